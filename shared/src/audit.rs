@@ -1,0 +1,201 @@
+//! Audit events: one for every security decision.
+//!
+//! An event is never written on its own after the fact: it travels in the
+//! same store transaction as the state change it records
+//! ([`crate::store::Write::Audit`]), so neither exists without the other.
+//! When the audit write fails, the action fails with it (fail closed).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::http::RequestContext;
+
+/// Number of partitions one day of audit events is spread over.
+pub const AUDIT_SHARDS: u32 = 16;
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum EventType {
+    /// A login succeeded and a session was created.
+    LoginSuccess,
+    /// A login was refused: unknown user, wrong password or disabled user.
+    LoginFailed,
+    /// A login was refused by the per-IP or per-account limit.
+    LoginRateLimited,
+    /// A refresh token was exchanged for a new pair.
+    TokenRefreshed,
+    /// A refresh token was refused (unknown, expired, revoked).
+    RefreshFailed,
+    /// A refresh token was used twice: the session was revoked.
+    RefreshTokenReused,
+    /// A user was created.
+    UserCreated,
+}
+
+impl EventType {
+    /// The name stored and shown, e.g. `LOGIN_SUCCESS`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::LoginSuccess => "LOGIN_SUCCESS",
+            EventType::LoginFailed => "LOGIN_FAILED",
+            EventType::LoginRateLimited => "LOGIN_RATE_LIMITED",
+            EventType::TokenRefreshed => "TOKEN_REFRESHED",
+            EventType::RefreshFailed => "REFRESH_FAILED",
+            EventType::RefreshTokenReused => "REFRESH_TOKEN_REUSED",
+            EventType::UserCreated => "USER_CREATED",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        serde_json::from_value(Value::String(s.to_owned())).ok()
+    }
+}
+
+/// How much an event matters to whoever watches the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Severity {
+    /// Routine.
+    Info,
+    /// Refused or unusual; worth a look in numbers.
+    Warning,
+    /// A likely attack or compromise.
+    Critical,
+}
+
+impl Severity {
+    /// The name stored and shown, e.g. `CRITICAL`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "INFO",
+            Severity::Warning => "WARNING",
+            Severity::Critical => "CRITICAL",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        serde_json::from_value(Value::String(s.to_owned())).ok()
+    }
+}
+
+/// One audit record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    /// A ULID: unique, and sorts by time.
+    pub event_id: String,
+    /// When, in milliseconds since the epoch.
+    pub at_millis: i64,
+    /// What happened.
+    pub event_type: EventType,
+    /// How much it matters.
+    pub severity: Severity,
+    /// Who acted: a user id, or `anonymous`.
+    pub actor: String,
+    /// Whom it concerned, when not the actor (e.g. the username tried).
+    pub subject: Option<String>,
+    /// The client IP.
+    pub ip: String,
+    /// The client's user agent.
+    pub user_agent: String,
+    /// The request id, as in the logs and the `x-request-id` header.
+    pub request_id: String,
+    /// Event-specific facts; never a password, token or secret.
+    pub details: Map<String, Value>,
+    /// When the record may be deleted (epoch seconds): the retention.
+    pub expires_at: i64,
+}
+
+impl AuditEvent {
+    /// A new event of `event_type` for the request described by `ctx`.
+    pub fn new(
+        event_type: EventType,
+        severity: Severity,
+        ctx: &RequestContext,
+        at_millis: i64,
+        retention_days: i64,
+    ) -> Self {
+        let ulid = ulid::Ulid::from_parts(u64::try_from(at_millis).unwrap_or(0), rand::random());
+        Self {
+            event_id: ulid.to_string(),
+            at_millis,
+            event_type,
+            severity,
+            actor: "anonymous".into(),
+            subject: None,
+            ip: ctx.ip.clone(),
+            user_agent: ctx.user_agent.clone(),
+            request_id: ctx.request_id.clone(),
+            details: Map::new(),
+            expires_at: at_millis.div_euclid(1000) + retention_days * 86_400,
+        }
+    }
+
+    /// Sets who acted.
+    pub fn actor(mut self, actor: impl Into<String>) -> Self {
+        self.actor = actor.into();
+        self
+    }
+
+    /// Sets whom the event concerned.
+    pub fn subject(mut self, subject: impl Into<String>) -> Self {
+        self.subject = Some(subject.into());
+        self
+    }
+
+    /// Adds a detail.
+    pub fn detail(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.details.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// The AuditLog partition key: `YYYY-MM-DD#<shard>`, the shard derived
+    /// from the event id so one day's writes spread over 16 partitions.
+    pub fn bucket(&self) -> String {
+        let day = time::OffsetDateTime::from_unix_timestamp(self.at_millis.div_euclid(1000))
+            .map(|t| t.date())
+            .unwrap_or(time::Date::MIN);
+        // FNV-1a: cheap, stable across releases (unlike std's hasher).
+        let hash = self
+            .event_id
+            .bytes()
+            .fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+        format!(
+            "{:04}-{:02}-{:02}#{}",
+            day.year(),
+            u8::from(day.month()),
+            day.day(),
+            hash % AUDIT_SHARDS
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_name_the_day_and_one_of_sixteen_shards() {
+        let ctx = RequestContext::for_tests("203.0.113.7");
+        let mut shards = std::collections::HashSet::new();
+        for _ in 0..200 {
+            let e = AuditEvent::new(EventType::LoginFailed, Severity::Warning, &ctx, 1_700_000_000_000, 30);
+            let bucket = e.bucket();
+            let (day, shard) = bucket.split_once('#').unwrap();
+            assert_eq!(day, "2023-11-14");
+            shards.insert(shard.parse::<u32>().unwrap());
+        }
+        assert!(shards.iter().all(|s| *s < AUDIT_SHARDS));
+        assert!(shards.len() > 8, "events should spread over shards: {shards:?}");
+    }
+
+    #[test]
+    fn event_names_round_trip() {
+        for t in [EventType::LoginSuccess, EventType::RefreshTokenReused, EventType::LoginRateLimited] {
+            assert_eq!(EventType::parse(t.as_str()), Some(t));
+        }
+        assert_eq!(Severity::parse("CRITICAL"), Some(Severity::Critical));
+    }
+}

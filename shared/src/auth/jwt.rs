@@ -1,0 +1,333 @@
+//! Access tokens: HS256 JWTs with `typ: at+jwt` and a `kid`, exactly as
+//! API.md "Tokens" says.
+//!
+//! [`TokenCodec::verify`] checks the signature and every claim, with the
+//! time checks done against Warden's [`Clock`](crate::clock::Clock) (not the
+//! library's), and nothing else: revocation is checked by
+//! [`crate::auth::tokens::authenticate`], and a token is never accepted on
+//! its signature alone.
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Role;
+use crate::secrets::SecretVersion;
+use crate::{Error, Result};
+
+/// The `typ` header of access tokens (RFC 9068).
+pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
+
+/// Clock leeway allowed on `exp`, `nbf` and `iat`, in seconds.
+pub const LEEWAY_SECS: i64 = 30;
+
+/// The claims of an access token. Every one is required: a token missing
+/// any of them does not deserialise and is refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    /// Issuer; must equal the configured issuer.
+    pub iss: String,
+    /// Audience; must equal the configured audience.
+    pub aud: String,
+    /// The user id.
+    pub sub: String,
+    /// Expiry, epoch seconds.
+    pub exp: i64,
+    /// Issued at, epoch seconds.
+    pub iat: i64,
+    /// Not before, epoch seconds.
+    pub nbf: i64,
+    /// Token id (ULID); the denylist key of this one token.
+    pub jti: String,
+    /// The user's roles.
+    pub roles: Vec<Role>,
+    /// The user's revocation generation when the token was issued.
+    pub r#gen: u64,
+    /// The login session the token belongs to.
+    pub sid: String,
+}
+
+/// One signing key with its id.
+struct Key {
+    kid: String,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+}
+
+impl Key {
+    fn new(kid: String, secret: &SecretString) -> Self {
+        let bytes = secret.expose_secret().as_bytes();
+        Self {
+            kid,
+            encoding: EncodingKey::from_secret(bytes),
+            decoding: DecodingKey::from_secret(bytes),
+        }
+    }
+}
+
+/// Issues and verifies access tokens with one signing key and any number of
+/// older keys that still verify.
+pub struct TokenCodec {
+    current: Key,
+    previous: Vec<Key>,
+    issuer: String,
+    audience: String,
+    ttl_secs: i64,
+    validation: Validation,
+}
+
+impl std::fmt::Debug for TokenCodec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenCodec")
+            .field("kid", &self.current.kid)
+            .field("previous_kids", &self.previous.iter().map(|k| &k.kid).collect::<Vec<_>>())
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenCodec {
+    /// A codec over secret versions: the current one signs, all verify.
+    /// Fails when there is no current version.
+    pub fn new(versions: &[SecretVersion], issuer: &str, audience: &str, ttl_secs: i64) -> Result<Self> {
+        let current = versions
+            .iter()
+            .find(|v| v.current)
+            .ok_or_else(|| Error::Config("no current JWT signing key".into()))?;
+        let previous = versions
+            .iter()
+            .filter(|v| !v.current)
+            .map(|v| Key::new(v.version_id.clone(), &v.value))
+            .collect();
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[audience]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+        // Time is checked in `verify` against Warden's clock.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        Ok(Self {
+            current: Key::new(current.version_id.clone(), &current.value),
+            previous,
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+            ttl_secs,
+            validation,
+        })
+    }
+
+    /// The access token lifetime in seconds.
+    pub fn ttl_secs(&self) -> i64 {
+        self.ttl_secs
+    }
+
+    /// Signs an access token for `sub` in session `sid`, issued at `now`
+    /// (epoch seconds). Returns the token and its claims.
+    pub fn issue(&self, sub: &str, roles: &[Role], generation: u64, sid: &str, now: i64) -> Result<(String, AccessClaims)> {
+        let claims = AccessClaims {
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            sub: sub.to_owned(),
+            exp: now + self.ttl_secs,
+            iat: now,
+            nbf: now,
+            jti: ulid::Ulid::new().to_string(),
+            roles: roles.to_vec(),
+            r#gen: generation,
+            sid: sid.to_owned(),
+        };
+        let mut header = Header::new(Algorithm::HS256);
+        header.typ = Some(ACCESS_TOKEN_TYPE.into());
+        header.kid = Some(self.current.kid.clone());
+        let token = jsonwebtoken::encode(&header, &claims, &self.current.encoding)
+            .map_err(|e| Error::internal(format!("signing a token: {e}")))?;
+        Ok((token, claims))
+    }
+
+    /// Checks the signature, header and claims of `token` at `now` (epoch
+    /// seconds). Every failure is the same [`Error::Unauthorized`]; the
+    /// reason is logged at debug level only.
+    pub fn verify(&self, token: &str, now: i64) -> Result<AccessClaims> {
+        self.verify_inner(token, now).map_err(|reason| {
+            tracing::debug!(reason, "access token refused");
+            Error::Unauthorized
+        })
+    }
+
+    fn verify_inner(&self, token: &str, now: i64) -> std::result::Result<AccessClaims, &'static str> {
+        if token.len() > 8 * 1024 {
+            return Err("token too long");
+        }
+        let header = jsonwebtoken::decode_header(token).map_err(|_| "malformed header")?;
+        if header.alg != Algorithm::HS256 {
+            return Err("algorithm not allowed");
+        }
+        if header.typ.as_deref() != Some(ACCESS_TOKEN_TYPE) {
+            return Err("not an access token");
+        }
+        let kid = header.kid.ok_or("no kid")?;
+        let key = std::iter::once(&self.current)
+            .chain(&self.previous)
+            .find(|k| k.kid == kid)
+            .ok_or("unknown kid")?;
+        let data = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &self.validation)
+            .map_err(|_| "bad signature or claims")?;
+        let claims = data.claims;
+        if claims.exp + LEEWAY_SECS <= now {
+            return Err("expired");
+        }
+        if claims.nbf - LEEWAY_SECS > now {
+            return Err("not yet valid");
+        }
+        if claims.iat - LEEWAY_SECS > now {
+            return Err("issued in the future");
+        }
+        if claims.jti.is_empty() || claims.sid.is_empty() || claims.sub.is_empty() {
+            return Err("empty id claim");
+        }
+        Ok(claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+    use serde_json::{json, Value};
+
+    const KEY: &str = "0123456789abcdef0123456789abcdef-test-key";
+    const NOW: i64 = 1_800_000_000;
+
+    fn version(id: &str, key: &str, current: bool) -> SecretVersion {
+        SecretVersion {
+            version_id: id.into(),
+            value: SecretString::from(key.to_owned()),
+            current,
+        }
+    }
+
+    fn codec() -> TokenCodec {
+        TokenCodec::new(&[version("v1", KEY, true)], "warden", "warden-api", 900).unwrap()
+    }
+
+    fn valid_claims() -> Value {
+        json!({
+            "iss": "warden", "aud": "warden-api", "sub": "user-1", "exp": NOW + 900,
+            "iat": NOW, "nbf": NOW, "jti": "01JTI", "roles": ["user"], "gen": 0, "sid": "01SID"
+        })
+    }
+
+    fn sign(header: Value, claims: &Value, key: &str) -> String {
+        use hmac::{Hmac, Mac};
+        let h = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).unwrap());
+        let c = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).unwrap());
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
+        mac.update(format!("{h}.{c}").as_bytes());
+        format!("{h}.{c}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+    }
+
+    fn good_header() -> Value {
+        json!({"alg": "HS256", "typ": "at+jwt", "kid": "v1"})
+    }
+
+    #[test]
+    fn an_issued_token_verifies_with_every_claim() {
+        let codec = codec();
+        let (token, claims) = codec.issue("user-1", &[Role::Admin], 3, "sid-1", NOW).unwrap();
+        let verified = codec.verify(&token, NOW + 10).unwrap();
+        assert_eq!(verified, claims);
+        assert_eq!((verified.exp, verified.r#gen, verified.sid.as_str()), (NOW + 900, 3, "sid-1"));
+        let header = jsonwebtoken::decode_header(&token).unwrap();
+        assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+        assert_eq!(header.kid.as_deref(), Some("v1"));
+    }
+
+    #[test]
+    fn the_hand_signed_reference_token_verifies() {
+        // Guards the tests below: they fail for the one thing they change.
+        let token = sign(good_header(), &valid_claims(), KEY);
+        assert!(codec().verify(&token, NOW).is_ok());
+    }
+
+    #[test]
+    fn alg_none_is_refused() {
+        let h = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"at+jwt","kid":"v1"}"#);
+        let c = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&valid_claims()).unwrap());
+        assert!(codec().verify(&format!("{h}.{c}."), NOW).is_err());
+    }
+
+    #[test]
+    fn another_algorithm_is_refused() {
+        let token = sign(json!({"alg": "HS512", "typ": "at+jwt", "kid": "v1"}), &valid_claims(), KEY);
+        assert!(codec().verify(&token, NOW).is_err());
+    }
+
+    #[test]
+    fn a_wrong_key_is_refused() {
+        let token = sign(good_header(), &valid_claims(), "another-key-another-key-another-key");
+        assert!(codec().verify(&token, NOW).is_err());
+    }
+
+    #[test]
+    fn a_wrong_type_or_unknown_kid_is_refused() {
+        let token = sign(json!({"alg": "HS256", "typ": "JWT", "kid": "v1"}), &valid_claims(), KEY);
+        assert!(codec().verify(&token, NOW).is_err());
+        let token = sign(json!({"alg": "HS256", "typ": "at+jwt", "kid": "v9"}), &valid_claims(), KEY);
+        assert!(codec().verify(&token, NOW).is_err());
+    }
+
+    #[test]
+    fn wrong_issuer_or_audience_is_refused() {
+        for (claim, value) in [("iss", "someone-else"), ("aud", "another-api")] {
+            let mut claims = valid_claims();
+            claims[claim] = json!(value);
+            assert!(codec().verify(&sign(good_header(), &claims, KEY), NOW).is_err(), "{claim}");
+        }
+    }
+
+    #[test]
+    fn every_missing_claim_is_refused() {
+        for claim in ["iss", "aud", "sub", "exp", "iat", "nbf", "jti", "roles", "gen", "sid"] {
+            let mut claims = valid_claims();
+            claims.as_object_mut().unwrap().remove(claim);
+            assert!(codec().verify(&sign(good_header(), &claims, KEY), NOW).is_err(), "{claim}");
+        }
+    }
+
+    #[test]
+    fn expiry_and_not_before_allow_thirty_seconds_of_leeway_and_no_more() {
+        let token = sign(good_header(), &valid_claims(), KEY);
+        let codec = codec();
+        assert!(codec.verify(&token, NOW + 900 + 29).is_ok());
+        assert!(codec.verify(&token, NOW + 900 + 30).is_err(), "expired beyond the leeway");
+        assert!(codec.verify(&token, NOW - 30).is_ok());
+        assert!(codec.verify(&token, NOW - 31).is_err(), "nbf in the future");
+    }
+
+    #[test]
+    fn the_previous_key_still_verifies_but_never_signs() {
+        let old = TokenCodec::new(&[version("v1", KEY, true)], "warden", "warden-api", 900).unwrap();
+        let (old_token, _) = old.issue("u", &[Role::User], 0, "s", NOW).unwrap();
+        let rotated = TokenCodec::new(
+            &[version("v2", "a-brand-new-key-a-brand-new-key-0123", true), version("v1", KEY, false)],
+            "warden",
+            "warden-api",
+            900,
+        )
+        .unwrap();
+        assert!(rotated.verify(&old_token, NOW).is_ok());
+        let (new_token, _) = rotated.issue("u", &[Role::User], 0, "s", NOW).unwrap();
+        assert_eq!(jsonwebtoken::decode_header(&new_token).unwrap().kid.as_deref(), Some("v2"));
+        assert!(old.verify(&new_token, NOW).is_err());
+    }
+
+    #[test]
+    fn garbage_is_refused_without_panicking() {
+        let codec = codec();
+        for token in ["", ".", "..", "a.b.c", "ey.ey.ey", &"x".repeat(10_000)] {
+            assert!(codec.verify(token, NOW).is_err());
+        }
+    }
+}

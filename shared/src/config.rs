@@ -1,0 +1,537 @@
+//! Typed configuration, read once per cold start, and the start-up
+//! validation that keeps an insecure deployment from ever serving.
+//!
+//! Every variable is read through one lookup function so that tests can
+//! pass a map instead of mutating the process environment.
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+
+/// OWASP's floor for argon2id: 19 MiB of memory, 2 passes, 1 lane.
+pub const ARGON2_FLOOR: Argon2Params = Argon2Params {
+    m_cost_kib: 19_456,
+    t_cost: 2,
+    p_cost: 1,
+};
+
+/// The shortest JWT signing key accepted, in bytes (256 bits for HS256).
+pub const MIN_JWT_KEY_BYTES: usize = 32;
+
+/// Keys that ship in samples and tutorials; any of them means a deployment
+/// whose tokens anybody can forge.
+const KNOWN_DEFAULT_KEYS: &[&str] = &[
+    "your-secret-key-change-in-production",
+    "your-256-bit-secret",
+    "secret",
+    "changeme",
+    "change-me",
+    "password",
+    "jwt-secret",
+    "jwt_secret",
+    "supersecret",
+    "development",
+    "default",
+    "test",
+];
+
+/// Fragments that mark a placeholder rather than a generated key.
+const PLACEHOLDER_MARKERS: &[&str] = &[
+    "change-in-production",
+    "change_in_production",
+    "changeme",
+    "change-me",
+    "replace-me",
+    "replace_me",
+    "placeholder",
+    "your-secret",
+    "your_secret",
+];
+
+/// Where the deployment runs; decides which shortcuts are allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    /// Live traffic: every secret from Secrets Manager, strict CORS.
+    Production,
+    /// Like production, with warnings where production has errors.
+    Staging,
+    /// A laptop: secrets may come from the environment or be generated.
+    Development,
+}
+
+impl Environment {
+    fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "production" | "prod" => Some(Self::Production),
+            "staging" => Some(Self::Staging),
+            "development" | "dev" => Some(Self::Development),
+            _ => None,
+        }
+    }
+}
+
+/// argon2id cost parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Argon2Params {
+    /// Memory in KiB.
+    pub m_cost_kib: u32,
+    /// Number of passes.
+    pub t_cost: u32,
+    /// Degree of parallelism.
+    pub p_cost: u32,
+}
+
+/// A rate: at most `limit` requests per `period_secs` seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Rate {
+    /// Requests allowed in one period.
+    pub limit: u32,
+    /// The period in seconds.
+    pub period_secs: u32,
+}
+
+impl Rate {
+    /// Parses `"5/60"`: five requests per sixty seconds.
+    pub fn parse(s: &str) -> Option<Self> {
+        let (limit, period) = s.trim().split_once('/')?;
+        let rate = Rate {
+            limit: limit.trim().parse().ok()?,
+            period_secs: period.trim().parse().ok()?,
+        };
+        (rate.limit > 0 && rate.period_secs > 0).then_some(rate)
+    }
+}
+
+/// How serious a configuration finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// The check passed.
+    Ok,
+    /// Worth fixing; start-up goes on.
+    Warning,
+    /// Start-up is refused.
+    Error,
+}
+
+/// One result of the configuration validation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// The check's name, e.g. `jwt_key`.
+    pub check: &'static str,
+    /// Whether it passed, warns or refuses start-up.
+    pub severity: Severity,
+    /// What was found, naming the variable.
+    pub message: String,
+    /// What to do about it.
+    pub remediation: String,
+}
+
+impl Finding {
+    fn new(check: &'static str, severity: Severity, message: String, remediation: &str) -> Self {
+        Self {
+            check,
+            severity,
+            message,
+            remediation: remediation.to_owned(),
+        }
+    }
+
+    fn ok(check: &'static str, message: String) -> Self {
+        Self::new(check, Severity::Ok, message, "none needed")
+    }
+}
+
+/// The findings of a validation run, all of them, passing ones included.
+#[derive(Debug, Clone, Default)]
+pub struct Findings(pub Vec<Finding>);
+
+impl Findings {
+    /// Whether any finding refuses start-up.
+    pub fn has_errors(&self) -> bool {
+        self.0.iter().any(|f| f.severity == Severity::Error)
+    }
+
+    /// The refusing findings as one message, each naming its problem.
+    pub fn error_summary(&self) -> String {
+        self.0
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .map(|f| format!("{}: {}", f.check, f.message))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// Turns the findings into an error when any refuses start-up.
+    pub fn into_result(self) -> crate::Result<Self> {
+        if self.has_errors() {
+            Err(crate::Error::Config(self.error_summary()))
+        } else {
+            Ok(self)
+        }
+    }
+}
+
+/// Warden's configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `WARDEN_ENV`; a missing value means production, the safe choice.
+    pub env: Environment,
+    /// `WARDEN_ISSUER`: the `iss` of every token.
+    pub issuer: String,
+    /// `WARDEN_AUDIENCE`: the `aud` of every token.
+    pub audience: String,
+    /// `WARDEN_ACCESS_TOKEN_TTL`: access token lifetime in seconds (900).
+    pub access_ttl_secs: i64,
+    /// `WARDEN_REFRESH_TOKEN_TTL`: refresh token lifetime in seconds (30 days).
+    pub refresh_ttl_secs: i64,
+    /// `ALLOWED_ORIGINS`: comma-separated origins echoed in CORS answers.
+    pub allowed_origins: Vec<String>,
+    /// `WARDEN_ARGON2_M_COST`, `WARDEN_ARGON2_T_COST`, `WARDEN_ARGON2_P_COST`.
+    pub argon2: Argon2Params,
+    /// `WARDEN_LOGIN_IP_LIMIT`: login requests per client IP (`5/60`).
+    pub login_ip_limit: Rate,
+    /// `WARDEN_TABLE_PREFIX`: prepended to every DynamoDB table name.
+    pub table_prefix: String,
+    /// `WARDEN_TRUST_FORWARDED_FOR`: take the client IP from
+    /// `X-Forwarded-For` in `warden serve` (behind a trusted local proxy).
+    pub trust_forwarded_for: bool,
+    /// `WARDEN_AUDIT_RETENTION_DAYS`: how long audit events are kept (365).
+    pub audit_retention_days: i64,
+    /// `WARDEN_JWT_SECRET`: the signing key itself; development only.
+    pub jwt_secret: Option<SecretString>,
+    /// `WARDEN_JWT_SECRET_ARN`: the Secrets Manager secret holding the key.
+    pub jwt_secret_arn: Option<String>,
+}
+
+impl Config {
+    /// Reads and validates the process environment. Fails, naming every
+    /// problem, when start-up must be refused.
+    pub fn from_env() -> crate::Result<Self> {
+        let (config, findings) = Self::load(|k| std::env::var(k).ok());
+        findings.into_result()?;
+        config.ok_or_else(|| crate::Error::Config("configuration could not be read".into()))
+    }
+
+    /// Reads the configuration through `lookup` and validates everything
+    /// that can be checked without fetching secrets. The config is `None`
+    /// when a value could not be parsed at all.
+    pub fn load(lookup: impl Fn(&str) -> Option<String>) -> (Option<Self>, Findings) {
+        let mut findings = Vec::new();
+        let var = |k: &str| lookup(k).filter(|v| !v.trim().is_empty());
+        let mut unreadable = false;
+
+        let env = match var("WARDEN_ENV") {
+            None => Environment::Production,
+            Some(v) => match Environment::parse(&v) {
+                Some(e) => e,
+                None => {
+                    unreadable = true;
+                    findings.push(Finding::new(
+                        "environment",
+                        Severity::Error,
+                        format!("WARDEN_ENV is {v:?}; expected production, staging or development"),
+                        "set WARDEN_ENV to production, staging or development",
+                    ));
+                    Environment::Production
+                }
+            },
+        };
+
+        let mut number = |name: &'static str, default: i64, min: i64| -> i64 {
+            match var(name) {
+                None => default,
+                Some(v) => match v.trim().parse::<i64>() {
+                    Ok(n) if n >= min => n,
+                    _ => {
+                        unreadable = true;
+                        findings.push(Finding::new(
+                            "number",
+                            Severity::Error,
+                            format!("{name} is {v:?}; expected a whole number of at least {min}"),
+                            "fix or unset the variable",
+                        ));
+                        default
+                    }
+                },
+            }
+        };
+        let access_ttl_secs = number("WARDEN_ACCESS_TOKEN_TTL", 900, 1);
+        let refresh_ttl_secs = number("WARDEN_REFRESH_TOKEN_TTL", 30 * 24 * 3600, 1);
+        let audit_retention_days = number("WARDEN_AUDIT_RETENTION_DAYS", 365, 1);
+        let to_u32 = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
+        let argon2 = Argon2Params {
+            m_cost_kib: to_u32(number(
+                "WARDEN_ARGON2_M_COST",
+                ARGON2_FLOOR.m_cost_kib.into(),
+                0,
+            )),
+            t_cost: to_u32(number("WARDEN_ARGON2_T_COST", ARGON2_FLOOR.t_cost.into(), 0)),
+            p_cost: to_u32(number("WARDEN_ARGON2_P_COST", ARGON2_FLOOR.p_cost.into(), 0)),
+        };
+
+        let login_ip_limit = match var("WARDEN_LOGIN_IP_LIMIT") {
+            None => Rate {
+                limit: 5,
+                period_secs: 60,
+            },
+            Some(v) => Rate::parse(&v).unwrap_or_else(|| {
+                unreadable = true;
+                findings.push(Finding::new(
+                    "login_ip_limit",
+                    Severity::Error,
+                    format!("WARDEN_LOGIN_IP_LIMIT is {v:?}; expected requests/seconds such as 5/60"),
+                    "set WARDEN_LOGIN_IP_LIMIT like 5/60",
+                ));
+                Rate {
+                    limit: 5,
+                    period_secs: 60,
+                }
+            }),
+        };
+
+        let allowed_origins: Vec<String> = var("ALLOWED_ORIGINS")
+            .map(|v| {
+                v.split(',')
+                    .map(|o| o.trim().trim_end_matches('/').to_owned())
+                    .filter(|o| !o.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+
+        let config = Config {
+            env,
+            issuer: var("WARDEN_ISSUER").unwrap_or_else(|| "warden".into()),
+            audience: var("WARDEN_AUDIENCE").unwrap_or_else(|| "warden-api".into()),
+            access_ttl_secs,
+            refresh_ttl_secs,
+            allowed_origins,
+            argon2,
+            login_ip_limit,
+            table_prefix: var("WARDEN_TABLE_PREFIX").unwrap_or_else(|| "warden-".into()),
+            trust_forwarded_for: var("WARDEN_TRUST_FORWARDED_FOR")
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("true")),
+            audit_retention_days,
+            jwt_secret: var("WARDEN_JWT_SECRET").map(SecretString::from),
+            jwt_secret_arn: var("WARDEN_JWT_SECRET_ARN"),
+        };
+        findings.extend(config.validate());
+        ((!unreadable).then_some(config), Findings(findings))
+    }
+
+    /// The checks that need no secret value: CORS, argon2, where the JWT key
+    /// comes from.
+    fn validate(&self) -> Vec<Finding> {
+        let mut out = Vec::new();
+        let wildcard = self.allowed_origins.iter().any(|o| o.contains('*'));
+        out.push(match (wildcard, self.env) {
+            (true, Environment::Production) => Finding::new(
+                "cors",
+                Severity::Error,
+                "ALLOWED_ORIGINS holds the wildcard `*` in production".into(),
+                "list the exact origins of your front ends in ALLOWED_ORIGINS",
+            ),
+            (true, _) => Finding::new(
+                "cors",
+                Severity::Warning,
+                "ALLOWED_ORIGINS holds the wildcard `*`; production would refuse to start".into(),
+                "list exact origins in ALLOWED_ORIGINS",
+            ),
+            (false, _) => Finding::ok(
+                "cors",
+                format!("{} allowed origin(s), no wildcard", self.allowed_origins.len()),
+            ),
+        });
+
+        let a = self.argon2;
+        let mut weak = Vec::new();
+        if a.m_cost_kib < ARGON2_FLOOR.m_cost_kib {
+            weak.push(format!("WARDEN_ARGON2_M_COST={} < {}", a.m_cost_kib, ARGON2_FLOOR.m_cost_kib));
+        }
+        if a.t_cost < ARGON2_FLOOR.t_cost {
+            weak.push(format!("WARDEN_ARGON2_T_COST={} < {}", a.t_cost, ARGON2_FLOOR.t_cost));
+        }
+        if a.p_cost < ARGON2_FLOOR.p_cost {
+            weak.push(format!("WARDEN_ARGON2_P_COST={} < {}", a.p_cost, ARGON2_FLOOR.p_cost));
+        }
+        if argon2::Params::new(a.m_cost_kib, a.t_cost, a.p_cost, None).is_err() {
+            weak.push("the parameters are not valid for argon2".into());
+        }
+        out.push(if weak.is_empty() {
+            Finding::ok(
+                "argon2",
+                format!("argon2id m={} KiB, t={}, p={}", a.m_cost_kib, a.t_cost, a.p_cost),
+            )
+        } else {
+            Finding::new(
+                "argon2",
+                Severity::Error,
+                format!("argon2 parameters below OWASP's floor (m=19456 KiB, t=2, p=1): {}", weak.join(", ")),
+                "raise the argon2 parameters to at least m=19456, t=2, p=1",
+            )
+        });
+
+        out.push(match (self.env, &self.jwt_secret, &self.jwt_secret_arn) {
+            (Environment::Development, Some(_), _) => Finding::ok(
+                "jwt_key_source",
+                "development: JWT key from WARDEN_JWT_SECRET".into(),
+            ),
+            (Environment::Development, None, Some(_)) => Finding::ok(
+                "jwt_key_source",
+                "JWT key from Secrets Manager (WARDEN_JWT_SECRET_ARN)".into(),
+            ),
+            (Environment::Development, None, None) => Finding::new(
+                "jwt_key_source",
+                Severity::Warning,
+                "development: no JWT key configured; a random one is generated per start".into(),
+                "set WARDEN_JWT_SECRET to keep tokens valid across restarts",
+            ),
+            (_, Some(_), _) => Finding::new(
+                "jwt_key_source",
+                Severity::Error,
+                "WARDEN_JWT_SECRET is set outside development; only WARDEN_JWT_SECRET_ARN is accepted".into(),
+                "store the key in Secrets Manager and set WARDEN_JWT_SECRET_ARN",
+            ),
+            (_, None, None) => Finding::new(
+                "jwt_key_source",
+                Severity::Error,
+                "WARDEN_JWT_SECRET_ARN is not set".into(),
+                "set WARDEN_JWT_SECRET_ARN to the Secrets Manager secret holding the JWT key",
+            ),
+            (_, None, Some(_)) => Finding::ok(
+                "jwt_key_source",
+                "JWT key from Secrets Manager (WARDEN_JWT_SECRET_ARN)".into(),
+            ),
+        });
+        out
+    }
+}
+
+/// Checks one JWT signing key: long enough, and not a known default or
+/// placeholder. `source` names where it came from, for the message.
+pub fn check_jwt_key(key: &SecretString, source: &str) -> Finding {
+    let value = key.expose_secret();
+    let lowered = value.trim().to_ascii_lowercase();
+    if KNOWN_DEFAULT_KEYS.contains(&lowered.as_str())
+        || PLACEHOLDER_MARKERS.iter().any(|m| lowered.contains(m))
+    {
+        return Finding::new(
+            "jwt_key",
+            Severity::Error,
+            format!("the JWT key from {source} is a known default or placeholder"),
+            "generate a random key of at least 32 bytes (e.g. `openssl rand -base64 48`)",
+        );
+    }
+    if value.len() < MIN_JWT_KEY_BYTES {
+        return Finding::new(
+            "jwt_key",
+            Severity::Error,
+            format!(
+                "the JWT key from {source} is {} bytes; at least {MIN_JWT_KEY_BYTES} are required",
+                value.len()
+            ),
+            "generate a random key of at least 32 bytes (e.g. `openssl rand -base64 48`)",
+        );
+    }
+    Finding::ok("jwt_key", format!("JWT key from {source}: {} bytes", value.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(vars: &[(&str, &str)]) -> (Option<Config>, Findings) {
+        let map: HashMap<String, String> =
+            vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        Config::load(|k| map.get(k).cloned())
+    }
+
+    fn error_checks(f: &Findings) -> Vec<&'static str> {
+        f.0.iter().filter(|f| f.severity == Severity::Error).map(|f| f.check).collect()
+    }
+
+    #[test]
+    fn a_production_config_with_an_arn_and_exact_origins_passes() {
+        let (config, findings) = load(&[
+            ("WARDEN_ENV", "production"),
+            ("WARDEN_JWT_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:1:secret:jwt"),
+            ("ALLOWED_ORIGINS", "https://app.example.com"),
+        ]);
+        assert!(!findings.has_errors(), "{findings:?}");
+        let config = config.unwrap();
+        assert_eq!(config.env, Environment::Production);
+        assert_eq!(config.login_ip_limit, Rate { limit: 5, period_secs: 60 });
+        assert_eq!(config.argon2, ARGON2_FLOOR);
+    }
+
+    #[test]
+    fn a_missing_environment_means_production() {
+        let (_, findings) = load(&[]);
+        assert_eq!(error_checks(&findings), vec!["jwt_key_source"]);
+    }
+
+    #[test]
+    fn a_cors_wildcard_is_refused_in_production_only() {
+        let arn = ("WARDEN_JWT_SECRET_ARN", "arn:x");
+        let (_, prod) = load(&[("WARDEN_ENV", "production"), arn, ("ALLOWED_ORIGINS", "*")]);
+        assert_eq!(error_checks(&prod), vec!["cors"]);
+        assert!(prod.error_summary().contains("ALLOWED_ORIGINS"));
+        let (_, dev) = load(&[("WARDEN_ENV", "development"), ("ALLOWED_ORIGINS", "*")]);
+        assert!(!dev.has_errors());
+    }
+
+    #[test]
+    fn argon2_parameters_below_the_owasp_floor_are_refused() {
+        for (var, value) in [
+            ("WARDEN_ARGON2_M_COST", "19455"),
+            ("WARDEN_ARGON2_T_COST", "1"),
+            ("WARDEN_ARGON2_P_COST", "0"),
+        ] {
+            let (_, f) = load(&[("WARDEN_ENV", "development"), (var, value)]);
+            assert_eq!(error_checks(&f), vec!["argon2"], "{var}");
+            assert!(f.error_summary().contains(var), "{}", f.error_summary());
+        }
+    }
+
+    #[test]
+    fn a_plain_jwt_secret_is_refused_outside_development() {
+        let key = "k".repeat(40);
+        let (_, f) = load(&[("WARDEN_ENV", "staging"), ("WARDEN_JWT_SECRET", &key)]);
+        assert_eq!(error_checks(&f), vec!["jwt_key_source"]);
+    }
+
+    #[test]
+    fn unparseable_values_are_refused_with_their_names() {
+        let (config, f) = load(&[("WARDEN_ENV", "prod-ish"), ("WARDEN_LOGIN_IP_LIMIT", "five")]);
+        assert!(config.is_none());
+        let summary = f.error_summary();
+        assert!(summary.contains("WARDEN_ENV") && summary.contains("WARDEN_LOGIN_IP_LIMIT"));
+    }
+
+    #[test]
+    fn short_and_default_jwt_keys_are_refused() {
+        let short = SecretString::from("a".repeat(31));
+        let f = check_jwt_key(&short, "WARDEN_JWT_SECRET");
+        assert_eq!(f.severity, Severity::Error);
+        assert!(f.message.contains("31 bytes"));
+        for default in ["your-secret-key-change-in-production", "secret", "changeme"] {
+            let f = check_jwt_key(&SecretString::from(default), "test");
+            assert_eq!(f.severity, Severity::Error, "{default}");
+            assert!(f.message.contains("default"));
+        }
+        let padded = SecretString::from("your-secret-key-change-in-production-0123456789");
+        assert_eq!(check_jwt_key(&padded, "x").severity, Severity::Error);
+        let good = SecretString::from("a".repeat(32));
+        assert_eq!(check_jwt_key(&good, "x").severity, Severity::Ok);
+    }
+
+    #[test]
+    fn rates_parse_as_requests_per_seconds() {
+        assert_eq!(Rate::parse("5/60"), Some(Rate { limit: 5, period_secs: 60 }));
+        assert_eq!(Rate::parse(" 10 / 1 "), Some(Rate { limit: 10, period_secs: 1 }));
+        for bad in ["0/60", "5/0", "5", "a/b", ""] {
+            assert_eq!(Rate::parse(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! The HTTP edge shared by every function: request context, JSON bodies
+//! with size limits, JSON and problem+json responses, CORS.
+
+use http::header::{HeaderName, HeaderValue};
+use http::StatusCode;
+use lambda_http::request::RequestContext as LambdaContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::Error;
+
+/// Body limit of the auth endpoints, in bytes.
+pub const AUTH_BODY_LIMIT: usize = 16 * 1024;
+
+/// Facts about the request that every log line and audit record carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestContext {
+    /// The client IP: API Gateway's `sourceIp` (locally, the peer address).
+    pub ip: String,
+    /// The `User-Agent` header, truncated.
+    pub user_agent: String,
+    /// API Gateway's request id, or a fresh ULID.
+    pub request_id: String,
+    /// The `Origin` header, for CORS.
+    pub origin: Option<String>,
+}
+
+impl RequestContext {
+    /// Reads the context of an API Gateway (HTTP API, payload 2.0) request.
+    /// The IP comes only from the request context that API Gateway (or
+    /// `warden serve`) fills in, never from a client-controlled header.
+    pub fn from_request(req: &Request) -> Self {
+        let (ip, request_id, gateway_agent) = match req.request_context_ref() {
+            Some(LambdaContext::ApiGatewayV2(ctx)) => (
+                ctx.http.source_ip.clone(),
+                ctx.request_id.clone(),
+                ctx.http.user_agent.clone(),
+            ),
+            _ => (None, None, None),
+        };
+        let header = |name: &str| {
+            req.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let mut user_agent = header("user-agent").or(gateway_agent).unwrap_or_default();
+        if user_agent.len() > 256 {
+            let mut cut = 256;
+            while !user_agent.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            user_agent.truncate(cut);
+        }
+        Self {
+            ip: ip.unwrap_or_else(|| "unknown".into()),
+            user_agent,
+            request_id: request_id
+                .filter(|id| !id.is_empty())
+                .unwrap_or_else(|| ulid::Ulid::new().to_string()),
+            origin: header("origin"),
+        }
+    }
+
+    /// A context for tests, with the given client IP.
+    pub fn for_tests(ip: &str) -> Self {
+        Self {
+            ip: ip.to_owned(),
+            user_agent: "warden-tests".into(),
+            request_id: ulid::Ulid::new().to_string(),
+            origin: None,
+        }
+    }
+}
+
+/// Parses the JSON body of `req`: `413` over `limit` bytes, `400` when it is
+/// not JSON of the expected shape (the message names the field).
+pub fn read_json<T: DeserializeOwned>(req: &Request, limit: usize) -> Result<T, Error> {
+    let body: &[u8] = req.body().as_ref();
+    if body.len() > limit {
+        return Err(Error::PayloadTooLarge { limit });
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(Error::BadRequest("the request body is empty; a JSON object is required".into()));
+    }
+    serde_json::from_slice(body).map_err(|e| Error::BadRequest(format!("invalid JSON body: {e}")))
+}
+
+/// Builds responses carrying the request id and CORS headers.
+#[derive(Debug, Clone, Copy)]
+pub struct Responder<'a> {
+    ctx: &'a RequestContext,
+    config: &'a Config,
+}
+
+impl<'a> Responder<'a> {
+    /// A responder for the request described by `ctx`.
+    pub fn new(ctx: &'a RequestContext, config: &'a Config) -> Self {
+        Self { ctx, config }
+    }
+
+    /// A JSON response. Token-bearing answers must not be cached, so every
+    /// JSON answer says `no-store`.
+    pub fn json<T: Serialize>(&self, status: StatusCode, body: &T) -> Response<Body> {
+        match serde_json::to_vec(body) {
+            Ok(bytes) => self.finish(status, "application/json", Body::Binary(bytes)),
+            Err(e) => self.problem(&Error::internal(format!("serialising a response: {e}"))),
+        }
+    }
+
+    /// A `204 No Content`.
+    pub fn no_content(&self) -> Response<Body> {
+        self.finish(StatusCode::NO_CONTENT, "application/json", Body::Empty)
+    }
+
+    /// An RFC 9457 problem response for `err`. Server errors are logged with
+    /// their cause and answered with a fixed sentence.
+    pub fn problem(&self, err: &Error) -> Response<Body> {
+        let status = err.status();
+        if status.is_server_error() {
+            tracing::error!(request_id = %self.ctx.request_id, error = %err, "request failed");
+        } else {
+            tracing::info!(request_id = %self.ctx.request_id, status = status.as_u16(), error = %err, "request refused");
+        }
+        let slug = status
+            .canonical_reason()
+            .unwrap_or("error")
+            .to_ascii_lowercase()
+            .replace(' ', "-");
+        let body = serde_json::json!({
+            "type": format!("https://warden.dev/problems/{slug}"),
+            "title": status.canonical_reason().unwrap_or("Error"),
+            "status": status.as_u16(),
+            "detail": err.public_detail(),
+            "request_id": self.ctx.request_id,
+        });
+        let bytes = serde_json::to_vec(&body).unwrap_or_default();
+        let mut response = self.finish(status, "application/problem+json", Body::Binary(bytes));
+        let headers = response.headers_mut();
+        match err {
+            Error::Unauthorized => {
+                headers.insert(http::header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            Error::RateLimited { retry_after } => {
+                let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+                headers.insert(http::header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+            }
+            _ => {}
+        }
+        response
+    }
+
+    /// Renders a handler's outcome.
+    pub fn result<T: Serialize>(&self, status: StatusCode, result: Result<T, Error>) -> Response<Body> {
+        match result {
+            Ok(body) => self.json(status, &body),
+            Err(e) => self.problem(&e),
+        }
+    }
+
+    fn finish(&self, status: StatusCode, content_type: &'static str, body: Body) -> Response<Body> {
+        let mut response = Response::new(body);
+        *response.status_mut() = status;
+        let headers = response.headers_mut();
+        headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        headers.insert(http::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Ok(id) = HeaderValue::from_str(&self.ctx.request_id) {
+            headers.insert(HeaderName::from_static("x-request-id"), id);
+        }
+        if let Some(origin) = &self.ctx.origin {
+            let allowed = self.config.allowed_origins.iter().any(|o| o == origin || o == "*");
+            if allowed {
+                if let Ok(value) = HeaderValue::from_str(origin) {
+                    headers.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+                }
+            }
+            headers.insert(http::header::VARY, HeaderValue::from_static("Origin"));
+        }
+        response
+    }
+}
+
+/// The path of the request as the client sent it, without the API Gateway
+/// stage prefix.
+pub fn path(req: &Request) -> String {
+    let raw = req.raw_http_path();
+    if raw.is_empty() {
+        req.uri().path().to_owned()
+    } else {
+        raw.to_owned()
+    }
+}

@@ -1,0 +1,140 @@
+//! The generic cell rate algorithm (GCRA) over [`RateLimitStore`].
+//!
+//! Per key the store keeps one number, the theoretical arrival time (TAT).
+//! With `limit` requests per `period`, each request moves the TAT forward by
+//! the emission interval `T = period / limit`, and a request is allowed while
+//! the TAT is at most `period - T` ahead of now. That admits a burst of
+//! `limit` and then one request per `T`, with no window edges to game.
+//!
+//! The common case costs one conditional write ("idle key: set TAT to
+//! now + T"); a key in a burst costs a second, compare-and-set write.
+
+use std::time::Duration;
+
+use crate::config::Rate;
+use crate::store::{RateLimitStore, TatCondition};
+use crate::{Error, Result};
+
+/// The limiter's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Go ahead.
+    Allowed,
+    /// Refused; the earliest a retry can succeed.
+    Limited {
+        /// How long to wait.
+        retry_after: Duration,
+    },
+}
+
+/// How often a compare-and-set lost to a concurrent request before the
+/// limiter gives up and refuses (fail closed).
+const MAX_ATTEMPTS: usize = 5;
+
+/// Counts one request against `key` at `now_millis` under `rate`.
+pub async fn acquire(store: &dyn RateLimitStore, key: &str, rate: Rate, now_millis: i64) -> Result<Decision> {
+    let period = i64::from(rate.period_secs) * 1000;
+    let interval = (period / i64::from(rate.limit)).max(1);
+    let tolerance = period - interval;
+    let expires = |tat: i64| tat.div_euclid(1000) + 2;
+
+    let mut known: Option<i64> = None;
+    for _ in 0..MAX_ATTEMPTS {
+        let outcome = match known {
+            None => {
+                let new_tat = now_millis + interval;
+                store
+                    .update_tat(key, TatCondition::AbsentOrAtMost(now_millis), new_tat, expires(new_tat))
+                    .await?
+            }
+            Some(tat) if tat <= now_millis => {
+                known = None;
+                continue;
+            }
+            Some(tat) => {
+                if tat - now_millis > tolerance {
+                    let wait = u64::try_from(tat - tolerance - now_millis).unwrap_or(0);
+                    return Ok(Decision::Limited {
+                        retry_after: Duration::from_millis(wait),
+                    });
+                }
+                let new_tat = tat + interval;
+                store
+                    .update_tat(key, TatCondition::Equals(tat), new_tat, expires(new_tat))
+                    .await?
+            }
+        };
+        match outcome {
+            Ok(()) => return Ok(Decision::Allowed),
+            Err(current) => known = current,
+        }
+    }
+    tracing::warn!(key, "rate limiter lost every compare-and-set; refusing");
+    Ok(Decision::Limited {
+        retry_after: Duration::from_millis(u64::try_from(interval).unwrap_or(1000)),
+    })
+}
+
+/// [`acquire`], with a refusal turned into [`Error::RateLimited`].
+pub async fn enforce(store: &dyn RateLimitStore, key: &str, rate: Rate, now_millis: i64) -> Result<()> {
+    match acquire(store, key, rate, now_millis).await? {
+        Decision::Allowed => Ok(()),
+        Decision::Limited { retry_after } => Err(Error::RateLimited { retry_after }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::memory::MemoryStore;
+
+    const FIVE_PER_MINUTE: Rate = Rate { limit: 5, period_secs: 60 };
+
+    #[tokio::test]
+    async fn a_burst_of_the_limit_passes_and_the_next_request_waits_one_interval() {
+        let store = MemoryStore::new();
+        let t0 = 1_000_000;
+        for i in 0..5 {
+            assert_eq!(acquire(&store, "k", FIVE_PER_MINUTE, t0 + i).await.unwrap(), Decision::Allowed, "request {i}");
+        }
+        let Decision::Limited { retry_after } = acquire(&store, "k", FIVE_PER_MINUTE, t0 + 5).await.unwrap() else {
+            panic!("the sixth request must be limited");
+        };
+        assert!(retry_after > Duration::from_secs(11) && retry_after <= Duration::from_secs(12), "{retry_after:?}");
+        // One interval later exactly one more request fits.
+        assert_eq!(acquire(&store, "k", FIVE_PER_MINUTE, t0 + 12_000).await.unwrap(), Decision::Allowed);
+        assert!(matches!(acquire(&store, "k", FIVE_PER_MINUTE, t0 + 12_001).await.unwrap(), Decision::Limited { .. }));
+        // A full period later the whole burst is back.
+        for i in 0..5 {
+            assert_eq!(acquire(&store, "k", FIVE_PER_MINUTE, t0 + 80_000 + i).await.unwrap(), Decision::Allowed);
+        }
+    }
+
+    #[tokio::test]
+    async fn keys_are_limited_independently() {
+        let store = MemoryStore::new();
+        for _ in 0..5 {
+            acquire(&store, "a", FIVE_PER_MINUTE, 0).await.unwrap();
+        }
+        assert!(matches!(acquire(&store, "a", FIVE_PER_MINUTE, 0).await.unwrap(), Decision::Limited { .. }));
+        assert_eq!(acquire(&store, "b", FIVE_PER_MINUTE, 0).await.unwrap(), Decision::Allowed);
+    }
+
+    #[tokio::test]
+    async fn concurrent_requests_never_exceed_the_burst() {
+        let store = std::sync::Arc::new(MemoryStore::new());
+        let tasks: Vec<_> = (0..40)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move { acquire(store.as_ref(), "k", FIVE_PER_MINUTE, 5_000).await.unwrap() })
+            })
+            .collect();
+        let mut allowed = 0;
+        for t in tasks {
+            if t.await.unwrap() == Decision::Allowed {
+                allowed += 1;
+            }
+        }
+        assert_eq!(allowed, 5);
+    }
+}

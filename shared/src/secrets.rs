@@ -1,0 +1,94 @@
+//! The secrets port: where signing keys and other secrets come from.
+//!
+//! Outside development every secret lives in Secrets Manager and is fetched
+//! once per cold start. A secret's `AWSCURRENT` version signs; its
+//! `AWSPREVIOUS` version still verifies, so a rotation never logs anybody out.
+
+use async_trait::async_trait;
+use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
+use secrecy::SecretString;
+
+use crate::{Error, Result};
+
+/// One version of a secret.
+#[derive(Debug, Clone)]
+pub struct SecretVersion {
+    /// Secrets Manager's version id; becomes the JWT `kid`.
+    pub version_id: String,
+    /// The secret value.
+    pub value: SecretString,
+    /// `true` for `AWSCURRENT`, `false` for `AWSPREVIOUS`.
+    pub current: bool,
+}
+
+/// Reads secrets.
+#[async_trait]
+pub trait SecretsPort: Send + Sync {
+    /// The current version of `secret_id` and, when there is one, the
+    /// previous version. Fails when the secret or its current version is
+    /// missing.
+    async fn current_and_previous(&self, secret_id: &str) -> Result<Vec<SecretVersion>>;
+}
+
+/// The Secrets Manager adapter.
+#[derive(Debug, Clone)]
+pub struct SecretsManager {
+    client: aws_sdk_secretsmanager::Client,
+}
+
+impl SecretsManager {
+    /// Wraps an SDK client.
+    pub fn new(client: aws_sdk_secretsmanager::Client) -> Self {
+        Self { client }
+    }
+
+    async fn version(&self, secret_id: &str, stage: &str) -> Result<Option<SecretVersion>> {
+        let out = self
+            .client
+            .get_secret_value()
+            .secret_id(secret_id)
+            .version_stage(stage)
+            .send()
+            .await;
+        match out {
+            Ok(out) => {
+                let value = out
+                    .secret_string()
+                    .ok_or_else(|| Error::Config(format!("secret {secret_id} ({stage}) has no string value")))?;
+                Ok(Some(SecretVersion {
+                    version_id: out.version_id().unwrap_or(stage).to_owned(),
+                    value: SecretString::from(value.to_owned()),
+                    current: stage == "AWSCURRENT",
+                }))
+            }
+            Err(err) => match err.into_service_error() {
+                GetSecretValueError::ResourceNotFoundException(_) => Ok(None),
+                other => Err(Error::unavailable(format!(
+                    "reading secret {secret_id} ({stage}): {}",
+                    aws_sdk_secretsmanager::error::DisplayErrorContext(&other)
+                ))),
+            },
+        }
+    }
+}
+
+#[async_trait]
+impl SecretsPort for SecretsManager {
+    async fn current_and_previous(&self, secret_id: &str) -> Result<Vec<SecretVersion>> {
+        let (current, previous) = tokio::join!(
+            self.version(secret_id, "AWSCURRENT"),
+            self.version(secret_id, "AWSPREVIOUS")
+        );
+        let current =
+            current?.ok_or_else(|| Error::Config(format!("secret {secret_id} has no AWSCURRENT version")))?;
+        let mut versions = vec![current];
+        // A missing previous version is normal before the first rotation; an
+        // unreadable one only costs verification of older tokens.
+        match previous {
+            Ok(Some(p)) if p.version_id != versions[0].version_id => versions.push(p),
+            Ok(_) => {}
+            Err(err) => tracing::warn!(error = %err, "previous JWT key version unreadable"),
+        }
+        Ok(versions)
+    }
+}

@@ -1,0 +1,174 @@
+//! The DynamoDB tables: names, keys, indexes and TTL, defined once for the
+//! adapter, for `warden tables create` and for the tests.
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, SseSpecification, TimeToLiveSpecification,
+};
+use aws_sdk_dynamodb::Client;
+
+use crate::{Error, Result};
+
+/// The TTL attribute of every expiring table (epoch seconds).
+pub const TTL_ATTRIBUTE: &str = "expires_at";
+
+/// The name of the AuditLog index by actor.
+pub const AUDIT_ACTOR_INDEX: &str = "actor-index";
+
+/// One table's shape.
+#[derive(Debug, Clone, Copy)]
+pub struct TableDef {
+    /// Appended to the prefix to make the table name.
+    pub suffix: &'static str,
+    /// Partition key attribute (a string).
+    pub hash_key: &'static str,
+    /// Sort key attribute (a string), if any.
+    pub range_key: Option<&'static str>,
+    /// Whether items expire through [`TTL_ATTRIBUTE`].
+    pub ttl: bool,
+    /// A global secondary index: (name, partition key, sort key).
+    pub index: Option<(&'static str, &'static str, &'static str)>,
+}
+
+/// Users, by lowercased username.
+pub const USERS: TableDef = TableDef {
+    suffix: "users",
+    hash_key: "username",
+    range_key: None,
+    ttl: false,
+    index: None,
+};
+/// Live login sessions.
+pub const ACTIVE_TOKENS: TableDef = TableDef {
+    suffix: "active-tokens",
+    hash_key: "user_id",
+    range_key: Some("session_id"),
+    ttl: true,
+    index: None,
+};
+/// The denylist and the users' generations.
+pub const REVOKED_TOKENS: TableDef = TableDef {
+    suffix: "revoked-tokens",
+    hash_key: "key",
+    range_key: None,
+    ttl: true,
+    index: None,
+};
+/// Audit events, sharded by day.
+pub const AUDIT_LOG: TableDef = TableDef {
+    suffix: "audit-log",
+    hash_key: "bucket",
+    range_key: Some("event_id"),
+    ttl: true,
+    index: Some((AUDIT_ACTOR_INDEX, "actor", "event_id")),
+};
+/// GCRA state.
+pub const RATE_LIMITS: TableDef = TableDef {
+    suffix: "rate-limits",
+    hash_key: "key",
+    range_key: None,
+    ttl: true,
+    index: None,
+};
+
+/// Every table Warden uses.
+pub const ALL: [TableDef; 5] = [USERS, ACTIVE_TOKENS, REVOKED_TOKENS, AUDIT_LOG, RATE_LIMITS];
+
+impl TableDef {
+    /// The table's name under `prefix`.
+    pub fn name(&self, prefix: &str) -> String {
+        format!("{prefix}{}", self.suffix)
+    }
+}
+
+fn build_err(e: impl std::fmt::Display) -> Error {
+    Error::internal(format!("building a table definition: {e}"))
+}
+
+fn key(name: &str, kind: KeyType) -> Result<KeySchemaElement> {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(kind)
+        .build()
+        .map_err(build_err)
+}
+
+fn string_attr(name: &str) -> Result<AttributeDefinition> {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .map_err(build_err)
+}
+
+/// Creates every table under `prefix` (pay per request, encrypted) and
+/// turns on TTL where items expire. Tables that already exist are left as
+/// they are. Returns the names of the tables created.
+pub async fn create_all(client: &Client, prefix: &str) -> Result<Vec<String>> {
+    let mut created = Vec::new();
+    for def in ALL {
+        let name = def.name(prefix);
+        let mut attrs = vec![def.hash_key];
+        let mut request = client
+            .create_table()
+            .table_name(&name)
+            .billing_mode(BillingMode::PayPerRequest)
+            .sse_specification(SseSpecification::builder().enabled(true).build())
+            .key_schema(key(def.hash_key, KeyType::Hash)?);
+        if let Some(range) = def.range_key {
+            request = request.key_schema(key(range, KeyType::Range)?);
+            attrs.push(range);
+        }
+        if let Some((index, hash, range)) = def.index {
+            request = request.global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name(index)
+                    .key_schema(key(hash, KeyType::Hash)?)
+                    .key_schema(key(range, KeyType::Range)?)
+                    .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                    .build()
+                    .map_err(build_err)?,
+            );
+            attrs.extend([hash, range]);
+        }
+        attrs.sort_unstable();
+        attrs.dedup();
+        for attr in attrs {
+            request = request.attribute_definitions(string_attr(attr)?);
+        }
+        match request.send().await {
+            Ok(_) => created.push(name.clone()),
+            Err(err) => {
+                let service = err.into_service_error();
+                if !service.is_resource_in_use_exception() {
+                    return Err(Error::unavailable(format!(
+                        "creating table {name}: {}",
+                        aws_sdk_dynamodb::error::DisplayErrorContext(&service)
+                    )));
+                }
+                continue;
+            }
+        }
+        if def.ttl {
+            client
+                .update_time_to_live()
+                .table_name(&name)
+                .time_to_live_specification(
+                    TimeToLiveSpecification::builder()
+                        .attribute_name(TTL_ATTRIBUTE)
+                        .enabled(true)
+                        .build()
+                        .map_err(build_err)?,
+                )
+                .send()
+                .await
+                .map_err(|e| {
+                    Error::unavailable(format!(
+                        "enabling TTL on {name}: {}",
+                        aws_sdk_dynamodb::error::DisplayErrorContext(&e)
+                    ))
+                })?;
+        }
+    }
+    Ok(created)
+}

@@ -1,0 +1,285 @@
+//! The storage ports and their two adapters.
+//!
+//! The traits are narrow and speak the domain's language; [`Write`] lists
+//! every state change, and [`Transactions::transact`] applies a list of them
+//! all or nothing, which is how an action and its audit record always land
+//! together. Both adapters give the same semantics, pinned by one
+//! conformance suite (`shared/tests/store_conformance.rs`):
+//!
+//! - [`dynamo::DynamoStore`]: DynamoDB through the AWS SDK.
+//! - [`memory::MemoryStore`]: embedded, in-process; the default of
+//!   `warden serve` and of fast unit tests.
+//!
+//! Items carry an `expires_at` (epoch seconds). DynamoDB deletes expired
+//! items days late (and emulators never), so every read takes `now` and
+//! treats `expires_at <= now` as absent.
+
+pub mod dynamo;
+pub mod memory;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::audit::AuditEvent;
+use crate::auth::Role;
+use crate::Result;
+
+/// A user account, keyed by its lowercased username.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRecord {
+    /// Lowercased username; the table key.
+    pub username: String,
+    /// Stable id (ULID); the `sub` of the user's tokens.
+    pub user_id: String,
+    /// PHC string (argon2id, or a legacy bcrypt hash until the next login).
+    pub password_hash: String,
+    /// Roles carried into tokens.
+    pub roles: Vec<Role>,
+    /// A disabled user cannot log in.
+    pub disabled: bool,
+    /// Consecutive failed logins since the last success.
+    pub failed_logins: u32,
+    /// When the last failure happened (epoch seconds).
+    pub last_failed_at: Option<i64>,
+    /// The revocation generation; tokens carry it in `gen`.
+    pub generation: u64,
+    /// When the user was created (epoch seconds).
+    pub created_at: i64,
+}
+
+impl std::fmt::Debug for UserRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRecord")
+            .field("username", &self.username)
+            .field("user_id", &self.user_id)
+            .field("password_hash", &"[redacted]")
+            .field("roles", &self.roles)
+            .field("disabled", &self.disabled)
+            .field("failed_logins", &self.failed_logins)
+            .field("generation", &self.generation)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A live login session (ActiveTokens): the refresh token's hash and the
+/// facts shown by `GET /auth/sessions`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    /// The owner.
+    pub user_id: String,
+    /// The session id (ULID); the `sid` of its access tokens.
+    pub session_id: String,
+    /// SHA-256 (hex) of the current refresh token.
+    pub refresh_hash: String,
+    /// Hashes of refresh tokens already exchanged, newest last; presenting
+    /// one of them again is reuse.
+    pub used_refresh_hashes: Vec<String>,
+    /// The `jti` of the newest access token.
+    pub current_jti: String,
+    /// The user's generation when the session was created.
+    pub generation: u64,
+    /// Roles carried into the session's tokens.
+    pub roles: Vec<Role>,
+    /// Client IP at login.
+    pub ip: String,
+    /// Client user agent at login.
+    pub user_agent: String,
+    /// Epoch seconds.
+    pub created_at: i64,
+    /// Epoch seconds of the last refresh.
+    pub last_used_at: i64,
+    /// Epoch seconds; the refresh token's expiry.
+    pub expires_at: i64,
+}
+
+/// A RevokedTokens denylist key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum RevocationKey {
+    /// One access token, by `jti`.
+    Token(String),
+    /// Every token of one login session, by `sid`.
+    Session(String),
+}
+
+impl RevocationKey {
+    /// The stored key: `jti#<id>` or `sid#<id>`.
+    pub fn storage_key(&self) -> String {
+        match self {
+            RevocationKey::Token(jti) => format!("jti#{jti}"),
+            RevocationKey::Session(sid) => format!("sid#{sid}"),
+        }
+    }
+}
+
+/// The storage key of a user's generation record: `user#<id>`.
+pub fn generation_key(user_id: &str) -> String {
+    format!("user#{user_id}")
+}
+
+/// What the denylist says about one token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RevocationState {
+    /// The token's `jti` is revoked.
+    pub token_revoked: bool,
+    /// The token's session is revoked.
+    pub session_revoked: bool,
+    /// The user's current generation (0 when never raised).
+    pub generation: u64,
+}
+
+/// The condition of a rate-limit state update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TatCondition {
+    /// The key has no state, or its theoretical arrival time is at most this.
+    AbsentOrAtMost(i64),
+    /// The key's theoretical arrival time is exactly this.
+    Equals(i64),
+}
+
+/// A state change. [`Transactions::transact`] applies a list of them all or
+/// nothing; each has a condition, and one failed condition cancels all.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    /// Creates a user and its generation record. Condition: the username is free.
+    CreateUser(UserRecord),
+    /// A successful login: resets the failure counter and, when given,
+    /// replaces the password hash. Condition: the user exists with this
+    /// generation (a concurrent revoke-all cancels the login).
+    LoginSucceeded {
+        /// The user.
+        username: String,
+        /// The generation the login read.
+        expected_generation: u64,
+        /// A fresh hash to store (re-hash on login).
+        new_password_hash: Option<String>,
+    },
+    /// A failed login: increments the failure counter atomically.
+    /// Condition: the user exists.
+    LoginFailed {
+        /// The user.
+        username: String,
+        /// Epoch seconds.
+        at: i64,
+    },
+    /// Replaces a user's password hash and resets the failure counter.
+    /// Condition: the user exists.
+    SetPassword {
+        /// The user.
+        username: String,
+        /// The new PHC string.
+        password_hash: String,
+    },
+    /// Creates a session. Condition: the session id is free.
+    PutSession(SessionRecord),
+    /// Exchanges a session's refresh token. Condition: the session exists
+    /// and its current refresh hash is `expected_refresh_hash`.
+    RotateRefresh {
+        /// The owner.
+        user_id: String,
+        /// The session.
+        session_id: String,
+        /// The hash the caller presented.
+        expected_refresh_hash: String,
+        /// The new refresh token's hash.
+        new_refresh_hash: String,
+        /// The new list of used hashes.
+        used_refresh_hashes: Vec<String>,
+        /// The new access token's `jti`.
+        new_jti: String,
+        /// Epoch seconds.
+        at: i64,
+        /// The session's new expiry (epoch seconds).
+        expires_at: i64,
+    },
+    /// Deletes a session (no condition: deleting a gone session is fine).
+    DeleteSession {
+        /// The owner.
+        user_id: String,
+        /// The session.
+        session_id: String,
+    },
+    /// Adds a denylist entry that lives until `expires_at`, the expiry of the
+    /// last token it blocks.
+    Deny {
+        /// What is revoked.
+        key: RevocationKey,
+        /// Epoch seconds.
+        expires_at: i64,
+    },
+    /// Appends an audit event. Condition: its id is new.
+    Audit(AuditEvent),
+}
+
+/// Users.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// The user named `username` (lowercased), read consistently.
+    async fn get_user(&self, username: &str) -> Result<Option<UserRecord>>;
+}
+
+/// Login sessions (ActiveTokens) and the denylist (RevokedTokens).
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// One live session, with the denylist state of its `sid` and its user's
+    /// generation, in one consistent read.
+    async fn session_with_revocation(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        now: i64,
+    ) -> Result<(Option<SessionRecord>, RevocationState)>;
+
+    /// The user's live sessions.
+    async fn list_sessions(&self, user_id: &str, now: i64) -> Result<Vec<SessionRecord>>;
+
+    /// The denylist state of one access token: its `jti`, its `sid` and its
+    /// user's generation, in one consistent read.
+    async fn revocation_state(&self, jti: &str, session_id: &str, user_id: &str, now: i64) -> Result<RevocationState>;
+}
+
+/// The audit log, for reading back (writes go through [`Transactions`]).
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// The newest events whose actor is `actor`, newest first.
+    async fn audit_by_actor(&self, actor: &str, limit: usize) -> Result<Vec<AuditEvent>>;
+}
+
+/// GCRA state per limited key.
+#[async_trait]
+pub trait RateLimitStore: Send + Sync {
+    /// Sets the key's theoretical arrival time (ms) to `new_tat` if
+    /// `condition` holds. On a failed condition, returns the current value
+    /// (`None` when the key has no live state).
+    async fn update_tat(
+        &self,
+        key: &str,
+        condition: TatCondition,
+        new_tat: i64,
+        expires_at: i64,
+    ) -> Result<std::result::Result<(), Option<i64>>>;
+}
+
+/// Atomic multi-item writes.
+#[async_trait]
+pub trait Transactions: Send + Sync {
+    /// Applies every write or none. A failed condition is
+    /// [`crate::Error::ConditionFailed`]; a store failure is
+    /// [`crate::Error::Unavailable`].
+    async fn transact(&self, writes: Vec<Write>) -> Result<()>;
+}
+
+/// Every port together; what the handlers hold.
+pub trait Store: UserStore + SessionStore + AuditStore + RateLimitStore + Transactions {}
+
+impl<T: UserStore + SessionStore + AuditStore + RateLimitStore + Transactions> Store for T {}
+
+impl std::fmt::Debug for dyn Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("dyn Store")
+    }
+}
+
+/// A shared handle to a store.
+pub type SharedStore = Arc<dyn Store>;
