@@ -1,1 +1,16 @@
-fn main(){}
+//! Lambda entry point: configuration and clients once per cold start, then
+//! the handler for every request.
+
+use lambda_http::{run, service_fn, Error};
+use warden::config::Config;
+use warden::state::AppState;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_http::tracing::init_default_subscriber();
+    // An insecure or incomplete configuration fails the init: the function
+    // never serves.
+    let state = AppState::from_aws(Config::from_env()?).await?;
+    let state = &state;
+    run(service_fn(move |req| warden_login::handler(state, req))).await
+}

@@ -1,0 +1,73 @@
+//! The seed file of `warden serve --seed FILE`:
+//! `{"users": [{"username": "...", "password": "...", "roles": ["admin"]}]}`.
+//! Sections added by later features (`workspaces`, `agents`, `api_keys`,
+//! `webhook_sources`) are ignored until their feature reads them.
+
+use std::path::Path;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+use warden::auth::login::create_user;
+use warden::auth::Role;
+use warden::http::RequestContext;
+use warden::state::AppState;
+use warden::Error;
+
+/// A parsed seed file.
+#[derive(Debug, Deserialize)]
+pub struct Seed {
+    /// Users to create.
+    #[serde(default)]
+    pub users: Vec<SeedUser>,
+}
+
+/// One user of the seed file.
+#[derive(Debug, Deserialize)]
+pub struct SeedUser {
+    /// The username.
+    pub username: String,
+    /// The password, hashed with argon2id on load.
+    pub password: SecretString,
+    /// Roles; `user` when empty.
+    #[serde(default)]
+    pub roles: Vec<String>,
+}
+
+impl Seed {
+    /// Reads and parses `path`, naming the file in every error.
+    pub fn load(path: &Path) -> Result<Self, Error> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::BadRequest(format!("reading seed file {}: {e}", path.display())))?;
+        serde_json::from_str(&text)
+            .map_err(|e| Error::BadRequest(format!("seed file {}: {e}", path.display())))
+    }
+
+    /// Creates every user. A user that already exists (a DynamoDB store
+    /// seeded before) is left as it is, and reported.
+    pub async fn apply(&self, state: &AppState) -> Result<(), Error> {
+        let ctx = cli_context();
+        for user in &self.users {
+            let roles = user
+                .roles
+                .iter()
+                .map(|r| Role::parse(r))
+                .collect::<Result<Vec<_>, _>>()?;
+            match create_user(state, &ctx, &user.username, &user.password, &roles).await {
+                Ok(u) => println!("seeded user {} ({})", u.username, u.user_id),
+                Err(Error::Conflict(_)) => println!("user {} already exists; left unchanged", user.username),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The request context of audit events written by the CLI.
+pub fn cli_context() -> RequestContext {
+    RequestContext {
+        ip: "local-cli".into(),
+        user_agent: format!("warden-cli/{}", env!("CARGO_PKG_VERSION")),
+        request_id: ulid::Ulid::new().to_string(),
+        origin: None,
+    }
+}
