@@ -21,6 +21,8 @@
 //!   embedded memory store.
 //! - [`clock`]: the time source, replaceable in tests.
 //! - [`state`]: [`state::AppState`], built once per cold start.
+//! - `testing` (feature `testing`): emulator-backed stores and fault
+//!   injection for the test suites.
 
 pub mod audit;
 pub mod auth;
@@ -32,5 +34,7 @@ pub mod ratelimit;
 pub mod secrets;
 pub mod state;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use error::{Error, Result};

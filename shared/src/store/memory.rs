@@ -184,6 +184,26 @@ impl Tables {
     }
 }
 
+/// The identities of the items a write touches, as `table/key`.
+fn item_ids(write: &Write) -> Vec<String> {
+    match write {
+        Write::CreateUser(u) => vec![
+            format!("users/{}", u.username),
+            format!("revoked/{}", generation_key(&u.user_id)),
+        ],
+        Write::LoginSucceeded { username, .. }
+        | Write::LoginFailed { username, .. }
+        | Write::SetPassword { username, .. } => vec![format!("users/{username}")],
+        Write::PutSession(s) => vec![format!("sessions/{}/{}", s.user_id, s.session_id)],
+        Write::RotateRefresh {
+            user_id, session_id, ..
+        }
+        | Write::DeleteSession { user_id, session_id } => vec![format!("sessions/{user_id}/{session_id}")],
+        Write::Deny { key, .. } => vec![format!("revoked/{}", key.storage_key())],
+        Write::Audit(e) => vec![format!("audit/{}", e.event_id)],
+    }
+}
+
 #[async_trait]
 impl UserStore for MemoryStore {
     async fn get_user(&self, username: &str) -> Result<Option<UserRecord>> {
@@ -276,6 +296,11 @@ impl RateLimitStore for MemoryStore {
 #[async_trait]
 impl Transactions for MemoryStore {
     async fn transact(&self, writes: Vec<Write>) -> Result<()> {
+        let mut seen = std::collections::HashSet::new();
+        if !writes.iter().flat_map(item_ids).all(|id| seen.insert(id)) {
+            // DynamoDB refuses such a transaction as invalid; so do we.
+            return Err(Error::internal("a transaction may write each item only once"));
+        }
         let mut tables = self.lock();
         if !writes.iter().all(|w| tables.check(w)) {
             return Err(Error::ConditionFailed);

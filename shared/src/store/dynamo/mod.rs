@@ -497,6 +497,13 @@ impl Transactions for DynamoStore {
                         return Err(Error::ConditionFailed);
                     }
                 }
+                if service.meta().code() == Some("ValidationException") {
+                    // A malformed transaction is a bug, not an outage.
+                    return Err(Error::internal(format!(
+                        "TransactWriteItems refused: {}",
+                        DisplayErrorContext(&service)
+                    )));
+                }
                 Err(unavailable("TransactWriteItems", service))
             }
         }

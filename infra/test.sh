@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The one test command: formatting, lints, every test (including the ones
+# that talk to a real DynamoDB-compatible server through the AWS SDK), and
+# the SAM template lint.
+#
+# On first run it creates .venv and installs moto's server and cfn-lint from
+# PyPI. It starts moto on a free loopback port with dummy credentials, and
+# stops it on every exit path.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$(pwd)
+VENV="$ROOT/.venv"
+MOTO_VERSION=5.2.5
+CFN_LINT_VERSION=1.58.0
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+if ! "$VENV/bin/python" -c "import moto, cfnlint, flask" >/dev/null 2>&1 \
+   || [ "$("$VENV/bin/python" -c 'import moto; print(moto.__version__)' 2>/dev/null)" != "$MOTO_VERSION" ]; then
+  log "installing moto[server]==$MOTO_VERSION and cfn-lint==$CFN_LINT_VERSION into .venv"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check \
+    "moto[server]==$MOTO_VERSION" "cfn-lint==$CFN_LINT_VERSION"
+fi
+
+# Dummy credentials: nothing here ever talks to AWS itself.
+export AWS_ACCESS_KEY_ID=test
+export AWS_SECRET_ACCESS_KEY=test
+export AWS_DEFAULT_REGION=us-east-1
+export AWS_REGION=us-east-1
+export AWS_EC2_METADATA_DISABLED=true
+unset AWS_PROFILE AWS_SESSION_TOKEN
+
+PORT=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+mkdir -p target
+MOTO_LOG="$ROOT/target/moto.log"
+log "starting moto on 127.0.0.1:$PORT (log: target/moto.log)"
+"$VENV/bin/moto_server" -H 127.0.0.1 -p "$PORT" >"$MOTO_LOG" 2>&1 &
+MOTO_PID=$!
+
+stop_moto() {
+  if kill -0 "$MOTO_PID" 2>/dev/null; then
+    kill "$MOTO_PID" 2>/dev/null || true
+    wait "$MOTO_PID" 2>/dev/null || true
+  fi
+}
+trap stop_moto EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+for _ in $(seq 1 100); do
+  if "$VENV/bin/python" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$PORT/moto-api/', timeout=1)" >/dev/null 2>&1; then
+    break
+  fi
+  if ! kill -0 "$MOTO_PID" 2>/dev/null; then
+    cat "$MOTO_LOG" >&2
+    log "moto exited before it was ready"
+    exit 1
+  fi
+  sleep 0.2
+done
+
+export WARDEN_TEST_AWS_ENDPOINT="http://127.0.0.1:$PORT"
+# Tests that need the emulator fail, rather than skip, when it is missing.
+export WARDEN_REQUIRE_AWS_TESTS=1
+
+log "cargo fmt --check"
+cargo fmt --all -- --check
+log "cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+log "cargo test"
+cargo test --workspace
+log "cfn-lint template.yaml"
+"$VENV/bin/cfn-lint" template.yaml
+log "all checks passed"
