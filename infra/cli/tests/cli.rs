@@ -1,0 +1,182 @@
+//! The `warden` binary itself: its commands, exit codes and output.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+
+fn warden() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_warden"));
+    for var in ["WARDEN_ENV", "WARDEN_JWT_SECRET", "WARDEN_JWT_SECRET_ARN", "ALLOWED_ORIGINS", "WARDEN_ARGON2_M_COST"] {
+        cmd.env_remove(var);
+    }
+    cmd.env("RUST_LOG", "warn");
+    cmd
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn config_check_names_every_problem_and_fails_when_start_up_would_be_refused() {
+    let out = warden()
+        .args(["config", "check"])
+        .env("WARDEN_ENV", "development")
+        .env("WARDEN_JWT_SECRET", "a".repeat(31))
+        .env("WARDEN_ARGON2_M_COST", "1024")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(stdout.contains("31 bytes"), "{stdout}");
+    assert!(stdout.contains("WARDEN_ARGON2_M_COST=1024"), "{stdout}");
+    assert!(!stdout.contains(&"a".repeat(31)), "the key itself is never printed");
+
+    let out = warden()
+        .args(["config", "check"])
+        .env("WARDEN_ENV", "production")
+        .env("ALLOWED_ORIGINS", "*")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(stdout.contains("ALLOWED_ORIGINS") && stdout.contains("WARDEN_JWT_SECRET_ARN"), "{stdout}");
+
+    let out = warden()
+        .args(["config", "check"])
+        .env("WARDEN_ENV", "development")
+        .env("WARDEN_JWT_SECRET", "k".repeat(48))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+}
+
+#[test]
+fn serve_refuses_a_default_jwt_key() {
+    let out = warden()
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .env("WARDEN_JWT_SECRET", "your-secret-key-change-in-production")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("default"));
+}
+
+/// Starts `warden serve` and returns it with the lines it printed up to
+/// and including "listening on".
+fn serve(args: &[&str]) -> (Killed, Vec<String>, String) {
+    let child = warden()
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = Killed(child);
+    let stdout = child.0.stdout.take().unwrap();
+    let mut lines = Vec::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        lines.push(line.clone());
+        if let Some(url) = line.strip_prefix("warden listening on ") {
+            return (child, lines, url.to_owned());
+        }
+    }
+    panic!("warden serve exited early: {lines:?}");
+}
+
+fn login(url: &str, username: &str, password: &str) -> u16 {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        reqwest::Client::new()
+            .post(format!("{url}/auth/login"))
+            .json(&serde_json::json!({"username": username, "password": password}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    })
+}
+
+#[test]
+fn serve_without_a_seed_creates_admin_with_a_password_printed_once() {
+    let (_child, lines, url) = serve(&[]);
+    let password = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("created user admin with password "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no admin password in {lines:?}"))
+        .to_owned();
+    assert_eq!(login(&url, "admin", &password), 200);
+    assert_eq!(login(&url, "admin", "not it"), 401);
+}
+
+#[test]
+fn serve_loads_users_from_a_seed_file() {
+    let dir = std::env::temp_dir().join(format!("warden-seed-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let seed = dir.join("seed.json");
+    std::fs::write(
+        &seed,
+        r#"{"users": [{"username": "Carol", "password": "carol's password", "roles": ["approver"]}],
+            "webhook_sources": []}"#,
+    )
+    .unwrap();
+    let (_child, lines, url) = serve(&["--seed", seed.to_str().unwrap()]);
+    assert!(lines.iter().any(|l| l.starts_with("seeded user carol")), "{lines:?}");
+    assert!(!lines.iter().any(|l| l.contains("carol's password")));
+    assert_eq!(login(&url, "carol", "carol's password"), 200);
+
+    std::fs::write(&seed, r#"{"users": [{"username": "x", "password": "y", "roles": ["root"]}]}"#).unwrap();
+    let out = warden().args(["serve", "--seed", seed.to_str().unwrap()]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown role"));
+}
+
+#[test]
+fn tables_create_and_users_add_work_against_dynamodb() {
+    let Some(endpoint) = warden::testing::aws_endpoint() else {
+        return;
+    };
+    let prefix = warden::testing::unique_prefix();
+    let out = warden()
+        .args(["tables", "create", "--endpoint", &endpoint])
+        .env("WARDEN_TABLE_PREFIX", &prefix)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout.matches("created table").count(), 5, "{stdout}");
+
+    let mut child = warden()
+        .args(["users", "add", "Dave", "--role", "admin", "--endpoint", &endpoint])
+        .env("WARDEN_TABLE_PREFIX", &prefix)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"dave's password\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("created user dave"));
+
+    // The API on those tables logs Dave in with that password.
+    let child = warden()
+        .args(["serve", "--addr", "127.0.0.1:0", "--dynamodb-endpoint", &endpoint])
+        .env("WARDEN_TABLE_PREFIX", &prefix)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = Killed(child);
+    let stdout = child.0.stdout.take().unwrap();
+    let url = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("warden listening on ").map(str::to_owned))
+        .unwrap();
+    assert_eq!(login(&url, "dave", "dave's password"), 200);
+}
