@@ -158,10 +158,9 @@ impl AuditEvent {
             .map(|t| t.date())
             .unwrap_or(time::Date::MIN);
         // FNV-1a: cheap, stable across releases (unlike std's hasher).
-        let hash = self
-            .event_id
-            .bytes()
-            .fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+        let hash = self.event_id.bytes().fold(0x811c_9dc5_u32, |h, b| {
+            (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+        });
         format!(
             "{:04}-{:02}-{:02}#{}",
             day.year(),
@@ -181,19 +180,32 @@ mod tests {
         let ctx = RequestContext::for_tests("203.0.113.7");
         let mut shards = std::collections::HashSet::new();
         for _ in 0..200 {
-            let e = AuditEvent::new(EventType::LoginFailed, Severity::Warning, &ctx, 1_700_000_000_000, 30);
+            let e = AuditEvent::new(
+                EventType::LoginFailed,
+                Severity::Warning,
+                &ctx,
+                1_700_000_000_000,
+                30,
+            );
             let bucket = e.bucket();
             let (day, shard) = bucket.split_once('#').unwrap();
             assert_eq!(day, "2023-11-14");
             shards.insert(shard.parse::<u32>().unwrap());
         }
         assert!(shards.iter().all(|s| *s < AUDIT_SHARDS));
-        assert!(shards.len() > 8, "events should spread over shards: {shards:?}");
+        assert!(
+            shards.len() > 8,
+            "events should spread over shards: {shards:?}"
+        );
     }
 
     #[test]
     fn event_names_round_trip() {
-        for t in [EventType::LoginSuccess, EventType::RefreshTokenReused, EventType::LoginRateLimited] {
+        for t in [
+            EventType::LoginSuccess,
+            EventType::RefreshTokenReused,
+            EventType::LoginRateLimited,
+        ] {
             assert_eq!(EventType::parse(t.as_str()), Some(t));
         }
         assert_eq!(Severity::parse("CRITICAL"), Some(Severity::Critical));

@@ -266,8 +266,16 @@ impl Config {
                 ARGON2_FLOOR.m_cost_kib.into(),
                 0,
             )),
-            t_cost: to_u32(number("WARDEN_ARGON2_T_COST", ARGON2_FLOOR.t_cost.into(), 0)),
-            p_cost: to_u32(number("WARDEN_ARGON2_P_COST", ARGON2_FLOOR.p_cost.into(), 0)),
+            t_cost: to_u32(number(
+                "WARDEN_ARGON2_T_COST",
+                ARGON2_FLOOR.t_cost.into(),
+                0,
+            )),
+            p_cost: to_u32(number(
+                "WARDEN_ARGON2_P_COST",
+                ARGON2_FLOOR.p_cost.into(),
+                0,
+            )),
         };
 
         let login_ip_limit = match var("WARDEN_LOGIN_IP_LIMIT") {
@@ -280,7 +288,9 @@ impl Config {
                 findings.push(Finding::new(
                     "login_ip_limit",
                     Severity::Error,
-                    format!("WARDEN_LOGIN_IP_LIMIT is {v:?}; expected requests/seconds such as 5/60"),
+                    format!(
+                        "WARDEN_LOGIN_IP_LIMIT is {v:?}; expected requests/seconds such as 5/60"
+                    ),
                     "set WARDEN_LOGIN_IP_LIMIT like 5/60",
                 ));
                 Rate {
@@ -339,20 +349,32 @@ impl Config {
             ),
             (false, _) => Finding::ok(
                 "cors",
-                format!("{} allowed origin(s), no wildcard", self.allowed_origins.len()),
+                format!(
+                    "{} allowed origin(s), no wildcard",
+                    self.allowed_origins.len()
+                ),
             ),
         });
 
         let a = self.argon2;
         let mut weak = Vec::new();
         if a.m_cost_kib < ARGON2_FLOOR.m_cost_kib {
-            weak.push(format!("WARDEN_ARGON2_M_COST={} < {}", a.m_cost_kib, ARGON2_FLOOR.m_cost_kib));
+            weak.push(format!(
+                "WARDEN_ARGON2_M_COST={} < {}",
+                a.m_cost_kib, ARGON2_FLOOR.m_cost_kib
+            ));
         }
         if a.t_cost < ARGON2_FLOOR.t_cost {
-            weak.push(format!("WARDEN_ARGON2_T_COST={} < {}", a.t_cost, ARGON2_FLOOR.t_cost));
+            weak.push(format!(
+                "WARDEN_ARGON2_T_COST={} < {}",
+                a.t_cost, ARGON2_FLOOR.t_cost
+            ));
         }
         if a.p_cost < ARGON2_FLOOR.p_cost {
-            weak.push(format!("WARDEN_ARGON2_P_COST={} < {}", a.p_cost, ARGON2_FLOOR.p_cost));
+            weak.push(format!(
+                "WARDEN_ARGON2_P_COST={} < {}",
+                a.p_cost, ARGON2_FLOOR.p_cost
+            ));
         }
         if argon2::Params::new(a.m_cost_kib, a.t_cost, a.p_cost, None).is_err() {
             weak.push("the parameters are not valid for argon2".into());
@@ -360,13 +382,19 @@ impl Config {
         out.push(if weak.is_empty() {
             Finding::ok(
                 "argon2",
-                format!("argon2id m={} KiB, t={}, p={}", a.m_cost_kib, a.t_cost, a.p_cost),
+                format!(
+                    "argon2id m={} KiB, t={}, p={}",
+                    a.m_cost_kib, a.t_cost, a.p_cost
+                ),
             )
         } else {
             Finding::new(
                 "argon2",
                 Severity::Error,
-                format!("argon2 parameters below OWASP's floor (m=19456 KiB, t=2, p=1): {}", weak.join(", ")),
+                format!(
+                    "argon2 parameters below OWASP's floor (m=19456 KiB, t=2, p=1): {}",
+                    weak.join(", ")
+                ),
                 "raise the argon2 parameters to at least m=19456, t=2, p=1",
             )
         });
@@ -433,7 +461,10 @@ pub fn check_jwt_key(key: &SecretString, source: &str) -> Finding {
             "generate a random key of at least 32 bytes (e.g. `openssl rand -base64 48`)",
         );
     }
-    Finding::ok("jwt_key", format!("JWT key from {source}: {} bytes", value.len()))
+    Finding::ok(
+        "jwt_key",
+        format!("JWT key from {source}: {} bytes", value.len()),
+    )
 }
 
 #[cfg(test)]
@@ -442,26 +473,40 @@ mod tests {
     use std::collections::HashMap;
 
     fn load(vars: &[(&str, &str)]) -> (Option<Config>, Findings) {
-        let map: HashMap<String, String> =
-            vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         Config::load(|k| map.get(k).cloned())
     }
 
     fn error_checks(f: &Findings) -> Vec<&'static str> {
-        f.0.iter().filter(|f| f.severity == Severity::Error).map(|f| f.check).collect()
+        f.0.iter()
+            .filter(|f| f.severity == Severity::Error)
+            .map(|f| f.check)
+            .collect()
     }
 
     #[test]
     fn a_production_config_with_an_arn_and_exact_origins_passes() {
         let (config, findings) = load(&[
             ("WARDEN_ENV", "production"),
-            ("WARDEN_JWT_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:1:secret:jwt"),
+            (
+                "WARDEN_JWT_SECRET_ARN",
+                "arn:aws:secretsmanager:us-east-1:1:secret:jwt",
+            ),
             ("ALLOWED_ORIGINS", "https://app.example.com"),
         ]);
         assert!(!findings.has_errors(), "{findings:?}");
         let config = config.unwrap();
         assert_eq!(config.env, Environment::Production);
-        assert_eq!(config.login_ip_limit, Rate { limit: 5, period_secs: 60 });
+        assert_eq!(
+            config.login_ip_limit,
+            Rate {
+                limit: 5,
+                period_secs: 60
+            }
+        );
         assert_eq!(config.argon2, ARGON2_FLOOR);
     }
 
@@ -503,7 +548,10 @@ mod tests {
 
     #[test]
     fn unparseable_values_are_refused_with_their_names() {
-        let (config, f) = load(&[("WARDEN_ENV", "prod-ish"), ("WARDEN_LOGIN_IP_LIMIT", "five")]);
+        let (config, f) = load(&[
+            ("WARDEN_ENV", "prod-ish"),
+            ("WARDEN_LOGIN_IP_LIMIT", "five"),
+        ]);
         assert!(config.is_none());
         let summary = f.error_summary();
         assert!(summary.contains("WARDEN_ENV") && summary.contains("WARDEN_LOGIN_IP_LIMIT"));
@@ -528,8 +576,20 @@ mod tests {
 
     #[test]
     fn rates_parse_as_requests_per_seconds() {
-        assert_eq!(Rate::parse("5/60"), Some(Rate { limit: 5, period_secs: 60 }));
-        assert_eq!(Rate::parse(" 10 / 1 "), Some(Rate { limit: 10, period_secs: 1 }));
+        assert_eq!(
+            Rate::parse("5/60"),
+            Some(Rate {
+                limit: 5,
+                period_secs: 60
+            })
+        );
+        assert_eq!(
+            Rate::parse(" 10 / 1 "),
+            Some(Rate {
+                limit: 10,
+                period_secs: 1
+            })
+        );
         for bad in ["0/60", "5/0", "5", "a/b", ""] {
             assert_eq!(Rate::parse(bad), None, "{bad}");
         }

@@ -83,7 +83,9 @@ pub fn read_json<T: DeserializeOwned>(req: &Request, limit: usize) -> Result<T, 
         return Err(Error::PayloadTooLarge { limit });
     }
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(Error::BadRequest("the request body is empty; a JSON object is required".into()));
+        return Err(Error::BadRequest(
+            "the request body is empty; a JSON object is required".into(),
+        ));
     }
     serde_json::from_slice(body).map_err(|e| Error::BadRequest(format!("invalid JSON body: {e}")))
 }
@@ -141,7 +143,10 @@ impl<'a> Responder<'a> {
         let headers = response.headers_mut();
         match err {
             Error::Unauthorized => {
-                headers.insert(http::header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                headers.insert(
+                    http::header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer"),
+                );
             }
             Error::RateLimited { retry_after } => {
                 let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
@@ -153,7 +158,11 @@ impl<'a> Responder<'a> {
     }
 
     /// Renders a handler's outcome.
-    pub fn result<T: Serialize>(&self, status: StatusCode, result: Result<T, Error>) -> Response<Body> {
+    pub fn result<T: Serialize>(
+        &self,
+        status: StatusCode,
+        result: Result<T, Error>,
+    ) -> Response<Body> {
         match result {
             Ok(body) => self.json(status, &body),
             Err(e) => self.problem(&e),
@@ -164,13 +173,23 @@ impl<'a> Responder<'a> {
         let mut response = Response::new(body);
         *response.status_mut() = status;
         let headers = response.headers_mut();
-        headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-        headers.insert(http::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static(content_type),
+        );
+        headers.insert(
+            http::header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        );
         if let Ok(id) = HeaderValue::from_str(&self.ctx.request_id) {
             headers.insert(HeaderName::from_static("x-request-id"), id);
         }
         if let Some(origin) = &self.ctx.origin {
-            let allowed = self.config.allowed_origins.iter().any(|o| o == origin || o == "*");
+            let allowed = self
+                .config
+                .allowed_origins
+                .iter()
+                .any(|o| o == origin || o == "*");
             if allowed {
                 if let Ok(value) = HeaderValue::from_str(origin) {
                     headers.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, value);

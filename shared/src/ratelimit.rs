@@ -32,7 +32,12 @@ pub enum Decision {
 const MAX_ATTEMPTS: usize = 5;
 
 /// Counts one request against `key` at `now_millis` under `rate`.
-pub async fn acquire(store: &dyn RateLimitStore, key: &str, rate: Rate, now_millis: i64) -> Result<Decision> {
+pub async fn acquire(
+    store: &dyn RateLimitStore,
+    key: &str,
+    rate: Rate,
+    now_millis: i64,
+) -> Result<Decision> {
     let period = i64::from(rate.period_secs) * 1000;
     let interval = (period / i64::from(rate.limit)).max(1);
     let tolerance = period - interval;
@@ -44,7 +49,12 @@ pub async fn acquire(store: &dyn RateLimitStore, key: &str, rate: Rate, now_mill
             None => {
                 let new_tat = now_millis + interval;
                 store
-                    .update_tat(key, TatCondition::AbsentOrAtMost(now_millis), new_tat, expires(new_tat))
+                    .update_tat(
+                        key,
+                        TatCondition::AbsentOrAtMost(now_millis),
+                        new_tat,
+                        expires(new_tat),
+                    )
                     .await?
             }
             Some(tat) if tat <= now_millis => {
@@ -76,7 +86,12 @@ pub async fn acquire(store: &dyn RateLimitStore, key: &str, rate: Rate, now_mill
 }
 
 /// [`acquire`], with a refusal turned into [`Error::RateLimited`].
-pub async fn enforce(store: &dyn RateLimitStore, key: &str, rate: Rate, now_millis: i64) -> Result<()> {
+pub async fn enforce(
+    store: &dyn RateLimitStore,
+    key: &str,
+    rate: Rate,
+    now_millis: i64,
+) -> Result<()> {
     match acquire(store, key, rate, now_millis).await? {
         Decision::Allowed => Ok(()),
         Decision::Limited { retry_after } => Err(Error::RateLimited { retry_after }),
@@ -88,25 +103,52 @@ mod tests {
     use super::*;
     use crate::store::memory::MemoryStore;
 
-    const FIVE_PER_MINUTE: Rate = Rate { limit: 5, period_secs: 60 };
+    const FIVE_PER_MINUTE: Rate = Rate {
+        limit: 5,
+        period_secs: 60,
+    };
 
     #[tokio::test]
     async fn a_burst_of_the_limit_passes_and_the_next_request_waits_one_interval() {
         let store = MemoryStore::new();
         let t0 = 1_000_000;
         for i in 0..5 {
-            assert_eq!(acquire(&store, "k", FIVE_PER_MINUTE, t0 + i).await.unwrap(), Decision::Allowed, "request {i}");
+            assert_eq!(
+                acquire(&store, "k", FIVE_PER_MINUTE, t0 + i).await.unwrap(),
+                Decision::Allowed,
+                "request {i}"
+            );
         }
-        let Decision::Limited { retry_after } = acquire(&store, "k", FIVE_PER_MINUTE, t0 + 5).await.unwrap() else {
+        let Decision::Limited { retry_after } =
+            acquire(&store, "k", FIVE_PER_MINUTE, t0 + 5).await.unwrap()
+        else {
             panic!("the sixth request must be limited");
         };
-        assert!(retry_after > Duration::from_secs(11) && retry_after <= Duration::from_secs(12), "{retry_after:?}");
+        assert!(
+            retry_after > Duration::from_secs(11) && retry_after <= Duration::from_secs(12),
+            "{retry_after:?}"
+        );
         // One interval later exactly one more request fits.
-        assert_eq!(acquire(&store, "k", FIVE_PER_MINUTE, t0 + 12_000).await.unwrap(), Decision::Allowed);
-        assert!(matches!(acquire(&store, "k", FIVE_PER_MINUTE, t0 + 12_001).await.unwrap(), Decision::Limited { .. }));
+        assert_eq!(
+            acquire(&store, "k", FIVE_PER_MINUTE, t0 + 12_000)
+                .await
+                .unwrap(),
+            Decision::Allowed
+        );
+        assert!(matches!(
+            acquire(&store, "k", FIVE_PER_MINUTE, t0 + 12_001)
+                .await
+                .unwrap(),
+            Decision::Limited { .. }
+        ));
         // A full period later the whole burst is back.
         for i in 0..5 {
-            assert_eq!(acquire(&store, "k", FIVE_PER_MINUTE, t0 + 80_000 + i).await.unwrap(), Decision::Allowed);
+            assert_eq!(
+                acquire(&store, "k", FIVE_PER_MINUTE, t0 + 80_000 + i)
+                    .await
+                    .unwrap(),
+                Decision::Allowed
+            );
         }
     }
 
@@ -116,8 +158,14 @@ mod tests {
         for _ in 0..5 {
             acquire(&store, "a", FIVE_PER_MINUTE, 0).await.unwrap();
         }
-        assert!(matches!(acquire(&store, "a", FIVE_PER_MINUTE, 0).await.unwrap(), Decision::Limited { .. }));
-        assert_eq!(acquire(&store, "b", FIVE_PER_MINUTE, 0).await.unwrap(), Decision::Allowed);
+        assert!(matches!(
+            acquire(&store, "a", FIVE_PER_MINUTE, 0).await.unwrap(),
+            Decision::Limited { .. }
+        ));
+        assert_eq!(
+            acquire(&store, "b", FIVE_PER_MINUTE, 0).await.unwrap(),
+            Decision::Allowed
+        );
     }
 
     #[tokio::test]
@@ -126,7 +174,11 @@ mod tests {
         let tasks: Vec<_> = (0..40)
             .map(|_| {
                 let store = store.clone();
-                tokio::spawn(async move { acquire(store.as_ref(), "k", FIVE_PER_MINUTE, 5_000).await.unwrap() })
+                tokio::spawn(async move {
+                    acquire(store.as_ref(), "k", FIVE_PER_MINUTE, 5_000)
+                        .await
+                        .unwrap()
+                })
             })
             .collect();
         let mut allowed = 0;

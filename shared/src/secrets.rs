@@ -52,9 +52,9 @@ impl SecretsManager {
             .await;
         match out {
             Ok(out) => {
-                let value = out
-                    .secret_string()
-                    .ok_or_else(|| Error::Config(format!("secret {secret_id} ({stage}) has no string value")))?;
+                let value = out.secret_string().ok_or_else(|| {
+                    Error::Config(format!("secret {secret_id} ({stage}) has no string value"))
+                })?;
                 Ok(Some(SecretVersion {
                     version_id: out.version_id().unwrap_or(stage).to_owned(),
                     value: SecretString::from(value.to_owned()),
@@ -79,8 +79,9 @@ impl SecretsPort for SecretsManager {
             self.version(secret_id, "AWSCURRENT"),
             self.version(secret_id, "AWSPREVIOUS")
         );
-        let current =
-            current?.ok_or_else(|| Error::Config(format!("secret {secret_id} has no AWSCURRENT version")))?;
+        let current = current?.ok_or_else(|| {
+            Error::Config(format!("secret {secret_id} has no AWSCURRENT version"))
+        })?;
         let mut versions = vec![current];
         // A missing previous version is normal before the first rotation; an
         // unreadable one only costs verification of older tokens.

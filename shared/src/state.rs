@@ -35,10 +35,24 @@ pub struct AppState {
 
 impl AppState {
     /// Assembles a state from its parts, checking each signing key.
-    pub fn new(config: Config, store: SharedStore, keys: &[SecretVersion], clock: Arc<dyn Clock>) -> Result<Self> {
-        let findings = Findings(keys.iter().map(|k| check_jwt_key(&k.value, "the signing key set")).collect());
+    pub fn new(
+        config: Config,
+        store: SharedStore,
+        keys: &[SecretVersion],
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self> {
+        let findings = Findings(
+            keys.iter()
+                .map(|k| check_jwt_key(&k.value, "the signing key set"))
+                .collect(),
+        );
         findings.into_result()?;
-        let tokens = TokenCodec::new(keys, &config.issuer, &config.audience, config.access_ttl_secs)?;
+        let tokens = TokenCodec::new(
+            keys,
+            &config.issuer,
+            &config.audience,
+            config.access_ttl_secs,
+        )?;
         let passwords = PasswordHasher::new(config.argon2)?;
         Ok(Self {
             config,
@@ -61,7 +75,12 @@ impl AppState {
     }
 
     /// A new audit event for this request, with the configured retention.
-    pub fn audit(&self, event_type: EventType, severity: Severity, ctx: &RequestContext) -> AuditEvent {
+    pub fn audit(
+        &self,
+        event_type: EventType,
+        severity: Severity,
+        ctx: &RequestContext,
+    ) -> AuditEvent {
         AuditEvent::new(
             event_type,
             severity,
@@ -75,12 +94,18 @@ impl AppState {
 /// The JWT signing key set: from Secrets Manager by ARN (current and
 /// previous versions), or in development from `WARDEN_JWT_SECRET`, or, in
 /// development with neither, a random key for this process only.
-pub async fn signing_keys(config: &Config, secrets: Option<&dyn SecretsPort>) -> Result<Vec<SecretVersion>> {
+pub async fn signing_keys(
+    config: &Config,
+    secrets: Option<&dyn SecretsPort>,
+) -> Result<Vec<SecretVersion>> {
     match (config.env, &config.jwt_secret, &config.jwt_secret_arn) {
         (Environment::Development, Some(secret), _) => {
             let finding = check_jwt_key(secret, "WARDEN_JWT_SECRET");
             if finding.severity == FindingSeverity::Error {
-                return Err(Error::Config(format!("{}: {}", finding.check, finding.message)));
+                return Err(Error::Config(format!(
+                    "{}: {}",
+                    finding.check, finding.message
+                )));
             }
             Ok(vec![SecretVersion {
                 version_id: "local".into(),
@@ -88,9 +113,12 @@ pub async fn signing_keys(config: &Config, secrets: Option<&dyn SecretsPort>) ->
                 current: true,
             }])
         }
-        (_, _, Some(arn)) if config.env != Environment::Development || config.jwt_secret.is_none() => {
-            let secrets =
-                secrets.ok_or_else(|| Error::Config("WARDEN_JWT_SECRET_ARN is set but no secrets client".into()))?;
+        (_, _, Some(arn))
+            if config.env != Environment::Development || config.jwt_secret.is_none() =>
+        {
+            let secrets = secrets.ok_or_else(|| {
+                Error::Config("WARDEN_JWT_SECRET_ARN is set but no secrets client".into())
+            })?;
             secrets.current_and_previous(arn).await
         }
         (Environment::Development, None, None) => {

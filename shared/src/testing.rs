@@ -15,8 +15,8 @@ use crate::secrets::SecretVersion;
 use crate::state::AppState;
 use crate::store::dynamo::{tables, DynamoStore};
 use crate::store::{
-    AuditStore, RateLimitStore, RevocationState, SessionRecord, SessionStore, SharedStore, Store, TatCondition,
-    Transactions, UserRecord, UserStore, Write,
+    AuditStore, RateLimitStore, RevocationState, SessionRecord, SessionStore, SharedStore, Store,
+    TatCondition, Transactions, UserRecord, UserStore, Write,
 };
 use crate::{Error, Result};
 
@@ -27,7 +27,9 @@ pub const TEST_JWT_KEY: &str = "test-signing-key-0123456789abcdef0123456789";
 /// unless `WARDEN_REQUIRE_AWS_TESTS=1`, which makes a missing endpoint a
 /// failure instead of a skip.
 pub fn aws_endpoint() -> Option<String> {
-    let endpoint = std::env::var("WARDEN_TEST_AWS_ENDPOINT").ok().filter(|e| !e.is_empty());
+    let endpoint = std::env::var("WARDEN_TEST_AWS_ENDPOINT")
+        .ok()
+        .filter(|e| !e.is_empty());
     if endpoint.is_none() && std::env::var("WARDEN_REQUIRE_AWS_TESTS").as_deref() == Ok("1") {
         panic!("WARDEN_REQUIRE_AWS_TESTS=1 but WARDEN_TEST_AWS_ENDPOINT is not set; run ./infra/test.sh");
     }
@@ -40,7 +42,8 @@ pub fn aws_endpoint() -> Option<String> {
 /// An SDK configuration for the emulator at `endpoint`, with the dummy
 /// credentials `infra/test.sh` exports (or the same defaults).
 pub async fn aws_config(endpoint: &str) -> aws_config::SdkConfig {
-    let credentials = aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "warden-tests");
+    let credentials =
+        aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "warden-tests");
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
@@ -129,15 +132,25 @@ impl SessionStore for FailingAudit {
         session_id: &str,
         now: i64,
     ) -> Result<(Option<SessionRecord>, RevocationState)> {
-        self.inner.session_with_revocation(user_id, session_id, now).await
+        self.inner
+            .session_with_revocation(user_id, session_id, now)
+            .await
     }
 
     async fn list_sessions(&self, user_id: &str, now: i64) -> Result<Vec<SessionRecord>> {
         self.inner.list_sessions(user_id, now).await
     }
 
-    async fn revocation_state(&self, jti: &str, session_id: &str, user_id: &str, now: i64) -> Result<RevocationState> {
-        self.inner.revocation_state(jti, session_id, user_id, now).await
+    async fn revocation_state(
+        &self,
+        jti: &str,
+        session_id: &str,
+        user_id: &str,
+        now: i64,
+    ) -> Result<RevocationState> {
+        self.inner
+            .revocation_state(jti, session_id, user_id, now)
+            .await
     }
 }
 
@@ -157,15 +170,20 @@ impl RateLimitStore for FailingAudit {
         new_tat: i64,
         expires_at: i64,
     ) -> Result<std::result::Result<(), Option<i64>>> {
-        self.inner.update_tat(key, condition, new_tat, expires_at).await
+        self.inner
+            .update_tat(key, condition, new_tat, expires_at)
+            .await
     }
 }
 
 #[async_trait]
 impl Transactions for FailingAudit {
     async fn transact(&self, writes: Vec<Write>) -> Result<()> {
-        if self.armed.load(Ordering::SeqCst) && writes.iter().any(|w| matches!(w, Write::Audit(_))) {
-            return Err(Error::unavailable("injected fault: audit table unavailable"));
+        if self.armed.load(Ordering::SeqCst) && writes.iter().any(|w| matches!(w, Write::Audit(_)))
+        {
+            return Err(Error::unavailable(
+                "injected fault: audit table unavailable",
+            ));
         }
         self.inner.transact(writes).await
     }

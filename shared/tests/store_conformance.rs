@@ -2,6 +2,9 @@
 //! and DynamoDB through the real AWS SDK, against the emulator that
 //! `infra/test.sh` starts. Each check runs against both.
 
+// Test helpers panic on purpose: a failed step is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use warden::audit::{AuditEvent, EventType, Severity};
 use warden::auth::Role;
 use warden::http::RequestContext;
@@ -56,19 +59,31 @@ fn audit(actor: &str, at_millis: i64) -> AuditEvent {
 
 async fn users_are_created_once_and_read_back(store: &dyn Store) {
     let alice = user("alice");
-    store.transact(vec![Write::CreateUser(alice.clone())]).await.unwrap();
+    store
+        .transact(vec![Write::CreateUser(alice.clone())])
+        .await
+        .unwrap();
     assert_eq!(store.get_user("alice").await.unwrap(), Some(alice.clone()));
     assert_eq!(store.get_user("bob").await.unwrap(), None);
     let again = store.transact(vec![Write::CreateUser(user("alice"))]).await;
     assert!(matches!(again, Err(Error::ConditionFailed)), "{again:?}");
-    let state = store.revocation_state("j", "s", &alice.user_id, NOW).await.unwrap();
+    let state = store
+        .revocation_state("j", "s", &alice.user_id, NOW)
+        .await
+        .unwrap();
     assert_eq!(state.generation, 0);
 }
 
 async fn a_transaction_with_one_failed_condition_changes_nothing(store: &dyn Store) {
     let alice = user("alice");
-    store.transact(vec![Write::CreateUser(alice.clone())]).await.unwrap();
-    store.transact(vec![Write::CreateUser(user("bob"))]).await.unwrap();
+    store
+        .transact(vec![Write::CreateUser(alice.clone())])
+        .await
+        .unwrap();
+    store
+        .transact(vec![Write::CreateUser(user("bob"))])
+        .await
+        .unwrap();
     let s = session(&alice.user_id, NOW + 100);
     let event = audit(&alice.user_id, NOW * 1000);
     let result = store
@@ -84,34 +99,72 @@ async fn a_transaction_with_one_failed_condition_changes_nothing(store: &dyn Sto
         ])
         .await;
     assert!(matches!(result, Err(Error::ConditionFailed)), "{result:?}");
-    let (found, _) = store.session_with_revocation(&alice.user_id, &s.session_id, NOW).await.unwrap();
-    assert_eq!(found, None, "the session must not exist");
-    assert_eq!(store.get_user("alice").await.unwrap().unwrap().failed_logins, 0);
-    assert!(store.audit_by_actor(&alice.user_id, 10).await.unwrap().is_empty());
-    // The same writes without the failing one all land.
-    store
-        .transact(vec![Write::PutSession(s.clone()), Write::Audit(event.clone())])
+    let (found, _) = store
+        .session_with_revocation(&alice.user_id, &s.session_id, NOW)
         .await
         .unwrap();
-    let (found, _) = store.session_with_revocation(&alice.user_id, &s.session_id, NOW).await.unwrap();
+    assert_eq!(found, None, "the session must not exist");
+    assert_eq!(
+        store
+            .get_user("alice")
+            .await
+            .unwrap()
+            .unwrap()
+            .failed_logins,
+        0
+    );
+    assert!(store
+        .audit_by_actor(&alice.user_id, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    // The same writes without the failing one all land.
+    store
+        .transact(vec![
+            Write::PutSession(s.clone()),
+            Write::Audit(event.clone()),
+        ])
+        .await
+        .unwrap();
+    let (found, _) = store
+        .session_with_revocation(&alice.user_id, &s.session_id, NOW)
+        .await
+        .unwrap();
     assert_eq!(found, Some(s));
-    assert_eq!(store.audit_by_actor(&alice.user_id, 10).await.unwrap(), vec![event]);
+    assert_eq!(
+        store.audit_by_actor(&alice.user_id, 10).await.unwrap(),
+        vec![event]
+    );
 }
 
 async fn two_writes_to_one_item_in_one_transaction_are_refused(store: &dyn Store) {
-    store.transact(vec![Write::CreateUser(user("alice"))]).await.unwrap();
+    store
+        .transact(vec![Write::CreateUser(user("alice"))])
+        .await
+        .unwrap();
     let failed = Write::LoginFailed {
         username: "alice".into(),
         at: NOW,
     };
     let result = store.transact(vec![failed.clone(), failed]).await;
     assert!(matches!(result, Err(Error::Internal(_))), "{result:?}");
-    assert_eq!(store.get_user("alice").await.unwrap().unwrap().failed_logins, 0);
+    assert_eq!(
+        store
+            .get_user("alice")
+            .await
+            .unwrap()
+            .unwrap()
+            .failed_logins,
+        0
+    );
 }
 
 async fn login_outcomes_count_failures_and_guard_the_generation(store: &dyn Store) {
     let alice = user("alice");
-    store.transact(vec![Write::CreateUser(alice)]).await.unwrap();
+    store
+        .transact(vec![Write::CreateUser(alice)])
+        .await
+        .unwrap();
     for i in 0..3 {
         store
             .transact(vec![Write::LoginFailed {
@@ -140,7 +193,10 @@ async fn login_outcomes_count_failures_and_guard_the_generation(store: &dyn Stor
         .await
         .unwrap();
     let u = store.get_user("alice").await.unwrap().unwrap();
-    assert_eq!((u.failed_logins, u.last_failed_at, u.password_hash.as_str()), (0, None, "$argon2id$new"));
+    assert_eq!(
+        (u.failed_logins, u.last_failed_at, u.password_hash.as_str()),
+        (0, None, "$argon2id$new")
+    );
     let missing = store
         .transact(vec![Write::LoginFailed {
             username: "nobody".into(),
@@ -155,7 +211,15 @@ async fn login_outcomes_count_failures_and_guard_the_generation(store: &dyn Stor
         }])
         .await
         .unwrap();
-    assert_eq!(store.get_user("alice").await.unwrap().unwrap().password_hash, "$argon2id$other");
+    assert_eq!(
+        store
+            .get_user("alice")
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash,
+        "$argon2id$other"
+    );
 }
 
 async fn expired_items_are_absent_even_when_still_stored(store: &dyn Store) {
@@ -174,21 +238,40 @@ async fn expired_items_are_absent_even_when_still_stored(store: &dyn Store) {
         ])
         .await
         .unwrap();
-    let (found, state) = store.session_with_revocation("u1", &s.session_id, NOW + 9).await.unwrap();
+    let (found, state) = store
+        .session_with_revocation("u1", &s.session_id, NOW + 9)
+        .await
+        .unwrap();
     assert!(found.is_some() && state.session_revoked);
-    let live = store.revocation_state("j1", &s.session_id, "u1", NOW + 9).await.unwrap();
+    let live = store
+        .revocation_state("j1", &s.session_id, "u1", NOW + 9)
+        .await
+        .unwrap();
     assert!(live.token_revoked && live.session_revoked);
     // At expires_at the items are gone for every reader, deleted or not.
-    let (found, state) = store.session_with_revocation("u1", &s.session_id, NOW + 10).await.unwrap();
+    let (found, state) = store
+        .session_with_revocation("u1", &s.session_id, NOW + 10)
+        .await
+        .unwrap();
     assert!(found.is_none() && !state.session_revoked);
-    assert!(store.list_sessions("u1", NOW + 10).await.unwrap().is_empty());
-    let expired = store.revocation_state("j1", &s.session_id, "u1", NOW + 10).await.unwrap();
+    assert!(store
+        .list_sessions("u1", NOW + 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let expired = store
+        .revocation_state("j1", &s.session_id, "u1", NOW + 10)
+        .await
+        .unwrap();
     assert!(!expired.token_revoked && !expired.session_revoked);
 }
 
 async fn refresh_rotation_is_a_compare_and_set(store: &dyn Store) {
     let s = session("u1", NOW + 100);
-    store.transact(vec![Write::PutSession(s.clone())]).await.unwrap();
+    store
+        .transact(vec![Write::PutSession(s.clone())])
+        .await
+        .unwrap();
     let rotate = |expected: &str| Write::RotateRefresh {
         user_id: "u1".into(),
         session_id: s.session_id.clone(),
@@ -199,13 +282,26 @@ async fn refresh_rotation_is_a_compare_and_set(store: &dyn Store) {
         at: NOW + 5,
         expires_at: NOW + 200,
     };
-    assert!(matches!(store.transact(vec![rotate("wrong")]).await, Err(Error::ConditionFailed)));
+    assert!(matches!(
+        store.transact(vec![rotate("wrong")]).await,
+        Err(Error::ConditionFailed)
+    ));
     store.transact(vec![rotate("hash-1")]).await.unwrap();
-    assert!(matches!(store.transact(vec![rotate("hash-1")]).await, Err(Error::ConditionFailed)));
-    let (found, _) = store.session_with_revocation("u1", &s.session_id, NOW + 5).await.unwrap();
+    assert!(matches!(
+        store.transact(vec![rotate("hash-1")]).await,
+        Err(Error::ConditionFailed)
+    ));
+    let (found, _) = store
+        .session_with_revocation("u1", &s.session_id, NOW + 5)
+        .await
+        .unwrap();
     let found = found.unwrap();
     assert_eq!(
-        (found.refresh_hash.as_str(), found.used_refresh_hashes.clone(), found.current_jti.as_str()),
+        (
+            found.refresh_hash.as_str(),
+            found.used_refresh_hashes.clone(),
+            found.current_jti.as_str()
+        ),
         ("hash-2", vec!["hash-1".to_owned()], "jti-2")
     );
     assert_eq!((found.last_used_at, found.expires_at), (NOW + 5, NOW + 200));
@@ -216,7 +312,10 @@ async fn refresh_rotation_is_a_compare_and_set(store: &dyn Store) {
         }])
         .await
         .unwrap();
-    let (found, _) = store.session_with_revocation("u1", &s.session_id, NOW + 5).await.unwrap();
+    let (found, _) = store
+        .session_with_revocation("u1", &s.session_id, NOW + 5)
+        .await
+        .unwrap();
     assert!(found.is_none());
 }
 
@@ -226,7 +325,10 @@ async fn sessions_are_listed_per_user(store: &dyn Store) {
     let b1 = session("ub", NOW + 100);
     let old = session("ua", NOW - 1);
     for s in [&a1, &a2, &b1, &old] {
-        store.transact(vec![Write::PutSession(s.clone())]).await.unwrap();
+        store
+            .transact(vec![Write::PutSession(s.clone())])
+            .await
+            .unwrap();
     }
     let mut ids: Vec<_> = store
         .list_sessions("ua", NOW)
@@ -242,11 +344,16 @@ async fn sessions_are_listed_per_user(store: &dyn Store) {
 }
 
 async fn audit_events_read_back_newest_first(store: &dyn Store) {
-    let events: Vec<_> = (0..3).map(|i| audit("actor-1", NOW * 1000 + i * 1000)).collect();
+    let events: Vec<_> = (0..3)
+        .map(|i| audit("actor-1", NOW * 1000 + i * 1000))
+        .collect();
     for e in &events {
         store.transact(vec![Write::Audit(e.clone())]).await.unwrap();
     }
-    store.transact(vec![Write::Audit(audit("actor-2", NOW * 1000))]).await.unwrap();
+    store
+        .transact(vec![Write::Audit(audit("actor-2", NOW * 1000))])
+        .await
+        .unwrap();
     let read = store.audit_by_actor("actor-1", 10).await.unwrap();
     let want: Vec<_> = events.into_iter().rev().collect();
     assert_eq!(read, want);
@@ -256,12 +363,48 @@ async fn audit_events_read_back_newest_first(store: &dyn Store) {
 }
 
 async fn rate_state_updates_only_under_their_condition(store: &dyn Store) {
-    assert_eq!(store.update_tat("k", TatCondition::Equals(5), 10, NOW).await.unwrap(), Err(None));
-    assert_eq!(store.update_tat("k", TatCondition::AbsentOrAtMost(0), 100, NOW).await.unwrap(), Ok(()));
-    assert_eq!(store.update_tat("k", TatCondition::AbsentOrAtMost(99), 200, NOW).await.unwrap(), Err(Some(100)));
-    assert_eq!(store.update_tat("k", TatCondition::Equals(99), 200, NOW).await.unwrap(), Err(Some(100)));
-    assert_eq!(store.update_tat("k", TatCondition::Equals(100), 200, NOW).await.unwrap(), Ok(()));
-    assert_eq!(store.update_tat("k", TatCondition::AbsentOrAtMost(200), 300, NOW).await.unwrap(), Ok(()));
+    assert_eq!(
+        store
+            .update_tat("k", TatCondition::Equals(5), 10, NOW)
+            .await
+            .unwrap(),
+        Err(None)
+    );
+    assert_eq!(
+        store
+            .update_tat("k", TatCondition::AbsentOrAtMost(0), 100, NOW)
+            .await
+            .unwrap(),
+        Ok(())
+    );
+    assert_eq!(
+        store
+            .update_tat("k", TatCondition::AbsentOrAtMost(99), 200, NOW)
+            .await
+            .unwrap(),
+        Err(Some(100))
+    );
+    assert_eq!(
+        store
+            .update_tat("k", TatCondition::Equals(99), 200, NOW)
+            .await
+            .unwrap(),
+        Err(Some(100))
+    );
+    assert_eq!(
+        store
+            .update_tat("k", TatCondition::Equals(100), 200, NOW)
+            .await
+            .unwrap(),
+        Ok(())
+    );
+    assert_eq!(
+        store
+            .update_tat("k", TatCondition::AbsentOrAtMost(200), 300, NOW)
+            .await
+            .unwrap(),
+        Ok(())
+    );
 }
 
 macro_rules! conformance {

@@ -2,6 +2,9 @@
 //! free port and driven over HTTP, once on the embedded store and once on
 //! DynamoDB tables in the emulator that `infra/test.sh` starts.
 
+// Test helpers panic on purpose: a failed step is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 
 use reqwest::StatusCode;
@@ -14,24 +17,46 @@ use warden_cli::serve::{build_state, local_config, LocalApi};
 
 /// Starts the local API with `vars` as its environment (on top of a
 /// development default) and user `alice` created.
-async fn spawn_app(dynamodb: Option<(String, String)>, vars: &[(&str, &str)]) -> (LocalApi, reqwest::Client) {
+async fn spawn_app(
+    dynamodb: Option<(String, String)>,
+    vars: &[(&str, &str)],
+) -> (LocalApi, reqwest::Client) {
     let mut env: Vec<(String, String)> = vec![
-        ("WARDEN_JWT_SECRET".into(), warden::testing::TEST_JWT_KEY.into()),
+        (
+            "WARDEN_JWT_SECRET".into(),
+            warden::testing::TEST_JWT_KEY.into(),
+        ),
         ("ALLOWED_ORIGINS".into(), "https://app.example.com".into()),
     ];
     if let Some((_, prefix)) = &dynamodb {
         env.push(("WARDEN_TABLE_PREFIX".into(), prefix.clone()));
     }
     env.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-    let config = local_config(|k| env.iter().find(|(name, _)| name == k).map(|(_, v)| v.clone())).unwrap();
-    let state = build_state(config, dynamodb.as_ref().map(|(endpoint, _)| endpoint.as_str()))
-        .await
-        .unwrap();
+    let config = local_config(|k| {
+        env.iter()
+            .find(|(name, _)| name == k)
+            .map(|(_, v)| v.clone())
+    })
+    .unwrap();
+    let state = build_state(
+        config,
+        dynamodb.as_ref().map(|(endpoint, _)| endpoint.as_str()),
+    )
+    .await
+    .unwrap();
     let ctx = RequestContext::for_tests("127.0.0.1");
-    create_user(&state, &ctx, "alice", &SecretString::from("correct horse"), &[Role::User])
+    create_user(
+        &state,
+        &ctx,
+        "alice",
+        &SecretString::from("correct horse"),
+        &[Role::User],
+    )
+    .await
+    .unwrap();
+    let api = LocalApi::start("127.0.0.1:0".parse().unwrap(), Arc::clone(&state))
         .await
         .unwrap();
-    let api = LocalApi::start("127.0.0.1:0".parse().unwrap(), Arc::clone(&state)).await.unwrap();
     (api, reqwest::Client::new())
 }
 
@@ -45,7 +70,12 @@ async fn dynamodb_tables() -> Option<(String, String)> {
     Some((endpoint, prefix))
 }
 
-async fn post(client: &reqwest::Client, api: &LocalApi, path: &str, body: Value) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+async fn post(
+    client: &reqwest::Client,
+    api: &LocalApi,
+    path: &str,
+    body: Value,
+) -> (StatusCode, reqwest::header::HeaderMap, Value) {
     let response = client
         .post(format!("{}{path}", api.url()))
         .header("origin", "https://app.example.com")
@@ -60,25 +90,58 @@ async fn post(client: &reqwest::Client, api: &LocalApi, path: &str, body: Value)
 }
 
 async fn login_and_refresh_over_http(api: LocalApi, client: reqwest::Client) {
-    let (status, headers, pair) = post(&client, &api, "/auth/login", json!({"username": "Alice", "password": "correct horse"})).await;
+    let (status, headers, pair) = post(
+        &client,
+        &api,
+        "/auth/login",
+        json!({"username": "Alice", "password": "correct horse"}),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{pair}");
     assert_eq!(headers["content-type"], "application/json");
-    assert_eq!(headers["access-control-allow-origin"], "https://app.example.com");
+    assert_eq!(
+        headers["access-control-allow-origin"],
+        "https://app.example.com"
+    );
     assert!(headers.contains_key("x-request-id"));
-    let claims = api.state.tokens.verify(pair["access_token"].as_str().unwrap(), api.state.clock.now_secs());
+    let claims = api.state.tokens.verify(
+        pair["access_token"].as_str().unwrap(),
+        api.state.clock.now_secs(),
+    );
     assert!(claims.is_ok());
 
-    let (status, _, next) = post(&client, &api, "/auth/refresh", json!({"refresh_token": pair["refresh_token"]})).await;
+    let (status, _, next) = post(
+        &client,
+        &api,
+        "/auth/refresh",
+        json!({"refresh_token": pair["refresh_token"]}),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{next}");
     assert_eq!(next["session_id"], pair["session_id"]);
-    let (status, _, _) = post(&client, &api, "/auth/refresh", json!({"refresh_token": pair["refresh_token"]})).await;
+    let (status, _, _) = post(
+        &client,
+        &api,
+        "/auth/refresh",
+        json!({"refresh_token": pair["refresh_token"]}),
+    )
+    .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
-    let (status, headers, problem) = post(&client, &api, "/auth/login", json!({"username": "alice", "password": "nope"})).await;
+    let (status, headers, problem) = post(
+        &client,
+        &api,
+        "/auth/login",
+        json!({"username": "alice", "password": "nope"}),
+    )
+    .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(headers["content-type"], "application/problem+json");
     assert_eq!(headers["www-authenticate"], "Bearer");
-    assert_eq!(problem["request_id"].as_str(), headers["x-request-id"].to_str().ok());
+    assert_eq!(
+        problem["request_id"].as_str(),
+        headers["x-request-id"].to_str().ok()
+    );
 
     let response = client
         .post(format!("{}/auth/login", api.url()))
@@ -87,7 +150,11 @@ async fn login_and_refresh_over_http(api: LocalApi, client: reqwest::Client) {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    let response = client.get(format!("{}/nowhere", api.url())).send().await.unwrap();
+    let response = client
+        .get(format!("{}/nowhere", api.url()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
 }
 
@@ -122,14 +189,27 @@ async fn the_per_ip_limit_comes_from_the_environment_and_forwarded_for_is_truste
                 .unwrap()
         }
     };
-    assert_eq!(attempt("192.0.2.1").await.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(attempt("192.0.2.2").await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        attempt("192.0.2.1").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        attempt("192.0.2.2").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
     // Untrusted X-Forwarded-For is ignored: all three came from 127.0.0.1.
     let third = attempt("192.0.2.3").await;
     assert_eq!(third.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(third.headers().contains_key("retry-after"));
 
-    let (api, client) = spawn_app(None, &[("WARDEN_LOGIN_IP_LIMIT", "2/60"), ("WARDEN_TRUST_FORWARDED_FOR", "true")]).await;
+    let (api, client) = spawn_app(
+        None,
+        &[
+            ("WARDEN_LOGIN_IP_LIMIT", "2/60"),
+            ("WARDEN_TRUST_FORWARDED_FOR", "true"),
+        ],
+    )
+    .await;
     for ip in ["192.0.2.1", "192.0.2.2", "192.0.2.3"] {
         let response = client
             .post(format!("{}/auth/login", api.url()))
@@ -138,7 +218,11 @@ async fn the_per_ip_limit_comes_from_the_environment_and_forwarded_for_is_truste
             .send()
             .await
             .unwrap();
-        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{ip} has its own budget");
+        assert_eq!(
+            response.status(),
+            StatusCode::UNAUTHORIZED,
+            "{ip} has its own budget"
+        );
     }
 }
 
@@ -146,11 +230,30 @@ async fn the_per_ip_limit_comes_from_the_environment_and_forwarded_for_is_truste
 async fn an_insecure_configuration_does_not_start() {
     for (var, value, named) in [
         ("WARDEN_JWT_SECRET", "a".repeat(31), "31 bytes"),
-        ("WARDEN_JWT_SECRET", "your-secret-key-change-in-production".to_owned(), "default"),
-        ("WARDEN_ARGON2_M_COST", "4096".to_owned(), "WARDEN_ARGON2_M_COST"),
+        (
+            "WARDEN_JWT_SECRET",
+            "your-secret-key-change-in-production".to_owned(),
+            "default",
+        ),
+        (
+            "WARDEN_ARGON2_M_COST",
+            "4096".to_owned(),
+            "WARDEN_ARGON2_M_COST",
+        ),
     ] {
-        let env = [("WARDEN_JWT_SECRET", warden::testing::TEST_JWT_KEY.to_owned()), (var, value.clone())];
-        let lookup = |k: &str| env.iter().rev().find(|(n, _)| *n == k).map(|(_, v)| v.clone());
+        let env = [
+            (
+                "WARDEN_JWT_SECRET",
+                warden::testing::TEST_JWT_KEY.to_owned(),
+            ),
+            (var, value.clone()),
+        ];
+        let lookup = |k: &str| {
+            env.iter()
+                .rev()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.clone())
+        };
         let started = match local_config(lookup) {
             Ok(config) => build_state(config, None).await.map(|_| ()),
             Err(e) => Err(e),
@@ -158,7 +261,16 @@ async fn an_insecure_configuration_does_not_start() {
         let err = started.expect_err(&format!("{var}={value} must refuse start-up"));
         assert!(err.to_string().contains(named), "{err}");
     }
-    let env = [("WARDEN_ENV", "production"), ("ALLOWED_ORIGINS", "*"), ("WARDEN_JWT_SECRET_ARN", "arn:x")];
-    let err = local_config(|k| env.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned())).unwrap_err();
+    let env = [
+        ("WARDEN_ENV", "production"),
+        ("ALLOWED_ORIGINS", "*"),
+        ("WARDEN_JWT_SECRET_ARN", "arn:x"),
+    ];
+    let err = local_config(|k| {
+        env.iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| (*v).to_owned())
+    })
+    .unwrap_err();
     assert!(err.to_string().contains("ALLOWED_ORIGINS"), "{err}");
 }

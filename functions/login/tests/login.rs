@@ -1,6 +1,9 @@
 //! The login function's handler, called as a function: what API.md
 //! promises for `POST /auth/login` and `POST /auth/refresh`.
 
+// Test helpers panic on purpose: a failed step is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -57,10 +60,16 @@ impl Harness {
 
     async fn add_user(&self, name: &str, password: &str, roles: &[Role]) -> String {
         let ctx = RequestContext::for_tests("127.0.0.1");
-        create_user(&self.state, &ctx, name, &SecretString::from(password.to_owned()), roles)
-            .await
-            .unwrap()
-            .user_id
+        create_user(
+            &self.state,
+            &ctx,
+            name,
+            &SecretString::from(password.to_owned()),
+            roles,
+        )
+        .await
+        .unwrap()
+        .user_id
     }
 
     async fn call_raw(&self, path: &str, body: impl Into<Body>, ip: &str) -> Reply {
@@ -78,14 +87,26 @@ impl Harness {
         let status = response.status();
         let headers = response.headers().clone();
         let bytes: &[u8] = response.body().as_ref();
-        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(bytes).unwrap() };
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(bytes).unwrap()
+        };
         assert_ne!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
-        Reply { status, headers, body }
+        Reply {
+            status,
+            headers,
+            body,
+        }
     }
 
     async fn login_from(&self, username: &str, password: &str, ip: &str) -> Reply {
-        self.call_raw("/auth/login", json!({"username": username, "password": password}).to_string(), ip)
-            .await
+        self.call_raw(
+            "/auth/login",
+            json!({"username": username, "password": password}).to_string(),
+            ip,
+        )
+        .await
     }
 
     async fn login(&self, username: &str, password: &str) -> Reply {
@@ -95,8 +116,12 @@ impl Harness {
 
     async fn refresh(&self, refresh_token: &Value) -> Reply {
         let ip = self.fresh_ip();
-        self.call_raw("/auth/refresh", json!({"refresh_token": refresh_token}).to_string(), &ip)
-            .await
+        self.call_raw(
+            "/auth/refresh",
+            json!({"refresh_token": refresh_token}).to_string(),
+            &ip,
+        )
+        .await
     }
 
     async fn events(&self, actor: &str) -> Vec<(EventType, Severity)> {
@@ -112,7 +137,11 @@ impl Harness {
 }
 
 fn retry_after(reply: &Reply) -> u64 {
-    reply.headers["retry-after"].to_str().unwrap().parse().unwrap()
+    reply.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 fn without_request_id(mut body: Value) -> Value {
@@ -123,21 +152,36 @@ fn without_request_id(mut body: Value) -> Value {
 #[tokio::test]
 async fn a_login_returns_a_token_pair_that_the_shared_verifier_accepts() {
     let h = Harness::memory();
-    let user_id = h.add_user("Alice", "correct horse battery", &[Role::Admin]).await;
+    let user_id = h
+        .add_user("Alice", "correct horse battery", &[Role::Admin])
+        .await;
     let reply = h.login("ALICE", "correct horse battery").await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     let b = &reply.body;
-    assert_eq!((b["token_type"].as_str(), b["expires_in"].as_i64()), (Some("Bearer"), Some(900)));
+    assert_eq!(
+        (b["token_type"].as_str(), b["expires_in"].as_i64()),
+        (Some("Bearer"), Some(900))
+    );
     assert_eq!(b["refresh_expires_in"].as_i64(), Some(2_592_000));
     assert_eq!(reply.headers["cache-control"], "no-store");
     assert!(reply.headers.contains_key("x-request-id"));
-    let claims = authenticate(&h.state, b["access_token"].as_str().unwrap()).await.unwrap();
+    let claims = authenticate(&h.state, b["access_token"].as_str().unwrap())
+        .await
+        .unwrap();
     assert_eq!(claims.sub, user_id);
     assert_eq!(claims.roles, vec![Role::Admin]);
     assert_eq!(Some(claims.sid.as_str()), b["session_id"].as_str());
-    let sessions = h.state.store.list_sessions(&user_id, h.clock.now_secs()).await.unwrap();
+    let sessions = h
+        .state
+        .store
+        .list_sessions(&user_id, h.clock.now_secs())
+        .await
+        .unwrap();
     assert_eq!(sessions.len(), 1);
-    assert!(h.events(&user_id).await.contains(&(EventType::LoginSuccess, Severity::Info)));
+    assert!(h
+        .events(&user_id)
+        .await
+        .contains(&(EventType::LoginSuccess, Severity::Info)));
 }
 
 #[tokio::test]
@@ -147,7 +191,12 @@ async fn wrong_password_unknown_user_and_disabled_user_get_the_same_401() {
     let disabled = UserRecord {
         username: "dora".into(),
         user_id: "dora-id".into(),
-        password_hash: h.state.passwords.hash(&SecretString::from("right password")).await.unwrap(),
+        password_hash: h
+            .state
+            .passwords
+            .hash(&SecretString::from("right password"))
+            .await
+            .unwrap(),
         roles: vec![Role::User],
         disabled: true,
         failed_logins: 0,
@@ -155,7 +204,11 @@ async fn wrong_password_unknown_user_and_disabled_user_get_the_same_401() {
         generation: 0,
         created_at: 0,
     };
-    h.state.store.transact(vec![Write::CreateUser(disabled)]).await.unwrap();
+    h.state
+        .store
+        .transact(vec![Write::CreateUser(disabled)])
+        .await
+        .unwrap();
 
     let wrong = h.login("alice", "wrong password").await;
     let unknown = h.login("nobody", "right password").await;
@@ -165,9 +218,15 @@ async fn wrong_password_unknown_user_and_disabled_user_get_the_same_401() {
         assert_eq!(reply.headers["www-authenticate"], "Bearer");
         assert_eq!(reply.headers["content-type"], "application/problem+json");
     }
-    assert_eq!(without_request_id(wrong.body.clone()), without_request_id(unknown.body));
+    assert_eq!(
+        without_request_id(wrong.body.clone()),
+        without_request_id(unknown.body)
+    );
     assert_eq!(without_request_id(wrong.body), without_request_id(off.body));
-    assert!(h.events("dora-id").await.contains(&(EventType::LoginFailed, Severity::Warning)));
+    assert!(h
+        .events("dora-id")
+        .await
+        .contains(&(EventType::LoginFailed, Severity::Warning)));
 }
 
 #[tokio::test]
@@ -201,17 +260,34 @@ async fn the_sixth_login_from_one_ip_within_a_minute_is_429_with_retry_after() {
     let h = Harness::memory();
     h.add_user("alice", "right password", &[]).await;
     for i in 0..5 {
-        let reply = h.login_from("alice", "right password", "203.0.113.50").await;
+        let reply = h
+            .login_from("alice", "right password", "203.0.113.50")
+            .await;
         assert_eq!(reply.status, StatusCode::OK, "login {i}");
     }
-    let limited = h.login_from("alice", "right password", "203.0.113.50").await;
+    let limited = h
+        .login_from("alice", "right password", "203.0.113.50")
+        .await;
     assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
     let wait = retry_after(&limited);
     assert!((1..=12).contains(&wait), "Retry-After {wait}");
-    assert_eq!(h.login_from("alice", "right password", "203.0.113.51").await.status, StatusCode::OK);
-    assert!(h.events("anonymous").await.contains(&(EventType::LoginRateLimited, Severity::Warning)));
+    assert_eq!(
+        h.login_from("alice", "right password", "203.0.113.51")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert!(h
+        .events("anonymous")
+        .await
+        .contains(&(EventType::LoginRateLimited, Severity::Warning)));
     h.clock.advance_secs(wait as f64);
-    assert_eq!(h.login_from("alice", "right password", "203.0.113.50").await.status, StatusCode::OK);
+    assert_eq!(
+        h.login_from("alice", "right password", "203.0.113.50")
+            .await
+            .status,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -219,7 +295,10 @@ async fn after_five_failures_an_account_waits_doubling_up_to_900_seconds_and_a_s
     let h = Harness::memory();
     h.add_user("alice", "right password", &[]).await;
     for _ in 0..5 {
-        assert_eq!(h.login("alice", "wrong").await.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            h.login("alice", "wrong").await.status,
+            StatusCode::UNAUTHORIZED
+        );
     }
     // Even the right password waits: the account is backing off.
     let limited = h.login("alice", "right password").await;
@@ -228,18 +307,44 @@ async fn after_five_failures_an_account_waits_doubling_up_to_900_seconds_and_a_s
     let mut expected = 1;
     for failures in 6..=16 {
         h.clock.advance_secs(expected as f64);
-        assert_eq!(h.login("alice", "wrong").await.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            h.login("alice", "wrong").await.status,
+            StatusCode::UNAUTHORIZED
+        );
         expected = (1_u64 << (failures - 5)).min(900);
         let limited = h.login("alice", "wrong").await;
-        assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS, "after {failures} failures");
+        assert_eq!(
+            limited.status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "after {failures} failures"
+        );
         assert_eq!(retry_after(&limited), expected, "after {failures} failures");
     }
     assert_eq!(expected, 900, "the wait is capped");
     h.clock.advance_secs(900.0);
-    assert_eq!(h.login("alice", "right password").await.status, StatusCode::OK);
-    assert_eq!(h.state.store.get_user("alice").await.unwrap().unwrap().failed_logins, 0);
-    assert_eq!(h.login("alice", "wrong").await.status, StatusCode::UNAUTHORIZED, "counting starts again");
-    assert_eq!(h.login("alice", "right password").await.status, StatusCode::OK);
+    assert_eq!(
+        h.login("alice", "right password").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        h.state
+            .store
+            .get_user("alice")
+            .await
+            .unwrap()
+            .unwrap()
+            .failed_logins,
+        0
+    );
+    assert_eq!(
+        h.login("alice", "wrong").await.status,
+        StatusCode::UNAUTHORIZED,
+        "counting starts again"
+    );
+    assert_eq!(
+        h.login("alice", "right password").await.status,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -256,12 +361,35 @@ async fn a_legacy_bcrypt_hash_logs_in_and_is_stored_as_argon2id_afterwards() {
         generation: 0,
         created_at: 0,
     };
-    h.state.store.transact(vec![Write::CreateUser(legacy)]).await.unwrap();
-    assert_eq!(h.login("old", "legacy password").await.status, StatusCode::OK);
-    let stored = h.state.store.get_user("old").await.unwrap().unwrap().password_hash;
-    assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{stored}");
-    assert_eq!(h.login("old", "legacy password").await.status, StatusCode::OK);
-    assert_eq!(h.login("old", "wrong").await.status, StatusCode::UNAUTHORIZED);
+    h.state
+        .store
+        .transact(vec![Write::CreateUser(legacy)])
+        .await
+        .unwrap();
+    assert_eq!(
+        h.login("old", "legacy password").await.status,
+        StatusCode::OK
+    );
+    let stored = h
+        .state
+        .store
+        .get_user("old")
+        .await
+        .unwrap()
+        .unwrap()
+        .password_hash;
+    assert!(
+        stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{stored}"
+    );
+    assert_eq!(
+        h.login("old", "legacy password").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        h.login("old", "wrong").await.status,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
@@ -275,21 +403,40 @@ async fn a_refresh_rotates_the_pair_and_reusing_the_old_token_kills_the_session(
     assert_eq!(second["session_id"], first["session_id"]);
     assert_ne!(second["refresh_token"], first["refresh_token"]);
     assert_ne!(second["access_token"], first["access_token"]);
-    assert!(authenticate(&h.state, second["access_token"].as_str().unwrap()).await.is_ok());
+    assert!(
+        authenticate(&h.state, second["access_token"].as_str().unwrap())
+            .await
+            .is_ok()
+    );
 
     let reuse = h.refresh(&first["refresh_token"]).await;
     assert_eq!(reuse.status, StatusCode::UNAUTHORIZED);
     // The reuse revoked the whole session: the newest pair is dead too.
-    assert_eq!(h.refresh(&second["refresh_token"]).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        h.refresh(&second["refresh_token"]).await.status,
+        StatusCode::UNAUTHORIZED
+    );
     for token in [&first["access_token"], &second["access_token"]] {
         let refused = authenticate(&h.state, token.as_str().unwrap()).await;
         assert!(matches!(refused, Err(Error::Unauthorized)));
     }
-    assert!(h.state.store.list_sessions(&user_id, h.clock.now_secs()).await.unwrap().is_empty());
-    assert!(h.events(&user_id).await.contains(&(EventType::RefreshTokenReused, Severity::Critical)));
+    assert!(h
+        .state
+        .store
+        .list_sessions(&user_id, h.clock.now_secs())
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(h
+        .events(&user_id)
+        .await
+        .contains(&(EventType::RefreshTokenReused, Severity::Critical)));
     // Other sessions of the same user are untouched.
     let other = h.login("alice", "right password").await.body;
-    assert_eq!(h.refresh(&other["refresh_token"]).await.status, StatusCode::OK);
+    assert_eq!(
+        h.refresh(&other["refresh_token"]).await.status,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -301,13 +448,23 @@ async fn unknown_malformed_and_expired_refresh_tokens_are_401() {
     let (ids, _) = token.rsplit_once('.').unwrap();
     let forged = format!("{ids}.{}", "A".repeat(43));
     for bad in [json!("garbage"), json!(""), json!(forged)] {
-        assert_eq!(h.refresh(&bad).await.status, StatusCode::UNAUTHORIZED, "{bad}");
+        assert_eq!(
+            h.refresh(&bad).await.status,
+            StatusCode::UNAUTHORIZED,
+            "{bad}"
+        );
     }
     // A guess at the secret does not kill the real session.
-    assert_eq!(h.refresh(&pair["refresh_token"]).await.status, StatusCode::OK);
+    assert_eq!(
+        h.refresh(&pair["refresh_token"]).await.status,
+        StatusCode::OK
+    );
     let next = h.login("alice", "right password").await.body;
     h.clock.advance_secs(30.0 * 86_400.0 + 1.0);
-    assert_eq!(h.refresh(&next["refresh_token"]).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        h.refresh(&next["refresh_token"]).await.status,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
@@ -317,11 +474,36 @@ async fn bad_input_gets_a_clear_4xx_never_a_500() {
     let long_password = "p".repeat(10 * 1000);
     let huge = json!({"username": "alice", "password": "x".repeat(17 * 1024)}).to_string();
     let cases: Vec<(&str, String, StatusCode, &str)> = vec![
-        ("/auth/login", "{not json".into(), StatusCode::BAD_REQUEST, "invalid JSON"),
-        ("/auth/login", r#"{"username": "alice"}"#.into(), StatusCode::BAD_REQUEST, "password"),
-        ("/auth/login", r#"{"username": 7, "password": "x"}"#.into(), StatusCode::BAD_REQUEST, "invalid type"),
-        ("/auth/login", String::new(), StatusCode::BAD_REQUEST, "empty"),
-        ("/auth/login", "[]".into(), StatusCode::BAD_REQUEST, "invalid"),
+        (
+            "/auth/login",
+            "{not json".into(),
+            StatusCode::BAD_REQUEST,
+            "invalid JSON",
+        ),
+        (
+            "/auth/login",
+            r#"{"username": "alice"}"#.into(),
+            StatusCode::BAD_REQUEST,
+            "password",
+        ),
+        (
+            "/auth/login",
+            r#"{"username": 7, "password": "x"}"#.into(),
+            StatusCode::BAD_REQUEST,
+            "invalid type",
+        ),
+        (
+            "/auth/login",
+            String::new(),
+            StatusCode::BAD_REQUEST,
+            "empty",
+        ),
+        (
+            "/auth/login",
+            "[]".into(),
+            StatusCode::BAD_REQUEST,
+            "invalid",
+        ),
         ("/auth/login", huge, StatusCode::PAYLOAD_TOO_LARGE, "16384"),
         (
             "/auth/login",
@@ -335,8 +517,18 @@ async fn bad_input_gets_a_clear_4xx_never_a_500() {
             StatusCode::BAD_REQUEST,
             "username",
         ),
-        ("/auth/refresh", "{}".into(), StatusCode::BAD_REQUEST, "refresh_token"),
-        ("/auth/nowhere", "{}".into(), StatusCode::NOT_FOUND, "no such endpoint"),
+        (
+            "/auth/refresh",
+            "{}".into(),
+            StatusCode::BAD_REQUEST,
+            "refresh_token",
+        ),
+        (
+            "/auth/nowhere",
+            "{}".into(),
+            StatusCode::NOT_FOUND,
+            "no such endpoint",
+        ),
     ];
     for (path, body, status, detail) in cases {
         let ip = h.fresh_ip();
@@ -352,7 +544,8 @@ async fn bad_input_gets_a_clear_4xx_never_a_500() {
     let reply = h
         .call_raw(
             "/auth/login",
-            json!({"username": "alice", "password": "right password", "remember": true}).to_string(),
+            json!({"username": "alice", "password": "right password", "remember": true})
+                .to_string(),
             &h.fresh_ip(),
         )
         .await;
@@ -367,14 +560,46 @@ async fn failed_audit_write_fails_the_login(store: SharedStore) {
     let reply = h.login("alice", "right password").await;
     assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
     let detail = reply.body["detail"].as_str().unwrap();
-    assert!(!detail.contains("injected") && !detail.contains("audit"), "{detail}");
-    assert!(h.state.store.list_sessions(&user_id, h.clock.now_secs()).await.unwrap().is_empty());
+    assert!(
+        !detail.contains("injected") && !detail.contains("audit"),
+        "{detail}"
+    );
+    assert!(h
+        .state
+        .store
+        .list_sessions(&user_id, h.clock.now_secs())
+        .await
+        .unwrap()
+        .is_empty());
     // A wrong password cannot be counted without its audit record either.
-    assert_eq!(h.login("alice", "wrong").await.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(h.state.store.get_user("alice").await.unwrap().unwrap().failed_logins, 0);
+    assert_eq!(
+        h.login("alice", "wrong").await.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(
+        h.state
+            .store
+            .get_user("alice")
+            .await
+            .unwrap()
+            .unwrap()
+            .failed_logins,
+        0
+    );
     faulty.arm(false);
-    assert_eq!(h.login("alice", "right password").await.status, StatusCode::OK);
-    assert_eq!(h.state.store.list_sessions(&user_id, h.clock.now_secs()).await.unwrap().len(), 1);
+    assert_eq!(
+        h.login("alice", "right password").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        h.state
+            .store
+            .list_sessions(&user_id, h.clock.now_secs())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -404,8 +629,19 @@ async fn on_dynamodb_a_login_whose_audit_table_is_gone_writes_nothing() {
         .await
         .unwrap();
     let reply = h.login("alice", "right password").await;
-    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE, "{}", reply.body);
-    assert!(h.state.store.list_sessions(&user_id, h.clock.now_secs()).await.unwrap().is_empty());
+    assert_eq!(
+        reply.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        reply.body
+    );
+    assert!(h
+        .state
+        .store
+        .list_sessions(&user_id, h.clock.now_secs())
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 #[tokio::test]
@@ -414,16 +650,30 @@ async fn on_dynamodb_login_refresh_and_reuse_detection_work_end_to_end() {
         return;
     };
     let h = Harness::new(Arc::new(store));
-    let user_id = h.add_user("alice", "right password", &[Role::Approver]).await;
+    let user_id = h
+        .add_user("alice", "right password", &[Role::Approver])
+        .await;
     let first = h.login("Alice", "right password").await;
     assert_eq!(first.status, StatusCode::OK, "{}", first.body);
     let second = h.refresh(&first.body["refresh_token"]).await;
     assert_eq!(second.status, StatusCode::OK, "{}", second.body);
-    assert_eq!(h.refresh(&first.body["refresh_token"]).await.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(h.refresh(&second.body["refresh_token"]).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        h.refresh(&first.body["refresh_token"]).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        h.refresh(&second.body["refresh_token"]).await.status,
+        StatusCode::UNAUTHORIZED
+    );
     let token = second.body["access_token"].as_str().unwrap();
-    assert!(matches!(authenticate(&h.state, token).await, Err(Error::Unauthorized)));
-    assert!(h.events(&user_id).await.contains(&(EventType::RefreshTokenReused, Severity::Critical)));
+    assert!(matches!(
+        authenticate(&h.state, token).await,
+        Err(Error::Unauthorized)
+    ));
+    assert!(h
+        .events(&user_id)
+        .await
+        .contains(&(EventType::RefreshTokenReused, Severity::Critical)));
 }
 
 #[tokio::test]
@@ -431,7 +681,8 @@ async fn an_api_gateway_event_with_a_base64_body_is_understood() {
     use base64::Engine as _;
     let h = Harness::memory();
     h.add_user("alice", "right password", &[]).await;
-    let body = base64::engine::general_purpose::STANDARD.encode(r#"{"username":"alice","password":"right password"}"#);
+    let body = base64::engine::general_purpose::STANDARD
+        .encode(r#"{"username":"alice","password":"right password"}"#);
     let event = json!({
         "version": "2.0",
         "routeKey": "POST /auth/login",
@@ -452,5 +703,11 @@ async fn an_api_gateway_event_with_a_base64_body_is_understood() {
     let response = warden_login::handler(&h.state, req).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["x-request-id"], "gw-request-1");
-    assert!(response.headers().get("access-control-allow-origin").is_none(), "origin not allowed");
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none(),
+        "origin not allowed"
+    );
 }

@@ -51,15 +51,21 @@ pub async fn check_config(lookup: impl Fn(&str) -> Option<String>) -> Findings {
         return findings;
     };
     let secrets = match &config.jwt_secret_arn {
-        Some(_) => Some(SecretsManager::new(aws_sdk_secretsmanager::Client::new(&aws_config(None).await))),
+        Some(_) => Some(SecretsManager::new(aws_sdk_secretsmanager::Client::new(
+            &aws_config(None).await,
+        ))),
         None => None,
     };
-    let source_ok = !findings.0.iter().any(|f| f.check == "jwt_key_source" && f.severity == Severity::Error);
+    let source_ok = !findings
+        .0
+        .iter()
+        .any(|f| f.check == "jwt_key_source" && f.severity == Severity::Error);
     if source_ok {
         match signing_keys(&config, secrets.as_ref().map(|s| s as _)).await {
-            Ok(keys) => findings
-                .0
-                .extend(keys.iter().map(|k| check_jwt_key(&k.value, &format!("key version {}", k.version_id)))),
+            Ok(keys) => findings.0.extend(
+                keys.iter()
+                    .map(|k| check_jwt_key(&k.value, &format!("key version {}", k.version_id))),
+            ),
             Err(e) => findings.0.push(Finding {
                 check: "jwt_key",
                 severity: Severity::Error,

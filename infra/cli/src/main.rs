@@ -19,7 +19,11 @@ use warden_cli::seed::{cli_context, Seed};
 use warden_cli::serve::{self, LocalApi};
 
 #[derive(Parser)]
-#[command(name = "warden", version, about = "Warden: the security core of an agent platform")]
+#[command(
+    name = "warden",
+    version,
+    about = "Warden: the security core of an agent platform"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -107,11 +111,12 @@ async fn main() -> ExitCode {
             command: TablesCommand::Create { endpoint },
         } => create_tables(endpoint).await,
         Command::Users {
-            command: UsersCommand::Add {
-                username,
-                roles,
-                endpoint,
-            },
+            command:
+                UsersCommand::Add {
+                    username,
+                    roles,
+                    endpoint,
+                },
         } => add_user(&username, &roles, endpoint).await,
         Command::Config {
             command: ConfigCommand::Check,
@@ -126,7 +131,11 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run_serve(addr: SocketAddr, seed: Option<PathBuf>, endpoint: Option<String>) -> Result<(), Error> {
+async fn run_serve(
+    addr: SocketAddr,
+    seed: Option<PathBuf>,
+    endpoint: Option<String>,
+) -> Result<(), Error> {
     let config = serve::local_config(|k| std::env::var(k).ok())?;
     let seed = seed.as_deref().map(Seed::load).transpose()?;
     let state = serve::build_state(config, endpoint.as_deref()).await?;
@@ -139,7 +148,9 @@ async fn run_serve(addr: SocketAddr, seed: Option<PathBuf>, endpoint: Option<Str
             let secret = SecretString::from(password.clone());
             match create_user(&state, &cli_context(), "admin", &secret, &[Role::Admin]).await {
                 Ok(_) => println!("created user admin with password {password} (shown once)"),
-                Err(Error::Conflict(_)) => println!("user admin already exists; its password is unchanged"),
+                Err(Error::Conflict(_)) => {
+                    println!("user admin already exists; its password is unchanged")
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -174,7 +185,10 @@ async fn create_tables(endpoint: Option<String>) -> Result<(), Error> {
 }
 
 async fn add_user(username: &str, roles: &[String], endpoint: Option<String>) -> Result<(), Error> {
-    let roles = roles.iter().map(|r| Role::parse(r)).collect::<Result<Vec<_>, _>>()?;
+    let roles = roles
+        .iter()
+        .map(|r| Role::parse(r))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut line = String::new();
     std::io::stdin()
         .lock()
@@ -183,7 +197,10 @@ async fn add_user(username: &str, roles: &[String], endpoint: Option<String>) ->
     let password = SecretString::from(line.trim_end_matches(['\r', '\n']).to_owned());
     let config = serve::local_config(|k| std::env::var(k).ok())?;
     let user_id = admin::add_user(endpoint.as_deref(), config, username, &password, &roles).await?;
-    println!("created user {} ({user_id})", username.trim().to_lowercase());
+    println!(
+        "created user {} ({user_id})",
+        username.trim().to_lowercase()
+    );
     Ok(())
 }
 

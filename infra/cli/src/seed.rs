@@ -54,7 +54,9 @@ impl Seed {
                 .collect::<Result<Vec<_>, _>>()?;
             match create_user(state, &ctx, &user.username, &user.password, &roles).await {
                 Ok(u) => println!("seeded user {} ({})", u.username, u.user_id),
-                Err(Error::Conflict(_)) => println!("user {} already exists; left unchanged", user.username),
+                Err(Error::Conflict(_)) => {
+                    println!("user {} already exists; left unchanged", user.username)
+                }
                 Err(e) => return Err(e),
             }
         }

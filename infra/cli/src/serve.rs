@@ -69,22 +69,35 @@ pub async fn aws_config(endpoint: Option<&str>) -> aws_config::SdkConfig {
 
 /// Builds the application state: the embedded store, or DynamoDB at
 /// `dynamodb_endpoint`; signing keys as the configuration says.
-pub async fn build_state(config: Config, dynamodb_endpoint: Option<&str>) -> Result<Arc<AppState>, Error> {
+pub async fn build_state(
+    config: Config,
+    dynamodb_endpoint: Option<&str>,
+) -> Result<Arc<AppState>, Error> {
     let aws = if dynamodb_endpoint.is_some() || config.jwt_secret_arn.is_some() {
         Some(aws_config(dynamodb_endpoint).await)
     } else {
         None
     };
     let store: SharedStore = match (dynamodb_endpoint, &aws) {
-        (Some(_), Some(aws)) => Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), &config.table_prefix)),
+        (Some(_), Some(aws)) => Arc::new(DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(aws),
+            &config.table_prefix,
+        )),
         _ => Arc::new(MemoryStore::new()),
     };
-    let secrets = aws.as_ref().map(|aws| SecretsManager::new(aws_sdk_secretsmanager::Client::new(aws)));
+    let secrets = aws
+        .as_ref()
+        .map(|aws| SecretsManager::new(aws_sdk_secretsmanager::Client::new(aws)));
     let keys = signing_keys(&config, secrets.as_ref().map(|s| s as _)).await?;
     if config.env != Environment::Development {
         tracing::warn!("warden serve is running with WARDEN_ENV={:?}", config.env);
     }
-    Ok(Arc::new(AppState::new(config, store, &keys, Arc::new(SystemClock))?))
+    Ok(Arc::new(AppState::new(
+        config,
+        store,
+        &keys,
+        Arc::new(SystemClock),
+    )?))
 }
 
 /// Serves `state` on `listener` until the task is dropped.
@@ -158,7 +171,11 @@ fn client_ip(state: &AppState, peer: SocketAddr, headers: &http::HeaderMap) -> I
     peer.ip()
 }
 
-async fn dispatch(state: &AppState, peer: SocketAddr, req: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
+async fn dispatch(
+    state: &AppState,
+    peer: SocketAddr,
+    req: hyper::Request<Incoming>,
+) -> hyper::Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     let mut context = ApiGatewayV2httpRequestContext::default();
     context.request_id = Some(ulid::Ulid::new().to_string());
@@ -172,19 +189,27 @@ async fn dispatch(state: &AppState, peer: SocketAddr, req: hyper::Request<Incomi
             let req = lambda_http::Request::from_parts(parts, Body::Empty)
                 .with_request_context(LambdaContext::ApiGatewayV2(context));
             let ctx = RequestContext::from_request(&req);
-            let err = Error::PayloadTooLarge { limit: MAX_LOCAL_BODY };
+            let err = Error::PayloadTooLarge {
+                limit: MAX_LOCAL_BODY,
+            };
             return to_hyper(Responder::new(&ctx, &state.config).problem(&err));
         }
     };
-    let body = if bytes.is_empty() { Body::Empty } else { Body::Binary(bytes.to_vec()) };
-    let req = lambda_http::Request::from_parts(parts, body).with_request_context(LambdaContext::ApiGatewayV2(context));
+    let body = if bytes.is_empty() {
+        Body::Empty
+    } else {
+        Body::Binary(bytes.to_vec())
+    };
+    let req = lambda_http::Request::from_parts(parts, body)
+        .with_request_context(LambdaContext::ApiGatewayV2(context));
 
     let path = req.uri().path().to_owned();
     let response = match route(&path) {
         Some(Function::Login) => warden_login::handler(state, req).await,
         None => {
             let ctx = RequestContext::from_request(&req);
-            Ok(Responder::new(&ctx, &state.config).problem(&Error::NotFound("no such endpoint".into())))
+            Ok(Responder::new(&ctx, &state.config)
+                .problem(&Error::NotFound("no such endpoint".into())))
         }
     };
     match response {

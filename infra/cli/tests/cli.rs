@@ -1,11 +1,20 @@
 //! The `warden` binary itself: its commands, exit codes and output.
 
+// Test helpers panic on purpose: a failed step is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 
 fn warden() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_warden"));
-    for var in ["WARDEN_ENV", "WARDEN_JWT_SECRET", "WARDEN_JWT_SECRET_ARN", "ALLOWED_ORIGINS", "WARDEN_ARGON2_M_COST"] {
+    for var in [
+        "WARDEN_ENV",
+        "WARDEN_JWT_SECRET",
+        "WARDEN_JWT_SECRET_ARN",
+        "ALLOWED_ORIGINS",
+        "WARDEN_ARGON2_M_COST",
+    ] {
         cmd.env_remove(var);
     }
     cmd.env("RUST_LOG", "warn");
@@ -34,7 +43,10 @@ fn config_check_names_every_problem_and_fails_when_start_up_would_be_refused() {
     assert!(!out.status.success(), "{stdout}");
     assert!(stdout.contains("31 bytes"), "{stdout}");
     assert!(stdout.contains("WARDEN_ARGON2_M_COST=1024"), "{stdout}");
-    assert!(!stdout.contains(&"a".repeat(31)), "the key itself is never printed");
+    assert!(
+        !stdout.contains(&"a".repeat(31)),
+        "the key itself is never printed"
+    );
 
     let out = warden()
         .args(["config", "check"])
@@ -44,7 +56,10 @@ fn config_check_names_every_problem_and_fails_when_start_up_would_be_refused() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success());
-    assert!(stdout.contains("ALLOWED_ORIGINS") && stdout.contains("WARDEN_JWT_SECRET_ARN"), "{stdout}");
+    assert!(
+        stdout.contains("ALLOWED_ORIGINS") && stdout.contains("WARDEN_JWT_SECRET_ARN"),
+        "{stdout}"
+    );
 
     let out = warden()
         .args(["config", "check"])
@@ -52,7 +67,11 @@ fn config_check_names_every_problem_and_fails_when_start_up_would_be_refused() {
         .env("WARDEN_JWT_SECRET", "k".repeat(48))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 #[test]
@@ -127,12 +146,22 @@ fn serve_loads_users_from_a_seed_file() {
     )
     .unwrap();
     let (_child, lines, url) = serve(&["--seed", seed.to_str().unwrap()]);
-    assert!(lines.iter().any(|l| l.starts_with("seeded user carol")), "{lines:?}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("seeded user carol")),
+        "{lines:?}"
+    );
     assert!(!lines.iter().any(|l| l.contains("carol's password")));
     assert_eq!(login(&url, "carol", "carol's password"), 200);
 
-    std::fs::write(&seed, r#"{"users": [{"username": "x", "password": "y", "roles": ["root"]}]}"#).unwrap();
-    let out = warden().args(["serve", "--seed", seed.to_str().unwrap()]).output().unwrap();
+    std::fs::write(
+        &seed,
+        r#"{"users": [{"username": "x", "password": "y", "roles": ["root"]}]}"#,
+    )
+    .unwrap();
+    let out = warden()
+        .args(["serve", "--seed", seed.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown role"));
 }
@@ -149,24 +178,51 @@ fn tables_create_and_users_add_work_against_dynamodb() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(stdout.matches("created table").count(), 5, "{stdout}");
 
     let mut child = warden()
-        .args(["users", "add", "Dave", "--role", "admin", "--endpoint", &endpoint])
+        .args([
+            "users",
+            "add",
+            "Dave",
+            "--role",
+            "admin",
+            "--endpoint",
+            &endpoint,
+        ])
         .env("WARDEN_TABLE_PREFIX", &prefix)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(b"dave's password\n").unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"dave's password\n")
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("created user dave"));
 
     // The API on those tables logs Dave in with that password.
     let child = warden()
-        .args(["serve", "--addr", "127.0.0.1:0", "--dynamodb-endpoint", &endpoint])
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--dynamodb-endpoint",
+            &endpoint,
+        ])
         .env("WARDEN_TABLE_PREFIX", &prefix)
         .stdout(Stdio::piped())
         .spawn()

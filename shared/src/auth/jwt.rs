@@ -80,7 +80,10 @@ impl std::fmt::Debug for TokenCodec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TokenCodec")
             .field("kid", &self.current.kid)
-            .field("previous_kids", &self.previous.iter().map(|k| &k.kid).collect::<Vec<_>>())
+            .field(
+                "previous_kids",
+                &self.previous.iter().map(|k| &k.kid).collect::<Vec<_>>(),
+            )
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
             .finish_non_exhaustive()
@@ -90,7 +93,12 @@ impl std::fmt::Debug for TokenCodec {
 impl TokenCodec {
     /// A codec over secret versions: the current one signs, all verify.
     /// Fails when there is no current version.
-    pub fn new(versions: &[SecretVersion], issuer: &str, audience: &str, ttl_secs: i64) -> Result<Self> {
+    pub fn new(
+        versions: &[SecretVersion],
+        issuer: &str,
+        audience: &str,
+        ttl_secs: i64,
+    ) -> Result<Self> {
         let current = versions
             .iter()
             .find(|v| v.current)
@@ -124,7 +132,14 @@ impl TokenCodec {
 
     /// Signs an access token for `sub` in session `sid`, issued at `now`
     /// (epoch seconds). Returns the token and its claims.
-    pub fn issue(&self, sub: &str, roles: &[Role], generation: u64, sid: &str, now: i64) -> Result<(String, AccessClaims)> {
+    pub fn issue(
+        &self,
+        sub: &str,
+        roles: &[Role],
+        generation: u64,
+        sid: &str,
+        now: i64,
+    ) -> Result<(String, AccessClaims)> {
         let claims = AccessClaims {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
@@ -155,7 +170,11 @@ impl TokenCodec {
         })
     }
 
-    fn verify_inner(&self, token: &str, now: i64) -> std::result::Result<AccessClaims, &'static str> {
+    fn verify_inner(
+        &self,
+        token: &str,
+        now: i64,
+    ) -> std::result::Result<AccessClaims, &'static str> {
         if token.len() > 8 * 1024 {
             return Err("token too long");
         }
@@ -225,7 +244,10 @@ mod tests {
         let c = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).unwrap());
         let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
         mac.update(format!("{h}.{c}").as_bytes());
-        format!("{h}.{c}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+        format!(
+            "{h}.{c}.{}",
+            URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+        )
     }
 
     fn good_header() -> Value {
@@ -235,10 +257,15 @@ mod tests {
     #[test]
     fn an_issued_token_verifies_with_every_claim() {
         let codec = codec();
-        let (token, claims) = codec.issue("user-1", &[Role::Admin], 3, "sid-1", NOW).unwrap();
+        let (token, claims) = codec
+            .issue("user-1", &[Role::Admin], 3, "sid-1", NOW)
+            .unwrap();
         let verified = codec.verify(&token, NOW + 10).unwrap();
         assert_eq!(verified, claims);
-        assert_eq!((verified.exp, verified.r#gen, verified.sid.as_str()), (NOW + 900, 3, "sid-1"));
+        assert_eq!(
+            (verified.exp, verified.r#gen, verified.sid.as_str()),
+            (NOW + 900, 3, "sid-1")
+        );
         let header = jsonwebtoken::decode_header(&token).unwrap();
         assert_eq!(header.typ.as_deref(), Some("at+jwt"));
         assert_eq!(header.kid.as_deref(), Some("v1"));
@@ -260,21 +287,37 @@ mod tests {
 
     #[test]
     fn another_algorithm_is_refused() {
-        let token = sign(json!({"alg": "HS512", "typ": "at+jwt", "kid": "v1"}), &valid_claims(), KEY);
+        let token = sign(
+            json!({"alg": "HS512", "typ": "at+jwt", "kid": "v1"}),
+            &valid_claims(),
+            KEY,
+        );
         assert!(codec().verify(&token, NOW).is_err());
     }
 
     #[test]
     fn a_wrong_key_is_refused() {
-        let token = sign(good_header(), &valid_claims(), "another-key-another-key-another-key");
+        let token = sign(
+            good_header(),
+            &valid_claims(),
+            "another-key-another-key-another-key",
+        );
         assert!(codec().verify(&token, NOW).is_err());
     }
 
     #[test]
     fn a_wrong_type_or_unknown_kid_is_refused() {
-        let token = sign(json!({"alg": "HS256", "typ": "JWT", "kid": "v1"}), &valid_claims(), KEY);
+        let token = sign(
+            json!({"alg": "HS256", "typ": "JWT", "kid": "v1"}),
+            &valid_claims(),
+            KEY,
+        );
         assert!(codec().verify(&token, NOW).is_err());
-        let token = sign(json!({"alg": "HS256", "typ": "at+jwt", "kid": "v9"}), &valid_claims(), KEY);
+        let token = sign(
+            json!({"alg": "HS256", "typ": "at+jwt", "kid": "v9"}),
+            &valid_claims(),
+            KEY,
+        );
         assert!(codec().verify(&token, NOW).is_err());
     }
 
@@ -283,16 +326,28 @@ mod tests {
         for (claim, value) in [("iss", "someone-else"), ("aud", "another-api")] {
             let mut claims = valid_claims();
             claims[claim] = json!(value);
-            assert!(codec().verify(&sign(good_header(), &claims, KEY), NOW).is_err(), "{claim}");
+            assert!(
+                codec()
+                    .verify(&sign(good_header(), &claims, KEY), NOW)
+                    .is_err(),
+                "{claim}"
+            );
         }
     }
 
     #[test]
     fn every_missing_claim_is_refused() {
-        for claim in ["iss", "aud", "sub", "exp", "iat", "nbf", "jti", "roles", "gen", "sid"] {
+        for claim in [
+            "iss", "aud", "sub", "exp", "iat", "nbf", "jti", "roles", "gen", "sid",
+        ] {
             let mut claims = valid_claims();
             claims.as_object_mut().unwrap().remove(claim);
-            assert!(codec().verify(&sign(good_header(), &claims, KEY), NOW).is_err(), "{claim}");
+            assert!(
+                codec()
+                    .verify(&sign(good_header(), &claims, KEY), NOW)
+                    .is_err(),
+                "{claim}"
+            );
         }
     }
 
@@ -301,17 +356,24 @@ mod tests {
         let token = sign(good_header(), &valid_claims(), KEY);
         let codec = codec();
         assert!(codec.verify(&token, NOW + 900 + 29).is_ok());
-        assert!(codec.verify(&token, NOW + 900 + 30).is_err(), "expired beyond the leeway");
+        assert!(
+            codec.verify(&token, NOW + 900 + 30).is_err(),
+            "expired beyond the leeway"
+        );
         assert!(codec.verify(&token, NOW - 30).is_ok());
         assert!(codec.verify(&token, NOW - 31).is_err(), "nbf in the future");
     }
 
     #[test]
     fn the_previous_key_still_verifies_but_never_signs() {
-        let old = TokenCodec::new(&[version("v1", KEY, true)], "warden", "warden-api", 900).unwrap();
+        let old =
+            TokenCodec::new(&[version("v1", KEY, true)], "warden", "warden-api", 900).unwrap();
         let (old_token, _) = old.issue("u", &[Role::User], 0, "s", NOW).unwrap();
         let rotated = TokenCodec::new(
-            &[version("v2", "a-brand-new-key-a-brand-new-key-0123", true), version("v1", KEY, false)],
+            &[
+                version("v2", "a-brand-new-key-a-brand-new-key-0123", true),
+                version("v1", KEY, false),
+            ],
             "warden",
             "warden-api",
             900,
@@ -319,7 +381,13 @@ mod tests {
         .unwrap();
         assert!(rotated.verify(&old_token, NOW).is_ok());
         let (new_token, _) = rotated.issue("u", &[Role::User], 0, "s", NOW).unwrap();
-        assert_eq!(jsonwebtoken::decode_header(&new_token).unwrap().kid.as_deref(), Some("v2"));
+        assert_eq!(
+            jsonwebtoken::decode_header(&new_token)
+                .unwrap()
+                .kid
+                .as_deref(),
+            Some("v2")
+        );
         assert!(old.verify(&new_token, NOW).is_err());
     }
 

@@ -80,7 +80,9 @@ pub fn normalize_username(raw: &str) -> Result<String> {
         )));
     }
     if name.chars().any(char::is_control) {
-        return Err(Error::BadRequest("username must not contain control characters".into()));
+        return Err(Error::BadRequest(
+            "username must not contain control characters".into(),
+        ));
     }
     Ok(name)
 }
@@ -116,15 +118,24 @@ pub fn account_backoff(failures: u32, last_failed_at: Option<i64>, now: i64) -> 
 /// for unknown users), then the session and its audit event in one
 /// transaction. Wrong password, unknown and disabled user are the same
 /// [`Error::Unauthorized`].
-pub async fn login(state: &AppState, ctx: &RequestContext, request: LoginRequest) -> Result<TokenPair> {
+pub async fn login(
+    state: &AppState,
+    ctx: &RequestContext,
+    request: LoginRequest,
+) -> Result<TokenPair> {
     let username = normalize_username(&request.username)?;
     check_password_length(&request.password)?;
     let now_ms = state.clock.now_millis();
     let now = now_ms.div_euclid(1000);
 
     let ip_key = format!("login-ip#{}", ctx.ip);
-    if let Decision::Limited { retry_after } =
-        ratelimit::acquire(state.store.as_ref(), &ip_key, state.config.login_ip_limit, now_ms).await?
+    if let Decision::Limited { retry_after } = ratelimit::acquire(
+        state.store.as_ref(),
+        &ip_key,
+        state.config.login_ip_limit,
+        now_ms,
+    )
+    .await?
     {
         let event = state
             .audit(EventType::LoginRateLimited, Severity::Warning, ctx)
@@ -149,7 +160,10 @@ pub async fn login(state: &AppState, ctx: &RequestContext, request: LoginRequest
 
     let verification = state
         .passwords
-        .verify(&request.password, user.as_ref().map(|u| u.password_hash.as_str()))
+        .verify(
+            &request.password,
+            user.as_ref().map(|u| u.password_hash.as_str()),
+        )
         .await?;
     let user = match user {
         Some(u) if verification.valid && !u.disabled => u,
@@ -163,9 +177,13 @@ pub async fn login(state: &AppState, ctx: &RequestContext, request: LoginRequest
     };
     let session_id = ulid::Ulid::new().to_string();
     let refresh = RefreshToken::generate(&user.user_id, &session_id);
-    let (access_token, claims) = state
-        .tokens
-        .issue(&user.user_id, &user.roles, user.generation, &session_id, now)?;
+    let (access_token, claims) = state.tokens.issue(
+        &user.user_id,
+        &user.roles,
+        user.generation,
+        &session_id,
+        now,
+    )?;
     let session = SessionRecord {
         user_id: user.user_id.clone(),
         session_id: session_id.clone(),
@@ -241,7 +259,11 @@ async fn refuse_login(
 /// Exchanges a refresh token for a new pair in the same session. A token
 /// that was already exchanged revokes the whole session and is audited as
 /// `REFRESH_TOKEN_REUSED` (critical).
-pub async fn refresh(state: &AppState, ctx: &RequestContext, request: RefreshRequest) -> Result<TokenPair> {
+pub async fn refresh(
+    state: &AppState,
+    ctx: &RequestContext,
+    request: RefreshRequest,
+) -> Result<TokenPair> {
     let now = state.clock.now_secs();
     let Some(presented) = RefreshToken::parse(&request.refresh_token) else {
         return refuse_refresh(state, ctx, None, "malformed").await;
@@ -259,7 +281,11 @@ pub async fn refresh(state: &AppState, ctx: &RequestContext, request: RefreshReq
 
     let hash = presented.hash();
     if !hashes_equal(&hash, &session.refresh_hash) {
-        if session.used_refresh_hashes.iter().any(|h| hashes_equal(h, &hash)) {
+        if session
+            .used_refresh_hashes
+            .iter()
+            .any(|h| hashes_equal(h, &hash))
+        {
             return revoke_reused_session(state, ctx, &session).await;
         }
         return refuse_refresh(state, ctx, Some(&presented), "unknown_token").await;
@@ -313,7 +339,9 @@ async fn refuse_refresh(
         .audit(EventType::RefreshFailed, Severity::Warning, ctx)
         .detail("reason", reason);
     if let Some(p) = presented {
-        event = event.subject(&p.user_id).detail("session_id", p.session_id.as_str());
+        event = event
+            .subject(&p.user_id)
+            .detail("session_id", p.session_id.as_str());
     }
     state.store.transact(vec![Write::Audit(event)]).await?;
     Err(Error::Unauthorized)
@@ -321,7 +349,11 @@ async fn refuse_refresh(
 
 /// Kills a session whose refresh token was presented twice: its record
 /// goes, and a `sid#` denylist entry stops its access tokens at once.
-async fn revoke_reused_session(state: &AppState, ctx: &RequestContext, session: &SessionRecord) -> Result<TokenPair> {
+async fn revoke_reused_session(
+    state: &AppState,
+    ctx: &RequestContext,
+    session: &SessionRecord,
+) -> Result<TokenPair> {
     let now = state.clock.now_secs();
     let event = state
         .audit(EventType::RefreshTokenReused, Severity::Critical, ctx)
@@ -345,7 +377,12 @@ async fn revoke_reused_session(state: &AppState, ctx: &RequestContext, session: 
     Err(Error::Unauthorized)
 }
 
-fn pair(state: &AppState, access_token: String, refresh: &RefreshToken, session_id: String) -> TokenPair {
+fn pair(
+    state: &AppState,
+    access_token: String,
+    refresh: &RefreshToken,
+    session_id: String,
+) -> TokenPair {
     TokenPair {
         access_token,
         token_type: "Bearer",
@@ -372,7 +409,11 @@ pub async fn create_user(
         username: username.clone(),
         user_id: ulid::Ulid::new().to_string(),
         password_hash: state.passwords.hash(password).await?,
-        roles: if roles.is_empty() { vec![Role::User] } else { roles.to_vec() },
+        roles: if roles.is_empty() {
+            vec![Role::User]
+        } else {
+            roles.to_vec()
+        },
         disabled: false,
         failed_logins: 0,
         last_failed_at: None,
@@ -392,7 +433,9 @@ pub async fn create_user(
         .transact(vec![Write::CreateUser(user.clone()), Write::Audit(event)])
         .await
     {
-        Err(Error::ConditionFailed) => Err(Error::Conflict(format!("user {username:?} already exists"))),
+        Err(Error::ConditionFailed) => {
+            Err(Error::Conflict(format!("user {username:?} already exists")))
+        }
         other => other.map(|()| user),
     }
 }
@@ -407,11 +450,23 @@ mod tests {
         assert_eq!(account_backoff(4, Some(t), t), None);
         assert_eq!(account_backoff(5, Some(t), t), Some(Duration::from_secs(1)));
         assert_eq!(account_backoff(6, Some(t), t), Some(Duration::from_secs(2)));
-        assert_eq!(account_backoff(9, Some(t), t), Some(Duration::from_secs(16)));
-        assert_eq!(account_backoff(15, Some(t), t), Some(Duration::from_secs(900)));
-        assert_eq!(account_backoff(u32::MAX, Some(t), t), Some(Duration::from_secs(900)));
+        assert_eq!(
+            account_backoff(9, Some(t), t),
+            Some(Duration::from_secs(16))
+        );
+        assert_eq!(
+            account_backoff(15, Some(t), t),
+            Some(Duration::from_secs(900))
+        );
+        assert_eq!(
+            account_backoff(u32::MAX, Some(t), t),
+            Some(Duration::from_secs(900))
+        );
         assert_eq!(account_backoff(6, Some(t), t + 2), None, "the wait is over");
-        assert_eq!(account_backoff(6, Some(t), t + 1), Some(Duration::from_secs(1)));
+        assert_eq!(
+            account_backoff(6, Some(t), t + 1),
+            Some(Duration::from_secs(1))
+        );
     }
 
     #[test]

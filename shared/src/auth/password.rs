@@ -66,7 +66,11 @@ impl PasswordHasher {
 
     /// Verifies `password` against `stored`, or against a dummy hash when
     /// there is no stored hash (unknown user), so both take the same time.
-    pub async fn verify(&self, password: &SecretString, stored: Option<&str>) -> Result<Verification> {
+    pub async fn verify(
+        &self,
+        password: &SecretString,
+        stored: Option<&str>,
+    ) -> Result<Verification> {
         let (phc, real) = match stored {
             Some(h) => (h.to_owned(), true),
             None => (self.dummy_hash().await?.to_owned(), false),
@@ -74,9 +78,10 @@ impl PasswordHasher {
         let argon2 = self.argon2();
         let wanted = self.params.clone();
         let password = password.clone();
-        let verification = tokio::task::spawn_blocking(move || verify_blocking(&argon2, &wanted, &password, &phc))
-            .await
-            .map_err(Error::internal)?;
+        let verification =
+            tokio::task::spawn_blocking(move || verify_blocking(&argon2, &wanted, &password, &phc))
+                .await
+                .map_err(Error::internal)?;
         Ok(Verification {
             valid: verification.valid && real,
             needs_rehash: verification.needs_rehash && real,
@@ -86,15 +91,22 @@ impl PasswordHasher {
     async fn dummy_hash(&self) -> Result<&str> {
         self.dummy_hash
             .get_or_try_init(|| async {
-                self.hash(&SecretString::from("warden-dummy-password-for-unknown-users"))
-                    .await
+                self.hash(&SecretString::from(
+                    "warden-dummy-password-for-unknown-users",
+                ))
+                .await
             })
             .await
             .map(String::as_str)
     }
 }
 
-fn verify_blocking(argon2: &Argon2<'_>, wanted: &Params, password: &SecretString, phc: &str) -> Verification {
+fn verify_blocking(
+    argon2: &Argon2<'_>,
+    wanted: &Params,
+    password: &SecretString,
+    phc: &str,
+) -> Verification {
     let password = password.expose_secret().as_bytes();
     if phc.starts_with("$2a$") || phc.starts_with("$2b$") || phc.starts_with("$2y$") {
         // bcrypt looks at the first 72 bytes only; a longer password would
@@ -114,9 +126,14 @@ fn verify_blocking(argon2: &Argon2<'_>, wanted: &Params, password: &SecretString
     let valid = argon2.verify_password(password, &parsed).is_ok();
     let needs_rehash = parsed.algorithm.as_str() != "argon2id"
         || Params::try_from(&parsed).map_or(true, |p| {
-            p.m_cost() < wanted.m_cost() || p.t_cost() < wanted.t_cost() || p.p_cost() < wanted.p_cost()
+            p.m_cost() < wanted.m_cost()
+                || p.t_cost() < wanted.t_cost()
+                || p.p_cost() < wanted.p_cost()
         });
-    Verification { valid, needs_rehash }
+    Verification {
+        valid,
+        needs_rehash,
+    }
 }
 
 #[cfg(test)]
@@ -132,10 +149,25 @@ mod tests {
     async fn a_hash_verifies_its_password_and_nothing_else() {
         let hasher = PasswordHasher::new(ARGON2_FLOOR).unwrap();
         let hash = hasher.hash(&secret("correct horse")).await.unwrap();
-        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
-        let ok = hasher.verify(&secret("correct horse"), Some(&hash)).await.unwrap();
-        assert_eq!(ok, Verification { valid: true, needs_rehash: false });
-        let bad = hasher.verify(&secret("correct horsE"), Some(&hash)).await.unwrap();
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
+        let ok = hasher
+            .verify(&secret("correct horse"), Some(&hash))
+            .await
+            .unwrap();
+        assert_eq!(
+            ok,
+            Verification {
+                valid: true,
+                needs_rehash: false
+            }
+        );
+        let bad = hasher
+            .verify(&secret("correct horsE"), Some(&hash))
+            .await
+            .unwrap();
         assert!(!bad.valid);
     }
 
@@ -151,11 +183,22 @@ mod tests {
 
     #[tokio::test]
     async fn weaker_argon2_hashes_verify_and_ask_for_a_rehash() {
-        let weak = PasswordHasher::new(Argon2Params { m_cost_kib: 8192, t_cost: 1, p_cost: 1 }).unwrap();
+        let weak = PasswordHasher::new(Argon2Params {
+            m_cost_kib: 8192,
+            t_cost: 1,
+            p_cost: 1,
+        })
+        .unwrap();
         let hash = weak.hash(&secret("pw")).await.unwrap();
         let strong = PasswordHasher::new(ARGON2_FLOOR).unwrap();
         let v = strong.verify(&secret("pw"), Some(&hash)).await.unwrap();
-        assert_eq!(v, Verification { valid: true, needs_rehash: true });
+        assert_eq!(
+            v,
+            Verification {
+                valid: true,
+                needs_rehash: true
+            }
+        );
     }
 
     #[tokio::test]
@@ -163,19 +206,40 @@ mod tests {
         let hasher = PasswordHasher::new(ARGON2_FLOOR).unwrap();
         let hash = bcrypt::hash("legacy pw", 4).unwrap();
         assert!(hash.starts_with("$2b$"));
-        let v = hasher.verify(&secret("legacy pw"), Some(&hash)).await.unwrap();
-        assert_eq!(v, Verification { valid: true, needs_rehash: true });
-        let v = hasher.verify(&secret("legacy pX"), Some(&hash)).await.unwrap();
+        let v = hasher
+            .verify(&secret("legacy pw"), Some(&hash))
+            .await
+            .unwrap();
+        assert_eq!(
+            v,
+            Verification {
+                valid: true,
+                needs_rehash: true
+            }
+        );
+        let v = hasher
+            .verify(&secret("legacy pX"), Some(&hash))
+            .await
+            .unwrap();
         assert!(!v.valid);
         let long = format!("legacy pw{}", "x".repeat(80));
         let long_hash = bcrypt::hash(&long[..72], 4).unwrap();
-        assert!(!hasher.verify(&secret(&long), Some(&long_hash)).await.unwrap().valid);
+        assert!(
+            !hasher
+                .verify(&secret(&long), Some(&long_hash))
+                .await
+                .unwrap()
+                .valid
+        );
     }
 
     #[tokio::test]
     async fn a_garbage_stored_hash_is_a_failed_verification_not_an_error() {
         let hasher = PasswordHasher::new(ARGON2_FLOOR).unwrap();
-        let v = hasher.verify(&secret("pw"), Some("not a hash")).await.unwrap();
+        let v = hasher
+            .verify(&secret("pw"), Some("not a hash"))
+            .await
+            .unwrap();
         assert!(!v.valid);
     }
 }

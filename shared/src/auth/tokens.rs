@@ -55,7 +55,9 @@ impl RefreshToken {
         }
         let mut parts = value.split('.');
         let (user_id, session_id, secret) = (parts.next()?, parts.next()?, parts.next()?);
-        let id_ok = |s: &str| !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric());
+        let id_ok = |s: &str| {
+            !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric())
+        };
         let secret_ok = URL_SAFE_NO_PAD.decode(secret).is_ok_and(|b| b.len() == 32);
         (parts.next().is_none() && id_ok(user_id) && id_ok(session_id) && secret_ok).then(|| Self {
             user_id: user_id.to_owned(),
@@ -84,7 +86,10 @@ pub fn hashes_equal(a: &str, b: &str) -> bool {
 pub fn bearer_token(headers: &http::HeaderMap) -> Option<&str> {
     let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
 }
 
 /// The whole check of a bearer token: signature and claims, then one
@@ -97,7 +102,10 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<AccessClaims>
         .store
         .revocation_state(&claims.jti, &claims.sid, &claims.sub, now)
         .await?;
-    if revocation.token_revoked || revocation.session_revoked || claims.r#gen < revocation.generation {
+    if revocation.token_revoked
+        || revocation.session_revoked
+        || claims.r#gen < revocation.generation
+    {
         tracing::debug!(jti = %claims.jti, "revoked access token refused");
         return Err(Error::Unauthorized);
     }
@@ -112,10 +120,16 @@ mod tests {
     fn a_generated_token_parses_back_to_its_ids_and_hash() {
         let t = RefreshToken::generate("01USER", "01SESSION");
         let parsed = RefreshToken::parse(&SecretString::from(t.expose().to_owned())).unwrap();
-        assert_eq!((parsed.user_id.as_str(), parsed.session_id.as_str()), ("01USER", "01SESSION"));
+        assert_eq!(
+            (parsed.user_id.as_str(), parsed.session_id.as_str()),
+            ("01USER", "01SESSION")
+        );
         assert_eq!(parsed.hash(), t.hash());
         assert_eq!(t.hash().len(), 64);
-        assert_ne!(RefreshToken::generate("01USER", "01SESSION").hash(), t.hash());
+        assert_ne!(
+            RefreshToken::generate("01USER", "01SESSION").hash(),
+            t.hash()
+        );
     }
 
     #[test]
@@ -130,7 +144,10 @@ mod tests {
             format!(".b.{good_secret}"),
             "x".repeat(300),
         ] {
-            assert!(RefreshToken::parse(&SecretString::from(bad.clone())).is_none(), "{bad}");
+            assert!(
+                RefreshToken::parse(&SecretString::from(bad.clone())).is_none(),
+                "{bad}"
+            );
         }
     }
 

@@ -10,8 +10,8 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use super::{
-    generation_key, AuditStore, RateLimitStore, RevocationKey, RevocationState, SessionRecord, SessionStore,
-    TatCondition, Transactions, UserRecord, UserStore, Write,
+    generation_key, AuditStore, RateLimitStore, RevocationKey, RevocationState, SessionRecord,
+    SessionStore, TatCondition, Transactions, UserRecord, UserStore, Write,
 };
 use crate::audit::AuditEvent;
 use crate::{Error, Result};
@@ -47,7 +47,9 @@ impl MemoryStore {
         // A panic while holding the lock cannot leave a half-applied
         // transaction (writes are applied after all checks, without
         // fallible steps), so a poisoned lock is safe to reuse.
-        self.tables.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.tables
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -78,7 +80,8 @@ impl Tables {
     fn check(&self, write: &Write) -> bool {
         match write {
             Write::CreateUser(u) => {
-                !self.users.contains_key(&u.username) && !self.revoked.contains_key(&generation_key(&u.user_id))
+                !self.users.contains_key(&u.username)
+                    && !self.revoked.contains_key(&generation_key(&u.user_id))
             }
             Write::LoginSucceeded {
                 username,
@@ -139,7 +142,10 @@ impl Tables {
                     u.last_failed_at = Some(at);
                 }
             }
-            Write::SetPassword { username, password_hash } => {
+            Write::SetPassword {
+                username,
+                password_hash,
+            } => {
                 if let Some(u) = self.users.get_mut(&username) {
                     u.password_hash = password_hash;
                     u.failed_logins = 0;
@@ -147,7 +153,8 @@ impl Tables {
                 }
             }
             Write::PutSession(s) => {
-                self.sessions.insert((s.user_id.clone(), s.session_id.clone()), s);
+                self.sessions
+                    .insert((s.user_id.clone(), s.session_id.clone()), s);
             }
             Write::RotateRefresh {
                 user_id,
@@ -167,7 +174,10 @@ impl Tables {
                     s.expires_at = expires_at;
                 }
             }
-            Write::DeleteSession { user_id, session_id } => {
+            Write::DeleteSession {
+                user_id,
+                session_id,
+            } => {
                 self.sessions.remove(&(user_id, session_id));
             }
             Write::Deny { key, expires_at } => {
@@ -196,9 +206,14 @@ fn item_ids(write: &Write) -> Vec<String> {
         | Write::SetPassword { username, .. } => vec![format!("users/{username}")],
         Write::PutSession(s) => vec![format!("sessions/{}/{}", s.user_id, s.session_id)],
         Write::RotateRefresh {
-            user_id, session_id, ..
+            user_id,
+            session_id,
+            ..
         }
-        | Write::DeleteSession { user_id, session_id } => vec![format!("sessions/{user_id}/{session_id}")],
+        | Write::DeleteSession {
+            user_id,
+            session_id,
+        } => vec![format!("sessions/{user_id}/{session_id}")],
         Write::Deny { key, .. } => vec![format!("revoked/{}", key.storage_key())],
         Write::Audit(e) => vec![format!("audit/{}", e.event_id)],
     }
@@ -221,8 +236,11 @@ impl SessionStore for MemoryStore {
     ) -> Result<(Option<SessionRecord>, RevocationState)> {
         let tables = self.lock();
         let session = tables.live_session(user_id, session_id, now).cloned();
-        let (denied, generation) =
-            tables.revocation(&[RevocationKey::Session(session_id.to_owned()).storage_key()], user_id, now);
+        let (denied, generation) = tables.revocation(
+            &[RevocationKey::Session(session_id.to_owned()).storage_key()],
+            user_id,
+            now,
+        );
         Ok((
             session,
             RevocationState {
@@ -243,7 +261,13 @@ impl SessionStore for MemoryStore {
             .collect())
     }
 
-    async fn revocation_state(&self, jti: &str, session_id: &str, user_id: &str, now: i64) -> Result<RevocationState> {
+    async fn revocation_state(
+        &self,
+        jti: &str,
+        session_id: &str,
+        user_id: &str,
+        now: i64,
+    ) -> Result<RevocationState> {
         let keys = [
             RevocationKey::Token(jti.to_owned()).storage_key(),
             RevocationKey::Session(session_id.to_owned()).storage_key(),
@@ -261,7 +285,12 @@ impl SessionStore for MemoryStore {
 impl AuditStore for MemoryStore {
     async fn audit_by_actor(&self, actor: &str, limit: usize) -> Result<Vec<AuditEvent>> {
         let tables = self.lock();
-        let mut events: Vec<AuditEvent> = tables.audit.iter().filter(|e| e.actor == actor).cloned().collect();
+        let mut events: Vec<AuditEvent> = tables
+            .audit
+            .iter()
+            .filter(|e| e.actor == actor)
+            .cloned()
+            .collect();
         events.sort_by(|a, b| b.event_id.cmp(&a.event_id));
         events.truncate(limit);
         Ok(events)
@@ -299,7 +328,9 @@ impl Transactions for MemoryStore {
         let mut seen = std::collections::HashSet::new();
         if !writes.iter().flat_map(item_ids).all(|id| seen.insert(id)) {
             // DynamoDB refuses such a transaction as invalid; so do we.
-            return Err(Error::internal("a transaction may write each item only once"));
+            return Err(Error::internal(
+                "a transaction may write each item only once",
+            ));
         }
         let mut tables = self.lock();
         if !writes.iter().all(|w| tables.check(w)) {

@@ -236,7 +236,13 @@ pub trait SessionStore: Send + Sync {
 
     /// The denylist state of one access token: its `jti`, its `sid` and its
     /// user's generation, in one consistent read.
-    async fn revocation_state(&self, jti: &str, session_id: &str, user_id: &str, now: i64) -> Result<RevocationState>;
+    async fn revocation_state(
+        &self,
+        jti: &str,
+        session_id: &str,
+        user_id: &str,
+        now: i64,
+    ) -> Result<RevocationState>;
 }
 
 /// The audit log, for reading back (writes go through [`Transactions`]).

@@ -26,11 +26,18 @@ pub fn n(value: impl ToString) -> AttributeValue {
 
 /// A list of strings, order kept (string sets cannot be empty or ordered).
 pub fn list<I: IntoIterator<Item = S>, S: Into<String>>(values: I) -> AttributeValue {
-    AttributeValue::L(values.into_iter().map(|v| AttributeValue::S(v.into())).collect())
+    AttributeValue::L(
+        values
+            .into_iter()
+            .map(|v| AttributeValue::S(v.into()))
+            .collect(),
+    )
 }
 
 fn corrupt(name: &str) -> Error {
-    Error::internal(format!("stored item has a missing or malformed attribute {name:?}"))
+    Error::internal(format!(
+        "stored item has a missing or malformed attribute {name:?}"
+    ))
 }
 
 /// A required string attribute.
@@ -112,7 +119,11 @@ pub fn user_from(item: &Item) -> Result<UserRecord> {
         user_id: get_s(item, "user_id")?,
         password_hash: get_s(item, "password_hash")?,
         roles: get_roles(item)?,
-        disabled: item.get("disabled").and_then(|v| v.as_bool().ok()).copied().unwrap_or(false),
+        disabled: item
+            .get("disabled")
+            .and_then(|v| v.as_bool().ok())
+            .copied()
+            .unwrap_or(false),
         failed_logins: get_opt_n(item, "failed_logins")?.unwrap_or(0),
         last_failed_at: get_opt_n(item, "last_failed_at")?,
         generation: get_opt_n(item, "generation")?.unwrap_or(0),
@@ -126,7 +137,10 @@ pub fn session_item(x: &SessionRecord) -> Item {
         ("user_id".into(), s(&x.user_id)),
         ("session_id".into(), s(&x.session_id)),
         ("refresh_hash".into(), s(&x.refresh_hash)),
-        ("used_refresh_hashes".into(), list(x.used_refresh_hashes.iter().cloned())),
+        (
+            "used_refresh_hashes".into(),
+            list(x.used_refresh_hashes.iter().cloned()),
+        ),
         ("current_jti".into(), s(&x.current_jti)),
         ("generation".into(), n(x.generation)),
         ("roles".into(), roles_attr(&x.roles)),
@@ -168,7 +182,10 @@ pub fn audit_item(e: &AuditEvent) -> Item {
         ("ip".into(), s(&e.ip)),
         ("user_agent".into(), s(&e.user_agent)),
         ("request_id".into(), s(&e.request_id)),
-        ("details".into(), s(serde_json::Value::Object(e.details.clone()).to_string())),
+        (
+            "details".into(),
+            s(serde_json::Value::Object(e.details.clone()).to_string()),
+        ),
         ("expires_at".into(), n(e.expires_at)),
     ]);
     if let Some(subject) = &e.subject {
@@ -186,7 +203,8 @@ pub fn audit_from(item: &Item) -> Result<AuditEvent> {
     Ok(AuditEvent {
         event_id: get_s(item, "event_id")?,
         at_millis: get_n(item, "at_millis")?,
-        event_type: EventType::parse(&get_s(item, "event_type")?).ok_or_else(|| corrupt("event_type"))?,
+        event_type: EventType::parse(&get_s(item, "event_type")?)
+            .ok_or_else(|| corrupt("event_type"))?,
         severity: Severity::parse(&get_s(item, "severity")?).ok_or_else(|| corrupt("severity"))?,
         actor: get_s(item, "actor")?,
         subject: get_opt_s(item, "subject"),

@@ -15,14 +15,18 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    AttributeValue, Delete, KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update,
 };
 use aws_sdk_dynamodb::Client;
 
-use self::item::{audit_from, audit_item, get_n, get_s, n, s, session_from, session_item, user_from, user_item, Item};
+use self::item::{
+    audit_from, audit_item, get_n, get_s, n, s, session_from, session_item, user_from, user_item,
+    Item,
+};
 use super::{
-    generation_key, AuditStore, RateLimitStore, RevocationKey, RevocationState, SessionRecord, SessionStore,
-    TatCondition, Transactions, UserRecord, UserStore, Write,
+    generation_key, AuditStore, RateLimitStore, RevocationKey, RevocationState, SessionRecord,
+    SessionStore, TatCondition, Transactions, UserRecord, UserStore, Write,
 };
 use crate::audit::AuditEvent;
 use crate::{Error, Result};
@@ -70,7 +74,13 @@ impl Expr {
         self
     }
 
-    fn update(self, table: &str, key: Item, update: &str, condition: &str) -> Result<TransactWriteItem> {
+    fn update(
+        self,
+        table: &str,
+        key: Item,
+        update: &str,
+        condition: &str,
+    ) -> Result<TransactWriteItem> {
         let u = Update::builder()
             .table_name(table)
             .set_key(Some(key))
@@ -122,12 +132,18 @@ impl DynamoStore {
     }
 
     fn session_key(user_id: &str, session_id: &str) -> Item {
-        Item::from([("user_id".to_owned(), s(user_id)), ("session_id".to_owned(), s(session_id))])
+        Item::from([
+            ("user_id".to_owned(), s(user_id)),
+            ("session_id".to_owned(), s(session_id)),
+        ])
     }
 
     /// One consistent BatchGetItem over `(table, keys)` pairs, retrying
     /// unprocessed keys (throttling) a few times before giving up.
-    async fn batch_get(&self, request: Vec<(&str, Vec<Item>)>) -> Result<HashMap<String, Vec<Item>>> {
+    async fn batch_get(
+        &self,
+        request: Vec<(&str, Vec<Item>)>,
+    ) -> Result<HashMap<String, Vec<Item>>> {
         let mut pending: HashMap<String, KeysAndAttributes> = HashMap::new();
         for (table, keys) in request {
             let ka = KeysAndAttributes::builder()
@@ -157,11 +173,19 @@ impl DynamoStore {
                 _ => return Ok(found),
             }
         }
-        Err(Error::unavailable("BatchGetItem left keys unprocessed after retries"))
+        Err(Error::unavailable(
+            "BatchGetItem left keys unprocessed after retries",
+        ))
     }
 
     /// Reads the denylist entries `keys` and the user's generation.
-    async fn denylist(&self, keys: &[String], user_id: &str, extra: Option<(&str, Item)>, now: i64) -> Result<(Vec<bool>, u64, Vec<Item>)> {
+    async fn denylist(
+        &self,
+        keys: &[String],
+        user_id: &str,
+        extra: Option<(&str, Item)>,
+        now: i64,
+    ) -> Result<(Vec<bool>, u64, Vec<Item>)> {
         let mut wanted: Vec<Item> = keys.iter().map(|k| Self::revoked_key(k.clone())).collect();
         wanted.push(Self::revoked_key(generation_key(user_id)));
         let mut request = vec![(self.tables.revoked_tokens.as_str(), wanted)];
@@ -170,7 +194,9 @@ impl DynamoStore {
             request.push((table, vec![key]));
         }
         let mut found = self.batch_get(request).await?;
-        let revoked = found.remove(&self.tables.revoked_tokens).unwrap_or_default();
+        let revoked = found
+            .remove(&self.tables.revoked_tokens)
+            .unwrap_or_default();
         let mut live: HashMap<String, Item> = HashMap::new();
         for item in revoked {
             live.insert(get_s(&item, "key")?, item);
@@ -181,7 +207,10 @@ impl DynamoStore {
                 live.get(k).is_some_and(|item| {
                     // An entry whose TTL has passed is ignored even if DynamoDB has
                     // not deleted it yet.
-                    item::get_opt_n::<i64>(item, "expires_at").ok().flatten().is_none_or(|e| e > now)
+                    item::get_opt_n::<i64>(item, "expires_at")
+                        .ok()
+                        .flatten()
+                        .is_none_or(|e| e > now)
                 })
             })
             .collect();
@@ -189,7 +218,9 @@ impl DynamoStore {
             Some(item) => item::get_opt_n(item, "generation")?.unwrap_or(0),
             None => 0,
         };
-        let rest = extra_table.and_then(|t| found.remove(t)).unwrap_or_default();
+        let rest = extra_table
+            .and_then(|t| found.remove(t))
+            .unwrap_or_default();
         Ok((denied, generation, rest))
     }
 
@@ -198,15 +229,19 @@ impl DynamoStore {
         let one = |x: Result<TransactWriteItem>| x.map(|i| vec![i]);
         match write {
             Write::CreateUser(u) => {
-                let user = Expr::default()
-                    .name("#u", "username")
-                    .put(&t.users, user_item(&u), "attribute_not_exists(#u)")?;
+                let user = Expr::default().name("#u", "username").put(
+                    &t.users,
+                    user_item(&u),
+                    "attribute_not_exists(#u)",
+                )?;
                 let mut gen_item = Self::revoked_key(generation_key(&u.user_id));
                 gen_item.insert("generation".into(), n(u.generation));
                 gen_item.insert("username".into(), s(&u.username));
-                let generation = Expr::default()
-                    .name("#k", "key")
-                    .put(&t.revoked_tokens, gen_item, "attribute_not_exists(#k)")?;
+                let generation = Expr::default().name("#k", "key").put(
+                    &t.revoked_tokens,
+                    gen_item,
+                    "attribute_not_exists(#k)",
+                )?;
                 Ok(vec![user, generation])
             }
             Write::LoginSucceeded {
@@ -234,41 +269,40 @@ impl DynamoStore {
                     "attribute_exists(#u) AND (#g = :g OR (attribute_not_exists(#g) AND :g = :zero))",
                 ))
             }
-            Write::LoginFailed { username, at } => one(
-                Expr::default()
-                    .name("#u", "username")
-                    .name("#f", "failed_logins")
-                    .name("#lf", "last_failed_at")
-                    .value(":zero", n(0))
-                    .value(":one", n(1))
-                    .value(":at", n(at))
-                    .update(
-                        &t.users,
-                        Item::from([("username".into(), s(username))]),
-                        "SET #f = if_not_exists(#f, :zero) + :one, #lf = :at",
-                        "attribute_exists(#u)",
-                    ),
-            ),
-            Write::SetPassword { username, password_hash } => one(
-                Expr::default()
-                    .name("#u", "username")
-                    .name("#h", "password_hash")
-                    .name("#f", "failed_logins")
-                    .name("#lf", "last_failed_at")
-                    .value(":h", s(password_hash))
-                    .value(":zero", n(0))
-                    .update(
-                        &t.users,
-                        Item::from([("username".into(), s(username))]),
-                        "SET #h = :h, #f = :zero REMOVE #lf",
-                        "attribute_exists(#u)",
-                    ),
-            ),
-            Write::PutSession(session) => one(
-                Expr::default()
-                    .name("#s", "session_id")
-                    .put(&t.active_tokens, session_item(&session), "attribute_not_exists(#s)"),
-            ),
+            Write::LoginFailed { username, at } => one(Expr::default()
+                .name("#u", "username")
+                .name("#f", "failed_logins")
+                .name("#lf", "last_failed_at")
+                .value(":zero", n(0))
+                .value(":one", n(1))
+                .value(":at", n(at))
+                .update(
+                    &t.users,
+                    Item::from([("username".into(), s(username))]),
+                    "SET #f = if_not_exists(#f, :zero) + :one, #lf = :at",
+                    "attribute_exists(#u)",
+                )),
+            Write::SetPassword {
+                username,
+                password_hash,
+            } => one(Expr::default()
+                .name("#u", "username")
+                .name("#h", "password_hash")
+                .name("#f", "failed_logins")
+                .name("#lf", "last_failed_at")
+                .value(":h", s(password_hash))
+                .value(":zero", n(0))
+                .update(
+                    &t.users,
+                    Item::from([("username".into(), s(username))]),
+                    "SET #h = :h, #f = :zero REMOVE #lf",
+                    "attribute_exists(#u)",
+                )),
+            Write::PutSession(session) => one(Expr::default().name("#s", "session_id").put(
+                &t.active_tokens,
+                session_item(&session),
+                "attribute_not_exists(#s)",
+            )),
             Write::RotateRefresh {
                 user_id,
                 session_id,
@@ -278,27 +312,28 @@ impl DynamoStore {
                 new_jti,
                 at,
                 expires_at,
-            } => one(
-                Expr::default()
-                    .name("#rh", "refresh_hash")
-                    .name("#used", "used_refresh_hashes")
-                    .name("#jti", "current_jti")
-                    .name("#lu", "last_used_at")
-                    .name("#exp", "expires_at")
-                    .value(":expected", s(expected_refresh_hash))
-                    .value(":new", s(new_refresh_hash))
-                    .value(":used", item::list(used_refresh_hashes))
-                    .value(":jti", s(new_jti))
-                    .value(":at", n(at))
-                    .value(":exp", n(expires_at))
-                    .update(
-                        &t.active_tokens,
-                        Self::session_key(&user_id, &session_id),
-                        "SET #rh = :new, #used = :used, #jti = :jti, #lu = :at, #exp = :exp",
-                        "#rh = :expected AND #exp > :at",
-                    ),
-            ),
-            Write::DeleteSession { user_id, session_id } => {
+            } => one(Expr::default()
+                .name("#rh", "refresh_hash")
+                .name("#used", "used_refresh_hashes")
+                .name("#jti", "current_jti")
+                .name("#lu", "last_used_at")
+                .name("#exp", "expires_at")
+                .value(":expected", s(expected_refresh_hash))
+                .value(":new", s(new_refresh_hash))
+                .value(":used", item::list(used_refresh_hashes))
+                .value(":jti", s(new_jti))
+                .value(":at", n(at))
+                .value(":exp", n(expires_at))
+                .update(
+                    &t.active_tokens,
+                    Self::session_key(&user_id, &session_id),
+                    "SET #rh = :new, #used = :used, #jti = :jti, #lu = :at, #exp = :exp",
+                    "#rh = :expected AND #exp > :at",
+                )),
+            Write::DeleteSession {
+                user_id,
+                session_id,
+            } => {
                 let d = Delete::builder()
                     .table_name(&t.active_tokens)
                     .set_key(Some(Self::session_key(&user_id, &session_id)))
@@ -316,11 +351,11 @@ impl DynamoStore {
                     .map_err(build_err)?;
                 Ok(vec![TransactWriteItem::builder().put(p).build()])
             }
-            Write::Audit(event) => one(
-                Expr::default()
-                    .name("#e", "event_id")
-                    .put(&t.audit_log, audit_item(&event), "attribute_not_exists(#e)"),
-            ),
+            Write::Audit(event) => one(Expr::default().name("#e", "event_id").put(
+                &t.audit_log,
+                audit_item(&event),
+                "attribute_not_exists(#e)",
+            )),
         }
     }
 }
@@ -350,8 +385,12 @@ impl SessionStore for DynamoStore {
         now: i64,
     ) -> Result<(Option<SessionRecord>, RevocationState)> {
         let keys = [RevocationKey::Session(session_id.to_owned()).storage_key()];
-        let extra = (self.tables.active_tokens.as_str(), Self::session_key(user_id, session_id));
-        let (denied, generation, sessions) = self.denylist(&keys, user_id, Some(extra), now).await?;
+        let extra = (
+            self.tables.active_tokens.as_str(),
+            Self::session_key(user_id, session_id),
+        );
+        let (denied, generation, sessions) =
+            self.denylist(&keys, user_id, Some(extra), now).await?;
         let session = match sessions.first() {
             Some(item) => Some(session_from(item)?).filter(|s| s.expires_at > now),
             None => None,
@@ -390,7 +429,13 @@ impl SessionStore for DynamoStore {
         Ok(sessions)
     }
 
-    async fn revocation_state(&self, jti: &str, session_id: &str, user_id: &str, now: i64) -> Result<RevocationState> {
+    async fn revocation_state(
+        &self,
+        jti: &str,
+        session_id: &str,
+        user_id: &str,
+        now: i64,
+    ) -> Result<RevocationState> {
         let keys = [
             RevocationKey::Token(jti.to_owned()).storage_key(),
             RevocationKey::Session(session_id.to_owned()).storage_key(),

@@ -2,8 +2,8 @@
 //! adapter, for `warden tables create` and for the tests.
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType, SseSpecification, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, SseSpecification, TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -125,7 +125,11 @@ pub async fn create_all(client: &Client, prefix: &str) -> Result<Vec<String>> {
                     .index_name(index)
                     .key_schema(key(hash, KeyType::Hash)?)
                     .key_schema(key(range, KeyType::Range)?)
-                    .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::All)
+                            .build(),
+                    )
                     .build()
                     .map_err(build_err)?,
             );
