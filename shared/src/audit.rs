@@ -31,6 +31,14 @@ pub enum EventType {
     RefreshTokenReused,
     /// A user was created.
     UserCreated,
+    /// One access or refresh token was revoked.
+    TokenRevoked,
+    /// One login session was revoked by its owner.
+    SessionRevoked,
+    /// Every token of a user was revoked (generation raised).
+    AllTokensRevoked,
+    /// A user's password was changed; every token of theirs was revoked.
+    PasswordChanged,
 }
 
 impl EventType {
@@ -44,6 +52,10 @@ impl EventType {
             EventType::RefreshFailed => "REFRESH_FAILED",
             EventType::RefreshTokenReused => "REFRESH_TOKEN_REUSED",
             EventType::UserCreated => "USER_CREATED",
+            EventType::TokenRevoked => "TOKEN_REVOKED",
+            EventType::SessionRevoked => "SESSION_REVOKED",
+            EventType::AllTokensRevoked => "ALL_TOKENS_REVOKED",
+            EventType::PasswordChanged => "PASSWORD_CHANGED",
         }
     }
 

@@ -122,6 +122,10 @@ impl UserStore for FailingAudit {
     async fn get_user(&self, username: &str) -> Result<Option<UserRecord>> {
         self.inner.get_user(username).await
     }
+
+    async fn user_generation(&self, user_id: &str) -> Result<Option<(String, u64)>> {
+        self.inner.user_generation(user_id).await
+    }
 }
 
 #[async_trait]
@@ -146,11 +150,8 @@ impl SessionStore for FailingAudit {
         jti: &str,
         session_id: &str,
         user_id: &str,
-        now: i64,
     ) -> Result<RevocationState> {
-        self.inner
-            .revocation_state(jti, session_id, user_id, now)
-            .await
+        self.inner.revocation_state(jti, session_id, user_id).await
     }
 }
 

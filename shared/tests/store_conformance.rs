@@ -68,7 +68,7 @@ async fn users_are_created_once_and_read_back(store: &dyn Store) {
     let again = store.transact(vec![Write::CreateUser(user("alice"))]).await;
     assert!(matches!(again, Err(Error::ConditionFailed)), "{again:?}");
     let state = store
-        .revocation_state("j", "s", &alice.user_id, NOW)
+        .revocation_state("j", "s", &alice.user_id)
         .await
         .unwrap();
     assert_eq!(state.generation, 0);
@@ -204,25 +204,65 @@ async fn login_outcomes_count_failures_and_guard_the_generation(store: &dyn Stor
         }])
         .await;
     assert!(matches!(missing, Err(Error::ConditionFailed)));
+}
+
+async fn raising_the_generation_is_a_compare_and_set_on_both_records(store: &dyn Store) {
+    let alice = user("alice");
     store
-        .transact(vec![Write::SetPassword {
-            username: "alice".into(),
-            password_hash: "$argon2id$other".into(),
-        }])
+        .transact(vec![Write::CreateUser(alice.clone())])
         .await
         .unwrap();
     assert_eq!(
-        store
-            .get_user("alice")
-            .await
-            .unwrap()
-            .unwrap()
-            .password_hash,
-        "$argon2id$other"
+        store.user_generation(&alice.user_id).await.unwrap(),
+        Some(("alice".into(), 0))
     );
+    assert_eq!(store.user_generation("nobody").await.unwrap(), None);
+    let raise = |expected: u64, hash: Option<&str>| Write::RaiseGeneration {
+        username: "alice".into(),
+        user_id: alice.user_id.clone(),
+        expected_generation: expected,
+        new_password_hash: hash.map(str::to_owned),
+    };
+    store.transact(vec![raise(0, None)]).await.unwrap();
+    let stale = store.transact(vec![raise(0, None)]).await;
+    assert!(matches!(stale, Err(Error::ConditionFailed)), "{stale:?}");
+    store
+        .transact(vec![Write::LoginFailed {
+            username: "alice".into(),
+            at: NOW,
+        }])
+        .await
+        .unwrap();
+    store
+        .transact(vec![raise(1, Some("$argon2id$new"))])
+        .await
+        .unwrap();
+    let u = store.get_user("alice").await.unwrap().unwrap();
+    assert_eq!(
+        (u.generation, u.password_hash.as_str(), u.failed_logins),
+        (2, "$argon2id$new", 0)
+    );
+    assert_eq!(
+        store.user_generation(&alice.user_id).await.unwrap(),
+        Some(("alice".into(), 2))
+    );
+    let state = store
+        .revocation_state("j", "s", &alice.user_id)
+        .await
+        .unwrap();
+    assert_eq!(state.generation, 2);
+    // A login that read the old generation is cancelled.
+    let late_login = store
+        .transact(vec![Write::LoginSucceeded {
+            username: "alice".into(),
+            expected_generation: 1,
+            new_password_hash: None,
+        }])
+        .await;
+    assert!(matches!(late_login, Err(Error::ConditionFailed)));
 }
 
-async fn expired_items_are_absent_even_when_still_stored(store: &dyn Store) {
+async fn expired_sessions_are_absent_but_denylist_entries_outlive_their_ttl(store: &dyn Store) {
     let s = session("u1", NOW + 10);
     store
         .transact(vec![
@@ -243,27 +283,26 @@ async fn expired_items_are_absent_even_when_still_stored(store: &dyn Store) {
         .await
         .unwrap();
     assert!(found.is_some() && state.session_revoked);
-    let live = store
-        .revocation_state("j1", &s.session_id, "u1", NOW + 9)
-        .await
-        .unwrap();
-    assert!(live.token_revoked && live.session_revoked);
-    // At expires_at the items are gone for every reader, deleted or not.
-    let (found, state) = store
+    // At expires_at the session is gone for every reader, deleted or not.
+    let (found, _) = store
         .session_with_revocation("u1", &s.session_id, NOW + 10)
         .await
         .unwrap();
-    assert!(found.is_none() && !state.session_revoked);
+    assert!(found.is_none());
     assert!(store
         .list_sessions("u1", NOW + 10)
         .await
         .unwrap()
         .is_empty());
-    let expired = store
-        .revocation_state("j1", &s.session_id, "u1", NOW + 10)
+    // A denylist entry blocks for as long as it exists, TTL passed or not:
+    // only the token's own expiry may end it.
+    let state = store
+        .revocation_state("j1", &s.session_id, "u1")
         .await
         .unwrap();
-    assert!(!expired.token_revoked && !expired.session_revoked);
+    assert!(state.token_revoked && state.session_revoked);
+    let other = store.revocation_state("j2", "s2", "u1").await.unwrap();
+    assert!(!other.token_revoked && !other.session_revoked);
 }
 
 async fn refresh_rotation_is_a_compare_and_set(store: &dyn Store) {
@@ -435,7 +474,8 @@ conformance!(
     a_transaction_with_one_failed_condition_changes_nothing,
     two_writes_to_one_item_in_one_transaction_are_refused,
     login_outcomes_count_failures_and_guard_the_generation,
-    expired_items_are_absent_even_when_still_stored,
+    raising_the_generation_is_a_compare_and_set_on_both_records,
+    expired_sessions_are_absent_but_denylist_entries_outlive_their_ttl,
     refresh_rotation_is_a_compare_and_set,
     sessions_are_listed_per_user,
     audit_events_read_back_newest_first,

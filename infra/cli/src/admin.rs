@@ -1,9 +1,11 @@
-//! Administration commands: `tables create`, `users add`, `config check`.
+//! Administration commands: `tables create`, `users add`,
+//! `users set-password`, `config check`.
 
 use std::sync::Arc;
 
 use secrecy::SecretString;
 use warden::auth::login::create_user;
+use warden::auth::revocation::set_password as set_password_and_revoke;
 use warden::auth::Role;
 use warden::clock::SystemClock;
 use warden::config::{check_jwt_key, Config, Finding, Findings, Severity};
@@ -22,7 +24,20 @@ pub async fn create_tables(endpoint: Option<&str>, prefix: &str) -> Result<Vec<S
     tables::create_all(&aws_sdk_dynamodb::Client::new(&aws), prefix).await
 }
 
-/// Creates a user in DynamoDB with the given roles.
+/// A state over the DynamoDB tables at `endpoint`, for user
+/// administration. It signs no token, so a throwaway key completes it.
+async fn admin_state(endpoint: Option<&str>, config: Config) -> Result<AppState, Error> {
+    let aws = aws_config(endpoint).await;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), &config.table_prefix);
+    let mut throwaway = config.clone();
+    throwaway.env = warden::config::Environment::Development;
+    throwaway.jwt_secret = None;
+    throwaway.jwt_secret_arn = None;
+    let keys = signing_keys(&throwaway, None).await?;
+    AppState::new(config, Arc::new(store), &keys, Arc::new(SystemClock))
+}
+
+/// Creates a user in DynamoDB with the given roles; returns its id.
 pub async fn add_user(
     endpoint: Option<&str>,
     config: Config,
@@ -30,17 +45,23 @@ pub async fn add_user(
     password: &SecretString,
     roles: &[Role],
 ) -> Result<String, Error> {
-    let aws = aws_config(endpoint).await;
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), &config.table_prefix);
-    // User administration signs no token; a throwaway key completes the state.
-    let mut throwaway = config.clone();
-    throwaway.env = warden::config::Environment::Development;
-    throwaway.jwt_secret = None;
-    throwaway.jwt_secret_arn = None;
-    let keys = signing_keys(&throwaway, None).await?;
-    let state = AppState::new(config, Arc::new(store), &keys, Arc::new(SystemClock))?;
+    let state = admin_state(endpoint, config).await?;
     let user = create_user(&state, &cli_context(), username, password, roles).await?;
     Ok(user.user_id)
+}
+
+/// Sets a user's password in DynamoDB and revokes every token they hold;
+/// returns the user's new generation.
+pub async fn set_password(
+    endpoint: Option<&str>,
+    config: Config,
+    username: &str,
+    password: &SecretString,
+) -> Result<u64, Error> {
+    let state = admin_state(endpoint, config).await?;
+    let outcome =
+        set_password_and_revoke(&state, &cli_context(), "local-cli", username, password).await?;
+    Ok(outcome.generation)
 }
 
 /// Every configuration finding, the signing key included (fetched from

@@ -83,6 +83,14 @@ enum UsersCommand {
         #[arg(long)]
         endpoint: Option<String>,
     },
+    /// Set a user's password (read from standard input) and revoke every token they hold.
+    SetPassword {
+        /// The username.
+        username: String,
+        /// DynamoDB endpoint (default: the AWS configuration).
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -118,6 +126,9 @@ async fn main() -> ExitCode {
                     endpoint,
                 },
         } => add_user(&username, &roles, endpoint).await,
+        Command::Users {
+            command: UsersCommand::SetPassword { username, endpoint },
+        } => set_password(&username, endpoint).await,
         Command::Config {
             command: ConfigCommand::Check,
         } => return config_check().await,
@@ -184,17 +195,35 @@ async fn create_tables(endpoint: Option<String>) -> Result<(), Error> {
     Ok(())
 }
 
-async fn add_user(username: &str, roles: &[String], endpoint: Option<String>) -> Result<(), Error> {
-    let roles = roles
-        .iter()
-        .map(|r| Role::parse(r))
-        .collect::<Result<Vec<_>, _>>()?;
+/// The first line of standard input, without its line ending.
+fn password_from_stdin() -> Result<SecretString, Error> {
     let mut line = String::new();
     std::io::stdin()
         .lock()
         .read_line(&mut line)
         .map_err(|e| Error::BadRequest(format!("reading the password from stdin: {e}")))?;
-    let password = SecretString::from(line.trim_end_matches(['\r', '\n']).to_owned());
+    Ok(SecretString::from(
+        line.trim_end_matches(['\r', '\n']).to_owned(),
+    ))
+}
+
+async fn set_password(username: &str, endpoint: Option<String>) -> Result<(), Error> {
+    let password = password_from_stdin()?;
+    let config = serve::local_config(|k| std::env::var(k).ok())?;
+    let generation = admin::set_password(endpoint.as_deref(), config, username, &password).await?;
+    println!(
+        "password of {} changed; every token issued before is revoked (generation {generation})",
+        username.trim().to_lowercase()
+    );
+    Ok(())
+}
+
+async fn add_user(username: &str, roles: &[String], endpoint: Option<String>) -> Result<(), Error> {
+    let roles = roles
+        .iter()
+        .map(|r| Role::parse(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    let password = password_from_stdin()?;
     let config = serve::local_config(|k| std::env::var(k).ok())?;
     let user_id = admin::add_user(endpoint.as_deref(), config, username, &password, &roles).await?;
     println!(

@@ -36,12 +36,16 @@ const MAX_LOCAL_BODY: usize = 1024 * 1024;
 pub enum Function {
     /// `functions/login`.
     Login,
+    /// `functions/revoke`.
+    Revoke,
 }
 
 /// The function behind `path`, as `template.yaml` routes it.
 pub fn route(path: &str) -> Option<Function> {
     match path {
         "/auth/login" | "/auth/refresh" => Some(Function::Login),
+        "/auth/revoke" | "/auth/revoke-all" | "/auth/sessions" => Some(Function::Revoke),
+        p if p.starts_with("/auth/sessions/") => Some(Function::Revoke),
         _ => None,
     }
 }
@@ -206,6 +210,7 @@ async fn dispatch(
     let path = req.uri().path().to_owned();
     let response = match route(&path) {
         Some(Function::Login) => warden_login::handler(state, req).await,
+        Some(Function::Revoke) => warden_revoke::handler(state, req).await,
         None => {
             let ctx = RequestContext::from_request(&req);
             Ok(Responder::new(&ctx, &state.config)

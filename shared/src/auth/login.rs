@@ -323,8 +323,21 @@ pub async fn refresh(
     ];
     match state.store.transact(writes).await {
         Ok(()) => Ok(pair(state, access_token, &next, session.session_id)),
-        // Another request exchanged the same token first: that is reuse.
-        Err(Error::ConditionFailed) => revoke_reused_session(state, ctx, &session).await,
+        // The session changed under us. If it is gone (revoked, or revoke-all
+        // ran), the token is simply dead; if another request exchanged the
+        // same token first, that is reuse.
+        Err(Error::ConditionFailed) => {
+            let (current, _) = state
+                .store
+                .session_with_revocation(&session.user_id, &session.session_id, now)
+                .await?;
+            match current {
+                Some(current) if !hashes_equal(&current.refresh_hash, &session.refresh_hash) => {
+                    revoke_reused_session(state, ctx, &current).await
+                }
+                _ => refuse_refresh(state, ctx, Some(&presented), "revoked").await,
+            }
+        }
         Err(e) => Err(e),
     }
 }

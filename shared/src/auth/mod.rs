@@ -1,9 +1,10 @@
 //! Authentication: password hashing, JWT access tokens, login sessions with
-//! rotating refresh tokens.
+//! rotating refresh tokens, and revocation.
 
 pub mod jwt;
 pub mod login;
 pub mod password;
+pub mod revocation;
 pub mod tokens;
 
 use serde::{Deserialize, Serialize};

@@ -92,6 +92,16 @@ pub fn bearer_token(headers: &http::HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
+/// [`authenticate`] on the request's `Authorization: Bearer` header; a
+/// missing header is [`Error::Unauthorized`].
+pub async fn authenticate_request(
+    state: &AppState,
+    headers: &http::HeaderMap,
+) -> Result<AccessClaims> {
+    let token = bearer_token(headers).ok_or(Error::Unauthorized)?;
+    authenticate(state, token).await
+}
+
 /// The whole check of a bearer token: signature and claims, then one
 /// consistent read of the denylist for the token's `jti`, its session and
 /// its user's generation.
@@ -100,7 +110,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<AccessClaims>
     let claims = state.tokens.verify(token, now)?;
     let revocation = state
         .store
-        .revocation_state(&claims.jti, &claims.sid, &claims.sub, now)
+        .revocation_state(&claims.jti, &claims.sid, &claims.sub)
         .await?;
     if revocation.token_revoked
         || revocation.session_revoked

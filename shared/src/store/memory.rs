@@ -18,8 +18,8 @@ use crate::{Error, Result};
 
 #[derive(Debug, Default, Clone)]
 struct Denied {
+    /// Set on `user#` records only.
     generation: Option<u64>,
-    expires_at: Option<i64>,
 }
 
 #[derive(Debug, Default)]
@@ -27,7 +27,8 @@ struct Tables {
     users: HashMap<String, UserRecord>,
     sessions: BTreeMap<(String, String), SessionRecord>,
     revoked: HashMap<String, Denied>,
-    audit: Vec<AuditEvent>,
+    /// By event id (a ULID, so this is also time order).
+    audit: BTreeMap<String, AuditEvent>,
     rates: HashMap<String, (i64, i64)>,
 }
 
@@ -53,10 +54,6 @@ impl MemoryStore {
     }
 }
 
-fn live(expires_at: Option<i64>, now: i64) -> bool {
-    expires_at.is_none_or(|e| e > now)
-}
-
 impl Tables {
     fn live_session(&self, user_id: &str, session_id: &str, now: i64) -> Option<&SessionRecord> {
         self.sessions
@@ -64,11 +61,8 @@ impl Tables {
             .filter(|s| s.expires_at > now)
     }
 
-    fn revocation(&self, keys: &[String], user_id: &str, now: i64) -> (Vec<bool>, u64) {
-        let denied = keys
-            .iter()
-            .map(|k| self.revoked.get(k).is_some_and(|d| live(d.expires_at, now)))
-            .collect();
+    fn revocation(&self, keys: &[String], user_id: &str) -> (Vec<bool>, u64) {
+        let denied = keys.iter().map(|k| self.revoked.contains_key(k)).collect();
         let generation = self
             .revoked
             .get(&generation_key(user_id))
@@ -91,8 +85,20 @@ impl Tables {
                 .users
                 .get(username)
                 .is_some_and(|u| u.generation == *expected_generation),
-            Write::LoginFailed { username, .. } | Write::SetPassword { username, .. } => {
-                self.users.contains_key(username)
+            Write::LoginFailed { username, .. } => self.users.contains_key(username),
+            Write::RaiseGeneration {
+                username,
+                user_id,
+                expected_generation,
+                ..
+            } => {
+                self.users
+                    .get(username)
+                    .is_some_and(|u| u.generation == *expected_generation)
+                    && self
+                        .revoked
+                        .get(&generation_key(user_id))
+                        .is_some_and(|d| d.generation == Some(*expected_generation))
             }
             Write::PutSession(s) => !self
                 .sessions
@@ -107,7 +113,7 @@ impl Tables {
                 .live_session(user_id, session_id, *at)
                 .is_some_and(|s| &s.refresh_hash == expected_refresh_hash),
             Write::DeleteSession { .. } | Write::Deny { .. } => true,
-            Write::Audit(e) => !self.audit.iter().any(|a| a.event_id == e.event_id),
+            Write::Audit(e) => !self.audit.contains_key(&e.event_id),
         }
     }
 
@@ -118,7 +124,6 @@ impl Tables {
                     generation_key(&u.user_id),
                     Denied {
                         generation: Some(u.generation),
-                        expires_at: None,
                     },
                 );
                 self.users.insert(u.username.clone(), u);
@@ -142,14 +147,22 @@ impl Tables {
                     u.last_failed_at = Some(at);
                 }
             }
-            Write::SetPassword {
+            Write::RaiseGeneration {
                 username,
-                password_hash,
+                user_id,
+                expected_generation,
+                new_password_hash,
             } => {
                 if let Some(u) = self.users.get_mut(&username) {
-                    u.password_hash = password_hash;
-                    u.failed_logins = 0;
-                    u.last_failed_at = None;
+                    u.generation = expected_generation + 1;
+                    if let Some(hash) = new_password_hash {
+                        u.password_hash = hash;
+                        u.failed_logins = 0;
+                        u.last_failed_at = None;
+                    }
+                }
+                if let Some(d) = self.revoked.get_mut(&generation_key(&user_id)) {
+                    d.generation = Some(expected_generation + 1);
                 }
             }
             Write::PutSession(s) => {
@@ -180,16 +193,15 @@ impl Tables {
             } => {
                 self.sessions.remove(&(user_id, session_id));
             }
-            Write::Deny { key, expires_at } => {
-                self.revoked.insert(
-                    key.storage_key(),
-                    Denied {
-                        generation: None,
-                        expires_at: Some(expires_at),
-                    },
-                );
+            // The embedded store keeps denylist entries for the life of the
+            // process: an entry blocks while it exists, whatever its TTL.
+            Write::Deny { key, .. } => {
+                self.revoked
+                    .insert(key.storage_key(), Denied { generation: None });
             }
-            Write::Audit(e) => self.audit.push(e),
+            Write::Audit(e) => {
+                self.audit.insert(e.event_id.clone(), e);
+            }
         }
     }
 }
@@ -201,9 +213,15 @@ fn item_ids(write: &Write) -> Vec<String> {
             format!("users/{}", u.username),
             format!("revoked/{}", generation_key(&u.user_id)),
         ],
-        Write::LoginSucceeded { username, .. }
-        | Write::LoginFailed { username, .. }
-        | Write::SetPassword { username, .. } => vec![format!("users/{username}")],
+        Write::LoginSucceeded { username, .. } | Write::LoginFailed { username, .. } => {
+            vec![format!("users/{username}")]
+        }
+        Write::RaiseGeneration {
+            username, user_id, ..
+        } => vec![
+            format!("users/{username}"),
+            format!("revoked/{}", generation_key(user_id)),
+        ],
         Write::PutSession(s) => vec![format!("sessions/{}/{}", s.user_id, s.session_id)],
         Write::RotateRefresh {
             user_id,
@@ -224,6 +242,16 @@ impl UserStore for MemoryStore {
     async fn get_user(&self, username: &str) -> Result<Option<UserRecord>> {
         Ok(self.lock().users.get(username).cloned())
     }
+
+    async fn user_generation(&self, user_id: &str) -> Result<Option<(String, u64)>> {
+        let tables = self.lock();
+        let generation = tables
+            .revoked
+            .get(&generation_key(user_id))
+            .and_then(|d| d.generation);
+        let user = tables.users.values().find(|u| u.user_id == user_id);
+        Ok(generation.zip(user).map(|(g, u)| (u.username.clone(), g)))
+    }
 }
 
 #[async_trait]
@@ -239,7 +267,6 @@ impl SessionStore for MemoryStore {
         let (denied, generation) = tables.revocation(
             &[RevocationKey::Session(session_id.to_owned()).storage_key()],
             user_id,
-            now,
         );
         Ok((
             session,
@@ -266,13 +293,12 @@ impl SessionStore for MemoryStore {
         jti: &str,
         session_id: &str,
         user_id: &str,
-        now: i64,
     ) -> Result<RevocationState> {
         let keys = [
             RevocationKey::Token(jti.to_owned()).storage_key(),
             RevocationKey::Session(session_id.to_owned()).storage_key(),
         ];
-        let (denied, generation) = self.lock().revocation(&keys, user_id, now);
+        let (denied, generation) = self.lock().revocation(&keys, user_id);
         Ok(RevocationState {
             token_revoked: denied[0],
             session_revoked: denied[1],
@@ -284,16 +310,15 @@ impl SessionStore for MemoryStore {
 #[async_trait]
 impl AuditStore for MemoryStore {
     async fn audit_by_actor(&self, actor: &str, limit: usize) -> Result<Vec<AuditEvent>> {
-        let tables = self.lock();
-        let mut events: Vec<AuditEvent> = tables
+        Ok(self
+            .lock()
             .audit
-            .iter()
+            .values()
+            .rev()
             .filter(|e| e.actor == actor)
+            .take(limit)
             .cloned()
-            .collect();
-        events.sort_by(|a, b| b.event_id.cmp(&a.event_id));
-        events.truncate(limit);
-        Ok(events)
+            .collect())
     }
 }
 

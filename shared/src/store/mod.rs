@@ -11,8 +11,10 @@
 //!   `warden serve` and of fast unit tests.
 //!
 //! Items carry an `expires_at` (epoch seconds). DynamoDB deletes expired
-//! items days late (and emulators never), so every read takes `now` and
-//! treats `expires_at <= now` as absent.
+//! items days late (and emulators never), so reads take `now` and treat
+//! sessions with `expires_at <= now` as absent. Denylist entries are the
+//! exception: one that exists blocks, whatever its TTL says, because its job
+//! is to outlive the token it blocks; the token's own expiry ends it.
 
 pub mod dynamo;
 pub mod memory;
@@ -163,13 +165,20 @@ pub enum Write {
         /// Epoch seconds.
         at: i64,
     },
-    /// Replaces a user's password hash and resets the failure counter.
-    /// Condition: the user exists.
-    SetPassword {
-        /// The user.
+    /// Raises a user's revocation generation by one, on the user and on its
+    /// `user#` record, so every token issued before stops working at once;
+    /// with a new password hash it is a password change (and resets the
+    /// failure counter). Condition: both records stand at
+    /// `expected_generation` (a concurrent raise cancels this one).
+    RaiseGeneration {
+        /// The user's (lowercased) name: the Users key.
         username: String,
-        /// The new PHC string.
-        password_hash: String,
+        /// The user's id: the `user#` key.
+        user_id: String,
+        /// The generation read before.
+        expected_generation: u64,
+        /// A new password hash to store in the same write.
+        new_password_hash: Option<String>,
     },
     /// Creates a session. Condition: the session id is free.
     PutSession(SessionRecord),
@@ -217,13 +226,19 @@ pub enum Write {
 pub trait UserStore: Send + Sync {
     /// The user named `username` (lowercased), read consistently.
     async fn get_user(&self, username: &str) -> Result<Option<UserRecord>>;
+
+    /// The username and current generation of the user with this id, read
+    /// consistently from its `user#` record.
+    async fn user_generation(&self, user_id: &str) -> Result<Option<(String, u64)>>;
 }
 
 /// Login sessions (ActiveTokens) and the denylist (RevokedTokens).
 #[async_trait]
 pub trait SessionStore: Send + Sync {
     /// One live session, with the denylist state of its `sid` and its user's
-    /// generation, in one consistent read.
+    /// generation, in one consistent read. A denylist entry counts while it
+    /// exists, even past its TTL. A denylist entry counts while it
+    /// exists, even past its TTL.
     async fn session_with_revocation(
         &self,
         user_id: &str,
@@ -235,13 +250,13 @@ pub trait SessionStore: Send + Sync {
     async fn list_sessions(&self, user_id: &str, now: i64) -> Result<Vec<SessionRecord>>;
 
     /// The denylist state of one access token: its `jti`, its `sid` and its
-    /// user's generation, in one consistent read.
+    /// user's generation, in one consistent read (one BatchGetItem). An
+    /// entry counts while it exists, even past its TTL.
     async fn revocation_state(
         &self,
         jti: &str,
         session_id: &str,
         user_id: &str,
-        now: i64,
     ) -> Result<RevocationState>;
 }
 

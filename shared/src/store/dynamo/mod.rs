@@ -178,13 +178,15 @@ impl DynamoStore {
         ))
     }
 
-    /// Reads the denylist entries `keys` and the user's generation.
+    /// Reads the denylist entries `keys` and the user's generation, and the
+    /// `extra` item, in one BatchGetItem. An entry counts while it exists:
+    /// it is written to outlive the token it blocks, and if DynamoDB has not
+    /// deleted it yet, that only errs on the safe side.
     async fn denylist(
         &self,
         keys: &[String],
         user_id: &str,
         extra: Option<(&str, Item)>,
-        now: i64,
     ) -> Result<(Vec<bool>, u64, Vec<Item>)> {
         let mut wanted: Vec<Item> = keys.iter().map(|k| Self::revoked_key(k.clone())).collect();
         wanted.push(Self::revoked_key(generation_key(user_id)));
@@ -201,19 +203,7 @@ impl DynamoStore {
         for item in revoked {
             live.insert(get_s(&item, "key")?, item);
         }
-        let denied = keys
-            .iter()
-            .map(|k| {
-                live.get(k).is_some_and(|item| {
-                    // An entry whose TTL has passed is ignored even if DynamoDB has
-                    // not deleted it yet.
-                    item::get_opt_n::<i64>(item, "expires_at")
-                        .ok()
-                        .flatten()
-                        .is_none_or(|e| e > now)
-                })
-            })
-            .collect();
+        let denied = keys.iter().map(|k| live.contains_key(k)).collect();
         let generation = match live.get(&generation_key(user_id)) {
             Some(item) => item::get_opt_n(item, "generation")?.unwrap_or(0),
             None => 0,
@@ -282,22 +272,47 @@ impl DynamoStore {
                     "SET #f = if_not_exists(#f, :zero) + :one, #lf = :at",
                     "attribute_exists(#u)",
                 )),
-            Write::SetPassword {
+            Write::RaiseGeneration {
                 username,
-                password_hash,
-            } => one(Expr::default()
-                .name("#u", "username")
-                .name("#h", "password_hash")
-                .name("#f", "failed_logins")
-                .name("#lf", "last_failed_at")
-                .value(":h", s(password_hash))
-                .value(":zero", n(0))
-                .update(
+                user_id,
+                expected_generation,
+                new_password_hash,
+            } => {
+                let next = expected_generation + 1;
+                let mut expr = Expr::default()
+                    .name("#u", "username")
+                    .name("#g", "generation")
+                    .value(":g", n(expected_generation))
+                    .value(":next", n(next))
+                    .value(":zero", n(0));
+                let mut update = "SET #g = :next".to_owned();
+                if let Some(hash) = new_password_hash {
+                    expr = expr
+                        .name("#h", "password_hash")
+                        .name("#f", "failed_logins")
+                        .name("#lf", "last_failed_at")
+                        .value(":h", s(hash));
+                    update.push_str(", #h = :h, #f = :zero REMOVE #lf");
+                }
+                let user = expr.update(
                     &t.users,
                     Item::from([("username".into(), s(username))]),
-                    "SET #h = :h, #f = :zero REMOVE #lf",
-                    "attribute_exists(#u)",
-                )),
+                    &update,
+                    "attribute_exists(#u) AND (#g = :g OR (attribute_not_exists(#g) AND :g = :zero))",
+                )?;
+                let record = Expr::default()
+                    .name("#k", "key")
+                    .name("#g", "generation")
+                    .value(":g", n(expected_generation))
+                    .value(":next", n(next))
+                    .update(
+                        &t.revoked_tokens,
+                        Self::revoked_key(generation_key(&user_id)),
+                        "SET #g = :next",
+                        "attribute_exists(#k) AND #g = :g",
+                    )?;
+                Ok(vec![user, record])
+            }
             Write::PutSession(session) => one(Expr::default().name("#s", "session_id").put(
                 &t.active_tokens,
                 session_item(&session),
@@ -374,6 +389,25 @@ impl UserStore for DynamoStore {
             .map_err(|e| unavailable("GetItem users", e))?;
         out.item.as_ref().map(user_from).transpose()
     }
+
+    async fn user_generation(&self, user_id: &str) -> Result<Option<(String, u64)>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.revoked_tokens)
+            .key("key", s(generation_key(user_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable("GetItem generation", e))?;
+        match out.item {
+            Some(item) => Ok(Some((
+                get_s(&item, "username")?,
+                get_n(&item, "generation")?,
+            ))),
+            None => Ok(None),
+        }
+    }
 }
 
 #[async_trait]
@@ -389,8 +423,7 @@ impl SessionStore for DynamoStore {
             self.tables.active_tokens.as_str(),
             Self::session_key(user_id, session_id),
         );
-        let (denied, generation, sessions) =
-            self.denylist(&keys, user_id, Some(extra), now).await?;
+        let (denied, generation, sessions) = self.denylist(&keys, user_id, Some(extra)).await?;
         let session = match sessions.first() {
             Some(item) => Some(session_from(item)?).filter(|s| s.expires_at > now),
             None => None,
@@ -434,13 +467,12 @@ impl SessionStore for DynamoStore {
         jti: &str,
         session_id: &str,
         user_id: &str,
-        now: i64,
     ) -> Result<RevocationState> {
         let keys = [
             RevocationKey::Token(jti.to_owned()).storage_key(),
             RevocationKey::Session(session_id.to_owned()).storage_key(),
         ];
-        let (denied, generation, _) = self.denylist(&keys, user_id, None, now).await?;
+        let (denied, generation, _) = self.denylist(&keys, user_id, None).await?;
         Ok(RevocationState {
             token_revoked: denied[0],
             session_revoked: denied[1],

@@ -1,0 +1,14 @@
+//! Lambda entry point: configuration and clients once per cold start, then
+//! the handler for every request.
+
+use lambda_http::{run, service_fn, Error};
+use warden::config::Config;
+use warden::state::AppState;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let state = AppState::from_aws(Config::from_env()?).await?;
+    let state = &state;
+    run(service_fn(move |req| warden_revoke::handler(state, req))).await
+}
