@@ -164,6 +164,114 @@ async fn on_the_embedded_store_a_user_logs_in_and_refreshes_over_http() {
     login_and_refresh_over_http(api, client).await;
 }
 
+async fn send(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn sessions_and_revoke_all_over_http(api: LocalApi, client: reqwest::Client) {
+    let (_, _, first) = post(
+        &client,
+        &api,
+        "/auth/login",
+        json!({"username": "alice", "password": "correct horse"}),
+    )
+    .await;
+    let (_, _, second) = post(
+        &client,
+        &api,
+        "/auth/login",
+        json!({"username": "alice", "password": "correct horse"}),
+    )
+    .await;
+    let bearer = |pair: &Value| format!("Bearer {}", pair["access_token"].as_str().unwrap());
+    let sessions_url = format!("{}/auth/sessions", api.url());
+
+    let (status, body) = send(
+        client
+            .get(&sessions_url)
+            .header("authorization", bearer(&first)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["sessions"].as_array().unwrap().len(), 2);
+    let (status, _) = send(client.get(&sessions_url)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let sid = second["session_id"].as_str().unwrap();
+    let response = client
+        .delete(format!("{sessions_url}/{sid}"))
+        .header("authorization", bearer(&first))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let (status, _) = send(
+        client
+            .get(&sessions_url)
+            .header("authorization", bearer(&second)),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the deleted session's token is dead"
+    );
+
+    let (status, body) = send(
+        client
+            .post(format!("{}/auth/revoke-all", api.url()))
+            .header("authorization", bearer(&first))
+            .json(&json!({})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body, json!({"revoked_count": 1, "generation": 1}));
+    let (status, _) = send(
+        client
+            .get(&sessions_url)
+            .header("authorization", bearer(&first)),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "revoke-all killed the caller's own token"
+    );
+    let (status, _, _) = post(
+        &client,
+        &api,
+        "/auth/refresh",
+        json!({"refresh_token": first["refresh_token"]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, _) = post(
+        &client,
+        &api,
+        "/auth/login",
+        json!({"username": "alice", "password": "correct horse"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn on_the_embedded_store_sessions_are_listed_deleted_and_revoked_over_http() {
+    let (api, client) = spawn_app(None, &[]).await;
+    sessions_and_revoke_all_over_http(api, client).await;
+}
+
+#[tokio::test]
+async fn on_dynamodb_sessions_are_listed_deleted_and_revoked_over_http() {
+    let Some(tables) = dynamodb_tables().await else {
+        return;
+    };
+    let (api, client) = spawn_app(Some(tables), &[]).await;
+    sessions_and_revoke_all_over_http(api, client).await;
+}
+
 #[tokio::test]
 async fn on_dynamodb_a_user_logs_in_and_refreshes_over_http() {
     let Some(tables) = dynamodb_tables().await else {

@@ -235,4 +235,24 @@ fn tables_create_and_users_add_work_against_dynamodb() {
         .find_map(|l| l.strip_prefix("warden listening on ").map(str::to_owned))
         .unwrap();
     assert_eq!(login(&url, "dave", "dave's password"), 200);
+
+    let mut child = warden()
+        .args(["users", "set-password", "dave", "--endpoint", &endpoint])
+        .env("WARDEN_TABLE_PREFIX", &prefix)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"dave's new password\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("generation 1"), "{stdout}");
+    assert_eq!(login(&url, "dave", "dave's password"), 401);
+    assert_eq!(login(&url, "dave", "dave's new password"), 200);
 }

@@ -1,0 +1,600 @@
+//! The revoke function's handler, called as a function, on the memory store
+//! and on DynamoDB (moto): revocation takes effect on the very next use.
+
+// Test helpers panic on purpose: a failed step is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use http::StatusCode;
+use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
+use lambda_http::request::RequestContext as LambdaContext;
+use lambda_http::{Body, Request, RequestExt};
+use secrecy::SecretString;
+use serde_json::{json, Value};
+use warden::audit::EventType;
+use warden::auth::jwt::AccessClaims;
+use warden::auth::login::{self, create_user, LoginRequest, RefreshRequest, TokenPair};
+use warden::auth::revocation;
+use warden::auth::tokens::authenticate;
+use warden::auth::Role;
+use warden::clock::{Clock, ManualClock};
+use warden::http::RequestContext;
+use warden::state::AppState;
+use warden::store::memory::MemoryStore;
+use warden::store::{RevocationKey, SharedStore, Write};
+use warden::{testing, Error};
+
+struct Harness {
+    state: Arc<AppState>,
+    clock: Arc<ManualClock>,
+}
+
+fn ctx() -> RequestContext {
+    // A fresh IP per call keeps the per-IP login limit out of these tests.
+    let n: u32 = rand_ip();
+    RequestContext::for_tests(&format!(
+        "10.{}.{}.{}",
+        n >> 16 & 255,
+        n >> 8 & 255,
+        n & 255
+    ))
+}
+
+fn rand_ip() -> u32 {
+    ulid::Ulid::new().random() as u32
+}
+
+impl Harness {
+    fn new(store: SharedStore) -> Self {
+        let clock = Arc::new(ManualClock::starting_now());
+        Self {
+            state: Arc::new(testing::state(store, clock.clone())),
+            clock,
+        }
+    }
+
+    async fn user(&self, name: &str, roles: &[Role]) -> String {
+        create_user(
+            &self.state,
+            &ctx(),
+            name,
+            &SecretString::from(format!("{name} password")),
+            roles,
+        )
+        .await
+        .unwrap()
+        .user_id
+    }
+
+    async fn login(&self, name: &str) -> TokenPair {
+        let request = LoginRequest {
+            username: name.into(),
+            password: SecretString::from(format!("{name} password")),
+        };
+        login::login(&self.state, &ctx(), request).await.unwrap()
+    }
+
+    async fn refresh(&self, pair: &TokenPair) -> Result<TokenPair, Error> {
+        let request = RefreshRequest {
+            refresh_token: SecretString::from(pair.refresh_token.clone()),
+        };
+        login::refresh(&self.state, &ctx(), request).await
+    }
+
+    async fn claims(&self, pair: &TokenPair) -> AccessClaims {
+        authenticate(&self.state, &pair.access_token).await.unwrap()
+    }
+
+    async fn accepted(&self, token: &str) -> bool {
+        match authenticate(&self.state, token).await {
+            Ok(_) => true,
+            Err(Error::Unauthorized) => false,
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut context = ApiGatewayV2httpRequestContext::default();
+        context.request_id = Some(ulid::Ulid::new().to_string());
+        context.http.source_ip = Some("192.0.2.44".into());
+        let mut builder = http::Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            builder = builder.header("authorization", format!("Bearer {t}"));
+        }
+        let body = body.map_or(Body::Empty, |b| Body::from(b.to_string()));
+        let req: Request = builder
+            .body(body)
+            .unwrap()
+            .with_request_context(LambdaContext::ApiGatewayV2(context));
+        let response = warden_revoke::handler(&self.state, req).await.unwrap();
+        let status = response.status();
+        assert_ne!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        if status == StatusCode::UNAUTHORIZED {
+            assert_eq!(response.headers()["www-authenticate"], "Bearer");
+        }
+        let bytes: &[u8] = response.body().as_ref();
+        let value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(bytes).unwrap()
+        };
+        (status, value)
+    }
+
+    async fn audit_types(&self, actor: &str) -> Vec<(EventType, Value)> {
+        self.state
+            .store
+            .audit_by_actor(actor, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.event_type, Value::Object(e.details)))
+            .collect()
+    }
+}
+
+/// Runs a check on the memory store, and on DynamoDB when the emulator runs.
+macro_rules! on_both_stores {
+    ($($check:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    super::$check(super::Harness::new(std::sync::Arc::new(super::MemoryStore::new()))).await;
+                }
+            )*
+        }
+        mod dynamodb {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    if let Some((store, _)) = super::testing::dynamo_store().await {
+                        super::$check(super::Harness::new(std::sync::Arc::new(store))).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+async fn after_revoke_all_every_token_is_refused_at_once_and_a_new_login_works(h: Harness) {
+    let user_id = h.user("alice", &[]).await;
+    let pairs = [
+        h.login("alice").await,
+        h.login("alice").await,
+        h.login("alice").await,
+    ];
+    // One session is already revoked: it does not count as live.
+    let (status, _) = h
+        .call(
+            "DELETE",
+            &format!("/auth/sessions/{}", pairs[2].session_id),
+            Some(&pairs[0].access_token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
+    let (status, body) = h
+        .call(
+            "POST",
+            "/auth/revoke-all",
+            Some(&pairs[0].access_token),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body, json!({"revoked_count": 2, "generation": 1}));
+
+    for pair in &pairs {
+        assert!(
+            !h.accepted(&pair.access_token).await,
+            "access token survived revoke-all"
+        );
+        assert!(
+            matches!(h.refresh(pair).await, Err(Error::Unauthorized)),
+            "refresh token survived"
+        );
+        let (status, _) = h
+            .call("GET", "/auth/sessions", Some(&pair.access_token), None)
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let fresh = h.login("alice").await;
+    let claims = h.claims(&fresh).await;
+    assert_eq!(claims.r#gen, 1);
+    let (status, body) = h
+        .call("GET", "/auth/sessions", Some(&fresh.access_token), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["sessions"].as_array().unwrap().len(), 1);
+    assert!(h.refresh(&fresh).await.is_ok());
+    let events = h.audit_types(&user_id).await;
+    let all = events
+        .iter()
+        .find(|(t, _)| *t == EventType::AllTokensRevoked)
+        .unwrap();
+    assert_eq!(all.1["revoked_count"], 2);
+}
+
+async fn revoking_a_refresh_token_kills_its_session_and_no_other(h: Harness) {
+    h.user("alice", &[]).await;
+    let a = h.login("alice").await;
+    let b = h.login("alice").await;
+    let (status, body) = h
+        .call(
+            "POST",
+            "/auth/revoke",
+            Some(&b.access_token),
+            Some(json!({"token": a.refresh_token})),
+        )
+        .await;
+    assert_eq!((status, body), (StatusCode::OK, json!({"revoked": 1})));
+    assert!(!h.accepted(&a.access_token).await);
+    assert!(matches!(h.refresh(&a).await, Err(Error::Unauthorized)));
+    assert!(
+        h.accepted(&b.access_token).await,
+        "the other session lives on"
+    );
+    let (_, body) = h
+        .call(
+            "POST",
+            "/auth/revoke",
+            Some(&b.access_token),
+            Some(json!({"token": a.refresh_token})),
+        )
+        .await;
+    assert_eq!(body, json!({"revoked": 0}), "already invalid");
+}
+
+async fn revoking_an_access_token_kills_that_token_only(h: Harness) {
+    let user_id = h.user("alice", &[]).await;
+    let first = h.login("alice").await;
+    let second = h.refresh(&first).await.unwrap();
+    let (status, body) = h
+        .call(
+            "POST",
+            "/auth/revoke",
+            Some(&second.access_token),
+            Some(json!({"token": first.access_token})),
+        )
+        .await;
+    assert_eq!((status, body), (StatusCode::OK, json!({"revoked": 1})));
+    assert!(!h.accepted(&first.access_token).await);
+    assert!(h.accepted(&second.access_token).await);
+    assert!(h
+        .audit_types(&user_id)
+        .await
+        .iter()
+        .any(|(t, _)| *t == EventType::TokenRevoked));
+    // Revoking a session's access token via the session itself:
+    let (status, _) = h
+        .call(
+            "DELETE",
+            &format!("/auth/sessions/{}", second.session_id),
+            Some(&second.access_token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(!h.accepted(&second.access_token).await);
+    assert!(h
+        .audit_types(&user_id)
+        .await
+        .iter()
+        .any(|(t, _)| *t == EventType::SessionRevoked));
+}
+
+async fn sessions_list_only_the_callers_live_sessions_and_others_are_404(h: Harness) {
+    h.user("alice", &[]).await;
+    h.user("bob", &[]).await;
+    let a1 = h.login("alice").await;
+    let a2 = h.login("alice").await;
+    let b1 = h.login("bob").await;
+    let (status, body) = h
+        .call("GET", "/auth/sessions", Some(&a1.access_token), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let sessions = body["sessions"].as_array().unwrap();
+    let mut ids: Vec<&str> = sessions
+        .iter()
+        .map(|s| s["session_id"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    let mut want = vec![a1.session_id.as_str(), a2.session_id.as_str()];
+    want.sort_unstable();
+    assert_eq!(ids, want);
+    for s in sessions {
+        assert_eq!(s["current"], s["session_id"] == a1.session_id.as_str());
+        for field in [
+            "created_at",
+            "last_used_at",
+            "expires_at",
+            "ip",
+            "user_agent",
+        ] {
+            assert!(s[field].is_string(), "{field}");
+        }
+    }
+    // Bob's session through Alice's token: 404, and it lives on.
+    let (status, _) = h
+        .call(
+            "DELETE",
+            &format!("/auth/sessions/{}", b1.session_id),
+            Some(&a1.access_token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(h.accepted(&b1.access_token).await);
+    assert!(h.refresh(&b1).await.is_ok());
+    let (status, _) = h
+        .call(
+            "DELETE",
+            "/auth/sessions/01NOSUCHSESSION",
+            Some(&a1.access_token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Expired sessions are not listed.
+    h.clock.advance_secs(31.0 * 86_400.0);
+    let fresh = h.login("alice").await;
+    let (_, body) = h
+        .call("GET", "/auth/sessions", Some(&fresh.access_token), None)
+        .await;
+    assert_eq!(body["sessions"].as_array().unwrap().len(), 1);
+}
+
+async fn another_users_token_is_not_revoked_and_only_admins_revoke_others(h: Harness) {
+    let alice_id = h.user("alice", &[]).await;
+    let bob_id = h.user("bob", &[]).await;
+    let admin_id = h.user("root", &[Role::Admin]).await;
+    let alice = h.login("alice").await;
+    let bob = h.login("bob").await;
+    let admin = h.login("root").await;
+    for token in [&bob.access_token, &bob.refresh_token] {
+        let (status, body) = h
+            .call(
+                "POST",
+                "/auth/revoke",
+                Some(&alice.access_token),
+                Some(json!({"token": token})),
+            )
+            .await;
+        assert_eq!((status, body), (StatusCode::OK, json!({"revoked": 0})));
+    }
+    assert!(h.accepted(&bob.access_token).await);
+    assert!(h.refresh(&bob).await.is_ok());
+
+    let (status, _) = h
+        .call(
+            "POST",
+            "/auth/revoke-all",
+            Some(&alice.access_token),
+            Some(json!({"user_id": bob_id})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // Naming oneself is allowed without the admin role.
+    let (status, body) = h
+        .call(
+            "POST",
+            "/auth/revoke-all",
+            Some(&alice.access_token),
+            Some(json!({"user_id": alice_id})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let bob_now = h.login("bob").await;
+    let (status, body) = h
+        .call(
+            "POST",
+            "/auth/revoke-all",
+            Some(&admin.access_token),
+            Some(json!({"user_id": bob_id, "reason": "laptop stolen"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["revoked_count"], 2);
+    assert!(!h.accepted(&bob_now.access_token).await);
+    assert!(
+        h.accepted(&admin.access_token).await,
+        "the admin's own tokens live on"
+    );
+    let events = h.audit_types(&admin_id).await;
+    let (_, details) = events
+        .iter()
+        .find(|(t, _)| *t == EventType::AllTokensRevoked)
+        .unwrap();
+    assert_eq!(details["actor_user_id"], admin_id.as_str());
+    assert_eq!(details["target_user_id"], bob_id.as_str());
+    assert_eq!(details["reason"], "laptop stolen");
+    let (status, _) = h
+        .call(
+            "POST",
+            "/auth/revoke-all",
+            Some(&admin.access_token),
+            Some(json!({"user_id": "01NOBODY"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+async fn unauthenticated_calls_are_401(h: Harness) {
+    h.user("alice", &[]).await;
+    let pair = h.login("alice").await;
+    let routes = [
+        (
+            "POST",
+            "/auth/revoke",
+            Some(json!({"token": pair.access_token})),
+        ),
+        ("POST", "/auth/revoke-all", Some(json!({}))),
+        ("GET", "/auth/sessions", None),
+        ("DELETE", "/auth/sessions/x", None),
+    ];
+    for (method, path, body) in routes {
+        for token in [None, Some("garbage"), Some(pair.refresh_token.as_str())] {
+            let (status, _) = h.call(method, path, token, body.clone()).await;
+            assert_eq!(
+                status,
+                StatusCode::UNAUTHORIZED,
+                "{method} {path} with {token:?}"
+            );
+        }
+    }
+    assert!(h.accepted(&pair.access_token).await, "nothing was revoked");
+    let (status, _) = h
+        .call(
+            "POST",
+            "/auth/revoke",
+            Some(&pair.access_token),
+            Some(json!({"tok": 1})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+async fn a_denylist_entry_past_its_ttl_still_blocks_a_token_that_has_not_expired(h: Harness) {
+    h.user("alice", &[]).await;
+    let pair = h.login("alice").await;
+    let claims = h.claims(&pair).await;
+    // As if DynamoDB's TTL had passed but the item were not deleted yet.
+    let past = h.clock.now_secs() - 3600;
+    h.state
+        .store
+        .transact(vec![Write::Deny {
+            key: RevocationKey::Token(claims.jti.clone()),
+            expires_at: past,
+        }])
+        .await
+        .unwrap();
+    assert!(!h.accepted(&pair.access_token).await);
+}
+
+async fn a_password_change_revokes_every_token(h: Harness) {
+    h.user("alice", &[]).await;
+    let a = h.login("alice").await;
+    let b = h.login("alice").await;
+    let outcome = revocation::set_password(
+        &h.state,
+        &ctx(),
+        "tests",
+        "Alice",
+        &SecretString::from("a new password"),
+    )
+    .await
+    .unwrap();
+    assert_eq!((outcome.revoked_count, outcome.generation), (2, 1));
+    for pair in [&a, &b] {
+        assert!(!h.accepted(&pair.access_token).await);
+        assert!(h.refresh(pair).await.is_err());
+    }
+    let old = LoginRequest {
+        username: "alice".into(),
+        password: SecretString::from("alice password"),
+    };
+    assert!(matches!(
+        login::login(&h.state, &ctx(), old).await,
+        Err(Error::Unauthorized)
+    ));
+    let new = LoginRequest {
+        username: "alice".into(),
+        password: SecretString::from("a new password"),
+    };
+    let pair = login::login(&h.state, &ctx(), new).await.unwrap();
+    assert!(h.accepted(&pair.access_token).await);
+}
+
+/// Many logins and refreshes for one user race with revoke-all; afterwards
+/// no token issued under the old generation is accepted.
+async fn no_token_from_before_a_racing_revoke_all_survives(h: Harness) {
+    h.user("alice", &[]).await;
+    let first = h.login("alice").await;
+    let caller = h.claims(&first).await;
+    let state = h.state.clone();
+    let workers: Vec<_> = (0..8)
+        .map(|_| {
+            let state = state.clone();
+            tokio::spawn(async move {
+                let mut tokens = Vec::new();
+                for _ in 0..3 {
+                    let request = LoginRequest {
+                        username: "alice".into(),
+                        password: SecretString::from("alice password"),
+                    };
+                    let Ok(pair) = login::login(&state, &ctx(), request).await else {
+                        continue;
+                    };
+                    tokens.push(pair.access_token.clone());
+                    let request = RefreshRequest {
+                        refresh_token: SecretString::from(pair.refresh_token.clone()),
+                    };
+                    if let Ok(next) = login::refresh(&state, &ctx(), request).await {
+                        tokens.push(next.access_token);
+                    }
+                }
+                tokens
+            })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(40)).await;
+    let outcome = revocation::revoke_all(&state, &ctx(), &caller, None, Some("race test"))
+        .await
+        .unwrap();
+    let mut tokens = vec![first.access_token.clone()];
+    for w in workers {
+        tokens.extend(w.await.unwrap());
+    }
+    let mut old = 0;
+    for token in &tokens {
+        let claims = state.tokens.verify(token, h.clock.now_secs()).unwrap();
+        if claims.r#gen < outcome.generation {
+            old += 1;
+            assert!(
+                !h.accepted(token).await,
+                "a token issued before the rise was accepted"
+            );
+        } else {
+            assert!(
+                h.accepted(token).await,
+                "a token issued after the rise was refused"
+            );
+        }
+    }
+    assert!(old >= 1);
+    // Sessions left behind by logins that lost the race are not live.
+    let fresh = h.login("alice").await;
+    let listed = revocation::list_sessions(&state, &h.claims(&fresh).await)
+        .await
+        .unwrap();
+    for s in listed {
+        let (session, _) = state
+            .store
+            .session_with_revocation(&caller.sub, &s.session_id, h.clock.now_secs())
+            .await
+            .unwrap();
+        assert!(session.unwrap().generation >= outcome.generation);
+    }
+}
+
+on_both_stores!(
+    after_revoke_all_every_token_is_refused_at_once_and_a_new_login_works,
+    revoking_a_refresh_token_kills_its_session_and_no_other,
+    revoking_an_access_token_kills_that_token_only,
+    sessions_list_only_the_callers_live_sessions_and_others_are_404,
+    another_users_token_is_not_revoked_and_only_admins_revoke_others,
+    unauthenticated_calls_are_401,
+    a_denylist_entry_past_its_ttl_still_blocks_a_token_that_has_not_expired,
+    a_password_change_revokes_every_token,
+    no_token_from_before_a_racing_revoke_all_survives,
+);
