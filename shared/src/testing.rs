@@ -60,13 +60,70 @@ pub fn unique_prefix() -> String {
 /// A DynamoDB store on freshly created tables in the emulator, with its
 /// table prefix; `None` when there is no emulator (see [`aws_endpoint`]).
 pub async fn dynamo_store() -> Option<(DynamoStore, String)> {
+    dynamo_store_with_log()
+        .await
+        .map(|(store, prefix, _)| (store, prefix))
+}
+
+/// Like [`dynamo_store`], with a log of every DynamoDB request the store
+/// sends (retries included): the round trips an operation costs.
+pub async fn dynamo_store_with_log() -> Option<(DynamoStore, String, CallLog)> {
     let endpoint = aws_endpoint()?;
-    let client = aws_sdk_dynamodb::Client::new(&aws_config(&endpoint).await);
+    let log = CallLog::default();
+    let sdk = aws_config(&endpoint).await;
+    let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
+        .interceptor(log.clone())
+        .build();
+    let client = aws_sdk_dynamodb::Client::from_conf(config);
     let prefix = unique_prefix();
     if let Err(e) = tables::create_all(&client, &prefix).await {
         panic!("creating test tables at {endpoint}: {e}");
     }
-    Some((DynamoStore::new(client, &prefix), prefix))
+    log.take();
+    Some((DynamoStore::new(client, &prefix), prefix, log))
+}
+
+/// Records the operation of every DynamoDB request sent (`GetItem`,
+/// `BatchGetItem`, ...).
+#[derive(Debug, Clone, Default)]
+pub struct CallLog(Arc<std::sync::Mutex<Vec<String>>>);
+
+impl CallLog {
+    /// The operations recorded since the last call, in order.
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(
+            &mut *self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+}
+
+impl aws_sdk_dynamodb::config::Intercept for CallLog {
+    fn name(&self) -> &'static str {
+        "CallLog"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> std::result::Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let target = context
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .and_then(|t| t.rsplit('.').next())
+            .unwrap_or("unknown")
+            .to_owned();
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(target);
+        Ok(())
+    }
 }
 
 /// A development configuration with the floor argon2 parameters.

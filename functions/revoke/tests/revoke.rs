@@ -598,3 +598,30 @@ on_both_stores!(
     a_password_change_revokes_every_token,
     no_token_from_before_a_racing_revoke_all_survives,
 );
+
+/// DESIGN.md's budgets, counted on the wire: checking a bearer token is one
+/// DynamoDB round trip; a login is at most three (besides argon2).
+#[tokio::test]
+async fn on_dynamodb_a_token_check_is_one_round_trip_and_a_login_three() {
+    let Some((store, _, log)) = testing::dynamo_store_with_log().await else {
+        return;
+    };
+    let h = Harness::new(Arc::new(store));
+    h.user("alice", &[]).await;
+    log.take();
+    let pair = h.login("alice").await;
+    assert_eq!(log.take(), ["UpdateItem", "GetItem", "TransactWriteItems"]);
+    h.claims(&pair).await;
+    assert_eq!(log.take(), ["BatchGetItem"]);
+    let (status, _) = h
+        .call("GET", "/auth/sessions", Some(&pair.access_token), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        log.take()[0],
+        "BatchGetItem",
+        "authentication first, in one read"
+    );
+    h.refresh(&pair).await.unwrap();
+    assert_eq!(log.take(), ["BatchGetItem", "TransactWriteItems"]);
+}

@@ -1,0 +1,48 @@
+//! The CPU cost of checking a bearer token: signature and claims
+//! ([`TokenCodec::verify`]), and the whole check on the embedded store
+//! (verify plus the denylist read). Budget: tens of microseconds.
+//!
+//! `cargo bench -p warden --bench tokens`
+
+// Benchmarks panic on setup failure like tests do.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use warden::auth::tokens::authenticate;
+use warden::auth::Role;
+use warden::clock::{Clock, SystemClock};
+use warden::store::memory::MemoryStore;
+
+fn benches(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let state = warden::testing::state(Arc::new(MemoryStore::new()), Arc::new(SystemClock));
+    let now = SystemClock.now_secs();
+    let (token, _) = state
+        .tokens
+        .issue("01USER", &[Role::User, Role::Approver], 0, "01SESSION", now)
+        .unwrap();
+
+    c.bench_function("jwt verify (signature + claims)", |b| {
+        b.iter(|| state.tokens.verify(black_box(&token), now).unwrap());
+    });
+    c.bench_function("jwt issue", |b| {
+        b.iter(|| {
+            state
+                .tokens
+                .issue("01USER", &[Role::User], 0, "01SESSION", now)
+                .unwrap()
+        });
+    });
+    c.bench_function("authenticate (verify + denylist read, memory store)", |b| {
+        b.iter(|| {
+            rt.block_on(authenticate(&state, black_box(&token)))
+                .unwrap()
+        });
+    });
+}
+
+criterion_group!(tokens, benches);
+criterion_main!(tokens);
