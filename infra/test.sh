@@ -73,4 +73,6 @@ log "cargo test"
 cargo test --workspace
 log "cfn-lint template.yaml"
 "$VENV/bin/cfn-lint" template.yaml
+log "infra/openapi.yaml parses"
+"$VENV/bin/python" -c 'import sys, yaml; yaml.safe_load(open(sys.argv[1]))' infra/openapi.yaml
 log "all checks passed"
