@@ -70,9 +70,13 @@ cargo fmt --all -- --check
 log "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 log "cargo test"
-cargo test --workspace
+TEST_LOG="$ROOT/target/test-output.log"
+cargo test --workspace 2>&1 | tee "$TEST_LOG"
 log "cfn-lint template.yaml"
 "$VENV/bin/cfn-lint" template.yaml
 log "infra/openapi.yaml parses"
 "$VENV/bin/python" -c 'import sys, yaml; yaml.safe_load(open(sys.argv[1]))' infra/openapi.yaml
 log "all checks passed"
+# One closing line with the totals of every test binary above.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$TEST_LOG"

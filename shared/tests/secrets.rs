@@ -1,0 +1,144 @@
+//! The Secrets Manager adapter through the real SDK against the emulator:
+//! the JWT key set follows AWSCURRENT and AWSPREVIOUS, and a weak key in
+//! the secret refuses start-up.
+
+// Test helpers panic on purpose: a failed step is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use secrecy::ExposeSecret;
+use warden::clock::SystemClock;
+use warden::config::Config;
+use warden::secrets::{SecretsManager, SecretsPort};
+use warden::state::{signing_keys, AppState};
+use warden::store::memory::MemoryStore;
+
+async fn client() -> Option<aws_sdk_secretsmanager::Client> {
+    let endpoint = warden::testing::aws_endpoint()?;
+    Some(aws_sdk_secretsmanager::Client::new(
+        &warden::testing::aws_config(&endpoint).await,
+    ))
+}
+
+fn staging_config(arn: &str) -> Config {
+    let (config, findings) = Config::load(|k| match k {
+        "WARDEN_ENV" => Some("staging".into()),
+        "WARDEN_JWT_SECRET_ARN" => Some(arn.to_owned()),
+        _ => None,
+    });
+    assert!(!findings.has_errors(), "{findings:?}");
+    config.unwrap()
+}
+
+#[tokio::test]
+async fn the_key_set_is_the_current_version_and_after_rotation_the_previous_one_too() {
+    let Some(client) = client().await else {
+        return;
+    };
+    let name = format!("warden-test-{}", ulid::Ulid::new());
+    let first = "first-key-0123456789abcdef0123456789abcdef";
+    let created = client
+        .create_secret()
+        .name(&name)
+        .secret_string(first)
+        .send()
+        .await
+        .unwrap();
+    let arn = created.arn().unwrap().to_owned();
+    let secrets = SecretsManager::new(client.clone());
+
+    let versions = secrets.current_and_previous(&arn).await.unwrap();
+    assert_eq!(versions.len(), 1);
+    assert!(versions[0].current);
+    assert_eq!(versions[0].value.expose_secret(), first);
+    let first_version = versions[0].version_id.clone();
+
+    let second = "second-key-0123456789abcdef0123456789abcdef";
+    client
+        .put_secret_value()
+        .secret_id(&arn)
+        .secret_string(second)
+        .send()
+        .await
+        .unwrap();
+    let versions = secrets.current_and_previous(&arn).await.unwrap();
+    assert_eq!(versions.len(), 2);
+    assert!(versions[0].current && !versions[1].current);
+    assert_eq!(versions[0].value.expose_secret(), second);
+    assert_eq!(versions[1].version_id, first_version);
+
+    // A state built from the secret signs with the new key and still
+    // verifies tokens signed with the old one.
+    let config = staging_config(&arn);
+    let keys = signing_keys(&config, Some(&secrets)).await.unwrap();
+    let state = AppState::new(
+        config.clone(),
+        Arc::new(MemoryStore::new()),
+        &keys,
+        Arc::new(SystemClock),
+    )
+    .unwrap();
+    let old_only = [keys[1].clone()].map(|mut k| {
+        k.current = true;
+        k
+    });
+    let old_state = AppState::new(
+        config,
+        Arc::new(MemoryStore::new()),
+        &old_only,
+        Arc::new(SystemClock),
+    )
+    .unwrap();
+    let now = 1_900_000_000;
+    let (old_token, _) = old_state.tokens.issue("u", &[], 0, "s", now).unwrap();
+    assert!(state.tokens.verify(&old_token, now).is_ok());
+    let (new_token, _) = state.tokens.issue("u", &[], 0, "s", now).unwrap();
+    let kid = jsonwebtoken::decode_header(&new_token)
+        .unwrap()
+        .kid
+        .unwrap();
+    assert_eq!(
+        kid, versions[0].version_id,
+        "the kid is the secret's version id"
+    );
+    assert!(old_state.tokens.verify(&new_token, now).is_err());
+}
+
+#[tokio::test]
+async fn a_short_key_in_secrets_manager_refuses_start_up() {
+    let Some(client) = client().await else {
+        return;
+    };
+    let name = format!("warden-test-{}", ulid::Ulid::new());
+    let created = client
+        .create_secret()
+        .name(&name)
+        .secret_string("a".repeat(31))
+        .send()
+        .await
+        .unwrap();
+    let arn = created.arn().unwrap().to_owned();
+    let secrets = SecretsManager::new(client);
+    let config = staging_config(&arn);
+    let keys = signing_keys(&config, Some(&secrets)).await.unwrap();
+    let err = AppState::new(
+        config,
+        Arc::new(MemoryStore::new()),
+        &keys,
+        Arc::new(SystemClock),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("31 bytes"), "{err}");
+}
+
+#[tokio::test]
+async fn a_missing_secret_is_an_error_not_a_generated_key() {
+    let Some(client) = client().await else {
+        return;
+    };
+    let secrets = SecretsManager::new(client);
+    let config =
+        staging_config("arn:aws:secretsmanager:us-east-1:123456789012:secret:missing-AbCdEf");
+    assert!(signing_keys(&config, Some(&secrets)).await.is_err());
+}
