@@ -87,7 +87,29 @@ pub fn read_json<T: DeserializeOwned>(req: &Request, limit: usize) -> Result<T, 
             "the request body is empty; a JSON object is required".into(),
         ));
     }
-    serde_json::from_slice(body).map_err(|e| Error::BadRequest(format!("invalid JSON body: {e}")))
+    serde_json::from_slice(body).map_err(|e| {
+        Error::BadRequest(format!(
+            "invalid JSON body: {}",
+            without_values(&e.to_string())
+        ))
+    })
+}
+
+/// serde's messages quote the offending value (`invalid type: integer
+/// `123456`, expected a string`), which may be a password: keep the kind
+/// of value and what was expected, drop the value. Other messages (`missing
+/// field `password``) name fields only and stay as they are.
+fn without_values(message: &str) -> String {
+    let typed = message.starts_with("invalid type: ") || message.starts_with("invalid value: ");
+    let split = message.split_once(", expected").and_then(|(head, tail)| {
+        let (label, found) = head.split_once(": ")?;
+        let kind = found.split([' ', '`', '"']).next().unwrap_or("value");
+        Some(format!("{label}: {kind}, expected{tail}"))
+    });
+    match split {
+        Some(clean) if typed => clean,
+        _ => message.to_owned(),
+    }
 }
 
 /// Builds responses carrying the request id and CORS headers.
@@ -193,9 +215,36 @@ impl<'a> Responder<'a> {
             if allowed {
                 if let Ok(value) = HeaderValue::from_str(origin) {
                     headers.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+                    headers.insert(
+                        http::header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                        HeaderValue::from_static("x-request-id, retry-after"),
+                    );
                 }
             }
             headers.insert(http::header::VARY, HeaderValue::from_static("Origin"));
+        }
+        response
+    }
+
+    /// The answer to a CORS preflight (`OPTIONS`). In AWS, API Gateway
+    /// answers these from `template.yaml`; `warden serve` answers them here,
+    /// with the same methods and headers.
+    pub fn preflight(&self) -> Response<Body> {
+        let mut response = self.finish(StatusCode::NO_CONTENT, "text/plain", Body::Empty);
+        let headers = response.headers_mut();
+        if headers.contains_key(http::header::ACCESS_CONTROL_ALLOW_ORIGIN) {
+            headers.insert(
+                http::header::ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static("GET, POST, DELETE, OPTIONS"),
+            );
+            headers.insert(
+                http::header::ACCESS_CONTROL_ALLOW_HEADERS,
+                HeaderValue::from_static("authorization, content-type, x-api-key, idempotency-key"),
+            );
+            headers.insert(
+                http::header::ACCESS_CONTROL_MAX_AGE,
+                HeaderValue::from_static("600"),
+            );
         }
         response
     }
@@ -209,5 +258,26 @@ pub fn path(req: &Request) -> String {
         req.uri().path().to_owned()
     } else {
         raw.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_values;
+
+    #[test]
+    fn parse_errors_never_echo_the_value() {
+        assert_eq!(
+            without_values("invalid type: integer `123456`, expected a string at line 1 column 20"),
+            "invalid type: integer, expected a string at line 1 column 20"
+        );
+        assert_eq!(
+            without_values(r#"invalid type: string "hunter2", expected u32 at line 1 column 9"#),
+            "invalid type: string, expected u32 at line 1 column 9"
+        );
+        assert_eq!(
+            without_values("missing field `password` at line 1"),
+            "missing field `password` at line 1"
+        );
     }
 }

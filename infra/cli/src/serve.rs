@@ -208,6 +208,10 @@ async fn dispatch(
         .with_request_context(LambdaContext::ApiGatewayV2(context));
 
     let path = req.uri().path().to_owned();
+    if req.method() == http::Method::OPTIONS {
+        let ctx = RequestContext::from_request(&req);
+        return to_hyper(Responder::new(&ctx, &state.config).preflight());
+    }
     let response = match route(&path) {
         Some(Function::Login) => warden_login::handler(state, req).await,
         Some(Function::Revoke) => warden_revoke::handler(state, req).await,
