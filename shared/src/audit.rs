@@ -39,6 +39,10 @@ pub enum EventType {
     AllTokensRevoked,
     /// A user's password was changed; every token of theirs was revoked.
     PasswordChanged,
+    /// A webhook delivery was verified and enqueued.
+    WebhookAccepted,
+    /// A webhook delivery was refused (the reason is in the details).
+    WebhookRejected,
 }
 
 impl EventType {
@@ -56,6 +60,8 @@ impl EventType {
             EventType::SessionRevoked => "SESSION_REVOKED",
             EventType::AllTokensRevoked => "ALL_TOKENS_REVOKED",
             EventType::PasswordChanged => "PASSWORD_CHANGED",
+            EventType::WebhookAccepted => "WEBHOOK_ACCEPTED",
+            EventType::WebhookRejected => "WEBHOOK_REJECTED",
         }
     }
 

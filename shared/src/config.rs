@@ -202,6 +202,11 @@ pub struct Config {
     pub jwt_secret: Option<SecretString>,
     /// `WARDEN_JWT_SECRET_ARN`: the Secrets Manager secret holding the key.
     pub jwt_secret_arn: Option<String>,
+    /// `WARDEN_WEBHOOK_SECRETS_ARN`: the Secrets Manager secret holding the
+    /// webhook sources, a JSON array `[{"name", "scheme", "secrets"}]`.
+    pub webhook_secrets_arn: Option<String>,
+    /// `WARDEN_EVENTS_QUEUE_URL`: the SQS queue verified deliveries go to.
+    pub events_queue_url: Option<String>,
 }
 
 impl Config {
@@ -324,6 +329,8 @@ impl Config {
             audit_retention_days,
             jwt_secret: var("WARDEN_JWT_SECRET").map(SecretString::from),
             jwt_secret_arn: var("WARDEN_JWT_SECRET_ARN"),
+            webhook_secrets_arn: var("WARDEN_WEBHOOK_SECRETS_ARN"),
+            events_queue_url: var("WARDEN_EVENTS_QUEUE_URL"),
         };
         findings.extend(config.validate());
         ((!unreadable).then_some(config), Findings(findings))

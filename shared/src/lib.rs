@@ -17,6 +17,9 @@
 //! - [`audit`]: audit events, written in the same transaction as the
 //!   decision they record.
 //! - [`ratelimit`]: the GCRA limiter over the store.
+//! - [`webhook`]: signature schemes (Slack, GitHub, Stripe, Standard
+//!   Webhooks) and the intake: verify, dedupe, enqueue once.
+//! - [`queue`]: the queue port (SQS, or in process).
 //! - [`store`]: the storage ports and their two adapters, DynamoDB and the
 //!   embedded memory store.
 //! - [`clock`]: the time source, replaceable in tests.
@@ -30,11 +33,13 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod queue;
 pub mod ratelimit;
 pub mod secrets;
 pub mod state;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod webhook;
 
 pub use error::{Error, Result};

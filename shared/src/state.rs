@@ -68,8 +68,13 @@ impl AppState {
     /// and the function never serves, when anything is insecure or missing.
     pub async fn from_aws(config: Config) -> Result<Self> {
         let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), &config.table_prefix);
-        let secrets = SecretsManager::new(aws_sdk_secretsmanager::Client::new(&aws));
+        Self::with_aws(config, &aws).await
+    }
+
+    /// [`AppState::from_aws`] with an SDK configuration already loaded.
+    pub async fn with_aws(config: Config, aws: &aws_config::SdkConfig) -> Result<Self> {
+        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), &config.table_prefix);
+        let secrets = SecretsManager::new(aws_sdk_secretsmanager::Client::new(aws));
         let keys = signing_keys(&config, Some(&secrets)).await?;
         Self::new(config, Arc::new(store), &keys, Arc::new(SystemClock))
     }

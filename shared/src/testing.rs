@@ -235,6 +235,24 @@ impl RateLimitStore for FailingAudit {
 }
 
 #[async_trait]
+impl crate::store::WebhookStore for FailingAudit {
+    async fn claim_delivery(
+        &self,
+        delivery_key: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<crate::store::Claim> {
+        self.inner
+            .claim_delivery(delivery_key, now, expires_at)
+            .await
+    }
+
+    async fn release_delivery(&self, delivery_key: &str, claimed_at: i64) -> Result<()> {
+        self.inner.release_delivery(delivery_key, claimed_at).await
+    }
+}
+
+#[async_trait]
 impl Transactions for FailingAudit {
     async fn transact(&self, writes: Vec<Write>) -> Result<()> {
         if self.armed.load(Ordering::SeqCst) && writes.iter().any(|w| matches!(w, Write::Audit(_)))

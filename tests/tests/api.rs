@@ -406,3 +406,64 @@ async fn an_insecure_configuration_does_not_start() {
     .unwrap_err();
     assert!(err.to_string().contains("ALLOWED_ORIGINS"), "{err}");
 }
+
+#[tokio::test]
+async fn a_signed_webhook_is_accepted_once_over_http_and_a_forged_one_refused() {
+    use warden::queue::MemoryQueue;
+    use warden::webhook::{Intake, SigningKey, Sources};
+
+    let env = [("WARDEN_JWT_SECRET", warden::testing::TEST_JWT_KEY)];
+    let config = local_config(|k| {
+        env.iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| (*v).to_owned())
+    })
+    .unwrap();
+    let state = build_state(config, None).await.unwrap();
+    let queue = Arc::new(MemoryQueue::new());
+    let sources =
+        Sources::from_json(r#"[{"name": "gh", "scheme": "github", "secrets": ["s3cret"]}]"#)
+            .unwrap();
+    let intake = Arc::new(Intake {
+        sources,
+        queue: queue.clone(),
+    });
+    let api = LocalApi::start_with("127.0.0.1:0".parse().unwrap(), state, intake)
+        .await
+        .unwrap();
+    let client = reqwest::Client::new();
+    let body = br#"{"action":"opened"}"#;
+    let signature = format!(
+        "sha256={}",
+        hex::encode(SigningKey::new(b"s3cret").sign(&[body]))
+    );
+    let deliver = |signature: String, body: &'static [u8]| {
+        client
+            .post(format!("{}/webhooks/gh", api.url()))
+            .header("x-hub-signature-256", signature)
+            .header("x-github-delivery", "delivery-1")
+            .header("x-github-event", "issues")
+            .body(body)
+            .send()
+    };
+    let first = deliver(signature.clone(), body).await.unwrap();
+    assert_eq!(first.status(), StatusCode::ACCEPTED);
+    assert_eq!(
+        first.json::<Value>().await.unwrap(),
+        json!({"status": "accepted", "delivery_id": "delivery-1"})
+    );
+    let again = deliver(signature.clone(), body).await.unwrap();
+    assert_eq!(again.status(), StatusCode::OK);
+    let forged = deliver(signature, br#"{"action":"deleted"}"#)
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(queue.messages().len(), 1);
+    let unknown = client
+        .post(format!("{}/webhooks/nope", api.url()))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+}

@@ -148,7 +148,13 @@ async fn run_serve(
     endpoint: Option<String>,
 ) -> Result<(), Error> {
     let config = serve::local_config(|k| std::env::var(k).ok())?;
-    let seed = seed.as_deref().map(Seed::load).transpose()?;
+    let mut seed = seed.as_deref().map(Seed::load).transpose()?;
+    let sources = seed
+        .as_mut()
+        .map(|s| std::mem::take(&mut s.webhook_sources))
+        .unwrap_or_default();
+    // A webhook source without a secret refuses start-up, before anything is written.
+    let intake = serve::build_intake(&config, sources, endpoint.as_deref()).await?;
     let state = serve::build_state(config, endpoint.as_deref()).await?;
     match seed {
         Some(seed) => seed.apply(&state).await?,
@@ -166,7 +172,15 @@ async fn run_serve(
             }
         }
     }
-    let api = LocalApi::start(addr, state)
+    for source in intake.sources.all() {
+        println!(
+            "webhook source {} ({}) at POST /webhooks/{}",
+            source.name,
+            source.scheme.as_str(),
+            source.name
+        );
+    }
+    let api = LocalApi::start_with(addr, state, intake)
         .await
         .map_err(|e| Error::Config(format!("cannot listen on {addr}: {e}")))?;
     println!("warden listening on {}", api.url());

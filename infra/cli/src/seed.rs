@@ -1,7 +1,9 @@
 //! The seed file of `warden serve --seed FILE`:
 //! `{"users": [{"username": "...", "password": "...", "roles": ["admin"]}]}`.
-//! Sections added by later features (`workspaces`, `agents`, `api_keys`,
-//! `webhook_sources`) are ignored until their feature reads them.
+//! `webhook_sources: [{"name", "scheme", "secrets": [...]}]` configures
+//! `POST /webhooks/{source}`. Sections added by later features
+//! (`workspaces`, `agents`, `api_keys`) are ignored until their feature
+//! reads them.
 
 use std::path::Path;
 
@@ -19,6 +21,9 @@ pub struct Seed {
     /// Users to create.
     #[serde(default)]
     pub users: Vec<SeedUser>,
+    /// Webhook sources: `[{"name", "scheme", "secrets": [...]}]`.
+    #[serde(default)]
+    pub webhook_sources: Vec<warden::webhook::SourceConfig>,
 }
 
 /// One user of the seed file.

@@ -20,11 +20,13 @@ use tokio::net::TcpListener;
 use warden::clock::SystemClock;
 use warden::config::{Config, Environment};
 use warden::http::{RequestContext, Responder};
+use warden::queue::{MemoryQueue, Queue, SqsQueue};
 use warden::secrets::SecretsManager;
 use warden::state::{signing_keys, AppState};
 use warden::store::dynamo::DynamoStore;
 use warden::store::memory::MemoryStore;
 use warden::store::SharedStore;
+use warden::webhook::{Intake, SourceConfig, Sources};
 use warden::Error;
 
 /// The largest body `warden serve` reads; each endpoint has its own,
@@ -38,6 +40,8 @@ pub enum Function {
     Login,
     /// `functions/revoke`.
     Revoke,
+    /// `functions/webhook-receive`.
+    WebhookReceive,
 }
 
 /// The function behind `path`, as `template.yaml` routes it.
@@ -46,6 +50,7 @@ pub fn route(path: &str) -> Option<Function> {
         "/auth/login" | "/auth/refresh" => Some(Function::Login),
         "/auth/revoke" | "/auth/revoke-all" | "/auth/sessions" => Some(Function::Revoke),
         p if p.starts_with("/auth/sessions/") => Some(Function::Revoke),
+        p if p.starts_with("/webhooks/") => Some(Function::WebhookReceive),
         _ => None,
     }
 }
@@ -104,8 +109,27 @@ pub async fn build_state(
     )?))
 }
 
+/// The webhook intake of `warden serve`: the seed file's sources, and the
+/// SQS queue at `WARDEN_EVENTS_QUEUE_URL` when set (through the emulator
+/// endpoint, if any), else an in-process queue.
+pub async fn build_intake(
+    config: &Config,
+    sources: Vec<SourceConfig>,
+    endpoint: Option<&str>,
+) -> Result<Arc<Intake>, Error> {
+    let sources = Sources::new(sources)?;
+    let queue: Arc<dyn Queue> = match &config.events_queue_url {
+        Some(url) => Arc::new(SqsQueue::new(
+            aws_sdk_sqs::Client::new(&aws_config(endpoint).await),
+            url,
+        )),
+        None => Arc::new(MemoryQueue::new()),
+    };
+    Ok(Arc::new(Intake { sources, queue }))
+}
+
 /// Serves `state` on `listener` until the task is dropped.
-pub async fn run(listener: TcpListener, state: Arc<AppState>) {
+pub async fn run(listener: TcpListener, state: Arc<AppState>, intake: Arc<Intake>) {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(conn) => conn,
@@ -114,11 +138,11 @@ pub async fn run(listener: TcpListener, state: Arc<AppState>) {
                 continue;
             }
         };
-        let state = state.clone();
+        let (state, intake) = (state.clone(), intake.clone());
         tokio::spawn(async move {
             let service = service_fn(move |req| {
-                let state = state.clone();
-                async move { Ok::<_, Infallible>(dispatch(&state, peer, req).await) }
+                let (state, intake) = (state.clone(), intake.clone());
+                async move { Ok::<_, Infallible>(dispatch(&state, &intake, peer, req).await) }
             });
             if let Err(e) = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -143,9 +167,22 @@ pub struct LocalApi {
 impl LocalApi {
     /// Starts serving `state` on `addr` (port 0 picks a free port).
     pub async fn start(addr: SocketAddr, state: Arc<AppState>) -> std::io::Result<Self> {
+        let intake = Arc::new(Intake {
+            sources: Sources::default(),
+            queue: Arc::new(MemoryQueue::new()),
+        });
+        Self::start_with(addr, state, intake).await
+    }
+
+    /// Starts serving `state` and the webhook `intake` on `addr`.
+    pub async fn start_with(
+        addr: SocketAddr,
+        state: Arc<AppState>,
+        intake: Arc<Intake>,
+    ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let task = tokio::spawn(run(listener, state.clone()));
+        let task = tokio::spawn(run(listener, state.clone(), intake));
         Ok(Self { addr, state, task })
     }
 
@@ -177,6 +214,7 @@ fn client_ip(state: &AppState, peer: SocketAddr, headers: &http::HeaderMap) -> I
 
 async fn dispatch(
     state: &AppState,
+    intake: &Intake,
     peer: SocketAddr,
     req: hyper::Request<Incoming>,
 ) -> hyper::Response<Full<Bytes>> {
@@ -215,6 +253,7 @@ async fn dispatch(
     let response = match route(&path) {
         Some(Function::Login) => warden_login::handler(state, req).await,
         Some(Function::Revoke) => warden_revoke::handler(state, req).await,
+        Some(Function::WebhookReceive) => warden_webhook_receive::handler(state, intake, req).await,
         None => {
             let ctx = RequestContext::from_request(&req);
             Ok(Responder::new(&ctx, &state.config)

@@ -155,6 +155,21 @@ fn serve_loads_users_from_a_seed_file() {
 
     std::fs::write(
         &seed,
+        r#"{"users": [], "webhook_sources": [{"name": "gh", "scheme": "github", "secrets": []}]}"#,
+    )
+    .unwrap();
+    let out = warden()
+        .args(["serve", "--seed", seed.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "a webhook source without a secret must stop start-up"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no secret"));
+
+    std::fs::write(
+        &seed,
         r#"{"users": [{"username": "x", "password": "y", "roles": ["root"]}]}"#,
     )
     .unwrap();
@@ -183,7 +198,11 @@ fn tables_create_and_users_add_work_against_dynamodb() {
         "{stdout} {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(stdout.matches("created table").count(), 5, "{stdout}");
+    assert_eq!(
+        stdout.matches("created table").count(),
+        warden::store::dynamo::tables::ALL.len(),
+        "{stdout}"
+    );
 
     let mut child = warden()
         .args([

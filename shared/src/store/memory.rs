@@ -10,8 +10,9 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use super::{
-    generation_key, AuditStore, RateLimitStore, RevocationKey, RevocationState, SessionRecord,
-    SessionStore, TatCondition, Transactions, UserRecord, UserStore, Write,
+    generation_key, AuditStore, Claim, RateLimitStore, RevocationKey, RevocationState,
+    SessionRecord, SessionStore, TatCondition, Transactions, UserRecord, UserStore, WebhookStore,
+    Write, STALE_CLAIM_SECS,
 };
 use crate::audit::AuditEvent;
 use crate::{Error, Result};
@@ -30,6 +31,14 @@ struct Tables {
     /// By event id (a ULID, so this is also time order).
     audit: BTreeMap<String, AuditEvent>,
     rates: HashMap<String, (i64, i64)>,
+    deliveries: HashMap<String, Delivery>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Delivery {
+    enqueued: bool,
+    claimed_at: i64,
+    expires_at: i64,
 }
 
 /// The embedded, in-process store.
@@ -114,6 +123,10 @@ impl Tables {
                 .is_some_and(|s| &s.refresh_hash == expected_refresh_hash),
             Write::DeleteSession { .. } | Write::Deny { .. } => true,
             Write::Audit(e) => !self.audit.contains_key(&e.event_id),
+            Write::DeliveryEnqueued { delivery_key } => self
+                .deliveries
+                .get(delivery_key)
+                .is_some_and(|d| !d.enqueued),
         }
     }
 
@@ -202,6 +215,11 @@ impl Tables {
             Write::Audit(e) => {
                 self.audit.insert(e.event_id.clone(), e);
             }
+            Write::DeliveryEnqueued { delivery_key } => {
+                if let Some(d) = self.deliveries.get_mut(&delivery_key) {
+                    d.enqueued = true;
+                }
+            }
         }
     }
 }
@@ -234,6 +252,7 @@ fn item_ids(write: &Write) -> Vec<String> {
         } => vec![format!("sessions/{user_id}/{session_id}")],
         Write::Deny { key, .. } => vec![format!("revoked/{}", key.storage_key())],
         Write::Audit(e) => vec![format!("audit/{}", e.event_id)],
+        Write::DeliveryEnqueued { delivery_key } => vec![format!("deliveries/{delivery_key}")],
     }
 }
 
@@ -344,6 +363,41 @@ impl RateLimitStore for MemoryStore {
         }
         tables.rates.insert(key.to_owned(), (new_tat, expires_at));
         Ok(Ok(()))
+    }
+}
+
+#[async_trait]
+impl WebhookStore for MemoryStore {
+    async fn claim_delivery(&self, delivery_key: &str, now: i64, expires_at: i64) -> Result<Claim> {
+        let mut tables = self.lock();
+        match tables.deliveries.get(delivery_key) {
+            Some(d) if d.expires_at > now && d.enqueued => return Ok(Claim::Delivered),
+            Some(d) if d.expires_at > now && d.claimed_at > now - STALE_CLAIM_SECS => {
+                return Ok(Claim::InFlight)
+            }
+            _ => {}
+        }
+        tables.deliveries.insert(
+            delivery_key.to_owned(),
+            Delivery {
+                enqueued: false,
+                claimed_at: now,
+                expires_at,
+            },
+        );
+        Ok(Claim::Claimed)
+    }
+
+    async fn release_delivery(&self, delivery_key: &str, claimed_at: i64) -> Result<()> {
+        let mut tables = self.lock();
+        if tables
+            .deliveries
+            .get(delivery_key)
+            .is_some_and(|d| !d.enqueued && d.claimed_at == claimed_at)
+        {
+            tables.deliveries.remove(delivery_key);
+        }
+        Ok(())
     }
 }
 

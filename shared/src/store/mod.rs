@@ -217,8 +217,41 @@ pub enum Write {
         /// Epoch seconds.
         expires_at: i64,
     },
+    /// Marks a claimed webhook delivery as enqueued. Condition: it is
+    /// claimed (pending).
+    DeliveryEnqueued {
+        /// `<source>#<delivery id>`.
+        delivery_key: String,
+    },
     /// Appends an audit event. Condition: its id is new.
     Audit(AuditEvent),
+}
+
+/// What claiming a webhook delivery found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// The delivery is new (or its earlier claim went stale): it is ours.
+    Claimed,
+    /// The delivery was enqueued before: a duplicate.
+    Delivered,
+    /// Another request holds a fresh claim and may still fail: try later.
+    InFlight,
+}
+
+/// How long a pending claim blocks others before it counts as abandoned
+/// (far longer than a function's timeout).
+pub const STALE_CLAIM_SECS: i64 = 60;
+
+/// Webhook deliveries: the dedupe record of every accepted delivery.
+#[async_trait]
+pub trait WebhookStore: Send + Sync {
+    /// Claims `delivery_key` at `now` (epoch seconds) with a pending record
+    /// that expires at `expires_at`. One conditional write.
+    async fn claim_delivery(&self, delivery_key: &str, now: i64, expires_at: i64) -> Result<Claim>;
+
+    /// Deletes our pending claim (made at `claimed_at`) so the provider's
+    /// retry is accepted; an enqueued record or someone else's claim stays.
+    async fn release_delivery(&self, delivery_key: &str, claimed_at: i64) -> Result<()>;
 }
 
 /// Users.
@@ -292,9 +325,15 @@ pub trait Transactions: Send + Sync {
 }
 
 /// Every port together; what the handlers hold.
-pub trait Store: UserStore + SessionStore + AuditStore + RateLimitStore + Transactions {}
+pub trait Store:
+    UserStore + SessionStore + AuditStore + RateLimitStore + WebhookStore + Transactions
+{
+}
 
-impl<T: UserStore + SessionStore + AuditStore + RateLimitStore + Transactions> Store for T {}
+impl<T: UserStore + SessionStore + AuditStore + RateLimitStore + WebhookStore + Transactions> Store
+    for T
+{
+}
 
 impl std::fmt::Debug for dyn Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure,
@@ -25,8 +27,9 @@ use self::item::{
     Item,
 };
 use super::{
-    generation_key, AuditStore, RateLimitStore, RevocationKey, RevocationState, SessionRecord,
-    SessionStore, TatCondition, Transactions, UserRecord, UserStore, Write,
+    generation_key, AuditStore, Claim, RateLimitStore, RevocationKey, RevocationState,
+    SessionRecord, SessionStore, TatCondition, Transactions, UserRecord, UserStore, WebhookStore,
+    Write, STALE_CLAIM_SECS,
 };
 use crate::audit::AuditEvent;
 use crate::{Error, Result};
@@ -34,6 +37,7 @@ use crate::{Error, Result};
 /// The table names under one prefix.
 #[derive(Debug, Clone)]
 struct TableNames {
+    webhook_deliveries: String,
     users: String,
     active_tokens: String,
     revoked_tokens: String,
@@ -109,7 +113,9 @@ impl Expr {
 impl DynamoStore {
     /// A store over the tables named `<prefix><table>`.
     pub fn new(client: Client, prefix: &str) -> Self {
-        use tables::{ACTIVE_TOKENS, AUDIT_LOG, RATE_LIMITS, REVOKED_TOKENS, USERS};
+        use tables::{
+            ACTIVE_TOKENS, AUDIT_LOG, RATE_LIMITS, REVOKED_TOKENS, USERS, WEBHOOK_DELIVERIES,
+        };
         Self {
             client,
             tables: TableNames {
@@ -118,6 +124,7 @@ impl DynamoStore {
                 revoked_tokens: REVOKED_TOKENS.name(prefix),
                 audit_log: AUDIT_LOG.name(prefix),
                 rate_limits: RATE_LIMITS.name(prefix),
+                webhook_deliveries: WEBHOOK_DELIVERIES.name(prefix),
             },
         }
     }
@@ -366,6 +373,17 @@ impl DynamoStore {
                     .map_err(build_err)?;
                 Ok(vec![TransactWriteItem::builder().put(p).build()])
             }
+            Write::DeliveryEnqueued { delivery_key } => one(Expr::default()
+                .name("#k", "delivery_key")
+                .name("#st", "status")
+                .value(":pending", s(DELIVERY_PENDING))
+                .value(":enqueued", s(DELIVERY_ENQUEUED))
+                .update(
+                    &t.webhook_deliveries,
+                    Item::from([("delivery_key".into(), s(delivery_key))]),
+                    "SET #st = :enqueued",
+                    "attribute_exists(#k) AND #st = :pending",
+                )),
             Write::Audit(event) => one(Expr::default().name("#e", "event_id").put(
                 &t.audit_log,
                 audit_item(&event),
@@ -540,6 +558,75 @@ impl RateLimitStore for DynamoStore {
                     Ok(Err(current))
                 }
                 other => Err(unavailable("UpdateItem rate limits", other)),
+            },
+        }
+    }
+}
+
+const DELIVERY_PENDING: &str = "PENDING";
+const DELIVERY_ENQUEUED: &str = "ENQUEUED";
+
+#[async_trait]
+impl WebhookStore for DynamoStore {
+    async fn claim_delivery(&self, delivery_key: &str, now: i64, expires_at: i64) -> Result<Claim> {
+        let out = self
+            .client
+            .put_item()
+            .table_name(&self.tables.webhook_deliveries)
+            .item("delivery_key", s(delivery_key))
+            .item("status", s(DELIVERY_PENDING))
+            .item("claimed_at", n(now))
+            .item("expires_at", n(expires_at))
+            .condition_expression(
+                "attribute_not_exists(#k) OR #exp <= :now OR (#st = :pending AND #c <= :stale)",
+            )
+            .expression_attribute_names("#k", "delivery_key")
+            .expression_attribute_names("#exp", "expires_at")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_names("#c", "claimed_at")
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":pending", s(DELIVERY_PENDING))
+            .expression_attribute_values(":stale", n(now - STALE_CLAIM_SECS))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(Claim::Claimed),
+            Err(err) => match err.into_service_error() {
+                PutItemError::ConditionalCheckFailedException(e) => {
+                    let enqueued = e
+                        .item()
+                        .and_then(|item| item::get_opt_s(item, "status"))
+                        .is_some_and(|status| status == DELIVERY_ENQUEUED);
+                    Ok(if enqueued {
+                        Claim::Delivered
+                    } else {
+                        Claim::InFlight
+                    })
+                }
+                other => Err(unavailable("PutItem webhook delivery", other)),
+            },
+        }
+    }
+
+    async fn release_delivery(&self, delivery_key: &str, claimed_at: i64) -> Result<()> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.tables.webhook_deliveries)
+            .key("delivery_key", s(delivery_key))
+            .condition_expression("#st = :pending AND #c = :claimed")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_names("#c", "claimed_at")
+            .expression_attribute_values(":pending", s(DELIVERY_PENDING))
+            .expression_attribute_values(":claimed", n(claimed_at))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(()),
+            Err(err) => match err.into_service_error() {
+                DeleteItemError::ConditionalCheckFailedException(_) => Ok(()),
+                other => Err(unavailable("DeleteItem webhook delivery", other)),
             },
         }
     }

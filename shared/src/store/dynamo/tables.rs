@@ -71,8 +71,24 @@ pub const RATE_LIMITS: TableDef = TableDef {
     index: None,
 };
 
+/// Webhook dedupe records, 7 days.
+pub const WEBHOOK_DELIVERIES: TableDef = TableDef {
+    suffix: "webhook-deliveries",
+    hash_key: "delivery_key",
+    range_key: None,
+    ttl: true,
+    index: None,
+};
+
 /// Every table Warden uses.
-pub const ALL: [TableDef; 5] = [USERS, ACTIVE_TOKENS, REVOKED_TOKENS, AUDIT_LOG, RATE_LIMITS];
+pub const ALL: [TableDef; 6] = [
+    USERS,
+    ACTIVE_TOKENS,
+    REVOKED_TOKENS,
+    AUDIT_LOG,
+    RATE_LIMITS,
+    WEBHOOK_DELIVERIES,
+];
 
 impl TableDef {
     /// The table's name under `prefix`.

@@ -1,0 +1,717 @@
+//! The webhook-receive handler, called as a function: deliveries signed the
+//! way each provider signs them are enqueued exactly once; anything else is
+//! refused with nothing enqueued and nothing recorded but the audit event.
+
+// Test helpers panic on purpose: a failed step is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use http::StatusCode;
+use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
+use lambda_http::request::RequestContext as LambdaContext;
+use lambda_http::{Body, Request, RequestExt};
+use serde_json::{json, Value};
+use warden::audit::EventType;
+use warden::clock::{Clock, ManualClock};
+use warden::queue::{MemoryQueue, OutgoingMessage, Queue, SqsQueue};
+use warden::state::AppState;
+use warden::store::memory::MemoryStore;
+use warden::store::{Claim, SharedStore};
+use warden::webhook::{Intake, SigningKey, Sources, MAX_BODY_BYTES};
+use warden::{testing, Error};
+
+/// Header name and value pairs.
+type Headers = Vec<(String, String)>;
+
+const STANDARD_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+fn sources() -> Sources {
+    Sources::from_json(
+        &json!([
+            {"name": "slack", "scheme": "slack", "secrets": ["slack-signing-secret"]},
+            {"name": "gh", "scheme": "github", "secrets": ["github-secret"]},
+            {"name": "stripe", "scheme": "stripe", "secrets": ["whsec_stripe_new", "whsec_stripe_old"]},
+            {"name": "std", "scheme": "standard", "secrets": [STANDARD_SECRET]}
+        ])
+        .to_string(),
+    )
+    .unwrap()
+}
+
+/// A queue that fails while armed, then behaves like the memory queue.
+#[derive(Default)]
+struct FlakyQueue {
+    inner: MemoryQueue,
+    failing: AtomicBool,
+}
+
+#[async_trait]
+impl Queue for FlakyQueue {
+    async fn send(&self, message: &OutgoingMessage) -> Result<(), Error> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(Error::unavailable("injected fault: SQS unavailable"));
+        }
+        self.inner.send(message).await
+    }
+}
+
+struct Harness {
+    state: AppState,
+    intake: Intake,
+    queue: Arc<FlakyQueue>,
+    clock: Arc<ManualClock>,
+}
+
+impl Harness {
+    fn new(store: SharedStore) -> Self {
+        let clock = Arc::new(ManualClock::starting_now());
+        let queue = Arc::new(FlakyQueue::default());
+        Self {
+            state: testing::state(store, clock.clone()),
+            intake: Intake {
+                sources: sources(),
+                queue: queue.clone(),
+            },
+            queue,
+            clock,
+        }
+    }
+
+    fn memory() -> Self {
+        Self::new(Arc::new(MemoryStore::new()))
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.now_secs()
+    }
+
+    async fn post(
+        &self,
+        source: &str,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> (StatusCode, Value) {
+        let mut context = ApiGatewayV2httpRequestContext::default();
+        context.request_id = Some(ulid::Ulid::new().to_string());
+        context.http.source_ip = Some("192.0.2.80".into());
+        let mut builder = http::Request::builder()
+            .method("POST")
+            .uri(format!("/webhooks/{source}"));
+        for (k, v) in headers {
+            builder = builder.header(k.as_str(), v.as_str());
+        }
+        let req: Request = builder
+            .body(Body::Binary(body.to_vec()))
+            .unwrap()
+            .with_request_context(LambdaContext::ApiGatewayV2(context));
+        let response = warden_webhook_receive::handler(&self.state, &self.intake, req)
+            .await
+            .unwrap();
+        let status = response.status();
+        assert_ne!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        let bytes: &[u8] = response.body().as_ref();
+        (status, serde_json::from_slice(bytes).unwrap_or(Value::Null))
+    }
+
+    fn enqueued(&self) -> Vec<Value> {
+        self.queue
+            .inner
+            .messages()
+            .iter()
+            .map(|m| serde_json::from_str(&m.body).unwrap())
+            .collect()
+    }
+
+    /// Whether the deliveries table holds a record for this key: claiming it
+    /// succeeds only when nothing was there.
+    async fn recorded(&self, key: &str) -> bool {
+        self.state
+            .store
+            .claim_delivery(key, self.now(), self.now() + 60)
+            .await
+            .unwrap()
+            != Claim::Claimed
+    }
+
+    async fn rejections(&self, source: &str) -> Vec<Value> {
+        self.state
+            .store
+            .audit_by_actor(&format!("webhook:{source}"), 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.event_type == EventType::WebhookRejected)
+            .map(|e| Value::Object(e.details))
+            .collect()
+    }
+}
+
+fn hmac_hex(secret: &[u8], parts: &[&[u8]]) -> String {
+    hex::encode(SigningKey::new(secret).sign(parts))
+}
+
+/// Slack's documented algorithm: `v0=` + hex HMAC of `v0:{ts}:{body}`.
+fn slack(secret: &str, ts: i64, body: &[u8]) -> Vec<(String, String)> {
+    let sig = hmac_hex(secret.as_bytes(), &[format!("v0:{ts}:").as_bytes(), body]);
+    vec![
+        ("x-slack-request-timestamp".into(), ts.to_string()),
+        ("x-slack-signature".into(), format!("v0={sig}")),
+    ]
+}
+
+/// GitHub's: `sha256=` + hex HMAC of the body.
+fn github(secret: &str, id: &str, body: &[u8]) -> Vec<(String, String)> {
+    vec![
+        (
+            "x-hub-signature-256".into(),
+            format!("sha256={}", hmac_hex(secret.as_bytes(), &[body])),
+        ),
+        ("x-github-delivery".into(), id.into()),
+        ("x-github-event".into(), "push".into()),
+    ]
+}
+
+/// Stripe's: `t={ts},v1=` + hex HMAC of `{ts}.{body}`, one `v1` per secret.
+fn stripe(secrets: &[&str], ts: i64, body: &[u8]) -> Vec<(String, String)> {
+    let sigs: Vec<String> = secrets
+        .iter()
+        .map(|s| {
+            format!(
+                "v1={}",
+                hmac_hex(s.as_bytes(), &[format!("{ts}.").as_bytes(), body])
+            )
+        })
+        .collect();
+    vec![(
+        "stripe-signature".into(),
+        format!("t={ts},{}", sigs.join(",")),
+    )]
+}
+
+/// Standard Webhooks': `v1,` + base64 HMAC of `{id}.{ts}.{body}` with the
+/// key the `whsec_` secret decodes to.
+fn standard(secret: &str, id: &str, ts: i64, body: &[u8]) -> Vec<(String, String)> {
+    let key = BASE64
+        .decode(secret.strip_prefix("whsec_").unwrap())
+        .unwrap();
+    let sig = BASE64.encode(SigningKey::new(&key).sign(&[format!("{id}.{ts}.").as_bytes(), body]));
+    vec![
+        ("webhook-id".into(), id.into()),
+        ("webhook-timestamp".into(), ts.to_string()),
+        ("webhook-signature".into(), format!("v1,{sig}")),
+    ]
+}
+
+fn stripe_event(id: &str) -> Vec<u8> {
+    json!({"id": id, "object": "event", "type": "invoice.paid"})
+        .to_string()
+        .into_bytes()
+}
+
+async fn every_scheme_is_accepted_once_and_a_redelivery_is_a_duplicate(h: Harness) {
+    let now = h.now();
+    let slack_body =
+        br#"{"type":"event_callback","event_id":"Ev01","event":{"type":"app_mention"}}"#;
+    let gh_body = br#"{"ref":"refs/heads/main"}"#;
+    let stripe_body = stripe_event("evt_01");
+    let std_body = br#"{"type":"invoice.paid","data":{}}"#;
+    let deliveries: Vec<(&str, Headers, Vec<u8>, &str, &str)> = vec![
+        (
+            "slack",
+            slack("slack-signing-secret", now, slack_body),
+            slack_body.to_vec(),
+            "Ev01",
+            "app_mention",
+        ),
+        (
+            "gh",
+            github("github-secret", "gh-01", gh_body),
+            gh_body.to_vec(),
+            "gh-01",
+            "push",
+        ),
+        (
+            "stripe",
+            stripe(&["whsec_stripe_new"], now, &stripe_body),
+            stripe_body.clone(),
+            "evt_01",
+            "invoice.paid",
+        ),
+        (
+            "std",
+            standard(STANDARD_SECRET, "msg_01", now, std_body),
+            std_body.to_vec(),
+            "msg_01",
+            "invoice.paid",
+        ),
+    ];
+    for (source, headers, body, id, event_type) in &deliveries {
+        let (status, reply) = h.post(source, headers, body).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{source}: {reply}");
+        assert_eq!(reply, json!({"status": "accepted", "delivery_id": id}));
+        let (status, reply) = h.post(source, headers, body).await;
+        assert_eq!(status, StatusCode::OK, "{source}");
+        assert_eq!(reply, json!({"status": "duplicate", "delivery_id": id}));
+        let message = h
+            .enqueued()
+            .into_iter()
+            .find(|m| m["source"] == *source)
+            .unwrap();
+        assert_eq!(message["delivery_id"], *id);
+        assert_eq!(message["event_type"], *event_type);
+        assert_eq!(
+            message["payload"].as_str().unwrap().as_bytes(),
+            body.as_slice()
+        );
+    }
+    assert_eq!(h.enqueued().len(), 4, "each delivery enqueued exactly once");
+    assert!(h
+        .rejections("gh")
+        .await
+        .iter()
+        .any(|d| d["reason"] == "replay"));
+}
+
+async fn bad_deliveries_are_refused_with_nothing_enqueued_or_recorded(h: Harness) {
+    let now = h.now();
+    let body = br#"{"ref":"refs/heads/main"}"#.to_vec();
+    let stripe_body = stripe_event("evt_bad");
+    let std_body = br#"{"type":"t"}"#.to_vec();
+    let slack_body = br#"{"type":"event_callback","event_id":"EvBad"}"#.to_vec();
+    let mut cases: Vec<(&str, Headers, Vec<u8>, StatusCode, &str)> = vec![
+        (
+            "gh",
+            github("github-secret", "gh-bad", &body),
+            b"{\"ref\":\"refs/heads/evil\"}".to_vec(),
+            StatusCode::UNAUTHORIZED,
+            "tampered body",
+        ),
+        (
+            "gh",
+            github("wrong-secret", "gh-bad", &body),
+            body.clone(),
+            StatusCode::UNAUTHORIZED,
+            "wrong secret",
+        ),
+        (
+            "gh",
+            vec![("x-github-delivery".into(), "gh-bad".into())],
+            body.clone(),
+            StatusCode::UNAUTHORIZED,
+            "missing signature",
+        ),
+        (
+            "gh",
+            vec![
+                ("x-hub-signature-256".into(), "sha1=abc".into()),
+                ("x-github-delivery".into(), "gh-bad".into()),
+            ],
+            body.clone(),
+            StatusCode::UNAUTHORIZED,
+            "malformed signature",
+        ),
+        (
+            "stripe",
+            stripe(&["whsec_stripe_new"], now - 301, &stripe_body),
+            stripe_body.clone(),
+            StatusCode::UNAUTHORIZED,
+            "301 s old",
+        ),
+        (
+            "stripe",
+            stripe(&["whsec_stripe_new"], now + 301, &stripe_body),
+            stripe_body.clone(),
+            StatusCode::UNAUTHORIZED,
+            "301 s ahead",
+        ),
+        (
+            "std",
+            standard(STANDARD_SECRET, "msg_bad", now - 301, &std_body),
+            std_body.clone(),
+            StatusCode::UNAUTHORIZED,
+            "standard stale",
+        ),
+        (
+            "slack",
+            slack("slack-signing-secret", now + 301, &slack_body),
+            slack_body.clone(),
+            StatusCode::UNAUTHORIZED,
+            "slack ahead",
+        ),
+        (
+            "nobody",
+            github("github-secret", "gh-bad", &body),
+            body.clone(),
+            StatusCode::NOT_FOUND,
+            "unknown source",
+        ),
+        (
+            "gh",
+            github("github-secret", "gh-bad", b""),
+            Vec::new(),
+            StatusCode::BAD_REQUEST,
+            "empty body",
+        ),
+    ];
+    let huge = vec![b'x'; MAX_BODY_BYTES + 1];
+    cases.push((
+        "gh",
+        github("github-secret", "gh-bad", &huge),
+        huge.clone(),
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "256 KiB + 1",
+    ));
+    for (source, headers, body, status, what) in cases {
+        let (got, reply) = h.post(source, &headers, &body).await;
+        assert_eq!(got, status, "{what}: {reply}");
+        assert_eq!(reply["status"], status.as_u16(), "{what}: problem+json");
+    }
+    assert!(h.enqueued().is_empty(), "nothing may be enqueued");
+    for key in [
+        "gh#gh-bad",
+        "stripe#evt_bad",
+        "std#msg_bad",
+        "slack#EvBad",
+        "nobody#gh-bad",
+    ] {
+        assert!(!h.recorded(key).await, "{key} must not be recorded");
+    }
+    let reasons: Vec<Value> = h
+        .rejections("gh")
+        .await
+        .iter()
+        .map(|d| d["reason"].clone())
+        .collect();
+    for reason in [
+        "bad_signature",
+        "missing_signature",
+        "malformed_signature",
+        "empty_body",
+        "too_large",
+    ] {
+        assert!(reasons.contains(&json!(reason)), "{reason} in {reasons:?}");
+    }
+    assert!(h
+        .rejections("stripe")
+        .await
+        .iter()
+        .any(|d| d["reason"] == "stale"));
+    assert!(h
+        .rejections("nobody")
+        .await
+        .iter()
+        .any(|d| d["reason"] == "unknown_source"));
+    // The audit records name the reason, never the body.
+    for d in h.rejections("gh").await {
+        assert!(!d.to_string().contains("refs/heads"), "{d}");
+    }
+}
+
+async fn either_of_two_rotating_secrets_is_accepted(h: Harness) {
+    let now = h.now();
+    for (i, secret) in ["whsec_stripe_new", "whsec_stripe_old"].iter().enumerate() {
+        let body = stripe_event(&format!("evt_rot_{i}"));
+        let (status, _) = h
+            .post("stripe", &stripe(&[secret], now, &body), &body)
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{secret}");
+    }
+    // Several signatures in one header: one valid one suffices.
+    let body = stripe_event("evt_rot_multi");
+    let (status, _) = h
+        .post(
+            "stripe",
+            &stripe(&["whsec_unknown", "whsec_stripe_old"], now, &body),
+            &body,
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(h.enqueued().len(), 3);
+}
+
+async fn ten_concurrent_copies_are_enqueued_once(h: Harness) {
+    let h = Arc::new(h);
+    let body = br#"{"action":"opened"}"#.to_vec();
+    let headers = github("github-secret", "gh-concurrent", &body);
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let (h, headers, body) = (h.clone(), headers.clone(), body.clone());
+            tokio::spawn(async move { h.post("gh", &headers, &body).await.0 })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::ACCEPTED)
+            .count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(statuses
+        .iter()
+        .all(|s| [StatusCode::ACCEPTED, StatusCode::OK, StatusCode::CONFLICT].contains(s)));
+    assert_eq!(h.enqueued().len(), 1);
+    // Once accepted, every later copy is a plain duplicate.
+    assert_eq!(h.post("gh", &headers, &body).await.0, StatusCode::OK);
+}
+
+async fn an_enqueue_failure_is_503_and_the_retry_is_accepted_once(h: Harness) {
+    let now = h.now();
+    let body = br#"{"type":"payment.created"}"#.to_vec();
+    let headers = standard(STANDARD_SECRET, "msg_retry", now, &body);
+    h.queue.failing.store(true, Ordering::SeqCst);
+    let (status, reply) = h.post("std", &headers, &body).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(!reply.to_string().contains("injected"), "{reply}");
+    assert!(h.enqueued().is_empty());
+    h.queue.failing.store(false, Ordering::SeqCst);
+    let (status, _) = h.post("std", &headers, &body).await;
+    assert_eq!(
+        status,
+        StatusCode::ACCEPTED,
+        "the retry is not a false duplicate"
+    );
+    assert_eq!(h.post("std", &headers, &body).await.0, StatusCode::OK);
+    assert_eq!(h.enqueued().len(), 1);
+}
+
+async fn slack_url_verification_is_answered_after_verification(h: Harness) {
+    let now = h.now();
+    let body = br#"{"token":"t","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}"#;
+    let (status, reply) = h
+        .post("slack", &slack("slack-signing-secret", now, body), body)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        reply,
+        json!({"challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"})
+    );
+    let (status, _) = h
+        .post("slack", &slack("not-the-secret", now, body), body)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "no challenge without a valid signature"
+    );
+    assert!(h.enqueued().is_empty());
+}
+
+async fn a_body_of_exactly_256_kib_is_accepted(h: Harness) {
+    let mut body = br#"{"pad":""#.to_vec();
+    body.resize(MAX_BODY_BYTES - 2, b'a');
+    body.extend_from_slice(br#""}"#);
+    assert_eq!(body.len(), MAX_BODY_BYTES);
+    let (status, reply) = h
+        .post("gh", &github("github-secret", "gh-big", &body), &body)
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{reply}");
+}
+
+macro_rules! on_both_stores {
+    ($($check:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    super::$check(super::Harness::memory()).await;
+                }
+            )*
+        }
+        mod dynamodb {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    if let Some((store, _)) = super::testing::dynamo_store().await {
+                        super::$check(super::Harness::new(std::sync::Arc::new(store))).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+on_both_stores!(
+    every_scheme_is_accepted_once_and_a_redelivery_is_a_duplicate,
+    bad_deliveries_are_refused_with_nothing_enqueued_or_recorded,
+    either_of_two_rotating_secrets_is_accepted,
+    ten_concurrent_copies_are_enqueued_once,
+    an_enqueue_failure_is_503_and_the_retry_is_accepted_once,
+    slack_url_verification_is_answered_after_verification,
+    a_body_of_exactly_256_kib_is_accepted,
+);
+
+#[tokio::test]
+async fn an_api_gateway_event_with_a_base64_body_is_verified_over_the_decoded_bytes() {
+    let h = Harness::memory();
+    // Not UTF-8: API Gateway delivers it base64-encoded.
+    let body: Vec<u8> = vec![0xff, 0xfe, b'{', b'}', 0x00, 0x80];
+    let headers: serde_json::Map<String, Value> = github("github-secret", "gh-binary", &body)
+        .into_iter()
+        .map(|(k, v)| (k, Value::String(v)))
+        .collect();
+    let event = json!({
+        "version": "2.0", "routeKey": "POST /webhooks/{source}", "rawPath": "/webhooks/gh", "rawQueryString": "",
+        "headers": headers,
+        "requestContext": {
+            "accountId": "1", "apiId": "a", "domainName": "d", "domainPrefix": "d", "requestId": "gw-1",
+            "routeKey": "POST /webhooks/{source}", "stage": "$default", "time": "t", "timeEpoch": 0,
+            "http": {"method": "POST", "path": "/webhooks/gh", "protocol": "HTTP/1.1", "sourceIp": "192.0.2.1", "userAgent": "GitHub-Hookshot"}
+        },
+        "pathParameters": {"source": "gh"},
+        "body": BASE64.encode(&body),
+        "isBase64Encoded": true
+    });
+    let req = lambda_http::request::from_str(&event.to_string()).unwrap();
+    let response = warden_webhook_receive::handler(&h.state, &h.intake, req)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let message = &h.enqueued()[0];
+    assert_eq!(message["payload_encoding"], "base64");
+    assert_eq!(
+        BASE64.decode(message["payload"].as_str().unwrap()).unwrap(),
+        body
+    );
+}
+
+#[test]
+fn a_source_without_a_secret_or_with_a_malformed_one_stops_start_up() {
+    for (config, named) in [
+        (
+            json!([{"name": "gh", "scheme": "github", "secrets": []}]),
+            "no secret",
+        ),
+        (json!([{"name": "gh", "scheme": "github"}]), "no secret"),
+        (
+            json!([{"name": "std", "scheme": "standard", "secrets": ["plain"]}]),
+            "whsec_",
+        ),
+        (
+            json!([{"name": "x", "scheme": "carrier-pigeon", "secrets": ["s"]}]),
+            "unknown variant",
+        ),
+        (
+            json!([{"name": "a b", "scheme": "github", "secrets": ["s"]}]),
+            "letters",
+        ),
+        (
+            json!([{"name": "gh", "scheme": "github", "secrets": ["s"]}, {"name": "gh", "scheme": "slack", "secrets": ["t"]}]),
+            "twice",
+        ),
+    ] {
+        let err = Sources::from_json(&config.to_string()).unwrap_err();
+        assert!(matches!(err, Error::Config(_)));
+        assert!(err.to_string().contains(named), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn the_sqs_adapter_sends_through_the_sdk_and_a_fifo_queue_drops_a_repeated_send() {
+    let Some(endpoint) = testing::aws_endpoint() else {
+        return;
+    };
+    let sqs = aws_sdk_sqs::Client::new(&testing::aws_config(&endpoint).await);
+    let name = format!(
+        "warden-events-{}.fifo",
+        ulid::Ulid::new().to_string().to_lowercase()
+    );
+    let created = sqs
+        .create_queue()
+        .queue_name(&name)
+        .attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true")
+        .send()
+        .await
+        .unwrap();
+    let url = created.queue_url().unwrap().to_owned();
+    let queue = SqsQueue::new(sqs.clone(), &url);
+    let message = OutgoingMessage {
+        body: r#"{"delivery_id":"d1"}"#.into(),
+        group_id: "gh".into(),
+        deduplication_id: "dedupe-d1".into(),
+    };
+    queue.send(&message).await.unwrap();
+    queue.send(&message).await.unwrap();
+    let received = sqs
+        .receive_message()
+        .queue_url(&url)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap();
+    let bodies: Vec<&str> = received
+        .messages()
+        .iter()
+        .filter_map(|m| m.body())
+        .collect();
+    assert_eq!(bodies, vec![r#"{"delivery_id":"d1"}"#]);
+
+    // A queue that does not exist: the send fails, it does not pretend.
+    let missing = SqsQueue::new(sqs, &format!("{endpoint}/123456789012/no-such-queue.fifo"));
+    assert!(matches!(
+        missing.send(&message).await,
+        Err(Error::Unavailable(_))
+    ));
+}
+
+#[tokio::test]
+async fn on_dynamodb_and_sqs_an_accepted_delivery_reaches_the_queue_once() {
+    let Some((store, _)) = testing::dynamo_store().await else {
+        return;
+    };
+    let endpoint = testing::aws_endpoint().unwrap();
+    let sqs = aws_sdk_sqs::Client::new(&testing::aws_config(&endpoint).await);
+    let name = format!(
+        "warden-events-{}.fifo",
+        ulid::Ulid::new().to_string().to_lowercase()
+    );
+    let url = sqs
+        .create_queue()
+        .queue_name(&name)
+        .attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true")
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_owned();
+    let clock = Arc::new(ManualClock::starting_now());
+    let state: AppState = testing::state(Arc::new(store), clock.clone());
+    let intake = Intake {
+        sources: sources(),
+        queue: Arc::new(SqsQueue::new(sqs.clone(), &url)),
+    };
+    let body = br#"{"type":"invoice.paid"}"#.to_vec();
+    let headers = standard(STANDARD_SECRET, "msg_sqs", clock.now_secs(), &body);
+    for expected in [StatusCode::ACCEPTED, StatusCode::OK] {
+        let mut builder = http::Request::builder().method("POST").uri("/webhooks/std");
+        for (k, v) in &headers {
+            builder = builder.header(k.as_str(), v.as_str());
+        }
+        let req: Request = builder.body(Body::Binary(body.clone())).unwrap();
+        let response = warden_webhook_receive::handler(&state, &intake, req)
+            .await
+            .unwrap();
+        assert_eq!(response.status(), expected);
+    }
+    let received = sqs
+        .receive_message()
+        .queue_url(&url)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(received.messages().len(), 1);
+    let message: Value = serde_json::from_str(received.messages()[0].body().unwrap()).unwrap();
+    assert_eq!(message["delivery_id"], "msg_sqs");
+    assert_eq!(message["source"], "std");
+}

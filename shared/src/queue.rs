@@ -1,0 +1,112 @@
+//! The queue port: where verified webhook deliveries (and, later, agent
+//! jobs) go.
+//!
+//! - [`SqsQueue`]: Amazon SQS through the SDK. The events queue is FIFO, and
+//!   each message carries a deduplication id derived from the delivery, so
+//!   even a send repeated after a partial failure is delivered once.
+//! - [`MemoryQueue`]: in process, for `warden serve` and tests.
+
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use aws_sdk_sqs::error::DisplayErrorContext;
+
+use crate::{Error, Result};
+
+/// One message to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingMessage {
+    /// The message body (JSON).
+    pub body: String,
+    /// Messages of one group are delivered in order (FIFO queues).
+    pub group_id: String,
+    /// Messages with the same id within five minutes are delivered once
+    /// (FIFO queues); at most 128 characters.
+    pub deduplication_id: String,
+}
+
+/// Sends messages to a queue.
+#[async_trait]
+pub trait Queue: Send + Sync {
+    /// Sends one message; an error means it was not accepted.
+    async fn send(&self, message: &OutgoingMessage) -> Result<()>;
+}
+
+/// The SQS adapter.
+#[derive(Debug, Clone)]
+pub struct SqsQueue {
+    client: aws_sdk_sqs::Client,
+    queue_url: String,
+    fifo: bool,
+}
+
+impl SqsQueue {
+    /// A queue at `queue_url`; FIFO when the URL ends in `.fifo`.
+    pub fn new(client: aws_sdk_sqs::Client, queue_url: &str) -> Self {
+        Self {
+            client,
+            queue_url: queue_url.to_owned(),
+            fifo: queue_url.ends_with(".fifo"),
+        }
+    }
+}
+
+#[async_trait]
+impl Queue for SqsQueue {
+    async fn send(&self, message: &OutgoingMessage) -> Result<()> {
+        let mut request = self
+            .client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(&message.body);
+        if self.fifo {
+            request = request
+                .message_group_id(&message.group_id)
+                .message_deduplication_id(&message.deduplication_id);
+        }
+        request
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::unavailable(format!("SendMessage: {}", DisplayErrorContext(&e))))
+    }
+}
+
+/// An in-process queue that keeps what was sent, deduplicating like a FIFO
+/// queue. `warden serve` uses it; tests read it back.
+#[derive(Debug, Default)]
+pub struct MemoryQueue {
+    messages: Mutex<Vec<OutgoingMessage>>,
+}
+
+impl MemoryQueue {
+    /// An empty queue.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Every message sent so far, oldest first.
+    pub fn messages(&self) -> Vec<OutgoingMessage> {
+        self.messages
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+#[async_trait]
+impl Queue for MemoryQueue {
+    async fn send(&self, message: &OutgoingMessage) -> Result<()> {
+        let mut messages = self
+            .messages
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !messages
+            .iter()
+            .any(|m| m.deduplication_id == message.deduplication_id)
+        {
+            messages.push(message.clone());
+        }
+        Ok(())
+    }
+}
