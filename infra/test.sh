@@ -13,15 +13,17 @@ ROOT=$(pwd)
 VENV="$ROOT/.venv"
 MOTO_VERSION=5.2.5
 CFN_LINT_VERSION=1.58.0
+OPENAPI_VALIDATOR_VERSION=0.9.0
 
 log() { printf '==> %s\n' "$*" >&2; }
 
-if ! "$VENV/bin/python" -c "import moto, cfnlint, flask" >/dev/null 2>&1 \
+if ! "$VENV/bin/python" -c "import moto, cfnlint, flask, openapi_spec_validator" >/dev/null 2>&1 \
    || [ "$("$VENV/bin/python" -c 'import moto; print(moto.__version__)' 2>/dev/null)" != "$MOTO_VERSION" ]; then
-  log "installing moto[server]==$MOTO_VERSION and cfn-lint==$CFN_LINT_VERSION into .venv"
+  log "installing moto[server]==$MOTO_VERSION, cfn-lint==$CFN_LINT_VERSION and openapi-spec-validator into .venv"
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check \
-    "moto[server]==$MOTO_VERSION" "cfn-lint==$CFN_LINT_VERSION"
+    "moto[server]==$MOTO_VERSION" "cfn-lint==$CFN_LINT_VERSION" \
+    "openapi-spec-validator==$OPENAPI_VALIDATOR_VERSION"
 fi
 
 # Dummy credentials: nothing here ever talks to AWS itself.
@@ -74,8 +76,8 @@ TEST_LOG="$ROOT/target/test-output.log"
 cargo test --workspace 2>&1 | tee "$TEST_LOG"
 log "cfn-lint template.yaml"
 "$VENV/bin/cfn-lint" template.yaml
-log "infra/openapi.yaml parses"
-"$VENV/bin/python" -c 'import sys, yaml; yaml.safe_load(open(sys.argv[1]))' infra/openapi.yaml
+log "infra/openapi.yaml is valid OpenAPI 3.1"
+"$VENV/bin/openapi-spec-validator" infra/openapi.yaml
 log "all checks passed"
 # One closing line with the totals of every test binary above.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
