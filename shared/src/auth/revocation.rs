@@ -98,10 +98,7 @@ pub async fn revoke_token(
             .store
             .revocation_state(&claims.jti, &claims.sid, &claims.sub)
             .await?;
-        if revocation.token_revoked
-            || revocation.session_revoked
-            || claims.r#gen < revocation.generation
-        {
+        if revocation.blocks(claims.r#gen) {
             return Ok(0);
         }
         let event = state

@@ -112,10 +112,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<AccessClaims>
         .store
         .revocation_state(&claims.jti, &claims.sid, &claims.sub)
         .await?;
-    if revocation.token_revoked
-        || revocation.session_revoked
-        || claims.r#gen < revocation.generation
-    {
+    if revocation.blocks(claims.r#gen) {
         tracing::debug!(jti = %claims.jti, "revoked access token refused");
         return Err(Error::Unauthorized);
     }

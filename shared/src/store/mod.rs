@@ -131,6 +131,15 @@ pub struct RevocationState {
     pub generation: u64,
 }
 
+impl RevocationState {
+    /// Whether this state refuses a token with `jti`/`sid` as read and
+    /// issued under `generation`: its id or session is denied, or the
+    /// user's generation has risen past it.
+    pub fn blocks(&self, generation: u64) -> bool {
+        self.token_revoked || self.session_revoked || generation < self.generation
+    }
+}
+
 /// The condition of a rate-limit state update.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TatCondition {

@@ -528,6 +528,32 @@ pub async fn receive(
     })
 }
 
+/// Checks the timestamp, then whether any of `signatures` is the MAC of
+/// `prefix` + `body` under any of `keys`: the tail shared by the schemes
+/// that sign a timestamp and may carry several signatures.
+pub(crate) fn verify_any(
+    signatures: &[Vec<u8>],
+    keys: &[SigningKey],
+    timestamp: &str,
+    prefix: &str,
+    body: &[u8],
+    now: i64,
+) -> Result<(), Rejection> {
+    if signatures.is_empty() {
+        return Err(Rejection::MalformedSignature);
+    }
+    check_timestamp(timestamp, now)?;
+    let valid = signatures.iter().any(|sig| {
+        keys.iter()
+            .any(|k| k.verify(&[prefix.as_bytes(), body], sig))
+    });
+    if valid {
+        Ok(())
+    } else {
+        Err(Rejection::BadSignature)
+    }
+}
+
 /// A header's value as text; `None` when absent or not visible ASCII.
 pub(crate) fn header<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())

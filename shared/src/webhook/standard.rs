@@ -7,7 +7,7 @@
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 
-use super::{check_timestamp, header, json_field, Rejection, Scheme, SigningKey, Verified};
+use super::{header, json_field, verify_any, Rejection, Scheme, SigningKey, Verified};
 
 /// The Standard Webhooks scheme.
 #[derive(Debug, Clone, Copy)]
@@ -40,18 +40,14 @@ impl Scheme for Standard {
                 signatures.push(bytes);
             }
         }
-        if signatures.is_empty() {
-            return Err(Rejection::MalformedSignature);
-        }
-        check_timestamp(timestamp, now)?;
-        let prefix = format!("{id}.{timestamp}.");
-        let valid = signatures.iter().any(|sig| {
-            keys.iter()
-                .any(|k| k.verify(&[prefix.as_bytes(), body], sig))
-        });
-        if !valid {
-            return Err(Rejection::BadSignature);
-        }
+        verify_any(
+            &signatures,
+            keys,
+            timestamp,
+            &format!("{id}.{timestamp}."),
+            body,
+            now,
+        )?;
         Ok(Verified {
             delivery_id: id.to_owned(),
             event_type: json_field(body, "type").unwrap_or_else(|| "unknown".into()),

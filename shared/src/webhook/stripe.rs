@@ -3,7 +3,7 @@
 //! valid signature suffices. Other schemes (`v0`) are ignored. The delivery
 //! id is the event's `id`, the type its `type`.
 
-use super::{check_timestamp, header, hex32, json_field, Rejection, Scheme, SigningKey, Verified};
+use super::{header, hex32, json_field, verify_any, Rejection, Scheme, SigningKey, Verified};
 
 /// The Stripe scheme.
 #[derive(Debug, Clone, Copy)]
@@ -33,18 +33,14 @@ impl Scheme for Stripe {
             }
         }
         let timestamp = timestamp.ok_or(Rejection::MalformedSignature)?;
-        if signatures.is_empty() {
-            return Err(Rejection::MalformedSignature);
-        }
-        check_timestamp(timestamp, now)?;
-        let prefix = format!("{timestamp}.");
-        let valid = signatures.iter().any(|sig| {
-            keys.iter()
-                .any(|k| k.verify(&[prefix.as_bytes(), body], sig))
-        });
-        if !valid {
-            return Err(Rejection::BadSignature);
-        }
+        verify_any(
+            &signatures,
+            keys,
+            timestamp,
+            &format!("{timestamp}."),
+            body,
+            now,
+        )?;
         let delivery_id = json_field(body, "id").ok_or(Rejection::MissingDeliveryId)?;
         Ok(Verified {
             delivery_id,
