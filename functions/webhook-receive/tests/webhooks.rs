@@ -715,3 +715,24 @@ async fn on_dynamodb_and_sqs_an_accepted_delivery_reaches_the_queue_once() {
     assert_eq!(message["delivery_id"], "msg_sqs");
     assert_eq!(message["source"], "std");
 }
+
+/// Round trips per accepted delivery, counted on the wire: one conditional
+/// claim and one transaction (mark + audit) in DynamoDB, plus the SQS send.
+#[tokio::test]
+async fn on_dynamodb_an_accepted_delivery_costs_two_dynamodb_round_trips() {
+    let Some((store, _, log)) = testing::dynamo_store_with_log().await else {
+        return;
+    };
+    let h = Harness::new(Arc::new(store));
+    let body = br#"{"action":"opened"}"#.to_vec();
+    let headers = github("github-secret", "gh-trips", &body);
+    assert_eq!(h.post("gh", &headers, &body).await.0, StatusCode::ACCEPTED);
+    assert_eq!(log.take(), ["PutItem", "TransactWriteItems"]);
+    assert_eq!(h.enqueued().len(), 1, "and one SQS send");
+    assert_eq!(h.post("gh", &headers, &body).await.0, StatusCode::OK);
+    assert_eq!(
+        log.take(),
+        ["PutItem", "TransactWriteItems"],
+        "claim refused, replay audited"
+    );
+}
