@@ -6,6 +6,7 @@
 //!   even a send repeated after a partial failure is delivered once.
 //! - [`MemoryQueue`]: in process, for `warden serve` and tests.
 
+use std::collections::HashSet;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -76,7 +77,13 @@ impl Queue for SqsQueue {
 /// queue. `warden serve` uses it; tests read it back.
 #[derive(Debug, Default)]
 pub struct MemoryQueue {
-    messages: Mutex<Vec<OutgoingMessage>>,
+    sent: Mutex<Sent>,
+}
+
+#[derive(Debug, Default)]
+struct Sent {
+    messages: Vec<OutgoingMessage>,
+    deduplication_ids: HashSet<String>,
 }
 
 impl MemoryQueue {
@@ -87,9 +94,10 @@ impl MemoryQueue {
 
     /// Every message sent so far, oldest first.
     pub fn messages(&self) -> Vec<OutgoingMessage> {
-        self.messages
+        self.sent
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .messages
             .clone()
     }
 }
@@ -97,15 +105,15 @@ impl MemoryQueue {
 #[async_trait]
 impl Queue for MemoryQueue {
     async fn send(&self, message: &OutgoingMessage) -> Result<()> {
-        let mut messages = self
-            .messages
+        let mut sent = self
+            .sent
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if !messages
-            .iter()
-            .any(|m| m.deduplication_id == message.deduplication_id)
+        if sent
+            .deduplication_ids
+            .insert(message.deduplication_id.clone())
         {
-            messages.push(message.clone());
+            sent.messages.push(message.clone());
         }
         Ok(())
     }
