@@ -14,6 +14,7 @@
 //! - [`http`]: request context (client IP, user agent, request id), JSON
 //!   bodies with size limits, responses, CORS.
 //! - [`auth`]: password hashing, JWT issue and verification, login sessions.
+//! - [`metrics`]: CloudWatch embedded metrics for the counts that matter.
 //! - [`audit`]: audit events, written in the same transaction as the
 //!   decision they record.
 //! - [`ratelimit`]: the GCRA limiter over the store.
@@ -33,6 +34,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod metrics;
 pub mod queue;
 pub mod ratelimit;
 pub mod secrets;

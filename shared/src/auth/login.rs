@@ -15,6 +15,7 @@ use crate::auth::password::MAX_PASSWORD_BYTES;
 use crate::auth::tokens::{hashes_equal, RefreshToken};
 use crate::auth::Role;
 use crate::http::RequestContext;
+use crate::metrics::Metric;
 use crate::ratelimit::{self, Decision};
 use crate::state::AppState;
 use crate::store::{RevocationKey, SessionRecord, UserRecord, Write};
@@ -142,6 +143,7 @@ pub async fn login(
             .subject(&username)
             .detail("limit", "ip");
         state.store.transact(vec![Write::Audit(event)]).await?;
+        crate::metrics::count(Metric::RateLimited);
         return Err(Error::RateLimited { retry_after });
     }
 
@@ -155,6 +157,7 @@ pub async fn login(
             .subject(&username)
             .detail("limit", "account");
         state.store.transact(vec![Write::Audit(event)]).await?;
+        crate::metrics::count(Metric::RateLimited);
         return Err(Error::RateLimited { retry_after: wait });
     }
 
@@ -221,6 +224,7 @@ pub async fn login(
         Err(e) => return Err(e),
     }
     tracing::info!(user_id = %user.user_id, session_id = %session_id, rehashed, "login succeeded");
+    crate::metrics::count(Metric::LoginSucceeded);
     Ok(pair(state, access_token, &refresh, session_id))
 }
 
@@ -253,6 +257,7 @@ async fn refuse_login(
     writes.push(Write::Audit(event));
     state.store.transact(writes).await?;
     tracing::info!(reason, "login refused");
+    crate::metrics::count(Metric::LoginFailed);
     Err(Error::Unauthorized)
 }
 
@@ -387,6 +392,7 @@ async fn revoke_reused_session(
     ];
     state.store.transact(writes).await?;
     tracing::warn!(user_id = %session.user_id, session_id = %session.session_id, "refresh token reused; session revoked");
+    crate::metrics::count(Metric::RefreshTokenReused);
     Err(Error::Unauthorized)
 }
 

@@ -415,6 +415,7 @@ pub async fn receive(
         if let Some(id) = delivery_id {
             event = event.detail("delivery_id", id);
         }
+        crate::metrics::count(crate::metrics::Metric::WebhookRejected);
         async move { state.store.transact(vec![Write::Audit(event)]).await }
     };
 
@@ -522,6 +523,7 @@ pub async fn receive(
             Write::Audit(event),
         ])
         .await?;
+    crate::metrics::count(crate::metrics::Metric::WebhookAccepted);
     Ok(Outcome::Accepted {
         status: "accepted",
         delivery_id: verified.delivery_id,
