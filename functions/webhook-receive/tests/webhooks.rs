@@ -736,3 +736,57 @@ async fn on_dynamodb_an_accepted_delivery_costs_two_dynamodb_round_trips() {
         "claim refused, replay audited"
     );
 }
+
+/// The production start-up path: sources from a Secrets Manager secret, the
+/// queue from `WARDEN_EVENTS_QUEUE_URL`; an incomplete source refuses it.
+#[tokio::test]
+async fn in_production_the_sources_come_from_secrets_manager_and_a_secretless_one_stops_start_up() {
+    let Some(endpoint) = testing::aws_endpoint() else {
+        return;
+    };
+    let aws = testing::aws_config(&endpoint).await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&aws);
+    let create = |value: Value| {
+        let secrets = secrets.clone();
+        async move {
+            secrets
+                .create_secret()
+                .name(format!("warden-webhooks-{}", ulid::Ulid::new()))
+                .secret_string(value.to_string())
+                .send()
+                .await
+                .unwrap()
+                .arn()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let config_for = |arn: &str| {
+        let vars = [
+            ("WARDEN_ENV", "production".to_owned()),
+            ("WARDEN_JWT_SECRET_ARN", "arn:unused".to_owned()),
+            ("WARDEN_WEBHOOK_SECRETS_ARN", arn.to_owned()),
+            (
+                "WARDEN_EVENTS_QUEUE_URL",
+                format!("{endpoint}/123456789012/events.fifo"),
+            ),
+        ];
+        let (config, findings) = warden::config::Config::load(|k| {
+            vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
+        });
+        assert!(!findings.has_errors(), "{findings:?}");
+        config.unwrap()
+    };
+
+    let good = create(json!([{"name": "gh", "scheme": "github", "secrets": ["s1", "s2"]}])).await;
+    let intake = Intake::from_aws(&config_for(&good), &aws).await.unwrap();
+    assert_eq!(intake.sources.get("gh").unwrap().secret_count(), 2);
+
+    let bad = create(json!([{"name": "gh", "scheme": "github", "secrets": []}])).await;
+    let err = Intake::from_aws(&config_for(&bad), &aws).await.unwrap_err();
+    assert!(err.to_string().contains("no secret"), "{err}");
+
+    let mut no_queue = config_for(&good);
+    no_queue.events_queue_url = None;
+    assert!(Intake::from_aws(&no_queue, &aws).await.is_err());
+}

@@ -395,6 +395,7 @@ impl DynamoStore {
 
 #[async_trait]
 impl UserStore for DynamoStore {
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn get_user(&self, username: &str) -> Result<Option<UserRecord>> {
         let out = self
             .client
@@ -408,6 +409,7 @@ impl UserStore for DynamoStore {
         out.item.as_ref().map(user_from).transpose()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(user_id = %user_id), err(level = "debug"))]
     async fn user_generation(&self, user_id: &str) -> Result<Option<(String, u64)>> {
         let out = self
             .client
@@ -430,6 +432,7 @@ impl UserStore for DynamoStore {
 
 #[async_trait]
 impl SessionStore for DynamoStore {
+    #[tracing::instrument(level = "debug", skip_all, fields(user_id = %user_id, session_id = %session_id), err(level = "debug"))]
     async fn session_with_revocation(
         &self,
         user_id: &str,
@@ -456,6 +459,7 @@ impl SessionStore for DynamoStore {
         ))
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(user_id = %user_id), err(level = "debug"))]
     async fn list_sessions(&self, user_id: &str, now: i64) -> Result<Vec<SessionRecord>> {
         let mut sessions = Vec::new();
         let mut pages = self
@@ -480,6 +484,7 @@ impl SessionStore for DynamoStore {
         Ok(sessions)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(session_id = %session_id, user_id = %user_id), err(level = "debug"))]
     async fn revocation_state(
         &self,
         jti: &str,
@@ -501,6 +506,7 @@ impl SessionStore for DynamoStore {
 
 #[async_trait]
 impl AuditStore for DynamoStore {
+    #[tracing::instrument(level = "debug", skip_all, fields(actor = %actor), err(level = "debug"))]
     async fn audit_by_actor(&self, actor: &str, limit: usize) -> Result<Vec<AuditEvent>> {
         let out = self
             .client
@@ -521,6 +527,7 @@ impl AuditStore for DynamoStore {
 
 #[async_trait]
 impl RateLimitStore for DynamoStore {
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn update_tat(
         &self,
         key: &str,
@@ -568,6 +575,7 @@ const DELIVERY_ENQUEUED: &str = "ENQUEUED";
 
 #[async_trait]
 impl WebhookStore for DynamoStore {
+    #[tracing::instrument(level = "debug", skip_all, fields(delivery_key = %delivery_key), err(level = "debug"))]
     async fn claim_delivery(&self, delivery_key: &str, now: i64, expires_at: i64) -> Result<Claim> {
         let out = self
             .client
@@ -609,6 +617,7 @@ impl WebhookStore for DynamoStore {
         }
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(delivery_key = %delivery_key), err(level = "debug"))]
     async fn release_delivery(&self, delivery_key: &str, claimed_at: i64) -> Result<()> {
         let out = self
             .client
@@ -634,6 +643,7 @@ impl WebhookStore for DynamoStore {
 
 #[async_trait]
 impl Transactions for DynamoStore {
+    #[tracing::instrument(level = "debug", skip_all, fields(writes = writes.len()), err(level = "debug"))]
     async fn transact(&self, writes: Vec<Write>) -> Result<()> {
         let mut items = Vec::with_capacity(writes.len() + 1);
         for write in writes {
