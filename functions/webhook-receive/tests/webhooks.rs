@@ -615,12 +615,9 @@ fn a_source_without_a_secret_or_with_a_malformed_one_stops_start_up() {
     }
 }
 
-#[tokio::test]
-async fn the_sqs_adapter_sends_through_the_sdk_and_a_fifo_queue_drops_a_repeated_send() {
-    let Some(endpoint) = testing::aws_endpoint() else {
-        return;
-    };
-    let sqs = aws_sdk_sqs::Client::new(&testing::aws_config(&endpoint).await);
+/// A fresh FIFO queue in the emulator: its client and URL.
+async fn fifo_queue(endpoint: &str) -> (aws_sdk_sqs::Client, String) {
+    let sqs = aws_sdk_sqs::Client::new(&testing::aws_config(endpoint).await);
     let name = format!(
         "warden-events-{}.fifo",
         ulid::Ulid::new().to_string().to_lowercase()
@@ -633,6 +630,15 @@ async fn the_sqs_adapter_sends_through_the_sdk_and_a_fifo_queue_drops_a_repeated
         .await
         .unwrap();
     let url = created.queue_url().unwrap().to_owned();
+    (sqs, url)
+}
+
+#[tokio::test]
+async fn the_sqs_adapter_sends_through_the_sdk_and_a_fifo_queue_drops_a_repeated_send() {
+    let Some(endpoint) = testing::aws_endpoint() else {
+        return;
+    };
+    let (sqs, url) = fifo_queue(&endpoint).await;
     let queue = SqsQueue::new(sqs.clone(), &url);
     let message = OutgoingMessage {
         body: r#"{"delivery_id":"d1"}"#.into(),
@@ -668,22 +674,7 @@ async fn on_dynamodb_and_sqs_an_accepted_delivery_reaches_the_queue_once() {
     let Some((store, _)) = testing::dynamo_store().await else {
         return;
     };
-    let endpoint = testing::aws_endpoint().unwrap();
-    let sqs = aws_sdk_sqs::Client::new(&testing::aws_config(&endpoint).await);
-    let name = format!(
-        "warden-events-{}.fifo",
-        ulid::Ulid::new().to_string().to_lowercase()
-    );
-    let url = sqs
-        .create_queue()
-        .queue_name(&name)
-        .attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true")
-        .send()
-        .await
-        .unwrap()
-        .queue_url()
-        .unwrap()
-        .to_owned();
+    let (sqs, url) = fifo_queue(&testing::aws_endpoint().unwrap()).await;
     let clock = Arc::new(ManualClock::starting_now());
     let state: AppState = testing::state(Arc::new(store), clock.clone());
     let intake = Intake {
