@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::config::Rate;
 use crate::store::{RateLimitStore, TatCondition};
-use crate::{Error, Result};
+use crate::Result;
 
 /// The limiter's answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,19 +83,6 @@ pub async fn acquire(
     Ok(Decision::Limited {
         retry_after: Duration::from_millis(u64::try_from(interval).unwrap_or(1000)),
     })
-}
-
-/// [`acquire`], with a refusal turned into [`Error::RateLimited`].
-pub async fn enforce(
-    store: &dyn RateLimitStore,
-    key: &str,
-    rate: Rate,
-    now_millis: i64,
-) -> Result<()> {
-    match acquire(store, key, rate, now_millis).await? {
-        Decision::Allowed => Ok(()),
-        Decision::Limited { retry_after } => Err(Error::RateLimited { retry_after }),
-    }
 }
 
 #[cfg(test)]

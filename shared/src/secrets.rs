@@ -42,6 +42,13 @@ impl SecretsManager {
         Self { client }
     }
 
+    /// The `AWSCURRENT` version of `secret_id`; an error when it is missing.
+    pub async fn current(&self, secret_id: &str) -> Result<SecretVersion> {
+        self.version(secret_id, "AWSCURRENT")
+            .await?
+            .ok_or_else(|| Error::Config(format!("secret {secret_id} has no AWSCURRENT version")))
+    }
+
     async fn version(&self, secret_id: &str, stage: &str) -> Result<Option<SecretVersion>> {
         let out = self
             .client

@@ -118,9 +118,8 @@ pub async fn signing_keys(
                 current: true,
             }])
         }
-        (_, _, Some(arn))
-            if config.env != Environment::Development || config.jwt_secret.is_none() =>
-        {
+        // Development with WARDEN_JWT_SECRET took the arm above.
+        (_, _, Some(arn)) => {
             let secrets = secrets.ok_or_else(|| {
                 Error::Config("WARDEN_JWT_SECRET_ARN is set but no secrets client".into())
             })?;

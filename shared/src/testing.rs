@@ -15,7 +15,7 @@ use crate::secrets::SecretVersion;
 use crate::state::AppState;
 use crate::store::dynamo::{tables, DynamoStore};
 use crate::store::{
-    AuditStore, RateLimitStore, RevocationState, SessionRecord, SessionStore, SharedStore, Store,
+    AuditStore, RateLimitStore, RevocationState, SessionRecord, SessionStore, SharedStore,
     TatCondition, Transactions, UserRecord, UserStore, Write,
 };
 use crate::{Error, Result};
@@ -263,9 +263,4 @@ impl Transactions for FailingAudit {
         }
         self.inner.transact(writes).await
     }
-}
-
-/// Keeps the trait-object coercion in one place.
-pub fn shared(store: Arc<impl Store + 'static>) -> SharedStore {
-    store
 }

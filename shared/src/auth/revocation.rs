@@ -151,32 +151,28 @@ pub async fn revoke_token(
     Ok(1)
 }
 
-/// The caller's live sessions: unexpired, not revoked, and issued under the
-/// user's current generation.
+/// A user's live sessions: unexpired, not revoked, and issued under
+/// `generation`, the user's current one (sessions below it are records left
+/// by a login that lost a race with a generation rise).
 async fn live_sessions(
     state: &AppState,
     user_id: &str,
+    generation: u64,
     now: i64,
-) -> Result<(Vec<SessionRecord>, u64)> {
-    let generation = state
-        .store
-        .user_generation(user_id)
-        .await?
-        .map_or(0, |(_, g)| g);
+) -> Result<Vec<SessionRecord>> {
     let sessions = state.store.list_sessions(user_id, now).await?;
-    Ok((
-        sessions
-            .into_iter()
-            .filter(|s| s.generation >= generation)
-            .collect(),
-        generation,
-    ))
+    Ok(sessions
+        .into_iter()
+        .filter(|s| s.generation >= generation)
+        .collect())
 }
 
 /// `GET /auth/sessions`: the caller's live sessions, newest first.
 pub async fn list_sessions(state: &AppState, caller: &AccessClaims) -> Result<Vec<SessionView>> {
     let now = state.clock.now_secs();
-    let (mut sessions, _) = live_sessions(state, &caller.sub, now).await?;
+    // The caller's token just passed `authenticate`, so its `gen` is the
+    // user's current generation: no second read of it is needed.
+    let mut sessions = live_sessions(state, &caller.sub, caller.r#gen, now).await?;
     sessions.sort_by(|a, b| b.session_id.cmp(&a.session_id));
     Ok(sessions
         .into_iter()
@@ -307,7 +303,7 @@ async fn raise_generation(
             .user_generation(user_id)
             .await?
             .ok_or_else(|| Error::NotFound("no such user".into()))?;
-        let (sessions, _) = live_sessions(state, user_id, now).await?;
+        let sessions = live_sessions(state, user_id, generation, now).await?;
         let mut event = state
             .audit(event_type, Severity::Warning, ctx)
             .actor(actor)

@@ -337,11 +337,8 @@ impl Intake {
             .as_deref()
             .ok_or_else(|| Error::Config("WARDEN_EVENTS_QUEUE_URL is not set".into()))?;
         let secrets = crate::secrets::SecretsManager::new(aws_sdk_secretsmanager::Client::new(aws));
-        let text = crate::secrets::SecretsPort::current_and_previous(&secrets, arn)
-            .await?
-            .into_iter()
-            .find(|v| v.current)
-            .ok_or_else(|| Error::Config("the webhook secret has no current version".into()))?;
+        // Only the current version: sources are not rotated by version.
+        let text = secrets.current(arn).await?;
         let sources = Sources::from_json(text.value.expose_secret())?;
         Ok(Self {
             sources,
