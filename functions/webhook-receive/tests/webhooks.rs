@@ -517,6 +517,45 @@ async fn a_body_of_exactly_256_kib_is_accepted(h: Harness) {
     assert_eq!(status, StatusCode::ACCEPTED, "{reply}");
 }
 
+async fn a_standard_signature_list_is_accepted_when_any_entry_matches(h: Harness) {
+    let now = h.now();
+    let body = br#"{"type":"invoice.paid"}"#.to_vec();
+    let mut headers = standard(STANDARD_SECRET, "msg_list", now, &body);
+    let (name, right) = headers.pop().unwrap();
+    assert_eq!(name, "webhook-signature");
+    // A sender listing an old or foreign signature first, as in a rotation.
+    headers.push((name.clone(), format!("v1,Zm9vYmFy {right}")));
+    let (status, reply) = h.post("std", &headers, &body).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{reply}");
+    assert_eq!(
+        reply,
+        json!({"status": "accepted", "delivery_id": "msg_list"})
+    );
+    assert_eq!(h.enqueued().len(), 1);
+
+    // No usable entry at all: malformed; usable ones, none right: bad.
+    let wrong = standard("whsec_AAAAAAAAAAAAAAAAAAAAAA==", "msg_list2", now, &body);
+    for (list, reason) in [
+        ("v1,Zm9vYmFy v2,x nocomma".to_owned(), "malformed_signature"),
+        (format!("v1,Zm9vYmFy {}", wrong[2].1), "bad_signature"),
+    ] {
+        headers.pop();
+        headers.push((name.clone(), list.clone()));
+        headers[0].1 = "msg_list2".into();
+        let (status, _) = h.post("std", &headers, &body).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{list}");
+        assert!(
+            h.rejections("std")
+                .await
+                .iter()
+                .any(|d| d["reason"] == reason),
+            "{list}: {reason}"
+        );
+    }
+    assert_eq!(h.enqueued().len(), 1);
+    assert!(!h.recorded("std#msg_list2").await);
+}
+
 macro_rules! on_both_stores {
     ($($check:ident),* $(,)?) => {
         mod memory {
@@ -548,6 +587,7 @@ on_both_stores!(
     an_enqueue_failure_is_503_and_the_retry_is_accepted_once,
     slack_url_verification_is_answered_after_verification,
     a_body_of_exactly_256_kib_is_accepted,
+    a_standard_signature_list_is_accepted_when_any_entry_matches,
 );
 
 #[tokio::test]

@@ -73,6 +73,37 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_signature_of_another_form_is_malformed() {
+        let key = SigningKey::new(b"It's a Secret to Everybody");
+        let hex = "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+        // GitHub sends one SHA-256 signature: the right MAC under any other
+        // prefix (the legacy `X-Hub-Signature: sha1=` form included) is
+        // refused, not tried.
+        for sig in [
+            format!("sha1={hex}"),
+            format!("sha512={hex}"),
+            format!("SHA256={hex}"),
+            format!("v0={hex}"),
+            hex.to_owned(),
+            format!("sha256={hex},sha256={hex}"),
+            format!("sha256={}", &hex[..62]),
+            format!("sha256={}", "z".repeat(64)),
+            "sha256=".to_owned(),
+            "=".to_owned(),
+        ] {
+            let h = headers(&[
+                ("x-hub-signature-256", sig.as_str()),
+                ("x-github-delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958"),
+            ]);
+            assert_eq!(
+                GitHub.verify(&h, b"Hello, World!", std::slice::from_ref(&key), 0),
+                Err(Rejection::MalformedSignature),
+                "{sig}"
+            );
+        }
+    }
+
     proptest! {
         #[test]
         fn the_header_parser_never_panics(sig in "\\PC{0,100}", id in "[ -~]{0,80}", body in proptest::collection::vec(any::<u8>(), 0..64)) {

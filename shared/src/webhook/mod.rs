@@ -27,6 +27,7 @@ use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq as _;
 
 use crate::audit::{EventType, Severity};
 use crate::http::RequestContext;
@@ -528,8 +529,10 @@ pub async fn receive(
 }
 
 /// Checks the timestamp, then whether any of `signatures` is the MAC of
-/// `prefix` + `body` under any of `keys`: the tail shared by the schemes
-/// that sign a timestamp and may carry several signatures.
+/// `prefix` + `body` under any of `keys`, in constant time: the tail shared
+/// by the schemes that sign a timestamp and may carry several signatures.
+/// `signatures` holds only the usable entries (the schemes skip the rest):
+/// none is a malformed header, none matching a bad signature.
 pub(crate) fn verify_any(
     signatures: &[Vec<u8>],
     keys: &[SigningKey],
@@ -542,9 +545,14 @@ pub(crate) fn verify_any(
         return Err(Rejection::MalformedSignature);
     }
     check_timestamp(timestamp, now)?;
-    let valid = signatures.iter().any(|sig| {
-        keys.iter()
-            .any(|k| k.verify(&[prefix.as_bytes(), body], sig))
+    // One MAC per key, compared with every signature: the body (up to
+    // 256 KiB) is hashed once per key, however many signatures the header
+    // lists.
+    let valid = keys.iter().any(|k| {
+        let mac = k.sign(&[prefix.as_bytes(), body]);
+        signatures
+            .iter()
+            .any(|sig| bool::from(mac[..].ct_eq(sig.as_slice())))
     });
     if valid {
         Ok(())

@@ -129,6 +129,41 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_signature_of_another_form_is_malformed() {
+        let key = SigningKey::new(b"secret");
+        let body = br#"{"type":"event_callback","event_id":"Ev1"}"#;
+        let hex = hex::encode(key.sign(&[b"v0:1000:", body]));
+        // Slack sends one signature: a right MAC under any prefix but
+        // `v0=` is refused, not tried.
+        for sig in [
+            format!("v1={hex}"),
+            format!("V0={hex}"),
+            format!("sha256={hex}"),
+            hex.clone(),
+            format!("v0={hex} v0={hex}"),
+            format!("v0={hex},v0={hex}"),
+            format!("v0={}", &hex[..62]),
+            format!("v0={}", "z".repeat(64)),
+            "v0=".to_owned(),
+            "=".to_owned(),
+        ] {
+            assert_eq!(
+                Slack.verify(
+                    &headers(&sig, "1000"),
+                    body,
+                    std::slice::from_ref(&key),
+                    1000
+                ),
+                Err(Rejection::MalformedSignature),
+                "{sig}"
+            );
+        }
+        assert!(Slack
+            .verify(&headers(&format!("v0={hex}"), "1000"), body, &[key], 1000)
+            .is_ok());
+    }
+
     proptest! {
         #[test]
         fn the_header_parser_never_panics(sig in "\\PC{0,100}", ts in "\\PC{0,20}", body in proptest::collection::vec(any::<u8>(), 0..64)) {

@@ -1,6 +1,8 @@
 //! Stripe: `Stripe-Signature: t=<unix>,v1=<hex>[,v1=<hex>...]` over
 //! `{t}.{body}`. During a secret roll Stripe sends one `v1` per secret; one
-//! valid signature suffices. Other schemes (`v0`) are ignored. The delivery
+//! valid signature suffices. Other schemes (`v0`, unknown ones), entries
+//! without `=` and `v1` values that are not 32-byte hex are skipped; a
+//! header without `t` or without any usable `v1` is malformed. The delivery
 //! id is the event's `id`, the type its `type`.
 
 use super::{header, hex32, json_field, verify_any, Rejection, Scheme, SigningKey, Verified};
@@ -21,14 +23,18 @@ impl Scheme for Stripe {
         let mut timestamp = None;
         let mut signatures = Vec::new();
         for item in value.split(',') {
-            let (key, val) = item
-                .trim()
-                .split_once('=')
-                .ok_or(Rejection::MalformedSignature)?;
+            // Like Stripe's own libraries, take the `t` and the `v1` entries
+            // and skip everything else: other schemes, entries without `=`,
+            // and a `v1` that is not a 32-byte hex MAC (one usable `v1` is
+            // enough; none at all is malformed, in `verify_any`).
+            let Some((key, val)) = item.trim().split_once('=') else {
+                continue;
+            };
             match key {
                 "t" if timestamp.is_none() => timestamp = Some(val),
+                // Two timestamps: which one was signed is ambiguous.
                 "t" => return Err(Rejection::MalformedSignature),
-                "v1" => signatures.push(hex32(val).ok_or(Rejection::MalformedSignature)?),
+                "v1" => signatures.extend(hex32(val)),
                 _ => {}
             }
         }
@@ -120,6 +126,59 @@ mod tests {
             assert!(
                 matches!(r, Err(Rejection::MalformedSignature)),
                 "{value}: {r:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn unusable_entries_are_skipped_and_any_v1_may_match() {
+        let key = SigningKey::new(b"k");
+        let good = sign(b"k", 1_700_000_000, BODY);
+        let wrong = sign(b"not-k", 1_700_000_000, BODY);
+        let nonhex = "z".repeat(64);
+        for value in [
+            format!("t=1700000000,v1={wrong},v1={good}"),
+            // A v1 that is not hex, or not 32 bytes of it, is skipped.
+            format!("t=1700000000,v1={nonhex},v1={good}"),
+            format!("t=1700000000,v1=zz,v1=,v1={good}"),
+            // Other and unknown schemes, and entries without '=', are skipped.
+            format!("t=1700000000,v0={good},v2={wrong},foo=bar,garbage,v1={good}"),
+            format!("v1={good},foo=bar,t=1700000000"),
+        ] {
+            let r = Stripe.verify(
+                &headers(&value),
+                BODY.as_bytes(),
+                std::slice::from_ref(&key),
+                1_700_000_000,
+            );
+            assert!(r.is_ok(), "{value}: {r:?}");
+        }
+        for (value, expected) in [
+            // The right MAC, but under v0: not a v1 signature.
+            (
+                format!("t=1700000000,v0={good}"),
+                Rejection::MalformedSignature,
+            ),
+            (
+                format!("t=1700000000,v1={nonhex},v2={good},foo=bar"),
+                Rejection::MalformedSignature,
+            ),
+            (
+                format!("t=1700000000,v1={nonhex},v1={wrong}"),
+                Rejection::BadSignature,
+            ),
+            // No timestamp, however good the signature.
+            (format!("foo=bar,v1={good}"), Rejection::MalformedSignature),
+        ] {
+            assert_eq!(
+                Stripe.verify(
+                    &headers(&value),
+                    BODY.as_bytes(),
+                    std::slice::from_ref(&key),
+                    1_700_000_000,
+                ),
+                Err(expected),
+                "{value}"
             );
         }
     }
