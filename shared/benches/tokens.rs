@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use warden::auth::tokens::authenticate;
-use warden::auth::Role;
 use warden::clock::{Clock, SystemClock};
+use warden::domain::Role;
 use warden::store::memory::MemoryStore;
 
 fn benches(c: &mut Criterion) {

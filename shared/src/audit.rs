@@ -8,8 +8,6 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::http::RequestContext;
-
 /// Number of partitions one day of audit events is spread over.
 pub const AUDIT_SHARDS: u32 = 16;
 
@@ -39,6 +37,10 @@ pub enum EventType {
     AllTokensRevoked,
     /// A user's password was changed; every token of theirs was revoked.
     PasswordChanged,
+    /// A user was disabled; every token of theirs was revoked.
+    UserDisabled,
+    /// A disabled user was enabled again.
+    UserEnabled,
     /// A webhook delivery was verified and enqueued.
     WebhookAccepted,
     /// A webhook delivery was refused (the reason is in the details).
@@ -60,6 +62,8 @@ impl EventType {
             EventType::SessionRevoked => "SESSION_REVOKED",
             EventType::AllTokensRevoked => "ALL_TOKENS_REVOKED",
             EventType::PasswordChanged => "PASSWORD_CHANGED",
+            EventType::UserDisabled => "USER_DISABLED",
+            EventType::UserEnabled => "USER_ENABLED",
             EventType::WebhookAccepted => "WEBHOOK_ACCEPTED",
             EventType::WebhookRejected => "WEBHOOK_REJECTED",
         }
@@ -99,6 +103,49 @@ impl Severity {
     }
 }
 
+/// Where a decision was asked for. The HTTP request context is one origin
+/// among several: the CLI, queue workers and the scheduled probe write audit
+/// events too.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Origin {
+    /// An API request.
+    Http {
+        /// The client IP, as API Gateway saw it.
+        ip: String,
+        /// The client's user agent.
+        user_agent: String,
+        /// The request id, as in the logs and the `x-request-id` header.
+        request_id: String,
+    },
+    /// The `warden` command.
+    Cli {
+        /// Who ran it: the AWS caller identity, or `local`.
+        operator: String,
+    },
+    /// A queue message (the agent worker).
+    Queue {
+        /// The message id.
+        message_id: String,
+    },
+    /// A scheduled invocation (the health probe).
+    Schedule {
+        /// The schedule's name.
+        rule: String,
+    },
+}
+
+impl Origin {
+    /// The request id or message id this origin is traced by, if any.
+    pub fn trace_id(&self) -> Option<&str> {
+        match self {
+            Origin::Http { request_id, .. } => Some(request_id),
+            Origin::Queue { message_id } => Some(message_id),
+            Origin::Cli { .. } | Origin::Schedule { .. } => None,
+        }
+    }
+}
+
 /// One audit record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditEvent {
@@ -114,12 +161,9 @@ pub struct AuditEvent {
     pub actor: String,
     /// Whom it concerned, when not the actor (e.g. the username tried).
     pub subject: Option<String>,
-    /// The client IP.
-    pub ip: String,
-    /// The client's user agent.
-    pub user_agent: String,
-    /// The request id, as in the logs and the `x-request-id` header.
-    pub request_id: String,
+    /// Where the decision was asked for: an HTTP request, the CLI, a queue
+    /// message, the schedule.
+    pub origin: Origin,
     /// Event-specific facts; never a password, token or secret.
     pub details: Map<String, Value>,
     /// When the record may be deleted (epoch seconds): the retention.
@@ -127,11 +171,11 @@ pub struct AuditEvent {
 }
 
 impl AuditEvent {
-    /// A new event of `event_type` for the request described by `ctx`.
+    /// A new event of `event_type` that `origin` asked for.
     pub fn new(
         event_type: EventType,
         severity: Severity,
-        ctx: &RequestContext,
+        origin: Origin,
         at_millis: i64,
         retention_days: i64,
     ) -> Self {
@@ -143,9 +187,7 @@ impl AuditEvent {
             severity,
             actor: "anonymous".into(),
             subject: None,
-            ip: ctx.ip.clone(),
-            user_agent: ctx.user_agent.clone(),
-            request_id: ctx.request_id.clone(),
+            origin,
             details: Map::new(),
             expires_at: at_millis.div_euclid(1000) + retention_days * 86_400,
         }
@@ -195,13 +237,15 @@ mod tests {
 
     #[test]
     fn buckets_name_the_day_and_one_of_sixteen_shards() {
-        let ctx = RequestContext::for_tests("203.0.113.7");
+        let origin = Origin::Cli {
+            operator: "local".into(),
+        };
         let mut shards = std::collections::HashSet::new();
         for _ in 0..200 {
             let e = AuditEvent::new(
                 EventType::LoginFailed,
                 Severity::Warning,
-                &ctx,
+                origin.clone(),
                 1_700_000_000_000,
                 30,
             );

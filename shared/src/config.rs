@@ -114,11 +114,53 @@ pub enum Severity {
     Error,
 }
 
+/// The configuration checks, each named once: the CLI, the health report
+/// and the tests match on these, never on text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Check {
+    /// `WARDEN_ENV` is readable.
+    Environment,
+    /// A numeric variable is readable and in range.
+    Number,
+    /// `WARDEN_LOGIN_IP_LIMIT` is readable.
+    LoginIpLimit,
+    /// CORS origins are safe for the environment.
+    Cors,
+    /// argon2 parameters meet OWASP's floor.
+    Argon2,
+    /// The JWT key comes from where the environment requires.
+    JwtKeySource,
+    /// The JWT key is long and not a known default.
+    JwtKey,
+}
+
+impl Check {
+    /// The check's name, as printed and reported.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Check::Environment => "environment",
+            Check::Number => "number",
+            Check::LoginIpLimit => "login_ip_limit",
+            Check::Cors => "cors",
+            Check::Argon2 => "argon2",
+            Check::JwtKeySource => "jwt_key_source",
+            Check::JwtKey => "jwt_key",
+        }
+    }
+}
+
+impl std::fmt::Display for Check {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One result of the configuration validation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
-    /// The check's name, e.g. `jwt_key`.
-    pub check: &'static str,
+    /// Which check this is.
+    pub check: Check,
     /// Whether it passed, warns or refuses start-up.
     pub severity: Severity,
     /// What was found, naming the variable.
@@ -128,7 +170,7 @@ pub struct Finding {
 }
 
 impl Finding {
-    fn new(check: &'static str, severity: Severity, message: String, remediation: &str) -> Self {
+    fn new(check: Check, severity: Severity, message: String, remediation: &str) -> Self {
         Self {
             check,
             severity,
@@ -137,7 +179,7 @@ impl Finding {
         }
     }
 
-    fn ok(check: &'static str, message: String) -> Self {
+    fn ok(check: Check, message: String) -> Self {
         Self::new(check, Severity::Ok, message, "none needed")
     }
 }
@@ -233,7 +275,7 @@ impl Config {
                 None => {
                     unreadable = true;
                     findings.push(Finding::new(
-                        "environment",
+                        Check::Environment,
                         Severity::Error,
                         format!("WARDEN_ENV is {v:?}; expected production, staging or development"),
                         "set WARDEN_ENV to production, staging or development",
@@ -251,7 +293,7 @@ impl Config {
                     _ => {
                         unreadable = true;
                         findings.push(Finding::new(
-                            "number",
+                            Check::Number,
                             Severity::Error,
                             format!("{name} is {v:?}; expected a whole number of at least {min}"),
                             "fix or unset the variable",
@@ -291,7 +333,7 @@ impl Config {
             Some(v) => Rate::parse(&v).unwrap_or_else(|| {
                 unreadable = true;
                 findings.push(Finding::new(
-                    "login_ip_limit",
+                    Check::LoginIpLimit,
                     Severity::Error,
                     format!(
                         "WARDEN_LOGIN_IP_LIMIT is {v:?}; expected requests/seconds such as 5/60"
@@ -343,19 +385,19 @@ impl Config {
         let wildcard = self.allowed_origins.iter().any(|o| o.contains('*'));
         out.push(match (wildcard, self.env) {
             (true, Environment::Production) => Finding::new(
-                "cors",
+                Check::Cors,
                 Severity::Error,
                 "ALLOWED_ORIGINS holds the wildcard `*` in production".into(),
                 "list the exact origins of your front ends in ALLOWED_ORIGINS",
             ),
             (true, _) => Finding::new(
-                "cors",
+                Check::Cors,
                 Severity::Warning,
                 "ALLOWED_ORIGINS holds the wildcard `*`; production would refuse to start".into(),
                 "list exact origins in ALLOWED_ORIGINS",
             ),
             (false, _) => Finding::ok(
-                "cors",
+                Check::Cors,
                 format!(
                     "{} allowed origin(s), no wildcard",
                     self.allowed_origins.len()
@@ -388,7 +430,7 @@ impl Config {
         }
         out.push(if weak.is_empty() {
             Finding::ok(
-                "argon2",
+                Check::Argon2,
                 format!(
                     "argon2id m={} KiB, t={}, p={}",
                     a.m_cost_kib, a.t_cost, a.p_cost
@@ -396,7 +438,7 @@ impl Config {
             )
         } else {
             Finding::new(
-                "argon2",
+                Check::Argon2,
                 Severity::Error,
                 format!(
                     "argon2 parameters below OWASP's floor (m=19456 KiB, t=2, p=1): {}",
@@ -408,33 +450,33 @@ impl Config {
 
         out.push(match (self.env, &self.jwt_secret, &self.jwt_secret_arn) {
             (Environment::Development, Some(_), _) => Finding::ok(
-                "jwt_key_source",
+                Check::JwtKeySource,
                 "development: JWT key from WARDEN_JWT_SECRET".into(),
             ),
             (Environment::Development, None, Some(_)) => Finding::ok(
-                "jwt_key_source",
+                Check::JwtKeySource,
                 "JWT key from Secrets Manager (WARDEN_JWT_SECRET_ARN)".into(),
             ),
             (Environment::Development, None, None) => Finding::new(
-                "jwt_key_source",
+                Check::JwtKeySource,
                 Severity::Warning,
                 "development: no JWT key configured; a random one is generated per start".into(),
                 "set WARDEN_JWT_SECRET to keep tokens valid across restarts",
             ),
             (_, Some(_), _) => Finding::new(
-                "jwt_key_source",
+                Check::JwtKeySource,
                 Severity::Error,
                 "WARDEN_JWT_SECRET is set outside development; only WARDEN_JWT_SECRET_ARN is accepted".into(),
                 "store the key in Secrets Manager and set WARDEN_JWT_SECRET_ARN",
             ),
             (_, None, None) => Finding::new(
-                "jwt_key_source",
+                Check::JwtKeySource,
                 Severity::Error,
                 "WARDEN_JWT_SECRET_ARN is not set".into(),
                 "set WARDEN_JWT_SECRET_ARN to the Secrets Manager secret holding the JWT key",
             ),
             (_, None, Some(_)) => Finding::ok(
-                "jwt_key_source",
+                Check::JwtKeySource,
                 "JWT key from Secrets Manager (WARDEN_JWT_SECRET_ARN)".into(),
             ),
         });
@@ -451,7 +493,7 @@ pub fn check_jwt_key(key: &SecretString, source: &str) -> Finding {
         || PLACEHOLDER_MARKERS.iter().any(|m| lowered.contains(m))
     {
         return Finding::new(
-            "jwt_key",
+            Check::JwtKey,
             Severity::Error,
             format!("the JWT key from {source} is a known default or placeholder"),
             "generate a random key of at least 32 bytes (e.g. `openssl rand -base64 48`)",
@@ -459,7 +501,7 @@ pub fn check_jwt_key(key: &SecretString, source: &str) -> Finding {
     }
     if value.len() < MIN_JWT_KEY_BYTES {
         return Finding::new(
-            "jwt_key",
+            Check::JwtKey,
             Severity::Error,
             format!(
                 "the JWT key from {source} is {} bytes; at least {MIN_JWT_KEY_BYTES} are required",
@@ -469,7 +511,7 @@ pub fn check_jwt_key(key: &SecretString, source: &str) -> Finding {
         );
     }
     Finding::ok(
-        "jwt_key",
+        Check::JwtKey,
         format!("JWT key from {source}: {} bytes", value.len()),
     )
 }
@@ -490,7 +532,7 @@ mod tests {
     fn error_checks(f: &Findings) -> Vec<&'static str> {
         f.0.iter()
             .filter(|f| f.severity == Severity::Error)
-            .map(|f| f.check)
+            .map(|f| f.check.as_str())
             .collect()
     }
 

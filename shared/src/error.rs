@@ -10,6 +10,10 @@ use std::time::Duration;
 /// Shorthand for results whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// The cause of a server-side failure, kept whole so that the log shows
+/// the full chain (see [`Error::chain`]); it never reaches a client.
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// Everything that can go wrong in Warden.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -26,6 +30,15 @@ pub enum Error {
     /// The resource does not exist (or is not the caller's to see).
     #[error("{0}")]
     NotFound(String),
+    /// The path exists but does not serve this method.
+    #[error("this endpoint does not serve this method; allowed: {allow}")]
+    MethodNotAllowed {
+        /// The methods the path serves, for the `Allow` header.
+        allow: String,
+    },
+    /// The body's content type is not one the endpoint reads.
+    #[error("the request body must be application/json")]
+    UnsupportedMediaType,
     /// The request conflicts with the current state.
     #[error("{0}")]
     Conflict(String),
@@ -46,15 +59,28 @@ pub enum Error {
     /// client unhandled it is a `409`.
     #[error("condition failed")]
     ConditionFailed,
-    /// A dependency (store, queue, secrets) failed; nothing was done.
-    #[error("service unavailable: {0}")]
-    Unavailable(String),
+    /// A dependency (store, queue, secrets) failed or did not answer in
+    /// time; nothing was done.
+    #[error("service unavailable: {context}")]
+    Unavailable {
+        /// What was being done, e.g. `GetItem users`.
+        context: String,
+        /// The dependency's own error, when there is one.
+        #[source]
+        source: Option<Cause>,
+    },
     /// The configuration is invalid; the service must not start.
     #[error("invalid configuration: {0}")]
     Config(String),
     /// A bug or an unexpected state. Logged in full, answered opaquely.
-    #[error("internal error: {0}")]
-    Internal(String),
+    #[error("internal error: {context}")]
+    Internal {
+        /// What went wrong.
+        context: String,
+        /// The underlying error, when there is one.
+        #[source]
+        source: Option<Cause>,
+    },
 }
 
 impl Error {
@@ -66,11 +92,13 @@ impl Error {
             Error::Unauthorized => S::UNAUTHORIZED,
             Error::Forbidden(_) => S::FORBIDDEN,
             Error::NotFound(_) => S::NOT_FOUND,
+            Error::MethodNotAllowed { .. } => S::METHOD_NOT_ALLOWED,
+            Error::UnsupportedMediaType => S::UNSUPPORTED_MEDIA_TYPE,
             Error::Conflict(_) | Error::ConditionFailed => S::CONFLICT,
             Error::PayloadTooLarge { .. } => S::PAYLOAD_TOO_LARGE,
             Error::RateLimited { .. } => S::TOO_MANY_REQUESTS,
-            Error::Unavailable(_) => S::SERVICE_UNAVAILABLE,
-            Error::Config(_) | Error::Internal(_) => S::INTERNAL_SERVER_ERROR,
+            Error::Unavailable { .. } => S::SERVICE_UNAVAILABLE,
+            Error::Config(_) | Error::Internal { .. } => S::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -78,21 +106,81 @@ impl Error {
     /// fixed sentence for server errors so no internal text ever leaks.
     pub fn public_detail(&self) -> String {
         match self {
-            Error::Unavailable(_) => {
+            Error::Unavailable { .. } => {
                 "the service is temporarily unavailable; nothing was changed, try again".into()
             }
-            Error::Config(_) | Error::Internal(_) => "an internal error occurred".into(),
+            Error::Config(_) | Error::Internal { .. } => "an internal error occurred".into(),
             other => other.to_string(),
         }
     }
 
-    /// Shorthand for an [`Error::Unavailable`] from any displayable cause.
-    pub fn unavailable(cause: impl std::fmt::Display) -> Self {
-        Error::Unavailable(cause.to_string())
+    /// An [`Error::Unavailable`] with no underlying error.
+    pub fn unavailable(context: impl Into<String>) -> Self {
+        Error::Unavailable {
+            context: context.into(),
+            source: None,
+        }
     }
 
-    /// Shorthand for an [`Error::Internal`] from any displayable cause.
-    pub fn internal(cause: impl std::fmt::Display) -> Self {
-        Error::Internal(cause.to_string())
+    /// An [`Error::Unavailable`] caused by `source` while doing `context`.
+    pub fn unavailable_from(
+        context: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Unavailable {
+            context: context.into(),
+            source: Some(Box::new(source)),
+        }
+    }
+
+    /// An [`Error::Internal`] with no underlying error.
+    pub fn internal(context: impl Into<String>) -> Self {
+        Error::Internal {
+            context: context.into(),
+            source: None,
+        }
+    }
+
+    /// An [`Error::Internal`] caused by `source` while doing `context`.
+    pub fn internal_from(
+        context: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Internal {
+            context: context.into(),
+            source: Some(Box::new(source)),
+        }
+    }
+
+    /// The error and every cause below it, joined by `: `, for the log.
+    pub fn chain(&self) -> String {
+        let mut text = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(c) = cause {
+            text.push_str(": ");
+            text.push_str(&c.to_string());
+            cause = c.source();
+        }
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cause_is_kept_for_the_log_and_never_shown_to_the_client() {
+        let io = std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "dynamodb.local:8000 timed out",
+        );
+        let err = Error::unavailable_from("GetItem users", io);
+        assert_eq!(
+            err.chain(),
+            "service unavailable: GetItem users: dynamodb.local:8000 timed out"
+        );
+        assert!(!err.public_detail().contains("dynamodb"));
+        assert_eq!(err.status(), http::StatusCode::SERVICE_UNAVAILABLE);
     }
 }

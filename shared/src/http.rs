@@ -8,6 +8,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::audit::Origin;
 use crate::config::Config;
 use crate::Error;
 
@@ -64,6 +65,15 @@ impl RequestContext {
         }
     }
 
+    /// The audit origin of this request.
+    pub fn origin(&self) -> Origin {
+        Origin::Http {
+            ip: self.ip.clone(),
+            user_agent: self.user_agent.clone(),
+            request_id: self.request_id.clone(),
+        }
+    }
+
     /// A context for tests, with the given client IP.
     pub fn for_tests(ip: &str) -> Self {
         Self {
@@ -75,16 +85,34 @@ impl RequestContext {
     }
 }
 
-/// Parses the JSON body of `req`: `413` over `limit` bytes, `400` when it is
-/// not JSON of the expected shape (the message names the field).
+impl From<&RequestContext> for Origin {
+    fn from(ctx: &RequestContext) -> Self {
+        ctx.origin()
+    }
+}
+
+/// Parses the JSON body of `req`: `413` over `limit` bytes, `415` when it
+/// says it is something other than JSON, `400` when it is not valid UTF-8
+/// JSON of the expected shape (the message names the field; an explicit
+/// `null` for a field is refused where the type says so, see [`non_null`]).
 pub fn read_json<T: DeserializeOwned>(req: &Request, limit: usize) -> Result<T, Error> {
     let body: &[u8] = req.body().as_ref();
     if body.len() > limit {
         return Err(Error::PayloadTooLarge { limit });
     }
+    if !is_json_content_type(req.headers()) {
+        return Err(Error::UnsupportedMediaType);
+    }
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(Error::BadRequest(
             "the request body is empty; a JSON object is required".into(),
+        ));
+    }
+    // serde_json checks UTF-8 only in the strings it decodes; a field the
+    // endpoint ignores would slip through unchecked.
+    if std::str::from_utf8(body).is_err() {
+        return Err(Error::BadRequest(
+            "the request body is not valid UTF-8".into(),
         ));
     }
     serde_json::from_slice(body).map_err(|e| {
@@ -93,6 +121,102 @@ pub fn read_json<T: DeserializeOwned>(req: &Request, limit: usize) -> Result<T, 
             without_values(&e.to_string())
         ))
     })
+}
+
+/// Whether the request's `Content-Type` allows a JSON body: absent (curl
+/// without `-H`), `application/json`, or any `+json` type.
+pub fn is_json_content_type(headers: &http::HeaderMap) -> bool {
+    let Some(value) = headers.get(http::header::CONTENT_TYPE) else {
+        return true;
+    };
+    let Ok(value) = value.to_str() else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// For `#[serde(default, deserialize_with = "non_null")]` on an optional
+/// field: absent is `None`, a value is `Some`, and an explicit `null` is an
+/// error (`400`), because a client that sends `null` meant something we
+/// should not guess.
+pub fn non_null<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
+/// One route a function serves: a method and a path template as written in
+/// `template.yaml` (`{name}` matches one non-empty segment).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    /// `GET`, `POST`, `DELETE`.
+    pub method: &'static str,
+    /// E.g. `/auth/sessions/{sid}`.
+    pub path: &'static str,
+}
+
+impl Route {
+    /// A route.
+    pub const fn new(method: &'static str, path: &'static str) -> Self {
+        Self { method, path }
+    }
+
+    /// The values of the path's `{params}` when `path` matches, in order.
+    pub fn params<'p>(&self, path: &'p str) -> Option<Vec<&'p str>> {
+        let mut template = self.path.split('/');
+        let mut actual = path.split('/');
+        let mut params = Vec::new();
+        loop {
+            match (template.next(), actual.next()) {
+                (None, None) => return Some(params),
+                (Some(t), Some(a)) if t.starts_with('{') && t.ends_with('}') => {
+                    if a.is_empty() {
+                        return None;
+                    }
+                    params.push(a);
+                }
+                (Some(t), Some(a)) if t == a => {}
+                _ => return None,
+            }
+        }
+    }
+}
+
+/// The route of `routes` that serves `method` on `path`, with the path's
+/// params. A path served with other methods only is
+/// [`Error::MethodNotAllowed`] (`405` with `Allow`); an unknown path
+/// [`Error::NotFound`].
+pub fn resolve<'r, 'p>(
+    routes: &'r [Route],
+    method: &http::Method,
+    path: &'p str,
+) -> Result<(&'r Route, Vec<&'p str>), Error> {
+    let mut allow: Vec<&str> = Vec::new();
+    for route in routes {
+        if let Some(params) = route.params(path) {
+            if route.method == method.as_str() {
+                return Ok((route, params));
+            }
+            allow.push(route.method);
+        }
+    }
+    if allow.is_empty() {
+        Err(Error::NotFound("no such endpoint".into()))
+    } else {
+        allow.push("OPTIONS");
+        Err(Error::MethodNotAllowed {
+            allow: allow.join(", "),
+        })
+    }
 }
 
 /// serde's messages quote the offending value (`invalid type: integer
@@ -130,7 +254,7 @@ impl<'a> Responder<'a> {
     pub fn json<T: Serialize>(&self, status: StatusCode, body: &T) -> Response<Body> {
         match serde_json::to_vec(body) {
             Ok(bytes) => self.finish(status, "application/json", Body::Binary(bytes)),
-            Err(e) => self.problem(&Error::internal(format!("serialising a response: {e}"))),
+            Err(e) => self.problem(&Error::internal_from("serialising a response", e)),
         }
     }
 
@@ -144,7 +268,9 @@ impl<'a> Responder<'a> {
     pub fn problem(&self, err: &Error) -> Response<Body> {
         let status = err.status();
         if status.is_server_error() {
-            tracing::error!(request_id = %self.ctx.request_id, error = %err, "request failed");
+            // The whole cause chain goes to the log; the client gets a
+            // fixed sentence.
+            tracing::error!(request_id = %self.ctx.request_id, error = %err.chain(), "request failed");
         } else {
             tracing::info!(request_id = %self.ctx.request_id, status = status.as_u16(), error = %err, "request refused");
         }
@@ -173,6 +299,11 @@ impl<'a> Responder<'a> {
             Error::RateLimited { retry_after } => {
                 let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
                 headers.insert(http::header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+            }
+            Error::MethodNotAllowed { allow } => {
+                if let Ok(value) = HeaderValue::from_str(allow) {
+                    headers.insert(http::header::ALLOW, value);
+                }
             }
             _ => {}
         }
@@ -263,7 +394,68 @@ pub fn path(req: &Request) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::without_values;
+    use super::*;
+
+    const ROUTES: &[Route] = &[
+        Route::new("GET", "/auth/sessions"),
+        Route::new("DELETE", "/auth/sessions/{sid}"),
+    ];
+
+    #[test]
+    fn routes_match_their_templates_and_a_wrong_method_is_405_with_allow() {
+        let (route, params) =
+            resolve(ROUTES, &http::Method::DELETE, "/auth/sessions/01ABC").unwrap();
+        assert_eq!(
+            (route.path, params),
+            ("/auth/sessions/{sid}", vec!["01ABC"])
+        );
+        match resolve(ROUTES, &http::Method::POST, "/auth/sessions") {
+            Err(Error::MethodNotAllowed { allow }) => assert_eq!(allow, "GET, OPTIONS"),
+            other => panic!("{other:?}"),
+        }
+        for unknown in ["/auth/sessions/", "/auth/sessions/a/b", "/auth", "/nope"] {
+            assert!(
+                matches!(
+                    resolve(ROUTES, &http::Method::GET, unknown),
+                    Err(Error::NotFound(_))
+                ),
+                "{unknown}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_json_content_types_are_read_as_json() {
+        let mut headers = http::HeaderMap::new();
+        assert!(is_json_content_type(&headers), "absent is accepted");
+        for (value, ok) in [
+            ("application/json", true),
+            ("Application/JSON; charset=utf-8", true),
+            ("application/merge-patch+json", true),
+            ("text/plain", false),
+            ("application/x-www-form-urlencoded", false),
+            ("multipart/form-data; boundary=x", false),
+        ] {
+            headers.insert(http::header::CONTENT_TYPE, value.parse().unwrap());
+            assert_eq!(is_json_content_type(&headers), ok, "{value}");
+        }
+    }
+
+    #[test]
+    fn explicit_null_is_refused_where_non_null_is_declared() {
+        #[derive(serde::Deserialize, Debug)]
+        struct Body {
+            #[serde(default, deserialize_with = "non_null")]
+            user_id: Option<String>,
+        }
+        let parse = |text: &str| serde_json::from_str::<Body>(text);
+        assert_eq!(parse("{}").unwrap().user_id, None);
+        assert_eq!(
+            parse(r#"{"user_id":"x"}"#).unwrap().user_id.as_deref(),
+            Some("x")
+        );
+        assert!(parse(r#"{"user_id":null}"#).is_err());
+    }
 
     #[test]
     fn parse_errors_never_echo_the_value() {

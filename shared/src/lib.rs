@@ -6,6 +6,8 @@
 //!
 //! # Layout
 //!
+//! - [`domain`]: the leaf types everything else uses (roles, usernames,
+//!   records); it imports no other module.
 //! - [`config`]: typed configuration from the environment, start-up
 //!   validation (an insecure deployment refuses to start), signing keys.
 //! - [`secrets`]: the secrets port (Secrets Manager, or the environment in
@@ -13,25 +15,32 @@
 //! - [`error`]: the one error type and its problem+json rendering.
 //! - [`http`]: request context (client IP, user agent, request id), JSON
 //!   bodies with size limits, responses, CORS.
-//! - [`auth`]: password hashing, JWT issue and verification, login sessions.
+//! - [`auth`]: password hashing, JWT issue and verification, login sessions;
+//!   [`auth::revocation`] holds every rule that decides whether a token or
+//!   session still stands.
 //! - [`metrics`]: CloudWatch embedded metrics for the counts that matter.
-//! - [`audit`]: audit events, written in the same transaction as the
+//! - [`audit`]: audit events and their origin (an HTTP request, the CLI, a
+//!   queue message, the schedule), written in the same transaction as the
 //!   decision they record.
 //! - [`ratelimit`]: the GCRA limiter over the store.
 //! - [`webhook`]: signature schemes (Slack, GitHub, Stripe, Standard
 //!   Webhooks) and the intake: verify, dedupe, enqueue once.
 //! - [`queue`]: the queue port (SQS, or in process).
-//! - [`store`]: the storage ports and their two adapters, DynamoDB and the
-//!   embedded memory store.
+//! - [`store`]: the storage ports by domain (auth, webhooks, audit, rate
+//!   limits) and their two adapters, DynamoDB and the embedded memory store,
+//!   with one all-or-nothing transaction across domains; [`store::keys`]
+//!   builds every storage key.
 //! - [`clock`]: the time source, replaceable in tests.
-//! - [`state`]: [`state::AppState`], built once per cold start.
-//! - `testing` (feature `testing`): emulator-backed stores and fault
-//!   injection for the test suites.
+//! - [`state`]: per-function state built once per cold start
+//!   ([`state::AuthState`], [`state::WebhookState`], [`state::Accounts`]).
+//! - `testing` (feature `testing`): emulator-backed stores, API Gateway
+//!   request building and the both-stores test macro for the test suites.
 
 pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod domain;
 pub mod error;
 pub mod http;
 pub mod metrics;

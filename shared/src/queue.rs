@@ -10,7 +10,6 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use aws_sdk_sqs::error::DisplayErrorContext;
 
 use crate::{Error, Result};
 
@@ -69,7 +68,7 @@ impl Queue for SqsQueue {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| Error::unavailable(format!("SendMessage: {}", DisplayErrorContext(&e))))
+            .map_err(|e| Error::unavailable_from("SendMessage", e))
     }
 }
 

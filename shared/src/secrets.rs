@@ -70,10 +70,10 @@ impl SecretsManager {
             }
             Err(err) => match err.into_service_error() {
                 GetSecretValueError::ResourceNotFoundException(_) => Ok(None),
-                other => Err(Error::unavailable(format!(
-                    "reading secret {secret_id} ({stage}): {}",
-                    aws_sdk_secretsmanager::error::DisplayErrorContext(&other)
-                ))),
+                other => Err(Error::unavailable_from(
+                    format!("reading secret {secret_id} ({stage})"),
+                    other,
+                )),
             },
         }
     }

@@ -1,4 +1,14 @@
-//! [`AppState`]: what every handler needs, built once per cold start.
+//! Per-function state, built once per cold start from shared pieces, so that
+//! each function holds (and its binary links) only what it uses:
+//!
+//! - [`Accounts`]: users and their passwords (the CLI's user administration);
+//! - [`AuthState`]: accounts plus the token codec (login, revoke, the
+//!   authorizer);
+//! - [`WebhookState`]: the delivery store, the sources and the events queue
+//!   (webhook intake; it never reads the JWT key).
+//!
+//! Every state carries the [`Config`] and the [`Clock`], and stamps audit
+//! events with the configured retention.
 
 use std::sync::Arc;
 
@@ -7,37 +17,99 @@ use base64::Engine as _;
 use rand::RngCore as _;
 use secrecy::SecretString;
 
-use crate::audit::{AuditEvent, EventType, Severity};
+use crate::audit::{AuditEvent, EventType, Origin, Severity};
 use crate::auth::jwt::TokenCodec;
 use crate::auth::password::PasswordHasher;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{check_jwt_key, Config, Environment, Findings, Severity as FindingSeverity};
-use crate::http::RequestContext;
+use crate::queue::{Queue, SqsQueue};
 use crate::secrets::{SecretVersion, SecretsManager, SecretsPort};
 use crate::store::dynamo::DynamoStore;
-use crate::store::SharedStore;
+use crate::store::{AuthStore, WebhookStore};
+use crate::webhook::Sources;
 use crate::{Error, Result};
 
-/// Everything a handler needs; cheap to share behind an `Arc`.
+/// A new audit event stamped with `clock`'s time and `config`'s retention.
+fn audit_event(
+    config: &Config,
+    clock: &dyn Clock,
+    event_type: EventType,
+    severity: Severity,
+    origin: impl Into<Origin>,
+) -> AuditEvent {
+    AuditEvent::new(
+        event_type,
+        severity,
+        origin.into(),
+        clock.now_millis(),
+        config.audit_retention_days,
+    )
+}
+
+/// Users and passwords: what creating a user, changing a password or
+/// disabling an account needs. No signing key.
 #[derive(Debug)]
-pub struct AppState {
+pub struct Accounts {
     /// The validated configuration.
     pub config: Config,
-    /// Every storage port.
-    pub store: SharedStore,
-    /// Issues and verifies access tokens.
-    pub tokens: TokenCodec,
+    /// The auth ports.
+    pub store: Arc<dyn AuthStore>,
     /// Hashes and verifies passwords.
     pub passwords: PasswordHasher,
     /// The time source.
     pub clock: Arc<dyn Clock>,
 }
 
-impl AppState {
+impl Accounts {
+    /// Assembles the accounts state.
+    pub fn new(config: Config, store: Arc<dyn AuthStore>, clock: Arc<dyn Clock>) -> Result<Self> {
+        let passwords = PasswordHasher::new(config.argon2)?;
+        Ok(Self {
+            config,
+            store,
+            passwords,
+            clock,
+        })
+    }
+
+    /// A new audit event asked for by `origin`, with the configured retention.
+    pub fn audit(
+        &self,
+        event_type: EventType,
+        severity: Severity,
+        origin: impl Into<Origin>,
+    ) -> AuditEvent {
+        audit_event(&self.config, &*self.clock, event_type, severity, origin)
+    }
+}
+
+/// What login, revocation and the authorizer need: [`Accounts`] and the
+/// token codec.
+///
+/// It dereferences to its [`Accounts`], so that `state.store` and
+/// `state.config` read the same in every auth operation, and the account
+/// operations (which need no signing key) take either.
+#[derive(Debug)]
+pub struct AuthState {
+    /// Users, passwords, configuration, clock.
+    pub accounts: Accounts,
+    /// Issues and verifies access tokens.
+    pub tokens: TokenCodec,
+}
+
+impl std::ops::Deref for AuthState {
+    type Target = Accounts;
+
+    fn deref(&self) -> &Accounts {
+        &self.accounts
+    }
+}
+
+impl AuthState {
     /// Assembles a state from its parts, checking each signing key.
     pub fn new(
         config: Config,
-        store: SharedStore,
+        store: Arc<dyn AuthStore>,
         keys: &[SecretVersion],
         clock: Arc<dyn Clock>,
     ) -> Result<Self> {
@@ -53,46 +125,95 @@ impl AppState {
             &config.audience,
             config.access_ttl_secs,
         )?;
-        let passwords = PasswordHasher::new(config.argon2)?;
         Ok(Self {
-            config,
-            store,
+            accounts: Accounts::new(config, store, clock)?,
             tokens,
-            passwords,
-            clock,
         })
     }
 
-    /// The Lambda cold start: AWS clients from the default configuration,
-    /// the DynamoDB store, the signing keys from Secrets Manager. Fails,
-    /// and the function never serves, when anything is insecure or missing.
+    /// The Lambda cold start: the DynamoDB store and the signing keys from
+    /// Secrets Manager. Fails, and the function never serves, when anything
+    /// is insecure or missing.
     pub async fn from_aws(config: Config) -> Result<Self> {
         let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         Self::with_aws(config, &aws).await
     }
 
-    /// [`AppState::from_aws`] with an SDK configuration already loaded.
+    /// [`AuthState::from_aws`] with an SDK configuration already loaded.
     pub async fn with_aws(config: Config, aws: &aws_config::SdkConfig) -> Result<Self> {
         let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), &config.table_prefix);
         let secrets = SecretsManager::new(aws_sdk_secretsmanager::Client::new(aws));
         let keys = signing_keys(&config, Some(&secrets)).await?;
         Self::new(config, Arc::new(store), &keys, Arc::new(SystemClock))
     }
+}
 
-    /// A new audit event for this request, with the configured retention.
+/// What webhook intake needs: the delivery store, the configured sources
+/// and the events queue.
+pub struct WebhookState {
+    /// The validated configuration.
+    pub config: Config,
+    /// The webhook ports.
+    pub store: Arc<dyn WebhookStore>,
+    /// The configured sources.
+    pub sources: Sources,
+    /// The events queue.
+    pub queue: Arc<dyn Queue>,
+    /// The time source.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for WebhookState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookState")
+            .field("sources", &self.sources)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WebhookState {
+    /// A new audit event asked for by `origin`, with the configured retention.
     pub fn audit(
         &self,
         event_type: EventType,
         severity: Severity,
-        ctx: &RequestContext,
+        origin: impl Into<Origin>,
     ) -> AuditEvent {
-        AuditEvent::new(
-            event_type,
-            severity,
-            ctx,
-            self.clock.now_millis(),
-            self.config.audit_retention_days,
-        )
+        audit_event(&self.config, &*self.clock, event_type, severity, origin)
+    }
+
+    /// The Lambda cold start: sources from the Secrets Manager secret named
+    /// by `WARDEN_WEBHOOK_SECRETS_ARN`, the SQS queue at
+    /// `WARDEN_EVENTS_QUEUE_URL`, the DynamoDB store. Fails (the function
+    /// never serves) when either is missing or a source is incomplete.
+    pub async fn from_aws(config: Config) -> Result<Self> {
+        let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        Self::with_aws(config, &aws).await
+    }
+
+    /// [`WebhookState::from_aws`] with an SDK configuration already loaded.
+    pub async fn with_aws(config: Config, aws: &aws_config::SdkConfig) -> Result<Self> {
+        use secrecy::ExposeSecret as _;
+        let arn = config
+            .webhook_secrets_arn
+            .as_deref()
+            .ok_or_else(|| Error::Config("WARDEN_WEBHOOK_SECRETS_ARN is not set".into()))?;
+        let queue_url = config
+            .events_queue_url
+            .clone()
+            .ok_or_else(|| Error::Config("WARDEN_EVENTS_QUEUE_URL is not set".into()))?;
+        let secrets = SecretsManager::new(aws_sdk_secretsmanager::Client::new(aws));
+        // Only the current version: sources are not rotated by version.
+        let text = secrets.current(arn).await?;
+        let sources = Sources::from_json(text.value.expose_secret())?;
+        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), &config.table_prefix);
+        Ok(Self {
+            config,
+            store: Arc::new(store),
+            sources,
+            queue: Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(aws), &queue_url)),
+            clock: Arc::new(SystemClock),
+        })
     }
 }
 

@@ -1,24 +1,26 @@
 //! Test support, compiled only with the `testing` feature: DynamoDB stores
-//! on fresh tables in the emulator that `infra/test.sh` starts, a ready
-//! [`AppState`], and a store wrapper that injects faults.
+//! on fresh tables in the emulator that `infra/test.sh` starts, ready
+//! states, the API Gateway request every handler test sends, and
+//! [`on_both_stores!`](crate::on_both_stores) to run one check on both
+//! adapters. (Audit outages are injected by
+//! [`MemoryStore::simulate_audit_outage`](crate::store::memory::MemoryStore::simulate_audit_outage)
+//! on the memory store, and by deleting the audit table on DynamoDB.)
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use async_trait::async_trait;
+use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
+use lambda_http::request::RequestContext as LambdaContext;
+use lambda_http::{Body, Request, RequestExt, Response};
 use secrecy::SecretString;
 
-use crate::audit::AuditEvent;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::queue::Queue;
 use crate::secrets::SecretVersion;
-use crate::state::AppState;
+use crate::state::{AuthState, WebhookState};
 use crate::store::dynamo::{tables, DynamoStore};
-use crate::store::{
-    AuditStore, RateLimitStore, RevocationState, SessionRecord, SessionStore, SharedStore,
-    TatCondition, Transactions, UserRecord, UserStore, Write,
-};
-use crate::{Error, Result};
+use crate::store::{AuthStore, WebhookStore};
+use crate::webhook::Sources;
 
 /// The signing key of test states.
 pub const TEST_JWT_KEY: &str = "test-signing-key-0123456789abcdef0123456789";
@@ -137,130 +139,103 @@ pub fn config() -> Config {
     config.unwrap_or_else(|| panic!("test configuration did not load"))
 }
 
-/// A state over `store` with [`config`] and `clock`.
-pub fn state(store: SharedStore, clock: Arc<dyn Clock>) -> AppState {
+/// An auth state over `store` with [`config`] and `clock`.
+pub fn state(store: Arc<dyn AuthStore>, clock: Arc<dyn Clock>) -> AuthState {
     state_with(config(), store, clock)
 }
 
-/// A state over `store` with the given configuration and clock.
-pub fn state_with(config: Config, store: SharedStore, clock: Arc<dyn Clock>) -> AppState {
+/// An auth state over `store` with the given configuration and clock.
+pub fn state_with(config: Config, store: Arc<dyn AuthStore>, clock: Arc<dyn Clock>) -> AuthState {
     let keys = [SecretVersion {
         version_id: "test".into(),
         value: SecretString::from(TEST_JWT_KEY),
         current: true,
     }];
-    AppState::new(config, store, &keys, clock).unwrap_or_else(|e| panic!("test state: {e}"))
+    AuthState::new(config, store, &keys, clock).unwrap_or_else(|e| panic!("test state: {e}"))
 }
 
-/// Wraps a store and, while armed, fails every transaction that carries an
-/// audit event, as a DynamoDB outage of the audit table would.
-pub struct FailingAudit {
-    inner: SharedStore,
-    armed: AtomicBool,
-}
-
-impl FailingAudit {
-    /// Wraps `inner`, disarmed.
-    pub fn new(inner: SharedStore) -> Arc<Self> {
-        Arc::new(Self {
-            inner,
-            armed: AtomicBool::new(false),
-        })
-    }
-
-    /// Starts or stops failing audit writes.
-    pub fn arm(&self, on: bool) {
-        self.armed.store(on, Ordering::SeqCst);
+/// A webhook state over `store` with [`config`], the given sources and
+/// queue, and `clock`.
+pub fn webhook_state(
+    store: Arc<dyn WebhookStore>,
+    sources: Sources,
+    queue: Arc<dyn Queue>,
+    clock: Arc<dyn Clock>,
+) -> WebhookState {
+    WebhookState {
+        config: config(),
+        store,
+        sources,
+        queue,
+        clock,
     }
 }
 
-#[async_trait]
-impl UserStore for FailingAudit {
-    async fn get_user(&self, username: &str) -> Result<Option<UserRecord>> {
-        self.inner.get_user(username).await
+/// The request API Gateway (HTTP API, payload 2.0) would deliver: `method`
+/// and `path`, the `headers`, the `body`, and a request context carrying
+/// the client IP `ip` and a fresh request id.
+pub fn api_request(
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<Body>,
+    ip: &str,
+) -> Request {
+    let mut context = ApiGatewayV2httpRequestContext::default();
+    context.request_id = Some(ulid::Ulid::new().to_string());
+    context.http.source_ip = Some(ip.to_owned());
+    context.http.method = method.parse().unwrap_or(http::Method::GET);
+    context.http.path = Some(path.to_owned());
+    let mut builder = http::Request::builder().method(method).uri(path);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
     }
+    builder
+        .body(body.into())
+        .unwrap_or_else(|e| panic!("building a test request: {e}"))
+        .with_request_context(LambdaContext::ApiGatewayV2(context))
+}
 
-    async fn user_generation(&self, user_id: &str) -> Result<Option<(String, u64)>> {
-        self.inner.user_generation(user_id).await
+/// A response's body as JSON (`Null` when empty).
+pub fn json_body(response: &Response<Body>) -> serde_json::Value {
+    let bytes: &[u8] = response.body().as_ref();
+    if bytes.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_slice(bytes)
+            .unwrap_or_else(|e| panic!("response body is not JSON ({e}): {bytes:?}"))
     }
 }
 
-#[async_trait]
-impl SessionStore for FailingAudit {
-    async fn session_with_revocation(
-        &self,
-        user_id: &str,
-        session_id: &str,
-        now: i64,
-    ) -> Result<(Option<SessionRecord>, RevocationState)> {
-        self.inner
-            .session_with_revocation(user_id, session_id, now)
-            .await
-    }
-
-    async fn list_sessions(&self, user_id: &str, now: i64) -> Result<Vec<SessionRecord>> {
-        self.inner.list_sessions(user_id, now).await
-    }
-
-    async fn revocation_state(
-        &self,
-        jti: &str,
-        session_id: &str,
-        user_id: &str,
-    ) -> Result<RevocationState> {
-        self.inner.revocation_state(jti, session_id, user_id).await
-    }
-}
-
-#[async_trait]
-impl AuditStore for FailingAudit {
-    async fn audit_by_actor(&self, actor: &str, limit: usize) -> Result<Vec<AuditEvent>> {
-        self.inner.audit_by_actor(actor, limit).await
-    }
-}
-
-#[async_trait]
-impl RateLimitStore for FailingAudit {
-    async fn update_tat(
-        &self,
-        key: &str,
-        condition: TatCondition,
-        new_tat: i64,
-        expires_at: i64,
-    ) -> Result<std::result::Result<(), Option<i64>>> {
-        self.inner
-            .update_tat(key, condition, new_tat, expires_at)
-            .await
-    }
-}
-
-#[async_trait]
-impl crate::store::WebhookStore for FailingAudit {
-    async fn claim_delivery(
-        &self,
-        delivery_key: &str,
-        now: i64,
-        expires_at: i64,
-    ) -> Result<crate::store::Claim> {
-        self.inner
-            .claim_delivery(delivery_key, now, expires_at)
-            .await
-    }
-
-    async fn release_delivery(&self, delivery_key: &str, claimed_at: i64) -> Result<()> {
-        self.inner.release_delivery(delivery_key, claimed_at).await
-    }
-}
-
-#[async_trait]
-impl Transactions for FailingAudit {
-    async fn transact(&self, writes: Vec<Write>) -> Result<()> {
-        if self.armed.load(Ordering::SeqCst) && writes.iter().any(|w| matches!(w, Write::Audit(_)))
-        {
-            return Err(Error::unavailable(
-                "injected fault: audit table unavailable",
-            ));
+/// Runs each named check on the memory store and, when the emulator runs,
+/// on DynamoDB. `$make` turns an `Arc` of the store into what the checks
+/// take (a test harness); the checks are `async fn check(h: Harness)` at
+/// the top of the test file.
+#[macro_export]
+macro_rules! on_both_stores {
+    ($make:expr; $($check:ident),* $(,)?) => {
+        mod memory {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    let store = std::sync::Arc::new($crate::store::memory::MemoryStore::new());
+                    super::$check($make(store)).await;
+                }
+            )*
         }
-        self.inner.transact(writes).await
-    }
+        mod dynamodb {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    if let Some((store, _)) = $crate::testing::dynamo_store().await {
+                        super::$check($make(std::sync::Arc::new(store))).await;
+                    }
+                }
+            )*
+        }
+    };
 }

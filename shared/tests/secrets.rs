@@ -11,7 +11,7 @@ use secrecy::ExposeSecret;
 use warden::clock::SystemClock;
 use warden::config::Config;
 use warden::secrets::{SecretsManager, SecretsPort};
-use warden::state::{signing_keys, AppState};
+use warden::state::{signing_keys, AuthState};
 use warden::store::memory::MemoryStore;
 
 async fn client() -> Option<aws_sdk_secretsmanager::Client> {
@@ -72,7 +72,7 @@ async fn the_key_set_is_the_current_version_and_after_rotation_the_previous_one_
     // verifies tokens signed with the old one.
     let config = staging_config(&arn);
     let keys = signing_keys(&config, Some(&secrets)).await.unwrap();
-    let state = AppState::new(
+    let state = AuthState::new(
         config.clone(),
         Arc::new(MemoryStore::new()),
         &keys,
@@ -83,7 +83,7 @@ async fn the_key_set_is_the_current_version_and_after_rotation_the_previous_one_
         k.current = true;
         k
     });
-    let old_state = AppState::new(
+    let old_state = AuthState::new(
         config,
         Arc::new(MemoryStore::new()),
         &old_only,
@@ -122,7 +122,7 @@ async fn a_short_key_in_secrets_manager_refuses_start_up() {
     let secrets = SecretsManager::new(client);
     let config = staging_config(&arn);
     let keys = signing_keys(&config, Some(&secrets)).await.unwrap();
-    let err = AppState::new(
+    let err = AuthState::new(
         config,
         Arc::new(MemoryStore::new()),
         &keys,

@@ -5,18 +5,27 @@
 // Test helpers panic on purpose: a failed step is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use warden::audit::{AuditEvent, EventType, Severity};
-use warden::auth::Role;
-use warden::http::RequestContext;
+use warden::audit::{AuditEvent, EventType, Origin, Severity};
+use warden::domain::{Role, SessionRecord, UserRecord, Username};
 use warden::store::memory::MemoryStore;
-use warden::store::{RevocationKey, SessionRecord, Store, TatCondition, UserRecord, Write};
+use warden::store::{
+    AccountChange, AuthStore, AuthWrite, RevocationKey, TatCondition, WebhookStore, Write,
+};
 use warden::Error;
+
+/// Every port of both adapters, for the checks below.
+trait Store: AuthStore + WebhookStore {}
+impl<T: AuthStore + WebhookStore> Store for T {}
+
+fn name(s: &str) -> Username {
+    Username::parse(s).unwrap()
+}
 
 const NOW: i64 = 1_900_000_000;
 
 fn user(name: &str) -> UserRecord {
     UserRecord {
-        username: name.into(),
+        username: Username::parse(name).unwrap(),
         user_id: format!("id-{name}-{}", ulid::Ulid::new()),
         password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
         roles: vec![Role::User, Role::Approver],
@@ -34,7 +43,6 @@ fn session(user_id: &str, expires_at: i64) -> SessionRecord {
         session_id: ulid::Ulid::new().to_string(),
         refresh_hash: "hash-1".into(),
         used_refresh_hashes: vec![],
-        current_jti: "jti-1".into(),
         generation: 0,
         roles: vec![Role::User],
         ip: "203.0.113.9".into(),
@@ -49,7 +57,11 @@ fn audit(actor: &str, at_millis: i64) -> AuditEvent {
     AuditEvent::new(
         EventType::LoginSuccess,
         Severity::Info,
-        &RequestContext::for_tests("203.0.113.9"),
+        Origin::Http {
+            ip: "203.0.113.9".into(),
+            user_agent: "tests".into(),
+            request_id: ulid::Ulid::new().to_string(),
+        },
         at_millis,
         30,
     )
@@ -60,12 +72,17 @@ fn audit(actor: &str, at_millis: i64) -> AuditEvent {
 async fn users_are_created_once_and_read_back(store: &dyn Store) {
     let alice = user("alice");
     store
-        .transact(vec![Write::CreateUser(alice.clone())])
+        .transact(vec![Write::Auth(AuthWrite::CreateUser(alice.clone()))])
         .await
         .unwrap();
-    assert_eq!(store.get_user("alice").await.unwrap(), Some(alice.clone()));
-    assert_eq!(store.get_user("bob").await.unwrap(), None);
-    let again = store.transact(vec![Write::CreateUser(user("alice"))]).await;
+    assert_eq!(
+        store.get_user(&name("alice")).await.unwrap(),
+        Some(alice.clone())
+    );
+    assert_eq!(store.get_user(&name("bob")).await.unwrap(), None);
+    let again = store
+        .transact(vec![Write::Auth(AuthWrite::CreateUser(user("alice")))])
+        .await;
     assert!(matches!(again, Err(Error::ConditionFailed)), "{again:?}");
     let state = store
         .revocation_state("j", "s", &alice.user_id)
@@ -77,25 +94,25 @@ async fn users_are_created_once_and_read_back(store: &dyn Store) {
 async fn a_transaction_with_one_failed_condition_changes_nothing(store: &dyn Store) {
     let alice = user("alice");
     store
-        .transact(vec![Write::CreateUser(alice.clone())])
+        .transact(vec![Write::Auth(AuthWrite::CreateUser(alice.clone()))])
         .await
         .unwrap();
     store
-        .transact(vec![Write::CreateUser(user("bob"))])
+        .transact(vec![Write::Auth(AuthWrite::CreateUser(user("bob")))])
         .await
         .unwrap();
     let s = session(&alice.user_id, NOW + 100);
     let event = audit(&alice.user_id, NOW * 1000);
     let result = store
         .transact(vec![
-            Write::PutSession(s.clone()),
-            Write::LoginFailed {
-                username: "alice".into(),
+            Write::Auth(AuthWrite::PutSession(s.clone())),
+            Write::Auth(AuthWrite::LoginFailed {
+                username: name("alice"),
                 at: NOW,
-            },
+            }),
             Write::Audit(event.clone()),
             // Fails: the user exists already.
-            Write::CreateUser(user("bob")),
+            Write::Auth(AuthWrite::CreateUser(user("bob"))),
         ])
         .await;
     assert!(matches!(result, Err(Error::ConditionFailed)), "{result:?}");
@@ -106,7 +123,7 @@ async fn a_transaction_with_one_failed_condition_changes_nothing(store: &dyn Sto
     assert_eq!(found, None, "the session must not exist");
     assert_eq!(
         store
-            .get_user("alice")
+            .get_user(&name("alice"))
             .await
             .unwrap()
             .unwrap()
@@ -121,7 +138,7 @@ async fn a_transaction_with_one_failed_condition_changes_nothing(store: &dyn Sto
     // The same writes without the failing one all land.
     store
         .transact(vec![
-            Write::PutSession(s.clone()),
+            Write::Auth(AuthWrite::PutSession(s.clone())),
             Write::Audit(event.clone()),
         ])
         .await
@@ -139,18 +156,18 @@ async fn a_transaction_with_one_failed_condition_changes_nothing(store: &dyn Sto
 
 async fn two_writes_to_one_item_in_one_transaction_are_refused(store: &dyn Store) {
     store
-        .transact(vec![Write::CreateUser(user("alice"))])
+        .transact(vec![Write::Auth(AuthWrite::CreateUser(user("alice")))])
         .await
         .unwrap();
-    let failed = Write::LoginFailed {
-        username: "alice".into(),
+    let failed = Write::Auth(AuthWrite::LoginFailed {
+        username: name("alice"),
         at: NOW,
-    };
+    });
     let result = store.transact(vec![failed.clone(), failed]).await;
-    assert!(matches!(result, Err(Error::Internal(_))), "{result:?}");
+    assert!(matches!(result, Err(Error::Internal { .. })), "{result:?}");
     assert_eq!(
         store
-            .get_user("alice")
+            .get_user(&name("alice"))
             .await
             .unwrap()
             .unwrap()
@@ -162,46 +179,46 @@ async fn two_writes_to_one_item_in_one_transaction_are_refused(store: &dyn Store
 async fn login_outcomes_count_failures_and_guard_the_generation(store: &dyn Store) {
     let alice = user("alice");
     store
-        .transact(vec![Write::CreateUser(alice)])
+        .transact(vec![Write::Auth(AuthWrite::CreateUser(alice))])
         .await
         .unwrap();
     for i in 0..3 {
         store
-            .transact(vec![Write::LoginFailed {
-                username: "alice".into(),
+            .transact(vec![Write::Auth(AuthWrite::LoginFailed {
+                username: name("alice"),
                 at: NOW + i,
-            }])
+            })])
             .await
             .unwrap();
     }
-    let u = store.get_user("alice").await.unwrap().unwrap();
+    let u = store.get_user(&name("alice")).await.unwrap().unwrap();
     assert_eq!((u.failed_logins, u.last_failed_at), (3, Some(NOW + 2)));
     let stale = store
-        .transact(vec![Write::LoginSucceeded {
-            username: "alice".into(),
+        .transact(vec![Write::Auth(AuthWrite::LoginSucceeded {
+            username: name("alice"),
             expected_generation: 7,
             new_password_hash: None,
-        }])
+        })])
         .await;
     assert!(matches!(stale, Err(Error::ConditionFailed)));
     store
-        .transact(vec![Write::LoginSucceeded {
-            username: "alice".into(),
+        .transact(vec![Write::Auth(AuthWrite::LoginSucceeded {
+            username: name("alice"),
             expected_generation: 0,
             new_password_hash: Some("$argon2id$new".into()),
-        }])
+        })])
         .await
         .unwrap();
-    let u = store.get_user("alice").await.unwrap().unwrap();
+    let u = store.get_user(&name("alice")).await.unwrap().unwrap();
     assert_eq!(
         (u.failed_logins, u.last_failed_at, u.password_hash.as_str()),
         (0, None, "$argon2id$new")
     );
     let missing = store
-        .transact(vec![Write::LoginFailed {
-            username: "nobody".into(),
+        .transact(vec![Write::Auth(AuthWrite::LoginFailed {
+            username: name("nobody"),
             at: NOW,
-        }])
+        })])
         .await;
     assert!(matches!(missing, Err(Error::ConditionFailed)));
 }
@@ -209,42 +226,46 @@ async fn login_outcomes_count_failures_and_guard_the_generation(store: &dyn Stor
 async fn raising_the_generation_is_a_compare_and_set_on_both_records(store: &dyn Store) {
     let alice = user("alice");
     store
-        .transact(vec![Write::CreateUser(alice.clone())])
+        .transact(vec![Write::Auth(AuthWrite::CreateUser(alice.clone()))])
         .await
         .unwrap();
     assert_eq!(
         store.user_generation(&alice.user_id).await.unwrap(),
-        Some(("alice".into(), 0))
+        Some((name("alice"), 0))
     );
     assert_eq!(store.user_generation("nobody").await.unwrap(), None);
-    let raise = |expected: u64, hash: Option<&str>| Write::RaiseGeneration {
-        username: "alice".into(),
-        user_id: alice.user_id.clone(),
-        expected_generation: expected,
-        new_password_hash: hash.map(str::to_owned),
+    let raise = |expected: u64, hash: Option<&str>| {
+        Write::Auth(AuthWrite::RaiseGeneration {
+            username: name("alice"),
+            user_id: alice.user_id.clone(),
+            expected_generation: expected,
+            change: hash.map_or(AccountChange::None, |h| {
+                AccountChange::Password(h.to_owned())
+            }),
+        })
     };
     store.transact(vec![raise(0, None)]).await.unwrap();
     let stale = store.transact(vec![raise(0, None)]).await;
     assert!(matches!(stale, Err(Error::ConditionFailed)), "{stale:?}");
     store
-        .transact(vec![Write::LoginFailed {
-            username: "alice".into(),
+        .transact(vec![Write::Auth(AuthWrite::LoginFailed {
+            username: name("alice"),
             at: NOW,
-        }])
+        })])
         .await
         .unwrap();
     store
         .transact(vec![raise(1, Some("$argon2id$new"))])
         .await
         .unwrap();
-    let u = store.get_user("alice").await.unwrap().unwrap();
+    let u = store.get_user(&name("alice")).await.unwrap().unwrap();
     assert_eq!(
         (u.generation, u.password_hash.as_str(), u.failed_logins),
         (2, "$argon2id$new", 0)
     );
     assert_eq!(
         store.user_generation(&alice.user_id).await.unwrap(),
-        Some(("alice".into(), 2))
+        Some((name("alice"), 2))
     );
     let state = store
         .revocation_state("j", "s", &alice.user_id)
@@ -253,11 +274,11 @@ async fn raising_the_generation_is_a_compare_and_set_on_both_records(store: &dyn
     assert_eq!(state.generation, 2);
     // A login that read the old generation is cancelled.
     let late_login = store
-        .transact(vec![Write::LoginSucceeded {
-            username: "alice".into(),
+        .transact(vec![Write::Auth(AuthWrite::LoginSucceeded {
+            username: name("alice"),
             expected_generation: 1,
             new_password_hash: None,
-        }])
+        })])
         .await;
     assert!(matches!(late_login, Err(Error::ConditionFailed)));
 }
@@ -266,15 +287,15 @@ async fn expired_sessions_are_absent_but_denylist_entries_outlive_their_ttl(stor
     let s = session("u1", NOW + 10);
     store
         .transact(vec![
-            Write::PutSession(s.clone()),
-            Write::Deny {
+            Write::Auth(AuthWrite::PutSession(s.clone())),
+            Write::Auth(AuthWrite::Deny {
                 key: RevocationKey::Token("j1".into()),
                 expires_at: NOW + 10,
-            },
-            Write::Deny {
+            }),
+            Write::Auth(AuthWrite::Deny {
                 key: RevocationKey::Session(s.session_id.clone()),
                 expires_at: NOW + 10,
-            },
+            }),
         ])
         .await
         .unwrap();
@@ -308,18 +329,19 @@ async fn expired_sessions_are_absent_but_denylist_entries_outlive_their_ttl(stor
 async fn refresh_rotation_is_a_compare_and_set(store: &dyn Store) {
     let s = session("u1", NOW + 100);
     store
-        .transact(vec![Write::PutSession(s.clone())])
+        .transact(vec![Write::Auth(AuthWrite::PutSession(s.clone()))])
         .await
         .unwrap();
-    let rotate = |expected: &str| Write::RotateRefresh {
-        user_id: "u1".into(),
-        session_id: s.session_id.clone(),
-        expected_refresh_hash: expected.into(),
-        new_refresh_hash: "hash-2".into(),
-        used_refresh_hashes: vec!["hash-1".into()],
-        new_jti: "jti-2".into(),
-        at: NOW + 5,
-        expires_at: NOW + 200,
+    let rotate = |expected: &str| {
+        Write::Auth(AuthWrite::RotateRefresh {
+            user_id: "u1".into(),
+            session_id: s.session_id.clone(),
+            expected_refresh_hash: expected.into(),
+            new_refresh_hash: "hash-2".into(),
+            used_refresh_hashes: vec!["hash-1".into()],
+            at: NOW + 5,
+            expires_at: NOW + 200,
+        })
     };
     assert!(matches!(
         store.transact(vec![rotate("wrong")]).await,
@@ -338,17 +360,16 @@ async fn refresh_rotation_is_a_compare_and_set(store: &dyn Store) {
     assert_eq!(
         (
             found.refresh_hash.as_str(),
-            found.used_refresh_hashes.clone(),
-            found.current_jti.as_str()
+            found.used_refresh_hashes.clone()
         ),
-        ("hash-2", vec!["hash-1".to_owned()], "jti-2")
+        ("hash-2", vec!["hash-1".to_owned()])
     );
     assert_eq!((found.last_used_at, found.expires_at), (NOW + 5, NOW + 200));
     store
-        .transact(vec![Write::DeleteSession {
+        .transact(vec![Write::Auth(AuthWrite::DeleteSession {
             user_id: "u1".into(),
             session_id: s.session_id.clone(),
-        }])
+        })])
         .await
         .unwrap();
     let (found, _) = store
@@ -365,7 +386,7 @@ async fn sessions_are_listed_per_user(store: &dyn Store) {
     let old = session("ua", NOW - 1);
     for s in [&a1, &a2, &b1, &old] {
         store
-            .transact(vec![Write::PutSession(s.clone())])
+            .transact(vec![Write::Auth(AuthWrite::PutSession(s.clone()))])
             .await
             .unwrap();
     }

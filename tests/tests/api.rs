@@ -11,9 +11,9 @@ use reqwest::StatusCode;
 use secrecy::SecretString;
 use serde_json::{json, Value};
 use warden::auth::login::create_user;
-use warden::auth::Role;
-use warden::http::RequestContext;
-use warden_cli::serve::{build_state, local_config, LocalApi};
+use warden::domain::{Role, Username};
+use warden_cli::seed::cli_origin;
+use warden_cli::serve::{build_states, local_config, LocalApi};
 
 /// Starts the local API with `vars` as its environment (on top of a
 /// development default) and user `alice` created.
@@ -38,23 +38,23 @@ async fn spawn_app(
             .map(|(_, v)| v.clone())
     })
     .unwrap();
-    let state = build_state(
+    let states = build_states(
         config,
+        Vec::new(),
         dynamodb.as_ref().map(|(endpoint, _)| endpoint.as_str()),
     )
     .await
     .unwrap();
-    let ctx = RequestContext::for_tests("127.0.0.1");
     create_user(
-        &state,
-        &ctx,
-        "alice",
+        &states.auth,
+        cli_origin(),
+        &Username::parse("alice").unwrap(),
         &SecretString::from("correct horse"),
         &[Role::User],
     )
     .await
     .unwrap();
-    let api = LocalApi::start("127.0.0.1:0".parse().unwrap(), Arc::clone(&state))
+    let api = LocalApi::start_with("127.0.0.1:0".parse().unwrap(), states)
         .await
         .unwrap();
     (api, reqwest::Client::new())
@@ -104,9 +104,9 @@ async fn login_and_refresh_over_http(api: LocalApi, client: reqwest::Client) {
         "https://app.example.com"
     );
     assert!(headers.contains_key("x-request-id"));
-    let claims = api.state.tokens.verify(
+    let claims = api.states.auth.tokens.verify(
         pair["access_token"].as_str().unwrap(),
-        api.state.clock.now_secs(),
+        api.states.auth.clock.now_secs(),
     );
     assert!(claims.is_ok());
 
@@ -387,7 +387,7 @@ async fn an_insecure_configuration_does_not_start() {
                 .map(|(_, v)| v.clone())
         };
         let started = match local_config(lookup) {
-            Ok(config) => build_state(config, None).await.map(|_| ()),
+            Ok(config) => build_states(config, Vec::new(), None).await.map(|_| ()),
             Err(e) => Err(e),
         };
         let err = started.expect_err(&format!("{var}={value} must refuse start-up"));
@@ -410,7 +410,8 @@ async fn an_insecure_configuration_does_not_start() {
 #[tokio::test]
 async fn a_signed_webhook_is_accepted_once_over_http_and_a_forged_one_refused() {
     use warden::queue::MemoryQueue;
-    use warden::webhook::{Intake, SigningKey, Sources};
+    use warden::state::WebhookState;
+    use warden::webhook::{SigningKey, Sources};
 
     let env = [("WARDEN_JWT_SECRET", warden::testing::TEST_JWT_KEY)];
     let config = local_config(|k| {
@@ -419,16 +420,19 @@ async fn a_signed_webhook_is_accepted_once_over_http_and_a_forged_one_refused() 
             .map(|(_, v)| (*v).to_owned())
     })
     .unwrap();
-    let state = build_state(config, None).await.unwrap();
+    let mut states = build_states(config, Vec::new(), None).await.unwrap();
     let queue = Arc::new(MemoryQueue::new());
     let sources =
         Sources::from_json(r#"[{"name": "gh", "scheme": "github", "secrets": ["s3cret"]}]"#)
             .unwrap();
-    let intake = Arc::new(Intake {
+    states.webhooks = Arc::new(WebhookState {
+        config: states.webhooks.config.clone(),
+        store: states.webhooks.store.clone(),
         sources,
         queue: queue.clone(),
+        clock: states.webhooks.clock.clone(),
     });
-    let api = LocalApi::start_with("127.0.0.1:0".parse().unwrap(), state, intake)
+    let api = LocalApi::start_with("127.0.0.1:0".parse().unwrap(), states)
         .await
         .unwrap();
     let client = reqwest::Client::new();

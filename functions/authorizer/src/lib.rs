@@ -14,14 +14,14 @@ use aws_lambda_events::apigw::{
 use lambda_runtime::LambdaEvent;
 use serde_json::json;
 use warden::auth::tokens::authenticate_request;
-use warden::state::AppState;
+use warden::state::AuthState;
 use warden::Error;
 
 /// Decides one request. Every failure, a store outage included, is a deny
 /// (fail closed); the reason is logged, never returned.
 #[tracing::instrument(skip_all, fields(request_id = %event.context.request_id))]
 pub async fn handler(
-    state: &AppState,
+    state: &AuthState,
     event: LambdaEvent<ApiGatewayV2CustomAuthorizerV2Request>,
 ) -> Result<ApiGatewayV2CustomAuthorizerSimpleResponse, lambda_runtime::Error> {
     let mut response = ApiGatewayV2CustomAuthorizerSimpleResponse::default();

@@ -3,12 +3,12 @@
 
 use lambda_runtime::{run, service_fn, Error};
 use warden::config::Config;
-use warden::state::AppState;
+use warden::state::AuthState;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let state = AppState::from_aws(Config::from_env()?).await?;
+    let state = AuthState::from_aws(Config::from_env()?).await?;
     let state = &state;
     run(service_fn(move |event| {
         warden_authorizer::handler(state, event)

@@ -12,14 +12,14 @@ use serde_json::json;
 use warden::auth::login::{self, create_user, LoginRequest};
 use warden::auth::revocation;
 use warden::auth::tokens::authenticate;
-use warden::auth::Role;
 use warden::clock::ManualClock;
+use warden::domain::{Role, Username};
 use warden::http::RequestContext;
-use warden::state::AppState;
+use warden::state::AuthState;
 use warden::store::memory::MemoryStore;
 use warden::testing;
 
-async fn decide(state: &AppState, authorization: Option<&str>) -> (bool, serde_json::Value) {
+async fn decide(state: &AuthState, authorization: Option<&str>) -> (bool, serde_json::Value) {
     let mut headers = serde_json::Map::new();
     if let Some(value) = authorization {
         headers.insert("authorization".into(), json!(value));
@@ -47,7 +47,7 @@ async fn decide(state: &AppState, authorization: Option<&str>) -> (bool, serde_j
     (response.is_authorized, response.context)
 }
 
-async fn setup() -> (AppState, login::TokenPair) {
+async fn setup() -> (AuthState, login::TokenPair) {
     let state = testing::state(
         Arc::new(MemoryStore::new()),
         Arc::new(ManualClock::starting_now()),
@@ -55,8 +55,8 @@ async fn setup() -> (AppState, login::TokenPair) {
     let ctx = RequestContext::for_tests("127.0.0.1");
     create_user(
         &state,
-        &ctx,
-        "alice",
+        ctx.origin(),
+        &Username::parse("alice").unwrap(),
         &SecretString::from("alice password"),
         &[Role::User, Role::Approver],
     )

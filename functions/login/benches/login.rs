@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 use warden::auth::login::create_user;
 use warden::clock::SystemClock;
 use warden::config::Rate;
+use warden::domain::Username;
 use warden::http::RequestContext;
 use warden::store::memory::MemoryStore;
 
@@ -43,10 +44,16 @@ fn benches(c: &mut Criterion) {
         warden::testing::state_with(config, Arc::new(MemoryStore::new()), Arc::new(SystemClock));
     let password = SecretString::from("correct horse battery staple");
     let ctx = RequestContext::for_tests("127.0.0.1");
-    rt.block_on(create_user(&state, &ctx, "alice", &password, &[]))
-        .unwrap();
+    rt.block_on(create_user(
+        &state,
+        ctx.origin(),
+        &Username::parse("alice").unwrap(),
+        &password,
+        &[],
+    ))
+    .unwrap();
     let stored = rt
-        .block_on(state.store.get_user("alice"))
+        .block_on(state.store.get_user(&Username::parse("alice").unwrap()))
         .unwrap()
         .unwrap()
         .password_hash;

@@ -3,41 +3,41 @@
 //! The handler only parses and routes; the logic is
 //! [`warden::auth::login`].
 
-use http::{Method, StatusCode};
+use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use warden::auth::login::{self, LoginRequest, RefreshRequest};
-use warden::http::{path, read_json, RequestContext, Responder, AUTH_BODY_LIMIT};
-use warden::state::AppState;
-use warden::Error;
+use warden::http::{path, read_json, resolve, RequestContext, Responder, Route, AUTH_BODY_LIMIT};
+use warden::state::AuthState;
+
+/// The routes this function serves, as `template.yaml` wires them.
+pub const ROUTES: &[Route] = &[
+    Route::new("POST", "/auth/login"),
+    Route::new("POST", "/auth/refresh"),
+];
 
 /// Answers one request. Every outcome, errors included, is a response:
 /// problem+json for failures, never a panic or an opaque Lambda error.
 #[tracing::instrument(skip_all, fields(request_id))]
-pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+pub async fn handler(
+    state: &AuthState,
+    req: Request,
+) -> Result<Response<Body>, lambda_http::Error> {
     let ctx = RequestContext::from_request(&req);
     tracing::Span::current().record("request_id", ctx.request_id.as_str());
     let respond = Responder::new(&ctx, &state.config);
-    let response = match (req.method(), path(&req).as_str()) {
-        (&Method::POST, "/auth/login") => {
-            let result = async {
-                let body: LoginRequest = read_json(&req, AUTH_BODY_LIMIT)?;
-                login::login(state, &ctx, body).await
+    let path = path(&req);
+    let result = match resolve(ROUTES, req.method(), &path) {
+        Ok((route, _)) if route.path == "/auth/login" => {
+            match read_json::<LoginRequest>(&req, AUTH_BODY_LIMIT) {
+                Ok(body) => login::login(state, &ctx, body).await,
+                Err(e) => Err(e),
             }
-            .await;
-            respond.result(StatusCode::OK, result)
         }
-        (&Method::POST, "/auth/refresh") => {
-            let result = async {
-                let body: RefreshRequest = read_json(&req, AUTH_BODY_LIMIT)?;
-                login::refresh(state, &ctx, body).await
-            }
-            .await;
-            respond.result(StatusCode::OK, result)
-        }
-        (_, "/auth/login" | "/auth/refresh") => {
-            respond.problem(&Error::NotFound("use POST for this endpoint".into()))
-        }
-        _ => respond.problem(&Error::NotFound("no such endpoint".into())),
+        Ok(_) => match read_json::<RefreshRequest>(&req, AUTH_BODY_LIMIT) {
+            Ok(body) => login::refresh(state, &ctx, body).await,
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
     };
-    Ok(response)
+    Ok(respond.result(StatusCode::OK, result))
 }

@@ -3,14 +3,14 @@
 
 use lambda_http::{run, service_fn, Error};
 use warden::config::Config;
-use warden::state::AppState;
+use warden::state::AuthState;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
     // An insecure or incomplete configuration fails the init: the function
     // never serves.
-    let state = AppState::from_aws(Config::from_env()?).await?;
+    let state = AuthState::from_aws(Config::from_env()?).await?;
     let state = &state;
     run(service_fn(move |req| warden_login::handler(state, req))).await
 }

@@ -5,15 +5,25 @@
 //! `401` whatever the body), then hands over to
 //! [`warden::auth::revocation`].
 
-use http::{Method, StatusCode};
+use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
 use warden::auth::revocation;
 use warden::auth::tokens::authenticate_request;
-use warden::http::{path, read_json, RequestContext, Responder, AUTH_BODY_LIMIT};
-use warden::state::AppState;
+use warden::http::{
+    non_null, path, read_json, resolve, RequestContext, Responder, Route, AUTH_BODY_LIMIT,
+};
+use warden::state::AuthState;
 use warden::Error;
+
+/// The routes this function serves, as `template.yaml` wires them.
+pub const ROUTES: &[Route] = &[
+    Route::new("POST", "/auth/revoke"),
+    Route::new("POST", "/auth/revoke-all"),
+    Route::new("GET", "/auth/sessions"),
+    Route::new("DELETE", "/auth/sessions/{sid}"),
+];
 
 /// The body of `POST /auth/revoke`.
 #[derive(Deserialize)]
@@ -25,20 +35,25 @@ struct RevokeRequest {
 /// The body of `POST /auth/revoke-all`; `{}` means the caller's own tokens.
 #[derive(Deserialize, Default)]
 struct RevokeAllRequest {
-    /// Another user's id (admin only).
+    /// Another user's id (admin only). `null` is refused: it must not
+    /// quietly mean "myself".
+    #[serde(default, deserialize_with = "non_null")]
     user_id: Option<String>,
     /// Why, for the audit log.
+    #[serde(default, deserialize_with = "non_null")]
     reason: Option<String>,
 }
 
 /// Answers one request; every outcome is a response.
 #[tracing::instrument(skip_all, fields(request_id))]
-pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+pub async fn handler(
+    state: &AuthState,
+    req: Request,
+) -> Result<Response<Body>, lambda_http::Error> {
     let ctx = RequestContext::from_request(&req);
     tracing::Span::current().record("request_id", ctx.request_id.as_str());
     let respond = Responder::new(&ctx, &state.config);
-    let path = path(&req);
-    let response = match route(state, &ctx, &req, &path).await {
+    let response = match route(state, &ctx, &req).await {
         Ok(Some(body)) => respond.json(StatusCode::OK, &body),
         Ok(None) => respond.no_content(),
         Err(e) => respond.problem(&e),
@@ -48,25 +63,20 @@ pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, l
 
 /// `Ok(None)` is `204 No Content`.
 async fn route(
-    state: &AppState,
+    state: &AuthState,
     ctx: &RequestContext,
     req: &Request,
-    path: &str,
 ) -> Result<Option<serde_json::Value>, Error> {
-    let session_id = path.strip_prefix("/auth/sessions/");
-    let known = matches!(path, "/auth/revoke" | "/auth/revoke-all" | "/auth/sessions")
-        || session_id.is_some();
-    if !known {
-        return Err(Error::NotFound("no such endpoint".into()));
-    }
+    let path = path(req);
+    let (route, params) = resolve(ROUTES, req.method(), &path)?;
     let caller = authenticate_request(state, req.headers()).await?;
-    match (req.method(), path, session_id) {
-        (&Method::POST, "/auth/revoke", _) => {
+    match route.path {
+        "/auth/revoke" => {
             let body: RevokeRequest = read_json(req, AUTH_BODY_LIMIT)?;
             let revoked = revocation::revoke_token(state, ctx, &caller, &body.token).await?;
             Ok(Some(json!({ "revoked": revoked })))
         }
-        (&Method::POST, "/auth/revoke-all", _) => {
+        "/auth/revoke-all" => {
             let body: RevokeAllRequest = if req.body().iter().all(u8::is_ascii_whitespace) {
                 RevokeAllRequest::default()
             } else {
@@ -80,18 +90,15 @@ async fn route(
                 body.reason.as_deref(),
             )
             .await?;
-            Ok(Some(
-                serde_json::to_value(outcome).map_err(Error::internal)?,
-            ))
+            Ok(Some(json!(outcome)))
         }
-        (&Method::GET, "/auth/sessions", _) => {
+        "/auth/sessions" => {
             let sessions = revocation::list_sessions(state, &caller).await?;
             Ok(Some(json!({ "sessions": sessions })))
         }
-        (&Method::DELETE, _, Some(sid)) if !sid.is_empty() && !sid.contains('/') => {
-            revocation::revoke_session(state, ctx, &caller, sid).await?;
+        _ => {
+            revocation::revoke_session(state, ctx, &caller, params[0]).await?;
             Ok(None)
         }
-        _ => Err(Error::NotFound("no such endpoint or method".into())),
     }
 }

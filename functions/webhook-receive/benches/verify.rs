@@ -15,7 +15,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use warden::clock::{Clock, SystemClock};
 use warden::queue::MemoryQueue;
 use warden::store::memory::MemoryStore;
-use warden::webhook::{Intake, SchemeKind, SigningKey, Sources};
+use warden::webhook::{SchemeKind, SigningKey, Sources};
 
 fn body(size: usize) -> Vec<u8> {
     let mut body = br#"{"id":"evt_1","type":"invoice.paid","pad":""#.to_vec();
@@ -99,14 +99,13 @@ fn benches(c: &mut Criterion) {
     group.finish();
 
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let state = warden::testing::state(Arc::new(MemoryStore::new()), Arc::new(SystemClock));
-    let intake = Intake {
-        sources: Sources::from_json(
-            r#"[{"name": "gh", "scheme": "github", "secrets": ["bench-secret"]}]"#,
-        )
-        .unwrap(),
-        queue: Arc::new(MemoryQueue::new()),
-    };
+    let state = warden::testing::webhook_state(
+        Arc::new(MemoryStore::new()),
+        Sources::from_json(r#"[{"name": "gh", "scheme": "github", "secrets": ["bench-secret"]}]"#)
+            .unwrap(),
+        Arc::new(MemoryQueue::new()),
+        Arc::new(SystemClock),
+    );
     let body = body(1024);
     let mut n = 0_u64;
     c.bench_function(
@@ -124,7 +123,7 @@ fn benches(c: &mut Criterion) {
                 },
                 |req| {
                     let response = rt
-                        .block_on(warden_webhook_receive::handler(&state, &intake, req))
+                        .block_on(warden_webhook_receive::handler(&state, req))
                         .unwrap();
                     assert_eq!(response.status(), 202);
                 },

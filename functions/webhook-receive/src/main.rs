@@ -1,22 +1,19 @@
-//! Lambda entry point: configuration, clients, sources and the queue once
-//! per cold start, then the handler for every delivery.
+//! Lambda entry point: configuration, sources, the queue and the store once
+//! per cold start, then the handler for every delivery. It never reads the
+//! JWT key: intake needs none.
 
 use lambda_http::{run, service_fn, Error};
 use warden::config::Config;
-use warden::state::AppState;
-use warden::webhook::Intake;
+use warden::state::WebhookState;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
-    let config = Config::from_env()?;
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     // A source without a secret, or no queue, fails the init: no serving.
-    let intake = Intake::from_aws(&config, &aws).await?;
-    let state = AppState::with_aws(config, &aws).await?;
-    let (state, intake) = (&state, &intake);
+    let state = WebhookState::from_aws(Config::from_env()?).await?;
+    let state = &state;
     run(service_fn(move |req| {
-        warden_webhook_receive::handler(state, intake, req)
+        warden_webhook_receive::handler(state, req)
     }))
     .await
 }

@@ -12,17 +12,15 @@ use async_trait::async_trait;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use http::StatusCode;
-use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
-use lambda_http::request::RequestContext as LambdaContext;
-use lambda_http::{Body, Request, RequestExt};
+use lambda_http::{Body, Request};
 use serde_json::{json, Value};
 use warden::audit::EventType;
 use warden::clock::{Clock, ManualClock};
 use warden::queue::{MemoryQueue, OutgoingMessage, Queue, SqsQueue};
-use warden::state::AppState;
+use warden::state::WebhookState;
 use warden::store::memory::MemoryStore;
-use warden::store::{Claim, SharedStore};
-use warden::webhook::{Intake, SigningKey, Sources, MAX_BODY_BYTES};
+use warden::store::{Claim, WebhookStore};
+use warden::webhook::{SigningKey, Sources, MAX_BODY_BYTES};
 use warden::{testing, Error};
 
 /// Header name and value pairs.
@@ -61,22 +59,17 @@ impl Queue for FlakyQueue {
 }
 
 struct Harness {
-    state: AppState,
-    intake: Intake,
+    state: WebhookState,
     queue: Arc<FlakyQueue>,
     clock: Arc<ManualClock>,
 }
 
 impl Harness {
-    fn new(store: SharedStore) -> Self {
+    fn new(store: Arc<dyn WebhookStore>) -> Self {
         let clock = Arc::new(ManualClock::starting_now());
         let queue = Arc::new(FlakyQueue::default());
         Self {
-            state: testing::state(store, clock.clone()),
-            intake: Intake {
-                sources: sources(),
-                queue: queue.clone(),
-            },
+            state: testing::webhook_state(store, sources(), queue.clone(), clock.clone()),
             queue,
             clock,
         }
@@ -96,20 +89,18 @@ impl Harness {
         headers: &[(String, String)],
         body: &[u8],
     ) -> (StatusCode, Value) {
-        let mut context = ApiGatewayV2httpRequestContext::default();
-        context.request_id = Some(ulid::Ulid::new().to_string());
-        context.http.source_ip = Some("192.0.2.80".into());
-        let mut builder = http::Request::builder()
-            .method("POST")
-            .uri(format!("/webhooks/{source}"));
-        for (k, v) in headers {
-            builder = builder.header(k.as_str(), v.as_str());
-        }
-        let req: Request = builder
-            .body(Body::Binary(body.to_vec()))
-            .unwrap()
-            .with_request_context(LambdaContext::ApiGatewayV2(context));
-        let response = warden_webhook_receive::handler(&self.state, &self.intake, req)
+        let headers: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let req = testing::api_request(
+            "POST",
+            &format!("/webhooks/{source}"),
+            &headers,
+            Body::Binary(body.to_vec()),
+            "192.0.2.80",
+        );
+        let response = warden_webhook_receive::handler(&self.state, req)
             .await
             .unwrap();
         let status = response.status();
@@ -556,30 +547,8 @@ async fn a_standard_signature_list_is_accepted_when_any_entry_matches(h: Harness
     assert!(!h.recorded("std#msg_list2").await);
 }
 
-macro_rules! on_both_stores {
-    ($($check:ident),* $(,)?) => {
-        mod memory {
-            $(
-                #[tokio::test]
-                async fn $check() {
-                    super::$check(super::Harness::memory()).await;
-                }
-            )*
-        }
-        mod dynamodb {
-            $(
-                #[tokio::test]
-                async fn $check() {
-                    if let Some((store, _)) = super::testing::dynamo_store().await {
-                        super::$check(super::Harness::new(std::sync::Arc::new(store))).await;
-                    }
-                }
-            )*
-        }
-    };
-}
-
-on_both_stores!(
+warden::on_both_stores!(
+    Harness::new;
     every_scheme_is_accepted_once_and_a_redelivery_is_a_duplicate,
     bad_deliveries_are_refused_with_nothing_enqueued_or_recorded,
     either_of_two_rotating_secrets_is_accepted,
@@ -612,7 +581,7 @@ async fn an_api_gateway_event_with_a_base64_body_is_verified_over_the_decoded_by
         "isBase64Encoded": true
     });
     let req = lambda_http::request::from_str(&event.to_string()).unwrap();
-    let response = warden_webhook_receive::handler(&h.state, &h.intake, req)
+    let response = warden_webhook_receive::handler(&h.state, req)
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::ACCEPTED);
@@ -705,7 +674,7 @@ async fn the_sqs_adapter_sends_through_the_sdk_and_a_fifo_queue_drops_a_repeated
     let missing = SqsQueue::new(sqs, &format!("{endpoint}/123456789012/no-such-queue.fifo"));
     assert!(matches!(
         missing.send(&message).await,
-        Err(Error::Unavailable(_))
+        Err(Error::Unavailable { .. })
     ));
 }
 
@@ -716,11 +685,12 @@ async fn on_dynamodb_and_sqs_an_accepted_delivery_reaches_the_queue_once() {
     };
     let (sqs, url) = fifo_queue(&testing::aws_endpoint().unwrap()).await;
     let clock = Arc::new(ManualClock::starting_now());
-    let state: AppState = testing::state(Arc::new(store), clock.clone());
-    let intake = Intake {
-        sources: sources(),
-        queue: Arc::new(SqsQueue::new(sqs.clone(), &url)),
-    };
+    let state = testing::webhook_state(
+        Arc::new(store),
+        sources(),
+        Arc::new(SqsQueue::new(sqs.clone(), &url)),
+        clock.clone(),
+    );
     let body = br#"{"type":"invoice.paid"}"#.to_vec();
     let headers = standard(STANDARD_SECRET, "msg_sqs", clock.now_secs(), &body);
     for expected in [StatusCode::ACCEPTED, StatusCode::OK] {
@@ -729,9 +699,7 @@ async fn on_dynamodb_and_sqs_an_accepted_delivery_reaches_the_queue_once() {
             builder = builder.header(k.as_str(), v.as_str());
         }
         let req: Request = builder.body(Body::Binary(body.clone())).unwrap();
-        let response = warden_webhook_receive::handler(&state, &intake, req)
-            .await
-            .unwrap();
+        let response = warden_webhook_receive::handler(&state, req).await.unwrap();
         assert_eq!(response.status(), expected);
     }
     let received = sqs
@@ -810,14 +778,18 @@ async fn in_production_the_sources_come_from_secrets_manager_and_a_secretless_on
     };
 
     let good = create(json!([{"name": "gh", "scheme": "github", "secrets": ["s1", "s2"]}])).await;
-    let intake = Intake::from_aws(&config_for(&good), &aws).await.unwrap();
-    assert_eq!(intake.sources.get("gh").unwrap().secret_count(), 2);
+    let state = WebhookState::with_aws(config_for(&good), &aws)
+        .await
+        .unwrap();
+    assert_eq!(state.sources.get("gh").unwrap().secret_count(), 2);
 
     let bad = create(json!([{"name": "gh", "scheme": "github", "secrets": []}])).await;
-    let err = Intake::from_aws(&config_for(&bad), &aws).await.unwrap_err();
+    let err = WebhookState::with_aws(config_for(&bad), &aws)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("no secret"), "{err}");
 
     let mut no_queue = config_for(&good);
     no_queue.events_queue_url = None;
-    assert!(Intake::from_aws(&no_queue, &aws).await.is_err());
+    assert!(WebhookState::with_aws(no_queue, &aws).await.is_err());
 }

@@ -1,20 +1,20 @@
 //! Administration commands: `tables create`, `users add`,
-//! `users set-password`, `config check`.
+//! `users set-password`, `users disable`, `users enable`, `config check`.
 
 use std::sync::Arc;
 
 use secrecy::SecretString;
 use warden::auth::login::create_user;
-use warden::auth::revocation::set_password as set_password_and_revoke;
-use warden::auth::Role;
+use warden::auth::revocation;
 use warden::clock::SystemClock;
-use warden::config::{check_jwt_key, Config, Finding, Findings, Severity};
+use warden::config::{check_jwt_key, Check, Config, Finding, Findings, Severity};
+use warden::domain::{Role, Username};
 use warden::secrets::SecretsManager;
-use warden::state::{signing_keys, AppState};
+use warden::state::{signing_keys, Accounts};
 use warden::store::dynamo::{tables, DynamoStore};
 use warden::Error;
 
-use crate::seed::cli_context;
+use crate::seed::{cli_origin, OPERATOR};
 use crate::serve::aws_config;
 
 /// Creates every table under the configured prefix at `endpoint` (or the
@@ -24,29 +24,24 @@ pub async fn create_tables(endpoint: Option<&str>, prefix: &str) -> Result<Vec<S
     tables::create_all(&aws_sdk_dynamodb::Client::new(&aws), prefix).await
 }
 
-/// A state over the DynamoDB tables at `endpoint`, for user
-/// administration. It signs no token, so a throwaway key completes it.
-async fn admin_state(endpoint: Option<&str>, config: Config) -> Result<AppState, Error> {
+/// The accounts over the DynamoDB tables at `endpoint`, for user
+/// administration. No signing key is read: nothing here issues a token.
+async fn accounts(endpoint: Option<&str>, config: Config) -> Result<Accounts, Error> {
     let aws = aws_config(endpoint).await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), &config.table_prefix);
-    let mut throwaway = config.clone();
-    throwaway.env = warden::config::Environment::Development;
-    throwaway.jwt_secret = None;
-    throwaway.jwt_secret_arn = None;
-    let keys = signing_keys(&throwaway, None).await?;
-    AppState::new(config, Arc::new(store), &keys, Arc::new(SystemClock))
+    Accounts::new(config, Arc::new(store), Arc::new(SystemClock))
 }
 
 /// Creates a user in DynamoDB with the given roles; returns its id.
 pub async fn add_user(
     endpoint: Option<&str>,
     config: Config,
-    username: &str,
+    username: &Username,
     password: &SecretString,
     roles: &[Role],
 ) -> Result<String, Error> {
-    let state = admin_state(endpoint, config).await?;
-    let user = create_user(&state, &cli_context(), username, password, roles).await?;
+    let accounts = accounts(endpoint, config).await?;
+    let user = create_user(&accounts, cli_origin(), username, password, roles).await?;
     Ok(user.user_id)
 }
 
@@ -55,13 +50,35 @@ pub async fn add_user(
 pub async fn set_password(
     endpoint: Option<&str>,
     config: Config,
-    username: &str,
+    username: &Username,
     password: &SecretString,
 ) -> Result<u64, Error> {
-    let state = admin_state(endpoint, config).await?;
+    let accounts = accounts(endpoint, config).await?;
     let outcome =
-        set_password_and_revoke(&state, &cli_context(), "local-cli", username, password).await?;
+        revocation::set_password(&accounts, cli_origin(), OPERATOR, username, password).await?;
     Ok(outcome.generation)
+}
+
+/// Disables a user in DynamoDB: no more logins, and every token it holds
+/// dies in the same write. Returns the user's new generation.
+pub async fn disable_user(
+    endpoint: Option<&str>,
+    config: Config,
+    username: &Username,
+) -> Result<u64, Error> {
+    let accounts = accounts(endpoint, config).await?;
+    let outcome = revocation::disable_user(&accounts, cli_origin(), OPERATOR, username).await?;
+    Ok(outcome.generation)
+}
+
+/// Enables a disabled user in DynamoDB.
+pub async fn enable_user(
+    endpoint: Option<&str>,
+    config: Config,
+    username: &Username,
+) -> Result<(), Error> {
+    let accounts = accounts(endpoint, config).await?;
+    revocation::enable_user(&accounts, cli_origin(), OPERATOR, username).await
 }
 
 /// Every configuration finding, the signing key included (fetched from
@@ -80,7 +97,7 @@ pub async fn check_config(lookup: impl Fn(&str) -> Option<String>) -> Findings {
     let source_ok = !findings
         .0
         .iter()
-        .any(|f| f.check == "jwt_key_source" && f.severity == Severity::Error);
+        .any(|f| f.check == Check::JwtKeySource && f.severity == Severity::Error);
     if source_ok {
         match signing_keys(&config, secrets.as_ref().map(|s| s as _)).await {
             Ok(keys) => findings.0.extend(
@@ -88,7 +105,7 @@ pub async fn check_config(lookup: impl Fn(&str) -> Option<String>) -> Findings {
                     .map(|k| check_jwt_key(&k.value, &format!("key version {}", k.version_id))),
             ),
             Err(e) => findings.0.push(Finding {
-                check: "jwt_key",
+                check: Check::JwtKey,
                 severity: Severity::Error,
                 message: e.to_string(),
                 remediation: "make the JWT key readable and at least 32 random bytes".into(),

@@ -11,11 +11,11 @@ use clap::{Parser, Subcommand};
 use rand::RngCore as _;
 use secrecy::SecretString;
 use warden::auth::login::create_user;
-use warden::auth::Role;
 use warden::config::Severity;
+use warden::domain::{Role, Username};
 use warden::Error;
 use warden_cli::admin;
-use warden_cli::seed::{cli_context, Seed};
+use warden_cli::seed::{cli_origin, Seed};
 use warden_cli::serve::{self, LocalApi};
 
 #[derive(Parser)]
@@ -91,6 +91,22 @@ enum UsersCommand {
         #[arg(long)]
         endpoint: Option<String>,
     },
+    /// Disable a user: no more logins, and every token it holds dies at once.
+    Disable {
+        /// The username.
+        username: String,
+        /// DynamoDB endpoint (default: the AWS configuration).
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
+    /// Enable a disabled user (its old tokens stay dead).
+    Enable {
+        /// The username.
+        username: String,
+        /// DynamoDB endpoint (default: the AWS configuration).
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -129,6 +145,12 @@ async fn main() -> ExitCode {
         Command::Users {
             command: UsersCommand::SetPassword { username, endpoint },
         } => set_password(&username, endpoint).await,
+        Command::Users {
+            command: UsersCommand::Disable { username, endpoint },
+        } => disable_user(&username, endpoint).await,
+        Command::Users {
+            command: UsersCommand::Enable { username, endpoint },
+        } => enable_user(&username, endpoint).await,
         Command::Config {
             command: ConfigCommand::Check,
         } => return config_check().await,
@@ -154,16 +176,16 @@ async fn run_serve(
         .map(|s| std::mem::take(&mut s.webhook_sources))
         .unwrap_or_default();
     // A webhook source without a secret refuses start-up, before anything is written.
-    let intake = serve::build_intake(&config, sources, endpoint.as_deref()).await?;
-    let state = serve::build_state(config, endpoint.as_deref()).await?;
+    let states = serve::build_states(config, sources, endpoint.as_deref()).await?;
     match seed {
-        Some(seed) => seed.apply(&state).await?,
+        Some(seed) => seed.apply(&states.auth).await?,
         None => {
             let mut bytes = [0u8; 18];
             rand::rngs::OsRng.fill_bytes(&mut bytes);
             let password = URL_SAFE_NO_PAD.encode(bytes);
             let secret = SecretString::from(password.clone());
-            match create_user(&state, &cli_context(), "admin", &secret, &[Role::Admin]).await {
+            let admin = Username::parse("admin")?;
+            match create_user(&states.auth, cli_origin(), &admin, &secret, &[Role::Admin]).await {
                 Ok(_) => println!("created user admin with password {password} (shown once)"),
                 Err(Error::Conflict(_)) => {
                     println!("user admin already exists; its password is unchanged")
@@ -172,7 +194,7 @@ async fn run_serve(
             }
         }
     }
-    for source in intake.sources.all() {
+    for source in states.webhooks.sources.all() {
         println!(
             "webhook source {} ({}) at POST /webhooks/{}",
             source.name,
@@ -180,7 +202,7 @@ async fn run_serve(
             source.name
         );
     }
-    let api = LocalApi::start_with(addr, state, intake)
+    let api = LocalApi::start_with(addr, states)
         .await
         .map_err(|e| Error::Config(format!("cannot listen on {addr}: {e}")))?;
     println!("warden listening on {}", api.url());
@@ -222,13 +244,31 @@ fn password_from_stdin() -> Result<SecretString, Error> {
 }
 
 async fn set_password(username: &str, endpoint: Option<String>) -> Result<(), Error> {
+    let username = Username::parse(username)?;
     let password = password_from_stdin()?;
     let config = serve::local_config(|k| std::env::var(k).ok())?;
-    let generation = admin::set_password(endpoint.as_deref(), config, username, &password).await?;
+    let generation = admin::set_password(endpoint.as_deref(), config, &username, &password).await?;
     println!(
-        "password of {} changed; every token issued before is revoked (generation {generation})",
-        username.trim().to_lowercase()
+        "password of {username} changed; every token issued before is revoked (generation {generation})"
     );
+    Ok(())
+}
+
+async fn disable_user(username: &str, endpoint: Option<String>) -> Result<(), Error> {
+    let username = Username::parse(username)?;
+    let config = serve::local_config(|k| std::env::var(k).ok())?;
+    let generation = admin::disable_user(endpoint.as_deref(), config, &username).await?;
+    println!(
+        "user {username} disabled; every token issued before is revoked (generation {generation})"
+    );
+    Ok(())
+}
+
+async fn enable_user(username: &str, endpoint: Option<String>) -> Result<(), Error> {
+    let username = Username::parse(username)?;
+    let config = serve::local_config(|k| std::env::var(k).ok())?;
+    admin::enable_user(endpoint.as_deref(), config, &username).await?;
+    println!("user {username} enabled; it can log in again");
     Ok(())
 }
 
@@ -237,13 +277,12 @@ async fn add_user(username: &str, roles: &[String], endpoint: Option<String>) ->
         .iter()
         .map(|r| Role::parse(r))
         .collect::<Result<Vec<_>, _>>()?;
+    let username = Username::parse(username)?;
     let password = password_from_stdin()?;
     let config = serve::local_config(|k| std::env::var(k).ok())?;
-    let user_id = admin::add_user(endpoint.as_deref(), config, username, &password, &roles).await?;
-    println!(
-        "created user {} ({user_id})",
-        username.trim().to_lowercase()
-    );
+    let user_id =
+        admin::add_user(endpoint.as_deref(), config, &username, &password, &roles).await?;
+    println!("created user {username} ({user_id})");
     Ok(())
 }
 

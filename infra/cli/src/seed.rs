@@ -9,11 +9,14 @@ use std::path::Path;
 
 use secrecy::SecretString;
 use serde::Deserialize;
+use warden::audit::Origin;
 use warden::auth::login::create_user;
-use warden::auth::Role;
-use warden::http::RequestContext;
-use warden::state::AppState;
+use warden::domain::{Role, Username};
+use warden::state::Accounts;
 use warden::Error;
+
+/// The operator named in the audit events the `warden` command writes.
+pub const OPERATOR: &str = "local";
 
 /// A parsed seed file.
 #[derive(Debug, Deserialize)]
@@ -49,15 +52,15 @@ impl Seed {
 
     /// Creates every user. A user that already exists (a DynamoDB store
     /// seeded before) is left as it is, and reported.
-    pub async fn apply(&self, state: &AppState) -> Result<(), Error> {
-        let ctx = cli_context();
+    pub async fn apply(&self, accounts: &Accounts) -> Result<(), Error> {
         for user in &self.users {
+            let username = Username::parse(&user.username)?;
             let roles = user
                 .roles
                 .iter()
                 .map(|r| Role::parse(r))
                 .collect::<Result<Vec<_>, _>>()?;
-            match create_user(state, &ctx, &user.username, &user.password, &roles).await {
+            match create_user(accounts, cli_origin(), &username, &user.password, &roles).await {
                 Ok(u) => println!("seeded user {} ({})", u.username, u.user_id),
                 Err(Error::Conflict(_)) => {
                     println!("user {} already exists; left unchanged", user.username)
@@ -69,12 +72,9 @@ impl Seed {
     }
 }
 
-/// The request context of audit events written by the CLI.
-pub fn cli_context() -> RequestContext {
-    RequestContext {
-        ip: "local-cli".into(),
-        user_agent: format!("warden-cli/{}", env!("CARGO_PKG_VERSION")),
-        request_id: ulid::Ulid::new().to_string(),
-        origin: None,
+/// The origin of audit events written by the `warden` command.
+pub fn cli_origin() -> Origin {
+    Origin::Cli {
+        operator: OPERATOR.into(),
     }
 }

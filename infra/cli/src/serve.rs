@@ -19,21 +19,20 @@ use lambda_http::{Body, RequestExt};
 use tokio::net::TcpListener;
 use warden::clock::SystemClock;
 use warden::config::{Config, Environment};
-use warden::http::{RequestContext, Responder};
+use warden::http::{RequestContext, Responder, Route};
 use warden::queue::{MemoryQueue, Queue, SqsQueue};
 use warden::secrets::SecretsManager;
-use warden::state::{signing_keys, AppState};
+use warden::state::{signing_keys, AuthState, WebhookState};
 use warden::store::dynamo::DynamoStore;
 use warden::store::memory::MemoryStore;
-use warden::store::SharedStore;
-use warden::webhook::{Intake, SourceConfig, Sources};
+use warden::webhook::{SourceConfig, Sources};
 use warden::Error;
 
 /// The largest body `warden serve` reads; each endpoint has its own,
 /// smaller limit (API Gateway's payload cap plays this role in AWS).
 const MAX_LOCAL_BODY: usize = 1024 * 1024;
 
-/// Which function serves a path.
+/// Which function serves a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Function {
     /// `functions/login`.
@@ -44,15 +43,31 @@ pub enum Function {
     WebhookReceive,
 }
 
-/// The function behind `path`, as `template.yaml` routes it.
-pub fn route(path: &str) -> Option<Function> {
-    match path {
-        "/auth/login" | "/auth/refresh" => Some(Function::Login),
-        "/auth/revoke" | "/auth/revoke-all" | "/auth/sessions" => Some(Function::Revoke),
-        p if p.starts_with("/auth/sessions/") => Some(Function::Revoke),
-        p if p.starts_with("/webhooks/") => Some(Function::WebhookReceive),
-        _ => None,
+impl Function {
+    /// Every HTTP function, with its binary's name in `template.yaml`.
+    pub const ALL: [(Function, &'static str); 3] = [
+        (Function::Login, "login"),
+        (Function::Revoke, "revoke"),
+        (Function::WebhookReceive, "webhook-receive"),
+    ];
+
+    /// The routes the function's crate exports.
+    pub fn routes(self) -> &'static [Route] {
+        match self {
+            Function::Login => warden_login::ROUTES,
+            Function::Revoke => warden_revoke::ROUTES,
+            Function::WebhookReceive => warden_webhook_receive::ROUTES,
+        }
     }
+}
+
+/// The function that serves `path` (with any method: the function itself
+/// answers `405` for a method it does not serve), as `template.yaml` routes it.
+pub fn route(path: &str) -> Option<Function> {
+    Function::ALL
+        .iter()
+        .map(|(f, _)| *f)
+        .find(|f| f.routes().iter().any(|r| r.params(path).is_some()))
 }
 
 /// Reads the configuration for local serving: like a Lambda's, except that
@@ -76,23 +91,37 @@ pub async fn aws_config(endpoint: Option<&str>) -> aws_config::SdkConfig {
     loader.load().await
 }
 
-/// Builds the application state: the embedded store, or DynamoDB at
-/// `dynamodb_endpoint`; signing keys as the configuration says.
-pub async fn build_state(
+/// Both states of `warden serve`, over one store.
+#[derive(Debug, Clone)]
+pub struct States {
+    /// Login, revocation.
+    pub auth: Arc<AuthState>,
+    /// Webhook intake.
+    pub webhooks: Arc<WebhookState>,
+}
+
+/// Builds the states: the embedded store, or DynamoDB at
+/// `dynamodb_endpoint`; signing keys as the configuration says; the seed
+/// file's webhook sources, and the SQS queue at `WARDEN_EVENTS_QUEUE_URL`
+/// when set (through the emulator endpoint, if any), else an in-process
+/// queue. A webhook source without a secret refuses start-up.
+pub async fn build_states(
     config: Config,
+    sources: Vec<SourceConfig>,
     dynamodb_endpoint: Option<&str>,
-) -> Result<Arc<AppState>, Error> {
-    let aws = if dynamodb_endpoint.is_some() || config.jwt_secret_arn.is_some() {
+) -> Result<States, Error> {
+    let sources = Sources::new(sources)?;
+    let needs_aws = dynamodb_endpoint.is_some()
+        || config.jwt_secret_arn.is_some()
+        || config.events_queue_url.is_some();
+    let aws = if needs_aws {
         Some(aws_config(dynamodb_endpoint).await)
     } else {
         None
     };
-    let store: SharedStore = match (dynamodb_endpoint, &aws) {
-        (Some(_), Some(aws)) => Arc::new(DynamoStore::new(
-            aws_sdk_dynamodb::Client::new(aws),
-            &config.table_prefix,
-        )),
-        _ => Arc::new(MemoryStore::new()),
+    let queue: Arc<dyn Queue> = match (&config.events_queue_url, &aws) {
+        (Some(url), Some(aws)) => Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(aws), url)),
+        _ => Arc::new(MemoryQueue::new()),
     };
     let secrets = aws
         .as_ref()
@@ -101,35 +130,42 @@ pub async fn build_state(
     if config.env != Environment::Development {
         tracing::warn!("warden serve is running with WARDEN_ENV={:?}", config.env);
     }
-    Ok(Arc::new(AppState::new(
-        config,
-        store,
-        &keys,
-        Arc::new(SystemClock),
-    )?))
-}
-
-/// The webhook intake of `warden serve`: the seed file's sources, and the
-/// SQS queue at `WARDEN_EVENTS_QUEUE_URL` when set (through the emulator
-/// endpoint, if any), else an in-process queue.
-pub async fn build_intake(
-    config: &Config,
-    sources: Vec<SourceConfig>,
-    endpoint: Option<&str>,
-) -> Result<Arc<Intake>, Error> {
-    let sources = Sources::new(sources)?;
-    let queue: Arc<dyn Queue> = match &config.events_queue_url {
-        Some(url) => Arc::new(SqsQueue::new(
-            aws_sdk_sqs::Client::new(&aws_config(endpoint).await),
-            url,
-        )),
-        None => Arc::new(MemoryQueue::new()),
+    let clock = Arc::new(SystemClock);
+    let (auth, webhooks) = match (dynamodb_endpoint, &aws) {
+        (Some(_), Some(aws)) => {
+            let store = Arc::new(DynamoStore::new(
+                aws_sdk_dynamodb::Client::new(aws),
+                &config.table_prefix,
+            ));
+            let webhooks = WebhookState {
+                config: config.clone(),
+                store: store.clone(),
+                sources,
+                queue,
+                clock: clock.clone(),
+            };
+            (AuthState::new(config, store, &keys, clock)?, webhooks)
+        }
+        _ => {
+            let store = Arc::new(MemoryStore::new());
+            let webhooks = WebhookState {
+                config: config.clone(),
+                store: store.clone(),
+                sources,
+                queue,
+                clock: clock.clone(),
+            };
+            (AuthState::new(config, store, &keys, clock)?, webhooks)
+        }
     };
-    Ok(Arc::new(Intake { sources, queue }))
+    Ok(States {
+        auth: Arc::new(auth),
+        webhooks: Arc::new(webhooks),
+    })
 }
 
-/// Serves `state` on `listener` until the task is dropped.
-pub async fn run(listener: TcpListener, state: Arc<AppState>, intake: Arc<Intake>) {
+/// Serves `states` on `listener` until the task is dropped.
+pub async fn run(listener: TcpListener, states: States) {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(conn) => conn,
@@ -138,11 +174,11 @@ pub async fn run(listener: TcpListener, state: Arc<AppState>, intake: Arc<Intake
                 continue;
             }
         };
-        let (state, intake) = (state.clone(), intake.clone());
+        let states = states.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| {
-                let (state, intake) = (state.clone(), intake.clone());
-                async move { Ok::<_, Infallible>(dispatch(&state, &intake, peer, req).await) }
+                let states = states.clone();
+                async move { Ok::<_, Infallible>(dispatch(&states, peer, req).await) }
             });
             if let Err(e) = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -159,31 +195,31 @@ pub async fn run(listener: TcpListener, state: Arc<AppState>, intake: Arc<Intake
 pub struct LocalApi {
     /// Where it listens.
     pub addr: SocketAddr,
-    /// The state its handlers share.
-    pub state: Arc<AppState>,
+    /// The states its handlers share.
+    pub states: States,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl LocalApi {
-    /// Starts serving `state` on `addr` (port 0 picks a free port).
-    pub async fn start(addr: SocketAddr, state: Arc<AppState>) -> std::io::Result<Self> {
-        let intake = Arc::new(Intake {
+    /// Starts serving `auth` on `addr` (port 0 picks a free port), with no
+    /// webhook source and an in-process events queue.
+    pub async fn start(addr: SocketAddr, auth: Arc<AuthState>) -> std::io::Result<Self> {
+        let webhooks = Arc::new(WebhookState {
+            config: auth.config.clone(),
+            store: Arc::new(MemoryStore::new()),
             sources: Sources::default(),
             queue: Arc::new(MemoryQueue::new()),
+            clock: auth.clock.clone(),
         });
-        Self::start_with(addr, state, intake).await
+        Self::start_with(addr, States { auth, webhooks }).await
     }
 
-    /// Starts serving `state` and the webhook `intake` on `addr`.
-    pub async fn start_with(
-        addr: SocketAddr,
-        state: Arc<AppState>,
-        intake: Arc<Intake>,
-    ) -> std::io::Result<Self> {
+    /// Starts serving `states` on `addr`.
+    pub async fn start_with(addr: SocketAddr, states: States) -> std::io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let task = tokio::spawn(run(listener, state.clone(), intake));
-        Ok(Self { addr, state, task })
+        let task = tokio::spawn(run(listener, states.clone()));
+        Ok(Self { addr, states, task })
     }
 
     /// The base URL, e.g. `http://127.0.0.1:3000`.
@@ -198,8 +234,8 @@ impl Drop for LocalApi {
     }
 }
 
-fn client_ip(state: &AppState, peer: SocketAddr, headers: &http::HeaderMap) -> IpAddr {
-    if state.config.trust_forwarded_for {
+fn client_ip(config: &Config, peer: SocketAddr, headers: &http::HeaderMap) -> IpAddr {
+    if config.trust_forwarded_for {
         let forwarded = headers
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok())
@@ -213,15 +249,15 @@ fn client_ip(state: &AppState, peer: SocketAddr, headers: &http::HeaderMap) -> I
 }
 
 async fn dispatch(
-    state: &AppState,
-    intake: &Intake,
+    states: &States,
     peer: SocketAddr,
     req: hyper::Request<Incoming>,
 ) -> hyper::Response<Full<Bytes>> {
+    let config = &states.auth.config;
     let (parts, body) = req.into_parts();
     let mut context = ApiGatewayV2httpRequestContext::default();
     context.request_id = Some(ulid::Ulid::new().to_string());
-    context.http.source_ip = Some(client_ip(state, peer, &parts.headers).to_string());
+    context.http.source_ip = Some(client_ip(config, peer, &parts.headers).to_string());
     context.http.method = parts.method.clone();
     context.http.path = Some(parts.uri.path().to_owned());
 
@@ -234,7 +270,7 @@ async fn dispatch(
             let err = Error::PayloadTooLarge {
                 limit: MAX_LOCAL_BODY,
             };
-            return to_hyper(Responder::new(&ctx, &state.config).problem(&err));
+            return to_hyper(Responder::new(&ctx, config).problem(&err));
         }
     };
     let body = if bytes.is_empty() {
@@ -248,16 +284,17 @@ async fn dispatch(
     let path = req.uri().path().to_owned();
     if req.method() == http::Method::OPTIONS {
         let ctx = RequestContext::from_request(&req);
-        return to_hyper(Responder::new(&ctx, &state.config).preflight());
+        return to_hyper(Responder::new(&ctx, config).preflight());
     }
     let response = match route(&path) {
-        Some(Function::Login) => warden_login::handler(state, req).await,
-        Some(Function::Revoke) => warden_revoke::handler(state, req).await,
-        Some(Function::WebhookReceive) => warden_webhook_receive::handler(state, intake, req).await,
+        Some(Function::Login) => warden_login::handler(&states.auth, req).await,
+        Some(Function::Revoke) => warden_revoke::handler(&states.auth, req).await,
+        Some(Function::WebhookReceive) => {
+            warden_webhook_receive::handler(&states.webhooks, req).await
+        }
         None => {
             let ctx = RequestContext::from_request(&req);
-            Ok(Responder::new(&ctx, &state.config)
-                .problem(&Error::NotFound("no such endpoint".into())))
+            Ok(Responder::new(&ctx, config).problem(&Error::NotFound("no such endpoint".into())))
         }
     };
     match response {

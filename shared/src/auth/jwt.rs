@@ -11,7 +11,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::Role;
+use crate::domain::Role;
 use crate::secrets::SecretVersion;
 use crate::{Error, Result};
 

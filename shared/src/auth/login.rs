@@ -2,31 +2,41 @@
 //! `POST /auth/refresh`.
 //!
 //! Login costs argon2id plus three store round trips: the per-IP limit (one
-//! conditional write), the user (one consistent read), and one transaction
-//! that records the outcome together with its audit event.
+//! conditional write), the user and the failure counter kept for unknown
+//! usernames (one consistent batch read), and one transaction that records
+//! the outcome together with its audit event.
+//!
+//! An unknown username backs off exactly like an account does (same
+//! statuses, same `Retry-After` sequence): its failures are counted under
+//! the name, for [`UNKNOWN_USER_MEMORY_SECS`] after the last one, without
+//! creating a user. Otherwise the answers would tell which usernames exist.
 
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
+use crate::audit::Origin;
 use crate::audit::{EventType, Severity};
 use crate::auth::password::MAX_PASSWORD_BYTES;
 use crate::auth::tokens::{hashes_equal, RefreshToken};
-use crate::auth::Role;
+use crate::domain::{FailureCount, Role, SessionRecord, UserRecord, Username};
 use crate::http::RequestContext;
 use crate::metrics::Metric;
 use crate::ratelimit::{self, Decision};
-use crate::state::AppState;
-use crate::store::{RevocationKey, SessionRecord, UserRecord, Write};
+use crate::state::{Accounts, AuthState};
+use crate::store::{keys, AuthWrite, Write};
 use crate::{Error, Result};
 
 /// Consecutive failures after which an account backs off.
 pub const FREE_FAILURES: u32 = 5;
 /// The longest account back-off, in seconds.
 pub const MAX_BACKOFF_SECS: i64 = 900;
-/// The longest username accepted.
-pub const MAX_USERNAME_CHARS: usize = 128;
+/// How long the failures of an unknown username are remembered after the
+/// last one (30 days): far past the longest back-off, so the sequence an
+/// attacker sees matches a real account's, while the counters of names
+/// nobody tries any more are deleted by the table's TTL.
+pub const UNKNOWN_USER_MEMORY_SECS: i64 = 30 * 86_400;
 /// How many exchanged refresh tokens a session remembers for reuse detection.
 const REMEMBERED_REFRESH_TOKENS: usize = 32;
 
@@ -72,22 +82,6 @@ impl std::fmt::Debug for TokenPair {
     }
 }
 
-/// Normalises a username for lookup and storage: trimmed, lowercased.
-pub fn normalize_username(raw: &str) -> Result<String> {
-    let name = raw.trim().to_lowercase();
-    if name.is_empty() || name.chars().count() > MAX_USERNAME_CHARS {
-        return Err(Error::BadRequest(format!(
-            "username must be 1 to {MAX_USERNAME_CHARS} characters"
-        )));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(Error::BadRequest(
-            "username must not contain control characters".into(),
-        ));
-    }
-    Ok(name)
-}
-
 /// Checks a password's length before any hashing.
 pub fn check_password_length(password: &SecretString) -> Result<()> {
     let len = password.expose_secret().len();
@@ -115,50 +109,89 @@ pub fn account_backoff(failures: u32, last_failed_at: Option<i64>, now: i64) -> 
     (until > now).then(|| Duration::from_secs(u64::try_from(until - now).unwrap_or(1)))
 }
 
+/// Why a login was refused; recorded in the audit event, never answered
+/// (every refusal is the same `401`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginRefusal {
+    /// No account has this username.
+    UnknownUser,
+    /// The account is disabled.
+    DisabledUser,
+    /// The password does not match.
+    BadPassword,
+}
+
+impl LoginRefusal {
+    /// The reason as recorded.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoginRefusal::UnknownUser => "unknown_user",
+            LoginRefusal::DisabledUser => "disabled_user",
+            LoginRefusal::BadPassword => "bad_password",
+        }
+    }
+}
+
+/// Why a refresh was refused; recorded, never answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshRefusal {
+    /// Not of the refresh token's form.
+    Malformed,
+    /// No live session has this id.
+    UnknownOrExpired,
+    /// The session was revoked, or its user's generation rose.
+    Revoked,
+    /// The session lives, but this is not its current token.
+    UnknownToken,
+}
+
+impl RefreshRefusal {
+    /// The reason as recorded.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefreshRefusal::Malformed => "malformed",
+            RefreshRefusal::UnknownOrExpired => "unknown_or_expired",
+            RefreshRefusal::Revoked => "revoked",
+            RefreshRefusal::UnknownToken => "unknown_token",
+        }
+    }
+}
+
 /// Logs a user in: both rate limits, password verification (a dummy hash
 /// for unknown users), then the session and its audit event in one
 /// transaction. Wrong password, unknown and disabled user are the same
-/// [`Error::Unauthorized`].
+/// [`Error::Unauthorized`], and back off the same way.
 pub async fn login(
-    state: &AppState,
+    state: &AuthState,
     ctx: &RequestContext,
     request: LoginRequest,
 ) -> Result<TokenPair> {
-    let username = normalize_username(&request.username)?;
+    let username = Username::parse(&request.username)?;
     check_password_length(&request.password)?;
     let now_ms = state.clock.now_millis();
     let now = now_ms.div_euclid(1000);
 
-    let ip_key = format!("login-ip#{}", ctx.ip);
     if let Decision::Limited { retry_after } = ratelimit::acquire(
         state.store.as_ref(),
-        &ip_key,
+        &keys::login_ip(&ctx.ip),
         state.config.login_ip_limit,
         now_ms,
     )
     .await?
     {
-        let event = state
-            .audit(EventType::LoginRateLimited, Severity::Warning, ctx)
-            .subject(&username)
-            .detail("limit", "ip");
-        state.store.transact(vec![Write::Audit(event)]).await?;
-        crate::metrics::count(Metric::RateLimited);
-        return Err(Error::RateLimited { retry_after });
+        return refuse_rate_limited(state, ctx, &username, "ip", retry_after).await;
     }
 
-    let user = state.store.get_user(&username).await?;
-    if let Some(wait) = user
-        .as_ref()
-        .and_then(|u| account_backoff(u.failed_logins, u.last_failed_at, now))
-    {
-        let event = state
-            .audit(EventType::LoginRateLimited, Severity::Warning, ctx)
-            .subject(&username)
-            .detail("limit", "account");
-        state.store.transact(vec![Write::Audit(event)]).await?;
-        crate::metrics::count(Metric::RateLimited);
-        return Err(Error::RateLimited { retry_after: wait });
+    let (user, unknown_failures) = state.store.user_for_login(&username, now).await?;
+    let failures = match &user {
+        Some(u) => FailureCount {
+            failures: u.failed_logins,
+            last_failed_at: u.last_failed_at,
+        },
+        None => unknown_failures,
+    };
+    if let Some(wait) = account_backoff(failures.failures, failures.last_failed_at, now) {
+        return refuse_rate_limited(state, ctx, &username, "account", wait).await;
     }
 
     let verification = state
@@ -170,7 +203,8 @@ pub async fn login(
         .await?;
     let user = match user {
         Some(u) if verification.valid && !u.disabled => u,
-        other => return refuse_login(state, ctx, &username, other.as_ref(), now).await,
+        Some(u) => return refuse_login(state, ctx, &username, Some(&u), failures, now).await,
+        None => return refuse_login(state, ctx, &username, None, failures, now).await,
     };
 
     let new_password_hash = if verification.needs_rehash {
@@ -178,9 +212,39 @@ pub async fn login(
     } else {
         None
     };
+    match start_session(state, ctx, &user, new_password_hash.clone(), now).await {
+        Err(Error::ConditionFailed) => {}
+        other => return other,
+    }
+    // The user changed between the read and the write. A revoke-all raced
+    // with this login: it killed the tokens issued before it, not this
+    // login, so try once more on the new generation. A password change or
+    // a disable races the same way; then the password we verified, or the
+    // account, no longer stands.
+    let current = state.store.get_user(&username).await?;
+    match current {
+        Some(u) if u.password_hash == user.password_hash && !u.disabled => {
+            match start_session(state, ctx, &u, new_password_hash, now).await {
+                Err(Error::ConditionFailed) => Err(Error::Unauthorized),
+                other => other,
+            }
+        }
+        _ => Err(Error::Unauthorized),
+    }
+}
+
+/// Creates the session of a verified login, with its audit event, in one
+/// transaction conditioned on the user's generation being the one read.
+async fn start_session(
+    state: &AuthState,
+    ctx: &RequestContext,
+    user: &UserRecord,
+    new_password_hash: Option<String>,
+    now: i64,
+) -> Result<TokenPair> {
     let session_id = ulid::Ulid::new().to_string();
     let refresh = RefreshToken::generate(&user.user_id, &session_id);
-    let (access_token, claims) = state.tokens.issue(
+    let (access_token, _) = state.tokens.issue(
         &user.user_id,
         &user.roles,
         user.generation,
@@ -192,7 +256,6 @@ pub async fn login(
         session_id: session_id.clone(),
         refresh_hash: refresh.hash(),
         used_refresh_hashes: Vec::new(),
-        current_jti: claims.jti.clone(),
         generation: user.generation,
         roles: user.roles.clone(),
         ip: ctx.ip.clone(),
@@ -207,56 +270,75 @@ pub async fn login(
         .actor(&user.user_id)
         .detail("session_id", session_id.as_str())
         .detail("rehashed", rehashed);
-    let writes = vec![
-        Write::LoginSucceeded {
-            username: username.clone(),
+    let writes: Vec<Write> = vec![
+        AuthWrite::LoginSucceeded {
+            username: user.username.clone(),
             expected_generation: user.generation,
             new_password_hash,
-        },
-        Write::PutSession(session),
-        Write::Audit(event),
+        }
+        .into(),
+        AuthWrite::PutSession(session).into(),
+        event.into(),
     ];
-    match state.store.transact(writes).await {
-        Ok(()) => {}
-        // The user's generation moved (a revoke-all) or the user vanished
-        // between the read and the write: the session would be born revoked.
-        Err(Error::ConditionFailed) => return Err(Error::Unauthorized),
-        Err(e) => return Err(e),
-    }
+    state.store.transact(writes).await?;
     tracing::info!(user_id = %user.user_id, session_id = %session_id, rehashed, "login succeeded");
     crate::metrics::count(Metric::LoginSucceeded);
     Ok(pair(state, access_token, &refresh, session_id))
 }
 
-async fn refuse_login(
-    state: &AppState,
+async fn refuse_rate_limited(
+    state: &AuthState,
     ctx: &RequestContext,
-    username: &str,
+    username: &Username,
+    limit: &'static str,
+    retry_after: Duration,
+) -> Result<TokenPair> {
+    let event = state
+        .audit(EventType::LoginRateLimited, Severity::Warning, ctx)
+        .subject(username.as_str())
+        .detail("limit", limit);
+    state.store.transact(vec![event.into()]).await?;
+    crate::metrics::count(Metric::RateLimited);
+    Err(Error::RateLimited { retry_after })
+}
+
+async fn refuse_login(
+    state: &AuthState,
+    ctx: &RequestContext,
+    username: &Username,
     user: Option<&UserRecord>,
+    failures: FailureCount,
     now: i64,
 ) -> Result<TokenPair> {
     let reason = match user {
-        None => "unknown_user",
-        Some(u) if u.disabled => "disabled_user",
-        Some(_) => "bad_password",
+        None => LoginRefusal::UnknownUser,
+        Some(u) if u.disabled => LoginRefusal::DisabledUser,
+        Some(_) => LoginRefusal::BadPassword,
     };
     let mut event = state
         .audit(EventType::LoginFailed, Severity::Warning, ctx)
-        .subject(username)
-        .detail("reason", reason);
-    let mut writes = Vec::new();
-    if let Some(u) = user {
-        event = event
-            .actor(&u.user_id)
-            .detail("consecutive_failures", u.failed_logins.saturating_add(1));
-        writes.push(Write::LoginFailed {
-            username: username.to_owned(),
+        .subject(username.as_str())
+        .detail("reason", reason.as_str())
+        .detail("consecutive_failures", failures.failures.saturating_add(1));
+    let failed: Write = match user {
+        Some(u) => {
+            event = event.actor(&u.user_id);
+            AuthWrite::LoginFailed {
+                username: username.clone(),
+                at: now,
+            }
+            .into()
+        }
+        None => AuthWrite::UnknownLoginFailed {
+            username: username.clone(),
             at: now,
-        });
-    }
-    writes.push(Write::Audit(event));
-    state.store.transact(writes).await?;
-    tracing::info!(reason, "login refused");
+            expires_at: now + UNKNOWN_USER_MEMORY_SECS,
+            first: failures.failures == 0,
+        }
+        .into(),
+    };
+    state.store.transact(vec![failed, event.into()]).await?;
+    tracing::info!(reason = reason.as_str(), "login refused");
     crate::metrics::count(Metric::LoginFailed);
     Err(Error::Unauthorized)
 }
@@ -265,23 +347,29 @@ async fn refuse_login(
 /// that was already exchanged revokes the whole session and is audited as
 /// `REFRESH_TOKEN_REUSED` (critical).
 pub async fn refresh(
-    state: &AppState,
+    state: &AuthState,
     ctx: &RequestContext,
     request: RefreshRequest,
 ) -> Result<TokenPair> {
     let now = state.clock.now_secs();
     let Some(presented) = RefreshToken::parse(&request.refresh_token) else {
-        return refuse_refresh(state, ctx, None, "malformed").await;
+        return refuse_refresh(state, ctx, None, RefreshRefusal::Malformed).await;
     };
     let (session, revocation) = state
         .store
         .session_with_revocation(&presented.user_id, &presented.session_id, now)
         .await?;
     let Some(session) = session else {
-        return refuse_refresh(state, ctx, Some(&presented), "unknown_or_expired").await;
+        return refuse_refresh(
+            state,
+            ctx,
+            Some(&presented),
+            RefreshRefusal::UnknownOrExpired,
+        )
+        .await;
     };
-    if revocation.session_revoked || session.generation < revocation.generation {
-        return refuse_refresh(state, ctx, Some(&presented), "revoked").await;
+    if revocation.refuses_session(&session) {
+        return refuse_refresh(state, ctx, Some(&presented), RefreshRefusal::Revoked).await;
     }
 
     let hash = presented.hash();
@@ -293,11 +381,11 @@ pub async fn refresh(
         {
             return revoke_reused_session(state, ctx, &session).await;
         }
-        return refuse_refresh(state, ctx, Some(&presented), "unknown_token").await;
+        return refuse_refresh(state, ctx, Some(&presented), RefreshRefusal::UnknownToken).await;
     }
 
     let next = RefreshToken::generate(&session.user_id, &session.session_id);
-    let (access_token, claims) = state.tokens.issue(
+    let (access_token, _) = state.tokens.issue(
         &session.user_id,
         &session.roles,
         session.generation,
@@ -313,18 +401,18 @@ pub async fn refresh(
         .audit(EventType::TokenRefreshed, Severity::Info, ctx)
         .actor(&session.user_id)
         .detail("session_id", session.session_id.as_str());
-    let writes = vec![
-        Write::RotateRefresh {
+    let writes: Vec<Write> = vec![
+        AuthWrite::RotateRefresh {
             user_id: session.user_id.clone(),
             session_id: session.session_id.clone(),
             expected_refresh_hash: hash,
             new_refresh_hash: next.hash(),
             used_refresh_hashes: used,
-            new_jti: claims.jti,
             at: now,
             expires_at: now + state.config.refresh_ttl_secs,
-        },
-        Write::Audit(event),
+        }
+        .into(),
+        event.into(),
     ];
     match state.store.transact(writes).await {
         Ok(()) => Ok(pair(state, access_token, &next, session.session_id)),
@@ -340,7 +428,7 @@ pub async fn refresh(
                 Some(current) if !hashes_equal(&current.refresh_hash, &session.refresh_hash) => {
                     revoke_reused_session(state, ctx, &current).await
                 }
-                _ => refuse_refresh(state, ctx, Some(&presented), "revoked").await,
+                _ => refuse_refresh(state, ctx, Some(&presented), RefreshRefusal::Revoked).await,
             }
         }
         Err(e) => Err(e),
@@ -348,27 +436,27 @@ pub async fn refresh(
 }
 
 async fn refuse_refresh(
-    state: &AppState,
+    state: &AuthState,
     ctx: &RequestContext,
     presented: Option<&RefreshToken>,
-    reason: &'static str,
+    reason: RefreshRefusal,
 ) -> Result<TokenPair> {
     let mut event = state
         .audit(EventType::RefreshFailed, Severity::Warning, ctx)
-        .detail("reason", reason);
+        .detail("reason", reason.as_str());
     if let Some(p) = presented {
         event = event
             .subject(&p.user_id)
             .detail("session_id", p.session_id.as_str());
     }
-    state.store.transact(vec![Write::Audit(event)]).await?;
+    state.store.transact(vec![event.into()]).await?;
     Err(Error::Unauthorized)
 }
 
 /// Kills a session whose refresh token was presented twice: its record
 /// goes, and a `sid#` denylist entry stops its access tokens at once.
 async fn revoke_reused_session(
-    state: &AppState,
+    state: &AuthState,
     ctx: &RequestContext,
     session: &SessionRecord,
 ) -> Result<TokenPair> {
@@ -378,18 +466,8 @@ async fn revoke_reused_session(
         .actor(&session.user_id)
         .detail("session_id", session.session_id.as_str())
         .detail("action", "session_revoked");
-    let writes = vec![
-        Write::DeleteSession {
-            user_id: session.user_id.clone(),
-            session_id: session.session_id.clone(),
-        },
-        Write::Deny {
-            key: RevocationKey::Session(session.session_id.clone()),
-            // Outlives every access token of the session, whatever its age.
-            expires_at: now + state.tokens.ttl_secs() + crate::auth::jwt::LEEWAY_SECS + 60,
-        },
-        Write::Audit(event),
-    ];
+    let mut writes = crate::auth::revocation::end_session(state, session, now).to_vec();
+    writes.push(event.into());
     state.store.transact(writes).await?;
     tracing::warn!(user_id = %session.user_id, session_id = %session.session_id, "refresh token reused; session revoked");
     crate::metrics::count(Metric::RefreshTokenReused);
@@ -397,7 +475,7 @@ async fn revoke_reused_session(
 }
 
 fn pair(
-    state: &AppState,
+    state: &AuthState,
     access_token: String,
     refresh: &RefreshToken,
     session_id: String,
@@ -415,19 +493,18 @@ fn pair(
 /// Creates a user with an argon2id hash of `password`; audited as
 /// `USER_CREATED`. Fails with [`Error::Conflict`] when the name is taken.
 pub async fn create_user(
-    state: &AppState,
-    ctx: &RequestContext,
-    username: &str,
+    accounts: &Accounts,
+    origin: Origin,
+    username: &Username,
     password: &SecretString,
     roles: &[Role],
 ) -> Result<UserRecord> {
-    let username = normalize_username(username)?;
     check_password_length(password)?;
-    let now = state.clock.now_secs();
+    let now = accounts.clock.now_secs();
     let user = UserRecord {
         username: username.clone(),
         user_id: ulid::Ulid::new().to_string(),
-        password_hash: state.passwords.hash(password).await?,
+        password_hash: accounts.passwords.hash(password).await?,
         roles: if roles.is_empty() {
             vec![Role::User]
         } else {
@@ -439,21 +516,24 @@ pub async fn create_user(
         generation: 0,
         created_at: now,
     };
-    let event = state
-        .audit(EventType::UserCreated, Severity::Info, ctx)
+    let event = accounts
+        .audit(EventType::UserCreated, Severity::Info, origin)
         .subject(&user.user_id)
         .detail("username", username.as_str())
         .detail(
             "roles",
             user.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
         );
-    match state
+    match accounts
         .store
-        .transact(vec![Write::CreateUser(user.clone()), Write::Audit(event)])
+        .transact(vec![
+            AuthWrite::CreateUser(user.clone()).into(),
+            event.into(),
+        ])
         .await
     {
         Err(Error::ConditionFailed) => {
-            Err(Error::Conflict(format!("user {username:?} already exists")))
+            Err(Error::Conflict(format!("user {username} already exists")))
         }
         other => other.map(|()| user),
     }
@@ -486,13 +566,5 @@ mod tests {
             account_backoff(6, Some(t), t + 1),
             Some(Duration::from_secs(1))
         );
-    }
-
-    #[test]
-    fn usernames_are_trimmed_lowercased_and_bounded() {
-        assert_eq!(normalize_username("  Alice ").unwrap(), "alice");
-        assert!(normalize_username("").is_err());
-        assert!(normalize_username(&"a".repeat(129)).is_err());
-        assert!(normalize_username("a\u{0}b").is_err());
     }
 }

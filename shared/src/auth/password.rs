@@ -61,7 +61,7 @@ impl PasswordHasher {
                 .map_err(|e| Error::internal(format!("hashing a password: {e}")))
         })
         .await
-        .map_err(Error::internal)?
+        .map_err(|e| Error::internal_from("the password hashing task", e))?
     }
 
     /// Verifies `password` against `stored`, or against a dummy hash when
@@ -81,7 +81,7 @@ impl PasswordHasher {
         let verification =
             tokio::task::spawn_blocking(move || verify_blocking(&argon2, &wanted, &password, &phc))
                 .await
-                .map_err(Error::internal)?;
+                .map_err(|e| Error::internal_from("the password hashing task", e))?;
         Ok(Verification {
             valid: verification.valid && real,
             needs_rehash: verification.needs_rehash && real,

@@ -1,31 +1,79 @@
 //! Revocation that takes effect at once: one token, one session, or every
-//! token of a user.
+//! token of a user. Every rule that decides whether a token or a session
+//! still stands lives here, and so does every operation that revokes.
 //!
 //! - One access token: a `jti#` denylist entry until the token's expiry.
 //! - One session (or its refresh token): the ActiveTokens record goes and a
 //!   `sid#` entry stops the session's access tokens until the newest of them
-//!   expires.
+//!   expires ([`end_session`]).
 //! - Every token of a user: the user's generation rises by one, on the user
 //!   and on its `user#` record, in one conditional write. Tokens carry the
 //!   generation they were issued under, so every older token fails its very
-//!   next check, in every Lambda instance. A login or refresh racing with it
-//!   either lands before (and its token is then below the new generation) or
-//!   is cancelled by the generation condition.
+//!   next check, in every Lambda instance. A login racing with it either
+//!   lands before (and its token is then below the new generation) or is
+//!   cancelled by the generation condition and retried on the new one.
+//!   A password change and disabling a user are generation rises too.
+//! - A user whose `user#` record is gone: every token refused.
+//!
+//! [`RevocationState::refuses_token`] and [`RevocationState::refuses_session`]
+//! are the two rules; the bearer check
+//! ([`crate::auth::tokens::authenticate`]) and refresh apply them.
 
 use serde::Serialize;
 
-use crate::audit::{EventType, Severity};
+use crate::audit::{EventType, Origin, Severity};
 use crate::auth::jwt::{AccessClaims, LEEWAY_SECS};
-use crate::auth::tokens::{hashes_equal, RefreshToken};
-use crate::auth::Role;
+use crate::auth::tokens::{authenticate, hashes_equal, RefreshToken};
+use crate::domain::{RevocationState, Role, SessionRecord, Username};
 use crate::http::RequestContext;
-use crate::state::AppState;
-use crate::store::{RevocationKey, SessionRecord, Write};
+use crate::state::{Accounts, AuthState};
+use crate::store::{AccountChange, AuthWrite, RevocationKey, Write};
 use crate::{Error, Result};
 
 /// Sessions deleted per transaction after a generation rise (DynamoDB takes
 /// up to 100 items per transaction; the rise and the audit take three).
 const DELETES_PER_TRANSACTION: usize = 90;
+
+/// Extra life given to a `sid#` entry beyond the newest access token it
+/// must block, for clock skew between instances.
+const SKEW_MARGIN_SECS: i64 = 60;
+
+impl RevocationState {
+    /// Whether an access token with this state, issued under `generation`,
+    /// is refused: its `jti` or its session is denied, its user is gone, or
+    /// the user's generation has risen past it.
+    pub fn refuses_token(&self, generation: u64) -> bool {
+        self.token_revoked
+            || self.session_revoked
+            || !self.user_exists
+            || generation < self.generation
+    }
+
+    /// Whether `session` no longer stands: it is denied, its user is gone,
+    /// or it was created under a generation that has since risen (a record
+    /// left by a login that lost a race with revoke-all).
+    pub fn refuses_session(&self, session: &SessionRecord) -> bool {
+        self.session_revoked || !self.user_exists || session.generation < self.generation
+    }
+}
+
+/// The writes that end one session: its record, and a `sid#` entry that
+/// outlives every access token the session can have issued (at most one
+/// lifetime from now, plus leeway and skew).
+pub fn end_session(state: &AuthState, session: &SessionRecord, now: i64) -> [Write; 2] {
+    [
+        AuthWrite::DeleteSession {
+            user_id: session.user_id.clone(),
+            session_id: session.session_id.clone(),
+        }
+        .into(),
+        AuthWrite::Deny {
+            key: RevocationKey::Session(session.session_id.clone()),
+            expires_at: now + state.tokens.ttl_secs() + LEEWAY_SECS + SKEW_MARGIN_SECS,
+        }
+        .into(),
+    ]
+}
 
 /// One of the caller's sessions, as `GET /auth/sessions` shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -59,46 +107,27 @@ fn is_admin(caller: &AccessClaims) -> bool {
     caller.roles.contains(&Role::Admin)
 }
 
-/// How long a `sid#` entry must live: past the expiry of any access token
-/// the session can have issued, which is at most one lifetime from now.
-fn session_entry_expiry(state: &AppState, now: i64) -> i64 {
-    now + state.tokens.ttl_secs() + LEEWAY_SECS
-}
-
-/// The writes that end one session: its record, and a `sid#` entry.
-fn end_session(state: &AppState, session: &SessionRecord, now: i64) -> [Write; 2] {
-    [
-        Write::DeleteSession {
-            user_id: session.user_id.clone(),
-            session_id: session.session_id.clone(),
-        },
-        Write::Deny {
-            key: RevocationKey::Session(session.session_id.clone()),
-            expires_at: session_entry_expiry(state, now),
-        },
-    ]
-}
-
 /// `POST /auth/revoke`: revokes one access or refresh token (RFC 7009). A
 /// caller may revoke its own tokens, an admin anyone's. Returns how many
 /// tokens were revoked: 0 when the token was unknown, already invalid or not
 /// the caller's, and the answer does not tell which.
 pub async fn revoke_token(
-    state: &AppState,
+    state: &AuthState,
     ctx: &RequestContext,
     caller: &AccessClaims,
     token: &str,
 ) -> Result<u32> {
     let now = state.clock.now_secs();
-    if let Ok(claims) = state.tokens.verify(token, now) {
+    // A live access token passes exactly the check every endpoint applies;
+    // anything else may still be a refresh token (an access token never
+    // parses as one).
+    let access = match authenticate(state, token).await {
+        Ok(claims) => Some(claims),
+        Err(Error::Unauthorized) => None,
+        Err(e) => return Err(e),
+    };
+    if let Some(claims) = access {
         if claims.sub != caller.sub && !is_admin(caller) {
-            return Ok(0);
-        }
-        let revocation = state
-            .store
-            .revocation_state(&claims.jti, &claims.sid, &claims.sub)
-            .await?;
-        if revocation.blocks(claims.r#gen) {
             return Ok(0);
         }
         let event = state
@@ -108,13 +137,13 @@ pub async fn revoke_token(
             .detail("kind", "access")
             .detail("jti", claims.jti.as_str())
             .detail("session_id", claims.sid.as_str());
-        let deny = Write::Deny {
+        let deny = AuthWrite::Deny {
             key: RevocationKey::Token(claims.jti.clone()),
             expires_at: claims.exp + LEEWAY_SECS,
         };
         state
             .store
-            .transact(vec![deny, Write::Audit(event)])
+            .transact(vec![deny.into(), event.into()])
             .await?;
         return Ok(1);
     }
@@ -133,8 +162,7 @@ pub async fn revoke_token(
     let Some(session) = session else {
         return Ok(0);
     };
-    if revocation.session_revoked
-        || session.generation < revocation.generation
+    if revocation.refuses_session(&session)
         || !hashes_equal(&presented.hash(), &session.refresh_hash)
     {
         return Ok(0);
@@ -146,7 +174,7 @@ pub async fn revoke_token(
         .detail("kind", "refresh")
         .detail("session_id", session.session_id.as_str());
     let mut writes = end_session(state, &session, now).to_vec();
-    writes.push(Write::Audit(event));
+    writes.push(event.into());
     state.store.transact(writes).await?;
     Ok(1)
 }
@@ -155,20 +183,25 @@ pub async fn revoke_token(
 /// `generation`, the user's current one (sessions below it are records left
 /// by a login that lost a race with a generation rise).
 async fn live_sessions(
-    state: &AppState,
+    accounts: &Accounts,
     user_id: &str,
     generation: u64,
     now: i64,
 ) -> Result<Vec<SessionRecord>> {
-    let sessions = state.store.list_sessions(user_id, now).await?;
+    let sessions = accounts.store.list_sessions(user_id, now).await?;
+    let state = RevocationState {
+        user_exists: true,
+        generation,
+        ..RevocationState::default()
+    };
     Ok(sessions
         .into_iter()
-        .filter(|s| s.generation >= generation)
+        .filter(|s| !state.refuses_session(s))
         .collect())
 }
 
 /// `GET /auth/sessions`: the caller's live sessions, newest first.
-pub async fn list_sessions(state: &AppState, caller: &AccessClaims) -> Result<Vec<SessionView>> {
+pub async fn list_sessions(state: &AuthState, caller: &AccessClaims) -> Result<Vec<SessionView>> {
     let now = state.clock.now_secs();
     // The caller's token just passed `authenticate`, so its `gen` is the
     // user's current generation: no second read of it is needed.
@@ -192,7 +225,7 @@ pub async fn list_sessions(state: &AppState, caller: &AccessClaims) -> Result<Ve
 /// Another user's session, or an unknown one, is [`Error::NotFound`] and
 /// nothing changes.
 pub async fn revoke_session(
-    state: &AppState,
+    state: &AuthState,
     ctx: &RequestContext,
     caller: &AccessClaims,
     session_id: &str,
@@ -205,7 +238,7 @@ pub async fn revoke_session(
         .session_with_revocation(&caller.sub, session_id, now)
         .await?;
     let session = session.ok_or_else(not_found)?;
-    if revocation.session_revoked || session.generation < revocation.generation {
+    if revocation.refuses_session(&session) {
         return Err(not_found());
     }
     let event = state
@@ -214,7 +247,7 @@ pub async fn revoke_session(
         .subject(&caller.sub)
         .detail("session_id", session_id);
     let mut writes = end_session(state, &session, now).to_vec();
-    writes.push(Write::Audit(event));
+    writes.push(event.into());
     state.store.transact(writes).await
 }
 
@@ -223,7 +256,7 @@ pub async fn revoke_session(
 /// records. `target` is another user's id (admin only; anyone else gets
 /// [`Error::Forbidden`]).
 pub async fn revoke_all(
-    state: &AppState,
+    state: &AuthState,
     ctx: &RequestContext,
     caller: &AccessClaims,
     target: Option<&str>,
@@ -238,96 +271,155 @@ pub async fn revoke_all(
         Some(t) => t,
         None => caller.sub.as_str(),
     };
-    let mut extra = vec![
+    let mut details = vec![
         ("actor_user_id", caller.sub.clone()),
         ("target_user_id", user_id.to_owned()),
     ];
     if let Some(r) = reason {
-        extra.push(("reason", r.chars().take(500).collect()));
+        details.push(("reason", r.chars().take(500).collect()));
     }
-    raise_generation(
-        state,
-        ctx,
-        &caller.sub,
-        user_id,
-        None,
-        EventType::AllTokensRevoked,
-        extra,
-    )
-    .await
+    let rise = GenerationRise {
+        actor: &caller.sub,
+        origin: ctx.into(),
+        change: AccountChange::None,
+        event_type: EventType::AllTokensRevoked,
+        details,
+    };
+    raise_generation(state, user_id, rise).await
 }
 
 /// Changes a user's password and revokes every token they hold, in one
 /// write: the password change and the generation rise land together.
 pub async fn set_password(
-    state: &AppState,
-    ctx: &RequestContext,
+    accounts: &Accounts,
+    origin: Origin,
     actor: &str,
-    username: &str,
+    username: &Username,
     password: &secrecy::SecretString,
 ) -> Result<RevokeAllOutcome> {
-    let username = crate::auth::login::normalize_username(username)?;
     crate::auth::login::check_password_length(password)?;
-    let user = state
+    let user = accounts
         .store
-        .get_user(&username)
+        .get_user(username)
         .await?
         .ok_or_else(|| Error::NotFound(format!("no user {username:?}")))?;
-    let hash = state.passwords.hash(password).await?;
-    raise_generation(
-        state,
-        ctx,
+    let hash = accounts.passwords.hash(password).await?;
+    let rise = GenerationRise {
         actor,
-        &user.user_id,
-        Some(hash),
-        EventType::PasswordChanged,
-        vec![("target_user_id", user.user_id.clone())],
-    )
-    .await
+        origin,
+        change: AccountChange::Password(hash),
+        event_type: EventType::PasswordChanged,
+        details: vec![("target_user_id", user.user_id.clone())],
+    };
+    raise_generation(accounts, &user.user_id, rise).await
+}
+
+/// Disables a user: it can no longer log in, and every token it holds dies
+/// in the same write (its generation rises).
+pub async fn disable_user(
+    accounts: &Accounts,
+    origin: Origin,
+    actor: &str,
+    username: &Username,
+) -> Result<RevokeAllOutcome> {
+    let user = accounts
+        .store
+        .get_user(username)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no user {username}")))?;
+    let rise = GenerationRise {
+        actor,
+        origin,
+        change: AccountChange::Disable,
+        event_type: EventType::UserDisabled,
+        details: vec![("username", username.to_string())],
+    };
+    raise_generation(accounts, &user.user_id, rise).await
+}
+
+/// Enables a disabled user again. Its old tokens stay dead: it logs in anew.
+pub async fn enable_user(
+    accounts: &Accounts,
+    origin: Origin,
+    actor: &str,
+    username: &Username,
+) -> Result<()> {
+    let user = accounts
+        .store
+        .get_user(username)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no user {username}")))?;
+    let event = accounts
+        .audit(EventType::UserEnabled, Severity::Warning, origin)
+        .actor(actor)
+        .subject(&user.user_id)
+        .detail("username", username.as_str());
+    let write = AuthWrite::EnableUser {
+        username: username.clone(),
+    };
+    match accounts
+        .store
+        .transact(vec![write.into(), event.into()])
+        .await
+    {
+        Err(Error::ConditionFailed) => Err(Error::NotFound(format!("no user {username}"))),
+        other => other,
+    }
+}
+
+/// One generation rise: who asks, from where, what else changes, and how
+/// it is audited.
+struct GenerationRise<'a> {
+    actor: &'a str,
+    origin: Origin,
+    change: AccountChange,
+    event_type: EventType,
+    details: Vec<(&'static str, String)>,
 }
 
 async fn raise_generation(
-    state: &AppState,
-    ctx: &RequestContext,
-    actor: &str,
+    accounts: &Accounts,
     user_id: &str,
-    new_password_hash: Option<String>,
-    event_type: EventType,
-    details: Vec<(&'static str, String)>,
+    rise: GenerationRise<'_>,
 ) -> Result<RevokeAllOutcome> {
     // A concurrent raise cancels ours; it is retried on the new generation.
     for _ in 0..5 {
-        let now = state.clock.now_secs();
-        let (username, generation) = state
+        let now = accounts.clock.now_secs();
+        let (username, generation) = accounts
             .store
             .user_generation(user_id)
             .await?
             .ok_or_else(|| Error::NotFound("no such user".into()))?;
-        let sessions = live_sessions(state, user_id, generation, now).await?;
-        let mut event = state
-            .audit(event_type, Severity::Warning, ctx)
-            .actor(actor)
+        let sessions = live_sessions(accounts, user_id, generation, now).await?;
+        let mut event = accounts
+            .audit(rise.event_type, Severity::Warning, rise.origin.clone())
+            .actor(rise.actor)
             .subject(user_id)
             .detail("revoked_count", sessions.len())
             .detail("generation", generation + 1);
-        for (k, v) in &details {
+        for (k, v) in &rise.details {
             event = event.detail(k, v.as_str());
         }
-        let mut writes = vec![
-            Write::RaiseGeneration {
+        let mut writes: Vec<Write> = vec![
+            AuthWrite::RaiseGeneration {
                 username: username.clone(),
                 user_id: user_id.to_owned(),
                 expected_generation: generation,
-                new_password_hash: new_password_hash.clone(),
-            },
-            Write::Audit(event),
+                change: rise.change.clone(),
+            }
+            .into(),
+            event.into(),
         ];
+        let delete = |s: &SessionRecord| -> Write {
+            AuthWrite::DeleteSession {
+                user_id: s.user_id.clone(),
+                session_id: s.session_id.clone(),
+            }
+            .into()
+        };
         let (first, rest) = sessions.split_at(sessions.len().min(DELETES_PER_TRANSACTION));
-        writes.extend(first.iter().map(|s| Write::DeleteSession {
-            user_id: s.user_id.clone(),
-            session_id: s.session_id.clone(),
-        }));
-        match state.store.transact(writes).await {
+        writes.extend(first.iter().map(delete));
+        match accounts.store.transact(writes).await {
             Ok(()) => {}
             Err(Error::ConditionFailed) => continue,
             Err(e) => return Err(e),
@@ -335,15 +427,12 @@ async fn raise_generation(
         // The rise already killed every token; what is left is tidying the
         // records of a user with very many sessions.
         for chunk in rest.chunks(DELETES_PER_TRANSACTION) {
-            let deletes = chunk
-                .iter()
-                .map(|s| Write::DeleteSession {
-                    user_id: s.user_id.clone(),
-                    session_id: s.session_id.clone(),
-                })
-                .collect();
-            if let Err(e) = state.store.transact(deletes).await {
-                tracing::warn!(error = %e, "stale session records left after a generation rise");
+            if let Err(e) = accounts
+                .store
+                .transact(chunk.iter().map(delete).collect())
+                .await
+            {
+                tracing::warn!(error = %e.chain(), "stale session records left after a generation rise");
             }
         }
         tracing::info!(

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::auth::jwt::AccessClaims;
-use crate::state::AppState;
+use crate::state::AuthState;
 use crate::{Error, Result};
 
 /// A parsed refresh token.
@@ -95,7 +95,7 @@ pub fn bearer_token(headers: &http::HeaderMap) -> Option<&str> {
 /// [`authenticate`] on the request's `Authorization: Bearer` header; a
 /// missing header is [`Error::Unauthorized`].
 pub async fn authenticate_request(
-    state: &AppState,
+    state: &AuthState,
     headers: &http::HeaderMap,
 ) -> Result<AccessClaims> {
     let token = bearer_token(headers).ok_or(Error::Unauthorized)?;
@@ -104,15 +104,16 @@ pub async fn authenticate_request(
 
 /// The whole check of a bearer token: signature and claims, then one
 /// consistent read of the denylist for the token's `jti`, its session and
-/// its user's generation.
-pub async fn authenticate(state: &AppState, token: &str) -> Result<AccessClaims> {
+/// its user's `user#` record, judged by
+/// [`crate::domain::RevocationState::refuses_token`].
+pub async fn authenticate(state: &AuthState, token: &str) -> Result<AccessClaims> {
     let now = state.clock.now_secs();
     let claims = state.tokens.verify(token, now)?;
     let revocation = state
         .store
         .revocation_state(&claims.jti, &claims.sid, &claims.sub)
         .await?;
-    if revocation.blocks(claims.r#gen) {
+    if revocation.refuses_token(claims.r#gen) {
         tracing::debug!(jti = %claims.jti, "revoked access token refused");
         return Err(Error::Unauthorized);
     }

@@ -19,7 +19,6 @@ pub mod standard;
 pub mod stripe;
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
@@ -31,12 +30,12 @@ use subtle::ConstantTimeEq as _;
 
 use crate::audit::{EventType, Severity};
 use crate::http::RequestContext;
-use crate::queue::{OutgoingMessage, Queue};
-use crate::state::AppState;
-use crate::store::{Claim, Write};
+use crate::queue::OutgoingMessage;
+use crate::state::WebhookState;
+use crate::store::{keys, Claim, WebhookWrite};
 use crate::{Error, Result};
 
-/// The largest body accepted, in bytes (API.md: 256 KiB).
+/// The largest body accepted, in bytes (256 KiB, as `infra/openapi.yaml` says).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 /// How far a signed timestamp may be from now, either way, in seconds.
 pub const TOLERANCE_SECS: i64 = 300;
@@ -86,7 +85,8 @@ impl SigningKey {
     }
 }
 
-/// Why a delivery was refused. Only the reason's name is ever recorded.
+/// Why a scheme refused a delivery's signature. Only the reason's name is
+/// ever recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rejection {
     /// A required header is missing.
@@ -119,6 +119,38 @@ impl Rejection {
                 Error::BadRequest("the delivery carries no usable id".into())
             }
             _ => Error::Unauthorized,
+        }
+    }
+}
+
+/// Why intake refused a delivery, as recorded in its `WEBHOOK_REJECTED`
+/// audit event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RejectReason {
+    /// The body is over [`MAX_BODY_BYTES`].
+    TooLarge,
+    /// No source of that name is configured.
+    UnknownSource,
+    /// The body is empty.
+    EmptyBody,
+    /// The signature check refused it.
+    Signature(Rejection),
+    /// The delivery id is too long or has control characters.
+    BadDeliveryId,
+    /// The delivery was enqueued before.
+    Replay,
+}
+
+impl RejectReason {
+    /// The reason as recorded.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectReason::TooLarge => "too_large",
+            RejectReason::UnknownSource => "unknown_source",
+            RejectReason::EmptyBody => "empty_body",
+            RejectReason::Signature(r) => r.as_str(),
+            RejectReason::BadDeliveryId => "bad_delivery_id",
+            RejectReason::Replay => "replay",
         }
     }
 }
@@ -304,53 +336,6 @@ fn key_for(scheme: SchemeKind, secret: &SecretString, source: &str) -> Result<Si
     }
 }
 
-/// What intake needs besides [`AppState`]: the sources and the events queue.
-pub struct Intake {
-    /// The configured sources.
-    pub sources: Sources,
-    /// The events queue.
-    pub queue: Arc<dyn Queue>,
-}
-
-impl std::fmt::Debug for Intake {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Intake")
-            .field("sources", &self.sources)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Intake {
-    /// The Lambda cold start: sources from the Secrets Manager secret named
-    /// by `WARDEN_WEBHOOK_SECRETS_ARN`, the SQS queue at
-    /// `WARDEN_EVENTS_QUEUE_URL`. Fails (the function never serves) when
-    /// either is missing or a source is incomplete.
-    pub async fn from_aws(
-        config: &crate::config::Config,
-        aws: &aws_config::SdkConfig,
-    ) -> Result<Self> {
-        let arn = config
-            .webhook_secrets_arn
-            .as_deref()
-            .ok_or_else(|| Error::Config("WARDEN_WEBHOOK_SECRETS_ARN is not set".into()))?;
-        let queue_url = config
-            .events_queue_url
-            .as_deref()
-            .ok_or_else(|| Error::Config("WARDEN_EVENTS_QUEUE_URL is not set".into()))?;
-        let secrets = crate::secrets::SecretsManager::new(aws_sdk_secretsmanager::Client::new(aws));
-        // Only the current version: sources are not rotated by version.
-        let text = secrets.current(arn).await?;
-        let sources = Sources::from_json(text.value.expose_secret())?;
-        Ok(Self {
-            sources,
-            queue: Arc::new(crate::queue::SqsQueue::new(
-                aws_sdk_sqs::Client::new(aws),
-                queue_url,
-            )),
-        })
-    }
-}
-
 /// The outcome of an accepted request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
@@ -391,44 +376,53 @@ pub struct EventMessage {
     pub received_at: String,
     /// The raw body: as is when it is UTF-8, else base64.
     pub payload: String,
-    /// `utf8` or `base64`.
-    pub payload_encoding: String,
+    /// How `payload` holds the body.
+    pub payload_encoding: PayloadEncoding,
+}
+
+/// How an [`EventMessage`] carries the raw body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PayloadEncoding {
+    /// The body was UTF-8 and is carried as is.
+    Utf8,
+    /// The body was not UTF-8 and is carried as standard base64.
+    Base64,
 }
 
 /// Takes one delivery to `POST /webhooks/{source}`.
 pub async fn receive(
-    state: &AppState,
-    intake: &Intake,
+    state: &WebhookState,
     ctx: &RequestContext,
     source_name: &str,
     headers: &http::HeaderMap,
     body: &[u8],
 ) -> Result<Outcome> {
-    let reject = |reason: &'static str, delivery_id: Option<&str>| {
+    let reject = |reason: RejectReason, delivery_id: Option<&str>| {
         let mut event = state
             .audit(EventType::WebhookRejected, Severity::Warning, ctx)
             .actor(format!("webhook:{source_name}"))
             .detail("source", source_name)
-            .detail("reason", reason);
+            .detail("reason", reason.as_str());
         if let Some(id) = delivery_id {
             event = event.detail("delivery_id", id);
         }
         crate::metrics::count(crate::metrics::Metric::WebhookRejected);
-        async move { state.store.transact(vec![Write::Audit(event)]).await }
+        async move { state.store.transact(vec![event.into()]).await }
     };
 
     if body.len() > MAX_BODY_BYTES {
-        reject("too_large", None).await?;
+        reject(RejectReason::TooLarge, None).await?;
         return Err(Error::PayloadTooLarge {
             limit: MAX_BODY_BYTES,
         });
     }
-    let Some(source) = intake.sources.get(source_name) else {
-        reject("unknown_source", None).await?;
+    let Some(source) = state.sources.get(source_name) else {
+        reject(RejectReason::UnknownSource, None).await?;
         return Err(Error::NotFound("no such webhook source".into()));
     };
     if body.is_empty() {
-        reject("empty_body", None).await?;
+        reject(RejectReason::EmptyBody, None).await?;
         return Err(Error::BadRequest("the request body is empty".into()));
     }
     let now = state.clock.now_secs();
@@ -439,14 +433,14 @@ pub async fn receive(
     {
         Ok(v) => v,
         Err(rejection) => {
-            reject(rejection.as_str(), None).await?;
+            reject(RejectReason::Signature(rejection), None).await?;
             return Err(rejection.into_error());
         }
     };
     if verified.delivery_id.len() > MAX_DELIVERY_ID
         || verified.delivery_id.chars().any(char::is_control)
     {
-        reject("bad_delivery_id", None).await?;
+        reject(RejectReason::BadDeliveryId, None).await?;
         return Err(Error::BadRequest(
             "the delivery id is too long or malformed".into(),
         ));
@@ -457,11 +451,11 @@ pub async fn receive(
             .actor(format!("webhook:{source_name}"))
             .detail("source", source_name)
             .detail("kind", "url_verification");
-        state.store.transact(vec![Write::Audit(event)]).await?;
+        state.store.transact(vec![event.into()]).await?;
         return Ok(Outcome::Challenge { challenge });
     }
 
-    let delivery_key = format!("{source_name}#{}", verified.delivery_id);
+    let delivery_key = keys::delivery(source_name, &verified.delivery_id);
     match state
         .store
         .claim_delivery(&delivery_key, now, now + DEDUPE_SECS)
@@ -469,7 +463,7 @@ pub async fn receive(
     {
         Claim::Claimed => {}
         Claim::Delivered => {
-            reject("replay", Some(&verified.delivery_id)).await?;
+            reject(RejectReason::Replay, Some(&verified.delivery_id)).await?;
             return Ok(Outcome::Duplicate {
                 status: "duplicate",
                 delivery_id: verified.delivery_id,
@@ -483,8 +477,8 @@ pub async fn receive(
     }
 
     let (payload, payload_encoding) = match std::str::from_utf8(body) {
-        Ok(text) => (text.to_owned(), "utf8"),
-        Err(_) => (BASE64.encode(body), "base64"),
+        Ok(text) => (text.to_owned(), PayloadEncoding::Utf8),
+        Err(_) => (BASE64.encode(body), PayloadEncoding::Base64),
     };
     let message = EventMessage {
         source: source_name.to_owned(),
@@ -493,20 +487,21 @@ pub async fn receive(
         event_type: verified.event_type.clone(),
         received_at: crate::clock::rfc3339(now),
         payload,
-        payload_encoding: payload_encoding.into(),
+        payload_encoding,
     };
     let outgoing = OutgoingMessage {
-        body: serde_json::to_string(&message).map_err(Error::internal)?,
+        body: serde_json::to_string(&message)
+            .map_err(|e| Error::internal_from("serialising an event message", e))?,
         group_id: source_name.to_owned(),
         deduplication_id: hex::encode(Sha256::digest(delivery_key.as_bytes())),
     };
-    if let Err(e) = intake.queue.send(&outgoing).await {
+    if let Err(e) = state.queue.send(&outgoing).await {
         // Give the delivery back so the provider's retry is accepted.
         if let Err(release) = state.store.release_delivery(&delivery_key, now).await {
-            tracing::error!(error = %release, "could not release a webhook claim; the retry waits for it to go stale");
+            tracing::error!(error = %release.chain(), "could not release a webhook claim; the retry waits for it to go stale");
         }
-        tracing::error!(error = %e, source = source_name, "enqueue failed; delivery released");
-        return Err(Error::unavailable(e));
+        tracing::warn!(source = source_name, "enqueue failed; delivery released");
+        return Err(e);
     }
     let event = state
         .audit(EventType::WebhookAccepted, Severity::Info, ctx)
@@ -517,8 +512,8 @@ pub async fn receive(
     state
         .store
         .transact(vec![
-            Write::DeliveryEnqueued { delivery_key },
-            Write::Audit(event),
+            WebhookWrite::DeliveryEnqueued { delivery_key }.into(),
+            event.into(),
         ])
         .await?;
     crate::metrics::count(crate::metrics::Metric::WebhookAccepted);

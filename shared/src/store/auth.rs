@@ -1,0 +1,163 @@
+//! The auth port: users, login sessions (ActiveTokens) and the denylist
+//! (RevokedTokens). What the records mean, and which of them refuse a
+//! token, is decided in [`crate::auth::revocation`]; this port only reads
+//! and writes them.
+
+use async_trait::async_trait;
+
+use super::keys::RevocationKey;
+use crate::domain::{FailureCount, RevocationState, SessionRecord, UserRecord, Username};
+use crate::Result;
+
+/// What a generation rise does besides killing every token issued before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountChange {
+    /// Nothing else: revoke-all.
+    None,
+    /// Stores a new password hash and resets the failure counter.
+    Password(String),
+    /// Disables the account.
+    Disable,
+}
+
+/// An auth state change, applied inside [`super::Transactions::transact`].
+/// Each has a condition, and one failed condition cancels the whole
+/// transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AuthWrite {
+    /// Creates a user and its generation record. Condition: the username
+    /// and the user id are free.
+    CreateUser(UserRecord),
+    /// A successful login: resets the failure counter and, when given,
+    /// replaces the password hash. Condition: the user exists with this
+    /// generation (a concurrent revoke-all cancels the login).
+    LoginSucceeded {
+        /// The user.
+        username: Username,
+        /// The generation the login read.
+        expected_generation: u64,
+        /// A fresh hash to store (re-hash on login).
+        new_password_hash: Option<String>,
+    },
+    /// A failed login of an existing user: increments its failure counter
+    /// atomically. Condition: the user exists.
+    LoginFailed {
+        /// The user.
+        username: Username,
+        /// Epoch seconds.
+        at: i64,
+    },
+    /// A failed login of a username with no account: increments the
+    /// counter kept for that name (no user is created). No condition.
+    UnknownLoginFailed {
+        /// The name tried.
+        username: Username,
+        /// Epoch seconds.
+        at: i64,
+        /// When the counter may be forgotten (epoch seconds).
+        expires_at: i64,
+        /// The read found no live counter: start again at one rather than
+        /// add to an expired count that DynamoDB has not deleted yet.
+        first: bool,
+    },
+    /// Raises a user's revocation generation by one, on the user and on its
+    /// `user#` record, so every token issued before stops working at once,
+    /// together with `change`. Condition: both records stand at
+    /// `expected_generation` (a concurrent raise cancels this one).
+    RaiseGeneration {
+        /// The Users key.
+        username: Username,
+        /// The `user#` key.
+        user_id: String,
+        /// The generation read before.
+        expected_generation: u64,
+        /// What else changes in the same write.
+        change: AccountChange,
+    },
+    /// Enables a disabled user. Condition: the user exists.
+    EnableUser {
+        /// The user.
+        username: Username,
+    },
+    /// Creates a session. Condition: the session id is free.
+    PutSession(SessionRecord),
+    /// Exchanges a session's refresh token. Condition: the session exists,
+    /// is unexpired at `at`, and its current refresh hash is
+    /// `expected_refresh_hash`.
+    RotateRefresh {
+        /// The owner.
+        user_id: String,
+        /// The session.
+        session_id: String,
+        /// The hash the caller presented.
+        expected_refresh_hash: String,
+        /// The new refresh token's hash.
+        new_refresh_hash: String,
+        /// The new list of used hashes.
+        used_refresh_hashes: Vec<String>,
+        /// Epoch seconds.
+        at: i64,
+        /// The session's new expiry (epoch seconds).
+        expires_at: i64,
+    },
+    /// Deletes a session (no condition: deleting a gone session is fine).
+    DeleteSession {
+        /// The owner.
+        user_id: String,
+        /// The session.
+        session_id: String,
+    },
+    /// Adds a denylist entry that lives until `expires_at`, the expiry of
+    /// the last token it blocks. No condition.
+    Deny {
+        /// What is revoked.
+        key: RevocationKey,
+        /// Epoch seconds.
+        expires_at: i64,
+    },
+}
+
+/// Users.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// The user, read consistently.
+    async fn get_user(&self, username: &Username) -> Result<Option<UserRecord>>;
+
+    /// What a login needs about `username` in one consistent read: the user,
+    /// and the failure counter kept for the name when it has no account.
+    async fn user_for_login(
+        &self,
+        username: &Username,
+        now: i64,
+    ) -> Result<(Option<UserRecord>, FailureCount)>;
+
+    /// The username and current generation of the user with this id, read
+    /// consistently from its `user#` record.
+    async fn user_generation(&self, user_id: &str) -> Result<Option<(Username, u64)>>;
+}
+
+/// Login sessions and the denylist.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// One live session with the denylist state of its `sid` and its user's
+    /// `user#` record, in one consistent read. A denylist entry counts while
+    /// it exists, even past its TTL.
+    async fn session_with_revocation(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        now: i64,
+    ) -> Result<(Option<SessionRecord>, RevocationState)>;
+
+    /// The user's unexpired sessions.
+    async fn list_sessions(&self, user_id: &str, now: i64) -> Result<Vec<SessionRecord>>;
+
+    /// The denylist state of one access token: its `jti`, its `sid` and its
+    /// user's `user#` record, in one consistent read (one BatchGetItem).
+    async fn revocation_state(
+        &self,
+        jti: &str,
+        session_id: &str,
+        user_id: &str,
+    ) -> Result<RevocationState>;
+}

@@ -1,0 +1,55 @@
+//! GCRA state in DynamoDB: the RateLimits table.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
+
+use super::item::{get_n, n, s};
+use super::{unavailable, DynamoStore};
+use crate::store::{RateLimitStore, TatCondition};
+use crate::Result;
+
+#[async_trait]
+impl RateLimitStore for DynamoStore {
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn update_tat(
+        &self,
+        key: &str,
+        condition: TatCondition,
+        new_tat: i64,
+        expires_at: i64,
+    ) -> Result<std::result::Result<(), Option<i64>>> {
+        let (condition_expression, bound) = match condition {
+            TatCondition::AbsentOrAtMost(t) => ("attribute_not_exists(#t) OR #t <= :c", t),
+            TatCondition::Equals(t) => ("#t = :c", t),
+        };
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.tables.rate_limits)
+            .key("key", s(key))
+            .update_expression("SET #t = :t, #exp = :exp")
+            .condition_expression(condition_expression)
+            .expression_attribute_names("#t", "tat")
+            .expression_attribute_names("#exp", "expires_at")
+            .expression_attribute_values(":t", n(new_tat))
+            .expression_attribute_values(":exp", n(expires_at))
+            .expression_attribute_values(":c", n(bound))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(Ok(())),
+            Err(err) => match err.into_service_error() {
+                UpdateItemError::ConditionalCheckFailedException(e) => {
+                    let current = match e.item() {
+                        Some(item) => Some(get_n(item, "tat")?),
+                        None => None,
+                    };
+                    Ok(Err(current))
+                }
+                other => Err(unavailable("UpdateItem rate limits", other)),
+            },
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! Every storage key Warden builds, in one place, so that the shape of a key
+//! is decided once and both adapters agree on it.
+
+use crate::domain::Username;
+
+/// A RevokedTokens denylist key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum RevocationKey {
+    /// One access token, by `jti`.
+    Token(String),
+    /// Every token of one login session, by `sid`.
+    Session(String),
+}
+
+impl RevocationKey {
+    /// The stored key: `jti#<id>` or `sid#<id>`.
+    pub fn storage_key(&self) -> String {
+        match self {
+            RevocationKey::Token(jti) => format!("jti#{jti}"),
+            RevocationKey::Session(sid) => format!("sid#{sid}"),
+        }
+    }
+}
+
+/// The RevokedTokens key of a user's generation record: `user#<id>`.
+pub fn generation(user_id: &str) -> String {
+    format!("user#{user_id}")
+}
+
+/// The RateLimits key of the per-IP login limit: `login-ip#<ip>`.
+pub fn login_ip(ip: &str) -> String {
+    format!("login-ip#{ip}")
+}
+
+/// The RateLimits key counting failed logins of a username that has no
+/// account: `login-fail#<username>`.
+pub fn unknown_user_failures(username: &Username) -> String {
+    format!("login-fail#{username}")
+}
+
+/// The WebhookDeliveries key of one delivery: `<source>#<delivery id>`.
+pub fn delivery(source: &str, delivery_id: &str) -> String {
+    format!("{source}#{delivery_id}")
+}

@@ -1,0 +1,160 @@
+//! The embedded store: every port in process memory, behind one mutex.
+//!
+//! One module per domain ([`auth`], [`webhooks`], and the audit log and
+//! rate state here) holds its tables and knows its writes' conditions.
+//! Holding the lock across a whole transaction makes every
+//! [`Transactions::transact`] atomic; all conditions are checked before any
+//! write is applied, as DynamoDB does.
+
+mod auth;
+mod webhooks;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+
+use super::{AuditStore, RateLimitStore, TatCondition, Transactions, Write};
+use crate::audit::AuditEvent;
+use crate::{Error, Result};
+
+#[derive(Debug, Default)]
+struct Tables {
+    auth: auth::AuthTables,
+    webhooks: webhooks::DeliveryTables,
+    /// By event id (a ULID, so this is also time order).
+    audit: BTreeMap<String, AuditEvent>,
+    /// Theoretical arrival time and expiry per limited key.
+    rates: HashMap<String, (i64, i64)>,
+}
+
+impl Tables {
+    /// The identities of the items a write touches, as `table/key`.
+    fn item_ids(write: &Write) -> Vec<String> {
+        match write {
+            Write::Auth(w) => auth::AuthTables::item_ids(w),
+            Write::Webhook(w) => webhooks::DeliveryTables::item_ids(w),
+            Write::Audit(e) => vec![format!("audit/{}", e.event_id)],
+        }
+    }
+
+    fn check(&self, write: &Write) -> bool {
+        match write {
+            Write::Auth(w) => self.auth.check(w),
+            Write::Webhook(w) => self.webhooks.check(w),
+            Write::Audit(e) => !self.audit.contains_key(&e.event_id),
+        }
+    }
+
+    fn apply(&mut self, write: Write) {
+        match write {
+            Write::Auth(w) => self.auth.apply(w),
+            Write::Webhook(w) => self.webhooks.apply(w),
+            Write::Audit(e) => {
+                self.audit.insert(e.event_id.clone(), e);
+            }
+        }
+    }
+}
+
+/// The embedded, in-process store.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    tables: Mutex<Tables>,
+    audit_outage: AtomicBool,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// While `on`, every transaction that carries an audit event fails as
+    /// unavailable, as it would during a DynamoDB outage of the audit table.
+    /// Tests use it to show that no action lands without its audit record
+    /// (on DynamoDB they delete the audit table instead).
+    pub fn simulate_audit_outage(&self, on: bool) {
+        self.audit_outage.store(on, Ordering::SeqCst);
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Tables> {
+        // A panic while holding the lock cannot leave a half-applied
+        // transaction (writes are applied after all checks, without
+        // fallible steps), so a poisoned lock is safe to reuse.
+        self.tables
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[async_trait]
+impl Transactions for MemoryStore {
+    async fn transact(&self, writes: Vec<Write>) -> Result<()> {
+        let mut seen = HashSet::new();
+        if !writes
+            .iter()
+            .flat_map(Tables::item_ids)
+            .all(|id| seen.insert(id))
+        {
+            // DynamoDB refuses such a transaction as invalid; so do we.
+            return Err(Error::internal(
+                "a transaction may write each item only once",
+            ));
+        }
+        if self.audit_outage.load(Ordering::SeqCst)
+            && writes.iter().any(|w| matches!(w, Write::Audit(_)))
+        {
+            return Err(Error::unavailable("simulated outage of the audit table"));
+        }
+        let mut tables = self.lock();
+        if !writes.iter().all(|w| tables.check(w)) {
+            return Err(Error::ConditionFailed);
+        }
+        for write in writes {
+            tables.apply(write);
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl AuditStore for MemoryStore {
+    async fn audit_by_actor(&self, actor: &str, limit: usize) -> Result<Vec<AuditEvent>> {
+        Ok(self
+            .lock()
+            .audit
+            .values()
+            .rev()
+            .filter(|e| e.actor == actor)
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+}
+
+#[async_trait]
+impl RateLimitStore for MemoryStore {
+    async fn update_tat(
+        &self,
+        key: &str,
+        condition: TatCondition,
+        new_tat: i64,
+        expires_at: i64,
+    ) -> Result<std::result::Result<(), Option<i64>>> {
+        let mut tables = self.lock();
+        // No expiry filter needed: an expired state's TAT lies in the past,
+        // which every condition treats like an absent one.
+        let current = tables.rates.get(key).map(|(tat, _)| *tat);
+        let holds = match condition {
+            TatCondition::AbsentOrAtMost(limit) => current.is_none_or(|tat| tat <= limit),
+            TatCondition::Equals(expected) => current == Some(expected),
+        };
+        if !holds {
+            return Ok(Err(current));
+        }
+        tables.rates.insert(key.to_owned(), (new_tat, expires_at));
+        Ok(Ok(()))
+    }
+}
