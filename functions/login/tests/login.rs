@@ -4,7 +4,7 @@
 // Test helpers panic on purpose: a failed step is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -701,4 +701,237 @@ async fn an_api_gateway_event_with_a_base64_body_is_understood() {
             .is_none(),
         "origin not allowed"
     );
+}
+
+/// An unknown username must back off exactly like a real account: the same
+/// statuses and the same `Retry-After` sequence, or the answers would tell
+/// an attacker which usernames exist. No user is created for it.
+async fn an_unknown_username_backs_off_exactly_like_an_account(h: Harness) {
+    h.add_user("alice", "right password", &[]).await;
+    let mut answers = Vec::new();
+    for name in ["alice", "ghost"] {
+        let mut seen = Vec::new();
+        for _ in 0..5 {
+            seen.push((h.login(name, "wrong").await.status, 0));
+        }
+        for _ in 0..4 {
+            let limited = h.login(name, "wrong").await;
+            let wait = retry_after(&limited);
+            seen.push((limited.status, wait));
+            h.clock.advance_secs(wait as f64);
+            seen.push((h.login(name, "wrong").await.status, 0));
+        }
+        answers.push(seen);
+    }
+    assert_eq!(answers[0], answers[1], "alice, then ghost");
+    assert_eq!(
+        answers[1][5..],
+        [
+            (StatusCode::TOO_MANY_REQUESTS, 1),
+            (StatusCode::UNAUTHORIZED, 0),
+            (StatusCode::TOO_MANY_REQUESTS, 2),
+            (StatusCode::UNAUTHORIZED, 0),
+            (StatusCode::TOO_MANY_REQUESTS, 4),
+            (StatusCode::UNAUTHORIZED, 0),
+            (StatusCode::TOO_MANY_REQUESTS, 8),
+            (StatusCode::UNAUTHORIZED, 0),
+        ]
+    );
+    assert!(h
+        .state
+        .store
+        .get_user(&Username::parse("ghost").unwrap())
+        .await
+        .unwrap()
+        .is_none());
+}
+
+/// The body rules of every JSON endpoint: invalid UTF-8 anywhere is `400`,
+/// another content type `415`, a method the path does not serve `405`
+/// with `Allow`.
+async fn bad_bodies_types_and_methods_get_their_own_4xx(h: Harness) {
+    h.add_user("alice", "right password", &[]).await;
+    let ip = h.fresh_ip();
+    let mut body = br#"{"username":"alice","password":"right password","x":""#.to_vec();
+    body.extend_from_slice(&[0xff, b'"', b'}']);
+    let reply = h.call_raw("/auth/login", Body::Binary(body), &ip).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+    assert!(reply.body["detail"].as_str().unwrap().contains("UTF-8"));
+
+    let json = json!({"username": "alice", "password": "right password"}).to_string();
+    for content_type in ["text/plain", "application/x-www-form-urlencoded"] {
+        let req = testing::api_request(
+            "POST",
+            "/auth/login",
+            &[("content-type", content_type)],
+            json.clone(),
+            &h.fresh_ip(),
+        );
+        let response = warden_login::handler(&h.state, req).await.unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{content_type}"
+        );
+    }
+    for method in ["GET", "PUT", "DELETE"] {
+        let req = testing::api_request(method, "/auth/refresh", &[], Body::Empty, &h.fresh_ip());
+        let response = warden_login::handler(&h.state, req).await.unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method}"
+        );
+        assert_eq!(response.headers()["allow"], "POST, OPTIONS");
+        assert_eq!(
+            testing::json_body(&response)["status"],
+            405,
+            "a problem document"
+        );
+    }
+    let req = testing::api_request("POST", "/auth/nope", &[], Body::Empty, &h.fresh_ip());
+    let response = warden_login::handler(&h.state, req).await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}
+
+warden::on_both_stores!(
+    Harness::new;
+    an_unknown_username_backs_off_exactly_like_an_account,
+    bad_bodies_types_and_methods_get_their_own_4xx,
+    a_correct_password_that_loses_the_race_with_revoke_all_still_logs_in,
+);
+
+/// A store that lets a revoke-all land between a login's read of the user
+/// and its write, once: the race of a correct password with revoke-all,
+/// made deterministic.
+struct RevokeAllInBetween {
+    inner: Arc<dyn AuthStore>,
+    armed: AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl warden::store::UserStore for RevokeAllInBetween {
+    async fn get_user(&self, u: &Username) -> Result<Option<UserRecord>, Error> {
+        self.inner.get_user(u).await
+    }
+    async fn user_for_login(
+        &self,
+        u: &Username,
+        now: i64,
+    ) -> Result<(Option<UserRecord>, warden::domain::FailureCount), Error> {
+        self.inner.user_for_login(u, now).await
+    }
+    async fn user_generation(&self, id: &str) -> Result<Option<(Username, u64)>, Error> {
+        self.inner.user_generation(id).await
+    }
+}
+
+#[async_trait::async_trait]
+impl warden::store::SessionStore for RevokeAllInBetween {
+    async fn session_with_revocation(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        now: i64,
+    ) -> Result<
+        (
+            Option<warden::domain::SessionRecord>,
+            warden::domain::RevocationState,
+        ),
+        Error,
+    > {
+        self.inner
+            .session_with_revocation(user_id, session_id, now)
+            .await
+    }
+    async fn list_sessions(
+        &self,
+        user_id: &str,
+        now: i64,
+    ) -> Result<Vec<warden::domain::SessionRecord>, Error> {
+        self.inner.list_sessions(user_id, now).await
+    }
+    async fn revocation_state(
+        &self,
+        jti: &str,
+        sid: &str,
+        user_id: &str,
+    ) -> Result<warden::domain::RevocationState, Error> {
+        self.inner.revocation_state(jti, sid, user_id).await
+    }
+}
+
+#[async_trait::async_trait]
+impl warden::store::RateLimitStore for RevokeAllInBetween {
+    async fn update_tat(
+        &self,
+        key: &str,
+        condition: warden::store::TatCondition,
+        new_tat: i64,
+        expires_at: i64,
+    ) -> Result<Result<(), Option<i64>>, Error> {
+        self.inner
+            .update_tat(key, condition, new_tat, expires_at)
+            .await
+    }
+}
+
+#[async_trait::async_trait]
+impl warden::store::AuditStore for RevokeAllInBetween {
+    async fn audit_by_actor(
+        &self,
+        actor: &str,
+        limit: usize,
+    ) -> Result<Vec<warden::audit::AuditEvent>, Error> {
+        self.inner.audit_by_actor(actor, limit).await
+    }
+}
+
+#[async_trait::async_trait]
+impl warden::store::Transactions for RevokeAllInBetween {
+    async fn transact(&self, writes: Vec<Write>) -> Result<(), Error> {
+        let login = writes.iter().find_map(|w| match w {
+            Write::Auth(AuthWrite::LoginSucceeded { username, .. }) => Some(username.clone()),
+            _ => None,
+        });
+        if let Some(username) = login {
+            if self.armed.swap(false, Ordering::SeqCst) {
+                let user = self.inner.get_user(&username).await?.unwrap();
+                self.inner
+                    .transact(vec![Write::Auth(AuthWrite::RaiseGeneration {
+                        username,
+                        user_id: user.user_id,
+                        expected_generation: user.generation,
+                        change: warden::store::AccountChange::None,
+                    })])
+                    .await?;
+            }
+        }
+        self.inner.transact(writes).await
+    }
+}
+
+async fn a_correct_password_that_loses_the_race_with_revoke_all_still_logs_in(h: Harness) {
+    let store = Arc::new(RevokeAllInBetween {
+        inner: h.state.store.clone(),
+        armed: AtomicBool::new(false),
+    });
+    let raced = Harness::new(store.clone());
+    let user_id = raced.add_user("alice", "right password", &[]).await;
+    let before = raced.login("alice", "right password").await;
+    assert_eq!(before.status, StatusCode::OK);
+
+    store.armed.store(true, Ordering::SeqCst);
+    let reply = raced.login("alice", "right password").await;
+    assert!(!store.armed.load(Ordering::SeqCst), "the race happened");
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let token = reply.body["access_token"].as_str().unwrap();
+    let claims = authenticate(&raced.state, token).await.unwrap();
+    assert_eq!((claims.sub.as_str(), claims.r#gen), (user_id.as_str(), 1));
+    // Only the token from before the revoke-all died.
+    let old = before.body["access_token"].as_str().unwrap();
+    assert!(matches!(
+        authenticate(&raced.state, old).await,
+        Err(Error::Unauthorized)
+    ));
 }

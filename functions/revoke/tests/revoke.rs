@@ -562,6 +562,91 @@ async fn no_token_from_before_a_racing_revoke_all_survives(h: Harness) {
     }
 }
 
+async fn a_token_whose_user_is_gone_is_refused(h: Harness) {
+    // Signed with the right key, every claim valid, nothing revoked: only
+    // the user's `user#` record is missing (no such user, or deleted).
+    let now = h.clock.now_secs();
+    let (token, _) = h
+        .state
+        .tokens
+        .issue(
+            "01NOSUCHUSER0000000000000",
+            &[Role::Admin],
+            0,
+            "01SESSION",
+            now,
+        )
+        .unwrap();
+    assert!(!h.accepted(&token).await, "a token of a missing user");
+    let (status, _) = h.call("GET", "/auth/sessions", Some(&token), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+async fn disabling_a_user_kills_its_tokens_at_once_and_enabling_lets_it_log_in_again(h: Harness) {
+    h.user("alice", &[]).await;
+    let pair = h.login("alice").await;
+    let alice = Username::parse("alice").unwrap();
+    let outcome = revocation::disable_user(&h.state, ctx().origin(), "tests", &alice)
+        .await
+        .unwrap();
+    assert_eq!((outcome.revoked_count, outcome.generation), (1, 1));
+    assert!(
+        !h.accepted(&pair.access_token).await,
+        "access token survived"
+    );
+    assert!(h.refresh(&pair).await.is_err(), "refresh token survived");
+    let request = LoginRequest {
+        username: "alice".into(),
+        password: SecretString::from("alice password"),
+    };
+    assert!(matches!(
+        login::login(&h.state, &ctx(), request).await,
+        Err(Error::Unauthorized)
+    ));
+    revocation::enable_user(&h.state, ctx().origin(), "tests", &alice)
+        .await
+        .unwrap();
+    let again = h.login("alice").await;
+    assert!(h.accepted(&again.access_token).await);
+    assert!(
+        !h.accepted(&pair.access_token).await,
+        "old tokens stay dead"
+    );
+    let types: Vec<EventType> = h
+        .audit_types(&"tests".to_owned())
+        .await
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect();
+    assert!(types.contains(&EventType::UserDisabled), "{types:?}");
+    assert!(types.contains(&EventType::UserEnabled), "{types:?}");
+}
+
+async fn an_explicit_null_for_a_field_is_400_and_changes_nothing(h: Harness) {
+    h.user("alice", &[]).await;
+    let pair = h.login("alice").await;
+    for body in [
+        json!({"user_id": null}),
+        json!({"reason": null}),
+        json!({"token": null}),
+    ] {
+        let path = if body.get("token").is_some() {
+            "/auth/revoke"
+        } else {
+            "/auth/revoke-all"
+        };
+        let (status, reply) = h
+            .call("POST", path, Some(&pair.access_token), Some(body.clone()))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body} -> {reply}");
+    }
+    assert!(h.accepted(&pair.access_token).await, "nothing was revoked");
+    let (status, _) = h
+        .call("PUT", "/auth/sessions", Some(&pair.access_token), None)
+        .await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+}
+
 warden::on_both_stores!(
     Harness::new;
     after_revoke_all_every_token_is_refused_at_once_and_a_new_login_works,
@@ -573,6 +658,9 @@ warden::on_both_stores!(
     a_denylist_entry_past_its_ttl_still_blocks_a_token_that_has_not_expired,
     a_password_change_revokes_every_token,
     no_token_from_before_a_racing_revoke_all_survives,
+    a_token_whose_user_is_gone_is_refused,
+    disabling_a_user_kills_its_tokens_at_once_and_enabling_lets_it_log_in_again,
+    an_explicit_null_for_a_field_is_400_and_changes_nothing,
 );
 
 /// The design's budgets, counted on the wire: checking a bearer token is one
