@@ -10,7 +10,7 @@ use warden::webhook::Intake;
 async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
     let config = Config::from_env()?;
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let aws = warden::aws::sdk_config(&config.aws, None).await;
     // A source without a secret, or no queue, fails the init: no serving.
     let intake = Intake::from_aws(&config, &aws).await?;
     let state = AppState::with_aws(config, &aws).await?;

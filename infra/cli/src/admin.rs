@@ -7,6 +7,7 @@ use secrecy::SecretString;
 use warden::auth::login::create_user;
 use warden::auth::revocation::set_password as set_password_and_revoke;
 use warden::auth::Role;
+use warden::aws::Guards;
 use warden::clock::SystemClock;
 use warden::config::{check_jwt_key, Config, Finding, Findings, Severity};
 use warden::secrets::SecretsManager;
@@ -18,16 +19,21 @@ use crate::seed::cli_context;
 use crate::serve::aws_config;
 
 /// Creates every table under the configured prefix at `endpoint` (or the
-/// default AWS configuration). Returns the names created.
-pub async fn create_tables(endpoint: Option<&str>, prefix: &str) -> Result<Vec<String>, Error> {
-    let aws = aws_config(endpoint).await;
+/// default AWS configuration), with `guards` on each call. Returns the
+/// names created.
+pub async fn create_tables(
+    endpoint: Option<&str>,
+    prefix: &str,
+    guards: &Guards,
+) -> Result<Vec<String>, Error> {
+    let aws = aws_config(guards, endpoint).await;
     tables::create_all(&aws_sdk_dynamodb::Client::new(&aws), prefix).await
 }
 
 /// A state over the DynamoDB tables at `endpoint`, for user
 /// administration. It signs no token, so a throwaway key completes it.
 async fn admin_state(endpoint: Option<&str>, config: Config) -> Result<AppState, Error> {
-    let aws = aws_config(endpoint).await;
+    let aws = aws_config(&config.aws, endpoint).await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), &config.table_prefix);
     let mut throwaway = config.clone();
     throwaway.env = warden::config::Environment::Development;
@@ -73,7 +79,7 @@ pub async fn check_config(lookup: impl Fn(&str) -> Option<String>) -> Findings {
     };
     let secrets = match &config.jwt_secret_arn {
         Some(_) => Some(SecretsManager::new(aws_sdk_secretsmanager::Client::new(
-            &aws_config(None).await,
+            &aws_config(&config.aws, None).await,
         ))),
         None => None,
     };
