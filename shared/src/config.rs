@@ -4,8 +4,12 @@
 //! Every variable is read through one lookup function so that tests can
 //! pass a map instead of mutating the process environment.
 
+use std::time::Duration;
+
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
+
+use crate::aws::{Guards, API_GATEWAY_TIMEOUT, LAMBDA_TIMEOUT};
 
 /// OWASP's floor for argon2id: 19 MiB of memory, 2 passes, 1 lane.
 pub const ARGON2_FLOOR: Argon2Params = Argon2Params {
@@ -133,6 +137,8 @@ pub enum Check {
     JwtKeySource,
     /// The JWT key is long and not a known default.
     JwtKey,
+    /// The AWS SDK timeouts and retries fit the request budget.
+    AwsTimeouts,
 }
 
 impl Check {
@@ -146,6 +152,7 @@ impl Check {
             Check::Argon2 => "argon2",
             Check::JwtKeySource => "jwt_key_source",
             Check::JwtKey => "jwt_key",
+            Check::AwsTimeouts => "aws_timeouts",
         }
     }
 }
@@ -249,6 +256,10 @@ pub struct Config {
     pub webhook_secrets_arn: Option<String>,
     /// `WARDEN_EVENTS_QUEUE_URL`: the SQS queue verified deliveries go to.
     pub events_queue_url: Option<String>,
+    /// `WARDEN_AWS_CONNECT_TIMEOUT_MS`, `WARDEN_AWS_ATTEMPT_TIMEOUT_MS`,
+    /// `WARDEN_AWS_OPERATION_TIMEOUT_MS`, `WARDEN_AWS_MAX_ATTEMPTS`: the
+    /// timeouts and retries of every AWS SDK client.
+    pub aws: Guards,
 }
 
 impl Config {
@@ -324,6 +335,30 @@ impl Config {
                 0,
             )),
         };
+        let mut millis = |name: &'static str, default: u64| {
+            let n = number(name, i64::try_from(default).unwrap_or(i64::MAX), 1);
+            Duration::from_millis(u64::try_from(n).unwrap_or(default))
+        };
+        let aws = Guards {
+            connect_timeout: millis(
+                "WARDEN_AWS_CONNECT_TIMEOUT_MS",
+                Guards::DEFAULT_CONNECT_TIMEOUT_MS,
+            ),
+            attempt_timeout: millis(
+                "WARDEN_AWS_ATTEMPT_TIMEOUT_MS",
+                Guards::DEFAULT_ATTEMPT_TIMEOUT_MS,
+            ),
+            operation_timeout: millis(
+                "WARDEN_AWS_OPERATION_TIMEOUT_MS",
+                Guards::DEFAULT_OPERATION_TIMEOUT_MS,
+            ),
+            // Zero parses, so that the validation names the allowed range.
+            max_attempts: to_u32(number(
+                "WARDEN_AWS_MAX_ATTEMPTS",
+                Guards::DEFAULT_MAX_ATTEMPTS.into(),
+                0,
+            )),
+        };
 
         let login_ip_limit = match var("WARDEN_LOGIN_IP_LIMIT") {
             None => Rate {
@@ -373,13 +408,14 @@ impl Config {
             jwt_secret_arn: var("WARDEN_JWT_SECRET_ARN"),
             webhook_secrets_arn: var("WARDEN_WEBHOOK_SECRETS_ARN"),
             events_queue_url: var("WARDEN_EVENTS_QUEUE_URL"),
+            aws,
         };
         findings.extend(config.validate());
         ((!unreadable).then_some(config), Findings(findings))
     }
 
     /// The checks that need no secret value: CORS, argon2, where the JWT key
-    /// comes from.
+    /// comes from, the AWS timeouts.
     fn validate(&self) -> Vec<Finding> {
         let mut out = Vec::new();
         let wildcard = self.allowed_origins.iter().any(|o| o.contains('*'));
@@ -480,8 +516,80 @@ impl Config {
                 "JWT key from Secrets Manager (WARDEN_JWT_SECRET_ARN)".into(),
             ),
         });
+        out.push(check_aws_guards(&self.aws));
         out
     }
+}
+
+/// Checks the AWS timeouts: each must be able to fire, and a request that
+/// meets a hung dependency must still be answered before API Gateway gives
+/// up (an error) and before the Lambda timeout (a warning: it can be
+/// raised in `template.yaml`).
+fn check_aws_guards(g: &Guards) -> Finding {
+    let ms = |d: Duration| d.as_millis();
+    let mut errors = Vec::new();
+    if g.attempt_timeout > g.operation_timeout {
+        errors.push(format!(
+            "WARDEN_AWS_ATTEMPT_TIMEOUT_MS={} > WARDEN_AWS_OPERATION_TIMEOUT_MS={}",
+            ms(g.attempt_timeout),
+            ms(g.operation_timeout)
+        ));
+    }
+    if g.operation_timeout >= API_GATEWAY_TIMEOUT {
+        errors.push(format!(
+            "WARDEN_AWS_OPERATION_TIMEOUT_MS={} is not below API Gateway's {} ms",
+            ms(g.operation_timeout),
+            ms(API_GATEWAY_TIMEOUT)
+        ));
+    }
+    if !(1..=10).contains(&g.max_attempts) {
+        errors.push(format!(
+            "WARDEN_AWS_MAX_ATTEMPTS={} is outside 1 to 10",
+            g.max_attempts
+        ));
+    }
+    if !errors.is_empty() {
+        return Finding::new(
+            Check::AwsTimeouts,
+            Severity::Error,
+            errors.join(", "),
+            "keep connect <= attempt <= operation timeout < 29000 ms and 1 to 10 attempts",
+        );
+    }
+    let mut warnings = Vec::new();
+    if g.connect_timeout > g.attempt_timeout {
+        warnings.push(format!(
+            "WARDEN_AWS_CONNECT_TIMEOUT_MS={} > WARDEN_AWS_ATTEMPT_TIMEOUT_MS={}: the attempt timeout fires first",
+            ms(g.connect_timeout),
+            ms(g.attempt_timeout)
+        ));
+    }
+    if g.request_worst_case() >= LAMBDA_TIMEOUT {
+        warnings.push(format!(
+            "a request may wait {} ms on AWS, not below the {} ms Lambda timeout of template.yaml",
+            ms(g.request_worst_case()),
+            ms(LAMBDA_TIMEOUT)
+        ));
+    }
+    if !warnings.is_empty() {
+        return Finding::new(
+            Check::AwsTimeouts,
+            Severity::Warning,
+            warnings.join("; "),
+            "lower the AWS timeouts, or raise the Lambda timeout with them",
+        );
+    }
+    Finding::ok(
+        Check::AwsTimeouts,
+        format!(
+            "AWS connect {} ms, attempt {} ms, operation {} ms, {} attempts; a request waits at most {} ms",
+            ms(g.connect_timeout),
+            ms(g.attempt_timeout),
+            ms(g.operation_timeout),
+            g.max_attempts,
+            ms(g.request_worst_case())
+        ),
+    )
 }
 
 /// Checks one JWT signing key: long enough, and not a known default or
@@ -621,6 +729,99 @@ mod tests {
         assert_eq!(check_jwt_key(&padded, "x").severity, Severity::Error);
         let good = SecretString::from("a".repeat(32));
         assert_eq!(check_jwt_key(&good, "x").severity, Severity::Ok);
+    }
+
+    #[test]
+    fn the_aws_guards_default_and_come_from_the_environment() {
+        let dev = ("WARDEN_ENV", "development");
+        let (config, f) = load(&[dev]);
+        assert!(!f.has_errors(), "{f:?}");
+        assert_eq!(config.unwrap().aws, Guards::default());
+
+        let (config, f) = load(&[
+            dev,
+            ("WARDEN_AWS_CONNECT_TIMEOUT_MS", "250"),
+            ("WARDEN_AWS_ATTEMPT_TIMEOUT_MS", " 900 "),
+            ("WARDEN_AWS_OPERATION_TIMEOUT_MS", "2500"),
+            ("WARDEN_AWS_MAX_ATTEMPTS", "5"),
+        ]);
+        assert!(!f.has_errors(), "{f:?}");
+        assert_eq!(
+            config.unwrap().aws,
+            Guards {
+                connect_timeout: Duration::from_millis(250),
+                attempt_timeout: Duration::from_millis(900),
+                operation_timeout: Duration::from_millis(2500),
+                max_attempts: 5,
+            }
+        );
+    }
+
+    #[test]
+    fn unparseable_aws_guards_are_refused_with_their_names() {
+        for (var, value) in [
+            ("WARDEN_AWS_CONNECT_TIMEOUT_MS", "1s"),
+            ("WARDEN_AWS_ATTEMPT_TIMEOUT_MS", "0"),
+            ("WARDEN_AWS_OPERATION_TIMEOUT_MS", "-5"),
+            ("WARDEN_AWS_MAX_ATTEMPTS", "three"),
+        ] {
+            let (config, f) = load(&[("WARDEN_ENV", "development"), (var, value)]);
+            assert!(config.is_none(), "{var}");
+            assert_eq!(error_checks(&f), vec!["number"], "{var}");
+            assert!(f.error_summary().contains(var), "{}", f.error_summary());
+        }
+    }
+
+    #[test]
+    fn aws_guards_that_cannot_bound_a_request_are_refused() {
+        let dev = ("WARDEN_ENV", "development");
+        for (vars, named) in [
+            (
+                vec![
+                    ("WARDEN_AWS_ATTEMPT_TIMEOUT_MS", "3000"),
+                    ("WARDEN_AWS_OPERATION_TIMEOUT_MS", "2000"),
+                ],
+                "WARDEN_AWS_ATTEMPT_TIMEOUT_MS=3000",
+            ),
+            (
+                vec![("WARDEN_AWS_OPERATION_TIMEOUT_MS", "29000")],
+                "WARDEN_AWS_OPERATION_TIMEOUT_MS=29000",
+            ),
+            (
+                vec![("WARDEN_AWS_MAX_ATTEMPTS", "0")],
+                "WARDEN_AWS_MAX_ATTEMPTS=0",
+            ),
+            (
+                vec![("WARDEN_AWS_MAX_ATTEMPTS", "11")],
+                "WARDEN_AWS_MAX_ATTEMPTS=11",
+            ),
+        ] {
+            let mut all = vec![dev];
+            all.extend(vars);
+            let (config, f) = load(&all);
+            assert!(config.is_some(), "{named}");
+            assert_eq!(error_checks(&f), vec!["aws_timeouts"], "{named}");
+            assert!(f.error_summary().contains(named), "{}", f.error_summary());
+        }
+        let (_, f) = load(&[dev, ("WARDEN_AWS_MAX_ATTEMPTS", "10")]);
+        assert!(!f.has_errors(), "{f:?}");
+    }
+
+    #[test]
+    fn aws_guards_over_the_lambda_timeout_or_a_connect_timeout_that_cannot_fire_warn() {
+        let dev = ("WARDEN_ENV", "development");
+        let severity = |f: &Findings| {
+            f.0.iter()
+                .find(|f| f.check == Check::AwsTimeouts)
+                .map(|f| f.severity)
+        };
+        let (_, f) = load(&[dev]);
+        assert_eq!(severity(&f), Some(Severity::Ok));
+        let (_, f) = load(&[dev, ("WARDEN_AWS_OPERATION_TIMEOUT_MS", "6000")]);
+        assert_eq!(severity(&f), Some(Severity::Warning));
+        assert!(!f.has_errors());
+        let (_, f) = load(&[dev, ("WARDEN_AWS_CONNECT_TIMEOUT_MS", "3000")]);
+        assert_eq!(severity(&f), Some(Severity::Warning));
     }
 
     #[test]

@@ -10,6 +10,8 @@
 //!   records); it imports no other module.
 //! - [`config`]: typed configuration from the environment, start-up
 //!   validation (an insecure deployment refuses to start), signing keys.
+//! - [`aws`]: the AWS SDK configuration every client is built from, with
+//!   the timeouts and retry limits that keep a hung dependency a `503`.
 //! - [`secrets`]: the secrets port (Secrets Manager, or the environment in
 //!   development).
 //! - [`error`]: the one error type and its problem+json rendering.
@@ -38,6 +40,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod aws;
 pub mod clock;
 pub mod config;
 pub mod domain;

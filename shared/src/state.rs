@@ -131,11 +131,12 @@ impl AuthState {
         })
     }
 
-    /// The Lambda cold start: the DynamoDB store and the signing keys from
-    /// Secrets Manager. Fails, and the function never serves, when anything
-    /// is insecure or missing.
+    /// The Lambda cold start: AWS clients from the default configuration
+    /// with the configured timeouts ([`crate::aws`]), the DynamoDB store, the
+    /// signing keys from Secrets Manager. Fails, and the function never
+    /// serves, when anything is insecure or missing.
     pub async fn from_aws(config: Config) -> Result<Self> {
-        let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let aws = crate::aws::sdk_config(&config.aws, None).await;
         Self::with_aws(config, &aws).await
     }
 

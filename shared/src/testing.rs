@@ -4,15 +4,19 @@
 //! [`on_both_stores!`](crate::on_both_stores) to run one check on both
 //! adapters. (Audit outages are injected by
 //! [`MemoryStore::simulate_audit_outage`](crate::store::memory::MemoryStore::simulate_audit_outage)
-//! on the memory store, and by deleting the audit table on DynamoDB.)
+//! on the memory store, and by deleting the audit table on DynamoDB.) It
+//! also gives an endpoint that accepts connections and never answers.
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
 use lambda_http::request::RequestContext as LambdaContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use secrecy::SecretString;
 
+use crate::aws::Guards;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::queue::Queue;
@@ -41,17 +45,114 @@ pub fn aws_endpoint() -> Option<String> {
     endpoint
 }
 
+/// Guards for the emulator: one Python process serving every test at once
+/// answers far slower than DynamoDB does, and a test must not fail because
+/// the machine is busy. The code under test is the same.
+pub const EMULATOR_GUARDS: Guards = Guards {
+    connect_timeout: Duration::from_secs(3),
+    attempt_timeout: Duration::from_secs(20),
+    operation_timeout: Duration::from_secs(28),
+    max_attempts: 3,
+};
+
+/// Guards short enough that a test against a [`HangingEndpoint`] ends in
+/// about a second.
+pub const SHORT_GUARDS: Guards = Guards {
+    connect_timeout: Duration::from_millis(200),
+    attempt_timeout: Duration::from_millis(300),
+    operation_timeout: Duration::from_millis(800),
+    max_attempts: 2,
+};
+
 /// An SDK configuration for the emulator at `endpoint`, with the dummy
 /// credentials `infra/test.sh` exports (or the same defaults).
 pub async fn aws_config(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config_with(endpoint, &EMULATOR_GUARDS).await
+}
+
+/// [`aws_config`] with the given guards: the production loader
+/// ([`crate::aws::loader`]) with a fixed region and dummy credentials.
+pub async fn aws_config_with(endpoint: &str, guards: &Guards) -> aws_config::SdkConfig {
     let credentials =
         aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "warden-tests");
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
+    crate::aws::loader(guards, Some(endpoint))
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(credentials)
         .load()
         .await
+}
+
+/// A DynamoDB-backed state (the production [`AuthState::with_aws`]) at
+/// `endpoint` with [`config`] and `guards`.
+pub async fn aws_state(endpoint: &str, guards: Guards) -> AuthState {
+    let mut config = config();
+    config.aws = guards;
+    let sdk = aws_config_with(endpoint, &config.aws).await;
+    AuthState::with_aws(config, &sdk)
+        .await
+        .unwrap_or_else(|e| panic!("state at {endpoint}: {e}"))
+}
+
+/// A TCP endpoint on 127.0.0.1 that accepts every connection, keeps it
+/// open and never answers: a dependency that is up but hung. Stops (and
+/// closes its connections) when dropped.
+#[derive(Debug)]
+pub struct HangingEndpoint {
+    url: String,
+    accepted: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+}
+
+impl HangingEndpoint {
+    /// Binds a free port and starts accepting on a thread of its own, so it
+    /// answers (by not answering) whatever runtime the test uses.
+    pub fn start() -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap_or_else(|e| panic!("binding the hanging endpoint: {e}"));
+        listener
+            .set_nonblocking(true)
+            .unwrap_or_else(|e| panic!("hanging endpoint: {e}"));
+        let addr = listener
+            .local_addr()
+            .unwrap_or_else(|e| panic!("hanging endpoint: {e}"));
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (count, stopped) = (accepted.clone(), stop.clone());
+        std::thread::spawn(move || {
+            // Held, never read or written: the peer waits for an answer.
+            let mut open = Vec::new();
+            while !stopped.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        count.fetch_add(1, Ordering::SeqCst);
+                        open.push(stream);
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        Self {
+            url: format!("http://{addr}"),
+            accepted,
+            stop,
+        }
+    }
+
+    /// The endpoint URL, e.g. `http://127.0.0.1:40123`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// How many connections it has accepted so far.
+    pub fn connections(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for HangingEndpoint {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
 }
 
 /// A table prefix no other test uses.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use secrecy::SecretString;
 use warden::auth::login::create_user;
 use warden::auth::revocation;
+use warden::aws::Guards;
 use warden::clock::SystemClock;
 use warden::config::{check_jwt_key, Check, Config, Finding, Findings, Severity};
 use warden::domain::{Role, Username};
@@ -18,16 +19,21 @@ use crate::seed::{cli_origin, OPERATOR};
 use crate::serve::aws_config;
 
 /// Creates every table under the configured prefix at `endpoint` (or the
-/// default AWS configuration). Returns the names created.
-pub async fn create_tables(endpoint: Option<&str>, prefix: &str) -> Result<Vec<String>, Error> {
-    let aws = aws_config(endpoint).await;
+/// default AWS configuration), with `guards` on each call. Returns the
+/// names created.
+pub async fn create_tables(
+    endpoint: Option<&str>,
+    prefix: &str,
+    guards: &Guards,
+) -> Result<Vec<String>, Error> {
+    let aws = aws_config(guards, endpoint).await;
     tables::create_all(&aws_sdk_dynamodb::Client::new(&aws), prefix).await
 }
 
 /// The accounts over the DynamoDB tables at `endpoint`, for user
 /// administration. No signing key is read: nothing here issues a token.
 async fn accounts(endpoint: Option<&str>, config: Config) -> Result<Accounts, Error> {
-    let aws = aws_config(endpoint).await;
+    let aws = aws_config(&config.aws, endpoint).await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), &config.table_prefix);
     Accounts::new(config, Arc::new(store), Arc::new(SystemClock))
 }
@@ -90,7 +96,7 @@ pub async fn check_config(lookup: impl Fn(&str) -> Option<String>) -> Findings {
     };
     let secrets = match &config.jwt_secret_arn {
         Some(_) => Some(SecretsManager::new(aws_sdk_secretsmanager::Client::new(
-            &aws_config(None).await,
+            &aws_config(&config.aws, None).await,
         ))),
         None => None,
     };

@@ -11,7 +11,8 @@ use clap::{Parser, Subcommand};
 use rand::RngCore as _;
 use secrecy::SecretString;
 use warden::auth::login::create_user;
-use warden::config::Severity;
+use warden::aws::Guards;
+use warden::config::{Config, Severity};
 use warden::domain::{Role, Username};
 use warden::Error;
 use warden_cli::admin;
@@ -220,8 +221,16 @@ fn table_prefix() -> String {
         .unwrap_or_else(|| "warden-".into())
 }
 
+/// The AWS timeouts from the environment. `tables create` needs no valid
+/// configuration otherwise, so one that does not load means the defaults.
+fn aws_guards() -> Guards {
+    Config::load(|k| std::env::var(k).ok())
+        .0
+        .map_or_else(Guards::default, |c| c.aws)
+}
+
 async fn create_tables(endpoint: Option<String>) -> Result<(), Error> {
-    let created = admin::create_tables(endpoint.as_deref(), &table_prefix()).await?;
+    let created = admin::create_tables(endpoint.as_deref(), &table_prefix(), &aws_guards()).await?;
     if created.is_empty() {
         println!("every table already exists");
     }

@@ -17,6 +17,7 @@ use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
 use lambda_http::request::RequestContext as LambdaContext;
 use lambda_http::{Body, RequestExt};
 use tokio::net::TcpListener;
+use warden::aws::Guards;
 use warden::clock::SystemClock;
 use warden::config::{Config, Environment};
 use warden::http::{RequestContext, Responder, Route};
@@ -81,14 +82,10 @@ pub fn local_config(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, E
     config.ok_or_else(|| Error::Config("configuration could not be read".into()))
 }
 
-/// An AWS SDK configuration, pointed at `endpoint` when given (a local
-/// emulator), else the default chain.
-pub async fn aws_config(endpoint: Option<&str>) -> aws_config::SdkConfig {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-    if let Some(url) = endpoint {
-        loader = loader.endpoint_url(url);
-    }
-    loader.load().await
+/// An AWS SDK configuration with the configured timeouts, pointed at
+/// `endpoint` when given (a local emulator), else the default chain.
+pub async fn aws_config(guards: &Guards, endpoint: Option<&str>) -> aws_config::SdkConfig {
+    warden::aws::sdk_config(guards, endpoint).await
 }
 
 /// Both states of `warden serve`, over one store.
@@ -115,7 +112,7 @@ pub async fn build_states(
         || config.jwt_secret_arn.is_some()
         || config.events_queue_url.is_some();
     let aws = if needs_aws {
-        Some(aws_config(dynamodb_endpoint).await)
+        Some(aws_config(&config.aws, dynamodb_endpoint).await)
     } else {
         None
     };

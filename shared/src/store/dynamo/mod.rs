@@ -133,7 +133,10 @@ impl DynamoStore {
     }
 
     /// One consistent BatchGetItem over `(table, keys)` pairs, retrying
-    /// unprocessed keys (throttling) a few times before giving up.
+    /// unprocessed keys (throttling) a few times before giving up. The
+    /// rounds together get the client's operation timeout, like one call:
+    /// each round has it too, and the request's budget
+    /// ([`crate::aws::CALLS_IN_SERIES`]) counts this as one call.
     async fn batch_get(
         &self,
         request: Vec<(&str, Vec<Item>)>,
@@ -147,29 +150,45 @@ impl DynamoStore {
                 .map_err(build_err)?;
             pending.insert(table.to_owned(), ka);
         }
-        let mut found: HashMap<String, Vec<Item>> = HashMap::new();
-        for attempt in 0..5_u32 {
-            let out = self
-                .client
-                .batch_get_item()
-                .set_request_items(Some(pending))
-                .send()
-                .await
-                .map_err(|e| unavailable("BatchGetItem", e))?;
-            for (table, items) in out.responses.unwrap_or_default() {
-                found.entry(table).or_default().extend(items);
-            }
-            match out.unprocessed_keys {
-                Some(rest) if !rest.is_empty() => {
-                    pending = rest;
-                    tokio::time::sleep(Duration::from_millis(10 << attempt)).await;
+        let rounds = async {
+            let mut found: HashMap<String, Vec<Item>> = HashMap::new();
+            for attempt in 0..5_u32 {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .set_request_items(Some(pending))
+                    .send()
+                    .await
+                    .map_err(|e| unavailable("BatchGetItem", e))?;
+                for (table, items) in out.responses.unwrap_or_default() {
+                    found.entry(table).or_default().extend(items);
                 }
-                _ => return Ok(found),
+                match out.unprocessed_keys {
+                    Some(rest) if !rest.is_empty() => {
+                        pending = rest;
+                        tokio::time::sleep(Duration::from_millis(10 << attempt)).await;
+                    }
+                    _ => return Ok(found),
+                }
             }
-        }
-        Err(Error::unavailable(
-            "BatchGetItem left keys unprocessed after retries",
-        ))
+            Err(Error::unavailable(
+                "BatchGetItem left keys unprocessed after retries",
+            ))
+        };
+        let budget = self
+            .client
+            .config()
+            .timeout_config()
+            .and_then(|t| t.operation_timeout())
+            .unwrap_or(crate::aws::Guards::default().operation_timeout);
+        tokio::time::timeout(budget, rounds)
+            .await
+            .unwrap_or_else(|_| {
+                Err(Error::unavailable(format!(
+                    "BatchGetItem did not finish within {} ms",
+                    budget.as_millis()
+                )))
+            })
     }
 
     fn write_items(&self, write: Write) -> Result<Vec<TransactWriteItem>> {

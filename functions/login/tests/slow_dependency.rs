@@ -1,0 +1,86 @@
+//! `POST /auth/login` against a DynamoDB that accepts connections and never
+//! answers: a `503` problem+json within the guards, never a hang.
+
+// Test helpers panic on purpose: a failed step is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use http::StatusCode;
+use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
+use lambda_http::request::RequestContext as LambdaContext;
+use lambda_http::{Body, Request, RequestExt};
+use serde_json::{json, Value};
+use warden::aws::Guards;
+use warden::state::AuthState;
+use warden::testing::{self, HangingEndpoint};
+
+/// Far above the short guards' 800 ms, far below a hang.
+const BOUND: Duration = Duration::from_secs(3);
+
+fn login_request() -> Request {
+    let mut context = ApiGatewayV2httpRequestContext::default();
+    context.request_id = Some(ulid::Ulid::new().to_string());
+    context.http.source_ip = Some("198.51.100.7".into());
+    http::Request::builder()
+        .method("POST")
+        .uri("/auth/login")
+        .header("content-type", "application/json")
+        .body(Body::from(
+            json!({"username": "alice", "password": "alice password"}).to_string(),
+        ))
+        .unwrap()
+        .with_request_context(LambdaContext::ApiGatewayV2(context))
+}
+
+/// Calls the handler, failing the test (instead of hanging it) past `bound`.
+async fn login(state: &AuthState, bound: Duration) -> (StatusCode, String, Value, Duration) {
+    let started = Instant::now();
+    let response = tokio::time::timeout(bound, warden_login::handler(state, login_request()))
+        .await
+        .unwrap_or_else(|_| panic!("POST /auth/login still unanswered after {bound:?}"))
+        .unwrap();
+    let elapsed = started.elapsed();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let body = serde_json::from_slice(response.body().as_ref()).unwrap_or(Value::Null);
+    (response.status(), content_type, body, elapsed)
+}
+
+#[tokio::test]
+async fn a_hung_dynamodb_makes_login_a_503_within_the_guards() {
+    let endpoint = HangingEndpoint::start();
+    let state = testing::aws_state(endpoint.url(), testing::SHORT_GUARDS).await;
+
+    let (status, content_type, body, elapsed) = login(&state, BOUND).await;
+
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(content_type, "application/problem+json");
+    assert_eq!(body["status"], 503, "{body}");
+    assert!(
+        endpoint.connections() > 0,
+        "the request never reached the endpoint"
+    );
+    assert!(elapsed < BOUND, "{elapsed:?}");
+}
+
+/// Measures a login against a hung DynamoDB with the default guards:
+/// `cargo test -p warden-login --test slow_dependency -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore = "a measurement, not a check: takes the default operation timeout"]
+async fn measure_login_against_a_hung_dynamodb_with_the_default_guards() {
+    let endpoint = HangingEndpoint::start();
+    let state = testing::aws_state(endpoint.url(), Guards::default()).await;
+    let bound = Guards::default().request_worst_case() + Duration::from_secs(1);
+    let (status, _, _, elapsed) = login(&state, bound).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    println!(
+        "POST /auth/login, default guards {}: {status} after {elapsed:?} ({} connections)",
+        serde_json::to_string(&Guards::default()).unwrap(),
+        endpoint.connections()
+    );
+}

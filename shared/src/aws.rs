@@ -1,0 +1,252 @@
+//! The one place AWS SDK clients get their configuration: the default
+//! credential and region chain, plus explicit timeouts and a bounded retry
+//! policy ([`Guards`]).
+//!
+//! Without them a dependency that accepts connections but never answers
+//! holds a request until Lambda kills it: the SDK's defaults set a connect
+//! timeout only, and no limit on waiting for a response. With them every SDK
+//! call fails within [`Guards::operation_timeout`] with a timeout error,
+//! which the adapters turn into [`crate::Error::Unavailable`] (`503`).
+//!
+//! # The defaults and the budget they fit
+//!
+//! API Gateway gives up after 29 s and each function's Lambda timeout is
+//! 10 s (`template.yaml`). DynamoDB answers in milliseconds, SQS and
+//! Secrets Manager in tens of them, so:
+//!
+//! - connect 1 s: a TCP and TLS handshake inside a region takes tens of
+//!   milliseconds; a second means the endpoint is not there.
+//! - attempt 2 s: two orders of magnitude over a normal answer, so a live
+//!   but slow dependency still gets through, and a hung one leaves room
+//!   for a second attempt on a fresh connection.
+//! - operation 4 s: the cap on one call, retries and backoff included.
+//! - 3 attempts: enough to ride out a throttle or a dropped connection
+//!   (fast failures); against a hung endpoint the operation timeout ends
+//!   the call during the second attempt.
+//!
+//! A failing request meets at most [`CALLS_IN_SERIES`] timed-out calls one
+//! after the other (webhook-receive releases its claim after a failed
+//! `SendMessage`), so with the defaults it is answered within 8 s: inside
+//! the Lambda timeout, far inside API Gateway's.
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
+use serde::Serialize;
+
+/// API Gateway's integration timeout: no operation timeout may reach it.
+pub const API_GATEWAY_TIMEOUT: Duration = Duration::from_secs(29);
+
+/// The functions' Lambda timeout (`Timeout` in `template.yaml`).
+pub const LAMBDA_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The most SDK calls that can time out one after the other within one
+/// request: webhook-receive's `SendMessage` and then the release of its
+/// delivery claim. Every other path stops at the first failed call.
+pub const CALLS_IN_SERIES: u32 = 2;
+
+/// The standard retry strategy's backoff base: retry `n` (from 1) waits up
+/// to `2^(n-1)` times this, never more than [`RETRY_MAX_BACKOFF`].
+const RETRY_INITIAL_BACKOFF: Duration = Duration::from_secs(1);
+
+/// The standard retry strategy's longest single backoff.
+const RETRY_MAX_BACKOFF: Duration = Duration::from_secs(20);
+
+/// Timeouts and retries for every AWS SDK client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(into = "GuardsView")]
+pub struct Guards {
+    /// `WARDEN_AWS_CONNECT_TIMEOUT_MS`: establishing a connection.
+    pub connect_timeout: Duration,
+    /// `WARDEN_AWS_ATTEMPT_TIMEOUT_MS`: one attempt, from sending the
+    /// request to the end of the response, connecting included.
+    pub attempt_timeout: Duration,
+    /// `WARDEN_AWS_OPERATION_TIMEOUT_MS`: one call, every attempt and the
+    /// backoff between them included.
+    pub operation_timeout: Duration,
+    /// `WARDEN_AWS_MAX_ATTEMPTS`: attempts per call, the first included.
+    pub max_attempts: u32,
+}
+
+impl Guards {
+    /// Default connect timeout, milliseconds.
+    pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 1_000;
+    /// Default attempt timeout, milliseconds.
+    pub const DEFAULT_ATTEMPT_TIMEOUT_MS: u64 = 2_000;
+    /// Default operation timeout, milliseconds.
+    pub const DEFAULT_OPERATION_TIMEOUT_MS: u64 = 4_000;
+    /// Default attempts per call.
+    pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
+
+    /// The SDK timeouts. The read timeout stays unset: the attempt timeout
+    /// already bounds the wait for the first byte, and the whole response
+    /// after it.
+    pub fn timeout_config(&self) -> TimeoutConfig {
+        TimeoutConfig::builder()
+            .connect_timeout(self.connect_timeout)
+            .operation_attempt_timeout(self.attempt_timeout)
+            .operation_timeout(self.operation_timeout)
+            .build()
+    }
+
+    /// The standard retry strategy (exponential backoff with jitter, a retry
+    /// quota) with [`Guards::max_attempts`]. The SDK refuses zero attempts,
+    /// so zero means one.
+    pub fn retry_config(&self) -> RetryConfig {
+        RetryConfig::standard().with_max_attempts(self.max_attempts.max(1))
+    }
+
+    /// The longest one SDK call can take before it fails: the operation
+    /// timeout, or less when every attempt and the longest backoff between
+    /// them end sooner.
+    pub fn call_worst_case(&self) -> Duration {
+        let attempts = self.max_attempts.max(1);
+        let backoff: Duration = (1..attempts)
+            .map(|retry| {
+                RETRY_INITIAL_BACKOFF
+                    .saturating_mul(1_u32 << (retry - 1).min(16))
+                    .min(RETRY_MAX_BACKOFF)
+            })
+            .sum();
+        self.attempt_timeout
+            .saturating_mul(attempts)
+            .saturating_add(backoff)
+            .min(self.operation_timeout)
+    }
+
+    /// The longest a request can wait on AWS before it is answered `503`:
+    /// [`CALLS_IN_SERIES`] calls at their worst.
+    pub fn request_worst_case(&self) -> Duration {
+        self.call_worst_case().saturating_mul(CALLS_IN_SERIES)
+    }
+}
+
+impl Default for Guards {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_millis(Self::DEFAULT_CONNECT_TIMEOUT_MS),
+            attempt_timeout: Duration::from_millis(Self::DEFAULT_ATTEMPT_TIMEOUT_MS),
+            operation_timeout: Duration::from_millis(Self::DEFAULT_OPERATION_TIMEOUT_MS),
+            max_attempts: Self::DEFAULT_MAX_ATTEMPTS,
+        }
+    }
+}
+
+/// [`Guards`] as reported (health, `config check`): whole milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct GuardsView {
+    /// See [`Guards::connect_timeout`].
+    pub connect_timeout_ms: u64,
+    /// See [`Guards::attempt_timeout`].
+    pub attempt_timeout_ms: u64,
+    /// See [`Guards::operation_timeout`].
+    pub operation_timeout_ms: u64,
+    /// See [`Guards::max_attempts`].
+    pub max_attempts: u32,
+}
+
+impl From<Guards> for GuardsView {
+    fn from(g: Guards) -> Self {
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        Self {
+            connect_timeout_ms: ms(g.connect_timeout),
+            attempt_timeout_ms: ms(g.attempt_timeout),
+            operation_timeout_ms: ms(g.operation_timeout),
+            max_attempts: g.max_attempts,
+        }
+    }
+}
+
+/// The default chain (credentials, region) with `guards`, pointed at
+/// `endpoint` when given (a local emulator). Callers that must replace part
+/// of the chain (tests: fixed credentials) add to it before loading.
+pub fn loader(guards: &Guards, endpoint: Option<&str>) -> ConfigLoader {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(guards.timeout_config())
+        .retry_config(guards.retry_config());
+    if let Some(url) = endpoint {
+        loader = loader.endpoint_url(url);
+    }
+    loader
+}
+
+/// The SDK configuration every client is built from: [`loader`], loaded.
+pub async fn sdk_config(guards: &Guards, endpoint: Option<&str>) -> SdkConfig {
+    loader(guards, endpoint).load().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_guards_answer_well_inside_the_lambda_and_api_gateway_timeouts() {
+        let g = Guards::default();
+        assert_eq!(g.call_worst_case(), Duration::from_secs(4));
+        assert_eq!(g.request_worst_case(), Duration::from_secs(8));
+        assert!(g.request_worst_case() < LAMBDA_TIMEOUT);
+        assert!(g.request_worst_case() < API_GATEWAY_TIMEOUT);
+        assert!(g.connect_timeout <= g.attempt_timeout);
+        assert!(g.attempt_timeout <= g.operation_timeout);
+    }
+
+    #[test]
+    fn the_worst_case_is_the_attempts_when_they_end_before_the_operation_timeout() {
+        let g = Guards {
+            connect_timeout: Duration::from_millis(100),
+            attempt_timeout: Duration::from_millis(300),
+            operation_timeout: Duration::from_secs(20),
+            max_attempts: 3,
+        };
+        // 3 x 300 ms, plus backoffs of at most 1 s and 2 s.
+        assert_eq!(g.call_worst_case(), Duration::from_millis(3_900));
+        let one = Guards {
+            max_attempts: 0,
+            ..g
+        };
+        assert_eq!(one.call_worst_case(), Duration::from_millis(300));
+    }
+
+    #[test]
+    fn the_sdk_configuration_carries_every_guard() {
+        let g = Guards::default();
+        let t = g.timeout_config();
+        assert_eq!(t.connect_timeout(), Some(Duration::from_secs(1)));
+        assert_eq!(t.operation_attempt_timeout(), Some(Duration::from_secs(2)));
+        assert_eq!(t.operation_timeout(), Some(Duration::from_secs(4)));
+        assert_eq!(g.retry_config().max_attempts(), 3);
+        let zero = Guards {
+            max_attempts: 0,
+            ..g
+        };
+        assert_eq!(zero.retry_config().max_attempts(), 1);
+    }
+
+    #[test]
+    fn guards_serialize_as_milliseconds_under_their_report_names() {
+        let json = serde_json::to_value(Guards::default()).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "connect_timeout_ms": 1000,
+                "attempt_timeout_ms": 2000,
+                "operation_timeout_ms": 4000,
+                "max_attempts": 3
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn a_loaded_configuration_keeps_the_guards_and_the_endpoint() {
+        let g = Guards::default();
+        let sdk = loader(&g, Some("http://127.0.0.1:9"))
+            .region(aws_config::Region::new("us-east-1"))
+            .load()
+            .await;
+        assert_eq!(sdk.timeout_config(), Some(&g.timeout_config()));
+        assert_eq!(sdk.retry_config().map(RetryConfig::max_attempts), Some(3));
+        assert_eq!(sdk.endpoint_url(), Some("http://127.0.0.1:9"));
+    }
+}
