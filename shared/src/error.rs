@@ -49,6 +49,13 @@ pub enum Error {
     /// A dependency (store, queue, secrets) failed; nothing was done.
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// Every password-hashing slot stayed busy for the whole queue wait;
+    /// nothing was done. Answered `503` with `Retry-After`.
+    #[error("password hashing is saturated")]
+    Saturated {
+        /// How long the caller should wait before trying again.
+        retry_after: Duration,
+    },
     /// The configuration is invalid; the service must not start.
     #[error("invalid configuration: {0}")]
     Config(String),
@@ -69,7 +76,7 @@ impl Error {
             Error::Conflict(_) | Error::ConditionFailed => S::CONFLICT,
             Error::PayloadTooLarge { .. } => S::PAYLOAD_TOO_LARGE,
             Error::RateLimited { .. } => S::TOO_MANY_REQUESTS,
-            Error::Unavailable(_) => S::SERVICE_UNAVAILABLE,
+            Error::Unavailable(_) | Error::Saturated { .. } => S::SERVICE_UNAVAILABLE,
             Error::Config(_) | Error::Internal(_) => S::INTERNAL_SERVER_ERROR,
         }
     }
@@ -80,6 +87,10 @@ impl Error {
         match self {
             Error::Unavailable(_) => {
                 "the service is temporarily unavailable; nothing was changed, try again".into()
+            }
+            Error::Saturated { .. } => {
+                "the service is busy; nothing was changed, try again after Retry-After seconds"
+                    .into()
             }
             Error::Config(_) | Error::Internal(_) => "an internal error occurred".into(),
             other => other.to_string(),

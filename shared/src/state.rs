@@ -1,6 +1,7 @@
 //! [`AppState`]: what every handler needs, built once per cold start.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -9,7 +10,7 @@ use secrecy::SecretString;
 
 use crate::audit::{AuditEvent, EventType, Severity};
 use crate::auth::jwt::TokenCodec;
-use crate::auth::password::PasswordHasher;
+use crate::auth::password::{HashingLimits, PasswordHasher};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{check_jwt_key, Config, Environment, Findings, Severity as FindingSeverity};
 use crate::http::RequestContext;
@@ -53,7 +54,13 @@ impl AppState {
             &config.audience,
             config.access_ttl_secs,
         )?;
-        let passwords = PasswordHasher::new(config.argon2)?;
+        let passwords = PasswordHasher::with_limits(
+            config.argon2,
+            HashingLimits {
+                concurrency: config.password_concurrency,
+                queue_timeout: Duration::from_millis(config.password_queue_timeout_ms),
+            },
+        )?;
         Ok(Self {
             config,
             store,
