@@ -238,6 +238,12 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// `WARDEN_ARGON2_M_COST`, `WARDEN_ARGON2_T_COST`, `WARDEN_ARGON2_P_COST`.
     pub argon2: Argon2Params,
+    /// `WARDEN_PASSWORD_CONCURRENCY`: password hashes that run at once
+    /// (default: the number of cores).
+    pub password_concurrency: usize,
+    /// `WARDEN_PASSWORD_QUEUE_TIMEOUT_MS`: how long a hash waits for a slot
+    /// before the request is answered `503` (2000).
+    pub password_queue_timeout_ms: u64,
     /// `WARDEN_LOGIN_IP_LIMIT`: login requests per client IP (`5/60`).
     pub login_ip_limit: Rate,
     /// `WARDEN_TABLE_PREFIX`: prepended to every DynamoDB table name.
@@ -359,6 +365,17 @@ impl Config {
                 0,
             )),
         };
+        // Each hash holds m_cost KiB; more at once than cores only queues
+        // CPU and adds memory, so the default is the number of cores.
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let password_concurrency = usize::try_from(number(
+            "WARDEN_PASSWORD_CONCURRENCY",
+            i64::try_from(cores).unwrap_or(1),
+            1,
+        ))
+        .unwrap_or(1);
+        let password_queue_timeout_ms =
+            u64::try_from(number("WARDEN_PASSWORD_QUEUE_TIMEOUT_MS", 2000, 0)).unwrap_or(0);
 
         let login_ip_limit = match var("WARDEN_LOGIN_IP_LIMIT") {
             None => Rate {
@@ -399,6 +416,8 @@ impl Config {
             refresh_ttl_secs,
             allowed_origins,
             argon2,
+            password_concurrency,
+            password_queue_timeout_ms,
             login_ip_limit,
             table_prefix: var("WARDEN_TABLE_PREFIX").unwrap_or_else(|| "warden-".into()),
             trust_forwarded_for: var("WARDEN_TRUST_FORWARDED_FOR")

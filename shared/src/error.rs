@@ -69,6 +69,13 @@ pub enum Error {
         #[source]
         source: Option<Cause>,
     },
+    /// Every password-hashing slot stayed busy for the whole queue wait;
+    /// nothing was done. Answered `503` with `Retry-After`.
+    #[error("password hashing is saturated")]
+    Saturated {
+        /// How long the caller should wait before trying again.
+        retry_after: Duration,
+    },
     /// The configuration is invalid; the service must not start.
     #[error("invalid configuration: {0}")]
     Config(String),
@@ -97,7 +104,7 @@ impl Error {
             Error::Conflict(_) | Error::ConditionFailed => S::CONFLICT,
             Error::PayloadTooLarge { .. } => S::PAYLOAD_TOO_LARGE,
             Error::RateLimited { .. } => S::TOO_MANY_REQUESTS,
-            Error::Unavailable { .. } => S::SERVICE_UNAVAILABLE,
+            Error::Unavailable { .. } | Error::Saturated { .. } => S::SERVICE_UNAVAILABLE,
             Error::Config(_) | Error::Internal { .. } => S::INTERNAL_SERVER_ERROR,
         }
     }
@@ -108,6 +115,10 @@ impl Error {
         match self {
             Error::Unavailable { .. } => {
                 "the service is temporarily unavailable; nothing was changed, try again".into()
+            }
+            Error::Saturated { .. } => {
+                "the service is busy; nothing was changed, try again after Retry-After seconds"
+                    .into()
             }
             Error::Config(_) | Error::Internal { .. } => "an internal error occurred".into(),
             other => other.to_string(),

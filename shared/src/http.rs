@@ -296,7 +296,7 @@ impl<'a> Responder<'a> {
                     HeaderValue::from_static("Bearer"),
                 );
             }
-            Error::RateLimited { retry_after } => {
+            Error::RateLimited { retry_after } | Error::Saturated { retry_after } => {
                 let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
                 headers.insert(http::header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
             }

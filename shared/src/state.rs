@@ -11,6 +11,7 @@
 //! events with the configured retention.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -19,7 +20,7 @@ use secrecy::SecretString;
 
 use crate::audit::{AuditEvent, EventType, Origin, Severity};
 use crate::auth::jwt::TokenCodec;
-use crate::auth::password::PasswordHasher;
+use crate::auth::password::{HashingLimits, PasswordHasher};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{check_jwt_key, Config, Environment, Findings, Severity as FindingSeverity};
 use crate::queue::{Queue, SqsQueue};
@@ -63,7 +64,13 @@ pub struct Accounts {
 impl Accounts {
     /// Assembles the accounts state.
     pub fn new(config: Config, store: Arc<dyn AuthStore>, clock: Arc<dyn Clock>) -> Result<Self> {
-        let passwords = PasswordHasher::new(config.argon2)?;
+        let passwords = PasswordHasher::with_limits(
+            config.argon2,
+            HashingLimits {
+                concurrency: config.password_concurrency,
+                queue_timeout: Duration::from_millis(config.password_queue_timeout_ms),
+            },
+        )?;
         Ok(Self {
             config,
             store,

@@ -18,6 +18,7 @@ use warden::audit::{EventType, Severity};
 use warden::auth::login::create_user;
 use warden::auth::tokens::authenticate;
 use warden::clock::{Clock, ManualClock};
+use warden::config::Config;
 use warden::domain::UserRecord;
 use warden::domain::{Role, Username};
 use warden::http::RequestContext;
@@ -288,6 +289,77 @@ async fn the_sixth_login_from_one_ip_within_a_minute_is_429_with_retry_after() {
             .await
             .status,
         StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn with_every_hashing_slot_busy_a_login_is_503_with_retry_after_and_changes_nothing() {
+    let load = |concurrency: &'static str| {
+        Config::load(move |k| match k {
+            "WARDEN_ENV" => Some("development".into()),
+            "WARDEN_JWT_SECRET" => Some(testing::TEST_JWT_KEY.into()),
+            "WARDEN_PASSWORD_CONCURRENCY" => Some(concurrency.into()),
+            "WARDEN_PASSWORD_QUEUE_TIMEOUT_MS" => Some("20".into()),
+            _ => None,
+        })
+    };
+    let (_, refused) = load("0");
+    assert!(
+        refused
+            .error_summary()
+            .contains("WARDEN_PASSWORD_CONCURRENCY"),
+        "{refused:?}"
+    );
+    let (config, findings) = load("1");
+    assert!(!findings.has_errors(), "{findings:?}");
+    let clock = Arc::new(ManualClock::starting_now());
+    let h = Harness {
+        state: testing::state_with(config.unwrap(), Arc::new(MemoryStore::new()), clock.clone()),
+        clock,
+        next_ip: AtomicU32::new(1),
+    };
+    h.add_user("alice", "right password", &[]).await;
+
+    let busy = h.state.passwords.occupy_every_slot();
+    assert_eq!(busy.len(), 1, "WARDEN_PASSWORD_CONCURRENCY=1");
+    for (username, password) in [
+        ("alice", "wrong password"),
+        ("alice", "right password"),
+        ("nobody", "any password"),
+    ] {
+        let reply = h.login(username, password).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{username}: {}",
+            reply.body
+        );
+        assert_eq!(retry_after(&reply), 1);
+        assert_eq!(reply.headers["content-type"], "application/problem+json");
+        assert_eq!(reply.body["status"], 503);
+        assert!(
+            reply.body["detail"].as_str().unwrap().contains("busy"),
+            "{}",
+            reply.body
+        );
+    }
+    let alice = h
+        .state
+        .store
+        .get_user(&Username::parse("alice").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(alice.failed_logins, 0, "a refused login is not a failure");
+
+    drop(busy);
+    assert_eq!(
+        h.login("alice", "right password").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        h.login("nobody", "any password").await.status,
+        StatusCode::UNAUTHORIZED
     );
 }
 

@@ -46,8 +46,12 @@ impl Scheme for Slack {
             (Some(outer), _) => outer,
             (None, _) => "interaction".into(),
         };
-        let delivery_id =
-            json_field(body, "event_id").unwrap_or_else(|| format!("{timestamp}-{hex}"));
+        // Without an event id (slash commands, interactions), the id is the
+        // timestamp and the signature bytes, re-encoded: hex decoding ignores
+        // case, so the hex as sent would let a replay with its case changed
+        // pass as a new delivery.
+        let delivery_id = json_field(body, "event_id")
+            .unwrap_or_else(|| format!("{timestamp}-{}", ::hex::encode(&expected)));
         Ok(Verified {
             delivery_id,
             event_type,
@@ -175,5 +179,26 @@ mod tests {
             if let Ok(v) = prefixed.parse() { h.insert("x-slack-signature", v); }
             let _ = Slack.verify(&h, &body, &[SigningKey::new(b"k")], 1000);
         }
+    }
+
+    #[test]
+    fn a_replay_with_the_signature_in_other_case_has_the_same_delivery_id() {
+        let key = SigningKey::new(b"secret");
+        let now = 1_700_000_000;
+        let body = b"command=%2Fdeploy&text=prod";
+        let mac = ::hex::encode(key.sign(&[format!("v0:{now}:").as_bytes(), body]));
+        let id = |sig: &str| {
+            let mut h = http::HeaderMap::new();
+            h.insert(
+                "x-slack-request-timestamp",
+                now.to_string().parse().unwrap(),
+            );
+            h.insert("x-slack-signature", format!("v0={sig}").parse().unwrap());
+            Slack
+                .verify(&h, body, std::slice::from_ref(&key), now)
+                .unwrap()
+                .delivery_id
+        };
+        assert_eq!(id(&mac), id(&mac.to_uppercase()));
     }
 }
