@@ -613,7 +613,7 @@ async fn disabling_a_user_kills_its_tokens_at_once_and_enabling_lets_it_log_in_a
         "old tokens stay dead"
     );
     let types: Vec<EventType> = h
-        .audit_types(&"tests".to_owned())
+        .audit_types("tests")
         .await
         .into_iter()
         .map(|(t, _)| t)
