@@ -170,25 +170,36 @@ impl Route {
         Self { method, path }
     }
 
-    /// The values of the path's `{params}` when `path` matches, in order.
-    pub fn params<'p>(&self, path: &'p str) -> Option<Vec<&'p str>> {
+    /// Whether `path` matches the template (checked on every request, so
+    /// it allocates nothing).
+    pub fn matches(&self, path: &str) -> bool {
         let mut template = self.path.split('/');
         let mut actual = path.split('/');
-        let mut params = Vec::new();
         loop {
             match (template.next(), actual.next()) {
-                (None, None) => return Some(params),
-                (Some(t), Some(a)) if t.starts_with('{') && t.ends_with('}') => {
-                    if a.is_empty() {
-                        return None;
-                    }
-                    params.push(a);
-                }
+                (None, None) => return true,
+                (Some(t), Some(a)) if is_param(t) && !a.is_empty() => {}
                 (Some(t), Some(a)) if t == a => {}
-                _ => return None,
+                _ => return false,
             }
         }
     }
+
+    /// The values of the path's `{params}` when `path` matches, in order.
+    pub fn params<'p>(&self, path: &'p str) -> Option<Vec<&'p str>> {
+        self.matches(path).then(|| {
+            self.path
+                .split('/')
+                .zip(path.split('/'))
+                .filter(|(t, _)| is_param(t))
+                .map(|(_, a)| a)
+                .collect()
+        })
+    }
+}
+
+fn is_param(segment: &str) -> bool {
+    segment.starts_with('{') && segment.ends_with('}')
 }
 
 /// The route of `routes` that serves `method` on `path`, with the path's
@@ -201,13 +212,11 @@ pub fn resolve<'r, 'p>(
     path: &'p str,
 ) -> Result<(&'r Route, Vec<&'p str>), Error> {
     let mut allow: Vec<&str> = Vec::new();
-    for route in routes {
-        if let Some(params) = route.params(path) {
-            if route.method == method.as_str() {
-                return Ok((route, params));
-            }
-            allow.push(route.method);
+    for route in routes.iter().filter(|r| r.matches(path)) {
+        if route.method == method.as_str() {
+            return Ok((route, route.params(path).unwrap_or_default()));
         }
+        allow.push(route.method);
     }
     if allow.is_empty() {
         Err(Error::NotFound("no such endpoint".into()))

@@ -9,9 +9,7 @@
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
-use lambda_http::request::RequestContext as LambdaContext;
-use lambda_http::{Body, Request, RequestExt};
+use lambda_http::Request;
 use secrecy::SecretString;
 use serde_json::{json, Value};
 use warden::auth::login::create_user;
@@ -22,15 +20,7 @@ use warden::http::RequestContext;
 use warden::store::memory::MemoryStore;
 
 fn request(path: &str, body: String) -> Request {
-    let mut context = ApiGatewayV2httpRequestContext::default();
-    context.request_id = Some("bench".into());
-    context.http.source_ip = Some("192.0.2.1".into());
-    http::Request::builder()
-        .method("POST")
-        .uri(path)
-        .body(Body::from(body))
-        .unwrap()
-        .with_request_context(LambdaContext::ApiGatewayV2(context))
+    warden::testing::api_request("POST", path, &[], body, "192.0.2.1")
 }
 
 fn benches(c: &mut Criterion) {

@@ -1,5 +1,5 @@
-//! The login function's handler, called as a function: what API.md
-//! promises for `POST /auth/login` and `POST /auth/refresh`.
+//! The login function's handler, called as a function: what
+//! `infra/openapi.yaml` promises for `POST /auth/login` and `POST /auth/refresh`.
 
 // Test helpers panic on purpose: a failed step is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -9,9 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use http::{HeaderMap, StatusCode};
-use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
-use lambda_http::request::RequestContext as LambdaContext;
-use lambda_http::{Body, Request, RequestExt};
+use lambda_http::Body;
 use secrecy::SecretString;
 use serde_json::{json, Value};
 use warden::audit::{EventType, Severity};
@@ -75,25 +73,17 @@ impl Harness {
     }
 
     async fn call_raw(&self, path: &str, body: impl Into<Body>, ip: &str) -> Reply {
-        let mut context = ApiGatewayV2httpRequestContext::default();
-        context.request_id = Some(ulid::Ulid::new().to_string());
-        context.http.source_ip = Some(ip.to_owned());
-        let req: Request = http::Request::builder()
-            .method("POST")
-            .uri(path)
-            .header("content-type", "application/json")
-            .body(body.into())
-            .unwrap()
-            .with_request_context(LambdaContext::ApiGatewayV2(context));
+        let req = testing::api_request(
+            "POST",
+            path,
+            &[("content-type", "application/json")],
+            body,
+            ip,
+        );
         let response = warden_login::handler(&self.state, req).await.unwrap();
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes: &[u8] = response.body().as_ref();
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(bytes).unwrap()
-        };
+        let body = testing::json_body(&response);
         assert_ne!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
         Reply {
             status,

@@ -7,9 +7,7 @@
 use std::sync::Arc;
 
 use http::StatusCode;
-use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
-use lambda_http::request::RequestContext as LambdaContext;
-use lambda_http::{Body, Request, RequestExt};
+use lambda_http::Body;
 use secrecy::SecretString;
 use serde_json::{json, Value};
 use warden::audit::EventType;
@@ -100,31 +98,20 @@ impl Harness {
         token: Option<&str>,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut context = ApiGatewayV2httpRequestContext::default();
-        context.request_id = Some(ulid::Ulid::new().to_string());
-        context.http.source_ip = Some("192.0.2.44".into());
-        let mut builder = http::Request::builder().method(method).uri(path);
-        if let Some(t) = token {
-            builder = builder.header("authorization", format!("Bearer {t}"));
+        let authorization = token.map(|t| format!("Bearer {t}"));
+        let mut headers = vec![("content-type", "application/json")];
+        if let Some(value) = &authorization {
+            headers.push(("authorization", value));
         }
         let body = body.map_or(Body::Empty, |b| Body::from(b.to_string()));
-        let req: Request = builder
-            .body(body)
-            .unwrap()
-            .with_request_context(LambdaContext::ApiGatewayV2(context));
+        let req = testing::api_request(method, path, &headers, body, "192.0.2.44");
         let response = warden_revoke::handler(&self.state, req).await.unwrap();
         let status = response.status();
         assert_ne!(status, StatusCode::INTERNAL_SERVER_ERROR);
         if status == StatusCode::UNAUTHORIZED {
             assert_eq!(response.headers()["www-authenticate"], "Bearer");
         }
-        let bytes: &[u8] = response.body().as_ref();
-        let value = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(bytes).unwrap()
-        };
-        (status, value)
+        (status, testing::json_body(&response))
     }
 
     async fn audit_types(&self, actor: &str) -> Vec<(EventType, Value)> {

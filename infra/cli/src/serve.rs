@@ -68,7 +68,7 @@ pub fn route(path: &str) -> Option<Function> {
     Function::ALL
         .iter()
         .map(|(f, _)| *f)
-        .find(|f| f.routes().iter().any(|r| r.params(path).is_some()))
+        .find(|f| f.routes().iter().any(|r| r.matches(path)))
 }
 
 /// Reads the configuration for local serving: like a Lambda's, except that

@@ -274,4 +274,27 @@ fn tables_create_and_users_add_work_against_dynamodb() {
     assert!(stdout.contains("generation 1"), "{stdout}");
     assert_eq!(login(&url, "dave", "dave's password"), 401);
     assert_eq!(login(&url, "dave", "dave's new password"), 200);
+
+    // Disabled: no login; enabled again: logins work.
+    let users = |command: &str, name: &str| {
+        warden()
+            .args(["users", command, name, "--endpoint", &endpoint])
+            .env("WARDEN_TABLE_PREFIX", &prefix)
+            .output()
+            .unwrap()
+    };
+    let out = users("disable", "Dave");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("user dave disabled") && stdout.contains("generation 2"),
+        "{stdout}"
+    );
+    assert_eq!(login(&url, "dave", "dave's new password"), 401);
+    let out = users("enable", "dave");
+    assert!(out.status.success());
+    assert_eq!(login(&url, "dave", "dave's new password"), 200);
+    let out = users("disable", "nobody");
+    assert!(!out.status.success(), "an unknown user is an error");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no user nobody"));
 }

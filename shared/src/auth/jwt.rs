@@ -1,5 +1,5 @@
-//! Access tokens: HS256 JWTs with `typ: at+jwt` and a `kid`, exactly as
-//! API.md "Tokens" says.
+//! Access tokens: HS256 JWTs with `typ: at+jwt` and a `kid`, as
+//! `infra/openapi.yaml` describes them.
 //!
 //! [`TokenCodec::verify`] checks the signature and every claim, with the
 //! time checks done against Warden's [`Clock`](crate::clock::Clock) (not the
