@@ -1,7 +1,7 @@
 //! The one error type of Warden and how it becomes an HTTP answer.
 //!
 //! Every failure a handler can meet is an [`Error`]; [`Error::status`] maps it
-//! to a status code and [`crate::http::problem`] renders it as
+//! to a status code and [`crate::http::Responder::problem`] renders it as
 //! `application/problem+json`. Server-side failures are answered opaquely:
 //! their cause is logged, never sent.
 

@@ -340,3 +340,65 @@ macro_rules! on_both_stores {
         }
     };
 }
+
+/// A handler's answer, timed: what the slow-dependency tests check.
+#[derive(Debug)]
+pub struct TimedReply {
+    /// The status.
+    pub status: http::StatusCode,
+    /// The `content-type` header (empty when absent).
+    pub content_type: String,
+    /// The body as JSON (`Null` when empty or not JSON).
+    pub body: serde_json::Value,
+    /// How long the handler took.
+    pub elapsed: std::time::Duration,
+}
+
+/// Runs a handler call, failing the test (instead of hanging it) when
+/// `what` is still unanswered after `bound`.
+pub async fn answer_within<E: std::fmt::Debug>(
+    what: &str,
+    bound: std::time::Duration,
+    call: impl std::future::Future<Output = std::result::Result<Response<Body>, E>>,
+) -> TimedReply {
+    let started = std::time::Instant::now();
+    let response = tokio::time::timeout(bound, call)
+        .await
+        .unwrap_or_else(|_| panic!("{what} still unanswered after {bound:?}"))
+        .unwrap_or_else(|e| panic!("{what}: the handler failed: {e:?}"));
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let body = serde_json::from_slice(response.body().as_ref()).unwrap_or_default();
+    TimedReply {
+        status: response.status(),
+        content_type,
+        body,
+        elapsed: started.elapsed(),
+    }
+}
+
+/// Asserts that `reply` is a `503` problem document that came within
+/// `bound`, after reaching `endpoint`.
+pub fn assert_unavailable_within(
+    reply: &TimedReply,
+    bound: std::time::Duration,
+    endpoint: &HangingEndpoint,
+) {
+    assert_eq!(
+        reply.status,
+        http::StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        reply.body
+    );
+    assert_eq!(reply.content_type, "application/problem+json");
+    assert_eq!(reply.body["status"], 503, "{}", reply.body);
+    assert!(
+        endpoint.connections() > 0,
+        "the request never reached the endpoint"
+    );
+    assert!(reply.elapsed < bound, "{:?}", reply.elapsed);
+}

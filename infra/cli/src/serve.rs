@@ -26,6 +26,7 @@ use warden::secrets::SecretsManager;
 use warden::state::{signing_keys, AuthState, WebhookState};
 use warden::store::dynamo::DynamoStore;
 use warden::store::memory::MemoryStore;
+use warden::store::{AuthStore, WebhookStore};
 use warden::webhook::{SourceConfig, Sources};
 use warden::Error;
 
@@ -88,6 +89,21 @@ pub async fn aws_config(guards: &Guards, endpoint: Option<&str>) -> aws_config::
     warden::aws::sdk_config(guards, endpoint).await
 }
 
+/// Both adapters, as one object that can serve as either state's store.
+trait Store: AuthStore + WebhookStore {
+    fn into_auth_store(self: Arc<Self>) -> Arc<dyn AuthStore>;
+    fn into_webhook_store(self: Arc<Self>) -> Arc<dyn WebhookStore>;
+}
+
+impl<T: AuthStore + WebhookStore + 'static> Store for T {
+    fn into_auth_store(self: Arc<Self>) -> Arc<dyn AuthStore> {
+        self
+    }
+    fn into_webhook_store(self: Arc<Self>) -> Arc<dyn WebhookStore> {
+        self
+    }
+}
+
 /// Both states of `warden serve`, over one store.
 #[derive(Debug, Clone)]
 pub struct States {
@@ -127,34 +143,24 @@ pub async fn build_states(
     if config.env != Environment::Development {
         tracing::warn!("warden serve is running with WARDEN_ENV={:?}", config.env);
     }
-    let clock = Arc::new(SystemClock);
-    let (auth, webhooks) = match (dynamodb_endpoint, &aws) {
-        (Some(_), Some(aws)) => {
-            let store = Arc::new(DynamoStore::new(
-                aws_sdk_dynamodb::Client::new(aws),
-                &config.table_prefix,
-            ));
-            let webhooks = WebhookState {
-                config: config.clone(),
-                store: store.clone(),
-                sources,
-                queue,
-                clock: clock.clone(),
-            };
-            (AuthState::new(config, store, &keys, clock)?, webhooks)
-        }
-        _ => {
-            let store = Arc::new(MemoryStore::new());
-            let webhooks = WebhookState {
-                config: config.clone(),
-                store: store.clone(),
-                sources,
-                queue,
-                clock: clock.clone(),
-            };
-            (AuthState::new(config, store, &keys, clock)?, webhooks)
-        }
+    // One store behind both states, as one set of tables serves every
+    // function in AWS.
+    let store: Arc<dyn Store> = match (dynamodb_endpoint, &aws) {
+        (Some(_), Some(aws)) => Arc::new(DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(aws),
+            &config.table_prefix,
+        )),
+        _ => Arc::new(MemoryStore::new()),
     };
+    let clock = Arc::new(SystemClock);
+    let webhooks = WebhookState {
+        config: config.clone(),
+        store: store.clone().into_webhook_store(),
+        sources,
+        queue,
+        clock: clock.clone(),
+    };
+    let auth = AuthState::new(config, store.into_auth_store(), &keys, clock)?;
     Ok(States {
         auth: Arc::new(auth),
         webhooks: Arc::new(webhooks),

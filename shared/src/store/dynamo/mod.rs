@@ -1,6 +1,6 @@
 //! The DynamoDB adapter of every storage port, through the AWS SDK.
 //!
-//! One module per domain ([`auth`], [`webhooks`], [`audit`], [`ratelimit`])
+//! One module per domain (`auth`, `webhooks`, `audit`, `ratelimit`)
 //! implements its port and turns its writes into transaction items; this
 //! module holds what they share: the table names, expression building,
 //! the consistent batch read, and [`Transactions::transact`], which sends

@@ -1,6 +1,6 @@
 //! The embedded store: every port in process memory, behind one mutex.
 //!
-//! One module per domain ([`auth`], [`webhooks`], and the audit log and
+//! One module per domain (`auth`, `webhooks`, and the audit log and
 //! rate state here) holds its tables and knows its writes' conditions.
 //! Holding the lock across a whole transaction makes every
 //! [`Transactions::transact`] atomic; all conditions are checked before any
