@@ -190,12 +190,13 @@ impl WebhookState {
         audit_event(&self.config, &*self.clock, event_type, severity, origin)
     }
 
-    /// The Lambda cold start: sources from the Secrets Manager secret named
-    /// by `WARDEN_WEBHOOK_SECRETS_ARN`, the SQS queue at
+    /// The Lambda cold start: AWS clients with the configured timeouts
+    /// ([`crate::aws`]), sources from the Secrets Manager secret named by
+    /// `WARDEN_WEBHOOK_SECRETS_ARN`, the SQS queue at
     /// `WARDEN_EVENTS_QUEUE_URL`, the DynamoDB store. Fails (the function
     /// never serves) when either is missing or a source is incomplete.
     pub async fn from_aws(config: Config) -> Result<Self> {
-        let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let aws = crate::aws::sdk_config(&config.aws, None).await;
         Self::with_aws(config, &aws).await
     }
 
