@@ -90,6 +90,8 @@ pub async fn aws_config(guards: &Guards, endpoint: Option<&str>) -> aws_config::
 }
 
 /// Both adapters, as one object that can serve as either state's store.
+/// (The explicit conversions stand in for trait upcasting, which needs
+/// Rust 1.86; the workspace declares 1.85.)
 trait Store: AuthStore + WebhookStore {
     fn into_auth_store(self: Arc<Self>) -> Arc<dyn AuthStore>;
     fn into_webhook_store(self: Arc<Self>) -> Arc<dyn WebhookStore>;
