@@ -38,6 +38,7 @@
 //! - `testing` (feature `testing`): emulator-backed stores, API Gateway
 //!   request building and the both-stores test macro for the test suites.
 
+pub mod agents;
 pub mod audit;
 pub mod auth;
 pub mod aws;

@@ -42,3 +42,14 @@ pub fn unknown_user_failures(username: &Username) -> String {
 pub fn delivery(source: &str, delivery_id: &str) -> String {
     format!("{source}#{delivery_id}")
 }
+
+/// The AgentJobs key of a run request's idempotency record:
+/// `idem#<caller>#<sha-256 of the client's key>`. Hashing bounds the
+/// length and keeps arbitrary header text out of the key.
+pub fn idempotency(caller: &str, client_key: &str) -> String {
+    use sha2::{Digest as _, Sha256};
+    format!(
+        "idem#{caller}#{}",
+        hex::encode(Sha256::digest(client_key.as_bytes()))
+    )
+}

@@ -1,7 +1,7 @@
 //! The storage ports and their two adapters, arranged by domain.
 //!
-//! Each domain has its port here ([`auth`], [`webhooks`], [`audit`],
-//! [`ratelimit`]) and one module in each adapter. Every state change is a
+//! Each domain has its port here ([`auth`], [`webhooks`], [`agents`],
+//! [`api_keys`], [`audit`], [`ratelimit`]) and one module in each adapter. Every state change is a
 //! [`Write`] of its domain, and [`Transactions::transact`] applies a list of
 //! them, across domains, all or nothing: that is how an action and its audit
 //! record always land together. [`keys`] builds every storage key. Both
@@ -19,8 +19,12 @@
 //! whatever its TTL says, because its job is to outlive the token it blocks.
 //!
 //! Each function holds only the ports it uses: [`AuthStore`] for login,
-//! revocation and the authorizer, [`WebhookStore`] for webhook intake.
+//! revocation and the authorizer, [`WebhookStore`] for webhook intake,
+//! [`AgentRunStore`] for agent runs and proposals, [`WorkerStore`] for the
+//! job worker.
 
+pub mod agents;
+pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod dynamo;
@@ -31,6 +35,8 @@ pub mod webhooks;
 
 use async_trait::async_trait;
 
+pub use self::agents::{AgentStore, AgentWrite, JobMove, Page, RunContext};
+pub use self::api_keys::{ApiKeyStore, ApiKeyWrite};
 pub use self::audit::AuditStore;
 pub use self::auth::{AccountChange, AuthWrite, SessionStore, UserStore};
 pub use self::keys::RevocationKey;
@@ -47,6 +53,10 @@ pub enum Write {
     Auth(AuthWrite),
     /// Webhook delivery records.
     Webhook(WebhookWrite),
+    /// Agents, workspaces, jobs, proposals, idempotency records.
+    Agent(AgentWrite),
+    /// API keys.
+    ApiKey(ApiKeyWrite),
     /// Appends an audit event. Condition: its id is new.
     Audit(AuditEvent),
 }
@@ -60,6 +70,18 @@ impl From<AuthWrite> for Write {
 impl From<WebhookWrite> for Write {
     fn from(w: WebhookWrite) -> Self {
         Write::Webhook(w)
+    }
+}
+
+impl From<AgentWrite> for Write {
+    fn from(w: AgentWrite) -> Self {
+        Write::Agent(w)
+    }
+}
+
+impl From<ApiKeyWrite> for Write {
+    fn from(w: ApiKeyWrite) -> Self {
+        Write::ApiKey(w)
     }
 }
 
@@ -97,5 +119,31 @@ impl<T: DeliveryStore + AuditStore + Transactions> WebhookStore for T {}
 impl std::fmt::Debug for dyn WebhookStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("dyn WebhookStore")
+    }
+}
+
+/// The ports of agent runs and proposals: the agents domain, API keys, the
+/// denylist reads that verify a bearer token, audit.
+pub trait AgentRunStore:
+    AgentStore + ApiKeyStore + SessionStore + AuditStore + Transactions
+{
+}
+
+impl<T: AgentStore + ApiKeyStore + SessionStore + AuditStore + Transactions> AgentRunStore for T {}
+
+impl std::fmt::Debug for dyn AgentRunStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("dyn AgentRunStore")
+    }
+}
+
+/// The ports of the job worker: jobs and agents, audit.
+pub trait WorkerStore: AgentStore + AuditStore + Transactions {}
+
+impl<T: AgentStore + AuditStore + Transactions> WorkerStore for T {}
+
+impl std::fmt::Debug for dyn WorkerStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("dyn WorkerStore")
     }
 }

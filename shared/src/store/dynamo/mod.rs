@@ -196,6 +196,9 @@ impl DynamoStore {
             Write::Auth(w) => self.auth_items(w),
             Write::Webhook(w) => self.webhook_items(w).map(|i| vec![i]),
             Write::Audit(e) => self.audit_item(&e).map(|i| vec![i]),
+            Write::Agent(_) | Write::ApiKey(_) => {
+                Err(Error::internal("TEMP: agents not in DynamoDB yet"))
+            }
         }
     }
 }

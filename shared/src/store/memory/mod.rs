@@ -1,11 +1,13 @@
 //! The embedded store: every port in process memory, behind one mutex.
 //!
-//! One module per domain (`auth`, `webhooks`, and the audit log and
-//! rate state here) holds its tables and knows its writes' conditions.
+//! One module per domain (`auth`, `webhooks`, `agents`, `api_keys`, and
+//! the audit log and rate state here) holds its tables and knows its writes' conditions.
 //! Holding the lock across a whole transaction makes every
 //! [`Transactions::transact`] atomic; all conditions are checked before any
 //! write is applied, as DynamoDB does.
 
+mod agents;
+mod api_keys;
 mod auth;
 mod webhooks;
 
@@ -23,6 +25,8 @@ use crate::{Error, Result};
 struct Tables {
     auth: auth::AuthTables,
     webhooks: webhooks::DeliveryTables,
+    agents: agents::AgentTables,
+    api_keys: api_keys::KeyTables,
     /// By event id (a ULID, so this is also time order).
     audit: BTreeMap<String, AuditEvent>,
     /// Theoretical arrival time and expiry per limited key.
@@ -35,6 +39,8 @@ impl Tables {
         match write {
             Write::Auth(w) => auth::AuthTables::item_ids(w),
             Write::Webhook(w) => webhooks::DeliveryTables::item_ids(w),
+            Write::Agent(w) => agents::AgentTables::item_ids(w),
+            Write::ApiKey(w) => api_keys::KeyTables::item_ids(w),
             Write::Audit(e) => vec![format!("audit/{}", e.event_id)],
         }
     }
@@ -43,6 +49,8 @@ impl Tables {
         match write {
             Write::Auth(w) => self.auth.check(w),
             Write::Webhook(w) => self.webhooks.check(w),
+            Write::Agent(w) => self.agents.check(w),
+            Write::ApiKey(w) => self.api_keys.check(w),
             Write::Audit(e) => !self.audit.contains_key(&e.event_id),
         }
     }
@@ -51,6 +59,8 @@ impl Tables {
         match write {
             Write::Auth(w) => self.auth.apply(w),
             Write::Webhook(w) => self.webhooks.apply(w),
+            Write::Agent(w) => self.agents.apply(w),
+            Write::ApiKey(w) => self.api_keys.apply(w),
             Write::Audit(e) => {
                 self.audit.insert(e.event_id.clone(), e);
             }

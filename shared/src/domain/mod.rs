@@ -3,6 +3,8 @@
 //! Warden module, so the store, the auth rules and the handlers can all
 //! depend on it without depending on each other.
 
+pub mod agents;
+
 use std::fmt;
 
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,434 @@
+//! The agent half's leaf types: agent and workspace ids parsed at the
+//! boundary, agent types and maturity levels, action complexity, and the
+//! records of agents, workspaces, jobs, proposals and API keys.
+//!
+//! Every enum here has one stored name per value, and parsing a stored name
+//! that is not one of them is an error: an unknown maturity or status read
+//! back from the store is never defaulted to something else.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::{Error, Result};
+
+/// The longest agent, workspace or caller-chosen id accepted.
+pub const MAX_ID_CHARS: usize = 64;
+
+/// Declares an id newtype parsed at the boundary: 1 to [`MAX_ID_CHARS`] of
+/// ASCII letters, digits, `.`, `-` and `_` (never `#`, which storage keys
+/// use as their separator).
+macro_rules! parsed_id {
+    ($(#[$doc:meta])* $name:ident, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Parses what a client or an operator typed.
+            pub fn parse(raw: &str) -> Result<Self> {
+                let ok = !raw.is_empty()
+                    && raw.len() <= MAX_ID_CHARS
+                    && raw
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+                if ok {
+                    Ok(Self(raw.to_owned()))
+                } else {
+                    Err(Error::BadRequest(format!(
+                        concat!($what, " must be 1 to {} characters of letters, digits, '.', '-' and '_'"),
+                        MAX_ID_CHARS
+                    )))
+                }
+            }
+
+            /// The id as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+                let raw = String::deserialize(d)?;
+                Self::parse(&raw).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+parsed_id!(
+    /// An agent's id, chosen by the operator who registers it.
+    AgentId,
+    "agent_id"
+);
+parsed_id!(
+    /// A workspace's id, chosen by the operator who adds it.
+    WorkspaceId,
+    "workspace_id"
+);
+
+/// Declares a closed enum with one stored (and serialised) name per value;
+/// parsing any other name is an error naming what was expected.
+macro_rules! named_enum {
+    ($(#[$doc:meta])* $name:ident, $what:literal, { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        pub enum $name {
+            $($(#[$vdoc])* #[serde(rename = $text)] $variant,)+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The stored and serialised name.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)+
+                }
+            }
+
+            /// Parses a name; anything else is an error that lists the names.
+            pub fn parse(s: &str) -> Result<Self> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    other => Err(Error::BadRequest(format!(
+                        "unknown {} {other:?}; expected one of: {}",
+                        $what,
+                        [$($text),+].join(", ")
+                    ))),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+named_enum!(
+    /// The seven agent types of the catalogue.
+    AgentType, "agent type", {
+        /// Invoices, categorisation, reconciliation.
+        Accounting = "accounting",
+        /// Leads and pipeline.
+        Sales = "sales",
+        /// Campaigns and acquisition cost.
+        Marketing = "marketing",
+        /// Shipments and stock.
+        Logistics = "logistics",
+        /// Nexus and liability.
+        Tax = "tax",
+        /// Vendors and purchase orders.
+        Purchasing = "purchasing",
+        /// Runway, forecasts, hiring.
+        Planning = "planning",
+    }
+);
+
+named_enum!(
+    /// How far an agent is trusted (AWS's agentic security scopes 1-4).
+    Maturity, "maturity", {
+        /// Blocked from running anything.
+        Student = "STUDENT",
+        /// Every run is a proposal a human approves.
+        Intern = "INTERN",
+        /// Runs up to complexity 3; complexity 4 is proposed.
+        Supervised = "SUPERVISED",
+        /// Runs everything.
+        Autonomous = "AUTONOMOUS",
+    }
+);
+
+named_enum!(
+    /// Where a job is in its life. It only moves forward, along
+    /// [`JobStatus::can_move_to`], and the store enforces it.
+    JobStatus, "job status", {
+        /// A proposal waits for a human decision.
+        AwaitingApproval = "AWAITING_APPROVAL",
+        /// Queued for the worker.
+        Pending = "PENDING",
+        /// A worker holds it under a lease.
+        Running = "RUNNING",
+        /// Ran and stored its result.
+        Success = "SUCCESS",
+        /// Ended without a result; `error` says why.
+        Failed = "FAILED",
+        /// Its proposal was rejected or expired; it never ran.
+        Rejected = "REJECTED",
+    }
+);
+
+impl JobStatus {
+    /// The transitions API.md allows, and no others.
+    pub fn can_move_to(self, next: JobStatus) -> bool {
+        use JobStatus::*;
+        matches!(
+            (self, next),
+            (AwaitingApproval, Pending)
+                | (AwaitingApproval, Rejected)
+                | (Pending, Running)
+                | (Pending, Failed)
+                | (Running, Success)
+                | (Running, Failed)
+        )
+    }
+
+    /// Whether the job has ended.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            JobStatus::Success | JobStatus::Failed | JobStatus::Rejected
+        )
+    }
+}
+
+named_enum!(
+    /// Where a proposal is.
+    ProposalStatus, "proposal status", {
+        /// Waiting for an approver.
+        Pending = "PENDING",
+        /// Approved: its job was queued.
+        Approved = "APPROVED",
+        /// Rejected: its job ended `REJECTED`.
+        Rejected = "REJECTED",
+        /// Not decided within its window: its job ended `REJECTED`.
+        Expired = "EXPIRED",
+    }
+);
+
+/// What an action does, which decides what maturity may run it (API.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Complexity {
+    /// 1: read-only analysis.
+    Analysis = 1,
+    /// 2: drafts something a person will use.
+    Draft = 2,
+    /// 3: changes records.
+    ChangesRecords = 3,
+    /// 4: external effects or money.
+    ExternalEffect = 4,
+}
+
+impl Complexity {
+    /// The number API.md uses, 1 to 4.
+    pub fn level(self) -> u8 {
+        self as u8
+    }
+}
+
+/// A registered agent (Agents table).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AgentRecord {
+    /// The agent's id.
+    pub agent_id: AgentId,
+    /// Which actions it has.
+    pub agent_type: AgentType,
+    /// How far it is trusted.
+    pub maturity: Maturity,
+    /// The kill switch: a disabled agent runs nothing, queued jobs included.
+    pub enabled: bool,
+    /// The workspaces it may work in.
+    pub workspaces: Vec<WorkspaceId>,
+    /// Epoch seconds.
+    pub created_at: i64,
+    /// Epoch seconds of the last change.
+    pub updated_at: i64,
+}
+
+impl AgentRecord {
+    /// Whether the agent may work in `workspace`.
+    pub fn allowed_in(&self, workspace: &WorkspaceId) -> bool {
+        self.workspaces.contains(workspace)
+    }
+}
+
+/// A workspace (Workspaces table).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WorkspaceRecord {
+    /// The workspace's id.
+    pub workspace_id: WorkspaceId,
+    /// A display name.
+    pub name: String,
+    /// Epoch seconds.
+    pub created_at: i64,
+}
+
+/// One agent run (AgentJobs table).
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobRecord {
+    /// A ULID, so ids sort by creation time.
+    pub job_id: String,
+    /// The agent that runs it.
+    pub agent_id: AgentId,
+    /// The workspace it runs in.
+    pub workspace_id: WorkspaceId,
+    /// The action's name.
+    pub action: String,
+    /// The action's input, as submitted.
+    pub input: Value,
+    /// Where it is.
+    pub status: JobStatus,
+    /// Who asked: `user:<id>` or `key:<id>`.
+    pub requested_by: String,
+    /// The proposal it waits on, if it was proposed.
+    pub proposal_id: Option<String>,
+    /// When the proposal expires (epoch seconds), if it was proposed.
+    pub decide_by: Option<i64>,
+    /// While `RUNNING`: until when its worker may still be working (epoch
+    /// milliseconds). A redelivery after that finds the worker dead.
+    pub lease_until: Option<i64>,
+    /// The action's result, once `SUCCESS`.
+    pub result: Option<Value>,
+    /// Why it failed or was rejected.
+    pub error: Option<String>,
+    /// Epoch milliseconds.
+    pub created_at: i64,
+    /// Epoch milliseconds of the last move.
+    pub updated_at: i64,
+}
+
+/// A proposal: a job waiting for a human decision (Proposals table).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProposalRecord {
+    /// A ULID, so ids sort by creation time.
+    pub proposal_id: String,
+    /// The job it holds back.
+    pub job_id: String,
+    /// The agent.
+    pub agent_id: AgentId,
+    /// The workspace.
+    pub workspace_id: WorkspaceId,
+    /// The action's name.
+    pub action: String,
+    /// The action's input.
+    pub input: Value,
+    /// Who asked for the run (`user:<id>` or `key:<id>`).
+    pub requested_by: String,
+    /// Where it is.
+    pub status: ProposalStatus,
+    /// Epoch milliseconds.
+    pub created_at: i64,
+    /// After this (epoch seconds) it can no longer be decided.
+    pub decide_by: i64,
+    /// Who approved or rejected it.
+    pub decided_by: Option<String>,
+    /// The reason given with the decision.
+    pub reason: Option<String>,
+    /// Epoch milliseconds of the decision or expiry.
+    pub decided_at: Option<i64>,
+}
+
+/// The answer an idempotent run request gave, kept 24 hours so that a
+/// retry with the same key and body gets it again (AgentJobs table, under
+/// an `idem#` key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    /// See [`crate::store::keys::idempotency`].
+    pub key: String,
+    /// SHA-256 (hex) of the request: path agent id and body, as JSON values.
+    pub request_hash: String,
+    /// The job the first request created.
+    pub job_id: String,
+    /// The status it answered.
+    pub status: JobStatus,
+    /// The proposal it answered, if any.
+    pub proposal_id: Option<String>,
+    /// Epoch seconds.
+    pub expires_at: i64,
+}
+
+/// An API key as stored (ApiKeys table): never the key itself, only an
+/// HMAC of its secret under the pepper.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRecord {
+    /// The id part of `wdn_<key id>_<secret>` (a ULID: no `_`).
+    pub key_id: String,
+    /// HMAC-SHA256 of the secret under the pepper, hex.
+    pub secret_hmac: String,
+    /// The agent the key belongs to (and the only one it may run).
+    pub owner: AgentId,
+    /// What it may do, e.g. `agents:run`.
+    pub scopes: Vec<String>,
+    /// Epoch seconds; `None` never expires.
+    pub expires_at: Option<i64>,
+    /// Requests per hour.
+    pub rate_limit_per_hour: u32,
+    /// Epoch seconds, once revoked.
+    pub revoked_at: Option<i64>,
+    /// Epoch seconds.
+    pub created_at: i64,
+    /// Requests counted so far.
+    pub usage_count: u64,
+    /// Epoch seconds of the last counted request.
+    pub last_used_at: Option<i64>,
+    /// The key's GCRA theoretical arrival time (epoch ms), if used.
+    pub tat: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_refuse_empty_long_and_separator_characters() {
+        assert!(AgentId::parse("books-1.a_b").is_ok());
+        for bad in ["", "a#b", "a b", "ä", &"a".repeat(65)] {
+            assert!(AgentId::parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            WorkspaceId::parse(&"w".repeat(64)).unwrap().as_str().len(),
+            64
+        );
+    }
+
+    #[test]
+    fn stored_names_round_trip_and_unknown_names_are_errors() {
+        for m in Maturity::ALL {
+            assert_eq!(Maturity::parse(m.as_str()).unwrap(), *m);
+        }
+        for t in AgentType::ALL {
+            assert_eq!(AgentType::parse(t.as_str()).unwrap(), *t);
+        }
+        assert!(Maturity::parse("intern").is_err());
+        assert!(JobStatus::parse("done").is_err());
+        assert_eq!(
+            serde_json::to_value(JobStatus::AwaitingApproval).unwrap(),
+            "AWAITING_APPROVAL"
+        );
+    }
+
+    #[test]
+    fn jobs_move_only_along_the_documented_transitions() {
+        use JobStatus::*;
+        let allowed = [
+            (AwaitingApproval, Pending),
+            (AwaitingApproval, Rejected),
+            (Pending, Running),
+            (Pending, Failed),
+            (Running, Success),
+            (Running, Failed),
+        ];
+        for from in JobStatus::ALL {
+            for to in JobStatus::ALL {
+                assert_eq!(
+                    from.can_move_to(*to),
+                    allowed.contains(&(*from, *to)),
+                    "{from} -> {to}"
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! The agents port: the registry (agents, workspaces), jobs, proposals and
+//! the idempotency records of run requests.
+//!
+//! A job's status only moves forward: [`JobMove`] names the status it
+//! expects, and the store refuses the move ([`crate::Error::ConditionFailed`])
+//! when the job is anywhere else, so a redelivered message, a second worker
+//! or a late approval can never move a job back.
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use crate::domain::agents::{
+    AgentId, AgentRecord, IdempotencyRecord, JobRecord, JobStatus, Maturity, ProposalRecord,
+    ProposalStatus, WorkspaceId, WorkspaceRecord,
+};
+use crate::Result;
+
+/// One forward move of a job's status.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobMove {
+    /// The job.
+    pub job_id: String,
+    /// The status it must have now (the write's condition).
+    pub from: JobStatus,
+    /// The status it gets; `from.can_move_to(to)` must hold.
+    pub to: JobStatus,
+    /// When (epoch milliseconds); becomes `updated_at`.
+    pub at: i64,
+    /// The lease of a job moved to `RUNNING` (epoch milliseconds).
+    pub lease_until: Option<i64>,
+    /// The result of a job moved to `SUCCESS`.
+    pub result: Option<Value>,
+    /// Why a job moved to `FAILED` or `REJECTED`.
+    pub error: Option<String>,
+}
+
+impl JobMove {
+    /// A move of `job_id` from `from` to `to` at `at`, with nothing else set.
+    pub fn new(job_id: &str, from: JobStatus, to: JobStatus, at: i64) -> Self {
+        Self {
+            job_id: job_id.to_owned(),
+            from,
+            to,
+            at,
+            lease_until: None,
+            result: None,
+            error: None,
+        }
+    }
+
+    /// Sets the error.
+    pub fn error(mut self, error: impl Into<String>) -> Self {
+        self.error = Some(error.into());
+        self
+    }
+}
+
+/// An agents state change, applied inside [`super::Transactions::transact`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum AgentWrite {
+    /// Adds a workspace. Condition: its id is new.
+    CreateWorkspace(WorkspaceRecord),
+    /// Registers an agent. Condition: its id is new.
+    CreateAgent(AgentRecord),
+    /// Changes an agent's maturity. Condition: the agent exists.
+    SetMaturity {
+        /// The agent.
+        agent_id: AgentId,
+        /// The new level.
+        maturity: Maturity,
+        /// Epoch seconds.
+        at: i64,
+    },
+    /// Flips the kill switch. Condition: the agent exists.
+    SetEnabled {
+        /// The agent.
+        agent_id: AgentId,
+        /// Whether it may run.
+        enabled: bool,
+        /// Epoch seconds.
+        at: i64,
+    },
+    /// Stores a new job. Condition: its id is new.
+    CreateJob(JobRecord),
+    /// Moves a job forward. Condition: its status is `from`.
+    MoveJob(JobMove),
+    /// Stores a new proposal. Condition: its id is new.
+    CreateProposal(ProposalRecord),
+    /// Decides (or expires) a proposal. Condition: it is `PENDING`.
+    DecideProposal {
+        /// The proposal.
+        proposal_id: String,
+        /// `APPROVED`, `REJECTED` or `EXPIRED`.
+        status: ProposalStatus,
+        /// Who decided (`None` for an expiry).
+        decided_by: Option<String>,
+        /// The reason given.
+        reason: Option<String>,
+        /// Epoch milliseconds.
+        at: i64,
+    },
+    /// Keeps a run request's answer. Condition: no live record under its
+    /// key (none, or one expired by `now`, epoch seconds).
+    PutIdempotency {
+        /// The record.
+        record: IdempotencyRecord,
+        /// Epoch seconds.
+        now: i64,
+    },
+    /// Forgets a run request's answer (its job could not be queued, so a
+    /// retry must be able to try again). Unconditional.
+    DeleteIdempotency {
+        /// See [`super::keys::idempotency`].
+        key: String,
+    },
+}
+
+impl AgentWrite {
+    /// The write of `mv`, refused before it reaches the store when the move
+    /// goes anywhere but forward.
+    pub fn move_job(mv: JobMove) -> Result<Self> {
+        if mv.from.can_move_to(mv.to) {
+            Ok(AgentWrite::MoveJob(mv))
+        } else {
+            Err(crate::Error::internal(format!(
+                "a job cannot move from {} to {}",
+                mv.from, mv.to
+            )))
+        }
+    }
+}
+
+/// What a run request needs to decide, read in one round trip.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunContext {
+    /// The agent, if registered.
+    pub agent: Option<AgentRecord>,
+    /// The workspace, if it exists.
+    pub workspace: Option<WorkspaceRecord>,
+    /// A live answer kept under the request's idempotency key.
+    pub idempotency: Option<IdempotencyRecord>,
+}
+
+/// One page of a listing; `next` is the cursor of the following page (the
+/// last id of this one) when there may be more.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    /// The items, in the listing's order.
+    pub items: Vec<T>,
+    /// Where the next page starts, if there may be one.
+    pub next: Option<String>,
+}
+
+/// Agents, workspaces, jobs and proposals.
+#[async_trait]
+pub trait AgentStore: Send + Sync {
+    /// One agent.
+    async fn get_agent(&self, agent_id: &AgentId) -> Result<Option<AgentRecord>>;
+
+    /// Every agent, by id.
+    async fn list_agents(&self) -> Result<Vec<AgentRecord>>;
+
+    /// One workspace.
+    async fn get_workspace(&self, workspace_id: &WorkspaceId) -> Result<Option<WorkspaceRecord>>;
+
+    /// The agent, the workspace and the live idempotency record under
+    /// `idempotency_key` (if given) at `now` (epoch seconds): one
+    /// consistent round trip.
+    async fn run_context(
+        &self,
+        agent_id: &AgentId,
+        workspace_id: &WorkspaceId,
+        idempotency_key: Option<&str>,
+        now: i64,
+    ) -> Result<RunContext>;
+
+    /// The live idempotency record under `key` at `now` (epoch seconds).
+    async fn get_idempotency(&self, key: &str, now: i64) -> Result<Option<IdempotencyRecord>>;
+
+    /// One job (consistent).
+    async fn get_job(&self, job_id: &str) -> Result<Option<JobRecord>>;
+
+    /// A job and an agent in one consistent round trip (the worker's read).
+    async fn job_and_agent(
+        &self,
+        job_id: &str,
+        agent_id: &AgentId,
+    ) -> Result<(Option<JobRecord>, Option<AgentRecord>)>;
+
+    /// A workspace's jobs, newest first, optionally of one status, at most
+    /// `limit`, after the job `after` (a previous page's `next`).
+    async fn list_jobs(
+        &self,
+        workspace_id: &WorkspaceId,
+        status: Option<JobStatus>,
+        limit: usize,
+        after: Option<&str>,
+    ) -> Result<Page<JobRecord>>;
+
+    /// One proposal (consistent).
+    async fn get_proposal(&self, proposal_id: &str) -> Result<Option<ProposalRecord>>;
+
+    /// Proposals of one status, oldest first, at most `limit`, after the
+    /// proposal `after`.
+    async fn list_proposals(
+        &self,
+        status: ProposalStatus,
+        limit: usize,
+        after: Option<&str>,
+    ) -> Result<Page<ProposalRecord>>;
+}

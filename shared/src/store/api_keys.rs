@@ -1,0 +1,47 @@
+//! The API keys port: keys as stored (an HMAC of the secret, never the key),
+//! with each key's rate state and usage on the key's own item.
+
+use async_trait::async_trait;
+
+use super::TatCondition;
+use crate::domain::agents::ApiKeyRecord;
+use crate::Result;
+
+/// An API key state change, applied inside [`super::Transactions::transact`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiKeyWrite {
+    /// Stores a new key. Condition: its id is new.
+    Create(ApiKeyRecord),
+    /// Revokes a key at `at` (epoch seconds). Condition: it exists and is
+    /// not revoked yet.
+    Revoke {
+        /// The key.
+        key_id: String,
+        /// Epoch seconds.
+        at: i64,
+    },
+}
+
+/// API keys.
+#[async_trait]
+pub trait ApiKeyStore: Send + Sync {
+    /// One key (consistent): the one read that checking a key costs.
+    async fn get_api_key(&self, key_id: &str) -> Result<Option<ApiKeyRecord>>;
+
+    /// Every key, by id.
+    async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>>;
+
+    /// Counts one use of an existing key at `now` (epoch seconds): sets its
+    /// GCRA theoretical arrival time (ms) to `new_tat` if `condition` holds,
+    /// and in the same write adds one to its usage and sets its last use.
+    /// On a failed condition nothing changes and the current value is
+    /// returned (`None` when the key has no rate state yet). A key that
+    /// does not exist is [`crate::Error::ConditionFailed`].
+    async fn record_key_use(
+        &self,
+        key_id: &str,
+        condition: TatCondition,
+        new_tat: i64,
+        now: i64,
+    ) -> Result<std::result::Result<(), Option<i64>>>;
+}
