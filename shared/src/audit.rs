@@ -45,6 +45,36 @@ pub enum EventType {
     WebhookAccepted,
     /// A webhook delivery was refused (the reason is in the details).
     WebhookRejected,
+    /// An agent was registered.
+    AgentRegistered,
+    /// An agent's maturity was changed.
+    AgentMaturityChanged,
+    /// An agent was disabled (the kill switch): it runs nothing more.
+    AgentDisabled,
+    /// A disabled agent was enabled again.
+    AgentEnabled,
+    /// A workspace was added.
+    WorkspaceCreated,
+    /// An API key was created.
+    ApiKeyCreated,
+    /// An API key was revoked.
+    ApiKeyRevoked,
+    /// An API key was refused (the reason is in the details).
+    ApiKeyRejected,
+    /// An agent run was accepted and queued.
+    AgentRunRequested,
+    /// An agent run was refused, at submission or at run time (the rule is in the details).
+    AgentRunBlocked,
+    /// A job ended `FAILED` without a result of its own: interrupted, dead-lettered, or not queued.
+    AgentRunFailed,
+    /// An agent run became a proposal awaiting approval.
+    ProposalCreated,
+    /// A proposal was approved and its job queued.
+    ProposalApproved,
+    /// A proposal was rejected; its job will not run.
+    ProposalRejected,
+    /// A proposal was not decided in time; its job will not run.
+    ProposalExpired,
 }
 
 impl EventType {
@@ -66,6 +96,21 @@ impl EventType {
             EventType::UserEnabled => "USER_ENABLED",
             EventType::WebhookAccepted => "WEBHOOK_ACCEPTED",
             EventType::WebhookRejected => "WEBHOOK_REJECTED",
+            EventType::AgentRegistered => "AGENT_REGISTERED",
+            EventType::AgentMaturityChanged => "AGENT_MATURITY_CHANGED",
+            EventType::AgentDisabled => "AGENT_DISABLED",
+            EventType::AgentEnabled => "AGENT_ENABLED",
+            EventType::WorkspaceCreated => "WORKSPACE_CREATED",
+            EventType::ApiKeyCreated => "API_KEY_CREATED",
+            EventType::ApiKeyRevoked => "API_KEY_REVOKED",
+            EventType::ApiKeyRejected => "API_KEY_REJECTED",
+            EventType::AgentRunRequested => "AGENT_RUN_REQUESTED",
+            EventType::AgentRunBlocked => "AGENT_RUN_BLOCKED",
+            EventType::AgentRunFailed => "AGENT_RUN_FAILED",
+            EventType::ProposalCreated => "PROPOSAL_CREATED",
+            EventType::ProposalApproved => "PROPOSAL_APPROVED",
+            EventType::ProposalRejected => "PROPOSAL_REJECTED",
+            EventType::ProposalExpired => "PROPOSAL_EXPIRED",
         }
     }
 

@@ -139,6 +139,9 @@ pub enum Check {
     JwtKey,
     /// The AWS SDK timeouts and retries fit the request budget.
     AwsTimeouts,
+    /// The API-key pepper comes from where the environment requires and is
+    /// long enough.
+    ApiKeyPepper,
 }
 
 impl Check {
@@ -153,6 +156,7 @@ impl Check {
             Check::JwtKeySource => "jwt_key_source",
             Check::JwtKey => "jwt_key",
             Check::AwsTimeouts => "aws_timeouts",
+            Check::ApiKeyPepper => "api_key_pepper",
         }
     }
 }
@@ -221,6 +225,9 @@ impl Findings {
     }
 }
 
+/// The shortest API-key pepper accepted, in bytes.
+pub const MIN_PEPPER_BYTES: usize = 32;
+
 /// Warden's configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -262,6 +269,19 @@ pub struct Config {
     pub webhook_secrets_arn: Option<String>,
     /// `WARDEN_EVENTS_QUEUE_URL`: the SQS queue verified deliveries go to.
     pub events_queue_url: Option<String>,
+    /// `WARDEN_JOBS_QUEUE_URL`: the SQS queue agent jobs go to (locally, an
+    /// in-process queue when unset).
+    pub jobs_queue_url: Option<String>,
+    /// `WARDEN_JOBS_DLQ_ARN`: the jobs dead-letter queue; the worker marks
+    /// the job of every record from it `FAILED`.
+    pub jobs_dlq_arn: Option<String>,
+    /// `WARDEN_OUTBOUND_QUEUE_URL`: the SQS FIFO queue the external effects
+    /// of business actions are published to.
+    pub outbound_queue_url: Option<String>,
+    /// `WARDEN_API_KEY_PEPPER`: the API-key pepper itself; development only.
+    pub api_key_pepper: Option<SecretString>,
+    /// `WARDEN_API_KEY_PEPPER_ARN`: the Secrets Manager secret holding it.
+    pub api_key_pepper_arn: Option<String>,
     /// `WARDEN_AWS_CONNECT_TIMEOUT_MS`, `WARDEN_AWS_ATTEMPT_TIMEOUT_MS`,
     /// `WARDEN_AWS_OPERATION_TIMEOUT_MS`, `WARDEN_AWS_MAX_ATTEMPTS`: the
     /// timeouts and retries of every AWS SDK client.
@@ -427,16 +447,54 @@ impl Config {
             jwt_secret_arn: var("WARDEN_JWT_SECRET_ARN"),
             webhook_secrets_arn: var("WARDEN_WEBHOOK_SECRETS_ARN"),
             events_queue_url: var("WARDEN_EVENTS_QUEUE_URL"),
+            jobs_queue_url: var("WARDEN_JOBS_QUEUE_URL"),
+            jobs_dlq_arn: var("WARDEN_JOBS_DLQ_ARN"),
+            outbound_queue_url: var("WARDEN_OUTBOUND_QUEUE_URL"),
+            api_key_pepper: var("WARDEN_API_KEY_PEPPER").map(SecretString::from),
+            api_key_pepper_arn: var("WARDEN_API_KEY_PEPPER_ARN"),
             aws,
         };
         findings.extend(config.validate());
         ((!unreadable).then_some(config), Findings(findings))
     }
 
+    /// Where the API-key pepper comes from, when one is configured: the
+    /// value itself only in development, and never shorter than 32 bytes.
+    /// (A function that needs a pepper and has none refuses to start when
+    /// it builds its state.)
+    fn pepper_finding(&self) -> Option<Finding> {
+        use secrecy::ExposeSecret as _;
+        match (&self.api_key_pepper, self.env) {
+            (Some(_), env) if env != Environment::Development => Some(Finding::new(
+                Check::ApiKeyPepper,
+                Severity::Error,
+                "WARDEN_API_KEY_PEPPER holds the pepper itself outside development".into(),
+                "store the pepper in Secrets Manager and set WARDEN_API_KEY_PEPPER_ARN",
+            )),
+            (Some(p), _) if p.expose_secret().len() < MIN_PEPPER_BYTES => Some(Finding::new(
+                Check::ApiKeyPepper,
+                Severity::Error,
+                format!("WARDEN_API_KEY_PEPPER is shorter than {MIN_PEPPER_BYTES} bytes"),
+                "use at least 32 random bytes, e.g. `openssl rand -base64 48`",
+            )),
+            (Some(_), _) => Some(Finding::ok(
+                Check::ApiKeyPepper,
+                "development: API-key pepper from WARDEN_API_KEY_PEPPER".into(),
+            )),
+            (None, _) => self.api_key_pepper_arn.as_ref().map(|_| {
+                Finding::ok(
+                    Check::ApiKeyPepper,
+                    "API-key pepper from Secrets Manager (WARDEN_API_KEY_PEPPER_ARN)".into(),
+                )
+            }),
+        }
+    }
+
     /// The checks that need no secret value: CORS, argon2, where the JWT key
     /// comes from, the AWS timeouts.
     fn validate(&self) -> Vec<Finding> {
         let mut out = Vec::new();
+        out.extend(self.pepper_finding());
         let wildcard = self.allowed_origins.iter().any(|o| o.contains('*'));
         out.push(match (wildcard, self.env) {
             (true, Environment::Production) => Finding::new(

@@ -7,6 +7,8 @@
 //! # Layout
 //!
 //! - [`domain`]: the leaf types everything else uses (roles, usernames,
+//!   records; [`domain::agents`]: agent and workspace ids, maturity, job
+//!   and proposal statuses with their forward-only transitions, API-key
 //!   records); it imports no other module.
 //! - [`config`]: typed configuration from the environment, start-up
 //!   validation (an insecure deployment refuses to start), signing keys.
@@ -19,7 +21,12 @@
 //!   bodies with size limits, responses, CORS.
 //! - [`auth`]: password hashing, JWT issue and verification, login sessions;
 //!   [`auth::revocation`] holds every rule that decides whether a token or
-//!   session still stands.
+//!   session still stands; [`auth::api_keys`] the API keys of services and
+//!   agents.
+//! - [`agents`]: agent runs under governance: the action catalogue and the
+//!   business actions, [`agents::governance`] (every rule that decides
+//!   whether and how an agent runs), the registry, run requests,
+//!   proposals, and the job worker.
 //! - [`metrics`]: CloudWatch embedded metrics for the counts that matter.
 //! - [`audit`]: audit events and their origin (an HTTP request, the CLI, a
 //!   queue message, the schedule), written in the same transaction as the
@@ -27,14 +34,16 @@
 //! - [`ratelimit`]: the GCRA limiter over the store.
 //! - [`webhook`]: signature schemes (Slack, GitHub, Stripe, Standard
 //!   Webhooks) and the intake: verify, dedupe, enqueue once.
-//! - [`queue`]: the queue port (SQS, or in process).
-//! - [`store`]: the storage ports by domain (auth, webhooks, audit, rate
-//!   limits) and their two adapters, DynamoDB and the embedded memory store,
+//! - [`queue`]: the queue port (SQS, or in process): webhook events, agent
+//!   jobs, outbound effects.
+//! - [`store`]: the storage ports by domain (auth, webhooks, agents, API
+//!   keys, audit, rate limits) and their two adapters, DynamoDB and the embedded memory store,
 //!   with one all-or-nothing transaction across domains; [`store::keys`]
 //!   builds every storage key.
 //! - [`clock`]: the time source, replaceable in tests.
 //! - [`state`]: per-function state built once per cold start
-//!   ([`state::AuthState`], [`state::WebhookState`], [`state::Accounts`]).
+//!   ([`state::AuthState`], [`state::WebhookState`], [`state::Accounts`],
+//!   [`state::Registry`], [`state::AgentState`], [`state::WorkerState`]).
 //! - `testing` (feature `testing`): emulator-backed stores, API Gateway
 //!   request building and the both-stores test macro for the test suites.
 

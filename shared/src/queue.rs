@@ -1,10 +1,13 @@
-//! The queue port: where verified webhook deliveries (and, later, agent
-//! jobs) go.
+//! The queue port: where verified webhook deliveries, agent jobs and the
+//! external effects of actions go.
 //!
 //! - [`SqsQueue`]: Amazon SQS through the SDK. The events queue is FIFO, and
 //!   each message carries a deduplication id derived from the delivery, so
 //!   even a send repeated after a partial failure is delivered once.
-//! - [`MemoryQueue`]: in process, for `warden serve` and tests.
+//! - [`MemoryQueue`]: in process, keeping what was sent, for `warden serve`
+//!   and tests.
+//! - [`ChannelQueue`]: in process with a consumer: `warden serve`'s jobs
+//!   queue, drained by the in-process worker.
 
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -115,5 +118,31 @@ impl Queue for MemoryQueue {
             sent.messages.push(message.clone());
         }
         Ok(())
+    }
+}
+
+/// An in-process queue with a consumer: what `warden serve` runs agent jobs
+/// on. Each message sent comes out of the receiver returned by
+/// [`ChannelQueue::new`], where the in-process worker drains it
+/// ([`crate::agents::worker::drain_local`]).
+#[derive(Debug, Clone)]
+pub struct ChannelQueue {
+    sender: tokio::sync::mpsc::UnboundedSender<OutgoingMessage>,
+}
+
+impl ChannelQueue {
+    /// A queue and the receiving end its consumer reads.
+    pub fn new() -> (Self, tokio::sync::mpsc::UnboundedReceiver<OutgoingMessage>) {
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        (Self { sender }, receiver)
+    }
+}
+
+#[async_trait]
+impl Queue for ChannelQueue {
+    async fn send(&self, message: &OutgoingMessage) -> Result<()> {
+        self.sender
+            .send(message.clone())
+            .map_err(|_| Error::unavailable("the in-process queue's consumer has stopped"))
     }
 }

@@ -31,19 +31,68 @@ pub enum Decision {
 /// limiter gives up and refuses (fail closed).
 const MAX_ATTEMPTS: usize = 5;
 
-/// Counts one request against `key` at `now_millis` under `rate`.
+/// A limit in GCRA terms: one request per `interval_ms`, with bursts of up
+/// to `burst` requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gcra {
+    /// The emission interval T, in milliseconds (at least 1).
+    pub interval_ms: i64,
+    /// Requests allowed back to back (at least 1).
+    pub burst: i64,
+}
+
+impl Gcra {
+    /// `per_hour` requests an hour with a burst of one minute's worth,
+    /// `ceil(per_hour / 60)`: the limit of an API key (API.md).
+    pub fn per_hour(per_hour: u32) -> Self {
+        let per_hour = i64::from(per_hour.max(1));
+        Self {
+            interval_ms: (3_600_000 / per_hour).max(1),
+            burst: (per_hour + 59) / 60,
+        }
+    }
+
+    fn tolerance(self) -> i64 {
+        (self.burst.max(1) - 1) * self.interval_ms
+    }
+}
+
+impl From<Rate> for Gcra {
+    /// `limit` per `period_secs`, the whole limit usable as one burst.
+    fn from(rate: Rate) -> Self {
+        let period = i64::from(rate.period_secs) * 1000;
+        let limit = i64::from(rate.limit.max(1));
+        Self {
+            interval_ms: (period / limit).max(1),
+            burst: limit,
+        }
+    }
+}
+
+/// Counts one request against `key` at `now_millis` under `limit`.
 pub async fn acquire(
     store: &dyn RateLimitStore,
     key: &str,
-    rate: Rate,
+    limit: impl Into<Gcra>,
     now_millis: i64,
 ) -> Result<Decision> {
-    let period = i64::from(rate.period_secs) * 1000;
-    let interval = (period / i64::from(rate.limit)).max(1);
-    let tolerance = period - interval;
+    acquire_from(store, key, limit.into(), now_millis, None).await
+}
+
+/// [`acquire`] when the key's theoretical arrival time was just read with
+/// something else (`known`): a key in a burst then costs one write instead
+/// of two.
+pub async fn acquire_from(
+    store: &dyn RateLimitStore,
+    key: &str,
+    limit: Gcra,
+    now_millis: i64,
+    mut known: Option<i64>,
+) -> Result<Decision> {
+    let interval = limit.interval_ms.max(1);
+    let tolerance = limit.tolerance();
     let expires = |tat: i64| tat.div_euclid(1000) + 2;
 
-    let mut known: Option<i64> = None;
     for _ in 0..MAX_ATTEMPTS {
         let outcome = match known {
             None => {
@@ -137,6 +186,46 @@ mod tests {
                 Decision::Allowed
             );
         }
+    }
+
+    #[tokio::test]
+    async fn an_hourly_limit_bursts_one_minutes_worth_then_one_per_interval() {
+        // 120 an hour: one per 30 s, a burst of ceil(120 / 60) = 2.
+        let limit = Gcra::per_hour(120);
+        assert_eq!(
+            limit,
+            Gcra {
+                interval_ms: 30_000,
+                burst: 2
+            }
+        );
+        let store = MemoryStore::new();
+        let t0 = 5_000_000;
+        assert_eq!(
+            acquire(&store, "k", limit, t0).await.unwrap(),
+            Decision::Allowed
+        );
+        assert_eq!(
+            acquire(&store, "k", limit, t0).await.unwrap(),
+            Decision::Allowed
+        );
+        let Decision::Limited { retry_after } = acquire(&store, "k", limit, t0).await.unwrap()
+        else {
+            panic!("the third request in a row must be limited");
+        };
+        assert_eq!(retry_after, Duration::from_secs(30));
+        assert_eq!(
+            acquire(&store, "k", limit, t0 + 30_000).await.unwrap(),
+            Decision::Allowed
+        );
+        // 1 an hour still allows one request (burst ceil(1/60) = 1).
+        assert_eq!(
+            Gcra::per_hour(1),
+            Gcra {
+                interval_ms: 3_600_000,
+                burst: 1
+            }
+        );
     }
 
     #[tokio::test]

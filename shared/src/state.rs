@@ -5,7 +5,13 @@
 //! - [`AuthState`]: accounts plus the token codec (login, revoke, the
 //!   authorizer);
 //! - [`WebhookState`]: the delivery store, the sources and the events queue
-//!   (webhook intake; it never reads the JWT key).
+//!   (webhook intake; it never reads the JWT key);
+//! - [`Registry`]: agents, workspaces and API keys (the CLI's agent
+//!   administration);
+//! - [`AgentState`]: the registry plus the token codec, the API-key pepper,
+//!   the jobs queue and the catalogue (agent runs and proposals);
+//! - [`WorkerState`]: jobs, agents, the catalogue and the outbound queue
+//!   (the job worker; no key of any kind).
 //!
 //! Every state carries the [`Config`] and the [`Clock`], and stamps audit
 //! events with the configured retention.
@@ -18,7 +24,9 @@ use base64::Engine as _;
 use rand::RngCore as _;
 use secrecy::SecretString;
 
+use crate::agents::catalogue::{catalogue, Catalogue};
 use crate::audit::{AuditEvent, EventType, Origin, Severity};
+use crate::auth::api_keys::Pepper;
 use crate::auth::jwt::TokenCodec;
 use crate::auth::password::{HashingLimits, PasswordHasher};
 use crate::clock::{Clock, SystemClock};
@@ -26,7 +34,7 @@ use crate::config::{check_jwt_key, Config, Environment, Findings, Severity as Fi
 use crate::queue::{Queue, SqsQueue};
 use crate::secrets::{SecretVersion, SecretsManager, SecretsPort};
 use crate::store::dynamo::DynamoStore;
-use crate::store::{AuthStore, WebhookStore};
+use crate::store::{AuthStore, RegistryStore, SessionStore, WebhookStore, WorkerStore};
 use crate::webhook::Sources;
 use crate::{Error, Result};
 
@@ -266,6 +274,213 @@ pub async fn signing_keys(
         }
         _ => Err(Error::Config(
             "outside development the JWT key must come from WARDEN_JWT_SECRET_ARN".into(),
+        )),
+    }
+}
+
+/// Agents, workspaces and API keys: what registering an agent, flipping its
+/// kill switch or creating a key needs.
+#[derive(Debug)]
+pub struct Registry {
+    /// The validated configuration.
+    pub config: Config,
+    /// The registry ports.
+    pub store: Arc<dyn RegistryStore>,
+    /// The time source.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Registry {
+    /// A new audit event asked for by `origin`, with the configured retention.
+    pub fn audit(
+        &self,
+        event_type: EventType,
+        severity: Severity,
+        origin: impl Into<Origin>,
+    ) -> AuditEvent {
+        audit_event(&self.config, &*self.clock, event_type, severity, origin)
+    }
+}
+
+/// What agent runs and proposals need: the [`Registry`], the bearer-token
+/// check (codec and denylist reads), the API-key pepper, the jobs queue and
+/// the action catalogue. It dereferences to its [`Registry`].
+pub struct AgentState {
+    /// Agents, workspaces, keys, jobs; configuration and clock.
+    pub registry: Registry,
+    /// The denylist reads of the bearer-token check (the same tables).
+    pub sessions: Arc<dyn SessionStore>,
+    /// Verifies access tokens.
+    pub tokens: TokenCodec,
+    /// API-key secrets are checked under it.
+    pub pepper: Pepper,
+    /// Where accepted runs go.
+    pub jobs: Arc<dyn Queue>,
+    /// The business actions.
+    pub catalogue: &'static Catalogue,
+}
+
+impl std::fmt::Debug for AgentState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgentState")
+            .field("registry", &self.registry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::ops::Deref for AgentState {
+    type Target = Registry;
+
+    fn deref(&self) -> &Registry {
+        &self.registry
+    }
+}
+
+impl AgentState {
+    /// The Lambda cold start: AWS clients with the configured timeouts, the
+    /// DynamoDB store, the signing keys and the API-key pepper from Secrets
+    /// Manager, the SQS jobs queue at `WARDEN_JOBS_QUEUE_URL`. Fails (the
+    /// function never serves) when any is missing or insecure.
+    pub async fn from_aws(config: Config) -> Result<Self> {
+        let aws = crate::aws::sdk_config(&config.aws, None).await;
+        let queue_url = config
+            .jobs_queue_url
+            .clone()
+            .ok_or_else(|| Error::Config("WARDEN_JOBS_QUEUE_URL is not set".into()))?;
+        let secrets = SecretsManager::new(aws_sdk_secretsmanager::Client::new(&aws));
+        let keys = signing_keys(&config, Some(&secrets)).await?;
+        let pepper = api_key_pepper(&config, Some(&secrets)).await?;
+        let store = Arc::new(DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(&aws),
+            &config.table_prefix,
+        ));
+        let jobs = Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(&aws), &queue_url));
+        Self::new(
+            config,
+            store.clone(),
+            store,
+            &keys,
+            pepper,
+            jobs,
+            Arc::new(SystemClock),
+        )
+    }
+
+    /// Assembles a state from its parts, checking each signing key.
+    pub fn new(
+        config: Config,
+        store: Arc<dyn RegistryStore>,
+        sessions: Arc<dyn SessionStore>,
+        keys: &[SecretVersion],
+        pepper: Pepper,
+        jobs: Arc<dyn Queue>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self> {
+        Findings(
+            keys.iter()
+                .map(|k| check_jwt_key(&k.value, "the signing key set"))
+                .collect(),
+        )
+        .into_result()?;
+        let tokens = TokenCodec::new(
+            keys,
+            &config.issuer,
+            &config.audience,
+            config.access_ttl_secs,
+        )?;
+        Ok(Self {
+            registry: Registry {
+                config,
+                store,
+                clock,
+            },
+            sessions,
+            tokens,
+            pepper,
+            jobs,
+            catalogue: catalogue(),
+        })
+    }
+}
+
+/// What the job worker needs: jobs and agents, the catalogue, the outbound
+/// queue for external effects. It holds no signing key and no pepper.
+pub struct WorkerState {
+    /// The validated configuration.
+    pub config: Config,
+    /// The worker's ports.
+    pub store: Arc<dyn WorkerStore>,
+    /// Where the external effects of actions are published.
+    pub outbound: Arc<dyn Queue>,
+    /// The business actions.
+    pub catalogue: &'static Catalogue,
+    /// The time source.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for WorkerState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerState").finish_non_exhaustive()
+    }
+}
+
+impl WorkerState {
+    /// A new audit event asked for by `origin`, with the configured retention.
+    pub fn audit(
+        &self,
+        event_type: EventType,
+        severity: Severity,
+        origin: impl Into<Origin>,
+    ) -> AuditEvent {
+        audit_event(&self.config, &*self.clock, event_type, severity, origin)
+    }
+
+    /// The Lambda cold start: the DynamoDB store and the SQS outbound queue
+    /// at `WARDEN_OUTBOUND_QUEUE_URL`, with the configured timeouts.
+    pub async fn from_aws(config: Config) -> Result<Self> {
+        let aws = crate::aws::sdk_config(&config.aws, None).await;
+        let outbound_url = config
+            .outbound_queue_url
+            .clone()
+            .ok_or_else(|| Error::Config("WARDEN_OUTBOUND_QUEUE_URL is not set".into()))?;
+        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), &config.table_prefix);
+        Ok(Self {
+            config,
+            store: Arc::new(store),
+            outbound: Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(&aws), &outbound_url)),
+            catalogue: catalogue(),
+            clock: Arc::new(SystemClock),
+        })
+    }
+}
+
+/// The API-key pepper: from Secrets Manager by ARN, or in development from
+/// `WARDEN_API_KEY_PEPPER`, or, in development with neither, a random one
+/// for this process only.
+pub async fn api_key_pepper(config: &Config, secrets: Option<&dyn SecretsPort>) -> Result<Pepper> {
+    match (
+        config.env,
+        &config.api_key_pepper,
+        &config.api_key_pepper_arn,
+    ) {
+        (Environment::Development, Some(pepper), _) => Pepper::new(pepper),
+        (_, _, Some(arn)) => {
+            let secrets = secrets.ok_or_else(|| {
+                Error::Config("WARDEN_API_KEY_PEPPER_ARN is set but no secrets client".into())
+            })?;
+            // Only the current version: a pepper is not rotated by
+            // version (every stored key would stop matching).
+            let versions = secrets.current_and_previous(arn).await?;
+            let current = versions
+                .iter()
+                .find(|v| v.current)
+                .ok_or_else(|| Error::Config(format!("secret {arn} has no AWSCURRENT version")))?;
+            Pepper::new(&current.value)
+        }
+        (Environment::Development, None, None) => Ok(Pepper::generate()),
+        _ => Err(Error::Config(
+            "outside development the API-key pepper must come from WARDEN_API_KEY_PEPPER_ARN"
+                .into(),
         )),
     }
 }

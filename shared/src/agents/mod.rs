@@ -2,6 +2,20 @@
 //!
 //! - [`catalogue`]: the business actions, their complexity and input, behind
 //!   one trait; [`business`] holds one module per agent type.
+//! - [`governance`]: the pure rules: the maturity x complexity table, the
+//!   order of the checks at submission, the re-check at run time.
+//! - [`registry`]: workspaces, agents, maturity, the kill switch.
+//! - [`run`]: run requests (idempotent), reading jobs back.
+//! - [`proposals`]: approval, rejection, expiry.
+//! - [`worker`]: one queue message, one job, run at most once.
+//!
+//! The job status enum and its forward-only transitions are leaf types, in
+//! [`crate::domain::agents`].
 
 pub mod business;
 pub mod catalogue;
+pub mod governance;
+pub mod proposals;
+pub mod registry;
+pub mod run;
+pub mod worker;

@@ -1,6 +1,8 @@
 //! Authentication: password hashing, JWT access tokens, login sessions with
 //! rotating refresh tokens, and revocation.
 //!
+//! - [`api_keys`]: API keys for services and agents: format, HMAC under
+//!   the pepper, the check with its scope and hourly limit.
 //! - [`password`]: argon2id hashing and verification (legacy bcrypt too).
 //! - [`jwt`]: access token issue and verification.
 //! - [`tokens`]: refresh tokens and the bearer-token check every
@@ -9,6 +11,7 @@
 //! - [`revocation`]: every rule that decides whether a token or session
 //!   still stands, and every operation that revokes.
 
+pub mod api_keys;
 pub mod jwt;
 pub mod login;
 pub mod password;

@@ -12,8 +12,9 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::auth::jwt::AccessClaims;
+use crate::auth::jwt::{AccessClaims, TokenCodec};
 use crate::state::AuthState;
+use crate::store::SessionStore;
 use crate::{Error, Result};
 
 /// A parsed refresh token.
@@ -107,10 +108,19 @@ pub async fn authenticate_request(
 /// its user's `user#` record, judged by
 /// [`crate::domain::RevocationState::refuses_token`].
 pub async fn authenticate(state: &AuthState, token: &str) -> Result<AccessClaims> {
-    let now = state.clock.now_secs();
-    let claims = state.tokens.verify(token, now)?;
-    let revocation = state
-        .store
+    verify_bearer(&state.tokens, &*state.store, state.clock.now_secs(), token).await
+}
+
+/// [`authenticate`] for any function that holds a token codec and the
+/// denylist reads, not a whole [`AuthState`] (agent runs, for one).
+pub async fn verify_bearer(
+    tokens: &TokenCodec,
+    store: &dyn SessionStore,
+    now: i64,
+    token: &str,
+) -> Result<AccessClaims> {
+    let claims = tokens.verify(token, now)?;
+    let revocation = store
         .revocation_state(&claims.jti, &claims.sid, &claims.sub)
         .await?;
     if revocation.refuses_token(claims.r#gen) {

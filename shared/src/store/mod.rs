@@ -20,7 +20,8 @@
 //!
 //! Each function holds only the ports it uses: [`AuthStore`] for login,
 //! revocation and the authorizer, [`WebhookStore`] for webhook intake,
-//! [`AgentRunStore`] for agent runs and proposals, [`WorkerStore`] for the
+//! [`RegistryStore`] for the agent registry, API keys, runs and
+//! proposals, [`WorkerStore`] for the
 //! job worker.
 
 pub mod agents;
@@ -122,18 +123,16 @@ impl std::fmt::Debug for dyn WebhookStore {
     }
 }
 
-/// The ports of agent runs and proposals: the agents domain, API keys, the
-/// denylist reads that verify a bearer token, audit.
-pub trait AgentRunStore:
-    AgentStore + ApiKeyStore + SessionStore + AuditStore + Transactions
-{
-}
+/// The ports of the agent registry, API keys, runs and proposals: the
+/// agents domain, API keys, audit. (Agent runs also verify bearer tokens,
+/// through a [`SessionStore`] over the same tables.)
+pub trait RegistryStore: AgentStore + ApiKeyStore + AuditStore + Transactions {}
 
-impl<T: AgentStore + ApiKeyStore + SessionStore + AuditStore + Transactions> AgentRunStore for T {}
+impl<T: AgentStore + ApiKeyStore + AuditStore + Transactions> RegistryStore for T {}
 
-impl std::fmt::Debug for dyn AgentRunStore {
+impl std::fmt::Debug for dyn RegistryStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("dyn AgentRunStore")
+        f.write_str("dyn RegistryStore")
     }
 }
 

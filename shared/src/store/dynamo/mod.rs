@@ -14,6 +14,7 @@
 mod audit;
 mod auth;
 pub mod item;
+mod pending;
 mod ratelimit;
 pub mod tables;
 mod webhooks;

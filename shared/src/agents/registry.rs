@@ -1,0 +1,202 @@
+//! The registry: workspaces, agents, their maturity and the kill switch.
+//! Every change is written with its audit event in one transaction.
+
+use crate::audit::{EventType, Origin, Severity};
+use crate::domain::agents::{
+    AgentId, AgentRecord, AgentType, Maturity, WorkspaceId, WorkspaceRecord,
+};
+use crate::state::Registry;
+use crate::store::{AgentWrite, Write};
+use crate::{Error, Result};
+
+/// Agent ids that would make a run path ambiguous with the fixed routes
+/// (`/agents/runs/{job_id}`, `/agents/proposals/...`).
+pub const RESERVED_AGENT_IDS: &[&str] = &["runs", "proposals"];
+
+/// Adds a workspace; `409` when its id is taken.
+pub async fn add_workspace(
+    registry: &Registry,
+    origin: Origin,
+    workspace_id: WorkspaceId,
+    name: &str,
+) -> Result<WorkspaceRecord> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(Error::BadRequest(
+            "a workspace name is 1 to 200 characters".into(),
+        ));
+    }
+    let record = WorkspaceRecord {
+        workspace_id,
+        name: name.to_owned(),
+        created_at: registry.clock.now_secs(),
+    };
+    let event = registry
+        .audit(EventType::WorkspaceCreated, Severity::Info, origin)
+        .subject(format!("workspace:{}", record.workspace_id))
+        .detail("name", record.name.clone());
+    let writes = vec![
+        AgentWrite::CreateWorkspace(record.clone()).into(),
+        event.into(),
+    ];
+    match registry.store.transact(writes).await {
+        Err(Error::ConditionFailed) => Err(Error::Conflict(format!(
+            "workspace {} already exists",
+            record.workspace_id
+        ))),
+        other => other.map(|()| record),
+    }
+}
+
+/// What registering an agent needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAgent {
+    /// Its id.
+    pub agent_id: AgentId,
+    /// Its type.
+    pub agent_type: AgentType,
+    /// Its maturity.
+    pub maturity: Maturity,
+    /// The workspaces it may work in; each must exist.
+    pub workspaces: Vec<WorkspaceId>,
+    /// Whether it may run (the kill switch off).
+    pub enabled: bool,
+}
+
+/// Registers an agent, audited as `AGENT_REGISTERED`. Every workspace must
+/// exist (`404`); a taken or reserved id is `409` / `400`.
+pub async fn register_agent(
+    registry: &Registry,
+    origin: Origin,
+    agent: NewAgent,
+) -> Result<AgentRecord> {
+    if RESERVED_AGENT_IDS.contains(&agent.agent_id.as_str()) {
+        return Err(Error::BadRequest(format!(
+            "agent id {} is reserved",
+            agent.agent_id
+        )));
+    }
+    let mut workspaces = agent.workspaces;
+    workspaces.sort();
+    workspaces.dedup();
+    for w in &workspaces {
+        if registry.store.get_workspace(w).await?.is_none() {
+            return Err(Error::NotFound(format!("no workspace {w}: add it first")));
+        }
+    }
+    let now = registry.clock.now_secs();
+    let record = AgentRecord {
+        agent_id: agent.agent_id,
+        agent_type: agent.agent_type,
+        maturity: agent.maturity,
+        enabled: agent.enabled,
+        workspaces,
+        created_at: now,
+        updated_at: now,
+    };
+    let event = registry
+        .audit(EventType::AgentRegistered, Severity::Info, origin)
+        .subject(format!("agent:{}", record.agent_id))
+        .detail("agent_type", record.agent_type.as_str())
+        .detail("maturity", record.maturity.as_str())
+        .detail("enabled", record.enabled)
+        .detail(
+            "workspaces",
+            record
+                .workspaces
+                .iter()
+                .map(|w| w.as_str().to_owned())
+                .collect::<Vec<_>>(),
+        );
+    let writes = vec![AgentWrite::CreateAgent(record.clone()).into(), event.into()];
+    match registry.store.transact(writes).await {
+        Err(Error::ConditionFailed) => Err(Error::Conflict(format!(
+            "agent {} already exists",
+            record.agent_id
+        ))),
+        other => other.map(|()| record),
+    }
+}
+
+async fn existing(registry: &Registry, agent_id: &AgentId) -> Result<AgentRecord> {
+    registry
+        .store
+        .get_agent(agent_id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no agent {agent_id}")))
+}
+
+/// Changes an agent's maturity, audited as `AGENT_MATURITY_CHANGED` with
+/// both levels. Queued jobs are judged again by the worker, so a demotion
+/// stops those the new level may not run.
+pub async fn set_maturity(
+    registry: &Registry,
+    origin: Origin,
+    agent_id: &AgentId,
+    maturity: Maturity,
+) -> Result<AgentRecord> {
+    let before = existing(registry, agent_id).await?;
+    let event = registry
+        .audit(EventType::AgentMaturityChanged, Severity::Info, origin)
+        .subject(format!("agent:{agent_id}"))
+        .detail("from", before.maturity.as_str())
+        .detail("to", maturity.as_str());
+    let now = registry.clock.now_secs();
+    write_change(
+        registry,
+        agent_id,
+        AgentWrite::SetMaturity {
+            agent_id: agent_id.clone(),
+            maturity,
+            at: now,
+        },
+        event,
+    )
+    .await?;
+    Ok(AgentRecord {
+        maturity,
+        updated_at: now,
+        ..before
+    })
+}
+
+/// The kill switch: disabling an agent refuses its new runs at once and
+/// stops its queued jobs (the worker checks again before running), audited
+/// as `AGENT_DISABLED` / `AGENT_ENABLED`.
+pub async fn set_enabled(
+    registry: &Registry,
+    origin: Origin,
+    agent_id: &AgentId,
+    enabled: bool,
+) -> Result<()> {
+    let (event_type, severity) = if enabled {
+        (EventType::AgentEnabled, Severity::Info)
+    } else {
+        (EventType::AgentDisabled, Severity::Warning)
+    };
+    let event = registry
+        .audit(event_type, severity, origin)
+        .subject(format!("agent:{agent_id}"));
+    let write = AgentWrite::SetEnabled {
+        agent_id: agent_id.clone(),
+        enabled,
+        at: registry.clock.now_secs(),
+    };
+    write_change(registry, agent_id, write, event).await
+}
+
+async fn write_change(
+    registry: &Registry,
+    agent_id: &AgentId,
+    write: AgentWrite,
+    event: crate::audit::AuditEvent,
+) -> Result<()> {
+    match registry
+        .store
+        .transact(vec![Write::Agent(write), Write::Audit(event)])
+        .await
+    {
+        Err(Error::ConditionFailed) => Err(Error::NotFound(format!("no agent {agent_id}"))),
+        other => other,
+    }
+}

@@ -1,0 +1,502 @@
+//! Run requests: `POST /agents/{agent_id}/runs`, and reading jobs back.
+//!
+//! A request costs one consistent read of everything governance needs (the
+//! agent, the workspace and the idempotency record, [`AgentStore::run_context`])
+//! and one transaction that writes the job, its proposal if any, the
+//! idempotency record and the audit event together; a run is then sent to
+//! the jobs queue. If the audit record cannot be written nothing is: the
+//! answer is `503` and no job exists.
+//!
+//! [`AgentStore::run_context`]: crate::store::AgentStore::run_context
+
+use serde::Serialize;
+use serde_json::{json, Value};
+use sha2::{Digest as _, Sha256};
+
+use super::governance::{self, Verdict};
+use super::proposals::{expire_if_due, PROPOSAL_WINDOW_SECS};
+use crate::audit::{AuditEvent, EventType, Origin, Severity};
+use crate::auth::api_keys::{refuse_key, KeyCaller, KeyRefusal};
+use crate::clock::rfc3339;
+use crate::domain::agents::{
+    AgentId, IdempotencyRecord, JobRecord, JobStatus, ProposalRecord, ProposalStatus, WorkspaceId,
+};
+use crate::domain::Role;
+use crate::queue::OutgoingMessage;
+use crate::state::AgentState;
+use crate::store::{keys, AgentWrite, JobMove, Write};
+use crate::{Error, Result};
+
+/// How long an idempotency key is kept: 24 hours.
+pub const IDEMPOTENCY_TTL_SECS: i64 = 24 * 3600;
+
+/// The longest `Idempotency-Key` accepted.
+pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
+
+/// Who is asking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// A person, by bearer token.
+    User {
+        /// The user id (`sub`).
+        user_id: String,
+        /// The token's roles.
+        roles: Vec<Role>,
+    },
+    /// A service or agent, by API key.
+    Key(KeyCaller),
+}
+
+impl Caller {
+    /// The caller as recorded on jobs and in idempotency keys:
+    /// `user:<id>` or `key:<id>`.
+    pub fn id(&self) -> String {
+        match self {
+            Caller::User { user_id, .. } => format!("user:{user_id}"),
+            Caller::Key(k) => format!("key:{}", k.key_id),
+        }
+    }
+
+    /// Whether the caller is a person holding one of `roles`.
+    pub fn has_role(&self, roles: &[Role]) -> bool {
+        matches!(self, Caller::User { roles: held, .. } if held.iter().any(|r| roles.contains(r)))
+    }
+}
+
+/// The body of a run request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRequest {
+    /// The workspace to run in.
+    pub workspace_id: String,
+    /// The action's name.
+    pub action: String,
+    /// The action's input.
+    pub input: Value,
+}
+
+/// The `202` answer to a run request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Accepted {
+    /// The job.
+    pub job_id: String,
+    /// `PENDING` or `AWAITING_APPROVAL`.
+    pub status: JobStatus,
+    /// The proposal, when the run awaits approval.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proposal_id: Option<String>,
+}
+
+/// A job as `GET /agents/runs/{job_id}` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobView {
+    /// The job.
+    pub job_id: String,
+    /// Its agent.
+    pub agent_id: AgentId,
+    /// Its workspace.
+    pub workspace_id: WorkspaceId,
+    /// Its action.
+    pub action: String,
+    /// Where it is.
+    pub status: JobStatus,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+    /// The proposal it waited on, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proposal_id: Option<String>,
+    /// The action's result, once `SUCCESS`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+    /// Why it failed or was rejected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl From<JobRecord> for JobView {
+    fn from(j: JobRecord) -> Self {
+        Self {
+            job_id: j.job_id,
+            agent_id: j.agent_id,
+            workspace_id: j.workspace_id,
+            action: j.action,
+            status: j.status,
+            created_at: rfc3339(j.created_at.div_euclid(1000)),
+            updated_at: rfc3339(j.updated_at.div_euclid(1000)),
+            proposal_id: j.proposal_id,
+            result: j.result,
+            error: j.error,
+        }
+    }
+}
+
+/// The message a queued job travels as.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct JobMessage {
+    /// The job.
+    pub job_id: String,
+    /// Its agent, so the worker reads both in one round trip.
+    pub agent_id: AgentId,
+}
+
+/// Checks an `Idempotency-Key` header value: 1 to 255 printable ASCII.
+pub fn parse_idempotency_key(raw: &str) -> Result<&str> {
+    let ok = !raw.is_empty()
+        && raw.len() <= MAX_IDEMPOTENCY_KEY_CHARS
+        && raw.bytes().all(|b| (0x20..=0x7e).contains(&b));
+    if ok {
+        Ok(raw)
+    } else {
+        Err(Error::BadRequest(
+            "Idempotency-Key must be 1 to 255 printable ASCII characters".into(),
+        ))
+    }
+}
+
+/// SHA-256 of the request as JSON values: the path's agent id and the whole
+/// body. serde_json's maps are sorted, so key order and whitespace do not
+/// matter.
+fn request_hash(agent_id: &str, body: &Value) -> String {
+    let canonical = json!({ "agent_id": agent_id, "body": body }).to_string();
+    hex::encode(Sha256::digest(canonical.as_bytes()))
+}
+
+/// Submits a run of `agent_id` (as the path gave it) for `caller`, with the
+/// parsed `request` and the whole `body` (for idempotency), in API.md's
+/// governance order. Every decision is audited.
+pub async fn submit(
+    state: &AgentState,
+    origin: Origin,
+    caller: &Caller,
+    agent_id: &str,
+    request: RunRequest,
+    body: &Value,
+    idempotency_key: Option<&str>,
+) -> Result<Accepted> {
+    let blocked = |rule: &str| {
+        state
+            .audit(
+                EventType::AgentRunBlocked,
+                Severity::Warning,
+                origin.clone(),
+            )
+            .actor(caller.id())
+            .subject(format!("agent:{agent_id}"))
+            .detail("rule", rule.to_owned())
+            .detail("action", request.action.clone())
+            .detail("workspace_id", request.workspace_id.clone())
+    };
+    if let Caller::Key(key) = caller {
+        if key.owner.as_str() != agent_id {
+            let error = Error::Forbidden("this key may only run its own agent".into());
+            return Err(refuse_key(
+                state,
+                &origin,
+                Some(&key.key_id),
+                KeyRefusal::OtherAgent,
+                error,
+            )
+            .await);
+        }
+    }
+    let idempotency_key = idempotency_key
+        .map(|k| parse_idempotency_key(k).map(|k| keys::idempotency(&caller.id(), k)))
+        .transpose()?;
+    // An id that does not parse cannot name anything stored.
+    let (Ok(agent), Ok(workspace)) = (
+        AgentId::parse(agent_id),
+        WorkspaceId::parse(&request.workspace_id),
+    ) else {
+        let (rule, what) = if AgentId::parse(agent_id).is_err() {
+            ("unknown_agent", "no such agent")
+        } else {
+            ("unknown_workspace", "no such workspace")
+        };
+        audit_only(state, blocked(rule)).await?;
+        return Err(Error::NotFound(what.into()));
+    };
+
+    let now_ms = state.clock.now_millis();
+    let now = now_ms.div_euclid(1000);
+    let hash = request_hash(agent_id, body);
+    let ctx = state
+        .store
+        .run_context(&agent, &workspace, idempotency_key.as_deref(), now)
+        .await?;
+    if let Some(earlier) = ctx.idempotency {
+        return replay(earlier, &hash);
+    }
+
+    let admitted = match governance::decide(
+        state.catalogue,
+        ctx.agent.as_ref(),
+        ctx.workspace.as_ref(),
+        &request.action,
+        &request.input,
+    ) {
+        Ok(a) => a,
+        Err(refusal) => {
+            audit_only(state, blocked(refusal.rule.as_str())).await?;
+            return Err(refusal.error);
+        }
+    };
+
+    let job_id = ulid_at(now_ms);
+    let proposal = (admitted.verdict == Verdict::Propose).then(|| ProposalRecord {
+        proposal_id: ulid_at(now_ms),
+        job_id: job_id.clone(),
+        agent_id: agent.clone(),
+        workspace_id: workspace.clone(),
+        action: request.action.clone(),
+        input: request.input.clone(),
+        requested_by: caller.id(),
+        status: ProposalStatus::Pending,
+        created_at: now_ms,
+        decide_by: now + PROPOSAL_WINDOW_SECS,
+        decided_by: None,
+        reason: None,
+        decided_at: None,
+    });
+    let status = match proposal {
+        Some(_) => JobStatus::AwaitingApproval,
+        None => JobStatus::Pending,
+    };
+    let job = JobRecord {
+        job_id: job_id.clone(),
+        agent_id: agent.clone(),
+        workspace_id: workspace.clone(),
+        action: request.action.clone(),
+        input: request.input,
+        status,
+        requested_by: caller.id(),
+        proposal_id: proposal.as_ref().map(|p| p.proposal_id.clone()),
+        decide_by: proposal.as_ref().map(|p| p.decide_by),
+        lease_until: None,
+        result: None,
+        error: None,
+        created_at: now_ms,
+        updated_at: now_ms,
+    };
+    let accepted = Accepted {
+        job_id: job_id.clone(),
+        status,
+        proposal_id: job.proposal_id.clone(),
+    };
+    let event_type = match proposal {
+        Some(_) => EventType::ProposalCreated,
+        None => EventType::AgentRunRequested,
+    };
+    let mut event = state
+        .audit(event_type, Severity::Info, origin.clone())
+        .actor(caller.id())
+        .subject(format!("agent:{agent}"))
+        .detail("job_id", job_id.clone())
+        .detail("action", request.action.clone())
+        .detail("workspace_id", workspace.as_str())
+        .detail("complexity", admitted.action.complexity().level())
+        .detail("rule", rule_of(admitted.verdict));
+    if let Some(p) = &proposal {
+        event = event.detail("proposal_id", p.proposal_id.clone());
+    }
+
+    let mut writes: Vec<Write> = vec![AgentWrite::CreateJob(job).into()];
+    if let Some(p) = proposal {
+        writes.push(AgentWrite::CreateProposal(p).into());
+    }
+    if let Some(key) = &idempotency_key {
+        writes.push(
+            AgentWrite::PutIdempotency {
+                record: IdempotencyRecord {
+                    key: key.clone(),
+                    request_hash: hash.clone(),
+                    job_id: job_id.clone(),
+                    status,
+                    proposal_id: accepted.proposal_id.clone(),
+                    expires_at: now + IDEMPOTENCY_TTL_SECS,
+                },
+                now,
+            }
+            .into(),
+        );
+    }
+    writes.push(event.into());
+    match state.store.transact(writes).await {
+        Ok(()) => {}
+        // Only the idempotency record has a condition another request can
+        // win: a concurrent request with the same key got there first.
+        Err(Error::ConditionFailed) if idempotency_key.is_some() => {
+            let key = idempotency_key.as_deref().unwrap_or_default();
+            return match state.store.get_idempotency(key, now).await? {
+                Some(earlier) => replay(earlier, &hash),
+                None => Err(Error::Conflict(
+                    "a concurrent request with this Idempotency-Key is in progress".into(),
+                )),
+            };
+        }
+        Err(e) => return Err(e),
+    }
+    if status == JobStatus::Pending {
+        enqueue(state, &origin, &agent, &job_id, idempotency_key.as_deref()).await?;
+    }
+    Ok(accepted)
+}
+
+fn rule_of(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Run => "runs",
+        Verdict::Propose => "proposal",
+        Verdict::Block => "blocked",
+    }
+}
+
+/// The earlier answer under the same key, or `409` for another body.
+fn replay(earlier: IdempotencyRecord, hash: &str) -> Result<Accepted> {
+    if earlier.request_hash == hash {
+        Ok(Accepted {
+            job_id: earlier.job_id,
+            status: earlier.status,
+            proposal_id: earlier.proposal_id,
+        })
+    } else {
+        Err(Error::Conflict(
+            "this Idempotency-Key was used with another request body".into(),
+        ))
+    }
+}
+
+/// Writes an audit event on its own (a refusal changes nothing else).
+async fn audit_only(state: &AgentState, event: AuditEvent) -> Result<()> {
+    state.store.transact(vec![Write::Audit(event)]).await
+}
+
+/// A ULID for an item created at `now_ms`.
+pub(crate) fn ulid_at(now_ms: i64) -> String {
+    ulid::Ulid::from_parts(u64::try_from(now_ms).unwrap_or(0), rand::random()).to_string()
+}
+
+/// Sends a `PENDING` job to the jobs queue. When the queue does not take
+/// it, the job is ended `FAILED` ("could not be queued") and its
+/// idempotency record forgotten, in one write, so that nothing stays
+/// `PENDING` for ever and a retry with the same key can try again; the
+/// answer is `503`.
+pub(crate) async fn enqueue(
+    state: &AgentState,
+    origin: &Origin,
+    agent_id: &AgentId,
+    job_id: &str,
+    idempotency_key: Option<&str>,
+) -> Result<()> {
+    let message = JobMessage {
+        job_id: job_id.to_owned(),
+        agent_id: agent_id.clone(),
+    };
+    let body = serde_json::to_string(&message)
+        .map_err(|e| Error::internal_from("serialising a job message", e))?;
+    let sent = state
+        .jobs
+        .send(&OutgoingMessage {
+            body,
+            group_id: agent_id.as_str().to_owned(),
+            deduplication_id: job_id.to_owned(),
+        })
+        .await;
+    let Err(send_error) = sent else {
+        return Ok(());
+    };
+    tracing::error!(job_id, error = %send_error.chain(), "the jobs queue did not take a job");
+    let now_ms = state.clock.now_millis();
+    let mut writes: Vec<Write> = vec![AgentWrite::move_job(
+        JobMove::new(job_id, JobStatus::Pending, JobStatus::Failed, now_ms)
+            .error("the job could not be queued; submit it again"),
+    )?
+    .into()];
+    if let Some(key) = idempotency_key {
+        writes.push(
+            AgentWrite::DeleteIdempotency {
+                key: key.to_owned(),
+            }
+            .into(),
+        );
+    }
+    writes.push(
+        state
+            .audit(EventType::AgentRunFailed, Severity::Warning, origin.clone())
+            .subject(format!("agent:{agent_id}"))
+            .detail("job_id", job_id)
+            .detail("reason", "not_queued")
+            .into(),
+    );
+    if let Err(e) = state.store.transact(writes).await {
+        tracing::error!(job_id, error = %e.chain(), "could not mark an unqueued job FAILED");
+    }
+    Err(send_error)
+}
+
+/// Whether `caller` may see jobs of `workspace`: a user any, a key only
+/// its agent's workspaces. Answers `404` otherwise, so an id's existence is
+/// not confirmed.
+async fn may_see(state: &AgentState, caller: &Caller, workspace: &WorkspaceId) -> Result<()> {
+    let Caller::Key(key) = caller else {
+        return Ok(());
+    };
+    let agent = state.store.get_agent(&key.owner).await?;
+    if agent.is_some_and(|a| a.allowed_in(workspace)) {
+        Ok(())
+    } else {
+        Err(Error::NotFound("no such job".into()))
+    }
+}
+
+/// `GET /agents/runs/{job_id}`; a proposal past its window is expired first.
+pub async fn get_job(
+    state: &AgentState,
+    origin: &Origin,
+    caller: &Caller,
+    job_id: &str,
+) -> Result<JobView> {
+    let job = state
+        .store
+        .get_job(job_id)
+        .await?
+        .filter(|j| !j.job_id.starts_with("idem#"))
+        .ok_or_else(|| Error::NotFound("no such job".into()))?;
+    may_see(state, caller, &job.workspace_id).await?;
+    Ok(expire_if_due(state, origin, job).await?.into())
+}
+
+/// The most jobs one page of `GET /agents/runs` holds.
+pub const MAX_PAGE: usize = 100;
+
+/// The default page size.
+pub const DEFAULT_PAGE: usize = 50;
+
+/// `GET /agents/runs?workspace_id=W[&status=S]`: newest first, `limit` per
+/// page, after the cursor `after`.
+pub async fn list_jobs(
+    state: &AgentState,
+    origin: &Origin,
+    caller: &Caller,
+    workspace_id: &str,
+    status: Option<JobStatus>,
+    limit: usize,
+    after: Option<&str>,
+) -> Result<(Vec<JobView>, Option<String>)> {
+    let workspace = WorkspaceId::parse(workspace_id)
+        .map_err(|_| Error::NotFound("no such workspace".into()))?;
+    may_see(state, caller, &workspace).await?;
+    if matches!(caller, Caller::User { .. })
+        && state.store.get_workspace(&workspace).await?.is_none()
+    {
+        return Err(Error::NotFound("no such workspace".into()));
+    }
+    let page = state
+        .store
+        .list_jobs(&workspace, status, limit, after)
+        .await?;
+    let mut runs = Vec::with_capacity(page.items.len());
+    for job in page.items {
+        runs.push(expire_if_due(state, origin, job).await?.into());
+    }
+    Ok((runs, page.next))
+}

@@ -1,0 +1,351 @@
+//! The job worker: one queue message, one job, run at most once.
+//!
+//! For each message the worker reads the job and its agent in one round
+//! trip, then:
+//!
+//! - a job that has ended, or waits for approval, is left alone (a
+//!   redelivered message does nothing);
+//! - a `PENDING` job is judged again ([`governance::may_run_now`]: the kill
+//!   switch and maturity may have changed since it was queued); refused, it
+//!   ends `FAILED` without running; allowed, it moves `PENDING -> RUNNING`
+//!   with a conditional write that carries a lease (only one worker wins),
+//!   runs under the invocation's deadline, carries out the action's effects,
+//!   and ends `SUCCESS` or `FAILED`;
+//! - a `RUNNING` job whose lease has passed had a worker that died mid-run:
+//!   it ends `FAILED` ("interrupted") and never runs again, since an action
+//!   with an external effect must run at most once; one whose lease is live
+//!   is retried later;
+//! - a message from the dead-letter queue ends its job `FAILED` if it has
+//!   not ended, so no job stays `PENDING` or `RUNNING` for ever.
+//!
+//! A store or queue that fails is an error: the message is reported as a
+//! batch item failure and SQS delivers it again.
+
+use std::time::Duration;
+
+use super::catalogue::{Catalogue, Effect, Outcome};
+use super::governance;
+use super::run::JobMessage;
+use crate::audit::{EventType, Origin, Severity};
+use crate::domain::agents::{JobRecord, JobStatus};
+use crate::queue::OutgoingMessage;
+use crate::state::WorkerState;
+use crate::store::{AgentWrite, JobMove, Write};
+use crate::{Error, Result};
+
+/// Time kept back from the invocation's deadline for the final write.
+pub const DEADLINE_MARGIN_MS: i64 = 2_000;
+
+/// Where a message came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The jobs queue.
+    Jobs,
+    /// The jobs dead-letter queue: every attempt failed.
+    DeadLetter,
+}
+
+/// What the worker did with a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Processed {
+    /// The action ran; the job ended with this status.
+    Ran(JobStatus),
+    /// Refused at run time (kill switch, maturity): `FAILED`, not run.
+    Blocked,
+    /// Its worker had died mid-run: `FAILED`, not run again.
+    Interrupted,
+    /// From the dead-letter queue: `FAILED`.
+    DeadLettered,
+    /// Nothing to do (already ended, taken by another worker, unknown).
+    Skipped(&'static str),
+}
+
+/// Handles one message whose invocation must end by `deadline_ms` (epoch
+/// milliseconds). `Err` means "deliver it again".
+#[tracing::instrument(skip_all, fields(message_id))]
+pub async fn process(
+    state: &WorkerState,
+    message_id: &str,
+    body: &str,
+    source: Source,
+    deadline_ms: i64,
+) -> Result<Processed> {
+    let origin = Origin::Queue {
+        message_id: message_id.to_owned(),
+    };
+    let Ok(message) = serde_json::from_str::<JobMessage>(body) else {
+        // Redelivering a message that can never parse helps nobody.
+        tracing::error!(message_id, "dropping a jobs message that does not parse");
+        return Ok(Processed::Skipped("malformed message"));
+    };
+    let (job, agent) = state
+        .store
+        .job_and_agent(&message.job_id, &message.agent_id)
+        .await?;
+    let Some(job) = job else {
+        tracing::warn!(job_id = %message.job_id, "a jobs message names no job");
+        return Ok(Processed::Skipped("no such job"));
+    };
+    let now_ms = state.clock.now_millis();
+
+    if source == Source::DeadLetter {
+        let from = job.status;
+        if !matches!(from, JobStatus::Pending | JobStatus::Running) {
+            return Ok(Processed::Skipped("already ended"));
+        }
+        let reason = "dead-lettered: the job could not be processed after repeated attempts";
+        fail(state, &origin, &job, from, reason, "dead_lettered", now_ms).await?;
+        return Ok(Processed::DeadLettered);
+    }
+
+    match job.status {
+        JobStatus::Pending => {}
+        JobStatus::Running => {
+            if job.lease_until.is_some_and(|lease| lease > now_ms) {
+                return Err(Error::unavailable(
+                    "the job is running under another worker's live lease",
+                ));
+            }
+            let reason = "interrupted: its worker stopped before finishing; not run again";
+            fail(
+                state,
+                &origin,
+                &job,
+                JobStatus::Running,
+                reason,
+                "interrupted",
+                now_ms,
+            )
+            .await?;
+            return Ok(Processed::Interrupted);
+        }
+        _ => return Ok(Processed::Skipped("already ended or awaiting approval")),
+    }
+
+    let Some(agent) = agent else {
+        let reason = format!("agent {} no longer exists", job.agent_id);
+        block(state, &origin, &job, "unknown_agent", &reason, now_ms).await?;
+        return Ok(Processed::Blocked);
+    };
+    let catalogue: &'static Catalogue = state.catalogue;
+    let Some(action) = catalogue.find(agent.agent_type, &job.action) else {
+        let reason = format!(
+            "unknown action {} for a {} agent",
+            job.action, agent.agent_type
+        );
+        block(state, &origin, &job, "unknown_action", &reason, now_ms).await?;
+        return Ok(Processed::Blocked);
+    };
+    if let Err((rule, reason)) = governance::may_run_now(&job, &agent, action) {
+        block(state, &origin, &job, rule.as_str(), &reason, now_ms).await?;
+        return Ok(Processed::Blocked);
+    }
+
+    let budget = deadline_ms - DEADLINE_MARGIN_MS - now_ms;
+    if budget <= 0 {
+        return Err(Error::unavailable(
+            "too little time left in this invocation",
+        ));
+    }
+    let mut start = JobMove::new(&job.job_id, JobStatus::Pending, JobStatus::Running, now_ms);
+    // After the invocation's deadline its worker is surely gone.
+    start.lease_until = Some(deadline_ms);
+    match state
+        .store
+        .transact(vec![AgentWrite::move_job(start)?.into()])
+        .await
+    {
+        Ok(()) => {}
+        // Another worker (or a redelivery) moved it first.
+        Err(Error::ConditionFailed) => return Ok(Processed::Skipped("taken by another worker")),
+        Err(e) => return Err(e),
+    }
+
+    // The action is pure CPU work: off the async threads, under the deadline.
+    let input = job.input.clone();
+    let run = tokio::task::spawn_blocking(move || action.run(&input));
+    let budget = Duration::from_millis(u64::try_from(budget).unwrap_or(0));
+    let outcome = match tokio::time::timeout(budget, run).await {
+        Ok(Ok(result)) => result.map_err(|f| f.0),
+        Ok(Err(join)) => {
+            tracing::error!(job_id = %job.job_id, error = %join, "an action panicked");
+            Err("the action failed unexpectedly".to_owned())
+        }
+        Err(_) => Err(format!(
+            "deadline exceeded: the action did not finish within {} ms",
+            budget.as_millis()
+        )),
+    };
+    let end = match outcome {
+        Ok(outcome) => match carry_out(state, &job, &outcome).await {
+            Ok(()) => {
+                let mut m = JobMove::new(
+                    &job.job_id,
+                    JobStatus::Running,
+                    JobStatus::Success,
+                    state.clock.now_millis(),
+                );
+                m.result = Some(outcome.result);
+                m
+            }
+            Err(e) => {
+                tracing::error!(job_id = %job.job_id, error = %e.chain(), "an effect could not be carried out");
+                JobMove::new(
+                    &job.job_id,
+                    JobStatus::Running,
+                    JobStatus::Failed,
+                    state.clock.now_millis(),
+                )
+                .error("the action's effect could not be carried out: the outbound queue did not accept it")
+            }
+        },
+        Err(reason) => JobMove::new(
+            &job.job_id,
+            JobStatus::Running,
+            JobStatus::Failed,
+            state.clock.now_millis(),
+        )
+        .error(reason),
+    };
+    let status = end.to;
+    match state
+        .store
+        .transact(vec![AgentWrite::move_job(end)?.into()])
+        .await
+    {
+        Ok(()) => Ok(Processed::Ran(status)),
+        // A redelivery found the lease passed and ended it meanwhile.
+        Err(Error::ConditionFailed) => Ok(Processed::Skipped("ended by another worker")),
+        Err(e) => Err(e),
+    }
+}
+
+/// Publishes each effect; the job id is the deduplication id, so a
+/// repeated publish is delivered once.
+async fn carry_out(state: &WorkerState, job: &JobRecord, outcome: &Outcome) -> Result<()> {
+    for effect in &outcome.effects {
+        match effect {
+            Effect::PublishOutbound(body) => {
+                let body = serde_json::to_string(&serde_json::json!({
+                    "job_id": job.job_id,
+                    "agent_id": job.agent_id,
+                    "workspace_id": job.workspace_id,
+                    "action": job.action,
+                    "payload": body,
+                }))
+                .map_err(|e| Error::internal_from("serialising an outbound message", e))?;
+                state
+                    .outbound
+                    .send(&OutgoingMessage {
+                        body,
+                        group_id: job.workspace_id.as_str().to_owned(),
+                        deduplication_id: job.job_id.clone(),
+                    })
+                    .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Ends a job `FAILED` from `from` without running it, audited as
+/// `AGENT_RUN_FAILED` with `kind`.
+async fn fail(
+    state: &WorkerState,
+    origin: &Origin,
+    job: &JobRecord,
+    from: JobStatus,
+    reason: &str,
+    kind: &str,
+    now_ms: i64,
+) -> Result<()> {
+    let event = state
+        .audit(EventType::AgentRunFailed, Severity::Warning, origin.clone())
+        .subject(format!("agent:{}", job.agent_id))
+        .detail("job_id", job.job_id.clone())
+        .detail("reason", kind.to_owned());
+    end_without_running(state, job, from, reason, event, now_ms).await
+}
+
+/// Ends a `PENDING` job `FAILED` because governance refused it at run time,
+/// audited as `AGENT_RUN_BLOCKED` with the rule.
+async fn block(
+    state: &WorkerState,
+    origin: &Origin,
+    job: &JobRecord,
+    rule: &str,
+    reason: &str,
+    now_ms: i64,
+) -> Result<()> {
+    let event = state
+        .audit(
+            EventType::AgentRunBlocked,
+            Severity::Warning,
+            origin.clone(),
+        )
+        .subject(format!("agent:{}", job.agent_id))
+        .detail("job_id", job.job_id.clone())
+        .detail("rule", rule.to_owned())
+        .detail("at", "run_time");
+    end_without_running(state, job, JobStatus::Pending, reason, event, now_ms).await
+}
+
+async fn end_without_running(
+    state: &WorkerState,
+    job: &JobRecord,
+    from: JobStatus,
+    reason: &str,
+    event: crate::audit::AuditEvent,
+    now_ms: i64,
+) -> Result<()> {
+    let m = JobMove::new(&job.job_id, from, JobStatus::Failed, now_ms).error(reason);
+    match state
+        .store
+        .transact(vec![AgentWrite::move_job(m)?.into(), Write::Audit(event)])
+        .await
+    {
+        // Someone else moved it first; their outcome stands.
+        Ok(()) | Err(Error::ConditionFailed) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Receives before a local message is treated as dead-lettered, as the
+/// jobs queue's redrive policy does in AWS.
+pub const MAX_RECEIVES: u32 = 5;
+
+/// How long one local invocation may take, standing in for the Lambda
+/// timeout.
+pub const LOCAL_INVOCATION_MS: i64 = 30_000;
+
+/// The in-process worker of `warden serve`: takes each message from the
+/// embedded jobs queue and processes it like the Lambda would, each on its
+/// own task. A failure is retried with backoff, like an SQS redelivery;
+/// after [`MAX_RECEIVES`] attempts the message is handled as a dead letter.
+/// Runs until the queue's senders are gone.
+pub async fn drain_local(
+    state: std::sync::Arc<WorkerState>,
+    mut messages: tokio::sync::mpsc::UnboundedReceiver<OutgoingMessage>,
+) {
+    while let Some(message) = messages.recv().await {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let id = ulid::Ulid::new().to_string();
+            for attempt in 1..=MAX_RECEIVES {
+                let deadline = state.clock.now_millis() + LOCAL_INVOCATION_MS;
+                match process(&state, &id, &message.body, Source::Jobs, deadline).await {
+                    Ok(_) => return,
+                    Err(e) => {
+                        tracing::warn!(message_id = %id, attempt, error = %e.chain(), "job message failed; retrying");
+                        tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+                    }
+                }
+            }
+            let deadline = state.clock.now_millis() + LOCAL_INVOCATION_MS;
+            if let Err(e) = process(&state, &id, &message.body, Source::DeadLetter, deadline).await
+            {
+                tracing::error!(message_id = %id, error = %e.chain(), "a dead-lettered job could not be marked FAILED");
+            }
+        });
+    }
+}

@@ -1,0 +1,431 @@
+//! API keys for services and agents: `wdn_<key id>_<secret>`.
+//!
+//! The key id is a ULID (never a `_`), so the secret is everything after the
+//! second `_`: 256 random bits, base64url. The store keeps only an
+//! HMAC-SHA256 of the secret under a pepper held in Secrets Manager, so a
+//! copy of the table alone cannot check, let alone forge, a key.
+//!
+//! Checking a key ([`check_key`]) costs one read of its item, then one
+//! conditional write that is both its rate limit (GCRA on the key's own
+//! item) and its usage count and last use: counting usage adds no round
+//! trip. Refusals are audited as `API_KEY_REJECTED` with the reason.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use rand::RngCore as _;
+use secrecy::{ExposeSecret as _, SecretString};
+use sha2::Sha256;
+use subtle::ConstantTimeEq as _;
+
+use crate::audit::{EventType, Origin, Severity};
+use crate::config::MIN_PEPPER_BYTES;
+use crate::domain::agents::{AgentId, ApiKeyRecord};
+use crate::ratelimit::{acquire_from, Decision, Gcra};
+use crate::state::Registry;
+use crate::store::{ApiKeyStore, ApiKeyWrite, RateLimitStore, TatCondition, Write};
+use crate::{Error, Result};
+
+/// Every key starts with this.
+pub const KEY_PREFIX: &str = "wdn_";
+
+/// The scope that lets a key run its agent and read its agent's jobs.
+pub const SCOPE_AGENTS_RUN: &str = "agents:run";
+
+/// The scopes a key may be given.
+pub const KNOWN_SCOPES: &[&str] = &[SCOPE_AGENTS_RUN];
+
+/// The hourly limit of a key created without one.
+pub const DEFAULT_RATE_LIMIT_PER_HOUR: u32 = 1000;
+
+/// The longest secret part accepted when parsing (ours are 43 characters).
+const MAX_SECRET_CHARS: usize = 128;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// The pepper key secrets are HMACed under. Its bytes are never shown.
+#[derive(Clone)]
+pub struct Pepper(HmacSha256);
+
+impl std::fmt::Debug for Pepper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Pepper([redacted])")
+    }
+}
+
+impl Pepper {
+    /// A pepper from its secret text; at least 32 bytes.
+    pub fn new(secret: &SecretString) -> Result<Self> {
+        let bytes = secret.expose_secret().as_bytes();
+        if bytes.len() < MIN_PEPPER_BYTES {
+            return Err(Error::Config(format!(
+                "the API-key pepper is shorter than {MIN_PEPPER_BYTES} bytes"
+            )));
+        }
+        HmacSha256::new_from_slice(bytes)
+            .map(Self)
+            .map_err(|e| Error::Config(format!("the API-key pepper is unusable: {e}")))
+    }
+
+    /// A random pepper for this process only (development without one
+    /// configured): keys made under it die with the process.
+    pub fn generate() -> Self {
+        // One block (64 bytes) of key: the HMAC key size that needs no
+        // hashing or padding, so building it cannot fail.
+        let mut bytes = [0u8; 64];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        Self(<HmacSha256 as hmac::digest::KeyInit>::new(&bytes.into()))
+    }
+
+    /// HMAC-SHA256 of `secret`, hex.
+    fn tag(&self, secret: &str) -> String {
+        let mut mac = self.0.clone();
+        mac.update(secret.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+}
+
+/// A key split into its id and secret.
+pub struct ParsedKey {
+    /// The id part.
+    pub key_id: String,
+    /// The secret part.
+    pub secret: SecretString,
+}
+
+/// Splits `wdn_<key id>_<secret>`; `None` when it is not of that shape.
+pub fn parse_key(raw: &str) -> Option<ParsedKey> {
+    let rest = raw.strip_prefix(KEY_PREFIX)?;
+    let (key_id, secret) = rest.split_once('_')?;
+    let id_ok = key_id.len() == 26 && key_id.bytes().all(|b| b.is_ascii_alphanumeric());
+    let secret_ok = !secret.is_empty()
+        && secret.len() <= MAX_SECRET_CHARS
+        && secret
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    (id_ok && secret_ok).then(|| ParsedKey {
+        key_id: key_id.to_owned(),
+        secret: SecretString::from(secret.to_owned()),
+    })
+}
+
+/// What a new key may do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeySpec {
+    /// The agent it belongs to, and the only one it may run.
+    pub owner: AgentId,
+    /// Its scopes, each one of [`KNOWN_SCOPES`].
+    pub scopes: Vec<String>,
+    /// When it stops working (epoch seconds).
+    pub expires_at: Option<i64>,
+    /// Requests an hour ([`DEFAULT_RATE_LIMIT_PER_HOUR`] when `None`).
+    pub rate_limit_per_hour: Option<u32>,
+}
+
+/// A key just created: its record and the key itself, shown once.
+pub struct NewKey {
+    /// What the store keeps.
+    pub record: ApiKeyRecord,
+    /// The whole key, `wdn_<key id>_<secret>`.
+    pub key: SecretString,
+}
+
+/// Creates a key for `spec.owner` (which must be registered), audited as
+/// `API_KEY_CREATED` in the same write.
+pub async fn create_key(
+    registry: &Registry,
+    pepper: &Pepper,
+    origin: Origin,
+    spec: KeySpec,
+) -> Result<NewKey> {
+    let mut secret = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut secret);
+    let key_id = ulid::Ulid::new().to_string();
+    let key = format!("{KEY_PREFIX}{key_id}_{}", URL_SAFE_NO_PAD.encode(secret));
+    let key = SecretString::from(key);
+    let record = store_key(registry, pepper, origin, &key, spec).await?;
+    Ok(NewKey { record, key })
+}
+
+/// Stores a key given whole (the seed file of `warden serve`, development
+/// only), audited like a created one.
+pub async fn store_key(
+    registry: &Registry,
+    pepper: &Pepper,
+    origin: Origin,
+    key: &SecretString,
+    spec: KeySpec,
+) -> Result<ApiKeyRecord> {
+    let parsed = parse_key(key.expose_secret()).ok_or_else(|| {
+        Error::BadRequest(
+            "an API key has the form wdn_<26-character key id>_<secret of base64url characters>"
+                .into(),
+        )
+    })?;
+    if spec.scopes.is_empty() {
+        return Err(Error::BadRequest("a key needs at least one scope".into()));
+    }
+    if let Some(unknown) = spec
+        .scopes
+        .iter()
+        .find(|s| !KNOWN_SCOPES.contains(&s.as_str()))
+    {
+        return Err(Error::BadRequest(format!(
+            "unknown scope {unknown:?}; known: {}",
+            KNOWN_SCOPES.join(", ")
+        )));
+    }
+    if spec.rate_limit_per_hour == Some(0) {
+        return Err(Error::BadRequest(
+            "the rate limit must be at least 1 request an hour".into(),
+        ));
+    }
+    if registry.store.get_agent(&spec.owner).await?.is_none() {
+        return Err(Error::NotFound(format!(
+            "no agent {}: register it first",
+            spec.owner
+        )));
+    }
+    let now = registry.clock.now_secs();
+    let record = ApiKeyRecord {
+        key_id: parsed.key_id.clone(),
+        secret_hmac: pepper.tag(parsed.secret.expose_secret()),
+        owner: spec.owner.clone(),
+        scopes: spec.scopes.clone(),
+        expires_at: spec.expires_at,
+        rate_limit_per_hour: spec
+            .rate_limit_per_hour
+            .unwrap_or(DEFAULT_RATE_LIMIT_PER_HOUR),
+        revoked_at: None,
+        created_at: now,
+        usage_count: 0,
+        last_used_at: None,
+        tat: None,
+    };
+    let event = registry
+        .audit(EventType::ApiKeyCreated, Severity::Info, origin)
+        .subject(format!("key:{}", record.key_id))
+        .detail("owner", spec.owner.as_str())
+        .detail("scopes", spec.scopes.clone())
+        .detail("rate_limit_per_hour", record.rate_limit_per_hour);
+    let writes = vec![ApiKeyWrite::Create(record.clone()).into(), event.into()];
+    match registry.store.transact(writes).await {
+        Ok(()) => Ok(record),
+        Err(Error::ConditionFailed) => Err(Error::Conflict(format!(
+            "key {} already exists",
+            record.key_id
+        ))),
+        Err(e) => Err(e),
+    }
+}
+
+/// Revokes a key at once, audited as `API_KEY_REVOKED` in the same write.
+/// An unknown key is `404`; one already revoked `409`.
+pub async fn revoke_key(registry: &Registry, origin: Origin, key_id: &str) -> Result<()> {
+    let now = registry.clock.now_secs();
+    let event = registry
+        .audit(EventType::ApiKeyRevoked, Severity::Info, origin)
+        .subject(format!("key:{key_id}"));
+    let writes = vec![
+        ApiKeyWrite::Revoke {
+            key_id: key_id.to_owned(),
+            at: now,
+        }
+        .into(),
+        event.into(),
+    ];
+    match registry.store.transact(writes).await {
+        Ok(()) => Ok(()),
+        Err(Error::ConditionFailed) => match registry.store.get_api_key(key_id).await? {
+            Some(_) => Err(Error::Conflict(format!("key {key_id} is already revoked"))),
+            None => Err(Error::NotFound(format!("no key {key_id}"))),
+        },
+        Err(e) => Err(e),
+    }
+}
+
+/// Who an accepted key speaks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyCaller {
+    /// The key's id.
+    pub key_id: String,
+    /// The agent it belongs to.
+    pub owner: AgentId,
+}
+
+/// Why a key was refused; the audit event's `reason`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyRefusal {
+    /// Not of the `wdn_<id>_<secret>` shape.
+    Malformed,
+    /// No key with that id.
+    Unknown,
+    /// The secret does not match.
+    WrongSecret,
+    /// Revoked.
+    Revoked,
+    /// Past its expiry.
+    Expired,
+    /// Lacks the scope the endpoint needs.
+    Scope,
+    /// Over its hourly limit.
+    RateLimited,
+    /// Asked to run an agent other than its owner.
+    OtherAgent,
+}
+
+impl KeyRefusal {
+    /// The reason as audited.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyRefusal::Malformed => "malformed",
+            KeyRefusal::Unknown => "unknown",
+            KeyRefusal::WrongSecret => "wrong_secret",
+            KeyRefusal::Revoked => "revoked",
+            KeyRefusal::Expired => "expired",
+            KeyRefusal::Scope => "scope",
+            KeyRefusal::RateLimited => "rate_limited",
+            KeyRefusal::OtherAgent => "other_agent",
+        }
+    }
+}
+
+/// Records a refusal as `API_KEY_REJECTED` and returns the error to answer.
+/// When the audit record cannot be written the answer is `503`: nothing
+/// about the key is decided without its record.
+pub async fn refuse_key(
+    registry: &Registry,
+    origin: &Origin,
+    key_id: Option<&str>,
+    refusal: KeyRefusal,
+    error: Error,
+) -> Error {
+    let mut event = registry
+        .audit(EventType::ApiKeyRejected, Severity::Warning, origin.clone())
+        .detail("reason", refusal.as_str());
+    if let Some(id) = key_id {
+        event = event.actor(format!("key:{id}"));
+    }
+    match registry.store.transact(vec![Write::Audit(event)]).await {
+        Ok(()) => error,
+        Err(e) => e,
+    }
+}
+
+/// The rate state of one key, through the key's own item: every counted
+/// request also counts as usage.
+struct KeyUse<'a> {
+    store: &'a dyn ApiKeyStore,
+    now: i64,
+}
+
+#[async_trait::async_trait]
+impl RateLimitStore for KeyUse<'_> {
+    async fn update_tat(
+        &self,
+        key: &str,
+        condition: TatCondition,
+        new_tat: i64,
+        _expires_at: i64,
+    ) -> Result<std::result::Result<(), Option<i64>>> {
+        self.store
+            .record_key_use(key, condition, new_tat, self.now)
+            .await
+    }
+}
+
+/// Checks `raw` (the `X-API-Key` header) for `scope`, in API.md's order:
+/// an unknown, revoked or expired key `401`; a key without the scope `403`;
+/// a key over its hourly limit `429`. Each refusal is audited. The owner
+/// check (a key runs only its own agent) is the caller's, with
+/// [`KeyRefusal::OtherAgent`].
+pub async fn check_key(
+    registry: &Registry,
+    pepper: &Pepper,
+    origin: &Origin,
+    raw: &str,
+    scope: &str,
+) -> Result<KeyCaller> {
+    let Some(parsed) = parse_key(raw) else {
+        return Err(refuse_key(
+            registry,
+            origin,
+            None,
+            KeyRefusal::Malformed,
+            Error::Unauthorized,
+        )
+        .await);
+    };
+    let id = parsed.key_id.as_str();
+    let refuse = |refusal, error| refuse_key(registry, origin, Some(id), refusal, error);
+    let Some(record) = registry.store.get_api_key(id).await? else {
+        return Err(refuse(KeyRefusal::Unknown, Error::Unauthorized).await);
+    };
+    let tag = pepper.tag(parsed.secret.expose_secret());
+    if !bool::from(tag.as_bytes().ct_eq(record.secret_hmac.as_bytes())) {
+        return Err(refuse(KeyRefusal::WrongSecret, Error::Unauthorized).await);
+    }
+    let now_ms = registry.clock.now_millis();
+    let now = now_ms.div_euclid(1000);
+    if record.revoked_at.is_some() {
+        return Err(refuse(KeyRefusal::Revoked, Error::Unauthorized).await);
+    }
+    if record.expires_at.is_some_and(|at| at <= now) {
+        return Err(refuse(KeyRefusal::Expired, Error::Unauthorized).await);
+    }
+    if !record.scopes.iter().any(|s| s == scope) {
+        let error = Error::Forbidden(format!("this key lacks the scope {scope}"));
+        return Err(refuse(KeyRefusal::Scope, error).await);
+    }
+    let usage = KeyUse {
+        store: &*registry.store,
+        now,
+    };
+    let limit = Gcra::per_hour(record.rate_limit_per_hour);
+    match acquire_from(&usage, id, limit, now_ms, record.tat).await {
+        Ok(Decision::Allowed) => Ok(KeyCaller {
+            key_id: record.key_id,
+            owner: record.owner,
+        }),
+        Ok(Decision::Limited { retry_after }) => {
+            Err(refuse(KeyRefusal::RateLimited, Error::RateLimited { retry_after }).await)
+        }
+        // Revoked between the read and the write: refuse.
+        Err(Error::ConditionFailed) => Err(Error::Unauthorized),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_split_at_the_second_underscore_and_refuse_other_shapes() {
+        let id = ulid::Ulid::new().to_string();
+        let parsed = parse_key(&format!("wdn_{id}_ab_c-d")).unwrap();
+        assert_eq!(parsed.key_id, id);
+        assert_eq!(parsed.secret.expose_secret(), "ab_c-d");
+        for bad in [
+            String::new(),
+            format!("wdx_{id}_abc"),
+            format!("wdn_{id}"),
+            format!("wdn_{id}_"),
+            format!("wdn_short_abc"),
+            format!("wdn_{id}_a b"),
+            format!("wdn_{id}_{}", "a".repeat(129)),
+        ] {
+            assert!(parse_key(&bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_tag_depends_on_the_pepper_and_the_pepper_is_never_shown() {
+        let a = Pepper::new(&SecretString::from("a".repeat(32))).unwrap();
+        let b = Pepper::new(&SecretString::from("b".repeat(32))).unwrap();
+        assert_ne!(a.tag("secret"), b.tag("secret"));
+        assert_eq!(a.tag("secret"), a.tag("secret"));
+        assert_eq!(format!("{a:?}"), "Pepper([redacted])");
+        assert!(Pepper::new(&SecretString::from("short")).is_err());
+    }
+}
