@@ -135,14 +135,31 @@ pub trait Action: Send + Sync {
 }
 
 /// Parses `input` as `T`, naming the failing field's path.
+///
+/// A missing field is named itself (`lines[1].sku`), not the object that
+/// lacks it (`lines[1]`), like every other invalid field.
 pub fn parse_input<T: DeserializeOwned>(input: &Value) -> Result<T, InvalidInput> {
     serde_path_to_error::deserialize(input).map_err(|e| {
         let path = e.path().to_string();
-        let path = if path == "." { String::new() } else { path };
+        let mut path = if path == "." { String::new() } else { path };
         let reason = e.into_inner().to_string();
         // serde appends " at line L column C" for text input; values have none.
+        if let Some(field) = missing_field(&reason) {
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(field);
+        }
         InvalidInput::new(path, reason)
     })
+}
+
+/// The field named by serde's "missing field `name`" error, if it is one.
+fn missing_field(reason: &str) -> Option<&str> {
+    reason
+        .strip_prefix("missing field `")?
+        .strip_suffix('`')
+        .filter(|f| !f.is_empty())
 }
 
 struct Erased<A>(std::marker::PhantomData<fn() -> A>);
@@ -228,4 +245,44 @@ impl Catalogue {
 pub fn catalogue() -> &'static Catalogue {
     static CATALOGUE: OnceLock<Catalogue> = OnceLock::new();
     CATALOGUE.get_or_init(business::catalogue)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+    use serde_json::json;
+
+    use super::parse_input;
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Line {
+        sku: String,
+        quantity: u64,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Order {
+        lines: Vec<Line>,
+    }
+
+    #[test]
+    fn parse_errors_name_the_field_a_missing_one_included() {
+        let field = |v| {
+            parse_input::<Order>(&v)
+                .expect_err("the input is refused")
+                .field()
+        };
+        assert_eq!(
+            field(json!({"lines": [{"sku": "A", "quantity": 1}, {"sku": "B", "quantity": "2"}]})),
+            "input.lines[1].quantity"
+        );
+        assert_eq!(
+            field(json!({"lines": [{"sku": "A", "quantity": 1}, {"quantity": 2}]})),
+            "input.lines[1].sku"
+        );
+        assert_eq!(field(json!({})), "input.lines");
+        assert_eq!(field(json!([])), "input");
+    }
 }

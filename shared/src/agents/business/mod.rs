@@ -1,9 +1,24 @@
 //! The business actions, one module per agent type. Each action is a pure
 //! function of its input (see [`super::catalogue::BusinessAction`]).
+//!
+//! - `compare_vendors`, `draft_purchase_order` and `submit_purchase_order`
+//!   in [`purchasing`];
+//! - `resolve_entities` in [`accounting`].
+//!
+//! [`fields`] holds the bounded field types (cents, quantities, non-empty
+//! text, currency codes) and the checks the actions share.
+
+pub mod accounting;
+pub mod fields;
+pub mod purchasing;
 
 use super::catalogue::Catalogue;
 
 /// Every business action, in the order the catalogue lists them.
 pub fn catalogue() -> Catalogue {
     Catalogue::empty()
+        .with::<accounting::ResolveEntities>()
+        .with::<purchasing::CompareVendors>()
+        .with::<purchasing::DraftPurchaseOrder>()
+        .with::<purchasing::SubmitPurchaseOrder>()
 }
