@@ -390,6 +390,25 @@ impl<'a> Responder<'a> {
     }
 }
 
+/// The request's query parameters, decoded, in order: from the URI (as
+/// `warden serve` and lambda_http build it), else from the API Gateway
+/// event's parsed parameters.
+pub fn query_params(req: &Request) -> Vec<(String, String)> {
+    match req.uri().query() {
+        Some(q) if !q.is_empty() => form_urlencoded::parse(q.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect(),
+        _ => req
+            .query_string_parameters_ref()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
+}
+
 /// The path of the request as the client sent it, without the API Gateway
 /// stage prefix.
 pub fn path(req: &Request) -> String {

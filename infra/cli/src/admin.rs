@@ -1,5 +1,7 @@
 //! Administration commands: `tables create`, `users add`,
-//! `users set-password`, `users disable`, `users enable`, `config check`.
+//! `users set-password`, `users disable`, `users enable`, `config check`,
+//! `workspaces add`, `agents register|set-maturity|disable|enable|list`,
+//! `apikeys create|revoke|list`.
 
 use std::sync::Arc;
 
@@ -11,7 +13,10 @@ use warden::clock::SystemClock;
 use warden::config::{check_jwt_key, Check, Config, Finding, Findings, Severity};
 use warden::domain::{Role, Username};
 use warden::secrets::SecretsManager;
-use warden::state::{signing_keys, Accounts};
+use warden::agents::{self, registry::NewAgent};
+use warden::auth::api_keys::{self, KeySpec, NewKey, Pepper};
+use warden::domain::agents::{AgentId, AgentRecord, ApiKeyRecord, Maturity, WorkspaceId, WorkspaceRecord};
+use warden::state::{api_key_pepper, signing_keys, Accounts, Registry};
 use warden::store::dynamo::{tables, DynamoStore};
 use warden::Error;
 
@@ -119,4 +124,103 @@ pub async fn check_config(lookup: impl Fn(&str) -> Option<String>) -> Findings {
         }
     }
     findings
+}
+
+/// The agent registry over the DynamoDB tables at `endpoint`.
+async fn registry(endpoint: Option<&str>, config: Config) -> Result<Registry, Error> {
+    let aws = aws_config(&config.aws, endpoint).await;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), &config.table_prefix);
+    Ok(Registry {
+        config,
+        store: Arc::new(store),
+        clock: Arc::new(SystemClock),
+    })
+}
+
+/// Adds a workspace.
+pub async fn add_workspace(
+    endpoint: Option<&str>,
+    config: Config,
+    workspace_id: WorkspaceId,
+    name: &str,
+) -> Result<WorkspaceRecord, Error> {
+    let registry = registry(endpoint, config).await?;
+    agents::registry::add_workspace(&registry, cli_origin(), workspace_id, name).await
+}
+
+/// Registers an agent.
+pub async fn register_agent(
+    endpoint: Option<&str>,
+    config: Config,
+    agent: NewAgent,
+) -> Result<AgentRecord, Error> {
+    let registry = registry(endpoint, config).await?;
+    agents::registry::register_agent(&registry, cli_origin(), agent).await
+}
+
+/// Changes an agent's maturity.
+pub async fn set_maturity(
+    endpoint: Option<&str>,
+    config: Config,
+    agent_id: &AgentId,
+    maturity: Maturity,
+) -> Result<AgentRecord, Error> {
+    let registry = registry(endpoint, config).await?;
+    agents::registry::set_maturity(&registry, cli_origin(), agent_id, maturity).await
+}
+
+/// Flips an agent's kill switch.
+pub async fn set_enabled(
+    endpoint: Option<&str>,
+    config: Config,
+    agent_id: &AgentId,
+    enabled: bool,
+) -> Result<(), Error> {
+    let registry = registry(endpoint, config).await?;
+    agents::registry::set_enabled(&registry, cli_origin(), agent_id, enabled).await
+}
+
+/// Every agent.
+pub async fn list_agents(endpoint: Option<&str>, config: Config) -> Result<Vec<AgentRecord>, Error> {
+    registry(endpoint, config).await?.store.list_agents().await
+}
+
+/// Creates an API key; the whole key is returned to be shown once. The
+/// pepper must be one that the deployed functions share: from
+/// `WARDEN_API_KEY_PEPPER_ARN`, or in development `WARDEN_API_KEY_PEPPER`
+/// (a pepper generated for this process would make the key useless).
+pub async fn create_key(
+    endpoint: Option<&str>,
+    config: Config,
+    spec: KeySpec,
+) -> Result<NewKey, Error> {
+    if config.api_key_pepper.is_none() && config.api_key_pepper_arn.is_none() {
+        return Err(Error::Config(
+            "set WARDEN_API_KEY_PEPPER_ARN (or, in development, WARDEN_API_KEY_PEPPER) to the pepper the functions use".into(),
+        ));
+    }
+    let secrets = match &config.api_key_pepper_arn {
+        Some(_) => Some(SecretsManager::new(aws_sdk_secretsmanager::Client::new(
+            &aws_config(&config.aws, None).await,
+        ))),
+        None => None,
+    };
+    let pepper = api_key_pepper(&config, secrets.as_ref().map(|s| s as _)).await?;
+    let registry = registry(endpoint, config).await?;
+    create_key_with(&registry, &pepper, spec).await
+}
+
+async fn create_key_with(registry: &Registry, pepper: &Pepper, spec: KeySpec) -> Result<NewKey, Error> {
+    api_keys::create_key(registry, pepper, cli_origin(), spec).await
+}
+
+/// Revokes an API key at once.
+pub async fn revoke_key(endpoint: Option<&str>, config: Config, key_id: &str) -> Result<(), Error> {
+    let registry = registry(endpoint, config).await?;
+    api_keys::revoke_key(&registry, cli_origin(), key_id).await
+}
+
+/// Every API key (never a secret: the store holds none).
+pub async fn list_keys(endpoint: Option<&str>, config: Config) -> Result<Vec<ApiKeyRecord>, Error> {
+    registry(endpoint, config).await?.store.list_api_keys().await
 }

@@ -179,7 +179,7 @@ async fn run_serve(
     // A webhook source without a secret refuses start-up, before anything is written.
     let states = serve::build_states(config, sources, endpoint.as_deref()).await?;
     match seed {
-        Some(seed) => seed.apply(&states.auth).await?,
+        Some(seed) => seed.apply(&states).await?,
         None => {
             let mut bytes = [0u8; 18];
             rand::rngs::OsRng.fill_bytes(&mut bytes);

@@ -1,9 +1,13 @@
 //! The seed file of `warden serve --seed FILE`:
 //! `{"users": [{"username": "...", "password": "...", "roles": ["admin"]}]}`.
 //! `webhook_sources: [{"name", "scheme", "secrets": [...]}]` configures
-//! `POST /webhooks/{source}`. Sections added by later features
-//! (`workspaces`, `agents`, `api_keys`) are ignored until their feature
-//! reads them.
+//! `POST /webhooks/{source}`.
+//! `workspaces: [{"workspace_id", "name"}]`,
+//! `agents: [{"agent_id", "agent_type", "maturity", "workspaces": [...], "enabled": true}]`
+//! and (development only)
+//! `api_keys: [{"key", "owner", "scopes": [...], "expires_at"?, "rate_limit_per_hour"?}]`
+//! fill the agent registry; `key` is a whole key `wdn_<key id>_<secret>`,
+//! `expires_at` RFC 3339.
 
 use std::path::Path;
 
@@ -11,9 +15,15 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use warden::audit::Origin;
 use warden::auth::login::create_user;
+use warden::agents::registry::{self, NewAgent};
+use warden::auth::api_keys::{store_key, KeySpec};
+use warden::config::Environment;
+use warden::domain::agents::{AgentId, AgentType, Maturity, WorkspaceId};
 use warden::domain::{Role, Username};
-use warden::state::Accounts;
+use warden::state::{Accounts, Registry};
 use warden::Error;
+
+use crate::serve::States;
 
 /// The operator named in the audit events the `warden` command writes.
 pub const OPERATOR: &str = "local";
@@ -27,6 +37,62 @@ pub struct Seed {
     /// Webhook sources: `[{"name", "scheme", "secrets": [...]}]`.
     #[serde(default)]
     pub webhook_sources: Vec<warden::webhook::SourceConfig>,
+    /// Workspaces to add.
+    #[serde(default)]
+    pub workspaces: Vec<SeedWorkspace>,
+    /// Agents to register.
+    #[serde(default)]
+    pub agents: Vec<SeedAgent>,
+    /// API keys to store (development only).
+    #[serde(default)]
+    pub api_keys: Vec<SeedKey>,
+}
+
+/// One workspace of the seed file.
+#[derive(Debug, Deserialize)]
+pub struct SeedWorkspace {
+    /// Its id.
+    pub workspace_id: String,
+    /// Its name.
+    pub name: String,
+}
+
+/// One agent of the seed file.
+#[derive(Debug, Deserialize)]
+pub struct SeedAgent {
+    /// Its id.
+    pub agent_id: String,
+    /// One of the seven agent types.
+    pub agent_type: String,
+    /// `STUDENT`, `INTERN`, `SUPERVISED` or `AUTONOMOUS`.
+    pub maturity: String,
+    /// The workspaces it may work in.
+    #[serde(default)]
+    pub workspaces: Vec<String>,
+    /// Whether it may run (default true).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// One API key of the seed file.
+#[derive(Debug, Deserialize)]
+pub struct SeedKey {
+    /// The whole key, `wdn_<key id>_<secret>`.
+    pub key: SecretString,
+    /// The agent it belongs to.
+    pub owner: String,
+    /// Its scopes, e.g. `["agents:run"]`.
+    pub scopes: Vec<String>,
+    /// When it stops working, RFC 3339.
+    #[serde(default)]
+    pub expires_at: Option<String>,
+    /// Requests an hour.
+    #[serde(default)]
+    pub rate_limit_per_hour: Option<u32>,
 }
 
 /// One user of the seed file.
@@ -50,9 +116,12 @@ impl Seed {
             .map_err(|e| Error::BadRequest(format!("seed file {}: {e}", path.display())))
     }
 
-    /// Creates every user. A user that already exists (a DynamoDB store
-    /// seeded before) is left as it is, and reported.
-    pub async fn apply(&self, accounts: &Accounts) -> Result<(), Error> {
+    /// Creates every user, workspace, agent and key, in that order. One
+    /// that already exists (a DynamoDB store seeded before) is left as it
+    /// is, and reported. API keys are refused outside development: a key
+    /// written in a file is not a production secret.
+    pub async fn apply(&self, states: &States) -> Result<(), Error> {
+        let accounts: &Accounts = &states.auth;
         for user in &self.users {
             let username = Username::parse(&user.username)?;
             let roles = user
@@ -68,7 +137,81 @@ impl Seed {
                 Err(e) => return Err(e),
             }
         }
+        let registry: &Registry = &states.agents;
+        for w in &self.workspaces {
+            let id = WorkspaceId::parse(&w.workspace_id)?;
+            report(
+                "workspace",
+                &w.workspace_id,
+                registry::add_workspace(registry, cli_origin(), id, &w.name).await,
+            )?;
+        }
+        for a in &self.agents {
+            let agent = NewAgent {
+                agent_id: AgentId::parse(&a.agent_id)?,
+                agent_type: AgentType::parse(&a.agent_type)?,
+                maturity: Maturity::parse(&a.maturity)?,
+                workspaces: a
+                    .workspaces
+                    .iter()
+                    .map(|w| WorkspaceId::parse(w))
+                    .collect::<Result<_, _>>()?,
+                enabled: a.enabled,
+            };
+            report(
+                "agent",
+                &a.agent_id,
+                registry::register_agent(registry, cli_origin(), agent).await,
+            )?;
+        }
+        if !self.api_keys.is_empty() && registry.config.env != Environment::Development {
+            return Err(Error::Config(
+                "the seed file's api_keys are for development only; create keys with `warden apikeys create`"
+                    .into(),
+            ));
+        }
+        for k in &self.api_keys {
+            let expires_at = k
+                .expires_at
+                .as_deref()
+                .map(|t| {
+                    time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                        .map(|t| t.unix_timestamp())
+                        .map_err(|_| {
+                            Error::BadRequest(format!("api_keys expires_at {t:?} is not RFC 3339"))
+                        })
+                })
+                .transpose()?;
+            let spec = KeySpec {
+                owner: AgentId::parse(&k.owner)?,
+                scopes: k.scopes.clone(),
+                expires_at,
+                rate_limit_per_hour: k.rate_limit_per_hour,
+            };
+            let stored =
+                store_key(registry, &states.agents.pepper, cli_origin(), &k.key, spec).await;
+            match stored {
+                Ok(r) => println!("seeded API key {} for agent {}", r.key_id, r.owner),
+                Err(Error::Conflict(_)) => println!("an API key of the seed already exists; left unchanged"),
+                Err(e) => return Err(e),
+            }
+        }
         Ok(())
+    }
+}
+
+/// Prints what seeding one item did; an item that exists is not an error.
+fn report<T>(what: &str, id: &str, outcome: Result<T, Error>) -> Result<(), Error> {
+    match outcome {
+        Ok(_) => {
+            println!("seeded {what} {id}");
+            Ok(())
+        }
+        Err(Error::Conflict(_)) => {
+            println!("{what} {id} already exists; left unchanged");
+            Ok(())
+        }
+        Err(e) => Err(e),
     }
 }
 

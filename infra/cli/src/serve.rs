@@ -21,12 +21,13 @@ use warden::aws::Guards;
 use warden::clock::SystemClock;
 use warden::config::{Config, Environment};
 use warden::http::{RequestContext, Responder, Route};
-use warden::queue::{MemoryQueue, Queue, SqsQueue};
+use warden::agents::worker::drain_local;
+use warden::queue::{ChannelQueue, MemoryQueue, Queue, SqsQueue};
 use warden::secrets::SecretsManager;
-use warden::state::{signing_keys, AuthState, WebhookState};
+use warden::state::{api_key_pepper, signing_keys, AgentState, AuthState, WebhookState, WorkerState};
 use warden::store::dynamo::DynamoStore;
 use warden::store::memory::MemoryStore;
-use warden::store::{AuthStore, WebhookStore};
+use warden::store::{AuthStore, RegistryStore, SessionStore, WebhookStore, WorkerStore};
 use warden::webhook::{SourceConfig, Sources};
 use warden::Error;
 
@@ -43,14 +44,17 @@ pub enum Function {
     Revoke,
     /// `functions/webhook-receive`.
     WebhookReceive,
+    /// `functions/agent-run`.
+    AgentRun,
 }
 
 impl Function {
     /// Every HTTP function, with its binary's name in `template.yaml`.
-    pub const ALL: [(Function, &'static str); 3] = [
+    pub const ALL: [(Function, &'static str); 4] = [
         (Function::Login, "login"),
         (Function::Revoke, "revoke"),
         (Function::WebhookReceive, "webhook-receive"),
+        (Function::AgentRun, "agent-run"),
     ];
 
     /// The routes the function's crate exports.
@@ -59,6 +63,7 @@ impl Function {
             Function::Login => warden_login::ROUTES,
             Function::Revoke => warden_revoke::ROUTES,
             Function::WebhookReceive => warden_webhook_receive::ROUTES,
+            Function::AgentRun => warden_agent_run::ROUTES,
         }
     }
 }
@@ -89,37 +94,59 @@ pub async fn aws_config(guards: &Guards, endpoint: Option<&str>) -> aws_config::
     warden::aws::sdk_config(guards, endpoint).await
 }
 
-/// Both adapters, as one object that can serve as either state's store.
+/// Both adapters, as one object that can serve as every state's store.
 /// (The explicit conversions stand in for trait upcasting, which needs
 /// Rust 1.86; the workspace declares 1.85.)
-trait Store: AuthStore + WebhookStore {
+trait Store: AuthStore + WebhookStore + RegistryStore + WorkerStore {
     fn into_auth_store(self: Arc<Self>) -> Arc<dyn AuthStore>;
     fn into_webhook_store(self: Arc<Self>) -> Arc<dyn WebhookStore>;
+    fn into_registry_store(self: Arc<Self>) -> Arc<dyn RegistryStore>;
+    fn into_session_store(self: Arc<Self>) -> Arc<dyn SessionStore>;
+    fn into_worker_store(self: Arc<Self>) -> Arc<dyn WorkerStore>;
 }
 
-impl<T: AuthStore + WebhookStore + 'static> Store for T {
+impl<T: AuthStore + WebhookStore + RegistryStore + WorkerStore + 'static> Store for T {
     fn into_auth_store(self: Arc<Self>) -> Arc<dyn AuthStore> {
         self
     }
     fn into_webhook_store(self: Arc<Self>) -> Arc<dyn WebhookStore> {
         self
     }
+    fn into_registry_store(self: Arc<Self>) -> Arc<dyn RegistryStore> {
+        self
+    }
+    fn into_session_store(self: Arc<Self>) -> Arc<dyn SessionStore> {
+        self
+    }
+    fn into_worker_store(self: Arc<Self>) -> Arc<dyn WorkerStore> {
+        self
+    }
 }
 
-/// Both states of `warden serve`, over one store.
+/// Every state of `warden serve`, over one store.
 #[derive(Debug, Clone)]
 pub struct States {
     /// Login, revocation.
     pub auth: Arc<AuthState>,
     /// Webhook intake.
     pub webhooks: Arc<WebhookState>,
+    /// Agent runs and proposals.
+    pub agents: Arc<AgentState>,
+    /// The job worker (in process, unless jobs go to SQS).
+    pub worker: Arc<WorkerState>,
+    /// What the in-process worker published to the outbound queue, when
+    /// `WARDEN_OUTBOUND_QUEUE_URL` is unset.
+    pub outbound: Arc<MemoryQueue>,
 }
 
 /// Builds the states: the embedded store, or DynamoDB at
-/// `dynamodb_endpoint`; signing keys as the configuration says; the seed
-/// file's webhook sources, and the SQS queue at `WARDEN_EVENTS_QUEUE_URL`
-/// when set (through the emulator endpoint, if any), else an in-process
-/// queue. A webhook source without a secret refuses start-up.
+/// `dynamodb_endpoint`; signing keys and the API-key pepper as the
+/// configuration says; the seed file's webhook sources, and the SQS queue
+/// at `WARDEN_EVENTS_QUEUE_URL` when set (through the emulator endpoint, if
+/// any), else an in-process queue. Jobs go to SQS at
+/// `WARDEN_JOBS_QUEUE_URL` when set; otherwise to an in-process queue that
+/// a worker task drains, so a run reaches `SUCCESS` locally. A webhook
+/// source without a secret refuses start-up.
 pub async fn build_states(
     config: Config,
     sources: Vec<SourceConfig>,
@@ -128,24 +155,34 @@ pub async fn build_states(
     let sources = Sources::new(sources)?;
     let needs_aws = dynamodb_endpoint.is_some()
         || config.jwt_secret_arn.is_some()
-        || config.events_queue_url.is_some();
+        || config.api_key_pepper_arn.is_some()
+        || config.events_queue_url.is_some()
+        || config.jobs_queue_url.is_some()
+        || config.outbound_queue_url.is_some();
     let aws = if needs_aws {
         Some(aws_config(&config.aws, dynamodb_endpoint).await)
     } else {
         None
     };
-    let queue: Arc<dyn Queue> = match (&config.events_queue_url, &aws) {
-        (Some(url), Some(aws)) => Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(aws), url)),
-        _ => Arc::new(MemoryQueue::new()),
+    let sqs = |url: &Option<String>| -> Option<SqsQueue> {
+        match (url, &aws) {
+            (Some(url), Some(aws)) => Some(SqsQueue::new(aws_sdk_sqs::Client::new(aws), url)),
+            _ => None,
+        }
+    };
+    let queue: Arc<dyn Queue> = match sqs(&config.events_queue_url) {
+        Some(q) => Arc::new(q),
+        None => Arc::new(MemoryQueue::new()),
     };
     let secrets = aws
         .as_ref()
         .map(|aws| SecretsManager::new(aws_sdk_secretsmanager::Client::new(aws)));
     let keys = signing_keys(&config, secrets.as_ref().map(|s| s as _)).await?;
+    let pepper = api_key_pepper(&config, secrets.as_ref().map(|s| s as _)).await?;
     if config.env != Environment::Development {
         tracing::warn!("warden serve is running with WARDEN_ENV={:?}", config.env);
     }
-    // One store behind both states, as one set of tables serves every
+    // One store behind every state, as one set of tables serves every
     // function in AWS.
     let store: Arc<dyn Store> = match (dynamodb_endpoint, &aws) {
         (Some(_), Some(aws)) => Arc::new(DynamoStore::new(
@@ -155,6 +192,34 @@ pub async fn build_states(
         _ => Arc::new(MemoryStore::new()),
     };
     let clock = Arc::new(SystemClock);
+    let outbound = Arc::new(MemoryQueue::new());
+    let worker = Arc::new(WorkerState {
+        config: config.clone(),
+        store: store.clone().into_worker_store(),
+        outbound: match sqs(&config.outbound_queue_url) {
+            Some(q) => Arc::new(q),
+            None => outbound.clone(),
+        },
+        catalogue: warden::agents::catalogue::catalogue(),
+        clock: clock.clone(),
+    });
+    let jobs: Arc<dyn Queue> = match sqs(&config.jobs_queue_url) {
+        Some(q) => Arc::new(q),
+        None => {
+            let (queue, messages) = ChannelQueue::new();
+            tokio::spawn(drain_local(worker.clone(), messages));
+            Arc::new(queue)
+        }
+    };
+    let agents = AgentState::new(
+        config.clone(),
+        store.clone().into_registry_store(),
+        store.clone().into_session_store(),
+        &keys,
+        pepper,
+        jobs,
+        clock.clone(),
+    )?;
     let webhooks = WebhookState {
         config: config.clone(),
         store: store.clone().into_webhook_store(),
@@ -166,6 +231,9 @@ pub async fn build_states(
     Ok(States {
         auth: Arc::new(auth),
         webhooks: Arc::new(webhooks),
+        agents: Arc::new(agents),
+        worker,
+        outbound,
     })
 }
 
@@ -206,19 +274,6 @@ pub struct LocalApi {
 }
 
 impl LocalApi {
-    /// Starts serving `auth` on `addr` (port 0 picks a free port), with no
-    /// webhook source and an in-process events queue.
-    pub async fn start(addr: SocketAddr, auth: Arc<AuthState>) -> std::io::Result<Self> {
-        let webhooks = Arc::new(WebhookState {
-            config: auth.config.clone(),
-            store: Arc::new(MemoryStore::new()),
-            sources: Sources::default(),
-            queue: Arc::new(MemoryQueue::new()),
-            clock: auth.clock.clone(),
-        });
-        Self::start_with(addr, States { auth, webhooks }).await
-    }
-
     /// Starts serving `states` on `addr`.
     pub async fn start_with(addr: SocketAddr, states: States) -> std::io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
@@ -297,6 +352,7 @@ async fn dispatch(
         Some(Function::WebhookReceive) => {
             warden_webhook_receive::handler(&states.webhooks, req).await
         }
+        Some(Function::AgentRun) => warden_agent_run::handler(&states.agents, req).await,
         None => {
             let ctx = RequestContext::from_request(&req);
             Ok(Responder::new(&ctx, config).problem(&Error::NotFound("no such endpoint".into())))

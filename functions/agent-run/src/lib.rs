@@ -1,0 +1,249 @@
+//! The `agent-run` Lambda: run requests, jobs and proposals.
+//!
+//! - `POST /agents/{agent_id}/runs`: a run under governance (API.md's
+//!   order), idempotent with `Idempotency-Key`;
+//! - `GET /agents/runs/{job_id}`, `GET /agents/runs?workspace_id=W`;
+//! - `GET /agents/proposals`, `POST /agents/proposals/{id}/approve|reject`.
+//!
+//! Every route authenticates first: a bearer token (people) or an
+//! `X-API-Key` (services and agents, scope `agents:run`). The rules live in
+//! [`warden::agents`]; this crate reads the request and renders the answer.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use http::header::HeaderValue;
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use warden::agents::proposals::{self, Decision};
+use warden::agents::run::{self, Caller, RunRequest, DEFAULT_PAGE, MAX_PAGE};
+use warden::audit::Origin;
+use warden::auth::api_keys::{check_key, SCOPE_AGENTS_RUN};
+use warden::auth::tokens::{bearer_token, verify_bearer};
+use warden::domain::agents::{JobStatus, ProposalStatus};
+use warden::http::{non_null, path, query_params, resolve, RequestContext, Responder, Route};
+use warden::state::AgentState;
+use warden::Error;
+
+/// The routes this function serves, as `template.yaml` wires them.
+pub const ROUTES: &[Route] = &[
+    Route::new("POST", "/agents/{agent_id}/runs"),
+    Route::new("GET", "/agents/runs"),
+    Route::new("GET", "/agents/runs/{job_id}"),
+    Route::new("GET", "/agents/proposals"),
+    Route::new("POST", "/agents/proposals/{proposal_id}/approve"),
+    Route::new("POST", "/agents/proposals/{proposal_id}/reject"),
+];
+
+/// Body limit of run requests, in bytes (256 KiB).
+pub const RUN_BODY_LIMIT: usize = 256 * 1024;
+
+/// Body limit of a decision (`{"reason"}`), in bytes.
+const DECISION_BODY_LIMIT: usize = 16 * 1024;
+
+/// The body of a run request. `input` is required and may not be `null`.
+#[derive(Deserialize)]
+struct RunBody {
+    workspace_id: String,
+    action: String,
+    input: Value,
+}
+
+/// The optional body of a decision.
+#[derive(Deserialize, Default)]
+struct DecisionBody {
+    #[serde(default, deserialize_with = "non_null")]
+    reason: Option<String>,
+}
+
+/// Answers one request; every outcome is a response.
+#[tracing::instrument(skip_all, fields(request_id))]
+pub async fn handler(state: &AgentState, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+    let ctx = RequestContext::from_request(&req);
+    tracing::Span::current().record("request_id", ctx.request_id.as_str());
+    let respond = Responder::new(&ctx, &state.config);
+    let mut response = match route(state, &ctx, &req).await {
+        Ok((status, body)) => respond.json(status, &body),
+        Err(e) => respond.problem(&e),
+    };
+    // A refused API key is challenged for a key, not a bearer token.
+    if response.status() == StatusCode::UNAUTHORIZED
+        && bearer_token(req.headers()).is_none()
+        && req.headers().contains_key("x-api-key")
+    {
+        response
+            .headers_mut()
+            .insert(http::header::WWW_AUTHENTICATE, HeaderValue::from_static("ApiKey"));
+    }
+    Ok(response)
+}
+
+async fn route(
+    state: &AgentState,
+    ctx: &RequestContext,
+    req: &Request,
+) -> Result<(StatusCode, Value), Error> {
+    let path = path(req);
+    let (route, params) = resolve(ROUTES, req.method(), &path)?;
+    let origin = ctx.origin();
+    let caller = authenticate(state, &origin, req).await?;
+    match route.path {
+        "/agents/{agent_id}/runs" => {
+            let body: Value = warden::http::read_json(req, RUN_BODY_LIMIT)?;
+            let parsed: RunBody = serde_json::from_value(body.clone()).map_err(|e| {
+                Error::BadRequest(format!("invalid run request: {e}"))
+            })?;
+            if parsed.input.is_null() {
+                return Err(Error::BadRequest("input must be a JSON object, not null".into()));
+            }
+            let key = header(req, "idempotency-key")?;
+            let request = RunRequest {
+                workspace_id: parsed.workspace_id,
+                action: parsed.action,
+                input: parsed.input,
+            };
+            let accepted =
+                run::submit(state, origin, &caller, params[0], request, &body, key).await?;
+            Ok((StatusCode::ACCEPTED, json!(accepted)))
+        }
+        "/agents/runs" => {
+            let query = Query::read(req)?;
+            let workspace = query
+                .get("workspace_id")
+                .ok_or_else(|| Error::BadRequest("workspace_id is required".into()))?;
+            let status = query
+                .get("status")
+                .map(|s| JobStatus::parse(s))
+                .transpose()?;
+            let (limit, after) = query.page()?;
+            let (runs, next) = run::list_jobs(
+                state,
+                &origin,
+                &caller,
+                workspace,
+                status,
+                limit,
+                after.as_deref(),
+            )
+            .await?;
+            Ok((StatusCode::OK, json!({ "runs": runs, "next": next.map(|n| cursor(&n)) })))
+        }
+        "/agents/runs/{job_id}" => {
+            let job = run::get_job(state, &origin, &caller, params[0]).await?;
+            Ok((StatusCode::OK, json!(job)))
+        }
+        "/agents/proposals" => {
+            let query = Query::read(req)?;
+            let status = query
+                .get("status")
+                .map(|s| ProposalStatus::parse(s))
+                .transpose()?
+                .unwrap_or(ProposalStatus::Pending);
+            let (limit, after) = query.page()?;
+            let (list, next) =
+                proposals::list(state, &origin, &caller, status, limit, after.as_deref()).await?;
+            Ok((
+                StatusCode::OK,
+                json!({ "proposals": list, "next": next.map(|n| cursor(&n)) }),
+            ))
+        }
+        approve_or_reject => {
+            let decision = if approve_or_reject.ends_with("/approve") {
+                Decision::Approve
+            } else {
+                Decision::Reject
+            };
+            let body: DecisionBody = if req.body().iter().all(u8::is_ascii_whitespace) {
+                DecisionBody::default()
+            } else {
+                warden::http::read_json(req, DECISION_BODY_LIMIT)?
+            };
+            let decided =
+                proposals::decide(state, origin, &caller, params[0], decision, body.reason)
+                    .await?;
+            let status = match decision {
+                Decision::Approve => StatusCode::ACCEPTED,
+                Decision::Reject => StatusCode::OK,
+            };
+            Ok((status, json!(decided)))
+        }
+    }
+}
+
+/// The caller: a bearer token if one is given, else an API key; neither is
+/// `401`.
+async fn authenticate(state: &AgentState, origin: &Origin, req: &Request) -> Result<Caller, Error> {
+    if let Some(token) = bearer_token(req.headers()) {
+        let now = state.clock.now_secs();
+        let claims = verify_bearer(&state.tokens, &*state.sessions, now, token).await?;
+        return Ok(Caller::User {
+            user_id: claims.sub,
+            roles: claims.roles,
+        });
+    }
+    let Some(key) = req.headers().get("x-api-key") else {
+        return Err(Error::Unauthorized);
+    };
+    let key = key.to_str().map_err(|_| Error::Unauthorized)?;
+    let caller = check_key(state, &state.pepper, origin, key.trim(), SCOPE_AGENTS_RUN).await?;
+    Ok(Caller::Key(caller))
+}
+
+/// A header's value as text; one that is not visible ASCII is `400`.
+fn header<'r>(req: &'r Request, name: &str) -> Result<Option<&'r str>, Error> {
+    req.headers()
+        .get(name)
+        .map(|v| {
+            v.to_str()
+                .map_err(|_| Error::BadRequest(format!("{name} must be printable ASCII")))
+        })
+        .transpose()
+}
+
+/// The opaque cursor of a page: the last id, base64url.
+fn cursor(last_id: &str) -> String {
+    URL_SAFE_NO_PAD.encode(last_id)
+}
+
+/// A listing's query parameters.
+struct Query(Vec<(String, String)>);
+
+impl Query {
+    fn read(req: &Request) -> Result<Self, Error> {
+        Ok(Self(query_params(req)))
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// `limit` (1 to 100, default 50) and the decoded `next` cursor.
+    fn page(&self) -> Result<(usize, Option<String>), Error> {
+        let limit = match self.get("limit") {
+            None => DEFAULT_PAGE,
+            Some(raw) => raw
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=MAX_PAGE).contains(n))
+                .ok_or_else(|| {
+                    Error::BadRequest(format!("limit must be a number from 1 to {MAX_PAGE}"))
+                })?,
+        };
+        let after = self
+            .get("next")
+            .map(|c| {
+                URL_SAFE_NO_PAD
+                    .decode(c)
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .filter(|id| id.len() == 26 && id.bytes().all(|b| b.is_ascii_alphanumeric()))
+                    .ok_or_else(|| Error::BadRequest("next is not a cursor this API gave".into()))
+            })
+            .transpose()?;
+        Ok((limit, after))
+    }
+}
