@@ -12,7 +12,12 @@ use rand::RngCore as _;
 use secrecy::SecretString;
 use warden::auth::login::create_user;
 use warden::aws::Guards;
+use secrecy::ExposeSecret as _;
+use warden::agents::registry::NewAgent;
+use warden::auth::api_keys::KeySpec;
+use warden::clock::{rfc3339, Clock as _};
 use warden::config::{Config, Severity};
+use warden::domain::agents::{AgentId, AgentType, Maturity, WorkspaceId};
 use warden::domain::{Role, Username};
 use warden::Error;
 use warden_cli::admin;
@@ -58,6 +63,125 @@ enum Command {
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
+    },
+    /// Agents in DynamoDB: register, maturity, the kill switch.
+    Agents {
+        #[command(subcommand)]
+        command: AgentsCommand,
+    },
+    /// Workspaces in DynamoDB.
+    Workspaces {
+        #[command(subcommand)]
+        command: WorkspacesCommand,
+    },
+    /// API keys in DynamoDB.
+    Apikeys {
+        #[command(subcommand)]
+        command: ApikeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AgentsCommand {
+    /// Register an agent.
+    Register {
+        /// The agent's id.
+        agent_id: String,
+        /// accounting, sales, marketing, logistics, tax, purchasing or planning.
+        #[arg(long = "type")]
+        agent_type: String,
+        /// STUDENT, INTERN, SUPERVISED or AUTONOMOUS.
+        #[arg(long)]
+        maturity: String,
+        /// A workspace it may work in; repeatable.
+        #[arg(long = "workspace")]
+        workspaces: Vec<String>,
+        /// DynamoDB endpoint (default: the AWS configuration).
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
+    /// Change an agent's maturity.
+    SetMaturity {
+        /// The agent's id.
+        agent_id: String,
+        /// STUDENT, INTERN, SUPERVISED or AUTONOMOUS.
+        maturity: String,
+        /// DynamoDB endpoint (default: the AWS configuration).
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
+    /// The kill switch: the agent runs nothing more, queued jobs included.
+    Disable {
+        /// The agent's id.
+        agent_id: String,
+        /// DynamoDB endpoint (default: the AWS configuration).
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
+    /// Let a disabled agent run again.
+    Enable {
+        /// The agent's id.
+        agent_id: String,
+        /// DynamoDB endpoint (default: the AWS configuration).
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
+    /// List every agent.
+    List {
+        /// DynamoDB endpoint (default: the AWS configuration).
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum WorkspacesCommand {
+    /// Add a workspace.
+    Add {
+        /// The workspace's id.
+        workspace_id: String,
+        /// Its display name.
+        #[arg(long)]
+        name: String,
+        /// DynamoDB endpoint (default: the AWS configuration).
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ApikeysCommand {
+    /// Create a key for an agent; the key is printed once.
+    Create {
+        /// The agent the key belongs to (the only one it may run).
+        #[arg(long)]
+        owner: String,
+        /// A scope (agents:run); repeatable.
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+        /// Days until it stops working (default: never).
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+        /// Requests an hour (default 1000).
+        #[arg(long)]
+        rate_limit_per_hour: Option<u32>,
+        /// DynamoDB endpoint (default: the AWS configuration).
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
+    /// Revoke a key at once.
+    Revoke {
+        /// The key's id (the part between `wdn_` and the second `_`).
+        key_id: String,
+        /// DynamoDB endpoint (default: the AWS configuration).
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
+    /// List keys: ids, owner, scopes, expiry, usage, last use; never a secret.
+    List {
+        /// DynamoDB endpoint (default: the AWS configuration).
+        #[arg(long)]
+        endpoint: Option<String>,
     },
 }
 
@@ -155,6 +279,16 @@ async fn main() -> ExitCode {
         Command::Config {
             command: ConfigCommand::Check,
         } => return config_check().await,
+        Command::Agents { command } => agents(command).await,
+        Command::Workspaces {
+            command:
+                WorkspacesCommand::Add {
+                    workspace_id,
+                    name,
+                    endpoint,
+                },
+        } => add_workspace(&workspace_id, &name, endpoint).await,
+        Command::Apikeys { command } => apikeys(command).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -315,4 +449,150 @@ async fn config_check() -> ExitCode {
         println!("start-up would be allowed");
         ExitCode::SUCCESS
     }
+}
+
+fn config() -> Result<Config, Error> {
+    serve::local_config(|k| std::env::var(k).ok())
+}
+
+async fn add_workspace(id: &str, name: &str, endpoint: Option<String>) -> Result<(), Error> {
+    let id = WorkspaceId::parse(id)?;
+    let w = admin::add_workspace(endpoint.as_deref(), config()?, id, name).await?;
+    println!("added workspace {} ({})", w.workspace_id, w.name);
+    Ok(())
+}
+
+async fn agents(command: AgentsCommand) -> Result<(), Error> {
+    match command {
+        AgentsCommand::Register {
+            agent_id,
+            agent_type,
+            maturity,
+            workspaces,
+            endpoint,
+        } => {
+            let agent = NewAgent {
+                agent_id: AgentId::parse(&agent_id)?,
+                agent_type: AgentType::parse(&agent_type.to_ascii_lowercase())?,
+                maturity: Maturity::parse(&maturity.to_ascii_uppercase())?,
+                workspaces: workspaces
+                    .iter()
+                    .map(|w| WorkspaceId::parse(w))
+                    .collect::<Result<_, _>>()?,
+                enabled: true,
+            };
+            let a = admin::register_agent(endpoint.as_deref(), config()?, agent).await?;
+            println!(
+                "registered agent {} ({}, {}, workspaces: {})",
+                a.agent_id,
+                a.agent_type,
+                a.maturity,
+                join(&a.workspaces)
+            );
+        }
+        AgentsCommand::SetMaturity {
+            agent_id,
+            maturity,
+            endpoint,
+        } => {
+            let id = AgentId::parse(&agent_id)?;
+            let maturity = Maturity::parse(&maturity.to_ascii_uppercase())?;
+            admin::set_maturity(endpoint.as_deref(), config()?, &id, maturity).await?;
+            println!("agent {id} is now {maturity}");
+        }
+        AgentsCommand::Disable { agent_id, endpoint } => {
+            let id = AgentId::parse(&agent_id)?;
+            admin::set_enabled(endpoint.as_deref(), config()?, &id, false).await?;
+            println!("agent {id} disabled; its queued jobs will not run");
+        }
+        AgentsCommand::Enable { agent_id, endpoint } => {
+            let id = AgentId::parse(&agent_id)?;
+            admin::set_enabled(endpoint.as_deref(), config()?, &id, true).await?;
+            println!("agent {id} enabled");
+        }
+        AgentsCommand::List { endpoint } => {
+            let agents = admin::list_agents(endpoint.as_deref(), config()?).await?;
+            if agents.is_empty() {
+                println!("no agents");
+            }
+            for a in agents {
+                println!(
+                    "{:<24} {:<11} {:<11} {:<9} {}",
+                    a.agent_id,
+                    a.agent_type,
+                    a.maturity,
+                    if a.enabled { "enabled" } else { "DISABLED" },
+                    join(&a.workspaces)
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn join<T: std::fmt::Display>(items: &[T]) -> String {
+    if items.is_empty() {
+        return "-".into();
+    }
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+async fn apikeys(command: ApikeysCommand) -> Result<(), Error> {
+    match command {
+        ApikeysCommand::Create {
+            owner,
+            scopes,
+            expires_in_days,
+            rate_limit_per_hour,
+            endpoint,
+        } => {
+            let expires_at = expires_in_days.map(|days| {
+                warden::clock::SystemClock.now_secs() + i64::from(days) * 86_400
+            });
+            let spec = KeySpec {
+                owner: AgentId::parse(&owner)?,
+                scopes,
+                expires_at,
+                rate_limit_per_hour,
+            };
+            let created = admin::create_key(endpoint.as_deref(), config()?, spec).await?;
+            println!(
+                "created API key {} for agent {} (shown once; store it now):",
+                created.record.key_id, created.record.owner
+            );
+            println!("{}", created.key.expose_secret());
+        }
+        ApikeysCommand::Revoke { key_id, endpoint } => {
+            admin::revoke_key(endpoint.as_deref(), config()?, &key_id).await?;
+            println!("API key {key_id} revoked");
+        }
+        ApikeysCommand::List { endpoint } => {
+            let keys = admin::list_keys(endpoint.as_deref(), config()?).await?;
+            if keys.is_empty() {
+                println!("no API keys");
+            }
+            for k in keys {
+                let state = match (k.revoked_at, k.expires_at) {
+                    (Some(_), _) => "REVOKED".to_owned(),
+                    (None, Some(at)) => format!("expires {}", rfc3339(at)),
+                    (None, None) => "no expiry".to_owned(),
+                };
+                println!(
+                    "{} owner={} scopes={} {} limit={}/h used={} last_used={}",
+                    k.key_id,
+                    k.owner,
+                    k.scopes.join(","),
+                    state,
+                    k.rate_limit_per_hour,
+                    k.usage_count,
+                    k.last_used_at.map_or_else(|| "never".to_owned(), rfc3339)
+                );
+            }
+        }
+    }
+    Ok(())
 }
