@@ -14,7 +14,6 @@
 mod audit;
 mod auth;
 pub mod item;
-mod pending;
 mod ratelimit;
 pub mod tables;
 mod webhooks;
