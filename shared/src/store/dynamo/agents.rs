@@ -19,7 +19,7 @@ use crate::domain::agents::{
     ProposalRecord, ProposalStatus, WorkspaceId, WorkspaceRecord,
 };
 use crate::store::agents::{AgentStore, AgentWrite, JobMove, Page, RunContext};
-use crate::Result;
+use crate::{Error, Result};
 
 /// How every idempotency key starts ([`crate::store::keys::idempotency`]):
 /// what tells a record from a job in the table they share.
@@ -171,6 +171,12 @@ impl DynamoStore {
     /// when the move has none: a job leaving `RUNNING` holds no lease);
     /// result and error are only ever added, as in the memory adapter.
     fn move_job_item(&self, mv: JobMove) -> Result<TransactWriteItem> {
+        // The half of the condition that does not depend on the stored job:
+        // refused here, before anything is sent, as a failed condition
+        // (the memory adapter's answer), so the transaction applies nothing.
+        if !mv.from.can_move_to(mv.to) {
+            return Err(Error::ConditionFailed);
+        }
         let mut expr = Expr::default()
             .name("#st", "status")
             .name("#ua", "updated_at")
