@@ -82,7 +82,9 @@ pub enum AgentWrite {
     },
     /// Stores a new job. Condition: its id is new.
     CreateJob(JobRecord),
-    /// Moves a job forward. Condition: its status is `from`.
+    /// Moves a job forward. Condition: its status is `from`, and
+    /// `from.can_move_to(to)` (so a write built without
+    /// [`AgentWrite::move_job`] cannot move a job back either).
     MoveJob(JobMove),
     /// Stores a new proposal. Condition: its id is new.
     CreateProposal(ProposalRecord),

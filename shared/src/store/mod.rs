@@ -5,8 +5,9 @@
 //! [`Write`] of its domain, and [`Transactions::transact`] applies a list of
 //! them, across domains, all or nothing: that is how an action and its audit
 //! record always land together. [`keys`] builds every storage key. Both
-//! adapters give the same semantics, pinned by one conformance suite
-//! (`shared/tests/store_conformance.rs`):
+//! adapters give the same semantics, pinned by conformance suites that run
+//! every check on both (`shared/tests/store_conformance.rs`, and
+//! `shared/tests/agents_store.rs` for agents and API keys):
 //!
 //! - [`dynamo::DynamoStore`]: DynamoDB through the AWS SDK.
 //! - [`memory::MemoryStore`]: embedded, in-process; the default of
@@ -14,8 +15,8 @@
 //!
 //! Items carry an `expires_at` (epoch seconds). DynamoDB deletes expired
 //! items days late (and emulators never), so reads take `now` and treat
-//! sessions, rate state and delivery records with `expires_at <= now` as
-//! absent. Denylist entries are the exception: one that exists blocks,
+//! sessions, rate state, delivery records and idempotency records with
+//! `expires_at <= now` as absent. Denylist entries are the exception: one that exists blocks,
 //! whatever its TTL says, because its job is to outlive the token it blocks.
 //!
 //! Each function holds only the ports it uses: [`AuthStore`] for login,

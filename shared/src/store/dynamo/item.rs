@@ -81,3 +81,44 @@ pub fn get_list(item: &Item, name: &str) -> Result<Vec<String>> {
         Some(_) => Err(corrupt(name)),
     }
 }
+
+/// A required string attribute read through `parse`: a value `parse`
+/// refuses (an enum name this build does not know, say) is a corrupt item,
+/// never defaulted to something else.
+pub fn get_parsed<T, E>(
+    item: &Item,
+    name: &str,
+    parse: impl FnOnce(&str) -> std::result::Result<T, E>,
+) -> Result<T> {
+    parse(&get_s(item, name)?).map_err(|_| corrupt(name))
+}
+
+/// A required boolean attribute.
+pub fn get_bool(item: &Item, name: &str) -> Result<bool> {
+    item.get(name)
+        .and_then(|v| v.as_bool().ok())
+        .copied()
+        .ok_or_else(|| corrupt(name))
+}
+
+/// A JSON value, kept as its compact text in a string attribute, so any
+/// JSON reads back as it was written: a map attribute would normalise
+/// numbers (`1.0` reads back as `1`) and refuse nesting deeper than 32
+/// levels.
+pub fn json(value: &serde_json::Value) -> AttributeValue {
+    AttributeValue::S(value.to_string())
+}
+
+/// A required JSON attribute written by [`json`].
+pub fn get_json(item: &Item, name: &str) -> Result<serde_json::Value> {
+    serde_json::from_str(&get_s(item, name)?).map_err(|_| corrupt(name))
+}
+
+/// An optional JSON attribute written by [`json`]; present but malformed
+/// is an error.
+pub fn get_opt_json(item: &Item, name: &str) -> Result<Option<serde_json::Value>> {
+    match item.get(name) {
+        None => Ok(None),
+        Some(_) => get_json(item, name).map(Some),
+    }
+}

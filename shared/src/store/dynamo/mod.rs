@@ -1,6 +1,7 @@
 //! The DynamoDB adapter of every storage port, through the AWS SDK.
 //!
-//! One module per domain (`auth`, `webhooks`, `audit`, `ratelimit`)
+//! One module per domain (`auth`, `webhooks`, `agents`, `api_keys`,
+//! `audit`, `ratelimit`)
 //! implements its port and turns its writes into transaction items; this
 //! module holds what they share: the table names, expression building,
 //! the consistent batch read, and [`Transactions::transact`], which sends
@@ -11,6 +12,8 @@
 //! `#placeholders`, so DynamoDB's long list of reserved words (`key` among
 //! them) never bites.
 
+mod agents;
+mod api_keys;
 mod audit;
 mod auth;
 pub mod item;
@@ -39,6 +42,11 @@ struct TableNames {
     audit_log: String,
     rate_limits: String,
     webhook_deliveries: String,
+    agents: String,
+    workspaces: String,
+    agent_jobs: String,
+    proposals: String,
+    api_keys: String,
 }
 
 /// The DynamoDB store.
@@ -112,7 +120,8 @@ impl DynamoStore {
     /// A store over the tables named `<prefix><table>`.
     pub fn new(client: Client, prefix: &str) -> Self {
         use tables::{
-            ACTIVE_TOKENS, AUDIT_LOG, RATE_LIMITS, REVOKED_TOKENS, USERS, WEBHOOK_DELIVERIES,
+            ACTIVE_TOKENS, AGENTS, AGENT_JOBS, API_KEYS, AUDIT_LOG, PROPOSALS, RATE_LIMITS,
+            REVOKED_TOKENS, USERS, WEBHOOK_DELIVERIES, WORKSPACES,
         };
         Self {
             client,
@@ -123,6 +132,11 @@ impl DynamoStore {
                 audit_log: AUDIT_LOG.name(prefix),
                 rate_limits: RATE_LIMITS.name(prefix),
                 webhook_deliveries: WEBHOOK_DELIVERIES.name(prefix),
+                agents: AGENTS.name(prefix),
+                workspaces: WORKSPACES.name(prefix),
+                agent_jobs: AGENT_JOBS.name(prefix),
+                proposals: PROPOSALS.name(prefix),
+                api_keys: API_KEYS.name(prefix),
             },
         }
     }
@@ -196,9 +210,8 @@ impl DynamoStore {
             Write::Auth(w) => self.auth_items(w),
             Write::Webhook(w) => self.webhook_items(w).map(|i| vec![i]),
             Write::Audit(e) => self.audit_item(&e).map(|i| vec![i]),
-            Write::Agent(_) | Write::ApiKey(_) => {
-                Err(Error::internal("TEMP: agents not in DynamoDB yet"))
-            }
+            Write::Agent(w) => self.agent_items(w).map(|i| vec![i]),
+            Write::ApiKey(w) => self.api_key_items(w).map(|i| vec![i]),
         }
     }
 }

@@ -15,6 +15,12 @@ pub const TTL_ATTRIBUTE: &str = "expires_at";
 /// The name of the AuditLog index by actor.
 pub const AUDIT_ACTOR_INDEX: &str = "actor-index";
 
+/// The name of the AgentJobs index by workspace (jobs newest first by id).
+pub const JOBS_WORKSPACE_INDEX: &str = "workspace-index";
+
+/// The name of the Proposals index by status (oldest first by id).
+pub const PROPOSALS_STATUS_INDEX: &str = "status-index";
+
 /// One table's shape.
 #[derive(Debug, Clone, Copy)]
 pub struct TableDef {
@@ -80,14 +86,68 @@ pub const WEBHOOK_DELIVERIES: TableDef = TableDef {
     index: None,
 };
 
+/// Registered agents.
+pub const AGENTS: TableDef = TableDef {
+    suffix: "agents",
+    hash_key: "agent_id",
+    range_key: None,
+    ttl: false,
+    index: None,
+};
+
+/// Workspaces.
+pub const WORKSPACES: TableDef = TableDef {
+    suffix: "workspaces",
+    hash_key: "workspace_id",
+    range_key: None,
+    ttl: false,
+    index: None,
+};
+
+/// Jobs, and the idempotency records of run requests under `idem#` keys.
+/// Only idempotency records carry `expires_at` (jobs are kept), and only
+/// jobs carry `workspace_id`, so the index holds jobs alone.
+pub const AGENT_JOBS: TableDef = TableDef {
+    suffix: "agent-jobs",
+    hash_key: "job_id",
+    range_key: None,
+    ttl: true,
+    index: Some((JOBS_WORKSPACE_INDEX, "workspace_id", "job_id")),
+};
+
+/// Proposals waiting for (or after) a human decision.
+pub const PROPOSALS: TableDef = TableDef {
+    suffix: "proposals",
+    hash_key: "proposal_id",
+    range_key: None,
+    ttl: false,
+    index: Some((PROPOSALS_STATUS_INDEX, "status", "proposal_id")),
+};
+
+/// API keys (an HMAC of the secret), with each key's rate state and usage.
+/// Their `expires_at` is the key's own expiry, checked on use: no TTL, so
+/// an expired key stays listable.
+pub const API_KEYS: TableDef = TableDef {
+    suffix: "api-keys",
+    hash_key: "key_id",
+    range_key: None,
+    ttl: false,
+    index: None,
+};
+
 /// Every table Warden uses.
-pub const ALL: [TableDef; 6] = [
+pub const ALL: [TableDef; 11] = [
     USERS,
     ACTIVE_TOKENS,
     REVOKED_TOKENS,
     AUDIT_LOG,
     RATE_LIMITS,
     WEBHOOK_DELIVERIES,
+    AGENTS,
+    WORKSPACES,
+    AGENT_JOBS,
+    PROPOSALS,
+    API_KEYS,
 ];
 
 impl TableDef {

@@ -50,7 +50,10 @@ impl AgentTables {
                 self.agents.contains_key(agent_id)
             }
             AgentWrite::CreateJob(j) => !self.jobs.contains_key(&j.job_id),
-            AgentWrite::MoveJob(m) => self.jobs.get(&m.job_id).is_some_and(|j| j.status == m.from),
+            AgentWrite::MoveJob(m) => {
+                m.from.can_move_to(m.to)
+                    && self.jobs.get(&m.job_id).is_some_and(|j| j.status == m.from)
+            }
             AgentWrite::CreateProposal(p) => !self.proposals.contains_key(&p.proposal_id),
             AgentWrite::DecideProposal { proposal_id, .. } => self
                 .proposals

@@ -1,0 +1,154 @@
+//! API keys in DynamoDB: the ApiKeys table, one item per key holding the
+//! key's HMAC, its rate state (`tat`) and its usage.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, TransactWriteItem};
+
+use super::item::{get_list, get_n, get_opt_n, get_parsed, get_s, list, n, s, Item};
+use super::{unavailable, DynamoStore, Expr};
+use crate::domain::agents::{AgentId, ApiKeyRecord};
+use crate::store::api_keys::{ApiKeyStore, ApiKeyWrite};
+use crate::store::TatCondition;
+use crate::{Error, Result};
+
+fn key_key(key_id: &str) -> Item {
+    Item::from([("key_id".to_owned(), s(key_id))])
+}
+
+impl DynamoStore {
+    pub(super) fn api_key_items(&self, write: ApiKeyWrite) -> Result<TransactWriteItem> {
+        match write {
+            ApiKeyWrite::Create(k) => Expr::default().name("#k", "key_id").put(
+                &self.tables.api_keys,
+                api_key_item(&k),
+                "attribute_not_exists(#k)",
+            ),
+            ApiKeyWrite::Revoke { key_id, at } => Expr::default()
+                .name("#k", "key_id")
+                .name("#rv", "revoked_at")
+                .value(":at", n(at))
+                .update(
+                    &self.tables.api_keys,
+                    key_key(&key_id),
+                    "SET #rv = :at",
+                    Some("attribute_exists(#k) AND attribute_not_exists(#rv)"),
+                ),
+        }
+    }
+}
+
+#[async_trait]
+impl ApiKeyStore for DynamoStore {
+    #[tracing::instrument(level = "debug", skip_all, fields(key_id = %key_id), err(level = "debug"))]
+    async fn get_api_key(&self, key_id: &str) -> Result<Option<ApiKeyRecord>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.api_keys)
+            .set_key(Some(key_key(key_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable("GetItem api keys", e))?;
+        out.item.as_ref().map(api_key_from).transpose()
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>> {
+        let mut keys = self
+            .scan_all(&self.tables.api_keys, "Scan api keys")
+            .await?
+            .iter()
+            .map(api_key_from)
+            .collect::<Result<Vec<_>>>()?;
+        keys.sort_by(|a, b| a.key_id.cmp(&b.key_id));
+        Ok(keys)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(key_id = %key_id), err(level = "debug"))]
+    async fn record_key_use(
+        &self,
+        key_id: &str,
+        condition: TatCondition,
+        new_tat: i64,
+        now: i64,
+    ) -> Result<std::result::Result<(), Option<i64>>> {
+        let (tat_condition, bound) = match condition {
+            TatCondition::AbsentOrAtMost(t) => ("(attribute_not_exists(#t) OR #t <= :c)", t),
+            TatCondition::Equals(t) => ("#t = :c", t),
+        };
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.tables.api_keys)
+            .set_key(Some(key_key(key_id)))
+            .update_expression("SET #t = :t, #lu = :now ADD #uc :one")
+            .condition_expression(format!("attribute_exists(#k) AND {tat_condition}"))
+            .expression_attribute_names("#k", "key_id")
+            .expression_attribute_names("#t", "tat")
+            .expression_attribute_names("#lu", "last_used_at")
+            .expression_attribute_names("#uc", "usage_count")
+            .expression_attribute_values(":t", n(new_tat))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":c", n(bound))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(Ok(())),
+            Err(err) => match err.into_service_error() {
+                // The old item tells a key that does not exist (none) from
+                // a rate condition that failed (its current `tat`).
+                UpdateItemError::ConditionalCheckFailedException(e) => match e.item() {
+                    Some(item) => Ok(Err(get_opt_n(item, "tat")?)),
+                    None => Err(Error::ConditionFailed),
+                },
+                other => Err(unavailable("UpdateItem api keys", other)),
+            },
+        }
+    }
+}
+
+/// The item of an API key.
+fn api_key_item(k: &ApiKeyRecord) -> Item {
+    let mut item = Item::from([
+        ("key_id".into(), s(&k.key_id)),
+        ("secret_hmac".into(), s(&k.secret_hmac)),
+        ("owner".into(), s(k.owner.as_str())),
+        ("scopes".into(), list(k.scopes.iter().cloned())),
+        ("rate_limit_per_hour".into(), n(k.rate_limit_per_hour)),
+        ("created_at".into(), n(k.created_at)),
+        ("usage_count".into(), n(k.usage_count)),
+    ]);
+    let optional = [
+        ("expires_at", k.expires_at),
+        ("revoked_at", k.revoked_at),
+        ("last_used_at", k.last_used_at),
+        ("tat", k.tat),
+    ];
+    for (name, value) in optional {
+        if let Some(v) = value {
+            item.insert(name.into(), n(v));
+        }
+    }
+    item
+}
+
+/// An API key from its item.
+fn api_key_from(item: &Item) -> Result<ApiKeyRecord> {
+    Ok(ApiKeyRecord {
+        key_id: get_s(item, "key_id")?,
+        secret_hmac: get_s(item, "secret_hmac")?,
+        owner: get_parsed(item, "owner", AgentId::parse)?,
+        scopes: get_list(item, "scopes")?,
+        expires_at: get_opt_n(item, "expires_at")?,
+        rate_limit_per_hour: get_n(item, "rate_limit_per_hour")?,
+        revoked_at: get_opt_n(item, "revoked_at")?,
+        created_at: get_n(item, "created_at")?,
+        usage_count: get_n(item, "usage_count")?,
+        last_used_at: get_opt_n(item, "last_used_at")?,
+        tat: get_opt_n(item, "tat")?,
+    })
+}
