@@ -16,14 +16,17 @@ use lambda_http::request::RequestContext as LambdaContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use secrecy::SecretString;
 
+use crate::auth::api_keys::Pepper;
 use crate::aws::Guards;
 use crate::clock::Clock;
+use crate::clock::ManualClock;
 use crate::config::Config;
+use crate::queue::MemoryQueue;
 use crate::queue::Queue;
 use crate::secrets::SecretVersion;
-use crate::state::{AuthState, WebhookState};
+use crate::state::{AgentState, AuthState, WebhookState, WorkerState};
 use crate::store::dynamo::{tables, DynamoStore};
-use crate::store::{AuthStore, WebhookStore};
+use crate::store::{AuthStore, RegistryStore, WebhookStore, WorkerStore};
 use crate::webhook::Sources;
 
 /// The signing key of test states.
@@ -269,6 +272,96 @@ pub fn webhook_state(
         sources,
         queue,
         clock,
+    }
+}
+
+/// The API-key pepper of test states.
+pub const TEST_PEPPER: &str = "test-api-key-pepper-0123456789abcdef0123";
+
+/// Every state of the agent half over one store, with in-memory queues and
+/// a manual clock: what agent-run and agent-worker tests drive. The jobs
+/// queue keeps what was sent; [`AgentWorld::work`] hands each new message
+/// to the worker, as SQS would.
+pub struct AgentWorld {
+    /// Logins (to get bearer tokens), users.
+    pub auth: AuthState,
+    /// Agent runs, proposals, the registry.
+    pub agents: AgentState,
+    /// The job worker.
+    pub worker: WorkerState,
+    /// The jobs queue.
+    pub jobs: Arc<MemoryQueue>,
+    /// The outbound queue.
+    pub outbound: Arc<MemoryQueue>,
+    /// The clock every state reads.
+    pub clock: Arc<ManualClock>,
+    worked: AtomicUsize,
+}
+
+impl AgentWorld {
+    /// The states over `store`.
+    pub fn over<S>(store: Arc<S>) -> Self
+    where
+        S: AuthStore + RegistryStore + WorkerStore + 'static,
+    {
+        let clock = Arc::new(ManualClock::starting_now());
+        let jobs = Arc::new(MemoryQueue::new());
+        let outbound = Arc::new(MemoryQueue::new());
+        let keys = [SecretVersion {
+            version_id: "test".into(),
+            value: SecretString::from(TEST_JWT_KEY),
+            current: true,
+        }];
+        let pepper = Pepper::new(&SecretString::from(TEST_PEPPER))
+            .unwrap_or_else(|e| panic!("test pepper: {e}"));
+        let agents = AgentState::new(
+            config(),
+            store.clone(),
+            store.clone(),
+            &keys,
+            pepper,
+            jobs.clone(),
+            clock.clone(),
+        )
+        .unwrap_or_else(|e| panic!("test agent state: {e}"));
+        let worker = WorkerState {
+            config: config(),
+            store: store.clone(),
+            outbound: outbound.clone(),
+            catalogue: crate::agents::catalogue::catalogue(),
+            clock: clock.clone(),
+        };
+        Self {
+            auth: state(store, clock.clone()),
+            agents,
+            worker,
+            jobs,
+            outbound,
+            clock,
+            worked: AtomicUsize::new(0),
+        }
+    }
+
+    /// Hands every job message not yet worked on to the worker, once each,
+    /// and returns what it did.
+    pub async fn work(&self) -> Vec<crate::agents::worker::Processed> {
+        let messages = self.jobs.messages();
+        let start = self.worked.swap(messages.len(), Ordering::SeqCst);
+        let mut out = Vec::new();
+        for (i, m) in messages.iter().enumerate().skip(start) {
+            let deadline = self.clock.now_millis() + 30_000;
+            let processed = crate::agents::worker::process(
+                &self.worker,
+                &format!("message-{i}"),
+                &m.body,
+                crate::agents::worker::Source::Jobs,
+                deadline,
+            )
+            .await
+            .unwrap_or_else(|e| panic!("the worker failed on message {i}: {e}"));
+            out.push(processed);
+        }
+        out
     }
 }
 

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use warden::agents::proposals::{self, Decision};
 use warden::agents::run::{self, Caller, RunRequest, DEFAULT_PAGE, MAX_PAGE};
 use warden::audit::Origin;
-use warden::auth::api_keys::{check_key, SCOPE_AGENTS_RUN};
+use warden::auth::api_keys::{check_key, SCOPE_AGENTS_READ, SCOPE_AGENTS_RUN};
 use warden::auth::tokens::{bearer_token, verify_bearer};
 use warden::domain::agents::{JobStatus, ProposalStatus};
 use warden::http::{non_null, path, query_params, resolve, RequestContext, Responder, Route};
@@ -59,7 +59,10 @@ struct DecisionBody {
 
 /// Answers one request; every outcome is a response.
 #[tracing::instrument(skip_all, fields(request_id))]
-pub async fn handler(state: &AgentState, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+pub async fn handler(
+    state: &AgentState,
+    req: Request,
+) -> Result<Response<Body>, lambda_http::Error> {
     let ctx = RequestContext::from_request(&req);
     tracing::Span::current().record("request_id", ctx.request_id.as_str());
     let respond = Responder::new(&ctx, &state.config);
@@ -72,9 +75,10 @@ pub async fn handler(state: &AgentState, req: Request) -> Result<Response<Body>,
         && bearer_token(req.headers()).is_none()
         && req.headers().contains_key("x-api-key")
     {
-        response
-            .headers_mut()
-            .insert(http::header::WWW_AUTHENTICATE, HeaderValue::from_static("ApiKey"));
+        response.headers_mut().insert(
+            http::header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("ApiKey"),
+        );
     }
     Ok(response)
 }
@@ -87,15 +91,22 @@ async fn route(
     let path = path(req);
     let (route, params) = resolve(ROUTES, req.method(), &path)?;
     let origin = ctx.origin();
-    let caller = authenticate(state, &origin, req).await?;
+    // Running needs `agents:run`; reading, either scope.
+    let scopes: &[&str] = if req.method() == http::Method::POST {
+        &[SCOPE_AGENTS_RUN]
+    } else {
+        &[SCOPE_AGENTS_RUN, SCOPE_AGENTS_READ]
+    };
+    let caller = authenticate(state, &origin, req, scopes).await?;
     match route.path {
         "/agents/{agent_id}/runs" => {
             let body: Value = warden::http::read_json(req, RUN_BODY_LIMIT)?;
-            let parsed: RunBody = serde_json::from_value(body.clone()).map_err(|e| {
-                Error::BadRequest(format!("invalid run request: {e}"))
-            })?;
+            let parsed: RunBody = serde_json::from_value(body.clone())
+                .map_err(|e| Error::BadRequest(format!("invalid run request: {e}")))?;
             if parsed.input.is_null() {
-                return Err(Error::BadRequest("input must be a JSON object, not null".into()));
+                return Err(Error::BadRequest(
+                    "input must be a JSON object, not null".into(),
+                ));
             }
             let key = header(req, "idempotency-key")?;
             let request = RunRequest {
@@ -127,7 +138,10 @@ async fn route(
                 after.as_deref(),
             )
             .await?;
-            Ok((StatusCode::OK, json!({ "runs": runs, "next": next.map(|n| cursor(&n)) })))
+            Ok((
+                StatusCode::OK,
+                json!({ "runs": runs, "next": next.map(|n| cursor(&n)) }),
+            ))
         }
         "/agents/runs/{job_id}" => {
             let job = run::get_job(state, &origin, &caller, params[0]).await?;
@@ -160,8 +174,7 @@ async fn route(
                 warden::http::read_json(req, DECISION_BODY_LIMIT)?
             };
             let decided =
-                proposals::decide(state, origin, &caller, params[0], decision, body.reason)
-                    .await?;
+                proposals::decide(state, origin, &caller, params[0], decision, body.reason).await?;
             let status = match decision {
                 Decision::Approve => StatusCode::ACCEPTED,
                 Decision::Reject => StatusCode::OK,
@@ -171,9 +184,20 @@ async fn route(
     }
 }
 
-/// The caller: a bearer token if one is given, else an API key; neither is
-/// `401`.
-async fn authenticate(state: &AgentState, origin: &Origin, req: &Request) -> Result<Caller, Error> {
+/// The caller: a bearer token or an API key (with one of `scopes`); neither
+/// is `401`, both at once `400` (which one should count?).
+async fn authenticate(
+    state: &AgentState,
+    origin: &Origin,
+    req: &Request,
+    scopes: &[&str],
+) -> Result<Caller, Error> {
+    let has_key = req.headers().contains_key("x-api-key");
+    if req.headers().contains_key(http::header::AUTHORIZATION) && has_key {
+        return Err(Error::BadRequest(
+            "send either Authorization or X-API-Key, not both".into(),
+        ));
+    }
     if let Some(token) = bearer_token(req.headers()) {
         let now = state.clock.now_secs();
         let claims = verify_bearer(&state.tokens, &*state.sessions, now, token).await?;
@@ -186,7 +210,7 @@ async fn authenticate(state: &AgentState, origin: &Origin, req: &Request) -> Res
         return Err(Error::Unauthorized);
     };
     let key = key.to_str().map_err(|_| Error::Unauthorized)?;
-    let caller = check_key(state, &state.pepper, origin, key.trim(), SCOPE_AGENTS_RUN).await?;
+    let caller = check_key(state, &state.pepper, origin, key.trim(), scopes).await?;
     Ok(Caller::Key(caller))
 }
 

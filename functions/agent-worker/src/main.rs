@@ -10,5 +10,8 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let state = WorkerState::from_aws(Config::from_env()?).await?;
     let state = &state;
-    run(service_fn(move |event| warden_agent_worker::handler(state, event))).await
+    run(service_fn(move |event| {
+        warden_agent_worker::handler(state, event)
+    }))
+    .await
 }

@@ -6,16 +6,18 @@
 use std::sync::Arc;
 
 use secrecy::SecretString;
+use warden::agents::{self, registry::NewAgent};
+use warden::auth::api_keys::{self, KeySpec, NewKey, Pepper};
 use warden::auth::login::create_user;
 use warden::auth::revocation;
 use warden::aws::Guards;
 use warden::clock::SystemClock;
 use warden::config::{check_jwt_key, Check, Config, Finding, Findings, Severity};
+use warden::domain::agents::{
+    AgentId, AgentRecord, ApiKeyRecord, Maturity, WorkspaceId, WorkspaceRecord,
+};
 use warden::domain::{Role, Username};
 use warden::secrets::SecretsManager;
-use warden::agents::{self, registry::NewAgent};
-use warden::auth::api_keys::{self, KeySpec, NewKey, Pepper};
-use warden::domain::agents::{AgentId, AgentRecord, ApiKeyRecord, Maturity, WorkspaceId, WorkspaceRecord};
 use warden::state::{api_key_pepper, signing_keys, Accounts, Registry};
 use warden::store::dynamo::{tables, DynamoStore};
 use warden::Error;
@@ -181,7 +183,10 @@ pub async fn set_enabled(
 }
 
 /// Every agent.
-pub async fn list_agents(endpoint: Option<&str>, config: Config) -> Result<Vec<AgentRecord>, Error> {
+pub async fn list_agents(
+    endpoint: Option<&str>,
+    config: Config,
+) -> Result<Vec<AgentRecord>, Error> {
     registry(endpoint, config).await?.store.list_agents().await
 }
 
@@ -210,7 +215,11 @@ pub async fn create_key(
     create_key_with(&registry, &pepper, spec).await
 }
 
-async fn create_key_with(registry: &Registry, pepper: &Pepper, spec: KeySpec) -> Result<NewKey, Error> {
+async fn create_key_with(
+    registry: &Registry,
+    pepper: &Pepper,
+    spec: KeySpec,
+) -> Result<NewKey, Error> {
     api_keys::create_key(registry, pepper, cli_origin(), spec).await
 }
 
@@ -222,5 +231,9 @@ pub async fn revoke_key(endpoint: Option<&str>, config: Config, key_id: &str) ->
 
 /// Every API key (never a secret: the store holds none).
 pub async fn list_keys(endpoint: Option<&str>, config: Config) -> Result<Vec<ApiKeyRecord>, Error> {
-    registry(endpoint, config).await?.store.list_api_keys().await
+    registry(endpoint, config)
+        .await?
+        .store
+        .list_api_keys()
+        .await
 }

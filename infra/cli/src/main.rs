@@ -9,12 +9,12 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use clap::{Parser, Subcommand};
 use rand::RngCore as _;
-use secrecy::SecretString;
-use warden::auth::login::create_user;
-use warden::aws::Guards;
 use secrecy::ExposeSecret as _;
+use secrecy::SecretString;
 use warden::agents::registry::NewAgent;
 use warden::auth::api_keys::KeySpec;
+use warden::auth::login::create_user;
+use warden::aws::Guards;
 use warden::clock::{rfc3339, Clock as _};
 use warden::config::{Config, Severity};
 use warden::domain::agents::{AgentId, AgentType, Maturity, WorkspaceId};
@@ -550,9 +550,8 @@ async fn apikeys(command: ApikeysCommand) -> Result<(), Error> {
             rate_limit_per_hour,
             endpoint,
         } => {
-            let expires_at = expires_in_days.map(|days| {
-                warden::clock::SystemClock.now_secs() + i64::from(days) * 86_400
-            });
+            let expires_at = expires_in_days
+                .map(|days| warden::clock::SystemClock.now_secs() + i64::from(days) * 86_400);
             let spec = KeySpec {
                 owner: AgentId::parse(&owner)?,
                 scopes,

@@ -13,10 +13,10 @@ use std::path::Path;
 
 use secrecy::SecretString;
 use serde::Deserialize;
-use warden::audit::Origin;
-use warden::auth::login::create_user;
 use warden::agents::registry::{self, NewAgent};
+use warden::audit::Origin;
 use warden::auth::api_keys::{store_key, KeySpec};
+use warden::auth::login::create_user;
 use warden::config::Environment;
 use warden::domain::agents::{AgentId, AgentType, Maturity, WorkspaceId};
 use warden::domain::{Role, Username};
@@ -192,7 +192,9 @@ impl Seed {
                 store_key(registry, &states.agents.pepper, cli_origin(), &k.key, spec).await;
             match stored {
                 Ok(r) => println!("seeded API key {} for agent {}", r.key_id, r.owner),
-                Err(Error::Conflict(_)) => println!("an API key of the seed already exists; left unchanged"),
+                Err(Error::Conflict(_)) => {
+                    println!("an API key of the seed already exists; left unchanged")
+                }
                 Err(e) => return Err(e),
             }
         }

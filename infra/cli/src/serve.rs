@@ -17,14 +17,16 @@ use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
 use lambda_http::request::RequestContext as LambdaContext;
 use lambda_http::{Body, RequestExt};
 use tokio::net::TcpListener;
+use warden::agents::worker::drain_local;
 use warden::aws::Guards;
 use warden::clock::SystemClock;
 use warden::config::{Config, Environment};
 use warden::http::{RequestContext, Responder, Route};
-use warden::agents::worker::drain_local;
 use warden::queue::{ChannelQueue, MemoryQueue, Queue, SqsQueue};
 use warden::secrets::SecretsManager;
-use warden::state::{api_key_pepper, signing_keys, AgentState, AuthState, WebhookState, WorkerState};
+use warden::state::{
+    api_key_pepper, signing_keys, AgentState, AuthState, WebhookState, WorkerState,
+};
 use warden::store::dynamo::DynamoStore;
 use warden::store::memory::MemoryStore;
 use warden::store::{AuthStore, RegistryStore, SessionStore, WebhookStore, WorkerStore};

@@ -28,6 +28,9 @@ pub const PROPOSAL_WINDOW_SECS: i64 = 7 * 24 * 3600;
 /// The error of a job whose proposal expired.
 pub const EXPIRED_ERROR: &str = "proposal expired";
 
+/// The longest reason kept with a decision, in characters.
+pub const MAX_REASON_CHARS: usize = 500;
+
 /// The roles that may see and decide proposals.
 pub const DECIDERS: &[Role] = &[Role::Approver, Role::Admin];
 
@@ -246,6 +249,8 @@ pub async fn decide(
     reason: Option<String>,
 ) -> Result<Decided> {
     require_decider(caller)?;
+    // Kept short, as revoke-all keeps its reason: it is a note, not a document.
+    let reason = reason.map(|r| r.chars().take(MAX_REASON_CHARS).collect::<String>());
     let proposal = state
         .store
         .get_proposal(proposal_id)

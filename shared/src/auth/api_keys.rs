@@ -32,8 +32,11 @@ pub const KEY_PREFIX: &str = "wdn_";
 /// The scope that lets a key run its agent and read its agent's jobs.
 pub const SCOPE_AGENTS_RUN: &str = "agents:run";
 
+/// The scope that lets a key read its agent's jobs, and run nothing.
+pub const SCOPE_AGENTS_READ: &str = "agents:read";
+
 /// The scopes a key may be given.
-pub const KNOWN_SCOPES: &[&str] = &[SCOPE_AGENTS_RUN];
+pub const KNOWN_SCOPES: &[&str] = &[SCOPE_AGENTS_RUN, SCOPE_AGENTS_READ];
 
 /// The hourly limit of a key created without one.
 pub const DEFAULT_RATE_LIMIT_PER_HOUR: u32 = 1000;
@@ -334,7 +337,7 @@ impl RateLimitStore for KeyUse<'_> {
     }
 }
 
-/// Checks `raw` (the `X-API-Key` header) for `scope`, in API.md's order:
+/// Checks `raw` (the `X-API-Key` header) for one of `scopes`, in API.md's order:
 /// an unknown, revoked or expired key `401`; a key without the scope `403`;
 /// a key over its hourly limit `429`. Each refusal is audited. The owner
 /// check (a key runs only its own agent) is the caller's, with
@@ -344,7 +347,7 @@ pub async fn check_key(
     pepper: &Pepper,
     origin: &Origin,
     raw: &str,
-    scope: &str,
+    scopes: &[&str],
 ) -> Result<KeyCaller> {
     let Some(parsed) = parse_key(raw) else {
         return Err(refuse_key(
@@ -373,8 +376,8 @@ pub async fn check_key(
     if record.expires_at.is_some_and(|at| at <= now) {
         return Err(refuse(KeyRefusal::Expired, Error::Unauthorized).await);
     }
-    if !record.scopes.iter().any(|s| s == scope) {
-        let error = Error::Forbidden(format!("this key lacks the scope {scope}"));
+    if !record.scopes.iter().any(|s| scopes.contains(&s.as_str())) {
+        let error = Error::Forbidden(format!("this key lacks the scope {}", scopes.join(" or ")));
         return Err(refuse(KeyRefusal::Scope, error).await);
     }
     let usage = KeyUse {

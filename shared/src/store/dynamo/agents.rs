@@ -171,12 +171,21 @@ impl DynamoStore {
     /// when the move has none: a job leaving `RUNNING` holds no lease);
     /// result and error are only ever added, as in the memory adapter.
     fn move_job_item(&self, mv: JobMove) -> Result<TransactWriteItem> {
-        // The half of the condition that does not depend on the stored job:
-        // refused here, before anything is sent, as a failed condition
-        // (the memory adapter's answer), so the transaction applies nothing.
-        if !mv.from.can_move_to(mv.to) {
+        // Forward-only is part of the condition DynamoDB checks: the stored
+        // status must be `from` and one of the statuses that may move to
+        // `to`, so even a write built by hand cannot move a job back.
+        let predecessors: Vec<JobStatus> = JobStatus::ALL
+            .iter()
+            .copied()
+            .filter(|p| p.can_move_to(mv.to))
+            .collect();
+        if predecessors.is_empty() {
+            // Nothing moves to `to` (AWAITING_APPROVAL): an `IN ()` would
+            // be malformed, and the answer is known.
             return Err(Error::ConditionFailed);
         }
+        let placeholders: Vec<String> = (0..predecessors.len()).map(|i| format!(":p{i}")).collect();
+        let condition = format!("#st = :from AND #st IN ({})", placeholders.join(", "));
         let mut expr = Expr::default()
             .name("#st", "status")
             .name("#ua", "updated_at")
@@ -184,6 +193,9 @@ impl DynamoStore {
             .value(":from", s(mv.from.as_str()))
             .value(":to", s(mv.to.as_str()))
             .value(":at", n(mv.at));
+        for (placeholder, status) in placeholders.iter().zip(&predecessors) {
+            expr = expr.value(placeholder, s(status.as_str()));
+        }
         let mut set = vec!["#st = :to", "#ua = :at"];
         let mut remove = Vec::new();
         match mv.lease_until {
@@ -206,7 +218,7 @@ impl DynamoStore {
             job_key(&mv.job_id),
             &set_remove(&set, &remove),
             // A missing job has no status, so this also refuses it.
-            Some("#st = :from"),
+            Some(&condition),
         )
     }
 
