@@ -1,0 +1,934 @@
+//! The agent-run handler, called as a function, on the memory store and on
+//! DynamoDB (moto): governance in API.md's order, every cell of the
+//! maturity x complexity table, proposals from request to `SUCCESS` or
+//! `REJECTED`, expiry, idempotency, and the audit record that every decision
+//! needs.
+
+// Test helpers panic on purpose: a failed step is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use http::StatusCode;
+use lambda_http::Body;
+use secrecy::SecretString;
+use serde_json::{json, Value};
+use warden::agents::registry::{self, NewAgent};
+use warden::audit::{AuditEvent, EventType, Origin};
+use warden::auth::login::{self, create_user, LoginRequest};
+use warden::clock::Clock as _;
+use warden::domain::agents::{AgentId, AgentType, JobStatus, Maturity, WorkspaceId};
+use warden::domain::{Role, Username};
+use warden::http::RequestContext;
+use warden::testing::{self, api_request, json_body, AgentWorld};
+
+fn cli() -> Origin {
+    Origin::Cli {
+        operator: "test".into(),
+    }
+}
+
+/// A response, read.
+struct Reply {
+    status: StatusCode,
+    body: Value,
+}
+
+/// A person who can call the API.
+struct Person {
+    id: String,
+    token: String,
+}
+
+struct Harness {
+    world: AgentWorld,
+    alice: Person,
+    bob: Person,
+    carol: Person,
+}
+
+/// compare_vendors input (purchasing, complexity 1): v2 is 10 cents cheaper
+/// on 10 units, so the saving is (100 - 90) x 10 = 100.
+fn c1() -> (&'static str, Value) {
+    (
+        "compare_vendors",
+        json!({"needs": [{"sku": "A", "quantity": 10, "current_vendor": "v1"}],
+               "quotes": [{"vendor": "v1", "sku": "A", "unit_price_cents": 100, "min_quantity": 1},
+                          {"vendor": "v2", "sku": "A", "unit_price_cents": 90, "min_quantity": 1}]}),
+    )
+}
+
+/// draft_purchase_order (purchasing, complexity 2).
+fn c2() -> (&'static str, Value) {
+    (
+        "draft_purchase_order",
+        json!({"vendor": "v1", "currency": "USD",
+               "lines": [{"sku": "A", "quantity": 2, "unit_price_cents": 500}]}),
+    )
+}
+
+/// resolve_entities (accounting, complexity 3).
+fn c3() -> (&'static str, Value) {
+    (
+        "resolve_entities",
+        json!({"records": [{"id": "r1", "email": "Ann@Example.com"},
+                           {"id": "r2", "email": " ann@example.com "}]}),
+    )
+}
+
+/// submit_purchase_order (purchasing, complexity 4).
+fn c4() -> (&'static str, Value) {
+    (
+        "submit_purchase_order",
+        json!({"po_number": "PO-1", "vendor": "v1", "currency": "USD",
+               "lines": [{"sku": "A", "quantity": 2, "unit_price_cents": 500}]}),
+    )
+}
+
+impl Harness {
+    /// Signs everyone in again after the clock moved past their tokens.
+    async fn sign_in_again(&mut self) {
+        self.alice = sign_in(&self.world, "alice").await;
+        self.bob = sign_in(&self.world, "bob").await;
+        self.carol = sign_in(&self.world, "carol").await;
+    }
+
+    async fn new<S>(store: Arc<S>) -> Self
+    where
+        S: warden::store::AuthStore
+            + warden::store::RegistryStore
+            + warden::store::WorkerStore
+            + 'static,
+    {
+        let world = AgentWorld::over(store);
+        for (id, name) in [("acme", "Acme"), ("other", "Other")] {
+            registry::add_workspace(&world.agents, cli(), WorkspaceId::parse(id).unwrap(), name)
+                .await
+                .unwrap();
+        }
+        let alice = person(&world, "alice", &[Role::User]).await;
+        let bob = person(&world, "bob", &[Role::Approver]).await;
+        let carol = person(&world, "carol", &[Role::Admin]).await;
+        Self {
+            world,
+            alice,
+            bob,
+            carol,
+        }
+    }
+
+    async fn agent(&self, id: &str, agent_type: AgentType, maturity: Maturity, enabled: bool) {
+        registry::register_agent(
+            &self.world.agents,
+            cli(),
+            NewAgent {
+                agent_id: AgentId::parse(id).unwrap(),
+                agent_type,
+                maturity,
+                workspaces: vec![WorkspaceId::parse("acme").unwrap()],
+                enabled,
+            },
+        )
+        .await
+        .unwrap();
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+        extra: &[(&str, &str)],
+    ) -> Reply {
+        // A millisecond per call keeps each call's audit events (ULIDs,
+        // random within a millisecond) in order.
+        self.world.clock.advance_secs(0.001);
+        let auth = format!("Bearer {token}");
+        let mut headers = vec![("authorization", auth.as_str())];
+        headers.extend_from_slice(extra);
+        let body = body.map_or(Body::Empty, |b| Body::Text(b.to_string()));
+        if !matches!(body, Body::Empty) {
+            headers.push(("content-type", "application/json"));
+        }
+        let response = warden_agent_run::handler(
+            &self.world.agents,
+            api_request(method, path, &headers, body, "10.0.0.1"),
+        )
+        .await
+        .unwrap();
+        Reply {
+            status: response.status(),
+            body: json_body(&response),
+        }
+    }
+
+    async fn run(&self, who: &Person, agent: &str, action: (&str, Value)) -> Reply {
+        self.run_in(who, agent, "acme", action, &[]).await
+    }
+
+    async fn run_in(
+        &self,
+        who: &Person,
+        agent: &str,
+        workspace: &str,
+        (action, input): (&str, Value),
+        extra: &[(&str, &str)],
+    ) -> Reply {
+        let body = json!({"workspace_id": workspace, "action": action, "input": input});
+        self.call(
+            "POST",
+            &format!("/agents/{agent}/runs"),
+            &who.token,
+            Some(body),
+            extra,
+        )
+        .await
+    }
+
+    async fn job(&self, who: &Person, job_id: &str) -> Reply {
+        self.call(
+            "GET",
+            &format!("/agents/runs/{job_id}"),
+            &who.token,
+            None,
+            &[],
+        )
+        .await
+    }
+
+    async fn decide(&self, who: &Person, proposal_id: &str, verb: &str) -> Reply {
+        self.call(
+            "POST",
+            &format!("/agents/proposals/{proposal_id}/{verb}"),
+            &who.token,
+            None,
+            &[],
+        )
+        .await
+    }
+
+    /// The newest audit event `actor` caused.
+    async fn last_event(&self, actor: &Person) -> AuditEvent {
+        self.world
+            .agents
+            .store
+            .audit_by_actor(&format!("user:{}", actor.id), 1)
+            .await
+            .unwrap()
+            .into_iter()
+            .next()
+            .expect("an audit event")
+    }
+}
+
+async fn person(world: &AgentWorld, name: &str, roles: &[Role]) -> Person {
+    create_user(
+        &world.auth,
+        cli(),
+        &Username::parse(name).unwrap(),
+        &SecretString::from(format!("{name} password")),
+        roles,
+    )
+    .await
+    .unwrap();
+    sign_in(world, name).await
+}
+
+/// A fresh access token (they last 15 minutes; some tests travel in time).
+async fn sign_in(world: &AgentWorld, name: &str) -> Person {
+    let password = SecretString::from(format!("{name} password"));
+    let ctx = RequestContext::for_tests(&format!("10.1.{}.{}", name.len(), name.as_bytes()[0]));
+    let pair = login::login(
+        &world.auth,
+        &ctx,
+        LoginRequest {
+            username: name.into(),
+            password,
+        },
+    )
+    .await
+    .unwrap();
+    let claims = world
+        .auth
+        .tokens
+        .verify(&pair.access_token, world.clock.now_secs())
+        .unwrap();
+    Person {
+        id: claims.sub,
+        token: pair.access_token,
+    }
+}
+
+async fn harness<S>(store: Arc<S>) -> Harness
+where
+    S: warden::store::AuthStore
+        + warden::store::RegistryStore
+        + warden::store::WorkerStore
+        + 'static,
+{
+    Harness::new(store).await
+}
+
+warden::on_both_stores!(std::convert::identity;
+    every_cell_of_the_maturity_by_complexity_table_answers_and_audits_as_documented,
+    each_governance_check_refuses_in_order_with_its_status_and_rule,
+    an_interns_run_waits_for_an_approver_and_then_runs_to_success,
+    only_an_approver_who_did_not_request_it_may_approve_and_only_once,
+    a_rejected_proposal_ends_its_job_rejected_and_nothing_runs,
+    a_proposal_not_decided_within_seven_days_expires_and_cannot_be_approved,
+    the_same_idempotency_key_answers_the_first_job_and_refuses_another_body,
+    two_concurrent_requests_with_one_idempotency_key_create_one_job,
+    runs_are_listed_newest_first_by_workspace_with_a_cursor,
+);
+
+async fn every_cell_of_the_maturity_by_complexity_table_answers_and_audits_as_documented<S>(
+    store: Arc<S>,
+) where
+    S: warden::store::AuthStore
+        + warden::store::RegistryStore
+        + warden::store::WorkerStore
+        + 'static,
+{
+    let h = harness(store).await;
+    use Maturity::*;
+    // (maturity, [complexity 1, 2, 3, 4]): 403 blocked, P proposal, R runs.
+    let table = [
+        (Student, ["403", "403", "403", "403"]),
+        (Intern, ["P", "P", "P", "P"]),
+        (Supervised, ["R", "R", "R", "P"]),
+        (Autonomous, ["R", "R", "R", "R"]),
+    ];
+    for (maturity, row) in table {
+        let m = maturity.as_str().to_ascii_lowercase();
+        h.agent(&format!("buy-{m}"), AgentType::Purchasing, maturity, true)
+            .await;
+        h.agent(&format!("acct-{m}"), AgentType::Accounting, maturity, true)
+            .await;
+        let cells = [
+            (format!("buy-{m}"), c1()),
+            (format!("buy-{m}"), c2()),
+            (format!("acct-{m}"), c3()),
+            (format!("buy-{m}"), c4()),
+        ];
+        for (level, ((agent, action), expected)) in cells.into_iter().zip(row).enumerate() {
+            let cell = format!("{maturity} x complexity {}", level + 1);
+            let reply = h.run(&h.alice, &agent, action).await;
+            let event = h.last_event(&h.alice).await;
+            match expected {
+                "403" => {
+                    assert_eq!(
+                        reply.status,
+                        StatusCode::FORBIDDEN,
+                        "{cell}: {}",
+                        reply.body
+                    );
+                    assert_eq!(event.event_type, EventType::AgentRunBlocked, "{cell}");
+                    assert_eq!(event.details["rule"], "maturity", "{cell}");
+                }
+                "P" => {
+                    assert_eq!(reply.status, StatusCode::ACCEPTED, "{cell}: {}", reply.body);
+                    assert_eq!(reply.body["status"], "AWAITING_APPROVAL", "{cell}");
+                    assert!(reply.body["proposal_id"].is_string(), "{cell}");
+                    assert_eq!(event.event_type, EventType::ProposalCreated, "{cell}");
+                    assert_eq!(event.details["job_id"], reply.body["job_id"], "{cell}");
+                }
+                _ => {
+                    assert_eq!(reply.status, StatusCode::ACCEPTED, "{cell}: {}", reply.body);
+                    assert_eq!(reply.body["status"], "PENDING", "{cell}");
+                    assert!(reply.body.get("proposal_id").is_none(), "{cell}");
+                    assert_eq!(event.event_type, EventType::AgentRunRequested, "{cell}");
+                }
+            }
+        }
+    }
+    // 6 runs went straight to the queue (SUPERVISED 1-3, AUTONOMOUS 1-3
+    // plus AUTONOMOUS 4 = 7); proposals and blocked runs queue nothing.
+    assert_eq!(h.world.jobs.messages().len(), 7);
+    let outcomes = h.world.work().await;
+    assert!(outcomes
+        .iter()
+        .all(|o| *o == warden::agents::worker::Processed::Ran(JobStatus::Success)));
+    // AUTONOMOUS ran the one external effect.
+    assert_eq!(h.world.outbound.messages().len(), 1);
+}
+
+async fn each_governance_check_refuses_in_order_with_its_status_and_rule<S>(store: Arc<S>)
+where
+    S: warden::store::AuthStore
+        + warden::store::RegistryStore
+        + warden::store::WorkerStore
+        + 'static,
+{
+    let h = harness(store).await;
+    h.agent("buyer", AgentType::Purchasing, Maturity::Autonomous, true)
+        .await;
+    h.agent("off", AgentType::Purchasing, Maturity::Autonomous, false)
+        .await;
+    let bad_input = (
+        "compare_vendors",
+        json!({"needs": [{"sku": "A", "quantity": 0}], "quotes": []}),
+    );
+    let cases: Vec<(&str, &str, (&str, Value), StatusCode, &str)> = vec![
+        (
+            "ghost",
+            "acme",
+            c1(),
+            StatusCode::NOT_FOUND,
+            "unknown_agent",
+        ),
+        (
+            "buyer",
+            "nowhere",
+            c1(),
+            StatusCode::NOT_FOUND,
+            "unknown_workspace",
+        ),
+        (
+            "buyer",
+            "other",
+            c1(),
+            StatusCode::FORBIDDEN,
+            "workspace_not_allowed",
+        ),
+        // A disabled agent in a workspace it may not use: the workspace
+        // rule comes first.
+        (
+            "off",
+            "other",
+            c1(),
+            StatusCode::FORBIDDEN,
+            "workspace_not_allowed",
+        ),
+        ("off", "acme", c1(), StatusCode::FORBIDDEN, "agent_disabled"),
+        // The kill switch comes before the action is even looked at.
+        (
+            "off",
+            "acme",
+            ("dance", json!({})),
+            StatusCode::FORBIDDEN,
+            "agent_disabled",
+        ),
+        (
+            "buyer",
+            "acme",
+            ("resolve_entities", c3().1),
+            StatusCode::BAD_REQUEST,
+            "unknown_action",
+        ),
+        (
+            "buyer",
+            "acme",
+            bad_input,
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+        ),
+    ];
+    for (agent, workspace, action, status, rule) in cases {
+        let name = action.0;
+        let reply = h.run_in(&h.alice, agent, workspace, action, &[]).await;
+        assert_eq!(
+            reply.status, status,
+            "{agent}/{workspace}/{name}: {}",
+            reply.body
+        );
+        let event = h.last_event(&h.alice).await;
+        assert_eq!(event.event_type, EventType::AgentRunBlocked);
+        assert_eq!(event.details["rule"], rule, "{agent}/{workspace}/{name}");
+    }
+    // The invalid input's detail names the field path.
+    let reply = h
+        .run(
+            &h.alice,
+            "buyer",
+            (
+                "compare_vendors",
+                json!({"needs": [{"sku": "A", "quantity": 1}, {"sku": "B", "quantity": -1}], "quotes": []}),
+            ),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    let detail = reply.body["detail"].as_str().unwrap();
+    assert!(detail.contains("input.needs[1].quantity"), "{detail}");
+    // Nothing refused was stored or queued.
+    assert!(h.world.jobs.messages().is_empty());
+    let page = h
+        .world
+        .agents
+        .store
+        .list_jobs(&WorkspaceId::parse("acme").unwrap(), None, 10, None)
+        .await
+        .unwrap();
+    assert!(page.items.is_empty());
+    // Body problems are 400/415 before any rule.
+    let reply = h
+        .call(
+            "POST",
+            "/agents/buyer/runs",
+            &h.alice.token,
+            Some(json!({"workspace_id": "acme", "action": "compare_vendors", "input": null})),
+            &[],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    // No token at all is 401.
+    let response = warden_agent_run::handler(
+        &h.world.agents,
+        api_request("GET", "/agents/runs/x", &[], Body::Empty, "10.0.0.1"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(response.headers()["www-authenticate"], "Bearer");
+}
+
+async fn an_interns_run_waits_for_an_approver_and_then_runs_to_success<S>(store: Arc<S>)
+where
+    S: warden::store::AuthStore
+        + warden::store::RegistryStore
+        + warden::store::WorkerStore
+        + 'static,
+{
+    let h = harness(store).await;
+    h.agent("intern", AgentType::Purchasing, Maturity::Intern, true)
+        .await;
+    let reply = h.run(&h.alice, "intern", c1()).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED);
+    let job_id = reply.body["job_id"].as_str().unwrap().to_owned();
+    let proposal_id = reply.body["proposal_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        h.job(&h.alice, &job_id).await.body["status"],
+        "AWAITING_APPROVAL"
+    );
+    // Nothing is queued while it waits.
+    assert!(h.world.jobs.messages().is_empty());
+    // The approver finds it.
+    let list = h
+        .call("GET", "/agents/proposals", &h.bob.token, None, &[])
+        .await;
+    assert_eq!(list.status, StatusCode::OK);
+    let proposals = list.body["proposals"].as_array().unwrap();
+    assert_eq!(proposals.len(), 1);
+    assert_eq!(proposals[0]["proposal_id"], proposal_id.as_str());
+    assert_eq!(proposals[0]["status"], "PENDING");
+    assert_eq!(proposals[0]["requested_by"], format!("user:{}", h.alice.id));
+    assert_eq!(proposals[0]["input"], c1().1);
+    // A plain user may not list them.
+    assert_eq!(
+        h.call("GET", "/agents/proposals", &h.alice.token, None, &[])
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    let approved = h.decide(&h.bob, &proposal_id, "approve").await;
+    assert_eq!(approved.status, StatusCode::ACCEPTED, "{}", approved.body);
+    assert_eq!(
+        approved.body,
+        json!({"proposal_id": proposal_id, "job_id": job_id, "status": "PENDING"})
+    );
+    assert_eq!(
+        h.last_event(&h.bob).await.event_type,
+        EventType::ProposalApproved
+    );
+    assert_eq!(h.world.work().await.len(), 1);
+    let job = h.job(&h.alice, &job_id).await.body;
+    assert_eq!(job["status"], "SUCCESS", "{job}");
+    // saving = (100 - 90) x 10 = 100
+    assert_eq!(job["result"]["total_saving_cents"], 100);
+    assert_eq!(job["proposal_id"], proposal_id.as_str());
+    let approved_list = h
+        .call(
+            "GET",
+            "/agents/proposals?status=APPROVED",
+            &h.carol.token,
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(
+        approved_list.body["proposals"][0]["decided_by"],
+        format!("user:{}", h.bob.id)
+    );
+}
+
+async fn only_an_approver_who_did_not_request_it_may_approve_and_only_once<S>(store: Arc<S>)
+where
+    S: warden::store::AuthStore
+        + warden::store::RegistryStore
+        + warden::store::WorkerStore
+        + 'static,
+{
+    let h = harness(store).await;
+    h.agent("intern", AgentType::Purchasing, Maturity::Intern, true)
+        .await;
+    // Bob (an approver) asks for the run himself.
+    let reply = h.run(&h.bob, "intern", c1()).await;
+    let proposal_id = reply.body["proposal_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        h.decide(&h.alice, &proposal_id, "approve").await.status,
+        StatusCode::FORBIDDEN,
+        "a plain user"
+    );
+    assert_eq!(
+        h.decide(&h.bob, &proposal_id, "approve").await.status,
+        StatusCode::FORBIDDEN,
+        "the requester"
+    );
+    assert_eq!(
+        h.decide(&h.carol, &proposal_id, "approve").await.status,
+        StatusCode::ACCEPTED,
+        "an admin who did not ask"
+    );
+    for (who, verb) in [(&h.carol, "approve"), (&h.bob, "reject")] {
+        assert_eq!(
+            h.decide(who, &proposal_id, verb).await.status,
+            StatusCode::CONFLICT,
+            "a second decision"
+        );
+    }
+    assert_eq!(
+        h.decide(&h.carol, "01ARZ3NDEKTSV4RRFFQ69G5FAV", "approve")
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    // The requester may reject his own run.
+    let reply = h.run(&h.bob, "intern", c2()).await;
+    let second = reply.body["proposal_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        h.decide(&h.bob, &second, "reject").await.status,
+        StatusCode::OK
+    );
+}
+
+async fn a_rejected_proposal_ends_its_job_rejected_and_nothing_runs<S>(store: Arc<S>)
+where
+    S: warden::store::AuthStore
+        + warden::store::RegistryStore
+        + warden::store::WorkerStore
+        + 'static,
+{
+    let h = harness(store).await;
+    h.agent("intern", AgentType::Purchasing, Maturity::Intern, true)
+        .await;
+    let reply = h.run(&h.alice, "intern", c4()).await;
+    let job_id = reply.body["job_id"].as_str().unwrap().to_owned();
+    let proposal_id = reply.body["proposal_id"].as_str().unwrap().to_owned();
+    let rejected = h
+        .call(
+            "POST",
+            &format!("/agents/proposals/{proposal_id}/reject"),
+            &h.bob.token,
+            Some(json!({"reason": "not this quarter"})),
+            &[],
+        )
+        .await;
+    assert_eq!(rejected.status, StatusCode::OK);
+    assert_eq!(
+        rejected.body,
+        json!({"proposal_id": proposal_id, "job_id": job_id, "status": "REJECTED"})
+    );
+    let event = h.last_event(&h.bob).await;
+    assert_eq!(event.event_type, EventType::ProposalRejected);
+    assert_eq!(event.details["reason"], "not this quarter");
+    let job = h.job(&h.alice, &job_id).await.body;
+    assert_eq!(job["status"], "REJECTED");
+    assert!(h.world.jobs.messages().is_empty());
+    assert!(h.world.work().await.is_empty());
+    assert!(h.world.outbound.messages().is_empty());
+}
+
+async fn a_proposal_not_decided_within_seven_days_expires_and_cannot_be_approved<S>(store: Arc<S>)
+where
+    S: warden::store::AuthStore
+        + warden::store::RegistryStore
+        + warden::store::WorkerStore
+        + 'static,
+{
+    let mut h = harness(store).await;
+    h.agent("intern", AgentType::Purchasing, Maturity::Intern, true)
+        .await;
+    let first = h.run(&h.alice, "intern", c1()).await;
+    let second = h.run(&h.alice, "intern", c2()).await;
+    // One second short of seven days: still decidable.
+    h.world.clock.advance_secs(7.0 * 86_400.0 - 1.0);
+    h.sign_in_again().await;
+    let listed = h
+        .call("GET", "/agents/proposals", &h.bob.token, None, &[])
+        .await;
+    assert_eq!(listed.body["proposals"].as_array().unwrap().len(), 2);
+    h.world.clock.advance_secs(1.0);
+    // Deciding it now is 409, and it shows EXPIRED with its job REJECTED.
+    let proposal_id = first.body["proposal_id"].as_str().unwrap();
+    assert_eq!(
+        h.decide(&h.bob, proposal_id, "approve").await.status,
+        StatusCode::CONFLICT
+    );
+    let job = h
+        .job(&h.alice, first.body["job_id"].as_str().unwrap())
+        .await
+        .body;
+    assert_eq!(job["status"], "REJECTED");
+    assert_eq!(job["error"], "proposal expired");
+    // Reading the other job applies its expiry too.
+    let job = h
+        .job(&h.alice, second.body["job_id"].as_str().unwrap())
+        .await
+        .body;
+    assert_eq!(job["status"], "REJECTED");
+    let pending = h
+        .call("GET", "/agents/proposals", &h.bob.token, None, &[])
+        .await;
+    assert!(pending.body["proposals"].as_array().unwrap().is_empty());
+    let expired = h
+        .call(
+            "GET",
+            "/agents/proposals?status=EXPIRED",
+            &h.bob.token,
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(expired.body["proposals"].as_array().unwrap().len(), 2);
+    assert!(h.world.jobs.messages().is_empty());
+    let events = h
+        .world
+        .agents
+        .store
+        .audit_by_actor("anonymous", 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.event_type == EventType::ProposalExpired)
+            .count(),
+        2
+    );
+}
+
+async fn the_same_idempotency_key_answers_the_first_job_and_refuses_another_body<S>(store: Arc<S>)
+where
+    S: warden::store::AuthStore
+        + warden::store::RegistryStore
+        + warden::store::WorkerStore
+        + 'static,
+{
+    let mut h = harness(store).await;
+    h.agent("buyer", AgentType::Purchasing, Maturity::Autonomous, true)
+        .await;
+    let key = [("idempotency-key", "order-42")];
+    let first = h.run_in(&h.alice, "buyer", "acme", c1(), &key).await;
+    assert_eq!(first.status, StatusCode::ACCEPTED);
+    // The same body, keys in another order: the same answer and job.
+    let (action, input) = c1();
+    let reordered = json!({"input": input, "action": action, "workspace_id": "acme"});
+    let again = h
+        .call(
+            "POST",
+            "/agents/buyer/runs",
+            &h.alice.token,
+            Some(reordered),
+            &key,
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::ACCEPTED);
+    assert_eq!(again.body, first.body);
+    assert_eq!(h.world.jobs.messages().len(), 1, "queued once");
+    // Another body under the key: 409.
+    let other = h.run_in(&h.alice, "buyer", "acme", c2(), &key).await;
+    assert_eq!(other.status, StatusCode::CONFLICT);
+    // The key is the caller's: another user's same key is a new request.
+    let bobs = h.run_in(&h.bob, "buyer", "acme", c1(), &key).await;
+    assert_eq!(bobs.status, StatusCode::ACCEPTED);
+    assert_ne!(bobs.body["job_id"], first.body["job_id"]);
+    // Kept 24 hours.
+    h.world.clock.advance_secs(24.0 * 3600.0 + 1.0);
+    h.sign_in_again().await;
+    let later = h.run_in(&h.alice, "buyer", "acme", c1(), &key).await;
+    assert_ne!(later.body["job_id"], first.body["job_id"]);
+    // A bad key is 400.
+    let long = "k".repeat(256);
+    let bad = h
+        .run_in(
+            &h.alice,
+            "buyer",
+            "acme",
+            c1(),
+            &[("idempotency-key", long.as_str())],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+}
+
+async fn two_concurrent_requests_with_one_idempotency_key_create_one_job<S>(store: Arc<S>)
+where
+    S: warden::store::AuthStore
+        + warden::store::RegistryStore
+        + warden::store::WorkerStore
+        + 'static,
+{
+    let h = harness(store).await;
+    h.agent("buyer", AgentType::Purchasing, Maturity::Autonomous, true)
+        .await;
+    let key = [("idempotency-key", "race")];
+    let (a, b) = tokio::join!(
+        h.run_in(&h.alice, "buyer", "acme", c1(), &key),
+        h.run_in(&h.alice, "buyer", "acme", c1(), &key)
+    );
+    assert_eq!(
+        (a.status, b.status),
+        (StatusCode::ACCEPTED, StatusCode::ACCEPTED)
+    );
+    assert_eq!(a.body["job_id"], b.body["job_id"]);
+    let page = h
+        .world
+        .agents
+        .store
+        .list_jobs(&WorkspaceId::parse("acme").unwrap(), None, 10, None)
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(h.world.jobs.messages().len(), 1);
+}
+
+async fn runs_are_listed_newest_first_by_workspace_with_a_cursor<S>(store: Arc<S>)
+where
+    S: warden::store::AuthStore
+        + warden::store::RegistryStore
+        + warden::store::WorkerStore
+        + 'static,
+{
+    let h = harness(store).await;
+    h.agent("buyer", AgentType::Purchasing, Maturity::Supervised, true)
+        .await;
+    let mut ids = Vec::new();
+    for action in [c1(), c2(), c4()] {
+        h.world.clock.advance_secs(1.0);
+        ids.push(h.run(&h.alice, "buyer", action).await.body["job_id"].clone());
+    }
+    ids.reverse();
+    let first = h
+        .call(
+            "GET",
+            "/agents/runs?workspace_id=acme&limit=2",
+            &h.alice.token,
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    let runs = first.body["runs"].as_array().unwrap();
+    assert_eq!(
+        runs.iter().map(|r| r["job_id"].clone()).collect::<Vec<_>>(),
+        ids[..2]
+    );
+    let next = first.body["next"].as_str().unwrap();
+    let second = h
+        .call(
+            "GET",
+            &format!("/agents/runs?workspace_id=acme&limit=2&next={next}"),
+            &h.alice.token,
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(second.body["runs"][0]["job_id"], ids[2]);
+    assert!(second.body["next"].is_null());
+    let proposed = h
+        .call(
+            "GET",
+            "/agents/runs?workspace_id=acme&status=AWAITING_APPROVAL",
+            &h.alice.token,
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(proposed.body["runs"].as_array().unwrap().len(), 1);
+    for bad in [
+        "/agents/runs",
+        "/agents/runs?workspace_id=acme&limit=0",
+        "/agents/runs?workspace_id=acme&status=DONE",
+        "/agents/runs?workspace_id=acme&next=xyz",
+    ] {
+        assert_eq!(
+            h.call("GET", bad, &h.alice.token, None, &[]).await.status,
+            StatusCode::BAD_REQUEST,
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        h.call(
+            "GET",
+            "/agents/runs?workspace_id=nowhere",
+            &h.alice.token,
+            None,
+            &[]
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        h.job(&h.alice, "01ARZ3NDEKTSV4RRFFQ69G5FAV").await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn a_failed_audit_write_refuses_the_run_with_503_and_leaves_no_job() {
+    let store = Arc::new(warden::store::memory::MemoryStore::new());
+    let h = Harness::new(store.clone()).await;
+    h.agent("buyer", AgentType::Purchasing, Maturity::Autonomous, true)
+        .await;
+    h.agent("intern", AgentType::Purchasing, Maturity::Intern, true)
+        .await;
+    store.simulate_audit_outage(true);
+    for agent in ["buyer", "intern", "ghost"] {
+        let reply = h.run(&h.alice, agent, c1()).await;
+        assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE, "{agent}");
+    }
+    store.simulate_audit_outage(false);
+    let page = h
+        .world
+        .agents
+        .store
+        .list_jobs(&WorkspaceId::parse("acme").unwrap(), None, 10, None)
+        .await
+        .unwrap();
+    assert!(page.items.is_empty());
+    assert!(h.world.jobs.messages().is_empty());
+}
+
+#[tokio::test]
+async fn on_dynamodb_a_run_whose_audit_table_is_gone_writes_nothing() {
+    let Some((store, prefix)) = testing::dynamo_store().await else {
+        return;
+    };
+    let client = store.client().clone();
+    let h = Harness::new(Arc::new(store)).await;
+    h.agent("buyer", AgentType::Purchasing, Maturity::Autonomous, true)
+        .await;
+    client
+        .delete_table()
+        .table_name(format!("{prefix}audit-log"))
+        .send()
+        .await
+        .unwrap();
+    let reply = h.run(&h.alice, "buyer", c1()).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        reply.body
+    );
+    let page = h
+        .world
+        .agents
+        .store
+        .list_jobs(&WorkspaceId::parse("acme").unwrap(), None, 10, None)
+        .await
+        .unwrap();
+    assert!(page.items.is_empty());
+    assert!(h.world.jobs.messages().is_empty());
+}
