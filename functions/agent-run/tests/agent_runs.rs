@@ -369,7 +369,9 @@ where
         "compare_vendors",
         json!({"needs": [{"sku": "A", "quantity": 0}], "quotes": []}),
     );
-    let cases: Vec<(&str, &str, (&str, Value), StatusCode, &str)> = vec![
+    // (agent, workspace, action, status, rule)
+    type Case<'a> = (&'a str, &'a str, (&'a str, Value), StatusCode, &'a str);
+    let cases: Vec<Case> = vec![
         (
             "ghost",
             "acme",

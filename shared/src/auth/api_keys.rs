@@ -414,7 +414,7 @@ mod tests {
             format!("wdx_{id}_abc"),
             format!("wdn_{id}"),
             format!("wdn_{id}_"),
-            format!("wdn_short_abc"),
+            "wdn_short_abc".to_owned(),
             format!("wdn_{id}_a b"),
             format!("wdn_{id}_{}", "a".repeat(129)),
         ] {
