@@ -36,11 +36,8 @@ pub const ROUTES: &[Route] = &[
     Route::new("POST", "/agents/proposals/{proposal_id}/reject"),
 ];
 
-/// Body limit of run requests, in bytes (256 KiB).
+/// Body limit of every agent endpoint, in bytes (256 KiB).
 pub const RUN_BODY_LIMIT: usize = 256 * 1024;
-
-/// Body limit of a decision (`{"reason"}`), in bytes.
-const DECISION_BODY_LIMIT: usize = 16 * 1024;
 
 /// The body of a run request. `input` is required and may not be `null`.
 #[derive(Deserialize)]
@@ -171,7 +168,7 @@ async fn route(
             let body: DecisionBody = if req.body().iter().all(u8::is_ascii_whitespace) {
                 DecisionBody::default()
             } else {
-                warden::http::read_json(req, DECISION_BODY_LIMIT)?
+                warden::http::read_json(req, RUN_BODY_LIMIT)?
             };
             let decided =
                 proposals::decide(state, origin, &caller, params[0], decision, body.reason).await?;
