@@ -934,3 +934,71 @@ async fn on_dynamodb_a_run_whose_audit_table_is_gone_writes_nothing() {
     assert!(page.items.is_empty());
     assert!(h.world.jobs.messages().is_empty());
 }
+
+/// A jobs queue that takes nothing, as SQS during an outage.
+struct DownQueue;
+
+#[async_trait::async_trait]
+impl warden::queue::Queue for DownQueue {
+    async fn send(&self, _: &warden::queue::OutgoingMessage) -> warden::Result<()> {
+        Err(warden::Error::unavailable("SendMessage: simulated outage"))
+    }
+}
+
+#[tokio::test]
+async fn a_run_the_queue_does_not_take_is_503_ends_failed_and_its_key_can_be_retried() {
+    let store = Arc::new(warden::store::memory::MemoryStore::new());
+    let mut h = Harness::new(store.clone()).await;
+    h.agent("buyer", AgentType::Purchasing, Maturity::Autonomous, true)
+        .await;
+    let keys = [warden::secrets::SecretVersion {
+        version_id: "test".into(),
+        value: SecretString::from(testing::TEST_JWT_KEY),
+        current: true,
+    }];
+    let pepper =
+        warden::auth::api_keys::Pepper::new(&SecretString::from(testing::TEST_PEPPER)).unwrap();
+    let healthy = std::mem::replace(
+        &mut h.world.agents,
+        warden::state::AgentState::new(
+            testing::config(),
+            store.clone(),
+            store.clone(),
+            &keys,
+            pepper,
+            Arc::new(DownQueue),
+            h.world.clock.clone(),
+        )
+        .unwrap(),
+    );
+    let key = [("idempotency-key", "retry-me")];
+    let reply = h.run_in(&h.alice, "buyer", "acme", c1(), &key).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        reply.body
+    );
+    // Nothing stays PENDING: the job that could not be queued has failed.
+    let jobs = h
+        .world
+        .agents
+        .store
+        .list_jobs(&WorkspaceId::parse("acme").unwrap(), None, 10, None)
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].status, JobStatus::Failed);
+    assert!(jobs[0]
+        .error
+        .as_deref()
+        .unwrap()
+        .contains("could not be queued"));
+    // With the queue back, the same key runs the request again.
+    h.world.agents = healthy;
+    let retry = h.run_in(&h.alice, "buyer", "acme", c1(), &key).await;
+    assert_eq!(retry.status, StatusCode::ACCEPTED, "{}", retry.body);
+    assert_ne!(retry.body["job_id"], jobs[0].job_id.as_str());
+    assert_eq!(h.world.jobs.messages().len(), 1);
+}
