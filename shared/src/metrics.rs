@@ -21,6 +21,16 @@ pub enum Metric {
     WebhookAccepted,
     /// A webhook delivery was refused.
     WebhookRejected,
+    /// An agent run was queued.
+    AgentRunQueued,
+    /// An agent run became a proposal.
+    AgentRunProposed,
+    /// An agent run was refused by governance (at submission or run time).
+    AgentRunBlocked,
+    /// A job ended `SUCCESS`.
+    JobSucceeded,
+    /// A job ended `FAILED`.
+    JobFailed,
 }
 
 impl Metric {
@@ -33,6 +43,11 @@ impl Metric {
             Metric::RefreshTokenReused => "RefreshTokenReused",
             Metric::WebhookAccepted => "WebhookAccepted",
             Metric::WebhookRejected => "WebhookRejected",
+            Metric::AgentRunQueued => "AgentRunQueued",
+            Metric::AgentRunProposed => "AgentRunProposed",
+            Metric::AgentRunBlocked => "AgentRunBlocked",
+            Metric::JobSucceeded => "JobSucceeded",
+            Metric::JobFailed => "JobFailed",
         }
     }
 }

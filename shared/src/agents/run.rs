@@ -22,6 +22,7 @@ use crate::domain::agents::{
     AgentId, IdempotencyRecord, JobRecord, JobStatus, ProposalRecord, ProposalStatus, WorkspaceId,
 };
 use crate::domain::Role;
+use crate::metrics::{self, Metric};
 use crate::queue::OutgoingMessage;
 use crate::state::AgentState;
 use crate::store::{keys, AgentWrite, JobMove, Write};
@@ -238,6 +239,7 @@ pub async fn submit(
         Ok(a) => a,
         Err(refusal) => {
             audit_only(state, blocked(refusal.rule.as_str())).await?;
+            metrics::count(Metric::AgentRunBlocked);
             return Err(refusal.error);
         }
     };
@@ -338,6 +340,9 @@ pub async fn submit(
     }
     if status == JobStatus::Pending {
         enqueue(state, &origin, &agent, &job_id, idempotency_key.as_deref()).await?;
+        metrics::count(Metric::AgentRunQueued);
+    } else {
+        metrics::count(Metric::AgentRunProposed);
     }
     Ok(accepted)
 }

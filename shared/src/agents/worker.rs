@@ -28,6 +28,7 @@ use super::governance;
 use super::run::JobMessage;
 use crate::audit::{EventType, Origin, Severity};
 use crate::domain::agents::{JobRecord, JobStatus};
+use crate::metrics::{self, Metric};
 use crate::queue::OutgoingMessage;
 use crate::state::WorkerState;
 use crate::store::{AgentWrite, JobMove, Write};
@@ -213,7 +214,13 @@ pub async fn process(
         .transact(vec![AgentWrite::move_job(end)?.into()])
         .await
     {
-        Ok(()) => Ok(Processed::Ran(status)),
+        Ok(()) => {
+            metrics::count(match status {
+                JobStatus::Success => Metric::JobSucceeded,
+                _ => Metric::JobFailed,
+            });
+            Ok(Processed::Ran(status))
+        }
         // A redelivery found the lease passed and ended it meanwhile.
         Err(Error::ConditionFailed) => Ok(Processed::Skipped("ended by another worker")),
         Err(e) => Err(e),
@@ -304,8 +311,12 @@ async fn end_without_running(
         .transact(vec![AgentWrite::move_job(m)?.into(), Write::Audit(event)])
         .await
     {
+        Ok(()) => {
+            metrics::count(Metric::JobFailed);
+            Ok(())
+        }
         // Someone else moved it first; their outcome stands.
-        Ok(()) | Err(Error::ConditionFailed) => Ok(()),
+        Err(Error::ConditionFailed) => Ok(()),
         Err(e) => Err(e),
     }
 }

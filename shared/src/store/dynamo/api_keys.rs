@@ -74,10 +74,7 @@ impl ApiKeyStore for DynamoStore {
         new_tat: i64,
         now: i64,
     ) -> Result<std::result::Result<(), Option<i64>>> {
-        let (tat_condition, bound) = match condition {
-            TatCondition::AbsentOrAtMost(t) => ("(attribute_not_exists(#t) OR #t <= :c)", t),
-            TatCondition::Equals(t) => ("#t = :c", t),
-        };
+        let (tat_condition, bound) = super::ratelimit::tat_condition(condition);
         let out = self
             .client
             .update_item()

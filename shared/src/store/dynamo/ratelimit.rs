@@ -9,6 +9,16 @@ use super::{unavailable, DynamoStore};
 use crate::store::{RateLimitStore, TatCondition};
 use crate::Result;
 
+/// The condition expression of a GCRA update over the attribute `#t`
+/// (`tat`), and the value of its `:c` placeholder. API keys keep their
+/// rate state the same way, on the key's own item.
+pub(super) fn tat_condition(condition: TatCondition) -> (&'static str, i64) {
+    match condition {
+        TatCondition::AbsentOrAtMost(t) => ("(attribute_not_exists(#t) OR #t <= :c)", t),
+        TatCondition::Equals(t) => ("#t = :c", t),
+    }
+}
+
 #[async_trait]
 impl RateLimitStore for DynamoStore {
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
@@ -19,10 +29,7 @@ impl RateLimitStore for DynamoStore {
         new_tat: i64,
         expires_at: i64,
     ) -> Result<std::result::Result<(), Option<i64>>> {
-        let (condition_expression, bound) = match condition {
-            TatCondition::AbsentOrAtMost(t) => ("attribute_not_exists(#t) OR #t <= :c", t),
-            TatCondition::Equals(t) => ("#t = :c", t),
-        };
+        let (condition_expression, bound) = tat_condition(condition);
         let out = self
             .client
             .update_item()
