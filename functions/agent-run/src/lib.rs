@@ -125,7 +125,7 @@ async fn route(
                 .ok_or_else(|| Error::BadRequest("workspace_id is required".into()))?;
             let status = query
                 .get("status")
-                .map(|s| JobStatus::parse(s))
+                .map(JobStatus::parse)
                 .transpose()?;
             let (limit, after) = query.page()?;
             let (runs, next) = run::list_jobs(
@@ -151,7 +151,7 @@ async fn route(
             let query = Query::read(req)?;
             let status = query
                 .get("status")
-                .map(|s| ProposalStatus::parse(s))
+                .map(ProposalStatus::parse)
                 .transpose()?
                 .unwrap_or(ProposalStatus::Pending);
             let (limit, after) = query.page()?;
