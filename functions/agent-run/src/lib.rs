@@ -123,10 +123,7 @@ async fn route(
             let workspace = query
                 .get("workspace_id")
                 .ok_or_else(|| Error::BadRequest("workspace_id is required".into()))?;
-            let status = query
-                .get("status")
-                .map(JobStatus::parse)
-                .transpose()?;
+            let status = query.get("status").map(JobStatus::parse).transpose()?;
             let (limit, after) = query.page()?;
             let (runs, next) = run::list_jobs(
                 state,
