@@ -19,11 +19,18 @@ use warden::auth::api_keys::{create_key, KeySpec, Pepper};
 use warden::auth::login::{self, create_user, LoginRequest};
 use warden::clock::Clock as _;
 use warden::domain::agents::{AgentId, AgentType, ApiKeyRecord, Maturity, WorkspaceId};
+use warden::domain::agents::{
+    AgentRecord, IdempotencyRecord, JobRecord, JobStatus, ProposalRecord, ProposalStatus,
+    WorkspaceRecord,
+};
 use warden::domain::{Role, Username};
 use warden::http::RequestContext;
 use warden::secrets::SecretVersion;
 use warden::state::AgentState;
-use warden::store::{AuthStore, RegistryStore, WorkerStore};
+use warden::store::{
+    AgentStore, ApiKeyStore, ApiKeyWrite, AuditStore, AuthStore, Page, RegistryStore, RunContext,
+    SessionStore, TatCondition, Transactions, WorkerStore, Write,
+};
 use warden::testing::{self, api_request, json_body, AgentWorld, TEST_JWT_KEY, TEST_PEPPER};
 
 /// The agent world, and a second agent-run instance over the same store
@@ -31,6 +38,8 @@ use warden::testing::{self, api_request, json_body, AgentWorld, TEST_JWT_KEY, TE
 struct Harness {
     world: AgentWorld,
     other: AgentState,
+    store: Arc<dyn RegistryStore>,
+    sessions: Arc<dyn SessionStore>,
     next_ip: AtomicU32,
 }
 
@@ -74,26 +83,37 @@ impl Harness {
         S: AuthStore + RegistryStore + WorkerStore + 'static,
     {
         let world = AgentWorld::over(store.clone());
+        let other = Self::instance(&world, store.clone(), store.clone());
+        Self {
+            world,
+            other,
+            store: store.clone(),
+            sessions: store,
+            next_ip: AtomicU32::new(1),
+        }
+    }
+
+    /// Another agent-run instance over `store`, with the world's queue and clock.
+    fn instance(
+        world: &AgentWorld,
+        store: Arc<dyn RegistryStore>,
+        sessions: Arc<dyn SessionStore>,
+    ) -> AgentState {
         let keys = [SecretVersion {
             version_id: "test".into(),
             value: SecretString::from(TEST_JWT_KEY),
             current: true,
         }];
-        let other = AgentState::new(
+        AgentState::new(
             testing::config(),
-            store.clone(),
             store,
+            sessions,
             &keys,
             Pepper::new(&SecretString::from(TEST_PEPPER)).unwrap(),
             world.jobs.clone(),
             world.clock.clone(),
         )
-        .unwrap();
-        Self {
-            world,
-            other,
-            next_ip: AtomicU32::new(1),
-        }
+        .unwrap()
     }
 
     fn fresh_ip(&self) -> String {
@@ -550,7 +570,149 @@ warden::on_both_stores!(
     a_key_sees_only_jobs_of_its_agents_workspaces,
     a_bearer_token_and_an_api_key_together_are_400,
     a_listed_key_record_holds_no_usable_key,
+    a_key_revoked_while_its_request_is_checked_is_refused_and_audited,
 );
+
+/// A registry store that revokes a key right after a request has read it,
+/// once: a revocation racing a request's check, made deterministic.
+struct RevokeAfterRead {
+    inner: Arc<dyn RegistryStore>,
+    armed: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl ApiKeyStore for RevokeAfterRead {
+    async fn get_api_key(&self, key_id: &str) -> warden::Result<Option<ApiKeyRecord>> {
+        let read = self.inner.get_api_key(key_id).await?;
+        if self.armed.swap(false, Ordering::SeqCst) {
+            let revoke = ApiKeyWrite::Revoke {
+                key_id: key_id.to_owned(),
+                at: read.as_ref().map_or(0, |k| k.created_at),
+            };
+            self.inner.transact(vec![revoke.into()]).await?;
+        }
+        Ok(read)
+    }
+    async fn list_api_keys(&self) -> warden::Result<Vec<ApiKeyRecord>> {
+        self.inner.list_api_keys().await
+    }
+    async fn record_key_use(
+        &self,
+        key_id: &str,
+        condition: TatCondition,
+        new_tat: i64,
+        now: i64,
+    ) -> warden::Result<Result<(), Option<i64>>> {
+        self.inner
+            .record_key_use(key_id, condition, new_tat, now)
+            .await
+    }
+}
+
+#[async_trait::async_trait]
+impl AgentStore for RevokeAfterRead {
+    async fn get_agent(&self, agent_id: &AgentId) -> warden::Result<Option<AgentRecord>> {
+        self.inner.get_agent(agent_id).await
+    }
+    async fn list_agents(&self) -> warden::Result<Vec<AgentRecord>> {
+        self.inner.list_agents().await
+    }
+    async fn get_workspace(
+        &self,
+        workspace_id: &WorkspaceId,
+    ) -> warden::Result<Option<WorkspaceRecord>> {
+        self.inner.get_workspace(workspace_id).await
+    }
+    async fn run_context(
+        &self,
+        agent_id: &AgentId,
+        workspace_id: &WorkspaceId,
+        idempotency_key: Option<&str>,
+        now: i64,
+    ) -> warden::Result<RunContext> {
+        self.inner
+            .run_context(agent_id, workspace_id, idempotency_key, now)
+            .await
+    }
+    async fn get_idempotency(
+        &self,
+        key: &str,
+        now: i64,
+    ) -> warden::Result<Option<IdempotencyRecord>> {
+        self.inner.get_idempotency(key, now).await
+    }
+    async fn get_job(&self, job_id: &str) -> warden::Result<Option<JobRecord>> {
+        self.inner.get_job(job_id).await
+    }
+    async fn job_and_agent(
+        &self,
+        job_id: &str,
+        agent_id: &AgentId,
+    ) -> warden::Result<(Option<JobRecord>, Option<AgentRecord>)> {
+        self.inner.job_and_agent(job_id, agent_id).await
+    }
+    async fn list_jobs(
+        &self,
+        workspace_id: &WorkspaceId,
+        status: Option<JobStatus>,
+        limit: usize,
+        after: Option<&str>,
+    ) -> warden::Result<Page<JobRecord>> {
+        self.inner
+            .list_jobs(workspace_id, status, limit, after)
+            .await
+    }
+    async fn get_proposal(&self, proposal_id: &str) -> warden::Result<Option<ProposalRecord>> {
+        self.inner.get_proposal(proposal_id).await
+    }
+    async fn list_proposals(
+        &self,
+        status: ProposalStatus,
+        limit: usize,
+        after: Option<&str>,
+    ) -> warden::Result<Page<ProposalRecord>> {
+        self.inner.list_proposals(status, limit, after).await
+    }
+}
+
+#[async_trait::async_trait]
+impl AuditStore for RevokeAfterRead {
+    async fn audit_by_actor(
+        &self,
+        actor: &str,
+        limit: usize,
+    ) -> warden::Result<Vec<warden::audit::AuditEvent>> {
+        self.inner.audit_by_actor(actor, limit).await
+    }
+}
+
+#[async_trait::async_trait]
+impl Transactions for RevokeAfterRead {
+    async fn transact(&self, writes: Vec<Write>) -> warden::Result<()> {
+        self.inner.transact(writes).await
+    }
+}
+
+/// "Revokes a key at once": a revocation that lands between a request's
+/// read of the key and its usage write refuses that request too (the
+/// write is conditional on the key not being revoked), and the refusal is
+/// audited like any other.
+async fn a_key_revoked_while_its_request_is_checked_is_refused_and_audited(h: Harness) {
+    h.setup().await;
+    let key = h.key("books").await;
+    let racing = RevokeAfterRead {
+        inner: h.store.clone(),
+        armed: std::sync::atomic::AtomicBool::new(true),
+    };
+    let state = Harness::instance(&h.world, Arc::new(racing), h.sessions.clone());
+    let reply = h.run_on(&state, &key.key, "books", "acme").await;
+    assert_key_challenge(&reply, "revoked after the read");
+    assert_eq!(h.jobs_sent(), 0);
+    let record = h.record(&key.id).await;
+    assert!(record.revoked_at.is_some());
+    assert_eq!(record.usage_count, 0, "a refused request is no use");
+    assert_eq!(h.rejections(&format!("key:{}", key.id)).await, ["revoked"]);
+}
 
 /// Every string in an attribute value, lists and maps included.
 fn strings(value: &aws_sdk_dynamodb::types::AttributeValue, out: &mut Vec<String>) {
