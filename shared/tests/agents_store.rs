@@ -886,6 +886,29 @@ async fn a_key_use_is_counted_only_under_its_rate_condition(h: Harness) {
         .await;
     assert!(matches!(ghost, Err(Error::ConditionFailed)), "{ghost:?}");
     assert_eq!(h.get_api_key("01GHOST").await.unwrap(), None);
+
+    // Revoked: no use is counted, whatever the rate condition.
+    one(
+        &h,
+        ApiKeyWrite::Revoke {
+            key_id: "01KEY".into(),
+            at: NOW + 4,
+        },
+    )
+    .await
+    .unwrap();
+    for condition in [TatCondition::Equals(300), TatCondition::AbsentOrAtMost(300)] {
+        let revoked = use_key(condition, 400, NOW + 5).await;
+        assert!(
+            matches!(revoked, Err(Error::ConditionFailed)),
+            "{revoked:?}"
+        );
+    }
+    let k = h.get_api_key("01KEY").await.unwrap().unwrap();
+    assert_eq!(
+        (k.tat, k.usage_count, k.last_used_at),
+        (Some(300), 3, Some(NOW + 3))
+    );
 }
 
 async fn a_transaction_across_agents_keys_and_audit_is_all_or_nothing(h: Harness) {

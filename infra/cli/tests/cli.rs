@@ -14,6 +14,8 @@ fn warden() -> Command {
         "WARDEN_JWT_SECRET_ARN",
         "ALLOWED_ORIGINS",
         "WARDEN_ARGON2_M_COST",
+        "WARDEN_API_KEY_PEPPER",
+        "WARDEN_API_KEY_PEPPER_ARN",
     ] {
         cmd.env_remove(var);
     }
@@ -297,4 +299,236 @@ fn tables_create_and_users_add_work_against_dynamodb() {
     let out = users("disable", "nobody");
     assert!(!out.status.success(), "an unknown user is an error");
     assert!(String::from_utf8_lossy(&out.stderr).contains("no user nobody"));
+}
+
+/// The pepper the agents test gives both the `warden` commands and the
+/// API it serves.
+const TEST_PEPPER: &str = "cli-test-api-key-pepper-0123456789abcdef";
+
+/// POSTs a run of `books` in `acme` with `key`; the status.
+fn run_with_key(url: &str, key: &str) -> u16 {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        reqwest::Client::new()
+            .post(format!("{url}/agents/books/runs"))
+            .header("x-api-key", key)
+            .json(&serde_json::json!({
+                "workspace_id": "acme",
+                "action": "resolve_entities",
+                "input": {"records": [{"id": "r1", "email": "ann@example.com"}]}
+            }))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    })
+}
+
+#[test]
+fn workspaces_agents_and_api_keys_are_administered_against_dynamodb() {
+    let Some(endpoint) = warden::testing::aws_endpoint() else {
+        return;
+    };
+    let prefix = warden::testing::unique_prefix();
+    // Every command on these tables, in development, with the pepper.
+    let cmd = |args: &[&str]| {
+        let mut cmd = warden();
+        cmd.args(args)
+            .args(["--endpoint", &endpoint])
+            .env("WARDEN_TABLE_PREFIX", &prefix)
+            .env("WARDEN_ENV", "development")
+            .env("WARDEN_API_KEY_PEPPER", TEST_PEPPER)
+            .env_remove("WARDEN_API_KEY_PEPPER_ARN");
+        cmd
+    };
+    let ok = |args: &[&str]| {
+        let out = cmd(args).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{args:?}: {stdout} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    };
+    let fails = |args: &[&str]| {
+        let out = cmd(args).output().unwrap();
+        assert!(!out.status.success(), "{args:?} succeeded");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    ok(&["tables", "create"]);
+
+    let out = ok(&["workspaces", "add", "acme", "--name", "Acme Ltd"]);
+    assert!(out.contains("added workspace acme (Acme Ltd)"), "{out}");
+    let out = ok(&[
+        "agents",
+        "register",
+        "books",
+        "--type",
+        "accounting",
+        "--maturity",
+        "supervised",
+        "--workspace",
+        "acme",
+    ]);
+    assert!(
+        out.contains("registered agent books (accounting, SUPERVISED, workspaces: acme)"),
+        "{out}"
+    );
+    // An unknown type or maturity names the valid values.
+    let register = |agent_type: &str, maturity: &str| {
+        fails(&[
+            "agents",
+            "register",
+            "other",
+            "--type",
+            agent_type,
+            "--maturity",
+            maturity,
+            "--workspace",
+            "acme",
+        ])
+    };
+    let err = register("robotics", "SUPERVISED");
+    assert!(
+        err.contains("robotics") && err.contains("accounting") && err.contains("planning"),
+        "{err}"
+    );
+    let err = register("accounting", "GENIUS");
+    assert!(
+        err.contains("GENIUS") && err.contains("STUDENT") && err.contains("AUTONOMOUS"),
+        "{err}"
+    );
+    let err = fails(&[
+        "agents",
+        "register",
+        "other",
+        "--type",
+        "sales",
+        "--maturity",
+        "INTERN",
+        "--workspace",
+        "nowhere",
+    ]);
+    assert!(err.contains("nowhere"), "{err}");
+
+    let list = ok(&["agents", "list"]);
+    assert_eq!(
+        list.lines().count(),
+        1,
+        "the refused agents are not there: {list}"
+    );
+    let line = list.lines().next().unwrap();
+    for word in ["books", "accounting", "SUPERVISED", "enabled", "acme"] {
+        assert!(line.split_whitespace().any(|w| w == word), "{word}: {line}");
+    }
+    let out = ok(&["agents", "set-maturity", "books", "intern"]);
+    assert!(out.contains("agent books is now INTERN"), "{out}");
+    assert!(ok(&["agents", "list"]).contains("INTERN"));
+    ok(&["agents", "set-maturity", "books", "SUPERVISED"]);
+    let out = ok(&["agents", "disable", "books"]);
+    assert!(out.contains("agent books disabled"), "{out}");
+    assert!(ok(&["agents", "list"]).contains("DISABLED"));
+    ok(&["agents", "enable", "books"]);
+    let list = ok(&["agents", "list"]);
+    assert!(
+        list.contains(" enabled") && !list.contains("DISABLED"),
+        "{list}"
+    );
+    let err = fails(&["agents", "disable", "ghost"]);
+    assert!(err.contains("no agent ghost"), "{err}");
+
+    // A key, printed once after the line that names its id.
+    let out = ok(&[
+        "apikeys",
+        "create",
+        "--owner",
+        "books",
+        "--scope",
+        "agents:run",
+    ]);
+    let mut lines = out.lines();
+    let key_id = lines
+        .next()
+        .and_then(|l| l.strip_prefix("created API key "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no key id in {out}"))
+        .to_owned();
+    let key = lines.next().unwrap().trim().to_owned();
+    let secret = key
+        .strip_prefix(&format!("wdn_{key_id}_"))
+        .unwrap_or_else(|| panic!("{key} is not wdn_{key_id}_<secret>"))
+        .to_owned();
+    assert!(secret.len() >= 43, "{secret}");
+
+    // No pepper configured: refused, saying what to set.
+    let out = cmd(&[
+        "apikeys",
+        "create",
+        "--owner",
+        "books",
+        "--scope",
+        "agents:run",
+    ])
+    .env_remove("WARDEN_API_KEY_PEPPER")
+    .output()
+    .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("WARDEN_API_KEY_PEPPER"), "{err}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("wdn_"));
+    let err = fails(&[
+        "apikeys",
+        "create",
+        "--owner",
+        "ghost",
+        "--scope",
+        "agents:run",
+    ]);
+    assert!(err.contains("ghost"), "{err}");
+
+    // The API on these tables, with the same pepper, takes the key.
+    let child = warden()
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--dynamodb-endpoint",
+            &endpoint,
+        ])
+        .env("WARDEN_TABLE_PREFIX", &prefix)
+        .env("WARDEN_API_KEY_PEPPER", TEST_PEPPER)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = Killed(child);
+    let stdout = child.0.stdout.take().unwrap();
+    let url = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("warden listening on ").map(str::to_owned))
+        .unwrap();
+    assert_eq!(run_with_key(&url, &key), 202);
+
+    // Listed with its use, never with its secret.
+    let list = ok(&["apikeys", "list"]);
+    assert!(list.contains(&key_id), "{list}");
+    assert!(
+        list.contains("owner=books") && list.contains("used=1") && list.contains("no expiry"),
+        "{list}"
+    );
+    assert!(!list.contains(&secret), "the secret is listed: {list}");
+
+    let out = ok(&["apikeys", "revoke", &key_id]);
+    assert!(out.contains(&format!("API key {key_id} revoked")), "{out}");
+    assert_eq!(run_with_key(&url, &key), 401);
+    let err = fails(&["apikeys", "revoke", &key_id]);
+    assert!(err.contains("already revoked"), "{err}");
+    let unknown = "01J00000000000000000000000";
+    let err = fails(&["apikeys", "revoke", unknown]);
+    assert!(err.contains(&format!("no key {unknown}")), "{err}");
+    let list = ok(&["apikeys", "list"]);
+    assert!(list.contains("REVOKED"), "{list}");
+    assert!(!list.contains(&secret), "{list}");
 }

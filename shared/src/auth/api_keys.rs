@@ -393,8 +393,8 @@ pub async fn check_key(
         Ok(Decision::Limited { retry_after }) => {
             Err(refuse(KeyRefusal::RateLimited, Error::RateLimited { retry_after }).await)
         }
-        // Revoked between the read and the write: refuse.
-        Err(Error::ConditionFailed) => Err(Error::Unauthorized),
+        // Revoked between the read and the write: refuse, audited.
+        Err(Error::ConditionFailed) => Err(refuse(KeyRefusal::Revoked, Error::Unauthorized).await),
         Err(e) => Err(e),
     }
 }

@@ -36,7 +36,8 @@ pub trait ApiKeyStore: Send + Sync {
     /// and in the same write adds one to its usage and sets its last use.
     /// On a failed condition nothing changes and the current value is
     /// returned (`None` when the key has no rate state yet). A key that
-    /// does not exist is [`crate::Error::ConditionFailed`].
+    /// does not exist or is revoked is [`crate::Error::ConditionFailed`],
+    /// so that a revocation landing after the key was read still refuses.
     async fn record_key_use(
         &self,
         key_id: &str,

@@ -81,8 +81,11 @@ impl ApiKeyStore for DynamoStore {
             .table_name(&self.tables.api_keys)
             .set_key(Some(key_key(key_id)))
             .update_expression("SET #t = :t, #lu = :now ADD #uc :one")
-            .condition_expression(format!("attribute_exists(#k) AND {tat_condition}"))
+            .condition_expression(format!(
+                "attribute_exists(#k) AND attribute_not_exists(#rv) AND {tat_condition}"
+            ))
             .expression_attribute_names("#k", "key_id")
+            .expression_attribute_names("#rv", "revoked_at")
             .expression_attribute_names("#t", "tat")
             .expression_attribute_names("#lu", "last_used_at")
             .expression_attribute_names("#uc", "usage_count")
@@ -96,11 +99,14 @@ impl ApiKeyStore for DynamoStore {
         match out {
             Ok(_) => Ok(Ok(())),
             Err(err) => match err.into_service_error() {
-                // The old item tells a key that does not exist (none) from
-                // a rate condition that failed (its current `tat`).
+                // The old item tells a key that does not exist (none) or
+                // is revoked from a rate condition that failed (its
+                // current `tat`).
                 UpdateItemError::ConditionalCheckFailedException(e) => match e.item() {
-                    Some(item) => Ok(Err(get_opt_n(item, "tat")?)),
-                    None => Err(Error::ConditionFailed),
+                    Some(item) if !item.contains_key("revoked_at") => {
+                        Ok(Err(get_opt_n(item, "tat")?))
+                    }
+                    _ => Err(Error::ConditionFailed),
                 },
                 other => Err(unavailable("UpdateItem api keys", other)),
             },

@@ -70,6 +70,9 @@ impl ApiKeyStore for MemoryStore {
             .keys
             .get_mut(key_id)
             .ok_or(Error::ConditionFailed)?;
+        if key.revoked_at.is_some() {
+            return Err(Error::ConditionFailed);
+        }
         let holds = match condition {
             TatCondition::AbsentOrAtMost(limit) => key.tat.is_none_or(|tat| tat <= limit),
             TatCondition::Equals(expected) => key.tat == Some(expected),

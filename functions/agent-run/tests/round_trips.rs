@@ -1,0 +1,236 @@
+//! The design's round-trip budgets of agent-run, counted on the wire: every
+//! DynamoDB request the handler sends (retries included), and the messages
+//! the jobs queue (SQS in AWS, a memory queue here) was sent.
+
+// Test helpers panic on purpose: a failed step is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use http::StatusCode;
+use lambda_http::Body;
+use secrecy::{ExposeSecret as _, SecretString};
+use serde_json::{json, Value};
+use warden::agents::registry::{add_workspace, register_agent, NewAgent};
+use warden::auth::api_keys::{create_key, KeySpec};
+use warden::auth::login::{self, create_user, LoginRequest};
+use warden::domain::agents::{AgentId, AgentType, Maturity, WorkspaceId};
+use warden::domain::{Role, Username};
+use warden::http::RequestContext;
+use warden::testing::{self, api_request, json_body, AgentWorld};
+
+fn origin() -> warden::audit::Origin {
+    RequestContext::for_tests("127.0.0.1").origin()
+}
+
+async fn agent(world: &AgentWorld, id: &str, maturity: Maturity) {
+    register_agent(
+        &world.agents,
+        origin(),
+        NewAgent {
+            agent_id: AgentId::parse(id).unwrap(),
+            agent_type: AgentType::Accounting,
+            maturity,
+            workspaces: vec![WorkspaceId::parse("acme").unwrap()],
+            enabled: true,
+        },
+    )
+    .await
+    .unwrap();
+}
+
+async fn bearer(world: &AgentWorld, name: &str, roles: &[Role], ip: &str) -> String {
+    let password = format!("{name} password");
+    create_user(
+        &world.auth,
+        origin(),
+        &Username::parse(name).unwrap(),
+        &SecretString::from(password.clone()),
+        roles,
+    )
+    .await
+    .unwrap();
+    let request = LoginRequest {
+        username: name.into(),
+        password: SecretString::from(password),
+    };
+    let pair = login::login(&world.auth, &RequestContext::for_tests(ip), request)
+        .await
+        .unwrap();
+    format!("Bearer {}", pair.access_token)
+}
+
+async fn call(
+    world: &AgentWorld,
+    method: &str,
+    path: &str,
+    credential: (&str, &str),
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let headers = [("content-type", "application/json"), credential];
+    let body = body.map_or(Body::Empty, |b| Body::from(b.to_string()));
+    let req = api_request(method, path, &headers, body, "192.0.2.10");
+    let response = warden_agent_run::handler(&world.agents, req).await.unwrap();
+    (response.status(), json_body(&response))
+}
+
+fn run_body() -> Value {
+    json!({
+        "workspace_id": "acme",
+        "action": "resolve_entities",
+        "input": {"records": [{"id": "r1", "email": "ann@example.com"}]}
+    })
+}
+
+/// An accepted run by bearer token: the denylist read, one read of the
+/// agent, workspace and idempotency record, one transaction; then one
+/// message to the jobs queue. By API key: the key's read and its one
+/// conditional write (rate limit and usage together) instead of the
+/// denylist read. An approval: the denylist read, the proposal, one
+/// transaction; then the job is queued.
+#[tokio::test]
+async fn on_dynamodb_runs_by_token_and_by_key_and_approvals_cost_what_the_design_says() {
+    let Some((store, _, log)) = testing::dynamo_store_with_log().await else {
+        return;
+    };
+    let world = AgentWorld::over(Arc::new(store));
+    add_workspace(
+        &world.agents,
+        origin(),
+        WorkspaceId::parse("acme").unwrap(),
+        "Acme",
+    )
+    .await
+    .unwrap();
+    agent(&world, "books", Maturity::Supervised).await;
+    agent(&world, "trainee", Maturity::Intern).await;
+    let alice = bearer(&world, "alice", &[Role::User], "192.0.2.1").await;
+    let bob = bearer(&world, "bob", &[Role::Approver], "192.0.2.2").await;
+    let key = create_key(
+        &world.agents,
+        &world.agents.pepper,
+        origin(),
+        KeySpec {
+            owner: AgentId::parse("books").unwrap(),
+            scopes: vec!["agents:run".into()],
+            expires_at: None,
+            rate_limit_per_hour: None,
+        },
+    )
+    .await
+    .unwrap();
+    let key = key.key.expose_secret().to_owned();
+    log.take();
+
+    // By bearer token, with and without an Idempotency-Key (read in the
+    // same batch either way).
+    for idempotency in [None, Some("k-1")] {
+        let sent = world.jobs.messages().len();
+        let mut headers = vec![
+            ("content-type", "application/json"),
+            ("authorization", alice.as_str()),
+        ];
+        if let Some(k) = idempotency {
+            headers.push(("idempotency-key", k));
+        }
+        let req = api_request(
+            "POST",
+            "/agents/books/runs",
+            &headers,
+            Body::from(run_body().to_string()),
+            "192.0.2.10",
+        );
+        let response = warden_agent_run::handler(&world.agents, req).await.unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::ACCEPTED,
+            "{}",
+            json_body(&response)
+        );
+        assert_eq!(
+            log.take(),
+            ["BatchGetItem", "BatchGetItem", "TransactWriteItems"],
+            "a run by bearer token, idempotency key {idempotency:?}"
+        );
+        assert_eq!(world.jobs.messages().len(), sent + 1);
+    }
+
+    // By API key.
+    let sent = world.jobs.messages().len();
+    let (status, body) = call(
+        &world,
+        "POST",
+        "/agents/books/runs",
+        ("x-api-key", &key),
+        Some(run_body()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(
+        log.take(),
+        [
+            "GetItem",
+            "UpdateItem",
+            "BatchGetItem",
+            "TransactWriteItems"
+        ],
+        "a run by API key (usage counted in the rate-limit write)"
+    );
+    assert_eq!(world.jobs.messages().len(), sent + 1);
+
+    // A proposal, then its approval by someone else.
+    let (status, body) = call(
+        &world,
+        "POST",
+        "/agents/trainee/runs",
+        ("authorization", &alice),
+        Some(run_body()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(body["status"], "AWAITING_APPROVAL");
+    assert_eq!(
+        log.take(),
+        ["BatchGetItem", "BatchGetItem", "TransactWriteItems"],
+        "a proposed run"
+    );
+    let sent = world.jobs.messages().len();
+    let proposal = body["proposal_id"].as_str().unwrap();
+    let (status, body) = call(
+        &world,
+        "POST",
+        &format!("/agents/proposals/{proposal}/approve"),
+        ("authorization", &bob),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(
+        log.take(),
+        ["BatchGetItem", "GetItem", "TransactWriteItems"],
+        "an approval"
+    );
+    assert_eq!(
+        world.jobs.messages().len(),
+        sent + 1,
+        "the approved job is queued"
+    );
+
+    // A refused key: its read and the audit record of the refusal; no
+    // usage write.
+    let wrong = format!("{key}x");
+    let (status, _) = call(
+        &world,
+        "POST",
+        "/agents/books/runs",
+        ("x-api-key", &wrong),
+        Some(run_body()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        log.take(),
+        ["GetItem", "TransactWriteItems"],
+        "a refused key"
+    );
+}
