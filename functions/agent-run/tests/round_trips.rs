@@ -178,6 +178,24 @@ async fn on_dynamodb_runs_by_token_and_by_key_and_approvals_cost_what_the_design
     );
     assert_eq!(world.jobs.messages().len(), sent + 1);
 
+    // Reading that job back by key: the job and the key's agent (for its
+    // workspaces) in one BatchGetItem.
+    let job_id = body["job_id"].as_str().unwrap().to_owned();
+    let (status, body) = call(
+        &world,
+        "GET",
+        &format!("/agents/runs/{job_id}"),
+        ("x-api-key", &key),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        log.take(),
+        ["GetItem", "UpdateItem", "BatchGetItem"],
+        "a job read by API key"
+    );
+
     // A proposal, then its approval by someone else.
     let (status, body) = call(
         &world,

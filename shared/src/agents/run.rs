@@ -454,19 +454,25 @@ async fn may_see(state: &AgentState, caller: &Caller, workspace: &WorkspaceId) -
 }
 
 /// `GET /agents/runs/{job_id}`; a proposal past its window is expired first.
+/// For an API key the job and the key's agent are read in one round trip.
 pub async fn get_job(
     state: &AgentState,
     origin: &Origin,
     caller: &Caller,
     job_id: &str,
 ) -> Result<JobView> {
-    let job = state
-        .store
-        .get_job(job_id)
-        .await?
-        .filter(|j| !j.job_id.starts_with("idem#"))
-        .ok_or_else(|| Error::NotFound("no such job".into()))?;
-    may_see(state, caller, &job.workspace_id).await?;
+    let not_found = || Error::NotFound("no such job".into());
+    let job = match caller {
+        Caller::User { .. } => state.store.get_job(job_id).await?,
+        Caller::Key(key) => {
+            let (job, agent) = state.store.job_and_agent(job_id, &key.owner).await?;
+            match (job, agent) {
+                (Some(job), Some(agent)) if agent.allowed_in(&job.workspace_id) => Some(job),
+                _ => return Err(not_found()),
+            }
+        }
+    };
+    let job = job.ok_or_else(not_found)?;
     Ok(expire_if_due(state, origin, job).await?.into())
 }
 
