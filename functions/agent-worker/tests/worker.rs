@@ -1,0 +1,804 @@
+//! The job worker, at most once: every check runs on the memory store and,
+//! when the emulator runs, on DynamoDB. Each would fail if the rule it
+//! names were dropped: the status checks and the `PENDING -> RUNNING`
+//! condition (a second run publishes a second time), the lease, the
+//! run-time governance check, the dead-letter handling, the failure paths.
+//!
+//! The outbound queue here records every send it is asked for (it does not
+//! deduplicate like a FIFO queue would), so a second run of an action with
+//! an external effect shows as a second publish.
+
+// Test helpers panic on purpose: a failed step is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::{json, Value};
+use warden::agents::proposals::{decide, Decision};
+use warden::agents::registry::{
+    add_workspace, register_agent, set_enabled, set_maturity, NewAgent,
+};
+use warden::agents::run::{submit, Accepted, Caller, RunRequest};
+use warden::agents::worker::{process, Processed, Source};
+use warden::audit::{AuditEvent, EventType, Origin};
+use warden::clock::Clock;
+use warden::domain::agents::{
+    AgentId, AgentRecord, AgentType, IdempotencyRecord, JobRecord, JobStatus, Maturity,
+    ProposalRecord, ProposalStatus, WorkspaceId, WorkspaceRecord,
+};
+use warden::domain::Role;
+use warden::queue::{OutgoingMessage, Queue};
+use warden::state::WorkerState;
+use warden::store::{
+    AgentStore, AgentWrite, AuditStore, AuthStore, JobMove, Page, RegistryStore, RunContext,
+    Transactions, WorkerStore, Write,
+};
+use warden::testing::AgentWorld;
+use warden::{Error, Result};
+
+const WORKSPACE: &str = "acme";
+const AGENT: &str = "buyer";
+/// The worker's audit events carry no actor of their own.
+const WORKER_ACTOR: &str = "anonymous";
+
+/// An outbound queue that keeps every message it accepted, duplicates
+/// included, and refuses everything while `refuse` is set.
+#[derive(Default)]
+struct Outbound {
+    accepted: Mutex<Vec<OutgoingMessage>>,
+    refuse: AtomicBool,
+}
+
+impl Outbound {
+    fn accepted(&self) -> Vec<OutgoingMessage> {
+        self.accepted.lock().unwrap().clone()
+    }
+}
+
+#[async_trait]
+impl Queue for Outbound {
+    async fn send(&self, message: &OutgoingMessage) -> Result<()> {
+        if self.refuse.load(Ordering::SeqCst) {
+            return Err(Error::unavailable("the outbound queue refuses (test)"));
+        }
+        self.accepted.lock().unwrap().push(message.clone());
+        Ok(())
+    }
+}
+
+/// A worker store in front of another that can fail the worker's read of
+/// one job, and can hold each read of a job until `readers` reads have
+/// happened (so racing workers all see the job before any moves it).
+struct Hooked {
+    inner: Arc<dyn WorkerStore>,
+    fail_job: Mutex<Option<String>>,
+    barrier: Option<tokio::sync::Barrier>,
+}
+
+impl Hooked {
+    fn over(inner: Arc<dyn WorkerStore>) -> Self {
+        Self {
+            inner,
+            fail_job: Mutex::new(None),
+            barrier: None,
+        }
+    }
+}
+
+#[async_trait]
+impl AgentStore for Hooked {
+    async fn get_agent(&self, agent_id: &AgentId) -> Result<Option<AgentRecord>> {
+        self.inner.get_agent(agent_id).await
+    }
+    async fn list_agents(&self) -> Result<Vec<AgentRecord>> {
+        self.inner.list_agents().await
+    }
+    async fn get_workspace(&self, workspace_id: &WorkspaceId) -> Result<Option<WorkspaceRecord>> {
+        self.inner.get_workspace(workspace_id).await
+    }
+    async fn run_context(
+        &self,
+        agent_id: &AgentId,
+        workspace_id: &WorkspaceId,
+        idempotency_key: Option<&str>,
+        now: i64,
+    ) -> Result<RunContext> {
+        self.inner
+            .run_context(agent_id, workspace_id, idempotency_key, now)
+            .await
+    }
+    async fn get_idempotency(&self, key: &str, now: i64) -> Result<Option<IdempotencyRecord>> {
+        self.inner.get_idempotency(key, now).await
+    }
+    async fn get_job(&self, job_id: &str) -> Result<Option<JobRecord>> {
+        self.inner.get_job(job_id).await
+    }
+    async fn job_and_agent(
+        &self,
+        job_id: &str,
+        agent_id: &AgentId,
+    ) -> Result<(Option<JobRecord>, Option<AgentRecord>)> {
+        if self.fail_job.lock().unwrap().as_deref() == Some(job_id) {
+            return Err(Error::unavailable("simulated store outage (test)"));
+        }
+        let read = self.inner.job_and_agent(job_id, agent_id).await;
+        if let Some(barrier) = &self.barrier {
+            barrier.wait().await;
+        }
+        read
+    }
+    async fn list_jobs(
+        &self,
+        workspace_id: &WorkspaceId,
+        status: Option<JobStatus>,
+        limit: usize,
+        after: Option<&str>,
+    ) -> Result<Page<JobRecord>> {
+        self.inner
+            .list_jobs(workspace_id, status, limit, after)
+            .await
+    }
+    async fn get_proposal(&self, proposal_id: &str) -> Result<Option<ProposalRecord>> {
+        self.inner.get_proposal(proposal_id).await
+    }
+    async fn list_proposals(
+        &self,
+        status: ProposalStatus,
+        limit: usize,
+        after: Option<&str>,
+    ) -> Result<Page<ProposalRecord>> {
+        self.inner.list_proposals(status, limit, after).await
+    }
+}
+
+#[async_trait]
+impl AuditStore for Hooked {
+    async fn audit_by_actor(&self, actor: &str, limit: usize) -> Result<Vec<AuditEvent>> {
+        self.inner.audit_by_actor(actor, limit).await
+    }
+}
+
+#[async_trait]
+impl Transactions for Hooked {
+    async fn transact(&self, writes: Vec<Write>) -> Result<()> {
+        self.inner.transact(writes).await
+    }
+}
+
+/// Every agent state over one store, the worker publishing to [`Outbound`].
+struct World {
+    w: AgentWorld,
+    outbound: Arc<Outbound>,
+}
+
+fn world<S: AuthStore + RegistryStore + WorkerStore + 'static>(store: Arc<S>) -> World {
+    let mut w = AgentWorld::over(store);
+    let outbound = Arc::new(Outbound::default());
+    w.worker.outbound = outbound.clone();
+    World { w, outbound }
+}
+
+fn cli() -> Origin {
+    Origin::Cli {
+        operator: "test".into(),
+    }
+}
+
+fn alice() -> Caller {
+    Caller::User {
+        user_id: "alice".into(),
+        roles: vec![Role::User],
+    }
+}
+
+fn approver() -> Caller {
+    Caller::User {
+        user_id: "bob".into(),
+        roles: vec![Role::Approver],
+    }
+}
+
+fn agent_id() -> AgentId {
+    AgentId::parse(AGENT).unwrap()
+}
+
+/// A fully priced order: 10 x 1200 + 3 x 450 = 12_000 + 1_350 = 13_350 cents.
+fn purchase_order() -> Value {
+    json!({
+        "po_number": "PO-1",
+        "vendor": "vendor-a",
+        "currency": "USD",
+        "lines": [
+            {"sku": "SKU-1", "quantity": 10, "unit_price_cents": 1200},
+            {"sku": "SKU-2", "quantity": 3, "unit_price_cents": 450},
+        ],
+    })
+}
+
+/// One need of 10 x A bought from "dear" at 500; "cheap" quotes 300:
+/// saving (500 - 300) x 10 = 2_000 cents.
+fn comparison() -> Value {
+    json!({
+        "needs": [{"sku": "A", "quantity": 10, "current_vendor": "dear"}],
+        "quotes": [
+            {"vendor": "dear", "sku": "A", "unit_price_cents": 500, "min_quantity": 1},
+            {"vendor": "cheap", "sku": "A", "unit_price_cents": 300, "min_quantity": 1},
+        ],
+    })
+}
+
+impl World {
+    /// The workspace and the purchasing agent at `maturity`, enabled.
+    async fn agent(&self, maturity: Maturity) {
+        add_workspace(
+            &self.w.agents,
+            cli(),
+            WorkspaceId::parse(WORKSPACE).unwrap(),
+            "Acme",
+        )
+        .await
+        .unwrap();
+        register_agent(
+            &self.w.agents,
+            cli(),
+            NewAgent {
+                agent_id: agent_id(),
+                agent_type: AgentType::Purchasing,
+                maturity,
+                workspaces: vec![WorkspaceId::parse(WORKSPACE).unwrap()],
+                enabled: true,
+            },
+        )
+        .await
+        .unwrap();
+    }
+
+    async fn submit(&self, action: &str, input: Value) -> Accepted {
+        let body = json!({"workspace_id": WORKSPACE, "action": action, "input": input});
+        submit(
+            &self.w.agents,
+            cli(),
+            &alice(),
+            AGENT,
+            RunRequest {
+                workspace_id: WORKSPACE.into(),
+                action: action.into(),
+                input,
+            },
+            &body,
+            None,
+        )
+        .await
+        .unwrap()
+    }
+
+    /// The jobs-queue message of `job_id`, as the run handler sent it.
+    fn message(&self, job_id: &str) -> String {
+        let bodies: Vec<String> = self
+            .w
+            .jobs
+            .messages()
+            .into_iter()
+            .filter(|m| m.deduplication_id == job_id)
+            .map(|m| m.body)
+            .collect();
+        assert_eq!(bodies.len(), 1, "job {job_id} was queued once");
+        bodies.into_iter().next().unwrap()
+    }
+
+    fn deadline(&self) -> i64 {
+        self.w.clock.now_millis() + 30_000
+    }
+
+    /// One delivery of `job_id`'s message to the worker.
+    async fn deliver(&self, message_id: &str, job_id: &str, source: Source) -> Result<Processed> {
+        let body = self.message(job_id);
+        process(&self.w.worker, message_id, &body, source, self.deadline()).await
+    }
+
+    async fn job(&self, job_id: &str) -> JobRecord {
+        self.w.worker.store.get_job(job_id).await.unwrap().unwrap()
+    }
+
+    /// The worker's audit events about `job_id`, newest first.
+    async fn worker_events(&self, job_id: &str) -> Vec<AuditEvent> {
+        self.w
+            .worker
+            .store
+            .audit_by_actor(WORKER_ACTOR, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.details.get("job_id") == Some(&json!(job_id)))
+            .collect()
+    }
+
+    /// A worker state like the world's over another store.
+    fn worker_over(&self, store: Arc<dyn WorkerStore>) -> WorkerState {
+        WorkerState {
+            config: warden::testing::config(),
+            store,
+            outbound: self.outbound.clone(),
+            catalogue: warden::agents::catalogue::catalogue(),
+            clock: self.w.clock.clone(),
+        }
+    }
+
+    /// Moves `job_id` from `PENDING` to `RUNNING` under a lease until
+    /// `lease_until`, as a worker does before it runs the action.
+    async fn start_by_hand(&self, job_id: &str, lease_until: i64) {
+        let mut mv = JobMove::new(
+            job_id,
+            JobStatus::Pending,
+            JobStatus::Running,
+            self.w.clock.now_millis(),
+        );
+        mv.lease_until = Some(lease_until);
+        self.w
+            .worker
+            .store
+            .transact(vec![AgentWrite::move_job(mv).unwrap().into()])
+            .await
+            .unwrap();
+    }
+}
+
+/// A Lambda invocation's SQS event: one record per (message id, body,
+/// source queue ARN).
+fn sqs_event(records: &[(&str, &str, &str)]) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    event.records = records
+        .iter()
+        .map(|(id, body, arn)| {
+            let mut m = SqsMessage::default();
+            m.message_id = Some((*id).to_owned());
+            m.body = Some((*body).to_owned());
+            m.event_source_arn = Some((*arn).to_owned());
+            m.event_source = Some("aws:sqs".into());
+            m
+        })
+        .collect();
+    event
+}
+
+/// An invocation context with 30 s left on `clock`.
+fn context(clock: &dyn Clock) -> Context {
+    let mut context = Context::default();
+    context.request_id = ulid::Ulid::new().to_string();
+    context.deadline = u64::try_from(clock.now_millis() + 30_000).unwrap();
+    context
+}
+
+fn failed_ids(response: &SqsBatchResponse) -> Vec<String> {
+    response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// the checks
+
+async fn the_same_message_delivered_twice_runs_the_action_once(h: World) {
+    h.agent(Maturity::Autonomous).await;
+    let job = h.submit("submit_purchase_order", purchase_order()).await;
+    assert_eq!(job.status, JobStatus::Pending);
+
+    let first = h.deliver("m-1", &job.job_id, Source::Jobs).await.unwrap();
+    assert_eq!(first, Processed::Ran(JobStatus::Success));
+    // SQS delivers at least once: the same message, again.
+    let second = h.deliver("m-1", &job.job_id, Source::Jobs).await.unwrap();
+    assert!(matches!(second, Processed::Skipped(_)), "{second:?}");
+
+    let published = h.outbound.accepted();
+    assert_eq!(published.len(), 1, "published once: {published:?}");
+    assert_eq!(published[0].deduplication_id, job.job_id);
+    let stored = h.job(&job.job_id).await;
+    assert_eq!(stored.status, JobStatus::Success);
+    let result = stored.result.expect("a SUCCESS job keeps its result");
+    // 10 x 1200 + 3 x 450 = 13_350.
+    assert_eq!(result["total_cents"], 13_350);
+    assert_eq!(result["status"], "SUBMITTED");
+    let payload: Value = serde_json::from_str(&published[0].body).unwrap();
+    assert_eq!(
+        payload["payload"], result,
+        "what was published is the result"
+    );
+    assert_eq!(payload["job_id"], json!(job.job_id));
+}
+
+async fn two_workers_racing_on_one_job_run_it_once(h: World) {
+    h.agent(Maturity::Autonomous).await;
+    let job = h.submit("submit_purchase_order", purchase_order()).await;
+    // Both workers read the job PENDING before either tries to move it.
+    let mut hooked = Hooked::over(h.w.worker.store.clone());
+    hooked.barrier = Some(tokio::sync::Barrier::new(2));
+    let worker = h.worker_over(Arc::new(hooked));
+    let body = h.message(&job.job_id);
+    let deadline = h.deadline();
+
+    let (a, b) = tokio::join!(
+        process(&worker, "m-1", &body, Source::Jobs, deadline),
+        process(&worker, "m-1", &body, Source::Jobs, deadline),
+    );
+    let mut outcomes = vec![a.unwrap(), b.unwrap()];
+    outcomes.sort_by_key(|p| format!("{p:?}"));
+    assert_eq!(
+        outcomes,
+        vec![
+            Processed::Ran(JobStatus::Success),
+            Processed::Skipped("taken by another worker"),
+        ]
+    );
+    assert_eq!(h.outbound.accepted().len(), 1);
+    assert_eq!(h.job(&job.job_id).await.status, JobStatus::Success);
+}
+
+async fn a_job_whose_worker_died_mid_run_fails_interrupted_and_never_runs_again(h: World) {
+    h.agent(Maturity::Autonomous).await;
+    let job = h.submit("submit_purchase_order", purchase_order()).await;
+    let now = h.w.clock.now_millis();
+    // A worker took it under a lease that has passed: it died mid-run.
+    h.start_by_hand(&job.job_id, now - 1).await;
+
+    let processed = h.deliver("m-2", &job.job_id, Source::Jobs).await.unwrap();
+    assert_eq!(processed, Processed::Interrupted);
+    let stored = h.job(&job.job_id).await;
+    assert_eq!(stored.status, JobStatus::Failed);
+    let error = stored.error.unwrap();
+    assert!(error.starts_with("interrupted"), "{error}");
+    assert_eq!(stored.result, None);
+    assert!(h.outbound.accepted().is_empty(), "it never ran again");
+    let events = h.worker_events(&job.job_id).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].event_type, EventType::AgentRunFailed);
+    assert_eq!(events[0].details["reason"], "interrupted");
+
+    // Later deliveries leave it FAILED.
+    let again = h.deliver("m-2", &job.job_id, Source::Jobs).await.unwrap();
+    assert!(matches!(again, Processed::Skipped(_)), "{again:?}");
+    assert_eq!(h.job(&job.job_id).await.status, JobStatus::Failed);
+    assert!(h.outbound.accepted().is_empty());
+}
+
+async fn a_running_job_under_a_live_lease_is_retried_later_and_stays_running(h: World) {
+    h.agent(Maturity::Autonomous).await;
+    let job = h.submit("submit_purchase_order", purchase_order()).await;
+    let now = h.w.clock.now_millis();
+    h.start_by_hand(&job.job_id, now + 60_000).await;
+
+    let early = h.deliver("m-1", &job.job_id, Source::Jobs).await;
+    assert!(matches!(early, Err(Error::Unavailable { .. })), "{early:?}");
+    let stored = h.job(&job.job_id).await;
+    assert_eq!(stored.status, JobStatus::Running);
+    assert_eq!(stored.lease_until, Some(now + 60_000));
+    assert!(h.outbound.accepted().is_empty());
+
+    // Once the lease has passed, the same message finds the worker dead.
+    h.w.clock.advance_secs(61.0);
+    let late = h.deliver("m-1", &job.job_id, Source::Jobs).await.unwrap();
+    assert_eq!(late, Processed::Interrupted);
+    assert_eq!(h.job(&job.job_id).await.status, JobStatus::Failed);
+    assert!(h.outbound.accepted().is_empty());
+}
+
+async fn disabling_an_agent_after_its_job_was_queued_fails_the_job_unrun(h: World) {
+    h.agent(Maturity::Autonomous).await;
+    let job = h.submit("submit_purchase_order", purchase_order()).await;
+    assert_eq!(job.status, JobStatus::Pending);
+    set_enabled(&h.w.agents, cli(), &agent_id(), false)
+        .await
+        .unwrap();
+
+    let processed = h.deliver("m-1", &job.job_id, Source::Jobs).await.unwrap();
+    assert_eq!(processed, Processed::Blocked);
+    let stored = h.job(&job.job_id).await;
+    assert_eq!(stored.status, JobStatus::Failed);
+    assert_eq!(
+        stored.error.as_deref(),
+        Some("agent buyer was disabled before the job ran")
+    );
+    assert_eq!(stored.result, None);
+    assert!(h.outbound.accepted().is_empty(), "it did not run");
+    let events = h.worker_events(&job.job_id).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].event_type, EventType::AgentRunBlocked);
+    assert_eq!(events[0].details["rule"], "agent_disabled");
+    assert_eq!(events[0].details["at"], "run_time");
+    assert_eq!(events[0].subject.as_deref(), Some("agent:buyer"));
+}
+
+async fn demoting_a_supervised_agent_to_intern_after_queueing_fails_its_job_unrun(h: World) {
+    h.agent(Maturity::Supervised).await;
+    let job = h.submit("compare_vendors", comparison()).await;
+    assert_eq!(job.status, JobStatus::Pending, "a c1 action runs directly");
+    set_maturity(&h.w.agents, cli(), &agent_id(), Maturity::Intern)
+        .await
+        .unwrap();
+
+    let processed = h.deliver("m-1", &job.job_id, Source::Jobs).await.unwrap();
+    assert_eq!(processed, Processed::Blocked);
+    let stored = h.job(&job.job_id).await;
+    assert_eq!(stored.status, JobStatus::Failed);
+    assert_eq!(
+        stored.error.as_deref(),
+        Some("agent buyer was demoted to INTERN before the job ran")
+    );
+    assert_eq!(stored.result, None);
+    let events = h.worker_events(&job.job_id).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].event_type, EventType::AgentRunBlocked);
+    assert_eq!(events[0].details["rule"], "maturity");
+}
+
+async fn an_approved_intern_proposal_still_runs(h: World) {
+    h.agent(Maturity::Intern).await;
+    let job = h.submit("compare_vendors", comparison()).await;
+    assert_eq!(job.status, JobStatus::AwaitingApproval);
+    assert!(
+        h.w.jobs.messages().is_empty(),
+        "nothing queued before approval"
+    );
+    let decided = decide(
+        &h.w.agents,
+        cli(),
+        &approver(),
+        job.proposal_id.as_deref().unwrap(),
+        Decision::Approve,
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(decided.status, JobStatus::Pending);
+
+    // The agent is still an INTERN; its job had a proposal, now approved.
+    let processed = h.deliver("m-1", &job.job_id, Source::Jobs).await.unwrap();
+    assert_eq!(processed, Processed::Ran(JobStatus::Success));
+    let stored = h.job(&job.job_id).await;
+    assert_eq!(stored.status, JobStatus::Success);
+    assert_eq!(stored.proposal_id, job.proposal_id);
+    // (500 - 300) x 10 = 2_000.
+    assert_eq!(stored.result.unwrap()["total_saving_cents"], 2_000);
+}
+
+async fn a_dead_lettered_message_fails_a_pending_job_and_leaves_a_success_alone(h: World) {
+    h.agent(Maturity::Autonomous).await;
+    let pending = h.submit("submit_purchase_order", purchase_order()).await;
+    let processed = h
+        .deliver("m-1", &pending.job_id, Source::DeadLetter)
+        .await
+        .unwrap();
+    assert_eq!(processed, Processed::DeadLettered);
+    let stored = h.job(&pending.job_id).await;
+    assert_eq!(stored.status, JobStatus::Failed);
+    let error = stored.error.unwrap();
+    assert!(error.starts_with("dead-lettered"), "{error}");
+    assert!(h.outbound.accepted().is_empty(), "a dead letter never runs");
+    let events = h.worker_events(&pending.job_id).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].event_type, EventType::AgentRunFailed);
+    assert_eq!(events[0].details["reason"], "dead_lettered");
+
+    let done = h.submit("compare_vendors", comparison()).await;
+    assert_eq!(
+        h.deliver("m-2", &done.job_id, Source::Jobs).await.unwrap(),
+        Processed::Ran(JobStatus::Success)
+    );
+    let before = h.job(&done.job_id).await;
+    let processed = h
+        .deliver("m-2", &done.job_id, Source::DeadLetter)
+        .await
+        .unwrap();
+    assert!(matches!(processed, Processed::Skipped(_)), "{processed:?}");
+    assert_eq!(
+        h.job(&done.job_id).await,
+        before,
+        "a SUCCESS job is left alone"
+    );
+}
+
+async fn a_business_rule_failure_ends_the_job_failed_naming_the_line(h: World) {
+    h.agent(Maturity::Supervised).await;
+    let input = json!({
+        "vendor": "vendor-a",
+        "currency": "USD",
+        "lines": [
+            {"sku": "SKU-1", "quantity": 10, "unit_price_cents": 1200},
+            {"sku": "SKU-9", "quantity": 1},
+        ],
+    });
+    let job = h.submit("draft_purchase_order", input).await;
+    assert_eq!(job.status, JobStatus::Pending, "it passes validation");
+    let processed = h.deliver("m-1", &job.job_id, Source::Jobs).await.unwrap();
+    assert_eq!(processed, Processed::Ran(JobStatus::Failed));
+    let stored = h.job(&job.job_id).await;
+    assert_eq!(stored.status, JobStatus::Failed);
+    assert_eq!(
+        stored.error.as_deref(),
+        Some("lines[1] \"SKU-9\": no price from any source")
+    );
+    assert_eq!(stored.result, None, "never a guessed figure");
+}
+
+async fn an_outbound_queue_that_refuses_fails_the_job_and_claims_nothing_published(h: World) {
+    h.agent(Maturity::Autonomous).await;
+    let job = h.submit("submit_purchase_order", purchase_order()).await;
+    h.outbound.refuse.store(true, Ordering::SeqCst);
+
+    let processed = h.deliver("m-1", &job.job_id, Source::Jobs).await.unwrap();
+    assert_eq!(processed, Processed::Ran(JobStatus::Failed));
+    let stored = h.job(&job.job_id).await;
+    assert_eq!(stored.status, JobStatus::Failed);
+    let error = stored.error.unwrap();
+    assert!(error.contains("outbound queue did not accept"), "{error}");
+    assert_eq!(stored.result, None, "no result claims the order went out");
+    assert!(h.outbound.accepted().is_empty());
+
+    // Redelivered, it stays FAILED: the effect is never retried behind the
+    // job's back.
+    h.outbound.refuse.store(false, Ordering::SeqCst);
+    let again = h.deliver("m-1", &job.job_id, Source::Jobs).await.unwrap();
+    assert!(matches!(again, Processed::Skipped(_)), "{again:?}");
+    assert!(h.outbound.accepted().is_empty());
+}
+
+async fn a_store_that_fails_is_an_error_and_only_that_record_is_redelivered(h: World) {
+    h.agent(Maturity::Autonomous).await;
+    let broken = h.submit("compare_vendors", comparison()).await;
+    let fine = h.submit("submit_purchase_order", purchase_order()).await;
+    let hooked = Hooked::over(h.w.worker.store.clone());
+    *hooked.fail_job.lock().unwrap() = Some(broken.job_id.clone());
+    let worker = h.worker_over(Arc::new(hooked));
+
+    let direct = process(
+        &worker,
+        "m-broken",
+        &h.message(&broken.job_id),
+        Source::Jobs,
+        h.deadline(),
+    )
+    .await;
+    assert!(
+        matches!(direct, Err(Error::Unavailable { .. })),
+        "{direct:?}"
+    );
+
+    let jobs_arn = "arn:aws:sqs:us-east-1:000000000000:jobs";
+    let broken_body = h.message(&broken.job_id);
+    let fine_body = h.message(&fine.job_id);
+    let event = sqs_event(&[
+        ("m-broken", &broken_body, jobs_arn),
+        ("m-fine", &fine_body, jobs_arn),
+        // A message that can never parse is dropped, not redelivered.
+        ("m-garbage", "not json", jobs_arn),
+    ]);
+    let response =
+        warden_agent_worker::handler(&worker, LambdaEvent::new(event, context(&*h.w.clock)))
+            .await
+            .unwrap();
+    assert_eq!(failed_ids(&response), vec!["m-broken".to_owned()]);
+    assert_eq!(h.job(&broken.job_id).await.status, JobStatus::Pending);
+    assert_eq!(h.job(&fine.job_id).await.status, JobStatus::Success);
+    assert_eq!(h.outbound.accepted().len(), 1);
+}
+
+async fn the_handler_treats_records_from_the_dead_letter_queue_as_dead_letters(h: World) {
+    h.agent(Maturity::Autonomous).await;
+    let job = h.submit("submit_purchase_order", purchase_order()).await;
+    let dlq_arn = "arn:aws:sqs:us-east-1:000000000000:jobs-dlq";
+    let mut worker = h.worker_over(h.w.worker.store.clone());
+    worker.config.jobs_dlq_arn = Some(dlq_arn.into());
+    let body = h.message(&job.job_id);
+    let event = sqs_event(&[("m-dead", &body, dlq_arn)]);
+    let response =
+        warden_agent_worker::handler(&worker, LambdaEvent::new(event, context(&*h.w.clock)))
+            .await
+            .unwrap();
+    assert!(failed_ids(&response).is_empty());
+    let stored = h.job(&job.job_id).await;
+    assert_eq!(stored.status, JobStatus::Failed);
+    assert!(stored.error.unwrap().starts_with("dead-lettered"));
+    assert!(h.outbound.accepted().is_empty());
+}
+
+warden::on_both_stores!(
+    world;
+    the_same_message_delivered_twice_runs_the_action_once,
+    two_workers_racing_on_one_job_run_it_once,
+    a_job_whose_worker_died_mid_run_fails_interrupted_and_never_runs_again,
+    a_running_job_under_a_live_lease_is_retried_later_and_stays_running,
+    disabling_an_agent_after_its_job_was_queued_fails_the_job_unrun,
+    demoting_a_supervised_agent_to_intern_after_queueing_fails_its_job_unrun,
+    an_approved_intern_proposal_still_runs,
+    a_dead_lettered_message_fails_a_pending_job_and_leaves_a_success_alone,
+    a_business_rule_failure_ends_the_job_failed_naming_the_line,
+    an_outbound_queue_that_refuses_fails_the_job_and_claims_nothing_published,
+    a_store_that_fails_is_an_error_and_only_that_record_is_redelivered,
+    the_handler_treats_records_from_the_dead_letter_queue_as_dead_letters,
+);
+
+// ---------------------------------------------------------------------------
+// DynamoDB only
+
+/// A worker over DynamoDB that is up but never answers.
+#[tokio::test]
+async fn a_hung_dynamodb_is_an_error_within_the_guards_and_the_record_is_redelivered() {
+    let endpoint = warden::testing::HangingEndpoint::start();
+    let sdk =
+        warden::testing::aws_config_with(endpoint.url(), &warden::testing::SHORT_GUARDS).await;
+    let store = warden::store::dynamo::DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), "t-");
+    let clock = Arc::new(warden::clock::ManualClock::starting_now());
+    let outbound = Arc::new(Outbound::default());
+    let worker = WorkerState {
+        config: warden::testing::config(),
+        store: Arc::new(store),
+        outbound: outbound.clone(),
+        catalogue: warden::agents::catalogue::catalogue(),
+        clock: clock.clone(),
+    };
+    let body = json!({"job_id": "01J00000000000000000000000", "agent_id": AGENT}).to_string();
+
+    let started = Instant::now();
+    let direct = tokio::time::timeout(
+        Duration::from_secs(3),
+        process(
+            &worker,
+            "m-1",
+            &body,
+            Source::Jobs,
+            clock.now_millis() + 30_000,
+        ),
+    )
+    .await
+    .expect("the worker gives up within its guards");
+    assert!(
+        matches!(direct, Err(Error::Unavailable { .. })),
+        "{direct:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(3));
+
+    let arn = "arn:aws:sqs:us-east-1:000000000000:jobs";
+    let event = sqs_event(&[("m-1", &body, arn), ("m-garbage", "{", arn)]);
+    let response = tokio::time::timeout(
+        Duration::from_secs(3),
+        warden_agent_worker::handler(&worker, LambdaEvent::new(event, context(&*clock))),
+    )
+    .await
+    .expect("the handler answers within the guards")
+    .unwrap();
+    assert_eq!(failed_ids(&response), vec!["m-1".to_owned()]);
+    assert!(
+        endpoint.connections() > 0,
+        "the worker reached the endpoint"
+    );
+    assert!(outbound.accepted().is_empty());
+}
+
+/// What one executed job costs on DynamoDB: the job and its agent in one
+/// BatchGetItem, the `PENDING -> RUNNING` move, the final move.
+#[tokio::test]
+async fn an_executed_job_costs_three_dynamodb_round_trips() {
+    let Some((store, _, log)) = warden::testing::dynamo_store_with_log().await else {
+        return;
+    };
+    let h = world(Arc::new(store));
+    h.agent(Maturity::Supervised).await;
+    let job = h.submit("compare_vendors", comparison()).await;
+    log.take();
+    let processed = h.deliver("m-1", &job.job_id, Source::Jobs).await.unwrap();
+    assert_eq!(processed, Processed::Ran(JobStatus::Success));
+    assert_eq!(
+        log.take(),
+        vec!["BatchGetItem", "TransactWriteItems", "TransactWriteItems"]
+    );
+    // A redelivery of a finished job costs its one read.
+    let again = h.deliver("m-1", &job.job_id, Source::Jobs).await.unwrap();
+    assert!(matches!(again, Processed::Skipped(_)));
+    assert_eq!(log.take(), vec!["BatchGetItem"]);
+}
