@@ -707,8 +707,27 @@ async fn the_handler_treats_records_from_the_dead_letter_queue_as_dead_letters(h
     assert!(h.outbound.accepted().is_empty());
 }
 
+async fn a_dead_letter_waits_for_a_live_lease_then_fails_the_job(h: World) {
+    h.agent(Maturity::Autonomous).await;
+    let job = h.submit("submit_purchase_order", purchase_order()).await;
+    let now = h.w.clock.now_millis();
+    h.start_by_hand(&job.job_id, now + 60_000).await;
+    // Its worker may still finish: the dead letter is handled later.
+    let early = h.deliver("m-dlq", &job.job_id, Source::DeadLetter).await;
+    assert!(matches!(early, Err(Error::Unavailable { .. })), "{early:?}");
+    assert_eq!(h.job(&job.job_id).await.status, JobStatus::Running);
+    h.w.clock.advance_secs(61.0);
+    let late = h
+        .deliver("m-dlq", &job.job_id, Source::DeadLetter)
+        .await
+        .unwrap();
+    assert_eq!(late, Processed::DeadLettered);
+    assert_eq!(h.job(&job.job_id).await.status, JobStatus::Failed);
+}
+
 warden::on_both_stores!(
     world;
+    a_dead_letter_waits_for_a_live_lease_then_fails_the_job,
     the_same_message_delivered_twice_runs_the_action_once,
     two_workers_racing_on_one_job_run_it_once,
     a_job_whose_worker_died_mid_run_fails_interrupted_and_never_runs_again,

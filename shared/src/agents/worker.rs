@@ -94,6 +94,12 @@ pub async fn process(
         if !matches!(from, JobStatus::Pending | JobStatus::Running) {
             return Ok(Processed::Skipped("already ended"));
         }
+        if from == JobStatus::Running && job.lease_until.is_some_and(|lease| lease > now_ms) {
+            // Its worker may still finish: judge it when the lease is over.
+            return Err(Error::unavailable(
+                "a dead-lettered job is running under a live lease",
+            ));
+        }
         let reason = "dead-lettered: the job could not be processed after repeated attempts";
         fail(state, &origin, &job, from, reason, "dead_lettered", now_ms).await?;
         return Ok(Processed::DeadLettered);
@@ -209,11 +215,7 @@ pub async fn process(
         .error(reason),
     };
     let status = end.to;
-    match state
-        .store
-        .transact(vec![AgentWrite::move_job(end)?.into()])
-        .await
-    {
+    match end_job(state, end).await {
         Ok(()) => {
             metrics::count(match status {
                 JobStatus::Success => Metric::JobSucceeded,
@@ -224,6 +226,29 @@ pub async fn process(
         // A redelivery found the lease passed and ended it meanwhile.
         Err(Error::ConditionFailed) => Ok(Processed::Skipped("ended by another worker")),
         Err(e) => Err(e),
+    }
+}
+
+/// How often the final write of a job that ran is tried before the message
+/// is given back to SQS. The action has run (and its effect may have been
+/// published): losing that write would end the job "interrupted" on the
+/// next delivery, so a brief store hiccup is retried here first.
+const END_ATTEMPTS: u32 = 3;
+
+/// Writes a ran job's end (`RUNNING -> SUCCESS | FAILED`), retrying a store
+/// that is briefly unavailable. The write is conditional on `RUNNING`, so
+/// retrying it can never apply it twice.
+async fn end_job(state: &WorkerState, end: JobMove) -> Result<()> {
+    let write = AgentWrite::move_job(end)?;
+    let mut attempt = 1;
+    loop {
+        match state.store.transact(vec![write.clone().into()]).await {
+            Err(Error::Unavailable { .. }) if attempt < END_ATTEMPTS => {
+                tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+                attempt += 1;
+            }
+            other => return other,
+        }
     }
 }
 
