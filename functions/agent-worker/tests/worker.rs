@@ -514,6 +514,35 @@ async fn disabling_an_agent_after_its_job_was_queued_fails_the_job_unrun(h: Worl
     assert_eq!(events[0].subject.as_deref(), Some("agent:buyer"));
 }
 
+async fn a_message_naming_another_agent_is_judged_by_the_jobs_own_agent(h: World) {
+    h.agent(Maturity::Autonomous).await;
+    register_agent(
+        &h.w.agents,
+        cli(),
+        NewAgent {
+            agent_id: AgentId::parse("decoy").unwrap(),
+            agent_type: AgentType::Purchasing,
+            maturity: Maturity::Autonomous,
+            workspaces: vec![WorkspaceId::parse(WORKSPACE).unwrap()],
+            enabled: true,
+        },
+    )
+    .await
+    .unwrap();
+    let job = h.submit("submit_purchase_order", purchase_order()).await;
+    set_enabled(&h.w.agents, cli(), &agent_id(), false)
+        .await
+        .unwrap();
+    // The message's agent is enabled; the job's own agent is not.
+    let body = json!({"job_id": job.job_id, "agent_id": "decoy"}).to_string();
+    let processed = process(&h.w.worker, "m-x", &body, Source::Jobs, h.deadline())
+        .await
+        .unwrap();
+    assert_eq!(processed, Processed::Blocked);
+    assert_eq!(h.job(&job.job_id).await.status, JobStatus::Failed);
+    assert!(h.outbound.accepted().is_empty(), "it did not run");
+}
+
 async fn demoting_a_supervised_agent_to_intern_after_queueing_fails_its_job_unrun(h: World) {
     h.agent(Maturity::Supervised).await;
     let job = h.submit("compare_vendors", comparison()).await;
@@ -727,6 +756,7 @@ async fn a_dead_letter_waits_for_a_live_lease_then_fails_the_job(h: World) {
 
 warden::on_both_stores!(
     world;
+    a_message_naming_another_agent_is_judged_by_the_jobs_own_agent,
     a_dead_letter_waits_for_a_live_lease_then_fails_the_job,
     the_same_message_delivered_twice_runs_the_action_once,
     two_workers_racing_on_one_job_run_it_once,

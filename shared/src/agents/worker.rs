@@ -129,6 +129,13 @@ pub async fn process(
         _ => return Ok(Processed::Skipped("already ended or awaiting approval")),
     }
 
+    // The message names the agent only to save a round trip; the job's own
+    // agent is the one judged, should the two ever differ.
+    let agent = match agent {
+        Some(a) if a.agent_id == job.agent_id => Some(a),
+        _ if message.agent_id != job.agent_id => state.store.get_agent(&job.agent_id).await?,
+        other => other,
+    };
     let Some(agent) = agent else {
         let reason = format!("agent {} no longer exists", job.agent_id);
         block(state, &origin, &job, "unknown_agent", &reason, now_ms).await?;
