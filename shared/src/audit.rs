@@ -224,9 +224,8 @@ impl AuditEvent {
         at_millis: i64,
         retention_days: i64,
     ) -> Self {
-        let ulid = ulid::Ulid::from_parts(u64::try_from(at_millis).unwrap_or(0), rand::random());
         Self {
-            event_id: ulid.to_string(),
+            event_id: crate::clock::ulid_at(at_millis),
             at_millis,
             event_type,
             severity,

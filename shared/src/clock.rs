@@ -61,3 +61,9 @@ pub fn rfc3339(epoch_secs: i64) -> String {
         })
         .unwrap_or_default()
 }
+
+/// A new ULID stamped with `at_millis`: ids that sort by creation time
+/// (audit events, jobs, proposals).
+pub fn ulid_at(at_millis: i64) -> String {
+    ulid::Ulid::from_parts(u64::try_from(at_millis).unwrap_or(0), rand::random()).to_string()
+}

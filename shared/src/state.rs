@@ -55,6 +55,23 @@ fn audit_event(
     )
 }
 
+/// The token codec over `keys`, each checked first (length, known
+/// defaults): what every state that verifies access tokens builds.
+fn token_codec(config: &Config, keys: &[SecretVersion]) -> Result<TokenCodec> {
+    Findings(
+        keys.iter()
+            .map(|k| check_jwt_key(&k.value, "the signing key set"))
+            .collect(),
+    )
+    .into_result()?;
+    TokenCodec::new(
+        keys,
+        &config.issuer,
+        &config.audience,
+        config.access_ttl_secs,
+    )
+}
+
 /// Users and passwords: what creating a user, changing a password or
 /// disabling an account needs. No signing key.
 #[derive(Debug)]
@@ -128,18 +145,7 @@ impl AuthState {
         keys: &[SecretVersion],
         clock: Arc<dyn Clock>,
     ) -> Result<Self> {
-        let findings = Findings(
-            keys.iter()
-                .map(|k| check_jwt_key(&k.value, "the signing key set"))
-                .collect(),
-        );
-        findings.into_result()?;
-        let tokens = TokenCodec::new(
-            keys,
-            &config.issuer,
-            &config.audience,
-            config.access_ttl_secs,
-        )?;
+        let tokens = token_codec(&config, keys)?;
         Ok(Self {
             accounts: Accounts::new(config, store, clock)?,
             tokens,
@@ -348,8 +354,12 @@ impl AgentState {
             .clone()
             .ok_or_else(|| Error::Config("WARDEN_JOBS_QUEUE_URL is not set".into()))?;
         let secrets = SecretsManager::new(aws_sdk_secretsmanager::Client::new(&aws));
-        let keys = signing_keys(&config, Some(&secrets)).await?;
-        let pepper = api_key_pepper(&config, Some(&secrets)).await?;
+        // Two secrets, fetched side by side: the cold start waits for one
+        // round trip, not two.
+        let (keys, pepper) = tokio::try_join!(
+            signing_keys(&config, Some(&secrets)),
+            api_key_pepper(&config, Some(&secrets))
+        )?;
         let store = Arc::new(DynamoStore::new(
             aws_sdk_dynamodb::Client::new(&aws),
             &config.table_prefix,
@@ -376,18 +386,7 @@ impl AgentState {
         jobs: Arc<dyn Queue>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self> {
-        Findings(
-            keys.iter()
-                .map(|k| check_jwt_key(&k.value, "the signing key set"))
-                .collect(),
-        )
-        .into_result()?;
-        let tokens = TokenCodec::new(
-            keys,
-            &config.issuer,
-            &config.audience,
-            config.access_ttl_secs,
-        )?;
+        let tokens = token_codec(&config, keys)?;
         Ok(Self {
             registry: Registry {
                 config,

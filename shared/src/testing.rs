@@ -232,6 +232,15 @@ impl aws_sdk_dynamodb::config::Intercept for CallLog {
     }
 }
 
+/// The signing key set of test states: [`TEST_JWT_KEY`], current.
+pub fn test_keys() -> [SecretVersion; 1] {
+    [SecretVersion {
+        version_id: "test".into(),
+        value: SecretString::from(TEST_JWT_KEY),
+        current: true,
+    }]
+}
+
 /// A development configuration with the floor argon2 parameters.
 pub fn config() -> Config {
     let (config, findings) = Config::load(|k| match k {
@@ -250,11 +259,7 @@ pub fn state(store: Arc<dyn AuthStore>, clock: Arc<dyn Clock>) -> AuthState {
 
 /// An auth state over `store` with the given configuration and clock.
 pub fn state_with(config: Config, store: Arc<dyn AuthStore>, clock: Arc<dyn Clock>) -> AuthState {
-    let keys = [SecretVersion {
-        version_id: "test".into(),
-        value: SecretString::from(TEST_JWT_KEY),
-        current: true,
-    }];
+    let keys = test_keys();
     AuthState::new(config, store, &keys, clock).unwrap_or_else(|e| panic!("test state: {e}"))
 }
 
@@ -307,11 +312,7 @@ impl AgentWorld {
         let clock = Arc::new(ManualClock::starting_now());
         let jobs = Arc::new(MemoryQueue::new());
         let outbound = Arc::new(MemoryQueue::new());
-        let keys = [SecretVersion {
-            version_id: "test".into(),
-            value: SecretString::from(TEST_JWT_KEY),
-            current: true,
-        }];
+        let keys = test_keys();
         let pepper = Pepper::new(&SecretString::from(TEST_PEPPER))
             .unwrap_or_else(|e| panic!("test pepper: {e}"));
         let agents = AgentState::new(

@@ -951,11 +951,7 @@ async fn a_run_the_queue_does_not_take_is_503_ends_failed_and_its_key_can_be_ret
     let mut h = Harness::new(store.clone()).await;
     h.agent("buyer", AgentType::Purchasing, Maturity::Autonomous, true)
         .await;
-    let keys = [warden::secrets::SecretVersion {
-        version_id: "test".into(),
-        value: SecretString::from(testing::TEST_JWT_KEY),
-        current: true,
-    }];
+    let keys = warden::testing::test_keys();
     let pepper =
         warden::auth::api_keys::Pepper::new(&SecretString::from(testing::TEST_PEPPER)).unwrap();
     let healthy = std::mem::replace(

@@ -25,13 +25,12 @@ use warden::domain::agents::{
 };
 use warden::domain::{Role, Username};
 use warden::http::RequestContext;
-use warden::secrets::SecretVersion;
 use warden::state::AgentState;
 use warden::store::{
     AgentStore, ApiKeyStore, ApiKeyWrite, AuditStore, AuthStore, Page, RegistryStore, RunContext,
     SessionStore, TatCondition, Transactions, WorkerStore, Write,
 };
-use warden::testing::{self, api_request, json_body, AgentWorld, TEST_JWT_KEY, TEST_PEPPER};
+use warden::testing::{self, api_request, json_body, AgentWorld, TEST_PEPPER};
 
 /// The agent world, and a second agent-run instance over the same store
 /// and clock (another Lambda container).
@@ -99,11 +98,7 @@ impl Harness {
         store: Arc<dyn RegistryStore>,
         sessions: Arc<dyn SessionStore>,
     ) -> AgentState {
-        let keys = [SecretVersion {
-            version_id: "test".into(),
-            value: SecretString::from(TEST_JWT_KEY),
-            current: true,
-        }];
+        let keys = warden::testing::test_keys();
         AgentState::new(
             testing::config(),
             store,

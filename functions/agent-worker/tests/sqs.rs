@@ -25,10 +25,9 @@ use warden::clock::{Clock, ManualClock};
 use warden::domain::agents::{AgentId, AgentType, JobStatus, Maturity, WorkspaceId};
 use warden::domain::Role;
 use warden::queue::{OutgoingMessage, Queue, SqsQueue};
-use warden::secrets::SecretVersion;
 use warden::state::{AgentState, WorkerState};
 use warden::store::AgentStore;
-use warden::testing::{self, TEST_JWT_KEY, TEST_PEPPER};
+use warden::testing::{self, TEST_PEPPER};
 
 /// An outbound queue that keeps every message it is sent, duplicates
 /// included.
@@ -194,11 +193,7 @@ async fn through_sqs_a_message_received_twice_runs_once_and_a_dead_letter_fails_
     let (store, _) = testing::dynamo_store().await.expect("the emulator runs");
     let store = Arc::new(store);
     let clock = Arc::new(ManualClock::starting_now());
-    let keys = [SecretVersion {
-        version_id: "test".into(),
-        value: SecretString::from(TEST_JWT_KEY),
-        current: true,
-    }];
+    let keys = warden::testing::test_keys();
     let pepper = Pepper::new(&SecretString::from(TEST_PEPPER)).unwrap();
     let agents = AgentState::new(
         testing::config(),

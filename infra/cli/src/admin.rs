@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use secrecy::SecretString;
 use warden::agents::{self, registry::NewAgent};
-use warden::auth::api_keys::{self, KeySpec, NewKey, Pepper};
+use warden::auth::api_keys::{self, KeySpec, NewKey};
 use warden::auth::login::create_user;
 use warden::auth::revocation;
 use warden::aws::Guards;
@@ -212,15 +212,7 @@ pub async fn create_key(
     };
     let pepper = api_key_pepper(&config, secrets.as_ref().map(|s| s as _)).await?;
     let registry = registry(endpoint, config).await?;
-    create_key_with(&registry, &pepper, spec).await
-}
-
-async fn create_key_with(
-    registry: &Registry,
-    pepper: &Pepper,
-    spec: KeySpec,
-) -> Result<NewKey, Error> {
-    api_keys::create_key(registry, pepper, cli_origin(), spec).await
+    api_keys::create_key(&registry, &pepper, cli_origin(), spec).await
 }
 
 /// Revokes an API key at once.

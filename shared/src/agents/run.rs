@@ -17,7 +17,7 @@ use super::governance::{self, Verdict};
 use super::proposals::{expire_if_due, PROPOSAL_WINDOW_SECS};
 use crate::audit::{AuditEvent, EventType, Origin, Severity};
 use crate::auth::api_keys::{refuse_key, KeyCaller, KeyRefusal};
-use crate::clock::rfc3339;
+use crate::clock::{rfc3339, ulid_at};
 use crate::domain::agents::{
     AgentId, IdempotencyRecord, JobRecord, JobStatus, ProposalRecord, ProposalStatus, WorkspaceId,
 };
@@ -373,11 +373,6 @@ fn replay(earlier: IdempotencyRecord, hash: &str) -> Result<Accepted> {
 /// Writes an audit event on its own (a refusal changes nothing else).
 async fn audit_only(state: &AgentState, event: AuditEvent) -> Result<()> {
     state.store.transact(vec![Write::Audit(event)]).await
-}
-
-/// A ULID for an item created at `now_ms`.
-pub(crate) fn ulid_at(now_ms: i64) -> String {
-    ulid::Ulid::from_parts(u64::try_from(now_ms).unwrap_or(0), rand::random()).to_string()
 }
 
 /// Sends a `PENDING` job to the jobs queue. When the queue does not take
