@@ -21,7 +21,7 @@ use warden::agents::run::{self, Caller, RunRequest, DEFAULT_PAGE, MAX_PAGE};
 use warden::audit::Origin;
 use warden::auth::api_keys::{check_key, SCOPE_AGENTS_READ, SCOPE_AGENTS_RUN};
 use warden::auth::tokens::{bearer_token, verify_bearer};
-use warden::domain::agents::{JobStatus, ProposalStatus};
+use warden::domain::agents::{is_generated_id, JobStatus, ProposalStatus};
 use warden::http::{non_null, path, query_params, resolve, RequestContext, Responder, Route};
 use warden::state::AgentState;
 use warden::Error;
@@ -258,7 +258,7 @@ impl Query {
                     .decode(c)
                     .ok()
                     .and_then(|b| String::from_utf8(b).ok())
-                    .filter(|id| id.len() == 26 && id.bytes().all(|b| b.is_ascii_alphanumeric()))
+                    .filter(|id| is_generated_id(id))
                     .ok_or_else(|| Error::BadRequest("next is not a cursor this API gave".into()))
             })
             .transpose()?;

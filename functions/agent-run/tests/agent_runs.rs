@@ -998,3 +998,22 @@ async fn a_run_the_queue_does_not_take_is_503_ends_failed_and_its_key_can_be_ret
     assert_ne!(retry.body["job_id"], jobs[0].job_id.as_str());
     assert_eq!(h.world.jobs.messages().len(), 1);
 }
+
+#[tokio::test]
+async fn on_dynamodb_an_id_no_job_or_proposal_can_have_is_404_without_a_read() {
+    let Some((store, _, log)) = testing::dynamo_store_with_log().await else {
+        return;
+    };
+    let h = Harness::new(Arc::new(store)).await;
+    // Longer than DynamoDB accepts as a key: reading it would be a
+    // ValidationException (a 503), not the 404 it deserves.
+    let long = "A".repeat(3000);
+    log.take();
+    assert_eq!(h.job(&h.alice, &long).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(log.take(), ["BatchGetItem"], "the bearer check only");
+    assert_eq!(
+        h.decide(&h.bob, &long, "approve").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(log.take(), ["BatchGetItem"], "the bearer check only");
+}

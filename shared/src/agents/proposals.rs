@@ -15,7 +15,7 @@ use super::run::{enqueue, Caller};
 use crate::audit::{EventType, Origin, Severity};
 use crate::clock::rfc3339;
 use crate::domain::agents::{
-    AgentId, JobRecord, JobStatus, ProposalRecord, ProposalStatus, WorkspaceId,
+    is_generated_id, AgentId, JobRecord, JobStatus, ProposalRecord, ProposalStatus, WorkspaceId,
 };
 use crate::domain::Role;
 use crate::state::AgentState;
@@ -251,6 +251,9 @@ pub async fn decide(
     require_decider(caller)?;
     // Kept short, as revoke-all keeps its reason: it is a note, not a document.
     let reason = reason.map(|r| r.chars().take(MAX_REASON_CHARS).collect::<String>());
+    if !is_generated_id(proposal_id) {
+        return Err(Error::NotFound("no such proposal".into()));
+    }
     let proposal = state
         .store
         .get_proposal(proposal_id)

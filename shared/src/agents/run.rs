@@ -19,7 +19,8 @@ use crate::audit::{AuditEvent, EventType, Origin, Severity};
 use crate::auth::api_keys::{refuse_key, KeyCaller, KeyRefusal};
 use crate::clock::{rfc3339, ulid_at};
 use crate::domain::agents::{
-    AgentId, IdempotencyRecord, JobRecord, JobStatus, ProposalRecord, ProposalStatus, WorkspaceId,
+    is_generated_id, AgentId, IdempotencyRecord, JobRecord, JobStatus, ProposalRecord,
+    ProposalStatus, WorkspaceId,
 };
 use crate::domain::Role;
 use crate::metrics::{self, Metric};
@@ -457,6 +458,9 @@ pub async fn get_job(
     job_id: &str,
 ) -> Result<JobView> {
     let not_found = || Error::NotFound("no such job".into());
+    if !is_generated_id(job_id) {
+        return Err(not_found());
+    }
     let job = match caller {
         Caller::User { .. } => state.store.get_job(job_id).await?,
         Caller::Key(key) => {

@@ -16,6 +16,14 @@ use crate::{Error, Result};
 /// The longest agent, workspace or caller-chosen id accepted.
 pub const MAX_ID_CHARS: usize = 64;
 
+/// Whether `id` has the shape of the ULIDs Warden gives jobs and proposals
+/// (26 ASCII letters and digits). Anything else names nothing stored, and
+/// is answered `404` without a read (a key longer than DynamoDB accepts
+/// would otherwise be a store error).
+pub fn is_generated_id(id: &str) -> bool {
+    id.len() == 26 && id.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
 /// Declares an id newtype parsed at the boundary: 1 to [`MAX_ID_CHARS`] of
 /// ASCII letters, digits, `.`, `-` and `_` (never `#`, which storage keys
 /// use as their separator).
