@@ -781,6 +781,35 @@ mod tests {
     }
 
     #[test]
+    fn a_plain_or_short_api_key_pepper_is_refused() {
+        let arn = ("WARDEN_JWT_SECRET_ARN", "arn:x");
+        let long = "p".repeat(MIN_PEPPER_BYTES);
+        let (_, staging) = load(&[
+            ("WARDEN_ENV", "staging"),
+            arn,
+            ("WARDEN_API_KEY_PEPPER", &long),
+        ]);
+        assert_eq!(error_checks(&staging), vec!["api_key_pepper"]);
+        let short = "p".repeat(MIN_PEPPER_BYTES - 1);
+        let (_, dev) = load(&[
+            ("WARDEN_ENV", "development"),
+            ("WARDEN_API_KEY_PEPPER", &short),
+        ]);
+        assert_eq!(error_checks(&dev), vec!["api_key_pepper"]);
+        let (_, dev) = load(&[
+            ("WARDEN_ENV", "development"),
+            ("WARDEN_API_KEY_PEPPER", &long),
+        ]);
+        assert!(!dev.has_errors(), "{dev:?}");
+        let (_, prod) = load(&[
+            ("WARDEN_ENV", "production"),
+            arn,
+            ("WARDEN_API_KEY_PEPPER_ARN", "arn:pepper"),
+        ]);
+        assert!(!prod.has_errors(), "{prod:?}");
+    }
+
+    #[test]
     fn unparseable_values_are_refused_with_their_names() {
         let (config, f) = load(&[
             ("WARDEN_ENV", "prod-ish"),

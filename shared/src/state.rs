@@ -483,3 +483,33 @@ pub async fn api_key_pepper(config: &Config, secrets: Option<&dyn SecretsPort>) 
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Config {
+        let (config, findings) = Config::load(|k| {
+            vars.iter()
+                .find(|(name, _)| *name == k)
+                .map(|(_, v)| (*v).to_owned())
+        });
+        assert!(!findings.has_errors(), "{findings:?}");
+        config.unwrap()
+    }
+
+    #[tokio::test]
+    async fn outside_development_the_pepper_must_come_from_secrets_manager() {
+        let staging = config(&[
+            ("WARDEN_ENV", "staging"),
+            ("WARDEN_JWT_SECRET_ARN", "arn:x"),
+        ]);
+        assert!(matches!(
+            api_key_pepper(&staging, None).await,
+            Err(Error::Config(_))
+        ));
+        // Development without one configured gets a pepper for the process.
+        let dev = config(&[("WARDEN_ENV", "development")]);
+        assert!(api_key_pepper(&dev, None).await.is_ok());
+    }
+}

@@ -1017,3 +1017,26 @@ async fn on_dynamodb_an_id_no_job_or_proposal_can_have_is_404_without_a_read() {
     );
     assert_eq!(log.take(), ["BatchGetItem"], "the bearer check only");
 }
+
+#[tokio::test]
+async fn agent_ids_that_would_shadow_a_fixed_route_are_refused() {
+    let h = Harness::new(Arc::new(warden::store::memory::MemoryStore::new())).await;
+    for reserved in ["runs", "proposals"] {
+        let refused = registry::register_agent(
+            &h.world.agents,
+            cli(),
+            NewAgent {
+                agent_id: AgentId::parse(reserved).unwrap(),
+                agent_type: AgentType::Purchasing,
+                maturity: Maturity::Autonomous,
+                workspaces: vec![WorkspaceId::parse("acme").unwrap()],
+                enabled: true,
+            },
+        )
+        .await;
+        assert!(
+            matches!(refused, Err(warden::Error::BadRequest(_))),
+            "{reserved}"
+        );
+    }
+}
