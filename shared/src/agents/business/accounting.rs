@@ -199,28 +199,22 @@ mod tests {
     use serde_json::{json, Value};
 
     use super::normalise_email;
-    use crate::agents::catalogue::{catalogue, Action};
+    use crate::agents::business::testing;
+    use crate::agents::catalogue::Action;
     use crate::domain::agents::{AgentType, Complexity};
 
+    const AGENT: AgentType = AgentType::Accounting;
+
     fn action() -> &'static dyn Action {
-        catalogue()
-            .find(AgentType::Accounting, "resolve_entities")
-            .expect("resolve_entities is in the catalogue")
+        testing::action(AGENT, "resolve_entities")
     }
 
     fn resolve(input: Value) -> Value {
-        let a = action();
-        a.validate(&input).expect("the input is valid");
-        let out = a.run(&input).expect("the action succeeds");
-        assert!(out.effects.is_empty(), "the caller applies the plan");
-        out.result
+        testing::result(AGENT, "resolve_entities", input)
     }
 
     fn invalid_field(input: Value) -> String {
-        let a = action();
-        let err = a.validate(&input).expect_err("the input is refused");
-        assert!(a.run(&input).is_err(), "the worker refuses it too");
-        err.field()
+        testing::invalid_field(AGENT, "resolve_entities", input)
     }
 
     #[test]

@@ -6,12 +6,19 @@
 //! [`MAX_QUANTITY`] (negative and fractional numbers are refused), ids and
 //! skus are non-empty text. Products and sums of money are worked out in
 //! `i128` and refused past [`MAX_CENTS`], so no figure ever overflows.
+//!
+//! Fractions (rates, probabilities, demand per day) are exact decimals of at
+//! most 15 significant digits ([`Fraction`], [`NonNegative`]); dates are
+//! `YYYY-MM-DD` ([`Date`]) and months `YYYY-MM` ([`Month`]).
 
 use std::collections::HashMap;
 use std::fmt;
 
+use rust_decimal::Decimal;
 use serde::de::{self, Deserialize, Deserializer, Unexpected, Visitor};
 use serde::Serialize;
+
+use super::exact::Rational;
 
 use crate::agents::catalogue::InvalidInput;
 
@@ -160,6 +167,286 @@ impl<'de> Deserialize<'de> for Currency {
     }
 }
 
+/// The most significant digits a decimal in the input may have: JSON
+/// numbers are read as doubles, which hold any 15-digit decimal exactly, so
+/// a longer one could already have been changed and is refused instead.
+pub const MAX_SIGNIFICANT_DIGITS: u32 = 15;
+
+/// Accepts a JSON number as an exact [`Decimal`] in `min..=max`.
+struct DecimalIn {
+    min: Decimal,
+    max: Decimal,
+}
+
+impl DecimalIn {
+    fn accept<E: de::Error>(&self, d: Decimal, unexpected: Unexpected<'_>) -> Result<Decimal, E> {
+        let d = d.normalize();
+        if significant_digits(d) > MAX_SIGNIFICANT_DIGITS {
+            return Err(E::invalid_value(
+                unexpected,
+                &"a number of at most 15 significant digits",
+            ));
+        }
+        if d < self.min || d > self.max {
+            return Err(E::invalid_value(unexpected, self));
+        }
+        Ok(d)
+    }
+}
+
+/// The significant digits of a normalised decimal (0 has one).
+fn significant_digits(d: Decimal) -> u32 {
+    let mut m = d.mantissa().unsigned_abs();
+    let mut digits = 1;
+    while m >= 10 {
+        m /= 10;
+        digits += 1;
+    }
+    digits
+}
+
+impl<'de> Visitor<'de> for DecimalIn {
+    type Value = Decimal;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a number from {} to {}", self.min, self.max)
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Decimal, E> {
+        self.accept(Decimal::from(v), Unexpected::Unsigned(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Decimal, E> {
+        self.accept(Decimal::from(v), Unexpected::Signed(v))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Decimal, E> {
+        // The shortest text that reads back as this double is the decimal
+        // the client wrote, whenever it had at most 15 significant digits.
+        let text = format!("{v}");
+        match Decimal::from_str_exact(&text) {
+            Ok(d) if v.is_finite() => self.accept(d, Unexpected::Float(v)),
+            _ => Err(E::invalid_value(Unexpected::Float(v), &self)),
+        }
+    }
+}
+
+/// Parses a JSON number as an exact decimal in `min..=max` (at most
+/// [`MAX_SIGNIFICANT_DIGITS`] significant digits), for a field type's
+/// `Deserialize`.
+pub fn decimal_in<'de, D: Deserializer<'de>>(
+    d: D,
+    min: Decimal,
+    max: Decimal,
+) -> Result<Decimal, D::Error> {
+    d.deserialize_any(DecimalIn { min, max })
+}
+
+/// A fraction in [0, 1] (a rate, a probability), exact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Fraction(Decimal);
+
+impl Fraction {
+    /// The fraction.
+    pub fn get(self) -> Decimal {
+        self.0
+    }
+
+    /// The fraction as an exact rational.
+    pub fn rational(self) -> Rational {
+        Rational::from_decimal(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Fraction {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        decimal_in(d, Decimal::ZERO, Decimal::ONE).map(Fraction)
+    }
+}
+
+/// A decimal from 0 to 10^15 (a daily demand, a count per day), exact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct NonNegative(Decimal);
+
+impl NonNegative {
+    /// The value.
+    pub fn get(self) -> Decimal {
+        self.0
+    }
+
+    /// The value as an exact rational.
+    pub fn rational(self) -> Rational {
+        Rational::from_decimal(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for NonNegative {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        decimal_in(d, Decimal::ZERO, Decimal::from(MAX_QUANTITY)).map(NonNegative)
+    }
+}
+
+/// An amount of money in whole cents that may be negative (a balance, a
+/// refund): from -[`MAX_CENTS`] to [`MAX_CENTS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct SignedCents(i64);
+
+impl SignedCents {
+    /// The amount in cents.
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+struct SignedWholeIn(i64);
+
+impl<'de> Visitor<'de> for SignedWholeIn {
+    type Value = i64;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a whole number from -{} to {}", self.0, self.0)
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<i64, E> {
+        match i64::try_from(v) {
+            Ok(v) if v <= self.0 => Ok(v),
+            _ => Err(E::invalid_value(Unexpected::Unsigned(v), &self)),
+        }
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<i64, E> {
+        if (-self.0..=self.0).contains(&v) {
+            Ok(v)
+        } else {
+            Err(E::invalid_value(Unexpected::Signed(v), &self))
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SignedCents {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_i64(SignedWholeIn(MAX_CENTS)).map(SignedCents)
+    }
+}
+
+/// A calendar date, `YYYY-MM-DD`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Date(time::Date);
+
+impl Date {
+    /// The date.
+    pub fn get(self) -> time::Date {
+        self.0
+    }
+
+    /// Whole days from `self` to `later` (negative if `later` is earlier).
+    pub fn days_until(self, later: Date) -> i64 {
+        (later.0 - self.0).whole_days()
+    }
+
+    /// The date `days` later, or `None` past the calendar `time` supports
+    /// (year 9999).
+    pub fn plus_days(self, days: i64) -> Option<Date> {
+        self.0.checked_add(time::Duration::days(days)).map(Date)
+    }
+}
+
+const DATE_FORMAT: &[time::format_description::BorrowedFormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day]");
+
+impl fmt::Display for Date {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.format(DATE_FORMAT) {
+            Ok(s) => f.write_str(&s),
+            Err(_) => Err(fmt::Error),
+        }
+    }
+}
+
+impl Serialize for Date {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Date {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        // `time` accepts years of more than four digits and signs; the
+        // contract's dates are exactly `YYYY-MM-DD`.
+        let shaped = s.len() == 10 && s.as_bytes()[4] == b'-' && s.as_bytes()[7] == b'-';
+        match time::Date::parse(&s, DATE_FORMAT) {
+            Ok(date) if shaped => Ok(Date(date)),
+            _ => Err(de::Error::invalid_value(
+                Unexpected::Str(&s),
+                &"a date YYYY-MM-DD",
+            )),
+        }
+    }
+}
+
+/// A calendar month, `YYYY-MM`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Month {
+    year: i32,
+    month: u8,
+}
+
+impl Month {
+    /// The month's number counted from year 0 (`year × 12 + month − 1`):
+    /// consecutive months have consecutive numbers, for trends.
+    pub fn index(self) -> i64 {
+        i64::from(self.year) * 12 + i64::from(self.month) - 1
+    }
+
+    /// The month with number `index` (see [`Month::index`]), if it is a
+    /// four-digit year.
+    pub fn from_index(index: i64) -> Option<Month> {
+        let year = i32::try_from(index.div_euclid(12)).ok()?;
+        let month = u8::try_from(index.rem_euclid(12) + 1).ok()?;
+        (0..=9999).contains(&year).then_some(Month { year, month })
+    }
+
+    /// The month `n` months later, if it is a four-digit year.
+    pub fn plus(self, n: i64) -> Option<Month> {
+        Month::from_index(self.index().checked_add(n)?)
+    }
+}
+
+impl fmt::Display for Month {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04}-{:02}", self.year, self.month)
+    }
+}
+
+impl Serialize for Month {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Month {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let parsed = match s.as_bytes() {
+            [y0, y1, y2, y3, b'-', m0, m1]
+                if [y0, y1, y2, y3, m0, m1].iter().all(|b| b.is_ascii_digit()) =>
+            {
+                let digit = |b: &u8| i32::from(b - b'0');
+                let year = digit(y0) * 1000 + digit(y1) * 100 + digit(y2) * 10 + digit(y3);
+                let month = digit(m0) * 10 + digit(m1);
+                u8::try_from(month)
+                    .ok()
+                    .filter(|m| (1..=12).contains(m))
+                    .map(|month| Month { year, month })
+            }
+            _ => None,
+        };
+        parsed.ok_or_else(|| de::Error::invalid_value(Unexpected::Str(&s), &"a month YYYY-MM"))
+    }
+}
+
 /// Refuses a list that must hold at least one item.
 pub fn non_empty<T>(items: &[T], path: &str, what: &str) -> Result<(), InvalidInput> {
     if items.is_empty() {
@@ -235,6 +522,103 @@ mod tests {
         assert_eq!(sum([MAX_CENTS, 1]), None);
         assert_eq!(sum([]), Some(0));
         assert_eq!(bounded(-1), None);
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Fields {
+        #[serde(default)]
+        rate: Option<Fraction>,
+        #[serde(default)]
+        demand: Option<NonNegative>,
+        #[serde(default)]
+        balance: Option<SignedCents>,
+        #[serde(default)]
+        date: Option<Date>,
+        #[serde(default)]
+        month: Option<Month>,
+    }
+
+    fn parse(v: serde_json::Value) -> Result<Fields, String> {
+        serde_json::from_value(v).map_err(|e| e.to_string())
+    }
+
+    fn dec(s: &str) -> Decimal {
+        s.parse().expect("a decimal")
+    }
+
+    #[test]
+    fn a_fraction_is_read_exactly_as_written() {
+        // 0.0725 as a double is 0.07249999999999999500..; read back exactly.
+        let f = parse(serde_json::json!({"rate": 0.0725})).expect("parses");
+        assert_eq!(f.rate.map(Fraction::get), Some(dec("0.0725")));
+        let f = parse(serde_json::json!({"rate": 1, "demand": 2.5})).expect("parses");
+        assert_eq!(f.rate.map(Fraction::get), Some(Decimal::ONE));
+        assert_eq!(f.demand.map(NonNegative::get), Some(dec("2.5")));
+        // 15 significant digits are fine; 17 are refused, not rounded.
+        let f = parse(serde_json::json!({"rate": 0.123456789012345})).expect("parses");
+        assert_eq!(f.rate.map(Fraction::get), Some(dec("0.123456789012345")));
+        let err = parse(serde_json::json!({"rate": 0.12345678901234567})).expect_err("too precise");
+        assert!(err.contains("at most 15 significant digits"), "{err}");
+        for out_of_range in [
+            serde_json::json!(1.5),
+            serde_json::json!(-0.1),
+            serde_json::json!("0.5"),
+        ] {
+            assert!(parse(serde_json::json!({"rate": out_of_range})).is_err());
+        }
+        assert!(parse(serde_json::json!({"demand": -1})).is_err());
+    }
+
+    #[test]
+    fn signed_cents_take_either_sign_within_the_limit() {
+        let f = parse(serde_json::json!({"balance": -MAX_CENTS})).expect("parses");
+        assert_eq!(f.balance.map(SignedCents::get), Some(-MAX_CENTS));
+        assert!(parse(serde_json::json!({"balance": MAX_CENTS + 1})).is_err());
+        assert!(parse(serde_json::json!({"balance": -MAX_CENTS - 1})).is_err());
+        assert!(parse(serde_json::json!({"balance": 1.5})).is_err());
+    }
+
+    #[test]
+    fn dates_and_months_are_exactly_their_shapes() {
+        let f =
+            parse(serde_json::json!({"date": "2026-03-31", "month": "2026-01"})).expect("parses");
+        let date = f.date.expect("a date");
+        assert_eq!(date.to_string(), "2026-03-31");
+        // 2026-03-31 + 365 days = 2027-03-31 (2026 is not a leap year).
+        assert_eq!(
+            date.plus_days(365).map(|d| d.to_string()).as_deref(),
+            Some("2027-03-31")
+        );
+        let later = parse(serde_json::json!({"date": "2026-04-20"}))
+            .expect("parses")
+            .date
+            .expect("a date");
+        // 31 Mar -> 20 Apr is 20 days.
+        assert_eq!(date.days_until(later), 20);
+        let month = f.month.expect("a month");
+        assert_eq!(month.to_string(), "2026-01");
+        assert_eq!(
+            month.plus(11).map(|m| m.to_string()).as_deref(),
+            Some("2026-12")
+        );
+        assert_eq!(
+            month.plus(-1).map(|m| m.to_string()).as_deref(),
+            Some("2025-12")
+        );
+        assert_eq!(month.plus(12).expect("a month").index() - month.index(), 12);
+        for bad in [
+            "2026-02-30",
+            "2026-3-31",
+            "+2026-03-31",
+            "26-03-31",
+            "2026-03-31T00:00:00Z",
+            "",
+        ] {
+            assert!(parse(serde_json::json!({"date": bad})).is_err(), "{bad}");
+        }
+        for bad in ["2026-13", "2026-00", "2026-1", "202601", "2026-01-01"] {
+            assert!(parse(serde_json::json!({"month": bad})).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -6,11 +6,16 @@
 //! - `resolve_entities` in [`accounting`].
 //!
 //! [`fields`] holds the bounded field types (cents, quantities, non-empty
-//! text, currency codes) and the checks the actions share.
+//! text, currency codes, exact fractions, dates, months) and the checks the
+//! actions share; [`exact`] the exact arithmetic (rationals rounded
+//! half-even, square roots, least squares) that replaces floating point.
 
 pub mod accounting;
+pub mod exact;
 pub mod fields;
 pub mod purchasing;
+#[cfg(test)]
+pub(crate) mod testing;
 
 use super::catalogue::Catalogue;
 

@@ -416,43 +416,30 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::{json, Value};
 
-    use crate::agents::catalogue::{catalogue, Action, Effect, Failure, Outcome};
+    use crate::agents::business::testing;
+    use crate::agents::catalogue::{Action, Effect, Failure, Outcome};
     use crate::domain::agents::{AgentType, Complexity};
 
+    const AGENT: AgentType = AgentType::Purchasing;
+
     fn action(name: &str) -> &'static dyn Action {
-        catalogue()
-            .find(AgentType::Purchasing, name)
-            .expect("the action is in the catalogue")
+        testing::action(AGENT, name)
     }
 
-    /// Validates then runs `input`, as the run handler and the worker do.
     fn outcome(name: &str, input: Value) -> Outcome {
-        let a = action(name);
-        a.validate(&input).expect("the input is valid");
-        a.run(&input).expect("the action succeeds")
+        testing::outcome(AGENT, name, &input)
     }
 
-    /// The result of an action that has no effect.
     fn result(name: &str, input: Value) -> Value {
-        let out = outcome(name, input);
-        assert!(out.effects.is_empty(), "{name} has no effect");
-        out.result
+        testing::result(AGENT, name, input)
     }
 
-    /// The field a client is told is invalid, after checking the worker
-    /// refuses the same input too.
     fn invalid_field(name: &str, input: Value) -> String {
-        let a = action(name);
-        let err = a.validate(&input).expect_err("the input is refused");
-        assert!(a.run(&input).is_err(), "the worker refuses it too");
-        err.field()
+        testing::invalid_field(AGENT, name, input)
     }
 
     fn failure(name: &str, input: Value) -> Failure {
-        let a = action(name);
-        a.validate(&input)
-            .expect("the input is valid; the rule fails later");
-        a.run(&input).expect_err("the action fails")
+        testing::failure(AGENT, name, input)
     }
 
     #[test]
@@ -1023,13 +1010,7 @@ mod tests {
             }),
         ) {
             for name in ["compare_vendors", "draft_purchase_order", "submit_purchase_order"] {
-                let a = action(name);
-                let valid = a.validate(&input).is_ok();
-                let ran = a.run(&input);
-                // The worker computes only on what submission accepts.
-                if !valid {
-                    prop_assert!(ran.is_err());
-                }
+                prop_assert!(testing::refuses_or_answers(AGENT, name, &input));
             }
         }
     }
