@@ -3,7 +3,8 @@
 //!
 //! - `compare_vendors`, `draft_purchase_order` and `submit_purchase_order`
 //!   in [`purchasing`];
-//! - `resolve_entities` in [`accounting`].
+//! - `resolve_entities` in [`accounting`];
+//! - `nexus_check` and `estimate_liability` in [`tax`].
 //!
 //! [`fields`] holds the bounded field types (cents, quantities, non-empty
 //! text, currency codes, exact fractions, dates, months) and the checks the
@@ -14,6 +15,7 @@ pub mod accounting;
 pub mod exact;
 pub mod fields;
 pub mod purchasing;
+pub mod tax;
 #[cfg(test)]
 pub(crate) mod testing;
 
@@ -26,4 +28,6 @@ pub fn catalogue() -> Catalogue {
         .with::<purchasing::CompareVendors>()
         .with::<purchasing::DraftPurchaseOrder>()
         .with::<purchasing::SubmitPurchaseOrder>()
+        .with::<tax::NexusCheck>()
+        .with::<tax::EstimateLiability>()
 }

@@ -1,0 +1,327 @@
+//! US state codes and the state of a free-text shipping address.
+//!
+//! [`StateCode`] is one of the 50 states and DC by its two-letter postal
+//! code; [`state_of`] finds the state a `ship_to` names, by the contract's
+//! rules only (AGENTS.md, "tax / nexus_check"), and otherwise says it does
+//! not know: an address is never guessed.
+
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, Unexpected};
+use serde::Serialize;
+
+/// The 50 states and DC: postal code and full name, in code order.
+///
+/// Territories (PR, GU, VI, AS, MP) and military codes (AA, AE, AP) are not
+/// states for the contract, so an address in one of them is unparsed.
+pub const STATES: [(&str, &str); 51] = [
+    ("AK", "Alaska"),
+    ("AL", "Alabama"),
+    ("AR", "Arkansas"),
+    ("AZ", "Arizona"),
+    ("CA", "California"),
+    ("CO", "Colorado"),
+    ("CT", "Connecticut"),
+    ("DC", "District of Columbia"),
+    ("DE", "Delaware"),
+    ("FL", "Florida"),
+    ("GA", "Georgia"),
+    ("HI", "Hawaii"),
+    ("IA", "Iowa"),
+    ("ID", "Idaho"),
+    ("IL", "Illinois"),
+    ("IN", "Indiana"),
+    ("KS", "Kansas"),
+    ("KY", "Kentucky"),
+    ("LA", "Louisiana"),
+    ("MA", "Massachusetts"),
+    ("MD", "Maryland"),
+    ("ME", "Maine"),
+    ("MI", "Michigan"),
+    ("MN", "Minnesota"),
+    ("MO", "Missouri"),
+    ("MS", "Mississippi"),
+    ("MT", "Montana"),
+    ("NC", "North Carolina"),
+    ("ND", "North Dakota"),
+    ("NE", "Nebraska"),
+    ("NH", "New Hampshire"),
+    ("NJ", "New Jersey"),
+    ("NM", "New Mexico"),
+    ("NV", "Nevada"),
+    ("NY", "New York"),
+    ("OH", "Ohio"),
+    ("OK", "Oklahoma"),
+    ("OR", "Oregon"),
+    ("PA", "Pennsylvania"),
+    ("RI", "Rhode Island"),
+    ("SC", "South Carolina"),
+    ("SD", "South Dakota"),
+    ("TN", "Tennessee"),
+    ("TX", "Texas"),
+    ("UT", "Utah"),
+    ("VA", "Virginia"),
+    ("VT", "Vermont"),
+    ("WA", "Washington"),
+    ("WI", "Wisconsin"),
+    ("WV", "West Virginia"),
+    ("WY", "Wyoming"),
+];
+
+/// One of the 50 states or DC, by its postal code (upper case).
+///
+/// As an input field it accepts exactly the upper-case code (`"CA"`, not
+/// `"ca"` or `"California"`), like the other code fields of the contract;
+/// only free-text addresses are read case-insensitively ([`state_of`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StateCode(usize);
+
+impl StateCode {
+    /// The state whose code is `code`, exactly (upper case).
+    pub fn from_code(code: &str) -> Option<Self> {
+        STATES.iter().position(|(c, _)| *c == code).map(StateCode)
+    }
+
+    /// The two-letter code.
+    pub fn code(self) -> &'static str {
+        STATES.get(self.0).map_or("", |(c, _)| c)
+    }
+
+    /// The state's full name.
+    pub fn name(self) -> &'static str {
+        STATES.get(self.0).map_or("", |(_, n)| n)
+    }
+}
+
+impl fmt::Display for StateCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl Serialize for StateCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.code())
+    }
+}
+
+impl<'de> Deserialize<'de> for StateCode {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        StateCode::from_code(&s).ok_or_else(|| {
+            de::Error::invalid_value(
+                Unexpected::Str(&s),
+                &"the upper-case postal code of one of the 50 states or DC, e.g. \"CA\"",
+            )
+        })
+    }
+}
+
+/// The state a code names, ignoring case (`"ca"`, `"Ca"`, `"CA"`).
+fn code_ignoring_case(word: &str) -> Option<StateCode> {
+    if word.len() != 2 || !word.is_ascii() {
+        return None;
+    }
+    STATES
+        .iter()
+        .position(|(c, _)| c.eq_ignore_ascii_case(word))
+        .map(StateCode)
+}
+
+/// Whether `word` is a ZIP code: five ASCII digits, or ZIP+4
+/// (`94105-1234`).
+fn is_zip(word: &str) -> bool {
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    match word.split_once('-') {
+        None => digits(word, 5),
+        Some((zip, plus4)) => digits(zip, 5) && digits(plus4, 4),
+    }
+}
+
+/// The state whose full name is `part`, ignoring case and the amount of
+/// whitespace between and around its words (`"new  york "` is New York).
+fn name_ignoring_case(part: &str) -> Option<StateCode> {
+    let words: Vec<&str> = part.split_whitespace().collect();
+    let part = words.join(" ");
+    STATES
+        .iter()
+        .position(|(_, n)| n.eq_ignore_ascii_case(&part))
+        .map(StateCode)
+}
+
+/// The state a free-text shipping address names, or `None` when the rules
+/// do not say: never a guess.
+///
+/// In order of precedence (AGENTS.md, "tax / nexus_check"):
+/// 1. a state code right before a ZIP (`..., CA 94105`, `CA 94105-1234`):
+///    a word that is a code followed by a word that is a ZIP; when the
+///    address has several such pairs, the last one (a US address ends with
+///    the state and ZIP, so what follows them is a country or a note);
+/// 2. else a state code as the last word;
+/// 3. else the whole last comma-separated part, matched against the full
+///    state names (`Georgia`, `new york`, `West Virginia`).
+///
+/// Words are separated by whitespace and commas, so `Austin,TX` ends with
+/// the word `TX`; any other character (a period in `D.C.`) is part of its
+/// word. Codes and names are matched ignoring case; only the 50 states and
+/// DC are recognised.
+pub fn state_of(ship_to: &str) -> Option<StateCode> {
+    let words: Vec<&str> = ship_to
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|w| !w.is_empty())
+        .collect();
+    let before_zip = words.windows(2).rev().find_map(|pair| match pair {
+        [code, zip] if is_zip(zip) => code_ignoring_case(code),
+        _ => None,
+    });
+    if before_zip.is_some() {
+        return before_zip;
+    }
+    if let Some(last) = words.last().and_then(|w| code_ignoring_case(w)) {
+        return Some(last);
+    }
+    ship_to.rsplit(',').next().and_then(name_ignoring_case)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(ship_to: &str) -> Option<&'static str> {
+        state_of(ship_to).map(StateCode::code)
+    }
+
+    #[test]
+    fn the_table_has_the_fifty_states_and_dc_once_each_in_code_order() {
+        assert_eq!(STATES.len(), 51);
+        assert!(STATES.windows(2).all(|w| w[0].0 < w[1].0), "codes ascend");
+        for (c, n) in STATES {
+            assert!(c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase()));
+            let mut names = STATES
+                .iter()
+                .filter(|(_, other)| other.eq_ignore_ascii_case(n));
+            assert!(names.next().is_some() && names.next().is_none(), "{n}");
+            let s = StateCode::from_code(c).expect("a state");
+            assert_eq!((s.code(), s.name()), (c, n));
+        }
+        assert!(StateCode::from_code("ca").is_none());
+        assert!(StateCode::from_code("PR").is_none());
+    }
+
+    #[test]
+    fn a_code_right_before_a_zip_comes_first() {
+        assert_eq!(code("1 Market St, San Francisco, CA 94105"), Some("CA"));
+        // ZIP+4.
+        assert_eq!(
+            code("1 Market St, San Francisco, CA 94105-1234"),
+            Some("CA")
+        );
+        // Lower case and mixed case codes.
+        assert_eq!(code("1 market st, san francisco, ca 94105"), Some("CA"));
+        assert_eq!(code("350 5th Ave, New York, Ny 10118"), Some("NY"));
+        // Without commas, and with extra whitespace.
+        assert_eq!(code("350 5th Ave New York NY   10118"), Some("NY"));
+        // DC with a ZIP, though "Washington" is also a state's name.
+        assert_eq!(
+            code("1600 Pennsylvania Ave NW, Washington, DC 20500"),
+            Some("DC")
+        );
+        assert_eq!(code("Washington, DC 20001"), Some("DC"));
+        // A trailing country or note after the state and ZIP: rule 1 still holds.
+        assert_eq!(
+            code("1 Market St, San Francisco, CA 94105, USA"),
+            Some("CA")
+        );
+        // Rule 1 outranks a code as the last word: the ZIP pair says NY.
+        assert_eq!(code("Buffalo, NY 14201, attn OR"), Some("NY"));
+        // Rule 1 outranks a state name as the last part.
+        assert_eq!(code("Portland, ME 04101, Oregon"), Some("ME"));
+        // Several pairs: the last one.
+        assert_eq!(code("c/o NY 10001 hub, Austin, TX 78701"), Some("TX"));
+        // A pair whose code is not a state is no pair; the earlier one holds.
+        assert_eq!(code("Austin, TX 78701, XX 12345"), Some("TX"));
+    }
+
+    #[test]
+    fn a_zip_is_exactly_five_digits_or_zip_plus_four() {
+        assert!(is_zip("94105"));
+        assert!(is_zip("94105-1234"));
+        for not in [
+            "9410",
+            "941051",
+            "94105-123",
+            "94105-12345",
+            "94105-",
+            "-1234",
+            "9410a",
+            "９４１０５",
+        ] {
+            assert!(!is_zip(not), "{not}");
+        }
+        // "CA 9410" is not rule 1, and the last word is no code: unparsed.
+        assert_eq!(code("San Francisco, CA 9410"), None);
+    }
+
+    #[test]
+    fn else_a_code_as_the_last_word() {
+        assert_eq!(code("Austin, TX"), Some("TX"));
+        assert_eq!(code("Austin, tx"), Some("TX"));
+        assert_eq!(code("Austin TX"), Some("TX"));
+        assert_eq!(code("Austin,TX"), Some("TX"));
+        assert_eq!(code("Austin, TX,"), Some("TX"));
+        assert_eq!(code("  Atlanta, GA \n"), Some("GA"));
+        assert_eq!(code("TX"), Some("TX"));
+        // A two-letter last word that is not a state: unparsed.
+        assert_eq!(code("Paris, FR"), None);
+        assert_eq!(code("London, UK"), None);
+        // Territories are not states.
+        assert_eq!(code("San Juan, PR 00901"), None);
+        assert_eq!(code("Hagatna, GU"), None);
+        // Punctuation is part of the word: "TX." is no code, "D.C." neither.
+        assert_eq!(code("Austin, TX."), None);
+        assert_eq!(code("Washington, D.C."), None);
+        assert_eq!(code("Washington, D.C. 20001"), None);
+    }
+
+    #[test]
+    fn else_the_last_part_as_a_full_state_name() {
+        assert_eq!(code("Atlanta, Georgia"), Some("GA"));
+        assert_eq!(code("Buffalo, new york"), Some("NY"));
+        assert_eq!(code("Buffalo, NEW   YORK  "), Some("NY"));
+        assert_eq!(code("Charleston, West Virginia"), Some("WV"));
+        assert_eq!(code("Richmond, Virginia"), Some("VA"));
+        assert_eq!(code("Seattle, Washington"), Some("WA"));
+        assert_eq!(code("Washington"), Some("WA"));
+        assert_eq!(code("district of columbia"), Some("DC"));
+        // "Georgia" and "GA" name the same state.
+        assert_eq!(code("Atlanta, Georgia"), code("Atlanta, GA"));
+        // The whole part, not a word of it.
+        assert_eq!(code("Atlanta Georgia"), None);
+        assert_eq!(code("New York City"), None);
+        assert_eq!(code("Morgantown, West  Virginia University"), None);
+        // Only the last part: an earlier state name says nothing.
+        assert_eq!(code("Georgia Ave, Springfield"), None);
+        // A trailing country with no rule matching: unparsed.
+        assert_eq!(code("Atlanta, Georgia, USA"), None);
+        assert_eq!(code("Austin, TX, USA"), None);
+        assert_eq!(code("Austin, Texas, United States"), None);
+    }
+
+    #[test]
+    fn anything_else_is_unparsed() {
+        for unparsed in [
+            "",
+            " ",
+            ",",
+            "Somewhere",
+            "12345",
+            "CA-94105",
+            "Californie",
+            "Kalifornien, DE-10115 Berlin",
+            "東京都, 日本",
+            "ÇA 94105",
+        ] {
+            assert_eq!(code(unparsed), None, "{unparsed:?}");
+        }
+    }
+}

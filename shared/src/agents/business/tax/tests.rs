@@ -1,0 +1,649 @@
+//! Tests of the tax actions, run as the run handler and the worker do.
+
+use proptest::prelude::*;
+use serde_json::{json, Value};
+
+use crate::agents::business::testing;
+use crate::agents::catalogue::{Action, Failure};
+use crate::domain::agents::{AgentType, Complexity};
+
+const AGENT: AgentType = AgentType::Tax;
+
+fn action(name: &str) -> &'static dyn Action {
+    testing::action(AGENT, name)
+}
+
+fn result(name: &str, input: Value) -> Value {
+    testing::result(AGENT, name, input)
+}
+
+fn invalid_field(name: &str, input: Value) -> String {
+    testing::invalid_field(AGENT, name, input)
+}
+
+fn failure(name: &str, input: Value) -> Failure {
+    testing::failure(AGENT, name, input)
+}
+
+#[test]
+fn both_actions_are_registered_as_analysis() {
+    assert_eq!(action("nexus_check").complexity(), Complexity::Analysis);
+    assert_eq!(
+        action("estimate_liability").complexity(),
+        Complexity::Analysis
+    );
+}
+
+// -- nexus_check ------------------------------------------------------------
+
+#[test]
+fn nexus_check_gives_agents_md_example_verbatim() {
+    let input = json!({
+        "period_end": "2026-06-30",
+        "physical_presence": ["TX"],
+        "sales": [
+            {"id": "s-1", "ship_to": "1 Market St, San Francisco, CA 94105", "amount_cents": 30000000},
+            {"id": "s-2", "ship_to": "Somewhere", "amount_cents": 100},
+        ],
+    });
+    assert_eq!(
+        result("nexus_check", input),
+        json!({"period_end": "2026-06-30",
+         "states": [{"state": "CA", "sales_cents": 30000000, "transactions": 1,
+                     "physical": false, "economic": false, "nexus": false,
+                     "threshold": {"sales_cents": 50000000, "transactions": null,
+                                   "rule": "sales", "comparison": "more_than"},
+                     "source": "CDTFA, R&TC 6203"},
+                    {"state": "TX", "sales_cents": 0, "transactions": 0,
+                     "physical": true, "economic": false, "nexus": true,
+                     "threshold": {"sales_cents": 50000000, "transactions": null,
+                                   "rule": "sales", "comparison": "at_least"},
+                     "source": "Texas Comptroller, 34 TAC 3.286"}],
+         "unparsed": ["s-2"], "no_rule": []})
+    );
+}
+
+/// A state's row of a `nexus_check` result, by code.
+fn state_row<'a>(r: &'a Value, code: &str) -> &'a Value {
+    r["states"]
+        .as_array()
+        .and_then(|s| s.iter().find(|row| row["state"] == code))
+        .unwrap_or_else(|| panic!("{code} is listed in {r}"))
+}
+
+#[test]
+fn nexus_check_sums_per_state_and_applies_each_rule_in_force() {
+    let input = json!({
+        "period_end": "2026-06-30",
+        "physical_presence": ["OR", "WA"],
+        "sales": [
+            {"id": "ny-1", "ship_to": "350 5th Ave, New York, NY 10118", "amount_cents": 30_000_000},
+            {"id": "ca-1", "ship_to": "1 Market St, San Francisco, ca 94105-1234", "amount_cents": 25_000_000},
+            {"id": "x-1", "ship_to": "Paris, FR", "amount_cents": 7},
+            {"id": "ny-2", "ship_to": "Buffalo, new york", "amount_cents": 20_000_001},
+            {"id": "ca-2", "ship_to": "Los Angeles, California", "amount_cents": 25_000_001},
+            {"id": "ga-1", "ship_to": "Atlanta, Georgia", "amount_cents": 10_000_000},
+            {"id": "ga-2", "ship_to": "Savannah, GA", "amount_cents": 0},
+            {"id": "x-2", "ship_to": "", "amount_cents": 5},
+            {"id": "il-1", "ship_to": "Chicago, IL 60601", "amount_cents": 9_999_999},
+            {"id": "or-1", "ship_to": "Portland, OR 97201", "amount_cents": 50},
+            {"id": "wv-1", "ship_to": "Charleston, West Virginia", "amount_cents": 1},
+        ],
+    });
+    let r = result("nexus_check", input);
+    // CA: 25_000_000 + 25_000_001 = 50_000_001 > 50_000_000 (more than): economic.
+    assert_eq!(
+        state_row(&r, "CA"),
+        &json!({"state": "CA", "sales_cents": 50_000_001, "transactions": 2,
+                "physical": false, "economic": true, "nexus": true,
+                "threshold": {"sales_cents": 50_000_000, "transactions": null,
+                              "rule": "sales", "comparison": "more_than"},
+                "source": "CDTFA, R&TC 6203"})
+    );
+    // GA: 10_000_000 + 0 = 10_000_000, not more than 10_000_000; 2 transactions,
+    // not at least 200: no nexus. The comparison is per figure.
+    assert_eq!(
+        state_row(&r, "GA"),
+        &json!({"state": "GA", "sales_cents": 10_000_000, "transactions": 2,
+                "physical": false, "economic": false, "nexus": false,
+                "threshold": {"sales_cents": 10_000_000, "transactions": 200,
+                              "rule": "sales_or_transactions",
+                              "comparison": {"sales": "more_than", "transactions": "at_least"}},
+                "source": "GA DOR, O.C.G.A. 48-8-2"})
+    );
+    // IL from 2026-01-01: sales at least 10_000_000; 9_999_999 is not.
+    assert_eq!(state_row(&r, "IL")["economic"], false);
+    assert_eq!(
+        state_row(&r, "IL")["threshold"],
+        json!({"sales_cents": 10_000_000, "transactions": null, "rule": "sales", "comparison": "at_least"})
+    );
+    // NY: 30_000_000 + 20_000_001 = 50_000_001 > 50_000_000, but 2 transactions
+    // are not more than 100: the "and" rule does not hold.
+    let ny = state_row(&r, "NY");
+    assert_eq!(
+        (&ny["sales_cents"], &ny["transactions"], &ny["economic"]),
+        (&json!(50_000_001), &json!(2), &json!(false))
+    );
+    assert_eq!(ny["threshold"]["rule"], "sales_and_transactions");
+    // OR: no rule in the table; physical presence gives nexus all the same.
+    assert_eq!(
+        state_row(&r, "OR"),
+        &json!({"state": "OR", "sales_cents": 50, "transactions": 1,
+                "physical": true, "economic": false, "nexus": true,
+                "threshold": null, "source": null})
+    );
+    // WA: physical, no sales.
+    let wa = state_row(&r, "WA");
+    assert_eq!(
+        (
+            &wa["sales_cents"],
+            &wa["physical"],
+            &wa["economic"],
+            &wa["nexus"]
+        ),
+        (&json!(0), &json!(true), &json!(false), &json!(true))
+    );
+    // WV by its full name; no rule.
+    assert_eq!(state_row(&r, "WV")["threshold"], Value::Null);
+    // States by code; unparsed in input order; no_rule by code.
+    let codes: Vec<Value> = r["states"]
+        .as_array()
+        .map(|s| s.iter().map(|row| row["state"].clone()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        Value::Array(codes),
+        json!(["CA", "GA", "IL", "NY", "OR", "WA", "WV"])
+    );
+    assert_eq!(r["unparsed"], json!(["x-1", "x-2"]));
+    assert_eq!(r["no_rule"], json!(["OR", "WV"]));
+}
+
+#[test]
+fn nexus_check_picks_the_rule_in_force_on_period_end() {
+    // 200 sales of 1 cent to Illinois: at least 200 transactions.
+    let sales: Vec<Value> = (0..200)
+        .map(
+            |i| json!({"id": format!("s-{i:03}"), "ship_to": "Springfield, IL", "amount_cents": 1}),
+        )
+        .collect();
+    let at = |period_end: &str| {
+        result(
+            "nexus_check",
+            json!({"period_end": period_end, "physical_presence": [], "sales": sales}),
+        )
+    };
+    // 2025-12-31: the 2018 rule, sales or at least 200 transactions: 200 ≥ 200.
+    let before = at("2025-12-31");
+    assert_eq!(
+        state_row(&before, "IL"),
+        &json!({"state": "IL", "sales_cents": 200, "transactions": 200,
+                "physical": false, "economic": true, "nexus": true,
+                "threshold": {"sales_cents": 10_000_000, "transactions": 200,
+                              "rule": "sales_or_transactions", "comparison": "at_least"},
+                "source": "IL DOR, Public Act 100-0587"})
+    );
+    // 2026-01-01: sales only; 200 cents is not at least 10_000_000.
+    let after = at("2026-01-01");
+    assert_eq!(state_row(&after, "IL")["economic"], false);
+    assert_eq!(
+        state_row(&after, "IL")["source"],
+        "IL DOR, Public Act 103-0592"
+    );
+    // 2018-09-30: no Illinois rule yet: threshold null, named in no_rule.
+    let earlier = at("2018-09-30");
+    assert_eq!(state_row(&earlier, "IL")["threshold"], Value::Null);
+    assert_eq!(state_row(&earlier, "IL")["source"], Value::Null);
+    assert_eq!(state_row(&earlier, "IL")["economic"], false);
+    assert_eq!(earlier["no_rule"], json!(["IL"]));
+}
+
+#[test]
+fn nexus_check_with_no_sales_and_no_presence_lists_nothing() {
+    let r = result(
+        "nexus_check",
+        json!({"period_end": "2026-06-30", "physical_presence": [], "sales": []}),
+    );
+    assert_eq!(
+        r,
+        json!({"period_end": "2026-06-30", "states": [], "unparsed": [], "no_rule": []})
+    );
+    // Only unparsed sales: no state at all.
+    let r = result(
+        "nexus_check",
+        json!({"period_end": "2026-06-30", "physical_presence": [],
+               "sales": [{"id": "b", "ship_to": "Austin, TX, USA", "amount_cents": 1},
+                         {"id": "a", "ship_to": "London, UK", "amount_cents": 1}]}),
+    );
+    assert_eq!(r["states"], json!([]));
+    assert_eq!(r["unparsed"], json!(["b", "a"]));
+}
+
+#[test]
+fn nexus_check_at_the_threshold_more_than_and_at_least_differ() {
+    // CA (more than) and TX (at least), each with exactly 50_000_000.
+    let r = result(
+        "nexus_check",
+        json!({"period_end": "2026-06-30", "physical_presence": [],
+               "sales": [{"id": "a", "ship_to": "San Jose, CA 95113", "amount_cents": 50_000_000},
+                         {"id": "b", "ship_to": "Austin, TX 78701", "amount_cents": 50_000_000}]}),
+    );
+    assert_eq!(state_row(&r, "CA")["economic"], false);
+    assert_eq!(state_row(&r, "TX")["economic"], true);
+    assert_eq!(state_row(&r, "TX")["nexus"], true);
+}
+
+#[test]
+fn nexus_check_names_the_field_of_input_that_does_not_parse() {
+    let sale = json!({"id": "s-1", "ship_to": "Austin, TX", "amount_cents": 1});
+    let ok = json!({"period_end": "2026-06-30", "physical_presence": ["TX"], "sales": [sale]});
+    let with = |key: &str, value: Value| {
+        let mut input = ok.clone();
+        input[key] = value;
+        input
+    };
+    let without = |key: &str| {
+        let mut input = ok.clone();
+        input.as_object_mut().map(|o| o.remove(key));
+        input
+    };
+    let cases = [
+        (without("period_end"), "input.period_end"),
+        (with("period_end", json!("2026-02-30")), "input.period_end"),
+        (without("physical_presence"), "input.physical_presence"),
+        (without("sales"), "input.sales"),
+        (
+            with("physical_presence", json!(["TX", "PR"])),
+            "input.physical_presence[1]",
+        ),
+        (
+            with("physical_presence", json!(["tx"])),
+            "input.physical_presence[0]",
+        ),
+        (
+            with("physical_presence", json!(["Texas"])),
+            "input.physical_presence[0]",
+        ),
+        (
+            with("physical_presence", json!(["TX", "CA", "TX"])),
+            "input.physical_presence[2]",
+        ),
+        (
+            with(
+                "sales",
+                json!([sale, {"id": "s-1", "ship_to": "x", "amount_cents": 1}]),
+            ),
+            "input.sales[1].id",
+        ),
+        (
+            with("sales", json!([sale, {"id": "s-2", "amount_cents": 1}])),
+            "input.sales[1].ship_to",
+        ),
+        (
+            with(
+                "sales",
+                json!([{"id": "s-2", "ship_to": null, "amount_cents": 1}]),
+            ),
+            "input.sales[0].ship_to",
+        ),
+        (
+            with(
+                "sales",
+                json!([{"id": "", "ship_to": "x", "amount_cents": 1}]),
+            ),
+            "input.sales[0].id",
+        ),
+        (
+            with(
+                "sales",
+                json!([{"id": "s", "ship_to": "x", "amount_cents": "1"}]),
+            ),
+            "input.sales[0].amount_cents",
+        ),
+        (
+            with(
+                "sales",
+                json!([{"id": "s", "ship_to": "x", "amount_cents": -1}]),
+            ),
+            "input.sales[0].amount_cents",
+        ),
+        (
+            with(
+                "sales",
+                json!([{"id": "s", "ship_to": "x", "amount_cents": 1_000_000_000_000_001_u64}]),
+            ),
+            "input.sales[0].amount_cents",
+        ),
+        (
+            // 10^15 + 1 shipped to Texas: the state's sum passes the limit.
+            with(
+                "sales",
+                json!([{"id": "a", "ship_to": "Austin, TX", "amount_cents": 1_000_000_000_000_000_u64},
+                       {"id": "b", "ship_to": "Dallas, TX 75201", "amount_cents": 1}]),
+            ),
+            "input.sales",
+        ),
+    ];
+    for (input, field) in cases {
+        assert_eq!(
+            invalid_field("nexus_check", input.clone()),
+            field,
+            "{input}"
+        );
+    }
+    // 10^15 to Texas and 10^15 unparsed: each sum is within the limit.
+    let r = result(
+        "nexus_check",
+        with(
+            "sales",
+            json!([{"id": "a", "ship_to": "Austin, TX", "amount_cents": 1_000_000_000_000_000_u64},
+                   {"id": "b", "ship_to": "Nowhere", "amount_cents": 1_000_000_000_000_000_u64}]),
+        ),
+    );
+    assert_eq!(
+        state_row(&r, "TX")["sales_cents"],
+        1_000_000_000_000_000_u64
+    );
+}
+
+// -- estimate_liability -------------------------------------------------------
+
+#[test]
+fn estimate_liability_taxes_each_nexus_state_rounding_once_half_even() {
+    let input = json!({
+        "nexus": ["NY", "CA", "WA"],
+        "rates": [
+            {"state": "CA", "rate": 0.0725},
+            {"state": "NY", "rate": 0.045},
+            {"state": "WA", "rate": 0.065},
+            // A rate for a state without nexus is not used.
+            {"state": "OR", "rate": 0.5},
+        ],
+        "sales": [
+            {"id": "s-1", "state": "CA", "amount_cents": 1000},
+            {"id": "s-2", "state": "CA", "amount_cents": 2000},
+            {"id": "s-3", "state": "NY", "amount_cents": 2500},
+            {"id": "s-4", "state": "OR", "amount_cents": 5000},
+            {"id": "s-5", "state": "TX", "amount_cents": 700},
+        ],
+    });
+    // CA: 1000 + 2000 = 3000; 3000 × 0.0725 = 217.5 -> 218 (half to even: 8).
+    //     Per sale it would be 72.5 -> 72 and 145: 217; the state is rounded once.
+    // NY: 2500 × 0.045 = 112.5 -> 112 (half to even: 2).
+    // WA: no sales: 0 × 0.065 = 0.
+    // total = 218 + 112 + 0 = 330.
+    // Not taxed: OR 5000, TX 700 (by code); 5000 + 700 = 5700.
+    assert_eq!(
+        result("estimate_liability", input),
+        json!({
+            "states": [
+                {"state": "CA", "taxable_sales_cents": 3000, "rate": 0.0725, "tax_cents": 218},
+                {"state": "NY", "taxable_sales_cents": 2500, "rate": 0.045, "tax_cents": 112},
+                {"state": "WA", "taxable_sales_cents": 0, "rate": 0.065, "tax_cents": 0},
+            ],
+            "total_tax_cents": 330,
+            "not_taxed": [
+                {"state": "OR", "sales_cents": 5000},
+                {"state": "TX", "sales_cents": 700},
+            ],
+            "not_taxed_cents": 5700,
+        })
+    );
+}
+
+#[test]
+fn estimate_liability_with_rates_zero_and_one_and_no_nexus() {
+    let input = json!({
+        "nexus": ["FL", "DE"],
+        "rates": [{"state": "FL", "rate": 1}, {"state": "DE", "rate": 0}],
+        "sales": [{"id": "a", "state": "FL", "amount_cents": 999}, {"id": "b", "state": "DE", "amount_cents": 999}],
+    });
+    // DE: 999 × 0 = 0; FL: 999 × 1 = 999; total 999.
+    assert_eq!(
+        result("estimate_liability", input),
+        json!({
+            "states": [
+                {"state": "DE", "taxable_sales_cents": 999, "rate": 0.0, "tax_cents": 0},
+                {"state": "FL", "taxable_sales_cents": 999, "rate": 1.0, "tax_cents": 999},
+            ],
+            "total_tax_cents": 999,
+            "not_taxed": [],
+            "not_taxed_cents": 0,
+        })
+    );
+    // No nexus: nothing taxed, every sale listed as not taxed.
+    let none = json!({"nexus": [], "rates": [],
+                      "sales": [{"id": "a", "state": "FL", "amount_cents": 10}]});
+    assert_eq!(
+        result("estimate_liability", none),
+        json!({"states": [], "total_tax_cents": 0,
+               "not_taxed": [{"state": "FL", "sales_cents": 10}], "not_taxed_cents": 10})
+    );
+}
+
+#[test]
+fn estimate_liability_fails_naming_a_nexus_state_without_a_rate() {
+    let input = json!({
+        "nexus": ["CA", "TX"],
+        "rates": [{"state": "CA", "rate": 0.0725}],
+        "sales": [],
+    });
+    assert_eq!(
+        failure("estimate_liability", input),
+        Failure("nexus[1] \"TX\": no rate given".to_owned())
+    );
+    // Every one is named, in input order.
+    let two =
+        json!({"nexus": ["WA", "CA", "NY"], "rates": [{"state": "CA", "rate": 0.05}], "sales": []});
+    assert_eq!(
+        failure("estimate_liability", two).0,
+        "nexus[0] \"WA\": no rate given; nexus[2] \"NY\": no rate given"
+    );
+}
+
+#[test]
+fn estimate_liability_names_the_field_of_input_that_does_not_parse() {
+    let ok = json!({
+        "nexus": ["CA"],
+        "rates": [{"state": "CA", "rate": 0.0725}],
+        "sales": [{"id": "s-1", "state": "CA", "amount_cents": 1}],
+    });
+    let with = |key: &str, value: Value| {
+        let mut input = ok.clone();
+        input[key] = value;
+        input
+    };
+    let without = |key: &str| {
+        let mut input = ok.clone();
+        input.as_object_mut().map(|o| o.remove(key));
+        input
+    };
+    let cases = [
+        (without("nexus"), "input.nexus"),
+        (without("rates"), "input.rates"),
+        (without("sales"), "input.sales"),
+        (with("nexus", json!(["CA", "CA"])), "input.nexus[1]"),
+        (with("nexus", json!(["CA", "XX"])), "input.nexus[1]"),
+        (with("nexus", json!(["ca"])), "input.nexus[0]"),
+        (
+            with(
+                "rates",
+                json!([{"state": "CA", "rate": 0.1}, {"state": "CA", "rate": 0.2}]),
+            ),
+            "input.rates[1].state",
+        ),
+        (
+            with("rates", json!([{"state": "CA", "rate": 1.5}])),
+            "input.rates[0].rate",
+        ),
+        (
+            with("rates", json!([{"state": "CA", "rate": -0.1}])),
+            "input.rates[0].rate",
+        ),
+        (
+            with("rates", json!([{"state": "CA", "rate": "0.1"}])),
+            "input.rates[0].rate",
+        ),
+        (
+            with("rates", json!([{"state": "CA"}])),
+            "input.rates[0].rate",
+        ),
+        (
+            with(
+                "sales",
+                json!([{"id": "s-1", "state": "GU", "amount_cents": 1}]),
+            ),
+            "input.sales[0].state",
+        ),
+        (
+            with(
+                "sales",
+                json!([{"id": "s-1", "state": "CA", "amount_cents": 1},
+                                 {"id": "s-1", "state": "NY", "amount_cents": 1}]),
+            ),
+            "input.sales[1].id",
+        ),
+        (
+            with(
+                "sales",
+                json!([{"id": "s-1", "state": "CA", "amount_cents": 0.5}]),
+            ),
+            "input.sales[0].amount_cents",
+        ),
+        (
+            with("sales", json!([{"id": "s-1", "state": "CA"}])),
+            "input.sales[0].amount_cents",
+        ),
+        (
+            // 10^15 in CA plus 1 in NY: the total passes the limit.
+            with(
+                "sales",
+                json!([{"id": "a", "state": "CA", "amount_cents": 1_000_000_000_000_000_u64},
+                                 {"id": "b", "state": "NY", "amount_cents": 1}]),
+            ),
+            "input.sales",
+        ),
+    ];
+    for (input, field) in cases {
+        assert_eq!(
+            invalid_field("estimate_liability", input.clone()),
+            field,
+            "{input}"
+        );
+    }
+}
+
+// -- invariants ---------------------------------------------------------------
+
+/// Addresses that parse by each rule, addresses that do not, and arbitrary
+/// text (any Unicode).
+fn ship_to() -> impl Strategy<Value = String> {
+    prop_oneof![
+        any::<String>(),
+        "\\PC{0,40}",
+        (
+            prop::sample::select(vec!["CA", "ny", "Tx", "GA", "IL", "WA", "PR", "ZZ", "or"]),
+            "[0-9]{5}(-[0-9]{4})?",
+        )
+            .prop_map(|(code, zip)| format!("1 Main St, Town, {code} {zip}")),
+        prop::sample::select(vec![
+            "Atlanta, Georgia",
+            "Buffalo, new york",
+            "Charleston, West Virginia",
+            "Washington, DC 20001",
+            "Austin, TX, USA",
+            "Somewhere",
+            "",
+            "Paris, FR",
+        ])
+        .prop_map(str::to_owned),
+    ]
+}
+
+fn sale_amount() -> impl Strategy<Value = u64> {
+    prop_oneof![0..=1_000_u64, 0..=1_000_000_000_000_000_u64]
+}
+
+proptest! {
+    #[test]
+    fn nexus_check_never_panics_and_counts_every_sale_once(
+        sales in proptest::collection::vec((ship_to(), sale_amount()), 0..12),
+        physical in proptest::collection::btree_set(
+            prop::sample::select(vec!["CA", "TX", "OR", "NY", "DC"]), 0..3),
+        period_end in prop::sample::select(vec!["2018-01-01", "2025-12-31", "2026-06-30"]),
+    ) {
+        let sales_json: Vec<Value> = sales.iter().enumerate()
+            .map(|(i, (to, cents))| json!({"id": format!("s-{i}"), "ship_to": to, "amount_cents": cents}))
+            .collect();
+        let input = json!({"period_end": period_end, "physical_presence": physical, "sales": sales_json});
+        prop_assert!(testing::refuses_or_answers(AGENT, "nexus_check", &input));
+        if action("nexus_check").validate(&input).is_ok() {
+            let r = result("nexus_check", input);
+            let states = r["states"].as_array().expect("states is a list");
+            let unparsed = r["unparsed"].as_array().expect("unparsed is a list");
+            let counted: u64 = states.iter().map(|s| s["transactions"].as_u64().expect("a count")).sum();
+            prop_assert_eq!(counted + unparsed.len() as u64, sales.len() as u64);
+            // The cents add up too: states' sums plus the unparsed sales' amounts.
+            let in_states: u128 = states.iter().map(|s| u128::from(s["sales_cents"].as_u64().expect("cents"))).sum();
+            let in_unparsed: u128 = unparsed.iter()
+                .map(|id| {
+                    let i: usize = id.as_str().and_then(|s| s.strip_prefix("s-")).and_then(|s| s.parse().ok()).expect("an id");
+                    u128::from(sales[i].1)
+                })
+                .sum();
+            prop_assert_eq!(in_states + in_unparsed, sales.iter().map(|s| u128::from(s.1)).sum::<u128>());
+            for s in states {
+                prop_assert_eq!(&s["nexus"], &json!(s["physical"] == true || s["economic"] == true));
+                prop_assert!(s["threshold"].is_null() == s["source"].is_null());
+                prop_assert!(!s["threshold"].is_null() || s["economic"] == false);
+            }
+            let codes: Vec<&str> = states.iter().map(|s| s["state"].as_str().expect("a code")).collect();
+            prop_assert!(codes.windows(2).all(|w| w[0] < w[1]), "states by code");
+            for p in &physical {
+                prop_assert!(codes.contains(p));
+            }
+        }
+    }
+
+    #[test]
+    fn estimate_liability_never_panics_and_rounds_each_state_once(
+        sales in proptest::collection::vec(
+            (prop::sample::select(vec!["CA", "NY", "TX", "OR"]), sale_amount()), 0..10),
+        rates in proptest::collection::vec(0..=10_000_u32, 4),
+        nexus in proptest::collection::btree_set(prop::sample::select(vec!["CA", "NY", "TX", "WA"]), 0..4),
+    ) {
+        let codes = ["CA", "NY", "TX", "WA"];
+        // rate n / 10_000, exact as a JSON number (at most 5 significant digits).
+        let rates_json: Vec<Value> = codes.iter().zip(&rates)
+            .map(|(c, &n)| json!({"state": c, "rate": f64::from(n) / 10_000.0}))
+            .collect();
+        let sales_json: Vec<Value> = sales.iter().enumerate()
+            .map(|(i, (s, cents))| json!({"id": format!("s-{i}"), "state": s, "amount_cents": cents}))
+            .collect();
+        let input = json!({"nexus": nexus, "rates": rates_json, "sales": sales_json});
+        prop_assert!(testing::refuses_or_answers(AGENT, "estimate_liability", &input));
+        if action("estimate_liability").validate(&input).is_ok() {
+            let r = result("estimate_liability", input);
+            let mut total = 0_i64;
+            for row in r["states"].as_array().expect("states is a list") {
+                let code = row["state"].as_str().expect("a code");
+                let taxable: u128 = sales.iter().filter(|(s, _)| *s == code).map(|(_, c)| u128::from(*c)).sum();
+                prop_assert_eq!(u128::from(row["taxable_sales_cents"].as_u64().expect("cents")), taxable);
+                // Half-even, worked in integers: taxable × n / 10_000.
+                let n = u128::from(rates[codes.iter().position(|c| *c == code).expect("a code")]);
+                let (q, rem) = ((taxable * n) / 10_000, (taxable * n) % 10_000);
+                let expected = match (2 * rem).cmp(&10_000) {
+                    std::cmp::Ordering::Less => q,
+                    std::cmp::Ordering::Greater => q + 1,
+                    std::cmp::Ordering::Equal => q + (q & 1),
+                };
+                prop_assert_eq!(u128::from(row["tax_cents"].as_u64().expect("cents")), expected);
+                total += row["tax_cents"].as_i64().expect("cents");
+            }
+            prop_assert_eq!(r["total_tax_cents"].as_i64(), Some(total));
+            let taxed: u64 = r["states"].as_array().expect("a list").iter()
+                .map(|s| s["taxable_sales_cents"].as_u64().expect("cents")).sum();
+            let all: u64 = sales.iter().map(|s| s.1).sum();
+            prop_assert_eq!(taxed + r["not_taxed_cents"].as_u64().expect("cents"), all);
+        }
+    }
+}
