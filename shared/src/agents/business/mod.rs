@@ -3,7 +3,8 @@
 //!
 //! - `compare_vendors`, `draft_purchase_order` and `submit_purchase_order`
 //!   in [`purchasing`];
-//! - `resolve_entities` in [`accounting`].
+//! - `resolve_entities`, `categorize_transactions`, `detect_anomalies`,
+//!   `reconcile` and `draft_invoice` in [`accounting`].
 //!
 //! [`fields`] holds the bounded field types (cents, quantities, non-empty
 //! text, currency codes, exact fractions, dates, months) and the checks the
@@ -23,6 +24,10 @@ use super::catalogue::Catalogue;
 pub fn catalogue() -> Catalogue {
     Catalogue::empty()
         .with::<accounting::ResolveEntities>()
+        .with::<accounting::CategorizeTransactions>()
+        .with::<accounting::DetectAnomalies>()
+        .with::<accounting::Reconcile>()
+        .with::<accounting::DraftInvoice>()
         .with::<purchasing::CompareVendors>()
         .with::<purchasing::DraftPurchaseOrder>()
         .with::<purchasing::SubmitPurchaseOrder>()
