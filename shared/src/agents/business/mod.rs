@@ -3,7 +3,8 @@
 //!
 //! - `compare_vendors`, `draft_purchase_order` and `submit_purchase_order`
 //!   in [`purchasing`];
-//! - `resolve_entities` in [`accounting`];
+//! - `resolve_entities`, `categorize_transactions`, `detect_anomalies`,
+//!   `reconcile` and `draft_invoice` in [`accounting`];
 //! - `nexus_check` and `estimate_liability` in [`tax`].
 //!
 //! [`fields`] holds the bounded field types (cents, quantities, non-empty
@@ -25,6 +26,10 @@ use super::catalogue::Catalogue;
 pub fn catalogue() -> Catalogue {
     Catalogue::empty()
         .with::<accounting::ResolveEntities>()
+        .with::<accounting::CategorizeTransactions>()
+        .with::<accounting::DetectAnomalies>()
+        .with::<accounting::Reconcile>()
+        .with::<accounting::DraftInvoice>()
         .with::<purchasing::CompareVendors>()
         .with::<purchasing::DraftPurchaseOrder>()
         .with::<purchasing::SubmitPurchaseOrder>()
