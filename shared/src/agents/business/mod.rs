@@ -3,7 +3,9 @@
 //!
 //! - `compare_vendors`, `draft_purchase_order` and `submit_purchase_order`
 //!   in [`purchasing`];
-//! - `resolve_entities` in [`accounting`].
+//! - `resolve_entities` in [`accounting`];
+//! - `campaign_roi` and `cac_trend` in [`marketing`];
+//! - `score_leads` and `pipeline_health` in [`sales`].
 //!
 //! [`fields`] holds the bounded field types (cents, quantities, non-empty
 //! text, currency codes, exact fractions, dates, months) and the checks the
@@ -13,7 +15,9 @@
 pub mod accounting;
 pub mod exact;
 pub mod fields;
+pub mod marketing;
 pub mod purchasing;
+pub mod sales;
 #[cfg(test)]
 pub(crate) mod testing;
 
@@ -26,4 +30,8 @@ pub fn catalogue() -> Catalogue {
         .with::<purchasing::CompareVendors>()
         .with::<purchasing::DraftPurchaseOrder>()
         .with::<purchasing::SubmitPurchaseOrder>()
+        .with::<sales::ScoreLeads>()
+        .with::<sales::PipelineHealth>()
+        .with::<marketing::CampaignRoi>()
+        .with::<marketing::CacTrend>()
 }
