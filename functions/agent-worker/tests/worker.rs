@@ -754,8 +754,31 @@ async fn a_dead_letter_waits_for_a_live_lease_then_fails_the_job(h: World) {
     assert_eq!(h.job(&job.job_id).await.status, JobStatus::Failed);
 }
 
+async fn a_result_too_large_to_keep_fails_the_job_saying_so(h: World) {
+    h.agent(Maturity::Autonomous).await;
+    // 150 needs with 1,000-character skus: each row of the result repeats
+    // its sku, so the result passes 150 x 1,000 = 150,000 bytes > 128 KiB.
+    let needs: Vec<Value> = (0..150)
+        .map(|i| json!({"sku": format!("{i:03}{}", "x".repeat(997)), "quantity": 1}))
+        .collect();
+    let job = h
+        .submit("compare_vendors", json!({"needs": needs, "quotes": []}))
+        .await;
+    let ran = h.deliver("m-big", &job.job_id, Source::Jobs).await.unwrap();
+    assert_eq!(ran, Processed::Ran(JobStatus::Failed));
+    let stored = h.job(&job.job_id).await;
+    assert_eq!(stored.status, JobStatus::Failed);
+    assert!(stored.result.is_none());
+    let error = stored.error.unwrap();
+    assert!(
+        error.ends_with("more than the 131072 a job keeps: split the input"),
+        "{error}"
+    );
+}
+
 warden::on_both_stores!(
     world;
+    a_result_too_large_to_keep_fails_the_job_saying_so,
     a_message_naming_another_agent_is_judged_by_the_jobs_own_agent,
     a_dead_letter_waits_for_a_live_lease_then_fails_the_job,
     the_same_message_delivered_twice_runs_the_action_once,

@@ -77,6 +77,12 @@ pub enum Effect {
     PublishOutbound(Value),
 }
 
+/// The largest result a job keeps, as JSON: 128 KiB. A job's input (up to
+/// the 256 KiB request body) and its result share one DynamoDB item, which
+/// holds 400 KB; a bigger result ends the job `FAILED` saying so (split the
+/// input), rather than a write the store refuses.
+pub const MAX_RESULT_BYTES: usize = 128 * 1024;
+
 /// What a successful action returns.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {

@@ -23,7 +23,7 @@
 
 use std::time::Duration;
 
-use super::catalogue::{Catalogue, Effect, Outcome};
+use super::catalogue::{Catalogue, Effect, Outcome, MAX_RESULT_BYTES};
 use super::governance;
 use super::run::JobMessage;
 use crate::audit::{EventType, Origin, Severity};
@@ -180,7 +180,7 @@ pub async fn process(
     let run = tokio::task::spawn_blocking(move || action.run(&input));
     let budget = Duration::from_millis(u64::try_from(budget).unwrap_or(0));
     let outcome = match tokio::time::timeout(budget, run).await {
-        Ok(Ok(result)) => result.map_err(|f| f.0),
+        Ok(Ok(result)) => result.map_err(|f| f.0).and_then(within_result_limit),
         Ok(Err(join)) => {
             tracing::error!(job_id = %job.job_id, error = %join, "an action panicked");
             Err("the action failed unexpectedly".to_owned())
@@ -233,6 +233,19 @@ pub async fn process(
         // A redelivery found the lease passed and ended it meanwhile.
         Err(Error::ConditionFailed) => Ok(Processed::Skipped("ended by another worker")),
         Err(e) => Err(e),
+    }
+}
+
+/// The outcome, if its result is within [`MAX_RESULT_BYTES`]; else why the
+/// job fails (before any effect is carried out).
+fn within_result_limit(outcome: Outcome) -> std::result::Result<Outcome, String> {
+    let bytes = serde_json::to_vec(&outcome.result).map_or(usize::MAX, |b| b.len());
+    if bytes > MAX_RESULT_BYTES {
+        Err(format!(
+            "the result is {bytes} bytes, more than the {MAX_RESULT_BYTES} a job keeps: split the input"
+        ))
+    } else {
+        Ok(outcome)
     }
 }
 

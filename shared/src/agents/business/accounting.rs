@@ -1670,10 +1670,7 @@ mod tests {
             .iter()
             .map(|d| d["ids"].clone())
             .collect();
-        assert_eq!(
-            ids,
-            vec![json!(["a", "b"]), json!(["b", "c"])]
-        );
+        assert_eq!(ids, vec![json!(["a", "b"]), json!(["b", "c"])]);
         // b-c: 1 h.
         assert_eq!(r["duplicates"][1]["hours_apart"], json!(1.0));
     }
