@@ -3,7 +3,9 @@
 //!
 //! - `compare_vendors`, `draft_purchase_order` and `submit_purchase_order`
 //!   in [`purchasing`];
-//! - `resolve_entities` in [`accounting`].
+//! - `resolve_entities` in [`accounting`];
+//! - `shipment_status` and `reorder_plan` in [`logistics`];
+//! - `cash_runway`, `growth_forecast` and `hiring_plan` in [`planning`].
 //!
 //! [`fields`] holds the bounded field types (cents, quantities, non-empty
 //! text, currency codes, exact fractions, dates, months) and the checks the
@@ -13,6 +15,8 @@
 pub mod accounting;
 pub mod exact;
 pub mod fields;
+pub mod logistics;
+pub mod planning;
 pub mod purchasing;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -26,4 +30,9 @@ pub fn catalogue() -> Catalogue {
         .with::<purchasing::CompareVendors>()
         .with::<purchasing::DraftPurchaseOrder>()
         .with::<purchasing::SubmitPurchaseOrder>()
+        .with::<logistics::ShipmentStatus>()
+        .with::<logistics::ReorderPlan>()
+        .with::<planning::CashRunway>()
+        .with::<planning::GrowthForecast>()
+        .with::<planning::HiringPlan>()
 }
