@@ -5,9 +5,11 @@
 //!   `draft_invoice` and `resolve_entities` in [`accounting`];
 //! - `score_leads` and `pipeline_health` in [`sales`];
 //! - `campaign_roi` and `cac_trend` in [`marketing`];
+//! - `shipment_status` and `reorder_plan` in [`logistics`];
 //! - `nexus_check` and `estimate_liability` in [`tax`];
 //! - `compare_vendors`, `draft_purchase_order` and `submit_purchase_order`
-//!   in [`purchasing`].
+//!   in [`purchasing`];
+//! - `cash_runway`, `growth_forecast` and `hiring_plan` in [`planning`].
 //!
 //! [`fields`] holds the bounded field types (cents, quantities, non-empty
 //! text, currency codes, exact fractions, dates, months) and the checks the
@@ -17,7 +19,9 @@
 pub mod accounting;
 pub mod exact;
 pub mod fields;
+pub mod logistics;
 pub mod marketing;
+pub mod planning;
 pub mod purchasing;
 pub mod sales;
 pub mod tax;
@@ -39,9 +43,14 @@ pub fn catalogue() -> Catalogue {
         .with::<sales::PipelineHealth>()
         .with::<marketing::CampaignRoi>()
         .with::<marketing::CacTrend>()
+        .with::<logistics::ShipmentStatus>()
+        .with::<logistics::ReorderPlan>()
         .with::<tax::NexusCheck>()
         .with::<tax::EstimateLiability>()
         .with::<purchasing::CompareVendors>()
         .with::<purchasing::DraftPurchaseOrder>()
         .with::<purchasing::SubmitPurchaseOrder>()
+        .with::<planning::CashRunway>()
+        .with::<planning::GrowthForecast>()
+        .with::<planning::HiringPlan>()
 }

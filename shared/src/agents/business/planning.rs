@@ -1,0 +1,1471 @@
+//! The planning agent's actions: runway, forecasts, hiring.
+//!
+//! - [`CashRunway`] (`cash_runway`, complexity 1): the average net burn of
+//!   the latest three months, the months of cash it leaves and the date it
+//!   runs out (AGENTS.md "planning / cash_runway").
+//! - [`GrowthForecast`] (`growth_forecast`, complexity 1): the
+//!   least-squares trend of monthly revenue, the compound annual growth
+//!   rate and a forecast along the trend.
+//! - [`HiringPlan`] (`hiring_plan`, complexity 2): which hires, in priority
+//!   order, the runway can carry while staying at or above a target.
+//!
+//! Money is whole cents; the burn, the runway and the trend are exact
+//! rationals ([`Rational`]) rounded half-even only where shown: money to
+//! the cent, months and rates to 4 places.
+//!
+//! # The CAGR, a root
+//!
+//! `cagr` = (last / first)^(12 / span) − 1, where `span` is the number of
+//! months from the first to the latest month. A root is not a quotient, so
+//! it is never computed: its 4-place rounding is *decided*. With `g =
+//! gcd(span, 12)`, `s = span / g`, `e = 12 / g` and `r = last / first`, the
+//! growth factor `R = r^(e/s)` is above `1 + c` exactly when `r^e > (1 +
+//! c)^s` (both sides positive, `x ↦ x^s` increasing). The rounded CAGR is
+//! found by bisection over the midpoints `c = (k + ½) / 10^4` between
+//! 4-place candidates (`k` from −10^4 to 10^19): it is the `k` whose two
+//! midpoints bracket the CAGR, and on a midpoint exactly the even
+//! neighbour (half-even). Each comparison is made on whole numbers,
+//! `last^e × 20000^s` against `(20000 + 2k + 1)^s × first^e` (fractions
+//! reduced first):
+//!
+//! - exactly, in `u128`, when both sides fit (e.g. every span of 12 months
+//!   between revenues up to 10^15, and 24 months with moderate figures);
+//! - otherwise in 28-significant-digit decimal arithmetic: a
+//!   `rust_decimal` mantissa in [1, 10) with a separate power-of-ten
+//!   exponent, so nothing overflows or underflows. Each product rounds the
+//!   mantissa at its 27th or 28th decimal place (a relative error of at
+//!   most about 1.5 × 10^-27), and a power by squaring multiplies that by
+//!   at most about twice its exponent, so each side is within a relative
+//!   10^-21 of its exact value for every span a `YYYY-MM` month allows (at
+//!   most 119,999 months).
+//!
+//! **Limit:** when the two sides of a comparison made in decimals differ
+//! by less than a relative 2 × 10^-21 (the growth factor within about 2 ×
+//! 10^-21 / s of a midpoint `1 + x.xxxx5`), they may be ordered wrongly and
+//! the CAGR rounded to its neighbour 0.0001 away; an exact tie decided in
+//! decimals may miss half-even. Ties and near-ties of whole numbers small
+//! enough for `u128` are always decided exactly.
+//!
+//! A CAGR past 10^15 (only possible over less than 12 months) is refused
+//! at submission naming `months`, like any figure past the limit.
+
+use std::cmp::Ordering;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::exact::{self, Figure, Rational};
+use super::fields::{self, Cents, Count, Date, Month, NonNegative, SignedCents, Text};
+use crate::agents::catalogue::{BusinessAction, Failure, InvalidInput, Outcome};
+use crate::domain::agents::{AgentType, Complexity};
+
+/// What can go wrong while computing: input refused at submission (a
+/// figure past the limit), or a business rule that fails the job.
+#[derive(Debug)]
+enum Problem {
+    /// Refused at submission: `400` naming the field.
+    Invalid(InvalidInput),
+    /// The job fails with this message.
+    Fails(Failure),
+}
+
+impl Problem {
+    /// For `check`: only input that is refused is an error there; a
+    /// business rule fails the job later, in the worker.
+    fn at_submission(self) -> Result<(), InvalidInput> {
+        match self {
+            Problem::Invalid(e) => Err(e),
+            Problem::Fails(_) => Ok(()),
+        }
+    }
+
+    /// For `compute`: the job fails either way.
+    fn failure(self) -> Failure {
+        match self {
+            Problem::Invalid(e) => Failure(e.to_string()),
+            Problem::Fails(f) => f,
+        }
+    }
+}
+
+/// Refuses a month that appears twice, naming its second occurrence.
+fn unique_months(months: impl Iterator<Item = Month>) -> Result<(), InvalidInput> {
+    let keys: Vec<String> = months.map(|m| m.to_string()).collect();
+    fields::unique(
+        keys.iter().map(String::as_str),
+        |i| format!("months[{i}].month"),
+        "month",
+    )
+}
+
+/// A month's revenue and expenses.
+#[derive(Debug, Deserialize)]
+struct MonthFigures {
+    month: Month,
+    revenue_cents: Cents,
+    expenses_cents: Cents,
+}
+
+/// How many of the latest months the burn averages.
+pub const BURN_MONTHS: usize = 3;
+
+/// The average net burn (expenses − revenue) of the latest
+/// [`BURN_MONTHS`] months by `month` (fewer if fewer are given), exact.
+/// No month fails the job: there is nothing to average.
+fn average_net_burn(months: &[MonthFigures]) -> Result<Rational, Failure> {
+    let mut latest: Vec<&MonthFigures> = months.iter().collect();
+    latest.sort_by_key(|m| std::cmp::Reverse(m.month));
+    latest.truncate(BURN_MONTHS);
+    if latest.is_empty() {
+        return Err(Failure("months: no month to average".to_owned()));
+    }
+    // Each net is within ±10^15, so three of them sum far inside i128.
+    let total: i128 = latest
+        .iter()
+        .map(|m| i128::from(m.expenses_cents.get()) - i128::from(m.revenue_cents.get()))
+        .sum();
+    let count = i128::try_from(latest.len()).unwrap_or(1);
+    Rational::new(total, count).ok_or_else(|| Failure("months: no month to average".to_owned()))
+}
+
+/// The months `cash` lasts at a net burn of `burn` a month, exact: `None`
+/// when the burn is not positive (the company is profitable: no end), 0
+/// when there is no cash.
+fn runway(cash: i64, burn: Rational) -> Result<Option<Rational>, Failure> {
+    if burn.signum() != Ordering::Greater {
+        return Ok(None);
+    }
+    if cash <= 0 {
+        return Ok(Some(Rational::integer(0)));
+    }
+    // cash ≤ 10^15 over a burn whose terms are a few times 10^15: fits.
+    Rational::integer(i128::from(cash))
+        .checked_div(burn)
+        .map(Some)
+        .ok_or_else(|| Failure(format!("the runway of {cash} cents could not be computed")))
+}
+
+/// A figure rounded to 4 places, half-even.
+fn four_places(value: Rational, what: &str) -> Result<Figure, Failure> {
+    value
+        .round(4)
+        .map(Figure)
+        .ok_or_else(|| Failure(format!("the {what} could not be rounded")))
+}
+
+/// A cent amount rounded half-even, if it is within ±10^15.
+fn signed_cents(value: Rational) -> Option<i64> {
+    value
+        .round_cents()
+        .filter(|c| c.unsigned_abs() <= fields::MAX_CENTS.unsigned_abs())
+}
+
+// ---------------------------------------------------------------------------
+// cash_runway
+
+/// Days per month for the zero-cash date: 365.25 / 12 = 30.4375 = 487/16.
+const DAYS_PER_MONTH: (i128, i128) = (487, 16);
+
+/// More days than the calendar holds (10,000 years): a zero-cash date
+/// further out is past 9999-12-31 whatever `as_of` is.
+const MAX_CALENDAR_DAYS: i128 = 3_652_500;
+
+/// `cash_runway`: how long the cash lasts at the recent net burn
+/// (AGENTS.md "planning / cash_runway").
+///
+/// The burn averages the three latest months by `month` (fewer if fewer
+/// are given; none fails the job, `months: no month to average`); net burn
+/// = expenses − revenue; the average is kept exact and shown rounded to the
+/// cent. An average ≤ 0 is `profitable`, with `runway_months` and
+/// `zero_cash_date` null. Otherwise the runway is cash / average (0 when
+/// cash ≤ 0), shown to 4 places, and the zero-cash date is `as_of` plus
+/// floor(runway × 30.4375) days from the exact runway; a date past
+/// 9999-12-31 (the calendar's end) is null.
+pub struct CashRunway;
+
+/// `cash_runway`'s input.
+#[derive(Debug, Deserialize)]
+pub struct CashRunwayInput {
+    cash_cents: SignedCents,
+    as_of: Date,
+    months: Vec<MonthFigures>,
+}
+
+/// `cash_runway`'s result.
+#[derive(Debug, Serialize)]
+struct CashRunwayResult {
+    avg_net_burn_cents: i64,
+    runway_months: Option<Figure>,
+    zero_cash_date: Option<Date>,
+    profitable: bool,
+}
+
+/// `as_of` plus floor(`runway` × 30.4375) days, or `None` past the
+/// calendar.
+fn zero_cash_date(as_of: Date, runway: Rational) -> Result<Option<Date>, Failure> {
+    let (num, den) = DAYS_PER_MONTH;
+    let days = runway
+        .checked_mul(Rational::integer(num))
+        .and_then(|r| r.checked_div(Rational::integer(den)))
+        .ok_or_else(|| Failure("the zero-cash date could not be computed".to_owned()))?
+        .floor();
+    if days > MAX_CALENDAR_DAYS {
+        return Ok(None);
+    }
+    // 0 ≤ days ≤ MAX_CALENDAR_DAYS: an i64, and no overflow in `time`.
+    Ok(i64::try_from(days).ok().and_then(|d| as_of.plus_days(d)))
+}
+
+fn cash_runway(input: &CashRunwayInput) -> Result<CashRunwayResult, Failure> {
+    let burn = average_net_burn(&input.months)?;
+    let avg_net_burn_cents = signed_cents(burn)
+        .ok_or_else(|| Failure("the average net burn could not be rounded".to_owned()))?;
+    let Some(runway) = runway(input.cash_cents.get(), burn)? else {
+        return Ok(CashRunwayResult {
+            avg_net_burn_cents,
+            runway_months: None,
+            zero_cash_date: None,
+            profitable: true,
+        });
+    };
+    Ok(CashRunwayResult {
+        avg_net_burn_cents,
+        runway_months: Some(four_places(runway, "runway")?),
+        zero_cash_date: zero_cash_date(input.as_of, runway)?,
+        profitable: false,
+    })
+}
+
+impl BusinessAction for CashRunway {
+    type Input = CashRunwayInput;
+    const AGENT: AgentType = AgentType::Planning;
+    const NAME: &'static str = "cash_runway";
+    const COMPLEXITY: Complexity = Complexity::Analysis;
+
+    fn check(input: &Self::Input) -> Result<(), InvalidInput> {
+        unique_months(input.months.iter().map(|m| m.month))
+    }
+
+    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
+        Outcome::result(cash_runway(&input)?)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// growth_forecast
+
+/// The longest forecast, in months (ten years).
+pub const MAX_HORIZON_MONTHS: u64 = 120;
+
+/// `growth_forecast`: the least-squares line of monthly revenue on the
+/// month, its slope, the CAGR from the first to the latest month, and the
+/// line extended `horizon_months` past the latest month.
+///
+/// Months are unique and at least two (fewer fails the job, naming
+/// `months`). The slope is exact ([`exact::slope`]) and shown rounded to
+/// the cent; each forecast month is the line's exact value rounded
+/// half-even to the cent and never below 0 (a falling line stops at 0).
+/// `cagr` is decided to 4 places as the module doc says, null when the
+/// first or the latest revenue is 0. A forecast past 10^15 cents is
+/// refused at submission, naming `horizon_months` (or `months` when even
+/// the first forecast month passes); so is a forecast month past 9999-12
+/// (`horizon_months`) and a CAGR past 10^15 (`months`).
+pub struct GrowthForecast;
+
+/// `growth_forecast`'s input.
+#[derive(Debug, Deserialize)]
+pub struct GrowthForecastInput {
+    months: Vec<MonthRevenue>,
+    horizon_months: Count,
+}
+
+/// A month's revenue.
+#[derive(Debug, Deserialize)]
+struct MonthRevenue {
+    month: Month,
+    revenue_cents: Cents,
+}
+
+/// A forecast month.
+#[derive(Debug, Serialize)]
+struct Projected {
+    month: Month,
+    revenue_cents: i64,
+}
+
+/// `growth_forecast`'s result.
+#[derive(Debug, Serialize)]
+struct GrowthForecastResult {
+    slope_cents_per_month: i64,
+    cagr: Option<Figure>,
+    forecast: Vec<Projected>,
+}
+
+/// The least-squares line through `points` as `(A, B, D)`: the line's value
+/// at `x` is `(A + B·x) / D` (intercept `A / D`, slope `B / D`, `D > 0`).
+///
+/// With offsets from the latest month (|x| < 120,000), revenues ≤ 10^15
+/// and at most 120,000 points, every product stays below about 10^36, far
+/// inside i128; a `None` is still reported, never wrapped.
+fn line(points: &[(i128, i128)]) -> Option<(i128, i128, i128)> {
+    let n = i128::try_from(points.len()).ok()?;
+    let (mut sx, mut sy, mut sxy, mut sxx) = (0_i128, 0_i128, 0_i128, 0_i128);
+    for &(x, y) in points {
+        sx = sx.checked_add(x)?;
+        sy = sy.checked_add(y)?;
+        sxy = sxy.checked_add(x.checked_mul(y)?)?;
+        sxx = sxx.checked_add(x.checked_mul(x)?)?;
+    }
+    let d = n.checked_mul(sxx)?.checked_sub(sx.checked_mul(sx)?)?;
+    let b = n.checked_mul(sxy)?.checked_sub(sx.checked_mul(sy)?)?;
+    // intercept = (Σy − slope·Σx) / n = (Σy·Σx² − Σx·Σxy) / D.
+    let a = sy.checked_mul(sxx)?.checked_sub(sx.checked_mul(sxy)?)?;
+    (d > 0).then_some((a, b, d))
+}
+
+/// The trend could not be worked out exactly (not expected for any input
+/// the fields accept).
+fn trend_too_large() -> Problem {
+    Problem::Invalid(InvalidInput::new(
+        "months",
+        "the trend of these months does not fit exact arithmetic",
+    ))
+}
+
+fn growth_forecast(input: &GrowthForecastInput) -> Result<GrowthForecastResult, Problem> {
+    let mut months: Vec<&MonthRevenue> = input.months.iter().collect();
+    months.sort_by_key(|m| m.month);
+    let (Some(first), Some(latest)) = (months.first(), months.last()) else {
+        return Err(Problem::Fails(Failure(
+            "months: at least two months are needed for a trend, none given".to_owned(),
+        )));
+    };
+    if months.len() < 2 {
+        return Err(Problem::Fails(Failure(
+            "months: at least two months are needed for a trend, one given".to_owned(),
+        )));
+    }
+    let origin = latest.month.index();
+    let points: Vec<(i128, i128)> = months
+        .iter()
+        .map(|m| {
+            (
+                i128::from(m.month.index() - origin),
+                i128::from(m.revenue_cents.get()),
+            )
+        })
+        .collect();
+    let slope = exact::slope(&points).ok_or_else(trend_too_large)?;
+    // A least-squares slope is a weighted average of the pairwise slopes,
+    // each at most 10^15 cents a month: it always fits.
+    let slope_cents_per_month = signed_cents(slope).ok_or_else(trend_too_large)?;
+    let (a, b, d) = line(&points).ok_or_else(trend_too_large)?;
+
+    let mut forecast = Vec::new();
+    for k in 1..=input.horizon_months.get() {
+        let ahead = i64::try_from(k).map_err(|_| trend_too_large())?;
+        let month = latest.month.plus(ahead).ok_or_else(|| {
+            Problem::Invalid(InvalidInput::new(
+                "horizon_months",
+                format!(
+                    "the forecast would run past 9999-12 ({} + {k} months)",
+                    latest.month
+                ),
+            ))
+        })?;
+        let value = b
+            .checked_mul(i128::from(ahead))
+            .and_then(|bx| a.checked_add(bx))
+            .and_then(|num| Rational::new(num, d))
+            .ok_or_else(trend_too_large)?;
+        // Revenue is never negative: a falling line stops at 0.
+        let revenue_cents = value
+            .round_cents()
+            .map(|c| c.max(0))
+            .and_then(|c| fields::bounded(i128::from(c)))
+            .ok_or_else(|| {
+                let field = if k == 1 { "months" } else { "horizon_months" };
+                Problem::Invalid(InvalidInput::new(
+                    field,
+                    format!(
+                        "the forecast for {month} passes the limit of {} cents",
+                        fields::MAX_CENTS
+                    ),
+                ))
+            })?;
+        forecast.push(Projected {
+            month,
+            revenue_cents,
+        });
+    }
+
+    let span = latest.month.index() - first.month.index();
+    let cagr = cagr(
+        first.revenue_cents.get().unsigned_abs(),
+        latest.revenue_cents.get().unsigned_abs(),
+        span.unsigned_abs(),
+    )
+    .map_err(Problem::Invalid)?
+    .map(Figure);
+    Ok(GrowthForecastResult {
+        slope_cents_per_month,
+        cagr,
+        forecast,
+    })
+}
+
+impl BusinessAction for GrowthForecast {
+    type Input = GrowthForecastInput;
+    const AGENT: AgentType = AgentType::Planning;
+    const NAME: &'static str = "growth_forecast";
+    const COMPLEXITY: Complexity = Complexity::Analysis;
+
+    fn check(input: &Self::Input) -> Result<(), InvalidInput> {
+        unique_months(input.months.iter().map(|m| m.month))?;
+        let horizon = input.horizon_months.get();
+        if !(1..=MAX_HORIZON_MONTHS).contains(&horizon) {
+            return Err(InvalidInput::new(
+                "horizon_months",
+                format!("must be 1 to {MAX_HORIZON_MONTHS}, not {horizon}"),
+            ));
+        }
+        match growth_forecast(input) {
+            Ok(_) => Ok(()),
+            Err(p) => p.at_submission(),
+        }
+    }
+
+    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
+        Outcome::result(growth_forecast(&input).map_err(Problem::failure)?)
+    }
+}
+
+// -- the CAGR ---------------------------------------------------------------
+
+/// The largest CAGR stated (10^15, like every other figure).
+const MAX_CAGR: u128 = 1_000_000_000_000_000;
+
+/// 4-place steps: a CAGR of `k / 10^4`.
+const STEPS: i128 = 10_000;
+
+fn gcd(mut a: u128, mut b: u128) -> u128 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+/// `(a, b)` divided by their greatest common divisor.
+fn reduced(a: u128, b: u128) -> (u128, u128) {
+    match gcd(a, b) {
+        0 | 1 => (a, b),
+        g => (a / g, b / g),
+    }
+}
+
+/// A positive number as a 28-significant-digit decimal mantissa in
+/// [1, 10) and a power of ten: products never overflow or underflow, and
+/// each rounds the mantissa at its 28th decimal place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Scientific {
+    // Field order is the comparison order: the exponent first, then the
+    // mantissa (both normalised, so this orders the values).
+    exponent: i64,
+    mantissa: Decimal,
+}
+
+impl Scientific {
+    const ONE: Scientific = Scientific {
+        exponent: 0,
+        mantissa: Decimal::ONE,
+    };
+
+    /// `n ≥ 1` exactly, if it has at most 28 digits.
+    fn of(n: u128) -> Option<Scientific> {
+        let digits = n.checked_ilog10()?;
+        let mantissa = Decimal::try_from_i128_with_scale(i128::try_from(n).ok()?, digits).ok()?;
+        Some(Scientific {
+            exponent: i64::from(digits),
+            mantissa,
+        })
+    }
+
+    fn times(self, other: Scientific) -> Option<Scientific> {
+        let mut mantissa = self.mantissa.checked_mul(other.mantissa)?;
+        let mut exponent = self.exponent.checked_add(other.exponent)?;
+        while mantissa >= Decimal::TEN {
+            mantissa = mantissa.checked_div(Decimal::TEN)?;
+            exponent = exponent.checked_add(1)?;
+        }
+        Some(Scientific { exponent, mantissa })
+    }
+
+    /// `self^n`, by squaring.
+    fn pow(self, mut n: u32) -> Option<Scientific> {
+        let (mut base, mut acc) = (self, Scientific::ONE);
+        while n > 0 {
+            if n & 1 == 1 {
+                acc = acc.times(base)?;
+            }
+            n >>= 1;
+            if n > 0 {
+                base = base.times(base)?;
+            }
+        }
+        Some(acc)
+    }
+}
+
+/// `a^i × b^j` exactly, if it fits `u128`.
+fn exact_product(a: u128, i: u32, b: u128, j: u32) -> Option<u128> {
+    a.checked_pow(i)?.checked_mul(b.checked_pow(j)?)
+}
+
+/// `a^i × b^j` in 28-digit decimals.
+fn decimal_product(a: u128, i: u32, b: u128, j: u32) -> Option<Scientific> {
+    Scientific::of(a)?.pow(i)?.times(Scientific::of(b)?.pow(j)?)
+}
+
+/// The growth factor `(last/first)^(e/s)` against `p/q`, as
+/// `last^e × q^s` against `p^s × first^e`: exactly when both fit `u128`,
+/// else in 28-digit decimals (see the module doc). All four are ≥ 1.
+fn growth_versus(last: u128, first: u128, e: u32, p: u128, q: u128, s: u32) -> Option<Ordering> {
+    let (p, q) = reduced(p, q);
+    if let (Some(left), Some(right)) = (exact_product(last, e, q, s), exact_product(p, s, first, e))
+    {
+        return Some(left.cmp(&right));
+    }
+    Some(decimal_product(last, e, q, s)?.cmp(&decimal_product(p, s, first, e)?))
+}
+
+/// The CAGR `(last/first)^(12/span) − 1` rounded half-even to 4 places, as
+/// the module doc says; `None` when either revenue is 0; refused past
+/// [`MAX_CAGR`].
+fn cagr(first: u64, last: u64, span: u64) -> Result<Option<Decimal>, InvalidInput> {
+    if first == 0 || last == 0 {
+        return Ok(None);
+    }
+    let undecided = || InvalidInput::new("months", "the CAGR of these months could not be decided");
+    let g = gcd(u128::from(span), 12);
+    let s = u32::try_from(u128::from(span) / g.max(1)).map_err(|_| undecided())?;
+    let e = u32::try_from(12 / g.max(1)).map_err(|_| undecided())?;
+    let (last, first) = reduced(u128::from(last), u128::from(first));
+    let versus = |p: u128, q: u128| growth_versus(last, first, e, p, q, s).ok_or_else(undecided);
+
+    if versus(MAX_CAGR + 1, 1)? == Ordering::Greater {
+        return Err(InvalidInput::new(
+            "months",
+            format!("the CAGR over {span} months passes the limit of {MAX_CAGR}"),
+        ));
+    }
+    // The midpoint above candidate k: 1 + (k + ½)/10^4 = (20000 + 2k + 1) / 20000,
+    // positive for every k ≥ −10^4.
+    let midpoint = |k: i128| -> Result<u128, InvalidInput> {
+        u128::try_from(2 * STEPS + 2 * k + 1).map_err(|_| undecided())
+    };
+    let q = u128::try_from(2 * STEPS).map_err(|_| undecided())?;
+    // Smallest k with growth ≤ the midpoint above k. The CAGR is above −1,
+    // the midpoint below k = −10^4, so k ≥ −10^4; and at most 10^15, below
+    // the midpoint above k = 10^19.
+    let (mut lo, mut hi) = (
+        -STEPS,
+        i128::try_from(MAX_CAGR).map_err(|_| undecided())? * STEPS,
+    );
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if versus(midpoint(mid)?, q)? == Ordering::Greater {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    // On the midpoint itself, half-even: the even one of k and k + 1.
+    let k = if lo % 2 != 0 && versus(midpoint(lo)?, q)? == Ordering::Equal {
+        lo + 1
+    } else {
+        lo
+    };
+    Decimal::try_from_i128_with_scale(k, 4)
+        .map(Some)
+        .map_err(|_| undecided())
+}
+
+// ---------------------------------------------------------------------------
+// hiring_plan
+
+/// `hiring_plan`: which hires, in the given priority order, the runway can
+/// carry while it stays at or above `target_runway_months`.
+///
+/// The burn is `cash_runway`'s (the latest three months; none fails the
+/// job). Hires are walked in order: a hire is made when the runway with it
+/// (the burn plus its monthly cost and those of every hire made so far)
+/// is at least the target, compared exactly; a burn ≤ 0 is an unbounded
+/// runway and always qualifies, and no cash (≤ 0) is a runway of 0. The
+/// first hire that would break the target, and every hire after it, is
+/// deferred: a lower priority never jumps a higher one. The hires' monthly
+/// costs total at most 10^15 cents, and the net burn after the hires is
+/// within ±10^15, refused at submission (naming `hires`) otherwise.
+pub struct HiringPlan;
+
+/// `hiring_plan`'s input.
+#[derive(Debug, Deserialize)]
+pub struct HiringPlanInput {
+    cash_cents: SignedCents,
+    months: Vec<MonthFigures>,
+    target_runway_months: NonNegative,
+    hires: Vec<Hire>,
+}
+
+/// A hire to consider and what it costs a month.
+#[derive(Debug, Deserialize)]
+struct Hire {
+    id: Text,
+    monthly_cost_cents: Cents,
+}
+
+/// `hiring_plan`'s result.
+#[derive(Debug, Serialize)]
+struct HiringPlanResult<'a> {
+    hires: Vec<&'a Text>,
+    deferred: Vec<&'a Text>,
+    monthly_net_burn_cents: i64,
+    runway_months: Option<Figure>,
+}
+
+fn hiring_plan(input: &HiringPlanInput) -> Result<HiringPlanResult<'_>, Problem> {
+    let too_large = || {
+        Problem::Invalid(InvalidInput::new(
+            "hires",
+            format!(
+                "the net burn after these hires passes the limit of {} cents",
+                fields::MAX_CENTS
+            ),
+        ))
+    };
+    let cash = input.cash_cents.get();
+    let target = input.target_runway_months.rational();
+    let mut burn = average_net_burn(&input.months).map_err(Problem::Fails)?;
+    let mut hires = Vec::new();
+    let mut deferred = Vec::new();
+    for hire in &input.hires {
+        if !deferred.is_empty() {
+            deferred.push(&hire.id);
+            continue;
+        }
+        let with = burn
+            .checked_add(Rational::integer(i128::from(hire.monthly_cost_cents.get())))
+            .ok_or_else(too_large)?;
+        let qualifies = match runway(cash, with).map_err(Problem::Fails)? {
+            None => true,
+            Some(months) => months >= target,
+        };
+        if qualifies {
+            burn = with;
+            hires.push(&hire.id);
+        } else {
+            deferred.push(&hire.id);
+        }
+    }
+    let monthly_net_burn_cents = signed_cents(burn).ok_or_else(too_large)?;
+    let runway_months = match runway(cash, burn).map_err(Problem::Fails)? {
+        Some(months) => Some(four_places(months, "runway").map_err(Problem::Fails)?),
+        None => None,
+    };
+    Ok(HiringPlanResult {
+        hires,
+        deferred,
+        monthly_net_burn_cents,
+        runway_months,
+    })
+}
+
+impl BusinessAction for HiringPlan {
+    type Input = HiringPlanInput;
+    const AGENT: AgentType = AgentType::Planning;
+    const NAME: &'static str = "hiring_plan";
+    const COMPLEXITY: Complexity = Complexity::Draft;
+
+    fn check(input: &Self::Input) -> Result<(), InvalidInput> {
+        unique_months(input.months.iter().map(|m| m.month))?;
+        fields::unique(
+            input.hires.iter().map(|h| h.id.as_str()),
+            |i| format!("hires[{i}].id"),
+            "id",
+        )?;
+        fields::sum(input.hires.iter().map(|h| h.monthly_cost_cents.get())).ok_or_else(|| {
+            InvalidInput::new(
+                "hires",
+                format!(
+                    "the hires' monthly costs total past the limit of {} cents",
+                    fields::MAX_CENTS
+                ),
+            )
+        })?;
+        match hiring_plan(input) {
+            Ok(_) => Ok(()),
+            Err(p) => p.at_submission(),
+        }
+    }
+
+    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
+        Outcome::result(hiring_plan(&input).map_err(Problem::failure)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::{json, Value};
+
+    use super::cagr;
+    use crate::agents::business::testing;
+    use crate::agents::catalogue::{Action, Failure};
+    use crate::domain::agents::{AgentType, Complexity};
+
+    const AGENT: AgentType = AgentType::Planning;
+
+    fn action(name: &str) -> &'static dyn Action {
+        testing::action(AGENT, name)
+    }
+
+    fn result(name: &str, input: Value) -> Value {
+        testing::result(AGENT, name, input)
+    }
+
+    fn invalid_field(name: &str, input: Value) -> String {
+        testing::invalid_field(AGENT, name, input)
+    }
+
+    fn failure(name: &str, input: Value) -> Failure {
+        testing::failure(AGENT, name, input)
+    }
+
+    /// A month whose net burn is `expenses − revenue`.
+    fn month(month: &str, revenue: i64, expenses: i64) -> Value {
+        json!({"month": month, "revenue_cents": revenue, "expenses_cents": expenses})
+    }
+
+    /// A JSON number read from its decimal text, as a client would send it.
+    fn number(text: &str) -> Value {
+        serde_json::from_str(text).expect("a JSON number")
+    }
+
+    #[test]
+    fn the_three_actions_are_registered_with_their_complexity() {
+        assert_eq!(action("cash_runway").complexity(), Complexity::Analysis);
+        assert_eq!(action("growth_forecast").complexity(), Complexity::Analysis);
+        assert_eq!(action("hiring_plan").complexity(), Complexity::Draft);
+    }
+
+    // -- cash_runway --------------------------------------------------------
+
+    #[test]
+    fn cash_runway_gives_agents_md_example() {
+        // AGENTS.md: cash 120,000,000, one month 2026-01 with a net burn of
+        // 12,000,000 − 2,000,000 = 10,000,000.
+        let input = json!({"cash_cents": 120000000, "as_of": "2026-03-31",
+            "months": [{"month": "2026-01", "revenue_cents": 2000000, "expenses_cents": 12000000}]});
+        // runway = 120,000,000 / 10,000,000 = 12 -> 12.0;
+        // days = floor(12 × 30.4375) = floor(365.25) = 365;
+        // 2026-03-31 + 365 days = 2027-03-31 (no 29 February in between).
+        assert_eq!(
+            result("cash_runway", input),
+            json!({"avg_net_burn_cents": 10000000, "runway_months": 12.0,
+                   "zero_cash_date": "2027-03-31", "profitable": false})
+        );
+    }
+
+    #[test]
+    fn cash_runway_averages_the_three_latest_months_exactly() {
+        // Given out of order; 2025-11 is the fourth latest and left out.
+        // Burns: 2026-01: 100, 2025-12: 100, 2026-02: 101 -> 301 / 3 = 100.333..
+        // -> shown as 100 cents.
+        // runway = 1000 / (301/3) = 3000/301 = 9.96677.. -> 9.9668;
+        // days = floor(3000/301 × 487/16) = floor(1,461,000 / 4,816)
+        //      = floor(303.36..) = 303; 2026-01-31 + 303 days = 2026-11-30.
+        let input = json!({"cash_cents": 1000, "as_of": "2026-01-31", "months": [
+            month("2026-01", 0, 100),
+            month("2025-11", 0, 1_000_000),
+            month("2026-02", 50, 151),
+            month("2025-12", 900, 1000),
+        ]});
+        assert_eq!(
+            result("cash_runway", input),
+            json!({"avg_net_burn_cents": 100, "runway_months": 9.9668,
+                   "zero_cash_date": "2026-11-30", "profitable": false})
+        );
+        // Two months: burns 1 and 2 -> 1.5 -> half-even 2 cents; runway
+        // = 3 / 1.5 = 2 -> 2.0; days = floor(2 × 30.4375) = 60.
+        let two = json!({"cash_cents": 3, "as_of": "2026-01-01",
+            "months": [month("2026-01", 0, 1), month("2026-02", 0, 2)]});
+        assert_eq!(
+            result("cash_runway", two),
+            json!({"avg_net_burn_cents": 2, "runway_months": 2.0,
+                   "zero_cash_date": "2026-03-02", "profitable": false})
+        );
+    }
+
+    #[test]
+    fn cash_runway_is_profitable_when_the_burn_is_not_positive() {
+        // Burns −500 and −100: average −300 ≤ 0 -> profitable, no runway.
+        let input = json!({"cash_cents": 5000, "as_of": "2026-03-31",
+            "months": [month("2026-02", 1000, 500), month("2026-03", 600, 500)]});
+        assert_eq!(
+            result("cash_runway", input),
+            json!({"avg_net_burn_cents": -300, "runway_months": null,
+                   "zero_cash_date": null, "profitable": true})
+        );
+        // A burn of exactly 0 is profitable too (nothing runs out).
+        let zero = json!({"cash_cents": -5000, "as_of": "2026-03-31",
+            "months": [month("2026-03", 500, 500)]});
+        assert_eq!(result("cash_runway", zero)["profitable"], true);
+    }
+
+    #[test]
+    fn cash_runway_without_cash_has_run_out_on_as_of() {
+        // Negative cash, burn 100: runway 0, days floor(0 × 30.4375) = 0.
+        let input = json!({"cash_cents": -1, "as_of": "2026-03-31",
+            "months": [month("2026-03", 0, 100)]});
+        assert_eq!(
+            result("cash_runway", input),
+            json!({"avg_net_burn_cents": 100, "runway_months": 0.0,
+                   "zero_cash_date": "2026-03-31", "profitable": false})
+        );
+    }
+
+    #[test]
+    fn cash_runway_gives_no_date_past_the_calendar() {
+        // runway 1: 9999-12-01 + floor(30.4375) = 30 days = 9999-12-31, the
+        // last day there is.
+        let last = json!({"cash_cents": 100, "as_of": "9999-12-01",
+            "months": [month("2026-03", 0, 100)]});
+        assert_eq!(result("cash_runway", last)["zero_cash_date"], "9999-12-31");
+        // runway 2: 60 days, past 9999-12-31: null.
+        let past = json!({"cash_cents": 200, "as_of": "9999-12-01",
+            "months": [month("2026-03", 0, 100)]});
+        assert_eq!(result("cash_runway", past)["zero_cash_date"], Value::Null);
+        // 10^15 cents at 1 cent a month: 10^15 months, billions of years.
+        let far = json!({"cash_cents": 1_000_000_000_000_000_i64, "as_of": "2026-01-01",
+            "months": [month("2026-03", 0, 1)]});
+        let r = result("cash_runway", far);
+        assert_eq!(r["zero_cash_date"], Value::Null);
+        assert_eq!(r["runway_months"], json!(1e15));
+    }
+
+    #[test]
+    fn cash_runway_fails_with_no_month_to_average() {
+        let input = json!({"cash_cents": 100, "as_of": "2026-03-31", "months": []});
+        assert_eq!(
+            failure("cash_runway", input),
+            Failure("months: no month to average".to_owned())
+        );
+    }
+
+    #[test]
+    fn cash_runway_names_the_field_of_input_that_does_not_parse() {
+        let ok = month("2026-01", 0, 1);
+        let cases = [
+            (
+                json!({"as_of": "2026-03-31", "months": []}),
+                "input.cash_cents",
+            ),
+            (
+                json!({"cash_cents": "100", "as_of": "2026-03-31", "months": []}),
+                "input.cash_cents",
+            ),
+            (
+                json!({"cash_cents": 1.5, "as_of": "2026-03-31", "months": []}),
+                "input.cash_cents",
+            ),
+            (
+                json!({"cash_cents": -1_000_000_000_000_001_i64, "as_of": "2026-03-31", "months": []}),
+                "input.cash_cents",
+            ),
+            (
+                json!({"cash_cents": 1, "as_of": "31/03/2026", "months": []}),
+                "input.as_of",
+            ),
+            (
+                json!({"cash_cents": 1, "as_of": "2026-03-31"}),
+                "input.months",
+            ),
+            (
+                json!({"cash_cents": 1, "as_of": "2026-03-31", "months": [ok, month("2026-01", 5, 5)]}),
+                "input.months[1].month",
+            ),
+            (
+                json!({"cash_cents": 1, "as_of": "2026-03-31", "months": [ok, month("2026-13", 5, 5)]}),
+                "input.months[1].month",
+            ),
+            (
+                json!({"cash_cents": 1, "as_of": "2026-03-31", "months": [month("2026-02", -5, 5)]}),
+                "input.months[0].revenue_cents",
+            ),
+            (
+                json!({"cash_cents": 1, "as_of": "2026-03-31", "months": [{"month": "2026-02", "revenue_cents": 5}]}),
+                "input.months[0].expenses_cents",
+            ),
+        ];
+        for (input, field) in cases {
+            assert_eq!(
+                invalid_field("cash_runway", input.clone()),
+                field,
+                "{input}"
+            );
+        }
+    }
+
+    // -- growth_forecast ----------------------------------------------------
+
+    fn revenue(month: &str, cents: i64) -> Value {
+        json!({"month": month, "revenue_cents": cents})
+    }
+
+    #[test]
+    fn growth_forecast_extends_the_least_squares_line() {
+        // 100, 200, 300: the line y = 100 per month; forecast 400, 500.
+        // CAGR: (300/100)^(12/2) − 1 = 3^6 − 1 = 728.
+        let input = json!({"months": [revenue("2026-03", 300), revenue("2026-01", 100),
+                                      revenue("2026-02", 200)], "horizon_months": 2});
+        assert_eq!(
+            result("growth_forecast", input),
+            json!({"slope_cents_per_month": 100, "cagr": 728.0, "forecast": [
+                {"month": "2026-04", "revenue_cents": 400},
+                {"month": "2026-05", "revenue_cents": 500},
+            ]})
+        );
+    }
+
+    #[test]
+    fn growth_forecast_cagr_of_ten_percent_over_two_years_is_exact() {
+        // (121,000 / 100,000)^(12/24) − 1 = sqrt(1.21) − 1 = 1.1 − 1 = 0.1,
+        // decided exactly: 1.21 against 1.10005² and 1.09995².
+        // Two points: the line goes through both; slope = 21,000 / 24 = 875;
+        // 2026-02 = 121,000 + 875 = 121,875.
+        let input = json!({"months": [revenue("2024-01", 100_000), revenue("2026-01", 121_000)],
+                           "horizon_months": 1});
+        assert_eq!(
+            result("growth_forecast", input),
+            json!({"slope_cents_per_month": 875, "cagr": 0.1, "forecast": [
+                {"month": "2026-02", "revenue_cents": 121_875},
+            ]})
+        );
+    }
+
+    #[test]
+    fn growth_forecast_rounds_half_even_and_never_forecasts_below_zero() {
+        // 0 in 2026-01, 5 in 2026-03: slope 5/2 = 2.5 -> 2 (half-even);
+        // 2026-04 = 5 + 2.5 = 7.5 -> 8; 2026-05 = 10; 2026-06 = 12.5 -> 12.
+        // The first revenue is 0: no CAGR.
+        let input = json!({"months": [revenue("2026-01", 0), revenue("2026-03", 5)],
+                           "horizon_months": 3});
+        assert_eq!(
+            result("growth_forecast", input),
+            json!({"slope_cents_per_month": 2, "cagr": null, "forecast": [
+                {"month": "2026-04", "revenue_cents": 8},
+                {"month": "2026-05", "revenue_cents": 10},
+                {"month": "2026-06", "revenue_cents": 12},
+            ]})
+        );
+        // 1000, 500: slope −500; 2026-03 = 0, 2026-04 = −500 -> 0.
+        // CAGR: (500/1000)^12 − 1 = 1/4096 − 1 = −0.999755859375 -> −0.9998.
+        let falling = json!({"months": [revenue("2026-01", 1000), revenue("2026-02", 500)],
+                             "horizon_months": 2});
+        assert_eq!(
+            result("growth_forecast", falling),
+            json!({"slope_cents_per_month": -500, "cagr": -0.9998, "forecast": [
+                {"month": "2026-03", "revenue_cents": 0},
+                {"month": "2026-04", "revenue_cents": 0},
+            ]})
+        );
+    }
+
+    #[test]
+    fn growth_forecast_line_is_exact_for_a_repeating_fraction() {
+        // 0, 1, 1 at x = −2, −1, 0 (offsets from the latest month):
+        // n = 3, Σx = −3, Σy = 2, Σxy = −1, Σx² = 5; D = 3·5 − 9 = 6;
+        // slope = (3·(−1) − (−3)·2) / 6 = 3/6 = 0.5 -> 0 (half-even);
+        // intercept = (2·5 − (−3)·(−1)) / 6 = 7/6.
+        // x=1: 10/6 = 1.67 -> 2; x=2: 13/6 = 2.17 -> 2; x=3: 16/6 = 2.67 -> 3.
+        let input = json!({"months": [revenue("2026-01", 0), revenue("2026-02", 1),
+                                      revenue("2026-03", 1)], "horizon_months": 3});
+        assert_eq!(
+            result("growth_forecast", input),
+            json!({"slope_cents_per_month": 0, "cagr": null, "forecast": [
+                {"month": "2026-04", "revenue_cents": 2},
+                {"month": "2026-05", "revenue_cents": 2},
+                {"month": "2026-06", "revenue_cents": 3},
+            ]})
+        );
+    }
+
+    fn decided(first: u64, last: u64, span: u64) -> Option<String> {
+        cagr(first, last, span)
+            .expect("within the limit")
+            .map(|d| d.to_string())
+    }
+
+    #[test]
+    fn cagr_is_decided_to_four_places_half_even() {
+        // (200/100)^(12/12) − 1 = 1.
+        assert_eq!(decided(100, 200, 12).as_deref(), Some("1.0000"));
+        // 2^(1/2) − 1 = 0.41421356.. -> 0.4142.
+        assert_eq!(decided(100, 200, 24).as_deref(), Some("0.4142"));
+        // 2^(1/3) − 1 = 0.25992104.. -> 0.2599.
+        assert_eq!(decided(100, 200, 36).as_deref(), Some("0.2599"));
+        // 2^(12/6) − 1 = 3; 2^12 − 1 = 4095.
+        assert_eq!(decided(100, 200, 6).as_deref(), Some("3.0000"));
+        assert_eq!(decided(100, 200, 1).as_deref(), Some("4095.0000"));
+        // (7/3)^(12/5) − 1 = 6.64089593.. -> 6.6409; (3/7)^(12/7) − 1 =
+        // −0.76601788.. -> −0.7660.
+        assert_eq!(decided(3, 7, 5).as_deref(), Some("6.6409"));
+        assert_eq!(decided(7, 3, 7).as_deref(), Some("-0.7660"));
+        // Unchanged: 0.
+        assert_eq!(decided(5, 5, 7).as_deref(), Some("0.0000"));
+        // Exact midpoints: 100,005/100,000 − 1 = 0.00005 -> 0.0000 (even);
+        // 0.00015 -> 0.0002 (even); −0.00005 -> 0.0000; −0.00015 -> −0.0002.
+        assert_eq!(decided(100_000, 100_005, 12).as_deref(), Some("0.0000"));
+        assert_eq!(decided(100_000, 100_015, 12).as_deref(), Some("0.0002"));
+        assert_eq!(decided(100_000, 99_995, 12).as_deref(), Some("0.0000"));
+        assert_eq!(decided(100_000, 99_985, 12).as_deref(), Some("-0.0002"));
+        // A zero at either end: no CAGR.
+        assert_eq!(decided(0, 5, 12), None);
+        assert_eq!(decided(5, 0, 12), None);
+    }
+
+    #[test]
+    fn cagr_beyond_u128_is_decided_in_decimals() {
+        // (10^15)^(12/120) − 1 = 10^1.5 − 1 = 30.62277660.. -> 30.6228
+        // (10^15 × 20000^10 passes u128).
+        assert_eq!(
+            decided(1, 1_000_000_000_000_000, 120).as_deref(),
+            Some("30.6228")
+        );
+        // (987654321/123456789)^(12/30) − 1 = 1.29739671.. -> 1.2974.
+        assert_eq!(
+            decided(123_456_789, 987_654_321, 30).as_deref(),
+            Some("1.2974")
+        );
+        // (999,999,999/999,999,998)^12 − 1 = 1.2000000090.. × 10^-8 -> 0.
+        assert_eq!(
+            decided(999_999_998_000_000, 999_999_999_000_000, 1).as_deref(),
+            Some("0.0000")
+        );
+        // The longest span a YYYY-MM allows: 0000-01 to 9999-12.
+        // (10^15)^(12/119,999) − 1 = 10^(180/119,999) − 1 = 0.003459.. -> 0.0035.
+        assert_eq!(
+            decided(1, 1_000_000_000_000_000, 119_999).as_deref(),
+            Some("0.0035")
+        );
+        // And down: (1/10^15)^(12/119,999) − 1 = −0.003447.. -> −0.0034.
+        assert_eq!(
+            decided(1_000_000_000_000_000, 1, 119_999).as_deref(),
+            Some("-0.0034")
+        );
+    }
+
+    #[test]
+    fn growth_forecast_fails_with_fewer_than_two_months() {
+        for months in [json!([]), json!([revenue("2026-01", 5)])] {
+            let input = json!({"months": months, "horizon_months": 3});
+            assert!(
+                failure("growth_forecast", input).0.starts_with("months: "),
+                "{months}"
+            );
+        }
+    }
+
+    #[test]
+    fn growth_forecast_refuses_figures_past_the_limit() {
+        // 999,999,998,000,000 then 999,999,999,000,000: slope 10^6; the
+        // first forecast is exactly 10^15, the second 10^15 + 10^6.
+        let months = json!([
+            revenue("2026-01", 999_999_998_000_000),
+            revenue("2026-02", 999_999_999_000_000)
+        ]);
+        let r = result(
+            "growth_forecast",
+            json!({"months": months.clone(), "horizon_months": 1}),
+        );
+        assert_eq!(r["forecast"][0]["revenue_cents"], 1_000_000_000_000_000_i64);
+        assert_eq!(
+            invalid_field(
+                "growth_forecast",
+                json!({"months": months, "horizon_months": 2})
+            ),
+            "input.horizon_months"
+        );
+        // 0 then 10^15: the very first forecast is 2 × 10^15.
+        let steep = json!({"months": [revenue("2026-01", 0), revenue("2026-02", 1_000_000_000_000_000_i64)],
+                           "horizon_months": 1});
+        assert_eq!(invalid_field("growth_forecast", steep), "input.months");
+        // 1 cent then 1000 cents a month later: CAGR 1000^12 − 1 = 10^36 − 1.
+        let cagr = json!({"months": [revenue("2026-01", 1), revenue("2026-02", 1000)],
+                          "horizon_months": 1});
+        assert_eq!(invalid_field("growth_forecast", cagr), "input.months");
+        // Past 9999-12.
+        let late = json!({"months": [revenue("9999-10", 1), revenue("9999-11", 1)],
+                          "horizon_months": 2});
+        assert_eq!(
+            invalid_field("growth_forecast", late),
+            "input.horizon_months"
+        );
+    }
+
+    #[test]
+    fn growth_forecast_names_the_field_of_input_that_does_not_parse() {
+        let two = json!([revenue("2026-01", 1), revenue("2026-02", 2)]);
+        let cases = [
+            (json!({"months": two}), "input.horizon_months"),
+            (json!({"horizon_months": 1}), "input.months"),
+            (
+                json!({"months": two, "horizon_months": 0}),
+                "input.horizon_months",
+            ),
+            (
+                json!({"months": two, "horizon_months": 121}),
+                "input.horizon_months",
+            ),
+            (
+                json!({"months": two, "horizon_months": 1.5}),
+                "input.horizon_months",
+            ),
+            (
+                json!({"months": two, "horizon_months": "3"}),
+                "input.horizon_months",
+            ),
+            (
+                json!({"months": [revenue("2026-01", 1), revenue("2026-01", 2)], "horizon_months": 1}),
+                "input.months[1].month",
+            ),
+            (
+                json!({"months": [revenue("2026-01", 1), {"month": "2026-02"}], "horizon_months": 1}),
+                "input.months[1].revenue_cents",
+            ),
+            (
+                json!({"months": [revenue("2026-01", 1), revenue("2026-02", -2)], "horizon_months": 1}),
+                "input.months[1].revenue_cents",
+            ),
+        ];
+        for (input, field) in cases {
+            assert_eq!(
+                invalid_field("growth_forecast", input.clone()),
+                field,
+                "{input}"
+            );
+        }
+        assert_eq!(
+            result(
+                "growth_forecast",
+                json!({"months": two, "horizon_months": 120})
+            )["forecast"]
+                .as_array()
+                .map(Vec::len),
+            Some(120)
+        );
+    }
+
+    // -- hiring_plan --------------------------------------------------------
+
+    /// Three months of net burn 100,000 a month.
+    fn burning() -> Value {
+        json!([
+            month("2026-01", 0, 100_000),
+            month("2026-02", 0, 100_000),
+            month("2026-03", 0, 100_000)
+        ])
+    }
+
+    fn hire(id: &str, cost: i64) -> Value {
+        json!({"id": id, "monthly_cost_cents": cost})
+    }
+
+    #[test]
+    fn hiring_plan_makes_every_hire_that_fits() {
+        // a: burn 100,000 + 200,000 = 300,000 -> runway 12,000,000 / 300,000 = 40 ≥ 12.
+        // b: 300,000 + 300,000 = 600,000 -> 20 ≥ 12.
+        let input = json!({"cash_cents": 12_000_000, "months": burning(),
+            "target_runway_months": 12, "hires": [hire("a", 200_000), hire("b", 300_000)]});
+        assert_eq!(
+            result("hiring_plan", input),
+            json!({"hires": ["a", "b"], "deferred": [], "monthly_net_burn_cents": 600_000,
+                   "runway_months": 20.0})
+        );
+    }
+
+    #[test]
+    fn hiring_plan_makes_none_when_the_first_breaks_the_target() {
+        // a: 300,000 -> 40 < 100: stop; b deferred behind it.
+        // Runway as it is: 12,000,000 / 100,000 = 120.
+        let input = json!({"cash_cents": 12_000_000, "months": burning(),
+            "target_runway_months": 100, "hires": [hire("a", 200_000), hire("b", 1)]});
+        assert_eq!(
+            result("hiring_plan", input),
+            json!({"hires": [], "deferred": ["a", "b"], "monthly_net_burn_cents": 100_000,
+                   "runway_months": 120.0})
+        );
+    }
+
+    #[test]
+    fn hiring_plan_stops_at_the_first_hire_that_breaks_the_target() {
+        // a: 300,000 -> 40 ≥ 12, hired.
+        // b: 300,000 + 2,000,000 = 2,300,000 -> 5.2174 < 12: stop.
+        // c would fit (310,000 -> 38.7) but never jumps b: deferred.
+        let input = json!({"cash_cents": 12_000_000, "months": burning(),
+            "target_runway_months": 12,
+            "hires": [hire("a", 200_000), hire("b", 2_000_000), hire("c", 10_000)]});
+        assert_eq!(
+            result("hiring_plan", input),
+            json!({"hires": ["a"], "deferred": ["b", "c"], "monthly_net_burn_cents": 300_000,
+                   "runway_months": 40.0})
+        );
+    }
+
+    #[test]
+    fn hiring_plan_compares_the_runway_to_the_target_exactly() {
+        // a: 100,000 + 50,000 = 150,000 -> 1,800,000 / 150,000 = 12 exactly,
+        // ≥ 12: hired. b: 150,001 -> 11.99992.. < 12: deferred.
+        let input = json!({"cash_cents": 1_800_000, "months": burning(),
+            "target_runway_months": 12, "hires": [hire("a", 50_000), hire("b", 1)]});
+        let r = result("hiring_plan", input);
+        assert_eq!(r["hires"], json!(["a"]));
+        assert_eq!(r["deferred"], json!(["b"]));
+        // A fractional target: 11.99992 ≤ 11.9999.. no: 1,800,000 / 150,001
+        // = 11.99992000.. ≥ 11.9999: b is hired; runway shown 11.9999.
+        let input = json!({"cash_cents": 1_800_000, "months": burning(),
+            "target_runway_months": number("11.9999"), "hires": [hire("a", 50_000), hire("b", 1)]});
+        assert_eq!(
+            result("hiring_plan", input),
+            json!({"hires": ["a", "b"], "deferred": [], "monthly_net_burn_cents": 150_001,
+                   "runway_months": 11.9999})
+        );
+    }
+
+    #[test]
+    fn hiring_plan_for_a_profitable_company() {
+        // Burn: revenue beats expenses by 50,000 a month -> −50,000.
+        // a: −50,000 + 30,000 = −20,000 ≤ 0: unbounded, hired.
+        // b: −20,000 + 40,000 = 20,000 -> 100,000 / 20,000 = 5 < 6: deferred.
+        // After: −20,000, profitable: runway null.
+        let months = json!([month("2026-03", 150_000, 100_000)]);
+        let input = json!({"cash_cents": 100_000, "months": months,
+            "target_runway_months": 6, "hires": [hire("a", 30_000), hire("b", 40_000)]});
+        assert_eq!(
+            result("hiring_plan", input),
+            json!({"hires": ["a"], "deferred": ["b"], "monthly_net_burn_cents": -20_000,
+                   "runway_months": null})
+        );
+        // No hires at all: nothing made, nothing deferred.
+        let none = json!({"cash_cents": 100_000, "months": [month("2026-03", 150_000, 100_000)],
+            "target_runway_months": 6, "hires": []});
+        assert_eq!(
+            result("hiring_plan", none),
+            json!({"hires": [], "deferred": [], "monthly_net_burn_cents": -50_000,
+                   "runway_months": null})
+        );
+    }
+
+    #[test]
+    fn hiring_plan_without_cash_hires_only_for_a_target_of_zero() {
+        // Cash −1: every runway is 0. Target 0: 0 ≥ 0, all hired.
+        let zero = json!({"cash_cents": -1, "months": burning(), "target_runway_months": 0,
+            "hires": [hire("a", 1), hire("b", 2)]});
+        assert_eq!(
+            result("hiring_plan", zero),
+            json!({"hires": ["a", "b"], "deferred": [], "monthly_net_burn_cents": 100_003,
+                   "runway_months": 0.0})
+        );
+        // Target 0.5: 0 < 0.5, none.
+        let half = json!({"cash_cents": 0, "months": burning(), "target_runway_months": 0.5,
+            "hires": [hire("a", 1)]});
+        assert_eq!(result("hiring_plan", half)["deferred"], json!(["a"]));
+    }
+
+    #[test]
+    fn hiring_plan_fails_with_no_month_to_average() {
+        let input = json!({"cash_cents": 1, "months": [], "target_runway_months": 1,
+            "hires": [hire("a", 1)]});
+        assert_eq!(
+            failure("hiring_plan", input),
+            Failure("months: no month to average".to_owned())
+        );
+    }
+
+    #[test]
+    fn hiring_plan_names_the_field_of_input_that_does_not_parse() {
+        let ok = json!({"cash_cents": 1, "months": burning(), "target_runway_months": 1,
+                        "hires": [hire("a", 1)]});
+        let with = |key: &str, value: Value| {
+            let mut input = ok.clone();
+            input[key] = value;
+            input
+        };
+        let without = |key: &str| {
+            let mut input = ok.clone();
+            input.as_object_mut().map(|o| o.remove(key));
+            input
+        };
+        let cases = [
+            (without("cash_cents"), "input.cash_cents"),
+            (
+                without("target_runway_months"),
+                "input.target_runway_months",
+            ),
+            (without("hires"), "input.hires"),
+            (
+                with("target_runway_months", json!(-1)),
+                "input.target_runway_months",
+            ),
+            (
+                with("target_runway_months", json!("12")),
+                "input.target_runway_months",
+            ),
+            (
+                with("hires", json!([hire("a", 1), hire("a", 2)])),
+                "input.hires[1].id",
+            ),
+            (
+                with("hires", json!([hire("a", 1), {"id": "b"}])),
+                "input.hires[1].monthly_cost_cents",
+            ),
+            (
+                with("hires", json!([hire("a", -1)])),
+                "input.hires[0].monthly_cost_cents",
+            ),
+            (
+                with("hires", json!([{"id": "", "monthly_cost_cents": 1}])),
+                "input.hires[0].id",
+            ),
+            (
+                with(
+                    "months",
+                    json!([month("2026-01", 0, 1), month("2026-01", 0, 2)]),
+                ),
+                "input.months[1].month",
+            ),
+            // 10^15 + 1 in monthly costs between them.
+            (
+                with(
+                    "hires",
+                    json!([hire("a", 1_000_000_000_000_000), hire("b", 1)]),
+                ),
+                "input.hires",
+            ),
+        ];
+        for (input, field) in cases {
+            assert_eq!(
+                invalid_field("hiring_plan", input.clone()),
+                field,
+                "{input}"
+            );
+        }
+        // Burn 100,000 + a hire of 10^15 with target 0 (always made): a net
+        // burn of 10^15 + 100,000 passes the limit.
+        let big = json!({"cash_cents": 1, "months": burning(), "target_runway_months": 0,
+            "hires": [hire("a", 1_000_000_000_000_000)]});
+        assert_eq!(invalid_field("hiring_plan", big), "input.hires");
+    }
+
+    // -- invariants ---------------------------------------------------------
+
+    const MAX: i64 = 1_000_000_000_000_000;
+
+    fn months_strategy() -> impl Strategy<Value = Vec<(i64, i64, i64)>> {
+        // (month offset, revenue, expenses), amounts up to 10^15.
+        proptest::collection::vec((0..240_i64, 0..=MAX, 0..=MAX), 0..6)
+    }
+
+    fn months_json(months: &[(i64, i64, i64)]) -> Vec<Value> {
+        months
+            .iter()
+            .map(|&(m, r, e)| {
+                let label = format!("{:04}-{:02}", 2000 + m / 12, m % 12 + 1);
+                month(&label, r, e)
+            })
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn cash_runway_never_overflows_and_the_runway_is_not_negative(
+            cash in -MAX..=MAX,
+            months in months_strategy(),
+        ) {
+            let input = json!({"cash_cents": cash, "as_of": "2026-01-31",
+                               "months": months_json(&months)});
+            prop_assert!(testing::refuses_or_answers(AGENT, "cash_runway", &input));
+            if let Ok(out) = action("cash_runway").run(&input) {
+                let r = out.result;
+                let profitable = r["profitable"].as_bool().expect("a bool");
+                prop_assert_eq!(profitable, r["avg_net_burn_cents"].as_i64().expect("cents") <= 0
+                    || r["runway_months"].is_null());
+                if !profitable {
+                    prop_assert!(r["runway_months"].as_f64().expect("a runway") >= 0.0);
+                }
+            }
+        }
+
+        #[test]
+        fn growth_forecast_never_overflows_and_forecasts_the_horizon(
+            months in proptest::collection::vec((0..1200_i64, 0..=MAX), 0..8),
+            horizon in 1..=120_u64,
+        ) {
+            let list: Vec<Value> = months.iter().map(|&(m, r)| {
+                revenue(&format!("{:04}-{:02}", 1990 + m / 12, m % 12 + 1), r)
+            }).collect();
+            let input = json!({"months": list, "horizon_months": horizon});
+            prop_assert!(testing::refuses_or_answers(AGENT, "growth_forecast", &input));
+            if let Ok(out) = action("growth_forecast").run(&input) {
+                let forecast = out.result["forecast"].as_array().expect("a list").clone();
+                prop_assert_eq!(forecast.len() as u64, horizon);
+                for f in &forecast {
+                    let cents = f["revenue_cents"].as_i64().expect("cents");
+                    prop_assert!((0..=MAX).contains(&cents));
+                }
+            }
+        }
+
+        #[test]
+        fn cagr_has_the_sign_of_the_change(
+            first in 1..=1_000_000_000_000_000_u64,
+            last in 1..=1_000_000_000_000_000_u64,
+            span in 12..=600_u64,
+        ) {
+            // Over a year or more the CAGR is at most last/first − 1 < 10^15.
+            let c = cagr(first, last, span).expect("within the limit").expect("a CAGR");
+            match last.cmp(&first) {
+                std::cmp::Ordering::Greater => prop_assert!(c >= rust_decimal::Decimal::ZERO),
+                std::cmp::Ordering::Less => prop_assert!(c <= rust_decimal::Decimal::ZERO),
+                std::cmp::Ordering::Equal => prop_assert!(c.is_zero()),
+            }
+            prop_assert!(c >= rust_decimal::Decimal::NEGATIVE_ONE);
+        }
+
+        #[test]
+        fn hiring_plan_keeps_the_priority_order_and_never_overflows(
+            cash in -MAX..=MAX,
+            months in months_strategy(),
+            target in 0..1000_u64,
+            costs in proptest::collection::vec(0..=MAX / 4, 0..8),
+        ) {
+            let hires: Vec<Value> = costs.iter().enumerate()
+                .map(|(i, &c)| hire(&format!("h-{i}"), c)).collect();
+            let input = json!({"cash_cents": cash, "months": months_json(&months),
+                               "target_runway_months": target, "hires": hires});
+            prop_assert!(testing::refuses_or_answers(AGENT, "hiring_plan", &input));
+            if let Ok(out) = action("hiring_plan").run(&input) {
+                let ids = |k: &str| -> Vec<String> {
+                    out.result[k].as_array().expect("a list").iter()
+                        .map(|v| v.as_str().expect("an id").to_owned()).collect()
+                };
+                let mut all = ids("hires");
+                all.extend(ids("deferred"));
+                let expected: Vec<String> = (0..costs.len()).map(|i| format!("h-{i}")).collect();
+                prop_assert_eq!(all, expected);
+                if let Some(r) = out.result["runway_months"].as_f64() {
+                    prop_assert!(r >= 0.0);
+                }
+            }
+        }
+    }
+}
