@@ -194,9 +194,13 @@ impl DecimalIn {
     }
 }
 
-/// The significant digits of a normalised decimal (0 has one).
+/// The significant digits of a normalised decimal (0 has one): trailing
+/// zeros of a whole number are not significant (10^15 has one digit).
 fn significant_digits(d: Decimal) -> u32 {
     let mut m = d.mantissa().unsigned_abs();
+    while m != 0 && m % 10 == 0 {
+        m /= 10;
+    }
     let mut digits = 1;
     while m >= 10 {
         m /= 10;
@@ -224,9 +228,15 @@ impl<'de> Visitor<'de> for DecimalIn {
         // The shortest text that reads back as this double is the decimal
         // the client wrote, whenever it had at most 15 significant digits.
         let text = format!("{v}");
+        if !v.is_finite() {
+            return Err(E::invalid_value(Unexpected::Float(v), &self));
+        }
         match Decimal::from_str_exact(&text) {
-            Ok(d) if v.is_finite() => self.accept(d, Unexpected::Float(v)),
-            _ => Err(E::invalid_value(Unexpected::Float(v), &self)),
+            Ok(d) => self.accept(d, Unexpected::Float(v)),
+            Err(_) => Err(E::invalid_value(
+                Unexpected::Float(v),
+                &"a number of at most 28 decimal places",
+            )),
         }
     }
 }
@@ -567,6 +577,27 @@ mod tests {
             assert!(parse(serde_json::json!({"rate": out_of_range})).is_err());
         }
         assert!(parse(serde_json::json!({"demand": -1})).is_err());
+        // 10^15 is one significant digit, and the bound itself.
+        let f = parse(serde_json::json!({"demand": 1_000_000_000_000_000_u64})).expect("parses");
+        assert_eq!(f.demand.map(NonNegative::get), Some(Decimal::from(MAX_QUANTITY)));
+        let f = parse(serde_json::json!({"demand": 1e15})).expect("parses");
+        assert_eq!(f.demand.map(NonNegative::get), Some(Decimal::from(MAX_QUANTITY)));
+        // Read from JSON text, tiny and long decimals are the doubles nearest
+        // to what was written (serde_json's float_roundtrip), so they read back
+        // exactly as written.
+        for text in ["1e-24", "1e-28", "1.2345e-24", "0.000000000000000123456789"] {
+            let v: serde_json::Value =
+                serde_json::from_str(&format!("{{\"rate\": {text}}}")).expect("JSON");
+            let f = parse(v).expect("parses");
+            let expected: Decimal = Decimal::from_scientific(text)
+                .or_else(|_| text.parse())
+                .expect("a decimal");
+            assert_eq!(f.rate.map(Fraction::get), Some(expected), "{text}");
+        }
+        // Past 28 decimal places a decimal cannot hold it: refused, saying so.
+        let v: serde_json::Value = serde_json::from_str("{\"rate\": 1.5e-29}").expect("JSON");
+        let err = parse(v).expect_err("too small to hold");
+        assert!(err.contains("at most 28 decimal places"), "{err}");
     }
 
     #[test]
