@@ -351,10 +351,204 @@ async fn a_failed_rule_names_the_record_and_bad_input_names_the_field_over_http(
     assert!(detail.starts_with("input.lines[1].quantity"), "{detail}");
 }
 
-/// An example input for every action of the catalogue, by agent type and
-/// action name.
-fn examples() -> Vec<(&'static str, &'static str, Value)> {
-    vec![]
+/// An example for every action of the catalogue: agent type, action,
+/// input, and one figure of its result (a JSON pointer and its value,
+/// worked out by hand in the comment).
+fn examples() -> Vec<(&'static str, &'static str, Value, &'static str, Value)> {
+    let months = json!([
+        {"month": "2026-01", "revenue_cents": 100000, "expenses_cents": 400000},
+        {"month": "2026-02", "revenue_cents": 110000, "expenses_cents": 410000},
+        {"month": "2026-03", "revenue_cents": 121000, "expenses_cents": 421000},
+    ]);
+    vec![
+        // "Coffee at Blue Bottle" contains "coffee" (case ignored): meals.
+        (
+            "accounting",
+            "categorize_transactions",
+            json!({"rules": [{"pattern": "coffee", "category": "meals"}],
+                "transactions": [
+                    {"id": "t-1", "description": "Coffee at Blue Bottle", "amount_cents": -450},
+                    {"id": "t-2", "description": "AWS invoice", "amount_cents": -12000}]}),
+            "/unmatched",
+            json!(["t-2"]),
+        ),
+        // Two payments of 5000 to Acme 2 hours apart.
+        (
+            "accounting",
+            "detect_anomalies",
+            json!({"transactions": [
+             {"id": "a", "category": "rent", "counterparty": "Acme", "amount_cents": 5000,
+              "at": "2026-03-01T10:00:00Z"},
+             {"id": "b", "category": "rent", "counterparty": "acme ", "amount_cents": 5000,
+              "at": "2026-03-01T12:00:00Z"}]}),
+            "/duplicates/0/hours_apart",
+            json!(2.0),
+        ),
+        // b-1 and l-1: equal amounts 2 days apart; b-2 is left: 700 - 0.
+        (
+            "accounting",
+            "reconcile",
+            json!({"bank": [{"id": "b-1", "date": "2026-03-02", "amount_cents": 1500},
+                         {"id": "b-2", "date": "2026-03-05", "amount_cents": 700}],
+                "ledger": [{"id": "l-1", "date": "2026-03-04", "amount_cents": 1500}]}),
+            "/net_difference_cents",
+            json!(700),
+        ),
+        // 2 x 1500 (metadata) = 3000; tax 3000 x 0.0725 = 217.5 -> 218
+        // (half-even); total 3218.
+        (
+            "accounting",
+            "draft_invoice",
+            json!({"customer": {"id": "c-1", "name": "Acme"}, "currency": "EUR",
+                "lines": [{"description": "Seat", "quantity": 2, "metadata": {"price_cents": 1500}}],
+                "tax_rate": 0.0725}),
+            "/total_cents",
+            json!(3218),
+        ),
+        // Ann@Example.com and ann@example.com are one entity.
+        (
+            "accounting",
+            "resolve_entities",
+            json!({"records": [{"id": "r1", "email": "Ann@Example.com"},
+                            {"id": "r2", "email": "ann@example.com"}]}),
+            "/entity_count",
+            json!(1),
+        ),
+        // Only a demo: 20 points.
+        (
+            "sales",
+            "score_leads",
+            json!({"leads": [{"id": "l-1", "demo_requested": true}]}),
+            "/leads/0/score",
+            json!(20),
+        ),
+        // 10000 x 0.25 = 2500.
+        (
+            "sales",
+            "pipeline_health",
+            json!({"as_of": "2026-03-31", "deals": [
+             {"id": "d-1", "stage": "proposal", "amount_cents": 10000, "probability": 0.25,
+              "last_activity": "2026-03-30"}]}),
+            "/weighted_amount_cents",
+            json!(2500),
+        ),
+        // (3000 - 1000) / 1000 = 2.
+        (
+            "marketing",
+            "campaign_roi",
+            json!({"campaigns": [{"id": "c-1", "spend_cents": 1000, "revenue_cents": 3000,
+                               "new_customers": 4}]}),
+            "/campaigns/0/roi",
+            json!(2.0),
+        ),
+        // CAC 1000 then 1200: slope 200 per month.
+        (
+            "marketing",
+            "cac_trend",
+            json!({"months": [{"month": "2026-01", "spend_cents": 10000, "new_customers": 10},
+                           {"month": "2026-02", "spend_cents": 12000, "new_customers": 10}]}),
+            "/slope_cents_per_month",
+            json!(200),
+        ),
+        // Promised 1 Mar, delivered 4 Mar: 3 days late.
+        (
+            "logistics",
+            "shipment_status",
+            json!({"as_of": "2026-03-31", "shipments": [
+             {"id": "s-1", "carrier": "ups", "promised": "2026-03-01", "delivered": "2026-03-04"}]}),
+            "/late/0/days_late",
+            json!(3),
+        ),
+        // ceil(2 x 10) + 5 = 25.
+        (
+            "logistics",
+            "reorder_plan",
+            json!({"items": [{"sku": "A", "on_hand": 100, "daily_demand": 2, "lead_time_days": 10,
+                           "safety_stock": 5, "order_cost_cents": 0,
+                           "holding_cost_cents_per_unit_year": 1}]}),
+            "/items/0/reorder_point",
+            json!(25),
+        ),
+        // "Austin, TX 78701" is TX.
+        (
+            "tax",
+            "nexus_check",
+            json!({"period_end": "2026-06-30", "physical_presence": [],
+                "sales": [{"id": "s-1", "ship_to": "Austin, TX 78701", "amount_cents": 100}]}),
+            "/states/0/state",
+            json!("TX"),
+        ),
+        // 3000 x 0.0725 = 217.5 -> 218.
+        (
+            "tax",
+            "estimate_liability",
+            json!({"nexus": ["CA"], "rates": [{"state": "CA", "rate": 0.0725}],
+                "sales": [{"id": "s-1", "state": "CA", "amount_cents": 3000}]}),
+            "/total_tax_cents",
+            json!(218),
+        ),
+        // (500 - 300) x 10 = 2000.
+        (
+            "purchasing",
+            "compare_vendors",
+            json!({"needs": [{"sku": "A", "quantity": 10, "current_vendor": "dear"}],
+                "quotes": [
+                    {"vendor": "dear", "sku": "A", "unit_price_cents": 500, "min_quantity": 1},
+                    {"vendor": "cheap", "sku": "A", "unit_price_cents": 300, "min_quantity": 1}]}),
+            "/total_saving_cents",
+            json!(2000),
+        ),
+        // 3 x 250 = 750.
+        (
+            "purchasing",
+            "draft_purchase_order",
+            json!({"vendor": "v", "currency": "USD",
+                "lines": [{"sku": "A", "quantity": 3, "unit_price_cents": 250}]}),
+            "/total_cents",
+            json!(750),
+        ),
+        // 2 x 1200 + 1 x 450 = 2850.
+        (
+            "purchasing",
+            "submit_purchase_order",
+            json!({"po_number": "PO-1", "vendor": "v", "currency": "USD",
+                "lines": [{"sku": "A", "quantity": 2, "unit_price_cents": 1200},
+                          {"sku": "B", "quantity": 1, "unit_price_cents": 450}]}),
+            "/total_cents",
+            json!(2850),
+        ),
+        // Burns 300000 each month: 900000 / 300000 = 3 months.
+        (
+            "planning",
+            "cash_runway",
+            json!({"cash_cents": 900000, "as_of": "2026-03-31", "months": months}),
+            "/runway_months",
+            json!(3.0),
+        ),
+        // 100000, 110000, 121000: the least-squares slope is
+        // (121000 - 100000) / 2 = 10500 a month.
+        (
+            "planning",
+            "growth_forecast",
+            json!({"months": [{"month": "2026-01", "revenue_cents": 100000},
+                           {"month": "2026-02", "revenue_cents": 110000},
+                           {"month": "2026-03", "revenue_cents": 121000}],
+                "horizon_months": 1}),
+            "/slope_cents_per_month",
+            json!(10500),
+        ),
+        // Burn 300000 with 3000000 cash: 10 months. A 200000 hire makes it
+        // 3000000 / 500000 = 6 >= 6; the next (any cost) breaks it.
+        (
+            "planning",
+            "hiring_plan",
+            json!({"cash_cents": 3000000, "months": months, "target_runway_months": 6,
+                "hires": [{"id": "h-1", "monthly_cost_cents": 200000},
+                          {"id": "h-2", "monthly_cost_cents": 1}]}),
+            "/hires",
+            json!(["h-1"]),
+        ),
+    ]
 }
 
 #[tokio::test]
@@ -362,7 +556,7 @@ async fn every_action_of_the_catalogue_runs_to_success_over_http() {
     let examples = examples();
     let covered: BTreeSet<(String, String)> = examples
         .iter()
-        .map(|(t, a, _)| ((*t).to_owned(), (*a).to_owned()))
+        .map(|(t, a, ..)| ((*t).to_owned(), (*a).to_owned()))
         .collect();
     let all: BTreeSet<(String, String)> = catalogue()
         .actions()
@@ -371,9 +565,13 @@ async fn every_action_of_the_catalogue_runs_to_success_over_http() {
     assert_eq!(covered, all, "every action has an example here");
 
     let api = app().await;
-    for (agent_type, action, input) in examples {
+    for (agent_type, action, input, pointer, expected) in examples {
         let job = run(&api, agent_type, action, input).await;
         assert_eq!(job["status"], "SUCCESS", "{agent_type} {action}: {job}");
-        assert!(job["result"].is_object(), "{agent_type} {action}: {job}");
+        assert_eq!(
+            job["result"].pointer(pointer),
+            Some(&expected),
+            "{agent_type} {action} {pointer}: {job}"
+        );
     }
 }

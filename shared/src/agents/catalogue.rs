@@ -274,6 +274,22 @@ mod tests {
     }
 
     #[test]
+    fn every_action_is_documented_in_the_openapi_file_with_its_complexity() {
+        let spec = include_str!("../../../infra/openapi.yaml");
+        for action in super::catalogue().actions() {
+            let (agent, name) = (action.agent_type(), action.name());
+            let row = format!("| `{agent}` | `{name}` | {} |", action.complexity().level());
+            assert!(spec.contains(&row), "the catalogue table lacks {row}");
+            let tie = format!("properties: {{action: {{const: {name}}}}}}}");
+            assert_eq!(
+                spec.matches(&tie).count(),
+                2,
+                "ActionInputs and ActionResults each tie {name} to its schemas"
+            );
+        }
+    }
+
+    #[test]
     fn parse_errors_name_the_field_a_missing_one_included() {
         let field = |v| {
             parse_input::<Order>(&v)

@@ -579,9 +579,15 @@ mod tests {
         assert!(parse(serde_json::json!({"demand": -1})).is_err());
         // 10^15 is one significant digit, and the bound itself.
         let f = parse(serde_json::json!({"demand": 1_000_000_000_000_000_u64})).expect("parses");
-        assert_eq!(f.demand.map(NonNegative::get), Some(Decimal::from(MAX_QUANTITY)));
+        assert_eq!(
+            f.demand.map(NonNegative::get),
+            Some(Decimal::from(MAX_QUANTITY))
+        );
         let f = parse(serde_json::json!({"demand": 1e15})).expect("parses");
-        assert_eq!(f.demand.map(NonNegative::get), Some(Decimal::from(MAX_QUANTITY)));
+        assert_eq!(
+            f.demand.map(NonNegative::get),
+            Some(Decimal::from(MAX_QUANTITY))
+        );
         // Read from JSON text, tiny and long decimals are the doubles nearest
         // to what was written (serde_json's float_roundtrip), so they read back
         // exactly as written.
