@@ -1028,26 +1028,21 @@ mod tests {
 
     use super::normalise_email;
     use crate::agents::business::testing;
-    use crate::agents::catalogue::{Action, Failure};
+    use crate::agents::catalogue::Failure;
     use crate::domain::agents::{AgentType, Complexity};
 
-    const AGENT: AgentType = AgentType::Accounting;
-
-    fn action() -> &'static dyn Action {
-        testing::action(AGENT, "resolve_entities")
-    }
+    testing::agent_helpers!(AgentType::Accounting);
 
     fn resolve(input: Value) -> Value {
-        testing::result(AGENT, "resolve_entities", input)
-    }
-
-    fn invalid_field(input: Value) -> String {
-        testing::invalid_field(AGENT, "resolve_entities", input)
+        result("resolve_entities", input)
     }
 
     #[test]
     fn resolve_entities_is_registered_as_changing_records() {
-        assert_eq!(action().complexity(), Complexity::ChangesRecords);
+        assert_eq!(
+            action("resolve_entities").complexity(),
+            Complexity::ChangesRecords
+        );
     }
 
     #[test]
@@ -1178,7 +1173,11 @@ mod tests {
             ),
         ];
         for (input, field) in cases {
-            assert_eq!(invalid_field(input.clone()), field, "{input}");
+            assert_eq!(
+                invalid_field("resolve_entities", input.clone()),
+                field,
+                "{input}"
+            );
         }
         for bad in [
             "no-at-sign.com",
@@ -1194,7 +1193,11 @@ mod tests {
             "...@gmail.com",
         ] {
             let input = json!({"records": [ok, {"id": "r-2", "email": bad}]});
-            assert_eq!(invalid_field(input), "input.records[1].email", "{bad:?}");
+            assert_eq!(
+                invalid_field("resolve_entities", input),
+                "input.records[1].email",
+                "{bad:?}"
+            );
         }
     }
 
@@ -1254,14 +1257,6 @@ mod tests {
 
     // -- shared helpers for the actions below --------------------------------
 
-    fn run(name: &str, input: Value) -> Value {
-        testing::result(AGENT, name, input)
-    }
-
-    fn invalid(name: &str, input: Value) -> String {
-        testing::invalid_field(AGENT, name, input)
-    }
-
     /// `base` with `key` set to `value` (or removed, for `None`).
     fn with(base: &Value, key: &str, value: Option<Value>) -> Value {
         let mut v = base.clone();
@@ -1282,11 +1277,7 @@ mod tests {
             ("reconcile", Complexity::Analysis),
             ("draft_invoice", Complexity::Draft),
         ] {
-            assert_eq!(
-                testing::action(AGENT, name).complexity(),
-                complexity,
-                "{name}"
-            );
+            assert_eq!(action(name).complexity(), complexity, "{name}");
         }
     }
 
@@ -1315,7 +1306,7 @@ mod tests {
         // supplies: 2, -1999 + 500 = -1499; travel: 2, -2350 + -1200 = -3550.
         // "books" matched nothing, so it is not listed.
         assert_eq!(
-            run("categorize_transactions", input),
+            result("categorize_transactions", input),
             json!({
                 "transactions": [
                     {"id": "t-1", "category": "supplies", "rule": 0},
@@ -1354,7 +1345,7 @@ mod tests {
         // 4: "café de flore" contains "café" (É lower-cased) -> food. 5: empty.
         // Categories by name: dotted (2), food (4), odd (3).
         assert_eq!(
-            run("categorize_transactions", input),
+            result("categorize_transactions", input),
             json!({
                 "transactions": [
                     {"id": "2", "category": "dotted", "rule": 0},
@@ -1375,14 +1366,14 @@ mod tests {
     fn categorize_transactions_with_no_rules_or_no_transactions_is_empty() {
         let empty = json!({"transactions": [], "unmatched": [], "categories": []});
         assert_eq!(
-            run(
+            result(
                 "categorize_transactions",
                 json!({"rules": [], "transactions": []})
             ),
             empty
         );
         assert_eq!(
-            run(
+            result(
                 "categorize_transactions",
                 json!({"rules": [{"pattern": "x", "category": "y"}], "transactions": []})
             ),
@@ -1390,7 +1381,7 @@ mod tests {
         );
         // No rules: the one transaction is unmatched.
         assert_eq!(
-            run(
+            result(
                 "categorize_transactions",
                 json!({"rules": [], "transactions": [{"id": "a", "description": "x", "amount_cents": 0}]})
             ),
@@ -1414,7 +1405,7 @@ mod tests {
         });
         // Premises: -7000 + -100000 = -107000 (2); Kitchen: -300 (1).
         // "Kitchen" < "Premises". Matched transactions stay in input order.
-        let r = run("categorize_transactions", input);
+        let r = result("categorize_transactions", input);
         assert_eq!(
             r["transactions"],
             json!([
@@ -1489,7 +1480,7 @@ mod tests {
         ];
         for (input, field) in cases {
             assert_eq!(
-                invalid("categorize_transactions", input.clone()),
+                invalid_field("categorize_transactions", input.clone()),
                 field,
                 "{input}"
             );
@@ -1505,7 +1496,7 @@ mod tests {
             {"id": "b", "description": "x", "amount_cents": -600_000_000_000_000_i64},
         ]});
         assert_eq!(
-            invalid("categorize_transactions", input),
+            invalid_field("categorize_transactions", input),
             "input.transactions"
         );
         // Unmatched amounts are not totalled: the same two, unmatched, are fine;
@@ -1516,7 +1507,7 @@ mod tests {
             {"id": "c", "description": "x", "amount_cents": 999_999_999_999_999_i64},
             {"id": "d", "description": "x", "amount_cents": 1},
         ]});
-        let r = run("categorize_transactions", fine);
+        let r = result("categorize_transactions", fine);
         assert_eq!(r["unmatched"], json!(["a", "b"]));
         assert_eq!(
             r["categories"][0]["amount_cents"],
@@ -1562,7 +1553,7 @@ mod tests {
         // z(1000) = 0.6745 x 899.5 / 1.5 = 606.71275 / 1.5 = 404.475166.. -> 404.4752 > 3.5.
         // z(98) = 0.6745 x -2.5 / 1.5 = -1.1241..; |z| of the others is smaller still.
         assert_eq!(
-            run("detect_anomalies", json!({"transactions": transactions})),
+            result("detect_anomalies", json!({"transactions": transactions})),
             json!({
                 "outliers": [{"id": "o-6", "category": "office", "amount_cents": 1000, "z": 404.4752}],
                 "duplicates": [],
@@ -1605,7 +1596,7 @@ mod tests {
             t("g-4", "edge2", 1349, 21), t("g-5", "edge2", 7001, 22),
         ]});
         assert_eq!(
-            run("detect_anomalies", input),
+            result("detect_anomalies", input),
             json!({
                 "outliers": [
                     {"id": "o-a", "category": "swing", "amount_cents": 1000, "z": 674.5},
@@ -1644,7 +1635,7 @@ mod tests {
         ]});
         // Pairs by ids; the counterparty as the smaller id wrote it.
         assert_eq!(
-            run("detect_anomalies", input)["duplicates"],
+            result("detect_anomalies", input)["duplicates"],
             json!([
                 {"ids": ["d-1", "d-2"], "amount_cents": -5000, "counterparty": "acme corp", "hours_apart": 22.5},
                 {"ids": ["d-3", "d-4"], "amount_cents": -5000, "counterparty": "Acme Corp", "hours_apart": 24.0},
@@ -1663,7 +1654,7 @@ mod tests {
             tx("a", "x", "p", 1, "2026-01-01T00:00:00Z"),
             tx("b", "x", "p", 1, "2026-01-01T01:00:00Z"),
         ]});
-        let r = run("detect_anomalies", input);
+        let r = result("detect_anomalies", input);
         let ids: Vec<Value> = r["duplicates"]
             .as_array()
             .expect("a list")
@@ -1678,7 +1669,7 @@ mod tests {
     #[test]
     fn detect_anomalies_of_nothing_is_empty() {
         assert_eq!(
-            run("detect_anomalies", json!({"transactions": []})),
+            result("detect_anomalies", json!({"transactions": []})),
             json!({"outliers": [], "duplicates": [], "categories": []})
         );
     }
@@ -1692,7 +1683,7 @@ mod tests {
             tx("c", "c", "p", 1, "2026-03-01t05:00:00.000-05:00"),
             tx("d", "c", "p", 1, "2026-03-01T10:00:00z"),
         ]});
-        let r = run("detect_anomalies", input);
+        let r = result("detect_anomalies", input);
         let pairs = r["duplicates"].as_array().expect("a list");
         // 4 transactions at one instant: 3 neighbouring pairs, each 0 hours apart.
         assert_eq!(pairs.len(), 3);
@@ -1777,7 +1768,11 @@ mod tests {
             ),
         ];
         for (input, field) in cases {
-            assert_eq!(invalid("detect_anomalies", input.clone()), field, "{input}");
+            assert_eq!(
+                invalid_field("detect_anomalies", input.clone()),
+                field,
+                "{input}"
+            );
         }
     }
 
@@ -1820,7 +1815,7 @@ mod tests {
         // ledger total: -5000 - 5000 + 12000 + 12000 - 999 - 999 + 777 = 12779.
         // net: 1301 - 12779 = -11478 = unmatched bank 300 - unmatched ledger (777 + 12000 - 999 = 11778).
         assert_eq!(
-            run("reconcile", input),
+            result("reconcile", input),
             json!({
                 "matched": [
                     {"bank_id": "b-1", "ledger_id": "l-2", "amount_cents": -5000, "days_apart": 2, "by_reference": true},
@@ -1846,7 +1841,7 @@ mod tests {
             "bank": [entry("b-2", "2026-03-04", 10, None), entry("b-1", "2026-03-01", 10, None)],
             "ledger": [entry("l-b", "2026-02-27", 10, None), entry("l-a", "2026-03-02", 10, None)],
         });
-        let r = run("reconcile", input);
+        let r = result("reconcile", input);
         assert_eq!(
             r["matched"],
             json!([{"bank_id": "b-1", "ledger_id": "l-a", "amount_cents": 10, "days_apart": 1, "by_reference": false}])
@@ -1860,12 +1855,12 @@ mod tests {
     #[test]
     fn reconcile_of_empty_sides_is_zero() {
         assert_eq!(
-            run("reconcile", json!({"bank": [], "ledger": []})),
+            result("reconcile", json!({"bank": [], "ledger": []})),
             json!({"matched": [], "unmatched_bank": [], "unmatched_ledger": [],
                    "bank_total_cents": 0, "ledger_total_cents": 0, "net_difference_cents": 0})
         );
         // One side only: 250 - 0 = 250. An id may be on both sides; here only one.
-        let r = run(
+        let r = result(
             "reconcile",
             json!({"bank": [entry("x", "2026-01-01", 250, None)], "ledger": []}),
         );
@@ -1880,7 +1875,7 @@ mod tests {
             "ledger": [entry("same", "2026-01-04", 5, None)],
         });
         // 3 days apart: within the window.
-        assert_eq!(run("reconcile", input)["matched"][0]["days_apart"], 3);
+        assert_eq!(result("reconcile", input)["matched"][0]["days_apart"], 3);
     }
 
     #[test]
@@ -1913,7 +1908,7 @@ mod tests {
             ),
         ];
         for (input, field) in cases {
-            assert_eq!(invalid("reconcile", input.clone()), field, "{input}");
+            assert_eq!(invalid_field("reconcile", input.clone()), field, "{input}");
         }
     }
 
@@ -1923,13 +1918,13 @@ mod tests {
         // 6 x 10^14 x 2 = 1.2 x 10^15 on the bank side.
         let bank = json!({"bank": [entry("a", "2026-01-01", big, None), entry("b", "2026-01-01", big, None)],
                           "ledger": []});
-        assert_eq!(invalid("reconcile", bank), "input.bank");
+        assert_eq!(invalid_field("reconcile", bank), "input.bank");
         let ledger = json!({"bank": [],
                             "ledger": [entry("a", "2026-01-01", -big, None), entry("b", "2026-01-01", -big, None)]});
-        assert_eq!(invalid("reconcile", ledger), "input.ledger");
+        assert_eq!(invalid_field("reconcile", ledger), "input.ledger");
         // At the limits on both sides: 10^15 - (-10^15) = 2 x 10^15, shown as is.
         let max = 1_000_000_000_000_000_i64;
-        let r = run(
+        let r = result(
             "reconcile",
             json!({"bank": [entry("a", "2026-01-01", max, None)],
                                         "ledger": [entry("b", "2026-01-01", -max, None)]}),
@@ -1952,7 +1947,7 @@ mod tests {
         );
         // 50000 x 1 = 50000; tax = 50000 x 0.0725 = 3625 exactly; total 53625.
         assert_eq!(
-            run("draft_invoice", input),
+            result("draft_invoice", input),
             json!(
                 {"customer_id": "c-1", "currency": "USD",
                  "lines": [{"description": "Setup", "quantity": 1, "unit_price_cents": 50000,
@@ -1986,7 +1981,7 @@ mod tests {
         // subtotal = 3000 + 9999 + 0 + 1000 = 13999.
         // tax = 13999 x 0.0725 = 1014.9275 -> 1015; total = 13999 + 1015 = 15014.
         assert_eq!(
-            run("draft_invoice", input),
+            result("draft_invoice", input),
             json!({
                 "customer_id": "c-2", "currency": "EUR",
                 "lines": [
@@ -2018,30 +2013,30 @@ mod tests {
     #[test]
     fn draft_invoice_rounds_tax_half_to_even() {
         // 3000 x 0.0725 = 217.5 exactly -> 218 (217 is odd, so up); not 217.49999.. as a double.
-        let r = run("draft_invoice", one_line_invoice(3000, Some(json!(0.0725))));
+        let r = result("draft_invoice", one_line_invoice(3000, Some(json!(0.0725))));
         assert_eq!(
             (r["tax_cents"].clone(), r["total_cents"].clone()),
             (json!(218), json!(3218))
         );
         // 1000 x 0.0725 = 72.5 exactly -> 72 (72 is even, so down); total 1072.
-        let r = run("draft_invoice", one_line_invoice(1000, Some(json!(0.0725))));
+        let r = result("draft_invoice", one_line_invoice(1000, Some(json!(0.0725))));
         assert_eq!(
             (r["tax_cents"].clone(), r["total_cents"].clone()),
             (json!(72), json!(1072))
         );
         // 1001 x 0.0725 = 72.5725 -> 73 (not a half: nearest).
-        let r = run("draft_invoice", one_line_invoice(1001, Some(json!(0.0725))));
+        let r = result("draft_invoice", one_line_invoice(1001, Some(json!(0.0725))));
         assert_eq!(r["tax_cents"], 73);
         // No tax rate, or null, is 0 tax; a rate of 1 doubles the total: 1000 + 1000.
         for rate in [None, Some(Value::Null), Some(json!(0))] {
-            let r = run("draft_invoice", one_line_invoice(1000, rate));
+            let r = result("draft_invoice", one_line_invoice(1000, rate));
             assert_eq!(
                 (r["tax_cents"].clone(), r["total_cents"].clone()),
                 (json!(0), json!(1000))
             );
         }
         assert_eq!(
-            run("draft_invoice", one_line_invoice(1000, Some(json!(1))))["total_cents"],
+            result("draft_invoice", one_line_invoice(1000, Some(json!(1))))["total_cents"],
             2000
         );
     }
@@ -2058,7 +2053,7 @@ mod tests {
             "services": {"svc-setup": 50000},
         });
         assert_eq!(
-            testing::failure(AGENT, "draft_invoice", input),
+            failure("draft_invoice", input),
             Failure("lines[1] \"Mystery gadget\": no price from any source".to_owned())
         );
         let two = json!({
@@ -2066,7 +2061,7 @@ mod tests {
             "lines": [{"description": "A \"quoted\"", "quantity": 1}, {"description": "B", "quantity": 2}],
         });
         assert_eq!(
-            testing::failure(AGENT, "draft_invoice", two).0,
+            failure("draft_invoice", two).0,
             "lines[0] \"A \\\"quoted\\\"\": no price from any source; lines[1] \"B\": no price from any source"
         );
     }
@@ -2135,7 +2130,11 @@ mod tests {
             (with(&ok, "tax_rate", Some(json!("0.07"))), "input.tax_rate"),
         ];
         for (input, field) in cases {
-            assert_eq!(invalid("draft_invoice", input.clone()), field, "{input}");
+            assert_eq!(
+                invalid_field("draft_invoice", input.clone()),
+                field,
+                "{input}"
+            );
         }
     }
 
@@ -2147,20 +2146,23 @@ mod tests {
             json!([{"description": "a", "quantity": 3, "deposit_cents": 500_000_000_000_000_i64}]),
             0.0,
         );
-        assert_eq!(invalid("draft_invoice", amount), "input.lines[0].quantity");
+        assert_eq!(
+            invalid_field("draft_invoice", amount),
+            "input.lines[0].quantity"
+        );
         // 6 x 10^14 + 6 x 10^14 = 1.2 x 10^15.
         let subtotal = invoice(
             json!([{"description": "a", "quantity": 1, "deposit_cents": 600_000_000_000_000_i64},
                    {"description": "b", "quantity": 1, "deposit_cents": 600_000_000_000_000_i64}]),
             0.0,
         );
-        assert_eq!(invalid("draft_invoice", subtotal), "input.lines");
+        assert_eq!(invalid_field("draft_invoice", subtotal), "input.lines");
         // 9 x 10^14 + 9 x 10^14 x 0.2 = 1.08 x 10^15 with tax.
         let total = invoice(
             json!([{"description": "a", "quantity": 1, "deposit_cents": 900_000_000_000_000_i64}]),
             0.2,
         );
-        assert_eq!(invalid("draft_invoice", total), "input.lines");
+        assert_eq!(invalid_field("draft_invoice", total), "input.lines");
     }
 
     // -- invariants -----------------------------------------------------------
@@ -2189,7 +2191,7 @@ mod tests {
                     .collect::<Vec<_>>(),
             });
             prop_assert!(testing::refuses_or_answers(AGENT, "categorize_transactions", &input));
-            let a = testing::action(AGENT, "categorize_transactions");
+            let a = action("categorize_transactions");
             match a.validate(&input) {
                 Err(e) => prop_assert_eq!(e.field(), "input.transactions"),
                 Ok(()) => {
@@ -2227,7 +2229,7 @@ mod tests {
                 let at = at.format(&Rfc3339).expect("formats");
                 tx(&format!("t{i:02}"), &format!("c{c}"), &format!("P{p} "), a, &at)
             }).collect::<Vec<_>>()});
-            let r = run("detect_anomalies", input);
+            let r = result("detect_anomalies", input);
             let counted: u64 = r["categories"].as_array().expect("a list").iter()
                 .map(|c| c["count"].as_u64().expect("a count")).sum();
             prop_assert_eq!(counted, txs.len() as u64);
@@ -2255,7 +2257,7 @@ mod tests {
             };
             let input = json!({"bank": side(&bank, "b"), "ledger": side(&ledger, "l")});
             prop_assert!(testing::refuses_or_answers(AGENT, "reconcile", &input));
-            let a = testing::action(AGENT, "reconcile");
+            let a = action("reconcile");
             if a.validate(&input).is_err() {
                 return Ok(());
             }
@@ -2302,7 +2304,7 @@ mod tests {
                 "tax_rate": f64::from(rate) / 10_000.0,
             });
             prop_assert!(testing::refuses_or_answers(AGENT, "draft_invoice", &input));
-            let a = testing::action(AGENT, "draft_invoice");
+            let a = action("draft_invoice");
             if a.validate(&input).is_err() {
                 return Ok(());
             }

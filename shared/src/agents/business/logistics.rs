@@ -399,22 +399,9 @@ mod tests {
 
     use crate::agents::business::exact::Rational;
     use crate::agents::business::testing;
-    use crate::agents::catalogue::Action;
     use crate::domain::agents::{AgentType, Complexity};
 
-    const AGENT: AgentType = AgentType::Logistics;
-
-    fn action(name: &str) -> &'static dyn Action {
-        testing::action(AGENT, name)
-    }
-
-    fn result(name: &str, input: Value) -> Value {
-        testing::result(AGENT, name, input)
-    }
-
-    fn invalid_field(name: &str, input: Value) -> String {
-        testing::invalid_field(AGENT, name, input)
-    }
+    testing::agent_helpers!(AgentType::Logistics);
 
     /// A JSON number read from its decimal text, as a client would send it.
     fn number(text: &str) -> Value {

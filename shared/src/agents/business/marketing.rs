@@ -303,22 +303,9 @@ mod tests {
 
     use crate::agents::business::fields::MAX_CENTS;
     use crate::agents::business::testing;
-    use crate::agents::catalogue::Action;
     use crate::domain::agents::{AgentType, Complexity};
 
-    const AGENT: AgentType = AgentType::Marketing;
-
-    fn action(name: &str) -> &'static dyn Action {
-        testing::action(AGENT, name)
-    }
-
-    fn result(name: &str, input: Value) -> Value {
-        testing::result(AGENT, name, input)
-    }
-
-    fn invalid_field(name: &str, input: Value) -> String {
-        testing::invalid_field(AGENT, name, input)
-    }
+    testing::agent_helpers!(AgentType::Marketing);
 
     #[test]
     fn the_two_actions_are_registered_as_analysis() {

@@ -719,26 +719,10 @@ mod tests {
 
     use super::cagr;
     use crate::agents::business::testing;
-    use crate::agents::catalogue::{Action, Failure};
+    use crate::agents::catalogue::Failure;
     use crate::domain::agents::{AgentType, Complexity};
 
-    const AGENT: AgentType = AgentType::Planning;
-
-    fn action(name: &str) -> &'static dyn Action {
-        testing::action(AGENT, name)
-    }
-
-    fn result(name: &str, input: Value) -> Value {
-        testing::result(AGENT, name, input)
-    }
-
-    fn invalid_field(name: &str, input: Value) -> String {
-        testing::invalid_field(AGENT, name, input)
-    }
-
-    fn failure(name: &str, input: Value) -> Failure {
-        testing::failure(AGENT, name, input)
-    }
+    testing::agent_helpers!(AgentType::Planning);
 
     /// A month whose net burn is `expenses − revenue`.
     fn month(month: &str, revenue: i64, expenses: i64) -> Value {

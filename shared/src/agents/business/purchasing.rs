@@ -417,30 +417,10 @@ mod tests {
     use serde_json::{json, Value};
 
     use crate::agents::business::testing;
-    use crate::agents::catalogue::{Action, Effect, Failure, Outcome};
+    use crate::agents::catalogue::{Effect, Failure};
     use crate::domain::agents::{AgentType, Complexity};
 
-    const AGENT: AgentType = AgentType::Purchasing;
-
-    fn action(name: &str) -> &'static dyn Action {
-        testing::action(AGENT, name)
-    }
-
-    fn outcome(name: &str, input: Value) -> Outcome {
-        testing::outcome(AGENT, name, &input)
-    }
-
-    fn result(name: &str, input: Value) -> Value {
-        testing::result(AGENT, name, input)
-    }
-
-    fn invalid_field(name: &str, input: Value) -> String {
-        testing::invalid_field(AGENT, name, input)
-    }
-
-    fn failure(name: &str, input: Value) -> Failure {
-        testing::failure(AGENT, name, input)
-    }
+    testing::agent_helpers!(AgentType::Purchasing);
 
     #[test]
     fn the_three_actions_are_registered_with_their_complexity() {

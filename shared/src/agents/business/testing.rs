@@ -63,3 +63,38 @@ pub fn refuses_or_answers(agent: AgentType, name: &str, input: &Value) -> bool {
         }
     }
 }
+
+/// Defines, in an action module's tests, `AGENT` (the agent type) and the
+/// helpers above for it, taking the action's name: `action`, `outcome`,
+/// `result`, `invalid_field` and `failure`.
+macro_rules! agent_helpers {
+    ($agent:expr) => {
+        const AGENT: $crate::domain::agents::AgentType = $agent;
+
+        #[allow(dead_code)]
+        fn action(name: &str) -> &'static dyn $crate::agents::catalogue::Action {
+            $crate::agents::business::testing::action(AGENT, name)
+        }
+
+        #[allow(dead_code)]
+        fn outcome(name: &str, input: serde_json::Value) -> $crate::agents::catalogue::Outcome {
+            $crate::agents::business::testing::outcome(AGENT, name, &input)
+        }
+
+        #[allow(dead_code)]
+        fn result(name: &str, input: serde_json::Value) -> serde_json::Value {
+            $crate::agents::business::testing::result(AGENT, name, input)
+        }
+
+        #[allow(dead_code)]
+        fn invalid_field(name: &str, input: serde_json::Value) -> String {
+            $crate::agents::business::testing::invalid_field(AGENT, name, input)
+        }
+
+        #[allow(dead_code)]
+        fn failure(name: &str, input: serde_json::Value) -> $crate::agents::catalogue::Failure {
+            $crate::agents::business::testing::failure(AGENT, name, input)
+        }
+    };
+}
+pub(crate) use agent_helpers;

@@ -4,26 +4,10 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 
 use crate::agents::business::testing;
-use crate::agents::catalogue::{Action, Failure};
+use crate::agents::catalogue::Failure;
 use crate::domain::agents::{AgentType, Complexity};
 
-const AGENT: AgentType = AgentType::Tax;
-
-fn action(name: &str) -> &'static dyn Action {
-    testing::action(AGENT, name)
-}
-
-fn result(name: &str, input: Value) -> Value {
-    testing::result(AGENT, name, input)
-}
-
-fn invalid_field(name: &str, input: Value) -> String {
-    testing::invalid_field(AGENT, name, input)
-}
-
-fn failure(name: &str, input: Value) -> Failure {
-    testing::failure(AGENT, name, input)
-}
+testing::agent_helpers!(AgentType::Tax);
 
 #[test]
 fn both_actions_are_registered_as_analysis() {
