@@ -233,10 +233,29 @@ pub fn ceil_sqrt(value: Rational) -> Option<u128> {
     Some(lo)
 }
 
-/// The least-squares slope of `y` on `x` over `points`: `(nΣxy − ΣxΣy) /
-/// (nΣx² − (Σx)²)`, exactly. `None` with fewer than two distinct `x`, or if
-/// a sum passes `i128`.
-pub fn slope(points: &[(i128, i128)]) -> Option<Rational> {
+/// A least-squares line as exact integers: its value at `x` is
+/// `(intercept + slope·x) / den`, with `den > 0`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Line {
+    /// The intercept's numerator: `Σy·Σx² − Σx·Σxy`.
+    pub intercept: i128,
+    /// The slope's numerator: `nΣxy − ΣxΣy`.
+    pub slope: i128,
+    /// The common denominator: `nΣx² − (Σx)²`.
+    pub den: i128,
+}
+
+impl Line {
+    /// The line's value at `x`, exactly.
+    pub fn at(self, x: i128) -> Option<Rational> {
+        let num = self.intercept.checked_add(self.slope.checked_mul(x)?)?;
+        Rational::new(num, self.den)
+    }
+}
+
+/// The least-squares line of `y` on `x` through `points`, exactly. `None`
+/// with fewer than two distinct `x`, or if a sum passes `i128`.
+pub fn least_squares(points: &[(i128, i128)]) -> Option<Line> {
     let n = i128::try_from(points.len()).ok()?;
     let (mut sx, mut sy, mut sxy, mut sxx) = (0_i128, 0_i128, 0_i128, 0_i128);
     for &(x, y) in points {
@@ -245,9 +264,24 @@ pub fn slope(points: &[(i128, i128)]) -> Option<Rational> {
         sxy = sxy.checked_add(x.checked_mul(y)?)?;
         sxx = sxx.checked_add(x.checked_mul(x)?)?;
     }
-    let num = n.checked_mul(sxy)?.checked_sub(sx.checked_mul(sy)?)?;
     let den = n.checked_mul(sxx)?.checked_sub(sx.checked_mul(sx)?)?;
-    Rational::new(num, den).map(Rational::reduced)
+    let slope = n.checked_mul(sxy)?.checked_sub(sx.checked_mul(sy)?)?;
+    // intercept = (Σy − slope·Σx) / n = (Σy·Σx² − Σx·Σxy) / den.
+    let intercept = sy.checked_mul(sxx)?.checked_sub(sx.checked_mul(sxy)?)?;
+    // By Cauchy-Schwarz den ≥ 0, and 0 only when every x is the same.
+    (den > 0).then_some(Line {
+        intercept,
+        slope,
+        den,
+    })
+}
+
+/// The least-squares slope of `y` on `x` over `points`: `(nΣxy − ΣxΣy) /
+/// (nΣx² − (Σx)²)`, exactly. `None` with fewer than two distinct `x`, or if
+/// a sum passes `i128`.
+pub fn slope(points: &[(i128, i128)]) -> Option<Rational> {
+    let line = least_squares(points)?;
+    Rational::new(line.slope, line.den).map(Rational::reduced)
 }
 
 /// A rounded decimal in a result: serialised as a JSON number.
@@ -356,6 +390,10 @@ mod tests {
         // (0, 0), (1, 1), (2, 1): n=3, Σx=3, Σy=2, Σxy=3, Σx²=5;
         // (3·3 − 3·2) / (3·5 − 9) = 3/6 = 1/2.
         assert_eq!(slope(&[(0, 0), (1, 1), (2, 1)]), Some(r(1, 2)));
+        // Its line: intercept (2·5 − 3·3) / 6 = 1/6; at x = 2, 1/6 + 1 = 7/6.
+        let line = least_squares(&[(0, 0), (1, 1), (2, 1)]).expect("a line");
+        assert_eq!(line.at(0), Some(r(1, 6)));
+        assert_eq!(line.at(2), Some(r(7, 6)));
         assert!(slope(&[(4, 10)]).is_none());
         assert!(slope(&[(4, 10), (4, 20)]).is_none());
         assert!(slope(&[]).is_none());

@@ -301,28 +301,6 @@ struct GrowthForecastResult {
     forecast: Vec<Projected>,
 }
 
-/// The least-squares line through `points` as `(A, B, D)`: the line's value
-/// at `x` is `(A + B·x) / D` (intercept `A / D`, slope `B / D`, `D > 0`).
-///
-/// With offsets from the latest month (|x| < 120,000), revenues ≤ 10^15
-/// and at most 120,000 points, every product stays below about 10^36, far
-/// inside i128; a `None` is still reported, never wrapped.
-fn line(points: &[(i128, i128)]) -> Option<(i128, i128, i128)> {
-    let n = i128::try_from(points.len()).ok()?;
-    let (mut sx, mut sy, mut sxy, mut sxx) = (0_i128, 0_i128, 0_i128, 0_i128);
-    for &(x, y) in points {
-        sx = sx.checked_add(x)?;
-        sy = sy.checked_add(y)?;
-        sxy = sxy.checked_add(x.checked_mul(y)?)?;
-        sxx = sxx.checked_add(x.checked_mul(x)?)?;
-    }
-    let d = n.checked_mul(sxx)?.checked_sub(sx.checked_mul(sx)?)?;
-    let b = n.checked_mul(sxy)?.checked_sub(sx.checked_mul(sy)?)?;
-    // intercept = (Σy − slope·Σx) / n = (Σy·Σx² − Σx·Σxy) / D.
-    let a = sy.checked_mul(sxx)?.checked_sub(sx.checked_mul(sxy)?)?;
-    (d > 0).then_some((a, b, d))
-}
-
 /// The trend could not be worked out exactly (not expected for any input
 /// the fields accept).
 fn trend_too_large() -> Problem {
@@ -359,7 +337,9 @@ fn growth_forecast(input: &GrowthForecastInput) -> Result<GrowthForecastResult, 
     // A least-squares slope is a weighted average of the pairwise slopes,
     // each at most 10^15 cents a month: it always fits.
     let slope_cents_per_month = signed_cents(slope).ok_or_else(trend_too_large)?;
-    let (a, b, d) = line(&points).ok_or_else(trend_too_large)?;
+    // With offsets from the latest month (|x| < 120,000), revenues ≤ 10^15
+    // and at most 120,000 points, every sum stays below about 10^36.
+    let line = exact::least_squares(&points).ok_or_else(trend_too_large)?;
 
     let mut forecast = Vec::new();
     for k in 1..=input.horizon_months.get() {
@@ -373,11 +353,7 @@ fn growth_forecast(input: &GrowthForecastInput) -> Result<GrowthForecastResult, 
                 ),
             ))
         })?;
-        let value = b
-            .checked_mul(i128::from(ahead))
-            .and_then(|bx| a.checked_add(bx))
-            .and_then(|num| Rational::new(num, d))
-            .ok_or_else(trend_too_large)?;
+        let value = line.at(i128::from(ahead)).ok_or_else(trend_too_large)?;
         // Revenue is never negative: a falling line stops at 0.
         let revenue_cents = value
             .round_cents()
