@@ -23,10 +23,11 @@
 //!   [`auth::revocation`] holds every rule that decides whether a token or
 //!   session still stands; [`auth::api_keys`] the API keys of services and
 //!   agents.
-//! - [`agents`]: agent runs under governance: the action catalogue and the
-//!   business actions, [`agents::governance`] (every rule that decides
-//!   whether and how an agent runs), the registry, run requests,
-//!   proposals, and the job worker.
+//! - [`agents`]: agent runs under governance: the action catalogue
+//!   ([`agents::catalogue`]), the business actions, one module per agent
+//!   type with their exact arithmetic ([`agents::business`]),
+//!   [`agents::governance`] (every rule that decides whether and how an
+//!   agent runs), the registry, run requests, proposals, and the job worker.
 //! - [`metrics`]: CloudWatch embedded metrics for the counts that matter.
 //! - [`audit`]: audit events and their origin (an HTTP request, the CLI, a
 //!   queue message, the schedule), written in the same transaction as the
