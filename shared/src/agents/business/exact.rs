@@ -13,7 +13,6 @@
 
 use std::cmp::Ordering;
 
-use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use serde::{Serialize, Serializer};
 
@@ -121,7 +120,7 @@ impl Rational {
     /// The smallest whole number not below the value.
     pub fn ceil(self) -> i128 {
         let q = self.floor();
-        if q * self.den == self.num {
+        if self.num.rem_euclid(self.den) == 0 {
             q
         } else {
             q + 1
@@ -286,18 +285,21 @@ pub fn slope(points: &[(i128, i128)]) -> Option<Rational> {
 
 /// A rounded decimal in a result: serialised as a JSON number.
 ///
-/// Figures are rounded to at most 4 places before they get here, and the
-/// JSON number is the shortest one that reads back as the same double, so
-/// a figure of up to 15 significant digits (every ratio the actions give
-/// for amounts up to 10^15 cents) reads exactly as written.
+/// The number is the double nearest to the decimal (read from its exact
+/// text, so correctly rounded), written as the shortest text that reads
+/// back as that double: a figure of up to 15 significant digits appears
+/// exactly as computed; a longer one (a ratio of 10^15 cents to 4 places)
+/// is the nearest double, which a JSON client could not hold more exactly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Figure(pub Decimal);
 
 impl Serialize for Figure {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self.0.to_f64() {
-            Some(f) => s.serialize_f64(f),
-            None => Err(serde::ser::Error::custom("a figure is not a number")),
+        // rust_decimal's own to_f64 is not correctly rounded; Rust's
+        // parsing of the decimal's text is.
+        match self.0.to_string().parse::<f64>() {
+            Ok(f) if f.is_finite() => s.serialize_f64(f),
+            _ => Err(serde::ser::Error::custom("a figure is not a number")),
         }
     }
 }
@@ -405,5 +407,12 @@ mod tests {
         assert_eq!(v, serde_json::json!(0.8333));
         let v = serde_json::to_value(Figure(dec("12.0000"))).expect("serialises");
         assert_eq!(v, serde_json::json!(12.0));
+        // 30864197253085.25 is a double exactly; it is written exactly
+        // (a conversion that is not correctly rounded gave ..085.246).
+        let text = serde_json::to_string(&Figure(dec("30864197253085.25"))).expect("serialises");
+        assert_eq!(text, "30864197253085.25");
+        let text = serde_json::to_string(&Figure(dec("0.0000000000000000000000000001")))
+            .expect("serialises");
+        assert_eq!(text, "1e-28");
     }
 }

@@ -167,9 +167,13 @@ impl<'de> Deserialize<'de> for Currency {
     }
 }
 
-/// The most significant digits a decimal in the input may have: JSON
-/// numbers are read as doubles, which hold any 15-digit decimal exactly, so
-/// a longer one could already have been changed and is refused instead.
+/// The most significant digits a decimal in the input may have. JSON
+/// numbers are read as the double nearest them, which holds every decimal
+/// of up to 15 significant digits exactly; a longer one is refused, unless
+/// no double tells it apart from a shorter decimal, which is then what is
+/// read (`0.49999999999999999` reads as `0.5`: the literal is gone once
+/// parsed, and serde_json's `arbitrary_precision`, which would keep it,
+/// changes number handling for every crate in the build).
 pub const MAX_SIGNIFICANT_DIGITS: u32 = 15;
 
 /// Accepts a JSON number as an exact [`Decimal`] in `min..=max`.
@@ -600,6 +604,13 @@ mod tests {
                 .expect("a decimal");
             assert_eq!(f.rate.map(Fraction::get), Some(expected), "{text}");
         }
+        // The documented limit: 17 digits that no double tells from 0.5.
+        let v: serde_json::Value =
+            serde_json::from_str("{\"rate\": 0.49999999999999999}").expect("JSON");
+        assert_eq!(
+            parse(v).expect("parses").rate.map(Fraction::get),
+            Some(dec("0.5"))
+        );
         // Past 28 decimal places a decimal cannot hold it: refused, saying so.
         let v: serde_json::Value = serde_json::from_str("{\"rate\": 1.5e-29}").expect("JSON");
         let err = parse(v).expect_err("too small to hold");

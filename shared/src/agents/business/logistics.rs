@@ -187,10 +187,6 @@ impl BusinessAction for ShipmentStatus {
 // ---------------------------------------------------------------------------
 // reorder_plan
 
-/// The longest lead time accepted, in days (ten years): it keeps
-/// `daily_demand × lead_time_days` far inside `i128`.
-pub const MAX_LEAD_TIME_DAYS: u64 = 3650;
-
 /// `reorder_plan`: per sku, when to reorder and how much (AGENTS.md
 /// "logistics / reorder_plan").
 ///
@@ -202,9 +198,10 @@ pub const MAX_LEAD_TIME_DAYS: u64 = 3650;
 /// - order_quantity = max(eoq, reorder_point − on_hand) when order_now,
 ///   else 0.
 ///
-/// `on_hand` and `safety_stock` are at most 10^15, `lead_time_days` at most
-/// [`MAX_LEAD_TIME_DAYS`], `holding_cost_cents_per_unit_year` from 1 to
-/// 10^15. A reorder point or eoq past 10^15 is refused at submission,
+/// `on_hand` and `safety_stock` are at most 10^15, `lead_time_days` any
+/// whole number of days (a demand of at most 10^15 a day times `u64::MAX`
+/// days stays far inside `i128`), `holding_cost_cents_per_unit_year` from 1
+/// to 10^15. A reorder point or eoq past 10^15 is refused at submission,
 /// naming the last operand that took it past: `lead_time_days` (the
 /// demand over the lead time alone passes), `safety_stock` (adding it
 /// does), `order_cost_cents` (the eoq). `items` may be empty.
@@ -366,11 +363,6 @@ impl BusinessAction for ReorderPlan {
                 item.on_hand.get(),
                 fields::MAX_QUANTITY,
                 format!("items[{i}].on_hand"),
-            )?;
-            at_most(
-                item.lead_time_days.get(),
-                MAX_LEAD_TIME_DAYS,
-                format!("items[{i}].lead_time_days"),
             )?;
             at_most(
                 item.safety_stock.get(),
@@ -763,7 +755,7 @@ mod tests {
                 "input.items[1].safety_stock".to_owned(),
             ),
             (
-                with("lead_time_days", json!(3651)),
+                with("lead_time_days", json!(-1)),
                 "input.items[1].lead_time_days".to_owned(),
             ),
             (
@@ -783,13 +775,16 @@ mod tests {
                 "{input}"
             );
         }
-        // 3650 days is the longest lead time accepted.
+        // Any lead time is accepted: ceil(1.5 × 3651) + 5 = 5476.5 -> 5477 + 5 = 5482.
         assert_eq!(
-            result("reorder_plan", with("lead_time_days", json!(3650)))["items"][1]
+            result("reorder_plan", with("lead_time_days", json!(3651)))["items"][1]
                 ["reorder_point"],
-            // ceil(1.5 × 3650) + 5 = 5475 + 5 = 5480.
-            5480
+            5482
         );
+        // With no demand even the longest lead time needs nothing: 0 + 5.
+        let mut idle = with("lead_time_days", json!(u64::MAX));
+        idle["items"][1]["daily_demand"] = json!(0);
+        assert_eq!(result("reorder_plan", idle)["items"][1]["reorder_point"], 5);
     }
 
     // -- invariants ---------------------------------------------------------
@@ -842,7 +837,7 @@ mod tests {
             on_hand in 0..=1_000_000_000_000_000_u64,
             mantissa in 0..1_000_000_000_000_000_u64,
             scale in 0..=28_u32,
-            lead in 0..=3650_u64,
+            lead in prop_oneof![0..=3650_u64, any::<u64>()],
             safety in 0..=1_000_000_000_000_000_u64,
             order_cost in 0..=1_000_000_000_000_000_u64,
             holding in 1..=1_000_000_000_000_000_u64,

@@ -8,11 +8,13 @@
 //! force on a date: the latest that took effect on or before it.
 //!
 //! **Provenance.** The figures, rules and sources are AGENTS.md's table
-//! ("tax / nexus_check"). The effective dates (CA 2019-04-01, NY 2019-06-21,
-//! TX 2019-10-01, FL 2021-07-01, WA 2020-01-01, IL 2018-10-01 and
-//! 2026-01-01, PA 2019-07-01, GA 2020-01-01) and the source of Illinois's
-//! 2018 row (Public Act 100-0587; AGENTS.md cites only the 2026 one) are
-//! from general knowledge, not fetched from the states: this was written
+//! ("tax / nexus_check"). The effective dates (CA 2019-04-01, NY 2018-06-21
+//! and 2019-06-24, TX 2019-10-01, FL 2021-07-01, WA 2020-01-01, IL
+//! 2018-10-01 and 2026-01-01, PA 2019-07-01, GA 2020-01-01), New York's
+//! earlier row ($300,000 and more than 100 transactions until the
+//! $500,000 figure of 2019-06-24) and the source of Illinois's 2018 row
+//! (Public Act 100-0587; AGENTS.md cites only the 2026 one) are from
+//! general knowledge, not fetched from the states: this was written
 //! without network access. The file's `note` says the same, since JSON has
 //! no comments.
 //!
@@ -330,7 +332,10 @@ mod tests {
                 {"state": "IL", "effective_from": "2026-01-01", "sales_cents": 10_000_000,
                  "transactions": null, "rule": "sales", "comparison": "at_least",
                  "source": "IL DOR, Public Act 103-0592"},
-                {"state": "NY", "effective_from": "2019-06-21", "sales_cents": 50_000_000,
+                {"state": "NY", "effective_from": "2018-06-21", "sales_cents": 30_000_000,
+                 "transactions": 100, "rule": "sales_and_transactions", "comparison": "more_than",
+                 "source": "NY DTF, TB-ST-155"},
+                {"state": "NY", "effective_from": "2019-06-24", "sales_cents": 50_000_000,
                  "transactions": 100, "rule": "sales_and_transactions", "comparison": "more_than",
                  "source": "NY DTF, TB-ST-155"},
                 {"state": "PA", "effective_from": "2019-07-01", "sales_cents": 10_000_000,
@@ -355,6 +360,11 @@ mod tests {
         assert_eq!(il("2025-12-31"), Some(Rule::SalesOrTransactions));
         assert_eq!(il("2026-01-01"), Some(Rule::Sales));
         assert_eq!(il("2030-06-30"), Some(Rule::Sales));
+        // NY: $300,000 from 2018-06-21, $500,000 from 2019-06-24.
+        let ny = |d: &str| t.in_force(state("NY"), date(d)).map(|r| r.sales_cents);
+        assert_eq!(ny("2018-06-20"), None);
+        assert_eq!(ny("2019-06-23").map(|c| c.get()), Some(30_000_000));
+        assert_eq!(ny("2019-06-24").map(|c| c.get()), Some(50_000_000));
         // Before CA's rule took effect there is none in force.
         assert!(t.in_force(state("CA"), date("2019-03-31")).is_none());
         assert!(t.in_force(state("CA"), date("2019-04-01")).is_some());
