@@ -73,11 +73,16 @@ log "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 log "cargo test"
 TEST_LOG="$ROOT/target/test-output.log"
+# The black-box suite writes here what every action was sent and answered.
+export WARDEN_ACTION_EXAMPLES="$ROOT/target/action-examples.json"
+rm -f "$WARDEN_ACTION_EXAMPLES"
 cargo test --workspace 2>&1 | tee "$TEST_LOG"
 log "cfn-lint template.yaml"
 "$VENV/bin/cfn-lint" template.yaml
 log "infra/openapi.yaml is valid OpenAPI 3.1"
 "$VENV/bin/openapi-spec-validator" infra/openapi.yaml
+log "every action's request and job match infra/openapi.yaml"
+"$VENV/bin/python" infra/check_action_examples.py infra/openapi.yaml "$WARDEN_ACTION_EXAMPLES"
 log "all checks passed"
 # One closing line with the totals of every test binary above.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }

@@ -565,7 +565,9 @@ async fn every_action_of_the_catalogue_runs_to_success_over_http() {
     assert_eq!(covered, all, "every action has an example here");
 
     let api = app().await;
+    let mut ran = Vec::new();
     for (agent_type, action, input, pointer, expected) in examples {
+        let request = json!({"workspace_id": "acme", "action": action, "input": input});
         let job = run(&api, agent_type, action, input).await;
         assert_eq!(job["status"], "SUCCESS", "{agent_type} {action}: {job}");
         assert_eq!(
@@ -573,5 +575,11 @@ async fn every_action_of_the_catalogue_runs_to_success_over_http() {
             Some(&expected),
             "{agent_type} {action} {pointer}: {job}"
         );
+        ran.push(json!({"request": request, "job": job}));
+    }
+    // `infra/test.sh` holds `infra/openapi.yaml` to these requests and jobs
+    // (`infra/check_action_examples.py`).
+    if let Ok(path) = std::env::var("WARDEN_ACTION_EXAMPLES") {
+        std::fs::write(path, serde_json::to_vec_pretty(&ran).unwrap()).unwrap();
     }
 }
