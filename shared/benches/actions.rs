@@ -1,0 +1,109 @@
+//! The CPU cost of the business actions on inputs near the largest a run
+//! request carries (256 KiB): what submission (`validate`) and the worker
+//! (`validate` again, then `compute`) spend per job. Budget: a job's
+//! action well inside the worker's 60 s timeout, and submission's parse
+//! and check within the run handler's request budget (tens of ms).
+//!
+//! `cargo bench -p warden --bench actions`
+
+// Benchmarks panic on setup failure like tests do.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use serde_json::{json, Value};
+use warden::agents::catalogue::catalogue;
+use warden::domain::agents::AgentType;
+
+/// The inputs, each of some thousands of records.
+fn inputs() -> Vec<(AgentType, &'static str, Value)> {
+    let states = ["CA", "NY", "TX", "GA", "WA", "OR"];
+    let sales: Vec<Value> = (0..2_000)
+        .map(|i| {
+            json!({"id": format!("s-{i}"),
+                   "ship_to": format!("{i} Main St, Springfield, {} {:05}", states[i % 6], 10_000 + i),
+                   "amount_cents": 10_000 + i})
+        })
+        .collect();
+    let transactions: Vec<Value> = (0..2_000)
+        .map(|i| {
+            json!({"id": format!("t-{i}"), "category": format!("c{}", i % 10),
+                   "counterparty": format!("vendor {}", i % 50), "amount_cents": 1_000 + (i % 97),
+                   "at": format!("2026-03-{:02}T{:02}:00:00Z", 1 + i % 28, i % 24)})
+        })
+        .collect();
+    let entries = |side: &str| -> Vec<Value> {
+        (0..1_000)
+            .map(|i| {
+                json!({"id": format!("{side}-{i}"), "date": format!("2026-03-{:02}", 1 + i % 28),
+                       "amount_cents": 100 + i % 300, "reference": format!("INV-{}", i % 400)})
+            })
+            .collect()
+    };
+    let lines: Vec<Value> = (0..2_000)
+        .map(|i| {
+            json!({"description": format!("line {i}"), "quantity": 1 + i % 5,
+                        "service_id": format!("svc-{}", i % 20)})
+        })
+        .collect();
+    let services: serde_json::Map<String, Value> = (0..20)
+        .map(|i| (format!("svc-{i}"), json!(1_000 + i)))
+        .collect();
+    let months: Vec<Value> = (0..120)
+        .map(|i| {
+            json!({"month": format!("{:04}-{:02}", 2016 + i / 12, 1 + i % 12),
+                        "revenue_cents": 1_000_000 + 12_345 * i})
+        })
+        .collect();
+    vec![
+        (
+            AgentType::Tax,
+            "nexus_check",
+            json!({"period_end": "2026-06-30", "physical_presence": ["TX"], "sales": sales}),
+        ),
+        (
+            AgentType::Accounting,
+            "detect_anomalies",
+            json!({"transactions": transactions}),
+        ),
+        (
+            AgentType::Accounting,
+            "reconcile",
+            json!({"bank": entries("b"), "ledger": entries("l")}),
+        ),
+        (
+            AgentType::Accounting,
+            "draft_invoice",
+            json!({"customer": {"id": "c-1", "name": "Acme"}, "currency": "USD", "lines": lines,
+                "services": services, "tax_rate": 0.0725}),
+        ),
+        (
+            AgentType::Planning,
+            "growth_forecast",
+            json!({"months": months, "horizon_months": 120}),
+        ),
+    ]
+}
+
+fn benches(c: &mut Criterion) {
+    let mut group = c.benchmark_group("actions");
+    group.sample_size(20);
+    for (agent, name, input) in inputs() {
+        let action = catalogue().find(agent, name).unwrap();
+        let bytes = serde_json::to_vec(&input).unwrap().len();
+        assert!(bytes <= 256 * 1024, "{name}: {bytes} bytes");
+        action.validate(&input).unwrap();
+        action.run(&input).unwrap();
+        group.bench_function(format!("{name} validate ({} KiB)", bytes / 1024), |b| {
+            b.iter(|| action.validate(black_box(&input)).unwrap());
+        });
+        group.bench_function(format!("{name} run ({} KiB)", bytes / 1024), |b| {
+            b.iter(|| action.run(black_box(&input)).unwrap());
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(actions, benches);
+criterion_main!(actions);
