@@ -214,21 +214,6 @@ impl BusinessAction for ResolveEntities {
     }
 }
 
-/// The sum of signed `amounts` (credits and debits), if it stays within
-/// ±[`fields::MAX_CENTS`]. `fields::sum` is for amounts that are never
-/// negative; the books have both signs.
-fn signed_sum(amounts: impl IntoIterator<Item = i64>) -> Option<i64> {
-    let total = amounts
-        .into_iter()
-        .try_fold(0_i128, |acc, a| acc.checked_add(i128::from(a)))?;
-    let limit = i128::from(fields::MAX_CENTS);
-    if (-limit..=limit).contains(&total) {
-        i64::try_from(total).ok()
-    } else {
-        None
-    }
-}
-
 /// The limit error for a signed total that passes ±10^15 cents.
 fn signed_total_too_large(path: &str, what: &str) -> InvalidInput {
     InvalidInput::new(
@@ -348,7 +333,7 @@ fn categorize(input: &CategorizeTransactionsInput) -> Result<Categorization<'_>,
     let categories = amounts
         .into_iter()
         .map(|(category, amounts)| {
-            let amount_cents = signed_sum(amounts.iter().copied()).ok_or_else(|| {
+            let amount_cents = fields::signed_sum(amounts.iter().copied()).ok_or_else(|| {
                 signed_total_too_large(
                     "transactions",
                     &format!("the total of category {:?}", category.as_str()),
@@ -732,7 +717,7 @@ fn by_date_then_id(entries: &[BookEntry]) -> Vec<usize> {
 /// The reconciliation, or the side whose total passes the limit.
 fn reconcile(input: &ReconcileInput) -> Result<Reconciliation<'_>, InvalidInput> {
     let total = |entries: &[BookEntry], side: &str| {
-        signed_sum(entries.iter().map(|e| e.amount_cents.get()))
+        fields::signed_sum(entries.iter().map(|e| e.amount_cents.get()))
             .ok_or_else(|| signed_total_too_large(side, &format!("the {side}'s total")))
     };
     let bank_total_cents = total(&input.bank, "bank")?;

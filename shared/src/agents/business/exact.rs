@@ -204,7 +204,8 @@ fn round_half_even(num: i128, den: i128) -> i128 {
     }
 }
 
-fn gcd(mut a: u128, mut b: u128) -> u128 {
+/// The greatest common divisor of `a` and `b` (`gcd(0, 0)` is 0).
+pub fn gcd(mut a: u128, mut b: u128) -> u128 {
     while b != 0 {
         (a, b) = (b, a % b);
     }

@@ -504,6 +504,38 @@ pub fn bounded(cents: i128) -> Option<i64> {
     }
 }
 
+/// The sum of signed `amounts`, if it stays within ±[`MAX_CENTS`].
+pub fn signed_sum(amounts: impl IntoIterator<Item = i64>) -> Option<i64> {
+    let total = amounts
+        .into_iter()
+        .try_fold(0_i128, |acc, a| acc.checked_add(i128::from(a)))?;
+    let limit = i128::from(MAX_CENTS);
+    if (-limit..=limit).contains(&total) {
+        i64::try_from(total).ok()
+    } else {
+        None
+    }
+}
+
+/// The error for the field at `path` whose total (`what`) passes
+/// [`MAX_CENTS`].
+pub fn too_large(path: &str, what: &str) -> InvalidInput {
+    InvalidInput::new(
+        path,
+        format!("{what} passes the limit of {MAX_CENTS} cents"),
+    )
+}
+
+/// Refuses a month that repeats in `months`, naming `months[i].month`.
+pub fn unique_months(months: impl Iterator<Item = Month>) -> Result<(), InvalidInput> {
+    let keys: Vec<String> = months.map(|m| m.to_string()).collect();
+    unique(
+        keys.iter().map(String::as_str),
+        |i| format!("months[{i}].month"),
+        "month",
+    )
+}
+
 /// `unit_price` x `quantity` in cents, if within [`MAX_CENTS`].
 pub fn amount(unit_price: i64, quantity: u64) -> Option<i64> {
     i128::from(unit_price)

@@ -282,12 +282,7 @@ impl BusinessAction for CacTrend {
     const COMPLEXITY: Complexity = Complexity::Analysis;
 
     fn check(input: &Self::Input) -> Result<(), InvalidInput> {
-        let months: Vec<String> = input.months.iter().map(|m| m.month.to_string()).collect();
-        fields::unique(
-            months.iter().map(String::as_str),
-            |i| format!("months[{i}].month"),
-            "month",
-        )?;
+        fields::unique_months(input.months.iter().map(|m| m.month))?;
         trend(input).map(|_| ())
     }
 

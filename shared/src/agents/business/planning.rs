@@ -88,16 +88,6 @@ impl Problem {
     }
 }
 
-/// Refuses a month that appears twice, naming its second occurrence.
-fn unique_months(months: impl Iterator<Item = Month>) -> Result<(), InvalidInput> {
-    let keys: Vec<String> = months.map(|m| m.to_string()).collect();
-    fields::unique(
-        keys.iter().map(String::as_str),
-        |i| format!("months[{i}].month"),
-        "month",
-    )
-}
-
 /// A month's revenue and expenses.
 #[derive(Debug, Deserialize)]
 struct MonthFigures {
@@ -243,7 +233,7 @@ impl BusinessAction for CashRunway {
     const COMPLEXITY: Complexity = Complexity::Analysis;
 
     fn check(input: &Self::Input) -> Result<(), InvalidInput> {
-        unique_months(input.months.iter().map(|m| m.month))
+        fields::unique_months(input.months.iter().map(|m| m.month))
     }
 
     fn compute(input: Self::Input) -> Result<Outcome, Failure> {
@@ -397,7 +387,7 @@ impl BusinessAction for GrowthForecast {
     const COMPLEXITY: Complexity = Complexity::Analysis;
 
     fn check(input: &Self::Input) -> Result<(), InvalidInput> {
-        unique_months(input.months.iter().map(|m| m.month))?;
+        fields::unique_months(input.months.iter().map(|m| m.month))?;
         let horizon = input.horizon_months.get();
         if !(1..=MAX_HORIZON_MONTHS).contains(&horizon) {
             return Err(InvalidInput::new(
@@ -424,16 +414,9 @@ const MAX_CAGR: u128 = 1_000_000_000_000_000;
 /// 4-place steps: a CAGR of `k / 10^4`.
 const STEPS: i128 = 10_000;
 
-fn gcd(mut a: u128, mut b: u128) -> u128 {
-    while b != 0 {
-        (a, b) = (b, a % b);
-    }
-    a
-}
-
 /// `(a, b)` divided by their greatest common divisor.
 fn reduced(a: u128, b: u128) -> (u128, u128) {
-    match gcd(a, b) {
+    match exact::gcd(a, b) {
         0 | 1 => (a, b),
         g => (a / g, b / g),
     }
@@ -522,7 +505,7 @@ fn cagr(first: u64, last: u64, span: u64) -> Result<Option<Decimal>, InvalidInpu
         return Ok(None);
     }
     let undecided = || InvalidInput::new("months", "the CAGR of these months could not be decided");
-    let g = gcd(u128::from(span), 12);
+    let g = exact::gcd(u128::from(span), 12);
     let s = u32::try_from(u128::from(span) / g.max(1)).map_err(|_| undecided())?;
     let e = u32::try_from(12 / g.max(1)).map_err(|_| undecided())?;
     let (last, first) = reduced(u128::from(last), u128::from(first));
@@ -662,7 +645,7 @@ impl BusinessAction for HiringPlan {
     const COMPLEXITY: Complexity = Complexity::Draft;
 
     fn check(input: &Self::Input) -> Result<(), InvalidInput> {
-        unique_months(input.months.iter().map(|m| m.month))?;
+        fields::unique_months(input.months.iter().map(|m| m.month))?;
         fields::unique(
             input.hires.iter().map(|h| h.id.as_str()),
             |i| format!("hires[{i}].id"),

@@ -57,14 +57,6 @@ fn amount_too_large(path: String, quantity: Quantity, unit_price: i64) -> Invali
     )
 }
 
-/// The limit error for a total that passes 10^15 cents.
-fn total_too_large(path: &str, what: &str) -> InvalidInput {
-    InvalidInput::new(
-        path,
-        format!("{what} passes the limit of {} cents", fields::MAX_CENTS),
-    )
-}
-
 // ---------------------------------------------------------------------------
 // compare_vendors
 
@@ -147,7 +139,7 @@ fn compare(input: &CompareVendorsInput) -> Result<Comparison<'_>, InvalidInput> 
         });
     }
     let total_saving_cents = fields::sum(skus.iter().filter_map(|s| s.saving_cents))
-        .ok_or_else(|| total_too_large("needs", "the total saving"))?;
+        .ok_or_else(|| fields::too_large("needs", "the total saving"))?;
     Ok(Comparison {
         skus,
         total_saving_cents,
@@ -262,7 +254,7 @@ fn draft(input: &DraftPurchaseOrderInput) -> Result<(Draft<'_>, Vec<String>), In
         });
     }
     let total_cents = fields::sum(lines.iter().map(|l| l.amount_cents))
-        .ok_or_else(|| total_too_large("lines", "the order's total"))?;
+        .ok_or_else(|| fields::too_large("lines", "the order's total"))?;
     let draft = Draft {
         vendor: &input.vendor,
         currency: &input.currency,
@@ -368,7 +360,7 @@ fn submitted(input: &SubmitPurchaseOrderInput) -> Result<Submitted<'_>, InvalidI
         })
         .collect::<Result<Vec<_>, InvalidInput>>()?;
     let total_cents = fields::sum(lines.iter().map(|l| l.amount_cents))
-        .ok_or_else(|| total_too_large("lines", "the order's total"))?;
+        .ok_or_else(|| fields::too_large("lines", "the order's total"))?;
     Ok(Submitted {
         po_number: &input.po_number,
         vendor: &input.vendor,

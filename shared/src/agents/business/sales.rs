@@ -288,14 +288,6 @@ struct Health<'a> {
     stalled: Vec<StalledDeal<'a>>,
 }
 
-/// The limit error for a total that passes 10^15 cents.
-fn total_too_large(what: &str) -> InvalidInput {
-    InvalidInput::new(
-        "deals",
-        format!("{what} passes the limit of {} cents", fields::MAX_CENTS),
-    )
-}
-
 /// The pipeline's health, or the field that makes it impossible: a deal
 /// active after `as_of`, or a total past the limit.
 fn health(input: &PipelineHealthInput) -> Result<Health<'_>, InvalidInput> {
@@ -342,8 +334,10 @@ fn health(input: &PipelineHealthInput) -> Result<Health<'_>, InvalidInput> {
         .iter()
         .map(|&stage| {
             let deals = || input.deals.iter().filter(move |d| d.stage == stage);
-            let amount_cents = fields::sum(deals().map(|d| d.amount_cents.get()))
-                .ok_or_else(|| total_too_large(&format!("the {} stage's amount", stage.name())))?;
+            let amount_cents =
+                fields::sum(deals().map(|d| d.amount_cents.get())).ok_or_else(|| {
+                    fields::too_large("deals", &format!("the {} stage's amount", stage.name()))
+                })?;
             Ok(StageTotal {
                 stage,
                 count: deals().count(),
@@ -357,9 +351,9 @@ fn health(input: &PipelineHealthInput) -> Result<Health<'_>, InvalidInput> {
             .filter(|s| s.stage.is_open())
             .map(|s| s.amount_cents),
     )
-    .ok_or_else(|| total_too_large("the open amount"))?;
-    let weighted_amount_cents =
-        fields::sum(weighted_terms).ok_or_else(|| total_too_large("the weighted amount"))?;
+    .ok_or_else(|| fields::too_large("deals", "the open amount"))?;
+    let weighted_amount_cents = fields::sum(weighted_terms)
+        .ok_or_else(|| fields::too_large("deals", "the weighted amount"))?;
     // Ids are unique, so the order is total.
     stalled.sort_by(|a, b| (Reverse(a.days_idle), a.id).cmp(&(Reverse(b.days_idle), b.id)));
     Ok(Health {
