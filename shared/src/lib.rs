@@ -28,6 +28,9 @@
 //!   type with their exact arithmetic ([`agents::business`]),
 //!   [`agents::governance`] (every rule that decides whether and how an
 //!   agent runs), the registry, run requests, proposals, and the job worker.
+//! - [`health`]: the security health report: every check (configuration,
+//!   tables, queues, secrets, webhook sources) under its own timeout, the
+//!   scheduled probe's samples and the uptime computed from them.
 //! - [`metrics`]: CloudWatch embedded metrics for the counts that matter.
 //! - [`audit`]: audit events and their origin (an HTTP request, the CLI, a
 //!   queue message, the schedule), written in the same transaction as the
@@ -56,6 +59,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod health;
 pub mod http;
 pub mod metrics;
 pub mod queue;
