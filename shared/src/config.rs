@@ -64,6 +64,15 @@ pub enum Environment {
 }
 
 impl Environment {
+    /// The name, as `WARDEN_ENV` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Environment::Production => "production",
+            Environment::Staging => "staging",
+            Environment::Development => "development",
+        }
+    }
+
     fn parse(s: &str) -> Option<Self> {
         match s.trim().to_ascii_lowercase().as_str() {
             "production" | "prod" => Some(Self::Production),
@@ -142,6 +151,18 @@ pub enum Check {
     /// The API-key pepper comes from where the environment requires and is
     /// long enough.
     ApiKeyPepper,
+    /// argon2 parameters meet the operator's target (a warning).
+    Argon2Target,
+    /// Access tokens live at most an hour (a warning).
+    AccessTokenTtl,
+    /// Refresh tokens live at most 90 days (a warning).
+    RefreshTokenTtl,
+    /// The health checks' timeout lets the report answer within the
+    /// function's timeout.
+    HealthTimeout,
+    /// Every secret was rotated in the last 90 days (a warning; from
+    /// DescribeSecret, so only the health report and `warden health` have it).
+    SecretRotation,
 }
 
 impl Check {
@@ -157,6 +178,11 @@ impl Check {
             Check::JwtKey => "jwt_key",
             Check::AwsTimeouts => "aws_timeouts",
             Check::ApiKeyPepper => "api_key_pepper",
+            Check::Argon2Target => "argon2_target",
+            Check::AccessTokenTtl => "access_token_ttl",
+            Check::RefreshTokenTtl => "refresh_token_ttl",
+            Check::HealthTimeout => "health_timeout",
+            Check::SecretRotation => "secret_rotation",
         }
     }
 }
@@ -181,7 +207,8 @@ pub struct Finding {
 }
 
 impl Finding {
-    fn new(check: Check, severity: Severity, message: String, remediation: &str) -> Self {
+    /// A finding of `check` at `severity`.
+    pub fn new(check: Check, severity: Severity, message: String, remediation: &str) -> Self {
         Self {
             check,
             severity,
@@ -190,7 +217,8 @@ impl Finding {
         }
     }
 
-    fn ok(check: Check, message: String) -> Self {
+    /// A passing finding of `check`.
+    pub fn ok(check: Check, message: String) -> Self {
         Self::new(check, Severity::Ok, message, "none needed")
     }
 }
@@ -228,6 +256,27 @@ impl Findings {
 /// The shortest API-key pepper accepted, in bytes.
 pub const MIN_PEPPER_BYTES: usize = 32;
 
+/// Access tokens living longer than this draw a warning: a stolen one is
+/// useful for that long, revocation aside.
+pub const MAX_ADVISED_ACCESS_TTL_SECS: i64 = 3_600;
+
+/// Refresh tokens living longer than this draw a warning.
+pub const MAX_ADVISED_REFRESH_TTL_SECS: i64 = 90 * 24 * 3_600;
+
+/// Each health check's default timeout, milliseconds.
+pub const DEFAULT_HEALTH_CHECK_TIMEOUT_MS: u64 = 2_000;
+
+/// The dead-letter queues' URLs, for the health report.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeadLetterQueues {
+    /// Of the events queue.
+    pub events: Option<String>,
+    /// Of the jobs queue.
+    pub jobs: Option<String>,
+    /// Of the outbound queue.
+    pub outbound: Option<String>,
+}
+
 /// Warden's configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -245,6 +294,10 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// `WARDEN_ARGON2_M_COST`, `WARDEN_ARGON2_T_COST`, `WARDEN_ARGON2_P_COST`.
     pub argon2: Argon2Params,
+    /// `WARDEN_ARGON2_TARGET_M_COST`, `WARDEN_ARGON2_TARGET_T_COST`,
+    /// `WARDEN_ARGON2_TARGET_P_COST`: the parameters the operator aims for;
+    /// below them is a warning (default: OWASP's floor).
+    pub argon2_target: Argon2Params,
     /// `WARDEN_PASSWORD_CONCURRENCY`: password hashes that run at once
     /// (default: the number of cores).
     pub password_concurrency: usize,
@@ -278,6 +331,12 @@ pub struct Config {
     /// `WARDEN_OUTBOUND_QUEUE_URL`: the SQS FIFO queue the external effects
     /// of business actions are published to.
     pub outbound_queue_url: Option<String>,
+    /// `WARDEN_EVENTS_DLQ_URL`, `WARDEN_JOBS_DLQ_URL`,
+    /// `WARDEN_OUTBOUND_DLQ_URL`: the dead-letter queues, whose depth the
+    /// health report shows.
+    pub dlq_urls: DeadLetterQueues,
+    /// `WARDEN_HEALTH_CHECK_TIMEOUT_MS`: each health check's timeout (2000).
+    pub health_check_timeout: Duration,
     /// `WARDEN_API_KEY_PEPPER`: the API-key pepper itself; development only.
     pub api_key_pepper: Option<SecretString>,
     /// `WARDEN_API_KEY_PEPPER_ARN`: the Secrets Manager secret holding it.
@@ -361,10 +420,31 @@ impl Config {
                 0,
             )),
         };
+        let argon2_target = Argon2Params {
+            m_cost_kib: to_u32(number(
+                "WARDEN_ARGON2_TARGET_M_COST",
+                ARGON2_FLOOR.m_cost_kib.into(),
+                0,
+            )),
+            t_cost: to_u32(number(
+                "WARDEN_ARGON2_TARGET_T_COST",
+                ARGON2_FLOOR.t_cost.into(),
+                0,
+            )),
+            p_cost: to_u32(number(
+                "WARDEN_ARGON2_TARGET_P_COST",
+                ARGON2_FLOOR.p_cost.into(),
+                0,
+            )),
+        };
         let mut millis = |name: &'static str, default: u64| {
             let n = number(name, i64::try_from(default).unwrap_or(i64::MAX), 1);
             Duration::from_millis(u64::try_from(n).unwrap_or(default))
         };
+        let health_check_timeout = millis(
+            "WARDEN_HEALTH_CHECK_TIMEOUT_MS",
+            DEFAULT_HEALTH_CHECK_TIMEOUT_MS,
+        );
         let aws = Guards {
             connect_timeout: millis(
                 "WARDEN_AWS_CONNECT_TIMEOUT_MS",
@@ -436,6 +516,7 @@ impl Config {
             refresh_ttl_secs,
             allowed_origins,
             argon2,
+            argon2_target,
             password_concurrency,
             password_queue_timeout_ms,
             login_ip_limit,
@@ -450,6 +531,12 @@ impl Config {
             jobs_queue_url: var("WARDEN_JOBS_QUEUE_URL"),
             jobs_dlq_arn: var("WARDEN_JOBS_DLQ_ARN"),
             outbound_queue_url: var("WARDEN_OUTBOUND_QUEUE_URL"),
+            dlq_urls: DeadLetterQueues {
+                events: var("WARDEN_EVENTS_DLQ_URL"),
+                jobs: var("WARDEN_JOBS_DLQ_URL"),
+                outbound: var("WARDEN_OUTBOUND_DLQ_URL"),
+            },
+            health_check_timeout,
             api_key_pepper: var("WARDEN_API_KEY_PEPPER").map(SecretString::from),
             api_key_pepper_arn: var("WARDEN_API_KEY_PEPPER_ARN"),
             aws,
@@ -594,7 +681,118 @@ impl Config {
             ),
         });
         out.push(check_aws_guards(&self.aws));
+        out.extend(self.advisories());
         out
+    }
+
+    /// The warnings that do not stop start-up (the health report shows
+    /// them): development mode, long token lifetimes, `http://` origins in
+    /// production, argon2 below the target; and the health checks' timeout,
+    /// which must fit the function's.
+    fn advisories(&self) -> Vec<Finding> {
+        let mut out = Vec::new();
+        out.push(match self.env {
+            Environment::Development => Finding::new(
+                Check::Environment,
+                Severity::Warning,
+                "WARDEN_ENV=development: secrets may come from the environment or be generated"
+                    .into(),
+                "set WARDEN_ENV=production for a deployment that serves users",
+            ),
+            env => Finding::ok(Check::Environment, format!("WARDEN_ENV={}", env.as_str())),
+        });
+        let http_origins: Vec<&str> = self
+            .allowed_origins
+            .iter()
+            .filter(|o| o.to_ascii_lowercase().starts_with("http://"))
+            .map(String::as_str)
+            .collect();
+        if self.env == Environment::Production && !http_origins.is_empty() {
+            out.push(Finding::new(
+                Check::Cors,
+                Severity::Warning,
+                format!(
+                    "ALLOWED_ORIGINS allows plain-http origins in production: {}",
+                    http_origins.join(", ")
+                ),
+                "serve the front ends over https and list their https:// origins",
+            ));
+        }
+        out.push(lifetime_finding(
+            Check::AccessTokenTtl,
+            "WARDEN_ACCESS_TOKEN_TTL",
+            self.access_ttl_secs,
+            MAX_ADVISED_ACCESS_TTL_SECS,
+            "keep access tokens short (900 s by default); refresh tokens cover long sessions",
+        ));
+        out.push(lifetime_finding(
+            Check::RefreshTokenTtl,
+            "WARDEN_REFRESH_TOKEN_TTL",
+            self.refresh_ttl_secs,
+            MAX_ADVISED_REFRESH_TTL_SECS,
+            "keep refresh tokens at 90 days or less (30 by default)",
+        ));
+        let (a, t) = (self.argon2, self.argon2_target);
+        let below: Vec<String> = [
+            ("M", a.m_cost_kib, t.m_cost_kib),
+            ("T", a.t_cost, t.t_cost),
+            ("P", a.p_cost, t.p_cost),
+        ]
+        .into_iter()
+        .filter(|(_, actual, target)| actual < target)
+        .map(|(n, actual, target)| {
+            format!("WARDEN_ARGON2_{n}_COST={actual} < WARDEN_ARGON2_TARGET_{n}_COST={target}")
+        })
+        .collect();
+        out.push(if below.is_empty() {
+            Finding::ok(
+                Check::Argon2Target,
+                format!(
+                    "argon2id meets the target m={} KiB, t={}, p={}",
+                    t.m_cost_kib, t.t_cost, t.p_cost
+                ),
+            )
+        } else {
+            Finding::new(
+                Check::Argon2Target,
+                Severity::Warning,
+                format!("argon2 parameters below the configured target: {}", below.join(", ")),
+                "raise WARDEN_ARGON2_*_COST to the target (new hashes use them; old ones are upgraded at login)",
+            )
+        });
+        let timeout = self.health_check_timeout;
+        out.push(if timeout >= LAMBDA_TIMEOUT {
+            Finding::new(
+                Check::HealthTimeout,
+                Severity::Error,
+                format!(
+                    "WARDEN_HEALTH_CHECK_TIMEOUT_MS={} is not below the {} ms Lambda timeout: the report could not answer",
+                    timeout.as_millis(),
+                    LAMBDA_TIMEOUT.as_millis()
+                ),
+                "keep WARDEN_HEALTH_CHECK_TIMEOUT_MS well below 10000 (2000 by default)",
+            )
+        } else {
+            Finding::ok(
+                Check::HealthTimeout,
+                format!("each health check times out after {} ms", timeout.as_millis()),
+            )
+        });
+        out
+    }
+}
+
+/// A token lifetime against its advised maximum: a warning above it.
+fn lifetime_finding(check: Check, var: &str, secs: i64, max: i64, fix: &str) -> Finding {
+    if secs > max {
+        Finding::new(
+            check,
+            Severity::Warning,
+            format!("{var}={secs} s is longer than the advised {max} s"),
+            fix,
+        )
+    } else {
+        Finding::ok(check, format!("{var}={secs} s"))
     }
 }
 
@@ -742,6 +940,137 @@ mod tests {
             }
         );
         assert_eq!(config.argon2, ARGON2_FLOOR);
+    }
+
+    /// The worst severity of `check`'s findings.
+    fn severity_of(findings: &Findings, check: Check) -> Severity {
+        let rank = |s: Severity| match s {
+            Severity::Ok => 0,
+            Severity::Warning => 1,
+            Severity::Error => 2,
+        };
+        findings
+            .0
+            .iter()
+            .filter(|f| f.check == check)
+            .map(|f| f.severity)
+            .max_by_key(|s| rank(*s))
+            .unwrap_or_else(|| panic!("no {check} finding in {findings:?}"))
+    }
+
+    /// Each advisory rule, one setting at a time: the secure production
+    /// baseline has none of them, and making the one setting insecure
+    /// flips exactly its check, to a warning (start-up goes on) or, for
+    /// the health timeout, an error (start-up is refused).
+    #[test]
+    fn each_advisory_rule_flips_its_check_when_its_setting_is_made_insecure() {
+        let baseline = [
+            ("WARDEN_ENV", "production"),
+            ("WARDEN_JWT_SECRET_ARN", "arn:x"),
+            ("ALLOWED_ORIGINS", "https://app.example.com"),
+        ];
+        let (_, secure) = load(&baseline);
+        assert!(
+            secure.0.iter().all(|f| f.severity == Severity::Ok),
+            "{secure:?}"
+        );
+        let cases: [(&str, &str, Check, Severity); 9] = [
+            (
+                "WARDEN_ENV",
+                "development",
+                Check::Environment,
+                Severity::Warning,
+            ),
+            (
+                "ALLOWED_ORIGINS",
+                "https://a.example, http://b.example",
+                Check::Cors,
+                Severity::Warning,
+            ),
+            (
+                "WARDEN_ACCESS_TOKEN_TTL",
+                "3601",
+                Check::AccessTokenTtl,
+                Severity::Warning,
+            ),
+            (
+                "WARDEN_REFRESH_TOKEN_TTL",
+                "7776001",
+                Check::RefreshTokenTtl,
+                Severity::Warning,
+            ),
+            (
+                "WARDEN_ARGON2_TARGET_M_COST",
+                "65536",
+                Check::Argon2Target,
+                Severity::Warning,
+            ),
+            (
+                "WARDEN_ARGON2_TARGET_T_COST",
+                "3",
+                Check::Argon2Target,
+                Severity::Warning,
+            ),
+            (
+                "WARDEN_ARGON2_TARGET_P_COST",
+                "2",
+                Check::Argon2Target,
+                Severity::Warning,
+            ),
+            (
+                "WARDEN_HEALTH_CHECK_TIMEOUT_MS",
+                "10000",
+                Check::HealthTimeout,
+                Severity::Error,
+            ),
+            (
+                "WARDEN_AWS_MAX_ATTEMPTS",
+                "0",
+                Check::AwsTimeouts,
+                Severity::Error,
+            ),
+        ];
+        for (var, value, check, severity) in cases {
+            let mut vars: Vec<(&str, &str)> = baseline
+                .iter()
+                .copied()
+                .filter(|(k, _)| *k != var)
+                .collect();
+            vars.push((var, value));
+            let (_, findings) = load(&vars);
+            assert_eq!(severity_of(&findings, check), severity, "{var}={value}");
+            let flipped: Vec<Check> = findings
+                .0
+                .iter()
+                .filter(|f| f.severity != Severity::Ok)
+                .map(|f| f.check)
+                .collect();
+            assert_eq!(flipped, vec![check], "{var}={value} flips only {check}");
+            assert_eq!(
+                findings.has_errors(),
+                severity == Severity::Error,
+                "{var}={value}"
+            );
+        }
+        // The limits themselves are allowed, and http:// only warns in production.
+        let (_, at_limits) = load(&[
+            baseline[0],
+            baseline[1],
+            ("ALLOWED_ORIGINS", "https://app.example.com"),
+            ("WARDEN_ACCESS_TOKEN_TTL", "3600"),
+            ("WARDEN_REFRESH_TOKEN_TTL", "7776000"),
+            ("WARDEN_HEALTH_CHECK_TIMEOUT_MS", "9999"),
+        ]);
+        assert!(
+            at_limits.0.iter().all(|f| f.severity == Severity::Ok),
+            "{at_limits:?}"
+        );
+        let (_, staging) = load(&[
+            ("WARDEN_ENV", "staging"),
+            baseline[1],
+            ("ALLOWED_ORIGINS", "http://localhost:5173"),
+        ]);
+        assert_eq!(severity_of(&staging, Check::Cors), Severity::Ok);
     }
 
     #[test]
