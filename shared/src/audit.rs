@@ -75,6 +75,12 @@ pub enum EventType {
     ProposalRejected,
     /// A proposal was not decided in time; its job will not run.
     ProposalExpired,
+    /// The health probe found the deployment degraded (a warning or a slow check).
+    HealthDegraded,
+    /// The health probe found a required check failing.
+    HealthFailing,
+    /// The health probe found every check ok again.
+    HealthRecovered,
 }
 
 impl EventType {
@@ -111,6 +117,9 @@ impl EventType {
             EventType::ProposalApproved => "PROPOSAL_APPROVED",
             EventType::ProposalRejected => "PROPOSAL_REJECTED",
             EventType::ProposalExpired => "PROPOSAL_EXPIRED",
+            EventType::HealthDegraded => "HEALTH_DEGRADED",
+            EventType::HealthFailing => "HEALTH_FAILING",
+            EventType::HealthRecovered => "HEALTH_RECOVERED",
         }
     }
 

@@ -1,7 +1,7 @@
 //! The storage ports and their two adapters, arranged by domain.
 //!
 //! Each domain has its port here ([`auth`], [`webhooks`], [`agents`],
-//! [`api_keys`], [`audit`], [`ratelimit`]) and one module in each adapter. Every state change is a
+//! [`api_keys`], [`health`], [`audit`], [`ratelimit`]) and one module in each adapter. Every state change is a
 //! [`Write`] of its domain, and [`Transactions::transact`] applies a list of
 //! them, across domains, all or nothing: that is how an action and its audit
 //! record always land together. [`keys`] builds every storage key. Both
@@ -23,13 +23,14 @@
 //! revocation and the authorizer, [`WebhookStore`] for webhook intake,
 //! [`RegistryStore`] for the agent registry, API keys, runs and
 //! proposals, [`WorkerStore`] for the
-//! job worker.
+//! job worker, [`HealthStore`] for the health report and probe.
 
 pub mod agents;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod dynamo;
+pub mod health;
 pub mod keys;
 pub mod memory;
 pub mod ratelimit;
@@ -41,6 +42,7 @@ pub use self::agents::{AgentStore, AgentWrite, JobMove, Page, RunContext};
 pub use self::api_keys::{ApiKeyStore, ApiKeyWrite};
 pub use self::audit::AuditStore;
 pub use self::auth::{AccountChange, AuthWrite, SessionStore, UserStore};
+pub use self::health::{HealthSampleStore, HealthWrite};
 pub use self::keys::RevocationKey;
 pub use self::ratelimit::{RateLimitStore, TatCondition};
 pub use self::webhooks::{Claim, DeliveryStore, WebhookWrite};
@@ -59,6 +61,8 @@ pub enum Write {
     Agent(AgentWrite),
     /// API keys.
     ApiKey(ApiKeyWrite),
+    /// The health probe's samples.
+    Health(HealthWrite),
     /// Appends an audit event. Condition: its id is new.
     Audit(AuditEvent),
 }
@@ -84,6 +88,12 @@ impl From<AgentWrite> for Write {
 impl From<ApiKeyWrite> for Write {
     fn from(w: ApiKeyWrite) -> Self {
         Write::ApiKey(w)
+    }
+}
+
+impl From<HealthWrite> for Write {
+    fn from(w: HealthWrite) -> Self {
+        Write::Health(w)
     }
 }
 
@@ -134,6 +144,17 @@ impl<T: AgentStore + ApiKeyStore + AuditStore + Transactions> RegistryStore for 
 impl std::fmt::Debug for dyn RegistryStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("dyn RegistryStore")
+    }
+}
+
+/// The ports of the health report and the probe: samples, audit.
+pub trait HealthStore: HealthSampleStore + AuditStore + Transactions {}
+
+impl<T: HealthSampleStore + AuditStore + Transactions> HealthStore for T {}
+
+impl std::fmt::Debug for dyn HealthStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("dyn HealthStore")
     }
 }
 

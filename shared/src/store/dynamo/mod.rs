@@ -1,7 +1,7 @@
 //! The DynamoDB adapter of every storage port, through the AWS SDK.
 //!
 //! One module per domain (`auth`, `webhooks`, `agents`, `api_keys`,
-//! `audit`, `ratelimit`)
+//! `health`, `audit`, `ratelimit`)
 //! implements its port and turns its writes into transaction items; this
 //! module holds what they share: the table names, expression building,
 //! the consistent batch read, and [`Transactions::transact`], which sends
@@ -16,6 +16,7 @@ mod agents;
 mod api_keys;
 mod audit;
 mod auth;
+mod health;
 pub mod item;
 mod ratelimit;
 pub mod tables;
@@ -47,6 +48,7 @@ struct TableNames {
     agent_jobs: String,
     proposals: String,
     api_keys: String,
+    health_samples: String,
 }
 
 /// The DynamoDB store.
@@ -120,8 +122,8 @@ impl DynamoStore {
     /// A store over the tables named `<prefix><table>`.
     pub fn new(client: Client, prefix: &str) -> Self {
         use tables::{
-            ACTIVE_TOKENS, AGENTS, AGENT_JOBS, API_KEYS, AUDIT_LOG, PROPOSALS, RATE_LIMITS,
-            REVOKED_TOKENS, USERS, WEBHOOK_DELIVERIES, WORKSPACES,
+            ACTIVE_TOKENS, AGENTS, AGENT_JOBS, API_KEYS, AUDIT_LOG, HEALTH_SAMPLES, PROPOSALS,
+            RATE_LIMITS, REVOKED_TOKENS, USERS, WEBHOOK_DELIVERIES, WORKSPACES,
         };
         Self {
             client,
@@ -137,6 +139,7 @@ impl DynamoStore {
                 agent_jobs: AGENT_JOBS.name(prefix),
                 proposals: PROPOSALS.name(prefix),
                 api_keys: API_KEYS.name(prefix),
+                health_samples: HEALTH_SAMPLES.name(prefix),
             },
         }
     }
@@ -212,6 +215,7 @@ impl DynamoStore {
             Write::Audit(e) => self.audit_item(&e).map(|i| vec![i]),
             Write::Agent(w) => self.agent_items(w).map(|i| vec![i]),
             Write::ApiKey(w) => self.api_key_items(w).map(|i| vec![i]),
+            Write::Health(w) => self.health_items(w).map(|i| vec![i]),
         }
     }
 }

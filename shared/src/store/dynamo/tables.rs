@@ -135,8 +135,17 @@ pub const API_KEYS: TableDef = TableDef {
     index: None,
 };
 
+/// The health probe's samples, 90 days.
+pub const HEALTH_SAMPLES: TableDef = TableDef {
+    suffix: "health-samples",
+    hash_key: "check",
+    range_key: Some("at"),
+    ttl: true,
+    index: None,
+};
+
 /// Every table Warden uses.
-pub const ALL: [TableDef; 11] = [
+pub const ALL: [TableDef; 12] = [
     USERS,
     ACTIVE_TOKENS,
     REVOKED_TOKENS,
@@ -148,6 +157,7 @@ pub const ALL: [TableDef; 11] = [
     AGENT_JOBS,
     PROPOSALS,
     API_KEYS,
+    HEALTH_SAMPLES,
 ];
 
 impl TableDef {

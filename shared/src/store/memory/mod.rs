@@ -1,6 +1,7 @@
 //! The embedded store: every port in process memory, behind one mutex.
 //!
-//! One module per domain (`auth`, `webhooks`, `agents`, `api_keys`, and
+//! One module per domain (`auth`, `webhooks`, `agents`, `api_keys`,
+//! `health`, and
 //! the audit log and rate state here) holds its tables and knows its writes' conditions.
 //! Holding the lock across a whole transaction makes every
 //! [`Transactions::transact`] atomic; all conditions are checked before any
@@ -9,6 +10,7 @@
 mod agents;
 mod api_keys;
 mod auth;
+mod health;
 mod webhooks;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -27,6 +29,7 @@ struct Tables {
     webhooks: webhooks::DeliveryTables,
     agents: agents::AgentTables,
     api_keys: api_keys::KeyTables,
+    health: health::SampleTable,
     /// By event id (a ULID, so this is also time order).
     audit: BTreeMap<String, AuditEvent>,
     /// Theoretical arrival time and expiry per limited key.
@@ -41,6 +44,7 @@ impl Tables {
             Write::Webhook(w) => webhooks::DeliveryTables::item_ids(w),
             Write::Agent(w) => agents::AgentTables::item_ids(w),
             Write::ApiKey(w) => api_keys::KeyTables::item_ids(w),
+            Write::Health(w) => health::SampleTable::item_ids(w),
             Write::Audit(e) => vec![format!("audit/{}", e.event_id)],
         }
     }
@@ -51,6 +55,7 @@ impl Tables {
             Write::Webhook(w) => self.webhooks.check(w),
             Write::Agent(w) => self.agents.check(w),
             Write::ApiKey(w) => self.api_keys.check(w),
+            Write::Health(w) => self.health.check(w),
             Write::Audit(e) => !self.audit.contains_key(&e.event_id),
         }
     }
@@ -61,6 +66,7 @@ impl Tables {
             Write::Webhook(w) => self.webhooks.apply(w),
             Write::Agent(w) => self.agents.apply(w),
             Write::ApiKey(w) => self.api_keys.apply(w),
+            Write::Health(w) => self.health.apply(w),
             Write::Audit(e) => {
                 self.audit.insert(e.event_id.clone(), e);
             }

@@ -1,0 +1,128 @@
+//! The health samples port on both adapters: the embedded memory store and
+//! DynamoDB through the real AWS SDK (against the emulator `infra/test.sh`
+//! starts). Each check runs against both.
+
+// Test helpers panic on purpose: a failed step is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use warden::audit::{AuditEvent, EventType, Origin, Severity};
+use warden::health::{Sample, Status};
+use warden::store::health::SAMPLE_RETENTION_SECS;
+use warden::store::{HealthStore, HealthWrite, Write};
+use warden::Error;
+
+const T0: i64 = 1_795_953_600_000; // 2026-11-29T12:00:00Z
+
+fn sample(at_ms: i64, status: Status, failing: &[&str]) -> Sample {
+    Sample {
+        at_ms,
+        status,
+        failing: failing.iter().map(|s| (*s).to_owned()).collect(),
+    }
+}
+
+fn write(sample: &Sample) -> Write {
+    HealthWrite::Sample {
+        sample: sample.clone(),
+        expires_at: sample.at_ms / 1000 + SAMPLE_RETENTION_SECS,
+    }
+    .into()
+}
+
+fn event(at_ms: i64) -> AuditEvent {
+    AuditEvent::new(
+        EventType::HealthFailing,
+        Severity::Critical,
+        Origin::Schedule {
+            rule: "tests".into(),
+        },
+        at_ms,
+        30,
+    )
+    .actor("health-probe")
+}
+
+async fn samples_read_back_in_time_order_from_a_point(store: &dyn HealthStore) {
+    assert_eq!(store.latest_sample().await.unwrap(), None);
+    assert!(store.samples_since(0).await.unwrap().is_empty());
+    let samples = [
+        sample(
+            T0 + 120_000,
+            Status::Failing,
+            &["queue:jobs", "table:users"],
+        ),
+        sample(T0, Status::Ok, &[]),
+        sample(T0 + 60_000, Status::Degraded, &[]),
+        sample(T0 + 180_250, Status::Ok, &[]),
+    ];
+    for s in &samples {
+        store.transact(vec![write(s)]).await.unwrap();
+    }
+    let all = store.samples_since(T0).await.unwrap();
+    let times: Vec<i64> = all.iter().map(|s| s.at_ms).collect();
+    assert_eq!(times, vec![T0, T0 + 60_000, T0 + 120_000, T0 + 180_250]);
+    assert_eq!(
+        all[2], samples[0],
+        "status and failing checks kept, in order"
+    );
+    assert_eq!(all[1].status, Status::Degraded);
+    // From a point: inclusive, to the millisecond.
+    let later = store.samples_since(T0 + 120_000).await.unwrap();
+    assert_eq!(later.len(), 2);
+    assert_eq!(store.samples_since(T0 + 120_001).await.unwrap().len(), 1);
+    assert_eq!(
+        store.latest_sample().await.unwrap(),
+        Some(samples[3].clone())
+    );
+}
+
+async fn a_sample_lands_with_its_audit_event_or_not_at_all(store: &dyn HealthStore) {
+    let first = sample(T0, Status::Failing, &["webhooks"]);
+    let audit = event(T0);
+    store
+        .transact(vec![write(&first), audit.clone().into()])
+        .await
+        .unwrap();
+    // The same millisecond twice is refused.
+    assert!(matches!(
+        store.transact(vec![write(&first)]).await,
+        Err(Error::ConditionFailed)
+    ));
+    // A new sample with an audit event that cannot be written (its id is
+    // taken): neither lands.
+    let second = sample(T0 + 60_000, Status::Ok, &[]);
+    assert!(matches!(
+        store.transact(vec![write(&second), audit.into()]).await,
+        Err(Error::ConditionFailed)
+    ));
+    assert_eq!(store.samples_since(0).await.unwrap(), vec![first]);
+}
+
+macro_rules! conformance {
+    ($($check:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    let store = warden::store::memory::MemoryStore::new();
+                    super::$check(&store).await;
+                }
+            )*
+        }
+        mod dynamodb {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    if let Some((store, _)) = warden::testing::dynamo_store().await {
+                        super::$check(&store).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    samples_read_back_in_time_order_from_a_point,
+    a_sample_lands_with_its_audit_event_or_not_at_all,
+);
