@@ -577,6 +577,13 @@ impl Config {
         }
     }
 
+    /// Every finding of the loaded configuration, as start-up judged it
+    /// (warnings and passing checks included): what the health report
+    /// shows.
+    pub fn findings(&self) -> Findings {
+        Findings(self.validate())
+    }
+
     /// The checks that need no secret value: CORS, argon2, where the JWT key
     /// comes from, the AWS timeouts.
     fn validate(&self) -> Vec<Finding> {

@@ -31,6 +31,8 @@ pub enum Metric {
     JobSucceeded,
     /// A job ended `FAILED`.
     JobFailed,
+    /// A health probe run found a required check failing (the alarm's metric).
+    HealthFailing,
 }
 
 impl Metric {
@@ -48,6 +50,7 @@ impl Metric {
             Metric::AgentRunBlocked => "AgentRunBlocked",
             Metric::JobSucceeded => "JobSucceeded",
             Metric::JobFailed => "JobFailed",
+            Metric::HealthFailing => "HealthFailing",
         }
     }
 }

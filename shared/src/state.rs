@@ -11,7 +11,11 @@
 //! - [`AgentState`]: the registry plus the token codec, the API-key pepper,
 //!   the jobs queue and the catalogue (agent runs and proposals);
 //! - [`WorkerState`]: jobs, agents, the catalogue and the outbound queue
-//!   (the job worker; no key of any kind).
+//!   (the job worker; no key of any kind);
+//! - [`HealthState`]: what the health checks describe, the samples and the
+//!   configuration's findings (the probe; no key of any kind);
+//! - [`SecurityHealthState`]: the health state plus the bearer-token check
+//!   (the security health endpoints, for admins).
 //!
 //! Every state carries the [`Config`] and the [`Clock`], and stamps audit
 //! events with the configured retention.
@@ -34,7 +38,11 @@ use crate::config::{check_jwt_key, Config, Environment, Findings, Severity as Fi
 use crate::queue::{Queue, SqsQueue};
 use crate::secrets::{SecretVersion, SecretsManager, SecretsPort};
 use crate::store::dynamo::DynamoStore;
-use crate::store::{AuthStore, RegistryStore, SessionStore, WebhookStore, WorkerStore};
+use crate::health::checks::{Inventory, WebhookInventory};
+use crate::health::dependencies::{AwsDependencies, Dependencies};
+use crate::store::{
+    AuthStore, HealthStore, RegistryStore, SessionStore, WebhookStore, WorkerStore,
+};
 use crate::webhook::Sources;
 use crate::{Error, Result};
 
@@ -450,6 +458,160 @@ impl WorkerState {
             catalogue: catalogue(),
             clock: Arc::new(SystemClock),
         })
+    }
+}
+
+/// What the health checks and the probe need: the configuration and its
+/// findings, what to describe and the client to describe it with, the
+/// samples. No key of any kind.
+pub struct HealthState {
+    /// The validated configuration.
+    pub config: Config,
+    /// The configuration's findings at start-up, warnings included (and
+    /// the signing keys' checks, where the keys are held).
+    pub findings: Findings,
+    /// The tables, queues, secrets and webhook sources to check.
+    pub inventory: Inventory,
+    /// Describes AWS resources; `None` on the embedded store without AWS.
+    pub dependencies: Option<Arc<dyn Dependencies>>,
+    /// The samples and the audit log.
+    pub store: Arc<dyn HealthStore>,
+    /// The time source.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for HealthState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HealthState")
+            .field("inventory", &self.inventory)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HealthState {
+    /// A new audit event asked for by `origin`, with the configured retention.
+    pub fn audit(
+        &self,
+        event_type: EventType,
+        severity: Severity,
+        origin: impl Into<Origin>,
+    ) -> AuditEvent {
+        audit_event(&self.config, &*self.clock, event_type, severity, origin)
+    }
+
+    /// The Lambda cold start of the probe: AWS clients with the configured
+    /// timeouts, the DynamoDB store, the webhook sources' summaries.
+    pub async fn from_aws(config: Config) -> Result<Self> {
+        let aws = crate::aws::sdk_config(&config.aws, None).await;
+        Ok(Self::with_aws(config, &aws).await)
+    }
+
+    /// [`HealthState::from_aws`] with an SDK configuration already loaded.
+    /// Nothing here refuses start-up: what is missing is what the report
+    /// is for. The webhook sources secret is read once (GetSecretValue):
+    /// its sources' names, schemes and secret counts are kept, the values
+    /// dropped at once; the report itself only describes secrets.
+    pub async fn with_aws(config: Config, aws: &aws_config::SdkConfig) -> Self {
+        let webhooks = webhook_inventory(&config, aws).await;
+        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), &config.table_prefix);
+        Self {
+            findings: config.findings(),
+            inventory: Inventory::from_config(&config, false, webhooks),
+            config,
+            dependencies: Some(Arc::new(AwsDependencies::new(aws))),
+            store: Arc::new(store),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// The webhook sources' summaries from the Secrets Manager secret named by
+/// `WARDEN_WEBHOOK_SECRETS_ARN`; what went wrong, if it could not be read.
+async fn webhook_inventory(config: &Config, aws: &aws_config::SdkConfig) -> WebhookInventory {
+    use secrecy::ExposeSecret as _;
+    let Some(arn) = &config.webhook_secrets_arn else {
+        return WebhookInventory {
+            sources: Vec::new(),
+            problem: (config.env != Environment::Development)
+                .then(|| "WARDEN_WEBHOOK_SECRETS_ARN is not set".to_owned()),
+        };
+    };
+    let secrets = SecretsManager::new(aws_sdk_secretsmanager::Client::new(aws));
+    match secrets.current(arn).await {
+        Ok(text) => WebhookInventory::from_json(text.value.expose_secret()),
+        Err(e) => {
+            tracing::warn!(error = %e, "the webhook sources secret could not be read");
+            WebhookInventory {
+                sources: Vec::new(),
+                problem: Some(
+                    "the webhook sources secret could not be read (the logs have the cause)"
+                        .into(),
+                ),
+            }
+        }
+    }
+}
+
+/// What the security health endpoints need: the [`HealthState`] and the
+/// bearer-token check (codec and denylist reads), since all but
+/// `GET /health` are for admins. It dereferences to its [`HealthState`].
+pub struct SecurityHealthState {
+    /// Checks, samples, configuration.
+    pub health: HealthState,
+    /// The denylist reads of the bearer-token check.
+    pub sessions: Arc<dyn SessionStore>,
+    /// Verifies access tokens.
+    pub tokens: TokenCodec,
+}
+
+impl std::fmt::Debug for SecurityHealthState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecurityHealthState")
+            .field("health", &self.health)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::ops::Deref for SecurityHealthState {
+    type Target = HealthState;
+
+    fn deref(&self) -> &HealthState {
+        &self.health
+    }
+}
+
+impl SecurityHealthState {
+    /// Adds the bearer-token check to `health`, checking each signing key
+    /// (whose findings join the report's).
+    pub fn new(
+        mut health: HealthState,
+        sessions: Arc<dyn SessionStore>,
+        keys: &[SecretVersion],
+    ) -> Result<Self> {
+        let tokens = token_codec(&health.config, keys)?;
+        health.findings.0.extend(
+            keys.iter()
+                .map(|k| check_jwt_key(&k.value, &format!("key version {}", k.version_id))),
+        );
+        Ok(Self {
+            health,
+            sessions,
+            tokens,
+        })
+    }
+
+    /// The Lambda cold start: [`HealthState::with_aws`], the signing keys
+    /// from Secrets Manager (fetched while the webhook sources are read)
+    /// and the denylist reads over DynamoDB.
+    pub async fn from_aws(config: Config) -> Result<Self> {
+        let aws = crate::aws::sdk_config(&config.aws, None).await;
+        let secrets = SecretsManager::new(aws_sdk_secretsmanager::Client::new(&aws));
+        let (keys, health) = tokio::join!(
+            signing_keys(&config, Some(&secrets)),
+            HealthState::with_aws(config.clone(), &aws)
+        );
+        let sessions = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), &config.table_prefix);
+        Self::new(health, Arc::new(sessions), &keys?)
     }
 }
 
