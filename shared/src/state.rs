@@ -35,11 +35,11 @@ use crate::auth::jwt::TokenCodec;
 use crate::auth::password::{HashingLimits, PasswordHasher};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{check_jwt_key, Config, Environment, Findings, Severity as FindingSeverity};
+use crate::health::checks::{Inventory, WebhookInventory};
+use crate::health::dependencies::{AwsDependencies, Dependencies};
 use crate::queue::{Queue, SqsQueue};
 use crate::secrets::{SecretVersion, SecretsManager, SecretsPort};
 use crate::store::dynamo::DynamoStore;
-use crate::health::checks::{Inventory, WebhookInventory};
-use crate::health::dependencies::{AwsDependencies, Dependencies};
 use crate::store::{
     AuthStore, HealthStore, RegistryStore, SessionStore, WebhookStore, WorkerStore,
 };
@@ -544,8 +544,7 @@ async fn webhook_inventory(config: &Config, aws: &aws_config::SdkConfig) -> Webh
             WebhookInventory {
                 sources: Vec::new(),
                 problem: Some(
-                    "the webhook sources secret could not be read (the logs have the cause)"
-                        .into(),
+                    "the webhook sources secret could not be read (the logs have the cause)".into(),
                 ),
             }
         }

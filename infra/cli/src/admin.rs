@@ -1,7 +1,7 @@
 //! Administration commands: `tables create`, `users add`,
 //! `users set-password`, `users disable`, `users enable`, `config check`,
 //! `workspaces add`, `agents register|set-maturity|disable|enable|list`,
-//! `apikeys create|revoke|list`.
+//! `apikeys create|revoke|list`, `health`.
 
 use std::sync::Arc;
 
@@ -17,8 +17,9 @@ use warden::domain::agents::{
     AgentId, AgentRecord, ApiKeyRecord, Maturity, WorkspaceId, WorkspaceRecord,
 };
 use warden::domain::{Role, Username};
+use warden::health::{self, checks::HealthReport};
 use warden::secrets::SecretsManager;
-use warden::state::{api_key_pepper, signing_keys, Accounts, Registry};
+use warden::state::{api_key_pepper, signing_keys, Accounts, HealthState, Registry};
 use warden::store::dynamo::{tables, DynamoStore};
 use warden::Error;
 
@@ -97,13 +98,21 @@ pub async fn enable_user(
 /// Every configuration finding, the signing key included (fetched from
 /// Secrets Manager when configured so).
 pub async fn check_config(lookup: impl Fn(&str) -> Option<String>) -> Findings {
+    check_config_at(lookup, None).await
+}
+
+/// [`check_config`] with Secrets Manager at `endpoint` (an emulator).
+pub async fn check_config_at(
+    lookup: impl Fn(&str) -> Option<String>,
+    endpoint: Option<&str>,
+) -> Findings {
     let (config, mut findings) = Config::load(lookup);
     let Some(config) = config else {
         return findings;
     };
     let secrets = match &config.jwt_secret_arn {
         Some(_) => Some(SecretsManager::new(aws_sdk_secretsmanager::Client::new(
-            &aws_config(&config.aws, None).await,
+            &aws_config(&config.aws, endpoint).await,
         ))),
         None => None,
     };
@@ -126,6 +135,63 @@ pub async fn check_config(lookup: impl Fn(&str) -> Option<String>) -> Findings {
         }
     }
     findings
+}
+
+/// `warden health`: the configuration findings of `warden config check`
+/// (the same code) and the report of `GET /security/health` for the
+/// deployment `lookup` describes, its AWS clients pointed at `endpoint`
+/// when given. The findings alone when the configuration cannot be read.
+pub async fn health_report(
+    lookup: impl Fn(&str) -> Option<String>,
+    endpoint: Option<&str>,
+) -> Result<(Findings, HealthReport), Findings> {
+    let findings = check_config_at(&lookup, endpoint).await;
+    let Some(config) = Config::load(&lookup).0 else {
+        return Err(findings);
+    };
+    let aws = aws_config(&config.aws, endpoint).await;
+    let mut state = HealthState::with_aws(config, &aws).await;
+    state.findings = findings.clone();
+    Ok((findings, health::checks::health_report(&state).await))
+}
+
+/// A health report as terminal lines: each check, then uptime and the last
+/// incident, then the overall status.
+pub fn render_report(report: &HealthReport) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    for c in &report.checks {
+        let _ = writeln!(
+            out,
+            "{:<9} {:<26} {:>5} ms  {}",
+            c.status.as_str(),
+            c.name,
+            c.latency_ms,
+            c.detail
+        );
+    }
+    let u = &report.uptime;
+    let _ = writeln!(
+        out,
+        "uptime    24h {}% ({}% unknown), 7d {}% ({}% unknown), 30d {}% ({}% unknown)",
+        u.pct_24h, u.unknown_pct_24h, u.pct_7d, u.unknown_pct_7d, u.pct_30d, u.unknown_pct_30d
+    );
+    let _ = match &u.last_incident {
+        None => writeln!(out, "incident  none in 30 days"),
+        Some(i) => writeln!(
+            out,
+            "incident  {} to {} ({})",
+            i.start,
+            i.end.as_deref().unwrap_or("now, still open"),
+            i.checks.join(", ")
+        ),
+    };
+    let _ = writeln!(
+        out,
+        "report    {} (each check's timeout: {} ms)",
+        report.status, report.check_timeout_ms
+    );
+    out
 }
 
 /// The agent registry over the DynamoDB tables at `endpoint`.

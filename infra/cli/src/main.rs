@@ -79,6 +79,13 @@ enum Command {
         #[command(subcommand)]
         command: ApikeysCommand,
     },
+    /// The security health report of the deployment the environment
+    /// describes (as GET /security/health shows it); exits 1 when failing.
+    Health {
+        /// AWS endpoint for DynamoDB, SQS and Secrets Manager (default: the AWS configuration).
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -289,6 +296,7 @@ async fn main() -> ExitCode {
                 },
         } => add_workspace(&workspace_id, &name, endpoint).await,
         Command::Apikeys { command } => apikeys(command).await,
+        Command::Health { endpoint } => return health(endpoint).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -337,14 +345,17 @@ async fn run_serve(
             source.name
         );
     }
+    let probe = serve::start_probe(states.health.clone());
     let api = LocalApi::start_with(addr, states)
         .await
         .map_err(|e| Error::Config(format!("cannot listen on {addr}: {e}")))?;
     println!("warden listening on {}", api.url());
+    println!("health probe: one sample a minute (GET /security/health, as an admin)");
     tokio::signal::ctrl_c()
         .await
         .map_err(|e| Error::internal(format!("waiting for Ctrl-C: {e}")))?;
     println!("shutting down");
+    probe.abort();
     Ok(())
 }
 
@@ -431,6 +442,18 @@ async fn add_user(username: &str, roles: &[String], endpoint: Option<String>) ->
 
 async fn config_check() -> ExitCode {
     let findings = admin::check_config(|k| std::env::var(k).ok()).await;
+    print_findings(&findings);
+    if findings.has_errors() {
+        println!("start-up would be refused");
+        ExitCode::FAILURE
+    } else {
+        println!("start-up would be allowed");
+        ExitCode::SUCCESS
+    }
+}
+
+/// Every finding, one line each, with the remediation of those not ok.
+fn print_findings(findings: &warden::config::Findings) {
     for f in &findings.0 {
         let label = match f.severity {
             Severity::Ok => "ok",
@@ -442,12 +465,28 @@ async fn config_check() -> ExitCode {
             println!("{:<8} {:<16} fix: {}", "", "", f.remediation);
         }
     }
-    if findings.has_errors() {
-        println!("start-up would be refused");
-        ExitCode::FAILURE
-    } else {
-        println!("start-up would be allowed");
-        ExitCode::SUCCESS
+}
+
+/// `warden health`: the report of `GET /security/health` for the
+/// deployment the environment describes, with the configuration findings
+/// of `warden config check` (the same code). Exit 1 when failing.
+async fn health(endpoint: Option<String>) -> ExitCode {
+    match admin::health_report(|k| std::env::var(k).ok(), endpoint.as_deref()).await {
+        Err(findings) => {
+            print_findings(&findings);
+            println!("the configuration cannot be read: report failing");
+            ExitCode::FAILURE
+        }
+        Ok((findings, report)) => {
+            print_findings(&findings);
+            println!();
+            print!("{}", admin::render_report(&report));
+            if report.status == warden::health::Status::Failing {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
     }
 }
 

@@ -21,15 +21,21 @@ use warden::agents::worker::drain_local;
 use warden::aws::Guards;
 use warden::clock::SystemClock;
 use warden::config::{Config, Environment};
+use warden::health::checks::{Inventory, WebhookInventory};
+use warden::health::dependencies::AwsDependencies;
+use warden::health::probe::probe;
 use warden::http::{RequestContext, Responder, Route};
 use warden::queue::{ChannelQueue, MemoryQueue, Queue, SqsQueue};
 use warden::secrets::SecretsManager;
 use warden::state::{
-    api_key_pepper, signing_keys, AgentState, AuthState, WebhookState, WorkerState,
+    api_key_pepper, signing_keys, AgentState, AuthState, HealthState, SecurityHealthState,
+    WebhookState, WorkerState,
 };
 use warden::store::dynamo::DynamoStore;
 use warden::store::memory::MemoryStore;
-use warden::store::{AuthStore, RegistryStore, SessionStore, WebhookStore, WorkerStore};
+use warden::store::{
+    AuthStore, HealthStore, RegistryStore, SessionStore, WebhookStore, WorkerStore,
+};
 use warden::webhook::{SourceConfig, Sources};
 use warden::Error;
 
@@ -48,15 +54,18 @@ pub enum Function {
     WebhookReceive,
     /// `functions/agent-run`.
     AgentRun,
+    /// `functions/security-health`.
+    SecurityHealth,
 }
 
 impl Function {
     /// Every HTTP function, with its binary's name in `template.yaml`.
-    pub const ALL: [(Function, &'static str); 4] = [
+    pub const ALL: [(Function, &'static str); 5] = [
         (Function::Login, "login"),
         (Function::Revoke, "revoke"),
         (Function::WebhookReceive, "webhook-receive"),
         (Function::AgentRun, "agent-run"),
+        (Function::SecurityHealth, "security-health"),
     ];
 
     /// The routes the function's crate exports.
@@ -66,6 +75,7 @@ impl Function {
             Function::Revoke => warden_revoke::ROUTES,
             Function::WebhookReceive => warden_webhook_receive::ROUTES,
             Function::AgentRun => warden_agent_run::ROUTES,
+            Function::SecurityHealth => warden_security_health::ROUTES,
         }
     }
 }
@@ -99,15 +109,18 @@ pub async fn aws_config(guards: &Guards, endpoint: Option<&str>) -> aws_config::
 /// Both adapters, as one object that can serve as every state's store.
 /// (The explicit conversions stand in for trait upcasting, which needs
 /// Rust 1.86; the workspace declares 1.85.)
-trait Store: AuthStore + WebhookStore + RegistryStore + WorkerStore {
+trait Store: AuthStore + WebhookStore + RegistryStore + WorkerStore + HealthStore {
     fn into_auth_store(self: Arc<Self>) -> Arc<dyn AuthStore>;
     fn into_webhook_store(self: Arc<Self>) -> Arc<dyn WebhookStore>;
     fn into_registry_store(self: Arc<Self>) -> Arc<dyn RegistryStore>;
     fn into_session_store(self: Arc<Self>) -> Arc<dyn SessionStore>;
     fn into_worker_store(self: Arc<Self>) -> Arc<dyn WorkerStore>;
+    fn into_health_store(self: Arc<Self>) -> Arc<dyn HealthStore>;
 }
 
-impl<T: AuthStore + WebhookStore + RegistryStore + WorkerStore + 'static> Store for T {
+impl<T: AuthStore + WebhookStore + RegistryStore + WorkerStore + HealthStore + 'static> Store
+    for T
+{
     fn into_auth_store(self: Arc<Self>) -> Arc<dyn AuthStore> {
         self
     }
@@ -123,6 +136,9 @@ impl<T: AuthStore + WebhookStore + RegistryStore + WorkerStore + 'static> Store 
     fn into_worker_store(self: Arc<Self>) -> Arc<dyn WorkerStore> {
         self
     }
+    fn into_health_store(self: Arc<Self>) -> Arc<dyn HealthStore> {
+        self
+    }
 }
 
 /// Every state of `warden serve`, over one store.
@@ -136,6 +152,8 @@ pub struct States {
     pub agents: Arc<AgentState>,
     /// The job worker (in process, unless jobs go to SQS).
     pub worker: Arc<WorkerState>,
+    /// The security health reports (and the probe, run on a timer).
+    pub health: Arc<SecurityHealthState>,
     /// What the in-process worker published to the outbound queue, when
     /// `WARDEN_OUTBOUND_QUEUE_URL` is unset.
     pub outbound: Arc<MemoryQueue>,
@@ -155,6 +173,7 @@ pub async fn build_states(
     dynamodb_endpoint: Option<&str>,
 ) -> Result<States, Error> {
     let sources = Sources::new(sources)?;
+    let webhook_inventory = WebhookInventory::from_sources(&sources);
     let needs_aws = dynamodb_endpoint.is_some()
         || config.jwt_secret_arn.is_some()
         || config.api_key_pepper_arn.is_some()
@@ -229,13 +248,45 @@ pub async fn build_states(
         queue,
         clock: clock.clone(),
     };
+    let health = HealthState {
+        findings: config.findings(),
+        inventory: Inventory::from_config(&config, dynamodb_endpoint.is_none(), webhook_inventory),
+        config: config.clone(),
+        dependencies: aws
+            .as_ref()
+            .map(|aws| Arc::new(AwsDependencies::new(aws)) as _),
+        store: store.clone().into_health_store(),
+        clock: clock.clone(),
+    };
+    let health = SecurityHealthState::new(health, store.clone().into_session_store(), &keys)?;
     let auth = AuthState::new(config, store.into_auth_store(), &keys, clock)?;
     Ok(States {
         auth: Arc::new(auth),
         webhooks: Arc::new(webhooks),
         agents: Arc::new(agents),
         worker,
+        health: Arc::new(health),
         outbound,
+    })
+}
+
+/// Runs the health probe now and then at the start of every minute (one
+/// second in, as the schedule does in AWS), so the local report has
+/// uptime data. Stops when the task is dropped.
+pub fn start_probe(health: Arc<SecurityHealthState>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let origin = warden::audit::Origin::Schedule {
+                rule: "warden serve".into(),
+            };
+            if let Err(e) = probe(&health, origin).await {
+                tracing::warn!(error = %e, "health probe: the sample was not stored");
+            }
+            let now = health.clock.now_millis();
+            let next = (now.div_euclid(60_000) + 1) * 60_000 + 1_000;
+            let wait = u64::try_from(next - now).unwrap_or(60_000);
+            tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+        }
     })
 }
 
@@ -355,6 +406,9 @@ async fn dispatch(
             warden_webhook_receive::handler(&states.webhooks, req).await
         }
         Some(Function::AgentRun) => warden_agent_run::handler(&states.agents, req).await,
+        Some(Function::SecurityHealth) => {
+            warden_security_health::handler(&states.health, req).await
+        }
         None => {
             let ctx = RequestContext::from_request(&req);
             Ok(Responder::new(&ctx, config).problem(&Error::NotFound("no such endpoint".into())))

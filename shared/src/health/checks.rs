@@ -438,7 +438,11 @@ fn finish(name: String, outcome: Outcome, elapsed: Duration, timeout: Duration) 
     let slow = elapsed.saturating_mul(2) > timeout && outcome.status == Status::Ok;
     CheckResult {
         name,
-        status: if slow { Status::Degraded } else { outcome.status },
+        status: if slow {
+            Status::Degraded
+        } else {
+            outcome.status
+        },
         detail: if slow {
             format!(
                 "{}; slow: {} ms, over half its {} ms timeout",
@@ -643,9 +647,7 @@ fn secret_outcome(
         (SecretSource::SecretsManager(_), Described::Unreachable(detail)) => {
             Outcome::failing(detail)
         }
-        (SecretSource::SecretsManager(_), Described::NotAws) => {
-            Outcome::failing("not described")
-        }
+        (SecretSource::SecretsManager(_), Described::NotAws) => Outcome::failing("not described"),
         (SecretSource::SecretsManager(_), Described::Info(info)) => {
             let seconds = |ms: i64| rfc3339(ms.div_euclid(1000));
             view.present = !info.scheduled_for_deletion;
@@ -693,7 +695,10 @@ async fn secrets(state: &HealthState) -> Vec<(CheckResult, SecretView)> {
                     .unwrap_or_else(|_| Described::Unreachable(timed_out(timeout)));
                 let (outcome, view) = secret_outcome(name, source, described, now_ms);
                 let elapsed = started.elapsed().min(timeout);
-                (finish(format!("secret:{name}"), outcome, elapsed, timeout), view)
+                (
+                    finish(format!("secret:{name}"), outcome, elapsed, timeout),
+                    view,
+                )
             })
         })
         .collect();
@@ -759,7 +764,14 @@ pub async fn run_checks(state: &HealthState) -> Vec<CheckResult> {
     }
     for queue in &state.inventory.queues {
         checks.push(Box::pin(async move {
-            vec![timed(format!("queue:{}", queue.name), timeout, queue_outcome(state, queue)).await]
+            vec![
+                timed(
+                    format!("queue:{}", queue.name),
+                    timeout,
+                    queue_outcome(state, queue),
+                )
+                .await,
+            ]
         }));
     }
     checks.push(Box::pin(async move {

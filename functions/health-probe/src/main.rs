@@ -1,0 +1,17 @@
+//! Lambda entry point: configuration, clients and the webhook sources'
+//! summaries once per cold start, then one probe run per scheduled event.
+
+use lambda_runtime::{run, service_fn, Error};
+use warden::config::Config;
+use warden::state::HealthState;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let state = HealthState::from_aws(Config::from_env()?).await?;
+    let state = &state;
+    run(service_fn(move |event| {
+        warden_health_probe::handler(state, event)
+    }))
+    .await
+}
