@@ -33,6 +33,11 @@ impl Clock for SystemClock {
 pub struct ManualClock(AtomicI64);
 
 impl ManualClock {
+    /// A clock standing at `millis` since the epoch.
+    pub fn at_millis(millis: i64) -> Self {
+        Self(AtomicI64::new(millis))
+    }
+
     /// A clock standing at the system's current time.
     pub fn starting_now() -> Self {
         Self(AtomicI64::new(SystemClock.now_millis()))
