@@ -35,7 +35,7 @@ use crate::auth::jwt::TokenCodec;
 use crate::auth::password::{HashingLimits, PasswordHasher};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{check_jwt_key, Config, Environment, Findings, Severity as FindingSeverity};
-use crate::health::checks::{Inventory, WebhookInventory};
+use crate::health::checks::{Inventory, SampleCache, WebhookInventory};
 use crate::health::dependencies::{AwsDependencies, Dependencies};
 use crate::queue::{Queue, SqsQueue};
 use crate::secrets::{SecretVersion, SecretsManager, SecretsPort};
@@ -476,6 +476,8 @@ pub struct HealthState {
     pub dependencies: Option<Arc<dyn Dependencies>>,
     /// The samples and the audit log.
     pub store: Arc<dyn HealthStore>,
+    /// The days of samples already read, for the next report.
+    pub samples: SampleCache,
     /// The time source.
     pub clock: Arc<dyn Clock>,
 }
@@ -520,6 +522,7 @@ impl HealthState {
             config,
             dependencies: Some(Arc::new(AwsDependencies::new(aws))),
             store: Arc::new(store),
+            samples: SampleCache::default(),
             clock: Arc::new(SystemClock),
         }
     }

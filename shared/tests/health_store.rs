@@ -7,7 +7,7 @@
 
 use warden::audit::{AuditEvent, EventType, Origin, Severity};
 use warden::health::{Sample, Status};
-use warden::store::health::SAMPLE_RETENTION_SECS;
+use warden::store::health::{day_of, DAY_MS, SAMPLE_RETENTION_SECS};
 use warden::store::{HealthStore, HealthWrite, Write};
 use warden::Error;
 
@@ -42,9 +42,10 @@ fn event(at_ms: i64) -> AuditEvent {
     .actor("health-probe")
 }
 
-async fn samples_read_back_in_time_order_from_a_point(store: &dyn HealthStore) {
-    assert_eq!(store.latest_sample().await.unwrap(), None);
-    assert!(store.samples_since(0).await.unwrap().is_empty());
+async fn samples_read_back_by_day_in_time_order(store: &dyn HealthStore) {
+    let day = day_of(T0);
+    assert_eq!(store.latest_sample(day).await.unwrap(), None);
+    assert!(store.samples_on(day).await.unwrap().is_empty());
     let samples = [
         sample(
             T0 + 120_000,
@@ -54,26 +55,39 @@ async fn samples_read_back_in_time_order_from_a_point(store: &dyn HealthStore) {
         sample(T0, Status::Ok, &[]),
         sample(T0 + 60_000, Status::Degraded, &[]),
         sample(T0 + 180_250, Status::Ok, &[]),
+        // The last millisecond of the day before, and the first of the next.
+        sample(day * DAY_MS - 1, Status::Failing, &["webhooks"]),
+        sample((day + 1) * DAY_MS, Status::Ok, &[]),
     ];
     for s in &samples {
         store.transact(vec![write(s)]).await.unwrap();
     }
-    let all = store.samples_since(T0).await.unwrap();
-    let times: Vec<i64> = all.iter().map(|s| s.at_ms).collect();
+    let on_day = store.samples_on(day).await.unwrap();
+    let times: Vec<i64> = on_day.iter().map(|s| s.at_ms).collect();
     assert_eq!(times, vec![T0, T0 + 60_000, T0 + 120_000, T0 + 180_250]);
     assert_eq!(
-        all[2], samples[0],
+        on_day[2], samples[0],
         "status and failing checks kept, in order"
     );
-    assert_eq!(all[1].status, Status::Degraded);
-    // From a point: inclusive, to the millisecond.
-    let later = store.samples_since(T0 + 120_000).await.unwrap();
-    assert_eq!(later.len(), 2);
-    assert_eq!(store.samples_since(T0 + 120_001).await.unwrap().len(), 1);
+    assert_eq!(on_day[1].status, Status::Degraded);
     assert_eq!(
-        store.latest_sample().await.unwrap(),
+        store.samples_on(day - 1).await.unwrap(),
+        vec![samples[4].clone()]
+    );
+    assert_eq!(
+        store.samples_on(day + 1).await.unwrap(),
+        vec![samples[5].clone()]
+    );
+    // The newest of the day; of the day before when the day has none.
+    assert_eq!(
+        store.latest_sample(day).await.unwrap(),
         Some(samples[3].clone())
     );
+    assert_eq!(
+        store.latest_sample(day + 2).await.unwrap(),
+        Some(samples[5].clone())
+    );
+    assert_eq!(store.latest_sample(day + 3).await.unwrap(), None);
 }
 
 async fn a_sample_lands_with_its_audit_event_or_not_at_all(store: &dyn HealthStore) {
@@ -95,7 +109,7 @@ async fn a_sample_lands_with_its_audit_event_or_not_at_all(store: &dyn HealthSto
         store.transact(vec![write(&second), audit.into()]).await,
         Err(Error::ConditionFailed)
     ));
-    assert_eq!(store.samples_since(0).await.unwrap(), vec![first]);
+    assert_eq!(store.samples_on(day_of(T0)).await.unwrap(), vec![first]);
 }
 
 macro_rules! conformance {
@@ -123,6 +137,6 @@ macro_rules! conformance {
 }
 
 conformance!(
-    samples_read_back_in_time_order_from_a_point,
+    samples_read_back_by_day_in_time_order,
     a_sample_lands_with_its_audit_event_or_not_at_all,
 );

@@ -668,7 +668,13 @@ async fn the_probe_started_with_serve_gives_the_report_its_uptime() {
     let probe = start_probe(api.states.health.clone());
     let mut sample = None;
     for _ in 0..100 {
-        sample = api.states.health.store.latest_sample().await.unwrap();
+        sample = api
+            .states
+            .health
+            .store
+            .latest_sample(warden::store::health::day_of(now_ms()))
+            .await
+            .unwrap();
         if sample.is_some() {
             break;
         }

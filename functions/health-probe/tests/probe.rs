@@ -16,6 +16,7 @@ use warden::health::checks::{Inventory, WebhookInventory};
 use warden::health::probe::PROBE_ACTOR;
 use warden::health::Status;
 use warden::state::HealthState;
+use warden::store::health::day_of;
 use warden::store::{AuditStore as _, HealthSampleStore as _, HealthStore};
 use warden_health_probe::handler;
 
@@ -31,6 +32,7 @@ fn state(store: Arc<dyn HealthStore>, clock: Arc<ManualClock>) -> HealthState {
         config,
         dependencies: None,
         store,
+        samples: Default::default(),
         clock,
     }
 }
@@ -80,7 +82,7 @@ async fn each_change_of_status_is_audited_with_its_sample(store: Arc<dyn HealthS
         expected_events.extend(event);
         clock.advance_secs(60.0);
     }
-    let samples = store.samples_since(0).await.unwrap();
+    let samples = store.samples_on(day_of(NOW_MS)).await.unwrap();
     let statuses: Vec<Status> = samples.iter().map(|s| s.status).collect();
     use Status::{Degraded, Failing, Ok};
     assert_eq!(statuses, vec![Ok, Failing, Failing, Degraded, Ok, Ok]);
@@ -130,7 +132,7 @@ async fn memory_no_sample_is_stored_when_its_audit_event_cannot_be() {
     store.simulate_audit_outage(true);
     set(&mut s, Status::Failing);
     assert!(handler(&s, scheduled()).await.is_err());
-    assert_eq!(store.samples_since(0).await.unwrap().len(), 1);
+    assert_eq!(store.samples_on(day_of(NOW_MS)).await.unwrap().len(), 1);
     // Back up: the change is audited at the next run.
     store.simulate_audit_outage(false);
     clock.advance_secs(60.0);
@@ -159,5 +161,5 @@ async fn dynamodb_no_sample_is_stored_when_its_audit_event_cannot_be() {
         .unwrap();
     set(&mut s, Status::Failing);
     assert!(handler(&s, scheduled()).await.is_err());
-    assert_eq!(store.samples_since(0).await.unwrap().len(), 1);
+    assert_eq!(store.samples_on(day_of(NOW_MS)).await.unwrap().len(), 1);
 }

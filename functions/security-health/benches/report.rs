@@ -104,6 +104,7 @@ async fn deployment(endpoint: &str) -> HealthState {
         config,
         dependencies: Some(Arc::new(AwsDependencies::new(&aws))),
         store,
+        samples: Default::default(),
         clock: Arc::new(SystemClock),
     }
 }

@@ -212,6 +212,7 @@ async fn world_with(config: Config, deps: Scripted, webhooks: WebhookInventory) 
         config,
         dependencies: Some(Arc::new(deps)),
         store: store.clone(),
+        samples: Default::default(),
         clock: clock.clone(),
     };
     World {
@@ -681,6 +682,73 @@ async fn the_report_shows_uptime_from_the_probes_samples() {
             "checks": ["table:users"],
         })
     );
+}
+
+/// A store that counts the days of samples read.
+struct CountingStore {
+    inner: MemoryStore,
+    day_reads: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait]
+impl warden::store::HealthSampleStore for CountingStore {
+    async fn samples_on(&self, day: i64) -> Result<Vec<warden::health::Sample>> {
+        self.day_reads
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.samples_on(day).await
+    }
+
+    async fn latest_sample(&self, day: i64) -> Result<Option<warden::health::Sample>> {
+        self.inner.latest_sample(day).await
+    }
+}
+
+#[async_trait]
+impl warden::store::AuditStore for CountingStore {
+    async fn audit_by_actor(
+        &self,
+        actor: &str,
+        limit: usize,
+    ) -> Result<Vec<warden::audit::AuditEvent>> {
+        self.inner.audit_by_actor(actor, limit).await
+    }
+}
+
+#[async_trait]
+impl warden::store::Transactions for CountingStore {
+    async fn transact(&self, writes: Vec<warden::store::Write>) -> Result<()> {
+        self.inner.transact(writes).await
+    }
+}
+
+#[tokio::test]
+async fn a_warm_function_reads_only_the_days_that_can_still_change() {
+    let mut w = world(healthy()).await;
+    let store = Arc::new(CountingStore {
+        inner: MemoryStore::new(),
+        day_reads: Default::default(),
+    });
+    w.state.health.store = store.clone();
+    let reads = || store.day_reads.load(std::sync::atomic::Ordering::SeqCst);
+    let report = warden::health::checks::health_report(&w.state).await;
+    // 12:00 on 29 November: the window reaches back to 11:59 on
+    // 30 October, 31 days.
+    assert_eq!(reads(), 31);
+    // The next report reads today alone: the other days ended over ten
+    // minutes ago and cannot change.
+    let again = warden::health::checks::health_report(&w.state).await;
+    assert_eq!(reads(), 32);
+    assert_eq!(again.uptime, report.uptime);
+    // Just after midnight, yesterday is read again until it has settled.
+    w.clock.advance_secs(12.0 * 3600.0 + 60.0);
+    warden::health::checks::health_report(&w.state).await;
+    assert_eq!(reads(), 34);
+    w.clock.advance_secs(600.0);
+    warden::health::checks::health_report(&w.state).await;
+    assert_eq!(reads(), 36, "yesterday settles at 00:10, after this read");
+    w.clock.advance_secs(60.0);
+    warden::health::checks::health_report(&w.state).await;
+    assert_eq!(reads(), 37);
 }
 
 /// The real SDK against the emulator, when `infra/test.sh` runs one: tables

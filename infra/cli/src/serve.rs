@@ -256,6 +256,7 @@ pub async fn build_states(
             .as_ref()
             .map(|aws| Arc::new(AwsDependencies::new(aws)) as _),
         store: store.clone().into_health_store(),
+        samples: Default::default(),
         clock: clock.clone(),
     };
     let health = SecurityHealthState::new(health, store.clone().into_session_store(), &keys)?;

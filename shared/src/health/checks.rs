@@ -16,27 +16,28 @@
 //! Details name resources and counts, never a secret value or an SDK error
 //! text (the cause of a failed call goes to the logs).
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 use super::dependencies::{SecretInfo, TableInfo};
-use super::uptime::{uptime, Uptime, LONGEST_WINDOW_MS};
-use super::Status;
+use super::uptime::{uptime, Uptime, LONGEST_WINDOW_MS, SLOT_MS};
+use super::{Sample, Status};
 use crate::aws::{Guards, LAMBDA_TIMEOUT};
 use crate::clock::rfc3339;
 use crate::config::{Check, Config, DeadLetterQueues, Environment, Finding, Findings, Severity};
 use crate::state::HealthState;
 use crate::store::dynamo::tables::{self, TableDef};
+use crate::store::health::{day_of, DAY_MS};
 use crate::webhook::{SchemeKind, SourceConfig, Sources};
 
 /// A secret not rotated for longer than this is a warning.
 pub const ROTATION_ADVISED_DAYS: i64 = 90;
-
-const DAY_MS: i64 = 24 * 3_600_000;
 
 /// One check's result, as `/security/health` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -788,28 +789,81 @@ pub async fn run_checks(state: &HealthState) -> Vec<CheckResult> {
     join_all(checks).await.into_iter().flatten().collect()
 }
 
+/// A day of samples is cached once it ended this long ago: the probe
+/// writes at once, so nothing lands in a day after that.
+const SETTLED_MS: i64 = 10 * 60_000;
+
+/// The days of samples a warm function has already read and that can no
+/// longer change, so that a report reads only today's (and yesterday's,
+/// just after midnight) rather than 31 days each time.
+#[derive(Debug, Default)]
+pub struct SampleCache(std::sync::Mutex<BTreeMap<i64, Arc<[Sample]>>>);
+
+impl SampleCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<i64, Arc<[Sample]>>> {
+        // A poisoned lock only means a report panicked while copying: the
+        // map itself is whole.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The samples of every day the 30-day window touches: cached days as
+/// they are, the others read side by side, each under the timeout. A day
+/// that cannot be read in time is left out (its minutes are unknown).
+async fn window_samples(state: &HealthState, now_ms: i64) -> Vec<Sample> {
+    let timeout = state.config.health_check_timeout;
+    let first = day_of(now_ms.saturating_sub(LONGEST_WINDOW_MS + SLOT_MS));
+    let last = day_of(now_ms);
+    let cached: Vec<(i64, Arc<[Sample]>)> = {
+        let mut cache = state.samples.lock();
+        cache.retain(|day, _| *day >= first);
+        cache.iter().map(|(d, s)| (*d, s.clone())).collect()
+    };
+    let reads: Vec<Boxed<'_, (i64, Option<Vec<Sample>>)>> = (first..=last)
+        .filter(|day| !cached.iter().any(|(d, _)| d == day))
+        .map(|day| -> Boxed<'_, _> {
+            Box::pin(async move {
+                let read = tokio::time::timeout(timeout, state.store.samples_on(day)).await;
+                match read {
+                    Ok(Ok(samples)) => (day, Some(samples)),
+                    Ok(Err(e)) => {
+                        tracing::warn!(error = %e, day, "health report: samples unreadable");
+                        (day, None)
+                    }
+                    Err(_) => {
+                        tracing::warn!(day, "health report: samples not read in time");
+                        (day, None)
+                    }
+                }
+            })
+        })
+        .collect();
+    let read = join_all(reads).await;
+    let mut samples: Vec<Sample> = cached.iter().flat_map(|(_, s)| s.iter().cloned()).collect();
+    let mut cache = state.samples.lock();
+    for (day, day_samples) in read {
+        let Some(day_samples) = day_samples else {
+            continue;
+        };
+        let settled = (day + 1).saturating_mul(DAY_MS).saturating_add(SETTLED_MS) <= now_ms;
+        if settled {
+            cache.insert(day, day_samples.clone().into());
+        }
+        samples.extend(day_samples);
+    }
+    samples
+}
+
 /// `GET /security/health`: every check and, read at the same time under
-/// the same timeout, uptime from the probe's samples (a read that fails or
-/// times out leaves the whole window unknown; the HealthSamples table's
-/// own check says why).
+/// the same timeout, uptime from the probe's samples (a day of samples
+/// that cannot be read in time counts as unknown; the HealthSamples
+/// table's own check says why).
 pub async fn health_report(state: &HealthState) -> HealthReport {
     let timeout = state.config.health_check_timeout;
     let now_ms = state.clock.now_millis();
-    let samples = async {
-        let since = now_ms.saturating_sub(LONGEST_WINDOW_MS + super::uptime::SLOT_MS);
-        match tokio::time::timeout(timeout, state.store.samples_since(since)).await {
-            Ok(Ok(samples)) => samples,
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "health report: samples unreadable");
-                Vec::new()
-            }
-            Err(_) => {
-                tracing::warn!("health report: samples not read within the timeout");
-                Vec::new()
-            }
-        }
-    };
-    let (checks, samples) = tokio::join!(run_checks(state), samples);
+    let (checks, samples) = tokio::join!(run_checks(state), window_samples(state, now_ms));
     HealthReport {
         status: Status::worst(checks.iter().map(|c| c.status)),
         checks,

@@ -14,7 +14,7 @@ use super::{Sample, Status};
 use crate::audit::{EventType, Origin, Severity};
 use crate::metrics::{count, Metric};
 use crate::state::HealthState;
-use crate::store::health::{HealthWrite, SAMPLE_RETENTION_SECS};
+use crate::store::health::{day_of, HealthWrite, SAMPLE_RETENTION_SECS};
 use crate::store::Write;
 use crate::Result;
 
@@ -57,7 +57,8 @@ fn names(checks: &[CheckResult], status: Status) -> Vec<String> {
 /// Runs the checks and records the sample (and the audit event of a
 /// change). Fails, writing nothing, when the sample cannot be stored.
 pub async fn probe(state: &HealthState, origin: Origin) -> Result<ProbeRun> {
-    let (checks, previous) = tokio::join!(run_checks(state), state.store.latest_sample());
+    let today = day_of(state.clock.now_millis());
+    let (checks, previous) = tokio::join!(run_checks(state), state.store.latest_sample(today));
     // An unreadable previous sample must not stop the new one from being
     // stored: the change is then judged against `ok`.
     let previous = previous

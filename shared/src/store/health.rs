@@ -9,9 +9,14 @@ use crate::Result;
 /// How long a sample is kept (the HealthSamples TTL), in seconds.
 pub const SAMPLE_RETENTION_SECS: i64 = 90 * 24 * 3_600;
 
-/// The partition every probe sample is stored under. One partition holds
-/// 1,440 samples a day, a few KiB: far under a partition's limits.
-pub const PROBE_PARTITION: &str = "probe";
+/// One day, in milliseconds: samples are kept by UTC day
+/// ([`super::keys::health_day`]).
+pub const DAY_MS: i64 = 86_400_000;
+
+/// The UTC day (days since the epoch) of a time in milliseconds.
+pub fn day_of(at_ms: i64) -> i64 {
+    at_ms.div_euclid(DAY_MS)
+}
 
 /// A health state change, applied inside [`super::Transactions::transact`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,14 +31,17 @@ pub enum HealthWrite {
     },
 }
 
-/// The probe's samples.
+/// The probe's samples, kept by UTC day: a day holds at most a few
+/// thousand small items (one page of a Query), and a 30-day window is 31
+/// such reads side by side rather than one long paginated one.
 #[async_trait]
 pub trait HealthSampleStore: Send + Sync {
-    /// Every sample taken at or after `since_ms` (epoch milliseconds),
-    /// oldest first.
-    async fn samples_since(&self, since_ms: i64) -> Result<Vec<Sample>>;
+    /// Every sample of UTC day `day` (days since the epoch), oldest first.
+    async fn samples_on(&self, day: i64) -> Result<Vec<Sample>>;
 
-    /// The newest sample, if any: what a new one is compared with to tell a
-    /// change of status.
-    async fn latest_sample(&self) -> Result<Option<Sample>>;
+    /// The newest sample of `day` or, when it has none, of the day
+    /// before: what a new sample taken on `day` is compared with to tell a
+    /// change of status. (The probe runs every minute, so an older one
+    /// would say nothing about the state just before.)
+    async fn latest_sample(&self, day: i64) -> Result<Option<Sample>>;
 }

@@ -53,3 +53,18 @@ pub fn idempotency(caller: &str, client_key: &str) -> String {
         hex::encode(Sha256::digest(client_key.as_bytes()))
     )
 }
+
+/// The HealthSamples partition of one UTC day of probe samples:
+/// `probe#YYYY-MM-DD` (`day` counts days since the epoch). A report reads
+/// the days of its window side by side, each one small page.
+pub fn health_day(day: i64) -> String {
+    let date = time::OffsetDateTime::from_unix_timestamp(day.saturating_mul(86_400))
+        .map(|t| t.date())
+        .unwrap_or(time::Date::MIN);
+    format!(
+        "probe#{:04}-{:02}-{:02}",
+        date.year(),
+        u8::from(date.month()),
+        date.day()
+    )
+}

@@ -1,5 +1,7 @@
 //! The health probe's samples in DynamoDB: the HealthSamples table, one
-//! partition (`check = "probe"`) sorted by time.
+//! partition per UTC day (`check = "probe#2026-11-24"`, see
+//! [`crate::store::keys::health_day`]), sorted by time. A day is at most
+//! 1,440 items of about 100 bytes: one page of a Query.
 //!
 //! The sort key `at` is the sample's time as RFC 3339 with milliseconds
 //! (fixed width, so text order is time order, and readable in the
@@ -11,7 +13,8 @@ use aws_sdk_dynamodb::types::TransactWriteItem;
 use super::item::{get_list, get_n, get_s, list, n, s, Item};
 use super::{unavailable, DynamoStore, Expr};
 use crate::health::{Sample, Status};
-use crate::store::health::{HealthSampleStore, HealthWrite, PROBE_PARTITION};
+use crate::store::health::{day_of, HealthSampleStore, HealthWrite};
+use crate::store::keys::health_day;
 use crate::Result;
 
 /// `at_ms` as the sort key: `2026-11-24T12:00:03.250Z`. Times outside
@@ -34,7 +37,7 @@ impl DynamoStore {
         match write {
             HealthWrite::Sample { sample, expires_at } => {
                 let mut item = Item::from([
-                    ("check".into(), s(PROBE_PARTITION)),
+                    ("check".into(), s(health_day(day_of(sample.at_ms)))),
                     ("at".into(), s(sort_key(sample.at_ms))),
                     ("at_ms".into(), n(sample.at_ms)),
                     ("status".into(), s(sample.status.as_str())),
@@ -52,10 +55,10 @@ impl DynamoStore {
         }
     }
 
-    /// One page of the probe partition, from `start` on.
+    /// One page of day `day`'s partition, from `start` on.
     async fn sample_page(
         &self,
-        since_ms: i64,
+        day: i64,
         newest_first: bool,
         limit: Option<i32>,
         start: Option<Item>,
@@ -64,11 +67,9 @@ impl DynamoStore {
             .client
             .query()
             .table_name(&self.tables.health_samples)
-            .key_condition_expression("#c = :c AND #at >= :since")
+            .key_condition_expression("#c = :c")
             .expression_attribute_names("#c", "check")
-            .expression_attribute_names("#at", "at")
-            .expression_attribute_values(":c", s(PROBE_PARTITION))
-            .expression_attribute_values(":since", s(sort_key(since_ms)))
+            .expression_attribute_values(":c", s(health_day(day)))
             .scan_index_forward(!newest_first)
             .set_limit(limit)
             .set_exclusive_start_key(start)
@@ -82,16 +83,24 @@ impl DynamoStore {
             .collect::<Result<Vec<_>>>()?;
         Ok((samples, out.last_evaluated_key))
     }
+
+    /// The newest sample of day `day`, if any.
+    async fn newest_on(&self, day: i64) -> Result<Option<Sample>> {
+        let (page, _) = self.sample_page(day, true, Some(1), None).await?;
+        Ok(page.into_iter().next())
+    }
 }
 
 #[async_trait]
 impl HealthSampleStore for DynamoStore {
-    #[tracing::instrument(level = "debug", skip_all, fields(since_ms), err(level = "debug"))]
-    async fn samples_since(&self, since_ms: i64) -> Result<Vec<Sample>> {
+    #[tracing::instrument(level = "debug", skip_all, fields(day), err(level = "debug"))]
+    async fn samples_on(&self, day: i64) -> Result<Vec<Sample>> {
         let mut samples = Vec::new();
         let mut start = None;
+        // One page in practice; more only if samples were written far more
+        // often than once a minute.
         loop {
-            let (page, next) = self.sample_page(since_ms, false, None, start).await?;
+            let (page, next) = self.sample_page(day, false, None, start).await?;
             samples.extend(page);
             match next {
                 Some(key) if !key.is_empty() => start = Some(key),
@@ -100,10 +109,12 @@ impl HealthSampleStore for DynamoStore {
         }
     }
 
-    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
-    async fn latest_sample(&self) -> Result<Option<Sample>> {
-        let (page, _) = self.sample_page(i64::MIN, true, Some(1), None).await?;
-        Ok(page.into_iter().next())
+    #[tracing::instrument(level = "debug", skip_all, fields(day), err(level = "debug"))]
+    async fn latest_sample(&self, day: i64) -> Result<Option<Sample>> {
+        match self.newest_on(day).await? {
+            Some(sample) => Ok(Some(sample)),
+            None => self.newest_on(day.saturating_sub(1)).await,
+        }
     }
 }
 
@@ -120,6 +131,16 @@ fn sample_from(item: &Item) -> Result<Sample> {
 #[cfg(test)]
 mod tests {
     use super::sort_key;
+    use crate::store::health::day_of;
+    use crate::store::keys::health_day;
+
+    #[test]
+    fn each_utc_day_has_its_partition() {
+        assert_eq!(health_day(day_of(1_795_953_603_250)), "probe#2026-11-29");
+        assert_eq!(health_day(day_of(1_795_996_799_999)), "probe#2026-11-29");
+        assert_eq!(health_day(day_of(1_795_996_800_000)), "probe#2026-11-30");
+        assert_eq!(health_day(day_of(-1)), "probe#1969-12-31");
+    }
 
     #[test]
     fn sort_keys_are_fixed_width_rfc3339_in_time_order() {

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 
 use super::MemoryStore;
 use crate::health::Sample;
-use crate::store::health::{HealthSampleStore, HealthWrite};
+use crate::store::health::{HealthSampleStore, HealthWrite, DAY_MS};
 use crate::Result;
 
 /// Samples by time (milliseconds), with their expiry.
@@ -37,27 +37,35 @@ impl SampleTable {
     }
 }
 
+/// The times of UTC day `day`, milliseconds.
+fn day_range(day: i64) -> std::ops::Range<i64> {
+    day.saturating_mul(DAY_MS)..day.saturating_add(1).saturating_mul(DAY_MS)
+}
+
 // Expired samples are not filtered: they are 90 days old, and reads look
-// back 30 days at most; the newest sample is the newest, expired or not.
+// back 31 days at most.
 #[async_trait]
 impl HealthSampleStore for MemoryStore {
-    async fn samples_since(&self, since_ms: i64) -> Result<Vec<Sample>> {
+    async fn samples_on(&self, day: i64) -> Result<Vec<Sample>> {
         Ok(self
             .lock()
             .health
             .samples
-            .range(since_ms..)
+            .range(day_range(day))
             .map(|(_, (sample, _))| sample.clone())
             .collect())
     }
 
-    async fn latest_sample(&self) -> Result<Option<Sample>> {
-        Ok(self
-            .lock()
-            .health
-            .samples
-            .values()
-            .next_back()
-            .map(|(sample, _)| sample.clone()))
+    async fn latest_sample(&self, day: i64) -> Result<Option<Sample>> {
+        let tables = self.lock();
+        let newest = |d: i64| {
+            tables
+                .health
+                .samples
+                .range(day_range(d))
+                .next_back()
+                .map(|(_, (sample, _))| sample.clone())
+        };
+        Ok(newest(day).or_else(|| newest(day.saturating_sub(1))))
     }
 }
