@@ -403,40 +403,23 @@ impl Config {
         let refresh_ttl_secs = number("WARDEN_REFRESH_TOKEN_TTL", 30 * 24 * 3600, 1);
         let audit_retention_days = number("WARDEN_AUDIT_RETENTION_DAYS", 365, 1);
         let to_u32 = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
-        let argon2 = Argon2Params {
-            m_cost_kib: to_u32(number(
-                "WARDEN_ARGON2_M_COST",
-                ARGON2_FLOOR.m_cost_kib.into(),
-                0,
-            )),
-            t_cost: to_u32(number(
-                "WARDEN_ARGON2_T_COST",
-                ARGON2_FLOOR.t_cost.into(),
-                0,
-            )),
-            p_cost: to_u32(number(
-                "WARDEN_ARGON2_P_COST",
-                ARGON2_FLOOR.p_cost.into(),
-                0,
-            )),
+        // The parameters in force and the operator's target, each variable
+        // defaulting to OWASP's floor.
+        let mut argon2_from = |[m, t, p]: [&'static str; 3]| Argon2Params {
+            m_cost_kib: to_u32(number(m, ARGON2_FLOOR.m_cost_kib.into(), 0)),
+            t_cost: to_u32(number(t, ARGON2_FLOOR.t_cost.into(), 0)),
+            p_cost: to_u32(number(p, ARGON2_FLOOR.p_cost.into(), 0)),
         };
-        let argon2_target = Argon2Params {
-            m_cost_kib: to_u32(number(
-                "WARDEN_ARGON2_TARGET_M_COST",
-                ARGON2_FLOOR.m_cost_kib.into(),
-                0,
-            )),
-            t_cost: to_u32(number(
-                "WARDEN_ARGON2_TARGET_T_COST",
-                ARGON2_FLOOR.t_cost.into(),
-                0,
-            )),
-            p_cost: to_u32(number(
-                "WARDEN_ARGON2_TARGET_P_COST",
-                ARGON2_FLOOR.p_cost.into(),
-                0,
-            )),
-        };
+        let argon2 = argon2_from([
+            "WARDEN_ARGON2_M_COST",
+            "WARDEN_ARGON2_T_COST",
+            "WARDEN_ARGON2_P_COST",
+        ]);
+        let argon2_target = argon2_from([
+            "WARDEN_ARGON2_TARGET_M_COST",
+            "WARDEN_ARGON2_TARGET_T_COST",
+            "WARDEN_ARGON2_TARGET_P_COST",
+        ]);
         let mut millis = |name: &'static str, default: u64| {
             let n = number(name, i64::try_from(default).unwrap_or(i64::MAX), 1);
             Duration::from_millis(u64::try_from(n).unwrap_or(default))

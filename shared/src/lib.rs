@@ -41,13 +41,14 @@
 //! - [`queue`]: the queue port (SQS, or in process): webhook events, agent
 //!   jobs, outbound effects.
 //! - [`store`]: the storage ports by domain (auth, webhooks, agents, API
-//!   keys, audit, rate limits) and their two adapters, DynamoDB and the embedded memory store,
+//!   keys, health samples, audit, rate limits) and their two adapters, DynamoDB and the embedded memory store,
 //!   with one all-or-nothing transaction across domains; [`store::keys`]
 //!   builds every storage key.
 //! - [`clock`]: the time source, replaceable in tests.
 //! - [`state`]: per-function state built once per cold start
 //!   ([`state::AuthState`], [`state::WebhookState`], [`state::Accounts`],
-//!   [`state::Registry`], [`state::AgentState`], [`state::WorkerState`]).
+//!   [`state::Registry`], [`state::AgentState`], [`state::WorkerState`],
+//!   [`state::HealthState`], [`state::SecurityHealthState`]).
 //! - `testing` (feature `testing`): emulator-backed stores, API Gateway
 //!   request building and the both-stores test macro for the test suites.
 

@@ -800,6 +800,12 @@ const SETTLED_MS: i64 = 10 * 60_000;
 pub struct SampleCache(std::sync::Mutex<BTreeMap<i64, Arc<[Sample]>>>);
 
 impl SampleCache {
+    /// Forgets every cached day: the next report reads its whole window,
+    /// as a cold start does.
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<i64, Arc<[Sample]>>> {
         // A poisoned lock only means a report panicked while copying: the
         // map itself is whole.
