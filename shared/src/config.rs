@@ -573,6 +573,12 @@ impl Config {
         let mut out = Vec::new();
         out.extend(self.pepper_finding());
         let wildcard = self.allowed_origins.iter().any(|o| o.contains('*'));
+        let http_origins: Vec<&str> = self
+            .allowed_origins
+            .iter()
+            .filter(|o| o.to_ascii_lowercase().starts_with("http://"))
+            .map(String::as_str)
+            .collect();
         out.push(match (wildcard, self.env) {
             (true, Environment::Production) => Finding::new(
                 Check::Cors,
@@ -585,6 +591,15 @@ impl Config {
                 Severity::Warning,
                 "ALLOWED_ORIGINS holds the wildcard `*`; production would refuse to start".into(),
                 "list exact origins in ALLOWED_ORIGINS",
+            ),
+            (false, Environment::Production) if !http_origins.is_empty() => Finding::new(
+                Check::Cors,
+                Severity::Warning,
+                format!(
+                    "ALLOWED_ORIGINS allows plain-http origins in production: {}",
+                    http_origins.join(", ")
+                ),
+                "serve the front ends over https and list their https:// origins",
             ),
             (false, _) => Finding::ok(
                 Check::Cors,
@@ -691,23 +706,6 @@ impl Config {
             ),
             env => Finding::ok(Check::Environment, format!("WARDEN_ENV={}", env.as_str())),
         });
-        let http_origins: Vec<&str> = self
-            .allowed_origins
-            .iter()
-            .filter(|o| o.to_ascii_lowercase().starts_with("http://"))
-            .map(String::as_str)
-            .collect();
-        if self.env == Environment::Production && !http_origins.is_empty() {
-            out.push(Finding::new(
-                Check::Cors,
-                Severity::Warning,
-                format!(
-                    "ALLOWED_ORIGINS allows plain-http origins in production: {}",
-                    http_origins.join(", ")
-                ),
-                "serve the front ends over https and list their https:// origins",
-            ));
-        }
         out.push(lifetime_finding(
             Check::AccessTokenTtl,
             "WARDEN_ACCESS_TOKEN_TTL",
@@ -751,25 +749,41 @@ impl Config {
             )
         });
         let timeout = self.health_check_timeout;
-        out.push(if timeout >= LAMBDA_TIMEOUT {
+        let worst = health_worst_case(timeout, &self.aws);
+        out.push(if worst >= LAMBDA_TIMEOUT {
             Finding::new(
                 Check::HealthTimeout,
                 Severity::Error,
                 format!(
-                    "WARDEN_HEALTH_CHECK_TIMEOUT_MS={} is not below the {} ms Lambda timeout: the report could not answer",
+                    "WARDEN_HEALTH_CHECK_TIMEOUT_MS={} with AWS calls of up to {} ms: a health report or probe run may take {} ms, not below the {} ms Lambda timeout",
                     timeout.as_millis(),
+                    self.aws.call_worst_case().as_millis(),
+                    worst.as_millis(),
                     LAMBDA_TIMEOUT.as_millis()
                 ),
-                "keep WARDEN_HEALTH_CHECK_TIMEOUT_MS well below 10000 (2000 by default)",
+                "lower WARDEN_HEALTH_CHECK_TIMEOUT_MS (2000 by default) or the AWS timeouts",
             )
         } else {
             Finding::ok(
                 Check::HealthTimeout,
-                format!("each health check times out after {} ms", timeout.as_millis()),
+                format!(
+                    "each health check times out after {} ms; a report or probe run takes at most {} ms",
+                    timeout.as_millis(),
+                    worst.as_millis()
+                ),
             )
         });
         out
     }
+}
+
+/// The longest a health report or a probe run can take with checks that
+/// time out after `check_timeout`: the bearer-token read (one AWS call),
+/// then the checks, for a report; the checks and the previous sample's
+/// read side by side (both under the check timeout), then the sample's
+/// write (one AWS call), for the probe. Both come to the same.
+pub fn health_worst_case(check_timeout: Duration, guards: &Guards) -> Duration {
+    check_timeout.saturating_add(guards.call_worst_case())
 }
 
 /// A token lifetime against its advised maximum: a warning above it.
@@ -964,7 +978,7 @@ mod tests {
             secure.0.iter().all(|f| f.severity == Severity::Ok),
             "{secure:?}"
         );
-        let cases: [(&str, &str, Check, Severity); 9] = [
+        let cases: [(&str, &str, Check, Severity); 10] = [
             (
                 "WARDEN_ENV",
                 "development",
@@ -1014,6 +1028,12 @@ mod tests {
                 Severity::Error,
             ),
             (
+                "WARDEN_HEALTH_CHECK_TIMEOUT_MS",
+                "6000",
+                Check::HealthTimeout,
+                Severity::Error,
+            ),
+            (
                 "WARDEN_AWS_MAX_ATTEMPTS",
                 "0",
                 Check::AwsTimeouts,
@@ -1049,7 +1069,8 @@ mod tests {
             ("ALLOWED_ORIGINS", "https://app.example.com"),
             ("WARDEN_ACCESS_TOKEN_TTL", "3600"),
             ("WARDEN_REFRESH_TOKEN_TTL", "7776000"),
-            ("WARDEN_HEALTH_CHECK_TIMEOUT_MS", "9999"),
+            // 5999 ms of checks and a 4000 ms AWS call stay under 10 s.
+            ("WARDEN_HEALTH_CHECK_TIMEOUT_MS", "5999"),
         ]);
         assert!(
             at_limits.0.iter().all(|f| f.severity == Severity::Ok),
@@ -1225,7 +1246,14 @@ mod tests {
             all.extend(vars);
             let (config, f) = load(&all);
             assert!(config.is_some(), "{named}");
-            assert_eq!(error_checks(&f), vec!["aws_timeouts"], "{named}");
+            // Guards that let one call run that long also leave a health
+            // report no time: the health timeout is refused with them.
+            let errors = error_checks(&f);
+            assert_eq!(errors[0], "aws_timeouts", "{named}");
+            assert!(
+                errors[1..].iter().all(|c| *c == "health_timeout"),
+                "{named}: {errors:?}"
+            );
             assert!(f.error_summary().contains(named), "{}", f.error_summary());
         }
         let (_, f) = load(&[dev, ("WARDEN_AWS_MAX_ATTEMPTS", "10")]);

@@ -8,18 +8,27 @@
 use lambda_runtime::LambdaEvent;
 use serde_json::{json, Value};
 use warden::audit::Origin;
-use warden::health::probe::probe;
+use warden::clock::Clock as _;
+use warden::health::probe::{probe, scheduled_at};
 use warden::state::HealthState;
 
-/// Handles one scheduled event: `{"status", "failing": [...]}` on success.
+/// Handles one scheduled event: `{"status", "failing": [...], "recorded"}`
+/// on success. The sample is stamped with the minute the event was
+/// scheduled for (its `time`), so a second delivery of the same event
+/// stores nothing more (`recorded: false`).
 pub async fn handler(
     state: &HealthState,
     event: LambdaEvent<Value>,
 ) -> Result<Value, lambda_runtime::Error> {
-    let run = probe(state, origin(&event.payload)).await?;
+    let at_ms = scheduled_at(
+        event.payload.get("time").and_then(Value::as_str),
+        state.clock.now_millis(),
+    );
+    let run = probe(state, origin(&event.payload), at_ms).await?;
     Ok(json!({
         "status": run.sample.status,
         "failing": run.sample.failing,
+        "recorded": run.recorded,
     }))
 }
 

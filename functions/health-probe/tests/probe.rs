@@ -87,7 +87,8 @@ async fn each_change_of_status_is_audited_with_its_sample(store: Arc<dyn HealthS
     use Status::{Degraded, Failing, Ok};
     assert_eq!(statuses, vec![Ok, Failing, Failing, Degraded, Ok, Ok]);
     assert_eq!(samples[1].failing, vec!["webhooks".to_owned()]);
-    assert_eq!(samples[1].at_ms, NOW_MS + 60_000);
+    // Stamped with the start of its minute: 12:01:00.
+    assert_eq!(samples[1].at_ms, NOW_MS - 1_000 + 60_000);
     let events = store.audit_by_actor(PROBE_ACTOR, 10).await.unwrap();
     let types: Vec<EventType> = events.iter().rev().map(|e| e.event_type).collect();
     assert_eq!(types, expected_events);
@@ -120,6 +121,30 @@ async fn dynamodb_each_change_of_status_is_audited_with_its_sample() {
     if let Some((store, _)) = warden::testing::dynamo_store().await {
         each_change_of_status_is_audited_with_its_sample(Arc::new(store)).await;
     }
+}
+
+#[tokio::test]
+async fn a_second_delivery_of_a_scheduled_event_stores_nothing_more() {
+    let store = Arc::new(warden::store::memory::MemoryStore::new());
+    let clock = Arc::new(ManualClock::at_millis(NOW_MS));
+    let mut s = state(store.clone(), clock.clone());
+    set(&mut s, Status::Failing);
+    let event = || {
+        let mut e = scheduled();
+        e.payload["time"] = json!("2026-11-29T12:00:00Z");
+        e
+    };
+    let first = handler(&s, event()).await.unwrap();
+    assert_eq!(first["recorded"], true);
+    // Delivered again 40 s later (a retry): same minute, nothing written.
+    clock.advance_secs(40.0);
+    let again = handler(&s, event()).await.unwrap();
+    assert_eq!(again["recorded"], false);
+    assert_eq!(store.samples_on(day_of(NOW_MS)).await.unwrap().len(), 1);
+    assert_eq!(
+        store.audit_by_actor(PROBE_ACTOR, 10).await.unwrap().len(),
+        1
+    );
 }
 
 #[tokio::test]

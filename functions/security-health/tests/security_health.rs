@@ -646,7 +646,7 @@ async fn the_report_shows_uptime_from_the_probes_samples() {
     let origin = || Origin::Schedule {
         rule: "tests".into(),
     };
-    warden::health::probe::probe(&w.state, origin())
+    warden::health::probe::probe(&w.state, origin(), w.clock.now_millis())
         .await
         .unwrap();
     w.clock.advance_secs(60.0);
@@ -657,13 +657,13 @@ async fn the_report_shows_uptime_from_the_probes_samples() {
     broken.state.health.dependencies = Some(Arc::new(deps));
     broken.state.health.store = w.state.store.clone();
     broken.state.health.clock = w.clock.clone();
-    let run = warden::health::probe::probe(&broken.state, origin())
+    let run = warden::health::probe::probe(&broken.state, origin(), w.clock.now_millis())
         .await
         .unwrap();
     assert_eq!(run.sample.status, Status::Failing);
     assert_eq!(run.sample.failing, vec!["table:users".to_owned()]);
     w.clock.advance_secs(60.0);
-    warden::health::probe::probe(&w.state, origin())
+    warden::health::probe::probe(&w.state, origin(), w.clock.now_millis())
         .await
         .unwrap();
     w.clock.advance_secs(3600.0);

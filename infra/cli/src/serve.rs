@@ -23,7 +23,7 @@ use warden::clock::SystemClock;
 use warden::config::{Config, Environment};
 use warden::health::checks::{Inventory, WebhookInventory};
 use warden::health::dependencies::AwsDependencies;
-use warden::health::probe::probe;
+use warden::health::probe::{minute_of, probe};
 use warden::http::{RequestContext, Responder, Route};
 use warden::queue::{ChannelQueue, MemoryQueue, Queue, SqsQueue};
 use warden::secrets::SecretsManager;
@@ -280,7 +280,8 @@ pub fn start_probe(health: Arc<SecurityHealthState>) -> tokio::task::JoinHandle<
             let origin = warden::audit::Origin::Schedule {
                 rule: "warden serve".into(),
             };
-            if let Err(e) = probe(&health, origin).await {
+            let at_ms = minute_of(health.clock.now_millis());
+            if let Err(e) = probe(&health, origin, at_ms).await {
                 tracing::warn!(error = %e, "health probe: the sample was not stored");
             }
             let now = health.clock.now_millis();

@@ -10,6 +10,7 @@
 //! audits only a status other than `ok`.
 
 use super::checks::{run_checks, CheckResult};
+use super::uptime::SLOT_MS;
 use super::{Sample, Status};
 use crate::audit::{EventType, Origin, Severity};
 use crate::metrics::{count, Metric};
@@ -30,6 +31,9 @@ pub struct ProbeRun {
     pub event: Option<EventType>,
     /// Every check, as the report would show it.
     pub checks: Vec<CheckResult>,
+    /// `false` when this minute's sample was already stored (a second
+    /// delivery of the scheduled event): nothing was written.
+    pub recorded: bool,
 }
 
 /// The audit event of a change from `previous` to `current`, if any.
@@ -55,18 +59,35 @@ fn names(checks: &[CheckResult], status: Status) -> Vec<String> {
 }
 
 /// Runs the checks and records the sample (and the audit event of a
-/// change). Fails, writing nothing, when the sample cannot be stored.
-pub async fn probe(state: &HealthState, origin: Origin) -> Result<ProbeRun> {
-    let today = day_of(state.clock.now_millis());
-    let (checks, previous) = tokio::join!(run_checks(state), state.store.latest_sample(today));
-    // An unreadable previous sample must not stop the new one from being
+/// change) at `at_ms`: the minute the schedule fired for, so that a late
+/// or slow run still lands in its own slot, and a second delivery of the
+/// same scheduled event finds its sample stored and writes nothing. Fails,
+/// writing nothing, when the sample cannot be stored.
+pub async fn probe(state: &HealthState, origin: Origin, at_ms: i64) -> Result<ProbeRun> {
+    let timeout = state.config.health_check_timeout;
+    // The previous sample is read beside the checks, under the same
+    // timeout; an unreadable one must not stop the new one from being
     // stored: the change is then judged against `ok`.
-    let previous = previous
-        .inspect_err(|e| tracing::warn!(error = %e, "probe: newest sample unreadable"))
-        .ok()
-        .flatten();
+    let previous = async {
+        match tokio::time::timeout(timeout, state.store.latest_sample(day_of(at_ms))).await {
+            Ok(Ok(previous)) => previous,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "probe: newest sample unreadable");
+                None
+            }
+            Err(_) => {
+                tracing::warn!("probe: newest sample not read in time");
+                None
+            }
+        }
+    };
+    let (checks, previous) = tokio::join!(run_checks(state), previous);
     let status = Status::worst(checks.iter().map(|c| c.status));
-    let at_ms = state.clock.now_millis();
+    // Counted before the write: a store that cannot take the sample is
+    // itself a reason to alarm.
+    if status == Status::Failing {
+        count(Metric::HealthFailing);
+    }
     let sample = Sample {
         at_ms,
         status,
@@ -91,21 +112,54 @@ pub async fn probe(state: &HealthState, origin: Origin) -> Result<ProbeRun> {
             .detail("degraded", names(&checks, Status::Degraded));
         writes.push(event.into());
     }
-    state.store.transact(writes).await?;
-    if status == Status::Failing {
-        count(Metric::HealthFailing);
-    }
-    tracing::info!(status = %status, failing = ?sample.failing, "health probe");
+    let recorded = match state.store.transact(writes).await {
+        Ok(()) => true,
+        // This minute's sample is already stored: a second delivery.
+        Err(crate::Error::ConditionFailed) => false,
+        Err(e) => return Err(e),
+    };
+    tracing::info!(status = %status, failing = ?sample.failing, recorded, "health probe");
     Ok(ProbeRun {
         sample,
-        event: change.map(|(e, _)| e),
+        event: change.filter(|_| recorded).map(|(e, _)| e),
         checks,
+        recorded,
     })
+}
+
+/// The start of the minute `at_ms` falls in: a scheduled run's sample
+/// time.
+pub fn minute_of(at_ms: i64) -> i64 {
+    at_ms.div_euclid(SLOT_MS).saturating_mul(SLOT_MS)
+}
+
+/// The sample time of a run for a scheduled event whose `time` is
+/// `event_time` (RFC 3339, as EventBridge sends it): the start of that
+/// minute, or of the minute of `now_ms` when the event has no readable
+/// time.
+pub fn scheduled_at(event_time: Option<&str>, now_ms: i64) -> i64 {
+    let scheduled = event_time.and_then(|t| {
+        time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
+    });
+    let at_ms = scheduled
+        .and_then(|t| i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok())
+        .unwrap_or(now_ms);
+    minute_of(at_ms)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_scheduled_run_is_sampled_at_the_start_of_its_minute() {
+        // 2026-11-29T12:00:00Z
+        let minute = 1_795_953_600_000;
+        assert_eq!(scheduled_at(Some("2026-11-29T12:00:00Z"), 0), minute);
+        assert_eq!(scheduled_at(Some("2026-11-29T12:00:59.9Z"), 0), minute);
+        assert_eq!(scheduled_at(None, minute + 59_999), minute);
+        assert_eq!(scheduled_at(Some("yesterday"), minute + 1), minute);
+    }
 
     #[test]
     fn each_change_of_status_has_its_event_and_no_change_has_none() {
