@@ -42,6 +42,9 @@ pub const API_GATEWAY_TIMEOUT: Duration = Duration::from_secs(29);
 /// The functions' Lambda timeout (`Timeout` in `template.yaml`).
 pub const LAMBDA_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The agent worker's Lambda timeout (its own `Timeout` in `template.yaml`).
+pub const WORKER_LAMBDA_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// The most SDK calls that can time out one after the other within one
 /// request: webhook-receive's `SendMessage` and then the release of its
 /// delivery claim. Every other path stops at the first failed call.

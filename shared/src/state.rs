@@ -535,6 +535,7 @@ async fn webhook_inventory(config: &Config, aws: &aws_config::SdkConfig) -> Webh
     let Some(arn) = &config.webhook_secrets_arn else {
         return WebhookInventory {
             sources: Vec::new(),
+            from_seed_file: false,
             problem: (config.env != Environment::Development)
                 .then(|| "WARDEN_WEBHOOK_SECRETS_ARN is not set".to_owned()),
         };
@@ -546,6 +547,7 @@ async fn webhook_inventory(config: &Config, aws: &aws_config::SdkConfig) -> Webh
             tracing::warn!(error = %e, "the webhook sources secret could not be read");
             WebhookInventory {
                 sources: Vec::new(),
+                from_seed_file: false,
                 problem: Some(
                     "the webhook sources secret could not be read (the logs have the cause)".into(),
                 ),

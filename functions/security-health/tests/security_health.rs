@@ -48,7 +48,12 @@ enum Answer<T> {
     /// After this long.
     Slow(Duration, T),
     Never,
+    /// Fails, with SDK-like text that must never reach an answer.
+    Error,
 }
+
+/// The text of a scripted failure: it names internals no answer may show.
+const SDK_TEXT: &str = "dispatch failure: io error: connection reset by 10.0.3.7:443";
 
 async fn answer<T: Clone>(a: Option<&Answer<T>>) -> Result<Option<T>> {
     match a {
@@ -59,6 +64,10 @@ async fn answer<T: Clone>(a: Option<&Answer<T>>) -> Result<Option<T>> {
             Ok(Some(t.clone()))
         }
         Some(Answer::Never) => std::future::pending().await,
+        Some(Answer::Error) => Err(warden::Error::unavailable_from(
+            "DescribeSomething",
+            std::io::Error::other(SDK_TEXT),
+        )),
     }
 }
 
@@ -392,6 +401,30 @@ async fn a_dependency_that_never_answers_fails_its_check_within_the_timeout() {
 }
 
 #[tokio::test]
+async fn a_failed_aws_call_fails_its_check_without_its_error_text() {
+    let mut deps = healthy();
+    deps.tables
+        .insert(tables::USERS.name(PREFIX), Answer::Error);
+    deps.queues.insert(dlq_url("jobs"), Answer::Error);
+    deps.secrets.insert(SECRET_ARNS[0].into(), Answer::Error);
+    let w = world(deps).await;
+    let (status, report, text) = get(&w, "/security/health", Some(&w.admin)).await;
+    assert_eq!(status, 503);
+    assert_eq!(
+        check(&report, "table:users")["detail"],
+        "DescribeTable prod-users failed: no answer (the function's logs have the cause)"
+    );
+    assert_eq!(check(&report, "queue:jobs")["status"], "failing");
+    assert_eq!(check(&report, "secret:jwt_key")["status"], "failing");
+    for path in ADMIN_PATHS {
+        let (_, _, text_of_path) = get(&w, path, Some(&w.admin)).await;
+        assert!(!text_of_path.contains("10.0.3.7"), "{path}: {text_of_path}");
+        assert!(!text_of_path.contains("dispatch failure"), "{path}");
+    }
+    assert!(!text.contains("connection reset"));
+}
+
+#[tokio::test]
 async fn a_check_slower_than_half_its_timeout_is_degraded() {
     let mut deps = healthy();
     deps.tables.insert(
@@ -470,6 +503,50 @@ async fn warnings_degrade_their_check_and_name_what_they_found() {
     assert_eq!(rotation[0]["status"], "degraded");
     assert_eq!(rotation[1]["status"], "ok");
     assert_eq!(config["status"], "degraded");
+}
+
+#[tokio::test]
+async fn a_secrets_age_counts_from_its_last_new_value() {
+    let mut deps = healthy();
+    // Never rotated by Secrets Manager, a new value put by hand 5 days ago.
+    deps.secrets.insert(
+        SECRET_ARNS[0].into(),
+        Answer::Found(SecretInfo {
+            created_ms: Some(NOW_MS - 400 * DAY_MS),
+            last_rotated_ms: None,
+            last_changed_ms: Some(NOW_MS - 5 * DAY_MS),
+            rotation_enabled: false,
+            scheduled_for_deletion: false,
+        }),
+    );
+    // Created 100 days ago and never changed.
+    deps.secrets.insert(
+        SECRET_ARNS[1].into(),
+        Answer::Found(SecretInfo {
+            created_ms: Some(NOW_MS - 100 * DAY_MS),
+            last_rotated_ms: None,
+            last_changed_ms: None,
+            rotation_enabled: false,
+            scheduled_for_deletion: false,
+        }),
+    );
+    let w = world(deps).await;
+    let (_, report, _) = get(&w, "/security/health", Some(&w.admin)).await;
+    assert_eq!(check(&report, "secret:jwt_key")["status"], "ok");
+    let pepper = check(&report, "secret:api_key_pepper");
+    assert_eq!(pepper["status"], "degraded");
+    assert!(pepper["detail"]
+        .as_str()
+        .unwrap()
+        .contains("not rotated in 100 days"));
+    let (_, secrets, _) = get(&w, "/security/secrets", Some(&w.admin)).await;
+    assert_eq!(secrets["secrets"][0]["age_days"], 5);
+    assert_eq!(
+        secrets["secrets"][0]["last_rotated_at"],
+        "2026-11-24T12:00:00Z"
+    );
+    assert_eq!(secrets["secrets"][1]["age_days"], 100);
+    assert_eq!(secrets["secrets"][1]["last_rotated_at"], Value::Null);
 }
 
 #[tokio::test]

@@ -28,9 +28,11 @@ use serde::Serialize;
 use super::dependencies::{SecretInfo, TableInfo};
 use super::uptime::{uptime, Uptime, LONGEST_WINDOW_MS, SLOT_MS};
 use super::{Sample, Status};
-use crate::aws::{Guards, LAMBDA_TIMEOUT};
+use crate::aws::{Guards, LAMBDA_TIMEOUT, WORKER_LAMBDA_TIMEOUT};
 use crate::clock::rfc3339;
-use crate::config::{Check, Config, DeadLetterQueues, Environment, Finding, Findings, Severity};
+use crate::config::{
+    health_worst_case, Check, Config, DeadLetterQueues, Environment, Finding, Findings, Severity,
+};
 use crate::state::HealthState;
 use crate::store::dynamo::tables::{self, TableDef};
 use crate::store::health::{day_of, DAY_MS};
@@ -184,17 +186,22 @@ pub struct WebhookInventory {
     pub sources: Vec<SourceSummary>,
     /// Why the configuration would refuse start-up, naming no secret.
     pub problem: Option<String>,
+    /// Whether the sources came from `warden serve`'s seed file.
+    pub from_seed_file: bool,
 }
 
 impl WebhookInventory {
-    /// From sources that already passed validation (`warden serve`).
+    /// From the seed file's sources, which already passed validation
+    /// (`warden serve`).
     pub fn from_sources(sources: &Sources) -> Self {
+        let sources: Vec<SourceSummary> = sources
+            .all()
+            .into_iter()
+            .map(|s| summary(&s.name, s.scheme, s.secret_count()))
+            .collect();
         Self {
-            sources: sources
-                .all()
-                .into_iter()
-                .map(|s| summary(&s.name, s.scheme, s.secret_count()))
-                .collect(),
+            from_seed_file: !sources.is_empty(),
+            sources,
             problem: None,
         }
     }
@@ -208,6 +215,7 @@ impl WebhookInventory {
             Err(e) => {
                 return Self {
                     sources: Vec::new(),
+                    from_seed_file: false,
                     problem: Some(format!(
                         "the webhook sources secret is not a JSON array of {{name, scheme, secrets}} (line {}, column {})",
                         e.line(),
@@ -223,7 +231,11 @@ impl WebhookInventory {
         sources.sort_by(|a, b| a.name.cmp(&b.name));
         // Validation's messages name sources, never secret values.
         let problem = Sources::new(configs).err().map(|e| e.to_string());
-        Self { sources, problem }
+        Self {
+            sources,
+            problem,
+            from_seed_file: false,
+        }
     }
 }
 
@@ -241,8 +253,10 @@ fn summary(name: &str, scheme: SchemeKind, secrets: usize) -> SourceSummary {
 pub enum SecretSource {
     /// Secrets Manager, by ARN: described with DescribeSecret.
     SecretsManager(String),
-    /// Development: from a local setting (a variable, the seed file).
+    /// Development: from an environment variable.
     Local(&'static str),
+    /// Development: from `warden serve`'s seed file.
+    SeedFile,
     /// Development: generated for this process.
     Generated,
     /// Nowhere: outside development, a failure.
@@ -254,6 +268,7 @@ impl SecretSource {
         match self {
             SecretSource::SecretsManager(_) => "secrets_manager",
             SecretSource::Local(_) => "environment",
+            SecretSource::SeedFile => "seed_file",
             SecretSource::Generated => "generated",
             SecretSource::NotConfigured => "not_configured",
         }
@@ -345,10 +360,11 @@ impl Inventory {
                 ),
                 (
                     "webhook_sources",
-                    arn_or(
-                        &config.webhook_secrets_arn,
-                        Some(SecretSource::Local("the seed file")),
-                    ),
+                    match (&config.webhook_secrets_arn, webhooks.from_seed_file, dev) {
+                        (Some(arn), _, _) => SecretSource::SecretsManager(arn.clone()),
+                        (None, true, true) => SecretSource::SeedFile,
+                        (None, _, _) => SecretSource::NotConfigured,
+                    },
                 ),
             ],
             webhooks,
@@ -609,9 +625,18 @@ async fn describe(state: &HealthState, source: &SecretSource) -> Described {
     }
 }
 
-/// Days since the secret's last rotation, or since it was created.
+/// When the secret's value last changed: `LastRotatedDate`, or
+/// `LastChangedDate` when later. Secrets Manager sets the first only when
+/// its own rotation runs; a new value put by hand (PutSecretValue) moves
+/// only the second. (So does a change of description or tags, which
+/// DescribeSecret cannot tell apart.)
+fn last_rotated_ms(info: &SecretInfo) -> Option<i64> {
+    info.last_rotated_ms.max(info.last_changed_ms)
+}
+
+/// Days since the secret's value last changed, or since it was created.
 fn age_days(info: &SecretInfo, now_ms: i64) -> Option<i64> {
-    info.last_rotated_ms
+    last_rotated_ms(info)
         .or(info.created_ms)
         .map(|at| now_ms.saturating_sub(at).max(0) / DAY_MS)
 }
@@ -622,6 +647,7 @@ fn secret_outcome(
     source: &SecretSource,
     described: Described,
     now_ms: i64,
+    dev: bool,
 ) -> (Outcome, SecretView) {
     let mut view = SecretView {
         name,
@@ -637,9 +663,16 @@ fn secret_outcome(
             view.present = true;
             Outcome::ok(format!("development: from {from}"))
         }
+        (SecretSource::SeedFile, _) => {
+            view.present = true;
+            Outcome::ok("development: from the seed file")
+        }
         (SecretSource::Generated, _) => {
             view.present = true;
             Outcome::ok("development: generated for this process")
+        }
+        (SecretSource::NotConfigured, _) if dev => {
+            Outcome::ok(format!("development: {name} is not configured"))
         }
         (SecretSource::NotConfigured, _) => Outcome::failing(format!("{name} is not configured")),
         (SecretSource::SecretsManager(_), Described::Missing) => {
@@ -653,7 +686,7 @@ fn secret_outcome(
             let seconds = |ms: i64| rfc3339(ms.div_euclid(1000));
             view.present = !info.scheduled_for_deletion;
             view.created_at = info.created_ms.map(seconds);
-            view.last_rotated_at = info.last_rotated_ms.map(seconds);
+            view.last_rotated_at = last_rotated_ms(&info).map(seconds);
             view.age_days = age_days(&info, now_ms);
             view.rotation_enabled = info.rotation_enabled;
             match view.age_days {
@@ -683,6 +716,7 @@ fn secret_outcome(
 async fn secrets(state: &HealthState) -> Vec<(CheckResult, SecretView)> {
     let timeout = state.config.health_check_timeout;
     let now_ms = state.clock.now_millis();
+    let dev = state.config.env == Environment::Development;
     let checks: Vec<Boxed<'_, (CheckResult, SecretView)>> = state
         .inventory
         .secrets
@@ -694,7 +728,7 @@ async fn secrets(state: &HealthState) -> Vec<(CheckResult, SecretView)> {
                 let described = tokio::time::timeout(timeout, describe(state, source))
                     .await
                     .unwrap_or_else(|_| Described::Unreachable(timed_out(timeout)));
-                let (outcome, view) = secret_outcome(name, source, described, now_ms);
+                let (outcome, view) = secret_outcome(name, source, described, now_ms, dev);
                 let elapsed = started.elapsed().min(timeout);
                 (
                     finish(format!("secret:{name}"), outcome, elapsed, timeout),
@@ -882,13 +916,15 @@ pub async fn health_report(state: &HealthState) -> HealthReport {
 /// The guards in force and each function's budget under them.
 pub fn guards_report(guards: &Guards, check_timeout: Duration) -> GuardsReport {
     let request = guards.request_worst_case();
-    let budget = |name, worst: Duration| FunctionBudget {
+    let signed = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    let budget_of = |name, timeout: Duration, worst: Duration| FunctionBudget {
         name,
-        timeout_ms: millis(LAMBDA_TIMEOUT),
+        timeout_ms: millis(timeout),
         worst_case_ms: millis(worst),
-        margin_ms: i64::try_from(LAMBDA_TIMEOUT.as_millis()).unwrap_or(i64::MAX)
-            - i64::try_from(worst.as_millis()).unwrap_or(i64::MAX),
+        margin_ms: signed(timeout).saturating_sub(signed(worst)),
     };
+    let budget = |name, worst| budget_of(name, LAMBDA_TIMEOUT, worst);
+    let health = health_worst_case(check_timeout, guards);
     GuardsReport {
         connect_timeout_ms: millis(guards.connect_timeout),
         attempt_timeout_ms: millis(guards.attempt_timeout),
@@ -904,16 +940,17 @@ pub fn guards_report(guards: &Guards, check_timeout: Duration) -> GuardsReport {
             budget("authorizer", request),
             budget("webhook-receive", request),
             budget("agent-run", request),
-            // The report's checks run at once, each cut at the timeout,
-            // after one bearer-token read.
-            budget(
-                "security-health",
-                check_timeout.saturating_add(guards.call_worst_case()),
-            ),
-            // The checks, then the read of the newest sample and the write.
-            budget(
-                "health-probe",
-                check_timeout.saturating_add(guards.call_worst_case().saturating_mul(2)),
+            // One bearer-token read, then the checks side by side.
+            budget("security-health", health),
+            // The checks beside the previous sample's read, then the write.
+            budget("health-probe", health),
+            // Per job: its 4 AWS calls (read, start, outbound message, end).
+            // The action runs under what the invocation has left, and a job
+            // that cannot start in time is left to SQS.
+            budget_of(
+                "agent-worker",
+                WORKER_LAMBDA_TIMEOUT,
+                guards.call_worst_case().saturating_mul(4),
             ),
         ],
     }
