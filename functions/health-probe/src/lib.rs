@@ -8,7 +8,6 @@
 use lambda_runtime::LambdaEvent;
 use serde_json::{json, Value};
 use warden::audit::Origin;
-use warden::clock::Clock as _;
 use warden::health::probe::{probe, scheduled_at};
 use warden::state::HealthState;
 
