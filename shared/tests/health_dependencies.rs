@@ -6,7 +6,7 @@
 // Test helpers panic on purpose: a failed step is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -69,13 +69,8 @@ async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str, ttl: bool) 
 }
 
 fn now_ms() -> i64 {
-    i64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_millis(),
-    )
-    .unwrap()
+    use warden::clock::Clock as _;
+    warden::clock::SystemClock.now_millis()
 }
 
 #[tokio::test]

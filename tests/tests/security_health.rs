@@ -12,7 +12,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
 use base64::Engine as _;
@@ -643,13 +643,8 @@ async fn the_reports_show_sources_secrets_and_guards_without_a_value() {
 /// The current time, milliseconds since the epoch (the app's clock is the
 /// system clock).
 fn now_ms() -> i64 {
-    i64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_millis(),
-    )
-    .unwrap()
+    use warden::clock::Clock as _;
+    warden::clock::SystemClock.now_millis()
 }
 
 #[tokio::test]

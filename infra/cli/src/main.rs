@@ -345,12 +345,13 @@ async fn run_serve(
             source.name
         );
     }
+    println!("health probe: one sample a minute (GET /security/health, as an admin)");
     let probe = serve::start_probe(states.health.clone());
     let api = LocalApi::start_with(addr, states)
         .await
         .map_err(|e| Error::Config(format!("cannot listen on {addr}: {e}")))?;
+    // The last line: scripts wait for it, and may stop reading after it.
     println!("warden listening on {}", api.url());
-    println!("health probe: one sample a minute (GET /security/health, as an admin)");
     tokio::signal::ctrl_c()
         .await
         .map_err(|e| Error::internal(format!("waiting for Ctrl-C: {e}")))?;

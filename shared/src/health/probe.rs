@@ -118,7 +118,12 @@ pub async fn probe(state: &HealthState, origin: Origin, at_ms: i64) -> Result<Pr
         Err(crate::Error::ConditionFailed) => false,
         Err(e) => return Err(e),
     };
-    tracing::info!(status = %status, failing = ?sample.failing, recorded, "health probe");
+    // A change is worth a line at info; a steady state once a minute is not.
+    if recorded && change.is_some() {
+        tracing::info!(status = %status, failing = ?sample.failing, "health changed");
+    } else {
+        tracing::debug!(status = %status, failing = ?sample.failing, recorded, "health probe");
+    }
     Ok(ProbeRun {
         sample,
         event: change.filter(|_| recorded).map(|(e, _)| e),
