@@ -163,6 +163,19 @@ pub fn unique_prefix() -> String {
     format!("t{}-", ulid::Ulid::new().to_string().to_lowercase())
 }
 
+/// Every table created under a fresh prefix in the emulator: its endpoint
+/// and the prefix, for a local API or CLI run on DynamoDB; `None` when
+/// there is no emulator (see [`aws_endpoint`]).
+pub async fn emulator_tables() -> Option<(String, String)> {
+    let endpoint = aws_endpoint()?;
+    let prefix = unique_prefix();
+    let aws = aws_config(&endpoint).await;
+    if let Err(e) = tables::create_all(&aws_sdk_dynamodb::Client::new(&aws), &prefix).await {
+        panic!("creating test tables at {endpoint}: {e}");
+    }
+    Some((endpoint, prefix))
+}
+
 /// A DynamoDB store on freshly created tables in the emulator, with its
 /// table prefix; `None` when there is no emulator (see [`aws_endpoint`]).
 pub async fn dynamo_store() -> Option<(DynamoStore, String)> {

@@ -5,6 +5,8 @@
 // Test helpers panic on purpose: a failed step is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::sync::Arc;
+
 use warden::audit::{AuditEvent, EventType, Origin, Severity};
 use warden::health::{Sample, Status};
 use warden::store::health::{day_of, DAY_MS, SAMPLE_RETENTION_SECS};
@@ -42,7 +44,7 @@ fn event(at_ms: i64) -> AuditEvent {
     .actor("health-probe")
 }
 
-async fn samples_read_back_by_day_in_time_order(store: &dyn HealthStore) {
+async fn samples_read_back_by_day_in_time_order(store: Arc<dyn HealthStore>) {
     let day = day_of(T0);
     assert_eq!(store.latest_sample(day).await.unwrap(), None);
     assert!(store.samples_on(day).await.unwrap().is_empty());
@@ -90,7 +92,7 @@ async fn samples_read_back_by_day_in_time_order(store: &dyn HealthStore) {
     assert_eq!(store.latest_sample(day + 3).await.unwrap(), None);
 }
 
-async fn a_sample_lands_with_its_audit_event_or_not_at_all(store: &dyn HealthStore) {
+async fn a_sample_lands_with_its_audit_event_or_not_at_all(store: Arc<dyn HealthStore>) {
     let first = sample(T0, Status::Failing, &["webhooks"]);
     let audit = event(T0);
     store
@@ -112,31 +114,8 @@ async fn a_sample_lands_with_its_audit_event_or_not_at_all(store: &dyn HealthSto
     assert_eq!(store.samples_on(day_of(T0)).await.unwrap(), vec![first]);
 }
 
-macro_rules! conformance {
-    ($($check:ident),* $(,)?) => {
-        mod memory {
-            $(
-                #[tokio::test]
-                async fn $check() {
-                    let store = warden::store::memory::MemoryStore::new();
-                    super::$check(&store).await;
-                }
-            )*
-        }
-        mod dynamodb {
-            $(
-                #[tokio::test]
-                async fn $check() {
-                    if let Some((store, _)) = warden::testing::dynamo_store().await {
-                        super::$check(&store).await;
-                    }
-                }
-            )*
-        }
-    };
-}
-
-conformance!(
+warden::on_both_stores!(
+    |store| store as Arc<dyn HealthStore>;
     samples_read_back_by_day_in_time_order,
     a_sample_lands_with_its_audit_event_or_not_at_all,
 );

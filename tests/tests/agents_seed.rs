@@ -16,16 +16,6 @@ use warden_cli::serve::{build_states, local_config, LocalApi};
 const KEY_ID: &str = "01JSEEDKEY0000000000000000";
 const SECRET: &str = "seeded-secret_0123456789-abcdefghijklmnopqrstu";
 
-async fn dynamodb_tables() -> Option<(String, String)> {
-    let endpoint = warden::testing::aws_endpoint()?;
-    let prefix = warden::testing::unique_prefix();
-    let aws = warden::testing::aws_config(&endpoint).await;
-    warden::store::dynamo::tables::create_all(&aws_sdk_dynamodb::Client::new(&aws), &prefix)
-        .await
-        .unwrap();
-    Some((endpoint, prefix))
-}
-
 /// The local API after applying the seed, on the embedded store or on
 /// DynamoDB tables (`endpoint`, `prefix`).
 async fn seeded_app(dynamodb: Option<(String, String)>) -> LocalApi {
@@ -141,7 +131,7 @@ async fn on_the_embedded_store_a_seeded_key_runs_its_agent_to_success() {
 
 #[tokio::test]
 async fn on_dynamodb_a_seeded_key_runs_its_agent_to_success() {
-    let Some(tables) = dynamodb_tables().await else {
+    let Some(tables) = warden::testing::emulator_tables().await else {
         return;
     };
     a_seeded_key_runs_its_agent_to_success(seeded_app(Some(tables)).await).await;

@@ -60,16 +60,6 @@ async fn spawn_app(
     (api, reqwest::Client::new())
 }
 
-async fn dynamodb_tables() -> Option<(String, String)> {
-    let endpoint = warden::testing::aws_endpoint()?;
-    let prefix = warden::testing::unique_prefix();
-    let aws = warden::testing::aws_config(&endpoint).await;
-    warden::store::dynamo::tables::create_all(&aws_sdk_dynamodb::Client::new(&aws), &prefix)
-        .await
-        .unwrap();
-    Some((endpoint, prefix))
-}
-
 async fn post(
     client: &reqwest::Client,
     api: &LocalApi,
@@ -289,7 +279,7 @@ async fn on_the_embedded_store_sessions_are_listed_deleted_and_revoked_over_http
 
 #[tokio::test]
 async fn on_dynamodb_sessions_are_listed_deleted_and_revoked_over_http() {
-    let Some(tables) = dynamodb_tables().await else {
+    let Some(tables) = warden::testing::emulator_tables().await else {
         return;
     };
     let (api, client) = spawn_app(Some(tables), &[]).await;
@@ -298,7 +288,7 @@ async fn on_dynamodb_sessions_are_listed_deleted_and_revoked_over_http() {
 
 #[tokio::test]
 async fn on_dynamodb_a_user_logs_in_and_refreshes_over_http() {
-    let Some(tables) = dynamodb_tables().await else {
+    let Some(tables) = warden::testing::emulator_tables().await else {
         return;
     };
     let (api, client) = spawn_app(Some(tables), &[]).await;

@@ -95,18 +95,6 @@ async fn app(dynamodb: Option<(String, String)>, vars: &[(&str, &str)]) -> Local
         .unwrap()
 }
 
-/// Every table under a fresh prefix in the emulator, as in `api.rs`; `None`
-/// without an emulator.
-async fn dynamodb_tables() -> Option<(String, String)> {
-    let endpoint = warden::testing::aws_endpoint()?;
-    let prefix = warden::testing::unique_prefix();
-    let aws = warden::testing::aws_config(&endpoint).await;
-    warden::store::dynamo::tables::create_all(&aws_sdk_dynamodb::Client::new(&aws), &prefix)
-        .await
-        .unwrap();
-    Some((endpoint, prefix))
-}
-
 /// One answer, kept whole for the secret scan.
 #[derive(Debug)]
 struct Answer {
@@ -735,7 +723,7 @@ async fn the_probe_started_with_serve_gives_the_report_its_uptime() {
 
 #[tokio::test]
 async fn on_dynamodb_every_table_is_checked_and_ok() {
-    let Some(tables) = dynamodb_tables().await else {
+    let Some(tables) = warden::testing::emulator_tables().await else {
         return;
     };
     let api = app(Some(tables), &[]).await;
@@ -775,7 +763,7 @@ async fn on_dynamodb_every_table_is_checked_and_ok() {
 
 #[tokio::test]
 async fn on_dynamodb_missing_tables_make_the_report_503_naming_each() {
-    let Some((endpoint, prefix)) = dynamodb_tables().await else {
+    let Some((endpoint, prefix)) = warden::testing::emulator_tables().await else {
         return;
     };
     let api = app(

@@ -108,20 +108,10 @@ async fn each_change_of_status_is_audited_with_its_sample(store: Arc<dyn HealthS
     );
 }
 
-#[tokio::test]
-async fn memory_each_change_of_status_is_audited_with_its_sample() {
-    each_change_of_status_is_audited_with_its_sample(Arc::new(
-        warden::store::memory::MemoryStore::new(),
-    ))
-    .await;
-}
-
-#[tokio::test]
-async fn dynamodb_each_change_of_status_is_audited_with_its_sample() {
-    if let Some((store, _)) = warden::testing::dynamo_store().await {
-        each_change_of_status_is_audited_with_its_sample(Arc::new(store)).await;
-    }
-}
+warden::on_both_stores!(
+    |store| store as Arc<dyn HealthStore>;
+    each_change_of_status_is_audited_with_its_sample,
+);
 
 #[tokio::test]
 async fn a_second_delivery_of_a_scheduled_event_stores_nothing_more() {

@@ -605,15 +605,23 @@ async fn queue_outcome(state: &HealthState, queue: &QueueTarget) -> Outcome {
 
 /// A secret described, or what stopped it being described.
 enum Described {
+    /// Held in process (development), as the detail says.
+    Held(String),
+    NotConfigured,
     Info(SecretInfo),
     Missing,
     Unreachable(String),
-    NotAws,
 }
 
 async fn describe(state: &HealthState, source: &SecretSource) -> Described {
-    let SecretSource::SecretsManager(arn) = source else {
-        return Described::NotAws;
+    let arn = match source {
+        SecretSource::Local(from) => return Described::Held(format!("development: from {from}")),
+        SecretSource::SeedFile => return Described::Held("development: from the seed file".into()),
+        SecretSource::Generated => {
+            return Described::Held("development: generated for this process".into())
+        }
+        SecretSource::NotConfigured => return Described::NotConfigured,
+        SecretSource::SecretsManager(arn) => arn,
     };
     let Some(deps) = &state.dependencies else {
         return Described::Unreachable("no AWS client to describe it".into());
@@ -658,31 +666,18 @@ fn secret_outcome(
         age_days: None,
         rotation_enabled: false,
     };
-    let outcome = match (source, described) {
-        (SecretSource::Local(from), _) => {
+    let outcome = match described {
+        Described::Held(detail) => {
             view.present = true;
-            Outcome::ok(format!("development: from {from}"))
+            Outcome::ok(detail)
         }
-        (SecretSource::SeedFile, _) => {
-            view.present = true;
-            Outcome::ok("development: from the seed file")
-        }
-        (SecretSource::Generated, _) => {
-            view.present = true;
-            Outcome::ok("development: generated for this process")
-        }
-        (SecretSource::NotConfigured, _) if dev => {
+        Described::NotConfigured if dev => {
             Outcome::ok(format!("development: {name} is not configured"))
         }
-        (SecretSource::NotConfigured, _) => Outcome::failing(format!("{name} is not configured")),
-        (SecretSource::SecretsManager(_), Described::Missing) => {
-            Outcome::failing(format!("the {name} secret does not exist"))
-        }
-        (SecretSource::SecretsManager(_), Described::Unreachable(detail)) => {
-            Outcome::failing(detail)
-        }
-        (SecretSource::SecretsManager(_), Described::NotAws) => Outcome::failing("not described"),
-        (SecretSource::SecretsManager(_), Described::Info(info)) => {
+        Described::NotConfigured => Outcome::failing(format!("{name} is not configured")),
+        Described::Missing => Outcome::failing(format!("the {name} secret does not exist")),
+        Described::Unreachable(detail) => Outcome::failing(detail),
+        Described::Info(info) => {
             let seconds = |ms: i64| rfc3339(ms.div_euclid(1000));
             view.present = !info.scheduled_for_deletion;
             view.created_at = info.created_ms.map(seconds);
