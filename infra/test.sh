@@ -38,7 +38,8 @@ PORT=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0
 mkdir -p target
 MOTO_LOG="$ROOT/target/moto.log"
 log "starting moto on 127.0.0.1:$PORT (log: target/moto.log)"
-"$VENV/bin/moto_server" -H 127.0.0.1 -p "$PORT" >"$MOTO_LOG" 2>&1 &
+# moto's server, handling one request at a time (see infra/moto_server.py).
+"$VENV/bin/python" "$ROOT/infra/moto_server.py" 127.0.0.1 "$PORT" >"$MOTO_LOG" 2>&1 &
 MOTO_PID=$!
 
 stop_moto() {
