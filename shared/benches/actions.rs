@@ -11,8 +11,8 @@
 
 use std::hint::black_box;
 
-use criterion::{criterion_group, criterion_main, Criterion};
-use serde_json::{json, Value};
+use criterion::{Criterion, criterion_group, criterion_main};
+use serde_json::{Value, json};
 use warden::agents::catalogue::catalogue;
 use warden::domain::agents::AgentType;
 

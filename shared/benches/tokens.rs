@@ -10,7 +10,7 @@
 use std::hint::black_box;
 use std::sync::Arc;
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{Criterion, criterion_group, criterion_main};
 use warden::auth::tokens::authenticate;
 use warden::clock::{Clock, SystemClock};
 use warden::domain::Role;

@@ -1,16 +1,16 @@
 //! The HTTP edge shared by every function: request context, JSON bodies
 //! with size limits, JSON and problem+json responses, CORS.
 
-use http::header::{HeaderName, HeaderValue};
 use http::StatusCode;
+use http::header::{HeaderName, HeaderValue};
 use lambda_http::request::RequestContext as LambdaContext;
 use lambda_http::{Body, Request, RequestExt, Response};
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
+use crate::Error;
 use crate::audit::Origin;
 use crate::config::Config;
-use crate::Error;
 
 /// Body limit of the auth endpoints, in bytes.
 pub const AUTH_BODY_LIMIT: usize = 16 * 1024;
@@ -352,14 +352,12 @@ impl<'a> Responder<'a> {
                 .allowed_origins
                 .iter()
                 .any(|o| o == origin || o == "*");
-            if allowed {
-                if let Ok(value) = HeaderValue::from_str(origin) {
-                    headers.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
-                    headers.insert(
-                        http::header::ACCESS_CONTROL_EXPOSE_HEADERS,
-                        HeaderValue::from_static("x-request-id, retry-after"),
-                    );
-                }
+            if allowed && let Ok(value) = HeaderValue::from_str(origin) {
+                headers.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+                headers.insert(
+                    http::header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                    HeaderValue::from_static("x-request-id, retry-after"),
+                );
             }
             headers.insert(http::header::VARY, HeaderValue::from_static("Origin"));
         }

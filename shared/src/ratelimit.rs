@@ -11,9 +11,9 @@
 
 use std::time::Duration;
 
+use crate::Result;
 use crate::config::Rate;
 use crate::store::{RateLimitStore, TatCondition};
-use crate::Result;
 
 /// The limiter's answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

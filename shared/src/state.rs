@@ -23,18 +23,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore as _;
 use secrecy::SecretString;
 
-use crate::agents::catalogue::{catalogue, Catalogue};
+use crate::agents::catalogue::{Catalogue, catalogue};
 use crate::audit::{AuditEvent, EventType, Origin, Severity};
 use crate::auth::api_keys::Pepper;
 use crate::auth::jwt::TokenCodec;
 use crate::auth::password::{HashingLimits, PasswordHasher};
 use crate::clock::{Clock, SystemClock};
-use crate::config::{check_jwt_key, Config, Environment, Findings, Severity as FindingSeverity};
+use crate::config::{Config, Environment, Findings, Severity as FindingSeverity, check_jwt_key};
 use crate::health::checks::{Inventory, SampleCache, WebhookInventory};
 use crate::health::dependencies::{AwsDependencies, Dependencies};
 use crate::queue::{Queue, SqsQueue};

@@ -7,8 +7,8 @@
 //! on the memory store, and by deleting the audit table on DynamoDB.) It
 //! also gives an endpoint that accepts connections and never answers.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
@@ -25,7 +25,7 @@ use crate::queue::MemoryQueue;
 use crate::queue::Queue;
 use crate::secrets::SecretVersion;
 use crate::state::{AgentState, AuthState, WebhookState, WorkerState};
-use crate::store::dynamo::{tables, DynamoStore};
+use crate::store::dynamo::{DynamoStore, tables};
 use crate::store::{AuthStore, RegistryStore, WebhookStore, WorkerStore};
 use crate::webhook::Sources;
 
@@ -40,7 +40,9 @@ pub fn aws_endpoint() -> Option<String> {
         .ok()
         .filter(|e| !e.is_empty());
     if endpoint.is_none() && std::env::var("WARDEN_REQUIRE_AWS_TESTS").as_deref() == Ok("1") {
-        panic!("WARDEN_REQUIRE_AWS_TESTS=1 but WARDEN_TEST_AWS_ENDPOINT is not set; run ./infra/test.sh");
+        panic!(
+            "WARDEN_REQUIRE_AWS_TESTS=1 but WARDEN_TEST_AWS_ENDPOINT is not set; run ./infra/test.sh"
+        );
     }
     if endpoint.is_none() {
         eprintln!("skipping: no DynamoDB emulator (run ./infra/test.sh)");

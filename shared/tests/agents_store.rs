@@ -10,16 +10,16 @@
 use std::sync::Arc;
 
 use serde_json::json;
+use warden::Error;
 use warden::audit::{AuditEvent, EventType, Origin, Severity};
 use warden::domain::agents::{
     AgentId, AgentRecord, AgentType, ApiKeyRecord, IdempotencyRecord, JobRecord, JobStatus,
     Maturity, ProposalRecord, ProposalStatus, WorkspaceId, WorkspaceRecord,
 };
 use warden::store::{
-    keys, AgentStore, AgentWrite, ApiKeyStore, ApiKeyWrite, AuditStore, JobMove, TatCondition,
-    Transactions, Write,
+    AgentStore, AgentWrite, ApiKeyStore, ApiKeyWrite, AuditStore, JobMove, TatCondition,
+    Transactions, Write, keys,
 };
-use warden::Error;
 
 /// The ports these checks use, on either adapter.
 trait Store: AgentStore + ApiKeyStore + AuditStore + Transactions {}
@@ -685,12 +685,13 @@ async fn jobs_list_newest_first_page_by_page_within_their_workspace(h: Harness) 
         list_all_jobs(&h, "initech", None, 3).await,
         vec![Vec::<String>::new()]
     );
-    assert!(h
-        .list_jobs(&ws_id("acme"), None, 0, None)
-        .await
-        .unwrap()
-        .items
-        .is_empty());
+    assert!(
+        h.list_jobs(&ws_id("acme"), None, 0, None)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
 }
 
 async fn jobs_list_by_status(h: Harness) {
@@ -780,12 +781,13 @@ async fn proposals_list_oldest_first_by_status(h: Harness) {
     assert_eq!(approved.items.len(), 1);
     assert_eq!(approved.items[0].decided_by.as_deref(), Some("user:boss"));
     assert_eq!(approved.next, None);
-    assert!(h
-        .list_proposals(ProposalStatus::Expired, 10, None)
-        .await
-        .unwrap()
-        .items
-        .is_empty());
+    assert!(
+        h.list_proposals(ProposalStatus::Expired, 10, None)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
 }
 
 async fn api_keys_are_created_once_and_revoked_once(h: Harness) {

@@ -10,6 +10,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use warden::Error;
 use warden::aws::Guards;
 use warden::config::Config;
 use warden::queue::{OutgoingMessage, Queue, SqsQueue};
@@ -18,7 +19,6 @@ use warden::state::AuthState;
 use warden::store::dynamo::DynamoStore;
 use warden::store::{DeliveryStore, SessionStore, Transactions, UserStore};
 use warden::testing::{self, HangingEndpoint, SHORT_GUARDS};
-use warden::Error;
 
 /// Far above the short guards' 800 ms, far below a hang.
 const BOUND: Duration = Duration::from_secs(3);

@@ -14,11 +14,11 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
     TimeToLiveSpecification,
 };
+use warden::Error;
 use warden::aws::Guards;
 use warden::health::dependencies::{AwsDependencies, Dependencies, QueueInfo, TableInfo};
 use warden::store::dynamo::tables::TTL_ATTRIBUTE;
 use warden::testing::{self, HangingEndpoint};
-use warden::Error;
 
 /// The adapter and the SDK configuration it was built from, at the
 /// emulator; `None` (a skip) when there is none.

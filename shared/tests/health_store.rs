@@ -7,11 +7,11 @@
 
 use std::sync::Arc;
 
+use warden::Error;
 use warden::audit::{AuditEvent, EventType, Origin, Severity};
 use warden::health::{Sample, Status};
-use warden::store::health::{day_of, DAY_MS, SAMPLE_RETENTION_SECS};
+use warden::store::health::{DAY_MS, SAMPLE_RETENTION_SECS, day_of};
 use warden::store::{HealthStore, HealthWrite, Write};
-use warden::Error;
 
 const T0: i64 = 1_795_953_600_000; // 2026-11-29T12:00:00Z
 

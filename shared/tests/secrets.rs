@@ -11,7 +11,7 @@ use secrecy::ExposeSecret;
 use warden::clock::SystemClock;
 use warden::config::Config;
 use warden::secrets::{SecretsManager, SecretsPort};
-use warden::state::{signing_keys, AuthState};
+use warden::state::{AuthState, signing_keys};
 use warden::store::memory::MemoryStore;
 
 async fn client() -> Option<aws_sdk_secretsmanager::Client> {

@@ -5,13 +5,13 @@
 // Test helpers panic on purpose: a failed step is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use warden::Error;
 use warden::audit::{AuditEvent, EventType, Origin, Severity};
 use warden::domain::{Role, SessionRecord, UserRecord, Username};
 use warden::store::memory::MemoryStore;
 use warden::store::{
     AccountChange, AuthStore, AuthWrite, RevocationKey, TatCondition, WebhookStore, Write,
 };
-use warden::Error;
 
 /// Every port of both adapters, for the checks below.
 trait Store: AuthStore + WebhookStore {}
@@ -130,11 +130,13 @@ async fn a_transaction_with_one_failed_condition_changes_nothing(store: &dyn Sto
             .failed_logins,
         0
     );
-    assert!(store
-        .audit_by_actor(&alice.user_id, 10)
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(
+        store
+            .audit_by_actor(&alice.user_id, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // The same writes without the failing one all land.
     store
         .transact(vec![
@@ -310,11 +312,13 @@ async fn expired_sessions_are_absent_but_denylist_entries_outlive_their_ttl(stor
         .await
         .unwrap();
     assert!(found.is_none());
-    assert!(store
-        .list_sessions("u1", NOW + 10)
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(
+        store
+            .list_sessions("u1", NOW + 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // A denylist entry blocks for as long as it exists, TTL passed or not:
     // only the token's own expiry may end it.
     let state = store

@@ -9,9 +9,9 @@
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use warden_cli::seed::Seed;
-use warden_cli::serve::{build_states, local_config, LocalApi};
+use warden_cli::serve::{LocalApi, build_states, local_config};
 
 const KEY_ID: &str = "01JSEEDKEY0000000000000000";
 const SECRET: &str = "seeded-secret_0123456789-abcdefghijklmnopqrstu";

@@ -9,11 +9,11 @@ use std::sync::Arc;
 
 use reqwest::StatusCode;
 use secrecy::SecretString;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use warden::auth::login::create_user;
 use warden::domain::{Role, Username};
 use warden_cli::seed::cli_origin;
-use warden_cli::serve::{build_states, local_config, LocalApi};
+use warden_cli::serve::{LocalApi, build_states, local_config};
 
 /// Starts the local API with `vars` as its environment (on top of a
 /// development default) and user `alice` created.
@@ -164,10 +164,12 @@ async fn login_and_refresh_over_http(api: LocalApi, client: reqwest::Client) {
         allowed.headers()["access-control-allow-origin"],
         "https://app.example.com"
     );
-    assert!(allowed.headers()["access-control-allow-methods"]
-        .to_str()
-        .unwrap()
-        .contains("POST"));
+    assert!(
+        allowed.headers()["access-control-allow-methods"]
+            .to_str()
+            .unwrap()
+            .contains("POST")
+    );
     let other = preflight("https://evil.example").await.unwrap();
     assert!(other.headers().get("access-control-allow-origin").is_none());
 }

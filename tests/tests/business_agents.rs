@@ -16,10 +16,10 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use warden::agents::catalogue::catalogue;
 use warden_cli::seed::Seed;
-use warden_cli::serve::{build_states, local_config, LocalApi};
+use warden_cli::serve::{LocalApi, build_states, local_config};
 
 /// Each agent type, the id of its agent, and its key's id.
 const AGENTS: [(&str, &str, &str); 7] = [

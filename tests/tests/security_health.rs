@@ -14,13 +14,13 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
 use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use warden_cli::seed::Seed;
-use warden_cli::serve::{build_states, local_config, start_probe, LocalApi};
+use warden_cli::serve::{LocalApi, build_states, local_config, start_probe};
 
 /// The JWT signing key: 56 bytes, in no list of known defaults.
 const JWT_KEY: &str = "shjwt-Qm3Xv8Kt2Lw7Rz5Nb9Cj4Fh1Gd6Ys0PaUe8Io2Oy4Tr7We1Zq";
@@ -348,8 +348,8 @@ async fn health_is_public_and_says_only_ok() {
 }
 
 #[tokio::test]
-async fn every_security_report_is_401_without_a_valid_token_403_to_non_admins_405_to_post_and_200_to_an_admin(
-) {
+async fn every_security_report_is_401_without_a_valid_token_403_to_non_admins_405_to_post_and_200_to_an_admin()
+ {
     let api = app(None, &[]).await;
     let callers = callers(&api).await;
     let answers = walk(&api, &callers, StatusCode::OK).await;

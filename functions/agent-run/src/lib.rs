@@ -9,22 +9,22 @@
 //! `X-API-Key` (services and agents, scope `agents:run`). The rules live in
 //! [`warden::agents`]; this crate reads the request and renders the answer.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use http::header::HeaderValue;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::StatusCode;
+use http::header::HeaderValue;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
-use serde_json::{json, Value};
-use warden::agents::proposals::{self, Decision};
-use warden::agents::run::{self, Caller, RunRequest, DEFAULT_PAGE, MAX_PAGE};
-use warden::audit::Origin;
-use warden::auth::api_keys::{check_key, SCOPE_AGENTS_READ, SCOPE_AGENTS_RUN};
-use warden::auth::tokens::{bearer_token, verify_bearer};
-use warden::domain::agents::{is_generated_id, JobStatus, ProposalStatus};
-use warden::http::{non_null, path, query_params, resolve, RequestContext, Responder, Route};
-use warden::state::AgentState;
+use serde_json::{Value, json};
 use warden::Error;
+use warden::agents::proposals::{self, Decision};
+use warden::agents::run::{self, Caller, DEFAULT_PAGE, MAX_PAGE, RunRequest};
+use warden::audit::Origin;
+use warden::auth::api_keys::{SCOPE_AGENTS_READ, SCOPE_AGENTS_RUN, check_key};
+use warden::auth::tokens::{bearer_token, verify_bearer};
+use warden::domain::agents::{JobStatus, ProposalStatus, is_generated_id};
+use warden::http::{RequestContext, Responder, Route, non_null, path, query_params, resolve};
+use warden::state::AgentState;
 
 /// The routes this function serves, as `template.yaml` wires them.
 pub const ROUTES: &[Route] = &[

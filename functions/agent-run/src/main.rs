@@ -2,7 +2,7 @@
 //! the store and the jobs queue once per cold start, then the handler for
 //! every request.
 
-use lambda_http::{run, service_fn, Error};
+use lambda_http::{Error, run, service_fn};
 use warden::config::Config;
 use warden::state::AgentState;
 

@@ -12,15 +12,15 @@ use std::sync::Arc;
 use http::StatusCode;
 use lambda_http::Body;
 use secrecy::SecretString;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use warden::agents::registry::{self, NewAgent};
 use warden::audit::{AuditEvent, EventType, Origin};
-use warden::auth::login::{self, create_user, LoginRequest};
+use warden::auth::login::{self, LoginRequest, create_user};
 use warden::clock::Clock as _;
 use warden::domain::agents::{AgentId, AgentType, JobStatus, Maturity, WorkspaceId};
 use warden::domain::{Role, Username};
 use warden::http::RequestContext;
-use warden::testing::{self, api_request, json_body, AgentWorld};
+use warden::testing::{self, AgentWorld, api_request, json_body};
 
 fn cli() -> Origin {
     Origin::Cli {
@@ -346,9 +346,11 @@ async fn every_cell_of_the_maturity_by_complexity_table_answers_and_audits_as_do
     // plus AUTONOMOUS 4 = 7); proposals and blocked runs queue nothing.
     assert_eq!(h.world.jobs.messages().len(), 7);
     let outcomes = h.world.work().await;
-    assert!(outcomes
-        .iter()
-        .all(|o| *o == warden::agents::worker::Processed::Ran(JobStatus::Success)));
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| *o == warden::agents::worker::Processed::Ran(JobStatus::Success))
+    );
     // AUTONOMOUS ran the one external effect.
     assert_eq!(h.world.outbound.messages().len(), 1);
 }
@@ -986,11 +988,13 @@ async fn a_run_the_queue_does_not_take_is_503_ends_failed_and_its_key_can_be_ret
         .items;
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].status, JobStatus::Failed);
-    assert!(jobs[0]
-        .error
-        .as_deref()
-        .unwrap()
-        .contains("could not be queued"));
+    assert!(
+        jobs[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("could not be queued")
+    );
     // With the queue back, the same key runs the request again.
     h.world.agents = healthy;
     let retry = h.run_in(&h.alice, "buyer", "acme", c1(), &key).await;

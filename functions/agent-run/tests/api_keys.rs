@@ -6,17 +6,17 @@
 // Test helpers panic on purpose: a failed step is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use http::{HeaderMap, StatusCode};
 use lambda_http::Body;
 use secrecy::{ExposeSecret as _, SecretString};
-use serde_json::{json, Value};
-use warden::agents::registry::{add_workspace, register_agent, NewAgent};
+use serde_json::{Value, json};
+use warden::agents::registry::{NewAgent, add_workspace, register_agent};
 use warden::audit::EventType;
-use warden::auth::api_keys::{create_key, KeySpec, Pepper};
-use warden::auth::login::{self, create_user, LoginRequest};
+use warden::auth::api_keys::{KeySpec, Pepper, create_key};
+use warden::auth::login::{self, LoginRequest, create_user};
 use warden::clock::Clock as _;
 use warden::domain::agents::{AgentId, AgentType, ApiKeyRecord, Maturity, WorkspaceId};
 use warden::domain::agents::{
@@ -30,7 +30,7 @@ use warden::store::{
     AgentStore, ApiKeyStore, ApiKeyWrite, AuditStore, AuthStore, Page, RegistryStore, RunContext,
     SessionStore, TatCondition, Transactions, WorkerStore, Write,
 };
-use warden::testing::{self, api_request, json_body, AgentWorld, TEST_PEPPER};
+use warden::testing::{self, AgentWorld, TEST_PEPPER, api_request, json_body};
 
 /// The agent world, and a second agent-run instance over the same store
 /// and clock (another Lambda container).

@@ -10,14 +10,14 @@ use std::sync::Arc;
 use http::StatusCode;
 use lambda_http::Body;
 use secrecy::{ExposeSecret as _, SecretString};
-use serde_json::{json, Value};
-use warden::agents::registry::{add_workspace, register_agent, NewAgent};
-use warden::auth::api_keys::{create_key, KeySpec};
-use warden::auth::login::{self, create_user, LoginRequest};
+use serde_json::{Value, json};
+use warden::agents::registry::{NewAgent, add_workspace, register_agent};
+use warden::auth::api_keys::{KeySpec, create_key};
+use warden::auth::login::{self, LoginRequest, create_user};
 use warden::domain::agents::{AgentId, AgentType, Maturity, WorkspaceId};
 use warden::domain::{Role, Username};
 use warden::http::RequestContext;
-use warden::testing::{self, api_request, json_body, AgentWorld};
+use warden::testing::{self, AgentWorld, api_request, json_body};
 
 fn origin() -> warden::audit::Origin {
     RequestContext::for_tests("127.0.0.1").origin()

@@ -16,11 +16,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use serde_json::{json, Value};
-use warden::agents::registry::{add_workspace, register_agent, NewAgent};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use serde_json::{Value, json};
+use warden::agents::registry::{NewAgent, add_workspace, register_agent};
 use warden::agents::run::JobMessage;
-use warden::agents::worker::{process, Processed, Source};
+use warden::agents::worker::{Processed, Source, process};
 use warden::audit::Origin;
 use warden::clock::Clock;
 use warden::domain::agents::{AgentId, AgentType, JobRecord, JobStatus, Maturity, WorkspaceId};

@@ -9,7 +9,7 @@
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::LambdaEvent;
-use warden::agents::worker::{process, Processed, Source};
+use warden::agents::worker::{Processed, Source, process};
 use warden::state::WorkerState;
 
 /// Processes a batch; every record that failed is reported for redelivery.

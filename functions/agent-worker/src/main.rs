@@ -1,7 +1,7 @@
 //! Lambda entry point: configuration, the store and the outbound queue once
 //! per cold start, then the handler for every batch of job messages.
 
-use lambda_runtime::{run, service_fn, Error};
+use lambda_runtime::{Error, run, service_fn};
 use warden::config::Config;
 use warden::state::WorkerState;
 

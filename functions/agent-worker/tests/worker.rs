@@ -18,20 +18,20 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::{Context, LambdaEvent};
-use serde_json::{json, Value};
-use warden::agents::proposals::{decide, Decision};
+use serde_json::{Value, json};
+use warden::agents::proposals::{Decision, decide};
 use warden::agents::registry::{
-    add_workspace, register_agent, set_enabled, set_maturity, NewAgent,
+    NewAgent, add_workspace, register_agent, set_enabled, set_maturity,
 };
-use warden::agents::run::{submit, Accepted, Caller, RunRequest};
-use warden::agents::worker::{process, Processed, Source};
+use warden::agents::run::{Accepted, Caller, RunRequest, submit};
+use warden::agents::worker::{Processed, Source, process};
 use warden::audit::{AuditEvent, EventType, Origin};
 use warden::clock::Clock;
+use warden::domain::Role;
 use warden::domain::agents::{
     AgentId, AgentRecord, AgentType, IdempotencyRecord, JobRecord, JobStatus, Maturity,
     ProposalRecord, ProposalStatus, WorkspaceId, WorkspaceRecord,
 };
-use warden::domain::Role;
 use warden::queue::{OutgoingMessage, Queue};
 use warden::state::WorkerState;
 use warden::store::{

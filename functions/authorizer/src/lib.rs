@@ -13,9 +13,9 @@ use aws_lambda_events::apigw::{
 };
 use lambda_runtime::LambdaEvent;
 use serde_json::json;
+use warden::Error;
 use warden::auth::tokens::authenticate_request;
 use warden::state::AuthState;
-use warden::Error;
 
 /// Decides one request. Every failure, a store outage included, is a deny
 /// (fail closed); the reason is logged, never returned.

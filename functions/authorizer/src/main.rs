@@ -1,7 +1,7 @@
 //! Lambda entry point: configuration and clients once per cold start, then
 //! the authorizer for every request.
 
-use lambda_runtime::{run, service_fn, Error};
+use lambda_runtime::{Error, run, service_fn};
 use warden::config::Config;
 use warden::state::AuthState;
 

@@ -9,7 +9,7 @@ use aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
 use lambda_runtime::{Context, LambdaEvent};
 use secrecy::SecretString;
 use serde_json::json;
-use warden::auth::login::{self, create_user, LoginRequest};
+use warden::auth::login::{self, LoginRequest, create_user};
 use warden::auth::revocation;
 use warden::auth::tokens::authenticate;
 use warden::clock::ManualClock;

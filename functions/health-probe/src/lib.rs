@@ -6,7 +6,7 @@
 //! (and the missing sample counts as unknown in the uptime).
 
 use lambda_runtime::LambdaEvent;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use warden::audit::Origin;
 use warden::health::probe::{probe, scheduled_at};
 use warden::state::HealthState;

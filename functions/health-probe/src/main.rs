@@ -1,7 +1,7 @@
 //! Lambda entry point: configuration, clients and the webhook sources'
 //! summaries once per cold start, then one probe run per scheduled event.
 
-use lambda_runtime::{run, service_fn, Error};
+use lambda_runtime::{Error, run, service_fn};
 use warden::config::Config;
 use warden::state::HealthState;
 

@@ -8,10 +8,10 @@
 
 use std::sync::Arc;
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{Criterion, criterion_group, criterion_main};
 use lambda_http::Request;
 use secrecy::SecretString;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use warden::auth::login::create_user;
 use warden::clock::SystemClock;
 use warden::config::Rate;

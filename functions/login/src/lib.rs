@@ -6,7 +6,7 @@
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use warden::auth::login::{self, LoginRequest, RefreshRequest};
-use warden::http::{path, read_json, resolve, RequestContext, Responder, Route, AUTH_BODY_LIMIT};
+use warden::http::{AUTH_BODY_LIMIT, RequestContext, Responder, Route, path, read_json, resolve};
 use warden::state::AuthState;
 
 /// The routes this function serves, as `template.yaml` wires them.

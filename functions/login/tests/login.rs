@@ -4,14 +4,15 @@
 // Test helpers panic on purpose: a failed step is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Instant;
 
 use http::{HeaderMap, StatusCode};
 use lambda_http::Body;
 use secrecy::SecretString;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
+use warden::Error;
 use warden::audit::{EventType, Severity};
 use warden::auth::login::create_user;
 use warden::auth::tokens::authenticate;
@@ -24,7 +25,6 @@ use warden::state::AuthState;
 use warden::store::memory::MemoryStore;
 use warden::store::{AuthStore, AuthWrite, Write};
 use warden::testing;
-use warden::Error;
 
 struct Harness {
     state: AuthState,
@@ -170,10 +170,11 @@ async fn a_login_returns_a_token_pair_that_the_shared_verifier_accepts() {
         .await
         .unwrap();
     assert_eq!(sessions.len(), 1);
-    assert!(h
-        .events(&user_id)
-        .await
-        .contains(&(EventType::LoginSuccess, Severity::Info)));
+    assert!(
+        h.events(&user_id)
+            .await
+            .contains(&(EventType::LoginSuccess, Severity::Info))
+    );
 }
 
 #[tokio::test]
@@ -215,10 +216,11 @@ async fn wrong_password_unknown_user_and_disabled_user_get_the_same_401() {
         without_request_id(unknown.body)
     );
     assert_eq!(without_request_id(wrong.body), without_request_id(off.body));
-    assert!(h
-        .events("dora-id")
-        .await
-        .contains(&(EventType::LoginFailed, Severity::Warning)));
+    assert!(
+        h.events("dora-id")
+            .await
+            .contains(&(EventType::LoginFailed, Severity::Warning))
+    );
 }
 
 #[tokio::test]
@@ -269,10 +271,11 @@ async fn the_sixth_login_from_one_ip_within_a_minute_is_429_with_retry_after() {
             .status,
         StatusCode::OK
     );
-    assert!(h
-        .events("anonymous")
-        .await
-        .contains(&(EventType::LoginRateLimited, Severity::Warning)));
+    assert!(
+        h.events("anonymous")
+            .await
+            .contains(&(EventType::LoginRateLimited, Severity::Warning))
+    );
     h.clock.advance_secs(wait as f64);
     assert_eq!(
         h.login_from("alice", "right password", "203.0.113.50")
@@ -483,17 +486,19 @@ async fn a_refresh_rotates_the_pair_and_reusing_the_old_token_kills_the_session(
         let refused = authenticate(&h.state, token.as_str().unwrap()).await;
         assert!(matches!(refused, Err(Error::Unauthorized)));
     }
-    assert!(h
-        .state
-        .store
-        .list_sessions(&user_id, h.clock.now_secs())
-        .await
-        .unwrap()
-        .is_empty());
-    assert!(h
-        .events(&user_id)
-        .await
-        .contains(&(EventType::RefreshTokenReused, Severity::Critical)));
+    assert!(
+        h.state
+            .store
+            .list_sessions(&user_id, h.clock.now_secs())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        h.events(&user_id)
+            .await
+            .contains(&(EventType::RefreshTokenReused, Severity::Critical))
+    );
     // Other sessions of the same user are untouched.
     let other = h.login("alice", "right password").await.body;
     assert_eq!(
@@ -629,13 +634,14 @@ async fn a_failed_audit_write_fails_the_login_with_503_and_leaves_no_session() {
         !detail.contains("simulated") && !detail.contains("audit"),
         "{detail}"
     );
-    assert!(h
-        .state
-        .store
-        .list_sessions(&user_id, h.clock.now_secs())
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(
+        h.state
+            .store
+            .list_sessions(&user_id, h.clock.now_secs())
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // A wrong password cannot be counted without its audit record either.
     assert_eq!(
         h.login("alice", "wrong").await.status,
@@ -688,13 +694,14 @@ async fn on_dynamodb_a_login_whose_audit_table_is_gone_writes_nothing() {
         "{}",
         reply.body
     );
-    assert!(h
-        .state
-        .store
-        .list_sessions(&user_id, h.clock.now_secs())
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(
+        h.state
+            .store
+            .list_sessions(&user_id, h.clock.now_secs())
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -723,10 +730,11 @@ async fn on_dynamodb_login_refresh_and_reuse_detection_work_end_to_end() {
         authenticate(&h.state, token).await,
         Err(Error::Unauthorized)
     ));
-    assert!(h
-        .events(&user_id)
-        .await
-        .contains(&(EventType::RefreshTokenReused, Severity::Critical)));
+    assert!(
+        h.events(&user_id)
+            .await
+            .contains(&(EventType::RefreshTokenReused, Severity::Critical))
+    );
 }
 
 #[tokio::test]
@@ -799,13 +807,14 @@ async fn an_unknown_username_backs_off_exactly_like_an_account(h: Harness) {
             (StatusCode::UNAUTHORIZED, 0),
         ]
     );
-    assert!(h
-        .state
-        .store
-        .get_user(&Username::parse("ghost").unwrap())
-        .await
-        .unwrap()
-        .is_none());
+    assert!(
+        h.state
+            .store
+            .get_user(&Username::parse("ghost").unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 /// The body rules of every JSON endpoint: invalid UTF-8 anywhere is `400`,
@@ -956,18 +965,18 @@ impl warden::store::Transactions for RevokeAllInBetween {
             Write::Auth(AuthWrite::LoginSucceeded { username, .. }) => Some(username.clone()),
             _ => None,
         });
-        if let Some(username) = login {
-            if self.armed.swap(false, Ordering::SeqCst) {
-                let user = self.inner.get_user(&username).await?.unwrap();
-                self.inner
-                    .transact(vec![Write::Auth(AuthWrite::RaiseGeneration {
-                        username,
-                        user_id: user.user_id,
-                        expected_generation: user.generation,
-                        change: warden::store::AccountChange::None,
-                    })])
-                    .await?;
-            }
+        if let Some(username) = login
+            && self.armed.swap(false, Ordering::SeqCst)
+        {
+            let user = self.inner.get_user(&username).await?.unwrap();
+            self.inner
+                .transact(vec![Write::Auth(AuthWrite::RaiseGeneration {
+                    username,
+                    user_id: user.user_id,
+                    expected_generation: user.generation,
+                    change: warden::store::AccountChange::None,
+                })])
+                .await?;
         }
         self.inner.transact(writes).await
     }

@@ -9,13 +9,13 @@ use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
+use warden::Error;
 use warden::auth::revocation;
 use warden::auth::tokens::authenticate_request;
 use warden::http::{
-    non_null, path, read_json, resolve, RequestContext, Responder, Route, AUTH_BODY_LIMIT,
+    AUTH_BODY_LIMIT, RequestContext, Responder, Route, non_null, path, read_json, resolve,
 };
 use warden::state::AuthState;
-use warden::Error;
 
 /// The routes this function serves, as `template.yaml` wires them.
 pub const ROUTES: &[Route] = &[

@@ -9,10 +9,10 @@ use std::sync::Arc;
 use http::StatusCode;
 use lambda_http::Body;
 use secrecy::SecretString;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use warden::audit::EventType;
 use warden::auth::jwt::AccessClaims;
-use warden::auth::login::{self, create_user, LoginRequest, RefreshRequest, TokenPair};
+use warden::auth::login::{self, LoginRequest, RefreshRequest, TokenPair, create_user};
 use warden::auth::revocation;
 use warden::auth::tokens::authenticate;
 use warden::clock::{Clock, ManualClock};
@@ -20,7 +20,7 @@ use warden::domain::{Role, Username};
 use warden::http::RequestContext;
 use warden::state::AuthState;
 use warden::store::{AuthStore, AuthWrite, RevocationKey, Write};
-use warden::{testing, Error};
+use warden::{Error, testing};
 
 struct Harness {
     state: Arc<AuthState>,
@@ -231,11 +231,12 @@ async fn revoking_an_access_token_kills_that_token_only(h: Harness) {
     assert_eq!((status, body), (StatusCode::OK, json!({"revoked": 1})));
     assert!(!h.accepted(&first.access_token).await);
     assert!(h.accepted(&second.access_token).await);
-    assert!(h
-        .audit_types(&user_id)
-        .await
-        .iter()
-        .any(|(t, _)| *t == EventType::TokenRevoked));
+    assert!(
+        h.audit_types(&user_id)
+            .await
+            .iter()
+            .any(|(t, _)| *t == EventType::TokenRevoked)
+    );
     // Revoking a session's access token via the session itself:
     let (status, _) = h
         .call(
@@ -247,11 +248,12 @@ async fn revoking_an_access_token_kills_that_token_only(h: Harness) {
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert!(!h.accepted(&second.access_token).await);
-    assert!(h
-        .audit_types(&user_id)
-        .await
-        .iter()
-        .any(|(t, _)| *t == EventType::SessionRevoked));
+    assert!(
+        h.audit_types(&user_id)
+            .await
+            .iter()
+            .any(|(t, _)| *t == EventType::SessionRevoked)
+    );
 }
 
 async fn sessions_list_only_the_callers_live_sessions_and_others_are_404(h: Harness) {

@@ -14,14 +14,14 @@
 
 use std::sync::Arc;
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{Criterion, criterion_group, criterion_main};
 use warden::clock::{Clock as _, SystemClock};
 use warden::config::Config;
-use warden::health::checks::{health_report, Inventory, WebhookInventory};
+use warden::health::checks::{Inventory, WebhookInventory, health_report};
 use warden::health::dependencies::AwsDependencies;
 use warden::health::{Sample, Status};
 use warden::state::HealthState;
-use warden::store::dynamo::{tables, DynamoStore};
+use warden::store::dynamo::{DynamoStore, tables};
 use warden::store::health::SAMPLE_RETENTION_SECS;
 use warden::store::{HealthWrite, Transactions as _};
 
@@ -87,15 +87,17 @@ async fn deployment(endpoint: &str) -> HealthState {
     for minute in 1..=1_440_i64 {
         let at_ms = now - minute * 60_000;
         store
-            .transact(vec![HealthWrite::Sample {
-                sample: Sample {
-                    at_ms,
-                    status: Status::Ok,
-                    failing: Vec::new(),
-                },
-                expires_at: at_ms / 1000 + SAMPLE_RETENTION_SECS,
-            }
-            .into()])
+            .transact(vec![
+                HealthWrite::Sample {
+                    sample: Sample {
+                        at_ms,
+                        status: Status::Ok,
+                        failing: Vec::new(),
+                    },
+                    expires_at: at_ms / 1000 + SAMPLE_RETENTION_SECS,
+                }
+                .into(),
+            ])
             .await
             .unwrap();
     }

@@ -9,16 +9,16 @@
 
 use http::StatusCode;
 use lambda_http::{Body, Request, RequestExt as _, Response};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
+use warden::Error;
 use warden::auth::tokens::{bearer_token, verify_bearer};
 use warden::domain::Role;
+use warden::health::Status;
 use warden::health::checks::{
     configuration_report, health_report, secrets_report, webhooks_report,
 };
-use warden::health::Status;
-use warden::http::{path, resolve, RequestContext, Responder, Route};
+use warden::http::{RequestContext, Responder, Route, path, resolve};
 use warden::state::SecurityHealthState;
-use warden::Error;
 
 /// The routes this function serves, as `template.yaml` wires them.
 pub const ROUTES: &[Route] = &[

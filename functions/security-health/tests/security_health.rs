@@ -17,21 +17,21 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use secrecy::SecretString;
 use serde_json::Value;
+use warden::Result;
 use warden::audit::Origin;
 use warden::auth::login::create_user;
 use warden::clock::{Clock, ManualClock};
 use warden::config::Config;
 use warden::domain::{Role, Username};
+use warden::health::Status;
 use warden::health::checks::{Inventory, WebhookInventory};
 use warden::health::dependencies::{
     AwsDependencies, Dependencies, QueueInfo, SecretInfo, TableInfo,
 };
-use warden::health::Status;
 use warden::state::{AuthState, HealthState, SecurityHealthState};
 use warden::store::dynamo::tables;
 use warden::store::memory::MemoryStore;
-use warden::testing::{api_request, json_body, test_keys, TEST_JWT_KEY};
-use warden::Result;
+use warden::testing::{TEST_JWT_KEY, api_request, json_body, test_keys};
 use warden_security_health::handler;
 
 const NOW_MS: i64 = 1_795_953_600_000; // 2026-11-29T12:00:00Z
@@ -83,10 +83,10 @@ struct Scripted {
 impl Dependencies for Scripted {
     async fn table(&self, name: &str, ttl: bool) -> Result<Option<TableInfo>> {
         let mut info = answer(self.tables.get(name)).await?;
-        if let Some(info) = &mut info {
-            if !ttl {
-                info.ttl = None;
-            }
+        if let Some(info) = &mut info
+            && !ttl
+        {
+            info.ttl = None;
         }
         Ok(info)
     }
@@ -362,10 +362,12 @@ async fn a_missing_table_or_queue_makes_the_report_failing() {
         "the jobs queue does not exist"
     );
     assert_eq!(check(&report, "queue:events")["status"], "failing");
-    assert!(check(&report, "queue:events")["detail"]
-        .as_str()
-        .unwrap()
-        .contains("the events dead-letter queue does not exist"));
+    assert!(
+        check(&report, "queue:events")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("the events dead-letter queue does not exist")
+    );
     assert_eq!(check(&report, "table:users")["status"], "ok");
 }
 
@@ -535,10 +537,12 @@ async fn a_secrets_age_counts_from_its_last_new_value() {
     assert_eq!(check(&report, "secret:jwt_key")["status"], "ok");
     let pepper = check(&report, "secret:api_key_pepper");
     assert_eq!(pepper["status"], "degraded");
-    assert!(pepper["detail"]
-        .as_str()
-        .unwrap()
-        .contains("not rotated in 100 days"));
+    assert!(
+        pepper["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not rotated in 100 days")
+    );
     let (_, secrets, _) = get(&w, "/security/secrets", Some(&w.admin)).await;
     assert_eq!(secrets["secrets"][0]["age_days"], 5);
     assert_eq!(

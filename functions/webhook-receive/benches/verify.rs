@@ -9,9 +9,9 @@
 
 use std::sync::Arc;
 
-use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use base64::engine::general_purpose::STANDARD as BASE64;
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use warden::clock::{Clock, SystemClock};
 use warden::queue::MemoryQueue;
 use warden::store::memory::MemoryStore;

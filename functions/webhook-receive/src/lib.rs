@@ -6,7 +6,7 @@
 
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use warden::http::{path, resolve, RequestContext, Responder, Route};
+use warden::http::{RequestContext, Responder, Route, path, resolve};
 use warden::state::WebhookState;
 use warden::webhook::{self, Outcome};
 

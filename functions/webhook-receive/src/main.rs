@@ -2,7 +2,7 @@
 //! per cold start, then the handler for every delivery. It never reads the
 //! JWT key: intake needs none.
 
-use lambda_http::{run, service_fn, Error};
+use lambda_http::{Error, run, service_fn};
 use warden::config::Config;
 use warden::state::WebhookState;
 

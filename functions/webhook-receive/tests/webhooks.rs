@@ -5,23 +5,23 @@
 // Test helpers panic on purpose: a failed step is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use http::StatusCode;
 use lambda_http::{Body, Request};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use warden::audit::EventType;
 use warden::clock::{Clock, ManualClock};
 use warden::queue::{MemoryQueue, OutgoingMessage, Queue, SqsQueue};
 use warden::state::WebhookState;
 use warden::store::memory::MemoryStore;
 use warden::store::{Claim, WebhookStore};
-use warden::webhook::{SigningKey, Sources, MAX_BODY_BYTES};
-use warden::{testing, Error};
+use warden::webhook::{MAX_BODY_BYTES, SigningKey, Sources};
+use warden::{Error, testing};
 
 /// Header name and value pairs.
 type Headers = Vec<(String, String)>;
@@ -261,11 +261,12 @@ async fn every_scheme_is_accepted_once_and_a_redelivery_is_a_duplicate(h: Harnes
         );
     }
     assert_eq!(h.enqueued().len(), 4, "each delivery enqueued exactly once");
-    assert!(h
-        .rejections("gh")
-        .await
-        .iter()
-        .any(|d| d["reason"] == "replay"));
+    assert!(
+        h.rejections("gh")
+            .await
+            .iter()
+            .any(|d| d["reason"] == "replay")
+    );
 }
 
 async fn bad_deliveries_are_refused_with_nothing_enqueued_or_recorded(h: Harness) {
@@ -387,16 +388,18 @@ async fn bad_deliveries_are_refused_with_nothing_enqueued_or_recorded(h: Harness
     ] {
         assert!(reasons.contains(&json!(reason)), "{reason} in {reasons:?}");
     }
-    assert!(h
-        .rejections("stripe")
-        .await
-        .iter()
-        .any(|d| d["reason"] == "stale"));
-    assert!(h
-        .rejections("nobody")
-        .await
-        .iter()
-        .any(|d| d["reason"] == "unknown_source"));
+    assert!(
+        h.rejections("stripe")
+            .await
+            .iter()
+            .any(|d| d["reason"] == "stale")
+    );
+    assert!(
+        h.rejections("nobody")
+            .await
+            .iter()
+            .any(|d| d["reason"] == "unknown_source")
+    );
     // The audit records name the reason, never the body.
     for d in h.rejections("gh").await {
         assert!(!d.to_string().contains("refs/heads"), "{d}");
@@ -447,9 +450,11 @@ async fn ten_concurrent_copies_are_enqueued_once(h: Harness) {
         1,
         "{statuses:?}"
     );
-    assert!(statuses
-        .iter()
-        .all(|s| [StatusCode::ACCEPTED, StatusCode::OK, StatusCode::CONFLICT].contains(s)));
+    assert!(
+        statuses
+            .iter()
+            .all(|s| [StatusCode::ACCEPTED, StatusCode::OK, StatusCode::CONFLICT].contains(s))
+    );
     assert_eq!(h.enqueued().len(), 1);
     // Once accepted, every later copy is a plain duplicate.
     assert_eq!(h.post("gh", &headers, &body).await.0, StatusCode::OK);

@@ -6,24 +6,24 @@
 use std::sync::Arc;
 
 use secrecy::SecretString;
+use warden::Error;
 use warden::agents::{self, registry::NewAgent};
 use warden::auth::api_keys::{self, KeySpec, NewKey};
 use warden::auth::login::create_user;
 use warden::auth::revocation;
 use warden::aws::Guards;
 use warden::clock::SystemClock;
-use warden::config::{check_jwt_key, Check, Config, Finding, Findings, Severity};
+use warden::config::{Check, Config, Finding, Findings, Severity, check_jwt_key};
 use warden::domain::agents::{
     AgentId, AgentRecord, ApiKeyRecord, Maturity, WorkspaceId, WorkspaceRecord,
 };
 use warden::domain::{Role, Username};
 use warden::health::{self, checks::HealthReport};
 use warden::secrets::SecretsManager;
-use warden::state::{api_key_pepper, signing_keys, Accounts, HealthState, Registry};
-use warden::store::dynamo::{tables, DynamoStore};
-use warden::Error;
+use warden::state::{Accounts, HealthState, Registry, api_key_pepper, signing_keys};
+use warden::store::dynamo::{DynamoStore, tables};
 
-use crate::seed::{cli_origin, OPERATOR};
+use crate::seed::{OPERATOR, cli_origin};
 use crate::serve::aws_config;
 
 /// Creates every table under the configured prefix at `endpoint` (or the

@@ -5,23 +5,23 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::{Parser, Subcommand};
 use rand::RngCore as _;
 use secrecy::ExposeSecret as _;
 use secrecy::SecretString;
+use warden::Error;
 use warden::agents::registry::NewAgent;
 use warden::auth::api_keys::KeySpec;
 use warden::auth::login::create_user;
 use warden::aws::Guards;
-use warden::clock::{rfc3339, Clock as _};
+use warden::clock::{Clock as _, rfc3339};
 use warden::config::{Config, Severity};
 use warden::domain::agents::{AgentId, AgentType, Maturity, WorkspaceId};
 use warden::domain::{Role, Username};
-use warden::Error;
 use warden_cli::admin;
-use warden_cli::seed::{cli_origin, Seed};
+use warden_cli::seed::{Seed, cli_origin};
 use warden_cli::serve::{self, LocalApi};
 
 #[derive(Parser)]

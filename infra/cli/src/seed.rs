@@ -13,15 +13,15 @@ use std::path::Path;
 
 use secrecy::SecretString;
 use serde::Deserialize;
+use warden::Error;
 use warden::agents::registry::{self, NewAgent};
 use warden::audit::Origin;
-use warden::auth::api_keys::{store_key, KeySpec};
+use warden::auth::api_keys::{KeySpec, store_key};
 use warden::auth::login::create_user;
 use warden::config::Environment;
 use warden::domain::agents::{AgentId, AgentType, Maturity, WorkspaceId};
 use warden::domain::{Role, Username};
 use warden::state::{Accounts, Registry};
-use warden::Error;
 
 use crate::serve::States;
 

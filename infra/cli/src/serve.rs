@@ -17,6 +17,7 @@ use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
 use lambda_http::request::RequestContext as LambdaContext;
 use lambda_http::{Body, RequestExt};
 use tokio::net::TcpListener;
+use warden::Error;
 use warden::agents::worker::drain_local;
 use warden::aws::Guards;
 use warden::clock::SystemClock;
@@ -28,16 +29,13 @@ use warden::http::{RequestContext, Responder, Route};
 use warden::queue::{ChannelQueue, MemoryQueue, Queue, SqsQueue};
 use warden::secrets::SecretsManager;
 use warden::state::{
-    api_key_pepper, signing_keys, AgentState, AuthState, HealthState, SecurityHealthState,
-    WebhookState, WorkerState,
+    AgentState, AuthState, HealthState, SecurityHealthState, WebhookState, WorkerState,
+    api_key_pepper, signing_keys,
 };
 use warden::store::dynamo::DynamoStore;
 use warden::store::memory::MemoryStore;
-use warden::store::{
-    AuthStore, HealthStore, RegistryStore, SessionStore, WebhookStore, WorkerStore,
-};
+use warden::store::{AuthStore, HealthStore, RegistryStore, WebhookStore, WorkerStore};
 use warden::webhook::{SourceConfig, Sources};
-use warden::Error;
 
 /// The largest body `warden serve` reads; each endpoint has its own,
 /// smaller limit (API Gateway's payload cap plays this role in AWS).
@@ -106,40 +104,11 @@ pub async fn aws_config(guards: &Guards, endpoint: Option<&str>) -> aws_config::
     warden::aws::sdk_config(guards, endpoint).await
 }
 
-/// Both adapters, as one object that can serve as every state's store.
-/// (The explicit conversions stand in for trait upcasting, which needs
-/// Rust 1.86; the workspace declares 1.85.)
-trait Store: AuthStore + WebhookStore + RegistryStore + WorkerStore + HealthStore {
-    fn into_auth_store(self: Arc<Self>) -> Arc<dyn AuthStore>;
-    fn into_webhook_store(self: Arc<Self>) -> Arc<dyn WebhookStore>;
-    fn into_registry_store(self: Arc<Self>) -> Arc<dyn RegistryStore>;
-    fn into_session_store(self: Arc<Self>) -> Arc<dyn SessionStore>;
-    fn into_worker_store(self: Arc<Self>) -> Arc<dyn WorkerStore>;
-    fn into_health_store(self: Arc<Self>) -> Arc<dyn HealthStore>;
-}
+/// Both adapters, as one object that can serve as every state's store
+/// (each state takes it as its own port, by trait upcasting).
+trait Store: AuthStore + WebhookStore + RegistryStore + WorkerStore + HealthStore {}
 
-impl<T: AuthStore + WebhookStore + RegistryStore + WorkerStore + HealthStore + 'static> Store
-    for T
-{
-    fn into_auth_store(self: Arc<Self>) -> Arc<dyn AuthStore> {
-        self
-    }
-    fn into_webhook_store(self: Arc<Self>) -> Arc<dyn WebhookStore> {
-        self
-    }
-    fn into_registry_store(self: Arc<Self>) -> Arc<dyn RegistryStore> {
-        self
-    }
-    fn into_session_store(self: Arc<Self>) -> Arc<dyn SessionStore> {
-        self
-    }
-    fn into_worker_store(self: Arc<Self>) -> Arc<dyn WorkerStore> {
-        self
-    }
-    fn into_health_store(self: Arc<Self>) -> Arc<dyn HealthStore> {
-        self
-    }
-}
+impl<T: AuthStore + WebhookStore + RegistryStore + WorkerStore + HealthStore> Store for T {}
 
 /// Every state of `warden serve`, over one store.
 #[derive(Debug, Clone)]
@@ -216,7 +185,7 @@ pub async fn build_states(
     let outbound = Arc::new(MemoryQueue::new());
     let worker = Arc::new(WorkerState {
         config: config.clone(),
-        store: store.clone().into_worker_store(),
+        store: store.clone(),
         outbound: match sqs(&config.outbound_queue_url) {
             Some(q) => Arc::new(q),
             None => outbound.clone(),
@@ -234,8 +203,8 @@ pub async fn build_states(
     };
     let agents = AgentState::new(
         config.clone(),
-        store.clone().into_registry_store(),
-        store.clone().into_session_store(),
+        store.clone(),
+        store.clone(),
         &keys,
         pepper,
         jobs,
@@ -243,7 +212,7 @@ pub async fn build_states(
     )?;
     let webhooks = WebhookState {
         config: config.clone(),
-        store: store.clone().into_webhook_store(),
+        store: store.clone(),
         sources,
         queue,
         clock: clock.clone(),
@@ -255,12 +224,12 @@ pub async fn build_states(
         dependencies: aws
             .as_ref()
             .map(|aws| Arc::new(AwsDependencies::new(aws)) as _),
-        store: store.clone().into_health_store(),
+        store: store.clone(),
         samples: Default::default(),
         clock: clock.clone(),
     };
-    let health = SecurityHealthState::new(health, store.clone().into_session_store(), &keys)?;
-    let auth = AuthState::new(config, store.into_auth_store(), &keys, clock)?;
+    let health = SecurityHealthState::new(health, store.clone(), &keys)?;
+    let auth = AuthState::new(config, store, &keys, clock)?;
     Ok(States {
         auth: Arc::new(auth),
         webhooks: Arc::new(webhooks),

@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use warden_cli::serve::{route, Function};
+use warden_cli::serve::{Function, route};
 
 /// `(method, path)` of every HttpApi event, by the function's binary name.
 /// A line-based reading of the template's own layout: a resource at two

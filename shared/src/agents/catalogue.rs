@@ -12,8 +12,8 @@
 
 use std::sync::OnceLock;
 
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::business;

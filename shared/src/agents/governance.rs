@@ -10,8 +10,8 @@
 use serde_json::Value;
 
 use super::catalogue::{Action, Catalogue};
-use crate::domain::agents::{AgentRecord, Complexity, JobRecord, Maturity, WorkspaceRecord};
 use crate::Error;
+use crate::domain::agents::{AgentRecord, Complexity, JobRecord, Maturity, WorkspaceRecord};
 
 /// What a permitted run becomes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,13 +11,13 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::run::{enqueue, Caller};
+use super::run::{Caller, enqueue};
 use crate::audit::{EventType, Origin, Severity};
 use crate::clock::rfc3339;
-use crate::domain::agents::{
-    is_generated_id, AgentId, JobRecord, JobStatus, ProposalRecord, ProposalStatus, WorkspaceId,
-};
 use crate::domain::Role;
+use crate::domain::agents::{
+    AgentId, JobRecord, JobStatus, ProposalRecord, ProposalStatus, WorkspaceId, is_generated_id,
+};
 use crate::state::AgentState;
 use crate::store::{AgentWrite, JobMove, Write};
 use crate::{Error, Result};
@@ -323,7 +323,7 @@ pub async fn decide(
     match state.store.transact(writes).await {
         Ok(()) => {}
         Err(Error::ConditionFailed) => {
-            return Err(Error::Conflict("the proposal was decided already".into()))
+            return Err(Error::Conflict("the proposal was decided already".into()));
         }
         Err(e) => return Err(e),
     }

@@ -10,23 +10,23 @@
 //! [`AgentStore::run_context`]: crate::store::AgentStore::run_context
 
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
 use super::governance::{self, Verdict};
-use super::proposals::{expire_if_due, PROPOSAL_WINDOW_SECS};
+use super::proposals::{PROPOSAL_WINDOW_SECS, expire_if_due};
 use crate::audit::{AuditEvent, EventType, Origin, Severity};
-use crate::auth::api_keys::{refuse_key, KeyCaller, KeyRefusal};
+use crate::auth::api_keys::{KeyCaller, KeyRefusal, refuse_key};
 use crate::clock::{rfc3339, ulid_at};
-use crate::domain::agents::{
-    is_generated_id, AgentId, IdempotencyRecord, JobRecord, JobStatus, ProposalRecord,
-    ProposalStatus, WorkspaceId,
-};
 use crate::domain::Role;
+use crate::domain::agents::{
+    AgentId, IdempotencyRecord, JobRecord, JobStatus, ProposalRecord, ProposalStatus, WorkspaceId,
+    is_generated_id,
+};
 use crate::metrics::{self, Metric};
 use crate::queue::OutgoingMessage;
 use crate::state::AgentState;
-use crate::store::{keys, AgentWrite, JobMove, Write};
+use crate::store::{AgentWrite, JobMove, Write, keys};
 use crate::{Error, Result};
 
 /// How long an idempotency key is kept: 24 hours.
@@ -189,18 +189,18 @@ pub async fn submit(
             .detail("action", request.action.clone())
             .detail("workspace_id", request.workspace_id.clone())
     };
-    if let Caller::Key(key) = caller {
-        if key.owner.as_str() != agent_id {
-            let error = Error::Forbidden("this key may only run its own agent".into());
-            return Err(refuse_key(
-                state,
-                &origin,
-                Some(&key.key_id),
-                KeyRefusal::OtherAgent,
-                error,
-            )
-            .await);
-        }
+    if let Caller::Key(key) = caller
+        && key.owner.as_str() != agent_id
+    {
+        let error = Error::Forbidden("this key may only run its own agent".into());
+        return Err(refuse_key(
+            state,
+            &origin,
+            Some(&key.key_id),
+            KeyRefusal::OtherAgent,
+            error,
+        )
+        .await);
     }
     let idempotency_key = idempotency_key
         .map(|k| parse_idempotency_key(k).map(|k| keys::idempotency(&caller.id(), k)))
@@ -407,11 +407,13 @@ pub(crate) async fn enqueue(
     };
     tracing::error!(job_id, error = %send_error.chain(), "the jobs queue did not take a job");
     let now_ms = state.clock.now_millis();
-    let mut writes: Vec<Write> = vec![AgentWrite::move_job(
-        JobMove::new(job_id, JobStatus::Pending, JobStatus::Failed, now_ms)
-            .error("the job could not be queued; submit it again"),
-    )?
-    .into()];
+    let mut writes: Vec<Write> = vec![
+        AgentWrite::move_job(
+            JobMove::new(job_id, JobStatus::Pending, JobStatus::Failed, now_ms)
+                .error("the job could not be queued; submit it again"),
+        )?
+        .into(),
+    ];
     if let Some(key) = idempotency_key {
         writes.push(
             AgentWrite::DeleteIdempotency {

@@ -23,7 +23,7 @@
 
 use std::time::Duration;
 
-use super::catalogue::{Catalogue, Effect, Outcome, MAX_RESULT_BYTES};
+use super::catalogue::{Catalogue, Effect, MAX_RESULT_BYTES, Outcome};
 use super::governance;
 use super::run::JobMessage;
 use crate::audit::{EventType, Origin, Severity};

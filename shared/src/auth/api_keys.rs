@@ -10,8 +10,8 @@
 //! item) and its usage count and last use: counting usage adds no round
 //! trip. Refusals are audited as `API_KEY_REJECTED` with the reason.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use rand::RngCore as _;
 use secrecy::{ExposeSecret as _, SecretString};
@@ -21,7 +21,7 @@ use subtle::ConstantTimeEq as _;
 use crate::audit::{EventType, Origin, Severity};
 use crate::config::MIN_PEPPER_BYTES;
 use crate::domain::agents::{AgentId, ApiKeyRecord};
-use crate::ratelimit::{acquire_from, Decision, Gcra};
+use crate::ratelimit::{Decision, Gcra, acquire_from};
 use crate::state::Registry;
 use crate::store::{ApiKeyStore, ApiKeyWrite, RateLimitStore, TatCondition, Write};
 use crate::{Error, Result};

@@ -212,9 +212,9 @@ impl TokenCodec {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine as _;
-    use serde_json::{json, Value};
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use serde_json::{Value, json};
 
     const KEY: &str = "0123456789abcdef0123456789abcdef-test-key";
     const NOW: i64 = 1_800_000_000;

@@ -19,13 +19,13 @@ use serde::{Deserialize, Serialize};
 use crate::audit::Origin;
 use crate::audit::{EventType, Severity};
 use crate::auth::password::MAX_PASSWORD_BYTES;
-use crate::auth::tokens::{hashes_equal, RefreshToken};
+use crate::auth::tokens::{RefreshToken, hashes_equal};
 use crate::domain::{FailureCount, Role, SessionRecord, UserRecord, Username};
 use crate::http::RequestContext;
 use crate::metrics::Metric;
 use crate::ratelimit::{self, Decision};
 use crate::state::{Accounts, AuthState};
-use crate::store::{keys, AuthWrite, Write};
+use crate::store::{AuthWrite, Write, keys};
 use crate::{Error, Result};
 
 /// Consecutive failures after which an account backs off.

@@ -498,12 +498,16 @@ mod tests {
 
         let ours = hasher.hash(&secret("correct horse")).await.unwrap();
         let parsed = PasswordHash::new(&ours).unwrap();
-        assert!(Argon2::default()
-            .verify_password(b"correct horse", &parsed)
-            .is_ok());
-        assert!(Argon2::default()
-            .verify_password(b"correct horsE", &parsed)
-            .is_err());
+        assert!(
+            Argon2::default()
+                .verify_password(b"correct horse", &parsed)
+                .is_ok()
+        );
+        assert!(
+            Argon2::default()
+                .verify_password(b"correct horsE", &parsed)
+                .is_err()
+        );
 
         let salt = SaltString::generate(&mut rand::rngs::OsRng);
         let plain = |algorithm, version, m, out: Option<usize>| {

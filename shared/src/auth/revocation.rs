@@ -23,7 +23,7 @@ use serde::Serialize;
 
 use crate::audit::{EventType, Origin, Severity};
 use crate::auth::jwt::{AccessClaims, LEEWAY_SECS};
-use crate::auth::tokens::{authenticate, hashes_equal, RefreshToken};
+use crate::auth::tokens::{RefreshToken, authenticate, hashes_equal};
 use crate::domain::{RevocationState, Role, SessionRecord, Username};
 use crate::http::RequestContext;
 use crate::state::{Accounts, AuthState};
@@ -266,7 +266,7 @@ pub async fn revoke_all(
         Some(t) if t != caller.sub && !is_admin(caller) => {
             return Err(Error::Forbidden(
                 "revoking another user's tokens needs the admin role".into(),
-            ))
+            ));
         }
         Some(t) => t,
         None => caller.sub.as_str(),

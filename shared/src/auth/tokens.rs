@@ -5,8 +5,8 @@
 //! clients. The ids let Warden find the session with one read; only the
 //! token's SHA-256 is stored, compared in constant time.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore as _;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};

@@ -26,16 +26,16 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::dependencies::{SecretInfo, TableInfo};
-use super::uptime::{uptime, Uptime, LONGEST_WINDOW_MS, SLOT_MS};
+use super::uptime::{LONGEST_WINDOW_MS, SLOT_MS, Uptime, uptime};
 use super::{Sample, Status};
 use crate::aws::{Guards, LAMBDA_TIMEOUT, WORKER_LAMBDA_TIMEOUT};
 use crate::clock::rfc3339;
 use crate::config::{
-    health_worst_case, Check, Config, DeadLetterQueues, Environment, Finding, Findings, Severity,
+    Check, Config, DeadLetterQueues, Environment, Finding, Findings, Severity, health_worst_case,
 };
 use crate::state::HealthState;
 use crate::store::dynamo::tables::{self, TableDef};
-use crate::store::health::{day_of, DAY_MS};
+use crate::store::health::{DAY_MS, day_of};
 use crate::webhook::{SchemeKind, SourceConfig, Sources};
 
 /// A secret not rotated for longer than this is a warning.
@@ -221,7 +221,7 @@ impl WebhookInventory {
                         e.line(),
                         e.column()
                     )),
-                }
+                };
             }
         };
         let mut sources: Vec<SourceSummary> = configs
@@ -618,7 +618,7 @@ async fn describe(state: &HealthState, source: &SecretSource) -> Described {
         SecretSource::Local(from) => return Described::Held(format!("development: from {from}")),
         SecretSource::SeedFile => return Described::Held("development: from the seed file".into()),
         SecretSource::Generated => {
-            return Described::Held("development: generated for this process".into())
+            return Described::Held("development: generated for this process".into());
         }
         SecretSource::NotConfigured => return Described::NotConfigured,
         SecretSource::SecretsManager(arn) => arn,

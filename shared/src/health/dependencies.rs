@@ -112,13 +112,13 @@ impl Dependencies for AwsDependencies {
                     .as_service_error()
                     .is_some_and(|e| e.is_resource_not_found_exception()) =>
             {
-                return Ok(None)
+                return Ok(None);
             }
             Err(err) => {
                 return Err(Error::unavailable_from(
                     format!("DescribeTable {name}"),
                     err,
-                ))
+                ));
             }
         };
         let status = table
@@ -152,13 +152,13 @@ impl Dependencies for AwsDependencies {
                     .as_service_error()
                     .is_some_and(|e| e.is_resource_not_found_exception()) =>
             {
-                return Ok(None)
+                return Ok(None);
             }
             Some(Err(err)) => {
                 return Err(Error::unavailable_from(
                     format!("DescribeTimeToLive {name}"),
                     err,
-                ))
+                ));
             }
         };
         Ok(Some(TableInfo { status, ttl }))
@@ -185,13 +185,13 @@ impl Dependencies for AwsDependencies {
                         || e.code().is_some_and(|c| NO_SUCH_QUEUE.contains(&c))
                 }) =>
             {
-                return Ok(None)
+                return Ok(None);
             }
             Err(err) => {
                 return Err(Error::unavailable_from(
                     format!("GetQueueAttributes {url}"),
                     err,
-                ))
+                ));
             }
         };
         let count = |attribute: A| -> Result<u64> {
@@ -226,13 +226,13 @@ impl Dependencies for AwsDependencies {
                     .as_service_error()
                     .is_some_and(|e| e.is_resource_not_found_exception()) =>
             {
-                return Ok(None)
+                return Ok(None);
             }
             Err(err) => {
                 return Err(Error::unavailable_from(
                     format!("DescribeSecret {secret_id}"),
                     err,
-                ))
+                ));
             }
         };
         let millis = |field: &str, date: Option<&aws_sdk_secretsmanager::primitives::DateTime>| {

@@ -9,15 +9,15 @@
 //! `HEALTH_RECOVERED` when it becomes `ok` again. The first sample ever
 //! audits only a status other than `ok`.
 
-use super::checks::{run_checks, CheckResult};
+use super::checks::{CheckResult, run_checks};
 use super::uptime::SLOT_MS;
 use super::{Sample, Status};
-use crate::audit::{EventType, Origin, Severity};
-use crate::metrics::{count, Metric};
-use crate::state::HealthState;
-use crate::store::health::{day_of, HealthWrite, SAMPLE_RETENTION_SECS};
-use crate::store::Write;
 use crate::Result;
+use crate::audit::{EventType, Origin, Severity};
+use crate::metrics::{Metric, count};
+use crate::state::HealthState;
+use crate::store::Write;
+use crate::store::health::{HealthWrite, SAMPLE_RETENTION_SECS, day_of};
 
 /// The audit actor of the probe's events.
 pub const PROBE_ACTOR: &str = "health-probe";
@@ -93,11 +93,13 @@ pub async fn probe(state: &HealthState, origin: Origin, at_ms: i64) -> Result<Pr
         status,
         failing: names(&checks, Status::Failing),
     };
-    let mut writes: Vec<Write> = vec![HealthWrite::Sample {
-        sample: sample.clone(),
-        expires_at: at_ms.div_euclid(1000) + SAMPLE_RETENTION_SECS,
-    }
-    .into()];
+    let mut writes: Vec<Write> = vec![
+        HealthWrite::Sample {
+            sample: sample.clone(),
+            expires_at: at_ms.div_euclid(1000) + SAMPLE_RETENTION_SECS,
+        }
+        .into(),
+    ];
     let change = transition(previous.as_ref().map(|p| p.status), status);
     if let Some((event_type, severity)) = change {
         let event = state

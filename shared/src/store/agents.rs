@@ -9,11 +9,11 @@
 use async_trait::async_trait;
 use serde_json::Value;
 
+use crate::Result;
 use crate::domain::agents::{
     AgentId, AgentRecord, IdempotencyRecord, JobRecord, JobStatus, Maturity, ProposalRecord,
     ProposalStatus, WorkspaceId, WorkspaceRecord,
 };
-use crate::Result;
 
 /// One forward move of a job's status.
 #[derive(Debug, Clone, PartialEq)]

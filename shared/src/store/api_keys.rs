@@ -4,8 +4,8 @@
 use async_trait::async_trait;
 
 use super::TatCondition;
-use crate::domain::agents::ApiKeyRecord;
 use crate::Result;
+use crate::domain::agents::ApiKeyRecord;
 
 /// An API key state change, applied inside [`super::Transactions::transact`].
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,8 +3,8 @@
 
 use async_trait::async_trait;
 
-use crate::audit::AuditEvent;
 use crate::Result;
+use crate::audit::AuditEvent;
 
 /// The audit log, read side.
 #[async_trait]

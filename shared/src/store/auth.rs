@@ -6,8 +6,8 @@
 use async_trait::async_trait;
 
 use super::keys::RevocationKey;
-use crate::domain::{FailureCount, RevocationState, SessionRecord, UserRecord, Username};
 use crate::Result;
+use crate::domain::{FailureCount, RevocationState, SessionRecord, UserRecord, Username};
 
 /// What a generation rise does besides killing every token issued before.
 #[derive(Debug, Clone, PartialEq, Eq)]

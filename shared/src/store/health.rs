@@ -3,8 +3,8 @@
 
 use async_trait::async_trait;
 
-use crate::health::Sample;
 use crate::Result;
+use crate::health::Sample;
 
 /// How long a sample is kept (the HealthSamples TTL), in seconds.
 pub const SAMPLE_RETENTION_SECS: i64 = 90 * 24 * 3_600;

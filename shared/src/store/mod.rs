@@ -46,8 +46,8 @@ pub use self::health::{HealthSampleStore, HealthWrite};
 pub use self::keys::RevocationKey;
 pub use self::ratelimit::{RateLimitStore, TatCondition};
 pub use self::webhooks::{Claim, DeliveryStore, WebhookWrite};
-use crate::audit::AuditEvent;
 use crate::Result;
+use crate::audit::AuditEvent;
 
 /// A state change of any domain. [`Transactions::transact`] applies a list
 /// of them all or nothing.

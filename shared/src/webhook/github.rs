@@ -2,7 +2,7 @@
 //! in `X-GitHub-Delivery`, event type in `X-GitHub-Event`. GitHub signs no
 //! timestamp, so replays are refused by the delivery id alone.
 
-use super::{header, hex32, Rejection, Scheme, SigningKey, Verified};
+use super::{Rejection, Scheme, SigningKey, Verified, header, hex32};
 
 /// The GitHub scheme.
 #[derive(Debug, Clone, Copy)]

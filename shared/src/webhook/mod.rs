@@ -20,8 +20,8 @@ pub mod stripe;
 
 use std::collections::HashMap;
 
-use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -32,7 +32,7 @@ use crate::audit::{EventType, Severity};
 use crate::http::RequestContext;
 use crate::queue::OutgoingMessage;
 use crate::state::WebhookState;
-use crate::store::{keys, Claim, WebhookWrite};
+use crate::store::{Claim, WebhookWrite, keys};
 use crate::{Error, Result};
 
 /// The largest body accepted, in bytes (256 KiB, as `infra/openapi.yaml` says).
@@ -472,7 +472,7 @@ pub async fn receive(
         Claim::InFlight => {
             return Err(Error::Conflict(
                 "this delivery is being processed; retry shortly".into(),
-            ))
+            ));
         }
     }
 

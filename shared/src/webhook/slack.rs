@@ -3,7 +3,7 @@
 //! timestamp and signature (slash commands and interactions carry no id).
 //! `url_verification` is answered with its challenge after verification.
 
-use super::{check_timestamp, header, hex32, json_field, Rejection, Scheme, SigningKey, Verified};
+use super::{Rejection, Scheme, SigningKey, Verified, check_timestamp, header, hex32, json_field};
 
 /// The Slack scheme.
 #[derive(Debug, Clone, Copy)]
@@ -163,9 +163,11 @@ mod tests {
                 "{sig}"
             );
         }
-        assert!(Slack
-            .verify(&headers(&format!("v0={hex}"), "1000"), body, &[key], 1000)
-            .is_ok());
+        assert!(
+            Slack
+                .verify(&headers(&format!("v0={hex}"), "1000"), body, &[key], 1000)
+                .is_ok()
+        );
     }
 
     proptest! {

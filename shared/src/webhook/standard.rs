@@ -6,10 +6,10 @@
 //! is not a 32-byte MAC are skipped. A header with no usable `v1` entry is
 //! malformed; usable entries of which none matches are a bad signature.
 
-use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 
-use super::{header, json_field, verify_any, Rejection, Scheme, SigningKey, Verified};
+use super::{Rejection, Scheme, SigningKey, Verified, header, json_field, verify_any};
 
 /// The Standard Webhooks scheme.
 #[derive(Debug, Clone, Copy)]
@@ -115,14 +115,16 @@ mod tests {
             "1614265330",
             "v1a,c29tZXRoaW5n v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
         );
-        assert!(Standard
-            .verify(
-                &h,
-                br#"{"test": 2432232314}"#,
-                &[example_key()],
-                1_614_265_330
-            )
-            .is_ok());
+        assert!(
+            Standard
+                .verify(
+                    &h,
+                    br#"{"test": 2432232314}"#,
+                    &[example_key()],
+                    1_614_265_330
+                )
+                .is_ok()
+        );
     }
 
     /// The specification example's valid signature, for `EXAMPLE_BODY`.

@@ -5,7 +5,7 @@
 //! header without `t` or without any usable `v1` is malformed. The delivery
 //! id is the event's `id`, the type its `type`.
 
-use super::{header, hex32, json_field, verify_any, Rejection, Scheme, SigningKey, Verified};
+use super::{Rejection, Scheme, SigningKey, Verified, header, hex32, json_field, verify_any};
 
 /// The Stripe scheme.
 #[derive(Debug, Clone, Copy)]
@@ -80,7 +80,9 @@ mod tests {
         let key = SigningKey::new(b"whsec_test_secret");
         let good = sign(b"whsec_test_secret", 1_700_000_000, BODY);
         let other = sign(b"whsec_old_secret", 1_700_000_000, BODY);
-        let h = headers(&format!("t=1700000000,v1={other},v1={good},v0=6ffbb59b2300aae63f272406069a9788598b792a944a07aba816edb039989a39"));
+        let h = headers(&format!(
+            "t=1700000000,v1={other},v1={good},v0=6ffbb59b2300aae63f272406069a9788598b792a944a07aba816edb039989a39"
+        ));
         let v = Stripe
             .verify(
                 &h,

@@ -28,8 +28,8 @@ use std::collections::BTreeMap;
 
 use serde::de::{self, Deserializer, Unexpected};
 use serde::{Deserialize, Serialize};
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 use super::exact::{Figure, Rational};
 use super::fields::{self, Cents, Currency, Date, Fraction, Quantity, SignedCents, Text};
@@ -1006,10 +1006,10 @@ mod tests {
     use std::collections::BTreeSet;
 
     use proptest::prelude::*;
-    use serde_json::{json, Value};
+    use serde_json::{Value, json};
 
-    use time::format_description::well_known::Rfc3339;
     use time::OffsetDateTime;
+    use time::format_description::well_known::Rfc3339;
 
     use super::normalise_email;
     use crate::agents::business::testing;

@@ -355,9 +355,11 @@ mod tests {
         assert_eq!(r(1, 3).checked_sub(r(1, 2)), Some(r(-1, 6)));
         assert_eq!(r(1, 3).checked_div(r(2, 3)), Some(r(1, 2)));
         assert!(r(1, 3).checked_div(Rational::integer(0)).is_none());
-        assert!(Rational::integer(i128::MAX)
-            .checked_mul(Rational::integer(2))
-            .is_none());
+        assert!(
+            Rational::integer(i128::MAX)
+                .checked_mul(Rational::integer(2))
+                .is_none()
+        );
     }
 
     #[test]

@@ -15,8 +15,8 @@ use std::collections::HashMap;
 use std::fmt;
 
 use rust_decimal::Decimal;
-use serde::de::{self, Deserialize, Deserializer, Unexpected, Visitor};
 use serde::Serialize;
+use serde::de::{self, Deserialize, Deserializer, Unexpected, Visitor};
 
 use super::exact::Rational;
 
@@ -202,7 +202,7 @@ impl DecimalIn {
 /// zeros of a whole number are not significant (10^15 has one digit).
 fn significant_digits(d: Decimal) -> u32 {
     let mut m = d.mantissa().unsigned_abs();
-    while m != 0 && m % 10 == 0 {
+    while m != 0 && m.is_multiple_of(10) {
         m /= 10;
     }
     let mut digits = 1;

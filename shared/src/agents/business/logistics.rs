@@ -167,13 +167,13 @@ impl BusinessAction for ShipmentStatus {
             "id",
         )?;
         for (i, s) in input.shipments.iter().enumerate() {
-            if let Some(delivered) = s.delivered {
-                if delivered > input.as_of {
-                    return Err(InvalidInput::new(
-                        format!("shipments[{i}].delivered"),
-                        format!("{delivered} is after as_of {}", input.as_of),
-                    ));
-                }
+            if let Some(delivered) = s.delivered
+                && delivered > input.as_of
+            {
+                return Err(InvalidInput::new(
+                    format!("shipments[{i}].delivered"),
+                    format!("{delivered} is after as_of {}", input.as_of),
+                ));
             }
         }
         Ok(())
@@ -387,7 +387,7 @@ impl BusinessAction for ReorderPlan {
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
-    use serde_json::{json, Value};
+    use serde_json::{Value, json};
 
     use crate::agents::business::exact::Rational;
     use crate::agents::business::testing;
@@ -777,8 +777,7 @@ mod tests {
         }
         // Any lead time is accepted: ceil(1.5 × 3651) + 5 = 5476.5 -> 5477 + 5 = 5482.
         assert_eq!(
-            result("reorder_plan", with("lead_time_days", json!(3651)))["items"][1]
-                ["reorder_point"],
+            result("reorder_plan", with("lead_time_days", json!(3651)))["items"][1]["reorder_point"],
             5482
         );
         // With no demand even the longest lead time needs nothing: 0 + 5.

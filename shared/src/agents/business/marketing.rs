@@ -294,7 +294,7 @@ impl BusinessAction for CacTrend {
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
-    use serde_json::{json, Value};
+    use serde_json::{Value, json};
 
     use crate::agents::business::fields::MAX_CENTS;
     use crate::agents::business::testing;

@@ -674,7 +674,7 @@ impl BusinessAction for HiringPlan {
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
-    use serde_json::{json, Value};
+    use serde_json::{Value, json};
 
     use super::cagr;
     use crate::agents::business::testing;

@@ -15,7 +15,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::fields::{self, Cents, Count, Currency, Quantity, Text};
-use crate::agents::catalogue::{to_value, BusinessAction, Effect, Failure, InvalidInput, Outcome};
+use crate::agents::catalogue::{BusinessAction, Effect, Failure, InvalidInput, Outcome, to_value};
 use crate::domain::agents::{AgentType, Complexity};
 
 /// A vendor's price for a sku from a minimum quantity.
@@ -406,7 +406,7 @@ impl BusinessAction for SubmitPurchaseOrder {
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
-    use serde_json::{json, Value};
+    use serde_json::{Value, json};
 
     use crate::agents::business::testing;
     use crate::agents::catalogue::{Effect, Failure};

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::agents::catalogue::{catalogue, Action, Failure, Outcome};
+use crate::agents::catalogue::{Action, Failure, Outcome, catalogue};
 use crate::domain::agents::AgentType;
 
 /// The catalogue's `name` action of `agent`.

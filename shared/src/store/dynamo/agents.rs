@@ -10,10 +10,10 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem};
 
 use super::item::{
-    get_bool, get_json, get_list, get_n, get_opt_json, get_opt_n, get_opt_s, get_parsed, get_s,
-    json, list, n, s, Item,
+    Item, get_bool, get_json, get_list, get_n, get_opt_json, get_opt_n, get_opt_s, get_parsed,
+    get_s, json, list, n, s,
 };
-use super::{build_err, tables, unavailable, DynamoStore, Expr};
+use super::{DynamoStore, Expr, build_err, tables, unavailable};
 use crate::domain::agents::{
     AgentId, AgentRecord, AgentType, IdempotencyRecord, JobRecord, JobStatus, Maturity,
     ProposalRecord, ProposalStatus, WorkspaceId, WorkspaceRecord,

@@ -5,11 +5,11 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, TransactWriteItem};
 
-use super::item::{get_list, get_n, get_opt_n, get_parsed, get_s, list, n, s, Item};
-use super::{unavailable, DynamoStore, Expr};
+use super::item::{Item, get_list, get_n, get_opt_n, get_parsed, get_s, list, n, s};
+use super::{DynamoStore, Expr, unavailable};
 use crate::domain::agents::{AgentId, ApiKeyRecord};
-use crate::store::api_keys::{ApiKeyStore, ApiKeyWrite};
 use crate::store::TatCondition;
+use crate::store::api_keys::{ApiKeyStore, ApiKeyWrite};
 use crate::{Error, Result};
 
 fn key_key(key_id: &str) -> Item {

@@ -4,11 +4,11 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 
-use super::item::{get_n, get_opt_s, get_s, n, s, Item};
-use super::{tables, unavailable, DynamoStore, Expr};
+use super::item::{Item, get_n, get_opt_s, get_s, n, s};
+use super::{DynamoStore, Expr, tables, unavailable};
+use crate::Result;
 use crate::audit::{AuditEvent, EventType, Origin, Severity};
 use crate::store::AuditStore;
-use crate::Result;
 
 impl DynamoStore {
     pub(super) fn audit_item(&self, event: &AuditEvent) -> Result<TransactWriteItem> {

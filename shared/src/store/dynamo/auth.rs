@@ -5,12 +5,12 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 
-use super::item::{get_list, get_n, get_opt_n, get_opt_s, get_s, list, n, s, Item};
-use super::{build_err, unavailable, DynamoStore, Expr};
+use super::item::{Item, get_list, get_n, get_opt_n, get_opt_s, get_s, list, n, s};
+use super::{DynamoStore, Expr, build_err, unavailable};
+use crate::Result;
 use crate::domain::{FailureCount, RevocationState, Role, SessionRecord, UserRecord, Username};
 use crate::store::auth::{AccountChange, AuthWrite, SessionStore, UserStore};
 use crate::store::keys::{self, RevocationKey};
-use crate::Result;
 
 /// A user's generation condition: the stored value is `:g`, or absent and
 /// `:g` is zero (items written before generations existed).

@@ -10,12 +10,12 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 
-use super::item::{get_list, get_n, get_s, list, n, s, Item};
-use super::{unavailable, DynamoStore, Expr};
-use crate::health::{Sample, Status};
-use crate::store::health::{day_of, HealthSampleStore, HealthWrite};
-use crate::store::keys::health_day;
+use super::item::{Item, get_list, get_n, get_s, list, n, s};
+use super::{DynamoStore, Expr, unavailable};
 use crate::Result;
+use crate::health::{Sample, Status};
+use crate::store::health::{HealthSampleStore, HealthWrite, day_of};
+use crate::store::keys::health_day;
 
 /// `at_ms` as the sort key: `2026-11-24T12:00:03.250Z`. Times outside
 /// years 0 to 9999 (never a probe's) clamp to the ends of that range.

@@ -26,9 +26,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update};
-use aws_sdk_dynamodb::Client;
 
 use self::item::Item;
 use super::{Transactions, Write};
@@ -122,7 +122,7 @@ impl DynamoStore {
     /// A store over the tables named `<prefix><table>`.
     pub fn new(client: Client, prefix: &str) -> Self {
         use tables::{
-            ACTIVE_TOKENS, AGENTS, AGENT_JOBS, API_KEYS, AUDIT_LOG, HEALTH_SAMPLES, PROPOSALS,
+            ACTIVE_TOKENS, AGENT_JOBS, AGENTS, API_KEYS, AUDIT_LOG, HEALTH_SAMPLES, PROPOSALS,
             RATE_LIMITS, REVOKED_TOKENS, USERS, WEBHOOK_DELIVERIES, WORKSPACES,
         };
         Self {

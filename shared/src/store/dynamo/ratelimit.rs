@@ -5,9 +5,9 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 
 use super::item::{get_n, n, s};
-use super::{unavailable, DynamoStore};
-use crate::store::{RateLimitStore, TatCondition};
+use super::{DynamoStore, unavailable};
 use crate::Result;
+use crate::store::{RateLimitStore, TatCondition};
 
 /// The condition expression of a GCRA update over the attribute `#t`
 /// (`tat`), and the value of its `:c` placeholder. API keys keep their

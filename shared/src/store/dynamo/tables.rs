@@ -1,11 +1,11 @@
 //! The DynamoDB tables: names, keys, indexes and TTL, defined once for the
 //! adapter, for `warden tables create` and for the tests.
 
+use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ScalarAttributeType, SseSpecification, TimeToLiveSpecification,
 };
-use aws_sdk_dynamodb::Client;
 
 use crate::{Error, Result};
 

@@ -5,12 +5,12 @@ use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, TransactWriteItem};
 
-use super::item::{get_opt_s, n, s, Item};
-use super::{unavailable, DynamoStore, Expr};
-use crate::store::webhooks::{
-    Claim, DeliveryStatus, DeliveryStore, WebhookWrite, STALE_CLAIM_SECS,
-};
+use super::item::{Item, get_opt_s, n, s};
+use super::{DynamoStore, Expr, unavailable};
 use crate::Result;
+use crate::store::webhooks::{
+    Claim, DeliveryStatus, DeliveryStore, STALE_CLAIM_SECS, WebhookWrite,
+};
 
 const PENDING: DeliveryStatus = DeliveryStatus::Pending;
 const ENQUEUED: DeliveryStatus = DeliveryStatus::Enqueued;

@@ -5,12 +5,12 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 
 use super::MemoryStore;
+use crate::Result;
 use crate::domain::agents::{
     AgentId, AgentRecord, IdempotencyRecord, JobRecord, JobStatus, ProposalRecord, ProposalStatus,
     WorkspaceId, WorkspaceRecord,
 };
 use crate::store::agents::{AgentStore, AgentWrite, Page, RunContext};
-use crate::Result;
 
 #[derive(Debug, Default)]
 pub(super) struct AgentTables {

@@ -6,8 +6,8 @@ use async_trait::async_trait;
 
 use super::MemoryStore;
 use crate::domain::agents::ApiKeyRecord;
-use crate::store::api_keys::{ApiKeyStore, ApiKeyWrite};
 use crate::store::TatCondition;
+use crate::store::api_keys::{ApiKeyStore, ApiKeyWrite};
 use crate::{Error, Result};
 
 #[derive(Debug, Default)]

@@ -5,10 +5,10 @@ use std::collections::{BTreeMap, HashMap};
 use async_trait::async_trait;
 
 use super::MemoryStore;
+use crate::Result;
 use crate::domain::{FailureCount, RevocationState, SessionRecord, UserRecord, Username};
 use crate::store::auth::{AccountChange, AuthWrite, SessionStore, UserStore};
 use crate::store::keys::{self, RevocationKey};
-use crate::Result;
 
 /// A RevokedTokens entry.
 #[derive(Debug, Clone)]

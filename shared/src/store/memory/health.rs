@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 
 use super::MemoryStore;
-use crate::health::Sample;
-use crate::store::health::{HealthSampleStore, HealthWrite, DAY_MS};
 use crate::Result;
+use crate::health::Sample;
+use crate::store::health::{DAY_MS, HealthSampleStore, HealthWrite};
 
 /// Samples by time (milliseconds), with their expiry.
 #[derive(Debug, Default)]

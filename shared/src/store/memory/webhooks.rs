@@ -5,10 +5,10 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 
 use super::MemoryStore;
-use crate::store::webhooks::{
-    Claim, DeliveryStatus, DeliveryStore, WebhookWrite, STALE_CLAIM_SECS,
-};
 use crate::Result;
+use crate::store::webhooks::{
+    Claim, DeliveryStatus, DeliveryStore, STALE_CLAIM_SECS, WebhookWrite,
+};
 
 #[derive(Debug, Clone, Copy)]
 struct Delivery {
@@ -58,10 +58,10 @@ impl DeliveryStore for MemoryStore {
         let deliveries = &mut tables.webhooks.deliveries;
         match deliveries.get(delivery_key) {
             Some(d) if d.expires_at > now && d.status == DeliveryStatus::Enqueued => {
-                return Ok(Claim::Delivered)
+                return Ok(Claim::Delivered);
             }
             Some(d) if d.expires_at > now && d.claimed_at > now - STALE_CLAIM_SECS => {
-                return Ok(Claim::InFlight)
+                return Ok(Claim::InFlight);
             }
             _ => {}
         }

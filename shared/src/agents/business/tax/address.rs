@@ -7,8 +7,8 @@
 
 use std::fmt;
 
-use serde::de::{self, Deserialize, Deserializer, Unexpected};
 use serde::Serialize;
+use serde::de::{self, Deserialize, Deserializer, Unexpected};
 
 /// The 50 states and DC: postal code and full name, in code order.
 ///

@@ -286,7 +286,7 @@ impl BusinessAction for EstimateLiability {
             .nexus
             .iter()
             .enumerate()
-            .filter(|(_, &state)| rate_of(state).is_none())
+            .filter(|&(_, &state)| rate_of(state).is_none())
             .map(|(i, state)| format!("nexus[{i}] {:?}: no rate given", state.code()))
             .collect();
         if !missing.is_empty() {

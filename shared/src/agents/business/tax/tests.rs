@@ -1,7 +1,7 @@
 //! Tests of the tax actions, run as the run handler and the worker do.
 
 use proptest::prelude::*;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::agents::business::testing;
 use crate::agents::catalogue::Failure;

@@ -218,23 +218,23 @@ impl Table {
             return Err("the note is empty".to_owned());
         }
         for pair in self.rows.windows(2) {
-            if let [a, b] = pair {
-                if (a.state, a.effective_from) >= (b.state, b.effective_from) {
-                    return Err(format!(
-                        "rows {} {} and {} {} are not in order (state, then date) or repeat",
-                        a.state, a.effective_from, b.state, b.effective_from
-                    ));
-                }
+            if let [a, b] = pair
+                && (a.state, a.effective_from) >= (b.state, b.effective_from)
+            {
+                return Err(format!(
+                    "rows {} {} and {} {} are not in order (state, then date) or repeat",
+                    a.state, a.effective_from, b.state, b.effective_from
+                ));
             }
         }
         for row in &self.rows {
             let at = format!("row {} {}", row.state, row.effective_from);
             match (row.rule, row.transactions) {
                 (Rule::Sales, Some(_)) => {
-                    return Err(format!("{at}: a sales rule has no transactions threshold"))
+                    return Err(format!("{at}: a sales rule has no transactions threshold"));
                 }
                 (Rule::SalesAndTransactions | Rule::SalesOrTransactions, None) => {
-                    return Err(format!("{at}: the rule needs a transactions threshold"))
+                    return Err(format!("{at}: the rule needs a transactions threshold"));
                 }
                 (_, Some(0)) => return Err(format!("{at}: a transactions threshold of 0")),
                 _ => {}
@@ -275,7 +275,7 @@ pub fn table() -> Result<&'static Table, Failure> {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::{json, Value};
+    use serde_json::{Value, json};
 
     use super::*;
 
