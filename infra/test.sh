@@ -17,6 +17,16 @@ OPENAPI_VALIDATOR_VERSION=0.9.0
 
 log() { printf '==> %s\n' "$*" >&2; }
 
+# rust-toolchain.toml pins the toolchain. rustup installs it on first use,
+# unless automatic installs are off (RUSTUP_AUTO_INSTALL=0): install it here.
+if command -v rustup >/dev/null 2>&1; then
+  TOOLCHAIN=$(sed -n 's/^channel = "\(.*\)"$/\1/p' rust-toolchain.toml)
+  if ! rustup toolchain list | grep -q "^$TOOLCHAIN-"; then
+    log "installing the pinned Rust toolchain $TOOLCHAIN"
+    rustup toolchain install "$TOOLCHAIN" --profile minimal --component rustfmt,clippy
+  fi
+fi
+
 if ! "$VENV/bin/python" -c "import moto, cfnlint, flask, openapi_spec_validator" >/dev/null 2>&1 \
    || [ "$("$VENV/bin/python" -c 'import moto; print(moto.__version__)' 2>/dev/null)" != "$MOTO_VERSION" ]; then
   log "installing moto[server]==$MOTO_VERSION, cfn-lint==$CFN_LINT_VERSION and openapi-spec-validator into .venv"
