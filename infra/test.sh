@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The one test command: formatting, lints, every test (including the ones
 # that talk to a real DynamoDB-compatible server through the AWS SDK), and
-# the SAM template lint.
+# the SAM template's checks (cfn-lint, sam validate --lint, checkov).
 #
 # On first run it creates .venv and installs moto's server and cfn-lint from
-# PyPI. It starts moto on a free loopback port with dummy credentials, and
-# stops it on every exit path.
+# PyPI, and the SAM CLI and checkov into .venv-sam and .venv-checkov. It
+# starts moto on a free loopback port with dummy credentials, and stops it on
+# every exit path.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -34,6 +35,25 @@ if ! "$VENV/bin/python" -c "import moto, cfnlint, flask, openapi_spec_validator"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check \
     "moto[server]==$MOTO_VERSION" "cfn-lint==$CFN_LINT_VERSION" \
     "openapi-spec-validator==$OPENAPI_VALIDATOR_VERSION"
+fi
+
+# The SAM CLI (sam validate --lint) and checkov, pinned, each in its own
+# venv: both pin boto3 and friends, differently from moto and from each
+# other. Installed on first run (about 1.5 minutes each).
+SAM_VENV="$ROOT/.venv-sam"
+SAM_CLI_VERSION=1.170.0
+CHECKOV_VENV="$ROOT/.venv-checkov"
+CHECKOV_VERSION=3.3.30
+installed() { "$1/bin/python" -c "import importlib.metadata as m; print(m.version('$2'))" 2>/dev/null || true; }
+if [ "$(installed "$SAM_VENV" aws-sam-cli)" != "$SAM_CLI_VERSION" ]; then
+  log "installing aws-sam-cli==$SAM_CLI_VERSION into .venv-sam"
+  python3 -m venv "$SAM_VENV"
+  "$SAM_VENV/bin/pip" install --quiet --disable-pip-version-check "aws-sam-cli==$SAM_CLI_VERSION"
+fi
+if [ "$(installed "$CHECKOV_VENV" checkov)" != "$CHECKOV_VERSION" ]; then
+  log "installing checkov==$CHECKOV_VERSION into .venv-checkov"
+  python3 -m venv "$CHECKOV_VENV"
+  "$CHECKOV_VENV/bin/pip" install --quiet --disable-pip-version-check "checkov==$CHECKOV_VERSION"
 fi
 
 # Dummy credentials: nothing here ever talks to AWS itself.
@@ -90,6 +110,13 @@ rm -f "$WARDEN_ACTION_EXAMPLES"
 cargo test --workspace 2>&1 | tee "$TEST_LOG"
 log "cfn-lint template.yaml"
 "$VENV/bin/cfn-lint" template.yaml
+# Offline: SAM's own translation of the template, then cfn-lint on it; no
+# AWS call (the dummy credentials above), no telemetry.
+log "sam validate --lint"
+SAM_CLI_TELEMETRY=0 "$SAM_VENV/bin/sam" validate --lint --template-file template.yaml
+# Every skipped check is in infra/checkov.yaml, with its reason.
+log "checkov template.yaml"
+"$CHECKOV_VENV/bin/checkov" -f template.yaml --framework cloudformation --config-file infra/checkov.yaml
 log "infra/openapi.yaml is valid OpenAPI 3.1"
 "$VENV/bin/openapi-spec-validator" infra/openapi.yaml
 log "every action's request and job match infra/openapi.yaml"
