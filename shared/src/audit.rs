@@ -81,9 +81,57 @@ pub enum EventType {
     HealthFailing,
     /// The health probe found every check ok again.
     HealthRecovered,
+    /// A user's roles were replaced; every token of theirs was revoked.
+    UserRolesChanged,
+    /// A webhook source's secret was replaced in Secrets Manager (the
+    /// previous one kept for rotation).
+    WebhookSecretRotated,
+    /// A new JWT signing key version was put in Secrets Manager.
+    JwtKeyRotated,
 }
 
 impl EventType {
+    /// Every event type, in declaration order (what `warden audit query
+    /// --type` accepts).
+    pub const ALL: [EventType; 36] = [
+        EventType::LoginSuccess,
+        EventType::LoginFailed,
+        EventType::LoginRateLimited,
+        EventType::TokenRefreshed,
+        EventType::RefreshFailed,
+        EventType::RefreshTokenReused,
+        EventType::UserCreated,
+        EventType::TokenRevoked,
+        EventType::SessionRevoked,
+        EventType::AllTokensRevoked,
+        EventType::PasswordChanged,
+        EventType::UserDisabled,
+        EventType::UserEnabled,
+        EventType::WebhookAccepted,
+        EventType::WebhookRejected,
+        EventType::AgentRegistered,
+        EventType::AgentMaturityChanged,
+        EventType::AgentDisabled,
+        EventType::AgentEnabled,
+        EventType::WorkspaceCreated,
+        EventType::ApiKeyCreated,
+        EventType::ApiKeyRevoked,
+        EventType::ApiKeyRejected,
+        EventType::AgentRunRequested,
+        EventType::AgentRunBlocked,
+        EventType::AgentRunFailed,
+        EventType::ProposalCreated,
+        EventType::ProposalApproved,
+        EventType::ProposalRejected,
+        EventType::ProposalExpired,
+        EventType::HealthDegraded,
+        EventType::HealthFailing,
+        EventType::HealthRecovered,
+        EventType::UserRolesChanged,
+        EventType::WebhookSecretRotated,
+        EventType::JwtKeyRotated,
+    ];
+
     /// The name stored and shown, e.g. `LOGIN_SUCCESS`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -120,6 +168,9 @@ impl EventType {
             EventType::HealthDegraded => "HEALTH_DEGRADED",
             EventType::HealthFailing => "HEALTH_FAILING",
             EventType::HealthRecovered => "HEALTH_RECOVERED",
+            EventType::UserRolesChanged => "USER_ROLES_CHANGED",
+            EventType::WebhookSecretRotated => "WEBHOOK_SECRET_ROTATED",
+            EventType::JwtKeyRotated => "JWT_KEY_ROTATED",
         }
     }
 
@@ -211,7 +262,8 @@ pub struct AuditEvent {
     pub event_type: EventType,
     /// How much it matters.
     pub severity: Severity,
-    /// Who acted: a user id, or `anonymous`.
+    /// Who acted: a user id, the operator of a `warden` command (its
+    /// origin's), or `anonymous`.
     pub actor: String,
     /// Whom it concerned, when not the actor (e.g. the username tried).
     pub subject: Option<String>,
@@ -225,7 +277,10 @@ pub struct AuditEvent {
 }
 
 impl AuditEvent {
-    /// A new event of `event_type` that `origin` asked for.
+    /// A new event of `event_type` that `origin` asked for. Its actor is
+    /// the operator when the `warden` command asked (so every change an
+    /// operator makes is found by their identity), else `anonymous` until
+    /// [`AuditEvent::actor`] names one.
     pub fn new(
         event_type: EventType,
         severity: Severity,
@@ -233,12 +288,16 @@ impl AuditEvent {
         at_millis: i64,
         retention_days: i64,
     ) -> Self {
+        let actor = match &origin {
+            Origin::Cli { operator } => operator.clone(),
+            _ => "anonymous".into(),
+        };
         Self {
             event_id: crate::clock::ulid_at(at_millis),
             at_millis,
             event_type,
             severity,
-            actor: "anonymous".into(),
+            actor,
             subject: None,
             origin,
             details: Map::new(),
@@ -312,6 +371,30 @@ mod tests {
             shards.len() > 8,
             "events should spread over shards: {shards:?}"
         );
+    }
+
+    #[test]
+    fn every_event_type_is_listed_once_and_round_trips() {
+        let names: std::collections::HashSet<_> =
+            EventType::ALL.iter().map(|t| t.as_str()).collect();
+        assert_eq!(names.len(), EventType::ALL.len());
+        for t in EventType::ALL {
+            assert_eq!(EventType::parse(t.as_str()), Some(t));
+        }
+    }
+
+    #[test]
+    fn a_cli_event_names_its_operator_as_the_actor() {
+        let cli = Origin::Cli {
+            operator: "arn:aws:iam::123456789012:user/ops".into(),
+        };
+        let e = AuditEvent::new(EventType::UserEnabled, Severity::Info, cli, 0, 1);
+        assert_eq!(e.actor, "arn:aws:iam::123456789012:user/ops");
+        let queue = Origin::Queue {
+            message_id: "m".into(),
+        };
+        let e = AuditEvent::new(EventType::AgentRunFailed, Severity::Info, queue, 0, 1);
+        assert_eq!(e.actor, "anonymous");
     }
 
     #[test]

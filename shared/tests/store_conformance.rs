@@ -10,7 +10,8 @@ use warden::audit::{AuditEvent, EventType, Origin, Severity};
 use warden::domain::{Role, SessionRecord, UserRecord, Username};
 use warden::store::memory::MemoryStore;
 use warden::store::{
-    AccountChange, AuthStore, AuthWrite, RevocationKey, TatCondition, WebhookStore, Write,
+    AccountChange, AuditQuery, AuthStore, AuthWrite, RevocationKey, TatCondition, WebhookStore,
+    Write,
 };
 
 /// Every port of both adapters, for the checks below.
@@ -426,6 +427,132 @@ async fn audit_events_read_back_newest_first(store: &dyn Store) {
     assert!(matches!(duplicate, Err(Error::ConditionFailed)));
 }
 
+async fn audit_queries_read_the_window_newest_first_by_actor_and_type(store: &dyn Store) {
+    const HOUR: i64 = 3_600_000;
+    let now = NOW * 1000;
+    // Three days of events (so several day buckets and their shards), of
+    // two actors and two types, written out of order.
+    let mut written = Vec::new();
+    for i in 0..24 {
+        let at = now - i * 3 * HOUR;
+        let actor = if i % 2 == 0 { "ops" } else { "someone" };
+        let mut e = audit(actor, at);
+        if i % 3 == 0 {
+            e.event_type = EventType::UserDisabled;
+        }
+        written.push(e);
+    }
+    for e in written.iter().rev() {
+        store.transact(vec![Write::Audit(e.clone())]).await.unwrap();
+    }
+    // One in the future of the window: never returned.
+    store
+        .transact(vec![Write::Audit(audit("ops", now + HOUR))])
+        .await
+        .unwrap();
+    let query =
+        |actor: Option<&str>, t: Option<EventType>, since_hours: i64, limit: usize| AuditQuery {
+            actor: actor.map(str::to_owned),
+            event_type: t,
+            since_millis: now - since_hours * HOUR,
+            until_millis: now,
+            limit,
+        };
+    let want = |f: &dyn Fn(&AuditEvent) -> bool, since_hours: i64| -> Vec<AuditEvent> {
+        let mut v: Vec<_> = written
+            .iter()
+            .filter(|e| e.at_millis >= now - since_hours * HOUR && f(e))
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| b.event_id.cmp(&a.event_id));
+        v
+    };
+    // Every bucket of the last 48 hours (three UTC days at most).
+    let all = store
+        .query_audit(&query(None, None, 48, 100))
+        .await
+        .unwrap();
+    assert_eq!(all, want(&|_| true, 48));
+    assert_eq!(all.len(), 17);
+    assert!(all.windows(2).all(|w| w[0].at_millis >= w[1].at_millis));
+    // The limit keeps the newest.
+    let newest = store.query_audit(&query(None, None, 48, 5)).await.unwrap();
+    assert_eq!(newest, all[..5].to_vec());
+    // By type, across the buckets.
+    let disabled = store
+        .query_audit(&query(None, Some(EventType::UserDisabled), 72, 100))
+        .await
+        .unwrap();
+    assert_eq!(
+        disabled,
+        want(&|e| e.event_type == EventType::UserDisabled, 72)
+    );
+    assert_eq!(disabled.len(), 8);
+    // By actor (the actor index), with the window and the type.
+    let ops = store
+        .query_audit(&query(Some("ops"), None, 24, 100))
+        .await
+        .unwrap();
+    assert_eq!(ops, want(&|e| e.actor == "ops", 24));
+    assert_eq!(ops.len(), 5);
+    let ops_disabled = store
+        .query_audit(&query(Some("ops"), Some(EventType::UserDisabled), 72, 2))
+        .await
+        .unwrap();
+    let all_ops_disabled = want(
+        &|e| e.actor == "ops" && e.event_type == EventType::UserDisabled,
+        72,
+    );
+    assert_eq!(all_ops_disabled.len(), 4);
+    assert_eq!(ops_disabled, all_ops_disabled[..2].to_vec());
+    // Nothing in an empty window.
+    let past = AuditQuery {
+        since_millis: now - 200 * HOUR,
+        until_millis: now - 100 * HOUR,
+        ..query(None, None, 0, 100)
+    };
+    assert!(store.query_audit(&past).await.unwrap().is_empty());
+}
+
+async fn users_are_listed_and_roles_change_with_the_generation(store: &dyn Store) {
+    let (bob, alice) = (user("bob"), user("alice"));
+    for u in [&bob, &alice] {
+        store
+            .transact(vec![AuthWrite::CreateUser(u.clone()).into()])
+            .await
+            .unwrap();
+    }
+    let listed: Vec<_> = store
+        .list_users()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.username)
+        .collect();
+    assert_eq!(listed, vec![name("alice"), name("bob")]);
+    let change = AuthWrite::RaiseGeneration {
+        username: name("bob"),
+        user_id: bob.user_id.clone(),
+        expected_generation: 0,
+        change: AccountChange::Roles(vec![Role::Admin]),
+    };
+    store.transact(vec![change.clone().into()]).await.unwrap();
+    let after = store.get_user(&name("bob")).await.unwrap().unwrap();
+    assert_eq!(after.roles, vec![Role::Admin]);
+    assert_eq!(after.generation, 1);
+    assert_eq!(
+        store.user_generation(&bob.user_id).await.unwrap(),
+        Some((name("bob"), 1))
+    );
+    // A change read at the old generation is cancelled.
+    assert!(matches!(
+        store.transact(vec![change.into()]).await,
+        Err(Error::ConditionFailed)
+    ));
+    let alice_after = store.get_user(&name("alice")).await.unwrap().unwrap();
+    assert_eq!(alice_after.roles, alice.roles);
+}
+
 async fn rate_state_updates_only_under_their_condition(store: &dyn Store) {
     assert_eq!(
         store
@@ -504,6 +631,8 @@ conformance!(
     refresh_rotation_is_a_compare_and_set,
     sessions_are_listed_per_user,
     audit_events_read_back_newest_first,
+    audit_queries_read_the_window_newest_first_by_actor_and_type,
+    users_are_listed_and_roles_change_with_the_generation,
     rate_state_updates_only_under_their_condition,
 );
 

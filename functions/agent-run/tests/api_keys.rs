@@ -679,6 +679,12 @@ impl AuditStore for RevokeAfterRead {
     ) -> warden::Result<Vec<warden::audit::AuditEvent>> {
         self.inner.audit_by_actor(actor, limit).await
     }
+    async fn query_audit(
+        &self,
+        query: &warden::store::AuditQuery,
+    ) -> warden::Result<Vec<warden::audit::AuditEvent>> {
+        self.inner.query_audit(query).await
+    }
 }
 
 #[async_trait::async_trait]

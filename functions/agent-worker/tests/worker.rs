@@ -161,6 +161,9 @@ impl AuditStore for Hooked {
     async fn audit_by_actor(&self, actor: &str, limit: usize) -> Result<Vec<AuditEvent>> {
         self.inner.audit_by_actor(actor, limit).await
     }
+    async fn query_audit(&self, query: &warden::store::AuditQuery) -> Result<Vec<AuditEvent>> {
+        self.inner.query_audit(query).await
+    }
 }
 
 #[async_trait]

@@ -895,6 +895,9 @@ impl warden::store::UserStore for RevokeAllInBetween {
     async fn user_generation(&self, id: &str) -> Result<Option<(Username, u64)>, Error> {
         self.inner.user_generation(id).await
     }
+    async fn list_users(&self) -> Result<Vec<UserRecord>, Error> {
+        self.inner.list_users().await
+    }
 }
 
 #[async_trait::async_trait]
@@ -955,6 +958,12 @@ impl warden::store::AuditStore for RevokeAllInBetween {
         limit: usize,
     ) -> Result<Vec<warden::audit::AuditEvent>, Error> {
         self.inner.audit_by_actor(actor, limit).await
+    }
+    async fn query_audit(
+        &self,
+        query: &warden::store::AuditQuery,
+    ) -> Result<Vec<warden::audit::AuditEvent>, Error> {
+        self.inner.query_audit(query).await
     }
 }
 

@@ -793,6 +793,12 @@ impl warden::store::AuditStore for CountingStore {
     ) -> Result<Vec<warden::audit::AuditEvent>> {
         self.inner.audit_by_actor(actor, limit).await
     }
+    async fn query_audit(
+        &self,
+        query: &warden::store::AuditQuery,
+    ) -> Result<Vec<warden::audit::AuditEvent>> {
+        self.inner.query_audit(query).await
+    }
 }
 
 #[async_trait]

@@ -288,6 +288,98 @@ pub async fn revoke_all(
     raise_generation(state, user_id, rise).await
 }
 
+/// Revoke-all asked for by an operator (`warden users revoke-all`): the
+/// same generation rise as [`revoke_all`], for the user named `username`,
+/// audited as `ALL_TOKENS_REVOKED` with `actor` and the reason.
+pub async fn revoke_all_of(
+    accounts: &Accounts,
+    origin: Origin,
+    actor: &str,
+    username: &Username,
+    reason: &str,
+) -> Result<RevokeAllOutcome> {
+    let user = accounts
+        .store
+        .get_user(username)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no user {username}")))?;
+    let rise = GenerationRise {
+        actor,
+        origin,
+        change: AccountChange::None,
+        event_type: EventType::AllTokensRevoked,
+        details: vec![
+            ("target_user_id", user.user_id.clone()),
+            ("username", username.to_string()),
+            ("reason", reason.chars().take(500).collect()),
+        ],
+    };
+    raise_generation(accounts, &user.user_id, rise).await
+}
+
+/// What [`set_roles`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RolesOutcome {
+    /// The roles were replaced and every token the user held was revoked.
+    Changed {
+        /// The roles before.
+        from: Vec<Role>,
+        /// The generation rise.
+        revoked: RevokeAllOutcome,
+    },
+    /// The user already had exactly these roles: nothing was written.
+    Unchanged,
+}
+
+/// Replaces a user's roles (`warden users roles`). Tokens carry the roles
+/// they were issued with, so the change is a generation rise: every token
+/// the user holds dies in the same write, and a removed role stops working
+/// at once (the user logs in again to get the new roles). The same roles
+/// in another order change nothing and revoke nothing.
+pub async fn set_roles(
+    accounts: &Accounts,
+    origin: Origin,
+    actor: &str,
+    username: &Username,
+    roles: &[Role],
+) -> Result<RolesOutcome> {
+    if roles.is_empty() {
+        return Err(Error::BadRequest("a user needs at least one role".into()));
+    }
+    let mut roles = roles.to_vec();
+    roles.sort_by_key(|r| r.as_str());
+    roles.dedup();
+    let user = accounts
+        .store
+        .get_user(username)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no user {username}")))?;
+    let mut before = user.roles.clone();
+    before.sort_by_key(|r| r.as_str());
+    before.dedup();
+    if before == roles {
+        return Ok(RolesOutcome::Unchanged);
+    }
+    let names = |rs: &[Role]| rs.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",");
+    let rise = GenerationRise {
+        actor,
+        origin,
+        change: AccountChange::Roles(roles.clone()),
+        event_type: EventType::UserRolesChanged,
+        details: vec![
+            ("target_user_id", user.user_id.clone()),
+            ("username", username.to_string()),
+            ("from", names(&before)),
+            ("to", names(&roles)),
+        ],
+    };
+    let revoked = raise_generation(accounts, &user.user_id, rise).await?;
+    Ok(RolesOutcome::Changed {
+        from: before,
+        revoked,
+    })
+}
+
 /// Changes a user's password and revokes every token they hold, in one
 /// write: the password change and the generation rise land together.
 pub async fn set_password(

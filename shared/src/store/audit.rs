@@ -4,11 +4,33 @@
 use async_trait::async_trait;
 
 use crate::Result;
-use crate::audit::AuditEvent;
+use crate::audit::{AuditEvent, EventType};
+
+/// What `warden audit query` asks of the audit log: the events of a time
+/// window, newest first, optionally of one actor and one type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Only this actor's events (read through the actor index).
+    pub actor: Option<String>,
+    /// Only events of this type.
+    pub event_type: Option<EventType>,
+    /// The window's start, inclusive (milliseconds since the epoch).
+    pub since_millis: i64,
+    /// The window's end, inclusive: usually now. It bounds the day buckets
+    /// read when no actor is given.
+    pub until_millis: i64,
+    /// At most this many events (the newest).
+    pub limit: usize,
+}
 
 /// The audit log, read side.
 #[async_trait]
 pub trait AuditStore: Send + Sync {
     /// The newest events whose actor is `actor`, newest first.
     async fn audit_by_actor(&self, actor: &str, limit: usize) -> Result<Vec<AuditEvent>>;
+
+    /// The newest events that match `query` (at most `query.limit`), newest
+    /// first (by event id: a ULID, so by time). With an actor it reads the
+    /// actor index; without, every day bucket's shards in the window.
+    async fn query_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>>;
 }

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 
 use super::keys::RevocationKey;
 use crate::Result;
-use crate::domain::{FailureCount, RevocationState, SessionRecord, UserRecord, Username};
+use crate::domain::{FailureCount, RevocationState, Role, SessionRecord, UserRecord, Username};
 
 /// What a generation rise does besides killing every token issued before.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +18,9 @@ pub enum AccountChange {
     Password(String),
     /// Disables the account.
     Disable,
+    /// Replaces the user's roles (tokens carry the roles they were issued
+    /// with, so the old ones die with the rise).
+    Roles(Vec<Role>),
 }
 
 /// An auth state change, applied inside [`super::Transactions::transact`].
@@ -134,6 +137,10 @@ pub trait UserStore: Send + Sync {
     /// The username and current generation of the user with this id, read
     /// consistently from its `user#` record.
     async fn user_generation(&self, user_id: &str) -> Result<Option<(Username, u64)>>;
+
+    /// Every user, in username order (an operator's listing: a full read
+    /// of the Users table).
+    async fn list_users(&self) -> Result<Vec<UserRecord>>;
 }
 
 /// Login sessions and the denylist.

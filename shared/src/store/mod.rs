@@ -40,7 +40,7 @@ use async_trait::async_trait;
 
 pub use self::agents::{AgentStore, AgentWrite, JobMove, Page, RunContext};
 pub use self::api_keys::{ApiKeyStore, ApiKeyWrite};
-pub use self::audit::AuditStore;
+pub use self::audit::{AuditQuery, AuditStore};
 pub use self::auth::{AccountChange, AuthWrite, SessionStore, UserStore};
 pub use self::health::{HealthSampleStore, HealthWrite};
 pub use self::keys::RevocationKey;

@@ -7,8 +7,45 @@ use aws_sdk_dynamodb::types::TransactWriteItem;
 use super::item::{Item, get_n, get_opt_s, get_s, n, s};
 use super::{DynamoStore, Expr, tables, unavailable};
 use crate::Result;
-use crate::audit::{AuditEvent, EventType, Origin, Severity};
-use crate::store::AuditStore;
+use crate::audit::{AUDIT_SHARDS, AuditEvent, EventType, Origin, Severity};
+use crate::store::{AuditQuery, AuditStore};
+
+/// Partitions of the AuditLog read at once by one query: 16 is one day's
+/// shards, and keeps a week's 128 queries from opening 128 connections.
+const PARTITIONS_AT_ONCE: usize = 16;
+
+/// The ULID bounds of a time window: the smallest id of its first
+/// millisecond and the largest of its last, so that `event_id BETWEEN`
+/// selects exactly the events whose `at_millis` is in it (an event's id is
+/// a ULID of its `at_millis`).
+fn id_bounds(since_millis: i64, until_millis: i64) -> (String, String) {
+    let ms = |t: i64| u64::try_from(t).unwrap_or(0);
+    (
+        ulid::Ulid::from_parts(ms(since_millis), 0).to_string(),
+        ulid::Ulid::from_parts(ms(until_millis), u128::MAX).to_string(),
+    )
+}
+
+/// The AuditLog partitions that can hold events of the window: every
+/// shard of every UTC day from the first to the last.
+fn buckets(since_millis: i64, until_millis: i64) -> Vec<String> {
+    let day = |t: i64| t.div_euclid(86_400_000);
+    let mut out = Vec::new();
+    for d in day(since_millis)..=day(until_millis) {
+        let date = time::OffsetDateTime::from_unix_timestamp(d * 86_400)
+            .map(|t| t.date())
+            .unwrap_or(time::Date::MIN);
+        for shard in 0..AUDIT_SHARDS {
+            out.push(format!(
+                "{:04}-{:02}-{:02}#{shard}",
+                date.year(),
+                u8::from(date.month()),
+                date.day()
+            ));
+        }
+    }
+    out
+}
 
 impl DynamoStore {
     pub(super) fn audit_item(&self, event: &AuditEvent) -> Result<TransactWriteItem> {
@@ -38,6 +75,105 @@ impl AuditStore for DynamoStore {
             .await
             .map_err(|e| unavailable("Query audit log", e))?;
         out.items().iter().map(audit_from).collect()
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn query_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>> {
+        if query.limit == 0 || query.since_millis > query.until_millis {
+            return Ok(Vec::new());
+        }
+        let mut events = match &query.actor {
+            Some(actor) => {
+                self.audit_partition(query, PartitionKey::Actor(actor.clone()))
+                    .await?
+            }
+            None => {
+                // Each day's shards, a bounded number at once; each gives its
+                // newest matches, and the merge below keeps the newest overall.
+                let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(PARTITIONS_AT_ONCE));
+                let mut tasks = tokio::task::JoinSet::new();
+                for bucket in buckets(query.since_millis, query.until_millis) {
+                    let (store, query, gate) = (self.clone(), query.clone(), gate.clone());
+                    tasks.spawn(async move {
+                        let _permit = gate.acquire_owned().await;
+                        store
+                            .audit_partition(&query, PartitionKey::Bucket(bucket))
+                            .await
+                    });
+                }
+                let mut all = Vec::new();
+                while let Some(done) = tasks.join_next().await {
+                    let found = done.map_err(|e| {
+                        crate::Error::internal_from("an audit log query task failed", e)
+                    })??;
+                    all.extend(found);
+                }
+                all
+            }
+        };
+        events.sort_by(|a, b| b.event_id.cmp(&a.event_id));
+        events.truncate(query.limit);
+        Ok(events)
+    }
+}
+
+/// One AuditLog partition: an actor in the actor index, or a day's shard.
+enum PartitionKey {
+    Actor(String),
+    Bucket(String),
+}
+
+impl DynamoStore {
+    /// The newest events of one partition that match `query` (at most
+    /// `query.limit`), newest first. The type is a filter: DynamoDB applies
+    /// it after reading a page, so pages are read until enough matched.
+    async fn audit_partition(
+        &self,
+        query: &AuditQuery,
+        partition: PartitionKey,
+    ) -> Result<Vec<AuditEvent>> {
+        let (from, to) = id_bounds(query.since_millis, query.until_millis);
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.tables.audit_log)
+            .key_condition_expression("#p = :p AND #e BETWEEN :from AND :to")
+            .expression_attribute_names("#e", "event_id")
+            .expression_attribute_values(":from", s(from))
+            .expression_attribute_values(":to", s(to))
+            .scan_index_forward(false)
+            .limit(i32::try_from(query.limit.min(1000)).unwrap_or(1000));
+        request = match partition {
+            PartitionKey::Actor(actor) => request
+                .index_name(tables::AUDIT_ACTOR_INDEX)
+                .expression_attribute_names("#p", "actor")
+                .expression_attribute_values(":p", s(actor)),
+            // The table itself can be read consistently (an index cannot):
+            // an operator sees an event written a moment ago.
+            PartitionKey::Bucket(bucket) => request
+                .consistent_read(true)
+                .expression_attribute_names("#p", "bucket")
+                .expression_attribute_values(":p", s(bucket)),
+        };
+        if let Some(t) = query.event_type {
+            request = request
+                .filter_expression("#t = :t")
+                .expression_attribute_names("#t", "event_type")
+                .expression_attribute_values(":t", s(t.as_str()));
+        }
+        let mut events = Vec::new();
+        let mut pages = request.into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| unavailable("Query audit log", e))?;
+            for item in page.items() {
+                events.push(audit_from(item)?);
+            }
+            if events.len() >= query.limit {
+                break;
+            }
+        }
+        events.truncate(query.limit);
+        Ok(events)
     }
 }
 

@@ -187,6 +187,10 @@ impl DynamoStore {
                             .value(":true", AttributeValue::Bool(true));
                         update.push_str(", #d = :true");
                     }
+                    AccountChange::Roles(roles) => {
+                        expr = expr.name("#r", "roles").value(":r", roles_attr(&roles));
+                        update.push_str(", #r = :r");
+                    }
                 }
                 let user = expr.update(
                     &t.users,
@@ -336,6 +340,26 @@ impl UserStore for DynamoStore {
             ))),
             None => Ok(None),
         }
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn list_users(&self) -> Result<Vec<UserRecord>> {
+        let mut users = Vec::new();
+        let mut pages = self
+            .client
+            .scan()
+            .table_name(&self.tables.users)
+            .consistent_read(true)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| unavailable("Scan users", e))?;
+            for item in page.items() {
+                users.push(user_from(item)?);
+            }
+        }
+        users.sort_by(|a, b| a.username.as_str().cmp(b.username.as_str()));
+        Ok(users)
     }
 }
 

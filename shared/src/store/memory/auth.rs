@@ -205,6 +205,7 @@ impl AuthTables {
                             u.last_failed_at = None;
                         }
                         AccountChange::Disable => u.disabled = true,
+                        AccountChange::Roles(roles) => u.roles = roles,
                     }
                 }
                 if let Some(Revoked::Generation { generation, .. }) =
@@ -279,6 +280,12 @@ impl UserStore for MemoryStore {
             .auth
             .generation_record(user_id)
             .map(|(username, generation)| (username.clone(), generation)))
+    }
+
+    async fn list_users(&self) -> Result<Vec<UserRecord>> {
+        let mut users: Vec<UserRecord> = self.lock().auth.users.values().cloned().collect();
+        users.sort_by(|a, b| a.username.as_str().cmp(b.username.as_str()));
+        Ok(users)
     }
 }
 

@@ -19,7 +19,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use super::{AuditStore, RateLimitStore, TatCondition, Transactions, Write};
+use super::{AuditQuery, AuditStore, RateLimitStore, TatCondition, Transactions, Write};
 use crate::audit::AuditEvent;
 use crate::{Error, Result};
 
@@ -145,6 +145,20 @@ impl AuditStore for MemoryStore {
             .rev()
             .filter(|e| e.actor == actor)
             .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    async fn query_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>> {
+        Ok(self
+            .lock()
+            .audit
+            .values()
+            .rev()
+            .filter(|e| (query.since_millis..=query.until_millis).contains(&e.at_millis))
+            .filter(|e| query.actor.as_ref().is_none_or(|a| &e.actor == a))
+            .filter(|e| query.event_type.is_none_or(|t| e.event_type == t))
+            .take(query.limit)
             .cloned()
             .collect())
     }
