@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The one test command: formatting, lints, every test (including the ones
 # that talk to a real DynamoDB-compatible server through the AWS SDK), and
-# the SAM template's checks (cfn-lint, sam validate --lint, checkov).
+# the SAM template's checks (cfn-lint, sam validate --lint, checkov), and the
+# HTTP contract's (infra/openapi.yaml: redocly lint, every template route
+# documented, schemathesis against warden serve, see infra/schemathesis.sh).
 #
 # On first run it creates .venv and installs moto's server and cfn-lint from
 # PyPI, and the SAM CLI and checkov into .venv-sam and .venv-checkov. It
@@ -15,6 +17,7 @@ VENV="$ROOT/.venv"
 MOTO_VERSION=5.2.5
 CFN_LINT_VERSION=1.58.0
 OPENAPI_VALIDATOR_VERSION=0.9.0
+REDOCLY_VERSION=2.77.0
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -121,6 +124,15 @@ log "infra/openapi.yaml is valid OpenAPI 3.1"
 "$VENV/bin/openapi-spec-validator" infra/openapi.yaml
 log "every action's request and job match infra/openapi.yaml"
 "$VENV/bin/python" infra/check_action_examples.py infra/openapi.yaml "$WARDEN_ACTION_EXAMPLES"
+# redocly.yaml: the one rule turned off, and why.
+log "redocly lint infra/openapi.yaml"
+REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true \
+  npx --yes "@redocly/cli@$REDOCLY_VERSION" lint infra/openapi.yaml
+log "infra/openapi.yaml documents every route of template.yaml"
+"$VENV/bin/python" infra/check_routes.py template.yaml infra/openapi.yaml
+# warden serve on the embedded store, against the spec (installs the pinned
+# schemathesis into .venv on first run; stops the server on every exit path).
+"$ROOT/infra/schemathesis.sh"
 log "all checks passed"
 # One closing line with the totals of every test binary above.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }

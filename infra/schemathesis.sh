@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Holds the running API to infra/openapi.yaml: schemathesis, every check,
+# against `warden serve` on the embedded store. Run by infra/test.sh; also
+# on its own.
+#
+# - builds target/debug/warden (`cargo build --bin warden`);
+# - installs the pinned schemathesis into .venv on first run (its pins fit
+#   moto's, cfn-lint's and openapi-spec-validator's);
+# - starts `warden serve` on a free loopback port with a seed file (a user
+#   with the roles admin and approver, whose random password is made here; a
+#   workspace, an agent and a webhook source, so requests reach past `404`),
+#   and stops it on every exit path;
+# - infra/schemathesis_hooks.py logs that user in and hands every case a
+#   live bearer token, logging in again after a revocation or a 401.
+#
+# The local server's login limit per client IP is raised for this run only
+# (WARDEN_LOGIN_IP_LIMIT, set on this one process): every request comes
+# from 127.0.0.1, and schemathesis sends hundreds of logins. The per-account
+# back-off stays as it is (the hook's user never fails a login). Nothing
+# else is relaxed, and no deployed setting changes.
+#
+# WARDEN_ST_EXAMPLES (default 30) bounds the examples per operation and
+# phase; WARDEN_ST_SEED (default 1) fixes the run, so a failure reproduces
+# (`st replay` from target/schemathesis).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$(pwd)
+VENV="$ROOT/.venv"
+SCHEMATHESIS_VERSION=4.32.5
+EXAMPLES=${WARDEN_ST_EXAMPLES:-30}
+SEED=${WARDEN_ST_SEED:-1}
+WORK="$ROOT/target/schemathesis"
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+installed=$("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("schemathesis"))' 2>/dev/null || true)
+if [ "$installed" != "$SCHEMATHESIS_VERSION" ]; then
+  log "installing schemathesis==$SCHEMATHESIS_VERSION into .venv"
+  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+
+log "cargo build --bin warden"
+cargo build --bin warden
+
+rm -rf "$WORK"
+mkdir -p "$WORK"
+PASSWORD=$("$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(24))')
+cat >"$WORK/seed.json" <<EOF
+{
+  "users": [{"username": "schemathesis", "password": "$PASSWORD", "roles": ["admin", "approver"]}],
+  "workspaces": [{"workspace_id": "acme", "name": "Acme"}],
+  "agents": [{"agent_id": "buyer-1", "agent_type": "purchasing", "maturity": "INTERN", "workspaces": ["acme"]}],
+  "webhook_sources": [{"name": "github", "scheme": "github", "secrets": ["$("$VENV/bin/python" -c 'import secrets; print(secrets.token_hex(32))')"]}]
+}
+EOF
+
+PORT=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+URL="http://127.0.0.1:$PORT"
+log "starting warden serve on 127.0.0.1:$PORT (log: target/schemathesis/serve.log)"
+WARDEN_LOGIN_IP_LIMIT=1000000/60 "$ROOT/target/debug/warden" serve --addr "127.0.0.1:$PORT" \
+  --seed "$WORK/seed.json" >"$WORK/serve.log" 2>&1 &
+SERVE_PID=$!
+
+stop_serve() {
+  if kill -0 "$SERVE_PID" 2>/dev/null; then
+    kill "$SERVE_PID" 2>/dev/null || true
+    wait "$SERVE_PID" 2>/dev/null || true
+  fi
+}
+trap stop_serve EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+for _ in $(seq 1 150); do
+  if "$VENV/bin/python" -c "import urllib.request; urllib.request.urlopen('$URL/health', timeout=1)" >/dev/null 2>&1; then
+    break
+  fi
+  if ! kill -0 "$SERVE_PID" 2>/dev/null; then
+    cat "$WORK/serve.log" >&2
+    log "warden serve exited before it was ready"
+    exit 1
+  fi
+  sleep 0.2
+done
+
+log "schemathesis $SCHEMATHESIS_VERSION: $URL against infra/openapi.yaml ($EXAMPLES examples per operation, seed $SEED)"
+# From target/schemathesis, where it keeps its crash cache (.schemathesis/).
+# /example/{proxy} is not served locally: it exists only in a stack deployed
+# with ProtectedBackendUrl, in front of a backend of one's own.
+(
+  cd "$WORK"
+  SCHEMATHESIS_HOOKS="$ROOT/infra/schemathesis_hooks.py" \
+  WARDEN_ST_URL="$URL" WARDEN_ST_USERNAME=schemathesis WARDEN_ST_PASSWORD="$PASSWORD" \
+    "$VENV/bin/schemathesis" run "$ROOT/infra/openapi.yaml" \
+      --url "$URL" \
+      --checks all \
+      --max-examples "$EXAMPLES" \
+      --seed "$SEED" \
+      --workers 1 \
+      --exclude-path-regex '^/example/' \
+      --generation-database none \
+      --no-color \
+      --report junit --report-dir "$WORK"
+)
