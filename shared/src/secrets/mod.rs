@@ -4,6 +4,8 @@
 //! once per cold start. A secret's `AWSCURRENT` version signs; its
 //! `AWSPREVIOUS` version still verifies, so a rotation never logs anybody out.
 
+pub mod rotation;
+
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
 use secrecy::SecretString;

@@ -12,8 +12,12 @@
 //!    if it fails the claim is released, so the provider's retry is taken;
 //! 4. the claim is marked enqueued together with its `WEBHOOK_ACCEPTED`
 //!    audit event.
+//!
+//! [`rotation`] edits the sources document when an operator rotates a
+//! source's secret (`warden webhooks set-secret`).
 
 pub mod github;
+pub mod rotation;
 pub mod slack;
 pub mod standard;
 pub mod stripe;
@@ -242,6 +246,17 @@ impl Source {
     /// The number of secrets configured.
     pub fn secret_count(&self) -> usize {
         self.keys.len()
+    }
+
+    /// Checks a delivery's signature with this source's scheme and any of
+    /// its secrets, as intake does.
+    pub fn verify(
+        &self,
+        headers: &http::HeaderMap,
+        body: &[u8],
+        now: i64,
+    ) -> Result<Verified, Rejection> {
+        self.scheme.scheme().verify(headers, body, &self.keys, now)
     }
 }
 
