@@ -93,8 +93,9 @@ impl From<&RequestContext> for Origin {
 
 /// Parses the JSON body of `req`: `413` over `limit` bytes, `415` when it
 /// says it is something other than JSON, `400` when it is not valid UTF-8
-/// JSON of the expected shape (the message names the field; an explicit
-/// `null` for a field is refused where the type says so, see [`non_null`]).
+/// JSON, not an object, or not of the expected shape (the message names
+/// the field; an explicit `null` for a field is refused where the type says
+/// so, see [`non_null`]).
 pub fn read_json<T: DeserializeOwned>(req: &Request, limit: usize) -> Result<T, Error> {
     let body: &[u8] = req.body().as_ref();
     if body.len() > limit {
@@ -113,6 +114,14 @@ pub fn read_json<T: DeserializeOwned>(req: &Request, limit: usize) -> Result<T, 
     if std::str::from_utf8(body).is_err() {
         return Err(Error::BadRequest(
             "the request body is not valid UTF-8".into(),
+        ));
+    }
+    // serde reads a struct from a JSON array too (`["alice", "pw"]` as a
+    // login's username and password); every body of the contract is an
+    // object.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(Error::BadRequest(
+            "invalid JSON body: it must be a JSON object".into(),
         ));
     }
     serde_json::from_slice(body).map_err(|e| {
@@ -464,6 +473,40 @@ mod tests {
         ] {
             headers.insert(http::header::CONTENT_TYPE, value.parse().unwrap());
             assert_eq!(is_json_content_type(&headers), ok, "{value}");
+        }
+    }
+
+    #[test]
+    fn a_body_that_is_not_a_json_object_is_400() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Login {
+            username: String,
+            password: String,
+        }
+        let read = |text: &str| {
+            let req = lambda_http::Request::new(Body::Text(text.to_owned()));
+            read_json::<Login>(&req, AUTH_BODY_LIMIT)
+        };
+        assert!(read(r#" {"username": "alice", "password": "pw"}"#).is_ok());
+        // serde alone would take the array for the struct.
+        assert!(serde_json::from_str::<Login>(r#"["alice", "pw"]"#).is_ok());
+        for body in [
+            r#"["alice", "pw"]"#,
+            r#" ["alice", "pw"]"#,
+            "null",
+            r#""alice""#,
+            "1",
+        ] {
+            match read(body) {
+                Err(Error::BadRequest(detail)) => {
+                    assert_eq!(
+                        detail, "invalid JSON body: it must be a JSON object",
+                        "{body}"
+                    )
+                }
+                other => panic!("{body}: {other:?}"),
+            }
         }
     }
 

@@ -39,7 +39,7 @@ pub const ROUTES: &[Route] = &[
 /// Body limit of every agent endpoint, in bytes (256 KiB).
 pub const RUN_BODY_LIMIT: usize = 256 * 1024;
 
-/// The body of a run request. `input` is required and may not be `null`.
+/// The body of a run request. `input` is required and must be an object.
 #[derive(Deserialize)]
 struct RunBody {
     workspace_id: String,
@@ -100,10 +100,10 @@ async fn route(
             let body: Value = warden::http::read_json(req, RUN_BODY_LIMIT)?;
             let parsed: RunBody = serde_json::from_value(body.clone())
                 .map_err(|e| Error::BadRequest(format!("invalid run request: {e}")))?;
-            if parsed.input.is_null() {
-                return Err(Error::BadRequest(
-                    "input must be a JSON object, not null".into(),
-                ));
+            // Not only `null`: serde would read an action's input struct
+            // from an array too.
+            if !parsed.input.is_object() {
+                return Err(Error::BadRequest("input must be a JSON object".into()));
             }
             let key = header(req, "idempotency-key")?;
             let request = RunRequest {

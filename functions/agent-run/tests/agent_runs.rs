@@ -475,6 +475,28 @@ where
         )
         .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    // serde would read a struct from an array: the body, or the input (here
+    // compare_vendors' `needs` and `quotes`, in order), is refused instead.
+    let needs = json!([{"sku": "PAPER-A4", "quantity": 100}]);
+    let quotes = json!([{"vendor": "officeco", "sku": "PAPER-A4", "unit_price_cents": 520, "min_quantity": 1}]);
+    for body in [
+        json!({"workspace_id": "acme", "action": "compare_vendors", "input": [needs, quotes]}),
+        json!(["acme", "compare_vendors", {"needs": needs, "quotes": quotes}]),
+    ] {
+        let reply = h
+            .call(
+                "POST",
+                "/agents/buyer/runs",
+                &h.alice.token,
+                Some(body.clone()),
+                &[],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{body}");
+        let detail = reply.body["detail"].as_str().unwrap();
+        assert!(detail.contains("must be a JSON object"), "{detail}");
+    }
+    assert!(h.world.jobs.messages().is_empty());
     // No token at all is 401.
     let response = warden_agent_run::handler(
         &h.world.agents,

@@ -829,6 +829,16 @@ async fn bad_bodies_types_and_methods_get_their_own_4xx(h: Harness) {
     assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
     assert!(reply.body["detail"].as_str().unwrap().contains("UTF-8"));
 
+    // The right username and password, as an array: serde alone would read
+    // the struct from it and log alice in.
+    let array = Body::Text(json!(["alice", "right password"]).to_string());
+    let reply = h.call_raw("/auth/login", array, &h.fresh_ip()).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+    assert_eq!(
+        reply.body["detail"],
+        "invalid JSON body: it must be a JSON object"
+    );
+
     let json = json!({"username": "alice", "password": "right password"}).to_string();
     for content_type in ["text/plain", "application/x-www-form-urlencoded"] {
         let req = testing::api_request(
