@@ -15,7 +15,9 @@
 //! - [`aws`]: the AWS SDK configuration every client is built from, with
 //!   the timeouts and retry limits that keep a hung dependency a `503`.
 //! - [`secrets`]: the secrets port (Secrets Manager, or the environment in
-//!   development).
+//!   development); [`secrets::rotation`] the operator's writes of new
+//!   versions and the rule that keeps a JWT key rotation from cutting off
+//!   live tokens.
 //! - [`error`]: the one error type and its problem+json rendering.
 //! - [`http`]: request context (client IP, user agent, request id), JSON
 //!   bodies with size limits, responses, CORS.
@@ -37,7 +39,8 @@
 //!   decision they record.
 //! - [`ratelimit`]: the GCRA limiter over the store.
 //! - [`webhook`]: signature schemes (Slack, GitHub, Stripe, Standard
-//!   Webhooks) and the intake: verify, dedupe, enqueue once.
+//!   Webhooks) and the intake: verify, dedupe, enqueue once;
+//!   [`webhook::rotation`] a source's secret rotated in the sources document.
 //! - [`queue`]: the queue port (SQS, or in process): webhook events, agent
 //!   jobs, outbound effects.
 //! - [`store`]: the storage ports by domain (auth, webhooks, agents, API
