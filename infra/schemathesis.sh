@@ -7,9 +7,10 @@
 # - installs the pinned schemathesis into .venv on first run (its pins fit
 #   moto's, cfn-lint's and openapi-spec-validator's);
 # - starts `warden serve` on a free loopback port with a seed file (a user
-#   with the roles admin and approver, whose random password is made here; a
-#   workspace, an agent and a webhook source, so requests reach past `404`),
-#   and stops it on every exit path;
+#   with the roles admin and approver, whose random password is made here;
+#   `alice` with the password of the spec's login example, so that example
+#   logs in; a workspace, an agent and a webhook source, so requests reach
+#   past `404`), and stops it on every exit path;
 # - infra/schemathesis_hooks.py logs that user in and hands every case a
 #   live bearer token, logging in again after a revocation or a 401.
 #
@@ -19,7 +20,7 @@
 # back-off stays as it is (the hook's user never fails a login). Nothing
 # else is relaxed, and no deployed setting changes.
 #
-# WARDEN_ST_EXAMPLES (default 30) bounds the examples per operation and
+# WARDEN_ST_EXAMPLES (default 50) bounds the examples per operation and
 # phase; WARDEN_ST_SEED (default 1) fixes the run, so a failure reproduces
 # (`st replay` from target/schemathesis).
 set -euo pipefail
@@ -28,7 +29,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
 VENV="$ROOT/.venv"
 SCHEMATHESIS_VERSION=4.32.5
-EXAMPLES=${WARDEN_ST_EXAMPLES:-30}
+EXAMPLES=${WARDEN_ST_EXAMPLES:-50}
 SEED=${WARDEN_ST_SEED:-1}
 WORK="$ROOT/target/schemathesis"
 
@@ -49,7 +50,10 @@ mkdir -p "$WORK"
 PASSWORD=$("$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(24))')
 cat >"$WORK/seed.json" <<EOF
 {
-  "users": [{"username": "schemathesis", "password": "$PASSWORD", "roles": ["admin", "approver"]}],
+  "users": [
+    {"username": "schemathesis", "password": "$PASSWORD", "roles": ["admin", "approver"]},
+    {"username": "alice", "password": "correct horse battery staple", "roles": []}
+  ],
   "workspaces": [{"workspace_id": "acme", "name": "Acme"}],
   "agents": [{"agent_id": "buyer-1", "agent_type": "purchasing", "maturity": "INTERN", "workspaces": ["acme"]}],
   "webhook_sources": [{"name": "github", "scheme": "github", "secrets": ["$("$VENV/bin/python" -c 'import secrets; print(secrets.token_hex(32))')"]}]

@@ -22,8 +22,10 @@ The server's login limit per client IP must allow one login per case at
 worst (infra/test.sh raises WARDEN_LOGIN_IP_LIMIT for its local server).
 """
 
+import atexit
 import base64
 import json
+import sys
 import os
 import threading
 import time
@@ -61,6 +63,11 @@ def _login() -> str:
     _token["value"] = pair["access_token"]
     _token["expires"] = time.monotonic() + pair["expires_in"]
     return _token["value"]
+
+
+@atexit.register
+def _report() -> None:
+    print(f"schemathesis hooks: {LOGINS['count']} logins of {USERNAME}", file=sys.stderr)
 
 
 def _forget(token: str | None = None) -> None:
