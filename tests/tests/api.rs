@@ -463,3 +463,92 @@ async fn a_signed_webhook_is_accepted_once_over_http_and_a_forged_one_refused() 
         .unwrap();
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
 }
+
+/// Every JSON body of the contract over HTTP: a field set to `null`, or a
+/// body that is not an object (an array, which serde alone would read as
+/// the struct), is a `400` problem, and nothing is done (the caller's
+/// token still works afterwards, though `revoke-all` was sent `[]`).
+#[tokio::test]
+async fn a_null_field_or_a_body_that_is_not_an_object_is_400_on_every_endpoint() {
+    let (api, client) = spawn_app(None, &[]).await;
+    let (status, _, pair) = post(
+        &client,
+        &api,
+        "/auth/login",
+        json!({"username": "alice", "password": "correct horse"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let token = pair["access_token"].as_str().unwrap().to_owned();
+    let proposal = "01JDA4XK9S0F2H4J6K8M9N1P3Q";
+    let cases: Vec<(String, Value)> = [
+        (
+            "/auth/login",
+            json!({"username": null, "password": "correct horse"}),
+        ),
+        (
+            "/auth/login",
+            json!({"username": "alice", "password": null}),
+        ),
+        ("/auth/login", json!(["alice", "correct horse"])),
+        ("/auth/login", json!(null)),
+        ("/auth/refresh", json!({"refresh_token": null})),
+        ("/auth/refresh", json!([pair["refresh_token"].clone()])),
+        ("/auth/revoke", json!({"token": null})),
+        ("/auth/revoke", json!([token.clone()])),
+        ("/auth/revoke-all", json!({"user_id": null})),
+        ("/auth/revoke-all", json!({"reason": null})),
+        ("/auth/revoke-all", json!([])),
+        (
+            "/agents/buyer-1/runs",
+            json!({"workspace_id": null, "action": "compare_vendors", "input": {}}),
+        ),
+        (
+            "/agents/buyer-1/runs",
+            json!({"workspace_id": "acme", "action": null, "input": {}}),
+        ),
+        (
+            "/agents/buyer-1/runs",
+            json!({"workspace_id": "acme", "action": "compare_vendors", "input": null}),
+        ),
+        (
+            "/agents/buyer-1/runs",
+            json!({"workspace_id": "acme", "action": "compare_vendors", "input": [[], []]}),
+        ),
+        (
+            "/agents/buyer-1/runs",
+            json!(["acme", "compare_vendors", {}]),
+        ),
+        ("/agents/proposals/P/approve", json!({"reason": null})),
+        ("/agents/proposals/P/approve", json!(["fine"])),
+        ("/agents/proposals/P/reject", json!({"reason": null})),
+        ("/agents/proposals/P/reject", json!(["no"])),
+    ]
+    .into_iter()
+    .map(|(path, body)| (path.replace('P', proposal), body))
+    .collect();
+    for (path, body) in cases {
+        let response = client
+            .post(format!("{}{path}", api.url()))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{path} {body}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json",
+            "{path} {body}"
+        );
+        let problem: Value = response.json().await.unwrap();
+        assert_eq!(problem["status"], 400, "{path} {body}");
+    }
+    let (status, _) = send(
+        client
+            .get(format!("{}/auth/sessions", api.url()))
+            .bearer_auth(&token),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "no revocation happened");
+}
