@@ -1,5 +1,5 @@
 //! The CPU cost of checking a bearer token: signature and claims
-//! ([`TokenCodec::verify`]), and the whole check on the embedded store
+//! ([`warden::auth::jwt::AccessTokens::verify`]), and the whole check on the embedded store
 //! (verify plus the denylist read). Budget: tens of microseconds.
 //!
 //! `cargo bench -p warden --bench tokens`
@@ -20,20 +20,28 @@ fn benches(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let state = warden::testing::state(Arc::new(MemoryStore::new()), Arc::new(SystemClock));
     let now = SystemClock.now_secs();
-    let (token, _) = state
-        .tokens
-        .issue("01USER", &[Role::User, Role::Approver], 0, "01SESSION", now)
+    let (token, _) = rt
+        .block_on(
+            state
+                .tokens
+                .issue("01USER", &[Role::User, Role::Approver], 0, "01SESSION", now),
+        )
         .unwrap();
 
     c.bench_function("jwt verify (signature + claims)", |b| {
-        b.iter(|| state.tokens.verify(black_box(&token), now).unwrap());
+        b.iter(|| {
+            rt.block_on(state.tokens.verify(black_box(&token), now))
+                .unwrap()
+        });
     });
     c.bench_function("jwt issue", |b| {
         b.iter(|| {
-            state
-                .tokens
-                .issue("01USER", &[Role::User], 0, "01SESSION", now)
-                .unwrap()
+            rt.block_on(
+                state
+                    .tokens
+                    .issue("01USER", &[Role::User], 0, "01SESSION", now),
+            )
+            .unwrap()
         });
     });
     c.bench_function("authenticate (verify + denylist read, memory store)", |b| {

@@ -48,6 +48,11 @@ impl ManualClock {
         #[allow(clippy::cast_possible_truncation)]
         self.0.fetch_add((secs * 1000.0) as i64, Ordering::SeqCst);
     }
+
+    /// Moves the clock forward by `millis` milliseconds.
+    pub fn advance_millis(&self, millis: i64) {
+        self.0.fetch_add(millis, Ordering::SeqCst);
+    }
 }
 
 impl Clock for ManualClock {

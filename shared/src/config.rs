@@ -337,6 +337,10 @@ pub struct Config {
     pub dlq_urls: DeadLetterQueues,
     /// `WARDEN_HEALTH_CHECK_TIMEOUT_MS`: each health check's timeout (2000).
     pub health_check_timeout: Duration,
+    /// `WARDEN_SECRET_CACHE_TTL_SECS`: how long a warm function serves with
+    /// the JWT key and webhook sources it read before reading them again
+    /// (300; see [`crate::secrets::cache`]).
+    pub secret_cache_ttl_secs: u64,
     /// `WARDEN_API_KEY_PEPPER`: the API-key pepper itself; development only.
     pub api_key_pepper: Option<SecretString>,
     /// `WARDEN_API_KEY_PEPPER_ARN`: the Secrets Manager secret holding it.
@@ -402,6 +406,12 @@ impl Config {
         let access_ttl_secs = number("WARDEN_ACCESS_TOKEN_TTL", 900, 1);
         let refresh_ttl_secs = number("WARDEN_REFRESH_TOKEN_TTL", 30 * 24 * 3600, 1);
         let audit_retention_days = number("WARDEN_AUDIT_RETENTION_DAYS", 365, 1);
+        let secret_cache_ttl_secs = number(
+            "WARDEN_SECRET_CACHE_TTL_SECS",
+            crate::secrets::cache::DEFAULT_TTL_SECS.cast_signed(),
+            1,
+        )
+        .cast_unsigned();
         let to_u32 = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
         // The parameters in force and the operator's target, each variable
         // defaulting to OWASP's floor.
@@ -520,6 +530,7 @@ impl Config {
                 outbound: var("WARDEN_OUTBOUND_DLQ_URL"),
             },
             health_check_timeout,
+            secret_cache_ttl_secs,
             api_key_pepper: var("WARDEN_API_KEY_PEPPER").map(SecretString::from),
             api_key_pepper_arn: var("WARDEN_API_KEY_PEPPER_ARN"),
             aws,

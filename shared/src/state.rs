@@ -31,13 +31,14 @@ use secrecy::SecretString;
 use crate::agents::catalogue::{Catalogue, catalogue};
 use crate::audit::{AuditEvent, EventType, Origin, Severity};
 use crate::auth::api_keys::Pepper;
-use crate::auth::jwt::TokenCodec;
+use crate::auth::jwt::{AccessTokens, TokenCodec};
 use crate::auth::password::{HashingLimits, PasswordHasher};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, Environment, Findings, Severity as FindingSeverity, check_jwt_key};
 use crate::health::checks::{Inventory, SampleCache, WebhookInventory};
 use crate::health::dependencies::{AwsDependencies, Dependencies};
 use crate::queue::{Queue, SqsQueue};
+use crate::secrets::cache::{CachedSecret, Versions};
 use crate::secrets::{SecretVersion, SecretsManager, SecretsPort};
 use crate::store::dynamo::DynamoStore;
 use crate::store::{
@@ -78,6 +79,52 @@ fn token_codec(config: &Config, keys: &[SecretVersion]) -> Result<TokenCodec> {
         &config.audience,
         config.access_ttl_secs,
     )
+}
+
+/// The access tokens over `keys`, each checked first. When `keys` came from
+/// Secrets Manager (`secrets` given and the configuration names the JWT
+/// secret's ARN, see [`signing_keys`]), they are read again every cache TTL
+/// and on an unknown `kid` ([`AccessTokens::verify`]); else they are fixed.
+fn access_tokens(
+    config: &Config,
+    keys: &[SecretVersion],
+    secrets: Option<Arc<dyn SecretsPort>>,
+    clock: Arc<dyn Clock>,
+) -> Result<AccessTokens> {
+    let codec = token_codec(config, keys)?;
+    let (Some(secrets), Some(arn)) = (secrets, jwt_secret_arn_in_use(config)) else {
+        return Ok(AccessTokens::fixed(codec));
+    };
+    let rebuild = config.clone();
+    Ok(AccessTokens::new(CachedSecret::seeded(
+        codec,
+        secrets,
+        arn,
+        Versions::CurrentAndPrevious,
+        config.secret_cache_ttl_secs,
+        clock,
+        move |keys| token_codec(&rebuild, &keys),
+    )))
+}
+
+/// The JWT secret's ARN when [`signing_keys`] reads the keys from it.
+fn jwt_secret_arn_in_use(config: &Config) -> Option<&str> {
+    match (config.env, &config.jwt_secret) {
+        (Environment::Development, Some(_)) => None,
+        _ => config.jwt_secret_arn.as_deref(),
+    }
+}
+
+/// The signing keys from Secrets Manager and, meanwhile, the DynamoDB
+/// connection opened ([`DynamoStore::warm_up`]): a cold start waits for
+/// the slower of the two, and the first request finds the connection open.
+async fn keys_and_warm_up(
+    config: &Config,
+    secrets: &dyn SecretsPort,
+    store: &DynamoStore,
+) -> Result<Vec<SecretVersion>> {
+    let (keys, ()) = tokio::join!(signing_keys(config, Some(secrets)), store.warm_up());
+    keys
 }
 
 /// Users and passwords: what creating a user, changing a password or
@@ -134,7 +181,7 @@ pub struct AuthState {
     /// Users, passwords, configuration, clock.
     pub accounts: Accounts,
     /// Issues and verifies access tokens.
-    pub tokens: TokenCodec,
+    pub tokens: AccessTokens,
 }
 
 impl std::ops::Deref for AuthState {
@@ -153,7 +200,7 @@ impl AuthState {
         keys: &[SecretVersion],
         clock: Arc<dyn Clock>,
     ) -> Result<Self> {
-        let tokens = token_codec(&config, keys)?;
+        let tokens = AccessTokens::fixed(token_codec(&config, keys)?);
         Ok(Self {
             accounts: Accounts::new(config, store, clock)?,
             tokens,
@@ -172,9 +219,16 @@ impl AuthState {
     /// [`AuthState::from_aws`] with an SDK configuration already loaded.
     pub async fn with_aws(config: Config, aws: &aws_config::SdkConfig) -> Result<Self> {
         let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), &config.table_prefix);
-        let secrets = SecretsManager::new(aws_sdk_secretsmanager::Client::new(aws));
-        let keys = signing_keys(&config, Some(&secrets)).await?;
-        Self::new(config, Arc::new(store), &keys, Arc::new(SystemClock))
+        let secrets: Arc<dyn SecretsPort> = Arc::new(SecretsManager::new(
+            aws_sdk_secretsmanager::Client::new(aws),
+        ));
+        let keys = keys_and_warm_up(&config, &*secrets, &store).await?;
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let tokens = access_tokens(&config, &keys, Some(secrets), clock.clone())?;
+        Ok(Self {
+            accounts: Accounts::new(config, Arc::new(store), clock)?,
+            tokens,
+        })
     }
 }
 
@@ -185,8 +239,9 @@ pub struct WebhookState {
     pub config: Config,
     /// The webhook ports.
     pub store: Arc<dyn WebhookStore>,
-    /// The configured sources.
-    pub sources: Sources,
+    /// The configured sources; from Secrets Manager, read again every cache
+    /// TTL and when a delivery does not verify.
+    pub sources: CachedSecret<Sources>,
     /// The events queue.
     pub queue: Arc<dyn Queue>,
     /// The time source.
@@ -233,17 +288,33 @@ impl WebhookState {
             .events_queue_url
             .clone()
             .ok_or_else(|| Error::Config("WARDEN_EVENTS_QUEUE_URL is not set".into()))?;
-        let secrets = SecretsManager::new(aws_sdk_secretsmanager::Client::new(aws));
-        // Only the current version: sources are not rotated by version.
-        let text = secrets.current(arn).await?;
-        let sources = Sources::from_json(text.value.expose_secret())?;
+        let secrets = Arc::new(SecretsManager::new(aws_sdk_secretsmanager::Client::new(
+            aws,
+        )));
         let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), &config.table_prefix);
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        // Only the current version: each source lists every secret it
+        // accepts (a rotation's old and new) in the one document.
+        let (sources, ()) = tokio::join!(
+            CachedSecret::load(
+                secrets,
+                arn,
+                Versions::Current,
+                config.secret_cache_ttl_secs,
+                clock.clone(),
+                |versions| match versions.first() {
+                    Some(current) => Sources::from_json(current.value.expose_secret()),
+                    None => Err(Error::Config("the webhook sources secret is empty".into())),
+                },
+            ),
+            store.warm_up()
+        );
         Ok(Self {
             config,
             store: Arc::new(store),
-            sources,
+            sources: sources?,
             queue: Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(aws), &queue_url)),
-            clock: Arc::new(SystemClock),
+            clock,
         })
     }
 }
@@ -325,7 +396,7 @@ pub struct AgentState {
     /// The denylist reads of the bearer-token check (the same tables).
     pub sessions: Arc<dyn SessionStore>,
     /// Verifies access tokens.
-    pub tokens: TokenCodec,
+    pub tokens: AccessTokens,
     /// API-key secrets are checked under it.
     pub pepper: Pepper,
     /// Where accepted runs go.
@@ -361,27 +432,31 @@ impl AgentState {
             .jobs_queue_url
             .clone()
             .ok_or_else(|| Error::Config("WARDEN_JOBS_QUEUE_URL is not set".into()))?;
-        let secrets = SecretsManager::new(aws_sdk_secretsmanager::Client::new(&aws));
-        // Two secrets, fetched side by side: the cold start waits for one
-        // round trip, not two.
-        let (keys, pepper) = tokio::try_join!(
-            signing_keys(&config, Some(&secrets)),
-            api_key_pepper(&config, Some(&secrets))
-        )?;
+        let secrets: Arc<dyn SecretsPort> = Arc::new(SecretsManager::new(
+            aws_sdk_secretsmanager::Client::new(&aws),
+        ));
         let store = Arc::new(DynamoStore::new(
             aws_sdk_dynamodb::Client::new(&aws),
             &config.table_prefix,
         ));
+        // Two secrets and the DynamoDB connection, side by side: the cold
+        // start waits for one round trip, not three.
+        let (keys, pepper) = tokio::try_join!(
+            keys_and_warm_up(&config, &*secrets, &store),
+            api_key_pepper(&config, Some(&*secrets))
+        )?;
         let jobs = Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(&aws), &queue_url));
-        Self::new(
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let tokens = access_tokens(&config, &keys, Some(secrets), clock.clone())?;
+        Ok(Self::with_tokens(
             config,
             store.clone(),
             store,
-            &keys,
+            tokens,
             pepper,
             jobs,
-            Arc::new(SystemClock),
-        )
+            clock,
+        ))
     }
 
     /// Assembles a state from its parts, checking each signing key.
@@ -394,8 +469,22 @@ impl AgentState {
         jobs: Arc<dyn Queue>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self> {
-        let tokens = token_codec(&config, keys)?;
-        Ok(Self {
+        let tokens = AccessTokens::fixed(token_codec(&config, keys)?);
+        Ok(Self::with_tokens(
+            config, store, sessions, tokens, pepper, jobs, clock,
+        ))
+    }
+
+    fn with_tokens(
+        config: Config,
+        store: Arc<dyn RegistryStore>,
+        sessions: Arc<dyn SessionStore>,
+        tokens: AccessTokens,
+        pepper: Pepper,
+        jobs: Arc<dyn Queue>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
             registry: Registry {
                 config,
                 store,
@@ -406,7 +495,7 @@ impl AgentState {
             pepper,
             jobs,
             catalogue: catalogue(),
-        })
+        }
     }
 }
 
@@ -565,7 +654,7 @@ pub struct SecurityHealthState {
     /// The denylist reads of the bearer-token check.
     pub sessions: Arc<dyn SessionStore>,
     /// Verifies access tokens.
-    pub tokens: TokenCodec,
+    pub tokens: AccessTokens,
 }
 
 impl std::fmt::Debug for SecurityHealthState {
@@ -588,11 +677,22 @@ impl SecurityHealthState {
     /// Adds the bearer-token check to `health`, checking each signing key
     /// (whose findings join the report's).
     pub fn new(
-        mut health: HealthState,
+        health: HealthState,
         sessions: Arc<dyn SessionStore>,
         keys: &[SecretVersion],
     ) -> Result<Self> {
-        let tokens = token_codec(&health.config, keys)?;
+        Self::with_secrets(health, sessions, keys, None)
+    }
+
+    /// [`SecurityHealthState::new`], reading `keys` again from `secrets`
+    /// every cache TTL when they came from there.
+    fn with_secrets(
+        mut health: HealthState,
+        sessions: Arc<dyn SessionStore>,
+        keys: &[SecretVersion],
+        secrets: Option<Arc<dyn SecretsPort>>,
+    ) -> Result<Self> {
+        let tokens = access_tokens(&health.config, keys, secrets, health.clock.clone())?;
         health.findings.0.extend(
             keys.iter()
                 .map(|k| check_jwt_key(&k.value, &format!("key version {}", k.version_id))),
@@ -609,13 +709,15 @@ impl SecurityHealthState {
     /// and the denylist reads over DynamoDB.
     pub async fn from_aws(config: Config) -> Result<Self> {
         let aws = crate::aws::sdk_config(&config.aws, None).await;
-        let secrets = SecretsManager::new(aws_sdk_secretsmanager::Client::new(&aws));
+        let secrets: Arc<dyn SecretsPort> = Arc::new(SecretsManager::new(
+            aws_sdk_secretsmanager::Client::new(&aws),
+        ));
+        let sessions = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), &config.table_prefix);
         let (keys, health) = tokio::join!(
-            signing_keys(&config, Some(&secrets)),
+            keys_and_warm_up(&config, &*secrets, &sessions),
             HealthState::with_aws(config.clone(), &aws)
         );
-        let sessions = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), &config.table_prefix);
-        Self::new(health, Arc::new(sessions), &keys?)
+        Self::with_secrets(health, Arc::new(sessions), &keys?, Some(secrets))
     }
 }
 
@@ -633,14 +735,9 @@ pub async fn api_key_pepper(config: &Config, secrets: Option<&dyn SecretsPort>) 
             let secrets = secrets.ok_or_else(|| {
                 Error::Config("WARDEN_API_KEY_PEPPER_ARN is set but no secrets client".into())
             })?;
-            // Only the current version: a pepper is not rotated by
-            // version (every stored key would stop matching).
-            let versions = secrets.current_and_previous(arn).await?;
-            let current = versions
-                .iter()
-                .find(|v| v.current)
-                .ok_or_else(|| Error::Config(format!("secret {arn} has no AWSCURRENT version")))?;
-            Pepper::new(&current.value)
+            // Only the current version, read once per cold start: a pepper
+            // is not rotated (every stored key would stop matching).
+            Pepper::new(&secrets.current(arn).await?.value)
         }
         (Environment::Development, None, None) => Ok(Pepper::generate()),
         _ => Err(Error::Config(

@@ -289,7 +289,7 @@ pub fn webhook_state(
     WebhookState {
         config: config(),
         store,
-        sources,
+        sources: crate::secrets::cache::CachedSecret::fixed(sources),
         queue,
         clock,
     }

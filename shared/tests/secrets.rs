@@ -91,9 +91,9 @@ async fn the_key_set_is_the_current_version_and_after_rotation_the_previous_one_
     )
     .unwrap();
     let now = 1_900_000_000;
-    let (old_token, _) = old_state.tokens.issue("u", &[], 0, "s", now).unwrap();
-    assert!(state.tokens.verify(&old_token, now).is_ok());
-    let (new_token, _) = state.tokens.issue("u", &[], 0, "s", now).unwrap();
+    let (old_token, _) = old_state.tokens.issue("u", &[], 0, "s", now).await.unwrap();
+    assert!(state.tokens.verify(&old_token, now).await.is_ok());
+    let (new_token, _) = state.tokens.issue("u", &[], 0, "s", now).await.unwrap();
     let kid = jsonwebtoken::decode_header(&new_token)
         .unwrap()
         .kid
@@ -102,7 +102,7 @@ async fn the_key_set_is_the_current_version_and_after_rotation_the_previous_one_
         kid, versions[0].version_id,
         "the kid is the secret's version id"
     );
-    assert!(old_state.tokens.verify(&new_token, now).is_err());
+    assert!(old_state.tokens.verify(&new_token, now).await.is_err());
 }
 
 #[tokio::test]
@@ -141,4 +141,67 @@ async fn a_missing_secret_is_an_error_not_a_generated_key() {
     let config =
         staging_config("arn:aws:secretsmanager:us-east-1:123456789012:secret:missing-AbCdEf");
     assert!(signing_keys(&config, Some(&secrets)).await.is_err());
+}
+
+/// What `warden jwt-key rotate` relies on: functions already running pick
+/// the new key up without a redeploy, through the real SDK.
+#[tokio::test]
+async fn warm_functions_follow_a_rotated_key_without_a_redeploy() {
+    let Some(client) = client().await else {
+        return;
+    };
+    let endpoint = warden::testing::aws_endpoint().unwrap();
+    let aws = warden::testing::aws_config(&endpoint).await;
+    let name = format!("warden-test-{}", ulid::Ulid::new());
+    let arn = client
+        .create_secret()
+        .name(&name)
+        .secret_string("first-key-0123456789abcdef0123456789abcdef")
+        .send()
+        .await
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_owned();
+    let config = || {
+        let (config, findings) = Config::load(|k| match k {
+            "WARDEN_ENV" => Some("staging".into()),
+            "WARDEN_JWT_SECRET_ARN" => Some(arn.clone()),
+            "WARDEN_SECRET_CACHE_TTL_SECS" => Some("1".into()),
+            _ => None,
+        });
+        assert!(!findings.has_errors(), "{findings:?}");
+        config.unwrap()
+    };
+    // Two warm functions, started before the rotation.
+    let warm = AuthState::with_aws(config(), &aws).await.unwrap();
+    let idle = AuthState::with_aws(config(), &aws).await.unwrap();
+    let now = 1_900_000_000;
+    let (old_token, _) = warm.tokens.issue("u", &[], 0, "s", now).await.unwrap();
+
+    client
+        .put_secret_value()
+        .secret_id(&arn)
+        .secret_string("second-key-0123456789abcdef0123456789abcdef")
+        .send()
+        .await
+        .unwrap();
+    let cold = AuthState::with_aws(config(), &aws).await.unwrap();
+    let (new_token, _) = cold.tokens.issue("u", &[], 0, "s", now).await.unwrap();
+    let kid = |token: &str| jsonwebtoken::decode_header(token).unwrap().kid.unwrap();
+    assert_ne!(kid(&new_token), kid(&old_token));
+
+    // At once: a token with an unknown kid makes the warm function read
+    // the key set again, and both keys verify.
+    assert!(warm.tokens.verify(&new_token, now).await.is_ok());
+    assert!(warm.tokens.verify(&old_token, now).await.is_ok());
+    assert!(cold.tokens.verify(&old_token, now).await.is_ok());
+
+    // Within one cache TTL, a function that saw no new token signs with
+    // the new key too.
+    let (still_old, _) = idle.tokens.issue("u", &[], 0, "s", now).await.unwrap();
+    assert_eq!(kid(&still_old), kid(&old_token), "within the TTL");
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let (renewed, _) = idle.tokens.issue("u", &[], 0, "s", now).await.unwrap();
+    assert_eq!(kid(&renewed), kid(&new_token), "after the TTL");
 }

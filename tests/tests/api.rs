@@ -94,10 +94,15 @@ async fn login_and_refresh_over_http(api: LocalApi, client: reqwest::Client) {
         "https://app.example.com"
     );
     assert!(headers.contains_key("x-request-id"));
-    let claims = api.states.auth.tokens.verify(
-        pair["access_token"].as_str().unwrap(),
-        api.states.auth.clock.now_secs(),
-    );
+    let claims = api
+        .states
+        .auth
+        .tokens
+        .verify(
+            pair["access_token"].as_str().unwrap(),
+            api.states.auth.clock.now_secs(),
+        )
+        .await;
     assert!(claims.is_ok());
 
     let (status, _, next) = post(
@@ -420,7 +425,7 @@ async fn a_signed_webhook_is_accepted_once_over_http_and_a_forged_one_refused() 
     states.webhooks = Arc::new(WebhookState {
         config: states.webhooks.config.clone(),
         store: states.webhooks.store.clone(),
-        sources,
+        sources: warden::secrets::cache::CachedSecret::fixed(sources),
         queue: queue.clone(),
         clock: states.webhooks.clock.clone(),
     });

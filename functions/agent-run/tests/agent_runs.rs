@@ -253,6 +253,7 @@ async fn sign_in(world: &AgentWorld, name: &str) -> Person {
         .auth
         .tokens
         .verify(&pair.access_token, world.clock.now_secs())
+        .await
         .unwrap();
     Person {
         id: claims.sub,

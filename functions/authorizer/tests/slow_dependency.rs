@@ -28,6 +28,7 @@ async fn a_hung_dynamodb_makes_the_authorizer_deny_within_the_guards() {
             "01SESSION",
             state.clock.now_secs(),
         )
+        .await
         .unwrap();
     let authorization = format!("Bearer {token}");
     let payload: ApiGatewayV2CustomAuthorizerV2Request = serde_json::from_value(json!({

@@ -521,7 +521,11 @@ async fn no_token_from_before_a_racing_revoke_all_survives(h: Harness) {
     }
     let mut old = 0;
     for token in &tokens {
-        let claims = state.tokens.verify(token, h.clock.now_secs()).unwrap();
+        let claims = state
+            .tokens
+            .verify(token, h.clock.now_secs())
+            .await
+            .unwrap();
         if claims.r#gen < outcome.generation {
             old += 1;
             assert!(
@@ -565,6 +569,7 @@ async fn a_token_whose_user_is_gone_is_refused(h: Harness) {
             "01SESSION",
             now,
         )
+        .await
         .unwrap();
     assert!(!h.accepted(&token).await, "a token of a missing user");
     let (status, _) = h.call("GET", "/auth/sessions", Some(&token), None).await;

@@ -19,7 +19,7 @@ use warden::testing::{self, HangingEndpoint, TimedReply};
 const BOUND: Duration = Duration::from_secs(3);
 
 /// `GET /auth/sessions` with a valid access token of a new session.
-fn sessions_request(state: &AuthState) -> Request {
+async fn sessions_request(state: &AuthState) -> Request {
     let now = state.clock.now_secs();
     let (token, _) = state
         .tokens
@@ -30,6 +30,7 @@ fn sessions_request(state: &AuthState) -> Request {
             &ulid::Ulid::new().to_string(),
             now,
         )
+        .await
         .unwrap();
     let mut context = ApiGatewayV2httpRequestContext::default();
     context.request_id = Some(ulid::Ulid::new().to_string());
@@ -45,7 +46,7 @@ fn sessions_request(state: &AuthState) -> Request {
 
 /// Calls the handler, failing the test (instead of hanging it) past `bound`.
 async fn sessions(state: &AuthState, bound: Duration) -> TimedReply {
-    let call = warden_revoke::handler(state, sessions_request(state));
+    let call = warden_revoke::handler(state, sessions_request(state).await);
     testing::answer_within("GET /auth/sessions", bound, call).await
 }
 

@@ -212,6 +212,7 @@ async fn world_with(config: Config, deps: Scripted, webhooks: WebhookInventory) 
         let (token, _) = auth
             .tokens
             .issue(&user.user_id, &[role], 0, "01SESSION", clock.now_secs())
+            .await
             .unwrap();
         tokens.push(token);
     }

@@ -786,7 +786,7 @@ async fn in_production_the_sources_come_from_secrets_manager_and_a_secretless_on
     let state = WebhookState::with_aws(config_for(&good), &aws)
         .await
         .unwrap();
-    assert_eq!(state.sources.get("gh").unwrap().secret_count(), 2);
+    assert_eq!(state.sources.current().get("gh").unwrap().secret_count(), 2);
 
     let bad = create(json!([{"name": "gh", "scheme": "github", "secrets": []}])).await;
     let err = WebhookState::with_aws(config_for(&bad), &aws)
@@ -797,4 +797,91 @@ async fn in_production_the_sources_come_from_secrets_manager_and_a_secretless_on
     let mut no_queue = config_for(&good);
     no_queue.events_queue_url = None;
     assert!(WebhookState::with_aws(no_queue, &aws).await.is_err());
+}
+
+/// `warden webhooks set-secret` writes a new secret into the sources secret:
+/// a warm function accepts deliveries signed with it at once (a delivery no
+/// secret verifies makes it read the sources again, at most once per cache
+/// TTL), and picks up a new source within one TTL, without a redeploy.
+#[tokio::test]
+async fn a_warm_function_follows_the_sources_secret_without_a_redeploy() {
+    let Some((endpoint, prefix)) = testing::emulator_tables().await else {
+        return;
+    };
+    let aws = testing::aws_config(&endpoint).await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&aws);
+    let arn = secrets
+        .create_secret()
+        .name(format!("warden-webhooks-{}", ulid::Ulid::new()))
+        .secret_string(json!([{"name": "gh", "scheme": "github", "secrets": ["old"]}]).to_string())
+        .send()
+        .await
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_owned();
+    let (_, queue_url) = fifo_queue(&endpoint).await;
+    let vars = [
+        ("WARDEN_ENV", "production".to_owned()),
+        ("WARDEN_JWT_SECRET_ARN", "arn:unused".to_owned()),
+        ("WARDEN_WEBHOOK_SECRETS_ARN", arn.clone()),
+        ("WARDEN_EVENTS_QUEUE_URL", queue_url),
+        ("WARDEN_TABLE_PREFIX", prefix),
+        ("WARDEN_SECRET_CACHE_TTL_SECS", "1".to_owned()),
+    ];
+    let (config, findings) = warden::config::Config::load(|k| {
+        vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
+    });
+    assert!(!findings.has_errors(), "{findings:?}");
+    let state = WebhookState::with_aws(config.unwrap(), &aws).await.unwrap();
+    let deliver = |source: &'static str, secret: &'static str, id: &'static str| {
+        let state = &state;
+        async move {
+            let body = br#"{"zen":"rotate"}"#.to_vec();
+            let mut builder = http::Request::builder()
+                .method("POST")
+                .uri(format!("/webhooks/{source}"));
+            for (k, v) in github(secret, id, &body) {
+                builder = builder.header(k, v);
+            }
+            let req: Request = builder.body(Body::Binary(body)).unwrap();
+            warden_webhook_receive::handler(state, req)
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(deliver("gh", "old", "d1").await, StatusCode::ACCEPTED);
+
+    // The rotation: the new secret first, the old one kept, and a new source.
+    secrets
+        .put_secret_value()
+        .secret_id(&arn)
+        .secret_string(
+            json!([
+                {"name": "gh", "scheme": "github", "secrets": ["new", "old"]},
+                {"name": "gh2", "scheme": "github", "secrets": ["other"]}
+            ])
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        deliver("gh", "new", "d2").await,
+        StatusCode::ACCEPTED,
+        "at once"
+    );
+    assert_eq!(deliver("gh", "old", "d3").await, StatusCode::ACCEPTED);
+    assert_eq!(
+        deliver("gh", "forged", "d4").await,
+        StatusCode::UNAUTHORIZED,
+        "a bad signature is still refused"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    assert_eq!(
+        deliver("gh2", "other", "d5").await,
+        StatusCode::ACCEPTED,
+        "after one TTL"
+    );
 }

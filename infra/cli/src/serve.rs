@@ -28,6 +28,7 @@ use warden::health::probe::{minute_of, probe};
 use warden::http::{RequestContext, Responder, Route};
 use warden::queue::{ChannelQueue, MemoryQueue, Queue, SqsQueue};
 use warden::secrets::SecretsManager;
+use warden::secrets::cache::CachedSecret;
 use warden::state::{
     AgentState, AuthState, HealthState, SecurityHealthState, WebhookState, WorkerState,
     api_key_pepper, signing_keys,
@@ -213,7 +214,7 @@ pub async fn build_states(
     let webhooks = WebhookState {
         config: config.clone(),
         store: store.clone(),
-        sources,
+        sources: CachedSecret::fixed(sources),
         queue,
         clock: clock.clone(),
     };

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::Role;
 use crate::secrets::SecretVersion;
+use crate::secrets::cache::CachedSecret;
 use crate::{Error, Result};
 
 /// The `typ` header of access tokens (RFC 9068).
@@ -207,6 +208,79 @@ impl TokenCodec {
         }
         Ok(claims)
     }
+
+    /// Whether `token` is a well-formed access token header naming a key
+    /// this codec does not hold: a token signed after a rotation this
+    /// codec has not seen yet, or a forgery.
+    fn names_unknown_kid(&self, token: &str) -> bool {
+        let Ok(header) = jsonwebtoken::decode_header(token) else {
+            return false;
+        };
+        header.alg == Algorithm::HS256
+            && header.typ.as_deref() == Some(ACCESS_TOKEN_TYPE)
+            && header.kid.is_some_and(|kid| {
+                kid != self.current.kid && self.previous.iter().all(|k| k.kid != kid)
+            })
+    }
+}
+
+/// A function's access tokens: a [`TokenCodec`] over the JWT key's
+/// versions as Secrets Manager had them at most one cache TTL ago (see
+/// [`crate::secrets::cache`]), so a rotated key signs new tokens, and
+/// verifies, in every warm function without a redeploy.
+#[derive(Debug)]
+pub struct AccessTokens {
+    keys: CachedSecret<TokenCodec>,
+    ttl_secs: i64,
+}
+
+impl AccessTokens {
+    /// Access tokens over `keys`.
+    pub fn new(keys: CachedSecret<TokenCodec>) -> Self {
+        let ttl_secs = keys.current().ttl_secs();
+        Self { keys, ttl_secs }
+    }
+
+    /// Access tokens over a key set that never changes (development, tests).
+    pub fn fixed(codec: TokenCodec) -> Self {
+        Self::new(CachedSecret::fixed(codec))
+    }
+
+    /// The access token lifetime in seconds.
+    pub fn ttl_secs(&self) -> i64 {
+        self.ttl_secs
+    }
+
+    /// [`TokenCodec::issue`] with the current key.
+    pub async fn issue(
+        &self,
+        sub: &str,
+        roles: &[Role],
+        generation: u64,
+        sid: &str,
+        now: i64,
+    ) -> Result<(String, AccessClaims)> {
+        self.keys
+            .get()
+            .await
+            .issue(sub, roles, generation, sid, now)
+    }
+
+    /// [`TokenCodec::verify`]. A token naming a key this function has not
+    /// seen makes it read the key set again first, at most once per cache
+    /// TTL (so forged `kid`s cannot make it call Secrets Manager more
+    /// often), and is verified against what it read.
+    pub async fn verify(&self, token: &str, now: i64) -> Result<AccessClaims> {
+        let codec = self.keys.get().await;
+        match codec.verify(token, now) {
+            Err(Error::Unauthorized)
+                if codec.names_unknown_kid(token) && self.keys.reload_early().await =>
+            {
+                self.keys.current().verify(token, now)
+            }
+            outcome => outcome,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -397,5 +471,141 @@ mod tests {
         for token in ["", ".", "..", "a.b.c", "ey.ey.ey", &"x".repeat(10_000)] {
             assert!(codec.verify(token, NOW).is_err());
         }
+    }
+
+    /// A JWT secret whose versions the test sets, counting reads.
+    #[derive(Default)]
+    struct RotatingSecret {
+        versions: std::sync::Mutex<Vec<SecretVersion>>,
+        reads: std::sync::atomic::AtomicUsize,
+    }
+
+    impl RotatingSecret {
+        fn rotate_to(&self, id: &str, key: &str) {
+            let mut versions = self.versions.lock().unwrap();
+            versions.retain(|v| v.current);
+            for v in versions.iter_mut() {
+                v.current = false;
+            }
+            versions.insert(0, version(id, key, true));
+        }
+        fn reads(&self) -> usize {
+            self.reads.load(std::sync::atomic::Ordering::SeqCst)
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl crate::secrets::SecretsPort for RotatingSecret {
+        async fn current_and_previous(&self, _: &str) -> Result<Vec<SecretVersion>> {
+            self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(self.versions.lock().unwrap().clone())
+        }
+        async fn current(&self, id: &str) -> Result<SecretVersion> {
+            let versions = self.current_and_previous(id).await?;
+            Ok(versions.into_iter().next().unwrap())
+        }
+    }
+
+    const KEY_2: &str = "fedcba9876543210fedcba9876543210-new-key";
+
+    /// Access tokens over `secret`, read again every 300 s of `clock`.
+    async fn warm_function(
+        secret: &std::sync::Arc<RotatingSecret>,
+        clock: &std::sync::Arc<crate::clock::ManualClock>,
+    ) -> AccessTokens {
+        let keys = CachedSecret::load(
+            secret.clone(),
+            "arn:jwt",
+            crate::secrets::cache::Versions::CurrentAndPrevious,
+            300,
+            clock.clone(),
+            |versions| TokenCodec::new(&versions, "warden", "warden-api", 900),
+        )
+        .await
+        .unwrap();
+        AccessTokens::new(keys)
+    }
+
+    fn kid(token: &str) -> String {
+        jsonwebtoken::decode_header(token).unwrap().kid.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_warm_function_verifies_a_token_signed_with_a_key_rotated_after_it_started() {
+        let secret = std::sync::Arc::new(RotatingSecret::default());
+        secret.rotate_to("v1", KEY);
+        let clock = std::sync::Arc::new(crate::clock::ManualClock::at_millis(0));
+        let warm = warm_function(&secret, &clock).await;
+        let (old_token, _) = warm.issue("u", &[Role::User], 0, "s", NOW).await.unwrap();
+
+        secret.rotate_to("v2", KEY_2);
+        // Another function, started after the rotation, signs with v2.
+        let cold = warm_function(&secret, &clock).await;
+        let (new_token, _) = cold.issue("u", &[Role::User], 0, "s", NOW).await.unwrap();
+        assert_eq!(kid(&new_token), "v2");
+
+        assert!(
+            warm.verify(&new_token, NOW).await.is_ok(),
+            "unknown kid: read again"
+        );
+        assert!(
+            warm.verify(&old_token, NOW).await.is_ok(),
+            "the previous key verifies"
+        );
+        let (next, _) = warm.issue("u", &[Role::User], 0, "s", NOW).await.unwrap();
+        assert_eq!(kid(&next), "v2", "and it now signs with the new key");
+    }
+
+    #[tokio::test]
+    async fn a_warm_function_signs_with_a_rotated_key_within_one_cache_ttl() {
+        let secret = std::sync::Arc::new(RotatingSecret::default());
+        secret.rotate_to("v1", KEY);
+        let clock = std::sync::Arc::new(crate::clock::ManualClock::at_millis(0));
+        let warm = warm_function(&secret, &clock).await;
+        secret.rotate_to("v2", KEY_2);
+
+        clock.advance_millis(299_000);
+        let (token, _) = warm.issue("u", &[Role::User], 0, "s", NOW).await.unwrap();
+        assert_eq!(kid(&token), "v1", "within the TTL");
+        clock.advance_millis(1_000);
+        let (token, _) = warm.issue("u", &[Role::User], 0, "s", NOW).await.unwrap();
+        assert_eq!(kid(&token), "v2", "one TTL after the last read");
+    }
+
+    #[tokio::test]
+    async fn forged_kids_cost_at_most_one_secret_read_per_ttl_and_are_refused() {
+        let secret = std::sync::Arc::new(RotatingSecret::default());
+        secret.rotate_to("v1", KEY);
+        let clock = std::sync::Arc::new(crate::clock::ManualClock::at_millis(0));
+        let warm = warm_function(&secret, &clock).await;
+        assert_eq!(secret.reads(), 1);
+
+        for i in 0..50 {
+            let header = json!({"alg": "HS256", "typ": "at+jwt", "kid": format!("forged-{i}")});
+            let forged = sign(
+                header,
+                &valid_claims(),
+                "an attacker's key, long enough to pass",
+            );
+            assert!(matches!(
+                warm.verify(&forged, NOW).await,
+                Err(Error::Unauthorized)
+            ));
+        }
+        assert_eq!(secret.reads(), 2, "one early read for fifty forged kids");
+
+        // Garbage and known kids with a bad signature never read at all.
+        clock.advance_millis(300_000);
+        let _ = warm.issue("u", &[Role::User], 0, "s", NOW).await.unwrap();
+        let reads = secret.reads();
+        let bad_signature = sign(
+            good_header(),
+            &valid_claims(),
+            "not the key at all, but long",
+        );
+        for token in ["", "a.b.c", bad_signature.as_str()] {
+            assert!(warm.verify(token, NOW).await.is_err());
+        }
+        assert_eq!(secret.reads(), reads);
     }
 }

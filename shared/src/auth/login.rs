@@ -244,13 +244,16 @@ async fn start_session(
 ) -> Result<TokenPair> {
     let session_id = ulid::Ulid::new().to_string();
     let refresh = RefreshToken::generate(&user.user_id, &session_id);
-    let (access_token, _) = state.tokens.issue(
-        &user.user_id,
-        &user.roles,
-        user.generation,
-        &session_id,
-        now,
-    )?;
+    let (access_token, _) = state
+        .tokens
+        .issue(
+            &user.user_id,
+            &user.roles,
+            user.generation,
+            &session_id,
+            now,
+        )
+        .await?;
     let session = SessionRecord {
         user_id: user.user_id.clone(),
         session_id: session_id.clone(),
@@ -385,13 +388,16 @@ pub async fn refresh(
     }
 
     let next = RefreshToken::generate(&session.user_id, &session.session_id);
-    let (access_token, _) = state.tokens.issue(
-        &session.user_id,
-        &session.roles,
-        session.generation,
-        &session.session_id,
-        now,
-    )?;
+    let (access_token, _) = state
+        .tokens
+        .issue(
+            &session.user_id,
+            &session.roles,
+            session.generation,
+            &session.session_id,
+            now,
+        )
+        .await?;
     let mut used = session.used_refresh_hashes.clone();
     used.push(hash.clone());
     if used.len() > REMEMBERED_REFRESH_TOKENS {

@@ -12,7 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::auth::jwt::{AccessClaims, TokenCodec};
+use crate::auth::jwt::{AccessClaims, AccessTokens};
 use crate::state::AuthState;
 use crate::store::SessionStore;
 use crate::{Error, Result};
@@ -114,12 +114,12 @@ pub async fn authenticate(state: &AuthState, token: &str) -> Result<AccessClaims
 /// [`authenticate`] for any function that holds a token codec and the
 /// denylist reads, not a whole [`AuthState`] (agent runs, for one).
 pub async fn verify_bearer(
-    tokens: &TokenCodec,
+    tokens: &AccessTokens,
     store: &dyn SessionStore,
     now: i64,
     token: &str,
 ) -> Result<AccessClaims> {
-    let claims = tokens.verify(token, now)?;
+    let claims = tokens.verify(token, now).await?;
     let revocation = store
         .revocation_state(&claims.jti, &claims.sid, &claims.sub)
         .await?;

@@ -1,9 +1,11 @@
 //! The secrets port: where signing keys and other secrets come from.
 //!
-//! Outside development every secret lives in Secrets Manager and is fetched
-//! once per cold start. A secret's `AWSCURRENT` version signs; its
+//! Outside development every secret lives in Secrets Manager. It is read at
+//! cold start and, for the JWT key and the webhook sources, again once per
+//! cache TTL ([`cache`]). A secret's `AWSCURRENT` version signs; its
 //! `AWSPREVIOUS` version still verifies, so a rotation never logs anybody out.
 
+pub mod cache;
 pub mod rotation;
 
 use async_trait::async_trait;
@@ -30,6 +32,9 @@ pub trait SecretsPort: Send + Sync {
     /// previous version. Fails when the secret or its current version is
     /// missing.
     async fn current_and_previous(&self, secret_id: &str) -> Result<Vec<SecretVersion>>;
+
+    /// The current version of `secret_id`; fails when it is missing.
+    async fn current(&self, secret_id: &str) -> Result<SecretVersion>;
 }
 
 /// The Secrets Manager adapter.
@@ -83,6 +88,10 @@ impl SecretsManager {
 
 #[async_trait]
 impl SecretsPort for SecretsManager {
+    async fn current(&self, secret_id: &str) -> Result<SecretVersion> {
+        SecretsManager::current(self, secret_id).await
+    }
+
     async fn current_and_previous(&self, secret_id: &str) -> Result<Vec<SecretVersion>> {
         let (current, previous) = tokio::join!(
             self.version(secret_id, "AWSCURRENT"),

@@ -432,7 +432,27 @@ pub async fn receive(
             limit: MAX_BODY_BYTES,
         });
     }
-    let Some(source) = state.sources.get(source_name) else {
+    let now = state.clock.now_secs();
+    let check = |sources: &Sources| {
+        sources.get(source_name).map(|source| {
+            let verified = source
+                .scheme
+                .scheme()
+                .verify(headers, body, &source.keys, now);
+            (source.scheme, verified)
+        })
+    };
+    let mut checked = check(&*state.sources.get().await);
+    // An unknown source, or a signature no secret verifies, may be news of
+    // a secret set since the sources were read: read them once more (at
+    // most once per cache TTL, whatever the senders do) before refusing.
+    if !body.is_empty()
+        && !matches!(checked, Some((_, Ok(_))))
+        && state.sources.reload_early().await
+    {
+        checked = check(&state.sources.current());
+    }
+    let Some((scheme, checked)) = checked else {
         reject(RejectReason::UnknownSource, None).await?;
         return Err(Error::NotFound("no such webhook source".into()));
     };
@@ -440,12 +460,7 @@ pub async fn receive(
         reject(RejectReason::EmptyBody, None).await?;
         return Err(Error::BadRequest("the request body is empty".into()));
     }
-    let now = state.clock.now_secs();
-    let verified = match source
-        .scheme
-        .scheme()
-        .verify(headers, body, &source.keys, now)
-    {
+    let verified = match checked {
         Ok(v) => v,
         Err(rejection) => {
             reject(RejectReason::Signature(rejection), None).await?;
@@ -497,7 +512,7 @@ pub async fn receive(
     };
     let message = EventMessage {
         source: source_name.to_owned(),
-        scheme: source.scheme,
+        scheme,
         delivery_id: verified.delivery_id.clone(),
         event_type: verified.event_type.clone(),
         received_at: crate::clock::rfc3339(now),

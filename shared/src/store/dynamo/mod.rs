@@ -149,6 +149,18 @@ impl DynamoStore {
         &self.client
     }
 
+    /// Opens the connection to DynamoDB during a cold start, with one cheap
+    /// call (DescribeLimits: account limits, no table, no item), so that
+    /// the function's first request finds it open instead of paying for
+    /// DNS, TCP and TLS before its first read. Its answer does not matter;
+    /// a failure is logged at debug level and the first request connects
+    /// as it would have.
+    pub async fn warm_up(&self) {
+        if let Err(error) = self.client.describe_limits().send().await {
+            tracing::debug!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&error), "DynamoDB warm-up call failed");
+        }
+    }
+
     /// One consistent BatchGetItem over `(table, keys)` pairs, retrying
     /// unprocessed keys (throttling) a few times before giving up. The
     /// rounds together get the client's operation timeout, like one call:
