@@ -1,30 +1,168 @@
 //! Administration commands: `tables create`, `users add`,
-//! `users set-password`, `users disable`, `users enable`, `config check`,
-//! `workspaces add`, `agents register|set-maturity|disable|enable|list`,
-//! `apikeys create|revoke|list`, `health`.
+//! `users set-password`, `users disable`, `users enable`, `users list`,
+//! `users roles`, `users revoke-all`, `config check`, `workspaces add`,
+//! `agents register|set-maturity|disable|enable|list`,
+//! `apikeys create|revoke|list`, `audit query`, `webhooks set-secret`,
+//! `jwt-key rotate`, `health`.
+//!
+//! Every command that changes state first learns who runs it
+//! ([`operator`]) and names them in its audit event, as actor and origin:
+//! in the same DynamoDB transaction as the change, or, for a Secrets
+//! Manager write (which no DynamoDB transaction can include), right after
+//! the write succeeded.
 
 use std::sync::Arc;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore as _;
 use secrecy::SecretString;
 use warden::Error;
 use warden::agents::{self, registry::NewAgent};
+use warden::audit::{AuditEvent, EventType, Origin, Severity as Importance};
 use warden::auth::api_keys::{self, KeySpec, NewKey};
 use warden::auth::login::create_user;
-use warden::auth::revocation;
+use warden::auth::revocation::{self, RevokeAllOutcome, RolesOutcome};
 use warden::aws::Guards;
-use warden::clock::SystemClock;
+use warden::clock::{Clock as _, SystemClock};
 use warden::config::{Check, Config, Finding, Findings, Severity, check_jwt_key};
 use warden::domain::agents::{
     AgentId, AgentRecord, ApiKeyRecord, Maturity, WorkspaceId, WorkspaceRecord,
 };
-use warden::domain::{Role, Username};
+use warden::domain::{Role, UserRecord, Username};
 use warden::health::{self, checks::HealthReport};
 use warden::secrets::SecretsManager;
+use warden::secrets::rotation::{self, SecretWriter};
 use warden::state::{Accounts, HealthState, Registry, api_key_pepper, signing_keys};
 use warden::store::dynamo::{DynamoStore, tables};
+use warden::store::{AuditQuery, AuditStore as _, Transactions as _, UserStore as _, Write};
+use warden::webhook::SchemeKind;
+use warden::webhook::rotation::set_source_secret;
 
-use crate::seed::{OPERATOR, cli_origin};
+use crate::seed::OPERATOR;
 use crate::serve::aws_config;
+
+/// Who runs a command that changes state, as its audit events name them
+/// (actor and origin). Against a local endpoint (`--endpoint`, an
+/// emulator) it is `local`: no AWS identity stands behind an emulator's
+/// dummy credentials. Otherwise it is the ARN of the AWS caller identity
+/// (STS GetCallerIdentity), the identity CloudTrail also records; when it
+/// cannot be learned the command refuses to change anything, so no change
+/// is made without an operator to name.
+pub async fn operator(
+    aws: &aws_config::SdkConfig,
+    endpoint: Option<&str>,
+) -> Result<String, Error> {
+    if endpoint.is_some() {
+        return Ok(OPERATOR.to_owned());
+    }
+    let out = aws_sdk_sts::Client::new(aws)
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| {
+            Error::unavailable_from(
+                "STS GetCallerIdentity (the operator named in the audit log)",
+                e.into_service_error(),
+            )
+        })?;
+    out.arn()
+        .map(str::to_owned)
+        .ok_or_else(|| Error::internal("GetCallerIdentity answered no ARN"))
+}
+
+/// One command's connection: the configuration, the AWS SDK configuration
+/// (at `endpoint` when given), and for a command that changes state, who
+/// runs it.
+struct Admin {
+    config: Config,
+    aws: aws_config::SdkConfig,
+    operator: String,
+}
+
+impl Admin {
+    /// A read-only command's connection: no operator is needed.
+    async fn reader(endpoint: Option<&str>, config: Config) -> Self {
+        let aws = aws_config(&config.aws, endpoint).await;
+        Self {
+            config,
+            aws,
+            operator: OPERATOR.to_owned(),
+        }
+    }
+
+    /// A changing command's connection: the operator is learned first.
+    async fn writer(endpoint: Option<&str>, config: Config) -> Result<Self, Error> {
+        let aws = aws_config(&config.aws, endpoint).await;
+        let operator = operator(&aws, endpoint).await?;
+        Ok(Self {
+            config,
+            aws,
+            operator,
+        })
+    }
+
+    fn origin(&self) -> Origin {
+        Origin::Cli {
+            operator: self.operator.clone(),
+        }
+    }
+
+    fn store(&self) -> DynamoStore {
+        DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(&self.aws),
+            &self.config.table_prefix,
+        )
+    }
+
+    /// The accounts over the tables, for user administration. No signing
+    /// key is read: nothing here issues a token.
+    fn accounts(&self) -> Result<Accounts, Error> {
+        Accounts::new(
+            self.config.clone(),
+            Arc::new(self.store()),
+            Arc::new(SystemClock),
+        )
+    }
+
+    fn registry(&self) -> Registry {
+        Registry {
+            config: self.config.clone(),
+            store: Arc::new(self.store()),
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    fn secrets(&self) -> SecretWriter {
+        SecretWriter::new(aws_sdk_secretsmanager::Client::new(&self.aws))
+    }
+
+    /// An audit event of this command, its operator as actor.
+    fn event(&self, event_type: EventType, severity: Importance) -> AuditEvent {
+        AuditEvent::new(
+            event_type,
+            severity,
+            self.origin(),
+            SystemClock.now_millis(),
+            self.config.audit_retention_days,
+        )
+    }
+
+    /// Writes the audit event of a Secrets Manager change that has been
+    /// made: it cannot share the change's transaction, so it follows it.
+    /// When it fails, the error says that the change itself stands.
+    async fn audit_after(&self, event: AuditEvent, change: &str) -> Result<(), Error> {
+        self.store()
+            .transact(vec![Write::Audit(event)])
+            .await
+            .map_err(|e| {
+                Error::unavailable(format!(
+                    "{change} was made, but its audit event could not be written ({}); record it by hand",
+                    e.chain()
+                ))
+            })
+    }
+}
 
 /// Creates every table under the configured prefix at `endpoint` (or the
 /// default AWS configuration), with `guards` on each call. Returns the
@@ -38,14 +176,6 @@ pub async fn create_tables(
     tables::create_all(&aws_sdk_dynamodb::Client::new(&aws), prefix).await
 }
 
-/// The accounts over the DynamoDB tables at `endpoint`, for user
-/// administration. No signing key is read: nothing here issues a token.
-async fn accounts(endpoint: Option<&str>, config: Config) -> Result<Accounts, Error> {
-    let aws = aws_config(&config.aws, endpoint).await;
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), &config.table_prefix);
-    Accounts::new(config, Arc::new(store), Arc::new(SystemClock))
-}
-
 /// Creates a user in DynamoDB with the given roles; returns its id.
 pub async fn add_user(
     endpoint: Option<&str>,
@@ -54,8 +184,15 @@ pub async fn add_user(
     password: &SecretString,
     roles: &[Role],
 ) -> Result<String, Error> {
-    let accounts = accounts(endpoint, config).await?;
-    let user = create_user(&accounts, cli_origin(), username, password, roles).await?;
+    let admin = Admin::writer(endpoint, config).await?;
+    let user = create_user(
+        &admin.accounts()?,
+        admin.origin(),
+        username,
+        password,
+        roles,
+    )
+    .await?;
     Ok(user.user_id)
 }
 
@@ -67,9 +204,15 @@ pub async fn set_password(
     username: &Username,
     password: &SecretString,
 ) -> Result<u64, Error> {
-    let accounts = accounts(endpoint, config).await?;
-    let outcome =
-        revocation::set_password(&accounts, cli_origin(), OPERATOR, username, password).await?;
+    let admin = Admin::writer(endpoint, config).await?;
+    let outcome = revocation::set_password(
+        &admin.accounts()?,
+        admin.origin(),
+        &admin.operator,
+        username,
+        password,
+    )
+    .await?;
     Ok(outcome.generation)
 }
 
@@ -80,8 +223,14 @@ pub async fn disable_user(
     config: Config,
     username: &Username,
 ) -> Result<u64, Error> {
-    let accounts = accounts(endpoint, config).await?;
-    let outcome = revocation::disable_user(&accounts, cli_origin(), OPERATOR, username).await?;
+    let admin = Admin::writer(endpoint, config).await?;
+    let outcome = revocation::disable_user(
+        &admin.accounts()?,
+        admin.origin(),
+        &admin.operator,
+        username,
+    )
+    .await?;
     Ok(outcome.generation)
 }
 
@@ -91,8 +240,63 @@ pub async fn enable_user(
     config: Config,
     username: &Username,
 ) -> Result<(), Error> {
-    let accounts = accounts(endpoint, config).await?;
-    revocation::enable_user(&accounts, cli_origin(), OPERATOR, username).await
+    let admin = Admin::writer(endpoint, config).await?;
+    revocation::enable_user(
+        &admin.accounts()?,
+        admin.origin(),
+        &admin.operator,
+        username,
+    )
+    .await
+}
+
+/// Every user (username, roles, disabled; the caller prints no hash).
+pub async fn list_users(endpoint: Option<&str>, config: Config) -> Result<Vec<UserRecord>, Error> {
+    Admin::reader(endpoint, config)
+        .await
+        .store()
+        .list_users()
+        .await
+}
+
+/// Replaces a user's roles; every token they hold dies in the same write
+/// (see [`revocation::set_roles`]).
+pub async fn set_roles(
+    endpoint: Option<&str>,
+    config: Config,
+    username: &Username,
+    roles: &[Role],
+) -> Result<RolesOutcome, Error> {
+    let admin = Admin::writer(endpoint, config).await?;
+    revocation::set_roles(
+        &admin.accounts()?,
+        admin.origin(),
+        &admin.operator,
+        username,
+        roles,
+    )
+    .await
+}
+
+/// Revokes every token of a user at once, as `POST /auth/revoke-all` does.
+pub async fn revoke_all(
+    endpoint: Option<&str>,
+    config: Config,
+    username: &Username,
+    reason: &str,
+) -> Result<RevokeAllOutcome, Error> {
+    if reason.trim().is_empty() {
+        return Err(Error::BadRequest("--reason must say why".into()));
+    }
+    let admin = Admin::writer(endpoint, config).await?;
+    revocation::revoke_all_of(
+        &admin.accounts()?,
+        admin.origin(),
+        &admin.operator,
+        username,
+        reason.trim(),
+    )
+    .await
 }
 
 /// Every configuration finding, the signing key included (fetched from
@@ -194,17 +398,6 @@ pub fn render_report(report: &HealthReport) -> String {
     out
 }
 
-/// The agent registry over the DynamoDB tables at `endpoint`.
-async fn registry(endpoint: Option<&str>, config: Config) -> Result<Registry, Error> {
-    let aws = aws_config(&config.aws, endpoint).await;
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), &config.table_prefix);
-    Ok(Registry {
-        config,
-        store: Arc::new(store),
-        clock: Arc::new(SystemClock),
-    })
-}
-
 /// Adds a workspace.
 pub async fn add_workspace(
     endpoint: Option<&str>,
@@ -212,8 +405,8 @@ pub async fn add_workspace(
     workspace_id: WorkspaceId,
     name: &str,
 ) -> Result<WorkspaceRecord, Error> {
-    let registry = registry(endpoint, config).await?;
-    agents::registry::add_workspace(&registry, cli_origin(), workspace_id, name).await
+    let admin = Admin::writer(endpoint, config).await?;
+    agents::registry::add_workspace(&admin.registry(), admin.origin(), workspace_id, name).await
 }
 
 /// Registers an agent.
@@ -222,8 +415,8 @@ pub async fn register_agent(
     config: Config,
     agent: NewAgent,
 ) -> Result<AgentRecord, Error> {
-    let registry = registry(endpoint, config).await?;
-    agents::registry::register_agent(&registry, cli_origin(), agent).await
+    let admin = Admin::writer(endpoint, config).await?;
+    agents::registry::register_agent(&admin.registry(), admin.origin(), agent).await
 }
 
 /// Changes an agent's maturity.
@@ -233,8 +426,8 @@ pub async fn set_maturity(
     agent_id: &AgentId,
     maturity: Maturity,
 ) -> Result<AgentRecord, Error> {
-    let registry = registry(endpoint, config).await?;
-    agents::registry::set_maturity(&registry, cli_origin(), agent_id, maturity).await
+    let admin = Admin::writer(endpoint, config).await?;
+    agents::registry::set_maturity(&admin.registry(), admin.origin(), agent_id, maturity).await
 }
 
 /// Flips an agent's kill switch.
@@ -244,8 +437,8 @@ pub async fn set_enabled(
     agent_id: &AgentId,
     enabled: bool,
 ) -> Result<(), Error> {
-    let registry = registry(endpoint, config).await?;
-    agents::registry::set_enabled(&registry, cli_origin(), agent_id, enabled).await
+    let admin = Admin::writer(endpoint, config).await?;
+    agents::registry::set_enabled(&admin.registry(), admin.origin(), agent_id, enabled).await
 }
 
 /// Every agent.
@@ -253,7 +446,12 @@ pub async fn list_agents(
     endpoint: Option<&str>,
     config: Config,
 ) -> Result<Vec<AgentRecord>, Error> {
-    registry(endpoint, config).await?.store.list_agents().await
+    Admin::reader(endpoint, config)
+        .await
+        .registry()
+        .store
+        .list_agents()
+        .await
 }
 
 /// Creates an API key; the whole key is returned to be shown once. The
@@ -277,21 +475,301 @@ pub async fn create_key(
         None => None,
     };
     let pepper = api_key_pepper(&config, secrets.as_ref().map(|s| s as _)).await?;
-    let registry = registry(endpoint, config).await?;
-    api_keys::create_key(&registry, &pepper, cli_origin(), spec).await
+    let admin = Admin::writer(endpoint, config).await?;
+    api_keys::create_key(&admin.registry(), &pepper, admin.origin(), spec).await
 }
 
 /// Revokes an API key at once.
 pub async fn revoke_key(endpoint: Option<&str>, config: Config, key_id: &str) -> Result<(), Error> {
-    let registry = registry(endpoint, config).await?;
-    api_keys::revoke_key(&registry, cli_origin(), key_id).await
+    let admin = Admin::writer(endpoint, config).await?;
+    api_keys::revoke_key(&admin.registry(), admin.origin(), key_id).await
 }
 
 /// Every API key (never a secret: the store holds none).
 pub async fn list_keys(endpoint: Option<&str>, config: Config) -> Result<Vec<ApiKeyRecord>, Error> {
-    registry(endpoint, config)
-        .await?
+    Admin::reader(endpoint, config)
+        .await
+        .registry()
         .store
         .list_api_keys()
         .await
+}
+
+/// The longest `--since` window.
+pub const MAX_SINCE_SECS: i64 = 365 * 86_400;
+
+/// The longest `--since` window read without `--actor`: every day costs 16
+/// queries (one per shard), so a month is 496.
+pub const MAX_SINCE_WITHOUT_ACTOR_SECS: i64 = 31 * 86_400;
+
+/// Parses `--since`: a whole number of minutes, hours or days (`30m`,
+/// `24h`, `7d`), at least one minute and at most [`MAX_SINCE_SECS`].
+/// Returns seconds.
+pub fn parse_since(text: &str) -> Result<i64, Error> {
+    let bad = || {
+        Error::BadRequest(format!(
+            "--since {text:?} is not a duration like 30m, 24h or 7d (a whole number of minutes, hours or days, at most 365d)"
+        ))
+    };
+    let text = text.trim();
+    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    let unit_secs = match unit {
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        _ => return Err(bad()),
+    };
+    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let n: i64 = number.parse().map_err(|_| bad())?;
+    match n.checked_mul(unit_secs) {
+        Some(secs) if secs > 0 && secs <= MAX_SINCE_SECS => Ok(secs),
+        _ => Err(bad()),
+    }
+}
+
+/// Parses `--type`: an event type's name, in any case (`login_failed` is
+/// `LOGIN_FAILED`); an unknown one is an error that lists them all.
+pub fn parse_event_type(text: &str) -> Result<EventType, Error> {
+    EventType::parse(&text.trim().to_ascii_uppercase()).ok_or_else(|| {
+        Error::BadRequest(format!(
+            "unknown event type {text:?}; the event types are: {}",
+            EventType::ALL
+                .iter()
+                .map(|t| t.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    })
+}
+
+/// `warden audit query`: the events of the last `since_secs`, newest
+/// first, at most `limit`, of `actor` (through the actor index) and of
+/// `event_type` when given. A window longer than
+/// [`MAX_SINCE_WITHOUT_ACTOR_SECS`] needs an actor.
+pub async fn audit_query(
+    endpoint: Option<&str>,
+    config: Config,
+    actor: Option<String>,
+    event_type: Option<EventType>,
+    since_secs: i64,
+    limit: usize,
+) -> Result<Vec<AuditEvent>, Error> {
+    if actor.is_none() && since_secs > MAX_SINCE_WITHOUT_ACTOR_SECS {
+        return Err(Error::BadRequest(
+            "without --actor, --since is at most 31d (each day is 16 queries); name an actor to look further back".into(),
+        ));
+    }
+    if limit == 0 {
+        return Err(Error::BadRequest("--limit must be at least 1".into()));
+    }
+    let now = SystemClock.now_millis();
+    let query = AuditQuery {
+        actor,
+        event_type,
+        since_millis: now - since_secs * 1000,
+        until_millis: now,
+        limit,
+    };
+    Admin::reader(endpoint, config)
+        .await
+        .store()
+        .query_audit(&query)
+        .await
+}
+
+/// An instant in milliseconds as RFC 3339 with milliseconds, UTC.
+fn rfc3339_millis(at_millis: i64) -> String {
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(at_millis) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_else(|| at_millis.to_string())
+}
+
+/// One audit event as one terminal line: time, type, severity, actor (and
+/// subject), the origin (an HTTP request's id and client IP, the queue
+/// message, the schedule, the CLI), then the details as compact JSON.
+pub fn render_event(e: &AuditEvent) -> String {
+    let origin = match &e.origin {
+        Origin::Http { ip, request_id, .. } => format!("http request_id={request_id} ip={ip}"),
+        Origin::Cli { .. } => "cli".to_owned(),
+        Origin::Queue { message_id } => format!("queue message_id={message_id}"),
+        Origin::Schedule { rule } => format!("schedule rule={rule}"),
+    };
+    let subject = e
+        .subject
+        .as_deref()
+        .map(|s| format!(" subject={s}"))
+        .unwrap_or_default();
+    format!(
+        "{} {:<24} {:<8} actor={}{} {} {}",
+        rfc3339_millis(e.at_millis),
+        e.event_type.as_str(),
+        e.severity.as_str(),
+        e.actor,
+        subject,
+        origin,
+        serde_json::Value::Object(e.details.clone())
+    )
+}
+
+/// One audit event as one line of JSON: the stored record, with `at` (RFC
+/// 3339) beside `at_millis`.
+pub fn event_json(e: &AuditEvent) -> String {
+    let mut value = serde_json::to_value(e).unwrap_or(serde_json::Value::Null);
+    if let Some(map) = value.as_object_mut() {
+        map.insert("at".into(), rfc3339_millis(e.at_millis).into());
+    }
+    value.to_string()
+}
+
+/// What `warden webhooks set-secret` did.
+#[derive(Debug)]
+pub struct WebhookSecretSet {
+    /// The source's scheme.
+    pub scheme: SchemeKind,
+    /// Whether the source was added.
+    pub created: bool,
+    /// Whether the source's previous secret still verifies.
+    pub kept_previous: bool,
+    /// How many older secrets were dropped.
+    pub dropped: usize,
+    /// The sources secret's new version id.
+    pub version_id: String,
+}
+
+/// `warden webhooks set-secret`: makes `secret` the current secret of
+/// `source` in the webhook sources secret (`WARDEN_WEBHOOK_SECRETS_ARN`),
+/// as a new version, keeping the source's current secret as the previous
+/// one ([`set_source_secret`]). A source that does not exist is added only
+/// when `scheme` is given. Audited (`WEBHOOK_SECRET_ROTATED`) right after
+/// the write. A write that lands between this command's read and its own
+/// is detected afterwards and reported as an error (its change would be
+/// lost: run the command again).
+pub async fn set_webhook_secret(
+    endpoint: Option<&str>,
+    config: Config,
+    source: &str,
+    secret: &SecretString,
+    scheme: Option<SchemeKind>,
+) -> Result<WebhookSecretSet, Error> {
+    let arn = config.webhook_secrets_arn.clone().ok_or_else(|| {
+        Error::Config(
+            "set WARDEN_WEBHOOK_SECRETS_ARN to the webhook sources secret the functions read"
+                .into(),
+        )
+    })?;
+    let admin = Admin::writer(endpoint, config).await?;
+    let secrets = admin.secrets();
+    let (read_version, document) = secrets.current(&arn).await?;
+    let change = {
+        use secrecy::ExposeSecret as _;
+        set_source_secret(document.expose_secret(), source, secret, scheme)?
+    };
+    let version_id = secrets.put(&arn, &change.document).await?;
+    let event = admin
+        .event(EventType::WebhookSecretRotated, Importance::Warning)
+        .subject(format!("webhook:{source}"))
+        .detail("source", source)
+        .detail("scheme", change.scheme.as_str())
+        .detail("created", change.created)
+        .detail("kept_previous", change.kept_previous)
+        .detail("dropped", change.dropped)
+        .detail("version_id", version_id.as_str())
+        .detail("previous_version_id", read_version.as_str());
+    admin
+        .audit_after(event, &format!("the new secret of webhook source {source}"))
+        .await?;
+    let versions = secrets.versions(&arn).await?;
+    let previous = rotation::staged(&versions, rotation::PREVIOUS).map(|v| v.version_id.as_str());
+    if previous != Some(read_version.as_str()) {
+        return Err(Error::Conflict(format!(
+            "the sources secret changed while this command ran (version {version_id} is current, but it replaced {} instead of {read_version}); another change may be lost: check the secret and run the command again",
+            previous.unwrap_or("nothing")
+        )));
+    }
+    Ok(WebhookSecretSet {
+        scheme: change.scheme,
+        created: change.created,
+        kept_previous: change.kept_previous,
+        dropped: change.dropped,
+        version_id,
+    })
+}
+
+/// What `warden jwt-key rotate` did.
+#[derive(Debug)]
+pub struct JwtKeyRotated {
+    /// The new key's version id: the `kid` of the tokens it signs.
+    pub version_id: String,
+    /// The key that signed before, now `AWSPREVIOUS` (verify only).
+    pub previous_version_id: Option<String>,
+    /// Whether the rotation was forced past [`rotation::check_jwt_rotation`].
+    pub forced: bool,
+}
+
+/// `warden jwt-key rotate`: puts a new random signing key (48 random
+/// bytes, URL-safe base64: 64 characters) as the JWT secret's new version
+/// (`WARDEN_JWT_SECRET_ARN`). It becomes `AWSCURRENT` and signs; the old
+/// key becomes `AWSPREVIOUS` and keeps verifying. Refused, unless `force`,
+/// when it would drop a key whose tokens may still be alive
+/// ([`rotation::check_jwt_rotation`] over the versions' dates). Audited
+/// (`JWT_KEY_ROTATED`) right after the write.
+pub async fn rotate_jwt_key(
+    endpoint: Option<&str>,
+    config: Config,
+    force: bool,
+) -> Result<JwtKeyRotated, Error> {
+    let arn = config.jwt_secret_arn.clone().ok_or_else(|| {
+        Error::Config(
+            "set WARDEN_JWT_SECRET_ARN to the JWT signing key secret the functions read".into(),
+        )
+    })?;
+    let window =
+        rotation::jwt_signing_window_secs(config.access_ttl_secs, config.secret_cache_ttl_secs);
+    let admin = Admin::writer(endpoint, config).await?;
+    let secrets = admin.secrets();
+    let versions = secrets.versions(&arn).await?;
+    if versions.is_empty() {
+        return Err(Error::NotFound(format!(
+            "no secret {arn} (or it has no version)"
+        )));
+    }
+    let refusal = rotation::check_jwt_rotation(&versions, SystemClock.now_secs(), window).err();
+    if let (Some(refusal), false) = (&refusal, force) {
+        return Err(Error::Conflict(refusal.message()));
+    }
+    let before = rotation::staged(&versions, rotation::CURRENT).map(|v| v.version_id.clone());
+    let dropped = rotation::staged(&versions, rotation::PREVIOUS).map(|v| v.version_id.clone());
+    let mut bytes = [0u8; 48];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let key = SecretString::from(URL_SAFE_NO_PAD.encode(bytes));
+    let version_id = secrets.put(&arn, &key).await?;
+    let mut event = admin
+        .event(
+            EventType::JwtKeyRotated,
+            if refusal.is_some() {
+                Importance::Critical
+            } else {
+                Importance::Warning
+            },
+        )
+        .subject("jwt-key")
+        .detail("version_id", version_id.as_str())
+        .detail("previous_version_id", before.clone().unwrap_or_default())
+        .detail("dropped_version_id", dropped.unwrap_or_default())
+        .detail("forced", refusal.is_some());
+    if let Some(refusal) = &refusal {
+        event = event.detail("refusal_overridden", refusal.message());
+    }
+    admin.audit_after(event, "the new JWT key").await?;
+    Ok(JwtKeyRotated {
+        version_id,
+        previous_version_id: before,
+        forced: refusal.is_some(),
+    })
 }

@@ -6,7 +6,10 @@
 //! - [`serve`]: every function's handler behind one HTTP listener, on the
 //!   same paths as `template.yaml`.
 //! - [`seed`]: the seed file loaded by `warden serve --seed`.
-//! - [`admin`]: `tables create`, `users add`, `config check`.
+//! - [`admin`]: the administration commands (tables, users, agents,
+//!   workspaces, API keys, `audit query`, `webhooks set-secret`,
+//!   `jwt-key rotate`, `config check`, `health`), each change audited with
+//!   the operator's identity.
 
 pub mod admin;
 pub mod seed;

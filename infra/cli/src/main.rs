@@ -15,11 +15,13 @@ use warden::Error;
 use warden::agents::registry::NewAgent;
 use warden::auth::api_keys::KeySpec;
 use warden::auth::login::create_user;
+use warden::auth::revocation::RolesOutcome;
 use warden::aws::Guards;
 use warden::clock::{Clock as _, rfc3339};
 use warden::config::{Config, Severity};
 use warden::domain::agents::{AgentId, AgentType, Maturity, WorkspaceId};
 use warden::domain::{Role, Username};
+use warden::webhook::SchemeKind;
 use warden_cli::admin;
 use warden_cli::seed::{Seed, cli_origin};
 use warden_cli::serve::{self, LocalApi};
@@ -78,6 +80,21 @@ enum Command {
     Apikeys {
         #[command(subcommand)]
         command: ApikeysCommand,
+    },
+    /// The audit log in DynamoDB.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Webhook sources in Secrets Manager (WARDEN_WEBHOOK_SECRETS_ARN).
+    Webhooks {
+        #[command(subcommand)]
+        command: WebhooksCommand,
+    },
+    /// The JWT signing key in Secrets Manager (WARDEN_JWT_SECRET_ARN).
+    JwtKey {
+        #[command(subcommand)]
+        command: JwtKeyCommand,
     },
     /// The security health report of the deployment the environment
     /// describes (as GET /security/health shows it); exits 1 when failing.
@@ -193,6 +210,70 @@ enum ApikeysCommand {
 }
 
 #[derive(Subcommand)]
+enum AuditCommand {
+    /// Audit events, newest first, one per line: time, type, severity,
+    /// actor, origin (request id and client IP of an HTTP request), details.
+    /// With --json, one JSON object per line (JSON Lines).
+    Query {
+        /// Only this actor's events (a user id, `key:<id>`, an operator's
+        /// ARN, `local`), through the actor index.
+        #[arg(long)]
+        actor: Option<String>,
+        /// Only events of this type, e.g. LOGIN_FAILED (any case).
+        #[arg(long = "type")]
+        event_type: Option<String>,
+        /// How far back: minutes, hours or days, e.g. 30m, 24h, 7d (at most
+        /// 365d; 31d without --actor).
+        #[arg(long, default_value = "24h")]
+        since: String,
+        /// At most this many events (the newest).
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+        /// One JSON object per line instead of text.
+        #[arg(long)]
+        json: bool,
+        /// DynamoDB endpoint (default: the AWS configuration).
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum WebhooksCommand {
+    /// Set a source's secret (read from standard input, never an argument)
+    /// as a new version of the sources secret; the source's previous secret
+    /// keeps verifying, older ones are dropped.
+    SetSecret {
+        /// The source: the {source} of POST /webhooks/{source}.
+        source: String,
+        /// Add the source with this scheme (slack, github, stripe,
+        /// standard) if it does not exist; without it, an unknown source is
+        /// an error.
+        #[arg(long)]
+        scheme: Option<String>,
+        /// AWS endpoint for Secrets Manager and DynamoDB (default: the AWS configuration).
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum JwtKeyCommand {
+    /// Put a new random signing key: it signs from now on, the old one
+    /// keeps verifying. Refused while the key before the current one may
+    /// still have live tokens, unless --force.
+    Rotate {
+        /// Rotate even if tokens signed with the key before the current
+        /// one may still be alive (they stop verifying).
+        #[arg(long)]
+        force: bool,
+        /// AWS endpoint for Secrets Manager and DynamoDB (default: the AWS configuration).
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
 enum TablesCommand {
     /// Create every table (keys, indexes, TTL) under WARDEN_TABLE_PREFIX.
     Create {
@@ -235,6 +316,35 @@ enum UsersCommand {
     Enable {
         /// The username.
         username: String,
+        /// DynamoDB endpoint (default: the AWS configuration).
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
+    /// List every user: username, roles, disabled or not (never a hash).
+    List {
+        /// DynamoDB endpoint (default: the AWS configuration).
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
+    /// Replace a user's roles; every token they hold dies at once (they log
+    /// in again to get the new roles).
+    Roles {
+        /// The username.
+        username: String,
+        /// A role (user, approver, admin); repeatable.
+        #[arg(long = "role", num_args = 1.., required = true)]
+        roles: Vec<String>,
+        /// DynamoDB endpoint (default: the AWS configuration).
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
+    /// Revoke every token of a user at once (as POST /auth/revoke-all).
+    RevokeAll {
+        /// The username.
+        username: String,
+        /// Why; recorded in the audit event.
+        #[arg(long)]
+        reason: String,
         /// DynamoDB endpoint (default: the AWS configuration).
         #[arg(long)]
         endpoint: Option<String>,
@@ -283,6 +393,28 @@ async fn main() -> ExitCode {
         Command::Users {
             command: UsersCommand::Enable { username, endpoint },
         } => enable_user(&username, endpoint).await,
+        Command::Users {
+            command: UsersCommand::List { endpoint },
+        } => list_users(endpoint).await,
+        Command::Users {
+            command:
+                UsersCommand::Roles {
+                    username,
+                    roles,
+                    endpoint,
+                },
+        } => set_roles(&username, &roles, endpoint).await,
+        Command::Users {
+            command:
+                UsersCommand::RevokeAll {
+                    username,
+                    reason,
+                    endpoint,
+                },
+        } => revoke_all(&username, &reason, endpoint).await,
+        Command::Audit { command } => audit(command).await,
+        Command::Webhooks { command } => webhooks(command).await,
+        Command::JwtKey { command } => jwt_key(command).await,
         Command::Config {
             command: ConfigCommand::Check,
         } => return config_check().await,
@@ -301,7 +433,9 @@ async fn main() -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            // The whole chain: an operator needs the AWS error behind an
+            // unavailable service.
+            eprintln!("error: {}", e.chain());
             ExitCode::FAILURE
         }
     }
@@ -337,7 +471,7 @@ async fn run_serve(
             }
         }
     }
-    for source in states.webhooks.sources.all() {
+    for source in states.webhooks.sources.current().all() {
         println!(
             "webhook source {} ({}) at POST /webhooks/{}",
             source.name,
@@ -388,11 +522,18 @@ async fn create_tables(endpoint: Option<String>) -> Result<(), Error> {
 
 /// The first line of standard input, without its line ending.
 fn password_from_stdin() -> Result<SecretString, Error> {
+    line_from_stdin("the password")
+}
+
+/// The first line of standard input, without its line ending: `what`, a
+/// secret, which never comes from the command line (where `ps` and shell
+/// history would show it).
+fn line_from_stdin(what: &str) -> Result<SecretString, Error> {
     let mut line = String::new();
     std::io::stdin()
         .lock()
         .read_line(&mut line)
-        .map_err(|e| Error::BadRequest(format!("reading the password from stdin: {e}")))?;
+        .map_err(|e| Error::BadRequest(format!("reading {what} from stdin: {e}")))?;
     Ok(SecretString::from(
         line.trim_end_matches(['\r', '\n']).to_owned(),
     ))
@@ -438,6 +579,150 @@ async fn add_user(username: &str, roles: &[String], endpoint: Option<String>) ->
     let user_id =
         admin::add_user(endpoint.as_deref(), config, &username, &password, &roles).await?;
     println!("created user {username} ({user_id})");
+    Ok(())
+}
+
+async fn list_users(endpoint: Option<String>) -> Result<(), Error> {
+    let users = admin::list_users(endpoint.as_deref(), config()?).await?;
+    if users.is_empty() {
+        println!("no users");
+    }
+    for u in users {
+        println!(
+            "{:<32} {:<22} {}",
+            u.username,
+            join(&u.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>()),
+            if u.disabled { "DISABLED" } else { "enabled" }
+        );
+    }
+    Ok(())
+}
+
+async fn set_roles(
+    username: &str,
+    roles: &[String],
+    endpoint: Option<String>,
+) -> Result<(), Error> {
+    let roles = roles
+        .iter()
+        .map(|r| Role::parse(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    let username = Username::parse(username)?;
+    match admin::set_roles(endpoint.as_deref(), config()?, &username, &roles).await? {
+        RolesOutcome::Unchanged => {
+            println!("user {username} already has exactly these roles; nothing changed");
+        }
+        RolesOutcome::Changed { from, revoked } => println!(
+            "roles of {username} changed from {} to {}; every token issued before is revoked (generation {})",
+            join(&from.iter().map(|r| r.as_str()).collect::<Vec<_>>()),
+            join(&roles.iter().map(|r| r.as_str()).collect::<Vec<_>>()),
+            revoked.generation
+        ),
+    }
+    Ok(())
+}
+
+async fn revoke_all(username: &str, reason: &str, endpoint: Option<String>) -> Result<(), Error> {
+    let username = Username::parse(username)?;
+    let outcome = admin::revoke_all(endpoint.as_deref(), config()?, &username, reason).await?;
+    println!(
+        "every token of {username} is revoked ({} live sessions ended; generation {})",
+        outcome.revoked_count, outcome.generation
+    );
+    Ok(())
+}
+
+async fn audit(command: AuditCommand) -> Result<(), Error> {
+    let AuditCommand::Query {
+        actor,
+        event_type,
+        since,
+        limit,
+        json,
+        endpoint,
+    } = command;
+    let since = admin::parse_since(&since)?;
+    let event_type = event_type
+        .as_deref()
+        .map(admin::parse_event_type)
+        .transpose()?;
+    let events = admin::audit_query(
+        endpoint.as_deref(),
+        config()?,
+        actor,
+        event_type,
+        since,
+        limit,
+    )
+    .await?;
+    for e in &events {
+        if json {
+            println!("{}", admin::event_json(e));
+        } else {
+            println!("{}", admin::render_event(e));
+        }
+    }
+    if events.len() == limit {
+        eprintln!("showing the newest {limit} events; there may be more (--limit, --since)");
+    }
+    Ok(())
+}
+
+async fn webhooks(command: WebhooksCommand) -> Result<(), Error> {
+    let WebhooksCommand::SetSecret {
+        source,
+        scheme,
+        endpoint,
+    } = command;
+    let scheme = scheme
+        .as_deref()
+        .map(|s| {
+            serde_json::from_value::<SchemeKind>(serde_json::Value::String(
+                s.trim().to_ascii_lowercase(),
+            ))
+            .map_err(|_| {
+                Error::BadRequest(format!(
+                    "unknown scheme {s:?}; expected slack, github, stripe or standard"
+                ))
+            })
+        })
+        .transpose()?;
+    let secret = line_from_stdin("the webhook secret")?;
+    let set =
+        admin::set_webhook_secret(endpoint.as_deref(), config()?, &source, &secret, scheme).await?;
+    println!(
+        "webhook source {source} ({}): new secret {} (sources secret version {}); {}{}",
+        set.scheme.as_str(),
+        if set.created { "added" } else { "set" },
+        set.version_id,
+        if set.kept_previous {
+            "the previous secret still verifies until the next rotation"
+        } else {
+            "no previous secret"
+        },
+        if set.dropped > 0 {
+            format!("; {} older secret(s) dropped", set.dropped)
+        } else {
+            String::new()
+        }
+    );
+    println!("warm functions read it within the secret cache TTL (WARDEN_SECRET_CACHE_TTL_SECS)");
+    Ok(())
+}
+
+async fn jwt_key(command: JwtKeyCommand) -> Result<(), Error> {
+    let JwtKeyCommand::Rotate { force, endpoint } = command;
+    let rotated = admin::rotate_jwt_key(endpoint.as_deref(), config()?, force).await?;
+    println!(
+        "new JWT signing key {} is AWSCURRENT (it signs); {} is AWSPREVIOUS (it still verifies){}",
+        rotated.version_id,
+        rotated.previous_version_id.as_deref().unwrap_or("no key"),
+        if rotated.forced {
+            "; FORCED: tokens of the key before it no longer verify"
+        } else {
+            ""
+        }
+    );
     Ok(())
 }
 

@@ -25,7 +25,9 @@ use warden::state::{Accounts, Registry};
 
 use crate::serve::States;
 
-/// The operator named in the audit events the `warden` command writes.
+/// The operator named in the audit events of `warden serve`'s seeding and
+/// of the commands run against a local endpoint (`--endpoint`); elsewhere
+/// the operator is the AWS caller identity ([`crate::admin::operator`]).
 pub const OPERATOR: &str = "local";
 
 /// A parsed seed file.

@@ -1,0 +1,771 @@
+//! The operator's commands against the emulator: `users list|roles|revoke-all`,
+//! `audit query`, `webhooks set-secret`, `jwt-key rotate`, and the audit
+//! event (with the operator's identity) of every command that changes state.
+//! Each test skips without `WARDEN_TEST_AWS_ENDPOINT` (and fails without it
+//! under `WARDEN_REQUIRE_AWS_TESTS=1`).
+
+// Test helpers panic on purpose: a failed step is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Output, Stdio};
+
+use secrecy::ExposeSecret as _;
+use serde_json::Value;
+use warden::audit::{AuditEvent, EventType, Origin, Severity};
+use warden::store::Transactions as _;
+use warden::store::Write as StoreWrite;
+use warden::store::dynamo::DynamoStore;
+use warden::webhook::{Rejection, SigningKey, Sources};
+
+const PEPPER: &str = "operator-test-api-key-pepper-0123456789abcdef";
+
+/// A `warden` command on the tables under `prefix`, in development, with
+/// nothing of the caller's environment that would change its behaviour.
+fn warden(prefix: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_warden"));
+    for var in [
+        "WARDEN_ENV",
+        "WARDEN_JWT_SECRET",
+        "WARDEN_JWT_SECRET_ARN",
+        "WARDEN_WEBHOOK_SECRETS_ARN",
+        "WARDEN_API_KEY_PEPPER_ARN",
+        "WARDEN_ACCESS_TOKEN_TTL",
+        "WARDEN_SECRET_CACHE_TTL_SECS",
+        "AWS_ENDPOINT_URL",
+        "ALLOWED_ORIGINS",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("RUST_LOG", "warn")
+        .env("WARDEN_TABLE_PREFIX", prefix)
+        .env("WARDEN_API_KEY_PEPPER", PEPPER);
+    cmd
+}
+
+/// Runs `cmd` with `stdin` as its standard input.
+fn run(mut cmd: Command, stdin: &str) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn ok(out: Output, what: &str) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{what}: {stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+fn fails(out: Output, what: &str) -> String {
+    assert!(
+        !out.status.success(),
+        "{what} succeeded: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// `cmd args --endpoint <endpoint>`, successful; its standard output.
+fn ok_at(prefix: &str, endpoint: &str, args: &[&str], stdin: &str) -> String {
+    let mut cmd = warden(prefix);
+    cmd.args(args).args(["--endpoint", endpoint]);
+    ok(run(cmd, stdin), &args.join(" "))
+}
+
+/// `cmd args --endpoint <endpoint>`, failing; its standard error.
+fn fails_at(prefix: &str, endpoint: &str, args: &[&str], stdin: &str) -> String {
+    let mut cmd = warden(prefix);
+    cmd.args(args).args(["--endpoint", endpoint]);
+    fails(run(cmd, stdin), &args.join(" "))
+}
+
+/// The events `audit query --json` prints for `args`.
+fn audit_json(prefix: &str, endpoint: &str, args: &[&str]) -> Vec<Value> {
+    let mut all = vec!["audit", "query", "--json"];
+    all.extend_from_slice(args);
+    ok_at(prefix, endpoint, &all, "")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect()
+}
+
+fn types(events: &[Value]) -> BTreeSet<String> {
+    events
+        .iter()
+        .map(|e| e["event_type"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `warden serve` on the tables; its URL.
+fn serve(prefix: &str, endpoint: &str) -> (Killed, String) {
+    let mut cmd = warden(prefix);
+    let child = cmd
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--dynamodb-endpoint",
+            endpoint,
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = Killed(child);
+    let stdout = child.0.stdout.take().unwrap();
+    let url = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("warden listening on ").map(str::to_owned))
+        .unwrap();
+    (child, url)
+}
+
+fn block<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Runtime::new().unwrap().block_on(f)
+}
+
+/// Logs in; the access token.
+fn login(url: &str, username: &str, password: &str) -> String {
+    block(async {
+        let r = reqwest::Client::new()
+            .post(format!("{url}/auth/login"))
+            .json(&serde_json::json!({"username": username, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let body: Value = r.json().await.unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    })
+}
+
+/// GETs `path` with the bearer token; the status.
+fn get(url: &str, path: &str, token: &str) -> u16 {
+    block(async {
+        reqwest::Client::new()
+            .get(format!("{url}{path}"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    })
+}
+
+async fn secrets_client(endpoint: &str) -> aws_sdk_secretsmanager::Client {
+    aws_sdk_secretsmanager::Client::new(&warden::testing::aws_config(endpoint).await)
+}
+
+/// Creates a secret holding `value`; its ARN.
+fn create_secret(endpoint: &str, value: &str) -> String {
+    block(async {
+        let name = format!("warden-test/{}", ulid::Ulid::new());
+        let out = secrets_client(endpoint)
+            .await
+            .create_secret()
+            .name(name)
+            .secret_string(value)
+            .send()
+            .await
+            .unwrap();
+        out.arn().unwrap().to_owned()
+    })
+}
+
+/// The value of the secret's `stage` version, and its version id.
+fn secret_at(endpoint: &str, arn: &str, stage: &str) -> Option<(String, String)> {
+    block(async {
+        let out = secrets_client(endpoint)
+            .await
+            .get_secret_value()
+            .secret_id(arn)
+            .version_stage(stage)
+            .send()
+            .await
+            .ok()?;
+        Some((
+            out.version_id().unwrap().to_owned(),
+            out.secret_string().unwrap().to_owned(),
+        ))
+    })
+}
+
+#[test]
+fn user_roles_and_revoke_all_take_effect_at_once_and_are_audited() {
+    let Some(endpoint) = warden::testing::aws_endpoint() else {
+        return;
+    };
+    let prefix = warden::testing::unique_prefix();
+    let (p, e) = (prefix.as_str(), endpoint.as_str());
+    ok_at(p, e, &["tables", "create"], "");
+    ok_at(
+        p,
+        e,
+        &["users", "add", "dave", "--role", "admin", "--role", "user"],
+        "dave's password\n",
+    );
+    ok_at(p, e, &["users", "add", "erin"], "erin's password\n");
+    let (_server, url) = serve(p, e);
+
+    // An admin token: the admin-only configuration report answers it.
+    let admin_token = login(&url, "dave", "dave's password");
+    assert_eq!(get(&url, "/security/configuration", &admin_token), 200);
+
+    // The admin role removed: the token that carries it dies at once.
+    let out = ok_at(p, e, &["users", "roles", "Dave", "--role", "user"], "");
+    assert!(
+        out.contains("from admin,user to user") && out.contains("generation 1"),
+        "{out}"
+    );
+    assert_eq!(get(&url, "/security/configuration", &admin_token), 401);
+    assert_eq!(get(&url, "/auth/sessions", &admin_token), 401);
+    // A new login carries the new roles only.
+    let user_token = login(&url, "dave", "dave's password");
+    assert_eq!(get(&url, "/auth/sessions", &user_token), 200);
+    assert_eq!(get(&url, "/security/configuration", &user_token), 403);
+    // The same roles again change nothing, and revoke nothing.
+    let out = ok_at(p, e, &["users", "roles", "dave", "--role", "user"], "");
+    assert!(out.contains("nothing changed"), "{out}");
+    assert_eq!(get(&url, "/auth/sessions", &user_token), 200);
+    let err = fails_at(p, e, &["users", "roles", "ghost", "--role", "user"], "");
+    assert!(err.contains("no user ghost"), "{err}");
+    let err = fails_at(p, e, &["users", "roles", "dave", "--role", "wizard"], "");
+    assert!(err.contains("wizard") && err.contains("approver"), "{err}");
+    let err = fails_at(p, e, &["users", "roles", "dave"], "");
+    assert!(err.contains("--role"), "{err}");
+
+    // Revoke-all: every token of the user dies at once; others' live.
+    let erin_token = login(&url, "erin", "erin's password");
+    let out = ok_at(
+        p,
+        e,
+        &["users", "revoke-all", "dave", "--reason", "laptop stolen"],
+        "",
+    );
+    assert!(out.contains("generation 2"), "{out}");
+    assert_eq!(get(&url, "/auth/sessions", &user_token), 401);
+    assert_eq!(get(&url, "/auth/sessions", &erin_token), 200);
+    let err = fails_at(p, e, &["users", "revoke-all", "dave"], "");
+    assert!(err.contains("--reason"), "{err}");
+
+    // Listed with roles and state, never a hash (`admin` is the user
+    // `warden serve` creates on tables without one).
+    ok_at(p, e, &["users", "disable", "erin"], "");
+    let list = ok_at(p, e, &["users", "list"], "");
+    let lines: Vec<Vec<&str>> = list
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        lines,
+        vec![
+            vec!["admin", "admin", "enabled"],
+            vec!["dave", "user", "enabled"],
+            vec!["erin", "user", "DISABLED"]
+        ],
+        "{list}"
+    );
+    assert!(!list.contains("argon2"), "{list}");
+
+    // Each change is audited, the operator (`local` at an emulator) as actor.
+    let events = audit_json(p, e, &["--actor", "local"]);
+    for t in [
+        "USER_CREATED",
+        "USER_ROLES_CHANGED",
+        "ALL_TOKENS_REVOKED",
+        "USER_DISABLED",
+    ] {
+        assert!(types(&events).contains(t), "{t}: {events:?}");
+    }
+    assert_eq!(
+        events.len(),
+        6,
+        "three users created (admin by serve), three changes: {events:?}"
+    );
+    for ev in &events {
+        assert_eq!(ev["actor"], "local");
+        assert_eq!(ev["origin"]["kind"], "cli");
+        assert_eq!(ev["origin"]["operator"], "local");
+    }
+    let roles = events
+        .iter()
+        .find(|ev| ev["event_type"] == "USER_ROLES_CHANGED")
+        .unwrap();
+    assert_eq!(roles["details"]["from"], "admin,user");
+    assert_eq!(roles["details"]["to"], "user");
+    let revoked = events
+        .iter()
+        .find(|ev| ev["event_type"] == "ALL_TOKENS_REVOKED")
+        .unwrap();
+    assert_eq!(revoked["details"]["reason"], "laptop stolen");
+    assert_eq!(revoked["details"]["username"], "dave");
+}
+
+/// An audit event at `ago_secs` before now.
+fn event_at(ago_secs: i64, t: EventType, actor: &str) -> AuditEvent {
+    let now = warden::clock::Clock::now_millis(&warden::clock::SystemClock);
+    AuditEvent::new(
+        t,
+        Severity::Warning,
+        Origin::Http {
+            ip: "203.0.113.7".into(),
+            user_agent: "tests".into(),
+            request_id: format!("req-{ago_secs}"),
+        },
+        now - ago_secs * 1000,
+        30,
+    )
+    .actor(actor)
+    .detail("ago", ago_secs)
+}
+
+#[test]
+fn audit_query_reads_the_window_newest_first_with_filters() {
+    let Some((endpoint, prefix)) = block(warden::testing::emulator_tables()) else {
+        return;
+    };
+    let (p, e) = (prefix.as_str(), endpoint.as_str());
+    let store = block(async {
+        DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(&warden::testing::aws_config(e).await),
+            p,
+        )
+    });
+    let written = [
+        event_at(60, EventType::LoginFailed, "u-1"),
+        event_at(20 * 60, EventType::LoginSuccess, "u-2"),
+        event_at(2 * 3600, EventType::LoginFailed, "u-2"),
+        event_at(30 * 3600, EventType::LoginFailed, "u-1"),
+        event_at(3 * 86_400, EventType::TokenRevoked, "u-1"),
+        event_at(9 * 86_400, EventType::LoginFailed, "u-1"),
+    ];
+    block(async {
+        for ev in &written {
+            store
+                .transact(vec![StoreWrite::Audit(ev.clone())])
+                .await
+                .unwrap();
+        }
+    });
+    let agos = |events: &[Value]| -> Vec<i64> {
+        events
+            .iter()
+            .map(|ev| ev["details"]["ago"].as_i64().unwrap())
+            .collect()
+    };
+    // Default: the last 24 hours, newest first.
+    assert_eq!(agos(&audit_json(p, e, &[])), [60, 1200, 7200]);
+    assert_eq!(agos(&audit_json(p, e, &["--since", "30m"])), [60, 1200]);
+    assert_eq!(
+        agos(&audit_json(p, e, &["--since", "7d"])),
+        [60, 1200, 7200, 108_000, 259_200]
+    );
+    assert_eq!(
+        agos(&audit_json(
+            p,
+            e,
+            &["--since", "7d", "--type", "login_failed"]
+        )),
+        [60, 7200, 108_000]
+    );
+    // Through the actor index, with the window and the type.
+    assert_eq!(
+        agos(&audit_json(p, e, &["--actor", "u-1", "--since", "10d"])),
+        [60, 108_000, 259_200, 777_600]
+    );
+    assert_eq!(
+        agos(&audit_json(
+            p,
+            e,
+            &["--actor", "u-1", "--since", "2d", "--type", "LOGIN_FAILED"]
+        )),
+        [60, 108_000]
+    );
+    assert_eq!(
+        agos(&audit_json(p, e, &["--since", "7d", "--limit", "2"])),
+        [60, 1200]
+    );
+    // The JSON line is the stored record, with its time as RFC 3339.
+    let first = &audit_json(p, e, &["--since", "5m"])[0];
+    assert_eq!(first["event_type"], "LOGIN_FAILED");
+    assert_eq!(first["severity"], "WARNING");
+    assert_eq!(first["actor"], "u-1");
+    assert_eq!(first["event_id"], written[0].event_id.as_str());
+    assert!(first["at"].as_str().unwrap().ends_with('Z'), "{first}");
+
+    // The text line: time, type, severity, actor, origin, details.
+    let text = ok_at(p, e, &["audit", "query", "--since", "5m"], "");
+    let line = text.lines().next().unwrap();
+    for part in [
+        "LOGIN_FAILED",
+        "WARNING",
+        "actor=u-1",
+        "request_id=req-60",
+        "ip=203.0.113.7",
+        r#"{"ago":60}"#,
+    ] {
+        assert!(line.contains(part), "{part}: {line}");
+    }
+    assert_eq!(text.lines().count(), 1, "{text}");
+
+    // Unknown types and bad windows are clear errors.
+    let err = fails_at(p, e, &["audit", "query", "--type", "LOGIN_MAYBE"], "");
+    assert!(
+        err.contains("LOGIN_MAYBE")
+            && err.contains("LOGIN_SUCCESS")
+            && err.contains("JWT_KEY_ROTATED"),
+        "{err}"
+    );
+    for bad in ["5x", "0m", "h", "3 d", "400d", "1.5h"] {
+        let err = fails_at(p, e, &["audit", "query", "--since", bad], "");
+        assert!(err.contains("30m, 24h or 7d"), "{bad}: {err}");
+    }
+    let err = fails_at(p, e, &["audit", "query", "--since", "60d"], "");
+    assert!(err.contains("--actor"), "{err}");
+    assert!(ok_at(p, e, &["audit", "query", "--help"], "").contains("one JSON object per line"));
+}
+
+/// A GitHub delivery of `body` signed with `secret`.
+fn github_delivery(secret: &str, body: &[u8]) -> http::HeaderMap {
+    let mac = SigningKey::new(secret.as_bytes()).sign(&[body]);
+    let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        "x-hub-signature-256",
+        format!("sha256={hex}").parse().unwrap(),
+    );
+    headers.insert("x-github-delivery", "d-1".parse().unwrap());
+    headers.insert("x-github-event", "push".parse().unwrap());
+    headers
+}
+
+/// Whether the `gh` source of the sources document verifies a delivery
+/// signed with `secret`, as webhook-receive does.
+fn verifies(document: &str, secret: &str) -> bool {
+    let sources = Sources::from_json(document).unwrap();
+    let body = br#"{"ref": "main"}"#;
+    match sources
+        .get("gh")
+        .unwrap()
+        .verify(&github_delivery(secret, body), body, 0)
+    {
+        Ok(_) => true,
+        Err(Rejection::BadSignature) => false,
+        Err(other) => panic!("{other:?}"),
+    }
+}
+
+fn gh_secrets(document: &str) -> Vec<String> {
+    let v: Vec<Value> = serde_json::from_str(document).unwrap();
+    let gh = v.iter().find(|s| s["name"] == "gh").unwrap();
+    gh["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn webhooks_set_secret_keeps_exactly_the_new_and_the_previous_secret() {
+    let Some((endpoint, prefix)) = block(warden::testing::emulator_tables()) else {
+        return;
+    };
+    let (p, e) = (prefix.as_str(), endpoint.as_str());
+    let arn = create_secret(
+        e,
+        r#"[{"name": "gh", "scheme": "github", "secrets": ["first-secret", "older-secret"]},
+            {"name": "std", "scheme": "standard", "secrets": ["whsec_c2VjcmV0LW9uZQ=="]}]"#,
+    );
+    let set_secret = |args: &[&str], stdin: &str| {
+        let mut cmd = warden(p);
+        cmd.args(["webhooks", "set-secret"])
+            .args(args)
+            .args(["--endpoint", e])
+            .env("WARDEN_WEBHOOK_SECRETS_ARN", &arn);
+        run(cmd, stdin)
+    };
+    let out = ok(set_secret(&["gh"], "second-secret\n"), "set-secret gh");
+    assert!(out.contains("1 older secret(s) dropped"), "{out}");
+    let (v2, doc) = secret_at(e, &arn, "AWSCURRENT").unwrap();
+    assert_eq!(gh_secrets(&doc), ["second-secret", "first-secret"]);
+    assert!(verifies(&doc, "second-secret") && verifies(&doc, "first-secret"));
+    assert!(!verifies(&doc, "older-secret"), "rotated out");
+
+    ok(set_secret(&["gh"], "third-secret\n"), "set-secret gh again");
+    let (v3, doc) = secret_at(e, &arn, "AWSCURRENT").unwrap();
+    assert_eq!(gh_secrets(&doc), ["third-secret", "second-secret"]);
+    assert!(verifies(&doc, "third-secret") && verifies(&doc, "second-secret"));
+    assert!(!verifies(&doc, "first-secret"), "rotated out");
+    // Each write is a new version, the one before it AWSPREVIOUS.
+    assert_eq!(secret_at(e, &arn, "AWSPREVIOUS").unwrap().0, v2);
+    // The other source is untouched.
+    let std_doc: Vec<Value> = serde_json::from_str(&doc).unwrap();
+    assert_eq!(std_doc[1]["secrets"][0], "whsec_c2VjcmV0LW9uZQ==");
+
+    // Refusals write nothing.
+    let err = fails(set_secret(&["nope"], "x\n"), "unknown source");
+    assert!(err.contains("gh, std") && err.contains("--scheme"), "{err}");
+    let err = fails(set_secret(&["std"], "not-whsec\n"), "a bad standard secret");
+    assert!(err.contains("whsec_"), "{err}");
+    let err = fails(set_secret(&["gh"], "third-secret\n"), "the current secret");
+    assert!(err.contains("already the current secret"), "{err}");
+    let err = fails(
+        set_secret(&["gh", "--scheme", "stripe"], "x\n"),
+        "a scheme change",
+    );
+    assert!(err.contains("github"), "{err}");
+    assert_eq!(secret_at(e, &arn, "AWSCURRENT").unwrap().0, v3);
+    // Without the variable: it names it.
+    let mut cmd = warden(p);
+    cmd.args(["webhooks", "set-secret", "gh", "--endpoint", e]);
+    let err = fails(run(cmd, "x\n"), "no ARN");
+    assert!(err.contains("WARDEN_WEBHOOK_SECRETS_ARN"), "{err}");
+
+    // A new source only with an explicit scheme.
+    ok(
+        set_secret(&["pay", "--scheme", "stripe"], "whsec_pay\n"),
+        "a new source",
+    );
+    let (_, doc) = secret_at(e, &arn, "AWSCURRENT").unwrap();
+    let sources = Sources::from_json(&doc).unwrap();
+    assert_eq!(sources.get("pay").unwrap().secret_count(), 1);
+
+    // Audited after each write, never with a secret.
+    let events = audit_json(p, e, &["--type", "WEBHOOK_SECRET_ROTATED"]);
+    assert_eq!(events.len(), 3, "{events:?}");
+    assert_eq!(events[0]["details"]["source"], "pay");
+    assert_eq!(events[0]["details"]["created"], true);
+    assert_eq!(events[1]["details"]["version_id"], v3.as_str());
+    assert_eq!(events[1]["details"]["previous_version_id"], v2.as_str());
+    for ev in &events {
+        assert_eq!(ev["actor"], "local");
+        let text = ev.to_string();
+        assert!(
+            !text.contains("-secret") && !text.contains("whsec_"),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn jwt_key_rotate_keeps_the_old_key_verifying_and_refuses_a_second_rotation() {
+    let Some((endpoint, prefix)) = block(warden::testing::emulator_tables()) else {
+        return;
+    };
+    let (p, e) = (prefix.as_str(), endpoint.as_str());
+    let first_key = "first-jwt-key-0123456789abcdefghijklmnopqrstuv";
+    let arn = create_secret(e, first_key);
+    let (v1, _) = secret_at(e, &arn, "AWSCURRENT").unwrap();
+    let rotate = |args: &[&str]| {
+        let mut cmd = warden(p);
+        cmd.args(["jwt-key", "rotate"])
+            .args(args)
+            .args(["--endpoint", e])
+            .env("WARDEN_JWT_SECRET_ARN", &arn);
+        run(cmd, "")
+    };
+    // The first rotation drops no key: allowed.
+    let out = ok(rotate(&[]), "first rotation");
+    let (v2, key2) = secret_at(e, &arn, "AWSCURRENT").unwrap();
+    assert_ne!(v2, v1);
+    assert!(out.contains(&v2) && out.contains(&v1), "{out}");
+    assert_eq!(
+        secret_at(e, &arn, "AWSPREVIOUS").unwrap(),
+        (v1.clone(), first_key.to_owned())
+    );
+    assert!(key2.len() >= 64 && key2 != first_key, "{key2}");
+    assert!(!out.contains(&key2), "the key is never printed");
+    // The functions' key set: the new key signs (its version is the kid),
+    // the old one still verifies.
+    let mut config = warden_cli::serve::local_config(|_| None).unwrap();
+    config.jwt_secret = None;
+    config.jwt_secret_arn = Some(arn.clone());
+    let keys = block(async {
+        let secrets = warden::secrets::SecretsManager::new(secrets_client(e).await);
+        warden::state::signing_keys(&config, Some(&secrets))
+            .await
+            .unwrap()
+    });
+    let kids: Vec<(String, bool)> = keys
+        .iter()
+        .map(|k| (k.version_id.clone(), k.current))
+        .collect();
+    assert_eq!(kids, [(v2.clone(), true), (v1.clone(), false)]);
+    assert_eq!(keys[0].value.expose_secret(), key2);
+
+    // A second rotation now would drop the first key while its tokens may
+    // live: refused, nothing written.
+    let err = fails(rotate(&[]), "second rotation");
+    assert!(err.contains("--force") && err.contains(&v2), "{err}");
+    assert_eq!(secret_at(e, &arn, "AWSCURRENT").unwrap().0, v2);
+    assert_eq!(secret_at(e, &arn, "AWSPREVIOUS").unwrap().0, v1);
+    // Forced: done, and said so.
+    let out = ok(rotate(&["--force"]), "forced rotation");
+    assert!(out.contains("FORCED"), "{out}");
+    let (v3, _) = secret_at(e, &arn, "AWSCURRENT").unwrap();
+    assert_eq!(secret_at(e, &arn, "AWSPREVIOUS").unwrap().0, v2);
+
+    let events = audit_json(p, e, &["--type", "JWT_KEY_ROTATED"]);
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(events[0]["details"]["version_id"], v3.as_str());
+    assert_eq!(events[0]["details"]["dropped_version_id"], v1.as_str());
+    assert_eq!(events[0]["details"]["forced"], true);
+    assert_eq!(events[0]["severity"], "CRITICAL");
+    assert_eq!(events[1]["details"]["version_id"], v2.as_str());
+    assert_eq!(events[1]["details"]["forced"], false);
+    for ev in &events {
+        assert_eq!(ev["actor"], "local");
+        assert!(!ev.to_string().contains(&key2));
+    }
+    let mut cmd = warden(p);
+    cmd.args(["jwt-key", "rotate", "--endpoint", e]);
+    let err = fails(run(cmd, ""), "no ARN");
+    assert!(err.contains("WARDEN_JWT_SECRET_ARN"), "{err}");
+}
+
+#[test]
+fn every_changing_command_names_the_aws_caller_identity_without_an_endpoint() {
+    let Some(endpoint) = warden::testing::aws_endpoint() else {
+        return;
+    };
+    let prefix = warden::testing::unique_prefix();
+    let p = prefix.as_str();
+    // No --endpoint: every client goes where the AWS configuration says
+    // (here AWS_ENDPOINT_URL, the emulator), and the operator is the
+    // caller identity STS reports.
+    let jwt_arn = create_secret(&endpoint, "jwt-key-0123456789abcdefghijklmnopqrstuvwx");
+    let hooks_arn = create_secret(
+        &endpoint,
+        r#"[{"name": "gh", "scheme": "github", "secrets": ["s1"]}]"#,
+    );
+    let cmd = |args: &[&str], stdin: &str| {
+        let mut cmd = warden(p);
+        cmd.args(args)
+            .env("AWS_ENDPOINT_URL", &endpoint)
+            .env("WARDEN_JWT_SECRET_ARN", &jwt_arn)
+            .env("WARDEN_WEBHOOK_SECRETS_ARN", &hooks_arn);
+        ok(run(cmd, stdin), &args.join(" "))
+    };
+    cmd(&["tables", "create"], "");
+    cmd(&["workspaces", "add", "acme", "--name", "Acme"], "");
+    cmd(
+        &[
+            "agents",
+            "register",
+            "books",
+            "--type",
+            "accounting",
+            "--maturity",
+            "INTERN",
+            "--workspace",
+            "acme",
+        ],
+        "",
+    );
+    cmd(&["agents", "set-maturity", "books", "SUPERVISED"], "");
+    cmd(&["agents", "disable", "books"], "");
+    cmd(&["agents", "enable", "books"], "");
+    let out = cmd(
+        &[
+            "apikeys",
+            "create",
+            "--owner",
+            "books",
+            "--scope",
+            "agents:run",
+        ],
+        "",
+    );
+    let key_id = out
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("created API key "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    cmd(&["apikeys", "revoke", &key_id], "");
+    cmd(
+        &["users", "add", "fay", "--role", "user"],
+        "fay's password\n",
+    );
+    cmd(&["users", "set-password", "fay"], "fay's new password\n");
+    cmd(&["users", "disable", "fay"], "");
+    cmd(&["users", "enable", "fay"], "");
+    cmd(&["users", "roles", "fay", "--role", "approver"], "");
+    cmd(
+        &["users", "revoke-all", "fay", "--reason", "audit test"],
+        "",
+    );
+    cmd(&["webhooks", "set-secret", "gh"], "s2\n");
+    cmd(&["jwt-key", "rotate"], "");
+
+    let arn = block(async {
+        let sts = aws_sdk_sts::Client::new(&warden::testing::aws_config(&endpoint).await);
+        sts.get_caller_identity()
+            .send()
+            .await
+            .unwrap()
+            .arn()
+            .unwrap()
+            .to_owned()
+    });
+    assert!(arn.starts_with("arn:aws"), "{arn}");
+    let listed = cmd(&["audit", "query", "--json", "--actor", &arn], "");
+    let events: Vec<Value> = listed
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let want: BTreeSet<String> = [
+        EventType::WorkspaceCreated,
+        EventType::AgentRegistered,
+        EventType::AgentMaturityChanged,
+        EventType::AgentDisabled,
+        EventType::AgentEnabled,
+        EventType::ApiKeyCreated,
+        EventType::ApiKeyRevoked,
+        EventType::UserCreated,
+        EventType::PasswordChanged,
+        EventType::UserDisabled,
+        EventType::UserEnabled,
+        EventType::UserRolesChanged,
+        EventType::AllTokensRevoked,
+        EventType::WebhookSecretRotated,
+        EventType::JwtKeyRotated,
+    ]
+    .iter()
+    .map(|t| t.as_str().to_owned())
+    .collect();
+    assert_eq!(types(&events), want, "{listed}");
+    assert_eq!(events.len(), want.len(), "one event per command: {listed}");
+    for ev in &events {
+        assert_eq!(ev["origin"]["operator"], arn.as_str(), "{ev}");
+    }
+    // Nothing was attributed to `local`.
+    assert!(cmd(&["audit", "query", "--json", "--actor", "local"], "").is_empty());
+}
