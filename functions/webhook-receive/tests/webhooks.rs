@@ -350,6 +350,16 @@ async fn bad_deliveries_are_refused_with_nothing_enqueued_or_recorded(h: Harness
             "empty body",
         ),
     ];
+    // Rightly signed, but sent as neither JSON nor a form.
+    let mut plain = github("github-secret", "gh-bad", &body);
+    plain.push(("content-type".into(), "text/plain".into()));
+    cases.push((
+        "gh",
+        plain,
+        body.clone(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "text/plain",
+    ));
     let huge = vec![b'x'; MAX_BODY_BYTES + 1];
     cases.push((
         "gh",
@@ -385,6 +395,7 @@ async fn bad_deliveries_are_refused_with_nothing_enqueued_or_recorded(h: Harness
         "malformed_signature",
         "empty_body",
         "too_large",
+        "unsupported_media_type",
     ] {
         assert!(reasons.contains(&json!(reason)), "{reason} in {reasons:?}");
     }
@@ -513,6 +524,57 @@ async fn a_body_of_exactly_256_kib_is_accepted(h: Harness) {
     assert_eq!(status, StatusCode::ACCEPTED, "{reply}");
 }
 
+/// What providers send: JSON (any `+json`, or no content type at all) and
+/// forms (Slack's slash commands); anything else is `415`, recorded, and
+/// nothing is enqueued.
+async fn json_and_form_deliveries_are_taken_and_other_content_types_are_415(h: Harness) {
+    let json_body = br#"{"ref":"refs/heads/main"}"#;
+    let form_body = b"payload=%7B%22ref%22%3A%22refs%2Fheads%2Fmain%22%7D";
+    let cases: [(&str, &[u8], StatusCode); 7] = [
+        ("application/json", json_body, StatusCode::ACCEPTED),
+        (
+            "application/json; charset=utf-8",
+            json_body,
+            StatusCode::ACCEPTED,
+        ),
+        (
+            "application/cloudevents+json",
+            json_body,
+            StatusCode::ACCEPTED,
+        ),
+        (
+            "application/x-www-form-urlencoded",
+            form_body,
+            StatusCode::ACCEPTED,
+        ),
+        (
+            "Application/X-WWW-Form-Urlencoded; charset=utf-8",
+            form_body,
+            StatusCode::ACCEPTED,
+        ),
+        ("text/plain", json_body, StatusCode::UNSUPPORTED_MEDIA_TYPE),
+        (
+            "application/octet-stream",
+            json_body,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+    ];
+    for (i, (content_type, body, status)) in cases.into_iter().enumerate() {
+        let mut headers = github("github-secret", &format!("gh-ct-{i}"), body);
+        headers.push(("content-type".into(), content_type.into()));
+        let (got, reply) = h.post("gh", &headers, body).await;
+        assert_eq!(got, status, "{content_type}: {reply}");
+    }
+    assert_eq!(h.enqueued().len(), 5);
+    let refused = h
+        .rejections("gh")
+        .await
+        .iter()
+        .filter(|d| d["reason"] == "unsupported_media_type")
+        .count();
+    assert_eq!(refused, 2);
+}
+
 async fn a_standard_signature_list_is_accepted_when_any_entry_matches(h: Harness) {
     let now = h.now();
     let body = br#"{"type":"invoice.paid"}"#.to_vec();
@@ -562,6 +624,7 @@ warden::on_both_stores!(
     slack_url_verification_is_answered_after_verification,
     a_body_of_exactly_256_kib_is_accepted,
     a_standard_signature_list_is_accepted_when_any_entry_matches,
+    json_and_form_deliveries_are_taken_and_other_content_types_are_415,
 );
 
 #[tokio::test]

@@ -133,6 +133,8 @@ impl Rejection {
 pub enum RejectReason {
     /// The body is over [`MAX_BODY_BYTES`].
     TooLarge,
+    /// Sent as neither JSON nor a form (see [`accepts_content_type`]).
+    UnsupportedMediaType,
     /// No source of that name is configured.
     UnknownSource,
     /// The body is empty.
@@ -150,6 +152,7 @@ impl RejectReason {
     pub fn as_str(self) -> &'static str {
         match self {
             RejectReason::TooLarge => "too_large",
+            RejectReason::UnsupportedMediaType => "unsupported_media_type",
             RejectReason::UnknownSource => "unknown_source",
             RejectReason::EmptyBody => "empty_body",
             RejectReason::Signature(r) => r.as_str(),
@@ -432,6 +435,10 @@ pub async fn receive(
             limit: MAX_BODY_BYTES,
         });
     }
+    if !accepts_content_type(headers) {
+        reject(RejectReason::UnsupportedMediaType, None).await?;
+        return Err(Error::UnsupportedMediaType);
+    }
     let now = state.clock.now_secs();
     let check = |sources: &Sources| {
         sources.get(source_name).map(|source| {
@@ -551,6 +558,24 @@ pub async fn receive(
         status: "accepted",
         delivery_id: verified.delivery_id,
     })
+}
+
+/// Whether a delivery's `Content-Type` is one the providers send: JSON (or
+/// none, read as JSON, as on every endpoint) or a form
+/// (`application/x-www-form-urlencoded`: Slack's slash commands and
+/// interactivity, GitHub's form content type). Anything else is `415`, as
+/// for every other body of the API.
+pub fn accepts_content_type(headers: &http::HeaderMap) -> bool {
+    let form = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| {
+            essence
+                .trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    form || crate::http::is_json_content_type(headers)
 }
 
 /// Checks the timestamp, then whether any of `signatures` is the MAC of
