@@ -768,4 +768,22 @@ fn every_changing_command_names_the_aws_caller_identity_without_an_endpoint() {
     }
     // Nothing was attributed to `local`.
     assert!(cmd(&["audit", "query", "--json", "--actor", "local"], "").is_empty());
+
+    // No identity, no change: with STS unreachable (DynamoDB still there)
+    // the command fails before it writes anything.
+    let mut no_sts = warden(p);
+    no_sts
+        .args(["users", "disable", "fay"])
+        .env("AWS_ENDPOINT_URL", &endpoint)
+        .env("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:1");
+    let err = fails(run(no_sts, ""), "a change without an identity");
+    assert!(err.contains("GetCallerIdentity"), "{err}");
+    let list = cmd(&["users", "list"], "");
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("fay ") && l.ends_with("enabled")),
+        "{list}"
+    );
+    let after = cmd(&["audit", "query", "--json", "--actor", &arn], "");
+    assert_eq!(after.lines().count(), want.len(), "{after}");
 }
