@@ -19,14 +19,15 @@ before any real one, so the page is empty); cases meant to be invalid keep
 theirs, and the server must refuse them.
 
 The server's login limit per client IP must allow one login per case at
-worst (infra/test.sh raises WARDEN_LOGIN_IP_LIMIT for its local server).
+worst (infra/schemathesis.sh raises WARDEN_LOGIN_IP_LIMIT for its local
+server).
 """
 
 import atexit
 import base64
 import json
-import sys
 import os
+import sys
 import threading
 import time
 import urllib.request
