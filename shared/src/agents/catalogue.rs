@@ -280,10 +280,15 @@ mod tests {
             let (agent, name) = (action.agent_type(), action.name());
             let row = format!("| `{agent}` | `{name}` | {} |", action.complexity().level());
             assert!(spec.contains(&row), "the catalogue table lacks {row}");
-            let tie = format!("properties: {{action: {{const: {name}}}}}}}");
+            // ActionInputs: one `oneOf` branch; ActionResults: one `if`.
+            let input_tie = format!("properties: {{action: {{const: {name}}}, input: {{$ref: ");
+            let result_tie = format!("properties: {{action: {{const: {name}}}}}}}");
             assert_eq!(
-                spec.matches(&tie).count(),
-                2,
+                (
+                    spec.matches(&input_tie).count(),
+                    spec.matches(&result_tie).count()
+                ),
+                (1, 1),
                 "ActionInputs and ActionResults each tie {name} to its schemas"
             );
         }
