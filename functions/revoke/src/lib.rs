@@ -7,8 +7,9 @@
 
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use tracing::Instrument as _;
 use warden::Error;
 use warden::auth::revocation;
 use warden::auth::tokens::authenticate_request;
@@ -44,21 +45,77 @@ struct RevokeAllRequest {
     reason: Option<String>,
 }
 
-/// Answers one request; every outcome is a response.
-#[tracing::instrument(skip_all, fields(request_id))]
+/// Answers one request; every outcome is a response. Everything it logs
+/// is inside a `handler` span carrying the request id.
 pub async fn handler(
     state: &AuthState,
     req: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
     let ctx = RequestContext::from_request(&req);
-    tracing::Span::current().record("request_id", ctx.request_id.as_str());
-    let respond = Responder::new(&ctx, &state.config);
-    let response = match route(state, &ctx, &req).await {
-        Ok(Some(body)) => respond.json(StatusCode::OK, &body),
-        Ok(None) => respond.no_content(),
-        Err(e) => respond.problem(&e),
-    };
-    Ok(response)
+    // The span is created with its field's value: recording it afterwards
+    // formats the span's fields a second time on every request.
+    let span = tracing::info_span!("handler", request_id = ctx.request_id.as_str());
+    async {
+        let respond = Responder::new(&ctx, &state.config);
+        let response = match route(state, &ctx, &req).await {
+            Ok(Some(Answer::Json(body))) => respond.json(StatusCode::OK, &body),
+            Ok(Some(Answer::Sessions(sessions))) => {
+                respond.json(StatusCode::OK, &SessionsBody::new(&sessions))
+            }
+            Ok(None) => respond.no_content(),
+            Err(e) => respond.problem(&e),
+        };
+        Ok(response)
+    }
+    .instrument(span)
+    .await
+}
+
+/// A route's `200` body.
+enum Answer {
+    /// Any JSON value.
+    Json(serde_json::Value),
+    /// `GET /auth/sessions`, serialised straight from the views.
+    Sessions(Vec<revocation::SessionView>),
+}
+
+/// The body of `GET /auth/sessions`, byte for byte what
+/// `json!({ "sessions": sessions })` writes (a JSON value's keys are
+/// sorted), without building the value first.
+#[derive(Serialize)]
+struct SessionsBody<'a> {
+    sessions: Vec<SessionJson<'a>>,
+}
+
+/// One session, its keys in sorted order.
+#[derive(Serialize)]
+struct SessionJson<'a> {
+    created_at: &'a str,
+    current: bool,
+    expires_at: &'a str,
+    ip: &'a str,
+    last_used_at: &'a str,
+    session_id: &'a str,
+    user_agent: &'a str,
+}
+
+impl<'a> SessionsBody<'a> {
+    fn new(sessions: &'a [revocation::SessionView]) -> Self {
+        Self {
+            sessions: sessions
+                .iter()
+                .map(|s| SessionJson {
+                    created_at: &s.created_at,
+                    current: s.current,
+                    expires_at: &s.expires_at,
+                    ip: &s.ip,
+                    last_used_at: &s.last_used_at,
+                    session_id: &s.session_id,
+                    user_agent: &s.user_agent,
+                })
+                .collect(),
+        }
+    }
 }
 
 /// `Ok(None)` is `204 No Content`.
@@ -66,7 +123,7 @@ async fn route(
     state: &AuthState,
     ctx: &RequestContext,
     req: &Request,
-) -> Result<Option<serde_json::Value>, Error> {
+) -> Result<Option<Answer>, Error> {
     let path = path(req);
     let (route, params) = resolve(ROUTES, req.method(), &path)?;
     let caller = authenticate_request(state, req.headers()).await?;
@@ -74,7 +131,7 @@ async fn route(
         "/auth/revoke" => {
             let body: RevokeRequest = read_json(req, AUTH_BODY_LIMIT)?;
             let revoked = revocation::revoke_token(state, ctx, &caller, &body.token).await?;
-            Ok(Some(json!({ "revoked": revoked })))
+            Ok(Some(Answer::Json(json!({ "revoked": revoked }))))
         }
         "/auth/revoke-all" => {
             let body: RevokeAllRequest = if req.body().iter().all(u8::is_ascii_whitespace) {
@@ -90,11 +147,11 @@ async fn route(
                 body.reason.as_deref(),
             )
             .await?;
-            Ok(Some(json!(outcome)))
+            Ok(Some(Answer::Json(json!(outcome))))
         }
         "/auth/sessions" => {
             let sessions = revocation::list_sessions(state, &caller).await?;
-            Ok(Some(json!({ "sessions": sessions })))
+            Ok(Some(Answer::Sessions(sessions)))
         }
         _ => {
             revocation::revoke_session(state, ctx, &caller, params[0]).await?;

@@ -264,6 +264,8 @@ pub fn start_probe(health: Arc<SecurityHealthState>) -> tokio::task::JoinHandle<
 
 /// Serves `states` on `listener` until the task is dropped.
 pub async fn run(listener: TcpListener, states: States) {
+    // One reference count per request, not one per state.
+    let states = Arc::new(states);
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(conn) => conn,
@@ -273,10 +275,12 @@ pub async fn run(listener: TcpListener, states: States) {
             }
         };
         let states = states.clone();
+        // Formatted once per connection, not per request.
+        let peer_ip: Arc<str> = peer.ip().to_string().into();
         tokio::spawn(async move {
             let service = service_fn(move |req| {
-                let states = states.clone();
-                async move { Ok::<_, Infallible>(dispatch(&states, peer, req).await) }
+                let (states, peer_ip) = (states.clone(), peer_ip.clone());
+                async move { Ok::<_, Infallible>(dispatch(&states, &peer_ip, req).await) }
             });
             if let Err(e) = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -319,30 +323,33 @@ impl Drop for LocalApi {
     }
 }
 
-fn client_ip(config: &Config, peer: SocketAddr, headers: &http::HeaderMap) -> IpAddr {
+/// The client IP as API Gateway's `sourceIp` would give it: the first
+/// `X-Forwarded-For` address when the configuration trusts that header and
+/// it holds one, else the peer's (`peer_ip`, already formatted).
+fn client_ip(config: &Config, peer_ip: &str, headers: &http::HeaderMap) -> String {
     if config.trust_forwarded_for {
         let forwarded = headers
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split(',').next())
-            .and_then(|ip| ip.trim().parse().ok());
+            .and_then(|ip| ip.trim().parse::<IpAddr>().ok());
         if let Some(ip) = forwarded {
-            return ip;
+            return ip.to_string();
         }
     }
-    peer.ip()
+    peer_ip.to_owned()
 }
 
 async fn dispatch(
     states: &States,
-    peer: SocketAddr,
+    peer_ip: &str,
     req: hyper::Request<Incoming>,
 ) -> hyper::Response<Full<Bytes>> {
     let config = &states.auth.config;
     let (parts, body) = req.into_parts();
     let mut context = ApiGatewayV2httpRequestContext::default();
     context.request_id = Some(ulid::Ulid::new().to_string());
-    context.http.source_ip = Some(client_ip(config, peer, &parts.headers).to_string());
+    context.http.source_ip = Some(client_ip(config, peer_ip, &parts.headers));
     context.http.method = parts.method.clone();
     context.http.path = Some(parts.uri.path().to_owned());
 
@@ -366,12 +373,12 @@ async fn dispatch(
     let req = lambda_http::Request::from_parts(parts, body)
         .with_request_context(LambdaContext::ApiGatewayV2(context));
 
-    let path = req.uri().path().to_owned();
     if req.method() == http::Method::OPTIONS {
         let ctx = RequestContext::from_request(&req);
         return to_hyper(Responder::new(&ctx, config).preflight());
     }
-    let response = match route(&path) {
+    let function = route(req.uri().path());
+    let response = match function {
         Some(Function::Login) => warden_login::handler(&states.auth, req).await,
         Some(Function::Revoke) => warden_revoke::handler(&states.auth, req).await,
         Some(Function::WebhookReceive) => {
