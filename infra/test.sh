@@ -31,6 +31,13 @@ if command -v rustup >/dev/null 2>&1; then
   fi
 fi
 
+# Node.js runs the OpenAPI lint (npx @redocly/cli): say so now, not after
+# the whole test suite.
+if ! command -v npx >/dev/null 2>&1; then
+  log "infra/test.sh needs Node.js (npx) for the OpenAPI lint; install Node.js 20 or later"
+  exit 1
+fi
+
 if ! "$VENV/bin/python" -c "import moto, cfnlint, flask, openapi_spec_validator" >/dev/null 2>&1 \
    || [ "$("$VENV/bin/python" -c 'import moto; print(moto.__version__)' 2>/dev/null)" != "$MOTO_VERSION" ]; then
   log "installing moto[server]==$MOTO_VERSION, cfn-lint==$CFN_LINT_VERSION and openapi-spec-validator into .venv"

@@ -685,10 +685,23 @@ fn a_source_without_a_secret_or_with_a_malformed_one_stops_start_up() {
             json!([{"name": "gh", "scheme": "github", "secrets": ["s"]}, {"name": "gh", "scheme": "slack", "secrets": ["t"]}]),
             "twice",
         ),
+        // A secret where a list belongs: the error (which is logged) says
+        // what was wrong, not the secret.
+        (
+            json!([{"name": "gh", "scheme": "github", "secrets": "s3cr3t-value"}]),
+            "invalid type: string, expected a sequence",
+        ),
+        (
+            json!([{"name": "gh", "scheme": "github", "secrets": [1234567]}]),
+            "invalid type: integer, expected a string",
+        ),
     ] {
         let err = Sources::from_json(&config.to_string()).unwrap_err();
         assert!(matches!(err, Error::Config(_)));
         assert!(err.to_string().contains(named), "{err}");
+        for secret in ["s3cr3t-value", "1234567"] {
+            assert!(!err.to_string().contains(secret), "{err}");
+        }
     }
 }
 
@@ -947,4 +960,22 @@ async fn a_warm_function_follows_the_sources_secret_without_a_redeploy() {
         StatusCode::ACCEPTED,
         "after one TTL"
     );
+
+    // The next rotation drops "old": one TTL later it no longer verifies.
+    secrets
+        .put_secret_value()
+        .secret_id(&arn)
+        .secret_string(
+            json!([{"name": "gh", "scheme": "github", "secrets": ["newer", "new"]}]).to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    assert_eq!(
+        deliver("gh", "old", "d6").await,
+        StatusCode::UNAUTHORIZED,
+        "rotated out"
+    );
+    assert_eq!(deliver("gh", "newer", "d7").await, StatusCode::ACCEPTED);
 }

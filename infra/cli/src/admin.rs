@@ -43,9 +43,11 @@ use crate::seed::OPERATOR;
 use crate::serve::aws_config;
 
 /// Who runs a command that changes state, as its audit events name them
-/// (actor and origin). Against a local endpoint (`--endpoint`, an
-/// emulator) it is `local`: no AWS identity stands behind an emulator's
-/// dummy credentials. Otherwise it is the ARN of the AWS caller identity
+/// (actor and origin). Against an endpoint on this machine (`--endpoint`
+/// on a loopback address: an emulator) it is `local`: no AWS identity
+/// stands behind an emulator's dummy credentials. Otherwise (AWS itself,
+/// or an `--endpoint` elsewhere, such as a VPC endpoint) it is the ARN of
+/// the AWS caller identity
 /// (STS GetCallerIdentity), the identity CloudTrail also records; when it
 /// cannot be learned the command refuses to change anything, so no change
 /// is made without an operator to name.
@@ -53,7 +55,7 @@ pub async fn operator(
     aws: &aws_config::SdkConfig,
     endpoint: Option<&str>,
 ) -> Result<String, Error> {
-    if endpoint.is_some() {
+    if endpoint.is_some_and(is_loopback) {
         return Ok(OPERATOR.to_owned());
     }
     let out = aws_sdk_sts::Client::new(aws)
@@ -69,6 +71,22 @@ pub async fn operator(
     out.arn()
         .map(str::to_owned)
         .ok_or_else(|| Error::internal("GetCallerIdentity answered no ARN"))
+}
+
+/// Whether `endpoint` (a URL) names this machine.
+fn is_loopback(endpoint: &str) -> bool {
+    let rest = endpoint
+        .split_once("://")
+        .map_or(endpoint, |(_, rest)| rest);
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// One command's connection: the configuration, the AWS SDK configuration
@@ -498,6 +516,10 @@ pub async fn list_keys(endpoint: Option<&str>, config: Config) -> Result<Vec<Api
 /// The longest `--since` window.
 pub const MAX_SINCE_SECS: i64 = 365 * 86_400;
 
+/// How far the operator's clock may be from AWS's and the functions':
+/// added to the JWT rotation window and to the end of an audit query.
+pub const CLOCK_SKEW_SECS: i64 = 60;
+
 /// The longest `--since` window read without `--actor`: every day costs 16
 /// queries (one per shard), so a month is 496.
 pub const MAX_SINCE_WITHOUT_ACTOR_SECS: i64 = 31 * 86_400;
@@ -512,11 +534,15 @@ pub fn parse_since(text: &str) -> Result<i64, Error> {
         ))
     };
     let text = text.trim();
-    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    // The unit is the last character, whatever its width in bytes.
+    let Some((at, unit)) = text.char_indices().next_back() else {
+        return Err(bad());
+    };
+    let number = &text[..at];
     let unit_secs = match unit {
-        "m" => 60,
-        "h" => 3_600,
-        "d" => 86_400,
+        'm' => 60,
+        'h' => 3_600,
+        'd' => 86_400,
         _ => return Err(bad()),
     };
     if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
@@ -569,7 +595,9 @@ pub async fn audit_query(
         actor,
         event_type,
         since_millis: now - since_secs * 1000,
-        until_millis: now,
+        // The functions' clocks, not this machine's, stamped the events: an
+        // operator's clock running behind must not hide the newest ones.
+        until_millis: now + CLOCK_SKEW_SECS * 1000,
         limit,
     };
     Admin::reader(endpoint, config)
@@ -729,8 +757,11 @@ pub async fn rotate_jwt_key(
             "set WARDEN_JWT_SECRET_ARN to the JWT signing key secret the functions read".into(),
         )
     })?;
+    // Plus a minute: the operator's clock is compared with Secrets
+    // Manager's creation dates.
     let window =
-        rotation::jwt_signing_window_secs(config.access_ttl_secs, config.secret_cache_ttl_secs);
+        rotation::jwt_signing_window_secs(config.access_ttl_secs, config.secret_cache_ttl_secs)
+            + CLOCK_SKEW_SECS;
     let admin = Admin::writer(endpoint, config).await?;
     let secrets = admin.secrets();
     let versions = secrets.versions(&arn).await?;
@@ -767,9 +798,56 @@ pub async fn rotate_jwt_key(
         event = event.detail("refusal_overridden", refusal.message());
     }
     admin.audit_after(event, "the new JWT key").await?;
+    // Secrets Manager has no compare-and-set: a rotation that ran at the
+    // same time passed the same check, and one of the two puts dropped the
+    // key the other had just made AWSPREVIOUS. Say so: tokens it signed
+    // are cut off.
+    let versions = secrets.versions(&arn).await?;
+    let previous = rotation::staged(&versions, rotation::PREVIOUS).map(|v| v.version_id.clone());
+    if previous != before {
+        return Err(Error::Conflict(format!(
+            "another change of the JWT key ran at the same time: the new key {version_id} replaced {} instead of {}; tokens signed with the key in between no longer verify. Check the secret's versions",
+            previous.as_deref().unwrap_or("nothing"),
+            before.as_deref().unwrap_or("nothing"),
+        )));
+    }
     Ok(JwtKeyRotated {
         version_id,
         previous_version_id: before,
         forced: refusal.is_some(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_endpoints_on_this_machine_make_the_operator_local() {
+        for local in [
+            "http://127.0.0.1:5000",
+            "http://localhost:4566/",
+            "http://[::1]:8000",
+            "127.0.0.2",
+        ] {
+            assert!(is_loopback(local), "{local}");
+        }
+        for remote in [
+            "https://dynamodb.us-east-1.amazonaws.com",
+            "https://vpce-0123.dynamodb.us-east-1.vpce.amazonaws.com",
+            "http://10.0.0.5:8000",
+            "http://127.0.0.1.example.com",
+        ] {
+            assert!(!is_loopback(remote), "{remote}");
+        }
+    }
+
+    #[test]
+    fn since_takes_a_whole_number_and_one_unit_and_never_panics() {
+        assert_eq!(parse_since("30m").ok(), Some(1_800));
+        assert_eq!(parse_since(" 7d ").ok(), Some(604_800));
+        for bad in ["", "m", "5ø", "é", "ø5", "1.5h", "-1h", "0d", "366d"] {
+            assert!(parse_since(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -441,7 +441,7 @@ fn audit_query_reads_the_window_newest_first_with_filters() {
             && err.contains("JWT_KEY_ROTATED"),
         "{err}"
     );
-    for bad in ["5x", "0m", "h", "3 d", "400d", "1.5h"] {
+    for bad in ["5x", "0m", "h", "3 d", "400d", "1.5h", "5ø", "é", ""] {
         let err = fails_at(p, e, &["audit", "query", "--since", bad], "");
         assert!(err.contains("30m, 24h or 7d"), "{bad}: {err}");
     }

@@ -608,4 +608,25 @@ mod tests {
         }
         assert_eq!(secret.reads(), reads);
     }
+
+    #[tokio::test]
+    async fn a_key_rotated_out_stops_verifying_in_a_warm_function_within_one_ttl() {
+        let secret = std::sync::Arc::new(RotatingSecret::default());
+        secret.rotate_to("v1", KEY);
+        let clock = std::sync::Arc::new(crate::clock::ManualClock::at_millis(0));
+        let warm = warm_function(&secret, &clock).await;
+        let (v1_token, _) = warm.issue("u", &[Role::User], 0, "s", NOW).await.unwrap();
+
+        secret.rotate_to("v2", KEY_2);
+        secret.rotate_to("v3", "a third key, 0123456789abcdef0123456789");
+        assert!(
+            warm.verify(&v1_token, NOW).await.is_ok(),
+            "within the TTL the instance has not read the rotation yet"
+        );
+        clock.advance_millis(300_000);
+        assert!(
+            matches!(warm.verify(&v1_token, NOW).await, Err(Error::Unauthorized)),
+            "one TTL later v1 is neither current nor previous"
+        );
+    }
 }

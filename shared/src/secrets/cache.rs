@@ -192,7 +192,12 @@ impl<T: Send + Sync + 'static> CachedSecret<T> {
         let Some(r) = &self.reload else {
             return false;
         };
+        let asked_at = r.read_at.load(Ordering::Acquire);
         let _reading = r.reading.lock().await;
+        if r.read_at.load(Ordering::Acquire) != asked_at {
+            // A read finished while this caller waited: it has the news.
+            return true;
+        }
         let now = r.clock.now_millis();
         if now.saturating_sub(r.early_at.load(Ordering::Acquire)) < r.ttl_ms {
             return false;
@@ -210,7 +215,10 @@ impl<T: Send + Sync + 'static> CachedSecret<T> {
                 true
             }
             Err(error) => {
-                tracing::warn!(
+                // An error, not a warning: until a read succeeds, a key or
+                // webhook secret removed from Secrets Manager still works
+                // in this instance.
+                tracing::error!(
                     secret_id = %r.secret_id,
                     %error,
                     "reading a secret again failed; keeping the value in use"

@@ -30,7 +30,7 @@ pub struct SecretVersion {
 pub trait SecretsPort: Send + Sync {
     /// The current version of `secret_id` and, when there is one, the
     /// previous version. Fails when the secret or its current version is
-    /// missing.
+    /// missing, or when either version cannot be read.
     async fn current_and_previous(&self, secret_id: &str) -> Result<Vec<SecretVersion>>;
 
     /// The current version of `secret_id`; fails when it is missing.
@@ -101,12 +101,13 @@ impl SecretsPort for SecretsManager {
             Error::Config(format!("secret {secret_id} has no AWSCURRENT version"))
         })?;
         let mut versions = vec![current];
-        // A missing previous version is normal before the first rotation; an
-        // unreadable one only costs verification of older tokens.
-        match previous {
-            Ok(Some(p)) if p.version_id != versions[0].version_id => versions.push(p),
-            Ok(_) => {}
-            Err(err) => tracing::warn!(error = %err, "previous JWT key version unreadable"),
+        // A missing previous version is normal before the first rotation.
+        // An unreadable one fails the whole read: a warm function that
+        // reads its key set again keeps the set it has rather than drop the
+        // key that still verifies tokens signed before the rotation.
+        match previous? {
+            Some(p) if p.version_id != versions[0].version_id => versions.push(p),
+            _ => {}
         }
         Ok(versions)
     }

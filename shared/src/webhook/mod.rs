@@ -310,9 +310,16 @@ impl Sources {
     }
 
     /// Parses the JSON array `[{"name", "scheme", "secrets": [...]}]`.
+    /// A document that does not parse is described without the value serde
+    /// stumbled on (`invalid type: string "s3cr3t", expected a sequence`):
+    /// it may be a secret, and the error reaches the logs.
     pub fn from_json(text: &str) -> Result<Self> {
-        let configs: Vec<SourceConfig> = serde_json::from_str(text)
-            .map_err(|e| Error::Config(format!("webhook sources: {e}")))?;
+        let configs: Vec<SourceConfig> = serde_json::from_str(text).map_err(|e| {
+            Error::Config(format!(
+                "webhook sources: {}",
+                crate::http::without_values(&e.to_string())
+            ))
+        })?;
         Self::new(configs)
     }
 

@@ -155,8 +155,20 @@ impl DynamoStore {
     /// DNS, TCP and TLS before its first read. Its answer does not matter;
     /// a failure is logged at debug level and the first request connects
     /// as it would have.
+    ///
+    /// DescribeLimits is throttled per account (AWS asks for at most one a
+    /// minute), and many functions may start at once: a throttled answer
+    /// opens the connection just as well, so the call is made once, without
+    /// retries, and never holds up the cold start beyond its one attempt.
     pub async fn warm_up(&self) {
-        if let Err(error) = self.client.describe_limits().send().await {
+        let once = aws_sdk_dynamodb::config::Builder::default()
+            .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled());
+        let call = self
+            .client
+            .describe_limits()
+            .customize()
+            .config_override(once);
+        if let Err(error) = call.send().await {
             tracing::debug!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&error), "DynamoDB warm-up call failed");
         }
     }
