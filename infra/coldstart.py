@@ -158,6 +158,15 @@ class RuntimeApi(http.server.BaseHTTPRequestHandler):
         pass
 
 
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # A killed process's connections end abruptly; that is expected.
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
+
 def api_gateway_event(request, body, headers, number):
     method, _, path = request.partition(" ")
     path, _, query = path.partition("?")
@@ -221,11 +230,7 @@ def main():
                         "then a warm one for comparison)")
     args = p.parse_args()
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RuntimeApi)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     env = dict(os.environ)
-    env["AWS_LAMBDA_RUNTIME_API"] = f"127.0.0.1:{server.server_address[1]}"
     env.setdefault("AWS_LAMBDA_FUNCTION_NAME", "coldstart")
     env.setdefault("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
     env.setdefault("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
@@ -242,6 +247,11 @@ def main():
                  if args.request else None)
         run = Run(n, event, max(1, args.invocations))
         current = run
+        # A Runtime API of its own per run: a killed process's last poll,
+        # still in flight, cannot take the next run's invocation.
+        server = Server(("127.0.0.1", 0), RuntimeApi)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        env["AWS_LAMBDA_RUNTIME_API"] = f"127.0.0.1:{server.server_address[1]}"
         start = time.perf_counter()
         log = tempfile.TemporaryFile()
         proc = subprocess.Popen([args.binary], env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -270,6 +280,8 @@ def main():
             proc.kill()
             proc.wait()
             log.close()
+            server.shutdown()
+            server.server_close()
             current = None
 
     label = args.label or os.path.basename(args.binary)

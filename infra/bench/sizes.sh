@@ -15,6 +15,12 @@
 #                                     (default infra/bench/hello/target)
 #   MAX_ZIP_BYTES=3000000             the budget checked at the end (3 MB)
 #
+# cargo lambda fills in the release settings Cargo.toml leaves unset: it
+# passes `--config profile.release.panic="abort"` (Cargo.toml sets lto,
+# codegen-units, strip and opt-level, not panic) and
+# `-C target-cpu=neoverse-n1` for arm64, so these are the bootstraps
+# `sam build` deploys, built with panic=abort.
+#
 # Requires cargo-lambda (`pip install cargo-lambda`: it brings zig and adds
 # the Rust target itself) and zip. A clean arm64 build of the eight
 # functions takes about 8 minutes on 2 cores.
