@@ -3,7 +3,7 @@
 # default), raw and zipped (`zip -9`, as a deployment package), next to a
 # hello-world `lambda_runtime` binary (infra/bench/hello) built with the
 # same release profile. Budget: every function at most 3 MB zipped
-# (issue 11; shared/DESIGN.md "Performance budgets").
+# (issue 11).
 #
 # Usage:
 #   infra/bench/sizes.sh              # build (cargo lambda build --release --arm64), then measure
