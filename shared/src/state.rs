@@ -107,7 +107,8 @@ fn access_tokens(
     )))
 }
 
-/// The JWT secret's ARN when [`signing_keys`] reads the keys from it.
+/// The JWT secret's ARN when the keys come from it: always when it is
+/// set, except in development with `WARDEN_JWT_SECRET` (which wins there).
 fn jwt_secret_arn_in_use(config: &Config) -> Option<&str> {
     match (config.env, &config.jwt_secret) {
         (Environment::Development, Some(_)) => None,
@@ -326,8 +327,14 @@ pub async fn signing_keys(
     config: &Config,
     secrets: Option<&dyn SecretsPort>,
 ) -> Result<Vec<SecretVersion>> {
-    match (config.env, &config.jwt_secret, &config.jwt_secret_arn) {
-        (Environment::Development, Some(secret), _) => {
+    if let Some(arn) = jwt_secret_arn_in_use(config) {
+        let secrets = secrets.ok_or_else(|| {
+            Error::Config("WARDEN_JWT_SECRET_ARN is set but no secrets client".into())
+        })?;
+        return secrets.current_and_previous(arn).await;
+    }
+    match (config.env, &config.jwt_secret) {
+        (Environment::Development, Some(secret)) => {
             let finding = check_jwt_key(secret, "WARDEN_JWT_SECRET");
             if finding.severity == FindingSeverity::Error {
                 return Err(Error::Config(format!(
@@ -341,14 +348,7 @@ pub async fn signing_keys(
                 current: true,
             }])
         }
-        // Development with WARDEN_JWT_SECRET took the arm above.
-        (_, _, Some(arn)) => {
-            let secrets = secrets.ok_or_else(|| {
-                Error::Config("WARDEN_JWT_SECRET_ARN is set but no secrets client".into())
-            })?;
-            secrets.current_and_previous(arn).await
-        }
-        (Environment::Development, None, None) => {
+        (Environment::Development, None) => {
             let mut bytes = [0u8; 48];
             rand::rngs::OsRng.fill_bytes(&mut bytes);
             Ok(vec![SecretVersion {

@@ -44,8 +44,10 @@ pub fn set_source_secret(
     scheme: Option<SchemeKind>,
 ) -> Result<SecretChange> {
     let mut sources: Vec<Value> = serde_json::from_str(document).map_err(|e| {
+        // Never serde's own message: it quotes the value it stumbled on.
         Error::Config(format!(
-            "the webhook sources secret is not a JSON array of sources: {e}"
+            "the webhook sources secret is not a JSON array of sources: {}",
+            crate::http::without_values(&e.to_string())
         ))
     })?;
     let value = secret.expose_secret();
@@ -183,6 +185,15 @@ mod tests {
         // Other sources, and fields this code does not know, are untouched.
         assert_eq!(secrets_of(&again.document, "pay"), ["whsec_x"]);
         assert!(again.document.expose_secret().contains(r#""note":"kept""#));
+    }
+
+    #[test]
+    fn a_document_that_is_not_a_list_of_sources_is_refused_without_quoting_it() {
+        let err = set(r#""whsec_leaked_value""#, "gh", "s2", None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("invalid type: string"), "{err}");
+        assert!(!err.contains("whsec_leaked_value"), "{err}");
     }
 
     #[test]
