@@ -1,6 +1,9 @@
-//! The one place AWS SDK clients get their configuration: the default
-//! credential and region chain, plus explicit timeouts and a bounded retry
-//! policy ([`Guards`]).
+//! The one place AWS SDK clients get their configuration: one HTTPS client
+//! ([`https_client`]), region and credentials from the environment Lambda
+//! sets ([`sdk_config`]), explicit timeouts and a bounded retry policy
+//! ([`Guards`]).
+//!
+//! # Timeouts and retries
 //!
 //! Without them a dependency that accepts connections but never answers
 //! holds a request until Lambda kills it: the SDK's defaults set a connect
@@ -28,13 +31,33 @@
 //! after the other (webhook-receive releases its claim after a failed
 //! `SendMessage`), so with the defaults it is answered within 8 s: inside
 //! the Lambda timeout, far inside API Gateway's.
+//!
+//! # Why not aws-config's default chain
+//!
+//! A Lambda function finds its role's credentials and its region in
+//! `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN` and
+//! `AWS_REGION`, which Lambda sets for the life of the execution
+//! environment. aws-config's chain also links profile files, web identity
+//! and assume-role (an STS client), ECS and IMDS providers, none of which a
+//! function can use, into every bootstrap. The operator CLI, run by people
+//! with profiles, keeps that chain (`infra/cli/src/serve.rs`), on
+//! [`builder`]'s HTTPS client and guards.
 
 use std::time::Duration;
 
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
+use aws_credential_types::Credentials;
+use aws_smithy_http_client::tls;
+use aws_smithy_runtime_api::client::behavior_version::BehaviorVersion;
+use aws_types::region::Region;
+use aws_types::sdk_config::{
+    RetryConfig, SharedCredentialsProvider, SharedHttpClient, TimeoutConfig,
+};
 use serde::Serialize;
+
+use crate::{Error, Result};
+
+/// Every SDK client's configuration type.
+pub use aws_types::SdkConfig;
 
 /// API Gateway's integration timeout: no operation timeout may reach it.
 pub const API_GATEWAY_TIMEOUT: Duration = Duration::from_secs(29);
@@ -162,22 +185,71 @@ impl From<Guards> for GuardsView {
     }
 }
 
-/// The default chain (credentials, region) with `guards`, pointed at
-/// `endpoint` when given (a local emulator). Callers that must replace part
-/// of the chain (tests: fixed credentials) add to it before loading.
-pub fn loader(guards: &Guards, endpoint: Option<&str>) -> ConfigLoader {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .timeout_config(guards.timeout_config())
-        .retry_config(guards.retry_config());
-    if let Some(url) = endpoint {
-        loader = loader.endpoint_url(url);
-    }
-    loader
+/// The HTTPS client every SDK client uses: hyper with rustls on ring, the
+/// system's root certificates, HTTP/1.1 and HTTP/2. Connect timeouts come
+/// from [`Guards`] through the SDK configuration.
+pub fn https_client() -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https()
 }
 
-/// The SDK configuration every client is built from: [`loader`], loaded.
-pub async fn sdk_config(guards: &Guards, endpoint: Option<&str>) -> SdkConfig {
-    loader(guards, endpoint).load().await
+/// An SDK configuration without region and credentials: the latest
+/// behaviour version, [`https_client`], `guards`, and `endpoint` when given
+/// (a local emulator).
+pub fn builder(guards: &Guards, endpoint: Option<&str>) -> aws_types::sdk_config::Builder {
+    let mut builder = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .http_client(https_client())
+        .timeout_config(guards.timeout_config())
+        .retry_config(guards.retry_config());
+    builder.set_endpoint_url(endpoint.map(str::to_owned));
+    builder
+}
+
+/// A Lambda function's SDK configuration: [`builder`] with the region and
+/// credentials of the process environment, and `AWS_ENDPOINT_URL` as the
+/// endpoint when `endpoint` is `None` (an emulator under
+/// `cargo lambda watch`). Fails, so the function never serves, when the
+/// region or the credentials are missing.
+pub fn sdk_config(guards: &Guards, endpoint: Option<&str>) -> Result<SdkConfig> {
+    from_vars(guards, endpoint, |name| std::env::var(name).ok())
+}
+
+/// [`sdk_config`] over the variables `var` returns (empty counts as unset).
+fn from_vars(
+    guards: &Guards,
+    endpoint: Option<&str>,
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<SdkConfig> {
+    let var = |name: &str| var(name).filter(|v| !v.is_empty());
+    let region = var("AWS_REGION")
+        .or_else(|| var("AWS_DEFAULT_REGION"))
+        .ok_or_else(|| Error::Config("AWS_REGION is not set (Lambda sets it)".into()))?;
+    let (Some(key_id), Some(secret)) = (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY"))
+    else {
+        return Err(Error::Config(
+            "AWS credentials are not set: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY \
+             (Lambda sets them from the function's role)"
+                .into(),
+        ));
+    };
+    let credentials = Credentials::new(
+        key_id,
+        secret,
+        var("AWS_SESSION_TOKEN"),
+        None,
+        "environment",
+    );
+    let endpoint = endpoint
+        .map(str::to_owned)
+        .or_else(|| var("AWS_ENDPOINT_URL"));
+    Ok(builder(guards, endpoint.as_deref())
+        .region(Region::new(region))
+        .credentials_provider(SharedCredentialsProvider::new(credentials))
+        .build())
 }
 
 #[cfg(test)]
@@ -241,15 +313,84 @@ mod tests {
         );
     }
 
+    fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        }
+    }
+
+    const LAMBDA: &[(&str, &str)] = &[
+        ("AWS_REGION", "eu-west-1"),
+        ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+        ("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI"),
+        ("AWS_SESSION_TOKEN", "session"),
+    ];
+
     #[tokio::test]
-    async fn a_loaded_configuration_keeps_the_guards_and_the_endpoint() {
+    async fn a_lambda_configuration_has_the_guards_and_the_environments_region_and_credentials() {
+        use aws_credential_types::provider::ProvideCredentials as _;
         let g = Guards::default();
-        let sdk = loader(&g, Some("http://127.0.0.1:9"))
-            .region(aws_config::Region::new("us-east-1"))
-            .load()
-            .await;
+        let sdk = from_vars(&g, None, vars(LAMBDA)).unwrap();
         assert_eq!(sdk.timeout_config(), Some(&g.timeout_config()));
         assert_eq!(sdk.retry_config().map(RetryConfig::max_attempts), Some(3));
+        assert_eq!(sdk.region().map(Region::as_ref), Some("eu-west-1"));
+        assert_eq!(sdk.endpoint_url(), None);
+        assert!(sdk.http_client().is_some());
+        let creds = sdk
+            .credentials_provider()
+            .unwrap()
+            .provide_credentials()
+            .await
+            .unwrap();
+        assert_eq!(creds.access_key_id(), "AKIDEXAMPLE");
+        assert_eq!(creds.secret_access_key(), "wJalrXUtnFEMI");
+        assert_eq!(creds.session_token(), Some("session"));
+    }
+
+    #[test]
+    fn the_endpoint_is_the_given_one_else_aws_endpoint_url() {
+        let g = Guards::default();
+        let with_env = [LAMBDA, &[("AWS_ENDPOINT_URL", "http://127.0.0.1:5")]].concat();
+        let sdk = from_vars(&g, None, vars(&with_env)).unwrap();
+        assert_eq!(sdk.endpoint_url(), Some("http://127.0.0.1:5"));
+        let sdk = from_vars(&g, Some("http://127.0.0.1:9"), vars(&with_env)).unwrap();
         assert_eq!(sdk.endpoint_url(), Some("http://127.0.0.1:9"));
+    }
+
+    #[test]
+    fn a_missing_region_or_missing_credentials_stop_the_function_from_starting() {
+        let g = Guards::default();
+        let without = |name: &str| {
+            let pairs: Vec<(&str, &str)> =
+                LAMBDA.iter().copied().filter(|(k, _)| *k != name).collect();
+            from_vars(&g, None, vars(&pairs))
+        };
+        for name in ["AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
+            let err = without(name).unwrap_err();
+            assert!(matches!(err, Error::Config(_)), "{name}: {err:?}");
+            assert!(!err.to_string().contains("wJalrXUtnFEMI"), "{err}");
+        }
+        // The default region also counts; a session token is optional.
+        let pairs = [
+            ("AWS_DEFAULT_REGION", "us-east-2"),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ];
+        let sdk = from_vars(&g, None, vars(&pairs)).unwrap();
+        assert_eq!(sdk.region().map(Region::as_ref), Some("us-east-2"));
+        // Empty is unset.
+        let empty = [LAMBDA, &[("AWS_REGION", "")]].concat();
+        let empty: Vec<_> = empty
+            .into_iter()
+            .filter(|(k, v)| *k != "AWS_REGION" || v.is_empty())
+            .collect();
+        assert!(from_vars(&g, None, vars(&empty)).is_err());
     }
 }

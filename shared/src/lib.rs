@@ -33,6 +33,8 @@
 //! - [`health`]: the security health report: every check (configuration,
 //!   tables, queues, secrets, webhook sources) under its own timeout, the
 //!   scheduled probe's samples and the uptime computed from them.
+//! - [`logging`]: the functions' log subscriber (Lambda's log format and
+//!   level controls).
 //! - [`metrics`]: CloudWatch embedded metrics for the counts that matter.
 //! - [`audit`]: audit events and their origin (an HTTP request, the CLI, a
 //!   queue message, the schedule), written in the same transaction as the
@@ -65,6 +67,7 @@ pub mod domain;
 pub mod error;
 pub mod health;
 pub mod http;
+pub mod logging;
 pub mod metrics;
 pub mod queue;
 pub mod ratelimit;

@@ -213,12 +213,12 @@ impl AuthState {
     /// signing keys from Secrets Manager. Fails, and the function never
     /// serves, when anything is insecure or missing.
     pub async fn from_aws(config: Config) -> Result<Self> {
-        let aws = crate::aws::sdk_config(&config.aws, None).await;
+        let aws = crate::aws::sdk_config(&config.aws, None)?;
         Self::with_aws(config, &aws).await
     }
 
     /// [`AuthState::from_aws`] with an SDK configuration already loaded.
-    pub async fn with_aws(config: Config, aws: &aws_config::SdkConfig) -> Result<Self> {
+    pub async fn with_aws(config: Config, aws: &crate::aws::SdkConfig) -> Result<Self> {
         let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), &config.table_prefix);
         let secrets: Arc<dyn SecretsPort> = Arc::new(SecretsManager::new(
             aws_sdk_secretsmanager::Client::new(aws),
@@ -274,12 +274,12 @@ impl WebhookState {
     /// `WARDEN_EVENTS_QUEUE_URL`, the DynamoDB store. Fails (the function
     /// never serves) when either is missing or a source is incomplete.
     pub async fn from_aws(config: Config) -> Result<Self> {
-        let aws = crate::aws::sdk_config(&config.aws, None).await;
+        let aws = crate::aws::sdk_config(&config.aws, None)?;
         Self::with_aws(config, &aws).await
     }
 
     /// [`WebhookState::from_aws`] with an SDK configuration already loaded.
-    pub async fn with_aws(config: Config, aws: &aws_config::SdkConfig) -> Result<Self> {
+    pub async fn with_aws(config: Config, aws: &crate::aws::SdkConfig) -> Result<Self> {
         use secrecy::ExposeSecret as _;
         let arn = config
             .webhook_secrets_arn
@@ -427,7 +427,7 @@ impl AgentState {
     /// Manager, the SQS jobs queue at `WARDEN_JOBS_QUEUE_URL`. Fails (the
     /// function never serves) when any is missing or insecure.
     pub async fn from_aws(config: Config) -> Result<Self> {
-        let aws = crate::aws::sdk_config(&config.aws, None).await;
+        let aws = crate::aws::sdk_config(&config.aws, None)?;
         let queue_url = config
             .jobs_queue_url
             .clone()
@@ -534,7 +534,7 @@ impl WorkerState {
     /// The Lambda cold start: the DynamoDB store and the SQS outbound queue
     /// at `WARDEN_OUTBOUND_QUEUE_URL`, with the configured timeouts.
     pub async fn from_aws(config: Config) -> Result<Self> {
-        let aws = crate::aws::sdk_config(&config.aws, None).await;
+        let aws = crate::aws::sdk_config(&config.aws, None)?;
         let outbound_url = config
             .outbound_queue_url
             .clone()
@@ -593,7 +593,7 @@ impl HealthState {
     /// The Lambda cold start of the probe: AWS clients with the configured
     /// timeouts, the DynamoDB store, the webhook sources' summaries.
     pub async fn from_aws(config: Config) -> Result<Self> {
-        let aws = crate::aws::sdk_config(&config.aws, None).await;
+        let aws = crate::aws::sdk_config(&config.aws, None)?;
         Ok(Self::with_aws(config, &aws).await)
     }
 
@@ -602,7 +602,7 @@ impl HealthState {
     /// is for. The webhook sources secret is read once (GetSecretValue):
     /// its sources' names, schemes and secret counts are kept, the values
     /// dropped at once; the report itself only describes secrets.
-    pub async fn with_aws(config: Config, aws: &aws_config::SdkConfig) -> Self {
+    pub async fn with_aws(config: Config, aws: &crate::aws::SdkConfig) -> Self {
         let webhooks = webhook_inventory(&config, aws).await;
         let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), &config.table_prefix);
         Self {
@@ -619,7 +619,7 @@ impl HealthState {
 
 /// The webhook sources' summaries from the Secrets Manager secret named by
 /// `WARDEN_WEBHOOK_SECRETS_ARN`; what went wrong, if it could not be read.
-async fn webhook_inventory(config: &Config, aws: &aws_config::SdkConfig) -> WebhookInventory {
+async fn webhook_inventory(config: &Config, aws: &crate::aws::SdkConfig) -> WebhookInventory {
     use secrecy::ExposeSecret as _;
     let Some(arn) = &config.webhook_secrets_arn else {
         return WebhookInventory {
@@ -708,7 +708,7 @@ impl SecurityHealthState {
     /// from Secrets Manager (fetched while the webhook sources are read)
     /// and the denylist reads over DynamoDB.
     pub async fn from_aws(config: Config) -> Result<Self> {
-        let aws = crate::aws::sdk_config(&config.aws, None).await;
+        let aws = crate::aws::sdk_config(&config.aws, None)?;
         let secrets: Arc<dyn SecretsPort> = Arc::new(SecretsManager::new(
             aws_sdk_secretsmanager::Client::new(&aws),
         ));

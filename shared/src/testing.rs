@@ -71,20 +71,21 @@ pub const SHORT_GUARDS: Guards = Guards {
 
 /// An SDK configuration for the emulator at `endpoint`, with the dummy
 /// credentials `infra/test.sh` exports (or the same defaults).
-pub async fn aws_config(endpoint: &str) -> aws_config::SdkConfig {
+pub async fn aws_config(endpoint: &str) -> crate::aws::SdkConfig {
     aws_config_with(endpoint, &EMULATOR_GUARDS).await
 }
 
-/// [`aws_config`] with the given guards: the production loader
-/// ([`crate::aws::loader`]) with a fixed region and dummy credentials.
-pub async fn aws_config_with(endpoint: &str, guards: &Guards) -> aws_config::SdkConfig {
+/// [`aws_config`] with the given guards: the production configuration
+/// ([`crate::aws::builder`]) with a fixed region and dummy credentials.
+pub async fn aws_config_with(endpoint: &str, guards: &Guards) -> crate::aws::SdkConfig {
     let credentials =
         aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "warden-tests");
-    crate::aws::loader(guards, Some(endpoint))
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(credentials)
-        .load()
-        .await
+    crate::aws::builder(guards, Some(endpoint))
+        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+            credentials,
+        ))
+        .build()
 }
 
 /// A DynamoDB-backed state (the production [`AuthState::with_aws`]) at

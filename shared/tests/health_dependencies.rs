@@ -22,7 +22,7 @@ use warden::testing::{self, HangingEndpoint};
 
 /// The adapter and the SDK configuration it was built from, at the
 /// emulator; `None` (a skip) when there is none.
-async fn emulator() -> Option<(AwsDependencies, aws_config::SdkConfig, String)> {
+async fn emulator() -> Option<(AwsDependencies, warden::aws::SdkConfig, String)> {
     let endpoint = testing::aws_endpoint()?;
     let sdk = testing::aws_config(&endpoint).await;
     Some((AwsDependencies::new(&sdk), sdk, endpoint))

@@ -8,7 +8,7 @@ use warden::state::AgentState;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
+    warden::logging::init_lambda();
     // No pepper, no key, or no queue fails the init: no serving.
     let state = AgentState::from_aws(Config::from_env()?).await?;
     let state = &state;

@@ -7,7 +7,7 @@ use warden::state::WorkerState;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    warden::logging::init_lambda();
     let state = WorkerState::from_aws(Config::from_env()?).await?;
     let state = &state;
     run(service_fn(move |event| {

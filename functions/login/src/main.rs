@@ -7,7 +7,7 @@ use warden::state::AuthState;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
+    warden::logging::init_lambda();
     // An insecure or incomplete configuration fails the init: the function
     // never serves.
     let state = AuthState::from_aws(Config::from_env()?).await?;

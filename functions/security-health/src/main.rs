@@ -8,7 +8,7 @@ use warden::state::SecurityHealthState;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
+    warden::logging::init_lambda();
     let state = SecurityHealthState::from_aws(Config::from_env()?).await?;
     let state = &state;
     run(service_fn(move |req| {

@@ -8,7 +8,7 @@ use warden::state::WebhookState;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
+    warden::logging::init_lambda();
     // A source without a secret, or no queue, fails the init: no serving.
     let state = WebhookState::from_aws(Config::from_env()?).await?;
     let state = &state;

@@ -52,7 +52,7 @@ use crate::serve::aws_config;
 /// cannot be learned the command refuses to change anything, so no change
 /// is made without an operator to name.
 pub async fn operator(
-    aws: &aws_config::SdkConfig,
+    aws: &warden::aws::SdkConfig,
     endpoint: Option<&str>,
 ) -> Result<String, Error> {
     if endpoint.is_some_and(is_loopback) {
@@ -94,7 +94,7 @@ fn is_loopback(endpoint: &str) -> bool {
 /// runs it.
 struct Admin {
     config: Config,
-    aws: aws_config::SdkConfig,
+    aws: warden::aws::SdkConfig,
     operator: String,
 }
 

@@ -359,13 +359,21 @@ enum ConfigCommand {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    {
+        use tracing_subscriber::layer::SubscriberExt as _;
+        use tracing_subscriber::util::SubscriberInitExt as _;
+        let rust_log = std::env::var("RUST_LOG").ok();
+        tracing_subscriber::registry()
+            .with(warden::logging::filter(None, rust_log.as_deref()))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
+                    // Colours for a terminal only, not in a log file (and
+                    // no ANSI formatting of every request's span).
+                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+            )
+            .init();
+    }
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Serve {

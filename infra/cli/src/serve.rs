@@ -99,10 +99,19 @@ pub fn local_config(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, E
     config.ok_or_else(|| Error::Config("configuration could not be read".into()))
 }
 
-/// An AWS SDK configuration with the configured timeouts, pointed at
-/// `endpoint` when given (a local emulator), else the default chain.
-pub async fn aws_config(guards: &Guards, endpoint: Option<&str>) -> aws_config::SdkConfig {
-    warden::aws::sdk_config(guards, endpoint).await
+/// An AWS SDK configuration for an operator: aws-config's default chain
+/// (environment, profiles, web identity, IMDS) for credentials and region,
+/// on the functions' HTTPS client and the configured timeouts, pointed at
+/// `endpoint` when given (a local emulator).
+pub async fn aws_config(guards: &Guards, endpoint: Option<&str>) -> warden::aws::SdkConfig {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(warden::aws::https_client())
+        .timeout_config(guards.timeout_config())
+        .retry_config(guards.retry_config());
+    if let Some(url) = endpoint {
+        loader = loader.endpoint_url(url);
+    }
+    loader.load().await
 }
 
 /// Both adapters, as one object that can serve as every state's store

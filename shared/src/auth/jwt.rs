@@ -14,7 +14,6 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::Mac as _;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +24,10 @@ use crate::{Error, Result};
 
 /// The `typ` header of access tokens (RFC 9068).
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
+
+/// Why a well-formed access token header is refused when its `kid` is
+/// none of the codec's keys' (a rotation not seen yet, or a forgery).
+const UNKNOWN_KID: &str = "unknown kid";
 
 /// Clock leeway allowed on `exp`, `nbf` and `iat`, in seconds.
 pub const LEEWAY_SECS: i64 = 30;
@@ -58,8 +61,10 @@ pub struct AccessClaims {
 /// One signing key with its id.
 struct Key {
     kid: String,
-    encoding: EncodingKey,
-    /// HMAC-SHA256 keyed once; each verification clones it.
+    /// The header this key signs, base64url-encoded: a token whose first
+    /// segment is exactly this needs no header decoding.
+    encoded_header: String,
+    /// HMAC-SHA256 keyed once; each signature and verification clones it.
     mac: hmac::Hmac<sha2::Sha256>,
 }
 
@@ -68,12 +73,27 @@ impl Key {
         let bytes = secret.expose_secret().as_bytes();
         let mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(bytes)
             .map_err(|_| Error::Config("the JWT signing key is unusable".into()))?;
+        let header = SignedHeader {
+            alg: "HS256",
+            typ: ACCESS_TOKEN_TYPE,
+            kid: &kid,
+        };
+        let header = serde_json::to_vec(&header)
+            .map_err(|e| Error::internal(format!("encoding a token header: {e}")))?;
         Ok(Self {
+            encoded_header: URL_SAFE_NO_PAD.encode(header),
             kid,
-            encoding: EncodingKey::from_secret(bytes),
             mac,
         })
     }
+}
+
+/// The header Warden signs.
+#[derive(Serialize)]
+struct SignedHeader<'a> {
+    alg: &'static str,
+    typ: &'static str,
+    kid: &'a str,
 }
 
 /// The header fields an access token is judged by; others are ignored.
@@ -165,11 +185,15 @@ impl TokenCodec {
             r#gen: generation,
             sid: sid.to_owned(),
         };
-        let mut header = Header::new(Algorithm::HS256);
-        header.typ = Some(ACCESS_TOKEN_TYPE.into());
-        header.kid = Some(self.current.kid.clone());
-        let token = jsonwebtoken::encode(&header, &claims, &self.current.encoding)
+        let claims_json = serde_json::to_vec(&claims)
             .map_err(|e| Error::internal(format!("signing a token: {e}")))?;
+        let mut token = self.current.encoded_header.clone();
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(claims_json, &mut token);
+        let mut mac = self.current.mac.clone();
+        mac.update(token.as_bytes());
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(mac.finalize().into_bytes(), &mut token);
         Ok((token, claims))
     }
 
@@ -194,22 +218,11 @@ impl TokenCodec {
         // header.claims.signature, each base64url without padding.
         let (signing_input, signature) = token.rsplit_once('.').ok_or("malformed")?;
         let (header, claims) = signing_input.split_once('.').ok_or("malformed")?;
-        let header = URL_SAFE_NO_PAD
-            .decode(header)
-            .map_err(|_| "malformed header")?;
-        let header: TokenHeader<'_> =
-            serde_json::from_slice(&header).map_err(|_| "malformed header")?;
-        if header.alg != "HS256" {
-            return Err("algorithm not allowed");
-        }
-        if header.typ.as_deref() != Some(ACCESS_TOKEN_TYPE) {
-            return Err("not an access token");
-        }
-        let kid = header.kid.ok_or("no kid")?;
-        let key = std::iter::once(&self.current)
-            .chain(&self.previous)
-            .find(|k| k.kid == kid)
-            .ok_or("unknown kid")?;
+        let key = match self.keys().find(|k| k.encoded_header == header) {
+            // The exact header a key of this codec signs: nothing to decode.
+            Some(key) => key,
+            None => self.key_for(header)?,
+        };
         // The signature first (in constant time), then the claims: nothing
         // unsigned is parsed further than the header.
         let signature = URL_SAFE_NO_PAD
@@ -242,18 +255,35 @@ impl TokenCodec {
         Ok(claims)
     }
 
+    /// The current key, then the previous ones.
+    fn keys(&self) -> impl Iterator<Item = &Key> {
+        std::iter::once(&self.current).chain(&self.previous)
+    }
+
+    /// The key an encoded header names, once the header is decoded and
+    /// found to be an HS256 access token's.
+    fn key_for(&self, header: &str) -> std::result::Result<&Key, &'static str> {
+        let header = URL_SAFE_NO_PAD
+            .decode(header)
+            .map_err(|_| "malformed header")?;
+        let header: TokenHeader<'_> =
+            serde_json::from_slice(&header).map_err(|_| "malformed header")?;
+        if header.alg != "HS256" {
+            return Err("algorithm not allowed");
+        }
+        if header.typ.as_deref() != Some(ACCESS_TOKEN_TYPE) {
+            return Err("not an access token");
+        }
+        let kid = header.kid.ok_or("no kid")?;
+        self.keys().find(|k| k.kid == kid).ok_or(UNKNOWN_KID)
+    }
+
     /// Whether `token` is a well-formed access token header naming a key
     /// this codec does not hold: a token signed after a rotation this
     /// codec has not seen yet, or a forgery.
     fn names_unknown_kid(&self, token: &str) -> bool {
-        let Ok(header) = jsonwebtoken::decode_header(token) else {
-            return false;
-        };
-        header.alg == Algorithm::HS256
-            && header.typ.as_deref() == Some(ACCESS_TOKEN_TYPE)
-            && header.kid.is_some_and(|kid| {
-                kid != self.current.kid && self.previous.iter().all(|k| k.kid != kid)
-            })
+        let header = token.split('.').next().unwrap_or_default();
+        matches!(self.key_for(header), Err(UNKNOWN_KID))
     }
 }
 
@@ -355,6 +385,14 @@ mod tests {
         )
     }
 
+    /// The decoded header of `token`.
+    fn header(token: &str) -> Value {
+        let header = URL_SAFE_NO_PAD
+            .decode(token.split('.').next().unwrap())
+            .unwrap();
+        serde_json::from_slice(&header).unwrap()
+    }
+
     fn good_header() -> Value {
         json!({"alg": "HS256", "typ": "at+jwt", "kid": "v1"})
     }
@@ -371,9 +409,51 @@ mod tests {
             (verified.exp, verified.r#gen, verified.sid.as_str()),
             (NOW + 900, 3, "sid-1")
         );
-        let header = jsonwebtoken::decode_header(&token).unwrap();
-        assert_eq!(header.typ.as_deref(), Some("at+jwt"));
-        assert_eq!(header.kid.as_deref(), Some("v1"));
+        assert_eq!(
+            header(&token),
+            json!({"alg": "HS256", "typ": "at+jwt", "kid": "v1"})
+        );
+    }
+
+    #[test]
+    fn a_token_signed_by_another_implementation_verifies() {
+        // Signed by Python's hmac and base64 modules, with its own member
+        // order: Warden reads standard HS256, not only its own output.
+        const PYTHON: &str = "eyJ0eXAiOiJhdCtqd3QiLCJraWQiOiJ2MSIsImFsZyI6IkhTMjU2In0.\
+            eyJzdWIiOiJ1c2VyLTEiLCJpc3MiOiJ3YXJkZW4iLCJhdWQiOiJ3YXJkZW4tYXBpIiwiZXhwIjoxODAwMDAw\
+            OTAwLCJpYXQiOjE4MDAwMDAwMDAsIm5iZiI6MTgwMDAwMDAwMCwianRpIjoiMDFKVEkiLCJyb2xlcyI6WyJ1c2\
+            VyIl0sImdlbiI6MCwic2lkIjoiMDFTSUQifQ.St-KWsWHydROl3feDGkyCfeLEJUeJu_umnM1wKmMp8Q";
+        let claims = codec().verify(PYTHON, NOW).unwrap();
+        assert_eq!(
+            (claims.sub.as_str(), claims.jti.as_str()),
+            ("user-1", "01JTI")
+        );
+        let wrong_key = TokenCodec::new(
+            &[version("v1", "another key", true)],
+            "warden",
+            "warden-api",
+            900,
+        )
+        .unwrap();
+        assert!(wrong_key.verify(PYTHON, NOW).is_err());
+    }
+
+    #[test]
+    fn an_issued_token_is_signed_over_its_first_two_segments_with_the_current_key() {
+        use hmac::{Hmac, Mac};
+        let (token, _) = codec().issue("u", &[], 0, "s", NOW).unwrap();
+        let (signing_input, signature) = token.rsplit_once('.').unwrap();
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(KEY.as_bytes()).unwrap();
+        mac.update(signing_input.as_bytes());
+        assert_eq!(
+            signature,
+            URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+        );
+        let claims = URL_SAFE_NO_PAD
+            .decode(signing_input.split_once('.').unwrap().1)
+            .unwrap();
+        let claims: Value = serde_json::from_slice(&claims).unwrap();
+        assert_eq!(claims["sub"], "u");
     }
 
     #[test]
@@ -486,13 +566,7 @@ mod tests {
         .unwrap();
         assert!(rotated.verify(&old_token, NOW).is_ok());
         let (new_token, _) = rotated.issue("u", &[Role::User], 0, "s", NOW).unwrap();
-        assert_eq!(
-            jsonwebtoken::decode_header(&new_token)
-                .unwrap()
-                .kid
-                .as_deref(),
-            Some("v2")
-        );
+        assert_eq!(header(&new_token)["kid"], "v2");
         assert!(old.verify(&new_token, NOW).is_err());
     }
 
@@ -594,7 +668,7 @@ mod tests {
     }
 
     fn kid(token: &str) -> String {
-        jsonwebtoken::decode_header(token).unwrap().kid.unwrap()
+        header(token)["kid"].as_str().unwrap().to_owned()
     }
 
     #[tokio::test]

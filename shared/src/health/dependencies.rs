@@ -60,7 +60,7 @@ pub trait Dependencies: Send + Sync {
 /// Each call is bounded by the timeouts and retries of the [`SdkConfig`]
 /// it is built from (see [`crate::aws::Guards`]).
 ///
-/// [`SdkConfig`]: aws_config::SdkConfig
+/// [`SdkConfig`]: crate::aws::SdkConfig
 #[derive(Debug, Clone)]
 pub struct AwsDependencies {
     dynamodb: aws_sdk_dynamodb::Client,
@@ -70,7 +70,7 @@ pub struct AwsDependencies {
 
 impl AwsDependencies {
     /// The three clients, from one SDK configuration.
-    pub fn new(aws: &aws_config::SdkConfig) -> Self {
+    pub fn new(aws: &crate::aws::SdkConfig) -> Self {
         Self {
             dynamodb: aws_sdk_dynamodb::Client::new(aws),
             sqs: aws_sdk_sqs::Client::new(aws),
