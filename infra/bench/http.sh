@@ -19,6 +19,12 @@
 #   SERVER_CPU=0 CLIENT_CPU=1   cores for server and wrk
 #   THREADS=1 CONNECTIONS=32    wrk -t / -c
 #   DURATION=15 WARMUP=3 RUNS=2 seconds per run, warm-up seconds, measured runs
+#   ROUNDS=1                    repeat the whole sequence (bare, then each
+#                               warden) this many times; the means cover every
+#                               round. Bare's own rate drifts by up to 10%
+#                               between minutes on a shared machine, so
+#                               several short rounds give a steadier ratio
+#                               than one long one
 #   PORT=18080 BARE_PORT=18099  listen ports (127.0.0.1)
 #   MAX_LOAD=1.5 LOAD_WAIT=600  before each target, wait (up to LOAD_WAIT s)
 #                               for the 1-min load average to drop below
@@ -39,6 +45,7 @@ CONNECTIONS="${CONNECTIONS:-32}"
 DURATION="${DURATION:-15}"
 WARMUP="${WARMUP:-3}"
 RUNS="${RUNS:-2}"
+ROUNDS="${ROUNDS:-1}"
 PORT="${PORT:-18080}"
 BARE_PORT="${BARE_PORT:-18099}"
 MAX_LOAD="${MAX_LOAD:-1.5}"
@@ -114,7 +121,8 @@ results="$OUT_DIR/results.tsv"
 : >"$results"
 
 # Runs the warm-up and the measured runs against `url` with optional header.
-# Appends "label run rps avg p99 non2xx sockerr load" rows to $results.
+# Appends "label run rps avg p99 non2xx sockerr load" rows to $results
+# (run numbered within the round, $round).
 measure() {
     local label="$1" url="$2" header="${3:-}" load run out
     local -a hdr=()
@@ -125,16 +133,15 @@ measure() {
         >"$OUT_DIR/$label.warmup.txt"
     for run in $(seq 1 "$RUNS"); do
         load="$(cut -d' ' -f1-3 /proc/loadavg)"
-        out="$OUT_DIR/$label.run$run.txt"
+        out="$OUT_DIR/$label.round$round.run$run.txt"
         taskset -c "$CLIENT_CPU" wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency \
             "${hdr[@]}" "$url" >"$out"
         echo "[$label] run $run (load before: $load):"
         sed 's/^/    /' "$out"
-        printf '%s\t%s\t%s\t%s\n' "$label" "$run" "$(parse_wrk "$out" | tr ' ' '\t')" "$load" >>"$results"
+        printf '%s\t%s\t%s\t%s\n' "$label" "$round.$run" "$(parse_wrk "$out" | tr ' ' '\t')" "$load" >>"$results"
     done
 }
 
-# --- bare hyper server -------------------------------------------------------
 if [ -z "${BARE_BIN:-}" ]; then
     echo "building the bare server in $here/bare ..."
     CARGO_TARGET_DIR="$BARE_TARGET_DIR" nice -n 19 \
@@ -142,45 +149,50 @@ if [ -z "${BARE_BIN:-}" ]; then
     BARE_BIN="$BARE_TARGET_DIR/release/warden-bench-bare"
 fi
 
-TOKIO_WORKER_THREADS=1 taskset -c "$SERVER_CPU" "$BARE_BIN" "127.0.0.1:$BARE_PORT" \
-    >"$OUT_DIR/bare.server.log" 2>&1 &
-server_pid=$!
-wait_for_port "$BARE_PORT"
-code="$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$BARE_PORT/auth/sessions")"
-[ "$code" = 200 ] || { echo "bare server answered $code" >&2; exit 1; }
-measure bare "http://127.0.0.1:$BARE_PORT/auth/sessions"
-cleanup
+for round in $(seq 1 "$ROUNDS"); do
+    echo "--- round $round of $ROUNDS"
+    # --- bare hyper server ---------------------------------------------------
 
-# --- each warden binary ------------------------------------------------------
-labels=()
-for arg in "$@"; do
-    if [[ "$arg" == *=* ]]; then label="${arg%%=*}"; bin="${arg#*=}"; else label="warden$(( ${#labels[@]} + 1 ))"; bin="$arg"; fi
-    labels+=("$label")
-    [ -x "$bin" ] || { echo "not an executable: $bin" >&2; exit 1; }
-    log="$OUT_DIR/$label.server.log"
-    TOKIO_WORKER_THREADS=1 taskset -c "$SERVER_CPU" "$bin" serve --addr "127.0.0.1:$PORT" \
-        >"$log" 2>&1 &
+    TOKIO_WORKER_THREADS=1 taskset -c "$SERVER_CPU" "$BARE_BIN" "127.0.0.1:$BARE_PORT" \
+        >"$OUT_DIR/bare.server.log" 2>&1 &
     server_pid=$!
-    wait_for_port "$PORT"
-    password=""
-    for _ in $(seq 1 50); do
-        password="$(sed -n 's/^created user admin with password \(.*\) (shown once)$/\1/p' "$log")"
-        [ -n "$password" ] && break
-        sleep 0.1
-    done
-    [ -n "$password" ] || { echo "[$label] no admin password in $log" >&2; exit 1; }
-    # One login per server (the limit is 5 per IP per minute); tokens live 15
-    # minutes, far longer than WARMUP + RUNS * DURATION at the defaults.
-    login="$(curl -s "http://127.0.0.1:$PORT/auth/login" -H 'content-type: application/json' \
-        -d "$(jq -nc --arg p "$password" '{username: "admin", password: $p}')")"
-    token="$(jq -r '.access_token // empty' <<<"$login")"
-    [ -n "$token" ] || { echo "[$label] login failed: $login" >&2; exit 1; }
-    url="http://127.0.0.1:$PORT/auth/sessions"
-    code="$(curl -s -o "$OUT_DIR/$label.sessions.json" -w '%{http_code}' -H "Authorization: Bearer $token" "$url")"
-    [ "$code" = 200 ] || { echo "[$label] GET /auth/sessions answered $code" >&2; exit 1; }
-    echo "[$label] $bin: GET /auth/sessions -> 200 $(head -c 120 "$OUT_DIR/$label.sessions.json")"
-    measure "$label" "$url" "Authorization: Bearer $token"
+    wait_for_port "$BARE_PORT"
+    code="$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$BARE_PORT/auth/sessions")"
+    [ "$code" = 200 ] || { echo "bare server answered $code" >&2; exit 1; }
+    measure bare "http://127.0.0.1:$BARE_PORT/auth/sessions"
     cleanup
+
+    # --- each warden binary -------------------------------------------------
+    labels=()
+    for arg in "$@"; do
+        if [[ "$arg" == *=* ]]; then label="${arg%%=*}"; bin="${arg#*=}"; else label="warden$(( ${#labels[@]} + 1 ))"; bin="$arg"; fi
+        labels+=("$label")
+        [ -x "$bin" ] || { echo "not an executable: $bin" >&2; exit 1; }
+        log="$OUT_DIR/$label.server.log"
+        TOKIO_WORKER_THREADS=1 taskset -c "$SERVER_CPU" "$bin" serve --addr "127.0.0.1:$PORT" \
+            >"$log" 2>&1 &
+        server_pid=$!
+        wait_for_port "$PORT"
+        password=""
+        for _ in $(seq 1 50); do
+            password="$(sed -n 's/^created user admin with password \(.*\) (shown once)$/\1/p' "$log")"
+            [ -n "$password" ] && break
+            sleep 0.1
+        done
+        [ -n "$password" ] || { echo "[$label] no admin password in $log" >&2; exit 1; }
+        # One login per server (the limit is 5 per IP per minute); tokens live 15
+        # minutes, far longer than WARMUP + RUNS * DURATION at the defaults.
+        login="$(curl -s "http://127.0.0.1:$PORT/auth/login" -H 'content-type: application/json' \
+            -d "$(jq -nc --arg p "$password" '{username: "admin", password: $p}')")"
+        token="$(jq -r '.access_token // empty' <<<"$login")"
+        [ -n "$token" ] || { echo "[$label] login failed: $login" >&2; exit 1; }
+        url="http://127.0.0.1:$PORT/auth/sessions"
+        code="$(curl -s -o "$OUT_DIR/$label.sessions.json" -w '%{http_code}' -H "Authorization: Bearer $token" "$url")"
+        [ "$code" = 200 ] || { echo "[$label] GET /auth/sessions answered $code" >&2; exit 1; }
+        echo "[$label] $bin: GET /auth/sessions -> 200 $(head -c 120 "$OUT_DIR/$label.sessions.json")"
+        measure "$label" "$url" "Authorization: Bearer $token"
+        cleanup
+    done
 done
 
 # --- summary -----------------------------------------------------------------

@@ -179,36 +179,46 @@ impl Route {
         Self { method, path }
     }
 
-    /// Whether `path` matches the template (checked on every request, so
-    /// it allocates nothing).
+    /// Whether `path` matches the template: segment by segment, a `{param}`
+    /// segment matching any non-empty one. Checked against every route on
+    /// every request, so it compares the literal runs between params as
+    /// whole slices and allocates nothing (splitting on `/` was 4% of
+    /// `warden serve`'s CPU on `GET /auth/sessions`).
     pub fn matches(&self, path: &str) -> bool {
-        let mut template = self.path.split('/');
-        let mut actual = path.split('/');
-        loop {
-            match (template.next(), actual.next()) {
-                (None, None) => return true,
-                (Some(t), Some(a)) if is_param(t) && !a.is_empty() => {}
-                (Some(t), Some(a)) if t == a => {}
-                _ => return false,
-            }
-        }
+        self.walk(path, |_| ())
     }
 
     /// The values of the path's `{params}` when `path` matches, in order.
     pub fn params<'p>(&self, path: &'p str) -> Option<Vec<&'p str>> {
-        self.matches(path).then(|| {
-            self.path
-                .split('/')
-                .zip(path.split('/'))
-                .filter(|(t, _)| is_param(t))
-                .map(|(_, a)| a)
-                .collect()
-        })
+        let mut params = Vec::new();
+        self.walk(path, |value| params.push(value))
+            .then_some(params)
     }
-}
 
-fn is_param(segment: &str) -> bool {
-    segment.starts_with('{') && segment.ends_with('}')
+    /// Matches `path` against the template, handing each param's value to
+    /// `param` as it goes. A param is a whole segment (`/{name}`), as every
+    /// template here has it.
+    fn walk<'p>(&self, path: &'p str, mut param: impl FnMut(&'p str)) -> bool {
+        let (mut template, mut path) = (self.path, path);
+        loop {
+            let Some(open) = template.find('{') else {
+                return template == path;
+            };
+            // The literal run up to the param, then one non-empty segment.
+            let Some(rest) = path.strip_prefix(&template[..open]) else {
+                return false;
+            };
+            let end = rest.find('/').unwrap_or(rest.len());
+            if end == 0 {
+                return false;
+            }
+            param(&rest[..end]);
+            path = &rest[end..];
+            template = template[open..]
+                .find('}')
+                .map_or("", |close| &template[open + close + 1..]);
+        }
+    }
 }
 
 /// The route of `routes` that serves `method` on `path`, with the path's
@@ -270,8 +280,10 @@ impl<'a> Responder<'a> {
     /// A JSON response. Token-bearing answers must not be cached, so every
     /// JSON answer says `no-store`.
     pub fn json<T: Serialize>(&self, status: StatusCode, body: &T) -> Response<Body> {
-        match serde_json::to_vec(body) {
-            Ok(bytes) => self.finish(status, "application/json", Body::Binary(bytes)),
+        // Most answers are a few hundred bytes: one allocation, not several.
+        let mut bytes = Vec::with_capacity(512);
+        match serde_json::to_writer(&mut bytes, body) {
+            Ok(()) => self.finish(status, "application/json", Body::Binary(bytes)),
             Err(e) => self.problem(&Error::internal_from("serialising a response", e)),
         }
     }
@@ -418,12 +430,12 @@ pub fn query_params(req: &Request) -> Vec<(String, String)> {
 
 /// The path of the request as the client sent it, without the API Gateway
 /// stage prefix.
-pub fn path(req: &Request) -> String {
+pub fn path(req: &Request) -> &str {
     let raw = req.raw_http_path();
     if raw.is_empty() {
-        req.uri().path().to_owned()
+        req.uri().path()
     } else {
-        raw.to_owned()
+        raw
     }
 }
 
@@ -456,6 +468,58 @@ mod tests {
                 ),
                 "{unknown}"
             );
+        }
+    }
+
+    /// The definition [`Route::matches`] implements: segment by segment.
+    fn by_segments(template: &str, path: &str) -> Option<Vec<String>> {
+        let is_param = |t: &str| t.starts_with('{') && t.ends_with('}');
+        let (t, p): (Vec<&str>, Vec<&str>) =
+            (template.split('/').collect(), path.split('/').collect());
+        (t.len() == p.len()
+            && t.iter()
+                .zip(&p)
+                .all(|(t, p)| if is_param(t) { !p.is_empty() } else { t == p }))
+        .then(|| {
+            t.iter()
+                .zip(&p)
+                .filter(|(t, _)| is_param(t))
+                .map(|(_, p)| (*p).to_owned())
+                .collect()
+        })
+    }
+
+    const TEMPLATES: &[&str] = &[
+        "/auth/sessions",
+        "/auth/sessions/{sid}",
+        "/agents/{agent_id}/runs",
+        "/agents/runs/{job_id}",
+        "/agents/proposals/{proposal_id}/approve",
+        "/webhooks/{source}",
+        "/{a}/{b}",
+        "/",
+    ];
+
+    proptest::proptest! {
+        #[test]
+        fn matching_is_segment_by_segment(
+            segments in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "", "auth", "sessions", "agents", "runs", "proposals", "approve",
+                    "webhooks", "01ABC", "a/b", "sessionsx", "{sid}", "/",
+                ]),
+                0..6,
+            ),
+            lead in proptest::bool::ANY,
+        ) {
+            let path = format!("{}{}", if lead { "/" } else { "" }, segments.join("/"));
+            for template in TEMPLATES {
+                let route = Route::new("GET", template);
+                let expected = by_segments(template, &path);
+                proptest::prop_assert_eq!(route.matches(&path), expected.is_some(), "{} {}", template, path);
+                let params = route.params(&path).map(|p| p.into_iter().map(str::to_owned).collect());
+                proptest::prop_assert_eq!(params, expected, "{} {}", template, path);
+            }
         }
     }
 

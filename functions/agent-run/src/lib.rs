@@ -86,7 +86,7 @@ async fn route(
     req: &Request,
 ) -> Result<(StatusCode, Value), Error> {
     let path = path(req);
-    let (route, params) = resolve(ROUTES, req.method(), &path)?;
+    let (route, params) = resolve(ROUTES, req.method(), path)?;
     let origin = ctx.origin();
     // Running needs `agents:run`; reading, either scope.
     let scopes: &[&str] = if req.method() == http::Method::POST {

@@ -26,7 +26,7 @@ pub async fn handler(
     tracing::Span::current().record("request_id", ctx.request_id.as_str());
     let respond = Responder::new(&ctx, &state.config);
     let path = path(&req);
-    let result = match resolve(ROUTES, req.method(), &path) {
+    let result = match resolve(ROUTES, req.method(), path) {
         Ok((route, _)) if route.path == "/auth/login" => {
             match read_json::<LoginRequest>(&req, AUTH_BODY_LIMIT) {
                 Ok(body) => login::login(state, &ctx, body).await,

@@ -125,7 +125,7 @@ async fn route(
     req: &Request,
 ) -> Result<Option<Answer>, Error> {
     let path = path(req);
-    let (route, params) = resolve(ROUTES, req.method(), &path)?;
+    let (route, params) = resolve(ROUTES, req.method(), path)?;
     let caller = authenticate_request(state, req.headers()).await?;
     match route.path {
         "/auth/revoke" => {

@@ -46,7 +46,7 @@ pub async fn handler(
 
 async fn route(state: &SecurityHealthState, req: &Request) -> Result<(StatusCode, Value), Error> {
     let path = path(req);
-    let (route, _) = resolve(ROUTES, req.method(), &path)?;
+    let (route, _) = resolve(ROUTES, req.method(), path)?;
     if route.path == "/health" {
         // Liveness only: it reveals nothing and costs nothing.
         return Ok((StatusCode::OK, json!({ "status": "ok" })));

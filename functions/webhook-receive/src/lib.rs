@@ -23,7 +23,7 @@ pub async fn handler(
     tracing::Span::current().record("request_id", ctx.request_id.as_str());
     let respond = Responder::new(&ctx, &state.config);
     let path = path(&req);
-    let source = match resolve(ROUTES, req.method(), &path) {
+    let source = match resolve(ROUTES, req.method(), path) {
         Ok((_, params)) => params[0],
         Err(e) => return Ok(respond.problem(&e)),
     };
