@@ -43,10 +43,11 @@
 //! with profiles, keeps that chain (`infra/cli/src/serve.rs`), on
 //! [`builder`]'s HTTPS client and guards.
 
+mod http_client;
+
 use std::time::Duration;
 
 use aws_credential_types::Credentials;
-use aws_smithy_http_client::tls;
 use aws_smithy_runtime_api::client::behavior_version::BehaviorVersion;
 use aws_types::region::Region;
 use aws_types::sdk_config::{
@@ -185,15 +186,11 @@ impl From<Guards> for GuardsView {
     }
 }
 
-/// The HTTPS client every SDK client uses: hyper with rustls on ring, the
-/// system's root certificates, HTTP/1.1 and HTTP/2. Connect timeouts come
-/// from [`Guards`] through the SDK configuration.
+/// The HTTPS client every SDK client uses: HTTP/1.1 on hyper, rustls on
+/// ring, the system's root certificates ([`http_client`]). Connect
+/// timeouts come from [`Guards`] through the SDK configuration.
 pub fn https_client() -> SharedHttpClient {
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https()
+    SharedHttpClient::new(http_client::Http1Client::new())
 }
 
 /// An SDK configuration without region and credentials: the latest
