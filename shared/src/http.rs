@@ -171,12 +171,24 @@ pub struct Route {
     pub method: &'static str,
     /// E.g. `/auth/sessions/{sid}`.
     pub path: &'static str,
+    /// The length of the literal run before the first `{param}` (the whole
+    /// path when it has none), found once when the route is made.
+    literal: usize,
 }
 
 impl Route {
     /// A route.
     pub const fn new(method: &'static str, path: &'static str) -> Self {
-        Self { method, path }
+        let bytes = path.as_bytes();
+        let mut literal = 0;
+        while literal < bytes.len() && bytes[literal] != b'{' {
+            literal += 1;
+        }
+        Self {
+            method,
+            path,
+            literal,
+        }
     }
 
     /// Whether `path` matches the template: segment by segment, a `{param}`
@@ -199,6 +211,14 @@ impl Route {
     /// `param` as it goes. A param is a whole segment (`/{name}`), as every
     /// template here has it.
     fn walk<'p>(&self, path: &'p str, mut param: impl FnMut(&'p str)) -> bool {
+        // Most routes differ from the path within their first literal run,
+        // known without a search.
+        if !path
+            .as_bytes()
+            .starts_with(&self.path.as_bytes()[..self.literal])
+        {
+            return false;
+        }
         let (mut template, mut path) = (self.path, path);
         loop {
             let Some(open) = template.find('{') else {

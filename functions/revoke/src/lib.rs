@@ -54,7 +54,7 @@ pub async fn handler(
     let ctx = RequestContext::from_request(&req);
     // The span is created with its field's value: recording it afterwards
     // formats the span's fields a second time on every request.
-    let span = tracing::info_span!("handler", request_id = ctx.request_id.as_str());
+    let span = tracing::info_span!("handler", request_id = %ctx.request_id);
     async {
         let respond = Responder::new(&ctx, &state.config);
         let response = match route(state, &ctx, &req).await {

@@ -225,18 +225,31 @@ impl TokenCodec {
         };
         // The signature first (in constant time), then the claims: nothing
         // unsigned is parsed further than the header.
-        let signature = URL_SAFE_NO_PAD
-            .decode(signature)
+        // Decoded on the stack: an HS256 signature is 32 bytes (a longer
+        // one does not fit and is refused), and claims are a few hundred.
+        let mut signature_bytes = [0_u8; 32];
+        let signature_len = URL_SAFE_NO_PAD
+            .decode_slice(signature, &mut signature_bytes)
             .map_err(|_| "bad signature")?;
         let mut mac = key.mac.clone();
         mac.update(signing_input.as_bytes());
-        mac.verify_slice(&signature).map_err(|_| "bad signature")?;
-        let claims = URL_SAFE_NO_PAD
-            .decode(claims)
-            .map_err(|_| "malformed claims")?;
+        mac.verify_slice(&signature_bytes[..signature_len])
+            .map_err(|_| "bad signature")?;
+        let mut claims_bytes = [0_u8; 1024];
+        let large_claims: Vec<u8>;
+        let claims = match URL_SAFE_NO_PAD.decode_slice(claims, &mut claims_bytes) {
+            Ok(len) => &claims_bytes[..len],
+            Err(base64::DecodeSliceError::OutputSliceTooSmall) => {
+                large_claims = URL_SAFE_NO_PAD
+                    .decode(claims)
+                    .map_err(|_| "malformed claims")?;
+                &large_claims
+            }
+            Err(base64::DecodeSliceError::DecodeError(_)) => return Err("malformed claims"),
+        };
         // Every claim is a required field: a missing one does not parse.
         let claims: AccessClaims =
-            serde_json::from_slice(&claims).map_err(|_| "malformed claims")?;
+            serde_json::from_slice(claims).map_err(|_| "malformed claims")?;
         if claims.iss != self.issuer || claims.aud != self.audience {
             return Err("wrong issuer or audience");
         }
@@ -395,6 +408,27 @@ mod tests {
 
     fn good_header() -> Value {
         json!({"alg": "HS256", "typ": "at+jwt", "kid": "v1"})
+    }
+
+    #[test]
+    fn claims_larger_than_the_stack_buffer_verify_and_a_longer_signature_is_refused() {
+        let codec = codec();
+        let mut claims = valid_claims();
+        // 3 KB of claims: decoded on the heap, not in the 1 KB stack buffer.
+        claims["sub"] = json!("u".repeat(3_000));
+        let token = sign(good_header(), &claims, KEY);
+        assert!(token.len() < 8 * 1024);
+        let verified = codec.verify(&token, NOW).unwrap();
+        assert_eq!(verified.sub.len(), 3_000);
+
+        // The right 32 bytes followed by more: not an HS256 signature.
+        let token = sign(good_header(), &valid_claims(), KEY);
+        let (signed, signature) = token.rsplit_once('.').unwrap();
+        let mut long = URL_SAFE_NO_PAD.decode(signature).unwrap();
+        long.extend_from_slice(&[0; 8]);
+        let forged = format!("{signed}.{}", URL_SAFE_NO_PAD.encode(long));
+        assert!(codec.verify(&token, NOW).is_ok());
+        assert!(codec.verify(&forged, NOW).is_err());
     }
 
     #[test]

@@ -12,19 +12,36 @@ pub enum RevocationKey {
     Session(String),
 }
 
+/// The prefix of a token's denylist key.
+pub const TOKEN_PREFIX: &str = "jti#";
+/// The prefix of a session's denylist key.
+pub const SESSION_PREFIX: &str = "sid#";
+/// The prefix of a user's generation record key.
+pub const GENERATION_PREFIX: &str = "user#";
+
 impl RevocationKey {
     /// The stored key: `jti#<id>` or `sid#<id>`.
     pub fn storage_key(&self) -> String {
         match self {
-            RevocationKey::Token(jti) => format!("jti#{jti}"),
-            RevocationKey::Session(sid) => format!("sid#{sid}"),
+            RevocationKey::Token(jti) => format!("{TOKEN_PREFIX}{jti}"),
+            RevocationKey::Session(sid) => format!("{SESSION_PREFIX}{sid}"),
         }
     }
 }
 
 /// The RevokedTokens key of a user's generation record: `user#<id>`.
 pub fn generation(user_id: &str) -> String {
-    format!("user#{user_id}")
+    format!("{GENERATION_PREFIX}{user_id}")
+}
+
+/// `prefix` and `id` written into `buf`, which is cleared first: a key for
+/// a lookup, where building a `String` per key would be an allocation each
+/// (the embedded store's revocation check asks for three per request).
+pub fn key_in<'b>(buf: &'b mut String, prefix: &str, id: &str) -> &'b str {
+    buf.clear();
+    buf.push_str(prefix);
+    buf.push_str(id);
+    buf
 }
 
 /// The RateLimits key of the per-IP login limit: `login-ip#<ip>`.
@@ -67,4 +84,24 @@ pub fn health_day(day: i64) -> String {
         u8::from(date.month()),
         date.day()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_written_in_a_buffer_is_the_stored_key() {
+        let mut buf = String::from("left over from an earlier lookup");
+        assert_eq!(
+            key_in(&mut buf, TOKEN_PREFIX, "01J"),
+            RevocationKey::Token("01J".into()).storage_key()
+        );
+        assert_eq!(
+            key_in(&mut buf, SESSION_PREFIX, "01K"),
+            RevocationKey::Session("01K".into()).storage_key()
+        );
+        assert_eq!(key_in(&mut buf, GENERATION_PREFIX, "u1"), generation("u1"));
+        assert_eq!(generation("u1"), "user#u1");
+    }
 }

@@ -8,7 +8,7 @@ use super::MemoryStore;
 use crate::Result;
 use crate::domain::{FailureCount, RevocationState, SessionRecord, UserRecord, Username};
 use crate::store::auth::{AccountChange, AuthWrite, SessionStore, UserStore};
-use crate::store::keys::{self, RevocationKey};
+use crate::store::keys;
 
 /// A RevokedTokens entry.
 #[derive(Debug, Clone)]
@@ -48,13 +48,27 @@ impl AuthTables {
     }
 
     fn revocation(&self, token: Option<&str>, session_id: &str, user_id: &str) -> RevocationState {
-        let denied = |key: RevocationKey| self.revoked.contains_key(&key.storage_key());
-        let record = self.generation_record(user_id);
+        // One key buffer for the three lookups of every authenticated request.
+        let mut key = String::with_capacity(64);
+        let mut denied = |prefix, id| {
+            self.revoked
+                .contains_key(keys::key_in(&mut key, prefix, id))
+        };
+        let token_revoked = token.is_some_and(|jti| denied(keys::TOKEN_PREFIX, jti));
+        let session_revoked = denied(keys::SESSION_PREFIX, session_id);
+        let generation =
+            match self
+                .revoked
+                .get(keys::key_in(&mut key, keys::GENERATION_PREFIX, user_id))
+            {
+                Some(Revoked::Generation { generation, .. }) => Some(*generation),
+                _ => None,
+            };
         RevocationState {
-            token_revoked: token.is_some_and(|jti| denied(RevocationKey::Token(jti.to_owned()))),
-            session_revoked: denied(RevocationKey::Session(session_id.to_owned())),
-            user_exists: record.is_some(),
-            generation: record.map_or(0, |(_, g)| g),
+            token_revoked,
+            session_revoked,
+            user_exists: generation.is_some(),
+            generation: generation.unwrap_or(0),
         }
     }
 
