@@ -47,10 +47,10 @@ trap cleanup EXIT INT TERM
 measure() {
     local out="$1" url="$2" header="${3:-X-Bench: 1}" n ir
     wrk -t1 -c4 -d2s -H "$header" "$url" >/dev/null
-    callgrind_control -i on "$pid" >/dev/null
+    callgrind_control -i on "$pid" >/dev/null 2>&1
     n="$(wrk -t1 -c4 -d"${DURATION}s" -H "$header" "$url" | awk '/requests in/ {print $1}')"
-    callgrind_control -i off "$pid" >/dev/null
-    callgrind_control -d "$pid" >/dev/null
+    callgrind_control -i off "$pid" >/dev/null 2>&1
+    callgrind_control -d "$pid" >/dev/null 2>&1
     sleep 1
     ir="$(for f in "$out"*; do callgrind_annotate "$f" 2>/dev/null; done |
         awk '/PROGRAM TOTALS/ && $1 ~ /^[0-9]/ { gsub(",", "", $1); s += $1 } END { print s + 0 }')"
