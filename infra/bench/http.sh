@@ -37,6 +37,8 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=infra/bench/lib.sh
+. "$here/lib.sh"
 
 SERVER_CPU="${SERVER_CPU:-0}"
 CLIENT_CPU="${CLIENT_CPU:-1}"
@@ -173,19 +175,9 @@ for round in $(seq 1 "$ROUNDS"); do
             >"$log" 2>&1 &
         server_pid=$!
         wait_for_port "$PORT"
-        password=""
-        for _ in $(seq 1 50); do
-            password="$(sed -n 's/^created user admin with password \(.*\) (shown once)$/\1/p' "$log")"
-            [ -n "$password" ] && break
-            sleep 0.1
-        done
-        [ -n "$password" ] || { echo "[$label] no admin password in $log" >&2; exit 1; }
         # One login per server (the limit is 5 per IP per minute); tokens live 15
         # minutes, far longer than WARMUP + RUNS * DURATION at the defaults.
-        login="$(curl -s "http://127.0.0.1:$PORT/auth/login" -H 'content-type: application/json' \
-            -d "$(jq -nc --arg p "$password" '{username: "admin", password: $p}')")"
-        token="$(jq -r '.access_token // empty' <<<"$login")"
-        [ -n "$token" ] || { echo "[$label] login failed: $login" >&2; exit 1; }
+        token="$(admin_token "$label" "$log" "$PORT" 50 0.1)"
         url="http://127.0.0.1:$PORT/auth/sessions"
         code="$(curl -s -o "$OUT_DIR/$label.sessions.json" -w '%{http_code}' -H "Authorization: Bearer $token" "$url")"
         [ "$code" = 200 ] || { echo "[$label] GET /auth/sessions answered $code" >&2; exit 1; }

@@ -19,6 +19,8 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=infra/bench/lib.sh
+. "$here/lib.sh"
 DURATION="${DURATION:-10}"
 PORT="${PORT:-18182}"
 BARE_PORT="${BARE_PORT:-18198}"
@@ -77,17 +79,7 @@ for arg in "$@"; do
         --callgrind-out-file="$OUT_DIR/$label.cg" "$bin" serve --addr "127.0.0.1:$PORT" \
         >"$log" 2>&1 &
     pid=$!
-    password=""
-    for _ in $(seq 1 600); do
-        password="$(sed -n 's/^created user admin with password \(.*\) (shown once)$/\1/p' "$log")"
-        [ -n "$password" ] && break
-        sleep 0.5
-    done
-    [ -n "$password" ] || { echo "[$label] no admin password in $log" >&2; exit 1; }
-    sleep 1
-    token="$(curl -s --max-time 120 "http://127.0.0.1:$PORT/auth/login" -H 'content-type: application/json' \
-        -d "$(jq -nc --arg p "$password" '{username: "admin", password: $p}')" | jq -r '.access_token // empty')"
-    [ -n "$token" ] || { echo "[$label] login failed" >&2; exit 1; }
+    token="$(admin_token "$label" "$log" "$PORT" 600 0.5)"
     read -r n ir < <(measure "$OUT_DIR/$label.cg" "http://127.0.0.1:$PORT/auth/sessions" "Authorization: Bearer $token")
     report "$label" "$n" "$ir"
     cleanup

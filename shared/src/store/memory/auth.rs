@@ -38,7 +38,12 @@ impl AuthTables {
     }
 
     fn generation_record(&self, user_id: &str) -> Option<(&Username, u64)> {
-        match self.revoked.get(&keys::generation(user_id)) {
+        self.generation_at(&keys::generation(user_id))
+    }
+
+    /// The generation record stored under `key` (a [`keys::generation`] key).
+    fn generation_at(&self, key: &str) -> Option<(&Username, u64)> {
+        match self.revoked.get(key) {
             Some(Revoked::Generation {
                 username,
                 generation,
@@ -56,19 +61,12 @@ impl AuthTables {
         };
         let token_revoked = token.is_some_and(|jti| denied(keys::TOKEN_PREFIX, jti));
         let session_revoked = denied(keys::SESSION_PREFIX, session_id);
-        let generation =
-            match self
-                .revoked
-                .get(keys::key_in(&mut key, keys::GENERATION_PREFIX, user_id))
-            {
-                Some(Revoked::Generation { generation, .. }) => Some(*generation),
-                _ => None,
-            };
+        let record = self.generation_at(keys::key_in(&mut key, keys::GENERATION_PREFIX, user_id));
         RevocationState {
             token_revoked,
             session_revoked,
-            user_exists: generation.is_some(),
-            generation: generation.unwrap_or(0),
+            user_exists: record.is_some(),
+            generation: record.map_or(0, |(_, g)| g),
         }
     }
 
