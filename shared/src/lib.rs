@@ -21,10 +21,11 @@
 //! - [`error`]: the one error type and its problem+json rendering.
 //! - [`http`]: request context (client IP, user agent, request id), JSON
 //!   bodies with size limits, responses, CORS.
-//! - [`auth`]: password hashing, JWT issue and verification, login sessions;
-//!   [`auth::revocation`] holds every rule that decides whether a token or
-//!   session still stands; [`auth::api_keys`] the API keys of services and
-//!   agents.
+//! - [`auth`]: password hashing, JWT issue and verification ([`auth::jwt`],
+//!   with the cache of verified tokens in [`auth::verified`]), login
+//!   sessions; [`auth::revocation`] holds every rule that decides whether a
+//!   token or session still stands; [`auth::api_keys`] the API keys of
+//!   services and agents.
 //! - [`agents`]: agent runs under governance: the action catalogue
 //!   ([`agents::catalogue`]), the business actions, one module per agent
 //!   type with their exact arithmetic ([`agents::business`]),

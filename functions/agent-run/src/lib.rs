@@ -195,9 +195,10 @@ async fn authenticate(
     if let Some(token) = bearer_token(req.headers()) {
         let now = state.clock.now_secs();
         let claims = verify_bearer(&state.tokens, &*state.sessions, now, token).await?;
+        // The claims are shared with the codec's cache of verified tokens.
         return Ok(Caller::User {
-            user_id: claims.sub,
-            roles: claims.roles,
+            user_id: claims.sub.clone(),
+            roles: claims.roles.clone(),
         });
     }
     let Some(key) = req.headers().get("x-api-key") else {

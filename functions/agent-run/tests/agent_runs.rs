@@ -256,7 +256,7 @@ async fn sign_in(world: &AgentWorld, name: &str) -> Person {
         .await
         .unwrap();
     Person {
-        id: claims.sub,
+        id: claims.sub.clone(),
         token: pair.access_token,
     }
 }

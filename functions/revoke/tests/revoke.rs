@@ -79,7 +79,7 @@ impl Harness {
         login::refresh(&self.state, &ctx(), request).await
     }
 
-    async fn claims(&self, pair: &TokenPair) -> AccessClaims {
+    async fn claims(&self, pair: &TokenPair) -> std::sync::Arc<AccessClaims> {
         authenticate(&self.state, &pair.access_token).await.unwrap()
     }
 
@@ -542,7 +542,7 @@ async fn no_token_from_before_a_racing_revoke_all_survives(h: Harness) {
     assert!(old >= 1);
     // Sessions left behind by logins that lost the race are not live.
     let fresh = h.login("alice").await;
-    let listed = revocation::list_sessions(&state, &h.claims(&fresh).await)
+    let listed = revocation::list_sessions(&state, &*h.claims(&fresh).await)
         .await
         .unwrap();
     for s in listed {

@@ -3,13 +3,16 @@
 //!
 //! [`TokenCodec::verify`] checks the signature and every claim, with the
 //! time checks done against Warden's [`Clock`](crate::clock::Clock), and
-//! nothing else. It is written out here rather than left to `jsonwebtoken`
-//! (which signs): it is on every authenticated request, and the library
-//! parses the header and the claims twice and builds a new HMAC key per
-//! call, a quarter of `GET /auth/sessions`' CPU in `warden serve`.
-//! Revocation is checked by revocation is checked by
-//! [`crate::auth::tokens::authenticate`], and a token is never accepted on
-//! its signature alone.
+//! nothing else. Signing and verification are written out here over
+//! `hmac`/`sha2` rather than left to a JWT library: verification is on
+//! every authenticated request, and `jsonwebtoken` parsed the header and
+//! the claims twice and built a new HMAC key per call, a quarter of
+//! `GET /auth/sessions`' CPU in `warden serve`. A token verified once is
+//! remembered ([`crate::auth::verified`]). Revocation is checked by
+//! [`crate::auth::tokens::authenticate`] on every request, and a token is
+//! never accepted on its signature alone.
+
+use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -17,6 +20,7 @@ use hmac::Mac as _;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
+use crate::auth::verified::VerifiedTokens;
 use crate::domain::Role;
 use crate::secrets::SecretVersion;
 use crate::secrets::cache::CachedSecret;
@@ -115,6 +119,8 @@ pub struct TokenCodec {
     issuer: String,
     audience: String,
     ttl_secs: i64,
+    /// Tokens this codec has verified (not their revocation).
+    verified: VerifiedTokens,
 }
 
 impl std::fmt::Debug for TokenCodec {
@@ -155,6 +161,7 @@ impl TokenCodec {
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
             ttl_secs,
+            verified: VerifiedTokens::default(),
         })
     }
 
@@ -199,8 +206,10 @@ impl TokenCodec {
 
     /// Checks the signature, header and claims of `token` at `now` (epoch
     /// seconds). Every failure is the same [`Error::Unauthorized`]; the
-    /// reason is logged at debug level only.
-    pub fn verify(&self, token: &str, now: i64) -> Result<AccessClaims> {
+    /// reason is logged at debug level only. A token this codec has
+    /// verified before is found in its [`VerifiedTokens`] and only its time
+    /// claims are checked again; the claims are shared, not copied.
+    pub fn verify(&self, token: &str, now: i64) -> Result<Arc<AccessClaims>> {
         self.verify_inner(token, now).map_err(|reason| {
             tracing::debug!(reason, "access token refused");
             Error::Unauthorized
@@ -211,12 +220,31 @@ impl TokenCodec {
         &self,
         token: &str,
         now: i64,
-    ) -> std::result::Result<AccessClaims, &'static str> {
+    ) -> std::result::Result<Arc<AccessClaims>, &'static str> {
         if token.len() > 8 * 1024 {
             return Err("token too long");
         }
         // header.claims.signature, each base64url without padding.
         let (signing_input, signature) = token.rsplit_once('.').ok_or("malformed")?;
+        if let Some(claims) = self.verified.get(signing_input, signature) {
+            check_times(&claims, now)?;
+            return Ok(claims);
+        }
+        let claims = self.check_signed(signing_input, signature)?;
+        check_times(&claims, now)?;
+        let claims = Arc::new(claims);
+        self.verified
+            .insert(signing_input, signature, Arc::clone(&claims));
+        Ok(claims)
+    }
+
+    /// Everything about a token but the time: its header and key, its
+    /// signature, its issuer and audience, and that its ids are present.
+    fn check_signed(
+        &self,
+        signing_input: &str,
+        signature: &str,
+    ) -> std::result::Result<AccessClaims, &'static str> {
         let (header, claims) = signing_input.split_once('.').ok_or("malformed")?;
         let key = match self.keys().find(|k| k.encoded_header == header) {
             // The exact header a key of this codec signs: nothing to decode.
@@ -252,15 +280,6 @@ impl TokenCodec {
             serde_json::from_slice(claims).map_err(|_| "malformed claims")?;
         if claims.iss != self.issuer || claims.aud != self.audience {
             return Err("wrong issuer or audience");
-        }
-        if claims.exp + LEEWAY_SECS <= now {
-            return Err("expired");
-        }
-        if claims.nbf - LEEWAY_SECS > now {
-            return Err("not yet valid");
-        }
-        if claims.iat - LEEWAY_SECS > now {
-            return Err("issued in the future");
         }
         if claims.jti.is_empty() || claims.sid.is_empty() || claims.sub.is_empty() {
             return Err("empty id claim");
@@ -298,6 +317,21 @@ impl TokenCodec {
         let header = token.split('.').next().unwrap_or_default();
         matches!(self.key_for(header), Err(UNKNOWN_KID))
     }
+}
+
+/// The time claims of a signed token against `now` (epoch seconds), with
+/// [`LEEWAY_SECS`] either way. Checked on every verification, cached or not.
+fn check_times(claims: &AccessClaims, now: i64) -> std::result::Result<(), &'static str> {
+    if claims.exp + LEEWAY_SECS <= now {
+        return Err("expired");
+    }
+    if claims.nbf - LEEWAY_SECS > now {
+        return Err("not yet valid");
+    }
+    if claims.iat - LEEWAY_SECS > now {
+        return Err("issued in the future");
+    }
+    Ok(())
 }
 
 /// A function's access tokens: a [`TokenCodec`] over the JWT key's
@@ -346,7 +380,7 @@ impl AccessTokens {
     /// seen makes it read the key set again first, at most once per cache
     /// TTL (so forged `kid`s cannot make it call Secrets Manager more
     /// often), and is verified against what it read.
-    pub async fn verify(&self, token: &str, now: i64) -> Result<AccessClaims> {
+    pub async fn verify(&self, token: &str, now: i64) -> Result<Arc<AccessClaims>> {
         let codec = self.keys.get().await;
         match codec.verify(token, now) {
             Err(Error::Unauthorized)
@@ -438,7 +472,7 @@ mod tests {
             .issue("user-1", &[Role::Admin], 3, "sid-1", NOW)
             .unwrap();
         let verified = codec.verify(&token, NOW + 10).unwrap();
-        assert_eq!(verified, claims);
+        assert_eq!(*verified, claims);
         assert_eq!(
             (verified.exp, verified.r#gen, verified.sid.as_str()),
             (NOW + 900, 3, "sid-1")
@@ -581,6 +615,52 @@ mod tests {
         );
         assert!(codec.verify(&token, NOW - 30).is_ok());
         assert!(codec.verify(&token, NOW - 31).is_err(), "nbf in the future");
+    }
+
+    #[test]
+    fn a_verified_token_comes_from_the_cache_and_nothing_else_does() {
+        let codec = codec();
+        let token = sign(good_header(), &valid_claims(), KEY);
+        let first = codec.verify(&token, NOW).unwrap();
+        let again = codec.verify(&token, NOW + 60).unwrap();
+        assert!(Arc::ptr_eq(&first, &again), "the second check is a hit");
+        // The cached token's signature over other claims, and the cached
+        // claims under another signature: both miss and are refused.
+        let (signing_input, signature) = token.rsplit_once('.').unwrap();
+        let (header, _) = signing_input.split_once('.').unwrap();
+        let mut admin = valid_claims();
+        admin["roles"] = json!(["admin"]);
+        let claims = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&admin).unwrap());
+        assert!(
+            codec
+                .verify(&format!("{header}.{claims}.{signature}"), NOW)
+                .is_err()
+        );
+        let mut forged = signature.to_owned();
+        forged.replace_range(30.., "AAAAAAAAAAAAA");
+        assert!(
+            codec
+                .verify(&format!("{signing_input}.{forged}"), NOW)
+                .is_err()
+        );
+        // A hit is still judged by the clock.
+        assert!(codec.verify(&token, NOW + 900 + 30).is_err());
+        // Another codec (a reloaded key set) has its own, empty cache.
+        let other =
+            TokenCodec::new(&[version("v1", KEY_2, true)], "warden", "warden-api", 900).unwrap();
+        assert!(other.verify(&token, NOW).is_err());
+    }
+
+    #[test]
+    fn a_token_refused_for_its_time_is_not_cached() {
+        let codec = codec();
+        let token = sign(good_header(), &valid_claims(), KEY);
+        let (signing_input, signature) = token.rsplit_once('.').unwrap();
+        assert!(codec.verify(&token, NOW - 31).is_err(), "not yet valid");
+        assert!(codec.verified.get(signing_input, signature).is_none());
+        let claims = codec.verify(&token, NOW).unwrap();
+        let cached = codec.verified.get(signing_input, signature).unwrap();
+        assert!(Arc::ptr_eq(&claims, &cached));
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //!   the pepper, the check with its scope and hourly limit.
 //! - [`password`]: argon2id hashing and verification (legacy bcrypt too).
 //! - [`jwt`]: access token issue and verification.
+//! - [`verified`]: the bounded cache of tokens already verified (never of
+//!   their revocation).
 //! - [`tokens`]: refresh tokens and the bearer-token check every
 //!   authenticated endpoint and the authorizer use.
 //! - [`login`]: login, refresh, account back-off, user creation.
@@ -17,3 +19,4 @@ pub mod login;
 pub mod password;
 pub mod revocation;
 pub mod tokens;
+pub mod verified;

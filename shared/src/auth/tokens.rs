@@ -5,6 +5,8 @@
 //! clients. The ids let Warden find the session with one read; only the
 //! token's SHA-256 is stored, compared in constant time.
 
+use std::sync::Arc;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore as _;
@@ -98,7 +100,7 @@ pub fn bearer_token(headers: &http::HeaderMap) -> Option<&str> {
 pub async fn authenticate_request(
     state: &AuthState,
     headers: &http::HeaderMap,
-) -> Result<AccessClaims> {
+) -> Result<Arc<AccessClaims>> {
     let token = bearer_token(headers).ok_or(Error::Unauthorized)?;
     authenticate(state, token).await
 }
@@ -106,8 +108,10 @@ pub async fn authenticate_request(
 /// The whole check of a bearer token: signature and claims, then one
 /// consistent read of the denylist for the token's `jti`, its session and
 /// its user's `user#` record, judged by
-/// [`crate::domain::RevocationState::refuses_token`].
-pub async fn authenticate(state: &AuthState, token: &str) -> Result<AccessClaims> {
+/// [`crate::domain::RevocationState::refuses_token`]. The signature check
+/// may come from the codec's cache of verified tokens; the denylist read
+/// never does.
+pub async fn authenticate(state: &AuthState, token: &str) -> Result<Arc<AccessClaims>> {
     verify_bearer(&state.tokens, &*state.store, state.clock.now_secs(), token).await
 }
 
@@ -118,7 +122,7 @@ pub async fn verify_bearer(
     store: &dyn SessionStore,
     now: i64,
     token: &str,
-) -> Result<AccessClaims> {
+) -> Result<Arc<AccessClaims>> {
     let claims = tokens.verify(token, now).await?;
     let revocation = store
         .revocation_state(&claims.jti, &claims.sid, &claims.sub)
