@@ -187,7 +187,7 @@ impl From<Guards> for GuardsView {
 }
 
 /// The HTTPS client every SDK client uses: HTTP/1.1 on hyper, rustls on
-/// ring, the system's root certificates ([`http_client`]). Connect
+/// ring, the system's root certificates (`shared/src/aws/http_client.rs`). Connect
 /// timeouts come from [`Guards`] through the SDK configuration.
 pub fn https_client() -> SharedHttpClient {
     SharedHttpClient::new(http_client::Http1Client::new())
