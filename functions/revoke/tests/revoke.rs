@@ -220,6 +220,9 @@ async fn revoking_an_access_token_kills_that_token_only(h: Harness) {
     let user_id = h.user("alice", &[]).await;
     let first = h.login("alice").await;
     let second = h.refresh(&first).await.unwrap();
+    // Accepted once, so the codec has it among its verified tokens: the
+    // revocation must still win on the next request.
+    assert!(h.accepted(&first.access_token).await);
     let (status, body) = h
         .call(
             "POST",

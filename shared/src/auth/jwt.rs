@@ -322,13 +322,14 @@ impl TokenCodec {
 /// The time claims of a signed token against `now` (epoch seconds), with
 /// [`LEEWAY_SECS`] either way. Checked on every verification, cached or not.
 fn check_times(claims: &AccessClaims, now: i64) -> std::result::Result<(), &'static str> {
-    if claims.exp + LEEWAY_SECS <= now {
+    // Saturating: a signed but absurd `exp` must not overflow.
+    if claims.exp.saturating_add(LEEWAY_SECS) <= now {
         return Err("expired");
     }
-    if claims.nbf - LEEWAY_SECS > now {
+    if claims.nbf.saturating_sub(LEEWAY_SECS) > now {
         return Err("not yet valid");
     }
-    if claims.iat - LEEWAY_SECS > now {
+    if claims.iat.saturating_sub(LEEWAY_SECS) > now {
         return Err("issued in the future");
     }
     Ok(())
@@ -643,8 +644,17 @@ mod tests {
                 .verify(&format!("{signing_input}.{forged}"), NOW)
                 .is_err()
         );
-        // A hit is still judged by the clock.
-        assert!(codec.verify(&token, NOW + 900 + 30).is_err());
+        // A hit is still judged by the clock, on every time claim.
+        assert!(codec.verify(&token, NOW + 900 + 30).is_err(), "expired");
+        assert!(codec.verify(&token, NOW - 31).is_err(), "not yet valid");
+        let mut early = valid_claims();
+        early["nbf"] = json!(NOW - 3600);
+        let early = sign(good_header(), &early, KEY);
+        assert!(codec.verify(&early, NOW + 60).is_ok());
+        assert!(
+            codec.verify(&early, NOW - 31).is_err(),
+            "issued in the future"
+        );
         // Another codec (a reloaded key set) has its own, empty cache.
         let other =
             TokenCodec::new(&[version("v1", KEY_2, true)], "warden", "warden-api", 900).unwrap();

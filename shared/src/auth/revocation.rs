@@ -139,7 +139,7 @@ pub async fn revoke_token(
             .detail("session_id", claims.sid.as_str());
         let deny = AuthWrite::Deny {
             key: RevocationKey::Token(claims.jti.clone()),
-            expires_at: claims.exp + LEEWAY_SECS,
+            expires_at: claims.exp.saturating_add(LEEWAY_SECS),
         };
         state
             .store

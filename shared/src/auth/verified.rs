@@ -15,10 +15,13 @@
 //!   refused at once.
 //!
 //! The cache is direct-mapped: a token's slot comes from its signature,
-//! and a new token replaces whatever held its slot. Memory is bounded by
-//! [`SLOTS`] tokens of at most 8 KB each, with no eviction bookkeeping.
-//! Only verified tokens are stored, and their signatures are HMAC outputs,
-//! so a caller cannot choose which slot a stored token lands in.
+//! and a new token replaces whatever held its slot, so it holds up to
+//! [`SLOTS`] tokens, with no eviction bookkeeping. Memory is bounded by
+//! [`SLOTS`] entries of a token (at most 8 KB) and its decoded claims.
+//! Only verified tokens are stored, and their signatures are HMAC outputs:
+//! the only way to aim at a slot is to hold many valid tokens (one in
+//! [`SLOTS`] lands in a given one), and evicting an entry costs its owner
+//! nothing but one full verification.
 //!
 //! The signature is compared in constant time, before anything else: the
 //! slot is picked from the presented signature, and a timing difference
