@@ -6,13 +6,18 @@
 # - builds target/debug/warden (`cargo build --bin warden`);
 # - installs the pinned schemathesis into .venv on first run (its pins fit
 #   moto's, cfn-lint's and openapi-spec-validator's);
-# - starts `warden serve` on a free loopback port with a seed file (a user
-#   with the roles admin and approver, whose random password is made here;
-#   `alice` with the password of the spec's login example, so that example
-#   logs in; a workspace, an agent and a webhook source, so requests reach
-#   past `404`), and stops it on every exit path;
-# - infra/schemathesis_hooks.py logs that user in and hands every case a
-#   live bearer token, logging in again after a revocation or a 401.
+# - starts `warden serve` on a free loopback port with a seed file, and
+#   stops it on every exit path. The seed holds: a user with the roles admin
+#   and approver and a user with none (`requester`), whose random passwords
+#   are made here; `alice` with the password of the spec's login example, so
+#   that example logs in; two workspaces, an agent of each maturity and a
+#   webhook source, so requests reach past `404`;
+# - infra/schemathesis.toml binds those ids to the agent, workspace, action
+#   and webhook-source parameters in about half the valid cases;
+# - infra/schemathesis_hooks.py logs the users in and hands every case a
+#   live bearer token (the requester's for asking for agent runs, so that
+#   the approver may approve the proposals; the admin's for everything
+#   else), logging in again after a revocation or a 401.
 #
 # The local server's login limit per client IP is raised for this run only
 # (WARDEN_LOGIN_IP_LIMIT, set on this one process): every request comes
@@ -47,15 +52,24 @@ cargo build --bin warden
 
 rm -rf "$WORK"
 mkdir -p "$WORK"
-PASSWORD=$("$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(24))')
+secret() { "$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(24))'; }
+PASSWORD=$(secret)
+REQUESTER_PASSWORD=$(secret)
+# The ids here are the values of infra/schemathesis.toml's dictionaries.
 cat >"$WORK/seed.json" <<EOF
 {
   "users": [
     {"username": "schemathesis", "password": "$PASSWORD", "roles": ["admin", "approver"]},
+    {"username": "requester", "password": "$REQUESTER_PASSWORD", "roles": []},
     {"username": "alice", "password": "correct horse battery staple", "roles": []}
   ],
-  "workspaces": [{"workspace_id": "acme", "name": "Acme"}],
-  "agents": [{"agent_id": "buyer-1", "agent_type": "purchasing", "maturity": "INTERN", "workspaces": ["acme"]}],
+  "workspaces": [{"workspace_id": "acme", "name": "Acme"}, {"workspace_id": "globex", "name": "Globex"}],
+  "agents": [
+    {"agent_id": "buyer-1", "agent_type": "purchasing", "maturity": "INTERN", "workspaces": ["acme"]},
+    {"agent_id": "planner-1", "agent_type": "planning", "maturity": "AUTONOMOUS", "workspaces": ["acme"]},
+    {"agent_id": "student-1", "agent_type": "sales", "maturity": "STUDENT", "workspaces": ["acme"]},
+    {"agent_id": "outsider-1", "agent_type": "tax", "maturity": "SUPERVISED", "workspaces": ["globex"]}
+  ],
   "webhook_sources": [{"name": "github", "scheme": "github", "secrets": ["$("$VENV/bin/python" -c 'import secrets; print(secrets.token_hex(32))')"]}]
 }
 EOF
@@ -97,7 +111,9 @@ log "schemathesis $SCHEMATHESIS_VERSION: $URL against infra/openapi.yaml ($EXAMP
   cd "$WORK"
   SCHEMATHESIS_HOOKS="$ROOT/infra/schemathesis_hooks.py" \
   WARDEN_ST_URL="$URL" WARDEN_ST_USERNAME=schemathesis WARDEN_ST_PASSWORD="$PASSWORD" \
-    "$VENV/bin/schemathesis" run "$ROOT/infra/openapi.yaml" \
+  WARDEN_ST_REQUESTER=requester WARDEN_ST_REQUESTER_PASSWORD="$REQUESTER_PASSWORD" \
+    "$VENV/bin/schemathesis" --config-file "$ROOT/infra/schemathesis.toml" \
+      run "$ROOT/infra/openapi.yaml" \
       --url "$URL" \
       --checks all \
       --max-examples "$EXAMPLES" \

@@ -1,15 +1,21 @@
 """Schemathesis hooks for infra/test.sh: fresh bearer tokens for `warden serve`.
 
-Every case that takes a bearer token gets the access token of the seeded
-user named by WARDEN_ST_USERNAME / WARDEN_ST_PASSWORD (roles admin and
-approver, so the admin reports and the proposals answer more than 403),
-logging in at WARDEN_ST_URL. The token is kept until it can no longer
-work, then the next case logs in again:
+Two seeded users log in at WARDEN_ST_URL:
+- the requester (WARDEN_ST_REQUESTER / WARDEN_ST_REQUESTER_PASSWORD, no
+  roles) asks for agent runs (`POST /agents/{agent_id}/runs`), so that the
+  proposals those runs make can be approved: a user may not approve a run
+  they asked for;
+- the admin (WARDEN_ST_USERNAME / WARDEN_ST_PASSWORD, roles admin and
+  approver) makes every other call, so the admin reports and the proposals
+  answer more than 403.
+
+Each user's token is kept until it can no longer work, then the next case
+of theirs logs in again:
 
 - a call that revokes tokens answered 2xx (`POST /auth/revoke-all` kills
   every token of the user; `POST /auth/revoke` and
   `DELETE /auth/sessions/{sid}` may have hit our own session);
-- a request that carried our token was answered 401;
+- a request that carried the token was answered 401;
 - it expires within a minute.
 
 A listing's `next` is a cursor the server gave (base64url of a 26-character
@@ -17,6 +23,12 @@ id); the schema can say only "base64url". In a case meant to be valid, a
 drawn `next` is replaced by a well-formed cursor (of an id that sorts
 before any real one, so the page is empty); cases meant to be invalid keep
 theirs, and the server must refuse them.
+
+Before the first case, the requester asks for a few runs with valid input
+(`RUNS`, five times): proposals of the INTERN purchasing agent and runs of the
+AUTONOMOUS planning agent, one of which fails its business rule. The
+listings then have rows, so the links from `GET /agents/proposals` and
+`GET /agents/runs` reach real proposals and jobs instead of `404`.
 
 The server's login limit per client IP must allow one login per case at
 worst (infra/schemathesis.sh raises WARDEN_LOGIN_IP_LIMIT for its local
@@ -35,57 +47,131 @@ import urllib.request
 import schemathesis
 
 URL = os.environ["WARDEN_ST_URL"].rstrip("/")
-USERNAME = os.environ["WARDEN_ST_USERNAME"]
-PASSWORD = os.environ["WARDEN_ST_PASSWORD"]
 
-# Operations after whose success our token may be dead.
+# Operations after whose success the caller's token may be dead.
 REVOKING = {
     ("POST", "/auth/revoke"),
     ("POST", "/auth/revoke-all"),
     ("DELETE", "/auth/sessions/{sid}"),
 }
 
-_lock = threading.Lock()
-_token = {"value": None, "expires": 0.0}
-LOGINS = {"count": 0}
+# Operations made as the requester rather than the admin.
+REQUESTED = {("POST", "/agents/{agent_id}/runs")}
 
 
-def _login() -> str:
-    body = json.dumps({"username": USERNAME, "password": PASSWORD}).encode()
+class Login:
+    """One seeded user's live access token, logging in again when needed."""
+
+    def __init__(self, username: str, password: str) -> None:
+        self.username = username
+        self.password = password
+        self.lock = threading.Lock()
+        self.token: str | None = None
+        self.expires = 0.0
+        self.logins = 0
+
+    def token_now(self) -> str:
+        with self.lock:
+            if self.token is None or time.monotonic() > self.expires - 60:
+                self._login()
+            return self.token
+
+    def forget(self, token: str | None = None) -> None:
+        """Drop the kept token (only if it is still `token`, when given)."""
+        with self.lock:
+            if token is None or token == self.token:
+                self.token = None
+
+    def _login(self) -> None:
+        body = json.dumps({"username": self.username, "password": self.password}).encode()
+        request = urllib.request.Request(
+            f"{URL}/auth/login",
+            data=body,
+            headers={"content-type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            pair = json.load(response)
+        self.logins += 1
+        self.token = pair["access_token"]
+        self.expires = time.monotonic() + pair["expires_in"]
+
+
+ADMIN = Login(os.environ["WARDEN_ST_USERNAME"], os.environ["WARDEN_ST_PASSWORD"])
+REQUESTER = Login(os.environ["WARDEN_ST_REQUESTER"], os.environ["WARDEN_ST_REQUESTER_PASSWORD"])
+
+
+def _post(path: str, token: str, payload: dict) -> dict:
     request = urllib.request.Request(
-        f"{URL}/auth/login",
-        data=body,
-        headers={"content-type": "application/json"},
+        f"{URL}{path}",
+        data=json.dumps(payload).encode(),
+        headers={"content-type": "application/json", "authorization": f"Bearer {token}"},
         method="POST",
     )
     with urllib.request.urlopen(request, timeout=30) as response:
-        pair = json.load(response)
-    LOGINS["count"] += 1
-    _token["value"] = pair["access_token"]
-    _token["expires"] = time.monotonic() + pair["expires_in"]
-    return _token["value"]
+        return json.load(response)
+
+
+PURCHASE_LINES = [{"sku": "PAPER-A4", "quantity": 100, "unit_price_cents": 450}]
+QUOTES = [
+    {"vendor": "officeco", "sku": "PAPER-A4", "unit_price_cents": 520, "min_quantity": 1},
+    {"vendor": "paperworld", "sku": "PAPER-A4", "unit_price_cents": 450, "min_quantity": 50},
+]
+MONTHS = [
+    {"month": "2026-01", "revenue_cents": 5000000, "expenses_cents": 9000000},
+    {"month": "2026-02", "revenue_cents": 5500000, "expenses_cents": 9500000},
+]
+
+# (agent, action, input, the status the run is answered with)
+RUNS = [
+    ("buyer-1", "compare_vendors",
+     {"needs": [{"sku": "PAPER-A4", "quantity": 100, "current_vendor": "officeco"}], "quotes": QUOTES},
+     "AWAITING_APPROVAL"),
+    ("buyer-1", "draft_purchase_order",
+     {"vendor": "paperworld", "currency": "EUR", "lines": PURCHASE_LINES, "quotes": QUOTES},
+     "AWAITING_APPROVAL"),
+    ("buyer-1", "submit_purchase_order",
+     {"po_number": "PO-2026-0042", "vendor": "paperworld", "currency": "EUR", "lines": PURCHASE_LINES},
+     "AWAITING_APPROVAL"),
+    ("planner-1", "cash_runway", {"cash_cents": 120000000, "as_of": "2026-03-31", "months": MONTHS}, "PENDING"),
+    # No month to average: the worker fails the job.
+    ("planner-1", "cash_runway", {"cash_cents": 120000000, "as_of": "2026-03-31", "months": []}, "PENDING"),
+]
+
+
+def _request_runs() -> None:
+    token = REQUESTER.token_now()
+    for _ in range(5):
+        for agent, action, input_, expected in RUNS:
+            body = {"workspace_id": "acme", "action": action, "input": input_}
+            status = _post(f"/agents/{agent}/runs", token, body)["status"]
+            if status != expected:
+                raise SystemExit(f"seeding runs: {agent} {action} answered {status}, not {expected}")
+
+
+_request_runs()
+
+
+def _operation(case) -> tuple[str, str]:
+    return (case.operation.method.upper(), case.operation.path)
+
+
+def _user(case) -> Login:
+    return REQUESTER if _operation(case) in REQUESTED else ADMIN
 
 
 @atexit.register
 def _report() -> None:
-    print(f"schemathesis hooks: {LOGINS['count']} logins of {USERNAME}", file=sys.stderr)
-
-
-def _forget(token: str | None = None) -> None:
-    with _lock:
-        if token is None or token == _token["value"]:
-            _token["value"] = None
+    for user in (ADMIN, REQUESTER):
+        print(f"schemathesis hooks: {user.logins} logins of {user.username}", file=sys.stderr)
 
 
 @schemathesis.auth(refresh_interval=None)
 class WardenBearer:
-    """A live access token of the seeded user, logging in again when needed."""
+    """A live access token of the user who makes this case's call."""
 
     def get(self, case, ctx):
-        with _lock:
-            if _token["value"] is None or time.monotonic() > _token["expires"] - 60:
-                return _login()
-            return _token["value"]
+        return _user(case).token_now()
 
     def set(self, case, data, ctx):
         case.headers = case.headers or {}
@@ -100,11 +186,11 @@ class WardenBearer:
 def after_call(ctx, case, response):
     sent = (case.headers or {}).get("Authorization", "")
     token = sent[len("Bearer ") :] if sent.startswith("Bearer ") else None
-    operation = (case.operation.method.upper(), case.operation.path)
-    if operation in REVOKING and 200 <= response.status_code < 300:
-        _forget()
+    user = _user(case)
+    if _operation(case) in REVOKING and 200 <= response.status_code < 300:
+        user.forget()
     elif response.status_code == 401 and token:
-        _forget(token)
+        user.forget(token)
 
 
 # base64url of "00000000000000000000000000": a cursor the listings accept.
