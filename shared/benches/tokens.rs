@@ -11,7 +11,6 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use warden::auth::tokens::authenticate;
 use warden::clock::{Clock, SystemClock};
 use warden::domain::Role;
 use warden::store::memory::MemoryStore;
@@ -46,7 +45,7 @@ fn benches(c: &mut Criterion) {
     });
     c.bench_function("authenticate (verify + denylist read, memory store)", |b| {
         b.iter(|| {
-            rt.block_on(authenticate(&state, black_box(&token)))
+            rt.block_on(state.bearer().token(black_box(&token)))
                 .unwrap()
         });
     });

@@ -5,8 +5,12 @@
 //! ([`crate::store::Write::Audit`]), so neither exists without the other.
 //! When the audit write fails, the action fails with it (fail closed).
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+use crate::clock::Clock;
 
 /// Number of partitions one day of audit events is spread over.
 pub const AUDIT_SHARDS: u32 = 16;
@@ -251,6 +255,42 @@ impl Origin {
     }
 }
 
+/// Builds every audit event Warden writes: stamped with its clock's time
+/// and the configured retention, asked for by an origin. Each state holds
+/// one; nothing else calls [`AuditEvent::new`].
+#[derive(Debug, Clone)]
+pub struct Auditor {
+    clock: Arc<dyn Clock>,
+    retention_days: i64,
+}
+
+impl Auditor {
+    /// An auditor stamping events with `clock` and keeping them
+    /// `retention_days` (`WARDEN_AUDIT_RETENTION_DAYS`).
+    pub fn new(clock: Arc<dyn Clock>, retention_days: i64) -> Self {
+        Self {
+            clock,
+            retention_days,
+        }
+    }
+
+    /// A new event of `event_type` asked for by `origin`, now.
+    pub fn event(
+        &self,
+        event_type: EventType,
+        severity: Severity,
+        origin: impl Into<Origin>,
+    ) -> AuditEvent {
+        AuditEvent::new(
+            event_type,
+            severity,
+            origin.into(),
+            self.clock.now_millis(),
+            self.retention_days,
+        )
+    }
+}
+
 /// One audit record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditEvent {
@@ -323,23 +363,10 @@ impl AuditEvent {
         self
     }
 
-    /// The AuditLog partition key: `YYYY-MM-DD#<shard>`, the shard derived
-    /// from the event id so one day's writes spread over 16 partitions.
+    /// The AuditLog partition key: `YYYY-MM-DD#<shard>`, built by
+    /// [`crate::store::keys::audit_bucket`].
     pub fn bucket(&self) -> String {
-        let day = time::OffsetDateTime::from_unix_timestamp(self.at_millis.div_euclid(1000))
-            .map(|t| t.date())
-            .unwrap_or(time::Date::MIN);
-        // FNV-1a: cheap, stable across releases (unlike std's hasher).
-        let hash = self.event_id.bytes().fold(0x811c_9dc5_u32, |h, b| {
-            (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-        });
-        format!(
-            "{:04}-{:02}-{:02}#{}",
-            day.year(),
-            u8::from(day.month()),
-            day.day(),
-            hash % AUDIT_SHARDS
-        )
+        crate::store::keys::audit_bucket(self.at_millis, &self.event_id)
     }
 }
 

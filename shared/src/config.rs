@@ -9,7 +9,7 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
-use crate::aws::{API_GATEWAY_TIMEOUT, Guards, LAMBDA_TIMEOUT};
+use crate::guards::{API_GATEWAY_TIMEOUT, Guards, LAMBDA_TIMEOUT};
 
 /// OWASP's floor for argon2id: 19 MiB of memory, 2 passes, 1 lane.
 pub const ARGON2_FLOOR: Argon2Params = Argon2Params {

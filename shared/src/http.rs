@@ -7,6 +7,7 @@ use lambda_http::request::RequestContext as LambdaContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tracing::Instrument as _;
 
 use crate::Error;
 use crate::audit::Origin;
@@ -164,21 +165,33 @@ where
 }
 
 /// One route a function serves: a method and a path template as written in
-/// `template.yaml` (`{name}` matches one non-empty segment).
+/// `template.yaml` (`{name}` matches one non-empty segment), bound to the
+/// `endpoint` that answers it. A function's routes are a table of these:
+/// its handler matches on the endpoint (an enum, so a route added without
+/// its handler does not compile) and reads path params by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Route {
+pub struct Route<E = ()> {
     /// `GET`, `POST`, `DELETE`.
     pub method: &'static str,
     /// E.g. `/auth/sessions/{sid}`.
     pub path: &'static str,
+    /// What answers it.
+    pub endpoint: E,
     /// The length of the literal run before the first `{param}` (the whole
     /// path when it has none), found once when the route is made.
     literal: usize,
 }
 
 impl Route {
-    /// A route.
+    /// A route with no endpoint of its own (a function with one endpoint).
     pub const fn new(method: &'static str, path: &'static str) -> Self {
+        Self::to(method, path, ())
+    }
+}
+
+impl<E> Route<E> {
+    /// A route answered by `endpoint`.
+    pub const fn to(method: &'static str, path: &'static str, endpoint: E) -> Self {
         let bytes = path.as_bytes();
         let mut literal = 0;
         while literal < bytes.len() && bytes[literal] != b'{' {
@@ -187,6 +200,7 @@ impl Route {
         Self {
             method,
             path,
+            endpoint,
             literal,
         }
     }
@@ -241,19 +255,48 @@ impl Route {
     }
 }
 
+/// The `{params}` of a resolved path, read by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Params<'p> {
+    template: &'static str,
+    values: Vec<&'p str>,
+}
+
+impl<'p> Params<'p> {
+    /// The value of `{name}`. A name the route's template lacks is a bug in
+    /// the handler: a `500` naming it, never a panic.
+    pub fn get(&self, name: &str) -> Result<&'p str, Error> {
+        self.template
+            .split('/')
+            .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
+            .position(|param| param == name)
+            .and_then(|i| self.values.get(i).copied())
+            .ok_or_else(|| {
+                Error::internal(format!("route {} has no param {{{name}}}", self.template))
+            })
+    }
+}
+
 /// The route of `routes` that serves `method` on `path`, with the path's
 /// params. A path served with other methods only is
 /// [`Error::MethodNotAllowed`] (`405` with `Allow`); an unknown path
 /// [`Error::NotFound`].
-pub fn resolve<'r, 'p>(
-    routes: &'r [Route],
+pub fn resolve<'r, 'p, E>(
+    routes: &'r [Route<E>],
     method: &http::Method,
     path: &'p str,
-) -> Result<(&'r Route, Vec<&'p str>), Error> {
+) -> Result<(&'r Route<E>, Params<'p>), Error> {
     let mut allow: Vec<&str> = Vec::new();
     for route in routes.iter().filter(|r| r.matches(path)) {
         if route.method == method.as_str() {
-            return Ok((route, route.params(path).unwrap_or_default()));
+            let values = route.params(path).unwrap_or_default();
+            return Ok((
+                route,
+                Params {
+                    template: route.path,
+                    values,
+                },
+            ));
         }
         allow.push(route.method);
     }
@@ -265,6 +308,25 @@ pub fn resolve<'r, 'p>(
             allow: allow.join(", "),
         })
     }
+}
+
+/// Answers one request of an HTTP function: the handler preamble, written
+/// once. It reads the request's context (client IP, user agent, request
+/// id), opens the `handler` span carrying the request id (created with its
+/// value: recording it afterwards formats the span's fields a second time
+/// on every request), and hands the context and a [`Responder`] to
+/// `answer`, whose response it returns. Everything `answer` logs is inside
+/// that span.
+pub async fn respond(
+    req: &Request,
+    config: &Config,
+    answer: impl AsyncFnOnce(&RequestContext, Responder<'_>) -> Response<Body>,
+) -> Response<Body> {
+    let ctx = RequestContext::from_request(req);
+    let span = tracing::info_span!("handler", request_id = %ctx.request_id);
+    answer(&ctx, Responder::new(&ctx, config))
+        .instrument(span)
+        .await
 }
 
 /// serde's messages quote the offending value (`invalid type: integer
@@ -473,9 +535,11 @@ mod tests {
         let (route, params) =
             resolve(ROUTES, &http::Method::DELETE, "/auth/sessions/01ABC").unwrap();
         assert_eq!(
-            (route.path, params),
-            ("/auth/sessions/{sid}", vec!["01ABC"])
+            (route.path, params.get("sid").unwrap()),
+            ("/auth/sessions/{sid}", "01ABC")
         );
+        // A param the template lacks is a 500 naming it, never a panic.
+        assert!(matches!(params.get("nope"), Err(Error::Internal { .. })));
         match resolve(ROUTES, &http::Method::POST, "/auth/sessions") {
             Err(Error::MethodNotAllowed { allow }) => assert_eq!(allow, "GET, OPTIONS"),
             other => panic!("{other:?}"),

@@ -66,6 +66,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod guards;
 pub mod health;
 pub mod http;
 pub mod logging;
@@ -78,5 +79,6 @@ pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod webhook;
+pub mod wiring;
 
 pub use error::{Error, Result};

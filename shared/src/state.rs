@@ -1,5 +1,5 @@
-//! Per-function state, built once per cold start from shared pieces, so that
-//! each function holds (and its binary links) only what it uses:
+//! Per-function state: plain structs of ports and components, so that each
+//! function holds (and its binary links) only what it uses:
 //!
 //! - [`Accounts`]: users and their passwords (the CLI's user administration);
 //! - [`AuthState`]: accounts plus the token codec (login, revoke, the
@@ -17,115 +17,38 @@
 //! - [`SecurityHealthState`]: the health state plus the bearer-token check
 //!   (the security health endpoints, for admins).
 //!
-//! Every state carries the [`Config`] and the [`Clock`], and stamps audit
-//! events with the configured retention.
+//! Every state carries the [`Config`], the [`Clock`] and an [`Auditor`]
+//! built from them. Nothing here is async or names the AWS SDK: the Lambda
+//! cold starts that fill these structs from AWS are [`crate::wiring`]'s,
+//! and the states that authenticate hand their parts to the one bearer
+//! check, [`Bearer`].
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rand::RngCore as _;
-use secrecy::SecretString;
-
+use crate::Result;
 use crate::agents::catalogue::{Catalogue, catalogue};
-use crate::audit::{AuditEvent, EventType, Origin, Severity};
-use crate::auth::api_keys::Pepper;
+use crate::audit::Auditor;
+use crate::auth::bearer::Bearer;
 use crate::auth::jwt::{AccessTokens, TokenCodec};
 use crate::auth::password::{HashingLimits, PasswordHasher};
-use crate::clock::{Clock, SystemClock};
-use crate::config::{Config, Environment, Findings, Severity as FindingSeverity, check_jwt_key};
-use crate::health::checks::{Inventory, SampleCache, WebhookInventory};
-use crate::health::dependencies::{AwsDependencies, Dependencies};
-use crate::queue::{Queue, SqsQueue};
-use crate::secrets::cache::{CachedSecret, Versions};
-use crate::secrets::{SecretVersion, SecretsManager, SecretsPort};
-use crate::store::dynamo::DynamoStore;
+use crate::auth::pepper::Pepper;
+use crate::clock::Clock;
+use crate::config::{Config, Findings, check_jwt_key};
+use crate::health::dependencies::Dependencies;
+use crate::health::inventory::Inventory;
+use crate::health::samples::SampleCache;
+use crate::queue::Queue;
+use crate::secrets::SecretVersion;
+use crate::secrets::cache::CachedSecret;
 use crate::store::{
     AuthStore, HealthStore, RegistryStore, SessionStore, WebhookStore, WorkerStore,
 };
-use crate::webhook::Sources;
-use crate::{Error, Result};
+use crate::webhook::sources::Sources;
 
-/// A new audit event stamped with `clock`'s time and `config`'s retention.
-fn audit_event(
-    config: &Config,
-    clock: &dyn Clock,
-    event_type: EventType,
-    severity: Severity,
-    origin: impl Into<Origin>,
-) -> AuditEvent {
-    AuditEvent::new(
-        event_type,
-        severity,
-        origin.into(),
-        clock.now_millis(),
-        config.audit_retention_days,
-    )
-}
-
-/// The token codec over `keys`, each checked first (length, known
-/// defaults): what every state that verifies access tokens builds.
-fn token_codec(config: &Config, keys: &[SecretVersion]) -> Result<TokenCodec> {
-    Findings(
-        keys.iter()
-            .map(|k| check_jwt_key(&k.value, "the signing key set"))
-            .collect(),
-    )
-    .into_result()?;
-    TokenCodec::new(
-        keys,
-        &config.issuer,
-        &config.audience,
-        config.access_ttl_secs,
-    )
-}
-
-/// The access tokens over `keys`, each checked first. When `keys` came from
-/// Secrets Manager (`secrets` given and the configuration names the JWT
-/// secret's ARN, see [`signing_keys`]), they are read again every cache TTL
-/// and on an unknown `kid` ([`AccessTokens::verify`]); else they are fixed.
-fn access_tokens(
-    config: &Config,
-    keys: &[SecretVersion],
-    secrets: Option<Arc<dyn SecretsPort>>,
-    clock: Arc<dyn Clock>,
-) -> Result<AccessTokens> {
-    let codec = token_codec(config, keys)?;
-    let (Some(secrets), Some(arn)) = (secrets, jwt_secret_arn_in_use(config)) else {
-        return Ok(AccessTokens::fixed(codec));
-    };
-    let rebuild = config.clone();
-    Ok(AccessTokens::new(CachedSecret::seeded(
-        codec,
-        secrets,
-        arn,
-        Versions::CurrentAndPrevious,
-        config.secret_cache_ttl_secs,
-        clock,
-        move |keys| token_codec(&rebuild, &keys),
-    )))
-}
-
-/// The JWT secret's ARN when the keys come from it: always when it is
-/// set, except in development with `WARDEN_JWT_SECRET` (which wins there).
-fn jwt_secret_arn_in_use(config: &Config) -> Option<&str> {
-    match (config.env, &config.jwt_secret) {
-        (Environment::Development, Some(_)) => None,
-        _ => config.jwt_secret_arn.as_deref(),
-    }
-}
-
-/// The signing keys from Secrets Manager and, meanwhile, the DynamoDB
-/// connection opened ([`DynamoStore::warm_up`]): a cold start waits for
-/// the slower of the two, and the first request finds the connection open.
-async fn keys_and_warm_up(
-    config: &Config,
-    secrets: &dyn SecretsPort,
-    store: &DynamoStore,
-) -> Result<Vec<SecretVersion>> {
-    let (keys, ()) = tokio::join!(signing_keys(config, Some(secrets)), store.warm_up());
-    keys
+/// The auditor of a state: `clock`'s time, `config`'s retention.
+fn auditor(config: &Config, clock: &Arc<dyn Clock>) -> Auditor {
+    Auditor::new(clock.clone(), config.audit_retention_days)
 }
 
 /// Users and passwords: what creating a user, changing a password or
@@ -140,6 +63,8 @@ pub struct Accounts {
     pub passwords: PasswordHasher,
     /// The time source.
     pub clock: Arc<dyn Clock>,
+    /// Builds the audit events of account operations.
+    pub auditor: Auditor,
 }
 
 impl Accounts {
@@ -153,21 +78,12 @@ impl Accounts {
             },
         )?;
         Ok(Self {
+            auditor: auditor(&config, &clock),
             config,
             store,
             passwords,
             clock,
         })
-    }
-
-    /// A new audit event asked for by `origin`, with the configured retention.
-    pub fn audit(
-        &self,
-        event_type: EventType,
-        severity: Severity,
-        origin: impl Into<Origin>,
-    ) -> AuditEvent {
-        audit_event(&self.config, &*self.clock, event_type, severity, origin)
     }
 }
 
@@ -201,35 +117,27 @@ impl AuthState {
         keys: &[SecretVersion],
         clock: Arc<dyn Clock>,
     ) -> Result<Self> {
-        let tokens = AccessTokens::fixed(token_codec(&config, keys)?);
+        let tokens = AccessTokens::fixed(TokenCodec::checked(&config, keys)?);
+        Self::with_tokens(config, store, tokens, clock)
+    }
+
+    /// Assembles a state around access tokens already built (and their
+    /// keys checked), fixed or read again from Secrets Manager.
+    pub fn with_tokens(
+        config: Config,
+        store: Arc<dyn AuthStore>,
+        tokens: AccessTokens,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self> {
         Ok(Self {
             accounts: Accounts::new(config, store, clock)?,
             tokens,
         })
     }
 
-    /// The Lambda cold start: AWS clients from the default configuration
-    /// with the configured timeouts ([`crate::aws`]), the DynamoDB store, the
-    /// signing keys from Secrets Manager. Fails, and the function never
-    /// serves, when anything is insecure or missing.
-    pub async fn from_aws(config: Config) -> Result<Self> {
-        let aws = crate::aws::sdk_config(&config.aws, None)?;
-        Self::with_aws(config, &aws).await
-    }
-
-    /// [`AuthState::from_aws`] with an SDK configuration already loaded.
-    pub async fn with_aws(config: Config, aws: &crate::aws::SdkConfig) -> Result<Self> {
-        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), &config.table_prefix);
-        let secrets: Arc<dyn SecretsPort> = Arc::new(SecretsManager::new(
-            aws_sdk_secretsmanager::Client::new(aws),
-        ));
-        let keys = keys_and_warm_up(&config, &*secrets, &store).await?;
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let tokens = access_tokens(&config, &keys, Some(secrets), clock.clone())?;
-        Ok(Self {
-            accounts: Accounts::new(config, Arc::new(store), clock)?,
-            tokens,
-        })
+    /// The bearer check over this state's codec and denylist: people only.
+    pub fn bearer(&self) -> Bearer<'_> {
+        Bearer::new(&self.tokens, &*self.store, &*self.clock)
     }
 }
 
@@ -247,6 +155,8 @@ pub struct WebhookState {
     pub queue: Arc<dyn Queue>,
     /// The time source.
     pub clock: Arc<dyn Clock>,
+    /// Builds the audit events of intake.
+    pub auditor: Auditor,
 }
 
 impl std::fmt::Debug for WebhookState {
@@ -258,108 +168,22 @@ impl std::fmt::Debug for WebhookState {
 }
 
 impl WebhookState {
-    /// A new audit event asked for by `origin`, with the configured retention.
-    pub fn audit(
-        &self,
-        event_type: EventType,
-        severity: Severity,
-        origin: impl Into<Origin>,
-    ) -> AuditEvent {
-        audit_event(&self.config, &*self.clock, event_type, severity, origin)
-    }
-
-    /// The Lambda cold start: AWS clients with the configured timeouts
-    /// ([`crate::aws`]), sources from the Secrets Manager secret named by
-    /// `WARDEN_WEBHOOK_SECRETS_ARN`, the SQS queue at
-    /// `WARDEN_EVENTS_QUEUE_URL`, the DynamoDB store. Fails (the function
-    /// never serves) when either is missing or a source is incomplete.
-    pub async fn from_aws(config: Config) -> Result<Self> {
-        let aws = crate::aws::sdk_config(&config.aws, None)?;
-        Self::with_aws(config, &aws).await
-    }
-
-    /// [`WebhookState::from_aws`] with an SDK configuration already loaded.
-    pub async fn with_aws(config: Config, aws: &crate::aws::SdkConfig) -> Result<Self> {
-        use secrecy::ExposeSecret as _;
-        let arn = config
-            .webhook_secrets_arn
-            .as_deref()
-            .ok_or_else(|| Error::Config("WARDEN_WEBHOOK_SECRETS_ARN is not set".into()))?;
-        let queue_url = config
-            .events_queue_url
-            .clone()
-            .ok_or_else(|| Error::Config("WARDEN_EVENTS_QUEUE_URL is not set".into()))?;
-        let secrets = Arc::new(SecretsManager::new(aws_sdk_secretsmanager::Client::new(
-            aws,
-        )));
-        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), &config.table_prefix);
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        // Only the current version: each source lists every secret it
-        // accepts (a rotation's old and new) in the one document.
-        let (sources, ()) = tokio::join!(
-            CachedSecret::load(
-                secrets,
-                arn,
-                Versions::Current,
-                config.secret_cache_ttl_secs,
-                clock.clone(),
-                |versions| match versions.first() {
-                    Some(current) => Sources::from_json(current.value.expose_secret()),
-                    None => Err(Error::Config("the webhook sources secret is empty".into())),
-                },
-            ),
-            store.warm_up()
-        );
-        Ok(Self {
+    /// Assembles the intake's state.
+    pub fn new(
+        config: Config,
+        store: Arc<dyn WebhookStore>,
+        sources: CachedSecret<Sources>,
+        queue: Arc<dyn Queue>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            auditor: auditor(&config, &clock),
             config,
-            store: Arc::new(store),
-            sources: sources?,
-            queue: Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(aws), &queue_url)),
+            store,
+            sources,
+            queue,
             clock,
-        })
-    }
-}
-
-/// The JWT signing key set: from Secrets Manager by ARN (current and
-/// previous versions), or in development from `WARDEN_JWT_SECRET`, or, in
-/// development with neither, a random key for this process only.
-pub async fn signing_keys(
-    config: &Config,
-    secrets: Option<&dyn SecretsPort>,
-) -> Result<Vec<SecretVersion>> {
-    if let Some(arn) = jwt_secret_arn_in_use(config) {
-        let secrets = secrets.ok_or_else(|| {
-            Error::Config("WARDEN_JWT_SECRET_ARN is set but no secrets client".into())
-        })?;
-        return secrets.current_and_previous(arn).await;
-    }
-    match (config.env, &config.jwt_secret) {
-        (Environment::Development, Some(secret)) => {
-            let finding = check_jwt_key(secret, "WARDEN_JWT_SECRET");
-            if finding.severity == FindingSeverity::Error {
-                return Err(Error::Config(format!(
-                    "{}: {}",
-                    finding.check, finding.message
-                )));
-            }
-            Ok(vec![SecretVersion {
-                version_id: "local".into(),
-                value: secret.clone(),
-                current: true,
-            }])
         }
-        (Environment::Development, None) => {
-            let mut bytes = [0u8; 48];
-            rand::rngs::OsRng.fill_bytes(&mut bytes);
-            Ok(vec![SecretVersion {
-                version_id: "generated".into(),
-                value: SecretString::from(URL_SAFE_NO_PAD.encode(bytes)),
-                current: true,
-            }])
-        }
-        _ => Err(Error::Config(
-            "outside development the JWT key must come from WARDEN_JWT_SECRET_ARN".into(),
-        )),
     }
 }
 
@@ -373,17 +197,19 @@ pub struct Registry {
     pub store: Arc<dyn RegistryStore>,
     /// The time source.
     pub clock: Arc<dyn Clock>,
+    /// Builds the audit events of registry operations.
+    pub auditor: Auditor,
 }
 
 impl Registry {
-    /// A new audit event asked for by `origin`, with the configured retention.
-    pub fn audit(
-        &self,
-        event_type: EventType,
-        severity: Severity,
-        origin: impl Into<Origin>,
-    ) -> AuditEvent {
-        audit_event(&self.config, &*self.clock, event_type, severity, origin)
+    /// Assembles the registry state.
+    pub fn new(config: Config, store: Arc<dyn RegistryStore>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            auditor: auditor(&config, &clock),
+            config,
+            store,
+            clock,
+        }
     }
 }
 
@@ -422,43 +248,6 @@ impl std::ops::Deref for AgentState {
 }
 
 impl AgentState {
-    /// The Lambda cold start: AWS clients with the configured timeouts, the
-    /// DynamoDB store, the signing keys and the API-key pepper from Secrets
-    /// Manager, the SQS jobs queue at `WARDEN_JOBS_QUEUE_URL`. Fails (the
-    /// function never serves) when any is missing or insecure.
-    pub async fn from_aws(config: Config) -> Result<Self> {
-        let aws = crate::aws::sdk_config(&config.aws, None)?;
-        let queue_url = config
-            .jobs_queue_url
-            .clone()
-            .ok_or_else(|| Error::Config("WARDEN_JOBS_QUEUE_URL is not set".into()))?;
-        let secrets: Arc<dyn SecretsPort> = Arc::new(SecretsManager::new(
-            aws_sdk_secretsmanager::Client::new(&aws),
-        ));
-        let store = Arc::new(DynamoStore::new(
-            aws_sdk_dynamodb::Client::new(&aws),
-            &config.table_prefix,
-        ));
-        // Two secrets and the DynamoDB connection, side by side: the cold
-        // start waits for one round trip, not three.
-        let (keys, pepper) = tokio::try_join!(
-            keys_and_warm_up(&config, &*secrets, &store),
-            api_key_pepper(&config, Some(&*secrets))
-        )?;
-        let jobs = Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(&aws), &queue_url));
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let tokens = access_tokens(&config, &keys, Some(secrets), clock.clone())?;
-        Ok(Self::with_tokens(
-            config,
-            store.clone(),
-            store,
-            tokens,
-            pepper,
-            jobs,
-            clock,
-        ))
-    }
-
     /// Assembles a state from its parts, checking each signing key.
     pub fn new(
         config: Config,
@@ -469,13 +258,15 @@ impl AgentState {
         jobs: Arc<dyn Queue>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self> {
-        let tokens = AccessTokens::fixed(token_codec(&config, keys)?);
+        let tokens = AccessTokens::fixed(TokenCodec::checked(&config, keys)?);
         Ok(Self::with_tokens(
             config, store, sessions, tokens, pepper, jobs, clock,
         ))
     }
 
-    fn with_tokens(
+    /// Assembles a state around access tokens already built (and their
+    /// keys checked), fixed or read again from Secrets Manager.
+    pub fn with_tokens(
         config: Config,
         store: Arc<dyn RegistryStore>,
         sessions: Arc<dyn SessionStore>,
@@ -485,17 +276,20 @@ impl AgentState {
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
-            registry: Registry {
-                config,
-                store,
-                clock,
-            },
+            registry: Registry::new(config, store, clock),
             sessions,
             tokens,
             pepper,
             jobs,
             catalogue: catalogue(),
         }
+    }
+
+    /// The bearer check over this state's codec and denylist, which also
+    /// takes API keys (checked under the pepper, audited in the registry).
+    pub fn bearer(&self) -> Bearer<'_> {
+        Bearer::new(&self.tokens, &*self.sessions, &*self.registry.clock)
+            .with_api_keys(&self.registry, &self.pepper)
     }
 }
 
@@ -512,6 +306,8 @@ pub struct WorkerState {
     pub catalogue: &'static Catalogue,
     /// The time source.
     pub clock: Arc<dyn Clock>,
+    /// Builds the audit events of job outcomes.
+    pub auditor: Auditor,
 }
 
 impl std::fmt::Debug for WorkerState {
@@ -521,32 +317,21 @@ impl std::fmt::Debug for WorkerState {
 }
 
 impl WorkerState {
-    /// A new audit event asked for by `origin`, with the configured retention.
-    pub fn audit(
-        &self,
-        event_type: EventType,
-        severity: Severity,
-        origin: impl Into<Origin>,
-    ) -> AuditEvent {
-        audit_event(&self.config, &*self.clock, event_type, severity, origin)
-    }
-
-    /// The Lambda cold start: the DynamoDB store and the SQS outbound queue
-    /// at `WARDEN_OUTBOUND_QUEUE_URL`, with the configured timeouts.
-    pub async fn from_aws(config: Config) -> Result<Self> {
-        let aws = crate::aws::sdk_config(&config.aws, None)?;
-        let outbound_url = config
-            .outbound_queue_url
-            .clone()
-            .ok_or_else(|| Error::Config("WARDEN_OUTBOUND_QUEUE_URL is not set".into()))?;
-        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), &config.table_prefix);
-        Ok(Self {
+    /// Assembles the worker's state over the whole catalogue.
+    pub fn new(
+        config: Config,
+        store: Arc<dyn WorkerStore>,
+        outbound: Arc<dyn Queue>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            auditor: auditor(&config, &clock),
             config,
-            store: Arc::new(store),
-            outbound: Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(&aws), &outbound_url)),
+            store,
+            outbound,
             catalogue: catalogue(),
-            clock: Arc::new(SystemClock),
-        })
+            clock,
+        }
     }
 }
 
@@ -569,6 +354,8 @@ pub struct HealthState {
     pub samples: SampleCache,
     /// The time source.
     pub clock: Arc<dyn Clock>,
+    /// Builds the audit events of status changes.
+    pub auditor: Auditor,
 }
 
 impl std::fmt::Debug for HealthState {
@@ -580,67 +367,24 @@ impl std::fmt::Debug for HealthState {
 }
 
 impl HealthState {
-    /// A new audit event asked for by `origin`, with the configured retention.
-    pub fn audit(
-        &self,
-        event_type: EventType,
-        severity: Severity,
-        origin: impl Into<Origin>,
-    ) -> AuditEvent {
-        audit_event(&self.config, &*self.clock, event_type, severity, origin)
-    }
-
-    /// The Lambda cold start of the probe: AWS clients with the configured
-    /// timeouts, the DynamoDB store, the webhook sources' summaries.
-    pub async fn from_aws(config: Config) -> Result<Self> {
-        let aws = crate::aws::sdk_config(&config.aws, None)?;
-        Ok(Self::with_aws(config, &aws).await)
-    }
-
-    /// [`HealthState::from_aws`] with an SDK configuration already loaded.
-    /// Nothing here refuses start-up: what is missing is what the report
-    /// is for. The webhook sources secret is read once (GetSecretValue):
-    /// its sources' names, schemes and secret counts are kept, the values
-    /// dropped at once; the report itself only describes secrets.
-    pub async fn with_aws(config: Config, aws: &crate::aws::SdkConfig) -> Self {
-        let webhooks = webhook_inventory(&config, aws).await;
-        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), &config.table_prefix);
+    /// Assembles the health state with the configuration's own findings
+    /// and an empty sample cache.
+    pub fn new(
+        config: Config,
+        inventory: Inventory,
+        dependencies: Option<Arc<dyn Dependencies>>,
+        store: Arc<dyn HealthStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Self {
             findings: config.findings(),
-            inventory: Inventory::from_config(&config, false, webhooks),
+            auditor: auditor(&config, &clock),
             config,
-            dependencies: Some(Arc::new(AwsDependencies::new(aws))),
-            store: Arc::new(store),
+            inventory,
+            dependencies,
+            store,
             samples: SampleCache::default(),
-            clock: Arc::new(SystemClock),
-        }
-    }
-}
-
-/// The webhook sources' summaries from the Secrets Manager secret named by
-/// `WARDEN_WEBHOOK_SECRETS_ARN`; what went wrong, if it could not be read.
-async fn webhook_inventory(config: &Config, aws: &crate::aws::SdkConfig) -> WebhookInventory {
-    use secrecy::ExposeSecret as _;
-    let Some(arn) = &config.webhook_secrets_arn else {
-        return WebhookInventory {
-            sources: Vec::new(),
-            from_seed_file: false,
-            problem: (config.env != Environment::Development)
-                .then(|| "WARDEN_WEBHOOK_SECRETS_ARN is not set".to_owned()),
-        };
-    };
-    let secrets = SecretsManager::new(aws_sdk_secretsmanager::Client::new(aws));
-    match secrets.current(arn).await {
-        Ok(text) => WebhookInventory::from_json(text.value.expose_secret()),
-        Err(e) => {
-            tracing::warn!(error = %e, "the webhook sources secret could not be read");
-            WebhookInventory {
-                sources: Vec::new(),
-                from_seed_file: false,
-                problem: Some(
-                    "the webhook sources secret could not be read (the logs have the cause)".into(),
-                ),
-            }
+            clock,
         }
     }
 }
@@ -681,98 +425,32 @@ impl SecurityHealthState {
         sessions: Arc<dyn SessionStore>,
         keys: &[SecretVersion],
     ) -> Result<Self> {
-        Self::with_secrets(health, sessions, keys, None)
+        let tokens = AccessTokens::fixed(TokenCodec::checked(&health.config, keys)?);
+        Ok(Self::with_tokens(health, sessions, tokens, keys))
     }
 
-    /// [`SecurityHealthState::new`], reading `keys` again from `secrets`
-    /// every cache TTL when they came from there.
-    fn with_secrets(
+    /// Adds the bearer-token check over `tokens` (built from `keys`, fixed
+    /// or read again from Secrets Manager) to `health`; each key's check
+    /// joins the report's findings.
+    pub fn with_tokens(
         mut health: HealthState,
         sessions: Arc<dyn SessionStore>,
+        tokens: AccessTokens,
         keys: &[SecretVersion],
-        secrets: Option<Arc<dyn SecretsPort>>,
-    ) -> Result<Self> {
-        let tokens = access_tokens(&health.config, keys, secrets, health.clock.clone())?;
+    ) -> Self {
         health.findings.0.extend(
             keys.iter()
                 .map(|k| check_jwt_key(&k.value, &format!("key version {}", k.version_id))),
         );
-        Ok(Self {
+        Self {
             health,
             sessions,
             tokens,
-        })
-    }
-
-    /// The Lambda cold start: [`HealthState::with_aws`], the signing keys
-    /// from Secrets Manager (fetched while the webhook sources are read)
-    /// and the denylist reads over DynamoDB.
-    pub async fn from_aws(config: Config) -> Result<Self> {
-        let aws = crate::aws::sdk_config(&config.aws, None)?;
-        let secrets: Arc<dyn SecretsPort> = Arc::new(SecretsManager::new(
-            aws_sdk_secretsmanager::Client::new(&aws),
-        ));
-        let sessions = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), &config.table_prefix);
-        let (keys, health) = tokio::join!(
-            keys_and_warm_up(&config, &*secrets, &sessions),
-            HealthState::with_aws(config.clone(), &aws)
-        );
-        Self::with_secrets(health, Arc::new(sessions), &keys?, Some(secrets))
-    }
-}
-
-/// The API-key pepper: from Secrets Manager by ARN, or in development from
-/// `WARDEN_API_KEY_PEPPER`, or, in development with neither, a random one
-/// for this process only.
-pub async fn api_key_pepper(config: &Config, secrets: Option<&dyn SecretsPort>) -> Result<Pepper> {
-    match (
-        config.env,
-        &config.api_key_pepper,
-        &config.api_key_pepper_arn,
-    ) {
-        (Environment::Development, Some(pepper), _) => Pepper::new(pepper),
-        (_, _, Some(arn)) => {
-            let secrets = secrets.ok_or_else(|| {
-                Error::Config("WARDEN_API_KEY_PEPPER_ARN is set but no secrets client".into())
-            })?;
-            // Only the current version, read once per cold start: a pepper
-            // is not rotated (every stored key would stop matching).
-            Pepper::new(&secrets.current(arn).await?.value)
         }
-        (Environment::Development, None, None) => Ok(Pepper::generate()),
-        _ => Err(Error::Config(
-            "outside development the API-key pepper must come from WARDEN_API_KEY_PEPPER_ARN"
-                .into(),
-        )),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn config(vars: &[(&str, &str)]) -> Config {
-        let (config, findings) = Config::load(|k| {
-            vars.iter()
-                .find(|(name, _)| *name == k)
-                .map(|(_, v)| (*v).to_owned())
-        });
-        assert!(!findings.has_errors(), "{findings:?}");
-        config.unwrap()
     }
 
-    #[tokio::test]
-    async fn outside_development_the_pepper_must_come_from_secrets_manager() {
-        let staging = config(&[
-            ("WARDEN_ENV", "staging"),
-            ("WARDEN_JWT_SECRET_ARN", "arn:x"),
-        ]);
-        assert!(matches!(
-            api_key_pepper(&staging, None).await,
-            Err(Error::Config(_))
-        ));
-        // Development without one configured gets a pepper for the process.
-        let dev = config(&[("WARDEN_ENV", "development")]);
-        assert!(api_key_pepper(&dev, None).await.is_ok());
+    /// The bearer check over this state's codec and denylist: people only.
+    pub fn bearer(&self) -> Bearer<'_> {
+        Bearer::new(&self.tokens, &*self.sessions, &*self.health.clock)
     }
 }

@@ -88,13 +88,13 @@ pub async fn aws_config_with(endpoint: &str, guards: &Guards) -> crate::aws::Sdk
         .build()
 }
 
-/// A DynamoDB-backed state (the production [`AuthState::with_aws`]) at
+/// A DynamoDB-backed state (the production [`crate::wiring::auth_with`]) at
 /// `endpoint` with [`config`] and `guards`.
 pub async fn aws_state(endpoint: &str, guards: Guards) -> AuthState {
     let mut config = config();
     config.aws = guards;
     let sdk = aws_config_with(endpoint, &config.aws).await;
-    AuthState::with_aws(config, &sdk)
+    crate::wiring::auth_with(config, &sdk)
         .await
         .unwrap_or_else(|e| panic!("state at {endpoint}: {e}"))
 }
@@ -287,13 +287,13 @@ pub fn webhook_state(
     queue: Arc<dyn Queue>,
     clock: Arc<dyn Clock>,
 ) -> WebhookState {
-    WebhookState {
-        config: config(),
+    WebhookState::new(
+        config(),
         store,
-        sources: crate::secrets::cache::CachedSecret::fixed(sources),
+        crate::secrets::cache::CachedSecret::fixed(sources),
         queue,
         clock,
-    }
+    )
 }
 
 /// The API-key pepper of test states.
@@ -341,13 +341,7 @@ impl AgentWorld {
             clock.clone(),
         )
         .unwrap_or_else(|e| panic!("test agent state: {e}"));
-        let worker = WorkerState {
-            config: config(),
-            store: store.clone(),
-            outbound: outbound.clone(),
-            catalogue: crate::agents::catalogue::catalogue(),
-            clock: clock.clone(),
-        };
+        let worker = WorkerState::new(config(), store.clone(), outbound.clone(), clock.clone());
         Self {
             auth: state(store, clock.clone()),
             agents,

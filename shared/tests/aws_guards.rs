@@ -15,7 +15,6 @@ use warden::aws::Guards;
 use warden::config::Config;
 use warden::queue::{OutgoingMessage, Queue, SqsQueue};
 use warden::secrets::SecretsManager;
-use warden::state::AuthState;
 use warden::store::dynamo::DynamoStore;
 use warden::store::{DeliveryStore, SessionStore, Transactions, UserStore};
 use warden::testing::{self, HangingEndpoint, SHORT_GUARDS};
@@ -93,7 +92,7 @@ async fn a_hung_secrets_manager_fails_the_cold_start_instead_of_hanging_it() {
     let mut config = config.unwrap();
     config.aws = SHORT_GUARDS;
     let started = Instant::now();
-    let outcome = tokio::time::timeout(BOUND, AuthState::with_aws(config, &sdk))
+    let outcome = tokio::time::timeout(BOUND, warden::wiring::auth_with(config, &sdk))
         .await
         .unwrap_or_else(|_| panic!("the cold start still running after {BOUND:?}"));
     assert!(

@@ -1,4 +1,4 @@
-//! The Lambdas' own cold starts (`from_aws`, the default credential and
+//! The Lambdas' own cold starts (`warden::wiring`, the default credential and
 //! endpoint chain) build their clients with the configured guards: against
 //! an endpoint that accepts connections and never answers, init fails as
 //! unavailable within the guards instead of hanging until Lambda kills it.
@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 
 use warden::Error;
 use warden::config::Config;
-use warden::state::{AuthState, WebhookState};
 use warden::testing::HangingEndpoint;
 
 /// Far above the short guards below, far below a hang.
@@ -98,6 +97,6 @@ async fn cold_starts_against_the_process_environment() {
         assert!(!findings.has_errors(), "{findings:?}");
         config.unwrap()
     };
-    within_bound("login, revoke, authorizer", AuthState::from_aws(config())).await;
-    within_bound("webhook-receive", WebhookState::from_aws(config())).await;
+    within_bound("login, revoke, authorizer", warden::wiring::auth(config())).await;
+    within_bound("webhook-receive", warden::wiring::webhooks(config())).await;
 }

@@ -16,7 +16,8 @@ use aws_sdk_dynamodb::types::{
 };
 use warden::Error;
 use warden::aws::Guards;
-use warden::health::dependencies::{AwsDependencies, Dependencies, QueueInfo, TableInfo};
+use warden::aws::dependencies::AwsDependencies;
+use warden::health::dependencies::{Dependencies, QueueInfo, TableInfo};
 use warden::store::dynamo::tables::TTL_ATTRIBUTE;
 use warden::testing::{self, HangingEndpoint};
 

@@ -11,8 +11,9 @@ use secrecy::ExposeSecret;
 use warden::clock::SystemClock;
 use warden::config::Config;
 use warden::secrets::{SecretsManager, SecretsPort};
-use warden::state::{AuthState, signing_keys};
+use warden::state::AuthState;
 use warden::store::memory::MemoryStore;
+use warden::wiring::signing_keys;
 
 async fn client() -> Option<aws_sdk_secretsmanager::Client> {
     let endpoint = warden::testing::aws_endpoint()?;
@@ -171,8 +172,8 @@ async fn warm_functions_follow_a_rotated_key_without_a_redeploy() {
         config.unwrap()
     };
     // Two warm functions, started before the rotation.
-    let warm = AuthState::with_aws(config(), &aws).await.unwrap();
-    let idle = AuthState::with_aws(config(), &aws).await.unwrap();
+    let warm = warden::wiring::auth_with(config(), &aws).await.unwrap();
+    let idle = warden::wiring::auth_with(config(), &aws).await.unwrap();
     let now = 1_900_000_000;
     let (old_token, _) = warm.tokens.issue("u", &[], 0, "s", now).await.unwrap();
 
@@ -183,7 +184,7 @@ async fn warm_functions_follow_a_rotated_key_without_a_redeploy() {
         .send()
         .await
         .unwrap();
-    let cold = AuthState::with_aws(config(), &aws).await.unwrap();
+    let cold = warden::wiring::auth_with(config(), &aws).await.unwrap();
     let (new_token, _) = cold.tokens.issue("u", &[], 0, "s", now).await.unwrap();
     assert_ne!(kid(&new_token), kid(&old_token));
 

@@ -422,13 +422,13 @@ async fn a_signed_webhook_is_accepted_once_over_http_and_a_forged_one_refused() 
     let sources =
         Sources::from_json(r#"[{"name": "gh", "scheme": "github", "secrets": ["s3cret"]}]"#)
             .unwrap();
-    states.webhooks = Arc::new(WebhookState {
-        config: states.webhooks.config.clone(),
-        store: states.webhooks.store.clone(),
-        sources: warden::secrets::cache::CachedSecret::fixed(sources),
-        queue: queue.clone(),
-        clock: states.webhooks.clock.clone(),
-    });
+    states.webhooks = Arc::new(WebhookState::new(
+        states.webhooks.config.clone(),
+        states.webhooks.store.clone(),
+        warden::secrets::cache::CachedSecret::fixed(sources),
+        queue.clone(),
+        states.webhooks.clock.clone(),
+    ));
     let api = LocalApi::start_with("127.0.0.1:0".parse().unwrap(), states)
         .await
         .unwrap();

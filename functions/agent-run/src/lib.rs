@@ -18,22 +18,44 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use warden::Error;
 use warden::agents::proposals::{self, Decision};
-use warden::agents::run::{self, Caller, DEFAULT_PAGE, MAX_PAGE, RunRequest};
-use warden::audit::Origin;
-use warden::auth::api_keys::{SCOPE_AGENTS_READ, SCOPE_AGENTS_RUN, check_key};
-use warden::auth::tokens::{bearer_token, verify_bearer};
+use warden::agents::run::{self, DEFAULT_PAGE, MAX_PAGE, RunRequest};
+use warden::auth::api_keys::{SCOPE_AGENTS_READ, SCOPE_AGENTS_RUN};
+use warden::auth::bearer::challenges_for_key;
 use warden::domain::agents::{JobStatus, ProposalStatus, is_generated_id};
-use warden::http::{RequestContext, Responder, Route, non_null, path, query_params, resolve};
+use warden::http::{RequestContext, Route, non_null, path, query_params, resolve, respond};
 use warden::state::AgentState;
 
+/// What answers a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `POST /agents/{agent_id}/runs`.
+    Run,
+    /// `GET /agents/runs?workspace_id=W`.
+    Runs,
+    /// `GET /agents/runs/{job_id}`.
+    Job,
+    /// `GET /agents/proposals`.
+    Proposals,
+    /// `POST /agents/proposals/{proposal_id}/approve` or `/reject`.
+    Decide(Decision),
+}
+
 /// The routes this function serves, as `template.yaml` wires them.
-pub const ROUTES: &[Route] = &[
-    Route::new("POST", "/agents/{agent_id}/runs"),
-    Route::new("GET", "/agents/runs"),
-    Route::new("GET", "/agents/runs/{job_id}"),
-    Route::new("GET", "/agents/proposals"),
-    Route::new("POST", "/agents/proposals/{proposal_id}/approve"),
-    Route::new("POST", "/agents/proposals/{proposal_id}/reject"),
+pub const ROUTES: &[Route<Endpoint>] = &[
+    Route::to("POST", "/agents/{agent_id}/runs", Endpoint::Run),
+    Route::to("GET", "/agents/runs", Endpoint::Runs),
+    Route::to("GET", "/agents/runs/{job_id}", Endpoint::Job),
+    Route::to("GET", "/agents/proposals", Endpoint::Proposals),
+    Route::to(
+        "POST",
+        "/agents/proposals/{proposal_id}/approve",
+        Endpoint::Decide(Decision::Approve),
+    ),
+    Route::to(
+        "POST",
+        "/agents/proposals/{proposal_id}/reject",
+        Endpoint::Decide(Decision::Reject),
+    ),
 ];
 
 /// Body limit of every agent endpoint, in bytes (256 KiB).
@@ -55,29 +77,25 @@ struct DecisionBody {
 }
 
 /// Answers one request; every outcome is a response.
-#[tracing::instrument(skip_all, fields(request_id))]
 pub async fn handler(
     state: &AgentState,
     req: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
-    let ctx = RequestContext::from_request(&req);
-    tracing::Span::current().record("request_id", ctx.request_id.as_str());
-    let respond = Responder::new(&ctx, &state.config);
-    let mut response = match route(state, &ctx, &req).await {
-        Ok((status, body)) => respond.json(status, &body),
-        Err(e) => respond.problem(&e),
-    };
-    // A refused API key is challenged for a key, not a bearer token.
-    if response.status() == StatusCode::UNAUTHORIZED
-        && bearer_token(req.headers()).is_none()
-        && req.headers().contains_key("x-api-key")
-    {
-        response.headers_mut().insert(
-            http::header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("ApiKey"),
-        );
-    }
-    Ok(response)
+    Ok(respond(&req, &state.config, async |ctx, respond| {
+        let mut response = match route(state, ctx, &req).await {
+            Ok((status, body)) => respond.json(status, &body),
+            Err(e) => respond.problem(&e),
+        };
+        // A refused API key is challenged for a key, not a bearer token.
+        if response.status() == StatusCode::UNAUTHORIZED && challenges_for_key(req.headers()) {
+            response.headers_mut().insert(
+                http::header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("ApiKey"),
+            );
+        }
+        response
+    })
+    .await)
 }
 
 async fn route(
@@ -85,8 +103,7 @@ async fn route(
     ctx: &RequestContext,
     req: &Request,
 ) -> Result<(StatusCode, Value), Error> {
-    let path = path(req);
-    let (route, params) = resolve(ROUTES, req.method(), path)?;
+    let (route, params) = resolve(ROUTES, req.method(), path(req))?;
     let origin = ctx.origin();
     // Running needs `agents:run`; reading, either scope.
     let scopes: &[&str] = if req.method() == http::Method::POST {
@@ -94,9 +111,12 @@ async fn route(
     } else {
         &[SCOPE_AGENTS_RUN, SCOPE_AGENTS_READ]
     };
-    let caller = authenticate(state, &origin, req, scopes).await?;
-    match route.path {
-        "/agents/{agent_id}/runs" => {
+    let caller = state
+        .bearer()
+        .caller(req.headers(), &origin, scopes)
+        .await?;
+    match route.endpoint {
+        Endpoint::Run => {
             let body: Value = warden::http::read_json(req, RUN_BODY_LIMIT)?;
             let parsed: RunBody = serde_json::from_value(body.clone())
                 .map_err(|e| Error::BadRequest(format!("invalid run request: {e}")))?;
@@ -111,11 +131,19 @@ async fn route(
                 action: parsed.action,
                 input: parsed.input,
             };
-            let accepted =
-                run::submit(state, origin, &caller, params[0], request, &body, key).await?;
+            let accepted = run::submit(
+                state,
+                origin,
+                &caller,
+                params.get("agent_id")?,
+                request,
+                &body,
+                key,
+            )
+            .await?;
             Ok((StatusCode::ACCEPTED, json!(accepted)))
         }
-        "/agents/runs" => {
+        Endpoint::Runs => {
             let query = Query::read(req)?;
             let workspace = query
                 .get("workspace_id")
@@ -137,11 +165,11 @@ async fn route(
                 json!({ "runs": runs, "next": next.map(|n| cursor(&n)) }),
             ))
         }
-        "/agents/runs/{job_id}" => {
-            let job = run::get_job(state, &origin, &caller, params[0]).await?;
+        Endpoint::Job => {
+            let job = run::get_job(state, &origin, &caller, params.get("job_id")?).await?;
             Ok((StatusCode::OK, json!(job)))
         }
-        "/agents/proposals" => {
+        Endpoint::Proposals => {
             let query = Query::read(req)?;
             let status = query
                 .get("status")
@@ -156,19 +184,21 @@ async fn route(
                 json!({ "proposals": list, "next": next.map(|n| cursor(&n)) }),
             ))
         }
-        approve_or_reject => {
-            let decision = if approve_or_reject.ends_with("/approve") {
-                Decision::Approve
-            } else {
-                Decision::Reject
-            };
+        Endpoint::Decide(decision) => {
             let body: DecisionBody = if req.body().iter().all(u8::is_ascii_whitespace) {
                 DecisionBody::default()
             } else {
                 warden::http::read_json(req, RUN_BODY_LIMIT)?
             };
-            let decided =
-                proposals::decide(state, origin, &caller, params[0], decision, body.reason).await?;
+            let decided = proposals::decide(
+                state,
+                origin,
+                &caller,
+                params.get("proposal_id")?,
+                decision,
+                body.reason,
+            )
+            .await?;
             let status = match decision {
                 Decision::Approve => StatusCode::ACCEPTED,
                 Decision::Reject => StatusCode::OK,
@@ -176,37 +206,6 @@ async fn route(
             Ok((status, json!(decided)))
         }
     }
-}
-
-/// The caller: a bearer token or an API key (with one of `scopes`); neither
-/// is `401`, both at once `400` (which one should count?).
-async fn authenticate(
-    state: &AgentState,
-    origin: &Origin,
-    req: &Request,
-    scopes: &[&str],
-) -> Result<Caller, Error> {
-    let has_key = req.headers().contains_key("x-api-key");
-    if req.headers().contains_key(http::header::AUTHORIZATION) && has_key {
-        return Err(Error::BadRequest(
-            "send either Authorization or X-API-Key, not both".into(),
-        ));
-    }
-    if let Some(token) = bearer_token(req.headers()) {
-        let now = state.clock.now_secs();
-        let claims = verify_bearer(&state.tokens, &*state.sessions, now, token).await?;
-        // The claims are shared with the codec's cache of verified tokens.
-        return Ok(Caller::User {
-            user_id: claims.sub.clone(),
-            roles: claims.roles.clone(),
-        });
-    }
-    let Some(key) = req.headers().get("x-api-key") else {
-        return Err(Error::Unauthorized);
-    };
-    let key = key.to_str().map_err(|_| Error::Unauthorized)?;
-    let caller = check_key(state, &state.pepper, origin, key.trim(), scopes).await?;
-    Ok(Caller::Key(caller))
 }
 
 /// A header's value as text; one that is not visible ASCII is `400`.

@@ -1,16 +1,12 @@
 //! Lambda entry point: configuration, the signing keys, the API-key pepper,
-//! the store and the jobs queue once per cold start, then the handler for
-//! every request.
+//! the store and the jobs queue once per cold start (no pepper, no key, or
+//! no queue fails the init), then the handler for every request.
 
 use lambda_http::{Error, run, service_fn};
-use warden::config::Config;
-use warden::state::AgentState;
+use warden::wiring::{agents, cold_start};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    warden::logging::init_lambda();
-    // No pepper, no key, or no queue fails the init: no serving.
-    let state = AgentState::from_aws(Config::from_env()?).await?;
-    let state = &state;
-    run(service_fn(move |req| warden_agent_run::handler(state, req))).await
+    let state = cold_start(agents).await?;
+    run(service_fn(|req| warden_agent_run::handler(&state, req))).await
 }

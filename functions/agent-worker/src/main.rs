@@ -2,16 +2,13 @@
 //! per cold start, then the handler for every batch of job messages.
 
 use lambda_runtime::{Error, run, service_fn};
-use warden::config::Config;
-use warden::state::WorkerState;
+use warden::wiring::{cold_start, worker};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    warden::logging::init_lambda();
-    let state = WorkerState::from_aws(Config::from_env()?).await?;
-    let state = &state;
-    run(service_fn(move |event| {
-        warden_agent_worker::handler(state, event)
+    let state = cold_start(worker).await?;
+    run(service_fn(|event| {
+        warden_agent_worker::handler(&state, event)
     }))
     .await
 }

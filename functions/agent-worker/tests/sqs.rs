@@ -208,13 +208,7 @@ async fn through_sqs_a_message_received_twice_runs_once_and_a_dead_letter_fails_
     let outbound = Arc::new(Outbound::default());
     let mut config = testing::config();
     config.jobs_dlq_arn = Some(q.dlq_arn.clone());
-    let worker = WorkerState {
-        config,
-        store: store.clone(),
-        outbound: outbound.clone(),
-        catalogue: warden::agents::catalogue::catalogue(),
-        clock: clock.clone(),
-    };
+    let worker = WorkerState::new(config, store.clone(), outbound.clone(), clock.clone());
     let cli = || Origin::Cli {
         operator: "test".into(),
     };

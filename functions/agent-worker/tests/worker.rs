@@ -323,13 +323,12 @@ impl World {
 
     /// A worker state like the world's over another store.
     fn worker_over(&self, store: Arc<dyn WorkerStore>) -> WorkerState {
-        WorkerState {
-            config: warden::testing::config(),
+        WorkerState::new(
+            warden::testing::config(),
             store,
-            outbound: self.outbound.clone(),
-            catalogue: warden::agents::catalogue::catalogue(),
-            clock: self.w.clock.clone(),
-        }
+            self.outbound.clone(),
+            self.w.clock.clone(),
+        )
     }
 
     /// Moves `job_id` from `PENDING` to `RUNNING` under a lease until
@@ -810,13 +809,12 @@ async fn a_hung_dynamodb_is_an_error_within_the_guards_and_the_record_is_redeliv
     let store = warden::store::dynamo::DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), "t-");
     let clock = Arc::new(warden::clock::ManualClock::starting_now());
     let outbound = Arc::new(Outbound::default());
-    let worker = WorkerState {
-        config: warden::testing::config(),
-        store: Arc::new(store),
-        outbound: outbound.clone(),
-        catalogue: warden::agents::catalogue::catalogue(),
-        clock: clock.clone(),
-    };
+    let worker = WorkerState::new(
+        warden::testing::config(),
+        Arc::new(store),
+        outbound.clone(),
+        clock.clone(),
+    );
     let body = json!({"job_id": "01J00000000000000000000000", "agent_id": AGENT}).to_string();
 
     let started = Instant::now();

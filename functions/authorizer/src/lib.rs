@@ -3,7 +3,7 @@
 //! Warden's token check in front of their own routes.
 //!
 //! It applies exactly the check Warden's own endpoints use
-//! ([`warden::auth::tokens::authenticate`]: signature, claims, then the
+//! ([`warden::auth::bearer::Bearer::user`]: signature, claims, then the
 //! denylist and generation in one read) and passes `user_id`, `roles` and
 //! `session_id` to the route as authorizer context. Result caching must stay
 //! off in API Gateway: a cached allow would outlive a revocation.
@@ -14,7 +14,6 @@ use aws_lambda_events::apigw::{
 use lambda_runtime::LambdaEvent;
 use serde_json::json;
 use warden::Error;
-use warden::auth::tokens::authenticate_request;
 use warden::state::AuthState;
 
 /// Decides one request. Every failure, a store outage included, is a deny
@@ -25,7 +24,7 @@ pub async fn handler(
     event: LambdaEvent<ApiGatewayV2CustomAuthorizerV2Request>,
 ) -> Result<ApiGatewayV2CustomAuthorizerSimpleResponse, lambda_runtime::Error> {
     let mut response = ApiGatewayV2CustomAuthorizerSimpleResponse::default();
-    match authenticate_request(state, &event.payload.headers).await {
+    match state.bearer().user(&event.payload.headers).await {
         Ok(claims) => {
             response.is_authorized = true;
             response.context = json!({

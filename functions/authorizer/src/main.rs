@@ -2,16 +2,13 @@
 //! the authorizer for every request.
 
 use lambda_runtime::{Error, run, service_fn};
-use warden::config::Config;
-use warden::state::AuthState;
+use warden::wiring::{auth, cold_start};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    warden::logging::init_lambda();
-    let state = AuthState::from_aws(Config::from_env()?).await?;
-    let state = &state;
-    run(service_fn(move |event| {
-        warden_authorizer::handler(state, event)
+    let state = cold_start(auth).await?;
+    run(service_fn(|event| {
+        warden_authorizer::handler(&state, event)
     }))
     .await
 }

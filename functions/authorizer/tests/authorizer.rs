@@ -11,7 +11,6 @@ use secrecy::SecretString;
 use serde_json::json;
 use warden::auth::login::{self, LoginRequest, create_user};
 use warden::auth::revocation;
-use warden::auth::tokens::authenticate;
 use warden::clock::ManualClock;
 use warden::domain::{Role, Username};
 use warden::http::RequestContext;
@@ -78,7 +77,7 @@ async fn setup() -> (AuthState, login::TokenPair) {
 #[tokio::test]
 async fn a_valid_token_is_allowed_with_the_user_roles_and_session_as_context() {
     let (state, pair) = setup().await;
-    let claims = authenticate(&state, &pair.access_token).await.unwrap();
+    let claims = state.bearer().token(&pair.access_token).await.unwrap();
     let (allowed, context) = decide(&state, Some(&format!("Bearer {}", pair.access_token))).await;
     assert!(allowed);
     assert_eq!(
@@ -106,7 +105,7 @@ async fn missing_forged_and_revoked_tokens_are_denied() {
 
     let bearer = format!("Bearer {}", pair.access_token);
     assert!(decide(&state, Some(&bearer)).await.0);
-    let caller = authenticate(&state, &pair.access_token).await.unwrap();
+    let caller = state.bearer().token(&pair.access_token).await.unwrap();
     let ctx = RequestContext::for_tests("127.0.0.1");
     revocation::revoke_all(&state, &ctx, &caller, None, None)
         .await

@@ -13,7 +13,7 @@ use warden::audit::EventType;
 use warden::clock::ManualClock;
 use warden::config::{Check, Finding, Severity};
 use warden::health::Status;
-use warden::health::checks::{Inventory, WebhookInventory};
+use warden::health::inventory::{Inventory, WebhookInventory};
 use warden::health::probe::PROBE_ACTOR;
 use warden::state::HealthState;
 use warden::store::health::day_of;
@@ -26,15 +26,10 @@ const NOW_MS: i64 = 1_795_953_601_000; // 2026-11-29T12:00:01Z
 /// status the test sets through its findings and webhook sources.
 fn state(store: Arc<dyn HealthStore>, clock: Arc<ManualClock>) -> HealthState {
     let config = warden::testing::config();
-    HealthState {
-        findings: warden::config::Findings(vec![Finding::ok(Check::Cors, "fine".into())]),
-        inventory: Inventory::from_config(&config, true, WebhookInventory::default()),
-        config,
-        dependencies: None,
-        store,
-        samples: Default::default(),
-        clock,
-    }
+    let inventory = Inventory::from_config(&config, None, WebhookInventory::default());
+    let mut state = HealthState::new(config, inventory, None, store, clock);
+    state.findings = warden::config::Findings(vec![Finding::ok(Check::Cors, "fine".into())]);
+    state
 }
 
 /// Sets the deployment to `status`: a warning for `degraded`, a webhook

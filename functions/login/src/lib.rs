@@ -5,39 +5,46 @@
 
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use warden::auth::login::{self, LoginRequest, RefreshRequest};
-use warden::http::{AUTH_BODY_LIMIT, RequestContext, Responder, Route, path, read_json, resolve};
+use warden::Error;
+use warden::auth::login;
+use warden::http::{AUTH_BODY_LIMIT, RequestContext, Route, path, read_json, resolve, respond};
 use warden::state::AuthState;
 
+/// What answers a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `POST /auth/login`.
+    Login,
+    /// `POST /auth/refresh`.
+    Refresh,
+}
+
 /// The routes this function serves, as `template.yaml` wires them.
-pub const ROUTES: &[Route] = &[
-    Route::new("POST", "/auth/login"),
-    Route::new("POST", "/auth/refresh"),
+pub const ROUTES: &[Route<Endpoint>] = &[
+    Route::to("POST", "/auth/login", Endpoint::Login),
+    Route::to("POST", "/auth/refresh", Endpoint::Refresh),
 ];
 
 /// Answers one request. Every outcome, errors included, is a response:
 /// problem+json for failures, never a panic or an opaque Lambda error.
-#[tracing::instrument(skip_all, fields(request_id))]
 pub async fn handler(
     state: &AuthState,
     req: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
-    let ctx = RequestContext::from_request(&req);
-    tracing::Span::current().record("request_id", ctx.request_id.as_str());
-    let respond = Responder::new(&ctx, &state.config);
-    let path = path(&req);
-    let result = match resolve(ROUTES, req.method(), path) {
-        Ok((route, _)) if route.path == "/auth/login" => {
-            match read_json::<LoginRequest>(&req, AUTH_BODY_LIMIT) {
-                Ok(body) => login::login(state, &ctx, body).await,
-                Err(e) => Err(e),
-            }
-        }
-        Ok(_) => match read_json::<RefreshRequest>(&req, AUTH_BODY_LIMIT) {
-            Ok(body) => login::refresh(state, &ctx, body).await,
-            Err(e) => Err(e),
-        },
-        Err(e) => Err(e),
-    };
-    Ok(respond.result(StatusCode::OK, result))
+    Ok(respond(&req, &state.config, async |ctx, respond| {
+        respond.result(StatusCode::OK, route(state, ctx, &req).await)
+    })
+    .await)
+}
+
+async fn route(
+    state: &AuthState,
+    ctx: &RequestContext,
+    req: &Request,
+) -> Result<login::TokenPair, Error> {
+    let (route, _) = resolve(ROUTES, req.method(), path(req))?;
+    match route.endpoint {
+        Endpoint::Login => login::login(state, ctx, read_json(req, AUTH_BODY_LIMIT)?).await,
+        Endpoint::Refresh => login::refresh(state, ctx, read_json(req, AUTH_BODY_LIMIT)?).await,
+    }
 }

@@ -1,16 +1,11 @@
-//! Lambda entry point: configuration and clients once per cold start, then
-//! the handler for every request.
+//! Lambda entry point: configuration and clients once per cold start, then the handler for
+//! every request (`POST /auth/login`, `POST /auth/refresh`).
 
 use lambda_http::{Error, run, service_fn};
-use warden::config::Config;
-use warden::state::AuthState;
+use warden::wiring::{auth, cold_start};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    warden::logging::init_lambda();
-    // An insecure or incomplete configuration fails the init: the function
-    // never serves.
-    let state = AuthState::from_aws(Config::from_env()?).await?;
-    let state = &state;
-    run(service_fn(move |req| warden_login::handler(state, req))).await
+    let state = cold_start(auth).await?;
+    run(service_fn(|req| warden_login::handler(&state, req))).await
 }

@@ -15,7 +15,6 @@ use serde_json::{Value, json};
 use warden::Error;
 use warden::audit::{EventType, Severity};
 use warden::auth::login::create_user;
-use warden::auth::tokens::authenticate;
 use warden::clock::{Clock, ManualClock};
 use warden::config::Config;
 use warden::domain::UserRecord;
@@ -157,7 +156,10 @@ async fn a_login_returns_a_token_pair_that_the_shared_verifier_accepts() {
     assert_eq!(b["refresh_expires_in"].as_i64(), Some(2_592_000));
     assert_eq!(reply.headers["cache-control"], "no-store");
     assert!(reply.headers.contains_key("x-request-id"));
-    let claims = authenticate(&h.state, b["access_token"].as_str().unwrap())
+    let claims = h
+        .state
+        .bearer()
+        .token(b["access_token"].as_str().unwrap())
         .await
         .unwrap();
     assert_eq!(claims.sub, user_id);
@@ -470,7 +472,9 @@ async fn a_refresh_rotates_the_pair_and_reusing_the_old_token_kills_the_session(
     assert_ne!(second["refresh_token"], first["refresh_token"]);
     assert_ne!(second["access_token"], first["access_token"]);
     assert!(
-        authenticate(&h.state, second["access_token"].as_str().unwrap())
+        h.state
+            .bearer()
+            .token(second["access_token"].as_str().unwrap())
             .await
             .is_ok()
     );
@@ -483,7 +487,7 @@ async fn a_refresh_rotates_the_pair_and_reusing_the_old_token_kills_the_session(
         StatusCode::UNAUTHORIZED
     );
     for token in [&first["access_token"], &second["access_token"]] {
-        let refused = authenticate(&h.state, token.as_str().unwrap()).await;
+        let refused = h.state.bearer().token(token.as_str().unwrap()).await;
         assert!(matches!(refused, Err(Error::Unauthorized)));
     }
     assert!(
@@ -727,7 +731,7 @@ async fn on_dynamodb_login_refresh_and_reuse_detection_work_end_to_end() {
     );
     let token = second.body["access_token"].as_str().unwrap();
     assert!(matches!(
-        authenticate(&h.state, token).await,
+        h.state.bearer().token(token).await,
         Err(Error::Unauthorized)
     ));
     assert!(
@@ -1016,12 +1020,12 @@ async fn a_correct_password_that_loses_the_race_with_revoke_all_still_logs_in(h:
     assert!(!store.armed.load(Ordering::SeqCst), "the race happened");
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     let token = reply.body["access_token"].as_str().unwrap();
-    let claims = authenticate(&raced.state, token).await.unwrap();
+    let claims = raced.state.bearer().token(token).await.unwrap();
     assert_eq!((claims.sub.as_str(), claims.r#gen), (user_id.as_str(), 1));
     // Only the token from before the revoke-all died.
     let old = before.body["access_token"].as_str().unwrap();
     assert!(matches!(
-        authenticate(&raced.state, old).await,
+        raced.state.bearer().token(old).await,
         Err(Error::Unauthorized)
     ));
 }

@@ -9,21 +9,32 @@ use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tracing::Instrument as _;
 use warden::Error;
 use warden::auth::revocation;
-use warden::auth::tokens::authenticate_request;
 use warden::http::{
-    AUTH_BODY_LIMIT, RequestContext, Responder, Route, non_null, path, read_json, resolve,
+    AUTH_BODY_LIMIT, RequestContext, Route, non_null, path, read_json, resolve, respond,
 };
 use warden::state::AuthState;
 
+/// What answers a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `POST /auth/revoke`.
+    Revoke,
+    /// `POST /auth/revoke-all`.
+    RevokeAll,
+    /// `GET /auth/sessions`.
+    Sessions,
+    /// `DELETE /auth/sessions/{sid}`.
+    DeleteSession,
+}
+
 /// The routes this function serves, as `template.yaml` wires them.
-pub const ROUTES: &[Route] = &[
-    Route::new("POST", "/auth/revoke"),
-    Route::new("POST", "/auth/revoke-all"),
-    Route::new("GET", "/auth/sessions"),
-    Route::new("DELETE", "/auth/sessions/{sid}"),
+pub const ROUTES: &[Route<Endpoint>] = &[
+    Route::to("POST", "/auth/revoke", Endpoint::Revoke),
+    Route::to("POST", "/auth/revoke-all", Endpoint::RevokeAll),
+    Route::to("GET", "/auth/sessions", Endpoint::Sessions),
+    Route::to("DELETE", "/auth/sessions/{sid}", Endpoint::DeleteSession),
 ];
 
 /// The body of `POST /auth/revoke`.
@@ -45,30 +56,22 @@ struct RevokeAllRequest {
     reason: Option<String>,
 }
 
-/// Answers one request; every outcome is a response. Everything it logs
-/// is inside a `handler` span carrying the request id.
+/// Answers one request; every outcome is a response.
 pub async fn handler(
     state: &AuthState,
     req: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
-    let ctx = RequestContext::from_request(&req);
-    // The span is created with its field's value: recording it afterwards
-    // formats the span's fields a second time on every request.
-    let span = tracing::info_span!("handler", request_id = %ctx.request_id);
-    async {
-        let respond = Responder::new(&ctx, &state.config);
-        let response = match route(state, &ctx, &req).await {
+    Ok(respond(&req, &state.config, async |ctx, respond| {
+        match route(state, ctx, &req).await {
             Ok(Some(Answer::Json(body))) => respond.json(StatusCode::OK, &body),
             Ok(Some(Answer::Sessions(sessions))) => {
                 respond.json(StatusCode::OK, &SessionsBody::new(&sessions))
             }
             Ok(None) => respond.no_content(),
             Err(e) => respond.problem(&e),
-        };
-        Ok(response)
-    }
-    .instrument(span)
-    .await
+        }
+    })
+    .await)
 }
 
 /// A route's `200` body.
@@ -124,16 +127,15 @@ async fn route(
     ctx: &RequestContext,
     req: &Request,
 ) -> Result<Option<Answer>, Error> {
-    let path = path(req);
-    let (route, params) = resolve(ROUTES, req.method(), path)?;
-    let caller = authenticate_request(state, req.headers()).await?;
-    match route.path {
-        "/auth/revoke" => {
+    let (route, params) = resolve(ROUTES, req.method(), path(req))?;
+    let caller = state.bearer().user(req.headers()).await?;
+    match route.endpoint {
+        Endpoint::Revoke => {
             let body: RevokeRequest = read_json(req, AUTH_BODY_LIMIT)?;
             let revoked = revocation::revoke_token(state, ctx, &caller, &body.token).await?;
             Ok(Some(Answer::Json(json!({ "revoked": revoked }))))
         }
-        "/auth/revoke-all" => {
+        Endpoint::RevokeAll => {
             let body: RevokeAllRequest = if req.body().iter().all(u8::is_ascii_whitespace) {
                 RevokeAllRequest::default()
             } else {
@@ -149,12 +151,12 @@ async fn route(
             .await?;
             Ok(Some(Answer::Json(json!(outcome))))
         }
-        "/auth/sessions" => {
+        Endpoint::Sessions => {
             let sessions = revocation::list_sessions(state, &caller).await?;
             Ok(Some(Answer::Sessions(sessions)))
         }
-        _ => {
-            revocation::revoke_session(state, ctx, &caller, params[0]).await?;
+        Endpoint::DeleteSession => {
+            revocation::revoke_session(state, ctx, &caller, params.get("sid")?).await?;
             Ok(None)
         }
     }

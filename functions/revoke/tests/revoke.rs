@@ -14,7 +14,6 @@ use warden::audit::EventType;
 use warden::auth::jwt::AccessClaims;
 use warden::auth::login::{self, LoginRequest, RefreshRequest, TokenPair, create_user};
 use warden::auth::revocation;
-use warden::auth::tokens::authenticate;
 use warden::clock::{Clock, ManualClock};
 use warden::domain::{Role, Username};
 use warden::http::RequestContext;
@@ -80,11 +79,11 @@ impl Harness {
     }
 
     async fn claims(&self, pair: &TokenPair) -> std::sync::Arc<AccessClaims> {
-        authenticate(&self.state, &pair.access_token).await.unwrap()
+        self.state.bearer().token(&pair.access_token).await.unwrap()
     }
 
     async fn accepted(&self, token: &str) -> bool {
-        match authenticate(&self.state, token).await {
+        match self.state.bearer().token(token).await {
             Ok(_) => true,
             Err(Error::Unauthorized) => false,
             Err(e) => panic!("unexpected {e}"),

@@ -15,10 +15,11 @@
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use warden::aws::dependencies::AwsDependencies;
 use warden::clock::{Clock as _, SystemClock};
 use warden::config::Config;
-use warden::health::checks::{Inventory, WebhookInventory, health_report};
-use warden::health::dependencies::AwsDependencies;
+use warden::health::endpoints::health_report;
+use warden::health::inventory::{Inventory, WebhookInventory};
 use warden::health::{Sample, Status};
 use warden::state::HealthState;
 use warden::store::dynamo::{DynamoStore, tables};
@@ -101,15 +102,11 @@ async fn deployment(endpoint: &str) -> HealthState {
             .await
             .unwrap();
     }
-    HealthState {
-        findings: config.findings(),
-        inventory: Inventory::from_config(&config, false, WebhookInventory::from_json("[]")),
-        config,
-        dependencies: Some(Arc::new(AwsDependencies::new(&aws))),
-        store,
-        samples: Default::default(),
-        clock: Arc::new(SystemClock),
-    }
+    let tables = DynamoStore::table_targets(&config.table_prefix);
+    let inventory =
+        Inventory::from_config(&config, Some(tables), WebhookInventory::from_json("[]"));
+    let deps = Arc::new(AwsDependencies::new(&aws));
+    HealthState::new(config, inventory, Some(deps), store, Arc::new(SystemClock))
 }
 
 fn report(c: &mut Criterion) {

@@ -1,7 +1,7 @@
 //! The `security-health` Lambda: `GET /health` (public liveness, nothing
 //! checked) and the admin reports `GET /security/health`,
 //! `/security/configuration`, `/security/secrets` and `/security/webhooks`,
-//! built by [`warden::health::checks`].
+//! built by [`warden::health::endpoints`].
 //!
 //! Every `/security/*` route authenticates first: no or a bad bearer token
 //! is `401`, a caller without the `admin` role `403`. `/security/health`
@@ -11,59 +11,59 @@ use http::StatusCode;
 use lambda_http::{Body, Request, RequestExt as _, Response};
 use serde_json::{Value, json};
 use warden::Error;
-use warden::auth::tokens::{bearer_token, verify_bearer};
 use warden::domain::Role;
 use warden::health::Status;
-use warden::health::checks::{
+use warden::health::endpoints::{
     configuration_report, health_report, secrets_report, webhooks_report,
 };
-use warden::http::{RequestContext, Responder, Route, path, resolve};
+use warden::http::{Route, path, resolve, respond};
 use warden::state::SecurityHealthState;
 
+/// What answers a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `GET /health`: liveness, public.
+    Liveness,
+    /// `GET /security/health`.
+    Health,
+    /// `GET /security/configuration`.
+    Configuration,
+    /// `GET /security/secrets`.
+    Secrets,
+    /// `GET /security/webhooks`.
+    Webhooks,
+}
+
 /// The routes this function serves, as `template.yaml` wires them.
-pub const ROUTES: &[Route] = &[
-    Route::new("GET", "/health"),
-    Route::new("GET", "/security/health"),
-    Route::new("GET", "/security/configuration"),
-    Route::new("GET", "/security/secrets"),
-    Route::new("GET", "/security/webhooks"),
+pub const ROUTES: &[Route<Endpoint>] = &[
+    Route::to("GET", "/health", Endpoint::Liveness),
+    Route::to("GET", "/security/health", Endpoint::Health),
+    Route::to("GET", "/security/configuration", Endpoint::Configuration),
+    Route::to("GET", "/security/secrets", Endpoint::Secrets),
+    Route::to("GET", "/security/webhooks", Endpoint::Webhooks),
 ];
 
 /// Answers one request; every outcome is a response.
-#[tracing::instrument(skip_all, fields(request_id))]
 pub async fn handler(
     state: &SecurityHealthState,
     req: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
-    let ctx = RequestContext::from_request(&req);
-    tracing::Span::current().record("request_id", ctx.request_id.as_str());
-    let respond = Responder::new(&ctx, &state.config);
-    Ok(match route(state, &req).await {
-        Ok((status, body)) => respond.json(status, &body),
-        Err(e) => respond.problem(&e),
+    Ok(respond(&req, &state.config, async |_, respond| {
+        match route(state, &req).await {
+            Ok((status, body)) => respond.json(status, &body),
+            Err(e) => respond.problem(&e),
+        }
     })
+    .await)
 }
 
 async fn route(state: &SecurityHealthState, req: &Request) -> Result<(StatusCode, Value), Error> {
-    let path = path(req);
-    let (route, _) = resolve(ROUTES, req.method(), path)?;
-    if route.path == "/health" {
+    let (route, _) = resolve(ROUTES, req.method(), path(req))?;
+    let report = match route.endpoint {
         // Liveness only: it reveals nothing and costs nothing.
-        return Ok((StatusCode::OK, json!({ "status": "ok" })));
-    }
-    let token = bearer_token(req.headers()).ok_or(Error::Unauthorized)?;
-    let now = state.clock.now_secs();
-    let caller = verify_bearer(&state.tokens, &*state.sessions, now, token).await?;
-    if !caller.roles.contains(&Role::Admin) {
-        return Err(Error::Forbidden(
-            "the security reports are for admins only".into(),
-        ));
-    }
-    let body = |value: Result<Value, serde_json::Error>| {
-        value.map_err(|e| Error::internal_from("serialising a health report", e))
-    };
-    match route.path {
-        "/security/health" => {
+        Endpoint::Liveness => return Ok((StatusCode::OK, json!({ "status": "ok" }))),
+        Endpoint::Health => {
+            admin(state, req).await?;
             let mut report = health_report(state).await;
             report.remaining_ms = remaining_ms(req);
             let status = if report.status == Status::Failing {
@@ -71,22 +71,41 @@ async fn route(state: &SecurityHealthState, req: &Request) -> Result<(StatusCode
             } else {
                 StatusCode::OK
             };
-            Ok((status, body(serde_json::to_value(report))?))
+            return Ok((status, body(serde_json::to_value(report))?));
         }
-        "/security/configuration" => Ok((
-            StatusCode::OK,
-            body(serde_json::to_value(configuration_report(state).await))?,
-        )),
-        "/security/secrets" => Ok((
-            StatusCode::OK,
-            body(serde_json::to_value(secrets_report(state).await))?,
-        )),
-        "/security/webhooks" => Ok((
-            StatusCode::OK,
-            body(serde_json::to_value(webhooks_report(state)))?,
-        )),
-        other => Err(Error::internal(format!("route {other} has no handler"))),
-    }
+        Endpoint::Configuration => {
+            admin(state, req).await?;
+            serde_json::to_value(configuration_report(state).await)
+        }
+        Endpoint::Secrets => {
+            admin(state, req).await?;
+            serde_json::to_value(secrets_report(state).await)
+        }
+        Endpoint::Webhooks => {
+            admin(state, req).await?;
+            serde_json::to_value(webhooks_report(state))
+        }
+    };
+    Ok((StatusCode::OK, body(report)?))
+}
+
+/// Every `/security/*` route is for admins: no or a bad bearer token is
+/// `401`, a caller without the `admin` role `403`.
+async fn admin(state: &SecurityHealthState, req: &Request) -> Result<(), Error> {
+    state
+        .bearer()
+        .user_with_role(
+            req.headers(),
+            &[Role::Admin],
+            "the security reports are for admins only",
+        )
+        .await
+        .map(drop)
+}
+
+/// A report as JSON; a failure here is a bug, an opaque `500`.
+fn body(value: Result<Value, serde_json::Error>) -> Result<Value, Error> {
+    value.map_err(|e| Error::internal_from("serialising a health report", e))
 }
 
 /// The Lambda invocation's remaining time, milliseconds; `None` outside

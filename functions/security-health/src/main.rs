@@ -3,16 +3,13 @@
 //! every request.
 
 use lambda_http::{Error, run, service_fn};
-use warden::config::Config;
-use warden::state::SecurityHealthState;
+use warden::wiring::{cold_start, security_health};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    warden::logging::init_lambda();
-    let state = SecurityHealthState::from_aws(Config::from_env()?).await?;
-    let state = &state;
-    run(service_fn(move |req| {
-        warden_security_health::handler(state, req)
+    let state = cold_start(security_health).await?;
+    run(service_fn(|req| {
+        warden_security_health::handler(&state, req)
     }))
     .await
 }

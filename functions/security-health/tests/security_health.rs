@@ -20,16 +20,15 @@ use serde_json::Value;
 use warden::Result;
 use warden::audit::Origin;
 use warden::auth::login::create_user;
+use warden::aws::dependencies::AwsDependencies;
 use warden::clock::{Clock, ManualClock};
 use warden::config::Config;
 use warden::domain::{Role, Username};
 use warden::health::Status;
-use warden::health::checks::{Inventory, WebhookInventory};
-use warden::health::dependencies::{
-    AwsDependencies, Dependencies, QueueInfo, SecretInfo, TableInfo,
-};
+use warden::health::dependencies::{Dependencies, QueueInfo, SecretInfo, TableInfo};
+use warden::health::inventory::{Inventory, WebhookInventory};
 use warden::state::{AuthState, HealthState, SecurityHealthState};
-use warden::store::dynamo::tables;
+use warden::store::dynamo::{DynamoStore, tables};
 use warden::store::memory::MemoryStore;
 use warden::testing::{TEST_JWT_KEY, api_request, json_body, test_keys};
 use warden_security_health::handler;
@@ -216,15 +215,15 @@ async fn world_with(config: Config, deps: Scripted, webhooks: WebhookInventory) 
             .unwrap();
         tokens.push(token);
     }
-    let health = HealthState {
-        findings: config.findings(),
-        inventory: Inventory::from_config(&config, false, webhooks),
+    let tables = DynamoStore::table_targets(&config.table_prefix);
+    let inventory = Inventory::from_config(&config, Some(tables), webhooks);
+    let health = HealthState::new(
         config,
-        dependencies: Some(Arc::new(deps)),
-        store: store.clone(),
-        samples: Default::default(),
-        clock: clock.clone(),
-    };
+        inventory,
+        Some(Arc::new(deps)),
+        store.clone(),
+        clock.clone(),
+    );
     World {
         state: SecurityHealthState::new(health, store, &test_keys()).unwrap(),
         admin: tokens.remove(0),
@@ -751,7 +750,7 @@ async fn the_report_shows_uptime_from_the_probes_samples() {
     w.clock.advance_secs(3600.0);
     // (The admin's token has expired by now: the report is asked directly.)
     let report =
-        serde_json::to_value(warden::health::checks::health_report(&w.state).await).unwrap();
+        serde_json::to_value(warden::health::endpoints::health_report(&w.state).await).unwrap();
     let uptime = &report["uptime"];
     // 2 of 1,440 minutes up, 1 down, 1,437 unknown: 0.138 %, 99.791 %.
     assert_eq!(uptime["pct_24h"], 0.138);
@@ -818,24 +817,24 @@ async fn a_warm_function_reads_only_the_days_that_can_still_change() {
     });
     w.state.health.store = store.clone();
     let reads = || store.day_reads.load(std::sync::atomic::Ordering::SeqCst);
-    let report = warden::health::checks::health_report(&w.state).await;
+    let report = warden::health::endpoints::health_report(&w.state).await;
     // 12:00 on 29 November: the window reaches back to 11:59 on
     // 30 October, 31 days.
     assert_eq!(reads(), 31);
     // The next report reads today alone: the other days ended over ten
     // minutes ago and cannot change.
-    let again = warden::health::checks::health_report(&w.state).await;
+    let again = warden::health::endpoints::health_report(&w.state).await;
     assert_eq!(reads(), 32);
     assert_eq!(again.uptime, report.uptime);
     // Just after midnight, yesterday is read again until it has settled.
     w.clock.advance_secs(12.0 * 3600.0 + 60.0);
-    warden::health::checks::health_report(&w.state).await;
+    warden::health::endpoints::health_report(&w.state).await;
     assert_eq!(reads(), 34);
     w.clock.advance_secs(600.0);
-    warden::health::checks::health_report(&w.state).await;
+    warden::health::endpoints::health_report(&w.state).await;
     assert_eq!(reads(), 36, "yesterday settles at 00:10, after this read");
     w.clock.advance_secs(60.0);
-    warden::health::checks::health_report(&w.state).await;
+    warden::health::endpoints::health_report(&w.state).await;
     assert_eq!(reads(), 37);
 }
 
@@ -868,7 +867,7 @@ async fn on_the_emulator_missing_tables_and_queues_fail_their_checks() {
     let w = world_with(config.clone(), healthy(), WebhookInventory::default()).await;
     let mut state = w.state;
     state.health.dependencies = Some(Arc::new(AwsDependencies::new(&aws)));
-    let report = warden::health::checks::health_report(&state).await;
+    let report = warden::health::endpoints::health_report(&state).await;
     let by_name = |n: &str| report.checks.iter().find(|c| c.name == n).unwrap().clone();
     assert_eq!(by_name("table:users").status, Status::Ok, "{report:?}");
     assert_eq!(by_name("table:proposals").status, Status::Failing);
@@ -899,7 +898,7 @@ async fn a_hanging_aws_endpoint_fails_every_check_within_the_timeout() {
     let mut state = w.state;
     state.health.dependencies = Some(Arc::new(AwsDependencies::new(&aws)));
     let started = Instant::now();
-    let report = warden::health::checks::health_report(&state).await;
+    let report = warden::health::endpoints::health_report(&state).await;
     let elapsed = started.elapsed();
     assert!(elapsed < Duration::from_millis(800), "{elapsed:?}");
     assert_eq!(report.status, Status::Failing);

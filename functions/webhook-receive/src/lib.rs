@@ -6,7 +6,8 @@
 
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use warden::http::{RequestContext, Responder, Route, path, resolve};
+use warden::Error;
+use warden::http::{RequestContext, Route, path, resolve, respond};
 use warden::state::WebhookState;
 use warden::webhook::{self, Outcome};
 
@@ -14,24 +15,26 @@ use warden::webhook::{self, Outcome};
 pub const ROUTES: &[Route] = &[Route::new("POST", "/webhooks/{source}")];
 
 /// Answers one delivery; every outcome is a response.
-#[tracing::instrument(skip_all, fields(request_id))]
 pub async fn handler(
     state: &WebhookState,
     req: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
-    let ctx = RequestContext::from_request(&req);
-    tracing::Span::current().record("request_id", ctx.request_id.as_str());
-    let respond = Responder::new(&ctx, &state.config);
-    let path = path(&req);
-    let source = match resolve(ROUTES, req.method(), path) {
-        Ok((_, params)) => params[0],
-        Err(e) => return Ok(respond.problem(&e)),
-    };
+    Ok(respond(&req, &state.config, async |ctx, respond| {
+        match receive(state, ctx, &req).await {
+            Ok(outcome @ Outcome::Accepted { .. }) => respond.json(StatusCode::ACCEPTED, &outcome),
+            Ok(outcome) => respond.json(StatusCode::OK, &outcome),
+            Err(e) => respond.problem(&e),
+        }
+    })
+    .await)
+}
+
+async fn receive(
+    state: &WebhookState,
+    ctx: &RequestContext,
+    req: &Request,
+) -> Result<Outcome, Error> {
+    let (_, params) = resolve(ROUTES, req.method(), path(req))?;
     let body: &[u8] = req.body().as_ref();
-    let response = match webhook::receive(state, &ctx, source, req.headers(), body).await {
-        Ok(outcome @ Outcome::Accepted { .. }) => respond.json(StatusCode::ACCEPTED, &outcome),
-        Ok(outcome) => respond.json(StatusCode::OK, &outcome),
-        Err(e) => respond.problem(&e),
-    };
-    Ok(response)
+    webhook::receive(state, ctx, params.get("source")?, req.headers(), body).await
 }

@@ -859,20 +859,20 @@ async fn in_production_the_sources_come_from_secrets_manager_and_a_secretless_on
     };
 
     let good = create(json!([{"name": "gh", "scheme": "github", "secrets": ["s1", "s2"]}])).await;
-    let state = WebhookState::with_aws(config_for(&good), &aws)
+    let state = warden::wiring::webhooks_with(config_for(&good), &aws)
         .await
         .unwrap();
     assert_eq!(state.sources.current().get("gh").unwrap().secret_count(), 2);
 
     let bad = create(json!([{"name": "gh", "scheme": "github", "secrets": []}])).await;
-    let err = WebhookState::with_aws(config_for(&bad), &aws)
+    let err = warden::wiring::webhooks_with(config_for(&bad), &aws)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("no secret"), "{err}");
 
     let mut no_queue = config_for(&good);
     no_queue.events_queue_url = None;
-    assert!(WebhookState::with_aws(no_queue, &aws).await.is_err());
+    assert!(warden::wiring::webhooks_with(no_queue, &aws).await.is_err());
 }
 
 /// `warden webhooks set-secret` writes a new secret into the sources secret:
@@ -909,7 +909,9 @@ async fn a_warm_function_follows_the_sources_secret_without_a_redeploy() {
         vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
     });
     assert!(!findings.has_errors(), "{findings:?}");
-    let state = WebhookState::with_aws(config.unwrap(), &aws).await.unwrap();
+    let state = warden::wiring::webhooks_with(config.unwrap(), &aws)
+        .await
+        .unwrap();
     let deliver = |source: &'static str, secret: &'static str, id: &'static str| {
         let state = &state;
         async move {

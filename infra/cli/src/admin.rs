@@ -19,7 +19,7 @@ use rand::RngCore as _;
 use secrecy::SecretString;
 use warden::Error;
 use warden::agents::{self, registry::NewAgent};
-use warden::audit::{AuditEvent, EventType, Origin, Severity as Importance};
+use warden::audit::{AuditEvent, Auditor, EventType, Origin, Severity as Importance};
 use warden::auth::api_keys::{self, KeySpec, NewKey};
 use warden::auth::login::create_user;
 use warden::auth::revocation::{self, RevokeAllOutcome, RolesOutcome};
@@ -30,14 +30,15 @@ use warden::domain::agents::{
     AgentId, AgentRecord, ApiKeyRecord, Maturity, WorkspaceId, WorkspaceRecord,
 };
 use warden::domain::{Role, UserRecord, Username};
-use warden::health::{self, checks::HealthReport};
+use warden::health::{self, report::HealthReport};
 use warden::secrets::SecretsManager;
 use warden::secrets::rotation::{self, SecretWriter};
-use warden::state::{Accounts, HealthState, Registry, api_key_pepper, signing_keys};
+use warden::state::{Accounts, Registry};
 use warden::store::dynamo::{DynamoStore, tables};
 use warden::store::{AuditQuery, AuditStore as _, Transactions as _, UserStore as _, Write};
 use warden::webhook::SchemeKind;
 use warden::webhook::rotation::set_source_secret;
+use warden::wiring::{api_key_pepper, signing_keys};
 
 use crate::seed::OPERATOR;
 use crate::serve::aws_config;
@@ -144,11 +145,11 @@ impl Admin {
     }
 
     fn registry(&self) -> Registry {
-        Registry {
-            config: self.config.clone(),
-            store: Arc::new(self.store()),
-            clock: Arc::new(SystemClock),
-        }
+        Registry::new(
+            self.config.clone(),
+            Arc::new(self.store()),
+            Arc::new(SystemClock),
+        )
     }
 
     fn secrets(&self) -> SecretWriter {
@@ -157,12 +158,10 @@ impl Admin {
 
     /// An audit event of this command, its operator as actor.
     fn event(&self, event_type: EventType, severity: Importance) -> AuditEvent {
-        AuditEvent::new(
+        Auditor::new(Arc::new(SystemClock), self.config.audit_retention_days).event(
             event_type,
             severity,
             self.origin(),
-            SystemClock.now_millis(),
-            self.config.audit_retention_days,
         )
     }
 
@@ -372,9 +371,9 @@ pub async fn health_report(
         return Err(findings);
     };
     let aws = aws_config(&config.aws, endpoint).await;
-    let mut state = HealthState::with_aws(config, &aws).await;
+    let mut state = warden::wiring::health_with(config, &aws).await;
     state.findings = findings.clone();
-    Ok((findings, health::checks::health_report(&state).await))
+    Ok((findings, health::endpoints::health_report(&state).await))
 }
 
 /// A health report as terminal lines: each check, then uptime and the last

@@ -20,10 +20,10 @@ use tokio::net::TcpListener;
 use warden::Error;
 use warden::agents::worker::drain_local;
 use warden::aws::Guards;
+use warden::aws::dependencies::AwsDependencies;
 use warden::clock::SystemClock;
 use warden::config::{Config, Environment};
-use warden::health::checks::{Inventory, WebhookInventory};
-use warden::health::dependencies::AwsDependencies;
+use warden::health::inventory::{Inventory, WebhookInventory};
 use warden::health::probe::{minute_of, probe};
 use warden::http::{RequestContext, Responder, Route};
 use warden::queue::{ChannelQueue, MemoryQueue, Queue, SqsQueue};
@@ -31,12 +31,12 @@ use warden::secrets::SecretsManager;
 use warden::secrets::cache::CachedSecret;
 use warden::state::{
     AgentState, AuthState, HealthState, SecurityHealthState, WebhookState, WorkerState,
-    api_key_pepper, signing_keys,
 };
 use warden::store::dynamo::DynamoStore;
 use warden::store::memory::MemoryStore;
 use warden::store::{AuthStore, HealthStore, RegistryStore, WebhookStore, WorkerStore};
 use warden::webhook::{SourceConfig, Sources};
+use warden::wiring::{api_key_pepper, signing_keys};
 
 /// The largest body `warden serve` reads; each endpoint has its own,
 /// smaller limit (API Gateway's payload cap plays this role in AWS).
@@ -67,14 +67,31 @@ impl Function {
         (Function::SecurityHealth, "security-health"),
     ];
 
-    /// The routes the function's crate exports.
-    pub fn routes(self) -> &'static [Route] {
+    /// The method and path of each route the function's crate exports.
+    pub fn routes(self) -> Vec<(&'static str, &'static str)> {
+        fn pairs<E>(routes: &[Route<E>]) -> Vec<(&'static str, &'static str)> {
+            routes.iter().map(|r| (r.method, r.path)).collect()
+        }
         match self {
-            Function::Login => warden_login::ROUTES,
-            Function::Revoke => warden_revoke::ROUTES,
-            Function::WebhookReceive => warden_webhook_receive::ROUTES,
-            Function::AgentRun => warden_agent_run::ROUTES,
-            Function::SecurityHealth => warden_security_health::ROUTES,
+            Function::Login => pairs(warden_login::ROUTES),
+            Function::Revoke => pairs(warden_revoke::ROUTES),
+            Function::WebhookReceive => pairs(warden_webhook_receive::ROUTES),
+            Function::AgentRun => pairs(warden_agent_run::ROUTES),
+            Function::SecurityHealth => pairs(warden_security_health::ROUTES),
+        }
+    }
+
+    /// Whether the function serves `path` (with any method).
+    fn serves(self, path: &str) -> bool {
+        fn any<E>(routes: &[Route<E>], path: &str) -> bool {
+            routes.iter().any(|r| r.matches(path))
+        }
+        match self {
+            Function::Login => any(warden_login::ROUTES, path),
+            Function::Revoke => any(warden_revoke::ROUTES, path),
+            Function::WebhookReceive => any(warden_webhook_receive::ROUTES, path),
+            Function::AgentRun => any(warden_agent_run::ROUTES, path),
+            Function::SecurityHealth => any(warden_security_health::ROUTES, path),
         }
     }
 }
@@ -85,7 +102,7 @@ pub fn route(path: &str) -> Option<Function> {
     Function::ALL
         .iter()
         .map(|(f, _)| *f)
-        .find(|f| f.routes().iter().any(|r| r.matches(path)))
+        .find(|f| f.serves(path))
 }
 
 /// Reads the configuration for local serving: like a Lambda's, except that
@@ -193,16 +210,15 @@ pub async fn build_states(
     };
     let clock = Arc::new(SystemClock);
     let outbound = Arc::new(MemoryQueue::new());
-    let worker = Arc::new(WorkerState {
-        config: config.clone(),
-        store: store.clone(),
-        outbound: match sqs(&config.outbound_queue_url) {
+    let worker = Arc::new(WorkerState::new(
+        config.clone(),
+        store.clone(),
+        match sqs(&config.outbound_queue_url) {
             Some(q) => Arc::new(q),
             None => outbound.clone(),
         },
-        catalogue: warden::agents::catalogue::catalogue(),
-        clock: clock.clone(),
-    });
+        clock.clone(),
+    ));
     let jobs: Arc<dyn Queue> = match sqs(&config.jobs_queue_url) {
         Some(q) => Arc::new(q),
         None => {
@@ -220,24 +236,22 @@ pub async fn build_states(
         jobs,
         clock.clone(),
     )?;
-    let webhooks = WebhookState {
-        config: config.clone(),
-        store: store.clone(),
-        sources: CachedSecret::fixed(sources),
+    let webhooks = WebhookState::new(
+        config.clone(),
+        store.clone(),
+        CachedSecret::fixed(sources),
         queue,
-        clock: clock.clone(),
-    };
-    let health = HealthState {
-        findings: config.findings(),
-        inventory: Inventory::from_config(&config, dynamodb_endpoint.is_none(), webhook_inventory),
-        config: config.clone(),
-        dependencies: aws
-            .as_ref()
+        clock.clone(),
+    );
+    let tables = dynamodb_endpoint.map(|_| DynamoStore::table_targets(&config.table_prefix));
+    let health = HealthState::new(
+        config.clone(),
+        Inventory::from_config(&config, tables, webhook_inventory),
+        aws.as_ref()
             .map(|aws| Arc::new(AwsDependencies::new(aws)) as _),
-        store: store.clone(),
-        samples: Default::default(),
-        clock: clock.clone(),
-    };
+        store.clone(),
+        clock.clone(),
+    );
     let health = SecurityHealthState::new(health, store.clone(), &keys)?;
     let auth = AuthState::new(config, store, &keys, clock)?;
     Ok(States {

@@ -608,7 +608,7 @@ fn jwt_key_rotate_keeps_the_old_key_verifying_and_refuses_a_second_rotation() {
     config.jwt_secret_arn = Some(arn.clone());
     let keys = block(async {
         let secrets = warden::secrets::SecretsManager::new(secrets_client(e).await);
-        warden::state::signing_keys(&config, Some(&secrets))
+        warden::wiring::signing_keys(&config, Some(&secrets))
             .await
             .unwrap()
     });

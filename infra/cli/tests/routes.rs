@@ -50,9 +50,9 @@ fn every_function_serves_exactly_the_routes_the_template_gives_it() {
     let template = template_routes();
     for (function, binary) in Function::ALL {
         let mut expected = BTreeSet::new();
-        for r in function.routes() {
-            expected.insert((r.method.to_owned(), r.path.to_owned()));
-            expected.insert(("ANY".to_owned(), r.path.to_owned()));
+        for (method, path) in function.routes() {
+            expected.insert((method.to_owned(), path.to_owned()));
+            expected.insert(("ANY".to_owned(), path.to_owned()));
         }
         assert_eq!(
             template.get(binary),

@@ -133,7 +133,8 @@ fn expiry_writes(
         )?
         .into(),
         state
-            .audit(EventType::ProposalExpired, Severity::Info, origin.clone())
+            .auditor
+            .event(EventType::ProposalExpired, Severity::Info, origin.clone())
             .subject(format!("agent:{agent_id}"))
             .detail("proposal_id", proposal_id)
             .detail("job_id", job_id)
@@ -299,7 +300,8 @@ pub async fn decide(
         });
     }
     let mut event = state
-        .audit(event_type, Severity::Info, origin.clone())
+        .auditor
+        .event(event_type, Severity::Info, origin.clone())
         .actor(caller.id())
         .subject(format!("agent:{}", proposal.agent_id))
         .detail("proposal_id", proposal_id)

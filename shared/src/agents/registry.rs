@@ -32,7 +32,8 @@ pub async fn add_workspace(
         created_at: registry.clock.now_secs(),
     };
     let event = registry
-        .audit(EventType::WorkspaceCreated, Severity::Info, origin)
+        .auditor
+        .event(EventType::WorkspaceCreated, Severity::Info, origin)
         .subject(format!("workspace:{}", record.workspace_id))
         .detail("name", record.name.clone());
     let writes = vec![
@@ -95,7 +96,8 @@ pub async fn register_agent(
         updated_at: now,
     };
     let event = registry
-        .audit(EventType::AgentRegistered, Severity::Info, origin)
+        .auditor
+        .event(EventType::AgentRegistered, Severity::Info, origin)
         .subject(format!("agent:{}", record.agent_id))
         .detail("agent_type", record.agent_type.as_str())
         .detail("maturity", record.maturity.as_str())
@@ -137,7 +139,8 @@ pub async fn set_maturity(
 ) -> Result<AgentRecord> {
     let before = existing(registry, agent_id).await?;
     let event = registry
-        .audit(EventType::AgentMaturityChanged, Severity::Info, origin)
+        .auditor
+        .event(EventType::AgentMaturityChanged, Severity::Info, origin)
         .subject(format!("agent:{agent_id}"))
         .detail("from", before.maturity.as_str())
         .detail("to", maturity.as_str());
@@ -175,7 +178,8 @@ pub async fn set_enabled(
         (EventType::AgentDisabled, Severity::Warning)
     };
     let event = registry
-        .audit(event_type, severity, origin)
+        .auditor
+        .event(event_type, severity, origin)
         .subject(format!("agent:{agent_id}"));
     let write = AgentWrite::SetEnabled {
         agent_id: agent_id.clone(),

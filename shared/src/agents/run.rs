@@ -16,9 +16,9 @@ use sha2::{Digest as _, Sha256};
 use super::governance::{self, Verdict};
 use super::proposals::{PROPOSAL_WINDOW_SECS, expire_if_due};
 use crate::audit::{AuditEvent, EventType, Origin, Severity};
-use crate::auth::api_keys::{KeyCaller, KeyRefusal, refuse_key};
+use crate::auth::api_keys::{KeyRefusal, refuse_key};
+pub use crate::auth::bearer::Caller;
 use crate::clock::{rfc3339, ulid_at};
-use crate::domain::Role;
 use crate::domain::agents::{
     AgentId, IdempotencyRecord, JobRecord, JobStatus, ProposalRecord, ProposalStatus, WorkspaceId,
     is_generated_id,
@@ -34,36 +34,6 @@ pub const IDEMPOTENCY_TTL_SECS: i64 = 24 * 3600;
 
 /// The longest `Idempotency-Key` accepted.
 pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
-
-/// Who is asking.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Caller {
-    /// A person, by bearer token.
-    User {
-        /// The user id (`sub`).
-        user_id: String,
-        /// The token's roles.
-        roles: Vec<Role>,
-    },
-    /// A service or agent, by API key.
-    Key(KeyCaller),
-}
-
-impl Caller {
-    /// The caller as recorded on jobs and in idempotency keys:
-    /// `user:<id>` or `key:<id>`.
-    pub fn id(&self) -> String {
-        match self {
-            Caller::User { user_id, .. } => format!("user:{user_id}"),
-            Caller::Key(k) => format!("key:{}", k.key_id),
-        }
-    }
-
-    /// Whether the caller is a person holding one of `roles`.
-    pub fn has_role(&self, roles: &[Role]) -> bool {
-        matches!(self, Caller::User { roles: held, .. } if held.iter().any(|r| roles.contains(r)))
-    }
-}
 
 /// The body of a run request.
 #[derive(Debug, Clone, PartialEq)]
@@ -178,7 +148,8 @@ pub async fn submit(
 ) -> Result<Accepted> {
     let blocked = |rule: &str| {
         state
-            .audit(
+            .auditor
+            .event(
                 EventType::AgentRunBlocked,
                 Severity::Warning,
                 origin.clone(),
@@ -291,7 +262,8 @@ pub async fn submit(
         None => EventType::AgentRunRequested,
     };
     let mut event = state
-        .audit(event_type, Severity::Info, origin.clone())
+        .auditor
+        .event(event_type, Severity::Info, origin.clone())
         .actor(caller.id())
         .subject(format!("agent:{agent}"))
         .detail("job_id", job_id.clone())
@@ -424,7 +396,8 @@ pub(crate) async fn enqueue(
     }
     writes.push(
         state
-            .audit(EventType::AgentRunFailed, Severity::Warning, origin.clone())
+            .auditor
+            .event(EventType::AgentRunFailed, Severity::Warning, origin.clone())
             .subject(format!("agent:{agent_id}"))
             .detail("job_id", job_id)
             .detail("reason", "not_queued")

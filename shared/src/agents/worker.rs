@@ -312,7 +312,8 @@ async fn fail(
     now_ms: i64,
 ) -> Result<()> {
     let event = state
-        .audit(EventType::AgentRunFailed, Severity::Warning, origin.clone())
+        .auditor
+        .event(EventType::AgentRunFailed, Severity::Warning, origin.clone())
         .subject(format!("agent:{}", job.agent_id))
         .detail("job_id", job.job_id.clone())
         .detail("reason", kind.to_owned());
@@ -330,7 +331,8 @@ async fn block(
     now_ms: i64,
 ) -> Result<()> {
     let event = state
-        .audit(
+        .auditor
+        .event(
             EventType::AgentRunBlocked,
             Severity::Warning,
             origin.clone(),

@@ -12,14 +12,12 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
 use rand::RngCore as _;
 use secrecy::{ExposeSecret as _, SecretString};
-use sha2::Sha256;
 use subtle::ConstantTimeEq as _;
 
+pub use super::pepper::Pepper;
 use crate::audit::{EventType, Origin, Severity};
-use crate::config::MIN_PEPPER_BYTES;
 use crate::domain::agents::{AgentId, ApiKeyRecord};
 use crate::ratelimit::{Decision, Gcra, acquire_from};
 use crate::state::Registry;
@@ -43,50 +41,6 @@ pub const DEFAULT_RATE_LIMIT_PER_HOUR: u32 = 1000;
 
 /// The longest secret part accepted when parsing (ours are 43 characters).
 const MAX_SECRET_CHARS: usize = 128;
-
-type HmacSha256 = Hmac<Sha256>;
-
-/// The pepper key secrets are HMACed under. Its bytes are never shown.
-#[derive(Clone)]
-pub struct Pepper(HmacSha256);
-
-impl std::fmt::Debug for Pepper {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Pepper([redacted])")
-    }
-}
-
-impl Pepper {
-    /// A pepper from its secret text; at least 32 bytes.
-    pub fn new(secret: &SecretString) -> Result<Self> {
-        let bytes = secret.expose_secret().as_bytes();
-        if bytes.len() < MIN_PEPPER_BYTES {
-            return Err(Error::Config(format!(
-                "the API-key pepper is shorter than {MIN_PEPPER_BYTES} bytes"
-            )));
-        }
-        HmacSha256::new_from_slice(bytes)
-            .map(Self)
-            .map_err(|e| Error::Config(format!("the API-key pepper is unusable: {e}")))
-    }
-
-    /// A random pepper for this process only (development without one
-    /// configured): keys made under it die with the process.
-    pub fn generate() -> Self {
-        // One block (64 bytes) of key: the HMAC key size that needs no
-        // hashing or padding, so building it cannot fail.
-        let mut bytes = [0u8; 64];
-        rand::rngs::OsRng.fill_bytes(&mut bytes);
-        Self(<HmacSha256 as hmac::digest::KeyInit>::new(&bytes.into()))
-    }
-
-    /// HMAC-SHA256 of `secret`, hex.
-    fn tag(&self, secret: &str) -> String {
-        let mut mac = self.0.clone();
-        mac.update(secret.as_bytes());
-        hex::encode(mac.finalize().into_bytes())
-    }
-}
 
 /// A key split into its id and secret.
 pub struct ParsedKey {
@@ -206,7 +160,8 @@ pub async fn store_key(
         tat: None,
     };
     let event = registry
-        .audit(EventType::ApiKeyCreated, Severity::Info, origin)
+        .auditor
+        .event(EventType::ApiKeyCreated, Severity::Info, origin)
         .subject(format!("key:{}", record.key_id))
         .detail("owner", spec.owner.as_str())
         .detail("scopes", spec.scopes.clone())
@@ -227,7 +182,8 @@ pub async fn store_key(
 pub async fn revoke_key(registry: &Registry, origin: Origin, key_id: &str) -> Result<()> {
     let now = registry.clock.now_secs();
     let event = registry
-        .audit(EventType::ApiKeyRevoked, Severity::Info, origin)
+        .auditor
+        .event(EventType::ApiKeyRevoked, Severity::Info, origin)
         .subject(format!("key:{key_id}"));
     let writes = vec![
         ApiKeyWrite::Revoke {
@@ -304,7 +260,8 @@ pub async fn refuse_key(
     error: Error,
 ) -> Error {
     let mut event = registry
-        .audit(EventType::ApiKeyRejected, Severity::Warning, origin.clone())
+        .auditor
+        .event(EventType::ApiKeyRejected, Severity::Warning, origin.clone())
         .detail("reason", refusal.as_str());
     if let Some(id) = key_id {
         event = event.actor(format!("key:{id}"));

@@ -21,6 +21,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::verified::VerifiedTokens;
+use crate::config::{Config, Findings, check_jwt_key};
 use crate::domain::Role;
 use crate::secrets::SecretVersion;
 use crate::secrets::cache::CachedSecret;
@@ -138,6 +139,24 @@ impl std::fmt::Debug for TokenCodec {
 }
 
 impl TokenCodec {
+    /// The codec over `keys` for `config`'s issuer, audience and lifetime,
+    /// each key checked first (length, known defaults): what every state
+    /// that verifies access tokens builds.
+    pub fn checked(config: &Config, keys: &[SecretVersion]) -> Result<Self> {
+        Findings(
+            keys.iter()
+                .map(|k| check_jwt_key(&k.value, "the signing key set"))
+                .collect(),
+        )
+        .into_result()?;
+        Self::new(
+            keys,
+            &config.issuer,
+            &config.audience,
+            config.access_ttl_secs,
+        )
+    }
+
     /// A codec over secret versions: the current one signs, all verify.
     /// Fails when there is no current version.
     pub fn new(

@@ -269,7 +269,8 @@ async fn start_session(
     };
     let rehashed = new_password_hash.is_some();
     let event = state
-        .audit(EventType::LoginSuccess, Severity::Info, ctx)
+        .auditor
+        .event(EventType::LoginSuccess, Severity::Info, ctx)
         .actor(&user.user_id)
         .detail("session_id", session_id.as_str())
         .detail("rehashed", rehashed);
@@ -297,7 +298,8 @@ async fn refuse_rate_limited(
     retry_after: Duration,
 ) -> Result<TokenPair> {
     let event = state
-        .audit(EventType::LoginRateLimited, Severity::Warning, ctx)
+        .auditor
+        .event(EventType::LoginRateLimited, Severity::Warning, ctx)
         .subject(username.as_str())
         .detail("limit", limit);
     state.store.transact(vec![event.into()]).await?;
@@ -319,7 +321,8 @@ async fn refuse_login(
         Some(_) => LoginRefusal::BadPassword,
     };
     let mut event = state
-        .audit(EventType::LoginFailed, Severity::Warning, ctx)
+        .auditor
+        .event(EventType::LoginFailed, Severity::Warning, ctx)
         .subject(username.as_str())
         .detail("reason", reason.as_str())
         .detail("consecutive_failures", failures.failures.saturating_add(1));
@@ -404,7 +407,8 @@ pub async fn refresh(
         used.drain(..used.len() - REMEMBERED_REFRESH_TOKENS);
     }
     let event = state
-        .audit(EventType::TokenRefreshed, Severity::Info, ctx)
+        .auditor
+        .event(EventType::TokenRefreshed, Severity::Info, ctx)
         .actor(&session.user_id)
         .detail("session_id", session.session_id.as_str());
     let writes: Vec<Write> = vec![
@@ -448,7 +452,8 @@ async fn refuse_refresh(
     reason: RefreshRefusal,
 ) -> Result<TokenPair> {
     let mut event = state
-        .audit(EventType::RefreshFailed, Severity::Warning, ctx)
+        .auditor
+        .event(EventType::RefreshFailed, Severity::Warning, ctx)
         .detail("reason", reason.as_str());
     if let Some(p) = presented {
         event = event
@@ -468,7 +473,8 @@ async fn revoke_reused_session(
 ) -> Result<TokenPair> {
     let now = state.clock.now_secs();
     let event = state
-        .audit(EventType::RefreshTokenReused, Severity::Critical, ctx)
+        .auditor
+        .event(EventType::RefreshTokenReused, Severity::Critical, ctx)
         .actor(&session.user_id)
         .detail("session_id", session.session_id.as_str())
         .detail("action", "session_revoked");
@@ -523,7 +529,8 @@ pub async fn create_user(
         created_at: now,
     };
     let event = accounts
-        .audit(EventType::UserCreated, Severity::Info, origin)
+        .auditor
+        .event(EventType::UserCreated, Severity::Info, origin)
         .subject(&user.user_id)
         .detail("username", username.as_str())
         .detail(

@@ -7,16 +7,21 @@
 //! - [`jwt`]: access token issue and verification.
 //! - [`verified`]: the bounded cache of tokens already verified (never of
 //!   their revocation).
-//! - [`tokens`]: refresh tokens and the bearer-token check every
-//!   authenticated endpoint and the authorizer use.
+//! - [`bearer`]: the one bearer check: a request's access token (or, for
+//!   agent runs, API key) turned into an authenticated caller, with the
+//!   revocation read, the roles and the key's scopes.
+//! - [`pepper`]: the pepper API-key secrets are HMACed under.
+//! - [`tokens`]: refresh tokens.
 //! - [`login`]: login, refresh, account back-off, user creation.
 //! - [`revocation`]: every rule that decides whether a token or session
 //!   still stands, and every operation that revokes.
 
 pub mod api_keys;
+pub mod bearer;
 pub mod jwt;
 pub mod login;
 pub mod password;
+pub mod pepper;
 pub mod revocation;
 pub mod tokens;
 pub mod verified;

@@ -17,13 +17,13 @@
 //!
 //! [`RevocationState::refuses_token`] and [`RevocationState::refuses_session`]
 //! are the two rules; the bearer check
-//! ([`crate::auth::tokens::authenticate`]) and refresh apply them.
+//! ([`crate::auth::bearer::Bearer::token`]) and refresh apply them.
 
 use serde::Serialize;
 
 use crate::audit::{EventType, Origin, Severity};
 use crate::auth::jwt::{AccessClaims, LEEWAY_SECS};
-use crate::auth::tokens::{RefreshToken, authenticate, hashes_equal};
+use crate::auth::tokens::{RefreshToken, hashes_equal};
 use crate::domain::{RevocationState, Role, SessionRecord, Username};
 use crate::http::RequestContext;
 use crate::state::{Accounts, AuthState};
@@ -121,7 +121,7 @@ pub async fn revoke_token(
     // A live access token passes exactly the check every endpoint applies;
     // anything else may still be a refresh token (an access token never
     // parses as one).
-    let access = match authenticate(state, token).await {
+    let access = match state.bearer().token(token).await {
         Ok(claims) => Some(claims),
         Err(Error::Unauthorized) => None,
         Err(e) => return Err(e),
@@ -131,7 +131,8 @@ pub async fn revoke_token(
             return Ok(0);
         }
         let event = state
-            .audit(EventType::TokenRevoked, Severity::Info, ctx)
+            .auditor
+            .event(EventType::TokenRevoked, Severity::Info, ctx)
             .actor(&caller.sub)
             .subject(&claims.sub)
             .detail("kind", "access")
@@ -168,7 +169,8 @@ pub async fn revoke_token(
         return Ok(0);
     }
     let event = state
-        .audit(EventType::TokenRevoked, Severity::Info, ctx)
+        .auditor
+        .event(EventType::TokenRevoked, Severity::Info, ctx)
         .actor(&caller.sub)
         .subject(&session.user_id)
         .detail("kind", "refresh")
@@ -203,7 +205,7 @@ async fn live_sessions(
 /// `GET /auth/sessions`: the caller's live sessions, newest first.
 pub async fn list_sessions(state: &AuthState, caller: &AccessClaims) -> Result<Vec<SessionView>> {
     let now = state.clock.now_secs();
-    // The caller's token just passed `authenticate`, so its `gen` is the
+    // The caller's token just passed the bearer check, so its `gen` is the
     // user's current generation: no second read of it is needed.
     let mut sessions = live_sessions(state, &caller.sub, caller.r#gen, now).await?;
     sessions.sort_by(|a, b| b.session_id.cmp(&a.session_id));
@@ -242,7 +244,8 @@ pub async fn revoke_session(
         return Err(not_found());
     }
     let event = state
-        .audit(EventType::SessionRevoked, Severity::Info, ctx)
+        .auditor
+        .event(EventType::SessionRevoked, Severity::Info, ctx)
         .actor(&caller.sub)
         .subject(&caller.sub)
         .detail("session_id", session_id);
@@ -442,7 +445,8 @@ pub async fn enable_user(
         .await?
         .ok_or_else(|| Error::NotFound(format!("no user {username}")))?;
     let event = accounts
-        .audit(EventType::UserEnabled, Severity::Warning, origin)
+        .auditor
+        .event(EventType::UserEnabled, Severity::Warning, origin)
         .actor(actor)
         .subject(&user.user_id)
         .detail("username", username.as_str());
@@ -484,7 +488,8 @@ async fn raise_generation(
             .ok_or_else(|| Error::NotFound("no such user".into()))?;
         let sessions = live_sessions(accounts, user_id, generation, now).await?;
         let mut event = accounts
-            .audit(rise.event_type, Severity::Warning, rise.origin.clone())
+            .auditor
+            .event(rise.event_type, Severity::Warning, rise.origin.clone())
             .actor(rise.actor)
             .subject(user_id)
             .detail("revoked_count", sessions.len())

@@ -1,11 +1,9 @@
-//! Refresh tokens and the bearer-token check every authenticated endpoint
-//! uses.
+//! Refresh tokens. (The bearer-token check every authenticated endpoint
+//! uses is [`crate::auth::bearer`].)
 //!
 //! A refresh token is `<user id>.<session id>.<256 random bits>`, opaque to
 //! clients. The ids let Warden find the session with one read; only the
 //! token's SHA-256 is stored, compared in constant time.
-
-use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -13,11 +11,6 @@ use rand::RngCore as _;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-
-use crate::auth::jwt::{AccessClaims, AccessTokens};
-use crate::state::AuthState;
-use crate::store::SessionStore;
-use crate::{Error, Result};
 
 /// A parsed refresh token.
 pub struct RefreshToken {
@@ -85,55 +78,6 @@ pub fn hashes_equal(a: &str, b: &str) -> bool {
     a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
-/// Extracts the token of an `Authorization: Bearer <token>` header.
-pub fn bearer_token(headers: &http::HeaderMap) -> Option<&str> {
-    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
-}
-
-/// [`authenticate`] on the request's `Authorization: Bearer` header; a
-/// missing header is [`Error::Unauthorized`].
-pub async fn authenticate_request(
-    state: &AuthState,
-    headers: &http::HeaderMap,
-) -> Result<Arc<AccessClaims>> {
-    let token = bearer_token(headers).ok_or(Error::Unauthorized)?;
-    authenticate(state, token).await
-}
-
-/// The whole check of a bearer token: signature and claims, then one
-/// consistent read of the denylist for the token's `jti`, its session and
-/// its user's `user#` record, judged by
-/// [`crate::domain::RevocationState::refuses_token`]. The signature check
-/// may come from the codec's cache of verified tokens; the denylist read
-/// never does.
-pub async fn authenticate(state: &AuthState, token: &str) -> Result<Arc<AccessClaims>> {
-    verify_bearer(&state.tokens, &*state.store, state.clock.now_secs(), token).await
-}
-
-/// [`authenticate`] for any function that holds a token codec and the
-/// denylist reads, not a whole [`AuthState`] (agent runs, for one).
-pub async fn verify_bearer(
-    tokens: &AccessTokens,
-    store: &dyn SessionStore,
-    now: i64,
-    token: &str,
-) -> Result<Arc<AccessClaims>> {
-    let claims = tokens.verify(token, now).await?;
-    let revocation = store
-        .revocation_state(&claims.jti, &claims.sid, &claims.sub)
-        .await?;
-    if revocation.refuses_token(claims.r#gen) {
-        tracing::debug!(jti = %claims.jti, "revoked access token refused");
-        return Err(Error::Unauthorized);
-    }
-    Ok(claims)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,17 +115,5 @@ mod tests {
                 "{bad}"
             );
         }
-    }
-
-    #[test]
-    fn bearer_tokens_are_read_case_insensitively() {
-        let mut headers = http::HeaderMap::new();
-        assert_eq!(bearer_token(&headers), None);
-        headers.insert("authorization", "bearer abc".parse().unwrap());
-        assert_eq!(bearer_token(&headers), Some("abc"));
-        headers.insert("authorization", "Basic abc".parse().unwrap());
-        assert_eq!(bearer_token(&headers), None);
-        headers.insert("authorization", "Bearer ".parse().unwrap());
-        assert_eq!(bearer_token(&headers), None);
     }
 }

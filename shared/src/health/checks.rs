@@ -1,5 +1,5 @@
-//! Every health check, how each is bounded in time, and the reports built
-//! from them.
+//! Every health check and how each is bounded in time; the reports built
+//! from them are [`super::endpoints`]'s.
 //!
 //! A check is one question about the deployment: is the configuration
 //! safe, does each table exist and is it `ACTIVE` with its TTL, does each
@@ -16,361 +16,23 @@
 //! Details name resources and counts, never a secret value or an SDK error
 //! text (the cause of a failed call goes to the logs).
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
-
+use super::Status;
 use super::dependencies::{SecretInfo, TableInfo};
-use super::uptime::{LONGEST_WINDOW_MS, SLOT_MS, Uptime, uptime};
-use super::{Sample, Status};
-use crate::aws::{Guards, LAMBDA_TIMEOUT, WORKER_LAMBDA_TIMEOUT};
+use super::inventory::{QueueTarget, SecretSource, WebhookInventory};
+use super::report::{CheckResult, SecretView};
 use crate::clock::rfc3339;
-use crate::config::{
-    Check, Config, DeadLetterQueues, Environment, Finding, Findings, Severity, health_worst_case,
-};
+use crate::config::{Environment, Findings, Severity};
 use crate::state::HealthState;
-use crate::store::dynamo::tables::{self, TableDef};
-use crate::store::health::{DAY_MS, day_of};
-use crate::webhook::{SchemeKind, SourceConfig, Sources};
+use crate::store::TableTarget;
+use crate::store::health::DAY_MS;
 
 /// A secret not rotated for longer than this is a warning.
 pub const ROTATION_ADVISED_DAYS: i64 = 90;
-
-/// One check's result, as `/security/health` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CheckResult {
-    /// `configuration`, `table:<suffix>`, `queue:<name>`, `secret:<name>`,
-    /// `webhooks`, or `store` on the embedded store.
-    pub name: String,
-    /// How it stands.
-    pub status: Status,
-    /// What was found.
-    pub detail: String,
-    /// How long it took, milliseconds (the timeout when it hit it).
-    pub latency_ms: u64,
-}
-
-/// `GET /security/health`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct HealthReport {
-    /// The worst check's status.
-    pub status: Status,
-    /// Every check, in a fixed order.
-    pub checks: Vec<CheckResult>,
-    /// Uptime from the probe's samples.
-    pub uptime: Uptime,
-    /// Each check's timeout, milliseconds.
-    pub check_timeout_ms: u64,
-    /// The Lambda invocation's remaining time when the report was done,
-    /// milliseconds; `None` outside Lambda. (Set by the handler.)
-    pub remaining_ms: Option<u64>,
-}
-
-/// One configuration finding as `/security/configuration` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ConfigCheck {
-    /// The check's name (see [`Check`]).
-    pub name: Check,
-    /// `failing` refuses start-up, `degraded` is a warning.
-    pub status: Status,
-    /// What was found.
-    pub detail: String,
-    /// What to do about it.
-    pub remediation: String,
-}
-
-/// One function's time budget under the AWS guards.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FunctionBudget {
-    /// The function, as `template.yaml` names its binary.
-    pub name: &'static str,
-    /// Its Lambda timeout, milliseconds.
-    pub timeout_ms: u64,
-    /// The longest it can wait on AWS in one invocation, milliseconds.
-    pub worst_case_ms: u64,
-    /// `timeout_ms - worst_case_ms` (negative: the timeout can cut it off).
-    pub margin_ms: i64,
-}
-
-/// The resource guards in force: the AWS SDK's timeouts and retries, and
-/// what they mean for each function's budget.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct GuardsReport {
-    /// `WARDEN_AWS_CONNECT_TIMEOUT_MS`.
-    pub connect_timeout_ms: u64,
-    /// `WARDEN_AWS_ATTEMPT_TIMEOUT_MS`.
-    pub attempt_timeout_ms: u64,
-    /// `WARDEN_AWS_OPERATION_TIMEOUT_MS`.
-    pub operation_timeout_ms: u64,
-    /// `WARDEN_AWS_MAX_ATTEMPTS`.
-    pub max_attempts: u32,
-    /// The SDK's retry strategy: exponential backoff with jitter.
-    pub retry_mode: &'static str,
-    /// The longest one SDK call can take, retries included.
-    pub call_worst_case_ms: u64,
-    /// The longest a request can wait on AWS before it is answered `503`.
-    pub request_worst_case_ms: u64,
-    /// `WARDEN_HEALTH_CHECK_TIMEOUT_MS`.
-    pub check_timeout_ms: u64,
-    /// Each function's timeout against its worst case.
-    pub functions: Vec<FunctionBudget>,
-}
-
-/// `GET /security/configuration`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ConfigurationReport {
-    /// The worst finding's status.
-    pub status: Status,
-    /// Every finding, passing ones included.
-    pub checks: Vec<ConfigCheck>,
-    /// The resource guards in force.
-    pub guards: GuardsReport,
-}
-
-/// One secret as `/security/secrets` shows it: never its value.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SecretView {
-    /// `jwt_key`, `api_key_pepper` or `webhook_sources`.
-    pub name: &'static str,
-    /// Whether it exists (and is not scheduled for deletion).
-    pub present: bool,
-    /// Where it comes from.
-    pub source: &'static str,
-    /// When it was created.
-    pub created_at: Option<String>,
-    /// When it was last rotated.
-    pub last_rotated_at: Option<String>,
-    /// Whole days since the last rotation, or since creation if never.
-    pub age_days: Option<i64>,
-    /// Whether Secrets Manager rotates it on a schedule.
-    pub rotation_enabled: bool,
-}
-
-/// `GET /security/secrets`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SecretsReport {
-    /// Every secret the deployment uses.
-    pub secrets: Vec<SecretView>,
-}
-
-/// One webhook source, without its secrets.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SourceSummary {
-    /// The `{source}` of `POST /webhooks/{source}`.
-    pub name: String,
-    /// The signature scheme.
-    pub scheme: &'static str,
-    /// How many secrets it has (more than one during a rotation).
-    pub secrets: usize,
-    /// Always true: verification has no switch.
-    pub enforced: bool,
-}
-
-/// `GET /security/webhooks`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct WebhooksReport {
-    /// Every configured source, by name.
-    pub sources: Vec<SourceSummary>,
-}
-
-/// The webhook sources as configured: summaries only (the secrets are
-/// counted and dropped), and what is wrong with them, if anything.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct WebhookInventory {
-    /// Each source, by name.
-    pub sources: Vec<SourceSummary>,
-    /// Why the configuration would refuse start-up, naming no secret.
-    pub problem: Option<String>,
-    /// Whether the sources came from `warden serve`'s seed file.
-    pub from_seed_file: bool,
-}
-
-impl WebhookInventory {
-    /// From the seed file's sources, which already passed validation
-    /// (`warden serve`).
-    pub fn from_sources(sources: &Sources) -> Self {
-        let sources: Vec<SourceSummary> = sources
-            .all()
-            .into_iter()
-            .map(|s| summary(&s.name, s.scheme, s.secret_count()))
-            .collect();
-        Self {
-            from_seed_file: !sources.is_empty(),
-            sources,
-            problem: None,
-        }
-    }
-
-    /// From the webhook secret's JSON text: each source's name, scheme and
-    /// number of secrets, and the validation's verdict. Parse errors are
-    /// described by position only, since the text is secret.
-    pub fn from_json(text: &str) -> Self {
-        let configs: Vec<SourceConfig> = match serde_json::from_str(text) {
-            Ok(configs) => configs,
-            Err(e) => {
-                return Self {
-                    sources: Vec::new(),
-                    from_seed_file: false,
-                    problem: Some(format!(
-                        "the webhook sources secret is not a JSON array of {{name, scheme, secrets}} (line {}, column {})",
-                        e.line(),
-                        e.column()
-                    )),
-                };
-            }
-        };
-        let mut sources: Vec<SourceSummary> = configs
-            .iter()
-            .map(|c| summary(c.name.trim(), c.scheme, c.secrets.len()))
-            .collect();
-        sources.sort_by(|a, b| a.name.cmp(&b.name));
-        // Validation's messages name sources, never secret values.
-        let problem = Sources::new(configs).err().map(|e| e.to_string());
-        Self {
-            sources,
-            problem,
-            from_seed_file: false,
-        }
-    }
-}
-
-fn summary(name: &str, scheme: SchemeKind, secrets: usize) -> SourceSummary {
-    SourceSummary {
-        name: name.to_owned(),
-        scheme: scheme.as_str(),
-        secrets,
-        enforced: true,
-    }
-}
-
-/// Where one secret comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SecretSource {
-    /// Secrets Manager, by ARN: described with DescribeSecret.
-    SecretsManager(String),
-    /// Development: from an environment variable.
-    Local(&'static str),
-    /// Development: from `warden serve`'s seed file.
-    SeedFile,
-    /// Development: generated for this process.
-    Generated,
-    /// Nowhere: outside development, a failure.
-    NotConfigured,
-}
-
-impl SecretSource {
-    fn label(&self) -> &'static str {
-        match self {
-            SecretSource::SecretsManager(_) => "secrets_manager",
-            SecretSource::Local(_) => "environment",
-            SecretSource::SeedFile => "seed_file",
-            SecretSource::Generated => "generated",
-            SecretSource::NotConfigured => "not_configured",
-        }
-    }
-}
-
-/// A queue and its dead-letter queue, as configured.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueueTarget {
-    /// `events`, `jobs` or `outbound`.
-    pub name: &'static str,
-    /// Its URL; `None` in process (`warden serve`) or not configured.
-    pub url: Option<String>,
-    /// Its dead-letter queue's URL.
-    pub dlq_url: Option<String>,
-}
-
-/// What the deployment is made of, as the checks see it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Inventory {
-    /// The DynamoDB table prefix; `None` on the embedded store.
-    pub table_prefix: Option<String>,
-    /// The three queues.
-    pub queues: Vec<QueueTarget>,
-    /// The three secrets, by name.
-    pub secrets: Vec<(&'static str, SecretSource)>,
-    /// The webhook sources.
-    pub webhooks: WebhookInventory,
-}
-
-impl Inventory {
-    /// The inventory `config` describes: DynamoDB tables unless
-    /// `embedded`, the queues and secrets it names, and `webhooks`.
-    pub fn from_config(config: &Config, embedded: bool, webhooks: WebhookInventory) -> Self {
-        let dev = config.env == Environment::Development;
-        let local_or_missing = |local: Option<SecretSource>| match (local, dev) {
-            (Some(source), true) => source,
-            (None, true) => SecretSource::Generated,
-            (_, false) => SecretSource::NotConfigured,
-        };
-        let arn_or = |arn: &Option<String>, local| {
-            arn.clone()
-                .map_or_else(|| local_or_missing(local), SecretSource::SecretsManager)
-        };
-        let DeadLetterQueues {
-            events,
-            jobs,
-            outbound,
-        } = config.dlq_urls.clone();
-        Self {
-            table_prefix: (!embedded).then(|| config.table_prefix.clone()),
-            queues: vec![
-                QueueTarget {
-                    name: "events",
-                    url: config.events_queue_url.clone(),
-                    dlq_url: events,
-                },
-                QueueTarget {
-                    name: "jobs",
-                    url: config.jobs_queue_url.clone(),
-                    dlq_url: jobs,
-                },
-                QueueTarget {
-                    name: "outbound",
-                    url: config.outbound_queue_url.clone(),
-                    dlq_url: outbound,
-                },
-            ],
-            secrets: vec![
-                (
-                    "jwt_key",
-                    arn_or(
-                        &config.jwt_secret_arn,
-                        config
-                            .jwt_secret
-                            .as_ref()
-                            .map(|_| SecretSource::Local("WARDEN_JWT_SECRET")),
-                    ),
-                ),
-                (
-                    "api_key_pepper",
-                    arn_or(
-                        &config.api_key_pepper_arn,
-                        config
-                            .api_key_pepper
-                            .as_ref()
-                            .map(|_| SecretSource::Local("WARDEN_API_KEY_PEPPER")),
-                    ),
-                ),
-                (
-                    "webhook_sources",
-                    match (&config.webhook_secrets_arn, webhooks.from_seed_file, dev) {
-                        (Some(arn), _, _) => SecretSource::SecretsManager(arn.clone()),
-                        (None, true, true) => SecretSource::SeedFile,
-                        (None, _, _) => SecretSource::NotConfigured,
-                    },
-                ),
-            ],
-            webhooks,
-        }
-    }
-}
 
 /// What one check found, before timing.
 struct Outcome {
@@ -401,10 +63,10 @@ impl Outcome {
     }
 }
 
-type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub(super) type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Runs every future at once on the current task; outputs in order.
-async fn join_all<T>(futures: Vec<Boxed<'_, T>>) -> Vec<T> {
+pub(super) async fn join_all<T>(futures: Vec<Boxed<'_, T>>) -> Vec<T> {
     let mut futures = futures;
     let mut outputs: Vec<Option<T>> = futures.iter().map(|_| None).collect();
     std::future::poll_fn(|cx| {
@@ -427,7 +89,7 @@ async fn join_all<T>(futures: Vec<Boxed<'_, T>>) -> Vec<T> {
     outputs.into_iter().flatten().collect()
 }
 
-fn millis(d: Duration) -> u64 {
+pub(super) fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
@@ -481,7 +143,7 @@ fn unreachable_detail(what: &str, err: &crate::Error) -> String {
     format!("{what} failed: no answer (the function's logs have the cause)")
 }
 
-fn status_of(severity: Severity) -> Status {
+pub(super) fn status_of(severity: Severity) -> Status {
     match severity {
         Severity::Ok => Status::Ok,
         Severity::Warning => Status::Degraded,
@@ -508,12 +170,12 @@ fn configuration_outcome(findings: &Findings) -> Outcome {
     }
 }
 
-async fn table_outcome(state: &HealthState, def: TableDef, prefix: &str) -> Outcome {
-    let name = def.name(prefix);
+async fn table_outcome(state: &HealthState, table: &TableTarget) -> Outcome {
+    let name = &table.name;
     let Some(deps) = &state.dependencies else {
         return Outcome::failing("no AWS client to describe it");
     };
-    match deps.table(&name, def.ttl).await {
+    match deps.table(name, table.ttl_attribute.is_some()).await {
         Err(e) => Outcome::failing(unreachable_detail(&format!("DescribeTable {name}"), &e)),
         Ok(None) => Outcome::failing(format!("table {name} does not exist")),
         Ok(Some(TableInfo { status, ttl })) => {
@@ -522,27 +184,22 @@ async fn table_outcome(state: &HealthState, def: TableDef, prefix: &str) -> Outc
                 "UPDATING" => Outcome::degraded(format!("{name} UPDATING")),
                 other => Outcome::failing(format!("{name} is {other}, not ACTIVE")),
             };
+            let expected = table.ttl_attribute.unwrap_or_default();
             match ttl {
                 Some((ttl_status, attribute))
-                    if ttl_status != "ENABLED"
-                        || attribute.as_deref() != Some(tables::TTL_ATTRIBUTE) =>
+                    if ttl_status != "ENABLED" || attribute.as_deref() != Some(expected) =>
                 {
                     Outcome {
                         status: state_outcome.status.max(Status::Degraded),
                         detail: format!(
-                            "{}; TTL on {} is {ttl_status}: expired items are never deleted",
+                            "{}; TTL on {expected} is {ttl_status}: expired items are never deleted",
                             state_outcome.detail,
-                            tables::TTL_ATTRIBUTE
                         ),
                     }
                 }
                 Some(_) => Outcome {
                     status: state_outcome.status,
-                    detail: format!(
-                        "{}, TTL on {} enabled",
-                        state_outcome.detail,
-                        tables::TTL_ATTRIBUTE
-                    ),
+                    detail: format!("{}, TTL on {expected} enabled", state_outcome.detail),
                 },
                 None => state_outcome,
             }
@@ -708,7 +365,7 @@ fn secret_outcome(
 
 /// Every secret, described at once, each under the timeout: its check and
 /// its view (a secret whose description timed out shows as not present).
-async fn secrets(state: &HealthState) -> Vec<(CheckResult, SecretView)> {
+pub(super) async fn secrets(state: &HealthState) -> Vec<(CheckResult, SecretView)> {
     let timeout = state.config.health_check_timeout;
     let now_ms = state.clock.now_millis();
     let dev = state.config.env == Environment::Development;
@@ -768,7 +425,7 @@ pub async fn run_checks(state: &HealthState) -> Vec<CheckResult> {
             .await,
         ]
     }));
-    match &state.inventory.table_prefix {
+    match &state.inventory.tables {
         None => checks.push(Box::pin(async move {
             vec![
                 timed("store".into(), timeout, async {
@@ -777,14 +434,14 @@ pub async fn run_checks(state: &HealthState) -> Vec<CheckResult> {
                 .await,
             ]
         })),
-        Some(prefix) => {
-            for def in tables::ALL {
+        Some(tables) => {
+            for table in tables {
                 checks.push(Box::pin(async move {
                     vec![
                         timed(
-                            format!("table:{}", def.suffix),
+                            format!("table:{}", table.suffix),
                             timeout,
-                            table_outcome(state, def, prefix),
+                            table_outcome(state, table),
                         )
                         .await,
                     ]
@@ -816,199 +473,4 @@ pub async fn run_checks(state: &HealthState) -> Vec<CheckResult> {
         ]
     }));
     join_all(checks).await.into_iter().flatten().collect()
-}
-
-/// A day of samples is cached once it ended this long ago: the probe
-/// writes at once, so nothing lands in a day after that.
-const SETTLED_MS: i64 = 10 * 60_000;
-
-/// The days of samples a warm function has already read and that can no
-/// longer change, so that a report reads only today's (and yesterday's,
-/// just after midnight) rather than 31 days each time.
-#[derive(Debug, Default)]
-pub struct SampleCache(std::sync::Mutex<BTreeMap<i64, Arc<[Sample]>>>);
-
-impl SampleCache {
-    /// Forgets every cached day: the next report reads its whole window,
-    /// as a cold start does.
-    pub fn clear(&self) {
-        self.lock().clear();
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<i64, Arc<[Sample]>>> {
-        // A poisoned lock only means a report panicked while copying: the
-        // map itself is whole.
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
-
-/// The samples of every day the 30-day window touches: cached days as
-/// they are, the others read side by side, each under the timeout. A day
-/// that cannot be read in time is left out (its minutes are unknown).
-async fn window_samples(state: &HealthState, now_ms: i64) -> Vec<Sample> {
-    let timeout = state.config.health_check_timeout;
-    let first = day_of(now_ms.saturating_sub(LONGEST_WINDOW_MS + SLOT_MS));
-    let last = day_of(now_ms);
-    let cached: Vec<(i64, Arc<[Sample]>)> = {
-        let mut cache = state.samples.lock();
-        cache.retain(|day, _| *day >= first);
-        cache.iter().map(|(d, s)| (*d, s.clone())).collect()
-    };
-    let reads: Vec<Boxed<'_, (i64, Option<Vec<Sample>>)>> = (first..=last)
-        .filter(|day| !cached.iter().any(|(d, _)| d == day))
-        .map(|day| -> Boxed<'_, _> {
-            Box::pin(async move {
-                let read = tokio::time::timeout(timeout, state.store.samples_on(day)).await;
-                match read {
-                    Ok(Ok(samples)) => (day, Some(samples)),
-                    Ok(Err(e)) => {
-                        tracing::warn!(error = %e, day, "health report: samples unreadable");
-                        (day, None)
-                    }
-                    Err(_) => {
-                        tracing::warn!(day, "health report: samples not read in time");
-                        (day, None)
-                    }
-                }
-            })
-        })
-        .collect();
-    let read = join_all(reads).await;
-    let mut samples: Vec<Sample> = cached.iter().flat_map(|(_, s)| s.iter().cloned()).collect();
-    let mut cache = state.samples.lock();
-    for (day, day_samples) in read {
-        let Some(day_samples) = day_samples else {
-            continue;
-        };
-        let settled = (day + 1).saturating_mul(DAY_MS).saturating_add(SETTLED_MS) <= now_ms;
-        if settled {
-            cache.insert(day, day_samples.clone().into());
-        }
-        samples.extend(day_samples);
-    }
-    samples
-}
-
-/// `GET /security/health`: every check and, read at the same time under
-/// the same timeout, uptime from the probe's samples (a day of samples
-/// that cannot be read in time counts as unknown; the HealthSamples
-/// table's own check says why).
-pub async fn health_report(state: &HealthState) -> HealthReport {
-    let timeout = state.config.health_check_timeout;
-    let now_ms = state.clock.now_millis();
-    let (checks, samples) = tokio::join!(run_checks(state), window_samples(state, now_ms));
-    HealthReport {
-        status: Status::worst(checks.iter().map(|c| c.status)),
-        checks,
-        uptime: uptime(&samples, now_ms),
-        check_timeout_ms: millis(timeout),
-        remaining_ms: None,
-    }
-}
-
-/// The guards in force and each function's budget under them.
-pub fn guards_report(guards: &Guards, check_timeout: Duration) -> GuardsReport {
-    let request = guards.request_worst_case();
-    let signed = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
-    let budget_of = |name, timeout: Duration, worst: Duration| FunctionBudget {
-        name,
-        timeout_ms: millis(timeout),
-        worst_case_ms: millis(worst),
-        margin_ms: signed(timeout).saturating_sub(signed(worst)),
-    };
-    let budget = |name, worst| budget_of(name, LAMBDA_TIMEOUT, worst);
-    let health = health_worst_case(check_timeout, guards);
-    GuardsReport {
-        connect_timeout_ms: millis(guards.connect_timeout),
-        attempt_timeout_ms: millis(guards.attempt_timeout),
-        operation_timeout_ms: millis(guards.operation_timeout),
-        max_attempts: guards.max_attempts,
-        retry_mode: "standard",
-        call_worst_case_ms: millis(guards.call_worst_case()),
-        request_worst_case_ms: millis(request),
-        check_timeout_ms: millis(check_timeout),
-        functions: vec![
-            budget("login", request),
-            budget("revoke", request),
-            budget("authorizer", request),
-            budget("webhook-receive", request),
-            budget("agent-run", request),
-            // One bearer-token read, then the checks side by side.
-            budget("security-health", health),
-            // The checks beside the previous sample's read, then the write.
-            budget("health-probe", health),
-            // Per job: its 4 AWS calls (read, start, outbound message, end).
-            // The action runs under what the invocation has left, and a job
-            // that cannot start in time is left to SQS.
-            budget_of(
-                "agent-worker",
-                WORKER_LAMBDA_TIMEOUT,
-                guards.call_worst_case().saturating_mul(4),
-            ),
-        ],
-    }
-}
-
-/// `GET /security/configuration`: the start-up findings (warnings
-/// included), each secret's rotation (DescribeSecret, under the timeout),
-/// and the guards.
-pub async fn configuration_report(state: &HealthState) -> ConfigurationReport {
-    let mut findings = state.findings.0.clone();
-    findings.extend(rotation_findings(&secrets(state).await));
-    let checks: Vec<ConfigCheck> = findings
-        .into_iter()
-        .map(|f| ConfigCheck {
-            name: f.check,
-            status: status_of(f.severity),
-            detail: f.message,
-            remediation: f.remediation,
-        })
-        .collect();
-    ConfigurationReport {
-        status: Status::worst(checks.iter().map(|c| c.status)),
-        checks,
-        guards: guards_report(&state.config.aws, state.config.health_check_timeout),
-    }
-}
-
-/// The `secret_rotation` findings: one per secret in Secrets Manager.
-fn rotation_findings(secrets: &[(CheckResult, SecretView)]) -> Vec<Finding> {
-    secrets
-        .iter()
-        .filter(|(_, view)| view.source == "secrets_manager")
-        .map(|(check, view)| match view.age_days {
-            Some(age) if age > ROTATION_ADVISED_DAYS => Finding::new(
-                Check::SecretRotation,
-                Severity::Warning,
-                format!("the {} secret was not rotated in {age} days", view.name),
-                "rotate it (a new version in Secrets Manager); warm functions pick it up at their next cold start",
-            ),
-            Some(age) => Finding::ok(
-                Check::SecretRotation,
-                format!("the {} secret was rotated {age} day(s) ago", view.name),
-            ),
-            None => Finding::new(
-                Check::SecretRotation,
-                Severity::Warning,
-                format!("the age of the {} secret is unknown: {}", view.name, check.detail),
-                "check that the secret exists and the function may describe it",
-            ),
-        })
-        .collect()
-}
-
-/// `GET /security/secrets`.
-pub async fn secrets_report(state: &HealthState) -> SecretsReport {
-    SecretsReport {
-        secrets: secrets(state).await.into_iter().map(|(_, v)| v).collect(),
-    }
-}
-
-/// `GET /security/webhooks`.
-pub fn webhooks_report(state: &HealthState) -> WebhooksReport {
-    WebhooksReport {
-        sources: state.inventory.webhooks.sources.clone(),
-    }
 }

@@ -1,20 +1,31 @@
 //! The security health report: what is checked, how each check is bounded
 //! in time, how the checks add up to one status, and uptime.
 //!
+//! - [`inventory`]: what the deployment is made of, as the checks see it
+//!   (the store's tables as its adapter lists them, the queues, the
+//!   secrets and where each comes from, the webhook sources' summaries).
 //! - [`checks`]: every check (configuration, tables, queues, secrets,
-//!   webhook sources), each run concurrently under its own timeout, and the
-//!   reports of `/security/health`, `/security/configuration`,
-//!   `/security/secrets` and `/security/webhooks`.
+//!   webhook sources), each run concurrently under its own timeout.
+//! - [`samples`]: the probe's samples a report reads, settled days cached.
+//! - [`report`]: the reports' shapes, as the endpoints answer them.
+//! - [`endpoints`]: the reports of `/security/health`,
+//!   `/security/configuration`, `/security/secrets` and
+//!   `/security/webhooks`, assembled.
 //! - [`dependencies`]: the port the checks describe AWS resources through
 //!   (DescribeTable, DescribeTimeToLive, GetQueueAttributes,
-//!   DescribeSecret; never a secret's value), and its SDK adapter.
+//!   DescribeSecret; never a secret's value); its SDK adapter is
+//!   [`crate::aws::dependencies`].
 //! - [`probe`]: the scheduled probe: one sample per run, and an audit
 //!   event on each change of status.
 //! - [`uptime`]: pure arithmetic over the stored samples.
 
 pub mod checks;
 pub mod dependencies;
+pub mod endpoints;
+pub mod inventory;
 pub mod probe;
+pub mod report;
+pub mod samples;
 pub mod uptime;
 
 use serde::Serialize;

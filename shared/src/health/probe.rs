@@ -9,7 +9,8 @@
 //! `HEALTH_RECOVERED` when it becomes `ok` again. The first sample ever
 //! audits only a status other than `ok`.
 
-use super::checks::{CheckResult, run_checks};
+use super::checks::run_checks;
+use super::report::CheckResult;
 use super::uptime::SLOT_MS;
 use super::{Sample, Status};
 use crate::Result;
@@ -103,7 +104,8 @@ pub async fn probe(state: &HealthState, origin: Origin, at_ms: i64) -> Result<Pr
     let change = transition(previous.as_ref().map(|p| p.status), status);
     if let Some((event_type, severity)) = change {
         let event = state
-            .audit(event_type, severity, origin)
+            .auditor
+            .event(event_type, severity, origin)
             .actor(PROBE_ACTOR)
             .detail("status", status.as_str())
             .detail(

@@ -1,6 +1,7 @@
 //! Every storage key Warden builds, in one place, so that the shape of a key
 //! is decided once and both adapters agree on it.
 
+use crate::audit::AUDIT_SHARDS;
 use crate::domain::Username;
 
 /// A RevokedTokens denylist key.
@@ -80,6 +81,35 @@ pub fn health_day(day: i64) -> String {
         .unwrap_or(time::Date::MIN);
     format!(
         "probe#{:04}-{:02}-{:02}",
+        date.year(),
+        u8::from(date.month()),
+        date.day()
+    )
+}
+
+/// The AuditLog partition key of an event: `YYYY-MM-DD#<shard>`, the UTC
+/// day of `at_millis` and the shard derived from the event id (FNV-1a:
+/// cheap and stable across releases, unlike std's hasher), so one day's
+/// writes spread over [`AUDIT_SHARDS`] partitions.
+pub fn audit_bucket(at_millis: i64, event_id: &str) -> String {
+    let hash = event_id.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    audit_day_bucket(at_millis.div_euclid(86_400_000), hash % AUDIT_SHARDS)
+}
+
+/// Every AuditLog partition that can hold events of `day` (days since the
+/// epoch, UTC): one per shard.
+pub fn audit_day_buckets(day: i64) -> impl Iterator<Item = String> {
+    (0..AUDIT_SHARDS).map(move |shard| audit_day_bucket(day, shard))
+}
+
+fn audit_day_bucket(day: i64, shard: u32) -> String {
+    let date = time::OffsetDateTime::from_unix_timestamp(day.saturating_mul(86_400))
+        .map(|t| t.date())
+        .unwrap_or(time::Date::MIN);
+    format!(
+        "{:04}-{:02}-{:02}#{shard}",
         date.year(),
         u8::from(date.month()),
         date.day()

@@ -49,6 +49,19 @@ pub use self::webhooks::{Claim, DeliveryStore, WebhookWrite};
 use crate::Result;
 use crate::audit::AuditEvent;
 
+/// One table a store keeps its items in, as the health checks describe it:
+/// the adapter lists its own ([`dynamo::DynamoStore::table_targets`]), so
+/// the checks never depend on the adapter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableTarget {
+    /// Its short name, as the check is named: `table:<suffix>`.
+    pub suffix: &'static str,
+    /// Its full name (the deployment's prefix and the suffix).
+    pub name: String,
+    /// The attribute its items expire by (DynamoDB TTL), if they do.
+    pub ttl_attribute: Option<&'static str>,
+}
+
 /// A state change of any domain. [`Transactions::transact`] applies a list
 /// of them all or nothing.
 #[derive(Debug, Clone, PartialEq)]

@@ -18,19 +18,20 @@
 
 pub mod github;
 pub mod rotation;
+pub mod scheme;
 pub mod slack;
+pub mod sources;
 pub mod standard;
 pub mod stripe;
 
-use std::collections::HashMap;
+pub use scheme::{Rejection, Scheme, SchemeKind, SigningKey, TOLERANCE_SECS, Verified};
+pub(crate) use scheme::{check_timestamp, header, hex32, json_field, verify_any};
+pub use sources::{Source, SourceConfig, Sources};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use hmac::{Hmac, Mac};
-use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq as _;
 
 use crate::audit::{EventType, Severity};
 use crate::http::RequestContext;
@@ -41,91 +42,10 @@ use crate::{Error, Result};
 
 /// The largest body accepted, in bytes (256 KiB, as `infra/openapi.yaml` says).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
-/// How far a signed timestamp may be from now, either way, in seconds.
-pub const TOLERANCE_SECS: i64 = 300;
 /// How long a delivery id is remembered, in seconds (7 days).
 pub const DEDUPE_SECS: i64 = 7 * 86_400;
 /// The longest delivery id accepted.
 const MAX_DELIVERY_ID: usize = 200;
-
-type HmacSha256 = Hmac<Sha256>;
-
-/// An HMAC-SHA256 key, ready to use; its bytes are never shown.
-#[derive(Clone)]
-pub struct SigningKey(HmacSha256);
-
-impl std::fmt::Debug for SigningKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SigningKey([redacted])")
-    }
-}
-
-impl SigningKey {
-    /// A key over `bytes`.
-    pub fn new(bytes: &[u8]) -> Self {
-        // HMAC takes keys of any length; this cannot fail.
-        Self(
-            HmacSha256::new_from_slice(bytes)
-                .unwrap_or_else(|_| unreachable!("HMAC accepts any key length")),
-        )
-    }
-
-    /// The MAC of the concatenated `parts`.
-    pub fn sign(&self, parts: &[&[u8]]) -> [u8; 32] {
-        let mut mac = self.0.clone();
-        for part in parts {
-            mac.update(part);
-        }
-        mac.finalize().into_bytes().into()
-    }
-
-    /// Whether `expected` is the MAC of `parts`, compared in constant time.
-    pub fn verify(&self, parts: &[&[u8]], expected: &[u8]) -> bool {
-        let mut mac = self.0.clone();
-        for part in parts {
-            mac.update(part);
-        }
-        mac.verify_slice(expected).is_ok()
-    }
-}
-
-/// Why a scheme refused a delivery's signature. Only the reason's name is
-/// ever recorded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rejection {
-    /// A required header is missing.
-    MissingSignature,
-    /// A header is present but not of the scheme's form.
-    MalformedSignature,
-    /// No signature matches any configured secret.
-    BadSignature,
-    /// The signed timestamp is more than five minutes off.
-    Stale,
-    /// The delivery carries no usable id.
-    MissingDeliveryId,
-}
-
-impl Rejection {
-    /// The reason as recorded in the audit log.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Rejection::MissingSignature => "missing_signature",
-            Rejection::MalformedSignature => "malformed_signature",
-            Rejection::BadSignature => "bad_signature",
-            Rejection::Stale => "stale",
-            Rejection::MissingDeliveryId => "missing_delivery_id",
-        }
-    }
-
-    fn into_error(self) -> Error {
-        match self {
-            Rejection::MissingDeliveryId => {
-                Error::BadRequest("the delivery carries no usable id".into())
-            }
-            _ => Error::Unauthorized,
-        }
-    }
-}
 
 /// Why intake refused a delivery, as recorded in its `WEBHOOK_REJECTED`
 /// audit event.
@@ -159,205 +79,6 @@ impl RejectReason {
             RejectReason::BadDeliveryId => "bad_delivery_id",
             RejectReason::Replay => "replay",
         }
-    }
-}
-
-/// What a verified delivery says about itself.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verified {
-    /// The provider's id of this delivery; retries repeat it.
-    pub delivery_id: String,
-    /// The event type, when the provider names one.
-    pub event_type: String,
-    /// Slack's `url_verification` challenge, to be echoed back.
-    pub challenge: Option<String>,
-}
-
-/// A signature scheme.
-pub trait Scheme: Send + Sync {
-    /// Checks `body` (the exact bytes received) against `headers` with any of
-    /// `keys`, at `now` (epoch seconds).
-    fn verify(
-        &self,
-        headers: &http::HeaderMap,
-        body: &[u8],
-        keys: &[SigningKey],
-        now: i64,
-    ) -> Result<Verified, Rejection>;
-}
-
-/// The schemes Warden knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SchemeKind {
-    /// `X-Slack-Signature: v0=<hex>` over `v0:{timestamp}:{body}`.
-    Slack,
-    /// `X-Hub-Signature-256: sha256=<hex>` over the body.
-    Github,
-    /// `Stripe-Signature: t=..,v1=..` over `{t}.{body}`.
-    Stripe,
-    /// Standard Webhooks: `webhook-signature: v1,<base64>` over `{id}.{timestamp}.{body}`.
-    Standard,
-}
-
-impl SchemeKind {
-    /// The scheme's verifier.
-    pub fn scheme(self) -> &'static dyn Scheme {
-        match self {
-            SchemeKind::Slack => &slack::Slack,
-            SchemeKind::Github => &github::GitHub,
-            SchemeKind::Stripe => &stripe::Stripe,
-            SchemeKind::Standard => &standard::Standard,
-        }
-    }
-
-    /// The scheme's name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SchemeKind::Slack => "slack",
-            SchemeKind::Github => "github",
-            SchemeKind::Stripe => "stripe",
-            SchemeKind::Standard => "standard",
-        }
-    }
-}
-
-/// A source as configured: the seed file's `webhook_sources` entries, or
-/// the Secrets Manager secret's JSON array.
-#[derive(Debug, Deserialize)]
-pub struct SourceConfig {
-    /// The `{source}` of `POST /webhooks/{source}`.
-    pub name: String,
-    /// The signature scheme.
-    pub scheme: SchemeKind,
-    /// One or more secrets; any may match (rotation).
-    #[serde(default)]
-    pub secrets: Vec<SecretString>,
-}
-
-/// A configured source, its keys ready.
-#[derive(Debug)]
-pub struct Source {
-    /// The source name.
-    pub name: String,
-    /// The signature scheme.
-    pub scheme: SchemeKind,
-    keys: Vec<SigningKey>,
-}
-
-impl Source {
-    /// The number of secrets configured.
-    pub fn secret_count(&self) -> usize {
-        self.keys.len()
-    }
-
-    /// Checks a delivery's signature with this source's scheme and any of
-    /// its secrets, as intake does.
-    pub fn verify(
-        &self,
-        headers: &http::HeaderMap,
-        body: &[u8],
-        now: i64,
-    ) -> Result<Verified, Rejection> {
-        self.scheme.scheme().verify(headers, body, &self.keys, now)
-    }
-}
-
-/// Every configured source, by name.
-#[derive(Debug, Default)]
-pub struct Sources(HashMap<String, Source>);
-
-impl Sources {
-    /// Validates and prepares sources. A source without a secret, a
-    /// Standard Webhooks secret not of the form `whsec_<base64>`, an empty
-    /// or duplicate name refuse start-up.
-    pub fn new(configs: Vec<SourceConfig>) -> Result<Self> {
-        let mut sources = HashMap::new();
-        for config in configs {
-            let name = config.name.trim().to_owned();
-            if name.is_empty()
-                || name.len() > 64
-                || !name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            {
-                return Err(Error::Config(format!(
-                    "webhook source name {name:?} must be 1 to 64 letters, digits, '-' or '_'"
-                )));
-            }
-            if config.secrets.is_empty() {
-                return Err(Error::Config(format!(
-                    "webhook source {name:?} has no secret"
-                )));
-            }
-            let keys = config
-                .secrets
-                .iter()
-                .map(|secret| key_for(config.scheme, secret, &name))
-                .collect::<Result<Vec<_>>>()?;
-            let source = Source {
-                name: name.clone(),
-                scheme: config.scheme,
-                keys,
-            };
-            if sources.insert(name.clone(), source).is_some() {
-                return Err(Error::Config(format!(
-                    "webhook source {name:?} is configured twice"
-                )));
-            }
-        }
-        Ok(Self(sources))
-    }
-
-    /// Parses the JSON array `[{"name", "scheme", "secrets": [...]}]`.
-    /// A document that does not parse is described without the value serde
-    /// stumbled on (`invalid type: string "s3cr3t", expected a sequence`):
-    /// it may be a secret, and the error reaches the logs.
-    pub fn from_json(text: &str) -> Result<Self> {
-        let configs: Vec<SourceConfig> = serde_json::from_str(text).map_err(|e| {
-            Error::Config(format!(
-                "webhook sources: {}",
-                crate::http::without_values(&e.to_string())
-            ))
-        })?;
-        Self::new(configs)
-    }
-
-    /// The source named `name`.
-    pub fn get(&self, name: &str) -> Option<&Source> {
-        self.0.get(name)
-    }
-
-    /// Every source, in name order.
-    pub fn all(&self) -> Vec<&Source> {
-        let mut all: Vec<&Source> = self.0.values().collect();
-        all.sort_by(|a, b| a.name.cmp(&b.name));
-        all
-    }
-}
-
-fn key_for(scheme: SchemeKind, secret: &SecretString, source: &str) -> Result<SigningKey> {
-    let value = secret.expose_secret();
-    if value.trim().is_empty() {
-        return Err(Error::Config(format!(
-            "webhook source {source:?} has an empty secret"
-        )));
-    }
-    match scheme {
-        SchemeKind::Standard => {
-            let encoded = value.strip_prefix("whsec_").ok_or_else(|| {
-                Error::Config(format!(
-                    "webhook source {source:?}: Standard Webhooks secrets look like whsec_<base64>"
-                ))
-            })?;
-            let bytes = BASE64.decode(encoded).map_err(|_| {
-                Error::Config(format!(
-                    "webhook source {source:?}: the whsec_ secret is not valid base64"
-                ))
-            })?;
-            Ok(SigningKey::new(&bytes))
-        }
-        _ => Ok(SigningKey::new(value.as_bytes())),
     }
 }
 
@@ -425,7 +146,8 @@ pub async fn receive(
 ) -> Result<Outcome> {
     let reject = |reason: RejectReason, delivery_id: Option<&str>| {
         let mut event = state
-            .audit(EventType::WebhookRejected, Severity::Warning, ctx)
+            .auditor
+            .event(EventType::WebhookRejected, Severity::Warning, ctx)
             .actor(format!("webhook:{source_name}"))
             .detail("source", source_name)
             .detail("reason", reason.as_str());
@@ -449,10 +171,7 @@ pub async fn receive(
     let now = state.clock.now_secs();
     let check = |sources: &Sources| {
         sources.get(source_name).map(|source| {
-            let verified = source
-                .scheme
-                .scheme()
-                .verify(headers, body, &source.keys, now);
+            let verified = source.verify(headers, body, now);
             (source.scheme, verified)
         })
     };
@@ -491,7 +210,8 @@ pub async fn receive(
     }
     if let Some(challenge) = verified.challenge {
         let event = state
-            .audit(EventType::WebhookAccepted, Severity::Info, ctx)
+            .auditor
+            .event(EventType::WebhookAccepted, Severity::Info, ctx)
             .actor(format!("webhook:{source_name}"))
             .detail("source", source_name)
             .detail("kind", "url_verification");
@@ -548,7 +268,8 @@ pub async fn receive(
         return Err(e);
     }
     let event = state
-        .audit(EventType::WebhookAccepted, Severity::Info, ctx)
+        .auditor
+        .event(EventType::WebhookAccepted, Severity::Info, ctx)
         .actor(format!("webhook:{source_name}"))
         .detail("source", source_name)
         .detail("delivery_id", verified.delivery_id.as_str())
@@ -583,67 +304,4 @@ pub fn accepts_content_type(headers: &http::HeaderMap) -> bool {
                 .eq_ignore_ascii_case("application/x-www-form-urlencoded")
         });
     form || crate::http::is_json_content_type(headers)
-}
-
-/// Checks the timestamp, then whether any of `signatures` is the MAC of
-/// `prefix` + `body` under any of `keys`, in constant time: the tail shared
-/// by the schemes that sign a timestamp and may carry several signatures.
-/// `signatures` holds only the usable entries (the schemes skip the rest):
-/// none is a malformed header, none matching a bad signature.
-pub(crate) fn verify_any(
-    signatures: &[Vec<u8>],
-    keys: &[SigningKey],
-    timestamp: &str,
-    prefix: &str,
-    body: &[u8],
-    now: i64,
-) -> Result<(), Rejection> {
-    if signatures.is_empty() {
-        return Err(Rejection::MalformedSignature);
-    }
-    check_timestamp(timestamp, now)?;
-    // One MAC per key, compared with every signature: the body (up to
-    // 256 KiB) is hashed once per key, however many signatures the header
-    // lists.
-    let valid = keys.iter().any(|k| {
-        let mac = k.sign(&[prefix.as_bytes(), body]);
-        signatures
-            .iter()
-            .any(|sig| bool::from(mac[..].ct_eq(sig.as_slice())))
-    });
-    if valid {
-        Ok(())
-    } else {
-        Err(Rejection::BadSignature)
-    }
-}
-
-/// A header's value as text; `None` when absent or not visible ASCII.
-pub(crate) fn header<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-/// Parses a Unix timestamp header and checks the tolerance window.
-pub(crate) fn check_timestamp(value: &str, now: i64) -> Result<i64, Rejection> {
-    if value.is_empty() || value.len() > 12 || !value.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Rejection::MalformedSignature);
-    }
-    let ts: i64 = value.parse().map_err(|_| Rejection::MalformedSignature)?;
-    if (now - ts).abs() > TOLERANCE_SECS {
-        return Err(Rejection::Stale);
-    }
-    Ok(ts)
-}
-
-/// Decodes lowercase or uppercase hex of exactly 32 bytes.
-pub(crate) fn hex32(value: &str) -> Option<Vec<u8>> {
-    (value.len() == 64)
-        .then(|| hex::decode(value).ok())
-        .flatten()
-}
-
-/// A JSON body's top-level string field, if the body is a JSON object.
-pub(crate) fn json_field(body: &[u8], field: &str) -> Option<String> {
-    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
-    value.get(field)?.as_str().map(str::to_owned)
 }

@@ -7,8 +7,8 @@ use aws_sdk_dynamodb::types::TransactWriteItem;
 use super::item::{Item, get_n, get_opt_s, get_s, n, s};
 use super::{DynamoStore, Expr, tables, unavailable};
 use crate::Result;
-use crate::audit::{AUDIT_SHARDS, AuditEvent, EventType, Origin, Severity};
-use crate::store::{AuditQuery, AuditStore};
+use crate::audit::{AuditEvent, EventType, Origin, Severity};
+use crate::store::{AuditQuery, AuditStore, keys};
 
 /// Partitions of the AuditLog read at once by one query: 16 is one day's
 /// shards, and keeps a week's 128 queries from opening 128 connections.
@@ -30,21 +30,9 @@ fn id_bounds(since_millis: i64, until_millis: i64) -> (String, String) {
 /// shard of every UTC day from the first to the last.
 fn buckets(since_millis: i64, until_millis: i64) -> Vec<String> {
     let day = |t: i64| t.div_euclid(86_400_000);
-    let mut out = Vec::new();
-    for d in day(since_millis)..=day(until_millis) {
-        let date = time::OffsetDateTime::from_unix_timestamp(d * 86_400)
-            .map(|t| t.date())
-            .unwrap_or(time::Date::MIN);
-        for shard in 0..AUDIT_SHARDS {
-            out.push(format!(
-                "{:04}-{:02}-{:02}#{shard}",
-                date.year(),
-                u8::from(date.month()),
-                date.day()
-            ));
-        }
-    }
-    out
+    (day(since_millis)..=day(until_millis))
+        .flat_map(keys::audit_day_buckets)
+        .collect()
 }
 
 impl DynamoStore {

@@ -119,6 +119,20 @@ impl Expr {
 }
 
 impl DynamoStore {
+    /// Every table of the store under `prefix`, for the health checks.
+    pub fn table_targets(prefix: &str) -> Vec<crate::store::TableTarget> {
+        tables::ALL
+            .iter()
+            .map(|def| crate::store::TableTarget {
+                suffix: def.suffix,
+                name: def.name(prefix),
+                ttl_attribute: def.ttl.then_some(tables::TTL_ATTRIBUTE),
+            })
+            .collect()
+    }
+}
+
+impl DynamoStore {
     /// A store over the tables named `<prefix><table>`.
     pub fn new(client: Client, prefix: &str) -> Self {
         use tables::{

@@ -1,0 +1,227 @@
+//! The one bearer check: where every function turns a request's
+//! credentials into an authenticated [`Caller`].
+//!
+//! A person presents `Authorization: Bearer <access token>`: the signature
+//! and claims are verified (possibly from the codec's cache of verified
+//! tokens), then one consistent read of the denylist (the token's `jti`,
+//! its session, its user's generation) decides whether it still stands;
+//! that read is never cached. A service or agent presents `X-API-Key`
+//! where a function accepts keys (agent runs): the key is checked under
+//! the pepper, for one of the route's scopes and within its hourly limit,
+//! each refusal audited ([`crate::auth::api_keys::check_key`]). Roles are
+//! checked here too ([`Bearer::user_with_role`]), so that no function
+//! re-implements any part of it.
+//!
+//! The states that authenticate lend their parts to a [`Bearer`]
+//! (`state.bearer()`); it borrows, so building one costs nothing.
+
+use std::sync::Arc;
+
+use crate::audit::Origin;
+use crate::auth::api_keys::{KeyCaller, check_key};
+use crate::auth::jwt::{AccessClaims, AccessTokens};
+use crate::auth::pepper::Pepper;
+use crate::clock::Clock;
+use crate::domain::Role;
+use crate::state::Registry;
+use crate::store::SessionStore;
+use crate::{Error, Result};
+
+/// The header an API key travels in.
+pub const API_KEY_HEADER: &str = "x-api-key";
+
+/// Who is asking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// A person, by bearer token.
+    User {
+        /// The user id (`sub`).
+        user_id: String,
+        /// The token's roles.
+        roles: Vec<Role>,
+    },
+    /// A service or agent, by API key.
+    Key(KeyCaller),
+}
+
+impl Caller {
+    /// The caller as recorded on jobs and in idempotency keys:
+    /// `user:<id>` or `key:<id>`.
+    pub fn id(&self) -> String {
+        match self {
+            Caller::User { user_id, .. } => format!("user:{user_id}"),
+            Caller::Key(k) => format!("key:{}", k.key_id),
+        }
+    }
+
+    /// Whether the caller is a person holding one of `roles`.
+    pub fn has_role(&self, roles: &[Role]) -> bool {
+        matches!(self, Caller::User { roles: held, .. } if held.iter().any(|r| roles.contains(r)))
+    }
+}
+
+/// Extracts the token of an `Authorization: Bearer <token>` header.
+pub fn bearer_token(headers: &http::HeaderMap) -> Option<&str> {
+    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// Whether a refused request presented an API key and no bearer token: its
+/// `401` challenges for a key (`WWW-Authenticate: ApiKey`), not a token.
+pub fn challenges_for_key(headers: &http::HeaderMap) -> bool {
+    bearer_token(headers).is_none() && headers.contains_key(API_KEY_HEADER)
+}
+
+/// The API-key half of the check: the registry the keys live in (and
+/// whose auditor records refusals) and the pepper they are checked under.
+#[derive(Clone, Copy)]
+struct ApiKeys<'a> {
+    registry: &'a Registry,
+    pepper: &'a Pepper,
+}
+
+/// The bearer check over one state's parts: the token codec, the denylist
+/// reads, the clock and, where keys are accepted, the API keys.
+#[derive(Clone, Copy)]
+pub struct Bearer<'a> {
+    tokens: &'a AccessTokens,
+    sessions: &'a dyn SessionStore,
+    clock: &'a dyn Clock,
+    keys: Option<ApiKeys<'a>>,
+}
+
+impl std::fmt::Debug for Bearer<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bearer")
+            .field("api_keys", &self.keys.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Bearer<'a> {
+    /// A check of people's access tokens only.
+    pub fn new(
+        tokens: &'a AccessTokens,
+        sessions: &'a dyn SessionStore,
+        clock: &'a dyn Clock,
+    ) -> Self {
+        Self {
+            tokens,
+            sessions,
+            clock,
+            keys: None,
+        }
+    }
+
+    /// The same check, also taking API keys from `registry`, checked under
+    /// `pepper`.
+    pub fn with_api_keys(self, registry: &'a Registry, pepper: &'a Pepper) -> Self {
+        Self {
+            keys: Some(ApiKeys { registry, pepper }),
+            ..self
+        }
+    }
+
+    /// The whole check of one access token: signature and claims, then one
+    /// consistent read of the denylist for the token's `jti`, its session
+    /// and its user's `user#` record, judged by
+    /// [`crate::domain::RevocationState::refuses_token`]. A refused token
+    /// is [`Error::Unauthorized`].
+    pub async fn token(&self, token: &str) -> Result<Arc<AccessClaims>> {
+        let claims = self.tokens.verify(token, self.clock.now_secs()).await?;
+        let revocation = self
+            .sessions
+            .revocation_state(&claims.jti, &claims.sid, &claims.sub)
+            .await?;
+        if revocation.refuses_token(claims.r#gen) {
+            tracing::debug!(jti = %claims.jti, "revoked access token refused");
+            return Err(Error::Unauthorized);
+        }
+        Ok(claims)
+    }
+
+    /// A person, by the request's `Authorization: Bearer` token; a missing
+    /// header is [`Error::Unauthorized`].
+    pub async fn user(&self, headers: &http::HeaderMap) -> Result<Arc<AccessClaims>> {
+        let token = bearer_token(headers).ok_or(Error::Unauthorized)?;
+        self.token(token).await
+    }
+
+    /// [`Bearer::user`] holding one of `roles`; anyone else is `403` saying
+    /// `refusal`.
+    pub async fn user_with_role(
+        &self,
+        headers: &http::HeaderMap,
+        roles: &[Role],
+        refusal: &str,
+    ) -> Result<Arc<AccessClaims>> {
+        let claims = self.user(headers).await?;
+        if !claims.roles.iter().any(|r| roles.contains(r)) {
+            return Err(Error::Forbidden(refusal.to_owned()));
+        }
+        Ok(claims)
+    }
+
+    /// A person by bearer token or, where this check takes keys, a service
+    /// or agent by `X-API-Key` with one of `scopes`. Neither is `401`, both
+    /// at once `400` (which one should count?). Key refusals are audited as
+    /// asked for by `origin`.
+    pub async fn caller(
+        &self,
+        headers: &http::HeaderMap,
+        origin: &Origin,
+        scopes: &[&str],
+    ) -> Result<Caller> {
+        let key = headers.get(API_KEY_HEADER);
+        if key.is_some() && headers.contains_key(http::header::AUTHORIZATION) {
+            return Err(Error::BadRequest(
+                "send either Authorization or X-API-Key, not both".into(),
+            ));
+        }
+        if let Some(token) = bearer_token(headers) {
+            let claims = self.token(token).await?;
+            // The claims are shared with the codec's cache of verified tokens.
+            return Ok(Caller::User {
+                user_id: claims.sub.clone(),
+                roles: claims.roles.clone(),
+            });
+        }
+        let (Some(key), Some(keys)) = (key, self.keys) else {
+            return Err(Error::Unauthorized);
+        };
+        let key = key.to_str().map_err(|_| Error::Unauthorized)?;
+        let caller = check_key(keys.registry, keys.pepper, origin, key.trim(), scopes).await?;
+        Ok(Caller::Key(caller))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_tokens_are_read_case_insensitively() {
+        let mut headers = http::HeaderMap::new();
+        assert_eq!(bearer_token(&headers), None);
+        headers.insert("authorization", "bearer abc".parse().unwrap());
+        assert_eq!(bearer_token(&headers), Some("abc"));
+        headers.insert("authorization", "Basic abc".parse().unwrap());
+        assert_eq!(bearer_token(&headers), None);
+        headers.insert("authorization", "Bearer ".parse().unwrap());
+        assert_eq!(bearer_token(&headers), None);
+    }
+
+    #[test]
+    fn only_a_key_without_a_token_is_challenged_for_a_key() {
+        let mut headers = http::HeaderMap::new();
+        assert!(!challenges_for_key(&headers));
+        headers.insert(API_KEY_HEADER, "wdn_x".parse().unwrap());
+        assert!(challenges_for_key(&headers));
+        headers.insert("authorization", "Bearer abc".parse().unwrap());
+        assert!(!challenges_for_key(&headers));
+    }
+}

@@ -1,0 +1,139 @@
+//! What each security health endpoint answers, assembled from the checks
+//! ([`super::checks`]), the samples ([`super::samples`]) and the
+//! configuration's findings.
+
+use std::time::Duration;
+
+use super::Status;
+use super::checks::{ROTATION_ADVISED_DAYS, millis, run_checks, secrets, status_of};
+use super::report::{
+    CheckResult, ConfigCheck, ConfigurationReport, FunctionBudget, GuardsReport, HealthReport,
+    SecretView, SecretsReport, WebhooksReport,
+};
+use super::samples::window_samples;
+use super::uptime::uptime;
+use crate::config::{Check, Finding, Severity, health_worst_case};
+use crate::guards::{Guards, LAMBDA_TIMEOUT, WORKER_LAMBDA_TIMEOUT};
+use crate::state::HealthState;
+
+/// `GET /security/health`: every check and, read at the same time under
+/// the same timeout, uptime from the probe's samples (a day of samples
+/// that cannot be read in time counts as unknown; the HealthSamples
+/// table's own check says why).
+pub async fn health_report(state: &HealthState) -> HealthReport {
+    let timeout = state.config.health_check_timeout;
+    let now_ms = state.clock.now_millis();
+    let (checks, samples) = tokio::join!(run_checks(state), window_samples(state, now_ms));
+    HealthReport {
+        status: Status::worst(checks.iter().map(|c| c.status)),
+        checks,
+        uptime: uptime(&samples, now_ms),
+        check_timeout_ms: millis(timeout),
+        remaining_ms: None,
+    }
+}
+
+/// The guards in force and each function's budget under them.
+pub fn guards_report(guards: &Guards, check_timeout: Duration) -> GuardsReport {
+    let request = guards.request_worst_case();
+    let signed = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    let budget_of = |name, timeout: Duration, worst: Duration| FunctionBudget {
+        name,
+        timeout_ms: millis(timeout),
+        worst_case_ms: millis(worst),
+        margin_ms: signed(timeout).saturating_sub(signed(worst)),
+    };
+    let budget = |name, worst| budget_of(name, LAMBDA_TIMEOUT, worst);
+    let health = health_worst_case(check_timeout, guards);
+    GuardsReport {
+        connect_timeout_ms: millis(guards.connect_timeout),
+        attempt_timeout_ms: millis(guards.attempt_timeout),
+        operation_timeout_ms: millis(guards.operation_timeout),
+        max_attempts: guards.max_attempts,
+        retry_mode: "standard",
+        call_worst_case_ms: millis(guards.call_worst_case()),
+        request_worst_case_ms: millis(request),
+        check_timeout_ms: millis(check_timeout),
+        functions: vec![
+            budget("login", request),
+            budget("revoke", request),
+            budget("authorizer", request),
+            budget("webhook-receive", request),
+            budget("agent-run", request),
+            // One bearer-token read, then the checks side by side.
+            budget("security-health", health),
+            // The checks beside the previous sample's read, then the write.
+            budget("health-probe", health),
+            // Per job: its 4 AWS calls (read, start, outbound message, end).
+            // The action runs under what the invocation has left, and a job
+            // that cannot start in time is left to SQS.
+            budget_of(
+                "agent-worker",
+                WORKER_LAMBDA_TIMEOUT,
+                guards.call_worst_case().saturating_mul(4),
+            ),
+        ],
+    }
+}
+
+/// `GET /security/configuration`: the start-up findings (warnings
+/// included), each secret's rotation (DescribeSecret, under the timeout),
+/// and the guards.
+pub async fn configuration_report(state: &HealthState) -> ConfigurationReport {
+    let mut findings = state.findings.0.clone();
+    findings.extend(rotation_findings(&secrets(state).await));
+    let checks: Vec<ConfigCheck> = findings
+        .into_iter()
+        .map(|f| ConfigCheck {
+            name: f.check,
+            status: status_of(f.severity),
+            detail: f.message,
+            remediation: f.remediation,
+        })
+        .collect();
+    ConfigurationReport {
+        status: Status::worst(checks.iter().map(|c| c.status)),
+        checks,
+        guards: guards_report(&state.config.aws, state.config.health_check_timeout),
+    }
+}
+
+/// The `secret_rotation` findings: one per secret in Secrets Manager.
+fn rotation_findings(secrets: &[(CheckResult, SecretView)]) -> Vec<Finding> {
+    secrets
+        .iter()
+        .filter(|(_, view)| view.source == "secrets_manager")
+        .map(|(check, view)| match view.age_days {
+            Some(age) if age > ROTATION_ADVISED_DAYS => Finding::new(
+                Check::SecretRotation,
+                Severity::Warning,
+                format!("the {} secret was not rotated in {age} days", view.name),
+                "rotate it (a new version in Secrets Manager); warm functions pick it up at their next cold start",
+            ),
+            Some(age) => Finding::ok(
+                Check::SecretRotation,
+                format!("the {} secret was rotated {age} day(s) ago", view.name),
+            ),
+            None => Finding::new(
+                Check::SecretRotation,
+                Severity::Warning,
+                format!("the age of the {} secret is unknown: {}", view.name, check.detail),
+                "check that the secret exists and the function may describe it",
+            ),
+        })
+        .collect()
+}
+
+/// `GET /security/secrets`.
+pub async fn secrets_report(state: &HealthState) -> SecretsReport {
+    SecretsReport {
+        secrets: secrets(state).await.into_iter().map(|(_, v)| v).collect(),
+    }
+}
+
+/// `GET /security/webhooks`.
+pub fn webhooks_report(state: &HealthState) -> WebhooksReport {
+    WebhooksReport {
+        sources: state.inventory.webhooks.sources.clone(),
+    }
+}
