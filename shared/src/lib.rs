@@ -6,55 +6,65 @@
 //!
 //! # Layout
 //!
+//! Where each rule lives, from the leaves up:
+//!
 //! - [`domain`]: the leaf types everything else uses (roles, usernames,
 //!   records; [`domain::agents`]: agent and workspace ids, maturity, job
 //!   and proposal statuses with their forward-only transitions, API-key
 //!   records); it imports no other module.
 //! - [`config`]: typed configuration from the environment, start-up
 //!   validation (an insecure deployment refuses to start), signing keys.
-//! - [`aws`]: the AWS SDK configuration every client is built from, with
-//!   the timeouts and retry limits that keep a hung dependency a `503`.
-//! - [`secrets`]: the secrets port (Secrets Manager, or the environment in
-//!   development); [`secrets::rotation`] the operator's writes of new
-//!   versions and the rule that keeps a JWT key rotation from cutting off
-//!   live tokens.
+//! - [`guards`]: the timeouts and retries every AWS call runs under, and
+//!   each path's worst case against the Lambda timeouts.
 //! - [`error`]: the one error type and its problem+json rendering.
+//! - [`clock`]: the time source, replaceable in tests.
+//! - [`audit`]: audit events and their origin (an HTTP request, the CLI, a
+//!   queue message, the schedule). **Every audit event is built by
+//!   [`audit::Auditor`]** (each state holds one) and written in the same
+//!   transaction as the decision it records.
 //! - [`http`]: request context (client IP, user agent, request id), JSON
-//!   bodies with size limits, responses, CORS.
+//!   bodies with size limits, responses, CORS; the route table
+//!   ([`http::Route`], [`http::resolve`]) and the one handler preamble
+//!   ([`http::respond`]).
 //! - [`auth`]: password hashing, JWT issue and verification ([`auth::jwt`],
 //!   with the cache of verified tokens in [`auth::verified`]), login
 //!   sessions; [`auth::revocation`] holds every rule that decides whether a
 //!   token or session still stands; [`auth::api_keys`] the API keys of
-//!   services and agents.
+//!   services and agents. **A request's bearer token (or API key) is turned
+//!   into a caller in one place: [`auth::bearer::Bearer`]**.
 //! - [`agents`]: agent runs under governance: the action catalogue
 //!   ([`agents::catalogue`]), the business actions, one module per agent
 //!   type with their exact arithmetic ([`agents::business`]),
 //!   [`agents::governance`] (every rule that decides whether and how an
 //!   agent runs), the registry, run requests, proposals, and the job worker.
-//! - [`health`]: the security health report: every check (configuration,
-//!   tables, queues, secrets, webhook sources) under its own timeout, the
-//!   scheduled probe's samples and the uptime computed from them.
+//! - [`health`]: the security health report: the inventory of what to
+//!   check, every check under its own timeout, the reports each endpoint
+//!   answers, the scheduled probe's samples and the uptime computed from
+//!   them.
+//! - [`webhook`]: signature schemes (Slack, GitHub, Stripe, Standard
+//!   Webhooks, [`webhook::scheme`]), the configured sources
+//!   ([`webhook::sources`]) and the intake: verify, dedupe, enqueue once;
+//!   [`webhook::rotation`] a source's secret rotated in the sources document.
+//! - [`ratelimit`]: the GCRA limiter over the store.
+//! - [`metrics`]: CloudWatch embedded metrics for the counts that matter.
 //! - [`logging`]: the functions' log subscriber (Lambda's log format and
 //!   level controls).
-//! - [`metrics`]: CloudWatch embedded metrics for the counts that matter.
-//! - [`audit`]: audit events and their origin (an HTTP request, the CLI, a
-//!   queue message, the schedule), written in the same transaction as the
-//!   decision they record.
-//! - [`ratelimit`]: the GCRA limiter over the store.
-//! - [`webhook`]: signature schemes (Slack, GitHub, Stripe, Standard
-//!   Webhooks) and the intake: verify, dedupe, enqueue once;
-//!   [`webhook::rotation`] a source's secret rotated in the sources document.
-//! - [`queue`]: the queue port (SQS, or in process): webhook events, agent
-//!   jobs, outbound effects.
-//! - [`store`]: the storage ports by domain (auth, webhooks, agents, API
-//!   keys, health samples, audit, rate limits) and their two adapters, DynamoDB and the embedded memory store,
-//!   with one all-or-nothing transaction across domains; [`store::keys`]
-//!   builds every storage key.
-//! - [`clock`]: the time source, replaceable in tests.
-//! - [`state`]: per-function state built once per cold start
-//!   ([`state::AuthState`], [`state::WebhookState`], [`state::Accounts`],
-//!   [`state::Registry`], [`state::AgentState`], [`state::WorkerState`],
-//!   [`state::HealthState`], [`state::SecurityHealthState`]).
+//! - Ports and their adapters: [`store`] (by domain: auth, webhooks,
+//!   agents, API keys, health samples, audit, rate limits; DynamoDB and the
+//!   embedded memory store, with one all-or-nothing transaction across
+//!   domains; [`store::keys`] builds every storage key), [`queue`] (SQS,
+//!   or in process), [`secrets`] (Secrets Manager, or the environment in
+//!   development; [`secrets::rotation`] the operator's writes of new
+//!   versions), and [`aws`] (the SDK configuration every client is built
+//!   from, the HTTPS client, the SDK adapter of the health checks' port).
+//! - [`state`]: per-function state as plain structs of ports and
+//!   components ([`state::AuthState`], [`state::WebhookState`],
+//!   [`state::Accounts`], [`state::Registry`], [`state::AgentState`],
+//!   [`state::WorkerState`], [`state::HealthState`],
+//!   [`state::SecurityHealthState`]); the use cases take these.
+//! - [`wiring`]: on top of everything, the Lambda cold starts that fill
+//!   each state from AWS, and where each secret comes from. No use case
+//!   imports it.
 //! - `testing` (feature `testing`): emulator-backed stores, API Gateway
 //!   request building and the both-stores test macro for the test suites.
 

@@ -9,7 +9,7 @@
 //! the claims twice and built a new HMAC key per call, a quarter of
 //! `GET /auth/sessions`' CPU in `warden serve`. A token verified once is
 //! remembered ([`crate::auth::verified`]). Revocation is checked by
-//! [`crate::auth::tokens::authenticate`] on every request, and a token is
+//! [`crate::auth::bearer::Bearer::token`] on every request, and a token is
 //! never accepted on its signature alone.
 
 use std::sync::Arc;

@@ -10,7 +10,7 @@
 //!   cache belongs to one codec: a reloaded key set starts empty.
 //! - The time claims (`exp`, `nbf`, `iat`) are checked again on every hit,
 //!   so a cached token expires on time.
-//! - Revocation is not here: [`crate::auth::tokens::verify_bearer`] asks
+//! - Revocation is not here: [`crate::auth::bearer::Bearer::token`] asks
 //!   the store on every request, cached or not, so a revoked token is
 //!   refused at once.
 //!
