@@ -4,9 +4,10 @@
 
 use lambda_http::{Error, run, service_fn};
 use warden::wiring::{agents, cold_start};
+use warden_agent_run::handler;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let state = cold_start(agents).await?;
-    run(service_fn(|req| warden_agent_run::handler(&state, req))).await
+    run(service_fn(|req| handler(&state, req))).await
 }

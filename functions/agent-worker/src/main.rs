@@ -3,12 +3,10 @@
 
 use lambda_runtime::{Error, run, service_fn};
 use warden::wiring::{cold_start, worker};
+use warden_agent_worker::handler;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let state = cold_start(worker).await?;
-    run(service_fn(|event| {
-        warden_agent_worker::handler(&state, event)
-    }))
-    .await
+    run(service_fn(|event| handler(&state, event))).await
 }

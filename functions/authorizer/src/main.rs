@@ -3,12 +3,10 @@
 
 use lambda_runtime::{Error, run, service_fn};
 use warden::wiring::{auth, cold_start};
+use warden_authorizer::handler;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let state = cold_start(auth).await?;
-    run(service_fn(|event| {
-        warden_authorizer::handler(&state, event)
-    }))
-    .await
+    run(service_fn(|event| handler(&state, event))).await
 }

@@ -3,9 +3,10 @@
 
 use lambda_http::{Error, run, service_fn};
 use warden::wiring::{auth, cold_start};
+use warden_revoke::handler;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let state = cold_start(auth).await?;
-    run(service_fn(|req| warden_revoke::handler(&state, req))).await
+    run(service_fn(|req| handler(&state, req))).await
 }

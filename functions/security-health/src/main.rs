@@ -4,12 +4,10 @@
 
 use lambda_http::{Error, run, service_fn};
 use warden::wiring::{cold_start, security_health};
+use warden_security_health::handler;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let state = cold_start(security_health).await?;
-    run(service_fn(|req| {
-        warden_security_health::handler(&state, req)
-    }))
-    .await
+    run(service_fn(|req| handler(&state, req))).await
 }

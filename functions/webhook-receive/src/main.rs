@@ -5,12 +5,10 @@
 
 use lambda_http::{Error, run, service_fn};
 use warden::wiring::{cold_start, webhooks};
+use warden_webhook_receive::handler;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let state = cold_start(webhooks).await?;
-    run(service_fn(|req| {
-        warden_webhook_receive::handler(&state, req)
-    }))
-    .await
+    run(service_fn(|req| handler(&state, req))).await
 }
