@@ -46,6 +46,34 @@ use crate::store::{
 };
 use crate::webhook::sources::Sources;
 
+/// A state that extends a base state with the bearer check: it
+/// dereferences to the base (so `state.config` and `state.store` read the
+/// same in every use case, and operations of the base take either), and
+/// its `Debug` shows only the base (the rest holds keys).
+macro_rules! extends {
+    ($state:ident, $field:ident: $base:ty) => {
+        impl std::ops::Deref for $state {
+            type Target = $base;
+
+            fn deref(&self) -> &$base {
+                &self.$field
+            }
+        }
+
+        impl std::fmt::Debug for $state {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($state))
+                    .field(stringify!($field), &self.$field)
+                    .finish_non_exhaustive()
+            }
+        }
+    };
+}
+
+extends!(AuthState, accounts: Accounts);
+extends!(AgentState, registry: Registry);
+extends!(SecurityHealthState, health: HealthState);
+
 /// The auditor of a state: `clock`'s time, `config`'s retention.
 fn auditor(config: &Config, clock: &Arc<dyn Clock>) -> Auditor {
     Auditor::new(clock.clone(), config.audit_retention_days)
@@ -93,20 +121,11 @@ impl Accounts {
 /// It dereferences to its [`Accounts`], so that `state.store` and
 /// `state.config` read the same in every auth operation, and the account
 /// operations (which need no signing key) take either.
-#[derive(Debug)]
 pub struct AuthState {
     /// Users, passwords, configuration, clock.
     pub accounts: Accounts,
     /// Issues and verifies access tokens.
     pub tokens: AccessTokens,
-}
-
-impl std::ops::Deref for AuthState {
-    type Target = Accounts;
-
-    fn deref(&self) -> &Accounts {
-        &self.accounts
-    }
 }
 
 impl AuthState {
@@ -229,22 +248,6 @@ pub struct AgentState {
     pub jobs: Arc<dyn Queue>,
     /// The business actions.
     pub catalogue: &'static Catalogue,
-}
-
-impl std::fmt::Debug for AgentState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AgentState")
-            .field("registry", &self.registry)
-            .finish_non_exhaustive()
-    }
-}
-
-impl std::ops::Deref for AgentState {
-    type Target = Registry;
-
-    fn deref(&self) -> &Registry {
-        &self.registry
-    }
 }
 
 impl AgentState {
@@ -399,22 +402,6 @@ pub struct SecurityHealthState {
     pub sessions: Arc<dyn SessionStore>,
     /// Verifies access tokens.
     pub tokens: AccessTokens,
-}
-
-impl std::fmt::Debug for SecurityHealthState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SecurityHealthState")
-            .field("health", &self.health)
-            .finish_non_exhaustive()
-    }
-}
-
-impl std::ops::Deref for SecurityHealthState {
-    type Target = HealthState;
-
-    fn deref(&self) -> &HealthState {
-        &self.health
-    }
 }
 
 impl SecurityHealthState {

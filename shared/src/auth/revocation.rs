@@ -24,7 +24,7 @@ use serde::Serialize;
 use crate::audit::{EventType, Origin, Severity};
 use crate::auth::jwt::{AccessClaims, LEEWAY_SECS};
 use crate::auth::tokens::{RefreshToken, hashes_equal};
-use crate::domain::{RevocationState, Role, SessionRecord, Username};
+use crate::domain::{RevocationState, Role, SessionRecord, UserRecord, Username};
 use crate::http::RequestContext;
 use crate::state::{Accounts, AuthState};
 use crate::store::{AccountChange, AuthWrite, RevocationKey, Write};
@@ -291,6 +291,15 @@ pub async fn revoke_all(
     raise_generation(state, user_id, rise).await
 }
 
+/// The user named `username`; none is `404`.
+async fn existing_user(accounts: &Accounts, username: &Username) -> Result<UserRecord> {
+    accounts
+        .store
+        .get_user(username)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no user {username}")))
+}
+
 /// Revoke-all asked for by an operator (`warden users revoke-all`): the
 /// same generation rise as [`revoke_all`], for the user named `username`,
 /// audited as `ALL_TOKENS_REVOKED` with `actor` and the reason.
@@ -301,11 +310,7 @@ pub async fn revoke_all_of(
     username: &Username,
     reason: &str,
 ) -> Result<RevokeAllOutcome> {
-    let user = accounts
-        .store
-        .get_user(username)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("no user {username}")))?;
+    let user = existing_user(accounts, username).await?;
     let rise = GenerationRise {
         actor,
         origin,
@@ -352,11 +357,7 @@ pub async fn set_roles(
     let mut roles = roles.to_vec();
     roles.sort_by_key(|r| r.as_str());
     roles.dedup();
-    let user = accounts
-        .store
-        .get_user(username)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("no user {username}")))?;
+    let user = existing_user(accounts, username).await?;
     let mut before = user.roles.clone();
     before.sort_by_key(|r| r.as_str());
     before.dedup();
@@ -417,11 +418,7 @@ pub async fn disable_user(
     actor: &str,
     username: &Username,
 ) -> Result<RevokeAllOutcome> {
-    let user = accounts
-        .store
-        .get_user(username)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("no user {username}")))?;
+    let user = existing_user(accounts, username).await?;
     let rise = GenerationRise {
         actor,
         origin,
@@ -439,11 +436,7 @@ pub async fn enable_user(
     actor: &str,
     username: &Username,
 ) -> Result<()> {
-    let user = accounts
-        .store
-        .get_user(username)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("no user {username}")))?;
+    let user = existing_user(accounts, username).await?;
     let event = accounts
         .auditor
         .event(EventType::UserEnabled, Severity::Warning, origin)
