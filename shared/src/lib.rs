@@ -27,8 +27,9 @@
 //!   token or session still stands; [`auth::api_keys`] the API keys of
 //!   services and agents.
 //! - [`agents`]: agent runs under governance: the action catalogue
-//!   ([`agents::catalogue`]), the business actions, one module per agent
-//!   type with their exact arithmetic ([`agents::business`]),
+//!   ([`agents::catalogue`]) of the business actions, which are the
+//!   `warden-business` crate's (`business/`: pure functions of their input,
+//!   one folder per agent type, with their exact arithmetic),
 //!   [`agents::governance`] (every rule that decides whether and how an
 //!   agent runs), the registry, run requests, proposals, and the job worker.
 //! - [`health`]: the security health report: every check (configuration,

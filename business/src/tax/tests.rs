@@ -3,9 +3,7 @@
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-use crate::agents::business::testing;
-use crate::agents::catalogue::Failure;
-use crate::domain::agents::{AgentType, Complexity};
+use crate::{AgentType, Complexity, Failure, testing};
 
 testing::agent_helpers!(AgentType::Tax);
 

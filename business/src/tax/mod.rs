@@ -22,10 +22,9 @@ use serde::{Deserialize, Serialize};
 
 use self::address::StateCode;
 use self::thresholds::Threshold;
-use super::exact::{Figure, Rational};
-use super::fields::{self, Cents, Date, Fraction, Text};
-use crate::agents::catalogue::{BusinessAction, Failure, InvalidInput, Outcome};
-use crate::domain::agents::{AgentType, Complexity};
+use crate::exact::{Figure, Rational};
+use crate::fields::{self, Cents, Date, Fraction, Text};
+use crate::{AgentType, BusinessAction, Complexity, Failure, InvalidInput, Outcome};
 
 /// The limit error for a sum of sales that passes 10^15 cents.
 fn sales_too_large(what: impl std::fmt::Display) -> InvalidInput {

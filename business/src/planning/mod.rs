@@ -54,10 +54,9 @@ use std::cmp::Ordering;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::exact::{self, Figure, Rational};
-use super::fields::{self, Cents, Count, Date, Month, NonNegative, SignedCents, Text};
-use crate::agents::catalogue::{BusinessAction, Failure, InvalidInput, Outcome};
-use crate::domain::agents::{AgentType, Complexity};
+use crate::exact::{self, Figure, Rational};
+use crate::fields::{self, Cents, Count, Date, Month, NonNegative, SignedCents, Text};
+use crate::{AgentType, BusinessAction, Complexity, Failure, InvalidInput, Outcome};
 
 /// What can go wrong while computing: input refused at submission (a
 /// figure past the limit), or a business rule that fails the job.
@@ -677,9 +676,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::cagr;
-    use crate::agents::business::testing;
-    use crate::agents::catalogue::Failure;
-    use crate::domain::agents::{AgentType, Complexity};
+    use crate::{AgentType, Complexity, Failure, testing};
 
     testing::agent_helpers!(AgentType::Planning);
 

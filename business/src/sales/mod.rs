@@ -29,10 +29,9 @@ use std::cmp::Reverse;
 
 use serde::{Deserialize, Serialize};
 
-use super::exact::Rational;
-use super::fields::{self, Cents, Count, Date, Fraction, Text};
-use crate::agents::catalogue::{BusinessAction, Failure, InvalidInput, Outcome};
-use crate::domain::agents::{AgentType, Complexity};
+use crate::exact::Rational;
+use crate::fields::{self, Cents, Count, Date, Fraction, Text};
+use crate::{AgentType, BusinessAction, Complexity, Failure, InvalidInput, Outcome};
 
 // ---------------------------------------------------------------------------
 // score_leads
@@ -389,9 +388,8 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::{Value, json};
 
-    use crate::agents::business::fields::MAX_CENTS;
-    use crate::agents::business::testing;
-    use crate::domain::agents::{AgentType, Complexity};
+    use crate::fields::MAX_CENTS;
+    use crate::{AgentType, Complexity, testing};
 
     testing::agent_helpers!(AgentType::Sales);
 

@@ -18,9 +18,9 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use serde::de::{self, Deserialize, Deserializer, Unexpected, Visitor};
 
-use super::exact::Rational;
+use crate::exact::Rational;
 
-use crate::agents::catalogue::InvalidInput;
+use crate::InvalidInput;
 
 /// The largest amount of money accepted or produced: 10^15 cents (ten
 /// trillion in a currency with cents), which also keeps every figure exact

@@ -13,10 +13,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::exact::{self, Figure, Rational};
-use super::fields::{self, Cents, Count, Date, NonNegative, Text};
-use crate::agents::catalogue::{BusinessAction, Failure, InvalidInput, Outcome};
-use crate::domain::agents::{AgentType, Complexity};
+use crate::exact::{self, Figure, Rational};
+use crate::fields::{self, Cents, Count, Date, NonNegative, Text};
+use crate::{AgentType, BusinessAction, Complexity, Failure, InvalidInput, Outcome};
 
 /// Refuses a whole number above `max`, naming its field.
 fn at_most(value: u64, max: u64, path: String) -> Result<(), InvalidInput> {
@@ -389,9 +388,8 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::{Value, json};
 
-    use crate::agents::business::exact::Rational;
-    use crate::agents::business::testing;
-    use crate::domain::agents::{AgentType, Complexity};
+    use crate::exact::Rational;
+    use crate::{AgentType, Complexity, testing};
 
     testing::agent_helpers!(AgentType::Logistics);
 

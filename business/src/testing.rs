@@ -1,16 +1,68 @@
-//! Test support for the business actions: run an action as the run handler
-//! (validate) and the worker (run) do, and say what a client would see.
+//! Test support for the business actions: run an action as submission
+//! (validate) and the worker (run) do, on the JSON text of a value as
+//! Warden sends it, and say what a client would see.
+
+use std::sync::OnceLock;
 
 use serde_json::Value;
 
-use crate::agents::catalogue::{Action, Failure, Outcome, catalogue};
-use crate::domain::agents::AgentType;
+use crate::{
+    AgentType, BusinessAction, Complexity, Failure, InvalidInput, Outcome, Register, register_all,
+};
 
-/// The catalogue's `name` action of `agent`.
-pub fn action(agent: AgentType, name: &str) -> &'static dyn Action {
-    catalogue()
-        .find(agent, name)
-        .unwrap_or_else(|| panic!("{agent:?} {name} is in the catalogue"))
+/// An action as the tests reach it: by agent type and name, like Warden's
+/// catalogue, with its input given as a JSON value.
+#[derive(Clone, Copy)]
+pub struct Action {
+    agent: AgentType,
+    name: &'static str,
+    complexity: Complexity,
+    validate: fn(&str) -> Result<(), InvalidInput>,
+    run: fn(&str) -> Result<Outcome, Failure>,
+}
+
+impl Action {
+    /// Its complexity.
+    pub fn complexity(&self) -> Complexity {
+        self.complexity
+    }
+
+    /// Parses and checks `input`, serialised once, as submission does.
+    pub fn validate(&self, input: &Value) -> Result<(), InvalidInput> {
+        (self.validate)(&input.to_string())
+    }
+
+    /// Parses, checks and computes `input`, as the worker does.
+    pub fn run(&self, input: &Value) -> Result<Outcome, Failure> {
+        (self.run)(&input.to_string())
+    }
+}
+
+/// Every action, registered as Warden's catalogue registers them.
+struct Index(Vec<Action>);
+
+impl Register for Index {
+    fn with<A: BusinessAction>(mut self) -> Self {
+        self.0.push(Action {
+            agent: A::AGENT,
+            name: A::NAME,
+            complexity: A::COMPLEXITY,
+            validate: A::validate,
+            run: A::run,
+        });
+        self
+    }
+}
+
+/// The `name` action of `agent`.
+pub fn action(agent: AgentType, name: &str) -> Action {
+    static INDEX: OnceLock<Vec<Action>> = OnceLock::new();
+    INDEX
+        .get_or_init(|| register_all(Index(Vec::new())).0)
+        .iter()
+        .find(|a| a.agent == agent && a.name == name)
+        .copied()
+        .unwrap_or_else(|| panic!("{agent:?} {name} is registered"))
 }
 
 /// Validates then runs `input`, as the run handler and the worker do.
@@ -69,31 +121,31 @@ pub fn refuses_or_answers(agent: AgentType, name: &str, input: &Value) -> bool {
 /// `result`, `invalid_field` and `failure`.
 macro_rules! agent_helpers {
     ($agent:expr) => {
-        const AGENT: $crate::domain::agents::AgentType = $agent;
+        const AGENT: $crate::AgentType = $agent;
 
         #[allow(dead_code)]
-        fn action(name: &str) -> &'static dyn $crate::agents::catalogue::Action {
-            $crate::agents::business::testing::action(AGENT, name)
+        fn action(name: &str) -> $crate::testing::Action {
+            $crate::testing::action(AGENT, name)
         }
 
         #[allow(dead_code)]
-        fn outcome(name: &str, input: serde_json::Value) -> $crate::agents::catalogue::Outcome {
-            $crate::agents::business::testing::outcome(AGENT, name, &input)
+        fn outcome(name: &str, input: serde_json::Value) -> $crate::Outcome {
+            $crate::testing::outcome(AGENT, name, &input)
         }
 
         #[allow(dead_code)]
         fn result(name: &str, input: serde_json::Value) -> serde_json::Value {
-            $crate::agents::business::testing::result(AGENT, name, input)
+            $crate::testing::result(AGENT, name, input)
         }
 
         #[allow(dead_code)]
         fn invalid_field(name: &str, input: serde_json::Value) -> String {
-            $crate::agents::business::testing::invalid_field(AGENT, name, input)
+            $crate::testing::invalid_field(AGENT, name, input)
         }
 
         #[allow(dead_code)]
-        fn failure(name: &str, input: serde_json::Value) -> $crate::agents::catalogue::Failure {
-            $crate::agents::business::testing::failure(AGENT, name, input)
+        fn failure(name: &str, input: serde_json::Value) -> $crate::Failure {
+            $crate::testing::failure(AGENT, name, input)
         }
     };
 }

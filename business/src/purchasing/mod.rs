@@ -14,9 +14,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::fields::{self, Cents, Count, Currency, Quantity, Text};
-use crate::agents::catalogue::{BusinessAction, Effect, Failure, InvalidInput, Outcome, to_value};
-use crate::domain::agents::{AgentType, Complexity};
+use crate::fields::{self, Cents, Count, Currency, Quantity, Text};
+use crate::{
+    AgentType, BusinessAction, Complexity, Effect, Failure, InvalidInput, Outcome, to_value,
+};
 
 /// A vendor's price for a sku from a minimum quantity.
 #[derive(Debug, Clone, Deserialize)]
@@ -408,9 +409,7 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::{Value, json};
 
-    use crate::agents::business::testing;
-    use crate::agents::catalogue::{Effect, Failure};
-    use crate::domain::agents::{AgentType, Complexity};
+    use crate::{AgentType, Complexity, Effect, Failure, testing};
 
     testing::agent_helpers!(AgentType::Purchasing);
 

@@ -16,10 +16,9 @@ use std::cmp::Ordering;
 
 use serde::{Deserialize, Serialize};
 
-use super::exact::{self, Figure, Rational};
-use super::fields::{self, Cents, Count, Month, Text};
-use crate::agents::catalogue::{BusinessAction, Failure, InvalidInput, Outcome};
-use crate::domain::agents::{AgentType, Complexity};
+use crate::exact::{self, Figure, Rational};
+use crate::fields::{self, Cents, Count, Month, Text};
+use crate::{AgentType, BusinessAction, Complexity, Failure, InvalidInput, Outcome};
 
 /// `(revenue − spend) / spend`, exactly; `None` when spend is 0.
 fn roi(spend: i128, revenue: i128) -> Option<Rational> {
@@ -296,9 +295,8 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::{Value, json};
 
-    use crate::agents::business::fields::MAX_CENTS;
-    use crate::agents::business::testing;
-    use crate::domain::agents::{AgentType, Complexity};
+    use crate::fields::MAX_CENTS;
+    use crate::{AgentType, Complexity, testing};
 
     testing::agent_helpers!(AgentType::Marketing);
 

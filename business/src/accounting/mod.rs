@@ -31,10 +31,9 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::exact::{Figure, Rational};
-use super::fields::{self, Cents, Currency, Date, Fraction, Quantity, SignedCents, Text};
-use crate::agents::catalogue::{BusinessAction, Failure, InvalidInput, Outcome};
-use crate::domain::agents::{AgentType, Complexity};
+use crate::exact::{Figure, Rational};
+use crate::fields::{self, Cents, Currency, Date, Fraction, Quantity, SignedCents, Text};
+use crate::{AgentType, BusinessAction, Complexity, Failure, InvalidInput, Outcome};
 
 /// Mail providers that deliver `local+tag@domain` to `local@domain`.
 pub const PLUS_TAG_PROVIDERS: &[&str] = &[
@@ -1012,9 +1011,7 @@ mod tests {
     use time::format_description::well_known::Rfc3339;
 
     use super::normalise_email;
-    use crate::agents::business::testing;
-    use crate::agents::catalogue::Failure;
-    use crate::domain::agents::{AgentType, Complexity};
+    use crate::{AgentType, Complexity, Failure, testing};
 
     testing::agent_helpers!(AgentType::Accounting);
 

@@ -1,0 +1,77 @@
+//! Warden's business actions: nineteen pure, synchronous functions of their
+//! JSON input, in exact arithmetic. No store, no clock, no network, and
+//! nothing of Warden's: Warden's catalogue registers them ([`register_all`])
+//! and governs who may run them; this crate only computes.
+//!
+//! - `categorize_transactions`, `detect_anomalies`, `reconcile`,
+//!   `draft_invoice` and `resolve_entities` in [`accounting`];
+//! - `score_leads` and `pipeline_health` in [`sales`];
+//! - `campaign_roi` and `cac_trend` in [`marketing`];
+//! - `shipment_status` and `reorder_plan` in [`logistics`];
+//! - `nexus_check` and `estimate_liability` in [`tax`];
+//! - `compare_vendors`, `draft_purchase_order` and `submit_purchase_order`
+//!   in [`purchasing`];
+//! - `cash_runway`, `growth_forecast` and `hiring_plan` in [`planning`].
+//!
+//! # Layout
+//!
+//! - [`action`]: the [`BusinessAction`] trait (an action reads its input
+//!   from JSON text, checks it and computes), [`InvalidInput`],
+//!   [`Failure`], [`Outcome`] and [`Effect`], and [`Register`], what a
+//!   catalogue implements to hold them.
+//! - [`agent`]: the [`AgentType`]s and an action's [`Complexity`].
+//! - [`fields`]: the bounded field types (cents, quantities, non-empty
+//!   text, currency codes, exact fractions, dates, months) and the checks
+//!   the actions share; [`exact`]: the exact arithmetic (rationals rounded
+//!   half-even, square roots, least squares) that replaces floating point.
+//! - One folder per agent type, the same for each: `mod.rs` says what the
+//!   agent's actions are and holds what they share; one file per action
+//!   holds its input, its result, its computation and its tests.
+//! - `testing` (tests only): an action run as submission and the worker
+//!   run it, and what a client would see.
+
+pub mod action;
+pub mod agent;
+pub mod exact;
+pub mod fields;
+
+pub mod accounting;
+pub mod logistics;
+pub mod marketing;
+pub mod planning;
+pub mod purchasing;
+pub mod sales;
+pub mod tax;
+
+#[cfg(test)]
+pub(crate) mod testing;
+
+pub use action::{
+    BusinessAction, Effect, Failure, InvalidInput, Outcome, Register, parse_json, to_value,
+};
+pub use agent::{AgentType, Complexity, UnknownAgentType};
+
+/// Registers every business action into `catalogue`, in the order the
+/// catalogue lists them: by agent type, then by complexity.
+pub fn register_all<R: Register>(catalogue: R) -> R {
+    catalogue
+        .with::<accounting::CategorizeTransactions>()
+        .with::<accounting::DetectAnomalies>()
+        .with::<accounting::Reconcile>()
+        .with::<accounting::DraftInvoice>()
+        .with::<accounting::ResolveEntities>()
+        .with::<sales::ScoreLeads>()
+        .with::<sales::PipelineHealth>()
+        .with::<marketing::CampaignRoi>()
+        .with::<marketing::CacTrend>()
+        .with::<logistics::ShipmentStatus>()
+        .with::<logistics::ReorderPlan>()
+        .with::<tax::NexusCheck>()
+        .with::<tax::EstimateLiability>()
+        .with::<purchasing::CompareVendors>()
+        .with::<purchasing::DraftPurchaseOrder>()
+        .with::<purchasing::SubmitPurchaseOrder>()
+        .with::<planning::CashRunway>()
+        .with::<planning::GrowthForecast>()
+        .with::<planning::HiringPlan>()
+}
