@@ -69,6 +69,18 @@ impl std::fmt::Display for Failure {
     }
 }
 
+impl Failure {
+    /// `Ok` when there is no problem, else the failure naming each, in
+    /// order, separated by `; `.
+    pub fn unless_any(problems: Vec<String>) -> Result<(), Failure> {
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Failure(problems.join("; ")))
+        }
+    }
+}
+
 impl std::error::Error for Failure {}
 
 /// Input refused when the job runs (it was accepted at submission, or it

@@ -75,3 +75,46 @@ pub fn register_all<R: Register>(catalogue: R) -> R {
         .with::<planning::GrowthForecast>()
         .with::<planning::HiringPlan>()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{AgentType, BusinessAction, Complexity, Register, register_all};
+
+    /// What [`register_all`] registers: agent type, name, complexity.
+    struct Listed(Vec<(AgentType, &'static str, Complexity)>);
+
+    impl Register for Listed {
+        fn with<A: BusinessAction>(mut self) -> Self {
+            self.0.push((A::AGENT, A::NAME, A::COMPLEXITY));
+            self
+        }
+    }
+
+    #[test]
+    fn every_action_is_registered_once_with_its_agent_type_and_complexity() {
+        use AgentType::*;
+        use Complexity::*;
+        let expected = vec![
+            (Accounting, "categorize_transactions", Analysis),
+            (Accounting, "detect_anomalies", Analysis),
+            (Accounting, "reconcile", Analysis),
+            (Accounting, "draft_invoice", Draft),
+            (Accounting, "resolve_entities", ChangesRecords),
+            (Sales, "score_leads", Analysis),
+            (Sales, "pipeline_health", Analysis),
+            (Marketing, "campaign_roi", Analysis),
+            (Marketing, "cac_trend", Analysis),
+            (Logistics, "shipment_status", Analysis),
+            (Logistics, "reorder_plan", Draft),
+            (Tax, "nexus_check", Analysis),
+            (Tax, "estimate_liability", Analysis),
+            (Purchasing, "compare_vendors", Analysis),
+            (Purchasing, "draft_purchase_order", Draft),
+            (Purchasing, "submit_purchase_order", ExternalEffect),
+            (Planning, "cash_runway", Analysis),
+            (Planning, "growth_forecast", Analysis),
+            (Planning, "hiring_plan", Draft),
+        ];
+        assert_eq!(register_all(Listed(Vec::new())).0, expected);
+    }
+}

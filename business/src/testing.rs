@@ -6,9 +6,7 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-use crate::{
-    AgentType, BusinessAction, Complexity, Failure, InvalidInput, Outcome, Register, register_all,
-};
+use crate::{AgentType, BusinessAction, Failure, InvalidInput, Outcome, Register, register_all};
 
 /// An action as the tests reach it: by agent type and name, like Warden's
 /// catalogue, with its input given as a JSON value.
@@ -16,17 +14,11 @@ use crate::{
 pub struct Action {
     agent: AgentType,
     name: &'static str,
-    complexity: Complexity,
     validate: fn(&str) -> Result<(), InvalidInput>,
     run: fn(&str) -> Result<Outcome, Failure>,
 }
 
 impl Action {
-    /// Its complexity.
-    pub fn complexity(&self) -> Complexity {
-        self.complexity
-    }
-
     /// Parses and checks `input`, serialised once, as submission does.
     pub fn validate(&self, input: &Value) -> Result<(), InvalidInput> {
         (self.validate)(&input.to_string())
@@ -46,7 +38,6 @@ impl Register for Index {
         self.0.push(Action {
             agent: A::AGENT,
             name: A::NAME,
-            complexity: A::COMPLEXITY,
             validate: A::validate,
             run: A::run,
         });
@@ -116,12 +107,55 @@ pub fn refuses_or_answers(agent: AgentType, name: &str, input: &Value) -> bool {
     }
 }
 
-/// Defines, in an action module's tests, `AGENT` (the agent type) and the
-/// helpers above for it, taking the action's name: `action`, `outcome`,
-/// `result`, `invalid_field` and `failure`.
+/// Asserts, for each `(input, field)`, that `input` is refused naming
+/// `field` (`input.<path>`), at submission and in the worker.
+pub fn invalid_fields<'a>(
+    agent: AgentType,
+    name: &str,
+    cases: impl IntoIterator<Item = (Value, &'a str)>,
+) {
+    for (input, field) in cases {
+        assert_eq!(invalid_field(agent, name, input.clone()), field, "{input}");
+    }
+}
+
+/// `base` (an object) with `key` set to `value`.
+pub fn with(base: &Value, key: &str, value: Value) -> Value {
+    let mut v = base.clone();
+    v[key] = value;
+    v
+}
+
+/// `base` (an object) without `key`.
+pub fn without(base: &Value, key: &str) -> Value {
+    let mut v = base.clone();
+    if let Some(object) = v.as_object_mut() {
+        object.remove(key);
+    }
+    v
+}
+
+/// A JSON number read from its decimal text, as a client would send it.
+pub fn number(text: &str) -> Value {
+    serde_json::from_str(text).expect("a JSON number")
+}
+
+/// Sets up an action module's tests for the agent type `$agent` (e.g.
+/// `Accounting`): what every one of them uses (`json!` and `Value`,
+/// proptest's prelude, this module's [`with`], [`without`] and [`number`]),
+/// `AGENT`, and the helpers above for it, taking the action's name:
+/// `action`, `outcome`, `result`, `invalid_field`, `invalid_fields` and
+/// `failure`.
 macro_rules! agent_helpers {
-    ($agent:expr) => {
-        const AGENT: $crate::AgentType = $agent;
+    ($agent:ident) => {
+        #[allow(unused_imports)]
+        use proptest::prelude::*;
+        #[allow(unused_imports)]
+        use serde_json::{Value, json};
+        #[allow(unused_imports)]
+        use $crate::testing::{self, number, with, without};
+
+        const AGENT: $crate::AgentType = $crate::AgentType::$agent;
 
         #[allow(dead_code)]
         fn action(name: &str) -> $crate::testing::Action {
@@ -141,6 +175,14 @@ macro_rules! agent_helpers {
         #[allow(dead_code)]
         fn invalid_field(name: &str, input: serde_json::Value) -> String {
             $crate::testing::invalid_field(AGENT, name, input)
+        }
+
+        #[allow(dead_code)]
+        fn invalid_fields<'a>(
+            name: &str,
+            cases: impl IntoIterator<Item = (serde_json::Value, &'a str)>,
+        ) {
+            $crate::testing::invalid_fields(AGENT, name, cases)
         }
 
         #[allow(dead_code)]
