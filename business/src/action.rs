@@ -6,11 +6,11 @@
 //! parses it itself ([`BusinessAction::parse`]): by default into a typed
 //! `Input` with serde, naming the failing field's path (a missing field, a
 //! wrong type or an unknown enum value is refused at submission); an action
-//! that needs the literal text of a number may read it instead. A `check`
-//! says what parsing cannot (ranges, unique ids), and a pure `compute`
-//! turns the input into an [`Outcome`] or a [`Failure`]. No clock, no
-//! store, no network: an external effect is returned as an [`Effect`] for
-//! the caller to carry out.
+//! that needs the literal text of a number may read it instead. The input
+//! then says what parsing cannot ([`Check`]: ranges, unique ids, totals
+//! within bounds), and a pure `compute` turns it into an [`Outcome`] or a
+//! [`Failure`]. No clock, no store, no network: an external effect is
+//! returned as an [`Effect`] for the caller to carry out.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -117,6 +117,16 @@ impl Outcome {
             effects: Vec::new(),
         })
     }
+
+    /// A result that is also published, exactly as it is, to the outbound
+    /// queue ([`Effect::PublishOutbound`]).
+    pub fn published(result: impl Serialize) -> Result<Self, Failure> {
+        let result = to_value(result)?;
+        Ok(Self {
+            effects: vec![Effect::PublishOutbound(result.clone())],
+            result,
+        })
+    }
 }
 
 /// Serialises a result; a failure here is a bug, reported as the job's
@@ -125,10 +135,18 @@ pub fn to_value(v: impl Serialize) -> Result<Value, Failure> {
     serde_json::to_value(v).map_err(|e| Failure(format!("the result could not be serialised: {e}")))
 }
 
+/// What an input must satisfy that parsing cannot say: ranges, unique ids,
+/// totals within bounds. Input that fails it is refused at submission,
+/// naming the field; the worker checks again before it computes.
+pub trait Check {
+    /// Refuses the input, naming the field, or lets it through.
+    fn check(&self) -> Result<(), InvalidInput>;
+}
+
 /// One business action, typed.
 pub trait BusinessAction: Send + Sync + 'static {
     /// The parsed input; `Option` fields accept absent and `null` alike.
-    type Input: DeserializeOwned;
+    type Input: DeserializeOwned + Check;
     /// The agent type that has the action.
     const AGENT: AgentType;
     /// The action's name in `POST /agents/{id}/runs`.
@@ -143,15 +161,12 @@ pub trait BusinessAction: Send + Sync + 'static {
         parse_json(input)
     }
 
-    /// What parsing cannot say: ranges, unique ids, totals within bounds.
-    fn check(input: &Self::Input) -> Result<(), InvalidInput>;
-
     /// The action itself: a pure function of its input.
     fn compute(input: Self::Input) -> Result<Outcome, Failure>;
 
     /// Parses and checks `input`: what submission does.
     fn validate(input: &str) -> Result<(), InvalidInput> {
-        Self::check(&Self::parse(input)?)
+        Self::parse(input)?.check()
     }
 
     /// Parses, checks and computes `input`: what the worker does. Input
@@ -159,7 +174,7 @@ pub trait BusinessAction: Send + Sync + 'static {
     /// keeps a corrupted stored input from being computed on.
     fn run(input: &str) -> Result<Outcome, Failure> {
         let parsed = Self::parse(input)?;
-        Self::check(&parsed)?;
+        parsed.check()?;
         Self::compute(parsed)
     }
 }

@@ -572,15 +572,15 @@ pub fn line_amount(path: String, quantity: Quantity, unit_price: i64) -> Result<
     })
 }
 
-/// A line's price: its unit price, the source it came from and the
-/// amount for the line's quantity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A line's price as a result shows it (flattened into the line): its unit
+/// price, the source it came from and the amount for the line's quantity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Price {
     /// Cents per unit.
-    pub unit_cents: i64,
+    pub unit_price_cents: i64,
     /// Which source priced it, e.g. `"quote"`.
-    pub source: &'static str,
-    /// `unit_cents` x the quantity, within [`MAX_CENTS`].
+    pub price_source: &'static str,
+    /// `unit_price_cents` x the quantity, within [`MAX_CENTS`].
     pub amount_cents: i64,
 }
 
@@ -605,23 +605,23 @@ impl Pricing {
         quantity: Quantity,
         price: Option<(i64, &'static str)>,
     ) -> Result<Option<Price>, InvalidInput> {
-        let Some((unit_cents, source)) = price else {
+        let Some((unit_price_cents, price_source)) = price else {
             self.unpriced
                 .push(format!("lines[{i}] {name:?}: no price from any source"));
             return Ok(None);
         };
-        let amount_cents = line_amount(format!("lines[{i}].quantity"), quantity, unit_cents)?;
+        let amount_cents = line_amount(format!("lines[{i}].quantity"), quantity, unit_price_cents)?;
         Ok(Some(Price {
-            unit_cents,
-            source,
+            unit_price_cents,
+            price_source,
             amount_cents,
         }))
     }
 
-    /// `Ok` when every line had a price, else the job's failure naming each
-    /// line that had none, in order.
-    pub fn all_priced(self) -> Result<(), Failure> {
-        Failure::unless_any(self.unpriced)
+    /// `priced` (what was made of the lines) when every line had a price,
+    /// else the job's failure naming each line that had none, in order.
+    pub fn all_priced<T>(self, priced: T) -> Result<T, Failure> {
+        Failure::unless_any(self.unpriced).map(|()| priced)
     }
 }
 

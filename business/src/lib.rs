@@ -16,7 +16,7 @@
 //! # Layout
 //!
 //! - [`action`]: the [`BusinessAction`] trait (an action reads its input
-//!   from JSON text, checks it and computes), [`InvalidInput`],
+//!   from JSON text, [`Check`]s it and computes), [`InvalidInput`],
 //!   [`Failure`], [`Outcome`] and [`Effect`], and [`Register`], what a
 //!   catalogue implements to hold them.
 //! - [`agent`]: the [`AgentType`]s and an action's [`Complexity`].
@@ -26,9 +26,12 @@
 //!   half-even, square roots, least squares) that replaces floating point.
 //! - One folder per agent type, the same for each: `mod.rs` says what the
 //!   agent's actions are and holds what they share; one file per action
-//!   holds its input, its result, its computation and its tests.
+//!   holds, in this order, the action and its registration, its input and
+//!   what the input must satisfy ([`Check`]), its result, its computation
+//!   and its tests.
 //! - `testing` (tests only): an action run as submission and the worker
-//!   run it, and what a client would see.
+//!   run it, what a client would see, and the contract's worked examples
+//!   (`contract_examples.json`, which the black-box tests use too).
 
 pub mod action;
 pub mod agent;
@@ -47,7 +50,7 @@ pub mod tax;
 pub(crate) mod testing;
 
 pub use action::{
-    BusinessAction, Effect, Failure, InvalidInput, Outcome, Register, parse_json, to_value,
+    BusinessAction, Check, Effect, Failure, InvalidInput, Outcome, Register, parse_json, to_value,
 };
 pub use agent::{AgentType, Complexity, UnknownAgentType};
 

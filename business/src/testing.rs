@@ -135,14 +135,27 @@ pub fn without(base: &Value, key: &str) -> Value {
     v
 }
 
+/// The worked example of `action` in the contract
+/// (`contract_examples.json`): its input, and the result it gives.
+pub fn contract_example(action: &str) -> (Value, Value) {
+    let all: Value = serde_json::from_str(include_str!("contract_examples.json"))
+        .expect("the contract's examples are JSON");
+    let example = all["examples"]
+        .as_array()
+        .and_then(|examples| examples.iter().find(|e| e["action"] == action))
+        .unwrap_or_else(|| panic!("the contract has an example of {action}"));
+    (example["input"].clone(), example["result"].clone())
+}
+
 /// A JSON number read from its decimal text, as a client would send it.
 pub fn number(text: &str) -> Value {
     serde_json::from_str(text).expect("a JSON number")
 }
 
 /// Sets up an action module's tests for the agent type `$agent` (e.g.
-/// `Accounting`): what every one of them uses (`json!` and `Value`,
-/// proptest's prelude, this module's [`with`], [`without`] and [`number`]),
+/// `Accounting`): what they use (`json!` and `Value`, proptest's prelude,
+/// [`Failure`](crate::Failure), [`MAX_CENTS`](crate::fields::MAX_CENTS),
+/// this module's [`with`], [`without`] and [`number`]),
 /// `AGENT`, and the helpers above for it, taking the action's name:
 /// `action`, `outcome`, `result`, `invalid_field`, `invalid_fields` and
 /// `failure`.
@@ -154,6 +167,8 @@ macro_rules! agent_helpers {
         use serde_json::{Value, json};
         #[allow(unused_imports)]
         use $crate::testing::{self, number, with, without};
+        #[allow(unused_imports)]
+        use $crate::{Failure, fields::MAX_CENTS};
 
         const AGENT: $crate::AgentType = $crate::AgentType::$agent;
 

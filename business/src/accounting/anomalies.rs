@@ -12,7 +12,7 @@ use time::format_description::well_known::Rfc3339;
 use super::{beyond_exact, folded};
 use crate::exact::{Figure, Rational};
 use crate::fields::{self, SignedCents, Text};
-use crate::{AgentType, BusinessAction, Complexity, Failure, InvalidInput, Outcome};
+use crate::{AgentType, BusinessAction, Check, Complexity, Failure, InvalidInput, Outcome};
 
 /// The robust z-score's constant: 0.6745 (the 0.75 quantile of the standard
 /// normal), which scales the MAD to a standard deviation.
@@ -41,10 +41,41 @@ const DUPLICATE_WINDOW_NANOS: i128 = 24 * NANOS_PER_HOUR;
 /// among those of that amount and counterparty.
 pub struct DetectAnomalies;
 
+impl BusinessAction for DetectAnomalies {
+    type Input = DetectAnomaliesInput;
+    const AGENT: AgentType = AgentType::Accounting;
+    const NAME: &'static str = "detect_anomalies";
+    const COMPLEXITY: Complexity = Complexity::Analysis;
+
+    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
+        Outcome::result(detect(&input)?)
+    }
+}
+
 /// `detect_anomalies`'s input.
 #[derive(Debug, Deserialize)]
 pub struct DetectAnomaliesInput {
     transactions: Vec<TimedTransaction>,
+}
+
+impl Check for DetectAnomaliesInput {
+    /// Refuses a repeated transaction id and a blank counterparty.
+    fn check(&self) -> Result<(), InvalidInput> {
+        fields::unique_by(&self.transactions, "transactions", "id", |t| &t.id)?;
+        // A blank counterparty is no counterparty: two of them would look
+        // like the same payee.
+        if let Some(i) = self
+            .transactions
+            .iter()
+            .position(|t| t.counterparty.as_str().trim().is_empty())
+        {
+            return Err(InvalidInput::new(
+                format!("transactions[{i}].counterparty"),
+                "must not be blank",
+            ));
+        }
+        detect(self).map(|_| ())
+    }
 }
 
 /// A transaction with a category, a counterparty and an instant.
@@ -248,34 +279,6 @@ fn detect(input: &DetectAnomaliesInput) -> Result<Anomalies<'_>, InvalidInput> {
     })
 }
 
-impl BusinessAction for DetectAnomalies {
-    type Input = DetectAnomaliesInput;
-    const AGENT: AgentType = AgentType::Accounting;
-    const NAME: &'static str = "detect_anomalies";
-    const COMPLEXITY: Complexity = Complexity::Analysis;
-
-    fn check(input: &Self::Input) -> Result<(), InvalidInput> {
-        fields::unique_by(&input.transactions, "transactions", "id", |t| &t.id)?;
-        // A blank counterparty is no counterparty: two of them would look
-        // like the same payee.
-        if let Some(i) = input
-            .transactions
-            .iter()
-            .position(|t| t.counterparty.as_str().trim().is_empty())
-        {
-            return Err(InvalidInput::new(
-                format!("transactions[{i}].counterparty"),
-                "must not be blank",
-            ));
-        }
-        detect(input).map(|_| ())
-    }
-
-    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
-        Outcome::result(detect(&input)?)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use time::OffsetDateTime;
@@ -476,65 +479,43 @@ mod tests {
     fn detect_anomalies_names_the_field_of_input_that_does_not_parse() {
         let ok = tx("a", "c", "p", 1, "2026-03-01T10:00:00Z");
         let input = |t: Value| json!({"transactions": [ok, t]});
-        let cases = [
-            (json!({}), "input.transactions"),
+        let b = tx("b", "c", "p", 1, "2026-03-01T10:00:00Z");
+        let b_with = |key: &str, value: Value| input(with(&b, key, value));
+        invalid_fields("detect_anomalies", [(json!({}), "input.transactions")]);
+        // Not an RFC 3339 instant with an offset, or none at all.
+        let at = [
+            json!("2026-03-01x10:00:00Z"),
+            json!("2026-03-01"),
+            json!("2026-03-01T10:00:00+24:00"),
+            json!("2026-03-01T10:00:00"),
+            json!("2026-02-30T10:00:00Z"),
+            json!("yesterday"),
+            json!(5),
+        ];
+        let mut cases: Vec<(Value, &str)> = at
+            .into_iter()
+            .map(|at| (b_with("at", at), "input.transactions[1].at"))
+            .collect();
+        cases.push((input(without(&b, "at")), "input.transactions[1].at"));
+        cases.extend([
+            (input(ok.clone()), "input.transactions[1].id"),
             (
-                input(tx("b", "c", "p", 1, "2026-03-01x10:00:00Z")),
-                "input.transactions[1].at",
-            ),
-            (
-                input(tx("b", "c", "p", 1, "2026-03-01")),
-                "input.transactions[1].at",
-            ),
-            (
-                input(tx("b", "c", "p", 1, "2026-03-01T10:00:00+24:00")),
-                "input.transactions[1].at",
-            ),
-            (
-                input(tx("b", "c", "p", 1, "2026-03-01T10:00:00")),
-                "input.transactions[1].at",
-            ),
-            (
-                input(tx("b", "c", "p", 1, "2026-02-30T10:00:00Z")),
-                "input.transactions[1].at",
-            ),
-            (
-                input(tx("b", "c", "p", 1, "yesterday")),
-                "input.transactions[1].at",
-            ),
-            (
-                input(json!({"id": "b", "category": "c", "counterparty": "p", "amount_cents": 1})),
-                "input.transactions[1].at",
-            ),
-            (
-                input(
-                    json!({"id": "b", "category": "c", "counterparty": "p", "amount_cents": 1, "at": 5}),
-                ),
-                "input.transactions[1].at",
-            ),
-            (
-                input(tx("a", "c", "p", 1, "2026-03-01T10:00:00Z")),
-                "input.transactions[1].id",
-            ),
-            (
-                input(tx("b", "", "p", 1, "2026-03-01T10:00:00Z")),
+                b_with("category", json!("")),
                 "input.transactions[1].category",
             ),
             (
-                input(tx("b", "c", "", 1, "2026-03-01T10:00:00Z")),
+                b_with("counterparty", json!("")),
                 "input.transactions[1].counterparty",
             ),
             (
-                input(tx("b", "c", " \t", 1, "2026-03-01T10:00:00Z")),
+                b_with("counterparty", json!(" \t")),
                 "input.transactions[1].counterparty",
             ),
             (
-                input(
-                    json!({"id": "b", "category": "c", "counterparty": "p", "amount_cents": 2.5, "at": "2026-03-01T10:00:00Z"}),
-                ),
+                b_with("amount_cents", json!(2.5)),
                 "input.transactions[1].amount_cents",
             ),
-        ];
+        ]);
         invalid_fields("detect_anomalies", cases);
     }
 

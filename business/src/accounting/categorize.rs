@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::signed_total_too_large;
 use crate::fields::{self, Date, SignedCents, Text};
-use crate::{AgentType, BusinessAction, Complexity, Failure, InvalidInput, Outcome};
+use crate::{AgentType, BusinessAction, Check, Complexity, Failure, InvalidInput, Outcome};
 
 /// `categorize_transactions`: each transaction gets the category of the
 /// first rule (in rule order) whose pattern its description contains,
@@ -20,11 +20,31 @@ use crate::{AgentType, BusinessAction, Complexity, Failure, InvalidInput, Outcom
 /// submission, naming `transactions`.
 pub struct CategorizeTransactions;
 
+impl BusinessAction for CategorizeTransactions {
+    type Input = CategorizeTransactionsInput;
+    const AGENT: AgentType = AgentType::Accounting;
+    const NAME: &'static str = "categorize_transactions";
+    const COMPLEXITY: Complexity = Complexity::Analysis;
+
+    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
+        Outcome::result(categorize(&input)?)
+    }
+}
+
 /// `categorize_transactions`'s input.
 #[derive(Debug, Deserialize)]
 pub struct CategorizeTransactionsInput {
     rules: Vec<CategoryRule>,
     transactions: Vec<BookTransaction>,
+}
+
+impl Check for CategorizeTransactionsInput {
+    /// Refuses a repeated transaction id and a category's total past ±10^15
+    /// cents.
+    fn check(&self) -> Result<(), InvalidInput> {
+        fields::unique_by(&self.transactions, "transactions", "id", |t| &t.id)?;
+        categorize(self).map(|_| ())
+    }
 }
 
 /// A rule: descriptions that contain `pattern` are `category`.
@@ -124,22 +144,6 @@ fn categorize(input: &CategorizeTransactionsInput) -> Result<Categorization<'_>,
         unmatched,
         categories,
     })
-}
-
-impl BusinessAction for CategorizeTransactions {
-    type Input = CategorizeTransactionsInput;
-    const AGENT: AgentType = AgentType::Accounting;
-    const NAME: &'static str = "categorize_transactions";
-    const COMPLEXITY: Complexity = Complexity::Analysis;
-
-    fn check(input: &Self::Input) -> Result<(), InvalidInput> {
-        fields::unique_by(&input.transactions, "transactions", "id", |t| &t.id)?;
-        categorize(input).map(|_| ())
-    }
-
-    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
-        Outcome::result(categorize(&input)?)
-    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::fields::{self, Text};
-use crate::{AgentType, BusinessAction, Complexity, Failure, InvalidInput, Outcome};
+use crate::{AgentType, BusinessAction, Check, Complexity, Failure, InvalidInput, Outcome};
 
 /// Mail providers that deliver `local+tag@domain` to `local@domain`.
 pub const PLUS_TAG_PROVIDERS: &[&str] = &[
@@ -71,10 +71,31 @@ pub fn normalise_email(raw: &str) -> Result<String, String> {
 /// survives, the others (ascending) merge into it.
 pub struct ResolveEntities;
 
+impl BusinessAction for ResolveEntities {
+    type Input = ResolveEntitiesInput;
+    const AGENT: AgentType = AgentType::Accounting;
+    const NAME: &'static str = "resolve_entities";
+    const COMPLEXITY: Complexity = Complexity::ChangesRecords;
+
+    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
+        Outcome::result(resolve(&input)?)
+    }
+}
+
 /// `resolve_entities`'s input.
 #[derive(Debug, Deserialize)]
 pub struct ResolveEntitiesInput {
     records: Vec<CustomerRecord>,
+}
+
+impl Check for ResolveEntitiesInput {
+    /// Refuses no records at all, a repeated record id and an email that is
+    /// not an address.
+    fn check(&self) -> Result<(), InvalidInput> {
+        fields::non_empty(&self.records, "records", "record")?;
+        fields::unique_by(&self.records, "records", "id", |r| &r.id)?;
+        resolve(self).map(|_| ())
+    }
 }
 
 /// A customer record from some source system.
@@ -163,23 +184,6 @@ fn resolve(input: &ResolveEntitiesInput) -> Result<Resolution<'_>, InvalidInput>
         entities,
         merges,
     })
-}
-
-impl BusinessAction for ResolveEntities {
-    type Input = ResolveEntitiesInput;
-    const AGENT: AgentType = AgentType::Accounting;
-    const NAME: &'static str = "resolve_entities";
-    const COMPLEXITY: Complexity = Complexity::ChangesRecords;
-
-    fn check(input: &Self::Input) -> Result<(), InvalidInput> {
-        fields::non_empty(&input.records, "records", "record")?;
-        fields::unique_by(&input.records, "records", "id", |r| &r.id)?;
-        resolve(input).map(|_| ())
-    }
-
-    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
-        Outcome::result(resolve(&input)?)
-    }
 }
 
 #[cfg(test)]

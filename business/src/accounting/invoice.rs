@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use super::beyond_exact;
 use crate::exact::Rational;
-use crate::fields::{self, Cents, Currency, Fraction, Pricing, Quantity, Text};
-use crate::{AgentType, BusinessAction, Complexity, Failure, InvalidInput, Outcome};
+use crate::fields::{self, Cents, Currency, Fraction, Price, Pricing, Quantity, Text};
+use crate::{AgentType, BusinessAction, Check, Complexity, Failure, InvalidInput, Outcome};
 
 /// `draft_invoice`: an invoice whose every line is priced from the first
 /// source that has a price, in the seeds' order: the line's
@@ -22,6 +22,18 @@ use crate::{AgentType, BusinessAction, Complexity, Failure, InvalidInput, Outcom
 /// refused at submission.
 pub struct DraftInvoice;
 
+impl BusinessAction for DraftInvoice {
+    type Input = DraftInvoiceInput;
+    const AGENT: AgentType = AgentType::Accounting;
+    const NAME: &'static str = "draft_invoice";
+    const COMPLEXITY: Complexity = Complexity::Draft;
+
+    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
+        let (invoice, pricing) = invoice(&input)?;
+        Outcome::result(pricing.all_priced(invoice)?)
+    }
+}
+
 /// `draft_invoice`'s input.
 #[derive(Debug, Deserialize)]
 pub struct DraftInvoiceInput {
@@ -34,6 +46,16 @@ pub struct DraftInvoiceInput {
     default_price_cents: Option<Cents>,
     #[serde(default)]
     tax_rate: Option<Fraction>,
+}
+
+impl Check for DraftInvoiceInput {
+    /// Refuses an invoice without lines, and a line's amount, the subtotal or
+    /// the total past 10^15 cents. Whether every line has a price is a
+    /// business rule the job fails on, not a check.
+    fn check(&self) -> Result<(), InvalidInput> {
+        fields::non_empty(&self.lines, "lines", "line")?;
+        invoice(self).map(|_| ())
+    }
 }
 
 /// The customer invoiced.
@@ -74,9 +96,8 @@ struct LineMetadata {
 struct InvoicedLine<'a> {
     description: &'a Text,
     quantity: Quantity,
-    unit_price_cents: i64,
-    price_source: &'static str,
-    amount_cents: i64,
+    #[serde(flatten)]
+    price: Price,
 }
 
 /// `draft_invoice`'s result.
@@ -124,13 +145,11 @@ fn invoice(input: &DraftInvoiceInput) -> Result<(Invoice<'_>, Pricing), InvalidI
             lines.push(InvoicedLine {
                 description: &line.description,
                 quantity: line.quantity,
-                unit_price_cents: price.unit_cents,
-                price_source: price.source,
-                amount_cents: price.amount_cents,
+                price,
             });
         }
     }
-    let subtotal_cents = fields::sum(lines.iter().map(|l| l.amount_cents))
+    let subtotal_cents = fields::sum(lines.iter().map(|l| l.price.amount_cents))
         .ok_or_else(|| fields::too_large("lines", "the invoice's subtotal"))?;
     let rate = input
         .tax_rate
@@ -153,53 +172,14 @@ fn invoice(input: &DraftInvoiceInput) -> Result<(Invoice<'_>, Pricing), InvalidI
     Ok((invoice, pricing))
 }
 
-impl BusinessAction for DraftInvoice {
-    type Input = DraftInvoiceInput;
-    const AGENT: AgentType = AgentType::Accounting;
-    const NAME: &'static str = "draft_invoice";
-    const COMPLEXITY: Complexity = Complexity::Draft;
-
-    fn check(input: &Self::Input) -> Result<(), InvalidInput> {
-        fields::non_empty(&input.lines, "lines", "line")?;
-        // Whether every line has a price is a business rule the job fails
-        // on; the amounts of the lines that have one are bounded here.
-        invoice(input).map(|_| ())
-    }
-
-    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
-        let (invoice, pricing) = invoice(&input)?;
-        pricing.all_priced()?;
-        Outcome::result(invoice)
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use crate::Failure;
-
     crate::testing::agent_helpers!(Accounting);
 
     #[test]
     fn draft_invoice_matches_the_contract_example() {
-        // AGENTS.md "accounting / draft_invoice", verbatim.
-        let input = json!(
-            {"customer": {"id": "c-1", "name": "Acme", "email": "ap@acme.test"},
-             "currency": "USD",
-             "lines": [{"description": "Setup", "quantity": 1, "service_id": "svc-setup"}],
-             "services": {"svc-setup": 50000},
-             "default_price_cents": null,
-             "tax_rate": 0.0725}
-        );
-        // 50000 x 1 = 50000; tax = 50000 x 0.0725 = 3625 exactly; total 53625.
-        assert_eq!(
-            result("draft_invoice", input),
-            json!(
-                {"customer_id": "c-1", "currency": "USD",
-                 "lines": [{"description": "Setup", "quantity": 1, "unit_price_cents": 50000,
-                            "price_source": "service", "amount_cents": 50000}],
-                 "subtotal_cents": 50000, "tax_cents": 3625, "total_cents": 53625}
-            )
-        );
+        let (input, expected) = testing::contract_example("draft_invoice");
+        assert_eq!(result("draft_invoice", input), expected);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{folded, signed_total_too_large};
 use crate::fields::{self, Date, SignedCents, Text};
-use crate::{AgentType, BusinessAction, Complexity, Failure, InvalidInput, Outcome};
+use crate::{AgentType, BusinessAction, Check, Complexity, Failure, InvalidInput, Outcome};
 
 /// How many days apart a bank entry and a ledger entry may be dated to
 /// match, inclusive.
@@ -23,11 +23,32 @@ const MATCH_WINDOW_DAYS: i64 = 3;
 /// empty; a side's total past ±10^15 cents is refused at submission.
 pub struct Reconcile;
 
+impl BusinessAction for Reconcile {
+    type Input = ReconcileInput;
+    const AGENT: AgentType = AgentType::Accounting;
+    const NAME: &'static str = "reconcile";
+    const COMPLEXITY: Complexity = Complexity::Analysis;
+
+    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
+        Outcome::result(reconcile(&input)?)
+    }
+}
+
 /// `reconcile`'s input.
 #[derive(Debug, Deserialize)]
 pub struct ReconcileInput {
     bank: Vec<BookEntry>,
     ledger: Vec<BookEntry>,
+}
+
+impl Check for ReconcileInput {
+    /// Refuses an id repeated on one side and a side's total past ±10^15
+    /// cents.
+    fn check(&self) -> Result<(), InvalidInput> {
+        fields::unique_by(&self.bank, "bank", "id", |e| &e.id)?;
+        fields::unique_by(&self.ledger, "ledger", "id", |e| &e.id)?;
+        reconcile(self).map(|_| ())
+    }
 }
 
 /// An entry of a bank statement or of the ledger.
@@ -148,23 +169,6 @@ fn reconcile(input: &ReconcileInput) -> Result<Reconciliation<'_>, InvalidInput>
         // Both within ±10^15, so the difference is within ±2·10^15: an i64.
         net_difference_cents: bank_total_cents - ledger_total_cents,
     })
-}
-
-impl BusinessAction for Reconcile {
-    type Input = ReconcileInput;
-    const AGENT: AgentType = AgentType::Accounting;
-    const NAME: &'static str = "reconcile";
-    const COMPLEXITY: Complexity = Complexity::Analysis;
-
-    fn check(input: &Self::Input) -> Result<(), InvalidInput> {
-        fields::unique_by(&input.bank, "bank", "id", |e| &e.id)?;
-        fields::unique_by(&input.ledger, "ledger", "id", |e| &e.id)?;
-        reconcile(input).map(|_| ())
-    }
-
-    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
-        Outcome::result(reconcile(&input)?)
-    }
 }
 
 #[cfg(test)]

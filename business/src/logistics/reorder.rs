@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::exact::{self, Rational};
 use crate::fields::{self, Cents, Count, NonNegative, Text};
-use crate::{AgentType, BusinessAction, Complexity, Failure, InvalidInput, Outcome};
+use crate::{AgentType, BusinessAction, Check, Complexity, Failure, InvalidInput, Outcome};
 
 /// Refuses a whole number above `max`, naming its field.
 fn at_most(value: u64, max: u64, path: String) -> Result<(), InvalidInput> {
@@ -39,10 +39,49 @@ fn at_most(value: u64, max: u64, path: String) -> Result<(), InvalidInput> {
 /// does), `order_cost_cents` (the eoq). `items` may be empty.
 pub struct ReorderPlan;
 
+impl BusinessAction for ReorderPlan {
+    type Input = ReorderPlanInput;
+    const AGENT: AgentType = AgentType::Logistics;
+    const NAME: &'static str = "reorder_plan";
+    const COMPLEXITY: Complexity = Complexity::Draft;
+
+    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
+        Outcome::result(reorder_plan(&input)?)
+    }
+}
+
 /// `reorder_plan`'s input.
 #[derive(Debug, Deserialize)]
 pub struct ReorderPlanInput {
     items: Vec<StockItem>,
+}
+
+impl Check for ReorderPlanInput {
+    /// Refuses a repeated sku, stock on hand or safety stock past 10^15, a
+    /// holding cost below a cent, and a reorder point or an economic order
+    /// quantity past 10^15 (naming the operand that took it there).
+    fn check(&self) -> Result<(), InvalidInput> {
+        fields::unique_by(&self.items, "items", "sku", |i| &i.sku)?;
+        for (i, item) in self.items.iter().enumerate() {
+            at_most(
+                item.on_hand.get(),
+                fields::MAX_QUANTITY,
+                format!("items[{i}].on_hand"),
+            )?;
+            at_most(
+                item.safety_stock.get(),
+                fields::MAX_QUANTITY,
+                format!("items[{i}].safety_stock"),
+            )?;
+            if item.holding_cost_cents_per_unit_year.get() < 1 {
+                return Err(InvalidInput::new(
+                    format!("items[{i}].holding_cost_cents_per_unit_year"),
+                    "must be at least 1 cent",
+                ));
+            }
+        }
+        reorder_plan(self).map(|_| ())
+    }
 }
 
 /// A stocked sku and what it costs to order and to hold.
@@ -176,40 +215,6 @@ fn reorder_plan(input: &ReorderPlanInput) -> Result<Plan<'_>, InvalidInput> {
         });
     }
     Ok(Plan { items })
-}
-
-impl BusinessAction for ReorderPlan {
-    type Input = ReorderPlanInput;
-    const AGENT: AgentType = AgentType::Logistics;
-    const NAME: &'static str = "reorder_plan";
-    const COMPLEXITY: Complexity = Complexity::Draft;
-
-    fn check(input: &Self::Input) -> Result<(), InvalidInput> {
-        fields::unique_by(&input.items, "items", "sku", |i| &i.sku)?;
-        for (i, item) in input.items.iter().enumerate() {
-            at_most(
-                item.on_hand.get(),
-                fields::MAX_QUANTITY,
-                format!("items[{i}].on_hand"),
-            )?;
-            at_most(
-                item.safety_stock.get(),
-                fields::MAX_QUANTITY,
-                format!("items[{i}].safety_stock"),
-            )?;
-            if item.holding_cost_cents_per_unit_year.get() < 1 {
-                return Err(InvalidInput::new(
-                    format!("items[{i}].holding_cost_cents_per_unit_year"),
-                    "must be at least 1 cent",
-                ));
-            }
-        }
-        reorder_plan(input).map(|_| ())
-    }
-
-    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
-        Outcome::result(reorder_plan(&input)?)
-    }
 }
 
 #[cfg(test)]

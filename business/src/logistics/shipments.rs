@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::exact::{Figure, Rational};
 use crate::fields::{self, Date, Text};
-use crate::{AgentType, BusinessAction, Complexity, Failure, InvalidInput, Outcome};
+use crate::{AgentType, BusinessAction, Check, Complexity, Failure, InvalidInput, Outcome};
 
 /// `shipment_status`: which shipments are late as of `as_of`, by how many
 /// days, and each carrier's on-time record.
@@ -19,11 +19,41 @@ use crate::{AgentType, BusinessAction, Complexity, Failure, InvalidInput, Outcom
 /// due is neither. `shipments` may be empty.
 pub struct ShipmentStatus;
 
+impl BusinessAction for ShipmentStatus {
+    type Input = ShipmentStatusInput;
+    const AGENT: AgentType = AgentType::Logistics;
+    const NAME: &'static str = "shipment_status";
+    const COMPLEXITY: Complexity = Complexity::Analysis;
+
+    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
+        Outcome::result(shipment_report(&input)?)
+    }
+}
+
 /// `shipment_status`'s input.
 #[derive(Debug, Deserialize)]
 pub struct ShipmentStatusInput {
     as_of: Date,
     shipments: Vec<Shipment>,
+}
+
+impl Check for ShipmentStatusInput {
+    /// Refuses a repeated shipment id and a delivery after `as_of` (one that
+    /// has not happened yet).
+    fn check(&self) -> Result<(), InvalidInput> {
+        fields::unique_by(&self.shipments, "shipments", "id", |s| &s.id)?;
+        for (i, s) in self.shipments.iter().enumerate() {
+            if let Some(delivered) = s.delivered
+                && delivered > self.as_of
+            {
+                return Err(InvalidInput::new(
+                    format!("shipments[{i}].delivered"),
+                    format!("{delivered} is after as_of {}", self.as_of),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A shipment: its carrier, the date it was promised for and, once
@@ -128,32 +158,6 @@ fn rate(part: i128, whole: i128) -> Result<Figure, Failure> {
         .and_then(|r| r.round(4))
         .map(Figure)
         .ok_or_else(|| Failure(format!("the rate {part}/{whole} could not be rounded")))
-}
-
-impl BusinessAction for ShipmentStatus {
-    type Input = ShipmentStatusInput;
-    const AGENT: AgentType = AgentType::Logistics;
-    const NAME: &'static str = "shipment_status";
-    const COMPLEXITY: Complexity = Complexity::Analysis;
-
-    fn check(input: &Self::Input) -> Result<(), InvalidInput> {
-        fields::unique_by(&input.shipments, "shipments", "id", |s| &s.id)?;
-        for (i, s) in input.shipments.iter().enumerate() {
-            if let Some(delivered) = s.delivered
-                && delivered > input.as_of
-            {
-                return Err(InvalidInput::new(
-                    format!("shipments[{i}].delivered"),
-                    format!("{delivered} is after as_of {}", input.as_of),
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
-        Outcome::result(shipment_report(&input)?)
-    }
 }
 
 #[cfg(test)]

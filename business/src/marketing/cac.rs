@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::cac_cents;
 use crate::exact;
 use crate::fields::{self, Cents, Count, Month};
-use crate::{AgentType, BusinessAction, Complexity, Failure, InvalidInput, Outcome};
+use crate::{AgentType, BusinessAction, Check, Complexity, Failure, InvalidInput, Outcome};
 
 /// `cac_trend`: each month's cost per new customer (spend / new customers,
 /// to the cent; `null` for a month without one), ascending by month, and
@@ -20,10 +20,29 @@ use crate::{AgentType, BusinessAction, Complexity, Failure, InvalidInput, Outcom
 /// that have a cost, slope and direction are `null`.
 pub struct CacTrend;
 
+impl BusinessAction for CacTrend {
+    type Input = CacTrendInput;
+    const AGENT: AgentType = AgentType::Marketing;
+    const NAME: &'static str = "cac_trend";
+    const COMPLEXITY: Complexity = Complexity::Analysis;
+
+    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
+        Outcome::result(trend(&input)?)
+    }
+}
+
 /// `cac_trend`'s input.
 #[derive(Debug, Deserialize)]
 pub struct CacTrendInput {
     months: Vec<MonthSpend>,
+}
+
+impl Check for CacTrendInput {
+    /// Refuses a month given twice.
+    fn check(&self) -> Result<(), InvalidInput> {
+        fields::unique_months(self.months.iter().map(|m| m.month))?;
+        trend(self).map(|_| ())
+    }
 }
 
 /// A month's acquisition spend and new customers.
@@ -103,26 +122,8 @@ fn trend(input: &CacTrendInput) -> Result<Trend, InvalidInput> {
     })
 }
 
-impl BusinessAction for CacTrend {
-    type Input = CacTrendInput;
-    const AGENT: AgentType = AgentType::Marketing;
-    const NAME: &'static str = "cac_trend";
-    const COMPLEXITY: Complexity = Complexity::Analysis;
-
-    fn check(input: &Self::Input) -> Result<(), InvalidInput> {
-        fields::unique_months(input.months.iter().map(|m| m.month))?;
-        trend(input).map(|_| ())
-    }
-
-    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
-        Outcome::result(trend(&input)?)
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use crate::fields::MAX_CENTS;
-
     crate::testing::agent_helpers!(Marketing);
 
     #[test]

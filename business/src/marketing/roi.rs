@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::cac_cents;
 use crate::exact::{Figure, Rational};
 use crate::fields::{self, Cents, Count, Text};
-use crate::{AgentType, BusinessAction, Complexity, Failure, InvalidInput, Outcome};
+use crate::{AgentType, BusinessAction, Check, Complexity, Failure, InvalidInput, Outcome};
 
 /// `(revenue − spend) / spend`, exactly; `None` when spend is 0.
 fn roi(spend: i128, revenue: i128) -> Option<Rational> {
@@ -30,10 +30,30 @@ fn roi_figure(roi: Rational, path: &str) -> Result<Figure, InvalidInput> {
 /// most 10^15 cents.
 pub struct CampaignRoi;
 
+impl BusinessAction for CampaignRoi {
+    type Input = CampaignRoiInput;
+    const AGENT: AgentType = AgentType::Marketing;
+    const NAME: &'static str = "campaign_roi";
+    const COMPLEXITY: Complexity = Complexity::Analysis;
+
+    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
+        Outcome::result(roi_report(&input)?)
+    }
+}
+
 /// `campaign_roi`'s input.
 #[derive(Debug, Deserialize)]
 pub struct CampaignRoiInput {
     campaigns: Vec<Campaign>,
+}
+
+impl Check for CampaignRoiInput {
+    /// Refuses a repeated campaign id, and a total spend or revenue past
+    /// 10^15 cents.
+    fn check(&self) -> Result<(), InvalidInput> {
+        fields::unique_by(&self.campaigns, "campaigns", "id", |c| &c.id)?;
+        roi_report(self).map(|_| ())
+    }
 }
 
 /// A campaign's spend and what it brought.
@@ -130,45 +150,14 @@ fn roi_report(input: &CampaignRoiInput) -> Result<RoiReport<'_>, InvalidInput> {
     })
 }
 
-impl BusinessAction for CampaignRoi {
-    type Input = CampaignRoiInput;
-    const AGENT: AgentType = AgentType::Marketing;
-    const NAME: &'static str = "campaign_roi";
-    const COMPLEXITY: Complexity = Complexity::Analysis;
-
-    fn check(input: &Self::Input) -> Result<(), InvalidInput> {
-        fields::unique_by(&input.campaigns, "campaigns", "id", |c| &c.id)?;
-        roi_report(input).map(|_| ())
-    }
-
-    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
-        Outcome::result(roi_report(&input)?)
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use crate::fields::MAX_CENTS;
-
     crate::testing::agent_helpers!(Marketing);
 
     #[test]
     fn campaign_roi_gives_agents_md_example() {
-        let input = json!({"campaigns": [
-            {"id": "c-1", "spend_cents": 10000, "revenue_cents": 25000, "new_customers": 5},
-            {"id": "c-2", "spend_cents": 20000, "revenue_cents": 30000, "new_customers": 10},
-        ]});
-        // c-1: roi (25000 − 10000) / 10000 = 1.5; cac 10000 / 5 = 2000.
-        // c-2: roi (30000 − 20000) / 20000 = 0.5; cac 20000 / 10 = 2000.
-        // blended: revenue 55000, spend 30000, customers 15;
-        //   roi 25000 / 30000 = 0.83333.. -> 0.8333; cac 30000 / 15 = 2000.
-        assert_eq!(
-            result("campaign_roi", input),
-            json!({"campaigns": [{"id": "c-1", "roi": 1.5, "cac_cents": 2000},
-                                 {"id": "c-2", "roi": 0.5, "cac_cents": 2000}],
-                   "blended": {"roi": 0.8333, "cac_cents": 2000},
-                   "best": "c-1", "worst": "c-2"})
-        );
+        let (input, expected) = testing::contract_example("campaign_roi");
+        assert_eq!(result("campaign_roi", input), expected);
     }
 
     #[test]

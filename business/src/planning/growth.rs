@@ -45,7 +45,7 @@ use serde::{Deserialize, Serialize};
 use super::{Problem, signed_cents};
 use crate::exact::{self, Figure};
 use crate::fields::{self, Cents, Count, Month};
-use crate::{AgentType, BusinessAction, Complexity, Failure, InvalidInput, Outcome};
+use crate::{AgentType, BusinessAction, Check, Complexity, Failure, InvalidInput, Outcome};
 
 /// The longest forecast, in months (ten years).
 pub const MAX_HORIZON_MONTHS: u64 = 120;
@@ -65,11 +65,39 @@ pub const MAX_HORIZON_MONTHS: u64 = 120;
 /// (`horizon_months`) and a CAGR past 10^15 (`months`).
 pub struct GrowthForecast;
 
+impl BusinessAction for GrowthForecast {
+    type Input = GrowthForecastInput;
+    const AGENT: AgentType = AgentType::Planning;
+    const NAME: &'static str = "growth_forecast";
+    const COMPLEXITY: Complexity = Complexity::Analysis;
+
+    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
+        Outcome::result(growth_forecast(&input)?)
+    }
+}
+
 /// `growth_forecast`'s input.
 #[derive(Debug, Deserialize)]
 pub struct GrowthForecastInput {
     months: Vec<MonthRevenue>,
     horizon_months: Count,
+}
+
+impl Check for GrowthForecastInput {
+    /// Refuses a month given twice, a horizon outside 1 to
+    /// [`MAX_HORIZON_MONTHS`], a forecast past 10^15 cents or 9999-12, and a
+    /// CAGR past 10^15.
+    fn check(&self) -> Result<(), InvalidInput> {
+        fields::unique_months(self.months.iter().map(|m| m.month))?;
+        let horizon = self.horizon_months.get();
+        if !(1..=MAX_HORIZON_MONTHS).contains(&horizon) {
+            return Err(InvalidInput::new(
+                "horizon_months",
+                format!("must be 1 to {MAX_HORIZON_MONTHS}, not {horizon}"),
+            ));
+        }
+        Problem::at_submission(growth_forecast(self))
+    }
 }
 
 /// A month's revenue.
@@ -173,36 +201,14 @@ fn growth_forecast(input: &GrowthForecastInput) -> Result<GrowthForecastResult, 
         first.revenue_cents.get().unsigned_abs(),
         latest.revenue_cents.get().unsigned_abs(),
         span.unsigned_abs(),
-    )?
+    )
+    .map_err(Problem::Invalid)?
     .map(Figure);
     Ok(GrowthForecastResult {
         slope_cents_per_month,
         cagr,
         forecast,
     })
-}
-
-impl BusinessAction for GrowthForecast {
-    type Input = GrowthForecastInput;
-    const AGENT: AgentType = AgentType::Planning;
-    const NAME: &'static str = "growth_forecast";
-    const COMPLEXITY: Complexity = Complexity::Analysis;
-
-    fn check(input: &Self::Input) -> Result<(), InvalidInput> {
-        fields::unique_months(input.months.iter().map(|m| m.month))?;
-        let horizon = input.horizon_months.get();
-        if !(1..=MAX_HORIZON_MONTHS).contains(&horizon) {
-            return Err(InvalidInput::new(
-                "horizon_months",
-                format!("must be 1 to {MAX_HORIZON_MONTHS}, not {horizon}"),
-            ));
-        }
-        Problem::at_submission(growth_forecast(input))
-    }
-
-    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
-        Outcome::result(growth_forecast(&input)?)
-    }
 }
 
 // -- the CAGR ---------------------------------------------------------------
@@ -351,7 +357,6 @@ fn cagr(first: u64, last: u64, span: u64) -> Result<Option<Decimal>, InvalidInpu
 #[cfg(test)]
 mod tests {
     use super::cagr;
-    use crate::planning::test_support::MAX;
 
     crate::testing::agent_helpers!(Planning);
 
@@ -600,7 +605,7 @@ mod tests {
     proptest! {
         #[test]
         fn growth_forecast_never_overflows_and_forecasts_the_horizon(
-            months in proptest::collection::vec((0..1200_i64, 0..=MAX), 0..8),
+            months in proptest::collection::vec((0..1200_i64, 0..=MAX_CENTS), 0..8),
             horizon in 1..=120_u64,
         ) {
             let list: Vec<Value> = months.iter().map(|&(m, r)| {
@@ -613,7 +618,7 @@ mod tests {
                 prop_assert_eq!(forecast.len() as u64, horizon);
                 for f in &forecast {
                     let cents = f["revenue_cents"].as_i64().expect("cents");
-                    prop_assert!((0..=MAX).contains(&cents));
+                    prop_assert!((0..=MAX_CENTS).contains(&cents));
                 }
             }
         }

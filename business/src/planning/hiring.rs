@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::{MonthFigures, Problem, average_net_burn, four_places, runway, signed_cents};
 use crate::exact::{Figure, Rational};
 use crate::fields::{self, Cents, NonNegative, SignedCents, Text};
-use crate::{AgentType, BusinessAction, Complexity, Failure, InvalidInput, Outcome};
+use crate::{AgentType, BusinessAction, Check, Complexity, Failure, InvalidInput, Outcome};
 
 /// `hiring_plan`: which hires, in the given priority order, the runway can
 /// carry while it stays at or above `target_runway_months`.
@@ -22,6 +22,17 @@ use crate::{AgentType, BusinessAction, Complexity, Failure, InvalidInput, Outcom
 /// within ±10^15, refused at submission (naming `hires`) otherwise.
 pub struct HiringPlan;
 
+impl BusinessAction for HiringPlan {
+    type Input = HiringPlanInput;
+    const AGENT: AgentType = AgentType::Planning;
+    const NAME: &'static str = "hiring_plan";
+    const COMPLEXITY: Complexity = Complexity::Draft;
+
+    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
+        Outcome::result(hiring_plan(&input)?)
+    }
+}
+
 /// `hiring_plan`'s input.
 #[derive(Debug, Deserialize)]
 pub struct HiringPlanInput {
@@ -29,6 +40,26 @@ pub struct HiringPlanInput {
     months: Vec<MonthFigures>,
     target_runway_months: NonNegative,
     hires: Vec<Hire>,
+}
+
+impl Check for HiringPlanInput {
+    /// Refuses a month given twice, a repeated hire id, hires whose monthly
+    /// costs total past 10^15 cents, and a net burn after the hires past
+    /// ±10^15 cents.
+    fn check(&self) -> Result<(), InvalidInput> {
+        fields::unique_months(self.months.iter().map(|m| m.month))?;
+        fields::unique_by(&self.hires, "hires", "id", |h| &h.id)?;
+        fields::sum(self.hires.iter().map(|h| h.monthly_cost_cents.get())).ok_or_else(|| {
+            InvalidInput::new(
+                "hires",
+                format!(
+                    "the hires' monthly costs total past the limit of {} cents",
+                    fields::MAX_CENTS
+                ),
+            )
+        })?;
+        Problem::at_submission(hiring_plan(self))
+    }
 }
 
 /// A hire to consider and what it costs a month.
@@ -94,36 +125,9 @@ fn hiring_plan(input: &HiringPlanInput) -> Result<HiringPlanResult<'_>, Problem>
     })
 }
 
-impl BusinessAction for HiringPlan {
-    type Input = HiringPlanInput;
-    const AGENT: AgentType = AgentType::Planning;
-    const NAME: &'static str = "hiring_plan";
-    const COMPLEXITY: Complexity = Complexity::Draft;
-
-    fn check(input: &Self::Input) -> Result<(), InvalidInput> {
-        fields::unique_months(input.months.iter().map(|m| m.month))?;
-        fields::unique_by(&input.hires, "hires", "id", |h| &h.id)?;
-        fields::sum(input.hires.iter().map(|h| h.monthly_cost_cents.get())).ok_or_else(|| {
-            InvalidInput::new(
-                "hires",
-                format!(
-                    "the hires' monthly costs total past the limit of {} cents",
-                    fields::MAX_CENTS
-                ),
-            )
-        })?;
-        Problem::at_submission(hiring_plan(input))
-    }
-
-    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
-        Outcome::result(hiring_plan(&input)?)
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use crate::Failure;
-    use crate::planning::test_support::{MAX, month, months_json, months_strategy};
+    use crate::planning::test_support::{month, months_json, months_strategy};
 
     crate::testing::agent_helpers!(Planning);
 
@@ -315,10 +319,10 @@ mod tests {
     proptest! {
         #[test]
         fn hiring_plan_keeps_the_priority_order_and_never_overflows(
-            cash in -MAX..=MAX,
+            cash in -MAX_CENTS..=MAX_CENTS,
             months in months_strategy(),
             target in 0..1000_u64,
-            costs in proptest::collection::vec(0..=MAX / 4, 0..8),
+            costs in proptest::collection::vec(0..=MAX_CENTS / 4, 0..8),
         ) {
             let hires: Vec<Value> = costs.iter().enumerate()
                 .map(|(i, &c)| hire(&format!("h-{i}"), c)).collect();

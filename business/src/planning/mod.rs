@@ -52,12 +52,6 @@ impl Problem {
     }
 }
 
-impl From<InvalidInput> for Problem {
-    fn from(invalid: InvalidInput) -> Self {
-        Problem::Invalid(invalid)
-    }
-}
-
 impl From<Failure> for Problem {
     fn from(failure: Failure) -> Self {
         Problem::Fails(failure)
@@ -142,16 +136,16 @@ mod test_support {
     use proptest::prelude::*;
     use serde_json::{Value, json};
 
+    use crate::fields::MAX_CENTS;
+
     /// A month whose net burn is `expenses − revenue`.
     pub fn month(month: &str, revenue: i64, expenses: i64) -> Value {
         json!({"month": month, "revenue_cents": revenue, "expenses_cents": expenses})
     }
 
-    pub const MAX: i64 = 1_000_000_000_000_000;
-
     pub fn months_strategy() -> impl Strategy<Value = Vec<(i64, i64, i64)>> {
         // (month offset, revenue, expenses), amounts up to 10^15.
-        proptest::collection::vec((0..240_i64, 0..=MAX, 0..=MAX), 0..6)
+        proptest::collection::vec((0..240_i64, 0..=MAX_CENTS, 0..=MAX_CENTS), 0..6)
     }
 
     pub fn months_json(months: &[(i64, i64, i64)]) -> Vec<Value> {

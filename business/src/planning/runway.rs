@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::{MonthFigures, average_net_burn, four_places, runway, signed_cents};
 use crate::exact::{Figure, Rational};
 use crate::fields::{self, Date, SignedCents};
-use crate::{AgentType, BusinessAction, Complexity, Failure, InvalidInput, Outcome};
+use crate::{AgentType, BusinessAction, Check, Complexity, Failure, InvalidInput, Outcome};
 
 /// Days per month for the zero-cash date: 365.25 / 12 = 30.4375 = 487/16.
 const DAYS_PER_MONTH: (i128, i128) = (487, 16);
@@ -28,12 +28,30 @@ const MAX_CALENDAR_DAYS: i128 = 3_652_500;
 /// 9999-12-31 (the calendar's end) is null.
 pub struct CashRunway;
 
+impl BusinessAction for CashRunway {
+    type Input = CashRunwayInput;
+    const AGENT: AgentType = AgentType::Planning;
+    const NAME: &'static str = "cash_runway";
+    const COMPLEXITY: Complexity = Complexity::Analysis;
+
+    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
+        Outcome::result(cash_runway(&input)?)
+    }
+}
+
 /// `cash_runway`'s input.
 #[derive(Debug, Deserialize)]
 pub struct CashRunwayInput {
     cash_cents: SignedCents,
     as_of: Date,
     months: Vec<MonthFigures>,
+}
+
+impl Check for CashRunwayInput {
+    /// Refuses a month given twice.
+    fn check(&self) -> Result<(), InvalidInput> {
+        fields::unique_months(self.months.iter().map(|m| m.month))
+    }
 }
 
 /// `cash_runway`'s result.
@@ -81,42 +99,16 @@ fn cash_runway(input: &CashRunwayInput) -> Result<CashRunwayResult, Failure> {
     })
 }
 
-impl BusinessAction for CashRunway {
-    type Input = CashRunwayInput;
-    const AGENT: AgentType = AgentType::Planning;
-    const NAME: &'static str = "cash_runway";
-    const COMPLEXITY: Complexity = Complexity::Analysis;
-
-    fn check(input: &Self::Input) -> Result<(), InvalidInput> {
-        fields::unique_months(input.months.iter().map(|m| m.month))
-    }
-
-    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
-        Outcome::result(cash_runway(&input)?)
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use crate::Failure;
-    use crate::planning::test_support::{MAX, month, months_json, months_strategy};
+    use crate::planning::test_support::{month, months_json, months_strategy};
 
     crate::testing::agent_helpers!(Planning);
 
     #[test]
     fn cash_runway_gives_agents_md_example() {
-        // AGENTS.md: cash 120,000,000, one month 2026-01 with a net burn of
-        // 12,000,000 − 2,000,000 = 10,000,000.
-        let input = json!({"cash_cents": 120000000, "as_of": "2026-03-31",
-            "months": [{"month": "2026-01", "revenue_cents": 2000000, "expenses_cents": 12000000}]});
-        // runway = 120,000,000 / 10,000,000 = 12 -> 12.0;
-        // days = floor(12 × 30.4375) = floor(365.25) = 365;
-        // 2026-03-31 + 365 days = 2027-03-31 (no 29 February in between).
-        assert_eq!(
-            result("cash_runway", input),
-            json!({"avg_net_burn_cents": 10000000, "runway_months": 12.0,
-                   "zero_cash_date": "2027-03-31", "profitable": false})
-        );
+        let (input, expected) = testing::contract_example("cash_runway");
+        assert_eq!(result("cash_runway", input), expected);
     }
 
     #[test]
@@ -256,7 +248,7 @@ mod tests {
     proptest! {
         #[test]
         fn cash_runway_never_overflows_and_the_runway_is_not_negative(
-            cash in -MAX..=MAX,
+            cash in -MAX_CENTS..=MAX_CENTS,
             months in months_strategy(),
         ) {
             let input = json!({"cash_cents": cash, "as_of": "2026-01-31",

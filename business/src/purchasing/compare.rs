@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Quote, lowest};
 use crate::fields::{self, Quantity, Text};
-use crate::{AgentType, BusinessAction, Complexity, Failure, InvalidInput, Outcome};
+use crate::{AgentType, BusinessAction, Check, Complexity, Failure, InvalidInput, Outcome};
 
 /// `compare_vendors`: for each needed sku, the cheapest eligible quote, the
 /// current vendor's cheapest eligible quote, and the saving of switching.
@@ -14,11 +14,31 @@ use crate::{AgentType, BusinessAction, Complexity, Failure, InvalidInput, Outcom
 /// may be empty (every best and current price is then `null`).
 pub struct CompareVendors;
 
+impl BusinessAction for CompareVendors {
+    type Input = CompareVendorsInput;
+    const AGENT: AgentType = AgentType::Purchasing;
+    const NAME: &'static str = "compare_vendors";
+    const COMPLEXITY: Complexity = Complexity::Analysis;
+
+    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
+        Outcome::result(compare(&input)?)
+    }
+}
+
 /// `compare_vendors`'s input.
 #[derive(Debug, Deserialize)]
 pub struct CompareVendorsInput {
     needs: Vec<Need>,
     quotes: Vec<Quote>,
+}
+
+impl Check for CompareVendorsInput {
+    /// Refuses a sku needed twice, and a saving or the total saving past
+    /// 10^15 cents.
+    fn check(&self) -> Result<(), InvalidInput> {
+        fields::unique_by(&self.needs, "needs", "sku", |n| &n.sku)?;
+        compare(self).map(|_| ())
+    }
 }
 
 /// A sku needed in a quantity, maybe bought from a vendor today.
@@ -93,24 +113,10 @@ fn compare(input: &CompareVendorsInput) -> Result<Comparison<'_>, InvalidInput> 
     })
 }
 
-impl BusinessAction for CompareVendors {
-    type Input = CompareVendorsInput;
-    const AGENT: AgentType = AgentType::Purchasing;
-    const NAME: &'static str = "compare_vendors";
-    const COMPLEXITY: Complexity = Complexity::Analysis;
-
-    fn check(input: &Self::Input) -> Result<(), InvalidInput> {
-        fields::unique_by(&input.needs, "needs", "sku", |n| &n.sku)?;
-        compare(input).map(|_| ())
-    }
-
-    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
-        Outcome::result(compare(&input)?)
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use crate::purchasing::test_support::quote;
+
     crate::testing::agent_helpers!(Purchasing);
 
     #[test]
@@ -121,14 +127,14 @@ mod tests {
                 {"sku": "SKU-2", "quantity": 5, "current_vendor": "vendor-b"},
             ],
             "quotes": [
-                {"vendor": "vendor-a", "sku": "SKU-1", "unit_price_cents": 1000, "min_quantity": 1},
-                {"vendor": "vendor-b", "sku": "SKU-1", "unit_price_cents": 900, "min_quantity": 50},
+                quote("vendor-a", "SKU-1", 1000, 1),
+                quote("vendor-b", "SKU-1", 900, 50),
                 // Cheaper, but needs 500: not eligible for 100.
-                {"vendor": "vendor-c", "sku": "SKU-1", "unit_price_cents": 500, "min_quantity": 500},
+                quote("vendor-c", "SKU-1", 500, 500),
                 // vendor-a's bulk price applies from 100: eligible, and vendor-a's lowest.
-                {"vendor": "vendor-a", "sku": "SKU-1", "unit_price_cents": 950, "min_quantity": 100},
-                {"vendor": "vendor-b", "sku": "SKU-2", "unit_price_cents": 250, "min_quantity": 0},
-                {"vendor": "vendor-c", "sku": "SKU-2", "unit_price_cents": 200, "min_quantity": 5},
+                quote("vendor-a", "SKU-1", 950, 100),
+                quote("vendor-b", "SKU-2", 250, 0),
+                quote("vendor-c", "SKU-2", 200, 5),
             ],
         });
         // SKU-1: eligible 1000 (a), 900 (b), 950 (a); best 900 (b);
@@ -158,9 +164,9 @@ mod tests {
         let input = json!({
             "needs": [{"sku": "SKU-1", "quantity": 10, "current_vendor": "vendor-z"}],
             "quotes": [
-                {"vendor": "vendor-z", "sku": "SKU-1", "unit_price_cents": 700, "min_quantity": 1},
-                {"vendor": "vendor-m", "sku": "SKU-1", "unit_price_cents": 700, "min_quantity": 1},
-                {"vendor": "vendor-b", "sku": "SKU-1", "unit_price_cents": 700, "min_quantity": 1},
+                quote("vendor-z", "SKU-1", 700, 1),
+                quote("vendor-m", "SKU-1", 700, 1),
+                quote("vendor-b", "SKU-1", 700, 1),
             ],
         });
         // All three at 700: "vendor-b" < "vendor-m" < "vendor-z", so vendor-b.
@@ -186,10 +192,10 @@ mod tests {
                 {"sku": "SKU-4", "quantity": 4, "current_vendor": null},
             ],
             "quotes": [
-                {"vendor": "vendor-a", "sku": "SKU-1", "unit_price_cents": 100, "min_quantity": 1_000},
-                {"vendor": "vendor-a", "sku": "SKU-2", "unit_price_cents": 300, "min_quantity": 1},
-                {"vendor": "vendor-a", "sku": "SKU-3", "unit_price_cents": 40, "min_quantity": 1},
-                {"vendor": "vendor-a", "sku": "SKU-4", "unit_price_cents": 40, "min_quantity": 1},
+                quote("vendor-a", "SKU-1", 100, 1_000),
+                quote("vendor-a", "SKU-2", 300, 1),
+                quote("vendor-a", "SKU-3", 40, 1),
+                quote("vendor-a", "SKU-4", 40, 1),
             ],
         });
         // No saving has both prices, so total = 0 (sum of no savings).
@@ -226,53 +232,50 @@ mod tests {
 
     #[test]
     fn compare_vendors_names_the_field_of_input_that_does_not_parse() {
-        let quote = json!({"vendor": "v", "sku": "S", "unit_price_cents": 1, "min_quantity": 0});
+        let needs = |needs: Value| json!({"needs": needs, "quotes": []});
+        let need = |quantity: Value| needs(json!([{"sku": "S", "quantity": quantity}]));
+        let quotes = |quotes: Value| json!({"needs": [], "quotes": quotes});
         let cases = [
             // The second need repeats the first's sku.
             (
-                json!({"needs": [{"sku": "S", "quantity": 1}, {"sku": "S", "quantity": 2}], "quotes": []}),
+                needs(json!([{"sku": "S", "quantity": 1}, {"sku": "S", "quantity": 2}])),
+                "input.needs[1].sku",
+            ),
+            (need(json!(-1)), "input.needs[0].quantity"),
+            (need(json!(1.5)), "input.needs[0].quantity"),
+            (need(json!(0)), "input.needs[0].quantity"),
+            (need(json!("3")), "input.needs[0].quantity"),
+            (
+                needs(json!([{"sku": "A", "quantity": 1}, {"quantity": 1}])),
                 "input.needs[1].sku",
             ),
             (
-                json!({"needs": [{"sku": "S", "quantity": -1}], "quotes": []}),
-                "input.needs[0].quantity",
-            ),
-            (
-                json!({"needs": [{"sku": "S", "quantity": 1.5}], "quotes": []}),
-                "input.needs[0].quantity",
-            ),
-            (
-                json!({"needs": [{"sku": "S", "quantity": 0}], "quotes": []}),
-                "input.needs[0].quantity",
-            ),
-            (
-                json!({"needs": [{"sku": "S", "quantity": "3"}], "quotes": []}),
-                "input.needs[0].quantity",
-            ),
-            (
-                json!({"needs": [{"sku": "A", "quantity": 1}, {"quantity": 1}], "quotes": []}),
-                "input.needs[1].sku",
-            ),
-            (
-                json!({"needs": [{"sku": "", "quantity": 1}], "quotes": []}),
+                needs(json!([{"sku": "", "quantity": 1}])),
                 "input.needs[0].sku",
             ),
             (json!({"needs": []}), "input.quotes"),
             (
-                json!({"needs": [], "quotes": [quote, {"vendor": "v", "sku": "S", "unit_price_cents": 1, "min_quantity": -3}]}),
+                quotes(json!([
+                    quote("v", "S", 1, 0),
+                    with(&quote("v", "S", 1, 0), "min_quantity", json!(-3))
+                ])),
                 "input.quotes[1].min_quantity",
             ),
             (
-                json!({"needs": [], "quotes": [{"vendor": "v", "sku": "S", "unit_price_cents": -1, "min_quantity": 0}]}),
+                quotes(json!([with(
+                    &quote("v", "S", 0, 0),
+                    "unit_price_cents",
+                    json!(-1)
+                )])),
+                "input.quotes[0].unit_price_cents",
+            ),
+            // 10^15 + 1 cents is past the limit of any amount.
+            (
+                quotes(json!([quote("v", "S", 1_000_000_000_000_001, 0)])),
                 "input.quotes[0].unit_price_cents",
             ),
             (
-                // 10^15 + 1 cents is past the limit of any amount.
-                json!({"needs": [], "quotes": [{"vendor": "v", "sku": "S", "unit_price_cents": 1_000_000_000_000_001_u64, "min_quantity": 0}]}),
-                "input.quotes[0].unit_price_cents",
-            ),
-            (
-                json!({"needs": [], "quotes": [{"vendor": "v", "sku": "S", "unit_price_cents": 1}]}),
+                quotes(json!([without(&quote("v", "S", 1, 0), "min_quantity")])),
                 "input.quotes[0].min_quantity",
             ),
             (json!([]), "input"),
@@ -283,10 +286,10 @@ mod tests {
     #[test]
     fn compare_vendors_refuses_a_saving_or_a_total_past_ten_to_the_fifteen() {
         let quotes = json!([
-            {"vendor": "cheap", "sku": "A", "unit_price_cents": 0, "min_quantity": 0},
-            {"vendor": "dear", "sku": "A", "unit_price_cents": 1_000_000_000_000_000_u64, "min_quantity": 0},
-            {"vendor": "cheap", "sku": "B", "unit_price_cents": 0, "min_quantity": 0},
-            {"vendor": "dear", "sku": "B", "unit_price_cents": 1_000_000_000_000_000_u64, "min_quantity": 0},
+            quote("cheap", "A", 0, 0),
+            quote("dear", "A", 1_000_000_000_000_000, 0),
+            quote("cheap", "B", 0, 0),
+            quote("dear", "B", 1_000_000_000_000_000, 0),
         ]);
         // saving A = (10^15 - 0) x 1 = 10^15: exactly the limit, accepted.
         let at_limit = json!({"needs": [{"sku": "A", "quantity": 1, "current_vendor": "dear"}], "quotes": quotes});

@@ -4,13 +4,25 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Quote, lowest};
-use crate::fields::{self, Cents, Currency, Pricing, Quantity, Text};
-use crate::{AgentType, BusinessAction, Complexity, Failure, InvalidInput, Outcome};
+use crate::fields::{self, Cents, Currency, Price, Pricing, Quantity, Text};
+use crate::{AgentType, BusinessAction, Check, Complexity, Failure, InvalidInput, Outcome};
 
 /// `draft_purchase_order`: a purchase order for one vendor, each line priced
 /// from its own `unit_price_cents` or else from the vendor's lowest eligible
 /// quote; a line with neither fails the job, naming the line.
 pub struct DraftPurchaseOrder;
+
+impl BusinessAction for DraftPurchaseOrder {
+    type Input = DraftPurchaseOrderInput;
+    const AGENT: AgentType = AgentType::Purchasing;
+    const NAME: &'static str = "draft_purchase_order";
+    const COMPLEXITY: Complexity = Complexity::Draft;
+
+    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
+        let (draft, pricing) = draft(&input)?;
+        Outcome::result(pricing.all_priced(draft)?)
+    }
+}
 
 /// `draft_purchase_order`'s input.
 #[derive(Debug, Deserialize)]
@@ -20,6 +32,17 @@ pub struct DraftPurchaseOrderInput {
     lines: Vec<DraftLine>,
     #[serde(default)]
     quotes: Option<Vec<Quote>>,
+}
+
+impl Check for DraftPurchaseOrderInput {
+    /// Refuses an order without lines, a sku on two lines, and a line's
+    /// amount or the total past 10^15 cents. Whether every line has a price
+    /// is a business rule the job fails on, not a check.
+    fn check(&self) -> Result<(), InvalidInput> {
+        fields::non_empty(&self.lines, "lines", "line")?;
+        fields::unique_by(&self.lines, "lines", "sku", |l| &l.sku)?;
+        draft(self).map(|_| ())
+    }
 }
 
 /// A line to draft: a sku, a quantity, maybe a price.
@@ -36,9 +59,8 @@ struct DraftLine {
 struct DraftedLine<'a> {
     sku: &'a Text,
     quantity: Quantity,
-    unit_price_cents: i64,
-    price_source: &'static str,
-    amount_cents: i64,
+    #[serde(flatten)]
+    price: Price,
 }
 
 /// `draft_purchase_order`'s result.
@@ -72,13 +94,11 @@ fn draft(input: &DraftPurchaseOrderInput) -> Result<(Draft<'_>, Pricing), Invali
             lines.push(DraftedLine {
                 sku: &line.sku,
                 quantity: line.quantity,
-                unit_price_cents: price.unit_cents,
-                price_source: price.source,
-                amount_cents: price.amount_cents,
+                price,
             });
         }
     }
-    let total_cents = fields::sum(lines.iter().map(|l| l.amount_cents))
+    let total_cents = fields::sum(lines.iter().map(|l| l.price.amount_cents))
         .ok_or_else(|| fields::too_large("lines", "the order's total"))?;
     let draft = Draft {
         vendor: &input.vendor,
@@ -90,30 +110,9 @@ fn draft(input: &DraftPurchaseOrderInput) -> Result<(Draft<'_>, Pricing), Invali
     Ok((draft, pricing))
 }
 
-impl BusinessAction for DraftPurchaseOrder {
-    type Input = DraftPurchaseOrderInput;
-    const AGENT: AgentType = AgentType::Purchasing;
-    const NAME: &'static str = "draft_purchase_order";
-    const COMPLEXITY: Complexity = Complexity::Draft;
-
-    fn check(input: &Self::Input) -> Result<(), InvalidInput> {
-        fields::non_empty(&input.lines, "lines", "line")?;
-        fields::unique_by(&input.lines, "lines", "sku", |l| &l.sku)?;
-        // Whether every line has a price is a business rule the job fails
-        // on; the amounts of the lines that have one are bounded here.
-        draft(input).map(|_| ())
-    }
-
-    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
-        let (draft, pricing) = draft(&input)?;
-        pricing.all_priced()?;
-        Outcome::result(draft)
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use crate::Failure;
+    use crate::purchasing::test_support::quote;
 
     crate::testing::agent_helpers!(Purchasing);
 
@@ -129,14 +128,14 @@ mod tests {
             ],
             "quotes": [
                 // The line's own price wins over a quote.
-                {"vendor": "vendor-a", "sku": "SKU-1", "unit_price_cents": 1, "min_quantity": 0},
-                {"vendor": "vendor-a", "sku": "SKU-2", "unit_price_cents": 450, "min_quantity": 1},
-                {"vendor": "vendor-a", "sku": "SKU-2", "unit_price_cents": 400, "min_quantity": 20},
+                quote("vendor-a", "SKU-1", 1, 0),
+                quote("vendor-a", "SKU-2", 450, 1),
+                quote("vendor-a", "SKU-2", 400, 20),
                 // Another vendor's lower price is not this vendor's.
-                {"vendor": "vendor-b", "sku": "SKU-2", "unit_price_cents": 100, "min_quantity": 0},
+                quote("vendor-b", "SKU-2", 100, 0),
                 // Needs 50, the line wants 20: not eligible.
-                {"vendor": "vendor-a", "sku": "SKU-2", "unit_price_cents": 350, "min_quantity": 50},
-                {"vendor": "vendor-a", "sku": "SKU-3", "unit_price_cents": 999, "min_quantity": 0},
+                quote("vendor-a", "SKU-2", 350, 50),
+                quote("vendor-a", "SKU-3", 999, 0),
             ],
         });
         // SKU-1: line price 1200; amount = 1200 x 10 = 12_000.
@@ -190,7 +189,7 @@ mod tests {
                 {"sku": "SKU-9", "quantity": 1},
             ],
             // Only another vendor quotes SKU-9: no price is ever guessed from it.
-            "quotes": [{"vendor": "vendor-b", "sku": "SKU-9", "unit_price_cents": 5, "min_quantity": 0}],
+            "quotes": [quote("vendor-b", "SKU-9", 5, 0)],
         });
         assert_eq!(
             failure("draft_purchase_order", input),
@@ -265,7 +264,7 @@ mod tests {
         // The same through a quote: 500_000_000_000_000 x 3 again.
         let quoted = json!({"vendor": "v", "currency": "USD",
             "lines": [{"sku": "A", "quantity": 3}],
-            "quotes": [{"vendor": "v", "sku": "A", "unit_price_cents": 500_000_000_000_000_u64, "min_quantity": 0}],
+            "quotes": [quote("v", "A", 500_000_000_000_000, 0)],
         });
         assert_eq!(
             invalid_field("draft_purchase_order", quoted),

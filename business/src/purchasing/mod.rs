@@ -50,6 +50,18 @@ fn lowest<'a>(
         })
 }
 
+/// What the actions' tests share.
+#[cfg(test)]
+mod test_support {
+    use serde_json::{Value, json};
+
+    /// A quote of `vendor` for `sku`: `unit_price_cents` from `min_quantity`.
+    pub fn quote(vendor: &str, sku: &str, unit_price_cents: u64, min_quantity: u64) -> Value {
+        json!({"vendor": vendor, "sku": sku, "unit_price_cents": unit_price_cents,
+               "min_quantity": min_quantity})
+    }
+}
+
 #[cfg(test)]
 mod tests {
     crate::testing::agent_helpers!(Purchasing);

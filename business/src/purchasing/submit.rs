@@ -4,17 +4,27 @@
 use serde::{Deserialize, Serialize};
 
 use crate::fields::{self, Cents, Currency, Quantity, Text};
-use crate::{
-    AgentType, BusinessAction, Complexity, Effect, Failure, InvalidInput, Outcome, to_value,
-};
+use crate::{AgentType, BusinessAction, Check, Complexity, Failure, InvalidInput, Outcome};
 
 /// The longest purchase order number accepted, in characters.
 pub const MAX_PO_NUMBER_CHARS: usize = 64;
 
 /// `submit_purchase_order`: a fully priced purchase order, published to the
 /// outbound queue for the vendor integration. Its one effect is
-/// [`Effect::PublishOutbound`] of exactly the job's result.
+/// [`Effect::PublishOutbound`](crate::Effect::PublishOutbound) of exactly
+/// the job's result.
 pub struct SubmitPurchaseOrder;
+
+impl BusinessAction for SubmitPurchaseOrder {
+    type Input = SubmitPurchaseOrderInput;
+    const AGENT: AgentType = AgentType::Purchasing;
+    const NAME: &'static str = "submit_purchase_order";
+    const COMPLEXITY: Complexity = Complexity::ExternalEffect;
+
+    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
+        Outcome::published(submitted(&input)?)
+    }
+}
 
 /// `submit_purchase_order`'s input; every field is required.
 #[derive(Debug, Deserialize)]
@@ -23,6 +33,24 @@ pub struct SubmitPurchaseOrderInput {
     vendor: Text,
     currency: Currency,
     lines: Vec<SubmitLine>,
+}
+
+impl Check for SubmitPurchaseOrderInput {
+    /// Refuses a purchase order number outside 1 to [`MAX_PO_NUMBER_CHARS`]
+    /// characters, an order without lines, a sku on two lines, and a line's
+    /// amount or the total past 10^15 cents.
+    fn check(&self) -> Result<(), InvalidInput> {
+        let chars = self.po_number.chars().count();
+        if chars == 0 || chars > MAX_PO_NUMBER_CHARS {
+            return Err(InvalidInput::new(
+                "po_number",
+                format!("must be 1 to {MAX_PO_NUMBER_CHARS} characters, not {chars}"),
+            ));
+        }
+        fields::non_empty(&self.lines, "lines", "line")?;
+        fields::unique_by(&self.lines, "lines", "sku", |l| &l.sku)?;
+        submitted(self).map(|_| ())
+    }
 }
 
 /// A priced line to submit.
@@ -81,34 +109,6 @@ fn submitted(input: &SubmitPurchaseOrderInput) -> Result<Submitted<'_>, InvalidI
         total_cents,
         status: "SUBMITTED",
     })
-}
-
-impl BusinessAction for SubmitPurchaseOrder {
-    type Input = SubmitPurchaseOrderInput;
-    const AGENT: AgentType = AgentType::Purchasing;
-    const NAME: &'static str = "submit_purchase_order";
-    const COMPLEXITY: Complexity = Complexity::ExternalEffect;
-
-    fn check(input: &Self::Input) -> Result<(), InvalidInput> {
-        let chars = input.po_number.chars().count();
-        if chars == 0 || chars > MAX_PO_NUMBER_CHARS {
-            return Err(InvalidInput::new(
-                "po_number",
-                format!("must be 1 to {MAX_PO_NUMBER_CHARS} characters, not {chars}"),
-            ));
-        }
-        fields::non_empty(&input.lines, "lines", "line")?;
-        fields::unique_by(&input.lines, "lines", "sku", |l| &l.sku)?;
-        submitted(input).map(|_| ())
-    }
-
-    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
-        let result = to_value(submitted(&input)?)?;
-        Ok(Outcome {
-            effects: vec![Effect::PublishOutbound(result.clone())],
-            result,
-        })
-    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::cmp::Reverse;
 use serde::{Deserialize, Serialize};
 
 use crate::fields::{self, Cents, Count, Text};
-use crate::{AgentType, BusinessAction, Complexity, Failure, InvalidInput, Outcome};
+use crate::{AgentType, BusinessAction, Check, Complexity, Failure, InvalidInput, Outcome};
 
 /// Points for a budget: the first tier whose minimum (in cents) the budget
 /// reaches, 0 below the last.
@@ -40,10 +40,28 @@ fn tier<T: PartialOrd + Copy>(value: T, tiers: &[(T, u64)]) -> u64 {
 /// `leads` may be empty (the result then lists none); ids are unique.
 pub struct ScoreLeads;
 
+impl BusinessAction for ScoreLeads {
+    type Input = ScoreLeadsInput;
+    const AGENT: AgentType = AgentType::Sales;
+    const NAME: &'static str = "score_leads";
+    const COMPLEXITY: Complexity = Complexity::Analysis;
+
+    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
+        Outcome::result(score(&input))
+    }
+}
+
 /// `score_leads`'s input.
 #[derive(Debug, Deserialize)]
 pub struct ScoreLeadsInput {
     leads: Vec<Lead>,
+}
+
+impl Check for ScoreLeadsInput {
+    /// Refuses a repeated lead id.
+    fn check(&self) -> Result<(), InvalidInput> {
+        fields::unique_by(&self.leads, "leads", "id", |l| &l.id)
+    }
 }
 
 /// A lead and what is known of it; an unknown signal is absent or `null`.
@@ -134,25 +152,8 @@ fn score(input: &ScoreLeadsInput) -> Scores<'_> {
     Scores { leads }
 }
 
-impl BusinessAction for ScoreLeads {
-    type Input = ScoreLeadsInput;
-    const AGENT: AgentType = AgentType::Sales;
-    const NAME: &'static str = "score_leads";
-    const COMPLEXITY: Complexity = Complexity::Analysis;
-
-    fn check(input: &Self::Input) -> Result<(), InvalidInput> {
-        fields::unique_by(&input.leads, "leads", "id", |l| &l.id)
-    }
-
-    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
-        Outcome::result(score(&input))
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use crate::fields::MAX_CENTS;
-
     crate::testing::agent_helpers!(Sales);
 
     #[test]

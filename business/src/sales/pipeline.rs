@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::exact::Rational;
 use crate::fields::{self, Cents, Count, Date, Fraction, Text};
-use crate::{AgentType, BusinessAction, Complexity, Failure, InvalidInput, Outcome};
+use crate::{AgentType, BusinessAction, Check, Complexity, Failure, InvalidInput, Outcome};
 
 /// How many days without activity an open deal may go before it is stalled,
 /// when the input does not say.
@@ -68,6 +68,17 @@ impl Stage {
 /// after `as_of`.
 pub struct PipelineHealth;
 
+impl BusinessAction for PipelineHealth {
+    type Input = PipelineHealthInput;
+    const AGENT: AgentType = AgentType::Sales;
+    const NAME: &'static str = "pipeline_health";
+    const COMPLEXITY: Complexity = Complexity::Analysis;
+
+    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
+        Outcome::result(health(&input)?)
+    }
+}
+
 /// `pipeline_health`'s input.
 #[derive(Debug, Deserialize)]
 pub struct PipelineHealthInput {
@@ -75,6 +86,15 @@ pub struct PipelineHealthInput {
     #[serde(default)]
     stalled_after_days: Option<Count>,
     deals: Vec<Deal>,
+}
+
+impl Check for PipelineHealthInput {
+    /// Refuses a repeated deal id, a deal active after `as_of`, and a stage's,
+    /// the open or the weighted amount past 10^15 cents.
+    fn check(&self) -> Result<(), InvalidInput> {
+        fields::unique_by(&self.deals, "deals", "id", |d| &d.id)?;
+        health(self).map(|_| ())
+    }
 }
 
 /// A deal in the pipeline.
@@ -187,26 +207,8 @@ fn health(input: &PipelineHealthInput) -> Result<Health<'_>, InvalidInput> {
     })
 }
 
-impl BusinessAction for PipelineHealth {
-    type Input = PipelineHealthInput;
-    const AGENT: AgentType = AgentType::Sales;
-    const NAME: &'static str = "pipeline_health";
-    const COMPLEXITY: Complexity = Complexity::Analysis;
-
-    fn check(input: &Self::Input) -> Result<(), InvalidInput> {
-        fields::unique_by(&input.deals, "deals", "id", |d| &d.id)?;
-        health(input).map(|_| ())
-    }
-
-    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
-        Outcome::result(health(&input)?)
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use crate::fields::MAX_CENTS;
-
     crate::testing::agent_helpers!(Sales);
 
     fn stages(rows: [(u64, i64); 6]) -> Value {

@@ -9,7 +9,7 @@ use super::address::{self, StateCode};
 use super::thresholds::{self, Threshold};
 use super::{sales_too_large, unique_states};
 use crate::fields::{self, Cents, Date, Text};
-use crate::{AgentType, BusinessAction, Complexity, Failure, InvalidInput, Outcome};
+use crate::{AgentType, BusinessAction, Check, Complexity, Failure, InvalidInput, Outcome};
 
 /// `nexus_check`: per state, the sales shipped there (sum and count) and
 /// whether there is nexus: physical presence, or economic nexus under the
@@ -23,12 +23,36 @@ use crate::{AgentType, BusinessAction, Complexity, Failure, InvalidInput, Outcom
 /// sales given are summed as they are: choosing the period is the caller's.
 pub struct NexusCheck;
 
+impl BusinessAction for NexusCheck {
+    type Input = NexusCheckInput;
+    const AGENT: AgentType = AgentType::Tax;
+    const NAME: &'static str = "nexus_check";
+    const COMPLEXITY: Complexity = Complexity::Analysis;
+
+    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
+        Outcome::result(nexus_report(&input)?)
+    }
+}
+
 /// `nexus_check`'s input.
 #[derive(Debug, Deserialize)]
 pub struct NexusCheckInput {
     period_end: Date,
     physical_presence: Vec<StateCode>,
     sales: Vec<ShippedSale>,
+}
+
+impl Check for NexusCheckInput {
+    /// Refuses a repeated sale id, a state of physical presence listed twice,
+    /// and a state's sales past 10^15 cents.
+    fn check(&self) -> Result<(), InvalidInput> {
+        fields::unique_by(&self.sales, "sales", "id", |s| &s.id)?;
+        // A state listed twice is more likely a mistake than a meaning.
+        unique_states(&self.physical_presence, |i| {
+            format!("physical_presence[{i}]")
+        })?;
+        tally(self).map(|_| ())
+    }
 }
 
 /// A sale shipped to a free-text address.
@@ -89,51 +113,37 @@ struct NexusReport<'a> {
     no_rule: Vec<StateCode>,
 }
 
-impl BusinessAction for NexusCheck {
-    type Input = NexusCheckInput;
-    const AGENT: AgentType = AgentType::Tax;
-    const NAME: &'static str = "nexus_check";
-    const COMPLEXITY: Complexity = Complexity::Analysis;
-
-    fn check(input: &Self::Input) -> Result<(), InvalidInput> {
-        fields::unique_by(&input.sales, "sales", "id", |s| &s.id)?;
-        // A state listed twice is more likely a mistake than a meaning.
-        unique_states(&input.physical_presence, |i| {
-            format!("physical_presence[{i}]")
-        })?;
-        tally(input).map(|_| ())
-    }
-
-    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
-        let table = thresholds::table()?;
-        let tally = tally(&input)?;
-        let mut states = Vec::with_capacity(tally.states.len());
-        let mut no_rule = Vec::new();
-        for (&state, &(sales_cents, transactions)) in &tally.states {
-            let physical = input.physical_presence.contains(&state);
-            let rule = table.in_force(state, input.period_end);
-            if rule.is_none() {
-                no_rule.push(state);
-            }
-            let economic = rule.is_some_and(|r| r.holds(sales_cents, transactions));
-            states.push(StateNexus {
-                state,
-                sales_cents,
-                transactions,
-                physical,
-                economic,
-                nexus: physical || economic,
-                threshold: rule.map(thresholds::Row::threshold),
-                source: rule.map(thresholds::Row::source),
-            });
+/// The report: each state with its sales, the rule in force on
+/// `period_end` and whether there is nexus.
+fn nexus_report(input: &NexusCheckInput) -> Result<NexusReport<'_>, Failure> {
+    let table = thresholds::table()?;
+    let tally = tally(input)?;
+    let mut states = Vec::with_capacity(tally.states.len());
+    let mut no_rule = Vec::new();
+    for (&state, &(sales_cents, transactions)) in &tally.states {
+        let physical = input.physical_presence.contains(&state);
+        let rule = table.in_force(state, input.period_end);
+        if rule.is_none() {
+            no_rule.push(state);
         }
-        Outcome::result(NexusReport {
-            period_end: input.period_end,
-            states,
-            unparsed: tally.unparsed,
-            no_rule,
-        })
+        let economic = rule.is_some_and(|r| r.holds(sales_cents, transactions));
+        states.push(StateNexus {
+            state,
+            sales_cents,
+            transactions,
+            physical,
+            economic,
+            nexus: physical || economic,
+            threshold: rule.map(thresholds::Row::threshold),
+            source: rule.map(thresholds::Row::source),
+        });
     }
+    Ok(NexusReport {
+        period_end: input.period_end,
+        states,
+        unparsed: tally.unparsed,
+        no_rule,
+    })
 }
 
 #[cfg(test)]
@@ -144,29 +154,8 @@ mod tests {
 
     #[test]
     fn nexus_check_gives_agents_md_example_verbatim() {
-        let input = json!({
-            "period_end": "2026-06-30",
-            "physical_presence": ["TX"],
-            "sales": [
-                {"id": "s-1", "ship_to": "1 Market St, San Francisco, CA 94105", "amount_cents": 30000000},
-                {"id": "s-2", "ship_to": "Somewhere", "amount_cents": 100},
-            ],
-        });
-        assert_eq!(
-            result("nexus_check", input),
-            json!({"period_end": "2026-06-30",
-             "states": [{"state": "CA", "sales_cents": 30000000, "transactions": 1,
-                         "physical": false, "economic": false, "nexus": false,
-                         "threshold": {"sales_cents": 50000000, "transactions": null,
-                                       "rule": "sales", "comparison": "more_than"},
-                         "source": "CDTFA, R&TC 6203"},
-                        {"state": "TX", "sales_cents": 0, "transactions": 0,
-                         "physical": true, "economic": false, "nexus": true,
-                         "threshold": {"sales_cents": 50000000, "transactions": null,
-                                       "rule": "sales", "comparison": "at_least"},
-                         "source": "Texas Comptroller, 34 TAC 3.286"}],
-             "unparsed": ["s-2"], "no_rule": []})
-        );
+        let (input, expected) = testing::contract_example("nexus_check");
+        assert_eq!(result("nexus_check", input), expected);
     }
 
     /// A state's row of a `nexus_check` result, by code.
