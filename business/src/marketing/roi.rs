@@ -114,15 +114,8 @@ fn roi_report(input: &CampaignRoiInput) -> Result<RoiReport<'_>, InvalidInput> {
         })?;
     }
     let total = |what: &str, cents: fn(&Campaign) -> Cents| {
-        fields::sum(input.campaigns.iter().map(|c| cents(c).get())).ok_or_else(|| {
-            InvalidInput::new(
-                "campaigns",
-                format!(
-                    "the total {what} passes the limit of {} cents",
-                    fields::MAX_CENTS
-                ),
-            )
-        })
+        fields::sum(input.campaigns.iter().map(|c| cents(c).get()))
+            .ok_or_else(|| fields::too_large("campaigns", &format!("the total {what}")))
     };
     let spend = i128::from(total("spend", |c| c.spend_cents)?);
     let revenue = i128::from(total("revenue", |c| c.revenue_cents)?);

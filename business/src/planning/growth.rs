@@ -182,12 +182,9 @@ fn growth_forecast(input: &GrowthForecastInput) -> Result<GrowthForecastResult, 
             .and_then(|c| fields::bounded(i128::from(c)))
             .ok_or_else(|| {
                 let field = if k == 1 { "months" } else { "horizon_months" };
-                Problem::Invalid(InvalidInput::new(
+                Problem::Invalid(fields::too_large(
                     field,
-                    format!(
-                        "the forecast for {month} passes the limit of {} cents",
-                        fields::MAX_CENTS
-                    ),
+                    &format!("the forecast for {month}"),
                 ))
             })?;
         forecast.push(Projected {

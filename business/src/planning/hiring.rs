@@ -79,15 +79,8 @@ struct HiringPlanResult<'a> {
 }
 
 fn hiring_plan(input: &HiringPlanInput) -> Result<HiringPlanResult<'_>, Problem> {
-    let too_large = || {
-        Problem::Invalid(InvalidInput::new(
-            "hires",
-            format!(
-                "the net burn after these hires passes the limit of {} cents",
-                fields::MAX_CENTS
-            ),
-        ))
-    };
+    let too_large =
+        || Problem::Invalid(fields::too_large("hires", "the net burn after these hires"));
     let cash = input.cash_cents.get();
     let target = input.target_runway_months.rational();
     let mut burn = average_net_burn(&input.months)?;
