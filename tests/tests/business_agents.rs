@@ -258,17 +258,14 @@ async fn one_action_of_every_agent_type_gives_the_contracts_result_over_http() {
 async fn a_failed_rule_names_the_record_and_bad_input_names_the_field_over_http() {
     let api = app().await;
 
-    // No deposit, no service, no metadata price, no default: never a
-    // guessed $100.
-    let job = run(
-        &api,
-        "accounting",
-        "draft_invoice",
+    // The second line has no deposit, no service, no metadata price and no
+    // default: never a guessed $100.
+    let invoice = |gadgets: u64| {
         json!({"customer": {"id": "c-1", "name": "Acme"}, "currency": "USD",
                "lines": [{"description": "Setup", "quantity": 1, "deposit_cents": 0},
-                         {"description": "Mystery gadget", "quantity": 2}]}),
-    )
-    .await;
+                         {"description": "Mystery gadget", "quantity": gadgets}]})
+    };
+    let job = run(&api, "accounting", "draft_invoice", invoice(2)).await;
     assert_eq!(job["status"], "FAILED", "{job}");
     assert_eq!(
         job["error"], "lines[1] \"Mystery gadget\": no price from any source",
@@ -277,15 +274,7 @@ async fn a_failed_rule_names_the_record_and_bad_input_names_the_field_over_http(
     assert!(job.get("result").is_none_or(Value::is_null), "{job}");
 
     // A quantity of 0 is refused at submission, naming the field.
-    let (status, body) = submit(
-        &api,
-        "accounting",
-        "draft_invoice",
-        json!({"customer": {"id": "c-1", "name": "Acme"}, "currency": "USD",
-               "lines": [{"description": "Setup", "quantity": 1, "deposit_cents": 0},
-                         {"description": "Mystery gadget", "quantity": 0}]}),
-    )
-    .await;
+    let (status, body) = submit(&api, "accounting", "draft_invoice", invoice(0)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let detail = body["detail"].as_str().unwrap();
     assert!(detail.starts_with("input.lines[1].quantity"), "{detail}");
