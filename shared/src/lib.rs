@@ -33,8 +33,9 @@
 //!   services and agents. **A request's bearer token (or API key) is turned
 //!   into a caller in one place: [`auth::bearer::Bearer`]**.
 //! - [`agents`]: agent runs under governance: the action catalogue
-//!   ([`agents::catalogue`]), the business actions, one module per agent
-//!   type with their exact arithmetic ([`agents::business`]),
+//!   ([`agents::catalogue`]) of the business actions, which are the
+//!   `warden-business` crate's (`business/`: pure functions of their input,
+//!   one folder per agent type, with their exact arithmetic),
 //!   [`agents::governance`] (every rule that decides whether and how an
 //!   agent runs), the registry, run requests, proposals, and the job worker.
 //! - [`health`]: the security health report: the inventory of what to

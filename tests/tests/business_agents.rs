@@ -148,187 +148,124 @@ async fn result(api: &LocalApi, agent_type: &str, action: &str, input: Value) ->
     job["result"].clone()
 }
 
+/// The action contract's worked examples, the ones the actions' unit tests
+/// hold them to (`business/src/contract_examples.json`): agent type,
+/// action, input and result.
+fn contract_examples() -> Vec<(String, String, Value, Value)> {
+    let all: Value =
+        serde_json::from_str(include_str!("../../business/src/contract_examples.json")).unwrap();
+    all["examples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let text = |k: &str| e[k].as_str().unwrap().to_owned();
+            let (input, result) = (e["input"].clone(), e["result"].clone());
+            (text("agent_type"), text("action"), input, result)
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn one_action_of_every_agent_type_gives_the_contracts_result_over_http() {
     let api = app().await;
-
-    // accounting / draft_invoice: the contract's example. 50000 x 0.0725 =
-    // 3625 tax; 50000 + 3625 = 53625.
-    let invoice = result(
-        &api,
-        "accounting",
-        "draft_invoice",
-        json!({"customer": {"id": "c-1", "name": "Acme", "email": "ap@acme.test"},
-               "currency": "USD",
-               "lines": [{"description": "Setup", "quantity": 1, "service_id": "svc-setup"}],
-               "services": {"svc-setup": 50000},
-               "default_price_cents": null,
-               "tax_rate": 0.0725}),
-    )
-    .await;
-    assert_eq!(
-        invoice,
-        json!({"customer_id": "c-1", "currency": "USD",
-               "lines": [{"description": "Setup", "quantity": 1, "unit_price_cents": 50000,
-                          "price_source": "service", "amount_cents": 50000}],
-               "subtotal_cents": 50000, "tax_cents": 3625, "total_cents": 53625})
-    );
-
-    // sales / pipeline_health: d-1 is an open lead idle 20 days (11 Mar to
-    // 31 Mar) > 14; d-2 is won. open = 100000; weighted = 100000 x 0.1 =
-    // 10000.
-    let pipeline = result(
-        &api,
-        "sales",
-        "pipeline_health",
-        json!({"as_of": "2026-03-31",
-               "deals": [
-                   {"id": "d-1", "stage": "lead", "amount_cents": 100000, "probability": 0.1,
-                    "last_activity": "2026-03-11"},
-                   {"id": "d-2", "stage": "won", "amount_cents": 50000, "probability": 1,
-                    "last_activity": "2026-03-30"}]}),
-    )
-    .await;
-    assert_eq!(
-        pipeline,
-        json!({"stages": [
-                   {"stage": "lead", "count": 1, "amount_cents": 100000},
-                   {"stage": "qualified", "count": 0, "amount_cents": 0},
-                   {"stage": "proposal", "count": 0, "amount_cents": 0},
-                   {"stage": "negotiation", "count": 0, "amount_cents": 0},
-                   {"stage": "won", "count": 1, "amount_cents": 50000},
-                   {"stage": "lost", "count": 0, "amount_cents": 0}],
-               "open_amount_cents": 100000, "weighted_amount_cents": 10000,
-               "stalled": [{"id": "d-1", "days_idle": 20}]})
-    );
-
-    // marketing / campaign_roi: the contract's example. c-1: (25000 -
-    // 10000) / 10000 = 1.5, 10000 / 5 = 2000; c-2: 10000 / 20000 = 0.5,
-    // 20000 / 10 = 2000; blended: (55000 - 30000) / 30000 = 0.8333..,
-    // 30000 / 15 = 2000.
-    let roi = result(
-        &api,
-        "marketing",
-        "campaign_roi",
-        json!({"campaigns": [
-            {"id": "c-1", "spend_cents": 10000, "revenue_cents": 25000, "new_customers": 5},
-            {"id": "c-2", "spend_cents": 20000, "revenue_cents": 30000, "new_customers": 10}]}),
-    )
-    .await;
-    assert_eq!(
-        roi,
-        json!({"campaigns": [{"id": "c-1", "roi": 1.5, "cac_cents": 2000},
-                             {"id": "c-2", "roi": 0.5, "cac_cents": 2000}],
-               "blended": {"roi": 0.8333, "cac_cents": 2000},
-               "best": "c-1", "worst": "c-2"})
-    );
-
-    // logistics / reorder_plan: A: reorder point ceil(1.5 x 10) + 5 = 20;
-    // eoq ceil(sqrt(2 x 1.5 x 365 x 5000 / 25)) = ceil(sqrt(219000)) = 468
-    // (467² = 218089 < 219000 <= 468² = 219024); 10 <= 20, so order
-    // max(468, 20 - 10) = 468. B: no demand: point 0, eoq 0, 100 > 0.
-    let reorder = result(
-        &api,
-        "logistics",
-        "reorder_plan",
-        json!({"items": [
-            {"sku": "A", "on_hand": 10, "daily_demand": 1.5, "lead_time_days": 10,
-             "safety_stock": 5, "order_cost_cents": 5000, "holding_cost_cents_per_unit_year": 25},
-            {"sku": "B", "on_hand": 100, "daily_demand": 0, "lead_time_days": 7,
-             "safety_stock": 0, "order_cost_cents": 5000, "holding_cost_cents_per_unit_year": 25}]}),
-    )
-    .await;
-    assert_eq!(
-        reorder,
-        json!({"items": [
-            {"sku": "A", "reorder_point": 20, "eoq": 468, "order_now": true, "order_quantity": 468},
-            {"sku": "B", "reorder_point": 0, "eoq": 0, "order_now": false, "order_quantity": 0}]})
-    );
-
-    // tax / nexus_check: the contract's example.
-    let nexus = result(
-        &api,
-        "tax",
-        "nexus_check",
-        json!({"period_end": "2026-06-30", "physical_presence": ["TX"],
-               "sales": [
-                   {"id": "s-1", "ship_to": "1 Market St, San Francisco, CA 94105",
-                    "amount_cents": 30000000},
-                   {"id": "s-2", "ship_to": "Somewhere", "amount_cents": 100}]}),
-    )
-    .await;
-    assert_eq!(
-        nexus,
-        json!({"period_end": "2026-06-30",
-               "states": [{"state": "CA", "sales_cents": 30000000, "transactions": 1,
-                           "physical": false, "economic": false, "nexus": false,
-                           "threshold": {"sales_cents": 50000000, "transactions": null,
-                                         "rule": "sales", "comparison": "more_than"},
-                           "source": "CDTFA, R&TC 6203"},
-                          {"state": "TX", "sales_cents": 0, "transactions": 0,
-                           "physical": true, "economic": false, "nexus": true,
-                           "threshold": {"sales_cents": 50000000, "transactions": null,
-                                         "rule": "sales", "comparison": "at_least"},
-                           "source": "Texas Comptroller, 34 TAC 3.286"}],
-               "unparsed": ["s-2"], "no_rule": []})
-    );
-
-    // purchasing / compare_vendors: vendor-b's 900 applies from 50 <= 100;
-    // saving (1000 - 900) x 100 = 10000.
-    let vendors = result(
-        &api,
-        "purchasing",
-        "compare_vendors",
-        json!({"needs": [{"sku": "SKU-1", "quantity": 100, "current_vendor": "vendor-a"}],
-               "quotes": [
-                   {"vendor": "vendor-a", "sku": "SKU-1", "unit_price_cents": 1000, "min_quantity": 1},
-                   {"vendor": "vendor-b", "sku": "SKU-1", "unit_price_cents": 900, "min_quantity": 50}]}),
-    )
-    .await;
-    assert_eq!(
-        vendors,
-        json!({"skus": [{"sku": "SKU-1", "quantity": 100, "best_vendor": "vendor-b",
-                         "best_unit_price_cents": 900, "current_vendor": "vendor-a",
-                         "current_unit_price_cents": 1000, "saving_cents": 10000}],
-               "total_saving_cents": 10000})
-    );
-
-    // planning / cash_runway: the contract's example. Each month burns
-    // 15000000 - 5000000 = 10000000; 120000000 / 10000000 = 12 months;
-    // floor(12 x 30.4375) = 365 days after 2026-03-31 is 2027-03-31.
+    // accounting / draft_invoice, marketing / campaign_roi, tax / nexus_check
+    // and planning / cash_runway: the contract's examples.
+    let mut cases = contract_examples();
     let months: Vec<Value> = ["2026-01", "2026-02", "2026-03"]
         .iter()
         .map(|m| json!({"month": m, "revenue_cents": 5000000, "expenses_cents": 15000000}))
         .collect();
-    let runway = result(
-        &api,
-        "planning",
-        "cash_runway",
-        json!({"cash_cents": 120000000, "as_of": "2026-03-31", "months": months}),
-    )
-    .await;
-    assert_eq!(
-        runway,
-        json!({"avg_net_burn_cents": 10000000, "runway_months": 12.0,
-               "zero_cash_date": "2027-03-31", "profitable": false})
+    let more = [
+        // sales / pipeline_health: d-1 is an open lead idle 20 days (11 Mar
+        // to 31 Mar) > 14; d-2 is won. open = 100000; weighted = 100000 x
+        // 0.1 = 10000.
+        (
+            "sales",
+            "pipeline_health",
+            json!({"as_of": "2026-03-31",
+                   "deals": [
+                       {"id": "d-1", "stage": "lead", "amount_cents": 100000, "probability": 0.1,
+                        "last_activity": "2026-03-11"},
+                       {"id": "d-2", "stage": "won", "amount_cents": 50000, "probability": 1,
+                        "last_activity": "2026-03-30"}]}),
+            json!({"stages": [
+                       {"stage": "lead", "count": 1, "amount_cents": 100000},
+                       {"stage": "qualified", "count": 0, "amount_cents": 0},
+                       {"stage": "proposal", "count": 0, "amount_cents": 0},
+                       {"stage": "negotiation", "count": 0, "amount_cents": 0},
+                       {"stage": "won", "count": 1, "amount_cents": 50000},
+                       {"stage": "lost", "count": 0, "amount_cents": 0}],
+                   "open_amount_cents": 100000, "weighted_amount_cents": 10000,
+                   "stalled": [{"id": "d-1", "days_idle": 20}]}),
+        ),
+        // logistics / reorder_plan: A: reorder point ceil(1.5 x 10) + 5 =
+        // 20; eoq ceil(sqrt(2 x 1.5 x 365 x 5000 / 25)) = ceil(sqrt(219000))
+        // = 468 (467² = 218089 < 219000 <= 468² = 219024); 10 <= 20, so
+        // order max(468, 20 - 10) = 468. B: no demand: point 0, eoq 0, 100 >
+        // 0.
+        (
+            "logistics",
+            "reorder_plan",
+            json!({"items": [
+                {"sku": "A", "on_hand": 10, "daily_demand": 1.5, "lead_time_days": 10,
+                 "safety_stock": 5, "order_cost_cents": 5000, "holding_cost_cents_per_unit_year": 25},
+                {"sku": "B", "on_hand": 100, "daily_demand": 0, "lead_time_days": 7,
+                 "safety_stock": 0, "order_cost_cents": 5000, "holding_cost_cents_per_unit_year": 25}]}),
+            json!({"items": [
+                {"sku": "A", "reorder_point": 20, "eoq": 468, "order_now": true, "order_quantity": 468},
+                {"sku": "B", "reorder_point": 0, "eoq": 0, "order_now": false, "order_quantity": 0}]}),
+        ),
+        // purchasing / compare_vendors: vendor-b's 900 applies from 50 <=
+        // 100; saving (1000 - 900) x 100 = 10000.
+        (
+            "purchasing",
+            "compare_vendors",
+            json!({"needs": [{"sku": "SKU-1", "quantity": 100, "current_vendor": "vendor-a"}],
+                   "quotes": [
+                       {"vendor": "vendor-a", "sku": "SKU-1", "unit_price_cents": 1000, "min_quantity": 1},
+                       {"vendor": "vendor-b", "sku": "SKU-1", "unit_price_cents": 900, "min_quantity": 50}]}),
+            json!({"skus": [{"sku": "SKU-1", "quantity": 100, "best_vendor": "vendor-b",
+                             "best_unit_price_cents": 900, "current_vendor": "vendor-a",
+                             "current_unit_price_cents": 1000, "saving_cents": 10000}],
+                   "total_saving_cents": 10000}),
+        ),
+        // planning / cash_runway over three months: each burns 15000000 -
+        // 5000000 = 10000000; 120000000 / 10000000 = 12 months; floor(12 x
+        // 30.4375) = 365 days after 2026-03-31 is 2027-03-31.
+        (
+            "planning",
+            "cash_runway",
+            json!({"cash_cents": 120000000, "as_of": "2026-03-31", "months": months}),
+            json!({"avg_net_burn_cents": 10000000, "runway_months": 12.0,
+                   "zero_cash_date": "2027-03-31", "profitable": false}),
+        ),
+    ];
+    cases.extend(
+        more.into_iter()
+            .map(|(t, a, input, result)| (t.to_owned(), a.to_owned(), input, result)),
     );
+    for (agent_type, action, input, expected) in cases {
+        assert_eq!(
+            result(&api, &agent_type, &action, input).await,
+            expected,
+            "{agent_type} {action}"
+        );
+    }
 }
 
 #[tokio::test]
 async fn a_failed_rule_names_the_record_and_bad_input_names_the_field_over_http() {
     let api = app().await;
 
-    // No deposit, no service, no metadata price, no default: never a
-    // guessed $100.
-    let job = run(
-        &api,
-        "accounting",
-        "draft_invoice",
+    // The second line has no deposit, no service, no metadata price and no
+    // default: never a guessed $100.
+    let invoice = |gadgets: u64| {
         json!({"customer": {"id": "c-1", "name": "Acme"}, "currency": "USD",
                "lines": [{"description": "Setup", "quantity": 1, "deposit_cents": 0},
-                         {"description": "Mystery gadget", "quantity": 2}]}),
-    )
-    .await;
+                         {"description": "Mystery gadget", "quantity": gadgets}]})
+    };
+    let job = run(&api, "accounting", "draft_invoice", invoice(2)).await;
     assert_eq!(job["status"], "FAILED", "{job}");
     assert_eq!(
         job["error"], "lines[1] \"Mystery gadget\": no price from any source",
@@ -337,15 +274,7 @@ async fn a_failed_rule_names_the_record_and_bad_input_names_the_field_over_http(
     assert!(job.get("result").is_none_or(Value::is_null), "{job}");
 
     // A quantity of 0 is refused at submission, naming the field.
-    let (status, body) = submit(
-        &api,
-        "accounting",
-        "draft_invoice",
-        json!({"customer": {"id": "c-1", "name": "Acme"}, "currency": "USD",
-               "lines": [{"description": "Setup", "quantity": 1, "deposit_cents": 0},
-                         {"description": "Mystery gadget", "quantity": 0}]}),
-    )
-    .await;
+    let (status, body) = submit(&api, "accounting", "draft_invoice", invoice(0)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let detail = body["detail"].as_str().unwrap();
     assert!(detail.starts_with("input.lines[1].quantity"), "{detail}");

@@ -158,7 +158,7 @@ fn benches(c: &mut Criterion) {
         .find(AgentType::Purchasing, "compare_vendors")
         .unwrap();
     group.bench_function("compare_vendors 20x60, the action alone", |b| {
-        b.iter(|| action.run(&input).unwrap());
+        b.iter(|| action.run(&input.to_string()).unwrap());
     });
 
     let memory = rt.block_on(world(Arc::new(warden::store::memory::MemoryStore::new())));

@@ -148,7 +148,7 @@ pub fn decide<'c>(
             )),
         ));
     };
-    if let Err(invalid) = found.validate(input) {
+    if let Err(invalid) = found.validate(&input.to_string()) {
         return Err(Refusal::new(
             Rule::InvalidInput,
             Error::BadRequest(invalid.to_string()),

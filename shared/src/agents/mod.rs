@@ -1,7 +1,7 @@
 //! Agent runs under governance.
 //!
 //! - [`catalogue`]: the business actions, their complexity and input, behind
-//!   one trait; [`business`] holds one module per agent type.
+//!   one trait; the actions themselves are the `warden-business` crate's.
 //! - [`governance`]: the pure rules: the maturity x complexity table, the
 //!   order of the checks at submission, the re-check at run time.
 //! - [`registry`]: workspaces, agents, maturity, the kill switch.
@@ -12,7 +12,6 @@
 //! The job status enum and its forward-only transitions are leaf types, in
 //! [`crate::domain::agents`].
 
-pub mod business;
 pub mod catalogue;
 pub mod governance;
 pub mod proposals;

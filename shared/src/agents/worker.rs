@@ -176,7 +176,7 @@ pub async fn process(
     }
 
     // The action is pure CPU work: off the async threads, under the deadline.
-    let input = job.input.clone();
+    let input = job.input.to_string();
     let run = tokio::task::spawn_blocking(move || action.run(&input));
     let budget = Duration::from_millis(u64::try_from(budget).unwrap_or(0));
     let outcome = match tokio::time::timeout(budget, run).await {

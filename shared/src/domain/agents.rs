@@ -13,6 +13,18 @@ use serde_json::Value;
 
 use crate::{Error, Result};
 
+/// The agent types and an action's complexity are the business actions'
+/// (`warden-business`): every action names its own.
+pub use warden_business::{AgentType, Complexity, UnknownAgentType};
+
+/// An agent type a client, an operator or a stored item names that is none
+/// of the seven: `400`, listing the names.
+impl From<UnknownAgentType> for Error {
+    fn from(unknown: UnknownAgentType) -> Self {
+        Error::BadRequest(unknown.to_string())
+    }
+}
+
 /// The longest agent, workspace or caller-chosen id accepted.
 pub const MAX_ID_CHARS: usize = 64;
 
@@ -127,26 +139,6 @@ macro_rules! named_enum {
 }
 
 named_enum!(
-    /// The seven agent types of the catalogue.
-    AgentType, "agent type", {
-        /// Invoices, categorisation, reconciliation.
-        Accounting = "accounting",
-        /// Leads and pipeline.
-        Sales = "sales",
-        /// Campaigns and acquisition cost.
-        Marketing = "marketing",
-        /// Shipments and stock.
-        Logistics = "logistics",
-        /// Nexus and liability.
-        Tax = "tax",
-        /// Vendors and purchase orders.
-        Purchasing = "purchasing",
-        /// Runway, forecasts, hiring.
-        Planning = "planning",
-    }
-);
-
-named_enum!(
     /// How far an agent is trusted (AWS's agentic security scopes 1-4).
     Maturity, "maturity", {
         /// Blocked from running anything.
@@ -216,26 +208,6 @@ named_enum!(
         Expired = "EXPIRED",
     }
 );
-
-/// What an action does, which decides what maturity may run it (API.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Complexity {
-    /// 1: read-only analysis.
-    Analysis = 1,
-    /// 2: drafts something a person will use.
-    Draft = 2,
-    /// 3: changes records.
-    ChangesRecords = 3,
-    /// 4: external effects or money.
-    ExternalEffect = 4,
-}
-
-impl Complexity {
-    /// The number API.md uses, 1 to 4.
-    pub fn level(self) -> u8 {
-        self as u8
-    }
-}
 
 /// A registered agent (Agents table).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -411,6 +383,12 @@ mod tests {
             assert_eq!(AgentType::parse(t.as_str()).unwrap(), *t);
         }
         assert!(Maturity::parse("intern").is_err());
+        // `AgentType::parse(..)?` answers 400 naming every type.
+        assert!(matches!(
+            Error::from(AgentType::parse("robot").unwrap_err()),
+            Error::BadRequest(m) if m == "unknown agent type \"robot\"; expected one of: \
+                accounting, sales, marketing, logistics, tax, purchasing, planning"
+        ));
         assert!(JobStatus::parse("done").is_err());
         assert_eq!(
             serde_json::to_value(JobStatus::AwaitingApproval).unwrap(),

@@ -18,9 +18,9 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use serde::de::{self, Deserialize, Deserializer, Unexpected, Visitor};
 
-use super::exact::Rational;
+use crate::exact::Rational;
 
-use crate::agents::catalogue::InvalidInput;
+use crate::{Failure, InvalidInput};
 
 /// The largest amount of money accepted or produced: 10^15 cents (ten
 /// trillion in a currency with cents), which also keeps every figure exact
@@ -495,6 +495,21 @@ pub fn unique<'a>(
     Ok(())
 }
 
+/// Refuses the second item of `list` whose `field` (read by `key`) repeats
+/// an earlier one's, naming `list[i].field` and the first occurrence.
+pub fn unique_by<T>(
+    items: &[T],
+    list: &str,
+    field: &str,
+    key: impl Fn(&T) -> &Text,
+) -> Result<(), InvalidInput> {
+    unique(
+        items.iter().map(|item| key(item).as_str()),
+        |i| format!("{list}[{i}].{field}"),
+        field,
+    )
+}
+
 /// `cents`, if it is within [`MAX_CENTS`] (and not negative).
 pub fn bounded(cents: i128) -> Option<i64> {
     if (0..=i128::from(MAX_CENTS)).contains(&cents) {
@@ -541,6 +556,73 @@ pub fn amount(unit_price: i64, quantity: u64) -> Option<i64> {
     i128::from(unit_price)
         .checked_mul(i128::from(quantity))
         .and_then(bounded)
+}
+
+/// `unit_price` x `quantity` in cents, or, past [`MAX_CENTS`], the error
+/// for the field at `path` (the quantity that took it there).
+pub fn line_amount(path: String, quantity: Quantity, unit_price: i64) -> Result<i64, InvalidInput> {
+    amount(unit_price, quantity.get()).ok_or_else(|| {
+        InvalidInput::new(
+            path,
+            format!(
+                "quantity {} x {unit_price} cents passes the limit of {MAX_CENTS} cents",
+                quantity.get()
+            ),
+        )
+    })
+}
+
+/// A line's price as a result shows it (flattened into the line): its unit
+/// price, the source it came from and the amount for the line's quantity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Price {
+    /// Cents per unit.
+    pub unit_price_cents: i64,
+    /// Which source priced it, e.g. `"quote"`.
+    pub price_source: &'static str,
+    /// `unit_price_cents` x the quantity, within [`MAX_CENTS`].
+    pub amount_cents: i64,
+}
+
+/// Lines priced one by one from the first of their sources that has a
+/// price (an invoice's, a purchase order's): a line no source prices is
+/// noted, never given a guessed price, and the job then fails naming every
+/// such line.
+#[derive(Debug, Default)]
+pub struct Pricing {
+    unpriced: Vec<String>,
+}
+
+impl Pricing {
+    /// Line `i` of `lines`, named `name`, of `quantity`, at `price` (the
+    /// unit price and its source, if a source has one): its [`Price`], or
+    /// `None` once it is noted as unpriced. Refused, naming its quantity,
+    /// when the amount passes [`MAX_CENTS`].
+    pub fn line(
+        &mut self,
+        i: usize,
+        name: &str,
+        quantity: Quantity,
+        price: Option<(i64, &'static str)>,
+    ) -> Result<Option<Price>, InvalidInput> {
+        let Some((unit_price_cents, price_source)) = price else {
+            self.unpriced
+                .push(format!("lines[{i}] {name:?}: no price from any source"));
+            return Ok(None);
+        };
+        let amount_cents = line_amount(format!("lines[{i}].quantity"), quantity, unit_price_cents)?;
+        Ok(Some(Price {
+            unit_price_cents,
+            price_source,
+            amount_cents,
+        }))
+    }
+
+    /// `priced` (what was made of the lines) when every line had a price,
+    /// else the job's failure naming each line that had none, in order.
+    pub fn all_priced<T>(self, priced: T) -> Result<T, Failure> {
+        Failure::unless_any(self.unpriced).map(|()| priced)
+    }
 }
 
 /// The sum of `amounts`, if it stays within [`MAX_CENTS`].

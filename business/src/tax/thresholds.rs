@@ -27,8 +27,8 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Serialize};
 
 use super::address::StateCode;
-use crate::agents::business::fields::{Cents, Date};
-use crate::agents::catalogue::Failure;
+use crate::Failure;
+use crate::fields::{Cents, Date};
 
 /// The table's text, compiled in.
 const TABLE_JSON: &str = include_str!("nexus_thresholds.json");

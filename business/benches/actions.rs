@@ -4,20 +4,37 @@
 //! action well inside the worker's 60 s timeout, and submission's parse
 //! and check within the run handler's request budget (tens of ms).
 //!
-//! `cargo bench -p warden --bench actions`
+//! Each input is measured as the JSON text Warden hands the action.
+//!
+//! `cargo bench -p warden-business --bench actions`
 
 // Benchmarks panic on setup failure like tests do.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::hint::black_box;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
-use warden::agents::catalogue::catalogue;
-use warden::domain::agents::AgentType;
+use warden_business::{BusinessAction, accounting, planning, tax};
 
-/// The inputs, each of some thousands of records.
-fn inputs() -> Vec<(AgentType, &'static str, Value)> {
+/// Measures `A`'s `validate` and `run` on `input`.
+fn measure<A: BusinessAction>(group: &mut BenchmarkGroup<'_, WallTime>, input: &Value) {
+    let name = A::NAME;
+    let text = input.to_string();
+    let bytes = text.len();
+    assert!(bytes <= 256 * 1024, "{name}: {bytes} bytes");
+    A::validate(&text).unwrap();
+    A::run(&text).unwrap();
+    group.bench_function(format!("{name} validate ({} KiB)", bytes / 1024), |b| {
+        b.iter(|| A::validate(black_box(&text)).unwrap());
+    });
+    group.bench_function(format!("{name} run ({} KiB)", bytes / 1024), |b| {
+        b.iter(|| A::run(black_box(&text)).unwrap());
+    });
+}
+
+fn benches(c: &mut Criterion) {
     let states = ["CA", "NY", "TX", "GA", "WA", "OR"];
     let sales: Vec<Value> = (0..2_000)
         .map(|i| {
@@ -56,52 +73,26 @@ fn inputs() -> Vec<(AgentType, &'static str, Value)> {
                         "revenue_cents": 1_000_000 + 12_345 * i})
         })
         .collect();
-    vec![
-        (
-            AgentType::Tax,
-            "nexus_check",
-            json!({"period_end": "2026-06-30", "physical_presence": ["TX"], "sales": sales}),
-        ),
-        (
-            AgentType::Accounting,
-            "detect_anomalies",
-            json!({"transactions": transactions}),
-        ),
-        (
-            AgentType::Accounting,
-            "reconcile",
-            json!({"bank": entries("b"), "ledger": entries("l")}),
-        ),
-        (
-            AgentType::Accounting,
-            "draft_invoice",
-            json!({"customer": {"id": "c-1", "name": "Acme"}, "currency": "USD", "lines": lines,
-                "services": services, "tax_rate": 0.0725}),
-        ),
-        (
-            AgentType::Planning,
-            "growth_forecast",
-            json!({"months": months, "horizon_months": 120}),
-        ),
-    ]
-}
-
-fn benches(c: &mut Criterion) {
     let mut group = c.benchmark_group("actions");
     group.sample_size(20);
-    for (agent, name, input) in inputs() {
-        let action = catalogue().find(agent, name).unwrap();
-        let bytes = serde_json::to_vec(&input).unwrap().len();
-        assert!(bytes <= 256 * 1024, "{name}: {bytes} bytes");
-        action.validate(&input).unwrap();
-        action.run(&input).unwrap();
-        group.bench_function(format!("{name} validate ({} KiB)", bytes / 1024), |b| {
-            b.iter(|| action.validate(black_box(&input)).unwrap());
-        });
-        group.bench_function(format!("{name} run ({} KiB)", bytes / 1024), |b| {
-            b.iter(|| action.run(black_box(&input)).unwrap());
-        });
-    }
+    measure::<tax::NexusCheck>(
+        &mut group,
+        &json!({"period_end": "2026-06-30", "physical_presence": ["TX"], "sales": sales}),
+    );
+    measure::<accounting::DetectAnomalies>(&mut group, &json!({"transactions": transactions}));
+    measure::<accounting::Reconcile>(
+        &mut group,
+        &json!({"bank": entries("b"), "ledger": entries("l")}),
+    );
+    measure::<accounting::DraftInvoice>(
+        &mut group,
+        &json!({"customer": {"id": "c-1", "name": "Acme"}, "currency": "USD", "lines": lines,
+                "services": services, "tax_rate": 0.0725}),
+    );
+    measure::<planning::GrowthForecast>(
+        &mut group,
+        &json!({"months": months, "horizon_months": 120}),
+    );
     group.finish();
 }
 

@@ -1,0 +1,305 @@
+//! What an action is: the [`BusinessAction`] trait, what it returns
+//! ([`Outcome`], [`Effect`]) and how it says no ([`InvalidInput`] at
+//! submission, [`Failure`] when a business rule fails).
+//!
+//! An action takes its input as the JSON text of the run's `input` and
+//! parses it itself ([`BusinessAction::parse`]): by default into a typed
+//! `Input` with serde, naming the failing field's path (a missing field, a
+//! wrong type or an unknown enum value is refused at submission); an action
+//! that needs the literal text of a number may read it instead. The input
+//! then says what parsing cannot ([`Check`]: ranges, unique ids, totals
+//! within bounds), and a pure `compute` turns it into an [`Outcome`] or a
+//! [`Failure`]. No clock, no store, no network: an external effect is
+//! returned as an [`Effect`] for the caller to carry out.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::agent::{AgentType, Complexity};
+
+/// Input that does not parse: `400` at submission, naming the field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidInput {
+    /// The field's path inside `input`, e.g. `lines[2].quantity` (0-based
+    /// indices; empty for the input itself).
+    pub path: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl InvalidInput {
+    /// An error about the field at `path`.
+    pub fn new(path: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// The path as the client sees it: `input.<path>`.
+    pub fn field(&self) -> String {
+        if self.path.is_empty() {
+            "input".to_owned()
+        } else if self.path.starts_with('[') {
+            format!("input{}", self.path)
+        } else {
+            format!("input.{}", self.path)
+        }
+    }
+}
+
+impl std::fmt::Display for InvalidInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field(), self.reason)
+    }
+}
+
+impl std::error::Error for InvalidInput {}
+
+/// A business rule that failed on input that parsed: the job ends `FAILED`
+/// with this message, which names the record (e.g. `lines[1] "Mystery
+/// gadget": no price from any source`). Never a guessed figure instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure(pub String);
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Failure {
+    /// `Ok` when there is no problem, else the failure naming each, in
+    /// order, separated by `; `.
+    pub fn unless_any(problems: Vec<String>) -> Result<(), Failure> {
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Failure(problems.join("; ")))
+        }
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// Input refused when the job runs (it was accepted at submission, or it
+/// was stored since and changed) fails the job with the same message.
+impl From<InvalidInput> for Failure {
+    fn from(invalid: InvalidInput) -> Self {
+        Failure(invalid.to_string())
+    }
+}
+
+/// An external effect an action asks for; the worker carries it out before
+/// it marks the job `SUCCESS`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Publish this message to the outbound queue (FIFO, the job id as the
+    /// deduplication id) for a downstream integration.
+    PublishOutbound(Value),
+}
+
+/// What a successful action returns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// The job's `result`.
+    pub result: Value,
+    /// The effects to carry out, in order.
+    pub effects: Vec<Effect>,
+}
+
+impl Outcome {
+    /// A result with no effect.
+    pub fn result(result: impl Serialize) -> Result<Self, Failure> {
+        Ok(Self {
+            result: to_value(result)?,
+            effects: Vec::new(),
+        })
+    }
+
+    /// A result that is also published, exactly as it is, to the outbound
+    /// queue ([`Effect::PublishOutbound`]).
+    pub fn published(result: impl Serialize) -> Result<Self, Failure> {
+        let result = to_value(result)?;
+        Ok(Self {
+            effects: vec![Effect::PublishOutbound(result.clone())],
+            result,
+        })
+    }
+}
+
+/// Serialises a result; a failure here is a bug, reported as the job's
+/// error rather than a panic.
+pub fn to_value(v: impl Serialize) -> Result<Value, Failure> {
+    serde_json::to_value(v).map_err(|e| Failure(format!("the result could not be serialised: {e}")))
+}
+
+/// What an input must satisfy that parsing cannot say: ranges, unique ids,
+/// totals within bounds. Input that fails it is refused at submission,
+/// naming the field; the worker checks again before it computes.
+pub trait Check {
+    /// Refuses the input, naming the field, or lets it through.
+    fn check(&self) -> Result<(), InvalidInput>;
+}
+
+/// One business action, typed.
+pub trait BusinessAction: Send + Sync + 'static {
+    /// The parsed input; `Option` fields accept absent and `null` alike.
+    type Input: DeserializeOwned + Check;
+    /// The agent type that has the action.
+    const AGENT: AgentType;
+    /// The action's name in `POST /agents/{id}/runs`.
+    const NAME: &'static str;
+    /// What it does, which decides who may run it.
+    const COMPLEXITY: Complexity;
+
+    /// Reads the input from its JSON text. By default serde does, naming
+    /// the failing field ([`parse_json`]); an action that needs more of
+    /// the text than serde's values keep may read it itself.
+    fn parse(input: &str) -> Result<Self::Input, InvalidInput> {
+        parse_json(input)
+    }
+
+    /// The action itself: a pure function of its input.
+    fn compute(input: Self::Input) -> Result<Outcome, Failure>;
+
+    /// Parses and checks `input`: what submission does.
+    fn validate(input: &str) -> Result<(), InvalidInput> {
+        Self::parse(input)?.check()
+    }
+
+    /// Parses, checks and computes `input`: what the worker does. Input
+    /// was validated at submission; validating again costs little and
+    /// keeps a corrupted stored input from being computed on.
+    fn run(input: &str) -> Result<Outcome, Failure> {
+        let parsed = Self::parse(input)?;
+        parsed.check()?;
+        Self::compute(parsed)
+    }
+}
+
+/// Where actions are registered: Warden's catalogue, or a test's index.
+pub trait Register: Sized {
+    /// Adds the action `A`.
+    fn with<A: BusinessAction>(self) -> Self;
+}
+
+/// Parses the JSON text `input` as `T`, naming the failing field's path.
+///
+/// A missing field is named itself (`lines[1].sku`), not the object that
+/// lacks it (`lines[1]`), like every other invalid field. The reason is
+/// serde's, without the line and column serde_json adds for text: the
+/// field's path already says where.
+pub fn parse_json<T: DeserializeOwned>(input: &str) -> Result<T, InvalidInput> {
+    let mut text = serde_json::Deserializer::from_str(input);
+    let parsed = serde_path_to_error::deserialize(&mut text).map_err(|e| {
+        let path = e.path().to_string();
+        let mut path = if path == "." { String::new() } else { path };
+        let reason = without_position(e.into_inner());
+        if let Some(field) = missing_field(&reason) {
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(field);
+        }
+        InvalidInput::new(path, reason)
+    })?;
+    // Nothing but whitespace may follow, as `serde_json::from_str` says.
+    text.end()
+        .map_err(|e| InvalidInput::new("", without_position(e)))?;
+    Ok(parsed)
+}
+
+/// serde_json's message without the " at line L column C" it appends for
+/// text input.
+fn without_position(e: serde_json::Error) -> String {
+    let message = e.to_string();
+    if e.line() == 0 {
+        return message;
+    }
+    let position = format!(" at line {} column {}", e.line(), e.column());
+    match message.strip_suffix(&position) {
+        Some(reason) => reason.to_owned(),
+        None => message,
+    }
+}
+
+/// The field named by serde's "missing field `name`" error, if it is one.
+fn missing_field(reason: &str) -> Option<&str> {
+    reason
+        .strip_prefix("missing field `")?
+        .strip_suffix('`')
+        .filter(|f| !f.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+    use serde_json::{Value, json};
+
+    use super::parse_json;
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Line {
+        sku: String,
+        quantity: u64,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Order {
+        lines: Vec<Line>,
+    }
+
+    fn refused(v: Value) -> super::InvalidInput {
+        parse_json::<Order>(&v.to_string()).expect_err("the input is refused")
+    }
+
+    #[test]
+    fn parse_errors_name_the_field_a_missing_one_included() {
+        let field = |v| refused(v).field();
+        assert_eq!(
+            field(json!({"lines": [{"sku": "A", "quantity": 1}, {"sku": "B", "quantity": "2"}]})),
+            "input.lines[1].quantity"
+        );
+        assert_eq!(
+            field(json!({"lines": [{"sku": "A", "quantity": 1}, {"quantity": 2}]})),
+            "input.lines[1].sku"
+        );
+        assert_eq!(field(json!({})), "input.lines");
+        assert_eq!(field(json!([])), "input");
+    }
+
+    #[test]
+    fn the_reason_is_serdes_without_a_position_in_the_text() {
+        // What a JSON value (which has no lines) made serde say.
+        let value_reason = |v: Value| {
+            serde_json::from_value::<Order>(v)
+                .expect_err("refused")
+                .to_string()
+        };
+        for v in [
+            json!({"lines": [{"sku": "A", "quantity": "2"}]}),
+            json!({"lines": [{"sku": "A", "quantity": -1}]}),
+            json!({"lines": [{"sku": "A", "quantity": 1.5}]}),
+            json!({"lines": [{"sku": 5, "quantity": 1}]}),
+            json!({"lines": {}}),
+        ] {
+            assert_eq!(refused(v.clone()).reason, value_reason(v.clone()), "{v}");
+        }
+        let missing = refused(json!({"lines": [{"quantity": 2}]}));
+        assert_eq!(missing.reason, "missing field `sku`");
+        assert_eq!(
+            missing.to_string(),
+            "input.lines[0].sku: missing field `sku`"
+        );
+        // Text after the value is refused, as serde_json::from_str does.
+        let trailing = parse_json::<Order>(r#"{"lines": []} x"#).expect_err("refused");
+        assert_eq!(
+            (trailing.field(), trailing.reason.as_str()),
+            ("input".to_owned(), "trailing characters")
+        );
+    }
+}

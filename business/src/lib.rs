@@ -1,0 +1,123 @@
+//! Warden's business actions: nineteen pure, synchronous functions of their
+//! JSON input, in exact arithmetic. No store, no clock, no network, and
+//! nothing of Warden's: Warden's catalogue registers them ([`register_all`])
+//! and governs who may run them; this crate only computes.
+//!
+//! - `categorize_transactions`, `detect_anomalies`, `reconcile`,
+//!   `draft_invoice` and `resolve_entities` in [`accounting`];
+//! - `score_leads` and `pipeline_health` in [`sales`];
+//! - `campaign_roi` and `cac_trend` in [`marketing`];
+//! - `shipment_status` and `reorder_plan` in [`logistics`];
+//! - `nexus_check` and `estimate_liability` in [`tax`];
+//! - `compare_vendors`, `draft_purchase_order` and `submit_purchase_order`
+//!   in [`purchasing`];
+//! - `cash_runway`, `growth_forecast` and `hiring_plan` in [`planning`].
+//!
+//! # Layout
+//!
+//! - [`action`]: the [`BusinessAction`] trait (an action reads its input
+//!   from JSON text, [`Check`]s it and computes), [`InvalidInput`],
+//!   [`Failure`], [`Outcome`] and [`Effect`], and [`Register`], what a
+//!   catalogue implements to hold them.
+//! - [`agent`]: the [`AgentType`]s and an action's [`Complexity`].
+//! - [`fields`]: the bounded field types (cents, quantities, non-empty
+//!   text, currency codes, exact fractions, dates, months) and the checks
+//!   the actions share; [`exact`]: the exact arithmetic (rationals rounded
+//!   half-even, square roots, least squares) that replaces floating point.
+//! - One folder per agent type, the same for each: `mod.rs` says what the
+//!   agent's actions are and holds what they share; one file per action
+//!   holds, in this order, the action and its registration, its input and
+//!   what the input must satisfy ([`Check`]), its result, its computation
+//!   and its tests.
+//! - `testing` (tests only): an action run as submission and the worker
+//!   run it, what a client would see, and the contract's worked examples
+//!   (`contract_examples.json`, which the black-box tests use too).
+
+pub mod action;
+pub mod agent;
+pub mod exact;
+pub mod fields;
+
+pub mod accounting;
+pub mod logistics;
+pub mod marketing;
+pub mod planning;
+pub mod purchasing;
+pub mod sales;
+pub mod tax;
+
+#[cfg(test)]
+pub(crate) mod testing;
+
+pub use action::{
+    BusinessAction, Check, Effect, Failure, InvalidInput, Outcome, Register, parse_json, to_value,
+};
+pub use agent::{AgentType, Complexity, UnknownAgentType};
+
+/// Registers every business action into `catalogue`, in the order the
+/// catalogue lists them: by agent type, then by complexity.
+pub fn register_all<R: Register>(catalogue: R) -> R {
+    catalogue
+        .with::<accounting::CategorizeTransactions>()
+        .with::<accounting::DetectAnomalies>()
+        .with::<accounting::Reconcile>()
+        .with::<accounting::DraftInvoice>()
+        .with::<accounting::ResolveEntities>()
+        .with::<sales::ScoreLeads>()
+        .with::<sales::PipelineHealth>()
+        .with::<marketing::CampaignRoi>()
+        .with::<marketing::CacTrend>()
+        .with::<logistics::ShipmentStatus>()
+        .with::<logistics::ReorderPlan>()
+        .with::<tax::NexusCheck>()
+        .with::<tax::EstimateLiability>()
+        .with::<purchasing::CompareVendors>()
+        .with::<purchasing::DraftPurchaseOrder>()
+        .with::<purchasing::SubmitPurchaseOrder>()
+        .with::<planning::CashRunway>()
+        .with::<planning::GrowthForecast>()
+        .with::<planning::HiringPlan>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{AgentType, BusinessAction, Complexity, Register, register_all};
+
+    /// What [`register_all`] registers: agent type, name, complexity.
+    struct Listed(Vec<(AgentType, &'static str, Complexity)>);
+
+    impl Register for Listed {
+        fn with<A: BusinessAction>(mut self) -> Self {
+            self.0.push((A::AGENT, A::NAME, A::COMPLEXITY));
+            self
+        }
+    }
+
+    #[test]
+    fn every_action_is_registered_once_with_its_agent_type_and_complexity() {
+        use AgentType::*;
+        use Complexity::*;
+        let expected = vec![
+            (Accounting, "categorize_transactions", Analysis),
+            (Accounting, "detect_anomalies", Analysis),
+            (Accounting, "reconcile", Analysis),
+            (Accounting, "draft_invoice", Draft),
+            (Accounting, "resolve_entities", ChangesRecords),
+            (Sales, "score_leads", Analysis),
+            (Sales, "pipeline_health", Analysis),
+            (Marketing, "campaign_roi", Analysis),
+            (Marketing, "cac_trend", Analysis),
+            (Logistics, "shipment_status", Analysis),
+            (Logistics, "reorder_plan", Draft),
+            (Tax, "nexus_check", Analysis),
+            (Tax, "estimate_liability", Analysis),
+            (Purchasing, "compare_vendors", Analysis),
+            (Purchasing, "draft_purchase_order", Draft),
+            (Purchasing, "submit_purchase_order", ExternalEffect),
+            (Planning, "cash_runway", Analysis),
+            (Planning, "growth_forecast", Analysis),
+            (Planning, "hiring_plan", Draft),
+        ];
+        assert_eq!(register_all(Listed(Vec::new())).0, expected);
+    }
+}

@@ -1,0 +1,340 @@
+//! `hiring_plan`: which hires, in priority order, the runway can carry
+//! while staying at or above a target.
+
+use serde::{Deserialize, Serialize};
+
+use super::{MonthFigures, Problem, average_net_burn, four_places, runway, signed_cents};
+use crate::exact::{Figure, Rational};
+use crate::fields::{self, Cents, NonNegative, SignedCents, Text};
+use crate::{AgentType, BusinessAction, Check, Complexity, Failure, InvalidInput, Outcome};
+
+/// `hiring_plan`: which hires, in the given priority order, the runway can
+/// carry while it stays at or above `target_runway_months`.
+///
+/// The burn is `cash_runway`'s (the latest three months; none fails the
+/// job). Hires are walked in order: a hire is made when the runway with it
+/// (the burn plus its monthly cost and those of every hire made so far)
+/// is at least the target, compared exactly; a burn ≤ 0 is an unbounded
+/// runway and always qualifies, and no cash (≤ 0) is a runway of 0. The
+/// first hire that would break the target, and every hire after it, is
+/// deferred: a lower priority never jumps a higher one. The hires' monthly
+/// costs total at most 10^15 cents, and the net burn after the hires is
+/// within ±10^15, refused at submission (naming `hires`) otherwise.
+pub struct HiringPlan;
+
+impl BusinessAction for HiringPlan {
+    type Input = HiringPlanInput;
+    const AGENT: AgentType = AgentType::Planning;
+    const NAME: &'static str = "hiring_plan";
+    const COMPLEXITY: Complexity = Complexity::Draft;
+
+    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
+        Outcome::result(hiring_plan(&input)?)
+    }
+}
+
+/// `hiring_plan`'s input.
+#[derive(Debug, Deserialize)]
+pub struct HiringPlanInput {
+    cash_cents: SignedCents,
+    months: Vec<MonthFigures>,
+    target_runway_months: NonNegative,
+    hires: Vec<Hire>,
+}
+
+impl Check for HiringPlanInput {
+    /// Refuses a month given twice, a repeated hire id, hires whose monthly
+    /// costs total past 10^15 cents, and a net burn after the hires past
+    /// ±10^15 cents.
+    fn check(&self) -> Result<(), InvalidInput> {
+        fields::unique_months(self.months.iter().map(|m| m.month))?;
+        fields::unique_by(&self.hires, "hires", "id", |h| &h.id)?;
+        fields::sum(self.hires.iter().map(|h| h.monthly_cost_cents.get())).ok_or_else(|| {
+            InvalidInput::new(
+                "hires",
+                format!(
+                    "the hires' monthly costs total past the limit of {} cents",
+                    fields::MAX_CENTS
+                ),
+            )
+        })?;
+        Problem::at_submission(hiring_plan(self))
+    }
+}
+
+/// A hire to consider and what it costs a month.
+#[derive(Debug, Deserialize)]
+struct Hire {
+    id: Text,
+    monthly_cost_cents: Cents,
+}
+
+/// `hiring_plan`'s result.
+#[derive(Debug, Serialize)]
+struct HiringPlanResult<'a> {
+    hires: Vec<&'a Text>,
+    deferred: Vec<&'a Text>,
+    monthly_net_burn_cents: i64,
+    runway_months: Option<Figure>,
+}
+
+fn hiring_plan(input: &HiringPlanInput) -> Result<HiringPlanResult<'_>, Problem> {
+    let too_large =
+        || Problem::Invalid(fields::too_large("hires", "the net burn after these hires"));
+    let cash = input.cash_cents.get();
+    let target = input.target_runway_months.rational();
+    let mut burn = average_net_burn(&input.months)?;
+    let mut hires = Vec::new();
+    let mut deferred = Vec::new();
+    for hire in &input.hires {
+        if !deferred.is_empty() {
+            deferred.push(&hire.id);
+            continue;
+        }
+        let with = burn
+            .checked_add(Rational::integer(i128::from(hire.monthly_cost_cents.get())))
+            .ok_or_else(too_large)?;
+        let qualifies = match runway(cash, with)? {
+            None => true,
+            Some(months) => months >= target,
+        };
+        if qualifies {
+            burn = with;
+            hires.push(&hire.id);
+        } else {
+            deferred.push(&hire.id);
+        }
+    }
+    let monthly_net_burn_cents = signed_cents(burn).ok_or_else(too_large)?;
+    let runway_months = match runway(cash, burn)? {
+        Some(months) => Some(four_places(months, "runway")?),
+        None => None,
+    };
+    Ok(HiringPlanResult {
+        hires,
+        deferred,
+        monthly_net_burn_cents,
+        runway_months,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::planning::test_support::{month, months_json, months_strategy};
+
+    crate::testing::agent_helpers!(Planning);
+
+    /// Three months of net burn 100,000 a month.
+    fn burning() -> Value {
+        json!([
+            month("2026-01", 0, 100_000),
+            month("2026-02", 0, 100_000),
+            month("2026-03", 0, 100_000)
+        ])
+    }
+
+    fn hire(id: &str, cost: i64) -> Value {
+        json!({"id": id, "monthly_cost_cents": cost})
+    }
+
+    #[test]
+    fn hiring_plan_makes_every_hire_that_fits() {
+        // a: burn 100,000 + 200,000 = 300,000 -> runway 12,000,000 / 300,000 = 40 ≥ 12.
+        // b: 300,000 + 300,000 = 600,000 -> 20 ≥ 12.
+        let input = json!({"cash_cents": 12_000_000, "months": burning(),
+            "target_runway_months": 12, "hires": [hire("a", 200_000), hire("b", 300_000)]});
+        assert_eq!(
+            result("hiring_plan", input),
+            json!({"hires": ["a", "b"], "deferred": [], "monthly_net_burn_cents": 600_000,
+                   "runway_months": 20.0})
+        );
+    }
+
+    #[test]
+    fn hiring_plan_makes_none_when_the_first_breaks_the_target() {
+        // a: 300,000 -> 40 < 100: stop; b deferred behind it.
+        // Runway as it is: 12,000,000 / 100,000 = 120.
+        let input = json!({"cash_cents": 12_000_000, "months": burning(),
+            "target_runway_months": 100, "hires": [hire("a", 200_000), hire("b", 1)]});
+        assert_eq!(
+            result("hiring_plan", input),
+            json!({"hires": [], "deferred": ["a", "b"], "monthly_net_burn_cents": 100_000,
+                   "runway_months": 120.0})
+        );
+    }
+
+    #[test]
+    fn hiring_plan_stops_at_the_first_hire_that_breaks_the_target() {
+        // a: 300,000 -> 40 ≥ 12, hired.
+        // b: 300,000 + 2,000,000 = 2,300,000 -> 5.2174 < 12: stop.
+        // c would fit (310,000 -> 38.7) but never jumps b: deferred.
+        let input = json!({"cash_cents": 12_000_000, "months": burning(),
+            "target_runway_months": 12,
+            "hires": [hire("a", 200_000), hire("b", 2_000_000), hire("c", 10_000)]});
+        assert_eq!(
+            result("hiring_plan", input),
+            json!({"hires": ["a"], "deferred": ["b", "c"], "monthly_net_burn_cents": 300_000,
+                   "runway_months": 40.0})
+        );
+    }
+
+    #[test]
+    fn hiring_plan_compares_the_runway_to_the_target_exactly() {
+        // a: 100,000 + 50,000 = 150,000 -> 1,800,000 / 150,000 = 12 exactly,
+        // ≥ 12: hired. b: 150,001 -> 11.99992.. < 12: deferred.
+        let input = json!({"cash_cents": 1_800_000, "months": burning(),
+            "target_runway_months": 12, "hires": [hire("a", 50_000), hire("b", 1)]});
+        let r = result("hiring_plan", input);
+        assert_eq!(r["hires"], json!(["a"]));
+        assert_eq!(r["deferred"], json!(["b"]));
+        // A fractional target: 11.99992 ≤ 11.9999.. no: 1,800,000 / 150,001
+        // = 11.99992000.. ≥ 11.9999: b is hired; runway shown 11.9999.
+        let input = json!({"cash_cents": 1_800_000, "months": burning(),
+            "target_runway_months": number("11.9999"), "hires": [hire("a", 50_000), hire("b", 1)]});
+        assert_eq!(
+            result("hiring_plan", input),
+            json!({"hires": ["a", "b"], "deferred": [], "monthly_net_burn_cents": 150_001,
+                   "runway_months": 11.9999})
+        );
+    }
+
+    #[test]
+    fn hiring_plan_for_a_profitable_company() {
+        // Burn: revenue beats expenses by 50,000 a month -> −50,000.
+        // a: −50,000 + 30,000 = −20,000 ≤ 0: unbounded, hired.
+        // b: −20,000 + 40,000 = 20,000 -> 100,000 / 20,000 = 5 < 6: deferred.
+        // After: −20,000, profitable: runway null.
+        let months = json!([month("2026-03", 150_000, 100_000)]);
+        let input = json!({"cash_cents": 100_000, "months": months,
+            "target_runway_months": 6, "hires": [hire("a", 30_000), hire("b", 40_000)]});
+        assert_eq!(
+            result("hiring_plan", input),
+            json!({"hires": ["a"], "deferred": ["b"], "monthly_net_burn_cents": -20_000,
+                   "runway_months": null})
+        );
+        // No hires at all: nothing made, nothing deferred.
+        let none = json!({"cash_cents": 100_000, "months": [month("2026-03", 150_000, 100_000)],
+            "target_runway_months": 6, "hires": []});
+        assert_eq!(
+            result("hiring_plan", none),
+            json!({"hires": [], "deferred": [], "monthly_net_burn_cents": -50_000,
+                   "runway_months": null})
+        );
+    }
+
+    #[test]
+    fn hiring_plan_without_cash_hires_only_for_a_target_of_zero() {
+        // Cash −1: every runway is 0. Target 0: 0 ≥ 0, all hired.
+        let zero = json!({"cash_cents": -1, "months": burning(), "target_runway_months": 0,
+            "hires": [hire("a", 1), hire("b", 2)]});
+        assert_eq!(
+            result("hiring_plan", zero),
+            json!({"hires": ["a", "b"], "deferred": [], "monthly_net_burn_cents": 100_003,
+                   "runway_months": 0.0})
+        );
+        // Target 0.5: 0 < 0.5, none.
+        let half = json!({"cash_cents": 0, "months": burning(), "target_runway_months": 0.5,
+            "hires": [hire("a", 1)]});
+        assert_eq!(result("hiring_plan", half)["deferred"], json!(["a"]));
+    }
+
+    #[test]
+    fn hiring_plan_fails_with_no_month_to_average() {
+        let input = json!({"cash_cents": 1, "months": [], "target_runway_months": 1,
+            "hires": [hire("a", 1)]});
+        assert_eq!(
+            failure("hiring_plan", input),
+            Failure("months: no month to average".to_owned())
+        );
+    }
+
+    #[test]
+    fn hiring_plan_names_the_field_of_input_that_does_not_parse() {
+        let ok = json!({"cash_cents": 1, "months": burning(), "target_runway_months": 1,
+                        "hires": [hire("a", 1)]});
+        let with = |key: &str, value: Value| testing::with(&ok, key, value);
+        let without = |key: &str| testing::without(&ok, key);
+        let cases = [
+            (without("cash_cents"), "input.cash_cents"),
+            (
+                without("target_runway_months"),
+                "input.target_runway_months",
+            ),
+            (without("hires"), "input.hires"),
+            (
+                with("target_runway_months", json!(-1)),
+                "input.target_runway_months",
+            ),
+            (
+                with("target_runway_months", json!("12")),
+                "input.target_runway_months",
+            ),
+            (
+                with("hires", json!([hire("a", 1), hire("a", 2)])),
+                "input.hires[1].id",
+            ),
+            (
+                with("hires", json!([hire("a", 1), {"id": "b"}])),
+                "input.hires[1].monthly_cost_cents",
+            ),
+            (
+                with("hires", json!([hire("a", -1)])),
+                "input.hires[0].monthly_cost_cents",
+            ),
+            (
+                with("hires", json!([{"id": "", "monthly_cost_cents": 1}])),
+                "input.hires[0].id",
+            ),
+            (
+                with(
+                    "months",
+                    json!([month("2026-01", 0, 1), month("2026-01", 0, 2)]),
+                ),
+                "input.months[1].month",
+            ),
+            // 10^15 + 1 in monthly costs between them.
+            (
+                with(
+                    "hires",
+                    json!([hire("a", 1_000_000_000_000_000), hire("b", 1)]),
+                ),
+                "input.hires",
+            ),
+        ];
+        invalid_fields("hiring_plan", cases);
+        // Burn 100,000 + a hire of 10^15 with target 0 (always made): a net
+        // burn of 10^15 + 100,000 passes the limit.
+        let big = json!({"cash_cents": 1, "months": burning(), "target_runway_months": 0,
+            "hires": [hire("a", 1_000_000_000_000_000)]});
+        assert_eq!(invalid_field("hiring_plan", big), "input.hires");
+    }
+
+    proptest! {
+        #[test]
+        fn hiring_plan_keeps_the_priority_order_and_never_overflows(
+            cash in -MAX_CENTS..=MAX_CENTS,
+            months in months_strategy(),
+            target in 0..1000_u64,
+            costs in proptest::collection::vec(0..=MAX_CENTS / 4, 0..8),
+        ) {
+            let hires: Vec<Value> = costs.iter().enumerate()
+                .map(|(i, &c)| hire(&format!("h-{i}"), c)).collect();
+            let input = json!({"cash_cents": cash, "months": months_json(&months),
+                               "target_runway_months": target, "hires": hires});
+            prop_assert!(testing::refuses_or_answers(AGENT, "hiring_plan", &input));
+            if let Ok(out) = action("hiring_plan").run(&input) {
+                let ids = |k: &str| -> Vec<String> {
+                    out.result[k].as_array().expect("a list").iter()
+                        .map(|v| v.as_str().expect("an id").to_owned()).collect()
+                };
+                let mut all = ids("hires");
+                all.extend(ids("deferred"));
+                let expected: Vec<String> = (0..costs.len()).map(|i| format!("h-{i}")).collect();
+                prop_assert_eq!(all, expected);
+                if let Some(r) = out.result["runway_months"].as_f64() {
+                    prop_assert!(r >= 0.0);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! The tax agent's actions: sales tax nexus and liability, US states.
+//!
+//! - [`NexusCheck`] (`nexus_check`, complexity 1): per state, the sales
+//!   shipped there and whether they, or a physical presence, give nexus
+//!   under the economic nexus rule in force on `period_end` (AGENTS.md,
+//!   "tax / nexus_check").
+//! - [`EstimateLiability`] (`estimate_liability`, complexity 1): the tax due
+//!   in each nexus state from the rates given, rounded to the cent.
+//!
+//! States are the 50 states and DC by postal code ([`address::StateCode`]);
+//! a free-text address is read by the contract's rules only
+//! ([`address::state_of`]) and is otherwise unparsed, never guessed. The
+//! thresholds are data, one file ([`thresholds`]), whose effective dates
+//! are from general knowledge, not fetched: see that module's doc.
+
+pub mod address;
+pub mod liability;
+pub mod nexus;
+pub mod thresholds;
+
+pub use liability::{EstimateLiability, EstimateLiabilityInput};
+pub use nexus::{NexusCheck, NexusCheckInput};
+
+use self::address::StateCode;
+use crate::InvalidInput;
+use crate::fields;
+
+/// The limit error for a sum of sales that passes 10^15 cents.
+fn sales_too_large(what: impl std::fmt::Display) -> InvalidInput {
+    InvalidInput::new(
+        "sales",
+        format!("{what} pass the limit of {} cents", fields::MAX_CENTS),
+    )
+}
+
+/// Refuses a state code that repeats, naming its second occurrence.
+fn unique_states<'a>(
+    states: impl IntoIterator<Item = &'a StateCode>,
+    path: impl Fn(usize) -> String,
+) -> Result<(), InvalidInput> {
+    fields::unique(states.into_iter().map(|s| s.code()), path, "state")
+}
+
+/// What the actions' tests share.
+#[cfg(test)]
+mod test_support {
+    use proptest::prelude::*;
+
+    pub fn sale_amount() -> impl Strategy<Value = u64> {
+        prop_oneof![0..=1_000_u64, 0..=1_000_000_000_000_000_u64]
+    }
+}
