@@ -38,7 +38,8 @@ EXAMPLES=${WARDEN_ST_EXAMPLES:-50}
 SEED=${WARDEN_ST_SEED:-1}
 WORK="$ROOT/target/schemathesis"
 
-log() { printf '==> %s\n' "$*" >&2; }
+# shellcheck source=infra/lib.sh
+. "$ROOT/infra/lib.sh"
 
 installed=$("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("schemathesis"))' 2>/dev/null || true)
 if [ "$installed" != "$SCHEMATHESIS_VERSION" ]; then
@@ -74,34 +75,18 @@ cat >"$WORK/seed.json" <<EOF
 }
 EOF
 
-PORT=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+PORT=$(free_port "$VENV/bin/python")
 URL="http://127.0.0.1:$PORT"
 log "starting warden serve on 127.0.0.1:$PORT (log: target/schemathesis/serve.log)"
 WARDEN_LOGIN_IP_LIMIT=1000000/60 "$ROOT/target/debug/warden" serve --addr "127.0.0.1:$PORT" \
   --seed "$WORK/seed.json" >"$WORK/serve.log" 2>&1 &
 SERVE_PID=$!
 
-stop_serve() {
-  if kill -0 "$SERVE_PID" 2>/dev/null; then
-    kill "$SERVE_PID" 2>/dev/null || true
-    wait "$SERVE_PID" 2>/dev/null || true
-  fi
-}
-trap stop_serve EXIT
+trap 'stop_pid "$SERVE_PID"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-for _ in $(seq 1 150); do
-  if "$VENV/bin/python" -c "import urllib.request; urllib.request.urlopen('$URL/health', timeout=1)" >/dev/null 2>&1; then
-    break
-  fi
-  if ! kill -0 "$SERVE_PID" 2>/dev/null; then
-    cat "$WORK/serve.log" >&2
-    log "warden serve exited before it was ready"
-    exit 1
-  fi
-  sleep 0.2
-done
+wait_ready "warden serve" "$URL/health" "$SERVE_PID" "$WORK/serve.log" 150 "$VENV/bin/python"
 
 log "schemathesis $SCHEMATHESIS_VERSION: $URL against infra/openapi.yaml ($EXAMPLES examples per operation, seed $SEED)"
 # From target/schemathesis, where it keeps its crash cache (.schemathesis/).

@@ -19,7 +19,8 @@ CFN_LINT_VERSION=1.58.0
 OPENAPI_VALIDATOR_VERSION=0.9.0
 REDOCLY_VERSION=2.77.0
 
-log() { printf '==> %s\n' "$*" >&2; }
+# shellcheck source=infra/lib.sh
+. "$ROOT/infra/lib.sh"
 
 # rust-toolchain.toml pins the toolchain. rustup installs it on first use,
 # unless automatic installs are off (RUSTUP_AUTO_INSTALL=0): install it here.
@@ -74,7 +75,7 @@ export AWS_REGION=us-east-1
 export AWS_EC2_METADATA_DISABLED=true
 unset AWS_PROFILE AWS_SESSION_TOKEN
 
-PORT=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+PORT=$(free_port "$VENV/bin/python")
 mkdir -p target
 MOTO_LOG="$ROOT/target/moto.log"
 log "starting moto on 127.0.0.1:$PORT (log: target/moto.log)"
@@ -82,27 +83,11 @@ log "starting moto on 127.0.0.1:$PORT (log: target/moto.log)"
 "$VENV/bin/python" "$ROOT/infra/moto_server.py" 127.0.0.1 "$PORT" >"$MOTO_LOG" 2>&1 &
 MOTO_PID=$!
 
-stop_moto() {
-  if kill -0 "$MOTO_PID" 2>/dev/null; then
-    kill "$MOTO_PID" 2>/dev/null || true
-    wait "$MOTO_PID" 2>/dev/null || true
-  fi
-}
-trap stop_moto EXIT
+trap 'stop_pid "$MOTO_PID"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-for _ in $(seq 1 100); do
-  if "$VENV/bin/python" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$PORT/moto-api/', timeout=1)" >/dev/null 2>&1; then
-    break
-  fi
-  if ! kill -0 "$MOTO_PID" 2>/dev/null; then
-    cat "$MOTO_LOG" >&2
-    log "moto exited before it was ready"
-    exit 1
-  fi
-  sleep 0.2
-done
+wait_ready moto "http://127.0.0.1:$PORT/moto-api/" "$MOTO_PID" "$MOTO_LOG" 100 "$VENV/bin/python"
 
 export WARDEN_TEST_AWS_ENDPOINT="http://127.0.0.1:$PORT"
 # Tests that need the emulator fail, rather than skip, when it is missing.
