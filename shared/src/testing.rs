@@ -512,3 +512,15 @@ pub fn assert_unavailable_within(
     );
     assert!(reply.elapsed < bound, "{:?}", reply.elapsed);
 }
+
+/// Deletes the emulator table `name` (e.g.
+/// `tables::AUDIT_LOG.name(&prefix)`): a store one of whose tables is gone,
+/// as in an outage or a broken deployment.
+pub async fn delete_table(client: &aws_sdk_dynamodb::Client, name: &str) {
+    client
+        .delete_table()
+        .table_name(name)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("deleting table {name}: {e}"));
+}
