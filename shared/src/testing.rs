@@ -828,3 +828,29 @@ pub async fn add_workspace(
         .await
         .unwrap_or_else(|e| panic!("adding workspace {id}: {e}"));
 }
+
+/// [`dynamo_store`], shared, with a client of its own for reaching past
+/// the store (reading raw items, deleting a table), and the tables'
+/// prefix; `None` when there is no emulator.
+pub async fn dynamo_store_and_client()
+-> Option<(Arc<DynamoStore>, aws_sdk_dynamodb::Client, String)> {
+    let (store, prefix) = dynamo_store().await?;
+    let client = store.client().clone();
+    Some((Arc::new(store), client, prefix))
+}
+
+/// The names of a health report's checks, in the report's order (the
+/// report must have checks, each with a name).
+pub fn check_names(report: &serde_json::Value) -> Vec<&str> {
+    let checks = report["checks"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no checks in {report}"));
+    checks
+        .iter()
+        .map(|c| {
+            c["name"]
+                .as_str()
+                .unwrap_or_else(|| panic!("a check without a name: {c}"))
+        })
+        .collect()
+}

@@ -828,11 +828,10 @@ async fn a_failed_audit_write_refuses_the_run_with_503_and_leaves_no_job() {
 
 #[tokio::test]
 async fn on_dynamodb_a_run_whose_audit_table_is_gone_writes_nothing() {
-    let Some((store, prefix)) = testing::dynamo_store().await else {
+    let Some((store, client, prefix)) = testing::dynamo_store_and_client().await else {
         return;
     };
-    let client = store.client().clone();
-    let h = Harness::new(Arc::new(store)).await;
+    let h = Harness::new(store).await;
     h.agent("buyer", AgentType::Purchasing, Maturity::Autonomous, true)
         .await;
     testing::delete_table(&client, &format!("{prefix}audit-log")).await;

@@ -612,11 +612,10 @@ fn strings(value: &aws_sdk_dynamodb::types::AttributeValue, out: &mut Vec<String
 /// hold neither the key nor its secret part, in any attribute.
 #[tokio::test]
 async fn on_dynamodb_the_api_keys_table_holds_no_usable_key() {
-    let Some((store, prefix)) = testing::dynamo_store().await else {
+    let Some((store, client, prefix)) = testing::dynamo_store_and_client().await else {
         return;
     };
-    let client = store.client().clone();
-    let h = Harness::new(Arc::new(store));
+    let h = Harness::new(store);
     h.setup().await;
     let keys = [
         h.key("books").await,

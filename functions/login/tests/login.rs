@@ -606,11 +606,10 @@ async fn a_failed_audit_write_fails_the_login_with_503_and_leaves_no_session() {
 
 #[tokio::test]
 async fn on_dynamodb_a_login_whose_audit_table_is_gone_writes_nothing() {
-    let Some((store, prefix)) = testing::dynamo_store().await else {
+    let Some((store, client, prefix)) = testing::dynamo_store_and_client().await else {
         return;
     };
-    let client = store.client().clone();
-    let h = Harness::new(Arc::new(store));
+    let h = Harness::new(store);
     let user_id = h.add_user("alice", "right password", &[]).await;
     testing::delete_table(&client, &format!("{prefix}audit-log")).await;
     let reply = h.login("alice", "right password").await;

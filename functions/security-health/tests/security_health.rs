@@ -339,12 +339,7 @@ async fn a_healthy_deployment_reports_ok_with_every_check() {
     let (status, report, _) = w.as_admin("/security/health").await;
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["status"], "ok", "{report}");
-    let names: Vec<&str> = report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["name"].as_str().unwrap())
-        .collect();
+    let names = warden::testing::check_names(&report);
     let mut expected = vec!["configuration".to_owned()];
     expected.extend(tables::ALL.iter().map(|d| format!("table:{}", d.suffix)));
     expected.extend(QUEUES.iter().map(|q| format!("queue:{q}")));
