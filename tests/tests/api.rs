@@ -350,7 +350,6 @@ async fn an_insecure_configuration_does_not_start() {
 #[tokio::test]
 async fn a_signed_webhook_is_accepted_once_over_http_and_a_forged_one_refused() {
     use warden::queue::MemoryQueue;
-    use warden::state::WebhookState;
     use warden::webhook::{SigningKey, Sources};
 
     let env = [("WARDEN_JWT_SECRET", warden::testing::TEST_JWT_KEY)];
@@ -359,13 +358,10 @@ async fn a_signed_webhook_is_accepted_once_over_http_and_a_forged_one_refused() 
     let sources =
         Sources::from_json(r#"[{"name": "gh", "scheme": "github", "secrets": ["s3cret"]}]"#)
             .unwrap();
-    states.webhooks = Arc::new(WebhookState {
-        config: states.webhooks.config.clone(),
-        store: states.webhooks.store.clone(),
-        sources: warden::secrets::cache::CachedSecret::fixed(sources),
-        queue: queue.clone(),
-        clock: states.webhooks.clock.clone(),
-    });
+    let (store, clock) = (states.webhooks.store.clone(), states.webhooks.clock.clone());
+    let mut webhooks = warden::testing::webhook_state(store, sources, queue.clone(), clock);
+    webhooks.config = states.webhooks.config.clone();
+    states.webhooks = Arc::new(webhooks);
     let api = common::start(states).await;
     let client = reqwest::Client::new();
     let body = br#"{"action":"opened"}"#;

@@ -40,9 +40,14 @@ struct Reply {
 
 impl Harness {
     fn new(store: Arc<dyn AuthStore>) -> Self {
+        Self::with_config(testing::config(), store)
+    }
+
+    /// A harness over `store` with `config` and a manual clock.
+    fn with_config(config: Config, store: Arc<dyn AuthStore>) -> Self {
         let clock = Arc::new(ManualClock::starting_now());
         Self {
-            state: testing::state(store, clock.clone()),
+            state: testing::state_with(config, store, clock.clone()),
             clock,
             next_ip: AtomicU32::new(1),
         }
@@ -332,12 +337,7 @@ async fn with_every_hashing_slot_busy_a_login_is_503_with_retry_after_and_change
     );
     let (config, findings) = load("1");
     assert!(!findings.has_errors(), "{findings:?}");
-    let clock = Arc::new(ManualClock::starting_now());
-    let h = Harness {
-        state: testing::state_with(config.unwrap(), Arc::new(MemoryStore::new()), clock.clone()),
-        clock,
-        next_ip: AtomicU32::new(1),
-    };
+    let h = Harness::with_config(config.unwrap(), Arc::new(MemoryStore::new()));
     h.add_user("alice", "right password", &[]).await;
 
     let busy = h.state.passwords.occupy_every_slot();
