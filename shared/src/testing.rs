@@ -6,6 +6,13 @@
 //! [`MemoryStore::simulate_audit_outage`](crate::store::memory::MemoryStore::simulate_audit_outage)
 //! on the memory store, and by deleting the audit table on DynamoDB.) It
 //! also gives an endpoint that accepts connections and never answers.
+//!
+//! The set-ups tests share follow: queues, secrets and deleted tables in
+//! the emulator; a call against a hung DynamoDB ([`on_a_hung_dynamodb`]);
+//! [`Intercepted`], a store that passes every call through but for the
+//! hooks a test sets; and the agent states, agents and workspaces the
+//! agent tests start from ([`agent_state`], [`worker_state`],
+//! [`new_agent`], [`add_workspace`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

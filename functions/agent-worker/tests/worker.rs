@@ -13,8 +13,8 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -42,18 +42,19 @@ const AGENT: &str = "buyer";
 const WORKER_ACTOR: &str = "anonymous";
 
 /// Hooks for a worker store that can fail the worker's read of one job,
-/// and can hold each read of a job until `readers` reads have happened (so
-/// racing workers all see the job before any moves it).
+/// and can hold each read of a job until as many reads as `barrier` waits
+/// for have happened (so racing workers all see the job before any moves
+/// it).
 #[derive(Default)]
 struct JobReads {
-    fail_job: Mutex<Option<String>>,
+    fail_job: Option<String>,
     barrier: Option<tokio::sync::Barrier>,
 }
 
 #[async_trait]
 impl Interceptor for JobReads {
     async fn before_job_and_agent(&self, job_id: &str) -> Result<()> {
-        if self.fail_job.lock().unwrap().as_deref() == Some(job_id) {
+        if self.fail_job.as_deref() == Some(job_id) {
             return Err(Error::unavailable("simulated store outage (test)"));
         }
         Ok(())
@@ -504,7 +505,7 @@ async fn a_store_that_fails_is_an_error_and_only_that_record_is_redelivered(h: W
     let broken = h.submit("compare_vendors", comparison()).await;
     let fine = h.submit("submit_purchase_order", purchase_order()).await;
     let reads = JobReads {
-        fail_job: Mutex::new(Some(broken.job_id.clone())),
+        fail_job: Some(broken.job_id.clone()),
         ..JobReads::default()
     };
     let worker = h.worker_over(Arc::new(Intercepted::new(h.w.worker.store.clone(), reads)));
