@@ -6,6 +6,13 @@
 //! [`MemoryStore::simulate_audit_outage`](crate::store::memory::MemoryStore::simulate_audit_outage)
 //! on the memory store, and by deleting the audit table on DynamoDB.) It
 //! also gives an endpoint that accepts connections and never answers.
+//!
+//! The set-ups tests share follow: queues, secrets and deleted tables in
+//! the emulator; a call against a hung DynamoDB ([`on_a_hung_dynamodb`]);
+//! [`Intercepted`], a store that passes every call through but for the
+//! hooks a test sets; and the agent states, agents and workspaces the
+//! agent tests start from ([`agent_state`], [`worker_state`],
+//! [`new_agent`], [`add_workspace`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -328,20 +335,8 @@ impl AgentWorld {
         let clock = Arc::new(ManualClock::starting_now());
         let jobs = Arc::new(MemoryQueue::new());
         let outbound = Arc::new(MemoryQueue::new());
-        let keys = test_keys();
-        let pepper = Pepper::new(&SecretString::from(TEST_PEPPER))
-            .unwrap_or_else(|e| panic!("test pepper: {e}"));
-        let agents = AgentState::new(
-            config(),
-            store.clone(),
-            store.clone(),
-            &keys,
-            pepper,
-            jobs.clone(),
-            clock.clone(),
-        )
-        .unwrap_or_else(|e| panic!("test agent state: {e}"));
-        let worker = WorkerState::new(config(), store.clone(), outbound.clone(), clock.clone());
+        let agents = agent_state(store.clone(), store.clone(), jobs.clone(), clock.clone());
+        let worker = worker_state(store.clone(), outbound.clone(), clock.clone());
         Self {
             auth: state(store, clock.clone()),
             agents,
@@ -505,4 +500,358 @@ pub fn assert_unavailable_within(
         "the request never reached the endpoint"
     );
     assert!(reply.elapsed < bound, "{:?}", reply.elapsed);
+}
+
+/// Deletes the emulator table `name` (e.g.
+/// `tables::AUDIT_LOG.name(&prefix)`): a store one of whose tables is gone,
+/// as in an outage or a broken deployment.
+pub async fn delete_table(client: &aws_sdk_dynamodb::Client, name: &str) {
+    client
+        .delete_table()
+        .table_name(name)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("deleting table {name}: {e}"));
+}
+
+/// Creates the emulator queue `name` with `attributes` (a FIFO flag, a
+/// redrive policy) and returns its URL.
+pub async fn create_queue(
+    client: &aws_sdk_sqs::Client,
+    name: &str,
+    attributes: &[(aws_sdk_sqs::types::QueueAttributeName, &str)],
+) -> String {
+    let mut request = client.create_queue().queue_name(name);
+    for (attribute, value) in attributes {
+        request = request.attributes(attribute.clone(), *value);
+    }
+    let created = request.send().await;
+    let created = created.unwrap_or_else(|e| panic!("creating queue {name}: {e}"));
+    created
+        .queue_url
+        .unwrap_or_else(|| panic!("queue {name} has no URL"))
+}
+
+/// Creates the emulator secret `name` holding `value` and returns its ARN.
+pub async fn create_secret(
+    client: &aws_sdk_secretsmanager::Client,
+    name: &str,
+    value: &str,
+) -> String {
+    let request = client.create_secret().name(name).secret_string(value);
+    let created = request.send().await;
+    let created = created.unwrap_or_else(|e| panic!("creating secret {name}: {e}"));
+    created
+        .arn
+        .unwrap_or_else(|| panic!("secret {name} has no ARN"))
+}
+
+/// How long a call against a hung dependency may take with the default
+/// guards: their worst case for a request, and a second.
+pub fn default_guards_bound() -> Duration {
+    Guards::default().request_worst_case() + Duration::from_secs(1)
+}
+
+/// Calls a handler with `call` on an auth state whose DynamoDB (guarded by
+/// `guards`) accepts connections and never answers: the timed reply (the
+/// test fails, instead of hanging, when `what` is unanswered after
+/// `bound`) and the endpoint, to count the connections it took.
+pub async fn on_a_hung_dynamodb<E: std::fmt::Debug>(
+    what: &str,
+    guards: Guards,
+    bound: Duration,
+    call: impl AsyncFnOnce(&AuthState) -> std::result::Result<Response<Body>, E>,
+) -> (TimedReply, HangingEndpoint) {
+    let endpoint = HangingEndpoint::start();
+    let state = aws_state(endpoint.url(), guards).await;
+    let reply = answer_within(what, bound, call(&state)).await;
+    (reply, endpoint)
+}
+
+/// Prints what `what` against a hung `endpoint` took (for the measurements
+/// run with `--ignored --nocapture`), after asserting it was a `503`.
+pub fn report_measurement(what: &str, reply: &TimedReply, endpoint: &HangingEndpoint) {
+    assert_eq!(reply.status, http::StatusCode::SERVICE_UNAVAILABLE);
+    println!(
+        "{what}, default guards {}: {} after {:?} ({} connections)",
+        serde_json::to_string(&Guards::default()).unwrap_or_default(),
+        reply.status,
+        reply.elapsed,
+        endpoint.connections()
+    );
+}
+
+/// What an [`Intercepted`] store does around some of the calls it passes
+/// through. Every method does nothing by default: a test writes only the
+/// one it needs (a race made deterministic, a read that fails, a count of
+/// reads).
+#[async_trait::async_trait]
+pub trait Interceptor: Send + Sync {
+    /// Before a transaction is passed on; an error refuses it, unapplied.
+    async fn before_transact(&self, _writes: &[crate::store::Write]) -> crate::Result<()> {
+        Ok(())
+    }
+
+    /// After a read of API key `key_id` found `read`; an error is the
+    /// read's answer instead.
+    async fn after_get_api_key(
+        &self,
+        _key_id: &str,
+        _read: Option<&crate::domain::agents::ApiKeyRecord>,
+    ) -> crate::Result<()> {
+        Ok(())
+    }
+
+    /// Before the worker's read of job `job_id` and its agent; an error is
+    /// the read's answer instead.
+    async fn before_job_and_agent(&self, _job_id: &str) -> crate::Result<()> {
+        Ok(())
+    }
+
+    /// After that read, before its answer is returned.
+    async fn after_job_and_agent(&self, _job_id: &str) {}
+
+    /// Before a read of the health samples of `day`.
+    async fn before_samples_on(&self, _day: i64) {}
+}
+
+/// A store in front of `inner` that passes every call through to it, with
+/// `hooks` acting around some of them (see [`Interceptor`]). It has the
+/// ports of agents, API keys, health samples, audit and transactions, so
+/// it is the `RegistryStore`, `WorkerStore` or `HealthStore` its `inner`
+/// is.
+pub struct Intercepted<S: ?Sized, H> {
+    /// Where every call goes.
+    pub inner: Arc<S>,
+    /// What happens around the calls.
+    pub hooks: H,
+}
+
+impl<S: ?Sized, H> Intercepted<S, H> {
+    /// `inner` behind `hooks`.
+    pub fn new(inner: Arc<S>, hooks: H) -> Self {
+        Self { inner, hooks }
+    }
+}
+
+mod intercepted {
+    //! [`Intercepted`]'s pass-through, one port at a time.
+
+    use async_trait::async_trait;
+
+    use super::{Intercepted, Interceptor};
+    use crate::Result;
+    use crate::audit::AuditEvent;
+    use crate::domain::agents::{
+        AgentId, AgentRecord, ApiKeyRecord, IdempotencyRecord, JobRecord, JobStatus,
+        ProposalRecord, ProposalStatus, WorkspaceId, WorkspaceRecord,
+    };
+    use crate::health::Sample;
+    use crate::store::{
+        AgentStore, ApiKeyStore, AuditQuery, AuditStore, HealthSampleStore, Page, RunContext,
+        TatCondition, Transactions, Write,
+    };
+
+    /// What a conditional write answers: done, or the current value.
+    type Conditional = std::result::Result<(), Option<i64>>;
+
+    #[async_trait]
+    impl<S: Transactions + ?Sized, H: Interceptor> Transactions for Intercepted<S, H> {
+        async fn transact(&self, writes: Vec<Write>) -> Result<()> {
+            self.hooks.before_transact(&writes).await?;
+            self.inner.transact(writes).await
+        }
+    }
+
+    #[async_trait]
+    impl<S: AuditStore + ?Sized, H: Interceptor> AuditStore for Intercepted<S, H> {
+        async fn audit_by_actor(&self, actor: &str, limit: usize) -> Result<Vec<AuditEvent>> {
+            self.inner.audit_by_actor(actor, limit).await
+        }
+        async fn query_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>> {
+            self.inner.query_audit(query).await
+        }
+    }
+
+    #[async_trait]
+    impl<S: AgentStore + ?Sized, H: Interceptor> AgentStore for Intercepted<S, H> {
+        async fn get_agent(&self, agent_id: &AgentId) -> Result<Option<AgentRecord>> {
+            self.inner.get_agent(agent_id).await
+        }
+        async fn list_agents(&self) -> Result<Vec<AgentRecord>> {
+            self.inner.list_agents().await
+        }
+        async fn get_workspace(&self, id: &WorkspaceId) -> Result<Option<WorkspaceRecord>> {
+            self.inner.get_workspace(id).await
+        }
+        async fn run_context(
+            &self,
+            agent_id: &AgentId,
+            workspace_id: &WorkspaceId,
+            idempotency_key: Option<&str>,
+            now: i64,
+        ) -> Result<RunContext> {
+            self.inner
+                .run_context(agent_id, workspace_id, idempotency_key, now)
+                .await
+        }
+        async fn get_idempotency(&self, key: &str, now: i64) -> Result<Option<IdempotencyRecord>> {
+            self.inner.get_idempotency(key, now).await
+        }
+        async fn get_job(&self, job_id: &str) -> Result<Option<JobRecord>> {
+            self.inner.get_job(job_id).await
+        }
+        async fn job_and_agent(
+            &self,
+            job_id: &str,
+            agent_id: &AgentId,
+        ) -> Result<(Option<JobRecord>, Option<AgentRecord>)> {
+            self.hooks.before_job_and_agent(job_id).await?;
+            let read = self.inner.job_and_agent(job_id, agent_id).await;
+            self.hooks.after_job_and_agent(job_id).await;
+            read
+        }
+        async fn list_jobs(
+            &self,
+            workspace_id: &WorkspaceId,
+            status: Option<JobStatus>,
+            limit: usize,
+            after: Option<&str>,
+        ) -> Result<Page<JobRecord>> {
+            self.inner
+                .list_jobs(workspace_id, status, limit, after)
+                .await
+        }
+        async fn get_proposal(&self, proposal_id: &str) -> Result<Option<ProposalRecord>> {
+            self.inner.get_proposal(proposal_id).await
+        }
+        async fn list_proposals(
+            &self,
+            status: ProposalStatus,
+            limit: usize,
+            after: Option<&str>,
+        ) -> Result<Page<ProposalRecord>> {
+            self.inner.list_proposals(status, limit, after).await
+        }
+    }
+
+    #[async_trait]
+    impl<S: ApiKeyStore + ?Sized, H: Interceptor> ApiKeyStore for Intercepted<S, H> {
+        async fn get_api_key(&self, key_id: &str) -> Result<Option<ApiKeyRecord>> {
+            let read = self.inner.get_api_key(key_id).await?;
+            self.hooks.after_get_api_key(key_id, read.as_ref()).await?;
+            Ok(read)
+        }
+        async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>> {
+            self.inner.list_api_keys().await
+        }
+        async fn record_key_use(
+            &self,
+            key_id: &str,
+            condition: TatCondition,
+            new_tat: i64,
+            now: i64,
+        ) -> Result<Conditional> {
+            self.inner
+                .record_key_use(key_id, condition, new_tat, now)
+                .await
+        }
+    }
+
+    #[async_trait]
+    impl<S: HealthSampleStore + ?Sized, H: Interceptor> HealthSampleStore for Intercepted<S, H> {
+        async fn samples_on(&self, day: i64) -> Result<Vec<Sample>> {
+            self.hooks.before_samples_on(day).await;
+            self.inner.samples_on(day).await
+        }
+        async fn latest_sample(&self, day: i64) -> Result<Option<Sample>> {
+            self.inner.latest_sample(day).await
+        }
+    }
+}
+
+/// An agent-run state over `registry` and `sessions` with [`config`], the
+/// test signing keys and [`TEST_PEPPER`], queueing jobs on `jobs`.
+pub fn agent_state(
+    registry: Arc<dyn RegistryStore>,
+    sessions: Arc<dyn crate::store::SessionStore>,
+    jobs: Arc<dyn Queue>,
+    clock: Arc<dyn Clock>,
+) -> AgentState {
+    let keys = test_keys();
+    let pepper = Pepper::new(&SecretString::from(TEST_PEPPER))
+        .unwrap_or_else(|e| panic!("test pepper: {e}"));
+    AgentState::new(config(), registry, sessions, &keys, pepper, jobs, clock)
+        .unwrap_or_else(|e| panic!("test agent state: {e}"))
+}
+
+/// A worker state over `store` with [`config`] and the real catalogue,
+/// publishing external effects to `outbound`.
+pub fn worker_state(
+    store: Arc<dyn WorkerStore>,
+    outbound: Arc<dyn Queue>,
+    clock: Arc<dyn Clock>,
+) -> WorkerState {
+    WorkerState::new(config(), store, outbound, clock)
+}
+
+/// An enabled agent `agent_id` of `agent_type` at `maturity`, allowed in
+/// `workspace` (both ids must parse), for
+/// [`register_agent`](crate::agents::registry::register_agent).
+pub fn new_agent(
+    agent_id: &str,
+    agent_type: crate::domain::agents::AgentType,
+    maturity: crate::domain::agents::Maturity,
+    workspace: &str,
+) -> crate::agents::registry::NewAgent {
+    use crate::domain::agents::{AgentId, WorkspaceId};
+    crate::agents::registry::NewAgent {
+        agent_id: AgentId::parse(agent_id).unwrap_or_else(|e| panic!("agent {agent_id}: {e}")),
+        agent_type,
+        maturity,
+        workspaces: vec![
+            WorkspaceId::parse(workspace).unwrap_or_else(|e| panic!("workspace {workspace}: {e}")),
+        ],
+        enabled: true,
+    }
+}
+
+/// Adds workspace `id` named `name` through the registry, as `origin`.
+pub async fn add_workspace(
+    agents: &AgentState,
+    origin: crate::audit::Origin,
+    id: &str,
+    name: &str,
+) {
+    let workspace_id = crate::domain::agents::WorkspaceId::parse(id)
+        .unwrap_or_else(|e| panic!("workspace {id}: {e}"));
+    crate::agents::registry::add_workspace(agents, origin, workspace_id, name)
+        .await
+        .unwrap_or_else(|e| panic!("adding workspace {id}: {e}"));
+}
+
+/// [`dynamo_store`], shared, with a client of its own for reaching past
+/// the store (reading raw items, deleting a table), and the tables'
+/// prefix; `None` when there is no emulator.
+pub async fn dynamo_store_and_client()
+-> Option<(Arc<DynamoStore>, aws_sdk_dynamodb::Client, String)> {
+    let (store, prefix) = dynamo_store().await?;
+    let client = store.client().clone();
+    Some((Arc::new(store), client, prefix))
+}
+
+/// The names of a health report's checks, in the report's order (the
+/// report must have checks, each with a name).
+pub fn check_names(report: &serde_json::Value) -> Vec<&str> {
+    let checks = report["checks"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no checks in {report}"));
+    checks
+        .iter()
+        .map(|c| {
+            c["name"]
+                .as_str()
+                .unwrap_or_else(|| panic!("a check without a name: {c}"))
+        })
+        .collect()
 }

@@ -158,6 +158,15 @@ async fn one(h: &Harness, write: impl Into<Write>) -> warden::Result<()> {
     h.transact(vec![write.into()]).await
 }
 
+/// Stores `record` at `now`.
+fn put_idempotency(record: &IdempotencyRecord, now: i64) -> Write {
+    AgentWrite::PutIdempotency {
+        record: record.clone(),
+        now,
+    }
+    .into()
+}
+
 #[track_caller]
 fn assert_condition_failed(result: warden::Result<()>) {
     assert!(matches!(result, Err(Error::ConditionFailed)), "{result:?}");
@@ -464,27 +473,10 @@ async fn an_idempotency_record_is_kept_once_while_live_and_can_be_replaced_once_
     h: Harness,
 ) {
     let first = idempotency("client-key-1", &id_at(NOW_MS), NOW + 100);
-    one(
-        &h,
-        AgentWrite::PutIdempotency {
-            record: first.clone(),
-            now: NOW,
-        },
-    )
-    .await
-    .unwrap();
+    one(&h, put_idempotency(&first, NOW)).await.unwrap();
     let mut retry = first.clone();
     retry.job_id = id_at(NOW_MS + 1);
-    assert_condition_failed(
-        one(
-            &h,
-            AgentWrite::PutIdempotency {
-                record: retry.clone(),
-                now: NOW + 99,
-            },
-        )
-        .await,
-    );
+    assert_condition_failed(one(&h, put_idempotency(&retry, NOW + 99)).await);
     assert_eq!(
         h.get_idempotency(&first.key, NOW + 99).await.unwrap(),
         Some(first.clone())
@@ -497,15 +489,7 @@ async fn an_idempotency_record_is_kept_once_while_live_and_can_be_replaced_once_
     retry.expires_at = NOW + 200;
     retry.proposal_id = None;
     retry.status = JobStatus::Pending;
-    one(
-        &h,
-        AgentWrite::PutIdempotency {
-            record: retry.clone(),
-            now: NOW + 100,
-        },
-    )
-    .await
-    .unwrap();
+    one(&h, put_idempotency(&retry, NOW + 100)).await.unwrap();
     assert_eq!(
         h.get_idempotency(&first.key, NOW + 100).await.unwrap(),
         Some(retry.clone())
@@ -531,11 +515,7 @@ async fn idempotency_records_are_neither_jobs_nor_listed_with_them(h: Harness) {
         &h,
         vec![
             AgentWrite::CreateJob(job(&job_id, "acme", JobStatus::Pending)).into(),
-            AgentWrite::PutIdempotency {
-                record: record.clone(),
-                now: NOW,
-            }
-            .into(),
+            put_idempotency(&record, NOW),
         ],
     )
     .await
@@ -554,11 +534,7 @@ async fn the_run_context_reads_agent_workspace_and_live_record_together(h: Harne
         vec![
             AgentWrite::CreateWorkspace(workspace("acme")).into(),
             AgentWrite::CreateAgent(agent("books", &["acme"])).into(),
-            AgentWrite::PutIdempotency {
-                record: record.clone(),
-                now: NOW,
-            }
-            .into(),
+            put_idempotency(&record, NOW),
         ],
     )
     .await
@@ -828,60 +804,47 @@ async fn a_key_use_is_counted_only_under_its_rate_condition(h: Harness) {
         .unwrap();
     let use_key = |condition, tat, now| {
         let h = h.clone();
-        async move { h.record_key_use("01KEY", condition, tat, now).await }
+        async move {
+            h.record_key_use("01KEY", condition, tat, now)
+                .await
+                .unwrap()
+        }
+    };
+    // The key's rate state, uses and last use.
+    let usage = || {
+        let h = h.clone();
+        async move {
+            let k = h.get_api_key("01KEY").await.unwrap().unwrap();
+            (k.tat, k.usage_count, k.last_used_at)
+        }
     };
     // No rate state yet: Equals finds nothing to compare.
+    assert_eq!(use_key(TatCondition::Equals(5), 100, NOW).await, Err(None));
     assert_eq!(
-        use_key(TatCondition::Equals(5), 100, NOW).await.unwrap(),
-        Err(None)
-    );
-    assert_eq!(
-        use_key(TatCondition::AbsentOrAtMost(0), 100, NOW)
-            .await
-            .unwrap(),
+        use_key(TatCondition::AbsentOrAtMost(0), 100, NOW).await,
         Ok(())
     );
-    let k = h.get_api_key("01KEY").await.unwrap().unwrap();
-    assert_eq!(
-        (k.tat, k.usage_count, k.last_used_at),
-        (Some(100), 1, Some(NOW))
-    );
+    assert_eq!(usage().await, (Some(100), 1, Some(NOW)));
 
     assert_eq!(
-        use_key(TatCondition::Equals(99), 200, NOW + 1)
-            .await
-            .unwrap(),
+        use_key(TatCondition::Equals(99), 200, NOW + 1).await,
         Err(Some(100))
     );
     assert_eq!(
-        use_key(TatCondition::AbsentOrAtMost(50), 200, NOW + 1)
-            .await
-            .unwrap(),
+        use_key(TatCondition::AbsentOrAtMost(50), 200, NOW + 1).await,
         Err(Some(100))
     );
-    let k = h.get_api_key("01KEY").await.unwrap().unwrap();
-    assert_eq!(
-        (k.tat, k.usage_count, k.last_used_at),
-        (Some(100), 1, Some(NOW))
-    );
+    assert_eq!(usage().await, (Some(100), 1, Some(NOW)));
 
     assert_eq!(
-        use_key(TatCondition::Equals(100), 200, NOW + 2)
-            .await
-            .unwrap(),
+        use_key(TatCondition::Equals(100), 200, NOW + 2).await,
         Ok(())
     );
     assert_eq!(
-        use_key(TatCondition::AbsentOrAtMost(200), 300, NOW + 3)
-            .await
-            .unwrap(),
+        use_key(TatCondition::AbsentOrAtMost(200), 300, NOW + 3).await,
         Ok(())
     );
-    let k = h.get_api_key("01KEY").await.unwrap().unwrap();
-    assert_eq!(
-        (k.tat, k.usage_count, k.last_used_at),
-        (Some(300), 3, Some(NOW + 3))
-    );
+    assert_eq!(usage().await, (Some(300), 3, Some(NOW + 3)));
 
     let ghost = h
         .record_key_use("01GHOST", TatCondition::AbsentOrAtMost(0), 1, NOW)
@@ -900,17 +863,13 @@ async fn a_key_use_is_counted_only_under_its_rate_condition(h: Harness) {
     .await
     .unwrap();
     for condition in [TatCondition::Equals(300), TatCondition::AbsentOrAtMost(300)] {
-        let revoked = use_key(condition, 400, NOW + 5).await;
+        let revoked = h.record_key_use("01KEY", condition, 400, NOW + 5).await;
         assert!(
             matches!(revoked, Err(Error::ConditionFailed)),
             "{revoked:?}"
         );
     }
-    let k = h.get_api_key("01KEY").await.unwrap().unwrap();
-    assert_eq!(
-        (k.tat, k.usage_count, k.last_used_at),
-        (Some(300), 3, Some(NOW + 3))
-    );
+    assert_eq!(usage().await, (Some(300), 3, Some(NOW + 3)));
 }
 
 async fn a_transaction_across_agents_keys_and_audit_is_all_or_nothing(h: Harness) {
@@ -1046,11 +1005,7 @@ mod dynamodb_only {
         store
             .transact(vec![
                 AgentWrite::CreateJob(job("01JOB", "acme", JobStatus::Pending)).into(),
-                AgentWrite::PutIdempotency {
-                    record: record.clone(),
-                    now: NOW,
-                }
-                .into(),
+                put_idempotency(&record, NOW),
             ])
             .await
             .unwrap();

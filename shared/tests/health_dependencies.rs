@@ -126,15 +126,12 @@ async fn a_queue_reports_waiting_and_in_flight_messages() {
         return;
     };
     let client = aws_sdk_sqs::Client::new(&sdk);
-    let url = client
-        .create_queue()
-        .queue_name(format!("warden-health-{}", ulid::Ulid::new()))
-        .send()
-        .await
-        .unwrap()
-        .queue_url()
-        .unwrap()
-        .to_owned();
+    let url = testing::create_queue(
+        &client,
+        &format!("warden-health-{}", ulid::Ulid::new()),
+        &[],
+    )
+    .await;
     assert_eq!(
         deps.queue(&url).await.unwrap(),
         Some(QueueInfo {
@@ -199,16 +196,7 @@ async fn a_secret_is_described_without_its_value_and_until_deleted() {
     };
     let client = aws_sdk_secretsmanager::Client::new(&sdk);
     let name = format!("warden-health-{}", ulid::Ulid::new());
-    let arn = client
-        .create_secret()
-        .name(&name)
-        .secret_string("not-read-by-the-health-checks")
-        .send()
-        .await
-        .unwrap()
-        .arn()
-        .unwrap()
-        .to_owned();
+    let arn = testing::create_secret(&client, &name, "not-read-by-the-health-checks").await;
 
     for id in [&arn, &name] {
         let info = deps.secret(id).await.unwrap().unwrap();

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use secrecy::ExposeSecret;
 use warden::clock::SystemClock;
 use warden::config::Config;
-use warden::secrets::{SecretsManager, SecretsPort};
+use warden::secrets::{SecretVersion, SecretsManager, SecretsPort};
 use warden::state::AuthState;
 use warden::store::memory::MemoryStore;
 use warden::wiring::signing_keys;
@@ -22,14 +22,44 @@ async fn client() -> Option<aws_sdk_secretsmanager::Client> {
     ))
 }
 
-fn staging_config(arn: &str) -> Config {
+/// A staging configuration whose JWT key is the secret `arn`, with
+/// `extra` variables.
+fn staging_config(arn: &str, extra: &[(&str, &str)]) -> Config {
     let (config, findings) = Config::load(|k| match k {
         "WARDEN_ENV" => Some("staging".into()),
         "WARDEN_JWT_SECRET_ARN" => Some(arn.to_owned()),
-        _ => None,
+        _ => extra
+            .iter()
+            .find(|(name, _)| *name == k)
+            .map(|(_, v)| (*v).to_owned()),
     });
     assert!(!findings.has_errors(), "{findings:?}");
     config.unwrap()
+}
+
+/// A new secret holding `value`: its ARN.
+async fn new_secret(client: &aws_sdk_secretsmanager::Client, value: &str) -> String {
+    let name = format!("warden-test-{}", ulid::Ulid::new());
+    warden::testing::create_secret(client, &name, value).await
+}
+
+/// A new current value of the secret `arn`: `value`.
+async fn put_value(client: &aws_sdk_secretsmanager::Client, arn: &str, value: &str) {
+    let put = client
+        .put_secret_value()
+        .secret_id(arn)
+        .secret_string(value);
+    put.send().await.unwrap();
+}
+
+/// An auth state over a memory store with `config` and the key set `keys`.
+fn state_with_keys(config: Config, keys: &[SecretVersion]) -> warden::Result<AuthState> {
+    AuthState::new(
+        config,
+        Arc::new(MemoryStore::new()),
+        keys,
+        Arc::new(SystemClock),
+    )
 }
 
 #[tokio::test]
@@ -37,16 +67,8 @@ async fn the_key_set_is_the_current_version_and_after_rotation_the_previous_one_
     let Some(client) = client().await else {
         return;
     };
-    let name = format!("warden-test-{}", ulid::Ulid::new());
     let first = "first-key-0123456789abcdef0123456789abcdef";
-    let created = client
-        .create_secret()
-        .name(&name)
-        .secret_string(first)
-        .send()
-        .await
-        .unwrap();
-    let arn = created.arn().unwrap().to_owned();
+    let arn = new_secret(&client, first).await;
     let secrets = SecretsManager::new(client.clone());
 
     let versions = secrets.current_and_previous(&arn).await.unwrap();
@@ -56,13 +78,7 @@ async fn the_key_set_is_the_current_version_and_after_rotation_the_previous_one_
     let first_version = versions[0].version_id.clone();
 
     let second = "second-key-0123456789abcdef0123456789abcdef";
-    client
-        .put_secret_value()
-        .secret_id(&arn)
-        .secret_string(second)
-        .send()
-        .await
-        .unwrap();
+    put_value(&client, &arn, second).await;
     let versions = secrets.current_and_previous(&arn).await.unwrap();
     assert_eq!(versions.len(), 2);
     assert!(versions[0].current && !versions[1].current);
@@ -71,26 +87,14 @@ async fn the_key_set_is_the_current_version_and_after_rotation_the_previous_one_
 
     // A state built from the secret signs with the new key and still
     // verifies tokens signed with the old one.
-    let config = staging_config(&arn);
+    let config = staging_config(&arn, &[]);
     let keys = signing_keys(&config, Some(&secrets)).await.unwrap();
-    let state = AuthState::new(
-        config.clone(),
-        Arc::new(MemoryStore::new()),
-        &keys,
-        Arc::new(SystemClock),
-    )
-    .unwrap();
+    let state = state_with_keys(config.clone(), &keys).unwrap();
     let old_only = [keys[1].clone()].map(|mut k| {
         k.current = true;
         k
     });
-    let old_state = AuthState::new(
-        config,
-        Arc::new(MemoryStore::new()),
-        &old_only,
-        Arc::new(SystemClock),
-    )
-    .unwrap();
+    let old_state = state_with_keys(config, &old_only).unwrap();
     let now = 1_900_000_000;
     let (old_token, _) = old_state.tokens.issue("u", &[], 0, "s", now).await.unwrap();
     assert!(state.tokens.verify(&old_token, now).await.is_ok());
@@ -108,25 +112,11 @@ async fn a_short_key_in_secrets_manager_refuses_start_up() {
     let Some(client) = client().await else {
         return;
     };
-    let name = format!("warden-test-{}", ulid::Ulid::new());
-    let created = client
-        .create_secret()
-        .name(&name)
-        .secret_string("a".repeat(31))
-        .send()
-        .await
-        .unwrap();
-    let arn = created.arn().unwrap().to_owned();
+    let arn = new_secret(&client, &"a".repeat(31)).await;
     let secrets = SecretsManager::new(client);
-    let config = staging_config(&arn);
+    let config = staging_config(&arn, &[]);
     let keys = signing_keys(&config, Some(&secrets)).await.unwrap();
-    let err = AuthState::new(
-        config,
-        Arc::new(MemoryStore::new()),
-        &keys,
-        Arc::new(SystemClock),
-    )
-    .unwrap_err();
+    let err = state_with_keys(config, &keys).unwrap_err();
     assert!(err.to_string().contains("31 bytes"), "{err}");
 }
 
@@ -136,8 +126,8 @@ async fn a_missing_secret_is_an_error_not_a_generated_key() {
         return;
     };
     let secrets = SecretsManager::new(client);
-    let config =
-        staging_config("arn:aws:secretsmanager:us-east-1:123456789012:secret:missing-AbCdEf");
+    let missing = "arn:aws:secretsmanager:us-east-1:123456789012:secret:missing-AbCdEf";
+    let config = staging_config(missing, &[]);
     assert!(signing_keys(&config, Some(&secrets)).await.is_err());
 }
 
@@ -150,40 +140,15 @@ async fn warm_functions_follow_a_rotated_key_without_a_redeploy() {
     };
     let endpoint = warden::testing::aws_endpoint().unwrap();
     let aws = warden::testing::aws_config(&endpoint).await;
-    let name = format!("warden-test-{}", ulid::Ulid::new());
-    let arn = client
-        .create_secret()
-        .name(&name)
-        .secret_string("first-key-0123456789abcdef0123456789abcdef")
-        .send()
-        .await
-        .unwrap()
-        .arn()
-        .unwrap()
-        .to_owned();
-    let config = || {
-        let (config, findings) = Config::load(|k| match k {
-            "WARDEN_ENV" => Some("staging".into()),
-            "WARDEN_JWT_SECRET_ARN" => Some(arn.clone()),
-            "WARDEN_SECRET_CACHE_TTL_SECS" => Some("1".into()),
-            _ => None,
-        });
-        assert!(!findings.has_errors(), "{findings:?}");
-        config.unwrap()
-    };
+    let arn = new_secret(&client, "first-key-0123456789abcdef0123456789abcdef").await;
+    let config = || staging_config(&arn, &[("WARDEN_SECRET_CACHE_TTL_SECS", "1")]);
     // Two warm functions, started before the rotation.
     let warm = warden::wiring::auth_with(config(), &aws).await.unwrap();
     let idle = warden::wiring::auth_with(config(), &aws).await.unwrap();
     let now = 1_900_000_000;
     let (old_token, _) = warm.tokens.issue("u", &[], 0, "s", now).await.unwrap();
 
-    client
-        .put_secret_value()
-        .secret_id(&arn)
-        .secret_string("second-key-0123456789abcdef0123456789abcdef")
-        .send()
-        .await
-        .unwrap();
+    put_value(&client, &arn, "second-key-0123456789abcdef0123456789abcdef").await;
     let cold = warden::wiring::auth_with(config(), &aws).await.unwrap();
     let (new_token, _) = cold.tokens.issue("u", &[], 0, "s", now).await.unwrap();
     assert_ne!(kid(&new_token), kid(&old_token));

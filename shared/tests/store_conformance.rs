@@ -7,7 +7,7 @@
 
 use warden::Error;
 use warden::audit::{AuditEvent, EventType, Origin, Severity};
-use warden::domain::{Role, SessionRecord, UserRecord, Username};
+use warden::domain::{RevocationState, Role, SessionRecord, UserRecord, Username};
 use warden::store::memory::MemoryStore;
 use warden::store::{
     AccountChange, AuditQuery, AuthStore, AuthWrite, RevocationKey, TatCondition, WebhookStore,
@@ -70,12 +70,64 @@ fn audit(actor: &str, at_millis: i64) -> AuditEvent {
     .detail("k", "v")
 }
 
+/// Creates `user`, who must not exist yet.
+async fn add(store: &dyn Store, user: &UserRecord) {
+    let create = AuthWrite::CreateUser(user.clone());
+    store.transact(vec![create.into()]).await.unwrap();
+}
+
+/// The stored record of `username`, who must exist.
+async fn stored(store: &dyn Store, username: &str) -> UserRecord {
+    store.get_user(&name(username)).await.unwrap().unwrap()
+}
+
+/// The live session `session_id` of `user_id` at `now`, and the
+/// revocation state around it.
+async fn session_at(
+    store: &dyn Store,
+    user_id: &str,
+    session_id: &str,
+    now: i64,
+) -> (Option<SessionRecord>, RevocationState) {
+    store
+        .session_with_revocation(user_id, session_id, now)
+        .await
+        .unwrap()
+}
+
+/// A failed login of `username` at `at`.
+fn login_failed(username: &str, at: i64) -> Write {
+    let username = name(username);
+    AuthWrite::LoginFailed { username, at }.into()
+}
+
+/// A login of `username` read at `expected_generation`, storing
+/// `new_password_hash` when given.
+fn login_succeeded(
+    username: &str,
+    expected_generation: u64,
+    new_password_hash: Option<&str>,
+) -> Write {
+    AuthWrite::LoginSucceeded {
+        username: name(username),
+        expected_generation,
+        new_password_hash: new_password_hash.map(str::to_owned),
+    }
+    .into()
+}
+
+/// What setting the rate state of `k` to `new_tat` under `condition`
+/// answers.
+async fn tat(store: &dyn Store, condition: TatCondition, new_tat: i64) -> Result<(), Option<i64>> {
+    store
+        .update_tat("k", condition, new_tat, NOW)
+        .await
+        .unwrap()
+}
+
 async fn users_are_created_once_and_read_back(store: &dyn Store) {
     let alice = user("alice");
-    store
-        .transact(vec![Write::Auth(AuthWrite::CreateUser(alice.clone()))])
-        .await
-        .unwrap();
+    add(store, &alice).await;
     assert_eq!(
         store.get_user(&name("alice")).await.unwrap(),
         Some(alice.clone())
@@ -94,43 +146,23 @@ async fn users_are_created_once_and_read_back(store: &dyn Store) {
 
 async fn a_transaction_with_one_failed_condition_changes_nothing(store: &dyn Store) {
     let alice = user("alice");
-    store
-        .transact(vec![Write::Auth(AuthWrite::CreateUser(alice.clone()))])
-        .await
-        .unwrap();
-    store
-        .transact(vec![Write::Auth(AuthWrite::CreateUser(user("bob")))])
-        .await
-        .unwrap();
+    add(store, &alice).await;
+    add(store, &user("bob")).await;
     let s = session(&alice.user_id, NOW + 100);
     let event = audit(&alice.user_id, NOW * 1000);
     let result = store
         .transact(vec![
             Write::Auth(AuthWrite::PutSession(s.clone())),
-            Write::Auth(AuthWrite::LoginFailed {
-                username: name("alice"),
-                at: NOW,
-            }),
+            login_failed("alice", NOW),
             Write::Audit(event.clone()),
             // Fails: the user exists already.
             Write::Auth(AuthWrite::CreateUser(user("bob"))),
         ])
         .await;
     assert!(matches!(result, Err(Error::ConditionFailed)), "{result:?}");
-    let (found, _) = store
-        .session_with_revocation(&alice.user_id, &s.session_id, NOW)
-        .await
-        .unwrap();
+    let (found, _) = session_at(store, &alice.user_id, &s.session_id, NOW).await;
     assert_eq!(found, None, "the session must not exist");
-    assert_eq!(
-        store
-            .get_user(&name("alice"))
-            .await
-            .unwrap()
-            .unwrap()
-            .failed_logins,
-        0
-    );
+    assert_eq!(stored(store, "alice").await.failed_logins, 0);
     assert!(
         store
             .audit_by_actor(&alice.user_id, 10)
@@ -146,10 +178,7 @@ async fn a_transaction_with_one_failed_condition_changes_nothing(store: &dyn Sto
         ])
         .await
         .unwrap();
-    let (found, _) = store
-        .session_with_revocation(&alice.user_id, &s.session_id, NOW)
-        .await
-        .unwrap();
+    let (found, _) = session_at(store, &alice.user_id, &s.session_id, NOW).await;
     assert_eq!(found, Some(s));
     assert_eq!(
         store.audit_by_actor(&alice.user_id, 10).await.unwrap(),
@@ -158,80 +187,44 @@ async fn a_transaction_with_one_failed_condition_changes_nothing(store: &dyn Sto
 }
 
 async fn two_writes_to_one_item_in_one_transaction_are_refused(store: &dyn Store) {
-    store
-        .transact(vec![Write::Auth(AuthWrite::CreateUser(user("alice")))])
-        .await
-        .unwrap();
-    let failed = Write::Auth(AuthWrite::LoginFailed {
-        username: name("alice"),
-        at: NOW,
-    });
+    add(store, &user("alice")).await;
+    let failed = login_failed("alice", NOW);
     let result = store.transact(vec![failed.clone(), failed]).await;
     assert!(matches!(result, Err(Error::Internal { .. })), "{result:?}");
-    assert_eq!(
-        store
-            .get_user(&name("alice"))
-            .await
-            .unwrap()
-            .unwrap()
-            .failed_logins,
-        0
-    );
+    assert_eq!(stored(store, "alice").await.failed_logins, 0);
 }
 
 async fn login_outcomes_count_failures_and_guard_the_generation(store: &dyn Store) {
     let alice = user("alice");
-    store
-        .transact(vec![Write::Auth(AuthWrite::CreateUser(alice))])
-        .await
-        .unwrap();
+    add(store, &alice).await;
     for i in 0..3 {
         store
-            .transact(vec![Write::Auth(AuthWrite::LoginFailed {
-                username: name("alice"),
-                at: NOW + i,
-            })])
+            .transact(vec![login_failed("alice", NOW + i)])
             .await
             .unwrap();
     }
-    let u = store.get_user(&name("alice")).await.unwrap().unwrap();
+    let u = stored(store, "alice").await;
     assert_eq!((u.failed_logins, u.last_failed_at), (3, Some(NOW + 2)));
     let stale = store
-        .transact(vec![Write::Auth(AuthWrite::LoginSucceeded {
-            username: name("alice"),
-            expected_generation: 7,
-            new_password_hash: None,
-        })])
+        .transact(vec![login_succeeded("alice", 7, None)])
         .await;
     assert!(matches!(stale, Err(Error::ConditionFailed)));
     store
-        .transact(vec![Write::Auth(AuthWrite::LoginSucceeded {
-            username: name("alice"),
-            expected_generation: 0,
-            new_password_hash: Some("$argon2id$new".into()),
-        })])
+        .transact(vec![login_succeeded("alice", 0, Some("$argon2id$new"))])
         .await
         .unwrap();
-    let u = store.get_user(&name("alice")).await.unwrap().unwrap();
+    let u = stored(store, "alice").await;
     assert_eq!(
         (u.failed_logins, u.last_failed_at, u.password_hash.as_str()),
         (0, None, "$argon2id$new")
     );
-    let missing = store
-        .transact(vec![Write::Auth(AuthWrite::LoginFailed {
-            username: name("nobody"),
-            at: NOW,
-        })])
-        .await;
+    let missing = store.transact(vec![login_failed("nobody", NOW)]).await;
     assert!(matches!(missing, Err(Error::ConditionFailed)));
 }
 
 async fn raising_the_generation_is_a_compare_and_set_on_both_records(store: &dyn Store) {
     let alice = user("alice");
-    store
-        .transact(vec![Write::Auth(AuthWrite::CreateUser(alice.clone()))])
-        .await
-        .unwrap();
+    add(store, &alice).await;
     assert_eq!(
         store.user_generation(&alice.user_id).await.unwrap(),
         Some((name("alice"), 0))
@@ -251,17 +244,14 @@ async fn raising_the_generation_is_a_compare_and_set_on_both_records(store: &dyn
     let stale = store.transact(vec![raise(0, None)]).await;
     assert!(matches!(stale, Err(Error::ConditionFailed)), "{stale:?}");
     store
-        .transact(vec![Write::Auth(AuthWrite::LoginFailed {
-            username: name("alice"),
-            at: NOW,
-        })])
+        .transact(vec![login_failed("alice", NOW)])
         .await
         .unwrap();
     store
         .transact(vec![raise(1, Some("$argon2id$new"))])
         .await
         .unwrap();
-    let u = store.get_user(&name("alice")).await.unwrap().unwrap();
+    let u = stored(store, "alice").await;
     assert_eq!(
         (u.generation, u.password_hash.as_str(), u.failed_logins),
         (2, "$argon2id$new", 0)
@@ -277,11 +267,7 @@ async fn raising_the_generation_is_a_compare_and_set_on_both_records(store: &dyn
     assert_eq!(state.generation, 2);
     // A login that read the old generation is cancelled.
     let late_login = store
-        .transact(vec![Write::Auth(AuthWrite::LoginSucceeded {
-            username: name("alice"),
-            expected_generation: 1,
-            new_password_hash: None,
-        })])
+        .transact(vec![login_succeeded("alice", 1, None)])
         .await;
     assert!(matches!(late_login, Err(Error::ConditionFailed)));
 }
@@ -302,16 +288,10 @@ async fn expired_sessions_are_absent_but_denylist_entries_outlive_their_ttl(stor
         ])
         .await
         .unwrap();
-    let (found, state) = store
-        .session_with_revocation("u1", &s.session_id, NOW + 9)
-        .await
-        .unwrap();
+    let (found, state) = session_at(store, "u1", &s.session_id, NOW + 9).await;
     assert!(found.is_some() && state.session_revoked);
     // At expires_at the session is gone for every reader, deleted or not.
-    let (found, _) = store
-        .session_with_revocation("u1", &s.session_id, NOW + 10)
-        .await
-        .unwrap();
+    let (found, _) = session_at(store, "u1", &s.session_id, NOW + 10).await;
     assert!(found.is_none());
     assert!(
         store
@@ -357,10 +337,7 @@ async fn refresh_rotation_is_a_compare_and_set(store: &dyn Store) {
         store.transact(vec![rotate("hash-1")]).await,
         Err(Error::ConditionFailed)
     ));
-    let (found, _) = store
-        .session_with_revocation("u1", &s.session_id, NOW + 5)
-        .await
-        .unwrap();
+    let (found, _) = session_at(store, "u1", &s.session_id, NOW + 5).await;
     let found = found.unwrap();
     assert_eq!(
         (
@@ -377,10 +354,7 @@ async fn refresh_rotation_is_a_compare_and_set(store: &dyn Store) {
         })])
         .await
         .unwrap();
-    let (found, _) = store
-        .session_with_revocation("u1", &s.session_id, NOW + 5)
-        .await
-        .unwrap();
+    let (found, _) = session_at(store, "u1", &s.session_id, NOW + 5).await;
     assert!(found.is_none());
 }
 
@@ -537,7 +511,7 @@ async fn users_are_listed_and_roles_change_with_the_generation(store: &dyn Store
         change: AccountChange::Roles(vec![Role::Admin]),
     };
     store.transact(vec![change.clone().into()]).await.unwrap();
-    let after = store.get_user(&name("bob")).await.unwrap().unwrap();
+    let after = stored(store, "bob").await;
     assert_eq!(after.roles, vec![Role::Admin]);
     assert_eq!(after.generation, 1);
     assert_eq!(
@@ -549,51 +523,27 @@ async fn users_are_listed_and_roles_change_with_the_generation(store: &dyn Store
         store.transact(vec![change.into()]).await,
         Err(Error::ConditionFailed)
     ));
-    let alice_after = store.get_user(&name("alice")).await.unwrap().unwrap();
+    let alice_after = stored(store, "alice").await;
     assert_eq!(alice_after.roles, alice.roles);
 }
 
 async fn rate_state_updates_only_under_their_condition(store: &dyn Store) {
+    assert_eq!(tat(store, TatCondition::Equals(5), 10).await, Err(None));
     assert_eq!(
-        store
-            .update_tat("k", TatCondition::Equals(5), 10, NOW)
-            .await
-            .unwrap(),
-        Err(None)
-    );
-    assert_eq!(
-        store
-            .update_tat("k", TatCondition::AbsentOrAtMost(0), 100, NOW)
-            .await
-            .unwrap(),
+        tat(store, TatCondition::AbsentOrAtMost(0), 100).await,
         Ok(())
     );
     assert_eq!(
-        store
-            .update_tat("k", TatCondition::AbsentOrAtMost(99), 200, NOW)
-            .await
-            .unwrap(),
+        tat(store, TatCondition::AbsentOrAtMost(99), 200).await,
         Err(Some(100))
     );
     assert_eq!(
-        store
-            .update_tat("k", TatCondition::Equals(99), 200, NOW)
-            .await
-            .unwrap(),
+        tat(store, TatCondition::Equals(99), 200).await,
         Err(Some(100))
     );
+    assert_eq!(tat(store, TatCondition::Equals(100), 200).await, Ok(()));
     assert_eq!(
-        store
-            .update_tat("k", TatCondition::Equals(100), 200, NOW)
-            .await
-            .unwrap(),
-        Ok(())
-    );
-    assert_eq!(
-        store
-            .update_tat("k", TatCondition::AbsentOrAtMost(200), 300, NOW)
-            .await
-            .unwrap(),
+        tat(store, TatCondition::AbsentOrAtMost(200), 300).await,
         Ok(())
     );
 }

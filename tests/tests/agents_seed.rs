@@ -6,12 +6,14 @@
 // Test helpers panic on purpose: a failed step is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use warden_cli::seed::Seed;
-use warden_cli::serve::{LocalApi, build_states, local_config};
+use warden_cli::serve::LocalApi;
 
 const KEY_ID: &str = "01JSEEDKEY0000000000000000";
 const SECRET: &str = "seeded-secret_0123456789-abcdefghijklmnopqrstu";
@@ -19,19 +21,10 @@ const SECRET: &str = "seeded-secret_0123456789-abcdefghijklmnopqrstu";
 /// The local API after applying the seed, on the embedded store or on
 /// DynamoDB tables (`endpoint`, `prefix`).
 async fn seeded_app(dynamodb: Option<(String, String)>) -> LocalApi {
-    let mut env: Vec<(&str, String)> = vec![
-        ("WARDEN_ENV", "development".into()),
-        ("WARDEN_JWT_SECRET", warden::testing::TEST_JWT_KEY.into()),
+    let env = [
+        ("WARDEN_ENV", "development"),
+        ("WARDEN_JWT_SECRET", warden::testing::TEST_JWT_KEY),
     ];
-    if let Some((_, prefix)) = &dynamodb {
-        env.push(("WARDEN_TABLE_PREFIX", prefix.clone()));
-    }
-    let config = local_config(|k| {
-        env.iter()
-            .find(|(name, _)| *name == k)
-            .map(|(_, v)| v.clone())
-    })
-    .unwrap();
     let seed: Seed = serde_json::from_value(json!({
         "users": [],
         "workspaces": [{"workspace_id": "acme", "name": "Acme Ltd"}],
@@ -50,21 +43,13 @@ async fn seeded_app(dynamodb: Option<(String, String)>) -> LocalApi {
         }]
     }))
     .unwrap();
-    let states = build_states(
-        config,
-        Vec::new(),
-        dynamodb.as_ref().map(|(endpoint, _)| endpoint.as_str()),
-    )
-    .await
-    .unwrap();
+    let states = common::states(&env, Vec::new(), dynamodb.as_ref()).await;
     seed.apply(&states).await.unwrap();
     // Seeding again (a restart on the same tables) leaves everything as it is.
     if dynamodb.is_some() {
         seed.apply(&states).await.unwrap();
     }
-    LocalApi::start_with("127.0.0.1:0".parse().unwrap(), states)
-        .await
-        .unwrap()
+    common::start(states).await
 }
 
 async fn a_seeded_key_runs_its_agent_to_success(api: LocalApi) {

@@ -5,6 +5,8 @@
 // Test helpers panic on purpose: a failed step is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::sync::Arc;
 
 use reqwest::StatusCode;
@@ -21,30 +23,12 @@ async fn spawn_app(
     dynamodb: Option<(String, String)>,
     vars: &[(&str, &str)],
 ) -> (LocalApi, reqwest::Client) {
-    let mut env: Vec<(String, String)> = vec![
-        (
-            "WARDEN_JWT_SECRET".into(),
-            warden::testing::TEST_JWT_KEY.into(),
-        ),
-        ("ALLOWED_ORIGINS".into(), "https://app.example.com".into()),
+    let mut env = vec![
+        ("WARDEN_JWT_SECRET", warden::testing::TEST_JWT_KEY),
+        ("ALLOWED_ORIGINS", "https://app.example.com"),
     ];
-    if let Some((_, prefix)) = &dynamodb {
-        env.push(("WARDEN_TABLE_PREFIX".into(), prefix.clone()));
-    }
-    env.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-    let config = local_config(|k| {
-        env.iter()
-            .find(|(name, _)| name == k)
-            .map(|(_, v)| v.clone())
-    })
-    .unwrap();
-    let states = build_states(
-        config,
-        Vec::new(),
-        dynamodb.as_ref().map(|(endpoint, _)| endpoint.as_str()),
-    )
-    .await
-    .unwrap();
+    env.extend_from_slice(vars);
+    let states = common::states(&env, Vec::new(), dynamodb.as_ref()).await;
     create_user(
         &states.auth,
         cli_origin(),
@@ -54,10 +38,7 @@ async fn spawn_app(
     )
     .await
     .unwrap();
-    let api = LocalApi::start_with("127.0.0.1:0".parse().unwrap(), states)
-        .await
-        .unwrap();
-    (api, reqwest::Client::new())
+    (common::start(states).await, reqwest::Client::new())
 }
 
 async fn post(
@@ -79,14 +60,29 @@ async fn post(
     (status, headers, body)
 }
 
+/// `POST /auth/login` of `username` with `password`.
+async fn login(
+    client: &reqwest::Client,
+    api: &LocalApi,
+    username: &str,
+    password: &str,
+) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+    let body = json!({"username": username, "password": password});
+    post(client, api, "/auth/login", body).await
+}
+
+/// `POST /auth/refresh` with `refresh_token`.
+async fn refresh(
+    client: &reqwest::Client,
+    api: &LocalApi,
+    refresh_token: &Value,
+) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+    let body = json!({"refresh_token": refresh_token});
+    post(client, api, "/auth/refresh", body).await
+}
+
 async fn login_and_refresh_over_http(api: LocalApi, client: reqwest::Client) {
-    let (status, headers, pair) = post(
-        &client,
-        &api,
-        "/auth/login",
-        json!({"username": "Alice", "password": "correct horse"}),
-    )
-    .await;
+    let (status, headers, pair) = login(&client, &api, "Alice", "correct horse").await;
     assert_eq!(status, StatusCode::OK, "{pair}");
     assert_eq!(headers["content-type"], "application/json");
     assert_eq!(
@@ -105,31 +101,13 @@ async fn login_and_refresh_over_http(api: LocalApi, client: reqwest::Client) {
         .await;
     assert!(claims.is_ok());
 
-    let (status, _, next) = post(
-        &client,
-        &api,
-        "/auth/refresh",
-        json!({"refresh_token": pair["refresh_token"]}),
-    )
-    .await;
+    let (status, _, next) = refresh(&client, &api, &pair["refresh_token"]).await;
     assert_eq!(status, StatusCode::OK, "{next}");
     assert_eq!(next["session_id"], pair["session_id"]);
-    let (status, _, _) = post(
-        &client,
-        &api,
-        "/auth/refresh",
-        json!({"refresh_token": pair["refresh_token"]}),
-    )
-    .await;
+    let (status, _, _) = refresh(&client, &api, &pair["refresh_token"]).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
-    let (status, headers, problem) = post(
-        &client,
-        &api,
-        "/auth/login",
-        json!({"username": "alice", "password": "nope"}),
-    )
-    .await;
+    let (status, headers, problem) = login(&client, &api, "alice", "nope").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(headers["content-type"], "application/problem+json");
     assert_eq!(headers["www-authenticate"], "Bearer");
@@ -192,20 +170,8 @@ async fn send(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
 }
 
 async fn sessions_and_revoke_all_over_http(api: LocalApi, client: reqwest::Client) {
-    let (_, _, first) = post(
-        &client,
-        &api,
-        "/auth/login",
-        json!({"username": "alice", "password": "correct horse"}),
-    )
-    .await;
-    let (_, _, second) = post(
-        &client,
-        &api,
-        "/auth/login",
-        json!({"username": "alice", "password": "correct horse"}),
-    )
-    .await;
+    let (_, _, first) = login(&client, &api, "alice", "correct horse").await;
+    let (_, _, second) = login(&client, &api, "alice", "correct horse").await;
     let bearer = |pair: &Value| format!("Bearer {}", pair["access_token"].as_str().unwrap());
     let sessions_url = format!("{}/auth/sessions", api.url());
 
@@ -260,21 +226,9 @@ async fn sessions_and_revoke_all_over_http(api: LocalApi, client: reqwest::Clien
         StatusCode::UNAUTHORIZED,
         "revoke-all killed the caller's own token"
     );
-    let (status, _, _) = post(
-        &client,
-        &api,
-        "/auth/refresh",
-        json!({"refresh_token": first["refresh_token"]}),
-    )
-    .await;
+    let (status, _, _) = refresh(&client, &api, &first["refresh_token"]).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, _, _) = post(
-        &client,
-        &api,
-        "/auth/login",
-        json!({"username": "alice", "password": "correct horse"}),
-    )
-    .await;
+    let (status, _, _) = login(&client, &api, "alice", "correct horse").await;
     assert_eq!(status, StatusCode::OK);
 }
 
@@ -377,13 +331,7 @@ async fn an_insecure_configuration_does_not_start() {
             ),
             (var, value.clone()),
         ];
-        let lookup = |k: &str| {
-            env.iter()
-                .rev()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| v.clone())
-        };
-        let started = match local_config(lookup) {
+        let started = match local_config(common::lookup(&env)) {
             Ok(config) => build_states(config, Vec::new(), None).await.map(|_| ()),
             Err(e) => Err(e),
         };
@@ -395,43 +343,26 @@ async fn an_insecure_configuration_does_not_start() {
         ("ALLOWED_ORIGINS", "*"),
         ("WARDEN_JWT_SECRET_ARN", "arn:x"),
     ];
-    let err = local_config(|k| {
-        env.iter()
-            .find(|(n, _)| *n == k)
-            .map(|(_, v)| (*v).to_owned())
-    })
-    .unwrap_err();
+    let err = local_config(common::lookup(&env)).unwrap_err();
     assert!(err.to_string().contains("ALLOWED_ORIGINS"), "{err}");
 }
 
 #[tokio::test]
 async fn a_signed_webhook_is_accepted_once_over_http_and_a_forged_one_refused() {
     use warden::queue::MemoryQueue;
-    use warden::state::WebhookState;
     use warden::webhook::{SigningKey, Sources};
 
     let env = [("WARDEN_JWT_SECRET", warden::testing::TEST_JWT_KEY)];
-    let config = local_config(|k| {
-        env.iter()
-            .find(|(n, _)| *n == k)
-            .map(|(_, v)| (*v).to_owned())
-    })
-    .unwrap();
-    let mut states = build_states(config, Vec::new(), None).await.unwrap();
+    let mut states = common::states(&env, Vec::new(), None).await;
     let queue = Arc::new(MemoryQueue::new());
     let sources =
         Sources::from_json(r#"[{"name": "gh", "scheme": "github", "secrets": ["s3cret"]}]"#)
             .unwrap();
-    states.webhooks = Arc::new(WebhookState::new(
-        states.webhooks.config.clone(),
-        states.webhooks.store.clone(),
-        warden::secrets::cache::CachedSecret::fixed(sources),
-        queue.clone(),
-        states.webhooks.clock.clone(),
-    ));
-    let api = LocalApi::start_with("127.0.0.1:0".parse().unwrap(), states)
-        .await
-        .unwrap();
+    let (store, clock) = (states.webhooks.store.clone(), states.webhooks.clock.clone());
+    let mut webhooks = warden::testing::webhook_state(store, sources, queue.clone(), clock);
+    webhooks.config = states.webhooks.config.clone();
+    states.webhooks = Arc::new(webhooks);
+    let api = common::start(states).await;
     let client = reqwest::Client::new();
     let body = br#"{"action":"opened"}"#;
     let signature = format!(
@@ -476,13 +407,7 @@ async fn a_signed_webhook_is_accepted_once_over_http_and_a_forged_one_refused() 
 #[tokio::test]
 async fn a_null_field_or_a_body_that_is_not_an_object_is_400_on_every_endpoint() {
     let (api, client) = spawn_app(None, &[]).await;
-    let (status, _, pair) = post(
-        &client,
-        &api,
-        "/auth/login",
-        json!({"username": "alice", "password": "correct horse"}),
-    )
-    .await;
+    let (status, _, pair) = login(&client, &api, "alice", "correct horse").await;
     assert_eq!(status, StatusCode::OK);
     let token = pair["access_token"].as_str().unwrap().to_owned();
     let proposal = "01JDA4XK9S0F2H4J6K8M9N1P3Q";

@@ -11,6 +11,8 @@
 // Test helpers panic on purpose: a failed step is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
@@ -20,7 +22,7 @@ use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use warden_cli::seed::Seed;
-use warden_cli::serve::{LocalApi, build_states, local_config, start_probe};
+use warden_cli::serve::{LocalApi, start_probe};
 
 /// The JWT signing key: 56 bytes, in no list of known defaults.
 const JWT_KEY: &str = "shjwt-Qm3Xv8Kt2Lw7Rz5Nb9Cj4Fh1Gd6Ys0PaUe8Io2Oy4Tr7We1Zq";
@@ -53,21 +55,11 @@ fn standard_secret() -> String {
 /// above in its environment, `vars` on top, and a seed file with an admin,
 /// a user, an approver and the two webhook sources.
 async fn app(dynamodb: Option<(String, String)>, vars: &[(&str, &str)]) -> LocalApi {
-    let mut env: Vec<(String, String)> = vec![
-        ("WARDEN_JWT_SECRET".into(), JWT_KEY.into()),
-        ("WARDEN_API_KEY_PEPPER".into(), PEPPER.into()),
+    let mut env = vec![
+        ("WARDEN_JWT_SECRET", JWT_KEY),
+        ("WARDEN_API_KEY_PEPPER", PEPPER),
     ];
-    if let Some((_, prefix)) = &dynamodb {
-        env.push(("WARDEN_TABLE_PREFIX".into(), prefix.clone()));
-    }
-    env.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-    let config = local_config(|k| {
-        env.iter()
-            .rev()
-            .find(|(name, _)| name == k)
-            .map(|(_, v)| v.clone())
-    })
-    .unwrap();
+    env.extend_from_slice(vars);
     let mut seed: Seed = serde_json::from_value(json!({
         "users": [
             {"username": "root", "password": ADMIN_PASSWORD, "roles": ["admin"]},
@@ -82,17 +74,9 @@ async fn app(dynamodb: Option<(String, String)>, vars: &[(&str, &str)]) -> Local
     .unwrap();
     // As `run_serve` does: the sources go to the states, the rest is applied.
     let sources = std::mem::take(&mut seed.webhook_sources);
-    let states = build_states(
-        config,
-        sources,
-        dynamodb.as_ref().map(|(endpoint, _)| endpoint.as_str()),
-    )
-    .await
-    .unwrap();
+    let states = common::states(&env, sources, dynamodb.as_ref()).await;
     seed.apply(&states).await.unwrap();
-    LocalApi::start_with("127.0.0.1:0".parse().unwrap(), states)
-        .await
-        .unwrap()
+    common::start(states).await
 }
 
 /// One answer, kept whole for the secret scan.
@@ -357,12 +341,7 @@ async fn every_security_report_is_401_without_a_valid_token_403_to_non_admins_40
     // configuration check carries development warnings; nothing fails.
     let health = report(&answers, "/security/health").json();
     assert_eq!(health["status"], "degraded", "{health:#}");
-    let names: Vec<&str> = health["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["name"].as_str().unwrap())
-        .collect();
+    let names = warden::testing::check_names(&health);
     assert!(names.contains(&"store"), "{names:?}");
     assert!(!names.iter().any(|n| n.starts_with("table:")), "{names:?}");
     assert_eq!(
@@ -777,12 +756,7 @@ async fn on_dynamodb_missing_tables_make_the_report_503_naming_each() {
     let client = aws_sdk_dynamodb::Client::new(&warden::testing::aws_config(&endpoint).await);
     let missing = ["agents", "health-samples"];
     for suffix in missing {
-        client
-            .delete_table()
-            .table_name(format!("{prefix}{suffix}"))
-            .send()
-            .await
-            .unwrap();
+        warden::testing::delete_table(&client, &format!("{prefix}{suffix}")).await;
     }
 
     let started = Instant::now();

@@ -17,10 +17,17 @@ use warden::agents::registry::{self, NewAgent};
 use warden::audit::{AuditEvent, EventType, Origin};
 use warden::auth::login::{self, LoginRequest, create_user};
 use warden::clock::Clock as _;
-use warden::domain::agents::{AgentId, AgentType, JobStatus, Maturity, WorkspaceId};
+use warden::domain::agents::{AgentId, AgentType, JobRecord, JobStatus, Maturity, WorkspaceId};
 use warden::domain::{Role, Username};
 use warden::http::RequestContext;
+use warden::store::{AuthStore, RegistryStore, WorkerStore};
 use warden::testing::{self, AgentWorld, api_request, json_body};
+
+/// Every store the agent-run handler and its worker read: the memory store
+/// and DynamoDB are both one.
+trait Stores: AuthStore + RegistryStore + WorkerStore + 'static {}
+
+impl<S: AuthStore + RegistryStore + WorkerStore + 'static> Stores for S {}
 
 fn cli() -> Origin {
     Origin::Cli {
@@ -93,13 +100,9 @@ impl Harness {
         self.carol = sign_in(&self.world, "carol").await;
     }
 
-    async fn new<S>(store: Arc<S>) -> Self
-    where
-        S: warden::store::AuthStore
-            + warden::store::RegistryStore
-            + warden::store::WorkerStore
-            + 'static,
-    {
+    /// Workspaces `acme` and `other`, and three people signed in: alice
+    /// (a user), bob (an approver) and carol (an admin).
+    async fn new<S: Stores>(store: Arc<S>) -> Self {
         let world = AgentWorld::over(store);
         for (id, name) in [("acme", "Acme"), ("other", "Other")] {
             registry::add_workspace(&world.agents, cli(), WorkspaceId::parse(id).unwrap(), name)
@@ -186,15 +189,24 @@ impl Harness {
         .await
     }
 
+    /// `GET path` as `who`.
+    async fn get(&self, who: &Person, path: &str) -> Reply {
+        self.call("GET", path, &who.token, None, &[]).await
+    }
+
     async fn job(&self, who: &Person, job_id: &str) -> Reply {
-        self.call(
-            "GET",
-            &format!("/agents/runs/{job_id}"),
-            &who.token,
-            None,
-            &[],
-        )
-        .await
+        self.get(who, &format!("/agents/runs/{job_id}")).await
+    }
+
+    /// Every job in workspace `acme`, newest first (the first ten).
+    async fn acme_jobs(&self) -> Vec<JobRecord> {
+        self.world
+            .agents
+            .store
+            .list_jobs(&WorkspaceId::parse("acme").unwrap(), None, 10, None)
+            .await
+            .unwrap()
+            .items
     }
 
     async fn decide(&self, who: &Person, proposal_id: &str, verb: &str) -> Reply {
@@ -261,13 +273,8 @@ async fn sign_in(world: &AgentWorld, name: &str) -> Person {
     }
 }
 
-async fn harness<S>(store: Arc<S>) -> Harness
-where
-    S: warden::store::AuthStore
-        + warden::store::RegistryStore
-        + warden::store::WorkerStore
-        + 'static,
-{
+/// [`Harness::new`], for the checks [`warden::on_both_stores!`] runs.
+async fn harness<S: Stores>(store: Arc<S>) -> Harness {
     Harness::new(store).await
 }
 
@@ -283,14 +290,11 @@ warden::on_both_stores!(std::convert::identity;
     runs_are_listed_newest_first_by_workspace_with_a_cursor,
 );
 
-async fn every_cell_of_the_maturity_by_complexity_table_answers_and_audits_as_documented<S>(
+async fn every_cell_of_the_maturity_by_complexity_table_answers_and_audits_as_documented<
+    S: Stores,
+>(
     store: Arc<S>,
-) where
-    S: warden::store::AuthStore
-        + warden::store::RegistryStore
-        + warden::store::WorkerStore
-        + 'static,
-{
+) {
     let h = harness(store).await;
     use Maturity::*;
     // (maturity, [complexity 1, 2, 3, 4]): 403 blocked, P proposal, R runs.
@@ -356,13 +360,7 @@ async fn every_cell_of_the_maturity_by_complexity_table_answers_and_audits_as_do
     assert_eq!(h.world.outbound.messages().len(), 1);
 }
 
-async fn each_governance_check_refuses_in_order_with_its_status_and_rule<S>(store: Arc<S>)
-where
-    S: warden::store::AuthStore
-        + warden::store::RegistryStore
-        + warden::store::WorkerStore
-        + 'static,
-{
+async fn each_governance_check_refuses_in_order_with_its_status_and_rule<S: Stores>(store: Arc<S>) {
     let h = harness(store).await;
     h.agent("buyer", AgentType::Purchasing, Maturity::Autonomous, true)
         .await;
@@ -457,14 +455,7 @@ where
     assert!(detail.contains("input.needs[1].quantity"), "{detail}");
     // Nothing refused was stored or queued.
     assert!(h.world.jobs.messages().is_empty());
-    let page = h
-        .world
-        .agents
-        .store
-        .list_jobs(&WorkspaceId::parse("acme").unwrap(), None, 10, None)
-        .await
-        .unwrap();
-    assert!(page.items.is_empty());
+    assert!(h.acme_jobs().await.is_empty());
     // Body problems are 400/415 before any rule.
     let reply = h
         .call(
@@ -509,13 +500,7 @@ where
     assert_eq!(response.headers()["www-authenticate"], "Bearer");
 }
 
-async fn an_interns_run_waits_for_an_approver_and_then_runs_to_success<S>(store: Arc<S>)
-where
-    S: warden::store::AuthStore
-        + warden::store::RegistryStore
-        + warden::store::WorkerStore
-        + 'static,
-{
+async fn an_interns_run_waits_for_an_approver_and_then_runs_to_success<S: Stores>(store: Arc<S>) {
     let h = harness(store).await;
     h.agent("intern", AgentType::Purchasing, Maturity::Intern, true)
         .await;
@@ -530,9 +515,7 @@ where
     // Nothing is queued while it waits.
     assert!(h.world.jobs.messages().is_empty());
     // The approver finds it.
-    let list = h
-        .call("GET", "/agents/proposals", &h.bob.token, None, &[])
-        .await;
+    let list = h.get(&h.bob, "/agents/proposals").await;
     assert_eq!(list.status, StatusCode::OK);
     let proposals = list.body["proposals"].as_array().unwrap();
     assert_eq!(proposals.len(), 1);
@@ -542,9 +525,7 @@ where
     assert_eq!(proposals[0]["input"], c1().1);
     // A plain user may not list them.
     assert_eq!(
-        h.call("GET", "/agents/proposals", &h.alice.token, None, &[])
-            .await
-            .status,
+        h.get(&h.alice, "/agents/proposals").await.status,
         StatusCode::FORBIDDEN
     );
     let approved = h.decide(&h.bob, &proposal_id, "approve").await;
@@ -563,28 +544,16 @@ where
     // saving = (100 - 90) x 10 = 100
     assert_eq!(job["result"]["total_saving_cents"], 100);
     assert_eq!(job["proposal_id"], proposal_id.as_str());
-    let approved_list = h
-        .call(
-            "GET",
-            "/agents/proposals?status=APPROVED",
-            &h.carol.token,
-            None,
-            &[],
-        )
-        .await;
+    let approved_list = h.get(&h.carol, "/agents/proposals?status=APPROVED").await;
     assert_eq!(
         approved_list.body["proposals"][0]["decided_by"],
         format!("user:{}", h.bob.id)
     );
 }
 
-async fn only_an_approver_who_did_not_request_it_may_approve_and_only_once<S>(store: Arc<S>)
-where
-    S: warden::store::AuthStore
-        + warden::store::RegistryStore
-        + warden::store::WorkerStore
-        + 'static,
-{
+async fn only_an_approver_who_did_not_request_it_may_approve_and_only_once<S: Stores>(
+    store: Arc<S>,
+) {
     let h = harness(store).await;
     h.agent("intern", AgentType::Purchasing, Maturity::Intern, true)
         .await;
@@ -628,13 +597,7 @@ where
     );
 }
 
-async fn a_rejected_proposal_ends_its_job_rejected_and_nothing_runs<S>(store: Arc<S>)
-where
-    S: warden::store::AuthStore
-        + warden::store::RegistryStore
-        + warden::store::WorkerStore
-        + 'static,
-{
+async fn a_rejected_proposal_ends_its_job_rejected_and_nothing_runs<S: Stores>(store: Arc<S>) {
     let h = harness(store).await;
     h.agent("intern", AgentType::Purchasing, Maturity::Intern, true)
         .await;
@@ -665,13 +628,9 @@ where
     assert!(h.world.outbound.messages().is_empty());
 }
 
-async fn a_proposal_not_decided_within_seven_days_expires_and_cannot_be_approved<S>(store: Arc<S>)
-where
-    S: warden::store::AuthStore
-        + warden::store::RegistryStore
-        + warden::store::WorkerStore
-        + 'static,
-{
+async fn a_proposal_not_decided_within_seven_days_expires_and_cannot_be_approved<S: Stores>(
+    store: Arc<S>,
+) {
     let mut h = harness(store).await;
     h.agent("intern", AgentType::Purchasing, Maturity::Intern, true)
         .await;
@@ -680,9 +639,7 @@ where
     // One second short of seven days: still decidable.
     h.world.clock.advance_secs(7.0 * 86_400.0 - 1.0);
     h.sign_in_again().await;
-    let listed = h
-        .call("GET", "/agents/proposals", &h.bob.token, None, &[])
-        .await;
+    let listed = h.get(&h.bob, "/agents/proposals").await;
     assert_eq!(listed.body["proposals"].as_array().unwrap().len(), 2);
     h.world.clock.advance_secs(1.0);
     // Deciding it now is 409, and it shows EXPIRED with its job REJECTED.
@@ -703,19 +660,9 @@ where
         .await
         .body;
     assert_eq!(job["status"], "REJECTED");
-    let pending = h
-        .call("GET", "/agents/proposals", &h.bob.token, None, &[])
-        .await;
+    let pending = h.get(&h.bob, "/agents/proposals").await;
     assert!(pending.body["proposals"].as_array().unwrap().is_empty());
-    let expired = h
-        .call(
-            "GET",
-            "/agents/proposals?status=EXPIRED",
-            &h.bob.token,
-            None,
-            &[],
-        )
-        .await;
+    let expired = h.get(&h.bob, "/agents/proposals?status=EXPIRED").await;
     assert_eq!(expired.body["proposals"].as_array().unwrap().len(), 2);
     assert!(h.world.jobs.messages().is_empty());
     let events = h
@@ -734,13 +681,9 @@ where
     );
 }
 
-async fn the_same_idempotency_key_answers_the_first_job_and_refuses_another_body<S>(store: Arc<S>)
-where
-    S: warden::store::AuthStore
-        + warden::store::RegistryStore
-        + warden::store::WorkerStore
-        + 'static,
-{
+async fn the_same_idempotency_key_answers_the_first_job_and_refuses_another_body<S: Stores>(
+    store: Arc<S>,
+) {
     let mut h = harness(store).await;
     h.agent("buyer", AgentType::Purchasing, Maturity::Autonomous, true)
         .await;
@@ -788,13 +731,7 @@ where
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
 }
 
-async fn two_concurrent_requests_with_one_idempotency_key_create_one_job<S>(store: Arc<S>)
-where
-    S: warden::store::AuthStore
-        + warden::store::RegistryStore
-        + warden::store::WorkerStore
-        + 'static,
-{
+async fn two_concurrent_requests_with_one_idempotency_key_create_one_job<S: Stores>(store: Arc<S>) {
     let h = harness(store).await;
     h.agent("buyer", AgentType::Purchasing, Maturity::Autonomous, true)
         .await;
@@ -808,24 +745,11 @@ where
         (StatusCode::ACCEPTED, StatusCode::ACCEPTED)
     );
     assert_eq!(a.body["job_id"], b.body["job_id"]);
-    let page = h
-        .world
-        .agents
-        .store
-        .list_jobs(&WorkspaceId::parse("acme").unwrap(), None, 10, None)
-        .await
-        .unwrap();
-    assert_eq!(page.items.len(), 1);
+    assert_eq!(h.acme_jobs().await.len(), 1);
     assert_eq!(h.world.jobs.messages().len(), 1);
 }
 
-async fn runs_are_listed_newest_first_by_workspace_with_a_cursor<S>(store: Arc<S>)
-where
-    S: warden::store::AuthStore
-        + warden::store::RegistryStore
-        + warden::store::WorkerStore
-        + 'static,
-{
+async fn runs_are_listed_newest_first_by_workspace_with_a_cursor<S: Stores>(store: Arc<S>) {
     let h = harness(store).await;
     h.agent("buyer", AgentType::Purchasing, Maturity::Supervised, true)
         .await;
@@ -836,13 +760,7 @@ where
     }
     ids.reverse();
     let first = h
-        .call(
-            "GET",
-            "/agents/runs?workspace_id=acme&limit=2",
-            &h.alice.token,
-            None,
-            &[],
-        )
+        .get(&h.alice, "/agents/runs?workspace_id=acme&limit=2")
         .await;
     assert_eq!(first.status, StatusCode::OK, "{}", first.body);
     let runs = first.body["runs"].as_array().unwrap();
@@ -852,23 +770,17 @@ where
     );
     let next = first.body["next"].as_str().unwrap();
     let second = h
-        .call(
-            "GET",
+        .get(
+            &h.alice,
             &format!("/agents/runs?workspace_id=acme&limit=2&next={next}"),
-            &h.alice.token,
-            None,
-            &[],
         )
         .await;
     assert_eq!(second.body["runs"][0]["job_id"], ids[2]);
     assert!(second.body["next"].is_null());
     let proposed = h
-        .call(
-            "GET",
+        .get(
+            &h.alice,
             "/agents/runs?workspace_id=acme&status=AWAITING_APPROVAL",
-            &h.alice.token,
-            None,
-            &[],
         )
         .await;
     assert_eq!(proposed.body["runs"].as_array().unwrap().len(), 1);
@@ -879,21 +791,15 @@ where
         "/agents/runs?workspace_id=acme&next=xyz",
     ] {
         assert_eq!(
-            h.call("GET", bad, &h.alice.token, None, &[]).await.status,
+            h.get(&h.alice, bad).await.status,
             StatusCode::BAD_REQUEST,
             "{bad}"
         );
     }
     assert_eq!(
-        h.call(
-            "GET",
-            "/agents/runs?workspace_id=nowhere",
-            &h.alice.token,
-            None,
-            &[]
-        )
-        .await
-        .status,
+        h.get(&h.alice, "/agents/runs?workspace_id=nowhere")
+            .await
+            .status,
         StatusCode::NOT_FOUND
     );
     assert_eq!(
@@ -916,32 +822,19 @@ async fn a_failed_audit_write_refuses_the_run_with_503_and_leaves_no_job() {
         assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE, "{agent}");
     }
     store.simulate_audit_outage(false);
-    let page = h
-        .world
-        .agents
-        .store
-        .list_jobs(&WorkspaceId::parse("acme").unwrap(), None, 10, None)
-        .await
-        .unwrap();
-    assert!(page.items.is_empty());
+    assert!(h.acme_jobs().await.is_empty());
     assert!(h.world.jobs.messages().is_empty());
 }
 
 #[tokio::test]
 async fn on_dynamodb_a_run_whose_audit_table_is_gone_writes_nothing() {
-    let Some((store, prefix)) = testing::dynamo_store().await else {
+    let Some((store, client, prefix)) = testing::dynamo_store_and_client().await else {
         return;
     };
-    let client = store.client().clone();
-    let h = Harness::new(Arc::new(store)).await;
+    let h = Harness::new(store).await;
     h.agent("buyer", AgentType::Purchasing, Maturity::Autonomous, true)
         .await;
-    client
-        .delete_table()
-        .table_name(format!("{prefix}audit-log"))
-        .send()
-        .await
-        .unwrap();
+    testing::delete_table(&client, &format!("{prefix}audit-log")).await;
     let reply = h.run(&h.alice, "buyer", c1()).await;
     assert_eq!(
         reply.status,
@@ -949,14 +842,7 @@ async fn on_dynamodb_a_run_whose_audit_table_is_gone_writes_nothing() {
         "{}",
         reply.body
     );
-    let page = h
-        .world
-        .agents
-        .store
-        .list_jobs(&WorkspaceId::parse("acme").unwrap(), None, 10, None)
-        .await
-        .unwrap();
-    assert!(page.items.is_empty());
+    assert!(h.acme_jobs().await.is_empty());
     assert!(h.world.jobs.messages().is_empty());
 }
 
@@ -1001,14 +887,7 @@ async fn a_run_the_queue_does_not_take_is_503_ends_failed_and_its_key_can_be_ret
         reply.body
     );
     // Nothing stays PENDING: the job that could not be queued has failed.
-    let jobs = h
-        .world
-        .agents
-        .store
-        .list_jobs(&WorkspaceId::parse("acme").unwrap(), None, 10, None)
-        .await
-        .unwrap()
-        .items;
+    let jobs = h.acme_jobs().await;
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].status, JobStatus::Failed);
     assert!(

@@ -13,24 +13,17 @@ use http::{HeaderMap, StatusCode};
 use lambda_http::Body;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::{Value, json};
-use warden::agents::registry::{NewAgent, add_workspace, register_agent};
+use warden::agents::registry::register_agent;
 use warden::audit::EventType;
-use warden::auth::api_keys::{KeySpec, Pepper, create_key};
+use warden::auth::api_keys::{KeySpec, create_key};
 use warden::auth::login::{self, LoginRequest, create_user};
 use warden::clock::Clock as _;
-use warden::domain::agents::{AgentId, AgentType, ApiKeyRecord, Maturity, WorkspaceId};
-use warden::domain::agents::{
-    AgentRecord, IdempotencyRecord, JobRecord, JobStatus, ProposalRecord, ProposalStatus,
-    WorkspaceRecord,
-};
+use warden::domain::agents::{AgentId, AgentType, ApiKeyRecord, Maturity};
 use warden::domain::{Role, Username};
 use warden::http::RequestContext;
 use warden::state::AgentState;
-use warden::store::{
-    AgentStore, ApiKeyStore, ApiKeyWrite, AuditStore, AuthStore, Page, RegistryStore, RunContext,
-    SessionStore, TatCondition, Transactions, WorkerStore, Write,
-};
-use warden::testing::{self, AgentWorld, TEST_PEPPER, api_request, json_body};
+use warden::store::{ApiKeyWrite, AuthStore, RegistryStore, SessionStore, WorkerStore};
+use warden::testing::{self, AgentWorld, Intercepted, Interceptor, api_request, json_body};
 
 /// The agent world, and a second agent-run instance over the same store
 /// and clock (another Lambda container).
@@ -98,17 +91,7 @@ impl Harness {
         store: Arc<dyn RegistryStore>,
         sessions: Arc<dyn SessionStore>,
     ) -> AgentState {
-        let keys = warden::testing::test_keys();
-        AgentState::new(
-            testing::config(),
-            store,
-            sessions,
-            &keys,
-            Pepper::new(&SecretString::from(TEST_PEPPER)).unwrap(),
-            world.jobs.clone(),
-            world.clock.clone(),
-        )
-        .unwrap()
+        testing::agent_state(store, sessions, world.jobs.clone(), world.clock.clone())
     }
 
     fn fresh_ip(&self) -> String {
@@ -121,24 +104,16 @@ impl Harness {
     async fn setup(&self) {
         let registry = &self.world.agents;
         for w in ["acme", "globex"] {
-            add_workspace(registry, origin(), WorkspaceId::parse(w).unwrap(), w)
-                .await
-                .unwrap();
+            testing::add_workspace(registry, origin(), w, w).await;
         }
         for (agent, workspace) in [("books", "acme"), ("ledger", "globex")] {
-            register_agent(
-                registry,
-                origin(),
-                NewAgent {
-                    agent_id: AgentId::parse(agent).unwrap(),
-                    agent_type: AgentType::Accounting,
-                    maturity: Maturity::Supervised,
-                    workspaces: vec![WorkspaceId::parse(workspace).unwrap()],
-                    enabled: true,
-                },
-            )
-            .await
-            .unwrap();
+            let agent = testing::new_agent(
+                agent,
+                AgentType::Accounting,
+                Maturity::Supervised,
+                workspace,
+            );
+            register_agent(registry, origin(), agent).await.unwrap();
         }
     }
 
@@ -568,129 +543,28 @@ warden::on_both_stores!(
     a_key_revoked_while_its_request_is_checked_is_refused_and_audited,
 );
 
-/// A registry store that revokes a key right after a request has read it,
+/// Hooks that revoke a key in `store` right after a request has read it,
 /// once: a revocation racing a request's check, made deterministic.
 struct RevokeAfterRead {
-    inner: Arc<dyn RegistryStore>,
+    store: Arc<dyn RegistryStore>,
     armed: std::sync::atomic::AtomicBool,
 }
 
 #[async_trait::async_trait]
-impl ApiKeyStore for RevokeAfterRead {
-    async fn get_api_key(&self, key_id: &str) -> warden::Result<Option<ApiKeyRecord>> {
-        let read = self.inner.get_api_key(key_id).await?;
+impl Interceptor for RevokeAfterRead {
+    async fn after_get_api_key(
+        &self,
+        key_id: &str,
+        read: Option<&ApiKeyRecord>,
+    ) -> warden::Result<()> {
         if self.armed.swap(false, Ordering::SeqCst) {
             let revoke = ApiKeyWrite::Revoke {
                 key_id: key_id.to_owned(),
-                at: read.as_ref().map_or(0, |k| k.created_at),
+                at: read.map_or(0, |k| k.created_at),
             };
-            self.inner.transact(vec![revoke.into()]).await?;
+            self.store.transact(vec![revoke.into()]).await?;
         }
-        Ok(read)
-    }
-    async fn list_api_keys(&self) -> warden::Result<Vec<ApiKeyRecord>> {
-        self.inner.list_api_keys().await
-    }
-    async fn record_key_use(
-        &self,
-        key_id: &str,
-        condition: TatCondition,
-        new_tat: i64,
-        now: i64,
-    ) -> warden::Result<Result<(), Option<i64>>> {
-        self.inner
-            .record_key_use(key_id, condition, new_tat, now)
-            .await
-    }
-}
-
-#[async_trait::async_trait]
-impl AgentStore for RevokeAfterRead {
-    async fn get_agent(&self, agent_id: &AgentId) -> warden::Result<Option<AgentRecord>> {
-        self.inner.get_agent(agent_id).await
-    }
-    async fn list_agents(&self) -> warden::Result<Vec<AgentRecord>> {
-        self.inner.list_agents().await
-    }
-    async fn get_workspace(
-        &self,
-        workspace_id: &WorkspaceId,
-    ) -> warden::Result<Option<WorkspaceRecord>> {
-        self.inner.get_workspace(workspace_id).await
-    }
-    async fn run_context(
-        &self,
-        agent_id: &AgentId,
-        workspace_id: &WorkspaceId,
-        idempotency_key: Option<&str>,
-        now: i64,
-    ) -> warden::Result<RunContext> {
-        self.inner
-            .run_context(agent_id, workspace_id, idempotency_key, now)
-            .await
-    }
-    async fn get_idempotency(
-        &self,
-        key: &str,
-        now: i64,
-    ) -> warden::Result<Option<IdempotencyRecord>> {
-        self.inner.get_idempotency(key, now).await
-    }
-    async fn get_job(&self, job_id: &str) -> warden::Result<Option<JobRecord>> {
-        self.inner.get_job(job_id).await
-    }
-    async fn job_and_agent(
-        &self,
-        job_id: &str,
-        agent_id: &AgentId,
-    ) -> warden::Result<(Option<JobRecord>, Option<AgentRecord>)> {
-        self.inner.job_and_agent(job_id, agent_id).await
-    }
-    async fn list_jobs(
-        &self,
-        workspace_id: &WorkspaceId,
-        status: Option<JobStatus>,
-        limit: usize,
-        after: Option<&str>,
-    ) -> warden::Result<Page<JobRecord>> {
-        self.inner
-            .list_jobs(workspace_id, status, limit, after)
-            .await
-    }
-    async fn get_proposal(&self, proposal_id: &str) -> warden::Result<Option<ProposalRecord>> {
-        self.inner.get_proposal(proposal_id).await
-    }
-    async fn list_proposals(
-        &self,
-        status: ProposalStatus,
-        limit: usize,
-        after: Option<&str>,
-    ) -> warden::Result<Page<ProposalRecord>> {
-        self.inner.list_proposals(status, limit, after).await
-    }
-}
-
-#[async_trait::async_trait]
-impl AuditStore for RevokeAfterRead {
-    async fn audit_by_actor(
-        &self,
-        actor: &str,
-        limit: usize,
-    ) -> warden::Result<Vec<warden::audit::AuditEvent>> {
-        self.inner.audit_by_actor(actor, limit).await
-    }
-    async fn query_audit(
-        &self,
-        query: &warden::store::AuditQuery,
-    ) -> warden::Result<Vec<warden::audit::AuditEvent>> {
-        self.inner.query_audit(query).await
-    }
-}
-
-#[async_trait::async_trait]
-impl Transactions for RevokeAfterRead {
-    async fn transact(&self, writes: Vec<Write>) -> warden::Result<()> {
-        self.inner.transact(writes).await
+        Ok(())
     }
 }
 
@@ -701,10 +575,11 @@ impl Transactions for RevokeAfterRead {
 async fn a_key_revoked_while_its_request_is_checked_is_refused_and_audited(h: Harness) {
     h.setup().await;
     let key = h.key("books").await;
-    let racing = RevokeAfterRead {
-        inner: h.store.clone(),
+    let revoke = RevokeAfterRead {
+        store: h.store.clone(),
         armed: std::sync::atomic::AtomicBool::new(true),
     };
+    let racing = Intercepted::new(h.store.clone(), revoke);
     let state = Harness::instance(&h.world, Arc::new(racing), h.sessions.clone());
     let reply = h.run_on(&state, &key.key, "books", "acme").await;
     assert_key_challenge(&reply, "revoked after the read");
@@ -737,11 +612,10 @@ fn strings(value: &aws_sdk_dynamodb::types::AttributeValue, out: &mut Vec<String
 /// hold neither the key nor its secret part, in any attribute.
 #[tokio::test]
 async fn on_dynamodb_the_api_keys_table_holds_no_usable_key() {
-    let Some((store, prefix)) = testing::dynamo_store().await else {
+    let Some((store, client, prefix)) = testing::dynamo_store_and_client().await else {
         return;
     };
-    let client = store.client().clone();
-    let h = Harness::new(Arc::new(store));
+    let h = Harness::new(store);
     h.setup().await;
     let keys = [
         h.key("books").await,

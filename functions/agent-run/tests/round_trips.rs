@@ -11,10 +11,10 @@ use http::StatusCode;
 use lambda_http::Body;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::{Value, json};
-use warden::agents::registry::{NewAgent, add_workspace, register_agent};
+use warden::agents::registry::register_agent;
 use warden::auth::api_keys::{KeySpec, create_key};
 use warden::auth::login::{self, LoginRequest, create_user};
-use warden::domain::agents::{AgentId, AgentType, Maturity, WorkspaceId};
+use warden::domain::agents::{AgentId, AgentType, Maturity};
 use warden::domain::{Role, Username};
 use warden::http::RequestContext;
 use warden::testing::{self, AgentWorld, api_request, json_body};
@@ -24,19 +24,10 @@ fn origin() -> warden::audit::Origin {
 }
 
 async fn agent(world: &AgentWorld, id: &str, maturity: Maturity) {
-    register_agent(
-        &world.agents,
-        origin(),
-        NewAgent {
-            agent_id: AgentId::parse(id).unwrap(),
-            agent_type: AgentType::Accounting,
-            maturity,
-            workspaces: vec![WorkspaceId::parse("acme").unwrap()],
-            enabled: true,
-        },
-    )
-    .await
-    .unwrap();
+    let agent = testing::new_agent(id, AgentType::Accounting, maturity, "acme");
+    register_agent(&world.agents, origin(), agent)
+        .await
+        .unwrap();
 }
 
 async fn bearer(world: &AgentWorld, name: &str, roles: &[Role], ip: &str) -> String {
@@ -60,18 +51,27 @@ async fn bearer(world: &AgentWorld, name: &str, roles: &[Role], ip: &str) -> Str
     format!("Bearer {}", pair.access_token)
 }
 
+/// `method path` with `headers` (a credential, and any other) and `body`
+/// as JSON: the status and body of the answer.
 async fn call(
     world: &AgentWorld,
     method: &str,
     path: &str,
-    credential: (&str, &str),
+    headers: &[(&str, &str)],
     body: Option<Value>,
 ) -> (StatusCode, Value) {
-    let headers = [("content-type", "application/json"), credential];
+    let mut all = vec![("content-type", "application/json")];
+    all.extend_from_slice(headers);
     let body = body.map_or(Body::Empty, |b| Body::from(b.to_string()));
-    let req = api_request(method, path, &headers, body, "192.0.2.10");
+    let req = api_request(method, path, &all, body, "192.0.2.10");
     let response = warden_agent_run::handler(&world.agents, req).await.unwrap();
     (response.status(), json_body(&response))
+}
+
+/// A run of [`run_body`] by `agent`, with `headers`.
+async fn run(world: &AgentWorld, agent: &str, headers: &[(&str, &str)]) -> (StatusCode, Value) {
+    let path = format!("/agents/{agent}/runs");
+    call(world, "POST", &path, headers, Some(run_body())).await
 }
 
 fn run_body() -> Value {
@@ -94,14 +94,7 @@ async fn on_dynamodb_runs_by_token_and_by_key_and_approvals_cost_what_the_design
         return;
     };
     let world = AgentWorld::over(Arc::new(store));
-    add_workspace(
-        &world.agents,
-        origin(),
-        WorkspaceId::parse("acme").unwrap(),
-        "Acme",
-    )
-    .await
-    .unwrap();
+    testing::add_workspace(&world.agents, origin(), "acme", "Acme").await;
     agent(&world, "books", Maturity::Supervised).await;
     agent(&world, "trainee", Maturity::Intern).await;
     let alice = bearer(&world, "alice", &[Role::User], "192.0.2.1").await;
@@ -126,27 +119,12 @@ async fn on_dynamodb_runs_by_token_and_by_key_and_approvals_cost_what_the_design
     // same batch either way).
     for idempotency in [None, Some("k-1")] {
         let sent = world.jobs.messages().len();
-        let mut headers = vec![
-            ("content-type", "application/json"),
-            ("authorization", alice.as_str()),
-        ];
+        let mut headers = vec![("authorization", alice.as_str())];
         if let Some(k) = idempotency {
             headers.push(("idempotency-key", k));
         }
-        let req = api_request(
-            "POST",
-            "/agents/books/runs",
-            &headers,
-            Body::from(run_body().to_string()),
-            "192.0.2.10",
-        );
-        let response = warden_agent_run::handler(&world.agents, req).await.unwrap();
-        assert_eq!(
-            response.status(),
-            StatusCode::ACCEPTED,
-            "{}",
-            json_body(&response)
-        );
+        let (status, body) = run(&world, "books", &headers).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
         assert_eq!(
             log.take(),
             ["BatchGetItem", "BatchGetItem", "TransactWriteItems"],
@@ -157,14 +135,7 @@ async fn on_dynamodb_runs_by_token_and_by_key_and_approvals_cost_what_the_design
 
     // By API key.
     let sent = world.jobs.messages().len();
-    let (status, body) = call(
-        &world,
-        "POST",
-        "/agents/books/runs",
-        ("x-api-key", &key),
-        Some(run_body()),
-    )
-    .await;
+    let (status, body) = run(&world, "books", &[("x-api-key", &key)]).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     assert_eq!(
         log.take(),
@@ -172,7 +143,7 @@ async fn on_dynamodb_runs_by_token_and_by_key_and_approvals_cost_what_the_design
             "GetItem",
             "UpdateItem",
             "BatchGetItem",
-            "TransactWriteItems"
+            "TransactWriteItems",
         ],
         "a run by API key (usage counted in the rate-limit write)"
     );
@@ -181,14 +152,8 @@ async fn on_dynamodb_runs_by_token_and_by_key_and_approvals_cost_what_the_design
     // Reading that job back by key: the job and the key's agent (for its
     // workspaces) in one BatchGetItem.
     let job_id = body["job_id"].as_str().unwrap().to_owned();
-    let (status, body) = call(
-        &world,
-        "GET",
-        &format!("/agents/runs/{job_id}"),
-        ("x-api-key", &key),
-        None,
-    )
-    .await;
+    let path = format!("/agents/runs/{job_id}");
+    let (status, body) = call(&world, "GET", &path, &[("x-api-key", &key)], None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         log.take(),
@@ -197,14 +162,7 @@ async fn on_dynamodb_runs_by_token_and_by_key_and_approvals_cost_what_the_design
     );
 
     // A proposal, then its approval by someone else.
-    let (status, body) = call(
-        &world,
-        "POST",
-        "/agents/trainee/runs",
-        ("authorization", &alice),
-        Some(run_body()),
-    )
-    .await;
+    let (status, body) = run(&world, "trainee", &[("authorization", &alice)]).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     assert_eq!(body["status"], "AWAITING_APPROVAL");
     assert_eq!(
@@ -214,14 +172,8 @@ async fn on_dynamodb_runs_by_token_and_by_key_and_approvals_cost_what_the_design
     );
     let sent = world.jobs.messages().len();
     let proposal = body["proposal_id"].as_str().unwrap();
-    let (status, body) = call(
-        &world,
-        "POST",
-        &format!("/agents/proposals/{proposal}/approve"),
-        ("authorization", &bob),
-        None,
-    )
-    .await;
+    let approve = format!("/agents/proposals/{proposal}/approve");
+    let (status, body) = call(&world, "POST", &approve, &[("authorization", &bob)], None).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     assert_eq!(
         log.take(),
@@ -237,14 +189,7 @@ async fn on_dynamodb_runs_by_token_and_by_key_and_approvals_cost_what_the_design
     // A refused key: its read and the audit record of the refusal; no
     // usage write.
     let wrong = format!("{key}x");
-    let (status, _) = call(
-        &world,
-        "POST",
-        "/agents/books/runs",
-        ("x-api-key", &wrong),
-        Some(run_body()),
-    )
-    .await;
+    let (status, _) = run(&world, "books", &[("x-api-key", &wrong)]).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(
         log.take(),

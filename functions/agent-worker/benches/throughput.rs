@@ -18,14 +18,14 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::{Value, json};
-use warden::agents::registry::{NewAgent, add_workspace, register_agent};
+use warden::agents::registry::register_agent;
 use warden::agents::run::JobMessage;
 use warden::agents::worker::{Processed, Source, process};
 use warden::audit::Origin;
 use warden::clock::Clock;
 use warden::domain::agents::{AgentId, AgentType, JobRecord, JobStatus, Maturity, WorkspaceId};
 use warden::store::{AgentWrite, AuthStore, RegistryStore, WorkerStore};
-use warden::testing::AgentWorld;
+use warden::testing::{self, AgentWorld};
 
 const NEEDS: usize = 20;
 const QUOTES_PER_NEED: usize = 3;
@@ -56,27 +56,9 @@ async fn world<S: AuthStore + RegistryStore + WorkerStore + 'static>(store: Arc<
     let cli = || Origin::Cli {
         operator: "bench".into(),
     };
-    add_workspace(
-        &world.agents,
-        cli(),
-        WorkspaceId::parse("acme").unwrap(),
-        "Acme",
-    )
-    .await
-    .unwrap();
-    register_agent(
-        &world.agents,
-        cli(),
-        NewAgent {
-            agent_id: AgentId::parse("buyer").unwrap(),
-            agent_type: AgentType::Purchasing,
-            maturity: Maturity::Supervised,
-            workspaces: vec![WorkspaceId::parse("acme").unwrap()],
-            enabled: true,
-        },
-    )
-    .await
-    .unwrap();
+    testing::add_workspace(&world.agents, cli(), "acme", "Acme").await;
+    let buyer = testing::new_agent("buyer", AgentType::Purchasing, Maturity::Supervised, "acme");
+    register_agent(&world.agents, cli(), buyer).await.unwrap();
     world
 }
 

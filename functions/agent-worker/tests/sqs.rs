@@ -9,38 +9,24 @@
 // Test helpers panic on purpose: a failed step is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::{Arc, Mutex};
+mod common;
 
-use async_trait::async_trait;
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use std::sync::Arc;
+
+use aws_lambda_events::event::sqs::SqsEvent;
 use aws_sdk_sqs::types::{Message, QueueAttributeName};
-use lambda_runtime::{Context, LambdaEvent};
-use secrecy::SecretString;
+use common::{Outbound, context, failed_ids, sqs_record, submit_as_alice};
+use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
-use warden::agents::registry::{NewAgent, add_workspace, register_agent};
-use warden::agents::run::{Accepted, Caller, RunRequest, submit};
+use warden::agents::registry::register_agent;
+use warden::agents::run::Accepted;
 use warden::audit::Origin;
-use warden::auth::api_keys::Pepper;
-use warden::clock::{Clock, ManualClock};
-use warden::domain::Role;
-use warden::domain::agents::{AgentId, AgentType, JobStatus, Maturity, WorkspaceId};
-use warden::queue::{OutgoingMessage, Queue, SqsQueue};
+use warden::clock::ManualClock;
+use warden::domain::agents::{AgentType, JobStatus, Maturity};
+use warden::queue::SqsQueue;
 use warden::state::{AgentState, WorkerState};
 use warden::store::AgentStore;
-use warden::testing::{self, TEST_PEPPER};
-
-/// An outbound queue that keeps every message it is sent, duplicates
-/// included.
-#[derive(Default)]
-struct Outbound(Mutex<Vec<OutgoingMessage>>);
-
-#[async_trait]
-impl Queue for Outbound {
-    async fn send(&self, message: &OutgoingMessage) -> warden::Result<()> {
-        self.0.lock().unwrap().push(message.clone());
-        Ok(())
-    }
-}
+use warden::testing;
 
 struct Queues {
     client: aws_sdk_sqs::Client,
@@ -71,28 +57,13 @@ async fn arn_of(client: &aws_sdk_sqs::Client, url: &str) -> String {
 /// [`MAX_RECEIVES`] receives.
 async fn queues(client: aws_sdk_sqs::Client) -> Queues {
     let name = ulid::Ulid::new().to_string().to_lowercase();
-    let dlq_url = client
-        .create_queue()
-        .queue_name(format!("jobs-dlq-{name}"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url()
-        .unwrap()
-        .to_owned();
+    let dlq_url = testing::create_queue(&client, &format!("jobs-dlq-{name}"), &[]).await;
     let dlq_arn = arn_of(&client, &dlq_url).await;
     let redrive =
-        json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVES.to_string()});
-    let jobs_url = client
-        .create_queue()
-        .queue_name(format!("jobs-{name}"))
-        .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
-        .send()
-        .await
-        .unwrap()
-        .queue_url()
-        .unwrap()
-        .to_owned();
+        json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVES.to_string()})
+            .to_string();
+    let redrive = [(QueueAttributeName::RedrivePolicy, redrive.as_str())];
+    let jobs_url = testing::create_queue(&client, &format!("jobs-{name}"), &redrive).await;
     let jobs_arn = arn_of(&client, &jobs_url).await;
     Queues {
         client,
@@ -124,63 +95,27 @@ fn job_id_of(m: &Message) -> String {
     body["job_id"].as_str().unwrap().to_owned()
 }
 
-/// The Lambda event of `messages`, as received from the queue `arn`.
-fn event(messages: &[&Message], arn: &str) -> SqsEvent {
+/// The Lambda event of `message`, as received from the queue `arn`.
+fn event(message: &Message, arn: &str) -> SqsEvent {
+    let mut record = sqs_record(message.message_id().unwrap(), message.body().unwrap(), arn);
+    record.receipt_handle = message.receipt_handle().map(str::to_owned);
+    record.aws_region = Some("us-east-1".into());
     let mut event = SqsEvent::default();
-    event.records = messages
-        .iter()
-        .map(|m| {
-            let mut record = SqsMessage::default();
-            record.message_id = m.message_id().map(str::to_owned);
-            record.receipt_handle = m.receipt_handle().map(str::to_owned);
-            record.body = m.body().map(str::to_owned);
-            record.event_source_arn = Some(arn.to_owned());
-            record.event_source = Some("aws:sqs".into());
-            record.aws_region = Some("us-east-1".into());
-            record
-        })
-        .collect();
+    event.records = vec![record];
     event
 }
 
-/// An invocation context with `left_ms` until its deadline.
-fn context(clock: &dyn Clock, left_ms: i64) -> Context {
-    let mut context = Context::default();
-    context.request_id = ulid::Ulid::new().to_string();
-    context.deadline = u64::try_from(clock.now_millis() + left_ms).unwrap();
-    context
-}
-
-fn failed_ids(response: &SqsBatchResponse) -> Vec<String> {
-    response
-        .batch_item_failures
-        .iter()
-        .map(|f| f.item_identifier.clone())
-        .collect()
-}
-
 async fn run(agents: &AgentState, action: &str, input: Value) -> Accepted {
-    let body = json!({"workspace_id": "acme", "action": action, "input": input});
-    submit(
-        agents,
-        Origin::Cli {
-            operator: "test".into(),
-        },
-        &Caller::User {
-            user_id: "alice".into(),
-            roles: vec![Role::User],
-        },
-        "buyer",
-        RunRequest {
-            workspace_id: "acme".into(),
-            action: action.into(),
-            input,
-        },
-        &body,
-        None,
-    )
-    .await
-    .unwrap()
+    submit_as_alice(agents, "buyer", action, input).await
+}
+
+/// Hands `message`, received from the queue `arn`, to the handler as a
+/// one-record event with `left_ms` left: the message ids it asks SQS to
+/// deliver again.
+async fn invoke(worker: &WorkerState, message: &Message, arn: &str, left_ms: i64) -> Vec<String> {
+    let event = LambdaEvent::new(event(message, arn), context(&*worker.clock, left_ms));
+    let response = warden_agent_worker::handler(worker, event).await.unwrap();
+    failed_ids(&response)
 }
 
 #[tokio::test]
@@ -193,41 +128,17 @@ async fn through_sqs_a_message_received_twice_runs_once_and_a_dead_letter_fails_
     let (store, _) = testing::dynamo_store().await.expect("the emulator runs");
     let store = Arc::new(store);
     let clock = Arc::new(ManualClock::starting_now());
-    let keys = warden::testing::test_keys();
-    let pepper = Pepper::new(&SecretString::from(TEST_PEPPER)).unwrap();
-    let agents = AgentState::new(
-        testing::config(),
-        store.clone(),
-        store.clone(),
-        &keys,
-        pepper,
-        Arc::new(SqsQueue::new(q.client.clone(), &q.jobs_url)),
-        clock.clone(),
-    )
-    .unwrap();
+    let jobs = Arc::new(SqsQueue::new(q.client.clone(), &q.jobs_url));
+    let agents = testing::agent_state(store.clone(), store.clone(), jobs, clock.clone());
     let outbound = Arc::new(Outbound::default());
-    let mut config = testing::config();
-    config.jobs_dlq_arn = Some(q.dlq_arn.clone());
-    let worker = WorkerState::new(config, store.clone(), outbound.clone(), clock.clone());
+    let mut worker = testing::worker_state(store.clone(), outbound.clone(), clock.clone());
+    worker.config.jobs_dlq_arn = Some(q.dlq_arn.clone());
     let cli = || Origin::Cli {
         operator: "test".into(),
     };
-    add_workspace(&agents, cli(), WorkspaceId::parse("acme").unwrap(), "Acme")
-        .await
-        .unwrap();
-    register_agent(
-        &agents,
-        cli(),
-        NewAgent {
-            agent_id: AgentId::parse("buyer").unwrap(),
-            agent_type: AgentType::Purchasing,
-            maturity: Maturity::Autonomous,
-            workspaces: vec![WorkspaceId::parse("acme").unwrap()],
-            enabled: true,
-        },
-    )
-    .await
-    .unwrap();
+    testing::add_workspace(&agents, cli(), "acme", "Acme").await;
+    let buyer = testing::new_agent("buyer", AgentType::Purchasing, Maturity::Autonomous, "acme");
+    register_agent(&agents, cli(), buyer).await.unwrap();
 
     // 1. A purchase order, delivered twice: its delete was lost, say.
     // 10 x 1200 = 12_000 cents.
@@ -242,13 +153,8 @@ async fn through_sqs_a_message_received_twice_runs_once_and_a_dead_letter_fails_
     let first = receive(&q.client, &q.jobs_url).await;
     assert_eq!(first.len(), 1, "{first:?}");
     assert_eq!(job_id_of(&first[0]), order.job_id);
-    let response = warden_agent_worker::handler(
-        &worker,
-        LambdaEvent::new(event(&[&first[0]], &q.jobs_arn), context(&*clock, 30_000)),
-    )
-    .await
-    .unwrap();
-    assert!(failed_ids(&response).is_empty(), "{response:?}");
+    let failed = invoke(&worker, &first[0], &q.jobs_arn, 30_000).await;
+    assert!(failed.is_empty(), "{failed:?}");
 
     let second = receive(&q.client, &q.jobs_url).await;
     assert_eq!(second.len(), 1, "{second:?}");
@@ -257,15 +163,10 @@ async fn through_sqs_a_message_received_twice_runs_once_and_a_dead_letter_fails_
         first[0].message_id(),
         "the same message"
     );
-    let response = warden_agent_worker::handler(
-        &worker,
-        LambdaEvent::new(event(&[&second[0]], &q.jobs_arn), context(&*clock, 30_000)),
-    )
-    .await
-    .unwrap();
-    assert!(failed_ids(&response).is_empty(), "{response:?}");
+    let failed = invoke(&worker, &second[0], &q.jobs_arn, 30_000).await;
+    assert!(failed.is_empty(), "{failed:?}");
 
-    let published = outbound.0.lock().unwrap().clone();
+    let published = outbound.accepted();
     assert_eq!(published.len(), 1, "the action ran once: {published:?}");
     let job = store.get_job(&order.job_id).await.unwrap().unwrap();
     assert_eq!(job.status, JobStatus::Success);
@@ -294,13 +195,8 @@ async fn through_sqs_a_message_received_twice_runs_once_and_a_dead_letter_fails_
         assert_eq!(received.len(), 1, "{received:?}");
         assert_eq!(job_id_of(&received[0]), doomed.job_id);
         let id = received[0].message_id().unwrap().to_owned();
-        let response = warden_agent_worker::handler(
-            &worker,
-            LambdaEvent::new(event(&[&received[0]], &q.jobs_arn), context(&*clock, 1_000)),
-        )
-        .await
-        .unwrap();
-        assert_eq!(failed_ids(&response), vec![id]);
+        let failed = invoke(&worker, &received[0], &q.jobs_arn, 1_000).await;
+        assert_eq!(failed, vec![id]);
     }
     let job = store.get_job(&doomed.job_id).await.unwrap().unwrap();
     assert_eq!(job.status, JobStatus::Pending);
@@ -308,13 +204,8 @@ async fn through_sqs_a_message_received_twice_runs_once_and_a_dead_letter_fails_
     let dead = receive(&q.client, &q.dlq_url).await;
     assert_eq!(dead.len(), 1, "the redrive policy moved it: {dead:?}");
     assert_eq!(job_id_of(&dead[0]), doomed.job_id);
-    let response = warden_agent_worker::handler(
-        &worker,
-        LambdaEvent::new(event(&[&dead[0]], &q.dlq_arn), context(&*clock, 30_000)),
-    )
-    .await
-    .unwrap();
-    assert!(failed_ids(&response).is_empty(), "{response:?}");
+    let failed = invoke(&worker, &dead[0], &q.dlq_arn, 30_000).await;
+    assert!(failed.is_empty(), "{failed:?}");
     let job = store.get_job(&doomed.job_id).await.unwrap().unwrap();
     assert_eq!(job.status, JobStatus::Failed);
     assert!(
@@ -323,9 +214,5 @@ async fn through_sqs_a_message_received_twice_runs_once_and_a_dead_letter_fails_
         job.error
     );
     assert_eq!(job.result, None);
-    assert_eq!(
-        outbound.0.lock().unwrap().len(),
-        1,
-        "nothing more published"
-    );
+    assert_eq!(outbound.accepted().len(), 1, "nothing more published");
 }

@@ -11,165 +11,59 @@
 // Test helpers panic on purpose: a failed step is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use lambda_runtime::{Context, LambdaEvent};
+use aws_lambda_events::event::sqs::SqsEvent;
+use common::{Outbound, WORKSPACE, context, failed_ids, sqs_record, submit_as_alice};
+use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 use warden::agents::proposals::{Decision, decide};
-use warden::agents::registry::{
-    NewAgent, add_workspace, register_agent, set_enabled, set_maturity,
-};
-use warden::agents::run::{Accepted, Caller, RunRequest, submit};
+use warden::agents::registry::{register_agent, set_enabled, set_maturity};
+use warden::agents::run::{Accepted, Caller};
 use warden::agents::worker::{Processed, Source, process};
 use warden::audit::{AuditEvent, EventType, Origin};
 use warden::clock::Clock;
 use warden::domain::Role;
-use warden::domain::agents::{
-    AgentId, AgentRecord, AgentType, IdempotencyRecord, JobRecord, JobStatus, Maturity,
-    ProposalRecord, ProposalStatus, WorkspaceId, WorkspaceRecord,
-};
-use warden::queue::{OutgoingMessage, Queue};
+use warden::domain::agents::{AgentId, AgentType, JobRecord, JobStatus, Maturity};
 use warden::state::WorkerState;
-use warden::store::{
-    AgentStore, AgentWrite, AuditStore, AuthStore, JobMove, Page, RegistryStore, RunContext,
-    Transactions, WorkerStore, Write,
+use warden::store::{AgentWrite, AuthStore, JobMove, RegistryStore, WorkerStore};
+use warden::testing::{
+    AgentWorld, Intercepted, Interceptor, add_workspace, new_agent, worker_state,
 };
-use warden::testing::AgentWorld;
 use warden::{Error, Result};
 
-const WORKSPACE: &str = "acme";
 const AGENT: &str = "buyer";
 /// The worker's audit events carry no actor of their own.
 const WORKER_ACTOR: &str = "anonymous";
 
-/// An outbound queue that keeps every message it accepted, duplicates
-/// included, and refuses everything while `refuse` is set.
+/// Hooks for a worker store that can fail the worker's read of one job,
+/// and can hold each read of a job until as many reads as `barrier` waits
+/// for have happened (so racing workers all see the job before any moves
+/// it).
 #[derive(Default)]
-struct Outbound {
-    accepted: Mutex<Vec<OutgoingMessage>>,
-    refuse: AtomicBool,
-}
-
-impl Outbound {
-    fn accepted(&self) -> Vec<OutgoingMessage> {
-        self.accepted.lock().unwrap().clone()
-    }
-}
-
-#[async_trait]
-impl Queue for Outbound {
-    async fn send(&self, message: &OutgoingMessage) -> Result<()> {
-        if self.refuse.load(Ordering::SeqCst) {
-            return Err(Error::unavailable("the outbound queue refuses (test)"));
-        }
-        self.accepted.lock().unwrap().push(message.clone());
-        Ok(())
-    }
-}
-
-/// A worker store in front of another that can fail the worker's read of
-/// one job, and can hold each read of a job until `readers` reads have
-/// happened (so racing workers all see the job before any moves it).
-struct Hooked {
-    inner: Arc<dyn WorkerStore>,
-    fail_job: Mutex<Option<String>>,
+struct JobReads {
+    fail_job: Option<String>,
     barrier: Option<tokio::sync::Barrier>,
 }
 
-impl Hooked {
-    fn over(inner: Arc<dyn WorkerStore>) -> Self {
-        Self {
-            inner,
-            fail_job: Mutex::new(None),
-            barrier: None,
-        }
-    }
-}
-
 #[async_trait]
-impl AgentStore for Hooked {
-    async fn get_agent(&self, agent_id: &AgentId) -> Result<Option<AgentRecord>> {
-        self.inner.get_agent(agent_id).await
-    }
-    async fn list_agents(&self) -> Result<Vec<AgentRecord>> {
-        self.inner.list_agents().await
-    }
-    async fn get_workspace(&self, workspace_id: &WorkspaceId) -> Result<Option<WorkspaceRecord>> {
-        self.inner.get_workspace(workspace_id).await
-    }
-    async fn run_context(
-        &self,
-        agent_id: &AgentId,
-        workspace_id: &WorkspaceId,
-        idempotency_key: Option<&str>,
-        now: i64,
-    ) -> Result<RunContext> {
-        self.inner
-            .run_context(agent_id, workspace_id, idempotency_key, now)
-            .await
-    }
-    async fn get_idempotency(&self, key: &str, now: i64) -> Result<Option<IdempotencyRecord>> {
-        self.inner.get_idempotency(key, now).await
-    }
-    async fn get_job(&self, job_id: &str) -> Result<Option<JobRecord>> {
-        self.inner.get_job(job_id).await
-    }
-    async fn job_and_agent(
-        &self,
-        job_id: &str,
-        agent_id: &AgentId,
-    ) -> Result<(Option<JobRecord>, Option<AgentRecord>)> {
-        if self.fail_job.lock().unwrap().as_deref() == Some(job_id) {
+impl Interceptor for JobReads {
+    async fn before_job_and_agent(&self, job_id: &str) -> Result<()> {
+        if self.fail_job.as_deref() == Some(job_id) {
             return Err(Error::unavailable("simulated store outage (test)"));
         }
-        let read = self.inner.job_and_agent(job_id, agent_id).await;
+        Ok(())
+    }
+
+    async fn after_job_and_agent(&self, _job_id: &str) {
         if let Some(barrier) = &self.barrier {
             barrier.wait().await;
         }
-        read
-    }
-    async fn list_jobs(
-        &self,
-        workspace_id: &WorkspaceId,
-        status: Option<JobStatus>,
-        limit: usize,
-        after: Option<&str>,
-    ) -> Result<Page<JobRecord>> {
-        self.inner
-            .list_jobs(workspace_id, status, limit, after)
-            .await
-    }
-    async fn get_proposal(&self, proposal_id: &str) -> Result<Option<ProposalRecord>> {
-        self.inner.get_proposal(proposal_id).await
-    }
-    async fn list_proposals(
-        &self,
-        status: ProposalStatus,
-        limit: usize,
-        after: Option<&str>,
-    ) -> Result<Page<ProposalRecord>> {
-        self.inner.list_proposals(status, limit, after).await
-    }
-}
-
-#[async_trait]
-impl AuditStore for Hooked {
-    async fn audit_by_actor(&self, actor: &str, limit: usize) -> Result<Vec<AuditEvent>> {
-        self.inner.audit_by_actor(actor, limit).await
-    }
-    async fn query_audit(&self, query: &warden::store::AuditQuery) -> Result<Vec<AuditEvent>> {
-        self.inner.query_audit(query).await
-    }
-}
-
-#[async_trait]
-impl Transactions for Hooked {
-    async fn transact(&self, writes: Vec<Write>) -> Result<()> {
-        self.inner.transact(writes).await
     }
 }
 
@@ -192,13 +86,6 @@ fn cli() -> Origin {
     }
 }
 
-fn alice() -> Caller {
-    Caller::User {
-        user_id: "alice".into(),
-        roles: vec![Role::User],
-    }
-}
-
 fn approver() -> Caller {
     Caller::User {
         user_id: "bob".into(),
@@ -212,15 +99,9 @@ fn agent_id() -> AgentId {
 
 /// A fully priced order: 10 x 1200 + 3 x 450 = 12_000 + 1_350 = 13_350 cents.
 fn purchase_order() -> Value {
-    json!({
-        "po_number": "PO-1",
-        "vendor": "vendor-a",
-        "currency": "USD",
-        "lines": [
-            {"sku": "SKU-1", "quantity": 10, "unit_price_cents": 1200},
-            {"sku": "SKU-2", "quantity": 3, "unit_price_cents": 450},
-        ],
-    })
+    json!({"po_number": "PO-1", "vendor": "vendor-a", "currency": "USD",
+           "lines": [{"sku": "SKU-1", "quantity": 10, "unit_price_cents": 1200},
+                     {"sku": "SKU-2", "quantity": 3, "unit_price_cents": 450}]})
 }
 
 /// One need of 10 x A bought from "dear" at 500; "cheap" quotes 300:
@@ -238,46 +119,13 @@ fn comparison() -> Value {
 impl World {
     /// The workspace and the purchasing agent at `maturity`, enabled.
     async fn agent(&self, maturity: Maturity) {
-        add_workspace(
-            &self.w.agents,
-            cli(),
-            WorkspaceId::parse(WORKSPACE).unwrap(),
-            "Acme",
-        )
-        .await
-        .unwrap();
-        register_agent(
-            &self.w.agents,
-            cli(),
-            NewAgent {
-                agent_id: agent_id(),
-                agent_type: AgentType::Purchasing,
-                maturity,
-                workspaces: vec![WorkspaceId::parse(WORKSPACE).unwrap()],
-                enabled: true,
-            },
-        )
-        .await
-        .unwrap();
+        add_workspace(&self.w.agents, cli(), WORKSPACE, "Acme").await;
+        let agent = new_agent(AGENT, AgentType::Purchasing, maturity, WORKSPACE);
+        register_agent(&self.w.agents, cli(), agent).await.unwrap();
     }
 
     async fn submit(&self, action: &str, input: Value) -> Accepted {
-        let body = json!({"workspace_id": WORKSPACE, "action": action, "input": input});
-        submit(
-            &self.w.agents,
-            cli(),
-            &alice(),
-            AGENT,
-            RunRequest {
-                workspace_id: WORKSPACE.into(),
-                action: action.into(),
-                input,
-            },
-            &body,
-            None,
-        )
-        .await
-        .unwrap()
+        submit_as_alice(&self.w.agents, AGENT, action, input).await
     }
 
     /// The jobs-queue message of `job_id`, as the run handler sent it.
@@ -321,14 +169,48 @@ impl World {
             .collect()
     }
 
+    /// The worker's one audit event about `job_id` (there must be exactly
+    /// one).
+    async fn worker_event(&self, job_id: &str) -> AuditEvent {
+        let events = self.worker_events(job_id).await;
+        assert_eq!(events.len(), 1, "{events:?}");
+        events.into_iter().next().unwrap()
+    }
+
+    /// `job_id`'s record, which must have ended `FAILED`.
+    async fn failed_job(&self, job_id: &str) -> JobRecord {
+        let stored = self.job(job_id).await;
+        assert_eq!(stored.status, JobStatus::Failed, "{stored:?}");
+        stored
+    }
+
+    /// Delivers `job_id`'s message, which the run-time governance check
+    /// must block: the job fails unrun with `error`, and the worker's one
+    /// audit event about it, returned, says it was blocked.
+    async fn deliver_blocked(&self, job_id: &str, error: &str) -> AuditEvent {
+        let processed = self.deliver("m-1", job_id, Source::Jobs).await.unwrap();
+        assert_eq!(processed, Processed::Blocked);
+        let stored = self.failed_job(job_id).await;
+        assert_eq!(stored.error.as_deref(), Some(error));
+        assert_eq!(stored.result, None);
+        let event = self.worker_event(job_id).await;
+        assert_eq!(event.event_type, EventType::AgentRunBlocked);
+        event
+    }
+
+    /// An AUTONOMOUS agent's purchase order that a worker took under a
+    /// lease a minute long: the job, and when its lease ends.
+    async fn order_under_a_live_lease(&self) -> (Accepted, i64) {
+        self.agent(Maturity::Autonomous).await;
+        let job = self.submit("submit_purchase_order", purchase_order()).await;
+        let lease_until = self.w.clock.now_millis() + 60_000;
+        self.start_by_hand(&job.job_id, lease_until).await;
+        (job, lease_until)
+    }
+
     /// A worker state like the world's over another store.
     fn worker_over(&self, store: Arc<dyn WorkerStore>) -> WorkerState {
-        WorkerState::new(
-            warden::testing::config(),
-            store,
-            self.outbound.clone(),
-            self.w.clock.clone(),
-        )
+        worker_state(store, self.outbound.clone(), self.w.clock.clone())
     }
 
     /// Moves `job_id` from `PENDING` to `RUNNING` under a lease until
@@ -356,32 +238,9 @@ fn sqs_event(records: &[(&str, &str, &str)]) -> SqsEvent {
     let mut event = SqsEvent::default();
     event.records = records
         .iter()
-        .map(|(id, body, arn)| {
-            let mut m = SqsMessage::default();
-            m.message_id = Some((*id).to_owned());
-            m.body = Some((*body).to_owned());
-            m.event_source_arn = Some((*arn).to_owned());
-            m.event_source = Some("aws:sqs".into());
-            m
-        })
+        .map(|(id, body, arn)| sqs_record(id, body, arn))
         .collect();
     event
-}
-
-/// An invocation context with 30 s left on `clock`.
-fn context(clock: &dyn Clock) -> Context {
-    let mut context = Context::default();
-    context.request_id = ulid::Ulid::new().to_string();
-    context.deadline = u64::try_from(clock.now_millis() + 30_000).unwrap();
-    context
-}
-
-fn failed_ids(response: &SqsBatchResponse) -> Vec<String> {
-    response
-        .batch_item_failures
-        .iter()
-        .map(|f| f.item_identifier.clone())
-        .collect()
 }
 
 // ---------------------------------------------------------------------------
@@ -419,9 +278,11 @@ async fn two_workers_racing_on_one_job_run_it_once(h: World) {
     h.agent(Maturity::Autonomous).await;
     let job = h.submit("submit_purchase_order", purchase_order()).await;
     // Both workers read the job PENDING before either tries to move it.
-    let mut hooked = Hooked::over(h.w.worker.store.clone());
-    hooked.barrier = Some(tokio::sync::Barrier::new(2));
-    let worker = h.worker_over(Arc::new(hooked));
+    let reads = JobReads {
+        barrier: Some(tokio::sync::Barrier::new(2)),
+        ..JobReads::default()
+    };
+    let worker = h.worker_over(Arc::new(Intercepted::new(h.w.worker.store.clone(), reads)));
     let body = h.message(&job.job_id);
     let deadline = h.deadline();
 
@@ -451,16 +312,14 @@ async fn a_job_whose_worker_died_mid_run_fails_interrupted_and_never_runs_again(
 
     let processed = h.deliver("m-2", &job.job_id, Source::Jobs).await.unwrap();
     assert_eq!(processed, Processed::Interrupted);
-    let stored = h.job(&job.job_id).await;
-    assert_eq!(stored.status, JobStatus::Failed);
+    let stored = h.failed_job(&job.job_id).await;
     let error = stored.error.unwrap();
     assert!(error.starts_with("interrupted"), "{error}");
     assert_eq!(stored.result, None);
     assert!(h.outbound.accepted().is_empty(), "it never ran again");
-    let events = h.worker_events(&job.job_id).await;
-    assert_eq!(events.len(), 1, "{events:?}");
-    assert_eq!(events[0].event_type, EventType::AgentRunFailed);
-    assert_eq!(events[0].details["reason"], "interrupted");
+    let event = h.worker_event(&job.job_id).await;
+    assert_eq!(event.event_type, EventType::AgentRunFailed);
+    assert_eq!(event.details["reason"], "interrupted");
 
     // Later deliveries leave it FAILED.
     let again = h.deliver("m-2", &job.job_id, Source::Jobs).await.unwrap();
@@ -470,16 +329,13 @@ async fn a_job_whose_worker_died_mid_run_fails_interrupted_and_never_runs_again(
 }
 
 async fn a_running_job_under_a_live_lease_is_retried_later_and_stays_running(h: World) {
-    h.agent(Maturity::Autonomous).await;
-    let job = h.submit("submit_purchase_order", purchase_order()).await;
-    let now = h.w.clock.now_millis();
-    h.start_by_hand(&job.job_id, now + 60_000).await;
+    let (job, lease_until) = h.order_under_a_live_lease().await;
 
     let early = h.deliver("m-1", &job.job_id, Source::Jobs).await;
     assert!(matches!(early, Err(Error::Unavailable { .. })), "{early:?}");
     let stored = h.job(&job.job_id).await;
     assert_eq!(stored.status, JobStatus::Running);
-    assert_eq!(stored.lease_until, Some(now + 60_000));
+    assert_eq!(stored.lease_until, Some(lease_until));
     assert!(h.outbound.accepted().is_empty());
 
     // Once the lease has passed, the same message finds the worker dead.
@@ -498,39 +354,23 @@ async fn disabling_an_agent_after_its_job_was_queued_fails_the_job_unrun(h: Worl
         .await
         .unwrap();
 
-    let processed = h.deliver("m-1", &job.job_id, Source::Jobs).await.unwrap();
-    assert_eq!(processed, Processed::Blocked);
-    let stored = h.job(&job.job_id).await;
-    assert_eq!(stored.status, JobStatus::Failed);
-    assert_eq!(
-        stored.error.as_deref(),
-        Some("agent buyer was disabled before the job ran")
-    );
-    assert_eq!(stored.result, None);
+    let error = "agent buyer was disabled before the job ran";
+    let event = h.deliver_blocked(&job.job_id, error).await;
     assert!(h.outbound.accepted().is_empty(), "it did not run");
-    let events = h.worker_events(&job.job_id).await;
-    assert_eq!(events.len(), 1, "{events:?}");
-    assert_eq!(events[0].event_type, EventType::AgentRunBlocked);
-    assert_eq!(events[0].details["rule"], "agent_disabled");
-    assert_eq!(events[0].details["at"], "run_time");
-    assert_eq!(events[0].subject.as_deref(), Some("agent:buyer"));
+    assert_eq!(event.details["rule"], "agent_disabled");
+    assert_eq!(event.details["at"], "run_time");
+    assert_eq!(event.subject.as_deref(), Some("agent:buyer"));
 }
 
 async fn a_message_naming_another_agent_is_judged_by_the_jobs_own_agent(h: World) {
     h.agent(Maturity::Autonomous).await;
-    register_agent(
-        &h.w.agents,
-        cli(),
-        NewAgent {
-            agent_id: AgentId::parse("decoy").unwrap(),
-            agent_type: AgentType::Purchasing,
-            maturity: Maturity::Autonomous,
-            workspaces: vec![WorkspaceId::parse(WORKSPACE).unwrap()],
-            enabled: true,
-        },
-    )
-    .await
-    .unwrap();
+    let decoy = new_agent(
+        "decoy",
+        AgentType::Purchasing,
+        Maturity::Autonomous,
+        WORKSPACE,
+    );
+    register_agent(&h.w.agents, cli(), decoy).await.unwrap();
     let job = h.submit("submit_purchase_order", purchase_order()).await;
     set_enabled(&h.w.agents, cli(), &agent_id(), false)
         .await
@@ -553,19 +393,9 @@ async fn demoting_a_supervised_agent_to_intern_after_queueing_fails_its_job_unru
         .await
         .unwrap();
 
-    let processed = h.deliver("m-1", &job.job_id, Source::Jobs).await.unwrap();
-    assert_eq!(processed, Processed::Blocked);
-    let stored = h.job(&job.job_id).await;
-    assert_eq!(stored.status, JobStatus::Failed);
-    assert_eq!(
-        stored.error.as_deref(),
-        Some("agent buyer was demoted to INTERN before the job ran")
-    );
-    assert_eq!(stored.result, None);
-    let events = h.worker_events(&job.job_id).await;
-    assert_eq!(events.len(), 1, "{events:?}");
-    assert_eq!(events[0].event_type, EventType::AgentRunBlocked);
-    assert_eq!(events[0].details["rule"], "maturity");
+    let error = "agent buyer was demoted to INTERN before the job ran";
+    let event = h.deliver_blocked(&job.job_id, error).await;
+    assert_eq!(event.details["rule"], "maturity");
 }
 
 async fn an_approved_intern_proposal_still_runs(h: World) {
@@ -606,15 +436,13 @@ async fn a_dead_lettered_message_fails_a_pending_job_and_leaves_a_success_alone(
         .await
         .unwrap();
     assert_eq!(processed, Processed::DeadLettered);
-    let stored = h.job(&pending.job_id).await;
-    assert_eq!(stored.status, JobStatus::Failed);
+    let stored = h.failed_job(&pending.job_id).await;
     let error = stored.error.unwrap();
     assert!(error.starts_with("dead-lettered"), "{error}");
     assert!(h.outbound.accepted().is_empty(), "a dead letter never runs");
-    let events = h.worker_events(&pending.job_id).await;
-    assert_eq!(events.len(), 1, "{events:?}");
-    assert_eq!(events[0].event_type, EventType::AgentRunFailed);
-    assert_eq!(events[0].details["reason"], "dead_lettered");
+    let event = h.worker_event(&pending.job_id).await;
+    assert_eq!(event.event_type, EventType::AgentRunFailed);
+    assert_eq!(event.details["reason"], "dead_lettered");
 
     let done = h.submit("compare_vendors", comparison()).await;
     assert_eq!(
@@ -636,20 +464,14 @@ async fn a_dead_lettered_message_fails_a_pending_job_and_leaves_a_success_alone(
 
 async fn a_business_rule_failure_ends_the_job_failed_naming_the_line(h: World) {
     h.agent(Maturity::Supervised).await;
-    let input = json!({
-        "vendor": "vendor-a",
-        "currency": "USD",
-        "lines": [
-            {"sku": "SKU-1", "quantity": 10, "unit_price_cents": 1200},
-            {"sku": "SKU-9", "quantity": 1},
-        ],
-    });
+    let input = json!({"vendor": "vendor-a", "currency": "USD",
+                       "lines": [{"sku": "SKU-1", "quantity": 10, "unit_price_cents": 1200},
+                                 {"sku": "SKU-9", "quantity": 1}]});
     let job = h.submit("draft_purchase_order", input).await;
     assert_eq!(job.status, JobStatus::Pending, "it passes validation");
     let processed = h.deliver("m-1", &job.job_id, Source::Jobs).await.unwrap();
     assert_eq!(processed, Processed::Ran(JobStatus::Failed));
-    let stored = h.job(&job.job_id).await;
-    assert_eq!(stored.status, JobStatus::Failed);
+    let stored = h.failed_job(&job.job_id).await;
     assert_eq!(
         stored.error.as_deref(),
         Some("lines[1] \"SKU-9\": no price from any source")
@@ -664,8 +486,7 @@ async fn an_outbound_queue_that_refuses_fails_the_job_and_claims_nothing_publish
 
     let processed = h.deliver("m-1", &job.job_id, Source::Jobs).await.unwrap();
     assert_eq!(processed, Processed::Ran(JobStatus::Failed));
-    let stored = h.job(&job.job_id).await;
-    assert_eq!(stored.status, JobStatus::Failed);
+    let stored = h.failed_job(&job.job_id).await;
     let error = stored.error.unwrap();
     assert!(error.contains("outbound queue did not accept"), "{error}");
     assert_eq!(stored.result, None, "no result claims the order went out");
@@ -683,9 +504,11 @@ async fn a_store_that_fails_is_an_error_and_only_that_record_is_redelivered(h: W
     h.agent(Maturity::Autonomous).await;
     let broken = h.submit("compare_vendors", comparison()).await;
     let fine = h.submit("submit_purchase_order", purchase_order()).await;
-    let hooked = Hooked::over(h.w.worker.store.clone());
-    *hooked.fail_job.lock().unwrap() = Some(broken.job_id.clone());
-    let worker = h.worker_over(Arc::new(hooked));
+    let reads = JobReads {
+        fail_job: Some(broken.job_id.clone()),
+        ..JobReads::default()
+    };
+    let worker = h.worker_over(Arc::new(Intercepted::new(h.w.worker.store.clone(), reads)));
 
     let direct = process(
         &worker,
@@ -709,10 +532,12 @@ async fn a_store_that_fails_is_an_error_and_only_that_record_is_redelivered(h: W
         // A message that can never parse is dropped, not redelivered.
         ("m-garbage", "not json", jobs_arn),
     ]);
-    let response =
-        warden_agent_worker::handler(&worker, LambdaEvent::new(event, context(&*h.w.clock)))
-            .await
-            .unwrap();
+    let response = warden_agent_worker::handler(
+        &worker,
+        LambdaEvent::new(event, context(&*h.w.clock, 30_000)),
+    )
+    .await
+    .unwrap();
     assert_eq!(failed_ids(&response), vec!["m-broken".to_owned()]);
     assert_eq!(h.job(&broken.job_id).await.status, JobStatus::Pending);
     assert_eq!(h.job(&fine.job_id).await.status, JobStatus::Success);
@@ -727,22 +552,20 @@ async fn the_handler_treats_records_from_the_dead_letter_queue_as_dead_letters(h
     worker.config.jobs_dlq_arn = Some(dlq_arn.into());
     let body = h.message(&job.job_id);
     let event = sqs_event(&[("m-dead", &body, dlq_arn)]);
-    let response =
-        warden_agent_worker::handler(&worker, LambdaEvent::new(event, context(&*h.w.clock)))
-            .await
-            .unwrap();
+    let response = warden_agent_worker::handler(
+        &worker,
+        LambdaEvent::new(event, context(&*h.w.clock, 30_000)),
+    )
+    .await
+    .unwrap();
     assert!(failed_ids(&response).is_empty());
-    let stored = h.job(&job.job_id).await;
-    assert_eq!(stored.status, JobStatus::Failed);
+    let stored = h.failed_job(&job.job_id).await;
     assert!(stored.error.unwrap().starts_with("dead-lettered"));
     assert!(h.outbound.accepted().is_empty());
 }
 
 async fn a_dead_letter_waits_for_a_live_lease_then_fails_the_job(h: World) {
-    h.agent(Maturity::Autonomous).await;
-    let job = h.submit("submit_purchase_order", purchase_order()).await;
-    let now = h.w.clock.now_millis();
-    h.start_by_hand(&job.job_id, now + 60_000).await;
+    let (job, _) = h.order_under_a_live_lease().await;
     // Its worker may still finish: the dead letter is handled later.
     let early = h.deliver("m-dlq", &job.job_id, Source::DeadLetter).await;
     assert!(matches!(early, Err(Error::Unavailable { .. })), "{early:?}");
@@ -768,8 +591,7 @@ async fn a_result_too_large_to_keep_fails_the_job_saying_so(h: World) {
         .await;
     let ran = h.deliver("m-big", &job.job_id, Source::Jobs).await.unwrap();
     assert_eq!(ran, Processed::Ran(JobStatus::Failed));
-    let stored = h.job(&job.job_id).await;
-    assert_eq!(stored.status, JobStatus::Failed);
+    let stored = h.failed_job(&job.job_id).await;
     assert!(stored.result.is_none());
     let error = stored.error.unwrap();
     assert!(
@@ -809,12 +631,7 @@ async fn a_hung_dynamodb_is_an_error_within_the_guards_and_the_record_is_redeliv
     let store = warden::store::dynamo::DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), "t-");
     let clock = Arc::new(warden::clock::ManualClock::starting_now());
     let outbound = Arc::new(Outbound::default());
-    let worker = WorkerState::new(
-        warden::testing::config(),
-        Arc::new(store),
-        outbound.clone(),
-        clock.clone(),
-    );
+    let worker = worker_state(Arc::new(store), outbound.clone(), clock.clone());
     let body = json!({"job_id": "01J00000000000000000000000", "agent_id": AGENT}).to_string();
 
     let started = Instant::now();
@@ -840,7 +657,7 @@ async fn a_hung_dynamodb_is_an_error_within_the_guards_and_the_record_is_redeliv
     let event = sqs_event(&[("m-1", &body, arn), ("m-garbage", "{", arn)]);
     let response = tokio::time::timeout(
         Duration::from_secs(3),
-        warden_agent_worker::handler(&worker, LambdaEvent::new(event, context(&*clock))),
+        warden_agent_worker::handler(&worker, LambdaEvent::new(event, context(&*clock, 30_000))),
     )
     .await
     .expect("the handler answers within the guards")

@@ -3,9 +3,11 @@
 // Test helpers panic on purpose: a failed step is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::sync::Arc;
 
-use aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
+use common::authorizer_request;
 use lambda_runtime::{Context, LambdaEvent};
 use secrecy::SecretString;
 use serde_json::json;
@@ -19,27 +21,7 @@ use warden::store::memory::MemoryStore;
 use warden::testing;
 
 async fn decide(state: &AuthState, authorization: Option<&str>) -> (bool, serde_json::Value) {
-    let mut headers = serde_json::Map::new();
-    if let Some(value) = authorization {
-        headers.insert("authorization".into(), json!(value));
-    }
-    let payload: ApiGatewayV2CustomAuthorizerV2Request = serde_json::from_value(json!({
-        "version": "2.0",
-        "type": "REQUEST",
-        "routeArn": "arn:aws:execute-api:us-east-1:123456789012:api/$default/GET/example",
-        "identitySource": authorization.map(|a| vec![a]).unwrap_or_default(),
-        "routeKey": "GET /example",
-        "rawPath": "/example",
-        "rawQueryString": "",
-        "headers": headers,
-        "requestContext": {
-            "accountId": "123456789012", "apiId": "api", "domainName": "api.example.com",
-            "domainPrefix": "api", "requestId": "authz-1", "routeKey": "GET /example", "stage": "$default",
-            "time": "23/Nov/2026:05:00:00 +0000", "timeEpoch": 1_795_410_000_000_i64,
-            "http": {"method": "GET", "path": "/example", "protocol": "HTTP/1.1", "sourceIp": "192.0.2.1", "userAgent": "t"}
-        }
-    }))
-    .unwrap();
+    let payload = authorizer_request(authorization, "authz-1");
     let response = warden_authorizer::handler(state, LambdaEvent::new(payload, Context::default()))
         .await
         .unwrap();

@@ -4,11 +4,12 @@
 // Test helpers panic on purpose: a failed step is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::time::{Duration, Instant};
 
-use aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
+use common::authorizer_request;
 use lambda_runtime::{Context, LambdaEvent};
-use serde_json::json;
 use warden::domain::Role;
 use warden::testing::{self, HangingEndpoint};
 
@@ -31,23 +32,7 @@ async fn a_hung_dynamodb_makes_the_authorizer_deny_within_the_guards() {
         .await
         .unwrap();
     let authorization = format!("Bearer {token}");
-    let payload: ApiGatewayV2CustomAuthorizerV2Request = serde_json::from_value(json!({
-        "version": "2.0",
-        "type": "REQUEST",
-        "routeArn": "arn:aws:execute-api:us-east-1:123456789012:api/$default/GET/example",
-        "identitySource": [authorization],
-        "routeKey": "GET /example",
-        "rawPath": "/example",
-        "rawQueryString": "",
-        "headers": {"authorization": authorization},
-        "requestContext": {
-            "accountId": "123456789012", "apiId": "api", "domainName": "api.example.com",
-            "domainPrefix": "api", "requestId": "authz-hang", "routeKey": "GET /example", "stage": "$default",
-            "time": "23/Nov/2026:05:00:00 +0000", "timeEpoch": 1_795_410_000_000_i64,
-            "http": {"method": "GET", "path": "/example", "protocol": "HTTP/1.1", "sourceIp": "192.0.2.1", "userAgent": "t"}
-        }
-    }))
-    .unwrap();
+    let payload = authorizer_request(Some(&authorization), "authz-hang");
 
     let started = Instant::now();
     let response = tokio::time::timeout(

@@ -17,8 +17,8 @@ use warden::audit::{EventType, Severity};
 use warden::auth::login::create_user;
 use warden::clock::{Clock, ManualClock};
 use warden::config::Config;
-use warden::domain::UserRecord;
 use warden::domain::{Role, Username};
+use warden::domain::{SessionRecord, UserRecord};
 use warden::http::RequestContext;
 use warden::state::AuthState;
 use warden::store::memory::MemoryStore;
@@ -39,9 +39,14 @@ struct Reply {
 
 impl Harness {
     fn new(store: Arc<dyn AuthStore>) -> Self {
+        Self::with_config(testing::config(), store)
+    }
+
+    /// A harness over `store` with `config` and a manual clock.
+    fn with_config(config: Config, store: Arc<dyn AuthStore>) -> Self {
         let clock = Arc::new(ManualClock::starting_now());
         Self {
-            state: testing::state(store, clock.clone()),
+            state: testing::state_with(config, store, clock.clone()),
             clock,
             next_ip: AtomicU32::new(1),
         }
@@ -105,6 +110,27 @@ impl Harness {
         self.login_from(username, password, &ip).await
     }
 
+    /// Asserts that a login of `username` with `password` from a fresh IP
+    /// answers `status`.
+    async fn assert_login(&self, username: &str, password: &str, status: StatusCode) {
+        let ip = self.fresh_ip();
+        self.assert_login_from(username, password, &ip, status)
+            .await;
+    }
+
+    /// Asserts that a login of `username` with `password` from `ip`
+    /// answers `status`.
+    async fn assert_login_from(
+        &self,
+        username: &str,
+        password: &str,
+        ip: &str,
+        status: StatusCode,
+    ) {
+        let reply = self.login_from(username, password, ip).await;
+        assert_eq!(reply.status, status, "{username} from {ip}: {}", reply.body);
+    }
+
     async fn refresh(&self, refresh_token: &Value) -> Reply {
         let ip = self.fresh_ip();
         self.call_raw(
@@ -115,15 +141,47 @@ impl Harness {
         .await
     }
 
-    async fn events(&self, actor: &str) -> Vec<(EventType, Severity)> {
-        self.state
+    /// Asserts that a refresh with `refresh_token` answers `status`.
+    async fn assert_refresh(&self, refresh_token: &Value, status: StatusCode) {
+        let reply = self.refresh(refresh_token).await;
+        assert_eq!(reply.status, status, "{refresh_token}: {}", reply.body);
+    }
+
+    /// The stored user `name`, if any.
+    async fn user(&self, name: &str) -> Option<UserRecord> {
+        let username = Username::parse(name).unwrap();
+        self.state.store.get_user(&username).await.unwrap()
+    }
+
+    /// Stores `user` as it is, past the account rules (a disabled user, a
+    /// legacy hash).
+    async fn insert_user(&self, user: UserRecord) {
+        let write = Write::Auth(AuthWrite::CreateUser(user));
+        self.state.store.transact(vec![write]).await.unwrap();
+    }
+
+    /// The live sessions of `user_id` now.
+    async fn sessions(&self, user_id: &str) -> Vec<SessionRecord> {
+        let now = self.clock.now_secs();
+        self.state.store.list_sessions(user_id, now).await.unwrap()
+    }
+
+    /// Asserts that `actor` caused an audit event of `event_type` at
+    /// `severity` (among its newest hundred).
+    async fn assert_audited(&self, actor: &str, event_type: EventType, severity: Severity) {
+        let events: Vec<(EventType, Severity)> = self
+            .state
             .store
             .audit_by_actor(actor, 100)
             .await
             .unwrap()
             .into_iter()
             .map(|e| (e.event_type, e.severity))
-            .collect()
+            .collect();
+        assert!(
+            events.contains(&(event_type, severity)),
+            "{actor}: {events:?}"
+        );
     }
 }
 
@@ -165,18 +223,10 @@ async fn a_login_returns_a_token_pair_that_the_shared_verifier_accepts() {
     assert_eq!(claims.sub, user_id);
     assert_eq!(claims.roles, vec![Role::Admin]);
     assert_eq!(Some(claims.sid.as_str()), b["session_id"].as_str());
-    let sessions = h
-        .state
-        .store
-        .list_sessions(&user_id, h.clock.now_secs())
-        .await
-        .unwrap();
+    let sessions = h.sessions(&user_id).await;
     assert_eq!(sessions.len(), 1);
-    assert!(
-        h.events(&user_id)
-            .await
-            .contains(&(EventType::LoginSuccess, Severity::Info))
-    );
+    h.assert_audited(&user_id, EventType::LoginSuccess, Severity::Info)
+        .await;
 }
 
 #[tokio::test]
@@ -199,11 +249,7 @@ async fn wrong_password_unknown_user_and_disabled_user_get_the_same_401() {
         generation: 0,
         created_at: 0,
     };
-    h.state
-        .store
-        .transact(vec![Write::Auth(AuthWrite::CreateUser(disabled))])
-        .await
-        .unwrap();
+    h.insert_user(disabled).await;
 
     let wrong = h.login("alice", "wrong password").await;
     let unknown = h.login("nobody", "right password").await;
@@ -218,11 +264,8 @@ async fn wrong_password_unknown_user_and_disabled_user_get_the_same_401() {
         without_request_id(unknown.body)
     );
     assert_eq!(without_request_id(wrong.body), without_request_id(off.body));
-    assert!(
-        h.events("dora-id")
-            .await
-            .contains(&(EventType::LoginFailed, Severity::Warning))
-    );
+    h.assert_audited("dora-id", EventType::LoginFailed, Severity::Warning)
+        .await;
 }
 
 #[tokio::test]
@@ -267,24 +310,13 @@ async fn the_sixth_login_from_one_ip_within_a_minute_is_429_with_retry_after() {
     assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
     let wait = retry_after(&limited);
     assert!((1..=12).contains(&wait), "Retry-After {wait}");
-    assert_eq!(
-        h.login_from("alice", "right password", "203.0.113.51")
-            .await
-            .status,
-        StatusCode::OK
-    );
-    assert!(
-        h.events("anonymous")
-            .await
-            .contains(&(EventType::LoginRateLimited, Severity::Warning))
-    );
+    h.assert_login_from("alice", "right password", "203.0.113.51", StatusCode::OK)
+        .await;
+    h.assert_audited("anonymous", EventType::LoginRateLimited, Severity::Warning)
+        .await;
     h.clock.advance_secs(wait as f64);
-    assert_eq!(
-        h.login_from("alice", "right password", "203.0.113.50")
-            .await
-            .status,
-        StatusCode::OK
-    );
+    h.assert_login_from("alice", "right password", "203.0.113.50", StatusCode::OK)
+        .await;
 }
 
 #[tokio::test]
@@ -307,12 +339,7 @@ async fn with_every_hashing_slot_busy_a_login_is_503_with_retry_after_and_change
     );
     let (config, findings) = load("1");
     assert!(!findings.has_errors(), "{findings:?}");
-    let clock = Arc::new(ManualClock::starting_now());
-    let h = Harness {
-        state: testing::state_with(config.unwrap(), Arc::new(MemoryStore::new()), clock.clone()),
-        clock,
-        next_ip: AtomicU32::new(1),
-    };
+    let h = Harness::with_config(config.unwrap(), Arc::new(MemoryStore::new()));
     h.add_user("alice", "right password", &[]).await;
 
     let busy = h.state.passwords.occupy_every_slot();
@@ -338,24 +365,14 @@ async fn with_every_hashing_slot_busy_a_login_is_503_with_retry_after_and_change
             reply.body
         );
     }
-    let alice = h
-        .state
-        .store
-        .get_user(&Username::parse("alice").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let alice = h.user("alice").await.unwrap();
     assert_eq!(alice.failed_logins, 0, "a refused login is not a failure");
 
     drop(busy);
-    assert_eq!(
-        h.login("alice", "right password").await.status,
-        StatusCode::OK
-    );
-    assert_eq!(
-        h.login("nobody", "any password").await.status,
-        StatusCode::UNAUTHORIZED
-    );
+    h.assert_login("alice", "right password", StatusCode::OK)
+        .await;
+    h.assert_login("nobody", "any password", StatusCode::UNAUTHORIZED)
+        .await;
 }
 
 #[tokio::test]
@@ -363,10 +380,8 @@ async fn after_five_failures_an_account_waits_doubling_up_to_900_seconds_and_a_s
     let h = Harness::memory();
     h.add_user("alice", "right password", &[]).await;
     for _ in 0..5 {
-        assert_eq!(
-            h.login("alice", "wrong").await.status,
-            StatusCode::UNAUTHORIZED
-        );
+        h.assert_login("alice", "wrong", StatusCode::UNAUTHORIZED)
+            .await;
     }
     // Even the right password waits: the account is backing off.
     let limited = h.login("alice", "right password").await;
@@ -375,10 +390,8 @@ async fn after_five_failures_an_account_waits_doubling_up_to_900_seconds_and_a_s
     let mut expected = 1;
     for failures in 6..=16 {
         h.clock.advance_secs(expected as f64);
-        assert_eq!(
-            h.login("alice", "wrong").await.status,
-            StatusCode::UNAUTHORIZED
-        );
+        h.assert_login("alice", "wrong", StatusCode::UNAUTHORIZED)
+            .await;
         expected = (1_u64 << (failures - 5)).min(900);
         let limited = h.login("alice", "wrong").await;
         assert_eq!(
@@ -390,29 +403,14 @@ async fn after_five_failures_an_account_waits_doubling_up_to_900_seconds_and_a_s
     }
     assert_eq!(expected, 900, "the wait is capped");
     h.clock.advance_secs(900.0);
-    assert_eq!(
-        h.login("alice", "right password").await.status,
-        StatusCode::OK
-    );
-    assert_eq!(
-        h.state
-            .store
-            .get_user(&Username::parse("alice").unwrap())
-            .await
-            .unwrap()
-            .unwrap()
-            .failed_logins,
-        0
-    );
-    assert_eq!(
-        h.login("alice", "wrong").await.status,
-        StatusCode::UNAUTHORIZED,
-        "counting starts again"
-    );
-    assert_eq!(
-        h.login("alice", "right password").await.status,
-        StatusCode::OK
-    );
+    h.assert_login("alice", "right password", StatusCode::OK)
+        .await;
+    assert_eq!(h.user("alice").await.unwrap().failed_logins, 0);
+    // Counting starts again.
+    h.assert_login("alice", "wrong", StatusCode::UNAUTHORIZED)
+        .await;
+    h.assert_login("alice", "right password", StatusCode::OK)
+        .await;
 }
 
 #[tokio::test]
@@ -429,35 +427,18 @@ async fn a_legacy_bcrypt_hash_logs_in_and_is_stored_as_argon2id_afterwards() {
         generation: 0,
         created_at: 0,
     };
-    h.state
-        .store
-        .transact(vec![Write::Auth(AuthWrite::CreateUser(legacy))])
-        .await
-        .unwrap();
-    assert_eq!(
-        h.login("old", "legacy password").await.status,
-        StatusCode::OK
-    );
-    let stored = h
-        .state
-        .store
-        .get_user(&Username::parse("old").unwrap())
-        .await
-        .unwrap()
-        .unwrap()
-        .password_hash;
+    h.insert_user(legacy).await;
+    h.assert_login("old", "legacy password", StatusCode::OK)
+        .await;
+    let stored = h.user("old").await.unwrap().password_hash;
     assert!(
         stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
         "{stored}"
     );
-    assert_eq!(
-        h.login("old", "legacy password").await.status,
-        StatusCode::OK
-    );
-    assert_eq!(
-        h.login("old", "wrong").await.status,
-        StatusCode::UNAUTHORIZED
-    );
+    h.assert_login("old", "legacy password", StatusCode::OK)
+        .await;
+    h.assert_login("old", "wrong", StatusCode::UNAUTHORIZED)
+        .await;
 }
 
 #[tokio::test]
@@ -482,33 +463,19 @@ async fn a_refresh_rotates_the_pair_and_reusing_the_old_token_kills_the_session(
     let reuse = h.refresh(&first["refresh_token"]).await;
     assert_eq!(reuse.status, StatusCode::UNAUTHORIZED);
     // The reuse revoked the whole session: the newest pair is dead too.
-    assert_eq!(
-        h.refresh(&second["refresh_token"]).await.status,
-        StatusCode::UNAUTHORIZED
-    );
+    h.assert_refresh(&second["refresh_token"], StatusCode::UNAUTHORIZED)
+        .await;
     for token in [&first["access_token"], &second["access_token"]] {
         let refused = h.state.bearer().token(token.as_str().unwrap()).await;
         assert!(matches!(refused, Err(Error::Unauthorized)));
     }
-    assert!(
-        h.state
-            .store
-            .list_sessions(&user_id, h.clock.now_secs())
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert!(
-        h.events(&user_id)
-            .await
-            .contains(&(EventType::RefreshTokenReused, Severity::Critical))
-    );
+    assert!(h.sessions(&user_id).await.is_empty());
+    h.assert_audited(&user_id, EventType::RefreshTokenReused, Severity::Critical)
+        .await;
     // Other sessions of the same user are untouched.
     let other = h.login("alice", "right password").await.body;
-    assert_eq!(
-        h.refresh(&other["refresh_token"]).await.status,
-        StatusCode::OK
-    );
+    h.assert_refresh(&other["refresh_token"], StatusCode::OK)
+        .await;
 }
 
 #[tokio::test]
@@ -520,23 +487,15 @@ async fn unknown_malformed_and_expired_refresh_tokens_are_401() {
     let (ids, _) = token.rsplit_once('.').unwrap();
     let forged = format!("{ids}.{}", "A".repeat(43));
     for bad in [json!("garbage"), json!(""), json!(forged)] {
-        assert_eq!(
-            h.refresh(&bad).await.status,
-            StatusCode::UNAUTHORIZED,
-            "{bad}"
-        );
+        h.assert_refresh(&bad, StatusCode::UNAUTHORIZED).await;
     }
     // A guess at the secret does not kill the real session.
-    assert_eq!(
-        h.refresh(&pair["refresh_token"]).await.status,
-        StatusCode::OK
-    );
+    h.assert_refresh(&pair["refresh_token"], StatusCode::OK)
+        .await;
     let next = h.login("alice", "right password").await.body;
     h.clock.advance_secs(30.0 * 86_400.0 + 1.0);
-    assert_eq!(
-        h.refresh(&next["refresh_token"]).await.status,
-        StatusCode::UNAUTHORIZED
-    );
+    h.assert_refresh(&next["refresh_token"], StatusCode::UNAUTHORIZED)
+        .await;
 }
 
 #[tokio::test]
@@ -638,59 +597,25 @@ async fn a_failed_audit_write_fails_the_login_with_503_and_leaves_no_session() {
         !detail.contains("simulated") && !detail.contains("audit"),
         "{detail}"
     );
-    assert!(
-        h.state
-            .store
-            .list_sessions(&user_id, h.clock.now_secs())
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(h.sessions(&user_id).await.is_empty());
     // A wrong password cannot be counted without its audit record either.
-    assert_eq!(
-        h.login("alice", "wrong").await.status,
-        StatusCode::SERVICE_UNAVAILABLE
-    );
-    assert_eq!(
-        h.state
-            .store
-            .get_user(&Username::parse("alice").unwrap())
-            .await
-            .unwrap()
-            .unwrap()
-            .failed_logins,
-        0
-    );
+    h.assert_login("alice", "wrong", StatusCode::SERVICE_UNAVAILABLE)
+        .await;
+    assert_eq!(h.user("alice").await.unwrap().failed_logins, 0);
     store.simulate_audit_outage(false);
-    assert_eq!(
-        h.login("alice", "right password").await.status,
-        StatusCode::OK
-    );
-    assert_eq!(
-        h.state
-            .store
-            .list_sessions(&user_id, h.clock.now_secs())
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    h.assert_login("alice", "right password", StatusCode::OK)
+        .await;
+    assert_eq!(h.sessions(&user_id).await.len(), 1);
 }
 
 #[tokio::test]
 async fn on_dynamodb_a_login_whose_audit_table_is_gone_writes_nothing() {
-    let Some((store, prefix)) = testing::dynamo_store().await else {
+    let Some((store, client, prefix)) = testing::dynamo_store_and_client().await else {
         return;
     };
-    let client = store.client().clone();
-    let h = Harness::new(Arc::new(store));
+    let h = Harness::new(store);
     let user_id = h.add_user("alice", "right password", &[]).await;
-    client
-        .delete_table()
-        .table_name(format!("{prefix}audit-log"))
-        .send()
-        .await
-        .unwrap();
+    testing::delete_table(&client, &format!("{prefix}audit-log")).await;
     let reply = h.login("alice", "right password").await;
     assert_eq!(
         reply.status,
@@ -698,14 +623,7 @@ async fn on_dynamodb_a_login_whose_audit_table_is_gone_writes_nothing() {
         "{}",
         reply.body
     );
-    assert!(
-        h.state
-            .store
-            .list_sessions(&user_id, h.clock.now_secs())
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(h.sessions(&user_id).await.is_empty());
 }
 
 #[tokio::test]
@@ -721,24 +639,17 @@ async fn on_dynamodb_login_refresh_and_reuse_detection_work_end_to_end() {
     assert_eq!(first.status, StatusCode::OK, "{}", first.body);
     let second = h.refresh(&first.body["refresh_token"]).await;
     assert_eq!(second.status, StatusCode::OK, "{}", second.body);
-    assert_eq!(
-        h.refresh(&first.body["refresh_token"]).await.status,
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        h.refresh(&second.body["refresh_token"]).await.status,
-        StatusCode::UNAUTHORIZED
-    );
+    h.assert_refresh(&first.body["refresh_token"], StatusCode::UNAUTHORIZED)
+        .await;
+    h.assert_refresh(&second.body["refresh_token"], StatusCode::UNAUTHORIZED)
+        .await;
     let token = second.body["access_token"].as_str().unwrap();
     assert!(matches!(
         h.state.bearer().token(token).await,
         Err(Error::Unauthorized)
     ));
-    assert!(
-        h.events(&user_id)
-            .await
-            .contains(&(EventType::RefreshTokenReused, Severity::Critical))
-    );
+    h.assert_audited(&user_id, EventType::RefreshTokenReused, Severity::Critical)
+        .await;
 }
 
 #[tokio::test]
@@ -811,14 +722,7 @@ async fn an_unknown_username_backs_off_exactly_like_an_account(h: Harness) {
             (StatusCode::UNAUTHORIZED, 0),
         ]
     );
-    assert!(
-        h.state
-            .store
-            .get_user(&Username::parse("ghost").unwrap())
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(h.user("ghost").await.is_none());
 }
 
 /// The body rules of every JSON endpoint: invalid UTF-8 anywhere is `400`,

@@ -6,45 +6,29 @@
 
 use std::time::Duration;
 
-use http::StatusCode;
-use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
-use lambda_http::request::RequestContext as LambdaContext;
-use lambda_http::{Body, Request, RequestExt};
+use lambda_http::{Body, Response};
 use serde_json::json;
 use warden::aws::Guards;
 use warden::state::AuthState;
-use warden::testing::{self, HangingEndpoint, TimedReply};
+use warden::testing;
 
 /// Far above the short guards' 800 ms, far below a hang.
 const BOUND: Duration = Duration::from_secs(3);
 
-fn login_request() -> Request {
-    let mut context = ApiGatewayV2httpRequestContext::default();
-    context.request_id = Some(ulid::Ulid::new().to_string());
-    context.http.source_ip = Some("198.51.100.7".into());
-    http::Request::builder()
-        .method("POST")
-        .uri("/auth/login")
-        .header("content-type", "application/json")
-        .body(Body::from(
-            json!({"username": "alice", "password": "alice password"}).to_string(),
-        ))
-        .unwrap()
-        .with_request_context(LambdaContext::ApiGatewayV2(context))
-}
+const WHAT: &str = "POST /auth/login";
 
-/// Calls the handler, failing the test (instead of hanging it) past `bound`.
-async fn login(state: &AuthState, bound: Duration) -> TimedReply {
-    let call = warden_login::handler(state, login_request());
-    testing::answer_within("POST /auth/login", bound, call).await
+/// Alice's login, from a client at 198.51.100.7.
+async fn login(state: &AuthState) -> Result<Response<Body>, lambda_http::Error> {
+    let body = json!({"username": "alice", "password": "alice password"}).to_string();
+    let headers = [("content-type", "application/json")];
+    let request = testing::api_request("POST", "/auth/login", &headers, body, "198.51.100.7");
+    warden_login::handler(state, request).await
 }
 
 #[tokio::test]
 async fn a_hung_dynamodb_makes_login_a_503_within_the_guards() {
-    let endpoint = HangingEndpoint::start();
-    let state = testing::aws_state(endpoint.url(), testing::SHORT_GUARDS).await;
-
-    let reply = login(&state, BOUND).await;
+    let (reply, endpoint) =
+        testing::on_a_hung_dynamodb(WHAT, testing::SHORT_GUARDS, BOUND, login).await;
     testing::assert_unavailable_within(&reply, BOUND, &endpoint);
 }
 
@@ -53,16 +37,8 @@ async fn a_hung_dynamodb_makes_login_a_503_within_the_guards() {
 #[tokio::test]
 #[ignore = "a measurement, not a check: takes the default operation timeout"]
 async fn measure_login_against_a_hung_dynamodb_with_the_default_guards() {
-    let endpoint = HangingEndpoint::start();
-    let state = testing::aws_state(endpoint.url(), Guards::default()).await;
-    let bound = Guards::default().request_worst_case() + Duration::from_secs(1);
-    let TimedReply {
-        status, elapsed, ..
-    } = login(&state, bound).await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    println!(
-        "POST /auth/login, default guards {}: {status} after {elapsed:?} ({} connections)",
-        serde_json::to_string(&Guards::default()).unwrap(),
-        endpoint.connections()
-    );
+    let bound = testing::default_guards_bound();
+    let (reply, endpoint) =
+        testing::on_a_hung_dynamodb(WHAT, Guards::default(), bound, login).await;
+    testing::report_measurement(WHAT, &reply, &endpoint);
 }

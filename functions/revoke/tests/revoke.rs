@@ -37,6 +37,14 @@ fn ctx() -> RequestContext {
     ))
 }
 
+/// What a client sends to log `name` in with `password`.
+fn login_request(name: &str, password: &str) -> LoginRequest {
+    LoginRequest {
+        username: name.into(),
+        password: SecretString::from(password.to_owned()),
+    }
+}
+
 fn rand_ip() -> u32 {
     ulid::Ulid::new().random() as u32
 }
@@ -63,12 +71,16 @@ impl Harness {
         .user_id
     }
 
+    /// A login of `name` with its password (`"{name} password"`).
     async fn login(&self, name: &str) -> TokenPair {
-        let request = LoginRequest {
-            username: name.into(),
-            password: SecretString::from(format!("{name} password")),
-        };
-        login::login(&self.state, &ctx(), request).await.unwrap()
+        self.login_with(name, &format!("{name} password"))
+            .await
+            .unwrap()
+    }
+
+    /// A login of `name` with `password`.
+    async fn login_with(&self, name: &str, password: &str) -> Result<TokenPair, Error> {
+        login::login(&self.state, &ctx(), login_request(name, password)).await
     }
 
     async fn refresh(&self, pair: &TokenPair) -> Result<TokenPair, Error> {
@@ -113,6 +125,37 @@ impl Harness {
         (status, testing::json_body(&response))
     }
 
+    /// `POST /auth/revoke` of `token`, as `caller`.
+    async fn revoke(&self, caller: &TokenPair, token: &str) -> (StatusCode, Value) {
+        let body = json!({"token": token});
+        self.call(
+            "POST",
+            "/auth/revoke",
+            Some(&caller.access_token),
+            Some(body),
+        )
+        .await
+    }
+
+    /// `POST /auth/revoke-all` with `body`, as `caller`.
+    async fn revoke_all(&self, caller: &TokenPair, body: Value) -> (StatusCode, Value) {
+        let token = Some(caller.access_token.as_str());
+        self.call("POST", "/auth/revoke-all", token, Some(body))
+            .await
+    }
+
+    /// `GET /auth/sessions` with the access token `token`.
+    async fn sessions(&self, token: &str) -> (StatusCode, Value) {
+        self.call("GET", "/auth/sessions", Some(token), None).await
+    }
+
+    /// `DELETE /auth/sessions/{session_id}`, as `caller`.
+    async fn delete_session(&self, caller: &TokenPair, session_id: &str) -> (StatusCode, Value) {
+        let path = format!("/auth/sessions/{session_id}");
+        self.call("DELETE", &path, Some(&caller.access_token), None)
+            .await
+    }
+
     async fn audit_types(&self, actor: &str) -> Vec<(EventType, Value)> {
         self.state
             .store
@@ -133,24 +176,10 @@ async fn after_revoke_all_every_token_is_refused_at_once_and_a_new_login_works(h
         h.login("alice").await,
     ];
     // One session is already revoked: it does not count as live.
-    let (status, _) = h
-        .call(
-            "DELETE",
-            &format!("/auth/sessions/{}", pairs[2].session_id),
-            Some(&pairs[0].access_token),
-            None,
-        )
-        .await;
+    let (status, _) = h.delete_session(&pairs[0], &pairs[2].session_id).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
 
-    let (status, body) = h
-        .call(
-            "POST",
-            "/auth/revoke-all",
-            Some(&pairs[0].access_token),
-            Some(json!({})),
-        )
-        .await;
+    let (status, body) = h.revoke_all(&pairs[0], json!({})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body, json!({"revoked_count": 2, "generation": 1}));
 
@@ -163,17 +192,13 @@ async fn after_revoke_all_every_token_is_refused_at_once_and_a_new_login_works(h
             matches!(h.refresh(pair).await, Err(Error::Unauthorized)),
             "refresh token survived"
         );
-        let (status, _) = h
-            .call("GET", "/auth/sessions", Some(&pair.access_token), None)
-            .await;
+        let (status, _) = h.sessions(&pair.access_token).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
     let fresh = h.login("alice").await;
     let claims = h.claims(&fresh).await;
     assert_eq!(claims.r#gen, 1);
-    let (status, body) = h
-        .call("GET", "/auth/sessions", Some(&fresh.access_token), None)
-        .await;
+    let (status, body) = h.sessions(&fresh.access_token).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["sessions"].as_array().unwrap().len(), 1);
     assert!(h.refresh(&fresh).await.is_ok());
@@ -189,14 +214,7 @@ async fn revoking_a_refresh_token_kills_its_session_and_no_other(h: Harness) {
     h.user("alice", &[]).await;
     let a = h.login("alice").await;
     let b = h.login("alice").await;
-    let (status, body) = h
-        .call(
-            "POST",
-            "/auth/revoke",
-            Some(&b.access_token),
-            Some(json!({"token": a.refresh_token})),
-        )
-        .await;
+    let (status, body) = h.revoke(&b, &a.refresh_token).await;
     assert_eq!((status, body), (StatusCode::OK, json!({"revoked": 1})));
     assert!(!h.accepted(&a.access_token).await);
     assert!(matches!(h.refresh(&a).await, Err(Error::Unauthorized)));
@@ -204,14 +222,7 @@ async fn revoking_a_refresh_token_kills_its_session_and_no_other(h: Harness) {
         h.accepted(&b.access_token).await,
         "the other session lives on"
     );
-    let (_, body) = h
-        .call(
-            "POST",
-            "/auth/revoke",
-            Some(&b.access_token),
-            Some(json!({"token": a.refresh_token})),
-        )
-        .await;
+    let (_, body) = h.revoke(&b, &a.refresh_token).await;
     assert_eq!(body, json!({"revoked": 0}), "already invalid");
 }
 
@@ -222,14 +233,7 @@ async fn revoking_an_access_token_kills_that_token_only(h: Harness) {
     // Accepted once, so the codec has it among its verified tokens: the
     // revocation must still win on the next request.
     assert!(h.accepted(&first.access_token).await);
-    let (status, body) = h
-        .call(
-            "POST",
-            "/auth/revoke",
-            Some(&second.access_token),
-            Some(json!({"token": first.access_token})),
-        )
-        .await;
+    let (status, body) = h.revoke(&second, &first.access_token).await;
     assert_eq!((status, body), (StatusCode::OK, json!({"revoked": 1})));
     assert!(!h.accepted(&first.access_token).await);
     assert!(h.accepted(&second.access_token).await);
@@ -240,14 +244,7 @@ async fn revoking_an_access_token_kills_that_token_only(h: Harness) {
             .any(|(t, _)| *t == EventType::TokenRevoked)
     );
     // Revoking a session's access token via the session itself:
-    let (status, _) = h
-        .call(
-            "DELETE",
-            &format!("/auth/sessions/{}", second.session_id),
-            Some(&second.access_token),
-            None,
-        )
-        .await;
+    let (status, _) = h.delete_session(&second, &second.session_id).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert!(!h.accepted(&second.access_token).await);
     assert!(
@@ -264,9 +261,7 @@ async fn sessions_list_only_the_callers_live_sessions_and_others_are_404(h: Harn
     let a1 = h.login("alice").await;
     let a2 = h.login("alice").await;
     let b1 = h.login("bob").await;
-    let (status, body) = h
-        .call("GET", "/auth/sessions", Some(&a1.access_token), None)
-        .await;
+    let (status, body) = h.sessions(&a1.access_token).await;
     assert_eq!(status, StatusCode::OK);
     let sessions = body["sessions"].as_array().unwrap();
     let mut ids: Vec<&str> = sessions
@@ -290,32 +285,16 @@ async fn sessions_list_only_the_callers_live_sessions_and_others_are_404(h: Harn
         }
     }
     // Bob's session through Alice's token: 404, and it lives on.
-    let (status, _) = h
-        .call(
-            "DELETE",
-            &format!("/auth/sessions/{}", b1.session_id),
-            Some(&a1.access_token),
-            None,
-        )
-        .await;
+    let (status, _) = h.delete_session(&a1, &b1.session_id).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(h.accepted(&b1.access_token).await);
     assert!(h.refresh(&b1).await.is_ok());
-    let (status, _) = h
-        .call(
-            "DELETE",
-            "/auth/sessions/01NOSUCHSESSION",
-            Some(&a1.access_token),
-            None,
-        )
-        .await;
+    let (status, _) = h.delete_session(&a1, "01NOSUCHSESSION").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     // Expired sessions are not listed.
     h.clock.advance_secs(31.0 * 86_400.0);
     let fresh = h.login("alice").await;
-    let (_, body) = h
-        .call("GET", "/auth/sessions", Some(&fresh.access_token), None)
-        .await;
+    let (_, body) = h.sessions(&fresh.access_token).await;
     assert_eq!(body["sessions"].as_array().unwrap().len(), 1);
 }
 
@@ -327,46 +306,23 @@ async fn another_users_token_is_not_revoked_and_only_admins_revoke_others(h: Har
     let bob = h.login("bob").await;
     let admin = h.login("root").await;
     for token in [&bob.access_token, &bob.refresh_token] {
-        let (status, body) = h
-            .call(
-                "POST",
-                "/auth/revoke",
-                Some(&alice.access_token),
-                Some(json!({"token": token})),
-            )
-            .await;
+        let (status, body) = h.revoke(&alice, token).await;
         assert_eq!((status, body), (StatusCode::OK, json!({"revoked": 0})));
     }
     assert!(h.accepted(&bob.access_token).await);
     assert!(h.refresh(&bob).await.is_ok());
 
-    let (status, _) = h
-        .call(
-            "POST",
-            "/auth/revoke-all",
-            Some(&alice.access_token),
-            Some(json!({"user_id": bob_id})),
-        )
-        .await;
+    let (status, _) = h.revoke_all(&alice, json!({"user_id": bob_id})).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     // Naming oneself is allowed without the admin role.
-    let (status, body) = h
-        .call(
-            "POST",
-            "/auth/revoke-all",
-            Some(&alice.access_token),
-            Some(json!({"user_id": alice_id})),
-        )
-        .await;
+    let (status, body) = h.revoke_all(&alice, json!({"user_id": alice_id})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
     let bob_now = h.login("bob").await;
     let (status, body) = h
-        .call(
-            "POST",
-            "/auth/revoke-all",
-            Some(&admin.access_token),
-            Some(json!({"user_id": bob_id, "reason": "laptop stolen"})),
+        .revoke_all(
+            &admin,
+            json!({"user_id": bob_id, "reason": "laptop stolen"}),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -384,14 +340,7 @@ async fn another_users_token_is_not_revoked_and_only_admins_revoke_others(h: Har
     assert_eq!(details["actor_user_id"], admin_id.as_str());
     assert_eq!(details["target_user_id"], bob_id.as_str());
     assert_eq!(details["reason"], "laptop stolen");
-    let (status, _) = h
-        .call(
-            "POST",
-            "/auth/revoke-all",
-            Some(&admin.access_token),
-            Some(json!({"user_id": "01NOBODY"})),
-        )
-        .await;
+    let (status, _) = h.revoke_all(&admin, json!({"user_id": "01NOBODY"})).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
@@ -465,19 +414,9 @@ async fn a_password_change_revokes_every_token(h: Harness) {
         assert!(!h.accepted(&pair.access_token).await);
         assert!(h.refresh(pair).await.is_err());
     }
-    let old = LoginRequest {
-        username: "alice".into(),
-        password: SecretString::from("alice password"),
-    };
-    assert!(matches!(
-        login::login(&h.state, &ctx(), old).await,
-        Err(Error::Unauthorized)
-    ));
-    let new = LoginRequest {
-        username: "alice".into(),
-        password: SecretString::from("a new password"),
-    };
-    let pair = login::login(&h.state, &ctx(), new).await.unwrap();
+    let old = h.login_with("alice", "alice password").await;
+    assert!(matches!(old, Err(Error::Unauthorized)));
+    let pair = h.login_with("alice", "a new password").await.unwrap();
     assert!(h.accepted(&pair.access_token).await);
 }
 
@@ -494,10 +433,7 @@ async fn no_token_from_before_a_racing_revoke_all_survives(h: Harness) {
             tokio::spawn(async move {
                 let mut tokens = Vec::new();
                 for _ in 0..3 {
-                    let request = LoginRequest {
-                        username: "alice".into(),
-                        password: SecretString::from("alice password"),
-                    };
+                    let request = login_request("alice", "alice password");
                     let Ok(pair) = login::login(&state, &ctx(), request).await else {
                         continue;
                     };
@@ -574,7 +510,7 @@ async fn a_token_whose_user_is_gone_is_refused(h: Harness) {
         .await
         .unwrap();
     assert!(!h.accepted(&token).await, "a token of a missing user");
-    let (status, _) = h.call("GET", "/auth/sessions", Some(&token), None).await;
+    let (status, _) = h.sessions(&token).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
@@ -591,14 +527,8 @@ async fn disabling_a_user_kills_its_tokens_at_once_and_enabling_lets_it_log_in_a
         "access token survived"
     );
     assert!(h.refresh(&pair).await.is_err(), "refresh token survived");
-    let request = LoginRequest {
-        username: "alice".into(),
-        password: SecretString::from("alice password"),
-    };
-    assert!(matches!(
-        login::login(&h.state, &ctx(), request).await,
-        Err(Error::Unauthorized)
-    ));
+    let refused = h.login_with("alice", "alice password").await;
+    assert!(matches!(refused, Err(Error::Unauthorized)));
     revocation::enable_user(&h.state, ctx().origin(), "tests", &alice)
         .await
         .unwrap();
@@ -678,9 +608,7 @@ async fn on_dynamodb_a_token_check_is_one_round_trip_and_a_login_three() {
     );
     h.claims(&pair).await;
     assert_eq!(log.take(), ["BatchGetItem"]);
-    let (status, _) = h
-        .call("GET", "/auth/sessions", Some(&pair.access_token), None)
-        .await;
+    let (status, _) = h.sessions(&pair.access_token).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         log.take()[0],

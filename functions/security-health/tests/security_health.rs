@@ -28,9 +28,10 @@ use warden::health::Status;
 use warden::health::dependencies::{Dependencies, QueueInfo, SecretInfo, TableInfo};
 use warden::health::inventory::{Inventory, WebhookInventory};
 use warden::state::{AuthState, HealthState, SecurityHealthState};
-use warden::store::dynamo::{DynamoStore, tables};
+use warden::store::dynamo::DynamoStore;
+use warden::store::dynamo::tables::{self, TableDef};
 use warden::store::memory::MemoryStore;
-use warden::testing::{TEST_JWT_KEY, api_request, json_body, test_keys};
+use warden::testing::{Intercepted, Interceptor, TEST_JWT_KEY, api_request, json_body, test_keys};
 use warden_security_health::handler;
 
 const NOW_MS: i64 = 1_795_953_600_000; // 2026-11-29T12:00:00Z
@@ -76,6 +77,23 @@ struct Scripted {
     tables: HashMap<String, Answer<TableInfo>>,
     queues: HashMap<String, Answer<QueueInfo>>,
     secrets: HashMap<String, Answer<SecretInfo>>,
+}
+
+impl Scripted {
+    /// The table of `def` (under [`PREFIX`]) answers `answer`.
+    fn set_table(&mut self, def: TableDef, answer: Answer<TableInfo>) {
+        self.tables.insert(def.name(PREFIX), answer);
+    }
+
+    /// The queue at `url` answers `answer`.
+    fn set_queue(&mut self, url: String, answer: Answer<QueueInfo>) {
+        self.queues.insert(url, answer);
+    }
+
+    /// The secret `arn` answers `answer`.
+    fn set_secret(&mut self, arn: &str, answer: Answer<SecretInfo>) {
+        self.secrets.insert(arn.to_owned(), answer);
+    }
 }
 
 #[async_trait]
@@ -138,15 +156,14 @@ fn dlq_url(name: &str) -> String {
 fn healthy() -> Scripted {
     let mut s = Scripted::default();
     for def in tables::ALL {
-        s.tables.insert(def.name(PREFIX), Answer::Found(active()));
+        s.set_table(def, Answer::Found(active()));
     }
     for q in QUEUES {
-        s.queues.insert(queue_url(q), Answer::Found(empty()));
-        s.queues.insert(dlq_url(q), Answer::Found(empty()));
+        s.set_queue(queue_url(q), Answer::Found(empty()));
+        s.set_queue(dlq_url(q), Answer::Found(empty()));
     }
     for arn in SECRET_ARNS {
-        s.secrets
-            .insert(arn.into(), Answer::Found(rotated_days_ago(10)));
+        s.set_secret(arn, Answer::Found(rotated_days_ago(10)));
     }
     s
 }
@@ -258,6 +275,13 @@ async fn get(world: &World, path: &str, token: Option<&str>) -> (u16, Value, Str
     (response.status().as_u16(), json_body(&response), text)
 }
 
+impl World {
+    /// GET `path` as the admin: status, body, raw body text.
+    async fn as_admin(&self, path: &str) -> (u16, Value, String) {
+        get(self, path, Some(&self.admin)).await
+    }
+}
+
 fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
     report["checks"]
         .as_array()
@@ -312,15 +336,10 @@ async fn every_security_report_is_for_admins_only() {
 #[tokio::test]
 async fn a_healthy_deployment_reports_ok_with_every_check() {
     let w = world(healthy()).await;
-    let (status, report, _) = get(&w, "/security/health", Some(&w.admin)).await;
+    let (status, report, _) = w.as_admin("/security/health").await;
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["status"], "ok", "{report}");
-    let names: Vec<&str> = report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["name"].as_str().unwrap())
-        .collect();
+    let names = warden::testing::check_names(&report);
     let mut expected = vec!["configuration".to_owned()];
     expected.extend(tables::ALL.iter().map(|d| format!("table:{}", d.suffix)));
     expected.extend(QUEUES.iter().map(|q| format!("queue:{q}")));
@@ -345,12 +364,11 @@ async fn a_healthy_deployment_reports_ok_with_every_check() {
 #[tokio::test]
 async fn a_missing_table_or_queue_makes_the_report_failing() {
     let mut deps = healthy();
-    deps.tables
-        .insert(tables::AGENT_JOBS.name(PREFIX), Answer::Missing);
-    deps.queues.insert(queue_url("jobs"), Answer::Missing);
-    deps.queues.insert(dlq_url("events"), Answer::Missing);
+    deps.set_table(tables::AGENT_JOBS, Answer::Missing);
+    deps.set_queue(queue_url("jobs"), Answer::Missing);
+    deps.set_queue(dlq_url("events"), Answer::Missing);
     let w = world(deps).await;
-    let (status, report, _) = get(&w, "/security/health", Some(&w.admin)).await;
+    let (status, report, _) = w.as_admin("/security/health").await;
     assert_eq!(status, 503);
     assert_eq!(report["status"], "failing");
     let table = check(&report, "table:agent-jobs");
@@ -374,13 +392,12 @@ async fn a_missing_table_or_queue_makes_the_report_failing() {
 #[tokio::test]
 async fn a_dependency_that_never_answers_fails_its_check_within_the_timeout() {
     let mut deps = healthy();
-    deps.tables
-        .insert(tables::USERS.name(PREFIX), Answer::Never);
-    deps.queues.insert(queue_url("outbound"), Answer::Never);
-    deps.secrets.insert(SECRET_ARNS[1].into(), Answer::Never);
+    deps.set_table(tables::USERS, Answer::Never);
+    deps.set_queue(queue_url("outbound"), Answer::Never);
+    deps.set_secret(SECRET_ARNS[1], Answer::Never);
     let w = world(deps).await;
     let started = Instant::now();
-    let (status, report, _) = get(&w, "/security/health", Some(&w.admin)).await;
+    let (status, report, _) = w.as_admin("/security/health").await;
     let elapsed = started.elapsed();
     assert_eq!(status, 503, "{report}");
     // Every check ran at once under the 400 ms timeout: the report took
@@ -396,7 +413,7 @@ async fn a_dependency_that_never_answers_fails_its_check_within_the_timeout() {
         assert_eq!(c["latency_ms"], 400, "{c}");
     }
     // The secrets report shows the undescribed secret as not present.
-    let (_, secrets, _) = get(&w, "/security/secrets", Some(&w.admin)).await;
+    let (_, secrets, _) = w.as_admin("/security/secrets").await;
     let pepper = &secrets["secrets"][1];
     assert_eq!(pepper["name"], "api_key_pepper");
     assert_eq!(pepper["present"], false);
@@ -405,12 +422,11 @@ async fn a_dependency_that_never_answers_fails_its_check_within_the_timeout() {
 #[tokio::test]
 async fn a_failed_aws_call_fails_its_check_without_its_error_text() {
     let mut deps = healthy();
-    deps.tables
-        .insert(tables::USERS.name(PREFIX), Answer::Error);
-    deps.queues.insert(dlq_url("jobs"), Answer::Error);
-    deps.secrets.insert(SECRET_ARNS[0].into(), Answer::Error);
+    deps.set_table(tables::USERS, Answer::Error);
+    deps.set_queue(dlq_url("jobs"), Answer::Error);
+    deps.set_secret(SECRET_ARNS[0], Answer::Error);
     let w = world(deps).await;
-    let (status, report, text) = get(&w, "/security/health", Some(&w.admin)).await;
+    let (status, report, text) = w.as_admin("/security/health").await;
     assert_eq!(status, 503);
     assert_eq!(
         check(&report, "table:users")["detail"],
@@ -429,12 +445,12 @@ async fn a_failed_aws_call_fails_its_check_without_its_error_text() {
 #[tokio::test]
 async fn a_check_slower_than_half_its_timeout_is_degraded() {
     let mut deps = healthy();
-    deps.tables.insert(
-        tables::AUDIT_LOG.name(PREFIX),
+    deps.set_table(
+        tables::AUDIT_LOG,
         Answer::Slow(Duration::from_millis(250), active()),
     );
     let w = world(deps).await;
-    let (status, report, _) = get(&w, "/security/health", Some(&w.admin)).await;
+    let (status, report, _) = w.as_admin("/security/health").await;
     assert_eq!(status, 200);
     assert_eq!(report["status"], "degraded");
     let c = check(&report, "table:audit-log");
@@ -454,31 +470,30 @@ async fn warnings_degrade_their_check_and_name_what_they_found() {
     let mut deps = healthy();
     // TTL off on the denylist, a table being updated, a job in the DLQ, a
     // stale secret.
-    deps.tables.insert(
-        tables::REVOKED_TOKENS.name(PREFIX),
+    deps.set_table(
+        tables::REVOKED_TOKENS,
         Answer::Found(TableInfo {
             status: "ACTIVE".into(),
             ttl: Some(("DISABLED".into(), None)),
         }),
     );
-    deps.tables.insert(
-        tables::USERS.name(PREFIX),
+    deps.set_table(
+        tables::USERS,
         Answer::Found(TableInfo {
             status: "UPDATING".into(),
             ttl: None,
         }),
     );
-    deps.queues.insert(
+    deps.set_queue(
         dlq_url("jobs"),
         Answer::Found(QueueInfo {
             visible: 2,
             in_flight: 1,
         }),
     );
-    deps.secrets
-        .insert(SECRET_ARNS[0].into(), Answer::Found(rotated_days_ago(91)));
+    deps.set_secret(SECRET_ARNS[0], Answer::Found(rotated_days_ago(91)));
     let w = world(deps).await;
-    let (status, report, _) = get(&w, "/security/health", Some(&w.admin)).await;
+    let (status, report, _) = w.as_admin("/security/health").await;
     assert_eq!(status, 200);
     assert_eq!(report["status"], "degraded");
     let degraded = |name: &str, needle: &str| {
@@ -494,7 +509,7 @@ async fn warnings_degrade_their_check_and_name_what_they_found() {
     );
     degraded("secret:jwt_key", "not rotated in 91 days");
     // The configuration report has the rotation warning too; 90 days is fine.
-    let (_, config, _) = get(&w, "/security/configuration", Some(&w.admin)).await;
+    let (_, config, _) = w.as_admin("/security/configuration").await;
     let rotation: Vec<&Value> = config["checks"]
         .as_array()
         .unwrap()
@@ -511,8 +526,8 @@ async fn warnings_degrade_their_check_and_name_what_they_found() {
 async fn a_secrets_age_counts_from_its_last_new_value() {
     let mut deps = healthy();
     // Never rotated by Secrets Manager, a new value put by hand 5 days ago.
-    deps.secrets.insert(
-        SECRET_ARNS[0].into(),
+    deps.set_secret(
+        SECRET_ARNS[0],
         Answer::Found(SecretInfo {
             created_ms: Some(NOW_MS - 400 * DAY_MS),
             last_rotated_ms: None,
@@ -522,8 +537,8 @@ async fn a_secrets_age_counts_from_its_last_new_value() {
         }),
     );
     // Created 100 days ago and never changed.
-    deps.secrets.insert(
-        SECRET_ARNS[1].into(),
+    deps.set_secret(
+        SECRET_ARNS[1],
         Answer::Found(SecretInfo {
             created_ms: Some(NOW_MS - 100 * DAY_MS),
             last_rotated_ms: None,
@@ -533,7 +548,7 @@ async fn a_secrets_age_counts_from_its_last_new_value() {
         }),
     );
     let w = world(deps).await;
-    let (_, report, _) = get(&w, "/security/health", Some(&w.admin)).await;
+    let (_, report, _) = w.as_admin("/security/health").await;
     assert_eq!(check(&report, "secret:jwt_key")["status"], "ok");
     let pepper = check(&report, "secret:api_key_pepper");
     assert_eq!(pepper["status"], "degraded");
@@ -543,7 +558,7 @@ async fn a_secrets_age_counts_from_its_last_new_value() {
             .unwrap()
             .contains("not rotated in 100 days")
     );
-    let (_, secrets, _) = get(&w, "/security/secrets", Some(&w.admin)).await;
+    let (_, secrets, _) = w.as_admin("/security/secrets").await;
     assert_eq!(secrets["secrets"][0]["age_days"], 5);
     assert_eq!(
         secrets["secrets"][0]["last_rotated_at"],
@@ -556,13 +571,12 @@ async fn a_secrets_age_counts_from_its_last_new_value() {
 #[tokio::test]
 async fn a_missing_or_deleted_secret_fails_and_shows_as_absent() {
     let mut deps = healthy();
-    deps.secrets.insert(SECRET_ARNS[2].into(), Answer::Missing);
+    deps.set_secret(SECRET_ARNS[2], Answer::Missing);
     let mut deleted = rotated_days_ago(1);
     deleted.scheduled_for_deletion = true;
-    deps.secrets
-        .insert(SECRET_ARNS[1].into(), Answer::Found(deleted));
+    deps.set_secret(SECRET_ARNS[1], Answer::Found(deleted));
     let w = world(deps).await;
-    let (status, report, _) = get(&w, "/security/health", Some(&w.admin)).await;
+    let (status, report, _) = w.as_admin("/security/health").await;
     assert_eq!(status, 503);
     assert_eq!(
         check(&report, "secret:webhook_sources")["detail"],
@@ -572,7 +586,7 @@ async fn a_missing_or_deleted_secret_fails_and_shows_as_absent() {
         check(&report, "secret:api_key_pepper")["detail"],
         "the api_key_pepper secret is scheduled for deletion"
     );
-    let (_, secrets, _) = get(&w, "/security/secrets", Some(&w.admin)).await;
+    let (_, secrets, _) = w.as_admin("/security/secrets").await;
     let by_name = |n: &str| {
         secrets["secrets"]
             .as_array()
@@ -604,7 +618,7 @@ async fn a_webhook_source_without_a_secret_fails_and_verification_has_no_switch(
         )),
     )
     .await;
-    let (status, report, _) = get(&w, "/security/health", Some(&w.admin)).await;
+    let (status, report, _) = w.as_admin("/security/health").await;
     assert_eq!(status, 503);
     let c = check(&report, "webhooks");
     assert_eq!(c["status"], "failing");
@@ -615,7 +629,7 @@ async fn a_webhook_source_without_a_secret_fails_and_verification_has_no_switch(
             .contains("\"billing\" has no secret"),
         "{c}"
     );
-    let (_, webhooks, _) = get(&w, "/security/webhooks", Some(&w.admin)).await;
+    let (_, webhooks, _) = w.as_admin("/security/webhooks").await;
     assert_eq!(
         webhooks,
         serde_json::json!({"sources": [
@@ -652,7 +666,7 @@ async fn each_insecure_setting_flips_the_configuration_report() {
             WebhookInventory::from_json(&webhooks_json()),
         )
         .await;
-        let (_, config, _) = get(&w, "/security/configuration", Some(&w.admin)).await;
+        let (_, config, _) = w.as_admin("/security/configuration").await;
         assert_eq!(config["status"], "degraded", "{var}: {config}");
         let flipped: Vec<&str> = config["checks"]
             .as_array()
@@ -662,7 +676,7 @@ async fn each_insecure_setting_flips_the_configuration_report() {
             .map(|c| c["name"].as_str().unwrap())
             .collect();
         assert_eq!(flipped, vec![check_name], "{var}");
-        let (status, report, _) = get(&w, "/security/health", Some(&w.admin)).await;
+        let (status, report, _) = w.as_admin("/security/health").await;
         assert_eq!((status, &report["status"]), (200, &Value::from("degraded")));
         assert_eq!(check(&report, "configuration")["status"], "degraded");
     }
@@ -679,7 +693,7 @@ async fn the_configuration_report_shows_the_guards_in_force() {
         WebhookInventory::default(),
     )
     .await;
-    let (status, config, _) = get(&w, "/security/configuration", Some(&w.admin)).await;
+    let (status, config, _) = w.as_admin("/security/configuration").await;
     assert_eq!(status, 200);
     let guards = &config["guards"];
     assert_eq!(guards["connect_timeout_ms"], 1000);
@@ -698,8 +712,7 @@ async fn the_configuration_report_shows_the_guards_in_force() {
 #[tokio::test]
 async fn no_answer_carries_a_secret_a_password_or_a_token() {
     let mut deps = healthy();
-    deps.tables
-        .insert(tables::USERS.name(PREFIX), Answer::Never);
+    deps.set_table(tables::USERS, Answer::Never);
     let w = world(deps).await;
     let mut texts = Vec::new();
     for path in ["/health"].into_iter().chain(ADMIN_PATHS) {
@@ -733,8 +746,7 @@ async fn the_report_shows_uptime_from_the_probes_samples() {
     w.clock.advance_secs(60.0);
     let mut broken = world(healthy()).await;
     let mut deps = healthy();
-    deps.tables
-        .insert(tables::USERS.name(PREFIX), Answer::Missing);
+    deps.set_table(tables::USERS, Answer::Missing);
     broken.state.health.dependencies = Some(Arc::new(deps));
     broken.state.health.store = w.state.store.clone();
     broken.state.health.clock = w.clock.clone();
@@ -765,58 +777,26 @@ async fn the_report_shows_uptime_from_the_probes_samples() {
     );
 }
 
-/// A store that counts the days of samples read.
-struct CountingStore {
-    inner: MemoryStore,
-    day_reads: std::sync::atomic::AtomicUsize,
-}
+/// Hooks that count the days of samples read.
+#[derive(Default)]
+struct CountDays(std::sync::atomic::AtomicUsize);
 
 #[async_trait]
-impl warden::store::HealthSampleStore for CountingStore {
-    async fn samples_on(&self, day: i64) -> Result<Vec<warden::health::Sample>> {
-        self.day_reads
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.inner.samples_on(day).await
-    }
-
-    async fn latest_sample(&self, day: i64) -> Result<Option<warden::health::Sample>> {
-        self.inner.latest_sample(day).await
-    }
-}
-
-#[async_trait]
-impl warden::store::AuditStore for CountingStore {
-    async fn audit_by_actor(
-        &self,
-        actor: &str,
-        limit: usize,
-    ) -> Result<Vec<warden::audit::AuditEvent>> {
-        self.inner.audit_by_actor(actor, limit).await
-    }
-    async fn query_audit(
-        &self,
-        query: &warden::store::AuditQuery,
-    ) -> Result<Vec<warden::audit::AuditEvent>> {
-        self.inner.query_audit(query).await
-    }
-}
-
-#[async_trait]
-impl warden::store::Transactions for CountingStore {
-    async fn transact(&self, writes: Vec<warden::store::Write>) -> Result<()> {
-        self.inner.transact(writes).await
+impl Interceptor for CountDays {
+    async fn before_samples_on(&self, _day: i64) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
 #[tokio::test]
 async fn a_warm_function_reads_only_the_days_that_can_still_change() {
     let mut w = world(healthy()).await;
-    let store = Arc::new(CountingStore {
-        inner: MemoryStore::new(),
-        day_reads: Default::default(),
-    });
+    let store = Arc::new(Intercepted::new(
+        Arc::new(MemoryStore::new()),
+        CountDays::default(),
+    ));
     w.state.health.store = store.clone();
-    let reads = || store.day_reads.load(std::sync::atomic::Ordering::SeqCst);
+    let reads = || store.hooks.0.load(std::sync::atomic::Ordering::SeqCst);
     let report = warden::health::endpoints::health_report(&w.state).await;
     // 12:00 on 29 November: the window reaches back to 11:59 on
     // 30 October, 31 days.

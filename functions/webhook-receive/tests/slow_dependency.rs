@@ -8,7 +8,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::StatusCode;
 use lambda_http::{Body, Request};
 use serde_json::json;
 use warden::aws::Guards;
@@ -119,14 +118,6 @@ async fn measure_a_delivery_against_a_hung_dynamodb_with_the_default_guards() {
     let endpoint = HangingEndpoint::start();
     let store = dynamo(endpoint.url(), &Guards::default()).await;
     let state = state(store, endpoint.url(), &Guards::default()).await;
-    let bound = Guards::default().request_worst_case() + Duration::from_secs(1);
-    let TimedReply {
-        status, elapsed, ..
-    } = post(&state, bound).await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    println!(
-        "POST /webhooks/gh, default guards {}: {status} after {elapsed:?} ({} connections)",
-        serde_json::to_string(&Guards::default()).unwrap(),
-        endpoint.connections()
-    );
+    let reply = post(&state, testing::default_guards_bound()).await;
+    testing::report_measurement("POST /webhooks/gh", &reply, &endpoint);
 }

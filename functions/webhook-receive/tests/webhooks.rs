@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
+use aws_sdk_sqs::types::{Message, QueueAttributeName};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use http::StatusCode;
@@ -712,15 +713,50 @@ async fn fifo_queue(endpoint: &str) -> (aws_sdk_sqs::Client, String) {
         "warden-events-{}.fifo",
         ulid::Ulid::new().to_string().to_lowercase()
     );
-    let created = sqs
-        .create_queue()
-        .queue_name(&name)
-        .attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true")
-        .send()
-        .await
-        .unwrap();
-    let url = created.queue_url().unwrap().to_owned();
+    let fifo = [(QueueAttributeName::FifoQueue, "true")];
+    let url = testing::create_queue(&sqs, &name, &fifo).await;
     (sqs, url)
+}
+
+/// Up to ten messages waiting on the queue at `url`.
+async fn receive(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<Message> {
+    let received = sqs
+        .receive_message()
+        .queue_url(url)
+        .max_number_of_messages(10);
+    received.send().await.unwrap().messages.unwrap_or_default()
+}
+
+/// A delivery to `source` as a bare request (no API Gateway context).
+fn bare_request(source: &str, headers: &[(String, String)], body: Vec<u8>) -> Request {
+    let mut builder = http::Request::builder()
+        .method("POST")
+        .uri(format!("/webhooks/{source}"));
+    for (k, v) in headers {
+        builder = builder.header(k.as_str(), v.as_str());
+    }
+    builder.body(Body::Binary(body)).unwrap()
+}
+
+/// A new sources secret holding `sources`: its ARN.
+async fn sources_secret(secrets: &aws_sdk_secretsmanager::Client, sources: Value) -> String {
+    let name = format!("warden-webhooks-{}", ulid::Ulid::new());
+    testing::create_secret(secrets, &name, &sources.to_string()).await
+}
+
+/// A new value of the sources secret `arn`: `sources`.
+async fn put_sources(secrets: &aws_sdk_secretsmanager::Client, arn: &str, sources: Value) {
+    let put = secrets.put_secret_value().secret_id(arn);
+    put.secret_string(sources.to_string()).send().await.unwrap();
+}
+
+/// A production configuration from `vars` alone.
+fn production_config(vars: &[(&str, String)]) -> warden::config::Config {
+    let (config, findings) = warden::config::Config::load(|k| {
+        vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
+    });
+    assert!(!findings.has_errors(), "{findings:?}");
+    config.unwrap()
 }
 
 #[tokio::test]
@@ -737,18 +773,8 @@ async fn the_sqs_adapter_sends_through_the_sdk_and_a_fifo_queue_drops_a_repeated
     };
     queue.send(&message).await.unwrap();
     queue.send(&message).await.unwrap();
-    let received = sqs
-        .receive_message()
-        .queue_url(&url)
-        .max_number_of_messages(10)
-        .send()
-        .await
-        .unwrap();
-    let bodies: Vec<&str> = received
-        .messages()
-        .iter()
-        .filter_map(|m| m.body())
-        .collect();
+    let received = receive(&sqs, &url).await;
+    let bodies: Vec<&str> = received.iter().filter_map(|m| m.body()).collect();
     assert_eq!(bodies, vec![r#"{"delivery_id":"d1"}"#]);
 
     // A queue that does not exist: the send fails, it does not pretend.
@@ -775,23 +801,13 @@ async fn on_dynamodb_and_sqs_an_accepted_delivery_reaches_the_queue_once() {
     let body = br#"{"type":"invoice.paid"}"#.to_vec();
     let headers = standard(STANDARD_SECRET, "msg_sqs", clock.now_secs(), &body);
     for expected in [StatusCode::ACCEPTED, StatusCode::OK] {
-        let mut builder = http::Request::builder().method("POST").uri("/webhooks/std");
-        for (k, v) in &headers {
-            builder = builder.header(k.as_str(), v.as_str());
-        }
-        let req: Request = builder.body(Body::Binary(body.clone())).unwrap();
+        let req = bare_request("std", &headers, body.clone());
         let response = warden_webhook_receive::handler(&state, req).await.unwrap();
         assert_eq!(response.status(), expected);
     }
-    let received = sqs
-        .receive_message()
-        .queue_url(&url)
-        .max_number_of_messages(10)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(received.messages().len(), 1);
-    let message: Value = serde_json::from_str(received.messages()[0].body().unwrap()).unwrap();
+    let received = receive(&sqs, &url).await;
+    assert_eq!(received.len(), 1);
+    let message: Value = serde_json::from_str(received[0].body().unwrap()).unwrap();
     assert_eq!(message["delivery_id"], "msg_sqs");
     assert_eq!(message["source"], "std");
 }
@@ -828,21 +844,10 @@ async fn in_production_the_sources_come_from_secrets_manager_and_a_secretless_on
     let secrets = aws_sdk_secretsmanager::Client::new(&aws);
     let create = |value: Value| {
         let secrets = secrets.clone();
-        async move {
-            secrets
-                .create_secret()
-                .name(format!("warden-webhooks-{}", ulid::Ulid::new()))
-                .secret_string(value.to_string())
-                .send()
-                .await
-                .unwrap()
-                .arn()
-                .unwrap()
-                .to_owned()
-        }
+        async move { sources_secret(&secrets, value).await }
     };
     let config_for = |arn: &str| {
-        let vars = [
+        production_config(&[
             ("WARDEN_ENV", "production".to_owned()),
             ("WARDEN_JWT_SECRET_ARN", "arn:unused".to_owned()),
             ("WARDEN_WEBHOOK_SECRETS_ARN", arn.to_owned()),
@@ -850,12 +855,7 @@ async fn in_production_the_sources_come_from_secrets_manager_and_a_secretless_on
                 "WARDEN_EVENTS_QUEUE_URL",
                 format!("{endpoint}/123456789012/events.fifo"),
             ),
-        ];
-        let (config, findings) = warden::config::Config::load(|k| {
-            vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
-        });
-        assert!(!findings.has_errors(), "{findings:?}");
-        config.unwrap()
+        ])
     };
 
     let good = create(json!([{"name": "gh", "scheme": "github", "secrets": ["s1", "s2"]}])).await;
@@ -886,43 +886,26 @@ async fn a_warm_function_follows_the_sources_secret_without_a_redeploy() {
     };
     let aws = testing::aws_config(&endpoint).await;
     let secrets = aws_sdk_secretsmanager::Client::new(&aws);
-    let arn = secrets
-        .create_secret()
-        .name(format!("warden-webhooks-{}", ulid::Ulid::new()))
-        .secret_string(json!([{"name": "gh", "scheme": "github", "secrets": ["old"]}]).to_string())
-        .send()
-        .await
-        .unwrap()
-        .arn()
-        .unwrap()
-        .to_owned();
+    let arn = sources_secret(
+        &secrets,
+        json!([{"name": "gh", "scheme": "github", "secrets": ["old"]}]),
+    )
+    .await;
     let (_, queue_url) = fifo_queue(&endpoint).await;
-    let vars = [
+    let config = production_config(&[
         ("WARDEN_ENV", "production".to_owned()),
         ("WARDEN_JWT_SECRET_ARN", "arn:unused".to_owned()),
         ("WARDEN_WEBHOOK_SECRETS_ARN", arn.clone()),
         ("WARDEN_EVENTS_QUEUE_URL", queue_url),
         ("WARDEN_TABLE_PREFIX", prefix),
         ("WARDEN_SECRET_CACHE_TTL_SECS", "1".to_owned()),
-    ];
-    let (config, findings) = warden::config::Config::load(|k| {
-        vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
-    });
-    assert!(!findings.has_errors(), "{findings:?}");
-    let state = warden::wiring::webhooks_with(config.unwrap(), &aws)
-        .await
-        .unwrap();
+    ]);
+    let state = warden::wiring::webhooks_with(config, &aws).await.unwrap();
     let deliver = |source: &'static str, secret: &'static str, id: &'static str| {
         let state = &state;
         async move {
             let body = br#"{"zen":"rotate"}"#.to_vec();
-            let mut builder = http::Request::builder()
-                .method("POST")
-                .uri(format!("/webhooks/{source}"));
-            for (k, v) in github(secret, id, &body) {
-                builder = builder.header(k, v);
-            }
-            let req: Request = builder.body(Body::Binary(body)).unwrap();
+            let req = bare_request(source, &github(secret, id, &body), body);
             warden_webhook_receive::handler(state, req)
                 .await
                 .unwrap()
@@ -932,19 +915,11 @@ async fn a_warm_function_follows_the_sources_secret_without_a_redeploy() {
     assert_eq!(deliver("gh", "old", "d1").await, StatusCode::ACCEPTED);
 
     // The rotation: the new secret first, the old one kept, and a new source.
-    secrets
-        .put_secret_value()
-        .secret_id(&arn)
-        .secret_string(
-            json!([
-                {"name": "gh", "scheme": "github", "secrets": ["new", "old"]},
-                {"name": "gh2", "scheme": "github", "secrets": ["other"]}
-            ])
-            .to_string(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let rotated = json!([
+        {"name": "gh", "scheme": "github", "secrets": ["new", "old"]},
+        {"name": "gh2", "scheme": "github", "secrets": ["other"]}
+    ]);
+    put_sources(&secrets, &arn, rotated).await;
     assert_eq!(
         deliver("gh", "new", "d2").await,
         StatusCode::ACCEPTED,
@@ -964,15 +939,8 @@ async fn a_warm_function_follows_the_sources_secret_without_a_redeploy() {
     );
 
     // The next rotation drops "old": one TTL later it no longer verifies.
-    secrets
-        .put_secret_value()
-        .secret_id(&arn)
-        .secret_string(
-            json!([{"name": "gh", "scheme": "github", "secrets": ["newer", "new"]}]).to_string(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let rotated = json!([{"name": "gh", "scheme": "github", "secrets": ["newer", "new"]}]);
+    put_sources(&secrets, &arn, rotated).await;
     tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
     assert_eq!(
         deliver("gh", "old", "d6").await,

@@ -3,34 +3,11 @@
 // Test helpers panic on purpose: a failed step is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
+mod common;
 
-fn warden() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_warden"));
-    for var in [
-        "WARDEN_ENV",
-        "WARDEN_JWT_SECRET",
-        "WARDEN_JWT_SECRET_ARN",
-        "ALLOWED_ORIGINS",
-        "WARDEN_ARGON2_M_COST",
-        "WARDEN_API_KEY_PEPPER",
-        "WARDEN_API_KEY_PEPPER_ARN",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.env("RUST_LOG", "warn");
-    cmd
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::{
+    Killed, block, fails, first_word_after, ok, run, serve, serve_on_dynamodb, warden, words,
+};
 
 #[test]
 fn config_check_names_every_problem_and_fails_when_start_up_would_be_refused() {
@@ -87,52 +64,38 @@ fn serve_refuses_a_default_jwt_key() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("default"));
 }
 
-/// Starts `warden serve` and returns it with the lines it printed up to
-/// and including "listening on".
-fn serve(args: &[&str]) -> (Killed, Vec<String>, String) {
-    let child = warden()
-        .args(["serve", "--addr", "127.0.0.1:0"])
-        .args(args)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut child = Killed(child);
-    let stdout = child.0.stdout.take().unwrap();
-    let mut lines = Vec::new();
-    for line in BufReader::new(stdout).lines() {
-        let line = line.unwrap();
-        lines.push(line.clone());
-        if let Some(url) = line.strip_prefix("warden listening on ") {
-            return (child, lines, url.to_owned());
+/// Starts `warden serve` with `args` on a free port: the server, the lines
+/// it printed up to "listening on", and its URL.
+fn serve_with(args: &[&str]) -> (Killed, Vec<String>, String) {
+    let mut cmd = warden();
+    cmd.args(["serve", "--addr", "127.0.0.1:0"]).args(args);
+    serve(cmd)
+}
+
+/// POSTs `body` to `url` with `headers`; the status.
+fn post_status(url: &str, headers: &[(&str, &str)], body: serde_json::Value) -> u16 {
+    block(async {
+        let mut request = reqwest::Client::new().post(url).json(&body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
-    }
-    panic!("warden serve exited early: {lines:?}");
+        request.send().await.unwrap().status().as_u16()
+    })
 }
 
 fn login(url: &str, username: &str, password: &str) -> u16 {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        reqwest::Client::new()
-            .post(format!("{url}/auth/login"))
-            .json(&serde_json::json!({"username": username, "password": password}))
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16()
-    })
+    let body = serde_json::json!({"username": username, "password": password});
+    post_status(&format!("{url}/auth/login"), &[], body)
 }
 
 #[test]
 fn serve_without_a_seed_creates_admin_with_a_password_printed_once() {
-    let (_child, lines, url) = serve(&[]);
+    let (_child, lines, url) = serve_with(&[]);
     let password = lines
         .iter()
-        .find_map(|l| l.strip_prefix("created user admin with password "))
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no admin password in {lines:?}"))
-        .to_owned();
-    assert_eq!(login(&url, "admin", &password), 200);
+        .find_map(|l| first_word_after(l, "created user admin with password "))
+        .unwrap_or_else(|| panic!("no admin password in {lines:?}"));
+    assert_eq!(login(&url, "admin", password), 200);
     assert_eq!(login(&url, "admin", "not it"), 401);
 }
 
@@ -147,7 +110,7 @@ fn serve_loads_users_from_a_seed_file() {
             "webhook_sources": []}"#,
     )
     .unwrap();
-    let (_child, lines, url) = serve(&["--seed", seed.to_str().unwrap()]);
+    let (_child, lines, url) = serve_with(&["--seed", seed.to_str().unwrap()]);
     assert!(
         lines.iter().any(|l| l.starts_with("seeded user carol")),
         "{lines:?}"
@@ -155,79 +118,56 @@ fn serve_loads_users_from_a_seed_file() {
     assert!(!lines.iter().any(|l| l.contains("carol's password")));
     assert_eq!(login(&url, "carol", "carol's password"), 200);
 
-    std::fs::write(
-        &seed,
+    // A seed that must stop start-up: what `warden serve` says.
+    let refused = |what: &str, contents: &str| {
+        std::fs::write(&seed, contents).unwrap();
+        let out = warden()
+            .args(["serve", "--seed", seed.to_str().unwrap()])
+            .output()
+            .unwrap();
+        fails(out, what)
+    };
+    let err = refused(
+        "a webhook source without a secret",
         r#"{"users": [], "webhook_sources": [{"name": "gh", "scheme": "github", "secrets": []}]}"#,
-    )
-    .unwrap();
-    let out = warden()
-        .args(["serve", "--seed", seed.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        !out.status.success(),
-        "a webhook source without a secret must stop start-up"
     );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no secret"));
-
-    std::fs::write(
-        &seed,
+    assert!(err.contains("no secret"), "{err}");
+    let err = refused(
+        "an unknown role",
         r#"{"users": [{"username": "x", "password": "y", "roles": ["root"]}]}"#,
-    )
-    .unwrap();
-    let out = warden()
-        .args(["serve", "--seed", seed.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown role"));
+    );
+    assert!(err.contains("unknown role"), "{err}");
 }
 
 #[test]
 fn tables_create_and_users_add_work_against_dynamodb() {
-    let Some(endpoint) = warden::testing::aws_endpoint() else {
+    let Some((endpoint, prefix)) = common::emulator_and_prefix() else {
         return;
     };
-    let prefix = warden::testing::unique_prefix();
     let out = warden()
         .args(["tables", "create", "--endpoint", &endpoint])
         .env("WARDEN_TABLE_PREFIX", &prefix)
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = ok(out, "tables create");
     assert_eq!(
         stdout.matches("created table").count(),
         warden::store::dynamo::tables::ALL.len(),
         "{stdout}"
     );
 
-    let mut child = warden()
-        .args([
-            "users",
-            "add",
-            "Dave",
-            "--role",
-            "admin",
-            "--endpoint",
-            &endpoint,
-        ])
-        .env("WARDEN_TABLE_PREFIX", &prefix)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"dave's password\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let mut add = warden();
+    add.args([
+        "users",
+        "add",
+        "Dave",
+        "--role",
+        "admin",
+        "--endpoint",
+        &endpoint,
+    ])
+    .env("WARDEN_TABLE_PREFIX", &prefix);
+    let out = run(add, "dave's password\n");
     assert!(
         out.status.success(),
         "{}",
@@ -236,41 +176,16 @@ fn tables_create_and_users_add_work_against_dynamodb() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("created user dave"));
 
     // The API on those tables logs Dave in with that password.
-    let child = warden()
-        .args([
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--dynamodb-endpoint",
-            &endpoint,
-        ])
-        .env("WARDEN_TABLE_PREFIX", &prefix)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut child = Killed(child);
-    let stdout = child.0.stdout.take().unwrap();
-    let url = BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-        .find_map(|l| l.strip_prefix("warden listening on ").map(str::to_owned))
-        .unwrap();
+    let mut on_tables = warden();
+    on_tables.env("WARDEN_TABLE_PREFIX", &prefix);
+    let (_server, _, url) = serve_on_dynamodb(on_tables, &endpoint);
     assert_eq!(login(&url, "dave", "dave's password"), 200);
 
-    let mut child = warden()
+    let mut set_password = warden();
+    set_password
         .args(["users", "set-password", "dave", "--endpoint", &endpoint])
-        .env("WARDEN_TABLE_PREFIX", &prefix)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"dave's new password\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+        .env("WARDEN_TABLE_PREFIX", &prefix);
+    let out = run(set_password, "dave's new password\n");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
     assert!(stdout.contains("generation 1"), "{stdout}");
@@ -307,30 +222,23 @@ const TEST_PEPPER: &str = "cli-test-api-key-pepper-0123456789abcdef";
 
 /// POSTs a run of `books` in `acme` with `key`; the status.
 fn run_with_key(url: &str, key: &str) -> u16 {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        reqwest::Client::new()
-            .post(format!("{url}/agents/books/runs"))
-            .header("x-api-key", key)
-            .json(&serde_json::json!({
-                "workspace_id": "acme",
-                "action": "resolve_entities",
-                "input": {"records": [{"id": "r1", "email": "ann@example.com"}]}
-            }))
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16()
-    })
+    let body = serde_json::json!({
+        "workspace_id": "acme",
+        "action": "resolve_entities",
+        "input": {"records": [{"id": "r1", "email": "ann@example.com"}]}
+    });
+    post_status(
+        &format!("{url}/agents/books/runs"),
+        &[("x-api-key", key)],
+        body,
+    )
 }
 
 #[test]
 fn workspaces_agents_and_api_keys_are_administered_against_dynamodb() {
-    let Some(endpoint) = warden::testing::aws_endpoint() else {
+    let Some((endpoint, prefix)) = common::emulator_and_prefix() else {
         return;
     };
-    let prefix = warden::testing::unique_prefix();
     // Every command on these tables, in development, with the pepper.
     let cmd = |args: &[&str]| {
         let mut cmd = warden();
@@ -342,53 +250,25 @@ fn workspaces_agents_and_api_keys_are_administered_against_dynamodb() {
             .env_remove("WARDEN_API_KEY_PEPPER_ARN");
         cmd
     };
-    let ok = |args: &[&str]| {
-        let out = cmd(args).output().unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(
-            out.status.success(),
-            "{args:?}: {stdout} {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        stdout
-    };
-    let fails = |args: &[&str]| {
-        let out = cmd(args).output().unwrap();
-        assert!(!out.status.success(), "{args:?} succeeded");
-        String::from_utf8_lossy(&out.stderr).into_owned()
-    };
+    let ok = |args: &[&str]| ok(cmd(args).output().unwrap(), &format!("{args:?}"));
+    let fails = |args: &[&str]| fails(cmd(args).output().unwrap(), &format!("{args:?}"));
     ok(&["tables", "create"]);
 
     let out = ok(&["workspaces", "add", "acme", "--name", "Acme Ltd"]);
     assert!(out.contains("added workspace acme (Acme Ltd)"), "{out}");
-    let out = ok(&[
-        "agents",
-        "register",
-        "books",
-        "--type",
-        "accounting",
-        "--maturity",
-        "supervised",
-        "--workspace",
-        "acme",
-    ]);
+    let out = ok(&words(
+        "agents register books --type accounting --maturity supervised --workspace acme",
+    ));
     assert!(
         out.contains("registered agent books (accounting, SUPERVISED, workspaces: acme)"),
         "{out}"
     );
     // An unknown type or maturity names the valid values.
     let register = |agent_type: &str, maturity: &str| {
-        fails(&[
-            "agents",
-            "register",
-            "other",
-            "--type",
-            agent_type,
-            "--maturity",
-            maturity,
-            "--workspace",
-            "acme",
-        ])
+        let line = format!(
+            "agents register other --type {agent_type} --maturity {maturity} --workspace acme"
+        );
+        fails(&words(&line))
     };
     let err = register("robotics", "SUPERVISED");
     assert!(
@@ -400,17 +280,9 @@ fn workspaces_agents_and_api_keys_are_administered_against_dynamodb() {
         err.contains("GENIUS") && err.contains("STUDENT") && err.contains("AUTONOMOUS"),
         "{err}"
     );
-    let err = fails(&[
-        "agents",
-        "register",
-        "other",
-        "--type",
-        "sales",
-        "--maturity",
-        "INTERN",
-        "--workspace",
-        "nowhere",
-    ]);
+    let err = fails(&words(
+        "agents register other --type sales --maturity INTERN --workspace nowhere",
+    ));
     assert!(err.contains("nowhere"), "{err}");
 
     let list = ok(&["agents", "list"]);
@@ -440,21 +312,12 @@ fn workspaces_agents_and_api_keys_are_administered_against_dynamodb() {
     assert!(err.contains("no agent ghost"), "{err}");
 
     // A key, printed once after the line that names its id.
-    let out = ok(&[
-        "apikeys",
-        "create",
-        "--owner",
-        "books",
-        "--scope",
-        "agents:run",
-    ]);
+    let out = ok(&words("apikeys create --owner books --scope agents:run"));
     let mut lines = out.lines();
     let key_id = lines
         .next()
-        .and_then(|l| l.strip_prefix("created API key "))
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no key id in {out}"))
-        .to_owned();
+        .and_then(|l| first_word_after(l, "created API key "))
+        .unwrap_or_else(|| panic!("no key id in {out}"));
     let key = lines.next().unwrap().trim().to_owned();
     let secret = key
         .strip_prefix(&format!("wdn_{key_id}_"))
@@ -463,67 +326,38 @@ fn workspaces_agents_and_api_keys_are_administered_against_dynamodb() {
     assert!(secret.len() >= 43, "{secret}");
 
     // No pepper configured: refused, saying what to set.
-    let out = cmd(&[
-        "apikeys",
-        "create",
-        "--owner",
-        "books",
-        "--scope",
-        "agents:run",
-    ])
-    .env_remove("WARDEN_API_KEY_PEPPER")
-    .output()
-    .unwrap();
+    let out = cmd(&words("apikeys create --owner books --scope agents:run"))
+        .env_remove("WARDEN_API_KEY_PEPPER")
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("WARDEN_API_KEY_PEPPER"), "{err}");
     assert!(!String::from_utf8_lossy(&out.stdout).contains("wdn_"));
-    let err = fails(&[
-        "apikeys",
-        "create",
-        "--owner",
-        "ghost",
-        "--scope",
-        "agents:run",
-    ]);
+    let err = fails(&words("apikeys create --owner ghost --scope agents:run"));
     assert!(err.contains("ghost"), "{err}");
 
     // The API on these tables, with the same pepper, takes the key.
-    let child = warden()
-        .args([
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--dynamodb-endpoint",
-            &endpoint,
-        ])
+    let mut on_tables = warden();
+    on_tables
         .env("WARDEN_TABLE_PREFIX", &prefix)
-        .env("WARDEN_API_KEY_PEPPER", TEST_PEPPER)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut child = Killed(child);
-    let stdout = child.0.stdout.take().unwrap();
-    let url = BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-        .find_map(|l| l.strip_prefix("warden listening on ").map(str::to_owned))
-        .unwrap();
+        .env("WARDEN_API_KEY_PEPPER", TEST_PEPPER);
+    let (_server, _, url) = serve_on_dynamodb(on_tables, &endpoint);
     assert_eq!(run_with_key(&url, &key), 202);
 
     // Listed with its use, never with its secret.
     let list = ok(&["apikeys", "list"]);
-    assert!(list.contains(&key_id), "{list}");
+    assert!(list.contains(key_id), "{list}");
     assert!(
         list.contains("owner=books") && list.contains("used=1") && list.contains("no expiry"),
         "{list}"
     );
     assert!(!list.contains(&secret), "the secret is listed: {list}");
 
-    let out = ok(&["apikeys", "revoke", &key_id]);
+    let out = ok(&["apikeys", "revoke", key_id]);
     assert!(out.contains(&format!("API key {key_id} revoked")), "{out}");
     assert_eq!(run_with_key(&url, &key), 401);
-    let err = fails(&["apikeys", "revoke", &key_id]);
+    let err = fails(&["apikeys", "revoke", key_id]);
     assert!(err.contains("already revoked"), "{err}");
     let unknown = "01J00000000000000000000000";
     let err = fails(&["apikeys", "revoke", unknown]);

@@ -6,8 +6,9 @@
 // Test helpers panic on purpose: a failed step is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::Stdio;
 
 /// Bursts, and concurrent logins per burst.
 const BURSTS: usize = 10;
@@ -23,15 +24,6 @@ const CONCURRENCY: &str = "4";
 /// Without the bound, one burst of 100 concurrent hashes needs 1.9 GiB,
 /// and glibc kept all of it, burst after burst.
 const MAX_RSS_KIB: u64 = 200 * 1024;
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// `VmRSS` and `VmHWM` of process `pid`, in KiB.
 fn memory_kib(pid: u32) -> (u64, u64) {
@@ -53,45 +45,16 @@ fn memory_stays_flat_under_bursts_of_concurrent_logins() {
         eprintln!("skipping: no /proc to read resident memory from");
         return;
     }
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_warden"));
-    for var in [
-        "WARDEN_ENV",
-        "WARDEN_JWT_SECRET",
-        "WARDEN_JWT_SECRET_ARN",
-        "ALLOWED_ORIGINS",
-        "WARDEN_ARGON2_M_COST",
-        "WARDEN_ARGON2_T_COST",
-        "WARDEN_ARGON2_P_COST",
-        "WARDEN_PASSWORD_CONCURRENCY",
-        "WARDEN_PASSWORD_QUEUE_TIMEOUT_MS",
-    ] {
-        cmd.env_remove(var);
-    }
+    let mut cmd = common::warden();
     // Every request comes from 127.0.0.1; the per-IP limit would answer
     // 429 before any hashing.
-    let child = cmd
-        .args(["serve", "--addr", "127.0.0.1:0"])
+    cmd.args(["serve", "--addr", "127.0.0.1:0"])
         .env("WARDEN_LOGIN_IP_LIMIT", "1000000/60")
         .env("WARDEN_PASSWORD_CONCURRENCY", CONCURRENCY)
         .env("RUST_LOG", "off")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut child = Killed(child);
-    let pid = child.0.id();
-    let mut lines = BufReader::new(child.0.stdout.take().unwrap()).lines();
-    let url = loop {
-        let line = lines
-            .next()
-            .unwrap_or_else(|| panic!("warden serve exited early"))
-            .unwrap();
-        if let Some(url) = line.strip_prefix("warden listening on ") {
-            break url.to_owned();
-        }
-    };
-    // Keep reading so that a later line never meets a closed pipe.
-    std::thread::spawn(move || lines.for_each(drop));
+        .stderr(Stdio::null());
+    let (server, _, url) = common::serve(cmd);
+    let pid = server.0.id();
 
     let (idle, _) = memory_kib(pid);
     eprintln!("idle: VmRSS {idle} KiB");

@@ -7,10 +7,12 @@
 // Test helpers panic on purpose: a failed step is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Output, Stdio};
+mod common;
 
+use std::collections::BTreeSet;
+use std::process::Command;
+
+use common::{Killed, block, fails, first_word_after, ok, run, serve_on_dynamodb, words};
 use secrecy::ExposeSecret as _;
 use serde_json::Value;
 use warden::audit::{AuditEvent, EventType, Origin, Severity};
@@ -24,60 +26,10 @@ const PEPPER: &str = "operator-test-api-key-pepper-0123456789abcdef";
 /// A `warden` command on the tables under `prefix`, in development, with
 /// nothing of the caller's environment that would change its behaviour.
 fn warden(prefix: &str) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_warden"));
-    for var in [
-        "WARDEN_ENV",
-        "WARDEN_JWT_SECRET",
-        "WARDEN_JWT_SECRET_ARN",
-        "WARDEN_WEBHOOK_SECRETS_ARN",
-        "WARDEN_API_KEY_PEPPER_ARN",
-        "WARDEN_ACCESS_TOKEN_TTL",
-        "WARDEN_SECRET_CACHE_TTL_SECS",
-        "AWS_ENDPOINT_URL",
-        "ALLOWED_ORIGINS",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.env("RUST_LOG", "warn")
-        .env("WARDEN_TABLE_PREFIX", prefix)
+    let mut cmd = common::warden();
+    cmd.env("WARDEN_TABLE_PREFIX", prefix)
         .env("WARDEN_API_KEY_PEPPER", PEPPER);
     cmd
-}
-
-/// Runs `cmd` with `stdin` as its standard input.
-fn run(mut cmd: Command, stdin: &str) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
-fn ok(out: Output, what: &str) -> String {
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{what}: {stdout} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
-
-fn fails(out: Output, what: &str) -> String {
-    assert!(
-        !out.status.success(),
-        "{what} succeeded: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// `cmd args --endpoint <endpoint>`, successful; its standard output.
@@ -104,6 +56,14 @@ fn audit_json(prefix: &str, endpoint: &str, args: &[&str]) -> Vec<Value> {
         .collect()
 }
 
+/// The first of `events` of type `event_type`.
+fn first_of<'a>(events: &'a [Value], event_type: &str) -> &'a Value {
+    events
+        .iter()
+        .find(|ev| ev["event_type"] == event_type)
+        .unwrap_or_else(|| panic!("no {event_type} in {events:?}"))
+}
+
 fn types(events: &[Value]) -> BTreeSet<String> {
     events
         .iter()
@@ -111,41 +71,10 @@ fn types(events: &[Value]) -> BTreeSet<String> {
         .collect()
 }
 
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// `warden serve` on the tables; its URL.
 fn serve(prefix: &str, endpoint: &str) -> (Killed, String) {
-    let mut cmd = warden(prefix);
-    let child = cmd
-        .args([
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--dynamodb-endpoint",
-            endpoint,
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut child = Killed(child);
-    let stdout = child.0.stdout.take().unwrap();
-    let url = BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-        .find_map(|l| l.strip_prefix("warden listening on ").map(str::to_owned))
-        .unwrap();
-    (child, url)
-}
-
-fn block<T>(f: impl std::future::Future<Output = T>) -> T {
-    tokio::runtime::Runtime::new().unwrap().block_on(f)
+    let (server, _, url) = serve_on_dynamodb(warden(prefix), endpoint);
+    (server, url)
 }
 
 /// Logs in; the access token.
@@ -185,15 +114,7 @@ async fn secrets_client(endpoint: &str) -> aws_sdk_secretsmanager::Client {
 fn create_secret(endpoint: &str, value: &str) -> String {
     block(async {
         let name = format!("warden-test/{}", ulid::Ulid::new());
-        let out = secrets_client(endpoint)
-            .await
-            .create_secret()
-            .name(name)
-            .secret_string(value)
-            .send()
-            .await
-            .unwrap();
-        out.arn().unwrap().to_owned()
+        warden::testing::create_secret(&secrets_client(endpoint).await, &name, value).await
     })
 }
 
@@ -217,10 +138,9 @@ fn secret_at(endpoint: &str, arn: &str, stage: &str) -> Option<(String, String)>
 
 #[test]
 fn user_roles_and_revoke_all_take_effect_at_once_and_are_audited() {
-    let Some(endpoint) = warden::testing::aws_endpoint() else {
+    let Some((endpoint, prefix)) = common::emulator_and_prefix() else {
         return;
     };
-    let prefix = warden::testing::unique_prefix();
     let (p, e) = (prefix.as_str(), endpoint.as_str());
     ok_at(p, e, &["tables", "create"], "");
     ok_at(
@@ -312,16 +232,10 @@ fn user_roles_and_revoke_all_take_effect_at_once_and_are_audited() {
         assert_eq!(ev["origin"]["kind"], "cli");
         assert_eq!(ev["origin"]["operator"], "local");
     }
-    let roles = events
-        .iter()
-        .find(|ev| ev["event_type"] == "USER_ROLES_CHANGED")
-        .unwrap();
+    let roles = first_of(&events, "USER_ROLES_CHANGED");
     assert_eq!(roles["details"]["from"], "admin,user");
     assert_eq!(roles["details"]["to"], "user");
-    let revoked = events
-        .iter()
-        .find(|ev| ev["event_type"] == "ALL_TOKENS_REVOKED")
-        .unwrap();
+    let revoked = first_of(&events, "ALL_TOKENS_REVOKED");
     assert_eq!(revoked["details"]["reason"], "laptop stolen");
     assert_eq!(revoked["details"]["username"], "dave");
 }
@@ -651,10 +565,9 @@ fn jwt_key_rotate_keeps_the_old_key_verifying_and_refuses_a_second_rotation() {
 
 #[test]
 fn every_changing_command_names_the_aws_caller_identity_without_an_endpoint() {
-    let Some(endpoint) = warden::testing::aws_endpoint() else {
+    let Some((endpoint, prefix)) = common::emulator_and_prefix() else {
         return;
     };
-    let prefix = warden::testing::unique_prefix();
     let p = prefix.as_str();
     // No --endpoint: every client goes where the AWS configuration says
     // (here AWS_ENDPOINT_URL, the emulator), and the operator is the
@@ -675,41 +588,22 @@ fn every_changing_command_names_the_aws_caller_identity_without_an_endpoint() {
     cmd(&["tables", "create"], "");
     cmd(&["workspaces", "add", "acme", "--name", "Acme"], "");
     cmd(
-        &[
-            "agents",
-            "register",
-            "books",
-            "--type",
-            "accounting",
-            "--maturity",
-            "INTERN",
-            "--workspace",
-            "acme",
-        ],
+        &words("agents register books --type accounting --maturity INTERN --workspace acme"),
         "",
     );
     cmd(&["agents", "set-maturity", "books", "SUPERVISED"], "");
     cmd(&["agents", "disable", "books"], "");
     cmd(&["agents", "enable", "books"], "");
     let out = cmd(
-        &[
-            "apikeys",
-            "create",
-            "--owner",
-            "books",
-            "--scope",
-            "agents:run",
-        ],
+        &words("apikeys create --owner books --scope agents:run"),
         "",
     );
     let key_id = out
         .lines()
         .next()
-        .and_then(|l| l.strip_prefix("created API key "))
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap()
-        .to_owned();
-    cmd(&["apikeys", "revoke", &key_id], "");
+        .and_then(|l| first_word_after(l, "created API key "))
+        .unwrap();
+    cmd(&["apikeys", "revoke", key_id], "");
     cmd(
         &["users", "add", "fay", "--role", "user"],
         "fay's password\n",

@@ -459,6 +459,13 @@ mod tests {
             .is_err()
     }
 
+    /// Whether `claims`, well signed, are refused.
+    fn refused_claims(claims: &Value) -> bool {
+        codec()
+            .verify(&sign(good_header(), claims, KEY), NOW)
+            .is_err()
+    }
+
     /// The decoded header of `token`.
     fn header(token: &str) -> Value {
         let header = URL_SAFE_NO_PAD
