@@ -2,35 +2,27 @@
 //! in `X-GitHub-Delivery`, event type in `X-GitHub-Event`. GitHub signs no
 //! timestamp, so replays are refused by the delivery id alone.
 
-use super::{Rejection, Scheme, SigningKey, Verified, header, hex32};
+use super::{Delivery, Rejection, Scheme, Verified, header, hex32};
 
 /// The GitHub scheme.
-#[derive(Debug, Clone, Copy)]
 pub struct GitHub;
 
 impl Scheme for GitHub {
-    fn verify(
-        &self,
-        headers: &http::HeaderMap,
-        body: &[u8],
-        keys: &[SigningKey],
-        _now: i64,
-    ) -> Result<Verified, Rejection> {
-        let signature =
-            header(headers, "x-hub-signature-256").ok_or(Rejection::MissingSignature)?;
+    fn check(&self, d: &Delivery<'_>) -> Result<Verified, Rejection> {
+        let signature = d.header("x-hub-signature-256")?;
         let hex = signature
             .strip_prefix("sha256=")
             .ok_or(Rejection::MalformedSignature)?;
         let expected = hex32(hex).ok_or(Rejection::MalformedSignature)?;
-        if !keys.iter().any(|k| k.verify(&[body], &expected)) {
+        if !d.keys.iter().any(|k| k.verify(&[d.body], &expected)) {
             return Err(Rejection::BadSignature);
         }
-        let delivery_id = header(headers, "x-github-delivery")
+        let delivery_id = header(d.headers, "x-github-delivery")
             .filter(|id| !id.is_empty())
             .ok_or(Rejection::MissingDeliveryId)?;
         Ok(Verified {
             delivery_id: delivery_id.to_owned(),
-            event_type: header(headers, "x-github-event")
+            event_type: header(d.headers, "x-github-event")
                 .unwrap_or("unknown")
                 .to_owned(),
             challenge: None,
@@ -41,6 +33,7 @@ impl Scheme for GitHub {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::webhook::SigningKey;
     use proptest::prelude::*;
 
     fn headers(pairs: &[(&str, &str)]) -> http::HeaderMap {

@@ -24,7 +24,7 @@ pub mod sources;
 pub mod standard;
 pub mod stripe;
 
-pub use scheme::{Rejection, Scheme, SchemeKind, SigningKey, TOLERANCE_SECS, Verified};
+pub use scheme::{Delivery, Rejection, Scheme, SchemeKind, SigningKey, TOLERANCE_SECS, Verified};
 pub(crate) use scheme::{check_timestamp, header, hex32, json_field, verify_any};
 pub use sources::{Source, SourceConfig, Sources};
 

@@ -105,17 +105,49 @@ pub struct Verified {
     pub challenge: Option<String>,
 }
 
+/// One delivery to check: what was received, the keys to check it with
+/// and when.
+#[derive(Debug, Clone, Copy)]
+pub struct Delivery<'a> {
+    /// The request's headers.
+    pub headers: &'a http::HeaderMap,
+    /// The exact bytes received.
+    pub body: &'a [u8],
+    /// The source's keys; any may match (rotation).
+    pub keys: &'a [SigningKey],
+    /// Now, epoch seconds.
+    pub now: i64,
+}
+
+impl Delivery<'_> {
+    /// The header `name` as text; a missing one (or one that is not
+    /// visible ASCII) is [`Rejection::MissingSignature`].
+    pub fn header(&self, name: &str) -> Result<&str, Rejection> {
+        header(self.headers, name).ok_or(Rejection::MissingSignature)
+    }
+}
+
 /// A signature scheme.
 pub trait Scheme: Send + Sync {
-    /// Checks `body` (the exact bytes received) against `headers` with any of
-    /// `keys`, at `now` (epoch seconds).
+    /// Checks the delivery's signature with any of its keys.
+    fn check(&self, delivery: &Delivery<'_>) -> Result<Verified, Rejection>;
+
+    /// [`Scheme::check`] of `body` (the exact bytes received) with `headers`
+    /// and any of `keys`, at `now` (epoch seconds).
     fn verify(
         &self,
         headers: &http::HeaderMap,
         body: &[u8],
         keys: &[SigningKey],
         now: i64,
-    ) -> Result<Verified, Rejection>;
+    ) -> Result<Verified, Rejection> {
+        self.check(&Delivery {
+            headers,
+            body,
+            keys,
+            now,
+        })
+    }
 }
 
 /// The schemes Warden knows.

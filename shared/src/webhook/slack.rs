@@ -3,45 +3,38 @@
 //! timestamp and signature (slash commands and interactions carry no id).
 //! `url_verification` is answered with its challenge after verification.
 
-use super::{Rejection, Scheme, SigningKey, Verified, check_timestamp, header, hex32, json_field};
+use super::{Delivery, Rejection, Scheme, Verified, check_timestamp, hex32, json_field};
 
 /// The Slack scheme.
-#[derive(Debug, Clone, Copy)]
 pub struct Slack;
 
 impl Scheme for Slack {
-    fn verify(
-        &self,
-        headers: &http::HeaderMap,
-        body: &[u8],
-        keys: &[SigningKey],
-        now: i64,
-    ) -> Result<Verified, Rejection> {
-        let signature = header(headers, "x-slack-signature").ok_or(Rejection::MissingSignature)?;
-        let timestamp =
-            header(headers, "x-slack-request-timestamp").ok_or(Rejection::MissingSignature)?;
+    fn check(&self, d: &Delivery<'_>) -> Result<Verified, Rejection> {
+        let signature = d.header("x-slack-signature")?;
+        let timestamp = d.header("x-slack-request-timestamp")?;
         let hex = signature
             .strip_prefix("v0=")
             .ok_or(Rejection::MalformedSignature)?;
         let expected = hex32(hex).ok_or(Rejection::MalformedSignature)?;
-        check_timestamp(timestamp, now)?;
+        check_timestamp(timestamp, d.now)?;
         let prefix = format!("v0:{timestamp}:");
-        if !keys
+        if !d
+            .keys
             .iter()
-            .any(|k| k.verify(&[prefix.as_bytes(), body], &expected))
+            .any(|k| k.verify(&[prefix.as_bytes(), d.body], &expected))
         {
             return Err(Rejection::BadSignature);
         }
-        let kind = json_field(body, "type");
+        let kind = json_field(d.body, "type");
         if kind.as_deref() == Some("url_verification") {
-            let challenge = json_field(body, "challenge").ok_or(Rejection::MissingDeliveryId)?;
+            let challenge = json_field(d.body, "challenge").ok_or(Rejection::MissingDeliveryId)?;
             return Ok(Verified {
                 delivery_id: format!("url_verification-{timestamp}"),
                 event_type: "url_verification".into(),
                 challenge: Some(challenge),
             });
         }
-        let event_type = match (kind, inner_event_type(body)) {
+        let event_type = match (kind, inner_event_type(d.body)) {
             (Some(outer), Some(inner)) if outer == "event_callback" => inner,
             (Some(outer), _) => outer,
             (None, _) => "interaction".into(),
@@ -50,7 +43,7 @@ impl Scheme for Slack {
         // timestamp and the signature bytes, re-encoded: hex decoding ignores
         // case, so the hex as sent would let a replay with its case changed
         // pass as a new delivery.
-        let delivery_id = json_field(body, "event_id")
+        let delivery_id = json_field(d.body, "event_id")
             .unwrap_or_else(|| format!("{timestamp}-{}", ::hex::encode(&expected)));
         Ok(Verified {
             delivery_id,
@@ -68,6 +61,7 @@ fn inner_event_type(body: &[u8]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::webhook::SigningKey;
     use proptest::prelude::*;
 
     fn headers(signature: &str, timestamp: &str) -> http::HeaderMap {

@@ -9,23 +9,16 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
-use super::{Rejection, Scheme, SigningKey, Verified, header, json_field, verify_any};
+use super::{Delivery, Rejection, Scheme, Verified, json_field, verify_any};
 
 /// The Standard Webhooks scheme.
-#[derive(Debug, Clone, Copy)]
 pub struct Standard;
 
 impl Scheme for Standard {
-    fn verify(
-        &self,
-        headers: &http::HeaderMap,
-        body: &[u8],
-        keys: &[SigningKey],
-        now: i64,
-    ) -> Result<Verified, Rejection> {
-        let id = header(headers, "webhook-id").ok_or(Rejection::MissingSignature)?;
-        let timestamp = header(headers, "webhook-timestamp").ok_or(Rejection::MissingSignature)?;
-        let value = header(headers, "webhook-signature").ok_or(Rejection::MissingSignature)?;
+    fn check(&self, d: &Delivery<'_>) -> Result<Verified, Rejection> {
+        let id = d.header("webhook-id")?;
+        let timestamp = d.header("webhook-timestamp")?;
+        let value = d.header("webhook-signature")?;
         if id.is_empty() {
             return Err(Rejection::MissingDeliveryId);
         }
@@ -45,15 +38,15 @@ impl Scheme for Standard {
             .collect();
         verify_any(
             &signatures,
-            keys,
+            d.keys,
             timestamp,
             &format!("{id}.{timestamp}."),
-            body,
-            now,
+            d.body,
+            d.now,
         )?;
         Ok(Verified {
             delivery_id: id.to_owned(),
-            event_type: json_field(body, "type").unwrap_or_else(|| "unknown".into()),
+            event_type: json_field(d.body, "type").unwrap_or_else(|| "unknown".into()),
             challenge: None,
         })
     }
@@ -62,6 +55,7 @@ impl Scheme for Standard {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::webhook::SigningKey;
     use proptest::prelude::*;
 
     fn headers(id: &str, ts: &str, sig: &str) -> http::HeaderMap {

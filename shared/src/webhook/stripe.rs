@@ -5,21 +5,14 @@
 //! header without `t` or without any usable `v1` is malformed. The delivery
 //! id is the event's `id`, the type its `type`.
 
-use super::{Rejection, Scheme, SigningKey, Verified, header, hex32, json_field, verify_any};
+use super::{Delivery, Rejection, Scheme, Verified, hex32, json_field, verify_any};
 
 /// The Stripe scheme.
-#[derive(Debug, Clone, Copy)]
 pub struct Stripe;
 
 impl Scheme for Stripe {
-    fn verify(
-        &self,
-        headers: &http::HeaderMap,
-        body: &[u8],
-        keys: &[SigningKey],
-        now: i64,
-    ) -> Result<Verified, Rejection> {
-        let value = header(headers, "stripe-signature").ok_or(Rejection::MissingSignature)?;
+    fn check(&self, d: &Delivery<'_>) -> Result<Verified, Rejection> {
+        let value = d.header("stripe-signature")?;
         let mut timestamp = None;
         let mut signatures = Vec::new();
         for item in value.split(',') {
@@ -41,16 +34,16 @@ impl Scheme for Stripe {
         let timestamp = timestamp.ok_or(Rejection::MalformedSignature)?;
         verify_any(
             &signatures,
-            keys,
+            d.keys,
             timestamp,
             &format!("{timestamp}."),
-            body,
-            now,
+            d.body,
+            d.now,
         )?;
-        let delivery_id = json_field(body, "id").ok_or(Rejection::MissingDeliveryId)?;
+        let delivery_id = json_field(d.body, "id").ok_or(Rejection::MissingDeliveryId)?;
         Ok(Verified {
             delivery_id,
-            event_type: json_field(body, "type").unwrap_or_else(|| "unknown".into()),
+            event_type: json_field(d.body, "type").unwrap_or_else(|| "unknown".into()),
             challenge: None,
         })
     }
@@ -59,6 +52,7 @@ impl Scheme for Stripe {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::webhook::SigningKey;
     use proptest::prelude::*;
 
     const BODY: &str = r#"{"id":"evt_1NG8Du2eZvKYlo2CUI79vXWy","object":"event","type":"payment_intent.succeeded"}"#;
