@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::Result;
 use crate::config::Rate;
-use crate::store::{RateLimitStore, TatCondition};
+use crate::store::{RateLimitStore, TatCondition, TatWrite};
 
 /// The limiter's answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,14 +97,9 @@ pub async fn acquire_from(
         let outcome = match known {
             None => {
                 let new_tat = now_millis + interval;
-                store
-                    .update_tat(
-                        key,
-                        TatCondition::AbsentOrAtMost(now_millis),
-                        new_tat,
-                        expires(new_tat),
-                    )
-                    .await?
+                let condition = TatCondition::AbsentOrAtMost(now_millis);
+                let write = TatWrite { condition, new_tat };
+                store.update_tat(key, write, expires(new_tat)).await?
             }
             Some(tat) if tat <= now_millis => {
                 known = None;
@@ -118,9 +113,11 @@ pub async fn acquire_from(
                     });
                 }
                 let new_tat = tat + interval;
-                store
-                    .update_tat(key, TatCondition::Equals(tat), new_tat, expires(new_tat))
-                    .await?
+                let write = TatWrite {
+                    condition: TatCondition::Equals(tat),
+                    new_tat,
+                };
+                store.update_tat(key, write, expires(new_tat)).await?
             }
         };
         match outcome {

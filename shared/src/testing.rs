@@ -649,11 +649,8 @@ mod intercepted {
     use crate::health::Sample;
     use crate::store::{
         AgentStore, ApiKeyStore, AuditQuery, AuditStore, HealthSampleStore, Page, RunContext,
-        TatCondition, Transactions, Write,
+        TatOutcome, TatWrite, Transactions, Write,
     };
-
-    /// What a conditional write answers: done, or the current value.
-    type Conditional = std::result::Result<(), Option<i64>>;
 
     #[async_trait]
     impl<S: Transactions + ?Sized, H: Interceptor> Transactions for Intercepted<S, H> {
@@ -745,16 +742,8 @@ mod intercepted {
         async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>> {
             self.inner.list_api_keys().await
         }
-        async fn record_key_use(
-            &self,
-            key_id: &str,
-            condition: TatCondition,
-            new_tat: i64,
-            now: i64,
-        ) -> Result<Conditional> {
-            self.inner
-                .record_key_use(key_id, condition, new_tat, now)
-                .await
+        async fn record_key_use(&self, id: &str, write: TatWrite, now: i64) -> Result<TatOutcome> {
+            self.inner.record_key_use(id, write, now).await
         }
     }
 

@@ -17,7 +17,7 @@ use warden::domain::agents::{
     Maturity, ProposalRecord, ProposalStatus, WorkspaceId, WorkspaceRecord,
 };
 use warden::store::{
-    AgentStore, AgentWrite, ApiKeyStore, ApiKeyWrite, AuditStore, JobMove, TatCondition,
+    AgentStore, AgentWrite, ApiKeyStore, ApiKeyWrite, AuditStore, JobMove, TatCondition, TatWrite,
     Transactions, Write, keys,
 };
 
@@ -798,6 +798,14 @@ async fn api_keys_are_created_once_and_revoked_once(h: Harness) {
     assert_eq!(h.get_api_key("01GHOST").await.unwrap(), None);
 }
 
+/// A key's first counted use: no rate state yet, the new one at 1 ms.
+fn first_use() -> TatWrite {
+    TatWrite {
+        condition: TatCondition::AbsentOrAtMost(0),
+        new_tat: 1,
+    }
+}
+
 async fn a_key_use_is_counted_only_under_its_rate_condition(h: Harness) {
     one(&h, ApiKeyWrite::Create(api_key("01KEY")))
         .await
@@ -805,9 +813,11 @@ async fn a_key_use_is_counted_only_under_its_rate_condition(h: Harness) {
     let use_key = |condition, tat, now| {
         let h = h.clone();
         async move {
-            h.record_key_use("01KEY", condition, tat, now)
-                .await
-                .unwrap()
+            let write = TatWrite {
+                condition,
+                new_tat: tat,
+            };
+            h.record_key_use("01KEY", write, now).await.unwrap()
         }
     };
     // The key's rate state, uses and last use.
@@ -846,9 +856,7 @@ async fn a_key_use_is_counted_only_under_its_rate_condition(h: Harness) {
     );
     assert_eq!(usage().await, (Some(300), 3, Some(NOW + 3)));
 
-    let ghost = h
-        .record_key_use("01GHOST", TatCondition::AbsentOrAtMost(0), 1, NOW)
-        .await;
+    let ghost = h.record_key_use("01GHOST", first_use(), NOW).await;
     assert!(matches!(ghost, Err(Error::ConditionFailed)), "{ghost:?}");
     assert_eq!(h.get_api_key("01GHOST").await.unwrap(), None);
 
@@ -863,7 +871,11 @@ async fn a_key_use_is_counted_only_under_its_rate_condition(h: Harness) {
     .await
     .unwrap();
     for condition in [TatCondition::Equals(300), TatCondition::AbsentOrAtMost(300)] {
-        let revoked = h.record_key_use("01KEY", condition, 400, NOW + 5).await;
+        let write = TatWrite {
+            condition,
+            new_tat: 400,
+        };
+        let revoked = h.record_key_use("01KEY", write, NOW + 5).await;
         assert!(
             matches!(revoked, Err(Error::ConditionFailed)),
             "{revoked:?}"
@@ -1051,7 +1063,7 @@ mod dynamodb_only {
             .unwrap();
         assert_eq!(log.take(), vec!["BatchGetItem"]);
         store
-            .record_key_use("01KEY", TatCondition::AbsentOrAtMost(0), 1, NOW)
+            .record_key_use("01KEY", first_use(), NOW)
             .await
             .unwrap_err();
         assert_eq!(log.take(), vec!["UpdateItem"]);

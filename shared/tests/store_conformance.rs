@@ -10,8 +10,8 @@ use warden::audit::{AuditEvent, EventType, Origin, Severity};
 use warden::domain::{RevocationState, Role, SessionRecord, UserRecord, Username};
 use warden::store::memory::MemoryStore;
 use warden::store::{
-    AccountChange, AuditQuery, AuthStore, AuthWrite, RevocationKey, TatCondition, WebhookStore,
-    Write,
+    AccountChange, AuditQuery, AuthStore, AuthWrite, RevocationKey, TatCondition, TatWrite,
+    WebhookStore, Write,
 };
 
 /// Every port of both adapters, for the checks below.
@@ -119,10 +119,8 @@ fn login_succeeded(
 /// What setting the rate state of `k` to `new_tat` under `condition`
 /// answers.
 async fn tat(store: &dyn Store, condition: TatCondition, new_tat: i64) -> Result<(), Option<i64>> {
-    store
-        .update_tat("k", condition, new_tat, NOW)
-        .await
-        .unwrap()
+    let write = TatWrite { condition, new_tat };
+    store.update_tat("k", write, NOW).await.unwrap()
 }
 
 async fn users_are_created_once_and_read_back(store: &dyn Store) {

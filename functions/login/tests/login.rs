@@ -858,13 +858,10 @@ impl warden::store::RateLimitStore for RevokeAllInBetween {
     async fn update_tat(
         &self,
         key: &str,
-        condition: warden::store::TatCondition,
-        new_tat: i64,
+        write: warden::store::TatWrite,
         expires_at: i64,
-    ) -> Result<Result<(), Option<i64>>, Error> {
-        self.inner
-            .update_tat(key, condition, new_tat, expires_at)
-            .await
+    ) -> Result<warden::store::TatOutcome, Error> {
+        self.inner.update_tat(key, write, expires_at).await
     }
 }
 

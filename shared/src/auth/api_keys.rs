@@ -21,7 +21,7 @@ use crate::audit::{EventType, Origin, Severity};
 use crate::domain::agents::{AgentId, ApiKeyRecord};
 use crate::ratelimit::{Decision, Gcra, acquire_from};
 use crate::state::Registry;
-use crate::store::{ApiKeyStore, ApiKeyWrite, RateLimitStore, TatCondition, Write};
+use crate::store::{ApiKeyStore, ApiKeyWrite, RateLimitStore, TatOutcome, TatWrite, Write};
 use crate::{Error, Result};
 
 /// Every key starts with this.
@@ -281,16 +281,8 @@ struct KeyUse<'a> {
 
 #[async_trait::async_trait]
 impl RateLimitStore for KeyUse<'_> {
-    async fn update_tat(
-        &self,
-        key: &str,
-        condition: TatCondition,
-        new_tat: i64,
-        _expires_at: i64,
-    ) -> Result<std::result::Result<(), Option<i64>>> {
-        self.store
-            .record_key_use(key, condition, new_tat, self.now)
-            .await
+    async fn update_tat(&self, key: &str, write: TatWrite, _expires_at: i64) -> Result<TatOutcome> {
+        self.store.record_key_use(key, write, self.now).await
     }
 }
 

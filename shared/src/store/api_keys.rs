@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 
-use super::TatCondition;
+use super::{TatOutcome, TatWrite};
 use crate::Result;
 use crate::domain::agents::ApiKeyRecord;
 
@@ -38,11 +38,5 @@ pub trait ApiKeyStore: Send + Sync {
     /// returned (`None` when the key has no rate state yet). A key that
     /// does not exist or is revoked is [`crate::Error::ConditionFailed`],
     /// so that a revocation landing after the key was read still refuses.
-    async fn record_key_use(
-        &self,
-        key_id: &str,
-        condition: TatCondition,
-        new_tat: i64,
-        now: i64,
-    ) -> Result<std::result::Result<(), Option<i64>>>;
+    async fn record_key_use(&self, key_id: &str, write: TatWrite, now: i64) -> Result<TatOutcome>;
 }

@@ -44,7 +44,7 @@ pub use self::audit::{AuditQuery, AuditStore};
 pub use self::auth::{AccountChange, AuthWrite, SessionStore, UserStore};
 pub use self::health::{HealthSampleStore, HealthWrite};
 pub use self::keys::RevocationKey;
-pub use self::ratelimit::{RateLimitStore, TatCondition};
+pub use self::ratelimit::{RateLimitStore, TatCondition, TatOutcome, TatWrite};
 pub use self::webhooks::{Claim, DeliveryStore, WebhookWrite};
 use crate::Result;
 use crate::audit::AuditEvent;

@@ -13,17 +13,35 @@ pub enum TatCondition {
     Equals(i64),
 }
 
+impl TatCondition {
+    /// Whether the condition holds for the key's `current` theoretical
+    /// arrival time (`None` when it has no live state).
+    pub fn holds(self, current: Option<i64>) -> bool {
+        match self {
+            TatCondition::AbsentOrAtMost(limit) => current.is_none_or(|tat| tat <= limit),
+            TatCondition::Equals(expected) => current == Some(expected),
+        }
+    }
+}
+
+/// A conditional write of one key's theoretical arrival time (GCRA).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TatWrite {
+    /// When the write applies.
+    pub condition: TatCondition,
+    /// The new theoretical arrival time, milliseconds.
+    pub new_tat: i64,
+}
+
+/// What a [`TatWrite`] did: `Ok(())` written, or, on a failed condition,
+/// the current theoretical arrival time (`None` when the key has no live
+/// state).
+pub type TatOutcome = std::result::Result<(), Option<i64>>;
+
 /// GCRA state per limited key.
 #[async_trait]
 pub trait RateLimitStore: Send + Sync {
-    /// Sets the key's theoretical arrival time (ms) to `new_tat` if
-    /// `condition` holds. On a failed condition, returns the current value
-    /// (`None` when the key has no live state).
-    async fn update_tat(
-        &self,
-        key: &str,
-        condition: TatCondition,
-        new_tat: i64,
-        expires_at: i64,
-    ) -> Result<std::result::Result<(), Option<i64>>>;
+    /// Applies `write` to the key's state, which then expires at
+    /// `expires_at` (epoch seconds).
+    async fn update_tat(&self, key: &str, write: TatWrite, expires_at: i64) -> Result<TatOutcome>;
 }

@@ -8,8 +8,8 @@ use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, TransactWrite
 use super::item::{Item, get_list, get_n, get_opt_n, get_parsed, get_s, list, n, s};
 use super::{DynamoStore, Expr, unavailable};
 use crate::domain::agents::{AgentId, ApiKeyRecord};
-use crate::store::TatCondition;
 use crate::store::api_keys::{ApiKeyStore, ApiKeyWrite};
+use crate::store::{TatOutcome, TatWrite};
 use crate::{Error, Result};
 
 fn key_key(key_id: &str) -> Item {
@@ -67,13 +67,8 @@ impl ApiKeyStore for DynamoStore {
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(key_id = %key_id), err(level = "debug"))]
-    async fn record_key_use(
-        &self,
-        key_id: &str,
-        condition: TatCondition,
-        new_tat: i64,
-        now: i64,
-    ) -> Result<std::result::Result<(), Option<i64>>> {
+    async fn record_key_use(&self, key_id: &str, write: TatWrite, now: i64) -> Result<TatOutcome> {
+        let TatWrite { condition, new_tat } = write;
         let (tat_condition, bound) = super::ratelimit::tat_condition(condition);
         let out = self
             .client

@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 use super::item::{get_n, n, s};
 use super::{DynamoStore, unavailable};
 use crate::Result;
-use crate::store::{RateLimitStore, TatCondition};
+use crate::store::{RateLimitStore, TatCondition, TatOutcome, TatWrite};
 
 /// The condition expression of a GCRA update over the attribute `#t`
 /// (`tat`), and the value of its `:c` placeholder. API keys keep their
@@ -22,13 +22,8 @@ pub(super) fn tat_condition(condition: TatCondition) -> (&'static str, i64) {
 #[async_trait]
 impl RateLimitStore for DynamoStore {
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
-    async fn update_tat(
-        &self,
-        key: &str,
-        condition: TatCondition,
-        new_tat: i64,
-        expires_at: i64,
-    ) -> Result<std::result::Result<(), Option<i64>>> {
+    async fn update_tat(&self, key: &str, write: TatWrite, expires_at: i64) -> Result<TatOutcome> {
+        let TatWrite { condition, new_tat } = write;
         let (condition_expression, bound) = tat_condition(condition);
         let out = self
             .client

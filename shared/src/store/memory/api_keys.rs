@@ -6,8 +6,8 @@ use async_trait::async_trait;
 
 use super::MemoryStore;
 use crate::domain::agents::ApiKeyRecord;
-use crate::store::TatCondition;
 use crate::store::api_keys::{ApiKeyStore, ApiKeyWrite};
+use crate::store::{TatOutcome, TatWrite};
 use crate::{Error, Result};
 
 #[derive(Debug, Default)]
@@ -57,13 +57,7 @@ impl ApiKeyStore for MemoryStore {
         Ok(self.lock().api_keys.keys.values().cloned().collect())
     }
 
-    async fn record_key_use(
-        &self,
-        key_id: &str,
-        condition: TatCondition,
-        new_tat: i64,
-        now: i64,
-    ) -> Result<std::result::Result<(), Option<i64>>> {
+    async fn record_key_use(&self, key_id: &str, write: TatWrite, now: i64) -> Result<TatOutcome> {
         let mut tables = self.lock();
         let key = tables
             .api_keys
@@ -73,14 +67,10 @@ impl ApiKeyStore for MemoryStore {
         if key.revoked_at.is_some() {
             return Err(Error::ConditionFailed);
         }
-        let holds = match condition {
-            TatCondition::AbsentOrAtMost(limit) => key.tat.is_none_or(|tat| tat <= limit),
-            TatCondition::Equals(expected) => key.tat == Some(expected),
-        };
-        if !holds {
+        if !write.condition.holds(key.tat) {
             return Ok(Err(key.tat));
         }
-        key.tat = Some(new_tat);
+        key.tat = Some(write.new_tat);
         key.usage_count += 1;
         key.last_used_at = Some(now);
         Ok(Ok(()))

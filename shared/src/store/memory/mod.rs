@@ -19,7 +19,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use super::{AuditQuery, AuditStore, RateLimitStore, TatCondition, Transactions, Write};
+use super::{AuditQuery, AuditStore, RateLimitStore, TatOutcome, TatWrite, Transactions, Write};
 use crate::audit::AuditEvent;
 use crate::{Error, Result};
 
@@ -166,25 +166,17 @@ impl AuditStore for MemoryStore {
 
 #[async_trait]
 impl RateLimitStore for MemoryStore {
-    async fn update_tat(
-        &self,
-        key: &str,
-        condition: TatCondition,
-        new_tat: i64,
-        expires_at: i64,
-    ) -> Result<std::result::Result<(), Option<i64>>> {
+    async fn update_tat(&self, key: &str, write: TatWrite, expires_at: i64) -> Result<TatOutcome> {
         let mut tables = self.lock();
         // No expiry filter needed: an expired state's TAT lies in the past,
         // which every condition treats like an absent one.
         let current = tables.rates.get(key).map(|(tat, _)| *tat);
-        let holds = match condition {
-            TatCondition::AbsentOrAtMost(limit) => current.is_none_or(|tat| tat <= limit),
-            TatCondition::Equals(expected) => current == Some(expected),
-        };
-        if !holds {
+        if !write.condition.holds(current) {
             return Ok(Err(current));
         }
-        tables.rates.insert(key.to_owned(), (new_tat, expires_at));
+        tables
+            .rates
+            .insert(key.to_owned(), (write.new_tat, expires_at));
         Ok(Ok(()))
     }
 }
