@@ -6,7 +6,9 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-use crate::{AgentType, BusinessAction, Failure, InvalidInput, Outcome, Register, register_all};
+use crate::{
+    AgentType, BusinessAction, Complexity, Failure, InvalidInput, Outcome, Register, register_all,
+};
 
 /// An action as the tests reach it: by agent type and name, like Warden's
 /// catalogue, with its input given as a JSON value.
@@ -34,10 +36,15 @@ impl Action {
 struct Index(Vec<Action>);
 
 impl Register for Index {
-    fn with<A: BusinessAction>(mut self) -> Self {
+    fn with<A: BusinessAction>(
+        mut self,
+        agent: AgentType,
+        name: &'static str,
+        _: Complexity,
+    ) -> Self {
         self.0.push(Action {
-            agent: A::AGENT,
-            name: A::NAME,
+            agent,
+            name,
             validate: A::validate,
             run: A::run,
         });

@@ -12,7 +12,7 @@ use time::format_description::well_known::Rfc3339;
 use super::{beyond_exact, folded};
 use crate::exact::{Figure, Rational};
 use crate::fields::{self, SignedCents, Text};
-use crate::{AgentType, BusinessAction, Check, Complexity, Failure, InvalidInput, Outcome};
+use crate::{BusinessAction, InvalidInput, Problem};
 
 /// The robust z-score's constant: 0.6745 (the 0.75 quantile of the standard
 /// normal), which scales the MAD to a standard deviation.
@@ -39,43 +39,9 @@ const DUPLICATE_WINDOW_NANOS: i128 = 24 * NANOS_PER_HOUR;
 /// transactions of equal amount and counterparty (trimmed,
 /// case-insensitive) at most 24 hours apart and next to each other in time
 /// among those of that amount and counterparty.
-pub struct DetectAnomalies;
-
-impl BusinessAction for DetectAnomalies {
-    type Input = DetectAnomaliesInput;
-    const AGENT: AgentType = AgentType::Accounting;
-    const NAME: &'static str = "detect_anomalies";
-    const COMPLEXITY: Complexity = Complexity::Analysis;
-
-    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
-        Outcome::result(detect(&input)?)
-    }
-}
-
-/// `detect_anomalies`'s input.
 #[derive(Debug, Deserialize)]
-pub struct DetectAnomaliesInput {
+pub struct DetectAnomalies {
     transactions: Vec<TimedTransaction>,
-}
-
-impl Check for DetectAnomaliesInput {
-    /// Refuses a repeated transaction id and a blank counterparty.
-    fn check(&self) -> Result<(), InvalidInput> {
-        fields::unique_by(&self.transactions, "transactions", "id", |t| &t.id)?;
-        // A blank counterparty is no counterparty: two of them would look
-        // like the same payee.
-        if let Some(i) = self
-            .transactions
-            .iter()
-            .position(|t| t.counterparty.as_str().trim().is_empty())
-        {
-            return Err(InvalidInput::new(
-                format!("transactions[{i}].counterparty"),
-                "must not be blank",
-            ));
-        }
-        detect(self).map(|_| ())
-    }
 }
 
 /// A transaction with a category, a counterparty and an instant.
@@ -264,19 +230,40 @@ fn duplicates(transactions: &[TimedTransaction]) -> Option<Vec<Duplicate<'_>>> {
     Some(pairs)
 }
 
-/// The anomalies, or `transactions` if a figure left exact arithmetic
-/// (unreachable for amounts within ±10^15 cents).
-fn detect(input: &DetectAnomaliesInput) -> Result<Anomalies<'_>, InvalidInput> {
-    let (categories, mut scored) =
-        robust_scores(&input.transactions).ok_or_else(|| beyond_exact("transactions"))?;
-    // By |z| descending, compared exactly (not as rounded), then by id.
-    scored.sort_by(|(za, a), (zb, b)| zb.cmp(za).then_with(|| a.id.cmp(b.id)));
-    let duplicates = duplicates(&input.transactions).ok_or_else(|| beyond_exact("transactions"))?;
-    Ok(Anomalies {
-        outliers: scored.into_iter().map(|(_, o)| o).collect(),
-        duplicates,
-        categories,
-    })
+impl BusinessAction for DetectAnomalies {
+    /// Refuses a repeated transaction id and a blank counterparty.
+    fn check(&self) -> Result<(), InvalidInput> {
+        fields::unique_by(&self.transactions, "transactions", "id", |t| &t.id)?;
+        // A blank counterparty is no counterparty: two of them would look
+        // like the same payee.
+        if let Some(i) = self
+            .transactions
+            .iter()
+            .position(|t| t.counterparty.as_str().trim().is_empty())
+        {
+            return Err(InvalidInput::new(
+                format!("transactions[{i}].counterparty"),
+                "must not be blank",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The anomalies, or `transactions` if a figure left exact arithmetic
+    /// (unreachable for amounts within ±10^15 cents).
+    fn compute(&self) -> Result<impl Serialize, Problem> {
+        let (categories, mut scored) =
+            robust_scores(&self.transactions).ok_or_else(|| beyond_exact("transactions"))?;
+        // By |z| descending, compared exactly (not as rounded), then by id.
+        scored.sort_by(|(za, a), (zb, b)| zb.cmp(za).then_with(|| a.id.cmp(b.id)));
+        let duplicates =
+            duplicates(&self.transactions).ok_or_else(|| beyond_exact("transactions"))?;
+        Ok(Anomalies {
+            outliers: scored.into_iter().map(|(_, o)| o).collect(),
+            duplicates,
+            categories,
+        })
+    }
 }
 
 #[cfg(test)]

@@ -29,11 +29,11 @@ pub mod entities;
 pub mod invoice;
 pub mod reconcile;
 
-pub use anomalies::{DetectAnomalies, DetectAnomaliesInput};
-pub use categorize::{CategorizeTransactions, CategorizeTransactionsInput};
-pub use entities::{PLUS_TAG_PROVIDERS, ResolveEntities, ResolveEntitiesInput, normalise_email};
-pub use invoice::{DraftInvoice, DraftInvoiceInput};
-pub use reconcile::{Reconcile, ReconcileInput};
+pub use anomalies::DetectAnomalies;
+pub use categorize::CategorizeTransactions;
+pub use entities::{PLUS_TAG_PROVIDERS, ResolveEntities, normalise_email};
+pub use invoice::DraftInvoice;
+pub use reconcile::Reconcile;
 
 use crate::InvalidInput;
 use crate::fields;

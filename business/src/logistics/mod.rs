@@ -12,5 +12,5 @@
 pub mod reorder;
 pub mod shipments;
 
-pub use reorder::{ReorderPlan, ReorderPlanInput};
-pub use shipments::{ShipmentStatus, ShipmentStatusInput};
+pub use reorder::ReorderPlan;
+pub use shipments::ShipmentStatus;

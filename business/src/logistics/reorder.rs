@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::exact::{self, Rational};
 use crate::fields::{self, Cents, Count, NonNegative, Text};
-use crate::{AgentType, BusinessAction, Check, Complexity, Failure, InvalidInput, Outcome};
+use crate::{BusinessAction, InvalidInput, Problem};
 
 /// Refuses a whole number above `max`, naming its field.
 fn at_most(value: u64, max: u64, path: String) -> Result<(), InvalidInput> {
@@ -37,51 +37,9 @@ fn at_most(value: u64, max: u64, path: String) -> Result<(), InvalidInput> {
 /// naming the last operand that took it past: `lead_time_days` (the
 /// demand over the lead time alone passes), `safety_stock` (adding it
 /// does), `order_cost_cents` (the eoq). `items` may be empty.
-pub struct ReorderPlan;
-
-impl BusinessAction for ReorderPlan {
-    type Input = ReorderPlanInput;
-    const AGENT: AgentType = AgentType::Logistics;
-    const NAME: &'static str = "reorder_plan";
-    const COMPLEXITY: Complexity = Complexity::Draft;
-
-    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
-        Outcome::result(reorder_plan(&input)?)
-    }
-}
-
-/// `reorder_plan`'s input.
 #[derive(Debug, Deserialize)]
-pub struct ReorderPlanInput {
+pub struct ReorderPlan {
     items: Vec<StockItem>,
-}
-
-impl Check for ReorderPlanInput {
-    /// Refuses a repeated sku, stock on hand or safety stock past 10^15, a
-    /// holding cost below a cent, and a reorder point or an economic order
-    /// quantity past 10^15 (naming the operand that took it there).
-    fn check(&self) -> Result<(), InvalidInput> {
-        fields::unique_by(&self.items, "items", "sku", |i| &i.sku)?;
-        for (i, item) in self.items.iter().enumerate() {
-            at_most(
-                item.on_hand.get(),
-                fields::MAX_QUANTITY,
-                format!("items[{i}].on_hand"),
-            )?;
-            at_most(
-                item.safety_stock.get(),
-                fields::MAX_QUANTITY,
-                format!("items[{i}].safety_stock"),
-            )?;
-            if item.holding_cost_cents_per_unit_year.get() < 1 {
-                return Err(InvalidInput::new(
-                    format!("items[{i}].holding_cost_cents_per_unit_year"),
-                    "must be at least 1 cent",
-                ));
-            }
-        }
-        reorder_plan(self).map(|_| ())
-    }
 }
 
 /// A stocked sku and what it costs to order and to hold.
@@ -151,70 +109,98 @@ fn eoq(demand: NonNegative, order_cost: i64, holding_cost: i64) -> Option<u128> 
     }
 }
 
-/// The plan, or the field whose figure passes the limit.
-fn reorder_plan(input: &ReorderPlanInput) -> Result<Plan<'_>, InvalidInput> {
-    let mut items = Vec::with_capacity(input.items.len());
-    for (i, item) in input.items.iter().enumerate() {
-        let field = |name: &str| format!("items[{i}].{name}");
-        // The demand over the lead time, rounded up to whole units.
-        let lead_demand = item
-            .daily_demand
-            .rational()
-            .checked_mul(Rational::integer(i128::from(item.lead_time_days.get())))
-            .map(|r| r.ceil().unsigned_abs())
+impl BusinessAction for ReorderPlan {
+    /// Refuses a repeated sku, stock on hand or safety stock past 10^15 and
+    /// a holding cost below a cent.
+    fn check(&self) -> Result<(), InvalidInput> {
+        fields::unique_by(&self.items, "items", "sku", |i| &i.sku)?;
+        for (i, item) in self.items.iter().enumerate() {
+            at_most(
+                item.on_hand.get(),
+                fields::MAX_QUANTITY,
+                format!("items[{i}].on_hand"),
+            )?;
+            at_most(
+                item.safety_stock.get(),
+                fields::MAX_QUANTITY,
+                format!("items[{i}].safety_stock"),
+            )?;
+            if item.holding_cost_cents_per_unit_year.get() < 1 {
+                return Err(InvalidInput::new(
+                    format!("items[{i}].holding_cost_cents_per_unit_year"),
+                    "must be at least 1 cent",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The plan; a reorder point or an economic order quantity past 10^15
+    /// is refused, naming the operand that took it there.
+    fn compute(&self) -> Result<impl Serialize, Problem> {
+        let mut items = Vec::with_capacity(self.items.len());
+        for (i, item) in self.items.iter().enumerate() {
+            let field = |name: &str| format!("items[{i}].{name}");
+            // The demand over the lead time, rounded up to whole units.
+            let lead_demand = item
+                .daily_demand
+                .rational()
+                .checked_mul(Rational::integer(i128::from(item.lead_time_days.get())))
+                .map(|r| r.ceil().unsigned_abs())
+                .and_then(within_limit)
+                .ok_or_else(|| {
+                    past_limit(
+                        field("lead_time_days"),
+                        "demand over the lead time",
+                        format!(
+                            "{} x {}",
+                            item.daily_demand.get(),
+                            item.lead_time_days.get()
+                        ),
+                    )
+                })?;
+            let reorder_point = lead_demand
+                .checked_add(item.safety_stock.get())
+                .filter(|v| *v <= fields::MAX_QUANTITY)
+                .ok_or_else(|| {
+                    past_limit(
+                        field("safety_stock"),
+                        "reorder point",
+                        format!("{lead_demand} + {}", item.safety_stock.get()),
+                    )
+                })?;
+            let eoq = eoq(
+                item.daily_demand,
+                item.order_cost_cents.get(),
+                item.holding_cost_cents_per_unit_year.get(),
+            )
             .and_then(within_limit)
             .ok_or_else(|| {
                 past_limit(
-                    field("lead_time_days"),
-                    "demand over the lead time",
-                    format!(
-                        "{} x {}",
-                        item.daily_demand.get(),
-                        item.lead_time_days.get()
-                    ),
+                    field("order_cost_cents"),
+                    "economic order quantity",
+                    "for these costs",
                 )
             })?;
-        let reorder_point = lead_demand
-            .checked_add(item.safety_stock.get())
-            .filter(|v| *v <= fields::MAX_QUANTITY)
-            .ok_or_else(|| {
-                past_limit(
-                    field("safety_stock"),
-                    "reorder point",
-                    format!("{lead_demand} + {}", item.safety_stock.get()),
-                )
-            })?;
-        let eoq = eoq(
-            item.daily_demand,
-            item.order_cost_cents.get(),
-            item.holding_cost_cents_per_unit_year.get(),
-        )
-        .and_then(within_limit)
-        .ok_or_else(|| {
-            past_limit(
-                field("order_cost_cents"),
-                "economic order quantity",
-                "for these costs",
-            )
-        })?;
-        let on_hand = item.on_hand.get();
-        let order_now = on_hand <= reorder_point;
-        // order_now: on_hand ≤ reorder_point, so the shortfall is ≥ 0 and
-        // the quantity at most max(eoq, reorder_point) ≤ 10^15.
-        let order_quantity = if order_now {
-            eoq.max(reorder_point - on_hand)
-        } else {
-            0
-        };
-        items.push(Reorder {
-            sku: &item.sku,
-            reorder_point,
-            eoq,
-            order_now,
-            order_quantity,
-        });
+            let on_hand = item.on_hand.get();
+            let order_now = on_hand <= reorder_point;
+            // order_now: on_hand ≤ reorder_point, so the shortfall is ≥ 0 and
+            // the quantity at most max(eoq, reorder_point) ≤ 10^15.
+            let order_quantity = if order_now {
+                eoq.max(reorder_point - on_hand)
+            } else {
+                0
+            };
+            items.push(Reorder {
+                sku: &item.sku,
+                reorder_point,
+                eoq,
+                order_now,
+                order_quantity,
+            });
+        }
+        Ok(Plan { items })
     }
-    Ok(Plan { items })
 }
 
 #[cfg(test)]

@@ -15,8 +15,8 @@
 pub mod cac;
 pub mod roi;
 
-pub use cac::{CacTrend, CacTrendInput};
-pub use roi::{CampaignRoi, CampaignRoiInput};
+pub use cac::CacTrend;
+pub use roi::CampaignRoi;
 
 use crate::InvalidInput;
 use crate::exact::Rational;

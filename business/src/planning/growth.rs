@@ -42,10 +42,10 @@ use std::cmp::Ordering;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::{Problem, signed_cents};
+use super::signed_cents;
 use crate::exact::{self, Figure};
 use crate::fields::{self, Cents, Count, Month};
-use crate::{AgentType, BusinessAction, Check, Complexity, Failure, InvalidInput, Outcome};
+use crate::{BusinessAction, Failure, InvalidInput, Problem};
 
 /// The longest forecast, in months (ten years).
 pub const MAX_HORIZON_MONTHS: u64 = 120;
@@ -63,41 +63,10 @@ pub const MAX_HORIZON_MONTHS: u64 = 120;
 /// refused at submission, naming `horizon_months` (or `months` when even
 /// the first forecast month passes); so is a forecast month past 9999-12
 /// (`horizon_months`) and a CAGR past 10^15 (`months`).
-pub struct GrowthForecast;
-
-impl BusinessAction for GrowthForecast {
-    type Input = GrowthForecastInput;
-    const AGENT: AgentType = AgentType::Planning;
-    const NAME: &'static str = "growth_forecast";
-    const COMPLEXITY: Complexity = Complexity::Analysis;
-
-    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
-        Outcome::result(growth_forecast(&input)?)
-    }
-}
-
-/// `growth_forecast`'s input.
 #[derive(Debug, Deserialize)]
-pub struct GrowthForecastInput {
+pub struct GrowthForecast {
     months: Vec<MonthRevenue>,
     horizon_months: Count,
-}
-
-impl Check for GrowthForecastInput {
-    /// Refuses a month given twice, a horizon outside 1 to
-    /// [`MAX_HORIZON_MONTHS`], a forecast past 10^15 cents or 9999-12, and a
-    /// CAGR past 10^15.
-    fn check(&self) -> Result<(), InvalidInput> {
-        fields::unique_months(self.months.iter().map(|m| m.month))?;
-        let horizon = self.horizon_months.get();
-        if !(1..=MAX_HORIZON_MONTHS).contains(&horizon) {
-            return Err(InvalidInput::new(
-                "horizon_months",
-                format!("must be 1 to {MAX_HORIZON_MONTHS}, not {horizon}"),
-            ));
-        }
-        Problem::at_submission(growth_forecast(self))
-    }
 }
 
 /// A month's revenue.
@@ -131,81 +100,100 @@ fn trend_too_large() -> Problem {
     ))
 }
 
-fn growth_forecast(input: &GrowthForecastInput) -> Result<GrowthForecastResult, Problem> {
-    let mut months: Vec<&MonthRevenue> = input.months.iter().collect();
-    months.sort_by_key(|m| m.month);
-    let (Some(first), Some(latest)) = (months.first(), months.last()) else {
-        return Err(Problem::Fails(Failure(
-            "months: at least two months are needed for a trend, none given".to_owned(),
-        )));
-    };
-    if months.len() < 2 {
-        return Err(Problem::Fails(Failure(
-            "months: at least two months are needed for a trend, one given".to_owned(),
-        )));
-    }
-    let origin = latest.month.index();
-    let points: Vec<(i128, i128)> = months
-        .iter()
-        .map(|m| {
-            (
-                i128::from(m.month.index() - origin),
-                i128::from(m.revenue_cents.get()),
-            )
-        })
-        .collect();
-    let slope = exact::slope(&points).ok_or_else(trend_too_large)?;
-    // A least-squares slope is a weighted average of the pairwise slopes,
-    // each at most 10^15 cents a month: it always fits.
-    let slope_cents_per_month = signed_cents(slope).ok_or_else(trend_too_large)?;
-    // With offsets from the latest month (|x| < 120,000), revenues ≤ 10^15
-    // and at most 120,000 points, every sum stays below about 10^36.
-    let line = exact::least_squares(&points).ok_or_else(trend_too_large)?;
-
-    let mut forecast = Vec::new();
-    for k in 1..=input.horizon_months.get() {
-        let ahead = i64::try_from(k).map_err(|_| trend_too_large())?;
-        let month = latest.month.plus(ahead).ok_or_else(|| {
-            Problem::Invalid(InvalidInput::new(
+impl BusinessAction for GrowthForecast {
+    /// Refuses a month given twice and a horizon outside 1 to
+    /// [`MAX_HORIZON_MONTHS`].
+    fn check(&self) -> Result<(), InvalidInput> {
+        fields::unique_months(self.months.iter().map(|m| m.month))?;
+        let horizon = self.horizon_months.get();
+        if !(1..=MAX_HORIZON_MONTHS).contains(&horizon) {
+            return Err(InvalidInput::new(
                 "horizon_months",
-                format!(
-                    "the forecast would run past 9999-12 ({} + {k} months)",
-                    latest.month
-                ),
-            ))
-        })?;
-        let value = line.at(i128::from(ahead)).ok_or_else(trend_too_large)?;
-        // Revenue is never negative: a falling line stops at 0.
-        let revenue_cents = value
-            .round_cents()
-            .map(|c| c.max(0))
-            .and_then(|c| fields::bounded(i128::from(c)))
-            .ok_or_else(|| {
-                let field = if k == 1 { "months" } else { "horizon_months" };
-                Problem::Invalid(fields::too_large(
-                    field,
-                    &format!("the forecast for {month}"),
+                format!("must be 1 to {MAX_HORIZON_MONTHS}, not {horizon}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The trend, the CAGR and the forecast. A forecast past 10^15 cents
+    /// or 9999-12 and a CAGR past 10^15 are refused; fewer than two months
+    /// fail the job.
+    fn compute(&self) -> Result<impl Serialize, Problem> {
+        let mut months: Vec<&MonthRevenue> = self.months.iter().collect();
+        months.sort_by_key(|m| m.month);
+        let (Some(first), Some(latest)) = (months.first(), months.last()) else {
+            return Err(Problem::Fails(Failure(
+                "months: at least two months are needed for a trend, none given".to_owned(),
+            )));
+        };
+        if months.len() < 2 {
+            return Err(Problem::Fails(Failure(
+                "months: at least two months are needed for a trend, one given".to_owned(),
+            )));
+        }
+        let origin = latest.month.index();
+        let points: Vec<(i128, i128)> = months
+            .iter()
+            .map(|m| {
+                (
+                    i128::from(m.month.index() - origin),
+                    i128::from(m.revenue_cents.get()),
+                )
+            })
+            .collect();
+        let slope = exact::slope(&points).ok_or_else(trend_too_large)?;
+        // A least-squares slope is a weighted average of the pairwise slopes,
+        // each at most 10^15 cents a month: it always fits.
+        let slope_cents_per_month = signed_cents(slope).ok_or_else(trend_too_large)?;
+        // With offsets from the latest month (|x| < 120,000), revenues ≤ 10^15
+        // and at most 120,000 points, every sum stays below about 10^36.
+        let line = exact::least_squares(&points).ok_or_else(trend_too_large)?;
+
+        let mut forecast = Vec::new();
+        for k in 1..=self.horizon_months.get() {
+            let ahead = i64::try_from(k).map_err(|_| trend_too_large())?;
+            let month = latest.month.plus(ahead).ok_or_else(|| {
+                Problem::Invalid(InvalidInput::new(
+                    "horizon_months",
+                    format!(
+                        "the forecast would run past 9999-12 ({} + {k} months)",
+                        latest.month
+                    ),
                 ))
             })?;
-        forecast.push(Projected {
-            month,
-            revenue_cents,
-        });
-    }
+            let value = line.at(i128::from(ahead)).ok_or_else(trend_too_large)?;
+            // Revenue is never negative: a falling line stops at 0.
+            let revenue_cents = value
+                .round_cents()
+                .map(|c| c.max(0))
+                .and_then(|c| fields::bounded(i128::from(c)))
+                .ok_or_else(|| {
+                    let field = if k == 1 { "months" } else { "horizon_months" };
+                    Problem::Invalid(fields::too_large(
+                        field,
+                        &format!("the forecast for {month}"),
+                    ))
+                })?;
+            forecast.push(Projected {
+                month,
+                revenue_cents,
+            });
+        }
 
-    let span = latest.month.index() - first.month.index();
-    let cagr = cagr(
-        first.revenue_cents.get().unsigned_abs(),
-        latest.revenue_cents.get().unsigned_abs(),
-        span.unsigned_abs(),
-    )
-    .map_err(Problem::Invalid)?
-    .map(Figure);
-    Ok(GrowthForecastResult {
-        slope_cents_per_month,
-        cagr,
-        forecast,
-    })
+        let span = latest.month.index() - first.month.index();
+        let cagr = cagr(
+            first.revenue_cents.get().unsigned_abs(),
+            latest.revenue_cents.get().unsigned_abs(),
+            span.unsigned_abs(),
+        )
+        .map_err(Problem::Invalid)?
+        .map(Figure);
+        Ok(GrowthForecastResult {
+            slope_cents_per_month,
+            cagr,
+            forecast,
+        })
+    }
 }
 
 // -- the CAGR ---------------------------------------------------------------

@@ -3,10 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{MonthFigures, Problem, average_net_burn, four_places, runway, signed_cents};
+use super::{MonthFigures, average_net_burn, four_places, runway, signed_cents};
 use crate::exact::{Figure, Rational};
 use crate::fields::{self, Cents, NonNegative, SignedCents, Text};
-use crate::{AgentType, BusinessAction, Check, Complexity, Failure, InvalidInput, Outcome};
+use crate::{BusinessAction, InvalidInput, Problem};
 
 /// `hiring_plan`: which hires, in the given priority order, the runway can
 /// carry while it stays at or above `target_runway_months`.
@@ -20,46 +20,12 @@ use crate::{AgentType, BusinessAction, Check, Complexity, Failure, InvalidInput,
 /// deferred: a lower priority never jumps a higher one. The hires' monthly
 /// costs total at most 10^15 cents, and the net burn after the hires is
 /// within ±10^15, refused at submission (naming `hires`) otherwise.
-pub struct HiringPlan;
-
-impl BusinessAction for HiringPlan {
-    type Input = HiringPlanInput;
-    const AGENT: AgentType = AgentType::Planning;
-    const NAME: &'static str = "hiring_plan";
-    const COMPLEXITY: Complexity = Complexity::Draft;
-
-    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
-        Outcome::result(hiring_plan(&input)?)
-    }
-}
-
-/// `hiring_plan`'s input.
 #[derive(Debug, Deserialize)]
-pub struct HiringPlanInput {
+pub struct HiringPlan {
     cash_cents: SignedCents,
     months: Vec<MonthFigures>,
     target_runway_months: NonNegative,
     hires: Vec<Hire>,
-}
-
-impl Check for HiringPlanInput {
-    /// Refuses a month given twice, a repeated hire id, hires whose monthly
-    /// costs total past 10^15 cents, and a net burn after the hires past
-    /// ±10^15 cents.
-    fn check(&self) -> Result<(), InvalidInput> {
-        fields::unique_months(self.months.iter().map(|m| m.month))?;
-        fields::unique_by(&self.hires, "hires", "id", |h| &h.id)?;
-        fields::sum(self.hires.iter().map(|h| h.monthly_cost_cents.get())).ok_or_else(|| {
-            InvalidInput::new(
-                "hires",
-                format!(
-                    "the hires' monthly costs total past the limit of {} cents",
-                    fields::MAX_CENTS
-                ),
-            )
-        })?;
-        Problem::at_submission(hiring_plan(self))
-    }
 }
 
 /// A hire to consider and what it costs a month.
@@ -78,44 +44,66 @@ struct HiringPlanResult<'a> {
     runway_months: Option<Figure>,
 }
 
-fn hiring_plan(input: &HiringPlanInput) -> Result<HiringPlanResult<'_>, Problem> {
-    let too_large =
-        || Problem::Invalid(fields::too_large("hires", "the net burn after these hires"));
-    let cash = input.cash_cents.get();
-    let target = input.target_runway_months.rational();
-    let mut burn = average_net_burn(&input.months)?;
-    let mut hires = Vec::new();
-    let mut deferred = Vec::new();
-    for hire in &input.hires {
-        if !deferred.is_empty() {
-            deferred.push(&hire.id);
-            continue;
-        }
-        let with = burn
-            .checked_add(Rational::integer(i128::from(hire.monthly_cost_cents.get())))
-            .ok_or_else(too_large)?;
-        let qualifies = match runway(cash, with)? {
-            None => true,
-            Some(months) => months >= target,
-        };
-        if qualifies {
-            burn = with;
-            hires.push(&hire.id);
-        } else {
-            deferred.push(&hire.id);
-        }
+impl BusinessAction for HiringPlan {
+    /// Refuses a month given twice, a repeated hire id and hires whose
+    /// monthly costs total past 10^15 cents.
+    fn check(&self) -> Result<(), InvalidInput> {
+        fields::unique_months(self.months.iter().map(|m| m.month))?;
+        fields::unique_by(&self.hires, "hires", "id", |h| &h.id)?;
+        fields::sum(self.hires.iter().map(|h| h.monthly_cost_cents.get())).ok_or_else(|| {
+            InvalidInput::new(
+                "hires",
+                format!(
+                    "the hires' monthly costs total past the limit of {} cents",
+                    fields::MAX_CENTS
+                ),
+            )
+        })?;
+        Ok(())
     }
-    let monthly_net_burn_cents = signed_cents(burn).ok_or_else(too_large)?;
-    let runway_months = match runway(cash, burn)? {
-        Some(months) => Some(four_places(months, "runway")?),
-        None => None,
-    };
-    Ok(HiringPlanResult {
-        hires,
-        deferred,
-        monthly_net_burn_cents,
-        runway_months,
-    })
+
+    /// The hires the runway carries, in priority order. A net burn after
+    /// the hires past ±10^15 cents is refused; no month to average fails
+    /// the job.
+    fn compute(&self) -> Result<impl Serialize, Problem> {
+        let too_large =
+            || Problem::Invalid(fields::too_large("hires", "the net burn after these hires"));
+        let cash = self.cash_cents.get();
+        let target = self.target_runway_months.rational();
+        let mut burn = average_net_burn(&self.months)?;
+        let mut hires = Vec::new();
+        let mut deferred = Vec::new();
+        for hire in &self.hires {
+            if !deferred.is_empty() {
+                deferred.push(&hire.id);
+                continue;
+            }
+            let with = burn
+                .checked_add(Rational::integer(i128::from(hire.monthly_cost_cents.get())))
+                .ok_or_else(too_large)?;
+            let qualifies = match runway(cash, with)? {
+                None => true,
+                Some(months) => months >= target,
+            };
+            if qualifies {
+                burn = with;
+                hires.push(&hire.id);
+            } else {
+                deferred.push(&hire.id);
+            }
+        }
+        let monthly_net_burn_cents = signed_cents(burn).ok_or_else(too_large)?;
+        let runway_months = match runway(cash, burn)? {
+            Some(months) => Some(four_places(months, "runway")?),
+            None => None,
+        };
+        Ok(HiringPlanResult {
+            hires,
+            deferred,
+            monthly_net_burn_cents,
+            runway_months,
+        })
+    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::{MonthFigures, average_net_burn, four_places, runway, signed_cents};
 use crate::exact::{Figure, Rational};
 use crate::fields::{self, Date, SignedCents};
-use crate::{AgentType, BusinessAction, Check, Complexity, Failure, InvalidInput, Outcome};
+use crate::{BusinessAction, Failure, InvalidInput, Problem};
 
 /// Days per month for the zero-cash date: 365.25 / 12 = 30.4375 = 487/16.
 const DAYS_PER_MONTH: (i128, i128) = (487, 16);
@@ -26,32 +26,11 @@ const MAX_CALENDAR_DAYS: i128 = 3_652_500;
 /// cash ≤ 0), shown to 4 places, and the zero-cash date is `as_of` plus
 /// floor(runway × 30.4375) days from the exact runway; a date past
 /// 9999-12-31 (the calendar's end) is null.
-pub struct CashRunway;
-
-impl BusinessAction for CashRunway {
-    type Input = CashRunwayInput;
-    const AGENT: AgentType = AgentType::Planning;
-    const NAME: &'static str = "cash_runway";
-    const COMPLEXITY: Complexity = Complexity::Analysis;
-
-    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
-        Outcome::result(cash_runway(&input)?)
-    }
-}
-
-/// `cash_runway`'s input.
 #[derive(Debug, Deserialize)]
-pub struct CashRunwayInput {
+pub struct CashRunway {
     cash_cents: SignedCents,
     as_of: Date,
     months: Vec<MonthFigures>,
-}
-
-impl Check for CashRunwayInput {
-    /// Refuses a month given twice.
-    fn check(&self) -> Result<(), InvalidInput> {
-        fields::unique_months(self.months.iter().map(|m| m.month))
-    }
 }
 
 /// `cash_runway`'s result.
@@ -79,24 +58,33 @@ fn zero_cash_date(as_of: Date, runway: Rational) -> Result<Option<Date>, Failure
     Ok(i64::try_from(days).ok().and_then(|d| as_of.plus_days(d)))
 }
 
-fn cash_runway(input: &CashRunwayInput) -> Result<CashRunwayResult, Failure> {
-    let burn = average_net_burn(&input.months)?;
-    let avg_net_burn_cents = signed_cents(burn)
-        .ok_or_else(|| Failure("the average net burn could not be rounded".to_owned()))?;
-    let Some(runway) = runway(input.cash_cents.get(), burn)? else {
-        return Ok(CashRunwayResult {
+impl BusinessAction for CashRunway {
+    /// Refuses a month given twice.
+    fn check(&self) -> Result<(), InvalidInput> {
+        fields::unique_months(self.months.iter().map(|m| m.month))
+    }
+
+    /// The burn, the runway and the zero-cash date; no month to average
+    /// fails the job.
+    fn compute(&self) -> Result<impl Serialize, Problem> {
+        let burn = average_net_burn(&self.months)?;
+        let avg_net_burn_cents = signed_cents(burn)
+            .ok_or_else(|| Failure("the average net burn could not be rounded".to_owned()))?;
+        let Some(runway) = runway(self.cash_cents.get(), burn)? else {
+            return Ok(CashRunwayResult {
+                avg_net_burn_cents,
+                runway_months: None,
+                zero_cash_date: None,
+                profitable: true,
+            });
+        };
+        Ok(CashRunwayResult {
             avg_net_burn_cents,
-            runway_months: None,
-            zero_cash_date: None,
-            profitable: true,
-        });
-    };
-    Ok(CashRunwayResult {
-        avg_net_burn_cents,
-        runway_months: Some(four_places(runway, "runway")?),
-        zero_cash_date: zero_cash_date(input.as_of, runway)?,
-        profitable: false,
-    })
+            runway_months: Some(four_places(runway, "runway")?),
+            zero_cash_date: zero_cash_date(self.as_of, runway)?,
+            profitable: false,
+        })
+    }
 }
 
 #[cfg(test)]

@@ -16,9 +16,9 @@ pub mod compare;
 pub mod draft;
 pub mod submit;
 
-pub use compare::{CompareVendors, CompareVendorsInput};
-pub use draft::{DraftPurchaseOrder, DraftPurchaseOrderInput};
-pub use submit::{MAX_PO_NUMBER_CHARS, SubmitPurchaseOrder, SubmitPurchaseOrderInput};
+pub use compare::CompareVendors;
+pub use draft::DraftPurchaseOrder;
+pub use submit::{MAX_PO_NUMBER_CHARS, SubmitPurchaseOrder};
 
 use serde::Deserialize;
 

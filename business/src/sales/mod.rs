@@ -30,6 +30,5 @@ pub mod pipeline;
 
 pub use leads::{
     BUDGET_TIERS, DECISION_MAKER_POINTS, DEMO_POINTS, EMPLOYEE_TIERS, ENGAGEMENT_CAP, ScoreLeads,
-    ScoreLeadsInput,
 };
-pub use pipeline::{DEFAULT_STALLED_AFTER_DAYS, PipelineHealth, PipelineHealthInput, Stage};
+pub use pipeline::{DEFAULT_STALLED_AFTER_DAYS, PipelineHealth, Stage};

@@ -18,8 +18,8 @@ pub mod liability;
 pub mod nexus;
 pub mod thresholds;
 
-pub use liability::{EstimateLiability, EstimateLiabilityInput};
-pub use nexus::{NexusCheck, NexusCheckInput};
+pub use liability::EstimateLiability;
+pub use nexus::NexusCheck;
 
 use self::address::StateCode;
 use crate::InvalidInput;
