@@ -268,12 +268,9 @@ impl BusinessAction for DetectAnomalies {
 
 #[cfg(test)]
 mod tests {
+    use crate::accounting::test_support::*;
     use time::OffsetDateTime;
     use time::format_description::well_known::Rfc3339;
-
-    use crate::accounting::test_support::signed_cents;
-
-    crate::testing::agent_helpers!(Accounting);
 
     /// A transaction for `detect_anomalies`, at `at`.
     fn tx(id: &str, category: &str, counterparty: &str, amount: i64, at: &str) -> Value {

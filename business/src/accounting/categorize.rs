@@ -133,9 +133,7 @@ impl BusinessAction for CategorizeTransactions {
 
 #[cfg(test)]
 mod tests {
-    use crate::accounting::test_support::signed_cents;
-
-    crate::testing::agent_helpers!(Accounting);
+    use crate::accounting::test_support::*;
 
     #[test]
     fn categorize_transactions_takes_the_first_matching_rule_and_totals_per_category() {

@@ -173,11 +173,10 @@ impl BusinessAction for ResolveEntities {
 
 #[cfg(test)]
 mod tests {
+    use crate::accounting::test_support::*;
     use std::collections::BTreeSet;
 
     use super::normalise_email;
-
-    crate::testing::agent_helpers!(Accounting);
 
     fn resolve(input: Value) -> Value {
         result("resolve_entities", input)

@@ -155,12 +155,11 @@ impl BusinessAction for DraftInvoice {
 
 #[cfg(test)]
 mod tests {
-    crate::testing::agent_helpers!(Accounting);
+    use crate::accounting::test_support::*;
 
     #[test]
     fn draft_invoice_matches_the_contract_example() {
-        let (input, expected) = testing::contract_example("draft_invoice");
-        assert_eq!(result("draft_invoice", input), expected);
+        gives_the_contract_example("draft_invoice");
     }
 
     #[test]

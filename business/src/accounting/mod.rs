@@ -58,10 +58,11 @@ fn folded(text: &str) -> String {
     text.trim().to_lowercase()
 }
 
-/// What the actions' tests share.
+/// What the actions' tests share (each imports it whole): the agent type's
+/// helpers, and amounts to try.
 #[cfg(test)]
 mod test_support {
-    use proptest::prelude::*;
+    crate::testing::agent_helpers!(Accounting);
 
     /// Cents in ±10^15: mostly small (so amounts coincide), sometimes huge.
     pub fn signed_cents() -> impl Strategy<Value = i64> {

@@ -158,9 +158,7 @@ impl BusinessAction for Reconcile {
 
 #[cfg(test)]
 mod tests {
-    use crate::accounting::test_support::signed_cents;
-
-    crate::testing::agent_helpers!(Accounting);
+    use crate::accounting::test_support::*;
 
     fn entry(id: &str, date: &str, amount: i64, reference: Option<&str>) -> Value {
         json!({"id": id, "date": date, "amount_cents": amount, "reference": reference})

@@ -14,3 +14,10 @@ pub mod shipments;
 
 pub use reorder::ReorderPlan;
 pub use shipments::ShipmentStatus;
+
+/// What the actions' tests share (each imports it whole): the agent type's
+/// helpers.
+#[cfg(test)]
+mod test_support {
+    crate::testing::agent_helpers!(Logistics);
+}

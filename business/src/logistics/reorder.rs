@@ -206,8 +206,7 @@ impl BusinessAction for ReorderPlan {
 #[cfg(test)]
 mod tests {
     use crate::exact::Rational;
-
-    crate::testing::agent_helpers!(Logistics);
+    use crate::logistics::test_support::*;
 
     fn item(sku: &str, on_hand: u64) -> Value {
         json!({"sku": sku, "on_hand": on_hand, "daily_demand": 1.5, "lead_time_days": 10,

@@ -148,7 +148,7 @@ fn rate(part: i128, whole: i128) -> Result<Figure, Failure> {
 
 #[cfg(test)]
 mod tests {
-    crate::testing::agent_helpers!(Logistics);
+    use crate::logistics::test_support::*;
 
     #[test]
     fn shipment_status_lists_late_shipments_and_each_carriers_record() {

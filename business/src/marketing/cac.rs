@@ -109,7 +109,7 @@ impl BusinessAction for CacTrend {
 
 #[cfg(test)]
 mod tests {
-    crate::testing::agent_helpers!(Marketing);
+    use crate::marketing::test_support::*;
 
     #[test]
     fn cac_trend_fits_the_shown_costs_against_the_month_number_gaps_included() {

@@ -33,3 +33,10 @@ fn cac_cents(spend: i128, customers: i128, path: &str) -> Result<Option<i64>, In
             .ok_or_else(|| InvalidInput::new(path, "the cost per customer is out of range")),
     }
 }
+
+/// What the actions' tests share (each imports it whole): the agent type's
+/// helpers.
+#[cfg(test)]
+mod test_support {
+    crate::testing::agent_helpers!(Marketing);
+}

@@ -129,12 +129,11 @@ impl BusinessAction for CampaignRoi {
 
 #[cfg(test)]
 mod tests {
-    crate::testing::agent_helpers!(Marketing);
+    use crate::marketing::test_support::*;
 
     #[test]
     fn campaign_roi_gives_agents_md_example() {
-        let (input, expected) = testing::contract_example("campaign_roi");
-        assert_eq!(result("campaign_roi", input), expected);
+        gives_the_contract_example("campaign_roi");
     }
 
     #[test]

@@ -342,8 +342,7 @@ fn cagr(first: u64, last: u64, span: u64) -> Result<Option<Decimal>, InvalidInpu
 #[cfg(test)]
 mod tests {
     use super::cagr;
-
-    crate::testing::agent_helpers!(Planning);
+    use crate::planning::test_support::*;
 
     fn revenue(month: &str, cents: i64) -> Value {
         json!({"month": month, "revenue_cents": cents})

@@ -108,9 +108,7 @@ impl BusinessAction for HiringPlan {
 
 #[cfg(test)]
 mod tests {
-    use crate::planning::test_support::{month, months_json, months_strategy};
-
-    crate::testing::agent_helpers!(Planning);
+    use crate::planning::test_support::*;
 
     /// Three months of net burn 100,000 a month.
     fn burning() -> Value {

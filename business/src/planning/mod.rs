@@ -92,13 +92,11 @@ fn signed_cents(value: Rational) -> Option<i64> {
         .filter(|c| c.unsigned_abs() <= fields::MAX_CENTS.unsigned_abs())
 }
 
-/// What the actions' tests share.
+/// What the actions' tests share (each imports it whole): the agent type's
+/// helpers, and months to try.
 #[cfg(test)]
 mod test_support {
-    use proptest::prelude::*;
-    use serde_json::{Value, json};
-
-    use crate::fields::MAX_CENTS;
+    crate::testing::agent_helpers!(Planning);
 
     /// A month whose net burn is `expenses − revenue`.
     pub fn month(month: &str, revenue: i64, expenses: i64) -> Value {

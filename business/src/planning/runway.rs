@@ -89,14 +89,11 @@ impl BusinessAction for CashRunway {
 
 #[cfg(test)]
 mod tests {
-    use crate::planning::test_support::{month, months_json, months_strategy};
-
-    crate::testing::agent_helpers!(Planning);
+    use crate::planning::test_support::*;
 
     #[test]
     fn cash_runway_gives_agents_md_example() {
-        let (input, expected) = testing::contract_example("cash_runway");
-        assert_eq!(result("cash_runway", input), expected);
+        gives_the_contract_example("cash_runway");
     }
 
     #[test]

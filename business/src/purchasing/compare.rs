@@ -100,9 +100,7 @@ impl BusinessAction for CompareVendors {
 
 #[cfg(test)]
 mod tests {
-    use crate::purchasing::test_support::quote;
-
-    crate::testing::agent_helpers!(Purchasing);
+    use crate::purchasing::test_support::*;
 
     #[test]
     fn compare_vendors_finds_the_cheapest_eligible_quote_and_the_saving() {

@@ -95,9 +95,7 @@ impl BusinessAction for DraftPurchaseOrder {
 
 #[cfg(test)]
 mod tests {
-    use crate::purchasing::test_support::quote;
-
-    crate::testing::agent_helpers!(Purchasing);
+    use crate::purchasing::test_support::*;
 
     #[test]
     fn draft_purchase_order_prices_lines_from_the_line_then_the_vendors_quotes() {

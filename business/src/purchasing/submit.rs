@@ -102,8 +102,7 @@ impl BusinessAction for SubmitPurchaseOrder {
 #[cfg(test)]
 mod tests {
     use crate::Effect;
-
-    crate::testing::agent_helpers!(Purchasing);
+    use crate::purchasing::test_support::*;
 
     #[test]
     fn submit_purchase_order_returns_the_order_and_publishes_exactly_it() {

@@ -141,7 +141,7 @@ impl BusinessAction for ScoreLeads {
 
 #[cfg(test)]
 mod tests {
-    crate::testing::agent_helpers!(Sales);
+    use crate::sales::test_support::*;
 
     #[test]
     fn score_leads_adds_the_fixed_weights_and_orders_best_first() {

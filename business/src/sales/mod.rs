@@ -32,3 +32,10 @@ pub use leads::{
     BUDGET_TIERS, DECISION_MAKER_POINTS, DEMO_POINTS, EMPLOYEE_TIERS, ENGAGEMENT_CAP, ScoreLeads,
 };
 pub use pipeline::{DEFAULT_STALLED_AFTER_DAYS, PipelineHealth, Stage};
+
+/// What the actions' tests share (each imports it whole): the agent type's
+/// helpers.
+#[cfg(test)]
+mod test_support {
+    crate::testing::agent_helpers!(Sales);
+}

@@ -194,7 +194,7 @@ impl BusinessAction for PipelineHealth {
 
 #[cfg(test)]
 mod tests {
-    crate::testing::agent_helpers!(Sales);
+    use crate::sales::test_support::*;
 
     fn stages(rows: [(u64, i64); 6]) -> Value {
         let names = [

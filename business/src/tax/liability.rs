@@ -148,9 +148,7 @@ impl BusinessAction for EstimateLiability {
 
 #[cfg(test)]
 mod tests {
-    use crate::tax::test_support::sale_amount;
-
-    crate::testing::agent_helpers!(Tax);
+    use crate::tax::test_support::*;
 
     #[test]
     fn estimate_liability_taxes_each_nexus_state_rounding_once_half_even() {

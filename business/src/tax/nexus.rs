@@ -134,14 +134,11 @@ impl BusinessAction for NexusCheck {
 
 #[cfg(test)]
 mod tests {
-    use crate::tax::test_support::sale_amount;
-
-    crate::testing::agent_helpers!(Tax);
+    use crate::tax::test_support::*;
 
     #[test]
     fn nexus_check_gives_agents_md_example_verbatim() {
-        let (input, expected) = testing::contract_example("nexus_check");
-        assert_eq!(result("nexus_check", input), expected);
+        gives_the_contract_example("nexus_check");
     }
 
     /// A state's row of a `nexus_check` result, by code.
