@@ -278,6 +278,16 @@ mod tests {
                "amount_cents": amount, "at": at})
     }
 
+    /// `detect_anomalies`'s input: payments of 1 cent to `p` in `category`,
+    /// one per (id, instant).
+    fn payments(category: &str, at: &[(&str, &str)]) -> Value {
+        let transactions: Vec<Value> = at
+            .iter()
+            .map(|&(id, at)| tx(id, category, "p", 1, at))
+            .collect();
+        json!({"transactions": transactions})
+    }
+
     #[test]
     fn detect_anomalies_scores_a_hand_worked_category() {
         // Different counterparties and days apart: no duplicates here.
@@ -404,11 +414,14 @@ mod tests {
         // Three at 00:00, 01:00, 02:00: a-b and b-c are neighbours within
         // 24 h; a-c is not listed (c repeats b, its neighbour), so n equal
         // payments give n - 1 pairs.
-        let input = json!({"transactions": [
-            tx("c", "x", "p", 1, "2026-01-01T02:00:00Z"),
-            tx("a", "x", "p", 1, "2026-01-01T00:00:00Z"),
-            tx("b", "x", "p", 1, "2026-01-01T01:00:00Z"),
-        ]});
+        let input = payments(
+            "x",
+            &[
+                ("c", "2026-01-01T02:00:00Z"),
+                ("a", "2026-01-01T00:00:00Z"),
+                ("b", "2026-01-01T01:00:00Z"),
+            ],
+        );
         let r = result("detect_anomalies", input);
         let ids: Vec<Value> = r["duplicates"]
             .as_array()
@@ -432,12 +445,15 @@ mod tests {
     #[test]
     fn detect_anomalies_reads_rfc_3339_with_t_or_a_space_and_any_offset() {
         // The same instant four ways: 10:00Z = 11:00+01:00 = 05:00-05:00; 0 h apart.
-        let input = json!({"transactions": [
-            tx("a", "c", "p", 1, "2026-03-01T10:00:00Z"),
-            tx("b", "c", "p", 1, "2026-03-01 11:00:00+01:00"),
-            tx("c", "c", "p", 1, "2026-03-01t05:00:00.000-05:00"),
-            tx("d", "c", "p", 1, "2026-03-01T10:00:00z"),
-        ]});
+        let input = payments(
+            "c",
+            &[
+                ("a", "2026-03-01T10:00:00Z"),
+                ("b", "2026-03-01 11:00:00+01:00"),
+                ("c", "2026-03-01t05:00:00.000-05:00"),
+                ("d", "2026-03-01T10:00:00z"),
+            ],
+        );
         let r = result("detect_anomalies", input);
         let pairs = r["duplicates"].as_array().expect("a list");
         // 4 transactions at one instant: 3 neighbouring pairs, each 0 hours apart.
@@ -450,7 +466,7 @@ mod tests {
             ("0000-01-01T00:00:00Z", "0000-01-01T23:59:59.999999999Z"),
             ("2016-12-31T23:59:60Z", "2017-01-01T00:00:00Z"),
         ] {
-            let input = json!({"transactions": [tx("a", "c", "p", 1, a), tx("b", "c", "p", 1, b)]});
+            let input = payments("c", &[("a", a), ("b", b)]);
             assert!(testing::refuses_or_answers(
                 AGENT,
                 "detect_anomalies",

@@ -214,6 +214,11 @@ mod tests {
                "holding_cost_cents_per_unit_year": 25})
     }
 
+    /// `reorder_plan`'s result for these items.
+    fn plan(items: &[Value]) -> Value {
+        result("reorder_plan", json!({"items": items}))
+    }
+
     #[test]
     fn reorder_plan_computes_the_reorder_point_and_the_eoq_exactly() {
         // reorder point = ceil(1.5 × 10) + 5 = ceil(15) + 5 = 20.
@@ -222,9 +227,8 @@ mod tests {
         // on_hand 20 == reorder point: order now, max(468, 20 − 20) = 468.
         // on_hand 21 > 20: no order, 0.
         // on_hand 0: order now, max(468, 20 − 0) = 468.
-        let input = json!({"items": [item("A", 20), item("B", 21), item("C", 0)]});
         assert_eq!(
-            result("reorder_plan", input),
+            plan(&[item("A", 20), item("B", 21), item("C", 0)]),
             json!({"items": [
                 {"sku": "A", "reorder_point": 20, "eoq": 468, "order_now": true, "order_quantity": 468},
                 {"sku": "B", "reorder_point": 20, "eoq": 468, "order_now": false, "order_quantity": 0},
@@ -238,11 +242,10 @@ mod tests {
         // reorder point = ceil(100 × 30) + 0 = 3000.
         // eoq = ceil(sqrt(2 × 100 × 365 × 1 / 1_000_000)) = ceil(sqrt(0.073)) = 1.
         // on_hand 0: max(1, 3000 − 0) = 3000.
-        let input = json!({"items": [{"sku": "A", "on_hand": 0, "daily_demand": 100,
-            "lead_time_days": 30, "safety_stock": 0, "order_cost_cents": 1,
-            "holding_cost_cents_per_unit_year": 1_000_000}]});
+        let short = json!({"sku": "A", "on_hand": 0, "daily_demand": 100, "lead_time_days": 30,
+            "safety_stock": 0, "order_cost_cents": 1, "holding_cost_cents_per_unit_year": 1_000_000});
         assert_eq!(
-            result("reorder_plan", input),
+            plan(&[short]),
             json!({"items": [{"sku": "A", "reorder_point": 3000, "eoq": 1,
                               "order_now": true, "order_quantity": 3000}]})
         );
@@ -254,11 +257,11 @@ mod tests {
         // point, whose ceiling would be 4): reorder point = 3 + 2 = 5.
         // eoq = ceil(sqrt(2 × 0.1 × 365 × 100 / 73)) = ceil(sqrt(100)) = 10
         // (a whole root is not rounded up).
-        let input = json!({"items": [{"sku": "A", "on_hand": 6, "daily_demand": number("0.1"),
+        let tenth = json!({"sku": "A", "on_hand": 6, "daily_demand": number("0.1"),
             "lead_time_days": 30, "safety_stock": 2, "order_cost_cents": 100,
-            "holding_cost_cents_per_unit_year": 73}]});
+            "holding_cost_cents_per_unit_year": 73});
         assert_eq!(
-            result("reorder_plan", input),
+            plan(&[tenth]),
             json!({"items": [{"sku": "A", "reorder_point": 5, "eoq": 10,
                               "order_now": false, "order_quantity": 0}]})
         );
@@ -270,23 +273,19 @@ mod tests {
         // max(0, 3 − 3) = 0.
         // order cost 0: eoq 0; reorder point = ceil(2 × 5) + 0 = 10; on_hand 4
         // -> max(0, 10 − 4) = 6.
-        let input = json!({"items": [
-            {"sku": "A", "on_hand": 3, "daily_demand": 0, "lead_time_days": 5,
-             "safety_stock": 3, "order_cost_cents": 900, "holding_cost_cents_per_unit_year": 1},
-            {"sku": "B", "on_hand": 4, "daily_demand": 2, "lead_time_days": 5,
-             "safety_stock": 0, "order_cost_cents": 0, "holding_cost_cents_per_unit_year": 1},
-        ]});
+        let no_demand = json!({"sku": "A", "on_hand": 3, "daily_demand": 0, "lead_time_days": 5,
+             "safety_stock": 3, "order_cost_cents": 900, "holding_cost_cents_per_unit_year": 1});
+        let no_order_cost = json!({"sku": "B", "on_hand": 4, "daily_demand": 2,
+            "lead_time_days": 5, "safety_stock": 0, "order_cost_cents": 0,
+            "holding_cost_cents_per_unit_year": 1});
         assert_eq!(
-            result("reorder_plan", input),
+            plan(&[no_demand, no_order_cost]),
             json!({"items": [
                 {"sku": "A", "reorder_point": 3, "eoq": 0, "order_now": true, "order_quantity": 0},
                 {"sku": "B", "reorder_point": 10, "eoq": 0, "order_now": true, "order_quantity": 6},
             ]})
         );
-        assert_eq!(
-            result("reorder_plan", json!({"items": []})),
-            json!({"items": []})
-        );
+        assert_eq!(plan(&[]), json!({"items": []}));
     }
 
     #[test]
@@ -294,11 +293,11 @@ mod tests {
         // demand 10^-27: 2 × 10^-27 × 365 × 1 / 10^15 is far below 1 (its
         // denominator 10^27 × 10^15 passes i128), so eoq = 1;
         // reorder point = ceil(10^-27 × 3650) + 0 = 1.
-        let tiny = json!({"items": [{"sku": "A", "on_hand": 1, "daily_demand": number("1e-27"),
+        let tiny = json!({"sku": "A", "on_hand": 1, "daily_demand": number("1e-27"),
             "lead_time_days": 3650, "safety_stock": 0, "order_cost_cents": 1,
-            "holding_cost_cents_per_unit_year": 1_000_000_000_000_000_u64}]});
+            "holding_cost_cents_per_unit_year": 1_000_000_000_000_000_u64});
         assert_eq!(
-            result("reorder_plan", tiny),
+            plan(&[tiny]),
             json!({"items": [{"sku": "A", "reorder_point": 1, "eoq": 1,
                               "order_now": true, "order_quantity": 1}]})
         );
@@ -306,12 +305,12 @@ mod tests {
         // demand has at most 15 significant digits). eoq = ceil(sqrt(2 ×
         // 999,999,999,999,999 × 365 × 1 / 10^15)) = ceil(sqrt(729.99..)) = 28
         // (27² = 729).
-        let largest = json!({"items": [{"sku": "A", "on_hand": 1_000_000_000_000_000_u64,
+        let largest = json!({"sku": "A", "on_hand": 1_000_000_000_000_000_u64,
             "daily_demand": 999_999_999_999_999_u64, "lead_time_days": 1,
             "safety_stock": 1, "order_cost_cents": 1,
-            "holding_cost_cents_per_unit_year": 1_000_000_000_000_000_u64}]});
+            "holding_cost_cents_per_unit_year": 1_000_000_000_000_000_u64});
         assert_eq!(
-            result("reorder_plan", largest),
+            plan(&[largest]),
             json!({"items": [{"sku": "A", "reorder_point": 1_000_000_000_000_000_u64, "eoq": 28,
                               "order_now": true, "order_quantity": 28}]})
         );

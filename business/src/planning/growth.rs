@@ -348,14 +348,27 @@ mod tests {
         json!({"month": month, "revenue_cents": cents})
     }
 
+    /// `growth_forecast`'s input: a revenue a month, forecast
+    /// `horizon_months` ahead.
+    fn input(revenues: &[(&str, i64)], horizon_months: u64) -> Value {
+        let months: Vec<Value> = revenues
+            .iter()
+            .map(|&(m, cents)| revenue(m, cents))
+            .collect();
+        json!({"months": months, "horizon_months": horizon_months})
+    }
+
+    /// `growth_forecast`'s result for [`input`]'s input.
+    fn forecast(revenues: &[(&str, i64)], horizon_months: u64) -> Value {
+        result("growth_forecast", input(revenues, horizon_months))
+    }
+
     #[test]
     fn growth_forecast_extends_the_least_squares_line() {
         // 100, 200, 300: the line y = 100 per month; forecast 400, 500.
         // CAGR: (300/100)^(12/2) − 1 = 3^6 − 1 = 728.
-        let input = json!({"months": [revenue("2026-03", 300), revenue("2026-01", 100),
-                                      revenue("2026-02", 200)], "horizon_months": 2});
         assert_eq!(
-            result("growth_forecast", input),
+            forecast(&[("2026-03", 300), ("2026-01", 100), ("2026-02", 200)], 2),
             json!({"slope_cents_per_month": 100, "cagr": 728.0, "forecast": [
                 {"month": "2026-04", "revenue_cents": 400},
                 {"month": "2026-05", "revenue_cents": 500},
@@ -369,10 +382,8 @@ mod tests {
         // decided exactly: 1.21 against 1.10005² and 1.09995².
         // Two points: the line goes through both; slope = 21,000 / 24 = 875;
         // 2026-02 = 121,000 + 875 = 121,875.
-        let input = json!({"months": [revenue("2024-01", 100_000), revenue("2026-01", 121_000)],
-                           "horizon_months": 1});
         assert_eq!(
-            result("growth_forecast", input),
+            forecast(&[("2024-01", 100_000), ("2026-01", 121_000)], 1),
             json!({"slope_cents_per_month": 875, "cagr": 0.1, "forecast": [
                 {"month": "2026-02", "revenue_cents": 121_875},
             ]})
@@ -384,10 +395,8 @@ mod tests {
         // 0 in 2026-01, 5 in 2026-03: slope 5/2 = 2.5 -> 2 (half-even);
         // 2026-04 = 5 + 2.5 = 7.5 -> 8; 2026-05 = 10; 2026-06 = 12.5 -> 12.
         // The first revenue is 0: no CAGR.
-        let input = json!({"months": [revenue("2026-01", 0), revenue("2026-03", 5)],
-                           "horizon_months": 3});
         assert_eq!(
-            result("growth_forecast", input),
+            forecast(&[("2026-01", 0), ("2026-03", 5)], 3),
             json!({"slope_cents_per_month": 2, "cagr": null, "forecast": [
                 {"month": "2026-04", "revenue_cents": 8},
                 {"month": "2026-05", "revenue_cents": 10},
@@ -396,10 +405,8 @@ mod tests {
         );
         // 1000, 500: slope −500; 2026-03 = 0, 2026-04 = −500 -> 0.
         // CAGR: (500/1000)^12 − 1 = 1/4096 − 1 = −0.999755859375 -> −0.9998.
-        let falling = json!({"months": [revenue("2026-01", 1000), revenue("2026-02", 500)],
-                             "horizon_months": 2});
         assert_eq!(
-            result("growth_forecast", falling),
+            forecast(&[("2026-01", 1000), ("2026-02", 500)], 2),
             json!({"slope_cents_per_month": -500, "cagr": -0.9998, "forecast": [
                 {"month": "2026-03", "revenue_cents": 0},
                 {"month": "2026-04", "revenue_cents": 0},
@@ -414,10 +421,8 @@ mod tests {
         // slope = (3·(−1) − (−3)·2) / 6 = 3/6 = 0.5 -> 0 (half-even);
         // intercept = (2·5 − (−3)·(−1)) / 6 = 7/6.
         // x=1: 10/6 = 1.67 -> 2; x=2: 13/6 = 2.17 -> 2; x=3: 16/6 = 2.67 -> 3.
-        let input = json!({"months": [revenue("2026-01", 0), revenue("2026-02", 1),
-                                      revenue("2026-03", 1)], "horizon_months": 3});
         assert_eq!(
-            result("growth_forecast", input),
+            forecast(&[("2026-01", 0), ("2026-02", 1), ("2026-03", 1)], 3),
             json!({"slope_cents_per_month": 0, "cagr": null, "forecast": [
                 {"month": "2026-04", "revenue_cents": 2},
                 {"month": "2026-05", "revenue_cents": 2},
@@ -432,72 +437,74 @@ mod tests {
             .map(|d| d.to_string())
     }
 
+    /// Asserts, for each `(first, last, span, cagr)`, that the CAGR from
+    /// `first` to `last` over `span` months is decided as `cagr`.
+    fn decides(cases: &[(u64, u64, u64, Option<&str>)]) {
+        for &(first, last, span, cagr) in cases {
+            assert_eq!(
+                decided(first, last, span).as_deref(),
+                cagr,
+                "{first} to {last} over {span}"
+            );
+        }
+    }
+
     #[test]
     fn cagr_is_decided_to_four_places_half_even() {
-        // (200/100)^(12/12) − 1 = 1.
-        assert_eq!(decided(100, 200, 12).as_deref(), Some("1.0000"));
-        // 2^(1/2) − 1 = 0.41421356.. -> 0.4142.
-        assert_eq!(decided(100, 200, 24).as_deref(), Some("0.4142"));
-        // 2^(1/3) − 1 = 0.25992104.. -> 0.2599.
-        assert_eq!(decided(100, 200, 36).as_deref(), Some("0.2599"));
-        // 2^(12/6) − 1 = 3; 2^12 − 1 = 4095.
-        assert_eq!(decided(100, 200, 6).as_deref(), Some("3.0000"));
-        assert_eq!(decided(100, 200, 1).as_deref(), Some("4095.0000"));
-        // (7/3)^(12/5) − 1 = 6.64089593.. -> 6.6409; (3/7)^(12/7) − 1 =
-        // −0.76601788.. -> −0.7660.
-        assert_eq!(decided(3, 7, 5).as_deref(), Some("6.6409"));
-        assert_eq!(decided(7, 3, 7).as_deref(), Some("-0.7660"));
-        // Unchanged: 0.
-        assert_eq!(decided(5, 5, 7).as_deref(), Some("0.0000"));
-        // Exact midpoints: 100,005/100,000 − 1 = 0.00005 -> 0.0000 (even);
-        // 0.00015 -> 0.0002 (even); −0.00005 -> 0.0000; −0.00015 -> −0.0002.
-        assert_eq!(decided(100_000, 100_005, 12).as_deref(), Some("0.0000"));
-        assert_eq!(decided(100_000, 100_015, 12).as_deref(), Some("0.0002"));
-        assert_eq!(decided(100_000, 99_995, 12).as_deref(), Some("0.0000"));
-        assert_eq!(decided(100_000, 99_985, 12).as_deref(), Some("-0.0002"));
-        // A zero at either end: no CAGR.
-        assert_eq!(decided(0, 5, 12), None);
-        assert_eq!(decided(5, 0, 12), None);
+        decides(&[
+            // (200/100)^(12/12) − 1 = 1.
+            (100, 200, 12, Some("1.0000")),
+            // 2^(1/2) − 1 = 0.41421356.. -> 0.4142.
+            (100, 200, 24, Some("0.4142")),
+            // 2^(1/3) − 1 = 0.25992104.. -> 0.2599.
+            (100, 200, 36, Some("0.2599")),
+            // 2^(12/6) − 1 = 3; 2^12 − 1 = 4095.
+            (100, 200, 6, Some("3.0000")),
+            (100, 200, 1, Some("4095.0000")),
+            // (7/3)^(12/5) − 1 = 6.64089593.. -> 6.6409; (3/7)^(12/7) − 1 =
+            // −0.76601788.. -> −0.7660.
+            (3, 7, 5, Some("6.6409")),
+            (7, 3, 7, Some("-0.7660")),
+            // Unchanged: 0.
+            (5, 5, 7, Some("0.0000")),
+            // Exact midpoints: 100,005/100,000 − 1 = 0.00005 -> 0.0000 (even);
+            // 0.00015 -> 0.0002 (even); −0.00005 -> 0.0000; −0.00015 -> −0.0002.
+            (100_000, 100_005, 12, Some("0.0000")),
+            (100_000, 100_015, 12, Some("0.0002")),
+            (100_000, 99_995, 12, Some("0.0000")),
+            (100_000, 99_985, 12, Some("-0.0002")),
+            // A zero at either end: no CAGR.
+            (0, 5, 12, None),
+            (5, 0, 12, None),
+        ]);
     }
 
     #[test]
     fn cagr_beyond_u128_is_decided_in_decimals() {
-        // (10^15)^(12/120) − 1 = 10^1.5 − 1 = 30.62277660.. -> 30.6228
-        // (10^15 × 20000^10 passes u128).
-        assert_eq!(
-            decided(1, 1_000_000_000_000_000, 120).as_deref(),
-            Some("30.6228")
-        );
-        // (987654321/123456789)^(12/30) − 1 = 1.29739671.. -> 1.2974.
-        assert_eq!(
-            decided(123_456_789, 987_654_321, 30).as_deref(),
-            Some("1.2974")
-        );
-        // (999,999,999/999,999,998)^12 − 1 = 1.2000000090.. × 10^-8 -> 0.
-        assert_eq!(
-            decided(999_999_998_000_000, 999_999_999_000_000, 1).as_deref(),
-            Some("0.0000")
-        );
-        // The longest span a YYYY-MM allows: 0000-01 to 9999-12.
-        // (10^15)^(12/119,999) − 1 = 10^(180/119,999) − 1 = 0.003459.. -> 0.0035.
-        assert_eq!(
-            decided(1, 1_000_000_000_000_000, 119_999).as_deref(),
-            Some("0.0035")
-        );
-        // And down: (1/10^15)^(12/119,999) − 1 = −0.003447.. -> −0.0034.
-        assert_eq!(
-            decided(1_000_000_000_000_000, 1, 119_999).as_deref(),
-            Some("-0.0034")
-        );
+        decides(&[
+            // (10^15)^(12/120) − 1 = 10^1.5 − 1 = 30.62277660.. -> 30.6228
+            // (10^15 × 20000^10 passes u128).
+            (1, 1_000_000_000_000_000, 120, Some("30.6228")),
+            // (987654321/123456789)^(12/30) − 1 = 1.29739671.. -> 1.2974.
+            (123_456_789, 987_654_321, 30, Some("1.2974")),
+            // (999,999,999/999,999,998)^12 − 1 = 1.2000000090.. × 10^-8 -> 0.
+            (999_999_998_000_000, 999_999_999_000_000, 1, Some("0.0000")),
+            // The longest span a YYYY-MM allows: 0000-01 to 9999-12.
+            // (10^15)^(12/119,999) − 1 = 10^(180/119,999) − 1 = 0.003459.. -> 0.0035.
+            (1, 1_000_000_000_000_000, 119_999, Some("0.0035")),
+            // And down: (1/10^15)^(12/119,999) − 1 = −0.003447.. -> −0.0034.
+            (1_000_000_000_000_000, 1, 119_999, Some("-0.0034")),
+        ]);
     }
 
     #[test]
     fn growth_forecast_fails_with_fewer_than_two_months() {
-        for months in [json!([]), json!([revenue("2026-01", 5)])] {
-            let input = json!({"months": months, "horizon_months": 3});
+        for months in [&[][..], &[("2026-01", 5)]] {
             assert!(
-                failure("growth_forecast", input).0.starts_with("months: "),
-                "{months}"
+                failure("growth_forecast", input(months, 3))
+                    .0
+                    .starts_with("months: "),
+                "{months:?}"
             );
         }
     }
@@ -506,36 +513,32 @@ mod tests {
     fn growth_forecast_refuses_figures_past_the_limit() {
         // 999,999,998,000,000 then 999,999,999,000,000: slope 10^6; the
         // first forecast is exactly 10^15, the second 10^15 + 10^6.
-        let months = json!([
-            revenue("2026-01", 999_999_998_000_000),
-            revenue("2026-02", 999_999_999_000_000)
-        ]);
-        let r = result(
-            "growth_forecast",
-            json!({"months": months.clone(), "horizon_months": 1}),
-        );
+        let months = [
+            ("2026-01", 999_999_998_000_000),
+            ("2026-02", 999_999_999_000_000),
+        ];
+        let r = forecast(&months, 1);
         assert_eq!(r["forecast"][0]["revenue_cents"], 1_000_000_000_000_000_i64);
-        assert_eq!(
-            invalid_field(
-                "growth_forecast",
-                json!({"months": months, "horizon_months": 2})
-            ),
-            "input.horizon_months"
-        );
-        // 0 then 10^15: the very first forecast is 2 × 10^15.
-        let steep = json!({"months": [revenue("2026-01", 0), revenue("2026-02", 1_000_000_000_000_000_i64)],
-                           "horizon_months": 1});
-        assert_eq!(invalid_field("growth_forecast", steep), "input.months");
-        // 1 cent then 1000 cents a month later: CAGR 1000^12 − 1 = 10^36 − 1.
-        let cagr = json!({"months": [revenue("2026-01", 1), revenue("2026-02", 1000)],
-                          "horizon_months": 1});
-        assert_eq!(invalid_field("growth_forecast", cagr), "input.months");
-        // Past 9999-12.
-        let late = json!({"months": [revenue("9999-10", 1), revenue("9999-11", 1)],
-                          "horizon_months": 2});
-        assert_eq!(
-            invalid_field("growth_forecast", late),
-            "input.horizon_months"
+        invalid_fields(
+            "growth_forecast",
+            [
+                (input(&months, 2), "input.horizon_months"),
+                // 0 then 10^15: the very first forecast is 2 × 10^15.
+                (
+                    input(&[("2026-01", 0), ("2026-02", 1_000_000_000_000_000)], 1),
+                    "input.months",
+                ),
+                // 1 cent then 1000 cents a month later: CAGR 1000^12 − 1 = 10^36 − 1.
+                (
+                    input(&[("2026-01", 1), ("2026-02", 1000)], 1),
+                    "input.months",
+                ),
+                // Past 9999-12.
+                (
+                    input(&[("9999-10", 1), ("9999-11", 1)], 2),
+                    "input.horizon_months",
+                ),
+            ],
         );
     }
 
