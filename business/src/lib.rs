@@ -25,10 +25,11 @@
 //!   the actions share; [`exact`]: the exact arithmetic (rationals rounded
 //!   half-even, square roots, least squares) that replaces floating point.
 //! - One folder per agent type, the same for each: `mod.rs` says what the
-//!   agent's actions are and holds what they share; one file per action
-//!   holds, in this order, the action (its input), its result, what the
-//!   input must satisfy and how the result is computed (its
-//!   `impl BusinessAction`), and its tests.
+//!   agent's actions are and holds what they share (its `test_support`,
+//!   what their tests share); one file per action holds, in this order,
+//!   the action (its input), its result, its `impl BusinessAction` (what
+//!   the input must satisfy, and the computation) with the helpers it
+//!   calls, and its tests.
 //! - `testing` (tests only): an action run as submission and the worker
 //!   run it, what a client would see, and the contract's worked examples
 //!   (`contract_examples.json`, which the black-box tests use too).
@@ -39,9 +40,12 @@
 //! complexity are said once, in [`register_all`]: one line an action, in
 //! catalogue order, so the whole catalogue reads at a glance and an action
 //! file holds only what the action reads, checks and computes. They are
-//! plain arguments of [`Register::with`] rather than constants of each
-//! action (or a macro's output): nothing else needs them, and a line of
-//! data is what a reader and a reviewer look for.
+//! plain arguments of [`Register::with`], not constants of each action
+//! (the same block of four in nineteen files) nor a macro's output (one
+//! more thing to read): only the catalogue needs them, and a line of data
+//! is what a reader and a reviewer look for. The action's type is its
+//! input ([`BusinessAction`]), so a line names the type serde reads the
+//! run's `input` into.
 
 pub mod action;
 pub mod agent;
@@ -70,8 +74,8 @@ pub use agent::{AgentType, Complexity, UnknownAgentType};
 pub fn register_all<R: Register>(catalogue: R) -> R {
     use AgentType::*;
     use Complexity::*;
-    use accounting::ResolveEntities;
-    use accounting::{CategorizeTransactions, DetectAnomalies, DraftInvoice, Reconcile};
+    use accounting::{CategorizeTransactions, DetectAnomalies, DraftInvoice};
+    use accounting::{Reconcile, ResolveEntities};
     use logistics::{ReorderPlan, ShipmentStatus};
     use marketing::{CacTrend, CampaignRoi};
     use planning::{CashRunway, GrowthForecast, HiringPlan};
