@@ -1,16 +1,19 @@
 //! What an action is: the [`BusinessAction`] trait, what it returns
 //! ([`Outcome`], [`Effect`]) and how it says no ([`InvalidInput`] at
-//! submission, [`Failure`] when a business rule fails).
+//! submission, [`Failure`] when a business rule fails, [`Problem`] for
+//! either while computing).
 //!
-//! An action takes its input as the JSON text of the run's `input` and
-//! parses it itself ([`BusinessAction::parse`]): by default into a typed
-//! `Input` with serde, naming the failing field's path (a missing field, a
-//! wrong type or an unknown enum value is refused at submission); an action
-//! that needs the literal text of a number may read it instead. The input
-//! then says what parsing cannot ([`Check`]: ranges, unique ids, totals
-//! within bounds), and a pure `compute` turns it into an [`Outcome`] or a
-//! [`Failure`]. No clock, no store, no network: an external effect is
-//! returned as an [`Effect`] for the caller to carry out.
+//! An action is its input: the type the JSON text of the run's `input`
+//! parses into ([`BusinessAction::parse`]), by default with serde, naming
+//! the failing field's path (a missing field, a wrong type or an unknown
+//! enum value is refused at submission); an action that needs the literal
+//! text of a number may read it instead. The input then says what parsing
+//! cannot ([`BusinessAction::check`]: unique ids, ranges), and a pure
+//! [`BusinessAction::compute`] turns it into the job's result or a
+//! [`Problem`]. No clock, no store, no network: an external effect is
+//! returned as an [`Effect`] for the caller to carry out. Who has the
+//! action, its name and its complexity are not the action's to say: the
+//! catalogue gives them ([`Register`], [`register_all`](crate::register_all)).
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -135,54 +138,103 @@ pub fn to_value(v: impl Serialize) -> Result<Value, Failure> {
     serde_json::to_value(v).map_err(|e| Failure(format!("the result could not be serialised: {e}")))
 }
 
-/// What an input must satisfy that parsing cannot say: ranges, unique ids,
-/// totals within bounds. Input that fails it is refused at submission,
-/// naming the field; the worker checks again before it computes.
-pub trait Check {
-    /// Refuses the input, naming the field, or lets it through.
-    fn check(&self) -> Result<(), InvalidInput>;
+/// What computing can find wrong: input to refuse, or a business rule
+/// that fails the job. Submission computes too ([`BusinessAction::validate`])
+/// and refuses only the first; the worker fails the job either way.
+#[derive(Debug)]
+pub enum Problem {
+    /// Refused at submission: `400` naming the field (e.g. a total past
+    /// the limit, which only computing finds).
+    Invalid(InvalidInput),
+    /// The job fails with this message (e.g. a line no source prices).
+    Fails(Failure),
 }
 
-/// One business action, typed.
-pub trait BusinessAction: Send + Sync + 'static {
-    /// The parsed input; `Option` fields accept absent and `null` alike.
-    type Input: DeserializeOwned + Check;
-    /// The agent type that has the action.
-    const AGENT: AgentType;
-    /// The action's name in `POST /agents/{id}/runs`.
-    const NAME: &'static str;
-    /// What it does, which decides who may run it.
-    const COMPLEXITY: Complexity;
+impl From<InvalidInput> for Problem {
+    fn from(invalid: InvalidInput) -> Self {
+        Problem::Invalid(invalid)
+    }
+}
+
+impl From<Failure> for Problem {
+    fn from(failure: Failure) -> Self {
+        Problem::Fails(failure)
+    }
+}
+
+/// In the worker, the job fails either way.
+impl From<Problem> for Failure {
+    fn from(problem: Problem) -> Self {
+        match problem {
+            Problem::Invalid(e) => e.into(),
+            Problem::Fails(f) => f,
+        }
+    }
+}
+
+/// One business action, implemented by its input: what the run's `input`
+/// parses into, what it must satisfy and what it computes. The catalogue
+/// says who has it, its name and its complexity ([`Register::with`]).
+pub trait BusinessAction: DeserializeOwned + 'static {
+    /// Whether the result is also published, exactly as it is, to the
+    /// outbound queue ([`Effect::PublishOutbound`]) for a downstream
+    /// integration.
+    const PUBLISHED: bool = false;
 
     /// Reads the input from its JSON text. By default serde does, naming
     /// the failing field ([`parse_json`]); an action that needs more of
-    /// the text than serde's values keep may read it itself.
-    fn parse(input: &str) -> Result<Self::Input, InvalidInput> {
+    /// the text than serde's values keep may read it itself. `Option`
+    /// fields accept absent and `null` alike.
+    fn parse(input: &str) -> Result<Self, InvalidInput> {
         parse_json(input)
     }
 
-    /// The action itself: a pure function of its input.
-    fn compute(input: Self::Input) -> Result<Outcome, Failure>;
+    /// What the input must satisfy that parsing cannot say and computing
+    /// does not find: unique ids, ranges. Input that fails it is refused
+    /// at submission, naming the field; the worker checks again.
+    fn check(&self) -> Result<(), InvalidInput>;
 
-    /// Parses and checks `input`: what submission does.
+    /// The action itself, a pure function of its input: the job's result,
+    /// or the [`Problem`] (input to refuse, a rule that fails the job).
+    fn compute(&self) -> Result<impl Serialize, Problem>;
+
+    /// Parses, checks and computes `input`: what submission does. Input
+    /// that only computing finds wrong (a total past the limit) is refused
+    /// here too; a business rule fails the job later, in the worker.
     fn validate(input: &str) -> Result<(), InvalidInput> {
-        Self::parse(input)?.check()
+        let input = Self::parse(input)?;
+        input.check()?;
+        match input.compute() {
+            Err(Problem::Invalid(e)) => Err(e),
+            Ok(_) | Err(Problem::Fails(_)) => Ok(()),
+        }
     }
 
     /// Parses, checks and computes `input`: what the worker does. Input
     /// was validated at submission; validating again costs little and
     /// keeps a corrupted stored input from being computed on.
     fn run(input: &str) -> Result<Outcome, Failure> {
-        let parsed = Self::parse(input)?;
-        parsed.check()?;
-        Self::compute(parsed)
+        let input = Self::parse(input)?;
+        input.check()?;
+        let result = input.compute()?;
+        if Self::PUBLISHED {
+            Outcome::published(result)
+        } else {
+            Outcome::result(result)
+        }
     }
 }
 
 /// Where actions are registered: Warden's catalogue, or a test's index.
 pub trait Register: Sized {
-    /// Adds the action `A`.
-    fn with<A: BusinessAction>(self) -> Self;
+    /// Adds the action `A` as `name`, an action of the agent type `agent`
+    /// whose [`Complexity`] is `complexity`.
+    fn with<A: BusinessAction>(
+        self,
+        agent: AgentType,
+        name: &'static str,
+        complexity: Complexity,
+    ) -> Self;
 }
 
 /// Parses the JSON text `input` as `T`, naming the failing field's path.

@@ -256,33 +256,18 @@ pub fn decimal_in<'de, D: Deserializer<'de>>(
     d.deserialize_any(DecimalIn { min, max })
 }
 
-/// A fraction in [0, 1] (a rate, a probability), exact.
+/// An exact decimal from 0 to `MAX`, of at most [`MAX_SIGNIFICANT_DIGITS`]
+/// significant digits: a [`Fraction`] or a [`NonNegative`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Fraction(Decimal);
+pub struct DecimalUpTo<const MAX: u64>(Decimal);
 
-impl Fraction {
-    /// The fraction.
-    pub fn get(self) -> Decimal {
-        self.0
-    }
-
-    /// The fraction as an exact rational.
-    pub fn rational(self) -> Rational {
-        Rational::from_decimal(self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for Fraction {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        decimal_in(d, Decimal::ZERO, Decimal::ONE).map(Fraction)
-    }
-}
+/// A fraction in [0, 1] (a rate, a probability), exact.
+pub type Fraction = DecimalUpTo<1>;
 
 /// A decimal from 0 to 10^15 (a daily demand, a count per day), exact.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct NonNegative(Decimal);
+pub type NonNegative = DecimalUpTo<MAX_QUANTITY>;
 
-impl NonNegative {
+impl<const MAX: u64> DecimalUpTo<MAX> {
     /// The value.
     pub fn get(self) -> Decimal {
         self.0
@@ -294,9 +279,9 @@ impl NonNegative {
     }
 }
 
-impl<'de> Deserialize<'de> for NonNegative {
+impl<'de, const MAX: u64> Deserialize<'de> for DecimalUpTo<MAX> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        decimal_in(d, Decimal::ZERO, Decimal::from(MAX_QUANTITY)).map(NonNegative)
+        decimal_in(d, Decimal::ZERO, Decimal::from(MAX)).map(DecimalUpTo)
     }
 }
 

@@ -6,7 +6,9 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-use crate::{AgentType, BusinessAction, Failure, InvalidInput, Outcome, Register, register_all};
+use crate::{
+    AgentType, BusinessAction, Complexity, Failure, InvalidInput, Outcome, Register, register_all,
+};
 
 /// An action as the tests reach it: by agent type and name, like Warden's
 /// catalogue, with its input given as a JSON value.
@@ -34,10 +36,15 @@ impl Action {
 struct Index(Vec<Action>);
 
 impl Register for Index {
-    fn with<A: BusinessAction>(mut self) -> Self {
+    fn with<A: BusinessAction>(
+        mut self,
+        agent: AgentType,
+        name: &'static str,
+        _: Complexity,
+    ) -> Self {
         self.0.push(Action {
-            agent: A::AGENT,
-            name: A::NAME,
+            agent,
+            name,
             validate: A::validate,
             run: A::run,
         });
@@ -152,48 +159,58 @@ pub fn number(text: &str) -> Value {
     serde_json::from_str(text).expect("a JSON number")
 }
 
-/// Sets up an action module's tests for the agent type `$agent` (e.g.
-/// `Accounting`): what they use (`json!` and `Value`, proptest's prelude,
-/// [`Failure`](crate::Failure), [`MAX_CENTS`](crate::fields::MAX_CENTS),
-/// this module's [`with`], [`without`] and [`number`]),
-/// `AGENT`, and the helpers above for it, taking the action's name:
-/// `action`, `outcome`, `result`, `invalid_field`, `invalid_fields` and
-/// `failure`.
+/// Asserts that the action `name` of `agent` gives the result of its
+/// worked example in the contract ([`contract_example`]).
+pub fn gives_the_contract_example(agent: AgentType, name: &str) {
+    let (input, expected) = contract_example(name);
+    assert_eq!(result(agent, name, input), expected, "{name}");
+}
+
+/// What the tests of the agent type `$agent` (e.g. `Accounting`) share,
+/// for its `mod.rs` to hold in its `test_support` module and each action's
+/// tests to import whole: what they use (`json!` and `Value`, proptest's
+/// prelude, [`Failure`](crate::Failure),
+/// [`MAX_CENTS`](crate::fields::MAX_CENTS), this module's [`with`],
+/// [`without`] and [`number`]), `AGENT`, and the helpers above for it,
+/// taking the action's name: `action`, `outcome`, `result`,
+/// `invalid_field`, `invalid_fields`, `failure` and
+/// `gives_the_contract_example`.
 macro_rules! agent_helpers {
     ($agent:ident) => {
         #[allow(unused_imports)]
-        use proptest::prelude::*;
+        pub(crate) use proptest::prelude::*;
         #[allow(unused_imports)]
-        use serde_json::{Value, json};
+        pub(crate) use serde_json::{Value, json};
         #[allow(unused_imports)]
-        use $crate::testing::{self, number, with, without};
+        pub(crate) use $crate::testing::{self, number, with, without};
         #[allow(unused_imports)]
-        use $crate::{Failure, fields::MAX_CENTS};
+        pub(crate) use $crate::{Failure, fields::MAX_CENTS};
 
-        const AGENT: $crate::AgentType = $crate::AgentType::$agent;
+        /// The agent type whose actions these tests run.
+        pub(crate) const AGENT: $crate::AgentType = $crate::AgentType::$agent;
 
         #[allow(dead_code)]
-        fn action(name: &str) -> $crate::testing::Action {
+        pub(crate) fn action(name: &str) -> $crate::testing::Action {
             $crate::testing::action(AGENT, name)
         }
 
         #[allow(dead_code)]
-        fn outcome(name: &str, input: serde_json::Value) -> $crate::Outcome {
+        pub(crate) fn outcome(name: &str, input: serde_json::Value) -> $crate::Outcome {
             $crate::testing::outcome(AGENT, name, &input)
         }
 
         #[allow(dead_code)]
-        fn result(name: &str, input: serde_json::Value) -> serde_json::Value {
+        pub(crate) fn result(name: &str, input: serde_json::Value) -> serde_json::Value {
             $crate::testing::result(AGENT, name, input)
         }
 
         #[allow(dead_code)]
-        fn invalid_field(name: &str, input: serde_json::Value) -> String {
+        pub(crate) fn invalid_field(name: &str, input: serde_json::Value) -> String {
             $crate::testing::invalid_field(AGENT, name, input)
         }
 
         #[allow(dead_code)]
-        fn invalid_fields<'a>(
+        pub(crate) fn invalid_fields<'a>(
             name: &str,
             cases: impl IntoIterator<Item = (serde_json::Value, &'a str)>,
         ) {
@@ -201,8 +218,13 @@ macro_rules! agent_helpers {
         }
 
         #[allow(dead_code)]
-        fn failure(name: &str, input: serde_json::Value) -> $crate::Failure {
+        pub(crate) fn failure(name: &str, input: serde_json::Value) -> $crate::Failure {
             $crate::testing::failure(AGENT, name, input)
+        }
+
+        #[allow(dead_code)]
+        pub(crate) fn gives_the_contract_example(name: &str) {
+            $crate::testing::gives_the_contract_example(AGENT, name)
         }
     };
 }

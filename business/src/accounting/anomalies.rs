@@ -12,7 +12,7 @@ use time::format_description::well_known::Rfc3339;
 use super::{beyond_exact, folded};
 use crate::exact::{Figure, Rational};
 use crate::fields::{self, SignedCents, Text};
-use crate::{AgentType, BusinessAction, Check, Complexity, Failure, InvalidInput, Outcome};
+use crate::{BusinessAction, InvalidInput, Problem};
 
 /// The robust z-score's constant: 0.6745 (the 0.75 quantile of the standard
 /// normal), which scales the MAD to a standard deviation.
@@ -39,43 +39,9 @@ const DUPLICATE_WINDOW_NANOS: i128 = 24 * NANOS_PER_HOUR;
 /// transactions of equal amount and counterparty (trimmed,
 /// case-insensitive) at most 24 hours apart and next to each other in time
 /// among those of that amount and counterparty.
-pub struct DetectAnomalies;
-
-impl BusinessAction for DetectAnomalies {
-    type Input = DetectAnomaliesInput;
-    const AGENT: AgentType = AgentType::Accounting;
-    const NAME: &'static str = "detect_anomalies";
-    const COMPLEXITY: Complexity = Complexity::Analysis;
-
-    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
-        Outcome::result(detect(&input)?)
-    }
-}
-
-/// `detect_anomalies`'s input.
 #[derive(Debug, Deserialize)]
-pub struct DetectAnomaliesInput {
+pub struct DetectAnomalies {
     transactions: Vec<TimedTransaction>,
-}
-
-impl Check for DetectAnomaliesInput {
-    /// Refuses a repeated transaction id and a blank counterparty.
-    fn check(&self) -> Result<(), InvalidInput> {
-        fields::unique_by(&self.transactions, "transactions", "id", |t| &t.id)?;
-        // A blank counterparty is no counterparty: two of them would look
-        // like the same payee.
-        if let Some(i) = self
-            .transactions
-            .iter()
-            .position(|t| t.counterparty.as_str().trim().is_empty())
-        {
-            return Err(InvalidInput::new(
-                format!("transactions[{i}].counterparty"),
-                "must not be blank",
-            ));
-        }
-        detect(self).map(|_| ())
-    }
 }
 
 /// A transaction with a category, a counterparty and an instant.
@@ -264,34 +230,62 @@ fn duplicates(transactions: &[TimedTransaction]) -> Option<Vec<Duplicate<'_>>> {
     Some(pairs)
 }
 
-/// The anomalies, or `transactions` if a figure left exact arithmetic
-/// (unreachable for amounts within ±10^15 cents).
-fn detect(input: &DetectAnomaliesInput) -> Result<Anomalies<'_>, InvalidInput> {
-    let (categories, mut scored) =
-        robust_scores(&input.transactions).ok_or_else(|| beyond_exact("transactions"))?;
-    // By |z| descending, compared exactly (not as rounded), then by id.
-    scored.sort_by(|(za, a), (zb, b)| zb.cmp(za).then_with(|| a.id.cmp(b.id)));
-    let duplicates = duplicates(&input.transactions).ok_or_else(|| beyond_exact("transactions"))?;
-    Ok(Anomalies {
-        outliers: scored.into_iter().map(|(_, o)| o).collect(),
-        duplicates,
-        categories,
-    })
+impl BusinessAction for DetectAnomalies {
+    /// Refuses a repeated transaction id and a blank counterparty.
+    fn check(&self) -> Result<(), InvalidInput> {
+        fields::unique_by(&self.transactions, "transactions", "id", |t| &t.id)?;
+        // A blank counterparty is no counterparty: two of them would look
+        // like the same payee.
+        if let Some(i) = self
+            .transactions
+            .iter()
+            .position(|t| t.counterparty.as_str().trim().is_empty())
+        {
+            return Err(InvalidInput::new(
+                format!("transactions[{i}].counterparty"),
+                "must not be blank",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The anomalies, or `transactions` if a figure left exact arithmetic
+    /// (unreachable for amounts within ±10^15 cents).
+    fn compute(&self) -> Result<impl Serialize, Problem> {
+        let (categories, mut scored) =
+            robust_scores(&self.transactions).ok_or_else(|| beyond_exact("transactions"))?;
+        // By |z| descending, compared exactly (not as rounded), then by id.
+        scored.sort_by(|(za, a), (zb, b)| zb.cmp(za).then_with(|| a.id.cmp(b.id)));
+        let duplicates =
+            duplicates(&self.transactions).ok_or_else(|| beyond_exact("transactions"))?;
+        Ok(Anomalies {
+            outliers: scored.into_iter().map(|(_, o)| o).collect(),
+            duplicates,
+            categories,
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use crate::accounting::test_support::*;
     use time::OffsetDateTime;
     use time::format_description::well_known::Rfc3339;
-
-    use crate::accounting::test_support::signed_cents;
-
-    crate::testing::agent_helpers!(Accounting);
 
     /// A transaction for `detect_anomalies`, at `at`.
     fn tx(id: &str, category: &str, counterparty: &str, amount: i64, at: &str) -> Value {
         json!({"id": id, "category": category, "counterparty": counterparty,
                "amount_cents": amount, "at": at})
+    }
+
+    /// `detect_anomalies`'s input: payments of 1 cent to `p` in `category`,
+    /// one per (id, instant).
+    fn payments(category: &str, at: &[(&str, &str)]) -> Value {
+        let transactions: Vec<Value> = at
+            .iter()
+            .map(|&(id, at)| tx(id, category, "p", 1, at))
+            .collect();
+        json!({"transactions": transactions})
     }
 
     #[test]
@@ -420,11 +414,14 @@ mod tests {
         // Three at 00:00, 01:00, 02:00: a-b and b-c are neighbours within
         // 24 h; a-c is not listed (c repeats b, its neighbour), so n equal
         // payments give n - 1 pairs.
-        let input = json!({"transactions": [
-            tx("c", "x", "p", 1, "2026-01-01T02:00:00Z"),
-            tx("a", "x", "p", 1, "2026-01-01T00:00:00Z"),
-            tx("b", "x", "p", 1, "2026-01-01T01:00:00Z"),
-        ]});
+        let input = payments(
+            "x",
+            &[
+                ("c", "2026-01-01T02:00:00Z"),
+                ("a", "2026-01-01T00:00:00Z"),
+                ("b", "2026-01-01T01:00:00Z"),
+            ],
+        );
         let r = result("detect_anomalies", input);
         let ids: Vec<Value> = r["duplicates"]
             .as_array()
@@ -448,12 +445,15 @@ mod tests {
     #[test]
     fn detect_anomalies_reads_rfc_3339_with_t_or_a_space_and_any_offset() {
         // The same instant four ways: 10:00Z = 11:00+01:00 = 05:00-05:00; 0 h apart.
-        let input = json!({"transactions": [
-            tx("a", "c", "p", 1, "2026-03-01T10:00:00Z"),
-            tx("b", "c", "p", 1, "2026-03-01 11:00:00+01:00"),
-            tx("c", "c", "p", 1, "2026-03-01t05:00:00.000-05:00"),
-            tx("d", "c", "p", 1, "2026-03-01T10:00:00z"),
-        ]});
+        let input = payments(
+            "c",
+            &[
+                ("a", "2026-03-01T10:00:00Z"),
+                ("b", "2026-03-01 11:00:00+01:00"),
+                ("c", "2026-03-01t05:00:00.000-05:00"),
+                ("d", "2026-03-01T10:00:00z"),
+            ],
+        );
         let r = result("detect_anomalies", input);
         let pairs = r["duplicates"].as_array().expect("a list");
         // 4 transactions at one instant: 3 neighbouring pairs, each 0 hours apart.
@@ -466,7 +466,7 @@ mod tests {
             ("0000-01-01T00:00:00Z", "0000-01-01T23:59:59.999999999Z"),
             ("2016-12-31T23:59:60Z", "2017-01-01T00:00:00Z"),
         ] {
-            let input = json!({"transactions": [tx("a", "c", "p", 1, a), tx("b", "c", "p", 1, b)]});
+            let input = payments("c", &[("a", a), ("b", b)]);
             assert!(testing::refuses_or_answers(
                 AGENT,
                 "detect_anomalies",

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::signed_total_too_large;
 use crate::fields::{self, Date, SignedCents, Text};
-use crate::{AgentType, BusinessAction, Check, Complexity, Failure, InvalidInput, Outcome};
+use crate::{BusinessAction, InvalidInput, Problem};
 
 /// `categorize_transactions`: each transaction gets the category of the
 /// first rule (in rule order) whose pattern its description contains,
@@ -18,33 +18,10 @@ use crate::{AgentType, BusinessAction, Check, Complexity, Failure, InvalidInput,
 /// `rules` and `transactions` may be empty. A transaction no rule matches is
 /// listed in `unmatched`; a category total past ±10^15 cents is refused at
 /// submission, naming `transactions`.
-pub struct CategorizeTransactions;
-
-impl BusinessAction for CategorizeTransactions {
-    type Input = CategorizeTransactionsInput;
-    const AGENT: AgentType = AgentType::Accounting;
-    const NAME: &'static str = "categorize_transactions";
-    const COMPLEXITY: Complexity = Complexity::Analysis;
-
-    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
-        Outcome::result(categorize(&input)?)
-    }
-}
-
-/// `categorize_transactions`'s input.
 #[derive(Debug, Deserialize)]
-pub struct CategorizeTransactionsInput {
+pub struct CategorizeTransactions {
     rules: Vec<CategoryRule>,
     transactions: Vec<BookTransaction>,
-}
-
-impl Check for CategorizeTransactionsInput {
-    /// Refuses a repeated transaction id and a category's total past ±10^15
-    /// cents.
-    fn check(&self) -> Result<(), InvalidInput> {
-        fields::unique_by(&self.transactions, "transactions", "id", |t| &t.id)?;
-        categorize(self).map(|_| ())
-    }
 }
 
 /// A rule: descriptions that contain `pattern` are `category`.
@@ -90,67 +67,73 @@ struct Categorization<'a> {
     categories: Vec<CategoryTotal<'a>>,
 }
 
-/// The categorisation, or `transactions` when a category's total passes
-/// the limit.
-fn categorize(input: &CategorizeTransactionsInput) -> Result<Categorization<'_>, InvalidInput> {
-    // Lower-cased once: a pattern is plain text, matched as a substring.
-    let patterns: Vec<String> = input
-        .rules
-        .iter()
-        .map(|r| r.pattern.as_str().to_lowercase())
-        .collect();
-    let mut transactions = Vec::new();
-    let mut unmatched = Vec::new();
-    let mut amounts: BTreeMap<&Text, Vec<i64>> = BTreeMap::new();
-    for t in &input.transactions {
-        let description = t.description.to_lowercase();
-        let first = patterns
-            .iter()
-            .position(|p| description.contains(p.as_str()));
-        match first.and_then(|i| input.rules.get(i).map(|r| (i, r))) {
-            Some((rule, r)) => {
-                transactions.push(Categorized {
-                    id: &t.id,
-                    category: &r.category,
-                    rule,
-                });
-                amounts
-                    .entry(&r.category)
-                    .or_default()
-                    .push(t.amount_cents.get());
-            }
-            None => unmatched.push(&t.id),
-        }
+impl BusinessAction for CategorizeTransactions {
+    /// Refuses a repeated transaction id.
+    fn check(&self) -> Result<(), InvalidInput> {
+        fields::unique_by(&self.transactions, "transactions", "id", |t| &t.id)
     }
-    // BTreeMap: categories by name, ascending (string order).
-    let categories = amounts
-        .into_iter()
-        .map(|(category, amounts)| {
-            let amount_cents = fields::signed_sum(amounts.iter().copied()).ok_or_else(|| {
-                signed_total_too_large(
-                    "transactions",
-                    &format!("the total of category {:?}", category.as_str()),
-                )
-            })?;
-            Ok(CategoryTotal {
-                category,
-                count: amounts.len(),
-                amount_cents,
+
+    /// The categorisation; a category's total past ±10^15 cents is refused,
+    /// naming `transactions`.
+    fn compute(&self) -> Result<impl Serialize, Problem> {
+        // Lower-cased once: a pattern is plain text, matched as a substring.
+        let patterns: Vec<String> = self
+            .rules
+            .iter()
+            .map(|r| r.pattern.as_str().to_lowercase())
+            .collect();
+        let mut transactions = Vec::new();
+        let mut unmatched = Vec::new();
+        let mut amounts: BTreeMap<&Text, Vec<i64>> = BTreeMap::new();
+        for t in &self.transactions {
+            let description = t.description.to_lowercase();
+            let first = patterns
+                .iter()
+                .position(|p| description.contains(p.as_str()));
+            match first.and_then(|i| self.rules.get(i).map(|r| (i, r))) {
+                Some((rule, r)) => {
+                    transactions.push(Categorized {
+                        id: &t.id,
+                        category: &r.category,
+                        rule,
+                    });
+                    amounts
+                        .entry(&r.category)
+                        .or_default()
+                        .push(t.amount_cents.get());
+                }
+                None => unmatched.push(&t.id),
+            }
+        }
+        // BTreeMap: categories by name, ascending (string order).
+        let categories = amounts
+            .into_iter()
+            .map(|(category, amounts)| {
+                let amount_cents =
+                    fields::signed_sum(amounts.iter().copied()).ok_or_else(|| {
+                        signed_total_too_large(
+                            "transactions",
+                            &format!("the total of category {:?}", category.as_str()),
+                        )
+                    })?;
+                Ok(CategoryTotal {
+                    category,
+                    count: amounts.len(),
+                    amount_cents,
+                })
             })
+            .collect::<Result<Vec<_>, InvalidInput>>()?;
+        Ok(Categorization {
+            transactions,
+            unmatched,
+            categories,
         })
-        .collect::<Result<Vec<_>, InvalidInput>>()?;
-    Ok(Categorization {
-        transactions,
-        unmatched,
-        categories,
-    })
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::accounting::test_support::signed_cents;
-
-    crate::testing::agent_helpers!(Accounting);
+    use crate::accounting::test_support::*;
 
     #[test]
     fn categorize_transactions_takes_the_first_matching_rule_and_totals_per_category() {

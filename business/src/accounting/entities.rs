@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::fields::{self, Text};
-use crate::{AgentType, BusinessAction, Check, Complexity, Failure, InvalidInput, Outcome};
+use crate::{BusinessAction, InvalidInput, Problem};
 
 /// Mail providers that deliver `local+tag@domain` to `local@domain`.
 pub const PLUS_TAG_PROVIDERS: &[&str] = &[
@@ -69,33 +69,9 @@ pub fn normalise_email(raw: &str) -> Result<String, String> {
 /// records of an entity by id; an entity's id is its smallest record id.
 /// Only entities of more than one record have a merge: the smallest id
 /// survives, the others (ascending) merge into it.
-pub struct ResolveEntities;
-
-impl BusinessAction for ResolveEntities {
-    type Input = ResolveEntitiesInput;
-    const AGENT: AgentType = AgentType::Accounting;
-    const NAME: &'static str = "resolve_entities";
-    const COMPLEXITY: Complexity = Complexity::ChangesRecords;
-
-    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
-        Outcome::result(resolve(&input)?)
-    }
-}
-
-/// `resolve_entities`'s input.
 #[derive(Debug, Deserialize)]
-pub struct ResolveEntitiesInput {
+pub struct ResolveEntities {
     records: Vec<CustomerRecord>,
-}
-
-impl Check for ResolveEntitiesInput {
-    /// Refuses no records at all, a repeated record id and an email that is
-    /// not an address.
-    fn check(&self) -> Result<(), InvalidInput> {
-        fields::non_empty(&self.records, "records", "record")?;
-        fields::unique_by(&self.records, "records", "id", |r| &r.id)?;
-        resolve(self).map(|_| ())
-    }
 }
 
 /// A customer record from some source system.
@@ -141,58 +117,66 @@ struct Resolution<'a> {
     entity_count: usize,
 }
 
-/// The resolution, or the first record whose email is not an address.
-fn resolve(input: &ResolveEntitiesInput) -> Result<Resolution<'_>, InvalidInput> {
-    let mut by_email: BTreeMap<String, Vec<&CustomerRecord>> = BTreeMap::new();
-    for (i, record) in input.records.iter().enumerate() {
-        let email = normalise_email(&record.email)
-            .map_err(|reason| InvalidInput::new(format!("records[{i}].email"), reason))?;
-        by_email.entry(email).or_default().push(record);
+impl BusinessAction for ResolveEntities {
+    /// Refuses no records at all and a repeated record id.
+    fn check(&self) -> Result<(), InvalidInput> {
+        fields::non_empty(&self.records, "records", "record")?;
+        fields::unique_by(&self.records, "records", "id", |r| &r.id)
     }
-    let mut entities: Vec<Entity<'_>> = Vec::with_capacity(by_email.len());
-    for (email, mut records) in by_email {
-        records.sort_by(|a, b| a.id.cmp(&b.id));
-        let Some(first) = records.first() else {
-            continue;
-        };
-        entities.push(Entity {
-            entity_id: &first.id,
-            email,
-            records: records
-                .iter()
-                .map(|r| RecordRef {
-                    id: &r.id,
-                    source: r.source.as_deref(),
-                    name: r.name.as_deref(),
-                })
-                .collect(),
-        });
-    }
-    // Ids are unique, so no two entities share a smallest id.
-    entities.sort_by(|a, b| a.entity_id.cmp(b.entity_id));
-    let merges = entities
-        .iter()
-        .filter(|e| e.records.len() > 1)
-        .map(|e| Merge {
-            survivor: e.entity_id,
-            merge: e.records.iter().skip(1).map(|r| r.id).collect(),
+
+    /// The resolution; the first record whose email is not an address is
+    /// refused.
+    fn compute(&self) -> Result<impl Serialize, Problem> {
+        let mut by_email: BTreeMap<String, Vec<&CustomerRecord>> = BTreeMap::new();
+        for (i, record) in self.records.iter().enumerate() {
+            let email = normalise_email(&record.email)
+                .map_err(|reason| InvalidInput::new(format!("records[{i}].email"), reason))?;
+            by_email.entry(email).or_default().push(record);
+        }
+        let mut entities: Vec<Entity<'_>> = Vec::with_capacity(by_email.len());
+        for (email, mut records) in by_email {
+            records.sort_by(|a, b| a.id.cmp(&b.id));
+            let Some(first) = records.first() else {
+                continue;
+            };
+            entities.push(Entity {
+                entity_id: &first.id,
+                email,
+                records: records
+                    .iter()
+                    .map(|r| RecordRef {
+                        id: &r.id,
+                        source: r.source.as_deref(),
+                        name: r.name.as_deref(),
+                    })
+                    .collect(),
+            });
+        }
+        // Ids are unique, so no two entities share a smallest id.
+        entities.sort_by(|a, b| a.entity_id.cmp(b.entity_id));
+        let merges = entities
+            .iter()
+            .filter(|e| e.records.len() > 1)
+            .map(|e| Merge {
+                survivor: e.entity_id,
+                merge: e.records.iter().skip(1).map(|r| r.id).collect(),
+            })
+            .collect();
+        Ok(Resolution {
+            record_count: self.records.len(),
+            entity_count: entities.len(),
+            entities,
+            merges,
         })
-        .collect();
-    Ok(Resolution {
-        record_count: input.records.len(),
-        entity_count: entities.len(),
-        entities,
-        merges,
-    })
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use crate::accounting::test_support::*;
     use std::collections::BTreeSet;
 
     use super::normalise_email;
-
-    crate::testing::agent_helpers!(Accounting);
 
     fn resolve(input: Value) -> Value {
         result("resolve_entities", input)

@@ -29,11 +29,11 @@ pub mod entities;
 pub mod invoice;
 pub mod reconcile;
 
-pub use anomalies::{DetectAnomalies, DetectAnomaliesInput};
-pub use categorize::{CategorizeTransactions, CategorizeTransactionsInput};
-pub use entities::{PLUS_TAG_PROVIDERS, ResolveEntities, ResolveEntitiesInput, normalise_email};
-pub use invoice::{DraftInvoice, DraftInvoiceInput};
-pub use reconcile::{Reconcile, ReconcileInput};
+pub use anomalies::DetectAnomalies;
+pub use categorize::CategorizeTransactions;
+pub use entities::{PLUS_TAG_PROVIDERS, ResolveEntities, normalise_email};
+pub use invoice::DraftInvoice;
+pub use reconcile::Reconcile;
 
 use crate::InvalidInput;
 use crate::fields;
@@ -58,10 +58,11 @@ fn folded(text: &str) -> String {
     text.trim().to_lowercase()
 }
 
-/// What the actions' tests share.
+/// What the actions' tests share (each imports it whole): the agent type's
+/// helpers, and amounts to try.
 #[cfg(test)]
 mod test_support {
-    use proptest::prelude::*;
+    crate::testing::agent_helpers!(Accounting);
 
     /// Cents in ±10^15: mostly small (so amounts coincide), sometimes huge.
     pub fn signed_cents() -> impl Strategy<Value = i64> {

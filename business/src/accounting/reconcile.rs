@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{folded, signed_total_too_large};
 use crate::fields::{self, Date, SignedCents, Text};
-use crate::{AgentType, BusinessAction, Check, Complexity, Failure, InvalidInput, Outcome};
+use crate::{BusinessAction, InvalidInput, Problem};
 
 /// How many days apart a bank entry and a ledger entry may be dated to
 /// match, inclusive.
@@ -21,34 +21,10 @@ const MATCH_WINDOW_DAYS: i64 = 3;
 /// (trimmed, case-insensitive, both present and not blank) first, then the
 /// fewest days apart, then the smallest ledger id. Either side may be
 /// empty; a side's total past ±10^15 cents is refused at submission.
-pub struct Reconcile;
-
-impl BusinessAction for Reconcile {
-    type Input = ReconcileInput;
-    const AGENT: AgentType = AgentType::Accounting;
-    const NAME: &'static str = "reconcile";
-    const COMPLEXITY: Complexity = Complexity::Analysis;
-
-    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
-        Outcome::result(reconcile(&input)?)
-    }
-}
-
-/// `reconcile`'s input.
 #[derive(Debug, Deserialize)]
-pub struct ReconcileInput {
+pub struct Reconcile {
     bank: Vec<BookEntry>,
     ledger: Vec<BookEntry>,
-}
-
-impl Check for ReconcileInput {
-    /// Refuses an id repeated on one side and a side's total past ±10^15
-    /// cents.
-    fn check(&self) -> Result<(), InvalidInput> {
-        fields::unique_by(&self.bank, "bank", "id", |e| &e.id)?;
-        fields::unique_by(&self.ledger, "ledger", "id", |e| &e.id)?;
-        reconcile(self).map(|_| ())
-    }
 }
 
 /// An entry of a bank statement or of the ledger.
@@ -99,83 +75,90 @@ fn by_date_then_id(entries: &[BookEntry]) -> Vec<usize> {
     order
 }
 
-/// The reconciliation, or the side whose total passes the limit.
-fn reconcile(input: &ReconcileInput) -> Result<Reconciliation<'_>, InvalidInput> {
-    let total = |entries: &[BookEntry], side: &str| {
-        fields::signed_sum(entries.iter().map(|e| e.amount_cents.get()))
-            .ok_or_else(|| signed_total_too_large(side, &format!("the {side}'s total")))
-    };
-    let bank_total_cents = total(&input.bank, "bank")?;
-    let ledger_total_cents = total(&input.ledger, "ledger")?;
+impl BusinessAction for Reconcile {
+    /// Refuses an id repeated on one side.
+    fn check(&self) -> Result<(), InvalidInput> {
+        fields::unique_by(&self.bank, "bank", "id", |e| &e.id)?;
+        fields::unique_by(&self.ledger, "ledger", "id", |e| &e.id)
+    }
 
-    // Ledger entries by amount, each list in (date, id) order.
-    let ledger_order = by_date_then_id(&input.ledger);
-    let mut by_amount: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
-    for &i in &ledger_order {
-        if let Some(e) = input.ledger.get(i) {
-            by_amount.entry(e.amount_cents.get()).or_default().push(i);
-        }
-    }
-    let mut used = vec![false; input.ledger.len()];
-    let mut matched = Vec::new();
-    let mut unmatched_bank = Vec::new();
-    for b in by_date_then_id(&input.bank)
-        .into_iter()
-        .filter_map(|i| input.bank.get(i))
-    {
-        let reference = b.reference_key();
-        let best = by_amount
-            .get(&b.amount_cents.get())
-            .into_iter()
-            .flatten()
-            .filter(|&&i| !used.get(i).copied().unwrap_or(true))
-            .filter_map(|&i| {
-                let l = input.ledger.get(i)?;
-                let days = b.date.days_until(l.date).abs();
-                let by_reference = reference.is_some() && reference == l.reference_key();
-                (days <= MATCH_WINDOW_DAYS).then_some((i, l, days, by_reference))
-            })
-            .min_by(|(_, la, da, ra), (_, lb, db, rb)| {
-                // true sorts after false: a reference match comes first.
-                (!ra, da, &la.id).cmp(&(!rb, db, &lb.id))
-            });
-        match best {
-            Some((i, l, days_apart, by_reference)) => {
-                if let Some(u) = used.get_mut(i) {
-                    *u = true;
-                }
-                matched.push(Match {
-                    bank_id: &b.id,
-                    ledger_id: &l.id,
-                    amount_cents: b.amount_cents.get(),
-                    days_apart,
-                    by_reference,
-                });
+    /// The reconciliation; a side's total past ±10^15 cents is refused,
+    /// naming the side.
+    fn compute(&self) -> Result<impl Serialize, Problem> {
+        let total = |entries: &[BookEntry], side: &str| {
+            fields::signed_sum(entries.iter().map(|e| e.amount_cents.get()))
+                .ok_or_else(|| signed_total_too_large(side, &format!("the {side}'s total")))
+        };
+        let bank_total_cents = total(&self.bank, "bank")?;
+        let ledger_total_cents = total(&self.ledger, "ledger")?;
+
+        // Ledger entries by amount, each list in (date, id) order.
+        let ledger_order = by_date_then_id(&self.ledger);
+        let mut by_amount: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
+        for &i in &ledger_order {
+            if let Some(e) = self.ledger.get(i) {
+                by_amount.entry(e.amount_cents.get()).or_default().push(i);
             }
-            None => unmatched_bank.push(&b.id),
         }
+        let mut used = vec![false; self.ledger.len()];
+        let mut matched = Vec::new();
+        let mut unmatched_bank = Vec::new();
+        for b in by_date_then_id(&self.bank)
+            .into_iter()
+            .filter_map(|i| self.bank.get(i))
+        {
+            let reference = b.reference_key();
+            let best = by_amount
+                .get(&b.amount_cents.get())
+                .into_iter()
+                .flatten()
+                .filter(|&&i| !used.get(i).copied().unwrap_or(true))
+                .filter_map(|&i| {
+                    let l = self.ledger.get(i)?;
+                    let days = b.date.days_until(l.date).abs();
+                    let by_reference = reference.is_some() && reference == l.reference_key();
+                    (days <= MATCH_WINDOW_DAYS).then_some((i, l, days, by_reference))
+                })
+                .min_by(|(_, la, da, ra), (_, lb, db, rb)| {
+                    // true sorts after false: a reference match comes first.
+                    (!ra, da, &la.id).cmp(&(!rb, db, &lb.id))
+                });
+            match best {
+                Some((i, l, days_apart, by_reference)) => {
+                    if let Some(u) = used.get_mut(i) {
+                        *u = true;
+                    }
+                    matched.push(Match {
+                        bank_id: &b.id,
+                        ledger_id: &l.id,
+                        amount_cents: b.amount_cents.get(),
+                        days_apart,
+                        by_reference,
+                    });
+                }
+                None => unmatched_bank.push(&b.id),
+            }
+        }
+        let unmatched_ledger = ledger_order
+            .into_iter()
+            .filter(|&i| !used.get(i).copied().unwrap_or(false))
+            .filter_map(|i| self.ledger.get(i).map(|e| &e.id))
+            .collect();
+        Ok(Reconciliation {
+            matched,
+            unmatched_bank,
+            unmatched_ledger,
+            bank_total_cents,
+            ledger_total_cents,
+            // Both within ±10^15, so the difference is within ±2·10^15: an i64.
+            net_difference_cents: bank_total_cents - ledger_total_cents,
+        })
     }
-    let unmatched_ledger = ledger_order
-        .into_iter()
-        .filter(|&i| !used.get(i).copied().unwrap_or(false))
-        .filter_map(|i| input.ledger.get(i).map(|e| &e.id))
-        .collect();
-    Ok(Reconciliation {
-        matched,
-        unmatched_bank,
-        unmatched_ledger,
-        bank_total_cents,
-        ledger_total_cents,
-        // Both within ±10^15, so the difference is within ±2·10^15: an i64.
-        net_difference_cents: bank_total_cents - ledger_total_cents,
-    })
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::accounting::test_support::signed_cents;
-
-    crate::testing::agent_helpers!(Accounting);
+    use crate::accounting::test_support::*;
 
     fn entry(id: &str, date: &str, amount: i64, reference: Option<&str>) -> Value {
         json!({"id": id, "date": date, "amount_cents": amount, "reference": reference})

@@ -12,5 +12,12 @@
 pub mod reorder;
 pub mod shipments;
 
-pub use reorder::{ReorderPlan, ReorderPlanInput};
-pub use shipments::{ShipmentStatus, ShipmentStatusInput};
+pub use reorder::ReorderPlan;
+pub use shipments::ShipmentStatus;
+
+/// What the actions' tests share (each imports it whole): the agent type's
+/// helpers.
+#[cfg(test)]
+mod test_support {
+    crate::testing::agent_helpers!(Logistics);
+}

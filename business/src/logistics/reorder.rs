@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::exact::{self, Rational};
 use crate::fields::{self, Cents, Count, NonNegative, Text};
-use crate::{AgentType, BusinessAction, Check, Complexity, Failure, InvalidInput, Outcome};
+use crate::{BusinessAction, InvalidInput, Problem};
 
 /// Refuses a whole number above `max`, naming its field.
 fn at_most(value: u64, max: u64, path: String) -> Result<(), InvalidInput> {
@@ -37,51 +37,9 @@ fn at_most(value: u64, max: u64, path: String) -> Result<(), InvalidInput> {
 /// naming the last operand that took it past: `lead_time_days` (the
 /// demand over the lead time alone passes), `safety_stock` (adding it
 /// does), `order_cost_cents` (the eoq). `items` may be empty.
-pub struct ReorderPlan;
-
-impl BusinessAction for ReorderPlan {
-    type Input = ReorderPlanInput;
-    const AGENT: AgentType = AgentType::Logistics;
-    const NAME: &'static str = "reorder_plan";
-    const COMPLEXITY: Complexity = Complexity::Draft;
-
-    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
-        Outcome::result(reorder_plan(&input)?)
-    }
-}
-
-/// `reorder_plan`'s input.
 #[derive(Debug, Deserialize)]
-pub struct ReorderPlanInput {
+pub struct ReorderPlan {
     items: Vec<StockItem>,
-}
-
-impl Check for ReorderPlanInput {
-    /// Refuses a repeated sku, stock on hand or safety stock past 10^15, a
-    /// holding cost below a cent, and a reorder point or an economic order
-    /// quantity past 10^15 (naming the operand that took it there).
-    fn check(&self) -> Result<(), InvalidInput> {
-        fields::unique_by(&self.items, "items", "sku", |i| &i.sku)?;
-        for (i, item) in self.items.iter().enumerate() {
-            at_most(
-                item.on_hand.get(),
-                fields::MAX_QUANTITY,
-                format!("items[{i}].on_hand"),
-            )?;
-            at_most(
-                item.safety_stock.get(),
-                fields::MAX_QUANTITY,
-                format!("items[{i}].safety_stock"),
-            )?;
-            if item.holding_cost_cents_per_unit_year.get() < 1 {
-                return Err(InvalidInput::new(
-                    format!("items[{i}].holding_cost_cents_per_unit_year"),
-                    "must be at least 1 cent",
-                ));
-            }
-        }
-        reorder_plan(self).map(|_| ())
-    }
 }
 
 /// A stocked sku and what it costs to order and to hold.
@@ -151,82 +109,114 @@ fn eoq(demand: NonNegative, order_cost: i64, holding_cost: i64) -> Option<u128> 
     }
 }
 
-/// The plan, or the field whose figure passes the limit.
-fn reorder_plan(input: &ReorderPlanInput) -> Result<Plan<'_>, InvalidInput> {
-    let mut items = Vec::with_capacity(input.items.len());
-    for (i, item) in input.items.iter().enumerate() {
-        let field = |name: &str| format!("items[{i}].{name}");
-        // The demand over the lead time, rounded up to whole units.
-        let lead_demand = item
-            .daily_demand
-            .rational()
-            .checked_mul(Rational::integer(i128::from(item.lead_time_days.get())))
-            .map(|r| r.ceil().unsigned_abs())
+impl BusinessAction for ReorderPlan {
+    /// Refuses a repeated sku, stock on hand or safety stock past 10^15 and
+    /// a holding cost below a cent.
+    fn check(&self) -> Result<(), InvalidInput> {
+        fields::unique_by(&self.items, "items", "sku", |i| &i.sku)?;
+        for (i, item) in self.items.iter().enumerate() {
+            at_most(
+                item.on_hand.get(),
+                fields::MAX_QUANTITY,
+                format!("items[{i}].on_hand"),
+            )?;
+            at_most(
+                item.safety_stock.get(),
+                fields::MAX_QUANTITY,
+                format!("items[{i}].safety_stock"),
+            )?;
+            if item.holding_cost_cents_per_unit_year.get() < 1 {
+                return Err(InvalidInput::new(
+                    format!("items[{i}].holding_cost_cents_per_unit_year"),
+                    "must be at least 1 cent",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The plan; a reorder point or an economic order quantity past 10^15
+    /// is refused, naming the operand that took it there.
+    fn compute(&self) -> Result<impl Serialize, Problem> {
+        let mut items = Vec::with_capacity(self.items.len());
+        for (i, item) in self.items.iter().enumerate() {
+            let field = |name: &str| format!("items[{i}].{name}");
+            // The demand over the lead time, rounded up to whole units.
+            let lead_demand = item
+                .daily_demand
+                .rational()
+                .checked_mul(Rational::integer(i128::from(item.lead_time_days.get())))
+                .map(|r| r.ceil().unsigned_abs())
+                .and_then(within_limit)
+                .ok_or_else(|| {
+                    past_limit(
+                        field("lead_time_days"),
+                        "demand over the lead time",
+                        format!(
+                            "{} x {}",
+                            item.daily_demand.get(),
+                            item.lead_time_days.get()
+                        ),
+                    )
+                })?;
+            let reorder_point = lead_demand
+                .checked_add(item.safety_stock.get())
+                .filter(|v| *v <= fields::MAX_QUANTITY)
+                .ok_or_else(|| {
+                    past_limit(
+                        field("safety_stock"),
+                        "reorder point",
+                        format!("{lead_demand} + {}", item.safety_stock.get()),
+                    )
+                })?;
+            let eoq = eoq(
+                item.daily_demand,
+                item.order_cost_cents.get(),
+                item.holding_cost_cents_per_unit_year.get(),
+            )
             .and_then(within_limit)
             .ok_or_else(|| {
                 past_limit(
-                    field("lead_time_days"),
-                    "demand over the lead time",
-                    format!(
-                        "{} x {}",
-                        item.daily_demand.get(),
-                        item.lead_time_days.get()
-                    ),
+                    field("order_cost_cents"),
+                    "economic order quantity",
+                    "for these costs",
                 )
             })?;
-        let reorder_point = lead_demand
-            .checked_add(item.safety_stock.get())
-            .filter(|v| *v <= fields::MAX_QUANTITY)
-            .ok_or_else(|| {
-                past_limit(
-                    field("safety_stock"),
-                    "reorder point",
-                    format!("{lead_demand} + {}", item.safety_stock.get()),
-                )
-            })?;
-        let eoq = eoq(
-            item.daily_demand,
-            item.order_cost_cents.get(),
-            item.holding_cost_cents_per_unit_year.get(),
-        )
-        .and_then(within_limit)
-        .ok_or_else(|| {
-            past_limit(
-                field("order_cost_cents"),
-                "economic order quantity",
-                "for these costs",
-            )
-        })?;
-        let on_hand = item.on_hand.get();
-        let order_now = on_hand <= reorder_point;
-        // order_now: on_hand ≤ reorder_point, so the shortfall is ≥ 0 and
-        // the quantity at most max(eoq, reorder_point) ≤ 10^15.
-        let order_quantity = if order_now {
-            eoq.max(reorder_point - on_hand)
-        } else {
-            0
-        };
-        items.push(Reorder {
-            sku: &item.sku,
-            reorder_point,
-            eoq,
-            order_now,
-            order_quantity,
-        });
+            let on_hand = item.on_hand.get();
+            let order_now = on_hand <= reorder_point;
+            // order_now: on_hand ≤ reorder_point, so the shortfall is ≥ 0 and
+            // the quantity at most max(eoq, reorder_point) ≤ 10^15.
+            let order_quantity = if order_now {
+                eoq.max(reorder_point - on_hand)
+            } else {
+                0
+            };
+            items.push(Reorder {
+                sku: &item.sku,
+                reorder_point,
+                eoq,
+                order_now,
+                order_quantity,
+            });
+        }
+        Ok(Plan { items })
     }
-    Ok(Plan { items })
 }
 
 #[cfg(test)]
 mod tests {
     use crate::exact::Rational;
-
-    crate::testing::agent_helpers!(Logistics);
+    use crate::logistics::test_support::*;
 
     fn item(sku: &str, on_hand: u64) -> Value {
         json!({"sku": sku, "on_hand": on_hand, "daily_demand": 1.5, "lead_time_days": 10,
                "safety_stock": 5, "order_cost_cents": 5000,
                "holding_cost_cents_per_unit_year": 25})
+    }
+
+    /// `reorder_plan`'s result for these items.
+    fn plan(items: &[Value]) -> Value {
+        result("reorder_plan", json!({"items": items}))
     }
 
     #[test]
@@ -237,9 +227,8 @@ mod tests {
         // on_hand 20 == reorder point: order now, max(468, 20 − 20) = 468.
         // on_hand 21 > 20: no order, 0.
         // on_hand 0: order now, max(468, 20 − 0) = 468.
-        let input = json!({"items": [item("A", 20), item("B", 21), item("C", 0)]});
         assert_eq!(
-            result("reorder_plan", input),
+            plan(&[item("A", 20), item("B", 21), item("C", 0)]),
             json!({"items": [
                 {"sku": "A", "reorder_point": 20, "eoq": 468, "order_now": true, "order_quantity": 468},
                 {"sku": "B", "reorder_point": 20, "eoq": 468, "order_now": false, "order_quantity": 0},
@@ -253,11 +242,10 @@ mod tests {
         // reorder point = ceil(100 × 30) + 0 = 3000.
         // eoq = ceil(sqrt(2 × 100 × 365 × 1 / 1_000_000)) = ceil(sqrt(0.073)) = 1.
         // on_hand 0: max(1, 3000 − 0) = 3000.
-        let input = json!({"items": [{"sku": "A", "on_hand": 0, "daily_demand": 100,
-            "lead_time_days": 30, "safety_stock": 0, "order_cost_cents": 1,
-            "holding_cost_cents_per_unit_year": 1_000_000}]});
+        let short = json!({"sku": "A", "on_hand": 0, "daily_demand": 100, "lead_time_days": 30,
+            "safety_stock": 0, "order_cost_cents": 1, "holding_cost_cents_per_unit_year": 1_000_000});
         assert_eq!(
-            result("reorder_plan", input),
+            plan(&[short]),
             json!({"items": [{"sku": "A", "reorder_point": 3000, "eoq": 1,
                               "order_now": true, "order_quantity": 3000}]})
         );
@@ -269,11 +257,11 @@ mod tests {
         // point, whose ceiling would be 4): reorder point = 3 + 2 = 5.
         // eoq = ceil(sqrt(2 × 0.1 × 365 × 100 / 73)) = ceil(sqrt(100)) = 10
         // (a whole root is not rounded up).
-        let input = json!({"items": [{"sku": "A", "on_hand": 6, "daily_demand": number("0.1"),
+        let tenth = json!({"sku": "A", "on_hand": 6, "daily_demand": number("0.1"),
             "lead_time_days": 30, "safety_stock": 2, "order_cost_cents": 100,
-            "holding_cost_cents_per_unit_year": 73}]});
+            "holding_cost_cents_per_unit_year": 73});
         assert_eq!(
-            result("reorder_plan", input),
+            plan(&[tenth]),
             json!({"items": [{"sku": "A", "reorder_point": 5, "eoq": 10,
                               "order_now": false, "order_quantity": 0}]})
         );
@@ -285,23 +273,19 @@ mod tests {
         // max(0, 3 − 3) = 0.
         // order cost 0: eoq 0; reorder point = ceil(2 × 5) + 0 = 10; on_hand 4
         // -> max(0, 10 − 4) = 6.
-        let input = json!({"items": [
-            {"sku": "A", "on_hand": 3, "daily_demand": 0, "lead_time_days": 5,
-             "safety_stock": 3, "order_cost_cents": 900, "holding_cost_cents_per_unit_year": 1},
-            {"sku": "B", "on_hand": 4, "daily_demand": 2, "lead_time_days": 5,
-             "safety_stock": 0, "order_cost_cents": 0, "holding_cost_cents_per_unit_year": 1},
-        ]});
+        let no_demand = json!({"sku": "A", "on_hand": 3, "daily_demand": 0, "lead_time_days": 5,
+             "safety_stock": 3, "order_cost_cents": 900, "holding_cost_cents_per_unit_year": 1});
+        let no_order_cost = json!({"sku": "B", "on_hand": 4, "daily_demand": 2,
+            "lead_time_days": 5, "safety_stock": 0, "order_cost_cents": 0,
+            "holding_cost_cents_per_unit_year": 1});
         assert_eq!(
-            result("reorder_plan", input),
+            plan(&[no_demand, no_order_cost]),
             json!({"items": [
                 {"sku": "A", "reorder_point": 3, "eoq": 0, "order_now": true, "order_quantity": 0},
                 {"sku": "B", "reorder_point": 10, "eoq": 0, "order_now": true, "order_quantity": 6},
             ]})
         );
-        assert_eq!(
-            result("reorder_plan", json!({"items": []})),
-            json!({"items": []})
-        );
+        assert_eq!(plan(&[]), json!({"items": []}));
     }
 
     #[test]
@@ -309,11 +293,11 @@ mod tests {
         // demand 10^-27: 2 × 10^-27 × 365 × 1 / 10^15 is far below 1 (its
         // denominator 10^27 × 10^15 passes i128), so eoq = 1;
         // reorder point = ceil(10^-27 × 3650) + 0 = 1.
-        let tiny = json!({"items": [{"sku": "A", "on_hand": 1, "daily_demand": number("1e-27"),
+        let tiny = json!({"sku": "A", "on_hand": 1, "daily_demand": number("1e-27"),
             "lead_time_days": 3650, "safety_stock": 0, "order_cost_cents": 1,
-            "holding_cost_cents_per_unit_year": 1_000_000_000_000_000_u64}]});
+            "holding_cost_cents_per_unit_year": 1_000_000_000_000_000_u64});
         assert_eq!(
-            result("reorder_plan", tiny),
+            plan(&[tiny]),
             json!({"items": [{"sku": "A", "reorder_point": 1, "eoq": 1,
                               "order_now": true, "order_quantity": 1}]})
         );
@@ -321,12 +305,12 @@ mod tests {
         // demand has at most 15 significant digits). eoq = ceil(sqrt(2 ×
         // 999,999,999,999,999 × 365 × 1 / 10^15)) = ceil(sqrt(729.99..)) = 28
         // (27² = 729).
-        let largest = json!({"items": [{"sku": "A", "on_hand": 1_000_000_000_000_000_u64,
+        let largest = json!({"sku": "A", "on_hand": 1_000_000_000_000_000_u64,
             "daily_demand": 999_999_999_999_999_u64, "lead_time_days": 1,
             "safety_stock": 1, "order_cost_cents": 1,
-            "holding_cost_cents_per_unit_year": 1_000_000_000_000_000_u64}]});
+            "holding_cost_cents_per_unit_year": 1_000_000_000_000_000_u64});
         assert_eq!(
-            result("reorder_plan", largest),
+            plan(&[largest]),
             json!({"items": [{"sku": "A", "reorder_point": 1_000_000_000_000_000_u64, "eoq": 28,
                               "order_now": true, "order_quantity": 28}]})
         );

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::exact::{Figure, Rational};
 use crate::fields::{self, Date, Text};
-use crate::{AgentType, BusinessAction, Check, Complexity, Failure, InvalidInput, Outcome};
+use crate::{BusinessAction, Failure, InvalidInput, Problem};
 
 /// `shipment_status`: which shipments are late as of `as_of`, by how many
 /// days, and each carrier's on-time record.
@@ -17,43 +17,10 @@ use crate::{AgentType, BusinessAction, Check, Complexity, Failure, InvalidInput,
 /// delivery date (or `as_of`) minus the promised date. A shipment delivered
 /// on or before its promised date is on time; one not delivered and not yet
 /// due is neither. `shipments` may be empty.
-pub struct ShipmentStatus;
-
-impl BusinessAction for ShipmentStatus {
-    type Input = ShipmentStatusInput;
-    const AGENT: AgentType = AgentType::Logistics;
-    const NAME: &'static str = "shipment_status";
-    const COMPLEXITY: Complexity = Complexity::Analysis;
-
-    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
-        Outcome::result(shipment_report(&input)?)
-    }
-}
-
-/// `shipment_status`'s input.
 #[derive(Debug, Deserialize)]
-pub struct ShipmentStatusInput {
+pub struct ShipmentStatus {
     as_of: Date,
     shipments: Vec<Shipment>,
-}
-
-impl Check for ShipmentStatusInput {
-    /// Refuses a repeated shipment id and a delivery after `as_of` (one that
-    /// has not happened yet).
-    fn check(&self) -> Result<(), InvalidInput> {
-        fields::unique_by(&self.shipments, "shipments", "id", |s| &s.id)?;
-        for (i, s) in self.shipments.iter().enumerate() {
-            if let Some(delivered) = s.delivered
-                && delivered > self.as_of
-            {
-                return Err(InvalidInput::new(
-                    format!("shipments[{i}].delivered"),
-                    format!("{delivered} is after as_of {}", self.as_of),
-                ));
-            }
-        }
-        Ok(())
-    }
 }
 
 /// A shipment: its carrier, the date it was promised for and, once
@@ -103,53 +70,72 @@ struct CarrierCounts {
     late: u64,
 }
 
-/// The report, or a failure if a rate does not fit a decimal (it always
-/// does: it is at most 1).
-fn shipment_report(input: &ShipmentStatusInput) -> Result<ShipmentReport<'_>, Failure> {
-    let mut late = Vec::new();
-    let mut counts: BTreeMap<&str, CarrierCounts> = BTreeMap::new();
-    for s in &input.shipments {
-        let c = counts.entry(s.carrier.as_str()).or_default();
-        c.shipments += 1;
-        // Delivered: late by delivery − promised; not yet: late by as_of −
-        // promised once the promise has passed.
-        let end = s.delivered.unwrap_or(input.as_of);
-        let days_late = s.promised.days_until(end);
-        if s.delivered.is_some() {
-            c.delivered += 1;
-            if days_late <= 0 {
-                c.on_time += 1;
+impl BusinessAction for ShipmentStatus {
+    /// Refuses a repeated shipment id and a delivery after `as_of` (one that
+    /// has not happened yet).
+    fn check(&self) -> Result<(), InvalidInput> {
+        fields::unique_by(&self.shipments, "shipments", "id", |s| &s.id)?;
+        for (i, s) in self.shipments.iter().enumerate() {
+            if let Some(delivered) = s.delivered
+                && delivered > self.as_of
+            {
+                return Err(InvalidInput::new(
+                    format!("shipments[{i}].delivered"),
+                    format!("{delivered} is after as_of {}", self.as_of),
+                ));
             }
         }
-        if days_late > 0 {
-            c.late += 1;
-            late.push(Late {
-                id: &s.id,
-                carrier: &s.carrier,
-                days_late,
-                delivered: s.delivered.is_some(),
-            });
-        }
+        Ok(())
     }
-    late.sort_by(|a, b| b.days_late.cmp(&a.days_late).then_with(|| a.id.cmp(b.id)));
-    let carriers = counts
-        .into_iter()
-        .map(|(carrier, c)| {
-            let on_time_rate = match (i128::from(c.on_time), i128::from(c.delivered)) {
-                (_, 0) => None,
-                (on_time, delivered) => Some(rate(on_time, delivered)?),
-            };
-            Ok(CarrierRecord {
-                carrier,
-                shipments: c.shipments,
-                delivered: c.delivered,
-                on_time: c.on_time,
-                late: c.late,
-                on_time_rate,
+
+    /// The report, or a failure if a rate does not fit a decimal (it always
+    /// does: it is at most 1).
+    fn compute(&self) -> Result<impl Serialize, Problem> {
+        let mut late = Vec::new();
+        let mut counts: BTreeMap<&str, CarrierCounts> = BTreeMap::new();
+        for s in &self.shipments {
+            let c = counts.entry(s.carrier.as_str()).or_default();
+            c.shipments += 1;
+            // Delivered: late by delivery − promised; not yet: late by as_of −
+            // promised once the promise has passed.
+            let end = s.delivered.unwrap_or(self.as_of);
+            let days_late = s.promised.days_until(end);
+            if s.delivered.is_some() {
+                c.delivered += 1;
+                if days_late <= 0 {
+                    c.on_time += 1;
+                }
+            }
+            if days_late > 0 {
+                c.late += 1;
+                late.push(Late {
+                    id: &s.id,
+                    carrier: &s.carrier,
+                    days_late,
+                    delivered: s.delivered.is_some(),
+                });
+            }
+        }
+        late.sort_by(|a, b| b.days_late.cmp(&a.days_late).then_with(|| a.id.cmp(b.id)));
+        let carriers = counts
+            .into_iter()
+            .map(|(carrier, c)| {
+                let on_time_rate = match (i128::from(c.on_time), i128::from(c.delivered)) {
+                    (_, 0) => None,
+                    (on_time, delivered) => Some(rate(on_time, delivered)?),
+                };
+                Ok(CarrierRecord {
+                    carrier,
+                    shipments: c.shipments,
+                    delivered: c.delivered,
+                    on_time: c.on_time,
+                    late: c.late,
+                    on_time_rate,
+                })
             })
-        })
-        .collect::<Result<Vec<_>, Failure>>()?;
-    Ok(ShipmentReport { late, carriers })
+            .collect::<Result<Vec<_>, Failure>>()?;
+        Ok(ShipmentReport { late, carriers })
+    }
 }
 
 /// `part / whole` (`whole > 0`) to 4 places, half-even.
@@ -162,7 +148,7 @@ fn rate(part: i128, whole: i128) -> Result<Figure, Failure> {
 
 #[cfg(test)]
 mod tests {
-    crate::testing::agent_helpers!(Logistics);
+    use crate::logistics::test_support::*;
 
     #[test]
     fn shipment_status_lists_late_shipments_and_each_carriers_record() {

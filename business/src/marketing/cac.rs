@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::cac_cents;
 use crate::exact;
 use crate::fields::{self, Cents, Count, Month};
-use crate::{AgentType, BusinessAction, Check, Complexity, Failure, InvalidInput, Outcome};
+use crate::{BusinessAction, InvalidInput, Problem};
 
 /// `cac_trend`: each month's cost per new customer (spend / new customers,
 /// to the cent; `null` for a month without one), ascending by month, and
@@ -18,31 +18,9 @@ use crate::{AgentType, BusinessAction, Check, Complexity, Failure, InvalidInput,
 ///
 /// `months` may be empty; months are unique. With fewer than two months
 /// that have a cost, slope and direction are `null`.
-pub struct CacTrend;
-
-impl BusinessAction for CacTrend {
-    type Input = CacTrendInput;
-    const AGENT: AgentType = AgentType::Marketing;
-    const NAME: &'static str = "cac_trend";
-    const COMPLEXITY: Complexity = Complexity::Analysis;
-
-    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
-        Outcome::result(trend(&input)?)
-    }
-}
-
-/// `cac_trend`'s input.
 #[derive(Debug, Deserialize)]
-pub struct CacTrendInput {
+pub struct CacTrend {
     months: Vec<MonthSpend>,
-}
-
-impl Check for CacTrendInput {
-    /// Refuses a month given twice.
-    fn check(&self) -> Result<(), InvalidInput> {
-        fields::unique_months(self.months.iter().map(|m| m.month))?;
-        trend(self).map(|_| ())
-    }
 }
 
 /// A month's acquisition spend and new customers.
@@ -77,54 +55,61 @@ struct Trend {
     direction: Option<Direction>,
 }
 
-/// The trend, or the field whose figures are out of range.
-fn trend(input: &CacTrendInput) -> Result<Trend, InvalidInput> {
-    let mut sorted: Vec<(usize, &MonthSpend)> = input.months.iter().enumerate().collect();
-    sorted.sort_by_key(|(_, m)| m.month);
-    let mut months = Vec::with_capacity(sorted.len());
-    let mut points = Vec::new();
-    for (i, m) in sorted {
-        let cac = cac_cents(
-            i128::from(m.spend_cents.get()),
-            i128::from(m.new_customers.get()),
-            &format!("months[{i}]"),
-        )?;
-        if let Some(cac) = cac {
-            points.push((i128::from(m.month.index()), i128::from(cac)));
-        }
-        months.push(MonthCac {
-            month: m.month,
-            cac_cents: cac,
-        });
+impl BusinessAction for CacTrend {
+    /// Refuses a month given twice.
+    fn check(&self) -> Result<(), InvalidInput> {
+        fields::unique_months(self.months.iter().map(|m| m.month))
     }
-    let (slope_cents_per_month, direction) = if points.len() < 2 {
-        (None, None)
-    } else {
-        // Unique months have distinct numbers (at most 120,000 of them, for
-        // four-digit years) and costs are at most 10^15, so the sums stay
-        // far inside i128; checked all the same.
-        let out_of_range = || InvalidInput::new("months", "the trend is out of range");
-        let slope = exact::slope(&points).ok_or_else(out_of_range)?;
-        let direction = match slope.signum() {
-            Ordering::Greater => Direction::Rising,
-            Ordering::Less => Direction::Falling,
-            Ordering::Equal => Direction::Flat,
+
+    /// The trend; figures out of range are refused, naming their field.
+    fn compute(&self) -> Result<impl Serialize, Problem> {
+        let mut sorted: Vec<(usize, &MonthSpend)> = self.months.iter().enumerate().collect();
+        sorted.sort_by_key(|(_, m)| m.month);
+        let mut months = Vec::with_capacity(sorted.len());
+        let mut points = Vec::new();
+        for (i, m) in sorted {
+            let cac = cac_cents(
+                i128::from(m.spend_cents.get()),
+                i128::from(m.new_customers.get()),
+                &format!("months[{i}]"),
+            )?;
+            if let Some(cac) = cac {
+                points.push((i128::from(m.month.index()), i128::from(cac)));
+            }
+            months.push(MonthCac {
+                month: m.month,
+                cac_cents: cac,
+            });
+        }
+        let (slope_cents_per_month, direction) = if points.len() < 2 {
+            (None, None)
+        } else {
+            // Unique months have distinct numbers (at most 120,000 of them, for
+            // four-digit years) and costs are at most 10^15, so the sums stay
+            // far inside i128; checked all the same.
+            let out_of_range = || InvalidInput::new("months", "the trend is out of range");
+            let slope = exact::slope(&points).ok_or_else(out_of_range)?;
+            let direction = match slope.signum() {
+                Ordering::Greater => Direction::Rising,
+                Ordering::Less => Direction::Falling,
+                Ordering::Equal => Direction::Flat,
+            };
+            (
+                Some(slope.round_cents().ok_or_else(out_of_range)?),
+                Some(direction),
+            )
         };
-        (
-            Some(slope.round_cents().ok_or_else(out_of_range)?),
-            Some(direction),
-        )
-    };
-    Ok(Trend {
-        months,
-        slope_cents_per_month,
-        direction,
-    })
+        Ok(Trend {
+            months,
+            slope_cents_per_month,
+            direction,
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    crate::testing::agent_helpers!(Marketing);
+    use crate::marketing::test_support::*;
 
     #[test]
     fn cac_trend_fits_the_shown_costs_against_the_month_number_gaps_included() {

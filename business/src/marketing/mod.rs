@@ -15,8 +15,8 @@
 pub mod cac;
 pub mod roi;
 
-pub use cac::{CacTrend, CacTrendInput};
-pub use roi::{CampaignRoi, CampaignRoiInput};
+pub use cac::CacTrend;
+pub use roi::CampaignRoi;
 
 use crate::InvalidInput;
 use crate::exact::Rational;
@@ -32,4 +32,11 @@ fn cac_cents(spend: i128, customers: i128, path: &str) -> Result<Option<i64>, In
             .map(Some)
             .ok_or_else(|| InvalidInput::new(path, "the cost per customer is out of range")),
     }
+}
+
+/// What the actions' tests share (each imports it whole): the agent type's
+/// helpers.
+#[cfg(test)]
+mod test_support {
+    crate::testing::agent_helpers!(Marketing);
 }

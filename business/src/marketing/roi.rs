@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::cac_cents;
 use crate::exact::{Figure, Rational};
 use crate::fields::{self, Cents, Count, Text};
-use crate::{AgentType, BusinessAction, Check, Complexity, Failure, InvalidInput, Outcome};
+use crate::{BusinessAction, InvalidInput, Problem};
 
 /// `(revenue − spend) / spend`, exactly; `None` when spend is 0.
 fn roi(spend: i128, revenue: i128) -> Option<Rational> {
@@ -28,32 +28,9 @@ fn roi_figure(roi: Rational, path: &str) -> Result<Figure, InvalidInput> {
 ///
 /// `campaigns` may be empty; ids are unique; Σ spend and Σ revenue are at
 /// most 10^15 cents.
-pub struct CampaignRoi;
-
-impl BusinessAction for CampaignRoi {
-    type Input = CampaignRoiInput;
-    const AGENT: AgentType = AgentType::Marketing;
-    const NAME: &'static str = "campaign_roi";
-    const COMPLEXITY: Complexity = Complexity::Analysis;
-
-    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
-        Outcome::result(roi_report(&input)?)
-    }
-}
-
-/// `campaign_roi`'s input.
 #[derive(Debug, Deserialize)]
-pub struct CampaignRoiInput {
+pub struct CampaignRoi {
     campaigns: Vec<Campaign>,
-}
-
-impl Check for CampaignRoiInput {
-    /// Refuses a repeated campaign id, and a total spend or revenue past
-    /// 10^15 cents.
-    fn check(&self) -> Result<(), InvalidInput> {
-        fields::unique_by(&self.campaigns, "campaigns", "id", |c| &c.id)?;
-        roi_report(self).map(|_| ())
-    }
 }
 
 /// A campaign's spend and what it brought.
@@ -89,68 +66,74 @@ struct RoiReport<'a> {
     worst: Option<&'a Text>,
 }
 
-/// The report, or the field whose total passes the limit.
-fn roi_report(input: &CampaignRoiInput) -> Result<RoiReport<'_>, InvalidInput> {
-    let mut campaigns = Vec::with_capacity(input.campaigns.len());
-    let mut ranked: Vec<(Rational, &Text)> = Vec::new();
-    let mut customers = 0_i128;
-    for (i, c) in input.campaigns.iter().enumerate() {
-        let path = format!("campaigns[{i}]");
-        let spend = i128::from(c.spend_cents.get());
-        let count = i128::from(c.new_customers.get());
-        let exact_roi = roi(spend, i128::from(c.revenue_cents.get()));
-        if let Some(r) = exact_roi {
-            ranked.push((r, &c.id));
-        }
-        campaigns.push(CampaignFigures {
-            id: &c.id,
-            roi: exact_roi.map(|r| roi_figure(r, &path)).transpose()?,
-            cac_cents: cac_cents(spend, count, &path)?,
-        });
-        // A count is at most 2^64 − 1, so this passes i128 only after 2^63
-        // campaigns; checked all the same.
-        customers = customers.checked_add(count).ok_or_else(|| {
-            InvalidInput::new("campaigns", "the total of new customers is out of range")
-        })?;
+impl BusinessAction for CampaignRoi {
+    /// Refuses a repeated campaign id.
+    fn check(&self) -> Result<(), InvalidInput> {
+        fields::unique_by(&self.campaigns, "campaigns", "id", |c| &c.id)
     }
-    let total = |what: &str, cents: fn(&Campaign) -> Cents| {
-        fields::sum(input.campaigns.iter().map(|c| cents(c).get()))
-            .ok_or_else(|| fields::too_large("campaigns", &format!("the total {what}")))
-    };
-    let spend = i128::from(total("spend", |c| c.spend_cents)?);
-    let revenue = i128::from(total("revenue", |c| c.revenue_cents)?);
-    let blended = Blended {
-        roi: roi(spend, revenue)
-            .map(|r| roi_figure(r, "campaigns"))
-            .transpose()?,
-        cac_cents: cac_cents(spend, customers, "campaigns")?,
-    };
-    // Highest exact roi, a tie to the smaller id; lowest likewise. Ids are
-    // unique, so each order is total.
-    let best = ranked
-        .iter()
-        .min_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1)))
-        .map(|&(_, id)| id);
-    let worst = ranked
-        .iter()
-        .min_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)))
-        .map(|&(_, id)| id);
-    Ok(RoiReport {
-        campaigns,
-        blended,
-        best,
-        worst,
-    })
+
+    /// The report; a total spend or revenue past 10^15 cents is refused.
+    fn compute(&self) -> Result<impl Serialize, Problem> {
+        let mut campaigns = Vec::with_capacity(self.campaigns.len());
+        let mut ranked: Vec<(Rational, &Text)> = Vec::new();
+        let mut customers = 0_i128;
+        for (i, c) in self.campaigns.iter().enumerate() {
+            let path = format!("campaigns[{i}]");
+            let spend = i128::from(c.spend_cents.get());
+            let count = i128::from(c.new_customers.get());
+            let exact_roi = roi(spend, i128::from(c.revenue_cents.get()));
+            if let Some(r) = exact_roi {
+                ranked.push((r, &c.id));
+            }
+            campaigns.push(CampaignFigures {
+                id: &c.id,
+                roi: exact_roi.map(|r| roi_figure(r, &path)).transpose()?,
+                cac_cents: cac_cents(spend, count, &path)?,
+            });
+            // A count is at most 2^64 − 1, so this passes i128 only after 2^63
+            // campaigns; checked all the same.
+            customers = customers.checked_add(count).ok_or_else(|| {
+                InvalidInput::new("campaigns", "the total of new customers is out of range")
+            })?;
+        }
+        let total = |what: &str, cents: fn(&Campaign) -> Cents| {
+            fields::sum(self.campaigns.iter().map(|c| cents(c).get()))
+                .ok_or_else(|| fields::too_large("campaigns", &format!("the total {what}")))
+        };
+        let spend = i128::from(total("spend", |c| c.spend_cents)?);
+        let revenue = i128::from(total("revenue", |c| c.revenue_cents)?);
+        let blended = Blended {
+            roi: roi(spend, revenue)
+                .map(|r| roi_figure(r, "campaigns"))
+                .transpose()?,
+            cac_cents: cac_cents(spend, customers, "campaigns")?,
+        };
+        // Highest exact roi, a tie to the smaller id; lowest likewise. Ids are
+        // unique, so each order is total.
+        let best = ranked
+            .iter()
+            .min_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1)))
+            .map(|&(_, id)| id);
+        let worst = ranked
+            .iter()
+            .min_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)))
+            .map(|&(_, id)| id);
+        Ok(RoiReport {
+            campaigns,
+            blended,
+            best,
+            worst,
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    crate::testing::agent_helpers!(Marketing);
+    use crate::marketing::test_support::*;
 
     #[test]
     fn campaign_roi_gives_agents_md_example() {
-        let (input, expected) = testing::contract_example("campaign_roi");
-        assert_eq!(result("campaign_roi", input), expected);
+        gives_the_contract_example("campaign_roi");
     }
 
     #[test]

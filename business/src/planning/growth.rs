@@ -42,10 +42,10 @@ use std::cmp::Ordering;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::{Problem, signed_cents};
+use super::signed_cents;
 use crate::exact::{self, Figure};
 use crate::fields::{self, Cents, Count, Month};
-use crate::{AgentType, BusinessAction, Check, Complexity, Failure, InvalidInput, Outcome};
+use crate::{BusinessAction, Failure, InvalidInput, Problem};
 
 /// The longest forecast, in months (ten years).
 pub const MAX_HORIZON_MONTHS: u64 = 120;
@@ -63,41 +63,10 @@ pub const MAX_HORIZON_MONTHS: u64 = 120;
 /// refused at submission, naming `horizon_months` (or `months` when even
 /// the first forecast month passes); so is a forecast month past 9999-12
 /// (`horizon_months`) and a CAGR past 10^15 (`months`).
-pub struct GrowthForecast;
-
-impl BusinessAction for GrowthForecast {
-    type Input = GrowthForecastInput;
-    const AGENT: AgentType = AgentType::Planning;
-    const NAME: &'static str = "growth_forecast";
-    const COMPLEXITY: Complexity = Complexity::Analysis;
-
-    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
-        Outcome::result(growth_forecast(&input)?)
-    }
-}
-
-/// `growth_forecast`'s input.
 #[derive(Debug, Deserialize)]
-pub struct GrowthForecastInput {
+pub struct GrowthForecast {
     months: Vec<MonthRevenue>,
     horizon_months: Count,
-}
-
-impl Check for GrowthForecastInput {
-    /// Refuses a month given twice, a horizon outside 1 to
-    /// [`MAX_HORIZON_MONTHS`], a forecast past 10^15 cents or 9999-12, and a
-    /// CAGR past 10^15.
-    fn check(&self) -> Result<(), InvalidInput> {
-        fields::unique_months(self.months.iter().map(|m| m.month))?;
-        let horizon = self.horizon_months.get();
-        if !(1..=MAX_HORIZON_MONTHS).contains(&horizon) {
-            return Err(InvalidInput::new(
-                "horizon_months",
-                format!("must be 1 to {MAX_HORIZON_MONTHS}, not {horizon}"),
-            ));
-        }
-        Problem::at_submission(growth_forecast(self))
-    }
 }
 
 /// A month's revenue.
@@ -131,81 +100,100 @@ fn trend_too_large() -> Problem {
     ))
 }
 
-fn growth_forecast(input: &GrowthForecastInput) -> Result<GrowthForecastResult, Problem> {
-    let mut months: Vec<&MonthRevenue> = input.months.iter().collect();
-    months.sort_by_key(|m| m.month);
-    let (Some(first), Some(latest)) = (months.first(), months.last()) else {
-        return Err(Problem::Fails(Failure(
-            "months: at least two months are needed for a trend, none given".to_owned(),
-        )));
-    };
-    if months.len() < 2 {
-        return Err(Problem::Fails(Failure(
-            "months: at least two months are needed for a trend, one given".to_owned(),
-        )));
-    }
-    let origin = latest.month.index();
-    let points: Vec<(i128, i128)> = months
-        .iter()
-        .map(|m| {
-            (
-                i128::from(m.month.index() - origin),
-                i128::from(m.revenue_cents.get()),
-            )
-        })
-        .collect();
-    let slope = exact::slope(&points).ok_or_else(trend_too_large)?;
-    // A least-squares slope is a weighted average of the pairwise slopes,
-    // each at most 10^15 cents a month: it always fits.
-    let slope_cents_per_month = signed_cents(slope).ok_or_else(trend_too_large)?;
-    // With offsets from the latest month (|x| < 120,000), revenues ≤ 10^15
-    // and at most 120,000 points, every sum stays below about 10^36.
-    let line = exact::least_squares(&points).ok_or_else(trend_too_large)?;
-
-    let mut forecast = Vec::new();
-    for k in 1..=input.horizon_months.get() {
-        let ahead = i64::try_from(k).map_err(|_| trend_too_large())?;
-        let month = latest.month.plus(ahead).ok_or_else(|| {
-            Problem::Invalid(InvalidInput::new(
+impl BusinessAction for GrowthForecast {
+    /// Refuses a month given twice and a horizon outside 1 to
+    /// [`MAX_HORIZON_MONTHS`].
+    fn check(&self) -> Result<(), InvalidInput> {
+        fields::unique_months(self.months.iter().map(|m| m.month))?;
+        let horizon = self.horizon_months.get();
+        if !(1..=MAX_HORIZON_MONTHS).contains(&horizon) {
+            return Err(InvalidInput::new(
                 "horizon_months",
-                format!(
-                    "the forecast would run past 9999-12 ({} + {k} months)",
-                    latest.month
-                ),
-            ))
-        })?;
-        let value = line.at(i128::from(ahead)).ok_or_else(trend_too_large)?;
-        // Revenue is never negative: a falling line stops at 0.
-        let revenue_cents = value
-            .round_cents()
-            .map(|c| c.max(0))
-            .and_then(|c| fields::bounded(i128::from(c)))
-            .ok_or_else(|| {
-                let field = if k == 1 { "months" } else { "horizon_months" };
-                Problem::Invalid(fields::too_large(
-                    field,
-                    &format!("the forecast for {month}"),
+                format!("must be 1 to {MAX_HORIZON_MONTHS}, not {horizon}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The trend, the CAGR and the forecast. A forecast past 10^15 cents
+    /// or 9999-12 and a CAGR past 10^15 are refused; fewer than two months
+    /// fail the job.
+    fn compute(&self) -> Result<impl Serialize, Problem> {
+        let mut months: Vec<&MonthRevenue> = self.months.iter().collect();
+        months.sort_by_key(|m| m.month);
+        let (Some(first), Some(latest)) = (months.first(), months.last()) else {
+            return Err(Problem::Fails(Failure(
+                "months: at least two months are needed for a trend, none given".to_owned(),
+            )));
+        };
+        if months.len() < 2 {
+            return Err(Problem::Fails(Failure(
+                "months: at least two months are needed for a trend, one given".to_owned(),
+            )));
+        }
+        let origin = latest.month.index();
+        let points: Vec<(i128, i128)> = months
+            .iter()
+            .map(|m| {
+                (
+                    i128::from(m.month.index() - origin),
+                    i128::from(m.revenue_cents.get()),
+                )
+            })
+            .collect();
+        let slope = exact::slope(&points).ok_or_else(trend_too_large)?;
+        // A least-squares slope is a weighted average of the pairwise slopes,
+        // each at most 10^15 cents a month: it always fits.
+        let slope_cents_per_month = signed_cents(slope).ok_or_else(trend_too_large)?;
+        // With offsets from the latest month (|x| < 120,000), revenues ≤ 10^15
+        // and at most 120,000 points, every sum stays below about 10^36.
+        let line = exact::least_squares(&points).ok_or_else(trend_too_large)?;
+
+        let mut forecast = Vec::new();
+        for k in 1..=self.horizon_months.get() {
+            let ahead = i64::try_from(k).map_err(|_| trend_too_large())?;
+            let month = latest.month.plus(ahead).ok_or_else(|| {
+                Problem::Invalid(InvalidInput::new(
+                    "horizon_months",
+                    format!(
+                        "the forecast would run past 9999-12 ({} + {k} months)",
+                        latest.month
+                    ),
                 ))
             })?;
-        forecast.push(Projected {
-            month,
-            revenue_cents,
-        });
-    }
+            let value = line.at(i128::from(ahead)).ok_or_else(trend_too_large)?;
+            // Revenue is never negative: a falling line stops at 0.
+            let revenue_cents = value
+                .round_cents()
+                .map(|c| c.max(0))
+                .and_then(|c| fields::bounded(i128::from(c)))
+                .ok_or_else(|| {
+                    let field = if k == 1 { "months" } else { "horizon_months" };
+                    Problem::Invalid(fields::too_large(
+                        field,
+                        &format!("the forecast for {month}"),
+                    ))
+                })?;
+            forecast.push(Projected {
+                month,
+                revenue_cents,
+            });
+        }
 
-    let span = latest.month.index() - first.month.index();
-    let cagr = cagr(
-        first.revenue_cents.get().unsigned_abs(),
-        latest.revenue_cents.get().unsigned_abs(),
-        span.unsigned_abs(),
-    )
-    .map_err(Problem::Invalid)?
-    .map(Figure);
-    Ok(GrowthForecastResult {
-        slope_cents_per_month,
-        cagr,
-        forecast,
-    })
+        let span = latest.month.index() - first.month.index();
+        let cagr = cagr(
+            first.revenue_cents.get().unsigned_abs(),
+            latest.revenue_cents.get().unsigned_abs(),
+            span.unsigned_abs(),
+        )
+        .map_err(Problem::Invalid)?
+        .map(Figure);
+        Ok(GrowthForecastResult {
+            slope_cents_per_month,
+            cagr,
+            forecast,
+        })
+    }
 }
 
 // -- the CAGR ---------------------------------------------------------------
@@ -354,21 +342,33 @@ fn cagr(first: u64, last: u64, span: u64) -> Result<Option<Decimal>, InvalidInpu
 #[cfg(test)]
 mod tests {
     use super::cagr;
-
-    crate::testing::agent_helpers!(Planning);
+    use crate::planning::test_support::*;
 
     fn revenue(month: &str, cents: i64) -> Value {
         json!({"month": month, "revenue_cents": cents})
+    }
+
+    /// `growth_forecast`'s input: a revenue a month, forecast
+    /// `horizon_months` ahead.
+    fn input(revenues: &[(&str, i64)], horizon_months: u64) -> Value {
+        let months: Vec<Value> = revenues
+            .iter()
+            .map(|&(m, cents)| revenue(m, cents))
+            .collect();
+        json!({"months": months, "horizon_months": horizon_months})
+    }
+
+    /// `growth_forecast`'s result for [`input`]'s input.
+    fn forecast(revenues: &[(&str, i64)], horizon_months: u64) -> Value {
+        result("growth_forecast", input(revenues, horizon_months))
     }
 
     #[test]
     fn growth_forecast_extends_the_least_squares_line() {
         // 100, 200, 300: the line y = 100 per month; forecast 400, 500.
         // CAGR: (300/100)^(12/2) − 1 = 3^6 − 1 = 728.
-        let input = json!({"months": [revenue("2026-03", 300), revenue("2026-01", 100),
-                                      revenue("2026-02", 200)], "horizon_months": 2});
         assert_eq!(
-            result("growth_forecast", input),
+            forecast(&[("2026-03", 300), ("2026-01", 100), ("2026-02", 200)], 2),
             json!({"slope_cents_per_month": 100, "cagr": 728.0, "forecast": [
                 {"month": "2026-04", "revenue_cents": 400},
                 {"month": "2026-05", "revenue_cents": 500},
@@ -382,10 +382,8 @@ mod tests {
         // decided exactly: 1.21 against 1.10005² and 1.09995².
         // Two points: the line goes through both; slope = 21,000 / 24 = 875;
         // 2026-02 = 121,000 + 875 = 121,875.
-        let input = json!({"months": [revenue("2024-01", 100_000), revenue("2026-01", 121_000)],
-                           "horizon_months": 1});
         assert_eq!(
-            result("growth_forecast", input),
+            forecast(&[("2024-01", 100_000), ("2026-01", 121_000)], 1),
             json!({"slope_cents_per_month": 875, "cagr": 0.1, "forecast": [
                 {"month": "2026-02", "revenue_cents": 121_875},
             ]})
@@ -397,10 +395,8 @@ mod tests {
         // 0 in 2026-01, 5 in 2026-03: slope 5/2 = 2.5 -> 2 (half-even);
         // 2026-04 = 5 + 2.5 = 7.5 -> 8; 2026-05 = 10; 2026-06 = 12.5 -> 12.
         // The first revenue is 0: no CAGR.
-        let input = json!({"months": [revenue("2026-01", 0), revenue("2026-03", 5)],
-                           "horizon_months": 3});
         assert_eq!(
-            result("growth_forecast", input),
+            forecast(&[("2026-01", 0), ("2026-03", 5)], 3),
             json!({"slope_cents_per_month": 2, "cagr": null, "forecast": [
                 {"month": "2026-04", "revenue_cents": 8},
                 {"month": "2026-05", "revenue_cents": 10},
@@ -409,10 +405,8 @@ mod tests {
         );
         // 1000, 500: slope −500; 2026-03 = 0, 2026-04 = −500 -> 0.
         // CAGR: (500/1000)^12 − 1 = 1/4096 − 1 = −0.999755859375 -> −0.9998.
-        let falling = json!({"months": [revenue("2026-01", 1000), revenue("2026-02", 500)],
-                             "horizon_months": 2});
         assert_eq!(
-            result("growth_forecast", falling),
+            forecast(&[("2026-01", 1000), ("2026-02", 500)], 2),
             json!({"slope_cents_per_month": -500, "cagr": -0.9998, "forecast": [
                 {"month": "2026-03", "revenue_cents": 0},
                 {"month": "2026-04", "revenue_cents": 0},
@@ -427,10 +421,8 @@ mod tests {
         // slope = (3·(−1) − (−3)·2) / 6 = 3/6 = 0.5 -> 0 (half-even);
         // intercept = (2·5 − (−3)·(−1)) / 6 = 7/6.
         // x=1: 10/6 = 1.67 -> 2; x=2: 13/6 = 2.17 -> 2; x=3: 16/6 = 2.67 -> 3.
-        let input = json!({"months": [revenue("2026-01", 0), revenue("2026-02", 1),
-                                      revenue("2026-03", 1)], "horizon_months": 3});
         assert_eq!(
-            result("growth_forecast", input),
+            forecast(&[("2026-01", 0), ("2026-02", 1), ("2026-03", 1)], 3),
             json!({"slope_cents_per_month": 0, "cagr": null, "forecast": [
                 {"month": "2026-04", "revenue_cents": 2},
                 {"month": "2026-05", "revenue_cents": 2},
@@ -445,72 +437,74 @@ mod tests {
             .map(|d| d.to_string())
     }
 
+    /// Asserts, for each `(first, last, span, cagr)`, that the CAGR from
+    /// `first` to `last` over `span` months is decided as `cagr`.
+    fn decides(cases: &[(u64, u64, u64, Option<&str>)]) {
+        for &(first, last, span, cagr) in cases {
+            assert_eq!(
+                decided(first, last, span).as_deref(),
+                cagr,
+                "{first} to {last} over {span}"
+            );
+        }
+    }
+
     #[test]
     fn cagr_is_decided_to_four_places_half_even() {
-        // (200/100)^(12/12) − 1 = 1.
-        assert_eq!(decided(100, 200, 12).as_deref(), Some("1.0000"));
-        // 2^(1/2) − 1 = 0.41421356.. -> 0.4142.
-        assert_eq!(decided(100, 200, 24).as_deref(), Some("0.4142"));
-        // 2^(1/3) − 1 = 0.25992104.. -> 0.2599.
-        assert_eq!(decided(100, 200, 36).as_deref(), Some("0.2599"));
-        // 2^(12/6) − 1 = 3; 2^12 − 1 = 4095.
-        assert_eq!(decided(100, 200, 6).as_deref(), Some("3.0000"));
-        assert_eq!(decided(100, 200, 1).as_deref(), Some("4095.0000"));
-        // (7/3)^(12/5) − 1 = 6.64089593.. -> 6.6409; (3/7)^(12/7) − 1 =
-        // −0.76601788.. -> −0.7660.
-        assert_eq!(decided(3, 7, 5).as_deref(), Some("6.6409"));
-        assert_eq!(decided(7, 3, 7).as_deref(), Some("-0.7660"));
-        // Unchanged: 0.
-        assert_eq!(decided(5, 5, 7).as_deref(), Some("0.0000"));
-        // Exact midpoints: 100,005/100,000 − 1 = 0.00005 -> 0.0000 (even);
-        // 0.00015 -> 0.0002 (even); −0.00005 -> 0.0000; −0.00015 -> −0.0002.
-        assert_eq!(decided(100_000, 100_005, 12).as_deref(), Some("0.0000"));
-        assert_eq!(decided(100_000, 100_015, 12).as_deref(), Some("0.0002"));
-        assert_eq!(decided(100_000, 99_995, 12).as_deref(), Some("0.0000"));
-        assert_eq!(decided(100_000, 99_985, 12).as_deref(), Some("-0.0002"));
-        // A zero at either end: no CAGR.
-        assert_eq!(decided(0, 5, 12), None);
-        assert_eq!(decided(5, 0, 12), None);
+        decides(&[
+            // (200/100)^(12/12) − 1 = 1.
+            (100, 200, 12, Some("1.0000")),
+            // 2^(1/2) − 1 = 0.41421356.. -> 0.4142.
+            (100, 200, 24, Some("0.4142")),
+            // 2^(1/3) − 1 = 0.25992104.. -> 0.2599.
+            (100, 200, 36, Some("0.2599")),
+            // 2^(12/6) − 1 = 3; 2^12 − 1 = 4095.
+            (100, 200, 6, Some("3.0000")),
+            (100, 200, 1, Some("4095.0000")),
+            // (7/3)^(12/5) − 1 = 6.64089593.. -> 6.6409; (3/7)^(12/7) − 1 =
+            // −0.76601788.. -> −0.7660.
+            (3, 7, 5, Some("6.6409")),
+            (7, 3, 7, Some("-0.7660")),
+            // Unchanged: 0.
+            (5, 5, 7, Some("0.0000")),
+            // Exact midpoints: 100,005/100,000 − 1 = 0.00005 -> 0.0000 (even);
+            // 0.00015 -> 0.0002 (even); −0.00005 -> 0.0000; −0.00015 -> −0.0002.
+            (100_000, 100_005, 12, Some("0.0000")),
+            (100_000, 100_015, 12, Some("0.0002")),
+            (100_000, 99_995, 12, Some("0.0000")),
+            (100_000, 99_985, 12, Some("-0.0002")),
+            // A zero at either end: no CAGR.
+            (0, 5, 12, None),
+            (5, 0, 12, None),
+        ]);
     }
 
     #[test]
     fn cagr_beyond_u128_is_decided_in_decimals() {
-        // (10^15)^(12/120) − 1 = 10^1.5 − 1 = 30.62277660.. -> 30.6228
-        // (10^15 × 20000^10 passes u128).
-        assert_eq!(
-            decided(1, 1_000_000_000_000_000, 120).as_deref(),
-            Some("30.6228")
-        );
-        // (987654321/123456789)^(12/30) − 1 = 1.29739671.. -> 1.2974.
-        assert_eq!(
-            decided(123_456_789, 987_654_321, 30).as_deref(),
-            Some("1.2974")
-        );
-        // (999,999,999/999,999,998)^12 − 1 = 1.2000000090.. × 10^-8 -> 0.
-        assert_eq!(
-            decided(999_999_998_000_000, 999_999_999_000_000, 1).as_deref(),
-            Some("0.0000")
-        );
-        // The longest span a YYYY-MM allows: 0000-01 to 9999-12.
-        // (10^15)^(12/119,999) − 1 = 10^(180/119,999) − 1 = 0.003459.. -> 0.0035.
-        assert_eq!(
-            decided(1, 1_000_000_000_000_000, 119_999).as_deref(),
-            Some("0.0035")
-        );
-        // And down: (1/10^15)^(12/119,999) − 1 = −0.003447.. -> −0.0034.
-        assert_eq!(
-            decided(1_000_000_000_000_000, 1, 119_999).as_deref(),
-            Some("-0.0034")
-        );
+        decides(&[
+            // (10^15)^(12/120) − 1 = 10^1.5 − 1 = 30.62277660.. -> 30.6228
+            // (10^15 × 20000^10 passes u128).
+            (1, 1_000_000_000_000_000, 120, Some("30.6228")),
+            // (987654321/123456789)^(12/30) − 1 = 1.29739671.. -> 1.2974.
+            (123_456_789, 987_654_321, 30, Some("1.2974")),
+            // (999,999,999/999,999,998)^12 − 1 = 1.2000000090.. × 10^-8 -> 0.
+            (999_999_998_000_000, 999_999_999_000_000, 1, Some("0.0000")),
+            // The longest span a YYYY-MM allows: 0000-01 to 9999-12.
+            // (10^15)^(12/119,999) − 1 = 10^(180/119,999) − 1 = 0.003459.. -> 0.0035.
+            (1, 1_000_000_000_000_000, 119_999, Some("0.0035")),
+            // And down: (1/10^15)^(12/119,999) − 1 = −0.003447.. -> −0.0034.
+            (1_000_000_000_000_000, 1, 119_999, Some("-0.0034")),
+        ]);
     }
 
     #[test]
     fn growth_forecast_fails_with_fewer_than_two_months() {
-        for months in [json!([]), json!([revenue("2026-01", 5)])] {
-            let input = json!({"months": months, "horizon_months": 3});
+        for months in [&[][..], &[("2026-01", 5)]] {
             assert!(
-                failure("growth_forecast", input).0.starts_with("months: "),
-                "{months}"
+                failure("growth_forecast", input(months, 3))
+                    .0
+                    .starts_with("months: "),
+                "{months:?}"
             );
         }
     }
@@ -519,36 +513,32 @@ mod tests {
     fn growth_forecast_refuses_figures_past_the_limit() {
         // 999,999,998,000,000 then 999,999,999,000,000: slope 10^6; the
         // first forecast is exactly 10^15, the second 10^15 + 10^6.
-        let months = json!([
-            revenue("2026-01", 999_999_998_000_000),
-            revenue("2026-02", 999_999_999_000_000)
-        ]);
-        let r = result(
-            "growth_forecast",
-            json!({"months": months.clone(), "horizon_months": 1}),
-        );
+        let months = [
+            ("2026-01", 999_999_998_000_000),
+            ("2026-02", 999_999_999_000_000),
+        ];
+        let r = forecast(&months, 1);
         assert_eq!(r["forecast"][0]["revenue_cents"], 1_000_000_000_000_000_i64);
-        assert_eq!(
-            invalid_field(
-                "growth_forecast",
-                json!({"months": months, "horizon_months": 2})
-            ),
-            "input.horizon_months"
-        );
-        // 0 then 10^15: the very first forecast is 2 × 10^15.
-        let steep = json!({"months": [revenue("2026-01", 0), revenue("2026-02", 1_000_000_000_000_000_i64)],
-                           "horizon_months": 1});
-        assert_eq!(invalid_field("growth_forecast", steep), "input.months");
-        // 1 cent then 1000 cents a month later: CAGR 1000^12 − 1 = 10^36 − 1.
-        let cagr = json!({"months": [revenue("2026-01", 1), revenue("2026-02", 1000)],
-                          "horizon_months": 1});
-        assert_eq!(invalid_field("growth_forecast", cagr), "input.months");
-        // Past 9999-12.
-        let late = json!({"months": [revenue("9999-10", 1), revenue("9999-11", 1)],
-                          "horizon_months": 2});
-        assert_eq!(
-            invalid_field("growth_forecast", late),
-            "input.horizon_months"
+        invalid_fields(
+            "growth_forecast",
+            [
+                (input(&months, 2), "input.horizon_months"),
+                // 0 then 10^15: the very first forecast is 2 × 10^15.
+                (
+                    input(&[("2026-01", 0), ("2026-02", 1_000_000_000_000_000)], 1),
+                    "input.months",
+                ),
+                // 1 cent then 1000 cents a month later: CAGR 1000^12 − 1 = 10^36 − 1.
+                (
+                    input(&[("2026-01", 1), ("2026-02", 1000)], 1),
+                    "input.months",
+                ),
+                // Past 9999-12.
+                (
+                    input(&[("9999-10", 1), ("9999-11", 1)], 2),
+                    "input.horizon_months",
+                ),
+            ],
         );
     }
 

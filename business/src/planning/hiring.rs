@@ -3,10 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{MonthFigures, Problem, average_net_burn, four_places, runway, signed_cents};
+use super::{MonthFigures, average_net_burn, four_places, runway, signed_cents};
 use crate::exact::{Figure, Rational};
 use crate::fields::{self, Cents, NonNegative, SignedCents, Text};
-use crate::{AgentType, BusinessAction, Check, Complexity, Failure, InvalidInput, Outcome};
+use crate::{BusinessAction, InvalidInput, Problem};
 
 /// `hiring_plan`: which hires, in the given priority order, the runway can
 /// carry while it stays at or above `target_runway_months`.
@@ -20,46 +20,12 @@ use crate::{AgentType, BusinessAction, Check, Complexity, Failure, InvalidInput,
 /// deferred: a lower priority never jumps a higher one. The hires' monthly
 /// costs total at most 10^15 cents, and the net burn after the hires is
 /// within ±10^15, refused at submission (naming `hires`) otherwise.
-pub struct HiringPlan;
-
-impl BusinessAction for HiringPlan {
-    type Input = HiringPlanInput;
-    const AGENT: AgentType = AgentType::Planning;
-    const NAME: &'static str = "hiring_plan";
-    const COMPLEXITY: Complexity = Complexity::Draft;
-
-    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
-        Outcome::result(hiring_plan(&input)?)
-    }
-}
-
-/// `hiring_plan`'s input.
 #[derive(Debug, Deserialize)]
-pub struct HiringPlanInput {
+pub struct HiringPlan {
     cash_cents: SignedCents,
     months: Vec<MonthFigures>,
     target_runway_months: NonNegative,
     hires: Vec<Hire>,
-}
-
-impl Check for HiringPlanInput {
-    /// Refuses a month given twice, a repeated hire id, hires whose monthly
-    /// costs total past 10^15 cents, and a net burn after the hires past
-    /// ±10^15 cents.
-    fn check(&self) -> Result<(), InvalidInput> {
-        fields::unique_months(self.months.iter().map(|m| m.month))?;
-        fields::unique_by(&self.hires, "hires", "id", |h| &h.id)?;
-        fields::sum(self.hires.iter().map(|h| h.monthly_cost_cents.get())).ok_or_else(|| {
-            InvalidInput::new(
-                "hires",
-                format!(
-                    "the hires' monthly costs total past the limit of {} cents",
-                    fields::MAX_CENTS
-                ),
-            )
-        })?;
-        Problem::at_submission(hiring_plan(self))
-    }
 }
 
 /// A hire to consider and what it costs a month.
@@ -78,51 +44,71 @@ struct HiringPlanResult<'a> {
     runway_months: Option<Figure>,
 }
 
-fn hiring_plan(input: &HiringPlanInput) -> Result<HiringPlanResult<'_>, Problem> {
-    let too_large =
-        || Problem::Invalid(fields::too_large("hires", "the net burn after these hires"));
-    let cash = input.cash_cents.get();
-    let target = input.target_runway_months.rational();
-    let mut burn = average_net_burn(&input.months)?;
-    let mut hires = Vec::new();
-    let mut deferred = Vec::new();
-    for hire in &input.hires {
-        if !deferred.is_empty() {
-            deferred.push(&hire.id);
-            continue;
-        }
-        let with = burn
-            .checked_add(Rational::integer(i128::from(hire.monthly_cost_cents.get())))
-            .ok_or_else(too_large)?;
-        let qualifies = match runway(cash, with)? {
-            None => true,
-            Some(months) => months >= target,
-        };
-        if qualifies {
-            burn = with;
-            hires.push(&hire.id);
-        } else {
-            deferred.push(&hire.id);
-        }
+impl BusinessAction for HiringPlan {
+    /// Refuses a month given twice, a repeated hire id and hires whose
+    /// monthly costs total past 10^15 cents.
+    fn check(&self) -> Result<(), InvalidInput> {
+        fields::unique_months(self.months.iter().map(|m| m.month))?;
+        fields::unique_by(&self.hires, "hires", "id", |h| &h.id)?;
+        fields::sum(self.hires.iter().map(|h| h.monthly_cost_cents.get())).ok_or_else(|| {
+            InvalidInput::new(
+                "hires",
+                format!(
+                    "the hires' monthly costs total past the limit of {} cents",
+                    fields::MAX_CENTS
+                ),
+            )
+        })?;
+        Ok(())
     }
-    let monthly_net_burn_cents = signed_cents(burn).ok_or_else(too_large)?;
-    let runway_months = match runway(cash, burn)? {
-        Some(months) => Some(four_places(months, "runway")?),
-        None => None,
-    };
-    Ok(HiringPlanResult {
-        hires,
-        deferred,
-        monthly_net_burn_cents,
-        runway_months,
-    })
+
+    /// The hires the runway carries, in priority order. A net burn after
+    /// the hires past ±10^15 cents is refused; no month to average fails
+    /// the job.
+    fn compute(&self) -> Result<impl Serialize, Problem> {
+        let too_large =
+            || Problem::Invalid(fields::too_large("hires", "the net burn after these hires"));
+        let cash = self.cash_cents.get();
+        let target = self.target_runway_months.rational();
+        let mut burn = average_net_burn(&self.months)?;
+        let mut hires = Vec::new();
+        let mut deferred = Vec::new();
+        for hire in &self.hires {
+            if !deferred.is_empty() {
+                deferred.push(&hire.id);
+                continue;
+            }
+            let with = burn
+                .checked_add(Rational::integer(i128::from(hire.monthly_cost_cents.get())))
+                .ok_or_else(too_large)?;
+            let qualifies = match runway(cash, with)? {
+                None => true,
+                Some(months) => months >= target,
+            };
+            if qualifies {
+                burn = with;
+                hires.push(&hire.id);
+            } else {
+                deferred.push(&hire.id);
+            }
+        }
+        let monthly_net_burn_cents = signed_cents(burn).ok_or_else(too_large)?;
+        let runway_months = match runway(cash, burn)? {
+            Some(months) => Some(four_places(months, "runway")?),
+            None => None,
+        };
+        Ok(HiringPlanResult {
+            hires,
+            deferred,
+            monthly_net_burn_cents,
+            runway_months,
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::planning::test_support::{month, months_json, months_strategy};
-
-    crate::testing::agent_helpers!(Planning);
+    use crate::planning::test_support::*;
 
     /// Three months of net burn 100,000 a month.
     fn burning() -> Value {
@@ -137,14 +123,26 @@ mod tests {
         json!({"id": id, "monthly_cost_cents": cost})
     }
 
+    /// `hiring_plan`'s input: `cash` over [`burning`]'s months, a target
+    /// runway of `target` months, and these hires (id, monthly cost) in
+    /// priority order.
+    fn input(cash: i64, target: impl Into<Value>, hires: &[(&str, i64)]) -> Value {
+        let hires: Vec<Value> = hires.iter().map(|&(id, cost)| hire(id, cost)).collect();
+        json!({"cash_cents": cash, "months": burning(), "target_runway_months": target.into(),
+               "hires": hires})
+    }
+
+    /// `hiring_plan`'s result for [`input`]'s input.
+    fn plan(cash: i64, target: impl Into<Value>, hires: &[(&str, i64)]) -> Value {
+        result("hiring_plan", input(cash, target, hires))
+    }
+
     #[test]
     fn hiring_plan_makes_every_hire_that_fits() {
         // a: burn 100,000 + 200,000 = 300,000 -> runway 12,000,000 / 300,000 = 40 ≥ 12.
         // b: 300,000 + 300,000 = 600,000 -> 20 ≥ 12.
-        let input = json!({"cash_cents": 12_000_000, "months": burning(),
-            "target_runway_months": 12, "hires": [hire("a", 200_000), hire("b", 300_000)]});
         assert_eq!(
-            result("hiring_plan", input),
+            plan(12_000_000, 12, &[("a", 200_000), ("b", 300_000)]),
             json!({"hires": ["a", "b"], "deferred": [], "monthly_net_burn_cents": 600_000,
                    "runway_months": 20.0})
         );
@@ -154,10 +152,8 @@ mod tests {
     fn hiring_plan_makes_none_when_the_first_breaks_the_target() {
         // a: 300,000 -> 40 < 100: stop; b deferred behind it.
         // Runway as it is: 12,000,000 / 100,000 = 120.
-        let input = json!({"cash_cents": 12_000_000, "months": burning(),
-            "target_runway_months": 100, "hires": [hire("a", 200_000), hire("b", 1)]});
         assert_eq!(
-            result("hiring_plan", input),
+            plan(12_000_000, 100, &[("a", 200_000), ("b", 1)]),
             json!({"hires": [], "deferred": ["a", "b"], "monthly_net_burn_cents": 100_000,
                    "runway_months": 120.0})
         );
@@ -168,11 +164,12 @@ mod tests {
         // a: 300,000 -> 40 ≥ 12, hired.
         // b: 300,000 + 2,000,000 = 2,300,000 -> 5.2174 < 12: stop.
         // c would fit (310,000 -> 38.7) but never jumps b: deferred.
-        let input = json!({"cash_cents": 12_000_000, "months": burning(),
-            "target_runway_months": 12,
-            "hires": [hire("a", 200_000), hire("b", 2_000_000), hire("c", 10_000)]});
         assert_eq!(
-            result("hiring_plan", input),
+            plan(
+                12_000_000,
+                12,
+                &[("a", 200_000), ("b", 2_000_000), ("c", 10_000)]
+            ),
             json!({"hires": ["a"], "deferred": ["b", "c"], "monthly_net_burn_cents": 300_000,
                    "runway_months": 40.0})
         );
@@ -182,17 +179,13 @@ mod tests {
     fn hiring_plan_compares_the_runway_to_the_target_exactly() {
         // a: 100,000 + 50,000 = 150,000 -> 1,800,000 / 150,000 = 12 exactly,
         // ≥ 12: hired. b: 150,001 -> 11.99992.. < 12: deferred.
-        let input = json!({"cash_cents": 1_800_000, "months": burning(),
-            "target_runway_months": 12, "hires": [hire("a", 50_000), hire("b", 1)]});
-        let r = result("hiring_plan", input);
+        let r = plan(1_800_000, 12, &[("a", 50_000), ("b", 1)]);
         assert_eq!(r["hires"], json!(["a"]));
         assert_eq!(r["deferred"], json!(["b"]));
         // A fractional target: 11.99992 ≤ 11.9999.. no: 1,800,000 / 150,001
         // = 11.99992000.. ≥ 11.9999: b is hired; runway shown 11.9999.
-        let input = json!({"cash_cents": 1_800_000, "months": burning(),
-            "target_runway_months": number("11.9999"), "hires": [hire("a", 50_000), hire("b", 1)]});
         assert_eq!(
-            result("hiring_plan", input),
+            plan(1_800_000, number("11.9999"), &[("a", 50_000), ("b", 1)]),
             json!({"hires": ["a", "b"], "deferred": [], "monthly_net_burn_cents": 150_001,
                    "runway_months": 11.9999})
         );
@@ -204,19 +197,21 @@ mod tests {
         // a: −50,000 + 30,000 = −20,000 ≤ 0: unbounded, hired.
         // b: −20,000 + 40,000 = 20,000 -> 100,000 / 20,000 = 5 < 6: deferred.
         // After: −20,000, profitable: runway null.
-        let months = json!([month("2026-03", 150_000, 100_000)]);
-        let input = json!({"cash_cents": 100_000, "months": months,
-            "target_runway_months": 6, "hires": [hire("a", 30_000), hire("b", 40_000)]});
+        let profitable = |hires: &[(&str, i64)]| {
+            let months = json!([month("2026-03", 150_000, 100_000)]);
+            result(
+                "hiring_plan",
+                with(&input(100_000, 6, hires), "months", months),
+            )
+        };
         assert_eq!(
-            result("hiring_plan", input),
+            profitable(&[("a", 30_000), ("b", 40_000)]),
             json!({"hires": ["a"], "deferred": ["b"], "monthly_net_burn_cents": -20_000,
                    "runway_months": null})
         );
         // No hires at all: nothing made, nothing deferred.
-        let none = json!({"cash_cents": 100_000, "months": [month("2026-03", 150_000, 100_000)],
-            "target_runway_months": 6, "hires": []});
         assert_eq!(
-            result("hiring_plan", none),
+            profitable(&[]),
             json!({"hires": [], "deferred": [], "monthly_net_burn_cents": -50_000,
                    "runway_months": null})
         );
@@ -225,33 +220,27 @@ mod tests {
     #[test]
     fn hiring_plan_without_cash_hires_only_for_a_target_of_zero() {
         // Cash −1: every runway is 0. Target 0: 0 ≥ 0, all hired.
-        let zero = json!({"cash_cents": -1, "months": burning(), "target_runway_months": 0,
-            "hires": [hire("a", 1), hire("b", 2)]});
         assert_eq!(
-            result("hiring_plan", zero),
+            plan(-1, 0, &[("a", 1), ("b", 2)]),
             json!({"hires": ["a", "b"], "deferred": [], "monthly_net_burn_cents": 100_003,
                    "runway_months": 0.0})
         );
         // Target 0.5: 0 < 0.5, none.
-        let half = json!({"cash_cents": 0, "months": burning(), "target_runway_months": 0.5,
-            "hires": [hire("a", 1)]});
-        assert_eq!(result("hiring_plan", half)["deferred"], json!(["a"]));
+        assert_eq!(plan(0, 0.5, &[("a", 1)])["deferred"], json!(["a"]));
     }
 
     #[test]
     fn hiring_plan_fails_with_no_month_to_average() {
-        let input = json!({"cash_cents": 1, "months": [], "target_runway_months": 1,
-            "hires": [hire("a", 1)]});
+        let no_months = with(&input(1, 1, &[("a", 1)]), "months", json!([]));
         assert_eq!(
-            failure("hiring_plan", input),
+            failure("hiring_plan", no_months),
             Failure("months: no month to average".to_owned())
         );
     }
 
     #[test]
     fn hiring_plan_names_the_field_of_input_that_does_not_parse() {
-        let ok = json!({"cash_cents": 1, "months": burning(), "target_runway_months": 1,
-                        "hires": [hire("a", 1)]});
+        let ok = input(1, 1, &[("a", 1)]);
         let with = |key: &str, value: Value| testing::with(&ok, key, value);
         let without = |key: &str| testing::without(&ok, key);
         let cases = [
@@ -304,8 +293,7 @@ mod tests {
         invalid_fields("hiring_plan", cases);
         // Burn 100,000 + a hire of 10^15 with target 0 (always made): a net
         // burn of 10^15 + 100,000 passes the limit.
-        let big = json!({"cash_cents": 1, "months": burning(), "target_runway_months": 0,
-            "hires": [hire("a", 1_000_000_000_000_000)]});
+        let big = input(1, 0, &[("a", 1_000_000_000_000_000)]);
         assert_eq!(invalid_field("hiring_plan", big), "input.hires");
     }
 

@@ -18,55 +18,17 @@ pub mod growth;
 pub mod hiring;
 pub mod runway;
 
-pub use growth::{GrowthForecast, GrowthForecastInput, MAX_HORIZON_MONTHS};
-pub use hiring::{HiringPlan, HiringPlanInput};
-pub use runway::{CashRunway, CashRunwayInput};
+pub use growth::{GrowthForecast, MAX_HORIZON_MONTHS};
+pub use hiring::HiringPlan;
+pub use runway::CashRunway;
 
 use std::cmp::Ordering;
 
 use serde::Deserialize;
 
+use crate::Failure;
 use crate::exact::{Figure, Rational};
 use crate::fields::{self, Cents, Month};
-use crate::{Failure, InvalidInput};
-
-/// What can go wrong while computing: input refused at submission (a
-/// figure past the limit), or a business rule that fails the job.
-#[derive(Debug)]
-enum Problem {
-    /// Refused at submission: `400` naming the field.
-    Invalid(InvalidInput),
-    /// The job fails with this message.
-    Fails(Failure),
-}
-
-impl Problem {
-    /// For `check`: what the computation says at submission. Only input
-    /// that is refused is an error there; a business rule fails the job
-    /// later, in the worker.
-    fn at_submission<T>(computed: Result<T, Problem>) -> Result<(), InvalidInput> {
-        match computed {
-            Err(Problem::Invalid(e)) => Err(e),
-            Ok(_) | Err(Problem::Fails(_)) => Ok(()),
-        }
-    }
-}
-
-impl From<Failure> for Problem {
-    fn from(failure: Failure) -> Self {
-        Problem::Fails(failure)
-    }
-}
-
-/// For `compute`: the job fails either way.
-impl From<Problem> for Failure {
-    fn from(problem: Problem) -> Self {
-        match problem {
-            Problem::Invalid(e) => e.into(),
-            Problem::Fails(f) => f,
-        }
-    }
-}
 
 /// A month's revenue and expenses.
 #[derive(Debug, Deserialize)]
@@ -130,13 +92,11 @@ fn signed_cents(value: Rational) -> Option<i64> {
         .filter(|c| c.unsigned_abs() <= fields::MAX_CENTS.unsigned_abs())
 }
 
-/// What the actions' tests share.
+/// What the actions' tests share (each imports it whole): the agent type's
+/// helpers, and months to try.
 #[cfg(test)]
 mod test_support {
-    use proptest::prelude::*;
-    use serde_json::{Value, json};
-
-    use crate::fields::MAX_CENTS;
+    crate::testing::agent_helpers!(Planning);
 
     /// A month whose net burn is `expenses − revenue`.
     pub fn month(month: &str, revenue: i64, expenses: i64) -> Value {

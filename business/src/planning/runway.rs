@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::{MonthFigures, average_net_burn, four_places, runway, signed_cents};
 use crate::exact::{Figure, Rational};
 use crate::fields::{self, Date, SignedCents};
-use crate::{AgentType, BusinessAction, Check, Complexity, Failure, InvalidInput, Outcome};
+use crate::{BusinessAction, Failure, InvalidInput, Problem};
 
 /// Days per month for the zero-cash date: 365.25 / 12 = 30.4375 = 487/16.
 const DAYS_PER_MONTH: (i128, i128) = (487, 16);
@@ -26,32 +26,11 @@ const MAX_CALENDAR_DAYS: i128 = 3_652_500;
 /// cash ≤ 0), shown to 4 places, and the zero-cash date is `as_of` plus
 /// floor(runway × 30.4375) days from the exact runway; a date past
 /// 9999-12-31 (the calendar's end) is null.
-pub struct CashRunway;
-
-impl BusinessAction for CashRunway {
-    type Input = CashRunwayInput;
-    const AGENT: AgentType = AgentType::Planning;
-    const NAME: &'static str = "cash_runway";
-    const COMPLEXITY: Complexity = Complexity::Analysis;
-
-    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
-        Outcome::result(cash_runway(&input)?)
-    }
-}
-
-/// `cash_runway`'s input.
 #[derive(Debug, Deserialize)]
-pub struct CashRunwayInput {
+pub struct CashRunway {
     cash_cents: SignedCents,
     as_of: Date,
     months: Vec<MonthFigures>,
-}
-
-impl Check for CashRunwayInput {
-    /// Refuses a month given twice.
-    fn check(&self) -> Result<(), InvalidInput> {
-        fields::unique_months(self.months.iter().map(|m| m.month))
-    }
 }
 
 /// `cash_runway`'s result.
@@ -79,36 +58,54 @@ fn zero_cash_date(as_of: Date, runway: Rational) -> Result<Option<Date>, Failure
     Ok(i64::try_from(days).ok().and_then(|d| as_of.plus_days(d)))
 }
 
-fn cash_runway(input: &CashRunwayInput) -> Result<CashRunwayResult, Failure> {
-    let burn = average_net_burn(&input.months)?;
-    let avg_net_burn_cents = signed_cents(burn)
-        .ok_or_else(|| Failure("the average net burn could not be rounded".to_owned()))?;
-    let Some(runway) = runway(input.cash_cents.get(), burn)? else {
-        return Ok(CashRunwayResult {
+impl BusinessAction for CashRunway {
+    /// Refuses a month given twice.
+    fn check(&self) -> Result<(), InvalidInput> {
+        fields::unique_months(self.months.iter().map(|m| m.month))
+    }
+
+    /// The burn, the runway and the zero-cash date; no month to average
+    /// fails the job.
+    fn compute(&self) -> Result<impl Serialize, Problem> {
+        let burn = average_net_burn(&self.months)?;
+        let avg_net_burn_cents = signed_cents(burn)
+            .ok_or_else(|| Failure("the average net burn could not be rounded".to_owned()))?;
+        let Some(runway) = runway(self.cash_cents.get(), burn)? else {
+            return Ok(CashRunwayResult {
+                avg_net_burn_cents,
+                runway_months: None,
+                zero_cash_date: None,
+                profitable: true,
+            });
+        };
+        Ok(CashRunwayResult {
             avg_net_burn_cents,
-            runway_months: None,
-            zero_cash_date: None,
-            profitable: true,
-        });
-    };
-    Ok(CashRunwayResult {
-        avg_net_burn_cents,
-        runway_months: Some(four_places(runway, "runway")?),
-        zero_cash_date: zero_cash_date(input.as_of, runway)?,
-        profitable: false,
-    })
+            runway_months: Some(four_places(runway, "runway")?),
+            zero_cash_date: zero_cash_date(self.as_of, runway)?,
+            profitable: false,
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::planning::test_support::{month, months_json, months_strategy};
+    use crate::planning::test_support::*;
 
-    crate::testing::agent_helpers!(Planning);
+    /// `cash_runway`'s input: `cash` on `as_of`, and these months (month,
+    /// revenue, expenses).
+    fn input(cash: i64, as_of: &str, months: &[(&str, i64, i64)]) -> Value {
+        let months: Vec<Value> = months.iter().map(|&(m, r, e)| month(m, r, e)).collect();
+        json!({"cash_cents": cash, "as_of": as_of, "months": months})
+    }
+
+    /// `cash_runway`'s result for [`input`]'s input.
+    fn runway(cash: i64, as_of: &str, months: &[(&str, i64, i64)]) -> Value {
+        result("cash_runway", input(cash, as_of, months))
+    }
 
     #[test]
     fn cash_runway_gives_agents_md_example() {
-        let (input, expected) = testing::contract_example("cash_runway");
-        assert_eq!(result("cash_runway", input), expected);
+        gives_the_contract_example("cash_runway");
     }
 
     #[test]
@@ -119,23 +116,21 @@ mod tests {
         // runway = 1000 / (301/3) = 3000/301 = 9.96677.. -> 9.9668;
         // days = floor(3000/301 × 487/16) = floor(1,461,000 / 4,816)
         //      = floor(303.36..) = 303; 2026-01-31 + 303 days = 2026-11-30.
-        let input = json!({"cash_cents": 1000, "as_of": "2026-01-31", "months": [
-            month("2026-01", 0, 100),
-            month("2025-11", 0, 1_000_000),
-            month("2026-02", 50, 151),
-            month("2025-12", 900, 1000),
-        ]});
+        let months = [
+            ("2026-01", 0, 100),
+            ("2025-11", 0, 1_000_000),
+            ("2026-02", 50, 151),
+            ("2025-12", 900, 1000),
+        ];
         assert_eq!(
-            result("cash_runway", input),
+            runway(1000, "2026-01-31", &months),
             json!({"avg_net_burn_cents": 100, "runway_months": 9.9668,
                    "zero_cash_date": "2026-11-30", "profitable": false})
         );
         // Two months: burns 1 and 2 -> 1.5 -> half-even 2 cents; runway
         // = 3 / 1.5 = 2 -> 2.0; days = floor(2 × 30.4375) = 60.
-        let two = json!({"cash_cents": 3, "as_of": "2026-01-01",
-            "months": [month("2026-01", 0, 1), month("2026-02", 0, 2)]});
         assert_eq!(
-            result("cash_runway", two),
+            runway(3, "2026-01-01", &[("2026-01", 0, 1), ("2026-02", 0, 2)]),
             json!({"avg_net_burn_cents": 2, "runway_months": 2.0,
                    "zero_cash_date": "2026-03-02", "profitable": false})
         );
@@ -144,26 +139,25 @@ mod tests {
     #[test]
     fn cash_runway_is_profitable_when_the_burn_is_not_positive() {
         // Burns −500 and −100: average −300 ≤ 0 -> profitable, no runway.
-        let input = json!({"cash_cents": 5000, "as_of": "2026-03-31",
-            "months": [month("2026-02", 1000, 500), month("2026-03", 600, 500)]});
         assert_eq!(
-            result("cash_runway", input),
+            runway(
+                5000,
+                "2026-03-31",
+                &[("2026-02", 1000, 500), ("2026-03", 600, 500)]
+            ),
             json!({"avg_net_burn_cents": -300, "runway_months": null,
                    "zero_cash_date": null, "profitable": true})
         );
         // A burn of exactly 0 is profitable too (nothing runs out).
-        let zero = json!({"cash_cents": -5000, "as_of": "2026-03-31",
-            "months": [month("2026-03", 500, 500)]});
-        assert_eq!(result("cash_runway", zero)["profitable"], true);
+        let zero = runway(-5000, "2026-03-31", &[("2026-03", 500, 500)]);
+        assert_eq!(zero["profitable"], true);
     }
 
     #[test]
     fn cash_runway_without_cash_has_run_out_on_as_of() {
         // Negative cash, burn 100: runway 0, days floor(0 × 30.4375) = 0.
-        let input = json!({"cash_cents": -1, "as_of": "2026-03-31",
-            "months": [month("2026-03", 0, 100)]});
         assert_eq!(
-            result("cash_runway", input),
+            runway(-1, "2026-03-31", &[("2026-03", 0, 100)]),
             json!({"avg_net_burn_cents": 100, "runway_months": 0.0,
                    "zero_cash_date": "2026-03-31", "profitable": false})
         );
@@ -173,72 +167,53 @@ mod tests {
     fn cash_runway_gives_no_date_past_the_calendar() {
         // runway 1: 9999-12-01 + floor(30.4375) = 30 days = 9999-12-31, the
         // last day there is.
-        let last = json!({"cash_cents": 100, "as_of": "9999-12-01",
-            "months": [month("2026-03", 0, 100)]});
-        assert_eq!(result("cash_runway", last)["zero_cash_date"], "9999-12-31");
+        let last = runway(100, "9999-12-01", &[("2026-03", 0, 100)]);
+        assert_eq!(last["zero_cash_date"], "9999-12-31");
         // runway 2: 60 days, past 9999-12-31: null.
-        let past = json!({"cash_cents": 200, "as_of": "9999-12-01",
-            "months": [month("2026-03", 0, 100)]});
-        assert_eq!(result("cash_runway", past)["zero_cash_date"], Value::Null);
+        let past = runway(200, "9999-12-01", &[("2026-03", 0, 100)]);
+        assert_eq!(past["zero_cash_date"], Value::Null);
         // 10^15 cents at 1 cent a month: 10^15 months, billions of years.
-        let far = json!({"cash_cents": 1_000_000_000_000_000_i64, "as_of": "2026-01-01",
-            "months": [month("2026-03", 0, 1)]});
-        let r = result("cash_runway", far);
+        let r = runway(1_000_000_000_000_000, "2026-01-01", &[("2026-03", 0, 1)]);
         assert_eq!(r["zero_cash_date"], Value::Null);
         assert_eq!(r["runway_months"], json!(1e15));
     }
 
     #[test]
     fn cash_runway_fails_with_no_month_to_average() {
-        let input = json!({"cash_cents": 100, "as_of": "2026-03-31", "months": []});
         assert_eq!(
-            failure("cash_runway", input),
+            failure("cash_runway", input(100, "2026-03-31", &[])),
             Failure("months: no month to average".to_owned())
         );
     }
 
     #[test]
     fn cash_runway_names_the_field_of_input_that_does_not_parse() {
-        let ok = month("2026-01", 0, 1);
+        let none = input(1, "2026-03-31", &[]);
+        let with = |key: &str, value: Value| testing::with(&none, key, value);
         let cases = [
+            (without(&none, "cash_cents"), "input.cash_cents"),
+            (with("cash_cents", json!("100")), "input.cash_cents"),
+            (with("cash_cents", json!(1.5)), "input.cash_cents"),
             (
-                json!({"as_of": "2026-03-31", "months": []}),
+                with("cash_cents", json!(-1_000_000_000_000_001_i64)),
                 "input.cash_cents",
             ),
+            (with("as_of", json!("31/03/2026")), "input.as_of"),
+            (without(&none, "months"), "input.months"),
             (
-                json!({"cash_cents": "100", "as_of": "2026-03-31", "months": []}),
-                "input.cash_cents",
-            ),
-            (
-                json!({"cash_cents": 1.5, "as_of": "2026-03-31", "months": []}),
-                "input.cash_cents",
-            ),
-            (
-                json!({"cash_cents": -1_000_000_000_000_001_i64, "as_of": "2026-03-31", "months": []}),
-                "input.cash_cents",
-            ),
-            (
-                json!({"cash_cents": 1, "as_of": "31/03/2026", "months": []}),
-                "input.as_of",
-            ),
-            (
-                json!({"cash_cents": 1, "as_of": "2026-03-31"}),
-                "input.months",
-            ),
-            (
-                json!({"cash_cents": 1, "as_of": "2026-03-31", "months": [ok, month("2026-01", 5, 5)]}),
+                input(1, "2026-03-31", &[("2026-01", 0, 1), ("2026-01", 5, 5)]),
                 "input.months[1].month",
             ),
             (
-                json!({"cash_cents": 1, "as_of": "2026-03-31", "months": [ok, month("2026-13", 5, 5)]}),
+                input(1, "2026-03-31", &[("2026-01", 0, 1), ("2026-13", 5, 5)]),
                 "input.months[1].month",
             ),
             (
-                json!({"cash_cents": 1, "as_of": "2026-03-31", "months": [month("2026-02", -5, 5)]}),
+                input(1, "2026-03-31", &[("2026-02", -5, 5)]),
                 "input.months[0].revenue_cents",
             ),
             (
-                json!({"cash_cents": 1, "as_of": "2026-03-31", "months": [{"month": "2026-02", "revenue_cents": 5}]}),
+                with("months", json!([{"month": "2026-02", "revenue_cents": 5}])),
                 "input.months[0].expenses_cents",
             ),
         ];

@@ -5,40 +5,17 @@ use serde::{Deserialize, Serialize};
 
 use super::{Quote, lowest};
 use crate::fields::{self, Quantity, Text};
-use crate::{AgentType, BusinessAction, Check, Complexity, Failure, InvalidInput, Outcome};
+use crate::{BusinessAction, InvalidInput, Problem};
 
 /// `compare_vendors`: for each needed sku, the cheapest eligible quote, the
 /// current vendor's cheapest eligible quote, and the saving of switching.
 ///
 /// `needs` may be empty (the result then lists no sku and saves 0); `quotes`
 /// may be empty (every best and current price is then `null`).
-pub struct CompareVendors;
-
-impl BusinessAction for CompareVendors {
-    type Input = CompareVendorsInput;
-    const AGENT: AgentType = AgentType::Purchasing;
-    const NAME: &'static str = "compare_vendors";
-    const COMPLEXITY: Complexity = Complexity::Analysis;
-
-    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
-        Outcome::result(compare(&input)?)
-    }
-}
-
-/// `compare_vendors`'s input.
 #[derive(Debug, Deserialize)]
-pub struct CompareVendorsInput {
+pub struct CompareVendors {
     needs: Vec<Need>,
     quotes: Vec<Quote>,
-}
-
-impl Check for CompareVendorsInput {
-    /// Refuses a sku needed twice, and a saving or the total saving past
-    /// 10^15 cents.
-    fn check(&self) -> Result<(), InvalidInput> {
-        fields::unique_by(&self.needs, "needs", "sku", |n| &n.sku)?;
-        compare(self).map(|_| ())
-    }
 }
 
 /// A sku needed in a quantity, maybe bought from a vendor today.
@@ -69,55 +46,61 @@ struct Comparison<'a> {
     total_saving_cents: i64,
 }
 
-/// The comparison, or the field whose saving passes the limit.
-fn compare(input: &CompareVendorsInput) -> Result<Comparison<'_>, InvalidInput> {
-    let mut skus = Vec::with_capacity(input.needs.len());
-    for (i, need) in input.needs.iter().enumerate() {
-        let best = lowest(&input.quotes, need.sku.as_str(), need.quantity, None);
-        let current = need.current_vendor.as_ref().and_then(|v| {
-            lowest(
-                &input.quotes,
-                need.sku.as_str(),
-                need.quantity,
-                Some(v.as_str()),
-            )
-        });
-        let saving_cents = match (best, current) {
-            (Some(best), Some(current)) => {
-                // The best is the lowest of all eligible quotes, the current
-                // vendor's among them, so the difference is never negative.
-                let per_unit = current.unit_price_cents.get() - best.unit_price_cents.get();
-                Some(fields::line_amount(
-                    format!("needs[{i}].quantity"),
-                    need.quantity,
-                    per_unit,
-                )?)
-            }
-            _ => None,
-        };
-        skus.push(SkuComparison {
-            sku: &need.sku,
-            quantity: need.quantity,
-            best_vendor: best.map(|q| &q.vendor),
-            best_unit_price_cents: best.map(|q| q.unit_price_cents.get()),
-            current_vendor: need.current_vendor.as_ref(),
-            current_unit_price_cents: current.map(|q| q.unit_price_cents.get()),
-            saving_cents,
-        });
+impl BusinessAction for CompareVendors {
+    /// Refuses a sku needed twice.
+    fn check(&self) -> Result<(), InvalidInput> {
+        fields::unique_by(&self.needs, "needs", "sku", |n| &n.sku)
     }
-    let total_saving_cents = fields::sum(skus.iter().filter_map(|s| s.saving_cents))
-        .ok_or_else(|| fields::too_large("needs", "the total saving"))?;
-    Ok(Comparison {
-        skus,
-        total_saving_cents,
-    })
+
+    /// The comparison; a saving or the total saving past 10^15 cents is
+    /// refused, naming its field.
+    fn compute(&self) -> Result<impl Serialize, Problem> {
+        let mut skus = Vec::with_capacity(self.needs.len());
+        for (i, need) in self.needs.iter().enumerate() {
+            let best = lowest(&self.quotes, need.sku.as_str(), need.quantity, None);
+            let current = need.current_vendor.as_ref().and_then(|v| {
+                lowest(
+                    &self.quotes,
+                    need.sku.as_str(),
+                    need.quantity,
+                    Some(v.as_str()),
+                )
+            });
+            let saving_cents = match (best, current) {
+                (Some(best), Some(current)) => {
+                    // The best is the lowest of all eligible quotes, the current
+                    // vendor's among them, so the difference is never negative.
+                    let per_unit = current.unit_price_cents.get() - best.unit_price_cents.get();
+                    Some(fields::line_amount(
+                        format!("needs[{i}].quantity"),
+                        need.quantity,
+                        per_unit,
+                    )?)
+                }
+                _ => None,
+            };
+            skus.push(SkuComparison {
+                sku: &need.sku,
+                quantity: need.quantity,
+                best_vendor: best.map(|q| &q.vendor),
+                best_unit_price_cents: best.map(|q| q.unit_price_cents.get()),
+                current_vendor: need.current_vendor.as_ref(),
+                current_unit_price_cents: current.map(|q| q.unit_price_cents.get()),
+                saving_cents,
+            });
+        }
+        let total_saving_cents = fields::sum(skus.iter().filter_map(|s| s.saving_cents))
+            .ok_or_else(|| fields::too_large("needs", "the total saving"))?;
+        Ok(Comparison {
+            skus,
+            total_saving_cents,
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::purchasing::test_support::quote;
-
-    crate::testing::agent_helpers!(Purchasing);
+    use crate::purchasing::test_support::*;
 
     #[test]
     fn compare_vendors_finds_the_cheapest_eligible_quote_and_the_saving() {

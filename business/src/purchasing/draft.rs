@@ -5,44 +5,18 @@ use serde::{Deserialize, Serialize};
 
 use super::{Quote, lowest};
 use crate::fields::{self, Cents, Currency, Price, Pricing, Quantity, Text};
-use crate::{AgentType, BusinessAction, Check, Complexity, Failure, InvalidInput, Outcome};
+use crate::{BusinessAction, InvalidInput, Problem};
 
 /// `draft_purchase_order`: a purchase order for one vendor, each line priced
 /// from its own `unit_price_cents` or else from the vendor's lowest eligible
 /// quote; a line with neither fails the job, naming the line.
-pub struct DraftPurchaseOrder;
-
-impl BusinessAction for DraftPurchaseOrder {
-    type Input = DraftPurchaseOrderInput;
-    const AGENT: AgentType = AgentType::Purchasing;
-    const NAME: &'static str = "draft_purchase_order";
-    const COMPLEXITY: Complexity = Complexity::Draft;
-
-    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
-        let (draft, pricing) = draft(&input)?;
-        Outcome::result(pricing.all_priced(draft)?)
-    }
-}
-
-/// `draft_purchase_order`'s input.
 #[derive(Debug, Deserialize)]
-pub struct DraftPurchaseOrderInput {
+pub struct DraftPurchaseOrder {
     vendor: Text,
     currency: Currency,
     lines: Vec<DraftLine>,
     #[serde(default)]
     quotes: Option<Vec<Quote>>,
-}
-
-impl Check for DraftPurchaseOrderInput {
-    /// Refuses an order without lines, a sku on two lines, and a line's
-    /// amount or the total past 10^15 cents. Whether every line has a price
-    /// is a business rule the job fails on, not a check.
-    fn check(&self) -> Result<(), InvalidInput> {
-        fields::non_empty(&self.lines, "lines", "line")?;
-        fields::unique_by(&self.lines, "lines", "sku", |l| &l.sku)?;
-        draft(self).map(|_| ())
-    }
 }
 
 /// A line to draft: a sku, a quantity, maybe a price.
@@ -73,48 +47,55 @@ struct Draft<'a> {
     status: &'static str,
 }
 
-/// The lines that have a price, their total, and a message for each line
-/// without one; or the field whose amount or total passes the limit.
-fn draft(input: &DraftPurchaseOrderInput) -> Result<(Draft<'_>, Pricing), InvalidInput> {
-    let quotes = input.quotes.as_deref().unwrap_or_default();
-    let mut lines = Vec::with_capacity(input.lines.len());
-    let mut pricing = Pricing::default();
-    for (i, line) in input.lines.iter().enumerate() {
-        let price = match line.unit_price_cents {
-            Some(p) => Some((p.get(), "line")),
-            None => lowest(
-                quotes,
-                line.sku.as_str(),
-                line.quantity,
-                Some(input.vendor.as_str()),
-            )
-            .map(|q| (q.unit_price_cents.get(), "quote")),
-        };
-        if let Some(price) = pricing.line(i, line.sku.as_str(), line.quantity, price)? {
-            lines.push(DraftedLine {
-                sku: &line.sku,
-                quantity: line.quantity,
-                price,
-            });
-        }
+impl BusinessAction for DraftPurchaseOrder {
+    /// Refuses an order without lines and a sku on two lines.
+    fn check(&self) -> Result<(), InvalidInput> {
+        fields::non_empty(&self.lines, "lines", "line")?;
+        fields::unique_by(&self.lines, "lines", "sku", |l| &l.sku)
     }
-    let total_cents = fields::sum(lines.iter().map(|l| l.price.amount_cents))
-        .ok_or_else(|| fields::too_large("lines", "the order's total"))?;
-    let draft = Draft {
-        vendor: &input.vendor,
-        currency: &input.currency,
-        lines,
-        total_cents,
-        status: "DRAFT",
-    };
-    Ok((draft, pricing))
+
+    /// The draft. A line's amount or the total past 10^15 cents is refused;
+    /// a line without a price fails the job (a business rule, not a check),
+    /// naming every such line.
+    fn compute(&self) -> Result<impl Serialize, Problem> {
+        let quotes = self.quotes.as_deref().unwrap_or_default();
+        let mut lines = Vec::with_capacity(self.lines.len());
+        let mut pricing = Pricing::default();
+        for (i, line) in self.lines.iter().enumerate() {
+            let price = match line.unit_price_cents {
+                Some(p) => Some((p.get(), "line")),
+                None => lowest(
+                    quotes,
+                    line.sku.as_str(),
+                    line.quantity,
+                    Some(self.vendor.as_str()),
+                )
+                .map(|q| (q.unit_price_cents.get(), "quote")),
+            };
+            if let Some(price) = pricing.line(i, line.sku.as_str(), line.quantity, price)? {
+                lines.push(DraftedLine {
+                    sku: &line.sku,
+                    quantity: line.quantity,
+                    price,
+                });
+            }
+        }
+        let total_cents = fields::sum(lines.iter().map(|l| l.price.amount_cents))
+            .ok_or_else(|| fields::too_large("lines", "the order's total"))?;
+        let draft = Draft {
+            vendor: &self.vendor,
+            currency: &self.currency,
+            lines,
+            total_cents,
+            status: "DRAFT",
+        };
+        Ok(pricing.all_priced(draft)?)
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::purchasing::test_support::quote;
-
-    crate::testing::agent_helpers!(Purchasing);
+    use crate::purchasing::test_support::*;
 
     #[test]
     fn draft_purchase_order_prices_lines_from_the_line_then_the_vendors_quotes() {

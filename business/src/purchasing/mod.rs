@@ -16,9 +16,9 @@ pub mod compare;
 pub mod draft;
 pub mod submit;
 
-pub use compare::{CompareVendors, CompareVendorsInput};
-pub use draft::{DraftPurchaseOrder, DraftPurchaseOrderInput};
-pub use submit::{MAX_PO_NUMBER_CHARS, SubmitPurchaseOrder, SubmitPurchaseOrderInput};
+pub use compare::CompareVendors;
+pub use draft::DraftPurchaseOrder;
+pub use submit::{MAX_PO_NUMBER_CHARS, SubmitPurchaseOrder};
 
 use serde::Deserialize;
 
@@ -50,10 +50,11 @@ fn lowest<'a>(
         })
 }
 
-/// What the actions' tests share.
+/// What the actions' tests share (each imports it whole): the agent type's
+/// helpers, and quotes.
 #[cfg(test)]
 mod test_support {
-    use serde_json::{Value, json};
+    crate::testing::agent_helpers!(Purchasing);
 
     /// A quote of `vendor` for `sku`: `unit_price_cents` from `min_quantity`.
     pub fn quote(vendor: &str, sku: &str, unit_price_cents: u64, min_quantity: u64) -> Value {
@@ -64,7 +65,7 @@ mod test_support {
 
 #[cfg(test)]
 mod tests {
-    crate::testing::agent_helpers!(Purchasing);
+    use super::test_support::*;
 
     proptest! {
         #[test]

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::fields::{self, Cents, Currency, Quantity, Text};
-use crate::{AgentType, BusinessAction, Check, Complexity, Failure, InvalidInput, Outcome};
+use crate::{BusinessAction, InvalidInput, Problem};
 
 /// The longest purchase order number accepted, in characters.
 pub const MAX_PO_NUMBER_CHARS: usize = 64;
@@ -13,44 +13,12 @@ pub const MAX_PO_NUMBER_CHARS: usize = 64;
 /// outbound queue for the vendor integration. Its one effect is
 /// [`Effect::PublishOutbound`](crate::Effect::PublishOutbound) of exactly
 /// the job's result.
-pub struct SubmitPurchaseOrder;
-
-impl BusinessAction for SubmitPurchaseOrder {
-    type Input = SubmitPurchaseOrderInput;
-    const AGENT: AgentType = AgentType::Purchasing;
-    const NAME: &'static str = "submit_purchase_order";
-    const COMPLEXITY: Complexity = Complexity::ExternalEffect;
-
-    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
-        Outcome::published(submitted(&input)?)
-    }
-}
-
-/// `submit_purchase_order`'s input; every field is required.
 #[derive(Debug, Deserialize)]
-pub struct SubmitPurchaseOrderInput {
+pub struct SubmitPurchaseOrder {
     po_number: String,
     vendor: Text,
     currency: Currency,
     lines: Vec<SubmitLine>,
-}
-
-impl Check for SubmitPurchaseOrderInput {
-    /// Refuses a purchase order number outside 1 to [`MAX_PO_NUMBER_CHARS`]
-    /// characters, an order without lines, a sku on two lines, and a line's
-    /// amount or the total past 10^15 cents.
-    fn check(&self) -> Result<(), InvalidInput> {
-        let chars = self.po_number.chars().count();
-        if chars == 0 || chars > MAX_PO_NUMBER_CHARS {
-            return Err(InvalidInput::new(
-                "po_number",
-                format!("must be 1 to {MAX_PO_NUMBER_CHARS} characters, not {chars}"),
-            ));
-        }
-        fields::non_empty(&self.lines, "lines", "line")?;
-        fields::unique_by(&self.lines, "lines", "sku", |l| &l.sku)?;
-        submitted(self).map(|_| ())
-    }
 }
 
 /// A priced line to submit.
@@ -81,41 +49,60 @@ struct Submitted<'a> {
     status: &'static str,
 }
 
-/// The submitted order, or the field whose amount or total passes the limit.
-fn submitted(input: &SubmitPurchaseOrderInput) -> Result<Submitted<'_>, InvalidInput> {
-    let lines = input
-        .lines
-        .iter()
-        .enumerate()
-        .map(|(i, line)| {
-            let price = line.unit_price_cents.get();
-            let amount_cents =
-                fields::line_amount(format!("lines[{i}].quantity"), line.quantity, price)?;
-            Ok(SubmittedLine {
-                sku: &line.sku,
-                quantity: line.quantity,
-                unit_price_cents: line.unit_price_cents,
-                amount_cents,
+impl BusinessAction for SubmitPurchaseOrder {
+    /// The order goes to the vendor integration.
+    const PUBLISHED: bool = true;
+
+    /// Refuses a purchase order number outside 1 to [`MAX_PO_NUMBER_CHARS`]
+    /// characters, an order without lines and a sku on two lines.
+    fn check(&self) -> Result<(), InvalidInput> {
+        let chars = self.po_number.chars().count();
+        if chars == 0 || chars > MAX_PO_NUMBER_CHARS {
+            return Err(InvalidInput::new(
+                "po_number",
+                format!("must be 1 to {MAX_PO_NUMBER_CHARS} characters, not {chars}"),
+            ));
+        }
+        fields::non_empty(&self.lines, "lines", "line")?;
+        fields::unique_by(&self.lines, "lines", "sku", |l| &l.sku)
+    }
+
+    /// The submitted order; a line's amount or the total past 10^15 cents
+    /// is refused.
+    fn compute(&self) -> Result<impl Serialize, Problem> {
+        let lines = self
+            .lines
+            .iter()
+            .enumerate()
+            .map(|(i, line)| {
+                let price = line.unit_price_cents.get();
+                let amount_cents =
+                    fields::line_amount(format!("lines[{i}].quantity"), line.quantity, price)?;
+                Ok(SubmittedLine {
+                    sku: &line.sku,
+                    quantity: line.quantity,
+                    unit_price_cents: line.unit_price_cents,
+                    amount_cents,
+                })
             })
+            .collect::<Result<Vec<_>, InvalidInput>>()?;
+        let total_cents = fields::sum(lines.iter().map(|l| l.amount_cents))
+            .ok_or_else(|| fields::too_large("lines", "the order's total"))?;
+        Ok(Submitted {
+            po_number: &self.po_number,
+            vendor: &self.vendor,
+            currency: &self.currency,
+            lines,
+            total_cents,
+            status: "SUBMITTED",
         })
-        .collect::<Result<Vec<_>, InvalidInput>>()?;
-    let total_cents = fields::sum(lines.iter().map(|l| l.amount_cents))
-        .ok_or_else(|| fields::too_large("lines", "the order's total"))?;
-    Ok(Submitted {
-        po_number: &input.po_number,
-        vendor: &input.vendor,
-        currency: &input.currency,
-        lines,
-        total_cents,
-        status: "SUBMITTED",
-    })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use crate::Effect;
-
-    crate::testing::agent_helpers!(Purchasing);
+    use crate::purchasing::test_support::*;
 
     #[test]
     fn submit_purchase_order_returns_the_order_and_publishes_exactly_it() {

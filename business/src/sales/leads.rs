@@ -5,7 +5,7 @@ use std::cmp::Reverse;
 use serde::{Deserialize, Serialize};
 
 use crate::fields::{self, Cents, Count, Text};
-use crate::{AgentType, BusinessAction, Check, Complexity, Failure, InvalidInput, Outcome};
+use crate::{BusinessAction, InvalidInput, Problem};
 
 /// Points for a budget: the first tier whose minimum (in cents) the budget
 /// reaches, 0 below the last.
@@ -38,30 +38,9 @@ fn tier<T: PartialOrd + Copy>(value: T, tiers: &[(T, u64)]) -> u64 {
 /// score (highest first), then id.
 ///
 /// `leads` may be empty (the result then lists none); ids are unique.
-pub struct ScoreLeads;
-
-impl BusinessAction for ScoreLeads {
-    type Input = ScoreLeadsInput;
-    const AGENT: AgentType = AgentType::Sales;
-    const NAME: &'static str = "score_leads";
-    const COMPLEXITY: Complexity = Complexity::Analysis;
-
-    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
-        Outcome::result(score(&input))
-    }
-}
-
-/// `score_leads`'s input.
 #[derive(Debug, Deserialize)]
-pub struct ScoreLeadsInput {
+pub struct ScoreLeads {
     leads: Vec<Lead>,
-}
-
-impl Check for ScoreLeadsInput {
-    /// Refuses a repeated lead id.
-    fn check(&self) -> Result<(), InvalidInput> {
-        fields::unique_by(&self.leads, "leads", "id", |l| &l.id)
-    }
 }
 
 /// A lead and what is known of it; an unknown signal is absent or `null`.
@@ -134,27 +113,35 @@ struct Scores<'a> {
     leads: Vec<ScoredLead<'a>>,
 }
 
-fn score(input: &ScoreLeadsInput) -> Scores<'_> {
-    let mut leads: Vec<ScoredLead<'_>> = input
-        .leads
-        .iter()
-        .map(|lead| {
-            let factors = Factors::of(lead);
-            ScoredLead {
-                id: &lead.id,
-                score: factors.total(),
-                factors,
-            }
-        })
-        .collect();
-    // Ids are unique, so the order is total.
-    leads.sort_by(|a, b| (Reverse(a.score), a.id).cmp(&(Reverse(b.score), b.id)));
-    Scores { leads }
+impl BusinessAction for ScoreLeads {
+    /// Refuses a repeated lead id.
+    fn check(&self) -> Result<(), InvalidInput> {
+        fields::unique_by(&self.leads, "leads", "id", |l| &l.id)
+    }
+
+    /// Every lead's score, best first.
+    fn compute(&self) -> Result<impl Serialize, Problem> {
+        let mut leads: Vec<ScoredLead<'_>> = self
+            .leads
+            .iter()
+            .map(|lead| {
+                let factors = Factors::of(lead);
+                ScoredLead {
+                    id: &lead.id,
+                    score: factors.total(),
+                    factors,
+                }
+            })
+            .collect();
+        // Ids are unique, so the order is total.
+        leads.sort_by(|a, b| (Reverse(a.score), a.id).cmp(&(Reverse(b.score), b.id)));
+        Ok(Scores { leads })
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    crate::testing::agent_helpers!(Sales);
+    use crate::sales::test_support::*;
 
     #[test]
     fn score_leads_adds_the_fixed_weights_and_orders_best_first() {

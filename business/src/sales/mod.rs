@@ -30,6 +30,12 @@ pub mod pipeline;
 
 pub use leads::{
     BUDGET_TIERS, DECISION_MAKER_POINTS, DEMO_POINTS, EMPLOYEE_TIERS, ENGAGEMENT_CAP, ScoreLeads,
-    ScoreLeadsInput,
 };
-pub use pipeline::{DEFAULT_STALLED_AFTER_DAYS, PipelineHealth, PipelineHealthInput, Stage};
+pub use pipeline::{DEFAULT_STALLED_AFTER_DAYS, PipelineHealth, Stage};
+
+/// What the actions' tests share (each imports it whole): the agent type's
+/// helpers.
+#[cfg(test)]
+mod test_support {
+    crate::testing::agent_helpers!(Sales);
+}

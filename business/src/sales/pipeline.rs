@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::exact::Rational;
 use crate::fields::{self, Cents, Count, Date, Fraction, Text};
-use crate::{AgentType, BusinessAction, Check, Complexity, Failure, InvalidInput, Outcome};
+use crate::{BusinessAction, InvalidInput, Problem};
 
 /// How many days without activity an open deal may go before it is stalled,
 /// when the input does not say.
@@ -66,35 +66,12 @@ impl Stage {
 ///
 /// `deals` may be empty; deal ids are unique; no deal's `last_activity` is
 /// after `as_of`.
-pub struct PipelineHealth;
-
-impl BusinessAction for PipelineHealth {
-    type Input = PipelineHealthInput;
-    const AGENT: AgentType = AgentType::Sales;
-    const NAME: &'static str = "pipeline_health";
-    const COMPLEXITY: Complexity = Complexity::Analysis;
-
-    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
-        Outcome::result(health(&input)?)
-    }
-}
-
-/// `pipeline_health`'s input.
 #[derive(Debug, Deserialize)]
-pub struct PipelineHealthInput {
+pub struct PipelineHealth {
     as_of: Date,
     #[serde(default)]
     stalled_after_days: Option<Count>,
     deals: Vec<Deal>,
-}
-
-impl Check for PipelineHealthInput {
-    /// Refuses a repeated deal id, a deal active after `as_of`, and a stage's,
-    /// the open or the weighted amount past 10^15 cents.
-    fn check(&self) -> Result<(), InvalidInput> {
-        fields::unique_by(&self.deals, "deals", "id", |d| &d.id)?;
-        health(self).map(|_| ())
-    }
 }
 
 /// A deal in the pipeline.
@@ -131,85 +108,93 @@ struct Health<'a> {
     stalled: Vec<StalledDeal<'a>>,
 }
 
-/// The pipeline's health, or the field that makes it impossible: a deal
-/// active after `as_of`, or a total past the limit.
-fn health(input: &PipelineHealthInput) -> Result<Health<'_>, InvalidInput> {
-    let threshold = input
-        .stalled_after_days
-        .map_or(DEFAULT_STALLED_AFTER_DAYS, Count::get);
-    let mut weighted_terms = Vec::new();
-    let mut stalled = Vec::new();
-    for (i, deal) in input.deals.iter().enumerate() {
-        let days_idle = deal.last_activity.days_until(input.as_of);
-        // A negative idle time would be activity in the future of the
-        // report: the input contradicts itself, so it is refused.
-        let Ok(idle) = u64::try_from(days_idle) else {
-            return Err(InvalidInput::new(
-                format!("deals[{i}].last_activity"),
-                format!("{} is after as_of {}", deal.last_activity, input.as_of),
-            ));
-        };
-        if !deal.stage.is_open() {
-            continue;
-        }
-        // amount ≤ 10^15 and probability ≤ 1 with at most 15 significant
-        // digits, so the product fits i128 and the term is ≤ the amount;
-        // checked all the same.
-        let term = Rational::integer(i128::from(deal.amount_cents.get()))
-            .checked_mul(deal.probability.rational())
-            .and_then(Rational::round_cents)
-            .ok_or_else(|| {
-                InvalidInput::new(
-                    format!("deals[{i}].probability"),
-                    "amount × probability is out of range",
-                )
-            })?;
-        weighted_terms.push(term);
-        // Stalled needs strictly more idle days than the threshold.
-        if idle > threshold {
-            stalled.push(StalledDeal {
-                id: &deal.id,
-                days_idle,
-            });
-        }
+impl BusinessAction for PipelineHealth {
+    /// Refuses a repeated deal id.
+    fn check(&self) -> Result<(), InvalidInput> {
+        fields::unique_by(&self.deals, "deals", "id", |d| &d.id)
     }
-    let stages = Stage::ALL
-        .iter()
-        .map(|&stage| {
-            let deals = || input.deals.iter().filter(move |d| d.stage == stage);
-            let amount_cents =
-                fields::sum(deals().map(|d| d.amount_cents.get())).ok_or_else(|| {
-                    fields::too_large("deals", &format!("the {} stage's amount", stage.name()))
+
+    /// The pipeline's health; a deal active after `as_of` and a stage's,
+    /// the open or the weighted amount past 10^15 cents are refused.
+    fn compute(&self) -> Result<impl Serialize, Problem> {
+        let threshold = self
+            .stalled_after_days
+            .map_or(DEFAULT_STALLED_AFTER_DAYS, Count::get);
+        let mut weighted_terms = Vec::new();
+        let mut stalled = Vec::new();
+        for (i, deal) in self.deals.iter().enumerate() {
+            let days_idle = deal.last_activity.days_until(self.as_of);
+            // A negative idle time would be activity in the future of the
+            // report: the input contradicts itself, so it is refused.
+            let Ok(idle) = u64::try_from(days_idle) else {
+                return Err(InvalidInput::new(
+                    format!("deals[{i}].last_activity"),
+                    format!("{} is after as_of {}", deal.last_activity, self.as_of),
+                )
+                .into());
+            };
+            if !deal.stage.is_open() {
+                continue;
+            }
+            // amount ≤ 10^15 and probability ≤ 1 with at most 15 significant
+            // digits, so the product fits i128 and the term is ≤ the amount;
+            // checked all the same.
+            let term = Rational::integer(i128::from(deal.amount_cents.get()))
+                .checked_mul(deal.probability.rational())
+                .and_then(Rational::round_cents)
+                .ok_or_else(|| {
+                    InvalidInput::new(
+                        format!("deals[{i}].probability"),
+                        "amount × probability is out of range",
+                    )
                 })?;
-            Ok(StageTotal {
-                stage,
-                count: deals().count(),
-                amount_cents,
-            })
-        })
-        .collect::<Result<Vec<_>, InvalidInput>>()?;
-    let open_amount_cents = fields::sum(
-        stages
+            weighted_terms.push(term);
+            // Stalled needs strictly more idle days than the threshold.
+            if idle > threshold {
+                stalled.push(StalledDeal {
+                    id: &deal.id,
+                    days_idle,
+                });
+            }
+        }
+        let stages = Stage::ALL
             .iter()
-            .filter(|s| s.stage.is_open())
-            .map(|s| s.amount_cents),
-    )
-    .ok_or_else(|| fields::too_large("deals", "the open amount"))?;
-    let weighted_amount_cents = fields::sum(weighted_terms)
-        .ok_or_else(|| fields::too_large("deals", "the weighted amount"))?;
-    // Ids are unique, so the order is total.
-    stalled.sort_by(|a, b| (Reverse(a.days_idle), a.id).cmp(&(Reverse(b.days_idle), b.id)));
-    Ok(Health {
-        stages,
-        open_amount_cents,
-        weighted_amount_cents,
-        stalled,
-    })
+            .map(|&stage| {
+                let deals = || self.deals.iter().filter(move |d| d.stage == stage);
+                let amount_cents =
+                    fields::sum(deals().map(|d| d.amount_cents.get())).ok_or_else(|| {
+                        fields::too_large("deals", &format!("the {} stage's amount", stage.name()))
+                    })?;
+                Ok(StageTotal {
+                    stage,
+                    count: deals().count(),
+                    amount_cents,
+                })
+            })
+            .collect::<Result<Vec<_>, InvalidInput>>()?;
+        let open_amount_cents = fields::sum(
+            stages
+                .iter()
+                .filter(|s| s.stage.is_open())
+                .map(|s| s.amount_cents),
+        )
+        .ok_or_else(|| fields::too_large("deals", "the open amount"))?;
+        let weighted_amount_cents = fields::sum(weighted_terms)
+            .ok_or_else(|| fields::too_large("deals", "the weighted amount"))?;
+        // Ids are unique, so the order is total.
+        stalled.sort_by(|a, b| (Reverse(a.days_idle), a.id).cmp(&(Reverse(b.days_idle), b.id)));
+        Ok(Health {
+            stages,
+            open_amount_cents,
+            weighted_amount_cents,
+            stalled,
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    crate::testing::agent_helpers!(Sales);
+    use crate::sales::test_support::*;
 
     fn stages(rows: [(u64, i64); 6]) -> Value {
         let names = [

@@ -191,6 +191,14 @@ mod tests {
         state_of(ship_to).map(StateCode::code)
     }
 
+    /// Asserts that each address reads as its state's code (`None`:
+    /// unparsed).
+    fn reads(cases: &[(&str, Option<&str>)]) {
+        for &(ship_to, expected) in cases {
+            assert_eq!(code(ship_to), expected, "{ship_to:?}");
+        }
+    }
+
     #[test]
     fn the_table_has_the_fifty_states_and_dc_once_each_in_code_order() {
         assert_eq!(STATES.len(), 51);
@@ -210,36 +218,29 @@ mod tests {
 
     #[test]
     fn a_code_right_before_a_zip_comes_first() {
-        assert_eq!(code("1 Market St, San Francisco, CA 94105"), Some("CA"));
-        // ZIP+4.
-        assert_eq!(
-            code("1 Market St, San Francisco, CA 94105-1234"),
-            Some("CA")
-        );
-        // Lower case and mixed case codes.
-        assert_eq!(code("1 market st, san francisco, ca 94105"), Some("CA"));
-        assert_eq!(code("350 5th Ave, New York, Ny 10118"), Some("NY"));
-        // Without commas, and with extra whitespace.
-        assert_eq!(code("350 5th Ave New York NY   10118"), Some("NY"));
-        // DC with a ZIP, though "Washington" is also a state's name.
-        assert_eq!(
-            code("1600 Pennsylvania Ave NW, Washington, DC 20500"),
-            Some("DC")
-        );
-        assert_eq!(code("Washington, DC 20001"), Some("DC"));
-        // A trailing country or note after the state and ZIP: rule 1 still holds.
-        assert_eq!(
-            code("1 Market St, San Francisco, CA 94105, USA"),
-            Some("CA")
-        );
-        // Rule 1 outranks a code as the last word: the ZIP pair says NY.
-        assert_eq!(code("Buffalo, NY 14201, attn OR"), Some("NY"));
-        // Rule 1 outranks a state name as the last part.
-        assert_eq!(code("Portland, ME 04101, Oregon"), Some("ME"));
-        // Several pairs: the last one.
-        assert_eq!(code("c/o NY 10001 hub, Austin, TX 78701"), Some("TX"));
-        // A pair whose code is not a state is no pair; the earlier one holds.
-        assert_eq!(code("Austin, TX 78701, XX 12345"), Some("TX"));
+        reads(&[
+            ("1 Market St, San Francisco, CA 94105", Some("CA")),
+            // ZIP+4.
+            ("1 Market St, San Francisco, CA 94105-1234", Some("CA")),
+            // Lower case and mixed case codes.
+            ("1 market st, san francisco, ca 94105", Some("CA")),
+            ("350 5th Ave, New York, Ny 10118", Some("NY")),
+            // Without commas, and with extra whitespace.
+            ("350 5th Ave New York NY   10118", Some("NY")),
+            // DC with a ZIP, though "Washington" is also a state's name.
+            ("1600 Pennsylvania Ave NW, Washington, DC 20500", Some("DC")),
+            ("Washington, DC 20001", Some("DC")),
+            // A trailing country or note after the state and ZIP: rule 1 still holds.
+            ("1 Market St, San Francisco, CA 94105, USA", Some("CA")),
+            // Rule 1 outranks a code as the last word: the ZIP pair says NY.
+            ("Buffalo, NY 14201, attn OR", Some("NY")),
+            // Rule 1 outranks a state name as the last part.
+            ("Portland, ME 04101, Oregon", Some("ME")),
+            // Several pairs: the last one.
+            ("c/o NY 10001 hub, Austin, TX 78701", Some("TX")),
+            // A pair whose code is not a state is no pair; the earlier one holds.
+            ("Austin, TX 78701, XX 12345", Some("TX")),
+        ]);
     }
 
     #[test]
@@ -264,47 +265,51 @@ mod tests {
 
     #[test]
     fn else_a_code_as_the_last_word() {
-        assert_eq!(code("Austin, TX"), Some("TX"));
-        assert_eq!(code("Austin, tx"), Some("TX"));
-        assert_eq!(code("Austin TX"), Some("TX"));
-        assert_eq!(code("Austin,TX"), Some("TX"));
-        assert_eq!(code("Austin, TX,"), Some("TX"));
-        assert_eq!(code("  Atlanta, GA \n"), Some("GA"));
-        assert_eq!(code("TX"), Some("TX"));
-        // A two-letter last word that is not a state: unparsed.
-        assert_eq!(code("Paris, FR"), None);
-        assert_eq!(code("London, UK"), None);
-        // Territories are not states.
-        assert_eq!(code("San Juan, PR 00901"), None);
-        assert_eq!(code("Hagatna, GU"), None);
-        // Punctuation is part of the word: "TX." is no code, "D.C." neither.
-        assert_eq!(code("Austin, TX."), None);
-        assert_eq!(code("Washington, D.C."), None);
-        assert_eq!(code("Washington, D.C. 20001"), None);
+        reads(&[
+            ("Austin, TX", Some("TX")),
+            ("Austin, tx", Some("TX")),
+            ("Austin TX", Some("TX")),
+            ("Austin,TX", Some("TX")),
+            ("Austin, TX,", Some("TX")),
+            ("  Atlanta, GA \n", Some("GA")),
+            ("TX", Some("TX")),
+            // A two-letter last word that is not a state: unparsed.
+            ("Paris, FR", None),
+            ("London, UK", None),
+            // Territories are not states.
+            ("San Juan, PR 00901", None),
+            ("Hagatna, GU", None),
+            // Punctuation is part of the word: "TX." is no code, "D.C." neither.
+            ("Austin, TX.", None),
+            ("Washington, D.C.", None),
+            ("Washington, D.C. 20001", None),
+        ]);
     }
 
     #[test]
     fn else_the_last_part_as_a_full_state_name() {
-        assert_eq!(code("Atlanta, Georgia"), Some("GA"));
-        assert_eq!(code("Buffalo, new york"), Some("NY"));
-        assert_eq!(code("Buffalo, NEW   YORK  "), Some("NY"));
-        assert_eq!(code("Charleston, West Virginia"), Some("WV"));
-        assert_eq!(code("Richmond, Virginia"), Some("VA"));
-        assert_eq!(code("Seattle, Washington"), Some("WA"));
-        assert_eq!(code("Washington"), Some("WA"));
-        assert_eq!(code("district of columbia"), Some("DC"));
+        reads(&[
+            ("Atlanta, Georgia", Some("GA")),
+            ("Buffalo, new york", Some("NY")),
+            ("Buffalo, NEW   YORK  ", Some("NY")),
+            ("Charleston, West Virginia", Some("WV")),
+            ("Richmond, Virginia", Some("VA")),
+            ("Seattle, Washington", Some("WA")),
+            ("Washington", Some("WA")),
+            ("district of columbia", Some("DC")),
+            // The whole part, not a word of it.
+            ("Atlanta Georgia", None),
+            ("New York City", None),
+            ("Morgantown, West  Virginia University", None),
+            // Only the last part: an earlier state name says nothing.
+            ("Georgia Ave, Springfield", None),
+            // A trailing country with no rule matching: unparsed.
+            ("Atlanta, Georgia, USA", None),
+            ("Austin, TX, USA", None),
+            ("Austin, Texas, United States", None),
+        ]);
         // "Georgia" and "GA" name the same state.
         assert_eq!(code("Atlanta, Georgia"), code("Atlanta, GA"));
-        // The whole part, not a word of it.
-        assert_eq!(code("Atlanta Georgia"), None);
-        assert_eq!(code("New York City"), None);
-        assert_eq!(code("Morgantown, West  Virginia University"), None);
-        // Only the last part: an earlier state name says nothing.
-        assert_eq!(code("Georgia Ave, Springfield"), None);
-        // A trailing country with no rule matching: unparsed.
-        assert_eq!(code("Atlanta, Georgia, USA"), None);
-        assert_eq!(code("Austin, TX, USA"), None);
-        assert_eq!(code("Austin, Texas, United States"), None);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use super::address::StateCode;
 use super::{sales_too_large, unique_states};
 use crate::exact::{Figure, Rational};
 use crate::fields::{self, Cents, Fraction, Text};
-use crate::{AgentType, BusinessAction, Check, Complexity, Failure, InvalidInput, Outcome};
+use crate::{BusinessAction, Failure, InvalidInput, Problem};
 
 /// `estimate_liability`: the sales tax due in each nexus state, from the
 /// rates given.
@@ -20,42 +20,11 @@ use crate::{AgentType, BusinessAction, Check, Complexity, Failure, InvalidInput,
 /// it: never a default rate. Sales in states without nexus are not taxed:
 /// listed per state (by code) in `not_taxed`, summed in `not_taxed_cents`.
 /// A rate for a state without nexus is not used.
-pub struct EstimateLiability;
-
-impl BusinessAction for EstimateLiability {
-    type Input = EstimateLiabilityInput;
-    const AGENT: AgentType = AgentType::Tax;
-    const NAME: &'static str = "estimate_liability";
-    const COMPLEXITY: Complexity = Complexity::Analysis;
-
-    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
-        Outcome::result(liability(&input)?)
-    }
-}
-
-/// `estimate_liability`'s input.
 #[derive(Debug, Deserialize)]
-pub struct EstimateLiabilityInput {
+pub struct EstimateLiability {
     nexus: Vec<StateCode>,
     rates: Vec<StateRate>,
     sales: Vec<StateSale>,
-}
-
-impl Check for EstimateLiabilityInput {
-    /// Refuses a nexus state or a rate's state listed twice, a repeated sale
-    /// id, and sales past 10^15 cents in all.
-    fn check(&self) -> Result<(), InvalidInput> {
-        unique_states(&self.nexus, |i| format!("nexus[{i}]"))?;
-        unique_states(self.rates.iter().map(|r| &r.state), |i| {
-            format!("rates[{i}].state")
-        })?;
-        fields::unique_by(&self.sales, "sales", "id", |s| &s.id)?;
-        // Bounding the total bounds every state's sum, and every tax: a
-        // rate is at most 1, so a state's tax is at most its sales.
-        fields::sum(self.sales.iter().map(|s| s.amount_cents.get()))
-            .ok_or_else(|| sales_too_large("the sales"))?;
-        Ok(())
-    }
 }
 
 /// A state's sales tax rate.
@@ -106,70 +75,80 @@ fn unreachable_limit(what: &str) -> Failure {
     ))
 }
 
-/// The tax of each nexus state, or the failure naming every nexus state
-/// without a rate.
-fn liability(input: &EstimateLiabilityInput) -> Result<Liability, Failure> {
-    let mut by_state: BTreeMap<StateCode, i64> = BTreeMap::new();
-    for sale in &input.sales {
-        let sum = by_state.entry(sale.state).or_insert(0);
-        *sum = fields::sum([*sum, sale.amount_cents.get()])
-            .ok_or_else(|| unreachable_limit("a state's sales"))?;
+impl BusinessAction for EstimateLiability {
+    /// Refuses a nexus state or a rate's state listed twice, a repeated sale
+    /// id, and sales past 10^15 cents in all.
+    fn check(&self) -> Result<(), InvalidInput> {
+        unique_states(&self.nexus, |i| format!("nexus[{i}]"))?;
+        unique_states(self.rates.iter().map(|r| &r.state), |i| {
+            format!("rates[{i}].state")
+        })?;
+        fields::unique_by(&self.sales, "sales", "id", |s| &s.id)?;
+        // Bounding the total bounds every state's sum, and every tax: a
+        // rate is at most 1, so a state's tax is at most its sales.
+        fields::sum(self.sales.iter().map(|s| s.amount_cents.get()))
+            .ok_or_else(|| sales_too_large("the sales"))?;
+        Ok(())
     }
-    let rate_of = |state: StateCode| {
-        input
-            .rates
+
+    /// The tax of each nexus state, or the failure naming every nexus state
+    /// without a rate.
+    fn compute(&self) -> Result<impl Serialize, Problem> {
+        let mut by_state: BTreeMap<StateCode, i64> = BTreeMap::new();
+        for sale in &self.sales {
+            let sum = by_state.entry(sale.state).or_insert(0);
+            *sum = fields::sum([*sum, sale.amount_cents.get()])
+                .ok_or_else(|| unreachable_limit("a state's sales"))?;
+        }
+        let rate_of =
+            |state: StateCode| self.rates.iter().find(|r| r.state == state).map(|r| r.rate);
+        let missing: Vec<String> = self
+            .nexus
             .iter()
-            .find(|r| r.state == state)
-            .map(|r| r.rate)
-    };
-    let missing: Vec<String> = input
-        .nexus
-        .iter()
-        .enumerate()
-        .filter(|&(_, &state)| rate_of(state).is_none())
-        .map(|(i, state)| format!("nexus[{i}] {:?}: no rate given", state.code()))
-        .collect();
-    Failure::unless_any(missing)?;
-    let mut nexus = input.nexus.clone();
-    nexus.sort();
-    let mut states = Vec::with_capacity(nexus.len());
-    for state in nexus {
-        let rate = rate_of(state).ok_or_else(|| Failure(format!("{state}: no rate given")))?;
-        let taxable = by_state.get(&state).copied().unwrap_or(0);
-        // Exact: taxable × rate as a rational, rounded once.
-        let tax_cents = Rational::integer(i128::from(taxable))
-            .checked_mul(rate.rational())
-            .and_then(Rational::round_cents)
-            .ok_or_else(|| unreachable_limit("a state's tax"))?;
-        states.push(StateTax {
-            state,
-            taxable_sales_cents: taxable,
-            rate: Figure(rate.get()),
-            tax_cents,
-        });
+            .enumerate()
+            .filter(|&(_, &state)| rate_of(state).is_none())
+            .map(|(i, state)| format!("nexus[{i}] {:?}: no rate given", state.code()))
+            .collect();
+        Failure::unless_any(missing)?;
+        let mut nexus = self.nexus.clone();
+        nexus.sort();
+        let mut states = Vec::with_capacity(nexus.len());
+        for state in nexus {
+            let rate = rate_of(state).ok_or_else(|| Failure(format!("{state}: no rate given")))?;
+            let taxable = by_state.get(&state).copied().unwrap_or(0);
+            // Exact: taxable × rate as a rational, rounded once.
+            let tax_cents = Rational::integer(i128::from(taxable))
+                .checked_mul(rate.rational())
+                .and_then(Rational::round_cents)
+                .ok_or_else(|| unreachable_limit("a state's tax"))?;
+            states.push(StateTax {
+                state,
+                taxable_sales_cents: taxable,
+                rate: Figure(rate.get()),
+                tax_cents,
+            });
+        }
+        let total_tax_cents = fields::sum(states.iter().map(|s| s.tax_cents))
+            .ok_or_else(|| unreachable_limit("the total tax"))?;
+        let not_taxed: Vec<Untaxed> = by_state
+            .iter()
+            .filter(|(state, _)| !self.nexus.contains(state))
+            .map(|(&state, &sales_cents)| Untaxed { state, sales_cents })
+            .collect();
+        let not_taxed_cents = fields::sum(not_taxed.iter().map(|u| u.sales_cents))
+            .ok_or_else(|| unreachable_limit("the sales not taxed"))?;
+        Ok(Liability {
+            states,
+            total_tax_cents,
+            not_taxed,
+            not_taxed_cents,
+        })
     }
-    let total_tax_cents = fields::sum(states.iter().map(|s| s.tax_cents))
-        .ok_or_else(|| unreachable_limit("the total tax"))?;
-    let not_taxed: Vec<Untaxed> = by_state
-        .iter()
-        .filter(|(state, _)| !input.nexus.contains(state))
-        .map(|(&state, &sales_cents)| Untaxed { state, sales_cents })
-        .collect();
-    let not_taxed_cents = fields::sum(not_taxed.iter().map(|u| u.sales_cents))
-        .ok_or_else(|| unreachable_limit("the sales not taxed"))?;
-    Ok(Liability {
-        states,
-        total_tax_cents,
-        not_taxed,
-        not_taxed_cents,
-    })
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::tax::test_support::sale_amount;
-
-    crate::testing::agent_helpers!(Tax);
+    use crate::tax::test_support::*;
 
     #[test]
     fn estimate_liability_taxes_each_nexus_state_rounding_once_half_even() {

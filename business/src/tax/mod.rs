@@ -18,8 +18,8 @@ pub mod liability;
 pub mod nexus;
 pub mod thresholds;
 
-pub use liability::{EstimateLiability, EstimateLiabilityInput};
-pub use nexus::{NexusCheck, NexusCheckInput};
+pub use liability::EstimateLiability;
+pub use nexus::NexusCheck;
 
 use self::address::StateCode;
 use crate::InvalidInput;
@@ -41,10 +41,11 @@ fn unique_states<'a>(
     fields::unique(states.into_iter().map(|s| s.code()), path, "state")
 }
 
-/// What the actions' tests share.
+/// What the actions' tests share (each imports it whole): the agent type's
+/// helpers, and amounts to try.
 #[cfg(test)]
 mod test_support {
-    use proptest::prelude::*;
+    crate::testing::agent_helpers!(Tax);
 
     pub fn sale_amount() -> impl Strategy<Value = u64> {
         prop_oneof![0..=1_000_u64, 0..=1_000_000_000_000_000_u64]

@@ -9,7 +9,7 @@ use super::address::{self, StateCode};
 use super::thresholds::{self, Threshold};
 use super::{sales_too_large, unique_states};
 use crate::fields::{self, Cents, Date, Text};
-use crate::{AgentType, BusinessAction, Check, Complexity, Failure, InvalidInput, Outcome};
+use crate::{BusinessAction, InvalidInput, Problem};
 
 /// `nexus_check`: per state, the sales shipped there (sum and count) and
 /// whether there is nexus: physical presence, or economic nexus under the
@@ -21,38 +21,11 @@ use crate::{AgentType, BusinessAction, Check, Complexity, Failure, InvalidInput,
 /// `period_end` (none in the table, or only later ones) has a `null`
 /// threshold and source, is not economic, and is listed in `no_rule`. The
 /// sales given are summed as they are: choosing the period is the caller's.
-pub struct NexusCheck;
-
-impl BusinessAction for NexusCheck {
-    type Input = NexusCheckInput;
-    const AGENT: AgentType = AgentType::Tax;
-    const NAME: &'static str = "nexus_check";
-    const COMPLEXITY: Complexity = Complexity::Analysis;
-
-    fn compute(input: Self::Input) -> Result<Outcome, Failure> {
-        Outcome::result(nexus_report(&input)?)
-    }
-}
-
-/// `nexus_check`'s input.
 #[derive(Debug, Deserialize)]
-pub struct NexusCheckInput {
+pub struct NexusCheck {
     period_end: Date,
     physical_presence: Vec<StateCode>,
     sales: Vec<ShippedSale>,
-}
-
-impl Check for NexusCheckInput {
-    /// Refuses a repeated sale id, a state of physical presence listed twice,
-    /// and a state's sales past 10^15 cents.
-    fn check(&self) -> Result<(), InvalidInput> {
-        fields::unique_by(&self.sales, "sales", "id", |s| &s.id)?;
-        // A state listed twice is more likely a mistake than a meaning.
-        unique_states(&self.physical_presence, |i| {
-            format!("physical_presence[{i}]")
-        })?;
-        tally(self).map(|_| ())
-    }
 }
 
 /// A sale shipped to a free-text address.
@@ -72,7 +45,7 @@ struct Tally<'a> {
 }
 
 /// The tally, or the field whose sum passes the limit.
-fn tally(input: &NexusCheckInput) -> Result<Tally<'_>, InvalidInput> {
+fn tally(input: &NexusCheck) -> Result<Tally<'_>, InvalidInput> {
     let mut states: BTreeMap<StateCode, (i64, u64)> = BTreeMap::new();
     let mut unparsed = Vec::new();
     for sale in &input.sales {
@@ -113,49 +86,59 @@ struct NexusReport<'a> {
     no_rule: Vec<StateCode>,
 }
 
-/// The report: each state with its sales, the rule in force on
-/// `period_end` and whether there is nexus.
-fn nexus_report(input: &NexusCheckInput) -> Result<NexusReport<'_>, Failure> {
-    let table = thresholds::table()?;
-    let tally = tally(input)?;
-    let mut states = Vec::with_capacity(tally.states.len());
-    let mut no_rule = Vec::new();
-    for (&state, &(sales_cents, transactions)) in &tally.states {
-        let physical = input.physical_presence.contains(&state);
-        let rule = table.in_force(state, input.period_end);
-        if rule.is_none() {
-            no_rule.push(state);
-        }
-        let economic = rule.is_some_and(|r| r.holds(sales_cents, transactions));
-        states.push(StateNexus {
-            state,
-            sales_cents,
-            transactions,
-            physical,
-            economic,
-            nexus: physical || economic,
-            threshold: rule.map(thresholds::Row::threshold),
-            source: rule.map(thresholds::Row::source),
-        });
+impl BusinessAction for NexusCheck {
+    /// Refuses a repeated sale id and a state of physical presence listed
+    /// twice.
+    fn check(&self) -> Result<(), InvalidInput> {
+        fields::unique_by(&self.sales, "sales", "id", |s| &s.id)?;
+        // A state listed twice is more likely a mistake than a meaning.
+        unique_states(&self.physical_presence, |i| {
+            format!("physical_presence[{i}]")
+        })
     }
-    Ok(NexusReport {
-        period_end: input.period_end,
-        states,
-        unparsed: tally.unparsed,
-        no_rule,
-    })
+
+    /// The report: each state with its sales, the rule in force on
+    /// `period_end` and whether there is nexus. A state's sales past 10^15
+    /// cents are refused.
+    fn compute(&self) -> Result<impl Serialize, Problem> {
+        let tally = tally(self)?;
+        let table = thresholds::table()?;
+        let mut states = Vec::with_capacity(tally.states.len());
+        let mut no_rule = Vec::new();
+        for (&state, &(sales_cents, transactions)) in &tally.states {
+            let physical = self.physical_presence.contains(&state);
+            let rule = table.in_force(state, self.period_end);
+            if rule.is_none() {
+                no_rule.push(state);
+            }
+            let economic = rule.is_some_and(|r| r.holds(sales_cents, transactions));
+            states.push(StateNexus {
+                state,
+                sales_cents,
+                transactions,
+                physical,
+                economic,
+                nexus: physical || economic,
+                threshold: rule.map(thresholds::Row::threshold),
+                source: rule.map(thresholds::Row::source),
+            });
+        }
+        Ok(NexusReport {
+            period_end: self.period_end,
+            states,
+            unparsed: tally.unparsed,
+            no_rule,
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::tax::test_support::sale_amount;
-
-    crate::testing::agent_helpers!(Tax);
+    use crate::tax::test_support::*;
 
     #[test]
     fn nexus_check_gives_agents_md_example_verbatim() {
-        let (input, expected) = testing::contract_example("nexus_check");
-        assert_eq!(result("nexus_check", input), expected);
+        gives_the_contract_example("nexus_check");
     }
 
     /// A state's row of a `nexus_check` result, by code.

@@ -8,9 +8,11 @@
 //! cannot say (ranges, unique ids) and computes, purely, an [`Outcome`] or
 //! a [`Failure`]. No clock, no store, no network: an external effect is
 //! returned as an [`Effect`] and the worker carries it out. Here they are
-//! registered ([`warden_business::register_all`]) and looked up by agent
-//! type and name ([`Catalogue::find`]) as the type-erased [`Action`]; a
-//! caller that holds the input as a JSON value serialises it once.
+//! registered with their agent type, name and complexity
+//! ([`warden_business::register_all`], the catalogue's table) and looked up
+//! by agent type and name ([`Catalogue::find`]) as the type-erased
+//! [`Action`]; a caller that holds the input as a JSON value serialises it
+//! once.
 
 use std::sync::OnceLock;
 
@@ -41,19 +43,25 @@ pub trait Action: Send + Sync {
     fn run(&self, input: &str) -> Result<Outcome, Failure>;
 }
 
-struct Erased<A>(std::marker::PhantomData<fn() -> A>);
+/// An action's type, with what the catalogue says of it.
+struct Erased<A> {
+    agent: AgentType,
+    name: &'static str,
+    complexity: Complexity,
+    action: std::marker::PhantomData<fn() -> A>,
+}
 
 impl<A: BusinessAction> Action for Erased<A> {
     fn agent_type(&self) -> AgentType {
-        A::AGENT
+        self.agent
     }
 
     fn name(&self) -> &'static str {
-        A::NAME
+        self.name
     }
 
     fn complexity(&self) -> Complexity {
-        A::COMPLEXITY
+        self.complexity
     }
 
     fn validate(&self, input: &str) -> Result<(), InvalidInput> {
@@ -86,10 +94,20 @@ impl Catalogue {
         }
     }
 
-    /// Adds the action `A`.
-    pub fn with<A: BusinessAction>(mut self) -> Self {
-        self.actions
-            .push(Box::new(Erased::<A>(std::marker::PhantomData)));
+    /// Adds the action `A` as `name`, an action of `agent_type` of
+    /// `complexity`.
+    pub fn with<A: BusinessAction>(
+        mut self,
+        agent_type: AgentType,
+        name: &'static str,
+        complexity: Complexity,
+    ) -> Self {
+        self.actions.push(Box::new(Erased::<A> {
+            agent: agent_type,
+            name,
+            complexity,
+            action: std::marker::PhantomData,
+        }));
         self
     }
 
@@ -117,8 +135,13 @@ impl Catalogue {
 }
 
 impl Register for Catalogue {
-    fn with<A: BusinessAction>(self) -> Self {
-        Catalogue::with::<A>(self)
+    fn with<A: BusinessAction>(
+        self,
+        agent_type: AgentType,
+        name: &'static str,
+        complexity: Complexity,
+    ) -> Self {
+        Catalogue::with::<A>(self, agent_type, name, complexity)
     }
 }
 
