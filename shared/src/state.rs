@@ -46,10 +46,24 @@ use crate::store::{
 };
 use crate::webhook::sources::Sources;
 
+/// A `Debug` for a state that shows only the named fields: the rest holds
+/// keys, clients or caches.
+macro_rules! debug_shows {
+    ($state:ident $(, $field:ident)*) => {
+        impl std::fmt::Debug for $state {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($state))
+                    $(.field(stringify!($field), &self.$field))*
+                    .finish_non_exhaustive()
+            }
+        }
+    };
+}
+
 /// A state that extends a base state with the bearer check: it
 /// dereferences to the base (so `state.config` and `state.store` read the
 /// same in every use case, and operations of the base take either), and
-/// its `Debug` shows only the base (the rest holds keys).
+/// its `Debug` shows only the base.
 macro_rules! extends {
     ($state:ident, $field:ident: $base:ty) => {
         impl std::ops::Deref for $state {
@@ -60,16 +74,13 @@ macro_rules! extends {
             }
         }
 
-        impl std::fmt::Debug for $state {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.debug_struct(stringify!($state))
-                    .field(stringify!($field), &self.$field)
-                    .finish_non_exhaustive()
-            }
-        }
+        debug_shows!($state, $field);
     };
 }
 
+debug_shows!(WebhookState, sources);
+debug_shows!(WorkerState);
+debug_shows!(HealthState, inventory);
 extends!(AuthState, accounts: Accounts);
 extends!(AgentState, registry: Registry);
 extends!(SecurityHealthState, health: HealthState);
@@ -176,14 +187,6 @@ pub struct WebhookState {
     pub clock: Arc<dyn Clock>,
     /// Builds the audit events of intake.
     pub auditor: Auditor,
-}
-
-impl std::fmt::Debug for WebhookState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WebhookState")
-            .field("sources", &self.sources)
-            .finish_non_exhaustive()
-    }
 }
 
 impl WebhookState {
@@ -313,12 +316,6 @@ pub struct WorkerState {
     pub auditor: Auditor,
 }
 
-impl std::fmt::Debug for WorkerState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WorkerState").finish_non_exhaustive()
-    }
-}
-
 impl WorkerState {
     /// Assembles the worker's state over the whole catalogue.
     pub fn new(
@@ -359,14 +356,6 @@ pub struct HealthState {
     pub clock: Arc<dyn Clock>,
     /// Builds the audit events of status changes.
     pub auditor: Auditor,
-}
-
-impl std::fmt::Debug for HealthState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HealthState")
-            .field("inventory", &self.inventory)
-            .finish_non_exhaustive()
-    }
 }
 
 impl HealthState {

@@ -789,6 +789,20 @@ mod tests {
     const KEY_2: &str = "fedcba9876543210fedcba9876543210-new-key";
 
     /// Access tokens over `secret`, read again every 300 s of `clock`.
+    /// A warm function whose key set was first read at version `v1`
+    /// (`KEY`), with the secret and the clock to move it on.
+    async fn warm_at_v1() -> (
+        std::sync::Arc<RotatingSecret>,
+        std::sync::Arc<crate::clock::ManualClock>,
+        AccessTokens,
+    ) {
+        let secret = std::sync::Arc::new(RotatingSecret::default());
+        secret.rotate_to("v1", KEY);
+        let clock = std::sync::Arc::new(crate::clock::ManualClock::at_millis(0));
+        let warm = warm_function(&secret, &clock).await;
+        (secret, clock, warm)
+    }
+
     async fn warm_function(
         secret: &std::sync::Arc<RotatingSecret>,
         clock: &std::sync::Arc<crate::clock::ManualClock>,
@@ -812,10 +826,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_warm_function_verifies_a_token_signed_with_a_key_rotated_after_it_started() {
-        let secret = std::sync::Arc::new(RotatingSecret::default());
-        secret.rotate_to("v1", KEY);
-        let clock = std::sync::Arc::new(crate::clock::ManualClock::at_millis(0));
-        let warm = warm_function(&secret, &clock).await;
+        let (secret, clock, warm) = warm_at_v1().await;
         let (old_token, _) = warm.issue("u", &[Role::User], 0, "s", NOW).await.unwrap();
 
         secret.rotate_to("v2", KEY_2);
@@ -838,10 +849,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_warm_function_signs_with_a_rotated_key_within_one_cache_ttl() {
-        let secret = std::sync::Arc::new(RotatingSecret::default());
-        secret.rotate_to("v1", KEY);
-        let clock = std::sync::Arc::new(crate::clock::ManualClock::at_millis(0));
-        let warm = warm_function(&secret, &clock).await;
+        let (secret, clock, warm) = warm_at_v1().await;
         secret.rotate_to("v2", KEY_2);
 
         clock.advance_millis(299_000);
@@ -854,10 +862,7 @@ mod tests {
 
     #[tokio::test]
     async fn forged_kids_cost_at_most_one_secret_read_per_ttl_and_are_refused() {
-        let secret = std::sync::Arc::new(RotatingSecret::default());
-        secret.rotate_to("v1", KEY);
-        let clock = std::sync::Arc::new(crate::clock::ManualClock::at_millis(0));
-        let warm = warm_function(&secret, &clock).await;
+        let (secret, clock, warm) = warm_at_v1().await;
         assert_eq!(secret.reads(), 1);
 
         for i in 0..50 {
@@ -891,10 +896,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_key_rotated_out_stops_verifying_in_a_warm_function_within_one_ttl() {
-        let secret = std::sync::Arc::new(RotatingSecret::default());
-        secret.rotate_to("v1", KEY);
-        let clock = std::sync::Arc::new(crate::clock::ManualClock::at_millis(0));
-        let warm = warm_function(&secret, &clock).await;
+        let (secret, clock, warm) = warm_at_v1().await;
         let (v1_token, _) = warm.issue("u", &[Role::User], 0, "s", NOW).await.unwrap();
 
         secret.rotate_to("v2", KEY_2);

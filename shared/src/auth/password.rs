@@ -323,6 +323,11 @@ mod tests {
         SecretString::from(s.to_owned())
     }
 
+    /// What `hasher` says of `password` against the stored `hash`.
+    async fn check(hasher: &PasswordHasher, password: &str, hash: &str) -> Verification {
+        hasher.verify(&secret(password), Some(hash)).await.unwrap()
+    }
+
     #[tokio::test]
     async fn a_hash_verifies_its_password_and_nothing_else() {
         let hasher = PasswordHasher::new(ARGON2_FLOOR).unwrap();
@@ -331,10 +336,7 @@ mod tests {
             hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
             "{hash}"
         );
-        let ok = hasher
-            .verify(&secret("correct horse"), Some(&hash))
-            .await
-            .unwrap();
+        let ok = check(&hasher, "correct horse", &hash).await;
         assert_eq!(
             ok,
             Verification {
@@ -342,10 +344,7 @@ mod tests {
                 needs_rehash: false
             }
         );
-        let bad = hasher
-            .verify(&secret("correct horsE"), Some(&hash))
-            .await
-            .unwrap();
+        let bad = check(&hasher, "correct horsE", &hash).await;
         assert!(!bad.valid);
     }
 
@@ -384,10 +383,7 @@ mod tests {
         let hasher = PasswordHasher::new(ARGON2_FLOOR).unwrap();
         let hash = bcrypt::hash("legacy pw", 4).unwrap();
         assert!(hash.starts_with("$2b$"));
-        let v = hasher
-            .verify(&secret("legacy pw"), Some(&hash))
-            .await
-            .unwrap();
+        let v = check(&hasher, "legacy pw", &hash).await;
         assert_eq!(
             v,
             Verification {
@@ -395,10 +391,7 @@ mod tests {
                 needs_rehash: true
             }
         );
-        let v = hasher
-            .verify(&secret("legacy pX"), Some(&hash))
-            .await
-            .unwrap();
+        let v = check(&hasher, "legacy pX", &hash).await;
         assert!(!v.valid);
         let long = format!("legacy pw{}", "x".repeat(80));
         let long_hash = bcrypt::hash(&long[..72], 4).unwrap();
@@ -439,13 +432,7 @@ mod tests {
         assert!(matches!(err, Error::Saturated { .. }), "{err:?}");
         drop(held);
         let hash = hasher.hash(&secret("pw")).await.unwrap();
-        assert!(
-            hasher
-                .verify(&secret("pw"), Some(&hash))
-                .await
-                .unwrap()
-                .valid
-        );
+        assert!(check(&hasher, "pw", &hash).await.valid);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

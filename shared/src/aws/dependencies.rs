@@ -1,6 +1,9 @@
 //! The health checks' [`Dependencies`] port over the AWS SDK.
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::describe_table::DescribeTableError;
+use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretError;
+use aws_smithy_runtime_api::client::result::SdkError;
 
 use crate::health::dependencies::{Dependencies, QueueInfo, SecretInfo, TableInfo};
 use crate::{Error, Result};
@@ -26,6 +29,25 @@ impl AwsDependencies {
             sqs: aws_sdk_sqs::Client::new(aws),
             secrets: aws_sdk_secretsmanager::Client::new(aws),
         }
+    }
+}
+
+/// A describe call's answer: its output, `None` when the service said the
+/// resource does not exist (`missing`), else `503` naming `what` (the SDK
+/// error kept for the log).
+fn described<T, E, R>(
+    answer: std::result::Result<T, SdkError<E, R>>,
+    missing: impl Fn(&E) -> bool,
+    what: impl FnOnce() -> String,
+) -> Result<Option<T>>
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match answer {
+        Ok(out) => Ok(Some(out)),
+        Err(err) if err.as_service_error().is_some_and(missing) => Ok(None),
+        Err(err) => Err(Error::unavailable_from(what(), err)),
     }
 }
 
@@ -55,21 +77,9 @@ impl Dependencies for AwsDependencies {
             (describe.await, None)
         };
 
-        let table = match table {
-            Ok(out) => out,
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
-            {
-                return Ok(None);
-            }
-            Err(err) => {
-                return Err(Error::unavailable_from(
-                    format!("DescribeTable {name}"),
-                    err,
-                ));
-            }
+        let missing = |e: &DescribeTableError| e.is_resource_not_found_exception();
+        let Some(table) = described(table, missing, || format!("DescribeTable {name}"))? else {
+            return Ok(None);
         };
         let status = table
             .table()
@@ -163,27 +173,16 @@ impl Dependencies for AwsDependencies {
 
     #[tracing::instrument(level = "debug", skip_all, fields(secret = %secret_id), err(level = "debug"))]
     async fn secret(&self, secret_id: &str) -> Result<Option<SecretInfo>> {
-        let out = match self
+        let answer = self
             .secrets
             .describe_secret()
             .secret_id(secret_id)
             .send()
-            .await
-        {
-            Ok(out) => out,
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
-            {
-                return Ok(None);
-            }
-            Err(err) => {
-                return Err(Error::unavailable_from(
-                    format!("DescribeSecret {secret_id}"),
-                    err,
-                ));
-            }
+            .await;
+        let missing = |e: &DescribeSecretError| e.is_resource_not_found_exception();
+        let Some(out) = described(answer, missing, || format!("DescribeSecret {secret_id}"))?
+        else {
+            return Ok(None);
         };
         let millis = |field: &str, date: Option<&aws_sdk_secretsmanager::primitives::DateTime>| {
             date.map(|d| {

@@ -276,6 +276,16 @@ mod tests {
         }
     }
 
+    /// A cache that read the value `one` at `millis`, with its secret and
+    /// clock.
+    async fn read_once_at(millis: i64) -> (Arc<Scripted>, Arc<ManualClock>, CachedSecret<String>) {
+        let secret = Arc::new(Scripted::default());
+        secret.set(Some("one"));
+        let clock = Arc::new(ManualClock::at_millis(millis));
+        let cache = cached(&secret, &clock).await;
+        (secret, clock, cache)
+    }
+
     async fn cached(secret: &Arc<Scripted>, clock: &Arc<ManualClock>) -> CachedSecret<String> {
         CachedSecret::load(
             secret.clone(),
@@ -291,10 +301,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_value_is_read_again_once_it_is_older_than_the_ttl() {
-        let secret = Arc::new(Scripted::default());
-        secret.set(Some("one"));
-        let clock = Arc::new(ManualClock::at_millis(1_000_000));
-        let cache = cached(&secret, &clock).await;
+        let (secret, clock, cache) = read_once_at(1_000_000).await;
         secret.set(Some("two"));
 
         clock.advance_millis(299_999);
@@ -309,10 +316,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_read_keeps_the_value_and_is_retried_after_the_next_ttl() {
-        let secret = Arc::new(Scripted::default());
-        secret.set(Some("one"));
-        let clock = Arc::new(ManualClock::at_millis(0));
-        let cache = cached(&secret, &clock).await;
+        let (secret, clock, cache) = read_once_at(0).await;
 
         secret.set(None);
         clock.advance_millis(300_000);
@@ -327,10 +331,7 @@ mod tests {
 
     #[tokio::test]
     async fn early_reads_happen_at_most_once_per_ttl() {
-        let secret = Arc::new(Scripted::default());
-        secret.set(Some("one"));
-        let clock = Arc::new(ManualClock::at_millis(0));
-        let cache = cached(&secret, &clock).await;
+        let (secret, clock, cache) = read_once_at(0).await;
 
         secret.set(Some("two"));
         assert!(cache.reload_early().await, "the first early read happens");
