@@ -649,7 +649,7 @@ mod intercepted {
     use crate::health::Sample;
     use crate::store::{
         AgentStore, ApiKeyStore, AuditQuery, AuditStore, HealthSampleStore, Page, RunContext,
-        TatOutcome, TatWrite, Transactions, Write,
+        RunLookup, TatOutcome, TatWrite, Transactions, Write,
     };
 
     #[async_trait]
@@ -681,16 +681,8 @@ mod intercepted {
         async fn get_workspace(&self, id: &WorkspaceId) -> Result<Option<WorkspaceRecord>> {
             self.inner.get_workspace(id).await
         }
-        async fn run_context(
-            &self,
-            agent_id: &AgentId,
-            workspace_id: &WorkspaceId,
-            idempotency_key: Option<&str>,
-            now: i64,
-        ) -> Result<RunContext> {
-            self.inner
-                .run_context(agent_id, workspace_id, idempotency_key, now)
-                .await
+        async fn run_context(&self, lookup: RunLookup<'_>) -> Result<RunContext> {
+            self.inner.run_context(lookup).await
         }
         async fn get_idempotency(&self, key: &str, now: i64) -> Result<Option<IdempotencyRecord>> {
             self.inner.get_idempotency(key, now).await

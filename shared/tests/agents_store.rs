@@ -17,8 +17,8 @@ use warden::domain::agents::{
     Maturity, ProposalRecord, ProposalStatus, WorkspaceId, WorkspaceRecord,
 };
 use warden::store::{
-    AgentStore, AgentWrite, ApiKeyStore, ApiKeyWrite, AuditStore, JobMove, TatCondition, TatWrite,
-    Transactions, Write, keys,
+    AgentStore, AgentWrite, ApiKeyStore, ApiKeyWrite, AuditStore, JobMove, RunLookup, TatCondition,
+    TatWrite, Transactions, Write, keys,
 };
 
 /// The ports these checks use, on either adapter.
@@ -527,6 +527,21 @@ async fn idempotency_records_are_neither_jobs_nor_listed_with_them(h: Harness) {
     assert_eq!(ids, vec![job_id]);
 }
 
+/// What a run request reads, as the store takes it.
+fn lookup<'a>(
+    agent_id: &'a AgentId,
+    workspace_id: &'a WorkspaceId,
+    idempotency_key: Option<&'a str>,
+    now: i64,
+) -> RunLookup<'a> {
+    RunLookup {
+        agent_id,
+        workspace_id,
+        idempotency_key,
+        now,
+    }
+}
+
 async fn the_run_context_reads_agent_workspace_and_live_record_together(h: Harness) {
     let record = idempotency("client-key-3", &id_at(NOW_MS), NOW + 100);
     apply(
@@ -540,7 +555,12 @@ async fn the_run_context_reads_agent_workspace_and_live_record_together(h: Harne
     .await
     .unwrap();
     let ctx = h
-        .run_context(&agent_id("books"), &ws_id("acme"), Some(&record.key), NOW)
+        .run_context(lookup(
+            &agent_id("books"),
+            &ws_id("acme"),
+            Some(&record.key),
+            NOW,
+        ))
         .await
         .unwrap();
     assert_eq!(ctx.agent, Some(agent("books", &["acme"])));
@@ -548,25 +568,30 @@ async fn the_run_context_reads_agent_workspace_and_live_record_together(h: Harne
     assert_eq!(ctx.idempotency, Some(record.clone()));
 
     let expired = h
-        .run_context(
+        .run_context(lookup(
             &agent_id("books"),
             &ws_id("acme"),
             Some(&record.key),
             NOW + 100,
-        )
+        ))
         .await
         .unwrap();
     assert_eq!(expired.idempotency, None);
     assert!(expired.agent.is_some() && expired.workspace.is_some());
 
     let without_key = h
-        .run_context(&agent_id("books"), &ws_id("acme"), None, NOW)
+        .run_context(lookup(&agent_id("books"), &ws_id("acme"), None, NOW))
         .await
         .unwrap();
     assert_eq!(without_key.idempotency, None);
     let other_key = keys::idempotency("user:u1", "never-used");
     let unknown = h
-        .run_context(&agent_id("ghost"), &ws_id("void"), Some(&other_key), NOW)
+        .run_context(lookup(
+            &agent_id("ghost"),
+            &ws_id("void"),
+            Some(&other_key),
+            NOW,
+        ))
         .await
         .unwrap();
     assert_eq!(unknown, Default::default());
@@ -1053,7 +1078,7 @@ mod dynamodb_only {
         };
         let key = keys::idempotency("user:u1", "k");
         store
-            .run_context(&agent_id("books"), &ws_id("acme"), Some(&key), NOW)
+            .run_context(lookup(&agent_id("books"), &ws_id("acme"), Some(&key), NOW))
             .await
             .unwrap();
         assert_eq!(log.take(), vec!["BatchGetItem"]);

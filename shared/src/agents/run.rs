@@ -26,7 +26,7 @@ use crate::domain::agents::{
 use crate::metrics::{self, Metric};
 use crate::queue::OutgoingMessage;
 use crate::state::AgentState;
-use crate::store::{AgentWrite, JobMove, Write, keys};
+use crate::store::{AgentWrite, JobMove, RunLookup, Write, keys};
 use crate::{Error, Result};
 
 /// How long an idempotency key is kept: 24 hours.
@@ -195,7 +195,12 @@ pub async fn submit(
     let hash = request_hash(agent_id, body);
     let ctx = state
         .store
-        .run_context(&agent, &workspace, idempotency_key.as_deref(), now)
+        .run_context(RunLookup {
+            agent_id: &agent,
+            workspace_id: &workspace,
+            idempotency_key: idempotency_key.as_deref(),
+            now,
+        })
         .await?;
     if let Some(earlier) = ctx.idempotency {
         return replay(earlier, &hash);

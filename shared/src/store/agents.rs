@@ -132,6 +132,20 @@ impl AgentWrite {
     }
 }
 
+/// What a run request reads: the agent, the workspace and, if the request
+/// carries one, its idempotency record, live at `now` (epoch seconds).
+#[derive(Debug, Clone, Copy)]
+pub struct RunLookup<'a> {
+    /// The agent asked to run.
+    pub agent_id: &'a AgentId,
+    /// The workspace it would run in.
+    pub workspace_id: &'a WorkspaceId,
+    /// The request's idempotency record key, if any.
+    pub idempotency_key: Option<&'a str>,
+    /// Now, epoch seconds.
+    pub now: i64,
+}
+
 /// What a run request needs to decide, read in one round trip.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RunContext {
@@ -165,16 +179,9 @@ pub trait AgentStore: Send + Sync {
     /// One workspace.
     async fn get_workspace(&self, workspace_id: &WorkspaceId) -> Result<Option<WorkspaceRecord>>;
 
-    /// The agent, the workspace and the live idempotency record under
-    /// `idempotency_key` (if given) at `now` (epoch seconds): one
-    /// consistent round trip.
-    async fn run_context(
-        &self,
-        agent_id: &AgentId,
-        workspace_id: &WorkspaceId,
-        idempotency_key: Option<&str>,
-        now: i64,
-    ) -> Result<RunContext>;
+    /// The agent, the workspace and the live idempotency record the
+    /// `lookup` names: one consistent round trip.
+    async fn run_context(&self, lookup: RunLookup<'_>) -> Result<RunContext>;
 
     /// The live idempotency record under `key` at `now` (epoch seconds).
     async fn get_idempotency(&self, key: &str, now: i64) -> Result<Option<IdempotencyRecord>>;

@@ -38,7 +38,7 @@ pub mod webhooks;
 
 use async_trait::async_trait;
 
-pub use self::agents::{AgentStore, AgentWrite, JobMove, Page, RunContext};
+pub use self::agents::{AgentStore, AgentWrite, JobMove, Page, RunContext, RunLookup};
 pub use self::api_keys::{ApiKeyStore, ApiKeyWrite};
 pub use self::audit::{AuditQuery, AuditStore};
 pub use self::auth::{AccountChange, AuthWrite, SessionStore, UserStore};

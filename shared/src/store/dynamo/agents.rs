@@ -18,7 +18,7 @@ use crate::domain::agents::{
     AgentId, AgentRecord, AgentType, IdempotencyRecord, JobRecord, JobStatus, Maturity,
     ProposalRecord, ProposalStatus, WorkspaceId, WorkspaceRecord,
 };
-use crate::store::agents::{AgentStore, AgentWrite, JobMove, Page, RunContext};
+use crate::store::agents::{AgentStore, AgentWrite, JobMove, Page, RunContext, RunLookup};
 use crate::{Error, Result};
 
 /// How every idempotency key starts ([`crate::store::keys::idempotency`]):
@@ -375,14 +375,14 @@ impl AgentStore for DynamoStore {
         .transpose()
     }
 
-    #[tracing::instrument(level = "debug", skip_all, fields(agent_id = %agent_id, workspace_id = %workspace_id), err(level = "debug"))]
-    async fn run_context(
-        &self,
-        agent_id: &AgentId,
-        workspace_id: &WorkspaceId,
-        idempotency_key: Option<&str>,
-        now: i64,
-    ) -> Result<RunContext> {
+    #[tracing::instrument(level = "debug", skip_all, fields(agent_id = %lookup.agent_id, workspace_id = %lookup.workspace_id), err(level = "debug"))]
+    async fn run_context(&self, lookup: RunLookup<'_>) -> Result<RunContext> {
+        let RunLookup {
+            agent_id,
+            workspace_id,
+            idempotency_key,
+            now,
+        } = lookup;
         let t = &self.tables;
         let mut request = vec![
             (t.agents.as_str(), vec![agent_key(agent_id)]),

@@ -10,7 +10,7 @@ use crate::domain::agents::{
     AgentId, AgentRecord, IdempotencyRecord, JobRecord, JobStatus, ProposalRecord, ProposalStatus,
     WorkspaceId, WorkspaceRecord,
 };
-use crate::store::agents::{AgentStore, AgentWrite, Page, RunContext};
+use crate::store::agents::{AgentStore, AgentWrite, Page, RunContext, RunLookup};
 
 #[derive(Debug, Default)]
 pub(super) struct AgentTables {
@@ -185,13 +185,13 @@ impl AgentStore for MemoryStore {
         Ok(self.lock().agents.workspaces.get(workspace_id).cloned())
     }
 
-    async fn run_context(
-        &self,
-        agent_id: &AgentId,
-        workspace_id: &WorkspaceId,
-        idempotency_key: Option<&str>,
-        now: i64,
-    ) -> Result<RunContext> {
+    async fn run_context(&self, lookup: RunLookup<'_>) -> Result<RunContext> {
+        let RunLookup {
+            agent_id,
+            workspace_id,
+            idempotency_key,
+            now,
+        } = lookup;
         let tables = self.lock();
         let t = &tables.agents;
         Ok(RunContext {
