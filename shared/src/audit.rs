@@ -12,8 +12,9 @@ use serde_json::{Map, Value};
 
 use crate::clock::Clock;
 
-/// Number of partitions one day of audit events is spread over.
-pub const AUDIT_SHARDS: u32 = 16;
+/// Number of partitions one day of audit events is spread over (the
+/// storage key is [`crate::store::keys::audit_bucket`]'s).
+pub use crate::store::keys::AUDIT_SHARDS;
 
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -20,8 +20,8 @@
 //! Every state carries the [`Config`], the [`Clock`] and an [`Auditor`]
 //! built from them. Nothing here is async or names the AWS SDK: the Lambda
 //! cold starts that fill these structs from AWS are [`crate::wiring`]'s,
-//! and the states that authenticate hand their parts to the one bearer
-//! check, [`Bearer`].
+//! and the states that authenticate lend their parts to the one bearer
+//! check ([`crate::auth::bearer`], which defines their `bearer()`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,7 +29,6 @@ use std::time::Duration;
 use crate::Result;
 use crate::agents::catalogue::{Catalogue, catalogue};
 use crate::audit::Auditor;
-use crate::auth::bearer::Bearer;
 use crate::auth::jwt::{AccessTokens, TokenCodec};
 use crate::auth::password::{HashingLimits, PasswordHasher};
 use crate::auth::pepper::Pepper;
@@ -164,11 +163,6 @@ impl AuthState {
             tokens,
         })
     }
-
-    /// The bearer check over this state's codec and denylist: people only.
-    pub fn bearer(&self) -> Bearer<'_> {
-        Bearer::new(&self.tokens, &*self.store, &*self.clock)
-    }
 }
 
 /// What webhook intake needs: the delivery store, the configured sources
@@ -289,13 +283,6 @@ impl AgentState {
             jobs,
             catalogue: catalogue(),
         }
-    }
-
-    /// The bearer check over this state's codec and denylist, which also
-    /// takes API keys (checked under the pepper, audited in the registry).
-    pub fn bearer(&self) -> Bearer<'_> {
-        Bearer::new(&self.tokens, &*self.sessions, &*self.registry.clock)
-            .with_api_keys(&self.registry, &self.pepper)
     }
 }
 
@@ -423,10 +410,5 @@ impl SecurityHealthState {
             sessions,
             tokens,
         }
-    }
-
-    /// The bearer check over this state's codec and denylist: people only.
-    pub fn bearer(&self) -> Bearer<'_> {
-        Bearer::new(&self.tokens, &*self.sessions, &*self.health.clock)
     }
 }

@@ -13,7 +13,8 @@
 //! re-implements any part of it.
 //!
 //! The states that authenticate lend their parts to a [`Bearer`]
-//! (`state.bearer()`); it borrows, so building one costs nothing.
+//! (`state.bearer()`, defined here so that the states import nothing of
+//! the check); it borrows, so building one costs nothing.
 
 use std::sync::Arc;
 
@@ -23,7 +24,7 @@ use crate::auth::jwt::{AccessClaims, AccessTokens};
 use crate::auth::pepper::Pepper;
 use crate::clock::Clock;
 use crate::domain::Role;
-use crate::state::Registry;
+use crate::state::{AgentState, AuthState, Registry, SecurityHealthState};
 use crate::store::SessionStore;
 use crate::{Error, Result};
 
@@ -196,6 +197,29 @@ impl<'a> Bearer<'a> {
         let key = key.to_str().map_err(|_| Error::Unauthorized)?;
         let caller = check_key(keys.registry, keys.pepper, origin, key.trim(), scopes).await?;
         Ok(Caller::Key(caller))
+    }
+}
+
+impl AuthState {
+    /// The bearer check over this state's codec and denylist: people only.
+    pub fn bearer(&self) -> Bearer<'_> {
+        Bearer::new(&self.tokens, &*self.store, &*self.clock)
+    }
+}
+
+impl AgentState {
+    /// The bearer check over this state's codec and denylist, which also
+    /// takes API keys (checked under the pepper, audited in the registry).
+    pub fn bearer(&self) -> Bearer<'_> {
+        Bearer::new(&self.tokens, &*self.sessions, &*self.registry.clock)
+            .with_api_keys(&self.registry, &self.pepper)
+    }
+}
+
+impl SecurityHealthState {
+    /// The bearer check over this state's codec and denylist: people only.
+    pub fn bearer(&self) -> Bearer<'_> {
+        Bearer::new(&self.tokens, &*self.sessions, &*self.health.clock)
     }
 }
 

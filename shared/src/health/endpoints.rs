@@ -2,19 +2,22 @@
 //! ([`super::checks`]), the samples ([`super::samples`]) and the
 //! configuration's findings.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use super::Status;
+use super::checks::{Boxed, join_all};
 use super::checks::{ROTATION_ADVISED_DAYS, millis, run_checks, secrets, status_of};
 use super::report::{
     CheckResult, ConfigCheck, ConfigurationReport, FunctionBudget, GuardsReport, HealthReport,
     SecretView, SecretsReport, WebhooksReport,
 };
-use super::samples::window_samples;
-use super::uptime::uptime;
+use super::samples::SETTLED_MS;
+use super::uptime::{LONGEST_WINDOW_MS, SLOT_MS, uptime};
+use super::{Sample, Status};
 use crate::config::{Check, Finding, Severity, health_worst_case};
 use crate::guards::{Guards, LAMBDA_TIMEOUT, WORKER_LAMBDA_TIMEOUT};
 use crate::state::HealthState;
+use crate::store::health::{DAY_MS, day_of};
 
 /// `GET /security/health`: every check and, read at the same time under
 /// the same timeout, uptime from the probe's samples (a day of samples
@@ -136,4 +139,51 @@ pub fn webhooks_report(state: &HealthState) -> WebhooksReport {
     WebhooksReport {
         sources: state.inventory.webhooks.sources.clone(),
     }
+}
+
+/// The samples of every day the 30-day window touches: cached days as
+/// they are, the others read side by side, each under the timeout. A day
+/// that cannot be read in time is left out (its minutes are unknown).
+async fn window_samples(state: &HealthState, now_ms: i64) -> Vec<Sample> {
+    let timeout = state.config.health_check_timeout;
+    let first = day_of(now_ms.saturating_sub(LONGEST_WINDOW_MS + SLOT_MS));
+    let last = day_of(now_ms);
+    let cached: Vec<(i64, Arc<[Sample]>)> = {
+        let mut cache = state.samples.lock();
+        cache.retain(|day, _| *day >= first);
+        cache.iter().map(|(d, s)| (*d, s.clone())).collect()
+    };
+    let reads: Vec<Boxed<'_, (i64, Option<Vec<Sample>>)>> = (first..=last)
+        .filter(|day| !cached.iter().any(|(d, _)| d == day))
+        .map(|day| -> Boxed<'_, _> {
+            Box::pin(async move {
+                let read = tokio::time::timeout(timeout, state.store.samples_on(day)).await;
+                match read {
+                    Ok(Ok(samples)) => (day, Some(samples)),
+                    Ok(Err(e)) => {
+                        tracing::warn!(error = %e, day, "health report: samples unreadable");
+                        (day, None)
+                    }
+                    Err(_) => {
+                        tracing::warn!(day, "health report: samples not read in time");
+                        (day, None)
+                    }
+                }
+            })
+        })
+        .collect();
+    let read = join_all(reads).await;
+    let mut samples: Vec<Sample> = cached.iter().flat_map(|(_, s)| s.iter().cloned()).collect();
+    let mut cache = state.samples.lock();
+    for (day, day_samples) in read {
+        let Some(day_samples) = day_samples else {
+            continue;
+        };
+        let settled = (day + 1).saturating_mul(DAY_MS).saturating_add(SETTLED_MS) <= now_ms;
+        if settled {
+            cache.insert(day, day_samples.clone().into());
+        }
+        samples.extend(day_samples);
+    }
+    samples
 }

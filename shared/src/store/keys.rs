@@ -1,7 +1,6 @@
 //! Every storage key Warden builds, in one place, so that the shape of a key
 //! is decided once and both adapters agree on it.
 
-use crate::audit::AUDIT_SHARDS;
 use crate::domain::Username;
 
 /// A RevokedTokens denylist key.
@@ -86,6 +85,9 @@ pub fn health_day(day: i64) -> String {
         date.day()
     )
 }
+
+/// Number of partitions one day of audit events is spread over.
+pub const AUDIT_SHARDS: u32 = 16;
 
 /// The AuditLog partition key of an event: `YYYY-MM-DD#<shard>`, the UTC
 /// day of `at_millis` and the shard derived from the event id (FNV-1a:

@@ -2,7 +2,7 @@
 //! in `X-GitHub-Delivery`, event type in `X-GitHub-Event`. GitHub signs no
 //! timestamp, so replays are refused by the delivery id alone.
 
-use super::{Delivery, Rejection, Scheme, Verified, header, hex32};
+use super::scheme::{Delivery, Rejection, Scheme, Verified, header, hex32};
 
 /// The GitHub scheme.
 pub struct GitHub;

@@ -25,7 +25,6 @@ pub mod standard;
 pub mod stripe;
 
 pub use scheme::{Delivery, Rejection, Scheme, SchemeKind, SigningKey, TOLERANCE_SECS, Verified};
-pub(crate) use scheme::{check_timestamp, header, hex32, json_field, verify_any};
 pub use sources::{Source, SourceConfig, Sources};
 
 use base64::Engine as _;

@@ -3,7 +3,7 @@
 //! timestamp and signature (slash commands and interactions carry no id).
 //! `url_verification` is answered with its challenge after verification.
 
-use super::{Delivery, Rejection, Scheme, Verified, check_timestamp, hex32, json_field};
+use super::scheme::{Delivery, Rejection, Scheme, Verified, check_timestamp, hex32, json_field};
 
 /// The Slack scheme.
 pub struct Slack;

@@ -9,7 +9,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
-use super::{Delivery, Rejection, Scheme, Verified, json_field, verify_any};
+use super::scheme::{Delivery, Rejection, Scheme, Verified, json_field, verify_any};
 
 /// The Standard Webhooks scheme.
 pub struct Standard;

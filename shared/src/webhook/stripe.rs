@@ -5,7 +5,7 @@
 //! header without `t` or without any usable `v1` is malformed. The delivery
 //! id is the event's `id`, the type its `type`.
 
-use super::{Delivery, Rejection, Scheme, Verified, hex32, json_field, verify_any};
+use super::scheme::{Delivery, Rejection, Scheme, Verified, hex32, json_field, verify_any};
 
 /// The Stripe scheme.
 pub struct Stripe;
