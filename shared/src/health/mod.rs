@@ -6,11 +6,11 @@
 //!   secrets and where each comes from, the webhook sources' summaries).
 //! - [`checks`]: every check (configuration, tables, queues, secrets,
 //!   webhook sources), each run concurrently under its own timeout.
-//! - [`samples`]: the probe's samples a report reads, settled days cached.
+//! - [`samples`]: the cache of the settled days of samples a report read.
 //! - [`report`]: the reports' shapes, as the endpoints answer them.
 //! - [`endpoints`]: the reports of `/security/health`,
 //!   `/security/configuration`, `/security/secrets` and
-//!   `/security/webhooks`, assembled.
+//!   `/security/webhooks`, assembled (reading the probe's samples).
 //! - [`dependencies`]: the port the checks describe AWS resources through
 //!   (DescribeTable, DescribeTimeToLive, GetQueueAttributes,
 //!   DescribeSecret; never a secret's value); its SDK adapter is
