@@ -67,32 +67,39 @@ impl Function {
         (Function::SecurityHealth, "security-health"),
     ];
 
-    /// The method and path of each route the function's crate exports.
-    pub fn routes(self) -> Vec<(&'static str, &'static str)> {
-        fn pairs<E>(routes: &[Route<E>]) -> Vec<(&'static str, &'static str)> {
-            routes.iter().map(|r| (r.method, r.path)).collect()
-        }
+    /// The function crate's route table.
+    fn table(self) -> &'static dyn RouteTable {
         match self {
-            Function::Login => pairs(warden_login::ROUTES),
-            Function::Revoke => pairs(warden_revoke::ROUTES),
-            Function::WebhookReceive => pairs(warden_webhook_receive::ROUTES),
-            Function::AgentRun => pairs(warden_agent_run::ROUTES),
-            Function::SecurityHealth => pairs(warden_security_health::ROUTES),
+            Function::Login => &warden_login::ROUTES,
+            Function::Revoke => &warden_revoke::ROUTES,
+            Function::WebhookReceive => &warden_webhook_receive::ROUTES,
+            Function::AgentRun => &warden_agent_run::ROUTES,
+            Function::SecurityHealth => &warden_security_health::ROUTES,
         }
     }
 
-    /// Whether the function serves `path` (with any method).
-    fn serves(self, path: &str) -> bool {
-        fn any<E>(routes: &[Route<E>], path: &str) -> bool {
-            routes.iter().any(|r| r.matches(path))
-        }
-        match self {
-            Function::Login => any(warden_login::ROUTES, path),
-            Function::Revoke => any(warden_revoke::ROUTES, path),
-            Function::WebhookReceive => any(warden_webhook_receive::ROUTES, path),
-            Function::AgentRun => any(warden_agent_run::ROUTES, path),
-            Function::SecurityHealth => any(warden_security_health::ROUTES, path),
-        }
+    /// The method and path of each route the function's crate exports.
+    pub fn routes(self) -> Vec<(&'static str, &'static str)> {
+        self.table().methods_and_paths()
+    }
+}
+
+/// A function's route table, whatever its endpoint type: what `warden
+/// serve` needs of it to dispatch a request and to list its routes.
+trait RouteTable: Sync {
+    /// Whether a route serves `path` (with any method).
+    fn serves(&self, path: &str) -> bool;
+    /// Each route's method and path template.
+    fn methods_and_paths(&self) -> Vec<(&'static str, &'static str)>;
+}
+
+impl<E: Sync> RouteTable for &[Route<E>] {
+    fn serves(&self, path: &str) -> bool {
+        self.iter().any(|r| r.matches(path))
+    }
+
+    fn methods_and_paths(&self) -> Vec<(&'static str, &'static str)> {
+        self.iter().map(|r| (r.method, r.path)).collect()
     }
 }
 
@@ -102,7 +109,7 @@ pub fn route(path: &str) -> Option<Function> {
     Function::ALL
         .iter()
         .map(|(f, _)| *f)
-        .find(|f| f.serves(path))
+        .find(|f| f.table().serves(path))
 }
 
 /// Reads the configuration for local serving: like a Lambda's, except that
