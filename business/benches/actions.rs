@@ -1,8 +1,9 @@
 //! The CPU cost of the business actions on inputs near the largest a run
-//! request carries (256 KiB): what submission (`validate`) and the worker
-//! (`validate` again, then `compute`) spend per job. Budget: a job's
-//! action well inside the worker's 60 s timeout, and submission's parse
-//! and check within the run handler's request budget (tens of ms).
+//! request carries (256 KiB): what submission (`validate`: parse, check
+//! and compute, refusing invalid input) and the worker (`run`: the same,
+//! computed once, keeping the result) spend per job. Budget: a job's
+//! action well inside the worker's 60 s timeout, and submission within
+//! the run handler's request budget (tens of ms).
 //!
 //! Each input is measured as the JSON text Warden hands the action.
 //!

@@ -6,8 +6,11 @@
 //! An action is its input: the type the JSON text of the run's `input`
 //! parses into ([`BusinessAction::parse`]), by default with serde, naming
 //! the failing field's path (a missing field, a wrong type or an unknown
-//! enum value is refused at submission); an action that needs the literal
-//! text of a number may read it instead. The input then says what parsing
+//! enum value is refused at submission). Taking text, not a parsed value,
+//! leaves room for an action to read a number's literal digits itself;
+//! none does yet, and today the text Warden hands over is its own
+//! serialisation of the request's parsed `input`, so a client's literal is
+//! already the nearest double by then. The input then says what parsing
 //! cannot ([`BusinessAction::check`]: unique ids, ranges), and a pure
 //! [`BusinessAction::compute`] turns it into the job's result or a
 //! [`Problem`]. No clock, no store, no network: an external effect is
@@ -182,9 +185,9 @@ pub trait BusinessAction: DeserializeOwned + 'static {
     const PUBLISHED: bool = false;
 
     /// Reads the input from its JSON text. By default serde does, naming
-    /// the failing field ([`parse_json`]); an action that needs more of
-    /// the text than serde's values keep may read it itself. `Option`
-    /// fields accept absent and `null` alike.
+    /// the failing field ([`parse_json`]); no action overrides it yet (see
+    /// the module docs for why the text is the hook). `Option` fields
+    /// accept absent and `null` alike.
     fn parse(input: &str) -> Result<Self, InvalidInput> {
         parse_json(input)
     }

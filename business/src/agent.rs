@@ -1,6 +1,7 @@
 //! Who has an action and what it does: the seven [`AgentType`]s and an
 //! action's [`Complexity`]. Warden stores and governs agents by these; they
-//! live here because every action names its own.
+//! live here because the catalogue's table ([`crate::register_all`]) names
+//! each action's.
 
 use std::fmt;
 

@@ -21,7 +21,8 @@ pub struct Action {
 }
 
 impl Action {
-    /// Parses and checks `input`, serialised once, as submission does.
+    /// Parses, checks and computes `input`, serialised once, as submission
+    /// does: refused only for what the computation finds invalid.
     pub fn validate(&self, input: &Value) -> Result<(), InvalidInput> {
         (self.validate)(&input.to_string())
     }

@@ -16,9 +16,7 @@
 
 use std::sync::OnceLock;
 
-pub use warden_business::{
-    BusinessAction, Effect, Failure, InvalidInput, Outcome, Register, to_value,
-};
+pub use warden_business::{BusinessAction, Effect, Failure, InvalidInput, Outcome, Register};
 
 use crate::domain::agents::{AgentType, Complexity};
 
@@ -36,8 +34,9 @@ pub trait Action: Send + Sync {
     fn name(&self) -> &'static str;
     /// Its complexity.
     fn complexity(&self) -> Complexity;
-    /// Parses and checks `input`, the JSON text of the run's input (at
-    /// submission).
+    /// Parses and checks `input`, the JSON text of the run's input, and
+    /// computes it, refusing what the computation finds invalid (at
+    /// submission; a rule that would fail the job does not refuse it).
     fn validate(&self, input: &str) -> Result<(), InvalidInput>;
     /// Parses, checks and computes `input` (in the worker).
     fn run(&self, input: &str) -> Result<Outcome, Failure>;
@@ -87,28 +86,11 @@ impl std::fmt::Debug for Catalogue {
 }
 
 impl Catalogue {
-    /// An empty catalogue, to fill with [`Catalogue::with`].
+    /// An empty catalogue, to fill through [`Register::with`].
     pub fn empty() -> Self {
         Self {
             actions: Vec::new(),
         }
-    }
-
-    /// Adds the action `A` as `name`, an action of `agent_type` of
-    /// `complexity`.
-    pub fn with<A: BusinessAction>(
-        mut self,
-        agent_type: AgentType,
-        name: &'static str,
-        complexity: Complexity,
-    ) -> Self {
-        self.actions.push(Box::new(Erased::<A> {
-            agent: agent_type,
-            name,
-            complexity,
-            action: std::marker::PhantomData,
-        }));
-        self
     }
 
     /// The action `name` of `agent_type`, if it has one.
@@ -134,14 +116,22 @@ impl Catalogue {
     }
 }
 
+/// Adds the action `A` as `name`, an action of `agent_type` of
+/// `complexity` ([`warden_business::register_all`] lists them all).
 impl Register for Catalogue {
     fn with<A: BusinessAction>(
-        self,
+        mut self,
         agent_type: AgentType,
         name: &'static str,
         complexity: Complexity,
     ) -> Self {
-        Catalogue::with::<A>(self, agent_type, name, complexity)
+        self.actions.push(Box::new(Erased::<A> {
+            agent: agent_type,
+            name,
+            complexity,
+            action: std::marker::PhantomData,
+        }));
+        self
     }
 }
 

@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::{Error, Result};
 
 /// The agent types and an action's complexity are the business actions'
-/// (`warden-business`): every action names its own.
+/// (`warden-business`), whose catalogue table names each action's.
 pub use warden_business::{AgentType, Complexity, UnknownAgentType};
 
 /// An agent type a client, an operator or a stored item names that is none
