@@ -93,12 +93,24 @@ pub enum EventType {
     WebhookSecretRotated,
     /// A new JWT signing key version was put in Secrets Manager.
     JwtKeyRotated,
+    /// A webhook delivery already accepted came again (a provider retry): answered `200 duplicate`, not enqueued again.
+    WebhookDuplicate,
+    /// A job ran and ended `SUCCESS`.
+    AgentRunSucceeded,
+    /// A user's run requests were refused by the per-user limit (once per user per minute).
+    AgentRunRateLimited,
+    /// A decision on a proposal was refused (the rule is in the details).
+    ProposalDecisionRefused,
+    /// A user was made a member of a workspace.
+    WorkspaceMemberAdded,
+    /// A user was removed from a workspace.
+    WorkspaceMemberRemoved,
 }
 
 impl EventType {
     /// Every event type, in declaration order (what `warden audit query
     /// --type` accepts).
-    pub const ALL: [EventType; 36] = [
+    pub const ALL: [EventType; 42] = [
         EventType::LoginSuccess,
         EventType::LoginFailed,
         EventType::LoginRateLimited,
@@ -135,6 +147,12 @@ impl EventType {
         EventType::UserRolesChanged,
         EventType::WebhookSecretRotated,
         EventType::JwtKeyRotated,
+        EventType::WebhookDuplicate,
+        EventType::AgentRunSucceeded,
+        EventType::AgentRunRateLimited,
+        EventType::ProposalDecisionRefused,
+        EventType::WorkspaceMemberAdded,
+        EventType::WorkspaceMemberRemoved,
     ];
 
     /// The name stored and shown, e.g. `LOGIN_SUCCESS`.
@@ -176,6 +194,12 @@ impl EventType {
             EventType::UserRolesChanged => "USER_ROLES_CHANGED",
             EventType::WebhookSecretRotated => "WEBHOOK_SECRET_ROTATED",
             EventType::JwtKeyRotated => "JWT_KEY_ROTATED",
+            EventType::WebhookDuplicate => "WEBHOOK_DUPLICATE",
+            EventType::AgentRunSucceeded => "AGENT_RUN_SUCCEEDED",
+            EventType::AgentRunRateLimited => "AGENT_RUN_RATE_LIMITED",
+            EventType::ProposalDecisionRefused => "PROPOSAL_DECISION_REFUSED",
+            EventType::WorkspaceMemberAdded => "WORKSPACE_MEMBER_ADDED",
+            EventType::WorkspaceMemberRemoved => "WORKSPACE_MEMBER_REMOVED",
         }
     }
 

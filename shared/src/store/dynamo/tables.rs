@@ -21,6 +21,31 @@ pub const JOBS_WORKSPACE_INDEX: &str = "workspace-index";
 /// The name of the Proposals index by status (oldest first by id).
 pub const PROPOSALS_STATUS_INDEX: &str = "status-index";
 
+/// The name of the AgentJobs index the sweeper reads: the jobs that have
+/// not ended (`PENDING` and `RUNNING` carry `sweep`; an ended job drops
+/// it, so the index is sparse), by `lease_until`, soonest first.
+pub const JOBS_LEASE_INDEX: &str = "lease-index";
+
+/// The type of a key attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// A string.
+    S,
+    /// A number.
+    N,
+}
+
+/// A global secondary index (projecting every attribute).
+#[derive(Debug, Clone, Copy)]
+pub struct IndexDef {
+    /// The index's name.
+    pub name: &'static str,
+    /// Partition key attribute (a string).
+    pub hash_key: &'static str,
+    /// Sort key attribute and its type.
+    pub range_key: (&'static str, KeyKind),
+}
+
 /// One table's shape.
 #[derive(Debug, Clone, Copy)]
 pub struct TableDef {
@@ -32,8 +57,8 @@ pub struct TableDef {
     pub range_key: Option<&'static str>,
     /// Whether items expire through [`TTL_ATTRIBUTE`].
     pub ttl: bool,
-    /// A global secondary index: (name, partition key, sort key).
-    pub index: Option<(&'static str, &'static str, &'static str)>,
+    /// Its global secondary indexes.
+    pub indexes: &'static [IndexDef],
 }
 
 /// Users, by lowercased username.
@@ -42,7 +67,7 @@ pub const USERS: TableDef = TableDef {
     hash_key: "username",
     range_key: None,
     ttl: false,
-    index: None,
+    indexes: &[],
 };
 /// Live login sessions.
 pub const ACTIVE_TOKENS: TableDef = TableDef {
@@ -50,7 +75,7 @@ pub const ACTIVE_TOKENS: TableDef = TableDef {
     hash_key: "user_id",
     range_key: Some("session_id"),
     ttl: true,
-    index: None,
+    indexes: &[],
 };
 /// The denylist and the users' generations.
 pub const REVOKED_TOKENS: TableDef = TableDef {
@@ -58,7 +83,7 @@ pub const REVOKED_TOKENS: TableDef = TableDef {
     hash_key: "key",
     range_key: None,
     ttl: true,
-    index: None,
+    indexes: &[],
 };
 /// Audit events, sharded by day.
 pub const AUDIT_LOG: TableDef = TableDef {
@@ -66,7 +91,11 @@ pub const AUDIT_LOG: TableDef = TableDef {
     hash_key: "bucket",
     range_key: Some("event_id"),
     ttl: true,
-    index: Some((AUDIT_ACTOR_INDEX, "actor", "event_id")),
+    indexes: &[IndexDef {
+        name: AUDIT_ACTOR_INDEX,
+        hash_key: "actor",
+        range_key: ("event_id", KeyKind::S),
+    }],
 };
 /// GCRA state.
 pub const RATE_LIMITS: TableDef = TableDef {
@@ -74,7 +103,7 @@ pub const RATE_LIMITS: TableDef = TableDef {
     hash_key: "key",
     range_key: None,
     ttl: true,
-    index: None,
+    indexes: &[],
 };
 
 /// Webhook dedupe records, 7 days.
@@ -83,7 +112,7 @@ pub const WEBHOOK_DELIVERIES: TableDef = TableDef {
     hash_key: "delivery_key",
     range_key: None,
     ttl: true,
-    index: None,
+    indexes: &[],
 };
 
 /// Registered agents.
@@ -92,7 +121,7 @@ pub const AGENTS: TableDef = TableDef {
     hash_key: "agent_id",
     range_key: None,
     ttl: false,
-    index: None,
+    indexes: &[],
 };
 
 /// Workspaces.
@@ -101,7 +130,7 @@ pub const WORKSPACES: TableDef = TableDef {
     hash_key: "workspace_id",
     range_key: None,
     ttl: false,
-    index: None,
+    indexes: &[],
 };
 
 /// Jobs, and the idempotency records of run requests under `idem#` keys.
@@ -112,7 +141,18 @@ pub const AGENT_JOBS: TableDef = TableDef {
     hash_key: "job_id",
     range_key: None,
     ttl: true,
-    index: Some((JOBS_WORKSPACE_INDEX, "workspace_id", "job_id")),
+    indexes: &[
+        IndexDef {
+            name: JOBS_WORKSPACE_INDEX,
+            hash_key: "workspace_id",
+            range_key: ("job_id", KeyKind::S),
+        },
+        IndexDef {
+            name: JOBS_LEASE_INDEX,
+            hash_key: "sweep",
+            range_key: ("lease_until", KeyKind::N),
+        },
+    ],
 };
 
 /// Proposals waiting for (or after) a human decision.
@@ -121,7 +161,11 @@ pub const PROPOSALS: TableDef = TableDef {
     hash_key: "proposal_id",
     range_key: None,
     ttl: false,
-    index: Some((PROPOSALS_STATUS_INDEX, "status", "proposal_id")),
+    indexes: &[IndexDef {
+        name: PROPOSALS_STATUS_INDEX,
+        hash_key: "status",
+        range_key: ("proposal_id", KeyKind::S),
+    }],
 };
 
 /// API keys (an HMAC of the secret), with each key's rate state and usage.
@@ -132,7 +176,7 @@ pub const API_KEYS: TableDef = TableDef {
     hash_key: "key_id",
     range_key: None,
     ttl: false,
-    index: None,
+    indexes: &[],
 };
 
 /// The health probe's samples, 90 days.
@@ -141,7 +185,7 @@ pub const HEALTH_SAMPLES: TableDef = TableDef {
     hash_key: "check",
     range_key: Some("at"),
     ttl: true,
-    index: None,
+    indexes: &[],
 };
 
 /// Every table Warden uses.
@@ -179,10 +223,13 @@ fn key(name: &str, kind: KeyType) -> Result<KeySchemaElement> {
         .map_err(build_err)
 }
 
-fn string_attr(name: &str) -> Result<AttributeDefinition> {
+fn attr_def(name: &str, kind: KeyKind) -> Result<AttributeDefinition> {
     AttributeDefinition::builder()
         .attribute_name(name)
-        .attribute_type(ScalarAttributeType::S)
+        .attribute_type(match kind {
+            KeyKind::S => ScalarAttributeType::S,
+            KeyKind::N => ScalarAttributeType::N,
+        })
         .build()
         .map_err(build_err)
 }
@@ -194,7 +241,7 @@ pub async fn create_all(client: &Client, prefix: &str) -> Result<Vec<String>> {
     let mut created = Vec::new();
     for def in ALL {
         let name = def.name(prefix);
-        let mut attrs = vec![def.hash_key];
+        let mut attrs = vec![(def.hash_key, KeyKind::S)];
         let mut request = client
             .create_table()
             .table_name(&name)
@@ -203,13 +250,14 @@ pub async fn create_all(client: &Client, prefix: &str) -> Result<Vec<String>> {
             .key_schema(key(def.hash_key, KeyType::Hash)?);
         if let Some(range) = def.range_key {
             request = request.key_schema(key(range, KeyType::Range)?);
-            attrs.push(range);
+            attrs.push((range, KeyKind::S));
         }
-        if let Some((index, hash, range)) = def.index {
+        for index in def.indexes {
+            let (range, kind) = index.range_key;
             request = request.global_secondary_indexes(
                 GlobalSecondaryIndex::builder()
-                    .index_name(index)
-                    .key_schema(key(hash, KeyType::Hash)?)
+                    .index_name(index.name)
+                    .key_schema(key(index.hash_key, KeyType::Hash)?)
                     .key_schema(key(range, KeyType::Range)?)
                     .projection(
                         Projection::builder()
@@ -219,12 +267,12 @@ pub async fn create_all(client: &Client, prefix: &str) -> Result<Vec<String>> {
                     .build()
                     .map_err(build_err)?,
             );
-            attrs.extend([hash, range]);
+            attrs.extend([(index.hash_key, KeyKind::S), (range, kind)]);
         }
-        attrs.sort_unstable();
-        attrs.dedup();
-        for attr in attrs {
-            request = request.attribute_definitions(string_attr(attr)?);
+        attrs.sort_unstable_by_key(|(name, _)| *name);
+        attrs.dedup_by_key(|(name, _)| *name);
+        for (attr, kind) in attrs {
+            request = request.attribute_definitions(attr_def(attr, kind)?);
         }
         match request.send().await {
             Ok(_) => created.push(name.clone()),
