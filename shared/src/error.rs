@@ -48,6 +48,18 @@ pub enum Error {
         /// The endpoint's limit in bytes.
         limit: usize,
     },
+    /// The request passed every check but what it would store does not fit
+    /// an item (see [`crate::domain::agents::JobRecord::max_stored_bytes`]):
+    /// refused before anything is written.
+    #[error(
+        "the job would be stored as up to {bytes} bytes (its input and room for its result), more than the {limit} a job may take: send a smaller input"
+    )]
+    TooLargeToStore {
+        /// The most the item could take.
+        bytes: usize,
+        /// The item limit.
+        limit: usize,
+    },
     /// Too many requests; try again after the given wait.
     #[error("too many requests")]
     RateLimited {
@@ -65,6 +77,20 @@ pub enum Error {
     Unavailable {
         /// What was being done, e.g. `GetItem users`.
         context: String,
+        /// The dependency's own error, when there is one.
+        #[source]
+        source: Option<Cause>,
+    },
+    /// A write was sent but its answer did not come (a timeout, a dropped
+    /// connection): it may or may not have been applied. Answered `503`;
+    /// the detail says how to settle it.
+    #[error("outcome unknown: {context}")]
+    OutcomeUnknown {
+        /// What was being done, e.g. `TransactWriteItems`.
+        context: String,
+        /// Whether the route takes an `Idempotency-Key` whose retry settles
+        /// it (runs, tool calls); elsewhere reading the object does.
+        retry_with_key: bool,
         /// The dependency's own error, when there is one.
         #[source]
         source: Option<Cause>,
@@ -102,9 +128,11 @@ impl Error {
             Error::MethodNotAllowed { .. } => S::METHOD_NOT_ALLOWED,
             Error::UnsupportedMediaType => S::UNSUPPORTED_MEDIA_TYPE,
             Error::Conflict(_) | Error::ConditionFailed => S::CONFLICT,
-            Error::PayloadTooLarge { .. } => S::PAYLOAD_TOO_LARGE,
+            Error::PayloadTooLarge { .. } | Error::TooLargeToStore { .. } => S::PAYLOAD_TOO_LARGE,
             Error::RateLimited { .. } => S::TOO_MANY_REQUESTS,
-            Error::Unavailable { .. } | Error::Saturated { .. } => S::SERVICE_UNAVAILABLE,
+            Error::Unavailable { .. } | Error::Saturated { .. } | Error::OutcomeUnknown { .. } => {
+                S::SERVICE_UNAVAILABLE
+            }
             Error::Config(_) | Error::Internal { .. } => S::INTERNAL_SERVER_ERROR,
         }
     }
@@ -116,6 +144,12 @@ impl Error {
             Error::Unavailable { .. } => {
                 "the service is temporarily unavailable; nothing was changed, try again".into()
             }
+            Error::OutcomeUnknown { retry_with_key, .. } => if *retry_with_key {
+                "outcome unknown: retry with the same Idempotency-Key"
+            } else {
+                "outcome unknown"
+            }
+            .into(),
             Error::Saturated { .. } => {
                 "the service is busy; nothing was changed, try again after Retry-After seconds"
                     .into()
@@ -160,6 +194,22 @@ impl Error {
         Error::Internal {
             context: context.into(),
             source: Some(Box::new(source)),
+        }
+    }
+
+    /// This error, when it says a write's outcome is unknown, marked as
+    /// settled by a retry with the same `Idempotency-Key`; any other error
+    /// as it is.
+    pub fn settled_by_idempotent_retry(self) -> Self {
+        match self {
+            Error::OutcomeUnknown {
+                context, source, ..
+            } => Error::OutcomeUnknown {
+                context,
+                retry_with_key: true,
+                source,
+            },
+            other => other,
         }
     }
 

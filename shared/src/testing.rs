@@ -592,6 +592,18 @@ pub trait Interceptor: Send + Sync {
         Ok(())
     }
 
+    /// After a transaction was passed on: `kinds` names its writes (see
+    /// `write_kind`), `applied` is what the store answered. What this
+    /// returns is the caller's answer: a test turns a committed write into
+    /// an `outcome unknown`, as a lost answer would.
+    async fn after_transact(
+        &self,
+        _kinds: &[String],
+        applied: crate::Result<()>,
+    ) -> crate::Result<()> {
+        applied
+    }
+
     /// After a read of API key `key_id` found `read`; an error is the
     /// read's answer instead.
     async fn after_get_api_key(
@@ -656,8 +668,25 @@ mod intercepted {
     impl<S: Transactions + ?Sized, H: Interceptor> Transactions for Intercepted<S, H> {
         async fn transact(&self, writes: Vec<Write>) -> Result<()> {
             self.hooks.before_transact(&writes).await?;
-            self.inner.transact(writes).await
+            let kinds: Vec<String> = writes.iter().map(write_kind).collect();
+            let applied = self.inner.transact(writes).await;
+            self.hooks.after_transact(&kinds, applied).await
         }
+    }
+
+    /// A short name of a write, for [`Interceptor::after_transact`]: the
+    /// variant's name (`CreateJob`, `MoveJob`, `Audit`...).
+    fn write_kind(write: &Write) -> String {
+        let debug = match write {
+            Write::Agent(w) => format!("{w:?}"),
+            Write::Audit(_) => return "Audit".into(),
+            other => format!("{other:?}"),
+        };
+        debug
+            .split(|c: char| !c.is_alphanumeric())
+            .next()
+            .unwrap_or_default()
+            .to_owned()
     }
 
     #[async_trait]
@@ -689,6 +718,9 @@ mod intercepted {
         }
         async fn get_job(&self, job_id: &str) -> Result<Option<JobRecord>> {
             self.inner.get_job(job_id).await
+        }
+        async fn due_jobs(&self, now_ms: i64, limit: usize) -> Result<Vec<JobRecord>> {
+            self.inner.due_jobs(now_ms, limit).await
         }
         async fn job_and_agent(
             &self,

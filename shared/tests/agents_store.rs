@@ -76,13 +76,15 @@ fn job(job_id: &str, workspace: &str, status: JobStatus) -> JobRecord {
         agent_id: agent_id("books"),
         workspace_id: ws_id(workspace),
         action: "categorise_invoices".into(),
-        // Floats, nulls, nesting and unicode: JSON must read back as written.
-        input: json!({"ids": [1, 2.5, "x"], "nested": {"k": null, "é": true}}),
+        // The text as received, kept byte for byte: a number written short
+        // (`1E15`) must not come back long, nor spacing be normalised.
+        input: r#"{"ids": [1, 2.5, "x", 1E15], "nested": {"k": null, "é": true}}"#.into(),
         status,
         requested_by: "user:u1".into(),
         proposal_id: None,
         decide_by: None,
         lease_until: None,
+        requeues: 0,
         result: None,
         error: None,
         created_at: NOW_MS,
@@ -97,7 +99,7 @@ fn proposal(proposal_id: &str) -> ProposalRecord {
         agent_id: agent_id("books"),
         workspace_id: ws_id("acme"),
         action: "pay_vendor".into(),
-        input: json!({"amount": 120.5, "vendor": "v-1"}),
+        input: r#"{"amount": 120.50, "vendor": "v-1"}"#.into(),
         requested_by: "key:k1".into(),
         status: ProposalStatus::Pending,
         created_at: NOW_MS,
@@ -960,6 +962,174 @@ async fn a_transaction_across_agents_keys_and_audit_is_all_or_nothing(h: Harness
     );
 }
 
+/// A job with a lease (`PENDING` or `RUNNING`) at `lease` (epoch ms).
+fn leased(job_id: &str, status: JobStatus, lease: i64) -> JobRecord {
+    JobRecord {
+        lease_until: Some(lease),
+        ..job(job_id, "acme", status)
+    }
+}
+
+async fn only_jobs_not_ended_whose_lease_has_passed_are_due_soonest_first(h: Harness) {
+    let (a, b, c, d) = (
+        id_at(NOW_MS),
+        id_at(NOW_MS + 1),
+        id_at(NOW_MS + 2),
+        id_at(NOW_MS + 3),
+    );
+    for j in [
+        leased(&a, JobStatus::Pending, NOW_MS - 10),
+        leased(&b, JobStatus::Running, NOW_MS - 20),
+        leased(&c, JobStatus::Pending, NOW_MS + 60_000),
+        job(&d, "acme", JobStatus::AwaitingApproval),
+    ] {
+        one(&h, AgentWrite::CreateJob(j)).await.unwrap();
+    }
+    let ids = |jobs: Vec<JobRecord>| jobs.into_iter().map(|j| j.job_id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(h.due_jobs(NOW_MS, 10).await.unwrap()),
+        [b.clone(), a.clone()]
+    );
+    assert_eq!(ids(h.due_jobs(NOW_MS, 1).await.unwrap()), [b.clone()]);
+    // An ended job leaves the index with its lease.
+    let mut end = JobMove::new(&b, JobStatus::Running, JobStatus::Failed, NOW_MS).error("x");
+    end.lease_until = Some(NOW_MS + 1);
+    one(&h, AgentWrite::move_job(end).unwrap()).await.unwrap();
+    assert_eq!(h.get_job(&b).await.unwrap().unwrap().lease_until, None);
+    assert_eq!(ids(h.due_jobs(NOW_MS, 10).await.unwrap()), [a.clone()]);
+    // An approved job enters it with the lease its move gives.
+    let approve =
+        JobMove::new(&d, JobStatus::AwaitingApproval, JobStatus::Pending, NOW_MS).lease(NOW_MS - 1);
+    one(&h, AgentWrite::move_job(approve).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(ids(h.due_jobs(NOW_MS, 10).await.unwrap()), [a.clone(), d]);
+}
+
+async fn a_requeue_moves_the_lease_on_only_from_the_lease_read(h: Harness) {
+    let a = id_at(NOW_MS);
+    one(
+        &h,
+        AgentWrite::CreateJob(leased(&a, JobStatus::Pending, NOW_MS - 10)),
+    )
+    .await
+    .unwrap();
+    let requeue = |was: i64| AgentWrite::Requeue {
+        job_id: a.clone(),
+        lease_was: was,
+        lease_until: NOW_MS + 120_000,
+        requeues: 1,
+    };
+    // A sweep that read another lease (another sweep got there first).
+    assert_condition_failed(one(&h, requeue(NOW_MS - 11)).await);
+    one(&h, requeue(NOW_MS - 10)).await.unwrap();
+    let stored = h.get_job(&a).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.lease_until, stored.requeues),
+        (Some(NOW_MS + 120_000), 1)
+    );
+    assert!(h.due_jobs(NOW_MS, 10).await.unwrap().is_empty());
+    assert_condition_failed(one(&h, requeue(NOW_MS - 10)).await);
+    // A job that started is not requeued.
+    let start = JobMove::new(&a, JobStatus::Pending, JobStatus::Running, NOW_MS).lease(NOW_MS + 1);
+    one(&h, AgentWrite::move_job(start).unwrap()).await.unwrap();
+    assert_condition_failed(one(&h, requeue(NOW_MS + 1)).await);
+}
+
+async fn an_interrupted_end_needs_the_lease_still_past(h: Harness) {
+    let a = id_at(NOW_MS);
+    one(
+        &h,
+        AgentWrite::CreateJob(leased(&a, JobStatus::Running, NOW_MS + 5)),
+    )
+    .await
+    .unwrap();
+    let end = |before: i64| {
+        let mut m =
+            JobMove::new(&a, JobStatus::Running, JobStatus::Failed, NOW_MS).error("interrupted");
+        m.if_lease_before = Some(before);
+        AgentWrite::move_job(m).unwrap()
+    };
+    assert_condition_failed(one(&h, end(NOW_MS + 5)).await);
+    one(&h, end(NOW_MS + 6)).await.unwrap();
+    assert_eq!(
+        h.get_job(&a).await.unwrap().unwrap().status,
+        JobStatus::Failed
+    );
+}
+
+async fn a_start_is_conditional_on_the_agent_still_allowing_it(h: Harness) {
+    one(&h, AgentWrite::CreateWorkspace(workspace("acme")))
+        .await
+        .unwrap();
+    one(&h, AgentWrite::CreateAgent(agent("books", &["acme"])))
+        .await
+        .unwrap();
+    let a = id_at(NOW_MS);
+    one(
+        &h,
+        AgentWrite::CreateJob(leased(&a, JobStatus::Pending, NOW_MS)),
+    )
+    .await
+    .unwrap();
+    let start = || {
+        AgentWrite::move_job(
+            JobMove::new(&a, JobStatus::Pending, JobStatus::Running, NOW_MS).lease(NOW_MS + 1),
+        )
+        .unwrap()
+    };
+    let allows = |workspace: &str, maturities: &[Maturity]| AgentWrite::AgentAllows {
+        agent_id: agent_id("books"),
+        workspace_id: ws_id(workspace),
+        maturities: maturities.to_vec(),
+    };
+    let run = [Maturity::Supervised, Maturity::Autonomous];
+    for refused in [
+        allows("other", &run),
+        allows("acme", &[Maturity::Autonomous]),
+        allows("acme", &[]),
+        AgentWrite::AgentAllows {
+            agent_id: agent_id("ghost"),
+            workspace_id: ws_id("acme"),
+            maturities: run.to_vec(),
+        },
+    ] {
+        assert_condition_failed(apply(&h, vec![start().into(), refused.into()]).await);
+    }
+    one(
+        &h,
+        AgentWrite::SetEnabled {
+            agent_id: agent_id("books"),
+            enabled: false,
+            at: NOW,
+        },
+    )
+    .await
+    .unwrap();
+    assert_condition_failed(apply(&h, vec![start().into(), allows("acme", &run).into()]).await);
+    assert_eq!(
+        h.get_job(&a).await.unwrap().unwrap().status,
+        JobStatus::Pending
+    );
+    one(
+        &h,
+        AgentWrite::SetEnabled {
+            agent_id: agent_id("books"),
+            enabled: true,
+            at: NOW,
+        },
+    )
+    .await
+    .unwrap();
+    apply(&h, vec![start().into(), allows("acme", &run).into()])
+        .await
+        .unwrap();
+    assert_eq!(
+        h.get_job(&a).await.unwrap().unwrap().status,
+        JobStatus::Running
+    );
+}
+
 warden::on_both_stores!(
     harness;
     workspaces_and_agents_are_created_once_and_read_back_in_full,
@@ -979,6 +1149,10 @@ warden::on_both_stores!(
     api_keys_are_created_once_and_revoked_once,
     a_key_use_is_counted_only_under_its_rate_condition,
     a_transaction_across_agents_keys_and_audit_is_all_or_nothing,
+    only_jobs_not_ended_whose_lease_has_passed_are_due_soonest_first,
+    a_requeue_moves_the_lease_on_only_from_the_lease_read,
+    an_interrupted_end_needs_the_lease_still_past,
+    a_start_is_conditional_on_the_agent_still_allowing_it,
 );
 
 mod dynamodb_only {
@@ -1065,7 +1239,7 @@ mod dynamodb_only {
             job.get("input")
                 .and_then(|v| v.as_s().ok())
                 .map(String::as_str),
-            Some(r#"{"ids":[1,2.5,"x"],"nested":{"k":null,"é":true}}"#)
+            Some(r#"{"ids": [1, 2.5, "x", 1E15], "nested": {"k": null, "é": true}}"#)
         );
     }
 

@@ -15,6 +15,7 @@ use http::StatusCode;
 use http::header::HeaderValue;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use warden::Error;
 use warden::agents::proposals::{self, Decision};
@@ -61,12 +62,16 @@ pub const ROUTES: &[Route<Endpoint>] = &[
 /// Body limit of every agent endpoint, in bytes (256 KiB).
 pub const RUN_BODY_LIMIT: usize = 256 * 1024;
 
-/// The body of a run request. `input` is required and must be an object.
+/// The body of a run request. `input` is required and must be an object;
+/// it is kept as the text received, byte for byte (never re-serialised: a
+/// number written short would grow, and the action reads the client's own
+/// digits).
 #[derive(Deserialize)]
-struct RunBody {
+struct RunBody<'a> {
     workspace_id: String,
     action: String,
-    input: Value,
+    #[serde(borrow)]
+    input: &'a RawValue,
 }
 
 /// The optional body of a decision.
@@ -117,19 +122,21 @@ async fn route(
         .await?;
     match route.endpoint {
         Endpoint::Run => {
+            // Read as a value first: the size, content type, UTF-8 and
+            // shape checks, and the idempotency hash (JSON values compared).
             let body: Value = warden::http::read_json(req, RUN_BODY_LIMIT)?;
-            let parsed: RunBody = serde_json::from_value(body.clone())
+            let parsed: RunBody = serde_json::from_slice(req.body().as_ref())
                 .map_err(|e| Error::BadRequest(format!("invalid run request: {e}")))?;
             // Not only `null`: serde would read an action's input struct
             // from an array too.
-            if !parsed.input.is_object() {
+            if !parsed.input.get().starts_with('{') {
                 return Err(Error::BadRequest("input must be a JSON object".into()));
             }
             let key = header(req, "idempotency-key")?;
             let request = RunRequest {
                 workspace_id: parsed.workspace_id,
                 action: parsed.action,
-                input: parsed.input,
+                input: parsed.input.get().to_owned(),
             };
             let accepted = run::submit(
                 state,

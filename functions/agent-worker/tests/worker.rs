@@ -90,6 +90,7 @@ fn approver() -> Caller {
     Caller::User {
         user_id: "bob".into(),
         roles: vec![Role::Approver],
+        workspaces: vec![warden::domain::agents::WorkspaceId::parse(common::WORKSPACE).unwrap()],
     }
 }
 

@@ -1,5 +1,5 @@
 //! The `revoke` Lambda: `POST /auth/revoke`, `POST /auth/revoke-all`,
-//! `GET /auth/sessions` and `DELETE /auth/sessions/{sid}`.
+//! `GET /auth/sessions`, `DELETE /auth/sessions/{sid}` and `GET /me`.
 //!
 //! Every route authenticates the caller first (a missing or bad token is
 //! `401` whatever the body), then hands over to
@@ -10,6 +10,7 @@ use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use warden::Error;
+use warden::auth::bearer::bearer_token;
 use warden::auth::revocation;
 use warden::http::{
     AUTH_BODY_LIMIT, RequestContext, Route, non_null, path, read_json, resolve, respond,
@@ -27,6 +28,8 @@ pub enum Endpoint {
     Sessions,
     /// `DELETE /auth/sessions/{sid}`.
     DeleteSession,
+    /// `GET /me`.
+    Me,
 }
 
 /// The routes this function serves, as `template.yaml` wires them.
@@ -35,6 +38,7 @@ pub const ROUTES: &[Route<Endpoint>] = &[
     Route::to("POST", "/auth/revoke-all", Endpoint::RevokeAll),
     Route::to("GET", "/auth/sessions", Endpoint::Sessions),
     Route::to("DELETE", "/auth/sessions/{sid}", Endpoint::DeleteSession),
+    Route::to("GET", "/me", Endpoint::Me),
 ];
 
 /// The body of `POST /auth/revoke`.
@@ -128,8 +132,20 @@ async fn route(
     req: &Request,
 ) -> Result<Option<Answer>, Error> {
     let (route, params) = resolve(ROUTES, req.method(), path(req))?;
+    if route.endpoint == Endpoint::Me {
+        // Who the bearer check says the caller is: the same one read.
+        let token = bearer_token(req.headers()).ok_or(Error::Unauthorized)?;
+        let (claims, person) = state.bearer().person(token).await?;
+        return Ok(Some(Answer::Json(json!({
+            "user_id": claims.sub,
+            "username": person.username,
+            "roles": claims.roles,
+            "workspaces": person.workspaces,
+        }))));
+    }
     let caller = state.bearer().user(req.headers()).await?;
     match route.endpoint {
+        Endpoint::Me => Err(Error::internal("GET /me is answered above")),
         Endpoint::Revoke => {
             let body: RevokeRequest = read_json(req, AUTH_BODY_LIMIT)?;
             let revoked = revocation::revoke_token(state, ctx, &caller, &body.token).await?;

@@ -5,9 +5,8 @@
 //! The order of the checks at submission is API.md's: unknown agent or
 //! workspace `404`; a workspace the agent is not allowed in `403`; a
 //! disabled agent `403`; an action its type does not have `400`; invalid
-//! input `400`; then [`by_maturity`].
-
-use serde_json::Value;
+//! input `400`; no `Idempotency-Key` for complexity 3 or 4 `400`; then
+//! [`by_maturity`].
 
 use super::catalogue::{Action, Catalogue};
 use crate::Error;
@@ -56,6 +55,8 @@ pub enum Rule {
     UnknownAction,
     /// The input does not parse for the action.
     InvalidInput,
+    /// A run of complexity 3 or 4 without `Idempotency-Key`.
+    IdempotencyKeyRequired,
     /// The agent's maturity does not allow the action.
     Maturity,
 }
@@ -70,6 +71,7 @@ impl Rule {
             Rule::AgentDisabled => "agent_disabled",
             Rule::UnknownAction => "unknown_action",
             Rule::InvalidInput => "invalid_input",
+            Rule::IdempotencyKeyRequired => "idempotency_key_required",
             Rule::Maturity => "maturity",
         }
     }
@@ -104,7 +106,8 @@ pub fn decide<'c>(
     agent: Option<&AgentRecord>,
     workspace: Option<&WorkspaceRecord>,
     action: &str,
-    input: &Value,
+    input: &str,
+    has_idempotency_key: bool,
 ) -> Result<Admitted<'c>, Refusal> {
     let Some(agent) = agent else {
         return Err(Refusal::new(
@@ -148,10 +151,21 @@ pub fn decide<'c>(
             )),
         ));
     };
-    if let Err(invalid) = found.validate(&input.to_string()) {
+    if let Err(invalid) = found.validate(input) {
         return Err(Refusal::new(
             Rule::InvalidInput,
             Error::BadRequest(invalid.to_string()),
+        ));
+    }
+    // An action that changes records or has an external effect must not
+    // run twice because a client retried without a key.
+    if !has_idempotency_key && found.complexity() >= Complexity::ChangesRecords {
+        return Err(Refusal::new(
+            Rule::IdempotencyKeyRequired,
+            Error::BadRequest(format!(
+                "Idempotency-Key required: {action} (complexity {}) changes records or has external effects, so a retry must carry the same key",
+                found.complexity().level()
+            )),
         ));
     }
     match by_maturity(agent.maturity, found.complexity()) {
@@ -168,6 +182,24 @@ pub fn decide<'c>(
             verdict,
         }),
     }
+}
+
+/// The maturities at which a queued job may still run: for a job approved
+/// through a proposal any but `STUDENT`, for a direct one those whose cell
+/// is "runs" for the action's complexity. The worker's move to `RUNNING`
+/// is conditional on the agent still being at one of them.
+pub fn maturities_that_run(job: &JobRecord, complexity: Complexity) -> Vec<Maturity> {
+    Maturity::ALL
+        .iter()
+        .copied()
+        .filter(|m| {
+            let verdict = by_maturity(*m, complexity);
+            match job.proposal_id {
+                Some(_) => verdict != Verdict::Block,
+                None => verdict == Verdict::Run,
+            }
+        })
+        .collect()
 }
 
 /// Whether a queued job may still run now, with its agent as it is now:

@@ -17,4 +17,5 @@ pub mod governance;
 pub mod proposals;
 pub mod registry;
 pub mod run;
+pub mod sweeper;
 pub mod worker;

@@ -9,9 +9,9 @@
 //! audit event, so two approvers racing get one success and one `409`.
 
 use serde::Serialize;
-use serde_json::Value;
 
 use super::run::{Caller, enqueue};
+use super::sweeper::PENDING_LEASE_MS;
 use crate::audit::{EventType, Origin, Severity};
 use crate::clock::rfc3339;
 use crate::domain::Role;
@@ -47,8 +47,9 @@ pub struct ProposalView {
     pub workspace_id: WorkspaceId,
     /// The action.
     pub action: String,
-    /// The action's input.
-    pub input: Value,
+    /// The action's input, exactly the JSON text the requester sent.
+    #[serde(serialize_with = "crate::domain::agents::raw_json")]
+    pub input: String,
     /// Who asked for the run.
     pub requested_by: String,
     /// RFC 3339.
@@ -102,6 +103,16 @@ pub enum Decision {
     Approve,
     /// End the job `REJECTED`.
     Reject,
+}
+
+impl Decision {
+    /// `approve` or `reject`, as the route names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Approve => "approve",
+            Decision::Reject => "reject",
+        }
+    }
 }
 
 /// The writes that expire a proposal and reject its job.
@@ -230,6 +241,10 @@ pub async fn list(
     let page = state.store.list_proposals(status, limit, after).await?;
     let mut out = Vec::with_capacity(page.items.len());
     for p in page.items {
+        // A person sees the proposals of their workspaces only.
+        if !caller.sees_workspace(&p.workspace_id) {
+            continue;
+        }
         if status == ProposalStatus::Pending && expire_proposal_if_due(state, origin, &p).await? {
             continue;
         }
@@ -239,8 +254,11 @@ pub async fn list(
 }
 
 /// Approves or rejects a proposal, in this order: the caller's role
-/// (`403`), the proposal (`404`), already decided or expired (`409`), an
-/// approval by the requester (`403`). An approved job is queued.
+/// (`403`), the proposal (`404`; one in a workspace the caller is not a
+/// member of too), already decided or expired (`409`), an approval by the
+/// requester (`403`). An approved job is queued. Every refusal is audited
+/// (`PROPOSAL_DECISION_REFUSED` with its rule); a `404` without the
+/// proposal's details.
 pub async fn decide(
     state: &AgentState,
     origin: Origin,
@@ -249,30 +267,62 @@ pub async fn decide(
     decision: Decision,
     reason: Option<String>,
 ) -> Result<Decided> {
-    require_decider(caller)?;
+    let refuse = async |rule: &str, seen: Option<&ProposalRecord>, error: Error| -> Error {
+        let mut event = state
+            .auditor
+            .event(
+                EventType::ProposalDecisionRefused,
+                Severity::Warning,
+                origin.clone(),
+            )
+            .actor(caller.id())
+            .detail("rule", rule.to_owned())
+            .detail("decision", decision.as_str())
+            .detail("status", error.status().as_u16());
+        // An id that is not one Warden gives names nothing: not kept.
+        if is_generated_id(proposal_id) {
+            event = event.detail("proposal_id", proposal_id);
+        }
+        if let Some(p) = seen {
+            event = event
+                .subject(format!("agent:{}", p.agent_id))
+                .detail("job_id", p.job_id.clone())
+                .detail("workspace_id", p.workspace_id.as_str());
+        }
+        match state.store.transact(vec![Write::Audit(event)]).await {
+            Ok(()) => error,
+            // Nothing is answered that was not audited.
+            Err(e) => e,
+        }
+    };
+    if let Err(e) = require_decider(caller) {
+        return Err(refuse("role", None, e).await);
+    }
     // Kept short, as revoke-all keeps its reason: it is a note, not a document.
     let reason = reason.map(|r| r.chars().take(MAX_REASON_CHARS).collect::<String>());
-    if !is_generated_id(proposal_id) {
-        return Err(Error::NotFound("no such proposal".into()));
+    let not_found = || Error::NotFound("no such proposal".into());
+    let proposal = if is_generated_id(proposal_id) {
+        state.store.get_proposal(proposal_id).await?
+    } else {
+        None
+    };
+    let Some(proposal) = proposal else {
+        return Err(refuse("unknown_proposal", None, not_found()).await);
+    };
+    if !caller.sees_workspace(&proposal.workspace_id) {
+        return Err(refuse("not_a_member", None, not_found()).await);
     }
-    let proposal = state
-        .store
-        .get_proposal(proposal_id)
-        .await?
-        .ok_or_else(|| Error::NotFound("no such proposal".into()))?;
     if proposal.status != ProposalStatus::Pending {
-        return Err(Error::Conflict(format!(
-            "the proposal is already {}",
-            proposal.status
-        )));
+        let error = Error::Conflict(format!("the proposal is already {}", proposal.status));
+        return Err(refuse("already_decided", Some(&proposal), error).await);
     }
     if expire_proposal_if_due(state, &origin, &proposal).await? {
-        return Err(Error::Conflict("the proposal has expired".into()));
+        let error = Error::Conflict("the proposal has expired".into());
+        return Err(refuse("expired", Some(&proposal), error).await);
     }
     if decision == Decision::Approve && proposal.requested_by == caller.id() {
-        return Err(Error::Forbidden(
-            "you cannot approve a run you requested".into(),
-        ));
+        let error = Error::Forbidden("you cannot approve a run you requested".into());
+        return Err(refuse("own_request", Some(&proposal), error).await);
     }
     let now_ms = state.clock.now_millis();
     let (proposal_status, job_status, event_type) = match decision {
@@ -293,11 +343,16 @@ pub async fn decide(
         job_status,
         now_ms,
     );
-    if decision == Decision::Reject {
-        job_move = job_move.error(match &reason {
-            Some(r) => format!("proposal rejected: {r}"),
-            None => "proposal rejected".into(),
-        });
+    match decision {
+        // Queued now: the sweeper sends it again if it has not started by
+        // the end of this lease.
+        Decision::Approve => job_move = job_move.lease(now_ms + PENDING_LEASE_MS),
+        Decision::Reject => {
+            job_move = job_move.error(match &reason {
+                Some(r) => format!("proposal rejected: {r}"),
+                None => "proposal rejected".into(),
+            });
+        }
     }
     let mut event = state
         .auditor
@@ -325,7 +380,8 @@ pub async fn decide(
     match state.store.transact(writes).await {
         Ok(()) => {}
         Err(Error::ConditionFailed) => {
-            return Err(Error::Conflict("the proposal was decided already".into()));
+            let error = Error::Conflict("the proposal was decided already".into());
+            return Err(refuse("already_decided", Some(&proposal), error).await);
         }
         Err(e) => return Err(e),
     }

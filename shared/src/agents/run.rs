@@ -15,16 +15,17 @@ use sha2::{Digest as _, Sha256};
 
 use super::governance::{self, Verdict};
 use super::proposals::{PROPOSAL_WINDOW_SECS, expire_if_due};
+use super::sweeper::PENDING_LEASE_MS;
 use crate::audit::{AuditEvent, EventType, Origin, Severity};
 use crate::auth::api_keys::{KeyRefusal, refuse_key};
 pub use crate::auth::bearer::Caller;
 use crate::clock::{rfc3339, ulid_at};
 use crate::domain::agents::{
-    AgentId, IdempotencyRecord, JobRecord, JobStatus, ProposalRecord, ProposalStatus, WorkspaceId,
-    is_generated_id,
+    AgentId, IdempotencyRecord, JobRecord, JobStatus, MAX_ITEM_BYTES, ProposalRecord,
+    ProposalStatus, WorkspaceId, is_generated_id,
 };
 use crate::metrics::{self, Metric};
-use crate::queue::OutgoingMessage;
+use crate::queue::{OutgoingMessage, Queue};
 use crate::state::AgentState;
 use crate::store::{AgentWrite, JobMove, RunLookup, Write, keys};
 use crate::{Error, Result};
@@ -42,8 +43,8 @@ pub struct RunRequest {
     pub workspace_id: String,
     /// The action's name.
     pub action: String,
-    /// The action's input.
-    pub input: Value,
+    /// The action's input: its JSON text, byte for byte as received.
+    pub input: String,
 }
 
 /// The `202` answer to a run request.
@@ -173,10 +174,13 @@ pub async fn submit(
         )
         .await);
     }
+    let has_key = idempotency_key.is_some();
     let idempotency_key = idempotency_key
         .map(|k| parse_idempotency_key(k).map(|k| keys::idempotency(&caller.id(), k)))
         .transpose()?;
-    // An id that does not parse cannot name anything stored.
+    // An id that does not parse cannot name anything stored; a workspace a
+    // person is not a member of is answered exactly like an unknown one,
+    // first in the order.
     let (Ok(agent), Ok(workspace)) = (
         AgentId::parse(agent_id),
         WorkspaceId::parse(&request.workspace_id),
@@ -189,6 +193,10 @@ pub async fn submit(
         audit_only(state, blocked(rule)).await?;
         return Err(Error::NotFound(what.into()));
     };
+    if !caller.sees_workspace(&workspace) {
+        audit_only(state, blocked("not_a_member")).await?;
+        return Err(Error::NotFound("no such workspace".into()));
+    }
 
     let now_ms = state.clock.now_millis();
     let now = now_ms.div_euclid(1000);
@@ -203,7 +211,7 @@ pub async fn submit(
         })
         .await?;
     if let Some(earlier) = ctx.idempotency {
-        return replay(earlier, &hash);
+        return replay_and_requeue(state, &origin, earlier, &hash).await;
     }
 
     let admitted = match governance::decide(
@@ -212,6 +220,7 @@ pub async fn submit(
         ctx.workspace.as_ref(),
         &request.action,
         &request.input,
+        has_key,
     ) {
         Ok(a) => a,
         Err(refusal) => {
@@ -251,12 +260,23 @@ pub async fn submit(
         requested_by: caller.id(),
         proposal_id: proposal.as_ref().map(|p| p.proposal_id.clone()),
         decide_by: proposal.as_ref().map(|p| p.decide_by),
-        lease_until: None,
+        // A queued job the worker has not started by then is sent again.
+        lease_until: (status == JobStatus::Pending).then_some(now_ms + PENDING_LEASE_MS),
+        requeues: 0,
         result: None,
         error: None,
         created_at: now_ms,
         updated_at: now_ms,
     };
+    // Bound what is stored, not only what was received: refused before
+    // anything is written, by the one count both stores are held to.
+    let bytes = job.max_stored_bytes();
+    if bytes > MAX_ITEM_BYTES {
+        return Err(Error::TooLargeToStore {
+            bytes,
+            limit: MAX_ITEM_BYTES,
+        });
+    }
     let accepted = Accepted {
         job_id: job_id.clone(),
         status,
@@ -308,19 +328,43 @@ pub async fn submit(
         Err(Error::ConditionFailed) if idempotency_key.is_some() => {
             let key = idempotency_key.as_deref().unwrap_or_default();
             return match state.store.get_idempotency(key, now).await? {
-                Some(earlier) => replay(earlier, &hash),
+                Some(earlier) => replay_and_requeue(state, &origin, earlier, &hash).await,
                 None => Err(Error::Conflict(
                     "a concurrent request with this Idempotency-Key is in progress".into(),
                 )),
             };
         }
-        Err(e) => return Err(e),
+        // It may have committed: a retry with the same key finds the job
+        // (and queues it if it is still PENDING); without a key, the
+        // sweeper queues it once its lease passes.
+        Err(e) => return Err(e.settled_by_idempotent_retry()),
     }
     if status == JobStatus::Pending {
         enqueue(state, &origin, &agent, &job_id, idempotency_key.as_deref()).await?;
         metrics::count(Metric::AgentRunQueued);
     } else {
         metrics::count(Metric::AgentRunProposed);
+    }
+    Ok(accepted)
+}
+
+/// The earlier answer under the same key ([`replay`]); if it queued a job
+/// that is still `PENDING`, the job is sent to the queue again, so that a
+/// create whose answer was lost (`outcome unknown`) is settled by this
+/// retry. A job already queued is harmless: the worker runs it once.
+async fn replay_and_requeue(
+    state: &AgentState,
+    origin: &Origin,
+    earlier: IdempotencyRecord,
+    hash: &str,
+) -> Result<Accepted> {
+    let key = earlier.key.clone();
+    let accepted = replay(earlier, hash)?;
+    if accepted.status == JobStatus::Pending
+        && let Some(job) = state.store.get_job(&accepted.job_id).await?
+        && job.status == JobStatus::Pending
+    {
+        enqueue(state, origin, &job.agent_id, &job.job_id, Some(&key)).await?;
     }
     Ok(accepted)
 }
@@ -365,20 +409,7 @@ pub(crate) async fn enqueue(
     job_id: &str,
     idempotency_key: Option<&str>,
 ) -> Result<()> {
-    let message = JobMessage {
-        job_id: job_id.to_owned(),
-        agent_id: agent_id.clone(),
-    };
-    let body = serde_json::to_string(&message)
-        .map_err(|e| Error::internal_from("serialising a job message", e))?;
-    let sent = state
-        .jobs
-        .send(&OutgoingMessage {
-            body,
-            group_id: agent_id.as_str().to_owned(),
-            deduplication_id: job_id.to_owned(),
-        })
-        .await;
+    let sent = send_job(&*state.jobs, agent_id, job_id, job_id).await;
     let Err(send_error) = sent else {
         return Ok(());
     };
@@ -414,12 +445,38 @@ pub(crate) async fn enqueue(
     Err(send_error)
 }
 
+/// Sends one job's message to the jobs queue under `deduplication_id` (the
+/// job id, or the sweeper's own id for a send again).
+pub(crate) async fn send_job(
+    jobs: &dyn Queue,
+    agent_id: &AgentId,
+    job_id: &str,
+    deduplication_id: &str,
+) -> Result<()> {
+    let message = JobMessage {
+        job_id: job_id.to_owned(),
+        agent_id: agent_id.clone(),
+    };
+    let body = serde_json::to_string(&message)
+        .map_err(|e| Error::internal_from("serialising a job message", e))?;
+    jobs.send(&OutgoingMessage {
+        body,
+        group_id: agent_id.as_str().to_owned(),
+        deduplication_id: deduplication_id.to_owned(),
+    })
+    .await
+}
+
 /// Whether `caller` may see jobs of `workspace`: a user any, a key only
 /// its agent's workspaces. Answers `404` otherwise, so an id's existence is
 /// not confirmed.
 async fn may_see(state: &AgentState, caller: &Caller, workspace: &WorkspaceId) -> Result<()> {
     let Caller::Key(key) = caller else {
-        return Ok(());
+        return if caller.sees_workspace(workspace) {
+            Ok(())
+        } else {
+            Err(Error::NotFound("no such workspace".into()))
+        };
     };
     let agent = state.store.get_agent(&key.owner).await?;
     if agent.is_some_and(|a| a.allowed_in(workspace)) {
@@ -442,7 +499,11 @@ pub async fn get_job(
         return Err(not_found());
     }
     let job = match caller {
-        Caller::User { .. } => state.store.get_job(job_id).await?,
+        Caller::User { .. } => state
+            .store
+            .get_job(job_id)
+            .await?
+            .filter(|job| caller.sees_workspace(&job.workspace_id)),
         Caller::Key(key) => {
             let (job, agent) = state.store.job_and_agent(job_id, &key.owner).await?;
             match (job, agent) {

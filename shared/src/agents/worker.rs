@@ -26,7 +26,7 @@ use std::time::Duration;
 use super::catalogue::{Catalogue, Effect, MAX_RESULT_BYTES, Outcome};
 use super::governance;
 use super::run::JobMessage;
-use crate::audit::{EventType, Origin, Severity};
+use crate::audit::{AuditEvent, EventType, Origin, Severity};
 use crate::domain::agents::{JobRecord, JobStatus};
 use crate::metrics::{self, Metric};
 use crate::queue::OutgoingMessage;
@@ -161,22 +161,34 @@ pub async fn process(
             "too little time left in this invocation",
         ));
     }
-    let mut start = JobMove::new(&job.job_id, JobStatus::Pending, JobStatus::Running, now_ms);
     // After the invocation's deadline its worker is surely gone.
-    start.lease_until = Some(deadline_ms);
+    let start = JobMove::new(&job.job_id, JobStatus::Pending, JobStatus::Running, now_ms)
+        .lease(deadline_ms);
+    // The agent as read may be stale by now: the move is conditional on
+    // the agent item too, so a kill switch or a demotion that lands in
+    // between still stops the job.
+    let still_allowed = AgentWrite::AgentAllows {
+        agent_id: agent.agent_id.clone(),
+        workspace_id: job.workspace_id.clone(),
+        maturities: governance::maturities_that_run(&job, action.complexity()),
+    };
     match state
         .store
-        .transact(vec![AgentWrite::move_job(start)?.into()])
+        .transact(vec![
+            AgentWrite::move_job(start)?.into(),
+            still_allowed.into(),
+        ])
         .await
     {
         Ok(()) => {}
-        // Another worker (or a redelivery) moved it first.
-        Err(Error::ConditionFailed) => return Ok(Processed::Skipped("taken by another worker")),
+        // Another worker (or a redelivery) moved it first, or the agent
+        // changed: read both again to tell which.
+        Err(Error::ConditionFailed) => return refused_at_start(state, &origin, &job).await,
         Err(e) => return Err(e),
     }
 
     // The action is pure CPU work: off the async threads, under the deadline.
-    let input = job.input.to_string();
+    let input = job.input.clone();
     let run = tokio::task::spawn_blocking(move || action.run(&input));
     let budget = Duration::from_millis(u64::try_from(budget).unwrap_or(0));
     let outcome = match tokio::time::timeout(budget, run).await {
@@ -222,7 +234,22 @@ pub async fn process(
         .error(reason),
     };
     let status = end.to;
-    match end_job(state, end).await {
+    let event = match status {
+        JobStatus::Success => state
+            .auditor
+            .event(EventType::AgentRunSucceeded, Severity::Info, origin.clone())
+            .detail("job_id", job.job_id.clone())
+            .detail("action", job.action.clone()),
+        _ => state
+            .auditor
+            .event(EventType::AgentRunFailed, Severity::Warning, origin.clone())
+            .detail("job_id", job.job_id.clone())
+            .detail("action", job.action.clone())
+            .detail("reason", end.error.clone().unwrap_or_default()),
+    }
+    .subject(format!("agent:{}", job.agent_id))
+    .detail("workspace_id", job.workspace_id.as_str());
+    match end_job(state, end, event).await {
         Ok(()) => {
             metrics::count(match status {
                 JobStatus::Success => Metric::JobSucceeded,
@@ -255,21 +282,63 @@ fn within_result_limit(outcome: Outcome) -> std::result::Result<Outcome, String>
 /// next delivery, so a brief store hiccup is retried here first.
 const END_ATTEMPTS: u32 = 3;
 
-/// Writes a ran job's end (`RUNNING -> SUCCESS | FAILED`), retrying a store
-/// that is briefly unavailable. The write is conditional on `RUNNING`, so
-/// retrying it can never apply it twice.
-async fn end_job(state: &WorkerState, end: JobMove) -> Result<()> {
-    let write = AgentWrite::move_job(end)?;
+/// Writes a ran job's end (`RUNNING -> SUCCESS | FAILED`) and its audit
+/// event in one transaction, retrying a store that is briefly unavailable.
+/// The write is conditional on `RUNNING`, so retrying it can never apply it
+/// twice (a retry of one that did commit finds the condition failed).
+async fn end_job(state: &WorkerState, end: JobMove, event: AuditEvent) -> Result<()> {
+    let writes: Vec<Write> = vec![AgentWrite::move_job(end)?.into(), Write::Audit(event)];
     let mut attempt = 1;
     loop {
-        match state.store.transact(vec![write.clone().into()]).await {
-            Err(Error::Unavailable { .. }) if attempt < END_ATTEMPTS => {
+        match state.store.transact(writes.clone()).await {
+            Err(Error::Unavailable { .. } | Error::OutcomeUnknown { .. })
+                if attempt < END_ATTEMPTS =>
+            {
                 tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
                 attempt += 1;
             }
             other => return other,
         }
     }
+}
+
+/// After the conditional start failed: the job was taken by another worker
+/// (or a redelivery), or the agent no longer allows it (the kill switch or
+/// a demotion landed after the first read), which ends it `FAILED`
+/// without running, audited like any run-time refusal.
+async fn refused_at_start(
+    state: &WorkerState,
+    origin: &Origin,
+    job: &JobRecord,
+) -> Result<Processed> {
+    let (now_job, agent) = state
+        .store
+        .job_and_agent(&job.job_id, &job.agent_id)
+        .await?;
+    if now_job.is_none_or(|j| j.status != JobStatus::Pending) {
+        return Ok(Processed::Skipped("taken by another worker"));
+    }
+    let now_ms = state.clock.now_millis();
+    let refusal = agent.as_ref().and_then(|agent| {
+        let action = state.catalogue.find(agent.agent_type, &job.action)?;
+        governance::may_run_now(job, agent, action).err()
+    });
+    let (rule, reason) = match refusal {
+        Some((rule, reason)) => (rule.as_str().to_owned(), reason),
+        None if agent.is_none() => (
+            "unknown_agent".to_owned(),
+            format!("agent {} no longer exists", job.agent_id),
+        ),
+        // The agent allows it again (it was changed twice meanwhile): a
+        // redelivery will run it.
+        None => {
+            return Err(Error::unavailable(
+                "the agent changed while the job was starting",
+            ));
+        }
+    };
+    block(state, origin, job, &rule, &reason, now_ms).await?;
+    Ok(Processed::Blocked)
 }
 
 /// Publishes each effect; the job id is the deduplication id, so a
@@ -376,6 +445,16 @@ pub const MAX_RECEIVES: u32 = 5;
 /// timeout.
 pub const LOCAL_INVOCATION_MS: i64 = 30_000;
 
+/// How long the embedded queue waits before delivering a message again
+/// after its `attempt`-th failure (from 1): 1, 2, 4, 8, 16 seconds. Their
+/// sum outlasts [`LOCAL_INVOCATION_MS`], the lease a started job holds, so
+/// a job whose final write was lost is still delivered once its lease has
+/// passed (and ended `interrupted`) rather than dead-lettered while the
+/// lease refuses every delivery; the sweeper covers the rest.
+pub fn local_redelivery_delay(attempt: u32) -> Duration {
+    Duration::from_secs(1 << attempt.saturating_sub(1).min(10))
+}
+
 /// The in-process worker of `warden serve`: takes each message from the
 /// embedded jobs queue and processes it like the Lambda would, each on its
 /// own task. A failure is retried with backoff, like an SQS redelivery;
@@ -395,7 +474,7 @@ pub async fn drain_local(
                     Ok(_) => return,
                     Err(e) => {
                         tracing::warn!(message_id = %id, attempt, error = %e.chain(), "job message failed; retrying");
-                        tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+                        tokio::time::sleep(local_redelivery_delay(attempt)).await;
                     }
                 }
             }

@@ -23,7 +23,8 @@ use crate::auth::api_keys::{KeyCaller, check_key};
 use crate::auth::jwt::{AccessClaims, AccessTokens};
 use crate::auth::pepper::Pepper;
 use crate::clock::Clock;
-use crate::domain::Role;
+use crate::domain::agents::WorkspaceId;
+use crate::domain::{RevocationState, Role};
 use crate::state::{AgentState, AuthState, Registry, SecurityHealthState};
 use crate::store::SessionStore;
 use crate::{Error, Result};
@@ -40,6 +41,9 @@ pub enum Caller {
         user_id: String,
         /// The token's roles.
         roles: Vec<Role>,
+        /// The workspaces the user is a member of, read with the
+        /// revocation state (so a change counts from the next request).
+        workspaces: Vec<WorkspaceId>,
     },
     /// A service or agent, by API key.
     Key(KeyCaller),
@@ -52,6 +56,19 @@ impl Caller {
         match self {
             Caller::User { user_id, .. } => format!("user:{user_id}"),
             Caller::Key(k) => format!("key:{}", k.key_id),
+        }
+    }
+
+    /// Whether the caller may see `workspace` at all: an `admin` every
+    /// one, another person the workspaces they are a member of. A key is
+    /// held to its agent's workspaces where it is used, not here. Anything
+    /// else is answered like a workspace that does not exist (`404`).
+    pub fn sees_workspace(&self, workspace: &WorkspaceId) -> bool {
+        match self {
+            Caller::User {
+                roles, workspaces, ..
+            } => roles.contains(&Role::Admin) || workspaces.contains(workspace),
+            Caller::Key(_) => true,
         }
     }
 
@@ -133,6 +150,12 @@ impl<'a> Bearer<'a> {
     /// [`crate::domain::RevocationState::refuses_token`]. A refused token
     /// is [`Error::Unauthorized`].
     pub async fn token(&self, token: &str) -> Result<Arc<AccessClaims>> {
+        self.person(token).await.map(|(claims, _)| claims)
+    }
+
+    /// [`Bearer::token`], with what the same read said of the user: their
+    /// username and workspaces.
+    pub async fn person(&self, token: &str) -> Result<(Arc<AccessClaims>, RevocationState)> {
         let claims = self.tokens.verify(token, self.clock.now_secs()).await?;
         let revocation = self
             .sessions
@@ -142,7 +165,7 @@ impl<'a> Bearer<'a> {
             tracing::debug!(jti = %claims.jti, "revoked access token refused");
             return Err(Error::Unauthorized);
         }
-        Ok(claims)
+        Ok((claims, revocation))
     }
 
     /// A person, by the request's `Authorization: Bearer` token; a missing
@@ -184,11 +207,12 @@ impl<'a> Bearer<'a> {
             ));
         }
         if let Some(token) = bearer_token(headers) {
-            let claims = self.token(token).await?;
+            let (claims, person) = self.person(token).await?;
             // The claims are shared with the codec's cache of verified tokens.
             return Ok(Caller::User {
                 user_id: claims.sub.clone(),
                 roles: claims.roles.clone(),
+                workspaces: person.workspaces,
             });
         }
         let (Some(key), Some(keys)) = (key, self.keys) else {

@@ -257,8 +257,10 @@ pub struct JobRecord {
     pub workspace_id: WorkspaceId,
     /// The action's name.
     pub action: String,
-    /// The action's input, as submitted.
-    pub input: Value,
+    /// The action's input: the JSON text of the request's `input`, byte
+    /// for byte as received (never re-serialised, so what is stored is
+    /// what was bounded, and an action reads the client's own digits).
+    pub input: String,
     /// Where it is.
     pub status: JobStatus,
     /// Who asked: `user:<id>` or `key:<id>`.
@@ -268,8 +270,13 @@ pub struct JobRecord {
     /// When the proposal expires (epoch seconds), if it was proposed.
     pub decide_by: Option<i64>,
     /// While `RUNNING`: until when its worker may still be working (epoch
-    /// milliseconds). A redelivery after that finds the worker dead.
+    /// milliseconds); a redelivery or the sweeper after that finds the
+    /// worker dead. While `PENDING`: when the sweeper sends it to the queue
+    /// again if it has not started by then. `None` once it has ended (and
+    /// while it awaits approval).
     pub lease_until: Option<i64>,
+    /// How many times the sweeper has sent it to the queue again.
+    pub requeues: u32,
     /// The action's result, once `SUCCESS`.
     pub result: Option<Value>,
     /// Why it failed or was rejected.
@@ -278,6 +285,62 @@ pub struct JobRecord {
     pub created_at: i64,
     /// Epoch milliseconds of the last move.
     pub updated_at: i64,
+}
+
+/// Serialises JSON text kept as received (a run's `input`) as itself, byte
+/// for byte: the text is embedded, not parsed and written again.
+pub fn raw_json<S: serde::Serializer>(
+    text: &str,
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    let raw = serde_json::value::RawValue::from_string(text.to_owned())
+        .map_err(serde::ser::Error::custom)?;
+    raw.serialize(serializer)
+}
+
+/// The most bytes one stored item may take: DynamoDB's item limit (400
+/// KiB, attribute names and values counted in UTF-8).
+pub const MAX_ITEM_BYTES: usize = 400 * 1024;
+
+/// Room kept in a job item for its `error` (a reason of up to 500
+/// characters of up to 4 bytes, plus the sentence around it).
+const ERROR_ROOM_BYTES: usize = 2 * 1024 + 256;
+
+/// Room kept for the attributes a job gains as it moves (`status`,
+/// `updated_at`, `lease_until`, `sweep`, `requeues`): names and values.
+const MOVE_ROOM_BYTES: usize = 256;
+
+impl JobRecord {
+    /// The most bytes this job's item can ever take, counted as DynamoDB
+    /// counts them (each attribute's name plus its value's UTF-8 length,
+    /// numbers at their 21-byte worst case): what it holds now, plus the
+    /// largest result a job keeps ([`crate::agents::catalogue::MAX_RESULT_BYTES`]),
+    /// an error and the moves' attributes. Both stores refuse a job over
+    /// [`MAX_ITEM_BYTES`] by this one function, before anything is written.
+    pub fn max_stored_bytes(&self) -> usize {
+        const NUMBER: usize = 21;
+        let text = |name: &str, value: &str| name.len() + value.len();
+        let number = |name: &str| name.len() + NUMBER;
+        let mut bytes = text("job_id", &self.job_id)
+            + text("agent_id", self.agent_id.as_str())
+            + text("workspace_id", self.workspace_id.as_str())
+            + text("action", &self.action)
+            + text("input", &self.input)
+            + text("status", JobStatus::AwaitingApproval.as_str())
+            + text("requested_by", &self.requested_by)
+            + number("created_at")
+            + number("updated_at")
+            + number("decide_by")
+            + "result".len()
+            + crate::agents::catalogue::MAX_RESULT_BYTES
+            + "error".len()
+            + ERROR_ROOM_BYTES
+            + MOVE_ROOM_BYTES;
+        if let Some(p) = &self.proposal_id {
+            bytes += text("proposal_id", p);
+        }
+        bytes
+    }
 }
 
 /// A proposal: a job waiting for a human decision (Proposals table).
@@ -293,8 +356,9 @@ pub struct ProposalRecord {
     pub workspace_id: WorkspaceId,
     /// The action's name.
     pub action: String,
-    /// The action's input.
-    pub input: Value,
+    /// The action's input, the JSON text as received (see
+    /// [`JobRecord::input`]).
+    pub input: String,
     /// Who asked for the run (`user:<id>` or `key:<id>`).
     pub requested_by: String,
     /// Where it is.

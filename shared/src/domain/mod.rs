@@ -170,7 +170,7 @@ pub struct SessionRecord {
 
 /// What the denylist says about one token or session, read in one round
 /// trip. The rules that judge it live in [`crate::auth::revocation`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RevocationState {
     /// The token's `jti` is denied.
     pub token_revoked: bool,
@@ -181,6 +181,11 @@ pub struct RevocationState {
     pub user_exists: bool,
     /// The user's current generation (0 when never raised).
     pub generation: u64,
+    /// The user's name, as its `user#` record holds it.
+    pub username: Option<String>,
+    /// The workspaces the user is a member of (its `user#` record's
+    /// `workspaces`), sorted.
+    pub workspaces: Vec<agents::WorkspaceId>,
 }
 
 #[cfg(test)]

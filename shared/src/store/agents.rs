@@ -26,8 +26,13 @@ pub struct JobMove {
     pub to: JobStatus,
     /// When (epoch milliseconds); becomes `updated_at`.
     pub at: i64,
-    /// The lease of a job moved to `RUNNING` (epoch milliseconds).
+    /// The lease of a job moved to `RUNNING`, or when the sweeper sends a
+    /// job moved to `PENDING` again (epoch milliseconds). A job that ends
+    /// holds none.
     pub lease_until: Option<i64>,
+    /// A further condition: the stored lease has passed by this time
+    /// (epoch milliseconds). The sweeper's end of an interrupted job.
+    pub if_lease_before: Option<i64>,
     /// The result of a job moved to `SUCCESS`.
     pub result: Option<Value>,
     /// Why a job moved to `FAILED` or `REJECTED`.
@@ -43,9 +48,16 @@ impl JobMove {
             to,
             at,
             lease_until: None,
+            if_lease_before: None,
             result: None,
             error: None,
         }
+    }
+
+    /// Sets the lease (see [`JobMove::lease_until`]).
+    pub fn lease(mut self, until: i64) -> Self {
+        self.lease_until = Some(until);
+        self
     }
 
     /// Sets the error.
@@ -86,6 +98,31 @@ pub enum AgentWrite {
     /// `from.can_move_to(to)` (so a write built without
     /// [`AgentWrite::move_job`] cannot move a job back either).
     MoveJob(JobMove),
+    /// The sweeper sends a `PENDING` job to the queue again and moves its
+    /// lease on. Condition: it is still `PENDING` under the lease read.
+    Requeue {
+        /// The job.
+        job_id: String,
+        /// The lease read (epoch milliseconds).
+        lease_was: i64,
+        /// The next one (epoch milliseconds).
+        lease_until: i64,
+        /// How many times it has now been sent again.
+        requeues: u32,
+    },
+    /// A condition only, checked with the other writes of a transaction:
+    /// the agent exists, is enabled, may work in the workspace, and is at
+    /// one of `maturities`. The worker's `PENDING -> RUNNING` carries it,
+    /// so a kill switch or a demotion that lands after the worker read the
+    /// agent still stops the job.
+    AgentAllows {
+        /// The agent.
+        agent_id: AgentId,
+        /// The job's workspace.
+        workspace_id: WorkspaceId,
+        /// The maturities that still allow the job.
+        maturities: Vec<Maturity>,
+    },
     /// Stores a new proposal. Condition: its id is new.
     CreateProposal(ProposalRecord),
     /// Decides (or expires) a proposal. Condition: it is `PENDING`.
@@ -208,6 +245,10 @@ pub trait AgentStore: Send + Sync {
 
     /// One proposal (consistent).
     async fn get_proposal(&self, proposal_id: &str) -> Result<Option<ProposalRecord>>;
+
+    /// Jobs that have not ended whose lease (`lease_until`) is at or before
+    /// `now_ms`, soonest first, at most `limit`: the sweeper's read.
+    async fn due_jobs(&self, now_ms: i64, limit: usize) -> Result<Vec<JobRecord>>;
 
     /// Proposals of one status, oldest first, at most `limit`, after the
     /// proposal `after`.

@@ -77,6 +77,17 @@ pub enum AuthWrite {
         /// What else changes in the same write.
         change: AccountChange,
     },
+    /// Makes a user a member of a workspace, or no longer one, on its
+    /// `user#` record (read with every bearer check, so it counts from the
+    /// next request). Condition: the record exists.
+    SetMembership {
+        /// The user.
+        user_id: String,
+        /// The workspace.
+        workspace_id: crate::domain::agents::WorkspaceId,
+        /// Added (`true`) or removed.
+        member: bool,
+    },
     /// Enables a disabled user. Condition: the user exists.
     EnableUser {
         /// The user.

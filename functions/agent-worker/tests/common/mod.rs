@@ -88,16 +88,19 @@ pub async fn submit_as_alice(
     let alice = Caller::User {
         user_id: "alice".into(),
         roles: vec![Role::User],
+        workspaces: vec![warden::domain::agents::WorkspaceId::parse(WORKSPACE).unwrap()],
     };
     let request = RunRequest {
         workspace_id: WORKSPACE.into(),
         action: action.into(),
-        input,
+        input: input.to_string(),
     };
     let cli = Origin::Cli {
         operator: "test".into(),
     };
-    submit(agents, cli, &alice, agent, request, &body, None)
+    // Every run carries a key: one of complexity 3 or 4 needs it.
+    let key = ulid::Ulid::new().to_string();
+    submit(agents, cli, &alice, agent, request, &body, Some(&key))
         .await
         .unwrap()
 }

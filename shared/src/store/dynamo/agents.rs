@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem};
 
 use super::item::{
-    Item, get_bool, get_json, get_list, get_n, get_opt_json, get_opt_n, get_opt_s, get_parsed,
-    get_s, json, list, n, s,
+    Item, get_bool, get_list, get_n, get_opt_json, get_opt_n, get_opt_s, get_parsed, get_s, json,
+    list, n, s,
 };
 use super::{DynamoStore, Expr, build_err, tables, unavailable};
 use crate::domain::agents::{
@@ -24,6 +24,10 @@ use crate::{Error, Result};
 /// How every idempotency key starts ([`crate::store::keys::idempotency`]):
 /// what tells a record from a job in the table they share.
 const IDEMPOTENCY_PREFIX: &str = "idem#";
+
+/// The value of `sweep`, the lease index's partition key, on every job
+/// that has not ended (see [`tables::JOBS_LEASE_INDEX`]).
+const SWEEP: &str = "due";
 
 /// The most queries one listing page sends. A status filter is applied
 /// after DynamoDB's `Limit`, so a page of rare statuses may take several;
@@ -102,6 +106,55 @@ impl DynamoStore {
                 "attribute_not_exists(#k)",
             ),
             AgentWrite::MoveJob(mv) => self.move_job_item(mv),
+            AgentWrite::Requeue {
+                job_id,
+                lease_was,
+                lease_until,
+                requeues,
+            } => Expr::default()
+                .name("#st", "status")
+                .name("#lease", "lease_until")
+                .name("#rq", "requeues")
+                .value(":pending", s(JobStatus::Pending.as_str()))
+                .value(":was", n(lease_was))
+                .value(":lease", n(lease_until))
+                .value(":rq", n(requeues))
+                .update(
+                    &t.agent_jobs,
+                    job_key(&job_id),
+                    "SET #lease = :lease, #rq = :rq",
+                    Some("#st = :pending AND #lease = :was"),
+                ),
+            AgentWrite::AgentAllows {
+                agent_id,
+                workspace_id,
+                maturities,
+            } => {
+                let mut expr = Expr::default()
+                    .name("#en", "enabled")
+                    .name("#ws", "workspaces")
+                    .name("#m", "maturity")
+                    .value(":true", AttributeValue::Bool(true))
+                    .value(":ws", s(workspace_id.as_str()));
+                let mut placeholders = Vec::new();
+                for (i, m) in maturities.iter().enumerate() {
+                    let p = format!(":m{i}");
+                    expr = expr.value(&p, s(m.as_str()));
+                    placeholders.push(p);
+                }
+                if placeholders.is_empty() {
+                    // No maturity allows the job: the answer is known.
+                    return Err(Error::ConditionFailed);
+                }
+                expr.condition_check(
+                    &t.agents,
+                    agent_key(&agent_id),
+                    &format!(
+                        "#en = :true AND contains(#ws, :ws) AND #m IN ({})",
+                        placeholders.join(", ")
+                    ),
+                )
+            }
             AgentWrite::CreateProposal(p) => Expr::default().name("#k", "proposal_id").put(
                 &t.proposals,
                 proposal_item(&p),
@@ -196,14 +249,22 @@ impl DynamoStore {
         for (placeholder, status) in placeholders.iter().zip(&predecessors) {
             expr = expr.value(placeholder, s(status.as_str()));
         }
+        let mut condition = condition;
+        if let Some(before) = mv.if_lease_before {
+            expr = expr.value(":before", n(before));
+            condition.push_str(" AND #lease < :before");
+        }
         let mut set = vec!["#st = :to", "#ua = :at"];
         let mut remove = Vec::new();
-        match mv.lease_until {
+        // The sweeper's index holds the jobs that have not ended: `sweep`
+        // goes with the lease, and an ended job holds neither.
+        expr = expr.name("#sweep", "sweep");
+        match mv.lease_until.filter(|_| !mv.to.is_final()) {
             Some(lease) => {
-                expr = expr.value(":lease", n(lease));
-                set.push("#lease = :lease");
+                expr = expr.value(":lease", n(lease)).value(":sweep", s(SWEEP));
+                set.extend(["#lease = :lease", "#sweep = :sweep"]);
             }
-            None => remove.push("#lease"),
+            None => remove.extend(["#lease", "#sweep"]),
         }
         if let Some(result) = &mv.result {
             expr = expr.name("#res", "result").value(":res", json(result));
@@ -490,6 +551,25 @@ impl AgentStore for DynamoStore {
         .transpose()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn due_jobs(&self, now_ms: i64, limit: usize) -> Result<Vec<JobRecord>> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.tables.agent_jobs)
+            .index_name(tables::JOBS_LEASE_INDEX)
+            .key_condition_expression("#sweep = :due AND #lease <= :now")
+            .expression_attribute_names("#sweep", "sweep")
+            .expression_attribute_names("#lease", "lease_until")
+            .expression_attribute_values(":due", s(SWEEP))
+            .expression_attribute_values(":now", n(now_ms))
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| unavailable("Query lease index", e))?;
+        out.items.unwrap_or_default().iter().map(job_from).collect()
+    }
+
     #[tracing::instrument(level = "debug", skip_all, fields(status = %status), err(level = "debug"))]
     async fn list_proposals(
         &self,
@@ -601,7 +681,9 @@ fn job_item(j: &JobRecord) -> Item {
         ("agent_id".into(), s(j.agent_id.as_str())),
         ("workspace_id".into(), s(j.workspace_id.as_str())),
         ("action".into(), s(&j.action)),
-        ("input".into(), json(&j.input)),
+        // The text as received: never re-serialised, so never larger than
+        // what `JobRecord::max_stored_bytes` counted.
+        ("input".into(), s(&j.input)),
         ("status".into(), s(j.status.as_str())),
         ("requested_by".into(), s(&j.requested_by)),
         ("created_at".into(), n(j.created_at)),
@@ -613,8 +695,12 @@ fn job_item(j: &JobRecord) -> Item {
     if let Some(at) = j.decide_by {
         item.insert("decide_by".into(), n(at));
     }
-    if let Some(at) = j.lease_until {
+    if let Some(at) = j.lease_until.filter(|_| !j.status.is_final()) {
         item.insert("lease_until".into(), n(at));
+        item.insert("sweep".into(), s(SWEEP));
+    }
+    if j.requeues > 0 {
+        item.insert("requeues".into(), n(j.requeues));
     }
     if let Some(result) = &j.result {
         item.insert("result".into(), json(result));
@@ -632,12 +718,13 @@ fn job_from(item: &Item) -> Result<JobRecord> {
         agent_id: get_agent_id(item, "agent_id")?,
         workspace_id: get_workspace_id(item, "workspace_id")?,
         action: get_s(item, "action")?,
-        input: get_json(item, "input")?,
+        input: get_s(item, "input")?,
         status: get_parsed(item, "status", JobStatus::parse)?,
         requested_by: get_s(item, "requested_by")?,
         proposal_id: get_opt_s(item, "proposal_id"),
         decide_by: get_opt_n(item, "decide_by")?,
         lease_until: get_opt_n(item, "lease_until")?,
+        requeues: get_opt_n(item, "requeues")?.unwrap_or(0),
         result: get_opt_json(item, "result")?,
         error: get_opt_s(item, "error"),
         created_at: get_n(item, "created_at")?,
@@ -653,7 +740,7 @@ fn proposal_item(p: &ProposalRecord) -> Item {
         ("agent_id".into(), s(p.agent_id.as_str())),
         ("workspace_id".into(), s(p.workspace_id.as_str())),
         ("action".into(), s(&p.action)),
-        ("input".into(), json(&p.input)),
+        ("input".into(), s(&p.input)),
         ("requested_by".into(), s(&p.requested_by)),
         ("status".into(), s(p.status.as_str())),
         ("created_at".into(), n(p.created_at)),
@@ -679,7 +766,7 @@ fn proposal_from(item: &Item) -> Result<ProposalRecord> {
         agent_id: get_agent_id(item, "agent_id")?,
         workspace_id: get_workspace_id(item, "workspace_id")?,
         action: get_s(item, "action")?,
-        input: get_json(item, "input")?,
+        input: get_s(item, "input")?,
         requested_by: get_s(item, "requested_by")?,
         status: get_parsed(item, "status", ProposalStatus::parse)?,
         created_at: get_n(item, "created_at")?,

@@ -8,6 +8,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use super::item::{Item, get_list, get_n, get_opt_n, get_opt_s, get_s, list, n, s};
 use super::{DynamoStore, Expr, build_err, unavailable};
 use crate::Result;
+use crate::domain::agents::WorkspaceId;
 use crate::domain::{FailureCount, RevocationState, Role, SessionRecord, UserRecord, Username};
 use crate::store::auth::{AccountChange, AuthWrite, SessionStore, UserStore};
 use crate::store::keys::{self, RevocationKey};
@@ -43,7 +44,7 @@ impl DynamoStore {
         keys: &[RevocationKey],
         user_id: &str,
         extra: Option<(&str, Item)>,
-    ) -> Result<(Vec<bool>, (bool, u64), Vec<Item>)> {
+    ) -> Result<(Vec<bool>, RevocationState, Vec<Item>)> {
         let storage: Vec<String> = keys.iter().map(RevocationKey::storage_key).collect();
         let mut wanted: Vec<Item> = storage.iter().map(|k| revoked_key(k.clone())).collect();
         wanted.push(revoked_key(keys::generation(user_id)));
@@ -61,9 +62,16 @@ impl DynamoStore {
             live.insert(get_s(&item, "key")?, item);
         }
         let denied = storage.iter().map(|k| live.contains_key(k)).collect();
+        // The user's part of the state, from its `user#` record.
         let user = match live.get(&keys::generation(user_id)) {
-            Some(item) => (true, get_opt_n(item, "generation")?.unwrap_or(0)),
-            None => (false, 0),
+            Some(item) => RevocationState {
+                user_exists: true,
+                generation: get_opt_n(item, "generation")?.unwrap_or(0),
+                username: get_opt_s(item, "username"),
+                workspaces: memberships(item)?,
+                ..RevocationState::default()
+            },
+            None => RevocationState::default(),
         };
         let rest = extra_table
             .and_then(|t| found.remove(t))
@@ -75,6 +83,27 @@ impl DynamoStore {
         let t = &self.tables;
         let one = |x: Result<TransactWriteItem>| x.map(|i| vec![i]);
         match write {
+            AuthWrite::SetMembership {
+                user_id,
+                workspace_id,
+                member,
+            } => one(Expr::default()
+                .name("#k", "key")
+                .name("#ws", "workspaces")
+                .value(
+                    ":ws",
+                    AttributeValue::Ss(vec![workspace_id.as_str().to_owned()]),
+                )
+                .update(
+                    &t.revoked_tokens,
+                    revoked_key(keys::generation(&user_id)),
+                    if member {
+                        "ADD #ws :ws"
+                    } else {
+                        "DELETE #ws :ws"
+                    },
+                    Some("attribute_exists(#k)"),
+                )),
             AuthWrite::CreateUser(u) => {
                 let user = Expr::default().name("#u", "username").put(
                     &t.users,
@@ -377,8 +406,7 @@ impl SessionStore for DynamoStore {
             self.tables.active_tokens.as_str(),
             session_key(user_id, session_id),
         );
-        let (denied, (user_exists, generation), sessions) =
-            self.denylist(&keys, user_id, Some(extra)).await?;
+        let (denied, user, sessions) = self.denylist(&keys, user_id, Some(extra)).await?;
         let session = match sessions.first() {
             Some(item) => Some(session_from(item)?).filter(|s| s.expires_at > now),
             None => None,
@@ -386,10 +414,8 @@ impl SessionStore for DynamoStore {
         Ok((
             session,
             RevocationState {
-                token_revoked: false,
                 session_revoked: denied[0],
-                user_exists,
-                generation,
+                ..user
             },
         ))
     }
@@ -430,14 +456,30 @@ impl SessionStore for DynamoStore {
             RevocationKey::Token(jti.to_owned()),
             RevocationKey::Session(session_id.to_owned()),
         ];
-        let (denied, (user_exists, generation), _) = self.denylist(&keys, user_id, None).await?;
+        let (denied, user, _) = self.denylist(&keys, user_id, None).await?;
         Ok(RevocationState {
             token_revoked: denied[0],
             session_revoked: denied[1],
-            user_exists,
-            generation,
+            ..user
         })
     }
+}
+
+/// The workspaces a `user#` record lists (a string set; absent when the
+/// user is a member of none), sorted.
+fn memberships(item: &Item) -> Result<Vec<WorkspaceId>> {
+    let Some(value) = item.get("workspaces") else {
+        return Ok(Vec::new());
+    };
+    let names = value
+        .as_ss()
+        .map_err(|_| super::item::corrupt("workspaces"))?;
+    let mut workspaces = names
+        .iter()
+        .map(|w| WorkspaceId::parse(w).map_err(|_| super::item::corrupt("workspaces")))
+        .collect::<Result<Vec<_>>>()?;
+    workspaces.sort();
+    Ok(workspaces)
 }
 
 fn roles_attr(roles: &[Role]) -> AttributeValue {

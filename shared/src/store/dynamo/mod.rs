@@ -28,7 +28,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, KeysAndAttributes, Put, TransactWriteItem, Update,
+};
 
 use self::item::Item;
 use super::{Transactions, Write};
@@ -62,6 +64,21 @@ pub struct DynamoStore {
 /// as the cause.
 fn unavailable(what: &str, err: impl std::error::Error + Send + Sync + 'static) -> Error {
     Error::unavailable_from(what, err)
+}
+
+/// Why a write's outcome is unknown, when it is: the request may have
+/// reached DynamoDB but no answer came back (a timeout, a connection lost
+/// or an answer that could not be read). A refusal DynamoDB answered, or a
+/// request that was never sent, changed nothing.
+fn outcome_unknown<E, R>(err: &aws_sdk_dynamodb::error::SdkError<E, R>) -> Option<&'static str> {
+    use aws_sdk_dynamodb::error::SdkError;
+    match err {
+        SdkError::TimeoutError(_) => Some("timed out"),
+        SdkError::ResponseError(_) => Some("the answer could not be read"),
+        SdkError::DispatchFailure(d) if d.is_timeout() => Some("timed out"),
+        SdkError::DispatchFailure(d) if d.is_io() => Some("connection lost"),
+        _ => None,
+    }
 }
 
 fn build_err(e: impl std::error::Error + Send + Sync + 'static) -> Error {
@@ -103,6 +120,18 @@ impl Expr {
             .build()
             .map_err(build_err)?;
         Ok(TransactWriteItem::builder().update(u).build())
+    }
+
+    fn condition_check(self, table: &str, key: Item, condition: &str) -> Result<TransactWriteItem> {
+        let c = ConditionCheck::builder()
+            .table_name(table)
+            .set_key(Some(key))
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(self.names))
+            .set_expression_attribute_values((!self.values.is_empty()).then_some(self.values))
+            .build()
+            .map_err(build_err)?;
+        Ok(TransactWriteItem::builder().condition_check(c).build())
     }
 
     fn put(self, table: &str, item: Item, condition: &str) -> Result<TransactWriteItem> {
@@ -275,6 +304,16 @@ impl Transactions for DynamoStore {
         let Err(err) = out else {
             return Ok(());
         };
+        if let Some(how) = outcome_unknown(&err) {
+            // Sent, but no answer: it may have committed. The SDK's retries
+            // carry the same ClientRequestToken, so they never applied it
+            // twice; what the caller does next settles it.
+            return Err(Error::OutcomeUnknown {
+                context: format!("TransactWriteItems: {how}"),
+                retry_with_key: false,
+                source: None,
+            });
+        }
         let service = err.into_service_error();
         if let TransactWriteItemsError::TransactionCanceledException(cancelled) = &service {
             let condition_failed = cancelled

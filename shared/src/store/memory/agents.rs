@@ -33,6 +33,8 @@ impl AgentTables {
             }
             AgentWrite::CreateJob(j) => format!("jobs/{}", j.job_id),
             AgentWrite::MoveJob(m) => format!("jobs/{}", m.job_id),
+            AgentWrite::Requeue { job_id, .. } => format!("jobs/{job_id}"),
+            AgentWrite::AgentAllows { agent_id, .. } => format!("agents/{agent_id}"),
             AgentWrite::CreateProposal(p) => format!("proposals/{}", p.proposal_id),
             AgentWrite::DecideProposal { proposal_id, .. } => format!("proposals/{proposal_id}"),
             // Idempotency records live in the jobs table, as in DynamoDB.
@@ -52,8 +54,24 @@ impl AgentTables {
             AgentWrite::CreateJob(j) => !self.jobs.contains_key(&j.job_id),
             AgentWrite::MoveJob(m) => {
                 m.from.can_move_to(m.to)
-                    && self.jobs.get(&m.job_id).is_some_and(|j| j.status == m.from)
+                    && self.jobs.get(&m.job_id).is_some_and(|j| {
+                        j.status == m.from
+                            && m.if_lease_before
+                                .is_none_or(|t| j.lease_until.is_some_and(|l| l < t))
+                    })
             }
+            AgentWrite::Requeue {
+                job_id, lease_was, ..
+            } => self.jobs.get(job_id).is_some_and(|j| {
+                j.status == JobStatus::Pending && j.lease_until == Some(*lease_was)
+            }),
+            AgentWrite::AgentAllows {
+                agent_id,
+                workspace_id,
+                maturities,
+            } => self.agents.get(agent_id).is_some_and(|a| {
+                a.enabled && a.allowed_in(workspace_id) && maturities.contains(&a.maturity)
+            }),
             AgentWrite::CreateProposal(p) => !self.proposals.contains_key(&p.proposal_id),
             AgentWrite::DecideProposal { proposal_id, .. } => self
                 .proposals
@@ -98,11 +116,24 @@ impl AgentTables {
             AgentWrite::CreateJob(j) => {
                 self.jobs.insert(j.job_id.clone(), j);
             }
+            AgentWrite::Requeue {
+                job_id,
+                lease_until,
+                requeues,
+                ..
+            } => {
+                if let Some(j) = self.jobs.get_mut(&job_id) {
+                    j.lease_until = Some(lease_until);
+                    j.requeues = requeues;
+                }
+            }
+            AgentWrite::AgentAllows { .. } => {}
             AgentWrite::MoveJob(m) => {
                 if let Some(j) = self.jobs.get_mut(&m.job_id) {
                     j.status = m.to;
                     j.updated_at = m.at;
-                    j.lease_until = m.lease_until;
+                    // As in DynamoDB: an ended job holds no lease.
+                    j.lease_until = m.lease_until.filter(|_| !m.to.is_final());
                     if m.result.is_some() {
                         j.result = m.result;
                     }
@@ -241,6 +272,23 @@ impl AgentStore for MemoryStore {
 
     async fn get_proposal(&self, proposal_id: &str) -> Result<Option<ProposalRecord>> {
         Ok(self.lock().agents.proposals.get(proposal_id).cloned())
+    }
+
+    async fn due_jobs(&self, now_ms: i64, limit: usize) -> Result<Vec<JobRecord>> {
+        let tables = self.lock();
+        let mut due: Vec<JobRecord> = tables
+            .agents
+            .jobs
+            .values()
+            .filter(|j| {
+                matches!(j.status, JobStatus::Pending | JobStatus::Running)
+                    && j.lease_until.is_some_and(|l| l <= now_ms)
+            })
+            .cloned()
+            .collect();
+        due.sort_by_key(|j| j.lease_until);
+        due.truncate(limit);
+        Ok(due)
     }
 
     async fn list_proposals(

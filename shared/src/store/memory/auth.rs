@@ -1,11 +1,12 @@
 //! Users, sessions and the denylist in memory.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use async_trait::async_trait;
 
 use super::MemoryStore;
 use crate::Result;
+use crate::domain::agents::WorkspaceId;
 use crate::domain::{FailureCount, RevocationState, SessionRecord, UserRecord, Username};
 use crate::store::auth::{AccountChange, AuthWrite, SessionStore, UserStore};
 use crate::store::keys;
@@ -18,7 +19,11 @@ enum Revoked {
     /// its TTL.
     Denied,
     /// A `user#` record.
-    Generation { username: Username, generation: u64 },
+    Generation {
+        username: Username,
+        generation: u64,
+        workspaces: BTreeSet<WorkspaceId>,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -47,6 +52,7 @@ impl AuthTables {
             Some(Revoked::Generation {
                 username,
                 generation,
+                ..
             }) => Some((username, *generation)),
             _ => None,
         }
@@ -61,12 +67,27 @@ impl AuthTables {
         };
         let token_revoked = token.is_some_and(|jti| denied(keys::TOKEN_PREFIX, jti));
         let session_revoked = denied(keys::SESSION_PREFIX, session_id);
-        let record = self.generation_at(keys::key_in(&mut key, keys::GENERATION_PREFIX, user_id));
-        RevocationState {
-            token_revoked,
-            session_revoked,
-            user_exists: record.is_some(),
-            generation: record.map_or(0, |(_, g)| g),
+        match self
+            .revoked
+            .get(keys::key_in(&mut key, keys::GENERATION_PREFIX, user_id))
+        {
+            Some(Revoked::Generation {
+                username,
+                generation,
+                workspaces,
+            }) => RevocationState {
+                token_revoked,
+                session_revoked,
+                user_exists: true,
+                generation: *generation,
+                username: Some(username.as_str().to_owned()),
+                workspaces: workspaces.iter().cloned().collect(),
+            },
+            _ => RevocationState {
+                token_revoked,
+                session_revoked,
+                ..RevocationState::default()
+            },
         }
     }
 
@@ -85,6 +106,9 @@ impl AuthTables {
             AuthWrite::LoginSucceeded { username, .. }
             | AuthWrite::LoginFailed { username, .. }
             | AuthWrite::EnableUser { username } => vec![format!("users/{username}")],
+            AuthWrite::SetMembership { user_id, .. } => {
+                vec![format!("revoked/{}", keys::generation(user_id))]
+            }
             AuthWrite::UnknownLoginFailed { username, .. } => {
                 vec![format!("rates/{}", keys::unknown_user_failures(username))]
             }
@@ -122,6 +146,7 @@ impl AuthTables {
             AuthWrite::LoginFailed { username, .. } | AuthWrite::EnableUser { username } => {
                 self.users.contains_key(username)
             }
+            AuthWrite::SetMembership { user_id, .. } => self.generation_record(user_id).is_some(),
             AuthWrite::RaiseGeneration {
                 username,
                 user_id,
@@ -159,6 +184,7 @@ impl AuthTables {
                     Revoked::Generation {
                         username: u.username.clone(),
                         generation: u.generation,
+                        workspaces: BTreeSet::new(),
                     },
                 );
                 self.users.insert(u.username.clone(), u);
@@ -229,6 +255,21 @@ impl AuthTables {
             AuthWrite::EnableUser { username } => {
                 if let Some(u) = self.users.get_mut(&username) {
                     u.disabled = false;
+                }
+            }
+            AuthWrite::SetMembership {
+                user_id,
+                workspace_id,
+                member,
+            } => {
+                if let Some(Revoked::Generation { workspaces, .. }) =
+                    self.revoked.get_mut(&keys::generation(&user_id))
+                {
+                    if member {
+                        workspaces.insert(workspace_id);
+                    } else {
+                        workspaces.remove(&workspace_id);
+                    }
                 }
             }
             AuthWrite::PutSession(s) => {
