@@ -301,6 +301,10 @@ pub struct WorkerState {
     pub clock: Arc<dyn Clock>,
     /// Builds the audit events of job outcomes.
     pub auditor: Auditor,
+    /// The jobs queue, where the sweeper sends a lost job again (the
+    /// scheduled sweep of the worker function; `warden serve` hands its
+    /// own queue to the sweep).
+    pub jobs: Option<Arc<dyn Queue>>,
 }
 
 impl WorkerState {
@@ -318,6 +322,7 @@ impl WorkerState {
             outbound,
             catalogue: catalogue(),
             clock,
+            jobs: None,
         }
     }
 }

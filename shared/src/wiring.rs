@@ -291,8 +291,9 @@ pub async fn agents(config: Config) -> Result<AgentState> {
     ))
 }
 
-/// The job worker: the DynamoDB store and the SQS outbound queue at
-/// `WARDEN_OUTBOUND_QUEUE_URL`.
+/// The job worker: the DynamoDB store, the SQS outbound queue at
+/// `WARDEN_OUTBOUND_QUEUE_URL` and, for the scheduled sweep, the jobs queue
+/// at `WARDEN_JOBS_QUEUE_URL`.
 pub async fn worker(config: Config) -> Result<WorkerState> {
     let aws = sdk(&config)?;
     let outbound = sqs(
@@ -300,13 +301,15 @@ pub async fn worker(config: Config) -> Result<WorkerState> {
         config.outbound_queue_url.as_ref(),
         "WARDEN_OUTBOUND_QUEUE_URL",
     )?;
+    let jobs = sqs(
+        &aws,
+        config.jobs_queue_url.as_ref(),
+        "WARDEN_JOBS_QUEUE_URL",
+    )?;
     let store = dynamo(&config, &aws);
-    Ok(WorkerState::new(
-        config,
-        Arc::new(store),
-        outbound,
-        Arc::new(SystemClock),
-    ))
+    let mut state = WorkerState::new(config, Arc::new(store), outbound, Arc::new(SystemClock));
+    state.jobs = Some(jobs);
+    Ok(state)
 }
 
 /// The probe: the DynamoDB store, the resources to describe, the webhook

@@ -112,6 +112,11 @@ impl Harness {
         let alice = person(&world, "alice", &[Role::User]).await;
         let bob = person(&world, "bob", &[Role::Approver]).await;
         let carol = person(&world, "carol", &[Role::Admin]).await;
+        // Alice works in acme and other, bob in acme (carol, an admin,
+        // everywhere).
+        for (workspace, name) in [("acme", "alice"), ("other", "alice"), ("acme", "bob")] {
+            member(&world, workspace, name, true).await;
+        }
         Self {
             world,
             alice,
@@ -179,12 +184,26 @@ impl Harness {
         extra: &[(&str, &str)],
     ) -> Reply {
         let body = json!({"workspace_id": workspace, "action": action, "input": input});
+        // A fresh Idempotency-Key unless the test gives one (or asks for
+        // none with an empty one): complexity 3 and 4 need it.
+        let fresh = ulid::Ulid::new().to_string();
+        let mut headers: Vec<(&str, &str)> = extra
+            .iter()
+            .copied()
+            .filter(|(k, v)| !(k.eq_ignore_ascii_case("idempotency-key") && v.is_empty()))
+            .collect();
+        if !extra
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("idempotency-key"))
+        {
+            headers.push(("idempotency-key", &fresh));
+        }
         self.call(
             "POST",
             &format!("/agents/{agent}/runs"),
             &who.token,
             Some(body),
-            extra,
+            &headers,
         )
         .await
     }
@@ -247,6 +266,20 @@ async fn person(world: &AgentWorld, name: &str, roles: &[Role]) -> Person {
     sign_in(world, name).await
 }
 
+/// Makes `name` a member of `workspace` (or no longer one).
+async fn member(world: &AgentWorld, workspace: &str, name: &str, member: bool) {
+    registry::set_membership(
+        &world.agents,
+        &*world.auth.store,
+        cli(),
+        &WorkspaceId::parse(workspace).unwrap(),
+        &Username::parse(name).unwrap(),
+        member,
+    )
+    .await
+    .unwrap();
+}
+
 /// A fresh access token (they last 15 minutes; some tests travel in time).
 async fn sign_in(world: &AgentWorld, name: &str) -> Person {
     let password = SecretString::from(format!("{name} password"));
@@ -279,6 +312,10 @@ async fn harness<S: Stores>(store: Arc<S>) -> Harness {
 }
 
 warden::on_both_stores!(std::convert::identity;
+    a_person_sees_and_decides_only_in_their_workspaces,
+    every_refused_decision_is_audited_with_its_rule,
+    an_action_of_complexity_3_or_4_without_a_key_is_400_and_audited,
+    an_ambiguous_create_retried_with_the_same_key_runs_exactly_once,
     every_cell_of_the_maturity_by_complexity_table_answers_and_audits_as_documented,
     each_governance_check_refuses_in_order_with_its_status_and_rule,
     an_interns_run_waits_for_an_approver_and_then_runs_to_success,
@@ -921,7 +958,205 @@ async fn on_dynamodb_an_id_no_job_or_proposal_can_have_is_404_without_a_read() {
         h.decide(&h.bob, &long, "approve").await.status,
         StatusCode::NOT_FOUND
     );
-    assert_eq!(log.take(), ["BatchGetItem"], "the bearer check only");
+    // The bearer check, and the refusal's audit event: no read.
+    assert_eq!(log.take(), ["BatchGetItem", "TransactWriteItems"]);
+}
+
+/// The audit events of `type` whose detail `rule` is `rule`.
+async fn refusals(h: &Harness, who: &Person, rule: &str) -> Vec<AuditEvent> {
+    h.world
+        .agents
+        .store
+        .audit_by_actor(&format!("user:{}", who.id), 50)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.event_type == EventType::ProposalDecisionRefused && e.details["rule"] == rule)
+        .collect()
+}
+
+async fn a_person_sees_and_decides_only_in_their_workspaces<S: Stores>(store: Arc<S>) {
+    let h = harness(store).await;
+    h.agent("intern", AgentType::Purchasing, Maturity::Intern, true)
+        .await;
+    let reply = h.run(&h.alice, "intern", c4()).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
+    let job_id = reply.body["job_id"].as_str().unwrap().to_owned();
+    let proposal_id = reply.body["proposal_id"].as_str().unwrap().to_owned();
+    // Bob leaves acme: from his next request on, acme is a workspace he
+    // cannot tell from one that does not exist.
+    member(&h.world, "acme", "bob", false).await;
+    assert_eq!(h.job(&h.bob, &job_id).await.status, StatusCode::NOT_FOUND);
+    let listed = h.get(&h.bob, "/agents/runs?workspace_id=acme").await;
+    assert_eq!(listed.status, StatusCode::NOT_FOUND, "{}", listed.body);
+    let proposals = h.get(&h.bob, "/agents/proposals").await;
+    assert_eq!(proposals.body["proposals"], json!([]), "{}", proposals.body);
+    let refused = h.decide(&h.bob, &proposal_id, "approve").await;
+    assert_eq!(refused.status, StatusCode::NOT_FOUND, "{}", refused.body);
+    // Audited, without the proposal's details.
+    let audited = refusals(&h, &h.bob, "not_a_member").await;
+    assert_eq!(audited.len(), 1);
+    assert!(
+        audited[0].details.get("job_id").is_none(),
+        "{:?}",
+        audited[0]
+    );
+    let run = h.run(&h.bob, "intern", c2()).await;
+    assert_eq!(run.status, StatusCode::NOT_FOUND, "{}", run.body);
+    // An admin is a member of every workspace.
+    assert_eq!(h.job(&h.carol, &job_id).await.status, StatusCode::OK);
+    // Back in acme, bob sees and decides at once.
+    member(&h.world, "acme", "bob", true).await;
+    assert_eq!(h.job(&h.bob, &job_id).await.status, StatusCode::OK);
+    let approved = h.decide(&h.bob, &proposal_id, "approve").await;
+    assert_eq!(approved.status, StatusCode::ACCEPTED, "{}", approved.body);
+    // Decided: a non-member is still 404 first, before the 409.
+    member(&h.world, "acme", "bob", false).await;
+    let again = h.decide(&h.bob, &proposal_id, "approve").await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND, "{}", again.body);
+}
+
+async fn every_refused_decision_is_audited_with_its_rule<S: Stores>(store: Arc<S>) {
+    let h = harness(store).await;
+    h.agent("intern", AgentType::Purchasing, Maturity::Intern, true)
+        .await;
+    let by_bob = h.run(&h.bob, "intern", c2()).await;
+    let bobs = by_bob.body["proposal_id"].as_str().unwrap().to_owned();
+    // Without the approver role.
+    let refused = h.decide(&h.alice, &bobs, "approve").await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(refusals(&h, &h.alice, "role").await.len(), 1);
+    // His own run.
+    let refused = h.decide(&h.bob, &bobs, "approve").await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let own = refusals(&h, &h.bob, "own_request").await;
+    assert_eq!(own.len(), 1);
+    assert_eq!(own[0].details["proposal_id"], bobs.as_str());
+    // Unknown.
+    let unknown = h
+        .decide(&h.bob, "01ARZ3NDEKTSV4RRFFQ69G5FAV", "reject")
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    assert_eq!(refusals(&h, &h.bob, "unknown_proposal").await.len(), 1);
+    // Already decided.
+    assert_eq!(
+        h.decide(&h.carol, &bobs, "approve").await.status,
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(
+        h.decide(&h.carol, &bobs, "reject").await.status,
+        StatusCode::CONFLICT
+    );
+    assert_eq!(refusals(&h, &h.carol, "already_decided").await.len(), 1);
+}
+
+async fn an_action_of_complexity_3_or_4_without_a_key_is_400_and_audited<S: Stores>(store: Arc<S>) {
+    let h = harness(store).await;
+    h.agent("buyer", AgentType::Purchasing, Maturity::Autonomous, true)
+        .await;
+    let none = [("idempotency-key", "")];
+    for action in [c4()] {
+        let name = action.0;
+        let reply = h.run_in(&h.alice, "buyer", "acme", action, &none).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{name}: {}",
+            reply.body
+        );
+        assert!(
+            reply.body["detail"]
+                .as_str()
+                .unwrap()
+                .starts_with("Idempotency-Key required"),
+            "{}",
+            reply.body
+        );
+        let event = h.last_event(&h.alice).await;
+        assert_eq!(event.event_type, EventType::AgentRunBlocked);
+        assert_eq!(event.details["rule"], "idempotency_key_required");
+    }
+    assert!(h.acme_jobs().await.is_empty());
+    // Complexity 1 and 2 still run without one.
+    for action in [c1(), c2()] {
+        let reply = h.run_in(&h.alice, "buyer", "acme", action, &none).await;
+        assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
+    }
+}
+
+/// A store whose answer to the transaction that creates a job is lost
+/// after it committed, as when the answer comes after the timeout.
+struct LostCreateAnswer;
+
+#[async_trait::async_trait]
+impl testing::Interceptor for LostCreateAnswer {
+    async fn after_transact(
+        &self,
+        kinds: &[String],
+        applied: warden::Result<()>,
+    ) -> warden::Result<()> {
+        applied?;
+        if kinds.first().is_some_and(|k| k == "CreateJob") {
+            return Err(warden::Error::OutcomeUnknown {
+                context: "TransactWriteItems: timed out (simulated)".into(),
+                retry_with_key: false,
+                source: None,
+            });
+        }
+        Ok(())
+    }
+}
+
+async fn an_ambiguous_create_retried_with_the_same_key_runs_exactly_once<S: Stores>(store: Arc<S>) {
+    let lossy = Arc::new(testing::Intercepted::new(store.clone(), LostCreateAnswer));
+    let sessions: Arc<dyn warden::store::SessionStore> = store.clone();
+    let mut h = harness(store).await;
+    h.agent("buyer", AgentType::Purchasing, Maturity::Autonomous, true)
+        .await;
+    let healthy = std::mem::replace(
+        &mut h.world.agents,
+        warden::state::AgentState::new(
+            testing::config(),
+            lossy,
+            sessions,
+            &testing::test_keys(),
+            warden::auth::api_keys::Pepper::new(&SecretString::from(testing::TEST_PEPPER)).unwrap(),
+            h.world.jobs.clone(),
+            h.world.clock.clone(),
+        )
+        .unwrap(),
+    );
+    let key = [("idempotency-key", "ambiguous-1")];
+    let first = h.run_in(&h.alice, "buyer", "acme", c4(), &key).await;
+    assert_eq!(
+        first.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        first.body
+    );
+    assert_eq!(
+        first.body["detail"],
+        "outcome unknown: retry with the same Idempotency-Key"
+    );
+    // It committed, and nothing queued it.
+    let jobs = h.acme_jobs().await;
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].status, JobStatus::Pending);
+    assert!(h.world.jobs.messages().is_empty());
+    // The retry answers that job and queues it.
+    h.world.agents = healthy;
+    let retry = h.run_in(&h.alice, "buyer", "acme", c4(), &key).await;
+    assert_eq!(retry.status, StatusCode::ACCEPTED, "{}", retry.body);
+    assert_eq!(retry.body["job_id"], jobs[0].job_id.as_str());
+    assert_eq!(h.world.jobs.messages().len(), 1);
+    h.world.work().await;
+    let job = h.job(&h.alice, &jobs[0].job_id).await;
+    assert_eq!(job.body["status"], "SUCCESS", "{}", job.body);
+    // Another retry answers the same, and queues nothing more.
+    let again = h.run_in(&h.alice, "buyer", "acme", c4(), &key).await;
+    assert_eq!(again.body["job_id"], jobs[0].job_id.as_str());
+    assert_eq!(h.acme_jobs().await.len(), 1);
+    assert_eq!(h.world.jobs.messages().len(), 1);
 }
 
 #[tokio::test]

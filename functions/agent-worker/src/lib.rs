@@ -6,11 +6,44 @@
 //! Each record is handed to [`warden::agents::worker::process`] with the
 //! invocation's deadline; a record whose `eventSourceARN` is the
 //! configured dead-letter queue (`WARDEN_JOBS_DLQ_ARN`) is a dead letter.
+//!
+//! The same function is invoked once a minute by an EventBridge schedule:
+//! that event (no `Records`) runs the sweeper
+//! ([`warden::agents::sweeper::sweep`]), which ends or re-queues the jobs
+//! whose lease has passed. The worker owns the jobs' ends, and already
+//! holds every grant the sweep needs but sending to the jobs queue.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::LambdaEvent;
+use serde_json::Value;
+use warden::agents::sweeper::sweep;
 use warden::agents::worker::{Processed, Source, process};
 use warden::state::WorkerState;
+
+/// Answers either event this function receives: a batch of job messages
+/// (`Records`), or the sweeper's schedule (anything else).
+pub async fn entry(
+    state: &WorkerState,
+    event: LambdaEvent<Value>,
+) -> Result<Value, lambda_runtime::Error> {
+    let LambdaEvent { payload, context } = event;
+    if payload.get("Records").is_some() {
+        let batch: SqsEvent = serde_json::from_value(payload)?;
+        let response = handler(state, LambdaEvent::new(batch, context)).await?;
+        return Ok(serde_json::to_value(response)?);
+    }
+    let jobs = state
+        .jobs
+        .as_deref()
+        .ok_or("the sweep needs WARDEN_JOBS_QUEUE_URL")?;
+    let swept = sweep(state, jobs).await.map_err(|e| e.chain())?;
+    Ok(serde_json::json!({
+        "interrupted": swept.interrupted,
+        "requeued": swept.requeued,
+        "abandoned": swept.abandoned,
+        "failed": swept.failed,
+    }))
+}
 
 /// Processes a batch; every record that failed is reported for redelivery.
 #[tracing::instrument(skip_all, fields(request_id = %event.context.request_id))]

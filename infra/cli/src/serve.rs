@@ -18,6 +18,7 @@ use lambda_http::request::RequestContext as LambdaContext;
 use lambda_http::{Body, RequestExt};
 use tokio::net::TcpListener;
 use warden::Error;
+use warden::agents::sweeper::{SWEEP_INTERVAL, sweep};
 use warden::agents::worker::drain_local;
 use warden::aws::Guards;
 use warden::aws::dependencies::AwsDependencies;
@@ -234,6 +235,9 @@ pub async fn build_states(
             Arc::new(queue)
         }
     };
+    // The sweeper, in process once a minute as the schedule runs it in
+    // AWS: every job ends, whatever message was lost.
+    tokio::spawn(sweep_every_minute(worker.clone(), jobs.clone()));
     let agents = AgentState::new(
         config.clone(),
         store.clone(),
@@ -444,4 +448,16 @@ fn to_hyper(response: lambda_http::Response<Body>) -> hyper::Response<Full<Bytes
         _ => Bytes::new(),
     };
     hyper::Response::from_parts(parts, Full::new(bytes))
+}
+
+/// Runs [`sweep`] every [`SWEEP_INTERVAL`] for the life of the server.
+async fn sweep_every_minute(worker: Arc<WorkerState>, jobs: Arc<dyn Queue>) {
+    let mut every = tokio::time::interval(SWEEP_INTERVAL);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        if let Err(e) = sweep(&worker, &*jobs).await {
+            tracing::warn!(error = %e.chain(), "the sweep failed; the next one tries again");
+        }
+    }
 }

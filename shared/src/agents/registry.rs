@@ -2,11 +2,12 @@
 //! Every change is written with its audit event in one transaction.
 
 use crate::audit::{EventType, Origin, Severity};
+use crate::domain::Username;
 use crate::domain::agents::{
     AgentId, AgentRecord, AgentType, Maturity, WorkspaceId, WorkspaceRecord,
 };
 use crate::state::Registry;
-use crate::store::{AgentWrite, Write};
+use crate::store::{AgentWrite, AuthWrite, UserStore, Write};
 use crate::{Error, Result};
 
 /// Agent ids that would make a run path ambiguous with the fixed routes
@@ -46,6 +47,52 @@ pub async fn add_workspace(
             record.workspace_id
         ))),
         other => other.map(|()| record),
+    }
+}
+
+/// Makes `username` a member of `workspace_id` (`member`), or no longer
+/// one, on the user's `user#` record: the bearer check reads it with every
+/// request, so it counts from the next one. Audited
+/// (`WORKSPACE_MEMBER_ADDED` or `_REMOVED`). An unknown workspace or user
+/// is `404`. Returns the user's id: membership is stored by id, so a user
+/// created again under the same name inherits nothing.
+pub async fn set_membership(
+    registry: &Registry,
+    users: &dyn UserStore,
+    origin: Origin,
+    workspace_id: &WorkspaceId,
+    username: &Username,
+    member: bool,
+) -> Result<String> {
+    if registry.store.get_workspace(workspace_id).await?.is_none() {
+        return Err(Error::NotFound(format!("no workspace {workspace_id}")));
+    }
+    let no_user = || Error::NotFound(format!("no user {username}"));
+    let user = users.get_user(username).await?.ok_or_else(no_user)?;
+    let event_type = if member {
+        EventType::WorkspaceMemberAdded
+    } else {
+        EventType::WorkspaceMemberRemoved
+    };
+    let event = registry
+        .auditor
+        .event(event_type, Severity::Info, origin)
+        .subject(format!("workspace:{workspace_id}"))
+        .detail("user_id", user.user_id.clone())
+        .detail("username", username.as_str());
+    let writes = vec![
+        AuthWrite::SetMembership {
+            user_id: user.user_id.clone(),
+            workspace_id: workspace_id.clone(),
+            member,
+        }
+        .into(),
+        event.into(),
+    ];
+    match registry.store.transact(writes).await {
+        // Its `user#` record is gone: the user was removed meanwhile.
+        Err(Error::ConditionFailed) => Err(no_user()),
+        other => other.map(|()| user.user_id),
     }
 }
 

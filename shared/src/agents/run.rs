@@ -193,10 +193,6 @@ pub async fn submit(
         audit_only(state, blocked(rule)).await?;
         return Err(Error::NotFound(what.into()));
     };
-    if !caller.sees_workspace(&workspace) {
-        audit_only(state, blocked("not_a_member")).await?;
-        return Err(Error::NotFound("no such workspace".into()));
-    }
 
     let now_ms = state.clock.now_millis();
     let now = now_ms.div_euclid(1000);
@@ -210,6 +206,15 @@ pub async fn submit(
             now,
         })
         .await?;
+    // Read with the rest: an unknown workspace is audited as such.
+    if !caller.sees_workspace(&workspace) {
+        let rule = match ctx.workspace {
+            Some(_) => "not_a_member",
+            None => "unknown_workspace",
+        };
+        audit_only(state, blocked(rule)).await?;
+        return Err(Error::NotFound("no such workspace".into()));
+    }
     if let Some(earlier) = ctx.idempotency {
         return replay_and_requeue(state, &origin, earlier, &hash).await;
     }
