@@ -18,7 +18,7 @@ use warden::audit::EventType;
 use warden::auth::api_keys::{KeySpec, create_key};
 use warden::auth::login::{self, LoginRequest, create_user};
 use warden::clock::Clock as _;
-use warden::domain::agents::{AgentId, AgentType, ApiKeyRecord, Maturity};
+use warden::domain::agents::{AgentId, AgentType, ApiKeyRecord, Maturity, WorkspaceId};
 use warden::domain::{Role, Username};
 use warden::http::RequestContext;
 use warden::state::AgentState;
@@ -159,6 +159,30 @@ impl Harness {
         )
         .await
         .unwrap();
+        // A member of every workspace these checks use.
+        for workspace in ["acme", "globex"] {
+            let workspace = WorkspaceId::parse(workspace).unwrap();
+            if self
+                .world
+                .agents
+                .store
+                .get_workspace(&workspace)
+                .await
+                .unwrap()
+                .is_some()
+            {
+                warden::agents::registry::set_membership(
+                    &self.world.agents,
+                    &*self.world.auth.store,
+                    origin(),
+                    &workspace,
+                    &Username::parse(name).unwrap(),
+                    true,
+                )
+                .await
+                .unwrap();
+            }
+        }
         let request = LoginRequest {
             username: name.into(),
             password: SecretString::from(password),
@@ -204,11 +228,13 @@ impl Harness {
 
     /// `POST /agents/{agent}/runs` in `workspace` with the raw key `key`.
     async fn run_on(&self, state: &AgentState, key: &str, agent: &str, workspace: &str) -> Reply {
+        // The run's action changes records: it carries a key.
+        let fresh = ulid::Ulid::new().to_string();
         self.call_on(
             state,
             "POST",
             &format!("/agents/{agent}/runs"),
-            &[("x-api-key", key)],
+            &[("x-api-key", key), ("idempotency-key", &fresh)],
             Some(run_body(workspace)),
         )
         .await
@@ -471,7 +497,7 @@ async fn a_key_sees_only_jobs_of_its_agents_workspaces(h: Harness) {
     assert_eq!(runs.len(), 1, "{}", reply.body);
     assert_eq!(runs[0]["job_id"], acme_job.as_str());
 
-    // A person sees both.
+    // A person who is a member of both sees both.
     let token = format!("Bearer {}", h.bearer("alice").await);
     let reply = h
         .call(
@@ -493,7 +519,7 @@ async fn a_bearer_token_and_an_api_key_together_are_400(h: Harness) {
         .call(
             "POST",
             "/agents/books/runs",
-            &[("authorization", &token)],
+            &[("authorization", &token), ("idempotency-key", "bearer-1")],
             Some(run_body("acme")),
         )
         .await;

@@ -113,11 +113,24 @@ async fn on_dynamodb_runs_by_token_and_by_key_and_approvals_cost_what_the_design
     .await
     .unwrap();
     let key = key.key.expose_secret().to_owned();
+    // Membership is on the user# record the bearer check reads anyway.
+    for name in ["alice", "bob"] {
+        warden::agents::registry::set_membership(
+            &world.agents,
+            &*world.auth.store,
+            origin(),
+            &warden::domain::agents::WorkspaceId::parse("acme").unwrap(),
+            &warden::domain::Username::parse(name).unwrap(),
+            true,
+        )
+        .await
+        .unwrap();
+    }
     log.take();
 
-    // By bearer token, with and without an Idempotency-Key (read in the
-    // same batch either way).
-    for idempotency in [None, Some("k-1")] {
+    // By bearer token, with an Idempotency-Key (read in the same batch);
+    // a second one by the same token.
+    for idempotency in [Some("k-0"), Some("k-1")] {
         let sent = world.jobs.messages().len();
         let mut headers = vec![("authorization", alice.as_str())];
         if let Some(k) = idempotency {
@@ -135,7 +148,12 @@ async fn on_dynamodb_runs_by_token_and_by_key_and_approvals_cost_what_the_design
 
     // By API key.
     let sent = world.jobs.messages().len();
-    let (status, body) = run(&world, "books", &[("x-api-key", &key)]).await;
+    let (status, body) = run(
+        &world,
+        "books",
+        &[("x-api-key", &key), ("idempotency-key", "k-2")],
+    )
+    .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     assert_eq!(
         log.take(),
@@ -162,7 +180,12 @@ async fn on_dynamodb_runs_by_token_and_by_key_and_approvals_cost_what_the_design
     );
 
     // A proposal, then its approval by someone else.
-    let (status, body) = run(&world, "trainee", &[("authorization", &alice)]).await;
+    let (status, body) = run(
+        &world,
+        "trainee",
+        &[("authorization", &alice), ("idempotency-key", "k-3")],
+    )
+    .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     assert_eq!(body["status"], "AWAITING_APPROVAL");
     assert_eq!(

@@ -25,6 +25,9 @@ use serde_json::{Value, json};
 use warden::agents::proposals::{Decision, decide};
 use warden::agents::registry::{register_agent, set_enabled, set_maturity};
 use warden::agents::run::{Accepted, Caller};
+use warden::agents::sweeper::{
+    INTERRUPTED_EFFECT, MAX_REQUEUES, PENDING_LEASE_MS, Swept, requeue_step_ms, sweep,
+};
 use warden::agents::worker::{Processed, Source, process};
 use warden::audit::{AuditEvent, EventType, Origin};
 use warden::clock::Clock;
@@ -48,7 +51,10 @@ const WORKER_ACTOR: &str = "anonymous";
 #[derive(Default)]
 struct JobReads {
     fail_job: Option<String>,
+    /// Holds the first two reads until both are made (later reads, such as
+    /// the loser's second look, pass).
     barrier: Option<tokio::sync::Barrier>,
+    reads: std::sync::atomic::AtomicUsize,
 }
 
 #[async_trait]
@@ -61,7 +67,9 @@ impl Interceptor for JobReads {
     }
 
     async fn after_job_and_agent(&self, _job_id: &str) {
-        if let Some(barrier) = &self.barrier {
+        if let Some(barrier) = &self.barrier
+            && self.reads.fetch_add(1, Ordering::SeqCst) < 2
+        {
             barrier.wait().await;
         }
     }
@@ -601,8 +609,191 @@ async fn a_result_too_large_to_keep_fails_the_job_saying_so(h: World) {
     );
 }
 
+/// Disables the agent in the store right after the worker read it, as a
+/// `warden agents disable` landing between the read and the start would.
+struct KillSwitchAfterRead {
+    store: Arc<dyn WorkerStore>,
+}
+
+#[async_trait]
+impl Interceptor for KillSwitchAfterRead {
+    async fn after_job_and_agent(&self, _job_id: &str) {
+        self.store
+            .transact(vec![
+                AgentWrite::SetEnabled {
+                    agent_id: AgentId::parse(AGENT).unwrap(),
+                    enabled: false,
+                    at: 0,
+                }
+                .into(),
+            ])
+            .await
+            .unwrap();
+    }
+}
+
+async fn a_kill_switch_landing_after_the_workers_read_still_stops_the_job(h: World) {
+    h.agent(Maturity::Autonomous).await;
+    let job = h.submit("submit_purchase_order", purchase_order()).await;
+    let store: Arc<dyn WorkerStore> = h.w.worker.store.clone();
+    let racing = h.worker_over(Arc::new(Intercepted::new(
+        store.clone(),
+        KillSwitchAfterRead { store },
+    )));
+    let body = h.message(&job.job_id);
+    let processed = process(&racing, "m-1", &body, Source::Jobs, h.deadline())
+        .await
+        .unwrap();
+    assert_eq!(processed, Processed::Blocked);
+    let stored = h.failed_job(&job.job_id).await;
+    assert_eq!(stored.result, None);
+    assert!(h.outbound.accepted().is_empty(), "nothing was published");
+    let event = h.worker_event(&job.job_id).await;
+    assert_eq!(event.event_type, EventType::AgentRunBlocked);
+    assert_eq!(event.details["rule"], "agent_disabled");
+}
+
+async fn a_jobs_end_is_audited_with_its_job_id(h: World) {
+    h.agent(Maturity::Autonomous).await;
+    let ok = h.submit("compare_vendors", comparison()).await;
+    assert!(matches!(
+        h.deliver("m-1", &ok.job_id, Source::Jobs).await.unwrap(),
+        Processed::Ran(JobStatus::Success)
+    ));
+    let event = h.worker_event(&ok.job_id).await;
+    assert_eq!(event.event_type, EventType::AgentRunSucceeded);
+    assert_eq!(event.details["action"], "compare_vendors");
+    // A business rule failure: FAILED, with the reason.
+    let unpriced = json!({"vendor": "vendor-a", "currency": "USD",
+                          "lines": [{"sku": "SKU-9", "quantity": 1}]});
+    let failed = h.submit("draft_purchase_order", unpriced).await;
+    assert!(matches!(
+        h.deliver("m-2", &failed.job_id, Source::Jobs)
+            .await
+            .unwrap(),
+        Processed::Ran(JobStatus::Failed)
+    ));
+    let event = h.worker_event(&failed.job_id).await;
+    assert_eq!(event.event_type, EventType::AgentRunFailed);
+    assert_eq!(
+        event.details["reason"].as_str(),
+        h.job(&failed.job_id).await.error.as_deref()
+    );
+}
+
+/// Loses every `RUNNING -> SUCCESS` write, as a connection held then
+/// closed does.
+struct LostFinalWrite;
+
+#[async_trait]
+impl Interceptor for LostFinalWrite {
+    async fn before_transact(&self, writes: &[warden::store::Write]) -> Result<()> {
+        let ends = writes.iter().any(|w| {
+            matches!(w, warden::store::Write::Agent(AgentWrite::MoveJob(m)) if m.to == JobStatus::Success)
+        });
+        if ends {
+            return Err(Error::OutcomeUnknown {
+                context: "TransactWriteItems: connection lost (simulated)".into(),
+                retry_with_key: false,
+                source: None,
+            });
+        }
+        Ok(())
+    }
+}
+
+async fn a_job_whose_final_write_is_lost_is_ended_by_the_sweeper_after_its_lease(h: World) {
+    h.agent(Maturity::Autonomous).await;
+    let job = h.submit("submit_purchase_order", purchase_order()).await;
+    let store: Arc<dyn WorkerStore> = h.w.worker.store.clone();
+    let lossy = h.worker_over(Arc::new(Intercepted::new(store, LostFinalWrite)));
+    let body = h.message(&job.job_id);
+    let deadline = h.deadline();
+    assert!(
+        process(&lossy, "m-1", &body, Source::Jobs, deadline)
+            .await
+            .is_err()
+    );
+    assert_eq!(h.job(&job.job_id).await.status, JobStatus::Running);
+    // While its lease lives, the sweeper leaves it alone.
+    let swept = sweep(&h.w.worker, &*h.w.jobs).await.unwrap();
+    assert_eq!(swept, Swept::default());
+    h.w.clock.advance_secs(31.0);
+    let swept = sweep(&h.w.worker, &*h.w.jobs).await.unwrap();
+    assert_eq!(swept.interrupted, 1, "{swept:?}");
+    let stored = h.failed_job(&job.job_id).await;
+    // A purchase order publishes: its error says the effect may be out.
+    assert_eq!(stored.error.as_deref(), Some(INTERRUPTED_EFFECT));
+    let event = h.worker_events(&job.job_id).await;
+    assert_eq!(event[0].event_type, EventType::AgentRunFailed);
+    assert_eq!(event[0].details["reason"], "interrupted");
+    // Swept once: nothing is due any more.
+    assert_eq!(
+        sweep(&h.w.worker, &*h.w.jobs).await.unwrap(),
+        Swept::default()
+    );
+}
+
+async fn a_pending_job_never_queued_is_sent_again_then_ended(h: World) {
+    h.agent(Maturity::Autonomous).await;
+    let job = h.submit("compare_vendors", comparison()).await;
+    // Its message is lost: only the sweeper's send will do.
+    let lease = h.job(&job.job_id).await.lease_until.unwrap();
+    assert_eq!(lease, h.w.clock.now_millis() + PENDING_LEASE_MS);
+    assert_eq!(
+        sweep(&h.w.worker, &*h.w.jobs).await.unwrap(),
+        Swept::default()
+    );
+    h.w.clock.advance_secs(120.0);
+    let swept = sweep(&h.w.worker, &*h.w.jobs).await.unwrap();
+    assert_eq!(swept.requeued, 1, "{swept:?}");
+    let sent: Vec<_> =
+        h.w.jobs
+            .messages()
+            .into_iter()
+            .filter(|m| m.deduplication_id == format!("{}-r1", job.job_id))
+            .collect();
+    assert_eq!(sent.len(), 1, "sent again under its own deduplication id");
+    let stored = h.job(&job.job_id).await;
+    assert_eq!(stored.requeues, 1);
+    assert_eq!(
+        stored.lease_until,
+        Some(h.w.clock.now_millis() + requeue_step_ms(1))
+    );
+    // The send again runs it, once.
+    let processed = process(
+        &h.w.worker,
+        "m-r1",
+        &sent[0].body,
+        Source::Jobs,
+        h.deadline(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(processed, Processed::Ran(JobStatus::Success));
+    // A job the queue never takes ends after MAX_REQUEUES sends.
+    let stuck = h.submit("compare_vendors", comparison()).await;
+    for n in 1..=MAX_REQUEUES {
+        h.w.clock
+            .advance_secs(requeue_step_ms(n.max(1)) as f64 / 1000.0 + 1.0);
+        let swept = sweep(&h.w.worker, &*h.w.jobs).await.unwrap();
+        assert_eq!(swept.requeued, 1, "send {n}: {swept:?}");
+    }
+    h.w.clock.advance_secs(1800.0 + 1.0);
+    let swept = sweep(&h.w.worker, &*h.w.jobs).await.unwrap();
+    assert_eq!(swept.abandoned, 1, "{swept:?}");
+    let ended = h.failed_job(&stuck.job_id).await;
+    assert!(ended.error.unwrap().contains("could not be queued"));
+    let events = h.worker_events(&stuck.job_id).await;
+    assert_eq!(events[0].details["reason"], "not_queued");
+}
+
 warden::on_both_stores!(
     world;
+    a_kill_switch_landing_after_the_workers_read_still_stops_the_job,
+    a_jobs_end_is_audited_with_its_job_id,
+    a_job_whose_final_write_is_lost_is_ended_by_the_sweeper_after_its_lease,
+    a_pending_job_never_queued_is_sent_again_then_ended,
     a_result_too_large_to_keep_fails_the_job_saying_so,
     a_message_naming_another_agent_is_judged_by_the_jobs_own_agent,
     a_dead_letter_waits_for_a_live_lease_then_fails_the_job,
