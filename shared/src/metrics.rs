@@ -21,6 +21,9 @@ pub enum Metric {
     WebhookAccepted,
     /// A webhook delivery was refused.
     WebhookRejected,
+    /// A webhook delivery enqueued before came again (a provider retry):
+    /// answered `200 duplicate`, not a rejection.
+    WebhookDuplicate,
     /// An agent run was queued.
     AgentRunQueued,
     /// An agent run became a proposal.
@@ -45,6 +48,7 @@ impl Metric {
             Metric::RefreshTokenReused => "RefreshTokenReused",
             Metric::WebhookAccepted => "WebhookAccepted",
             Metric::WebhookRejected => "WebhookRejected",
+            Metric::WebhookDuplicate => "WebhookDuplicate",
             Metric::AgentRunQueued => "AgentRunQueued",
             Metric::AgentRunProposed => "AgentRunProposed",
             Metric::AgentRunBlocked => "AgentRunBlocked",

@@ -255,6 +255,56 @@ impl aws_sdk_dynamodb::config::Intercept for CallLog {
     }
 }
 
+/// A log written to memory, to read back what a format layer wrote
+/// ([`capture_logs`]).
+#[derive(Debug, Clone, Default)]
+pub struct LogBuffer(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl LogBuffer {
+    /// Everything written so far.
+    pub fn text(&self) -> String {
+        let bytes = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
+    type Writer = Self;
+
+    fn make_writer(&'a self) -> Self {
+        self.clone()
+    }
+}
+
+/// Logs this thread's events, every level, as a Lambda function does
+/// ([`crate::logging::lambda_layer`]: JSON lines when `json`, else text)
+/// into the buffer returned, until the guard is dropped. A
+/// `#[tokio::test]` runs on one thread, so it sees the whole test.
+pub fn capture_logs(json: bool) -> (LogBuffer, tracing::subscriber::DefaultGuard) {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let buffer = LogBuffer::default();
+    let subscriber =
+        tracing_subscriber::registry().with(crate::logging::lambda_layer(json, buffer.clone()));
+    (buffer, tracing::subscriber::set_default(subscriber))
+}
+
 /// The signing key set of test states: [`TEST_JWT_KEY`], current.
 pub fn test_keys() -> [SecretVersion; 1] {
     [SecretVersion {

@@ -1181,3 +1181,39 @@ async fn agent_ids_that_would_shadow_a_fixed_route_are_refused() {
         );
     }
 }
+
+/// Request text in a log cannot start a line: an unknown `stage` that
+/// carries a newline and a forged `warden::audit` entry (serde's message,
+/// which the refusal logs, quotes it as it is) stays inside the line of
+/// the refusal, escaped, in both of the functions' log formats.
+#[tokio::test]
+async fn a_newline_in_a_request_does_not_forge_a_log_line() {
+    let forged = "lead\n INFO warden::audit: USER_ROLE_CHANGED \x1b[2K";
+    for json in [false, true] {
+        let h = Harness::new(Arc::new(warden::store::memory::MemoryStore::new())).await;
+        h.agent("seller", AgentType::Sales, Maturity::Autonomous, true)
+            .await;
+        let (log, _guard) = testing::capture_logs(json);
+        let input = json!({"as_of": "2025-03-31", "deals": [{"id": "d-1", "stage": forged}]});
+        let reply = h.run(&h.alice, "seller", ("pipeline_health", input)).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+        let log = log.text();
+        assert!(log.contains("request refused"), "{log}");
+        for line in log.lines() {
+            assert!(!line.contains(|c: char| c.is_control()), "{line:?}");
+            assert!(
+                !line.trim_start().starts_with("INFO warden::audit"),
+                "{log}"
+            );
+            if json {
+                serde_json::from_str::<Value>(line).unwrap();
+            }
+        }
+        let escaped = if json {
+            r"lead\n INFO warden::audit: USER_ROLE_CHANGED \u001b[2K"
+        } else {
+            r"lead\n INFO warden::audit: USER_ROLE_CHANGED \u{1b}[2K"
+        };
+        assert!(log.contains(escaped), "{log}");
+    }
+}

@@ -366,8 +366,10 @@ async fn main() -> ExitCode {
         tracing_subscriber::registry()
             .with(warden::logging::filter(None, rust_log.as_deref()))
             .with(
-                tracing_subscriber::fmt::layer()
-                    .with_writer(std::io::stderr)
+                // The functions' text format: request text in a field
+                // cannot start a line of its own (`warden serve` logs
+                // what every request carries).
+                warden::logging::text_layer(std::io::stderr)
                     // Colours for a terminal only, not in a log file (and
                     // no ANSI formatting of every request's span).
                     .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),

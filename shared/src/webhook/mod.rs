@@ -7,7 +7,9 @@
 //! 1. size, source, signature and timestamp checks, all before any write:
 //!    a refused delivery leaves nothing but its audit record;
 //! 2. a conditional claim of `<source>#<delivery id>` in WebhookDeliveries
-//!    (7-day TTL): a delivery already enqueued is a duplicate;
+//!    (7-day TTL): a delivery already enqueued is a duplicate, answered
+//!    `200` and audited `WEBHOOK_DUPLICATE` (not a rejection: it is how a
+//!    provider retries);
 //! 3. `SendMessage` to the events queue (FIFO, deduplicated by delivery);
 //!    if it fails the claim is released, so the provider's retry is taken;
 //! 4. the claim is marked enqueued together with its `WEBHOOK_ACCEPTED`
@@ -62,8 +64,6 @@ pub enum RejectReason {
     Signature(Rejection),
     /// The delivery id is too long or has control characters.
     BadDeliveryId,
-    /// The delivery was enqueued before.
-    Replay,
 }
 
 impl RejectReason {
@@ -76,7 +76,6 @@ impl RejectReason {
             RejectReason::EmptyBody => "empty_body",
             RejectReason::Signature(r) => r.as_str(),
             RejectReason::BadDeliveryId => "bad_delivery_id",
-            RejectReason::Replay => "replay",
         }
     }
 }
@@ -143,28 +142,25 @@ pub async fn receive(
     headers: &http::HeaderMap,
     body: &[u8],
 ) -> Result<Outcome> {
-    let reject = |reason: RejectReason, delivery_id: Option<&str>| {
-        let mut event = state
+    let reject = |reason: RejectReason| {
+        let event = state
             .auditor
             .event(EventType::WebhookRejected, Severity::Warning, ctx)
             .actor(format!("webhook:{source_name}"))
             .detail("source", source_name)
             .detail("reason", reason.as_str());
-        if let Some(id) = delivery_id {
-            event = event.detail("delivery_id", id);
-        }
         crate::metrics::count(crate::metrics::Metric::WebhookRejected);
         async move { state.store.transact(vec![event.into()]).await }
     };
 
     if body.len() > MAX_BODY_BYTES {
-        reject(RejectReason::TooLarge, None).await?;
+        reject(RejectReason::TooLarge).await?;
         return Err(Error::PayloadTooLarge {
             limit: MAX_BODY_BYTES,
         });
     }
     if !accepts_content_type(headers) {
-        reject(RejectReason::UnsupportedMediaType, None).await?;
+        reject(RejectReason::UnsupportedMediaType).await?;
         return Err(Error::UnsupportedMediaType);
     }
     let now = state.clock.now_secs();
@@ -185,24 +181,24 @@ pub async fn receive(
         checked = check(&state.sources.current());
     }
     let Some((scheme, checked)) = checked else {
-        reject(RejectReason::UnknownSource, None).await?;
+        reject(RejectReason::UnknownSource).await?;
         return Err(Error::NotFound("no such webhook source".into()));
     };
     if body.is_empty() {
-        reject(RejectReason::EmptyBody, None).await?;
+        reject(RejectReason::EmptyBody).await?;
         return Err(Error::BadRequest("the request body is empty".into()));
     }
     let verified = match checked {
         Ok(v) => v,
         Err(rejection) => {
-            reject(RejectReason::Signature(rejection), None).await?;
+            reject(RejectReason::Signature(rejection)).await?;
             return Err(rejection.into_error());
         }
     };
     if verified.delivery_id.len() > MAX_DELIVERY_ID
         || verified.delivery_id.chars().any(char::is_control)
     {
-        reject(RejectReason::BadDeliveryId, None).await?;
+        reject(RejectReason::BadDeliveryId).await?;
         return Err(Error::BadRequest(
             "the delivery id is too long or malformed".into(),
         ));
@@ -226,7 +222,19 @@ pub async fn receive(
     {
         Claim::Claimed => {}
         Claim::Delivered => {
-            reject(RejectReason::Replay, Some(&verified.delivery_id)).await?;
+            // Verified, and enqueued before: a provider's retry (or a
+            // verbatim replay within the signature's tolerance, which no
+            // check tells apart from one). Nothing is enqueued, so it is
+            // not counted with the rejections an alarm watches.
+            let event = state
+                .auditor
+                .event(EventType::WebhookDuplicate, Severity::Info, ctx)
+                .actor(format!("webhook:{source_name}"))
+                .detail("source", source_name)
+                .detail("delivery_id", verified.delivery_id.as_str())
+                .detail("event_type", verified.event_type.as_str());
+            state.store.transact(vec![event.into()]).await?;
+            crate::metrics::count(crate::metrics::Metric::WebhookDuplicate);
             return Ok(Outcome::Duplicate {
                 status: "duplicate",
                 delivery_id: verified.delivery_id,
