@@ -64,7 +64,7 @@ cat >"$WORK/seed.json" <<EOF
     {"username": "requester", "password": "$REQUESTER_PASSWORD", "roles": []},
     {"username": "alice", "password": "correct horse battery staple", "roles": []}
   ],
-  "workspaces": [{"workspace_id": "acme", "name": "Acme"}, {"workspace_id": "globex", "name": "Globex"}],
+  "workspaces": [{"workspace_id": "acme", "name": "Acme", "members": ["requester", "alice"]}, {"workspace_id": "globex", "name": "Globex"}],
   "agents": [
     {"agent_id": "buyer-1", "agent_type": "purchasing", "maturity": "INTERN", "workspaces": ["acme"]},
     {"agent_id": "planner-1", "agent_type": "planning", "maturity": "AUTONOMOUS", "workspaces": ["acme"]},

@@ -58,6 +58,7 @@ async fn a_seeded_key_runs_its_agent_to_success(api: LocalApi) {
     let response = client
         .post(format!("{}/agents/books/runs", api.url()))
         .header("x-api-key", &key)
+        .header("idempotency-key", "seeded-run-1")
         .json(&json!({
             "workspace_id": "acme",
             "action": "resolve_entities",

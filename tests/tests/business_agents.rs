@@ -109,6 +109,8 @@ async fn submit(
             agent_of(agent_type)
         ))
         .header("x-api-key", key_of(agent_type))
+        // Actions of complexity 3 and 4 need one; every run here has one.
+        .header("idempotency-key", ulid::Ulid::new().to_string())
         .json(&json!({"workspace_id": "acme", "action": action, "input": input}))
         .send()
         .await

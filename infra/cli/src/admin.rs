@@ -426,6 +426,28 @@ pub async fn add_workspace(
     agents::registry::add_workspace(&admin.registry(), admin.origin(), workspace_id, name).await
 }
 
+/// Makes a user a member of a workspace (`member`), or no longer one.
+/// Returns the user's id.
+pub async fn set_membership(
+    endpoint: Option<&str>,
+    config: Config,
+    workspace_id: &WorkspaceId,
+    username: &Username,
+    member: bool,
+) -> Result<String, Error> {
+    let admin = Admin::writer(endpoint, config).await?;
+    let users = admin.store();
+    agents::registry::set_membership(
+        &admin.registry(),
+        &users,
+        admin.origin(),
+        workspace_id,
+        username,
+        member,
+    )
+    .await
+}
+
 /// Registers an agent.
 pub async fn register_agent(
     endpoint: Option<&str>,

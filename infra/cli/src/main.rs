@@ -171,6 +171,26 @@ enum WorkspacesCommand {
         #[arg(long)]
         endpoint: Option<String>,
     },
+    /// Make a user a member of a workspace (counts from their next request).
+    AddMember {
+        /// The workspace's id.
+        workspace_id: String,
+        /// The user's name.
+        username: String,
+        /// DynamoDB endpoint (default: the AWS configuration).
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
+    /// Remove a user from a workspace (counts from their next request).
+    RemoveMember {
+        /// The workspace's id.
+        workspace_id: String,
+        /// The user's name.
+        username: String,
+        /// DynamoDB endpoint (default: the AWS configuration).
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -437,6 +457,22 @@ async fn main() -> ExitCode {
                     endpoint,
                 },
         } => add_workspace(&workspace_id, &name, endpoint).await,
+        Command::Workspaces {
+            command:
+                WorkspacesCommand::AddMember {
+                    workspace_id,
+                    username,
+                    endpoint,
+                },
+        } => set_membership(&workspace_id, &username, true, endpoint).await,
+        Command::Workspaces {
+            command:
+                WorkspacesCommand::RemoveMember {
+                    workspace_id,
+                    username,
+                    endpoint,
+                },
+        } => set_membership(&workspace_id, &username, false, endpoint).await,
         Command::Apikeys { command } => apikeys(command).await,
         Command::Health { endpoint } => return health(endpoint).await,
     };
@@ -794,6 +830,24 @@ async fn add_workspace(id: &str, name: &str, endpoint: Option<String>) -> Result
     let id = WorkspaceId::parse(id)?;
     let w = admin::add_workspace(endpoint.as_deref(), config()?, id, name).await?;
     println!("added workspace {} ({})", w.workspace_id, w.name);
+    Ok(())
+}
+
+async fn set_membership(
+    workspace_id: &str,
+    username: &str,
+    member: bool,
+    endpoint: Option<String>,
+) -> Result<(), Error> {
+    let workspace = WorkspaceId::parse(workspace_id)?;
+    let user = Username::parse(username)?;
+    let user_id =
+        admin::set_membership(endpoint.as_deref(), config()?, &workspace, &user, member).await?;
+    if member {
+        println!("{user} ({user_id}) is a member of workspace {workspace}");
+    } else {
+        println!("{user} ({user_id}) is no longer a member of workspace {workspace}");
+    }
     Ok(())
 }
 

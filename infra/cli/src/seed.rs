@@ -2,7 +2,8 @@
 //! `{"users": [{"username": "...", "password": "...", "roles": ["admin"]}]}`.
 //! `webhook_sources: [{"name", "scheme", "secrets": [...]}]` configures
 //! `POST /webhooks/{source}`.
-//! `workspaces: [{"workspace_id", "name"}]`,
+//! `workspaces: [{"workspace_id", "name", "members": ["username", ...]}]`
+//! (members are users of the seed or already stored),
 //! `agents: [{"agent_id", "agent_type", "maturity", "workspaces": [...], "enabled": true}]`
 //! and (development only)
 //! `api_keys: [{"key", "owner", "scopes": [...], "expires_at"?, "rate_limit_per_hour"?}]`
@@ -57,6 +58,9 @@ pub struct SeedWorkspace {
     pub workspace_id: String,
     /// Its name.
     pub name: String,
+    /// The usernames of its members (stored by user id).
+    #[serde(default)]
+    pub members: Vec<String>,
 }
 
 /// One agent of the seed file.
@@ -145,8 +149,15 @@ impl Seed {
             report(
                 "workspace",
                 &w.workspace_id,
-                registry::add_workspace(registry, cli_origin(), id, &w.name).await,
+                registry::add_workspace(registry, cli_origin(), id.clone(), &w.name).await,
             )?;
+            for member in &w.members {
+                let username = Username::parse(member)?;
+                let users = &*states.auth.store;
+                registry::set_membership(registry, users, cli_origin(), &id, &username, true)
+                    .await?;
+                println!("seeded member {username} of workspace {id}");
+            }
         }
         for a in &self.agents {
             let agent = NewAgent {
