@@ -990,13 +990,19 @@ async fn only_jobs_not_ended_whose_lease_has_passed_are_due_soonest_first(h: Har
         ids(h.due_jobs(NOW_MS, 10).await.unwrap()),
         [b.clone(), a.clone()]
     );
-    assert_eq!(ids(h.due_jobs(NOW_MS, 1).await.unwrap()), std::slice::from_ref(&b));
+    assert_eq!(
+        ids(h.due_jobs(NOW_MS, 1).await.unwrap()),
+        std::slice::from_ref(&b)
+    );
     // An ended job leaves the index with its lease.
     let mut end = JobMove::new(&b, JobStatus::Running, JobStatus::Failed, NOW_MS).error("x");
     end.lease_until = Some(NOW_MS + 1);
     one(&h, AgentWrite::move_job(end).unwrap()).await.unwrap();
     assert_eq!(h.get_job(&b).await.unwrap().unwrap().lease_until, None);
-    assert_eq!(ids(h.due_jobs(NOW_MS, 10).await.unwrap()), std::slice::from_ref(&a));
+    assert_eq!(
+        ids(h.due_jobs(NOW_MS, 10).await.unwrap()),
+        std::slice::from_ref(&a)
+    );
     // An approved job enters it with the lease its move gives.
     let approve =
         JobMove::new(&d, JobStatus::AwaitingApproval, JobStatus::Pending, NOW_MS).lease(NOW_MS - 1);

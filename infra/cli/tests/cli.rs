@@ -229,7 +229,8 @@ fn run_with_key(url: &str, key: &str) -> u16 {
     });
     post_status(
         &format!("{url}/agents/books/runs"),
-        &[("x-api-key", key)],
+        // Complexity 3: the run carries an Idempotency-Key.
+        &[("x-api-key", key), ("idempotency-key", "cli-run-1")],
         body,
     )
 }
