@@ -48,6 +48,9 @@ mod http_client;
 
 use aws_credential_types::Credentials;
 use aws_smithy_runtime_api::client::behavior_version::BehaviorVersion;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_types::region::Region;
 use aws_types::sdk_config::{
     RetryConfig, SharedCredentialsProvider, SharedHttpClient, TimeoutConfig,
@@ -145,11 +148,219 @@ fn from_vars(
         .build())
 }
 
+/// A failed SDK call in words that are safe to show and to log:
+/// `"<operation>: <what failed>"`, such as
+/// `PutItem: ResourceNotFoundException` or
+/// `TransactWriteItems: dispatch failure (connection refused)`.
+///
+/// Every SDK error becomes text here, and nowhere else. The SDK's own
+/// `Display` and source chain are never used: a construction or dispatch
+/// failure carries the whole request (a `PutItem`'s item, a user's
+/// password hash, a `PutSecretValue`'s secret), and a service's message can
+/// echo the values it refused (DynamoDB's validation messages do). What is
+/// kept is fixed vocabulary: the service's error code, the kind of
+/// failure, an I/O error's kind, a TLS error, an HTTP status.
+pub fn sdk_failure<E: ProvideErrorMetadata>(
+    operation: &str,
+    err: &SdkError<E, HttpResponse>,
+) -> String {
+    let what = match err {
+        SdkError::ServiceError(service) => match service.err().code() {
+            Some(code) => safe_code(code),
+            None => format!(
+                "an error without a code (HTTP {})",
+                service.raw().status().as_u16()
+            ),
+        },
+        SdkError::DispatchFailure(dispatch) => {
+            let detail = if dispatch.is_timeout() {
+                "timed out".to_owned()
+            } else if let Some(tls) = dispatch
+                .as_connector_error()
+                .and_then(|c| find::<rustls::Error>(c))
+            {
+                // rustls describes the handshake (a certificate refused),
+                // never the request.
+                format!("TLS: {tls}")
+            } else if let Some(io) = dispatch
+                .as_connector_error()
+                .and_then(|c| find::<std::io::Error>(c))
+            {
+                io.kind().to_string()
+            } else if dispatch.is_io() {
+                "connection failed".to_owned()
+            } else {
+                // An endpoint that is not a URL (`127.0.0.1:8000` without
+                // `http://`) fails here, before anything is sent.
+                "the request could not be sent; is the endpoint a URL such as http://127.0.0.1:8000?"
+                    .to_owned()
+            };
+            format!("dispatch failure ({detail})")
+        }
+        SdkError::TimeoutError(_) => "timed out".to_owned(),
+        SdkError::ResponseError(response) => format!(
+            "unreadable response (HTTP {})",
+            response.raw().status().as_u16()
+        ),
+        SdkError::ConstructionFailure(_) => {
+            "construction failure (the request could not be built)".to_owned()
+        }
+        _ => "failed".to_owned(),
+    };
+    format!("{operation}: {what}")
+}
+
+/// [`sdk_failure`] as [`Error::Unavailable`], with no cause kept: the
+/// SDK error's chain is exactly what must not reach a log or a terminal.
+pub fn sdk_unavailable<E: ProvideErrorMetadata>(
+    operation: &str,
+    err: &SdkError<E, HttpResponse>,
+) -> Error {
+    Error::unavailable(sdk_failure(operation, err))
+}
+
+/// An error code as the service sent it, when it looks like one (letters,
+/// digits, `.`, `_`, `:`, `#`, `-`; at most 100 characters): a
+/// hostile or broken endpoint could put anything in that field.
+fn safe_code(code: &str) -> String {
+    let looks_like_a_code = !code.is_empty()
+        && code.len() <= 100
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".:_#-".contains(&b));
+    if looks_like_a_code {
+        code.to_owned()
+    } else {
+        "an unrecognised error code".to_owned()
+    }
+}
+
+/// The first error of type `T` in `error`'s source chain, itself included.
+fn find<'a, T: std::error::Error + 'static>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    let mut cause = Some(error);
+    while let Some(c) = cause {
+        if let Some(found) = c.downcast_ref::<T>() {
+            return Some(found);
+        }
+        cause = c.source();
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
 
     use super::*;
+
+    use aws_sdk_dynamodb::operation::put_item::PutItemError;
+    use aws_smithy_runtime_api::client::result::ConnectorError;
+    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_types::error::ErrorMetadata;
+
+    const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA";
+
+    fn response(status: u16, body: &str) -> HttpResponse {
+        HttpResponse::new(status.try_into().unwrap(), SdkBody::from(body.to_owned()))
+    }
+
+    fn service(code: Option<&str>) -> SdkError<PutItemError, HttpResponse> {
+        let mut meta = ErrorMetadata::builder()
+            .message(format!("One or more parameter values were invalid: {HASH}"));
+        if let Some(code) = code {
+            meta = meta.code(code);
+        }
+        SdkError::service_error(PutItemError::generic(meta.build()), response(400, HASH))
+    }
+
+    #[test]
+    fn an_sdk_error_is_its_operation_and_its_code_never_its_request_or_message() {
+        let request = format!("Request {{ body: {{\"password_hash\":{{\"S\":\"{HASH}\"}}}} }}");
+        let cases: Vec<(SdkError<PutItemError, HttpResponse>, &str)> = vec![
+            (
+                service(Some("ValidationException")),
+                "PutItem: ValidationException",
+            ),
+            (
+                service(Some("ResourceNotFoundException")),
+                "PutItem: ResourceNotFoundException",
+            ),
+            (service(Some(HASH)), "PutItem: an unrecognised error code"),
+            (service(None), "PutItem: an error without a code (HTTP 400)"),
+            (
+                SdkError::dispatch_failure(ConnectorError::other(
+                    format!("failed to apply endpoint `127.0.0.1:1` to request `{request}`").into(),
+                    None,
+                )),
+                "PutItem: dispatch failure (the request could not be sent; is the endpoint a URL such as http://127.0.0.1:8000?)",
+            ),
+            (
+                SdkError::dispatch_failure(ConnectorError::io(Box::new(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionRefused,
+                    request.clone(),
+                )))),
+                "PutItem: dispatch failure (connection refused)",
+            ),
+            (
+                SdkError::dispatch_failure(ConnectorError::timeout(request.clone().into())),
+                "PutItem: dispatch failure (timed out)",
+            ),
+            (
+                SdkError::timeout_error(request.clone()),
+                "PutItem: timed out",
+            ),
+            (
+                SdkError::construction_failure(request.clone()),
+                "PutItem: construction failure (the request could not be built)",
+            ),
+            (
+                SdkError::response_error(request.clone(), response(500, HASH)),
+                "PutItem: unreadable response (HTTP 500)",
+            ),
+        ];
+        for (err, expected) in cases {
+            // The SDK's own text holds the secret; the reduction does not.
+            let full = format!("{}", aws_sdk_dynamodb::error::DisplayErrorContext(&err));
+            assert!(full.contains(HASH), "{full}");
+            let text = sdk_failure("PutItem", &err);
+            assert_eq!(text, expected);
+            assert!(!text.contains("argon2"), "{text}");
+            let error = sdk_unavailable("PutItem", &err);
+            assert!(!error.chain().contains("argon2"), "{}", error.chain());
+        }
+    }
+
+    /// The real thing: an endpoint without a scheme fails the call after
+    /// the request (with its item) is built, and the SDK's error quotes it.
+    #[tokio::test]
+    async fn a_put_to_an_endpoint_without_a_scheme_is_reduced_to_its_kind() {
+        let config = from_vars(&Guards::default(), Some("127.0.0.1:1"), |name| match name {
+            "AWS_REGION" => Some("us-east-1".into()),
+            "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" => Some("test".into()),
+            _ => None,
+        })
+        .unwrap();
+        let err = aws_sdk_dynamodb::Client::new(&config)
+            .put_item()
+            .table_name("users")
+            .item(
+                "password_hash",
+                aws_sdk_dynamodb::types::AttributeValue::S(HASH.into()),
+            )
+            .send()
+            .await
+            .unwrap_err();
+        let full = format!("{}", aws_sdk_dynamodb::error::DisplayErrorContext(&err));
+        assert!(
+            full.contains("argon2id"),
+            "the SDK no longer quotes the request: {full}"
+        );
+        let text = sdk_failure("PutItem", &err);
+        assert!(text.starts_with("PutItem: dispatch failure ("), "{text}");
+        assert!(!text.contains("argon2"), "{text}");
+    }
 
     #[test]
     fn the_default_guards_answer_well_inside_the_lambda_and_api_gateway_timeouts() {

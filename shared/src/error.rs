@@ -168,6 +168,8 @@ impl Error {
     }
 
     /// An [`Error::Unavailable`] caused by `source` while doing `context`.
+    /// Never an AWS SDK error: its text can hold the request (items,
+    /// hashes, secrets); use [`crate::aws::sdk_unavailable`].
     pub fn unavailable_from(
         context: impl Into<String>,
         source: impl std::error::Error + Send + Sync + 'static,
@@ -187,6 +189,7 @@ impl Error {
     }
 
     /// An [`Error::Internal`] caused by `source` while doing `context`.
+    /// Never an AWS SDK error (see [`Error::unavailable_from`]).
     pub fn internal_from(
         context: impl Into<String>,
         source: impl std::error::Error + Send + Sync + 'static,

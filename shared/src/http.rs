@@ -333,7 +333,7 @@ pub async fn respond(
 /// `123456`, expected a string`), which may be a password: keep the kind
 /// of value and what was expected, drop the value. Other messages (`missing
 /// field `password``) name fields only and stay as they are.
-pub(crate) fn without_values(message: &str) -> String {
+pub fn without_values(message: &str) -> String {
     let typed = message.starts_with("invalid type: ") || message.starts_with("invalid value: ");
     let split = message.split_once(", expected").and_then(|(head, tail)| {
         let (label, found) = head.split_once(": ")?;

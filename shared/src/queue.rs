@@ -71,7 +71,7 @@ impl Queue for SqsQueue {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| Error::unavailable_from("SendMessage", e))
+            .map_err(|e| crate::aws::sdk_unavailable("SendMessage", &e))
     }
 }
 

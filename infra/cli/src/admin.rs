@@ -34,7 +34,8 @@ use warden::health::{self, report::HealthReport};
 use warden::secrets::SecretsManager;
 use warden::secrets::rotation::{self, SecretWriter};
 use warden::state::{Accounts, Registry};
-use warden::store::dynamo::{DynamoStore, tables};
+use warden::store::dynamo::DynamoStore;
+use warden::store::dynamo::tables::{self, TableReport};
 use warden::store::{AuditQuery, AuditStore as _, Transactions as _, UserStore as _, Write};
 use warden::webhook::SchemeKind;
 use warden::webhook::rotation::set_source_secret;
@@ -64,9 +65,9 @@ pub async fn operator(
         .send()
         .await
         .map_err(|e| {
-            Error::unavailable_from(
+            warden::aws::sdk_unavailable(
                 "STS GetCallerIdentity (the operator named in the audit log)",
-                e.into_service_error(),
+                &e,
             )
         })?;
     out.arn()
@@ -182,15 +183,33 @@ impl Admin {
 }
 
 /// Creates every table under the configured prefix at `endpoint` (or the
-/// default AWS configuration), with `guards` on each call. Returns the
-/// names created.
+/// default AWS configuration), with `guards` on each call, and completes
+/// the tables that exist (a missing index, TTL off): what was done to
+/// each ([`tables::create_all`]).
 pub async fn create_tables(
     endpoint: Option<&str>,
     prefix: &str,
     guards: &Guards,
-) -> Result<Vec<String>, Error> {
+) -> Result<Vec<TableReport>, Error> {
     let aws = aws_config(guards, endpoint).await;
     tables::create_all(&aws_sdk_dynamodb::Client::new(&aws), prefix).await
+}
+
+/// What `tables create` did to one table, as one line.
+pub fn render_table_report(report: &TableReport) -> String {
+    let mut changes = Vec::new();
+    for index in &report.indexes_created {
+        changes.push(format!("added index {index}"));
+    }
+    if report.ttl_enabled {
+        changes.push(format!("turned TTL on ({})", tables::TTL_ATTRIBUTE));
+    }
+    match (report.created, changes.is_empty()) {
+        (true, true) => format!("created table {}", report.name),
+        (true, false) => format!("created table {}; {}", report.name, changes.join("; ")),
+        (false, true) => format!("table {} exists, complete; unchanged", report.name),
+        (false, false) => format!("table {} exists; {}", report.name, changes.join("; ")),
+    }
 }
 
 /// Creates a user in DynamoDB with the given roles; returns its id.
@@ -518,10 +537,18 @@ pub async fn create_key(
     api_keys::create_key(&admin.registry(), &pepper, admin.origin(), spec).await
 }
 
-/// Revokes an API key at once.
-pub async fn revoke_key(endpoint: Option<&str>, config: Config, key_id: &str) -> Result<(), Error> {
+/// Revokes an API key at once. `key` is its id, or the whole key (its
+/// secret is dropped, never shown); returns the id revoked.
+pub async fn revoke_key(
+    endpoint: Option<&str>,
+    config: Config,
+    key: &str,
+) -> Result<String, Error> {
+    // Checked before anything is asked of AWS: a refusal quotes nothing.
+    let key_id = api_keys::key_id_in(key)?;
     let admin = Admin::writer(endpoint, config).await?;
-    api_keys::revoke_key(&admin.registry(), admin.origin(), key_id).await
+    api_keys::revoke_key(&admin.registry(), admin.origin(), &key_id).await?;
+    Ok(key_id)
 }
 
 /// Every API key (never a secret: the store holds none).

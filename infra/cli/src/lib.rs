@@ -10,7 +10,10 @@
 //!   workspaces, API keys, `audit query`, `webhooks set-secret`,
 //!   `jwt-key rotate`, `config check`, `health`), each change audited with
 //!   the operator's identity.
+//! - [`secret_input`]: passwords and secrets, prompted for without echo at
+//!   a terminal, read from standard input otherwise.
 
 pub mod admin;
+pub mod secret_input;
 pub mod seed;
 pub mod serve;

@@ -1,6 +1,5 @@
 //! `warden`: run the API locally and administer a deployment.
 
-use std::io::BufRead as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -22,9 +21,9 @@ use warden::config::{Config, Severity};
 use warden::domain::agents::{AgentId, AgentType, Maturity, WorkspaceId};
 use warden::domain::{Role, Username};
 use warden::webhook::SchemeKind;
-use warden_cli::admin;
 use warden_cli::seed::{Seed, cli_origin};
 use warden_cli::serve::{self, LocalApi};
+use warden_cli::{admin, secret_input};
 
 #[derive(Parser)]
 #[command(
@@ -215,7 +214,8 @@ enum ApikeysCommand {
     },
     /// Revoke a key at once.
     Revoke {
-        /// The key's id (the part between `wdn_` and the second `_`).
+        /// The key's id (the part between `wdn_` and the second `_`); the
+        /// whole key works too (only its id is used, its secret never shown).
         key_id: String,
         /// DynamoDB endpoint (default: the AWS configuration).
         #[arg(long)]
@@ -556,38 +556,26 @@ fn aws_guards() -> Guards {
 }
 
 async fn create_tables(endpoint: Option<String>) -> Result<(), Error> {
-    let created = admin::create_tables(endpoint.as_deref(), &table_prefix(), &aws_guards()).await?;
-    if created.is_empty() {
-        println!("every table already exists");
-    }
-    for name in created {
-        println!("created table {name}");
+    let reports = admin::create_tables(endpoint.as_deref(), &table_prefix(), &aws_guards()).await?;
+    for report in &reports {
+        println!("{}", admin::render_table_report(report));
     }
     Ok(())
 }
 
-/// The first line of standard input, without its line ending.
-fn password_from_stdin() -> Result<SecretString, Error> {
-    line_from_stdin("the password")
-}
-
-/// The first line of standard input, without its line ending: `what`, a
-/// secret, which never comes from the command line (where `ps` and shell
-/// history would show it).
-fn line_from_stdin(what: &str) -> Result<SecretString, Error> {
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .map_err(|e| Error::BadRequest(format!("reading {what} from stdin: {e}")))?;
-    Ok(SecretString::from(
-        line.trim_end_matches(['\r', '\n']).to_owned(),
-    ))
+/// The password of `username`: prompted for at a terminal (echo off;
+/// twice when `new_user`), else the first line of standard input.
+fn password_for(username: &Username, new_user: bool) -> Result<SecretString, Error> {
+    secret_input::read_stdin(secret_input::Ask {
+        prompt: &format!("Password for {username}: "),
+        what: "the password",
+        confirm: new_user,
+    })
 }
 
 async fn set_password(username: &str, endpoint: Option<String>) -> Result<(), Error> {
     let username = Username::parse(username)?;
-    let password = password_from_stdin()?;
+    let password = password_for(&username, true)?;
     let config = serve::local_config(|k| std::env::var(k).ok())?;
     let generation = admin::set_password(endpoint.as_deref(), config, &username, &password).await?;
     println!(
@@ -620,7 +608,7 @@ async fn add_user(username: &str, roles: &[String], endpoint: Option<String>) ->
         .map(|r| Role::parse(r))
         .collect::<Result<Vec<_>, _>>()?;
     let username = Username::parse(username)?;
-    let password = password_from_stdin()?;
+    let password = password_for(&username, true)?;
     let config = serve::local_config(|k| std::env::var(k).ok())?;
     let user_id =
         admin::add_user(endpoint.as_deref(), config, &username, &password, &roles).await?;
@@ -733,7 +721,13 @@ async fn webhooks(command: WebhooksCommand) -> Result<(), Error> {
             })
         })
         .transpose()?;
-    let secret = line_from_stdin("the webhook secret")?;
+    let secret = secret_input::read_stdin(secret_input::Ask {
+        prompt: &format!("New secret of webhook source {source}: "),
+        what: "the webhook secret",
+        // Pasted from the provider, and the previous secret keeps
+        // verifying: no second entry.
+        confirm: false,
+    })?;
     let set =
         admin::set_webhook_secret(endpoint.as_deref(), config()?, &source, &secret, scheme).await?;
     println!(
@@ -955,7 +949,7 @@ async fn apikeys(command: ApikeysCommand) -> Result<(), Error> {
             println!("{}", created.key.expose_secret());
         }
         ApikeysCommand::Revoke { key_id, endpoint } => {
-            admin::revoke_key(endpoint.as_deref(), config()?, &key_id).await?;
+            let key_id = admin::revoke_key(endpoint.as_deref(), config()?, &key_id).await?;
             println!("API key {key_id} revoked");
         }
         ApikeysCommand::List { endpoint } => {

@@ -118,8 +118,15 @@ impl Seed {
     pub fn load(path: &Path) -> Result<Self, Error> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::BadRequest(format!("reading seed file {}: {e}", path.display())))?;
-        serde_json::from_str(&text)
-            .map_err(|e| Error::BadRequest(format!("seed file {}: {e}", path.display())))
+        // Never serde's own message: it quotes the value it stumbled on,
+        // which may be a password or a secret.
+        serde_json::from_str(&text).map_err(|e| {
+            Error::BadRequest(format!(
+                "seed file {}: {}",
+                path.display(),
+                warden::http::without_values(&e.to_string())
+            ))
+        })
     }
 
     /// Creates every user, workspace, agent and key, in that order. One

@@ -177,9 +177,33 @@ pub async fn store_key(
     }
 }
 
+/// The key id in `input`: a key id (26 letters and digits), or a whole key
+/// `wdn_<key id>_<secret>` pasted where its id was asked for, whose id is
+/// taken and whose secret is dropped. Anything else is refused without
+/// being quoted: it may be a secret.
+pub fn key_id_in(input: &str) -> Result<String> {
+    let input = input.trim();
+    let candidate = match input.strip_prefix(KEY_PREFIX) {
+        Some(rest) => rest.split('_').next().unwrap_or_default(),
+        None => input,
+    };
+    if candidate.len() == 26 && candidate.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        Ok(candidate.to_owned())
+    } else {
+        Err(Error::BadRequest(
+            "that is neither a key id (26 letters and digits) nor a key wdn_<key id>_<secret>; \
+             it is not repeated here, as it may be a secret"
+                .into(),
+        ))
+    }
+}
+
 /// Revokes a key at once, audited as `API_KEY_REVOKED` in the same write.
-/// An unknown key is `404`; one already revoked `409`.
+/// `key_id` is a key id, or a whole key whose id is used ([`key_id_in`]);
+/// no error quotes more than the id. An unknown key is `404`; one already
+/// revoked `409`.
 pub async fn revoke_key(registry: &Registry, origin: Origin, key_id: &str) -> Result<()> {
+    let key_id = &key_id_in(key_id)?;
     let now = registry.clock.now_secs();
     let event = registry
         .auditor
@@ -368,6 +392,28 @@ mod tests {
             format!("wdn_{id}_{}", "a".repeat(129)),
         ] {
             assert!(parse_key(&bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_whole_key_given_for_its_id_yields_the_id_and_nothing_is_quoted() {
+        let id = ulid::Ulid::new().to_string();
+        let secret = "Zm9vYmFyc2VjcmV0X3Zh-bHVlX3RoYXRfaXNfbG9uZw";
+        assert_eq!(key_id_in(&id).unwrap(), id);
+        assert_eq!(key_id_in(&format!(" wdn_{id}_{secret}\n")).unwrap(), id);
+        assert_eq!(key_id_in(&format!("wdn_{id}")).unwrap(), id);
+        for bad in [
+            secret.to_owned(),
+            format!("wdn_{secret}"),
+            format!("wdn_x{id}_{secret}"),
+            format!("{id}_{secret}"),
+            String::new(),
+        ] {
+            let err = key_id_in(&bad).unwrap_err().to_string();
+            assert!(
+                !err.contains(secret) && !err.contains(&bad) || bad.is_empty(),
+                "{err}"
+            );
         }
     }
 

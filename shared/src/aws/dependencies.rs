@@ -3,7 +3,9 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::describe_table::DescribeTableError;
 use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretError;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::health::dependencies::{Dependencies, QueueInfo, SecretInfo, TableInfo};
 use crate::{Error, Result};
@@ -35,19 +37,18 @@ impl AwsDependencies {
 /// A describe call's answer: its output, `None` when the service said the
 /// resource does not exist (`missing`), else `503` naming `what` (the SDK
 /// error kept for the log).
-fn described<T, E, R>(
-    answer: std::result::Result<T, SdkError<E, R>>,
+fn described<T, E>(
+    answer: std::result::Result<T, SdkError<E, HttpResponse>>,
     missing: impl Fn(&E) -> bool,
     what: impl FnOnce() -> String,
 ) -> Result<Option<T>>
 where
-    E: std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
+    E: ProvideErrorMetadata,
 {
     match answer {
         Ok(out) => Ok(Some(out)),
         Err(err) if err.as_service_error().is_some_and(missing) => Ok(None),
-        Err(err) => Err(Error::unavailable_from(what(), err)),
+        Err(err) => Err(crate::aws::sdk_unavailable(&what(), &err)),
     }
 }
 
@@ -115,9 +116,9 @@ impl Dependencies for AwsDependencies {
                 return Ok(None);
             }
             Some(Err(err)) => {
-                return Err(Error::unavailable_from(
-                    format!("DescribeTimeToLive {name}"),
-                    err,
+                return Err(crate::aws::sdk_unavailable(
+                    &format!("DescribeTimeToLive {name}"),
+                    &err,
                 ));
             }
         };
@@ -126,7 +127,6 @@ impl Dependencies for AwsDependencies {
 
     #[tracing::instrument(level = "debug", skip_all, fields(queue = %url), err(level = "debug"))]
     async fn queue(&self, url: &str) -> Result<Option<QueueInfo>> {
-        use aws_sdk_sqs::error::ProvideErrorMetadata;
         use aws_sdk_sqs::types::QueueAttributeName as A;
 
         let out = match self
@@ -148,9 +148,9 @@ impl Dependencies for AwsDependencies {
                 return Ok(None);
             }
             Err(err) => {
-                return Err(Error::unavailable_from(
-                    format!("GetQueueAttributes {url}"),
-                    err,
+                return Err(crate::aws::sdk_unavailable(
+                    &format!("GetQueueAttributes {url}"),
+                    &err,
                 ));
             }
         };

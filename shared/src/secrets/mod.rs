@@ -75,11 +75,11 @@ impl SecretsManager {
                     current: stage == "AWSCURRENT",
                 }))
             }
-            Err(err) => match err.into_service_error() {
-                GetSecretValueError::ResourceNotFoundException(_) => Ok(None),
-                other => Err(Error::unavailable_from(
-                    format!("reading secret {secret_id} ({stage})"),
-                    other,
+            Err(err) => match err.as_service_error() {
+                Some(GetSecretValueError::ResourceNotFoundException(_)) => Ok(None),
+                _ => Err(crate::aws::sdk_unavailable(
+                    &format!("GetSecretValue {secret_id} ({stage})"),
+                    &err,
                 )),
             },
         }

@@ -65,11 +65,11 @@ impl SecretWriter {
             .version_stage(CURRENT)
             .send()
             .await
-            .map_err(|e| match e.into_service_error() {
-                GetSecretValueError::ResourceNotFoundException(_) => {
+            .map_err(|e| match e.as_service_error() {
+                Some(GetSecretValueError::ResourceNotFoundException(_)) => {
                     Error::NotFound(format!("no secret {secret_id} (or no AWSCURRENT version)"))
                 }
-                other => Error::unavailable_from(format!("reading secret {secret_id}"), other),
+                _ => crate::aws::sdk_unavailable(&format!("GetSecretValue {secret_id}"), &e),
             })?;
         let value = out
             .secret_string()
@@ -91,12 +91,7 @@ impl SecretWriter {
             .secret_string(value.expose_secret())
             .send()
             .await
-            .map_err(|e| {
-                Error::unavailable_from(
-                    format!("putting a new version of secret {secret_id}"),
-                    e.into_service_error(),
-                )
-            })?;
+            .map_err(|e| crate::aws::sdk_unavailable(&format!("PutSecretValue {secret_id}"), &e))?;
         out.version_id()
             .map(str::to_owned)
             .ok_or_else(|| Error::internal("PutSecretValue answered no version id"))
@@ -114,10 +109,7 @@ impl SecretWriter {
             .send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| {
-                Error::unavailable_from(
-                    format!("listing the versions of secret {secret_id}"),
-                    e.into_service_error(),
-                )
+                crate::aws::sdk_unavailable(&format!("ListSecretVersionIds {secret_id}"), &e)
             })?;
             for v in page.versions() {
                 versions.push(VersionInfo {

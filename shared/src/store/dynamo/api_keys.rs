@@ -93,18 +93,22 @@ impl ApiKeyStore for DynamoStore {
             .await;
         match out {
             Ok(_) => Ok(Ok(())),
-            Err(err) => match err.into_service_error() {
+            Err(err) => {
                 // The old item tells a key that does not exist (none) or
                 // is revoked from a rate condition that failed (its
                 // current `tat`).
-                UpdateItemError::ConditionalCheckFailedException(e) => match e.item() {
-                    Some(item) if !item.contains_key("revoked_at") => {
-                        Ok(Err(get_opt_n(item, "tat")?))
-                    }
-                    _ => Err(Error::ConditionFailed),
-                },
-                other => Err(unavailable("UpdateItem api keys", other)),
-            },
+                if let Some(UpdateItemError::ConditionalCheckFailedException(e)) =
+                    err.as_service_error()
+                {
+                    return match e.item() {
+                        Some(item) if !item.contains_key("revoked_at") => {
+                            Ok(Err(get_opt_n(item, "tat")?))
+                        }
+                        _ => Err(Error::ConditionFailed),
+                    };
+                }
+                Err(unavailable("UpdateItem api keys", err))
+            }
         }
     }
 }

@@ -27,10 +27,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, KeysAndAttributes, Put, TransactWriteItem, Update,
 };
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
 
 use self::item::Item;
 use super::{Transactions, Write};
@@ -60,18 +63,25 @@ pub struct DynamoStore {
     tables: TableNames,
 }
 
-/// A failed SDK call: the store is unavailable, and the SDK's error is kept
-/// as the cause.
-fn unavailable(what: &str, err: impl std::error::Error + Send + Sync + 'static) -> Error {
-    Error::unavailable_from(what, err)
+/// A failed SDK call: the store is unavailable. The SDK's error is reduced
+/// to its operation and code ([`crate::aws::sdk_failure`]): its own text
+/// can hold the request, items and their hashes included. A missing table
+/// says how to create it.
+fn unavailable<E: ProvideErrorMetadata>(what: &str, err: SdkError<E, HttpResponse>) -> Error {
+    let mut text = crate::aws::sdk_failure(what, &err);
+    if err.code() == Some("ResourceNotFoundException") {
+        text.push_str(
+            " (a table is missing: `warden tables create` creates them under WARDEN_TABLE_PREFIX)",
+        );
+    }
+    Error::unavailable(text)
 }
 
 /// Why a write's outcome is unknown, when it is: the request may have
 /// reached DynamoDB but no answer came back (a timeout, a connection lost
 /// or an answer that could not be read). A refusal DynamoDB answered, or a
 /// request that was never sent, changed nothing.
-fn outcome_unknown<E, R>(err: &aws_sdk_dynamodb::error::SdkError<E, R>) -> Option<&'static str> {
-    use aws_sdk_dynamodb::error::SdkError;
+fn outcome_unknown<E, R>(err: &SdkError<E, R>) -> Option<&'static str> {
     match err {
         SdkError::TimeoutError(_) => Some("timed out"),
         SdkError::ResponseError(_) => Some("the answer could not be read"),
@@ -212,7 +222,8 @@ impl DynamoStore {
             .customize()
             .config_override(once);
         if let Err(error) = call.send().await {
-            tracing::debug!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&error), "DynamoDB warm-up call failed");
+            let error = crate::aws::sdk_failure("DescribeLimits", &error);
+            tracing::debug!(%error, "DynamoDB warm-up call failed");
         }
     }
 
@@ -314,8 +325,9 @@ impl Transactions for DynamoStore {
                 source: None,
             });
         }
-        let service = err.into_service_error();
-        if let TransactWriteItemsError::TransactionCanceledException(cancelled) = &service {
+        if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+            err.as_service_error()
+        {
             let condition_failed = cancelled
                 .cancellation_reasons()
                 .iter()
@@ -324,10 +336,14 @@ impl Transactions for DynamoStore {
                 return Err(Error::ConditionFailed);
             }
         }
-        if service.meta().code() == Some("ValidationException") {
-            // A malformed transaction is a bug, not an outage.
-            return Err(Error::internal_from("TransactWriteItems refused", service));
+        if err.code() == Some("ValidationException") {
+            // A malformed transaction is a bug, not an outage. Its message
+            // is not kept: DynamoDB's validation messages quote values.
+            return Err(Error::internal(crate::aws::sdk_failure(
+                "TransactWriteItems refused",
+                &err,
+            )));
         }
-        Err(unavailable("TransactWriteItems", service))
+        Err(unavailable("TransactWriteItems", err))
     }
 }

@@ -42,16 +42,18 @@ impl RateLimitStore for DynamoStore {
             .await;
         match out {
             Ok(_) => Ok(Ok(())),
-            Err(err) => match err.into_service_error() {
-                UpdateItemError::ConditionalCheckFailedException(e) => {
+            Err(err) => {
+                if let Some(UpdateItemError::ConditionalCheckFailedException(e)) =
+                    err.as_service_error()
+                {
                     let current = match e.item() {
                         Some(item) => Some(get_n(item, "tat")?),
                         None => None,
                     };
-                    Ok(Err(current))
+                    return Ok(Err(current));
                 }
-                other => Err(unavailable("UpdateItem rate limits", other)),
-            },
+                Err(unavailable("UpdateItem rate limits", err))
+            }
         }
     }
 }

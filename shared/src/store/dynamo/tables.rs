@@ -3,8 +3,9 @@
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, SseSpecification, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex,
+    GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, SseSpecification, TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
 };
 
 use crate::{Error, Result};
@@ -234,79 +235,302 @@ fn attr_def(name: &str, kind: KeyKind) -> Result<AttributeDefinition> {
         .map_err(build_err)
 }
 
-/// Creates every table under `prefix` (pay per request, encrypted) and
-/// turns on TTL where items expire. Tables that already exist are left as
-/// they are. Returns the names of the tables created.
-pub async fn create_all(client: &Client, prefix: &str) -> Result<Vec<String>> {
-    let mut created = Vec::new();
-    for def in ALL {
-        let name = def.name(prefix);
-        let mut attrs = vec![(def.hash_key, KeyKind::S)];
-        let mut request = client
-            .create_table()
-            .table_name(&name)
-            .billing_mode(BillingMode::PayPerRequest)
-            .sse_specification(SseSpecification::builder().enabled(true).build())
-            .key_schema(key(def.hash_key, KeyType::Hash)?);
-        if let Some(range) = def.range_key {
-            request = request.key_schema(key(range, KeyType::Range)?);
-            attrs.push((range, KeyKind::S));
-        }
-        for index in def.indexes {
-            let (range, kind) = index.range_key;
-            request = request.global_secondary_indexes(
-                GlobalSecondaryIndex::builder()
-                    .index_name(index.name)
-                    .key_schema(key(index.hash_key, KeyType::Hash)?)
-                    .key_schema(key(range, KeyType::Range)?)
-                    .projection(
-                        Projection::builder()
-                            .projection_type(ProjectionType::All)
-                            .build(),
-                    )
-                    .build()
-                    .map_err(build_err)?,
-            );
-            attrs.extend([(index.hash_key, KeyKind::S), (range, kind)]);
-        }
-        attrs.sort_unstable_by_key(|(name, _)| *name);
-        attrs.dedup_by_key(|(name, _)| *name);
-        for (attr, kind) in attrs {
-            request = request.attribute_definitions(attr_def(attr, kind)?);
-        }
-        match request.send().await {
-            Ok(_) => created.push(name.clone()),
-            Err(err) => {
-                let service = err.into_service_error();
-                if !service.is_resource_in_use_exception() {
-                    return Err(Error::unavailable(format!(
-                        "creating table {name}: {}",
-                        aws_sdk_dynamodb::error::DisplayErrorContext(&service)
-                    )));
-                }
-                continue;
-            }
-        }
-        if def.ttl {
-            client
-                .update_time_to_live()
-                .table_name(&name)
-                .time_to_live_specification(
-                    TimeToLiveSpecification::builder()
-                        .attribute_name(TTL_ATTRIBUTE)
-                        .enabled(true)
-                        .build()
-                        .map_err(build_err)?,
-                )
-                .send()
-                .await
-                .map_err(|e| {
-                    Error::unavailable(format!(
-                        "enabling TTL on {name}: {}",
-                        aws_sdk_dynamodb::error::DisplayErrorContext(&e)
-                    ))
-                })?;
+/// What [`create_all`] did to one table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableReport {
+    /// The table's name.
+    pub name: String,
+    /// Whether this run created it (else it existed).
+    pub created: bool,
+    /// The indexes this run added to a table that existed without them.
+    pub indexes_created: Vec<&'static str>,
+    /// Whether this run turned TTL on (a new table's included).
+    pub ttl_enabled: bool,
+}
+
+impl TableReport {
+    /// Whether the run changed the table at all.
+    pub fn changed(&self) -> bool {
+        self.created || !self.indexes_created.is_empty() || self.ttl_enabled
+    }
+}
+
+/// How [`create_all`] waits for a table (and each of its indexes) to be
+/// `ACTIVE`: DynamoDB refuses `UpdateTimeToLive` and `UpdateTable` on a
+/// table that is `CREATING` or `UPDATING`, and builds one new index of a
+/// table at a time.
+#[derive(Debug, Clone, Copy)]
+pub struct Waits {
+    /// Between two `DescribeTable`s.
+    pub interval: std::time::Duration,
+    /// The longest wait for one table; past it the run fails, and running
+    /// it again picks up where it stopped.
+    pub max: std::time::Duration,
+}
+
+impl Default for Waits {
+    /// Every 2 s, at most 10 minutes: a new table is `ACTIVE` within
+    /// seconds, a new index on a table with items takes its backfill.
+    fn default() -> Self {
+        Self {
+            interval: std::time::Duration::from_secs(2),
+            max: std::time::Duration::from_secs(600),
         }
     }
-    Ok(created)
+}
+
+/// Creates every table under `prefix` (pay per request, encrypted) with its
+/// indexes and TTL, and brings a table that exists to the same shape:
+/// [`create_all_with`] with the default [`Waits`].
+pub async fn create_all(client: &Client, prefix: &str) -> Result<Vec<TableReport>> {
+    create_all_with(client, prefix, Waits::default()).await
+}
+
+/// [`create_all`], waiting as `waits` says. Each table is created (or
+/// found), then waited for until it is `ACTIVE`; then TTL is turned on
+/// when it is off, and each missing index is created, one at a time,
+/// waiting after each. A run that stopped half way (a table `CREATING`,
+/// TTL never turned on) is finished by the next. Returns what was done to
+/// each table, in [`ALL`]'s order.
+pub async fn create_all_with(
+    client: &Client,
+    prefix: &str,
+    waits: Waits,
+) -> Result<Vec<TableReport>> {
+    let mut reports = Vec::with_capacity(ALL.len());
+    for def in ALL {
+        reports.push(converge(client, &def, prefix, waits).await?);
+    }
+    Ok(reports)
+}
+
+/// One index's definition, for CreateTable and UpdateTable.
+fn index_def(index: &IndexDef) -> Result<GlobalSecondaryIndex> {
+    GlobalSecondaryIndex::builder()
+        .index_name(index.name)
+        .key_schema(key(index.hash_key, KeyType::Hash)?)
+        .key_schema(key(index.range_key.0, KeyType::Range)?)
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::All)
+                .build(),
+        )
+        .build()
+        .map_err(build_err)
+}
+
+/// The attribute definitions of `attrs`, each once.
+fn attr_defs(mut attrs: Vec<(&str, KeyKind)>) -> Result<Vec<AttributeDefinition>> {
+    attrs.sort_unstable_by_key(|(name, _)| *name);
+    attrs.dedup_by_key(|(name, _)| *name);
+    attrs
+        .into_iter()
+        .map(|(name, kind)| attr_def(name, kind))
+        .collect()
+}
+
+async fn converge(
+    client: &Client,
+    def: &TableDef,
+    prefix: &str,
+    waits: Waits,
+) -> Result<TableReport> {
+    let name = def.name(prefix);
+    let mut attrs = vec![(def.hash_key, KeyKind::S)];
+    let mut request = client
+        .create_table()
+        .table_name(&name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .sse_specification(SseSpecification::builder().enabled(true).build())
+        .key_schema(key(def.hash_key, KeyType::Hash)?);
+    if let Some(range) = def.range_key {
+        request = request.key_schema(key(range, KeyType::Range)?);
+        attrs.push((range, KeyKind::S));
+    }
+    for index in def.indexes {
+        request = request.global_secondary_indexes(index_def(index)?);
+        attrs.extend([(index.hash_key, KeyKind::S), index.range_key]);
+    }
+    request = request.set_attribute_definitions(Some(attr_defs(attrs)?));
+    let created = match request.send().await {
+        Ok(_) => true,
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_in_use_exception()) =>
+        {
+            false
+        }
+        Err(err) => {
+            return Err(crate::aws::sdk_unavailable(
+                &format!("CreateTable {name}"),
+                &err,
+            ));
+        }
+    };
+    let mut report = TableReport {
+        name,
+        created,
+        indexes_created: Vec::new(),
+        ttl_enabled: false,
+    };
+    let mut existing = wait_active(client, &report.name, waits).await?;
+
+    if def.ttl {
+        report.ttl_enabled = enable_ttl(client, &report.name).await?;
+    }
+    for index in def.indexes {
+        if existing.iter().any(|n| n == index.name) {
+            continue;
+        }
+        // One index per UpdateTable, with the attributes it keys on;
+        // DynamoDB builds one new index of a table at a time, so the next
+        // waits until this one is ACTIVE.
+        let (range, kind) = index.range_key;
+        let create = CreateGlobalSecondaryIndexAction::builder()
+            .index_name(index.name)
+            .key_schema(key(index.hash_key, KeyType::Hash)?)
+            .key_schema(key(range, KeyType::Range)?)
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
+            .build()
+            .map_err(build_err)?;
+        client
+            .update_table()
+            .table_name(&report.name)
+            .set_attribute_definitions(Some(attr_defs(vec![
+                (index.hash_key, KeyKind::S),
+                (range, kind),
+            ])?))
+            .global_secondary_index_updates(
+                GlobalSecondaryIndexUpdate::builder().create(create).build(),
+            )
+            .send()
+            .await
+            .map_err(|e| {
+                crate::aws::sdk_unavailable(
+                    &format!(
+                        "UpdateTable {} (creating index {})",
+                        report.name, index.name
+                    ),
+                    &e,
+                )
+            })?;
+        report.indexes_created.push(index.name);
+        existing = wait_active(client, &report.name, waits).await?;
+    }
+    Ok(report)
+}
+
+/// Waits until the table `name` and each of its indexes are `ACTIVE`;
+/// returns its indexes' names.
+///
+/// Not the SDK's `table_exists` waiter: it looks at the table's status
+/// only, while a new index is built (`CREATING`) on an `ACTIVE` table, and
+/// a second index cannot be created until the first is done.
+async fn wait_active(client: &Client, name: &str, waits: Waits) -> Result<Vec<String>> {
+    let started = std::time::Instant::now();
+    loop {
+        let out = match client.describe_table().table_name(name).send().await {
+            Ok(out) => Some(out),
+            // A table just created may not be visible for a moment.
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                None
+            }
+            Err(err) => {
+                return Err(crate::aws::sdk_unavailable(
+                    &format!("DescribeTable {name}"),
+                    &err,
+                ));
+            }
+        };
+        let table = out.as_ref().and_then(|o| o.table());
+        let status = table.and_then(|t| t.table_status());
+        let indexes = table
+            .map(|t| t.global_secondary_indexes())
+            .unwrap_or_default();
+        let busy_index = indexes
+            .iter()
+            .find(|i| i.index_status() != Some(&IndexStatus::Active));
+        let waiting_for = match (status, busy_index) {
+            (Some(TableStatus::Active), None) => {
+                return Ok(indexes
+                    .iter()
+                    .filter_map(|i| i.index_name().map(str::to_owned))
+                    .collect());
+            }
+            (Some(TableStatus::Active), Some(index)) => format!(
+                "index {} is {}",
+                index.index_name().unwrap_or("?"),
+                index.index_status().map_or("of no status", |s| s.as_str())
+            ),
+            (Some(status), _) => format!("it is {}", status.as_str()),
+            (None, _) => "it is not visible yet".to_owned(),
+        };
+        if matches!(status, Some(TableStatus::Deleting)) {
+            return Err(Error::Conflict(format!(
+                "table {name} is being deleted; run again once it is gone"
+            )));
+        }
+        if started.elapsed() >= waits.max {
+            return Err(Error::unavailable(format!(
+                "table {name} is not ACTIVE after {} s ({waiting_for}); run `warden tables create` again to finish",
+                waits.max.as_secs()
+            )));
+        }
+        tracing::info!(table = %name, "waiting: {waiting_for}");
+        tokio::time::sleep(waits.interval).await;
+    }
+}
+
+/// Turns TTL on [`TTL_ATTRIBUTE`] on, unless it is on (or turning on)
+/// already; whether it did.
+async fn enable_ttl(client: &Client, name: &str) -> Result<bool> {
+    let described = client
+        .describe_time_to_live()
+        .table_name(name)
+        .send()
+        .await
+        .map_err(|e| crate::aws::sdk_unavailable(&format!("DescribeTimeToLive {name}"), &e))?;
+    let description = described.time_to_live_description();
+    let attribute = description.and_then(|d| d.attribute_name());
+    match description.and_then(|d| d.time_to_live_status()) {
+        Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling) => {
+            return if attribute.is_none_or(|a| a == TTL_ATTRIBUTE) {
+                Ok(false)
+            } else {
+                Err(Error::Conflict(format!(
+                    "table {name} expires items on {}, not {TTL_ATTRIBUTE}; turn its TTL off and run again",
+                    attribute.unwrap_or_default()
+                )))
+            };
+        }
+        Some(TimeToLiveStatus::Disabling) => {
+            return Err(Error::Conflict(format!(
+                "TTL of table {name} is being turned off (DynamoDB takes up to an hour); run again once it is off"
+            )));
+        }
+        _ => {}
+    }
+    client
+        .update_time_to_live()
+        .table_name(name)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name(TTL_ATTRIBUTE)
+                .enabled(true)
+                .build()
+                .map_err(build_err)?,
+        )
+        .send()
+        .await
+        .map_err(|e| crate::aws::sdk_unavailable(&format!("UpdateTimeToLive {name}"), &e))?;
+    Ok(true)
 }

@@ -60,21 +60,23 @@ impl DeliveryStore for DynamoStore {
             .await;
         match out {
             Ok(_) => Ok(Claim::Claimed),
-            Err(err) => match err.into_service_error() {
-                PutItemError::ConditionalCheckFailedException(e) => {
+            Err(err) => {
+                if let Some(PutItemError::ConditionalCheckFailedException(e)) =
+                    err.as_service_error()
+                {
                     let enqueued = e
                         .item()
                         .and_then(|item| get_opt_s(item, "status"))
                         .and_then(|status| DeliveryStatus::parse(&status))
                         == Some(ENQUEUED);
-                    Ok(if enqueued {
+                    return Ok(if enqueued {
                         Claim::Delivered
                     } else {
                         Claim::InFlight
-                    })
+                    });
                 }
-                other => Err(unavailable("PutItem webhook delivery", other)),
-            },
+                Err(unavailable("PutItem webhook delivery", err))
+            }
         }
     }
 
@@ -94,9 +96,9 @@ impl DeliveryStore for DynamoStore {
             .await;
         match out {
             Ok(_) => Ok(()),
-            Err(err) => match err.into_service_error() {
-                DeleteItemError::ConditionalCheckFailedException(_) => Ok(()),
-                other => Err(unavailable("DeleteItem webhook delivery", other)),
+            Err(err) => match err.as_service_error() {
+                Some(DeleteItemError::ConditionalCheckFailedException(_)) => Ok(()),
+                _ => Err(unavailable("DeleteItem webhook delivery", err)),
             },
         }
     }
