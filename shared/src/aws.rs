@@ -236,7 +236,7 @@ fn safe_code(code: &str) -> String {
 }
 
 /// The first error of type `T` in `error`'s source chain, itself included.
-fn find<'a, T: std::error::Error + 'static>(
+pub(crate) fn find<'a, T: std::error::Error + 'static>(
     error: &'a (dyn std::error::Error + 'static),
 ) -> Option<&'a T> {
     let mut cause = Some(error);

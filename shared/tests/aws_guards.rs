@@ -55,8 +55,38 @@ async fn every_dynamodb_call_fails_unavailable_when_dynamodb_hangs() {
     unavailable_within_bound("Query", store.list_sessions("u", 0)).await;
     unavailable_within_bound("PutItem", store.claim_delivery("k", 0, 60)).await;
     unavailable_within_bound("DeleteItem", store.release_delivery("k", 0)).await;
-    unavailable_within_bound("TransactWriteItems", store.transact(Vec::new())).await;
+    // A write that was sent and never answered may have been applied: it
+    // says so, within the same bound.
+    let started = Instant::now();
+    let written = tokio::time::timeout(BOUND, store.transact(Vec::new()))
+        .await
+        .expect("answered within the bound");
+    assert!(started.elapsed() < BOUND);
+    assert!(
+        matches!(&written, Err(Error::OutcomeUnknown { context, .. }) if context.starts_with("TransactWriteItems")),
+        "{written:?}"
+    );
+    assert_eq!(
+        written.unwrap_err().public_detail(),
+        "outcome unknown",
+        "settled by reading the object where no Idempotency-Key applies"
+    );
     assert!(endpoint.connections() > 0);
+}
+
+#[tokio::test]
+async fn a_write_to_a_port_where_nothing_listens_changed_nothing() {
+    // Bind, learn the port, close: nothing listens there now.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let sdk = testing::aws_config_with(&format!("http://127.0.0.1:{port}"), &SHORT_GUARDS).await;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), "t-");
+    let (cause, _) =
+        unavailable_within_bound("TransactWriteItems", store.transact(Vec::new())).await;
+    assert!(cause.contains("TransactWriteItems"), "{cause}");
 }
 
 #[tokio::test]

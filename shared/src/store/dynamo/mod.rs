@@ -86,7 +86,22 @@ fn outcome_unknown<E, R>(err: &SdkError<E, R>) -> Option<&'static str> {
         SdkError::TimeoutError(_) => Some("timed out"),
         SdkError::ResponseError(_) => Some("the answer could not be read"),
         SdkError::DispatchFailure(d) if d.is_timeout() => Some("timed out"),
-        SdkError::DispatchFailure(d) if d.is_io() => Some("connection lost"),
+        SdkError::DispatchFailure(d) if d.is_io() => {
+            // A connection never made sent nothing.
+            let never_connected = d
+                .as_connector_error()
+                .and_then(|c| crate::aws::find::<std::io::Error>(c))
+                .is_some_and(|io| {
+                    matches!(
+                        io.kind(),
+                        std::io::ErrorKind::ConnectionRefused
+                            | std::io::ErrorKind::AddrNotAvailable
+                            | std::io::ErrorKind::NetworkUnreachable
+                            | std::io::ErrorKind::HostUnreachable
+                    )
+                });
+            (!never_connected).then_some("connection lost")
+        }
         _ => None,
     }
 }
