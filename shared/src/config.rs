@@ -306,6 +306,10 @@ pub struct Config {
     pub password_queue_timeout_ms: u64,
     /// `WARDEN_LOGIN_IP_LIMIT`: login requests per client IP (`5/60`).
     pub login_ip_limit: Rate,
+    /// `WARDEN_RUN_LIMIT_PER_MINUTE`: run requests per person a minute
+    /// (60), the whole minute usable as one burst; every `POST …/runs`
+    /// counts, refused ones too.
+    pub run_limit_per_minute: u32,
     /// `WARDEN_TABLE_PREFIX`: prepended to every DynamoDB table name.
     pub table_prefix: String,
     /// `WARDEN_TRUST_FORWARDED_FOR`: take the client IP from
@@ -406,6 +410,8 @@ impl Config {
         let access_ttl_secs = number("WARDEN_ACCESS_TOKEN_TTL", 900, 1);
         let refresh_ttl_secs = number("WARDEN_REFRESH_TOKEN_TTL", 30 * 24 * 3600, 1);
         let audit_retention_days = number("WARDEN_AUDIT_RETENTION_DAYS", 365, 1);
+        let run_limit_per_minute =
+            u32::try_from(number("WARDEN_RUN_LIMIT_PER_MINUTE", 60, 1)).unwrap_or(u32::MAX);
         let secret_cache_ttl_secs = number(
             "WARDEN_SECRET_CACHE_TTL_SECS",
             crate::secrets::cache::DEFAULT_TTL_SECS.cast_signed(),
@@ -513,6 +519,7 @@ impl Config {
             password_concurrency,
             password_queue_timeout_ms,
             login_ip_limit,
+            run_limit_per_minute,
             table_prefix: var("WARDEN_TABLE_PREFIX").unwrap_or_else(|| "warden-".into()),
             trust_forwarded_for: var("WARDEN_TRUST_FORWARDED_FOR")
                 .is_some_and(|v| v.trim().eq_ignore_ascii_case("true")),

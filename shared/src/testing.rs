@@ -710,8 +710,8 @@ mod intercepted {
     };
     use crate::health::Sample;
     use crate::store::{
-        AgentStore, ApiKeyStore, AuditQuery, AuditStore, HealthSampleStore, Page, RunContext,
-        RunLookup, TatOutcome, TatWrite, Transactions, Write,
+        AgentStore, ApiKeyStore, AuditQuery, AuditStore, HealthSampleStore, Page, RateLimitStore,
+        RunContext, RunLookup, TatOutcome, TatWrite, Transactions, Write,
     };
 
     #[async_trait]
@@ -737,6 +737,18 @@ mod intercepted {
             .next()
             .unwrap_or_default()
             .to_owned()
+    }
+
+    #[async_trait]
+    impl<S: RateLimitStore + ?Sized, H: Interceptor> RateLimitStore for Intercepted<S, H> {
+        async fn update_tat(
+            &self,
+            key: &str,
+            write: TatWrite,
+            expires_at: i64,
+        ) -> Result<TatOutcome> {
+            self.inner.update_tat(key, write, expires_at).await
+        }
     }
 
     #[async_trait]

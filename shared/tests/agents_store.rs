@@ -537,6 +537,7 @@ fn lookup<'a>(
     now: i64,
 ) -> RunLookup<'a> {
     RunLookup {
+        rate_key: None,
         agent_id,
         workspace_id,
         idempotency_key,

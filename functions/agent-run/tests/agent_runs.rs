@@ -312,6 +312,7 @@ async fn harness<S: Stores>(store: Arc<S>) -> Harness {
 }
 
 warden::on_both_stores!(std::convert::identity;
+    a_persons_runs_are_limited_per_minute_refused_ones_counted_and_audited_once,
     a_person_sees_and_decides_only_in_their_workspaces,
     every_refused_decision_is_audited_with_its_rule,
     an_action_of_complexity_3_or_4_without_a_key_is_400_and_audited,
@@ -1082,6 +1083,71 @@ async fn an_action_of_complexity_3_or_4_without_a_key_is_400_and_audited<S: Stor
         let reply = h.run_in(&h.alice, "buyer", "acme", action, &none).await;
         assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
     }
+}
+
+async fn a_persons_runs_are_limited_per_minute_refused_ones_counted_and_audited_once<S: Stores>(
+    store: Arc<S>,
+) {
+    let mut h = harness(store).await;
+    h.world.agents.registry.config.run_limit_per_minute = 3;
+    h.agent("buyer", AgentType::Purchasing, Maturity::Supervised, true)
+        .await;
+    // A refused run counts as much as an accepted one.
+    let refused = h.run_in(&h.alice, "buyer", "nowhere", c1(), &[]).await;
+    assert_eq!(refused.status, StatusCode::NOT_FOUND);
+    for _ in 0..2 {
+        assert_eq!(
+            h.run(&h.alice, "buyer", c1()).await.status,
+            StatusCode::ACCEPTED
+        );
+    }
+    // The fourth within the minute, and every one after it, is 429.
+    for _ in 0..3 {
+        let limited = h.run(&h.alice, "buyer", c1()).await;
+        assert_eq!(
+            limited.status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "{}",
+            limited.body
+        );
+    }
+    // Audited once for the minute, not once per refusal.
+    let audited: Vec<AuditEvent> = h
+        .world
+        .agents
+        .store
+        .audit_by_actor(&format!("user:{}", h.alice.id), 50)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.event_type == EventType::AgentRunRateLimited)
+        .collect();
+    assert_eq!(audited.len(), 1, "{audited:?}");
+    assert_eq!(audited[0].details["limit_per_minute"], 3);
+    // Another person is not held back by alice's limit; an admin is
+    // limited too.
+    assert_eq!(
+        h.run(&h.bob, "buyer", c1()).await.status,
+        StatusCode::ACCEPTED
+    );
+    for _ in 0..3 {
+        h.run(&h.carol, "buyer", c1()).await;
+    }
+    assert_eq!(
+        h.run(&h.carol, "buyer", c1()).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // One emission interval (20 s) later, alice may run once more.
+    h.world.clock.advance_secs(20.0);
+    h.sign_in_again().await;
+    assert_eq!(
+        h.run(&h.alice, "buyer", c1()).await.status,
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(
+        h.run(&h.alice, "buyer", c1()).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
 }
 
 /// A store whose answer to the transaction that creates a job is lost

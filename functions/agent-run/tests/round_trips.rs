@@ -138,9 +138,16 @@ async fn on_dynamodb_runs_by_token_and_by_key_and_approvals_cost_what_the_design
         }
         let (status, body) = run(&world, "books", &headers).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        // The person's run limit: its state read in the run context's
+        // batch, then one conditional UpdateItem.
         assert_eq!(
             log.take(),
-            ["BatchGetItem", "BatchGetItem", "TransactWriteItems"],
+            [
+                "BatchGetItem",
+                "BatchGetItem",
+                "UpdateItem",
+                "TransactWriteItems"
+            ],
             "a run by bearer token, idempotency key {idempotency:?}"
         );
         assert_eq!(world.jobs.messages().len(), sent + 1);
@@ -190,7 +197,12 @@ async fn on_dynamodb_runs_by_token_and_by_key_and_approvals_cost_what_the_design
     assert_eq!(body["status"], "AWAITING_APPROVAL");
     assert_eq!(
         log.take(),
-        ["BatchGetItem", "BatchGetItem", "TransactWriteItems"],
+        [
+            "BatchGetItem",
+            "BatchGetItem",
+            "UpdateItem",
+            "TransactWriteItems"
+        ],
         "a proposed run"
     );
     let sent = world.jobs.messages().len();

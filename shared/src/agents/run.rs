@@ -20,14 +20,16 @@ use crate::audit::{AuditEvent, EventType, Origin, Severity};
 use crate::auth::api_keys::{KeyRefusal, refuse_key};
 pub use crate::auth::bearer::Caller;
 use crate::clock::{rfc3339, ulid_at};
+use crate::config::Rate;
 use crate::domain::agents::{
     AgentId, IdempotencyRecord, JobRecord, JobStatus, MAX_ITEM_BYTES, ProposalRecord,
     ProposalStatus, WorkspaceId, is_generated_id,
 };
 use crate::metrics::{self, Metric};
 use crate::queue::{OutgoingMessage, Queue};
+use crate::ratelimit::{self, Decision};
 use crate::state::AgentState;
-use crate::store::{AgentWrite, JobMove, RunLookup, Write, keys};
+use crate::store::{AgentWrite, JobMove, RateLimitStore, RunLookup, Write, keys};
 use crate::{Error, Result};
 
 /// How long an idempotency key is kept: 24 hours.
@@ -185,6 +187,9 @@ pub async fn submit(
         AgentId::parse(agent_id),
         WorkspaceId::parse(&request.workspace_id),
     ) else {
+        if let Caller::User { user_id, .. } = caller {
+            limit_person(state, &origin, user_id, agent_id, None).await?;
+        }
         let (rule, what) = if AgentId::parse(agent_id).is_err() {
             ("unknown_agent", "no such agent")
         } else {
@@ -197,15 +202,25 @@ pub async fn submit(
     let now_ms = state.clock.now_millis();
     let now = now_ms.div_euclid(1000);
     let hash = request_hash(agent_id, body);
+    let rate_key = match caller {
+        Caller::User { user_id, .. } => Some(keys::user_runs(user_id)),
+        Caller::Key(_) => None,
+    };
     let ctx = state
         .store
         .run_context(RunLookup {
             agent_id: &agent,
             workspace_id: &workspace,
             idempotency_key: idempotency_key.as_deref(),
+            rate_key: rate_key.as_deref(),
             now,
         })
         .await?;
+    // A person's limit comes before every governance answer; its state was
+    // read with the rest, so counting this request is one write.
+    if let Caller::User { user_id, .. } = caller {
+        limit_person(state, &origin, user_id, agent_id, ctx.rate_tat).await?;
+    }
     // Read with the rest: an unknown workspace is audited as such.
     if !caller.sees_workspace(&workspace) {
         let rule = match ctx.workspace {
@@ -372,6 +387,62 @@ async fn replay_and_requeue(
         enqueue(state, origin, &job.agent_id, &job.job_id, Some(&key)).await?;
     }
     Ok(accepted)
+}
+
+/// A person's run limit (`WARDEN_RUN_LIMIT_PER_MINUTE`, GCRA over the
+/// store, the whole minute usable as one burst), given the state
+/// `known_tat` read with the run's context: checked after authentication
+/// and before the governance order, so every request counts, refused
+/// ones too, and an admin's too. Over it is `429` with
+/// `Retry-After`; the refusals are audited at most once per person a
+/// minute (`AGENT_RUN_RATE_LIMITED`), so a flood cannot flood the log.
+async fn limit_person(
+    state: &AgentState,
+    origin: &Origin,
+    user_id: &str,
+    agent_id: &str,
+    known_tat: Option<i64>,
+) -> Result<()> {
+    let now_ms = state.clock.now_millis();
+    let limit = Rate {
+        limit: state.config.run_limit_per_minute,
+        period_secs: 60,
+    };
+    let store: &dyn RateLimitStore = &*state.store;
+    let key = keys::user_runs(user_id);
+    let Decision::Limited { retry_after } =
+        ratelimit::acquire_from(store, &key, limit.into(), now_ms, known_tat).await?
+    else {
+        return Ok(());
+    };
+    let once_a_minute = Rate {
+        limit: 1,
+        period_secs: 60,
+    };
+    let audit_now = ratelimit::acquire(
+        store,
+        &keys::user_runs_audited(user_id),
+        once_a_minute,
+        now_ms,
+    )
+    .await?
+        == Decision::Allowed;
+    if audit_now {
+        let event = state
+            .auditor
+            .event(
+                EventType::AgentRunRateLimited,
+                Severity::Warning,
+                origin.clone(),
+            )
+            .actor(format!("user:{user_id}"))
+            .subject(format!("agent:{agent_id}"))
+            .detail("limit_per_minute", state.config.run_limit_per_minute)
+            .detail("retry_after_secs", retry_after.as_secs().max(1));
+        audit_only(state, event).await?;
+    }
+    metrics::count(Metric::AgentRunBlocked);
+    Err(Error::RateLimited { retry_after })
 }
 
 fn rule_of(verdict: Verdict) -> &'static str {

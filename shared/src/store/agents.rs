@@ -179,6 +179,9 @@ pub struct RunLookup<'a> {
     pub workspace_id: &'a WorkspaceId,
     /// The request's idempotency record key, if any.
     pub idempotency_key: Option<&'a str>,
+    /// The RateLimits key of the caller's run limit, if it has one (a
+    /// person: [`super::keys::user_runs`]), read in the same round trip.
+    pub rate_key: Option<&'a str>,
     /// Now, epoch seconds.
     pub now: i64,
 }
@@ -192,6 +195,8 @@ pub struct RunContext {
     pub workspace: Option<WorkspaceRecord>,
     /// A live answer kept under the request's idempotency key.
     pub idempotency: Option<IdempotencyRecord>,
+    /// The theoretical arrival time under `rate_key`, if one is stored.
+    pub rate_tat: Option<i64>,
 }
 
 /// One page of a listing; `next` is the cursor of the following page (the

@@ -49,6 +49,17 @@ pub fn login_ip(ip: &str) -> String {
     format!("login-ip#{ip}")
 }
 
+/// The RateLimits key of a person's run limit: `runs#<user id>`.
+pub fn user_runs(user_id: &str) -> String {
+    format!("runs#{user_id}")
+}
+
+/// The RateLimits key that lets a person's refused runs be audited once a
+/// minute: `runs-audited#<user id>`.
+pub fn user_runs_audited(user_id: &str) -> String {
+    format!("runs-audited#{user_id}")
+}
+
 /// The RateLimits key counting failed logins of a username that has no
 /// account: `login-fail#<username>`.
 pub fn unknown_user_failures(username: &Username) -> String {

@@ -148,11 +148,15 @@ impl std::fmt::Debug for dyn WebhookStore {
 }
 
 /// The ports of the agent registry, API keys, runs and proposals: the
-/// agents domain, API keys, audit. (Agent runs also verify bearer tokens,
-/// through a [`SessionStore`] over the same tables.)
-pub trait RegistryStore: AgentStore + ApiKeyStore + AuditStore + Transactions {}
+/// agents domain, API keys, audit, and the rate state of people's runs.
+/// (Agent runs also verify bearer tokens, through a [`SessionStore`] over
+/// the same tables.)
+pub trait RegistryStore:
+    AgentStore + ApiKeyStore + AuditStore + RateLimitStore + Transactions
+{
+}
 
-impl<T: AgentStore + ApiKeyStore + AuditStore + Transactions> RegistryStore for T {}
+impl<T: AgentStore + ApiKeyStore + AuditStore + RateLimitStore + Transactions> RegistryStore for T {}
 
 impl std::fmt::Debug for dyn RegistryStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -442,6 +442,7 @@ impl AgentStore for DynamoStore {
             agent_id,
             workspace_id,
             idempotency_key,
+            rate_key,
             now,
         } = lookup;
         let t = &self.tables;
@@ -451,6 +452,12 @@ impl AgentStore for DynamoStore {
         ];
         if let Some(key) = idempotency_key.filter(|k| k.starts_with(IDEMPOTENCY_PREFIX)) {
             request.push((t.agent_jobs.as_str(), vec![job_key(key)]));
+        }
+        if let Some(key) = rate_key {
+            request.push((
+                t.rate_limits.as_str(),
+                vec![Item::from([("key".to_owned(), s(key))])],
+            ));
         }
         let mut found = self.batch_get(request).await?;
         let mut first = |table: &str| {
@@ -465,6 +472,9 @@ impl AgentStore for DynamoStore {
                 .map(workspace_from)
                 .transpose()?,
             idempotency: live_idempotency(first(&t.agent_jobs), now)?,
+            rate_tat: first(&t.rate_limits)
+                .map(|item| get_n(&item, "tat"))
+                .transpose()?,
         })
     }
 

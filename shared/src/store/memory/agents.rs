@@ -221,6 +221,7 @@ impl AgentStore for MemoryStore {
             agent_id,
             workspace_id,
             idempotency_key,
+            rate_key,
             now,
         } = lookup;
         let tables = self.lock();
@@ -229,6 +230,7 @@ impl AgentStore for MemoryStore {
             agent: t.agents.get(agent_id).cloned(),
             workspace: t.workspaces.get(workspace_id).cloned(),
             idempotency: idempotency_key.and_then(|k| t.live_idempotency(k, now)),
+            rate_tat: rate_key.and_then(|k| tables.rates.get(k).map(|(tat, _)| *tat)),
         })
     }
 
