@@ -163,6 +163,9 @@ pub enum Check {
     /// Every secret was rotated in the last 90 days (a warning; from
     /// DescribeSecret, so only the health report and `warden health` have it).
     SecretRotation,
+    /// Every person without role `admin` is a member of some workspace
+    /// (`warden config check` with the tables reachable).
+    Memberships,
 }
 
 impl Check {
@@ -183,6 +186,7 @@ impl Check {
             Check::RefreshTokenTtl => "refresh_token_ttl",
             Check::HealthTimeout => "health_timeout",
             Check::SecretRotation => "secret_rotation",
+            Check::Memberships => "memberships",
         }
     }
 }

@@ -36,7 +36,9 @@ use warden::secrets::rotation::{self, SecretWriter};
 use warden::state::{Accounts, Registry};
 use warden::store::dynamo::DynamoStore;
 use warden::store::dynamo::tables::{self, TableReport};
-use warden::store::{AuditQuery, AuditStore as _, Transactions as _, UserStore as _, Write};
+use warden::store::{
+    AuditQuery, AuditStore as _, SessionStore as _, Transactions as _, UserStore as _, Write,
+};
 use warden::webhook::SchemeKind;
 use warden::webhook::rotation::set_source_secret;
 use warden::wiring::{api_key_pepper, signing_keys};
@@ -375,6 +377,72 @@ pub async fn check_config_at(
         }
     }
     findings
+}
+
+/// Whether every person without role `admin` is a member of a workspace
+/// (one who is not sees no workspace at all: every run, job and proposal
+/// answers `404`). Read from the tables at `endpoint`, or outside
+/// development from the AWS configuration; `None` (not checked) in
+/// development without an endpoint, or when the configuration cannot be
+/// read. A store that does not answer is a warning saying so.
+pub async fn check_memberships(
+    lookup: impl Fn(&str) -> Option<String>,
+    endpoint: Option<&str>,
+) -> Option<Finding> {
+    let (config, _) = Config::load(lookup);
+    let config = config?;
+    if endpoint.is_none() && config.env == warden::config::Environment::Development {
+        return None;
+    }
+    let admin = Admin::reader(endpoint, config).await;
+    let store = admin.store();
+    let finding = |severity, message: String| Finding {
+        check: Check::Memberships,
+        severity,
+        message,
+        remediation: "add each to a workspace: warden workspaces add-member WORKSPACE USERNAME"
+            .into(),
+    };
+    let users = match store.list_users().await {
+        Ok(users) => users,
+        Err(e) => {
+            return Some(finding(
+                Severity::Warning,
+                format!("memberships not checked: {}", e),
+            ));
+        }
+    };
+    let mut without = Vec::new();
+    for user in users.iter().filter(|u| !u.roles.contains(&Role::Admin)) {
+        match store.revocation_state("-", "-", &user.user_id).await {
+            Ok(state) if state.workspaces.is_empty() => without.push(user.username.to_string()),
+            Ok(_) => {}
+            Err(e) => {
+                return Some(finding(
+                    Severity::Warning,
+                    format!("memberships not checked: {}", e),
+                ));
+            }
+        }
+    }
+    Some(if without.is_empty() {
+        finding(
+            Severity::Ok,
+            format!(
+                "every one of {} users is a member of a workspace or an admin",
+                users.len()
+            ),
+        )
+    } else {
+        finding(
+            Severity::Warning,
+            format!(
+                "{} users are members of no workspace and see none: {}",
+                without.len(),
+                without.join(", ")
+            ),
+        )
+    })
 }
 
 /// `warden health`: the configuration findings of `warden config check`

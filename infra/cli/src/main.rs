@@ -374,7 +374,12 @@ enum UsersCommand {
 #[derive(Subcommand)]
 enum ConfigCommand {
     /// Print every configuration finding; exit non-zero if start-up would be refused.
-    Check,
+    Check {
+        /// DynamoDB endpoint whose users' memberships to check (default:
+        /// the AWS configuration, outside development).
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
 }
 
 #[tokio::main]
@@ -446,8 +451,8 @@ async fn main() -> ExitCode {
         Command::Webhooks { command } => webhooks(command).await,
         Command::JwtKey { command } => jwt_key(command).await,
         Command::Config {
-            command: ConfigCommand::Check,
-        } => return config_check().await,
+            command: ConfigCommand::Check { endpoint },
+        } => return config_check(endpoint).await,
         Command::Agents { command } => agents(command).await,
         Command::Workspaces {
             command:
@@ -766,8 +771,12 @@ async fn jwt_key(command: JwtKeyCommand) -> Result<(), Error> {
     Ok(())
 }
 
-async fn config_check() -> ExitCode {
-    let findings = admin::check_config(|k| std::env::var(k).ok()).await;
+async fn config_check(endpoint: Option<String>) -> ExitCode {
+    let mut findings = admin::check_config(|k| std::env::var(k).ok()).await;
+    if let Some(f) = admin::check_memberships(|k| std::env::var(k).ok(), endpoint.as_deref()).await
+    {
+        findings.0.push(f);
+    }
     print_findings(&findings);
     if findings.has_errors() {
         println!("start-up would be refused");

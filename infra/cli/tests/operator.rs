@@ -681,3 +681,76 @@ fn every_changing_command_names_the_aws_caller_identity_without_an_endpoint() {
     let after = cmd(&["audit", "query", "--json", "--actor", &arn], "");
     assert_eq!(after.lines().count(), want.len(), "{after}");
 }
+
+#[test]
+fn memberships_are_added_and_removed_and_config_check_names_who_has_none() {
+    let Some((endpoint, prefix)) = common::emulator_and_prefix() else {
+        return;
+    };
+    let (p, e) = (prefix.as_str(), endpoint.as_str());
+    ok_at(p, e, &["tables", "create"], "");
+    ok_at(
+        p,
+        e,
+        &["users", "add", "gus", "--role", "user"],
+        "gus's password\n",
+    );
+    ok_at(
+        p,
+        e,
+        &["users", "add", "hal", "--role", "admin"],
+        "hal's password\n",
+    );
+    ok_at(p, e, &["workspaces", "add", "acme", "--name", "Acme"], "");
+    let check = || {
+        let mut cmd = warden(p);
+        cmd.args(["config", "check", "--endpoint", e])
+            .env("WARDEN_ENV", "development")
+            .env("WARDEN_JWT_SECRET", warden::testing::TEST_JWT_KEY);
+        let out = run(cmd, "");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // gus sees no workspace yet; hal, an admin, sees them all.
+    let before = check();
+    let line = before
+        .lines()
+        .find(|l| l.contains("memberships"))
+        .unwrap_or_else(|| panic!("no membership finding: {before}"));
+    assert!(
+        line.starts_with("WARNING") && line.contains("gus"),
+        "{line}"
+    );
+    assert!(!line.contains("hal"), "{line}");
+
+    let out = ok_at(p, e, &["workspaces", "add-member", "acme", "Gus"], "");
+    assert!(
+        out.contains("gus") && out.contains("is a member of workspace acme"),
+        "{out}"
+    );
+    let after = check();
+    let line = after.lines().find(|l| l.contains("memberships")).unwrap();
+    assert!(line.starts_with("ok"), "{line}");
+
+    // Unknown workspace or user: refused, naming it.
+    let err = fails_at(p, e, &["workspaces", "add-member", "nowhere", "gus"], "");
+    assert!(err.contains("nowhere"), "{err}");
+    let err = fails_at(p, e, &["workspaces", "add-member", "acme", "nobody"], "");
+    assert!(err.contains("nobody"), "{err}");
+
+    let out = ok_at(p, e, &["workspaces", "remove-member", "acme", "gus"], "");
+    assert!(
+        out.contains("no longer a member of workspace acme"),
+        "{out}"
+    );
+    assert!(
+        check()
+            .lines()
+            .any(|l| l.contains("memberships") && l.contains("gus"))
+    );
+    // Each change is audited.
+    let events = audit_json(p, e, &["--type", "WORKSPACE_MEMBER_ADDED"]);
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["details"]["username"], "gus");
+    let events = audit_json(p, e, &["--type", "WORKSPACE_MEMBER_REMOVED"]);
+    assert_eq!(events.len(), 1, "{events:?}");
+}
