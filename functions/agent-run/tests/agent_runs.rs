@@ -171,6 +171,35 @@ impl Harness {
         }
     }
 
+    /// `POST /agents/{agent}/runs` as `who` with `body` exactly as given
+    /// (never re-serialised) and a fresh Idempotency-Key.
+    async fn run_raw(&self, who: &Person, agent: &str, body: String) -> Reply {
+        self.world.clock.advance_secs(0.001);
+        let auth = format!("Bearer {}", who.token);
+        let key = ulid::Ulid::new().to_string();
+        let headers = [
+            ("authorization", auth.as_str()),
+            ("content-type", "application/json"),
+            ("idempotency-key", key.as_str()),
+        ];
+        let response = warden_agent_run::handler(
+            &self.world.agents,
+            api_request(
+                "POST",
+                &format!("/agents/{agent}/runs"),
+                &headers,
+                Body::Text(body),
+                "10.0.0.1",
+            ),
+        )
+        .await
+        .unwrap();
+        Reply {
+            status: response.status(),
+            body: json_body(&response),
+        }
+    }
+
     async fn run(&self, who: &Person, agent: &str, action: (&str, Value)) -> Reply {
         self.run_in(who, agent, "acme", action, &[]).await
     }
@@ -312,6 +341,8 @@ async fn harness<S: Stores>(store: Arc<S>) -> Harness {
 }
 
 warden::on_both_stores!(std::convert::identity;
+    a_body_whose_numbers_are_written_short_is_stored_byte_for_byte,
+    a_job_that_could_not_be_stored_is_413_before_anything_is_written,
     a_persons_runs_are_limited_per_minute_refused_ones_counted_and_audited_once,
     a_person_sees_and_decides_only_in_their_workspaces,
     every_refused_decision_is_audited_with_its_rule,
@@ -1147,6 +1178,84 @@ async fn a_persons_runs_are_limited_per_minute_refused_ones_counted_and_audited_
     assert_eq!(
         h.run(&h.alice, "buyer", c1()).await.status,
         StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+async fn a_body_whose_numbers_are_written_short_is_stored_byte_for_byte<S: Stores>(store: Arc<S>) {
+    let h = harness(store).await;
+    h.agent("buyer", AgentType::Purchasing, Maturity::Autonomous, true)
+        .await;
+    // 30,000 copies of `1E15` in a field the action ignores: 150 KB as
+    // sent, about 570 KB were it written back as `1000000000000000.0`.
+    let (action, input) = c1();
+    let valid = input.to_string();
+    let ignored = vec!["1E15"; 30_000].join(",");
+    let input = format!("{}, \"ignored\": [{ignored}]}}", &valid[..valid.len() - 1]);
+    let body = format!(r#"{{"workspace_id": "acme", "action": "{action}", "input": {input}}}"#);
+    assert!(body.len() < 256 * 1024, "{}", body.len());
+    let reply = h.run_raw(&h.alice, "buyer", body).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
+    let job_id = reply.body["job_id"].as_str().unwrap();
+    let stored = h.world.agents.store.get_job(job_id).await.unwrap().unwrap();
+    assert_eq!(stored.input, input, "stored as received");
+    // And it runs: the action reads the same text.
+    h.world.work().await;
+    assert_eq!(h.job(&h.alice, job_id).await.body["status"], "SUCCESS");
+}
+
+async fn a_job_that_could_not_be_stored_is_413_before_anything_is_written<S: Stores>(
+    store: Arc<S>,
+) {
+    let h = harness(store).await;
+    h.agent("buyer", AgentType::Purchasing, Maturity::Autonomous, true)
+        .await;
+    // Larger than any body the endpoint takes: the bound itself, as the
+    // use case applies it to whatever reaches it.
+    let (action, input) = c1();
+    let valid = input.to_string();
+    let pad = "x".repeat(300 * 1024);
+    let input = format!("{}, \"pad\": \"{pad}\"}}", &valid[..valid.len() - 1]);
+    let body = json!({"workspace_id": "acme", "action": action});
+    let alice = warden::agents::run::Caller::User {
+        user_id: h.alice.id.clone(),
+        roles: vec![Role::User],
+        workspaces: vec![WorkspaceId::parse("acme").unwrap()],
+    };
+    let refused = warden::agents::run::submit(
+        &h.world.agents,
+        cli(),
+        &alice,
+        "buyer",
+        warden::agents::run::RunRequest {
+            workspace_id: "acme".into(),
+            action: action.into(),
+            input,
+        },
+        &body,
+        Some("too-large"),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(refused, warden::Error::TooLargeToStore { bytes, limit } if bytes > limit && limit == 400 * 1024),
+        "{refused:?}"
+    );
+    assert_eq!(refused.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(refused.to_string().contains("stored as up to"), "{refused}");
+    assert!(h.acme_jobs().await.is_empty());
+    assert!(h.world.jobs.messages().is_empty());
+    let events = h
+        .world
+        .agents
+        .store
+        .audit_by_actor(&format!("user:{}", h.alice.id), 10)
+        .await
+        .unwrap();
+    assert!(
+        events
+            .iter()
+            .all(|e| e.event_type != EventType::AgentRunRequested),
+        "{events:?}"
     );
 }
 

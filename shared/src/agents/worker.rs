@@ -486,3 +486,24 @@ pub async fn drain_local(
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_queue_keeps_delivering_past_a_started_jobs_lease() {
+        // A job whose final write was lost is RUNNING under a lease of one
+        // local invocation; the deliveries must outlast it, or the job is
+        // dead-lettered while the lease refuses every delivery.
+        let retrying: Duration = (1..MAX_RECEIVES).map(local_redelivery_delay).sum();
+        let lease = Duration::from_millis(u64::try_from(LOCAL_INVOCATION_MS).unwrap_or(0));
+        assert!(retrying + local_redelivery_delay(MAX_RECEIVES) > lease);
+        assert_eq!(
+            (1..=MAX_RECEIVES)
+                .map(|a| local_redelivery_delay(a).as_secs())
+                .collect::<Vec<_>>(),
+            [1, 2, 4, 8, 16]
+        );
+    }
+}
