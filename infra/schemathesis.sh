@@ -78,7 +78,7 @@ EOF
 PORT=$(free_port "$VENV/bin/python")
 URL="http://127.0.0.1:$PORT"
 log "starting warden serve on 127.0.0.1:$PORT (log: target/schemathesis/serve.log)"
-WARDEN_LOGIN_IP_LIMIT=1000000/60 "$ROOT/target/debug/warden" serve --addr "127.0.0.1:$PORT" \
+WARDEN_LOGIN_IP_LIMIT=1000000/60 WARDEN_RUN_LIMIT_PER_MINUTE=1000000 "$ROOT/target/debug/warden" serve --addr "127.0.0.1:$PORT" \
   --seed "$WORK/seed.json" >"$WORK/serve.log" 2>&1 &
 SERVE_PID=$!
 

@@ -43,6 +43,7 @@ import sys
 import threading
 import time
 import urllib.request
+import uuid
 
 import schemathesis
 
@@ -102,10 +103,16 @@ REQUESTER = Login(os.environ["WARDEN_ST_REQUESTER"], os.environ["WARDEN_ST_REQUE
 
 
 def _post(path: str, token: str, payload: dict) -> dict:
+    # A run of complexity 3 or 4 needs an Idempotency-Key; each run here is
+    # a new one.
     request = urllib.request.Request(
         f"{URL}{path}",
         data=json.dumps(payload).encode(),
-        headers={"content-type": "application/json", "authorization": f"Bearer {token}"},
+        headers={
+            "content-type": "application/json",
+            "authorization": f"Bearer {token}",
+            "idempotency-key": str(uuid.uuid4()),
+        },
         method="POST",
     )
     with urllib.request.urlopen(request, timeout=30) as response:
