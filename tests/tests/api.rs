@@ -482,3 +482,68 @@ async fn a_null_field_or_a_body_that_is_not_an_object_is_400_on_every_endpoint()
     .await;
     assert_eq!(status, StatusCode::OK, "no revocation happened");
 }
+
+/// `GET /me` tells a person who they are and where they may work; a
+/// membership added or removed counts from the next request, and a
+/// workspace they are not a member of is `404`, as an unknown one.
+async fn me_and_memberships_over_http(api: LocalApi, client: reqwest::Client) {
+    let (_, _, pair) = login(&client, &api, "alice", "correct horse").await;
+    let token = pair["access_token"].as_str().unwrap().to_owned();
+    let me = || send(client.get(format!("{}/me", api.url())).bearer_auth(&token));
+    let (status, body) = me().await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["username"], "alice");
+    assert_eq!(body["roles"], json!(["user"]));
+    assert_eq!(body["workspaces"], json!([]));
+    assert!(body["user_id"].as_str().is_some_and(|id| !id.is_empty()));
+
+    let registry = &api.states.agents;
+    let acme = warden::domain::agents::WorkspaceId::parse("acme").unwrap();
+    warden::agents::registry::add_workspace(registry, cli_origin(), acme.clone(), "Acme")
+        .await
+        .unwrap();
+    let runs = || {
+        send(
+            client
+                .get(format!("{}/agents/runs?workspace_id=acme", api.url()))
+                .bearer_auth(&token),
+        )
+    };
+    let (status, body) = runs().await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "not a member yet: {body}");
+    let alice = Username::parse("alice").unwrap();
+    let set = |member: bool| {
+        warden::agents::registry::set_membership(
+            registry,
+            &*api.states.auth.store,
+            cli_origin(),
+            &acme,
+            &alice,
+            member,
+        )
+    };
+    set(true).await.unwrap();
+    let (_, body) = me().await;
+    assert_eq!(body["workspaces"], json!(["acme"]));
+    assert_eq!(runs().await.0, StatusCode::OK);
+    set(false).await.unwrap();
+    assert_eq!(runs().await.0, StatusCode::NOT_FOUND);
+    // Without a token: 401.
+    let (status, _) = send(client.get(format!("{}/me", api.url()))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn on_the_embedded_store_me_and_memberships_over_http() {
+    let (api, client) = spawn_app(None, &[]).await;
+    me_and_memberships_over_http(api, client).await;
+}
+
+#[tokio::test]
+async fn on_dynamodb_me_and_memberships_over_http() {
+    let Some(tables) = warden::testing::emulator_tables().await else {
+        return;
+    };
+    let (api, client) = spawn_app(Some(tables), &[]).await;
+    me_and_memberships_over_http(api, client).await;
+}

@@ -1035,6 +1035,9 @@ async fn a_person_sees_and_decides_only_in_their_workspaces<S: Stores>(store: Ar
     );
     let run = h.run(&h.bob, "intern", c2()).await;
     assert_eq!(run.status, StatusCode::NOT_FOUND, "{}", run.body);
+    // The workspace first, even for an agent id that names nothing.
+    let run = h.run(&h.bob, "no%20such", c2()).await;
+    assert_eq!(run.body["detail"], "no such workspace", "{}", run.body);
     // An admin is a member of every workspace.
     assert_eq!(h.job(&h.carol, &job_id).await.status, StatusCode::OK);
     // Back in acme, bob sees and decides at once.

@@ -190,10 +190,11 @@ pub async fn submit(
         if let Caller::User { user_id, .. } = caller {
             limit_person(state, &origin, user_id, agent_id, None).await?;
         }
-        let (rule, what) = if AgentId::parse(agent_id).is_err() {
-            ("unknown_agent", "no such agent")
-        } else {
-            ("unknown_workspace", "no such workspace")
+        let workspace = WorkspaceId::parse(&request.workspace_id).ok();
+        let (rule, what) = match (&workspace, AgentId::parse(agent_id).is_ok()) {
+            (Some(w), _) if !caller.sees_workspace(w) => ("not_a_member", "no such workspace"),
+            (_, false) => ("unknown_agent", "no such agent"),
+            _ => ("unknown_workspace", "no such workspace"),
         };
         audit_only(state, blocked(rule)).await?;
         return Err(Error::NotFound(what.into()));
