@@ -642,13 +642,13 @@ pub trait Interceptor: Send + Sync {
         Ok(())
     }
 
-    /// After a transaction was passed on: `kinds` names its writes (see
-    /// `write_kind`), `applied` is what the store answered. What this
-    /// returns is the caller's answer: a test turns a committed write into
-    /// an `outcome unknown`, as a lost answer would.
+    /// After a transaction of `writes` was passed on, `applied` being what
+    /// the store answered. What this returns is the caller's answer: a
+    /// test turns a committed write into an `outcome unknown`, as a lost
+    /// answer would.
     async fn after_transact(
         &self,
-        _kinds: &[String],
+        _writes: &[crate::store::Write],
         applied: crate::Result<()>,
     ) -> crate::Result<()> {
         applied
@@ -718,25 +718,10 @@ mod intercepted {
     impl<S: Transactions + ?Sized, H: Interceptor> Transactions for Intercepted<S, H> {
         async fn transact(&self, writes: Vec<Write>) -> Result<()> {
             self.hooks.before_transact(&writes).await?;
-            let kinds: Vec<String> = writes.iter().map(write_kind).collect();
+            let sent = writes.clone();
             let applied = self.inner.transact(writes).await;
-            self.hooks.after_transact(&kinds, applied).await
+            self.hooks.after_transact(&sent, applied).await
         }
-    }
-
-    /// A short name of a write, for [`Interceptor::after_transact`]: the
-    /// variant's name (`CreateJob`, `MoveJob`, `Audit`...).
-    fn write_kind(write: &Write) -> String {
-        let debug = match write {
-            Write::Agent(w) => format!("{w:?}"),
-            Write::Audit(_) => return "Audit".into(),
-            other => format!("{other:?}"),
-        };
-        debug
-            .split(|c: char| !c.is_alphanumeric())
-            .next()
-            .unwrap_or_default()
-            .to_owned()
     }
 
     #[async_trait]

@@ -1270,11 +1270,17 @@ struct LostCreateAnswer;
 impl testing::Interceptor for LostCreateAnswer {
     async fn after_transact(
         &self,
-        kinds: &[String],
+        writes: &[warden::store::Write],
         applied: warden::Result<()>,
     ) -> warden::Result<()> {
         applied?;
-        if kinds.first().is_some_and(|k| k == "CreateJob") {
+        let creates_a_job = matches!(
+            writes.first(),
+            Some(warden::store::Write::Agent(
+                warden::store::AgentWrite::CreateJob(_)
+            ))
+        );
+        if creates_a_job {
             return Err(warden::Error::OutcomeUnknown {
                 context: "TransactWriteItems: timed out (simulated)".into(),
                 retry_with_key: false,

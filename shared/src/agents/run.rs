@@ -183,21 +183,24 @@ pub async fn submit(
     // An id that does not parse cannot name anything stored; a workspace a
     // person is not a member of is answered exactly like an unknown one,
     // first in the order.
-    let (Ok(agent), Ok(workspace)) = (
-        AgentId::parse(agent_id),
-        WorkspaceId::parse(&request.workspace_id),
-    ) else {
-        if let Caller::User { user_id, .. } = caller {
-            limit_person(state, &origin, user_id, agent_id, None).await?;
+    let parsed = (
+        AgentId::parse(agent_id).ok(),
+        WorkspaceId::parse(&request.workspace_id).ok(),
+    );
+    let (agent, workspace) = match parsed {
+        (Some(agent), Some(workspace)) => (agent, workspace),
+        (agent, workspace) => {
+            if let Caller::User { user_id, .. } = caller {
+                limit_person(state, &origin, user_id, agent_id, None).await?;
+            }
+            let (rule, what) = match (workspace, agent) {
+                (Some(w), _) if !caller.sees_workspace(&w) => ("not_a_member", "no such workspace"),
+                (_, None) => ("unknown_agent", "no such agent"),
+                _ => ("unknown_workspace", "no such workspace"),
+            };
+            audit_only(state, blocked(rule)).await?;
+            return Err(Error::NotFound(what.into()));
         }
-        let workspace = WorkspaceId::parse(&request.workspace_id).ok();
-        let (rule, what) = match (&workspace, AgentId::parse(agent_id).is_ok()) {
-            (Some(w), _) if !caller.sees_workspace(w) => ("not_a_member", "no such workspace"),
-            (_, false) => ("unknown_agent", "no such agent"),
-            _ => ("unknown_workspace", "no such workspace"),
-        };
-        audit_only(state, blocked(rule)).await?;
-        return Err(Error::NotFound(what.into()));
     };
 
     let now_ms = state.clock.now_millis();

@@ -83,6 +83,13 @@ pub struct Swept {
     pub failed: usize,
 }
 
+impl Swept {
+    /// How many due jobs were moved on (ended or sent again).
+    fn settled(self) -> usize {
+        self.interrupted + self.requeued + self.abandoned
+    }
+}
+
 /// One sweep at the state's clock, sending again through `jobs`.
 #[tracing::instrument(skip_all)]
 pub async fn sweep(state: &WorkerState, jobs: &dyn Queue) -> Result<Swept> {
@@ -94,7 +101,7 @@ pub async fn sweep(state: &WorkerState, jobs: &dyn Queue) -> Result<Swept> {
         let now_ms = state.clock.now_millis();
         let due = state.store.due_jobs(now_ms, BATCH).await?;
         let full = due.len() == BATCH;
-        let before = swept;
+        let settled_before = swept.settled();
         for job in due {
             let handled = match job.status {
                 JobStatus::Running => interrupt(state, &origin, &job, now_ms)
@@ -111,10 +118,7 @@ pub async fn sweep(state: &WorkerState, jobs: &dyn Queue) -> Result<Swept> {
         }
         // Stop when the index is drained, or when a whole batch changed
         // nothing (the same jobs would be read again).
-        if !full
-            || (swept.interrupted, swept.requeued, swept.abandoned)
-                == (before.interrupted, before.requeued, before.abandoned)
-        {
+        if !full || swept.settled() == settled_before {
             break;
         }
     }

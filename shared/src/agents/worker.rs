@@ -23,11 +23,11 @@
 
 use std::time::Duration;
 
-use super::catalogue::{Catalogue, Effect, MAX_RESULT_BYTES, Outcome};
+use super::catalogue::{Action, Catalogue, Effect, MAX_RESULT_BYTES, Outcome};
 use super::governance;
 use super::run::JobMessage;
 use crate::audit::{AuditEvent, EventType, Origin, Severity};
-use crate::domain::agents::{JobRecord, JobStatus};
+use crate::domain::agents::{AgentRecord, JobRecord, JobStatus};
 use crate::metrics::{self, Metric};
 use crate::queue::OutgoingMessage;
 use crate::state::WorkerState;
@@ -136,24 +136,13 @@ pub async fn process(
         _ if message.agent_id != job.agent_id => state.store.get_agent(&job.agent_id).await?,
         other => other,
     };
-    let Some(agent) = agent else {
-        let reason = format!("agent {} no longer exists", job.agent_id);
-        block(state, &origin, &job, "unknown_agent", &reason, now_ms).await?;
-        return Ok(Processed::Blocked);
+    let (agent, action) = match judge(state.catalogue, &job, agent.as_ref()) {
+        Ok(judged) => judged,
+        Err((rule, reason)) => {
+            block(state, &origin, &job, rule, &reason, now_ms).await?;
+            return Ok(Processed::Blocked);
+        }
     };
-    let catalogue: &'static Catalogue = state.catalogue;
-    let Some(action) = catalogue.find(agent.agent_type, &job.action) else {
-        let reason = format!(
-            "unknown action {} for a {} agent",
-            job.action, agent.agent_type
-        );
-        block(state, &origin, &job, "unknown_action", &reason, now_ms).await?;
-        return Ok(Processed::Blocked);
-    };
-    if let Err((rule, reason)) = governance::may_run_now(&job, &agent, action) {
-        block(state, &origin, &job, rule.as_str(), &reason, now_ms).await?;
-        return Ok(Processed::Blocked);
-    }
 
     let budget = deadline_ms - DEADLINE_MARGIN_MS - now_ms;
     if budget <= 0 {
@@ -318,27 +307,41 @@ async fn refused_at_start(
     if now_job.is_none_or(|j| j.status != JobStatus::Pending) {
         return Ok(Processed::Skipped("taken by another worker"));
     }
-    let now_ms = state.clock.now_millis();
-    let refusal = agent.as_ref().and_then(|agent| {
-        let action = state.catalogue.find(agent.agent_type, &job.action)?;
-        governance::may_run_now(job, agent, action).err()
-    });
-    let (rule, reason) = match refusal {
-        Some((rule, reason)) => (rule.as_str().to_owned(), reason),
-        None if agent.is_none() => (
-            "unknown_agent".to_owned(),
-            format!("agent {} no longer exists", job.agent_id),
-        ),
+    match judge(state.catalogue, job, agent.as_ref()) {
+        Err((rule, reason)) => {
+            block(state, origin, job, rule, &reason, state.clock.now_millis()).await?;
+            Ok(Processed::Blocked)
+        }
         // The agent allows it again (it was changed twice meanwhile): a
         // redelivery will run it.
-        None => {
-            return Err(Error::unavailable(
-                "the agent changed while the job was starting",
-            ));
-        }
+        Ok(_) => Err(Error::unavailable(
+            "the agent changed while the job was starting",
+        )),
+    }
+}
+
+/// Whether `job` may run now with its agent as read (`None`: gone): the
+/// agent and the action it runs, or the rule and reason that refuse it at
+/// run time.
+fn judge<'a>(
+    catalogue: &'static Catalogue,
+    job: &JobRecord,
+    agent: Option<&'a AgentRecord>,
+) -> std::result::Result<(&'a AgentRecord, &'static dyn Action), (&'static str, String)> {
+    let Some(agent) = agent else {
+        let reason = format!("agent {} no longer exists", job.agent_id);
+        return Err(("unknown_agent", reason));
     };
-    block(state, origin, job, &rule, &reason, now_ms).await?;
-    Ok(Processed::Blocked)
+    let Some(action) = catalogue.find(agent.agent_type, &job.action) else {
+        let reason = format!(
+            "unknown action {} for a {} agent",
+            job.action, agent.agent_type
+        );
+        return Err(("unknown_action", reason));
+    };
+    governance::may_run_now(job, agent, action)
+        .map_err(|(rule, reason)| (rule.as_str(), reason))?;
+    Ok((agent, action))
 }
 
 /// Publishes each effect; the job id is the deduplication id, so a
