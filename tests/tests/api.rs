@@ -547,3 +547,77 @@ async fn on_dynamodb_me_and_memberships_over_http() {
     let (api, client) = spawn_app(Some(tables), &[]).await;
     me_and_memberships_over_http(api, client).await;
 }
+
+/// The run rules of the hardening issue over HTTP: an action of
+/// complexity 4 without `Idempotency-Key` is `400`, and a person past
+/// `WARDEN_RUN_LIMIT_PER_MINUTE` is `429` with `Retry-After`.
+async fn run_rules_over_http(api: LocalApi, client: reqwest::Client) {
+    let registry = &api.states.agents;
+    warden::testing::add_workspace(registry, cli_origin(), "acme", "Acme").await;
+    let agent = warden::testing::new_agent(
+        "buyer",
+        warden::domain::agents::AgentType::Purchasing,
+        warden::domain::agents::Maturity::Autonomous,
+        "acme",
+    );
+    warden::agents::registry::register_agent(registry, cli_origin(), agent)
+        .await
+        .unwrap();
+    warden::agents::registry::set_membership(
+        registry,
+        &*api.states.auth.store,
+        cli_origin(),
+        &warden::domain::agents::WorkspaceId::parse("acme").unwrap(),
+        &Username::parse("alice").unwrap(),
+        true,
+    )
+    .await
+    .unwrap();
+    let (_, _, pair) = login(&client, &api, "alice", "correct horse").await;
+    let token = pair["access_token"].as_str().unwrap().to_owned();
+    let order = json!({"workspace_id": "acme", "action": "submit_purchase_order",
+        "input": {"po_number": "PO-1", "vendor": "v1", "currency": "USD",
+                  "lines": [{"sku": "A", "quantity": 2, "unit_price_cents": 500}]}});
+    let run = |key: Option<&str>| {
+        let mut request = client
+            .post(format!("{}/agents/buyer/runs", api.url()))
+            .bearer_auth(&token)
+            .json(&order);
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
+        request.send()
+    };
+    let response = run(None).await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let problem: Value = response.json().await.unwrap();
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("Idempotency-Key required"),
+        "{problem}"
+    );
+    // The refused request counted: a limit of 3 leaves two.
+    for key in ["po-1", "po-2"] {
+        assert_eq!(run(Some(key)).await.unwrap().status(), StatusCode::ACCEPTED);
+    }
+    let limited = run(Some("po-3")).await.unwrap();
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(limited.headers().contains_key("retry-after"));
+}
+
+#[tokio::test]
+async fn on_the_embedded_store_the_run_rules_hold_over_http() {
+    let (api, client) = spawn_app(None, &[("WARDEN_RUN_LIMIT_PER_MINUTE", "3")]).await;
+    run_rules_over_http(api, client).await;
+}
+
+#[tokio::test]
+async fn on_dynamodb_the_run_rules_hold_over_http() {
+    let Some(tables) = warden::testing::emulator_tables().await else {
+        return;
+    };
+    let (api, client) = spawn_app(Some(tables), &[("WARDEN_RUN_LIMIT_PER_MINUTE", "3")]).await;
+    run_rules_over_http(api, client).await;
+}
