@@ -91,8 +91,14 @@ pub enum EventType {
     /// A webhook source's secret was replaced in Secrets Manager (the
     /// previous one kept for rotation).
     WebhookSecretRotated,
-    /// A new JWT signing key version was put in Secrets Manager.
+    /// A new HS256 key version was put in Secrets Manager (before access
+    /// tokens were signed in KMS; kept so that older records still read).
     JwtKeyRotated,
+    /// A KMS signing key was appended to the key set, to sign after the
+    /// schedule's switch (`warden signing-key rotate`).
+    SigningKeyRotated,
+    /// A signing key was retired at once (`warden signing-key retire --now`).
+    SigningKeyRetired,
     /// A webhook delivery already accepted came again (a provider retry): answered `200 duplicate`, not enqueued again.
     WebhookDuplicate,
     /// A job ran and ended `SUCCESS`.
@@ -110,7 +116,7 @@ pub enum EventType {
 impl EventType {
     /// Every event type, in declaration order (what `warden audit query
     /// --type` accepts).
-    pub const ALL: [EventType; 42] = [
+    pub const ALL: [EventType; 44] = [
         EventType::LoginSuccess,
         EventType::LoginFailed,
         EventType::LoginRateLimited,
@@ -147,6 +153,8 @@ impl EventType {
         EventType::UserRolesChanged,
         EventType::WebhookSecretRotated,
         EventType::JwtKeyRotated,
+        EventType::SigningKeyRotated,
+        EventType::SigningKeyRetired,
         EventType::WebhookDuplicate,
         EventType::AgentRunSucceeded,
         EventType::AgentRunRateLimited,
@@ -194,6 +202,8 @@ impl EventType {
             EventType::UserRolesChanged => "USER_ROLES_CHANGED",
             EventType::WebhookSecretRotated => "WEBHOOK_SECRET_ROTATED",
             EventType::JwtKeyRotated => "JWT_KEY_ROTATED",
+            EventType::SigningKeyRotated => "SIGNING_KEY_ROTATED",
+            EventType::SigningKeyRetired => "SIGNING_KEY_RETIRED",
             EventType::WebhookDuplicate => "WEBHOOK_DUPLICATE",
             EventType::AgentRunSucceeded => "AGENT_RUN_SUCCEEDED",
             EventType::AgentRunRateLimited => "AGENT_RUN_RATE_LIMITED",

@@ -44,6 +44,7 @@
 //! [`builder`]'s HTTPS client and guards.
 
 pub mod dependencies;
+pub mod kms;
 mod http_client;
 
 use aws_credential_types::Credentials;

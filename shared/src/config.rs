@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Serialize;
 
 use crate::guards::{API_GATEWAY_TIMEOUT, Guards, LAMBDA_TIMEOUT};
@@ -17,39 +17,6 @@ pub const ARGON2_FLOOR: Argon2Params = Argon2Params {
     t_cost: 2,
     p_cost: 1,
 };
-
-/// The shortest JWT signing key accepted, in bytes (256 bits for HS256).
-pub const MIN_JWT_KEY_BYTES: usize = 32;
-
-/// Keys that ship in samples and tutorials; any of them means a deployment
-/// whose tokens anybody can forge.
-const KNOWN_DEFAULT_KEYS: &[&str] = &[
-    "your-secret-key-change-in-production",
-    "your-256-bit-secret",
-    "secret",
-    "changeme",
-    "change-me",
-    "password",
-    "jwt-secret",
-    "jwt_secret",
-    "supersecret",
-    "development",
-    "default",
-    "test",
-];
-
-/// Fragments that mark a placeholder rather than a generated key.
-const PLACEHOLDER_MARKERS: &[&str] = &[
-    "change-in-production",
-    "change_in_production",
-    "changeme",
-    "change-me",
-    "replace-me",
-    "replace_me",
-    "placeholder",
-    "your-secret",
-    "your_secret",
-];
 
 /// Where the deployment runs; decides which shortcuts are allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -142,10 +109,10 @@ pub enum Check {
     Cors,
     /// argon2 parameters meet OWASP's floor.
     Argon2,
-    /// The JWT key comes from where the environment requires.
-    JwtKeySource,
-    /// The JWT key is long and not a known default.
-    JwtKey,
+    /// The token issuer is an origin, from where the environment requires.
+    Issuer,
+    /// The signing key comes from where the environment requires.
+    SigningKey,
     /// The AWS SDK timeouts and retries fit the request budget.
     AwsTimeouts,
     /// The API-key pepper comes from where the environment requires and is
@@ -177,8 +144,8 @@ impl Check {
             Check::LoginIpLimit => "login_ip_limit",
             Check::Cors => "cors",
             Check::Argon2 => "argon2",
-            Check::JwtKeySource => "jwt_key_source",
-            Check::JwtKey => "jwt_key",
+            Check::Issuer => "issuer",
+            Check::SigningKey => "signing_key",
             Check::AwsTimeouts => "aws_timeouts",
             Check::ApiKeyPepper => "api_key_pepper",
             Check::Argon2Target => "argon2_target",
@@ -286,8 +253,15 @@ pub struct DeadLetterQueues {
 pub struct Config {
     /// `WARDEN_ENV`; a missing value means production, the safe choice.
     pub env: Environment,
-    /// `WARDEN_ISSUER`: the `iss` of every token.
+    /// The `iss` of every token and the origin every discovery URL is
+    /// built from (API.md "Issuer"): `WARDEN_ISSUER`, else the SSM
+    /// parameter named by `WARDEN_ISSUER_PARAMETER` (read at cold start,
+    /// [`crate::wiring`]), else in development `http://127.0.0.1:3000`
+    /// (`warden serve` puts its listen address there).
     pub issuer: String,
+    /// `WARDEN_ISSUER_PARAMETER`: the SSM parameter holding the issuer,
+    /// which the stack writes (so no function references the API).
+    pub issuer_parameter: Option<String>,
     /// `WARDEN_AUDIENCE`: the `aud` of every token.
     pub audience: String,
     /// `WARDEN_ACCESS_TOKEN_TTL`: access token lifetime in seconds (900).
@@ -321,10 +295,17 @@ pub struct Config {
     pub trust_forwarded_for: bool,
     /// `WARDEN_AUDIT_RETENTION_DAYS`: how long audit events are kept (365).
     pub audit_retention_days: i64,
-    /// `WARDEN_JWT_SECRET`: the signing key itself; development only.
-    pub jwt_secret: Option<SecretString>,
-    /// `WARDEN_JWT_SECRET_ARN`: the Secrets Manager secret holding the key.
-    pub jwt_secret_arn: Option<String>,
+    /// `WARDEN_DELEGATED_ROUTES`: the route keys (`POST /orders`, API
+    /// Gateway's `routeKey`) on which the Lambda authorizer accepts a
+    /// delegated token (one with `act`); empty refuses every one.
+    pub delegated_routes: Vec<String>,
+    /// `WARDEN_SIGNING_KEY_ARN`: the stack's first KMS signing key, which
+    /// signs while no key set item has been written
+    /// ([`crate::auth::signing::KeySet::initial`]).
+    pub signing_key_arn: Option<String>,
+    /// `WARDEN_SIGNING_KEY_FILE`: a PEM RSA private key that signs in
+    /// development (else one is generated per start); refused elsewhere.
+    pub signing_key_file: Option<String>,
     /// `WARDEN_WEBHOOK_SECRETS_ARN`: the Secrets Manager secret holding the
     /// webhook sources, a JSON array `[{"name", "scheme", "secrets"}]`.
     pub webhook_secrets_arn: Option<String>,
@@ -513,7 +494,10 @@ impl Config {
 
         let config = Config {
             env,
-            issuer: var("WARDEN_ISSUER").unwrap_or_else(|| "warden".into()),
+            issuer: var("WARDEN_ISSUER")
+                .map(|i| i.trim().trim_end_matches('/').to_owned())
+                .unwrap_or_else(|| DEVELOPMENT_ISSUER.into()),
+            issuer_parameter: var("WARDEN_ISSUER_PARAMETER"),
             audience: var("WARDEN_AUDIENCE").unwrap_or_else(|| "warden-api".into()),
             access_ttl_secs,
             refresh_ttl_secs,
@@ -528,8 +512,16 @@ impl Config {
             trust_forwarded_for: var("WARDEN_TRUST_FORWARDED_FOR")
                 .is_some_and(|v| v.trim().eq_ignore_ascii_case("true")),
             audit_retention_days,
-            jwt_secret: var("WARDEN_JWT_SECRET").map(SecretString::from),
-            jwt_secret_arn: var("WARDEN_JWT_SECRET_ARN"),
+            delegated_routes: var("WARDEN_DELEGATED_ROUTES")
+                .map(|v| {
+                    v.split(',')
+                        .map(|r| r.split_whitespace().collect::<Vec<_>>().join(" "))
+                        .filter(|r| !r.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            signing_key_arn: var("WARDEN_SIGNING_KEY_ARN"),
+            signing_key_file: var("WARDEN_SIGNING_KEY_FILE"),
             webhook_secrets_arn: var("WARDEN_WEBHOOK_SECRETS_ARN"),
             events_queue_url: var("WARDEN_EVENTS_QUEUE_URL"),
             jobs_queue_url: var("WARDEN_JOBS_QUEUE_URL"),
@@ -548,6 +540,73 @@ impl Config {
         };
         findings.extend(config.validate());
         ((!unreadable).then_some(config), Findings(findings))
+    }
+
+    /// Whether the issuer is an origin (`https://host[:port]`, no path; in
+    /// development `http://` too) and comes from where the environment
+    /// requires: outside development `WARDEN_ISSUER` or the stack's SSM
+    /// parameter (`WARDEN_ISSUER_PARAMETER`).
+    fn issuer_finding(&self) -> Finding {
+        let unset = self.issuer == DEVELOPMENT_ISSUER;
+        if self.env != Environment::Development && unset {
+            return match &self.issuer_parameter {
+                Some(name) => Finding::ok(
+                    Check::Issuer,
+                    format!("issuer from the SSM parameter {name}, read at start-up"),
+                ),
+                None => Finding::new(
+                    Check::Issuer,
+                    Severity::Error,
+                    "neither WARDEN_ISSUER nor WARDEN_ISSUER_PARAMETER is set".into(),
+                    "deploy with template.yaml (it sets WARDEN_ISSUER_PARAMETER) or set WARDEN_ISSUER to the API's https:// origin",
+                ),
+            };
+        }
+        match check_issuer(&self.issuer, self.env) {
+            Ok(()) => Finding::ok(Check::Issuer, format!("issuer {}", self.issuer)),
+            Err(problem) => Finding::new(
+                Check::Issuer,
+                Severity::Error,
+                format!("WARDEN_ISSUER {:?}: {problem}", self.issuer),
+                "set WARDEN_ISSUER to an origin such as https://auth.example.com (no path)",
+            ),
+        }
+    }
+
+    /// Where access tokens are signed: in development a local RSA key
+    /// (from `WARDEN_SIGNING_KEY_FILE`, or generated per start); elsewhere
+    /// only KMS, the PEM file refused.
+    fn signing_key_finding(&self) -> Finding {
+        match (self.env, &self.signing_key_file, &self.signing_key_arn) {
+            (Environment::Development, Some(file), _) => Finding::ok(
+                Check::SigningKey,
+                format!("development: access tokens signed with the RSA key in {file}"),
+            ),
+            (Environment::Development, None, Some(arn)) => Finding::ok(
+                Check::SigningKey,
+                format!("access tokens signed in KMS; the first key is {arn}"),
+            ),
+            (Environment::Development, None, None) => Finding::new(
+                Check::SigningKey,
+                Severity::Warning,
+                "development: an RSA signing key is generated per start, so a restart invalidates every access token (refresh tokens survive)".into(),
+                "set WARDEN_SIGNING_KEY_FILE to a PEM RSA private key to keep tokens valid across restarts",
+            ),
+            (_, Some(_), _) => Finding::new(
+                Check::SigningKey,
+                Severity::Error,
+                "WARDEN_SIGNING_KEY_FILE is set outside development; access tokens are signed only in KMS".into(),
+                "unset WARDEN_SIGNING_KEY_FILE; the stack's KMS key (WARDEN_SIGNING_KEY_ARN) signs",
+            ),
+            (_, None, Some(arn)) => Finding::ok(
+                Check::SigningKey,
+                format!("access tokens signed in KMS; the first key is {arn}, the key set item names the rest"),
+            ),
+            (_, None, None) => Finding::ok(
+                Check::SigningKey,
+                "no signing key here (WARDEN_SIGNING_KEY_ARN unset): only the functions that issue or verify tokens need one".into(),
+            ),
+        }
     }
 
     /// Where the API-key pepper comes from, when one is configured: the
@@ -589,7 +648,7 @@ impl Config {
         Findings(self.validate())
     }
 
-    /// The checks that need no secret value: CORS, argon2, where the JWT key
+    /// The checks that need no secret value: CORS, argon2, the issuer, where the signing key
     /// comes from, the AWS timeouts.
     fn validate(&self) -> Vec<Finding> {
         let mut out = Vec::new();
@@ -675,38 +734,8 @@ impl Config {
             )
         });
 
-        out.push(match (self.env, &self.jwt_secret, &self.jwt_secret_arn) {
-            (Environment::Development, Some(_), _) => Finding::ok(
-                Check::JwtKeySource,
-                "development: JWT key from WARDEN_JWT_SECRET".into(),
-            ),
-            (Environment::Development, None, Some(_)) => Finding::ok(
-                Check::JwtKeySource,
-                "JWT key from Secrets Manager (WARDEN_JWT_SECRET_ARN)".into(),
-            ),
-            (Environment::Development, None, None) => Finding::new(
-                Check::JwtKeySource,
-                Severity::Warning,
-                "development: no JWT key configured; a random one is generated per start".into(),
-                "set WARDEN_JWT_SECRET to keep tokens valid across restarts",
-            ),
-            (_, Some(_), _) => Finding::new(
-                Check::JwtKeySource,
-                Severity::Error,
-                "WARDEN_JWT_SECRET is set outside development; only WARDEN_JWT_SECRET_ARN is accepted".into(),
-                "store the key in Secrets Manager and set WARDEN_JWT_SECRET_ARN",
-            ),
-            (_, None, None) => Finding::new(
-                Check::JwtKeySource,
-                Severity::Error,
-                "WARDEN_JWT_SECRET_ARN is not set".into(),
-                "set WARDEN_JWT_SECRET_ARN to the Secrets Manager secret holding the JWT key",
-            ),
-            (_, None, Some(_)) => Finding::ok(
-                Check::JwtKeySource,
-                "JWT key from Secrets Manager (WARDEN_JWT_SECRET_ARN)".into(),
-            ),
-        });
+        out.push(self.issuer_finding());
+        out.push(self.signing_key_finding());
         out.push(check_aws_guards(&self.aws));
         out.extend(self.advisories());
         out
@@ -893,36 +922,25 @@ fn check_aws_guards(g: &Guards) -> Finding {
     )
 }
 
-/// Checks one JWT signing key: long enough, and not a known default or
-/// placeholder. `source` names where it came from, for the message.
-pub fn check_jwt_key(key: &SecretString, source: &str) -> Finding {
-    let value = key.expose_secret();
-    let lowered = value.trim().to_ascii_lowercase();
-    if KNOWN_DEFAULT_KEYS.contains(&lowered.as_str())
-        || PLACEHOLDER_MARKERS.iter().any(|m| lowered.contains(m))
-    {
-        return Finding::new(
-            Check::JwtKey,
-            Severity::Error,
-            format!("the JWT key from {source} is a known default or placeholder"),
-            "generate a random key of at least 32 bytes (e.g. `openssl rand -base64 48`)",
-        );
-    }
-    if value.len() < MIN_JWT_KEY_BYTES {
-        return Finding::new(
-            Check::JwtKey,
-            Severity::Error,
-            format!(
-                "the JWT key from {source} is {} bytes; at least {MIN_JWT_KEY_BYTES} are required",
-                value.len()
-            ),
-            "generate a random key of at least 32 bytes (e.g. `openssl rand -base64 48`)",
-        );
-    }
-    Finding::ok(
-        Check::JwtKey,
-        format!("JWT key from {source}: {} bytes", value.len()),
-    )
+/// The issuer of development when `WARDEN_ISSUER` is unset: `warden
+/// serve`'s default listen address.
+pub const DEVELOPMENT_ISSUER: &str = "http://127.0.0.1:3000";
+
+/// Whether `issuer` is an origin with no path: `https://host[:port]`, or in
+/// development `http://` too. Its discovery URLs are built by appending
+/// paths, so a path or a trailing slash would break them.
+pub fn check_issuer(issuer: &str, env: Environment) -> Result<(), &'static str> {
+    let rest = match issuer.split_once("://") {
+        Some(("https", rest)) => rest,
+        Some(("http", rest)) if env == Environment::Development => rest,
+        Some(("http", _)) => return Err("must be https:// outside development"),
+        _ => return Err("must start with https://"),
+    };
+    let valid = !rest.is_empty()
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
+    if valid { Ok(()) } else { Err("must be an origin: a host and an optional port, no path") }
 }
 
 #[cfg(test)]
@@ -949,10 +967,7 @@ mod tests {
     fn a_production_config_with_an_arn_and_exact_origins_passes() {
         let (config, findings) = load(&[
             ("WARDEN_ENV", "production"),
-            (
-                "WARDEN_JWT_SECRET_ARN",
-                "arn:aws:secretsmanager:us-east-1:1:secret:jwt",
-            ),
+            ("WARDEN_ISSUER_PARAMETER", "/warden/stack/issuer"),
             ("ALLOWED_ORIGINS", "https://app.example.com"),
         ]);
         assert!(!findings.has_errors(), "{findings:?}");
@@ -992,8 +1007,9 @@ mod tests {
     fn each_advisory_rule_flips_its_check_when_its_setting_is_made_insecure() {
         let baseline = [
             ("WARDEN_ENV", "production"),
-            ("WARDEN_JWT_SECRET_ARN", "arn:x"),
+            ("WARDEN_ISSUER_PARAMETER", "/warden/stack/issuer"),
             ("ALLOWED_ORIGINS", "https://app.example.com"),
+            ("WARDEN_SIGNING_KEY_ARN", "arn:aws:kms:eu-west-1:1:key/k"),
         ];
         let (_, secure) = load(&baseline);
         assert!(
@@ -1109,12 +1125,12 @@ mod tests {
     #[test]
     fn a_missing_environment_means_production() {
         let (_, findings) = load(&[]);
-        assert_eq!(error_checks(&findings), vec!["jwt_key_source"]);
+        assert_eq!(error_checks(&findings), vec!["issuer"]);
     }
 
     #[test]
     fn a_cors_wildcard_is_refused_in_production_only() {
-        let arn = ("WARDEN_JWT_SECRET_ARN", "arn:x");
+        let arn = ("WARDEN_ISSUER_PARAMETER", "/warden/stack/issuer");
         let (_, prod) = load(&[("WARDEN_ENV", "production"), arn, ("ALLOWED_ORIGINS", "*")]);
         assert_eq!(error_checks(&prod), vec!["cors"]);
         assert!(prod.error_summary().contains("ALLOWED_ORIGINS"));
@@ -1136,15 +1152,43 @@ mod tests {
     }
 
     #[test]
-    fn a_plain_jwt_secret_is_refused_outside_development() {
-        let key = "k".repeat(40);
-        let (_, f) = load(&[("WARDEN_ENV", "staging"), ("WARDEN_JWT_SECRET", &key)]);
-        assert_eq!(error_checks(&f), vec!["jwt_key_source"]);
+    fn a_signing_key_file_is_refused_outside_development() {
+        let file = ("WARDEN_SIGNING_KEY_FILE", "/tmp/key.pem");
+        let (_, f) = load(&[
+            ("WARDEN_ENV", "staging"),
+            ("WARDEN_ISSUER_PARAMETER", "/warden/s/issuer"),
+            file,
+        ]);
+        assert_eq!(error_checks(&f), vec!["signing_key"]);
+        let (_, dev) = load(&[("WARDEN_ENV", "development"), file]);
+        assert!(!dev.has_errors(), "{dev:?}");
+    }
+
+    #[test]
+    fn the_issuer_is_an_origin_with_no_path_and_https_outside_development() {
+        let staging = ("WARDEN_ENV", "staging");
+        for bad in [
+            "http://auth.example.com",
+            "https://auth.example.com/path",
+            "auth.example.com",
+            "https://",
+            "https://a.example.com?x=1",
+        ] {
+            let (_, f) = load(&[staging, ("WARDEN_ISSUER", bad)]);
+            assert_eq!(error_checks(&f), vec!["issuer"], "{bad}");
+        }
+        // A trailing slash is dropped: every URL is built by appending.
+        let (config, f) = load(&[staging, ("WARDEN_ISSUER", "https://auth.example.com:8443/")]);
+        assert!(!f.has_errors(), "{f:?}");
+        assert_eq!(config.unwrap().issuer, "https://auth.example.com:8443");
+        let (config, f) = load(&[("WARDEN_ENV", "development")]);
+        assert!(!f.has_errors(), "{f:?}");
+        assert_eq!(config.unwrap().issuer, "http://127.0.0.1:3000");
     }
 
     #[test]
     fn a_plain_or_short_api_key_pepper_is_refused() {
-        let arn = ("WARDEN_JWT_SECRET_ARN", "arn:x");
+        let arn = ("WARDEN_ISSUER_PARAMETER", "/warden/stack/issuer");
         let long = "p".repeat(MIN_PEPPER_BYTES);
         let (_, staging) = load(&[
             ("WARDEN_ENV", "staging"),
@@ -1180,23 +1224,6 @@ mod tests {
         assert!(config.is_none());
         let summary = f.error_summary();
         assert!(summary.contains("WARDEN_ENV") && summary.contains("WARDEN_LOGIN_IP_LIMIT"));
-    }
-
-    #[test]
-    fn short_and_default_jwt_keys_are_refused() {
-        let short = SecretString::from("a".repeat(31));
-        let f = check_jwt_key(&short, "WARDEN_JWT_SECRET");
-        assert_eq!(f.severity, Severity::Error);
-        assert!(f.message.contains("31 bytes"));
-        for default in ["your-secret-key-change-in-production", "secret", "changeme"] {
-            let f = check_jwt_key(&SecretString::from(default), "test");
-            assert_eq!(f.severity, Severity::Error, "{default}");
-            assert!(f.message.contains("default"));
-        }
-        let padded = SecretString::from("your-secret-key-change-in-production-0123456789");
-        assert_eq!(check_jwt_key(&padded, "x").severity, Severity::Error);
-        let good = SecretString::from("a".repeat(32));
-        assert_eq!(check_jwt_key(&good, "x").severity, Severity::Ok);
     }
 
     #[test]

@@ -20,10 +20,31 @@ pub enum Error {
     /// The request is malformed: bad JSON, a missing field, a value out of range.
     #[error("{0}")]
     BadRequest(String),
-    /// Missing or bad credentials. The detail is the same for every cause so
-    /// that an attacker learns nothing from it.
+    /// Bad credentials where no token is checked (a login's password, a
+    /// refresh token, a webhook's signature). The detail is the same for
+    /// every cause so that an attacker learns nothing from it.
     #[error("authentication failed")]
     Unauthorized,
+    /// Missing or refused credentials on a protected route, answered with
+    /// an RFC 6750 challenge (API.md "Errors on protected routes").
+    #[error("{}", .0.reason.word())]
+    TokenRefused(Challenge),
+    /// Valid credentials without the role or scope a route needs: `403`
+    /// with an `insufficient_scope` challenge naming `scope` (a role as
+    /// `role:<name>`).
+    #[error("{detail}")]
+    InsufficientScope {
+        /// The scope (or `role:<name>`) that would have been enough.
+        scope: String,
+        /// What the client is told.
+        detail: String,
+        /// The scheme the credentials came in.
+        scheme: Scheme,
+    },
+    /// Credentials that cannot be read: two at once, or a malformed
+    /// `Authorization` header. `400` with an `invalid_request` challenge.
+    #[error("{0}")]
+    InvalidRequest(String),
     /// Valid credentials without the right role or scope.
     #[error("{0}")]
     Forbidden(String),
@@ -37,8 +58,11 @@ pub enum Error {
         allow: String,
     },
     /// The body's content type is not one the endpoint reads.
-    #[error("the request body must be application/json")]
-    UnsupportedMediaType,
+    #[error("the request body must be {expected}")]
+    UnsupportedMediaType {
+        /// The content type the endpoint reads.
+        expected: &'static str,
+    },
     /// The request conflicts with the current state.
     #[error("{0}")]
     Conflict(String),
@@ -116,17 +140,137 @@ pub enum Error {
     },
 }
 
+/// An authentication scheme of API.md: `Authorization: Bearer` for people,
+/// `X-API-Key` for services and agents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// An access token.
+    Bearer,
+    /// An API key.
+    ApiKey,
+}
+
+impl Scheme {
+    /// The scheme's name in `WWW-Authenticate`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Bearer => "Bearer",
+            Scheme::ApiKey => "ApiKey",
+        }
+    }
+}
+
+/// Why credentials were refused, as RFC 6750's `error_description` (and
+/// the problem's `detail`) says it. `Expired` and `Revoked` are told only
+/// once the signature verified; everything else is `Invalid`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// No credentials at all: a challenge without an error.
+    Missing,
+    /// Past its `exp` (a client refreshes).
+    Expired,
+    /// The token, its session or its user revoked, or the key revoked (a
+    /// client logs in again).
+    Revoked,
+    /// Anything else: forged, malformed, unknown, wrong audience.
+    Invalid,
+}
+
+impl Refusal {
+    /// The word a client reads.
+    pub fn word(self) -> &'static str {
+        match self {
+            Refusal::Missing => "missing credentials",
+            Refusal::Expired => "expired",
+            Refusal::Revoked => "revoked",
+            Refusal::Invalid => "invalid",
+        }
+    }
+}
+
+/// A `401` on a protected route: which credentials were refused and why,
+/// and whether the route takes the other scheme too (then both challenges
+/// are sent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Challenge {
+    /// The scheme refused (for [`Refusal::Missing`], the route's first).
+    pub scheme: Scheme,
+    /// Why.
+    pub reason: Refusal,
+    /// Whether the route also takes the other scheme.
+    pub either: bool,
+}
+
+impl Challenge {
+    /// A refused access token on a route that takes only tokens.
+    pub fn bearer(reason: Refusal) -> Self {
+        Self {
+            scheme: Scheme::Bearer,
+            reason,
+            either: false,
+        }
+    }
+
+    /// A refused API key.
+    pub fn api_key(reason: Refusal) -> Self {
+        Self {
+            scheme: Scheme::ApiKey,
+            reason,
+            either: false,
+        }
+    }
+
+    /// The same refusal on a route that takes either scheme.
+    pub fn on_either(self) -> Self {
+        Self {
+            either: true,
+            ..self
+        }
+    }
+
+    /// The `WWW-Authenticate` value, `resource_metadata` pointing at
+    /// `metadata_url` (RFC 9728).
+    pub fn header(&self, metadata_url: &str) -> String {
+        let challenge = |scheme: Scheme, reason: Refusal| {
+            let mut value = format!(r#"{} resource_metadata="{metadata_url}""#, scheme.as_str());
+            if reason != Refusal::Missing {
+                value.push_str(&format!(
+                    r#", error="invalid_token", error_description="{}""#,
+                    reason.word()
+                ));
+            }
+            value
+        };
+        let mut value = challenge(self.scheme, self.reason);
+        if self.either {
+            let other = match self.scheme {
+                Scheme::Bearer => Scheme::ApiKey,
+                Scheme::ApiKey => Scheme::Bearer,
+            };
+            value.push_str(", ");
+            value.push_str(&challenge(other, Refusal::Missing));
+        }
+        value
+    }
+}
+
 impl Error {
+    /// A refused access token on a route that takes only tokens.
+    pub fn token(reason: Refusal) -> Self {
+        Error::TokenRefused(Challenge::bearer(reason))
+    }
+
     /// The HTTP status code this error is answered with.
     pub fn status(&self) -> http::StatusCode {
         use http::StatusCode as S;
         match self {
             Error::BadRequest(_) => S::BAD_REQUEST,
-            Error::Unauthorized => S::UNAUTHORIZED,
-            Error::Forbidden(_) => S::FORBIDDEN,
+            Error::Unauthorized | Error::TokenRefused(_) => S::UNAUTHORIZED,
+            Error::Forbidden(_) | Error::InsufficientScope { .. } => S::FORBIDDEN,
+            Error::InvalidRequest(_) => S::BAD_REQUEST,
             Error::NotFound(_) => S::NOT_FOUND,
             Error::MethodNotAllowed { .. } => S::METHOD_NOT_ALLOWED,
-            Error::UnsupportedMediaType => S::UNSUPPORTED_MEDIA_TYPE,
+            Error::UnsupportedMediaType { .. } => S::UNSUPPORTED_MEDIA_TYPE,
             Error::Conflict(_) | Error::ConditionFailed => S::CONFLICT,
             Error::PayloadTooLarge { .. } | Error::TooLargeToStore { .. } => S::PAYLOAD_TOO_LARGE,
             Error::RateLimited { .. } => S::TOO_MANY_REQUESTS,

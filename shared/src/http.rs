@@ -10,8 +10,20 @@ use serde::de::DeserializeOwned;
 use tracing::Instrument as _;
 
 use crate::Error;
+use crate::error::{Challenge, Refusal};
 use crate::audit::Origin;
 use crate::config::Config;
+
+/// The path of the protected resource metadata (RFC 9728).
+pub const PROTECTED_RESOURCE_PATH: &str = "/.well-known/oauth-protected-resource";
+
+/// Sets `WWW-Authenticate` to `value` (built only from fixed words, the
+/// configured issuer and scope names, so always a valid header).
+fn insert_challenge(headers: &mut http::HeaderMap, value: &str) {
+    if let Ok(value) = HeaderValue::from_str(value) {
+        headers.insert(http::header::WWW_AUTHENTICATE, value);
+    }
+}
 
 /// Body limit of the auth endpoints, in bytes.
 pub const AUTH_BODY_LIMIT: usize = 16 * 1024;
@@ -103,7 +115,9 @@ pub fn read_json<T: DeserializeOwned>(req: &Request, limit: usize) -> Result<T, 
         return Err(Error::PayloadTooLarge { limit });
     }
     if !is_json_content_type(req.headers()) {
-        return Err(Error::UnsupportedMediaType);
+        return Err(Error::UnsupportedMediaType {
+            expected: "application/json",
+        });
     }
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(Error::BadRequest(
@@ -131,6 +145,44 @@ pub fn read_json<T: DeserializeOwned>(req: &Request, limit: usize) -> Result<T, 
             without_values(&e.to_string())
         ))
     })
+}
+
+/// Parses the `application/x-www-form-urlencoded` body of `req` (the OAuth
+/// endpoints, API.md "Conventions"): `413` over `limit` bytes, `415` for
+/// another content type, `400` when it is not UTF-8 or a parameter is
+/// repeated. Parameters come back in order, decoded.
+pub fn read_form(req: &Request, limit: usize) -> Result<Vec<(String, String)>, Error> {
+    let body: &[u8] = req.body().as_ref();
+    if body.len() > limit {
+        return Err(Error::PayloadTooLarge { limit });
+    }
+    let form_type = req
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+    if !form_type {
+        return Err(Error::UnsupportedMediaType {
+            expected: "application/x-www-form-urlencoded",
+        });
+    }
+    if std::str::from_utf8(body).is_err() {
+        return Err(Error::BadRequest(
+            "the request body is not valid UTF-8".into(),
+        ));
+    }
+    let params: Vec<(String, String)> = form_urlencoded::parse(body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    for (i, (name, _)) in params.iter().enumerate() {
+        if params[..i].iter().any(|(seen, _)| seen == name) {
+            return Err(Error::BadRequest(format!(
+                "the parameter {name} is repeated"
+            )));
+        }
+    }
+    Ok(params)
 }
 
 /// Whether the request's `Content-Type` allows a JSON body: absent (curl
@@ -370,6 +422,25 @@ impl<'a> Responder<'a> {
         }
     }
 
+    /// A public, cacheable JSON document (discovery and the key set):
+    /// `Cache-Control: public, max-age=300` and `Access-Control-Allow-Origin:
+    /// *` whatever the configured origins, since any verifier in any
+    /// browser may read it.
+    pub fn public_json<T: Serialize>(&self, body: &T) -> Response<Body> {
+        let mut response = self.json(StatusCode::OK, body);
+        let headers = response.headers_mut();
+        headers.insert(
+            http::header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=300"),
+        );
+        headers.insert(
+            http::header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        );
+        headers.remove(http::header::VARY);
+        response
+    }
+
     /// A `204 No Content`.
     pub fn no_content(&self) -> Response<Body> {
         self.finish(StatusCode::NO_CONTENT, "application/json", Body::Empty)
@@ -403,10 +474,21 @@ impl<'a> Responder<'a> {
         let headers = response.headers_mut();
         match err {
             Error::Unauthorized => {
-                headers.insert(
-                    http::header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Bearer"),
+                let challenge = Challenge::bearer(Refusal::Missing);
+                insert_challenge(headers, &challenge.header(&self.metadata_url()));
+            }
+            Error::TokenRefused(challenge) => {
+                insert_challenge(headers, &challenge.header(&self.metadata_url()));
+            }
+            Error::InsufficientScope { scope, scheme, .. } => {
+                let value = format!(
+                    r#"{} error="insufficient_scope", scope="{scope}""#,
+                    scheme.as_str()
                 );
+                insert_challenge(headers, &value);
+            }
+            Error::InvalidRequest(_) => {
+                insert_challenge(headers, r#"Bearer error="invalid_request""#);
             }
             Error::RateLimited { retry_after } | Error::Saturated { retry_after } => {
                 let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
@@ -420,6 +502,12 @@ impl<'a> Responder<'a> {
             _ => {}
         }
         response
+    }
+
+    /// Where the protected resource's metadata is (RFC 9728), as every
+    /// `401` challenge says.
+    fn metadata_url(&self) -> String {
+        format!("{}{PROTECTED_RESOURCE_PATH}", self.config.issuer)
     }
 
     /// Renders a handler's outcome.

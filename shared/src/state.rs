@@ -2,13 +2,13 @@
 //! function holds (and its binary links) only what it uses:
 //!
 //! - [`Accounts`]: users and their passwords (the CLI's user administration);
-//! - [`AuthState`]: accounts plus the token codec (login, revoke, the
+//! - [`AuthState`]: accounts plus the access tokens (login, revoke, the
 //!   authorizer);
 //! - [`WebhookState`]: the delivery store, the sources and the events queue
 //!   (webhook intake; it never reads the JWT key);
 //! - [`Registry`]: agents, workspaces and API keys (the CLI's agent
 //!   administration);
-//! - [`AgentState`]: the registry plus the token codec, the API-key pepper,
+//! - [`AgentState`]: the registry plus the access tokens, the API-key pepper,
 //!   the jobs queue and the catalogue (agent runs and proposals);
 //! - [`WorkerState`]: jobs, agents, the catalogue and the outbound queue
 //!   (the job worker; no key of any kind);
@@ -29,16 +29,15 @@ use std::time::Duration;
 use crate::Result;
 use crate::agents::catalogue::{Catalogue, catalogue};
 use crate::audit::Auditor;
-use crate::auth::jwt::{AccessTokens, TokenCodec};
+use crate::auth::jwt::AccessTokens;
 use crate::auth::password::{HashingLimits, PasswordHasher};
 use crate::auth::pepper::Pepper;
 use crate::clock::Clock;
-use crate::config::{Config, Findings, check_jwt_key};
+use crate::config::{Config, Findings};
 use crate::health::dependencies::Dependencies;
 use crate::health::inventory::Inventory;
 use crate::health::samples::SampleCache;
 use crate::queue::Queue;
-use crate::secrets::SecretVersion;
 use crate::secrets::cache::CachedSecret;
 use crate::store::{
     AuthStore, HealthStore, RegistryStore, SessionStore, WebhookStore, WorkerStore,
@@ -126,7 +125,7 @@ impl Accounts {
 }
 
 /// What login, revocation and the authorizer need: [`Accounts`] and the
-/// token codec.
+/// access tokens.
 ///
 /// It dereferences to its [`Accounts`], so that `state.store` and
 /// `state.config` read the same in every auth operation, and the account
@@ -136,23 +135,26 @@ pub struct AuthState {
     pub accounts: Accounts,
     /// Issues and verifies access tokens.
     pub tokens: AccessTokens,
+    /// The API keys introspection callers (service keys) present: the
+    /// login function's; `None` elsewhere (then only admin tokens may
+    /// introspect).
+    pub api_keys: Option<ApiKeys>,
+}
+
+/// API keys as a route that takes them checks them: the registry they live
+/// in (whose auditor records refusals) and the pepper.
+#[derive(Debug)]
+pub struct ApiKeys {
+    /// Where the keys are, and their refusals audited.
+    pub registry: Registry,
+    /// The keys' secrets are checked under it.
+    pub pepper: Pepper,
 }
 
 impl AuthState {
-    /// Assembles a state from its parts, checking each signing key.
+    /// Assembles a state around its access tokens (fixed, or following the
+    /// stored key set).
     pub fn new(
-        config: Config,
-        store: Arc<dyn AuthStore>,
-        keys: &[SecretVersion],
-        clock: Arc<dyn Clock>,
-    ) -> Result<Self> {
-        let tokens = AccessTokens::fixed(TokenCodec::checked(&config, keys)?);
-        Self::with_tokens(config, store, tokens, clock)
-    }
-
-    /// Assembles a state around access tokens already built (and their
-    /// keys checked), fixed or read again from Secrets Manager.
-    pub fn with_tokens(
         config: Config,
         store: Arc<dyn AuthStore>,
         tokens: AccessTokens,
@@ -161,7 +163,17 @@ impl AuthState {
         Ok(Self {
             accounts: Accounts::new(config, store, clock)?,
             tokens,
+            api_keys: None,
         })
+    }
+
+    /// The same state, taking API keys on the routes that do
+    /// (introspection).
+    pub fn with_api_keys(self, api_keys: ApiKeys) -> Self {
+        Self {
+            api_keys: Some(api_keys),
+            ..self
+        }
     }
 }
 
@@ -230,7 +242,7 @@ impl Registry {
 }
 
 /// What agent runs and proposals need: the [`Registry`], the bearer-token
-/// check (codec and denylist reads), the API-key pepper, the jobs queue and
+/// check (access tokens and denylist reads), the API-key pepper, the jobs queue and
 /// the action catalogue. It dereferences to its [`Registry`].
 pub struct AgentState {
     /// Agents, workspaces, keys, jobs; configuration and clock.
@@ -248,25 +260,9 @@ pub struct AgentState {
 }
 
 impl AgentState {
-    /// Assembles a state from its parts, checking each signing key.
+    /// Assembles a state around its access tokens (fixed, or following the
+    /// stored key set).
     pub fn new(
-        config: Config,
-        store: Arc<dyn RegistryStore>,
-        sessions: Arc<dyn SessionStore>,
-        keys: &[SecretVersion],
-        pepper: Pepper,
-        jobs: Arc<dyn Queue>,
-        clock: Arc<dyn Clock>,
-    ) -> Result<Self> {
-        let tokens = AccessTokens::fixed(TokenCodec::checked(&config, keys)?);
-        Ok(Self::with_tokens(
-            config, store, sessions, tokens, pepper, jobs, clock,
-        ))
-    }
-
-    /// Assembles a state around access tokens already built (and their
-    /// keys checked), fixed or read again from Secrets Manager.
-    pub fn with_tokens(
         config: Config,
         store: Arc<dyn RegistryStore>,
         sessions: Arc<dyn SessionStore>,
@@ -333,8 +329,7 @@ impl WorkerState {
 pub struct HealthState {
     /// The validated configuration.
     pub config: Config,
-    /// The configuration's findings at start-up, warnings included (and
-    /// the signing keys' checks, where the keys are held).
+    /// The configuration's findings at start-up, warnings included.
     pub findings: Findings,
     /// The tables, queues, secrets and webhook sources to check.
     pub inventory: Inventory,
@@ -374,7 +369,7 @@ impl HealthState {
 }
 
 /// What the security health endpoints need: the [`HealthState`] and the
-/// bearer-token check (codec and denylist reads), since all but
+/// bearer-token check (access tokens and denylist reads), since all but
 /// `GET /health` are for admins. It dereferences to its [`HealthState`].
 pub struct SecurityHealthState {
     /// Checks, samples, configuration.
@@ -386,30 +381,8 @@ pub struct SecurityHealthState {
 }
 
 impl SecurityHealthState {
-    /// Adds the bearer-token check to `health`, checking each signing key
-    /// (whose findings join the report's).
-    pub fn new(
-        health: HealthState,
-        sessions: Arc<dyn SessionStore>,
-        keys: &[SecretVersion],
-    ) -> Result<Self> {
-        let tokens = AccessTokens::fixed(TokenCodec::checked(&health.config, keys)?);
-        Ok(Self::with_tokens(health, sessions, tokens, keys))
-    }
-
-    /// Adds the bearer-token check over `tokens` (built from `keys`, fixed
-    /// or read again from Secrets Manager) to `health`; each key's check
-    /// joins the report's findings.
-    pub fn with_tokens(
-        mut health: HealthState,
-        sessions: Arc<dyn SessionStore>,
-        tokens: AccessTokens,
-        keys: &[SecretVersion],
-    ) -> Self {
-        health.findings.0.extend(
-            keys.iter()
-                .map(|k| check_jwt_key(&k.value, &format!("key version {}", k.version_id))),
-        );
+    /// Adds the bearer-token check over `tokens` to `health`.
+    pub fn new(health: HealthState, sessions: Arc<dyn SessionStore>, tokens: AccessTokens) -> Self {
         Self {
             health,
             sessions,

@@ -30,14 +30,44 @@ use crate::clock::ManualClock;
 use crate::config::Config;
 use crate::queue::MemoryQueue;
 use crate::queue::Queue;
-use crate::secrets::SecretVersion;
+use crate::auth::jwt::AccessTokens;
+use crate::auth::signing::LocalSigner;
 use crate::state::{AgentState, AuthState, WebhookState, WorkerState};
 use crate::store::dynamo::{DynamoStore, tables};
 use crate::store::{AuthStore, RegistryStore, WebhookStore, WorkerStore};
 use crate::webhook::Sources;
 
-/// The signing key of test states.
-pub const TEST_JWT_KEY: &str = "test-signing-key-0123456789abcdef0123456789";
+/// The RSA private keys of the tests (PEM, PKCS#8; `shared/testdata/`):
+/// the first signs test states' tokens, the others are "another key".
+/// Never used outside tests.
+pub const TEST_SIGNING_KEYS: [&str; 3] = [
+    include_str!("../testdata/test-signing-key-1.pem"),
+    include_str!("../testdata/test-signing-key-2.pem"),
+    include_str!("../testdata/test-signing-key-3.pem"),
+];
+
+/// The ARN-like name test states sign with ([`TEST_SIGNING_KEYS`]`[0]`).
+pub const TEST_KEY_ARN: &str = "local:test-1";
+
+/// A signer holding every test key, the first as [`TEST_KEY_ARN`], the
+/// others as `local:test-2` and `local:test-3`.
+pub fn test_signer() -> Arc<LocalSigner> {
+    let mut signer = LocalSigner::new();
+    for (i, pem) in TEST_SIGNING_KEYS.iter().enumerate() {
+        signer
+            .add_pem(&format!("local:test-{}", i + 1), pem)
+            .unwrap_or_else(|e| panic!("test key {i}: {e}"));
+    }
+    Arc::new(signer)
+}
+
+/// Access tokens for `config`, signed for ever by [`TEST_KEY_ARN`]: every
+/// test state built from the same configuration verifies the others'
+/// tokens.
+pub fn tokens_for(config: &Config) -> AccessTokens {
+    AccessTokens::local(config, test_signer(), TEST_KEY_ARN)
+        .unwrap_or_else(|e| panic!("test tokens: {e}"))
+}
 
 /// The emulator endpoint exported by `infra/test.sh`. `None` outside it,
 /// unless `WARDEN_REQUIRE_AWS_TESTS=1`, which makes a missing endpoint a
@@ -305,20 +335,10 @@ pub fn capture_logs(json: bool) -> (LogBuffer, tracing::subscriber::DefaultGuard
     (buffer, tracing::subscriber::set_default(subscriber))
 }
 
-/// The signing key set of test states: [`TEST_JWT_KEY`], current.
-pub fn test_keys() -> [SecretVersion; 1] {
-    [SecretVersion {
-        version_id: "test".into(),
-        value: SecretString::from(TEST_JWT_KEY),
-        current: true,
-    }]
-}
-
 /// A development configuration with the floor argon2 parameters.
 pub fn config() -> Config {
     let (config, findings) = Config::load(|k| match k {
         "WARDEN_ENV" => Some("development".into()),
-        "WARDEN_JWT_SECRET" => Some(TEST_JWT_KEY.into()),
         _ => None,
     });
     assert!(!findings.has_errors(), "{findings:?}");
@@ -332,8 +352,8 @@ pub fn state(store: Arc<dyn AuthStore>, clock: Arc<dyn Clock>) -> AuthState {
 
 /// An auth state over `store` with the given configuration and clock.
 pub fn state_with(config: Config, store: Arc<dyn AuthStore>, clock: Arc<dyn Clock>) -> AuthState {
-    let keys = test_keys();
-    AuthState::new(config, store, &keys, clock).unwrap_or_else(|e| panic!("test state: {e}"))
+    let tokens = tokens_for(&config);
+    AuthState::new(config, store, tokens, clock).unwrap_or_else(|e| panic!("test state: {e}"))
 }
 
 /// A webhook state over `store` with [`config`], the given sources and
@@ -355,6 +375,11 @@ pub fn webhook_state(
 
 /// The API-key pepper of test states.
 pub const TEST_PEPPER: &str = "test-api-key-pepper-0123456789abcdef0123";
+
+/// [`TEST_PEPPER`], ready.
+pub fn test_pepper() -> Pepper {
+    Pepper::new(&SecretString::from(TEST_PEPPER)).unwrap_or_else(|e| panic!("test pepper: {e}"))
+}
 
 /// Every state of the agent half over one store, with in-memory queues and
 /// a manual clock: what agent-run and agent-worker tests drive. The jobs
@@ -838,11 +863,9 @@ pub fn agent_state(
     jobs: Arc<dyn Queue>,
     clock: Arc<dyn Clock>,
 ) -> AgentState {
-    let keys = test_keys();
-    let pepper = Pepper::new(&SecretString::from(TEST_PEPPER))
-        .unwrap_or_else(|e| panic!("test pepper: {e}"));
-    AgentState::new(config(), registry, sessions, &keys, pepper, jobs, clock)
-        .unwrap_or_else(|e| panic!("test agent state: {e}"))
+    let config = config();
+    let tokens = tokens_for(&config);
+    AgentState::new(config, registry, sessions, tokens, test_pepper(), jobs, clock)
 }
 
 /// A worker state over `store` with [`config`] and the real catalogue,

@@ -9,10 +9,14 @@
 //! file that names the AWS SDK. A cold start fails (the function's init
 //! errors, so it never serves) when anything is insecure or missing.
 //!
-//! Where secrets come from:
-//! - the JWT signing keys ([`signing_keys`]): Secrets Manager by ARN, read
-//!   again every cache TTL and on an unknown `kid`; in development
-//!   `WARDEN_JWT_SECRET` or a key generated for the process;
+//! Where keys and secrets come from:
+//! - access tokens ([`access_tokens`]): signed in AWS KMS by the key the
+//!   stored key set names (the stack's first key,
+//!   `WARDEN_SIGNING_KEY_ARN`, until an operator rotates), a copy of the
+//!   key set read again every minute and on an unknown `kid`; `warden
+//!   serve` signs with a local RSA key instead;
+//! - the issuer ([`read_issuer`]): `WARDEN_ISSUER`, else the SSM parameter
+//!   the stack writes (`WARDEN_ISSUER_PARAMETER`), read once per cold start;
 //! - the API-key pepper ([`api_key_pepper`]): Secrets Manager by ARN, read
 //!   once; in development `WARDEN_API_KEY_PEPPER` or generated;
 //! - the webhook sources: Secrets Manager by ARN (`WARDEN_WEBHOOK_SECRETS_ARN`),
@@ -21,21 +25,20 @@
 
 use std::sync::Arc;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rand::RngCore as _;
-use secrecy::{ExposeSecret as _, SecretString};
+use secrecy::ExposeSecret as _;
 
-use crate::auth::jwt::{AccessTokens, TokenCodec};
+use crate::auth::jwt::{AccessTokens, KeySource};
 use crate::auth::pepper::Pepper;
+use crate::auth::signing::ACCESS_KEY_SET;
 use crate::aws::SdkConfig;
 use crate::aws::dependencies::AwsDependencies;
+use crate::aws::kms::KmsSigner;
 use crate::clock::{Clock, SystemClock};
-use crate::config::{Config, Environment, Severity as FindingSeverity, check_jwt_key};
+use crate::config::{Config, DEVELOPMENT_ISSUER, Environment, check_issuer};
 use crate::health::inventory::{Inventory, WebhookInventory};
 use crate::queue::SqsQueue;
 use crate::secrets::cache::{CachedSecret, Versions};
-use crate::secrets::{SecretVersion, SecretsManager, SecretsPort};
+use crate::secrets::{SecretsManager, SecretsPort};
 use crate::state::{
     AgentState, AuthState, HealthState, SecurityHealthState, WebhookState, WorkerState,
 };
@@ -52,7 +55,47 @@ where
     F: std::future::Future<Output = Result<S>>,
 {
     crate::logging::init_lambda();
-    build(Config::from_env()?).await
+    let mut config = Config::from_env()?;
+    if let Some(issuer) = read_issuer(&config).await? {
+        config.issuer = issuer;
+    }
+    build(config).await
+}
+
+/// The issuer from the SSM parameter `WARDEN_ISSUER_PARAMETER` names, when
+/// it is set and `WARDEN_ISSUER` is not (API.md "Issuer"): read once per
+/// cold start, and the start fails when it cannot be read or is not an
+/// origin. `None` when the configuration already holds the issuer.
+pub async fn read_issuer(config: &Config) -> Result<Option<String>> {
+    if config.issuer_parameter.is_none() || config.issuer != DEVELOPMENT_ISSUER {
+        return Ok(None);
+    }
+    read_issuer_with(config, &sdk(config)?).await
+}
+
+/// [`read_issuer`] over an SDK configuration already loaded (the operator
+/// CLI's `config check`).
+pub async fn read_issuer_with(config: &Config, aws: &SdkConfig) -> Result<Option<String>> {
+    let Some(name) = &config.issuer_parameter else {
+        return Ok(None);
+    };
+    if config.issuer != DEVELOPMENT_ISSUER {
+        return Ok(None);
+    }
+    let output = aws_sdk_ssm::Client::new(aws)
+        .get_parameter()
+        .name(name)
+        .send()
+        .await
+        .map_err(|e| crate::aws::sdk_unavailable("SSM GetParameter issuer", &e))?;
+    let issuer = output
+        .parameter
+        .and_then(|p| p.value)
+        .map(|v| v.trim().trim_end_matches('/').to_owned())
+        .ok_or_else(|| Error::Config(format!("the SSM parameter {name} has no value")))?;
+    check_issuer(&issuer, config.env)
+        .map_err(|problem| Error::Config(format!("the issuer in {name} ({issuer}): {problem}")))?;
+    Ok(Some(issuer))
 }
 
 /// The SDK configuration of a Lambda function: region and credentials from
@@ -79,94 +122,42 @@ fn sqs(aws: &SdkConfig, url: Option<&String>, variable: &str) -> Result<Arc<SqsQ
     Ok(Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(aws), url)))
 }
 
-/// The access tokens over `keys`, each checked first. When `keys` came from
-/// Secrets Manager (`secrets` given and the configuration names the JWT
-/// secret's ARN, see [`signing_keys`]), they are read again every cache TTL
-/// and on an unknown `kid` ([`AccessTokens::verify`]); else they are fixed.
-fn access_tokens(
+/// A function's access tokens: signed in KMS (`aws`) by the key the key
+/// set item names, the copy read from `store` now (with the DynamoDB
+/// connection opened meanwhile, [`DynamoStore::warm_up`]) and again every
+/// minute. Fails without `WARDEN_SIGNING_KEY_ARN`, or when the keys cannot
+/// be read: a function that cannot check tokens does not start.
+pub async fn access_tokens(
     config: &Config,
-    keys: &[SecretVersion],
-    secrets: Option<Arc<dyn SecretsPort>>,
+    aws: &SdkConfig,
+    store: Arc<DynamoStore>,
     clock: Arc<dyn Clock>,
 ) -> Result<AccessTokens> {
-    let codec = TokenCodec::checked(config, keys)?;
-    let (Some(secrets), Some(arn)) = (secrets, jwt_secret_arn_in_use(config)) else {
-        return Ok(AccessTokens::fixed(codec));
-    };
-    let rebuild = config.clone();
-    Ok(AccessTokens::new(CachedSecret::seeded(
-        codec,
-        secrets,
-        arn,
-        Versions::CurrentAndPrevious,
-        config.secret_cache_ttl_secs,
-        clock,
-        move |keys| TokenCodec::checked(&rebuild, &keys),
-    )))
-}
-
-/// The JWT secret's ARN when the keys come from it: always when it is
-/// set, except in development with `WARDEN_JWT_SECRET` (which wins there).
-fn jwt_secret_arn_in_use(config: &Config) -> Option<&str> {
-    match (config.env, &config.jwt_secret) {
-        (Environment::Development, Some(_)) => None,
-        _ => config.jwt_secret_arn.as_deref(),
-    }
-}
-
-/// The signing keys from Secrets Manager and, meanwhile, the DynamoDB
-/// connection opened ([`DynamoStore::warm_up`]): a cold start waits for
-/// the slower of the two, and the first request finds the connection open.
-async fn keys_and_warm_up(
-    config: &Config,
-    secrets: &dyn SecretsPort,
-    store: &DynamoStore,
-) -> Result<Vec<SecretVersion>> {
-    let (keys, ()) = tokio::join!(signing_keys(config, Some(secrets)), store.warm_up());
-    keys
-}
-
-/// The JWT signing key set: from Secrets Manager by ARN (current and
-/// previous versions), or in development from `WARDEN_JWT_SECRET`, or, in
-/// development with neither, a random key for this process only.
-pub async fn signing_keys(
-    config: &Config,
-    secrets: Option<&dyn SecretsPort>,
-) -> Result<Vec<SecretVersion>> {
-    if let Some(arn) = jwt_secret_arn_in_use(config) {
-        let secrets = secrets.ok_or_else(|| {
-            Error::Config("WARDEN_JWT_SECRET_ARN is set but no secrets client".into())
-        })?;
-        return secrets.current_and_previous(arn).await;
-    }
-    match (config.env, &config.jwt_secret) {
-        (Environment::Development, Some(secret)) => {
-            let finding = check_jwt_key(secret, "WARDEN_JWT_SECRET");
-            if finding.severity == FindingSeverity::Error {
-                return Err(Error::Config(format!(
-                    "{}: {}",
-                    finding.check, finding.message
-                )));
-            }
-            Ok(vec![SecretVersion {
-                version_id: "local".into(),
-                value: secret.clone(),
-                current: true,
-            }])
-        }
-        (Environment::Development, None) => {
-            let mut bytes = [0u8; 48];
-            rand::rngs::OsRng.fill_bytes(&mut bytes);
-            Ok(vec![SecretVersion {
-                version_id: "generated".into(),
-                value: SecretString::from(URL_SAFE_NO_PAD.encode(bytes)),
-                current: true,
-            }])
-        }
-        _ => Err(Error::Config(
-            "outside development the JWT key must come from WARDEN_JWT_SECRET_ARN".into(),
-        )),
-    }
+    let first_key_arn = config.signing_key_arn.clone().ok_or_else(|| {
+        Error::Config("WARDEN_SIGNING_KEY_ARN is not set (the stack's first signing key)".into())
+    })?;
+    let reader = store.clone();
+    let read = Arc::new(move || {
+        let store = reader.clone();
+        Box::pin(async move {
+            use crate::store::SessionStore as _;
+            store.key_set(ACCESS_KEY_SET).await
+        }) as crate::store::KeySetRead
+    });
+    let signer = Arc::new(KmsSigner::new(aws_sdk_kms::Client::new(aws)));
+    let (tokens, ()) = tokio::join!(
+        AccessTokens::load(
+            config,
+            signer,
+            KeySource::Stored {
+                read,
+                first_key_arn
+            },
+            clock
+        ),
+        store.warm_up()
+    );
+    tokens
 }
 
 /// The API-key pepper: from Secrets Manager by ARN, or in development from
@@ -195,9 +186,9 @@ pub async fn api_key_pepper(config: &Config, secrets: Option<&dyn SecretsPort>) 
     }
 }
 
-/// Login, revoke and the authorizer: AWS clients from the default
-/// configuration with the configured timeouts ([`crate::aws`]), the
-/// DynamoDB store, the signing keys from Secrets Manager.
+/// Revoke and the authorizer: AWS clients from the default configuration
+/// with the configured timeouts ([`crate::aws`]), the DynamoDB store, the
+/// access tokens over the stored key set.
 pub async fn auth(config: Config) -> Result<AuthState> {
     let aws = sdk(&config)?;
     auth_with(config, &aws).await
@@ -205,12 +196,28 @@ pub async fn auth(config: Config) -> Result<AuthState> {
 
 /// [`auth`] with an SDK configuration already loaded.
 pub async fn auth_with(config: Config, aws: &SdkConfig) -> Result<AuthState> {
-    let store = dynamo(&config, aws);
-    let secrets = secrets_manager(aws);
-    let keys = keys_and_warm_up(&config, &*secrets, &store).await?;
+    let store = Arc::new(dynamo(&config, aws));
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let tokens = access_tokens(&config, &keys, Some(secrets), clock.clone())?;
-    AuthState::with_tokens(config, Arc::new(store), tokens, clock)
+    let tokens = access_tokens(&config, aws, store.clone(), clock.clone()).await?;
+    AuthState::new(config, store, tokens, clock)
+}
+
+/// Login, refresh, discovery and introspection: [`auth`] plus the API keys
+/// of introspection's service callers (the pepper from Secrets Manager,
+/// read while the key set is).
+pub async fn login(config: Config) -> Result<AuthState> {
+    let aws = sdk(&config)?;
+    let secrets = secrets_manager(&aws);
+    let (state, pepper) = tokio::try_join!(
+        auth_with(config.clone(), &aws),
+        api_key_pepper(&config, Some(&*secrets))
+    )?;
+    let registry = crate::state::Registry::new(
+        config,
+        Arc::new(dynamo(&state.config, &aws)),
+        state.clock.clone(),
+    );
+    Ok(state.with_api_keys(crate::state::ApiKeys { registry, pepper }))
 }
 
 /// Webhook intake: sources from the Secrets Manager secret named by
@@ -260,7 +267,7 @@ pub async fn webhooks_with(config: Config, aws: &SdkConfig) -> Result<WebhookSta
     ))
 }
 
-/// Agent runs and proposals: the DynamoDB store, the signing keys and the
+/// Agent runs and proposals: the DynamoDB store, the access tokens, the
 /// API-key pepper from Secrets Manager, the SQS jobs queue at
 /// `WARDEN_JOBS_QUEUE_URL`. Fails when any is missing or insecure.
 pub async fn agents(config: Config) -> Result<AgentState> {
@@ -272,15 +279,14 @@ pub async fn agents(config: Config) -> Result<AgentState> {
     )?;
     let secrets = secrets_manager(&aws);
     let store = Arc::new(dynamo(&config, &aws));
-    // Two secrets and the DynamoDB connection, side by side: the cold
-    // start waits for one round trip, not three.
-    let (keys, pepper) = tokio::try_join!(
-        keys_and_warm_up(&config, &*secrets, &store),
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    // The key set (with the DynamoDB connection) and the pepper, side by
+    // side: the cold start waits for the slower, not for both.
+    let (tokens, pepper) = tokio::try_join!(
+        access_tokens(&config, &aws, store.clone(), clock.clone()),
         api_key_pepper(&config, Some(&*secrets))
     )?;
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let tokens = access_tokens(&config, &keys, Some(secrets), clock.clone())?;
-    Ok(AgentState::with_tokens(
+    Ok(AgentState::new(
         config,
         store.clone(),
         store,
@@ -367,25 +373,18 @@ async fn webhook_inventory(config: &Config, aws: &SdkConfig) -> WebhookInventory
     }
 }
 
-/// The security health endpoints: [`health_with`], the signing keys from
-/// Secrets Manager (fetched while the webhook sources are read) and the
-/// denylist reads over DynamoDB.
+/// The security health endpoints: [`health_with`], the access tokens
+/// (their key set read while the webhook sources are) and the denylist
+/// reads over DynamoDB.
 pub async fn security_health(config: Config) -> Result<SecurityHealthState> {
     let aws = sdk(&config)?;
-    let secrets = secrets_manager(&aws);
-    let sessions = dynamo(&config, &aws);
-    let (keys, health) = tokio::join!(
-        keys_and_warm_up(&config, &*secrets, &sessions),
+    let sessions = Arc::new(dynamo(&config, &aws));
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let (tokens, health) = tokio::join!(
+        access_tokens(&config, &aws, sessions.clone(), clock),
         health_with(config.clone(), &aws)
     );
-    let keys = keys?;
-    let tokens = access_tokens(&config, &keys, Some(secrets), health.clock.clone())?;
-    Ok(SecurityHealthState::with_tokens(
-        health,
-        Arc::new(sessions),
-        tokens,
-        &keys,
-    ))
+    Ok(SecurityHealthState::new(health, sessions, tokens?))
 }
 
 #[cfg(test)]
@@ -406,7 +405,7 @@ mod tests {
     async fn outside_development_the_pepper_must_come_from_secrets_manager() {
         let staging = config(&[
             ("WARDEN_ENV", "staging"),
-            ("WARDEN_JWT_SECRET_ARN", "arn:x"),
+            ("WARDEN_ISSUER", "https://auth.example.com"),
         ]);
         assert!(matches!(
             api_key_pepper(&staging, None).await,

@@ -12,7 +12,6 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::StatusCode;
-use http::header::HeaderValue;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -21,7 +20,6 @@ use warden::Error;
 use warden::agents::proposals::{self, Decision};
 use warden::agents::run::{self, DEFAULT_PAGE, MAX_PAGE, RunRequest};
 use warden::auth::api_keys::{SCOPE_AGENTS_READ, SCOPE_AGENTS_RUN};
-use warden::auth::bearer::challenges_for_key;
 use warden::domain::agents::{JobStatus, ProposalStatus, is_generated_id};
 use warden::http::{RequestContext, Route, non_null, path, query_params, resolve, respond};
 use warden::state::AgentState;
@@ -87,18 +85,10 @@ pub async fn handler(
     req: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
     Ok(respond(&req, &state.config, async |ctx, respond| {
-        let mut response = match route(state, ctx, &req).await {
+        match route(state, ctx, &req).await {
             Ok((status, body)) => respond.json(status, &body),
             Err(e) => respond.problem(&e),
-        };
-        // A refused API key is challenged for a key, not a bearer token.
-        if response.status() == StatusCode::UNAUTHORIZED && challenges_for_key(req.headers()) {
-            response.headers_mut().insert(
-                http::header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("ApiKey"),
-            );
         }
-        response
     })
     .await)
 }

@@ -3,10 +3,17 @@
 //! Warden's token check in front of their own routes.
 //!
 //! It applies exactly the check Warden's own endpoints use
-//! ([`warden::auth::bearer::Bearer::user`]: signature, claims, then the
-//! denylist and generation in one read) and passes `user_id`, `roles` and
-//! `session_id` to the route as authorizer context. Result caching must stay
+//! ([`warden::auth::bearer::Bearer`]: RS256 signature against the key set,
+//! claims, then the denylist and generation in one read) and passes
+//! `user_id`, `roles` and `session_id` to the route as authorizer context.
+//! A delegated token (one with `act`) is refused unless the route is one of
+//! `WARDEN_DELEGATED_ROUTES` (the stack's `DelegatedRoutes`); there it also
+//! forwards the actor (`actor`, `actor_key_id`). Result caching must stay
 //! off in API Gateway: a cached allow would outlive a revocation.
+//!
+//! A simple-response authorizer cannot set headers: a refused request is
+//! API Gateway's own `403 {"message":"Forbidden"}` (or `401` without an
+//! `Authorization` header), not Warden's RFC 6750 challenge.
 
 use aws_lambda_events::apigw::{
     ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request,
@@ -14,6 +21,8 @@ use aws_lambda_events::apigw::{
 use lambda_runtime::LambdaEvent;
 use serde_json::json;
 use warden::Error;
+use warden::auth::bearer::bearer_token;
+use warden::error::Refusal;
 use warden::state::AuthState;
 
 /// Decides one request. Every failure, a store outage included, is a deny
@@ -24,17 +33,33 @@ pub async fn handler(
     event: LambdaEvent<ApiGatewayV2CustomAuthorizerV2Request>,
 ) -> Result<ApiGatewayV2CustomAuthorizerSimpleResponse, lambda_runtime::Error> {
     let mut response = ApiGatewayV2CustomAuthorizerSimpleResponse::default();
-    match state.bearer().user(&event.payload.headers).await {
-        Ok(claims) => {
+    let route = event.payload.route_key.as_deref().unwrap_or_default();
+    let delegated_here = state.config.delegated_routes.iter().any(|r| r == route);
+    let bearer = state.bearer();
+    let checked = match bearer_token(&event.payload.headers) {
+        Ok(Some(token)) if delegated_here => bearer.live(token).await,
+        Ok(Some(token)) => bearer.person(token).await,
+        Ok(None) => Err(Error::token(Refusal::Missing)),
+        Err(e) => Err(e),
+    };
+    match checked {
+        Ok((claims, _)) => {
             response.is_authorized = true;
-            response.context = json!({
+            let mut context = json!({
                 "user_id": claims.sub,
                 "roles": claims.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(","),
                 "session_id": claims.sid,
             });
+            if let Some(actor) = &claims.act {
+                context["actor"] = json!(actor.sub);
+                context["actor_key_id"] = json!(actor.key_id);
+            }
+            response.context = context;
         }
-        Err(Error::Unauthorized) => {
-            tracing::info!("request denied: missing, invalid or revoked token");
+        Err(
+            e @ (Error::TokenRefused(_) | Error::InsufficientScope { .. } | Error::InvalidRequest(_)),
+        ) => {
+            tracing::info!(reason = %e, "request denied");
         }
         Err(e) => {
             tracing::error!(error = %e, "request denied: token could not be checked");

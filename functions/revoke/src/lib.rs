@@ -10,6 +10,7 @@ use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use warden::Error;
+use warden::error::Refusal;
 use warden::auth::bearer::bearer_token;
 use warden::auth::revocation;
 use warden::http::{
@@ -134,7 +135,7 @@ async fn route(
     let (route, params) = resolve(ROUTES, req.method(), path(req))?;
     if route.endpoint == Endpoint::Me {
         // Who the bearer check says the caller is: the same one read.
-        let token = bearer_token(req.headers()).ok_or(Error::Unauthorized)?;
+        let token = bearer_token(req.headers())?.ok_or(Error::token(Refusal::Missing))?;
         let (claims, person) = state.bearer().person(token).await?;
         return Ok(Some(Answer::Json(json!({
             "user_id": claims.sub,

@@ -13,9 +13,6 @@
 
 use std::sync::Arc;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rand::RngCore as _;
 use secrecy::SecretString;
 use warden::Error;
 use warden::agents::{self, registry::NewAgent};
@@ -24,15 +21,19 @@ use warden::auth::api_keys::{self, KeySpec, NewKey};
 use warden::auth::login::create_user;
 use warden::auth::revocation::{self, RevokeAllOutcome, RolesOutcome};
 use warden::aws::Guards;
-use warden::clock::{Clock as _, SystemClock};
-use warden::config::{Check, Config, Finding, Findings, Severity, check_jwt_key};
+use warden::clock::{Clock as _, SystemClock, rfc3339};
+use aws_sdk_kms::types::{KeySpec as KmsKeySpec, KeyUsageType};
+use warden::auth::signing::{ACCESS_KEY_SET, KeySet, NewKey as NewSigningKey, Signer as _};
+use warden::aws::kms::KmsSigner;
+use warden::config::{Check, Config, Finding, Findings, Severity};
 use warden::domain::agents::{
     AgentId, AgentRecord, ApiKeyRecord, Maturity, WorkspaceId, WorkspaceRecord,
 };
 use warden::domain::{Role, UserRecord, Username};
 use warden::health::{self, report::HealthReport};
-use warden::secrets::SecretsManager;
 use warden::secrets::rotation::{self, SecretWriter};
+use warden::secrets::SecretsManager;
+use warden::store::AuthWrite;
 use warden::state::{Accounts, Registry};
 use warden::store::dynamo::DynamoStore;
 use warden::store::dynamo::tables::{self, TableReport};
@@ -41,7 +42,7 @@ use warden::store::{
 };
 use warden::webhook::SchemeKind;
 use warden::webhook::rotation::set_source_secret;
-use warden::wiring::{api_key_pepper, signing_keys};
+use warden::wiring::api_key_pepper;
 
 use crate::seed::OPERATOR;
 use crate::serve::aws_config;
@@ -337,13 +338,15 @@ pub async fn revoke_all(
     .await
 }
 
-/// Every configuration finding, the signing key included (fetched from
-/// Secrets Manager when configured so).
+/// Every configuration finding; with `WARDEN_SIGNING_KEY_ARN` set, also
+/// whether that KMS key can be read and is an RSA key of 2048 bits or more
+/// (its `kid` shown), and with `WARDEN_ISSUER_PARAMETER`, whether the
+/// issuer it holds is an origin.
 pub async fn check_config(lookup: impl Fn(&str) -> Option<String>) -> Findings {
     check_config_at(lookup, None).await
 }
 
-/// [`check_config`] with Secrets Manager at `endpoint` (an emulator).
+/// [`check_config`] with AWS at `endpoint` (an emulator).
 pub async fn check_config_at(
     lookup: impl Fn(&str) -> Option<String>,
     endpoint: Option<&str>,
@@ -352,29 +355,36 @@ pub async fn check_config_at(
     let Some(config) = config else {
         return findings;
     };
-    let secrets = match &config.jwt_secret_arn {
-        Some(_) => Some(SecretsManager::new(aws_sdk_secretsmanager::Client::new(
-            &aws_config(&config.aws, endpoint).await,
-        ))),
-        None => None,
-    };
-    let source_ok = !findings
-        .0
-        .iter()
-        .any(|f| f.check == Check::JwtKeySource && f.severity == Severity::Error);
-    if source_ok {
-        match signing_keys(&config, secrets.as_ref().map(|s| s as _)).await {
-            Ok(keys) => findings.0.extend(
-                keys.iter()
-                    .map(|k| check_jwt_key(&k.value, &format!("key version {}", k.version_id))),
+    if config.signing_key_arn.is_none() && config.issuer_parameter.is_none() {
+        return findings;
+    }
+    let aws = aws_config(&config.aws, endpoint).await;
+    if let Some(arn) = &config.signing_key_arn {
+        let signer = KmsSigner::new(aws_sdk_kms::Client::new(&aws));
+        findings.0.push(match signer.public_key(arn).await {
+            Ok(key) => Finding::ok(
+                Check::SigningKey,
+                format!("the KMS key {arn} is readable: RSA {} bits, kid {}", key.bits(), key.thumbprint()),
             ),
-            Err(e) => findings.0.push(Finding {
-                check: Check::JwtKey,
-                severity: Severity::Error,
-                message: e.to_string(),
-                remediation: "make the JWT key readable and at least 32 random bytes".into(),
-            }),
-        }
+            Err(e) => Finding::new(
+                Check::SigningKey,
+                Severity::Error,
+                format!("the KMS key {arn} cannot be read: {}", e.chain()),
+                "set WARDEN_SIGNING_KEY_ARN to the stack's SigningKeyArn output, with kms:GetPublicKey allowed",
+            ),
+        });
+    }
+    if let Some(name) = config.issuer_parameter.clone() {
+        findings.0.push(match warden::wiring::read_issuer_with(&config, &aws).await {
+            Ok(Some(issuer)) => Finding::ok(Check::Issuer, format!("issuer {issuer} (from {name})")),
+            Ok(None) => Finding::ok(Check::Issuer, format!("issuer {} (WARDEN_ISSUER)", config.issuer)),
+            Err(e) => Finding::new(
+                Check::Issuer,
+                Severity::Error,
+                format!("the issuer parameter {name}: {}", e.chain()),
+                "deploy the stack (it writes the parameter) or set WARDEN_ISSUER",
+            ),
+        });
     }
     findings
 }
@@ -845,93 +855,232 @@ pub async fn set_webhook_secret(
     })
 }
 
-/// What `warden jwt-key rotate` did.
+/// What `warden signing-key rotate` or `retire` did: the key set after it.
 #[derive(Debug)]
-pub struct JwtKeyRotated {
-    /// The new key's version id: the `kid` of the tokens it signs.
-    pub version_id: String,
-    /// The key that signed before, now `AWSPREVIOUS` (verify only).
-    pub previous_version_id: Option<String>,
-    /// Whether the rotation was forced past [`rotation::check_jwt_rotation`].
-    pub forced: bool,
+pub struct KeySetChanged {
+    /// The key made, if one was (its ARN and `kid`).
+    pub new_key: Option<NewSigningKey>,
+    /// The key set as stored now.
+    pub set: KeySet,
 }
 
-/// `warden jwt-key rotate`: puts a new random signing key (48 random
-/// bytes, URL-safe base64: 64 characters) as the JWT secret's new version
-/// (`WARDEN_JWT_SECRET_ARN`). It becomes `AWSCURRENT` and signs; the old
-/// key becomes `AWSPREVIOUS` and keeps verifying. Refused, unless `force`,
-/// when it would drop a key whose tokens may still be alive
-/// ([`rotation::check_jwt_rotation`] over the versions' dates). Audited
-/// (`JWT_KEY_ROTATED`) right after the write.
-pub async fn rotate_jwt_key(
+/// The signing keys of a deployment: KMS (at `endpoint`) and the key set
+/// item beside the denylist.
+struct SigningKeys {
+    admin: Admin,
+    kms: aws_sdk_kms::Client,
+}
+
+impl SigningKeys {
+    async fn open(endpoint: Option<&str>, config: Config) -> Result<Self, Error> {
+        let admin = Admin::writer(endpoint, config).await?;
+        let kms = aws_sdk_kms::Client::new(&admin.aws);
+        Ok(Self { admin, kms })
+    }
+
+    /// The stored key set, or the stack's first key alone before any
+    /// change; every `kid` filled in.
+    async fn current(&self) -> Result<KeySet, Error> {
+        let stored = self.admin.store().key_set(ACCESS_KEY_SET).await?;
+        let mut set = match stored {
+            Some(set) => set,
+            None => {
+                let arn = self.admin.config.signing_key_arn.as_deref().ok_or_else(|| {
+                    Error::Config(
+                        "no key set is stored yet: set WARDEN_SIGNING_KEY_ARN to the stack's SigningKeyArn output".into(),
+                    )
+                })?;
+                KeySet::initial(arn)
+            }
+        };
+        let signer = KmsSigner::new(self.kms.clone());
+        for key in set.keys.iter_mut().filter(|k| k.kid.is_empty()) {
+            key.kid = signer.public_key(&key.arn).await?.thumbprint();
+        }
+        Ok(set)
+    }
+
+    /// A new RSA_2048 signing key with the key policy and tags of `like`
+    /// (the key signing now), so that the same functions may sign and
+    /// verify with it and the same tag grants cover it.
+    async fn create_like(&self, like: &str) -> Result<NewSigningKey, Error> {
+        let policy = self
+            .kms
+            .get_key_policy()
+            .key_id(like)
+            .policy_name("default")
+            .send()
+            .await
+            .map_err(|e| warden::aws::sdk_unavailable("KMS GetKeyPolicy", &e))?
+            .policy
+            .ok_or_else(|| Error::internal("KMS GetKeyPolicy answered no policy"))?;
+        let tags = self
+            .kms
+            .list_resource_tags()
+            .key_id(like)
+            .send()
+            .await
+            .map_err(|e| warden::aws::sdk_unavailable("KMS ListResourceTags", &e))?
+            .tags
+            .unwrap_or_default();
+        if !tags.iter().any(|t| t.tag_key == SIGNING_TAG) {
+            return Err(Error::Config(format!(
+                "the signing key {like} has no {SIGNING_TAG} tag to copy: the functions' IAM grants follow that tag"
+            )));
+        }
+        let created = self
+            .kms
+            .create_key()
+            .key_spec(KmsKeySpec::Rsa2048)
+            .key_usage(KeyUsageType::SignVerify)
+            .policy(policy)
+            .set_tags(Some(tags))
+            .description("Warden access token signing key (warden signing-key)")
+            .send()
+            .await
+            .map_err(|e| warden::aws::sdk_unavailable("KMS CreateKey", &e))?;
+        let arn = created
+            .key_metadata
+            .map(|m| m.arn)
+            .and_then(|arn| arn.filter(|a| !a.is_empty()))
+            .ok_or_else(|| Error::internal("KMS CreateKey answered no ARN"))?;
+        let kid = KmsSigner::new(self.kms.clone())
+            .public_key(&arn)
+            .await?
+            .thumbprint();
+        Ok(NewSigningKey { arn, kid })
+    }
+
+    /// Stores `set` with its audit `event` in one transaction (conditioned
+    /// on the version read). When it cannot be stored, a key made for it
+    /// is scheduled for deletion, so nothing is left half done.
+    async fn store(
+        &self,
+        set: KeySet,
+        new_key: Option<NewSigningKey>,
+        event: AuditEvent,
+    ) -> Result<KeySetChanged, Error> {
+        let written = self
+            .admin
+            .store()
+            .transact(vec![
+                Write::Auth(AuthWrite::PutKeySet {
+                    name: ACCESS_KEY_SET.into(),
+                    set: set.clone(),
+                }),
+                Write::Audit(event),
+            ])
+            .await;
+        if let Err(e) = written {
+            if let Some(key) = &new_key {
+                let _ = self
+                    .kms
+                    .schedule_key_deletion()
+                    .key_id(&key.arn)
+                    .pending_window_in_days(7)
+                    .send()
+                    .await;
+            }
+            return Err(match e {
+                Error::ConditionFailed => Error::Conflict(
+                    "the key set changed while this command ran; run it again".into(),
+                ),
+                e => e,
+            });
+        }
+        Ok(KeySetChanged { new_key, set })
+    }
+}
+
+/// The tag every signing key carries, which the functions' IAM grants
+/// follow (`template.yaml`).
+pub const SIGNING_TAG: &str = "warden:signing";
+
+/// `warden signing-key rotate`: makes a new KMS key like the one signing
+/// now and appends it to the key set, published at once and signing from
+/// `now + 2 h 6 min` (API.md "The key set"); the key signing now signs
+/// until then and is retired 16.5 minutes later. Nothing has to run at the
+/// switch. Refused while a rotation is under way. Audited
+/// (`SIGNING_KEY_ROTATED`) in the same transaction.
+pub async fn rotate_signing_key(
     endpoint: Option<&str>,
     config: Config,
-    force: bool,
-) -> Result<JwtKeyRotated, Error> {
-    let arn = config.jwt_secret_arn.clone().ok_or_else(|| {
-        Error::Config(
-            "set WARDEN_JWT_SECRET_ARN to the JWT signing key secret the functions read".into(),
-        )
-    })?;
-    // Plus a minute: the operator's clock is compared with Secrets
-    // Manager's creation dates.
-    let window =
-        rotation::jwt_signing_window_secs(config.access_ttl_secs, config.secret_cache_ttl_secs)
-            + CLOCK_SKEW_SECS;
-    let admin = Admin::writer(endpoint, config).await?;
-    let secrets = admin.secrets();
-    let versions = secrets.versions(&arn).await?;
-    if versions.is_empty() {
-        return Err(Error::NotFound(format!(
-            "no secret {arn} (or it has no version)"
-        )));
+) -> Result<KeySetChanged, Error> {
+    let keys = SigningKeys::open(endpoint, config).await?;
+    let now = SystemClock.now_secs();
+    let set = keys.current().await?;
+    let signing = set
+        .signing(now)
+        .ok_or_else(|| {
+            Error::Conflict("no key signs now; `warden signing-key retire KID --now` replaces one".into())
+        })?
+        .clone();
+    // Checked before a key is made: a refused rotation leaves nothing.
+    set.rotated(
+        NewSigningKey {
+            arn: String::new(),
+            kid: String::new(),
+        },
+        now,
+    )?;
+    let new = keys.create_like(&signing.arn).await?;
+    let rotated = set.rotated(new.clone(), now)?;
+    let switch = rotated.keys.last().map(|k| k.sign_from).unwrap_or(now);
+    let event = keys
+        .admin
+        .event(EventType::SigningKeyRotated, Importance::Warning)
+        .subject(format!("signing-key:{}", new.kid))
+        .detail("kid", new.kid.as_str())
+        .detail("key_arn", new.arn.as_str())
+        .detail("previous_kid", signing.kid.as_str())
+        .detail("signs_from", rfc3339(switch))
+        .detail("version", rotated.version);
+    keys.store(rotated, Some(new), event).await
+}
+
+/// `warden signing-key retire KID --now`: the key is refused everywhere
+/// from the next key set re-read (a minute at most). Retiring the key that
+/// signs also makes a replacement that signs at once (API Gateway's JWT
+/// authorizers may refuse its tokens until they fetch the key set again,
+/// up to 2 hours). Audited (`SIGNING_KEY_RETIRED`, critical) in the same
+/// transaction.
+pub async fn retire_signing_key(
+    endpoint: Option<&str>,
+    config: Config,
+    kid: &str,
+) -> Result<KeySetChanged, Error> {
+    let keys = SigningKeys::open(endpoint, config).await?;
+    let now = SystemClock.now_secs();
+    let set = keys.current().await?;
+    let target = set
+        .keys
+        .iter()
+        .find(|k| k.kid == kid && !k.retired(now))
+        .ok_or_else(|| Error::NotFound(format!("no live key {kid} in the key set")))?
+        .clone();
+    let replacement = if target.signs(now) {
+        Some(keys.create_like(&target.arn).await?)
+    } else {
+        None
+    };
+    let retired = set.retired_now(kid, now, replacement.clone())?;
+    let mut event = keys
+        .admin
+        .event(EventType::SigningKeyRetired, Importance::Critical)
+        .subject(format!("signing-key:{kid}"))
+        .detail("kid", kid)
+        .detail("key_arn", target.arn.as_str())
+        .detail("version", retired.version);
+    if let Some(new) = &replacement {
+        event = event.detail("replacement_kid", new.kid.as_str());
     }
-    let refusal = rotation::check_jwt_rotation(&versions, SystemClock.now_secs(), window).err();
-    if let (Some(refusal), false) = (&refusal, force) {
-        return Err(Error::Conflict(refusal.message()));
-    }
-    let before = rotation::staged(&versions, rotation::CURRENT).map(|v| v.version_id.clone());
-    let dropped = rotation::staged(&versions, rotation::PREVIOUS).map(|v| v.version_id.clone());
-    let mut bytes = [0u8; 48];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let key = SecretString::from(URL_SAFE_NO_PAD.encode(bytes));
-    let version_id = secrets.put(&arn, &key).await?;
-    let mut event = admin
-        .event(
-            EventType::JwtKeyRotated,
-            if refusal.is_some() {
-                Importance::Critical
-            } else {
-                Importance::Warning
-            },
-        )
-        .subject("jwt-key")
-        .detail("version_id", version_id.as_str())
-        .detail("previous_version_id", before.clone().unwrap_or_default())
-        .detail("dropped_version_id", dropped.unwrap_or_default())
-        .detail("forced", refusal.is_some());
-    if let Some(refusal) = &refusal {
-        event = event.detail("refusal_overridden", refusal.message());
-    }
-    admin.audit_after(event, "the new JWT key").await?;
-    // Secrets Manager has no compare-and-set: a rotation that ran at the
-    // same time passed the same check, and one of the two puts dropped the
-    // key the other had just made AWSPREVIOUS. Say so: tokens it signed
-    // are cut off.
-    let versions = secrets.versions(&arn).await?;
-    let previous = rotation::staged(&versions, rotation::PREVIOUS).map(|v| v.version_id.clone());
-    if previous != before {
-        return Err(Error::Conflict(format!(
-            "another change of the JWT key ran at the same time: the new key {version_id} replaced {} instead of {}; tokens signed with the key in between no longer verify. Check the secret's versions",
-            previous.as_deref().unwrap_or("nothing"),
-            before.as_deref().unwrap_or("nothing"),
-        )));
-    }
-    Ok(JwtKeyRotated {
-        version_id,
-        previous_version_id: before,
-        forced: refusal.is_some(),
-    })
+    keys.store(retired, replacement, event).await
+}
+
+/// `warden signing-key list`: the key set as stored (or the stack's first
+/// key before any change).
+pub async fn signing_keys(endpoint: Option<&str>, config: Config) -> Result<KeySet, Error> {
+    SigningKeys::open(endpoint, config).await?.current().await
 }
 
 #[cfg(test)]

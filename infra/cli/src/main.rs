@@ -18,7 +18,7 @@ use warden::auth::revocation::RolesOutcome;
 use warden::aws::Guards;
 use warden::clock::{Clock as _, rfc3339};
 use warden::config::{Config, Severity};
-use warden::domain::agents::{AgentId, AgentType, Maturity, WorkspaceId};
+use warden::domain::agents::{AgentId, AgentType, KeyOwner, Maturity, ServiceName, WorkspaceId};
 use warden::domain::{Role, Username};
 use warden::webhook::SchemeKind;
 use warden_cli::seed::{Seed, cli_origin};
@@ -90,10 +90,11 @@ enum Command {
         #[command(subcommand)]
         command: WebhooksCommand,
     },
-    /// The JWT signing key in Secrets Manager (WARDEN_JWT_SECRET_ARN).
-    JwtKey {
+    /// The KMS keys that sign access tokens, and the key set that
+    /// schedules them (API.md "The key set").
+    SigningKey {
         #[command(subcommand)]
-        command: JwtKeyCommand,
+        command: SigningKeyCommand,
     },
     /// The security health report of the deployment the environment
     /// describes (as GET /security/health shows it); exits 1 when failing.
@@ -194,12 +195,18 @@ enum WorkspacesCommand {
 
 #[derive(Subcommand)]
 enum ApikeysCommand {
-    /// Create a key for an agent; the key is printed once.
+    /// Create a key for an agent (--owner) or a service (--service); the
+    /// key is printed once.
     Create {
         /// The agent the key belongs to (the only one it may run).
+        #[arg(long, required_unless_present = "service", conflicts_with = "service")]
+        owner: Option<String>,
+        /// The service the key belongs to (a resource server calling
+        /// POST /auth/introspect, scope tokens:introspect); it runs no agent.
         #[arg(long)]
-        owner: String,
-        /// A scope (agents:run); repeatable.
+        service: Option<String>,
+        /// A scope (agents:run, agents:read; tokens:introspect for a
+        /// service); repeatable.
         #[arg(long = "scope", required = true)]
         scopes: Vec<String>,
         /// Days until it stops working (default: never).
@@ -278,16 +285,32 @@ enum WebhooksCommand {
 }
 
 #[derive(Subcommand)]
-enum JwtKeyCommand {
-    /// Put a new random signing key: it signs from now on, the old one
-    /// keeps verifying. Refused while the key before the current one may
-    /// still have live tokens, unless --force.
+enum SigningKeyCommand {
+    /// Make a new KMS key like the one signing now and schedule it: it is
+    /// published at once and signs from 2 h 6 min on (API Gateway caches a
+    /// key set up to 2 hours); the old key is retired 16.5 minutes later.
+    /// Nothing has to run at the switch.
     Rotate {
-        /// Rotate even if tokens signed with the key before the current
-        /// one may still be alive (they stop verifying).
+        /// AWS endpoint for KMS and DynamoDB (default: the AWS configuration).
         #[arg(long)]
-        force: bool,
-        /// AWS endpoint for Secrets Manager and DynamoDB (default: the AWS configuration).
+        endpoint: Option<String>,
+    },
+    /// Retire a key at once (a key misused or exposed): its tokens are
+    /// refused within a minute. Retiring the signing key makes a
+    /// replacement that signs at once.
+    Retire {
+        /// The key's kid (its JWK thumbprint, as `list` shows it).
+        kid: String,
+        /// Required: retirement takes effect now, not on a schedule.
+        #[arg(long, required = true)]
+        now: bool,
+        /// AWS endpoint for KMS and DynamoDB (default: the AWS configuration).
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
+    /// The key set: each key's kid, ARN and times.
+    List {
+        /// AWS endpoint for KMS and DynamoDB (default: the AWS configuration).
         #[arg(long)]
         endpoint: Option<String>,
     },
@@ -449,7 +472,7 @@ async fn main() -> ExitCode {
         } => revoke_all(&username, &reason, endpoint).await,
         Command::Audit { command } => audit(command).await,
         Command::Webhooks { command } => webhooks(command).await,
-        Command::JwtKey { command } => jwt_key(command).await,
+        Command::SigningKey { command } => signing_key(command).await,
         Command::Config {
             command: ConfigCommand::Check { endpoint },
         } => return config_check(endpoint).await,
@@ -497,7 +520,18 @@ async fn run_serve(
     seed: Option<PathBuf>,
     endpoint: Option<String>,
 ) -> Result<(), Error> {
-    let config = serve::local_config(|k| std::env::var(k).ok())?;
+    let mut config = serve::local_config(|k| std::env::var(k).ok())?;
+    // Bound first: without WARDEN_ISSUER the issuer is this listener's
+    // origin, so the discovery URLs lead back here whatever port it got.
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| Error::Config(format!("cannot listen on {addr}: {e}")))?;
+    if config.issuer == warden::config::DEVELOPMENT_ISSUER {
+        let bound = listener
+            .local_addr()
+            .map_err(|e| Error::Config(format!("cannot listen on {addr}: {e}")))?;
+        config.issuer = format!("http://{bound}");
+    }
     let mut seed = seed.as_deref().map(Seed::load).transpose()?;
     let sources = seed
         .as_mut()
@@ -532,8 +566,7 @@ async fn run_serve(
     }
     println!("health probe: one sample a minute (GET /security/health, as an admin)");
     let probe = serve::start_probe(states.health.clone());
-    let api = LocalApi::start_with(addr, states)
-        .await
+    let api = LocalApi::start_on(listener, states)
         .map_err(|e| Error::Config(format!("cannot listen on {addr}: {e}")))?;
     // The last line: scripts wait for it, and may stop reading after it.
     println!("warden listening on {}", api.url());
@@ -755,19 +788,63 @@ async fn webhooks(command: WebhooksCommand) -> Result<(), Error> {
     Ok(())
 }
 
-async fn jwt_key(command: JwtKeyCommand) -> Result<(), Error> {
-    let JwtKeyCommand::Rotate { force, endpoint } = command;
-    let rotated = admin::rotate_jwt_key(endpoint.as_deref(), config()?, force).await?;
-    println!(
-        "new JWT signing key {} is AWSCURRENT (it signs); {} is AWSPREVIOUS (it still verifies){}",
-        rotated.version_id,
-        rotated.previous_version_id.as_deref().unwrap_or("no key"),
-        if rotated.forced {
-            "; FORCED: tokens of the key before it no longer verify"
-        } else {
-            ""
+async fn signing_key(command: SigningKeyCommand) -> Result<(), Error> {
+    let (changed, set) = match command {
+        SigningKeyCommand::Rotate { endpoint } => {
+            let changed = admin::rotate_signing_key(endpoint.as_deref(), config()?).await?;
+            if let (Some(new), Some(entry)) = (&changed.new_key, changed.set.keys.last()) {
+                println!(
+                    "new signing key {} ({}) is published now and signs from {}",
+                    new.kid,
+                    new.arn,
+                    rfc3339(entry.sign_from)
+                );
+            }
+            (true, changed.set)
         }
-    );
+        SigningKeyCommand::Retire { kid, now, endpoint } => {
+            debug_assert!(now, "clap requires --now");
+            let changed = admin::retire_signing_key(endpoint.as_deref(), config()?, &kid).await?;
+            println!("signing key {kid} is retired: refused everywhere within a minute");
+            if let Some(new) = &changed.new_key {
+                println!(
+                    "replacement {} ({}) signs now; API Gateway JWT authorizers may refuse its tokens until they fetch the key set again (up to 2 hours)",
+                    new.kid, new.arn
+                );
+            }
+            (true, changed.set)
+        }
+        SigningKeyCommand::List { endpoint } => (
+            false,
+            admin::signing_keys(endpoint.as_deref(), config()?).await?,
+        ),
+    };
+    let now = warden::clock::SystemClock.now_secs();
+    let time = |t: Option<i64>| t.map_or_else(|| "-".to_owned(), rfc3339);
+    println!("KID\tSTATE\tPUBLISH_FROM\tSIGN_FROM\tSIGN_UNTIL\tRETIRE_AT\tARN");
+    for k in &set.keys {
+        let state = if k.retired(now) {
+            "retired"
+        } else if k.signs(now) {
+            "signing"
+        } else if k.published(now) && k.sign_from > now {
+            "published"
+        } else {
+            "verifying"
+        };
+        println!(
+            "{}\t{state}\t{}\t{}\t{}\t{}\t{}",
+            k.kid,
+            time(Some(k.publish_from)),
+            time(Some(k.sign_from)),
+            time(k.sign_until),
+            time(k.retire_at),
+            k.arn
+        );
+    }
+    if changed {
+        println!("warm functions read the key set again within a minute");
+    }
     Ok(())
 }
 
@@ -937,6 +1014,7 @@ async fn apikeys(command: ApikeysCommand) -> Result<(), Error> {
     match command {
         ApikeysCommand::Create {
             owner,
+            service,
             scopes,
             expires_in_days,
             rate_limit_per_hour,
@@ -944,16 +1022,28 @@ async fn apikeys(command: ApikeysCommand) -> Result<(), Error> {
         } => {
             let expires_at = expires_in_days
                 .map(|days| warden::clock::SystemClock.now_secs() + i64::from(days) * 86_400);
+            let owner = match (owner, service) {
+                (_, Some(service)) => KeyOwner::Service(ServiceName::parse(&service)?),
+                (Some(agent), None) => KeyOwner::Agent(AgentId::parse(&agent)?),
+                (None, None) => {
+                    return Err(Error::BadRequest("give --owner AGENT or --service NAME".into()));
+                }
+            };
             let spec = KeySpec {
-                owner: AgentId::parse(&owner)?,
+                owner,
                 scopes,
                 expires_at,
                 rate_limit_per_hour,
             };
             let created = admin::create_key(endpoint.as_deref(), config()?, spec).await?;
             println!(
-                "created API key {} for agent {} (shown once; store it now):",
-                created.record.key_id, created.record.owner
+                "created API key {} for {} {} (shown once; store it now):",
+                created.record.key_id,
+                match created.record.owner {
+                    KeyOwner::Agent(_) => "agent",
+                    KeyOwner::Service(_) => "service",
+                },
+                created.record.owner
             );
             println!("{}", created.key.expose_secret());
         }

@@ -20,7 +20,7 @@ use warden::audit::Origin;
 use warden::auth::api_keys::{KeySpec, store_key};
 use warden::auth::login::create_user;
 use warden::config::Environment;
-use warden::domain::agents::{AgentId, AgentType, Maturity, WorkspaceId};
+use warden::domain::agents::{AgentId, AgentType, KeyOwner, Maturity, WorkspaceId};
 use warden::domain::{Role, Username};
 use warden::state::{Accounts, Registry};
 
@@ -203,7 +203,7 @@ impl Seed {
                 })
                 .transpose()?;
             let spec = KeySpec {
-                owner: AgentId::parse(&k.owner)?,
+                owner: KeyOwner::parse(&k.owner)?,
                 scopes: k.scopes.clone(),
                 expires_at,
                 rate_limit_per_hour: k.rate_limit_per_hour,
@@ -211,7 +211,7 @@ impl Seed {
             let stored =
                 store_key(registry, &states.agents.pepper, cli_origin(), &k.key, spec).await;
             match stored {
-                Ok(r) => println!("seeded API key {} for agent {}", r.key_id, r.owner),
+                Ok(r) => println!("seeded API key {} for {}", r.key_id, r.owner),
                 Err(Error::Conflict(_)) => {
                     println!("an API key of the seed already exists; left unchanged")
                 }

@@ -31,13 +31,16 @@ use warden::queue::{ChannelQueue, MemoryQueue, Queue, SqsQueue};
 use warden::secrets::SecretsManager;
 use warden::secrets::cache::CachedSecret;
 use warden::state::{
-    AgentState, AuthState, HealthState, SecurityHealthState, WebhookState, WorkerState,
+    AgentState, ApiKeys, AuthState, HealthState, Registry, SecurityHealthState, WebhookState,
+    WorkerState,
 };
 use warden::store::dynamo::DynamoStore;
 use warden::store::memory::MemoryStore;
 use warden::store::{AuthStore, HealthStore, RegistryStore, WebhookStore, WorkerStore};
 use warden::webhook::{SourceConfig, Sources};
-use warden::wiring::{api_key_pepper, signing_keys};
+use warden::auth::jwt::AccessTokens;
+use warden::auth::signing::LocalSigner;
+use warden::wiring::api_key_pepper;
 
 /// The largest body `warden serve` reads; each endpoint has its own,
 /// smaller limit (API Gateway's payload cap plays this role in AWS).
@@ -163,9 +166,39 @@ pub struct States {
     pub outbound: Arc<MemoryQueue>,
 }
 
+/// The name development's signing key goes by in the key set.
+pub const LOCAL_KEY_ARN: &str = "local:warden-serve";
+
+/// Development's signer: the RSA key in `WARDEN_SIGNING_KEY_FILE` (PEM), or
+/// a 2048-bit key generated for this process (every access token dies with
+/// it; refresh tokens on `--dynamodb-endpoint` outlive it). Outside
+/// development there is no local key: the configuration refuses the file.
+pub fn local_signer(config: &Config) -> Result<Arc<LocalSigner>, Error> {
+    let pem = match &config.signing_key_file {
+        Some(path) => std::fs::read_to_string(path).map_err(|e| {
+            Error::Config(format!("WARDEN_SIGNING_KEY_FILE {path} cannot be read: {e}"))
+        })?,
+        None => generate_key_pem()?,
+    };
+    let mut signer = LocalSigner::new();
+    signer.add_pem(LOCAL_KEY_ARN, &pem)?;
+    Ok(Arc::new(signer))
+}
+
+/// A new 2048-bit RSA private key, PKCS#8 PEM.
+fn generate_key_pem() -> Result<String, Error> {
+    use rsa::pkcs8::EncodePrivateKey as _;
+    let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048)
+        .map_err(|e| Error::internal(format!("generating an RSA key: {e}")))?;
+    let pem = key
+        .to_pkcs8_pem(rsa::pkcs8::LineEnding::LF)
+        .map_err(|e| Error::internal(format!("encoding an RSA key: {e}")))?;
+    Ok(pem.to_string())
+}
+
 /// Builds the states: the embedded store, or DynamoDB at
-/// `dynamodb_endpoint`; signing keys and the API-key pepper as the
-/// configuration says; the seed file's webhook sources, and the SQS queue
+/// `dynamodb_endpoint`; a local signing key ([`local_signer`]) and the
+/// API-key pepper as the configuration says; the seed file's webhook sources, and the SQS queue
 /// at `WARDEN_EVENTS_QUEUE_URL` when set (through the emulator endpoint, if
 /// any), else an in-process queue. Jobs go to SQS at
 /// `WARDEN_JOBS_QUEUE_URL` when set; otherwise to an in-process queue that
@@ -179,7 +212,6 @@ pub async fn build_states(
     let sources = Sources::new(sources)?;
     let webhook_inventory = WebhookInventory::from_sources(&sources);
     let needs_aws = dynamodb_endpoint.is_some()
-        || config.jwt_secret_arn.is_some()
         || config.api_key_pepper_arn.is_some()
         || config.events_queue_url.is_some()
         || config.jobs_queue_url.is_some()
@@ -202,7 +234,8 @@ pub async fn build_states(
     let secrets = aws
         .as_ref()
         .map(|aws| SecretsManager::new(aws_sdk_secretsmanager::Client::new(aws)));
-    let keys = signing_keys(&config, secrets.as_ref().map(|s| s as _)).await?;
+    let signer = local_signer(&config)?;
+    let tokens = || AccessTokens::local(&config, signer.clone(), LOCAL_KEY_ARN);
     let pepper = api_key_pepper(&config, secrets.as_ref().map(|s| s as _)).await?;
     if config.env != Environment::Development {
         tracing::warn!("warden serve is running with WARDEN_ENV={:?}", config.env);
@@ -242,11 +275,11 @@ pub async fn build_states(
         config.clone(),
         store.clone(),
         store.clone(),
-        &keys,
-        pepper,
+        tokens()?,
+        pepper.clone(),
         jobs,
         clock.clone(),
-    )?;
+    );
     let webhooks = WebhookState::new(
         config.clone(),
         store.clone(),
@@ -263,8 +296,10 @@ pub async fn build_states(
         store.clone(),
         clock.clone(),
     );
-    let health = SecurityHealthState::new(health, store.clone(), &keys)?;
-    let auth = AuthState::new(config, store, &keys, clock)?;
+    let health = SecurityHealthState::new(health, store.clone(), tokens()?);
+    let registry = Registry::new(config.clone(), store.clone(), clock.clone());
+    let auth = AuthState::new(config.clone(), store, tokens()?, clock)?
+        .with_api_keys(ApiKeys { registry, pepper });
     Ok(States {
         auth: Arc::new(auth),
         webhooks: Arc::new(webhooks),
@@ -339,7 +374,12 @@ pub struct LocalApi {
 impl LocalApi {
     /// Starts serving `states` on `addr`.
     pub async fn start_with(addr: SocketAddr, states: States) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(addr).await?;
+        Self::start_on(TcpListener::bind(addr).await?, states)
+    }
+
+    /// Starts serving `states` on a listener already bound (`warden serve`
+    /// binds first, so that the issuer names the port it got).
+    pub fn start_on(listener: TcpListener, states: States) -> std::io::Result<Self> {
         let addr = listener.local_addr()?;
         let task = tokio::spawn(run(listener, states.clone()));
         Ok(Self { addr, states, task })

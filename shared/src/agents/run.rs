@@ -164,7 +164,7 @@ pub async fn submit(
             .detail("workspace_id", request.workspace_id.clone())
     };
     if let Caller::Key(key) = caller
-        && key.owner.as_str() != agent_id
+        && key.owner.agent().is_none_or(|own| own.as_str() != agent_id)
     {
         let error = Error::Forbidden("this key may only run its own agent".into());
         return Err(refuse_key(
@@ -558,7 +558,10 @@ async fn may_see(state: &AgentState, caller: &Caller, workspace: &WorkspaceId) -
             Err(Error::NotFound("no such workspace".into()))
         };
     };
-    let agent = state.store.get_agent(&key.owner).await?;
+    let agent = match key.owner.agent() {
+        Some(own) => state.store.get_agent(own).await?,
+        None => None,
+    };
     if agent.is_some_and(|a| a.allowed_in(workspace)) {
         Ok(())
     } else {
@@ -585,7 +588,8 @@ pub async fn get_job(
             .await?
             .filter(|job| caller.sees_workspace(&job.workspace_id)),
         Caller::Key(key) => {
-            let (job, agent) = state.store.job_and_agent(job_id, &key.owner).await?;
+            let own = key.owner.agent().ok_or_else(not_found)?;
+            let (job, agent) = state.store.job_and_agent(job_id, own).await?;
             match (job, agent) {
                 (Some(job), Some(agent)) if agent.allowed_in(&job.workspace_id) => Some(job),
                 _ => return Err(not_found()),

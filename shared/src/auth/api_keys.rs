@@ -17,8 +17,9 @@ use secrecy::{ExposeSecret as _, SecretString};
 use subtle::ConstantTimeEq as _;
 
 pub use super::pepper::Pepper;
+use crate::error::{Challenge, Refusal, Scheme};
 use crate::audit::{EventType, Origin, Severity};
-use crate::domain::agents::{AgentId, ApiKeyRecord};
+use crate::domain::agents::{ApiKeyRecord, KeyOwner};
 use crate::ratelimit::{Decision, Gcra, acquire_from};
 use crate::state::Registry;
 use crate::store::{ApiKeyStore, ApiKeyWrite, RateLimitStore, TatOutcome, TatWrite, Write};
@@ -33,8 +34,21 @@ pub const SCOPE_AGENTS_RUN: &str = "agents:run";
 /// The scope that lets a key read its agent's jobs, and run nothing.
 pub const SCOPE_AGENTS_READ: &str = "agents:read";
 
+/// The scope that lets a service's key introspect access tokens
+/// (`POST /auth/introspect`); an agent's key never holds it.
+pub const SCOPE_TOKENS_INTROSPECT: &str = crate::auth::introspection::INTROSPECT_SCOPE;
+
 /// The scopes a key may be given.
-pub const KNOWN_SCOPES: &[&str] = &[SCOPE_AGENTS_RUN, SCOPE_AGENTS_READ];
+pub const KNOWN_SCOPES: &[&str] = &[SCOPE_AGENTS_RUN, SCOPE_AGENTS_READ, SCOPE_TOKENS_INTROSPECT];
+
+/// Whether `owner` may hold `scope`: an agent's key runs and reads its
+/// agent, a service's key introspects.
+fn scope_fits(owner: &KeyOwner, scope: &str) -> bool {
+    match owner {
+        KeyOwner::Agent(_) => scope != SCOPE_TOKENS_INTROSPECT,
+        KeyOwner::Service(_) => scope == SCOPE_TOKENS_INTROSPECT,
+    }
+}
 
 /// The hourly limit of a key created without one.
 pub const DEFAULT_RATE_LIMIT_PER_HOUR: u32 = 1000;
@@ -69,8 +83,8 @@ pub fn parse_key(raw: &str) -> Option<ParsedKey> {
 /// What a new key may do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeySpec {
-    /// The agent it belongs to, and the only one it may run.
-    pub owner: AgentId,
+    /// The agent it belongs to (the only one it may run), or the service.
+    pub owner: KeyOwner,
     /// Its scopes, each one of [`KNOWN_SCOPES`].
     pub scopes: Vec<String>,
     /// When it stops working (epoch seconds).
@@ -137,10 +151,17 @@ pub async fn store_key(
             "the rate limit must be at least 1 request an hour".into(),
         ));
     }
-    if registry.store.get_agent(&spec.owner).await?.is_none() {
+    if let Some(misfit) = spec.scopes.iter().find(|s| !scope_fits(&spec.owner, s)) {
+        return Err(Error::BadRequest(match spec.owner {
+            KeyOwner::Agent(_) => format!("an agent's key cannot hold {misfit}: create a service key (--service NAME)"),
+            KeyOwner::Service(_) => format!("a service's key runs no agent: it may hold {SCOPE_TOKENS_INTROSPECT} only, not {misfit}"),
+        }));
+    }
+    if let KeyOwner::Agent(agent) = &spec.owner
+        && registry.store.get_agent(agent).await?.is_none()
+    {
         return Err(Error::NotFound(format!(
-            "no agent {}: register it first",
-            spec.owner
+            "no agent {agent}: register it first"
         )));
     }
     let now = registry.clock.now_secs();
@@ -163,7 +184,7 @@ pub async fn store_key(
         .auditor
         .event(EventType::ApiKeyCreated, Severity::Info, origin)
         .subject(format!("key:{}", record.key_id))
-        .detail("owner", spec.owner.as_str())
+        .detail("owner", spec.owner.to_string())
         .detail("scopes", spec.scopes.clone())
         .detail("rate_limit_per_hour", record.rate_limit_per_hour);
     let writes = vec![ApiKeyWrite::Create(record.clone()).into(), event.into()];
@@ -232,8 +253,8 @@ pub async fn revoke_key(registry: &Registry, origin: Origin, key_id: &str) -> Re
 pub struct KeyCaller {
     /// The key's id.
     pub key_id: String,
-    /// The agent it belongs to.
-    pub owner: AgentId,
+    /// The agent it belongs to, or the service.
+    pub owner: KeyOwner,
 }
 
 /// Why a key was refused; the audit event's `reason`.
@@ -310,6 +331,19 @@ impl RateLimitStore for KeyUse<'_> {
     }
 }
 
+/// The `401`s of a refused key (RFC 6750's words, under `ApiKey`).
+fn invalid() -> Error {
+    Error::TokenRefused(Challenge::api_key(Refusal::Invalid))
+}
+
+fn revoked() -> Error {
+    Error::TokenRefused(Challenge::api_key(Refusal::Revoked))
+}
+
+fn expired() -> Error {
+    Error::TokenRefused(Challenge::api_key(Refusal::Expired))
+}
+
 /// Checks `raw` (the `X-API-Key` header) for one of `scopes`, in API.md's order:
 /// an unknown, revoked or expired key `401`; a key without the scope `403`;
 /// a key over its hourly limit `429`. Each refusal is audited. The owner
@@ -328,29 +362,33 @@ pub async fn check_key(
             origin,
             None,
             KeyRefusal::Malformed,
-            Error::Unauthorized,
+            Error::TokenRefused(Challenge::api_key(Refusal::Invalid)),
         )
         .await);
     };
     let id = parsed.key_id.as_str();
     let refuse = |refusal, error| refuse_key(registry, origin, Some(id), refusal, error);
     let Some(record) = registry.store.get_api_key(id).await? else {
-        return Err(refuse(KeyRefusal::Unknown, Error::Unauthorized).await);
+        return Err(refuse(KeyRefusal::Unknown, invalid()).await);
     };
     let tag = pepper.tag(parsed.secret.expose_secret());
     if !bool::from(tag.as_bytes().ct_eq(record.secret_hmac.as_bytes())) {
-        return Err(refuse(KeyRefusal::WrongSecret, Error::Unauthorized).await);
+        return Err(refuse(KeyRefusal::WrongSecret, invalid()).await);
     }
     let now_ms = registry.clock.now_millis();
     let now = now_ms.div_euclid(1000);
     if record.revoked_at.is_some() {
-        return Err(refuse(KeyRefusal::Revoked, Error::Unauthorized).await);
+        return Err(refuse(KeyRefusal::Revoked, revoked()).await);
     }
     if record.expires_at.is_some_and(|at| at <= now) {
-        return Err(refuse(KeyRefusal::Expired, Error::Unauthorized).await);
+        return Err(refuse(KeyRefusal::Expired, expired()).await);
     }
     if !record.scopes.iter().any(|s| scopes.contains(&s.as_str())) {
-        let error = Error::Forbidden(format!("this key lacks the scope {}", scopes.join(" or ")));
+        let error = Error::InsufficientScope {
+            scope: scopes.join(" "),
+            detail: format!("this key lacks the scope {}", scopes.join(" or ")),
+            scheme: Scheme::ApiKey,
+        };
         return Err(refuse(KeyRefusal::Scope, error).await);
     }
     let usage = KeyUse {
@@ -367,7 +405,7 @@ pub async fn check_key(
             Err(refuse(KeyRefusal::RateLimited, Error::RateLimited { retry_after }).await)
         }
         // Revoked between the read and the write: refuse, audited.
-        Err(Error::ConditionFailed) => Err(refuse(KeyRefusal::Revoked, Error::Unauthorized).await),
+        Err(Error::ConditionFailed) => Err(refuse(KeyRefusal::Revoked, revoked()).await),
         Err(e) => Err(e),
     }
 }

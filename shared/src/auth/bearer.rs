@@ -27,6 +27,7 @@ use crate::domain::agents::WorkspaceId;
 use crate::domain::{RevocationState, Role};
 use crate::state::{AgentState, AuthState, Registry, SecurityHealthState};
 use crate::store::SessionStore;
+use crate::error::{Challenge, Refusal, Scheme};
 use crate::{Error, Result};
 
 /// The header an API key travels in.
@@ -78,20 +79,22 @@ impl Caller {
     }
 }
 
-/// Extracts the token of an `Authorization: Bearer <token>` header.
-pub fn bearer_token(headers: &http::HeaderMap) -> Option<&str> {
-    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
-}
-
-/// Whether a refused request presented an API key and no bearer token: its
-/// `401` challenges for a key (`WWW-Authenticate: ApiKey`), not a token.
-pub fn challenges_for_key(headers: &http::HeaderMap) -> bool {
-    bearer_token(headers).is_none() && headers.contains_key(API_KEY_HEADER)
+/// Extracts the token of an `Authorization: Bearer <token>` header: `None`
+/// without the header, [`Error::InvalidRequest`] when it is there but is
+/// not a bearer token (another scheme, no token, not text).
+pub fn bearer_token(headers: &http::HeaderMap) -> Result<Option<&str>> {
+    let Some(value) = headers.get(http::header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let malformed =
+        || Error::InvalidRequest("the Authorization header must be `Bearer <access token>`".into());
+    let value = value.to_str().map_err(|_| malformed())?;
+    let (scheme, token) = value.split_once(' ').ok_or_else(malformed)?;
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() || token.contains(' ') {
+        return Err(malformed());
+    }
+    Ok(Some(token))
 }
 
 /// The API-key half of the check: the registry the keys live in (and
@@ -148,14 +151,15 @@ impl<'a> Bearer<'a> {
     /// consistent read of the denylist for the token's `jti`, its session
     /// and its user's `user#` record, judged by
     /// [`crate::domain::RevocationState::refuses_token`]. A refused token
-    /// is [`Error::Unauthorized`].
+    /// is [`Error::TokenRefused`] (`expired`, `revoked` or `invalid`); a
+    /// delegated token (one with `act`) is `403`: no route takes one yet.
     pub async fn token(&self, token: &str) -> Result<Arc<AccessClaims>> {
         self.person(token).await.map(|(claims, _)| claims)
     }
 
-    /// [`Bearer::token`], with what the same read said of the user: their
-    /// username and workspaces.
-    pub async fn person(&self, token: &str) -> Result<(Arc<AccessClaims>, RevocationState)> {
+    /// Whether `token` stands, delegated or not: signature and claims, then
+    /// the one denylist read (what introspection answers about any token).
+    pub async fn live(&self, token: &str) -> Result<(Arc<AccessClaims>, RevocationState)> {
         let claims = self.tokens.verify(token, self.clock.now_secs()).await?;
         let revocation = self
             .sessions
@@ -163,20 +167,34 @@ impl<'a> Bearer<'a> {
             .await?;
         if revocation.refuses_token(claims.r#gen) {
             tracing::debug!(jti = %claims.jti, "revoked access token refused");
-            return Err(Error::Unauthorized);
+            return Err(Error::token(Refusal::Revoked));
+        }
+        Ok((claims, revocation))
+    }
+
+    /// [`Bearer::token`], with what the same read said of the user: their
+    /// username and workspaces.
+    pub async fn person(&self, token: &str) -> Result<(Arc<AccessClaims>, RevocationState)> {
+        let (claims, revocation) = self.live(token).await?;
+        if claims.act.is_some() {
+            return Err(Error::InsufficientScope {
+                scope: crate::auth::jwt::WARDEN_CLIENT.into(),
+                detail: "a delegated token is not accepted here".into(),
+                scheme: Scheme::Bearer,
+            });
         }
         Ok((claims, revocation))
     }
 
     /// A person, by the request's `Authorization: Bearer` token; a missing
-    /// header is [`Error::Unauthorized`].
+    /// header is `401` with a bare challenge.
     pub async fn user(&self, headers: &http::HeaderMap) -> Result<Arc<AccessClaims>> {
-        let token = bearer_token(headers).ok_or(Error::Unauthorized)?;
+        let token = bearer_token(headers)?.ok_or(Error::token(Refusal::Missing))?;
         self.token(token).await
     }
 
     /// [`Bearer::user`] holding one of `roles`; anyone else is `403` saying
-    /// `refusal`.
+    /// `refusal`, its challenge naming the roles (`role:<name>`).
     pub async fn user_with_role(
         &self,
         headers: &http::HeaderMap,
@@ -185,7 +203,15 @@ impl<'a> Bearer<'a> {
     ) -> Result<Arc<AccessClaims>> {
         let claims = self.user(headers).await?;
         if !claims.roles.iter().any(|r| roles.contains(r)) {
-            return Err(Error::Forbidden(refusal.to_owned()));
+            return Err(Error::InsufficientScope {
+                scope: roles
+                    .iter()
+                    .map(|r| format!("role:{}", r.as_str()))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                detail: refusal.to_owned(),
+                scheme: Scheme::Bearer,
+            });
         }
         Ok(claims)
     }
@@ -202,12 +228,17 @@ impl<'a> Bearer<'a> {
     ) -> Result<Caller> {
         let key = headers.get(API_KEY_HEADER);
         if key.is_some() && headers.contains_key(http::header::AUTHORIZATION) {
-            return Err(Error::BadRequest(
+            return Err(Error::InvalidRequest(
                 "send either Authorization or X-API-Key, not both".into(),
             ));
         }
-        if let Some(token) = bearer_token(headers) {
-            let (claims, person) = self.person(token).await?;
+        // A refusal on a route that takes keys challenges for both schemes.
+        let either = |e: Error| match e {
+            Error::TokenRefused(c) if self.keys.is_some() => Error::TokenRefused(c.on_either()),
+            other => other,
+        };
+        if let Some(token) = bearer_token(headers)? {
+            let (claims, person) = self.person(token).await.map_err(either)?;
             // The claims are shared with the codec's cache of verified tokens.
             return Ok(Caller::User {
                 user_id: claims.sub.clone(),
@@ -216,23 +247,37 @@ impl<'a> Bearer<'a> {
             });
         }
         let (Some(key), Some(keys)) = (key, self.keys) else {
-            return Err(Error::Unauthorized);
+            return Err(either(Error::token(Refusal::Missing)));
         };
-        let key = key.to_str().map_err(|_| Error::Unauthorized)?;
-        let caller = check_key(keys.registry, keys.pepper, origin, key.trim(), scopes).await?;
+        let key = key
+            .to_str()
+            .map_err(|_| either(Error::TokenRefused(Challenge::api_key(Refusal::Invalid))))?;
+        let caller = check_key(keys.registry, keys.pepper, origin, key.trim(), scopes)
+            .await
+            .map_err(either)?;
         Ok(Caller::Key(caller))
     }
 }
 
 impl AuthState {
-    /// The bearer check over this state's codec and denylist: people only.
+    /// The bearer check over this state's access tokens and denylist:
+    /// people only.
     pub fn bearer(&self) -> Bearer<'_> {
         Bearer::new(&self.tokens, &*self.store, &*self.clock)
+    }
+
+    /// The bearer check that also takes this state's API keys, when it has
+    /// them (introspection's callers).
+    pub fn bearer_or_key(&self) -> Bearer<'_> {
+        match &self.api_keys {
+            Some(keys) => self.bearer().with_api_keys(&keys.registry, &keys.pepper),
+            None => self.bearer(),
+        }
     }
 }
 
 impl AgentState {
-    /// The bearer check over this state's codec and denylist, which also
+    /// The bearer check over this state's access tokens and denylist, which also
     /// takes API keys (checked under the pepper, audited in the registry).
     pub fn bearer(&self) -> Bearer<'_> {
         Bearer::new(&self.tokens, &*self.sessions, &*self.registry.clock)
@@ -241,7 +286,7 @@ impl AgentState {
 }
 
 impl SecurityHealthState {
-    /// The bearer check over this state's codec and denylist: people only.
+    /// The bearer check over this state's access tokens and denylist: people only.
     pub fn bearer(&self) -> Bearer<'_> {
         Bearer::new(&self.tokens, &*self.sessions, &*self.health.clock)
     }
@@ -252,24 +297,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bearer_tokens_are_read_case_insensitively() {
+    fn bearer_tokens_are_read_case_insensitively_and_anything_else_is_invalid_request() {
         let mut headers = http::HeaderMap::new();
-        assert_eq!(bearer_token(&headers), None);
+        assert_eq!(bearer_token(&headers).unwrap(), None);
         headers.insert("authorization", "bearer abc".parse().unwrap());
-        assert_eq!(bearer_token(&headers), Some("abc"));
-        headers.insert("authorization", "Basic abc".parse().unwrap());
-        assert_eq!(bearer_token(&headers), None);
-        headers.insert("authorization", "Bearer ".parse().unwrap());
-        assert_eq!(bearer_token(&headers), None);
-    }
-
-    #[test]
-    fn only_a_key_without_a_token_is_challenged_for_a_key() {
-        let mut headers = http::HeaderMap::new();
-        assert!(!challenges_for_key(&headers));
-        headers.insert(API_KEY_HEADER, "wdn_x".parse().unwrap());
-        assert!(challenges_for_key(&headers));
-        headers.insert("authorization", "Bearer abc".parse().unwrap());
-        assert!(!challenges_for_key(&headers));
+        assert_eq!(bearer_token(&headers).unwrap(), Some("abc"));
+        for malformed in ["Basic abc", "Bearer ", "Bearer", "Bearer a b", "abc"] {
+            headers.insert("authorization", malformed.parse().unwrap());
+            assert!(
+                matches!(bearer_token(&headers), Err(Error::InvalidRequest(_))),
+                "{malformed}"
+            );
+        }
     }
 }

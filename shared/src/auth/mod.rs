@@ -4,12 +4,17 @@
 //! - [`api_keys`]: API keys for services and agents: format, HMAC under
 //!   the pepper, the check with its scope and hourly limit.
 //! - [`password`]: argon2id hashing and verification (legacy bcrypt too).
-//! - [`jwt`]: access token issue and verification.
+//! - [`jwt`]: access token issue and verification (RS256).
+//! - [`signing`]: the key set and its schedule, RSA public keys and JWKs,
+//!   the signer port (KMS, or a local key in development).
 //! - [`verified`]: the bounded cache of tokens already verified (never of
 //!   their revocation).
 //! - [`bearer`]: the one bearer check: a request's access token (or, for
 //!   agent runs, API key) turned into an authenticated caller, with the
 //!   revocation read, the roles and the key's scopes.
+//! - [`discovery`]: the well-known documents verifiers read (metadata,
+//!   the key set, the protected resource).
+//! - [`introspection`]: `POST /auth/introspect` (RFC 7662).
 //! - [`pepper`]: the pepper API-key secrets are HMACed under.
 //! - [`tokens`]: refresh tokens.
 //! - [`login`]: login, refresh, account back-off, user creation.
@@ -18,10 +23,13 @@
 
 pub mod api_keys;
 pub mod bearer;
+pub mod discovery;
+pub mod introspection;
 pub mod jwt;
 pub mod login;
 pub mod password;
 pub mod pepper;
 pub mod revocation;
+pub mod signing;
 pub mod tokens;
 pub mod verified;

@@ -123,7 +123,7 @@ pub async fn revoke_token(
     // parses as one).
     let access = match state.bearer().token(token).await {
         Ok(claims) => Some(claims),
-        Err(Error::Unauthorized) => None,
+        Err(Error::TokenRefused(_) | Error::InsufficientScope { .. }) => None,
         Err(e) => return Err(e),
     };
     if let Some(claims) = access {

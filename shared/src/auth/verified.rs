@@ -1,13 +1,15 @@
-//! Access tokens a [`TokenCodec`](super::jwt::TokenCodec) has already
+//! Access tokens [`AccessTokens`](super::jwt::AccessTokens) has already
 //! verified, so a client that sends the same token on every call (an agent
-//! holds one for its whole 15-minute life) pays for the base64, the HMAC
-//! and the JSON of its claims once. Envoy's JWT filter caches verified
+//! holds one for its whole 15-minute life) pays for the base64, the RSA
+//! signature check and the JSON of its claims once. Envoy's JWT filter caches verified
 //! tokens the same way.
 //!
 //! What a hit skips, and what it does not:
 //! - A hit needs the presented token to be byte for byte one that passed
-//!   the full check under this codec's keys, issuer and audience. The
-//!   cache belongs to one codec: a reloaded key set starts empty.
+//!   the full check under the function's key set, issuer and audience, and
+//!   it counts only while the key it verified under (its `kid`, kept with
+//!   it) is live in the current copy of the key set: a retired key's
+//!   tokens stop at the next re-read.
 //! - The time claims (`exp`, `nbf`, `iat`) are checked again on every hit,
 //!   so a cached token expires on time.
 //! - Revocation is not here: [`crate::auth::bearer::Bearer::token`] asks
@@ -18,7 +20,8 @@
 //! and a new token replaces whatever held its slot, so it holds up to
 //! [`SLOTS`] tokens, with no eviction bookkeeping. Memory is bounded by
 //! [`SLOTS`] entries of a token (at most 8 KB) and its decoded claims.
-//! Only verified tokens are stored, and their signatures are HMAC outputs:
+//! Only verified tokens are stored, and their signatures are RSA signatures
+//! of distinct inputs:
 //! the only way to aim at a slot is to hold many valid tokens (one in
 //! [`SLOTS`] lands in a given one), and evicting an entry costs its owner
 //! nothing but one full verification.
@@ -47,6 +50,8 @@ struct Verified {
     signing_input: Box<str>,
     signature: Box<str>,
     claims: Arc<AccessClaims>,
+    /// The key it verified under: a hit counts only while that key is live.
+    kid: Arc<str>,
 }
 
 impl Default for VerifiedTokens {
@@ -66,9 +71,14 @@ impl std::fmt::Debug for VerifiedTokens {
 }
 
 impl VerifiedTokens {
-    /// The claims of the token `signing_input.signature` if this cache
-    /// holds it. The caller still checks the time claims.
-    pub fn get(&self, signing_input: &str, signature: &str) -> Option<Arc<AccessClaims>> {
+    /// The claims of the token `signing_input.signature`, and the `kid` it
+    /// verified under, if this cache holds it. The caller still checks the
+    /// time claims and that the key is live.
+    pub fn get(
+        &self,
+        signing_input: &str,
+        signature: &str,
+    ) -> Option<(Arc<AccessClaims>, Arc<str>)> {
         let slot = self.slots[slot_of(signature)?]
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
@@ -78,11 +88,18 @@ impl VerifiedTokens {
         let same = cached.signature.len() == signature.len()
             && bool::from(cached.signature.as_bytes().ct_eq(signature.as_bytes()))
             && *cached.signing_input == *signing_input;
-        same.then(|| cached.claims.clone())
+        same.then(|| (cached.claims.clone(), cached.kid.clone()))
     }
 
-    /// Remembers that `signing_input.signature` verified to `claims`.
-    pub fn insert(&self, signing_input: &str, signature: &str, claims: Arc<AccessClaims>) {
+    /// Remembers that `signing_input.signature` verified to `claims` under
+    /// key `kid`.
+    pub fn insert(
+        &self,
+        signing_input: &str,
+        signature: &str,
+        claims: Arc<AccessClaims>,
+        kid: &str,
+    ) {
         let Some(index) = slot_of(signature) else {
             return;
         };
@@ -90,6 +107,7 @@ impl VerifiedTokens {
             signing_input: signing_input.into(),
             signature: signature.into(),
             claims,
+            kid: kid.into(),
         };
         // The old entry is dropped after the lock is released.
         let _replaced = self.slots[index]
@@ -121,9 +139,12 @@ mod tests {
             iat: 1,
             nbf: 1,
             jti: "01JTI".into(),
+            client_id: "warden".into(),
+            scope: "warden".into(),
             roles: vec![],
             r#gen: 0,
             sid: "01SID".into(),
+            act: None,
         })
     }
 
@@ -133,8 +154,10 @@ mod tests {
     fn a_token_is_found_only_byte_for_byte() {
         let cache = VerifiedTokens::default();
         let stored = claims("user-1");
-        cache.insert("h.c", SIG, stored.clone());
-        assert!(Arc::ptr_eq(&cache.get("h.c", SIG).unwrap(), &stored));
+        cache.insert("h.c", SIG, stored.clone(), "k1");
+        let (found, kid) = cache.get("h.c", SIG).unwrap();
+        assert!(Arc::ptr_eq(&found, &stored));
+        assert_eq!(&*kid, "k1");
         // Same slot (same first eight characters), another signature.
         let other_sig = format!("{}B", &SIG[..SIG.len() - 1]);
         assert_eq!(slot_of(&other_sig), slot_of(SIG));
@@ -148,11 +171,11 @@ mod tests {
     #[test]
     fn a_new_token_replaces_the_one_in_its_slot() {
         let cache = VerifiedTokens::default();
-        cache.insert("h.c", SIG, claims("user-1"));
+        cache.insert("h.c", SIG, claims("user-1"), "k1");
         let second = format!("{}B", &SIG[..SIG.len() - 1]);
-        cache.insert("h.c", &second, claims("user-2"));
+        cache.insert("h.c", &second, claims("user-2"), "k1");
         assert!(cache.get("h.c", SIG).is_none());
-        assert_eq!(cache.get("h.c", &second).unwrap().sub, "user-2");
+        assert_eq!(cache.get("h.c", &second).unwrap().0.sub, "user-2");
     }
 
     #[test]
@@ -170,7 +193,7 @@ mod tests {
         assert!(used.len() > 240, "{} slots used", used.len());
         assert!(used.iter().all(|&s| s < SLOTS));
         let cache = VerifiedTokens::default();
-        cache.insert("h.c", "short", claims("user-1"));
+        cache.insert("h.c", "short", claims("user-1"), "k1");
         assert!(cache.get("h.c", "short").is_none());
     }
 }

@@ -95,6 +95,58 @@ parsed_id!(
     WorkspaceId,
     "workspace_id"
 );
+parsed_id!(
+    /// The name of a service holding an API key (a resource server that
+    /// introspects tokens), chosen by the operator.
+    ServiceName,
+    "the service name"
+);
+
+/// Whose an API key is: an agent's (it runs that agent only) or a
+/// service's (`service:<name>`: it runs no agent, it introspects).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyOwner {
+    /// An agent.
+    Agent(AgentId),
+    /// A service.
+    Service(ServiceName),
+}
+
+impl KeyOwner {
+    /// The prefix of a service owner as stored and shown.
+    pub const SERVICE_PREFIX: &'static str = "service:";
+
+    /// Reads a stored owner: `service:<name>`, else an agent id.
+    pub fn parse(raw: &str) -> Result<Self> {
+        match raw.strip_prefix(Self::SERVICE_PREFIX) {
+            Some(name) => ServiceName::parse(name).map(KeyOwner::Service),
+            None => AgentId::parse(raw).map(KeyOwner::Agent),
+        }
+    }
+
+    /// The agent, for an agent's key.
+    pub fn agent(&self) -> Option<&AgentId> {
+        match self {
+            KeyOwner::Agent(id) => Some(id),
+            KeyOwner::Service(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for KeyOwner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyOwner::Agent(id) => f.write_str(id.as_str()),
+            KeyOwner::Service(name) => write!(f, "{}{name}", Self::SERVICE_PREFIX),
+        }
+    }
+}
+
+impl Serialize for KeyOwner {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
 
 /// Declares a closed enum with one stored (and serialised) name per value;
 /// parsing any other name is an error naming what was expected.
@@ -402,8 +454,9 @@ pub struct ApiKeyRecord {
     pub key_id: String,
     /// HMAC-SHA256 of the secret under the pepper, hex.
     pub secret_hmac: String,
-    /// The agent the key belongs to (and the only one it may run).
-    pub owner: AgentId,
+    /// The agent the key belongs to (and the only one it may run), or the
+    /// service (which runs none).
+    pub owner: KeyOwner,
     /// What it may do, e.g. `agents:run`.
     pub scopes: Vec<String>,
     /// Epoch seconds; `None` never expires.

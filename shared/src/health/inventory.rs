@@ -176,16 +176,6 @@ impl Inventory {
             ],
             secrets: vec![
                 (
-                    "jwt_key",
-                    arn_or(
-                        &config.jwt_secret_arn,
-                        config
-                            .jwt_secret
-                            .as_ref()
-                            .map(|_| SecretSource::Local("WARDEN_JWT_SECRET")),
-                    ),
-                ),
-                (
                     "api_key_pepper",
                     arn_or(
                         &config.api_key_pepper_arn,

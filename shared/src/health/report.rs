@@ -101,7 +101,7 @@ pub struct ConfigurationReport {
 /// One secret as `/security/secrets` shows it: never its value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SecretView {
-    /// `jwt_key`, `api_key_pepper` or `webhook_sources`.
+    /// `api_key_pepper` or `webhook_sources`.
     pub name: &'static str,
     /// Whether it exists (and is not scheduled for deletion).
     pub present: bool,

@@ -40,8 +40,10 @@ pub enum Versions {
     CurrentAndPrevious,
 }
 
-type ReadFuture<T> = Pin<Box<dyn Future<Output = Result<T>> + Send>>;
-type Read<T> = Box<dyn Fn() -> ReadFuture<T> + Send + Sync>;
+/// One read of a cached value.
+pub type ReadFuture<T> = Pin<Box<dyn Future<Output = Result<T>> + Send>>;
+/// What reads a cached value again.
+pub type Read<T> = Box<dyn Fn() -> ReadFuture<T> + Send + Sync>;
 
 /// Reads `secret_id`'s `versions` and builds a value of them.
 fn reader<T: 'static>(
@@ -69,6 +71,8 @@ struct Reload<T> {
     read: Read<T>,
     secret_id: String,
     ttl_ms: i64,
+    /// The least time between two early reads, ms.
+    early_ms: i64,
     clock: Arc<dyn Clock>,
     /// When the last read started (scheduled or early), epoch ms.
     read_at: AtomicI64,
@@ -147,12 +151,43 @@ impl<T: Send + Sync + 'static> CachedSecret<T> {
         clock: Arc<dyn Clock>,
         read_at: i64,
     ) -> Self {
+        Self::with_intervals(value, read, secret_id, ttl_secs, ttl_secs, clock, read_at)
+    }
+
+    /// A value read now with `read`, read again every `ttl_secs` and, when
+    /// asked ([`CachedSecret::reload_early`]), at most once per
+    /// `early_secs`: what the key set copy of [`crate::auth::jwt`] is.
+    /// `name` names it in logs.
+    pub async fn reading(
+        read: Read<T>,
+        name: &str,
+        ttl_secs: u64,
+        early_secs: u64,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self> {
+        let read_at = clock.now_millis();
+        let value = read().await?;
+        Ok(Self::with_intervals(
+            value, read, name, ttl_secs, early_secs, clock, read_at,
+        ))
+    }
+
+    fn with_intervals(
+        value: T,
+        read: Read<T>,
+        secret_id: &str,
+        ttl_secs: u64,
+        early_secs: u64,
+        clock: Arc<dyn Clock>,
+        read_at: i64,
+    ) -> Self {
         Self {
             value: RwLock::new(Arc::new(value)),
             reload: Some(Reload {
                 read,
                 secret_id: secret_id.to_owned(),
                 ttl_ms: i64::try_from(ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
+                early_ms: i64::try_from(early_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
                 clock,
                 read_at: AtomicI64::new(read_at),
                 early_at: AtomicI64::new(i64::MIN),
@@ -199,7 +234,7 @@ impl<T: Send + Sync + 'static> CachedSecret<T> {
             return true;
         }
         let now = r.clock.now_millis();
-        if now.saturating_sub(r.early_at.load(Ordering::Acquire)) < r.ttl_ms {
+        if now.saturating_sub(r.early_at.load(Ordering::Acquire)) < r.early_ms {
             return false;
         }
         r.early_at.store(now, Ordering::Release);

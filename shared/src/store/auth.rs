@@ -7,6 +7,7 @@ use async_trait::async_trait;
 
 use super::keys::RevocationKey;
 use crate::Result;
+use crate::auth::signing::KeySet;
 use crate::domain::{FailureCount, RevocationState, Role, SessionRecord, UserRecord, Username};
 
 /// What a generation rise does besides killing every token issued before.
@@ -121,6 +122,15 @@ pub enum AuthWrite {
         /// The session.
         session_id: String,
     },
+    /// Writes the key set item `name` (API.md "The key set"). Condition:
+    /// the stored item is at `set.version - 1` (absent for version 1): two
+    /// operators' changes never overwrite each other.
+    PutKeySet {
+        /// The key set's name ([`crate::auth::signing::ACCESS_KEY_SET`]).
+        name: String,
+        /// The whole new item.
+        set: KeySet,
+    },
     /// Adds a denylist entry that lives until `expires_at`, the expiry of
     /// the last token it blocks. No condition.
     Deny {
@@ -169,6 +179,11 @@ pub trait SessionStore: Send + Sync {
 
     /// The user's unexpired sessions.
     async fn list_sessions(&self, user_id: &str, now: i64) -> Result<Vec<SessionRecord>>;
+
+    /// The key set item `name`, read consistently; `None` when it was never
+    /// written. (It lives beside the denylist, which every function that
+    /// checks tokens already reads.)
+    async fn key_set(&self, name: &str) -> Result<Option<KeySet>>;
 
     /// The denylist state of one access token: its `jti`, its `sid` and its
     /// user's `user#` record, in one consistent read (one BatchGetItem).

@@ -29,6 +29,11 @@ impl RevocationKey {
     }
 }
 
+/// The RevokedTokens key of the key set item `name`: `keyset#<name>`.
+pub fn key_set(name: &str) -> String {
+    format!("keyset#{name}")
+}
+
 /// The RevokedTokens key of a user's generation record: `user#<id>`.
 pub fn generation(user_id: &str) -> String {
     format!("{GENERATION_PREFIX}{user_id}")

@@ -49,6 +49,13 @@ pub use self::webhooks::{Claim, DeliveryStore, WebhookWrite};
 use crate::Result;
 use crate::audit::AuditEvent;
 
+/// One read of a key set item, as [`crate::auth::jwt::KeySource::Stored`]
+/// holds it: a boxed future, so that a function's copy of the key set can
+/// be read again from any store.
+pub type KeySetRead = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Option<crate::auth::signing::KeySet>>> + Send>,
+>;
+
 /// One table a store keeps its items in, as the health checks describe it:
 /// the adapter lists its own ([`dynamo::DynamoStore::table_targets`]), so
 /// the checks never depend on the adapter.

@@ -161,7 +161,9 @@ pub async fn receive(
     }
     if !accepts_content_type(headers) {
         reject(RejectReason::UnsupportedMediaType).await?;
-        return Err(Error::UnsupportedMediaType);
+        return Err(Error::UnsupportedMediaType {
+            expected: "application/json",
+        });
     }
     let now = state.clock.now_secs();
     let check = |sources: &Sources| {

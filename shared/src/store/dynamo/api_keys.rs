@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, TransactWrite
 
 use super::item::{Item, get_list, get_n, get_opt_n, get_parsed, get_s, list, n, s};
 use super::{DynamoStore, Expr, unavailable};
-use crate::domain::agents::{AgentId, ApiKeyRecord};
+use crate::domain::agents::{ApiKeyRecord, KeyOwner};
 use crate::store::api_keys::{ApiKeyStore, ApiKeyWrite};
 use crate::store::{TatOutcome, TatWrite};
 use crate::{Error, Result};
@@ -118,7 +118,7 @@ fn api_key_item(k: &ApiKeyRecord) -> Item {
     let mut item = Item::from([
         ("key_id".into(), s(&k.key_id)),
         ("secret_hmac".into(), s(&k.secret_hmac)),
-        ("owner".into(), s(k.owner.as_str())),
+        ("owner".into(), s(k.owner.to_string())),
         ("scopes".into(), list(k.scopes.iter().cloned())),
         ("rate_limit_per_hour".into(), n(k.rate_limit_per_hour)),
         ("created_at".into(), n(k.created_at)),
@@ -143,7 +143,7 @@ fn api_key_from(item: &Item) -> Result<ApiKeyRecord> {
     Ok(ApiKeyRecord {
         key_id: get_s(item, "key_id")?,
         secret_hmac: get_s(item, "secret_hmac")?,
-        owner: get_parsed(item, "owner", AgentId::parse)?,
+        owner: get_parsed(item, "owner", KeyOwner::parse)?,
         scopes: get_list(item, "scopes")?,
         expires_at: get_opt_n(item, "expires_at")?,
         rate_limit_per_hour: get_n(item, "rate_limit_per_hour")?,

@@ -8,6 +8,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use super::item::{Item, get_list, get_n, get_opt_n, get_opt_s, get_s, list, n, s};
 use super::{DynamoStore, Expr, build_err, unavailable};
 use crate::Result;
+use crate::auth::signing::KeySet;
 use crate::domain::agents::WorkspaceId;
 use crate::domain::{FailureCount, RevocationState, Role, SessionRecord, UserRecord, Username};
 use crate::store::auth::{AccountChange, AuthWrite, SessionStore, UserStore};
@@ -300,6 +301,22 @@ impl DynamoStore {
                     .map_err(build_err)?;
                 Ok(vec![TransactWriteItem::builder().put(p).build()])
             }
+            AuthWrite::PutKeySet { name, set } => {
+                let mut item = revoked_key(keys::key_set(&name));
+                let keys = serde_json::to_string(&set.keys)
+                    .map_err(|e| crate::Error::internal_from("encoding a key set", e))?;
+                item.insert("keys".into(), s(keys));
+                item.insert("version".into(), n(set.version));
+                let expr = Expr::default().name("#k", "key");
+                let put = match set.version.checked_sub(1).filter(|&v| v > 0) {
+                    Some(previous) => expr
+                        .name("#v", "version")
+                        .value(":v", n(previous))
+                        .put(&t.revoked_tokens, item, "#v = :v"),
+                    None => expr.put(&t.revoked_tokens, item, "attribute_not_exists(#k)"),
+                }?;
+                Ok(vec![put])
+            }
         }
     }
 }
@@ -462,6 +479,29 @@ impl SessionStore for DynamoStore {
             session_revoked: denied[1],
             ..user
         })
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(name = %name), err(level = "debug"))]
+    async fn key_set(&self, name: &str) -> Result<Option<KeySet>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.revoked_tokens)
+            .key("key", s(keys::key_set(name)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable("GetItem key set", e))?;
+        let Some(item) = out.item else {
+            return Ok(None);
+        };
+        let keys = serde_json::from_str(&get_s(&item, "keys")?).map_err(|e| {
+            crate::Error::internal_from(format!("the stored key set {name} does not read"), e)
+        })?;
+        Ok(Some(KeySet {
+            keys,
+            version: get_n(&item, "version")?,
+        }))
     }
 }
 

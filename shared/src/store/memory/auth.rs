@@ -6,6 +6,7 @@ use async_trait::async_trait;
 
 use super::MemoryStore;
 use crate::Result;
+use crate::auth::signing::KeySet;
 use crate::domain::agents::WorkspaceId;
 use crate::domain::{FailureCount, RevocationState, SessionRecord, UserRecord, Username};
 use crate::store::auth::{AccountChange, AuthWrite, SessionStore, UserStore};
@@ -33,6 +34,8 @@ pub(super) struct AuthTables {
     revoked: HashMap<String, Revoked>,
     /// Failed logins of usernames with no account, with their expiry.
     unknown_failures: HashMap<Username, (FailureCount, i64)>,
+    /// Key set items, by name.
+    key_sets: HashMap<String, KeySet>,
 }
 
 impl AuthTables {
@@ -129,6 +132,7 @@ impl AuthTables {
                 session_id,
             } => vec![format!("sessions/{user_id}/{session_id}")],
             AuthWrite::Deny { key, .. } => vec![format!("revoked/{}", key.storage_key())],
+            AuthWrite::PutKeySet { name, .. } => vec![format!("revoked/{}", keys::key_set(name))],
         }
     }
 
@@ -170,6 +174,10 @@ impl AuthTables {
             } => self
                 .live_session(user_id, session_id, *at)
                 .is_some_and(|s| &s.refresh_hash == expected_refresh_hash),
+            AuthWrite::PutKeySet { name, set } => {
+                self.key_sets.get(name).map(|stored| stored.version)
+                    == set.version.checked_sub(1).filter(|&v| v > 0)
+            }
             AuthWrite::UnknownLoginFailed { .. }
             | AuthWrite::DeleteSession { .. }
             | AuthWrite::Deny { .. } => true,
@@ -301,6 +309,9 @@ impl AuthTables {
             AuthWrite::Deny { key, .. } => {
                 self.revoked.insert(key.storage_key(), Revoked::Denied);
             }
+            AuthWrite::PutKeySet { name, set } => {
+                self.key_sets.insert(name, set);
+            }
         }
     }
 }
@@ -375,5 +386,9 @@ impl SessionStore for MemoryStore {
         user_id: &str,
     ) -> Result<RevocationState> {
         Ok(self.lock().auth.revocation(Some(jti), session_id, user_id))
+    }
+
+    async fn key_set(&self, name: &str) -> Result<Option<KeySet>> {
+        Ok(self.lock().auth.key_sets.get(name).cloned())
     }
 }
