@@ -105,6 +105,10 @@ rm -f "$WARDEN_ACTION_EXAMPLES"
 cargo test --workspace 2>&1 | tee "$TEST_LOG"
 log "cfn-lint template.yaml"
 "$VENV/bin/cfn-lint" template.yaml
+# What moto cannot enforce (it runs neither key policies nor IAM): the
+# signing key, its policy, the functions' KMS and SSM grants, the issuer.
+log "template.yaml: signing key, key policy, IAM and issuer rules"
+"$VENV/bin/python" infra/check_template.py template.yaml
 # Offline: SAM's own translation of the template, then cfn-lint on it; no
 # AWS call (the dummy credentials above), no telemetry.
 log "sam validate --lint"
@@ -112,6 +116,13 @@ SAM_CLI_TELEMETRY=0 "$SAM_VENV/bin/sam" validate --lint --template-file template
 # Every skipped check is in infra/checkov.yaml, with its reason.
 log "checkov template.yaml"
 "$CHECKOV_VENV/bin/checkov" -f template.yaml --framework cloudformation --config-file infra/checkov.yaml
+# The JWT-authorizer example, a plain CloudFormation template of its own;
+# its skipped checks are in infra/examples/checkov.yaml, with their reasons.
+log "cfn-lint infra/examples/jwt-authorizer.yaml"
+"$VENV/bin/cfn-lint" infra/examples/jwt-authorizer.yaml
+log "checkov infra/examples/jwt-authorizer.yaml"
+"$CHECKOV_VENV/bin/checkov" -f infra/examples/jwt-authorizer.yaml --framework cloudformation \
+  --config-file infra/examples/checkov.yaml
 log "infra/openapi.yaml is valid OpenAPI 3.1"
 "$VENV/bin/openapi-spec-validator" infra/openapi.yaml
 log "every action's request and job match infra/openapi.yaml"
