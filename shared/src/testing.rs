@@ -46,6 +46,11 @@ pub const TEST_SIGNING_KEYS: [&str; 3] = [
     include_str!("../testdata/test-signing-key-3.pem"),
 ];
 
+/// The file of [`TEST_SIGNING_KEYS`]`[0]`, for `WARDEN_SIGNING_KEY_FILE`
+/// (the black-box tests' `warden serve`).
+pub const TEST_SIGNING_KEY_FILE: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/test-signing-key-1.pem");
+
 /// The ARN-like name test states sign with ([`TEST_SIGNING_KEYS`]`[0]`).
 pub const TEST_KEY_ARN: &str = "local:test-1";
 
@@ -125,15 +130,43 @@ pub async fn aws_config_with(endpoint: &str, guards: &Guards) -> crate::aws::Sdk
         .build()
 }
 
-/// A DynamoDB-backed state (the production [`crate::wiring::auth_with`]) at
-/// `endpoint` with [`config`] and `guards`.
+/// A DynamoDB-backed state at `endpoint` with [`config`] and `guards`,
+/// its tokens signed by the test key.
 pub async fn aws_state(endpoint: &str, guards: Guards) -> AuthState {
     let mut config = config();
     config.aws = guards;
     let sdk = aws_config_with(endpoint, &config.aws).await;
-    crate::wiring::auth_with(config, &sdk)
-        .await
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_prefix);
+    let tokens = tokens_for(&config);
+    AuthState::new(config, Arc::new(store), tokens, Arc::new(crate::clock::SystemClock))
         .unwrap_or_else(|e| panic!("state at {endpoint}: {e}"))
+}
+
+/// A KMS signing key on the emulator at `endpoint`, made as `template.yaml`
+/// makes the stack's: `RSA_2048`, `SIGN_VERIFY`, tagged `warden:signing`,
+/// with a key policy (which moto stores but does not enforce). Its ARN.
+pub async fn create_signing_key(endpoint: &str) -> String {
+    use aws_sdk_kms::types::{KeySpec, KeyUsageType, Tag};
+    let kms = aws_sdk_kms::Client::new(&aws_config(endpoint).await);
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Sign","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:role/login"},"Action":"kms:Sign","Resource":"*"}]}"#;
+    let tag = Tag::builder()
+        .tag_key("warden:signing")
+        .tag_value("warden-tests")
+        .build()
+        .unwrap_or_else(|e| panic!("a tag: {e}"));
+    let created = kms
+        .create_key()
+        .key_spec(KeySpec::Rsa2048)
+        .key_usage(KeyUsageType::SignVerify)
+        .policy(policy)
+        .tags(tag)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("creating a KMS key: {e:?}"));
+    created
+        .key_metadata
+        .and_then(|m| m.arn)
+        .unwrap_or_else(|| panic!("KMS CreateKey answered no ARN"))
 }
 
 /// A TCP endpoint on 127.0.0.1 that accepts every connection, keeps it

@@ -125,7 +125,7 @@ fn api_key(key_id: &str) -> ApiKeyRecord {
     ApiKeyRecord {
         key_id: key_id.into(),
         secret_hmac: "cd".repeat(32),
-        owner: agent_id("books"),
+        owner: warden::domain::agents::KeyOwner::Agent(agent_id("books")),
         scopes: vec!["agents:run".into(), "agents:read".into()],
         expires_at: Some(NOW + 86_400),
         rate_limit_per_hour: 600,

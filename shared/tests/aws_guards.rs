@@ -107,15 +107,17 @@ async fn sending_to_a_hung_sqs_fails_unavailable() {
 }
 
 #[tokio::test]
-async fn a_hung_secrets_manager_fails_the_cold_start_instead_of_hanging_it() {
+async fn a_hung_aws_fails_the_cold_start_instead_of_hanging_it() {
     let endpoint = HangingEndpoint::start();
     let sdk = testing::aws_config_with(endpoint.url(), &SHORT_GUARDS).await;
     let secrets = SecretsManager::new(aws_sdk_secretsmanager::Client::new(&sdk));
-    unavailable_within_bound("GetSecretValue", secrets.current("arn:jwt")).await;
+    unavailable_within_bound("GetSecretValue", secrets.current("arn:pepper")).await;
+    // The cold start reads the key set (DynamoDB) and the keys (KMS).
 
     let (config, findings) = Config::load(|k| match k {
         "WARDEN_ENV" => Some("staging".into()),
-        "WARDEN_JWT_SECRET_ARN" => Some("arn:jwt".into()),
+        "WARDEN_ISSUER" => Some("https://auth.example.com".into()),
+        "WARDEN_SIGNING_KEY_ARN" => Some("arn:aws:kms:us-east-1:1:key/k".into()),
         _ => None,
     });
     assert!(!findings.has_errors(), "{findings:?}");

@@ -85,7 +85,8 @@ async fn cold_starts_against_the_process_environment() {
     let config = || {
         let (config, findings) = Config::load(|k| match k {
             "WARDEN_ENV" => Some("staging".into()),
-            "WARDEN_JWT_SECRET_ARN" => Some("arn:jwt".into()),
+            "WARDEN_ISSUER" => Some("https://auth.example.com".into()),
+            "WARDEN_SIGNING_KEY_ARN" => Some("arn:aws:kms:us-east-1:1:key/k".into()),
             "WARDEN_WEBHOOK_SECRETS_ARN" => Some("arn:sources".into()),
             "WARDEN_EVENTS_QUEUE_URL" => Some("https://sqs.invalid/1/events.fifo".into()),
             "WARDEN_AWS_CONNECT_TIMEOUT_MS" => Some("200".into()),

@@ -24,7 +24,7 @@ async fn spawn_app(
     vars: &[(&str, &str)],
 ) -> (LocalApi, reqwest::Client) {
     let mut env = vec![
-        ("WARDEN_JWT_SECRET", warden::testing::TEST_JWT_KEY),
+        ("WARDEN_SIGNING_KEY_FILE", warden::testing::TEST_SIGNING_KEY_FILE),
         ("ALLOWED_ORIGINS", "https://app.example.com"),
     ];
     env.extend_from_slice(vars);
@@ -110,7 +110,13 @@ async fn login_and_refresh_over_http(api: LocalApi, client: reqwest::Client) {
     let (status, headers, problem) = login(&client, &api, "alice", "nope").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(headers["content-type"], "application/problem+json");
-    assert_eq!(headers["www-authenticate"], "Bearer");
+    // A failed login challenges like any 401, naming where the resource's
+    // metadata is (the issuer's origin).
+    let issuer = &api.states.auth.config.issuer;
+    assert_eq!(
+        headers["www-authenticate"].to_str().unwrap(),
+        format!(r#"Bearer resource_metadata="{issuer}/.well-known/oauth-protected-resource""#)
+    );
     assert_eq!(
         problem["request_id"].as_str(),
         headers["x-request-id"].to_str().ok()
@@ -312,11 +318,15 @@ async fn the_per_ip_limit_comes_from_the_environment_and_forwarded_for_is_truste
 #[tokio::test]
 async fn an_insecure_configuration_does_not_start() {
     for (var, value, named) in [
-        ("WARDEN_JWT_SECRET", "a".repeat(31), "31 bytes"),
         (
-            "WARDEN_JWT_SECRET",
-            "your-secret-key-change-in-production".to_owned(),
-            "default",
+            "WARDEN_SIGNING_KEY_FILE",
+            "/nonexistent/key.pem".to_owned(),
+            "WARDEN_SIGNING_KEY_FILE",
+        ),
+        (
+            "WARDEN_ISSUER",
+            "http://127.0.0.1:3000/with/a/path".to_owned(),
+            "WARDEN_ISSUER",
         ),
         (
             "WARDEN_ARGON2_M_COST",
@@ -326,8 +336,8 @@ async fn an_insecure_configuration_does_not_start() {
     ] {
         let env = [
             (
-                "WARDEN_JWT_SECRET",
-                warden::testing::TEST_JWT_KEY.to_owned(),
+                "WARDEN_SIGNING_KEY_FILE",
+                warden::testing::TEST_SIGNING_KEY_FILE.to_owned(),
             ),
             (var, value.clone()),
         ];
@@ -341,7 +351,7 @@ async fn an_insecure_configuration_does_not_start() {
     let env = [
         ("WARDEN_ENV", "production"),
         ("ALLOWED_ORIGINS", "*"),
-        ("WARDEN_JWT_SECRET_ARN", "arn:x"),
+        ("WARDEN_ISSUER_PARAMETER", "/warden/x/issuer"),
     ];
     let err = local_config(common::lookup(&env)).unwrap_err();
     assert!(err.to_string().contains("ALLOWED_ORIGINS"), "{err}");
@@ -352,7 +362,7 @@ async fn a_signed_webhook_is_accepted_once_over_http_and_a_forged_one_refused() 
     use warden::queue::MemoryQueue;
     use warden::webhook::{SigningKey, Sources};
 
-    let env = [("WARDEN_JWT_SECRET", warden::testing::TEST_JWT_KEY)];
+    let env = [("WARDEN_SIGNING_KEY_FILE", warden::testing::TEST_SIGNING_KEY_FILE)];
     let mut states = common::states(&env, Vec::new(), None).await;
     let queue = Arc::new(MemoryQueue::new());
     let sources =

@@ -566,7 +566,12 @@ async fn each_governance_check_refuses_in_order_with_its_status_and_rule<S: Stor
     .await
     .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(response.headers()["www-authenticate"], "Bearer");
+    // The route takes either scheme: both are challenged, with no error
+    // (no credentials were sent).
+    assert_eq!(
+        response.headers()["www-authenticate"],
+        r#"Bearer resource_metadata="http://127.0.0.1:3000/.well-known/oauth-protected-resource", ApiKey resource_metadata="http://127.0.0.1:3000/.well-known/oauth-protected-resource""#
+    );
 }
 
 async fn an_interns_run_waits_for_an_approver_and_then_runs_to_success<S: Stores>(store: Arc<S>) {
@@ -931,21 +936,17 @@ async fn a_run_the_queue_does_not_take_is_503_ends_failed_and_its_key_can_be_ret
     let mut h = Harness::new(store.clone()).await;
     h.agent("buyer", AgentType::Purchasing, Maturity::Autonomous, true)
         .await;
-    let keys = warden::testing::test_keys();
-    let pepper =
-        warden::auth::api_keys::Pepper::new(&SecretString::from(testing::TEST_PEPPER)).unwrap();
     let healthy = std::mem::replace(
         &mut h.world.agents,
         warden::state::AgentState::new(
             testing::config(),
             store.clone(),
             store.clone(),
-            &keys,
-            pepper,
+            testing::tokens_for(&testing::config()),
+            testing::test_pepper(),
             Arc::new(DownQueue),
             h.world.clock.clone(),
-        )
-        .unwrap(),
+        ),
     );
     let key = [("idempotency-key", "retry-me")];
     let reply = h.run_in(&h.alice, "buyer", "acme", c1(), &key).await;
@@ -1303,12 +1304,11 @@ async fn an_ambiguous_create_retried_with_the_same_key_runs_exactly_once<S: Stor
             testing::config(),
             lossy,
             sessions,
-            &testing::test_keys(),
-            warden::auth::api_keys::Pepper::new(&SecretString::from(testing::TEST_PEPPER)).unwrap(),
+            testing::tokens_for(&testing::config()),
+            testing::test_pepper(),
             h.world.jobs.clone(),
             h.world.clock.clone(),
-        )
-        .unwrap(),
+        ),
     );
     let key = [("idempotency-key", "ambiguous-1")];
     let first = h.run_in(&h.alice, "buyer", "acme", c4(), &key).await;

@@ -129,7 +129,7 @@ impl Harness {
             &self.world.agents.pepper,
             origin(),
             KeySpec {
-                owner: AgentId::parse(owner).unwrap(),
+                owner: warden::domain::agents::KeyOwner::Agent(AgentId::parse(owner).unwrap()),
                 scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
                 expires_at,
                 rate_limit_per_hour,
@@ -291,7 +291,12 @@ fn assert_key_challenge(reply: &Reply, what: &str) {
         "{what}: {}",
         reply.body
     );
-    assert_eq!(reply.headers["www-authenticate"], "ApiKey", "{what}");
+    let challenge = reply.headers["www-authenticate"].to_str().unwrap();
+    assert!(
+        challenge.starts_with(r#"ApiKey resource_metadata="http://127.0.0.1:3000/.well-known/oauth-protected-resource", error="invalid_token", error_description=""#),
+        "{what}: {challenge}"
+    );
+    assert!(challenge.contains(", Bearer resource_metadata="), "{what}: {challenge}");
 }
 
 async fn a_valid_key_runs_its_own_agent_and_each_use_is_counted(h: Harness) {

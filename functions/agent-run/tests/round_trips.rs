@@ -104,7 +104,7 @@ async fn on_dynamodb_runs_by_token_and_by_key_and_approvals_cost_what_the_design
         &world.agents.pepper,
         origin(),
         KeySpec {
-            owner: AgentId::parse("books").unwrap(),
+            owner: warden::domain::agents::KeyOwner::Agent(AgentId::parse("books").unwrap()),
             scopes: vec!["agents:run".into()],
             expires_at: None,
             rate_limit_per_hour: None,

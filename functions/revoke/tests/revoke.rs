@@ -97,7 +97,7 @@ impl Harness {
     async fn accepted(&self, token: &str) -> bool {
         match self.state.bearer().token(token).await {
             Ok(_) => true,
-            Err(Error::Unauthorized) => false,
+            Err(Error::TokenRefused(_)) => false,
             Err(e) => panic!("unexpected {e}"),
         }
     }
@@ -120,7 +120,13 @@ impl Harness {
         let status = response.status();
         assert_ne!(status, StatusCode::INTERNAL_SERVER_ERROR);
         if status == StatusCode::UNAUTHORIZED {
-            assert_eq!(response.headers()["www-authenticate"], "Bearer");
+            let challenge = response.headers()["www-authenticate"].to_str().unwrap();
+            assert!(
+                challenge.starts_with(
+                    r#"Bearer resource_metadata="http://127.0.0.1:3000/.well-known/oauth-protected-resource""#
+                ),
+                "{challenge}"
+            );
         }
         (status, testing::json_body(&response))
     }

@@ -31,7 +31,7 @@ use warden::state::{AuthState, HealthState, SecurityHealthState};
 use warden::store::dynamo::DynamoStore;
 use warden::store::dynamo::tables::{self, TableDef};
 use warden::store::memory::MemoryStore;
-use warden::testing::{Intercepted, Interceptor, TEST_JWT_KEY, api_request, json_body, test_keys};
+use warden::testing::{Intercepted, Interceptor, api_request, json_body, tokens_for};
 use warden_security_health::handler;
 
 const NOW_MS: i64 = 1_795_953_600_000; // 2026-11-29T12:00:00Z
@@ -142,7 +142,7 @@ fn rotated_days_ago(days: i64) -> SecretInfo {
 }
 
 const QUEUES: [&str; 3] = ["events", "jobs", "outbound"];
-const SECRET_ARNS: [&str; 3] = ["arn:jwt", "arn:pepper", "arn:webhooks"];
+const SECRET_ARNS: [&str; 2] = ["arn:pepper", "arn:webhooks"];
 
 fn queue_url(name: &str) -> String {
     format!("https://sqs.test/{name}")
@@ -172,9 +172,10 @@ fn healthy() -> Scripted {
 fn production(extra: &[(&str, &str)]) -> Config {
     let mut vars: HashMap<String, String> = [
         ("WARDEN_ENV", "production"),
-        ("WARDEN_JWT_SECRET_ARN", SECRET_ARNS[0]),
-        ("WARDEN_API_KEY_PEPPER_ARN", SECRET_ARNS[1]),
-        ("WARDEN_WEBHOOK_SECRETS_ARN", SECRET_ARNS[2]),
+        ("WARDEN_ISSUER", "https://auth.example.com"),
+        ("WARDEN_SIGNING_KEY_ARN", "arn:aws:kms:us-east-1:1:key/k"),
+        ("WARDEN_API_KEY_PEPPER_ARN", SECRET_ARNS[0]),
+        ("WARDEN_WEBHOOK_SECRETS_ARN", SECRET_ARNS[1]),
         ("WARDEN_TABLE_PREFIX", PREFIX),
         ("ALLOWED_ORIGINS", "https://app.example.com"),
         ("WARDEN_HEALTH_CHECK_TIMEOUT_MS", "400"),
@@ -211,7 +212,8 @@ struct World {
 async fn world_with(config: Config, deps: Scripted, webhooks: WebhookInventory) -> World {
     let store = Arc::new(MemoryStore::new());
     let clock = Arc::new(ManualClock::at_millis(NOW_MS));
-    let auth = AuthState::new(config.clone(), store.clone(), &test_keys(), clock.clone()).unwrap();
+    let auth =
+        AuthState::new(config.clone(), store.clone(), tokens_for(&config), clock.clone()).unwrap();
     let mut tokens = Vec::new();
     for (name, role) in [("root", Role::Admin), ("bob", Role::User)] {
         let user = create_user(
@@ -234,6 +236,7 @@ async fn world_with(config: Config, deps: Scripted, webhooks: WebhookInventory) 
     }
     let tables = DynamoStore::table_targets(&config.table_prefix);
     let inventory = Inventory::from_config(&config, Some(tables), webhooks);
+    let access = tokens_for(&config);
     let health = HealthState::new(
         config,
         inventory,
@@ -242,7 +245,7 @@ async fn world_with(config: Config, deps: Scripted, webhooks: WebhookInventory) 
         clock.clone(),
     );
     World {
-        state: SecurityHealthState::new(health, store, &test_keys()).unwrap(),
+        state: SecurityHealthState::new(health, store, access),
         admin: tokens.remove(0),
         user: tokens.remove(0),
         clock,
@@ -316,19 +319,15 @@ async fn every_security_report_is_for_admins_only() {
         assert_eq!(get(&w, path, Some(&w.admin)).await.0, 200, "{path} admin");
     }
     // A token signed with another key is refused, whatever its roles say.
-    let other = warden::auth::jwt::TokenCodec::new(
-        &[warden::secrets::SecretVersion {
-            version_id: "other".into(),
-            value: SecretString::from("another-key-0123456789-0123456789-0123456789"),
-            current: true,
-        }],
-        "warden",
-        "warden-api",
-        900,
+    let other = warden::auth::jwt::AccessTokens::local(
+        &w.state.config,
+        warden::testing::test_signer(),
+        "local:test-2",
     )
     .unwrap();
     let (forged, _) = other
         .issue("01ADMIN", &[Role::Admin], 0, "01S", w.clock.now_secs())
+        .await
         .unwrap();
     assert_eq!(get(&w, "/security/health", Some(&forged)).await.0, 401);
 }
@@ -344,7 +343,7 @@ async fn a_healthy_deployment_reports_ok_with_every_check() {
     expected.extend(tables::ALL.iter().map(|d| format!("table:{}", d.suffix)));
     expected.extend(QUEUES.iter().map(|q| format!("queue:{q}")));
     expected.extend(
-        ["jwt_key", "api_key_pepper", "webhook_sources"]
+        ["api_key_pepper", "webhook_sources"]
             .iter()
             .map(|s| format!("secret:{s}")),
     );
@@ -394,7 +393,7 @@ async fn a_dependency_that_never_answers_fails_its_check_within_the_timeout() {
     let mut deps = healthy();
     deps.set_table(tables::USERS, Answer::Never);
     deps.set_queue(queue_url("outbound"), Answer::Never);
-    deps.set_secret(SECRET_ARNS[1], Answer::Never);
+    deps.set_secret(SECRET_ARNS[0], Answer::Never);
     let w = world(deps).await;
     let started = Instant::now();
     let (status, report, _) = w.as_admin("/security/health").await;
@@ -414,7 +413,7 @@ async fn a_dependency_that_never_answers_fails_its_check_within_the_timeout() {
     }
     // The secrets report shows the undescribed secret as not present.
     let (_, secrets, _) = w.as_admin("/security/secrets").await;
-    let pepper = &secrets["secrets"][1];
+    let pepper = &secrets["secrets"][0];
     assert_eq!(pepper["name"], "api_key_pepper");
     assert_eq!(pepper["present"], false);
 }
@@ -424,7 +423,7 @@ async fn a_failed_aws_call_fails_its_check_without_its_error_text() {
     let mut deps = healthy();
     deps.set_table(tables::USERS, Answer::Error);
     deps.set_queue(dlq_url("jobs"), Answer::Error);
-    deps.set_secret(SECRET_ARNS[0], Answer::Error);
+    deps.set_secret(SECRET_ARNS[1], Answer::Error);
     let w = world(deps).await;
     let (status, report, text) = w.as_admin("/security/health").await;
     assert_eq!(status, 503);
@@ -433,7 +432,7 @@ async fn a_failed_aws_call_fails_its_check_without_its_error_text() {
         "DescribeTable prod-users failed: no answer (the function's logs have the cause)"
     );
     assert_eq!(check(&report, "queue:jobs")["status"], "failing");
-    assert_eq!(check(&report, "secret:jwt_key")["status"], "failing");
+    assert_eq!(check(&report, "secret:webhook_sources")["status"], "failing");
     for path in ADMIN_PATHS {
         let (_, _, text_of_path) = get(&w, path, Some(&w.admin)).await;
         assert!(!text_of_path.contains("10.0.3.7"), "{path}: {text_of_path}");
@@ -507,7 +506,7 @@ async fn warnings_degrade_their_check_and_name_what_they_found() {
         "queue:jobs",
         "the jobs queue's dead-letter queue holds 3 message(s)",
     );
-    degraded("secret:jwt_key", "not rotated in 91 days");
+    degraded("secret:api_key_pepper", "not rotated in 91 days");
     // The configuration report has the rotation warning too; 90 days is fine.
     let (_, config, _) = w.as_admin("/security/configuration").await;
     let rotation: Vec<&Value> = config["checks"]
@@ -516,7 +515,7 @@ async fn warnings_degrade_their_check_and_name_what_they_found() {
         .iter()
         .filter(|c| c["name"] == "secret_rotation")
         .collect();
-    assert_eq!(rotation.len(), 3);
+    assert_eq!(rotation.len(), 2);
     assert_eq!(rotation[0]["status"], "degraded");
     assert_eq!(rotation[1]["status"], "ok");
     assert_eq!(config["status"], "degraded");
@@ -549,11 +548,11 @@ async fn a_secrets_age_counts_from_its_last_new_value() {
     );
     let w = world(deps).await;
     let (_, report, _) = w.as_admin("/security/health").await;
-    assert_eq!(check(&report, "secret:jwt_key")["status"], "ok");
-    let pepper = check(&report, "secret:api_key_pepper");
-    assert_eq!(pepper["status"], "degraded");
+    assert_eq!(check(&report, "secret:api_key_pepper")["status"], "ok");
+    let sources = check(&report, "secret:webhook_sources");
+    assert_eq!(sources["status"], "degraded");
     assert!(
-        pepper["detail"]
+        sources["detail"]
             .as_str()
             .unwrap()
             .contains("not rotated in 100 days")
@@ -571,10 +570,10 @@ async fn a_secrets_age_counts_from_its_last_new_value() {
 #[tokio::test]
 async fn a_missing_or_deleted_secret_fails_and_shows_as_absent() {
     let mut deps = healthy();
-    deps.set_secret(SECRET_ARNS[2], Answer::Missing);
+    deps.set_secret(SECRET_ARNS[1], Answer::Missing);
     let mut deleted = rotated_days_ago(1);
     deleted.scheduled_for_deletion = true;
-    deps.set_secret(SECRET_ARNS[1], Answer::Found(deleted));
+    deps.set_secret(SECRET_ARNS[0], Answer::Found(deleted));
     let w = world(deps).await;
     let (status, report, _) = w.as_admin("/security/health").await;
     assert_eq!(status, 503);
@@ -598,13 +597,8 @@ async fn a_missing_or_deleted_secret_fails_and_shows_as_absent() {
     };
     assert_eq!(by_name("webhook_sources")["present"], false);
     assert_eq!(by_name("api_key_pepper")["present"], false);
-    let jwt = by_name("jwt_key");
-    assert_eq!(jwt["present"], true);
-    assert_eq!(jwt["source"], "secrets_manager");
-    assert_eq!(jwt["age_days"], 10);
-    assert_eq!(jwt["rotation_enabled"], true);
-    assert_eq!(jwt["created_at"], "2025-10-25T12:00:00Z");
-    assert_eq!(jwt["last_rotated_at"], "2026-11-19T12:00:00Z");
+    // Access tokens are signed in KMS: no signing secret is listed.
+    assert_eq!(secrets["secrets"].as_array().unwrap().len(), 2, "{secrets}");
 }
 
 #[tokio::test]
@@ -726,7 +720,7 @@ async fn no_answer_carries_a_secret_a_password_or_a_token() {
         }
     }
     for text in &texts {
-        for secret in [TEST_JWT_KEY, WEBHOOK_SECRET, PASSWORD, &w.admin, &w.user] {
+        for secret in [WEBHOOK_SECRET, PASSWORD, &w.admin, &w.user] {
             assert!(!text.contains(secret), "a body carries a secret: {text}");
         }
     }

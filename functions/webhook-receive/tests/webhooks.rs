@@ -773,7 +773,11 @@ async fn put_sources(secrets: &aws_sdk_secretsmanager::Client, arn: &str, source
 /// A production configuration from `vars` alone.
 fn production_config(vars: &[(&str, String)]) -> warden::config::Config {
     let (config, findings) = warden::config::Config::load(|k| {
-        vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
+        vars.iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| v.clone())
+            // Every function is told where its issuer is.
+            .or_else(|| (k == "WARDEN_ISSUER").then(|| "https://auth.example.com".to_owned()))
     });
     assert!(!findings.has_errors(), "{findings:?}");
     config.unwrap()
@@ -869,7 +873,7 @@ async fn in_production_the_sources_come_from_secrets_manager_and_a_secretless_on
     let config_for = |arn: &str| {
         production_config(&[
             ("WARDEN_ENV", "production".to_owned()),
-            ("WARDEN_JWT_SECRET_ARN", "arn:unused".to_owned()),
+            ("WARDEN_ISSUER_PARAMETER", "/warden/unused/issuer".to_owned()),
             ("WARDEN_WEBHOOK_SECRETS_ARN", arn.to_owned()),
             (
                 "WARDEN_EVENTS_QUEUE_URL",
@@ -914,7 +918,7 @@ async fn a_warm_function_follows_the_sources_secret_without_a_redeploy() {
     let (_, queue_url) = fifo_queue(&endpoint).await;
     let config = production_config(&[
         ("WARDEN_ENV", "production".to_owned()),
-        ("WARDEN_JWT_SECRET_ARN", "arn:unused".to_owned()),
+        ("WARDEN_ISSUER_PARAMETER", "/warden/unused/issuer".to_owned()),
         ("WARDEN_WEBHOOK_SECRETS_ARN", arn.clone()),
         ("WARDEN_EVENTS_QUEUE_URL", queue_url),
         ("WARDEN_TABLE_PREFIX", prefix),

@@ -1,5 +1,5 @@
 //! The operator's commands against the emulator: `users list|roles|revoke-all`,
-//! `audit query`, `webhooks set-secret`, `jwt-key rotate`, and the audit
+//! `audit query`, `webhooks set-secret`, `signing-key`, and the audit
 //! event (with the operator's identity) of every command that changes state.
 //! Each test skips without `WARDEN_TEST_AWS_ENDPOINT` (and fails without it
 //! under `WARDEN_REQUIRE_AWS_TESTS=1`).
@@ -13,7 +13,6 @@ use std::collections::BTreeSet;
 use std::process::Command;
 
 use common::{Killed, block, fails, first_word_after, ok, run, serve_on_dynamodb, words};
-use secrecy::ExposeSecret as _;
 use serde_json::Value;
 use warden::audit::{AuditEvent, EventType, Origin, Severity};
 use warden::store::Transactions as _;
@@ -487,80 +486,119 @@ fn webhooks_set_secret_keeps_exactly_the_new_and_the_previous_secret() {
     }
 }
 
+/// The key set as stored, read back through the store.
+fn stored_key_set(endpoint: &str, prefix: &str) -> warden::auth::signing::KeySet {
+    use warden::store::SessionStore as _;
+    block(async {
+        let aws = warden::testing::aws_config(endpoint).await;
+        DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), prefix)
+            .key_set(warden::auth::signing::ACCESS_KEY_SET)
+            .await
+            .unwrap()
+            .unwrap()
+    })
+}
+
 #[test]
-fn jwt_key_rotate_keeps_the_old_key_verifying_and_refuses_a_second_rotation() {
+fn signing_key_rotate_schedules_a_copy_of_the_signing_key_and_retire_now_replaces_it_audited() {
+    use warden::clock::Clock as _;
+    use warden::auth::signing::{PUBLISH_AHEAD_SECS, RETIRE_AFTER_SECS};
     let Some((endpoint, prefix)) = block(warden::testing::emulator_tables()) else {
         return;
     };
     let (p, e) = (prefix.as_str(), endpoint.as_str());
-    let first_key = "first-jwt-key-0123456789abcdefghijklmnopqrstuv";
-    let arn = create_secret(e, first_key);
-    let (v1, _) = secret_at(e, &arn, "AWSCURRENT").unwrap();
-    let rotate = |args: &[&str]| {
+    let first = block(warden::testing::create_signing_key(e));
+    let signing_key = |args: &[&str]| {
         let mut cmd = warden(p);
-        cmd.args(["jwt-key", "rotate"])
+        cmd.arg("signing-key")
             .args(args)
             .args(["--endpoint", e])
-            .env("WARDEN_JWT_SECRET_ARN", &arn);
+            .env("WARDEN_SIGNING_KEY_ARN", &first);
         run(cmd, "")
     };
-    // The first rotation drops no key: allowed.
-    let out = ok(rotate(&[]), "first rotation");
-    let (v2, key2) = secret_at(e, &arn, "AWSCURRENT").unwrap();
-    assert_ne!(v2, v1);
-    assert!(out.contains(&v2) && out.contains(&v1), "{out}");
-    assert_eq!(
-        secret_at(e, &arn, "AWSPREVIOUS").unwrap(),
-        (v1.clone(), first_key.to_owned())
-    );
-    assert!(key2.len() >= 64 && key2 != first_key, "{key2}");
-    assert!(!out.contains(&key2), "the key is never printed");
-    // The functions' key set: the new key signs (its version is the kid),
-    // the old one still verifies.
-    let mut config = warden_cli::serve::local_config(|_| None).unwrap();
-    config.jwt_secret = None;
-    config.jwt_secret_arn = Some(arn.clone());
-    let keys = block(async {
-        let secrets = warden::secrets::SecretsManager::new(secrets_client(e).await);
-        warden::wiring::signing_keys(&config, Some(&secrets))
-            .await
-            .unwrap()
+    // Before any change: the stack's first key alone, signing.
+    let listed = ok(signing_key(&["list"]), "list");
+    let first_line = listed.lines().nth(1).unwrap().to_owned();
+    assert!(first_line.contains("\tsigning\t") && first_line.ends_with(&first), "{listed}");
+    let first_kid = first_line.split('\t').next().unwrap().to_owned();
+    assert_eq!(first_kid.len(), 43, "an RFC 7638 thumbprint: {first_kid}");
+
+    let before = warden::clock::SystemClock.now_secs();
+    let out = ok(signing_key(&["rotate"]), "rotate");
+    let set = stored_key_set(e, p);
+    assert_eq!(set.version, 1);
+    let (old, new) = (&set.keys[0], &set.keys[1]);
+    assert_eq!((old.kid.as_str(), old.arn.as_str()), (first_kid.as_str(), first.as_str()));
+    assert!(out.contains(&new.kid) && out.contains(&new.arn), "{out}");
+    // The schedule: published now, signing after the gateway's cache.
+    assert!((before..before + 30).contains(&new.publish_from), "{new:?}");
+    assert_eq!(new.sign_from - new.publish_from, PUBLISH_AHEAD_SECS);
+    assert_eq!(old.sign_until, Some(new.sign_from));
+    assert_eq!(old.retire_at, Some(new.sign_from + RETIRE_AFTER_SECS));
+    // The new key is an RSA_2048 signing key with the first key's policy and tag.
+    block(async {
+        let kms = aws_sdk_kms::Client::new(&warden::testing::aws_config(e).await);
+        let meta = kms.describe_key().key_id(&new.arn).send().await.unwrap();
+        let meta = meta.key_metadata.unwrap();
+        assert_eq!(meta.key_spec.unwrap().as_str(), "RSA_2048");
+        assert_eq!(meta.key_usage.unwrap().as_str(), "SIGN_VERIFY");
+        let policy = |arn: String| {
+            let kms = kms.clone();
+            async move {
+                kms.get_key_policy()
+                    .key_id(arn)
+                    .policy_name("default")
+                    .send()
+                    .await
+                    .unwrap()
+                    .policy
+                    .unwrap()
+            }
+        };
+        assert_eq!(policy(new.arn.clone()).await, policy(first.clone()).await);
+        let tags = kms.list_resource_tags().key_id(&new.arn).send().await.unwrap();
+        assert!(
+            tags.tags().iter().any(|t| t.tag_key == "warden:signing" && t.tag_value == "warden-tests"),
+            "{tags:?}"
+        );
     });
-    let kids: Vec<(String, bool)> = keys
-        .iter()
-        .map(|k| (k.version_id.clone(), k.current))
-        .collect();
-    assert_eq!(kids, [(v2.clone(), true), (v1.clone(), false)]);
-    assert_eq!(keys[0].value.expose_secret(), key2);
+    // A second rotation while the first is under way: refused, nothing made.
+    let err = fails(signing_key(&["rotate"]), "second rotation");
+    assert!(err.contains("already under way"), "{err}");
+    assert_eq!(stored_key_set(e, p).version, 1);
 
-    // A second rotation now would drop the first key while its tokens may
-    // live: refused, nothing written.
-    let err = fails(rotate(&[]), "second rotation");
-    assert!(err.contains("--force") && err.contains(&v2), "{err}");
-    assert_eq!(secret_at(e, &arn, "AWSCURRENT").unwrap().0, v2);
-    assert_eq!(secret_at(e, &arn, "AWSPREVIOUS").unwrap().0, v1);
-    // Forced: done, and said so.
-    let out = ok(rotate(&["--force"]), "forced rotation");
-    assert!(out.contains("FORCED"), "{out}");
-    let (v3, _) = secret_at(e, &arn, "AWSCURRENT").unwrap();
-    assert_eq!(secret_at(e, &arn, "AWSPREVIOUS").unwrap().0, v2);
+    // Retire the signing key now: refused at once, a replacement signs now.
+    let out = ok(signing_key(&["retire", &first_kid, "--now"]), "retire");
+    let set = stored_key_set(e, p);
+    let now = warden::clock::SystemClock.now_secs();
+    assert!(set.verifying(&first_kid, now).is_none());
+    let replacement = set.signing(now).unwrap();
+    assert!(![first_kid.as_str(), new.kid.as_str()].contains(&replacement.kid.as_str()));
+    assert!(out.contains(&replacement.kid) && out.contains("2 hours"), "{out}");
+    // The scheduled key still takes over when it said it would.
+    assert_eq!(set.signing(new.sign_from).unwrap().kid, new.kid);
+    // --now is required; an unknown kid is an error naming it.
+    assert!(!signing_key(&["retire", &new.kid]).status.success());
+    let err = fails(signing_key(&["retire", "no-such-kid", "--now"]), "unknown kid");
+    assert!(err.contains("no-such-kid"), "{err}");
 
-    let events = audit_json(p, e, &["--type", "JWT_KEY_ROTATED"]);
-    assert_eq!(events.len(), 2, "{events:?}");
-    assert_eq!(events[0]["details"]["version_id"], v3.as_str());
-    assert_eq!(events[0]["details"]["dropped_version_id"], v1.as_str());
-    assert_eq!(events[0]["details"]["forced"], true);
-    assert_eq!(events[0]["severity"], "CRITICAL");
-    assert_eq!(events[1]["details"]["version_id"], v2.as_str());
-    assert_eq!(events[1]["details"]["forced"], false);
-    for ev in &events {
+    let rotated = audit_json(p, e, &["--type", "SIGNING_KEY_ROTATED"]);
+    assert_eq!(rotated.len(), 1, "{rotated:?}");
+    assert_eq!(rotated[0]["details"]["kid"], new.kid.as_str());
+    assert_eq!(rotated[0]["details"]["previous_kid"], first_kid.as_str());
+    let retired = audit_json(p, e, &["--type", "SIGNING_KEY_RETIRED"]);
+    assert_eq!(retired.len(), 1, "{retired:?}");
+    assert_eq!(retired[0]["severity"], "CRITICAL");
+    assert_eq!(retired[0]["details"]["replacement_kid"], replacement.kid.as_str());
+    for ev in rotated.iter().chain(&retired) {
         assert_eq!(ev["actor"], "local");
-        assert!(!ev.to_string().contains(&key2));
     }
-    let mut cmd = warden(p);
-    cmd.args(["jwt-key", "rotate", "--endpoint", e]);
-    let err = fails(run(cmd, ""), "no ARN");
-    assert!(err.contains("WARDEN_JWT_SECRET_ARN"), "{err}");
+    // Without a key set or the first key's ARN, the command says what to set.
+    let fresh = block(warden::testing::emulator_tables()).unwrap().1;
+    let mut cmd = warden(&fresh);
+    cmd.args(["signing-key", "rotate", "--endpoint", e]);
+    let err = fails(run(cmd, ""), "no key");
+    assert!(err.contains("WARDEN_SIGNING_KEY_ARN"), "{err}");
 }
 
 #[test]
@@ -572,7 +610,7 @@ fn every_changing_command_names_the_aws_caller_identity_without_an_endpoint() {
     // No --endpoint: every client goes where the AWS configuration says
     // (here AWS_ENDPOINT_URL, the emulator), and the operator is the
     // caller identity STS reports.
-    let jwt_arn = create_secret(&endpoint, "jwt-key-0123456789abcdefghijklmnopqrstuvwx");
+    let signing_arn = block(warden::testing::create_signing_key(&endpoint));
     let hooks_arn = create_secret(
         &endpoint,
         r#"[{"name": "gh", "scheme": "github", "secrets": ["s1"]}]"#,
@@ -581,7 +619,7 @@ fn every_changing_command_names_the_aws_caller_identity_without_an_endpoint() {
         let mut cmd = warden(p);
         cmd.args(args)
             .env("AWS_ENDPOINT_URL", &endpoint)
-            .env("WARDEN_JWT_SECRET_ARN", &jwt_arn)
+            .env("WARDEN_SIGNING_KEY_ARN", &signing_arn)
             .env("WARDEN_WEBHOOK_SECRETS_ARN", &hooks_arn);
         ok(run(cmd, stdin), &args.join(" "))
     };
@@ -617,7 +655,7 @@ fn every_changing_command_names_the_aws_caller_identity_without_an_endpoint() {
         "",
     );
     cmd(&["webhooks", "set-secret", "gh"], "s2\n");
-    cmd(&["jwt-key", "rotate"], "");
+    cmd(&["signing-key", "rotate"], "");
 
     let arn = block(async {
         let sts = aws_sdk_sts::Client::new(&warden::testing::aws_config(&endpoint).await);
@@ -650,7 +688,7 @@ fn every_changing_command_names_the_aws_caller_identity_without_an_endpoint() {
         EventType::UserRolesChanged,
         EventType::AllTokensRevoked,
         EventType::WebhookSecretRotated,
-        EventType::JwtKeyRotated,
+        EventType::SigningKeyRotated,
     ]
     .iter()
     .map(|t| t.as_str().to_owned())
@@ -706,7 +744,7 @@ fn memberships_are_added_and_removed_and_config_check_names_who_has_none() {
         let mut cmd = warden(p);
         cmd.args(["config", "check", "--endpoint", e])
             .env("WARDEN_ENV", "development")
-            .env("WARDEN_JWT_SECRET", warden::testing::TEST_JWT_KEY);
+            .env("WARDEN_SIGNING_KEY_FILE", warden::testing::TEST_SIGNING_KEY_FILE);
         let out = run(cmd, "");
         String::from_utf8_lossy(&out.stdout).into_owned()
     };

@@ -12,8 +12,10 @@ pub fn warden() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_warden"));
     for var in [
         "WARDEN_ENV",
-        "WARDEN_JWT_SECRET",
-        "WARDEN_JWT_SECRET_ARN",
+        "WARDEN_ISSUER",
+        "WARDEN_ISSUER_PARAMETER",
+        "WARDEN_SIGNING_KEY_ARN",
+        "WARDEN_SIGNING_KEY_FILE",
         "WARDEN_WEBHOOK_SECRETS_ARN",
         "WARDEN_API_KEY_PEPPER",
         "WARDEN_API_KEY_PEPPER_ARN",

@@ -307,13 +307,17 @@ impl DynamoStore {
                     .map_err(|e| crate::Error::internal_from("encoding a key set", e))?;
                 item.insert("keys".into(), s(keys));
                 item.insert("version".into(), n(set.version));
-                let expr = Expr::default().name("#k", "key");
+                // Every name and value given is used: DynamoDB refuses others.
                 let put = match set.version.checked_sub(1).filter(|&v| v > 0) {
-                    Some(previous) => expr
+                    Some(previous) => Expr::default()
                         .name("#v", "version")
                         .value(":v", n(previous))
                         .put(&t.revoked_tokens, item, "#v = :v"),
-                    None => expr.put(&t.revoked_tokens, item, "attribute_not_exists(#k)"),
+                    None => Expr::default().name("#k", "key").put(
+                        &t.revoked_tokens,
+                        item,
+                        "attribute_not_exists(#k)",
+                    ),
                 }?;
                 Ok(vec![put])
             }
