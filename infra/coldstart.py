@@ -23,9 +23,9 @@ moto.
 Without --request only init is measured. Each run's event has its own
 source IP (10.0.x.y), so per-IP rate limits do not trip over the runs.
 The function's environment (WARDEN_*, AWS_*) is taken from the caller, so
-point AWS_ENDPOINT_URL at the emulator and WARDEN_JWT_SECRET_ARN at a secret
-in it to include the real cold-start work (SDK setup, secret fetch, the first
-DynamoDB call).
+point AWS_ENDPOINT_URL at the emulator and WARDEN_SIGNING_KEY_ARN at a KMS
+key in it to include the real cold-start work (SDK setup, the key set read
+and GetPublicKey, the first DynamoDB call).
 
 What this cannot show: the emulator is plain HTTP on loopback, so opening a
 connection costs one local TCP handshake (~0.1 ms). On Lambda the first call

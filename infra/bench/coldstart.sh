@@ -6,9 +6,11 @@
 # machine, each run a fresh process (infra/coldstart.py).
 #
 # It starts moto (infra/moto_server.py) on a free loopback port, creates the
-# tables (`warden tables create`), the JWT signing key in moto's Secrets
-# Manager and one user, and runs the functions in production mode with
-# WARDEN_JWT_SECRET_ARN, so init includes the SDK setup and the secret read.
+# tables (`warden tables create`), the signing key in moto's KMS (RSA_2048),
+# the API-key pepper in its Secrets Manager and one user, and runs the
+# functions in production mode with WARDEN_SIGNING_KEY_ARN, so init includes
+# the SDK setup, the key set read and GetPublicKey (and the pepper read for
+# login, which also serves introspection), and every login one kms:Sign.
 # moto is plain HTTP on loopback: see infra/coldstart.py for what TLS adds on
 # Lambda and what a DynamoDB call made at init saves the first request.
 #
@@ -54,16 +56,21 @@ for _ in $(seq 1 100); do
 done
 
 "$WARDEN_CLI" tables create --endpoint "$endpoint" >/dev/null
-secret_arn="$("$VENV/bin/python" - "$endpoint" <<'EOF'
+read -r key_arn pepper_arn < <("$VENV/bin/python" - "$endpoint" <<'EOF'
 import secrets, sys, boto3
+kms = boto3.client("kms", endpoint_url=sys.argv[1])
+key = kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY",
+                     Tags=[{"TagKey": "warden:signing", "TagValue": "coldstart"}])
 sm = boto3.client("secretsmanager", endpoint_url=sys.argv[1])
-print(sm.create_secret(Name="warden/jwt", SecretString=secrets.token_urlsafe(48))["ARN"])
+pepper = sm.create_secret(Name="warden/pepper", SecretString=secrets.token_urlsafe(48))
+print(key["KeyMetadata"]["Arn"], pepper["ARN"])
 EOF
-)"
+)
 password="coldstart-$("$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(18))')"
 printf '%s\n' "$password" | "$WARDEN_CLI" users add coldstart --role admin --endpoint "$endpoint" >/dev/null
 
-export AWS_ENDPOINT_URL="$endpoint" WARDEN_ENV=production WARDEN_JWT_SECRET_ARN="$secret_arn" \
+export AWS_ENDPOINT_URL="$endpoint" WARDEN_ENV=production WARDEN_SIGNING_KEY_ARN="$key_arn" \
+    WARDEN_API_KEY_PEPPER_ARN="$pepper_arn" WARDEN_ISSUER=https://auth.example.com \
     WARDEN_LOGIN_IP_LIMIT=1000/60 RUST_LOG="${RUST_LOG:-warn}"
 login_body="{\"username\":\"coldstart\",\"password\":\"$password\"}"
 response="$(mktemp -t warden-coldstart-response.XXXXXX)"

@@ -32,7 +32,7 @@
 #   BARE_BIN=...                a prebuilt bare server; else built (release,
 #                               under `nice -n 19`) into BARE_TARGET_DIR
 #                               (default infra/bench/bare/target)
-#   WARDEN_JWT_SECRET=...       signing key for `warden serve` (a test default)
+#   WARDEN_SIGNING_KEY_FILE=... RSA key for `warden serve` (the test key)
 #   OUT_DIR=...                 where logs and raw wrk output go (default mktemp)
 set -euo pipefail
 
@@ -53,7 +53,7 @@ BARE_PORT="${BARE_PORT:-18099}"
 MAX_LOAD="${MAX_LOAD:-1.5}"
 LOAD_WAIT="${LOAD_WAIT:-600}"
 BARE_TARGET_DIR="${BARE_TARGET_DIR:-$here/bare/target}"
-export WARDEN_JWT_SECRET="${WARDEN_JWT_SECRET:-test-signing-key-0123456789abcdef0123456789}"
+export WARDEN_SIGNING_KEY_FILE="${WARDEN_SIGNING_KEY_FILE:-$here/../../shared/testdata/test-signing-key-1.pem}"
 OUT_DIR="${OUT_DIR:-$(mktemp -d -t warden-bench-http.XXXXXX)}"
 mkdir -p "$OUT_DIR"
 

@@ -25,7 +25,7 @@ DURATION="${DURATION:-10}"
 PORT="${PORT:-18182}"
 BARE_PORT="${BARE_PORT:-18198}"
 BARE_BIN="${BARE_BIN:-$here/bare/target/release/warden-bench-bare}"
-export WARDEN_JWT_SECRET="${WARDEN_JWT_SECRET:-test-signing-key-0123456789abcdef0123456789}"
+export WARDEN_SIGNING_KEY_FILE="${WARDEN_SIGNING_KEY_FILE:-$here/../../shared/testdata/test-signing-key-1.pem}"
 OUT_DIR="$(mktemp -d -t warden-bench-instructions.XXXXXX)"
 
 if [ "$#" -eq 0 ]; then

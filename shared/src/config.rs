@@ -327,7 +327,7 @@ pub struct Config {
     /// `WARDEN_HEALTH_CHECK_TIMEOUT_MS`: each health check's timeout (2000).
     pub health_check_timeout: Duration,
     /// `WARDEN_SECRET_CACHE_TTL_SECS`: how long a warm function serves with
-    /// the JWT key and webhook sources it read before reading them again
+    /// the webhook sources it read before reading them again
     /// (300; see [`crate::secrets::cache`]).
     pub secret_cache_ttl_secs: u64,
     /// `WARDEN_API_KEY_PEPPER`: the API-key pepper itself; development only.

@@ -546,6 +546,89 @@ async fn rate_state_updates_only_under_their_condition(store: &dyn Store) {
     );
 }
 
+/// A key set of `kids`, all published and signing since 0, at `version`.
+fn key_set(kids: &[&str], version: u64) -> warden::auth::signing::KeySet {
+    warden::auth::signing::KeySet {
+        keys: kids
+            .iter()
+            .map(|kid| warden::auth::signing::KeyEntry {
+                arn: format!("arn:aws:kms:us-east-1:1:key/{kid}"),
+                kid: (*kid).to_owned(),
+                publish_from: 0,
+                sign_from: 0,
+                sign_until: Some(1_900_000_000),
+                retire_at: None,
+            })
+            .collect(),
+        version,
+    }
+}
+
+fn put_key_set(name: &str, set: warden::auth::signing::KeySet) -> Write {
+    AuthWrite::PutKeySet {
+        name: name.into(),
+        set,
+    }
+    .into()
+}
+
+async fn the_key_set_is_read_consistently_and_each_write_is_a_compare_and_set_on_its_version(
+    store: &dyn Store,
+) {
+    let name = format!("test-{}", ulid::Ulid::new());
+    assert_eq!(store.key_set(&name).await.unwrap(), None, "never written");
+    // The first write must find none; a second "first" write is refused.
+    store
+        .transact(vec![put_key_set(&name, key_set(&["k1"], 1))])
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .transact(vec![put_key_set(&name, key_set(&["other"], 1))])
+            .await,
+        Err(Error::ConditionFailed)
+    ));
+    assert_eq!(store.key_set(&name).await.unwrap(), Some(key_set(&["k1"], 1)));
+    // The next version writes over version 1 only, once.
+    store
+        .transact(vec![put_key_set(&name, key_set(&["k1", "k2"], 2))])
+        .await
+        .unwrap();
+    for stale in [key_set(&["k3"], 2), key_set(&["k3"], 4)] {
+        assert!(matches!(
+            store.transact(vec![put_key_set(&name, stale)]).await,
+            Err(Error::ConditionFailed)
+        ));
+    }
+    assert_eq!(
+        store.key_set(&name).await.unwrap(),
+        Some(key_set(&["k1", "k2"], 2)),
+        "every field read back as written"
+    );
+    // With its audit event in one transaction: a failed condition writes
+    // neither.
+    let event = AuditEvent::new(
+        EventType::SigningKeyRotated,
+        Severity::Warning,
+        Origin::Cli {
+            operator: "tests".into(),
+        },
+        1_800_000_000_000,
+        30,
+    );
+    assert!(matches!(
+        store
+            .transact(vec![put_key_set(&name, key_set(&["k9"], 2)), event.clone().into()])
+            .await,
+        Err(Error::ConditionFailed)
+    ));
+    store
+        .transact(vec![put_key_set(&name, key_set(&["k1", "k2", "k3"], 3)), event.into()])
+        .await
+        .unwrap();
+    assert_eq!(store.key_set(&name).await.unwrap().unwrap().version, 3);
+}
+
 macro_rules! conformance {
     ($($check:ident),* $(,)?) => {
         mod memory {
@@ -582,6 +665,7 @@ conformance!(
     audit_queries_read_the_window_newest_first_by_actor_and_type,
     users_are_listed_and_roles_change_with_the_generation,
     rate_state_updates_only_under_their_condition,
+    the_key_set_is_read_consistently_and_each_write_is_a_compare_and_set_on_its_version,
 );
 
 #[test]

@@ -39,6 +39,10 @@ async fn deployment(endpoint: &str) -> HealthState {
         ("WARDEN_ENV".to_owned(), "production".to_owned()),
         ("WARDEN_TABLE_PREFIX".to_owned(), prefix.clone()),
         (
+            "WARDEN_ISSUER".to_owned(),
+            "https://auth.example.com".to_owned(),
+        ),
+        (
             "ALLOWED_ORIGINS".to_owned(),
             "https://app.example.com".to_owned(),
         ),
@@ -60,7 +64,6 @@ async fn deployment(endpoint: &str) -> HealthState {
         }
     }
     for (name, var) in [
-        ("jwt", "WARDEN_JWT_SECRET_ARN"),
         ("pepper", "WARDEN_API_KEY_PEPPER_ARN"),
         ("webhooks", "WARDEN_WEBHOOK_SECRETS_ARN"),
     ] {

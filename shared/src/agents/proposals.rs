@@ -221,9 +221,16 @@ fn require_decider(caller: &Caller) -> Result<()> {
     if caller.has_role(DECIDERS) {
         Ok(())
     } else {
-        Err(Error::Forbidden(
-            "proposals are for the approver and admin roles".into(),
-        ))
+        // A role missing is RFC 6750's insufficient_scope, challenged in
+        // the scheme the caller used.
+        Err(Error::InsufficientScope {
+            scope: "role:approver role:admin".into(),
+            detail: "proposals are for the approver and admin roles".into(),
+            scheme: match caller {
+                Caller::User { .. } => crate::error::Scheme::Bearer,
+                Caller::Key(_) => crate::error::Scheme::ApiKey,
+            },
+        })
     }
 }
 

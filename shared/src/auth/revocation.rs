@@ -267,9 +267,11 @@ pub async fn revoke_all(
 ) -> Result<RevokeAllOutcome> {
     let user_id = match target {
         Some(t) if t != caller.sub && !is_admin(caller) => {
-            return Err(Error::Forbidden(
-                "revoking another user's tokens needs the admin role".into(),
-            ));
+            return Err(Error::InsufficientScope {
+                scope: "role:admin".into(),
+                detail: "revoking another user's tokens needs the admin role".into(),
+                scheme: crate::error::Scheme::Bearer,
+            });
         }
         Some(t) => t,
         None => caller.sub.as_str(),
