@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Holds the running API to infra/openapi.yaml: schemathesis, every check,
-# against `warden serve` on the embedded store. Run by infra/test.sh; also
-# on its own.
+# against `warden serve` on the embedded store; before it, PyJWT verifies
+# the server's tokens from its discovery document alone
+# (infra/check_open_tokens.py). Run by infra/test.sh; also on its own.
 #
 # - builds target/debug/warden (`cargo build --bin warden`);
 # - installs the pinned schemathesis into .venv on first run (its pins fit
@@ -34,6 +35,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
 VENV="$ROOT/.venv"
 SCHEMATHESIS_VERSION=4.32.5
+PYJWT_VERSION=2.10.1
 EXAMPLES=${WARDEN_ST_EXAMPLES:-50}
 SEED=${WARDEN_ST_SEED:-1}
 WORK="$ROOT/target/schemathesis"
@@ -46,6 +48,13 @@ if [ "$installed" != "$SCHEMATHESIS_VERSION" ]; then
   log "installing schemathesis==$SCHEMATHESIS_VERSION into .venv"
   [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+# PyJWT verifies Warden's tokens as another team's service would
+# (infra/check_open_tokens.py); `cryptography` comes with moto.
+pyjwt=$("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("pyjwt"))' 2>/dev/null || true)
+if [ "$pyjwt" != "$PYJWT_VERSION" ]; then
+  log "installing pyjwt==$PYJWT_VERSION into .venv"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "pyjwt==$PYJWT_VERSION"
 fi
 
 log "cargo build --bin warden"
@@ -87,6 +96,9 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 wait_ready "warden serve" "$URL/health" "$SERVE_PID" "$WORK/serve.log" 150 "$VENV/bin/python"
+
+log "open tokens: PyJWT verifies a login token from $URL/.well-known/openid-configuration alone; forgeries and revoked tokens are refused"
+"$VENV/bin/python" "$ROOT/infra/check_open_tokens.py" "$URL" schemathesis "$PASSWORD" requester "$REQUESTER_PASSWORD"
 
 log "schemathesis $SCHEMATHESIS_VERSION: $URL against infra/openapi.yaml ($EXAMPLES examples per operation, seed $SEED)"
 # From target/schemathesis, where it keeps its crash cache (.schemathesis/).
