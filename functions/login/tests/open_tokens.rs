@@ -126,17 +126,25 @@ async fn signed_by(arn: &str, header: &Value, claims: &Value) -> String {
     format!("{input}.{}", b64(&signature))
 }
 
-/// `token` with its claims re-signed by `local:test-2` under the same
-/// header (test-1's `kid`): a forgery.
+/// `token`'s header and claims, exactly, signed by `local:test-2` instead
+/// (under test-1's `kid`): a forgery.
 async fn forged(token: &str) -> String {
-    signed_by("local:test-2", &segment(token, 0), &segment(token, 1)).await
+    let (input, _) = token.rsplit_once('.').unwrap();
+    let signature = testing::test_signer()
+        .sign("local:test-2", input.as_bytes())
+        .await
+        .unwrap();
+    format!("{input}.{}", b64(&signature))
 }
 
 /// A configuration of development with `vars` set.
 fn config_with(vars: &'static [(&'static str, &'static str)]) -> Config {
     let (config, findings) = Config::load(|k| match k {
         "WARDEN_ENV" => Some("development".into()),
-        _ => vars.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned()),
+        _ => vars
+            .iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| (*v).to_owned()),
     });
     assert!(!findings.has_errors(), "{findings:?}");
     config.unwrap()
@@ -275,7 +283,8 @@ impl Harness {
         add_workspace(registry, ctx().origin(), acme, "Acme")
             .await
             .unwrap();
-        let agent = testing::new_agent("books", AgentType::Accounting, Maturity::Supervised, "acme");
+        let agent =
+            testing::new_agent("books", AgentType::Accounting, Maturity::Supervised, "acme");
         register_agent(registry, ctx().origin(), agent)
             .await
             .unwrap();
@@ -352,11 +361,20 @@ async fn both_metadata_paths_answer_exactly_the_contracts_members_public_and_cac
         "/.well-known/oauth-authorization-server",
     ] {
         let reply = h
-            .call("GET", path, &[("origin", "https://evil.example")], Body::Empty)
+            .call(
+                "GET",
+                path,
+                &[("origin", "https://evil.example")],
+                Body::Empty,
+            )
             .await;
         assert_eq!(reply.status, StatusCode::OK, "{path}: {}", reply.body);
         assert_eq!(reply.body, expected_server_metadata(), "{path}");
-        assert_eq!(reply.header("cache-control"), "public, max-age=300", "{path}");
+        assert_eq!(
+            reply.header("cache-control"),
+            "public, max-age=300",
+            "{path}"
+        );
         assert_eq!(reply.header("access-control-allow-origin"), "*", "{path}");
         assert_eq!(reply.header("content-type"), "application/json");
     }
@@ -422,9 +440,9 @@ async fn the_protected_resource_is_exactly_the_issuer_and_names_it_as_its_author
     // Every 401 points at this document.
     let refused = h.introspect_form(&Caller::Nobody, "token=x").await;
     assert!(
-        refused
-            .header("www-authenticate")
-            .contains(&format!(r#"resource_metadata="{ISSUER}/.well-known/oauth-protected-resource""#)),
+        refused.header("www-authenticate").contains(&format!(
+            r#"resource_metadata="{ISSUER}/.well-known/oauth-protected-resource""#
+        )),
         "{:?}",
         refused.headers
     );
@@ -441,7 +459,11 @@ async fn the_public_documents_and_introspection_answer_other_methods_405_with_al
     ] {
         for method in ["POST", "PUT", "DELETE"] {
             let reply = h.call(method, path, &[], Body::Empty).await;
-            assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+            assert_eq!(
+                reply.status,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {path}"
+            );
             assert_eq!(reply.header("allow"), "GET, OPTIONS", "{method} {path}");
             assert_eq!(reply.body["status"], 405, "a problem document");
         }
@@ -460,7 +482,9 @@ async fn the_key_set_lists_exactly_the_signing_keys_public_half_under_its_thumbp
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     assert_eq!(reply.header("cache-control"), "public, max-age=300");
     assert_eq!(reply.header("access-control-allow-origin"), "*");
-    let public = testing::test_signer().public_key_of("local:test-1").unwrap();
+    let public = testing::test_signer()
+        .public_key_of("local:test-1")
+        .unwrap();
     assert_eq!(public.thumbprint(), TEST_KEY_THUMBPRINT);
     let keys = reply.body["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 1, "{}", reply.body);
@@ -551,7 +575,9 @@ async fn login_and_refresh_tokens_verify_with_the_published_jwk_and_name_the_war
 /// A live token introspected by an admin's bearer and by a service key
 /// with `tokens:introspect`: exactly API.md's members, the same for both;
 /// a delegated token's answer adds `act`.
-async fn an_admin_and_a_service_key_see_a_live_token_with_exactly_the_contracts_members(h: Harness) {
+async fn an_admin_and_a_service_key_see_a_live_token_with_exactly_the_contracts_members(
+    h: Harness,
+) {
     h.add_user("root", &[Role::Admin]).await;
     h.add_user("alice", &[]).await;
     let admin = h.token("root").await;
@@ -581,15 +607,13 @@ async fn an_admin_and_a_service_key_see_a_live_token_with_exactly_the_contracts_
         sub: "agent:books".into(),
         key_id: "01KEYID".into(),
     });
-    let delegated = h
-        .state
-        .tokens
-        .sign(&claims, h.clock_now())
-        .await
-        .unwrap();
+    let delegated = h.state.tokens.sign(&claims, h.clock_now()).await.unwrap();
     let answer = h.introspect(&Caller::Key(&key), &delegated).await;
     assert_eq!(answer["active"], true, "{answer}");
-    assert_eq!(answer["act"], json!({"sub": "agent:books", "key_id": "01KEYID"}));
+    assert_eq!(
+        answer["act"],
+        json!({"sub": "agent:books", "key_id": "01KEYID"})
+    );
     assert_eq!(answer["client_id"], "agent:books");
     assert_eq!(answer["scope"], "tools:call");
 }
@@ -657,7 +681,11 @@ async fn garbage_expired_and_forged_tokens_are_inactive_and_nothing_more(h: Harn
     let refresh = login.body["refresh_token"].as_str().unwrap();
     let long = "x".repeat(9000);
     for garbage in ["garbage", "a.b.c", "..", refresh, &long] {
-        assert_eq!(h.introspect(&by_key, garbage).await, inactive(), "{garbage:.40}");
+        assert_eq!(
+            h.introspect(&by_key, garbage).await,
+            inactive(),
+            "{garbage:.40}"
+        );
     }
     // Signed by local:test-2 under test-1's kid, and by test-2 under its own.
     let forgery = forged(&token).await;
@@ -678,7 +706,10 @@ async fn garbage_expired_and_forged_tokens_are_inactive_and_nothing_more(h: Harn
     h.clock.advance_secs(900.0 + 30.0);
     assert_eq!(h.introspect(&by_key, &token).await, inactive());
     let admin = h.token("root").await;
-    assert_eq!(h.introspect(&Caller::Bearer(&admin), &token).await, inactive());
+    assert_eq!(
+        h.introspect(&Caller::Bearer(&admin), &token).await,
+        inactive()
+    );
 }
 
 /// Who may introspect: nobody without credentials (`401`, both
@@ -703,14 +734,18 @@ async fn introspection_callers_without_the_right_credentials_are_refused_with_th
     );
     assert_eq!(reply.header("content-type"), "application/problem+json");
 
-    let reply = h.introspect_form(&Caller::Bearer(&alice), form.clone()).await;
+    let reply = h
+        .introspect_form(&Caller::Bearer(&alice), form.clone())
+        .await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.body);
     assert_eq!(
         reply.header("www-authenticate"),
         r#"Bearer error="insufficient_scope", scope="role:admin""#
     );
 
-    let reply = h.introspect_form(&Caller::Key(&agent_key), form.clone()).await;
+    let reply = h
+        .introspect_form(&Caller::Key(&agent_key), form.clone())
+        .await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.body);
     assert_eq!(
         reply.header("www-authenticate"),
@@ -731,9 +766,39 @@ async fn introspection_callers_without_the_right_credentials_are_refused_with_th
             reply.headers
         );
     }
+    // A delegated token is never a caller, an admin's included.
+    let mut delegated = (*h.claims(&admin).await).clone();
+    delegated.jti = ulid::Ulid::new().to_string();
+    delegated.act = Some(Actor {
+        sub: "agent:books".into(),
+        key_id: "01KEYID".into(),
+    });
+    let delegated = h
+        .state
+        .tokens
+        .sign(&delegated, h.clock_now())
+        .await
+        .unwrap();
+    let reply = h
+        .introspect_form(&Caller::Bearer(&delegated), form.clone())
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.body);
+    assert!(
+        reply
+            .header("www-authenticate")
+            .starts_with(r#"Bearer error="insufficient_scope""#),
+        "{:?}",
+        reply.headers
+    );
     // The right callers, for contrast.
-    assert_eq!(h.introspect(&Caller::Bearer(&admin), &alice).await["active"], true);
-    assert_eq!(h.introspect(&Caller::Key(&service_key), &alice).await["active"], true);
+    assert_eq!(
+        h.introspect(&Caller::Bearer(&admin), &alice).await["active"],
+        true
+    );
+    assert_eq!(
+        h.introspect(&Caller::Key(&service_key), &alice).await["active"],
+        true
+    );
 }
 
 /// The form rules (API.md "Conventions"): JSON `415`, a repeated or missing
@@ -759,11 +824,22 @@ async fn introspection_takes_one_token_in_a_form_of_at_most_16_kib(h: Harness) {
     };
     let json_body = json!({"token": alice}).to_string();
     let cases = [
-        ("application/json", json_body, StatusCode::UNSUPPORTED_MEDIA_TYPE),
-        (FORM, format!("token={alice}&token={alice}"), StatusCode::BAD_REQUEST),
-        (FORM, "token_type_hint=access_token".into(), StatusCode::BAD_REQUEST),
+        (
+            "application/json",
+            json_body,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        (
+            FORM,
+            format!("token={alice}&token={alice}"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            FORM,
+            "token_type_hint=access_token".into(),
+            StatusCode::BAD_REQUEST,
+        ),
         (FORM, String::new(), StatusCode::BAD_REQUEST),
-        (FORM, "token=".into(), StatusCode::BAD_REQUEST),
         (
             FORM,
             format!("token={alice}&pad={}", "p".repeat(16 * 1024)),
@@ -772,7 +848,11 @@ async fn introspection_takes_one_token_in_a_form_of_at_most_16_kib(h: Harness) {
     ];
     for (content_type, body, status) in cases {
         let reply = send(content_type, body.clone()).await;
-        assert_eq!(reply.status, status, "{content_type} {body:.80}: {}", reply.body);
+        assert_eq!(
+            reply.status, status,
+            "{content_type} {body:.80}: {}",
+            reply.body
+        );
         assert_eq!(reply.header("content-type"), "application/problem+json");
         assert_eq!(reply.body["status"], status.as_u16());
     }
@@ -782,7 +862,8 @@ async fn introspection_takes_one_token_in_a_form_of_at_most_16_kib(h: Harness) {
 }
 
 /// An admin's introspections spend their per-minute run limit
-/// (`WARDEN_RUN_LIMIT_PER_MINUTE`); a service key's do not.
+/// (`WARDEN_RUN_LIMIT_PER_MINUTE`); a service key's spend its own hourly
+/// limit instead.
 async fn an_admins_introspections_spend_the_run_limit_and_the_next_is_429_with_retry_after(
     h: Harness,
 ) {
@@ -798,12 +879,44 @@ async fn an_admins_introspections_spend_the_run_limit_and_the_next_is_429_with_r
         assert_eq!(h.introspect(&as_admin, &alice).await["active"], true, "{i}");
     }
     let limited = h.introspect_form(&as_admin, format!("token={alice}")).await;
-    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS, "{}", limited.body);
+    assert_eq!(
+        limited.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        limited.body
+    );
     let wait: u64 = limited.header("retry-after").parse().unwrap();
     assert!((1..=60).contains(&wait), "Retry-After {wait}");
-    assert_eq!(h.introspect(&Caller::Key(&key), &alice).await["active"], true);
+    assert_eq!(
+        h.introspect(&Caller::Key(&key), &alice).await["active"],
+        true
+    );
     h.clock.advance_secs(wait as f64);
     assert_eq!(h.introspect(&as_admin, &alice).await["active"], true);
+
+    // A key's introspections spend its hourly limit (1 an hour: a burst
+    // of one).
+    let spec = KeySpec {
+        owner: KeyOwner::Service(ServiceName::parse("small").unwrap()),
+        scopes: vec!["tokens:introspect".into()],
+        expires_at: None,
+        rate_limit_per_hour: Some(1),
+    };
+    let small = h.new_key(spec).await;
+    assert_eq!(
+        h.introspect(&Caller::Key(&small), &alice).await["active"],
+        true
+    );
+    let limited = h
+        .introspect_form(&Caller::Key(&small), format!("token={alice}"))
+        .await;
+    assert_eq!(
+        limited.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        limited.body
+    );
+    assert!(limited.header("retry-after").parse::<u64>().unwrap() >= 1);
 }
 
 /// A caller's own token refused (RFC 6750): `invalid_token` with
@@ -816,7 +929,12 @@ async fn an_introspecting_admin_whose_token_is_refused_is_told_expired_revoked_o
     let alice = h.token("alice").await;
     let form = format!("token={alice}");
     let assert_refused = |reply: Reply, word: &str| {
-        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{word}: {}", reply.body);
+        assert_eq!(
+            reply.status,
+            StatusCode::UNAUTHORIZED,
+            "{word}: {}",
+            reply.body
+        );
         assert_eq!(
             reply.header("www-authenticate"),
             format!(
@@ -831,21 +949,31 @@ async fn an_introspecting_admin_whose_token_is_refused_is_told_expired_revoked_o
     revocation::revoke_token(&h.state, &ctx(), &owner, &revoked)
         .await
         .unwrap();
-    let reply = h.introspect_form(&Caller::Bearer(&revoked), form.clone()).await;
+    let reply = h
+        .introspect_form(&Caller::Bearer(&revoked), form.clone())
+        .await;
     assert_refused(reply, "revoked");
 
     let live = h.token("root").await;
-    let reply = h.introspect_form(&Caller::Bearer(&forged(&live).await), form.clone()).await;
+    let reply = h
+        .introspect_form(&Caller::Bearer(&forged(&live).await), form.clone())
+        .await;
     assert_refused(reply, "invalid");
-    let reply = h.introspect_form(&Caller::Bearer("not-a-jwt"), form.clone()).await;
+    let reply = h
+        .introspect_form(&Caller::Bearer("not-a-jwt"), form.clone())
+        .await;
     assert_refused(reply, "invalid");
 
     // Past its exp: expired. A forgery past its exp is only invalid.
     h.clock.advance_secs(900.0 + 30.0);
     let forged_and_old = forged(&live).await;
-    let reply = h.introspect_form(&Caller::Bearer(&live), form.clone()).await;
+    let reply = h
+        .introspect_form(&Caller::Bearer(&live), form.clone())
+        .await;
     assert_refused(reply, "expired");
-    let reply = h.introspect_form(&Caller::Bearer(&forged_and_old), form).await;
+    let reply = h
+        .introspect_form(&Caller::Bearer(&forged_and_old), form)
+        .await;
     assert_refused(reply, "invalid");
 }
 
