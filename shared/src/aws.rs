@@ -44,8 +44,8 @@
 //! [`builder`]'s HTTPS client and guards.
 
 pub mod dependencies;
-pub mod kms;
 mod http_client;
+pub mod kms;
 
 use aws_credential_types::Credentials;
 use aws_smithy_runtime_api::client::behavior_version::BehaviorVersion;

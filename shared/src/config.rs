@@ -940,7 +940,11 @@ pub fn check_issuer(issuer: &str, env: Environment) -> Result<(), &'static str> 
         && rest
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
-    if valid { Ok(()) } else { Err("must be an origin: a host and an optional port, no path") }
+    if valid {
+        Ok(())
+    } else {
+        Err("must be an origin: a host and an optional port, no path")
+    }
 }
 
 #[cfg(test)]

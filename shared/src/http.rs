@@ -10,9 +10,9 @@ use serde::de::DeserializeOwned;
 use tracing::Instrument as _;
 
 use crate::Error;
-use crate::error::{Challenge, Refusal};
 use crate::audit::Origin;
 use crate::config::Config;
+use crate::error::{Challenge, Refusal};
 
 /// The path of the protected resource metadata (RFC 9728).
 pub const PROTECTED_RESOURCE_PATH: &str = "/.well-known/oauth-protected-resource";
@@ -161,7 +161,10 @@ pub fn read_form(req: &Request, limit: usize) -> Result<Vec<(String, String)>, E
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
     if !form_type {
         return Err(Error::UnsupportedMediaType {
             expected: "application/x-www-form-urlencoded",

@@ -24,14 +24,14 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use secrecy::SecretString;
 
 use crate::auth::api_keys::Pepper;
+use crate::auth::jwt::AccessTokens;
+use crate::auth::signing::LocalSigner;
 use crate::aws::Guards;
 use crate::clock::Clock;
 use crate::clock::ManualClock;
 use crate::config::Config;
 use crate::queue::MemoryQueue;
 use crate::queue::Queue;
-use crate::auth::jwt::AccessTokens;
-use crate::auth::signing::LocalSigner;
 use crate::state::{AgentState, AuthState, WebhookState, WorkerState};
 use crate::store::dynamo::{DynamoStore, tables};
 use crate::store::{AuthStore, RegistryStore, WebhookStore, WorkerStore};
@@ -48,8 +48,10 @@ pub const TEST_SIGNING_KEYS: [&str; 3] = [
 
 /// The file of [`TEST_SIGNING_KEYS`]`[0]`, for `WARDEN_SIGNING_KEY_FILE`
 /// (the black-box tests' `warden serve`).
-pub const TEST_SIGNING_KEY_FILE: &str =
-    concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/test-signing-key-1.pem");
+pub const TEST_SIGNING_KEY_FILE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/testdata/test-signing-key-1.pem"
+);
 
 /// The ARN-like name test states sign with ([`TEST_SIGNING_KEYS`]`[0]`).
 pub const TEST_KEY_ARN: &str = "local:test-1";
@@ -138,8 +140,13 @@ pub async fn aws_state(endpoint: &str, guards: Guards) -> AuthState {
     let sdk = aws_config_with(endpoint, &config.aws).await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_prefix);
     let tokens = tokens_for(&config);
-    AuthState::new(config, Arc::new(store), tokens, Arc::new(crate::clock::SystemClock))
-        .unwrap_or_else(|e| panic!("state at {endpoint}: {e}"))
+    AuthState::new(
+        config,
+        Arc::new(store),
+        tokens,
+        Arc::new(crate::clock::SystemClock),
+    )
+    .unwrap_or_else(|e| panic!("state at {endpoint}: {e}"))
 }
 
 /// A KMS signing key on the emulator at `endpoint`, made as `template.yaml`
@@ -898,7 +905,15 @@ pub fn agent_state(
 ) -> AgentState {
     let config = config();
     let tokens = tokens_for(&config);
-    AgentState::new(config, registry, sessions, tokens, test_pepper(), jobs, clock)
+    AgentState::new(
+        config,
+        registry,
+        sessions,
+        tokens,
+        test_pepper(),
+        jobs,
+        clock,
+    )
 }
 
 /// A worker state over `store` with [`config`] and the real catalogue,

@@ -172,10 +172,16 @@ async fn the_production_wiring_signs_in_kms_by_the_stored_key_set_and_verifies_w
     .unwrap();
     assert_eq!(head["kid"], second_kid.as_str());
     assert!(after.verify(&new, now).await.is_ok());
-    assert!(matches!(
-        after.verify(&token, now).await,
-        Err(Error::TokenRefused(_))
-    ), "a retired key's token is refused");
-    let kids: Vec<String> = after.key_ring().await.jwks(now).into_iter().map(|k| k.kid).collect();
+    assert!(
+        matches!(after.verify(&token, now).await, Err(Error::TokenRefused(_))),
+        "a retired key's token is refused"
+    );
+    let kids: Vec<String> = after
+        .key_ring()
+        .await
+        .jwks(now)
+        .into_iter()
+        .map(|k| k.kid)
+        .collect();
     assert_eq!(kids, [second_kid]);
 }

@@ -588,7 +588,10 @@ async fn the_key_set_is_read_consistently_and_each_write_is_a_compare_and_set_on
             .await,
         Err(Error::ConditionFailed)
     ));
-    assert_eq!(store.key_set(&name).await.unwrap(), Some(key_set(&["k1"], 1)));
+    assert_eq!(
+        store.key_set(&name).await.unwrap(),
+        Some(key_set(&["k1"], 1))
+    );
     // The next version writes over version 1 only, once.
     store
         .transact(vec![put_key_set(&name, key_set(&["k1", "k2"], 2))])
@@ -618,12 +621,18 @@ async fn the_key_set_is_read_consistently_and_each_write_is_a_compare_and_set_on
     );
     assert!(matches!(
         store
-            .transact(vec![put_key_set(&name, key_set(&["k9"], 2)), event.clone().into()])
+            .transact(vec![
+                put_key_set(&name, key_set(&["k9"], 2)),
+                event.clone().into()
+            ])
             .await,
         Err(Error::ConditionFailed)
     ));
     store
-        .transact(vec![put_key_set(&name, key_set(&["k1", "k2", "k3"], 3)), event.into()])
+        .transact(vec![
+            put_key_set(&name, key_set(&["k1", "k2", "k3"], 3)),
+            event.into(),
+        ])
         .await
         .unwrap();
     assert_eq!(store.key_set(&name).await.unwrap().unwrap().version, 3);

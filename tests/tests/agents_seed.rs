@@ -23,7 +23,10 @@ const SECRET: &str = "seeded-secret_0123456789-abcdefghijklmnopqrstu";
 async fn seeded_app(dynamodb: Option<(String, String)>) -> LocalApi {
     let env = [
         ("WARDEN_ENV", "development"),
-        ("WARDEN_SIGNING_KEY_FILE", warden::testing::TEST_SIGNING_KEY_FILE),
+        (
+            "WARDEN_SIGNING_KEY_FILE",
+            warden::testing::TEST_SIGNING_KEY_FILE,
+        ),
     ];
     let seed: Seed = serde_json::from_value(json!({
         "users": [],

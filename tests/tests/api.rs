@@ -24,7 +24,10 @@ async fn spawn_app(
     vars: &[(&str, &str)],
 ) -> (LocalApi, reqwest::Client) {
     let mut env = vec![
-        ("WARDEN_SIGNING_KEY_FILE", warden::testing::TEST_SIGNING_KEY_FILE),
+        (
+            "WARDEN_SIGNING_KEY_FILE",
+            warden::testing::TEST_SIGNING_KEY_FILE,
+        ),
         ("ALLOWED_ORIGINS", "https://app.example.com"),
     ];
     env.extend_from_slice(vars);
@@ -362,7 +365,10 @@ async fn a_signed_webhook_is_accepted_once_over_http_and_a_forged_one_refused() 
     use warden::queue::MemoryQueue;
     use warden::webhook::{SigningKey, Sources};
 
-    let env = [("WARDEN_SIGNING_KEY_FILE", warden::testing::TEST_SIGNING_KEY_FILE)];
+    let env = [(
+        "WARDEN_SIGNING_KEY_FILE",
+        warden::testing::TEST_SIGNING_KEY_FILE,
+    )];
     let mut states = common::states(&env, Vec::new(), None).await;
     let queue = Arc::new(MemoryQueue::new());
     let sources =

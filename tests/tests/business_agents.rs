@@ -56,9 +56,9 @@ async fn app() -> LocalApi {
     let env = [
         ("WARDEN_ENV", "development".to_owned()),
         (
-                "WARDEN_SIGNING_KEY_FILE",
-                warden::testing::TEST_SIGNING_KEY_FILE.to_owned(),
-            ),
+            "WARDEN_SIGNING_KEY_FILE",
+            warden::testing::TEST_SIGNING_KEY_FILE.to_owned(),
+        ),
     ];
     let config = local_config(|k| {
         env.iter()

@@ -296,7 +296,10 @@ fn assert_key_challenge(reply: &Reply, what: &str) {
         challenge.starts_with(r#"ApiKey resource_metadata="http://127.0.0.1:3000/.well-known/oauth-protected-resource", error="invalid_token", error_description=""#),
         "{what}: {challenge}"
     );
-    assert!(challenge.contains(", Bearer resource_metadata="), "{what}: {challenge}");
+    assert!(
+        challenge.contains(", Bearer resource_metadata="),
+        "{what}: {challenge}"
+    );
 }
 
 async fn a_valid_key_runs_its_own_agent_and_each_use_is_counted(h: Harness) {

@@ -57,7 +57,9 @@ pub async fn handler(
             response.context = context;
         }
         Err(
-            e @ (Error::TokenRefused(_) | Error::InsufficientScope { .. } | Error::InvalidRequest(_)),
+            e @ (Error::TokenRefused(_)
+            | Error::InsufficientScope { .. }
+            | Error::InvalidRequest(_)),
         ) => {
             tracing::info!(reason = %e, "request denied");
         }

@@ -16,8 +16,7 @@ use warden::auth::discovery::{
 };
 use warden::auth::{introspection, login};
 use warden::http::{
-    AUTH_BODY_LIMIT, RequestContext, Responder, Route, path, read_form, read_json, resolve,
-    respond,
+    AUTH_BODY_LIMIT, RequestContext, Responder, Route, path, read_form, read_json, resolve, respond,
 };
 use warden::state::AuthState;
 
@@ -83,9 +82,11 @@ async fn route(
             respond.json(StatusCode::OK, &pair)
         }
         Endpoint::Introspect => {
-            let form = read_form(req, AUTH_BODY_LIMIT)?;
+            // The caller is checked first: an unauthenticated request is
+            // 401 whatever its body.
+            let form = read_form(req, AUTH_BODY_LIMIT);
             let answer =
-                introspection::introspect(state, &ctx.origin(), req.headers(), &form).await?;
+                introspection::introspect(state, &ctx.origin(), req.headers(), form).await?;
             respond.json(StatusCode::OK, &answer)
         }
         Endpoint::ServerMetadata => respond.public_json(&server_metadata(issuer)),

@@ -13,13 +13,13 @@ use lambda_http::Body;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use warden::Error;
-use warden::error::Refusal;
 use warden::audit::{EventType, Severity};
 use warden::auth::login::create_user;
 use warden::clock::{Clock, ManualClock};
 use warden::config::Config;
 use warden::domain::{Role, Username};
 use warden::domain::{SessionRecord, UserRecord};
+use warden::error::Refusal;
 use warden::http::RequestContext;
 use warden::state::AuthState;
 use warden::store::memory::MemoryStore;
@@ -854,10 +854,7 @@ impl warden::store::SessionStore for RevokeAllInBetween {
     ) -> Result<warden::domain::RevocationState, Error> {
         self.inner.revocation_state(jti, sid, user_id).await
     }
-    async fn key_set(
-        &self,
-        name: &str,
-    ) -> Result<Option<warden::auth::signing::KeySet>, Error> {
+    async fn key_set(&self, name: &str) -> Result<Option<warden::auth::signing::KeySet>, Error> {
         self.inner.key_set(name).await
     }
 }

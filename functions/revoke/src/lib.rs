@@ -10,9 +10,9 @@ use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use warden::Error;
-use warden::error::Refusal;
 use warden::auth::bearer::bearer_token;
 use warden::auth::revocation;
+use warden::error::Refusal;
 use warden::http::{
     AUTH_BODY_LIMIT, RequestContext, Route, non_null, path, read_json, resolve, respond,
 };

@@ -212,8 +212,13 @@ struct World {
 async fn world_with(config: Config, deps: Scripted, webhooks: WebhookInventory) -> World {
     let store = Arc::new(MemoryStore::new());
     let clock = Arc::new(ManualClock::at_millis(NOW_MS));
-    let auth =
-        AuthState::new(config.clone(), store.clone(), tokens_for(&config), clock.clone()).unwrap();
+    let auth = AuthState::new(
+        config.clone(),
+        store.clone(),
+        tokens_for(&config),
+        clock.clone(),
+    )
+    .unwrap();
     let mut tokens = Vec::new();
     for (name, role) in [("root", Role::Admin), ("bob", Role::User)] {
         let user = create_user(
@@ -432,7 +437,10 @@ async fn a_failed_aws_call_fails_its_check_without_its_error_text() {
         "DescribeTable prod-users failed: no answer (the function's logs have the cause)"
     );
     assert_eq!(check(&report, "queue:jobs")["status"], "failing");
-    assert_eq!(check(&report, "secret:webhook_sources")["status"], "failing");
+    assert_eq!(
+        check(&report, "secret:webhook_sources")["status"],
+        "failing"
+    );
     for path in ADMIN_PATHS {
         let (_, _, text_of_path) = get(&w, path, Some(&w.admin)).await;
         assert!(!text_of_path.contains("10.0.3.7"), "{path}: {text_of_path}");

@@ -873,7 +873,10 @@ async fn in_production_the_sources_come_from_secrets_manager_and_a_secretless_on
     let config_for = |arn: &str| {
         production_config(&[
             ("WARDEN_ENV", "production".to_owned()),
-            ("WARDEN_ISSUER_PARAMETER", "/warden/unused/issuer".to_owned()),
+            (
+                "WARDEN_ISSUER_PARAMETER",
+                "/warden/unused/issuer".to_owned(),
+            ),
             ("WARDEN_WEBHOOK_SECRETS_ARN", arn.to_owned()),
             (
                 "WARDEN_EVENTS_QUEUE_URL",
@@ -918,7 +921,10 @@ async fn a_warm_function_follows_the_sources_secret_without_a_redeploy() {
     let (_, queue_url) = fifo_queue(&endpoint).await;
     let config = production_config(&[
         ("WARDEN_ENV", "production".to_owned()),
-        ("WARDEN_ISSUER_PARAMETER", "/warden/unused/issuer".to_owned()),
+        (
+            "WARDEN_ISSUER_PARAMETER",
+            "/warden/unused/issuer".to_owned(),
+        ),
         ("WARDEN_WEBHOOK_SECRETS_ARN", arn.clone()),
         ("WARDEN_EVENTS_QUEUE_URL", queue_url),
         ("WARDEN_TABLE_PREFIX", prefix),

@@ -13,6 +13,7 @@
 
 use std::sync::Arc;
 
+use aws_sdk_kms::types::{KeySpec as KmsKeySpec, KeyUsageType};
 use secrecy::SecretString;
 use warden::Error;
 use warden::agents::{self, registry::NewAgent};
@@ -20,21 +21,20 @@ use warden::audit::{AuditEvent, Auditor, EventType, Origin, Severity as Importan
 use warden::auth::api_keys::{self, KeySpec, NewKey};
 use warden::auth::login::create_user;
 use warden::auth::revocation::{self, RevokeAllOutcome, RolesOutcome};
-use warden::aws::Guards;
-use warden::clock::{Clock as _, SystemClock, rfc3339};
-use aws_sdk_kms::types::{KeySpec as KmsKeySpec, KeyUsageType};
 use warden::auth::signing::{ACCESS_KEY_SET, KeySet, NewKey as NewSigningKey, Signer as _};
+use warden::aws::Guards;
 use warden::aws::kms::KmsSigner;
+use warden::clock::{Clock as _, SystemClock, rfc3339};
 use warden::config::{Check, Config, Finding, Findings, Severity};
 use warden::domain::agents::{
     AgentId, AgentRecord, ApiKeyRecord, Maturity, WorkspaceId, WorkspaceRecord,
 };
 use warden::domain::{Role, UserRecord, Username};
 use warden::health::{self, report::HealthReport};
-use warden::secrets::rotation::{self, SecretWriter};
 use warden::secrets::SecretsManager;
-use warden::store::AuthWrite;
+use warden::secrets::rotation::{self, SecretWriter};
 use warden::state::{Accounts, Registry};
+use warden::store::AuthWrite;
 use warden::store::dynamo::DynamoStore;
 use warden::store::dynamo::tables::{self, TableReport};
 use warden::store::{
@@ -375,16 +375,23 @@ pub async fn check_config_at(
         });
     }
     if let Some(name) = config.issuer_parameter.clone() {
-        findings.0.push(match warden::wiring::read_issuer_with(&config, &aws).await {
-            Ok(Some(issuer)) => Finding::ok(Check::Issuer, format!("issuer {issuer} (from {name})")),
-            Ok(None) => Finding::ok(Check::Issuer, format!("issuer {} (WARDEN_ISSUER)", config.issuer)),
-            Err(e) => Finding::new(
-                Check::Issuer,
-                Severity::Error,
-                format!("the issuer parameter {name}: {}", e.chain()),
-                "deploy the stack (it writes the parameter) or set WARDEN_ISSUER",
-            ),
-        });
+        findings.0.push(
+            match warden::wiring::read_issuer_with(&config, &aws).await {
+                Ok(Some(issuer)) => {
+                    Finding::ok(Check::Issuer, format!("issuer {issuer} (from {name})"))
+                }
+                Ok(None) => Finding::ok(
+                    Check::Issuer,
+                    format!("issuer {} (WARDEN_ISSUER)", config.issuer),
+                ),
+                Err(e) => Finding::new(
+                    Check::Issuer,
+                    Severity::Error,
+                    format!("the issuer parameter {name}: {}", e.chain()),
+                    "deploy the stack (it writes the parameter) or set WARDEN_ISSUER",
+                ),
+            },
+        );
     }
     findings
 }
@@ -1012,7 +1019,9 @@ pub async fn rotate_signing_key(
     let signing = set
         .signing(now)
         .ok_or_else(|| {
-            Error::Conflict("no key signs now; `warden signing-key retire KID --now` replaces one".into())
+            Error::Conflict(
+                "no key signs now; `warden signing-key retire KID --now` replaces one".into(),
+            )
         })?
         .clone();
     // Checked before a key is made: a refused rotation leaves nothing.

@@ -1026,7 +1026,9 @@ async fn apikeys(command: ApikeysCommand) -> Result<(), Error> {
                 (_, Some(service)) => KeyOwner::Service(ServiceName::parse(&service)?),
                 (Some(agent), None) => KeyOwner::Agent(AgentId::parse(&agent)?),
                 (None, None) => {
-                    return Err(Error::BadRequest("give --owner AGENT or --service NAME".into()));
+                    return Err(Error::BadRequest(
+                        "give --owner AGENT or --service NAME".into(),
+                    ));
                 }
             };
             let spec = KeySpec {

@@ -20,6 +20,8 @@ use tokio::net::TcpListener;
 use warden::Error;
 use warden::agents::sweeper::{SWEEP_INTERVAL, sweep};
 use warden::agents::worker::drain_local;
+use warden::auth::jwt::AccessTokens;
+use warden::auth::signing::LocalSigner;
 use warden::aws::Guards;
 use warden::aws::dependencies::AwsDependencies;
 use warden::clock::SystemClock;
@@ -38,8 +40,6 @@ use warden::store::dynamo::DynamoStore;
 use warden::store::memory::MemoryStore;
 use warden::store::{AuthStore, HealthStore, RegistryStore, WebhookStore, WorkerStore};
 use warden::webhook::{SourceConfig, Sources};
-use warden::auth::jwt::AccessTokens;
-use warden::auth::signing::LocalSigner;
 use warden::wiring::api_key_pepper;
 
 /// The largest body `warden serve` reads; each endpoint has its own,
@@ -176,7 +176,9 @@ pub const LOCAL_KEY_ARN: &str = "local:warden-serve";
 pub fn local_signer(config: &Config) -> Result<Arc<LocalSigner>, Error> {
     let pem = match &config.signing_key_file {
         Some(path) => std::fs::read_to_string(path).map_err(|e| {
-            Error::Config(format!("WARDEN_SIGNING_KEY_FILE {path} cannot be read: {e}"))
+            Error::Config(format!(
+                "WARDEN_SIGNING_KEY_FILE {path} cannot be read: {e}"
+            ))
         })?,
         None => generate_key_pem()?,
     };

@@ -32,14 +32,21 @@ fn config_check_names_every_problem_and_fails_when_start_up_would_be_refused() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success());
-    for named in ["ALLOWED_ORIGINS", "WARDEN_ISSUER_PARAMETER", "WARDEN_SIGNING_KEY_FILE"] {
+    for named in [
+        "ALLOWED_ORIGINS",
+        "WARDEN_ISSUER_PARAMETER",
+        "WARDEN_SIGNING_KEY_FILE",
+    ] {
         assert!(stdout.contains(named), "{named}: {stdout}");
     }
 
     let out = warden()
         .args(["config", "check"])
         .env("WARDEN_ENV", "development")
-        .env("WARDEN_SIGNING_KEY_FILE", warden::testing::TEST_SIGNING_KEY_FILE)
+        .env(
+            "WARDEN_SIGNING_KEY_FILE",
+            warden::testing::TEST_SIGNING_KEY_FILE,
+        )
         .output()
         .unwrap();
     assert!(
@@ -54,8 +61,11 @@ fn serve_refuses_an_unreadable_or_unusable_signing_key_file() {
     let dir = std::env::temp_dir().join(format!("warden-key-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let not_a_key = dir.join("not-a-key.pem");
-    std::fs::write(&not_a_key, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
-        .unwrap();
+    std::fs::write(
+        &not_a_key,
+        "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+    )
+    .unwrap();
     for (file, says) in [
         ("/nonexistent/key.pem", "cannot be read"),
         (not_a_key.to_str().unwrap(), "not a usable RSA key"),

@@ -501,8 +501,8 @@ fn stored_key_set(endpoint: &str, prefix: &str) -> warden::auth::signing::KeySet
 
 #[test]
 fn signing_key_rotate_schedules_a_copy_of_the_signing_key_and_retire_now_replaces_it_audited() {
-    use warden::clock::Clock as _;
     use warden::auth::signing::{PUBLISH_AHEAD_SECS, RETIRE_AFTER_SECS};
+    use warden::clock::Clock as _;
     let Some((endpoint, prefix)) = block(warden::testing::emulator_tables()) else {
         return;
     };
@@ -519,7 +519,10 @@ fn signing_key_rotate_schedules_a_copy_of_the_signing_key_and_retire_now_replace
     // Before any change: the stack's first key alone, signing.
     let listed = ok(signing_key(&["list"]), "list");
     let first_line = listed.lines().nth(1).unwrap().to_owned();
-    assert!(first_line.contains("\tsigning\t") && first_line.ends_with(&first), "{listed}");
+    assert!(
+        first_line.contains("\tsigning\t") && first_line.ends_with(&first),
+        "{listed}"
+    );
     let first_kid = first_line.split('\t').next().unwrap().to_owned();
     assert_eq!(first_kid.len(), 43, "an RFC 7638 thumbprint: {first_kid}");
 
@@ -528,7 +531,10 @@ fn signing_key_rotate_schedules_a_copy_of_the_signing_key_and_retire_now_replace
     let set = stored_key_set(e, p);
     assert_eq!(set.version, 1);
     let (old, new) = (&set.keys[0], &set.keys[1]);
-    assert_eq!((old.kid.as_str(), old.arn.as_str()), (first_kid.as_str(), first.as_str()));
+    assert_eq!(
+        (old.kid.as_str(), old.arn.as_str()),
+        (first_kid.as_str(), first.as_str())
+    );
     assert!(out.contains(&new.kid) && out.contains(&new.arn), "{out}");
     // The schedule: published now, signing after the gateway's cache.
     assert!((before..before + 30).contains(&new.publish_from), "{new:?}");
@@ -556,9 +562,16 @@ fn signing_key_rotate_schedules_a_copy_of_the_signing_key_and_retire_now_replace
             }
         };
         assert_eq!(policy(new.arn.clone()).await, policy(first.clone()).await);
-        let tags = kms.list_resource_tags().key_id(&new.arn).send().await.unwrap();
+        let tags = kms
+            .list_resource_tags()
+            .key_id(&new.arn)
+            .send()
+            .await
+            .unwrap();
         assert!(
-            tags.tags().iter().any(|t| t.tag_key == "warden:signing" && t.tag_value == "warden-tests"),
+            tags.tags()
+                .iter()
+                .any(|t| t.tag_key == "warden:signing" && t.tag_value == "warden-tests"),
             "{tags:?}"
         );
     });
@@ -574,12 +587,18 @@ fn signing_key_rotate_schedules_a_copy_of_the_signing_key_and_retire_now_replace
     assert!(set.verifying(&first_kid, now).is_none());
     let replacement = set.signing(now).unwrap();
     assert!(![first_kid.as_str(), new.kid.as_str()].contains(&replacement.kid.as_str()));
-    assert!(out.contains(&replacement.kid) && out.contains("2 hours"), "{out}");
+    assert!(
+        out.contains(&replacement.kid) && out.contains("2 hours"),
+        "{out}"
+    );
     // The scheduled key still takes over when it said it would.
     assert_eq!(set.signing(new.sign_from).unwrap().kid, new.kid);
     // --now is required; an unknown kid is an error naming it.
     assert!(!signing_key(&["retire", &new.kid]).status.success());
-    let err = fails(signing_key(&["retire", "no-such-kid", "--now"]), "unknown kid");
+    let err = fails(
+        signing_key(&["retire", "no-such-kid", "--now"]),
+        "unknown kid",
+    );
     assert!(err.contains("no-such-kid"), "{err}");
 
     let rotated = audit_json(p, e, &["--type", "SIGNING_KEY_ROTATED"]);
@@ -589,7 +608,10 @@ fn signing_key_rotate_schedules_a_copy_of_the_signing_key_and_retire_now_replace
     let retired = audit_json(p, e, &["--type", "SIGNING_KEY_RETIRED"]);
     assert_eq!(retired.len(), 1, "{retired:?}");
     assert_eq!(retired[0]["severity"], "CRITICAL");
-    assert_eq!(retired[0]["details"]["replacement_kid"], replacement.kid.as_str());
+    assert_eq!(
+        retired[0]["details"]["replacement_kid"],
+        replacement.kid.as_str()
+    );
     for ev in rotated.iter().chain(&retired) {
         assert_eq!(ev["actor"], "local");
     }
@@ -744,7 +766,10 @@ fn memberships_are_added_and_removed_and_config_check_names_who_has_none() {
         let mut cmd = warden(p);
         cmd.args(["config", "check", "--endpoint", e])
             .env("WARDEN_ENV", "development")
-            .env("WARDEN_SIGNING_KEY_FILE", warden::testing::TEST_SIGNING_KEY_FILE);
+            .env(
+                "WARDEN_SIGNING_KEY_FILE",
+                warden::testing::TEST_SIGNING_KEY_FILE,
+            );
         let out = run(cmd, "");
         String::from_utf8_lossy(&out.stdout).into_owned()
     };

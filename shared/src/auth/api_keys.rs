@@ -17,9 +17,9 @@ use secrecy::{ExposeSecret as _, SecretString};
 use subtle::ConstantTimeEq as _;
 
 pub use super::pepper::Pepper;
-use crate::error::{Challenge, Refusal, Scheme};
 use crate::audit::{EventType, Origin, Severity};
 use crate::domain::agents::{ApiKeyRecord, KeyOwner};
+use crate::error::{Challenge, Refusal, Scheme};
 use crate::ratelimit::{Decision, Gcra, acquire_from};
 use crate::state::Registry;
 use crate::store::{ApiKeyStore, ApiKeyWrite, RateLimitStore, TatOutcome, TatWrite, Write};
@@ -153,8 +153,12 @@ pub async fn store_key(
     }
     if let Some(misfit) = spec.scopes.iter().find(|s| !scope_fits(&spec.owner, s)) {
         return Err(Error::BadRequest(match spec.owner {
-            KeyOwner::Agent(_) => format!("an agent's key cannot hold {misfit}: create a service key (--service NAME)"),
-            KeyOwner::Service(_) => format!("a service's key runs no agent: it may hold {SCOPE_TOKENS_INTROSPECT} only, not {misfit}"),
+            KeyOwner::Agent(_) => format!(
+                "an agent's key cannot hold {misfit}: create a service key (--service NAME)"
+            ),
+            KeyOwner::Service(_) => format!(
+                "a service's key runs no agent: it may hold {SCOPE_TOKENS_INTROSPECT} only, not {misfit}"
+            ),
         }));
     }
     if let KeyOwner::Agent(agent) = &spec.owner

@@ -25,9 +25,9 @@ use crate::auth::pepper::Pepper;
 use crate::clock::Clock;
 use crate::domain::agents::WorkspaceId;
 use crate::domain::{RevocationState, Role};
+use crate::error::{Challenge, Refusal, Scheme};
 use crate::state::{AgentState, AuthState, Registry, SecurityHealthState};
 use crate::store::SessionStore;
-use crate::error::{Challenge, Refusal, Scheme};
 use crate::{Error, Result};
 
 /// The header an API key travels in.

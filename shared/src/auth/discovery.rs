@@ -91,10 +91,16 @@ mod tests {
                 "token_endpoint_auth_methods_supported",
             ]
         );
-        assert_eq!(doc["jwks_uri"], "https://auth.example.com/.well-known/jwks.json");
+        assert_eq!(
+            doc["jwks_uri"],
+            "https://auth.example.com/.well-known/jwks.json"
+        );
         assert_eq!(doc["response_types_supported"], json!([]));
         let resource = resource_metadata("https://auth.example.com");
         assert_eq!(resource["resource"], "https://auth.example.com");
-        assert_eq!(resource["authorization_servers"], json!(["https://auth.example.com"]));
+        assert_eq!(
+            resource["authorization_servers"],
+            json!(["https://auth.example.com"])
+        );
     }
 }

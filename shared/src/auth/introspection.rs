@@ -27,12 +27,13 @@ pub const INTROSPECT_SCOPE: &str = "tokens:introspect";
 
 /// Answers an introspection request whose form parameters are `form`
 /// (`token` required, `token_type_hint` ignored), after authenticating the
-/// caller from `headers`.
+/// caller from `headers`: a form that could not be read is answered only
+/// once the caller is known.
 pub async fn introspect(
     state: &AuthState,
     origin: &Origin,
     headers: &http::HeaderMap,
-    form: &[(String, String)],
+    form: Result<Vec<(String, String)>>,
 ) -> Result<Value> {
     let bearer = state.bearer_or_key();
     match bearer.caller(headers, origin, &[INTROSPECT_SCOPE]).await? {
@@ -49,6 +50,7 @@ pub async fn introspect(
         // The key check spent the key's hourly limit.
         Caller::Key(_) => {}
     }
+    let form = form?;
     let token = form
         .iter()
         .find(|(name, _)| name == "token")
@@ -90,8 +92,13 @@ async fn spend_run_limit(state: &AuthState, user_id: &str) -> Result<()> {
         period_secs: 60,
     };
     let store: &dyn RateLimitStore = &*state.store;
-    match ratelimit::acquire(store, &keys::user_runs(user_id), limit, state.clock.now_millis())
-        .await?
+    match ratelimit::acquire(
+        store,
+        &keys::user_runs(user_id),
+        limit,
+        state.clock.now_millis(),
+    )
+    .await?
     {
         Decision::Allowed => Ok(()),
         Decision::Limited { retry_after } => Err(Error::RateLimited { retry_after }),

@@ -31,8 +31,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::signing::{
-    KEY_SET_REREAD_SECS, KeySet, MAX_SIGNING_INPUT, RsaPublicKey, Signer,
-    UNKNOWN_KID_REREAD_SECS,
+    KEY_SET_REREAD_SECS, KeySet, MAX_SIGNING_INPUT, RsaPublicKey, Signer, UNKNOWN_KID_REREAD_SECS,
 };
 use crate::auth::verified::VerifiedTokens;
 use crate::clock::Clock;
@@ -318,9 +317,7 @@ impl AccessTokens {
                         first_key_arn.clone(),
                     );
                     Box::pin(async move {
-                        let set = read()
-                            .await?
-                            .unwrap_or_else(|| KeySet::initial(&first));
+                        let set = read().await?.unwrap_or_else(|| KeySet::initial(&first));
                         KeyRing::resolve(set, &*signer, &known, clock.now_secs()).await
                     }) as crate::secrets::cache::ReadFuture<KeyRing>
                 };
@@ -477,9 +474,7 @@ impl AccessTokens {
             check_times(&claims, now)?;
             return Ok(claims);
         }
-        let (header, claims) = signing_input
-            .split_once('.')
-            .ok_or(invalid("malformed"))?;
+        let (header, claims) = signing_input.split_once('.').ok_or(invalid("malformed"))?;
         let key = match ring.keys.values().find(|k| k.encoded_header == header) {
             // The exact header a live key signs: nothing to decode.
             Some(key) => ring
@@ -660,7 +655,10 @@ mod tests {
         // here with the public key alone.
         let (input, signature) = token.rsplit_once('.').unwrap();
         let public = signer.public_key("local:0").await.unwrap();
-        assert!(public.verifies(input.as_bytes(), &URL_SAFE_NO_PAD.decode(signature).unwrap()));
+        assert!(public.verifies(
+            input.as_bytes(),
+            &URL_SAFE_NO_PAD.decode(signature).unwrap()
+        ));
     }
 
     #[tokio::test]
@@ -679,7 +677,10 @@ mod tests {
             );
             let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
             mac.update(input.as_bytes());
-            format!("{input}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+            format!(
+                "{input}.{}",
+                URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+            )
         };
         let jwk = serde_json::to_vec(&public.jwk()).unwrap();
         let mut forged = vec![
@@ -730,7 +731,11 @@ mod tests {
             URL_SAFE_NO_PAD.encode(serde_json::to_vec(&admin).unwrap())
         ));
         for token in forged {
-            assert_eq!(refusal(tokens.verify(&token, NOW).await), Refusal::Invalid, "{token}");
+            assert_eq!(
+                refusal(tokens.verify(&token, NOW).await),
+                Refusal::Invalid,
+                "{token}"
+            );
         }
     }
 
@@ -747,13 +752,21 @@ mod tests {
             let mut claims = valid_claims();
             claims[claim] = value;
             let token = sign(&signer, "local:0", &head, &claims).await;
-            assert_eq!(refusal(tokens.verify(&token, NOW).await), Refusal::Invalid, "{claim}");
+            assert_eq!(
+                refusal(tokens.verify(&token, NOW).await),
+                Refusal::Invalid,
+                "{claim}"
+            );
         }
         for missing in ["client_id", "scope", "sid", "gen", "exp", "roles"] {
             let mut claims = valid_claims();
             claims.as_object_mut().unwrap().remove(missing);
             let token = sign(&signer, "local:0", &head, &claims).await;
-            assert_eq!(refusal(tokens.verify(&token, NOW).await), Refusal::Invalid, "{missing}");
+            assert_eq!(
+                refusal(tokens.verify(&token, NOW).await),
+                Refusal::Invalid,
+                "{missing}"
+            );
         }
         let good = sign(&signer, "local:0", &head, &valid_claims()).await;
         assert!(tokens.verify(&good, NOW + 900 + 29).await.is_ok(), "leeway");
@@ -761,7 +774,10 @@ mod tests {
             refusal(tokens.verify(&good, NOW + 900 + 30).await),
             Refusal::Expired
         );
-        assert_eq!(refusal(tokens.verify(&good, NOW - 31).await), Refusal::Invalid);
+        assert_eq!(
+            refusal(tokens.verify(&good, NOW - 31).await),
+            Refusal::Invalid
+        );
         // A forged token past its exp is invalid, not expired.
         let forged = sign(&signer, "local:1", &head, &valid_claims()).await;
         assert_eq!(
@@ -882,7 +898,11 @@ mod tests {
         assert!(verifier.verify(&old, keys.now()).await.is_ok());
 
         // rotate: k1 published now, signing after the gateway's cache.
-        let rotated = keys.current().await.rotated(keys.new_key(1).await, keys.now()).unwrap();
+        let rotated = keys
+            .current()
+            .await
+            .rotated(keys.new_key(1).await, keys.now())
+            .unwrap();
         let switch = rotated.keys[1].sign_from;
         let retire = rotated.keys[0].retire_at.unwrap();
         keys.store(rotated);
@@ -890,7 +910,11 @@ mod tests {
         // Within the re-read interval, and up to the switch, k0 signs.
         keys.advance(KEY_SET_REREAD_SECS as i64);
         let (token, _) = signer_fn.issue("u", &[], 0, "s", keys.now()).await.unwrap();
-        assert_eq!(kid_of_token(&token).await, k0, "k1 is published, not signing");
+        assert_eq!(
+            kid_of_token(&token).await,
+            k0,
+            "k1 is published, not signing"
+        );
         keys.advance(switch - 1 - keys.now());
         let (last_k0, _) = signer_fn.issue("u", &[], 0, "s", keys.now()).await.unwrap();
         assert_eq!(kid_of_token(&last_k0).await, k0);
@@ -927,7 +951,11 @@ mod tests {
         let retired = keys
             .current()
             .await
-            .retired_now(&kid_of(&keys.signer, "local:0").await, keys.now(), Some(keys.new_key(2).await))
+            .retired_now(
+                &kid_of(&keys.signer, "local:0").await,
+                keys.now(),
+                Some(keys.new_key(2).await),
+            )
             .unwrap();
         keys.store(retired);
         let other = keys.function().await;
@@ -966,7 +994,10 @@ mod tests {
         let keys = Stored::new().await;
         let function = keys.function().await;
         let (token, _) = function.issue("u", &[], 0, "s", keys.now()).await.unwrap();
-        assert!(function.verify(&token, keys.now()).await.is_ok(), "now cached");
+        assert!(
+            function.verify(&token, keys.now()).await.is_ok(),
+            "now cached"
+        );
         let k0 = kid_of(&keys.signer, "local:0").await;
         let retired = keys
             .current()
@@ -981,7 +1012,10 @@ mod tests {
         );
         // The replacement signs at once.
         let (new, _) = function.issue("u", &[], 0, "s", keys.now()).await.unwrap();
-        assert_eq!(kid_of_token(&new).await, kid_of(&keys.signer, "local:1").await);
+        assert_eq!(
+            kid_of_token(&new).await,
+            kid_of(&keys.signer, "local:1").await
+        );
     }
 
     #[tokio::test]

@@ -87,7 +87,9 @@ impl KeyEntry {
 
     /// Whether the key signs at `now`.
     pub fn signs(&self, now: i64) -> bool {
-        self.sign_from <= now && self.sign_until.is_none_or(|until| now < until) && !self.retired(now)
+        self.sign_from <= now
+            && self.sign_until.is_none_or(|until| now < until)
+            && !self.retired(now)
     }
 }
 
@@ -134,9 +136,7 @@ impl KeySet {
 
     /// The key `kid` if verifiers accept it at `now`.
     pub fn verifying(&self, kid: &str, now: i64) -> Option<&KeyEntry> {
-        self.keys
-            .iter()
-            .find(|k| k.kid == kid && k.published(now))
+        self.keys.iter().find(|k| k.kid == kid && k.published(now))
     }
 
     /// The keys the key set endpoint lists at `now`.
@@ -150,7 +150,11 @@ impl KeySet {
     /// already retired are dropped. Refused while a rotation is pending (a
     /// key published but not signing yet), and when no key signs now.
     pub fn rotated(&self, new: NewKey, now: i64) -> Result<Self> {
-        if let Some(pending) = self.keys.iter().find(|k| !k.retired(now) && k.sign_from > now) {
+        if let Some(pending) = self
+            .keys
+            .iter()
+            .find(|k| !k.retired(now) && k.sign_from > now)
+        {
             return Err(Error::Conflict(format!(
                 "a rotation is already under way: key {} signs from {}; rotate again after that",
                 pending.kid,
@@ -158,15 +162,27 @@ impl KeySet {
             )));
         }
         if self.keys.iter().any(|k| k.kid == new.kid) {
-            return Err(Error::Conflict(format!("key {} is already in the key set", new.kid)));
+            return Err(Error::Conflict(format!(
+                "key {} is already in the key set",
+                new.kid
+            )));
         }
         let switch = now + PUBLISH_AHEAD_SECS;
-        let mut keys: Vec<KeyEntry> = self.keys.iter().filter(|k| !k.retired(now)).cloned().collect();
-        let signing = keys.iter_mut().rev().find(|k| k.signs(now)).ok_or_else(|| {
-            Error::Conflict(
-                "no key signs now: retire with --now appends a key that signs at once".into(),
-            )
-        })?;
+        let mut keys: Vec<KeyEntry> = self
+            .keys
+            .iter()
+            .filter(|k| !k.retired(now))
+            .cloned()
+            .collect();
+        let signing = keys
+            .iter_mut()
+            .rev()
+            .find(|k| k.signs(now))
+            .ok_or_else(|| {
+                Error::Conflict(
+                    "no key signs now: retire with --now appends a key that signs at once".into(),
+                )
+            })?;
         signing.sign_until = Some(switch);
         signing.retire_at = Some(switch + RETIRE_AFTER_SECS);
         keys.push(KeyEntry {
@@ -205,7 +221,10 @@ impl KeySet {
         let was_signing = target.signs(now);
         if !was_signing && target.sign_from > now {
             // A pending key: the key it would have replaced keeps signing.
-            for k in keys.iter_mut().filter(|k| k.sign_until == Some(target.sign_from)) {
+            for k in keys
+                .iter_mut()
+                .filter(|k| k.sign_until == Some(target.sign_from))
+            {
                 k.sign_until = None;
                 k.retire_at = None;
             }
@@ -220,7 +239,9 @@ impl KeySet {
                 Error::BadRequest("retiring the signing key needs a replacement key".into())
             })?;
             // A rotation under way still switches when it said it would.
-            let pending = keys.iter().find(|k| k.sign_from > now && k.retire_at.is_none());
+            let pending = keys
+                .iter()
+                .find(|k| k.sign_from > now && k.retire_at.is_none());
             let sign_until = pending.map(|k| k.sign_from);
             keys.push(KeyEntry {
                 arn: new.arn,
@@ -388,7 +409,9 @@ impl<'a> Der<'a> {
             }
             let (len_bytes, after) = rest.split_at(count);
             rest = after;
-            len_bytes.iter().fold(0, |acc, &b| (acc << 8) | usize::from(b))
+            len_bytes
+                .iter()
+                .fold(0, |acc, &b| (acc << 8) | usize::from(b))
         };
         if rest.len() < len {
             return None;
@@ -604,7 +627,10 @@ mod tests {
     fn retiring_a_pending_key_gives_the_signing_key_its_open_end_back() {
         let set = first().rotated(key("k2"), NOW).unwrap();
         let set = set.retired_now("k2", NOW + 10, None).unwrap();
-        assert_eq!(set.signing(NOW + PUBLISH_AHEAD_SECS + 10).unwrap().kid, "k1");
+        assert_eq!(
+            set.signing(NOW + PUBLISH_AHEAD_SECS + 10).unwrap().kid,
+            "k1"
+        );
         assert!(set.verifying("k1", NOW + 10 * PUBLISH_AHEAD_SECS).is_some());
         assert!(set.verifying("k2", NOW + 10).is_none());
         // And a new rotation may start.
@@ -626,7 +652,10 @@ mod tests {
         // RFC 7638 section 3.1.
         let n = URL_SAFE_NO_PAD.decode("0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw").unwrap();
         let key = RsaPublicKey::from_components(&n, &[1, 0, 1]).unwrap();
-        assert_eq!(key.thumbprint(), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+        assert_eq!(
+            key.thumbprint(),
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
         assert_eq!(key.bits(), 2048);
         let jwk = serde_json::to_value(key.jwk()).unwrap();
         assert_eq!(jwk["kty"], "RSA");
