@@ -936,3 +936,62 @@ async fn a_correct_password_that_loses_the_race_with_revoke_all_still_logs_in(h:
         Err(Error::TokenRefused(c)) if c.reason == Refusal::Revoked
     ));
 }
+
+/// A KMS whose `Sign` is throttled (or fails): its public keys read fine.
+#[derive(Debug)]
+struct ThrottledSigner(Arc<warden::auth::signing::LocalSigner>);
+
+#[async_trait::async_trait]
+impl warden::auth::signing::Signer for ThrottledSigner {
+    async fn sign(&self, _arn: &str, _message: &[u8]) -> Result<Vec<u8>, Error> {
+        Err(Error::Saturated {
+            retry_after: std::time::Duration::from_secs(1),
+        })
+    }
+    async fn public_key(&self, arn: &str) -> Result<warden::auth::signing::RsaPublicKey, Error> {
+        self.0.public_key_of(arn)
+    }
+}
+
+#[tokio::test]
+async fn a_throttled_signature_is_503_with_retry_after_and_logs_nobody_in() {
+    use warden::auth::jwt::{AccessTokens, KeySource};
+    use warden::auth::signing::KeySet;
+    use warden::store::SessionStore as _;
+    let config = testing::config();
+    let clock = Arc::new(ManualClock::starting_now());
+    let tokens = AccessTokens::load(
+        &config,
+        Arc::new(ThrottledSigner(testing::test_signer())),
+        KeySource::Fixed(KeySet::initial(testing::TEST_KEY_ARN)),
+        clock.clone(),
+    )
+    .await
+    .unwrap();
+    let store = Arc::new(MemoryStore::new());
+    let h = Harness {
+        state: AuthState::new(config, store.clone(), tokens, clock.clone()).unwrap(),
+        clock,
+        next_ip: AtomicU32::new(0),
+    };
+    let user_id = h.add_user("alice", "right password", &[]).await;
+    let reply = h.login("alice", "right password").await;
+    assert_eq!(
+        reply.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        reply.body
+    );
+    assert_eq!(reply.headers["retry-after"], "1");
+    assert!(reply.body.get("access_token").is_none());
+    // Nothing changed: no session, and no successful login recorded.
+    let now = h.clock.now_secs();
+    assert!(store.list_sessions(&user_id, now).await.unwrap().is_empty());
+    let events = h.state.store.audit_by_actor(&user_id, 100).await.unwrap();
+    assert!(
+        events
+            .iter()
+            .all(|e| e.event_type != EventType::LoginSuccess),
+        "{events:?}"
+    );
+}
