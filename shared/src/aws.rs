@@ -46,6 +46,7 @@
 pub mod dependencies;
 mod http_client;
 pub mod kms;
+pub mod ssm;
 
 use aws_credential_types::Credentials;
 use aws_smithy_runtime_api::client::behavior_version::BehaviorVersion;

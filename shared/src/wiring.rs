@@ -82,17 +82,11 @@ pub async fn read_issuer_with(config: &Config, aws: &SdkConfig) -> Result<Option
     if config.issuer != DEVELOPMENT_ISSUER {
         return Ok(None);
     }
-    let output = aws_sdk_ssm::Client::new(aws)
-        .get_parameter()
-        .name(name)
-        .send()
-        .await
-        .map_err(|e| crate::aws::sdk_unavailable("SSM GetParameter issuer", &e))?;
-    let issuer = output
-        .parameter
-        .and_then(|p| p.value)
-        .map(|v| v.trim().trim_end_matches('/').to_owned())
-        .ok_or_else(|| Error::Config(format!("the SSM parameter {name} has no value")))?;
+    let issuer = crate::aws::ssm::get_parameter(aws, name)
+        .await?
+        .trim()
+        .trim_end_matches('/')
+        .to_owned();
     check_issuer(&issuer, config.env)
         .map_err(|problem| Error::Config(format!("the issuer in {name} ({issuer}): {problem}")))?;
     Ok(Some(issuer))

@@ -193,6 +193,22 @@ impl HttpConnector for Http1Connector {
     }
 }
 
+/// Sends one request outside the SDK (the hand-made SSM read,
+/// [`super::ssm`]) with the same TLS and the given connect and read
+/// timeouts: the answer's status and whole body.
+pub(super) async fn send(
+    request: http::Request<SdkBody>,
+    connect: Option<Duration>,
+    read: Option<Duration>,
+) -> Result<(http::StatusCode, Vec<u8>), BoxError> {
+    use http_body_util::BodyExt as _;
+    let connector = Http1Client::new().connector(Timeouts { connect, read });
+    let response = connector.call(HttpRequest::try_from(request)?).await?;
+    let status = http::StatusCode::from_u16(response.status().as_u16())?;
+    let body = response.into_body().collect().await?.to_bytes().to_vec();
+    Ok((status, body))
+}
+
 /// The connection a request went out on, as the SDK sees it: something it
 /// can poison so the pool drops it.
 fn connection_metadata(captured: &CaptureConnection) -> Option<ConnectionMetadata> {
