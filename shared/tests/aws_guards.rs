@@ -76,17 +76,18 @@ async fn every_dynamodb_call_fails_unavailable_when_dynamodb_hangs() {
 
 #[tokio::test]
 async fn a_write_to_a_port_where_nothing_listens_changed_nothing() {
-    // Bind, learn the port, close: nothing listens there now.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // A socket bound and never listening: connections to its port are
+    // refused, and no other test (a hanging endpoint binding port 0) can
+    // be given the port while it is held.
+    let reserved = tokio::net::TcpSocket::new_v4().unwrap();
+    reserved.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = reserved.local_addr().unwrap().port();
     let sdk = testing::aws_config_with(&format!("http://127.0.0.1:{port}"), &SHORT_GUARDS).await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), "t-");
     let (cause, _) =
         unavailable_within_bound("TransactWriteItems", store.transact(Vec::new())).await;
     assert!(cause.contains("TransactWriteItems"), "{cause}");
+    drop(reserved);
 }
 
 #[tokio::test]
