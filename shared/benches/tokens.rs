@@ -29,11 +29,24 @@ fn benches(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let state = warden::testing::state(Arc::new(MemoryStore::new()), Arc::new(SystemClock));
     let now = SystemClock.now_secs();
+    // A user that exists: a token whose user is gone is refused.
+    let user = rt
+        .block_on(warden::auth::login::create_user(
+            &state,
+            warden::audit::Origin::Cli {
+                operator: "bench".into(),
+            },
+            &warden::domain::Username::parse("alice").unwrap(),
+            &secrecy::SecretString::from("a bench password"),
+            &[Role::User],
+        ))
+        .unwrap();
+    let user_id = user.user_id.as_str();
     let issue = |sid: &str| {
         rt.block_on(
             state
                 .tokens
-                .issue("01USER", &[Role::User, Role::Approver], 0, sid, now),
+                .issue(user_id, &[Role::User, Role::Approver], 0, sid, now),
         )
         .unwrap()
         .0
@@ -68,7 +81,7 @@ fn benches(c: &mut Criterion) {
             rt.block_on(
                 state
                     .tokens
-                    .issue("01USER", &[Role::User], 0, "01SESSION", now),
+                    .issue(user_id, &[Role::User], 0, "01SESSION", now),
             )
             .unwrap()
         });
