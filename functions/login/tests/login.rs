@@ -995,3 +995,77 @@ async fn a_throttled_signature_is_503_with_retry_after_and_logs_nobody_in() {
         "{events:?}"
     );
 }
+
+/// A signer that counts its `Sign` and `GetPublicKey` calls: KMS's share
+/// of each request's round trips.
+#[derive(Debug, Default)]
+struct CountingSigner {
+    inner: Option<Arc<warden::auth::signing::LocalSigner>>,
+    signs: AtomicU32,
+    public_keys: AtomicU32,
+}
+
+#[async_trait::async_trait]
+impl warden::auth::signing::Signer for CountingSigner {
+    async fn sign(&self, arn: &str, message: &[u8]) -> Result<Vec<u8>, Error> {
+        self.signs.fetch_add(1, Ordering::SeqCst);
+        warden::auth::signing::Signer::sign(&**self.inner.as_ref().unwrap(), arn, message).await
+    }
+    async fn public_key(&self, arn: &str) -> Result<warden::auth::signing::RsaPublicKey, Error> {
+        self.public_keys.fetch_add(1, Ordering::SeqCst);
+        self.inner.as_ref().unwrap().public_key_of(arn)
+    }
+}
+
+#[tokio::test]
+async fn a_login_and_a_refresh_each_sign_once_and_checking_a_token_calls_no_kms() {
+    use warden::auth::jwt::{AccessTokens, KeySource};
+    use warden::auth::signing::KeySet;
+    let config = testing::config();
+    let clock = Arc::new(ManualClock::starting_now());
+    let signer = Arc::new(CountingSigner {
+        inner: Some(testing::test_signer()),
+        ..CountingSigner::default()
+    });
+    let tokens = AccessTokens::load(
+        &config,
+        signer.clone(),
+        KeySource::Fixed(KeySet::initial(testing::TEST_KEY_ARN)),
+        clock.clone(),
+    )
+    .await
+    .unwrap();
+    let h = Harness {
+        state: AuthState::new(config, Arc::new(MemoryStore::new()), tokens, clock.clone()).unwrap(),
+        clock,
+        next_ip: AtomicU32::new(0),
+    };
+    let counts = || {
+        (
+            signer.signs.load(Ordering::SeqCst),
+            signer.public_keys.load(Ordering::SeqCst),
+        )
+    };
+    assert_eq!(counts(), (0, 1), "the public key, once, at start");
+    h.add_user("alice", "right password", &[]).await;
+    let login = h.login("alice", "right password").await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.body);
+    assert_eq!(counts(), (1, 1), "one Sign per login");
+    let refreshed = h
+        .call_raw(
+            "/auth/refresh",
+            json!({"refresh_token": login.body["refresh_token"]}).to_string(),
+            "198.51.100.9",
+        )
+        .await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.body);
+    assert_eq!(counts(), (2, 1), "one Sign per refresh");
+    for _ in 0..3 {
+        h.state
+            .bearer()
+            .token(refreshed.body["access_token"].as_str().unwrap())
+            .await
+            .unwrap();
+    }
+    assert_eq!(counts(), (2, 1), "verifying calls no KMS");
+}
