@@ -67,21 +67,27 @@ where
 /// cold start, and the start fails when it cannot be read or is not an
 /// origin. `None` when the configuration already holds the issuer.
 pub async fn read_issuer(config: &Config) -> Result<Option<String>> {
-    if config.issuer_parameter.is_none() || config.issuer != DEVELOPMENT_ISSUER {
+    if issuer_parameter_to_read(config).is_none() {
         return Ok(None);
     }
     read_issuer_with(config, &sdk(config)?).await
 }
 
+/// The parameter to read the issuer from: `WARDEN_ISSUER_PARAMETER`, unless
+/// `WARDEN_ISSUER` already set the issuer.
+fn issuer_parameter_to_read(config: &Config) -> Option<&str> {
+    config
+        .issuer_parameter
+        .as_deref()
+        .filter(|_| config.issuer == DEVELOPMENT_ISSUER)
+}
+
 /// [`read_issuer`] over an SDK configuration already loaded (the operator
 /// CLI's `config check`).
 pub async fn read_issuer_with(config: &Config, aws: &SdkConfig) -> Result<Option<String>> {
-    let Some(name) = &config.issuer_parameter else {
+    let Some(name) = issuer_parameter_to_read(config) else {
         return Ok(None);
     };
-    if config.issuer != DEVELOPMENT_ISSUER {
-        return Ok(None);
-    }
     let issuer = crate::aws::ssm::get_parameter(aws, name)
         .await?
         .trim()

@@ -980,13 +980,20 @@ impl SigningKeys {
             .await;
         if let Err(e) = written {
             if let Some(key) = &new_key {
-                let _ = self
+                let deletion = self
                     .kms
                     .schedule_key_deletion()
                     .key_id(&key.arn)
                     .pending_window_in_days(7)
                     .send()
                     .await;
+                if let Err(e) = deletion {
+                    tracing::warn!(
+                        arn = %key.arn,
+                        error = %warden::aws::sdk_failure("KMS ScheduleKeyDeletion", &e),
+                        "the unused new key could not be scheduled for deletion; schedule it by hand"
+                    );
+                }
             }
             return Err(match e {
                 Error::ConditionFailed => Error::Conflict(
@@ -1025,13 +1032,7 @@ pub async fn rotate_signing_key(
         })?
         .clone();
     // Checked before a key is made: a refused rotation leaves nothing.
-    set.rotated(
-        NewSigningKey {
-            arn: String::new(),
-            kid: String::new(),
-        },
-        now,
-    )?;
+    set.check_rotation(now)?;
     let new = keys.create_like(&signing.arn).await?;
     let rotated = set.rotated(new.clone(), now)?;
     let switch = rotated.keys.last().map(|k| k.sign_from).unwrap_or(now);

@@ -206,11 +206,6 @@ impl KeyRing {
         Ok(Self { set, keys })
     }
 
-    /// The key set this copy was made from.
-    pub fn key_set(&self) -> &KeySet {
-        &self.set
-    }
-
     /// The key that signs at `now`.
     fn signing(&self, now: i64) -> Option<&RingKey> {
         self.keys.get(&self.set.signing(now)?.kid)

@@ -144,23 +144,31 @@ impl KeySet {
         self.keys.iter().filter(move |k| k.published(now))
     }
 
+    /// Whether a rotation may start at `now`: refused while one is pending
+    /// (a key published but not signing yet). The CLI checks it before it
+    /// makes a key, so a refused rotation makes nothing.
+    pub fn check_rotation(&self, now: i64) -> Result<()> {
+        match self
+            .keys
+            .iter()
+            .find(|k| !k.retired(now) && k.sign_from > now)
+        {
+            Some(pending) => Err(Error::Conflict(format!(
+                "a rotation is already under way: key {} signs from {}; rotate again after that",
+                pending.kid,
+                crate::clock::rfc3339(pending.sign_from)
+            ))),
+            None => Ok(()),
+        }
+    }
+
     /// `warden signing-key rotate` at `now`: appends `new`, published now
     /// and signing from `now +` [`PUBLISH_AHEAD_SECS`]; the key signing now
     /// signs until then and is retired [`RETIRE_AFTER_SECS`] later. Keys
     /// already retired are dropped. Refused while a rotation is pending (a
     /// key published but not signing yet), and when no key signs now.
     pub fn rotated(&self, new: NewKey, now: i64) -> Result<Self> {
-        if let Some(pending) = self
-            .keys
-            .iter()
-            .find(|k| !k.retired(now) && k.sign_from > now)
-        {
-            return Err(Error::Conflict(format!(
-                "a rotation is already under way: key {} signs from {}; rotate again after that",
-                pending.kid,
-                crate::clock::rfc3339(pending.sign_from)
-            )));
-        }
+        self.check_rotation(now)?;
         if self.keys.iter().any(|k| k.kid == new.kid) {
             return Err(Error::Conflict(format!(
                 "key {} is already in the key set",
@@ -256,11 +264,6 @@ impl KeySet {
             keys,
             version: self.version + 1,
         })
-    }
-
-    /// Whether `kid` names the key that signs at `now`.
-    pub fn is_signing(&self, kid: &str, now: i64) -> bool {
-        self.signing(now).is_some_and(|k| k.kid == kid)
     }
 }
 

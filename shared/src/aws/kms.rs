@@ -38,11 +38,6 @@ impl KmsSigner {
     pub fn new(client: aws_sdk_kms::Client) -> Self {
         Self { client }
     }
-
-    /// The SDK client (for the operator CLI's key creation).
-    pub fn client(&self) -> &aws_sdk_kms::Client {
-        &self.client
-    }
 }
 
 #[async_trait]
