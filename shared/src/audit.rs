@@ -111,12 +111,28 @@ pub enum EventType {
     WorkspaceMemberAdded,
     /// A user was removed from a workspace.
     WorkspaceMemberRemoved,
+    /// A tool was registered (or registered again, voiding its approvals).
+    ToolRegistered,
+    /// A tool was removed, voiding its pending proposals and approvals.
+    ToolRemoved,
+    /// A tool call was allowed by the maturity x complexity table: a
+    /// decision token was issued.
+    ToolCallAllowed,
+    /// A tool call was refused (the `reason` is in the details).
+    ToolCallBlocked,
+    /// A tool call became a proposal awaiting approval (or, at most once a
+    /// minute, an identical call found it still pending).
+    ToolCallProposed,
+    /// A tool call used the approval of its exact call (once).
+    ToolCallApprovalConsumed,
+    /// An agent reported what an allowed tool call did.
+    ToolCallOutcome,
 }
 
 impl EventType {
     /// Every event type, in declaration order (what `warden audit query
     /// --type` accepts).
-    pub const ALL: [EventType; 44] = [
+    pub const ALL: [EventType; 51] = [
         EventType::LoginSuccess,
         EventType::LoginFailed,
         EventType::LoginRateLimited,
@@ -161,6 +177,13 @@ impl EventType {
         EventType::ProposalDecisionRefused,
         EventType::WorkspaceMemberAdded,
         EventType::WorkspaceMemberRemoved,
+        EventType::ToolRegistered,
+        EventType::ToolRemoved,
+        EventType::ToolCallAllowed,
+        EventType::ToolCallBlocked,
+        EventType::ToolCallProposed,
+        EventType::ToolCallApprovalConsumed,
+        EventType::ToolCallOutcome,
     ];
 
     /// The name stored and shown, e.g. `LOGIN_SUCCESS`.
@@ -210,6 +233,13 @@ impl EventType {
             EventType::ProposalDecisionRefused => "PROPOSAL_DECISION_REFUSED",
             EventType::WorkspaceMemberAdded => "WORKSPACE_MEMBER_ADDED",
             EventType::WorkspaceMemberRemoved => "WORKSPACE_MEMBER_REMOVED",
+            EventType::ToolRegistered => "TOOL_REGISTERED",
+            EventType::ToolRemoved => "TOOL_REMOVED",
+            EventType::ToolCallAllowed => "TOOL_CALL_ALLOWED",
+            EventType::ToolCallBlocked => "TOOL_CALL_BLOCKED",
+            EventType::ToolCallProposed => "TOOL_CALL_PROPOSED",
+            EventType::ToolCallApprovalConsumed => "TOOL_CALL_APPROVAL_CONSUMED",
+            EventType::ToolCallOutcome => "TOOL_CALL_OUTCOME",
         }
     }
 

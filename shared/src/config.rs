@@ -306,6 +306,21 @@ pub struct Config {
     /// `WARDEN_SIGNING_KEY_FILE`: a PEM RSA private key that signs in
     /// development (else one is generated per start); refused elsewhere.
     pub signing_key_file: Option<String>,
+    /// `WARDEN_DECISION_KEY_ARN`: the KMS key (tag `warden:decision`) that
+    /// signs tool calls' decision tokens, never the access-token key; in
+    /// development without it, `warden serve` generates one per start.
+    pub decision_key_arn: Option<String>,
+    /// `WARDEN_DECISION_KEY_FILE`: a PEM RSA private key that signs
+    /// decision tokens in development (else one is generated per start);
+    /// refused elsewhere.
+    pub decision_key_file: Option<String>,
+    /// `WARDEN_TOOL_APPROVAL_TTL_SECS`: how long a tool-call proposal may
+    /// wait for a decision, an approval for its use, and a rejection
+    /// answers identical calls (900).
+    pub tool_approval_ttl_secs: i64,
+    /// `WARDEN_TOOL_PENDING_MAX`: the most pending tool-call proposals one
+    /// agent may have in one workspace (20).
+    pub tool_pending_max: u32,
     /// `WARDEN_WEBHOOK_SECRETS_ARN`: the Secrets Manager secret holding the
     /// webhook sources, a JSON array `[{"name", "scheme", "secrets"}]`.
     pub webhook_secrets_arn: Option<String>,
@@ -397,6 +412,9 @@ impl Config {
         let audit_retention_days = number("WARDEN_AUDIT_RETENTION_DAYS", 365, 1);
         let run_limit_per_minute =
             u32::try_from(number("WARDEN_RUN_LIMIT_PER_MINUTE", 60, 1)).unwrap_or(u32::MAX);
+        let tool_approval_ttl_secs = number("WARDEN_TOOL_APPROVAL_TTL_SECS", 900, 1);
+        let tool_pending_max =
+            u32::try_from(number("WARDEN_TOOL_PENDING_MAX", 20, 1)).unwrap_or(u32::MAX);
         let secret_cache_ttl_secs = number(
             "WARDEN_SECRET_CACHE_TTL_SECS",
             crate::secrets::cache::DEFAULT_TTL_SECS.cast_signed(),
@@ -522,6 +540,10 @@ impl Config {
                 .unwrap_or_default(),
             signing_key_arn: var("WARDEN_SIGNING_KEY_ARN"),
             signing_key_file: var("WARDEN_SIGNING_KEY_FILE"),
+            decision_key_arn: var("WARDEN_DECISION_KEY_ARN"),
+            decision_key_file: var("WARDEN_DECISION_KEY_FILE"),
+            tool_approval_ttl_secs,
+            tool_pending_max,
             webhook_secrets_arn: var("WARDEN_WEBHOOK_SECRETS_ARN"),
             events_queue_url: var("WARDEN_EVENTS_QUEUE_URL"),
             jobs_queue_url: var("WARDEN_JOBS_QUEUE_URL"),
@@ -607,6 +629,19 @@ impl Config {
                 "no signing key here (WARDEN_SIGNING_KEY_ARN unset): only the functions that issue or verify tokens need one".into(),
             ),
         }
+    }
+
+    /// A local decision key outside development is refused: decision
+    /// tokens are signed only in KMS there.
+    fn decision_key_finding(&self) -> Option<Finding> {
+        (self.env != Environment::Development && self.decision_key_file.is_some()).then(|| {
+            Finding::new(
+                Check::SigningKey,
+                Severity::Error,
+                "WARDEN_DECISION_KEY_FILE is set outside development; decision tokens are signed only in KMS".into(),
+                "unset WARDEN_DECISION_KEY_FILE; the stack's decision key (WARDEN_DECISION_KEY_ARN) signs",
+            )
+        })
     }
 
     /// Where the API-key pepper comes from, when one is configured: the
@@ -736,6 +771,7 @@ impl Config {
 
         out.push(self.issuer_finding());
         out.push(self.signing_key_finding());
+        out.extend(self.decision_key_finding());
         out.push(check_aws_guards(&self.aws));
         out.extend(self.advisories());
         out

@@ -48,6 +48,27 @@ pub enum Error {
     /// Valid credentials without the right role or scope.
     #[error("{0}")]
     Forbidden(String),
+    /// A governed tool call refused by a rule: `403` whose `reason` a
+    /// program can act on (API.md "Governed tool calls": `workspace`,
+    /// `agent_disabled`, `tool_not_allowed`, `maturity`,
+    /// `approval_rejected`, `approval_used`).
+    #[error("{detail}")]
+    ToolCallRefused {
+        /// The rule, as the problem's `reason` member.
+        reason: &'static str,
+        /// What the client is told.
+        detail: String,
+    },
+    /// A tool call that would open a proposal while its agent already has
+    /// the most pending ones in the workspace: `429` with `Retry-After` and
+    /// `reason` `approvals_pending`.
+    #[error("{detail}")]
+    ApprovalsPending {
+        /// When the oldest pending proposal runs out.
+        retry_after: Duration,
+        /// What the client is told.
+        detail: String,
+    },
     /// The resource does not exist (or is not the caller's to see).
     #[error("{0}")]
     NotFound(String),
@@ -260,20 +281,31 @@ impl Error {
         Error::TokenRefused(Challenge::bearer(reason))
     }
 
+    /// The problem's `reason` member, for the refusals a program acts on.
+    pub fn reason(&self) -> Option<&'static str> {
+        match self {
+            Error::ToolCallRefused { reason, .. } => Some(reason),
+            Error::ApprovalsPending { .. } => Some("approvals_pending"),
+            _ => None,
+        }
+    }
+
     /// The HTTP status code this error is answered with.
     pub fn status(&self) -> http::StatusCode {
         use http::StatusCode as S;
         match self {
             Error::BadRequest(_) => S::BAD_REQUEST,
             Error::Unauthorized | Error::TokenRefused(_) => S::UNAUTHORIZED,
-            Error::Forbidden(_) | Error::InsufficientScope { .. } => S::FORBIDDEN,
+            Error::Forbidden(_)
+            | Error::InsufficientScope { .. }
+            | Error::ToolCallRefused { .. } => S::FORBIDDEN,
             Error::InvalidRequest(_) => S::BAD_REQUEST,
             Error::NotFound(_) => S::NOT_FOUND,
             Error::MethodNotAllowed { .. } => S::METHOD_NOT_ALLOWED,
             Error::UnsupportedMediaType { .. } => S::UNSUPPORTED_MEDIA_TYPE,
             Error::Conflict(_) | Error::ConditionFailed => S::CONFLICT,
             Error::PayloadTooLarge { .. } | Error::TooLargeToStore { .. } => S::PAYLOAD_TOO_LARGE,
-            Error::RateLimited { .. } => S::TOO_MANY_REQUESTS,
+            Error::RateLimited { .. } | Error::ApprovalsPending { .. } => S::TOO_MANY_REQUESTS,
             Error::Unavailable { .. } | Error::Saturated { .. } | Error::OutcomeUnknown { .. } => {
                 S::SERVICE_UNAVAILABLE
             }

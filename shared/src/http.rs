@@ -465,13 +465,16 @@ impl<'a> Responder<'a> {
             .unwrap_or("error")
             .to_ascii_lowercase()
             .replace(' ', "-");
-        let body = serde_json::json!({
+        let mut body = serde_json::json!({
             "type": format!("https://warden.dev/problems/{slug}"),
             "title": status.canonical_reason().unwrap_or("Error"),
             "status": status.as_u16(),
             "detail": err.public_detail(),
             "request_id": self.ctx.request_id,
         });
+        if let Some(reason) = err.reason() {
+            body["reason"] = reason.into();
+        }
         let bytes = serde_json::to_vec(&body).unwrap_or_default();
         let mut response = self.finish(status, "application/problem+json", Body::Binary(bytes));
         let headers = response.headers_mut();
@@ -493,7 +496,9 @@ impl<'a> Responder<'a> {
             Error::InvalidRequest(_) => {
                 insert_challenge(headers, r#"Bearer error="invalid_request""#);
             }
-            Error::RateLimited { retry_after } | Error::Saturated { retry_after } => {
+            Error::RateLimited { retry_after }
+            | Error::Saturated { retry_after }
+            | Error::ApprovalsPending { retry_after, .. } => {
                 let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
                 headers.insert(http::header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
             }

@@ -28,6 +28,7 @@ use std::time::Duration;
 
 use crate::Result;
 use crate::agents::catalogue::{Catalogue, catalogue};
+use crate::agents::decision::DecisionTokens;
 use crate::audit::Auditor;
 use crate::auth::jwt::AccessTokens;
 use crate::auth::password::{HashingLimits, PasswordHasher};
@@ -257,6 +258,9 @@ pub struct AgentState {
     pub jobs: Arc<dyn Queue>,
     /// The business actions.
     pub catalogue: &'static Catalogue,
+    /// Signs tool calls' decision tokens (its own KMS key); without it a
+    /// tool call is `503`.
+    pub decisions: Option<Arc<DecisionTokens>>,
 }
 
 impl AgentState {
@@ -278,6 +282,15 @@ impl AgentState {
             pepper,
             jobs,
             catalogue: catalogue(),
+            decisions: None,
+        }
+    }
+
+    /// The same state, signing tool calls' decision tokens with `decisions`.
+    pub fn with_decisions(self, decisions: Arc<DecisionTokens>) -> Self {
+        Self {
+            decisions: Some(decisions),
+            ..self
         }
     }
 }

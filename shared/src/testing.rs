@@ -68,6 +68,29 @@ pub fn test_signer() -> Arc<LocalSigner> {
     Arc::new(signer)
 }
 
+/// The ARN-like name test states sign decision tokens with
+/// ([`TEST_SIGNING_KEYS`]`[2]`: never the access-token key).
+pub const TEST_DECISION_KEY_ARN: &str = "local:test-3";
+
+/// The file of [`TEST_SIGNING_KEYS`]`[2]`, for `WARDEN_DECISION_KEY_FILE`
+/// (the black-box tests' `warden serve`).
+pub const TEST_DECISION_KEY_FILE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/testdata/test-signing-key-3.pem"
+);
+
+/// Decision tokens for `config`'s issuer, signed by [`TEST_DECISION_KEY_ARN`].
+pub fn decisions_for(config: &Config) -> Arc<crate::agents::decision::DecisionTokens> {
+    Arc::new(
+        crate::agents::decision::DecisionTokens::local(
+            test_signer(),
+            TEST_DECISION_KEY_ARN,
+            &config.issuer,
+        )
+        .unwrap_or_else(|e| panic!("test decision tokens: {e}")),
+    )
+}
+
 /// Access tokens for `config`, signed for ever by [`TEST_KEY_ARN`]: every
 /// test state built from the same configuration verifies the others'
 /// tokens.
@@ -905,6 +928,7 @@ pub fn agent_state(
 ) -> AgentState {
     let config = config();
     let tokens = tokens_for(&config);
+    let decisions = decisions_for(&config);
     AgentState::new(
         config,
         registry,
@@ -914,6 +938,7 @@ pub fn agent_state(
         jobs,
         clock,
     )
+    .with_decisions(decisions)
 }
 
 /// A worker state over `store` with [`config`] and the real catalogue,

@@ -27,6 +27,7 @@ use std::sync::Arc;
 
 use secrecy::ExposeSecret as _;
 
+use crate::agents::decision::DecisionTokens;
 use crate::auth::jwt::{AccessTokens, KeySource};
 use crate::auth::pepper::Pepper;
 use crate::auth::signing::ACCESS_KEY_SET;
@@ -267,9 +268,10 @@ pub async fn webhooks_with(config: Config, aws: &SdkConfig) -> Result<WebhookSta
     ))
 }
 
-/// Agent runs and proposals: the DynamoDB store, the access tokens, the
-/// API-key pepper from Secrets Manager, the SQS jobs queue at
-/// `WARDEN_JOBS_QUEUE_URL`. Fails when any is missing or insecure.
+/// Agent runs, proposals and tool calls: the DynamoDB store, the access
+/// tokens, the API-key pepper from Secrets Manager, the SQS jobs queue at
+/// `WARDEN_JOBS_QUEUE_URL`, the decision key at `WARDEN_DECISION_KEY_ARN`
+/// (its public half read once). Fails when any is missing or insecure.
 pub async fn agents(config: Config) -> Result<AgentState> {
     let aws = sdk(&config)?;
     let jobs = sqs(
@@ -282,19 +284,20 @@ pub async fn agents(config: Config) -> Result<AgentState> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     // The key set (with the DynamoDB connection) and the pepper, side by
     // side: the cold start waits for the slower, not for both.
-    let (tokens, pepper) = tokio::try_join!(
+    let decision_arn = config.decision_key_arn.clone().ok_or_else(|| {
+        Error::Config("WARDEN_DECISION_KEY_ARN is not set (tool calls' decision key)".into())
+    })?;
+    let signer: Arc<dyn crate::auth::signing::Signer> =
+        Arc::new(KmsSigner::new(aws_sdk_kms::Client::new(&aws)));
+    let (tokens, pepper, decisions) = tokio::try_join!(
         access_tokens(&config, &aws, store.clone(), clock.clone()),
-        api_key_pepper(&config, Some(&*secrets))
+        api_key_pepper(&config, Some(&*secrets)),
+        DecisionTokens::load(signer, &decision_arn, &config.issuer)
     )?;
-    Ok(AgentState::new(
-        config,
-        store.clone(),
-        store,
-        tokens,
-        pepper,
-        jobs,
-        clock,
-    ))
+    Ok(
+        AgentState::new(config, store.clone(), store, tokens, pepper, jobs, clock)
+            .with_decisions(Arc::new(decisions)),
+    )
 }
 
 /// The job worker: the DynamoDB store, the SQS outbound queue at

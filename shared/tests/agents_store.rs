@@ -14,7 +14,7 @@ use warden::Error;
 use warden::audit::{AuditEvent, EventType, Origin, Severity};
 use warden::domain::agents::{
     AgentId, AgentRecord, AgentType, ApiKeyRecord, IdempotencyRecord, JobRecord, JobStatus,
-    Maturity, ProposalRecord, ProposalStatus, WorkspaceId, WorkspaceRecord,
+    Maturity, ProposalKind, ProposalRecord, ProposalStatus, WorkspaceId, WorkspaceRecord,
 };
 use warden::store::{
     AgentStore, AgentWrite, ApiKeyStore, ApiKeyWrite, AuditStore, JobMove, RunLookup, TatCondition,
@@ -65,6 +65,7 @@ fn agent(id: &str, workspaces: &[&str]) -> AgentRecord {
         maturity: Maturity::Supervised,
         enabled: true,
         workspaces: workspaces.iter().map(|w| ws_id(w)).collect(),
+        kill_generation: 0,
         created_at: NOW,
         updated_at: NOW,
     }
@@ -95,11 +96,14 @@ fn job(job_id: &str, workspace: &str, status: JobStatus) -> JobRecord {
 fn proposal(proposal_id: &str) -> ProposalRecord {
     ProposalRecord {
         proposal_id: proposal_id.into(),
-        job_id: id_at(NOW_MS),
+        kind: ProposalKind::Run {
+            job_id: id_at(NOW_MS),
+            action: "pay_vendor".into(),
+            input: r#"{"amount": 120.50, "vendor": "v-1"}"#.into(),
+        },
         agent_id: agent_id("books"),
         workspace_id: ws_id("acme"),
-        action: "pay_vendor".into(),
-        input: r#"{"amount": 120.50, "vendor": "v-1"}"#.into(),
+        agent_maturity: Some(Maturity::Supervised),
         requested_by: "key:k1".into(),
         status: ProposalStatus::Pending,
         created_at: NOW_MS,
@@ -217,6 +221,7 @@ async fn maturity_and_enabled_change_only_agents_that_exist(h: Harness) {
             &h,
             AgentWrite::SetMaturity {
                 agent_id: ghost.clone(),
+                was: Maturity::Supervised,
                 maturity: Maturity::Autonomous,
                 at: NOW,
             },
@@ -245,6 +250,7 @@ async fn maturity_and_enabled_change_only_agents_that_exist(h: Harness) {
         &h,
         AgentWrite::SetMaturity {
             agent_id: agent_id("books"),
+            was: Maturity::Supervised,
             maturity: Maturity::Intern,
             at: NOW + 10,
         },
@@ -264,6 +270,8 @@ async fn maturity_and_enabled_change_only_agents_that_exist(h: Harness) {
     let mut expected = agent("books", &["acme"]);
     expected.maturity = Maturity::Intern;
     expected.enabled = false;
+    // A demotion and a disable: each raised the kill generation.
+    expected.kill_generation = 2;
     expected.updated_at = NOW + 20;
     assert_eq!(
         h.get_agent(&agent_id("books")).await.unwrap(),
@@ -406,6 +414,7 @@ async fn a_proposal_is_decided_once(h: Harness) {
 
     let decide = |status, by: Option<&str>, at| AgentWrite::DecideProposal {
         proposal_id: p.proposal_id.clone(),
+        from: ProposalStatus::Pending,
         status,
         decided_by: by.map(str::to_owned),
         reason: Some("looks right".into()),
@@ -442,6 +451,7 @@ async fn a_proposal_is_decided_once(h: Harness) {
         &h,
         AgentWrite::DecideProposal {
             proposal_id: q.proposal_id.clone(),
+            from: ProposalStatus::Pending,
             status: ProposalStatus::Expired,
             decided_by: None,
             reason: None,
@@ -460,6 +470,7 @@ async fn a_proposal_is_decided_once(h: Harness) {
             &h,
             AgentWrite::DecideProposal {
                 proposal_id: ghost.clone(),
+                from: ProposalStatus::Pending,
                 status: ProposalStatus::Approved,
                 decided_by: None,
                 reason: None,
@@ -747,6 +758,7 @@ async fn proposals_list_oldest_first_by_status(h: Harness) {
         &h,
         AgentWrite::DecideProposal {
             proposal_id: ids[1].clone(),
+            from: ProposalStatus::Pending,
             status: ProposalStatus::Approved,
             decided_by: Some("user:boss".into()),
             reason: None,
@@ -937,6 +949,7 @@ async fn a_transaction_across_agents_keys_and_audit_is_all_or_nothing(h: Harness
         .into(),
         AgentWrite::SetMaturity {
             agent_id: agent_id("ghost"),
+            was: Maturity::Supervised,
             maturity: Maturity::Intern,
             at: NOW,
         }

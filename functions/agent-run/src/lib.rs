@@ -3,11 +3,17 @@
 //! - `POST /agents/{agent_id}/runs`: a run under governance (API.md's
 //!   order), idempotent with `Idempotency-Key`;
 //! - `GET /agents/runs/{job_id}`, `GET /agents/runs?workspace_id=W`;
-//! - `GET /agents/proposals`, `POST /agents/proposals/{id}/approve|reject`.
+//! - `GET /agents/proposals`, `POST /agents/proposals/{id}/approve|reject`;
+//! - `POST /agents/{agent_id}/tool-calls`: the decision on a tool call
+//!   (API.md "Governed tool calls"), `GET /agents/tool-calls[/{call_id}]`,
+//!   `POST /agents/tool-calls/{call_id}/outcome`;
+//! - `GET /tools/jwks.json`: the key set decision tokens verify with
+//!   (public).
 //!
-//! Every route authenticates first: a bearer token (people) or an
-//! `X-API-Key` (services and agents, scope `agents:run`). The rules live in
-//! [`warden::agents`]; this crate reads the request and renders the answer.
+//! Every other route authenticates first: a bearer token (people) or an
+//! `X-API-Key` (services and agents, scope `agents:run`; `tools:call` for
+//! tool calls). The rules live in [`warden::agents`]; this crate reads the
+//! request and renders the answer.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -19,8 +25,11 @@ use serde_json::{Value, json};
 use warden::Error;
 use warden::agents::proposals::{self, Decision};
 use warden::agents::run::{self, DEFAULT_PAGE, MAX_PAGE, RunRequest};
-use warden::auth::api_keys::{SCOPE_AGENTS_READ, SCOPE_AGENTS_RUN};
+use warden::agents::tool_calls::{self, TOOL_CALL_BODY_LIMIT, ToolCallAnswer, ToolCallRequest};
+use warden::auth::api_keys::{SCOPE_AGENTS_READ, SCOPE_AGENTS_RUN, SCOPE_TOOLS_CALL};
+use warden::auth::bearer::API_KEY_HEADER;
 use warden::domain::agents::{JobStatus, ProposalStatus, is_generated_id};
+use warden::domain::tools::{OutcomeStatus, ToolCallStatus};
 use warden::http::{RequestContext, Route, non_null, path, query_params, resolve, respond};
 use warden::state::AgentState;
 
@@ -37,6 +46,16 @@ pub enum Endpoint {
     Proposals,
     /// `POST /agents/proposals/{proposal_id}/approve` or `/reject`.
     Decide(Decision),
+    /// `POST /agents/{agent_id}/tool-calls`.
+    ToolCall,
+    /// `GET /agents/tool-calls?workspace_id=W`.
+    ToolCalls,
+    /// `GET /agents/tool-calls/{call_id}`.
+    ToolCallRecord,
+    /// `POST /agents/tool-calls/{call_id}/outcome`.
+    Outcome,
+    /// `GET /tools/jwks.json`.
+    DecisionKeys,
 }
 
 /// The routes this function serves, as `template.yaml` wires them.
@@ -55,6 +74,19 @@ pub const ROUTES: &[Route<Endpoint>] = &[
         "/agents/proposals/{proposal_id}/reject",
         Endpoint::Decide(Decision::Reject),
     ),
+    Route::to("POST", "/agents/{agent_id}/tool-calls", Endpoint::ToolCall),
+    Route::to("GET", "/agents/tool-calls", Endpoint::ToolCalls),
+    Route::to(
+        "GET",
+        "/agents/tool-calls/{call_id}",
+        Endpoint::ToolCallRecord,
+    ),
+    Route::to(
+        "POST",
+        "/agents/tool-calls/{call_id}/outcome",
+        Endpoint::Outcome,
+    ),
+    Route::to("GET", "/tools/jwks.json", Endpoint::DecisionKeys),
 ];
 
 /// Body limit of every agent endpoint, in bytes (256 KiB).
@@ -72,6 +104,24 @@ struct RunBody<'a> {
     input: &'a RawValue,
 }
 
+/// The body of a tool call. `arguments` is kept as the text received: it
+/// is checked as I-JSON and put in JCS form by the use case.
+#[derive(Deserialize)]
+struct ToolCallBody<'a> {
+    workspace_id: String,
+    tool: String,
+    #[serde(borrow)]
+    arguments: &'a RawValue,
+}
+
+/// The body of an outcome report.
+#[derive(Deserialize)]
+struct OutcomeBody {
+    status: String,
+    #[serde(default, deserialize_with = "non_null")]
+    detail: Option<String>,
+}
+
 /// The optional body of a decision.
 #[derive(Deserialize, Default)]
 struct DecisionBody {
@@ -86,25 +136,57 @@ pub async fn handler(
 ) -> Result<Response<Body>, lambda_http::Error> {
     Ok(respond(&req, &state.config, async |ctx, respond| {
         match route(state, ctx, &req).await {
-            Ok((status, body)) => respond.json(status, &body),
+            Ok(Answer::Json(status, body)) => respond.json(status, &body),
+            Ok(Answer::Located(status, body, location)) => {
+                let mut response = respond.json(status, &body);
+                if let Ok(value) = http::HeaderValue::from_str(&location) {
+                    response.headers_mut().insert(http::header::LOCATION, value);
+                }
+                response
+            }
+            Ok(Answer::NoContent) => respond.no_content(),
+            Ok(Answer::Public(body)) => respond.public_json(&body),
             Err(e) => respond.problem(&e),
         }
     })
     .await)
 }
 
-async fn route(
-    state: &AgentState,
-    ctx: &RequestContext,
-    req: &Request,
-) -> Result<(StatusCode, Value), Error> {
+/// What a route answers.
+enum Answer {
+    /// A JSON body.
+    Json(StatusCode, Value),
+    /// A JSON body and a `Location`.
+    Located(StatusCode, Value, String),
+    /// `204`.
+    NoContent,
+    /// A public, cacheable JSON document.
+    Public(Value),
+}
+
+async fn route(state: &AgentState, ctx: &RequestContext, req: &Request) -> Result<Answer, Error> {
     let (route, params) = resolve(ROUTES, req.method(), path(req))?;
     let origin = ctx.origin();
-    // Running needs `agents:run`; reading, either scope.
-    let scopes: &[&str] = if req.method() == http::Method::POST {
-        &[SCOPE_AGENTS_RUN]
-    } else {
-        &[SCOPE_AGENTS_RUN, SCOPE_AGENTS_READ]
+    match route.endpoint {
+        Endpoint::DecisionKeys => {
+            let decisions = state
+                .decisions
+                .as_ref()
+                .ok_or_else(|| Error::NotFound("no decision key here".into()))?;
+            return Ok(Answer::Public(json!(decisions.jwks())));
+        }
+        Endpoint::ToolCall => return tool_call(state, origin, req, params.get("agent_id")?).await,
+        _ => {}
+    }
+    // Tool-call records and outcomes are read and reported with
+    // `tools:call`; runs with `agents:run`; reading takes either.
+    let scopes: &[&str] = match route.endpoint {
+        Endpoint::Outcome => &[SCOPE_TOOLS_CALL],
+        Endpoint::ToolCalls | Endpoint::ToolCallRecord => {
+            &[SCOPE_TOOLS_CALL, SCOPE_AGENTS_READ, SCOPE_AGENTS_RUN]
+        }
+        _ if req.method() == http::Method::POST => &[SCOPE_AGENTS_RUN],
+        _ => &[SCOPE_AGENTS_RUN, SCOPE_AGENTS_READ],
     };
     let caller = state
         .bearer()
@@ -138,7 +220,7 @@ async fn route(
                 key,
             )
             .await?;
-            Ok((StatusCode::ACCEPTED, json!(accepted)))
+            Ok(Answer::Json(StatusCode::ACCEPTED, json!(accepted)))
         }
         Endpoint::Runs => {
             let query = Query::read(req)?;
@@ -157,14 +239,14 @@ async fn route(
                 after.as_deref(),
             )
             .await?;
-            Ok((
+            Ok(Answer::Json(
                 StatusCode::OK,
                 json!({ "runs": runs, "next": next.map(|n| cursor(&n)) }),
             ))
         }
         Endpoint::Job => {
             let job = run::get_job(state, &origin, &caller, params.get("job_id")?).await?;
-            Ok((StatusCode::OK, json!(job)))
+            Ok(Answer::Json(StatusCode::OK, json!(job)))
         }
         Endpoint::Proposals => {
             let query = Query::read(req)?;
@@ -176,7 +258,7 @@ async fn route(
             let (limit, after) = query.page()?;
             let (list, next) =
                 proposals::list(state, &origin, &caller, status, limit, after.as_deref()).await?;
-            Ok((
+            Ok(Answer::Json(
                 StatusCode::OK,
                 json!({ "proposals": list, "next": next.map(|n| cursor(&n)) }),
             ))
@@ -196,13 +278,120 @@ async fn route(
                 body.reason,
             )
             .await?;
-            let status = match decision {
-                Decision::Approve => StatusCode::ACCEPTED,
-                Decision::Reject => StatusCode::OK,
+            // A run approved is queued (`202`); a tool call's approval
+            // queues nothing: the agent calls again (`200`).
+            let status = if decided.queued() {
+                StatusCode::ACCEPTED
+            } else {
+                StatusCode::OK
             };
-            Ok((status, json!(decided)))
+            Ok(Answer::Json(status, json!(decided)))
+        }
+        Endpoint::ToolCalls => {
+            let query = Query::read(req)?;
+            let workspace = query
+                .get("workspace_id")
+                .ok_or_else(|| Error::BadRequest("workspace_id is required".into()))?;
+            let status = query.get("status").map(ToolCallStatus::parse).transpose()?;
+            let (limit, after) = query.page()?;
+            let (calls, next) =
+                tool_calls::list_calls(state, &caller, workspace, status, limit, after.as_deref())
+                    .await?;
+            Ok(Answer::Json(
+                StatusCode::OK,
+                json!({ "tool_calls": calls, "next": next.map(|n| cursor(&n)) }),
+            ))
+        }
+        Endpoint::ToolCallRecord => {
+            let call = tool_calls::get_call(state, &caller, params.get("call_id")?).await?;
+            Ok(Answer::Json(StatusCode::OK, json!(call)))
+        }
+        Endpoint::Outcome => {
+            let body: OutcomeBody = warden::http::read_json(req, TOOL_CALL_BODY_LIMIT)?;
+            let status = OutcomeStatus::parse(&body.status)?;
+            tool_calls::report_outcome(
+                state,
+                origin,
+                &caller,
+                params.get("call_id")?,
+                status,
+                body.detail,
+            )
+            .await?;
+            Ok(Answer::NoContent)
+        }
+        Endpoint::ToolCall | Endpoint::DecisionKeys => {
+            Err(Error::internal("a route answered above reached the match"))
         }
     }
+}
+
+/// `POST /agents/{agent_id}/tool-calls`: the caller is the agent, by its
+/// API key (`tools:call`); a person's token is `403` (a person is not the
+/// agent), and delegated tokens come with "Agents acting for people".
+async fn tool_call(
+    state: &AgentState,
+    origin: warden::audit::Origin,
+    req: &Request,
+    agent_id: &str,
+) -> Result<Answer, Error> {
+    let headers = req.headers();
+    let key = headers.get(API_KEY_HEADER);
+    if key.is_none() || headers.contains_key(http::header::AUTHORIZATION) {
+        // Both, a token, or neither: the one bearer check answers the
+        // first and the last (400, 401); a person who passes it is not the
+        // agent.
+        state
+            .bearer()
+            .caller(headers, &origin, &[SCOPE_TOOLS_CALL])
+            .await?;
+        return Err(Error::Forbidden(
+            "a person is not the agent: an agent asks with its API key (scope tools:call)".into(),
+        ));
+    }
+    let raw_key = key
+        .and_then(|k| k.to_str().ok())
+        .map(str::trim)
+        .unwrap_or_default();
+    let parsed = warden::http::read_json::<Value>(req, TOOL_CALL_BODY_LIMIT).and_then(|body| {
+        let parsed: ToolCallBody = serde_json::from_slice(req.body().as_ref())
+            .map_err(|e| Error::BadRequest(format!("invalid tool call: {e}")))?;
+        Ok((
+            body,
+            ToolCallRequest {
+                workspace_id: parsed.workspace_id,
+                tool: parsed.tool,
+                arguments: parsed.arguments.get().to_owned(),
+            },
+        ))
+    });
+    let (body, request) = match parsed {
+        Ok(p) => p,
+        Err(e) => {
+            // Credentials before the body's faults.
+            state
+                .bearer()
+                .caller(headers, &origin, &[SCOPE_TOOLS_CALL])
+                .await?;
+            return Err(e);
+        }
+    };
+    let idempotency_key = header(req, "idempotency-key")?;
+    let (answer, location) = tool_calls::submit(
+        state,
+        origin,
+        raw_key,
+        agent_id,
+        request,
+        &body,
+        idempotency_key,
+    )
+    .await?;
+    Ok(match (answer, location) {
+        (answer @ ToolCallAnswer::Allow { .. }, _) => Answer::Json(StatusCode::OK, json!(answer)),
+        (answer, Some(location)) => Answer::Located(StatusCode::ACCEPTED, json!(answer), location),
+        (answer, None) => Answer::Json(StatusCode::ACCEPTED, json!(answer)),
+    })
 }
 
 /// A header's value as text; one that is not visible ASCII is `400`.

@@ -13,9 +13,12 @@
 //! [`crate::domain::agents`].
 
 pub mod catalogue;
+pub mod decision;
 pub mod governance;
+pub mod jcs;
 pub mod proposals;
 pub mod registry;
 pub mod run;
 pub mod sweeper;
+pub mod tool_calls;
 pub mod worker;

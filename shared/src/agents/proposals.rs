@@ -12,12 +12,15 @@ use serde::Serialize;
 
 use super::run::{Caller, enqueue};
 use super::sweeper::PENDING_LEASE_MS;
+use super::tool_calls;
 use crate::audit::{EventType, Origin, Severity};
 use crate::clock::rfc3339;
 use crate::domain::Role;
 use crate::domain::agents::{
-    AgentId, JobRecord, JobStatus, ProposalRecord, ProposalStatus, WorkspaceId, is_generated_id,
+    AgentId, JobRecord, JobStatus, Maturity, ProposalKind, ProposalRecord, ProposalStatus,
+    WorkspaceId, is_generated_id,
 };
+use crate::domain::tools::ToolName;
 use crate::state::AgentState;
 use crate::store::{AgentWrite, JobMove, Write};
 use crate::{Error, Result};
@@ -34,27 +37,59 @@ pub const MAX_REASON_CHARS: usize = 500;
 /// The roles that may see and decide proposals.
 pub const DECIDERS: &[Role] = &[Role::Approver, Role::Admin];
 
-/// A proposal as `GET /agents/proposals` shows it.
+/// A proposal as `GET /agents/proposals` shows it: a run's (`kind`
+/// `run`, with `job_id`, `action` and `input`) or a tool call's (`kind`
+/// `tool_call`, with `call_id`, `tool`, `arguments` and
+/// `arguments_sha256`: exactly what will run).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ProposalView {
     /// The proposal.
     pub proposal_id: String,
-    /// Its job.
-    pub job_id: String,
+    /// `run` or `tool_call`.
+    pub kind: &'static str,
+    /// A run's job.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<String>,
     /// The agent.
     pub agent_id: AgentId,
     /// The workspace.
     pub workspace_id: WorkspaceId,
-    /// The action.
-    pub action: String,
-    /// The action's input, exactly the JSON text the requester sent.
-    #[serde(serialize_with = "crate::domain::agents::raw_json")]
-    pub input: String,
-    /// Who asked for the run.
+    /// The agent's maturity when it asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_maturity: Option<Maturity>,
+    /// A run's action.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// A run's input, exactly the JSON text the requester sent.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "raw_json_option"
+    )]
+    pub input: Option<String>,
+    /// A tool call's id (kept by the call that uses the approval).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub call_id: Option<String>,
+    /// A tool call's tool.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool: Option<ToolName>,
+    /// A tool call's complexity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub complexity: Option<u8>,
+    /// A tool call's arguments, in JCS form: what will run.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "raw_json_option"
+    )]
+    pub arguments: Option<String>,
+    /// Lowercase hex SHA-256 of `arguments`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arguments_sha256: Option<String>,
+    /// Who asked.
     pub requested_by: String,
     /// RFC 3339.
     pub created_at: String,
-    /// RFC 3339: after this it can no longer be decided.
+    /// RFC 3339: after this it can no longer be decided (a tool call's
+    /// approval: used).
     pub expires_at: String,
     /// Where it is.
     pub status: ProposalStatus,
@@ -66,22 +101,68 @@ pub struct ProposalView {
     pub reason: Option<String>,
 }
 
-impl From<ProposalRecord> for ProposalView {
-    fn from(p: ProposalRecord) -> Self {
-        Self {
+fn raw_json_option<S: serde::Serializer>(
+    text: &Option<String>,
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    match text {
+        Some(t) => crate::domain::agents::raw_json(t, serializer),
+        None => serializer.serialize_none(),
+    }
+}
+
+impl ProposalView {
+    /// The view of `p` at `now_ms`, tool-call approvals under a window of
+    /// `ttl_secs`.
+    pub fn at(p: ProposalRecord, now_ms: i64, ttl_secs: i64) -> Self {
+        let (status, expires_at) = match p.tool_call() {
+            Some(_) => (
+                tool_calls::shown_status(&p, now_ms, ttl_secs),
+                tool_calls::expires_at(&p, ttl_secs),
+            ),
+            None => (p.status, p.decide_by),
+        };
+        let mut view = Self {
             proposal_id: p.proposal_id,
-            job_id: p.job_id,
+            kind: "run",
+            job_id: None,
             agent_id: p.agent_id,
             workspace_id: p.workspace_id,
-            action: p.action,
-            input: p.input,
+            agent_maturity: p.agent_maturity,
+            action: None,
+            input: None,
+            call_id: None,
+            tool: None,
+            complexity: None,
+            arguments: None,
+            arguments_sha256: None,
             requested_by: p.requested_by,
             created_at: rfc3339(p.created_at.div_euclid(1000)),
-            expires_at: rfc3339(p.decide_by),
-            status: p.status,
+            expires_at: rfc3339(expires_at),
+            status,
             decided_by: p.decided_by,
             reason: p.reason,
+        };
+        match p.kind {
+            ProposalKind::Run {
+                job_id,
+                action,
+                input,
+            } => {
+                view.job_id = Some(job_id);
+                view.action = Some(action);
+                view.input = Some(input);
+            }
+            ProposalKind::ToolCall(t) => {
+                view.kind = "tool_call";
+                view.call_id = Some(t.call_id);
+                view.tool = Some(t.tool);
+                view.complexity = Some(t.complexity.level());
+                view.arguments = Some(t.arguments);
+                view.arguments_sha256 = Some(t.arguments_sha256);
+            }
         }
+        view
     }
 }
 
@@ -90,10 +171,22 @@ impl From<ProposalRecord> for ProposalView {
 pub struct Decided {
     /// The proposal.
     pub proposal_id: String,
-    /// Its job.
-    pub job_id: String,
-    /// The job's status now: `PENDING` or `REJECTED`.
-    pub status: JobStatus,
+    /// A run's job.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<String>,
+    /// A tool call's id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub call_id: Option<String>,
+    /// A run's job status now (`PENDING` or `REJECTED`); a tool call's
+    /// proposal status (`APPROVED` or `REJECTED`).
+    pub status: String,
+}
+
+impl Decided {
+    /// Whether a job was queued (a run approved): answered `202`.
+    pub fn queued(&self) -> bool {
+        self.job_id.is_some() && self.status == JobStatus::Pending.as_str()
+    }
 }
 
 /// Approve or reject.
@@ -127,6 +220,7 @@ fn expiry_writes(
     Ok(vec![
         AgentWrite::DecideProposal {
             proposal_id: proposal_id.to_owned(),
+            from: ProposalStatus::Pending,
             status: ProposalStatus::Expired,
             decided_by: None,
             reason: None,
@@ -193,24 +287,45 @@ pub async fn expire_if_due(
     }
 }
 
-/// Expires `proposal` if its window has passed; returns whether it did.
+/// Expires `proposal` if its window has passed (a tool call's: also when
+/// it was voided, its agent disabled or demoted or its tool changed);
+/// returns whether it did.
 async fn expire_proposal_if_due(
     state: &AgentState,
     origin: &Origin,
     proposal: &ProposalRecord,
 ) -> Result<bool> {
     let now_ms = state.clock.now_millis();
-    if proposal.status != ProposalStatus::Pending || proposal.decide_by > now_ms.div_euclid(1000) {
-        return Ok(false);
-    }
-    let writes = expiry_writes(
-        state,
-        origin,
-        &proposal.proposal_id,
-        &proposal.job_id,
-        &proposal.agent_id,
-        now_ms,
-    )?;
+    let writes = match &proposal.kind {
+        ProposalKind::Run { job_id, .. } => {
+            if proposal.status != ProposalStatus::Pending
+                || proposal.decide_by > now_ms.div_euclid(1000)
+            {
+                return Ok(false);
+            }
+            expiry_writes(
+                state,
+                origin,
+                &proposal.proposal_id,
+                job_id,
+                &proposal.agent_id,
+                now_ms,
+            )?
+        }
+        ProposalKind::ToolCall(_) => {
+            let ttl = state.config.tool_approval_ttl_secs;
+            let open = matches!(
+                proposal.status,
+                ProposalStatus::Pending | ProposalStatus::Approved
+            );
+            let due = tool_calls::expiry_due(proposal, now_ms, ttl)
+                || (open && tool_calls::voided(state, proposal).await?.is_some());
+            if !due {
+                return Ok(false);
+            }
+            tool_calls::expiry_writes(state, origin, proposal, now_ms)
+        }
+    };
     match state.store.transact(writes).await {
         Ok(()) | Err(Error::ConditionFailed) => Ok(true),
         Err(e) => Err(e),
@@ -252,10 +367,15 @@ pub async fn list(
         if !caller.sees_workspace(&p.workspace_id) {
             continue;
         }
-        if status == ProposalStatus::Pending && expire_proposal_if_due(state, origin, &p).await? {
+        let open = matches!(status, ProposalStatus::Pending | ProposalStatus::Approved);
+        if open && expire_proposal_if_due(state, origin, &p).await? {
             continue;
         }
-        out.push(p.into());
+        out.push(ProposalView::at(
+            p,
+            state.clock.now_millis(),
+            state.config.tool_approval_ttl_secs,
+        ));
     }
     Ok((out, page.next))
 }
@@ -293,8 +413,13 @@ pub async fn decide(
         if let Some(p) = seen {
             event = event
                 .subject(format!("agent:{}", p.agent_id))
-                .detail("job_id", p.job_id.clone())
                 .detail("workspace_id", p.workspace_id.as_str());
+            event = match &p.kind {
+                ProposalKind::Run { job_id, .. } => event.detail("job_id", job_id.clone()),
+                ProposalKind::ToolCall(t) => event
+                    .detail("kind", "tool_call")
+                    .detail("call_id", t.call_id.clone()),
+            };
         }
         match state.store.transact(vec![Write::Audit(event)]).await {
             Ok(()) => error,
@@ -328,62 +453,84 @@ pub async fn decide(
         return Err(refuse("expired", Some(&proposal), error).await);
     }
     if decision == Decision::Approve && proposal.requested_by == caller.id() {
-        let error = Error::Forbidden("you cannot approve a run you requested".into());
+        let error = Error::Forbidden("you cannot approve what you requested".into());
         return Err(refuse("own_request", Some(&proposal), error).await);
     }
     let now_ms = state.clock.now_millis();
-    let (proposal_status, job_status, event_type) = match decision {
-        Decision::Approve => (
-            ProposalStatus::Approved,
-            JobStatus::Pending,
-            EventType::ProposalApproved,
-        ),
-        Decision::Reject => (
-            ProposalStatus::Rejected,
-            JobStatus::Rejected,
-            EventType::ProposalRejected,
-        ),
+    let (proposal_status, event_type) = match decision {
+        Decision::Approve => (ProposalStatus::Approved, EventType::ProposalApproved),
+        Decision::Reject => (ProposalStatus::Rejected, EventType::ProposalRejected),
     };
-    let mut job_move = JobMove::new(
-        &proposal.job_id,
-        JobStatus::AwaitingApproval,
-        job_status,
-        now_ms,
-    );
-    match decision {
-        // Queued now: the sweeper sends it again if it has not started by
-        // the end of this lease.
-        Decision::Approve => job_move = job_move.lease(now_ms + PENDING_LEASE_MS),
-        Decision::Reject => {
-            job_move = job_move.error(match &reason {
-                Some(r) => format!("proposal rejected: {r}"),
-                None => "proposal rejected".into(),
-            });
-        }
-    }
     let mut event = state
         .auditor
         .event(event_type, Severity::Info, origin.clone())
         .actor(caller.id())
         .subject(format!("agent:{}", proposal.agent_id))
         .detail("proposal_id", proposal_id)
-        .detail("job_id", proposal.job_id.clone())
         .detail("requested_by", proposal.requested_by.clone());
     if let Some(r) = &reason {
         event = event.detail("reason", r.clone());
     }
-    let writes = vec![
+    let mut writes: Vec<Write> = vec![
         AgentWrite::DecideProposal {
             proposal_id: proposal_id.to_owned(),
+            from: ProposalStatus::Pending,
             status: proposal_status,
             decided_by: Some(caller.id()),
-            reason,
+            reason: reason.clone(),
             at: now_ms,
         }
         .into(),
-        AgentWrite::move_job(job_move)?.into(),
-        event.into(),
     ];
+    let decided = match &proposal.kind {
+        ProposalKind::Run { job_id, .. } => {
+            let job_status = match decision {
+                Decision::Approve => JobStatus::Pending,
+                Decision::Reject => JobStatus::Rejected,
+            };
+            let mut job_move =
+                JobMove::new(job_id, JobStatus::AwaitingApproval, job_status, now_ms);
+            match decision {
+                // Queued now: the sweeper sends it again if it has not
+                // started by the end of this lease.
+                Decision::Approve => job_move = job_move.lease(now_ms + PENDING_LEASE_MS),
+                Decision::Reject => {
+                    job_move = job_move.error(match &reason {
+                        Some(r) => format!("proposal rejected: {r}"),
+                        None => "proposal rejected".into(),
+                    });
+                }
+            }
+            writes.push(AgentWrite::move_job(job_move)?.into());
+            event = event.detail("job_id", job_id.clone());
+            Decided {
+                proposal_id: proposal_id.to_owned(),
+                job_id: Some(job_id.clone()),
+                call_id: None,
+                status: job_status.as_str().to_owned(),
+            }
+        }
+        ProposalKind::ToolCall(t) => {
+            writes.extend(tool_calls::decision_writes(
+                state,
+                &proposal,
+                decision == Decision::Approve,
+                now_ms,
+            ));
+            event = event
+                .detail("kind", "tool_call")
+                .detail("call_id", t.call_id.clone())
+                .detail("tool", t.tool.as_str())
+                .detail("arguments_sha256", t.arguments_sha256.clone());
+            Decided {
+                proposal_id: proposal_id.to_owned(),
+                job_id: None,
+                call_id: Some(t.call_id.clone()),
+                status: proposal_status.as_str().to_owned(),
+            }
+        }
+    };
+    writes.push(event.into());
     match state.store.transact(writes).await {
         Ok(()) => {}
         Err(Error::ConditionFailed) => {
@@ -392,12 +539,10 @@ pub async fn decide(
         }
         Err(e) => return Err(e),
     }
-    if decision == Decision::Approve {
-        enqueue(state, &origin, &proposal.agent_id, &proposal.job_id, None).await?;
+    if decided.queued()
+        && let Some(job_id) = &decided.job_id
+    {
+        enqueue(state, &origin, &proposal.agent_id, job_id, None).await?;
     }
-    Ok(Decided {
-        proposal_id: proposal_id.to_owned(),
-        job_id: proposal.job_id,
-        status: job_status,
-    })
+    Ok(decided)
 }

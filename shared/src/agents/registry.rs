@@ -1,18 +1,20 @@
-//! The registry: workspaces, agents, their maturity and the kill switch.
+//! The registry: workspaces, agents, their maturity and the kill switch,
+//! and the tools agents may call.
 //! Every change is written with its audit event in one transaction.
 
 use crate::audit::{EventType, Origin, Severity};
 use crate::domain::Username;
 use crate::domain::agents::{
-    AgentId, AgentRecord, AgentType, Maturity, WorkspaceId, WorkspaceRecord,
+    AgentId, AgentRecord, AgentType, Complexity, Maturity, WorkspaceId, WorkspaceRecord,
 };
+use crate::domain::tools::{ToolName, ToolRecord};
 use crate::state::Registry;
-use crate::store::{AgentWrite, AuthWrite, UserStore, Write};
+use crate::store::{AgentWrite, AuthWrite, ToolWrite, UserStore, Write};
 use crate::{Error, Result};
 
 /// Agent ids that would make a run path ambiguous with the fixed routes
 /// (`/agents/runs/{job_id}`, `/agents/proposals/...`).
-pub const RESERVED_AGENT_IDS: &[&str] = &["runs", "proposals"];
+pub const RESERVED_AGENT_IDS: &[&str] = &["runs", "proposals", "tool-calls"];
 
 /// Adds a workspace; `409` when its id is taken.
 pub async fn add_workspace(
@@ -139,6 +141,7 @@ pub async fn register_agent(
         maturity: agent.maturity,
         enabled: agent.enabled,
         workspaces,
+        kill_generation: 0,
         created_at: now,
         updated_at: now,
     };
@@ -177,7 +180,9 @@ async fn existing(registry: &Registry, agent_id: &AgentId) -> Result<AgentRecord
 
 /// Changes an agent's maturity, audited as `AGENT_MATURITY_CHANGED` with
 /// both levels. Queued jobs are judged again by the worker, so a demotion
-/// stops those the new level may not run.
+/// stops those the new level may not run; a demotion also raises the
+/// agent's kill generation, which voids its tool-call approvals. A change
+/// that lands between the read and the write is `409`.
 pub async fn set_maturity(
     registry: &Registry,
     origin: Origin,
@@ -197,22 +202,32 @@ pub async fn set_maturity(
         agent_id,
         AgentWrite::SetMaturity {
             agent_id: agent_id.clone(),
+            was: before.maturity,
             maturity,
             at: now,
         },
         event,
     )
-    .await?;
+    .await
+    .map_err(|e| match e {
+        // The agent exists (it was read): its maturity changed meanwhile.
+        Error::NotFound(_) => Error::Conflict(format!(
+            "agent {agent_id} changed meanwhile; read it and try again"
+        )),
+        other => other,
+    })?;
     Ok(AgentRecord {
         maturity,
+        kill_generation: before.kill_generation + u64::from(maturity < before.maturity),
         updated_at: now,
         ..before
     })
 }
 
-/// The kill switch: disabling an agent refuses its new runs at once and
-/// stops its queued jobs (the worker checks again before running), audited
-/// as `AGENT_DISABLED` / `AGENT_ENABLED`.
+/// The kill switch: disabling an agent refuses its new runs and tool calls
+/// at once, stops its queued jobs (the worker checks again before running)
+/// and voids its tool-call approvals (its kill generation is raised; enabling
+/// it again revives none), audited as `AGENT_DISABLED` / `AGENT_ENABLED`.
 pub async fn set_enabled(
     registry: &Registry,
     origin: Origin,
@@ -248,6 +263,81 @@ async fn write_change(
         .await
     {
         Err(Error::ConditionFailed) => Err(Error::NotFound(format!("no agent {agent_id}"))),
+        other => other,
+    }
+}
+
+/// What registering a tool needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTool {
+    /// Its name.
+    pub name: ToolName,
+    /// What calling it does (an action's meaning).
+    pub complexity: Complexity,
+    /// The workspaces it may be used in; each must exist.
+    pub workspaces: Vec<WorkspaceId>,
+}
+
+/// Registers a tool, or registers it again with a new complexity or other
+/// workspaces, audited as `TOOL_REGISTERED`. Every registration has a new
+/// version, which voids the tool's pending proposals and unused approvals
+/// (API.md "Tools"). Every workspace must exist (`404`).
+pub async fn register_tool(
+    registry: &Registry,
+    origin: Origin,
+    tool: NewTool,
+) -> Result<ToolRecord> {
+    let mut workspaces = tool.workspaces;
+    workspaces.sort();
+    workspaces.dedup();
+    for w in &workspaces {
+        if registry.store.get_workspace(w).await?.is_none() {
+            return Err(Error::NotFound(format!("no workspace {w}: add it first")));
+        }
+    }
+    let before = registry.store.get_tool(&tool.name).await?;
+    let record = ToolRecord {
+        name: tool.name,
+        complexity: tool.complexity,
+        workspaces,
+        version: ulid::Ulid::new().to_string(),
+        registered_at: registry.clock.now_secs(),
+    };
+    let mut event = registry
+        .auditor
+        .event(EventType::ToolRegistered, Severity::Info, origin)
+        .subject(format!("tool:{}", record.name))
+        .detail("complexity", record.complexity.level())
+        .detail(
+            "workspaces",
+            record
+                .workspaces
+                .iter()
+                .map(|w| w.as_str().to_owned())
+                .collect::<Vec<_>>(),
+        )
+        .detail("version", record.version.clone());
+    if let Some(old) = before {
+        event = event
+            .detail("replaces_version", old.version)
+            .detail("previous_complexity", old.complexity.level());
+    }
+    let writes = vec![ToolWrite::PutTool(record.clone()).into(), event.into()];
+    registry.store.transact(writes).await?;
+    Ok(record)
+}
+
+/// Removes a tool, audited as `TOOL_REMOVED`: its calls are refused
+/// (`tool_not_allowed`) and its pending proposals and unused approvals are
+/// void. An unknown tool is `404`.
+pub async fn remove_tool(registry: &Registry, origin: Origin, name: &ToolName) -> Result<()> {
+    let event = registry
+        .auditor
+        .event(EventType::ToolRemoved, Severity::Warning, origin)
+        .subject(format!("tool:{name}"));
+    let writes = vec![ToolWrite::RemoveTool(name.clone()).into(), event.into()];
+    match registry.store.transact(writes).await {
+        Err(Error::ConditionFailed) => Err(Error::NotFound(format!("no tool {name}"))),
         other => other,
     }
 }

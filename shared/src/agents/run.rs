@@ -22,7 +22,7 @@ pub use crate::auth::bearer::Caller;
 use crate::clock::{rfc3339, ulid_at};
 use crate::config::Rate;
 use crate::domain::agents::{
-    AgentId, IdempotencyRecord, JobRecord, JobStatus, MAX_ITEM_BYTES, ProposalRecord,
+    AgentId, IdempotencyRecord, JobRecord, JobStatus, MAX_ITEM_BYTES, ProposalKind, ProposalRecord,
     ProposalStatus, WorkspaceId, is_generated_id,
 };
 use crate::metrics::{self, Metric};
@@ -257,11 +257,14 @@ pub async fn submit(
     let job_id = ulid_at(now_ms);
     let proposal = (admitted.verdict == Verdict::Propose).then(|| ProposalRecord {
         proposal_id: ulid_at(now_ms),
-        job_id: job_id.clone(),
+        kind: ProposalKind::Run {
+            job_id: job_id.clone(),
+            action: request.action.clone(),
+            input: request.input.clone(),
+        },
         agent_id: agent.clone(),
         workspace_id: workspace.clone(),
-        action: request.action.clone(),
-        input: request.input.clone(),
+        agent_maturity: ctx.agent.as_ref().map(|a| a.maturity),
         requested_by: caller.id(),
         status: ProposalStatus::Pending,
         created_at: now_ms,

@@ -38,8 +38,17 @@ pub const SCOPE_AGENTS_READ: &str = "agents:read";
 /// (`POST /auth/introspect`); an agent's key never holds it.
 pub const SCOPE_TOKENS_INTROSPECT: &str = crate::auth::introspection::INTROSPECT_SCOPE;
 
+/// The scope that lets an agent's key ask for decisions on its agent's
+/// tool calls and report their outcomes (API.md "Governed tool calls").
+pub const SCOPE_TOOLS_CALL: &str = "tools:call";
+
 /// The scopes a key may be given.
-pub const KNOWN_SCOPES: &[&str] = &[SCOPE_AGENTS_RUN, SCOPE_AGENTS_READ, SCOPE_TOKENS_INTROSPECT];
+pub const KNOWN_SCOPES: &[&str] = &[
+    SCOPE_AGENTS_RUN,
+    SCOPE_AGENTS_READ,
+    SCOPE_TOOLS_CALL,
+    SCOPE_TOKENS_INTROSPECT,
+];
 
 /// Whether `owner` may hold `scope`: an agent's key runs and reads its
 /// agent, a service's key introspects.
@@ -361,18 +370,39 @@ pub async fn check_key(
     scopes: &[&str],
 ) -> Result<KeyCaller> {
     let Some(parsed) = parse_key(raw) else {
-        return Err(refuse_key(
-            registry,
-            origin,
-            None,
-            KeyRefusal::Malformed,
-            Error::TokenRefused(Challenge::api_key(Refusal::Invalid)),
-        )
-        .await);
+        return Err(refuse_malformed(registry, origin).await);
     };
+    let record = registry.store.get_api_key(&parsed.key_id).await?;
+    judge_key(registry, pepper, origin, &parsed, record, scopes).await
+}
+
+/// The refusal of a key that is not of the `wdn_<id>_<secret>` shape, audited.
+pub async fn refuse_malformed(registry: &Registry, origin: &Origin) -> Error {
+    refuse_key(
+        registry,
+        origin,
+        None,
+        KeyRefusal::Malformed,
+        Error::TokenRefused(Challenge::api_key(Refusal::Invalid)),
+    )
+    .await
+}
+
+/// [`check_key`] after the read: `record` is what the store holds under
+/// `parsed`'s id, read by the caller (a tool call reads it in the same
+/// round trip as everything else it decides on). Then the one conditional
+/// write that counts the use against the key's limit.
+pub async fn judge_key(
+    registry: &Registry,
+    pepper: &Pepper,
+    origin: &Origin,
+    parsed: &ParsedKey,
+    record: Option<ApiKeyRecord>,
+    scopes: &[&str],
+) -> Result<KeyCaller> {
     let id = parsed.key_id.as_str();
     let refuse = |refusal, error| refuse_key(registry, origin, Some(id), refusal, error);
-    let Some(record) = registry.store.get_api_key(id).await? else {
+    let Some(record) = record else {
         return Err(refuse(KeyRefusal::Unknown, invalid()).await);
     };
     let tag = pepper.tag(parsed.secret.expose_secret());

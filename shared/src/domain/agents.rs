@@ -189,6 +189,7 @@ macro_rules! named_enum {
         }
     };
 }
+pub(crate) use named_enum;
 
 named_enum!(
     /// How far an agent is trusted (AWS's agentic security scopes 1-4).
@@ -256,8 +257,12 @@ named_enum!(
         Approved = "APPROVED",
         /// Rejected: its job ended `REJECTED`.
         Rejected = "REJECTED",
-        /// Not decided within its window: its job ended `REJECTED`.
+        /// Not decided within its window: its job ended `REJECTED`. A
+        /// tool call's approval not used within its window, or voided (its
+        /// agent disabled or demoted, its tool changed), ends here too.
         Expired = "EXPIRED",
+        /// A tool call's approval, used by the call it was for (once).
+        Used = "USED",
     }
 );
 
@@ -274,6 +279,10 @@ pub struct AgentRecord {
     pub enabled: bool,
     /// The workspaces it may work in.
     pub workspaces: Vec<WorkspaceId>,
+    /// Raised by every disable and every demotion: a tool-call approval
+    /// records it and is honoured only while it is unchanged, so
+    /// re-enabling or promoting an agent revives nothing.
+    pub kill_generation: u64,
     /// Epoch seconds.
     pub created_at: i64,
     /// Epoch seconds of the last change.
@@ -395,23 +404,22 @@ impl JobRecord {
     }
 }
 
-/// A proposal: a job waiting for a human decision (Proposals table).
+/// A proposal: a run or a tool call waiting for a human decision
+/// (Proposals table).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProposalRecord {
     /// A ULID, so ids sort by creation time.
     pub proposal_id: String,
-    /// The job it holds back.
-    pub job_id: String,
+    /// What it holds back: a run's job or a tool call.
+    pub kind: ProposalKind,
     /// The agent.
     pub agent_id: AgentId,
     /// The workspace.
     pub workspace_id: WorkspaceId,
-    /// The action's name.
-    pub action: String,
-    /// The action's input, the JSON text as received (see
-    /// [`JobRecord::input`]).
-    pub input: String,
-    /// Who asked for the run (`user:<id>` or `key:<id>`).
+    /// The agent's maturity when it asked (`None` on proposals stored
+    /// before it was kept).
+    pub agent_maturity: Option<Maturity>,
+    /// Who asked (`user:<id>` or `key:<id>`).
     pub requested_by: String,
     /// Where it is.
     pub status: ProposalStatus,
@@ -425,6 +433,62 @@ pub struct ProposalRecord {
     pub reason: Option<String>,
     /// Epoch milliseconds of the decision or expiry.
     pub decided_at: Option<i64>,
+}
+
+/// What a proposal holds back.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProposalKind {
+    /// A run: approving it queues the job.
+    Run {
+        /// The job it holds back.
+        job_id: String,
+        /// The action's name.
+        action: String,
+        /// The action's input, the JSON text as received (see
+        /// [`JobRecord::input`]).
+        input: String,
+    },
+    /// A tool call: approving it lets the identical call through once.
+    ToolCall(ToolProposal),
+}
+
+/// What a tool-call proposal binds its approval to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolProposal {
+    /// The call that opened it; the call that uses the approval keeps it.
+    pub call_id: String,
+    /// The tool.
+    pub tool: super::tools::ToolName,
+    /// The tool's complexity when the call was made.
+    pub complexity: Complexity,
+    /// The arguments' JCS form: exactly what will run, shown to approvers.
+    pub arguments: String,
+    /// Lowercase hex SHA-256 of `arguments`.
+    pub arguments_sha256: String,
+    /// [`super::tools::exact_call_key`] of the call.
+    pub exact_call_key: String,
+    /// The tool's registration version when the call was made.
+    pub tool_version: String,
+    /// The agent's kill generation when the call was made.
+    pub kill_generation: u64,
+}
+
+impl ProposalRecord {
+    /// The job of a run proposal.
+    pub fn job_id(&self) -> Option<&str> {
+        match &self.kind {
+            ProposalKind::Run { job_id, .. } => Some(job_id),
+            ProposalKind::ToolCall(_) => None,
+        }
+    }
+
+    /// The tool call of a tool-call proposal.
+    pub fn tool_call(&self) -> Option<&ToolProposal> {
+        match &self.kind {
+            ProposalKind::ToolCall(t) => Some(t),
+            ProposalKind::Run { .. } => None,
+        }
+    }
 }
 
 /// The answer an idempotent run request gave, kept 24 hours so that a

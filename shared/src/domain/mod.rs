@@ -4,6 +4,7 @@
 //! depend on it without depending on each other.
 
 pub mod agents;
+pub mod tools;
 
 use std::fmt;
 

@@ -74,16 +74,21 @@ pub enum AgentWrite {
     CreateWorkspace(WorkspaceRecord),
     /// Registers an agent. Condition: its id is new.
     CreateAgent(AgentRecord),
-    /// Changes an agent's maturity. Condition: the agent exists.
+    /// Changes an agent's maturity; a demotion (`maturity` below `was`)
+    /// also raises its kill generation. Condition: the agent exists at
+    /// maturity `was`.
     SetMaturity {
         /// The agent.
         agent_id: AgentId,
+        /// The level read before.
+        was: Maturity,
         /// The new level.
         maturity: Maturity,
         /// Epoch seconds.
         at: i64,
     },
-    /// Flips the kill switch. Condition: the agent exists.
+    /// Flips the kill switch; disabling also raises the agent's kill
+    /// generation. Condition: the agent exists.
     SetEnabled {
         /// The agent.
         agent_id: AgentId,
@@ -125,11 +130,15 @@ pub enum AgentWrite {
     },
     /// Stores a new proposal. Condition: its id is new.
     CreateProposal(ProposalRecord),
-    /// Decides (or expires) a proposal. Condition: it is `PENDING`.
+    /// Decides, expires or uses a proposal. Condition: its status is
+    /// `from` (`PENDING` for a decision; `APPROVED` for a tool call's
+    /// approval used or expired).
     DecideProposal {
         /// The proposal.
         proposal_id: String,
-        /// `APPROVED`, `REJECTED` or `EXPIRED`.
+        /// The status it must have now.
+        from: ProposalStatus,
+        /// `APPROVED`, `REJECTED`, `EXPIRED` or `USED`.
         status: ProposalStatus,
         /// Who decided (`None` for an expiry).
         decided_by: Option<String>,

@@ -87,6 +87,36 @@ pub fn idempotency(caller: &str, client_key: &str) -> String {
     )
 }
 
+/// The Agents-table key of a registered tool: `tool#<name>` (an agent id
+/// never holds a `#`, so tools and agents cannot collide).
+pub fn tool(name: &crate::domain::tools::ToolName) -> String {
+    format!("{TOOL_PREFIX}{name}")
+}
+
+/// How every tool's Agents-table key starts.
+pub const TOOL_PREFIX: &str = "tool#";
+
+/// The ToolCalls key of an exact call's item: `exact#<exact_call_key>`.
+pub fn exact_call(exact_call_key: &str) -> String {
+    format!("exact#{exact_call_key}")
+}
+
+/// The ToolCalls key of an agent's pending tool-call proposals in a
+/// workspace: `pending#<agent>#<workspace>`.
+pub fn pending_slots(
+    agent_id: &crate::domain::agents::AgentId,
+    workspace_id: &crate::domain::agents::WorkspaceId,
+) -> String {
+    format!("pending#{agent_id}#{workspace_id}")
+}
+
+/// The ToolCalls key of a tool call's idempotency record:
+/// `idem#<caller>#<sha-256 of the client's key>`, as for runs but in the
+/// tool calls' own table.
+pub fn tool_idempotency(caller: &str, client_key: &str) -> String {
+    idempotency(caller, client_key)
+}
+
 /// The HealthSamples partition of one UTC day of probe samples:
 /// `probe#YYYY-MM-DD` (`day` counts days since the epoch). A report reads
 /// the days of its window side by side, each one small page.

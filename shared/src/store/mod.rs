@@ -34,6 +34,7 @@ pub mod health;
 pub mod keys;
 pub mod memory;
 pub mod ratelimit;
+pub mod tools;
 pub mod webhooks;
 
 use async_trait::async_trait;
@@ -45,6 +46,7 @@ pub use self::auth::{AccountChange, AuthWrite, SessionStore, UserStore};
 pub use self::health::{HealthSampleStore, HealthWrite};
 pub use self::keys::RevocationKey;
 pub use self::ratelimit::{RateLimitStore, TatCondition, TatOutcome, TatWrite};
+pub use self::tools::{ToolCallContext, ToolCallLookup, ToolStore, ToolWrite};
 pub use self::webhooks::{Claim, DeliveryStore, WebhookWrite};
 use crate::Result;
 use crate::audit::AuditEvent;
@@ -81,6 +83,8 @@ pub enum Write {
     Agent(AgentWrite),
     /// API keys.
     ApiKey(ApiKeyWrite),
+    /// Tools, tool calls, exact-call items, pending slots.
+    Tool(ToolWrite),
     /// The health probe's samples.
     Health(HealthWrite),
     /// Appends an audit event. Condition: its id is new.
@@ -108,6 +112,12 @@ impl From<AgentWrite> for Write {
 impl From<ApiKeyWrite> for Write {
     fn from(w: ApiKeyWrite) -> Self {
         Write::ApiKey(w)
+    }
+}
+
+impl From<ToolWrite> for Write {
+    fn from(w: ToolWrite) -> Self {
+        Write::Tool(w)
     }
 }
 
@@ -154,16 +164,20 @@ impl std::fmt::Debug for dyn WebhookStore {
     }
 }
 
-/// The ports of the agent registry, API keys, runs and proposals: the
-/// agents domain, API keys, audit, and the rate state of people's runs.
+/// The ports of the agent registry, API keys, runs, tool calls and
+/// proposals: the agents and tools domains, API keys, audit, and the rate
+/// state of people's runs.
 /// (Agent runs also verify bearer tokens, through a [`SessionStore`] over
 /// the same tables.)
 pub trait RegistryStore:
-    AgentStore + ApiKeyStore + AuditStore + RateLimitStore + Transactions
+    AgentStore + ToolStore + ApiKeyStore + AuditStore + RateLimitStore + Transactions
 {
 }
 
-impl<T: AgentStore + ApiKeyStore + AuditStore + RateLimitStore + Transactions> RegistryStore for T {}
+impl<T: AgentStore + ToolStore + ApiKeyStore + AuditStore + RateLimitStore + Transactions>
+    RegistryStore for T
+{
+}
 
 impl std::fmt::Debug for dyn RegistryStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -5,6 +5,10 @@
 //! (see [`crate::store::keys::idempotency`]). They carry `expires_at` (the
 //! table's TTL) and no `workspace_id`, so they never appear in the
 //! workspace index; jobs carry `workspace_id` and no `expires_at`.
+//!
+//! The Agents table also holds the registered tools, under `tool#<name>`
+//! keys (see `tools.rs`): an agent id never holds a `#`, so a tool is never
+//! read as an agent, and listing the agents skips them.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem};
@@ -16,9 +20,11 @@ use super::item::{
 use super::{DynamoStore, Expr, build_err, tables, unavailable};
 use crate::domain::agents::{
     AgentId, AgentRecord, AgentType, IdempotencyRecord, JobRecord, JobStatus, Maturity,
-    ProposalRecord, ProposalStatus, WorkspaceId, WorkspaceRecord,
+    ProposalKind, ProposalRecord, ProposalStatus, ToolProposal, WorkspaceId, WorkspaceRecord,
 };
+use crate::domain::tools::{ToolName, complexity_of_level};
 use crate::store::agents::{AgentStore, AgentWrite, JobMove, Page, RunContext, RunLookup};
+use crate::store::keys;
 use crate::{Error, Result};
 
 /// How every idempotency key starts ([`crate::store::keys::idempotency`]):
@@ -38,11 +44,11 @@ const MAX_QUERIES_PER_PAGE: usize = 10;
 /// of rare statuses does not take one round trip per few entries.
 const FILTERED_READ: usize = 100;
 
-fn agent_key(agent_id: &AgentId) -> Item {
+pub(super) fn agent_key(agent_id: &AgentId) -> Item {
     Item::from([("agent_id".to_owned(), s(agent_id.as_str()))])
 }
 
-fn workspace_key(workspace_id: &WorkspaceId) -> Item {
+pub(super) fn workspace_key(workspace_id: &WorkspaceId) -> Item {
     Item::from([("workspace_id".to_owned(), s(workspace_id.as_str()))])
 }
 
@@ -70,36 +76,53 @@ impl DynamoStore {
             ),
             AgentWrite::SetMaturity {
                 agent_id,
+                was,
                 maturity,
                 at,
-            } => Expr::default()
-                .name("#k", "agent_id")
-                .name("#m", "maturity")
-                .name("#ua", "updated_at")
-                .value(":m", s(maturity.as_str()))
-                .value(":at", n(at))
-                .update(
-                    &t.agents,
-                    agent_key(&agent_id),
-                    "SET #m = :m, #ua = :at",
-                    Some("attribute_exists(#k)"),
-                ),
+            } => {
+                let mut expr = Expr::default()
+                    .name("#m", "maturity")
+                    .name("#ua", "updated_at")
+                    .value(":m", s(maturity.as_str()))
+                    .value(":was", s(was.as_str()))
+                    .value(":at", n(at));
+                let mut update = "SET #m = :m, #ua = :at".to_owned();
+                if maturity < was {
+                    // A demotion voids what was approved under the old
+                    // level. ADD starts an absent generation (an item
+                    // stored before it was kept) from 0.
+                    expr = expr.name("#kg", KILL_GENERATION).value(":one", n(1));
+                    update.push_str(" ADD #kg :one");
+                }
+                // The level read: a missing agent has none, so this also
+                // refuses it (an update would otherwise create half an agent).
+                expr.update(&t.agents, agent_key(&agent_id), &update, Some("#m = :was"))
+            }
             AgentWrite::SetEnabled {
                 agent_id,
                 enabled,
                 at,
-            } => Expr::default()
-                .name("#k", "agent_id")
-                .name("#en", "enabled")
-                .name("#ua", "updated_at")
-                .value(":en", AttributeValue::Bool(enabled))
-                .value(":at", n(at))
-                .update(
+            } => {
+                let mut expr = Expr::default()
+                    .name("#k", "agent_id")
+                    .name("#en", "enabled")
+                    .name("#ua", "updated_at")
+                    .value(":en", AttributeValue::Bool(enabled))
+                    .value(":at", n(at));
+                let mut update = "SET #en = :en, #ua = :at".to_owned();
+                if !enabled {
+                    // Every disable, even of a disabled agent, voids what
+                    // was approved before it.
+                    expr = expr.name("#kg", KILL_GENERATION).value(":one", n(1));
+                    update.push_str(" ADD #kg :one");
+                }
+                expr.update(
                     &t.agents,
                     agent_key(&agent_id),
-                    "SET #en = :en, #ua = :at",
+                    &update,
                     Some("attribute_exists(#k)"),
-                ),
+                )
+            }
             AgentWrite::CreateJob(j) => Expr::default().name("#k", "job_id").put(
                 &t.agent_jobs,
                 job_item(&j),
@@ -162,17 +185,32 @@ impl DynamoStore {
             ),
             AgentWrite::DecideProposal {
                 proposal_id,
+                from,
                 status,
                 decided_by,
                 reason,
                 at,
             } => {
+                if from != ProposalStatus::Pending {
+                    // An approval used or expired keeps its decision: who
+                    // approved it, why and when.
+                    return Expr::default()
+                        .name("#st", "status")
+                        .value(":from", s(from.as_str()))
+                        .value(":st", s(status.as_str()))
+                        .update(
+                            &t.proposals,
+                            proposal_key(&proposal_id),
+                            "SET #st = :st",
+                            Some("#st = :from"),
+                        );
+                }
                 let mut expr = Expr::default()
                     .name("#st", "status")
                     .name("#da", "decided_at")
                     .name("#db", "decided_by")
                     .name("#r", "reason")
-                    .value(":pending", s(ProposalStatus::Pending.as_str()))
+                    .value(":from", s(from.as_str()))
                     .value(":st", s(status.as_str()))
                     .value(":at", n(at));
                 // The decision replaces both, as in the memory adapter: an
@@ -197,7 +235,7 @@ impl DynamoStore {
                     &t.proposals,
                     proposal_key(&proposal_id),
                     &set_remove(&set, &remove),
-                    Some("#st = :pending"),
+                    Some("#st = :from"),
                 )
             }
             AgentWrite::PutIdempotency { record, now } => Expr::default()
@@ -295,7 +333,7 @@ impl DynamoStore {
     /// next page. A page cut short by the bound has the cursor of where
     /// reading stopped (everything between its last item and there did not
     /// match), and may be empty.
-    async fn index_page(
+    pub(super) async fn index_page(
         &self,
         q: IndexQuery<'_>,
         after: Option<&str>,
@@ -354,7 +392,7 @@ impl DynamoStore {
     }
 
     /// A consistent GetItem of one item.
-    async fn get_one(&self, table: &str, key: Item, what: &str) -> Result<Option<Item>> {
+    pub(super) async fn get_one(&self, table: &str, key: Item, what: &str) -> Result<Option<Item>> {
         let out = self
             .client
             .get_item()
@@ -386,18 +424,21 @@ impl DynamoStore {
 }
 
 /// What [`DynamoStore::index_page`] reads.
-struct IndexQuery<'a> {
-    table: &'a str,
-    index: &'static str,
+pub(super) struct IndexQuery<'a> {
+    /// The table.
+    pub(super) table: &'a str,
+    /// Its index.
+    pub(super) index: &'static str,
     /// The index's partition key and the value asked for.
-    hash: (&'static str, String),
+    pub(super) hash: (&'static str, String),
     /// The index's sort key: the item's id, which is also the cursor.
-    sort: &'static str,
+    pub(super) sort: &'static str,
     /// Ascending (oldest first) or descending.
-    forward: bool,
+    pub(super) forward: bool,
     /// Only items with this `status`.
-    status: Option<&'static str>,
-    limit: usize,
+    pub(super) status: Option<&'static str>,
+    /// The page's size.
+    pub(super) limit: usize,
 }
 
 #[async_trait]
@@ -417,6 +458,8 @@ impl AgentStore for DynamoStore {
             .scan_all(&self.tables.agents, "Scan agents")
             .await?
             .iter()
+            // The registered tools share the table.
+            .filter(|item| !is_tool_item(item))
             .map(agent_from)
             .collect::<Result<Vec<_>>>()?;
         agents.sort_by(|a, b| a.agent_id.cmp(&b.agent_id));
@@ -614,8 +657,20 @@ fn live_idempotency(item: Option<Item>, now: i64) -> Result<Option<IdempotencyRe
     }
 }
 
+/// Whether an Agents-table item is a registered tool (`tool#<name>`),
+/// not an agent.
+pub(super) fn is_tool_item(item: &Item) -> bool {
+    item.get("agent_id")
+        .and_then(|v| v.as_s().ok())
+        .is_some_and(|id| id.starts_with(keys::TOOL_PREFIX))
+}
+
+/// The attribute of an agent's (and a tool-call proposal's) kill
+/// generation; absent on items stored before it was kept, read as 0.
+pub(super) const KILL_GENERATION: &str = "kill_gen";
+
 /// `SET a, b REMOVE c, d` (either part left out when empty).
-fn set_remove(set: &[&str], remove: &[&str]) -> String {
+pub(super) fn set_remove(set: &[&str], remove: &[&str]) -> String {
     let mut update = format!("SET {}", set.join(", "));
     if !remove.is_empty() {
         update.push_str(" REMOVE ");
@@ -624,11 +679,11 @@ fn set_remove(set: &[&str], remove: &[&str]) -> String {
     update
 }
 
-fn get_agent_id(item: &Item, name: &str) -> Result<AgentId> {
+pub(super) fn get_agent_id(item: &Item, name: &str) -> Result<AgentId> {
     get_parsed(item, name, AgentId::parse)
 }
 
-fn get_workspace_id(item: &Item, name: &str) -> Result<WorkspaceId> {
+pub(super) fn get_workspace_id(item: &Item, name: &str) -> Result<WorkspaceId> {
     get_parsed(item, name, WorkspaceId::parse)
 }
 
@@ -642,7 +697,7 @@ fn workspace_item(w: &WorkspaceRecord) -> Item {
 }
 
 /// A workspace from its item.
-fn workspace_from(item: &Item) -> Result<WorkspaceRecord> {
+pub(super) fn workspace_from(item: &Item) -> Result<WorkspaceRecord> {
     Ok(WorkspaceRecord {
         workspace_id: get_workspace_id(item, "workspace_id")?,
         name: get_s(item, "name")?,
@@ -661,13 +716,14 @@ fn agent_item(a: &AgentRecord) -> Item {
             "workspaces".into(),
             list(a.workspaces.iter().map(WorkspaceId::as_str)),
         ),
+        (KILL_GENERATION.into(), n(a.kill_generation)),
         ("created_at".into(), n(a.created_at)),
         ("updated_at".into(), n(a.updated_at)),
     ])
 }
 
 /// An agent from its item.
-fn agent_from(item: &Item) -> Result<AgentRecord> {
+pub(super) fn agent_from(item: &Item) -> Result<AgentRecord> {
     let workspaces = get_list(item, "workspaces")?
         .iter()
         .map(|w| WorkspaceId::parse(w).map_err(|_| super::item::corrupt("workspaces")))
@@ -678,6 +734,7 @@ fn agent_from(item: &Item) -> Result<AgentRecord> {
         maturity: get_parsed(item, "maturity", Maturity::parse)?,
         enabled: get_bool(item, "enabled")?,
         workspaces,
+        kill_generation: get_opt_n(item, KILL_GENERATION)?.unwrap_or(0),
         created_at: get_n(item, "created_at")?,
         updated_at: get_n(item, "updated_at")?,
     })
@@ -742,20 +799,52 @@ fn job_from(item: &Item) -> Result<JobRecord> {
     })
 }
 
-/// The item of a proposal.
+/// `kind` of a run proposal (and of one stored before tool calls, which
+/// has none).
+const RUN_KIND: &str = "run";
+/// `kind` of a tool-call proposal.
+const TOOL_CALL_KIND: &str = "tool_call";
+
+/// The item of a proposal: what it holds back as `kind` and that kind's
+/// attributes.
 fn proposal_item(p: &ProposalRecord) -> Item {
     let mut item = Item::from([
         ("proposal_id".into(), s(&p.proposal_id)),
-        ("job_id".into(), s(&p.job_id)),
         ("agent_id".into(), s(p.agent_id.as_str())),
         ("workspace_id".into(), s(p.workspace_id.as_str())),
-        ("action".into(), s(&p.action)),
-        ("input".into(), s(&p.input)),
         ("requested_by".into(), s(&p.requested_by)),
         ("status".into(), s(p.status.as_str())),
         ("created_at".into(), n(p.created_at)),
         ("decide_by".into(), n(p.decide_by)),
     ]);
+    match &p.kind {
+        ProposalKind::Run {
+            job_id,
+            action,
+            input,
+        } => item.extend([
+            ("kind".into(), s(RUN_KIND)),
+            ("job_id".into(), s(job_id)),
+            ("action".into(), s(action)),
+            ("input".into(), s(input)),
+        ]),
+        ProposalKind::ToolCall(t) => item.extend([
+            ("kind".into(), s(TOOL_CALL_KIND)),
+            ("call_id".into(), s(&t.call_id)),
+            ("tool".into(), s(t.tool.as_str())),
+            ("complexity".into(), n(t.complexity.level())),
+            // The JCS text as made: never re-serialised, so what the
+            // approver is shown is exactly what was hashed.
+            ("arguments".into(), s(&t.arguments)),
+            ("arguments_sha256".into(), s(&t.arguments_sha256)),
+            ("exact_call_key".into(), s(&t.exact_call_key)),
+            ("tool_version".into(), s(&t.tool_version)),
+            (KILL_GENERATION.into(), n(t.kill_generation)),
+        ]),
+    }
+    if let Some(m) = p.agent_maturity {
+        item.insert("agent_maturity".into(), s(m.as_str()));
+    }
     if let Some(by) = &p.decided_by {
         item.insert("decided_by".into(), s(by));
     }
@@ -770,13 +859,37 @@ fn proposal_item(p: &ProposalRecord) -> Item {
 
 /// A proposal from its item.
 fn proposal_from(item: &Item) -> Result<ProposalRecord> {
+    let kind = match get_opt_s(item, "kind").as_deref() {
+        None | Some(RUN_KIND) => ProposalKind::Run {
+            job_id: get_s(item, "job_id")?,
+            action: get_s(item, "action")?,
+            input: get_s(item, "input")?,
+        },
+        Some(TOOL_CALL_KIND) => ProposalKind::ToolCall(ToolProposal {
+            call_id: get_s(item, "call_id")?,
+            tool: get_parsed(item, "tool", ToolName::parse)?,
+            complexity: complexity_of_level(get_n(item, "complexity")?)
+                .map_err(|_| super::item::corrupt("complexity"))?,
+            arguments: get_s(item, "arguments")?,
+            arguments_sha256: get_s(item, "arguments_sha256")?,
+            exact_call_key: get_s(item, "exact_call_key")?,
+            tool_version: get_s(item, "tool_version")?,
+            kill_generation: get_n(item, KILL_GENERATION)?,
+        }),
+        // A kind this build does not know is a corrupt item, never read
+        // as another.
+        Some(_) => return Err(super::item::corrupt("kind")),
+    };
+    let agent_maturity = match get_opt_s(item, "agent_maturity") {
+        Some(m) => Some(Maturity::parse(&m).map_err(|_| super::item::corrupt("agent_maturity"))?),
+        None => None,
+    };
     Ok(ProposalRecord {
         proposal_id: get_s(item, "proposal_id")?,
-        job_id: get_s(item, "job_id")?,
+        kind,
         agent_id: get_agent_id(item, "agent_id")?,
         workspace_id: get_workspace_id(item, "workspace_id")?,
-        action: get_s(item, "action")?,
-        input: get_s(item, "input")?,
+        agent_maturity,
         requested_by: get_s(item, "requested_by")?,
         status: get_parsed(item, "status", ProposalStatus::parse)?,
         created_at: get_n(item, "created_at")?,

@@ -139,7 +139,7 @@ fn api_key_item(k: &ApiKeyRecord) -> Item {
 }
 
 /// An API key from its item.
-fn api_key_from(item: &Item) -> Result<ApiKeyRecord> {
+pub(super) fn api_key_from(item: &Item) -> Result<ApiKeyRecord> {
     Ok(ApiKeyRecord {
         key_id: get_s(item, "key_id")?,
         secret_hmac: get_s(item, "secret_hmac")?,

@@ -1,7 +1,7 @@
 //! The DynamoDB adapter of every storage port, through the AWS SDK.
 //!
 //! One module per domain (`auth`, `webhooks`, `agents`, `api_keys`,
-//! `health`, `audit`, `ratelimit`)
+//! `tools`, `health`, `audit`, `ratelimit`)
 //! implements its port and turns its writes into transaction items; this
 //! module holds what they share: the table names, expression building,
 //! the consistent batch read, and [`Transactions::transact`], which sends
@@ -20,6 +20,7 @@ mod health;
 pub mod item;
 mod ratelimit;
 pub mod tables;
+mod tools;
 mod webhooks;
 
 use std::collections::HashMap;
@@ -30,7 +31,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, KeysAndAttributes, Put, TransactWriteItem, Update,
+    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, TransactWriteItem, Update,
 };
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
@@ -53,6 +54,7 @@ struct TableNames {
     agent_jobs: String,
     proposals: String,
     api_keys: String,
+    tool_calls: String,
     health_samples: String,
 }
 
@@ -170,6 +172,29 @@ impl Expr {
             .map_err(build_err)?;
         Ok(TransactWriteItem::builder().put(p).build())
     }
+
+    /// A delete under `condition`.
+    fn delete(self, table: &str, key: Item, condition: &str) -> Result<TransactWriteItem> {
+        let d = Delete::builder()
+            .table_name(table)
+            .set_key(Some(key))
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(self.names))
+            .set_expression_attribute_values((!self.values.is_empty()).then_some(self.values))
+            .build()
+            .map_err(build_err)?;
+        Ok(TransactWriteItem::builder().delete(d).build())
+    }
+}
+
+/// An unconditional put: what replaces an item whatever it held.
+fn put_always(table: &str, item: Item) -> Result<TransactWriteItem> {
+    let p = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .build()
+        .map_err(build_err)?;
+    Ok(TransactWriteItem::builder().put(p).build())
 }
 
 impl DynamoStore {
@@ -191,7 +216,7 @@ impl DynamoStore {
     pub fn new(client: Client, prefix: &str) -> Self {
         use tables::{
             ACTIVE_TOKENS, AGENT_JOBS, AGENTS, API_KEYS, AUDIT_LOG, HEALTH_SAMPLES, PROPOSALS,
-            RATE_LIMITS, REVOKED_TOKENS, USERS, WEBHOOK_DELIVERIES, WORKSPACES,
+            RATE_LIMITS, REVOKED_TOKENS, TOOL_CALLS, USERS, WEBHOOK_DELIVERIES, WORKSPACES,
         };
         Self {
             client,
@@ -207,6 +232,7 @@ impl DynamoStore {
                 agent_jobs: AGENT_JOBS.name(prefix),
                 proposals: PROPOSALS.name(prefix),
                 api_keys: API_KEYS.name(prefix),
+                tool_calls: TOOL_CALLS.name(prefix),
                 health_samples: HEALTH_SAMPLES.name(prefix),
             },
         }
@@ -308,6 +334,7 @@ impl DynamoStore {
             Write::Audit(e) => self.audit_item(&e).map(|i| vec![i]),
             Write::Agent(w) => self.agent_items(w).map(|i| vec![i]),
             Write::ApiKey(w) => self.api_key_items(w).map(|i| vec![i]),
+            Write::Tool(w) => self.tool_items(w).map(|i| vec![i]),
             Write::Health(w) => self.health_items(w).map(|i| vec![i]),
         }
     }

@@ -19,6 +19,9 @@ pub const AUDIT_ACTOR_INDEX: &str = "actor-index";
 /// The name of the AgentJobs index by workspace (jobs newest first by id).
 pub const JOBS_WORKSPACE_INDEX: &str = "workspace-index";
 
+/// The name of the ToolCalls index by workspace (calls newest first by id).
+pub const TOOL_CALLS_WORKSPACE_INDEX: &str = "workspace-index";
+
 /// The name of the Proposals index by status (oldest first by id).
 pub const PROPOSALS_STATUS_INDEX: &str = "status-index";
 
@@ -180,6 +183,24 @@ pub const API_KEYS: TableDef = TableDef {
     indexes: &[],
 };
 
+/// Tool calls, and beside them, under prefixed keys, the items their
+/// decisions are conditioned on: `exact#` (the proposal of one exact
+/// call), `pending#` (an agent's pending proposals in a workspace) and
+/// `idem#` (the idempotency records of tool calls, which alone carry
+/// `expires_at`). Only calls carry `workspace_id`, so the index holds
+/// calls alone.
+pub const TOOL_CALLS: TableDef = TableDef {
+    suffix: "tool-calls",
+    hash_key: "call_id",
+    range_key: None,
+    ttl: true,
+    indexes: &[IndexDef {
+        name: TOOL_CALLS_WORKSPACE_INDEX,
+        hash_key: "workspace_id",
+        range_key: ("call_id", KeyKind::S),
+    }],
+};
+
 /// The health probe's samples, 90 days.
 pub const HEALTH_SAMPLES: TableDef = TableDef {
     suffix: "health-samples",
@@ -190,7 +211,7 @@ pub const HEALTH_SAMPLES: TableDef = TableDef {
 };
 
 /// Every table Warden uses.
-pub const ALL: [TableDef; 12] = [
+pub const ALL: [TableDef; 13] = [
     USERS,
     ACTIVE_TOKENS,
     REVOKED_TOKENS,
@@ -202,6 +223,7 @@ pub const ALL: [TableDef; 12] = [
     AGENT_JOBS,
     PROPOSALS,
     API_KEYS,
+    TOOL_CALLS,
     HEALTH_SAMPLES,
 ];
 

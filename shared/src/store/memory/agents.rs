@@ -48,9 +48,11 @@ impl AgentTables {
         match write {
             AgentWrite::CreateWorkspace(w) => !self.workspaces.contains_key(&w.workspace_id),
             AgentWrite::CreateAgent(a) => !self.agents.contains_key(&a.agent_id),
-            AgentWrite::SetMaturity { agent_id, .. } | AgentWrite::SetEnabled { agent_id, .. } => {
-                self.agents.contains_key(agent_id)
-            }
+            AgentWrite::SetMaturity { agent_id, was, .. } => self
+                .agents
+                .get(agent_id)
+                .is_some_and(|a| a.maturity == *was),
+            AgentWrite::SetEnabled { agent_id, .. } => self.agents.contains_key(agent_id),
             AgentWrite::CreateJob(j) => !self.jobs.contains_key(&j.job_id),
             AgentWrite::MoveJob(m) => {
                 m.from.can_move_to(m.to)
@@ -69,14 +71,14 @@ impl AgentTables {
                 agent_id,
                 workspace_id,
                 maturities,
-            } => self.agents.get(agent_id).is_some_and(|a| {
-                a.enabled && a.allowed_in(workspace_id) && maturities.contains(&a.maturity)
-            }),
+            } => self.allows(agent_id, workspace_id, maturities, None),
             AgentWrite::CreateProposal(p) => !self.proposals.contains_key(&p.proposal_id),
-            AgentWrite::DecideProposal { proposal_id, .. } => self
+            AgentWrite::DecideProposal {
+                proposal_id, from, ..
+            } => self
                 .proposals
                 .get(proposal_id)
-                .is_some_and(|p| p.status == ProposalStatus::Pending),
+                .is_some_and(|p| p.status == *from),
             AgentWrite::PutIdempotency { record, now } => self
                 .idempotency
                 .get(&record.key)
@@ -95,10 +97,14 @@ impl AgentTables {
             }
             AgentWrite::SetMaturity {
                 agent_id,
+                was,
                 maturity,
                 at,
             } => {
                 if let Some(a) = self.agents.get_mut(&agent_id) {
+                    if maturity < was {
+                        a.kill_generation += 1;
+                    }
                     a.maturity = maturity;
                     a.updated_at = at;
                 }
@@ -109,6 +115,9 @@ impl AgentTables {
                 at,
             } => {
                 if let Some(a) = self.agents.get_mut(&agent_id) {
+                    if !enabled {
+                        a.kill_generation += 1;
+                    }
                     a.enabled = enabled;
                     a.updated_at = at;
                 }
@@ -147,6 +156,7 @@ impl AgentTables {
             }
             AgentWrite::DecideProposal {
                 proposal_id,
+                from,
                 status,
                 decided_by,
                 reason,
@@ -154,9 +164,12 @@ impl AgentTables {
             } => {
                 if let Some(p) = self.proposals.get_mut(&proposal_id) {
                     p.status = status;
-                    p.decided_by = decided_by;
-                    p.reason = reason;
-                    p.decided_at = Some(at);
+                    // An approval used or expired keeps its decision.
+                    if from == ProposalStatus::Pending {
+                        p.decided_by = decided_by;
+                        p.reason = reason;
+                        p.decided_at = Some(at);
+                    }
                 }
             }
             AgentWrite::PutIdempotency { record, .. } => {
@@ -166,6 +179,33 @@ impl AgentTables {
                 self.idempotency.remove(&key);
             }
         }
+    }
+
+    /// Whether `agent_id` exists, is enabled, may work in `workspace_id`,
+    /// is at one of `maturities` and, if given, still at `kill_generation`.
+    pub(super) fn allows(
+        &self,
+        agent_id: &AgentId,
+        workspace_id: &WorkspaceId,
+        maturities: &[crate::domain::agents::Maturity],
+        kill_generation: Option<u64>,
+    ) -> bool {
+        self.agents.get(agent_id).is_some_and(|a| {
+            a.enabled
+                && a.allowed_in(workspace_id)
+                && maturities.contains(&a.maturity)
+                && kill_generation.is_none_or(|g| a.kill_generation == g)
+        })
+    }
+
+    /// One agent.
+    pub(super) fn agent(&self, agent_id: &AgentId) -> Option<&AgentRecord> {
+        self.agents.get(agent_id)
+    }
+
+    /// One workspace.
+    pub(super) fn workspace(&self, workspace_id: &WorkspaceId) -> Option<&WorkspaceRecord> {
+        self.workspaces.get(workspace_id)
     }
 
     fn live_idempotency(&self, key: &str, now: i64) -> Option<IdempotencyRecord> {
@@ -178,7 +218,7 @@ impl AgentTables {
 
 /// Up to `limit` of `items` (already in listing order) after the one whose
 /// id is `after`; `next` is set when more follow.
-fn page<T: Clone>(
+pub(super) fn page<T: Clone>(
     items: impl Iterator<Item = (String, T)>,
     limit: usize,
     after: Option<&str>,

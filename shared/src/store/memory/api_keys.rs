@@ -16,6 +16,11 @@ pub(super) struct KeyTables {
 }
 
 impl KeyTables {
+    /// One key.
+    pub(super) fn key(&self, key_id: &str) -> Option<&ApiKeyRecord> {
+        self.keys.get(key_id)
+    }
+
     pub(super) fn item_ids(write: &ApiKeyWrite) -> Vec<String> {
         match write {
             ApiKeyWrite::Create(k) => vec![format!("api_keys/{}", k.key_id)],

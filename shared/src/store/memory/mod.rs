@@ -1,7 +1,7 @@
 //! The embedded store: every port in process memory, behind one mutex.
 //!
 //! One module per domain (`auth`, `webhooks`, `agents`, `api_keys`,
-//! `health`, and
+//! `tools`, `health`, and
 //! the audit log and rate state here) holds its tables and knows its writes' conditions.
 //! Holding the lock across a whole transaction makes every
 //! [`Transactions::transact`] atomic; all conditions are checked before any
@@ -11,6 +11,7 @@ mod agents;
 mod api_keys;
 mod auth;
 mod health;
+mod tools;
 mod webhooks;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -29,6 +30,7 @@ struct Tables {
     webhooks: webhooks::DeliveryTables,
     agents: agents::AgentTables,
     api_keys: api_keys::KeyTables,
+    tools: tools::ToolTables,
     health: health::SampleTable,
     /// By event id (a ULID, so this is also time order).
     audit: BTreeMap<String, AuditEvent>,
@@ -44,6 +46,7 @@ impl Tables {
             Write::Webhook(w) => webhooks::DeliveryTables::item_ids(w),
             Write::Agent(w) => agents::AgentTables::item_ids(w),
             Write::ApiKey(w) => api_keys::KeyTables::item_ids(w),
+            Write::Tool(w) => tools::ToolTables::item_ids(w),
             Write::Health(w) => health::SampleTable::item_ids(w),
             Write::Audit(e) => vec![format!("audit/{}", e.event_id)],
         }
@@ -55,6 +58,16 @@ impl Tables {
             Write::Webhook(w) => self.webhooks.check(w),
             Write::Agent(w) => self.agents.check(w),
             Write::ApiKey(w) => self.api_keys.check(w),
+            // The one condition across tables: the agent as the call read it.
+            Write::Tool(super::ToolWrite::AgentAllows {
+                agent_id,
+                workspace_id,
+                maturities,
+                kill_generation,
+            }) => self
+                .agents
+                .allows(agent_id, workspace_id, maturities, Some(*kill_generation)),
+            Write::Tool(w) => self.tools.check(w),
             Write::Health(w) => self.health.check(w),
             Write::Audit(e) => !self.audit.contains_key(&e.event_id),
         }
@@ -66,6 +79,7 @@ impl Tables {
             Write::Webhook(w) => self.webhooks.apply(w),
             Write::Agent(w) => self.agents.apply(w),
             Write::ApiKey(w) => self.api_keys.apply(w),
+            Write::Tool(w) => self.tools.apply(w),
             Write::Health(w) => self.health.apply(w),
             Write::Audit(e) => {
                 self.audit.insert(e.event_id.clone(), e);
