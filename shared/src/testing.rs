@@ -892,6 +892,57 @@ mod intercepted {
     }
 
     #[async_trait]
+    impl<S: crate::store::ToolStore + ?Sized, H: Interceptor> crate::store::ToolStore
+        for Intercepted<S, H>
+    {
+        async fn tool_call_context(
+            &self,
+            lookup: crate::store::ToolCallLookup<'_>,
+        ) -> Result<crate::store::ToolCallContext> {
+            self.inner.tool_call_context(lookup).await
+        }
+        async fn get_tool(
+            &self,
+            name: &crate::domain::tools::ToolName,
+        ) -> Result<Option<crate::domain::tools::ToolRecord>> {
+            self.inner.get_tool(name).await
+        }
+        async fn list_tools(&self) -> Result<Vec<crate::domain::tools::ToolRecord>> {
+            self.inner.list_tools().await
+        }
+        async fn get_tool_call(
+            &self,
+            call_id: &str,
+        ) -> Result<Option<crate::domain::tools::ToolCallRecord>> {
+            self.inner.get_tool_call(call_id).await
+        }
+        async fn get_exact_call(
+            &self,
+            key: &str,
+        ) -> Result<Option<crate::domain::tools::ExactCallRecord>> {
+            self.inner.get_exact_call(key).await
+        }
+        async fn get_tool_idempotency(
+            &self,
+            key: &str,
+            now: i64,
+        ) -> Result<Option<crate::domain::tools::ToolIdempotencyRecord>> {
+            self.inner.get_tool_idempotency(key, now).await
+        }
+        async fn list_tool_calls(
+            &self,
+            workspace_id: &WorkspaceId,
+            status: Option<crate::domain::tools::ToolCallStatus>,
+            limit: usize,
+            after: Option<&str>,
+        ) -> Result<Page<crate::domain::tools::ToolCallRecord>> {
+            self.inner
+                .list_tool_calls(workspace_id, status, limit, after)
+                .await
+        }
+    }
+
+    #[async_trait]
     impl<S: ApiKeyStore + ?Sized, H: Interceptor> ApiKeyStore for Intercepted<S, H> {
         async fn get_api_key(&self, key_id: &str) -> Result<Option<ApiKeyRecord>> {
             let read = self.inner.get_api_key(key_id).await?;

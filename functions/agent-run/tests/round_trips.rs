@@ -232,3 +232,109 @@ async fn on_dynamodb_runs_by_token_and_by_key_and_approvals_cost_what_the_design
         "a refused key"
     );
 }
+
+/// A tool call's decision, counted on the wire (API.md "Governed tool
+/// calls"; the issue's budget: at most three DynamoDB round trips on the
+/// allow path). Everything the decision reads, the API key included, is
+/// one BatchGetItem; the key's counted use one UpdateItem; the decision
+/// and its audit event one TransactWriteItems. So are a proposal opened and
+/// an approval used. The decision token's signature is KMS's, not
+/// DynamoDB's.
+#[tokio::test]
+async fn on_dynamodb_a_tool_call_decision_costs_at_most_three_round_trips() {
+    let Some((store, _, log)) = testing::dynamo_store_with_log().await else {
+        return;
+    };
+    let world = AgentWorld::over(Arc::new(store));
+    testing::add_workspace(&world.agents, origin(), "acme", "Acme").await;
+    agent(&world, "books", Maturity::Supervised).await;
+    for (name, complexity) in [
+        ("read_ledger", warden::domain::agents::Complexity::Analysis),
+        ("refund", warden::domain::agents::Complexity::ExternalEffect),
+    ] {
+        warden::agents::registry::register_tool(
+            &world.agents,
+            origin(),
+            warden::agents::registry::NewTool {
+                name: warden::domain::tools::ToolName::parse(name).unwrap(),
+                complexity,
+                workspaces: vec![warden::domain::agents::WorkspaceId::parse("acme").unwrap()],
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let bob = bearer(&world, "bob", &[Role::Approver, Role::Admin], "192.0.2.2").await;
+    let key = create_key(
+        &world.agents,
+        &world.agents.pepper,
+        origin(),
+        KeySpec {
+            owner: warden::domain::agents::KeyOwner::Agent(AgentId::parse("books").unwrap()),
+            scopes: vec!["tools:call".into()],
+            expires_at: None,
+            rate_limit_per_hour: None,
+        },
+    )
+    .await
+    .unwrap();
+    let key = key.key.expose_secret().to_owned();
+    let tool_call = |tool: &'static str| json!({"workspace_id": "acme", "tool": tool, "arguments": {"amount": 19.99, "to": "ann"}});
+    log.take();
+
+    // Allowed by the table (SUPERVISED x 1), with an Idempotency-Key (read
+    // in the same batch).
+    let (status, body) = call(
+        &world,
+        "POST",
+        "/agents/books/tool-calls",
+        &[("x-api-key", &key), ("idempotency-key", "t-1")],
+        Some(tool_call("read_ledger")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["decision"], "allow");
+    assert_eq!(
+        log.take(),
+        ["BatchGetItem", "UpdateItem", "TransactWriteItems"],
+        "an allowed tool call"
+    );
+
+    // A proposal (SUPERVISED x 4).
+    let (status, body) = call(
+        &world,
+        "POST",
+        "/agents/books/tool-calls",
+        &[("x-api-key", &key)],
+        Some(tool_call("refund")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(
+        log.take(),
+        ["BatchGetItem", "UpdateItem", "TransactWriteItems"],
+        "a tool call that opens a proposal"
+    );
+    let proposal = body["proposal_id"].as_str().unwrap().to_owned();
+    let approve = format!("/agents/proposals/{proposal}/approve");
+    let (status, body) = call(&world, "POST", &approve, &[("authorization", &bob)], None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    log.take();
+
+    // The approval used by the identical call: still three.
+    let (status, body) = call(
+        &world,
+        "POST",
+        "/agents/books/tool-calls",
+        &[("x-api-key", &key)],
+        Some(tool_call("refund")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["proposal_id"], proposal.as_str());
+    assert_eq!(
+        log.take(),
+        ["BatchGetItem", "UpdateItem", "TransactWriteItems"],
+        "a tool call that uses its approval"
+    );
+}

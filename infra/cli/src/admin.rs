@@ -2,7 +2,7 @@
 //! `users set-password`, `users disable`, `users enable`, `users list`,
 //! `users roles`, `users revoke-all`, `config check`, `workspaces add`,
 //! `agents register|set-maturity|disable|enable|list`,
-//! `apikeys create|revoke|list`, `audit query`, `webhooks set-secret`,
+//! `tools register|list|remove`, `apikeys create|revoke|list`, `audit query`, `webhooks set-secret`,
 //! `jwt-key rotate`, `health`.
 //!
 //! Every command that changes state first learns who runs it
@@ -16,7 +16,10 @@ use std::sync::Arc;
 use aws_sdk_kms::types::{KeySpec as KmsKeySpec, KeyUsageType};
 use secrecy::SecretString;
 use warden::Error;
-use warden::agents::{self, registry::NewAgent};
+use warden::agents::{
+    self,
+    registry::{NewAgent, NewTool},
+};
 use warden::audit::{AuditEvent, Auditor, EventType, Origin, Severity as Importance};
 use warden::auth::api_keys::{self, KeySpec, NewKey};
 use warden::auth::login::create_user;
@@ -29,6 +32,7 @@ use warden::config::{Check, Config, Finding, Findings, Severity};
 use warden::domain::agents::{
     AgentId, AgentRecord, ApiKeyRecord, Maturity, WorkspaceId, WorkspaceRecord,
 };
+use warden::domain::tools::{ToolName, ToolRecord};
 use warden::domain::{Role, UserRecord, Username};
 use warden::health::{self, report::HealthReport};
 use warden::secrets::SecretsManager;
@@ -594,6 +598,56 @@ pub async fn list_agents(
         .registry()
         .store
         .list_agents()
+        .await
+}
+
+/// What `warden tools register` did: the registration made, and the one
+/// it replaced, if the tool was registered already.
+#[derive(Debug)]
+pub struct ToolRegistered {
+    /// The tool as registered now, with its new version.
+    pub tool: ToolRecord,
+    /// The registration it replaced (its pending proposals and unused
+    /// approvals are now void), if any.
+    pub replaced: Option<ToolRecord>,
+}
+
+/// Registers a tool, or registers it again: every registration has a new
+/// version, which voids the pending proposals and unused approvals of the
+/// one it replaces ([`agents::registry::register_tool`]).
+pub async fn register_tool(
+    endpoint: Option<&str>,
+    config: Config,
+    tool: NewTool,
+) -> Result<ToolRegistered, Error> {
+    let admin = Admin::writer(endpoint, config).await?;
+    let registry = admin.registry();
+    // Read only to tell the operator what the registration replaced; the
+    // registration itself does not depend on it (it replaces whatever is
+    // stored, and its audit event names the version it replaced).
+    let replaced = registry.store.get_tool(&tool.name).await?;
+    let tool = agents::registry::register_tool(&registry, admin.origin(), tool).await?;
+    Ok(ToolRegistered { tool, replaced })
+}
+
+/// Removes a tool: its calls are refused and its pending proposals and
+/// unused approvals are void. An unknown tool is [`Error::NotFound`].
+pub async fn remove_tool(
+    endpoint: Option<&str>,
+    config: Config,
+    name: &ToolName,
+) -> Result<(), Error> {
+    let admin = Admin::writer(endpoint, config).await?;
+    agents::registry::remove_tool(&admin.registry(), admin.origin(), name).await
+}
+
+/// Every tool, by name.
+pub async fn list_tools(endpoint: Option<&str>, config: Config) -> Result<Vec<ToolRecord>, Error> {
+    Admin::reader(endpoint, config)
+        .await
+        .registry()
+        .store
+        .list_tools()
         .await
 }
 

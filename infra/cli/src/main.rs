@@ -11,7 +11,7 @@ use rand::RngCore as _;
 use secrecy::ExposeSecret as _;
 use secrecy::SecretString;
 use warden::Error;
-use warden::agents::registry::NewAgent;
+use warden::agents::registry::{NewAgent, NewTool};
 use warden::auth::api_keys::KeySpec;
 use warden::auth::login::create_user;
 use warden::auth::revocation::RolesOutcome;
@@ -19,6 +19,7 @@ use warden::aws::Guards;
 use warden::clock::{Clock as _, rfc3339};
 use warden::config::{Config, Severity};
 use warden::domain::agents::{AgentId, AgentType, KeyOwner, Maturity, ServiceName, WorkspaceId};
+use warden::domain::tools::{ToolName, complexity_of_level};
 use warden::domain::{Role, Username};
 use warden::webhook::SchemeKind;
 use warden_cli::seed::{Seed, cli_origin};
@@ -43,7 +44,8 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:3000")]
         addr: SocketAddr,
-        /// A JSON seed file: {"users": [{"username", "password", "roles"}]}.
+        /// A JSON seed file: users, webhook sources, workspaces, agents,
+        /// tools and (development) API keys (README "warden serve").
         #[arg(long)]
         seed: Option<PathBuf>,
         /// Use the DynamoDB tables at this endpoint instead of the embedded store.
@@ -69,6 +71,12 @@ enum Command {
     Agents {
         #[command(subcommand)]
         command: AgentsCommand,
+    },
+    /// Tools agents may call in DynamoDB (governed tool calls): register,
+    /// list, remove.
+    Tools {
+        #[command(subcommand)]
+        command: ToolsCommand,
     },
     /// Workspaces in DynamoDB.
     Workspaces {
@@ -159,6 +167,44 @@ enum AgentsCommand {
 }
 
 #[derive(Subcommand)]
+enum ToolsCommand {
+    /// Register a tool, or register an existing one again (a new
+    /// complexity, other workspaces): every registration is a new version,
+    /// which voids the tool's pending proposals and unused approvals.
+    Register {
+        /// The tool's name (1-128 of letters, digits, '.', '-', '_';
+        /// case-sensitive).
+        name: String,
+        /// What calling it does: 1 read-only, 2 drafts, 3 changes records,
+        /// 4 external effects or money.
+        #[arg(long)]
+        complexity: u64,
+        /// A workspace it may be used in; repeatable.
+        #[arg(long = "workspace")]
+        workspaces: Vec<String>,
+        /// DynamoDB endpoint (default: the AWS configuration).
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
+    /// List every tool: name, complexity, version, registration time,
+    /// workspaces.
+    List {
+        /// DynamoDB endpoint (default: the AWS configuration).
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
+    /// Remove a tool: its calls are refused, and its pending proposals and
+    /// unused approvals are void (registering it again revives none).
+    Remove {
+        /// The tool's name.
+        name: String,
+        /// DynamoDB endpoint (default: the AWS configuration).
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
 enum WorkspacesCommand {
     /// Add a workspace.
     Add {
@@ -205,8 +251,8 @@ enum ApikeysCommand {
         /// POST /auth/introspect, scope tokens:introspect); it runs no agent.
         #[arg(long)]
         service: Option<String>,
-        /// A scope (agents:run, agents:read; tokens:introspect for a
-        /// service); repeatable.
+        /// A scope (agents:run, agents:read, tools:call for an agent;
+        /// tokens:introspect for a service); repeatable.
         #[arg(long = "scope", required = true)]
         scopes: Vec<String>,
         /// Days until it stops working (default: never).
@@ -477,6 +523,7 @@ async fn main() -> ExitCode {
             command: ConfigCommand::Check { endpoint },
         } => return config_check(endpoint).await,
         Command::Agents { command } => agents(command).await,
+        Command::Tools { command } => tools(command).await,
         Command::Workspaces {
             command:
                 WorkspacesCommand::Add {
@@ -994,6 +1041,70 @@ async fn agents(command: AgentsCommand) -> Result<(), Error> {
                     join(&a.workspaces)
                 );
             }
+        }
+    }
+    Ok(())
+}
+
+async fn tools(command: ToolsCommand) -> Result<(), Error> {
+    match command {
+        ToolsCommand::Register {
+            name,
+            complexity,
+            workspaces,
+            endpoint,
+        } => {
+            let tool = NewTool {
+                name: ToolName::parse(&name)?,
+                complexity: complexity_of_level(complexity)?,
+                workspaces: workspaces
+                    .iter()
+                    .map(|w| WorkspaceId::parse(w))
+                    .collect::<Result<_, _>>()?,
+            };
+            let done = admin::register_tool(endpoint.as_deref(), config()?, tool).await?;
+            let t = &done.tool;
+            let what = format!(
+                "tool {} (complexity {}, workspaces: {}, version {})",
+                t.name,
+                t.complexity.level(),
+                join(&t.workspaces),
+                t.version
+            );
+            match &done.replaced {
+                None => println!("registered {what}"),
+                Some(old) => println!(
+                    "re-registered {what}; version {} (complexity {}) is replaced: its pending proposals and unused approvals are void",
+                    old.version,
+                    old.complexity.level()
+                ),
+            }
+        }
+        ToolsCommand::List { endpoint } => {
+            let tools = admin::list_tools(endpoint.as_deref(), config()?).await?;
+            if tools.is_empty() {
+                println!("no tools");
+            }
+            for t in tools {
+                // The workspaces last, as `agents list` does: the only
+                // column of any length.
+                println!(
+                    // `as_str`: a name's `Display` ignores the width.
+                    "{:<24} {} {:<26} {:<20} {}",
+                    t.name.as_str(),
+                    t.complexity.level(),
+                    t.version,
+                    rfc3339(t.registered_at),
+                    join(&t.workspaces)
+                );
+            }
+        }
+        ToolsCommand::Remove { name, endpoint } => {
+            let name = ToolName::parse(&name)?;
+            admin::remove_tool(endpoint.as_deref(), config()?, &name).await?;
+            println!(
+                "removed tool {name}; its calls are refused, and its pending proposals and unused approvals are void"
+            );
         }
     }
     Ok(())

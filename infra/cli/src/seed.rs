@@ -4,23 +4,30 @@
 //! `POST /webhooks/{source}`.
 //! `workspaces: [{"workspace_id", "name", "members": ["username", ...]}]`
 //! (members are users of the seed or already stored),
-//! `agents: [{"agent_id", "agent_type", "maturity", "workspaces": [...], "enabled": true}]`
+//! `agents: [{"agent_id", "agent_type", "maturity", "workspaces": [...], "enabled": true}]`,
+//! `tools: [{"name", "complexity", "workspaces": [...]}]` (the tools agents
+//! may call, `complexity` 1 to 4)
 //! and (development only)
 //! `api_keys: [{"key", "owner", "scopes": [...], "expires_at"?, "rate_limit_per_hour"?}]`
 //! fill the agent registry; `key` is a whole key `wdn_<key id>_<secret>`,
 //! `expires_at` RFC 3339.
+//!
+//! They are applied in that order: users, then workspaces (with their
+//! members), then agents and tools (which name workspaces), then API keys
+//! (which name agents). An item that already exists is left unchanged.
 
 use std::path::Path;
 
 use secrecy::SecretString;
 use serde::Deserialize;
 use warden::Error;
-use warden::agents::registry::{self, NewAgent};
+use warden::agents::registry::{self, NewAgent, NewTool};
 use warden::audit::Origin;
 use warden::auth::api_keys::{KeySpec, store_key};
 use warden::auth::login::create_user;
 use warden::config::Environment;
 use warden::domain::agents::{AgentId, AgentType, KeyOwner, Maturity, WorkspaceId};
+use warden::domain::tools::{ToolName, complexity_of_level};
 use warden::domain::{Role, Username};
 use warden::state::{Accounts, Registry};
 
@@ -46,6 +53,9 @@ pub struct Seed {
     /// Agents to register.
     #[serde(default)]
     pub agents: Vec<SeedAgent>,
+    /// Tools to register.
+    #[serde(default)]
+    pub tools: Vec<SeedTool>,
     /// API keys to store (development only).
     #[serde(default)]
     pub api_keys: Vec<SeedKey>,
@@ -78,6 +88,19 @@ pub struct SeedAgent {
     /// Whether it may run (default true).
     #[serde(default = "yes")]
     pub enabled: bool,
+}
+
+/// One tool of the seed file.
+#[derive(Debug, Deserialize)]
+pub struct SeedTool {
+    /// Its name (case-sensitive).
+    pub name: String,
+    /// What calling it does, 1 (read-only) to 4 (external effects or
+    /// money).
+    pub complexity: u64,
+    /// The workspaces it may be used in.
+    #[serde(default)]
+    pub workspaces: Vec<String>,
 }
 
 fn yes() -> bool {
@@ -129,9 +152,10 @@ impl Seed {
         })
     }
 
-    /// Creates every user, workspace, agent and key, in that order. One
-    /// that already exists (a DynamoDB store seeded before) is left as it
-    /// is, and reported. API keys are refused outside development: a key
+    /// Creates every user, workspace, agent, tool and key, in that order.
+    /// One that already exists (a DynamoDB store seeded before) is left as
+    /// it is, and reported: a tool too, since registering it again would
+    /// void its approvals at every start. API keys are refused outside development: a key
     /// written in a file is not a production secret.
     pub async fn apply(&self, states: &States) -> Result<(), Error> {
         let accounts: &Accounts = &states.auth;
@@ -184,6 +208,37 @@ impl Seed {
                 registry::register_agent(registry, cli_origin(), agent).await,
             )?;
         }
+        for t in &self.tools {
+            let tool = t.parse()?;
+            // Checked first: registering an existing tool is not refused
+            // but makes a new version, which would void its pending
+            // proposals and unused approvals at every start on DynamoDB.
+            if registry.store.get_tool(&tool.name).await?.is_some() {
+                println!(
+                    "tool {} already exists; left unchanged (`warden tools register` changes it)",
+                    tool.name
+                );
+                continue;
+            }
+            let name = tool.name.clone();
+            let r = registry::register_tool(registry, cli_origin(), tool)
+                .await
+                .map_err(|e| match e {
+                    // A workspace it names does not exist.
+                    Error::NotFound(m) => Error::NotFound(format!("seed tool {name}: {m}")),
+                    other => other,
+                })?;
+            println!(
+                "seeded tool {} (complexity {}, workspaces: {})",
+                r.name,
+                r.complexity.level(),
+                r.workspaces
+                    .iter()
+                    .map(WorkspaceId::as_str)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            );
+        }
         if !self.api_keys.is_empty() && registry.config.env != Environment::Development {
             return Err(Error::Config(
                 "the seed file's api_keys are for development only; create keys with `warden apikeys create`"
@@ -219,6 +274,31 @@ impl Seed {
             }
         }
         Ok(())
+    }
+}
+
+impl SeedTool {
+    /// The registration this entry asks for; an error names the tool.
+    fn parse(&self) -> Result<NewTool, Error> {
+        let name = ToolName::parse(&self.name)
+            .map_err(|e| Error::BadRequest(format!("seed tool {:?}: {e}", self.name)))?;
+        let complexity = complexity_of_level(self.complexity).map_err(|e| {
+            Error::BadRequest(format!(
+                "seed tool {name}: complexity {}: {e}",
+                self.complexity
+            ))
+        })?;
+        let workspaces = self
+            .workspaces
+            .iter()
+            .map(|w| WorkspaceId::parse(w))
+            .collect::<Result<_, _>>()
+            .map_err(|e| Error::BadRequest(format!("seed tool {name}: {e}")))?;
+        Ok(NewTool {
+            name,
+            complexity,
+            workspaces,
+        })
     }
 }
 

@@ -17,6 +17,7 @@ use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
 use lambda_http::request::RequestContext as LambdaContext;
 use lambda_http::{Body, RequestExt};
 use tokio::net::TcpListener;
+use warden::agents::decision::DecisionTokens;
 use warden::Error;
 use warden::agents::sweeper::{SWEEP_INTERVAL, sweep};
 use warden::agents::worker::drain_local;
@@ -182,10 +183,24 @@ pub fn local_signer(config: &Config) -> Result<Arc<LocalSigner>, Error> {
         })?,
         None => generate_key_pem()?,
     };
+    let decision_pem = match &config.decision_key_file {
+        Some(path) => std::fs::read_to_string(path).map_err(|e| {
+            Error::Config(format!(
+                "WARDEN_DECISION_KEY_FILE {path} cannot be read: {e}"
+            ))
+        })?,
+        None => generate_key_pem()?,
+    };
     let mut signer = LocalSigner::new();
     signer.add_pem(LOCAL_KEY_ARN, &pem)?;
+    signer.add_pem(LOCAL_DECISION_KEY_ARN, &decision_pem)?;
     Ok(Arc::new(signer))
 }
+
+/// The name development's decision key goes by: a second key (from
+/// `WARDEN_DECISION_KEY_FILE`, or generated per start), never the
+/// access-token key.
+pub const LOCAL_DECISION_KEY_ARN: &str = "local:warden-decision";
 
 /// A new 2048-bit RSA private key, PKCS#8 PEM.
 fn generate_key_pem() -> Result<String, Error> {
@@ -273,6 +288,11 @@ pub async fn build_states(
     // The sweeper, in process once a minute as the schedule runs it in
     // AWS: every job ends, whatever message was lost.
     tokio::spawn(sweep_every_minute(worker.clone(), jobs.clone()));
+    let decisions = Arc::new(DecisionTokens::local(
+        signer.clone(),
+        LOCAL_DECISION_KEY_ARN,
+        &config.issuer,
+    )?);
     let agents = AgentState::new(
         config.clone(),
         store.clone(),
@@ -281,7 +301,8 @@ pub async fn build_states(
         pepper.clone(),
         jobs,
         clock.clone(),
-    );
+    )
+    .with_decisions(decisions);
     let webhooks = WebhookState::new(
         config.clone(),
         store.clone(),

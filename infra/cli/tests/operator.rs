@@ -654,6 +654,11 @@ fn every_changing_command_names_the_aws_caller_identity_without_an_endpoint() {
     cmd(&["agents", "set-maturity", "books", "SUPERVISED"], "");
     cmd(&["agents", "disable", "books"], "");
     cmd(&["agents", "enable", "books"], "");
+    cmd(
+        &words("tools register lookup --complexity 1 --workspace acme"),
+        "",
+    );
+    cmd(&["tools", "remove", "lookup"], "");
     let out = cmd(
         &words("apikeys create --owner books --scope agents:run"),
         "",
@@ -701,6 +706,8 @@ fn every_changing_command_names_the_aws_caller_identity_without_an_endpoint() {
         EventType::AgentMaturityChanged,
         EventType::AgentDisabled,
         EventType::AgentEnabled,
+        EventType::ToolRegistered,
+        EventType::ToolRemoved,
         EventType::ApiKeyCreated,
         EventType::ApiKeyRevoked,
         EventType::UserCreated,
