@@ -109,20 +109,24 @@ async fn world(
     )
     .await
     .unwrap();
-    let key = create_key(
-        &state,
-        &state.pepper,
-        origin(),
-        KeySpec {
-            owner: KeyOwner::Agent(AgentId::parse("mailer").unwrap()),
-            scopes: vec!["tools:call".into()],
-            expires_at: None,
-            rate_limit_per_hour: Some(u32::MAX),
-        },
-    )
-    .await
-    .unwrap();
-    (state, key.key.expose_secret().to_owned())
+    let mut made = Vec::new();
+    for _ in 0..keys {
+        let key = create_key(
+            &state,
+            &state.pepper,
+            origin(),
+            KeySpec {
+                owner: KeyOwner::Agent(AgentId::parse("mailer").unwrap()),
+                scopes: vec!["tools:call".into()],
+                expires_at: None,
+                rate_limit_per_hour: Some(u32::MAX),
+            },
+        )
+        .await
+        .unwrap();
+        made.push(key.key.expose_secret().to_owned());
+    }
+    (state, made)
 }
 
 async fn decide(state: &AgentState, key: &str, body: &Value) {
@@ -150,13 +154,15 @@ fn benches(c: &mut Criterion) {
     let public = warden::testing::test_signer()
         .public_key_of(warden::testing::TEST_DECISION_KEY_ARN)
         .unwrap();
-    let (state, key) = rt.block_on(world(
+    let (state, keys) = rt.block_on(world(
         Arc::new(MemoryStore::new()),
         Some(Arc::new(FixedSigner(public))),
+        1,
     ));
+    let key = &keys[0];
     let body = json!({"workspace_id": "acme", "tool": "send_email", "arguments": arguments()});
     c.bench_function("decision, embedded store, signature excluded", |b| {
-        b.iter(|| rt.block_on(decide(&state, &key, &body)));
+        b.iter(|| rt.block_on(decide(&state, key, &body)));
     });
 
     let decisions = warden::testing::decisions_for(&warden::testing::config());
@@ -224,24 +230,24 @@ fn report(name: &str, latencies: &[Duration]) {
 fn load(_: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let (state, key) = world(Arc::new(MemoryStore::new()), None).await;
-        let (state, key) = (Arc::new(state), Arc::new(key));
-        under_load(state.clone(), key.clone(), 32, 2).await;
+        let (state, keys) = world(Arc::new(MemoryStore::new()), None, 32).await;
+        let state = Arc::new(state);
+        under_load(state.clone(), &keys, 2).await;
         report(
             "embedded store, local RSA signer",
-            &under_load(state, key, 32, 20).await,
+            &under_load(state, &keys, 20).await,
         );
         let Some(endpoint) = warden::testing::aws_endpoint() else {
             println!("DynamoDB (moto): skipped, WARDEN_TEST_AWS_ENDPOINT is not set");
             return;
         };
         let (store, _) = warden::testing::dynamo_store().await.unwrap();
-        let (state, key) = world(Arc::new(store), None).await;
-        let (state, key) = (Arc::new(state), Arc::new(key));
-        under_load(state.clone(), key.clone(), 32, 1).await;
+        let (state, keys) = world(Arc::new(store), None, 32).await;
+        let state = Arc::new(state);
+        under_load(state.clone(), &keys, 1).await;
         report(
             "DynamoDB on moto, local RSA signer",
-            &under_load(state, key, 32, 5).await,
+            &under_load(state, &keys, 5).await,
         );
         // One KMS Sign on moto, as the decision token's signature costs in AWS.
         let arn = warden::testing::create_signing_key(&endpoint).await;

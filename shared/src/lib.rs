@@ -37,7 +37,11 @@
 //!   `warden-business` crate's (`business/`: pure functions of their input,
 //!   one folder per agent type, with their exact arithmetic),
 //!   [`agents::governance`] (every rule that decides whether and how an
-//!   agent runs), the registry, run requests, proposals, and the job worker.
+//!   agent runs), the registry, run requests, proposals, and the job worker;
+//!   and governed tool calls: [`agents::tool_calls`] (the decision on any
+//!   tool an agent calls, approvals bound to the exact call and used once),
+//!   [`agents::jcs`] (I-JSON arguments in their RFC 8785 form) and
+//!   [`agents::decision`] (the decision tokens a tool server verifies).
 //! - [`health`]: the security health report: the inventory of what to
 //!   check, every check under its own timeout, the reports each endpoint
 //!   answers, the scheduled probe's samples and the uptime computed from
@@ -53,7 +57,8 @@
 //! - Ports and their adapters: [`store`] (by domain: auth, webhooks,
 //!   agents, API keys, health samples, audit, rate limits; DynamoDB and the
 //!   embedded memory store, with one all-or-nothing transaction across
-//!   domains; [`store::keys`] builds every storage key), [`queue`] (SQS,
+//!   domains; [`store::tools`] the tools registry and tool calls;
+//!   [`store::keys`] builds every storage key), [`queue`] (SQS,
 //!   or in process), [`secrets`] (Secrets Manager, or the environment in
 //!   development; [`secrets::rotation`] the operator's writes of new
 //!   versions), and [`aws`] (the SDK configuration every client is built

@@ -112,12 +112,17 @@ pub async fn acquire_from(
                         retry_after: Duration::from_millis(wait),
                     });
                 }
-                let new_tat = tat + interval;
+                // Busy and within the allowance: add one interval,
+                // conditioned on the allowance still holding, so that
+                // concurrent requests of one key all land instead of
+                // racing a compare-and-set (which one wins per round).
                 let write = TatWrite {
-                    condition: TatCondition::Equals(tat),
-                    new_tat,
+                    condition: TatCondition::Within(now_millis, now_millis + tolerance),
+                    new_tat: interval,
                 };
-                store.update_tat(key, write, expires(new_tat)).await?
+                store
+                    .update_tat(key, write, expires(now_millis + tolerance + interval))
+                    .await?
             }
         };
         match outcome {

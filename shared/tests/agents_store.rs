@@ -895,6 +895,22 @@ async fn a_key_use_is_counted_only_under_its_rate_condition(h: Harness) {
         Ok(())
     );
     assert_eq!(usage().await, (Some(300), 3, Some(NOW + 3)));
+    // Within the allowance a use adds an interval (concurrent uses of one
+    // key do not conflict); outside it, it answers the current time.
+    assert_eq!(
+        use_key(TatCondition::Within(250, 400), 50, NOW + 3).await,
+        Ok(())
+    );
+    assert_eq!(
+        use_key(TatCondition::Within(250, 349), 50, NOW + 3).await,
+        Err(Some(350))
+    );
+    assert_eq!(usage().await, (Some(350), 4, Some(NOW + 3)));
+    assert_eq!(
+        use_key(TatCondition::Equals(350), 300, NOW + 3).await,
+        Ok(())
+    );
+    assert_eq!(usage().await, (Some(300), 5, Some(NOW + 3)));
 
     let ghost = h.record_key_use("01GHOST", first_use(), NOW).await;
     assert!(matches!(ghost, Err(Error::ConditionFailed)), "{ghost:?}");
@@ -921,7 +937,7 @@ async fn a_key_use_is_counted_only_under_its_rate_condition(h: Harness) {
             "{revoked:?}"
         );
     }
-    assert_eq!(usage().await, (Some(300), 3, Some(NOW + 3)));
+    assert_eq!(usage().await, (Some(300), 5, Some(NOW + 3)));
 }
 
 async fn a_transaction_across_agents_keys_and_audit_is_all_or_nothing(h: Harness) {

@@ -544,6 +544,20 @@ async fn rate_state_updates_only_under_their_condition(store: &dyn Store) {
         tat(store, TatCondition::AbsentOrAtMost(200), 300).await,
         Ok(())
     );
+    // Within the allowance the write adds: 300 + 50 twice, no conflict
+    // between the two; outside it (at most 400 now, or not after 400) it
+    // answers the current time.
+    assert_eq!(tat(store, TatCondition::Within(250, 400), 50).await, Ok(()));
+    assert_eq!(tat(store, TatCondition::Within(250, 400), 50).await, Ok(()));
+    assert_eq!(
+        tat(store, TatCondition::Within(250, 399), 50).await,
+        Err(Some(400))
+    );
+    assert_eq!(
+        tat(store, TatCondition::Within(400, 500), 50).await,
+        Err(Some(400))
+    );
+    assert_eq!(tat(store, TatCondition::Equals(400), 450).await, Ok(()));
 }
 
 /// A key set of `kids`, all published and signing since 0, at `version`.

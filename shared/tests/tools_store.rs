@@ -157,6 +157,7 @@ fn tool_idempotency(client_key: &str, call_id: &str, expires_at: i64) -> ToolIde
         call_id: call_id.into(),
         decision: ToolDecision::ApprovalRequired,
         proposal_id: Some(id_at(NOW_MS)),
+        kill_generation: 2,
         expires_at,
     }
 }

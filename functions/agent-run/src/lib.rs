@@ -368,11 +368,8 @@ async fn tool_call(
     let (body, request) = match parsed {
         Ok(p) => p,
         Err(e) => {
-            // Credentials before the body's faults.
-            state
-                .bearer()
-                .caller(headers, &origin, &[SCOPE_TOOLS_CALL])
-                .await?;
+            // Credentials (and whose key it is) before the body's faults.
+            tool_calls::check_caller(state, &origin, raw_key, agent_id).await?;
             return Err(e);
         }
     };

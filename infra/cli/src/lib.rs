@@ -7,9 +7,9 @@
 //!   same paths as `template.yaml`.
 //! - [`seed`]: the seed file loaded by `warden serve --seed`.
 //! - [`admin`]: the administration commands (tables, users, agents,
-//!   workspaces, API keys, `audit query`, `webhooks set-secret`,
-//!   `jwt-key rotate`, `config check`, `health`), each change audited with
-//!   the operator's identity.
+//!   workspaces, tools, API keys, `audit query`, `webhooks set-secret`,
+//!   `signing-key rotate|retire|list`, `config check`, `health`), each
+//!   change audited with the operator's identity.
 //! - [`secret_input`]: passwords and secrets, prompted for without echo at
 //!   a terminal, read from standard input otherwise.
 

@@ -8,6 +8,9 @@
 //! - [`run`]: run requests (idempotent), reading jobs back.
 //! - [`proposals`]: approval, rejection, expiry.
 //! - [`worker`]: one queue message, one job, run at most once.
+//! - [`tool_calls`]: the decision on a tool call of any agent (API.md
+//!   "Governed tool calls"), with [`jcs`] (the arguments' canonical form)
+//!   and [`decision`] (the decision token a tool server checks).
 //!
 //! The job status enum and its forward-only transitions are leaf types, in
 //! [`crate::domain::agents`].

@@ -130,9 +130,9 @@ pub fn parse_idempotency_key(raw: &str) -> Result<&str> {
 }
 
 /// SHA-256 of the request as JSON values: the path's agent id and the whole
-/// body. serde_json's maps are sorted, so key order and whitespace do not
-/// matter.
-fn request_hash(agent_id: &str, body: &Value) -> String {
+/// body (a run's or a tool call's). serde_json's maps are sorted, so key
+/// order and whitespace do not matter.
+pub(crate) fn request_hash(agent_id: &str, body: &Value) -> String {
     let canonical = json!({ "agent_id": agent_id, "body": body }).to_string();
     hex::encode(Sha256::digest(canonical.as_bytes()))
 }

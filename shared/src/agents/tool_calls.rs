@@ -27,7 +27,6 @@ use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::Value;
-use sha2::{Digest as _, Sha256};
 
 use super::decision::{DECISION_TOKEN_TTL_SECS, DecisionActor, DecisionClaims};
 use super::governance::{Verdict, by_maturity};
@@ -308,12 +307,6 @@ fn prepare(agent_id: &str, request: &ToolCallRequest) -> Result<Prepared> {
     })
 }
 
-/// SHA-256 of the request as JSON values (the path's agent and the body).
-fn request_hash(agent_id: &str, body: &Value) -> String {
-    let canonical = serde_json::json!({ "agent_id": agent_id, "body": body }).to_string();
-    hex::encode(Sha256::digest(canonical.as_bytes()))
-}
-
 /// Decides a tool call of `agent_id` (as the path gave it) asked for with
 /// the API key `raw_key`, in API.md's order, and writes the decision with
 /// its audit event. `body` is the whole body as a value (idempotency).
@@ -387,7 +380,7 @@ pub async fn submit(
         prepared: &prepared,
         exact_key: &exact_key,
         client_key: client_key.as_deref(),
-        hash: request_hash(agent_id, body),
+        hash: super::run::request_hash(agent_id, body),
     };
     let mut attempt = 0;
     loop {
@@ -410,6 +403,19 @@ pub async fn submit(
             other => return other,
         }
     }
+}
+
+/// The credential checks of a tool call whose body cannot be read: the
+/// key (`401`, `403` scope, `429`) and its owner (`403` for another
+/// agent's key), in API.md's order, before the body's fault is told.
+pub async fn check_caller(
+    state: &AgentState,
+    origin: &Origin,
+    raw_key: &str,
+    agent_id: &str,
+) -> Result<()> {
+    let key = judge_key_alone(state, origin, raw_key).await?;
+    own_agent(state, origin, &key, agent_id).await
 }
 
 /// [`check_key`] for `tools:call`, reading the key on its own (a call
@@ -601,6 +607,7 @@ impl Call<'_> {
         call_id: &str,
         decision: ToolDecision,
         proposal_id: Option<&str>,
+        kill_generation: u64,
         now_ms: i64,
     ) -> Option<Write> {
         let now = now_ms.div_euclid(1000);
@@ -612,6 +619,7 @@ impl Call<'_> {
                     call_id: call_id.to_owned(),
                     decision,
                     proposal_id: proposal_id.map(str::to_owned),
+                    kill_generation,
                     expires_at: now + super::run::IDEMPOTENCY_TTL_SECS,
                 },
                 now,
@@ -681,7 +689,13 @@ impl Call<'_> {
                 .detail("call_id", call_id.clone())
                 .into(),
         ];
-        writes.extend(self.idempotency(&call_id, ToolDecision::Allow, None, now_ms));
+        writes.extend(self.idempotency(
+            &call_id,
+            ToolDecision::Allow,
+            None,
+            agent.kill_generation,
+            now_ms,
+        ));
         self.write(writes).await?;
         Ok((
             ToolCallAnswer::Allow {
@@ -750,7 +764,13 @@ impl Call<'_> {
                 .detail("proposal_id", proposal_id.clone())
                 .into(),
         ];
-        writes.extend(self.idempotency(&call_id, ToolDecision::Allow, Some(&proposal_id), now_ms));
+        writes.extend(self.idempotency(
+            &call_id,
+            ToolDecision::Allow,
+            Some(&proposal_id),
+            exact.kill_generation,
+            now_ms,
+        ));
         self.write(writes).await?;
         Ok((
             ToolCallAnswer::Allow {
@@ -788,6 +808,7 @@ impl Call<'_> {
             &exact.call_id,
             ToolDecision::ApprovalRequired,
             Some(&exact.proposal_id),
+            agent.kill_generation,
             now_ms,
         );
         let mut writes: Vec<Write> = vec![
@@ -971,6 +992,7 @@ impl Call<'_> {
             &call_id,
             ToolDecision::ApprovalRequired,
             Some(&proposal_id),
+            agent.kill_generation,
             now_ms,
         ));
         self.write(writes).await?;
@@ -996,22 +1018,28 @@ impl Call<'_> {
         let p = self.prepared;
         match earlier.decision {
             ToolDecision::Allow => {
-                let agent = ctx.agent.as_ref().ok_or(Block::UnknownAgent);
-                let gate = agent.and_then(|a| {
-                    if !a.enabled {
-                        Err(Block::AgentDisabled)
-                    } else if !a.allowed_in(&p.workspace) {
-                        Err(Block::Workspace)
-                    } else if !ctx
-                        .tool
-                        .as_ref()
-                        .is_some_and(|t| t.allowed_in(&p.workspace))
-                    {
-                        Err(Block::ToolNotAllowed)
-                    } else {
-                        Ok(())
+                // The allow holds again only as the agent and the tool
+                // stand now: enabled, allowed there, at a maturity that
+                // still allows it, its kill generation unchanged.
+                let gate = match (&ctx.agent, &ctx.tool) {
+                    (None, _) => Err(Block::UnknownAgent),
+                    (Some(a), _) if !a.allowed_in(&p.workspace) => Err(Block::Workspace),
+                    (Some(a), _) if !a.enabled => Err(Block::AgentDisabled),
+                    (Some(_), None) => Err(Block::ToolNotAllowed),
+                    (Some(_), Some(t)) if !t.allowed_in(&p.workspace) => Err(Block::ToolNotAllowed),
+                    (Some(a), Some(t)) => {
+                        let through_approval = earlier.proposal_id.is_some();
+                        if !maturities_for(t.complexity, through_approval).contains(&a.maturity) {
+                            Err(Block::Maturity)
+                        } else if a.kill_generation != earlier.kill_generation {
+                            // Disabled (or demoted) and enabled again since:
+                            // re-enabling revives nothing.
+                            Err(Block::AgentDisabled)
+                        } else {
+                            Ok(())
+                        }
                     }
-                });
+                };
                 if let Err(block) = gate {
                     return Err(self.refuse(ctx, block).await);
                 }

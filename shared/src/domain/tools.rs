@@ -265,6 +265,10 @@ pub struct ToolIdempotencyRecord {
     pub decision: ToolDecision,
     /// The proposal answered, if any.
     pub proposal_id: Option<String>,
+    /// The agent's kill generation when it was answered: an allow is
+    /// answered again only while it is unchanged (a disable or demotion
+    /// since stops retries too).
+    pub kill_generation: u64,
     /// Epoch seconds.
     pub expires_at: i64,
 }

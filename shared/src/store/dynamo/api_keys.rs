@@ -70,12 +70,15 @@ impl ApiKeyStore for DynamoStore {
     async fn record_key_use(&self, key_id: &str, write: TatWrite, now: i64) -> Result<TatOutcome> {
         let TatWrite { condition, new_tat } = write;
         let (tat_condition, bound) = super::ratelimit::tat_condition(condition);
-        let out = self
+        let mut request = self
             .client
             .update_item()
             .table_name(&self.tables.api_keys)
             .set_key(Some(key_key(key_id)))
-            .update_expression("SET #t = :t, #lu = :now ADD #uc :one")
+            .update_expression(format!(
+                "SET {}, #lu = :now ADD #uc :one",
+                write.update_expression()
+            ))
             .condition_expression(format!(
                 "attribute_exists(#k) AND attribute_not_exists(#rv) AND {tat_condition}"
             ))
@@ -88,9 +91,12 @@ impl ApiKeyStore for DynamoStore {
             .expression_attribute_values(":now", n(now))
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":c", n(bound))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        if matches!(condition, crate::store::TatCondition::Within(..)) {
+            request = request
+                .expression_attribute_values(":c2", n(super::ratelimit::within_bound(condition)));
+        }
+        let out = request.send().await;
         match out {
             Ok(_) => Ok(Ok(())),
             Err(err) => {

@@ -670,6 +670,7 @@ fn idempotency_item(r: &ToolIdempotencyRecord) -> Item {
         ("call_id".into(), s(&r.key)),
         ("request_hash".into(), s(&r.request_hash)),
         ("idem_call_id".into(), s(&r.call_id)),
+        ("kill_gen".into(), n(r.kill_generation)),
         ("decision".into(), s(r.decision.as_str())),
         ("expires_at".into(), n(r.expires_at)),
     ]);
@@ -687,6 +688,7 @@ fn idempotency_from(item: &Item) -> Result<ToolIdempotencyRecord> {
         call_id: get_s(item, "idem_call_id")?,
         decision: get_parsed(item, "decision", ToolDecision::parse)?,
         proposal_id: get_opt_s(item, "proposal_id"),
+        kill_generation: get_opt_n(item, "kill_gen")?.unwrap_or(0),
         expires_at: get_n(item, "expires_at")?,
     })
 }

@@ -75,7 +75,7 @@ impl ApiKeyStore for MemoryStore {
         if !write.condition.holds(key.tat) {
             return Ok(Err(key.tat));
         }
-        key.tat = Some(write.new_tat);
+        key.tat = Some(write.applied_to(key.tat));
         key.usage_count += 1;
         key.last_used_at = Some(now);
         Ok(Ok(()))

@@ -190,7 +190,7 @@ impl RateLimitStore for MemoryStore {
         }
         tables
             .rates
-            .insert(key.to_owned(), (write.new_tat, expires_at));
+            .insert(key.to_owned(), (write.applied_to(current), expires_at));
         Ok(Ok(()))
     }
 }
