@@ -1,24 +1,31 @@
 #!/usr/bin/env python3
-"""Holds template.yaml to the signing-key and issuer rules moto cannot enforce.
+"""Holds template.yaml to the KMS key, IAM, table and issuer rules moto cannot enforce.
 
 Usage: check_template.py [TEMPLATE_YAML]   (default: template.yaml)
 
 moto enforces neither key policies nor IAM, and its CloudFormation does not
 run the SAM transform, so these rules are asserted on the template itself
-(API.md "Open tokens"):
+(API.md "Open tokens" and "Governed tool calls"):
 
-- the signing key (SigningKey) is an AWS::KMS::Key, RSA_2048, SIGN_VERIFY,
-  tagged warden:signing = the stack name;
-- its key policy allows kms:Sign to LoginFunctionRole alone (no other
-  principal, the account root included; no kms:* or * action, no
-  NotAction or NotPrincipal, no * principal), and kms:GetPublicKey to the
-  five verifying functions' roles and to the account root;
-- in the functions' IAM, kms:Sign appears only in LoginFunction's policies
-  and only with the warden:signing tag condition; kms:GetPublicKey only in
-  the five verifying functions, with the same condition; no other kms
-  action, no kms wildcard, no * action, and no reference to SigningKey
-  (the roles grant by tag, so rotated keys are covered and the roles do
-  not depend on the key);
+- two KMS keys, each an AWS::KMS::Key, RSA_2048, SIGN_VERIFY: SigningKey
+  (access tokens) tagged warden:signing = the stack name, and DecisionKey
+  (tool calls' decision tokens) tagged warden:decision = the stack name;
+- SigningKey's key policy allows kms:Sign to LoginFunctionRole alone, and
+  kms:GetPublicKey to the five verifying functions' roles and to the
+  account root; DecisionKey's allows kms:Sign to AgentRunFunctionRole
+  alone, and kms:GetPublicKey to that role and to the account root. In
+  either policy: no other signer (the account root included; so the
+  agent-run role never signs access tokens, nor the login role decisions),
+  no kms:* or * action, no NotAction or NotPrincipal, no * principal;
+- in the functions' IAM, every KMS statement is on Resource key/* with a
+  StringEquals condition on exactly one of the two tags; kms:Sign appears
+  only in LoginFunction's policies under warden:signing and in
+  AgentRunFunction's under warden:decision; kms:GetPublicKey under
+  warden:signing only in the five verifying functions and under
+  warden:decision only in AgentRunFunction; no other kms action, no kms
+  wildcard, no * action, and no reference to either key (the roles grant
+  by tag: the key policies name the roles, so the roles cannot name the
+  keys, and rotated signing keys are covered);
 - no JwtSecret (nor WARDEN_JWT_SECRET) anywhere, comments included;
 - every function's environment (Globals and its own) has
   WARDEN_ISSUER_PARAMETER, equal to IssuerParameter's name, and no
@@ -28,7 +35,24 @@ run the SAM transform, so these rules are asserted on the template itself
 - every function may ssm:GetParameter that parameter, exactly;
 - the five verifying functions have WARDEN_SIGNING_KEY_ARN (the key's ARN)
   and dynamodb:GetItem on RevokedTokensTable (the key set item); the other
-  functions have no WARDEN_SIGNING_KEY_ARN.
+  functions have no WARDEN_SIGNING_KEY_ARN. AgentRunFunction alone has
+  WARDEN_DECISION_KEY_ARN (DecisionKey's ARN), and
+  WARDEN_TOOL_APPROVAL_TTL_SECS and WARDEN_TOOL_PENDING_MAX from the
+  parameters ToolApprovalTtlSeconds (default 900) and ToolPendingMax
+  (default 20);
+- every table is pay per request, encrypted, with point-in-time recovery
+  and named <stack name>-<stack uid>-<suffix>; ToolCallsTable is keyed by
+  call_id (S), with the index workspace-index (workspace_id, call_id;
+  projection ALL) and TTL on expires_at, as the DynamoDB adapter's
+  definition (shared/src/store/dynamo/tables.rs, TOOL_CALLS) says;
+- AgentRunFunction may read, put and update ToolCallsTable items, Query its
+  workspace-index, and ConditionCheckItem on AgentsTable (a tool call's
+  transaction checks the agent and the tool there);
+- SecurityHealthFunction and HealthProbeFunction may DescribeTable every
+  table, and DescribeTimeToLive every table with TTL (the health report
+  has a table:<suffix> check for each);
+- the outputs DecisionKeyArn (DecisionKey's ARN) and DecisionJwksUri
+  (<issuer>/tools/jwks.json, from IssuerParameter's value as JwksUri is).
 
 Prints one line per broken rule and exits 1, else one summary line.
 """
@@ -47,10 +71,43 @@ VERIFYING = (
     "AgentRunFunction",
     "SecurityHealthFunction",
 )
-# The one function that signs.
+# The one function that signs access tokens.
 SIGNING = "LoginFunction"
 KEY = "SigningKey"
 TAG = "warden:signing"
+# The one function that decides tool calls: it signs decision tokens and
+# publishes the decision key, and nothing else may.
+DECIDING = "AgentRunFunction"
+DECISION_KEY = "DecisionKey"
+DECISION_TAG = "warden:decision"
+
+
+class KeyRule:
+    """What one KMS key's policy and the functions' grants must say."""
+
+    def __init__(self, name, tag, tag_value, signer, readers, env):
+        self.name = name
+        self.tag = tag
+        self.tag_value = tag_value
+        self.signer = signer
+        self.readers = readers
+        self.env = env
+
+
+KEY_RULES = (
+    KeyRule(KEY, TAG, {"Ref": "AWS::StackName"}, SIGNING, VERIFYING, "WARDEN_SIGNING_KEY_ARN"),
+    KeyRule(DECISION_KEY, DECISION_TAG, {"Ref": "AWS::StackName"}, DECIDING, (DECIDING,), "WARDEN_DECISION_KEY_ARN"),
+)
+KEY_NAMES = {rule.name for rule in KEY_RULES}
+# The tool-call settings AgentRunFunction takes from the parameters, with
+# the defaults the code has (shared/src/config.rs).
+TOOL_SETTINGS = {
+    "WARDEN_TOOL_APPROVAL_TTL_SECS": ("ToolApprovalTtlSeconds", 900),
+    "WARDEN_TOOL_PENDING_MAX": ("ToolPendingMax", 20),
+}
+# The health report describes every table (table:<suffix> checks).
+DESCRIBING = ("SecurityHealthFunction", "HealthProbeFunction")
+STACK_UID = {"Fn::Select": [0, {"Fn::Split": ["-", {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}]}]}
 ISSUER_PARAMETER = "IssuerParameter"
 ISSUER_NAME = "/warden/${AWS::StackName}/issuer"
 ISSUER_ARN = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/warden/${AWS::StackName}/issuer"
@@ -147,27 +204,30 @@ def function_statements(name, props, failures):
     return statements
 
 
-def check_key(resources, failures):
-    key = resources.get(KEY)
+def check_key(resources, rule, failures):
+    key = resources.get(rule.name)
     if not key:
-        failures.append(f"no {KEY} resource")
+        failures.append(f"no {rule.name} resource")
         return
     if key.get("Type") != "AWS::KMS::Key":
-        failures.append(f"{KEY} is {key.get('Type')}, not AWS::KMS::Key")
+        failures.append(f"{rule.name} is {key.get('Type')}, not AWS::KMS::Key")
     props = key.get("Properties") or {}
     if props.get("KeySpec") != "RSA_2048":
-        failures.append(f"{KEY}: KeySpec is {props.get('KeySpec')!r}, not RSA_2048")
+        failures.append(f"{rule.name}: KeySpec is {props.get('KeySpec')!r}, not RSA_2048")
     if props.get("KeyUsage") != "SIGN_VERIFY":
-        failures.append(f"{KEY}: KeyUsage is {props.get('KeyUsage')!r}, not SIGN_VERIFY")
+        failures.append(f"{rule.name}: KeyUsage is {props.get('KeyUsage')!r}, not SIGN_VERIFY")
     tags = {t.get("Key"): t.get("Value") for t in as_list(props.get("Tags")) if isinstance(t, dict)}
-    if tags.get(TAG) != {"Ref": "AWS::StackName"}:
-        failures.append(f"{KEY}: tag {TAG} is {tags.get(TAG)!r}, not the stack name (!Ref AWS::StackName)")
+    if tags.get(rule.tag) != rule.tag_value:
+        failures.append(f"{rule.name}: tag {rule.tag} is {tags.get(rule.tag)!r}, not {rule.tag_value!r}")
+    for other in KEY_RULES:
+        if other is not rule and other.tag in tags:
+            failures.append(f"{rule.name}: carries {other.tag}, {other.name}'s tag (its grants would cover this key)")
 
     policy = props.get("KeyPolicy") or {}
     statements = as_list(policy.get("Statement"))
     signers, public = set(), set()
     for i, st in enumerate(statements):
-        where = f"{KEY} key policy statement {st.get('Sid', i)}"
+        where = f"{rule.name} key policy statement {st.get('Sid', i)}"
         if st.get("Effect") != "Allow":
             continue
         if "NotAction" in st or "NotPrincipal" in st:
@@ -181,30 +241,47 @@ def check_key(resources, failures):
             if str(action).lower() in ("*", "kms:*"):
                 failures.append(f"{where}: allows {action} to {', '.join(principals)}")
         if allows(actions, "kms:Sign"):
-            if principals != [f"{SIGNING}Role.Arn"]:
+            if principals != [f"{rule.signer}Role.Arn"]:
                 failures.append(
                     f"{where}: allows kms:Sign to {', '.join(principals)}; "
-                    f"only {SIGNING}Role may sign, alone in its statement"
+                    f"only {rule.signer}Role may sign, alone in its statement"
                 )
             signers.update(principals)
         if allows(actions, "kms:GetPublicKey"):
             public.update(principals)
-    if f"{SIGNING}Role.Arn" not in signers:
-        failures.append(f"{KEY} key policy: {SIGNING}Role is not allowed kms:Sign")
-    for fn in VERIFYING:
+    if f"{rule.signer}Role.Arn" not in signers:
+        failures.append(f"{rule.name} key policy: {rule.signer}Role is not allowed kms:Sign")
+    for fn in rule.readers:
         if f"{fn}Role.Arn" not in public:
-            failures.append(f"{KEY} key policy: {fn}Role is not allowed kms:GetPublicKey")
+            failures.append(f"{rule.name} key policy: {fn}Role is not allowed kms:GetPublicKey")
     if "root" not in public:
-        failures.append(f"{KEY} key policy: the account root is not allowed kms:GetPublicKey")
+        failures.append(f"{rule.name} key policy: the account root is not allowed kms:GetPublicKey")
 
 
-def tag_condition_ok(st):
+def key_of_statement(st):
+    """The KeyRule whose tag condition a KMS statement grants under, or None
+    when it is not exactly Resource key/* with StringEquals on one tag."""
+    if as_list(st.get("Resource")) != [{"Fn::Sub": KEY_ARNS}]:
+        return None
     cond = st.get("Condition") or {}
-    equals = cond.get("StringEquals") or {}
-    return (
-        equals.get(f"aws:ResourceTag/{TAG}") == {"Ref": "AWS::StackName"}
-        and as_list(st.get("Resource")) == [{"Fn::Sub": KEY_ARNS}]
-    )
+    if list(cond) != ["StringEquals"]:
+        return None
+    equals = cond["StringEquals"] or {}
+    matched = [r for r in KEY_RULES if equals.get(f"aws:ResourceTag/{r.tag}") == r.tag_value]
+    if len(matched) != 1 or len(equals) != 1:
+        return None
+    return matched[0]
+
+
+def expected_kms(fn):
+    """(action, key) pairs a function's IAM must grant, exactly."""
+    expected = set()
+    for rule in KEY_RULES:
+        if fn == rule.signer:
+            expected.add(("kms:sign", rule.name))
+        if fn in rule.readers:
+            expected.add(("kms:getpublickey", rule.name))
+    return expected
 
 
 def check_functions(template, resources, failures):
@@ -238,17 +315,32 @@ def check_functions(template, resources, failures):
                 f"{fn}: WARDEN_ISSUER_PARAMETER is {env.get('WARDEN_ISSUER_PARAMETER')!r}, "
                 f"not !Sub {ISSUER_NAME} (IssuerParameter's name)"
             )
-        key_arn = env.get("WARDEN_SIGNING_KEY_ARN")
-        if fn in VERIFYING and key_arn != {"Fn::GetAtt": [KEY, "Arn"]}:
-            failures.append(f"{fn}: WARDEN_SIGNING_KEY_ARN is {key_arn!r}, not !GetAtt {KEY}.Arn")
-        if fn not in VERIFYING and key_arn is not None:
-            failures.append(f"{fn}: has WARDEN_SIGNING_KEY_ARN but verifies no token")
+        for rule in KEY_RULES:
+            key_arn = env.get(rule.env)
+            if fn in rule.readers and key_arn != {"Fn::GetAtt": [rule.name, "Arn"]}:
+                failures.append(f"{fn}: {rule.env} is {key_arn!r}, not !GetAtt {rule.name}.Arn")
+            if fn not in rule.readers and key_arn is not None:
+                failures.append(f"{fn}: has {rule.env} but has no use for {rule.name}")
+        for variable, (parameter, default) in TOOL_SETTINGS.items():
+            value = env.get(variable)
+            if fn == DECIDING:
+                if value != {"Ref": parameter}:
+                    failures.append(f"{fn}: {variable} is {value!r}, not !Ref {parameter}")
+                param = (template.get("Parameters") or {}).get(parameter) or {}
+                if str(param.get("Default")) != str(default) or param.get("Type") != "Number":
+                    failures.append(
+                        f"parameter {parameter}: Type {param.get('Type')!r}, Default {param.get('Default')!r}; "
+                        f"expected a Number defaulting to {default} (the code's default)"
+                    )
+            elif value is not None:
+                failures.append(f"{fn}: has {variable}, which only {DECIDING} reads")
 
         statements = function_statements(fn, props, failures)
         if refers_to(own, {ISSUER_PARAMETER, "HttpApi"}) or refers_to(statements, {ISSUER_PARAMETER, "HttpApi"}):
             failures.append(f"{fn}: environment or policies refer to IssuerParameter or HttpApi (a circular dependency)")
-        if refers_to(statements, {KEY}):
-            failures.append(f"{fn}: a policy refers to {KEY}; grant by the {TAG} tag instead")
+        for rule in KEY_RULES:
+            if refers_to(statements, {rule.name}):
+                failures.append(f"{fn}: a policy refers to {rule.name}; grant by the {rule.tag} tag instead")
 
         kms_actions = set()
         reads_issuer = False
@@ -265,12 +357,16 @@ def check_functions(template, resources, failures):
                 if low == "*" or (low.startswith("kms:") and any(c in low for c in "*?")):
                     failures.append(f"{where}: wildcard action {action}")
             kms = {a for a in actions if a.lower().startswith("kms:")}
-            if kms and not tag_condition_ok(st):
-                failures.append(
-                    f"{where}: {', '.join(sorted(kms))} without Resource {KEY_ARNS} and "
-                    f"Condition StringEquals aws:ResourceTag/{TAG}: the stack name"
-                )
-            kms_actions |= {a.lower() for a in kms}
+            if kms:
+                rule = key_of_statement(st)
+                if rule is None:
+                    failures.append(
+                        f"{where}: {', '.join(sorted(kms))} without Resource {KEY_ARNS} and "
+                        f"a Condition StringEquals on exactly one key tag "
+                        f"(aws:ResourceTag/{TAG}: the stack name, or aws:ResourceTag/{DECISION_TAG}: the stack name)"
+                    )
+                else:
+                    kms_actions |= {(a.lower(), rule.name) for a in kms}
             if "ssm:getparameter" in {a.lower() for a in actions} and as_list(st.get("Resource")) == [
                 {"Fn::Sub": ISSUER_ARN}
             ]:
@@ -283,22 +379,117 @@ def check_functions(template, resources, failures):
                 if action.lower().startswith("ssm:") and as_list(st.get("Resource")) != [{"Fn::Sub": ISSUER_ARN}]:
                     failures.append(f"{where}: {action} on more than the issuer parameter")
 
-        if fn == SIGNING:
-            expected = {"kms:sign", "kms:getpublickey"}
-        elif fn in VERIFYING:
-            expected = {"kms:getpublickey"}
-        else:
-            expected = set()
+        expected = expected_kms(fn)
         if kms_actions != expected:
+            show = lambda pairs: sorted(f"{a} on {k}" for a, k in pairs) or "none"  # noqa: E731
             failures.append(
-                f"{fn}: KMS actions {sorted(kms_actions) or 'none'}, expected {sorted(expected) or 'none'}"
-                + (" (kms:Sign is the login function's alone)" if "kms:sign" in kms_actions - expected else "")
+                f"{fn}: KMS actions {show(kms_actions)}, expected {show(expected)}"
+                + (
+                    " (kms:Sign is the login function's alone on the signing key, the agent-run function's alone on the decision key)"
+                    if any(a == "kms:sign" for a, _ in kms_actions - expected)
+                    else ""
+                )
             )
         if not reads_issuer:
             failures.append(f"{fn}: no ssm:GetParameter on the issuer parameter ({ISSUER_ARN})")
         if fn in VERIFYING and not reads_keyset:
             failures.append(f"{fn}: no dynamodb:GetItem on RevokedTokensTable (the key set item, keyset#access)")
     return functions
+
+
+def grants(statements, action, resource):
+    """Whether an Allow statement grants `action` on exactly `resource`."""
+    for st in statements:
+        if st.get("Effect") != "Allow":
+            continue
+        if allows(as_list(st.get("Action")), action) and resource in as_list(st.get("Resource")):
+            return True
+    return False
+
+
+def check_tables(resources, failures):
+    tables = {n: r for n, r in resources.items() if r.get("Type") == "AWS::DynamoDB::Table"}
+    for name, res in sorted(tables.items()):
+        props = res.get("Properties") or {}
+        if props.get("BillingMode") != "PAY_PER_REQUEST":
+            failures.append(f"{name}: BillingMode is {props.get('BillingMode')!r}, not PAY_PER_REQUEST")
+        if (props.get("SSESpecification") or {}).get("SSEEnabled") is not True:
+            failures.append(f"{name}: SSESpecification.SSEEnabled is not true")
+        if (props.get("PointInTimeRecoverySpecification") or {}).get("PointInTimeRecoveryEnabled") is not True:
+            failures.append(f"{name}: point-in-time recovery is not on")
+        table_name = props.get("TableName")
+        ok = (
+            isinstance(table_name, dict)
+            and isinstance(table_name.get("Fn::Sub"), list)
+            and re.fullmatch(r"\$\{AWS::StackName\}-\$\{StackUid\}-[a-z0-9-]+", str(table_name["Fn::Sub"][0]))
+            and table_name["Fn::Sub"][1] == {"StackUid": STACK_UID}
+        )
+        if not ok:
+            failures.append(f"{name}: TableName is not !Sub <stack name>-<stack uid>-<suffix> (WARDEN_TABLE_PREFIX + suffix)")
+
+    tool_calls = tables.get("ToolCallsTable")
+    if tool_calls is None:
+        failures.append("no ToolCallsTable (AWS::DynamoDB::Table)")
+    else:
+        props = tool_calls.get("Properties") or {}
+        if (props.get("TableName") or {}).get("Fn::Sub", [""])[0] != "${AWS::StackName}-${StackUid}-tool-calls":
+            failures.append("ToolCallsTable: the name's suffix is not tool-calls")
+        attributes = {a.get("AttributeName"): a.get("AttributeType") for a in as_list(props.get("AttributeDefinitions"))}
+        if attributes != {"call_id": "S", "workspace_id": "S"}:
+            failures.append(f"ToolCallsTable: AttributeDefinitions {attributes}, expected call_id and workspace_id, both S")
+        if as_list(props.get("KeySchema")) != [{"AttributeName": "call_id", "KeyType": "HASH"}]:
+            failures.append("ToolCallsTable: the key is not call_id (HASH) alone")
+        indexes = as_list(props.get("GlobalSecondaryIndexes"))
+        expected_index = {
+            "IndexName": "workspace-index",
+            "KeySchema": [
+                {"AttributeName": "workspace_id", "KeyType": "HASH"},
+                {"AttributeName": "call_id", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},
+        }
+        if indexes != [expected_index]:
+            failures.append("ToolCallsTable: the one index is not workspace-index (workspace_id, call_id; projection ALL)")
+        if props.get("TimeToLiveSpecification") != {"AttributeName": "expires_at", "Enabled": True}:
+            failures.append("ToolCallsTable: TTL is not on expires_at")
+    return tables
+
+
+def check_table_grants(resources, tables, failures):
+    def statements_of(fn):
+        props = (resources.get(fn) or {}).get("Properties") or {}
+        return function_statements(fn, props, [])
+
+    run = statements_of(DECIDING)
+    table = {"Fn::GetAtt": ["ToolCallsTable", "Arn"]}
+    for action in ("dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"):
+        if not grants(run, action, table):
+            failures.append(f"{DECIDING}: no {action} on ToolCallsTable")
+    index = {"Fn::Sub": "${ToolCallsTable.Arn}/index/workspace-index"}
+    if not grants(run, "dynamodb:Query", index):
+        failures.append(f"{DECIDING}: no dynamodb:Query on ToolCallsTable's workspace-index")
+    if not grants(run, "dynamodb:ConditionCheckItem", {"Fn::GetAtt": ["AgentsTable", "Arn"]}):
+        failures.append(f"{DECIDING}: no dynamodb:ConditionCheckItem on AgentsTable (a tool call checks the agent and the tool)")
+
+    for fn in DESCRIBING:
+        statements = statements_of(fn)
+        for name, res in sorted(tables.items()):
+            arn = {"Fn::GetAtt": [name, "Arn"]}
+            if not grants(statements, "dynamodb:DescribeTable", arn):
+                failures.append(f"{fn}: no dynamodb:DescribeTable on {name} (its table:<suffix> health check)")
+            has_ttl = bool(((res.get("Properties") or {}).get("TimeToLiveSpecification") or {}).get("Enabled"))
+            if has_ttl and not grants(statements, "dynamodb:DescribeTimeToLive", arn):
+                failures.append(f"{fn}: no dynamodb:DescribeTimeToLive on {name}, whose items expire")
+
+
+def check_outputs(template, failures):
+    outputs = template.get("Outputs") or {}
+    arn = (outputs.get("DecisionKeyArn") or {}).get("Value")
+    if arn != {"Fn::GetAtt": [DECISION_KEY, "Arn"]}:
+        failures.append(f"output DecisionKeyArn is {arn!r}, not !GetAtt {DECISION_KEY}.Arn")
+    jwks = (outputs.get("DecisionJwksUri") or {}).get("Value")
+    if jwks != {"Fn::Sub": "${IssuerParameter.Value}/tools/jwks.json"}:
+        failures.append(f"output DecisionJwksUri is {jwks!r}, not !Sub ${{IssuerParameter.Value}}/tools/jwks.json")
 
 
 def check_other_policies(resources, failures):
@@ -311,7 +502,7 @@ def check_other_policies(resources, failures):
         for doc in docs:
             for st in as_list((doc or {}).get("Statement")):
                 if st.get("Effect") == "Allow" and allows(as_list(st.get("Action")), "kms:Sign"):
-                    failures.append(f"{name}: allows kms:Sign (only {SIGNING}'s policies may)")
+                    failures.append(f"{name}: allows kms:Sign (only {SIGNING}'s and {DECIDING}'s policies may)")
 
 
 def main() -> int:
@@ -330,14 +521,19 @@ def main() -> int:
         for n, line in enumerate(text.splitlines(), 1):
             if word in line:
                 failures.append(f"{path}:{n}: {word} is gone (access tokens are signed in KMS)")
-    check_key(resources, failures)
+    for rule in KEY_RULES:
+        check_key(resources, rule, failures)
     functions = check_functions(template, resources, failures)
     check_other_policies(resources, failures)
+    tables = check_tables(resources, failures)
+    check_table_grants(resources, tables, failures)
+    check_outputs(template, failures)
     for line in failures:
         print(f"template rule broken: {line}", file=sys.stderr)
     print(
-        f"{path}: signing key, key policy, the IAM of {len(functions)} functions "
-        f"and the issuer checked: {len(failures)} broken"
+        f"{path}: the signing and decision keys and their policies, the IAM of "
+        f"{len(functions)} functions, {len(tables)} tables and the issuer checked: "
+        f"{len(failures)} broken"
     )
     return 1 if failures else 0
 

@@ -2,7 +2,9 @@
 # Holds the running API to infra/openapi.yaml: schemathesis, every check,
 # against `warden serve` on the embedded store; before it, PyJWT verifies
 # the server's tokens from its discovery document alone
-# (infra/check_open_tokens.py). Run by infra/test.sh; also on its own.
+# (infra/check_open_tokens.py), and a governed tool call end to end, its
+# decision token and its arguments' hash included (infra/check_tool_calls.py).
+# Run by infra/test.sh; also on its own.
 #
 # - builds target/debug/warden (`cargo build --bin warden`);
 # - installs the pinned schemathesis into .venv on first run (its pins fit
@@ -12,13 +14,22 @@
 #   and approver and a user with none (`requester`), whose random passwords
 #   are made here; `alice` with the password of the spec's login example, so
 #   that example logs in; two workspaces, an agent of each maturity and a
-#   webhook source, so requests reach past `404`;
-# - infra/schemathesis.toml binds those ids to the agent, workspace, action
-#   and webhook-source parameters in about half the valid cases;
+#   webhook source, so requests reach past `404`; two tools (`send_email`,
+#   complexity 2, and `pay_invoice`, complexity 4, in both workspaces) and a
+#   `tools:call` API key for each agent, made here (development only: a
+#   seed's keys are refused elsewhere), in target/schemathesis/keys.json;
+# - `warden serve` signs decision tokens with a fixed test key
+#   (WARDEN_DECISION_KEY_FILE, shared/testdata/test-signing-key-3.pem,
+#   which signs nothing outside tests), access tokens with a key it
+#   generates;
+# - infra/schemathesis.toml binds those ids to the agent, workspace, action,
+#   tool and webhook-source parameters in about half the valid cases;
 # - infra/schemathesis_hooks.py logs the users in and hands every case a
 #   live bearer token (the requester's for asking for agent runs, so that
 #   the approver may approve the proposals; the admin's for everything
-#   else), logging in again after a revocation or a 401.
+#   else), logging in again after a revocation or a 401, and the agent's
+#   API key to the tool-call routes that take only the agent
+#   (`POST /agents/{agent_id}/tool-calls`, `POST .../outcome`).
 #
 # The local server's login limit per client IP is raised for this run only
 # (WARDEN_LOGIN_IP_LIMIT, set on this one process): every request comes
@@ -65,6 +76,27 @@ mkdir -p "$WORK"
 secret() { "$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(24))'; }
 PASSWORD=$(secret)
 REQUESTER_PASSWORD=$(secret)
+# A `tools:call` key per seeded agent, `wdn_<26-character key id>_<secret>`,
+# for the seed and, by agent id, for the checks and the hooks.
+KEYS="$WORK/keys.json"
+(umask 077 && "$VENV/bin/python" - >"$KEYS" <<'PY'
+import json, secrets
+alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+agents = ["buyer-1", "planner-1", "student-1", "outsider-1"]
+keys = {
+    agent: "wdn_" + "".join(secrets.choice(alphabet) for _ in range(26)) + "_" + secrets.token_urlsafe(32)
+    for agent in agents
+}
+print(json.dumps(keys))
+PY
+)
+SEED_KEYS=$("$VENV/bin/python" -c '
+import json, sys
+keys = json.load(open(sys.argv[1]))
+print(",\n    ".join(
+    json.dumps({"key": key, "owner": agent, "scopes": ["tools:call"], "rate_limit_per_hour": 1000000})
+    for agent, key in keys.items()
+))' "$KEYS")
 # The ids here are the values of infra/schemathesis.toml's dictionaries.
 cat >"$WORK/seed.json" <<EOF
 {
@@ -80,6 +112,13 @@ cat >"$WORK/seed.json" <<EOF
     {"agent_id": "student-1", "agent_type": "sales", "maturity": "STUDENT", "workspaces": ["acme"]},
     {"agent_id": "outsider-1", "agent_type": "tax", "maturity": "SUPERVISED", "workspaces": ["globex"]}
   ],
+  "tools": [
+    {"name": "send_email", "complexity": 2, "workspaces": ["acme", "globex"]},
+    {"name": "pay_invoice", "complexity": 4, "workspaces": ["acme", "globex"]}
+  ],
+  "api_keys": [
+    $SEED_KEYS
+  ],
   "webhook_sources": [{"name": "github", "scheme": "github", "secrets": ["$("$VENV/bin/python" -c 'import secrets; print(secrets.token_hex(32))')"]}]
 }
 EOF
@@ -87,7 +126,9 @@ EOF
 PORT=$(free_port "$VENV/bin/python")
 URL="http://127.0.0.1:$PORT"
 log "starting warden serve on 127.0.0.1:$PORT (log: target/schemathesis/serve.log)"
-WARDEN_LOGIN_IP_LIMIT=1000000/60 WARDEN_RUN_LIMIT_PER_MINUTE=1000000 "$ROOT/target/debug/warden" serve --addr "127.0.0.1:$PORT" \
+WARDEN_LOGIN_IP_LIMIT=1000000/60 WARDEN_RUN_LIMIT_PER_MINUTE=1000000 \
+  WARDEN_DECISION_KEY_FILE="$ROOT/shared/testdata/test-signing-key-3.pem" \
+  "$ROOT/target/debug/warden" serve --addr "127.0.0.1:$PORT" \
   --seed "$WORK/seed.json" >"$WORK/serve.log" 2>&1 &
 SERVE_PID=$!
 
@@ -100,6 +141,9 @@ wait_ready "warden serve" "$URL/health" "$SERVE_PID" "$WORK/serve.log" 150 "$VEN
 log "open tokens: PyJWT verifies a login token from $URL/.well-known/openid-configuration alone; forgeries and revoked tokens are refused"
 "$VENV/bin/python" "$ROOT/infra/check_open_tokens.py" "$URL" schemathesis "$PASSWORD" requester "$REQUESTER_PASSWORD"
 
+log "governed tool calls: a call allowed, and one approved then allowed; PyJWT verifies each decision token from $URL/tools/jwks.json and the arguments' JCS hash; refusals, approvals used once, outcomes once"
+"$VENV/bin/python" "$ROOT/infra/check_tool_calls.py" "$URL" schemathesis "$PASSWORD" "$KEYS"
+
 log "schemathesis $SCHEMATHESIS_VERSION: $URL against infra/openapi.yaml ($EXAMPLES examples per operation, seed $SEED)"
 # From target/schemathesis, where it keeps its crash cache (.schemathesis/).
 # /example/{proxy} is not served locally: it exists only in a stack deployed
@@ -109,6 +153,7 @@ log "schemathesis $SCHEMATHESIS_VERSION: $URL against infra/openapi.yaml ($EXAMP
   SCHEMATHESIS_HOOKS="$ROOT/infra/schemathesis_hooks.py" \
   WARDEN_ST_URL="$URL" WARDEN_ST_USERNAME=schemathesis WARDEN_ST_PASSWORD="$PASSWORD" \
   WARDEN_ST_REQUESTER=requester WARDEN_ST_REQUESTER_PASSWORD="$REQUESTER_PASSWORD" \
+  WARDEN_ST_KEYS="$KEYS" \
     "$VENV/bin/schemathesis" --config-file "$ROOT/infra/schemathesis.toml" \
       run "$ROOT/infra/openapi.yaml" \
       --url "$URL" \

@@ -9,6 +9,15 @@ Two seeded users log in at WARDEN_ST_URL:
   approver) makes every other call, so the admin reports and the proposals
   answer more than 403.
 
+The agent is the caller of the two tool-call routes that take only the
+agent: `POST /agents/{agent_id}/tool-calls` is sent with the `tools:call`
+API key of the path's agent (WARDEN_ST_KEYS, a JSON file mapping each
+seeded agent to its key; an unseeded agent gets planner-1's key, and
+`403`), and `POST /agents/tool-calls/{call_id}/outcome` with the key of the
+call's agent (looked up as the admin; planner-1's when the call is
+unknown). A bearer token there would only be `403` (a person is not the
+agent). The listings and reads of tool calls are made as the admin.
+
 Each user's token is kept until it can no longer work, then the next case
 of theirs logs in again:
 
@@ -27,8 +36,11 @@ theirs, and the server must refuse them.
 Before the first case, the requester asks for a few runs with valid input
 (`RUNS`, five times): proposals of the INTERN purchasing agent and runs of the
 AUTONOMOUS planning agent, one of which fails its business rule. The
-listings then have rows, so the links from `GET /agents/proposals` and
-`GET /agents/runs` reach real proposals and jobs instead of `404`.
+agents make a few tool calls too (`TOOL_CALLS`): allowed ones of the
+AUTONOMOUS planner and proposals of the INTERN buyer. The listings then
+have rows, so the links from `GET /agents/proposals`, `GET /agents/runs`
+and `GET /agents/tool-calls` reach real proposals, jobs and calls instead
+of `404`.
 
 The server's login limit per client IP must allow one login per case at
 worst (infra/schemathesis.sh raises WARDEN_LOGIN_IP_LIMIT for its local
@@ -42,6 +54,8 @@ import os
 import sys
 import threading
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 
@@ -58,6 +72,16 @@ REVOKING = {
 
 # Operations made as the requester rather than the admin.
 REQUESTED = {("POST", "/agents/{agent_id}/runs")}
+
+# Operations made as the agent, with its API key.
+TOOL_CALL = ("POST", "/agents/{agent_id}/tool-calls")
+OUTCOME = ("POST", "/agents/tool-calls/{call_id}/outcome")
+KEYED = {TOOL_CALL, OUTCOME}
+
+# Each seeded agent's `tools:call` key (infra/schemathesis.sh).
+with open(os.environ["WARDEN_ST_KEYS"], encoding="utf-8") as _f:
+    KEYS: dict[str, str] = json.load(_f)
+DEFAULT_AGENT = "planner-1"
 
 
 class Login:
@@ -158,6 +182,61 @@ def _request_runs() -> None:
 
 _request_runs()
 
+# (agent, arguments, the decision answered)
+TOOL_CALLS = [
+    ("planner-1", {"to": "ana.lopez@example.com", "subject": "Runway update", "months": 14}, "allow"),
+    ("planner-1", {"to": "board@example.com", "subject": "Forecast", "cc": ["cfo@example.com"]}, "allow"),
+    ("buyer-1", {"to": "orders@paperworld.example", "po": "PO-2026-0042"}, "approval_required"),
+    ("buyer-1", {"to": "orders@officeco.example", "po": "PO-2026-0043"}, "approval_required"),
+]
+
+
+def _request_tool_calls() -> None:
+    for agent, arguments, expected in TOOL_CALLS:
+        body = {"workspace_id": "acme", "tool": "send_email", "arguments": arguments}
+        request = urllib.request.Request(
+            f"{URL}/agents/{agent}/tool-calls",
+            data=json.dumps(body).encode(),
+            headers={"content-type": "application/json", "x-api-key": KEYS[agent]},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            decision = json.load(response)["decision"]
+        if decision != expected:
+            raise SystemExit(f"seeding tool calls: {agent} answered {decision}, not {expected}")
+
+
+_request_tool_calls()
+
+# call id -> its agent, as the admin read it (None: no such call).
+_CALL_AGENTS: dict[str, str | None] = {}
+
+
+def _agent_of_call(call_id) -> str | None:
+    if not isinstance(call_id, str) or not call_id:
+        return None
+    if call_id not in _CALL_AGENTS:
+        request = urllib.request.Request(
+            f"{URL}/agents/tool-calls/{urllib.parse.quote(call_id, safe='')}",
+            headers={"authorization": f"Bearer {ADMIN.token_now()}"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                _CALL_AGENTS[call_id] = json.load(response)["agent_id"]
+        except (urllib.error.HTTPError, ValueError, KeyError):
+            _CALL_AGENTS[call_id] = None
+    return _CALL_AGENTS[call_id]
+
+
+def _key(case) -> str:
+    """The API key of the agent this case's call is made as."""
+    params = case.path_parameters or {}
+    if _operation(case) == TOOL_CALL:
+        agent = params.get("agent_id")
+    else:
+        agent = _agent_of_call(params.get("call_id"))
+    return KEYS.get(agent if isinstance(agent, str) else "", KEYS[DEFAULT_AGENT])
+
 
 def _operation(case) -> tuple[str, str]:
     return (case.operation.method.upper(), case.operation.path)
@@ -175,18 +254,25 @@ def _report() -> None:
 
 @schemathesis.auth(refresh_interval=None)
 class WardenBearer:
-    """A live access token of the user who makes this case's call."""
+    """A live access token of the user who makes this case's call, or the
+    API key of the agent who makes it."""
 
     def get(self, case, ctx):
-        return _user(case).token_now()
+        if _operation(case) in KEYED:
+            return ("key", _key(case))
+        return ("bearer", _user(case).token_now())
 
     def set(self, case, data, ctx):
+        kind, value = data
         case.headers = case.headers or {}
         # One credential per request: the agent endpoints answer 400 to both.
         for name in list(case.headers):
             if name.lower() in ("authorization", "x-api-key"):
                 del case.headers[name]
-        case.headers["Authorization"] = f"Bearer {data}"
+        if kind == "key":
+            case.headers["X-API-Key"] = value
+        else:
+            case.headers["Authorization"] = f"Bearer {value}"
 
 
 @schemathesis.hook

@@ -79,11 +79,13 @@ fn arguments() -> Value {
 }
 
 /// A state over `store` with an AUTONOMOUS agent in `acme`, a complexity-4
-/// tool, and a `tools:call` key without a practical limit; its key.
+/// tool, and `keys` `tools:call` keys without a practical limit (one per
+/// concurrent caller, as each agent runtime holds its own); the keys.
 async fn world(
     store: Arc<dyn RegistryStore>,
     signer: Option<Arc<dyn Signer>>,
-) -> (AgentState, String) {
+    keys: usize,
+) -> (AgentState, Vec<String>) {
     let clock = Arc::new(SystemClock);
     let sessions = Arc::new(MemoryStore::new());
     let mut state =
@@ -186,18 +188,13 @@ fn benches(c: &mut Criterion) {
     });
 }
 
-/// `callers` tasks, each making `each` decisions one after another: the
+/// One task per key, each making `each` decisions one after another: the
 /// latencies of all, sorted.
-async fn under_load(
-    state: Arc<AgentState>,
-    key: Arc<String>,
-    callers: usize,
-    each: usize,
-) -> Vec<Duration> {
+async fn under_load(state: Arc<AgentState>, keys: &[String], each: usize) -> Vec<Duration> {
     let body =
         Arc::new(json!({"workspace_id": "acme", "tool": "send_email", "arguments": arguments()}));
     let mut tasks = Vec::new();
-    for _ in 0..callers {
+    for key in keys {
         let (state, key, body) = (state.clone(), key.clone(), body.clone());
         tasks.push(tokio::spawn(async move {
             let mut out = Vec::with_capacity(each);

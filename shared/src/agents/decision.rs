@@ -31,8 +31,8 @@ pub const DECISION_TOKEN_TTL_SECS: i64 = 60;
 /// The path of the decision key set, under the issuer.
 pub const DECISION_JWKS_PATH: &str = "/tools/jwks.json";
 
-/// The tag a decision key carries in KMS (`warden:decision` = `true`): the
-/// functions' IAM grants by it, and it keeps the two keys apart.
+/// The tag a decision key carries in KMS (`warden:decision` = the stack's
+/// name): the functions' IAM grants by it, and it keeps the two keys apart.
 pub const DECISION_TAG: &str = "warden:decision";
 
 /// Who acts: the agent (`agent:<id>`).
