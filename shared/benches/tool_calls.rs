@@ -122,6 +122,7 @@ async fn world(
                 scopes: vec!["tools:call".into()],
                 expires_at: None,
                 rate_limit_per_hour: Some(u32::MAX),
+                created_by: None,
             },
         )
         .await

@@ -135,6 +135,7 @@ fn api_key(key_id: &str) -> ApiKeyRecord {
         rate_limit_per_hour: 600,
         revoked_at: None,
         created_at: NOW,
+        created_by: Some("01USERBOB".into()),
         usage_count: 0,
         last_used_at: None,
         tat: None,

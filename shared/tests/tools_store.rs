@@ -172,6 +172,7 @@ fn api_key(key_id: &str) -> ApiKeyRecord {
         rate_limit_per_hour: 600,
         revoked_at: None,
         created_at: NOW,
+        created_by: None,
         usage_count: 3,
         last_used_at: Some(NOW - 1),
         tat: Some(NOW_MS),

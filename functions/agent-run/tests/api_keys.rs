@@ -133,6 +133,7 @@ impl Harness {
                 scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
                 expires_at,
                 rate_limit_per_hour,
+                created_by: None,
             },
         )
         .await

@@ -108,6 +108,7 @@ async fn on_dynamodb_runs_by_token_and_by_key_and_approvals_cost_what_the_design
             scopes: vec!["agents:run".into()],
             expires_at: None,
             rate_limit_per_hour: None,
+            created_by: None,
         },
     )
     .await
@@ -274,6 +275,7 @@ async fn on_dynamodb_a_tool_call_decision_costs_at_most_three_round_trips() {
             scopes: vec!["tools:call".into()],
             expires_at: None,
             rate_limit_per_hour: None,
+            created_by: None,
         },
     )
     .await

@@ -221,6 +221,7 @@ impl Harness {
                 scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
                 expires_at: None,
                 rate_limit_per_hour: Some(600_000),
+                created_by: None,
             },
         )
         .await
@@ -558,7 +559,68 @@ warden::on_both_stores!(std::convert::identity;
     a_decision_token_is_no_access_token_and_its_key_set_is_public_and_separate,
     an_idempotency_key_answers_the_same_call_again_and_refuses_another_body,
     a_replayed_allow_mints_no_token_once_the_agent_is_disabled_or_demoted,
+    the_person_a_key_is_for_cannot_approve_what_it_asks_for,
 );
+
+/// `warden apikeys create --for USERNAME`: the person an agent's key is
+/// for answers for the agent, so they may reject but never approve what
+/// the key asks for; another approver may.
+async fn the_person_a_key_is_for_cannot_approve_what_it_asks_for<S: Stores>(store: Arc<S>) {
+    let h = harness(store).await;
+    h.agent("intern", Maturity::Intern).await;
+    member(&h.world, "acme", "dave").await;
+    let bob_id = h
+        .world
+        .auth
+        .tokens
+        .verify(&h.bob.token, h.world.clock.now_secs())
+        .await
+        .unwrap()
+        .sub
+        .clone();
+    let created = create_key(
+        &h.world.agents,
+        &h.world.agents.pepper,
+        cli(),
+        KeySpec {
+            owner: KeyOwner::Agent(AgentId::parse("intern").unwrap()),
+            scopes: vec!["tools:call".into()],
+            expires_at: None,
+            rate_limit_per_hour: None,
+            created_by: Some(bob_id.clone()),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(created.record.created_by.as_deref(), Some(bob_id.as_str()));
+    let key = Key {
+        key: created.key.expose_secret().to_owned(),
+        id: created.record.key_id,
+    };
+    let (first, _) = assert_proposed(&h.call(&key, "intern", "t2", ARGS).await, "first");
+    let reply = h.decide(&h.bob, &first, "approve").await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.body);
+    let refused = h
+        .world
+        .agents
+        .store
+        .audit_by_actor(&format!("user:{bob_id}"), 10)
+        .await
+        .unwrap();
+    assert!(
+        refused
+            .iter()
+            .any(|e| e.event_type == EventType::ProposalDecisionRefused
+                && e.details["rule"] == "own_request"),
+        "{refused:?}"
+    );
+    // Another approver may approve; the person the key is for may reject.
+    let reply = h.decide(&h.dave, &first, "approve").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let (second, _) = assert_proposed(&h.call(&key, "intern", "t2", r#"{"i":2}"#).await, "second");
+    let reply = h.decide(&h.bob, &second, "reject").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+}
 
 async fn every_cell_of_the_tool_table_answers_and_audits_the_hash_never_the_arguments<S: Stores>(
     store: Arc<S>,

@@ -425,7 +425,7 @@ async fn an_approved_intern_proposal_still_runs(h: World) {
     )
     .await
     .unwrap();
-    assert_eq!(decided.status, JobStatus::Pending);
+    assert_eq!(decided.status, JobStatus::Pending.as_str());
 
     // The agent is still an INTERN; its job had a proposal, now approved.
     let processed = h.deliver("m-1", &job.job_id, Source::Jobs).await.unwrap();

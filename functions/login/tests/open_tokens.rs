@@ -272,6 +272,7 @@ impl Harness {
             scopes: vec!["tokens:introspect".into()],
             expires_at: None,
             rate_limit_per_hour: None,
+            created_by: None,
         };
         self.new_key(spec).await
     }
@@ -293,6 +294,7 @@ impl Harness {
             scopes: vec!["agents:run".into()],
             expires_at: None,
             rate_limit_per_hour: None,
+            created_by: None,
         };
         self.new_key(spec).await
     }
@@ -901,6 +903,7 @@ async fn an_admins_introspections_spend_the_run_limit_and_the_next_is_429_with_r
         scopes: vec!["tokens:introspect".into()],
         expires_at: None,
         rate_limit_per_hour: Some(1),
+        created_by: None,
     };
     let small = h.new_key(spec).await;
     assert_eq!(

@@ -651,14 +651,17 @@ pub async fn list_tools(endpoint: Option<&str>, config: Config) -> Result<Vec<To
         .await
 }
 
-/// Creates an API key; the whole key is returned to be shown once. The
+/// Creates an API key; the whole key is returned to be shown once. An
+/// agent's key names the person it is for (`for_user`, stored by id as
+/// `created_by`: they cannot approve what the key asks for). The
 /// pepper must be one that the deployed functions share: from
 /// `WARDEN_API_KEY_PEPPER_ARN`, or in development `WARDEN_API_KEY_PEPPER`
 /// (a pepper generated for this process would make the key useless).
 pub async fn create_key(
     endpoint: Option<&str>,
     config: Config,
-    spec: KeySpec,
+    mut spec: KeySpec,
+    for_user: Option<&Username>,
 ) -> Result<NewKey, Error> {
     if config.api_key_pepper.is_none() && config.api_key_pepper_arn.is_none() {
         return Err(Error::Config(
@@ -673,6 +676,14 @@ pub async fn create_key(
     };
     let pepper = api_key_pepper(&config, secrets.as_ref().map(|s| s as _)).await?;
     let admin = Admin::writer(endpoint, config).await?;
+    if let Some(username) = for_user {
+        let user = admin
+            .store()
+            .get_user(username)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no user {username}: add them first")))?;
+        spec.created_by = Some(user.user_id);
+    }
     api_keys::create_key(&admin.registry(), &pepper, admin.origin(), spec).await
 }
 

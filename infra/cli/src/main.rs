@@ -251,6 +251,16 @@ enum ApikeysCommand {
         /// POST /auth/introspect, scope tokens:introspect); it runs no agent.
         #[arg(long)]
         service: Option<String>,
+        /// The person an agent's key is for (required with --owner): who
+        /// answers for the agent, and therefore cannot approve the runs
+        /// and tool calls the key asks for.
+        #[arg(
+            long = "for",
+            value_name = "USERNAME",
+            required_unless_present = "service",
+            conflicts_with = "service"
+        )]
+        for_user: Option<String>,
         /// A scope (agents:run, agents:read, tools:call for an agent;
         /// tokens:introspect for a service); repeatable.
         #[arg(long = "scope", required = true)]
@@ -1126,6 +1136,7 @@ async fn apikeys(command: ApikeysCommand) -> Result<(), Error> {
         ApikeysCommand::Create {
             owner,
             service,
+            for_user,
             scopes,
             expires_in_days,
             rate_limit_per_hour,
@@ -1142,13 +1153,16 @@ async fn apikeys(command: ApikeysCommand) -> Result<(), Error> {
                     ));
                 }
             };
+            let for_user = for_user.as_deref().map(Username::parse).transpose()?;
             let spec = KeySpec {
                 owner,
                 scopes,
                 expires_at,
                 rate_limit_per_hour,
+                created_by: None,
             };
-            let created = admin::create_key(endpoint.as_deref(), config()?, spec).await?;
+            let created =
+                admin::create_key(endpoint.as_deref(), config()?, spec, for_user.as_ref()).await?;
             println!(
                 "created API key {} for {} {} (shown once; store it now):",
                 created.record.key_id,

@@ -8,9 +8,10 @@
 //! `tools: [{"name", "complexity", "workspaces": [...]}]` (the tools agents
 //! may call, `complexity` 1 to 4)
 //! and (development only)
-//! `api_keys: [{"key", "owner", "scopes": [...], "expires_at"?, "rate_limit_per_hour"?}]`
+//! `api_keys: [{"key", "owner", "scopes": [...], "expires_at"?, "rate_limit_per_hour"?, "for"?}]`
 //! fill the agent registry; `key` is a whole key `wdn_<key id>_<secret>`,
-//! `expires_at` RFC 3339.
+//! `expires_at` RFC 3339, `for` the username of the person an agent's key
+//! is for (who then cannot approve what it asks for).
 //!
 //! They are applied in that order: users, then workspaces (with their
 //! members), then agents and tools (which name workspaces), then API keys
@@ -122,6 +123,10 @@ pub struct SeedKey {
     /// Requests an hour.
     #[serde(default)]
     pub rate_limit_per_hour: Option<u32>,
+    /// The username of the person an agent's key is for (`warden apikeys
+    /// create --for`): they cannot approve what the key asks for.
+    #[serde(default, rename = "for")]
+    pub for_user: Option<String>,
 }
 
 /// One user of the seed file.
@@ -257,11 +262,27 @@ impl Seed {
                         })
                 })
                 .transpose()?;
+            let created_by =
+                match &k.for_user {
+                    Some(name) => {
+                        let username = Username::parse(name)?;
+                        let user = states.auth.store.get_user(&username).await?.ok_or_else(
+                            || {
+                                Error::BadRequest(format!(
+                                    "api_keys for {username:?}: no such user (add it under users)"
+                                ))
+                            },
+                        )?;
+                        Some(user.user_id)
+                    }
+                    None => None,
+                };
             let spec = KeySpec {
                 owner: KeyOwner::parse(&k.owner)?,
                 scopes: k.scopes.clone(),
                 expires_at,
                 rate_limit_per_hour: k.rate_limit_per_hour,
+                created_by,
             };
             let stored =
                 store_key(registry, &states.agents.pepper, cli_origin(), &k.key, spec).await;

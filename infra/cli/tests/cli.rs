@@ -330,8 +330,24 @@ fn workspaces_agents_and_api_keys_are_administered_against_dynamodb() {
     let err = fails(&["agents", "disable", "ghost"]);
     assert!(err.contains("no agent ghost"), "{err}");
 
+    // An agent's key names the person it is for, who must exist.
+    let err = fails(&words("apikeys create --owner books --scope agents:run"));
+    assert!(err.contains("--for"), "{err}");
+    let err = fails(&words(
+        "apikeys create --owner books --scope agents:run --for nobody",
+    ));
+    assert!(err.contains("no user nobody"), "{err}");
+    common::ok(
+        common::run(
+            cmd(&words("users add ann --role user")),
+            "ann's password 2026\n",
+        ),
+        "users add",
+    );
     // A key, printed once after the line that names its id.
-    let out = ok(&words("apikeys create --owner books --scope agents:run"));
+    let out = ok(&words(
+        "apikeys create --owner books --scope agents:run --for ann",
+    ));
     let mut lines = out.lines();
     let key_id = lines
         .next()
@@ -345,15 +361,19 @@ fn workspaces_agents_and_api_keys_are_administered_against_dynamodb() {
     assert!(secret.len() >= 43, "{secret}");
 
     // No pepper configured: refused, saying what to set.
-    let out = cmd(&words("apikeys create --owner books --scope agents:run"))
-        .env_remove("WARDEN_API_KEY_PEPPER")
-        .output()
-        .unwrap();
+    let out = cmd(&words(
+        "apikeys create --owner books --scope agents:run --for ann",
+    ))
+    .env_remove("WARDEN_API_KEY_PEPPER")
+    .output()
+    .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("WARDEN_API_KEY_PEPPER"), "{err}");
     assert!(!String::from_utf8_lossy(&out.stdout).contains("wdn_"));
-    let err = fails(&words("apikeys create --owner ghost --scope agents:run"));
+    let err = fails(&words(
+        "apikeys create --owner ghost --scope agents:run --for ann",
+    ));
     assert!(err.contains("ghost"), "{err}");
 
     // The API on these tables, with the same pepper, takes the key.

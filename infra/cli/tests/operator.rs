@@ -659,8 +659,12 @@ fn every_changing_command_names_the_aws_caller_identity_without_an_endpoint() {
         "",
     );
     cmd(&["tools", "remove", "lookup"], "");
+    cmd(
+        &["users", "add", "fay", "--role", "user"],
+        "fay's password\n",
+    );
     let out = cmd(
-        &words("apikeys create --owner books --scope agents:run"),
+        &words("apikeys create --owner books --scope agents:run --for fay"),
         "",
     );
     let key_id = out
@@ -669,10 +673,6 @@ fn every_changing_command_names_the_aws_caller_identity_without_an_endpoint() {
         .and_then(|l| first_word_after(l, "created API key "))
         .unwrap();
     cmd(&["apikeys", "revoke", key_id], "");
-    cmd(
-        &["users", "add", "fay", "--role", "user"],
-        "fay's password\n",
-    );
     cmd(&["users", "set-password", "fay"], "fay's new password\n");
     cmd(&["users", "disable", "fay"], "");
     cmd(&["users", "enable", "fay"], "");

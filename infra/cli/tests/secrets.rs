@@ -180,6 +180,8 @@ fn apikeys_create_never_prints_the_pepper() {
                 "create",
                 "--owner",
                 "books",
+                "--for",
+                "ann",
                 "--scope",
                 "agents:run",
             ],

@@ -332,6 +332,27 @@ async fn expire_proposal_if_due(
     }
 }
 
+/// Whether `caller` asked for `proposal`: they made the request, or it came
+/// from an agent's API key created for them (`created_by`, `warden apikeys
+/// create --for`): the person who answers for an agent does not approve
+/// what it asks for. A key's proposal costs one read of the key.
+async fn requested_by_caller(
+    state: &AgentState,
+    proposal: &ProposalRecord,
+    caller: &Caller,
+) -> Result<bool> {
+    if proposal.requested_by == caller.id() {
+        return Ok(true);
+    }
+    let (Caller::User { user_id, .. }, Some(key_id)) =
+        (caller, proposal.requested_by.strip_prefix("key:"))
+    else {
+        return Ok(false);
+    };
+    let key = state.store.get_api_key(key_id).await?;
+    Ok(key.and_then(|k| k.created_by).as_deref() == Some(user_id.as_str()))
+}
+
 fn require_decider(caller: &Caller) -> Result<()> {
     if caller.has_role(DECIDERS) {
         Ok(())
@@ -452,7 +473,7 @@ pub async fn decide(
         let error = Error::Conflict("the proposal has expired".into());
         return Err(refuse("expired", Some(&proposal), error).await);
     }
-    if decision == Decision::Approve && proposal.requested_by == caller.id() {
+    if decision == Decision::Approve && requested_by_caller(state, &proposal, caller).await? {
         let error = Error::Forbidden("you cannot approve what you requested".into());
         return Err(refuse("own_request", Some(&proposal), error).await);
     }

@@ -100,6 +100,10 @@ pub struct KeySpec {
     pub expires_at: Option<i64>,
     /// Requests an hour ([`DEFAULT_RATE_LIMIT_PER_HOUR`] when `None`).
     pub rate_limit_per_hour: Option<u32>,
+    /// The user (by id) an agent's key is for: they cannot approve what
+    /// the key asks for. Required by `warden apikeys create` for an
+    /// agent's key.
+    pub created_by: Option<String>,
 }
 
 /// A key just created: its record and the key itself, shown once.
@@ -189,6 +193,7 @@ pub async fn store_key(
             .unwrap_or(DEFAULT_RATE_LIMIT_PER_HOUR),
         revoked_at: None,
         created_at: now,
+        created_by: spec.created_by.clone(),
         usage_count: 0,
         last_used_at: None,
         tat: None,
@@ -200,6 +205,10 @@ pub async fn store_key(
         .detail("owner", spec.owner.to_string())
         .detail("scopes", spec.scopes.clone())
         .detail("rate_limit_per_hour", record.rate_limit_per_hour);
+    let event = match &record.created_by {
+        Some(user_id) => event.detail("created_by", user_id.clone()),
+        None => event,
+    };
     let writes = vec![ApiKeyWrite::Create(record.clone()).into(), event.into()];
     match registry.store.transact(writes).await {
         Ok(()) => Ok(record),

@@ -531,6 +531,11 @@ pub struct ApiKeyRecord {
     pub revoked_at: Option<i64>,
     /// Epoch seconds.
     pub created_at: i64,
+    /// The user (by id) an agent's key was created for: the person who
+    /// answers for that agent, who therefore cannot approve what the key
+    /// asks for (`warden apikeys create --for USERNAME`). `None` on a
+    /// service's key and on keys created before it was kept.
+    pub created_by: Option<String>,
     /// Requests counted so far.
     pub usage_count: u64,
     /// Epoch seconds of the last counted request.

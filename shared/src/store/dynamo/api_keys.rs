@@ -130,6 +130,9 @@ fn api_key_item(k: &ApiKeyRecord) -> Item {
         ("created_at".into(), n(k.created_at)),
         ("usage_count".into(), n(k.usage_count)),
     ]);
+    if let Some(by) = &k.created_by {
+        item.insert("created_by".into(), s(by));
+    }
     let optional = [
         ("expires_at", k.expires_at),
         ("revoked_at", k.revoked_at),
@@ -155,6 +158,7 @@ pub(super) fn api_key_from(item: &Item) -> Result<ApiKeyRecord> {
         rate_limit_per_hour: get_n(item, "rate_limit_per_hour")?,
         revoked_at: get_opt_n(item, "revoked_at")?,
         created_at: get_n(item, "created_at")?,
+        created_by: super::item::get_opt_s(item, "created_by"),
         usage_count: get_n(item, "usage_count")?,
         last_used_at: get_opt_n(item, "last_used_at")?,
         tat: get_opt_n(item, "tat")?,
