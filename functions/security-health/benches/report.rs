@@ -1,5 +1,5 @@
 //! The latency of `/security/health`'s report with every check against the
-//! emulator through the real SDK: 12 tables (DescribeTable, and
+//! emulator through the real SDK: 13 tables (DescribeTable, and
 //! DescribeTimeToLive for the 7 with a TTL), 3 queues and their 3
 //! dead-letter queues (GetQueueAttributes), 3 secrets (DescribeSecret), and
 //! a day of probe samples (a Query per day of the window: 31 on a cold
