@@ -23,6 +23,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use warden::Error;
+use warden::agents::decision::DECISION_JWKS_PATH;
 use warden::agents::proposals::{self, Decision};
 use warden::agents::run::{self, DEFAULT_PAGE, MAX_PAGE, RunRequest};
 use warden::agents::tool_calls::{self, TOOL_CALL_BODY_LIMIT, ToolCallAnswer, ToolCallRequest};
@@ -86,7 +87,7 @@ pub const ROUTES: &[Route<Endpoint>] = &[
         "/agents/tool-calls/{call_id}/outcome",
         Endpoint::Outcome,
     ),
-    Route::to("GET", "/tools/jwks.json", Endpoint::DecisionKeys),
+    Route::to("GET", DECISION_JWKS_PATH, Endpoint::DecisionKeys),
 ];
 
 /// Body limit of every agent endpoint, in bytes (256 KiB).

@@ -31,10 +31,6 @@ pub const DECISION_TOKEN_TTL_SECS: i64 = 60;
 /// The path of the decision key set, under the issuer.
 pub const DECISION_JWKS_PATH: &str = "/tools/jwks.json";
 
-/// The tag a decision key carries in KMS (`warden:decision` = the stack's
-/// name): the functions' IAM grants by it, and it keeps the two keys apart.
-pub const DECISION_TAG: &str = "warden:decision";
-
 /// Who acts: the agent (`agent:<id>`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DecisionActor {
@@ -151,11 +147,6 @@ impl DecisionTokens {
     /// The issuer tokens name.
     pub fn issuer(&self) -> &str {
         &self.issuer
-    }
-
-    /// The key's id (its JWK thumbprint).
-    pub fn kid(&self) -> &str {
-        &self.kid
     }
 
     /// Signs `claims`. A throttled or failed KMS call is `503` (nothing

@@ -294,6 +294,7 @@ async fn expire_proposal_if_due(
     state: &AgentState,
     origin: &Origin,
     proposal: &ProposalRecord,
+    seen: &mut tool_calls::Registrations,
 ) -> Result<bool> {
     let now_ms = state.clock.now_millis();
     let writes = match &proposal.kind {
@@ -319,7 +320,7 @@ async fn expire_proposal_if_due(
                 ProposalStatus::Pending | ProposalStatus::Approved
             );
             let due = tool_calls::expiry_due(proposal, now_ms, ttl)
-                || (open && tool_calls::voided(state, proposal).await?.is_some());
+                || (open && tool_calls::voided(state, proposal, seen).await?);
             if !due {
                 return Ok(false);
             }
@@ -383,13 +384,14 @@ pub async fn list(
     require_decider(caller)?;
     let page = state.store.list_proposals(status, limit, after).await?;
     let mut out = Vec::with_capacity(page.items.len());
+    let mut seen = tool_calls::Registrations::default();
     for p in page.items {
         // A person sees the proposals of their workspaces only.
         if !caller.sees_workspace(&p.workspace_id) {
             continue;
         }
         let open = matches!(status, ProposalStatus::Pending | ProposalStatus::Approved);
-        if open && expire_proposal_if_due(state, origin, &p).await? {
+        if open && expire_proposal_if_due(state, origin, &p, &mut seen).await? {
             continue;
         }
         out.push(ProposalView::at(
@@ -469,7 +471,8 @@ pub async fn decide(
         let error = Error::Conflict(format!("the proposal is already {}", proposal.status));
         return Err(refuse("already_decided", Some(&proposal), error).await);
     }
-    if expire_proposal_if_due(state, &origin, &proposal).await? {
+    let mut seen = tool_calls::Registrations::default();
+    if expire_proposal_if_due(state, &origin, &proposal, &mut seen).await? {
         let error = Error::Conflict("the proposal has expired".into());
         return Err(refuse("expired", Some(&proposal), error).await);
     }

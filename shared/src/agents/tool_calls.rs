@@ -23,6 +23,7 @@
 //!
 //! [`ToolStore::tool_call_context`]: crate::store::ToolStore::tool_call_context
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -106,16 +107,6 @@ pub enum ToolCallAnswer {
         /// RFC 3339: when the proposal runs out.
         expires_at: String,
     },
-}
-
-impl ToolCallAnswer {
-    /// The call answered.
-    pub fn call_id(&self) -> &str {
-        match self {
-            ToolCallAnswer::Allow { call_id, .. }
-            | ToolCallAnswer::ApprovalRequired { call_id, .. } => call_id,
-        }
-    }
 }
 
 /// A rule that refused a call: the `403` `reason`, or the `404` audited.
@@ -783,15 +774,21 @@ impl Call<'_> {
         ))
     }
 
-    fn approval_required(&self, exact: &ExactCallRecord) -> (ToolCallAnswer, Option<String>) {
+    /// The `202` of the proposal `proposal_id` opened by `call_id` at
+    /// `created_at` (epoch ms), with its `Location`.
+    fn approval_required(
+        &self,
+        call_id: &str,
+        proposal_id: &str,
+        created_at: i64,
+    ) -> (ToolCallAnswer, Option<String>) {
         let ttl = self.state.config.tool_approval_ttl_secs;
         let answer = ToolCallAnswer::ApprovalRequired {
-            call_id: exact.call_id.clone(),
-            proposal_id: exact.proposal_id.clone(),
-            expires_at: rfc3339(exact.created_at.div_euclid(1000) + ttl),
+            call_id: call_id.to_owned(),
+            proposal_id: proposal_id.to_owned(),
+            expires_at: rfc3339(created_at.div_euclid(1000) + ttl),
         };
-        let location = format!("/agents/tool-calls/{}", exact.call_id);
-        (answer, Some(location))
+        (answer, Some(format!("/agents/tool-calls/{call_id}")))
     }
 
     /// An identical call while its proposal is pending: the same `202`,
@@ -840,7 +837,7 @@ impl Call<'_> {
             }
             Err(e) => return Err(e),
         }
-        Ok(self.approval_required(exact))
+        Ok(self.approval_required(&exact.call_id, &exact.proposal_id, exact.created_at))
     }
 
     async fn open(
@@ -996,7 +993,7 @@ impl Call<'_> {
             now_ms,
         ));
         self.write(writes).await?;
-        Ok(self.approval_required(&exact))
+        Ok(self.approval_required(&call_id, &proposal_id, created))
     }
 
     /// The earlier answer under the same `Idempotency-Key`: `409` for
@@ -1014,7 +1011,6 @@ impl Call<'_> {
                 "this Idempotency-Key was used with another request body".into(),
             ));
         }
-        let state = self.state;
         let p = self.prepared;
         match earlier.decision {
             ToolDecision::Allow => {
@@ -1057,21 +1053,14 @@ impl Call<'_> {
                 ))
             }
             ToolDecision::ApprovalRequired => {
-                let call = state.store.get_tool_call(&earlier.call_id).await?;
-                let created = call.map_or(now_ms, |c| c.created_at);
-                let exact = ExactCallRecord {
-                    key: self.exact_key.to_owned(),
-                    proposal_id: earlier.proposal_id.clone().unwrap_or_default(),
-                    call_id: earlier.call_id.clone(),
-                    status: ProposalStatus::Pending,
-                    created_at: created,
-                    decided_at: None,
-                    used_at: None,
-                    kill_generation: 0,
-                    tool_version: String::new(),
-                    audited_at: None,
-                };
-                Ok(self.approval_required(&exact))
+                // The call's id is the ULID of the moment it (and its
+                // proposal) was opened: its time needs no read.
+                let created = ulid::Ulid::from_string(&earlier.call_id)
+                    .ok()
+                    .and_then(|u| i64::try_from(u.timestamp_ms()).ok())
+                    .unwrap_or(now_ms);
+                let proposal_id = earlier.proposal_id.as_deref().unwrap_or_default();
+                Ok(self.approval_required(&earlier.call_id, proposal_id, created))
             }
         }
     }
@@ -1298,26 +1287,42 @@ pub fn expires_at(p: &ProposalRecord, ttl_secs: i64) -> i64 {
     }
 }
 
-/// Why a tool-call proposal no longer counts although its window has not
-/// passed: its agent was disabled or demoted, or its tool changed. Reads
-/// the agent and the tool.
-pub async fn voided(state: &AgentState, p: &ProposalRecord) -> Result<Option<&'static str>> {
+/// The agents and tools [`voided`] has read, kept for one listing or
+/// decision: a page of one agent's calls of one tool reads each once.
+#[derive(Debug, Default)]
+pub struct Registrations {
+    agents: HashMap<AgentId, Option<AgentRecord>>,
+    tools: HashMap<ToolName, Option<ToolRecord>>,
+}
+
+/// Whether a tool-call proposal no longer counts although its window has
+/// not passed: its agent was disabled or demoted, or its tool registered
+/// again or removed. Reads the agent and the tool, unless `seen` has them.
+pub async fn voided(
+    state: &AgentState,
+    p: &ProposalRecord,
+    seen: &mut Registrations,
+) -> Result<bool> {
     let Some(t) = p.tool_call() else {
-        return Ok(None);
+        return Ok(false);
     };
-    let agent = state.store.get_agent(&p.agent_id).await?;
-    if !agent.is_some_and(|a| a.enabled && a.kill_generation == t.kill_generation) {
-        return Ok(Some(
-            "the agent was disabled or demoted since the call was made",
-        ));
+    if !seen.agents.contains_key(&p.agent_id) {
+        let agent = state.store.get_agent(&p.agent_id).await?;
+        seen.agents.insert(p.agent_id.clone(), agent);
     }
-    let tool = state.store.get_tool(&t.tool).await?;
-    if tool.is_none_or(|tool| tool.version != t.tool_version) {
-        return Ok(Some(
-            "the tool was registered again or removed since the call was made",
-        ));
+    let agent_stands = seen.agents[&p.agent_id]
+        .as_ref()
+        .is_some_and(|a| a.enabled && a.kill_generation == t.kill_generation);
+    if !agent_stands {
+        return Ok(true);
     }
-    Ok(None)
+    if !seen.tools.contains_key(&t.tool) {
+        let tool = state.store.get_tool(&t.tool).await?;
+        seen.tools.insert(t.tool.clone(), tool);
+    }
+    Ok(seen.tools[&t.tool]
+        .as_ref()
+        .is_none_or(|tool| tool.version != t.tool_version))
 }
 
 /// The writes that end a tool-call proposal `EXPIRED` (its window passed,
