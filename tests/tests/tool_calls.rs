@@ -309,3 +309,233 @@ async fn on_dynamodb_the_agents_loop_runs_as_the_contract_says() {
     };
     the_agents_loop_runs_as_the_contract_says(spawn_app(Some(tables)).await).await;
 }
+
+/// A key of the refusals' app: `wdn_<id>_<secret>`, the id ending in `n`.
+fn refusal_key(n: u8) -> String {
+    format!("wdn_01JTOOLKEY000000000000000{n}_refusal-secret_0123456789abcdefghijklmn")
+}
+
+/// The local API for the refusals: workspaces `acme` and `other`; agents
+/// `student` (STUDENT), `intern` (INTERN) and `off` (AUTONOMOUS, disabled),
+/// all in `acme`, each with a `tools:call` key (1, 2, 3), and a key of
+/// `intern` with `agents:run` only (4); tools `read` (complexity 1, in
+/// `acme`) and `elsewhere` (in `other`); at most one pending proposal per
+/// agent and workspace; an admin `root`.
+async fn spawn_refusals_app(dynamodb: Option<(String, String)>) -> LocalApi {
+    let env = [
+        ("WARDEN_ENV", "development"),
+        (
+            "WARDEN_SIGNING_KEY_FILE",
+            warden::testing::TEST_SIGNING_KEY_FILE,
+        ),
+        (
+            "WARDEN_DECISION_KEY_FILE",
+            warden::testing::TEST_DECISION_KEY_FILE,
+        ),
+        ("WARDEN_TOOL_PENDING_MAX", "1"),
+    ];
+    let agent = |id: &str, maturity: &str, enabled: bool| {
+        json!({"agent_id": id, "agent_type": "accounting", "maturity": maturity,
+               "workspaces": ["acme"], "enabled": enabled})
+    };
+    let key = |n: u8, owner: &str, scope: &str| json!({"key": refusal_key(n), "owner": owner, "scopes": [scope]});
+    let seed: Seed = serde_json::from_value(json!({
+        "workspaces": [
+            {"workspace_id": "acme", "name": "Acme Ltd"},
+            {"workspace_id": "other", "name": "Other Ltd"}
+        ],
+        "agents": [
+            agent("student", "STUDENT", true),
+            agent("intern", "INTERN", true),
+            agent("off", "AUTONOMOUS", false)
+        ],
+        "tools": [
+            {"name": "read", "complexity": 1, "workspaces": ["acme"]},
+            {"name": "elsewhere", "complexity": 1, "workspaces": ["other"]}
+        ],
+        "api_keys": [
+            key(1, "student", "tools:call"),
+            key(2, "intern", "tools:call"),
+            key(3, "off", "tools:call"),
+            key(4, "intern", "agents:run")
+        ]
+    }))
+    .unwrap();
+    let states = common::states(&env, Vec::new(), dynamodb.as_ref()).await;
+    seed.apply(&states).await.unwrap();
+    create_user(
+        &states.auth,
+        cli_origin(),
+        &Username::parse("root").unwrap(),
+        &SecretString::from("root password"),
+        &[Role::Admin],
+    )
+    .await
+    .unwrap();
+    common::start(states).await
+}
+
+/// Every refusal of API.md's order over HTTP, each with its status and, for
+/// the governance ones, the `reason` a program acts on.
+async fn every_refusal_answers_its_status_and_reason(api: LocalApi) {
+    let client = reqwest::Client::new();
+    let url = api.url();
+    let call = |agent: &str, key: Option<String>, workspace: &str, tool: &str, arguments: Value| {
+        let mut request = client
+            .post(format!("{url}/agents/{agent}/tool-calls"))
+            .json(&json!({"workspace_id": workspace, "tool": tool, "arguments": arguments}));
+        if let Some(key) = key {
+            request = request.header("x-api-key", key);
+        }
+        send(request)
+    };
+    let refused = |reply: &(StatusCode, reqwest::header::HeaderMap, Value),
+                   status: StatusCode,
+                   reason: Option<&str>,
+                   what: &str| {
+        assert_eq!(reply.0, status, "{what}: {}", reply.2);
+        assert_eq!(reply.2["reason"].as_str(), reason, "{what}: {}", reply.2);
+    };
+    let args = json!({"id": 1});
+
+    let reply = call("intern", None, "acme", "read", args.clone()).await;
+    refused(&reply, StatusCode::UNAUTHORIZED, None, "no key");
+    assert!(reply.1.contains_key("www-authenticate"));
+    let reply = call("intern", Some(refusal_key(4)), "acme", "read", args.clone()).await;
+    refused(
+        &reply,
+        StatusCode::FORBIDDEN,
+        None,
+        "a key without tools:call",
+    );
+    let reply = call(
+        "student",
+        Some(refusal_key(2)),
+        "acme",
+        "read",
+        args.clone(),
+    )
+    .await;
+    refused(&reply, StatusCode::FORBIDDEN, None, "another agent's key");
+    let reply = call(
+        "intern",
+        Some(refusal_key(2)),
+        "nowhere",
+        "read",
+        args.clone(),
+    )
+    .await;
+    refused(&reply, StatusCode::NOT_FOUND, None, "an unknown workspace");
+    let reply = call(
+        "student",
+        Some(refusal_key(1)),
+        "other",
+        "read",
+        args.clone(),
+    )
+    .await;
+    refused(
+        &reply,
+        StatusCode::FORBIDDEN,
+        Some("workspace"),
+        "a workspace not allowed",
+    );
+    let reply = call("off", Some(refusal_key(3)), "acme", "read", args.clone()).await;
+    refused(
+        &reply,
+        StatusCode::FORBIDDEN,
+        Some("agent_disabled"),
+        "disabled",
+    );
+    for tool in ["elsewhere", "ghost"] {
+        let reply = call("intern", Some(refusal_key(2)), "acme", tool, args.clone()).await;
+        refused(
+            &reply,
+            StatusCode::FORBIDDEN,
+            Some("tool_not_allowed"),
+            tool,
+        );
+    }
+    let reply = call(
+        "student",
+        Some(refusal_key(1)),
+        "acme",
+        "read",
+        args.clone(),
+    )
+    .await;
+    refused(&reply, StatusCode::FORBIDDEN, Some("maturity"), "a STUDENT");
+
+    // A person is not the agent.
+    let login: Value = client
+        .post(format!("{url}/auth/login"))
+        .json(&json!({"username": "root", "password": "root password"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let bearer = format!("Bearer {}", login["access_token"].as_str().unwrap());
+    let reply = send(
+        client
+            .post(format!("{url}/agents/intern/tool-calls"))
+            .header("authorization", &bearer)
+            .json(&json!({"workspace_id": "acme", "tool": "read", "arguments": args})),
+    )
+    .await;
+    refused(&reply, StatusCode::FORBIDDEN, None, "a person's token");
+
+    // A rejected call is refused while the rejection stands.
+    let proposed = call("intern", Some(refusal_key(2)), "acme", "read", args.clone()).await;
+    assert_eq!(proposed.0, StatusCode::ACCEPTED, "{}", proposed.2);
+    let proposal_id = proposed.2["proposal_id"].as_str().unwrap();
+    let (status, _, rejected) = send(
+        client
+            .post(format!("{url}/agents/proposals/{proposal_id}/reject"))
+            .header("authorization", &bearer)
+            .json(&json!({"reason": "not now"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{rejected}");
+    let reply = call("intern", Some(refusal_key(2)), "acme", "read", args.clone()).await;
+    refused(
+        &reply,
+        StatusCode::FORBIDDEN,
+        Some("approval_rejected"),
+        "rejected",
+    );
+
+    // One pending proposal at most (WARDEN_TOOL_PENDING_MAX=1).
+    let other = json!({"id": 2});
+    let pending = call("intern", Some(refusal_key(2)), "acme", "read", other).await;
+    assert_eq!(pending.0, StatusCode::ACCEPTED, "{}", pending.2);
+    let reply = call(
+        "intern",
+        Some(refusal_key(2)),
+        "acme",
+        "read",
+        json!({"id": 3}),
+    )
+    .await;
+    refused(
+        &reply,
+        StatusCode::TOO_MANY_REQUESTS,
+        Some("approvals_pending"),
+        "over the pending maximum",
+    );
+    assert!(reply.1.contains_key("retry-after"), "{:?}", reply.1);
+}
+
+#[tokio::test]
+async fn on_the_embedded_store_every_refusal_answers_its_status_and_reason() {
+    every_refusal_answers_its_status_and_reason(spawn_refusals_app(None).await).await;
+}
+
+#[tokio::test]
+async fn on_dynamodb_every_refusal_answers_its_status_and_reason() {
+    let Some(tables) = warden::testing::emulator_tables().await else {
+        return;
+    };
+    every_refusal_answers_its_status_and_reason(spawn_refusals_app(Some(tables)).await).await;
+}
