@@ -127,12 +127,18 @@ pub enum EventType {
     ToolCallApprovalConsumed,
     /// An agent reported what an allowed tool call did.
     ToolCallOutcome,
+    /// A delegated agent token was issued (RFC 8693 token exchange): actor
+    /// the user, subject the agent, with the actor key and the scope.
+    TokenExchanged,
+    /// A token exchange with a live subject token was refused by policy
+    /// (the actor key, the agent, the scope).
+    TokenExchangeRefused,
 }
 
 impl EventType {
     /// Every event type, in declaration order (what `warden audit query
     /// --type` accepts).
-    pub const ALL: [EventType; 51] = [
+    pub const ALL: [EventType; 53] = [
         EventType::LoginSuccess,
         EventType::LoginFailed,
         EventType::LoginRateLimited,
@@ -184,6 +190,8 @@ impl EventType {
         EventType::ToolCallProposed,
         EventType::ToolCallApprovalConsumed,
         EventType::ToolCallOutcome,
+        EventType::TokenExchanged,
+        EventType::TokenExchangeRefused,
     ];
 
     /// The name stored and shown, e.g. `LOGIN_SUCCESS`.
@@ -240,6 +248,8 @@ impl EventType {
             EventType::ToolCallProposed => "TOOL_CALL_PROPOSED",
             EventType::ToolCallApprovalConsumed => "TOOL_CALL_APPROVAL_CONSUMED",
             EventType::ToolCallOutcome => "TOOL_CALL_OUTCOME",
+            EventType::TokenExchanged => "TOKEN_EXCHANGED",
+            EventType::TokenExchangeRefused => "TOKEN_EXCHANGE_REFUSED",
         }
     }
 

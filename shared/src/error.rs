@@ -69,6 +69,17 @@ pub enum Error {
         /// What the client is told.
         detail: String,
     },
+    /// A token endpoint's refusal (RFC 6749 section 5.2, which RFC 8693
+    /// section 2.2.2 uses): `400` answered as `application/json`
+    /// `{"error", "error_description"}`, not as a problem.
+    #[error("{error}: {description}")]
+    OAuth {
+        /// `invalid_request`, `invalid_scope`, `unsupported_grant_type` or
+        /// `invalid_target`.
+        error: &'static str,
+        /// What the client is told.
+        description: String,
+    },
     /// The resource does not exist (or is not the caller's to see).
     #[error("{0}")]
     NotFound(String),
@@ -299,7 +310,7 @@ impl Error {
             Error::Forbidden(_)
             | Error::InsufficientScope { .. }
             | Error::ToolCallRefused { .. } => S::FORBIDDEN,
-            Error::InvalidRequest(_) => S::BAD_REQUEST,
+            Error::InvalidRequest(_) | Error::OAuth { .. } => S::BAD_REQUEST,
             Error::NotFound(_) => S::NOT_FOUND,
             Error::MethodNotAllowed { .. } => S::METHOD_NOT_ALLOWED,
             Error::UnsupportedMediaType { .. } => S::UNSUPPORTED_MEDIA_TYPE,
@@ -331,6 +342,7 @@ impl Error {
                     .into()
             }
             Error::Config(_) | Error::Internal { .. } => "an internal error occurred".into(),
+            Error::OAuth { description, .. } => description.clone(),
             other => other.to_string(),
         }
     }

@@ -460,6 +460,12 @@ impl<'a> Responder<'a> {
         } else {
             tracing::info!(request_id = %self.ctx.request_id, status = status.as_u16(), error = %err, "request refused");
         }
+        if let Error::OAuth { error, description } = err {
+            // RFC 6749 section 5.2: the token endpoint's own error shape.
+            let body = serde_json::json!({ "error": error, "error_description": description });
+            let bytes = serde_json::to_vec(&body).unwrap_or_default();
+            return self.finish(status, "application/json", Body::Binary(bytes));
+        }
         let slug = status
             .canonical_reason()
             .unwrap_or("error")

@@ -419,6 +419,98 @@ pub fn state_with(config: Config, store: Arc<dyn AuthStore>, clock: Arc<dyn Cloc
     AuthState::new(config, store, tokens, clock).unwrap_or_else(|e| panic!("test state: {e}"))
 }
 
+/// The token endpoint's state over `store` (the login function's): an
+/// auth state that also takes API keys (the registry over the same store,
+/// [`TEST_PEPPER`]), as `POST /auth/token` and introspection by key need.
+pub fn token_endpoint_state<S>(store: Arc<S>, clock: Arc<dyn Clock>) -> AuthState
+where
+    S: AuthStore + RegistryStore + 'static,
+{
+    let registry = crate::state::Registry::new(config(), store.clone(), clock.clone());
+    state(store, clock).with_api_keys(crate::state::ApiKeys {
+        registry,
+        pepper: test_pepper(),
+    })
+}
+
+/// An agent acting for a person: registers agent `agent_id` (enabled,
+/// `AUTONOMOUS`, allowed in `workspaces`, which must exist) through
+/// `keys`' registry, creates its key with scope `tools:call` for user
+/// `for_user` (an id), and exchanges `subject` (the person's access token)
+/// for a delegated token. Returns the token and the key (as sent).
+pub async fn delegate(
+    keys: &AuthState,
+    agent_id: &str,
+    workspaces: &[&str],
+    for_user: &str,
+    subject: &str,
+) -> (String, String) {
+    use crate::domain::agents::{AgentId, AgentType, KeyOwner, Maturity, WorkspaceId};
+    let api_keys = keys
+        .api_keys
+        .as_ref()
+        .unwrap_or_else(|| panic!("delegate needs token_endpoint_state"));
+    let origin = crate::audit::Origin::Cli {
+        operator: "test".into(),
+    };
+    let agent = AgentId::parse(agent_id).unwrap_or_else(|e| panic!("agent {agent_id}: {e}"));
+    crate::agents::registry::register_agent(
+        &api_keys.registry,
+        origin.clone(),
+        crate::agents::registry::NewAgent {
+            agent_id: agent.clone(),
+            agent_type: AgentType::Accounting,
+            maturity: Maturity::Autonomous,
+            workspaces: workspaces
+                .iter()
+                .map(|w| WorkspaceId::parse(w).unwrap_or_else(|e| panic!("{w}: {e}")))
+                .collect(),
+            enabled: true,
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("registering agent {agent_id}: {e}"));
+    let key = crate::auth::api_keys::create_key(
+        &api_keys.registry,
+        &api_keys.pepper,
+        origin.clone(),
+        crate::auth::api_keys::KeySpec {
+            owner: KeyOwner::Agent(agent),
+            scopes: vec![crate::auth::api_keys::SCOPE_TOOLS_CALL.into()],
+            expires_at: None,
+            rate_limit_per_hour: None,
+            created_by: Some(for_user.to_owned()),
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("creating a key for {agent_id}: {e}"));
+    let key = secrecy::ExposeSecret::expose_secret(&key.key).to_owned();
+    let token = exchange(keys, subject, &key)
+        .await
+        .unwrap_or_else(|e| panic!("exchanging a token for {agent_id}: {e}"));
+    (token, key)
+}
+
+/// `POST /auth/token` with `subject` and the actor key `key`, default
+/// scope: the delegated access token.
+pub async fn exchange(keys: &AuthState, subject: &str, key: &str) -> crate::Result<String> {
+    use crate::auth::delegation::{
+        ACCESS_TOKEN_TYPE, API_KEY_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT, exchange,
+    };
+    let form: Vec<(String, String)> = [
+        ("grant_type", TOKEN_EXCHANGE_GRANT),
+        ("subject_token", subject),
+        ("subject_token_type", ACCESS_TOKEN_TYPE),
+        ("actor_token", key),
+        ("actor_token_type", API_KEY_TOKEN_TYPE),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    let origin = crate::http::RequestContext::for_tests("127.0.0.1").origin();
+    exchange(keys, &origin, &form).await.map(|r| r.access_token)
+}
+
 /// A webhook state over `store` with [`config`], the given sources and
 /// queue, and `clock`.
 pub fn webhook_state(

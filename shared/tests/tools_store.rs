@@ -888,6 +888,8 @@ fn lookup<'a>(
         tool: &TOOL,
         exact_call_key: &EXACT,
         idempotency_key,
+        token: None,
+        rate_key: None,
         now: NOW,
     }
 }
@@ -956,6 +958,8 @@ async fn the_tool_call_context_reads_everything_in_one_call(h: Harness) {
             entries: BTreeMap::from([(p.clone(), NOW_MS)]),
         },
         idempotency: Some(idem.clone()),
+        revocation: None,
+        rate_tat: None,
     };
     assert_eq!(ctx, expected);
     // The key reads as `get_api_key` reads it.

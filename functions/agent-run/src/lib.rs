@@ -26,9 +26,11 @@ use warden::Error;
 use warden::agents::decision::DECISION_JWKS_PATH;
 use warden::agents::proposals::{self, Decision};
 use warden::agents::run::{self, DEFAULT_PAGE, MAX_PAGE, RunRequest};
-use warden::agents::tool_calls::{self, TOOL_CALL_BODY_LIMIT, ToolCallAnswer, ToolCallRequest};
+use warden::agents::tool_calls::{
+    self, Credential, TOOL_CALL_BODY_LIMIT, ToolCallAnswer, ToolCallRequest,
+};
 use warden::auth::api_keys::{SCOPE_AGENTS_READ, SCOPE_AGENTS_RUN, SCOPE_TOOLS_CALL};
-use warden::auth::bearer::API_KEY_HEADER;
+use warden::auth::bearer::{API_KEY_HEADER, bearer_token};
 use warden::domain::agents::{JobStatus, ProposalStatus, is_generated_id};
 use warden::domain::tools::{OutcomeStatus, ToolCallStatus};
 use warden::http::{RequestContext, Route, non_null, path, query_params, resolve, respond};
@@ -189,10 +191,17 @@ async fn route(state: &AgentState, ctx: &RequestContext, req: &Request) -> Resul
         _ if req.method() == http::Method::POST => &[SCOPE_AGENTS_RUN],
         _ => &[SCOPE_AGENTS_RUN, SCOPE_AGENTS_READ],
     };
-    let caller = state
-        .bearer()
-        .caller(req.headers(), &origin, scopes)
-        .await?;
+    // A delegated token is taken only to read a call it made and to report
+    // an outcome; every other route refuses it (403).
+    let bearer = state.bearer();
+    let caller = match route.endpoint {
+        Endpoint::ToolCallRecord | Endpoint::Outcome => {
+            bearer
+                .caller_or_delegated(req.headers(), &origin, scopes, SCOPE_TOOLS_CALL)
+                .await?
+        }
+        _ => bearer.caller(req.headers(), &origin, scopes).await?,
+    };
     match route.endpoint {
         Endpoint::Run => {
             // Read as a value first: the size, content type, UTF-8 and
@@ -328,8 +337,8 @@ async fn route(state: &AgentState, ctx: &RequestContext, req: &Request) -> Resul
 }
 
 /// `POST /agents/{agent_id}/tool-calls`: the caller is the agent, by its
-/// API key (`tools:call`); a person's token is `403` (a person is not the
-/// agent), and delegated tokens come with "Agents acting for people".
+/// API key (`tools:call`) or by a token delegated to it (RFC 8693); a
+/// person's own token is `403` (a person is not the agent).
 async fn tool_call(
     state: &AgentState,
     origin: warden::audit::Origin,
@@ -338,50 +347,38 @@ async fn tool_call(
 ) -> Result<Answer, Error> {
     let headers = req.headers();
     let key = headers.get(API_KEY_HEADER);
-    if key.is_none() || headers.contains_key(http::header::AUTHORIZATION) {
-        // Both, a token, or neither: the one bearer check answers the
-        // first and the last (400, 401); a person who passes it is not the
-        // agent.
-        state
-            .bearer()
-            .caller(headers, &origin, &[SCOPE_TOOLS_CALL])
-            .await?;
-        return Err(Error::Forbidden(
-            "a person is not the agent: an agent asks with its API key (scope tools:call)".into(),
-        ));
-    }
-    let raw_key = key
-        .and_then(|k| k.to_str().ok())
-        .map(str::trim)
-        .unwrap_or_default();
-    let parsed = warden::http::read_json::<Value>(req, TOOL_CALL_BODY_LIMIT).and_then(|body| {
+    let token = bearer_token(headers)?;
+    let credential = match (key, token) {
+        (Some(key), None) => Credential::ApiKey(key.to_str().map(str::trim).unwrap_or_default()),
+        (None, Some(token)) => Credential::Token(token),
+        // Both, or neither: the one bearer check answers (400, 401).
+        _ => {
+            state
+                .bearer()
+                .caller(headers, &origin, &[SCOPE_TOOLS_CALL])
+                .await?;
+            return Err(Error::internal("two credentials or none passed the check"));
+        }
+    };
+    let request = warden::http::read_json::<Value>(req, TOOL_CALL_BODY_LIMIT).and_then(|body| {
         let parsed: ToolCallBody = serde_json::from_slice(req.body().as_ref())
             .map_err(|e| Error::BadRequest(format!("invalid tool call: {e}")))?;
         Ok((
-            body,
             ToolCallRequest {
                 workspace_id: parsed.workspace_id,
                 tool: parsed.tool,
                 arguments: parsed.arguments.get().to_owned(),
             },
+            body,
         ))
     });
-    let (body, request) = match parsed {
-        Ok(p) => p,
-        Err(e) => {
-            // Credentials (and whose key it is) before the body's faults.
-            tool_calls::check_caller(state, &origin, raw_key, agent_id).await?;
-            return Err(e);
-        }
-    };
     let idempotency_key = header(req, "idempotency-key")?;
     let (answer, location) = tool_calls::submit(
         state,
         origin,
-        raw_key,
+        credential,
         agent_id,
         request,
-        &body,
         idempotency_key,
     )
     .await?;

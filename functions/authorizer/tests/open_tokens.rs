@@ -19,16 +19,17 @@ use common::authorizer_request;
 use lambda_runtime::{Context, LambdaEvent};
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use warden::auth::jwt::{AccessClaims, Actor};
+use warden::agents::registry;
 use warden::auth::login::{self, LoginRequest, create_user};
 use warden::auth::revocation;
 use warden::auth::signing::Signer as _;
-use warden::clock::{Clock as _, ManualClock};
+use warden::clock::ManualClock;
 use warden::config::Config;
+use warden::domain::agents::WorkspaceId;
 use warden::domain::{Role, Username};
 use warden::http::RequestContext;
 use warden::state::AuthState;
-use warden::store::AuthStore;
+use warden::store::{AuthStore, RegistryStore};
 use warden::testing;
 use warden::webhook::SigningKey;
 
@@ -113,14 +114,17 @@ const DELEGATED_ROUTE: &str = "POST /orders";
 
 struct Harness {
     state: AuthState,
+    /// The token endpoint over the same store (delegated tokens).
+    keys: Arc<AuthState>,
     clock: Arc<ManualClock>,
 }
 
 impl Harness {
-    fn new(store: Arc<dyn AuthStore>) -> Self {
+    fn new<S: AuthStore + RegistryStore + 'static>(store: Arc<S>) -> Self {
         let clock = Arc::new(ManualClock::starting_now());
         Self {
-            state: testing::state(store, clock.clone()),
+            state: testing::state(store.clone(), clock.clone()),
+            keys: Arc::new(testing::token_endpoint_state(store, clock.clone())),
             clock,
         }
     }
@@ -129,6 +133,7 @@ impl Harness {
     fn with_config(&self, config: Config) -> Self {
         Self {
             state: testing::state_with(config, self.state.store.clone(), self.clock.clone()),
+            keys: self.keys.clone(),
             clock: self.clock.clone(),
         }
     }
@@ -170,23 +175,26 @@ impl Harness {
         self.decide_on("GET /example", token).await.0
     }
 
-    /// A token of the same user and session as `token`, delegated to agent
-    /// `a` through key `k`, signed by the trusted key.
-    async fn delegated(&self, token: &str) -> String {
-        let mut claims: AccessClaims = serde_json::from_value(segment(token, 1)).unwrap();
-        claims.jti = "01DELEGATEDTOKEN0000000000".into();
-        claims.client_id = "agent:a".into();
-        claims.scope = "tools:call".into();
-        claims.roles = vec![];
-        claims.act = Some(Actor {
-            sub: "agent:a".into(),
-            key_id: "k".into(),
-        });
-        self.state
-            .tokens
-            .sign(&claims, self.clock.now_secs())
-            .await
+    /// `token` exchanged (RFC 8693) for a token delegated to agent `a`
+    /// (registered here, in workspace `acme`) through a new key of its;
+    /// returns the token and the key's id.
+    async fn delegated(&self, token: &str) -> (String, String) {
+        let api_keys = self.keys.api_keys.as_ref().unwrap();
+        registry::add_workspace(
+            &api_keys.registry,
+            ctx().origin(),
+            WorkspaceId::parse("acme").unwrap(),
+            "Acme",
+        )
+        .await
+        .unwrap();
+        let user_id = self.state.bearer().token(token).await.unwrap().sub.clone();
+        let (delegated, _) = testing::delegate(&self.keys, "a", &["acme"], &user_id, token).await;
+        let key_id = segment(&delegated, 1)["act"]["key_id"]
+            .as_str()
             .unwrap()
+            .to_owned();
+        (delegated, key_id)
     }
 }
 
@@ -318,10 +326,10 @@ async fn forged_tokens_of_every_kind_are_denied_and_a_fresh_login_token_allowed(
 /// forwards its actor.
 async fn a_delegated_token_is_allowed_only_on_a_listed_route_with_its_actor_as_context(h: Harness) {
     let pair = h.alice().await;
-    let delegated = h.delegated(&pair.access_token).await;
+    let (delegated, key_id) = h.delegated(&pair.access_token).await;
     assert_eq!(
         segment(&delegated, 1)["act"],
-        json!({"sub": "agent:a", "key_id": "k"})
+        json!({"sub": "agent:a", "key_id": key_id})
     );
 
     // No route listed: denied everywhere, the person's own token not.
@@ -354,7 +362,7 @@ async fn a_delegated_token_is_allowed_only_on_a_listed_route_with_its_actor_as_c
             "roles": "",
             "session_id": pair.session_id,
             "actor": "agent:a",
-            "actor_key_id": "k",
+            "actor_key_id": key_id,
         })
     );
     // A person's own token passes there too, without an actor.
@@ -375,8 +383,36 @@ async fn a_delegated_token_is_allowed_only_on_a_listed_route_with_its_actor_as_c
     assert!(!listed.decide_on(DELEGATED_ROUTE, &delegated).await.0);
 }
 
+async fn a_delegated_token_is_denied_at_once_when_its_agent_is_disabled_and_stays_denied(
+    h: Harness,
+) {
+    let pair = h.alice().await;
+    let (delegated, _) = h.delegated(&pair.access_token).await;
+    let listed = h.with_config(config_with_delegated_routes(DELEGATED_ROUTE));
+    assert!(listed.decide_on(DELEGATED_ROUTE, &delegated).await.0);
+    let registry = &h.keys.api_keys.as_ref().unwrap().registry;
+    let agent = warden::domain::agents::AgentId::parse("a").unwrap();
+    registry::set_enabled(registry, ctx().origin(), &agent, false)
+        .await
+        .unwrap();
+    assert!(!listed.decide_on(DELEGATED_ROUTE, &delegated).await.0);
+    // Re-enabling the agent revives nothing: its kill generation moved.
+    registry::set_enabled(registry, ctx().origin(), &agent, true)
+        .await
+        .unwrap();
+    assert!(!listed.decide_on(DELEGATED_ROUTE, &delegated).await.0);
+    // The person's own token was never affected.
+    assert!(
+        listed
+            .decide_on(DELEGATED_ROUTE, &pair.access_token)
+            .await
+            .0
+    );
+}
+
 warden::on_both_stores!(
     Harness::new;
     forged_tokens_of_every_kind_are_denied_and_a_fresh_login_token_allowed,
     a_delegated_token_is_allowed_only_on_a_listed_route_with_its_actor_as_context,
+    a_delegated_token_is_denied_at_once_when_its_agent_is_disabled_and_stays_denied,
 );

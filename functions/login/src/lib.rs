@@ -1,15 +1,17 @@
 //! The `login` Lambda, Warden's token service: `POST /auth/login`, `POST
 //! /auth/refresh`, the well-known documents token verifiers read
-//! (discovery, the key set, the protected resource) and `POST
-//! /auth/introspect`.
+//! (discovery, the key set, the protected resource), `POST
+//! /auth/introspect` and `POST /auth/token` (RFC 8693 token exchange:
+//! delegated agent tokens).
 //!
 //! The handler only parses and routes; the logic is
-//! [`warden::auth::login`], [`warden::auth::discovery`] and
-//! [`warden::auth::introspection`].
+//! [`warden::auth::login`], [`warden::auth::discovery`],
+//! [`warden::auth::introspection`] and [`warden::auth::delegation`].
 
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use warden::Error;
+use warden::auth::delegation::{self, TOKEN_PATH};
 use warden::auth::discovery::{
     AUTHORIZATION_SERVER_PATH, JWKS_PATH, OPENID_CONFIGURATION_PATH, PROTECTED_RESOURCE_PATH,
     key_set, resource_metadata, server_metadata,
@@ -29,6 +31,8 @@ pub enum Endpoint {
     Refresh,
     /// `POST /auth/introspect`.
     Introspect,
+    /// `POST /auth/token`.
+    Token,
     /// `GET /.well-known/openid-configuration` and
     /// `GET /.well-known/oauth-authorization-server`.
     ServerMetadata,
@@ -43,6 +47,7 @@ pub const ROUTES: &[Route<Endpoint>] = &[
     Route::to("POST", "/auth/login", Endpoint::Login),
     Route::to("POST", "/auth/refresh", Endpoint::Refresh),
     Route::to("POST", "/auth/introspect", Endpoint::Introspect),
+    Route::to("POST", TOKEN_PATH, Endpoint::Token),
     Route::to("GET", OPENID_CONFIGURATION_PATH, Endpoint::ServerMetadata),
     Route::to("GET", AUTHORIZATION_SERVER_PATH, Endpoint::ServerMetadata),
     Route::to("GET", JWKS_PATH, Endpoint::KeySet),
@@ -87,6 +92,11 @@ async fn route(
             let form = read_form(req, AUTH_BODY_LIMIT);
             let answer =
                 introspection::introspect(state, &ctx.origin(), req.headers(), form).await?;
+            respond.json(StatusCode::OK, &answer)
+        }
+        Endpoint::Token => {
+            let form = read_form(req, AUTH_BODY_LIMIT)?;
+            let answer = delegation::exchange(state, &ctx.origin(), &form).await?;
             respond.json(StatusCode::OK, &answer)
         }
         Endpoint::ServerMetadata => respond.public_json(&server_metadata(issuer)),

@@ -854,6 +854,12 @@ impl warden::store::SessionStore for RevokeAllInBetween {
     ) -> Result<warden::domain::RevocationState, Error> {
         self.inner.revocation_state(jti, sid, user_id).await
     }
+    async fn delegation_state(
+        &self,
+        lookup: warden::store::DelegationLookup<'_>,
+    ) -> Result<warden::store::DelegationState, Error> {
+        self.inner.delegation_state(lookup).await
+    }
     async fn key_set(&self, name: &str) -> Result<Option<warden::auth::signing::KeySet>, Error> {
         self.inner.key_set(name).await
     }

@@ -24,7 +24,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::{Value, json};
 use warden::agents::registry::{add_workspace, register_agent};
 use warden::auth::api_keys::{KeySpec, create_key};
-use warden::auth::jwt::{AccessClaims, Actor};
+use warden::auth::jwt::AccessClaims;
 use warden::auth::login::create_user;
 use warden::auth::revocation;
 use warden::auth::signing::{RsaPublicKey, Signer as _};
@@ -245,9 +245,9 @@ impl Harness {
         reply.body["access_token"].as_str().unwrap().to_owned()
     }
 
-    /// The verified claims of a live `token`.
+    /// The verified claims of a live `token`, delegated or not.
     async fn claims(&self, token: &str) -> Arc<AccessClaims> {
-        self.state.bearer().token(token).await.unwrap()
+        self.state.bearer().live(token).await.unwrap().0
     }
 
     /// `POST /auth/introspect` as `caller` with the form body `form`.
@@ -297,6 +297,18 @@ impl Harness {
             created_by: None,
         };
         self.new_key(spec).await
+    }
+
+    /// `token` exchanged for a token delegated to a new agent `agent_id`
+    /// (in workspace `deleg`) through a new key of its with `tools:call`.
+    async fn delegated(&self, token: &str, agent_id: &str) -> String {
+        let deleg = WorkspaceId::parse("deleg").unwrap();
+        // Added by the first delegation; a second add is a conflict.
+        let _ = add_workspace(&self.keys().registry, ctx().origin(), deleg, "Deleg").await;
+        let user_id = self.claims(token).await.sub.clone();
+        testing::delegate(&self.state, agent_id, &["deleg"], &user_id, token)
+            .await
+            .0
     }
 
     async fn new_key(&self, spec: KeySpec) -> String {
@@ -600,31 +612,16 @@ async fn an_admin_and_a_service_key_see_a_live_token_with_exactly_the_contracts_
     assert_eq!(hinted.body, by_admin);
 
     // A delegated token (act) is live too, and says who acts.
-    let mut claims = (*h.claims(&token).await).clone();
-    claims.jti = ulid::Ulid::new().to_string();
-    claims.client_id = "agent:books".into();
-    claims.scope = "tools:call".into();
-    claims.roles = vec![];
-    claims.act = Some(Actor {
-        sub: "agent:books".into(),
-        key_id: "01KEYID".into(),
-    });
-    let delegated = h.state.tokens.sign(&claims, h.clock_now()).await.unwrap();
+    let delegated = h.delegated(&token, "books").await;
+    let key_id = h.claims(&delegated).await.act.clone().unwrap().key_id;
     let answer = h.introspect(&Caller::Key(&key), &delegated).await;
     assert_eq!(answer["active"], true, "{answer}");
     assert_eq!(
         answer["act"],
-        json!({"sub": "agent:books", "key_id": "01KEYID"})
+        json!({"sub": "agent:books", "key_id": key_id})
     );
     assert_eq!(answer["client_id"], "agent:books");
     assert_eq!(answer["scope"], "tools:call");
-}
-
-impl Harness {
-    fn clock_now(&self) -> i64 {
-        use warden::clock::Clock as _;
-        self.clock.now_secs()
-    }
 }
 
 /// A token revoked by any means is inactive on the very next
@@ -769,18 +766,7 @@ async fn introspection_callers_without_the_right_credentials_are_refused_with_th
         );
     }
     // A delegated token is never a caller, an admin's included.
-    let mut delegated = (*h.claims(&admin).await).clone();
-    delegated.jti = ulid::Ulid::new().to_string();
-    delegated.act = Some(Actor {
-        sub: "agent:books".into(),
-        key_id: "01KEYID".into(),
-    });
-    let delegated = h
-        .state
-        .tokens
-        .sign(&delegated, h.clock_now())
-        .await
-        .unwrap();
+    let delegated = h.delegated(&admin, "helper").await;
     let reply = h
         .introspect_form(&Caller::Bearer(&delegated), form.clone())
         .await;

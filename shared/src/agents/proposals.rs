@@ -364,7 +364,7 @@ fn require_decider(caller: &Caller) -> Result<()> {
             scope: "role:approver role:admin".into(),
             detail: "proposals are for the approver and admin roles".into(),
             scheme: match caller {
-                Caller::User { .. } => crate::error::Scheme::Bearer,
+                Caller::User { .. } | Caller::Delegated(_) => crate::error::Scheme::Bearer,
                 Caller::Key(_) => crate::error::Scheme::ApiKey,
             },
         })

@@ -209,6 +209,8 @@ pub async fn submit(
     let rate_key = match caller {
         Caller::User { user_id, .. } => Some(keys::user_runs(user_id)),
         Caller::Key(_) => None,
+        // Never here: only the tool-call routes take a delegated token.
+        Caller::Delegated(_) => return Err(crate::auth::bearer::delegated_refused()),
     };
     let ctx = state
         .store
@@ -403,7 +405,7 @@ async fn replay_and_requeue(
 /// ones too, and an admin's too. Over it is `429` with
 /// `Retry-After`; the refusals are audited at most once per person a
 /// minute (`AGENT_RUN_RATE_LIMITED`), so a flood cannot flood the log.
-async fn limit_person(
+pub(crate) async fn limit_person(
     state: &AgentState,
     origin: &Origin,
     user_id: &str,
@@ -598,6 +600,7 @@ pub async fn get_job(
                 _ => return Err(not_found()),
             }
         }
+        Caller::Delegated(_) => return Err(crate::auth::bearer::delegated_refused()),
     };
     let job = job.ok_or_else(not_found)?;
     Ok(expire_if_due(state, origin, job).await?.into())

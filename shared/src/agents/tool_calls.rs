@@ -35,8 +35,10 @@ use super::jcs;
 use super::run::Caller;
 use crate::audit::{AuditEvent, EventType, Origin, Severity};
 use crate::auth::api_keys::{
-    KeyRefusal, SCOPE_TOOLS_CALL, check_key, judge_key, parse_key, refuse_key, refuse_malformed,
+    KeyRefusal, SCOPE_TOOLS_CALL, judge_key, parse_key, refuse_key, refuse_malformed,
 };
+use crate::auth::delegation;
+use crate::auth::jwt::AccessClaims;
 use crate::clock::{rfc3339, ulid_at};
 use crate::domain::agents::{
     AgentId, AgentRecord, Complexity, Maturity, ProposalKind, ProposalRecord, ProposalStatus,
@@ -46,7 +48,9 @@ use crate::domain::tools::{
     ExactCallRecord, Outcome, OutcomeStatus, ToolCallRecord, ToolCallStatus, ToolDecision,
     ToolIdempotencyRecord, ToolName, ToolRecord, exact_call_key,
 };
+use crate::error::Refusal;
 use crate::state::AgentState;
+use crate::store::DelegationState;
 use crate::store::{AgentWrite, Page, ToolCallContext, ToolCallLookup, ToolWrite, Write, keys};
 use crate::{Error, Result};
 
@@ -116,6 +120,9 @@ pub enum Block {
     UnknownAgent,
     /// No such workspace (`404`).
     UnknownWorkspace,
+    /// A delegated token's user is not a member of the workspace: answered
+    /// exactly like an unknown one (`404`).
+    NotAMember,
     /// The agent may not work in the workspace.
     Workspace,
     /// The kill switch is on.
@@ -137,6 +144,7 @@ impl Block {
         match self {
             Block::UnknownAgent => "unknown_agent",
             Block::UnknownWorkspace => "unknown_workspace",
+            Block::NotAMember => "not_a_member",
             Block::Workspace => "workspace",
             Block::AgentDisabled => "agent_disabled",
             Block::ToolNotAllowed => "tool_not_allowed",
@@ -149,7 +157,9 @@ impl Block {
     fn error(self, agent: &str, workspace: &str, tool: &str) -> Error {
         let detail = match self {
             Block::UnknownAgent => return Error::NotFound("no such agent".into()),
-            Block::UnknownWorkspace => return Error::NotFound("no such workspace".into()),
+            Block::UnknownWorkspace | Block::NotAMember => {
+                return Error::NotFound("no such workspace".into());
+            }
             Block::Workspace => format!("agent {agent} may not work in workspace {workspace}"),
             Block::AgentDisabled => format!("agent {agent} is disabled"),
             Block::ToolNotAllowed => {
@@ -298,33 +308,188 @@ fn prepare(agent_id: &str, request: &ToolCallRequest) -> Result<Prepared> {
     })
 }
 
+/// How the caller of a tool call presented itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential<'a> {
+    /// The agent's own API key (`X-API-Key`), as sent.
+    ApiKey(&'a str),
+    /// An access token (`Authorization: Bearer`), as sent: a delegated
+    /// token of the agent is the agent acting for its user; a person's
+    /// own token is refused (a person is not the agent).
+    Token(&'a str),
+}
+
+/// The caller once its credentials are read: the key (checked with the
+/// rest of the context) or the delegated token (verified, its standing
+/// judged with the rest of the context).
+enum Asker {
+    Key(crate::auth::api_keys::ParsedKey),
+    Delegated {
+        claims: std::sync::Arc<AccessClaims>,
+        agent: AgentId,
+    },
+}
+
+impl Asker {
+    /// The caller as recorded on calls and proposals, in the exact call's
+    /// key and as the decision token's `sub`: `key:<id>`, or the delegated
+    /// token's user `user:<id>`.
+    fn caller(&self) -> String {
+        match self {
+            Asker::Key(parsed) => format!("key:{}", parsed.key_id),
+            Asker::Delegated { claims, .. } => format!("user:{}", claims.sub),
+        }
+    }
+
+    /// Whose idempotency keys these are: the key, or the user through the
+    /// agent's key.
+    fn idempotency_scope(&self) -> String {
+        match self {
+            Asker::Key(parsed) => format!("key:{}", parsed.key_id),
+            Asker::Delegated { claims, .. } => format!(
+                "user:{}/key:{}",
+                claims.sub,
+                claims.act.as_ref().map_or("", |a| a.key_id.as_str())
+            ),
+        }
+    }
+}
+
+/// A refused credential on this route, which takes either scheme: the
+/// challenge names both.
+fn on_either(e: Error) -> Error {
+    match e {
+        Error::TokenRefused(c) => Error::TokenRefused(c.on_either()),
+        other => other,
+    }
+}
+
+/// Reads `credential`: a key's shape (a malformed key is refused,
+/// audited), or a token's signature and claims. A person's own token is
+/// checked whole and then refused `403`: a person is not the agent.
+async fn asker(state: &AgentState, origin: &Origin, credential: Credential<'_>) -> Result<Asker> {
+    match credential {
+        Credential::ApiKey(raw) => match parse_key(raw) {
+            Some(parsed) => Ok(Asker::Key(parsed)),
+            None => Err(refuse_malformed(state, origin).await),
+        },
+        Credential::Token(token) => {
+            let claims = state
+                .tokens
+                .verify(token, state.clock.now_secs())
+                .await
+                .map_err(on_either)?;
+            match delegation::actor_agent(&claims).map_err(on_either)? {
+                Some(agent) => Ok(Asker::Delegated { claims, agent }),
+                None => {
+                    state.bearer().person(token).await.map_err(on_either)?;
+                    Err(Error::Forbidden(
+                        "a person is not the agent: an agent asks with its API key (scope tools:call) or with a token delegated to it (POST /auth/token)".into(),
+                    ))
+                }
+            }
+        }
+    }
+}
+
+/// The credential checks of a delegated token that are not its standing:
+/// scope `tools:call` (`403`), the user's run limit (`429`, read with the
+/// context as `rate_tat`), then the token's agent against the path's
+/// (`403`), in API.md's order.
+async fn delegated_checks(
+    state: &AgentState,
+    origin: &Origin,
+    claims: &AccessClaims,
+    agent: &AgentId,
+    agent_id: &str,
+    rate_tat: Option<i64>,
+) -> Result<()> {
+    if !claims.has_scope(SCOPE_TOOLS_CALL) {
+        return Err(Error::InsufficientScope {
+            scope: SCOPE_TOOLS_CALL.into(),
+            detail: format!("this delegated token lacks the scope {SCOPE_TOOLS_CALL}"),
+            scheme: crate::error::Scheme::Bearer,
+        });
+    }
+    super::run::limit_person(state, origin, &claims.sub, agent_id, rate_tat).await?;
+    if agent.as_str() != agent_id {
+        return Err(Error::Forbidden(
+            "this token may only call tools for the agent it was delegated to".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The whole credential check of a tool call whose body cannot be read,
+/// or whose delegated token names another agent: everything API.md puts
+/// before the body's faults, reading what it needs on its own.
+async fn check_asker(
+    state: &AgentState,
+    origin: &Origin,
+    asker: &Asker,
+    agent_id: &str,
+) -> Result<()> {
+    match asker {
+        Asker::Key(parsed) => {
+            let record = state.store.get_api_key(&parsed.key_id).await?;
+            let key = judge_key(
+                state,
+                &state.pepper,
+                origin,
+                parsed,
+                record,
+                &[SCOPE_TOOLS_CALL],
+            )
+            .await?;
+            own_agent(state, origin, &key, agent_id).await
+        }
+        Asker::Delegated { claims, agent } => {
+            let lookup = delegation::lookup(claims, agent);
+            let standing = state.sessions.delegation_state(lookup).await?;
+            if delegation::refusal(claims, &standing, state.clock.now_secs()).is_some() {
+                return Err(on_either(Error::token(Refusal::Revoked)));
+            }
+            delegated_checks(state, origin, claims, agent, agent_id, None).await
+        }
+    }
+}
+
 /// Decides a tool call of `agent_id` (as the path gave it) asked for with
-/// the API key `raw_key`, in API.md's order, and writes the decision with
-/// its audit event. `body` is the whole body as a value (idempotency).
+/// `credential`, in API.md's order, and writes the decision with its audit
+/// event. `request` is the body read, or why it could not be (told only
+/// once the credentials passed); `body` is the whole body as a value
+/// (idempotency).
 pub async fn submit(
     state: &AgentState,
     origin: Origin,
-    raw_key: &str,
+    credential: Credential<'_>,
     agent_id: &str,
-    request: ToolCallRequest,
-    body: &Value,
+    request: Result<(ToolCallRequest, Value)>,
     idempotency_key: Option<&str>,
 ) -> Result<(ToolCallAnswer, Option<String>)> {
-    let Some(parsed) = parse_key(raw_key) else {
-        return Err(refuse_malformed(state, &origin).await);
+    let asker = asker(state, &origin, credential).await?;
+    let (request, body) = match request {
+        Ok(r) => r,
+        Err(e) => {
+            // Credentials (and whose key it is) before the body's faults.
+            check_asker(state, &origin, &asker, agent_id).await?;
+            return Err(e);
+        }
     };
-    let caller = format!("key:{}", parsed.key_id);
+    if let Asker::Delegated { agent, .. } = &asker
+        && agent.as_str() != agent_id
+    {
+        check_asker(state, &origin, &asker, agent_id).await?;
+    }
+    let caller = asker.caller();
     let client_key = idempotency_key
         .map(super::run::parse_idempotency_key)
         .transpose()?
-        .map(|k| keys::tool_idempotency(&caller, k));
+        .map(|k| keys::tool_idempotency(&asker.idempotency_scope(), k));
     let prepared = match prepare(agent_id, &request) {
         Ok(p) => p,
         Err(e) => {
-            // Credentials first: the body's fault is told only to a key
-            // that may call for this agent.
-            let key = judge_key_alone(state, &origin, raw_key).await?;
-            own_agent(state, &origin, &key, agent_id).await?;
+            check_asker(state, &origin, &asker, agent_id).await?;
             if matches!(e, Error::NotFound(_)) {
                 let rule = if AgentId::parse(agent_id).is_err() {
                     Block::UnknownAgent
@@ -344,39 +509,74 @@ pub async fn submit(
         &caller,
         &prepared.arguments_sha256,
     );
+    let rate_key = match &asker {
+        Asker::Delegated { claims, .. } => Some(keys::user_runs(&claims.sub)),
+        Asker::Key(_) => None,
+    };
     let lookup = ToolCallLookup {
-        key_id: Some(&parsed.key_id),
+        key_id: Some(match &asker {
+            Asker::Key(parsed) => parsed.key_id.as_str(),
+            Asker::Delegated { claims, .. } => claims.act.as_ref().map_or("", |a| &a.key_id),
+        }),
         agent_id: &prepared.agent,
         workspace_id: &prepared.workspace,
         tool: &prepared.tool,
         exact_call_key: &exact_key,
         idempotency_key: client_key.as_deref(),
+        token: match &asker {
+            Asker::Delegated { claims, .. } => Some(delegation::token_lookup(claims)),
+            Asker::Key(_) => None,
+        },
+        rate_key: rate_key.as_deref(),
         now: state.clock.now_secs(),
     };
     let mut ctx = state.store.tool_call_context(lookup).await?;
-    let key = judge_key(
-        state,
-        &state.pepper,
-        &origin,
-        &parsed,
-        ctx.api_key.take(),
-        &[SCOPE_TOOLS_CALL],
-    )
-    .await?;
-    own_agent(state, &origin, &key, agent_id).await?;
+    let via_key = match &asker {
+        Asker::Key(parsed) => {
+            let key = judge_key(
+                state,
+                &state.pepper,
+                &origin,
+                parsed,
+                ctx.api_key.take(),
+                &[SCOPE_TOOLS_CALL],
+            )
+            .await?;
+            own_agent(state, &origin, &key, agent_id).await?;
+            None
+        }
+        Asker::Delegated { claims, agent } => {
+            standing(state, claims, &ctx)?;
+            delegated_checks(state, &origin, claims, agent, agent_id, ctx.rate_tat).await?;
+            claims.act.as_ref().map(|a| a.key_id.clone())
+        }
+    };
     let call = Call {
         state,
         origin: &origin,
         caller: &caller,
+        via_key: via_key.as_deref(),
         prepared: &prepared,
         exact_key: &exact_key,
         client_key: client_key.as_deref(),
-        hash: super::run::request_hash(agent_id, body),
+        hash: super::run::request_hash(agent_id, &body),
     };
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match call.decide(&ctx).await {
+        let decided = match &asker {
+            // A delegated token is judged again on every read: a kill
+            // switch or a revocation that lands during the call counts.
+            Asker::Delegated { claims, .. } => match standing(state, claims, &ctx) {
+                Ok(()) => {
+                    call.decide_for(&ctx, Some(&delegated_workspaces(&ctx)))
+                        .await
+                }
+                Err(e) => Err(e),
+            },
+            Asker::Key(_) => call.decide_for(&ctx, None).await,
+        };
+        match decided {
             Err(Error::ConditionFailed) if attempt < MAX_ATTEMPTS => {
                 // Lost a race on one of the write's conditions: read
                 // everything again and decide again.
@@ -396,27 +596,31 @@ pub async fn submit(
     }
 }
 
-/// The credential checks of a tool call whose body cannot be read: the
-/// key (`401`, `403` scope, `429`) and its owner (`403` for another
-/// agent's key), in API.md's order, before the body's fault is told.
-pub async fn check_caller(
-    state: &AgentState,
-    origin: &Origin,
-    raw_key: &str,
-    agent_id: &str,
-) -> Result<()> {
-    let key = judge_key_alone(state, origin, raw_key).await?;
-    own_agent(state, origin, &key, agent_id).await
+/// Whether the delegated token `claims` stands, judged on what the call's
+/// one read said (its denylist items, the actor key, the agent): `401`
+/// `revoked` otherwise.
+fn standing(state: &AgentState, claims: &AccessClaims, ctx: &ToolCallContext) -> Result<()> {
+    let read = DelegationState {
+        revocation: ctx.revocation.clone().unwrap_or_default(),
+        key: ctx.api_key.clone(),
+        agent: ctx.agent.clone(),
+    };
+    match delegation::refusal(claims, &read, state.clock.now_secs()) {
+        None => Ok(()),
+        Some(why) => {
+            tracing::debug!(jti = %claims.jti, why, "delegated token refused");
+            Err(on_either(Error::token(Refusal::Revoked)))
+        }
+    }
 }
 
-/// [`check_key`] for `tools:call`, reading the key on its own (a call
-/// whose body is refused reads nothing else).
-async fn judge_key_alone(
-    state: &AgentState,
-    origin: &Origin,
-    raw_key: &str,
-) -> Result<crate::auth::api_keys::KeyCaller> {
-    check_key(state, &state.pepper, origin, raw_key, &[SCOPE_TOOLS_CALL]).await
+/// The workspaces a delegated token's user is a member of, as the call's
+/// read said.
+fn delegated_workspaces(ctx: &ToolCallContext) -> Vec<WorkspaceId> {
+    ctx.revocation
+        .as_ref()
+        .map(|r| r.workspaces.clone())
+        .unwrap_or_default()
 }
 
 /// A key calls only for its own agent: another agent's, whether or not it
@@ -473,6 +677,8 @@ struct Call<'a> {
     state: &'a AgentState,
     origin: &'a Origin,
     caller: &'a str,
+    /// A delegated call's actor key (the agent acts for `caller`).
+    via_key: Option<&'a str>,
     prepared: &'a Prepared,
     exact_key: &'a str,
     client_key: Option<&'a str>,
@@ -481,9 +687,12 @@ struct Call<'a> {
 
 impl Call<'_> {
     /// An audit event of this call with its fields.
+    /// A delegated call names both the user (actor, `caller`) and the
+    /// agent acting for them (subject, `act`) with its key.
     fn event(&self, event_type: EventType, severity: Severity) -> AuditEvent {
         let p = self.prepared;
-        self.state
+        let event = self
+            .state
             .auditor
             .event(event_type, severity, self.origin.clone())
             .actor(self.caller)
@@ -491,7 +700,13 @@ impl Call<'_> {
             .detail("caller", self.caller)
             .detail("workspace_id", p.workspace.as_str())
             .detail("tool", p.tool.as_str())
-            .detail("arguments_sha256", p.arguments_sha256.clone())
+            .detail("arguments_sha256", p.arguments_sha256.clone());
+        match self.via_key {
+            Some(key_id) => event
+                .detail("act", format!("agent:{}", p.agent))
+                .detail("key_id", key_id),
+            None => event,
+        }
     }
 
     /// The event of a decision under the table: its maturity, complexity
@@ -516,10 +731,23 @@ impl Call<'_> {
             )
     }
 
-    async fn decide(&self, ctx: &ToolCallContext) -> Result<(ToolCallAnswer, Option<String>)> {
+    /// Decides the call on `ctx`; `members` are a delegated token's
+    /// user's workspaces (any other workspace is answered like an unknown
+    /// one, after an unknown agent).
+    async fn decide_for(
+        &self,
+        ctx: &ToolCallContext,
+        members: Option<&[WorkspaceId]>,
+    ) -> Result<(ToolCallAnswer, Option<String>)> {
         let state = self.state;
         let now_ms = state.clock.now_millis();
         let ttl = state.config.tool_approval_ttl_secs;
+        if let Some(members) = members
+            && ctx.agent.is_some()
+            && !members.contains(&self.prepared.workspace)
+        {
+            return Err(self.refuse(ctx, Block::NotAMember).await);
+        }
         if let Some(earlier) = &ctx.idempotency {
             return self.replay(ctx, earlier, now_ms).await;
         }
@@ -1127,10 +1355,16 @@ impl ToolCallView {
 }
 
 /// Whether `caller` may see `call`: a person in its workspace, a key of
-/// its agent.
+/// its agent, a delegated token a call it made (its agent, for its user,
+/// in a workspace the user is a member of).
 fn sees_call(caller: &Caller, call: &ToolCallRecord) -> bool {
     match caller {
         Caller::User { .. } => caller.sees_workspace(&call.workspace_id),
+        Caller::Delegated(d) => {
+            call.agent_id == d.agent_id
+                && call.caller == caller.id()
+                && caller.sees_workspace(&call.workspace_id)
+        }
         Caller::Key(key) => key.owner.agent() == Some(&call.agent_id),
     }
 }
@@ -1179,6 +1413,8 @@ pub async fn list_calls(
                 return Err(not_found());
             }
         }
+        // Never here: listing is not a delegated token's route.
+        Caller::Delegated(_) => return Err(crate::auth::bearer::delegated_refused()),
     }
     let Page { items, next } = state
         .store
@@ -1205,12 +1441,15 @@ pub async fn report_outcome(
     detail: Option<String>,
 ) -> Result<()> {
     let not_found = || Error::NotFound("no such allowed tool call of this agent".into());
-    let Caller::Key(key) = caller else {
-        return Err(Error::Forbidden(
-            "the agent reports its tool calls' outcomes, with its API key".into(),
-        ));
+    let agent = match caller {
+        Caller::Key(key) => key.owner.agent().ok_or_else(not_found)?,
+        Caller::Delegated(d) => &d.agent_id,
+        Caller::User { .. } => {
+            return Err(Error::Forbidden(
+                "the agent reports its tool calls' outcomes, with its API key or a token delegated to it".into(),
+            ));
+        }
     };
-    let agent = key.owner.agent().ok_or_else(not_found)?;
     if !is_generated_id(call_id) {
         return Err(not_found());
     }
@@ -1491,6 +1730,8 @@ mod tests {
                 entries: BTreeMap::new(),
             },
             idempotency: None,
+            revocation: None,
+            rate_tat: None,
         }
     }
 

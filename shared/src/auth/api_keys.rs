@@ -277,6 +277,8 @@ pub struct KeyCaller {
     pub key_id: String,
     /// The agent it belongs to, or the service.
     pub owner: KeyOwner,
+    /// What it may do.
+    pub scopes: Vec<String>,
 }
 
 /// Why a key was refused; the audit event's `reason`.
@@ -443,6 +445,7 @@ pub async fn judge_key(
         Ok(Decision::Allowed) => Ok(KeyCaller {
             key_id: record.key_id,
             owner: record.owner,
+            scopes: record.scopes,
         }),
         Ok(Decision::Limited { retry_after }) => {
             Err(refuse(KeyRefusal::RateLimited, Error::RateLimited { retry_after }).await)

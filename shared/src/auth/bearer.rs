@@ -20,10 +20,11 @@ use std::sync::Arc;
 
 use crate::audit::Origin;
 use crate::auth::api_keys::{KeyCaller, check_key};
+use crate::auth::delegation;
 use crate::auth::jwt::{AccessClaims, AccessTokens};
 use crate::auth::pepper::Pepper;
 use crate::clock::Clock;
-use crate::domain::agents::WorkspaceId;
+use crate::domain::agents::{AgentId, WorkspaceId};
 use crate::domain::{RevocationState, Role};
 use crate::error::{Challenge, Refusal, Scheme};
 use crate::state::{AgentState, AuthState, Registry, SecurityHealthState};
@@ -48,6 +49,24 @@ pub enum Caller {
     },
     /// A service or agent, by API key.
     Key(KeyCaller),
+    /// An agent acting for a person, by a delegated token (RFC 8693):
+    /// taken only where [`Bearer::caller_or_delegated`] is used (the
+    /// tool-call routes).
+    Delegated(DelegatedCaller),
+}
+
+/// An agent acting for a person: a delegated token that stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DelegatedCaller {
+    /// The person (`sub`).
+    pub user_id: String,
+    /// The agent (`act.sub`).
+    pub agent_id: AgentId,
+    /// The key the agent exchanged (`act.key_id`).
+    pub key_id: String,
+    /// The workspaces the person is a member of (an admin's role does not
+    /// pass into a delegated token).
+    pub workspaces: Vec<WorkspaceId>,
 }
 
 impl Caller {
@@ -57,6 +76,7 @@ impl Caller {
         match self {
             Caller::User { user_id, .. } => format!("user:{user_id}"),
             Caller::Key(k) => format!("key:{}", k.key_id),
+            Caller::Delegated(d) => format!("user:{}", d.user_id),
         }
     }
 
@@ -69,6 +89,7 @@ impl Caller {
             Caller::User {
                 roles, workspaces, ..
             } => roles.contains(&Role::Admin) || workspaces.contains(workspace),
+            Caller::Delegated(d) => d.workspaces.contains(workspace),
             Caller::Key(_) => true,
         }
     }
@@ -147,20 +168,42 @@ impl<'a> Bearer<'a> {
         }
     }
 
-    /// The whole check of one access token: signature and claims, then one
-    /// consistent read of the denylist for the token's `jti`, its session
-    /// and its user's `user#` record, judged by
+    /// The whole check of one person's access token: signature and claims,
+    /// then one consistent read of the denylist for the token's `jti`, its
+    /// session and its user's `user#` record, judged by
     /// [`crate::domain::RevocationState::refuses_token`]. A refused token
     /// is [`Error::TokenRefused`] (`expired`, `revoked` or `invalid`); a
-    /// delegated token (one with `act`) is `403`: no route takes one yet.
+    /// delegated token (one with `act`) is `403` `insufficient_scope`.
     pub async fn token(&self, token: &str) -> Result<Arc<AccessClaims>> {
         self.person(token).await.map(|(claims, _)| claims)
     }
 
     /// Whether `token` stands, delegated or not: signature and claims, then
-    /// the one denylist read (what introspection answers about any token).
+    /// the one read that decides (what introspection and the authorizer
+    /// answer about any token). A delegated token's read also holds its
+    /// parent's `jti`, its actor key and its agent
+    /// ([`delegation::refusal`]).
     pub async fn live(&self, token: &str) -> Result<(Arc<AccessClaims>, RevocationState)> {
         let claims = self.tokens.verify(token, self.clock.now_secs()).await?;
+        let revocation = match delegation::actor_agent(&claims)? {
+            None => self.standing(&claims).await?,
+            Some(agent) => {
+                let state = self
+                    .sessions
+                    .delegation_state(delegation::lookup(&claims, &agent))
+                    .await?;
+                if let Some(why) = delegation::refusal(&claims, &state, self.clock.now_secs()) {
+                    tracing::debug!(jti = %claims.jti, why, "delegated token refused");
+                    return Err(Error::token(Refusal::Revoked));
+                }
+                state.revocation
+            }
+        };
+        Ok((claims, revocation))
+    }
+
+    /// The denylist read of a person's own token, judged.
+    async fn standing(&self, claims: &AccessClaims) -> Result<RevocationState> {
         let revocation = self
             .sessions
             .revocation_state(&claims.jti, &claims.sid, &claims.sub)
@@ -169,20 +212,18 @@ impl<'a> Bearer<'a> {
             tracing::debug!(jti = %claims.jti, "revoked access token refused");
             return Err(Error::token(Refusal::Revoked));
         }
-        Ok((claims, revocation))
+        Ok(revocation)
     }
 
     /// [`Bearer::token`], with what the same read said of the user: their
-    /// username and workspaces.
+    /// username and workspaces. A delegated token is refused before any
+    /// read: no route that takes a person takes an agent acting for one.
     pub async fn person(&self, token: &str) -> Result<(Arc<AccessClaims>, RevocationState)> {
-        let (claims, revocation) = self.live(token).await?;
-        if claims.act.is_some() {
-            return Err(Error::InsufficientScope {
-                scope: crate::auth::jwt::WARDEN_CLIENT.into(),
-                detail: "a delegated token is not accepted here".into(),
-                scheme: Scheme::Bearer,
-            });
+        let claims = self.tokens.verify(token, self.clock.now_secs()).await?;
+        if claims.is_delegated() {
+            return Err(delegated_refused());
         }
+        let revocation = self.standing(&claims).await?;
         Ok((claims, revocation))
     }
 
@@ -256,6 +297,63 @@ impl<'a> Bearer<'a> {
             .await
             .map_err(either)?;
         Ok(Caller::Key(caller))
+    }
+
+    /// [`Bearer::caller`], also taking a delegated token that holds
+    /// `delegated_scope` (the tool-call routes): it is checked whole
+    /// ([`Bearer::live`]) and answers [`Caller::Delegated`].
+    pub async fn caller_or_delegated(
+        &self,
+        headers: &http::HeaderMap,
+        origin: &Origin,
+        scopes: &[&str],
+        delegated_scope: &str,
+    ) -> Result<Caller> {
+        let token = match bearer_token(headers) {
+            Ok(Some(token)) if !headers.contains_key(API_KEY_HEADER) => token,
+            _ => return self.caller(headers, origin, scopes).await,
+        };
+        let claims = self.tokens.verify(token, self.clock.now_secs()).await;
+        match claims {
+            Ok(claims) if claims.is_delegated() => {
+                let (claims, revocation) = self.live(token).await?;
+                delegated_caller(&claims, revocation, delegated_scope)
+            }
+            _ => self.caller(headers, origin, scopes).await,
+        }
+    }
+}
+
+/// The caller a standing delegated token speaks for, if it holds `scope`.
+pub fn delegated_caller(
+    claims: &AccessClaims,
+    revocation: RevocationState,
+    scope: &str,
+) -> Result<Caller> {
+    if !claims.has_scope(scope) {
+        return Err(Error::InsufficientScope {
+            scope: scope.to_owned(),
+            detail: format!("this delegated token lacks the scope {scope}"),
+            scheme: Scheme::Bearer,
+        });
+    }
+    let (Some(act), Some(agent_id)) = (&claims.act, delegation::actor_agent(claims)?) else {
+        return Err(delegated_refused());
+    };
+    Ok(Caller::Delegated(DelegatedCaller {
+        user_id: claims.sub.clone(),
+        agent_id,
+        key_id: act.key_id.clone(),
+        workspaces: revocation.workspaces,
+    }))
+}
+
+/// The refusal of a delegated token on a route that does not take one.
+pub fn delegated_refused() -> Error {
+    Error::InsufficientScope {
+        scope: crate::auth::jwt::WARDEN_CLIENT.into(),
+        detail: "a delegated token is not accepted here".into(),
+        scheme: Scheme::Bearer,
     }
 }
 

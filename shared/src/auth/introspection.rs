@@ -49,6 +49,8 @@ pub async fn introspect(
         }
         // The key check spent the key's hourly limit.
         Caller::Key(_) => {}
+        // Never: this check takes no delegated token.
+        Caller::Delegated(_) => return Err(crate::auth::bearer::delegated_refused()),
     }
     let form = form?;
     let token = form

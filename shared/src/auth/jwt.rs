@@ -96,6 +96,27 @@ pub struct AccessClaims {
     /// The actor of a delegated token; absent on a person's own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub act: Option<Actor>,
+    /// A delegated token's subject token (its `jti`): revoking that token
+    /// revokes this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_jti: Option<String>,
+    /// A delegated token's agent's kill generation when it was issued: a
+    /// disable or a demotion since refuses it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_gen: Option<u64>,
+}
+
+impl AccessClaims {
+    /// Whether the token was issued to an agent acting for its subject
+    /// (RFC 8693, `act`).
+    pub fn is_delegated(&self) -> bool {
+        self.act.is_some()
+    }
+
+    /// Whether the token's `scope` holds `scope`.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scope.split(' ').any(|s| s == scope)
+    }
 }
 
 /// The header Warden signs, member for member.
@@ -365,6 +386,11 @@ impl AccessTokens {
         &self.issuer
     }
 
+    /// The audience every token names.
+    pub fn audience(&self) -> &str {
+        &self.audience
+    }
+
     /// The current copy of the key set (at most one re-read interval old).
     pub async fn key_ring(&self) -> Arc<KeyRing> {
         self.ring.get().await
@@ -395,6 +421,8 @@ impl AccessTokens {
             r#gen: generation,
             sid: sid.to_owned(),
             act: None,
+            parent_jti: None,
+            agent_gen: None,
         };
         let token = self.sign(&claims, now).await?;
         Ok((token, claims))
@@ -500,6 +528,20 @@ impl AccessTokens {
         }
         if claims.jti.is_empty() || claims.sid.is_empty() || claims.sub.is_empty() {
             return Err(invalid("empty id claim"));
+        }
+        // A delegated token carries all of its delegation, and no role.
+        let delegation_whole = match &claims.act {
+            None => claims.parent_jti.is_none() && claims.agent_gen.is_none(),
+            Some(act) => {
+                act.sub.starts_with("agent:")
+                    && !act.key_id.is_empty()
+                    && claims.parent_jti.as_deref().is_some_and(|p| !p.is_empty())
+                    && claims.agent_gen.is_some()
+                    && claims.roles.is_empty()
+            }
+        };
+        if !delegation_whole {
+            return Err(invalid("partial delegation claims"));
         }
         check_times(&claims, now)?;
         let claims = Arc::new(claims);

@@ -15,6 +15,8 @@
 //! - [`discovery`]: the well-known documents verifiers read (metadata,
 //!   the key set, the protected resource).
 //! - [`introspection`]: `POST /auth/introspect` (RFC 7662).
+//! - [`delegation`]: delegated agent tokens, `POST /auth/token` (RFC 8693
+//!   token exchange), and the rule that decides whether one stands.
 //! - [`pepper`]: the pepper API-key secrets are HMACed under.
 //! - [`tokens`]: refresh tokens.
 //! - [`login`]: login, refresh, account back-off, user creation.
@@ -23,6 +25,7 @@
 
 pub mod api_keys;
 pub mod bearer;
+pub mod delegation;
 pub mod discovery;
 pub mod introspection;
 pub mod jwt;

@@ -145,6 +145,8 @@ mod tests {
             r#gen: 0,
             sid: "01SID".into(),
             act: None,
+            parent_jti: None,
+            agent_gen: None,
         })
     }
 

@@ -8,7 +8,48 @@ use async_trait::async_trait;
 use super::keys::RevocationKey;
 use crate::Result;
 use crate::auth::signing::KeySet;
+use crate::domain::agents::{AgentId, AgentRecord, ApiKeyRecord};
 use crate::domain::{FailureCount, RevocationState, Role, SessionRecord, UserRecord, Username};
+
+/// The denylist items of one access token: its `jti`, its parent's (a
+/// delegated token's subject token), its session and its user's `user#`
+/// record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenLookup<'a> {
+    /// The token's `jti`.
+    pub jti: &'a str,
+    /// A delegated token's `parent_jti`.
+    pub parent_jti: Option<&'a str>,
+    /// The token's `sid`.
+    pub session_id: &'a str,
+    /// The token's `sub`.
+    pub user_id: &'a str,
+}
+
+/// What the check of a delegated token (RFC 8693) reads, in one round trip:
+/// its denylist items, its actor key and its agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DelegationLookup<'a> {
+    /// The token's denylist items.
+    pub token: TokenLookup<'a>,
+    /// The API key the agent exchanged (`act.key_id`).
+    pub key_id: &'a str,
+    /// The agent (`act.sub` without `agent:`).
+    pub agent_id: &'a AgentId,
+}
+
+/// What one read said about a delegated token, or about the two tokens of
+/// an exchange.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DelegationState {
+    /// The denylist state; `token_revoked` when the token's `jti` or its
+    /// parent's is denied.
+    pub revocation: RevocationState,
+    /// The actor key, if it exists.
+    pub key: Option<ApiKeyRecord>,
+    /// The agent, if it exists.
+    pub agent: Option<AgentRecord>,
+}
 
 /// What a generation rise does besides killing every token issued before.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -193,4 +234,10 @@ pub trait SessionStore: Send + Sync {
         session_id: &str,
         user_id: &str,
     ) -> Result<RevocationState>;
+
+    /// Everything that decides whether a delegated token stands, in one
+    /// consistent read (one BatchGetItem across the RevokedTokens, ApiKeys
+    /// and Agents tables): the token's and its parent's `jti`, its session,
+    /// its user's `user#` record, the actor key and the agent.
+    async fn delegation_state(&self, lookup: DelegationLookup<'_>) -> Result<DelegationState>;
 }

@@ -42,7 +42,10 @@ use async_trait::async_trait;
 pub use self::agents::{AgentStore, AgentWrite, JobMove, Page, RunContext, RunLookup};
 pub use self::api_keys::{ApiKeyStore, ApiKeyWrite};
 pub use self::audit::{AuditQuery, AuditStore};
-pub use self::auth::{AccountChange, AuthWrite, SessionStore, UserStore};
+pub use self::auth::{
+    AccountChange, AuthWrite, DelegationLookup, DelegationState, SessionStore, TokenLookup,
+    UserStore,
+};
 pub use self::health::{HealthSampleStore, HealthWrite};
 pub use self::keys::RevocationKey;
 pub use self::ratelimit::{RateLimitStore, TatCondition, TatOutcome, TatWrite};

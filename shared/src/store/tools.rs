@@ -163,6 +163,12 @@ pub struct ToolCallLookup<'a> {
     pub exact_call_key: &'a str,
     /// The request's idempotency record key, if it carries one.
     pub idempotency_key: Option<&'a str>,
+    /// A delegated token's denylist items, if the caller presented one
+    /// (its actor key is `key_id`, its agent `agent_id`).
+    pub token: Option<super::TokenLookup<'a>>,
+    /// The rate-limit state to read with the rest (a delegated call spends
+    /// its user's run limit).
+    pub rate_key: Option<&'a str>,
     /// Now, epoch seconds (an expired idempotency record reads as absent).
     pub now: i64,
 }
@@ -184,6 +190,10 @@ pub struct ToolCallContext {
     pub slots: PendingSlots,
     /// A live answer kept under the request's idempotency key.
     pub idempotency: Option<ToolIdempotencyRecord>,
+    /// The delegated token's denylist state, when one was looked up.
+    pub revocation: Option<crate::domain::RevocationState>,
+    /// The GCRA state under `rate_key`, when one was looked up and exists.
+    pub rate_tat: Option<i64>,
 }
 
 /// Tools and tool calls.

@@ -11,7 +11,10 @@ use crate::Result;
 use crate::auth::signing::KeySet;
 use crate::domain::agents::WorkspaceId;
 use crate::domain::{FailureCount, RevocationState, Role, SessionRecord, UserRecord, Username};
-use crate::store::auth::{AccountChange, AuthWrite, SessionStore, UserStore};
+use crate::store::auth::{
+    AccountChange, AuthWrite, DelegationLookup, DelegationState, SessionStore, TokenLookup,
+    UserStore,
+};
 use crate::store::keys::{self, RevocationKey};
 
 /// A user's generation condition: the stored value is `:g`, or absent and
@@ -31,6 +34,48 @@ fn session_key(user_id: &str, session_id: &str) -> Item {
 
 fn user_key(username: &Username) -> Item {
     Item::from([("username".to_owned(), s(username.as_str()))])
+}
+
+/// The RevokedTokens items one token's check reads: its `jti`, its
+/// parent's, its session and its user's `user#` record.
+pub(super) fn token_keys(token: &TokenLookup<'_>) -> Vec<Item> {
+    let mut keys = vec![
+        revoked_key(RevocationKey::Token(token.jti.to_owned()).storage_key()),
+        revoked_key(RevocationKey::Session(token.session_id.to_owned()).storage_key()),
+        revoked_key(keys::generation(token.user_id)),
+    ];
+    if let Some(parent) = token.parent_jti {
+        keys.push(revoked_key(
+            RevocationKey::Token(parent.to_owned()).storage_key(),
+        ));
+    }
+    keys
+}
+
+/// The denylist state of `token` from the RevokedTokens items read for it
+/// ([`token_keys`]); an entry counts while it exists.
+pub(super) fn token_state(token: &TokenLookup<'_>, found: &[Item]) -> Result<RevocationState> {
+    let mut live = std::collections::HashMap::new();
+    for item in found {
+        live.insert(get_s(item, "key")?, item);
+    }
+    let denied = |key: RevocationKey| live.contains_key(&key.storage_key());
+    let mut state = match live.get(&keys::generation(token.user_id)) {
+        Some(item) => RevocationState {
+            user_exists: true,
+            generation: get_opt_n(item, "generation")?.unwrap_or(0),
+            username: get_opt_s(item, "username"),
+            workspaces: memberships(item)?,
+            ..RevocationState::default()
+        },
+        None => RevocationState::default(),
+    };
+    state.token_revoked = denied(RevocationKey::Token(token.jti.to_owned()))
+        || token
+            .parent_jti
+            .is_some_and(|p| denied(RevocationKey::Token(p.to_owned())));
+    state.session_revoked = denied(RevocationKey::Session(token.session_id.to_owned()));
+    Ok(state)
 }
 
 impl DynamoStore {
@@ -482,6 +527,42 @@ impl SessionStore for DynamoStore {
             token_revoked: denied[0],
             session_revoked: denied[1],
             ..user
+        })
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(user_id = %lookup.token.user_id, key_id = %lookup.key_id), err(level = "debug"))]
+    async fn delegation_state(&self, lookup: DelegationLookup<'_>) -> Result<DelegationState> {
+        let t = &self.tables;
+        let mut request = vec![
+            (t.revoked_tokens.as_str(), token_keys(&lookup.token)),
+            (
+                t.agents.as_str(),
+                vec![super::agents::agent_key(lookup.agent_id)],
+            ),
+        ];
+        // DynamoDB refuses an empty key value: an empty id names no key.
+        if !lookup.key_id.is_empty() {
+            request.push((
+                t.api_keys.as_str(),
+                vec![Item::from([("key_id".to_owned(), s(lookup.key_id))])],
+            ));
+        }
+        let mut found = self.batch_get(request).await?;
+        let revoked = found.remove(&t.revoked_tokens).unwrap_or_default();
+        Ok(DelegationState {
+            revocation: token_state(&lookup.token, &revoked)?,
+            key: found
+                .remove(&t.api_keys)
+                .and_then(|items| items.into_iter().next())
+                .as_ref()
+                .map(super::api_keys::api_key_from)
+                .transpose()?,
+            agent: found
+                .remove(&t.agents)
+                .and_then(|items| items.into_iter().next())
+                .as_ref()
+                .map(super::agents::agent_from)
+                .transpose()?,
         })
     }
 

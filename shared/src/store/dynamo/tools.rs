@@ -382,8 +382,24 @@ impl ToolStore for DynamoStore {
                 vec![Item::from([("key_id".to_owned(), s(key_id))])],
             ));
         }
-        let mut found = self.batch_get(request).await?;
+        if let Some(token) = &lookup.token {
+            request.push((t.revoked_tokens.as_str(), super::auth::token_keys(token)));
+        }
+        if let Some(key) = lookup.rate_key {
+            request.push((
+                t.rate_limits.as_str(),
+                vec![Item::from([("key".to_owned(), s(key))])],
+            ));
+        }
         let mut context = ToolCallContext::default();
+        let mut found = self.batch_get(request).await?;
+        if let Some(token) = &lookup.token {
+            let revoked = found.remove(&t.revoked_tokens).unwrap_or_default();
+            context.revocation = Some(super::auth::token_state(token, &revoked)?);
+        }
+        if let Some(item) = found.remove(&t.rate_limits).and_then(first) {
+            context.rate_tat = Some(get_n(&item, "tat")?);
+        }
         for item in found.remove(&t.agents).unwrap_or_default() {
             if is_tool_item(&item) {
                 context.tool = Some(tool_from(&item)?);

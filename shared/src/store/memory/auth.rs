@@ -9,7 +9,10 @@ use crate::Result;
 use crate::auth::signing::KeySet;
 use crate::domain::agents::WorkspaceId;
 use crate::domain::{FailureCount, RevocationState, SessionRecord, UserRecord, Username};
-use crate::store::auth::{AccountChange, AuthWrite, SessionStore, UserStore};
+use crate::store::auth::{
+    AccountChange, AuthWrite, DelegationLookup, DelegationState, SessionStore, TokenLookup,
+    UserStore,
+};
 use crate::store::keys;
 
 /// A RevokedTokens entry.
@@ -92,6 +95,19 @@ impl AuthTables {
                 ..RevocationState::default()
             },
         }
+    }
+
+    /// [`AuthTables::revocation`] of one token, its parent's `jti` counted
+    /// as its own.
+    pub(super) fn token_revocation(&self, token: &TokenLookup<'_>) -> RevocationState {
+        let mut state = self.revocation(Some(token.jti), token.session_id, token.user_id);
+        if let Some(parent) = token.parent_jti {
+            let mut key = String::new();
+            state.token_revoked |=
+                self.revoked
+                    .contains_key(keys::key_in(&mut key, keys::TOKEN_PREFIX, parent));
+        }
+        state
     }
 
     fn user_at(&self, username: &Username, generation: u64) -> bool {
@@ -386,6 +402,15 @@ impl SessionStore for MemoryStore {
         user_id: &str,
     ) -> Result<RevocationState> {
         Ok(self.lock().auth.revocation(Some(jti), session_id, user_id))
+    }
+
+    async fn delegation_state(&self, lookup: DelegationLookup<'_>) -> Result<DelegationState> {
+        let tables = self.lock();
+        Ok(DelegationState {
+            revocation: tables.auth.token_revocation(&lookup.token),
+            key: tables.api_keys.key(lookup.key_id).cloned(),
+            agent: tables.agents.agent(lookup.agent_id).cloned(),
+        })
     }
 
     async fn key_set(&self, name: &str) -> Result<Option<KeySet>> {

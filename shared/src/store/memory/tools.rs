@@ -248,6 +248,12 @@ impl ToolStore for MemoryStore {
             idempotency: lookup
                 .idempotency_key
                 .and_then(|k| t.live_idempotency(k, lookup.now)),
+            revocation: lookup
+                .token
+                .map(|token| tables.auth.token_revocation(&token)),
+            rate_tat: lookup
+                .rate_key
+                .and_then(|k| tables.rates.get(k).map(|(tat, _)| *tat)),
         })
     }
 
