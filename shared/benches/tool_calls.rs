@@ -138,9 +138,16 @@ async fn decide(state: &AgentState, key: &str, body: &Value) {
         tool: "send_email".into(),
         arguments: body["arguments"].to_string(),
     };
-    let (answer, _) = tool_calls::submit(state, origin(), key, "mailer", request, body, None)
-        .await
-        .unwrap();
+    let (answer, _) = tool_calls::submit(
+        state,
+        origin(),
+        tool_calls::Credential::ApiKey(key),
+        "mailer",
+        Ok((request, body.clone())),
+        None,
+    )
+    .await
+    .unwrap();
     black_box(answer);
 }
 

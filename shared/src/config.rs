@@ -321,6 +321,11 @@ pub struct Config {
     /// `WARDEN_TOOL_PENDING_MAX`: the most pending tool-call proposals one
     /// agent may have in one workspace (20).
     pub tool_pending_max: u32,
+    /// `WARDEN_DEFAULT_WORKSPACE`: the workspace the AgentCore Gateway
+    /// interceptor (`tool-gate`) decides in when a call carries no
+    /// `X-Warden-Workspace` header (the stack's `DefaultWorkspace`); none:
+    /// such a call is denied.
+    pub default_workspace: Option<String>,
     /// `WARDEN_WEBHOOK_SECRETS_ARN`: the Secrets Manager secret holding the
     /// webhook sources, a JSON array `[{"name", "scheme", "secrets"}]`.
     pub webhook_secrets_arn: Option<String>,
@@ -544,6 +549,7 @@ impl Config {
             decision_key_file: var("WARDEN_DECISION_KEY_FILE"),
             tool_approval_ttl_secs,
             tool_pending_max,
+            default_workspace: var("WARDEN_DEFAULT_WORKSPACE").filter(|w| !w.trim().is_empty()),
             webhook_secrets_arn: var("WARDEN_WEBHOOK_SECRETS_ARN"),
             events_queue_url: var("WARDEN_EVENTS_QUEUE_URL"),
             jobs_queue_url: var("WARDEN_JOBS_QUEUE_URL"),

@@ -8,6 +8,8 @@
 //!   and tests.
 //! - [`ChannelQueue`]: in process with a consumer: `warden serve`'s jobs
 //!   queue, drained by the in-process worker.
+//! - [`NoQueue`]: for a function that never sends (the tool gate): every
+//!   send is refused, so a path that would send fails loudly.
 
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -72,6 +74,25 @@ impl Queue for SqsQueue {
             .await
             .map(|_| ())
             .map_err(|e| crate::aws::sdk_unavailable("SendMessage", &e))
+    }
+}
+
+/// The queue of a function that never sends: the tool gate decides tool
+/// calls and queues no job (it holds no `sqs:SendMessage`). A send is an
+/// internal error naming the function, never a message silently dropped.
+#[derive(Debug, Clone, Copy)]
+pub struct NoQueue {
+    /// The function, for the error.
+    pub function: &'static str,
+}
+
+#[async_trait]
+impl Queue for NoQueue {
+    async fn send(&self, _message: &OutgoingMessage) -> Result<()> {
+        Err(Error::internal(format!(
+            "{} sends no message: a path that queues reached it",
+            self.function
+        )))
     }
 }
 

@@ -300,6 +300,41 @@ pub async fn agents(config: Config) -> Result<AgentState> {
     )
 }
 
+/// The AgentCore Gateway interceptor (`tool-gate`): what a tool call's
+/// decision needs and nothing else. The DynamoDB store, the access tokens
+/// (delegated tokens are its only credential), the decision key at
+/// `WARDEN_DECISION_KEY_ARN`. No jobs queue ([`crate::queue::NoQueue`])
+/// and no API-key pepper: it checks no key's secret (a pepper of random
+/// bytes, so no key could pass), which keeps
+/// `secretsmanager:GetSecretValue` out of its role.
+pub async fn tool_gate(config: Config) -> Result<AgentState> {
+    let aws = sdk(&config)?;
+    let store = Arc::new(dynamo(&config, &aws));
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let decision_arn = config.decision_key_arn.clone().ok_or_else(|| {
+        Error::Config("WARDEN_DECISION_KEY_ARN is not set (tool calls' decision key)".into())
+    })?;
+    let signer: Arc<dyn crate::auth::signing::Signer> =
+        Arc::new(KmsSigner::new(aws_sdk_kms::Client::new(&aws)));
+    let (tokens, decisions) = tokio::try_join!(
+        access_tokens(&config, &aws, store.clone(), clock.clone()),
+        DecisionTokens::load(signer, &decision_arn, &config.issuer)
+    )?;
+    let jobs = Arc::new(crate::queue::NoQueue {
+        function: "tool-gate",
+    });
+    Ok(AgentState::new(
+        config,
+        store.clone(),
+        store,
+        tokens,
+        crate::auth::pepper::Pepper::generate(),
+        jobs,
+        clock,
+    )
+    .with_decisions(Arc::new(decisions)))
+}
+
 /// The job worker: the DynamoDB store, the SQS outbound queue at
 /// `WARDEN_OUTBOUND_QUEUE_URL` and, for the scheduled sweep, the jobs queue
 /// at `WARDEN_JOBS_QUEUE_URL`.

@@ -340,3 +340,70 @@ async fn on_dynamodb_a_tool_call_decision_costs_at_most_three_round_trips() {
         "a tool call that uses its approval"
     );
 }
+
+/// A tool call with a delegated token (RFC 8693), counted on the wire: the
+/// token's standing (its own and its parent's `jti`, its session, its
+/// user, the actor key, the agent) and the user's run limit are read in
+/// the decision's one BatchGetItem; the run limit spent is one UpdateItem;
+/// the decision and its audit event one TransactWriteItems. Three, as with
+/// a key.
+#[tokio::test]
+async fn on_dynamodb_a_delegated_tool_call_costs_three_round_trips_too() {
+    let Some((store, _, log)) = testing::dynamo_store_with_log().await else {
+        return;
+    };
+    let store = Arc::new(store);
+    let world = AgentWorld::over(store.clone());
+    let keys = testing::token_endpoint_state(store, world.clock.clone());
+    testing::add_workspace(&world.agents, origin(), "acme", "Acme").await;
+    warden::agents::registry::register_tool(
+        &world.agents,
+        origin(),
+        warden::agents::registry::NewTool {
+            name: warden::domain::tools::ToolName::parse("read_ledger").unwrap(),
+            complexity: warden::domain::agents::Complexity::Analysis,
+            workspaces: vec![warden::domain::agents::WorkspaceId::parse("acme").unwrap()],
+        },
+    )
+    .await
+    .unwrap();
+    let carol = bearer(&world, "carol", &[Role::User], "192.0.2.3").await;
+    let carol = carol.strip_prefix("Bearer ").unwrap().to_owned();
+    let carol_id = world
+        .agents
+        .bearer()
+        .token(&carol)
+        .await
+        .unwrap()
+        .sub
+        .clone();
+    warden::agents::registry::set_membership(
+        &world.agents,
+        &*world.auth.store,
+        origin(),
+        &warden::domain::agents::WorkspaceId::parse("acme").unwrap(),
+        &Username::parse("carol").unwrap(),
+        true,
+    )
+    .await
+    .unwrap();
+    let (delegated, _) = testing::delegate(&keys, "helper", &["acme"], &carol_id, &carol).await;
+    let authorization = format!("Bearer {delegated}");
+    log.take();
+
+    let (status, body) = call(
+        &world,
+        "POST",
+        "/agents/helper/tool-calls",
+        &[("authorization", &authorization)],
+        Some(json!({"workspace_id": "acme", "tool": "read_ledger", "arguments": {"q": 1}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["decision"], "allow");
+    assert_eq!(
+        log.take(),
+        ["BatchGetItem", "UpdateItem", "TransactWriteItems"],
+        "a delegated tool call"
+    );
+}

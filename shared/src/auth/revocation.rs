@@ -118,11 +118,12 @@ pub async fn revoke_token(
     token: &str,
 ) -> Result<u32> {
     let now = state.clock.now_secs();
-    // A live access token passes exactly the check every endpoint applies;
-    // anything else may still be a refresh token (an access token never
-    // parses as one).
-    let access = match state.bearer().token(token).await {
-        Ok(claims) => Some(claims),
+    // A live access token passes exactly the check every endpoint applies
+    // (a delegated token acting for the caller included: revoking it is
+    // the person's to do); anything else may still be a refresh token (an
+    // access token never parses as one).
+    let access = match state.bearer().live(token).await {
+        Ok((claims, _)) => Some(claims),
         Err(Error::TokenRefused(_) | Error::InsufficientScope { .. }) => None,
         Err(e) => return Err(e),
     };
@@ -138,6 +139,10 @@ pub async fn revoke_token(
             .detail("kind", "access")
             .detail("jti", claims.jti.as_str())
             .detail("session_id", claims.sid.as_str());
+        let event = match &claims.act {
+            Some(act) => event.detail("act", act.sub.as_str()),
+            None => event,
+        };
         let deny = AuthWrite::Deny {
             key: RevocationKey::Token(claims.jti.clone()),
             expires_at: claims.exp.saturating_add(LEEWAY_SECS),
