@@ -11,18 +11,19 @@ run the SAM transform, so these rules are asserted on the template itself
   (access tokens) tagged warden:signing = the stack name, and DecisionKey
   (tool calls' decision tokens) tagged warden:decision = the stack name;
 - SigningKey's key policy allows kms:Sign to LoginFunctionRole alone, and
-  kms:GetPublicKey to the five verifying functions' roles and to the
-  account root; DecisionKey's allows kms:Sign to AgentRunFunctionRole
-  alone, and kms:GetPublicKey to that role and to the account root. In
+  kms:GetPublicKey to the six verifying functions' roles and to the
+  account root; DecisionKey's allows kms:Sign to AgentRunFunctionRole and
+  ToolGateFunctionRole (the two functions that decide tool calls) alone,
+  and kms:GetPublicKey to those roles and to the account root. In
   either policy: no other signer (the account root included; so the
   agent-run role never signs access tokens, nor the login role decisions),
   no kms:* or * action, no NotAction or NotPrincipal, no * principal;
 - in the functions' IAM, every KMS statement is on Resource key/* with a
   StringEquals condition on exactly one of the two tags; kms:Sign appears
   only in LoginFunction's policies under warden:signing and in
-  AgentRunFunction's under warden:decision; kms:GetPublicKey under
-  warden:signing only in the five verifying functions and under
-  warden:decision only in AgentRunFunction; no other kms action, no kms
+  AgentRunFunction's and ToolGateFunction's under warden:decision;
+  kms:GetPublicKey under warden:signing only in the six verifying
+  functions and under warden:decision only in those two; no other kms action, no kms
   wildcard, no * action, and no reference to either key (the roles grant
   by tag: the key policies name the roles, so the roles cannot name the
   keys, and rotated signing keys are covered);
@@ -33,10 +34,11 @@ run the SAM transform, so these rules are asserted on the template itself
   function's environment or policies refer to IssuerParameter or HttpApi
   (a circular dependency);
 - every function may ssm:GetParameter that parameter, exactly;
-- the five verifying functions have WARDEN_SIGNING_KEY_ARN (the key's ARN)
+- the six verifying functions have WARDEN_SIGNING_KEY_ARN (the key's ARN)
   and dynamodb:GetItem on RevokedTokensTable (the key set item); the other
-  functions have no WARDEN_SIGNING_KEY_ARN. AgentRunFunction alone has
-  WARDEN_DECISION_KEY_ARN (DecisionKey's ARN), and
+  functions have no WARDEN_SIGNING_KEY_ARN. AgentRunFunction and
+  ToolGateFunction alone have WARDEN_DECISION_KEY_ARN (DecisionKey's ARN),
+  and
   WARDEN_TOOL_APPROVAL_TTL_SECS and WARDEN_TOOL_PENDING_MAX from the
   parameters ToolApprovalTtlSeconds (default 900) and ToolPendingMax
   (default 20);
@@ -45,9 +47,10 @@ run the SAM transform, so these rules are asserted on the template itself
   call_id (S), with the index workspace-index (workspace_id, call_id;
   projection ALL) and TTL on expires_at, as the DynamoDB adapter's
   definition (shared/src/store/dynamo/tables.rs, TOOL_CALLS) says;
-- AgentRunFunction may read, put and update ToolCallsTable items, Query its
-  workspace-index, and ConditionCheckItem on AgentsTable (a tool call's
-  transaction checks the agent and the tool there);
+- AgentRunFunction and ToolGateFunction may read, put and update
+  ToolCallsTable items and ConditionCheckItem on AgentsTable (a tool call's
+  transaction checks the agent and the tool there); AgentRunFunction may
+  Query its workspace-index;
 - SecurityHealthFunction and HealthProbeFunction may DescribeTable every
   table, and DescribeTimeToLive every table with TTL (the health report
   has a table:<suffix> check for each);
@@ -70,14 +73,16 @@ VERIFYING = (
     "AuthorizerFunction",
     "AgentRunFunction",
     "SecurityHealthFunction",
+    "ToolGateFunction",
 )
 # The one function that signs access tokens.
 SIGNING = "LoginFunction"
 KEY = "SigningKey"
 TAG = "warden:signing"
-# The one function that decides tool calls: it signs decision tokens and
-# publishes the decision key, and nothing else may.
-DECIDING = "AgentRunFunction"
+# The functions that decide tool calls (the HTTP route and the AgentCore
+# Gateway interceptor): they sign decision tokens and read the decision
+# key, and nothing else may.
+DECIDING = ("AgentRunFunction", "ToolGateFunction")
 DECISION_KEY = "DecisionKey"
 DECISION_TAG = "warden:decision"
 
@@ -85,18 +90,18 @@ DECISION_TAG = "warden:decision"
 class KeyRule:
     """What one KMS key's policy and the functions' grants must say."""
 
-    def __init__(self, name, tag, tag_value, signer, readers, env):
+    def __init__(self, name, tag, tag_value, signers, readers, env):
         self.name = name
         self.tag = tag
         self.tag_value = tag_value
-        self.signer = signer
+        self.signers = signers
         self.readers = readers
         self.env = env
 
 
 KEY_RULES = (
-    KeyRule(KEY, TAG, {"Ref": "AWS::StackName"}, SIGNING, VERIFYING, "WARDEN_SIGNING_KEY_ARN"),
-    KeyRule(DECISION_KEY, DECISION_TAG, {"Ref": "AWS::StackName"}, DECIDING, (DECIDING,), "WARDEN_DECISION_KEY_ARN"),
+    KeyRule(KEY, TAG, {"Ref": "AWS::StackName"}, (SIGNING,), VERIFYING, "WARDEN_SIGNING_KEY_ARN"),
+    KeyRule(DECISION_KEY, DECISION_TAG, {"Ref": "AWS::StackName"}, DECIDING, DECIDING, "WARDEN_DECISION_KEY_ARN"),
 )
 KEY_NAMES = {rule.name for rule in KEY_RULES}
 # The tool-call settings AgentRunFunction takes from the parameters, with
@@ -241,16 +246,18 @@ def check_key(resources, rule, failures):
             if str(action).lower() in ("*", "kms:*"):
                 failures.append(f"{where}: allows {action} to {', '.join(principals)}")
         if allows(actions, "kms:Sign"):
-            if principals != [f"{rule.signer}Role.Arn"]:
+            allowed = {f"{fn}Role.Arn" for fn in rule.signers}
+            if not principals or not set(principals) <= allowed:
                 failures.append(
                     f"{where}: allows kms:Sign to {', '.join(principals)}; "
-                    f"only {rule.signer}Role may sign, alone in its statement"
+                    f"only {', '.join(sorted(allowed))} may sign, alone in the statement"
                 )
             signers.update(principals)
         if allows(actions, "kms:GetPublicKey"):
             public.update(principals)
-    if f"{rule.signer}Role.Arn" not in signers:
-        failures.append(f"{rule.name} key policy: {rule.signer}Role is not allowed kms:Sign")
+    for fn in rule.signers:
+        if f"{fn}Role.Arn" not in signers:
+            failures.append(f"{rule.name} key policy: {fn}Role is not allowed kms:Sign")
     for fn in rule.readers:
         if f"{fn}Role.Arn" not in public:
             failures.append(f"{rule.name} key policy: {fn}Role is not allowed kms:GetPublicKey")
@@ -277,7 +284,7 @@ def expected_kms(fn):
     """(action, key) pairs a function's IAM must grant, exactly."""
     expected = set()
     for rule in KEY_RULES:
-        if fn == rule.signer:
+        if fn in rule.signers:
             expected.add(("kms:sign", rule.name))
         if fn in rule.readers:
             expected.add(("kms:getpublickey", rule.name))
@@ -323,7 +330,7 @@ def check_functions(template, resources, failures):
                 failures.append(f"{fn}: has {rule.env} but has no use for {rule.name}")
         for variable, (parameter, default) in TOOL_SETTINGS.items():
             value = env.get(variable)
-            if fn == DECIDING:
+            if fn in DECIDING:
                 if value != {"Ref": parameter}:
                     failures.append(f"{fn}: {variable} is {value!r}, not !Ref {parameter}")
                 param = (template.get("Parameters") or {}).get(parameter) or {}
@@ -333,7 +340,7 @@ def check_functions(template, resources, failures):
                         f"expected a Number defaulting to {default} (the code's default)"
                     )
             elif value is not None:
-                failures.append(f"{fn}: has {variable}, which only {DECIDING} reads")
+                failures.append(f"{fn}: has {variable}, which only {' and '.join(DECIDING)} read")
 
         statements = function_statements(fn, props, failures)
         if refers_to(own, {ISSUER_PARAMETER, "HttpApi"}) or refers_to(statements, {ISSUER_PARAMETER, "HttpApi"}):
@@ -460,16 +467,18 @@ def check_table_grants(resources, tables, failures):
         props = (resources.get(fn) or {}).get("Properties") or {}
         return function_statements(fn, props, [])
 
-    run = statements_of(DECIDING)
     table = {"Fn::GetAtt": ["ToolCallsTable", "Arn"]}
-    for action in ("dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"):
-        if not grants(run, action, table):
-            failures.append(f"{DECIDING}: no {action} on ToolCallsTable")
+    for fn in DECIDING:
+        run = statements_of(fn)
+        for action in ("dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"):
+            if not grants(run, action, table):
+                failures.append(f"{fn}: no {action} on ToolCallsTable")
+        if not grants(run, "dynamodb:ConditionCheckItem", {"Fn::GetAtt": ["AgentsTable", "Arn"]}):
+            failures.append(f"{fn}: no dynamodb:ConditionCheckItem on AgentsTable (a tool call checks the agent and the tool)")
+    # Listing tool calls is the HTTP route's alone.
     index = {"Fn::Sub": "${ToolCallsTable.Arn}/index/workspace-index"}
-    if not grants(run, "dynamodb:Query", index):
-        failures.append(f"{DECIDING}: no dynamodb:Query on ToolCallsTable's workspace-index")
-    if not grants(run, "dynamodb:ConditionCheckItem", {"Fn::GetAtt": ["AgentsTable", "Arn"]}):
-        failures.append(f"{DECIDING}: no dynamodb:ConditionCheckItem on AgentsTable (a tool call checks the agent and the tool)")
+    if not grants(statements_of("AgentRunFunction"), "dynamodb:Query", index):
+        failures.append("AgentRunFunction: no dynamodb:Query on ToolCallsTable's workspace-index")
 
     for fn in DESCRIBING:
         statements = statements_of(fn)
@@ -502,7 +511,7 @@ def check_other_policies(resources, failures):
         for doc in docs:
             for st in as_list((doc or {}).get("Statement")):
                 if st.get("Effect") == "Allow" and allows(as_list(st.get("Action")), "kms:Sign"):
-                    failures.append(f"{name}: allows kms:Sign (only {SIGNING}'s and {DECIDING}'s policies may)")
+                    failures.append(f"{name}: allows kms:Sign (only {SIGNING}'s and {', '.join(DECIDING)}'s policies may)")
 
 
 def main() -> int:
