@@ -10,13 +10,14 @@ use warden::audit::{AuditEvent, EventType, Origin, Severity};
 use warden::domain::{RevocationState, Role, SessionRecord, UserRecord, Username};
 use warden::store::memory::MemoryStore;
 use warden::store::{
-    AccountChange, AuditQuery, AuthStore, AuthWrite, RevocationKey, TatCondition, TatWrite,
+    AccountChange, AgentWrite, ApiKeyWrite, AuditQuery, AuthStore, AuthWrite, DelegationLookup,
+    RegistryStore, RevocationKey, TatCondition, TatWrite, TokenLookup, ToolCallLookup,
     WebhookStore, Write,
 };
 
 /// Every port of both adapters, for the checks below.
-trait Store: AuthStore + WebhookStore {}
-impl<T: AuthStore + WebhookStore> Store for T {}
+trait Store: AuthStore + WebhookStore + RegistryStore {}
+impl<T: AuthStore + WebhookStore + RegistryStore> Store for T {}
 
 fn name(s: &str) -> Username {
     Username::parse(s).unwrap()
@@ -652,6 +653,184 @@ async fn the_key_set_is_read_consistently_and_each_write_is_a_compare_and_set_on
     assert_eq!(store.key_set(&name).await.unwrap().unwrap().version, 3);
 }
 
+/// A delegated token's standing is one read: its own and its parent's
+/// `jti`, its session, its user's record, the actor key and the agent
+/// (`delegation_state`); the tool-call context reads the same denylist
+/// items and the user's run-limit state with everything else.
+async fn a_delegated_tokens_standing_is_read_whole_in_one_call(store: &dyn Store) {
+    use warden::domain::agents::{
+        AgentId, AgentRecord, AgentType, ApiKeyRecord, KeyOwner, Maturity, WorkspaceId,
+    };
+    let alice = user("alice");
+    add(store, &alice).await;
+    let s = session(&alice.user_id, NOW + 100);
+    let books = AgentId::parse("books").unwrap();
+    let agent = AgentRecord {
+        agent_id: books.clone(),
+        agent_type: AgentType::Accounting,
+        maturity: Maturity::Autonomous,
+        enabled: true,
+        workspaces: vec![WorkspaceId::parse("acme").unwrap()],
+        kill_generation: 4,
+        created_at: NOW,
+        updated_at: NOW,
+    };
+    let key_id = ulid::Ulid::new().to_string();
+    let key = ApiKeyRecord {
+        key_id: key_id.clone(),
+        secret_hmac: "ab".repeat(32),
+        owner: KeyOwner::Agent(books.clone()),
+        scopes: vec!["tools:call".into()],
+        expires_at: None,
+        rate_limit_per_hour: 600,
+        revoked_at: None,
+        created_at: NOW,
+        created_by: Some(alice.user_id.clone()),
+        usage_count: 0,
+        last_used_at: None,
+        tat: None,
+    };
+    store
+        .transact(vec![
+            Write::Auth(AuthWrite::PutSession(s.clone())),
+            AgentWrite::CreateWorkspace(warden::domain::agents::WorkspaceRecord {
+                workspace_id: WorkspaceId::parse("acme").unwrap(),
+                name: "Acme".into(),
+                created_at: NOW,
+            })
+            .into(),
+            AgentWrite::CreateAgent(agent.clone()).into(),
+            ApiKeyWrite::Create(key.clone()).into(),
+        ])
+        .await
+        .unwrap();
+    let token = TokenLookup {
+        jti: "delegated-jti",
+        parent_jti: Some("parent-jti"),
+        session_id: &s.session_id,
+        user_id: &alice.user_id,
+    };
+    let lookup = DelegationLookup {
+        token,
+        key_id: &key_id,
+        agent_id: &books,
+    };
+    let standing = store.delegation_state(lookup).await.unwrap();
+    assert!(standing.revocation.user_exists);
+    assert!(!standing.revocation.token_revoked && !standing.revocation.session_revoked);
+    assert_eq!(standing.key, Some(key.clone()));
+    assert_eq!(standing.agent, Some(agent.clone()));
+
+    // The parent's jti denied counts as the token's own.
+    let deny = |key| {
+        Write::Auth(AuthWrite::Deny {
+            key,
+            expires_at: NOW + 100,
+        })
+    };
+    store
+        .transact(vec![deny(RevocationKey::Token("parent-jti".into()))])
+        .await
+        .unwrap();
+    let standing = store.delegation_state(lookup).await.unwrap();
+    assert!(standing.revocation.token_revoked);
+    // Without the parent, the token alone stands; a person's own token
+    // reads no parent.
+    let own = DelegationLookup {
+        token: TokenLookup {
+            parent_jti: None,
+            ..token
+        },
+        ..lookup
+    };
+    assert!(
+        !store
+            .delegation_state(own)
+            .await
+            .unwrap()
+            .revocation
+            .token_revoked
+    );
+    store
+        .transact(vec![
+            deny(RevocationKey::Token("delegated-jti".into())),
+            deny(RevocationKey::Session(s.session_id.clone())),
+        ])
+        .await
+        .unwrap();
+    let standing = store.delegation_state(own).await.unwrap();
+    assert!(standing.revocation.token_revoked && standing.revocation.session_revoked);
+
+    // An unknown key, agent or user reads as absent.
+    let ghost = AgentId::parse("ghost").unwrap();
+    let unknown = store
+        .delegation_state(DelegationLookup {
+            token: TokenLookup {
+                user_id: "nobody",
+                ..token
+            },
+            key_id: "01UNKNOWNKEY0000000000000",
+            agent_id: &ghost,
+        })
+        .await
+        .unwrap();
+    assert!(!unknown.revocation.user_exists);
+    assert_eq!((unknown.key, unknown.agent), (None, None));
+
+    // The tool-call context reads the same denylist state, and the run
+    // limit's state, with the rest.
+    let rate_key = format!("runs#{}", alice.user_id);
+    let write = TatWrite {
+        condition: TatCondition::AbsentOrAtMost(0),
+        new_tat: 1234,
+    };
+    store
+        .update_tat(&rate_key, write, NOW + 60)
+        .await
+        .unwrap()
+        .unwrap();
+    let tool = warden::domain::tools::ToolName::parse("read_file").unwrap();
+    let workspace = WorkspaceId::parse("acme").unwrap();
+    let exact = "ab".repeat(32);
+    let ctx = store
+        .tool_call_context(ToolCallLookup {
+            key_id: Some(&key_id),
+            agent_id: &books,
+            workspace_id: &workspace,
+            tool: &tool,
+            exact_call_key: &exact,
+            idempotency_key: None,
+            token: Some(token),
+            rate_key: Some(&rate_key),
+            now: NOW,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        ctx.revocation,
+        Some(store.delegation_state(lookup).await.unwrap().revocation)
+    );
+    assert_eq!(ctx.rate_tat, Some(1234));
+    assert_eq!(ctx.api_key, Some(key));
+    assert_eq!(ctx.agent, Some(agent));
+    // Without a token or a rate key, neither is read.
+    let bare = store
+        .tool_call_context(ToolCallLookup {
+            key_id: None,
+            agent_id: &books,
+            workspace_id: &workspace,
+            tool: &tool,
+            exact_call_key: &exact,
+            idempotency_key: None,
+            token: None,
+            rate_key: None,
+            now: NOW,
+        })
+        .await
+        .unwrap();
+    assert_eq!((bare.revocation, bare.rate_tat), (None, None));
+}
+
 macro_rules! conformance {
     ($($check:ident),* $(,)?) => {
         mod memory {
@@ -689,6 +868,7 @@ conformance!(
     users_are_listed_and_roles_change_with_the_generation,
     rate_state_updates_only_under_their_condition,
     the_key_set_is_read_consistently_and_each_write_is_a_compare_and_set_on_its_version,
+    a_delegated_tokens_standing_is_read_whole_in_one_call,
 );
 
 #[test]
