@@ -5,14 +5,15 @@ Warden, knowing only the issuer.
 Run by infra/schemathesis.sh against the `warden serve` it starts, right
 after infra/check_open_tokens.py and before schemathesis:
 
-    python infra/check_tool_calls.py URL ADMIN PASSWORD KEYS_JSON
+    python infra/check_tool_calls.py URL ADMIN PASSWORD KEYS_JSON PERSON PERSON_PASSWORD
 
 KEYS_JSON maps each seeded agent to its `tools:call` API key
 (`{"planner-1": "wdn_...", ...}`). The seed (infra/schemathesis.sh) has
 `planner-1` AUTONOMOUS and `buyer-1` INTERN in `acme`, `student-1` STUDENT
 in `acme`, `outsider-1` SUPERVISED in `globex` only, and the tool
 `send_email` (complexity 2) in both workspaces; ADMIN has the roles admin
-and approver.
+and approver and is a member of no workspace; PERSON has no role and is a
+member of `acme` only.
 
 It checks:
 - `<issuer>/tools/jwks.json` is public and cacheable, and shares no key
@@ -38,7 +39,21 @@ It checks:
 - the other refusals carry their `reason` (`tool_not_allowed`,
   `maturity`, `workspace`); another agent's key and a person's token are
   `403`; non-I-JSON arguments are `400`; an Idempotency-Key replays the
-  same call and refuses another body (`409`).
+  same call and refuses another body (`409`);
+- agents acting for people (RFC 8693): PERSON's token and planner-1's key
+  exchange at `POST /auth/token` for a delegated token (`200`, exactly
+  the five members, `no-store`) that PyJWT verifies from `jwks_uri` (`sub`
+  the person, `act` the agent and key, `parent_jti`, `agent_gen`, no
+  roles, never past the subject token); the exchange's refusals are RFC
+  6749 JSON errors (`unsupported_grant_type`, `invalid_scope`,
+  `invalid_target`, `invalid_request` for a delegated subject), a repeated
+  parameter a problem; introspection shows its `act`; the delegated token
+  makes a call (`200`, the decision token's `sub` `user:<id>`), reads it
+  and reports its outcome, and is `403` elsewhere (`scope="warden"`), for
+  another agent, and `404` in a workspace the person is not a member of
+  (the admin's delegated token in `acme` too); it is `401` `revoked` once
+  the person revokes it, once its subject token is revoked, and once its
+  session ends.
 Exits 1 with the failed check on stdout.
 """
 
@@ -121,7 +136,7 @@ def check(condition, what, detail=""):
 
 
 def main():
-    base, admin, admin_password, keys_path = sys.argv[1:5]
+    base, admin, admin_password, keys_path, person, person_password = sys.argv[1:7]
     with open(keys_path, encoding="utf-8") as f:
         keys = json.load(f)
     planner, buyer = keys["planner-1"], keys["buyer-1"]
@@ -156,7 +171,7 @@ def main():
             raw = f'{{"arguments": {text}, "tool": {json.dumps(tool)}, "workspace_id": {json.dumps(workspace)}}}'
         return request(url, "POST", raw=raw, headers=h)
 
-    def verify(token, expected_hash, call_id, agent, proposal_id=None):
+    def verify(token, expected_hash, call_id, agent, proposal_id=None, caller="key:"):
         """PyJWT, from the decision key set alone, as a tool server would."""
         signing_key = decision_keys.get_signing_key_from_jwt(token)
         header = jwt.get_unverified_header(token)
@@ -176,7 +191,7 @@ def main():
         check(claims["jti"] == call_id, "jti is the call id")
         check(claims["tool"] == TOOL and claims["workspace_id"] == WORKSPACE, "the token names the tool and workspace")
         check(claims["act"] == {"sub": f"agent:{agent}"}, f"act names the agent ({claims['act']})")
-        check(claims["sub"].startswith("key:"), f"sub is the calling key ({claims['sub']})")
+        check(claims["sub"].startswith(caller), f"sub is the caller, {caller}... ({claims['sub']})")
         check(0 < claims["exp"] - claims["iat"] <= 60, "the token lives at most 60 s")
         check(claims["exp"] > time.time(), "the token is live")
         check(
@@ -358,7 +373,186 @@ def main():
     }.items():
         status, _, problem = call("planner-1", planner, raw=raw)
         check(status == 400 and "arguments." in problem["detail"], f"{what} is 400, naming its path", f"({status} {problem})")
+
+    # 8. Agents acting for people: a delegated token (RFC 8693).
+    delegated_checks(base, discovery, access_keys, verify, as_admin, planner, person, person_password)
     print("governed tool calls: every check passed")
+
+
+EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
+ACCESS_TOKEN = "urn:ietf:params:oauth:token-type:access_token"
+API_KEY = "urn:warden:params:oauth:token-type:api_key"
+
+
+def delegated_checks(base, discovery, access_keys, verify, as_admin, planner, person, person_password):
+    """A person's token and planner-1's key exchanged for a delegated token,
+    which calls tools for the person and dies with each revocation."""
+    issuer = discovery["issuer"]
+    check(discovery["token_endpoint"] == f"{issuer}/auth/token", "the discovery document names the token endpoint")
+
+    def login():
+        status, _, pair = request(f"{base}/auth/login", "POST", {"username": person, "password": person_password})
+        check(status == 200, f"login of {person}", f"({status} {pair})")
+        return pair
+
+    def exchange(subject, actor=planner, **extra):
+        form = {
+            "grant_type": EXCHANGE,
+            "subject_token": subject,
+            "subject_token_type": ACCESS_TOKEN,
+            "actor_token": actor,
+            "actor_token_type": API_KEY,
+            **extra,
+        }
+        return request(f"{base}/auth/token", "POST", form=form)
+
+    def access_claims(token):
+        key = access_keys.get_signing_key_from_jwt(token)
+        return jwt.decode(token, key.key, algorithms=["RS256"], audience="warden-api", issuer=issuer)
+
+    def tool_call(token, agent="planner-1", workspace=WORKSPACE, arguments=None):
+        body = {"workspace_id": workspace, "tool": TOOL, "arguments": arguments or {"to": "ana@example.com"}}
+        return request(
+            f"{base}/agents/{agent}/tool-calls", "POST", body, headers={"authorization": f"Bearer {token}"}
+        )
+
+    def revoked(status, headers):
+        challenge = headers.get("www-authenticate", "")
+        return status == 401 and 'error="invalid_token", error_description="revoked"' in challenge
+
+    pair = login()
+    subject = pair["access_token"]
+    person_claims = access_claims(subject)
+    as_person = {"authorization": f"Bearer {subject}"}
+
+    status, headers, answer = exchange(subject)
+    check(status == 200, "a person's token and an agent's key are exchanged for a delegated token", f"({status} {answer})")
+    check(
+        set(answer) == {"access_token", "issued_token_type", "token_type", "expires_in", "scope"}
+        and answer["issued_token_type"] == ACCESS_TOKEN
+        and answer["token_type"] == "Bearer"
+        and answer["scope"] == "tools:call"
+        and 0 < answer["expires_in"] <= 900,
+        "the exchange answers exactly RFC 8693's members",
+        f"({answer})",
+    )
+    check(headers.get("cache-control") == "no-store", "the delegated token is not cached")
+    delegated = answer["access_token"]
+    claims = access_claims(delegated)
+    check(True, f"PyJWT verifies the delegated token from {discovery['jwks_uri']}")
+    check(
+        claims["sub"] == person_claims["sub"]
+        and claims["act"] == {"sub": "agent:planner-1", "key_id": planner.split("_")[1]}
+        and claims["client_id"] == "agent:planner-1"
+        and claims["roles"] == []
+        and claims["scope"] == "tools:call"
+        and claims["sid"] == person_claims["sid"]
+        and claims["parent_jti"] == person_claims["jti"]
+        and isinstance(claims.get("agent_gen"), int)
+        and claims["exp"] <= person_claims["exp"],
+        "sub is the person, act the agent and its key, no roles, its parent and the agent's generation",
+        f"({claims})",
+    )
+
+    # The exchange's refusals: RFC 6749's JSON error, not a problem.
+    for what, extra, error in [
+        ("another grant type", {"grant_type": "password"}, "unsupported_grant_type"),
+        ("a scope wider than a person's token delegates", {"scope": "agents:run"}, "invalid_scope"),
+        ("another audience", {"audience": "another-api"}, "invalid_target"),
+        ("another resource", {"resource": "https://elsewhere.example"}, "invalid_target"),
+    ]:
+        status, headers, refusal = exchange(subject, **extra)
+        check(
+            status == 400
+            and headers.get("content-type") == "application/json"
+            and set(refusal) == {"error", "error_description"}
+            and refusal["error"] == error,
+            f"{what} is {error}",
+            f"({status} {refusal})",
+        )
+    status, _, refusal = exchange(delegated)
+    check(status == 400 and refusal.get("error") == "invalid_request", "a delegated token is never exchanged again", f"({status} {refusal})")
+    status, _, refusal = exchange(subject, actor="wdn_01JD3V2Q8C4M6N9P1R5T7W0XYZ_not-a-key-of-this-server")
+    check(status == 400 and refusal.get("error") == "invalid_request", "an unknown actor key is invalid_request", f"({status} {refusal})")
+    # A repeated parameter: the form cannot be read (a problem).
+    form = urllib.parse.urlencode([("grant_type", EXCHANGE), ("grant_type", EXCHANGE)]).encode()
+    req = urllib.request.Request(
+        f"{base}/auth/token", data=form, method="POST", headers={"content-type": "application/x-www-form-urlencoded"}
+    )
+    try:
+        urllib.request.urlopen(req, timeout=10)
+        check(False, "a repeated parameter is refused")
+    except urllib.error.HTTPError as error:
+        check(
+            error.code == 400 and error.headers.get("content-type") == "application/problem+json",
+            "a repeated parameter is a 400 problem",
+            f"({error.code} {error.headers.get('content-type')})",
+        )
+
+    # Introspection describes it, with its actor.
+    status, _, described = request(f"{base}/auth/introspect", "POST", form={"token": delegated}, headers=as_admin)
+    check(
+        status == 200 and described["active"] and described["act"] == claims["act"] and described["client_id"] == "agent:planner-1",
+        "introspection shows the delegated token's act",
+        f"({status} {described})",
+    )
+
+    # The agent calls a tool for the person.
+    arguments = {"to": "ana@example.com", "subject": "for a person"}
+    status, _, allowed = tool_call(delegated, arguments=arguments)
+    check(status == 200 and allowed["decision"] == "allow", "the delegated token's call is allowed", f"({status} {allowed})")
+    verify(allowed["decision_token"], jcs_sha256(arguments), allowed["call_id"], "planner-1", caller=f"user:{claims['sub']}")
+    as_agent_for_person = {"authorization": f"Bearer {delegated}"}
+    status, _, record = request(f"{base}/agents/tool-calls/{allowed['call_id']}", headers=as_agent_for_person)
+    check(status == 200 and record["status"] == "ALLOWED", f"the delegated token reads the call it made ({status})")
+    status, _, _ = request(
+        f"{base}/agents/tool-calls/{allowed['call_id']}/outcome", "POST", {"status": "succeeded"}, headers=as_agent_for_person
+    )
+    check(status == 204, f"the delegated token reports the outcome ({status})")
+
+    # Everywhere else it is refused.
+    status, headers, _ = request(f"{base}/auth/sessions", headers=as_agent_for_person)
+    check(
+        status == 403 and headers.get("www-authenticate") == 'Bearer error="insufficient_scope", scope="warden"',
+        "a delegated token is 403 insufficient_scope on another route",
+        f"({status} {headers.get('www-authenticate')})",
+    )
+    status, _, _ = request(f"{base}/agents/tool-calls?workspace_id={WORKSPACE}", headers=as_agent_for_person)
+    check(status == 403, f"a delegated token does not list tool calls ({status})")
+    status, _, refused = tool_call(delegated, agent="buyer-1")
+    check(status == 403, f"a delegated token calls only for its own agent ({status} {refused})")
+    status, _, refused = tool_call(delegated, workspace="globex")
+    check(status == 404, f"a workspace its person is not a member of is 404 ({status} {refused})")
+    status, _, admin_answer = exchange(as_admin["authorization"].split(" ", 1)[1])
+    check(status == 200, f"an admin's token is exchanged too ({status})")
+    status, _, refused = tool_call(admin_answer["access_token"])
+    check(status == 404, f"an admin's role does not pass into a delegated token: acme is 404 ({status} {refused})")
+
+    # It dies with its person's revocation, its subject token's, its session's.
+    status, _, revoked_count = request(f"{base}/auth/revoke", "POST", {"token": delegated}, headers=as_person)
+    check(status == 200 and revoked_count == {"revoked": 1}, f"the person revokes the delegated token ({revoked_count})")
+    status, headers, _ = tool_call(delegated)
+    check(revoked(status, headers), f"a revoked delegated token is 401 revoked ({status} {headers.get('www-authenticate')})")
+
+    status, _, second = exchange(subject)
+    check(status == 200, f"a second delegated token ({status})")
+    status, _, revoked_count = request(f"{base}/auth/revoke", "POST", {"token": subject}, headers=as_person)
+    check(status == 200 and revoked_count == {"revoked": 1}, f"the person revokes their own token ({revoked_count})")
+    status, headers, _ = tool_call(second["access_token"])
+    check(revoked(status, headers), f"revoking its subject token revokes the delegated token ({status})")
+
+    pair = login()
+    status, _, third = exchange(pair["access_token"])
+    check(status == 200, f"a third delegated token ({status})")
+    status, _, _ = request(
+        f"{base}/auth/sessions/{pair['session_id']}",
+        "DELETE",
+        headers={"authorization": f"Bearer {pair['access_token']}"},
+    )
+    check(status == 204, f"the person ends the session ({status})")
+    status, headers, _ = tool_call(third["access_token"])
+    check(revoked(status, headers), f"ending its session revokes the delegated token ({status})")
+    print("agents acting for people: every check passed")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 # against `warden serve` on the embedded store; before it, PyJWT verifies
 # the server's tokens from its discovery document alone
 # (infra/check_open_tokens.py), and a governed tool call end to end, its
-# decision token and its arguments' hash included (infra/check_tool_calls.py).
+# decision token and its arguments' hash included, and a token exchange
+# with the delegated token's calls and revocations (infra/check_tool_calls.py).
 # Run by infra/test.sh; also on its own.
 #
 # - builds target/debug/warden (`cargo build --bin warden`);
@@ -29,7 +30,8 @@
 #   the approver may approve the proposals; the admin's for everything
 #   else), logging in again after a revocation or a 401, and the agent's
 #   API key to the tool-call routes that take only the agent
-#   (`POST /agents/{agent_id}/tool-calls`, `POST .../outcome`).
+#   (`POST /agents/{agent_id}/tool-calls`, `POST .../outcome`), and live
+#   credentials in every other valid `POST /auth/token` form.
 #
 # The local server's login limit per client IP is raised for this run only
 # (WARDEN_LOGIN_IP_LIMIT, set on this one process): every request comes
@@ -141,8 +143,8 @@ wait_ready "warden serve" "$URL/health" "$SERVE_PID" "$WORK/serve.log" 150 "$VEN
 log "open tokens: PyJWT verifies a login token from $URL/.well-known/openid-configuration alone; forgeries and revoked tokens are refused"
 "$VENV/bin/python" "$ROOT/infra/check_open_tokens.py" "$URL" schemathesis "$PASSWORD" requester "$REQUESTER_PASSWORD"
 
-log "governed tool calls: a call allowed, and one approved then allowed; PyJWT verifies each decision token from $URL/tools/jwks.json and the arguments' JCS hash; refusals, approvals used once, outcomes once"
-"$VENV/bin/python" "$ROOT/infra/check_tool_calls.py" "$URL" schemathesis "$PASSWORD" "$KEYS"
+log "governed tool calls: a call allowed, and one approved then allowed; PyJWT verifies each decision token from $URL/tools/jwks.json and the arguments' JCS hash; refusals, approvals used once, outcomes once; a delegated token (POST /auth/token) calls for the requester and dies with each revocation"
+"$VENV/bin/python" "$ROOT/infra/check_tool_calls.py" "$URL" schemathesis "$PASSWORD" "$KEYS" requester "$REQUESTER_PASSWORD"
 
 log "schemathesis $SCHEMATHESIS_VERSION: $URL against infra/openapi.yaml ($EXAMPLES examples per operation, seed $SEED)"
 # From target/schemathesis, where it keeps its crash cache (.schemathesis/).

@@ -15,8 +15,10 @@ API key of the path's agent (WARDEN_ST_KEYS, a JSON file mapping each
 seeded agent to its key; an unseeded agent gets planner-1's key, and
 `403`), and `POST /agents/tool-calls/{call_id}/outcome` with the key of the
 call's agent (looked up as the admin; planner-1's when the call is
-unknown). A bearer token there would only be `403` (a person is not the
-agent). The listings and reads of tool calls are made as the admin.
+unknown). A person's own bearer token there would only be `403` (a person
+is not the agent; an agent's delegated token is checked end to end by
+infra/check_tool_calls.py). The listings and reads of tool calls are made
+as the admin.
 
 Each user's token is kept until it can no longer work, then the next case
 of theirs logs in again:
@@ -26,6 +28,14 @@ of theirs logs in again:
   `DELETE /auth/sessions/{sid}` may have hit our own session);
 - a request that carried the token was answered 401;
 - it expires within a minute.
+
+`POST /auth/token` (the token exchange) takes credentials in its form,
+which random strings never are: every other case meant to be valid gets
+the admin's live access token as `subject_token`, an agent's `tools:call`
+key as `actor_token`, `scope` `tools:call` and no `audience` or
+`resource`, so that the exchange succeeds (`200`) and its answer is held to
+the schema; the other half keep their drawn values and are refused (`400`,
+RFC 6749's JSON error). Cases meant to be invalid keep theirs.
 
 A listing's `next` is a cursor the server gave (base64url of a 26-character
 id); the schema can say only "base64url". In a case meant to be valid, a
@@ -72,6 +82,9 @@ REVOKING = {
 
 # Operations made as the requester rather than the admin.
 REQUESTED = {("POST", "/agents/{agent_id}/runs")}
+
+# The token exchange, whose form carries the credentials.
+EXCHANGE = ("POST", "/auth/token")
 
 # Operations made as the agent, with its API key.
 TOOL_CALL = ("POST", "/agents/{agent_id}/tool-calls")
@@ -290,9 +303,28 @@ def after_call(ctx, case, response):
 CURSOR = base64.urlsafe_b64encode(b"0" * 26).rstrip(b"=").decode()
 
 
+# Valid exchanges seen, so that every other one gets live credentials.
+_EXCHANGES = 0
+
+
+def _live_exchange(case) -> None:
+    """Every other valid exchange: live credentials, the one scope."""
+    global _EXCHANGES
+    _EXCHANGES += 1
+    if _EXCHANGES % 2 or not isinstance(case.body, dict):
+        return
+    case.body["subject_token"] = ADMIN.token_now()
+    case.body["actor_token"] = KEYS[DEFAULT_AGENT]
+    case.body["scope"] = "tools:call"
+    case.body.pop("audience", None)
+    case.body.pop("resource", None)
+
+
 @schemathesis.hook
 def before_call(ctx, case, kwargs):
     meta = case.meta
     positive = meta is None or meta.generation.mode.is_positive
     if positive and case.query and "next" in case.query:
         case.query["next"] = CURSOR
+    if positive and _operation(case) == EXCHANGE:
+        _live_exchange(case)

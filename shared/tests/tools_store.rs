@@ -136,6 +136,7 @@ fn tool_proposal(proposal_id: &str) -> ProposalRecord {
             exact_call_key: "ef".repeat(32),
             tool_version: "01TOOLV1".into(),
             kill_generation: 4,
+            actor_key_id: Some("01ACTORKEY".into()),
         }),
         agent_id: agent_id("books"),
         workspace_id: ws_id("acme"),

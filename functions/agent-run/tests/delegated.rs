@@ -160,15 +160,16 @@ impl Harness {
 
     /// A new AUTONOMOUS agent in `acme` and `ops`, acting for `person`.
     async fn delegate(&self, person: Person) -> Delegation {
+        let owner = person.user_id.clone();
+        self.delegate_owned_by(&owner, person).await
+    }
+
+    /// [`Harness::delegate`], the agent's key made for user `owner` (who
+    /// answers for the agent).
+    async fn delegate_owned_by(&self, owner: &str, person: Person) -> Delegation {
         let agent = format!("helper{}", self.n());
-        let (token, key) = testing::delegate(
-            &self.keys,
-            &agent,
-            &["acme", "ops"],
-            &person.user_id,
-            &person.token,
-        )
-        .await;
+        let (token, key) =
+            testing::delegate(&self.keys, &agent, &["acme", "ops"], owner, &person.token).await;
         Delegation {
             token,
             key,
@@ -377,6 +378,31 @@ async fn a_delegated_proposal_is_approved_by_another_person_never_by_a_delegated
         consumed.last().unwrap().details["act"],
         format!("agent:{}", d.agent)
     );
+
+    // The person the agent's key was made for answers for the agent: they
+    // do not approve what it asks for, whoever it acts for.
+    let owner = h.person(&[Role::Approver], &["acme"]).await;
+    let owner_token = owner.token.clone();
+    let member = h.person(&[Role::User], &["acme"]).await;
+    let owned = h.delegate_owned_by(&owner.user_id, member).await;
+    let agent = AgentId::parse(&owned.agent).unwrap();
+    registry::set_maturity(&h.world.agents, cli(), &agent, Maturity::Supervised)
+        .await
+        .unwrap();
+    let token = testing::exchange(&h.keys, &owned.person.token, &owned.key)
+        .await
+        .unwrap();
+    let owned = Delegation { token, ..owned };
+    let proposed = h.call(&owned, "acme", "refund").await;
+    assert_eq!(proposed.status, StatusCode::ACCEPTED, "{}", proposed.body);
+    let approve = format!(
+        "/agents/proposals/{}/approve",
+        proposed.body["proposal_id"].as_str().unwrap()
+    );
+    let reply = h.send("POST", &approve, &owner_token, None).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.body);
+    let reply = h.send("POST", &approve, &admin_token, None).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
 }
 
 /// The username of `d`'s person.

@@ -8,7 +8,8 @@
 //! `user_id`, `roles` and `session_id` to the route as authorizer context.
 //! A delegated token (one with `act`) is refused unless the route is one of
 //! `WARDEN_DELEGATED_ROUTES` (the stack's `DelegatedRoutes`); there it also
-//! forwards the actor (`actor`, `actor_key_id`). Result caching must stay
+//! forwards the actor (`actor`, `actor_key_id`: empty for a person's own
+//! token), which the example route passes on as `x-warden-actor`. Result caching must stay
 //! off in API Gateway: a cached allow would outlive a revocation.
 //!
 //! A simple-response authorizer cannot set headers: a refused request is
@@ -45,16 +46,20 @@ pub async fn handler(
     match checked {
         Ok((claims, _)) => {
             response.is_authorized = true;
-            let mut context = json!({
+            // `actor` and `actor_key_id` are always there (empty for a
+            // person's own token), so that an integration may map them to
+            // headers (`x-warden-actor`) whatever the token.
+            let (actor, actor_key_id) = claims
+                .act
+                .as_ref()
+                .map_or(("", ""), |a| (a.sub.as_str(), a.key_id.as_str()));
+            response.context = json!({
                 "user_id": claims.sub,
                 "roles": claims.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(","),
                 "session_id": claims.sid,
+                "actor": actor,
+                "actor_key_id": actor_key_id,
             });
-            if let Some(actor) = &claims.act {
-                context["actor"] = json!(actor.sub);
-                context["actor_key_id"] = json!(actor.key_id);
-            }
-            response.context = context;
         }
         Err(
             e @ (Error::TokenRefused(_)

@@ -64,7 +64,13 @@ async fn a_valid_token_is_allowed_with_the_user_roles_and_session_as_context() {
     assert!(allowed);
     assert_eq!(
         context,
-        json!({"user_id": claims.sub, "roles": "user,approver", "session_id": pair.session_id})
+        json!({
+            "user_id": claims.sub,
+            "roles": "user,approver",
+            "session_id": pair.session_id,
+            "actor": "",
+            "actor_key_id": "",
+        })
     );
 }
 

@@ -365,10 +365,11 @@ async fn a_delegated_token_is_allowed_only_on_a_listed_route_with_its_actor_as_c
             "actor_key_id": key_id,
         })
     );
-    // A person's own token passes there too, without an actor.
+    // A person's own token passes there too, its actor empty.
     let (allowed, context) = listed.decide_on(DELEGATED_ROUTE, &pair.access_token).await;
     assert!(allowed);
-    assert!(context.get("actor").is_none(), "{context}");
+    assert_eq!(context["actor"], "", "{context}");
+    assert_eq!(context["actor_key_id"], "", "{context}");
 
     // Its subject's revoke-all denies it at once.
     let caller = listed

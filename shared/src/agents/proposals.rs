@@ -333,10 +333,12 @@ async fn expire_proposal_if_due(
     }
 }
 
-/// Whether `caller` asked for `proposal`: they made the request, or it came
-/// from an agent's API key created for them (`created_by`, `warden apikeys
-/// create --for`): the person who answers for an agent does not approve
-/// what it asks for. A key's proposal costs one read of the key.
+/// Whether `caller` asked for `proposal`: they made the request (an agent
+/// acting for them included), or it came from an agent's API key created
+/// for them (`created_by`, `warden apikeys create --for`), by the key
+/// itself or through a token delegated with it: the person who answers for
+/// an agent does not approve what it asks for. A key's proposal costs one
+/// read of the key.
 async fn requested_by_caller(
     state: &AgentState,
     proposal: &ProposalRecord,
@@ -345,9 +347,11 @@ async fn requested_by_caller(
     if proposal.requested_by == caller.id() {
         return Ok(true);
     }
-    let (Caller::User { user_id, .. }, Some(key_id)) =
-        (caller, proposal.requested_by.strip_prefix("key:"))
-    else {
+    let via_key = proposal
+        .tool_call()
+        .and_then(|t| t.actor_key_id.as_deref())
+        .or_else(|| proposal.requested_by.strip_prefix("key:"));
+    let (Caller::User { user_id, .. }, Some(key_id)) = (caller, via_key) else {
         return Ok(false);
     };
     let key = state.store.get_api_key(key_id).await?;

@@ -1144,6 +1144,7 @@ impl Call<'_> {
                 exact_call_key: self.exact_key.to_owned(),
                 tool_version: tool.version.clone(),
                 kill_generation: agent.kill_generation,
+                actor_key_id: self.via_key.map(str::to_owned),
             }),
             agent_id: p.agent.clone(),
             workspace_id: p.workspace.clone(),

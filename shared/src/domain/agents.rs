@@ -471,6 +471,11 @@ pub struct ToolProposal {
     pub tool_version: String,
     /// The agent's kill generation when the call was made.
     pub kill_generation: u64,
+    /// The API key a delegated call came through (the agent acting for
+    /// `requested_by`): the person that key was created for may not
+    /// approve it either. `None` for a call made with the key itself
+    /// (`requested_by` names it).
+    pub actor_key_id: Option<String>,
 }
 
 impl ProposalRecord {

@@ -842,6 +842,13 @@ fn proposal_item(p: &ProposalRecord) -> Item {
             (KILL_GENERATION.into(), n(t.kill_generation)),
         ]),
     }
+    if let ProposalKind::ToolCall(ToolProposal {
+        actor_key_id: Some(key_id),
+        ..
+    }) = &p.kind
+    {
+        item.insert("actor_key_id".into(), s(key_id));
+    }
     if let Some(m) = p.agent_maturity {
         item.insert("agent_maturity".into(), s(m.as_str()));
     }
@@ -875,6 +882,7 @@ fn proposal_from(item: &Item) -> Result<ProposalRecord> {
             exact_call_key: get_s(item, "exact_call_key")?,
             tool_version: get_s(item, "tool_version")?,
             kill_generation: get_n(item, KILL_GENERATION)?,
+            actor_key_id: get_opt_s(item, "actor_key_id"),
         }),
         // A kind this build does not know is a corrupt item, never read
         // as another.
