@@ -10,7 +10,10 @@
 //!   (key check, one read, the decision, one transaction, the audit event)
 //!   on the embedded store with a signer that returns a fixed signature:
 //!   minus the first line, what the budget counts;
-//! - `decision token signature (local RSA 2048)`: what KMS does in AWS.
+//! - `decision token signature (local RSA 2048)`: what KMS does in AWS;
+//! - `delegated decision, ...`: the same with a delegated token (RFC 8693)
+//!   instead of a key: its verification (a cache hit) and standing, read
+//!   with the rest, and the person's run limit instead of the key's.
 //!
 //! Then, printed: p50 and p99 of whole decisions under 32 concurrent
 //! callers on the embedded store and, when `WARDEN_TEST_AWS_ENDPOINT` names
@@ -132,6 +135,68 @@ async fn world(
     (state, made)
 }
 
+/// A state over one store whose agent `mailer` acts for `carol` (a member
+/// of `acme`): the state and the delegated token. Carol's run limit is
+/// lifted, so that the loop measures decisions, not refusals.
+async fn delegated_world(signer: Arc<dyn Signer>) -> (AgentState, String) {
+    let store = Arc::new(MemoryStore::new());
+    let clock = Arc::new(SystemClock);
+    let decisions = DecisionTokens::load(signer, "fixed", "http://127.0.0.1:3000")
+        .await
+        .unwrap();
+    let mut state = warden::testing::agent_state(
+        store.clone(),
+        store.clone(),
+        Arc::new(MemoryQueue::new()),
+        clock.clone(),
+    )
+    .with_decisions(Arc::new(decisions));
+    state.registry.config.run_limit_per_minute = u32::MAX;
+    warden::testing::add_workspace(&state, origin(), "acme", "Acme").await;
+    register_tool(
+        &state,
+        origin(),
+        NewTool {
+            name: ToolName::parse("send_email").unwrap(),
+            complexity: Complexity::ExternalEffect,
+            workspaces: vec![WorkspaceId::parse("acme").unwrap()],
+        },
+    )
+    .await
+    .unwrap();
+    let keys = warden::testing::token_endpoint_state(store, clock);
+    let carol = warden::domain::Username::parse("carol").unwrap();
+    let user = warden::auth::login::create_user(
+        &keys,
+        origin(),
+        &carol,
+        &secrecy::SecretString::from("a bench password"),
+        &[warden::domain::Role::User],
+    )
+    .await
+    .unwrap();
+    warden::agents::registry::set_membership(
+        &state,
+        &*keys.store,
+        origin(),
+        &WorkspaceId::parse("acme").unwrap(),
+        &carol,
+        true,
+    )
+    .await
+    .unwrap();
+    let now = warden::clock::Clock::now_secs(&SystemClock);
+    let subject = keys
+        .tokens
+        .issue(&user.user_id, &[warden::domain::Role::User], 0, "01CAROL", now)
+        .await
+        .unwrap()
+        .0;
+    let (token, _) =
+        warden::testing::delegate(&keys, "mailer", &["acme"], &user.user_id, &subject).await;
+    (state, token)
+}
+
 async fn decide(state: &AgentState, key: &str, body: &Value) {
     let request = ToolCallRequest {
         workspace_id: "acme".into(),
@@ -166,7 +231,7 @@ fn benches(c: &mut Criterion) {
         .unwrap();
     let (state, keys) = rt.block_on(world(
         Arc::new(MemoryStore::new()),
-        Some(Arc::new(FixedSigner(public))),
+        Some(Arc::new(FixedSigner(public.clone()))),
         1,
     ));
     let key = &keys[0];
@@ -174,6 +239,29 @@ fn benches(c: &mut Criterion) {
     c.bench_function("decision, embedded store, signature excluded", |b| {
         b.iter(|| rt.block_on(decide(&state, key, &body)));
     });
+
+    let (delegated, token) = rt.block_on(delegated_world(Arc::new(FixedSigner(public.clone()))));
+    c.bench_function(
+        "delegated decision, embedded store, signature excluded",
+        |b| {
+            b.iter(|| {
+                let request = ToolCallRequest {
+                    workspace_id: "acme".into(),
+                    tool: "send_email".into(),
+                    arguments: body["arguments"].to_string(),
+                };
+                let answer = rt.block_on(tool_calls::submit(
+                    &delegated,
+                    origin(),
+                    tool_calls::Credential::Token(&token),
+                    "mailer",
+                    Ok((request, body.clone())),
+                    None,
+                ));
+                black_box(answer.unwrap())
+            });
+        },
+    );
 
     let decisions = warden::testing::decisions_for(&warden::testing::config());
     let claims = warden::agents::decision::DecisionClaims {

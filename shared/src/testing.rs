@@ -478,7 +478,8 @@ pub async fn delegate(
             owner: KeyOwner::Agent(agent),
             scopes: vec![crate::auth::api_keys::SCOPE_TOOLS_CALL.into()],
             expires_at: None,
-            rate_limit_per_hour: None,
+            // High enough for benchmarks' loops of exchanges.
+            rate_limit_per_hour: Some(100_000_000),
             created_by: Some(for_user.to_owned()),
         },
     )
@@ -640,9 +641,36 @@ pub fn json_body(response: &Response<Body>) -> serde_json::Value {
 /// Runs each named check on the memory store and, when the emulator runs,
 /// on DynamoDB. `$make` turns an `Arc` of the store into what the checks
 /// take (a test harness); the checks are `async fn check(h: Harness)` at
-/// the top of the test file.
+/// the top of the test file. `async $make` awaits the maker
+/// (`on_both_stores!(async harness; ...)`).
 #[macro_export]
 macro_rules! on_both_stores {
+    // A maker that is async (`harness(store).await`).
+    (async $make:expr; $($check:ident),* $(,)?) => {
+        mod memory {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    let store = std::sync::Arc::new($crate::store::memory::MemoryStore::new());
+                    super::$check($make(store).await).await;
+                }
+            )*
+        }
+        mod dynamodb {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    if let Some((store, _)) = $crate::testing::dynamo_store().await {
+                        super::$check($make(std::sync::Arc::new(store)).await).await;
+                    }
+                }
+            )*
+        }
+    };
     ($make:expr; $($check:ident),* $(,)?) => {
         mod memory {
             #[allow(unused_imports)]

@@ -579,33 +579,8 @@ async fn a_persons_own_token_is_not_the_agent(h: Harness) {
     );
 }
 
-macro_rules! on_both_stores {
-    ($($check:ident),* $(,)?) => {
-        mod memory {
-            use super::*;
-            $(
-                #[tokio::test]
-                async fn $check() {
-                    let store = Arc::new(warden::store::memory::MemoryStore::new());
-                    super::$check(harness(store).await).await;
-                }
-            )*
-        }
-        mod dynamodb {
-            use super::*;
-            $(
-                #[tokio::test]
-                async fn $check() {
-                    if let Some((store, _)) = testing::dynamo_store().await {
-                        super::$check(harness(Arc::new(store)).await).await;
-                    }
-                }
-            )*
-        }
-    };
-}
-
-on_both_stores!(
+warden::on_both_stores!(
+    async harness;
     a_delegated_call_is_decided_and_audited_with_the_user_and_the_agent,
     a_delegated_proposal_is_approved_by_another_person_never_by_a_delegated_token,
     a_delegated_token_dies_at_once_with_every_revocation,

@@ -429,33 +429,8 @@ async fn a_response_interceptor_event_passes_the_response_through(h: Harness) {
     assert!(output["mcp"]["transformedGatewayResponse"]["body"]["error"].is_object());
 }
 
-macro_rules! on_both_stores {
-    ($($check:ident),* $(,)?) => {
-        mod memory {
-            use super::*;
-            $(
-                #[tokio::test]
-                async fn $check() {
-                    let store = Arc::new(warden::store::memory::MemoryStore::new());
-                    super::$check(harness(store).await).await;
-                }
-            )*
-        }
-        mod dynamodb {
-            use super::*;
-            $(
-                #[tokio::test]
-                async fn $check() {
-                    if let Some((store, _)) = testing::dynamo_store().await {
-                        super::$check(harness(Arc::new(store)).await).await;
-                    }
-                }
-            )*
-        }
-    };
-}
-
-on_both_stores!(
+warden::on_both_stores!(
+    async harness;
     the_documented_tools_list_event_passes_unchanged,
     an_allowed_call_passes_unchanged_recorded_and_audited_with_the_user_and_the_agent,
     a_call_that_needs_approval_answers_its_proposal,
