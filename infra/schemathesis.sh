@@ -31,7 +31,7 @@
 #   else), logging in again after a revocation or a 401, and the agent's
 #   API key to the tool-call routes that take only the agent
 #   (`POST /agents/{agent_id}/tool-calls`, `POST .../outcome`), and live
-#   credentials in every other valid `POST /auth/token` form.
+#   credentials in every valid `POST /auth/token` form.
 #
 # The local server's login limit per client IP is raised for this run only
 # (WARDEN_LOGIN_IP_LIMIT, set on this one process): every request comes

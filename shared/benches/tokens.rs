@@ -143,12 +143,15 @@ fn benches(c: &mut Criterion) {
             });
         },
     );
-    c.bench_function("token exchange (RFC 8693, memory store, local RSA key)", |b| {
-        b.iter(|| {
-            rt.block_on(warden::testing::exchange(&keys, black_box(&subject), &key))
-                .unwrap()
-        });
-    });
+    c.bench_function(
+        "token exchange (RFC 8693, memory store, local RSA key)",
+        |b| {
+            b.iter(|| {
+                rt.block_on(warden::testing::exchange(&keys, black_box(&subject), &key))
+                    .unwrap()
+            });
+        },
+    );
 }
 
 criterion_group!(tokens, benches);

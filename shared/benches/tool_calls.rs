@@ -188,7 +188,13 @@ async fn delegated_world(signer: Arc<dyn Signer>) -> (AgentState, String) {
     let now = warden::clock::Clock::now_secs(&SystemClock);
     let subject = keys
         .tokens
-        .issue(&user.user_id, &[warden::domain::Role::User], 0, "01CAROL", now)
+        .issue(
+            &user.user_id,
+            &[warden::domain::Role::User],
+            0,
+            "01CAROL",
+            now,
+        )
         .await
         .unwrap()
         .0;

@@ -523,7 +523,20 @@ async fn a_delegated_token_dies_at_once_with_every_revocation(h: Harness) {
         .await
         .unwrap();
     let path = format!("/agents/tool-calls/{}", ulid::Ulid::new());
-    assert!(is_revoked(&h.send("GET", &path, &fresh.token, None).await));
+    let read = h.send("GET", &path, &fresh.token, None).await;
+    assert!(is_revoked(&read));
+    // These routes take keys too: the challenge names both schemes.
+    let challenge = read.headers["www-authenticate"].to_str().unwrap();
+    assert!(challenge.contains("ApiKey"), "{challenge}");
+    let outcome = h
+        .send(
+            "POST",
+            &format!("{path}/outcome"),
+            &fresh.token,
+            Some(json!({"status": "failed"})),
+        )
+        .await;
+    assert!(is_revoked(&outcome));
 }
 
 async fn an_admins_delegated_token_is_a_member_only_where_the_admin_was_added(h: Harness) {

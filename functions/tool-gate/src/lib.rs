@@ -231,7 +231,9 @@ fn refused(id: &Value, error: &Error) -> InterceptorOutput {
     | Error::ApprovalsPending { retry_after, .. }
     | Error::Saturated { retry_after } = error
     {
-        data["retry_after"] = retry_after.as_secs().max(1).into();
+        // Whole seconds, rounded up, as the HTTP API's Retry-After.
+        let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+        data["retry_after"] = secs.max(1).into();
     }
     let message = match error.reason() {
         Some(reason) => format!("refused by Warden ({reason}): {}", error.public_detail()),

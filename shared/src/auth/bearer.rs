@@ -316,7 +316,13 @@ impl<'a> Bearer<'a> {
         let claims = self.tokens.verify(token, self.clock.now_secs()).await;
         match claims {
             Ok(claims) if claims.is_delegated() => {
-                let (claims, revocation) = self.live(token).await?;
+                // These routes take keys too: a refusal challenges both.
+                let (claims, revocation) = self.live(token).await.map_err(|e| match e {
+                    Error::TokenRefused(c) if self.keys.is_some() => {
+                        Error::TokenRefused(c.on_either())
+                    }
+                    other => other,
+                })?;
                 delegated_caller(&claims, revocation, delegated_scope)
             }
             _ => self.caller(headers, origin, scopes).await,
