@@ -388,10 +388,7 @@ async fn refusals_answer_their_reason_and_nothing_passes(mut h: Harness) {
     // Arguments that are not I-JSON (a number JCS cannot keep): invalid
     // params, nothing allowed.
     let mut event = h.call("read_file", 8);
-    event["mcp"]["rawGatewayRequest"]["body"] = format!(
-        r#"{{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{{"name":"Warden___read_file","arguments":{{"n":12345678901234567890}}}}}}"#
-    )
-    .into();
+    event["mcp"]["rawGatewayRequest"]["body"] = r#"{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"Warden___read_file","arguments":{"n":12345678901234567890}}}"#.into();
     denied(&h.gate(event).await, 200, CODE_INVALID_PARAMS);
 
     // The kill switch: the token is dead at once.
