@@ -248,8 +248,23 @@ async fn the_documented_tools_list_event_passes_unchanged(h: Harness) {
     let body = event["mcp"]["gatewayRequest"]["body"].clone();
     // Its Authorization is the guide's placeholder: nothing is checked
     // for a method other than tools/call.
-    passed(&h.gate(event).await, &body);
+    passed(&h.gate(event.clone()).await, &body);
     assert!(h.calls().await.is_empty());
+    // The same through the Lambda handler, as the runtime invokes it; a
+    // payload that is no interceptor event is denied, not an error.
+    let invoke = |payload: Value| {
+        warden_tool_gate::handler(
+            &h.world.agents,
+            lambda_runtime::LambdaEvent::new(payload, lambda_runtime::Context::default()),
+        )
+    };
+    let output = serde_json::to_value(invoke(event).await.unwrap()).unwrap();
+    passed(&output, &body);
+    let output = serde_json::to_value(invoke(json!([1, 2])).await.unwrap()).unwrap();
+    assert_eq!(
+        output["mcp"]["transformedGatewayResponse"]["body"]["error"]["code"],
+        -32600
+    );
 }
 
 async fn an_allowed_call_passes_unchanged_recorded_and_audited_with_the_user_and_the_agent(
