@@ -12,6 +12,12 @@
 //! checked here too ([`Bearer::user_with_role`]), so that no function
 //! re-implements any part of it.
 //!
+//! An agent acting for a person presents a delegated token (RFC 8693, one
+//! with `act`, [`crate::auth::delegation`]): [`Bearer::live`] reads its
+//! parent's `jti`, its actor key and its agent in the same one read; only
+//! [`Bearer::caller_or_delegated`] (the tool-call routes) takes it, and
+//! every check of a person refuses it `403` before any read.
+//!
 //! The states that authenticate lend their parts to a [`Bearer`]
 //! (`state.bearer()`, defined here so that the states import nothing of
 //! the check); it borrows, so building one costs nothing.
