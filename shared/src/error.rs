@@ -347,6 +347,16 @@ impl Error {
         }
     }
 
+    /// This error on a route that takes either scheme (a bearer token or an
+    /// API key): a refused credential challenges both; anything else as
+    /// it is.
+    pub fn on_either_scheme(self) -> Self {
+        match self {
+            Error::TokenRefused(c) => Error::TokenRefused(c.on_either()),
+            other => other,
+        }
+    }
+
     /// An [`Error::Unavailable`] with no underlying error.
     pub fn unavailable(context: impl Into<String>) -> Self {
         Error::Unavailable {

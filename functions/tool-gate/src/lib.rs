@@ -320,7 +320,10 @@ pub async fn handler(
     let parsed: InterceptorEvent = match serde_json::from_value(event.payload) {
         Ok(parsed) => parsed,
         Err(e) => {
-            tracing::warn!(error = %e, "not an interceptor event");
+            // Where and what kind, never the message: serde quotes the
+            // offending value, which may be a header holding a token.
+            tracing::warn!(category = ?e.classify(), line = e.line(), column = e.column(),
+                "not an interceptor event");
             InterceptorEvent::default()
         }
     };

@@ -50,7 +50,6 @@ use crate::domain::tools::{
 };
 use crate::error::Refusal;
 use crate::state::AgentState;
-use crate::store::DelegationState;
 use crate::store::{AgentWrite, Page, ToolCallContext, ToolCallLookup, ToolWrite, Write, keys};
 use crate::{Error, Result};
 
@@ -322,15 +321,17 @@ pub enum Credential<'a> {
 /// The caller once its credentials are read: the key (checked with the
 /// rest of the context) or the delegated token (verified, its standing
 /// judged with the rest of the context).
-enum Asker {
+enum Asker<'t> {
     Key(crate::auth::api_keys::ParsedKey),
     Delegated {
+        /// The token as sent.
+        token: &'t str,
         claims: std::sync::Arc<AccessClaims>,
         agent: AgentId,
     },
 }
 
-impl Asker {
+impl Asker<'_> {
     /// The caller as recorded on calls and proposals, in the exact call's
     /// key and as the decision token's `sub`: `key:<id>`, or the delegated
     /// token's user `user:<id>`.
@@ -355,19 +356,14 @@ impl Asker {
     }
 }
 
-/// A refused credential on this route, which takes either scheme: the
-/// challenge names both.
-fn on_either(e: Error) -> Error {
-    match e {
-        Error::TokenRefused(c) => Error::TokenRefused(c.on_either()),
-        other => other,
-    }
-}
-
 /// Reads `credential`: a key's shape (a malformed key is refused,
 /// audited), or a token's signature and claims. A person's own token is
 /// checked whole and then refused `403`: a person is not the agent.
-async fn asker(state: &AgentState, origin: &Origin, credential: Credential<'_>) -> Result<Asker> {
+async fn asker<'t>(
+    state: &AgentState,
+    origin: &Origin,
+    credential: Credential<'t>,
+) -> Result<Asker<'t>> {
     match credential {
         Credential::ApiKey(raw) => match parse_key(raw) {
             Some(parsed) => Ok(Asker::Key(parsed)),
@@ -378,11 +374,19 @@ async fn asker(state: &AgentState, origin: &Origin, credential: Credential<'_>) 
                 .tokens
                 .verify(token, state.clock.now_secs())
                 .await
-                .map_err(on_either)?;
-            match delegation::actor_agent(&claims).map_err(on_either)? {
-                Some(agent) => Ok(Asker::Delegated { claims, agent }),
+                .map_err(Error::on_either_scheme)?;
+            match delegation::actor_agent(&claims).map_err(Error::on_either_scheme)? {
+                Some(agent) => Ok(Asker::Delegated {
+                    token,
+                    claims,
+                    agent,
+                }),
                 None => {
-                    state.bearer().person(token).await.map_err(on_either)?;
+                    state
+                        .bearer()
+                        .person(token)
+                        .await
+                        .map_err(Error::on_either_scheme)?;
                     Err(Error::Forbidden(
                         "a person is not the agent: an agent asks with its API key (scope tools:call) or with a token delegated to it (POST /auth/token)".into(),
                     ))
@@ -404,13 +408,7 @@ async fn delegated_checks(
     agent_id: &str,
     rate_tat: Option<i64>,
 ) -> Result<()> {
-    if !claims.has_scope(SCOPE_TOOLS_CALL) {
-        return Err(Error::InsufficientScope {
-            scope: SCOPE_TOOLS_CALL.into(),
-            detail: format!("this delegated token lacks the scope {SCOPE_TOOLS_CALL}"),
-            scheme: crate::error::Scheme::Bearer,
-        });
-    }
+    delegation::require_scope(claims, SCOPE_TOOLS_CALL)?;
     super::run::limit_person(state, origin, &claims.sub, agent_id, rate_tat).await?;
     if agent.as_str() != agent_id {
         return Err(Error::Forbidden(
@@ -426,7 +424,7 @@ async fn delegated_checks(
 async fn check_asker(
     state: &AgentState,
     origin: &Origin,
-    asker: &Asker,
+    asker: &Asker<'_>,
     agent_id: &str,
 ) -> Result<()> {
     match asker {
@@ -443,12 +441,17 @@ async fn check_asker(
             .await?;
             own_agent(state, origin, &key, agent_id).await
         }
-        Asker::Delegated { claims, agent } => {
-            let lookup = delegation::lookup(claims, agent);
-            let standing = state.sessions.delegation_state(lookup).await?;
-            if delegation::refusal(claims, &standing, state.clock.now_secs()).is_some() {
-                return Err(on_either(Error::token(Refusal::Revoked)));
-            }
+        Asker::Delegated {
+            token,
+            claims,
+            agent,
+        } => {
+            // The token's whole check, on its own read.
+            state
+                .bearer()
+                .live(token)
+                .await
+                .map_err(Error::on_either_scheme)?;
             delegated_checks(state, origin, claims, agent, agent_id, None).await
         }
     }
@@ -545,7 +548,7 @@ pub async fn submit(
             own_agent(state, &origin, &key, agent_id).await?;
             None
         }
-        Asker::Delegated { claims, agent } => {
+        Asker::Delegated { claims, agent, .. } => {
             standing(state, claims, &ctx)?;
             delegated_checks(state, &origin, claims, agent, agent_id, ctx.rate_tat).await?;
             claims.act.as_ref().map(|a| a.key_id.clone())
@@ -600,16 +603,18 @@ pub async fn submit(
 /// one read said (its denylist items, the actor key, the agent): `401`
 /// `revoked` otherwise.
 fn standing(state: &AgentState, claims: &AccessClaims, ctx: &ToolCallContext) -> Result<()> {
-    let read = DelegationState {
-        revocation: ctx.revocation.clone().unwrap_or_default(),
-        key: ctx.api_key.clone(),
-        agent: ctx.agent.clone(),
+    let not_read = crate::domain::RevocationState::default();
+    let read = delegation::StandingRead {
+        // Always read with a token; absent, nothing stands.
+        revocation: ctx.revocation.as_ref().unwrap_or(&not_read),
+        key: ctx.api_key.as_ref(),
+        agent: ctx.agent.as_ref(),
     };
-    match delegation::refusal(claims, &read, state.clock.now_secs()) {
+    match delegation::refusal(claims, read, state.clock.now_secs()) {
         None => Ok(()),
         Some(why) => {
             tracing::debug!(jti = %claims.jti, why, "delegated token refused");
-            Err(on_either(Error::token(Refusal::Revoked)))
+            Err(Error::token(Refusal::Revoked).on_either_scheme())
         }
     }
 }

@@ -198,7 +198,9 @@ impl<'a> Bearer<'a> {
                     .sessions
                     .delegation_state(delegation::lookup(&claims, &agent))
                     .await?;
-                if let Some(why) = delegation::refusal(&claims, &state, self.clock.now_secs()) {
+                if let Some(why) =
+                    delegation::refusal(&claims, (&state).into(), self.clock.now_secs())
+                {
                     tracing::debug!(jti = %claims.jti, why, "delegated token refused");
                     return Err(Error::token(Refusal::Revoked));
                 }
@@ -280,9 +282,12 @@ impl<'a> Bearer<'a> {
             ));
         }
         // A refusal on a route that takes keys challenges for both schemes.
-        let either = |e: Error| match e {
-            Error::TokenRefused(c) if self.keys.is_some() => Error::TokenRefused(c.on_either()),
-            other => other,
+        let either = |e: Error| {
+            if self.keys.is_some() {
+                e.on_either_scheme()
+            } else {
+                e
+            }
         };
         if let Some(token) = bearer_token(headers)? {
             let (claims, person) = self.person(token).await.map_err(either)?;
@@ -323,11 +328,12 @@ impl<'a> Bearer<'a> {
         match claims {
             Ok(claims) if claims.is_delegated() => {
                 // These routes take keys too: a refusal challenges both.
-                let (claims, revocation) = self.live(token).await.map_err(|e| match e {
-                    Error::TokenRefused(c) if self.keys.is_some() => {
-                        Error::TokenRefused(c.on_either())
+                let (claims, revocation) = self.live(token).await.map_err(|e| {
+                    if self.keys.is_some() {
+                        e.on_either_scheme()
+                    } else {
+                        e
                     }
-                    other => other,
                 })?;
                 delegated_caller(&claims, revocation, delegated_scope)
             }
@@ -337,18 +343,12 @@ impl<'a> Bearer<'a> {
 }
 
 /// The caller a standing delegated token speaks for, if it holds `scope`.
-pub fn delegated_caller(
+fn delegated_caller(
     claims: &AccessClaims,
     revocation: RevocationState,
     scope: &str,
 ) -> Result<Caller> {
-    if !claims.has_scope(scope) {
-        return Err(Error::InsufficientScope {
-            scope: scope.to_owned(),
-            detail: format!("this delegated token lacks the scope {scope}"),
-            scheme: Scheme::Bearer,
-        });
-    }
+    delegation::require_scope(claims, scope)?;
     let (Some(act), Some(agent_id)) = (&claims.act, delegation::actor_agent(claims)?) else {
         return Err(delegated_refused());
     };

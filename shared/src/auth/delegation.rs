@@ -20,7 +20,8 @@ use serde::Serialize;
 use crate::audit::{EventType, Origin, Severity};
 use crate::auth::api_keys::{KeyCaller, SCOPE_TOOLS_CALL, check_key};
 use crate::auth::jwt::{AccessClaims, Actor, WARDEN_CLIENT};
-use crate::domain::agents::AgentId;
+use crate::domain::RevocationState;
+use crate::domain::agents::{AgentId, AgentRecord, ApiKeyRecord};
 use crate::error::Refusal;
 use crate::state::AuthState;
 use crate::store::{DelegationLookup, DelegationState, TokenLookup};
@@ -79,20 +80,55 @@ pub fn token_lookup(claims: &AccessClaims) -> TokenLookup<'_> {
     }
 }
 
+/// What one read said about a delegated token, borrowed from wherever it
+/// was read ([`DelegationState`], or a tool call's context).
+#[derive(Debug, Clone, Copy)]
+pub struct StandingRead<'a> {
+    /// The denylist state (the parent's `jti` counted as the token's).
+    pub revocation: &'a RevocationState,
+    /// The actor key, if it exists.
+    pub key: Option<&'a ApiKeyRecord>,
+    /// The agent, if it exists.
+    pub agent: Option<&'a AgentRecord>,
+}
+
+impl<'a> From<&'a DelegationState> for StandingRead<'a> {
+    fn from(state: &'a DelegationState) -> Self {
+        Self {
+            revocation: &state.revocation,
+            key: state.key.as_ref(),
+            agent: state.agent.as_ref(),
+        }
+    }
+}
+
+/// Whether the delegated token `claims` holds `scope` (`403`
+/// `insufficient_scope` naming it otherwise).
+pub fn require_scope(claims: &AccessClaims, scope: &str) -> Result<()> {
+    if claims.has_scope(scope) {
+        return Ok(());
+    }
+    Err(Error::InsufficientScope {
+        scope: scope.to_owned(),
+        detail: format!("this delegated token lacks the scope {scope}"),
+        scheme: crate::error::Scheme::Bearer,
+    })
+}
+
 /// Why the delegated token `claims` no longer stands at `now`, given what
 /// one read said (`state`), or `None` when it does: its own or its
 /// parent's `jti`, its session, its user (gone, disabled, revoke-all), its
 /// actor key (gone, revoked, expired, not this agent's, without
 /// `tools:call`), its agent (gone, disabled, its kill generation moved).
 /// Every one is `revoked` to the client.
-pub fn refusal(claims: &AccessClaims, state: &DelegationState, now: i64) -> Option<&'static str> {
+pub fn refusal(claims: &AccessClaims, state: StandingRead<'_>, now: i64) -> Option<&'static str> {
     let (Some(act), Some(agent_gen)) = (&claims.act, claims.agent_gen) else {
         return Some("not a delegated token");
     };
     if state.revocation.refuses_token(claims.r#gen) {
         return Some("token, parent token, session or user revoked");
     }
-    let key_stands = state.key.as_ref().is_some_and(|key| {
+    let key_stands = state.key.is_some_and(|key| {
         key.revoked_at.is_none()
             && key.expires_at.is_none_or(|at| at > now)
             && key.owner.agent().map(|a| format!("{AGENT_PREFIX}{a}")) == Some(act.sub.clone())
@@ -103,7 +139,6 @@ pub fn refusal(claims: &AccessClaims, state: &DelegationState, now: i64) -> Opti
     }
     let agent_stands = state
         .agent
-        .as_ref()
         .is_some_and(|agent| agent.enabled && agent.kill_generation == agent_gen);
     if !agent_stands {
         return Some("agent disabled or its kill generation moved");
@@ -183,7 +218,7 @@ fn requested_scopes(form: &[(String, String)]) -> Result<Vec<String>> {
     Ok(scopes)
 }
 
-/// What a subject token with scope `subject_scope` may delegate: a
+/// What the subject token `subject` may delegate: a
 /// person's own token (`warden`) `tools:call`; any other, its own scopes.
 fn delegable(subject: &AccessClaims) -> Vec<&str> {
     if subject.has_scope(WARDEN_CLIENT) {

@@ -36,6 +36,21 @@ fn user_key(username: &Username) -> Item {
     Item::from([("username".to_owned(), s(username.as_str()))])
 }
 
+/// The user's part of a denylist state, from its `user#` record (absent:
+/// the user is gone).
+fn user_state(record: Option<&Item>) -> Result<RevocationState> {
+    let Some(item) = record else {
+        return Ok(RevocationState::default());
+    };
+    Ok(RevocationState {
+        user_exists: true,
+        generation: get_opt_n(item, "generation")?.unwrap_or(0),
+        username: get_opt_s(item, "username"),
+        workspaces: memberships(item)?,
+        ..RevocationState::default()
+    })
+}
+
 /// The RevokedTokens items one token's check reads: its `jti`, its
 /// parent's, its session and its user's `user#` record.
 pub(super) fn token_keys(token: &TokenLookup<'_>) -> Vec<Item> {
@@ -60,16 +75,7 @@ pub(super) fn token_state(token: &TokenLookup<'_>, found: &[Item]) -> Result<Rev
         live.insert(get_s(item, "key")?, item);
     }
     let denied = |key: RevocationKey| live.contains_key(&key.storage_key());
-    let mut state = match live.get(&keys::generation(token.user_id)) {
-        Some(item) => RevocationState {
-            user_exists: true,
-            generation: get_opt_n(item, "generation")?.unwrap_or(0),
-            username: get_opt_s(item, "username"),
-            workspaces: memberships(item)?,
-            ..RevocationState::default()
-        },
-        None => RevocationState::default(),
-    };
+    let mut state = user_state(live.get(&keys::generation(token.user_id)).copied())?;
     state.token_revoked = denied(RevocationKey::Token(token.jti.to_owned()))
         || token
             .parent_jti
@@ -108,17 +114,7 @@ impl DynamoStore {
             live.insert(get_s(&item, "key")?, item);
         }
         let denied = storage.iter().map(|k| live.contains_key(k)).collect();
-        // The user's part of the state, from its `user#` record.
-        let user = match live.get(&keys::generation(user_id)) {
-            Some(item) => RevocationState {
-                user_exists: true,
-                generation: get_opt_n(item, "generation")?.unwrap_or(0),
-                username: get_opt_s(item, "username"),
-                workspaces: memberships(item)?,
-                ..RevocationState::default()
-            },
-            None => RevocationState::default(),
-        };
+        let user = user_state(live.get(&keys::generation(user_id)))?;
         let rest = extra_table
             .and_then(|t| found.remove(t))
             .unwrap_or_default();
