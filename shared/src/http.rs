@@ -444,6 +444,13 @@ impl<'a> Responder<'a> {
         response
     }
 
+    /// A `200` text document that is not JSON (the console's page, script
+    /// and style sheet), with the request id and `Cache-Control: no-store`
+    /// like every answer.
+    pub fn document(&self, content_type: &'static str, body: &'static str) -> Response<Body> {
+        self.finish(StatusCode::OK, content_type, Body::Text(body.to_owned()))
+    }
+
     /// A `204 No Content`.
     pub fn no_content(&self) -> Response<Body> {
         self.finish(StatusCode::NO_CONTENT, "application/json", Body::Empty)

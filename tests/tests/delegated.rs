@@ -343,13 +343,15 @@ async fn on_dynamodb_the_agent_calls_a_tool_for_a_person() {
 // 2. Every other authenticated route refuses it.
 
 /// Routes no bearer token is asked for: login, refresh, the token endpoint
-/// itself, discovery, the key sets, liveness. (Webhooks are left out whole:
+/// itself, discovery, the key sets, liveness, the console's page and
+/// assets (static: the page calls the API itself). (Webhooks are left out whole:
 /// they are signed, not bearer-authenticated.)
 fn is_public(path: &str) -> bool {
     matches!(
         path,
         "/auth/login" | "/auth/refresh" | "/auth/token" | "/tools/jwks.json" | "/health"
     ) || path.starts_with("/.well-known/")
+        || path.starts_with("/console")
 }
 
 /// The routes a delegated token is taken by.

@@ -60,16 +60,19 @@ pub enum Function {
     AgentRun,
     /// `functions/security-health`.
     SecurityHealth,
+    /// `functions/console`.
+    Console,
 }
 
 impl Function {
     /// Every HTTP function, with its binary's name in `template.yaml`.
-    pub const ALL: [(Function, &'static str); 5] = [
+    pub const ALL: [(Function, &'static str); 6] = [
         (Function::Login, "login"),
         (Function::Revoke, "revoke"),
         (Function::WebhookReceive, "webhook-receive"),
         (Function::AgentRun, "agent-run"),
         (Function::SecurityHealth, "security-health"),
+        (Function::Console, "console"),
     ];
 
     /// The function crate's route table.
@@ -80,6 +83,7 @@ impl Function {
             Function::WebhookReceive => &warden_webhook_receive::ROUTES,
             Function::AgentRun => &warden_agent_run::ROUTES,
             Function::SecurityHealth => &warden_security_health::ROUTES,
+            Function::Console => &warden_console::ROUTES,
         }
     }
 
@@ -485,6 +489,7 @@ async fn dispatch(
         Some(Function::SecurityHealth) => {
             warden_security_health::handler(&states.health, req).await
         }
+        Some(Function::Console) => warden_console::handler(config, req).await,
         None => {
             let ctx = RequestContext::from_request(&req);
             Ok(Responder::new(&ctx, config).problem(&Error::NotFound("no such endpoint".into())))
