@@ -33,7 +33,8 @@ run the SAM transform, so these rules are asserted on the template itself
   WARDEN_ISSUER; that name is built from the stack name only, and no
   function's environment or policies refer to IssuerParameter or HttpApi
   (a circular dependency);
-- every function may ssm:GetParameter that parameter, exactly;
+- every function may ssm:GetParameter that parameter, exactly, but
+  ConsoleFunction, which serves compiled-in files and has no policy at all;
 - the six verifying functions have WARDEN_SIGNING_KEY_ARN (the key's ARN)
   and dynamodb:GetItem on RevokedTokensTable (the key set item); the other
   functions have no WARDEN_SIGNING_KEY_ARN. AgentRunFunction and
@@ -112,6 +113,9 @@ TOOL_SETTINGS = {
 }
 # The health report describes every table (table:<suffix> checks).
 DESCRIBING = ("SecurityHealthFunction", "HealthProbeFunction")
+# Functions that serve compiled-in files and read nothing: no policy at
+# all (SAM's own log and X-Ray grants aside), not even the issuer's.
+STATIC = ("ConsoleFunction",)
 STACK_UID = {"Fn::Select": [0, {"Fn::Split": ["-", {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}]}]}
 ISSUER_PARAMETER = "IssuerParameter"
 ISSUER_NAME = "/warden/${AWS::StackName}/issuer"
@@ -343,6 +347,10 @@ def check_functions(template, resources, failures):
                 failures.append(f"{fn}: has {variable}, which only {' and '.join(DECIDING)} read")
 
         statements = function_statements(fn, props, failures)
+        if fn in STATIC:
+            if statements:
+                failures.append(f"{fn}: has {len(statements)} policy statements; it reads nothing, so it needs none")
+            continue
         if refers_to(own, {ISSUER_PARAMETER, "HttpApi"}) or refers_to(statements, {ISSUER_PARAMETER, "HttpApi"}):
             failures.append(f"{fn}: environment or policies refer to IssuerParameter or HttpApi (a circular dependency)")
         for rule in KEY_RULES:

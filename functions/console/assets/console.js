@@ -4,7 +4,7 @@
 // enforce the first three):
 // - No markup from strings. Every node is made with createElement and every
 //   string goes in as a text node; the CSP enforces Trusted Types with no
-//   policy, so an HTML sink (innerHTML and the like) would throw anyway.
+//   policy, so assigning markup to any HTML sink would throw anyway.
 // - No inline script or style: styling is by class names only.
 // - Requests go to this origin only (`connect-src 'self'`).
 // - Tokens live in this module's memory only: never in storage or a

@@ -1,6 +1,6 @@
 //! The `console` Lambda: `GET /console`, the web page where people approve
 //! and reject proposals, stop agents and read the audit log, and its three
-//! assets under `GET /console/{asset}`.
+//! assets under `GET /console/{proxy+}`.
 //!
 //! The page is static: one HTML document, one script and one style sheet,
 //! compiled into the binary. Everything it shows it reads from the JSON API
@@ -25,14 +25,16 @@ use warden::http::{Route, path, resolve, respond};
 pub enum Endpoint {
     /// `GET /console`: the page.
     Page,
-    /// `GET /console/{asset}`: its script, style sheet and icon.
+    /// `GET /console/{proxy+}`: its script, style sheet and icon.
     Asset,
 }
 
 /// The routes this function serves, as `template.yaml` wires them.
 pub const ROUTES: &[Route<Endpoint>] = &[
     Route::to("GET", "/console", Endpoint::Page),
-    Route::to("GET", "/console/{asset}", Endpoint::Asset),
+    // API Gateway's greedy parameter, as template.yaml routes it; here it
+    // matches one segment, which is all an asset's name is.
+    Route::to("GET", "/console/{proxy+}", Endpoint::Asset),
 ];
 
 /// The page's Content-Security-Policy. `default-src 'none'` refuses every
@@ -123,7 +125,7 @@ fn asset(req: &Request) -> Result<&'static Asset, Error> {
     match route.endpoint {
         Endpoint::Page => Ok(&PAGE),
         Endpoint::Asset => {
-            let name = params.get("asset")?;
+            let name = params.get("proxy+")?;
             ASSETS
                 .iter()
                 .find(|a| a.name == name)

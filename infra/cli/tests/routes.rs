@@ -75,6 +75,8 @@ fn warden_serve_sends_each_path_to_its_function_and_nothing_else() {
     assert_eq!(route("/auth/sessions/01ABC"), Some(Function::Revoke));
     assert_eq!(route("/webhooks/github"), Some(Function::WebhookReceive));
     assert_eq!(route("/webhooks/a/b"), None);
+    assert_eq!(route("/console"), Some(Function::Console));
+    assert_eq!(route("/console/console.js"), Some(Function::Console));
     assert_eq!(route("/auth/sessions/"), None);
     assert_eq!(route("/"), None);
 }
