@@ -549,6 +549,7 @@ function proposalFacts(p) {
     field('Expires', `${time(p.expires_at)} (${relative(p.expires_at)})`),
     p.decided_by ? field('Decided by', safe(p.decided_by, 'mono')) : null,
     p.reason ? field('Reason', safe(p.reason)) : null,
+    p.job_id ? field('Job', safe(p.job_id, 'mono')) : null,
     p.kind === 'tool_call' ? field('Arguments SHA-256', safe(p.arguments_sha256, 'mono hash')) : null,
   );
 }
@@ -568,7 +569,6 @@ function proposalCard(p, tree, actionable) {
   proposalFacts(p),
   h('h3', {}, p.kind === 'tool_call' ? 'Arguments (canonical JSON)' : 'Input'),
   box);
-  if (p.job_id) card.append(field('Job', safe(p.job_id, 'mono')));
   if (actionable && p.status === 'PENDING') {
     const approve = h('button', { type: 'button', class: 'approve' }, 'Approve…');
     const reject = h('button', { type: 'button', class: 'reject danger' }, 'Reject…');
