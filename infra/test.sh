@@ -3,10 +3,14 @@
 # that talk to a real DynamoDB-compatible server through the AWS SDK), and
 # the SAM template's checks (cfn-lint, sam validate --lint, checkov), and the
 # HTTP contract's (infra/openapi.yaml: redocly lint, every template route
-# documented, schemathesis against warden serve, see infra/schemathesis.sh).
+# documented, schemathesis against warden serve, see infra/schemathesis.sh),
+# and the console's browser tests (headless Chromium driving GET /console
+# against warden serve, see infra/console.sh).
 #
 # On first run it creates .venv and installs moto's server and cfn-lint from
-# PyPI, and the SAM CLI and checkov into .venv-sam and .venv-checkov. It
+# PyPI, and the SAM CLI and checkov into .venv-sam and .venv-checkov
+# (infra/console.sh adds selenium to .venv, and Debian's chromium and
+# chromium-driver when they are missing). It
 # starts moto on a free loopback port with dummy credentials, and stops it on
 # every exit path.
 set -euo pipefail
@@ -136,6 +140,10 @@ log "infra/openapi.yaml documents every route of template.yaml"
 # warden serve on the embedded store, against the spec (installs the pinned
 # schemathesis into .venv on first run; stops the server on every exit path).
 "$ROOT/infra/schemathesis.sh"
+log "console in a real browser: sign in, approve (job SUCCESS) and reject, the kill switch, XSS and invisible characters run nothing, workspace isolation, health chart, audit, sessions and sign-out, a phone's screen, no request off the server, every page under 200 ms (screenshots: target/console-screenshots/)"
+# Installs chromium, chromium-driver and selenium when missing; stops its
+# warden serve and every browser on every exit path.
+"$ROOT/infra/console.sh"
 log "all checks passed"
 # One closing line with the totals of every test binary above.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }

@@ -977,7 +977,8 @@ async function endAllSessions() {
 function start() {
   byId('signin-form').addEventListener('submit', signIn);
   byId('signout').addEventListener('click', signOut);
-  window.addEventListener('hashchange', () => show(location.hash.slice(1)));
+  // A notice belongs to the page it was given on: moving on clears it.
+  window.addEventListener('hashchange', () => { notice(''); show(location.hash.slice(1)); });
   for (const b of document.querySelectorAll('[data-reload]')) {
     b.addEventListener('click', () => show(location.hash.slice(1)));
   }
