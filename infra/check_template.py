@@ -55,6 +55,12 @@ run the SAM transform, so these rules are asserted on the template itself
 - SecurityHealthFunction and HealthProbeFunction may DescribeTable every
   table, and DescribeTimeToLive every table with TTL (the health report
   has a table:<suffix> check for each);
+- the admin endpoints (API.md "Admin endpoints"): AgentRunFunction may Scan
+  and UpdateItem AgentsTable (GET /agents, the kill switch);
+  SecurityHealthFunction may Query AuditLogTable and its actor-index
+  (GET /audit), and is the only function that reads the audit log at all
+  (GetItem, BatchGetItem, Query or Scan): every other one only appends to
+  it;
 - the outputs DecisionKeyArn (DecisionKey's ARN) and DecisionJwksUri
   (<issuer>/tools/jwks.json, from IssuerParameter's value as JwksUri is).
 
@@ -113,6 +119,24 @@ TOOL_SETTINGS = {
 }
 # The health report describes every table (table:<suffix> checks).
 DESCRIBING = ("SecurityHealthFunction", "HealthProbeFunction")
+# The admin endpoints' grants: the registry's Scan and the kill switch's
+# UpdateItem (agent-run), the audit log's query on the table and on its
+# actor index (security-health, its one reader).
+AGENTS_ARN = {"Fn::GetAtt": ["AgentsTable", "Arn"]}
+AUDIT_ARN = {"Fn::GetAtt": ["AuditLogTable", "Arn"]}
+AUDIT_INDEX = {"Fn::Sub": "${AuditLogTable.Arn}/index/actor-index"}
+ADMIN_GRANTS = {
+    "AgentRunFunction": (
+        ("dynamodb:Scan", AGENTS_ARN, "AgentsTable (GET /agents)"),
+        ("dynamodb:UpdateItem", AGENTS_ARN, "AgentsTable (the kill switch)"),
+    ),
+    "SecurityHealthFunction": (
+        ("dynamodb:Query", AUDIT_ARN, "AuditLogTable (GET /audit)"),
+        ("dynamodb:Query", AUDIT_INDEX, "AuditLogTable's actor-index (GET /audit?actor=)"),
+    ),
+}
+AUDIT_READER = "SecurityHealthFunction"
+AUDIT_READS = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan")
 # Functions that serve compiled-in files and read nothing: no policy at
 # all (SAM's own log and X-Ray grants aside), not even the issuer's.
 STATIC = ("ConsoleFunction",)
@@ -487,6 +511,22 @@ def check_table_grants(resources, tables, failures):
     index = {"Fn::Sub": "${ToolCallsTable.Arn}/index/workspace-index"}
     if not grants(statements_of("AgentRunFunction"), "dynamodb:Query", index):
         failures.append("AgentRunFunction: no dynamodb:Query on ToolCallsTable's workspace-index")
+
+    for fn, pairs in ADMIN_GRANTS.items():
+        for action, resource, what in pairs:
+            if not grants(statements_of(fn), action, resource):
+                failures.append(f"{fn}: no {action} on {what}")
+    # The audit log is append only but for its one reader.
+    for fn, res in sorted(resources.items()):
+        if res.get("Type") not in FUNCTION_TYPES or fn == AUDIT_READER:
+            continue
+        for st in statements_of(fn):
+            if st.get("Effect") != "Allow":
+                continue
+            on_audit = any(r == "*" or refers_to(r, {"AuditLogTable"}) for r in as_list(st.get("Resource")))
+            reads = [a for a in AUDIT_READS if allows(as_list(st.get("Action")), a)]
+            if on_audit and reads:
+                failures.append(f"{fn}: {', '.join(reads)} on the audit log ({AUDIT_READER} alone reads it)")
 
     for fn in DESCRIBING:
         statements = statements_of(fn)

@@ -17,14 +17,17 @@
 #   that example logs in; two workspaces, an agent of each maturity and a
 #   webhook source, so requests reach past `404`; two tools (`send_email`,
 #   complexity 2, and `pay_invoice`, complexity 4, in both workspaces) and a
-#   `tools:call` API key for each agent, made here (development only: a
-#   seed's keys are refused elsewhere), in target/schemathesis/keys.json;
+#   `tools:call` API key for each of those agents, made here (development
+#   only: a seed's keys are refused elsewhere), in
+#   target/schemathesis/keys.json; and spare-1, an agent for the kill
+#   switch alone (disabling one the other cases use would stop them);
 # - `warden serve` signs decision tokens with a fixed test key
 #   (WARDEN_DECISION_KEY_FILE, shared/testdata/test-signing-key-3.pem,
 #   which signs nothing outside tests), access tokens with a key it
 #   generates;
 # - infra/schemathesis.toml binds those ids to the agent, workspace, action,
-#   tool and webhook-source parameters in about half the valid cases;
+#   tool and webhook-source parameters in about half the valid cases
+#   (spare-1 alone to the kill switch's);
 # - infra/schemathesis_hooks.py logs the users in and hands every case a
 #   live bearer token (the requester's for asking for agent runs, so that
 #   the approver may approve the proposals; the admin's for everything
@@ -112,7 +115,8 @@ cat >"$WORK/seed.json" <<EOF
     {"agent_id": "buyer-1", "agent_type": "purchasing", "maturity": "INTERN", "workspaces": ["acme"]},
     {"agent_id": "planner-1", "agent_type": "planning", "maturity": "AUTONOMOUS", "workspaces": ["acme"]},
     {"agent_id": "student-1", "agent_type": "sales", "maturity": "STUDENT", "workspaces": ["acme"]},
-    {"agent_id": "outsider-1", "agent_type": "tax", "maturity": "SUPERVISED", "workspaces": ["globex"]}
+    {"agent_id": "outsider-1", "agent_type": "tax", "maturity": "SUPERVISED", "workspaces": ["globex"]},
+    {"agent_id": "spare-1", "agent_type": "logistics", "maturity": "AUTONOMOUS", "workspaces": ["globex"]}
   ],
   "tools": [
     {"name": "send_email", "complexity": 2, "workspaces": ["acme", "globex"]},

@@ -42,7 +42,20 @@ A listing's `next` is a cursor the server gave (base64url of a 26-character
 id); the schema can say only "base64url". In a case meant to be valid, a
 drawn `next` is replaced by a well-formed cursor (of an id that sorts
 before any real one, so the page is empty); cases meant to be invalid keep
-theirs, and the server must refuse them.
+theirs, and the server must refuse them. `GET /audit`'s `next` is an event
+id, which its schema's pattern says exactly: a drawn one is kept.
+
+The admin endpoints (`GET /agents`, the kill switch, `GET /audit`,
+`GET /security/health/uptime`) are made as the admin, like every call not
+listed above. The kill switch would stop the seeded agents the other cases
+need (their runs and tool calls would be refused from then on, and their
+approvals voided), and schemathesis reaches their ids whatever the
+configuration binds (a run disabled buyer-1 and student-1 so): every
+`POST /agents/{agent_id}/disable` that names one of them names spare-1
+instead, an agent seeded for the switch alone (infra/schemathesis.toml
+also binds it to that operation's valid cases, so they reach `200`).
+Enabling is left alone: the seeded agents are enabled, so it changes
+nothing but its audit record.
 
 Before the first case, the requester asks for a few runs with valid input
 (`RUNS`, five times): proposals of the INTERN purchasing agent and runs of the
@@ -81,6 +94,10 @@ REVOKING = {
     ("DELETE", "/auth/sessions/{sid}"),
 }
 
+# Operations whose `next` is an event id (a ULID), exactly as their schema's
+# pattern says: their drawn `next` needs no replacing.
+EXACT_NEXT = {("GET", "/audit")}
+
 # Operations made as the requester rather than the admin.
 REQUESTED = {("POST", "/agents/{agent_id}/runs")}
 
@@ -91,6 +108,11 @@ EXCHANGE = ("POST", "/auth/token")
 TOOL_CALL = ("POST", "/agents/{agent_id}/tool-calls")
 OUTCOME = ("POST", "/agents/tool-calls/{call_id}/outcome")
 KEYED = {TOOL_CALL, OUTCOME}
+
+# The kill switch, and the agent it may stop (infra/schemathesis.sh seeds
+# it for that alone).
+DISABLE = ("POST", "/agents/{agent_id}/disable")
+SPARE_AGENT = "spare-1"
 
 # Each seeded agent's `tools:call` key (infra/schemathesis.sh).
 with open(os.environ["WARDEN_ST_KEYS"], encoding="utf-8") as _f:
@@ -319,7 +341,11 @@ def _live_exchange(case) -> None:
 def before_call(ctx, case, kwargs):
     meta = case.meta
     positive = meta is None or meta.generation.mode.is_positive
-    if positive and case.query and "next" in case.query:
+    if positive and case.query and "next" in case.query and _operation(case) not in EXACT_NEXT:
         case.query["next"] = CURSOR
     if positive and _operation(case) == EXCHANGE:
         _live_exchange(case)
+    params = case.path_parameters or {}
+    if _operation(case) == DISABLE and params.get("agent_id") in KEYS:
+        # Never a seeded agent the other cases need.
+        params["agent_id"] = SPARE_AGENT

@@ -4,6 +4,11 @@
 //! same store transaction as the state change it records
 //! ([`crate::store::Write::Audit`]), so neither exists without the other.
 //! When the audit write fails, the action fails with it (fail closed).
+//!
+//! Reading them back is [`query`]'s: the one query of `warden audit query`
+//! and `GET /audit`.
+
+pub mod query;
 
 use std::sync::Arc;
 

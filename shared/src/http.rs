@@ -332,17 +332,40 @@ impl<'p> Params<'p> {
     }
 }
 
+/// Whether `template` is more specific than `other`, two templates that
+/// match one path: at the first segment, from the left, where one has a
+/// literal and the other a `{param}`, the literal wins.
+fn more_specific(template: &str, other: &str) -> bool {
+    let is_param = |segment: &str| segment.starts_with('{');
+    template
+        .split('/')
+        .zip(other.split('/'))
+        .find(|(a, b)| is_param(a) != is_param(b))
+        .is_some_and(|(_, b)| is_param(b))
+}
+
 /// The route of `routes` that serves `method` on `path`, with the path's
-/// params. A path served with other methods only is
-/// [`Error::MethodNotAllowed`] (`405` with `Allow`); an unknown path
+/// params. Where templates overlap, the most specific one that matches
+/// decides, whatever the method (a literal segment beats a `{param}`):
+/// `/agents/runs/x` is `/agents/runs/{job_id}`'s, never
+/// `/agents/{agent_id}/...`'s with the agent id `runs`, so adding a param
+/// route never takes a path from a fixed one (the ids such a path spells
+/// are reserved). A path whose template is served with other methods only
+/// is [`Error::MethodNotAllowed`] (`405` with `Allow`); an unknown path
 /// [`Error::NotFound`].
 pub fn resolve<'r, 'p, E>(
     routes: &'r [Route<E>],
     method: &http::Method,
     path: &'p str,
 ) -> Result<(&'r Route<E>, Params<'p>), Error> {
-    let mut allow: Vec<&str> = Vec::new();
+    let mut template: Option<&str> = None;
     for route in routes.iter().filter(|r| r.matches(path)) {
+        if template.is_none_or(|t| more_specific(route.path, t)) {
+            template = Some(route.path);
+        }
+    }
+    let mut allow: Vec<&str> = Vec::new();
+    for route in routes.iter().filter(|r| Some(r.path) == template) {
         if route.method == method.as_str() {
             let values = route.params(path).unwrap_or_default();
             return Ok((
@@ -662,6 +685,60 @@ mod tests {
                 "{unknown}"
             );
         }
+    }
+
+    #[test]
+    fn a_literal_segment_beats_a_param_whatever_the_method() {
+        const OVERLAPPING: &[Route] = &[
+            Route::new("POST", "/agents/{agent_id}/runs"),
+            Route::new("GET", "/agents/runs/{job_id}"),
+            Route::new("POST", "/agents/{agent_id}/disable"),
+            Route::new("GET", "/agents/tool-calls/{call_id}"),
+            Route::new("POST", "/agents/tool-calls/{call_id}/outcome"),
+        ];
+        let resolved = |method: http::Method, path| {
+            resolve(OVERLAPPING, &method, path).map(|(route, params)| {
+                let values: Vec<String> = route
+                    .path
+                    .split('/')
+                    .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+                    .map(|name| params.get(name).unwrap().to_owned())
+                    .collect();
+                (route.path, values)
+            })
+        };
+        // The fixed routes keep their paths: another method is 405 naming
+        // theirs, never the param route's answer with the agent id `runs`.
+        for path in ["/agents/runs/disable", "/agents/runs/runs"] {
+            match resolved(http::Method::POST, path) {
+                Err(Error::MethodNotAllowed { allow }) => assert_eq!(allow, "GET, OPTIONS"),
+                other => panic!("{path}: {other:?}"),
+            }
+        }
+        assert_eq!(
+            resolved(http::Method::GET, "/agents/runs/disable").unwrap(),
+            ("/agents/runs/{job_id}", vec!["disable".to_owned()])
+        );
+        match resolved(http::Method::POST, "/agents/tool-calls/disable") {
+            Err(Error::MethodNotAllowed { allow }) => assert_eq!(allow, "GET, OPTIONS"),
+            other => panic!("{other:?}"),
+        }
+        // Anywhere else the param routes answer as before.
+        assert_eq!(
+            resolved(http::Method::POST, "/agents/buyer/disable").unwrap(),
+            ("/agents/{agent_id}/disable", vec!["buyer".to_owned()])
+        );
+        assert_eq!(
+            resolved(http::Method::POST, "/agents/disable/runs").unwrap(),
+            ("/agents/{agent_id}/runs", vec!["disable".to_owned()])
+        );
+        match resolved(http::Method::GET, "/agents/buyer/disable") {
+            Err(Error::MethodNotAllowed { allow }) => assert_eq!(allow, "POST, OPTIONS"),
+            other => panic!("{other:?}"),
+        }
+        assert!(more_specific("/a/b/{c}", "/a/{b}/c"));
+        assert!(!more_specific("/a/{b}/c", "/a/b/{c}"));
+        assert!(!more_specific("/a/{b}", "/a/{b}"));
     }
 
     /// The definition [`Route::matches`] implements: segment by segment.

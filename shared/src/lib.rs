@@ -21,7 +21,8 @@
 //! - [`audit`]: audit events and their origin (an HTTP request, the CLI, a
 //!   queue message, the schedule). **Every audit event is built by
 //!   [`audit::Auditor`]** (each state holds one) and written in the same
-//!   transaction as the decision it records.
+//!   transaction as the decision it records; [`audit::query`] reads them
+//!   back (the one query of `warden audit query` and `GET /audit`).
 //! - [`http`]: request context (client IP, user agent, request id), JSON
 //!   bodies with size limits, responses, CORS; the route table
 //!   ([`http::Route`], [`http::resolve`]) and the one handler preamble

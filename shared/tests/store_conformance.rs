@@ -430,6 +430,7 @@ async fn audit_queries_read_the_window_newest_first_by_actor_and_type(store: &dy
             since_millis: now - since_hours * HOUR,
             until_millis: now,
             limit,
+            before: None,
         };
     let want = |f: &dyn Fn(&AuditEvent) -> bool, since_hours: i64| -> Vec<AuditEvent> {
         let mut v: Vec<_> = written
@@ -485,6 +486,107 @@ async fn audit_queries_read_the_window_newest_first_by_actor_and_type(store: &dy
         ..query(None, None, 0, 100)
     };
     assert!(store.query_audit(&past).await.unwrap().is_empty());
+}
+
+async fn audit_pages_end_before_an_event_id_with_no_duplicate_and_no_gap(store: &dyn Store) {
+    const HOUR: i64 = 3_600_000;
+    let now = NOW * 1000;
+    // 40 events over three UTC days, of two actors and two types, five of
+    // them in one millisecond (their ids differ only in their random part).
+    let mut written = Vec::new();
+    for i in 0..40 {
+        let at = if i < 5 {
+            now - HOUR
+        } else {
+            now - i * 5_000_000
+        };
+        let mut e = audit(if i % 3 == 0 { "ops" } else { "someone" }, at);
+        if i % 2 == 0 {
+            e.event_type = EventType::UserDisabled;
+        }
+        written.push(e);
+    }
+    for e in written.iter().rev() {
+        store.transact(vec![Write::Audit(e.clone())]).await.unwrap();
+    }
+    let query = |actor: Option<&str>, t: Option<EventType>, before: Option<String>| AuditQuery {
+        actor: actor.map(str::to_owned),
+        event_type: t,
+        since_millis: now - 72 * HOUR,
+        until_millis: now,
+        limit: 7,
+        before,
+    };
+    // Every page ends where the next begins: together they are the whole
+    // window, newest first, each event once.
+    for (actor, t) in [
+        (None, None),
+        (None, Some(EventType::UserDisabled)),
+        (Some("ops"), None),
+        (Some("someone"), Some(EventType::LoginSuccess)),
+    ] {
+        let mut want: Vec<AuditEvent> = written
+            .iter()
+            .filter(|e| actor.is_none_or(|a| e.actor == a))
+            .filter(|e| t.is_none_or(|t| e.event_type == t))
+            .cloned()
+            .collect();
+        want.sort_by(|a, b| b.event_id.cmp(&a.event_id));
+        let (mut read, mut before, mut pages) = (Vec::new(), None, 0);
+        loop {
+            let page = store
+                .query_audit(&query(actor, t, before.clone()))
+                .await
+                .unwrap();
+            assert!(page.len() <= 7);
+            pages += 1;
+            let full = page.len() == 7;
+            before = page.last().map(|e| e.event_id.clone());
+            read.extend(page);
+            if !full {
+                break;
+            }
+        }
+        assert_eq!(read, want, "{actor:?} {t:?}");
+        assert_eq!(pages, want.len() / 7 + 1, "{actor:?} {t:?}");
+    }
+    // `before` is exclusive, and bounds the window whatever it names.
+    let all = store
+        .query_audit(&AuditQuery {
+            limit: 100,
+            ..query(None, None, None)
+        })
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 40);
+    let middle = all[10].event_id.clone();
+    let after_middle = store
+        .query_audit(&AuditQuery {
+            limit: 100,
+            ..query(None, None, Some(middle))
+        })
+        .await
+        .unwrap();
+    assert_eq!(after_middle, all[11..].to_vec());
+    for (before, want) in [
+        // Newer than every event: the first page.
+        ("7ZZZZZZZZZZZZZZZZZZZZZZZZZ", all.len()),
+        // The smallest id, and one older than the window: nothing.
+        ("00000000000000000000000000", 0),
+        (
+            &ulid::Ulid::from_parts(u64::try_from(now - 100 * HOUR).unwrap(), 0).to_string(),
+            0,
+        ),
+    ] {
+        let read = store
+            .query_audit(&AuditQuery {
+                limit: 100,
+                ..query(None, None, Some(before.to_owned()))
+            })
+            .await
+            .unwrap();
+        assert_eq!(read.len(), want, "{before}");
+    }
 }
 
 async fn users_are_listed_and_roles_change_with_the_generation(store: &dyn Store) {
@@ -865,6 +967,7 @@ conformance!(
     sessions_are_listed_per_user,
     audit_events_read_back_newest_first,
     audit_queries_read_the_window_newest_first_by_actor_and_type,
+    audit_pages_end_before_an_event_id_with_no_duplicate_and_no_gap,
     users_are_listed_and_roles_change_with_the_generation,
     rate_state_updates_only_under_their_condition,
     the_key_set_is_read_consistently_and_each_write_is_a_compare_and_set_on_its_version,

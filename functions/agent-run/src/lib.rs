@@ -8,12 +8,15 @@
 //!   (API.md "Governed tool calls"), `GET /agents/tool-calls[/{call_id}]`,
 //!   `POST /agents/tool-calls/{call_id}/outcome`;
 //! - `GET /tools/jwks.json`: the key set decision tokens verify with
-//!   (public).
+//!   (public);
+//! - `GET /agents`, `POST /agents/{agent_id}/disable|enable`: the registry
+//!   and the kill switch, for admins (API.md "Admin endpoints").
 //!
 //! Every other route authenticates first: a bearer token (people) or an
 //! `X-API-Key` (services and agents, scope `agents:run`; `tools:call` for
-//! tool calls). The rules live in [`warden::agents`]; this crate reads the
-//! request and renders the answer.
+//! tool calls); the admin routes take a person's bearer token only. The
+//! rules live in [`warden::agents`]; this crate reads the request and
+//! renders the answer.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -25,13 +28,15 @@ use serde_json::{Value, json};
 use warden::Error;
 use warden::agents::decision::DECISION_JWKS_PATH;
 use warden::agents::proposals::{self, Decision};
+use warden::agents::registry::{self, AgentView, SwitchedBy};
 use warden::agents::run::{self, DEFAULT_PAGE, MAX_PAGE, RunRequest};
 use warden::agents::tool_calls::{
     self, Credential, TOOL_CALL_BODY_LIMIT, ToolCallAnswer, ToolCallRequest,
 };
 use warden::auth::api_keys::{SCOPE_AGENTS_READ, SCOPE_AGENTS_RUN, SCOPE_TOOLS_CALL};
 use warden::auth::bearer::{API_KEY_HEADER, bearer_token};
-use warden::domain::agents::{JobStatus, ProposalStatus, is_generated_id};
+use warden::domain::Role;
+use warden::domain::agents::{AgentId, JobStatus, ProposalStatus, is_generated_id};
 use warden::domain::tools::{OutcomeStatus, ToolCallStatus};
 use warden::http::{RequestContext, Route, non_null, path, query_params, resolve, respond};
 use warden::state::AgentState;
@@ -59,6 +64,11 @@ pub enum Endpoint {
     Outcome,
     /// `GET /tools/jwks.json`.
     DecisionKeys,
+    /// `GET /agents`: the registry (admins).
+    Agents,
+    /// `POST /agents/{agent_id}/enable` (`true`) or `/disable` (`false`):
+    /// the kill switch (admins).
+    SetEnabled(bool),
 }
 
 /// The routes this function serves, as `template.yaml` wires them.
@@ -90,6 +100,20 @@ pub const ROUTES: &[Route<Endpoint>] = &[
         Endpoint::Outcome,
     ),
     Route::to("GET", DECISION_JWKS_PATH, Endpoint::DecisionKeys),
+    // The agent ids `runs`, `proposals` and `tool-calls` are reserved:
+    // `/agents/runs/disable` stays `/agents/runs/{job_id}`'s (`resolve`
+    // lets the literal segment win).
+    Route::to("GET", "/agents", Endpoint::Agents),
+    Route::to(
+        "POST",
+        "/agents/{agent_id}/disable",
+        Endpoint::SetEnabled(false),
+    ),
+    Route::to(
+        "POST",
+        "/agents/{agent_id}/enable",
+        Endpoint::SetEnabled(true),
+    ),
 ];
 
 /// Body limit of every agent endpoint, in bytes (256 KiB).
@@ -125,11 +149,22 @@ struct OutcomeBody {
     detail: Option<String>,
 }
 
-/// The optional body of a decision.
+/// The optional body of a decision, and of the kill switch.
 #[derive(Deserialize, Default)]
 struct DecisionBody {
     #[serde(default, deserialize_with = "non_null")]
     reason: Option<String>,
+}
+
+impl DecisionBody {
+    /// The body of `req`: none (or only whitespace) is no reason.
+    fn read(req: &Request) -> Result<Self, Error> {
+        if req.body().iter().all(u8::is_ascii_whitespace) {
+            Ok(Self::default())
+        } else {
+            warden::http::read_json(req, RUN_BODY_LIMIT)
+        }
+    }
 }
 
 /// Answers one request; every outcome is a response.
@@ -179,6 +214,9 @@ async fn route(state: &AgentState, ctx: &RequestContext, req: &Request) -> Resul
             return Ok(Answer::Public(json!(decisions.jwks())));
         }
         Endpoint::ToolCall => return tool_call(state, origin, req, params.get("agent_id")?).await,
+        Endpoint::Agents | Endpoint::SetEnabled(_) => {
+            return registry_admin(state, origin, req, route.endpoint, &params).await;
+        }
         _ => {}
     }
     // Tool-call records and outcomes are read and reported with
@@ -274,11 +312,7 @@ async fn route(state: &AgentState, ctx: &RequestContext, req: &Request) -> Resul
             ))
         }
         Endpoint::Decide(decision) => {
-            let body: DecisionBody = if req.body().iter().all(u8::is_ascii_whitespace) {
-                DecisionBody::default()
-            } else {
-                warden::http::read_json(req, RUN_BODY_LIMIT)?
-            };
+            let body = DecisionBody::read(req)?;
             let decided = proposals::decide(
                 state,
                 origin,
@@ -330,10 +364,48 @@ async fn route(state: &AgentState, ctx: &RequestContext, req: &Request) -> Resul
             .await?;
             Ok(Answer::NoContent)
         }
-        Endpoint::ToolCall | Endpoint::DecisionKeys => {
+        Endpoint::ToolCall
+        | Endpoint::DecisionKeys
+        | Endpoint::Agents
+        | Endpoint::SetEnabled(_) => {
             Err(Error::internal("a route answered above reached the match"))
         }
     }
+}
+
+/// `GET /agents` and the kill switch: a person with role `admin`, by
+/// bearer token, as on every admin report (no token, or an API key alone,
+/// is `401` with the bearer challenge; a delegated token or another role
+/// `403`). The switch's audit event names the admin as its actor; its
+/// body is none or `{"reason"}`. An agent id that names no agent is `404`.
+async fn registry_admin(
+    state: &AgentState,
+    origin: warden::audit::Origin,
+    req: &Request,
+    endpoint: Endpoint,
+    params: &warden::http::Params<'_>,
+) -> Result<Answer, Error> {
+    let claims = state
+        .bearer()
+        .user_with_role(
+            req.headers(),
+            &[Role::Admin],
+            "the agent registry is for admins only",
+        )
+        .await?;
+    let Endpoint::SetEnabled(enabled) = endpoint else {
+        let agents = registry::list_agents(state).await?;
+        return Ok(Answer::Json(StatusCode::OK, json!({ "agents": agents })));
+    };
+    let body = DecisionBody::read(req)?;
+    let agent_id = AgentId::parse(params.get("agent_id")?)
+        .map_err(|_| Error::NotFound("no such agent".into()))?;
+    let by = SwitchedBy {
+        actor: &claims.sub,
+        reason: body.reason.as_deref(),
+    };
+    let agent = registry::set_enabled_by(state, origin, by, &agent_id, enabled).await?;
+    Ok(Answer::Json(StatusCode::OK, json!(AgentView::from(agent))))
 }
 
 /// `POST /agents/{agent_id}/tool-calls`: the caller is the agent, by its

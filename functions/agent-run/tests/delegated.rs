@@ -231,6 +231,7 @@ impl Harness {
                 since_millis: now - 3_600_000,
                 until_millis: now + 1,
                 limit: 1000,
+                before: None,
             })
             .await
             .unwrap();

@@ -722,6 +722,7 @@ async fn every_cell_of_the_tool_table_answers_and_audits_the_hash_never_the_argu
             since_millis: h.world.clock.now_millis() - 3_600_000,
             until_millis: h.world.clock.now_millis(),
             limit: 1000,
+            before: None,
         })
         .await
         .unwrap();

@@ -22,9 +22,12 @@ async fn get(path: &str) -> Response<Body> {
 }
 
 async fn request(method: &str, path: &str) -> Response<Body> {
-    handler(&config(), api_request(method, path, &[], Body::Empty, "203.0.113.9"))
-        .await
-        .unwrap()
+    handler(
+        &config(),
+        api_request(method, path, &[], Body::Empty, "203.0.113.9"),
+    )
+    .await
+    .unwrap()
 }
 
 fn header<'r>(response: &'r Response<Body>, name: &str) -> &'r str {
@@ -82,7 +85,11 @@ async fn another_name_is_404_and_another_method_405_with_the_same_headers() {
 
     for method in ["POST", "PUT", "DELETE"] {
         let response = request(method, "/console").await;
-        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{method}");
+        assert_eq!(
+            response.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method}"
+        );
         assert_eq!(header(&response, "allow"), "GET, OPTIONS");
         assert_secured(&response);
     }

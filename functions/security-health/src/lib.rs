@@ -1,9 +1,11 @@
 //! The `security-health` Lambda: `GET /health` (public liveness, nothing
 //! checked) and the admin reports `GET /security/health`,
-//! `/security/configuration`, `/security/secrets` and `/security/webhooks`,
-//! built by [`warden::health::endpoints`].
+//! `/security/configuration`, `/security/secrets`, `/security/webhooks`
+//! and `/security/health/uptime` (a window's chart), built by
+//! [`warden::health::endpoints`]; and `GET /audit`, the audit log's query
+//! ([`warden::audit::query`]), for the same admins.
 //!
-//! Every `/security/*` route authenticates first: no or a bad bearer token
+//! Every route but `/health` authenticates first: no or a bad bearer token
 //! is `401`, a caller without the `admin` role `403`. `/security/health`
 //! answers `503` (with the same report) when a required check fails.
 
@@ -11,12 +13,14 @@ use http::StatusCode;
 use lambda_http::{Body, Request, RequestExt as _, Response};
 use serde_json::{Value, json};
 use warden::Error;
+use warden::audit::query;
 use warden::domain::Role;
 use warden::health::Status;
 use warden::health::endpoints::{
-    configuration_report, health_report, secrets_report, webhooks_report,
+    configuration_report, health_report, secrets_report, uptime_report, webhooks_report,
 };
-use warden::http::{Route, path, resolve, respond};
+use warden::health::uptime::Window;
+use warden::http::{Route, path, query_params, resolve, respond};
 use warden::state::SecurityHealthState;
 
 /// What answers a route.
@@ -32,6 +36,10 @@ pub enum Endpoint {
     Secrets,
     /// `GET /security/webhooks`.
     Webhooks,
+    /// `GET /security/health/uptime?window=W`.
+    Uptime,
+    /// `GET /audit?actor=&type=&since=&limit=&next=`.
+    Audit,
 }
 
 /// The routes this function serves, as `template.yaml` wires them.
@@ -41,6 +49,8 @@ pub const ROUTES: &[Route<Endpoint>] = &[
     Route::to("GET", "/security/configuration", Endpoint::Configuration),
     Route::to("GET", "/security/secrets", Endpoint::Secrets),
     Route::to("GET", "/security/webhooks", Endpoint::Webhooks),
+    Route::to("GET", "/security/health/uptime", Endpoint::Uptime),
+    Route::to("GET", "/audit", Endpoint::Audit),
 ];
 
 /// Answers one request; every outcome is a response.
@@ -85,11 +95,21 @@ async fn route(state: &SecurityHealthState, req: &Request) -> Result<(StatusCode
             admin(state, req).await?;
             serde_json::to_value(webhooks_report(state))
         }
+        Endpoint::Uptime => {
+            admin(state, req).await?;
+            serde_json::to_value(uptime_report(state, window(req)?).await)
+        }
+        Endpoint::Audit => {
+            admin(state, req).await?;
+            let request = query::Request::from_params(&query_params(req))?;
+            let now = state.clock.now_millis();
+            serde_json::to_value(query::page(&*state.store, &request, now).await?)
+        }
     };
     Ok((StatusCode::OK, body(report)?))
 }
 
-/// Every `/security/*` route is for admins: no or a bad bearer token is
+/// Every route but `/health` is for admins: no or a bad bearer token is
 /// `401`, a caller without the `admin` role `403`.
 async fn admin(state: &SecurityHealthState, req: &Request) -> Result<(), Error> {
     state
@@ -101,6 +121,20 @@ async fn admin(state: &SecurityHealthState, req: &Request) -> Result<(), Error> 
         )
         .await
         .map(drop)
+}
+
+/// The uptime chart's `window` (`24h` when absent; as on every listing, a
+/// repeated parameter counts once, its first value); another is `400`
+/// naming the ones there are.
+fn window(req: &Request) -> Result<Window, Error> {
+    let params = query_params(req);
+    let Some((_, name)) = params.iter().find(|(k, _)| k == "window") else {
+        return Ok(Window::Day);
+    };
+    Window::parse(name).ok_or_else(|| {
+        let names: Vec<&str> = Window::ALL.iter().map(|w| w.as_str()).collect();
+        Error::BadRequest(format!("window must be one of {}", names.join(", ")))
+    })
 }
 
 /// A report as JSON; a failure here is a bug, an opaque `500`.

@@ -196,6 +196,7 @@ impl Harness {
                 since_millis: now - 3_600_000,
                 until_millis: now + 1,
                 limit: 100,
+                before: None,
             })
             .await
             .unwrap()

@@ -20,6 +20,7 @@ use warden::agents::{
     self,
     registry::{NewAgent, NewTool},
 };
+use warden::audit::query;
 use warden::audit::{AuditEvent, Auditor, EventType, Origin, Severity as Importance};
 use warden::auth::api_keys::{self, KeySpec, NewKey};
 use warden::auth::login::create_user;
@@ -41,9 +42,7 @@ use warden::state::{Accounts, Registry};
 use warden::store::AuthWrite;
 use warden::store::dynamo::DynamoStore;
 use warden::store::dynamo::tables::{self, TableReport};
-use warden::store::{
-    AuditQuery, AuditStore as _, SessionStore as _, Transactions as _, UserStore as _, Write,
-};
+use warden::store::{AuditStore as _, SessionStore as _, Transactions as _, UserStore as _, Write};
 use warden::webhook::SchemeKind;
 use warden::webhook::rotation::set_source_secret;
 use warden::wiring::api_key_pepper;
@@ -711,67 +710,11 @@ pub async fn list_keys(endpoint: Option<&str>, config: Config) -> Result<Vec<Api
         .await
 }
 
-/// The longest `--since` window.
-pub const MAX_SINCE_SECS: i64 = 365 * 86_400;
-
-/// How far the operator's clock may be from AWS's and the functions':
-/// added to the JWT rotation window and to the end of an audit query.
-pub const CLOCK_SKEW_SECS: i64 = 60;
-
-/// The longest `--since` window read without `--actor`: every day costs 16
-/// queries (one per shard), so a month is 496.
-pub const MAX_SINCE_WITHOUT_ACTOR_SECS: i64 = 31 * 86_400;
-
-/// Parses `--since`: a whole number of minutes, hours or days (`30m`,
-/// `24h`, `7d`), at least one minute and at most [`MAX_SINCE_SECS`].
-/// Returns seconds.
-pub fn parse_since(text: &str) -> Result<i64, Error> {
-    let bad = || {
-        Error::BadRequest(format!(
-            "--since {text:?} is not a duration like 30m, 24h or 7d (a whole number of minutes, hours or days, at most 365d)"
-        ))
-    };
-    let text = text.trim();
-    // The unit is the last character, whatever its width in bytes.
-    let Some((at, unit)) = text.char_indices().next_back() else {
-        return Err(bad());
-    };
-    let number = &text[..at];
-    let unit_secs = match unit {
-        'm' => 60,
-        'h' => 3_600,
-        'd' => 86_400,
-        _ => return Err(bad()),
-    };
-    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(bad());
-    }
-    let n: i64 = number.parse().map_err(|_| bad())?;
-    match n.checked_mul(unit_secs) {
-        Some(secs) if secs > 0 && secs <= MAX_SINCE_SECS => Ok(secs),
-        _ => Err(bad()),
-    }
-}
-
-/// Parses `--type`: an event type's name, in any case (`login_failed` is
-/// `LOGIN_FAILED`); an unknown one is an error that lists them all.
-pub fn parse_event_type(text: &str) -> Result<EventType, Error> {
-    EventType::parse(&text.trim().to_ascii_uppercase()).ok_or_else(|| {
-        Error::BadRequest(format!(
-            "unknown event type {text:?}; the event types are: {}",
-            EventType::ALL
-                .iter()
-                .map(|t| t.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
-    })
-}
-
 /// `warden audit query`: the events of the last `since_secs`, newest
 /// first, at most `limit`, of `actor` (through the actor index) and of
-/// `event_type` when given. A window longer than
-/// [`MAX_SINCE_WITHOUT_ACTOR_SECS`] needs an actor.
+/// `event_type` when given, under the rules of [`query`] (a window longer
+/// than [`query::MAX_SINCE_WITHOUT_ACTOR_SECS`] needs an actor), the query
+/// `GET /audit` runs too.
 pub async fn audit_query(
     endpoint: Option<&str>,
     config: Config,
@@ -780,40 +723,22 @@ pub async fn audit_query(
     since_secs: i64,
     limit: usize,
 ) -> Result<Vec<AuditEvent>, Error> {
-    if actor.is_none() && since_secs > MAX_SINCE_WITHOUT_ACTOR_SECS {
-        return Err(Error::BadRequest(
-            "without --actor, --since is at most 31d (each day is 16 queries); name an actor to look further back".into(),
-        ));
-    }
-    if limit == 0 {
-        return Err(Error::BadRequest("--limit must be at least 1".into()));
-    }
-    let now = SystemClock.now_millis();
-    let query = AuditQuery {
+    let request = query::Request {
         actor,
         event_type,
-        since_millis: now - since_secs * 1000,
-        // The functions' clocks, not this machine's, stamped the events: an
-        // operator's clock running behind must not hide the newest ones.
-        until_millis: now + CLOCK_SKEW_SECS * 1000,
+        since_secs,
         limit,
+        before: None,
     };
+    // The functions' clocks, not this machine's, stamped the events: the
+    // window's end allows for this clock running behind
+    // ([`query::CLOCK_SKEW_SECS`]).
+    let query = request.at(SystemClock.now_millis(), query::Surface::Cli)?;
     Admin::reader(endpoint, config)
         .await
         .store()
         .query_audit(&query)
         .await
-}
-
-/// An instant in milliseconds as RFC 3339 with milliseconds, UTC.
-fn rfc3339_millis(at_millis: i64) -> String {
-    let format = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(at_millis) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&format).ok())
-        .unwrap_or_else(|| at_millis.to_string())
 }
 
 /// One audit event as one terminal line: time, type, severity, actor (and
@@ -833,7 +758,7 @@ pub fn render_event(e: &AuditEvent) -> String {
         .unwrap_or_default();
     format!(
         "{} {:<24} {:<8} actor={}{} {} {}",
-        rfc3339_millis(e.at_millis),
+        query::rfc3339_millis(e.at_millis),
         e.event_type.as_str(),
         e.severity.as_str(),
         e.actor,
@@ -841,16 +766,6 @@ pub fn render_event(e: &AuditEvent) -> String {
         origin,
         serde_json::Value::Object(e.details.clone())
     )
-}
-
-/// One audit event as one line of JSON: the stored record, with `at` (RFC
-/// 3339) beside `at_millis`.
-pub fn event_json(e: &AuditEvent) -> String {
-    let mut value = serde_json::to_value(e).unwrap_or(serde_json::Value::Null);
-    if let Some(map) = value.as_object_mut() {
-        map.insert("at".into(), rfc3339_millis(e.at_millis).into());
-    }
-    value.to_string()
 }
 
 /// What `warden webhooks set-secret` did.
@@ -1179,15 +1094,6 @@ mod tests {
             "http://127.0.0.1.example.com",
         ] {
             assert!(!is_loopback(remote), "{remote}");
-        }
-    }
-
-    #[test]
-    fn since_takes_a_whole_number_and_one_unit_and_never_panics() {
-        assert_eq!(parse_since("30m").ok(), Some(1_800));
-        assert_eq!(parse_since(" 7d ").ok(), Some(604_800));
-        for bad in ["", "m", "5ø", "é", "ø5", "1.5h", "-1h", "0d", "366d"] {
-            assert!(parse_since(bad).is_err(), "{bad}");
         }
     }
 }

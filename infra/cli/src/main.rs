@@ -12,6 +12,7 @@ use secrecy::ExposeSecret as _;
 use secrecy::SecretString;
 use warden::Error;
 use warden::agents::registry::{NewAgent, NewTool};
+use warden::audit::query;
 use warden::auth::api_keys::KeySpec;
 use warden::auth::login::create_user;
 use warden::auth::revocation::RolesOutcome;
@@ -307,7 +308,7 @@ enum AuditCommand {
         event_type: Option<String>,
         /// How far back: minutes, hours or days, e.g. 30m, 24h, 7d (at most
         /// 365d; 31d without --actor).
-        #[arg(long, default_value = "24h")]
+        #[arg(long, default_value = query::DEFAULT_SINCE)]
         since: String,
         /// At most this many events (the newest).
         #[arg(long, default_value_t = 1000)]
@@ -770,10 +771,10 @@ async fn audit(command: AuditCommand) -> Result<(), Error> {
         json,
         endpoint,
     } = command;
-    let since = admin::parse_since(&since)?;
+    let since = query::parse_since(&since, query::Surface::Cli)?;
     let event_type = event_type
         .as_deref()
-        .map(admin::parse_event_type)
+        .map(query::parse_event_type)
         .transpose()?;
     let events = admin::audit_query(
         endpoint.as_deref(),
@@ -786,7 +787,7 @@ async fn audit(command: AuditCommand) -> Result<(), Error> {
     .await?;
     for e in &events {
         if json {
-            println!("{}", admin::event_json(e));
+            println!("{}", query::event_json(e));
         } else {
             println!("{}", admin::render_event(e));
         }

@@ -2,6 +2,8 @@
 //! and the tools agents may call.
 //! Every change is written with its audit event in one transaction.
 
+use serde::Serialize;
+
 use crate::audit::{EventType, Origin, Severity};
 use crate::domain::Username;
 use crate::domain::agents::{
@@ -228,27 +230,130 @@ pub async fn set_maturity(
 /// at once, stops its queued jobs (the worker checks again before running)
 /// and voids its tool-call approvals (its kill generation is raised; enabling
 /// it again revives none), audited as `AGENT_DISABLED` / `AGENT_ENABLED`.
+/// The event's actor is the operator of a `warden` command; over HTTP,
+/// [`set_enabled_by`] names the person.
 pub async fn set_enabled(
     registry: &Registry,
     origin: Origin,
     agent_id: &AgentId,
     enabled: bool,
 ) -> Result<()> {
+    let at = registry.clock.now_secs();
+    let event = switch_event(registry, origin, agent_id, enabled);
+    write_change(registry, agent_id, switch(agent_id, enabled, at), event).await
+}
+
+/// Who flips the kill switch over HTTP, and why: what its audit event
+/// records beside the origin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SwitchedBy<'a> {
+    /// The person (a user id), the event's actor.
+    pub actor: &'a str,
+    /// Why, in the event's details (`reason`): at most
+    /// [`MAX_REASON_CHARS`] characters.
+    pub reason: Option<&'a str>,
+}
+
+/// The longest reason for flipping the kill switch, in characters.
+pub const MAX_REASON_CHARS: usize = 500;
+
+/// [`set_enabled`] for a person (the admin endpoints): the event names
+/// them as its actor and carries their reason; a reason over
+/// [`MAX_REASON_CHARS`] is `400`. The agent is read first, so an unknown
+/// one is `404` before anything is written, and returned as the switch
+/// left it.
+pub async fn set_enabled_by(
+    registry: &Registry,
+    origin: Origin,
+    by: SwitchedBy<'_>,
+    agent_id: &AgentId,
+    enabled: bool,
+) -> Result<AgentRecord> {
+    if by
+        .reason
+        .is_some_and(|r| r.chars().count() > MAX_REASON_CHARS)
+    {
+        return Err(Error::BadRequest(format!(
+            "reason is at most {MAX_REASON_CHARS} characters"
+        )));
+    }
+    let before = existing(registry, agent_id).await?;
+    let mut event = switch_event(registry, origin, agent_id, enabled).actor(by.actor);
+    if let Some(reason) = by.reason {
+        event = event.detail("reason", reason);
+    }
+    let at = registry.clock.now_secs();
+    write_change(registry, agent_id, switch(agent_id, enabled, at), event).await?;
+    Ok(AgentRecord {
+        enabled,
+        // As the write does: every disable raises it, an enable never.
+        kill_generation: before.kill_generation + u64::from(!enabled),
+        updated_at: at,
+        ..before
+    })
+}
+
+/// The audit event of flipping `agent_id`'s kill switch to `enabled`.
+fn switch_event(
+    registry: &Registry,
+    origin: Origin,
+    agent_id: &AgentId,
+    enabled: bool,
+) -> crate::audit::AuditEvent {
     let (event_type, severity) = if enabled {
         (EventType::AgentEnabled, Severity::Info)
     } else {
         (EventType::AgentDisabled, Severity::Warning)
     };
-    let event = registry
+    registry
         .auditor
         .event(event_type, severity, origin)
-        .subject(format!("agent:{agent_id}"));
-    let write = AgentWrite::SetEnabled {
+        .subject(format!("agent:{agent_id}"))
+}
+
+/// The write that flips `agent_id`'s kill switch to `enabled` at `at`.
+fn switch(agent_id: &AgentId, enabled: bool, at: i64) -> AgentWrite {
+    AgentWrite::SetEnabled {
         agent_id: agent_id.clone(),
         enabled,
-        at: registry.clock.now_secs(),
-    };
-    write_change(registry, agent_id, write, event).await
+        at,
+    }
+}
+
+/// An agent as the admin endpoints show it (`GET /agents`, the kill
+/// switch): its registration, without the store's bookkeeping (kill
+/// generation, times).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AgentView {
+    /// Its id.
+    pub agent_id: AgentId,
+    /// Its type (which actions it has).
+    pub agent_type: AgentType,
+    /// How far it is trusted.
+    pub maturity: Maturity,
+    /// The kill switch: `false` when disabled.
+    pub enabled: bool,
+    /// The workspaces it may work in, sorted.
+    pub workspaces: Vec<WorkspaceId>,
+}
+
+impl From<AgentRecord> for AgentView {
+    fn from(a: AgentRecord) -> Self {
+        Self {
+            agent_id: a.agent_id,
+            agent_type: a.agent_type,
+            maturity: a.maturity,
+            enabled: a.enabled,
+            workspaces: a.workspaces,
+        }
+    }
+}
+
+/// Every registered agent, sorted by id (the tools that share their table
+/// left out).
+pub async fn list_agents(registry: &Registry) -> Result<Vec<AgentView>> {
+    let agents = registry.store.list_agents().await?;
+    Ok(agents.into_iter().map(AgentView::from).collect())
 }
 
 async fn write_change(

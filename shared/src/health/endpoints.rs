@@ -1,6 +1,6 @@
 //! What each security health endpoint answers, assembled from the checks
 //! ([`super::checks`]), the samples ([`super::samples`]) and the
-//! configuration's findings.
+//! configuration's findings; the uptime chart from the samples alone.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +12,7 @@ use super::report::{
     SecretView, SecretsReport, WebhooksReport,
 };
 use super::samples::SETTLED_MS;
-use super::uptime::{LONGEST_WINDOW_MS, SLOT_MS, uptime};
+use super::uptime::{LONGEST_WINDOW_MS, SLOT_MS, UptimeChart, Window, chart, uptime};
 use super::{Sample, Status};
 use crate::config::{Check, Finding, Severity, health_worst_case};
 use crate::guards::{Guards, LAMBDA_TIMEOUT, WORKER_LAMBDA_TIMEOUT};
@@ -26,7 +26,10 @@ use crate::store::health::{DAY_MS, day_of};
 pub async fn health_report(state: &HealthState) -> HealthReport {
     let timeout = state.config.health_check_timeout;
     let now_ms = state.clock.now_millis();
-    let (checks, samples) = tokio::join!(run_checks(state), window_samples(state, now_ms));
+    let (checks, samples) = tokio::join!(
+        run_checks(state),
+        window_samples(state, now_ms, LONGEST_WINDOW_MS)
+    );
     HealthReport {
         status: Status::worst(checks.iter().map(|c| c.status)),
         checks,
@@ -34,6 +37,15 @@ pub async fn health_report(state: &HealthState) -> HealthReport {
         check_timeout_ms: millis(timeout),
         remaining_ms: None,
     }
+}
+
+/// `GET /security/health/uptime?window=W`: the chart of one window's
+/// buckets, from the probe's samples read as for the report (cached days
+/// as they are; a day that cannot be read in time counts as unknown).
+pub async fn uptime_report(state: &HealthState, window: Window) -> UptimeChart {
+    let now_ms = state.clock.now_millis();
+    let samples = window_samples(state, now_ms, window.millis()).await;
+    chart(&samples, now_ms, window)
 }
 
 /// The guards in force and each function's budget under them.
@@ -141,17 +153,25 @@ pub fn webhooks_report(state: &HealthState) -> WebhooksReport {
     }
 }
 
-/// The samples of every day the 30-day window touches: cached days as
-/// they are, the others read side by side, each under the timeout. A day
-/// that cannot be read in time is left out (its minutes are unknown).
-async fn window_samples(state: &HealthState, now_ms: i64) -> Vec<Sample> {
+/// The samples of every day a window of `span_ms` (at most 30 days)
+/// before `now_ms` touches: cached days as they are, the others read side
+/// by side, each under the timeout. A day that cannot be read in time is
+/// left out (its minutes are unknown).
+async fn window_samples(state: &HealthState, now_ms: i64, span_ms: i64) -> Vec<Sample> {
     let timeout = state.config.health_check_timeout;
-    let first = day_of(now_ms.saturating_sub(LONGEST_WINDOW_MS + SLOT_MS));
+    let first = day_of(now_ms.saturating_sub(span_ms.min(LONGEST_WINDOW_MS) + SLOT_MS));
     let last = day_of(now_ms);
     let cached: Vec<(i64, Arc<[Sample]>)> = {
         let mut cache = state.samples.lock();
-        cache.retain(|day, _| *day >= first);
-        cache.iter().map(|(d, s)| (*d, s.clone())).collect()
+        // Only the longest window's days stay: a shorter one's read must
+        // not drop what the next report needs.
+        let oldest = day_of(now_ms.saturating_sub(LONGEST_WINDOW_MS + SLOT_MS));
+        cache.retain(|day, _| *day >= oldest);
+        cache
+            .iter()
+            .filter(|(d, _)| **d >= first)
+            .map(|(d, s)| (*d, s.clone()))
+            .collect()
     };
     let reads: Vec<Boxed<'_, (i64, Option<Vec<Sample>>)>> = (first..=last)
         .filter(|day| !cached.iter().any(|(d, _)| d == day))

@@ -10,14 +10,16 @@
 //! - [`report`]: the reports' shapes, as the endpoints answer them.
 //! - [`endpoints`]: the reports of `/security/health`,
 //!   `/security/configuration`, `/security/secrets` and
-//!   `/security/webhooks`, assembled (reading the probe's samples).
+//!   `/security/webhooks`, assembled (reading the probe's samples), and
+//!   the uptime chart of `/security/health/uptime`.
 //! - [`dependencies`]: the port the checks describe AWS resources through
 //!   (DescribeTable, DescribeTimeToLive, GetQueueAttributes,
 //!   DescribeSecret; never a secret's value); its SDK adapter is
 //!   [`crate::aws::dependencies`].
 //! - [`probe`]: the scheduled probe: one sample per run, and an audit
 //!   event on each change of status.
-//! - [`uptime`]: pure arithmetic over the stored samples.
+//! - [`uptime`]: pure arithmetic over the stored samples (the report's
+//!   percentages and incident, a window's chart).
 
 pub mod checks;
 pub mod dependencies;

@@ -8,6 +8,11 @@
 //! `N` slots, rounded down to 3 decimals (so 100 means every slot was up,
 //! and a single unknown slot in 30 days still shows).
 //!
+//! A chart ([`chart`], `GET /security/health/uptime`) cuts one window into
+//! equal buckets of those slots (24 of an hour, 28 of 6 hours, 30 of a
+//! day), the last ending where the current slot starts, each with its own
+//! percentages, rounded down the same way.
+//!
 //! An incident is a run of failing samples: it starts at the first failing
 //! sample after a sample that was not failing (or the first sample read),
 //! and ends at the first sample after it that is not failing. Missing
@@ -77,11 +82,7 @@ pub fn uptime(samples: &[Sample], now_ms: i64) -> Uptime {
     // Stable: samples at the same millisecond keep their input order.
     read.sort_by_key(|s| s.at_ms);
 
-    let mut slots: BTreeMap<i64, Status> = BTreeMap::new();
-    for s in &read {
-        let worst = slots.entry(slot(s.at_ms)).or_insert(s.status);
-        *worst = (*worst).max(s.status);
-    }
+    let slots = worst_by_slot(read.iter().copied());
     let (pct_24h, unknown_pct_24h) = percentages(&slots, current, SLOTS_24H);
     let (pct_7d, unknown_pct_7d) = percentages(&slots, current, SLOTS_7D);
     let (pct_30d, unknown_pct_30d) = percentages(&slots, current, SLOTS_30D);
@@ -97,6 +98,118 @@ pub fn uptime(samples: &[Sample], now_ms: i64) -> Uptime {
     }
 }
 
+/// Each slot's status: the worst of `samples` taken in it.
+fn worst_by_slot<'a>(samples: impl Iterator<Item = &'a Sample>) -> BTreeMap<i64, Status> {
+    let mut slots: BTreeMap<i64, Status> = BTreeMap::new();
+    for s in samples {
+        let worst = slots.entry(slot(s.at_ms)).or_insert(s.status);
+        *worst = (*worst).max(s.status);
+    }
+    slots
+}
+
+/// A window of `GET /security/health/uptime`, cut into buckets for a chart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Window {
+    /// The last 24 hours: 24 buckets of an hour.
+    #[serde(rename = "24h")]
+    Day,
+    /// The last 7 days: 28 buckets of 6 hours.
+    #[serde(rename = "7d")]
+    Week,
+    /// The last 30 days: 30 buckets of a day.
+    #[serde(rename = "30d")]
+    Month,
+}
+
+impl Window {
+    /// Every window, shortest first.
+    pub const ALL: [Window; 3] = [Window::Day, Window::Week, Window::Month];
+
+    /// Its name in a request and an answer: `24h`, `7d` or `30d`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Window::Day => "24h",
+            Window::Week => "7d",
+            Window::Month => "30d",
+        }
+    }
+
+    /// The window named `name` (exactly as [`Window::as_str`] writes it).
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|w| w.as_str() == name)
+    }
+
+    /// How many buckets, and how many slots each: together the window's
+    /// slots, the same as the report's percentages count.
+    const fn buckets(self) -> (u32, u32) {
+        match self {
+            Window::Day => (24, 60),
+            Window::Week => (28, 6 * 60),
+            Window::Month => (30, 24 * 60),
+        }
+    }
+
+    /// The window's length in milliseconds.
+    pub fn millis(self) -> i64 {
+        let (n, width) = self.buckets();
+        i64::from(n * width) * SLOT_MS
+    }
+}
+
+/// One bucket of an uptime chart.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Bucket {
+    /// When its first slot starts, RFC 3339.
+    pub start: String,
+    /// Percentage of its slots that were up, rounded down to 3 decimals.
+    pub up_pct: f64,
+    /// Percentage of its slots without a sample, rounded down likewise.
+    pub unknown_pct: f64,
+}
+
+/// `GET /security/health/uptime`: a window's buckets, oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UptimeChart {
+    /// Which window.
+    pub window: Window,
+    /// Its buckets, oldest first; the last ends where the current slot
+    /// starts.
+    pub buckets: Vec<Bucket>,
+}
+
+/// The buckets of `window` at `now_ms` from `samples` (any order; those
+/// outside the window are ignored), with [`uptime`]'s slots: the window
+/// is the slots before the current one, cut into equal buckets, the last
+/// ending where the current slot starts; each bucket's percentages are
+/// over its own slots, rounded down as the report's are. Never panics,
+/// whatever the times.
+pub fn chart(samples: &[Sample], now_ms: i64, window: Window) -> UptimeChart {
+    let (n, width) = window.buckets();
+    let current = slot(now_ms);
+    let oldest = current.saturating_sub(i64::from(n * width));
+    let slots = worst_by_slot(
+        samples
+            .iter()
+            .filter(|s| (oldest..current).contains(&slot(s.at_ms))),
+    );
+    let buckets = (1..=n)
+        .map(|i| {
+            // Bucket i (1 the oldest) ends `n - i` buckets before the
+            // current slot.
+            let end = current.saturating_sub(i64::from((n - i) * width));
+            let start = end.saturating_sub(i64::from(width));
+            let (up_pct, unknown_pct) = percentages(&slots, end, width);
+            Bucket {
+                start: rfc3339(start.saturating_mul(SLOT_MS / 1000)),
+                up_pct,
+                unknown_pct,
+            }
+        })
+        .collect();
+    UptimeChart { window, buckets }
+}
+
 /// Slots in 24 hours.
 const SLOTS_24H: u32 = 24 * 60;
 
@@ -108,6 +221,19 @@ const SLOTS_30D: u32 = 30 * 24 * 60;
 
 // The longest window is the samples read for a report: exactly 30 days.
 const _: () = assert!(SLOTS_30D as i64 * SLOT_MS == LONGEST_WINDOW_MS);
+
+// A chart's buckets cover exactly its window's slots, as the report counts
+// them.
+const _: () = {
+    let (day, week, month) = (
+        Window::Day.buckets(),
+        Window::Week.buckets(),
+        Window::Month.buckets(),
+    );
+    assert!(day.0 * day.1 == SLOTS_24H);
+    assert!(week.0 * week.1 == SLOTS_7D);
+    assert!(month.0 * month.1 == SLOTS_30D);
+};
 
 /// The slot `at_ms` falls in (times before the epoch included).
 fn slot(at_ms: i64) -> i64 {
@@ -617,6 +743,135 @@ mod tests {
         }
     }
 
+    fn bucket(start: &str, up_pct: f64, unknown_pct: f64) -> Bucket {
+        Bucket {
+            start: start.to_owned(),
+            up_pct,
+            unknown_pct,
+        }
+    }
+
+    #[test]
+    fn a_days_chart_is_24_hours_each_with_its_own_shares() {
+        let mut samples: Vec<Sample> = (1..=60)
+            .map(|k| match k {
+                10 => degraded(k),
+                30 => failing(k, &["tables"]),
+                _ => ok(k),
+            })
+            .collect();
+        // k 45: ok, then failing: the slot is down.
+        samples.push(sample(at(45, 50), Status::Failing, &["queues"]));
+        // k 61..=90 sampled, k 91..=120 not.
+        samples.extend((61..=90).map(ok));
+        // The window's first slot, at its first millisecond.
+        samples.push(sample(at(1440, 0), Status::Ok, &[]));
+        // Outside: the slot before the window, the current one, later.
+        samples.push(failing(1441, &["tables"]));
+        samples.push(sample(MINUTE, Status::Failing, &["tables"]));
+        samples.push(sample(NOW + 3_600_000, Status::Failing, &["tables"]));
+        let chart = chart(&samples, NOW, Window::Day);
+        assert_eq!(chart.window, Window::Day);
+        assert_eq!(chart.buckets.len(), 24);
+        // The oldest bucket, k 1381..=1440 (from 12:00 the day before):
+        // 1 of 60 up, 1 * 100,000 / 60 = 1,666.6 -> 1.666; 59 unknown,
+        // 98,333.3 -> 98.333.
+        assert_eq!(
+            chart.buckets[0],
+            bucket("2026-11-23T12:00:00Z", 1.666, 98.333)
+        );
+        // k 1321..=1380 to k 121..=180: nothing known.
+        for (i, b) in chart.buckets.iter().enumerate().take(22).skip(1) {
+            assert_eq!((b.up_pct, b.unknown_pct), (0.0, 100.0), "{i}");
+        }
+        assert_eq!(chart.buckets[1].start, "2026-11-23T13:00:00Z");
+        // k 61..=120 (10:00 to 10:59): 30 up, 30 unknown.
+        assert_eq!(
+            chart.buckets[22],
+            bucket("2026-11-24T10:00:00Z", 50.0, 50.0)
+        );
+        // k 1..=60 (11:00 to 11:59): every slot known, k 30 and k 45 down
+        // (k 10 degraded is up): 58 * 100,000 / 60 = 96,666.6 -> 96.666.
+        assert_eq!(
+            chart.buckets[23],
+            bucket("2026-11-24T11:00:00Z", 96.666, 0.0)
+        );
+    }
+
+    #[test]
+    fn a_weeks_chart_is_28_buckets_of_6_hours() {
+        // k 1..=360 (06:00 to 11:59) degraded but k 100..=135 (36 slots)
+        // missing: 324 up, 90 %; 36 unknown, 10 %.
+        let mut samples: Vec<Sample> = (1..=360)
+            .filter(|k| !(100..=135).contains(k))
+            .map(degraded)
+            .collect();
+        // k 361..=720: one down slot, the rest unknown.
+        samples.push(failing(500, &["queues"]));
+        // The oldest slot of the week.
+        samples.push(ok(10_080));
+        let chart = chart(&samples, NOW, Window::Week);
+        assert_eq!(chart.buckets.len(), 28);
+        // 1 of 360: 277.7 -> 0.277; 359 unknown: 99,722.2 -> 99.722.
+        assert_eq!(
+            chart.buckets[0],
+            bucket("2026-11-17T12:00:00Z", 0.277, 99.722)
+        );
+        assert_eq!(chart.buckets[1].start, "2026-11-17T18:00:00Z");
+        assert_eq!(
+            chart.buckets[26],
+            bucket("2026-11-24T00:00:00Z", 0.0, 99.722)
+        );
+        assert_eq!(
+            chart.buckets[27],
+            bucket("2026-11-24T06:00:00Z", 90.0, 10.0)
+        );
+    }
+
+    #[test]
+    fn a_months_chart_is_30_days() {
+        // The last day all up but k 700; the oldest slot down; one older
+        // than the window ignored.
+        let mut samples: Vec<Sample> = (1..=1440).filter(|k| *k != 700).map(ok).collect();
+        samples.push(failing(43_200, &["tables"]));
+        samples.push(failing(43_201, &["tables"]));
+        let chart = chart(&samples, NOW, Window::Month);
+        assert_eq!(chart.buckets.len(), 30);
+        // 1,439 unknown of 1,440: 99,930.5 -> 99.930.
+        assert_eq!(chart.buckets[0], bucket("2026-10-25T12:00:00Z", 0.0, 99.93));
+        assert_eq!(
+            chart.buckets[28],
+            bucket("2026-11-22T12:00:00Z", 0.0, 100.0)
+        );
+        // 1,439 up: 99.930; 1 unknown: 69.4 -> 0.069.
+        assert_eq!(
+            chart.buckets[29],
+            bucket("2026-11-23T12:00:00Z", 99.93, 0.069)
+        );
+    }
+
+    #[test]
+    fn a_chart_with_no_samples_is_all_unknown_and_windows_are_named() {
+        for window in Window::ALL {
+            let chart = chart(&[], NOW, window);
+            assert!(
+                chart
+                    .buckets
+                    .iter()
+                    .all(|b| (b.up_pct, b.unknown_pct) == (0.0, 100.0))
+            );
+            assert_eq!(Window::parse(window.as_str()), Some(window));
+            assert_eq!(
+                serde_json::to_value(window).unwrap(),
+                serde_json::json!(window.as_str())
+            );
+        }
+        assert_eq!(Window::Week.millis(), 7 * 86_400_000);
+        for other in ["", "24H", "1d", "30d ", "90d"] {
+            assert_eq!(Window::parse(other), None, "{other}");
+        }
+    }
+
     fn any_status() -> impl Strategy<Value = Status> {
         prop_oneof![
             Just(Status::Ok),
@@ -668,6 +923,16 @@ mod tests {
                 s.status == Status::Failing && slot < current && slot >= current - 43_200
             });
             prop_assert_eq!(report.last_incident.is_some(), read_failing);
+            // A chart never panics either, and has its buckets whatever
+            // the times.
+            for (window, n) in [(Window::Day, 24), (Window::Week, 28), (Window::Month, 30)] {
+                let chart = chart(&samples, now, window);
+                prop_assert_eq!(chart.buckets.len(), n);
+                for b in &chart.buckets {
+                    prop_assert!((0.0..=100.0).contains(&b.up_pct));
+                    prop_assert!((b.up_pct * 1000.0).round() + (b.unknown_pct * 1000.0).round() <= 100_000.0);
+                }
+            }
         }
     }
 }

@@ -6,8 +6,10 @@ use async_trait::async_trait;
 use crate::Result;
 use crate::audit::{AuditEvent, EventType};
 
-/// What `warden audit query` asks of the audit log: the events of a time
-/// window, newest first, optionally of one actor and one type.
+/// What `warden audit query` and `GET /audit` ask of the audit log
+/// ([`crate::audit::query`]): the events of a time window, newest first,
+/// optionally of one actor and one type, and only those before an event
+/// already shown (the next page).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditQuery {
     /// Only this actor's events (read through the actor index).
@@ -21,6 +23,9 @@ pub struct AuditQuery {
     pub until_millis: i64,
     /// At most this many events (the newest).
     pub limit: usize,
+    /// Only events whose id sorts before this event id (a ULID; exclusive):
+    /// the page after the one that ended with it.
+    pub before: Option<String>,
 }
 
 /// The audit log, read side.
@@ -30,7 +35,8 @@ pub trait AuditStore: Send + Sync {
     async fn audit_by_actor(&self, actor: &str, limit: usize) -> Result<Vec<AuditEvent>>;
 
     /// The newest events that match `query` (at most `query.limit`), newest
-    /// first (by event id: a ULID, so by time). With an actor it reads the
-    /// actor index; without, every day bucket's shards in the window.
+    /// first (by event id: a ULID, so by time), those from `query.before`
+    /// on left out. With an actor it reads the actor index; without, every
+    /// day bucket's shards in the window.
     async fn query_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>>;
 }

@@ -26,6 +26,26 @@ fn id_bounds(since_millis: i64, until_millis: i64) -> (String, String) {
     )
 }
 
+/// The ULID bounds of the events `query` can return, both inclusive: its
+/// window's ([`id_bounds`]), the upper one narrowed to the id just below
+/// `before` when given. `None` when no id lies between them (DynamoDB
+/// refuses a `BETWEEN` whose bounds are the wrong way round).
+fn query_bounds(query: &AuditQuery) -> Result<Option<(String, String)>> {
+    let (from, mut to) = id_bounds(query.since_millis, query.until_millis);
+    if let Some(before) = &query.before {
+        let id = ulid::Ulid::from_string(before)
+            .ok()
+            .filter(|id| id.to_string() == *before)
+            .ok_or_else(|| crate::Error::BadRequest("before is not an event id".into()))?;
+        // Nothing sorts below the smallest id.
+        let Some(below) = id.0.checked_sub(1) else {
+            return Ok(None);
+        };
+        to = to.min(ulid::Ulid(below).to_string());
+    }
+    Ok((from <= to).then_some((from, to)))
+}
+
 /// The AuditLog partitions that can hold events of the window: every
 /// shard of every UTC day from the first to the last.
 fn buckets(since_millis: i64, until_millis: i64) -> Vec<String> {
@@ -70,22 +90,32 @@ impl AuditStore for DynamoStore {
         if query.limit == 0 || query.since_millis > query.until_millis {
             return Ok(Vec::new());
         }
+        let Some(bounds) = query_bounds(query)? else {
+            return Ok(Vec::new());
+        };
         let mut events = match &query.actor {
             Some(actor) => {
-                self.audit_partition(query, PartitionKey::Actor(actor.clone()))
+                self.audit_partition(query, &bounds, PartitionKey::Actor(actor.clone()))
                     .await?
             }
             None => {
                 // Each day's shards, a bounded number at once; each gives its
                 // newest matches, and the merge below keeps the newest overall.
+                // A next page reads only the days up to its `before`: the
+                // upper bound's time.
+                let until = ulid::Ulid::from_string(&bounds.1)
+                    .ok()
+                    .and_then(|to| i64::try_from(to.timestamp_ms()).ok())
+                    .map_or(query.until_millis, |to| to.min(query.until_millis));
                 let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(PARTITIONS_AT_ONCE));
                 let mut tasks = tokio::task::JoinSet::new();
-                for bucket in buckets(query.since_millis, query.until_millis) {
-                    let (store, query, gate) = (self.clone(), query.clone(), gate.clone());
+                for bucket in buckets(query.since_millis, until) {
+                    let (store, query, bounds, gate) =
+                        (self.clone(), query.clone(), bounds.clone(), gate.clone());
                     tasks.spawn(async move {
                         let _permit = gate.acquire_owned().await;
                         store
-                            .audit_partition(&query, PartitionKey::Bucket(bucket))
+                            .audit_partition(&query, &bounds, PartitionKey::Bucket(bucket))
                             .await
                     });
                 }
@@ -113,14 +143,15 @@ enum PartitionKey {
 
 impl DynamoStore {
     /// The newest events of one partition that match `query` (at most
-    /// `query.limit`), newest first. The type is a filter: DynamoDB applies
-    /// it after reading a page, so pages are read until enough matched.
+    /// `query.limit`), newest first, their ids within `bounds`
+    /// ([`query_bounds`]). The type is a filter: DynamoDB applies it after
+    /// reading a page, so pages are read until enough matched.
     async fn audit_partition(
         &self,
         query: &AuditQuery,
+        (from, to): &(String, String),
         partition: PartitionKey,
     ) -> Result<Vec<AuditEvent>> {
-        let (from, to) = id_bounds(query.since_millis, query.until_millis);
         let mut request = self
             .client
             .query()

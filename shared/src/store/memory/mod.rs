@@ -172,6 +172,7 @@ impl AuditStore for MemoryStore {
             .filter(|e| (query.since_millis..=query.until_millis).contains(&e.at_millis))
             .filter(|e| query.actor.as_ref().is_none_or(|a| &e.actor == a))
             .filter(|e| query.event_type.is_none_or(|t| e.event_type == t))
+            .filter(|e| query.before.as_ref().is_none_or(|b| &e.event_id < b))
             .take(query.limit)
             .cloned()
             .collect())
