@@ -623,6 +623,20 @@ impl<'a> Responder<'a> {
     }
 }
 
+/// A listing's `limit` query parameter, given its raw value: `default`
+/// when absent, else a whole number from 1 to `max`; anything else is a
+/// `400` that names the range.
+pub fn page_limit(raw: Option<&str>, default: usize, max: usize) -> Result<usize, Error> {
+    match raw {
+        None => Ok(default),
+        Some(raw) => raw
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| Error::BadRequest(format!("limit must be a number from 1 to {max}"))),
+    }
+}
+
 /// The request's query parameters, decoded, in order: from the URI (as
 /// `warden serve` and lambda_http build it), else from the API Gateway
 /// event's parsed parameters.

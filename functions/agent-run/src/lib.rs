@@ -494,16 +494,7 @@ impl Query {
 
     /// `limit` (1 to 100, default 50) and the decoded `next` cursor.
     fn page(&self) -> Result<(usize, Option<String>), Error> {
-        let limit = match self.get("limit") {
-            None => DEFAULT_PAGE,
-            Some(raw) => raw
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=MAX_PAGE).contains(n))
-                .ok_or_else(|| {
-                    Error::BadRequest(format!("limit must be a number from 1 to {MAX_PAGE}"))
-                })?,
-        };
+        let limit = warden::http::page_limit(self.get("limit"), DEFAULT_PAGE, MAX_PAGE)?;
         let after = self
             .get("next")
             .map(|c| {

@@ -125,16 +125,7 @@ impl Request {
         };
         let since_secs = parse_since(get("since").unwrap_or(DEFAULT_SINCE), Surface::Http)?;
         let event_type = get("type").map(parse_event_type).transpose()?;
-        let limit = match get("limit") {
-            None => DEFAULT_PAGE,
-            Some(raw) => raw
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=MAX_PAGE).contains(n))
-                .ok_or_else(|| {
-                    Error::BadRequest(format!("limit must be a number from 1 to {MAX_PAGE}"))
-                })?,
-        };
+        let limit = crate::http::page_limit(get("limit"), DEFAULT_PAGE, MAX_PAGE)?;
         let before = get("next")
             .map(|next| {
                 if is_event_id(next) {
