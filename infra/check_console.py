@@ -889,6 +889,33 @@ def test_sessions(ctx):
         b.screenshot("sessions")
 
 
+def test_refresh(ctx):
+    """A refused access token is refreshed, once, and the page goes on: the
+    page's access token is revoked behind its back (POST /auth/revoke
+    denies that token only; its session lives), and the next page still
+    loads its data, through one POST /auth/refresh, with a new token."""
+    with ctx.own_browser("refresh") as b:
+        b.sign_in("approver-a")
+        b.goto("sessions")
+        old = b.bearer()
+        status, body = ctx.api.call("POST", "/auth/revoke", {"token": old}, token=old)
+        check(status == 200 and body == {"revoked": 1}, f"revoking the page's token: {status} {body}")
+        status, _ = ctx.api.call("GET", "/me", token=old)
+        check(status == 401, f"the revoked token answered GET /me {status}, expected 401")
+        b.requests_of("refresh")  # what came before is not this step's
+        before = len([u for u in b.requests_of("refresh") if u.endswith("/auth/refresh")])
+        b.goto("runs")
+        b.one("body[data-signed-in=true]")
+        check(not b.find("#runs-table td.error"), "the runs page shows an error after the refresh")
+        refreshes = len([u for u in b.requests_of("refresh") if u.endswith("/auth/refresh")]) - before
+        check(refreshes == 1, f"{refreshes} POST /auth/refresh for one refused token, expected 1")
+        new = b.bearer()
+        check(new != old, "the page still sends the revoked token")
+        status, me = ctx.api.call("GET", "/me", token=new)
+        check(status == 200 and me["username"] == "approver-a", f"the refreshed token answered GET /me {status}")
+        b.screenshot("refresh")
+
+
 def test_phone(ctx):
     """At 390x844 with mobile emulation, approvals and runs do not scroll
     sideways."""
@@ -1000,6 +1027,7 @@ TESTS = [
     test_health,
     test_audit,
     test_sessions,
+    test_refresh,
     test_phone,
     test_timing,
     # Last, so that "every test" includes the timing's visits.

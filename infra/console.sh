@@ -6,7 +6,8 @@
 # and see its job reach SUCCESS, reject one with a reason, the kill switch
 # and its refused run, the XSS and invisible-character cases (no alert, no
 # element, no request), workspace isolation, health and its uptime chart,
-# the audit trail and its pagination, sessions and sign-out, a phone's
+# the audit trail and its pagination, sessions and sign-out, a refused
+# access token refreshed once and the page going on, a phone's
 # screen; across all of it, every request went to the server and nowhere
 # else, and each page with its data loads in under 200 ms. Each test saves
 # a screenshot in target/console-screenshots/ (wiped at start).

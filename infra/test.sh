@@ -140,7 +140,7 @@ log "infra/openapi.yaml documents every route of template.yaml"
 # warden serve on the embedded store, against the spec (installs the pinned
 # schemathesis into .venv on first run; stops the server on every exit path).
 "$ROOT/infra/schemathesis.sh"
-log "console in a real browser: sign in, approve (job SUCCESS) and reject, the kill switch, XSS and invisible characters run nothing, workspace isolation, health chart, audit, sessions and sign-out, a phone's screen, no request off the server, every page under 200 ms (screenshots: target/console-screenshots/)"
+log "console in a real browser: sign in, approve (job SUCCESS) and reject, the kill switch, XSS and invisible characters run nothing, workspace isolation, health chart, audit, sessions and sign-out, a token refreshed after a 401, a phone's screen, no request off the server, every page under 200 ms (screenshots: target/console-screenshots/)"
 # Installs chromium, chromium-driver and selenium when missing; stops its
 # warden serve and every browser on every exit path.
 "$ROOT/infra/console.sh"
