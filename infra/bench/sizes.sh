@@ -22,8 +22,8 @@
 # `sam build` deploys, built with panic=abort.
 #
 # Requires cargo-lambda (`pip install cargo-lambda`: it brings zig and adds
-# the Rust target itself) and zip. A clean arm64 build of the eight
-# functions takes about 8 minutes on 2 cores.
+# the Rust target itself) and zip. A clean arm64 build of every function
+# took about 8 minutes on 2 cores when there were eight.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

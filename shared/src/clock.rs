@@ -72,6 +72,18 @@ pub fn rfc3339(epoch_secs: i64) -> String {
         .unwrap_or_default()
 }
 
+/// Formats epoch milliseconds as RFC 3339 UTC with exactly three decimals
+/// (`2026-11-24T12:00:03.250Z`): a fixed width, so that the text sorts as
+/// the time does. `None` outside what RFC 3339 can write (years 0 to 9999).
+pub fn rfc3339_millis(at_millis: i64) -> Option<String> {
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(at_millis) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+}
+
 /// A new ULID stamped with `at_millis`: ids that sort by creation time
 /// (audit events, jobs, proposals).
 pub fn ulid_at(at_millis: i64) -> String {

@@ -252,15 +252,11 @@ pub fn event_json(e: &AuditEvent) -> Value {
     value
 }
 
-/// An instant in milliseconds as RFC 3339 with milliseconds, UTC.
+/// An instant in milliseconds as RFC 3339 with milliseconds, UTC
+/// ([`crate::clock::rfc3339_millis`]); the number itself for an instant
+/// RFC 3339 cannot write.
 pub fn rfc3339_millis(at_millis: i64) -> String {
-    let format = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(at_millis) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&format).ok())
-        .unwrap_or_else(|| at_millis.to_string())
+    crate::clock::rfc3339_millis(at_millis).unwrap_or_else(|| at_millis.to_string())
 }
 
 #[cfg(test)]

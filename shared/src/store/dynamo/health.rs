@@ -22,14 +22,7 @@ use crate::store::keys::health_day;
 fn sort_key(at_ms: i64) -> String {
     const MAX_MS: i64 = 253_402_300_799_999; // 9999-12-31T23:59:59.999Z
     const MIN_MS: i64 = -62_167_219_200_000; // 0000-01-01T00:00:00.000Z
-    let at_ms = at_ms.clamp(MIN_MS, MAX_MS);
-    let format = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(at_ms) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&format).ok())
-        .unwrap_or_default()
+    crate::clock::rfc3339_millis(at_ms.clamp(MIN_MS, MAX_MS)).unwrap_or_default()
 }
 
 impl DynamoStore {
