@@ -36,6 +36,20 @@ if command -v rustup >/dev/null 2>&1; then
   fi
 fi
 
+# A run in CI builds everything once: incremental caches (gigabytes under
+# target/debug/incremental) only speed up the next build, which CI never has.
+if [ -n "${CI:-}" ]; then
+  export CARGO_INCREMENTAL=0
+fi
+
+# A fresh build of every test needs about 8 GB under target/ (see
+# [profile.dev] in Cargo.toml). Say so before a linker dies of a full disk.
+mkdir -p "$ROOT/target"
+FREE_KB=$(df -Pk "$ROOT/target" | awk 'NR == 2 { print $4 }')
+if [ "${FREE_KB:-0}" -lt $((10 * 1024 * 1024)) ]; then
+  log "warning: only $((FREE_KB / 1024 / 1024)) GB free for target/; a fresh build of the whole suite needs about 8 GB"
+fi
+
 # Node.js runs the OpenAPI lint (npx @redocly/cli): say so now, not after
 # the whole test suite.
 if ! command -v npx >/dev/null 2>&1; then
