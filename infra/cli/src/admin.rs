@@ -25,12 +25,12 @@ use warden::audit::{AuditEvent, Auditor, EventType, Origin, Severity as Importan
 use warden::auth::api_keys::{self, KeySpec, NewKey};
 use warden::auth::login::create_user;
 use warden::auth::password_policy;
+use warden::auth::pepper::Pepper;
 use warden::auth::revocation::{self, RevokeAllOutcome, RolesOutcome};
 use warden::auth::signing::{ACCESS_KEY_SET, KeySet, NewKey as NewSigningKey, Signer as _};
 use warden::aws::Guards;
 use warden::aws::kms::KmsSigner;
 use warden::clock::{Clock as _, SystemClock, rfc3339};
-use warden::auth::pepper::Pepper;
 use warden::config::{Check, Config, Environment, Finding, Findings, Severity};
 use warden::domain::agents::{
     AgentId, AgentRecord, ApiKeyRecord, Maturity, WorkspaceId, WorkspaceRecord,
@@ -44,7 +44,7 @@ use warden::state::{Accounts, Registry};
 use warden::store::AuthWrite;
 use warden::store::dynamo::DynamoStore;
 use warden::store::dynamo::tables::{self, TableReport};
-use warden::store::{AuditStore as _, SessionStore as _, Transactions as _, UserStore as _, Write};
+use warden::store::{SessionStore as _, Transactions as _, UserStore as _, Write};
 use warden::webhook::SchemeKind;
 use warden::webhook::rotation::set_source_secret;
 use warden::wiring::api_key_pepper;
@@ -252,7 +252,8 @@ pub async fn missing_tables(
         Some(url) => format!("at {url}"),
         None => format!(
             "in region {}",
-            aws.region().map_or_else(|| "(none)".to_owned(), ToString::to_string)
+            aws.region()
+                .map_or_else(|| "(none)".to_owned(), ToString::to_string)
         ),
     };
     let how = match stack {
@@ -825,15 +826,20 @@ pub async fn audit_query(
         },
         None => query,
     };
-    store.query_audit(&query).await
+    query::events(&store, &query).await
 }
 
 /// The actor `--actor` names, as the audit log writes it: a username is
-/// looked up and becomes its user id; a user id, `key:<id>`,
-/// `webhook:<source>`, an operator's ARN or `local` is taken as it is.
+/// looked up and becomes `user:<its id>`; a user id (bare or `user:<id>`,
+/// both forms read: see [`query::actor_forms`]), `key:<id>`,
+/// `webhook:<source>`, an operator's ARN, `local`, `health-probe` or
+/// `anonymous` is taken as it is.
 /// An unknown username is an error, not an empty answer.
 async fn resolve_actor(store: &DynamoStore, actor: &str) -> Result<String, Error> {
-    if actor.contains(':') || actor == OPERATOR || query::is_event_id(actor) {
+    // The actors that are not people: an operator's ARN, `local`, the
+    // health probe, and `anonymous` (a request no credential names).
+    let system = [OPERATOR, warden::health::probe::PROBE_ACTOR, "anonymous"];
+    if actor.contains(':') || system.contains(&actor) || query::is_event_id(actor) {
         return Ok(actor.to_owned());
     }
     let not_found = || {
@@ -843,7 +849,7 @@ async fn resolve_actor(store: &DynamoStore, actor: &str) -> Result<String, Error
     };
     let username = Username::parse(actor).map_err(|_| not_found())?;
     match store.get_user(&username).await? {
-        Some(user) => Ok(user.user_id),
+        Some(user) => Ok(warden::audit::user_actor(&user.user_id)),
         None => Err(not_found()),
     }
 }

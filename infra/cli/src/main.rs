@@ -812,7 +812,8 @@ async fn users(command: UsersCommand, env: &Env) -> Result<(), Error> {
         }
         UsersCommand::Disable { username, endpoint } => {
             let username = Username::parse(&username)?;
-            let generation = admin::disable_user(endpoint.as_deref(), config(env)?, &username).await?;
+            let generation =
+                admin::disable_user(endpoint.as_deref(), config(env)?, &username).await?;
             println!(
                 "user {username} disabled; every token issued before is revoked (generation {generation})"
             );
@@ -1218,8 +1219,7 @@ async fn set_membership(
     let workspace = WorkspaceId::parse(workspace_id)?;
     let user = Username::parse(username)?;
     let user_id =
-        admin::set_membership(endpoint.as_deref(), config(env)?, &workspace, &user, member)
-            .await?;
+        admin::set_membership(endpoint.as_deref(), config(env)?, &workspace, &user, member).await?;
     if member {
         println!("{user} ({user_id}) is a member of workspace {workspace}");
     } else {

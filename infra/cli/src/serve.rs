@@ -16,12 +16,15 @@ use hyper_util::rt::TokioIo;
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
 use lambda_http::request::RequestContext as LambdaContext;
 use lambda_http::{Body, RequestExt};
+use rand::RngCore as _;
+use secrecy::SecretString;
 use tokio::net::TcpListener;
 use warden::Error;
 use warden::agents::decision::DecisionTokens;
 use warden::agents::sweeper::{SWEEP_INTERVAL, sweep};
 use warden::agents::worker::drain_local;
 use warden::auth::jwt::AccessTokens;
+use warden::auth::pepper::Pepper;
 use warden::auth::signing::LocalSigner;
 use warden::aws::Guards;
 use warden::aws::dependencies::AwsDependencies;
@@ -42,9 +45,6 @@ use warden::store::memory::MemoryStore;
 use warden::store::{AuthStore, HealthStore, RegistryStore, WebhookStore, WorkerStore};
 use warden::webhook::{SourceConfig, Sources};
 use warden::wiring::api_key_pepper;
-use warden::auth::pepper::Pepper;
-use rand::RngCore as _;
-use secrecy::SecretString;
 
 /// The largest body `warden serve` reads; each endpoint has its own,
 /// smaller limit (API Gateway's payload cap plays this role in AWS).
@@ -382,7 +382,10 @@ pub async fn endpoint_pepper(
             .secret_id(&name)
             .send()
             .await
-            .map(|out| out.secret_string().map(|v| SecretString::from(v.to_owned())))
+            .map(|out| {
+                out.secret_string()
+                    .map(|v| SecretString::from(v.to_owned()))
+            })
     };
     match read().await {
         Ok(Some(value)) => return Ok(value),
@@ -392,7 +395,12 @@ pub async fn endpoint_pepper(
             )));
         }
         Err(e) if e.code() == Some("ResourceNotFoundException") => {}
-        Err(e) => return Err(warden::aws::sdk_unavailable(&format!("GetSecretValue {name}"), &e)),
+        Err(e) => {
+            return Err(warden::aws::sdk_unavailable(
+                &format!("GetSecretValue {name}"),
+                &e,
+            ));
+        }
     }
     let mut bytes = [0u8; 64];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
@@ -407,12 +415,20 @@ pub async fn endpoint_pepper(
         Ok(_) => {}
         // Created by another process since the read: use that one.
         Err(e) if e.code() == Some("ResourceExistsException") => {}
-        Err(e) => return Err(warden::aws::sdk_unavailable(&format!("CreateSecret {name}"), &e)),
+        Err(e) => {
+            return Err(warden::aws::sdk_unavailable(
+                &format!("CreateSecret {name}"),
+                &e,
+            ));
+        }
     }
     match read().await {
         Ok(Some(value)) => Ok(value),
         Ok(None) => Err(Error::Config(format!("secret {name} holds no text"))),
-        Err(e) => Err(warden::aws::sdk_unavailable(&format!("GetSecretValue {name}"), &e)),
+        Err(e) => Err(warden::aws::sdk_unavailable(
+            &format!("GetSecretValue {name}"),
+            &e,
+        )),
     }
 }
 

@@ -80,7 +80,9 @@ impl Env {
             if let Some(set) = lookup(variable).filter(|v| !v.is_empty())
                 && set != value
             {
-                conflicts.push(format!("{variable}={set} (the stack's {output} is {value})"));
+                conflicts.push(format!(
+                    "{variable}={set} (the stack's {output} is {value})"
+                ));
             }
             vars.insert(*variable, value);
         }
@@ -216,8 +218,7 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(
-            err.contains("WARDEN_TABLE_PREFIX=other-")
-                && err.contains("value-of-TablePrefix"),
+            err.contains("WARDEN_TABLE_PREFIX=other-") && err.contains("value-of-TablePrefix"),
             "{err}"
         );
         let agrees = Env::from_outputs("prod", &all_outputs(), |k| {

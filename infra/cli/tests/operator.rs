@@ -285,12 +285,12 @@ fn audit_query_reads_the_window_newest_first_with_filters() {
         )
     });
     let written = [
-        event_at(60, EventType::LoginFailed, "u-1"),
+        event_at(60, EventType::LoginFailed, "user:u-1"),
         event_at(20 * 60, EventType::LoginSuccess, "u-2"),
         event_at(2 * 3600, EventType::LoginFailed, "u-2"),
-        event_at(30 * 3600, EventType::LoginFailed, "u-1"),
-        event_at(3 * 86_400, EventType::TokenRevoked, "u-1"),
-        event_at(9 * 86_400, EventType::LoginFailed, "u-1"),
+        event_at(30 * 3600, EventType::LoginFailed, "user:u-1"),
+        event_at(3 * 86_400, EventType::TokenRevoked, "user:u-1"),
+        event_at(9 * 86_400, EventType::LoginFailed, "user:u-1"),
     ];
     block(async {
         for ev in &written {
@@ -323,14 +323,25 @@ fn audit_query_reads_the_window_newest_first_with_filters() {
     );
     // Through the actor index, with the window and the type.
     assert_eq!(
-        agos(&audit_json(p, e, &["--actor", "u-1", "--since", "10d"])),
+        agos(&audit_json(
+            p,
+            e,
+            &["--actor", "user:u-1", "--since", "10d"]
+        )),
         [60, 108_000, 259_200, 777_600]
     );
     assert_eq!(
         agos(&audit_json(
             p,
             e,
-            &["--actor", "u-1", "--since", "2d", "--type", "LOGIN_FAILED"]
+            &[
+                "--actor",
+                "user:u-1",
+                "--since",
+                "2d",
+                "--type",
+                "LOGIN_FAILED"
+            ]
         )),
         [60, 108_000]
     );
@@ -342,7 +353,7 @@ fn audit_query_reads_the_window_newest_first_with_filters() {
     let first = &audit_json(p, e, &["--since", "5m"])[0];
     assert_eq!(first["event_type"], "LOGIN_FAILED");
     assert_eq!(first["severity"], "WARNING");
-    assert_eq!(first["actor"], "u-1");
+    assert_eq!(first["actor"], "user:u-1");
     assert_eq!(first["event_id"], written[0].event_id.as_str());
     assert!(first["at"].as_str().unwrap().ends_with('Z'), "{first}");
 
@@ -353,7 +364,7 @@ fn audit_query_reads_the_window_newest_first_with_filters() {
     for part in [
         "LOGIN_FAILED",
         "WARNING",
-        " u-1 ",
+        " user:u-1 ",
         "request_id=req-60",
         "ip=203.0.113.7",
         r#"{"ago":60}"#,
@@ -363,7 +374,12 @@ fn audit_query_reads_the_window_newest_first_with_filters() {
     assert_eq!(text.lines().count(), 2, "{text}");
     // --output json is --json.
     assert_eq!(
-        ok_at(p, e, &["audit", "query", "--since", "5m", "--output", "json"], ""),
+        ok_at(
+            p,
+            e,
+            &["audit", "query", "--since", "5m", "--output", "json"],
+            ""
+        ),
         ok_at(p, e, &["audit", "query", "--since", "5m", "--json"], "")
     );
 

@@ -35,11 +35,9 @@ fn create_stack(endpoint: &str) -> (String, String) {
             "stack-test-pepper-0123456789abcdef0123456789abcdef0123456789abcdef",
         )
         .await;
-        let template = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../moto-stack.yaml"
-        ))
-        .unwrap();
+        let template =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../moto-stack.yaml"))
+                .unwrap();
         let parameter = |key: &str, value: &str| {
             Parameter::builder()
                 .parameter_key(key)
@@ -91,7 +89,10 @@ fn one_flag_names_the_deployment_and_every_command_reads_it_from_the_stack() {
     assert_eq!(tables.len(), warden::store::dynamo::tables::ALL.len());
     assert!(
         tables.iter().all(|t| t["created"] == true
-            && t["table"].as_str().unwrap().starts_with(&format!("{stack}-"))),
+            && t["table"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("{stack}-"))),
         "{tables:?}"
     );
 

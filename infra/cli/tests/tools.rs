@@ -121,7 +121,11 @@ fn tools_are_registered_again_with_a_new_version_listed_and_removed_against_dyna
         "tools register other --complexity 1 --workspace nowhere",
     ));
     assert!(err.contains("no workspace nowhere"), "{err}");
-    assert_eq!(ok(&["tools", "list"]).lines().count(), 2, "a header and one tool");
+    assert_eq!(
+        ok(&["tools", "list"]).lines().count(),
+        2,
+        "a header and one tool"
+    );
     // Names are case-sensitive: Send_email.v2 is another tool.
     let err = fails(&["tools", "remove", "Send_email.v2"]);
     assert!(err.contains("no tool Send_email.v2"), "{err}");
