@@ -162,12 +162,13 @@ impl Harness {
             .await
     }
 
-    /// The events `actor` caused: a user id names the user (`user:<id>`).
+    /// The events `actor` caused: a user id names the user (`user:<id>`);
+    /// an operator is itself.
     async fn audit_types(&self, actor: &str) -> Vec<(EventType, Value)> {
-        let actor = if actor.contains(':') {
-            actor.to_owned()
-        } else {
+        let actor = if warden::audit::query::is_event_id(actor) {
             warden::audit::user_actor(actor)
+        } else {
+            actor.to_owned()
         };
         self.state
             .store
