@@ -12,7 +12,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{block, fails, json_lines, ok, run, serve_on_dynamodb, warden, words};
+use common::{fails, json_lines, ok, run, serve_on_dynamodb, warden, words};
 
 #[test]
 fn completions_are_printed_for_each_shell() {
@@ -108,26 +108,6 @@ fn errors_are_one_line_that_say_what_to_do_and_logs_stay_off_standard_output() {
     assert!(String::from_utf8_lossy(&out.stdout).is_empty());
 }
 
-/// POSTs a run with `key`; the status.
-fn run_with_key(url: &str, key: &str) -> u16 {
-    block(async {
-        reqwest::Client::new()
-            .post(format!("{url}/agents/books/runs"))
-            .header("x-api-key", key)
-            .header("idempotency-key", format!("pepper-{}", ulid::Ulid::new()))
-            .json(&serde_json::json!({
-                "workspace_id": "acme",
-                "action": "resolve_entities",
-                "input": {"records": [{"id": "r1", "email": "ann@example.com"}]}
-            }))
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16()
-    })
-}
-
 #[test]
 fn serve_on_tables_and_apikeys_create_share_one_pepper_with_none_configured() {
     let Some((endpoint, prefix)) = common::emulator_and_prefix() else {
@@ -152,19 +132,27 @@ fn serve_on_tables_and_apikeys_create_share_one_pepper_with_none_configured() {
     let mut server = warden();
     server.env("WARDEN_TABLE_PREFIX", p);
     let (first, _, url) = serve_on_dynamodb(server, e);
-    assert_eq!(run_with_key(&url, &key), 202, "serve took the CLI's key");
+    assert_eq!(
+        common::run_books_with_key(&url, &key),
+        202,
+        "serve took the CLI's key"
+    );
     drop(first);
     // And across a restart: the pepper outlives the process, as the
     // tables do.
     let mut again = warden();
     again.env("WARDEN_TABLE_PREFIX", p);
     let (_second, _, url) = serve_on_dynamodb(again, e);
-    assert_eq!(run_with_key(&url, &key), 202, "after a restart");
+    assert_eq!(
+        common::run_books_with_key(&url, &key),
+        202,
+        "after a restart"
+    );
     // A wrong secret for a key that exists: 401 (the server's log says
     // which key, never the secret: see the api_keys tests).
     let (head, _) = key.rsplit_once('_').unwrap();
     assert_eq!(
-        run_with_key(
+        common::run_books_with_key(
             &url,
             &format!("{head}_wrongsecretwrongsecretwrongsecretwrongsecr")
         ),

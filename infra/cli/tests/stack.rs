@@ -132,22 +132,7 @@ fn one_flag_names_the_deployment_and_every_command_reads_it_from_the_stack() {
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_REGION", "us-east-1");
     let (_server, _, url) = serve_on_dynamodb(api, e);
-    let status = block(async {
-        reqwest::Client::new()
-            .post(format!("{url}/agents/books/runs"))
-            .header("x-api-key", &key)
-            .header("idempotency-key", "stack-run-1")
-            .json(&serde_json::json!({
-                "workspace_id": "acme",
-                "action": "resolve_entities",
-                "input": {"records": [{"id": "r1", "email": "ann@example.com"}]}
-            }))
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16()
-    });
+    let status = common::run_books_with_key(&url, &key);
     assert_eq!(status, 202, "the stack's pepper made the key");
 
     // The health report reads every queue with its dead-letter queue (the

@@ -160,3 +160,26 @@ pub fn fails(out: Output, what: &str) -> String {
 pub fn block<T>(f: impl std::future::Future<Output = T>) -> T {
     tokio::runtime::Runtime::new().unwrap().block_on(f)
 }
+
+/// POSTs a `resolve_entities` run of agent `books` in workspace `acme`
+/// with API key `key` to the API at `url` (a fresh Idempotency-Key each
+/// time); the status.
+#[allow(dead_code, reason = "only the tests that make keys run with them")]
+pub fn run_books_with_key(url: &str, key: &str) -> u16 {
+    block(async {
+        reqwest::Client::new()
+            .post(format!("{url}/agents/books/runs"))
+            .header("x-api-key", key)
+            .header("idempotency-key", format!("run-{}", ulid::Ulid::new()))
+            .json(&serde_json::json!({
+                "workspace_id": "acme",
+                "action": "resolve_entities",
+                "input": {"records": [{"id": "r1", "email": "ann@example.com"}]}
+            }))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    })
+}
