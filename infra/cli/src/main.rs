@@ -111,7 +111,7 @@ enum Command {
         command: WebhooksCommand,
     },
     /// The KMS keys that sign access tokens, and the key set that
-    /// schedules them (API.md "The key set").
+    /// schedules them (README, "Open tokens").
     SigningKey {
         #[command(subcommand)]
         command: SigningKeyCommand,
@@ -646,7 +646,9 @@ async fn run(command: Command, env: &Env) -> Result<ExitCode, Error> {
             dynamodb_endpoint,
         } => run_serve(addr, seed, dynamodb_endpoint).await?,
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "warden", &mut std::io::stdout());
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "warden", &mut script);
+            emit(&String::from_utf8_lossy(&script));
         }
         Command::Tables {
             command: TablesCommand::Create { endpoint, out },
