@@ -224,16 +224,23 @@ async fn the_admin_endpoints_over_http(api: LocalApi) {
     assert_eq!(event["subject"], "agent:planner");
     assert_eq!(event["details"]["reason"], "runaway forecasts");
     assert_eq!(event["origin"]["kind"], "http");
+    // Paged one at a time, each event once (no duplicate, no gap), newest
+    // first: by event id, a ULID. Two events of the same millisecond have
+    // no order between them (the ids' random part decides), and the two
+    // switches can fall in one: their types are compared as a set.
     let mut seen = BTreeSet::new();
     let mut page = client
         .get(&format!("/audit?actor={root_id}&limit=1"), &root)
         .await;
     let mut types = Vec::new();
+    let mut ids = Vec::new();
     while types.len() < 2 {
         assert_eq!(page.status, StatusCode::OK, "{}", page.body);
         let events = page.body["events"].as_array().unwrap();
         assert_eq!(events.len(), 1, "{}", page.body);
-        assert!(seen.insert(events[0]["event_id"].as_str().unwrap().to_owned()));
+        let id = events[0]["event_id"].as_str().unwrap().to_owned();
+        assert!(seen.insert(id.clone()));
+        ids.push(id);
         types.push(events[0]["event_type"].as_str().unwrap().to_owned());
         let next = page.body["next"].as_str().unwrap().to_owned();
         page = client
@@ -243,7 +250,9 @@ async fn the_admin_endpoints_over_http(api: LocalApi) {
             )
             .await;
     }
-    assert_eq!(types, ["AGENT_ENABLED", "AGENT_DISABLED"]);
+    assert!(ids[0] > ids[1], "newest first: {ids:?}");
+    types.sort();
+    assert_eq!(types, ["AGENT_DISABLED", "AGENT_ENABLED"]);
     let bad = client.get("/audit?since=forever", &root).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert_eq!(bad.headers["content-type"], "application/problem+json");
