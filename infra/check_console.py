@@ -816,7 +816,7 @@ def test_audit(ctx):
     check(status == 200 and disabled["events"], f"no AGENT_DISABLED event: {status} {disabled}")
     actor = disabled["events"][0]["actor"]
     status, me = ctx.api.call("GET", "/me", token=admin)
-    check(actor in (me["user_id"], me["username"]), f"AGENT_DISABLED's actor is {actor!r}, not the admin")
+    check(actor == "user:" + me["user_id"], f"AGENT_DISABLED's actor is {actor!r}, not the admin (user:<id>)")
     b.one("#audit-type").clear()
     b.one("#audit-type").send_keys("AGENT_DISABLED")
     b.one("#audit-actor").clear()

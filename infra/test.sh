@@ -79,6 +79,13 @@ if [ "$(installed "$SAM_VENV" aws-sam-cli)" != "$SAM_CLI_VERSION" ]; then
   python3 -m venv "$SAM_VENV"
   "$SAM_VENV/bin/pip" install --quiet --disable-pip-version-check "aws-sam-cli==$SAM_CLI_VERSION"
 fi
+# cargo-lambda (it brings zig, the cross-linker) beside the SAM CLI, for
+# `sam build`'s rust-cargolambda builds below.
+CARGO_LAMBDA_VERSION=1.9.2
+if [ "$(installed "$SAM_VENV" cargo-lambda)" != "$CARGO_LAMBDA_VERSION" ]; then
+  log "installing cargo-lambda==$CARGO_LAMBDA_VERSION into .venv-sam"
+  "$SAM_VENV/bin/pip" install --quiet --disable-pip-version-check "cargo-lambda==$CARGO_LAMBDA_VERSION"
+fi
 if [ "$(installed "$CHECKOV_VENV" checkov)" != "$CHECKOV_VERSION" ]; then
   log "installing checkov==$CHECKOV_VERSION into .venv-checkov"
   python3 -m venv "$CHECKOV_VENV"
@@ -131,6 +138,18 @@ log "template.yaml: signing key, key policy, IAM and issuer rules"
 # AWS call (the dummy credentials above), no telemetry.
 log "sam validate --lint"
 SAM_CLI_TELEMETRY=0 "$SAM_VENV/bin/sam" validate --lint --template-file template.yaml
+# What `sam deploy` would ask (SAM's own check of every API event's
+# authentication), the parameters samconfig.toml and the README answer, and
+# infra/moto-stack.yaml's outputs against template.yaml's.
+log "sam deploy asks nothing: authentication, parameters, samconfig.toml; the stack outputs the CLI reads"
+SAM_CLI_TELEMETRY=0 "$SAM_VENV/bin/python" infra/check_deploy.py
+# One function built as `sam build` builds it for a deploy (cargo lambda,
+# arm64, release), with samconfig.toml's settings, standard input closed:
+# a question (a beta feature to accept) or a failing build stops here.
+log "sam build ConsoleFunction (release, arm64, through cargo lambda; no prompt)"
+PATH="$SAM_VENV/bin:$PATH" SAM_CLI_TELEMETRY=0 \
+  "$SAM_VENV/bin/sam" build ConsoleFunction --build-dir target/sam-build </dev/null
+test -s target/sam-build/ConsoleFunction/bootstrap
 # Every skipped check is in infra/checkov.yaml, with its reason.
 log "checkov template.yaml"
 "$CHECKOV_VENV/bin/checkov" -f template.yaml --framework cloudformation --config-file infra/checkov.yaml

@@ -17,6 +17,16 @@ use serde_json::{Map, Value};
 
 use crate::clock::Clock;
 
+/// The prefix naming a person in an event's `actor` or `subject`.
+pub const USER_PREFIX: &str = "user:";
+
+/// A person as every event names them, in `actor` and in `subject`:
+/// `user:<user id>`, like `key:<key id>`, `agent:<agent id>` and
+/// `webhook:<source>` (`warden users list` shows the ids).
+pub fn user_actor(user_id: &str) -> String {
+    format!("{USER_PREFIX}{user_id}")
+}
+
 /// Number of partitions one day of audit events is spread over (the
 /// storage key is [`crate::store::keys::audit_bucket`]'s).
 pub use crate::store::keys::AUDIT_SHARDS;

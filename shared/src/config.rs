@@ -9,6 +9,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 use serde::Serialize;
 
+use crate::auth::password_policy;
 use crate::guards::{API_GATEWAY_TIMEOUT, Guards, LAMBDA_TIMEOUT};
 
 /// OWASP's floor for argon2id: 19 MiB of memory, 2 passes, 1 lane.
@@ -282,12 +283,22 @@ pub struct Config {
     /// `WARDEN_PASSWORD_QUEUE_TIMEOUT_MS`: how long a hash waits for a slot
     /// before the request is answered `503` (2000).
     pub password_queue_timeout_ms: u64,
+    /// `WARDEN_PASSWORD_MIN_LENGTH`: the fewest characters (Unicode scalar
+    /// values) a new password may have (12); 8 to 128, else start-up is
+    /// refused. See [`crate::auth::password_policy`].
+    pub password_min_length: usize,
     /// `WARDEN_LOGIN_IP_LIMIT`: login requests per client IP (`5/60`).
     pub login_ip_limit: Rate,
     /// `WARDEN_RUN_LIMIT_PER_MINUTE`: run requests per person a minute
     /// (60), the whole minute usable as one burst; every `POST …/runs`
     /// counts, refused ones too.
     pub run_limit_per_minute: u32,
+    /// `WARDEN_API_KEY_READS_PER_HOUR`: the floor of an agent's API key's
+    /// read limit (3600: one a second, bursts of 60). Its reads (polling a
+    /// job or a tool call, listings) spend a limit of the larger of this
+    /// and the key's own `rate_limit_per_hour`, apart from its run limit;
+    /// a service key's introspections its own `rate_limit_per_hour`.
+    pub api_key_reads_per_hour: u32,
     /// `WARDEN_TABLE_PREFIX`: prepended to every DynamoDB table name.
     pub table_prefix: String,
     /// `WARDEN_TRUST_FORWARDED_FOR`: take the client IP from
@@ -417,6 +428,8 @@ impl Config {
         let audit_retention_days = number("WARDEN_AUDIT_RETENTION_DAYS", 365, 1);
         let run_limit_per_minute =
             u32::try_from(number("WARDEN_RUN_LIMIT_PER_MINUTE", 60, 1)).unwrap_or(u32::MAX);
+        let api_key_reads_per_hour =
+            u32::try_from(number("WARDEN_API_KEY_READS_PER_HOUR", 3600, 1)).unwrap_or(u32::MAX);
         let tool_approval_ttl_secs = number("WARDEN_TOOL_APPROVAL_TTL_SECS", 900, 1);
         let tool_pending_max =
             u32::try_from(number("WARDEN_TOOL_PENDING_MAX", 20, 1)).unwrap_or(u32::MAX);
@@ -483,6 +496,13 @@ impl Config {
         .unwrap_or(1);
         let password_queue_timeout_ms =
             u64::try_from(number("WARDEN_PASSWORD_QUEUE_TIMEOUT_MS", 2000, 0)).unwrap_or(0);
+        // Zero parses, so that the validation names the allowed range.
+        let password_min_length = usize::try_from(number(
+            "WARDEN_PASSWORD_MIN_LENGTH",
+            i64::try_from(password_policy::DEFAULT_MIN_LENGTH).unwrap_or(12),
+            0,
+        ))
+        .unwrap_or(0);
 
         let login_ip_limit = match var("WARDEN_LOGIN_IP_LIMIT") {
             None => Rate {
@@ -529,8 +549,10 @@ impl Config {
             argon2_target,
             password_concurrency,
             password_queue_timeout_ms,
+            password_min_length,
             login_ip_limit,
             run_limit_per_minute,
+            api_key_reads_per_hour,
             table_prefix: var("WARDEN_TABLE_PREFIX").unwrap_or_else(|| "warden-".into()),
             trust_forwarded_for: var("WARDEN_TRUST_FORWARDED_FOR")
                 .is_some_and(|v| v.trim().eq_ignore_ascii_case("true")),
@@ -599,6 +621,24 @@ impl Config {
                 "set WARDEN_ISSUER to an origin such as https://auth.example.com (no path)",
             ),
         }
+    }
+
+    /// A minimum password length outside 8 to 128 refuses start-up: below
+    /// 8 is below ASVS's floor, above 128 no password could be set.
+    fn password_min_length_finding(&self) -> Option<Finding> {
+        let (floor, max) = (
+            password_policy::MIN_LENGTH_FLOOR,
+            password_policy::MAX_LENGTH,
+        );
+        let n = self.password_min_length;
+        (n < floor || n > max).then(|| {
+            Finding::new(
+                Check::Number,
+                Severity::Error,
+                format!("WARDEN_PASSWORD_MIN_LENGTH is {n}; expected {floor} to {max} characters"),
+                "set WARDEN_PASSWORD_MIN_LENGTH between 8 and 128, or unset it (12)",
+            )
+        })
     }
 
     /// Where access tokens are signed: in development a local RSA key
@@ -775,6 +815,7 @@ impl Config {
             )
         });
 
+        out.extend(self.password_min_length_finding());
         out.push(self.issuer_finding());
         out.push(self.signing_key_finding());
         out.extend(self.decision_key_finding());
@@ -1259,6 +1300,33 @@ mod tests {
             ("WARDEN_API_KEY_PEPPER_ARN", "arn:pepper"),
         ]);
         assert!(!prod.has_errors(), "{prod:?}");
+    }
+
+    #[test]
+    fn the_password_minimum_is_12_by_default_and_8_to_128() {
+        let dev = ("WARDEN_ENV", "development");
+        let (config, f) = load(&[dev]);
+        assert!(!f.has_errors(), "{f:?}");
+        assert_eq!(config.unwrap().password_min_length, 12);
+        for accepted in ["8", "12", "64", "128"] {
+            let (config, f) = load(&[dev, ("WARDEN_PASSWORD_MIN_LENGTH", accepted)]);
+            assert!(!f.has_errors(), "{accepted}: {f:?}");
+            assert_eq!(
+                config.unwrap().password_min_length.to_string(),
+                accepted.to_owned()
+            );
+        }
+        for refused in ["7", "0", "129", "-1", "twelve"] {
+            let (_, f) = load(&[dev, ("WARDEN_PASSWORD_MIN_LENGTH", refused)]);
+            assert_eq!(error_checks(&f), ["number"], "{refused}: {f:?}");
+            let summary = f.error_summary();
+            assert!(
+                summary.contains("WARDEN_PASSWORD_MIN_LENGTH"),
+                "{refused}: {summary}"
+            );
+        }
+        let (_, f) = load(&[dev, ("WARDEN_PASSWORD_MIN_LENGTH", "7")]);
+        assert!(f.error_summary().contains("expected 8 to 128"), "{f:?}");
     }
 
     #[test]

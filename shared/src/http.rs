@@ -591,7 +591,7 @@ impl<'a> Responder<'a> {
                 headers.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
                 headers.insert(
                     http::header::ACCESS_CONTROL_EXPOSE_HEADERS,
-                    HeaderValue::from_static("x-request-id, retry-after"),
+                    HeaderValue::from_static("x-request-id, retry-after, location"),
                 );
             }
             headers.insert(http::header::VARY, HeaderValue::from_static("Origin"));

@@ -1072,8 +1072,14 @@ mod intercepted {
         async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>> {
             self.inner.list_api_keys().await
         }
-        async fn record_key_use(&self, id: &str, write: TatWrite, now: i64) -> Result<TatOutcome> {
-            self.inner.record_key_use(id, write, now).await
+        async fn record_key_use(
+            &self,
+            id: &str,
+            limit: crate::domain::agents::KeyLimit,
+            write: TatWrite,
+            now: i64,
+        ) -> Result<TatOutcome> {
+            self.inner.record_key_use(id, limit, write, now).await
         }
     }
 

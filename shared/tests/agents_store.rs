@@ -14,7 +14,7 @@ use warden::Error;
 use warden::audit::{AuditEvent, EventType, Origin, Severity};
 use warden::domain::agents::{
     AgentId, AgentRecord, AgentType, ApiKeyRecord, IdempotencyRecord, JobRecord, JobStatus,
-    Maturity, ProposalKind, ProposalRecord, ProposalStatus, WorkspaceId, WorkspaceRecord,
+    KeyLimit, Maturity, ProposalKind, ProposalRecord, ProposalStatus, WorkspaceId, WorkspaceRecord,
 };
 use warden::store::{
     AgentStore, AgentWrite, ApiKeyStore, ApiKeyWrite, AuditStore, JobMove, RunLookup, TatCondition,
@@ -139,6 +139,7 @@ fn api_key(key_id: &str) -> ApiKeyRecord {
         usage_count: 0,
         last_used_at: None,
         tat: None,
+        read_tat: None,
     }
 }
 
@@ -812,6 +813,7 @@ async fn api_keys_are_created_once_and_revoked_once(h: Harness) {
     used.usage_count = 7;
     used.last_used_at = Some(NOW - 5);
     used.tat = Some(NOW_MS);
+    used.read_tat = Some(NOW_MS + 7);
     used.expires_at = None;
     one(&h, ApiKeyWrite::Create(used.clone())).await.unwrap();
     one(&h, ApiKeyWrite::Create(api_key("01KEYA")))
@@ -858,7 +860,9 @@ async fn a_key_use_is_counted_only_under_its_rate_condition(h: Harness) {
                 condition,
                 new_tat: tat,
             };
-            h.record_key_use("01KEY", write, now).await.unwrap()
+            h.record_key_use("01KEY", KeyLimit::Run, write, now)
+                .await
+                .unwrap()
         }
     };
     // The key's rate state, uses and last use.
@@ -913,7 +917,9 @@ async fn a_key_use_is_counted_only_under_its_rate_condition(h: Harness) {
     );
     assert_eq!(usage().await, (Some(300), 5, Some(NOW + 3)));
 
-    let ghost = h.record_key_use("01GHOST", first_use(), NOW).await;
+    let ghost = h
+        .record_key_use("01GHOST", KeyLimit::Run, first_use(), NOW)
+        .await;
     assert!(matches!(ghost, Err(Error::ConditionFailed)), "{ghost:?}");
     assert_eq!(h.get_api_key("01GHOST").await.unwrap(), None);
 
@@ -932,7 +938,9 @@ async fn a_key_use_is_counted_only_under_its_rate_condition(h: Harness) {
             condition,
             new_tat: 400,
         };
-        let revoked = h.record_key_use("01KEY", write, NOW + 5).await;
+        let revoked = h
+            .record_key_use("01KEY", KeyLimit::Run, write, NOW + 5)
+            .await;
         assert!(
             matches!(revoked, Err(Error::ConditionFailed)),
             "{revoked:?}"
@@ -1299,7 +1307,7 @@ mod dynamodb_only {
             .unwrap();
         assert_eq!(log.take(), vec!["BatchGetItem"]);
         store
-            .record_key_use("01KEY", first_use(), NOW)
+            .record_key_use("01KEY", KeyLimit::Run, first_use(), NOW)
             .await
             .unwrap_err();
         assert_eq!(log.take(), vec!["UpdateItem"]);

@@ -12,7 +12,7 @@ use secrecy::SecretString;
 use warden::Error;
 use warden::audit::{EventType, Origin};
 use warden::auth::login::create_user;
-use warden::auth::revocation::{RolesOutcome, revoke_all_of, set_roles};
+use warden::auth::revocation::{RolesOutcome, revoke_all_of, set_password, set_roles};
 use warden::clock::SystemClock;
 use warden::domain::{Role, SessionRecord, Username};
 use warden::state::Accounts;
@@ -94,7 +94,10 @@ async fn a_roles_change_raises_the_generation_and_ends_every_session(accounts: A
         .iter()
         .find(|e| e.event_type == EventType::UserRolesChanged)
         .unwrap();
-    assert_eq!(event.subject.as_deref(), Some(user.user_id.as_str()));
+    assert_eq!(
+        event.subject.as_deref(),
+        Some(warden::audit::user_actor(&user.user_id).as_str())
+    );
     assert_eq!(event.details["from"], "admin,user");
     assert_eq!(event.details["to"], "user");
     assert_eq!(event.origin, origin());
@@ -141,9 +144,112 @@ async fn revoke_all_of_a_user_is_audited_with_the_reason(accounts: Accounts) {
     assert_eq!(event.details["username"], "fay");
 }
 
+/// The message of `refused`, which must be a `400` (`BadRequest`).
+fn bad_request<T: std::fmt::Debug>(refused: Result<T, Error>) -> String {
+    match refused {
+        Err(e @ Error::BadRequest(_)) => {
+            assert_eq!(e.status(), 400);
+            e.to_string()
+        }
+        other => panic!("expected a 400, got {other:?}"),
+    }
+}
+
+async fn a_password_that_breaks_the_policy_is_refused_by_create_and_set_password(
+    accounts: Accounts,
+) {
+    let secret = |s: &str| SecretString::from(s.to_owned());
+    let ivy = Username::parse("ivy").unwrap();
+    let short = create_user(&accounts, origin(), &ivy, &secret("elevenchars"), &[]).await;
+    assert_eq!(
+        bad_request(short),
+        "the password must be at least 12 characters"
+    );
+    let common = create_user(&accounts, origin(), &ivy, &secret("QWERTY123456"), &[]).await;
+    assert_eq!(
+        bad_request(common),
+        "the password is one of the most common passwords; choose another"
+    );
+    assert!(accounts.store.get_user(&ivy).await.unwrap().is_none());
+
+    let gil = user_with_a_session(&accounts, "gil", &[Role::User]).await;
+    let long = set_password(
+        &accounts,
+        origin(),
+        OPERATOR,
+        &gil,
+        &secret(&"x".repeat(129)),
+    )
+    .await;
+    assert_eq!(
+        bad_request(long),
+        "the password must be at most 128 characters"
+    );
+    // Refused before any write: the generation (and the session) stand.
+    assert_eq!(
+        accounts
+            .store
+            .get_user(&gil)
+            .await
+            .unwrap()
+            .unwrap()
+            .generation,
+        0
+    );
+    let changed = set_password(
+        &accounts,
+        origin(),
+        OPERATOR,
+        &gil,
+        &secret(&"x".repeat(128)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(changed.generation, 1);
+}
+
+async fn the_minimum_comes_from_the_configuration(store: Arc<dyn AuthStore>) {
+    let (config, findings) = warden::config::Config::load(|k| match k {
+        "WARDEN_ENV" => Some("development".into()),
+        "WARDEN_PASSWORD_MIN_LENGTH" => Some("16".into()),
+        _ => None,
+    });
+    assert!(!findings.has_errors(), "{findings:?}");
+    let accounts = Accounts::new(config.unwrap(), store, Arc::new(SystemClock)).unwrap();
+    let jo = Username::parse("jo").unwrap();
+    let refused = create_user(
+        &accounts,
+        origin(),
+        &jo,
+        &SecretString::from("fifteen chars!!"),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        bad_request(refused),
+        "the password must be at least 16 characters"
+    );
+    create_user(
+        &accounts,
+        origin(),
+        &jo,
+        &SecretString::from("sixteen chars!!!"),
+        &[],
+    )
+    .await
+    .unwrap();
+}
+
 warden::on_both_stores!(
     |store| accounts(store as Arc<dyn AuthStore>);
     a_roles_change_raises_the_generation_and_ends_every_session,
     the_same_roles_change_nothing_and_no_role_is_refused,
     revoke_all_of_a_user_is_audited_with_the_reason,
+    a_password_that_breaks_the_policy_is_refused_by_create_and_set_password,
 );
+
+#[tokio::test]
+async fn the_minimum_comes_from_the_configuration_in_memory() {
+    the_minimum_comes_from_the_configuration(Arc::new(warden::store::memory::MemoryStore::new()))
+        .await;
+}

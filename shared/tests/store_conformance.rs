@@ -791,6 +791,7 @@ async fn a_delegated_tokens_standing_is_read_whole_in_one_call(store: &dyn Store
         usage_count: 0,
         last_used_at: None,
         tat: None,
+        read_tat: None,
     };
     store
         .transact(vec![
@@ -933,6 +934,109 @@ async fn a_delegated_tokens_standing_is_read_whole_in_one_call(store: &dyn Store
     assert_eq!((bare.revocation, bare.rate_tat), (None, None));
 }
 
+/// A key's two limits (API.md: runs, and reads such as polling a job) are
+/// two GCRA states on its one item: a use counted against one neither
+/// reads nor moves the other, each answers its own state on a failed
+/// condition, both count as usage, and a revoked key counts neither.
+async fn a_keys_run_and_read_limits_are_separate_states(store: &dyn Store) {
+    use warden::domain::agents::{AgentId, ApiKeyRecord, KeyLimit, KeyOwner};
+    let id = ulid::Ulid::new().to_string();
+    let key_id = id.as_str();
+    let key = ApiKeyRecord {
+        key_id: id.clone(),
+        secret_hmac: "ef".repeat(32),
+        owner: KeyOwner::Agent(AgentId::parse("books").unwrap()),
+        scopes: vec!["agents:run".into()],
+        expires_at: None,
+        rate_limit_per_hour: 5,
+        revoked_at: None,
+        created_at: NOW,
+        created_by: None,
+        usage_count: 0,
+        last_used_at: None,
+        tat: None,
+        read_tat: None,
+    };
+    store
+        .transact(vec![ApiKeyWrite::Create(key).into()])
+        .await
+        .unwrap();
+    let use_key = |limit, condition, new_tat, now| async move {
+        let write = TatWrite { condition, new_tat };
+        store.record_key_use(key_id, limit, write, now).await
+    };
+    let state = || async {
+        let k = store.get_api_key(key_id).await.unwrap().unwrap();
+        (k.tat, k.read_tat, k.usage_count, k.last_used_at)
+    };
+
+    // A run sets the run state only.
+    let first = TatCondition::AbsentOrAtMost(0);
+    assert_eq!(
+        use_key(KeyLimit::Run, first, 100, NOW).await.unwrap(),
+        Ok(())
+    );
+    assert_eq!(state().await, (Some(100), None, 1, Some(NOW)));
+    // The read state is still absent: a condition on it sees nothing.
+    let on_run_state = TatCondition::Equals(100);
+    assert_eq!(
+        use_key(KeyLimit::Read, on_run_state, 900, NOW)
+            .await
+            .unwrap(),
+        Err(None)
+    );
+    // A read sets the read state only.
+    assert_eq!(
+        use_key(KeyLimit::Read, first, 500, NOW + 1).await.unwrap(),
+        Ok(())
+    );
+    assert_eq!(state().await, (Some(100), Some(500), 2, Some(NOW + 1)));
+    // Within its allowance a read adds to its own state.
+    let within = TatCondition::Within(400, 600);
+    assert_eq!(
+        use_key(KeyLimit::Read, within, 50, NOW + 2).await.unwrap(),
+        Ok(())
+    );
+    assert_eq!(state().await, (Some(100), Some(550), 3, Some(NOW + 2)));
+    // A failed condition answers that limit's own state, and changes nothing.
+    assert_eq!(
+        use_key(KeyLimit::Run, TatCondition::Equals(550), 1, NOW + 3)
+            .await
+            .unwrap(),
+        Err(Some(100))
+    );
+    assert_eq!(
+        use_key(KeyLimit::Read, TatCondition::Equals(100), 1, NOW + 3)
+            .await
+            .unwrap(),
+        Err(Some(550))
+    );
+    assert_eq!(state().await, (Some(100), Some(550), 3, Some(NOW + 2)));
+    // A run within its own allowance leaves the read state alone.
+    assert_eq!(
+        use_key(KeyLimit::Run, TatCondition::Within(50, 150), 20, NOW + 4)
+            .await
+            .unwrap(),
+        Ok(())
+    );
+    assert_eq!(state().await, (Some(120), Some(550), 4, Some(NOW + 4)));
+
+    // Revoked: neither limit counts a use.
+    let revoke = ApiKeyWrite::Revoke {
+        key_id: id.clone(),
+        at: NOW + 5,
+    };
+    store.transact(vec![revoke.into()]).await.unwrap();
+    for limit in [KeyLimit::Run, KeyLimit::Read] {
+        let refused = use_key(limit, TatCondition::AbsentOrAtMost(i64::MAX), 1, NOW + 6).await;
+        assert!(
+            matches!(refused, Err(Error::ConditionFailed)),
+            "{refused:?}"
+        );
+    }
+    assert_eq!(state().await, (Some(120), Some(550), 4, Some(NOW + 4)));
+}
+
 macro_rules! conformance {
     ($($check:ident),* $(,)?) => {
         mod memory {
@@ -958,6 +1062,7 @@ macro_rules! conformance {
 
 conformance!(
     users_are_created_once_and_read_back,
+    a_keys_run_and_read_limits_are_separate_states,
     a_transaction_with_one_failed_condition_changes_nothing,
     two_writes_to_one_item_in_one_transaction_are_refused,
     login_outcomes_count_failures_and_guard_the_generation,

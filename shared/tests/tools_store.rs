@@ -177,6 +177,7 @@ fn api_key(key_id: &str) -> ApiKeyRecord {
         usage_count: 3,
         last_used_at: Some(NOW - 1),
         tat: Some(NOW_MS),
+        read_tat: Some(NOW_MS + 1),
     }
 }
 

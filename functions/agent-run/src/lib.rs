@@ -14,9 +14,12 @@
 //!
 //! Every other route authenticates first: a bearer token (people) or an
 //! `X-API-Key` (services and agents, scope `agents:run`; `tools:call` for
-//! tool calls); the admin routes take a person's bearer token only. The
-//! rules live in [`warden::agents`]; this crate reads the request and
-//! renders the answer.
+//! tool calls); the admin routes take a person's bearer token only. A key's
+//! request spends its run limit or its read limit, as the route declares
+//! ([`Endpoint::key_limit`]). Every `202` says where to poll (`Location`)
+//! and when (`Retry-After`: [`RETRY_AFTER_QUEUED_SECS`],
+//! [`RETRY_AFTER_APPROVAL_SECS`]). The rules live in [`warden::agents`];
+//! this crate reads the request and renders the answer.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -33,7 +36,7 @@ use warden::agents::run::{self, DEFAULT_PAGE, MAX_PAGE, RunRequest};
 use warden::agents::tool_calls::{
     self, Credential, TOOL_CALL_BODY_LIMIT, ToolCallAnswer, ToolCallRequest,
 };
-use warden::auth::api_keys::{SCOPE_AGENTS_READ, SCOPE_AGENTS_RUN, SCOPE_TOOLS_CALL};
+use warden::auth::api_keys::{KeyLimit, SCOPE_AGENTS_READ, SCOPE_AGENTS_RUN, SCOPE_TOOLS_CALL};
 use warden::auth::bearer::{API_KEY_HEADER, bearer_token};
 use warden::domain::Role;
 use warden::domain::agents::{AgentId, JobStatus, ProposalStatus, is_generated_id};
@@ -70,6 +73,39 @@ pub enum Endpoint {
     /// the kill switch (admins).
     SetEnabled(bool),
 }
+
+impl Endpoint {
+    /// Which of an API key's two hourly limits a request here spends:
+    /// reading (a job, a tool call, a listing) its read limit, so that
+    /// polling never uses up what running needs; runs and every other
+    /// write its run limit. (The admin routes and the key set take no
+    /// key.)
+    pub fn key_limit(self) -> KeyLimit {
+        match self {
+            Endpoint::Runs
+            | Endpoint::Job
+            | Endpoint::Proposals
+            | Endpoint::ToolCalls
+            | Endpoint::ToolCallRecord
+            | Endpoint::DecisionKeys
+            | Endpoint::Agents => KeyLimit::Read,
+            Endpoint::Run
+            | Endpoint::Decide(_)
+            | Endpoint::ToolCall
+            | Endpoint::Outcome
+            | Endpoint::SetEnabled(_) => KeyLimit::Run,
+        }
+    }
+}
+
+/// `Retry-After` (seconds) of a `202` whose job is queued (`PENDING`): a
+/// queued job usually starts within a second, and runs in milliseconds.
+pub const RETRY_AFTER_QUEUED_SECS: u64 = 1;
+
+/// `Retry-After` (seconds) of a `202` waiting for a person (a run
+/// `AWAITING_APPROVAL`, a tool call's `approval_required`): people decide
+/// in minutes, and a poll every 30 s sees a decision soon enough.
+pub const RETRY_AFTER_APPROVAL_SECS: u64 = 30;
 
 /// The routes this function serves, as `template.yaml` wires them.
 pub const ROUTES: &[Route<Endpoint>] = &[
@@ -175,11 +211,13 @@ pub async fn handler(
     Ok(respond(&req, &state.config, async |ctx, respond| {
         match route(state, ctx, &req).await {
             Ok(Answer::Json(status, body)) => respond.json(status, &body),
-            Ok(Answer::Located(status, body, location)) => {
-                let mut response = respond.json(status, &body);
+            Ok(Answer::Accepted(body, location, retry_after)) => {
+                let mut response = respond.json(StatusCode::ACCEPTED, &body);
+                let headers = response.headers_mut();
                 if let Ok(value) = http::HeaderValue::from_str(&location) {
-                    response.headers_mut().insert(http::header::LOCATION, value);
+                    headers.insert(http::header::LOCATION, value);
                 }
+                headers.insert(http::header::RETRY_AFTER, retry_after.into());
                 response
             }
             Ok(Answer::NoContent) => respond.no_content(),
@@ -194,8 +232,9 @@ pub async fn handler(
 enum Answer {
     /// A JSON body.
     Json(StatusCode, Value),
-    /// A JSON body and a `Location`.
-    Located(StatusCode, Value, String),
+    /// `202`: a JSON body, the path to poll (`Location`) and when
+    /// (`Retry-After`, seconds).
+    Accepted(Value, String, u64),
     /// `204`.
     NoContent,
     /// A public, cacheable JSON document.
@@ -232,13 +271,14 @@ async fn route(state: &AgentState, ctx: &RequestContext, req: &Request) -> Resul
     // A delegated token is taken only to read a call it made and to report
     // an outcome; every other route refuses it (403).
     let bearer = state.bearer();
+    let limit = route.endpoint.key_limit();
     let caller = match route.endpoint {
         Endpoint::ToolCallRecord | Endpoint::Outcome => {
             bearer
-                .caller_or_delegated(req.headers(), &origin, scopes, SCOPE_TOOLS_CALL)
+                .caller_or_delegated(req.headers(), &origin, scopes, SCOPE_TOOLS_CALL, limit)
                 .await?
         }
-        _ => bearer.caller(req.headers(), &origin, scopes).await?,
+        _ => bearer.caller(req.headers(), &origin, scopes, limit).await?,
     };
     match route.endpoint {
         Endpoint::Run => {
@@ -268,7 +308,7 @@ async fn route(state: &AgentState, ctx: &RequestContext, req: &Request) -> Resul
                 key,
             )
             .await?;
-            Ok(Answer::Json(StatusCode::ACCEPTED, json!(accepted)))
+            Ok(polled(json!(accepted), &accepted.job_id, accepted.status))
         }
         Endpoint::Runs => {
             let query = Query::read(req)?;
@@ -324,12 +364,12 @@ async fn route(state: &AgentState, ctx: &RequestContext, req: &Request) -> Resul
             .await?;
             // A run approved is queued (`202`); a tool call's approval
             // queues nothing: the agent calls again (`200`).
-            let status = if decided.queued() {
-                StatusCode::ACCEPTED
-            } else {
-                StatusCode::OK
-            };
-            Ok(Answer::Json(status, json!(decided)))
+            Ok(match &decided.job_id {
+                Some(job_id) if decided.queued() => {
+                    polled(json!(decided), job_id, JobStatus::Pending)
+                }
+                _ => Answer::Json(StatusCode::OK, json!(decided)),
+            })
         }
         Endpoint::ToolCalls => {
             let query = Query::read(req)?;
@@ -400,8 +440,9 @@ async fn registry_admin(
     let body = DecisionBody::read(req)?;
     let agent_id = AgentId::parse(params.get("agent_id")?)
         .map_err(|_| Error::NotFound("no such agent".into()))?;
+    let actor = warden::audit::user_actor(&claims.sub);
     let by = SwitchedBy {
-        actor: &claims.sub,
+        actor: &actor,
         reason: body.reason.as_deref(),
     };
     let agent = registry::set_enabled_by(state, origin, by, &agent_id, enabled).await?;
@@ -427,7 +468,7 @@ async fn tool_call(
         _ => {
             state
                 .bearer()
-                .caller(headers, &origin, &[SCOPE_TOOLS_CALL])
+                .caller(headers, &origin, &[SCOPE_TOOLS_CALL], KeyLimit::Run)
                 .await?;
             return Err(Error::internal("two credentials or none passed the check"));
         }
@@ -454,11 +495,23 @@ async fn tool_call(
         idempotency_key,
     )
     .await?;
-    Ok(match (answer, location) {
-        (answer @ ToolCallAnswer::Allow { .. }, _) => Answer::Json(StatusCode::OK, json!(answer)),
-        (answer, Some(location)) => Answer::Located(StatusCode::ACCEPTED, json!(answer), location),
-        (answer, None) => Answer::Json(StatusCode::ACCEPTED, json!(answer)),
+    Ok(match &answer {
+        ToolCallAnswer::Allow { .. } => Answer::Json(StatusCode::OK, json!(answer)),
+        ToolCallAnswer::ApprovalRequired { call_id, .. } => {
+            let location = location.unwrap_or_else(|| format!("/agents/tool-calls/{call_id}"));
+            Answer::Accepted(json!(answer), location, RETRY_AFTER_APPROVAL_SECS)
+        }
     })
+}
+
+/// The `202` of a job in `status`: poll `GET /agents/runs/{job_id}`, soon
+/// when it is queued, later when it waits for a person.
+fn polled(body: Value, job_id: &str, status: JobStatus) -> Answer {
+    let retry_after = match status {
+        JobStatus::AwaitingApproval => RETRY_AFTER_APPROVAL_SECS,
+        _ => RETRY_AFTER_QUEUED_SECS,
+    };
+    Answer::Accepted(body, format!("/agents/runs/{job_id}"), retry_after)
 }
 
 /// A header's value as text; one that is not visible ASCII is `400`.
@@ -507,5 +560,29 @@ impl Query {
             })
             .transpose()?;
         Ok((limit, after))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each route declares what a key's request spends: every `GET` is a
+    /// read, every `POST` a run.
+    #[test]
+    fn reads_spend_the_read_limit_and_writes_the_run_limit() {
+        for route in ROUTES {
+            let expected = match route.method {
+                "GET" => KeyLimit::Read,
+                _ => KeyLimit::Run,
+            };
+            assert_eq!(
+                route.endpoint.key_limit(),
+                expected,
+                "{} {}",
+                route.method,
+                route.path
+            );
+        }
     }
 }

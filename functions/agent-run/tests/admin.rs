@@ -392,7 +392,7 @@ async fn the_kill_switch_refuses_the_next_run_and_enable_lets_it_run_again(h: Ha
         ]
     );
     for e in &events {
-        assert_eq!(e.actor, h.root.id);
+        assert_eq!(e.actor, warden::audit::user_actor(&h.root.id));
         assert_eq!(e.subject.as_deref(), Some("agent:buyer"));
         assert!(matches!(e.origin, Origin::Http { .. }), "{:?}", e.origin);
     }

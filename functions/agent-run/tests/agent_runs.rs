@@ -38,7 +38,21 @@ fn cli() -> Origin {
 /// A response, read.
 struct Reply {
     status: StatusCode,
+    headers: http::HeaderMap,
     body: Value,
+}
+
+/// Asserts a `202` that says where its job is (`Location`) and when to
+/// look (`Retry-After`, whole seconds).
+fn assert_polled(reply: &Reply, retry_after: &str, what: &str) {
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{what}: {}", reply.body);
+    let job_id = reply.body["job_id"].as_str().unwrap();
+    assert_eq!(
+        reply.headers["location"],
+        format!("/agents/runs/{job_id}").as_str(),
+        "{what}"
+    );
+    assert_eq!(reply.headers["retry-after"], retry_after, "{what}");
 }
 
 /// A person who can call the API.
@@ -167,6 +181,7 @@ impl Harness {
         .unwrap();
         Reply {
             status: response.status(),
+            headers: response.headers().clone(),
             body: json_body(&response),
         }
     }
@@ -196,6 +211,7 @@ impl Harness {
         .unwrap();
         Reply {
             status: response.status(),
+            headers: response.headers().clone(),
             body: json_body(&response),
         }
     }
@@ -401,14 +417,16 @@ async fn every_cell_of_the_maturity_by_complexity_table_answers_and_audits_as_do
                     assert_eq!(event.details["rule"], "maturity", "{cell}");
                 }
                 "P" => {
-                    assert_eq!(reply.status, StatusCode::ACCEPTED, "{cell}: {}", reply.body);
+                    // Waiting for a person: look again in 30 s.
+                    assert_polled(&reply, "30", &cell);
                     assert_eq!(reply.body["status"], "AWAITING_APPROVAL", "{cell}");
                     assert!(reply.body["proposal_id"].is_string(), "{cell}");
                     assert_eq!(event.event_type, EventType::ProposalCreated, "{cell}");
                     assert_eq!(event.details["job_id"], reply.body["job_id"], "{cell}");
                 }
                 _ => {
-                    assert_eq!(reply.status, StatusCode::ACCEPTED, "{cell}: {}", reply.body);
+                    // Queued: look again in a second.
+                    assert_polled(&reply, "1", &cell);
                     assert_eq!(reply.body["status"], "PENDING", "{cell}");
                     assert!(reply.body.get("proposal_id").is_none(), "{cell}");
                     assert_eq!(event.event_type, EventType::AgentRunRequested, "{cell}");
@@ -579,7 +597,7 @@ async fn an_interns_run_waits_for_an_approver_and_then_runs_to_success<S: Stores
     h.agent("intern", AgentType::Purchasing, Maturity::Intern, true)
         .await;
     let reply = h.run(&h.alice, "intern", c1()).await;
-    assert_eq!(reply.status, StatusCode::ACCEPTED);
+    assert_polled(&reply, "30", "a proposal");
     let job_id = reply.body["job_id"].as_str().unwrap().to_owned();
     let proposal_id = reply.body["proposal_id"].as_str().unwrap().to_owned();
     assert_eq!(
@@ -603,7 +621,8 @@ async fn an_interns_run_waits_for_an_approver_and_then_runs_to_success<S: Stores
         StatusCode::FORBIDDEN
     );
     let approved = h.decide(&h.bob, &proposal_id, "approve").await;
-    assert_eq!(approved.status, StatusCode::ACCEPTED, "{}", approved.body);
+    // Approved and queued: the job's Location, soon.
+    assert_polled(&approved, "1", "approved");
     assert_eq!(
         approved.body,
         json!({"proposal_id": proposal_id, "job_id": job_id, "status": "PENDING"})

@@ -347,7 +347,25 @@ async fn unknown_wrong_malformed_revoked_and_expired_keys_are_401_and_audited(h:
 
     // The right id, another secret.
     let wrong = format!("wdn_{}_{}x", key.id, key.secret());
+    let (logs, guard) = warden::testing::capture_logs(false);
     assert_key_challenge(&h.run(&wrong, "books", "acme").await, "wrong secret");
+    drop(guard);
+    // The operator learns which key did not verify (a key made under
+    // another pepper), the client no more than for any invalid key, and
+    // neither secret is logged.
+    let logged = logs.text();
+    assert!(
+        logged.contains("WARN")
+            && logged.contains(&format!(
+                "API key {} exists but its secret does not verify",
+                key.id
+            )),
+        "{logged}"
+    );
+    assert!(
+        !logged.contains(key.secret()),
+        "a secret is logged: {logged}"
+    );
 
     // Not a key at all: audited without an actor.
     for malformed in ["wdn_nope", "Bearer-ish", &format!("wdn_{}_", key.id)] {
@@ -565,6 +583,117 @@ async fn a_listed_key_record_holds_no_usable_key(h: Harness) {
     assert!(!shown.contains(&key.key), "the key is stored: {shown}");
 }
 
+/// Reading (a job, a listing) spends a key's read limit, never its run
+/// limit: a key allowed 5 runs an hour polls its job, as each `202`'s
+/// `Location` and `Retry-After` say, a hundred times without a `429`,
+/// while its second run within the hour is still refused.
+async fn polling_a_job_never_spends_the_keys_run_limit(h: Harness) {
+    h.setup().await;
+    let key = h.key_with("books", &["agents:run"], None, Some(5)).await;
+    let reply = h.run(&key.key, "books", "acme").await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
+    let job_id = reply.body["job_id"].as_str().unwrap().to_owned();
+    let location = reply.headers["location"].to_str().unwrap().to_owned();
+    assert_eq!(location, format!("/agents/runs/{job_id}"));
+    assert_eq!(reply.headers["retry-after"], "1", "a queued job: soon");
+
+    for poll in 0..100 {
+        let path = match poll % 3 {
+            0 => location.clone(),
+            1 => "/agents/runs?workspace_id=acme".to_owned(),
+            _ => "/agents/tool-calls?workspace_id=acme".to_owned(),
+        };
+        let reply = h.get(&key.key, &path).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "poll {poll} {path}: {}",
+            reply.body
+        );
+        // A client that follows Retry-After.
+        h.world.clock.advance_secs(1.0);
+    }
+    // The run limit is untouched by the reads, and still holds: 5 an hour
+    // is one per 720 s, and 100 s went by.
+    let reply = h.run(&key.key, "books", "acme").await;
+    assert_eq!(
+        reply.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        reply.body
+    );
+    assert_eq!(reply.headers["retry-after"], "620");
+    assert_eq!(h.jobs_sent(), 1);
+    let record = h.record(&key.id).await;
+    assert_eq!(record.usage_count, 101, "every read is a use");
+    assert!(record.tat.is_some() && record.read_tat.is_some());
+    assert_eq!(
+        h.rejections(&format!("key:{}", key.id)).await,
+        ["rate_limited"]
+    );
+}
+
+/// Past its read limit a key's reads are `429` with `Retry-After`,
+/// audited, and its runs go on; the read limit is the larger of
+/// `WARDEN_API_KEY_READS_PER_HOUR` and the key's own hourly limit.
+async fn over_its_read_limit_a_key_is_429_on_reads_and_still_runs(mut h: Harness) {
+    h.setup().await;
+    // 60 reads an hour: one a minute, a burst of one.
+    h.world.agents.registry.config.api_key_reads_per_hour = 60;
+    let key = h.key_with("books", &["agents:run"], None, Some(60)).await;
+    let path = "/agents/runs?workspace_id=acme";
+    let reply = h.get(&key.key, path).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let reply = h.get(&key.key, path).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        reply.body
+    );
+    assert_eq!(reply.headers["retry-after"], "60");
+    assert_eq!(reply.body["status"], 429);
+
+    // Runs spend the other limit: one now (60 an hour), the next refused.
+    let reply = h.run(&key.key, "books", "acme").await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
+    let job = reply.headers["location"].to_str().unwrap().to_owned();
+    let reply = h.run(&key.key, "books", "acme").await;
+    assert_eq!(
+        reply.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        reply.body
+    );
+    // Reading the job is still limited, until the minute is over.
+    h.world.clock.advance_secs(30.0);
+    let reply = h.get(&key.key, &job).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        reply.body
+    );
+    assert_eq!(reply.headers["retry-after"], "30");
+    h.world.clock.advance_secs(30.0);
+    let reply = h.get(&key.key, &job).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(
+        h.rejections(&format!("key:{}", key.id)).await,
+        ["rate_limited"; 3]
+    );
+
+    // A key whose own limit is larger reads at its own rate: 7200 an hour
+    // is a burst of 120.
+    let big = h
+        .key_with("books", &["agents:read"], None, Some(7200))
+        .await;
+    for read in 0..100 {
+        let reply = h.get(&big.key, path).await;
+        assert_eq!(reply.status, StatusCode::OK, "read {read}: {}", reply.body);
+    }
+}
+
 warden::on_both_stores!(
     Harness::new;
     a_valid_key_runs_its_own_agent_and_each_use_is_counted,
@@ -576,6 +705,8 @@ warden::on_both_stores!(
     a_bearer_token_and_an_api_key_together_are_400,
     a_listed_key_record_holds_no_usable_key,
     a_key_revoked_while_its_request_is_checked_is_refused_and_audited,
+    polling_a_job_never_spends_the_keys_run_limit,
+    over_its_read_limit_a_key_is_429_on_reads_and_still_runs,
 );
 
 /// Hooks that revoke a key in `store` right after a request has read it,

@@ -523,6 +523,8 @@ fn assert_proposed(reply: &Reply, what: &str) -> (String, String) {
         Some(format!("/agents/tool-calls/{call_id}").as_str()),
         "{what}"
     );
+    // A person must decide: look again in 30 s.
+    assert_eq!(reply.header("retry-after"), Some("30"), "{what}");
     assert!(reply.body["expires_at"].is_string(), "{what}");
     (reply.str("proposal_id"), call_id)
 }

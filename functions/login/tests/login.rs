@@ -170,6 +170,13 @@ impl Harness {
     /// Asserts that `actor` caused an audit event of `event_type` at
     /// `severity` (among its newest hundred).
     async fn assert_audited(&self, actor: &str, event_type: EventType, severity: Severity) {
+        // A user id names the user: `user:<id>`; `anonymous` is itself.
+        let actor = if actor == "anonymous" {
+            actor.to_owned()
+        } else {
+            warden::audit::user_actor(actor)
+        };
+        let actor = actor.as_str();
         let events: Vec<(EventType, Severity)> = self
             .state
             .store

@@ -49,16 +49,41 @@ struct RevokeRequest {
     token: String,
 }
 
-/// The body of `POST /auth/revoke-all`; `{}` means the caller's own tokens.
+/// The body of `POST /auth/revoke-all`; `{}` means the caller's own tokens,
+/// `{"user_id"}` or `{"username"}` (exactly one) another user's.
 #[derive(Deserialize, Default)]
 struct RevokeAllRequest {
     /// Another user's id (admin only). `null` is refused: it must not
     /// quietly mean "myself".
     #[serde(default, deserialize_with = "non_null")]
     user_id: Option<String>,
+    /// Another user's username (admin only), as `warden users revoke-all`
+    /// takes it. `null` is refused, as for `user_id`.
+    #[serde(default, deserialize_with = "non_null")]
+    username: Option<String>,
     /// Why, for the audit log.
     #[serde(default, deserialize_with = "non_null")]
     reason: Option<String>,
+}
+
+impl RevokeAllRequest {
+    /// Whose tokens: neither `user_id` nor `username` is the caller's own
+    /// (then a `reason` is refused: it says the caller meant someone
+    /// else), both at once are refused.
+    fn target(&self) -> Result<revocation::RevokeAllTarget<'_>, Error> {
+        use revocation::RevokeAllTarget as Target;
+        match (&self.user_id, &self.username) {
+            (Some(_), Some(_)) => Err(Error::BadRequest(
+                "give user_id or username, not both".into(),
+            )),
+            (Some(id), None) => Ok(Target::UserId(id)),
+            (None, Some(name)) => Ok(Target::Username(name)),
+            (None, None) if self.reason.is_some() => Err(Error::BadRequest(
+                "a reason goes with user_id or username; send {} to revoke your own tokens".into(),
+            )),
+            (None, None) => Ok(Target::Own),
+        }
+    }
 }
 
 /// Answers one request; every outcome is a response.
@@ -158,11 +183,11 @@ async fn route(
             } else {
                 read_json(req, AUTH_BODY_LIMIT)?
             };
-            let outcome = revocation::revoke_all(
+            let outcome = revocation::revoke_all_for(
                 state,
                 ctx,
                 &caller,
-                body.user_id.as_deref(),
+                body.target()?,
                 body.reason.as_deref(),
             )
             .await?;

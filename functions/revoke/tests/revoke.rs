@@ -162,10 +162,17 @@ impl Harness {
             .await
     }
 
+    /// The events `actor` caused: a user id names the user (`user:<id>`);
+    /// an operator is itself.
     async fn audit_types(&self, actor: &str) -> Vec<(EventType, Value)> {
+        let actor = if warden::audit::query::is_event_id(actor) {
+            warden::audit::user_actor(actor)
+        } else {
+            actor.to_owned()
+        };
         self.state
             .store
-            .audit_by_actor(actor, 100)
+            .audit_by_actor(&actor, 100)
             .await
             .unwrap()
             .into_iter()
@@ -579,6 +586,96 @@ async fn an_explicit_null_for_a_field_is_400_and_changes_nothing(h: Harness) {
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
 }
 
+/// `POST /auth/revoke-all` names a user by `username` as well as by
+/// `user_id` (exactly one): an admin revokes another user's tokens by
+/// name, matched case-insensitively, audited with the name; an unknown
+/// name is `404` for an admin and `403` for anyone else (who learns
+/// nothing about who exists); both names, or a reason naming no one, are
+/// `400` and revoke nothing.
+async fn revoke_all_names_a_user_by_username_or_by_id_never_both(h: Harness) {
+    let alice_id = h.user("alice", &[]).await;
+    let bob_id = h.user("bob", &[]).await;
+    let admin_id = h.user("root", &[Role::Admin]).await;
+    let alice = h.login("alice").await;
+    let bob = h.login("bob").await;
+    let admin = h.login("root").await;
+
+    // Refused bodies, each saying what is wrong; nothing is revoked.
+    let refused = [
+        (
+            json!({"user_id": bob_id, "username": "bob", "reason": "both"}),
+            "not both",
+        ),
+        (
+            json!({"reason": "who?"}),
+            "a reason goes with user_id or username",
+        ),
+        (json!({"username": ""}), "username must be"),
+        (
+            json!({"username": null, "reason": "null"}),
+            "invalid JSON body",
+        ),
+    ];
+    for (body, detail) in refused {
+        let (status, problem) = h.revoke_all(&admin, body.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {problem}");
+        assert!(
+            problem["detail"].as_str().unwrap().contains(detail),
+            "{body}: {problem}"
+        );
+    }
+    assert!(h.accepted(&bob.access_token).await && h.accepted(&admin.access_token).await);
+
+    // Anyone but an admin may name only themselves: another user, or a
+    // name of no one, is 403 alike.
+    for name in ["bob", "nobody"] {
+        let (status, body) = h.revoke_all(&alice, json!({"username": name})).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{name}: {body}");
+    }
+    assert!(h.accepted(&bob.access_token).await);
+
+    // An admin, by name in any case.
+    let (status, body) = h
+        .revoke_all(
+            &admin,
+            json!({"username": " Bob ", "reason": "laptop stolen"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body, json!({"revoked_count": 1, "generation": 1}));
+    assert!(!h.accepted(&bob.access_token).await);
+    assert!(h.refresh(&bob).await.is_err());
+    assert!(
+        h.accepted(&admin.access_token).await,
+        "the admin's tokens live on"
+    );
+    let events = h.audit_types(&admin_id).await;
+    let (_, details) = events
+        .iter()
+        .find(|(t, _)| *t == EventType::AllTokensRevoked)
+        .unwrap();
+    assert_eq!(details["target_user_id"], bob_id.as_str());
+    assert_eq!(details["username"], "bob");
+    assert_eq!(details["reason"], "laptop stolen");
+    // An unknown name is 404 for an admin, as an unknown id is.
+    let (status, _) = h
+        .revoke_all(&admin, json!({"username": "nobody", "reason": "gone"}))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // A user may name themselves by name too.
+    let (status, body) = h.revoke_all(&alice, json!({"username": "ALICE"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(!h.accepted(&alice.access_token).await);
+    let events = h.audit_types(&alice_id).await;
+    assert!(
+        events
+            .iter()
+            .any(|(t, d)| *t == EventType::AllTokensRevoked && d["username"] == "alice"),
+        "{events:?}"
+    );
+}
+
 warden::on_both_stores!(
     Harness::new;
     after_revoke_all_every_token_is_refused_at_once_and_a_new_login_works,
@@ -593,6 +690,7 @@ warden::on_both_stores!(
     a_token_whose_user_is_gone_is_refused,
     disabling_a_user_kills_its_tokens_at_once_and_enabling_lets_it_log_in_again,
     an_explicit_null_for_a_field_is_400_and_changes_nothing,
+    revoke_all_names_a_user_by_username_or_by_id_never_both,
 );
 
 /// The design's budgets, counted on the wire: checking a bearer token is one

@@ -24,12 +24,14 @@ use warden::audit::query;
 use warden::audit::{AuditEvent, Auditor, EventType, Origin, Severity as Importance};
 use warden::auth::api_keys::{self, KeySpec, NewKey};
 use warden::auth::login::create_user;
+use warden::auth::password_policy;
+use warden::auth::pepper::Pepper;
 use warden::auth::revocation::{self, RevokeAllOutcome, RolesOutcome};
 use warden::auth::signing::{ACCESS_KEY_SET, KeySet, NewKey as NewSigningKey, Signer as _};
 use warden::aws::Guards;
 use warden::aws::kms::KmsSigner;
 use warden::clock::{Clock as _, SystemClock, rfc3339};
-use warden::config::{Check, Config, Finding, Findings, Severity};
+use warden::config::{Check, Config, Environment, Finding, Findings, Severity};
 use warden::domain::agents::{
     AgentId, AgentRecord, ApiKeyRecord, Maturity, WorkspaceId, WorkspaceRecord,
 };
@@ -42,7 +44,7 @@ use warden::state::{Accounts, Registry};
 use warden::store::AuthWrite;
 use warden::store::dynamo::DynamoStore;
 use warden::store::dynamo::tables::{self, TableReport};
-use warden::store::{AuditStore as _, SessionStore as _, Transactions as _, UserStore as _, Write};
+use warden::store::{SessionStore as _, Transactions as _, UserStore as _, Write};
 use warden::webhook::SchemeKind;
 use warden::webhook::rotation::set_source_secret;
 use warden::wiring::api_key_pepper;
@@ -201,21 +203,73 @@ pub async fn create_tables(
     tables::create_all(&aws_sdk_dynamodb::Client::new(&aws), prefix).await
 }
 
-/// What `tables create` did to one table, as one line.
-pub fn render_table_report(report: &TableReport) -> String {
+/// What `tables create` did to one table, in words: `created`, `added
+/// index ...`, `turned TTL on (...)`, or `exists, unchanged`.
+pub fn table_changes(report: &TableReport) -> String {
     let mut changes = Vec::new();
+    if report.created {
+        changes.push("created".to_owned());
+    }
     for index in &report.indexes_created {
         changes.push(format!("added index {index}"));
     }
     if report.ttl_enabled {
         changes.push(format!("turned TTL on ({})", tables::TTL_ATTRIBUTE));
     }
-    match (report.created, changes.is_empty()) {
-        (true, true) => format!("created table {}", report.name),
-        (true, false) => format!("created table {}; {}", report.name, changes.join("; ")),
-        (false, true) => format!("table {} exists, complete; unchanged", report.name),
-        (false, false) => format!("table {} exists; {}", report.name, changes.join("; ")),
+    if changes.is_empty() {
+        "exists, unchanged".to_owned()
+    } else {
+        changes.join("; ")
     }
+}
+
+/// Which of the tables under `prefix` do not exist at `endpoint` (or in
+/// the AWS configuration's region), as an error message that names them
+/// and says how to create them; `None` when none is missing or the tables
+/// cannot be listed. Called when a command failed with
+/// `ResourceNotFoundException`, which does not say which table.
+pub async fn missing_tables(
+    prefix: &str,
+    endpoint: Option<&str>,
+    stack: Option<&str>,
+) -> Option<String> {
+    let aws = aws_config(&Guards::default(), endpoint).await;
+    let client = aws_sdk_dynamodb::Client::new(&aws);
+    let mut existing = std::collections::BTreeSet::new();
+    let mut pages = client.list_tables().into_paginator().items().send();
+    while let Some(name) = pages.next().await {
+        existing.insert(name.ok()?);
+    }
+    let missing: Vec<String> = tables::ALL
+        .iter()
+        .map(|t| t.name(prefix))
+        .filter(|name| !existing.contains(name))
+        .collect();
+    if missing.is_empty() {
+        return None;
+    }
+    let place = match endpoint {
+        Some(url) => format!("at {url}"),
+        None => format!(
+            "in region {}",
+            aws.region()
+                .map_or_else(|| "(none)".to_owned(), ToString::to_string)
+        ),
+    };
+    let how = match stack {
+        Some(stack) => format!(
+            "stack {stack} names them but they are gone; see the stack's resources in CloudFormation"
+        ),
+        None => format!(
+            "create them with `warden tables create` (WARDEN_TABLE_PREFIX={prefix}), or name a deployed stack with --stack NAME"
+        ),
+    };
+    Some(format!(
+        "{} table{} missing {place}: {}; {how}",
+        missing.len(),
+        if missing.len() == 1 { " is" } else { "s are" },
+        missing.join(", ")
+    ))
 }
 
 /// Creates a user in DynamoDB with the given roles; returns its id.
@@ -226,6 +280,8 @@ pub async fn add_user(
     password: &SecretString,
     roles: &[Role],
 ) -> Result<String, Error> {
+    // Before any AWS call; `create_user` checks it again.
+    password_policy::check(password, config.password_min_length)?;
     let admin = Admin::writer(endpoint, config).await?;
     let user = create_user(
         &admin.accounts()?,
@@ -246,6 +302,8 @@ pub async fn set_password(
     username: &Username,
     password: &SecretString,
 ) -> Result<u64, Error> {
+    // Before any AWS call; `set_password` checks it again.
+    password_policy::check(password, config.password_min_length)?;
     let admin = Admin::writer(endpoint, config).await?;
     let outcome = revocation::set_password(
         &admin.accounts()?,
@@ -483,21 +541,33 @@ pub async fn health_report(
     Ok((findings, health::endpoints::health_report(&state).await))
 }
 
-/// A health report as terminal lines: each check, then uptime and the last
-/// incident, then the overall status.
-pub fn render_report(report: &HealthReport) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::new();
+/// A health report's checks as a table: status, name, latency, detail.
+pub fn report_listing(report: &HealthReport) -> crate::output::Listing {
+    use crate::output::{Column, Listing};
+    let mut listing = Listing::new(&[
+        Column::text("STATUS"),
+        Column::text("CHECK"),
+        Column::number("MS"),
+        Column::text("DETAIL"),
+    ]);
     for c in &report.checks {
-        let _ = writeln!(
-            out,
-            "{:<9} {:<26} {:>5} ms  {}",
-            c.status.as_str(),
-            c.name,
-            c.latency_ms,
-            c.detail
+        listing.push(
+            vec![
+                c.status.as_str().to_owned(),
+                c.name.clone(),
+                c.latency_ms.to_string(),
+                c.detail.clone(),
+            ],
+            c,
         );
     }
+    listing
+}
+
+/// Below the checks: uptime, the last incident, then the overall status.
+pub fn render_summary(report: &HealthReport) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
     let u = &report.uptime;
     let _ = writeln!(
         out,
@@ -654,26 +724,40 @@ pub async fn list_tools(endpoint: Option<&str>, config: Config) -> Result<Vec<To
 /// agent's key names the person it is for (`for_user`, stored by id as
 /// `created_by`: they cannot approve what the key asks for). The
 /// pepper must be one that the deployed functions share: from
-/// `WARDEN_API_KEY_PEPPER_ARN`, or in development `WARDEN_API_KEY_PEPPER`
-/// (a pepper generated for this process would make the key useless).
+/// `WARDEN_API_KEY_PEPPER_ARN` (the stack's `ApiKeyPepperSecretArn`), or
+/// in development `WARDEN_API_KEY_PEPPER`, or at a development endpoint
+/// the secret `warden serve --dynamodb-endpoint` uses
+/// ([`crate::serve::endpoint_pepper`]). A pepper generated for this process
+/// would make the key useless.
 pub async fn create_key(
     endpoint: Option<&str>,
     config: Config,
     mut spec: KeySpec,
     for_user: Option<&Username>,
 ) -> Result<NewKey, Error> {
-    if config.api_key_pepper.is_none() && config.api_key_pepper_arn.is_none() {
-        return Err(Error::Config(
-            "set WARDEN_API_KEY_PEPPER_ARN (or, in development, WARDEN_API_KEY_PEPPER) to the pepper the functions use".into(),
-        ));
-    }
-    let secrets = match &config.api_key_pepper_arn {
-        Some(_) => Some(SecretsManager::new(aws_sdk_secretsmanager::Client::new(
-            &aws_config(&config.aws, None).await,
-        ))),
-        None => None,
+    let pepper = match endpoint {
+        Some(endpoint)
+            if !crate::serve::pepper_configured(&config)
+                && config.env == Environment::Development =>
+        {
+            let aws = aws_config(&config.aws, Some(endpoint)).await;
+            Pepper::new(&crate::serve::endpoint_pepper(&aws, &config.table_prefix).await?)?
+        }
+        _ if !crate::serve::pepper_configured(&config) => {
+            return Err(Error::Config(
+                "no API-key pepper: use --stack NAME (or set WARDEN_API_KEY_PEPPER_ARN to the stack's ApiKeyPepperSecretArn); in development, --endpoint URL uses the pepper `warden serve --dynamodb-endpoint URL` uses".into(),
+            ));
+        }
+        _ => {
+            let secrets = match &config.api_key_pepper_arn {
+                Some(_) => Some(SecretsManager::new(aws_sdk_secretsmanager::Client::new(
+                    &aws_config(&config.aws, None).await,
+                ))),
+                None => None,
+            };
+            api_key_pepper(&config, secrets.as_ref().map(|s| s as _)).await?
+        }
     };
-    let pepper = api_key_pepper(&config, secrets.as_ref().map(|s| s as _)).await?;
     let admin = Admin::writer(endpoint, config).await?;
     if let Some(username) = for_user {
         let user = admin
@@ -734,38 +818,62 @@ pub async fn audit_query(
     // window's end allows for this clock running behind
     // ([`query::CLOCK_SKEW_SECS`]).
     let query = request.at(SystemClock.now_millis(), query::Surface::Cli)?;
-    Admin::reader(endpoint, config)
-        .await
-        .store()
-        .query_audit(&query)
-        .await
+    let store = Admin::reader(endpoint, config).await.store();
+    let query = match &query.actor {
+        Some(actor) => warden::store::AuditQuery {
+            actor: Some(resolve_actor(&store, actor).await?),
+            ..query
+        },
+        None => query,
+    };
+    query::events(&store, &query).await
 }
 
-/// One audit event as one terminal line: time, type, severity, actor (and
-/// subject), the origin (an HTTP request's id and client IP, the queue
-/// message, the schedule, the CLI), then the details as compact JSON.
-pub fn render_event(e: &AuditEvent) -> String {
+/// The actor `--actor` names, as the audit log writes it: a username is
+/// looked up and becomes `user:<its id>`; a user id (bare or `user:<id>`,
+/// both forms read: see [`query::actor_forms`]), `key:<id>`,
+/// `webhook:<source>`, an operator's ARN, `local`, `health-probe` or
+/// `anonymous` is taken as it is.
+/// An unknown username is an error, not an empty answer.
+async fn resolve_actor(store: &DynamoStore, actor: &str) -> Result<String, Error> {
+    // The actors that are not people: an operator's ARN, `local`, the
+    // health probe, and `anonymous` (a request no credential names).
+    let system = [OPERATOR, warden::health::probe::PROBE_ACTOR, "anonymous"];
+    if actor.contains(':') || system.contains(&actor) || query::is_event_id(actor) {
+        return Ok(actor.to_owned());
+    }
+    let not_found = || {
+        Error::NotFound(format!(
+            "no user named {actor}; --actor takes a username, a user id (`warden users list`), key:<id>, webhook:<source>, an operator's ARN or local"
+        ))
+    };
+    let username = Username::parse(actor).map_err(|_| not_found())?;
+    match store.get_user(&username).await? {
+        Some(user) => Ok(warden::audit::user_actor(&user.user_id)),
+        None => Err(not_found()),
+    }
+}
+
+/// One audit event as the cells of `audit query`'s table: time, type,
+/// severity, actor, subject, the origin (an HTTP request's id and client
+/// IP, the queue message, the schedule, the CLI), then the details as
+/// compact JSON.
+pub fn event_cells(e: &AuditEvent) -> Vec<String> {
     let origin = match &e.origin {
         Origin::Http { ip, request_id, .. } => format!("http request_id={request_id} ip={ip}"),
         Origin::Cli { .. } => "cli".to_owned(),
         Origin::Queue { message_id } => format!("queue message_id={message_id}"),
         Origin::Schedule { rule } => format!("schedule rule={rule}"),
     };
-    let subject = e
-        .subject
-        .as_deref()
-        .map(|s| format!(" subject={s}"))
-        .unwrap_or_default();
-    format!(
-        "{} {:<24} {:<8} actor={}{} {} {}",
+    vec![
         query::rfc3339_millis(e.at_millis),
-        e.event_type.as_str(),
-        e.severity.as_str(),
-        e.actor,
-        subject,
+        e.event_type.as_str().to_owned(),
+        e.severity.as_str().to_owned(),
+        e.actor.clone(),
+        e.subject.clone().unwrap_or_else(|| "-".to_owned()),
         origin,
-        serde_json::Value::Object(e.details.clone())
-    )
+        serde_json::Value::Object(e.details.clone()).to_string(),
+    ]
 }
 
 /// What `warden webhooks set-secret` did.

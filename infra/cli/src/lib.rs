@@ -12,8 +12,14 @@
 //!   change audited with the operator's identity.
 //! - [`secret_input`]: passwords and secrets, prompted for without echo at
 //!   a terminal, read from standard input otherwise.
+//! - [`output`]: `--output table|json`, one way for every command that
+//!   lists or shows.
+//! - [`stack`]: `--stack NAME`, the deployment read from a CloudFormation
+//!   stack's outputs.
 
 pub mod admin;
+pub mod output;
 pub mod secret_input;
 pub mod seed;
 pub mod serve;
+pub mod stack;

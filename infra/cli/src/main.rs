@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 use rand::RngCore as _;
 use secrecy::ExposeSecret as _;
 use secrecy::SecretString;
@@ -23,8 +23,10 @@ use warden::domain::agents::{AgentId, AgentType, KeyOwner, Maturity, ServiceName
 use warden::domain::tools::{ToolName, complexity_of_level};
 use warden::domain::{Role, Username};
 use warden::webhook::SchemeKind;
+use warden_cli::output::{Column, Listing, Output, OutputArgs, emit, join, print_json};
 use warden_cli::seed::{Seed, cli_origin};
 use warden_cli::serve::{self, LocalApi};
+use warden_cli::stack::{self, Env};
 use warden_cli::{admin, secret_input};
 
 #[derive(Parser)]
@@ -34,6 +36,15 @@ use warden_cli::{admin, secret_input};
     about = "Warden: the security core of an agent platform"
 )]
 struct Cli {
+    /// Log more to standard error: -v for info, -vv for debug (default:
+    /// warnings only; `warden serve` logs info). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Read the deployment's tables, queues, secrets, keys and issuer from
+    /// this CloudFormation stack's outputs (DescribeStacks) instead of
+    /// WARDEN_* variables. Default: WARDEN_STACK.
+    #[arg(long, global = true, value_name = "NAME")]
+    stack: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -100,7 +111,7 @@ enum Command {
         command: WebhooksCommand,
     },
     /// The KMS keys that sign access tokens, and the key set that
-    /// schedules them (API.md "The key set").
+    /// schedules them (README, "Open tokens").
     SigningKey {
         #[command(subcommand)]
         command: SigningKeyCommand,
@@ -111,6 +122,15 @@ enum Command {
         /// AWS endpoint for DynamoDB, SQS and Secrets Manager (default: the AWS configuration).
         #[arg(long)]
         endpoint: Option<String>,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Print a completion script for SHELL (bash, zsh, fish, elvish,
+    /// powershell) to standard output, e.g.
+    /// `warden completions bash > ~/.local/share/bash-completion/completions/warden`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
     },
 }
 
@@ -159,11 +179,13 @@ enum AgentsCommand {
         #[arg(long)]
         endpoint: Option<String>,
     },
-    /// List every agent.
+    /// List every agent: id, type, maturity, enabled, workspaces.
     List {
         /// DynamoDB endpoint (default: the AWS configuration).
         #[arg(long)]
         endpoint: Option<String>,
+        #[command(flatten)]
+        out: OutputArgs,
     },
 }
 
@@ -193,6 +215,8 @@ enum ToolsCommand {
         /// DynamoDB endpoint (default: the AWS configuration).
         #[arg(long)]
         endpoint: Option<String>,
+        #[command(flatten)]
+        out: OutputArgs,
     },
     /// Remove a tool: its calls are refused, and its pending proposals and
     /// unused approvals are void (registering it again revives none).
@@ -275,6 +299,8 @@ enum ApikeysCommand {
         /// DynamoDB endpoint (default: the AWS configuration).
         #[arg(long)]
         endpoint: Option<String>,
+        #[command(flatten)]
+        out: OutputArgs,
     },
     /// Revoke a key at once.
     Revoke {
@@ -290,17 +316,20 @@ enum ApikeysCommand {
         /// DynamoDB endpoint (default: the AWS configuration).
         #[arg(long)]
         endpoint: Option<String>,
+        #[command(flatten)]
+        out: OutputArgs,
     },
 }
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Audit events, newest first, one per line: time, type, severity,
-    /// actor, origin (request id and client IP of an HTTP request), details.
-    /// With --json, one JSON object per line (JSON Lines).
+    /// Audit events, newest first: time, type, severity, actor, subject,
+    /// origin (request id and client IP of an HTTP request), details. With
+    /// --output json, each event as GET /audit shows it, one per line.
     Query {
-        /// Only this actor's events (a user id, `key:<id>`, an operator's
-        /// ARN, `local`), through the actor index.
+        /// Only this actor's events, through the actor index: a username or
+        /// a user id (either names the person), `key:<id>`,
+        /// `webhook:<source>`, an operator's ARN, `local`.
         #[arg(long)]
         actor: Option<String>,
         /// Only events of this type, e.g. LOGIN_FAILED (any case).
@@ -313,12 +342,14 @@ enum AuditCommand {
         /// At most this many events (the newest).
         #[arg(long, default_value_t = 1000)]
         limit: usize,
-        /// One JSON object per line instead of text.
-        #[arg(long)]
+        /// The same as `--output json` (kept for scripts written before it).
+        #[arg(long, hide = true)]
         json: bool,
         /// DynamoDB endpoint (default: the AWS configuration).
         #[arg(long)]
         endpoint: Option<String>,
+        #[command(flatten)]
+        out: OutputArgs,
     },
 }
 
@@ -351,6 +382,8 @@ enum SigningKeyCommand {
         /// AWS endpoint for KMS and DynamoDB (default: the AWS configuration).
         #[arg(long)]
         endpoint: Option<String>,
+        #[command(flatten)]
+        out: OutputArgs,
     },
     /// Retire a key at once (a key misused or exposed): its tokens are
     /// refused within a minute. Retiring the signing key makes a
@@ -364,12 +397,16 @@ enum SigningKeyCommand {
         /// AWS endpoint for KMS and DynamoDB (default: the AWS configuration).
         #[arg(long)]
         endpoint: Option<String>,
+        #[command(flatten)]
+        out: OutputArgs,
     },
-    /// The key set: each key's kid, ARN and times.
+    /// The key set: each key's kid, state, times and ARN.
     List {
         /// AWS endpoint for KMS and DynamoDB (default: the AWS configuration).
         #[arg(long)]
         endpoint: Option<String>,
+        #[command(flatten)]
+        out: OutputArgs,
     },
 }
 
@@ -380,6 +417,8 @@ enum TablesCommand {
         /// DynamoDB endpoint (default: the AWS configuration).
         #[arg(long)]
         endpoint: Option<String>,
+        #[command(flatten)]
+        out: OutputArgs,
     },
 }
 
@@ -420,11 +459,14 @@ enum UsersCommand {
         #[arg(long)]
         endpoint: Option<String>,
     },
-    /// List every user: username, roles, disabled or not (never a hash).
+    /// List every user: user id, username, roles, disabled or not (never a
+    /// hash).
     List {
         /// DynamoDB endpoint (default: the AWS configuration).
         #[arg(long)]
         endpoint: Option<String>,
+        #[command(flatten)]
+        out: OutputArgs,
     },
     /// Replace a user's roles; every token they hold dies at once (they log
     /// in again to get the new roles).
@@ -459,118 +501,172 @@ enum ConfigCommand {
         /// the AWS configuration, outside development).
         #[arg(long)]
         endpoint: Option<String>,
+        #[command(flatten)]
+        out: OutputArgs,
     },
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    {
-        use tracing_subscriber::layer::SubscriberExt as _;
-        use tracing_subscriber::util::SubscriberInitExt as _;
-        let rust_log = std::env::var("RUST_LOG").ok();
-        tracing_subscriber::registry()
-            .with(warden::logging::filter(None, rust_log.as_deref()))
-            .with(
-                // The functions' text format: request text in a field
-                // cannot start a line of its own (`warden serve` logs
-                // what every request carries).
-                warden::logging::text_layer(std::io::stderr)
-                    // Colours for a terminal only, not in a log file (and
-                    // no ANSI formatting of every request's span).
-                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
-            )
-            .init();
+    let matches = Cli::command().get_matches();
+    let cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    let serving = matches!(cli.command, Command::Serve { .. });
+    init_logging(cli.verbose, serving);
+    // The endpoint the command was pointed at, for the hint of an error.
+    let endpoint = endpoint_of(&matches);
+    let env = match environment(cli.stack, &cli.command).await {
+        Ok(env) => env,
+        Err(e) => return fail(&e, &Env::process(), endpoint.as_deref()).await,
+    };
+    match run(cli.command, &env).await {
+        Ok(code) => code,
+        Err(e) => fail(&e, &env, endpoint.as_deref()).await,
     }
-    let cli = Cli::parse();
-    let outcome = match cli.command {
+}
+
+/// Logs go to standard error, never mixed into a command's output: warnings
+/// only unless `-v` (info) or `-vv` (debug); `warden serve`, a server whose
+/// log is its output, logs info. `RUST_LOG` overrides both.
+fn init_logging(verbose: u8, serving: bool) {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let level = match (verbose, serving) {
+        (0, false) => "warn",
+        (0, true) | (1, _) => "info",
+        _ => "debug",
+    };
+    let filter = match std::env::var("RUST_LOG").ok().filter(|v| !v.is_empty()) {
+        Some(rust_log) => warden::logging::filter(None, Some(&rust_log)),
+        // The AWS SDK's credential and region chain warns of every source
+        // it tried and found nothing in (IMDS off a cloud machine): debug
+        // text, and the command's own error says what is missing.
+        None if verbose == 0 => warden::logging::filter(None, Some("warn,aws_config=error")),
+        None => warden::logging::filter(Some(level), None),
+    };
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(
+            // The functions' text format: request text in a field cannot
+            // start a line of its own (`warden serve` logs what every
+            // request carries).
+            warden::logging::text_layer(std::io::stderr)
+                // Colours for a terminal only, not in a log file (and no
+                // ANSI formatting of every request's span).
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+        )
+        .init();
+}
+
+/// The `--endpoint` (or `serve --dynamodb-endpoint`) of the command `matches`
+/// holds, if any.
+fn endpoint_of(matches: &clap::ArgMatches) -> Option<String> {
+    let (_, sub) = matches.subcommand()?;
+    for id in ["endpoint", "dynamodb_endpoint"] {
+        if let Ok(Some(value)) = sub.try_get_one::<String>(id) {
+            return Some(value.clone());
+        }
+    }
+    endpoint_of(sub)
+}
+
+/// Where the command's configuration comes from: the stack `--stack` (or
+/// `WARDEN_STACK`) names, over the environment, or the environment alone.
+/// `warden serve` serves locally: `--stack` is refused there, and
+/// `WARDEN_STACK` ignored.
+async fn environment(flag: Option<String>, command: &Command) -> Result<Env, Error> {
+    let local = matches!(command, Command::Serve { .. } | Command::Completions { .. });
+    if local {
+        if flag.is_some() {
+            return Err(Error::BadRequest(
+                "--stack does not apply to `warden serve`, which serves on this machine; use it with the commands that administer a deployment".into(),
+            ));
+        }
+        return Ok(Env::process());
+    }
+    let name = flag.or_else(|| {
+        std::env::var(stack::STACK_VARIABLE)
+            .ok()
+            .filter(|v| !v.is_empty())
+    });
+    let Some(name) = name else {
+        return Ok(Env::process());
+    };
+    let guards = Config::load(|k| std::env::var(k).ok())
+        .0
+        .map_or_else(Guards::default, |c| c.aws);
+    let aws = serve::aws_config(&guards, None).await;
+    require_region(&aws)?;
+    let outputs = stack::outputs(&aws, &name).await?;
+    Env::from_outputs(&name, &outputs, |k| std::env::var(k).ok())
+}
+
+/// A missing region fails every AWS call with words about endpoints: say
+/// what to set instead.
+fn require_region(aws: &warden::aws::SdkConfig) -> Result<(), Error> {
+    if aws.region().is_none() {
+        return Err(Error::Config(
+            "no AWS region: set AWS_REGION (or `region` in your AWS profile)".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Prints `error` as one line a person can act on, with a hint where one
+/// helps (a missing table is named, with the command that creates it),
+/// and answers the failure exit code.
+async fn fail(error: &Error, env: &Env, endpoint: Option<&str>) -> ExitCode {
+    let mut text = error.chain();
+    // Without a region the SDK cannot even build a request, and says so in
+    // words about endpoints.
+    if text.contains("dispatch failure")
+        && require_region(&serve::aws_config(&Guards::default(), endpoint).await).is_err()
+    {
+        text = "no AWS region: set AWS_REGION (or `region` in your AWS profile)".into();
+    }
+    if text.contains("ResourceNotFoundException")
+        && let Some(hint) = admin::missing_tables(&table_prefix(env), endpoint, env.stack()).await
+    {
+        text = hint;
+    }
+    // One line, whatever a cause's text held.
+    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    eprintln!("error: {line}");
+    ExitCode::FAILURE
+}
+
+/// Runs one command under `env`; its exit code.
+async fn run(command: Command, env: &Env) -> Result<ExitCode, Error> {
+    match command {
         Command::Serve {
             addr,
             seed,
             dynamodb_endpoint,
-        } => run_serve(addr, seed, dynamodb_endpoint).await,
-        Command::Tables {
-            command: TablesCommand::Create { endpoint },
-        } => create_tables(endpoint).await,
-        Command::Users {
-            command:
-                UsersCommand::Add {
-                    username,
-                    roles,
-                    endpoint,
-                },
-        } => add_user(&username, &roles, endpoint).await,
-        Command::Users {
-            command: UsersCommand::SetPassword { username, endpoint },
-        } => set_password(&username, endpoint).await,
-        Command::Users {
-            command: UsersCommand::Disable { username, endpoint },
-        } => disable_user(&username, endpoint).await,
-        Command::Users {
-            command: UsersCommand::Enable { username, endpoint },
-        } => enable_user(&username, endpoint).await,
-        Command::Users {
-            command: UsersCommand::List { endpoint },
-        } => list_users(endpoint).await,
-        Command::Users {
-            command:
-                UsersCommand::Roles {
-                    username,
-                    roles,
-                    endpoint,
-                },
-        } => set_roles(&username, &roles, endpoint).await,
-        Command::Users {
-            command:
-                UsersCommand::RevokeAll {
-                    username,
-                    reason,
-                    endpoint,
-                },
-        } => revoke_all(&username, &reason, endpoint).await,
-        Command::Audit { command } => audit(command).await,
-        Command::Webhooks { command } => webhooks(command).await,
-        Command::SigningKey { command } => signing_key(command).await,
-        Command::Config {
-            command: ConfigCommand::Check { endpoint },
-        } => return config_check(endpoint).await,
-        Command::Agents { command } => agents(command).await,
-        Command::Tools { command } => tools(command).await,
-        Command::Workspaces {
-            command:
-                WorkspacesCommand::Add {
-                    workspace_id,
-                    name,
-                    endpoint,
-                },
-        } => add_workspace(&workspace_id, &name, endpoint).await,
-        Command::Workspaces {
-            command:
-                WorkspacesCommand::AddMember {
-                    workspace_id,
-                    username,
-                    endpoint,
-                },
-        } => set_membership(&workspace_id, &username, true, endpoint).await,
-        Command::Workspaces {
-            command:
-                WorkspacesCommand::RemoveMember {
-                    workspace_id,
-                    username,
-                    endpoint,
-                },
-        } => set_membership(&workspace_id, &username, false, endpoint).await,
-        Command::Apikeys { command } => apikeys(command).await,
-        Command::Health { endpoint } => return health(endpoint).await,
-    };
-    match outcome {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            // The whole chain: an operator needs the AWS error behind an
-            // unavailable service.
-            eprintln!("error: {}", e.chain());
-            ExitCode::FAILURE
+        } => run_serve(addr, seed, dynamodb_endpoint).await?,
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "warden", &mut script);
+            emit(&String::from_utf8_lossy(&script));
         }
+        Command::Tables {
+            command: TablesCommand::Create { endpoint, out },
+        } => create_tables(env, endpoint, out.output).await?,
+        Command::Users { command } => users(command, env).await?,
+        Command::Audit { command } => audit(command, env).await?,
+        Command::Webhooks { command } => webhooks(command, env).await?,
+        Command::SigningKey { command } => signing_key(command, env).await?,
+        Command::Config {
+            command: ConfigCommand::Check { endpoint, out },
+        } => return Ok(config_check(env, endpoint, out.output).await),
+        Command::Agents { command } => agents(command, env).await?,
+        Command::Tools { command } => tools(command, env).await?,
+        Command::Workspaces { command } => workspaces(command, env).await?,
+        Command::Apikeys { command } => apikeys(command, env).await?,
+        Command::Health { endpoint, out } => return Ok(health(env, endpoint, out.output).await),
     }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn run_serve(
@@ -636,26 +732,40 @@ async fn run_serve(
     Ok(())
 }
 
-fn table_prefix() -> String {
-    std::env::var("WARDEN_TABLE_PREFIX")
-        .ok()
+/// The tables' prefix: `WARDEN_TABLE_PREFIX` (or the stack's), else
+/// `warden-`.
+fn table_prefix(env: &Env) -> String {
+    env.var("WARDEN_TABLE_PREFIX")
         .filter(|p| !p.is_empty())
         .unwrap_or_else(|| "warden-".into())
 }
 
-/// The AWS timeouts from the environment. `tables create` needs no valid
-/// configuration otherwise, so one that does not load means the defaults.
-fn aws_guards() -> Guards {
-    Config::load(|k| std::env::var(k).ok())
-        .0
-        .map_or_else(Guards::default, |c| c.aws)
+/// The command's configuration, in development unless `WARDEN_ENV` (or
+/// the stack) says otherwise.
+fn config(env: &Env) -> Result<Config, Error> {
+    serve::local_config(|k| env.var(k))
 }
 
-async fn create_tables(endpoint: Option<String>) -> Result<(), Error> {
-    let reports = admin::create_tables(endpoint.as_deref(), &table_prefix(), &aws_guards()).await?;
+async fn create_tables(env: &Env, endpoint: Option<String>, output: Output) -> Result<(), Error> {
+    // The AWS timeouts from the environment. `tables create` needs no valid
+    // configuration otherwise, so one that does not load means the defaults.
+    let guards = Config::load(|k| env.var(k))
+        .0
+        .map_or_else(Guards::default, |c| c.aws);
+    let reports = admin::create_tables(endpoint.as_deref(), &table_prefix(env), &guards).await?;
+    let mut listing = Listing::new(&[Column::text("TABLE"), Column::text("CHANGES")]);
     for report in &reports {
-        println!("{}", admin::render_table_report(report));
+        listing.push(
+            vec![report.name.clone(), admin::table_changes(report)],
+            serde_json::json!({
+                "table": report.name,
+                "created": report.created,
+                "indexes_created": report.indexes_created,
+                "ttl_enabled": report.ttl_enabled,
+            }),
+        );
     }
+    listing.print(output);
     Ok(())
 }
 
@@ -669,100 +779,119 @@ fn password_for(username: &Username, new_user: bool) -> Result<SecretString, Err
     })
 }
 
-async fn set_password(username: &str, endpoint: Option<String>) -> Result<(), Error> {
-    let username = Username::parse(username)?;
-    let password = password_for(&username, true)?;
-    let config = serve::local_config(|k| std::env::var(k).ok())?;
-    let generation = admin::set_password(endpoint.as_deref(), config, &username, &password).await?;
-    println!(
-        "password of {username} changed; every token issued before is revoked (generation {generation})"
-    );
-    Ok(())
+fn parse_roles(roles: &[String]) -> Result<Vec<Role>, Error> {
+    roles.iter().map(|r| Role::parse(r)).collect()
 }
 
-async fn disable_user(username: &str, endpoint: Option<String>) -> Result<(), Error> {
-    let username = Username::parse(username)?;
-    let config = serve::local_config(|k| std::env::var(k).ok())?;
-    let generation = admin::disable_user(endpoint.as_deref(), config, &username).await?;
-    println!(
-        "user {username} disabled; every token issued before is revoked (generation {generation})"
-    );
-    Ok(())
+fn role_names(roles: &[Role]) -> Vec<&'static str> {
+    roles.iter().map(|r| r.as_str()).collect()
 }
 
-async fn enable_user(username: &str, endpoint: Option<String>) -> Result<(), Error> {
-    let username = Username::parse(username)?;
-    let config = serve::local_config(|k| std::env::var(k).ok())?;
-    admin::enable_user(endpoint.as_deref(), config, &username).await?;
-    println!("user {username} enabled; it can log in again");
-    Ok(())
-}
-
-async fn add_user(username: &str, roles: &[String], endpoint: Option<String>) -> Result<(), Error> {
-    let roles = roles
-        .iter()
-        .map(|r| Role::parse(r))
-        .collect::<Result<Vec<_>, _>>()?;
-    let username = Username::parse(username)?;
-    let password = password_for(&username, true)?;
-    let config = serve::local_config(|k| std::env::var(k).ok())?;
-    let user_id =
-        admin::add_user(endpoint.as_deref(), config, &username, &password, &roles).await?;
-    println!("created user {username} ({user_id})");
-    Ok(())
-}
-
-async fn list_users(endpoint: Option<String>) -> Result<(), Error> {
-    let users = admin::list_users(endpoint.as_deref(), config()?).await?;
-    if users.is_empty() {
-        println!("no users");
-    }
-    for u in users {
-        println!(
-            "{:<32} {:<22} {}",
-            u.username,
-            join(&u.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>()),
-            if u.disabled { "DISABLED" } else { "enabled" }
-        );
-    }
-    Ok(())
-}
-
-async fn set_roles(
-    username: &str,
-    roles: &[String],
-    endpoint: Option<String>,
-) -> Result<(), Error> {
-    let roles = roles
-        .iter()
-        .map(|r| Role::parse(r))
-        .collect::<Result<Vec<_>, _>>()?;
-    let username = Username::parse(username)?;
-    match admin::set_roles(endpoint.as_deref(), config()?, &username, &roles).await? {
-        RolesOutcome::Unchanged => {
-            println!("user {username} already has exactly these roles; nothing changed");
+async fn users(command: UsersCommand, env: &Env) -> Result<(), Error> {
+    match command {
+        UsersCommand::Add {
+            username,
+            roles,
+            endpoint,
+        } => {
+            let roles = parse_roles(&roles)?;
+            let username = Username::parse(&username)?;
+            let config = config(env)?;
+            let password = password_for(&username, true)?;
+            let user_id =
+                admin::add_user(endpoint.as_deref(), config, &username, &password, &roles).await?;
+            println!("created user {username} ({user_id})");
         }
-        RolesOutcome::Changed { from, revoked } => println!(
-            "roles of {username} changed from {} to {}; every token issued before is revoked (generation {})",
-            join(&from.iter().map(|r| r.as_str()).collect::<Vec<_>>()),
-            join(&roles.iter().map(|r| r.as_str()).collect::<Vec<_>>()),
-            revoked.generation
-        ),
+        UsersCommand::SetPassword { username, endpoint } => {
+            let username = Username::parse(&username)?;
+            let config = config(env)?;
+            let password = password_for(&username, true)?;
+            let generation =
+                admin::set_password(endpoint.as_deref(), config, &username, &password).await?;
+            println!(
+                "password of {username} changed; every token issued before is revoked (generation {generation})"
+            );
+        }
+        UsersCommand::Disable { username, endpoint } => {
+            let username = Username::parse(&username)?;
+            let generation =
+                admin::disable_user(endpoint.as_deref(), config(env)?, &username).await?;
+            println!(
+                "user {username} disabled; every token issued before is revoked (generation {generation})"
+            );
+        }
+        UsersCommand::Enable { username, endpoint } => {
+            let username = Username::parse(&username)?;
+            admin::enable_user(endpoint.as_deref(), config(env)?, &username).await?;
+            println!("user {username} enabled; it can log in again");
+        }
+        UsersCommand::List { endpoint, out } => {
+            let users = admin::list_users(endpoint.as_deref(), config(env)?).await?;
+            let mut listing = Listing::new(&[
+                Column::text("USER_ID"),
+                Column::text("USERNAME"),
+                Column::text("ROLES"),
+                Column::text("STATE"),
+                Column::text("CREATED_AT"),
+            ]);
+            for u in users {
+                let roles = role_names(&u.roles);
+                listing.push(
+                    vec![
+                        u.user_id.clone(),
+                        u.username.to_string(),
+                        join(&roles),
+                        if u.disabled { "disabled" } else { "enabled" }.into(),
+                        rfc3339(u.created_at),
+                    ],
+                    serde_json::json!({
+                        "user_id": u.user_id,
+                        "username": u.username.as_str(),
+                        "roles": roles,
+                        "disabled": u.disabled,
+                        "created_at": rfc3339(u.created_at),
+                    }),
+                );
+            }
+            listing.print(out.output);
+        }
+        UsersCommand::Roles {
+            username,
+            roles,
+            endpoint,
+        } => {
+            let roles = parse_roles(&roles)?;
+            let username = Username::parse(&username)?;
+            match admin::set_roles(endpoint.as_deref(), config(env)?, &username, &roles).await? {
+                RolesOutcome::Unchanged => {
+                    println!("user {username} already has exactly these roles; nothing changed");
+                }
+                RolesOutcome::Changed { from, revoked } => println!(
+                    "roles of {username} changed from {} to {}; every token issued before is revoked (generation {})",
+                    join(&role_names(&from)),
+                    join(&role_names(&roles)),
+                    revoked.generation
+                ),
+            }
+        }
+        UsersCommand::RevokeAll {
+            username,
+            reason,
+            endpoint,
+        } => {
+            let username = Username::parse(&username)?;
+            let outcome =
+                admin::revoke_all(endpoint.as_deref(), config(env)?, &username, &reason).await?;
+            println!(
+                "every token of {username} is revoked ({} live sessions ended; generation {})",
+                outcome.revoked_count, outcome.generation
+            );
+        }
     }
     Ok(())
 }
 
-async fn revoke_all(username: &str, reason: &str, endpoint: Option<String>) -> Result<(), Error> {
-    let username = Username::parse(username)?;
-    let outcome = admin::revoke_all(endpoint.as_deref(), config()?, &username, reason).await?;
-    println!(
-        "every token of {username} is revoked ({} live sessions ended; generation {})",
-        outcome.revoked_count, outcome.generation
-    );
-    Ok(())
-}
-
-async fn audit(command: AuditCommand) -> Result<(), Error> {
+async fn audit(command: AuditCommand, env: &Env) -> Result<(), Error> {
     let AuditCommand::Query {
         actor,
         event_type,
@@ -770,7 +899,9 @@ async fn audit(command: AuditCommand) -> Result<(), Error> {
         limit,
         json,
         endpoint,
+        out,
     } = command;
+    let output = if json { Output::Json } else { out.output };
     let since = query::parse_since(&since, query::Surface::Cli)?;
     let event_type = event_type
         .as_deref()
@@ -778,27 +909,33 @@ async fn audit(command: AuditCommand) -> Result<(), Error> {
         .transpose()?;
     let events = admin::audit_query(
         endpoint.as_deref(),
-        config()?,
+        config(env)?,
         actor,
         event_type,
         since,
         limit,
     )
     .await?;
+    let mut listing = Listing::new(&[
+        Column::text("TIME"),
+        Column::text("TYPE"),
+        Column::text("SEVERITY"),
+        Column::text("ACTOR"),
+        Column::text("SUBJECT"),
+        Column::text("ORIGIN"),
+        Column::text("DETAILS"),
+    ]);
     for e in &events {
-        if json {
-            println!("{}", query::event_json(e));
-        } else {
-            println!("{}", admin::render_event(e));
-        }
+        listing.push(admin::event_cells(e), query::event_json(e));
     }
+    listing.print(output);
     if events.len() == limit {
         eprintln!("showing the newest {limit} events; there may be more (--limit, --since)");
     }
     Ok(())
 }
 
-async fn webhooks(command: WebhooksCommand) -> Result<(), Error> {
+async fn webhooks(command: WebhooksCommand, env: &Env) -> Result<(), Error> {
     let WebhooksCommand::SetSecret {
         source,
         scheme,
@@ -817,6 +954,7 @@ async fn webhooks(command: WebhooksCommand) -> Result<(), Error> {
             })
         })
         .transpose()?;
+    let config = config(env)?;
     let secret = secret_input::read_stdin(secret_input::Ask {
         prompt: &format!("New secret of webhook source {source}: "),
         what: "the webhook secret",
@@ -825,7 +963,7 @@ async fn webhooks(command: WebhooksCommand) -> Result<(), Error> {
         confirm: false,
     })?;
     let set =
-        admin::set_webhook_secret(endpoint.as_deref(), config()?, &source, &secret, scheme).await?;
+        admin::set_webhook_secret(endpoint.as_deref(), config, &source, &secret, scheme).await?;
     println!(
         "webhook source {source} ({}): new secret {} (sources secret version {}); {}{}",
         set.scheme.as_str(),
@@ -846,40 +984,72 @@ async fn webhooks(command: WebhooksCommand) -> Result<(), Error> {
     Ok(())
 }
 
-async fn signing_key(command: SigningKeyCommand) -> Result<(), Error> {
-    let (changed, set) = match command {
-        SigningKeyCommand::Rotate { endpoint } => {
-            let changed = admin::rotate_signing_key(endpoint.as_deref(), config()?).await?;
+async fn signing_key(command: SigningKeyCommand, env: &Env) -> Result<(), Error> {
+    // What changed, for a person: with the table on standard output, on
+    // standard error with JSON (which alone is on standard output).
+    let output_of = |c: &SigningKeyCommand| match c {
+        SigningKeyCommand::Rotate { out, .. }
+        | SigningKeyCommand::Retire { out, .. }
+        | SigningKeyCommand::List { out, .. } => out.output,
+    };
+    let json = output_of(&command) == Output::Json;
+    let say = |line: String| {
+        if json {
+            eprintln!("{line}");
+        } else {
+            emit(&format!("{line}\n"));
+        }
+    };
+    let (changed, set, output) = match command {
+        SigningKeyCommand::Rotate { endpoint, out } => {
+            let changed = admin::rotate_signing_key(endpoint.as_deref(), config(env)?).await?;
             if let (Some(new), Some(entry)) = (&changed.new_key, changed.set.keys.last()) {
-                println!(
+                say(format!(
                     "new signing key {} ({}) is published now and signs from {}",
                     new.kid,
                     new.arn,
                     rfc3339(entry.sign_from)
-                );
+                ));
             }
-            (true, changed.set)
+            (true, changed.set, out.output)
         }
-        SigningKeyCommand::Retire { kid, now, endpoint } => {
+        SigningKeyCommand::Retire {
+            kid,
+            now,
+            endpoint,
+            out,
+        } => {
             debug_assert!(now, "clap requires --now");
-            let changed = admin::retire_signing_key(endpoint.as_deref(), config()?, &kid).await?;
-            println!("signing key {kid} is retired: refused everywhere within a minute");
+            let changed =
+                admin::retire_signing_key(endpoint.as_deref(), config(env)?, &kid).await?;
+            say(format!(
+                "signing key {kid} is retired: refused everywhere within a minute"
+            ));
             if let Some(new) = &changed.new_key {
-                println!(
+                say(format!(
                     "replacement {} ({}) signs now; API Gateway JWT authorizers may refuse its tokens until they fetch the key set again (up to 2 hours)",
                     new.kid, new.arn
-                );
+                ));
             }
-            (true, changed.set)
+            (true, changed.set, out.output)
         }
-        SigningKeyCommand::List { endpoint } => (
+        SigningKeyCommand::List { endpoint, out } => (
             false,
-            admin::signing_keys(endpoint.as_deref(), config()?).await?,
+            admin::signing_keys(endpoint.as_deref(), config(env)?).await?,
+            out.output,
         ),
     };
     let now = warden::clock::SystemClock.now_secs();
     let time = |t: Option<i64>| t.map_or_else(|| "-".to_owned(), rfc3339);
-    println!("KID\tSTATE\tPUBLISH_FROM\tSIGN_FROM\tSIGN_UNTIL\tRETIRE_AT\tARN");
+    let mut listing = Listing::new(&[
+        Column::text("KID"),
+        Column::text("STATE"),
+        Column::text("PUBLISH_FROM"),
+        Column::text("SIGN_FROM"),
+        Column::text("SIGN_UNTIL"),
+        Column::text("RETIRE_AT"),
+        Column::text("ARN"),
+    ]);
     for k in &set.keys {
         let state = if k.retired(now) {
             "retired"
@@ -890,67 +1060,123 @@ async fn signing_key(command: SigningKeyCommand) -> Result<(), Error> {
         } else {
             "verifying"
         };
-        println!(
-            "{}\t{state}\t{}\t{}\t{}\t{}\t{}",
-            k.kid,
-            time(Some(k.publish_from)),
-            time(Some(k.sign_from)),
-            time(k.sign_until),
-            time(k.retire_at),
-            k.arn
+        listing.push(
+            vec![
+                k.kid.clone(),
+                state.into(),
+                time(Some(k.publish_from)),
+                time(Some(k.sign_from)),
+                time(k.sign_until),
+                time(k.retire_at),
+                k.arn.clone(),
+            ],
+            serde_json::json!({
+                "kid": k.kid,
+                "state": state,
+                "publish_from": time(Some(k.publish_from)),
+                "sign_from": time(Some(k.sign_from)),
+                "sign_until": k.sign_until.map(rfc3339),
+                "retire_at": k.retire_at.map(rfc3339),
+                "arn": k.arn,
+            }),
         );
     }
+    listing.print(output);
     if changed {
-        println!("warm functions read the key set again within a minute");
+        say("warm functions read the key set again within a minute".into());
     }
     Ok(())
 }
 
-async fn config_check(endpoint: Option<String>) -> ExitCode {
-    let mut findings = admin::check_config(|k| std::env::var(k).ok()).await;
-    if let Some(f) = admin::check_memberships(|k| std::env::var(k).ok(), endpoint.as_deref()).await
-    {
+async fn config_check(env: &Env, endpoint: Option<String>, output: Output) -> ExitCode {
+    let mut findings = admin::check_config(|k| env.var(k)).await;
+    if let Some(f) = admin::check_memberships(|k| env.var(k), endpoint.as_deref()).await {
         findings.0.push(f);
     }
-    print_findings(&findings);
-    if findings.has_errors() {
-        println!("start-up would be refused");
+    let refused = findings.has_errors();
+    match output {
+        Output::Json => print_json(&serde_json::json!({
+            "findings": findings.0,
+            "start_up": if refused { "refused" } else { "allowed" },
+        })),
+        Output::Table => {
+            findings_listing(&findings).print(Output::Table);
+            emit(&format!(
+                "start-up would be {}\n",
+                if refused { "refused" } else { "allowed" }
+            ));
+        }
+    }
+    if refused {
         ExitCode::FAILURE
     } else {
-        println!("start-up would be allowed");
         ExitCode::SUCCESS
     }
 }
 
-/// Every finding, one line each, with the remediation of those not ok.
-fn print_findings(findings: &warden::config::Findings) {
+/// Every finding, with the remediation of those not ok.
+fn findings_listing(findings: &warden::config::Findings) -> Listing {
+    let mut listing = Listing::new(&[
+        Column::text("SEVERITY"),
+        Column::text("CHECK"),
+        Column::text("FINDING"),
+    ]);
     for f in &findings.0 {
         let label = match f.severity {
             Severity::Ok => "ok",
             Severity::Warning => "WARNING",
             Severity::Error => "ERROR",
         };
-        println!("{label:<8} {:<16} {}", f.check, f.message);
-        if f.severity != Severity::Ok {
-            println!("{:<8} {:<16} fix: {}", "", "", f.remediation);
-        }
+        // The fix under the finding, in the same column.
+        let text = if f.severity == Severity::Ok {
+            f.message.clone()
+        } else {
+            format!("{}\nfix: {}", f.message, f.remediation)
+        };
+        listing.push(vec![label.into(), f.check.to_string(), text], f);
     }
+    listing
 }
 
 /// `warden health`: the report of `GET /security/health` for the
-/// deployment the environment describes, with the configuration findings
-/// of `warden config check` (the same code). Exit 1 when failing.
-async fn health(endpoint: Option<String>) -> ExitCode {
-    match admin::health_report(|k| std::env::var(k).ok(), endpoint.as_deref()).await {
+/// deployment the environment (or the stack) describes, with the
+/// configuration findings of `warden config check` (the same code). Exit 1
+/// when failing.
+async fn health(env: &Env, endpoint: Option<String>, output: Output) -> ExitCode {
+    match admin::health_report(|k| env.var(k), endpoint.as_deref()).await {
         Err(findings) => {
-            print_findings(&findings);
-            println!("the configuration cannot be read: report failing");
+            match output {
+                Output::Json => print_json(&serde_json::json!({
+                    "status": "failing",
+                    "findings": findings.0,
+                    "error": "the configuration cannot be read",
+                })),
+                Output::Table => {
+                    findings_listing(&findings).print(Output::Table);
+                    emit("the configuration cannot be read: report failing\n");
+                }
+            }
             ExitCode::FAILURE
         }
         Ok((findings, report)) => {
-            print_findings(&findings);
-            println!();
-            print!("{}", admin::render_report(&report));
+            match output {
+                Output::Json => {
+                    let mut document = serde_json::to_value(&report).unwrap_or_default();
+                    if let Some(object) = document.as_object_mut() {
+                        object.insert(
+                            "findings".into(),
+                            serde_json::to_value(&findings.0).unwrap_or_default(),
+                        );
+                    }
+                    print_json(&document);
+                }
+                Output::Table => {
+                    findings_listing(&findings).print(Output::Table);
+                    emit("\n");
+                    admin::report_listing(&report).print(Output::Table);
+                    emit(&admin::render_summary(&report));
+                }
+            }
             if report.status == warden::health::Status::Failing {
                 ExitCode::FAILURE
             } else {
@@ -960,18 +1186,33 @@ async fn health(endpoint: Option<String>) -> ExitCode {
     }
 }
 
-fn config() -> Result<Config, Error> {
-    serve::local_config(|k| std::env::var(k).ok())
-}
-
-async fn add_workspace(id: &str, name: &str, endpoint: Option<String>) -> Result<(), Error> {
-    let id = WorkspaceId::parse(id)?;
-    let w = admin::add_workspace(endpoint.as_deref(), config()?, id, name).await?;
-    println!("added workspace {} ({})", w.workspace_id, w.name);
+async fn workspaces(command: WorkspacesCommand, env: &Env) -> Result<(), Error> {
+    match command {
+        WorkspacesCommand::Add {
+            workspace_id,
+            name,
+            endpoint,
+        } => {
+            let id = WorkspaceId::parse(&workspace_id)?;
+            let w = admin::add_workspace(endpoint.as_deref(), config(env)?, id, &name).await?;
+            println!("added workspace {} ({})", w.workspace_id, w.name);
+        }
+        WorkspacesCommand::AddMember {
+            workspace_id,
+            username,
+            endpoint,
+        } => set_membership(env, &workspace_id, &username, true, endpoint).await?,
+        WorkspacesCommand::RemoveMember {
+            workspace_id,
+            username,
+            endpoint,
+        } => set_membership(env, &workspace_id, &username, false, endpoint).await?,
+    }
     Ok(())
 }
 
 async fn set_membership(
+    env: &Env,
     workspace_id: &str,
     username: &str,
     member: bool,
@@ -980,7 +1221,7 @@ async fn set_membership(
     let workspace = WorkspaceId::parse(workspace_id)?;
     let user = Username::parse(username)?;
     let user_id =
-        admin::set_membership(endpoint.as_deref(), config()?, &workspace, &user, member).await?;
+        admin::set_membership(endpoint.as_deref(), config(env)?, &workspace, &user, member).await?;
     if member {
         println!("{user} ({user_id}) is a member of workspace {workspace}");
     } else {
@@ -989,7 +1230,7 @@ async fn set_membership(
     Ok(())
 }
 
-async fn agents(command: AgentsCommand) -> Result<(), Error> {
+async fn agents(command: AgentsCommand, env: &Env) -> Result<(), Error> {
     match command {
         AgentsCommand::Register {
             agent_id,
@@ -1008,7 +1249,7 @@ async fn agents(command: AgentsCommand) -> Result<(), Error> {
                     .collect::<Result<_, _>>()?,
                 enabled: true,
             };
-            let a = admin::register_agent(endpoint.as_deref(), config()?, agent).await?;
+            let a = admin::register_agent(endpoint.as_deref(), config(env)?, agent).await?;
             println!(
                 "registered agent {} ({}, {}, workspaces: {})",
                 a.agent_id,
@@ -1024,40 +1265,53 @@ async fn agents(command: AgentsCommand) -> Result<(), Error> {
         } => {
             let id = AgentId::parse(&agent_id)?;
             let maturity = Maturity::parse(&maturity.to_ascii_uppercase())?;
-            admin::set_maturity(endpoint.as_deref(), config()?, &id, maturity).await?;
+            admin::set_maturity(endpoint.as_deref(), config(env)?, &id, maturity).await?;
             println!("agent {id} is now {maturity}");
         }
         AgentsCommand::Disable { agent_id, endpoint } => {
             let id = AgentId::parse(&agent_id)?;
-            admin::set_enabled(endpoint.as_deref(), config()?, &id, false).await?;
+            admin::set_enabled(endpoint.as_deref(), config(env)?, &id, false).await?;
             println!("agent {id} disabled; its queued jobs will not run");
         }
         AgentsCommand::Enable { agent_id, endpoint } => {
             let id = AgentId::parse(&agent_id)?;
-            admin::set_enabled(endpoint.as_deref(), config()?, &id, true).await?;
+            admin::set_enabled(endpoint.as_deref(), config(env)?, &id, true).await?;
             println!("agent {id} enabled");
         }
-        AgentsCommand::List { endpoint } => {
-            let agents = admin::list_agents(endpoint.as_deref(), config()?).await?;
-            if agents.is_empty() {
-                println!("no agents");
-            }
+        AgentsCommand::List { endpoint, out } => {
+            let agents = admin::list_agents(endpoint.as_deref(), config(env)?).await?;
+            let mut listing = Listing::new(&[
+                Column::text("AGENT_ID"),
+                Column::text("TYPE"),
+                Column::text("MATURITY"),
+                Column::text("STATE"),
+                Column::text("WORKSPACES"),
+            ]);
             for a in agents {
-                println!(
-                    "{:<24} {:<11} {:<11} {:<9} {}",
-                    a.agent_id,
-                    a.agent_type,
-                    a.maturity,
-                    if a.enabled { "enabled" } else { "DISABLED" },
-                    join(&a.workspaces)
+                listing.push(
+                    vec![
+                        a.agent_id.to_string(),
+                        a.agent_type.to_string(),
+                        a.maturity.to_string(),
+                        if a.enabled { "enabled" } else { "disabled" }.into(),
+                        join(&a.workspaces),
+                    ],
+                    serde_json::json!({
+                        "agent_id": a.agent_id,
+                        "agent_type": a.agent_type,
+                        "maturity": a.maturity,
+                        "enabled": a.enabled,
+                        "workspaces": a.workspaces,
+                    }),
                 );
             }
+            listing.print(out.output);
         }
     }
     Ok(())
 }
 
-async fn tools(command: ToolsCommand) -> Result<(), Error> {
+async fn tools(command: ToolsCommand, env: &Env) -> Result<(), Error> {
     match command {
         ToolsCommand::Register {
             name,
@@ -1073,7 +1327,7 @@ async fn tools(command: ToolsCommand) -> Result<(), Error> {
                     .map(|w| WorkspaceId::parse(w))
                     .collect::<Result<_, _>>()?,
             };
-            let done = admin::register_tool(endpoint.as_deref(), config()?, tool).await?;
+            let done = admin::register_tool(endpoint.as_deref(), config(env)?, tool).await?;
             let t = &done.tool;
             let what = format!(
                 "tool {} (complexity {}, workspaces: {}, version {})",
@@ -1091,28 +1345,38 @@ async fn tools(command: ToolsCommand) -> Result<(), Error> {
                 ),
             }
         }
-        ToolsCommand::List { endpoint } => {
-            let tools = admin::list_tools(endpoint.as_deref(), config()?).await?;
-            if tools.is_empty() {
-                println!("no tools");
-            }
+        ToolsCommand::List { endpoint, out } => {
+            let tools = admin::list_tools(endpoint.as_deref(), config(env)?).await?;
+            let mut listing = Listing::new(&[
+                Column::text("NAME"),
+                Column::number("COMPLEXITY"),
+                Column::text("VERSION"),
+                Column::text("REGISTERED_AT"),
+                Column::text("WORKSPACES"),
+            ]);
             for t in tools {
-                // The workspaces last, as `agents list` does: the only
-                // column of any length.
-                println!(
-                    // `as_str`: a name's `Display` ignores the width.
-                    "{:<24} {} {:<26} {:<20} {}",
-                    t.name.as_str(),
-                    t.complexity.level(),
-                    t.version,
-                    rfc3339(t.registered_at),
-                    join(&t.workspaces)
+                listing.push(
+                    vec![
+                        t.name.to_string(),
+                        t.complexity.level().to_string(),
+                        t.version.clone(),
+                        rfc3339(t.registered_at),
+                        join(&t.workspaces),
+                    ],
+                    serde_json::json!({
+                        "name": t.name.as_str(),
+                        "complexity": t.complexity.level(),
+                        "version": t.version,
+                        "registered_at": rfc3339(t.registered_at),
+                        "workspaces": t.workspaces,
+                    }),
                 );
             }
+            listing.print(out.output);
         }
         ToolsCommand::Remove { name, endpoint } => {
             let name = ToolName::parse(&name)?;
-            admin::remove_tool(endpoint.as_deref(), config()?, &name).await?;
+            admin::remove_tool(endpoint.as_deref(), config(env)?, &name).await?;
             println!(
                 "removed tool {name}; its calls are refused, and its pending proposals and unused approvals are void"
             );
@@ -1121,18 +1385,7 @@ async fn tools(command: ToolsCommand) -> Result<(), Error> {
     Ok(())
 }
 
-fn join<T: std::fmt::Display>(items: &[T]) -> String {
-    if items.is_empty() {
-        return "-".into();
-    }
-    items
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-async fn apikeys(command: ApikeysCommand) -> Result<(), Error> {
+async fn apikeys(command: ApikeysCommand, env: &Env) -> Result<(), Error> {
     match command {
         ApikeysCommand::Create {
             owner,
@@ -1142,6 +1395,7 @@ async fn apikeys(command: ApikeysCommand) -> Result<(), Error> {
             expires_in_days,
             rate_limit_per_hour,
             endpoint,
+            out,
         } => {
             let expires_at = expires_in_days
                 .map(|days| warden::clock::SystemClock.now_secs() + i64::from(days) * 86_400);
@@ -1163,44 +1417,77 @@ async fn apikeys(command: ApikeysCommand) -> Result<(), Error> {
                 created_by: None,
             };
             let created =
-                admin::create_key(endpoint.as_deref(), config()?, spec, for_user.as_ref()).await?;
-            println!(
-                "created API key {} for {} {} (shown once; store it now):",
-                created.record.key_id,
-                match created.record.owner {
-                    KeyOwner::Agent(_) => "agent",
-                    KeyOwner::Service(_) => "service",
-                },
-                created.record.owner
-            );
-            println!("{}", created.key.expose_secret());
+                admin::create_key(endpoint.as_deref(), config(env)?, spec, for_user.as_ref())
+                    .await?;
+            let r = &created.record;
+            match out.output {
+                Output::Json => print_json(&serde_json::json!({
+                    "key_id": r.key_id,
+                    "key": created.key.expose_secret(),
+                    "owner": r.owner.to_string(),
+                    "scopes": r.scopes,
+                    "expires_at": r.expires_at.map(rfc3339),
+                    "rate_limit_per_hour": r.rate_limit_per_hour,
+                })),
+                Output::Table => {
+                    println!(
+                        "created API key {} for {} {} (shown once; store it now):",
+                        r.key_id,
+                        match r.owner {
+                            KeyOwner::Agent(_) => "agent",
+                            KeyOwner::Service(_) => "service",
+                        },
+                        r.owner
+                    );
+                    println!("{}", created.key.expose_secret());
+                }
+            }
         }
         ApikeysCommand::Revoke { key_id, endpoint } => {
-            let key_id = admin::revoke_key(endpoint.as_deref(), config()?, &key_id).await?;
+            let key_id = admin::revoke_key(endpoint.as_deref(), config(env)?, &key_id).await?;
             println!("API key {key_id} revoked");
         }
-        ApikeysCommand::List { endpoint } => {
-            let keys = admin::list_keys(endpoint.as_deref(), config()?).await?;
-            if keys.is_empty() {
-                println!("no API keys");
-            }
+        ApikeysCommand::List { endpoint, out } => {
+            let keys = admin::list_keys(endpoint.as_deref(), config(env)?).await?;
+            let mut listing = Listing::new(&[
+                Column::text("KEY_ID"),
+                Column::text("OWNER"),
+                Column::text("SCOPES"),
+                Column::text("STATE"),
+                Column::number("LIMIT/H"),
+                Column::number("USED"),
+                Column::text("LAST_USED"),
+            ]);
             for k in keys {
                 let state = match (k.revoked_at, k.expires_at) {
-                    (Some(_), _) => "REVOKED".to_owned(),
+                    (Some(_), _) => "revoked".to_owned(),
                     (None, Some(at)) => format!("expires {}", rfc3339(at)),
                     (None, None) => "no expiry".to_owned(),
                 };
-                println!(
-                    "{} owner={} scopes={} {} limit={}/h used={} last_used={}",
-                    k.key_id,
-                    k.owner,
-                    k.scopes.join(","),
-                    state,
-                    k.rate_limit_per_hour,
-                    k.usage_count,
-                    k.last_used_at.map_or_else(|| "never".to_owned(), rfc3339)
+                listing.push(
+                    vec![
+                        k.key_id.clone(),
+                        k.owner.to_string(),
+                        join(&k.scopes),
+                        state,
+                        k.rate_limit_per_hour.to_string(),
+                        k.usage_count.to_string(),
+                        k.last_used_at.map_or_else(|| "never".to_owned(), rfc3339),
+                    ],
+                    serde_json::json!({
+                        "key_id": k.key_id,
+                        "owner": k.owner.to_string(),
+                        "created_by": k.created_by,
+                        "scopes": k.scopes,
+                        "expires_at": k.expires_at.map(rfc3339),
+                        "revoked_at": k.revoked_at.map(rfc3339),
+                        "rate_limit_per_hour": k.rate_limit_per_hour,
+                        "usage_count": k.usage_count,
+                        "last_used_at": k.last_used_at.map(rfc3339),
+                    }),
                 );
             }
+            listing.print(out.output);
         }
     }
     Ok(())

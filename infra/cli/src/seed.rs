@@ -16,6 +16,13 @@
 //! They are applied in that order: users, then workspaces (with their
 //! members), then agents and tools (which name workspaces), then API keys
 //! (which name agents). An item that already exists is left unchanged.
+//!
+//! The file is strict: a key it does not define, at the top level or in
+//! any entry, refuses it, naming the key and where it is
+//! (`unknown field "user" at the top level; expected one of users, ...`).
+//! Users' passwords must meet the password policy
+//! ([`warden::auth::password_policy`]), checked for every user before
+//! anything is written.
 
 use std::path::Path;
 
@@ -26,6 +33,7 @@ use warden::agents::registry::{self, NewAgent, NewTool};
 use warden::audit::Origin;
 use warden::auth::api_keys::{KeySpec, store_key};
 use warden::auth::login::create_user;
+use warden::auth::password_policy;
 use warden::config::Environment;
 use warden::domain::agents::{AgentId, AgentType, KeyOwner, Maturity, WorkspaceId};
 use warden::domain::tools::{ToolName, complexity_of_level};
@@ -41,6 +49,7 @@ pub const OPERATOR: &str = "local";
 
 /// A parsed seed file.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Seed {
     /// Users to create.
     #[serde(default)]
@@ -64,6 +73,7 @@ pub struct Seed {
 
 /// One workspace of the seed file.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SeedWorkspace {
     /// Its id.
     pub workspace_id: String,
@@ -76,6 +86,7 @@ pub struct SeedWorkspace {
 
 /// One agent of the seed file.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SeedAgent {
     /// Its id.
     pub agent_id: String,
@@ -93,6 +104,7 @@ pub struct SeedAgent {
 
 /// One tool of the seed file.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SeedTool {
     /// Its name (case-sensitive).
     pub name: String,
@@ -110,6 +122,7 @@ fn yes() -> bool {
 
 /// One API key of the seed file.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SeedKey {
     /// The whole key, `wdn_<key id>_<secret>`.
     pub key: SecretString,
@@ -131,6 +144,7 @@ pub struct SeedKey {
 
 /// One user of the seed file.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SeedUser {
     /// The username.
     pub username: String,
@@ -142,19 +156,28 @@ pub struct SeedUser {
 }
 
 impl Seed {
-    /// Reads and parses `path`, naming the file in every error.
+    /// Reads and parses `path`, naming the file in every error, and the
+    /// place in it (`users[0]`) of a key it does not define or a value
+    /// that does not fit.
     pub fn load(path: &Path) -> Result<Self, Error> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::BadRequest(format!("reading seed file {}: {e}", path.display())))?;
-        // Never serde's own message: it quotes the value it stumbled on,
-        // which may be a password or a secret.
-        serde_json::from_str(&text).map_err(|e| {
-            Error::BadRequest(format!(
-                "seed file {}: {}",
-                path.display(),
-                warden::http::without_values(&e.to_string())
-            ))
-        })
+        Self::parse(&text)
+            .map_err(|e| Error::BadRequest(format!("seed file {}: {e}", path.display())))
+    }
+
+    /// Parses the seed file's text; the error says what is wrong and
+    /// where, never quoting a value (it may be a password or a secret).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut json = serde_json::Deserializer::from_str(text);
+        let seed = serde_path_to_error::deserialize(&mut json).map_err(|e| {
+            let path = e.path().clone();
+            describe(&path, &e.into_inner())
+        })?;
+        // Nothing but whitespace may follow, as `serde_json::from_str` says.
+        json.end()
+            .map_err(|e| warden::http::without_values(&e.to_string()))?;
+        Ok(seed)
     }
 
     /// Creates every user, workspace, agent, tool and key, in that order.
@@ -164,6 +187,9 @@ impl Seed {
     /// written in a file is not a production secret.
     pub async fn apply(&self, states: &States) -> Result<(), Error> {
         let accounts: &Accounts = &states.auth;
+        // Every user is checked first (name, roles, the password policy):
+        // a seed with one bad user writes none.
+        let mut users = Vec::with_capacity(self.users.len());
         for user in &self.users {
             let username = Username::parse(&user.username)?;
             let roles = user
@@ -171,6 +197,11 @@ impl Seed {
                 .iter()
                 .map(|r| Role::parse(r))
                 .collect::<Result<Vec<_>, _>>()?;
+            password_policy::check(&user.password, accounts.config.password_min_length)
+                .map_err(|e| Error::BadRequest(format!("seed user {:?}: {e}", user.username)))?;
+            users.push((user, username, roles));
+        }
+        for (user, username, roles) in users {
             match create_user(accounts, cli_origin(), &username, &user.password, &roles).await {
                 Ok(u) => println!("seeded user {} ({})", u.username, u.user_id),
                 Err(Error::Conflict(_)) => {
@@ -320,6 +351,68 @@ impl SeedTool {
             complexity,
             workspaces,
         })
+    }
+}
+
+/// What serde found wrong at `path`, said without the value it stumbled
+/// on: `unknown field "user" at the top level; expected one of users, ...`,
+/// `missing field `password` at users[0]`. A syntax error keeps serde's
+/// line and column instead: there is no path to name.
+fn describe(path: &serde_path_to_error::Path, e: &serde_json::Error) -> String {
+    use serde_path_to_error::Segment;
+
+    let message = warden::http::without_values(&e.to_string());
+    if !e.is_data() {
+        return message;
+    }
+    let position = format!(" at line {} column {}", e.line(), e.column());
+    let message = message.strip_suffix(&position).unwrap_or(&message);
+    let segments: Vec<&Segment> = path.iter().collect();
+    // An unknown field's path ends with the field itself: the place is
+    // the object holding it.
+    let unknown = message
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split_once('`'));
+    let place = match unknown {
+        Some(_) => &segments[..segments.len().saturating_sub(1)],
+        None => &segments[..],
+    };
+    let place = place_of(place);
+    match unknown {
+        Some((field, expected)) => {
+            let expected = expected.trim_start_matches(',').trim().replace('`', "");
+            format!("unknown field {field:?} at {place}; {expected}")
+        }
+        None => format!("{message} at {place}"),
+    }
+}
+
+/// `users[0].roles`, or `the top level` for no segment at all.
+fn place_of(segments: &[&serde_path_to_error::Segment]) -> String {
+    use serde_path_to_error::Segment;
+
+    let mut place = String::new();
+    for segment in segments {
+        match segment {
+            Segment::Seq { index } => place.push_str(&format!("[{index}]")),
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                if !place.is_empty() {
+                    place.push('.');
+                }
+                place.push_str(key);
+            }
+            Segment::Unknown => {
+                if !place.is_empty() {
+                    place.push('.');
+                }
+                place.push('?');
+            }
+        }
+    }
+    if place.is_empty() {
+        "the top level".into()
+    } else {
+        place
     }
 }
 

@@ -16,12 +16,15 @@ use hyper_util::rt::TokioIo;
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
 use lambda_http::request::RequestContext as LambdaContext;
 use lambda_http::{Body, RequestExt};
+use rand::RngCore as _;
+use secrecy::SecretString;
 use tokio::net::TcpListener;
 use warden::Error;
 use warden::agents::decision::DecisionTokens;
 use warden::agents::sweeper::{SWEEP_INTERVAL, sweep};
 use warden::agents::worker::drain_local;
 use warden::auth::jwt::AccessTokens;
+use warden::auth::pepper::Pepper;
 use warden::auth::signing::LocalSigner;
 use warden::aws::Guards;
 use warden::aws::dependencies::AwsDependencies;
@@ -257,7 +260,18 @@ pub async fn build_states(
         .map(|aws| SecretsManager::new(aws_sdk_secretsmanager::Client::new(aws)));
     let signer = local_signer(&config)?;
     let tokens = || AccessTokens::local(&config, signer.clone(), LOCAL_KEY_ARN);
-    let pepper = api_key_pepper(&config, secrets.as_ref().map(|s| s as _)).await?;
+    let pepper = match (dynamodb_endpoint, &aws) {
+        // Keys in tables that outlive this process need a pepper that does
+        // too, the one `warden apikeys create --endpoint` uses.
+        (Some(endpoint), Some(aws)) if !pepper_configured(&config) => {
+            let name = endpoint_pepper_name(&config.table_prefix);
+            tracing::info!(
+                "API-key pepper: secret {name} at {endpoint} (`warden apikeys create --endpoint {endpoint}` uses it too)"
+            );
+            Pepper::new(&endpoint_pepper(aws, &config.table_prefix).await?)?
+        }
+        _ => api_key_pepper(&config, secrets.as_ref().map(|s| s as _)).await?,
+    };
     if config.env != Environment::Development {
         tracing::warn!("warden serve is running with WARDEN_ENV={:?}", config.env);
     }
@@ -335,6 +349,87 @@ pub async fn build_states(
         health: Arc::new(health),
         outbound,
     })
+}
+
+/// Whether the configuration names the API-key pepper
+/// (`WARDEN_API_KEY_PEPPER` or `WARDEN_API_KEY_PEPPER_ARN`).
+pub fn pepper_configured(config: &Config) -> bool {
+    config.api_key_pepper.is_some() || config.api_key_pepper_arn.is_some()
+}
+
+/// The Secrets Manager secret holding the API-key pepper of the tables
+/// under `prefix` at a development endpoint: `<prefix>api-key-pepper`.
+pub fn endpoint_pepper_name(prefix: &str) -> String {
+    format!("{prefix}api-key-pepper")
+}
+
+/// The API-key pepper of the tables under `prefix` at an endpoint (an
+/// emulator, in development), when no pepper is configured: the secret
+/// [`endpoint_pepper_name`] in Secrets Manager at the same endpoint,
+/// created with 64 random bytes the first time. `warden serve
+/// --dynamodb-endpoint` and `warden apikeys create --endpoint` both read
+/// it, so a key one makes the other accepts, across restarts.
+pub async fn endpoint_pepper(
+    aws: &warden::aws::SdkConfig,
+    prefix: &str,
+) -> Result<SecretString, Error> {
+    use aws_sdk_secretsmanager::error::ProvideErrorMetadata as _;
+    let client = aws_sdk_secretsmanager::Client::new(aws);
+    let name = endpoint_pepper_name(prefix);
+    let read = || async {
+        client
+            .get_secret_value()
+            .secret_id(&name)
+            .send()
+            .await
+            .map(|out| {
+                out.secret_string()
+                    .map(|v| SecretString::from(v.to_owned()))
+            })
+    };
+    match read().await {
+        Ok(Some(value)) => return Ok(value),
+        Ok(None) => {
+            return Err(Error::Config(format!(
+                "secret {name} holds no text; delete it and start again"
+            )));
+        }
+        Err(e) if e.code() == Some("ResourceNotFoundException") => {}
+        Err(e) => {
+            return Err(warden::aws::sdk_unavailable(
+                &format!("GetSecretValue {name}"),
+                &e,
+            ));
+        }
+    }
+    let mut bytes = [0u8; 64];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let created = client
+        .create_secret()
+        .name(&name)
+        .description("Warden development API-key pepper (warden serve --dynamodb-endpoint)")
+        .secret_string(hex::encode(bytes))
+        .send()
+        .await;
+    match created {
+        Ok(_) => {}
+        // Created by another process since the read: use that one.
+        Err(e) if e.code() == Some("ResourceExistsException") => {}
+        Err(e) => {
+            return Err(warden::aws::sdk_unavailable(
+                &format!("CreateSecret {name}"),
+                &e,
+            ));
+        }
+    }
+    match read().await {
+        Ok(Some(value)) => Ok(value),
+        Ok(None) => Err(Error::Config(format!("secret {name} holds no text"))),
+        Err(e) => Err(warden::aws::sdk_unavailable(
+            &format!("GetSecretValue {name}"),
+            &e,
+        )),
+    }
 }
 
 /// Runs the health probe now and then at the start of every minute (one

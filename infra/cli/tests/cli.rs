@@ -168,11 +168,21 @@ fn tables_create_and_users_add_work_against_dynamodb() {
         .output()
         .unwrap();
     let stdout = ok(out, "tables create");
+    let created = stdout
+        .lines()
+        .skip(1)
+        .filter(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .is_some_and(|w| w.trim_end_matches(';') == "created")
+        })
+        .count();
     assert_eq!(
-        stdout.matches("created table").count(),
+        created,
         warden::store::dynamo::tables::ALL.len(),
         "{stdout}"
     );
+    assert!(stdout.starts_with("TABLE "), "a header: {stdout}");
 
     let mut add = warden();
     add.args([
@@ -307,25 +317,44 @@ fn workspaces_agents_and_api_keys_are_administered_against_dynamodb() {
     let list = ok(&["agents", "list"]);
     assert_eq!(
         list.lines().count(),
-        1,
-        "the refused agents are not there: {list}"
+        2,
+        "a header and one agent (the refused ones are not there): {list}"
     );
-    let line = list.lines().next().unwrap();
+    let header: Vec<&str> = list.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["AGENT_ID", "TYPE", "MATURITY", "STATE", "WORKSPACES"]
+    );
+    let line = list.lines().nth(1).unwrap();
     for word in ["books", "accounting", "SUPERVISED", "enabled", "acme"] {
         assert!(line.split_whitespace().any(|w| w == word), "{word}: {line}");
     }
+    let agents = |args: &[&str]| common::json_lines(&ok(args));
+    let listed = agents(&["agents", "list", "--output", "json"]);
+    assert_eq!(
+        listed,
+        [
+            serde_json::json!({"agent_id": "books", "agent_type": "accounting",
+            "maturity": "SUPERVISED", "enabled": true, "workspaces": ["acme"]})
+        ]
+    );
     let out = ok(&["agents", "set-maturity", "books", "intern"]);
     assert!(out.contains("agent books is now INTERN"), "{out}");
-    assert!(ok(&["agents", "list"]).contains("INTERN"));
+    assert_eq!(
+        agents(&["agents", "list", "--output", "json"])[0]["maturity"],
+        "INTERN"
+    );
     ok(&["agents", "set-maturity", "books", "SUPERVISED"]);
     let out = ok(&["agents", "disable", "books"]);
     assert!(out.contains("agent books disabled"), "{out}");
-    assert!(ok(&["agents", "list"]).contains("DISABLED"));
+    assert_eq!(
+        agents(&["agents", "list", "--output", "json"])[0]["enabled"],
+        false
+    );
     ok(&["agents", "enable", "books"]);
-    let list = ok(&["agents", "list"]);
-    assert!(
-        list.contains(" enabled") && !list.contains("DISABLED"),
-        "{list}"
+    assert_eq!(
+        agents(&["agents", "list", "--output", "json"])[0]["enabled"],
+        true
     );
     let err = fails(&["agents", "disable", "ghost"]);
     assert!(err.contains("no agent ghost"), "{err}");
@@ -360,16 +389,24 @@ fn workspaces_agents_and_api_keys_are_administered_against_dynamodb() {
         .to_owned();
     assert!(secret.len() >= 43, "{secret}");
 
-    // No pepper configured: refused, saying what to set.
+    // No pepper configured outside development: refused, saying what to
+    // set (in development an endpoint has a pepper of its own: see
+    // stack.rs).
     let out = cmd(&words(
         "apikeys create --owner books --scope agents:run --for ann",
     ))
     .env_remove("WARDEN_API_KEY_PEPPER")
+    .env("WARDEN_ENV", "production")
+    .env("WARDEN_ISSUER", "https://auth.example.com")
     .output()
     .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("WARDEN_API_KEY_PEPPER"), "{err}");
+    assert!(
+        err.contains("WARDEN_API_KEY_PEPPER_ARN") && err.contains("--stack"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
     assert!(!String::from_utf8_lossy(&out.stdout).contains("wdn_"));
     let err = fails(&words(
         "apikeys create --owner ghost --scope agents:run --for ann",
@@ -386,12 +423,18 @@ fn workspaces_agents_and_api_keys_are_administered_against_dynamodb() {
 
     // Listed with its use, never with its secret.
     let list = ok(&["apikeys", "list"]);
-    assert!(list.contains(key_id), "{list}");
     assert!(
-        list.contains("owner=books") && list.contains("used=1") && list.contains("no expiry"),
+        list.contains(key_id) && list.contains("no expiry"),
         "{list}"
     );
     assert!(!list.contains(&secret), "the secret is listed: {list}");
+    let keys = common::json_lines(&ok(&["apikeys", "list", "--output", "json"]));
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert_eq!(keys[0]["key_id"], key_id);
+    assert_eq!(keys[0]["owner"], "books");
+    assert_eq!(keys[0]["usage_count"], 1);
+    assert_eq!(keys[0]["expires_at"], serde_json::Value::Null);
+    assert!(keys[0]["created_by"].is_string(), "{keys:?}");
 
     let out = ok(&["apikeys", "revoke", key_id]);
     assert!(out.contains(&format!("API key {key_id} revoked")), "{out}");
@@ -402,6 +445,8 @@ fn workspaces_agents_and_api_keys_are_administered_against_dynamodb() {
     let err = fails(&["apikeys", "revoke", unknown]);
     assert!(err.contains(&format!("no key {unknown}")), "{err}");
     let list = ok(&["apikeys", "list"]);
-    assert!(list.contains("REVOKED"), "{list}");
+    assert!(list.contains("revoked"), "{list}");
     assert!(!list.contains(&secret), "{list}");
+    let keys = common::json_lines(&ok(&["apikeys", "list", "--output", "json"]));
+    assert!(keys[0]["revoked_at"].is_string(), "{keys:?}");
 }

@@ -201,15 +201,30 @@ fn user_roles_and_revoke_all_take_effect_at_once_and_are_audited() {
         .map(|l| l.split_whitespace().collect())
         .collect();
     assert_eq!(
-        lines,
+        lines[0],
+        ["USER_ID", "USERNAME", "ROLES", "STATE", "CREATED_AT"],
+        "{list}"
+    );
+    let rows: Vec<Vec<&str>> = lines[1..].iter().map(|l| l[1..4].to_vec()).collect();
+    assert_eq!(
+        rows,
         vec![
             vec!["admin", "admin", "enabled"],
             vec!["dave", "user", "enabled"],
-            vec!["erin", "user", "DISABLED"]
+            vec!["erin", "user", "disabled"]
         ],
         "{list}"
     );
     assert!(!list.contains("argon2"), "{list}");
+    // As JSON: one object a line, the user id included (the id the audit
+    // names them by).
+    let users = common::json_lines(&ok_at(p, e, &["users", "list", "--output", "json"], ""));
+    assert_eq!(users.len(), 3, "{users:?}");
+    assert_eq!(users[2]["username"], "erin");
+    assert_eq!(users[2]["disabled"], true);
+    assert_eq!(users[2]["roles"], serde_json::json!(["user"]));
+    assert_eq!(users[2]["user_id"].as_str().unwrap().len(), 26, "{users:?}");
+    assert!(users[2].get("password_hash").is_none());
 
     // Each change is audited, the operator (`local` at an emulator) as actor.
     let events = audit_json(p, e, &["--actor", "local"]);
@@ -270,12 +285,12 @@ fn audit_query_reads_the_window_newest_first_with_filters() {
         )
     });
     let written = [
-        event_at(60, EventType::LoginFailed, "u-1"),
+        event_at(60, EventType::LoginFailed, "user:u-1"),
         event_at(20 * 60, EventType::LoginSuccess, "u-2"),
         event_at(2 * 3600, EventType::LoginFailed, "u-2"),
-        event_at(30 * 3600, EventType::LoginFailed, "u-1"),
-        event_at(3 * 86_400, EventType::TokenRevoked, "u-1"),
-        event_at(9 * 86_400, EventType::LoginFailed, "u-1"),
+        event_at(30 * 3600, EventType::LoginFailed, "user:u-1"),
+        event_at(3 * 86_400, EventType::TokenRevoked, "user:u-1"),
+        event_at(9 * 86_400, EventType::LoginFailed, "user:u-1"),
     ];
     block(async {
         for ev in &written {
@@ -308,14 +323,25 @@ fn audit_query_reads_the_window_newest_first_with_filters() {
     );
     // Through the actor index, with the window and the type.
     assert_eq!(
-        agos(&audit_json(p, e, &["--actor", "u-1", "--since", "10d"])),
+        agos(&audit_json(
+            p,
+            e,
+            &["--actor", "user:u-1", "--since", "10d"]
+        )),
         [60, 108_000, 259_200, 777_600]
     );
     assert_eq!(
         agos(&audit_json(
             p,
             e,
-            &["--actor", "u-1", "--since", "2d", "--type", "LOGIN_FAILED"]
+            &[
+                "--actor",
+                "user:u-1",
+                "--since",
+                "2d",
+                "--type",
+                "LOGIN_FAILED"
+            ]
         )),
         [60, 108_000]
     );
@@ -327,24 +353,35 @@ fn audit_query_reads_the_window_newest_first_with_filters() {
     let first = &audit_json(p, e, &["--since", "5m"])[0];
     assert_eq!(first["event_type"], "LOGIN_FAILED");
     assert_eq!(first["severity"], "WARNING");
-    assert_eq!(first["actor"], "u-1");
+    assert_eq!(first["actor"], "user:u-1");
     assert_eq!(first["event_id"], written[0].event_id.as_str());
     assert!(first["at"].as_str().unwrap().ends_with('Z'), "{first}");
 
-    // The text line: time, type, severity, actor, origin, details.
+    // The table: time, type, severity, actor, subject, origin, details.
     let text = ok_at(p, e, &["audit", "query", "--since", "5m"], "");
-    let line = text.lines().next().unwrap();
+    assert!(text.starts_with("TIME "), "{text}");
+    let line = text.lines().nth(1).unwrap();
     for part in [
         "LOGIN_FAILED",
         "WARNING",
-        "actor=u-1",
+        " user:u-1 ",
         "request_id=req-60",
         "ip=203.0.113.7",
         r#"{"ago":60}"#,
     ] {
         assert!(line.contains(part), "{part}: {line}");
     }
-    assert_eq!(text.lines().count(), 1, "{text}");
+    assert_eq!(text.lines().count(), 2, "{text}");
+    // --output json is --json.
+    assert_eq!(
+        ok_at(
+            p,
+            e,
+            &["audit", "query", "--since", "5m", "--output", "json"],
+            ""
+        ),
+        ok_at(p, e, &["audit", "query", "--since", "5m", "--json"], "")
+    );
 
     // Unknown types and bad windows are clear errors.
     let err = fails_at(p, e, &["audit", "query", "--type", "LOGIN_MAYBE"], "");
@@ -360,7 +397,7 @@ fn audit_query_reads_the_window_newest_first_with_filters() {
     }
     let err = fails_at(p, e, &["audit", "query", "--since", "60d"], "");
     assert!(err.contains("--actor"), "{err}");
-    assert!(ok_at(p, e, &["audit", "query", "--help"], "").contains("one JSON object per line"));
+    assert!(ok_at(p, e, &["audit", "query", "--help"], "").contains("--output json"));
 }
 
 /// A GitHub delivery of `body` signed with `secret`.
@@ -518,12 +555,22 @@ fn signing_key_rotate_schedules_a_copy_of_the_signing_key_and_retire_now_replace
     };
     // Before any change: the stack's first key alone, signing.
     let listed = ok(signing_key(&["list"]), "list");
-    let first_line = listed.lines().nth(1).unwrap().to_owned();
+    let first_line: Vec<String> = listed
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
     assert!(
-        first_line.contains("\tsigning\t") && first_line.ends_with(&first),
+        first_line[1] == "signing" && first_line.last() == Some(&first),
         "{listed}"
     );
-    let first_kid = first_line.split('\t').next().unwrap().to_owned();
+    let first_kid = first_line[0].clone();
+    let as_json = common::json_lines(&ok(signing_key(&["list", "--output", "json"]), "list"));
+    assert_eq!(as_json[0]["kid"], first_kid.as_str());
+    assert_eq!(as_json[0]["state"], "signing");
+    assert_eq!(as_json[0]["arn"], first.as_str());
     assert_eq!(first_kid.len(), 43, "an RFC 7638 thumbprint: {first_kid}");
 
     let before = warden::clock::SystemClock.now_secs();
@@ -739,10 +786,11 @@ fn every_changing_command_names_the_aws_caller_identity_without_an_endpoint() {
         .env("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:1");
     let err = fails(run(no_sts, ""), "a change without an identity");
     assert!(err.contains("GetCallerIdentity"), "{err}");
-    let list = cmd(&["users", "list"], "");
+    let list = cmd(&["users", "list", "--output", "json"], "");
     assert!(
-        list.lines()
-            .any(|l| l.starts_with("fay ") && l.ends_with("enabled")),
+        common::json_lines(&list)
+            .iter()
+            .any(|u| u["username"] == "fay" && u["disabled"] == false),
         "{list}"
     );
     let after = cmd(&["audit", "query", "--json", "--actor", &arn], "");

@@ -35,7 +35,7 @@ use super::jcs;
 use super::run::Caller;
 use crate::audit::{AuditEvent, EventType, Origin, Severity};
 use crate::auth::api_keys::{
-    KeyRefusal, SCOPE_TOOLS_CALL, judge_key, parse_key, refuse_key, refuse_malformed,
+    KeyLimit, KeyRefusal, SCOPE_TOOLS_CALL, judge_key, parse_key, refuse_key, refuse_malformed,
 };
 use crate::auth::delegation;
 use crate::auth::jwt::AccessClaims;
@@ -437,6 +437,7 @@ async fn check_asker(
                 parsed,
                 record,
                 &[SCOPE_TOOLS_CALL],
+                KeyLimit::Run,
             )
             .await?;
             own_agent(state, origin, &key, agent_id).await
@@ -543,6 +544,7 @@ pub async fn submit(
                 parsed,
                 ctx.api_key.take(),
                 &[SCOPE_TOOLS_CALL],
+                KeyLimit::Run,
             )
             .await?;
             own_agent(state, &origin, &key, agent_id).await?;

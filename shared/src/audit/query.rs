@@ -228,10 +228,47 @@ pub struct Page {
     pub next: Option<String>,
 }
 
+/// The forms under which the log holds `actor`'s events. A user is named
+/// `user:<id>` everywhere ([`crate::audit::user_actor`]); a user id given
+/// bare or so prefixed is also looked for bare, as events written before
+/// that (auth events named users by their bare id) carry it. Any other
+/// actor is itself.
+pub fn actor_forms(actor: &str) -> Vec<String> {
+    let id = actor
+        .strip_prefix(crate::audit::USER_PREFIX)
+        .unwrap_or(actor);
+    if is_event_id(id) {
+        vec![crate::audit::user_actor(id), id.to_owned()]
+    } else {
+        vec![actor.to_owned()]
+    }
+}
+
+/// The events `query` asks for, newest first, at most its limit: of each
+/// form of its actor ([`actor_forms`]), merged.
+pub async fn events(store: &dyn AuditStore, query: &AuditQuery) -> Result<Vec<AuditEvent>> {
+    let Some(actor) = &query.actor else {
+        return store.query_audit(query).await;
+    };
+    let mut events = Vec::new();
+    for form in actor_forms(actor) {
+        let one = AuditQuery {
+            actor: Some(form),
+            ..query.clone()
+        };
+        events.extend(store.query_audit(&one).await?);
+    }
+    // Event ids are ULIDs: by id is by time.
+    events.sort_by(|a, b| b.event_id.cmp(&a.event_id));
+    events.dedup_by(|a, b| a.event_id == b.event_id);
+    events.truncate(query.limit);
+    Ok(events)
+}
+
 /// The page `request` asks for at `now_millis`.
 pub async fn page(store: &dyn AuditStore, request: &Request, now_millis: i64) -> Result<Page> {
     let query = request.at(now_millis, Surface::Http)?;
-    let events = store.query_audit(&query).await?;
+    let events = events(store, &query).await?;
     let next = (events.len() == query.limit)
         .then(|| events.last().map(|e| e.event_id.clone()))
         .flatten();

@@ -8,7 +8,11 @@
 //! Checking a key ([`check_key`]) costs one read of its item, then one
 //! conditional write that is both its rate limit (GCRA on the key's own
 //! item) and its usage count and last use: counting usage adds no round
-//! trip. Refusals are audited as `API_KEY_REJECTED` with the reason.
+//! trip. A key has two limits, each its own GCRA state on the item: runs
+//! and other writes spend its run limit (`rate_limit_per_hour`), reads
+//! (polling a job or a tool call, listings, introspection) its read limit
+//! ([`read_limit_per_hour`]); each route says which ([`KeyLimit`]).
+//! Refusals are audited as `API_KEY_REJECTED` with the reason.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -18,6 +22,7 @@ use subtle::ConstantTimeEq as _;
 
 pub use super::pepper::Pepper;
 use crate::audit::{EventType, Origin, Severity};
+pub use crate::domain::agents::KeyLimit;
 use crate::domain::agents::{ApiKeyRecord, KeyOwner};
 use crate::error::{Challenge, Refusal, Scheme};
 use crate::ratelimit::{Decision, Gcra, acquire_from};
@@ -61,6 +66,18 @@ fn scope_fits(owner: &KeyOwner, scope: &str) -> bool {
 
 /// The hourly limit of a key created without one.
 pub const DEFAULT_RATE_LIMIT_PER_HOUR: u32 = 1000;
+
+/// A key's read limit, an hour. An agent's key: the larger of its own
+/// `rate_limit_per_hour` and `floor` (`WARDEN_API_KEY_READS_PER_HOUR`,
+/// 3600 by default), so that a key allowed few runs can still poll them.
+/// A service's key runs nothing (its introspections are all it does): its
+/// own `rate_limit_per_hour`, as `--rate-limit-per-hour` sized it.
+pub fn read_limit_per_hour(record: &ApiKeyRecord, floor: u32) -> u32 {
+    match record.owner {
+        KeyOwner::Agent(_) => record.rate_limit_per_hour.max(floor),
+        KeyOwner::Service(_) => record.rate_limit_per_hour,
+    }
+}
 
 /// The longest secret part accepted when parsing (ours are 43 characters).
 const MAX_SECRET_CHARS: usize = 128;
@@ -197,6 +214,7 @@ pub async fn store_key(
         usage_count: 0,
         last_used_at: None,
         tat: None,
+        read_tat: None,
     };
     let event = registry
         .auditor
@@ -296,7 +314,7 @@ pub enum KeyRefusal {
     Expired,
     /// Lacks the scope the endpoint needs.
     Scope,
-    /// Over its hourly limit.
+    /// Over its hourly limit (the run or the read limit).
     RateLimited,
     /// Asked to run an agent other than its owner.
     OtherAgent,
@@ -341,17 +359,20 @@ pub async fn refuse_key(
     }
 }
 
-/// The rate state of one key, through the key's own item: every counted
-/// request also counts as usage.
+/// The rate state of one of a key's limits, through the key's own item:
+/// every counted request also counts as usage.
 struct KeyUse<'a> {
     store: &'a dyn ApiKeyStore,
+    limit: KeyLimit,
     now: i64,
 }
 
 #[async_trait::async_trait]
 impl RateLimitStore for KeyUse<'_> {
     async fn update_tat(&self, key: &str, write: TatWrite, _expires_at: i64) -> Result<TatOutcome> {
-        self.store.record_key_use(key, write, self.now).await
+        self.store
+            .record_key_use(key, self.limit, write, self.now)
+            .await
     }
 }
 
@@ -370,21 +391,22 @@ fn expired() -> Error {
 
 /// Checks `raw` (the `X-API-Key` header) for one of `scopes`, in API.md's order:
 /// an unknown, revoked or expired key `401`; a key without the scope `403`;
-/// a key over its hourly limit `429`. Each refusal is audited. The owner
-/// check (a key runs only its own agent) is the caller's, with
-/// [`KeyRefusal::OtherAgent`].
+/// a key over its hourly `limit` (the route's: a run or a read) `429`.
+/// Each refusal is audited. The owner check (a key runs only its own
+/// agent) is the caller's, with [`KeyRefusal::OtherAgent`].
 pub async fn check_key(
     registry: &Registry,
     pepper: &Pepper,
     origin: &Origin,
     raw: &str,
     scopes: &[&str],
+    limit: KeyLimit,
 ) -> Result<KeyCaller> {
     let Some(parsed) = parse_key(raw) else {
         return Err(refuse_malformed(registry, origin).await);
     };
     let record = registry.store.get_api_key(&parsed.key_id).await?;
-    judge_key(registry, pepper, origin, &parsed, record, scopes).await
+    judge_key(registry, pepper, origin, &parsed, record, scopes, limit).await
 }
 
 /// The refusal of a key that is not of the `wdn_<id>_<secret>` shape, audited.
@@ -402,7 +424,8 @@ pub async fn refuse_malformed(registry: &Registry, origin: &Origin) -> Error {
 /// [`check_key`] after the read: `record` is what the store holds under
 /// `parsed`'s id, read by the caller (a tool call reads it in the same
 /// round trip as everything else it decides on). Then the one conditional
-/// write that counts the use against the key's limit.
+/// write that counts the use against the key's `limit`: its run limit
+/// (`rate_limit_per_hour`) or its read limit ([`read_limit_per_hour`]).
 pub async fn judge_key(
     registry: &Registry,
     pepper: &Pepper,
@@ -410,6 +433,7 @@ pub async fn judge_key(
     parsed: &ParsedKey,
     record: Option<ApiKeyRecord>,
     scopes: &[&str],
+    limit: KeyLimit,
 ) -> Result<KeyCaller> {
     let id = parsed.key_id.as_str();
     let refuse = |refusal, error| refuse_key(registry, origin, Some(id), refusal, error);
@@ -418,6 +442,14 @@ pub async fn judge_key(
     };
     let tag = pepper.tag(parsed.secret.expose_secret());
     if !bool::from(tag.as_bytes().ct_eq(record.secret_hmac.as_bytes())) {
+        // The one refusal an operator can cause: a key made under another
+        // pepper than this deployment's (`warden apikeys create` pointed
+        // elsewhere). Said in the log with the key id, never the secret;
+        // the client's 401 says no more than for any invalid key.
+        tracing::warn!(
+            key_id = id,
+            "API key {id} exists but its secret does not verify: a mistyped key, or one made under another pepper (WARDEN_API_KEY_PEPPER_ARN, WARDEN_API_KEY_PEPPER, or an endpoint's pepper secret)"
+        );
         return Err(refuse(KeyRefusal::WrongSecret, invalid()).await);
     }
     let now_ms = registry.clock.now_millis();
@@ -438,10 +470,15 @@ pub async fn judge_key(
     }
     let usage = KeyUse {
         store: &*registry.store,
+        limit,
         now,
     };
-    let limit = Gcra::per_hour(record.rate_limit_per_hour);
-    match acquire_from(&usage, id, limit, now_ms, record.tat).await {
+    let per_hour = match limit {
+        KeyLimit::Run => record.rate_limit_per_hour,
+        KeyLimit::Read => read_limit_per_hour(&record, registry.config.api_key_reads_per_hour),
+    };
+    let known = limit.tat_of(&record);
+    match acquire_from(&usage, id, Gcra::per_hour(per_hour), now_ms, known).await {
         Ok(Decision::Allowed) => Ok(KeyCaller {
             key_id: record.key_id,
             owner: record.owner,
@@ -499,6 +536,32 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn an_agents_key_reads_at_least_the_floor_and_a_service_key_at_its_own_limit() {
+        let record = |owner: &str, per_hour| ApiKeyRecord {
+            key_id: ulid::Ulid::new().to_string(),
+            secret_hmac: String::new(),
+            owner: KeyOwner::parse(owner).unwrap(),
+            scopes: vec![],
+            expires_at: None,
+            rate_limit_per_hour: per_hour,
+            revoked_at: None,
+            created_at: 0,
+            created_by: None,
+            usage_count: 0,
+            last_used_at: None,
+            tat: None,
+            read_tat: None,
+        };
+        assert_eq!(read_limit_per_hour(&record("books", 5), 3600), 3600);
+        assert_eq!(read_limit_per_hour(&record("books", 7200), 3600), 7200);
+        assert_eq!(read_limit_per_hour(&record("service:billing", 5), 3600), 5);
+        assert_eq!(
+            read_limit_per_hour(&record("service:billing", 36_000), 3600),
+            36_000
+        );
     }
 
     #[test]

@@ -7,8 +7,9 @@
 //! its session, its user's generation) decides whether it still stands;
 //! that read is never cached. A service or agent presents `X-API-Key`
 //! where a function accepts keys (agent runs): the key is checked under
-//! the pepper, for one of the route's scopes and within its hourly limit,
-//! each refusal audited ([`crate::auth::api_keys::check_key`]). Roles are
+//! the pepper, for one of the route's scopes and within the hourly limit
+//! the route spends (its run or its read limit), each refusal audited
+//! ([`crate::auth::api_keys::check_key`]). Roles are
 //! checked here too ([`Bearer::user_with_role`]), so that no function
 //! re-implements any part of it.
 //!
@@ -25,7 +26,7 @@
 use std::sync::Arc;
 
 use crate::audit::Origin;
-use crate::auth::api_keys::{KeyCaller, check_key};
+use crate::auth::api_keys::{KeyCaller, KeyLimit, check_key};
 use crate::auth::delegation;
 use crate::auth::jwt::{AccessClaims, AccessTokens};
 use crate::auth::pepper::Pepper;
@@ -266,14 +267,16 @@ impl<'a> Bearer<'a> {
     }
 
     /// A person by bearer token or, where this check takes keys, a service
-    /// or agent by `X-API-Key` with one of `scopes`. Neither is `401`, both
-    /// at once `400` (which one should count?). Key refusals are audited as
-    /// asked for by `origin`.
+    /// or agent by `X-API-Key` with one of `scopes`, the request spending
+    /// the key's `limit` (the route's: a run or a read). Neither is `401`,
+    /// both at once `400` (which one should count?). Key refusals are
+    /// audited as asked for by `origin`.
     pub async fn caller(
         &self,
         headers: &http::HeaderMap,
         origin: &Origin,
         scopes: &[&str],
+        limit: KeyLimit,
     ) -> Result<Caller> {
         let key = headers.get(API_KEY_HEADER);
         if key.is_some() && headers.contains_key(http::header::AUTHORIZATION) {
@@ -304,9 +307,16 @@ impl<'a> Bearer<'a> {
         let key = key
             .to_str()
             .map_err(|_| either(Error::TokenRefused(Challenge::api_key(Refusal::Invalid))))?;
-        let caller = check_key(keys.registry, keys.pepper, origin, key.trim(), scopes)
-            .await
-            .map_err(either)?;
+        let caller = check_key(
+            keys.registry,
+            keys.pepper,
+            origin,
+            key.trim(),
+            scopes,
+            limit,
+        )
+        .await
+        .map_err(either)?;
         Ok(Caller::Key(caller))
     }
 
@@ -319,10 +329,11 @@ impl<'a> Bearer<'a> {
         origin: &Origin,
         scopes: &[&str],
         delegated_scope: &str,
+        limit: KeyLimit,
     ) -> Result<Caller> {
         let token = match bearer_token(headers) {
             Ok(Some(token)) if !headers.contains_key(API_KEY_HEADER) => token,
-            _ => return self.caller(headers, origin, scopes).await,
+            _ => return self.caller(headers, origin, scopes, limit).await,
         };
         let claims = self.tokens.verify(token, self.clock.now_secs()).await;
         match claims {
@@ -337,7 +348,7 @@ impl<'a> Bearer<'a> {
                 })?;
                 delegated_caller(&claims, revocation, delegated_scope)
             }
-            _ => self.caller(headers, origin, scopes).await,
+            _ => self.caller(headers, origin, scopes, limit).await,
         }
     }
 }

@@ -18,7 +18,7 @@
 use serde::Serialize;
 
 use crate::audit::{EventType, Origin, Severity};
-use crate::auth::api_keys::{KeyCaller, SCOPE_TOOLS_CALL, check_key};
+use crate::auth::api_keys::{KeyCaller, KeyLimit, SCOPE_TOOLS_CALL, check_key};
 use crate::auth::jwt::{AccessClaims, Actor, WARDEN_CLIENT};
 use crate::domain::RevocationState;
 use crate::domain::agents::{AgentId, AgentRecord, ApiKeyRecord};
@@ -320,6 +320,8 @@ pub async fn exchange(
         origin,
         actor_token,
         &[SCOPE_TOOLS_CALL],
+        // An exchange issues a token: the key's run limit.
+        KeyLimit::Run,
     )
     .await
     {

@@ -7,12 +7,14 @@
 //! Callers: an `admin`'s access token, or an API key with scope
 //! `tokens:introspect` (`warden apikeys create --service NAME --scope
 //! tokens:introspect`). A delegated token is never a caller. An admin's
-//! introspections spend their per-minute run limit; a key's spend its
-//! hourly limit.
+//! introspections spend their per-minute run limit; a key's are reads and
+//! spend its read limit (a service key's: its own `rate_limit_per_hour`,
+//! as `--rate-limit-per-hour` sized it).
 
 use serde_json::{Value, json};
 
 use crate::audit::Origin;
+use crate::auth::api_keys::KeyLimit;
 use crate::auth::bearer::Caller;
 use crate::config::Rate;
 use crate::domain::Role;
@@ -36,7 +38,11 @@ pub async fn introspect(
     form: Result<Vec<(String, String)>>,
 ) -> Result<Value> {
     let bearer = state.bearer_or_key();
-    match bearer.caller(headers, origin, &[INTROSPECT_SCOPE]).await? {
+    // An introspection is a read: a key spends its read limit.
+    match bearer
+        .caller(headers, origin, &[INTROSPECT_SCOPE], KeyLimit::Read)
+        .await?
+    {
         Caller::User { user_id, roles, .. } => {
             if !roles.contains(&Role::Admin) {
                 return Err(Error::InsufficientScope {
@@ -47,7 +53,7 @@ pub async fn introspect(
             }
             spend_run_limit(state, &user_id).await?;
         }
-        // The key check spent the key's hourly limit.
+        // The key check spent the key's read limit.
         Caller::Key(_) => {}
         // Never: this check takes no delegated token.
         Caller::Delegated(_) => return Err(crate::auth::bearer::delegated_refused()),

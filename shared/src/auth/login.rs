@@ -17,8 +17,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use crate::audit::Origin;
-use crate::audit::{EventType, Severity};
+use crate::audit::{EventType, Severity, user_actor};
 use crate::auth::password::MAX_PASSWORD_BYTES;
+use crate::auth::password_policy;
 use crate::auth::tokens::{RefreshToken, hashes_equal};
 use crate::domain::{FailureCount, Role, SessionRecord, UserRecord, Username};
 use crate::http::RequestContext;
@@ -82,7 +83,9 @@ impl std::fmt::Debug for TokenPair {
     }
 }
 
-/// Checks a password's length before any hashing.
+/// Checks the length of a password offered at login before any hashing:
+/// a bound on the work a request can cause, not the password policy, which
+/// applies only where a password is set ([`password_policy`]).
 pub fn check_password_length(password: &SecretString) -> Result<()> {
     let len = password.expose_secret().len();
     if len == 0 || len > MAX_PASSWORD_BYTES {
@@ -271,7 +274,7 @@ async fn start_session(
     let event = state
         .auditor
         .event(EventType::LoginSuccess, Severity::Info, ctx)
-        .actor(&user.user_id)
+        .actor(user_actor(&user.user_id))
         .detail("session_id", session_id.as_str())
         .detail("rehashed", rehashed);
     let writes: Vec<Write> = vec![
@@ -328,7 +331,7 @@ async fn refuse_login(
         .detail("consecutive_failures", failures.failures.saturating_add(1));
     let failed: Write = match user {
         Some(u) => {
-            event = event.actor(&u.user_id);
+            event = event.actor(user_actor(&u.user_id));
             AuthWrite::LoginFailed {
                 username: username.clone(),
                 at: now,
@@ -409,7 +412,7 @@ pub async fn refresh(
     let event = state
         .auditor
         .event(EventType::TokenRefreshed, Severity::Info, ctx)
-        .actor(&session.user_id)
+        .actor(user_actor(&session.user_id))
         .detail("session_id", session.session_id.as_str());
     let writes: Vec<Write> = vec![
         AuthWrite::RotateRefresh {
@@ -457,7 +460,7 @@ async fn refuse_refresh(
         .detail("reason", reason.as_str());
     if let Some(p) = presented {
         event = event
-            .subject(&p.user_id)
+            .subject(user_actor(&p.user_id))
             .detail("session_id", p.session_id.as_str());
     }
     state.store.transact(vec![event.into()]).await?;
@@ -475,7 +478,7 @@ async fn revoke_reused_session(
     let event = state
         .auditor
         .event(EventType::RefreshTokenReused, Severity::Critical, ctx)
-        .actor(&session.user_id)
+        .actor(user_actor(&session.user_id))
         .detail("session_id", session.session_id.as_str())
         .detail("action", "session_revoked");
     let mut writes = crate::auth::revocation::end_session(state, session, now).to_vec();
@@ -503,7 +506,9 @@ fn pair(
 }
 
 /// Creates a user with an argon2id hash of `password`; audited as
-/// `USER_CREATED`. Fails with [`Error::Conflict`] when the name is taken.
+/// `USER_CREATED`. Fails with [`Error::BadRequest`] when the password
+/// breaks the policy ([`crate::auth::password_policy`], minimum length from
+/// the configuration), with [`Error::Conflict`] when the name is taken.
 pub async fn create_user(
     accounts: &Accounts,
     origin: Origin,
@@ -511,7 +516,7 @@ pub async fn create_user(
     password: &SecretString,
     roles: &[Role],
 ) -> Result<UserRecord> {
-    check_password_length(password)?;
+    password_policy::check(password, accounts.config.password_min_length)?;
     let now = accounts.clock.now_secs();
     let user = UserRecord {
         username: username.clone(),
@@ -531,7 +536,7 @@ pub async fn create_user(
     let event = accounts
         .auditor
         .event(EventType::UserCreated, Severity::Info, origin)
-        .subject(&user.user_id)
+        .subject(user_actor(&user.user_id))
         .detail("username", username.as_str())
         .detail(
             "roles",

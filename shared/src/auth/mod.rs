@@ -4,6 +4,8 @@
 //! - [`api_keys`]: API keys for services and agents: format, HMAC under
 //!   the pepper, the check with its scope and hourly limit.
 //! - [`password`]: argon2id hashing and verification (legacy bcrypt too).
+//! - [`password_policy`]: what a new password must be (length, not a
+//!   common one), checked wherever one is set, never at login.
 //! - [`jwt`]: access token issue and verification (RS256).
 //! - [`signing`]: the key set and its schedule, RSA public keys and JWKs,
 //!   the signer port (KMS, or a local key in development).
@@ -31,6 +33,7 @@ pub mod introspection;
 pub mod jwt;
 pub mod login;
 pub mod password;
+pub mod password_policy;
 pub mod pepper;
 pub mod revocation;
 pub mod signing;

@@ -21,7 +21,7 @@
 
 use serde::Serialize;
 
-use crate::audit::{EventType, Origin, Severity};
+use crate::audit::{EventType, Origin, Severity, user_actor};
 use crate::auth::jwt::{AccessClaims, LEEWAY_SECS};
 use crate::auth::tokens::{RefreshToken, hashes_equal};
 use crate::domain::{RevocationState, Role, SessionRecord, UserRecord, Username};
@@ -134,8 +134,8 @@ pub async fn revoke_token(
         let event = state
             .auditor
             .event(EventType::TokenRevoked, Severity::Info, ctx)
-            .actor(&caller.sub)
-            .subject(&claims.sub)
+            .actor(user_actor(&caller.sub))
+            .subject(user_actor(&claims.sub))
             .detail("kind", "access")
             .detail("jti", claims.jti.as_str())
             .detail("session_id", claims.sid.as_str());
@@ -176,8 +176,8 @@ pub async fn revoke_token(
     let event = state
         .auditor
         .event(EventType::TokenRevoked, Severity::Info, ctx)
-        .actor(&caller.sub)
-        .subject(&session.user_id)
+        .actor(user_actor(&caller.sub))
+        .subject(user_actor(&session.user_id))
         .detail("kind", "refresh")
         .detail("session_id", session.session_id.as_str());
     let mut writes = end_session(state, &session, now).to_vec();
@@ -251,18 +251,30 @@ pub async fn revoke_session(
     let event = state
         .auditor
         .event(EventType::SessionRevoked, Severity::Info, ctx)
-        .actor(&caller.sub)
-        .subject(&caller.sub)
+        .actor(user_actor(&caller.sub))
+        .subject(user_actor(&caller.sub))
         .detail("session_id", session_id);
     let mut writes = end_session(state, &session, now).to_vec();
     writes.push(event.into());
     state.store.transact(writes).await
 }
 
+/// Whose tokens `POST /auth/revoke-all` ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevokeAllTarget<'a> {
+    /// The caller's own (`{}`).
+    Own,
+    /// The user with this id (`{"user_id"}`).
+    UserId(&'a str),
+    /// The user with this username (`{"username"}`), matched
+    /// case-insensitively as at login.
+    Username(&'a str),
+}
+
 /// `POST /auth/revoke-all`: raises the user's generation, so every token
 /// issued before stops working at once, and removes the user's session
 /// records. `target` is another user's id (admin only; anyone else gets
-/// [`Error::Forbidden`]).
+/// `403`); [`revoke_all_for`] also takes a username.
 pub async fn revoke_all(
     state: &AuthState,
     ctx: &RequestContext,
@@ -270,32 +282,64 @@ pub async fn revoke_all(
     target: Option<&str>,
     reason: Option<&str>,
 ) -> Result<RevokeAllOutcome> {
-    let user_id = match target {
-        Some(t) if t != caller.sub && !is_admin(caller) => {
-            return Err(Error::InsufficientScope {
-                scope: "role:admin".into(),
-                detail: "revoking another user's tokens needs the admin role".into(),
-                scheme: crate::error::Scheme::Bearer,
-            });
+    let target = target.map_or(RevokeAllTarget::Own, RevokeAllTarget::UserId);
+    revoke_all_for(state, ctx, caller, target, reason).await
+}
+
+/// [`revoke_all`] for `target`: the caller, or another user by id or by
+/// username (role `admin`). A caller without it may name only themselves:
+/// another user's id or username is `403`, and so is a username that names
+/// nobody, so that the answer tells such a caller nothing about who
+/// exists. For an admin an unknown user is `404`, by id or by username; a
+/// username that cannot be one is `400`.
+pub async fn revoke_all_for(
+    state: &AuthState,
+    ctx: &RequestContext,
+    caller: &AccessClaims,
+    target: RevokeAllTarget<'_>,
+    reason: Option<&str>,
+) -> Result<RevokeAllOutcome> {
+    let forbidden = || Error::InsufficientScope {
+        scope: "role:admin".into(),
+        detail: "revoking another user's tokens needs the admin role".into(),
+        scheme: crate::error::Scheme::Bearer,
+    };
+    let (user_id, username) = match target {
+        RevokeAllTarget::Own => (caller.sub.clone(), None),
+        RevokeAllTarget::UserId(t) if t != caller.sub && !is_admin(caller) => {
+            return Err(forbidden());
         }
-        Some(t) => t,
-        None => caller.sub.as_str(),
+        RevokeAllTarget::UserId(t) => (t.to_owned(), None),
+        RevokeAllTarget::Username(name) => {
+            let username = Username::parse(name)?;
+            match state.store.get_user(&username).await? {
+                Some(user) if is_admin(caller) || user.user_id == caller.sub => {
+                    (user.user_id, Some(user.username))
+                }
+                _ if !is_admin(caller) => return Err(forbidden()),
+                _ => return Err(Error::NotFound("no such user".into())),
+            }
+        }
     };
     let mut details = vec![
         ("actor_user_id", caller.sub.clone()),
-        ("target_user_id", user_id.to_owned()),
+        ("target_user_id", user_id.clone()),
     ];
+    if let Some(username) = username {
+        details.push(("username", username.to_string()));
+    }
     if let Some(r) = reason {
         details.push(("reason", r.chars().take(500).collect()));
     }
+    let actor = user_actor(&caller.sub);
     let rise = GenerationRise {
-        actor: &caller.sub,
+        actor: &actor,
         origin: ctx.into(),
         change: AccountChange::None,
         event_type: EventType::AllTokensRevoked,
         details,
     };
-    raise_generation(state, user_id, rise).await
+    raise_generation(state, &user_id, rise).await
 }
 
 /// The user named `username`; none is `404`.
@@ -392,7 +436,9 @@ pub async fn set_roles(
 }
 
 /// Changes a user's password and revokes every token they hold, in one
-/// write: the password change and the generation rise land together.
+/// write: the password change and the generation rise land together. A
+/// password that breaks the policy ([`crate::auth::password_policy`]) is
+/// [`Error::BadRequest`], before the user is even read.
 pub async fn set_password(
     accounts: &Accounts,
     origin: Origin,
@@ -400,12 +446,12 @@ pub async fn set_password(
     username: &Username,
     password: &secrecy::SecretString,
 ) -> Result<RevokeAllOutcome> {
-    crate::auth::login::check_password_length(password)?;
+    crate::auth::password_policy::check(password, accounts.config.password_min_length)?;
     let user = accounts
         .store
         .get_user(username)
         .await?
-        .ok_or_else(|| Error::NotFound(format!("no user {username:?}")))?;
+        .ok_or_else(|| Error::NotFound(format!("no user {username}")))?;
     let hash = accounts.passwords.hash(password).await?;
     let rise = GenerationRise {
         actor,
@@ -448,7 +494,7 @@ pub async fn enable_user(
         .auditor
         .event(EventType::UserEnabled, Severity::Warning, origin)
         .actor(actor)
-        .subject(&user.user_id)
+        .subject(user_actor(&user.user_id))
         .detail("username", username.as_str());
     let write = AuthWrite::EnableUser {
         username: username.clone(),
@@ -491,7 +537,7 @@ async fn raise_generation(
             .auditor
             .event(rise.event_type, Severity::Warning, rise.origin.clone())
             .actor(rise.actor)
-            .subject(user_id)
+            .subject(user_actor(user_id))
             .detail("revoked_count", sessions.len())
             .detail("generation", generation + 1);
         for (k, v) in &rise.details {

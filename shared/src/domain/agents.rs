@@ -545,8 +545,37 @@ pub struct ApiKeyRecord {
     pub usage_count: u64,
     /// Epoch seconds of the last counted request.
     pub last_used_at: Option<i64>,
-    /// The key's GCRA theoretical arrival time (epoch ms), if used.
+    /// The GCRA theoretical arrival time (epoch ms) of the key's run
+    /// limit ([`KeyLimit::Run`]), if used.
     pub tat: Option<i64>,
+    /// The GCRA theoretical arrival time (epoch ms) of the key's read
+    /// limit ([`KeyLimit::Read`]), if used.
+    pub read_tat: Option<i64>,
+}
+
+/// Which of an API key's two hourly limits a request spends (API.md): each
+/// route declares one. Both are GCRA states on the key's own item, so a key
+/// polling its jobs never uses up what it needs to run them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyLimit {
+    /// Runs and every other write (a run, a tool call, an outcome, a
+    /// token exchange): the key's `rate_limit_per_hour`.
+    Run,
+    /// Reads (a job, a listing, a tool call's record, an introspection):
+    /// for an agent's key the larger of its `rate_limit_per_hour` and
+    /// `WARDEN_API_KEY_READS_PER_HOUR`, for a service's key its own
+    /// `rate_limit_per_hour` ([`crate::auth::api_keys::read_limit_per_hour`]).
+    Read,
+}
+
+impl KeyLimit {
+    /// This limit's GCRA state on `key`.
+    pub fn tat_of(self, key: &ApiKeyRecord) -> Option<i64> {
+        match self {
+            KeyLimit::Run => key.tat,
+            KeyLimit::Read => key.read_tat,
+        }
+    }
 }
 
 #[cfg(test)]

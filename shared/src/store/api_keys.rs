@@ -5,7 +5,7 @@ use async_trait::async_trait;
 
 use super::{TatOutcome, TatWrite};
 use crate::Result;
-use crate::domain::agents::ApiKeyRecord;
+use crate::domain::agents::{ApiKeyRecord, KeyLimit};
 
 /// An API key state change, applied inside [`super::Transactions::transact`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,12 +31,20 @@ pub trait ApiKeyStore: Send + Sync {
     /// Every key, by id.
     async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>>;
 
-    /// Counts one use of an existing key at `now` (epoch seconds): sets its
-    /// GCRA theoretical arrival time (ms) to `new_tat` if `condition` holds,
-    /// and in the same write adds one to its usage and sets its last use.
-    /// On a failed condition nothing changes and the current value is
-    /// returned (`None` when the key has no rate state yet). A key that
-    /// does not exist or is revoked is [`crate::Error::ConditionFailed`],
-    /// so that a revocation landing after the key was read still refuses.
-    async fn record_key_use(&self, key_id: &str, write: TatWrite, now: i64) -> Result<TatOutcome>;
+    /// Counts one use of an existing key at `now` (epoch seconds) against
+    /// its `limit`: sets that limit's GCRA theoretical arrival time (ms;
+    /// `tat` for runs, `read_tat` for reads) to `new_tat` if `condition`
+    /// holds on it, and in the same write adds one to the key's usage and
+    /// sets its last use; the other limit's state is left as it is. On a
+    /// failed condition nothing changes and that limit's current value is
+    /// returned (`None` when it has no rate state yet). A key that does not
+    /// exist or is revoked is [`crate::Error::ConditionFailed`], so that a
+    /// revocation landing after the key was read still refuses.
+    async fn record_key_use(
+        &self,
+        key_id: &str,
+        limit: KeyLimit,
+        write: TatWrite,
+        now: i64,
+    ) -> Result<TatOutcome>;
 }

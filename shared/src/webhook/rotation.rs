@@ -172,7 +172,7 @@ mod tests {
     }
 
     const DOC: &str = r#"[{"name": "gh", "scheme": "github", "secrets": ["s1", "s0", "older"]},
-                         {"name": "pay", "scheme": "stripe", "secrets": ["whsec_x"], "note": "kept"}]"#;
+                         {"name": "pay", "scheme": "stripe", "secrets": ["whsec_x"]}]"#;
 
     #[test]
     fn a_rotation_keeps_the_new_secret_and_the_current_one_only() {
@@ -182,9 +182,19 @@ mod tests {
         assert_eq!(change.dropped, 2);
         let again = set(change.document.expose_secret(), "gh", "s3", None).unwrap();
         assert_eq!(secrets_of(&again.document, "gh"), ["s3", "s2"]);
-        // Other sources, and fields this code does not know, are untouched.
+        // Other sources are untouched.
         assert_eq!(secrets_of(&again.document, "pay"), ["whsec_x"]);
-        assert!(again.document.expose_secret().contains(r#""note":"kept""#));
+    }
+
+    #[test]
+    fn a_document_with_a_field_webhook_receive_does_not_know_is_refused() {
+        // webhook-receive refuses it (`SourceConfig` denies unknown
+        // fields), so a rotation must not write it back.
+        let doc =
+            r#"[{"name": "gh", "scheme": "github", "secrets": ["s1"], "note": "whsec_leaked"}]"#;
+        let err = set(doc, "gh", "s2", None).unwrap_err().to_string();
+        assert!(err.contains("unknown field `note`"), "{err}");
+        assert!(!err.contains("whsec_leaked"), "{err}");
     }
 
     #[test]

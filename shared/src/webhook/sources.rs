@@ -12,8 +12,11 @@ use super::scheme::{Rejection, SchemeKind, SigningKey, Verified};
 use crate::{Error, Result};
 
 /// A source as configured: the seed file's `webhook_sources` entries, or
-/// the Secrets Manager secret's JSON array.
+/// the Secrets Manager secret's JSON array. A field other than these three
+/// is refused (a misspelt `secret` would otherwise go unnoticed), naming
+/// the field, never a value.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SourceConfig {
     /// The `{source}` of `POST /webhooks/{source}`.
     pub name: String,

@@ -26,8 +26,10 @@ pub fn warden() -> Command {
         "WARDEN_ARGON2_P_COST",
         "WARDEN_PASSWORD_CONCURRENCY",
         "WARDEN_PASSWORD_QUEUE_TIMEOUT_MS",
+        "WARDEN_PASSWORD_MIN_LENGTH",
         "AWS_ENDPOINT_URL",
         "ALLOWED_ORIGINS",
+        "WARDEN_STACK",
     ] {
         cmd.env_remove(var);
     }
@@ -48,6 +50,15 @@ pub fn emulator_and_prefix() -> Option<(String, String)> {
 #[allow(dead_code, reason = "memory.rs only starts a server")]
 pub fn words(line: &str) -> Vec<&str> {
     line.split_whitespace().collect()
+}
+
+/// The objects of `--output json` for a listing: one JSON object a line.
+#[allow(dead_code, reason = "memory.rs only starts a server")]
+pub fn json_lines(stdout: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect()
 }
 
 /// The first word after `prefix` in `line`, if it starts with `prefix`.
@@ -148,4 +159,27 @@ pub fn fails(out: Output, what: &str) -> String {
 #[allow(dead_code, reason = "memory.rs only starts a server")]
 pub fn block<T>(f: impl std::future::Future<Output = T>) -> T {
     tokio::runtime::Runtime::new().unwrap().block_on(f)
+}
+
+/// POSTs a `resolve_entities` run of agent `books` in workspace `acme`
+/// with API key `key` to the API at `url` (a fresh Idempotency-Key each
+/// time); the status.
+#[allow(dead_code, reason = "only the tests that make keys run with them")]
+pub fn run_books_with_key(url: &str, key: &str) -> u16 {
+    block(async {
+        reqwest::Client::new()
+            .post(format!("{url}/agents/books/runs"))
+            .header("x-api-key", key)
+            .header("idempotency-key", format!("run-{}", ulid::Ulid::new()))
+            .json(&serde_json::json!({
+                "workspace_id": "acme",
+                "action": "resolve_entities",
+                "input": {"records": [{"id": "r1", "email": "ann@example.com"}]}
+            }))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    })
 }

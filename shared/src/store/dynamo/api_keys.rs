@@ -1,5 +1,6 @@
 //! API keys in DynamoDB: the ApiKeys table, one item per key holding the
-//! key's HMAC, its rate state (`tat`) and its usage.
+//! key's HMAC, the rate state of its two limits (`tat` for runs,
+//! `read_tat` for reads) and its usage.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
@@ -7,7 +8,7 @@ use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, TransactWrite
 
 use super::item::{Item, get_list, get_n, get_opt_n, get_parsed, get_s, list, n, s};
 use super::{DynamoStore, Expr, unavailable};
-use crate::domain::agents::{ApiKeyRecord, KeyOwner};
+use crate::domain::agents::{ApiKeyRecord, KeyLimit, KeyOwner};
 use crate::store::api_keys::{ApiKeyStore, ApiKeyWrite};
 use crate::store::{TatOutcome, TatWrite};
 use crate::{Error, Result};
@@ -67,8 +68,16 @@ impl ApiKeyStore for DynamoStore {
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(key_id = %key_id), err(level = "debug"))]
-    async fn record_key_use(&self, key_id: &str, write: TatWrite, now: i64) -> Result<TatOutcome> {
+    async fn record_key_use(
+        &self,
+        key_id: &str,
+        limit: KeyLimit,
+        write: TatWrite,
+        now: i64,
+    ) -> Result<TatOutcome> {
         let TatWrite { condition, new_tat } = write;
+        // The GCRA expressions name the state `#t`: one limit's attribute.
+        let tat_attribute = tat_attribute(limit);
         let (tat_condition, bound) = super::ratelimit::tat_condition(condition);
         let mut request = self
             .client
@@ -84,7 +93,7 @@ impl ApiKeyStore for DynamoStore {
             ))
             .expression_attribute_names("#k", "key_id")
             .expression_attribute_names("#rv", "revoked_at")
-            .expression_attribute_names("#t", "tat")
+            .expression_attribute_names("#t", tat_attribute)
             .expression_attribute_names("#lu", "last_used_at")
             .expression_attribute_names("#uc", "usage_count")
             .expression_attribute_values(":t", n(new_tat))
@@ -108,7 +117,7 @@ impl ApiKeyStore for DynamoStore {
                 {
                     return match e.item() {
                         Some(item) if !item.contains_key("revoked_at") => {
-                            Ok(Err(get_opt_n(item, "tat")?))
+                            Ok(Err(get_opt_n(item, tat_attribute)?))
                         }
                         _ => Err(Error::ConditionFailed),
                     };
@@ -116,6 +125,14 @@ impl ApiKeyStore for DynamoStore {
                 Err(unavailable("UpdateItem api keys", err))
             }
         }
+    }
+}
+
+/// The attribute holding the GCRA state of a key's `limit`.
+fn tat_attribute(limit: KeyLimit) -> &'static str {
+    match limit {
+        KeyLimit::Run => "tat",
+        KeyLimit::Read => "read_tat",
     }
 }
 
@@ -138,6 +155,7 @@ fn api_key_item(k: &ApiKeyRecord) -> Item {
         ("revoked_at", k.revoked_at),
         ("last_used_at", k.last_used_at),
         ("tat", k.tat),
+        ("read_tat", k.read_tat),
     ];
     for (name, value) in optional {
         if let Some(v) = value {
@@ -162,5 +180,6 @@ pub(super) fn api_key_from(item: &Item) -> Result<ApiKeyRecord> {
         usage_count: get_n(item, "usage_count")?,
         last_used_at: get_opt_n(item, "last_used_at")?,
         tat: get_opt_n(item, "tat")?,
+        read_tat: get_opt_n(item, "read_tat")?,
     })
 }

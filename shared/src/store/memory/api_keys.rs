@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 
 use super::MemoryStore;
-use crate::domain::agents::ApiKeyRecord;
+use crate::domain::agents::{ApiKeyRecord, KeyLimit};
 use crate::store::api_keys::{ApiKeyStore, ApiKeyWrite};
 use crate::store::{TatOutcome, TatWrite};
 use crate::{Error, Result};
@@ -62,7 +62,13 @@ impl ApiKeyStore for MemoryStore {
         Ok(self.lock().api_keys.keys.values().cloned().collect())
     }
 
-    async fn record_key_use(&self, key_id: &str, write: TatWrite, now: i64) -> Result<TatOutcome> {
+    async fn record_key_use(
+        &self,
+        key_id: &str,
+        limit: KeyLimit,
+        write: TatWrite,
+        now: i64,
+    ) -> Result<TatOutcome> {
         let mut tables = self.lock();
         let key = tables
             .api_keys
@@ -72,10 +78,14 @@ impl ApiKeyStore for MemoryStore {
         if key.revoked_at.is_some() {
             return Err(Error::ConditionFailed);
         }
-        if !write.condition.holds(key.tat) {
-            return Ok(Err(key.tat));
+        let tat = match limit {
+            KeyLimit::Run => &mut key.tat,
+            KeyLimit::Read => &mut key.read_tat,
+        };
+        if !write.condition.holds(*tat) {
+            return Ok(Err(*tat));
         }
-        key.tat = Some(write.applied_to(key.tat));
+        *tat = Some(write.applied_to(*tat));
         key.usage_count += 1;
         key.last_used_at = Some(now);
         Ok(Ok(()))
