@@ -8,6 +8,8 @@
 //! Reading them back is [`query`]'s: the one query of `warden audit query`
 //! and `GET /audit`.
 
+pub mod ledger;
+pub mod merkle;
 pub mod query;
 
 use std::sync::Arc;
