@@ -10,6 +10,7 @@
 
 pub mod ledger;
 pub mod merkle;
+pub mod note;
 pub mod query;
 
 use std::sync::Arc;
