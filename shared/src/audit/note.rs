@@ -147,9 +147,12 @@ impl NoteKey {
     }
 }
 
-/// A note's text (with its final newline) and its signatures as (key
-/// name, decoded bytes), or an error naming what is malformed.
-pub fn split(note: &str) -> Result<(&str, Vec<(&str, Vec<u8>)>)> {
+/// A note's signatures: (key name, key ID and signature bytes) each.
+pub type Signatures<'a> = Vec<(&'a str, Vec<u8>)>;
+
+/// A note's text (with its final newline) and its signatures, or an error
+/// naming what is malformed.
+pub fn split(note: &str) -> Result<(&str, Signatures<'_>)> {
     let malformed = |why: &str| Error::BadRequest(format!("not a signed note: {why}"));
     if note.chars().any(|c| c < ' ' && c != '\n') {
         return Err(malformed("a control character"));
