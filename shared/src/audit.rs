@@ -8,6 +8,7 @@
 //! Reading them back is [`query`]'s: the one query of `warden audit query`
 //! and `GET /audit`.
 
+pub mod checkpoint;
 pub mod ledger;
 pub mod merkle;
 pub mod note;
