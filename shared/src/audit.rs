@@ -12,6 +12,7 @@ pub mod checkpoint;
 pub mod ledger;
 pub mod merkle;
 pub mod note;
+pub mod proof;
 pub mod query;
 
 use std::sync::Arc;
