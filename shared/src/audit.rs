@@ -9,6 +9,7 @@
 //! and `GET /audit`.
 
 pub mod checkpoint;
+pub mod checkpointer;
 pub mod ledger;
 pub mod merkle;
 pub mod note;

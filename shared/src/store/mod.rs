@@ -29,6 +29,7 @@ pub mod agents;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod checkpoints;
 pub mod dynamo;
 pub mod health;
 pub mod keys;
@@ -46,6 +47,7 @@ pub use self::auth::{
     AccountChange, AuthWrite, DelegationLookup, DelegationState, SessionStore, TokenLookup,
     UserStore,
 };
+pub use self::checkpoints::{CheckpointRecord, CheckpointStore};
 pub use self::health::{HealthSampleStore, HealthWrite};
 pub use self::keys::RevocationKey;
 pub use self::ratelimit::{RateLimitStore, TatCondition, TatOutcome, TatWrite};

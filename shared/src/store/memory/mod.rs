@@ -34,6 +34,8 @@ struct Tables {
     health: health::SampleTable,
     /// By event id (a ULID, so this is also time order).
     audit: BTreeMap<String, AuditEvent>,
+    /// The audit ledger's checkpoints, by minute.
+    checkpoints: BTreeMap<i64, crate::store::CheckpointRecord>,
     /// Theoretical arrival time and expiry per limited key.
     rates: HashMap<String, (i64, i64)>,
 }
@@ -176,6 +178,34 @@ impl AuditStore for MemoryStore {
             .take(query.limit)
             .cloned()
             .collect())
+    }
+}
+
+#[async_trait]
+impl crate::store::CheckpointStore for MemoryStore {
+    async fn latest_checkpoint(&self) -> Result<Option<crate::store::CheckpointRecord>> {
+        Ok(self.lock().checkpoints.values().next_back().cloned())
+    }
+
+    async fn checkpoints(&self, from: i64, to: i64) -> Result<Vec<crate::store::CheckpointRecord>> {
+        if from > to {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .lock()
+            .checkpoints
+            .range(from..=to)
+            .map(|(_, c)| c.clone())
+            .collect())
+    }
+
+    async fn put_checkpoint(&self, record: crate::store::CheckpointRecord) -> Result<()> {
+        let mut tables = self.lock();
+        if tables.checkpoints.contains_key(&record.minute) {
+            return Err(crate::Error::ConditionFailed);
+        }
+        tables.checkpoints.insert(record.minute, record);
+        Ok(())
     }
 }
 

@@ -1,0 +1,409 @@
+//! The checkpointer: exactly one signed checkpoint per minute of the audit
+//! log, empty minutes included, chained, never forked.
+//!
+//! A minute is checkpointed once its end is at least G old (the grace: the
+//! longest a writer's transaction can take plus the largest writer clock
+//! error accepted), so every event stamped in it has had time to land.
+//! Each run starts after the newest stored checkpoint (or, on the very
+//! first run, at the newest closed minute: the ledger covers what comes
+//! after it exists) and catches up minute by minute. Each checkpoint is a
+//! conditional put: a duplicate or concurrent run that lost it reads the
+//! stored one and chains on from it, so there is one chain.
+//!
+//! A checkpoint's leaves are the minute's events, plus every event of an
+//! already checkpointed minute within [`LOOKBACK_MINUTES`] that no
+//! checkpoint covers yet (it landed after its minute was closed): those
+//! are listed as late. Leaves are in event-id order.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use crate::audit::checkpoint::{Checkpoint, note_hash};
+use crate::audit::note::NoteSigner;
+use crate::audit::{AuditEvent, ledger, merkle};
+use crate::store::{AuditQuery, AuditStore, CheckpointRecord, CheckpointStore};
+use crate::{Error, Result};
+
+/// How far back a checkpoint looks for late events, in minutes.
+pub const LOOKBACK_MINUTES: i64 = 15;
+
+/// The most minutes one run checkpoints: a checkpointer far behind (the
+/// schedule stopped for hours) catches up over several runs.
+pub const MAX_MINUTES_PER_RUN: i64 = 120;
+
+/// The most events one checkpoint's window is read for.
+const MAX_EVENTS_READ: usize = 1_000_000;
+
+/// One minute in milliseconds.
+const MINUTE_MS: i64 = 60_000;
+
+/// Writes the checkpoints (see the module's documentation).
+pub struct Checkpointer {
+    audit: Arc<dyn AuditStore>,
+    checkpoints: Arc<dyn CheckpointStore>,
+    signer: Arc<dyn NoteSigner>,
+    origin: String,
+    grace_ms: i64,
+}
+
+impl std::fmt::Debug for Checkpointer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Checkpointer")
+            .field("origin", &self.origin)
+            .field("grace_ms", &self.grace_ms)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Checkpointer {
+    /// A checkpointer of the log `audit`, writing to `checkpoints`, signing
+    /// with `signer`, naming the log `origin`, with a grace of `grace_ms`.
+    pub fn new(
+        audit: Arc<dyn AuditStore>,
+        checkpoints: Arc<dyn CheckpointStore>,
+        signer: Arc<dyn NoteSigner>,
+        origin: &str,
+        grace_ms: i64,
+    ) -> Self {
+        Self {
+            audit,
+            checkpoints,
+            signer,
+            origin: origin.to_owned(),
+            grace_ms,
+        }
+    }
+
+    /// The newest minute whose end is at least the grace old at `now_ms`.
+    pub fn last_closed_minute(&self, now_ms: i64) -> i64 {
+        (now_ms - self.grace_ms).div_euclid(MINUTE_MS) - 1
+    }
+
+    /// Checkpoints every closed minute after the newest checkpoint (at most
+    /// [`MAX_MINUTES_PER_RUN`]); the checkpoints this run wrote.
+    pub async fn run(&self, now_ms: i64) -> Result<Vec<CheckpointRecord>> {
+        let last = self.last_closed_minute(now_ms);
+        let mut prev = self.checkpoints.latest_checkpoint().await?;
+        let first = prev.as_ref().map_or(last, |p| p.minute + 1);
+        let mut written = Vec::new();
+        for minute in first..=last.min(first + MAX_MINUTES_PER_RUN - 1) {
+            let record = self.checkpoint_of(minute, prev.as_ref()).await?;
+            match self.checkpoints.put_checkpoint(record.clone()).await {
+                Ok(()) => {
+                    written.push(record.clone());
+                    prev = Some(record);
+                }
+                // Another run wrote this minute first: chain on from its.
+                Err(Error::ConditionFailed) => {
+                    prev = self
+                        .checkpoints
+                        .checkpoints(minute, minute)
+                        .await?
+                        .into_iter()
+                        .next();
+                    if prev.is_none() {
+                        return Err(Error::internal(format!(
+                            "the checkpoint of minute {minute} exists and cannot be read"
+                        )));
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(written)
+    }
+
+    /// The signed checkpoint of `minute`, chained to `prev`.
+    async fn checkpoint_of(
+        &self,
+        minute: i64,
+        prev: Option<&CheckpointRecord>,
+    ) -> Result<CheckpointRecord> {
+        let from = minute - LOOKBACK_MINUTES;
+        let earlier = self.checkpoints.checkpoints(from, minute - 1).await?;
+        let checkpointed: HashSet<i64> = earlier.iter().map(|c| c.minute).collect();
+        let covered: HashSet<&str> = earlier
+            .iter()
+            .flat_map(|c| c.leaves.iter().map(String::as_str))
+            .collect();
+        let events = self
+            .audit
+            .query_audit(&AuditQuery {
+                actor: None,
+                event_type: None,
+                since_millis: from * MINUTE_MS,
+                until_millis: (minute + 1) * MINUTE_MS - 1,
+                limit: MAX_EVENTS_READ,
+                before: None,
+            })
+            .await?;
+        let mut leaves: Vec<(AuditEvent, bool)> = Vec::new();
+        for event in events {
+            let of = event.at_millis.div_euclid(MINUTE_MS);
+            if of == minute {
+                leaves.push((event, false));
+            } else if checkpointed.contains(&of) && !covered.contains(event.event_id.as_str()) {
+                leaves.push((event, true));
+            }
+        }
+        leaves.sort_by(|a, b| a.0.event_id.cmp(&b.0.event_id));
+        let hashes = leaves
+            .iter()
+            .map(|(e, _)| ledger::leaf(e))
+            .collect::<Result<Vec<_>>>()?;
+        let checkpoint = Checkpoint {
+            origin: self.origin.clone(),
+            minute,
+            size: hashes.len() as u64,
+            root: merkle::root(&hashes),
+            prev: prev.map(|p| note_hash(&p.note)),
+        };
+        let note = self.signer.sign_note(&checkpoint.text()).await?;
+        Ok(CheckpointRecord {
+            minute,
+            note,
+            late: leaves
+                .iter()
+                .filter(|(_, late)| *late)
+                .map(|(e, _)| e.event_id.clone())
+                .collect(),
+            leaves: leaves.into_iter().map(|(e, _)| e.event_id).collect(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::note::{LocalNoteSigner, NoteKey};
+    use crate::audit::{EventType, Origin, Severity};
+    use crate::store::memory::MemoryStore;
+    use crate::store::{Transactions as _, Write};
+
+    const GRACE_MS: i64 = 70_000;
+    /// 2026-12-07T08:10:00Z.
+    const T0: i64 = 1_796_631_000_000;
+
+    struct World {
+        store: Arc<MemoryStore>,
+        key: NoteKey,
+        checkpointer: Checkpointer,
+    }
+
+    fn world() -> World {
+        let store = Arc::new(MemoryStore::new());
+        let (signer, _) = LocalNoteSigner::generate("warden.example/audit").unwrap();
+        let key = signer.key().clone();
+        let checkpointer = Checkpointer::new(
+            store.clone(),
+            store.clone(),
+            Arc::new(signer),
+            "warden.example/audit",
+            GRACE_MS,
+        );
+        World {
+            store,
+            key,
+            checkpointer,
+        }
+    }
+
+    async fn event_at(store: &MemoryStore, at_millis: i64) -> String {
+        let event = AuditEvent::new(
+            EventType::LoginSuccess,
+            Severity::Info,
+            Origin::Cli {
+                operator: "local".into(),
+            },
+            at_millis,
+            365,
+        );
+        let id = event.event_id.clone();
+        store.transact(vec![Write::Audit(event)]).await.unwrap();
+        id
+    }
+
+    /// Checks the stored chain: each note verifies, each `prev` is the hash
+    /// of the note before, minutes follow one another.
+    async fn assert_chain(w: &World) -> Vec<Checkpoint> {
+        let all = w.store.checkpoints(i64::MIN, i64::MAX).await.unwrap();
+        let mut parsed: Vec<Checkpoint> = Vec::new();
+        for (i, record) in all.iter().enumerate() {
+            let c = Checkpoint::parse(w.key.verify(&record.note).unwrap()).unwrap();
+            assert_eq!(c.minute, record.minute);
+            assert_eq!(c.size as usize, record.leaves.len());
+            if i == 0 {
+                assert_eq!(c.prev, None);
+            } else {
+                assert_eq!(c.minute, parsed[i - 1].minute + 1, "no gap");
+                assert_eq!(c.prev, Some(note_hash(&all[i - 1].note)), "chained");
+            }
+            parsed.push(c);
+        }
+        parsed
+    }
+
+    #[tokio::test]
+    async fn one_checkpoint_a_minute_empty_minutes_included_chained() {
+        let w = world();
+        let first = w.checkpointer.run(T0).await.unwrap();
+        // The first run: the newest closed minute only.
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].minute, w.checkpointer.last_closed_minute(T0));
+        // Three minutes later: three more, and a second run at the same
+        // time writes nothing.
+        let later = w.checkpointer.run(T0 + 3 * MINUTE_MS).await.unwrap();
+        assert_eq!(later.len(), 3);
+        assert!(
+            w.checkpointer
+                .run(T0 + 3 * MINUTE_MS)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let chain = assert_chain(&w).await;
+        assert_eq!(chain.len(), 4);
+        assert!(
+            chain
+                .iter()
+                .all(|c| c.size == 0 && c.root == merkle::empty_root())
+        );
+    }
+
+    #[tokio::test]
+    async fn a_minutes_events_are_its_leaves_once_the_grace_has_passed() {
+        let w = world();
+        w.checkpointer.run(T0).await.unwrap();
+        let minute = w.checkpointer.last_closed_minute(T0) + 1;
+        let ids = [
+            event_at(&w.store, minute * MINUTE_MS + 5).await,
+            event_at(&w.store, minute * MINUTE_MS + 59_999).await,
+        ];
+        // Not yet: the minute's end is not G old.
+        let now = (minute + 1) * MINUTE_MS + GRACE_MS - 1;
+        assert!(w.checkpointer.run(now).await.unwrap().is_empty());
+        let written = w.checkpointer.run(now + 1).await.unwrap();
+        assert_eq!(written.len(), 1);
+        let mut want = ids.to_vec();
+        want.sort();
+        assert_eq!(written[0].leaves, want);
+        assert!(written[0].late.is_empty());
+        let chain = assert_chain(&w).await;
+        let events = w
+            .store
+            .query_audit(&AuditQuery {
+                actor: None,
+                event_type: None,
+                since_millis: 0,
+                until_millis: i64::MAX,
+                limit: 10,
+                before: None,
+            })
+            .await
+            .unwrap();
+        let mut events: Vec<AuditEvent> = events;
+        events.sort_by(|a, b| a.event_id.cmp(&b.event_id));
+        let leaves: Vec<_> = events.iter().map(|e| ledger::leaf(e).unwrap()).collect();
+        assert_eq!(chain.last().unwrap().root, merkle::root(&leaves));
+    }
+
+    #[tokio::test]
+    async fn an_event_that_lands_after_its_minute_is_covered_late() {
+        let w = world();
+        w.checkpointer.run(T0).await.unwrap();
+        let closed = w.checkpointer.last_closed_minute(T0);
+        // Stamped in the checkpointed minute, written only now.
+        let late = event_at(&w.store, closed * MINUTE_MS + 30_000).await;
+        let written = w.checkpointer.run(T0 + MINUTE_MS).await.unwrap();
+        assert_eq!(written.len(), 1);
+        assert_eq!(written[0].leaves, std::slice::from_ref(&late));
+        assert_eq!(written[0].late, std::slice::from_ref(&late));
+        // Covered once: the next checkpoint does not list it again.
+        let next = w.checkpointer.run(T0 + 2 * MINUTE_MS).await.unwrap();
+        assert!(next[0].leaves.is_empty(), "{next:?}");
+        assert_chain(&w).await;
+    }
+
+    #[tokio::test]
+    async fn two_checkpointers_never_fork_the_chain() {
+        let w = world();
+        let (other_signer, _) = LocalNoteSigner::generate("warden.example/audit").unwrap();
+        let other = Checkpointer::new(
+            w.store.clone(),
+            w.store.clone(),
+            Arc::new(other_signer),
+            "warden.example/audit",
+            GRACE_MS,
+        );
+        w.checkpointer.run(T0).await.unwrap();
+        // Both catch up over the same minutes, interleaved.
+        let (a, b) = tokio::join!(
+            w.checkpointer.run(T0 + 5 * MINUTE_MS),
+            other.run(T0 + 5 * MINUTE_MS)
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_eq!(a.len() + b.len(), 5, "each minute written once");
+        let all = w.store.checkpoints(i64::MIN, i64::MAX).await.unwrap();
+        assert_eq!(all.len(), 6);
+        // One chain: each prev is the stored note before it (whichever key
+        // signed it).
+        for pair in all.windows(2) {
+            let text = crate::audit::note::split(&pair[1].note).unwrap().0;
+            let c = Checkpoint::parse(text).unwrap();
+            assert_eq!(c.prev, Some(note_hash(&pair[0].note)));
+        }
+    }
+
+    /// A view of the checkpoints that misses the newest ones: what a run
+    /// that read before another's writes sees.
+    struct Stale {
+        inner: Arc<MemoryStore>,
+        latest: CheckpointRecord,
+    }
+
+    #[async_trait::async_trait]
+    impl CheckpointStore for Stale {
+        async fn latest_checkpoint(&self) -> Result<Option<CheckpointRecord>> {
+            Ok(Some(self.latest.clone()))
+        }
+        async fn checkpoints(&self, from: i64, to: i64) -> Result<Vec<CheckpointRecord>> {
+            self.inner.checkpoints(from, to).await
+        }
+        async fn put_checkpoint(&self, record: CheckpointRecord) -> Result<()> {
+            self.inner.put_checkpoint(record).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_run_that_loses_a_minute_chains_on_from_the_stored_checkpoint() {
+        let w = world();
+        let genesis = w.checkpointer.run(T0).await.unwrap().remove(0);
+        w.checkpointer.run(T0 + 3 * MINUTE_MS).await.unwrap();
+        let (other_signer, _) = LocalNoteSigner::generate("warden.example/audit").unwrap();
+        let stale = Checkpointer::new(
+            w.store.clone(),
+            Arc::new(Stale {
+                inner: w.store.clone(),
+                latest: genesis,
+            }),
+            Arc::new(other_signer),
+            "warden.example/audit",
+            GRACE_MS,
+        );
+        // Its three puts fail (the minutes are written); it reads each
+        // stored checkpoint and writes only the minute after them.
+        let written = stale.run(T0 + 4 * MINUTE_MS).await.unwrap();
+        assert_eq!(written.len(), 1);
+        let all = w.store.checkpoints(i64::MIN, i64::MAX).await.unwrap();
+        assert_eq!(all.len(), 5);
+        // The one it wrote follows the newest stored one, as every other
+        // follows the one before it.
+        for pair in all.windows(2) {
+            let text = crate::audit::note::split(&pair[1].note).unwrap().0;
+            let c = Checkpoint::parse(text).unwrap();
+            assert_eq!(c.minute, pair[0].minute + 1);
+            assert_eq!(c.prev, Some(note_hash(&pair[0].note)));
+        }
+        assert_eq!(written[0], all[4]);
+    }
+}
