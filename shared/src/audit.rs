@@ -15,6 +15,7 @@ pub mod merkle;
 pub mod note;
 pub mod proof;
 pub mod query;
+pub mod verify;
 
 use std::sync::Arc;
 
