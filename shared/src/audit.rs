@@ -11,6 +11,7 @@
 pub mod checkpoint;
 pub mod checkpointer;
 pub mod ledger;
+pub mod mac;
 pub mod merkle;
 pub mod note;
 pub mod proof;
@@ -411,6 +412,11 @@ pub struct AuditEvent {
     pub details: Map<String, Value>,
     /// When the record may be deleted (epoch seconds): the retention.
     pub expires_at: i64,
+    /// HMAC-SHA256 of the event's canonical form without it, under the
+    /// audit MAC key ([`mac`]): absent from events written before the
+    /// ledger, and from events of a writer without the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
 }
 
 impl AuditEvent {
@@ -439,6 +445,7 @@ impl AuditEvent {
             origin,
             details: Map::new(),
             expires_at: at_millis.div_euclid(1000) + retention_days * 86_400,
+            mac: None,
         }
     }
 

@@ -222,6 +222,9 @@ fn audit_item(e: &AuditEvent) -> Result<Item> {
     if let Some(subject) = &e.subject {
         item.insert("subject".into(), s(subject));
     }
+    if let Some(mac) = &e.mac {
+        item.insert("mac".into(), s(mac));
+    }
     Ok(item)
 }
 
@@ -245,5 +248,6 @@ fn audit_from(item: &Item) -> Result<AuditEvent> {
         origin,
         details,
         expires_at: get_n(item, "expires_at")?,
+        mac: get_opt_s(item, "mac"),
     })
 }
