@@ -351,6 +351,18 @@ enum AuditCommand {
         #[command(flatten)]
         out: OutputArgs,
     },
+    /// Check a proof from `warden audit prove` offline, with no AWS access:
+    /// the checkpoint's signature against the pinned key, the event's
+    /// canonical form, and its audit path. Exit 0 when it holds.
+    CheckProof {
+        /// The proof file (`-` for standard input).
+        file: PathBuf,
+        /// The checkpoint key's public half (PEM), pinned out of band
+        /// (`warden audit public-key`). Required: a proof is never checked
+        /// against a key it carries.
+        #[arg(long, value_name = "PUBKEY.pem")]
+        key: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -577,11 +589,18 @@ fn endpoint_of(matches: &clap::ArgMatches) -> Option<String> {
 /// `warden serve` serves locally: `--stack` is refused there, and
 /// `WARDEN_STACK` ignored.
 async fn environment(flag: Option<String>, command: &Command) -> Result<Env, Error> {
-    let local = matches!(command, Command::Serve { .. } | Command::Completions { .. });
+    let local = matches!(
+        command,
+        Command::Serve { .. }
+            | Command::Completions { .. }
+            | Command::Audit {
+                command: AuditCommand::CheckProof { .. }
+            }
+    );
     if local {
         if flag.is_some() {
             return Err(Error::BadRequest(
-                "--stack does not apply to `warden serve`, which serves on this machine; use it with the commands that administer a deployment".into(),
+                "--stack does not apply to `warden serve`, `completions` or `audit check-proof`, which run on this machine alone; use it with the commands that administer a deployment".into(),
             ));
         }
         return Ok(Env::process());
@@ -891,16 +910,60 @@ async fn users(command: UsersCommand, env: &Env) -> Result<(), Error> {
     Ok(())
 }
 
+/// `warden audit check-proof FILE --key PUBKEY.pem`: what the proof shows,
+/// or an error saying what does not hold.
+fn check_proof(file: &std::path::Path, key: Option<&std::path::Path>) -> Result<(), Error> {
+    use warden::audit::note::NoteKey;
+    use warden::audit::proof::Proof;
+    let Some(key) = key else {
+        return Err(Error::BadRequest(
+            "--key PUBKEY.pem is required: a proof is checked against the checkpoint key pinned out of band (`warden audit public-key`), never against a key it carries".into(),
+        ));
+    };
+    let read = |path: &std::path::Path, what: &str| -> Result<String, Error> {
+        if path.as_os_str() == "-" {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map_err(|e| {
+                Error::BadRequest(format!("reading {what} from standard input: {e}"))
+            })?;
+            return Ok(text);
+        }
+        std::fs::read_to_string(path)
+            .map_err(|e| Error::BadRequest(format!("reading {what} {}: {e}", path.display())))
+    };
+    let proof = Proof::parse(&read(file, "the proof")?)?;
+    // The key's name is the checkpoint's origin line; the key itself is
+    // the pinned one, whose ID the signature must carry.
+    let origin = proof.checkpoint.lines().next().unwrap_or_default();
+    let key = NoteKey::from_pem(origin, &read(key, "the key")?)?;
+    let proven = proof.check(&key)?;
+    println!(
+        "ok: event {} ({}, {}) is leaf {} of the checkpoint of {} ({} events), signed by {} (key ID {})",
+        proven.event.event_id,
+        proven.event.event_type.as_str(),
+        query::rfc3339_millis(proven.event.at_millis),
+        proof.index,
+        warden::audit::checkpoint::minute_text(proven.checkpoint.minute),
+        proven.checkpoint.size,
+        key.name(),
+        hex::encode(key.id())
+    );
+    Ok(())
+}
+
 async fn audit(command: AuditCommand, env: &Env) -> Result<(), Error> {
-    let AuditCommand::Query {
-        actor,
-        event_type,
-        since,
-        limit,
-        json,
-        endpoint,
-        out,
-    } = command;
+    let (actor, event_type, since, limit, json, endpoint, out) = match command {
+        AuditCommand::CheckProof { file, key } => return check_proof(&file, key.as_deref()),
+        AuditCommand::Query {
+            actor,
+            event_type,
+            since,
+            limit,
+            json,
+            endpoint,
+            out,
+        } => (actor, event_type, since, limit, json, endpoint, out),
+    };
     let output = if json { Output::Json } else { out.output };
     let since = query::parse_since(&since, query::Surface::Cli)?;
     let event_type = event_type
