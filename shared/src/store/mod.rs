@@ -138,6 +138,23 @@ impl From<AuditEvent> for Write {
     }
 }
 
+/// Seals every audit event of `writes` with `key` ([`crate::audit::mac`]):
+/// what a store with the audit MAC key does last, before it writes, so
+/// that every event a writer records carries its MAC, whoever built it.
+pub(crate) fn seal_audit(
+    writes: &mut [Write],
+    key: Option<&crate::audit::mac::MacKey>,
+) -> crate::Result<()> {
+    if let Some(key) = key {
+        for write in writes {
+            if let Write::Audit(event) = write {
+                key.seal(event)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Atomic multi-item writes across domains.
 #[async_trait]
 pub trait Transactions: Send + Sync {

@@ -63,6 +63,8 @@ struct TableNames {
 pub struct DynamoStore {
     client: Client,
     tables: TableNames,
+    /// Seals every audit event written, when set.
+    audit_mac: Option<crate::audit::mac::MacKey>,
 }
 
 /// A failed SDK call: the store is unavailable. The SDK's error is reduced
@@ -235,7 +237,15 @@ impl DynamoStore {
                 tool_calls: TOOL_CALLS.name(prefix),
                 health_samples: HEALTH_SAMPLES.name(prefix),
             },
+            audit_mac: None,
         }
+    }
+
+    /// This store, sealing every audit event it writes with `key`
+    /// ([`crate::audit::mac`]).
+    pub fn with_audit_mac(mut self, key: crate::audit::mac::MacKey) -> Self {
+        self.audit_mac = Some(key);
+        self
     }
 
     /// The SDK client, for health checks and table administration.
@@ -343,7 +353,8 @@ impl DynamoStore {
 #[async_trait]
 impl Transactions for DynamoStore {
     #[tracing::instrument(level = "debug", skip_all, fields(writes = writes.len()), err(level = "debug"))]
-    async fn transact(&self, writes: Vec<Write>) -> Result<()> {
+    async fn transact(&self, mut writes: Vec<Write>) -> Result<()> {
+        crate::store::seal_audit(&mut writes, self.audit_mac.as_ref())?;
         let mut items = Vec::with_capacity(writes.len() + 1);
         for write in writes {
             items.extend(self.write_items(write)?);

@@ -95,12 +95,21 @@ impl Tables {
 pub struct MemoryStore {
     tables: Mutex<Tables>,
     audit_outage: AtomicBool,
+    /// Seals every audit event written, when set.
+    audit_mac: Option<crate::audit::mac::MacKey>,
 }
 
 impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// This store, sealing every audit event it writes with `key`
+    /// ([`crate::audit::mac`]).
+    pub fn with_audit_mac(mut self, key: crate::audit::mac::MacKey) -> Self {
+        self.audit_mac = Some(key);
+        self
     }
 
     /// While `on`, every transaction that carries an audit event fails as
@@ -123,7 +132,8 @@ impl MemoryStore {
 
 #[async_trait]
 impl Transactions for MemoryStore {
-    async fn transact(&self, writes: Vec<Write>) -> Result<()> {
+    async fn transact(&self, mut writes: Vec<Write>) -> Result<()> {
+        super::seal_audit(&mut writes, self.audit_mac.as_ref())?;
         let mut seen = HashSet::new();
         if !writes
             .iter()
