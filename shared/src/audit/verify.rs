@@ -13,6 +13,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::audit::AuditEvent;
 use crate::audit::checkpoint::{Checkpoint, minute_text, note_hash};
+use crate::audit::mac::{MacCheck, MacKey};
 use crate::audit::note::NoteKey;
 use crate::audit::{ledger, merkle};
 use crate::store::CheckpointRecord;
@@ -53,6 +54,18 @@ pub enum Failure {
         event_id: String,
         /// The checkpoint's minute.
         minute: i64,
+    },
+    /// An event's MAC does not hold: it was changed, or forged by someone
+    /// without the MAC key.
+    EventChanged {
+        /// The event.
+        event_id: String,
+    },
+    /// An event has no MAC, though the verifier holds the key every
+    /// writer seals with: written by someone without it.
+    EventUnsealed {
+        /// The event.
+        event_id: String,
     },
     /// A checkpoint's events, as the table holds them, do not hash to its
     /// root: one of them was changed.
@@ -99,6 +112,14 @@ impl std::fmt::Display for Failure {
                 "event {event_id} of the checkpoint of {} is missing from the table",
                 m(minute)
             ),
+            Self::EventChanged { event_id } => write!(
+                f,
+                "event {event_id} does not match its MAC: it was changed, or forged without the MAC key"
+            ),
+            Self::EventUnsealed { event_id } => write!(
+                f,
+                "event {event_id} has no MAC: it was not written by Warden"
+            ),
             Self::EventsChanged { minute } => write!(
                 f,
                 "the events of the checkpoint of {} do not hash to its root: one was changed",
@@ -118,16 +139,32 @@ impl std::fmt::Display for Failure {
 }
 
 /// The first failure of `checkpoints` (oldest first, consecutive minutes
-/// expected) against `events` (every event of their minutes and the
-/// lookback before them) and `key`, at `now_ms` with grace `grace_ms`;
-/// `None` when all holds.
+/// expected) against `events` (every event of their minutes, the lookback
+/// before them and the grace after them) and `key`, at `now_ms` with grace
+/// `grace_ms`; `None` when all holds. With the audit MAC key (`mac`), every
+/// event's MAC is checked too, those no checkpoint covers yet included, so
+/// an event changed or forged by someone without the key is named even
+/// within the grace.
 pub fn first_failure(
     key: &NoteKey,
+    mac: Option<&MacKey>,
     checkpoints: &[CheckpointRecord],
     events: &[AuditEvent],
     now_ms: i64,
     grace_ms: i64,
 ) -> Option<Failure> {
+    if let Some(mac) = mac {
+        let mut sorted: Vec<&AuditEvent> = events.iter().collect();
+        sorted.sort_by(|a, b| a.event_id.cmp(&b.event_id));
+        for event in sorted {
+            let event_id = event.event_id.clone();
+            match mac.check(event) {
+                MacCheck::Valid => {}
+                MacCheck::Invalid => return Some(Failure::EventChanged { event_id }),
+                MacCheck::Missing => return Some(Failure::EventUnsealed { event_id }),
+            }
+        }
+    }
     let by_id: HashMap<&str, &AuditEvent> =
         events.iter().map(|e| (e.event_id.as_str(), e)).collect();
     let mut covered: HashSet<&str> = HashSet::new();
@@ -214,6 +251,7 @@ mod tests {
     const GRACE_MS: i64 = 70_000;
     const T0: i64 = 1_796_631_000_000;
 
+    #[derive(Clone)]
     struct Ledger {
         key: NoteKey,
         signer: Arc<LocalNoteSigner>,
@@ -276,7 +314,7 @@ mod tests {
     }
 
     fn check(l: &Ledger) -> Option<Failure> {
-        first_failure(&l.key, &l.checkpoints, &l.events, l.now, GRACE_MS)
+        first_failure(&l.key, None, &l.checkpoints, &l.events, l.now, GRACE_MS)
     }
 
     #[tokio::test]
@@ -389,5 +427,85 @@ mod tests {
             .contains("01X")
         );
         assert_eq!(check(&clean), None);
+    }
+
+    #[tokio::test]
+    async fn with_the_mac_key_a_changed_or_forged_event_is_named_even_within_the_grace() {
+        let mac = MacKey::new(&secrecy::SecretString::from(
+            "verify-audit-mac-key-0123456789abcdef0123".to_owned(),
+        ))
+        .unwrap();
+        let mut l = ledger().await;
+        for e in &mut l.events {
+            mac.seal(e).unwrap();
+        }
+        // Sealing changed the leaves: checkpoint them again as a sealing
+        // writer would have.
+        let store = Arc::new(MemoryStore::new());
+        for e in &l.events {
+            store.transact(vec![Write::Audit(e.clone())]).await.unwrap();
+        }
+        let checkpointer = Checkpointer::new(
+            store.clone(),
+            store.clone(),
+            l.signer.clone(),
+            "warden.example/audit",
+            GRACE_MS,
+        );
+        checkpointer.run(T0).await.unwrap();
+        checkpointer.run(l.now).await.unwrap();
+        l.checkpoints = store.checkpoints(i64::MIN, i64::MAX).await.unwrap();
+        let check = |l: &Ledger| {
+            first_failure(
+                &l.key,
+                Some(&mac),
+                &l.checkpoints,
+                &l.events,
+                l.now,
+                GRACE_MS,
+            )
+        };
+        assert_eq!(check(&l), None);
+
+        // One field changed: the event is named, not just its minute.
+        let mut changed = l.clone();
+        changed.events[6].actor = "user:someone-else".into();
+        let id = changed.events[6].event_id.clone();
+        assert_eq!(
+            check(&changed),
+            Some(Failure::EventChanged { event_id: id })
+        );
+
+        // Within the grace, where no checkpoint covers it yet: a forged MAC,
+        // and none at all.
+        let mut recent = event_now(l.now - 1000);
+        recent.mac = Some("00".repeat(32));
+        let mut forged = l.clone();
+        forged.events.push(recent.clone());
+        assert_eq!(
+            check(&forged),
+            Some(Failure::EventChanged {
+                event_id: recent.event_id.clone()
+            })
+        );
+        forged.events.last_mut().unwrap().mac = None;
+        assert_eq!(
+            check(&forged),
+            Some(Failure::EventUnsealed {
+                event_id: recent.event_id
+            })
+        );
+    }
+
+    fn event_now(at_millis: i64) -> AuditEvent {
+        AuditEvent::new(
+            EventType::LoginSuccess,
+            Severity::Info,
+            Origin::Cli {
+                operator: "local".into(),
+            },
+            at_millis,
+            365,
+        )
     }
 }
