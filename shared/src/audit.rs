@@ -10,6 +10,7 @@
 
 pub mod checkpoint;
 pub mod checkpointer;
+pub mod copies;
 pub mod ledger;
 pub mod mac;
 pub mod merkle;

@@ -82,7 +82,7 @@ impl Checkpoint {
         let root = hash_of(root).ok_or_else(|| bad("the root line"))?;
         let minute = minute
             .strip_prefix("minute ")
-            .and_then(parse_minute)
+            .and_then(minute_from_text)
             .ok_or_else(|| bad("the minute line"))?;
         let prev = match prev.strip_prefix("prev ") {
             Some(GENESIS) => None,
@@ -120,7 +120,7 @@ pub fn minute_text(minute: i64) -> String {
 }
 
 /// `YYYY-MM-DDTHH:MMZ` as minutes since the epoch.
-fn parse_minute(text: &str) -> Option<i64> {
+pub fn minute_from_text(text: &str) -> Option<i64> {
     let seconds = text.strip_suffix('Z')?;
     let format = time::format_description::well_known::Rfc3339;
     let at = time::OffsetDateTime::parse(&format!("{seconds}:00Z"), &format).ok()?;
@@ -168,14 +168,14 @@ mod tests {
     fn the_minute_is_written_to_the_minute() {
         // 2026-12-07T08:10:00Z is 1796631000 s, minute 29943850.
         assert_eq!(minute_text(29_943_850), "2026-12-07T08:10Z");
-        assert_eq!(parse_minute("2026-12-07T08:10Z"), Some(29_943_850));
+        assert_eq!(minute_from_text("2026-12-07T08:10Z"), Some(29_943_850));
         for bad in [
             "2026-12-07T08:10",
             "2026-12-07T08:10:00Z",
             "2026-12-07T8:10Z",
             "",
         ] {
-            assert_eq!(parse_minute(bad), None, "{bad}");
+            assert_eq!(minute_from_text(bad), None, "{bad}");
         }
     }
 

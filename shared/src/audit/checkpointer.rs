@@ -19,9 +19,10 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use crate::audit::checkpoint::{Checkpoint, note_hash};
+use crate::audit::copies::CheckpointCopies;
 use crate::audit::note::NoteSigner;
 use crate::audit::{AuditEvent, ledger, merkle};
-use crate::store::{AuditQuery, AuditStore, CheckpointRecord, CheckpointStore};
+use crate::store::{AuditStore, CheckpointRecord, CheckpointStore, LedgerEvent};
 use crate::{Error, Result};
 
 /// How far back a checkpoint looks for late events, in minutes.
@@ -31,8 +32,11 @@ pub const LOOKBACK_MINUTES: i64 = 15;
 /// schedule stopped for hours) catches up over several runs.
 pub const MAX_MINUTES_PER_RUN: i64 = 120;
 
-/// The most events one checkpoint's window is read for.
-const MAX_EVENTS_READ: usize = 1_000_000;
+/// How much longer than the events it covers a checkpoint is kept, in
+/// days: verification reports checkpoints past the retention minus two
+/// days as expired (DynamoDB's TTL deletes late), and their chain stays
+/// whole a while after.
+pub const KEPT_AFTER_EVENTS_DAYS: i64 = 7;
 
 /// One minute in milliseconds.
 const MINUTE_MS: i64 = 60_000;
@@ -44,6 +48,8 @@ pub struct Checkpointer {
     signer: Arc<dyn NoteSigner>,
     origin: String,
     grace_ms: i64,
+    retention_days: i64,
+    copies: Option<Arc<dyn CheckpointCopies>>,
 }
 
 impl std::fmt::Debug for Checkpointer {
@@ -71,7 +77,32 @@ impl Checkpointer {
             signer,
             origin: origin.to_owned(),
             grace_ms,
+            retention_days: 365,
+            copies: None,
         }
+    }
+
+    /// This checkpointer, copying each checkpoint's hash to `copies` (the
+    /// write-once store, [`crate::audit::copies`]).
+    pub fn with_copies(mut self, copies: Arc<dyn CheckpointCopies>) -> Self {
+        self.copies = Some(copies);
+        self
+    }
+
+    /// Copies `record`'s hash to the write-once store, if there is one.
+    async fn copy(&self, record: &CheckpointRecord) -> Result<()> {
+        match &self.copies {
+            Some(copies) => copies.record(record.minute, &note_hash(&record.note)).await,
+            None => Ok(()),
+        }
+    }
+
+    /// This checkpointer, for events kept `days` (`WARDEN_AUDIT_RETENTION_DAYS`;
+    /// 365 unless set): each checkpoint is kept [`KEPT_AFTER_EVENTS_DAYS`]
+    /// longer than the events it covers.
+    pub fn with_retention_days(mut self, days: i64) -> Self {
+        self.retention_days = days;
+        self
     }
 
     /// The newest minute whose end is at least the grace old at `now_ms`.
@@ -84,12 +115,18 @@ impl Checkpointer {
     pub async fn run(&self, now_ms: i64) -> Result<Vec<CheckpointRecord>> {
         let last = self.last_closed_minute(now_ms);
         let mut prev = self.checkpoints.latest_checkpoint().await?;
+        if let Some(newest) = &prev {
+            // Repairs a copy lost between the put and the copy of the last
+            // run (a copy is idempotent).
+            self.copy(newest).await?;
+        }
         let first = prev.as_ref().map_or(last, |p| p.minute + 1);
         let mut written = Vec::new();
         for minute in first..=last.min(first + MAX_MINUTES_PER_RUN - 1) {
             let record = self.checkpoint_of(minute, prev.as_ref()).await?;
             match self.checkpoints.put_checkpoint(record.clone()).await {
                 Ok(()) => {
+                    self.copy(&record).await?;
                     written.push(record.clone());
                     prev = Some(record);
                 }
@@ -101,10 +138,13 @@ impl Checkpointer {
                         .await?
                         .into_iter()
                         .next();
-                    if prev.is_none() {
-                        return Err(Error::internal(format!(
-                            "the checkpoint of minute {minute} exists and cannot be read"
-                        )));
+                    match &prev {
+                        Some(stored) => self.copy(stored).await?,
+                        None => {
+                            return Err(Error::internal(format!(
+                                "the checkpoint of minute {minute} exists and cannot be read"
+                            )));
+                        }
                     }
                 }
                 Err(e) => return Err(e),
@@ -128,17 +168,10 @@ impl Checkpointer {
             .collect();
         let events = self
             .audit
-            .query_audit(&AuditQuery {
-                actor: None,
-                event_type: None,
-                since_millis: from * MINUTE_MS,
-                until_millis: (minute + 1) * MINUTE_MS - 1,
-                limit: MAX_EVENTS_READ,
-                before: None,
-            })
+            .ledger_events(from * MINUTE_MS, (minute + 1) * MINUTE_MS - 1)
             .await?;
         let mut leaves: Vec<(AuditEvent, bool)> = Vec::new();
-        for event in events {
+        for LedgerEvent { event, .. } in events {
             let of = event.at_millis.div_euclid(MINUTE_MS);
             if of == minute {
                 leaves.push((event, false));
@@ -168,6 +201,7 @@ impl Checkpointer {
                 .map(|(e, _)| e.event_id.clone())
                 .collect(),
             leaves: leaves.into_iter().map(|(e, _)| e.event_id).collect(),
+            expires_at: (minute + 1) * 60 + (self.retention_days + KEPT_AFTER_EVENTS_DAYS) * 86_400,
         })
     }
 }
@@ -178,7 +212,7 @@ mod tests {
     use crate::audit::note::{LocalNoteSigner, NoteKey};
     use crate::audit::{EventType, Origin, Severity};
     use crate::store::memory::MemoryStore;
-    use crate::store::{Transactions as _, Write};
+    use crate::store::{AuditQuery, Transactions as _, Write};
 
     const GRACE_MS: i64 = 70_000;
     /// 2026-12-07T08:10:00Z.

@@ -30,6 +30,27 @@ pub fn leaf(event: &AuditEvent) -> Result<Hash> {
     Ok(leaf_hash(canonical(event)?.as_bytes()))
 }
 
+/// The time `event`'s id was made for (a ULID's milliseconds), which its
+/// `at_millis` must equal; `i64::MIN` for an id that is not a ULID.
+pub fn id_time(event: &AuditEvent) -> i64 {
+    ulid::Ulid::from_string(&event.event_id)
+        .ok()
+        .and_then(|id| i64::try_from(id.timestamp_ms()).ok())
+        .unwrap_or(i64::MIN)
+}
+
+/// Where `event` is out of place, if it is: the partition it was found in
+/// (`found_in`) is not its own, or its id was not made for its time.
+pub fn misplacement(event: &AuditEvent, found_in: Option<&str>) -> Option<String> {
+    if let Some(bucket) = found_in {
+        return Some(format!(
+            "it is stored in partition {bucket}, not {}",
+            event.bucket()
+        ));
+    }
+    (id_time(event) != event.at_millis).then(|| "its id was not made at its time".to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,12 +11,15 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::Result;
 use crate::audit::AuditEvent;
 use crate::audit::checkpoint::{Checkpoint, minute_text, note_hash};
+use crate::audit::checkpointer::LOOKBACK_MINUTES;
+use crate::audit::copies::CheckpointCopies;
 use crate::audit::mac::{MacCheck, MacKey};
 use crate::audit::note::NoteKey;
 use crate::audit::{ledger, merkle};
-use crate::store::CheckpointRecord;
+use crate::store::{AuditStore, CheckpointRecord, CheckpointStore, LedgerEvent};
 
 /// One minute in milliseconds.
 const MINUTE_MS: i64 = 60_000;
@@ -78,6 +81,24 @@ pub enum Failure {
         /// The event.
         event_id: String,
     },
+    /// An event is not where its id and time place it (the partition of
+    /// its day and shard): an item written by hand.
+    EventMisplaced {
+        /// The event.
+        event_id: String,
+        /// What is out of place.
+        why: String,
+    },
+    /// A checkpoint (not the newest) has no write-once copy: the copy was
+    /// never written, or the checkpoint was replaced along with its copy's
+    /// absence hidden.
+    CopyMissing {
+        /// Its minute.
+        minute: i64,
+    },
+    /// No checkpoint exists at all: the checkpointer has not run yet, or
+    /// every checkpoint was deleted.
+    NoCheckpoints,
     /// The newest checkpoint is older than the grace and five minutes:
     /// the newest checkpoints (and maybe their events) were removed, or
     /// the checkpointer stopped.
@@ -129,6 +150,17 @@ impl std::fmt::Display for Failure {
                 f,
                 "event {event_id} is in no checkpoint, though its minute was checkpointed (added)"
             ),
+            Self::EventMisplaced { event_id, why } => {
+                write!(f, "event {event_id} is misplaced: {why}")
+            }
+            Self::CopyMissing { minute } => write!(
+                f,
+                "the checkpoint of {} has no write-once copy (it was never copied, or was replaced)",
+                m(minute)
+            ),
+            Self::NoCheckpoints => f.write_str(
+                "no checkpoint exists: the checkpointer has not run yet, or every checkpoint was deleted",
+            ),
             Self::ChainEndsEarly { minute } => write!(
                 f,
                 "the newest checkpoint is of {}: newer ones are missing, or the checkpointer stopped",
@@ -138,38 +170,59 @@ impl std::fmt::Display for Failure {
     }
 }
 
-/// The first failure of `checkpoints` (oldest first, consecutive minutes
-/// expected) against `events` (every event of their minutes, the lookback
-/// before them and the grace after them) and `key`, at `now_ms` with grace
-/// `grace_ms`; `None` when all holds. With the audit MAC key (`mac`), every
-/// event's MAC is checked too, those no checkpoint covers yet included, so
-/// an event changed or forged by someone without the key is named even
-/// within the grace.
-pub fn first_failure(
-    key: &NoteKey,
-    mac: Option<&MacKey>,
-    checkpoints: &[CheckpointRecord],
-    events: &[AuditEvent],
-    now_ms: i64,
-    grace_ms: i64,
-) -> Option<Failure> {
-    if let Some(mac) = mac {
-        let mut sorted: Vec<&AuditEvent> = events.iter().collect();
-        sorted.sort_by(|a, b| a.event_id.cmp(&b.event_id));
-        for event in sorted {
-            let event_id = event.event_id.clone();
-            match mac.check(event) {
-                MacCheck::Valid => {}
-                MacCheck::Invalid => return Some(Failure::EventChanged { event_id }),
-                MacCheck::Missing => return Some(Failure::EventUnsealed { event_id }),
-            }
+/// One stretch of the chain, checked on its own: what [`verify`] reads at a
+/// time, so that a long range never has to fit in memory.
+#[derive(Debug, Clone)]
+pub struct Chunk<'a> {
+    /// The checkpoint just before the first, already checked; `None` when
+    /// there is none to check against (the chain starts in this chunk).
+    pub before: Option<&'a CheckpointRecord>,
+    /// With no `before`: the minute before the first is past the retention
+    /// (its checkpoint may be deleted), so the first's `prev` is not
+    /// checked.
+    pub before_expired: bool,
+    /// The checkpoints to check, oldest first.
+    pub checkpoints: &'a [CheckpointRecord],
+    /// The checkpoints just after them (up to [`LOOKBACK_MINUTES`]), read
+    /// only for the late events they cover.
+    pub later: &'a [CheckpointRecord],
+    /// Every event of the chunk's minutes, of the lookback before them and
+    /// of the later checkpoints' minutes.
+    pub events: &'a [LedgerEvent],
+    /// The events checked one by one (MAC, place) are those whose time is
+    /// in this window, so that over several chunks each is checked once.
+    pub own_events: std::ops::RangeInclusive<i64>,
+}
+
+/// The first failure of one chunk against `key` (and, given, the audit MAC
+/// key `mac`): each of its own events' place and MAC; then, minute by
+/// minute, each checkpoint's signature, text, chain and leaves; then the
+/// events of its minutes that no checkpoint covers.
+pub fn check_chunk(key: &NoteKey, mac: Option<&MacKey>, chunk: &Chunk<'_>) -> Option<Failure> {
+    let mut own: Vec<&LedgerEvent> = chunk
+        .events
+        .iter()
+        .filter(|e| chunk.own_events.contains(&e.event.at_millis))
+        .collect();
+    own.sort_by(|a, b| a.event.event_id.cmp(&b.event.event_id));
+    for stored in own {
+        let event_id = stored.event.event_id.clone();
+        if let Some(why) = ledger::misplacement(&stored.event, stored.misplaced_in.as_deref()) {
+            return Some(Failure::EventMisplaced { event_id, why });
+        }
+        match mac.map(|mac| mac.check(&stored.event)) {
+            None | Some(MacCheck::Valid) => {}
+            Some(MacCheck::Invalid) => return Some(Failure::EventChanged { event_id }),
+            Some(MacCheck::Missing) => return Some(Failure::EventUnsealed { event_id }),
         }
     }
-    let by_id: HashMap<&str, &AuditEvent> =
-        events.iter().map(|e| (e.event_id.as_str(), e)).collect();
-    let mut covered: HashSet<&str> = HashSet::new();
-    let mut before: Option<&CheckpointRecord> = None;
-    for record in checkpoints {
+    let by_id: HashMap<&str, &AuditEvent> = chunk
+        .events
+        .iter()
+        .map(|e| (e.event.event_id.as_str(), &e.event))
+        .collect();
+    let mut before = chunk.before;
+    for record in chunk.checkpoints {
         let minute = record.minute;
         let Ok(text) = key.verify(&record.note) else {
             return Some(Failure::BadSignature { minute });
@@ -180,15 +233,21 @@ pub fn first_failure(
         if checkpoint.minute != minute || checkpoint.size as usize != record.leaves.len() {
             return Some(Failure::CheckpointChanged { minute });
         }
-        if let Some(prev) = before {
-            if minute != prev.minute + 1 {
+        match before {
+            Some(prev) if minute != prev.minute + 1 => {
                 return Some(Failure::CheckpointMissing {
                     minute: prev.minute + 1,
                 });
             }
-            if checkpoint.prev != Some(note_hash(&prev.note)) {
+            Some(prev) if checkpoint.prev != Some(note_hash(&prev.note)) => {
                 return Some(Failure::ChainBroken { minute });
             }
+            // The first checkpoint read names one before it: that one is
+            // gone (the caller reads it when it exists).
+            None if checkpoint.prev.is_some() && !chunk.before_expired => {
+                return Some(Failure::CheckpointMissing { minute: minute - 1 });
+            }
+            _ => {}
         }
         let mut leaves = Vec::with_capacity(record.leaves.len());
         for id in &record.leaves {
@@ -202,37 +261,278 @@ pub fn first_failure(
                 Ok(leaf) => leaves.push(leaf),
                 Err(_) => return Some(Failure::EventsChanged { minute }),
             }
-            covered.insert(id.as_str());
         }
         if merkle::root(&leaves) != checkpoint.root {
             return Some(Failure::EventsChanged { minute });
         }
         before = Some(record);
     }
-    let (Some(first), Some(last)) = (checkpoints.first(), checkpoints.last()) else {
+    let (Some(first), Some(last)) = (chunk.checkpoints.first(), chunk.checkpoints.last()) else {
         return None;
     };
-    // Every event stamped in a checkpointed minute must be covered by the
-    // end of the range (late ones by a later checkpoint).
-    let mut added: Vec<&AuditEvent> = events
+    // Every event stamped in a checkpointed minute must be covered (late
+    // ones by a later checkpoint).
+    let covered: HashSet<&str> = chunk
+        .checkpoints
         .iter()
+        .chain(chunk.later)
+        .flat_map(|c| c.leaves.iter().map(String::as_str))
+        .collect();
+    let mut added: Vec<&AuditEvent> = chunk
+        .events
+        .iter()
+        .map(|e| &e.event)
         .filter(|e| {
             let of = e.at_millis.div_euclid(MINUTE_MS);
             (first.minute..=last.minute).contains(&of) && !covered.contains(e.event_id.as_str())
         })
         .collect();
     added.sort_by(|a, b| a.event_id.cmp(&b.event_id));
-    if let Some(e) = added.first() {
-        return Some(Failure::EventAdded {
-            event_id: e.event_id.clone(),
-        });
+    added.first().map(|e| Failure::EventAdded {
+        event_id: e.event_id.clone(),
+    })
+}
+
+/// The first failure of `checkpoints` (oldest first, the whole chain from
+/// its start) against `events` (every event of their minutes and the grace
+/// after them) and `key`, at `now_ms` with grace `grace_ms`: one
+/// [`Chunk`], and the chain's end. `None` when all holds. With the audit
+/// MAC key (`mac`), every event's MAC is checked too, those no checkpoint
+/// covers yet included, so an event changed or forged by someone without
+/// the key is named even within the grace.
+pub fn first_failure(
+    key: &NoteKey,
+    mac: Option<&MacKey>,
+    checkpoints: &[CheckpointRecord],
+    events: &[AuditEvent],
+    now_ms: i64,
+    grace_ms: i64,
+) -> Option<Failure> {
+    let events: Vec<LedgerEvent> = events
+        .iter()
+        .map(|e| LedgerEvent {
+            event: e.clone(),
+            misplaced_in: None,
+        })
+        .collect();
+    let chunk = Chunk {
+        before: None,
+        before_expired: false,
+        checkpoints,
+        later: &[],
+        events: &events,
+        own_events: i64::MIN..=i64::MAX,
+    };
+    check_chunk(key, mac, &chunk)
+        .or_else(|| chain_end(checkpoints.last()?.minute, now_ms, grace_ms))
+}
+
+/// [`Failure::ChainEndsEarly`] if the newest checkpoint, of `newest`, is
+/// older than the grace and the slack at `now_ms`.
+fn chain_end(newest: i64, now_ms: i64, grace_ms: i64) -> Option<Failure> {
+    ((newest + 1) * MINUTE_MS + grace_ms + CHAIN_SLACK_MS < now_ms)
+        .then_some(Failure::ChainEndsEarly { minute: newest })
+}
+
+/// Where [`verify`] reads.
+#[derive(Clone, Copy)]
+pub struct Sources<'a> {
+    /// The audit log.
+    pub audit: &'a dyn AuditStore,
+    /// The checkpoints.
+    pub checkpoints: &'a dyn CheckpointStore,
+    /// The write-once copies, when the verifier can read them.
+    pub copies: Option<&'a dyn CheckpointCopies>,
+}
+
+/// What [`verify`] checks against.
+#[derive(Clone, Copy)]
+pub struct Settings<'a> {
+    /// The pinned checkpoint key.
+    pub key: &'a NoteKey,
+    /// The audit MAC key, when the verifier holds it.
+    pub mac: Option<&'a MacKey>,
+    /// The grace G, in milliseconds.
+    pub grace_ms: i64,
+    /// How long events are kept (`WARDEN_AUDIT_RETENTION_DAYS`).
+    pub retention_days: i64,
+}
+
+/// What [`verify`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Checkpoints checked.
+    pub checkpoints: usize,
+    /// Events checked (their place and MAC, and each covered one's leaf).
+    pub events: usize,
+    /// The first and last minute checked.
+    pub minutes: Option<(i64, i64)>,
+    /// The minutes before this one were in the range but are past the
+    /// retention minus two days: expired, not checked.
+    pub expired_before: Option<i64>,
+    /// The first failure; `None` when all holds.
+    pub failure: Option<Failure>,
+}
+
+/// How many minutes of checkpoints [`verify`] reads at a time.
+const CHUNK_MINUTES: i64 = 30;
+
+/// Verifies the ledger from `since_ms` to `until_ms` at `now_ms`: reads the
+/// checkpoints and events [`CHUNK_MINUTES`] at a time, checks each chunk
+/// ([`check_chunk`]) and the write-once copies, and stops at the first
+/// failure. Calls `progress` after each chunk. Checkpoints past the
+/// retention minus two days are skipped (DynamoDB's TTL deletes late, so
+/// their events may be partly gone), and reported so.
+pub async fn verify(
+    sources: Sources<'_>,
+    settings: Settings<'_>,
+    (since_ms, until_ms): (i64, i64),
+    now_ms: i64,
+    progress: &mut (dyn FnMut(&Report) + Send),
+) -> Result<Report> {
+    let mut report = Report::default();
+    let Some(newest) = sources.checkpoints.latest_checkpoint().await? else {
+        report.failure = Some(Failure::NoCheckpoints);
+        return Ok(report);
+    };
+    let retained_from = (now_ms - (settings.retention_days - 2) * 86_400_000).div_euclid(MINUTE_MS);
+    let since = since_ms.div_euclid(MINUTE_MS);
+    let first = since.max(retained_from);
+    if since < retained_from {
+        report.expired_before = Some(retained_from);
     }
-    if (last.minute + 1) * MINUTE_MS + grace_ms + CHAIN_SLACK_MS < now_ms {
-        return Some(Failure::ChainEndsEarly {
-            minute: last.minute,
-        });
+    let last = until_ms.div_euclid(MINUTE_MS).min(newest.minute);
+    let mut before = if first - 1 >= retained_from {
+        sources
+            .checkpoints
+            .checkpoints(first - 1, first - 1)
+            .await?
+            .pop()
+    } else {
+        None
+    };
+    if let Some(b) = &before
+        && settings.key.verify(&b.note).is_err()
+    {
+        report.failure = Some(Failure::BadSignature { minute: b.minute });
+        return Ok(report);
     }
-    None
+    let mut a = first;
+    while a <= last {
+        let b = (a + CHUNK_MINUTES - 1).min(last);
+        let records = sources
+            .checkpoints
+            .checkpoints(a, (b + LOOKBACK_MINUTES).min(newest.minute))
+            .await?;
+        let split = records.partition_point(|c| c.minute <= b);
+        let (chunk_records, later) = records.split_at(split);
+        let end_ms = if b == newest.minute {
+            now_ms
+        } else {
+            ((b + LOOKBACK_MINUTES).min(newest.minute) + 1) * MINUTE_MS - 1
+        };
+        let events = sources
+            .audit
+            .ledger_events((a - LOOKBACK_MINUTES) * MINUTE_MS, end_ms)
+            .await?;
+        let own_end = if b == last {
+            end_ms
+        } else {
+            (b + 1) * MINUTE_MS - 1
+        };
+        let own = a * MINUTE_MS..=own_end;
+        let copied = match sources.copies {
+            Some(copies) => check_copies(copies, chunk_records, (a, b), newest.minute).await?,
+            None => None,
+        };
+        let checked = if chunk_records.is_empty() {
+            // Minutes with no checkpoint after one that exists.
+            before.as_ref().map(|p| Failure::CheckpointMissing {
+                minute: p.minute + 1,
+            })
+        } else {
+            check_chunk(
+                settings.key,
+                settings.mac,
+                &Chunk {
+                    before: before.as_ref(),
+                    before_expired: a == first && first - 1 < retained_from,
+                    checkpoints: chunk_records,
+                    later,
+                    events: &events,
+                    own_events: own.clone(),
+                },
+            )
+        };
+        // A bad signature is named first; then what the copies say, which is
+        // more precise than the chain (a checkpoint replaced, not the one
+        // after it broken).
+        let failure = match checked {
+            Some(bad @ Failure::BadSignature { .. }) => Some(bad),
+            other => copied.or(other),
+        };
+        report.events += events
+            .iter()
+            .filter(|e| own.contains(&e.event.at_millis))
+            .count();
+        if let Some(failure) = failure {
+            report.failure = Some(failure);
+            return Ok(report);
+        }
+        if let Some(c) = chunk_records.last() {
+            report.checkpoints += chunk_records.len();
+            let from = report.minutes.map_or(chunk_records[0].minute, |m| m.0);
+            report.minutes = Some((from, c.minute));
+            before = Some(c.clone());
+        }
+        progress(&report);
+        a = b + 1;
+    }
+    // The chain reaches the present: the copies show checkpoints deleted
+    // from its end at once, and a chain that stops is seen after the slack.
+    if until_ms.div_euclid(MINUTE_MS) > newest.minute {
+        if let Some(copies) = sources.copies {
+            let beyond = copies
+                .recorded(newest.minute + 1, until_ms.div_euclid(MINUTE_MS))
+                .await?;
+            if let Some(minute) = beyond.keys().next() {
+                report.failure = Some(Failure::CheckpointMissing { minute: *minute });
+                return Ok(report);
+            }
+        }
+        if until_ms >= now_ms - settings.grace_ms - CHAIN_SLACK_MS {
+            report.failure = chain_end(newest.minute, now_ms, settings.grace_ms);
+        }
+    }
+    Ok(report)
+}
+
+/// The first failure of `records` (the chunk of minutes `a..=b`) against
+/// the write-once copies: a copied minute with no checkpoint, a checkpoint
+/// whose hash was never copied (but the newest, whose copy the next run
+/// repairs), or one whose minute has another hash.
+async fn check_copies(
+    copies: &dyn CheckpointCopies,
+    records: &[CheckpointRecord],
+    (a, b): (i64, i64),
+    newest: i64,
+) -> Result<Option<Failure>> {
+    let recorded = copies.recorded(a, b).await?;
+    let stored: HashMap<i64, &CheckpointRecord> = records.iter().map(|c| (c.minute, c)).collect();
+    for (minute, hashes) in &recorded {
+        let minute = *minute;
+        match stored.get(&minute) {
+            None => return Ok(Some(Failure::CheckpointMissing { minute })),
+            Some(c) if !hashes.contains(&note_hash(&c.note)) => {
+                return Ok(Some(Failure::CheckpointChanged { minute }));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(records
+        .iter()
+        .find(|c| c.minute != newest && !recorded.contains_key(&c.minute))
+        .map(|c| Failure::CopyMissing { minute: c.minute }))
 }
 
 #[cfg(test)]
@@ -244,9 +544,7 @@ mod tests {
     use crate::audit::note::{LocalNoteSigner, NoteSigner as _};
     use crate::audit::{EventType, Origin, Severity};
     use crate::store::memory::MemoryStore;
-    use crate::store::{
-        AuditQuery, AuditStore as _, CheckpointStore as _, Transactions as _, Write,
-    };
+    use crate::store::{AuditQuery, Transactions as _, Write};
 
     const GRACE_MS: i64 = 70_000;
     const T0: i64 = 1_796_631_000_000;

@@ -17,6 +17,9 @@ pub struct CheckpointRecord {
     pub leaves: Vec<String>,
     /// Those of them whose own minute was checkpointed before (late).
     pub late: Vec<String>,
+    /// When the record may be deleted (epoch seconds): a week after the
+    /// events it covers, so a checkpoint outlives its leaves.
+    pub expires_at: i64,
 }
 
 /// The checkpoints, read and written by the checkpointer and read by

@@ -42,7 +42,7 @@ use async_trait::async_trait;
 
 pub use self::agents::{AgentStore, AgentWrite, JobMove, Page, RunContext, RunLookup};
 pub use self::api_keys::{ApiKeyStore, ApiKeyWrite};
-pub use self::audit::{AuditQuery, AuditStore};
+pub use self::audit::{AuditQuery, AuditStore, LedgerEvent};
 pub use self::auth::{
     AccountChange, AuthWrite, DelegationLookup, DelegationState, SessionStore, TokenLookup,
     UserStore,

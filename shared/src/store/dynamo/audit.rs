@@ -8,7 +8,7 @@ use super::item::{Item, get_n, get_opt_s, get_s, n, s};
 use super::{DynamoStore, Expr, tables, unavailable};
 use crate::Result;
 use crate::audit::{AuditEvent, EventType, Origin, Severity};
-use crate::store::{AuditQuery, AuditStore, keys};
+use crate::store::{AuditQuery, AuditStore, LedgerEvent, keys};
 
 /// Partitions of the AuditLog read at once by one query: 16 is one day's
 /// shards, and keeps a week's 128 queries from opening 128 connections.
@@ -131,6 +131,75 @@ impl AuditStore for DynamoStore {
         };
         events.sort_by(|a, b| b.event_id.cmp(&a.event_id));
         events.truncate(query.limit);
+        Ok(events)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn ledger_events(
+        &self,
+        since_millis: i64,
+        until_millis: i64,
+    ) -> Result<Vec<LedgerEvent>> {
+        if since_millis > until_millis {
+            return Ok(Vec::new());
+        }
+        let (from, to) = id_bounds(since_millis, until_millis);
+        let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(PARTITIONS_AT_ONCE));
+        let mut tasks = tokio::task::JoinSet::new();
+        for bucket in buckets(since_millis, until_millis) {
+            let (store, from, to, gate) = (self.clone(), from.clone(), to.clone(), gate.clone());
+            tasks.spawn(async move {
+                let _permit = gate.acquire_owned().await;
+                store.ledger_partition(bucket, &from, &to).await
+            });
+        }
+        let mut all = Vec::new();
+        while let Some(done) = tasks.join_next().await {
+            all.extend(
+                done.map_err(|e| {
+                    crate::Error::internal_from("an audit log query task failed", e)
+                })??,
+            );
+        }
+        all.sort_by(|a, b| a.event.event_id.cmp(&b.event.event_id));
+        Ok(all)
+    }
+}
+
+impl DynamoStore {
+    /// Every event of one day's shard `bucket` whose id is within
+    /// `from..=to`, oldest first, strongly consistent.
+    async fn ledger_partition(
+        &self,
+        bucket: String,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<LedgerEvent>> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.tables.audit_log)
+            .key_condition_expression("#p = :p AND #e BETWEEN :from AND :to")
+            .expression_attribute_names("#p", "bucket")
+            .expression_attribute_names("#e", "event_id")
+            .expression_attribute_values(":p", s(&bucket))
+            .expression_attribute_values(":from", s(from))
+            .expression_attribute_values(":to", s(to))
+            .consistent_read(true)
+            .into_paginator()
+            .send();
+        let mut events = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| unavailable("Query audit log", e))?;
+            for item in page.items() {
+                let event = audit_from(item)?;
+                let misplaced_in = (event.bucket() != bucket).then(|| bucket.clone());
+                events.push(LedgerEvent {
+                    event,
+                    misplaced_in,
+                });
+            }
+        }
         Ok(events)
     }
 }

@@ -16,6 +16,7 @@ mod agents;
 mod api_keys;
 mod audit;
 mod auth;
+mod checkpoints;
 mod health;
 pub mod item;
 mod ratelimit;
@@ -56,6 +57,7 @@ struct TableNames {
     api_keys: String,
     tool_calls: String,
     health_samples: String,
+    checkpoints: String,
 }
 
 /// The DynamoDB store.
@@ -217,8 +219,9 @@ impl DynamoStore {
     /// A store over the tables named `<prefix><table>`.
     pub fn new(client: Client, prefix: &str) -> Self {
         use tables::{
-            ACTIVE_TOKENS, AGENT_JOBS, AGENTS, API_KEYS, AUDIT_LOG, HEALTH_SAMPLES, PROPOSALS,
-            RATE_LIMITS, REVOKED_TOKENS, TOOL_CALLS, USERS, WEBHOOK_DELIVERIES, WORKSPACES,
+            ACTIVE_TOKENS, AGENT_JOBS, AGENTS, API_KEYS, AUDIT_LOG, CHECKPOINTS, HEALTH_SAMPLES,
+            PROPOSALS, RATE_LIMITS, REVOKED_TOKENS, TOOL_CALLS, USERS, WEBHOOK_DELIVERIES,
+            WORKSPACES,
         };
         Self {
             client,
@@ -236,6 +239,7 @@ impl DynamoStore {
                 api_keys: API_KEYS.name(prefix),
                 tool_calls: TOOL_CALLS.name(prefix),
                 health_samples: HEALTH_SAMPLES.name(prefix),
+                checkpoints: CHECKPOINTS.name(prefix),
             },
             audit_mac: None,
         }
@@ -365,38 +369,38 @@ impl Transactions for DynamoStore {
             .set_transact_items(Some(items))
             .send()
             .await;
-        let Err(err) = out else {
-            return Ok(());
-        };
-        if let Some(how) = outcome_unknown(&err) {
-            // Sent, but no answer: it may have committed. The SDK's retries
-            // carry the same ClientRequestToken, so they never applied it
-            // twice; what the caller does next settles it.
-            return Err(Error::OutcomeUnknown {
-                context: format!("TransactWriteItems: {how}"),
-                retry_with_key: false,
-                source: None,
-            });
-        }
-        if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
-            err.as_service_error()
-        {
-            let condition_failed = cancelled
-                .cancellation_reasons()
-                .iter()
-                .any(|r| r.code() == Some("ConditionalCheckFailed"));
-            if condition_failed {
-                return Err(Error::ConditionFailed);
-            }
-        }
-        if err.code() == Some("ValidationException") {
-            // A malformed transaction is a bug, not an outage. Its message
-            // is not kept: DynamoDB's validation messages quote values.
-            return Err(Error::internal(crate::aws::sdk_failure(
-                "TransactWriteItems refused",
-                &err,
-            )));
-        }
-        Err(unavailable("TransactWriteItems", err))
+        out.map(|_| ()).map_err(transact_error)
     }
+}
+
+/// What a failed `TransactWriteItems` means to the caller: a failed
+/// condition, an outcome unknown, a bug, or an outage.
+fn transact_error(err: SdkError<TransactWriteItemsError, HttpResponse>) -> Error {
+    if let Some(how) = outcome_unknown(&err) {
+        // Sent, but no answer: it may have committed. The SDK's retries
+        // carry the same ClientRequestToken, so they never applied it
+        // twice; what the caller does next settles it.
+        return Error::OutcomeUnknown {
+            context: format!("TransactWriteItems: {how}"),
+            retry_with_key: false,
+            source: None,
+        };
+    }
+    if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+        err.as_service_error()
+    {
+        let condition_failed = cancelled
+            .cancellation_reasons()
+            .iter()
+            .any(|r| r.code() == Some("ConditionalCheckFailed"));
+        if condition_failed {
+            return Error::ConditionFailed;
+        }
+    }
+    if err.code() == Some("ValidationException") {
+        // A malformed transaction is a bug, not an outage. Its message
+        // is not kept: DynamoDB's validation messages quote values.
+        return Error::internal(crate::aws::sdk_failure("TransactWriteItems refused", &err));
+    }
+    unavailable("TransactWriteItems", err)
 }

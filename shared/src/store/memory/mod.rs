@@ -120,6 +120,22 @@ impl MemoryStore {
         self.audit_outage.store(on, Ordering::SeqCst);
     }
 
+    /// Changes the audit log directly, bypassing every condition, as
+    /// someone with write access to the AuditLog table could: the ledger's
+    /// tests tamper with it this way (on DynamoDB, through the SDK).
+    pub fn tamper_audit(&self, change: impl FnOnce(&mut BTreeMap<String, AuditEvent>)) {
+        change(&mut self.lock().audit);
+    }
+
+    /// Changes the checkpoints directly, as someone with write access to
+    /// the Checkpoints table could (see [`MemoryStore::tamper_audit`]).
+    pub fn tamper_checkpoints(
+        &self,
+        change: impl FnOnce(&mut BTreeMap<i64, crate::store::CheckpointRecord>),
+    ) {
+        change(&mut self.lock().checkpoints);
+    }
+
     fn lock(&self) -> MutexGuard<'_, Tables> {
         // A panic while holding the lock cannot leave a half-applied
         // transaction (writes are applied after all checks, without
@@ -187,6 +203,24 @@ impl AuditStore for MemoryStore {
             .filter(|e| query.before.as_ref().is_none_or(|b| &e.event_id < b))
             .take(query.limit)
             .cloned()
+            .collect())
+    }
+
+    async fn ledger_events(
+        &self,
+        since_millis: i64,
+        until_millis: i64,
+    ) -> Result<Vec<super::LedgerEvent>> {
+        // The embedded store has no partitions: nothing is misplaced.
+        Ok(self
+            .lock()
+            .audit
+            .values()
+            .filter(|e| (since_millis..=until_millis).contains(&crate::audit::ledger::id_time(e)))
+            .map(|e| super::LedgerEvent {
+                event: e.clone(),
+                misplaced_in: None,
+            })
             .collect())
     }
 }
