@@ -26,6 +26,12 @@ use serde_json::{Map, Value};
 
 use crate::clock::Clock;
 
+/// The largest difference accepted between an event's time and the
+/// writer's clock, in milliseconds: a writer refuses to record an event
+/// further off ([`mac::MacKey::seal_at`]), and the ledger's grace counts it
+/// ([`crate::config::Config::ledger_grace_ms`]).
+pub const MAX_CLOCK_ERROR_MS: i64 = 60_000;
+
 /// The prefix naming a person in an event's `actor` or `subject`.
 pub const USER_PREFIX: &str = "user:";
 

@@ -19,6 +19,11 @@
 //!   the stack writes (`WARDEN_ISSUER_PARAMETER`), read once per cold start;
 //! - the API-key pepper ([`api_key_pepper`]): Secrets Manager by ARN, read
 //!   once; in development `WARDEN_API_KEY_PEPPER` or generated;
+//! - the audit MAC key ([`audit_mac_key`]): Secrets Manager by ARN
+//!   (`WARDEN_AUDIT_MAC_SECRET_ARN`), read once by every function that
+//!   writes audit events; in development `WARDEN_AUDIT_MAC_KEY`;
+//! - the checkpoint key ([`checkpointer`]): AWS KMS (`WARDEN_CHECKPOINT_KEY_ARN`),
+//!   the checkpointer's alone;
 //! - the webhook sources: Secrets Manager by ARN (`WARDEN_WEBHOOK_SECRETS_ARN`),
 //!   read again every cache TTL and when a delivery does not verify; the
 //!   health functions keep only their summaries ([`WebhookInventory`]).
@@ -110,6 +115,55 @@ fn dynamo(config: &Config, aws: &SdkConfig) -> DynamoStore {
     DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), &config.table_prefix)
 }
 
+/// The DynamoDB store of a function that writes audit events: it seals
+/// each with the audit MAC key ([`audit_mac_key`]), when one is configured.
+async fn sealing_dynamo(config: &Config, aws: &SdkConfig) -> Result<DynamoStore> {
+    let store = dynamo(config, aws);
+    Ok(
+        match audit_mac_key(config, Some(&*secrets_manager(aws))).await? {
+            Some(key) => store.with_audit_mac(key),
+            None => store,
+        },
+    )
+}
+
+/// The audit MAC key ([`crate::audit::mac`]): the Secrets Manager secret
+/// `WARDEN_AUDIT_MAC_SECRET_ARN` names (its current version, read once per
+/// cold start), or in development `WARDEN_AUDIT_MAC_KEY`; `None` when
+/// neither is set (events are then written without a MAC, and a verifier
+/// holding the key names them). A key that cannot be read, or is shorter
+/// than 32 bytes, refuses the start.
+pub async fn audit_mac_key(
+    config: &Config,
+    secrets: Option<&dyn SecretsPort>,
+) -> Result<Option<crate::audit::mac::MacKey>> {
+    use crate::audit::mac::MacKey;
+    match (
+        config.env,
+        &config.audit_mac_key,
+        &config.audit_mac_secret_arn,
+    ) {
+        (Environment::Development, Some(key), _) => MacKey::new(key).map(Some),
+        (_, _, Some(arn)) => {
+            let secrets = secrets.ok_or_else(|| {
+                Error::Config("WARDEN_AUDIT_MAC_SECRET_ARN is set but no secrets client".into())
+            })?;
+            MacKey::new(&secrets.current(arn).await?.value).map(Some)
+        }
+        _ => Ok(None),
+    }
+}
+
+/// An S3 client over `aws`. Path-style addressing when an endpoint is
+/// set (an emulator serves no bucket subdomains).
+#[cfg(feature = "s3")]
+pub fn s3_client(aws: &SdkConfig) -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::config::Builder::from(aws)
+        .force_path_style(aws.endpoint_url().is_some())
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
 /// The Secrets Manager reads over `aws`.
 fn secrets_manager(aws: &SdkConfig) -> Arc<dyn SecretsPort> {
     Arc::new(SecretsManager::new(aws_sdk_secretsmanager::Client::new(
@@ -197,7 +251,7 @@ pub async fn auth(config: Config) -> Result<AuthState> {
 
 /// [`auth`] with an SDK configuration already loaded.
 pub async fn auth_with(config: Config, aws: &SdkConfig) -> Result<AuthState> {
-    let store = Arc::new(dynamo(&config, aws));
+    let store = Arc::new(sealing_dynamo(&config, aws).await?);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let tokens = access_tokens(&config, aws, store.clone(), clock.clone()).await?;
     AuthState::new(config, store, tokens, clock)
@@ -215,7 +269,7 @@ pub async fn login(config: Config) -> Result<AuthState> {
     )?;
     let registry = crate::state::Registry::new(
         config,
-        Arc::new(dynamo(&state.config, &aws)),
+        Arc::new(sealing_dynamo(&state.config, &aws).await?),
         state.clock.clone(),
     );
     Ok(state.with_api_keys(crate::state::ApiKeys { registry, pepper }))
@@ -241,7 +295,7 @@ pub async fn webhooks_with(config: Config, aws: &SdkConfig) -> Result<WebhookSta
         config.events_queue_url.as_ref(),
         "WARDEN_EVENTS_QUEUE_URL",
     )?;
-    let store = dynamo(&config, aws);
+    let store = sealing_dynamo(&config, aws).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     // Only the current version: each source lists every secret it
     // accepts (a rotation's old and new) in the one document.
@@ -280,7 +334,7 @@ pub async fn agents(config: Config) -> Result<AgentState> {
         "WARDEN_JOBS_QUEUE_URL",
     )?;
     let secrets = secrets_manager(&aws);
-    let store = Arc::new(dynamo(&config, &aws));
+    let store = Arc::new(sealing_dynamo(&config, &aws).await?);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     // The key set (with the DynamoDB connection) and the pepper, side by
     // side: the cold start waits for the slower, not for both.
@@ -309,7 +363,7 @@ pub async fn agents(config: Config) -> Result<AgentState> {
 /// `secretsmanager:GetSecretValue` out of its role.
 pub async fn tool_gate(config: Config) -> Result<AgentState> {
     let aws = sdk(&config)?;
-    let store = Arc::new(dynamo(&config, &aws));
+    let store = Arc::new(sealing_dynamo(&config, &aws).await?);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let decision_arn = config.decision_key_arn.clone().ok_or_else(|| {
         Error::Config("WARDEN_DECISION_KEY_ARN is not set (tool calls' decision key)".into())
@@ -350,7 +404,7 @@ pub async fn worker(config: Config) -> Result<WorkerState> {
         config.jobs_queue_url.as_ref(),
         "WARDEN_JOBS_QUEUE_URL",
     )?;
-    let store = dynamo(&config, &aws);
+    let store = sealing_dynamo(&config, &aws).await?;
     let mut state = WorkerState::new(config, Arc::new(store), outbound, Arc::new(SystemClock));
     state.jobs = Some(jobs);
     Ok(state)
@@ -370,7 +424,15 @@ pub async fn health(config: Config) -> Result<HealthState> {
 /// the report itself only describes secrets.
 pub async fn health_with(config: Config, aws: &SdkConfig) -> HealthState {
     let webhooks = webhook_inventory(&config, aws).await;
-    let store = dynamo(&config, aws);
+    let store = match sealing_dynamo(&config, aws).await {
+        Ok(store) => store,
+        Err(error) => {
+            // The report and the probe still run: their events go
+            // unsealed, and `warden audit verify` names them.
+            tracing::error!(%error, "the audit MAC key could not be read; audit events go unsealed");
+            dynamo(&config, aws)
+        }
+    };
     let inventory = Inventory::from_config(
         &config,
         Some(DynamoStore::table_targets(&config.table_prefix)),
@@ -416,13 +478,54 @@ async fn webhook_inventory(config: &Config, aws: &SdkConfig) -> WebhookInventory
 /// reads over DynamoDB.
 pub async fn security_health(config: Config) -> Result<SecurityHealthState> {
     let aws = sdk(&config)?;
-    let sessions = Arc::new(dynamo(&config, &aws));
+    let sessions = Arc::new(sealing_dynamo(&config, &aws).await?);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (tokens, health) = tokio::join!(
         access_tokens(&config, &aws, sessions.clone(), clock),
         health_with(config.clone(), &aws)
     );
     Ok(SecurityHealthState::new(health, sessions, tokens?))
+}
+
+/// The audit ledger's checkpointer (its own function): the audit log and
+/// the Checkpoints table in DynamoDB (read, and written once a minute), the
+/// checkpoint key in KMS (`WARDEN_CHECKPOINT_KEY_ARN`, its public half read
+/// once), the write-once copies in S3 (`WARDEN_CHECKPOINT_BUCKET`). Both
+/// are required.
+#[cfg(feature = "s3")]
+pub async fn checkpointer(config: Config) -> Result<crate::audit::checkpointer::Checkpointer> {
+    let aws = sdk(&config)?;
+    checkpointer_with(config, &aws).await
+}
+
+/// [`checkpointer`] with an SDK configuration already loaded.
+#[cfg(feature = "s3")]
+pub async fn checkpointer_with(
+    config: Config,
+    aws: &SdkConfig,
+) -> Result<crate::audit::checkpointer::Checkpointer> {
+    use crate::audit::checkpointer::Checkpointer;
+    use crate::audit::copies::S3Copies;
+    use crate::audit::note::KmsNoteSigner;
+    let arn = config.checkpoint_key_arn.as_deref().ok_or_else(|| {
+        Error::Config("WARDEN_CHECKPOINT_KEY_ARN is not set (the checkpoint key)".into())
+    })?;
+    let bucket = config.checkpoint_bucket.as_deref().ok_or_else(|| {
+        Error::Config("WARDEN_CHECKPOINT_BUCKET is not set (the write-once copies)".into())
+    })?;
+    let signer =
+        KmsNoteSigner::new(aws_sdk_kms::Client::new(aws), arn, &config.ledger_origin()).await?;
+    let store = Arc::new(dynamo(&config, aws));
+    let copies = S3Copies::new(s3_client(aws), bucket);
+    Ok(Checkpointer::new(
+        store.clone(),
+        store,
+        Arc::new(signer),
+        &config.ledger_origin(),
+        config.ledger_grace_ms(),
+    )
+    .with_retention_days(config.audit_retention_days)
+    .with_copies(Arc::new(copies)))
 }
 
 #[cfg(test)]
