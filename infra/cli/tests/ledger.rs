@@ -109,3 +109,203 @@ fn a_proof_checks_offline_against_the_pinned_key_and_nothing_else() {
     assert!(fails(check(&bent, Some(&key)), "a changed path").contains("not leaf 2"));
     assert_eq!(err.lines().count(), 1, "one line: {err}");
 }
+
+/// `warden audit verify|prove|public-key` against tables in the emulator,
+/// as `warden serve --dynamodb-endpoint` leaves them: events sealed with
+/// the endpoint's MAC key, checkpoints signed with the data directory's
+/// key, their copies in its `checkpoints.log`. Verify holds, then names a
+/// changed event and exits 1; a proof from `prove` checks offline against
+/// the key `public-key` printed.
+#[test]
+fn verify_prove_and_public_key_read_the_ledger_serve_keeps() {
+    let Some((endpoint, prefix)) = common::emulator_and_prefix() else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("warden-ledger-{}", ulid::Ulid::new()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let event_ids = common::block(write_ledger(&endpoint, &prefix, &dir, now));
+    let base = |args: &[&str]| {
+        let mut cmd = warden();
+        cmd.env("WARDEN_TABLE_PREFIX", &prefix)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1")
+            .args(args);
+        cmd
+    };
+    let dir_arg = dir.to_str().unwrap();
+
+    let verify = |extra: &[&str]| {
+        let mut args = vec![
+            "audit",
+            "verify",
+            "--endpoint",
+            &endpoint,
+            "--data-dir",
+            dir_arg,
+            "--since",
+            "30m",
+        ];
+        args.extend_from_slice(extra);
+        base(&args).output().unwrap()
+    };
+    let held = verify(&[]);
+    let stdout = String::from_utf8_lossy(&held.stdout);
+    assert!(
+        held.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&held.stderr)
+    );
+    assert!(stdout.starts_with("the ledger holds: "), "{stdout}");
+    assert!(stdout.contains(", 3 events"), "{stdout}");
+    assert!(
+        !stdout.contains("not checked"),
+        "the MAC key and the copies were read: {stdout}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&verify(&["--output", "json"]).stdout).unwrap();
+    assert_eq!(json["ok"], true);
+    assert_eq!(json["mac_checked"], true);
+    assert_eq!(json["copies_checked"], true);
+
+    // The key, pinned out of band; a proof checked offline against it.
+    let pem = ok(
+        base(&[
+            "audit",
+            "public-key",
+            "--endpoint",
+            &endpoint,
+            "--data-dir",
+            dir_arg,
+        ])
+        .output()
+        .unwrap(),
+        "public-key",
+    );
+    assert!(pem.starts_with("-----BEGIN PUBLIC KEY-----"), "{pem}");
+    let key_file = file("key.pem", &pem);
+    let proof = ok(
+        base(&["audit", "prove", &event_ids[1], "--endpoint", &endpoint])
+            .output()
+            .unwrap(),
+        "prove",
+    );
+    assert!(proof.starts_with("warden audit proof\n"), "{proof}");
+    let proof_file = file("proof.txt", &proof);
+    let checked = ok(
+        warden()
+            .args([
+                "audit",
+                "check-proof",
+                proof_file.to_str().unwrap(),
+                "--key",
+                key_file.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap(),
+        "check-proof",
+    );
+    assert!(checked.contains(&event_ids[1]), "{checked}");
+
+    // An event changed in the table: exit 1, the event named.
+    common::block(async {
+        let aws = warden::testing::aws_config(&endpoint).await;
+        let client = aws_sdk_dynamodb::Client::new(&aws);
+        let (store, _) = (
+            warden::store::dynamo::DynamoStore::new(client.clone(), &prefix),
+            (),
+        );
+        let event = warden::store::AuditStore::ledger_events(&store, now - 3_600_000, now + 60_000)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|e| e.event.event_id == event_ids[2])
+            .unwrap()
+            .event;
+        client
+            .update_item()
+            .table_name(format!("{prefix}audit-log"))
+            .key(
+                "bucket",
+                aws_sdk_dynamodb::types::AttributeValue::S(event.bucket()),
+            )
+            .key(
+                "event_id",
+                aws_sdk_dynamodb::types::AttributeValue::S(event.event_id.clone()),
+            )
+            .update_expression("SET severity = :s")
+            .expression_attribute_values(
+                ":s",
+                aws_sdk_dynamodb::types::AttributeValue::S("INFO".into()),
+            )
+            .send()
+            .await
+            .unwrap();
+    });
+    let broken = verify(&[]);
+    let stderr = String::from_utf8_lossy(&broken.stderr);
+    assert_eq!(broken.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the ledger does not hold: event") && stderr.contains(&event_ids[2]),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Writes three events through a store sealing with the endpoint's MAC
+/// key, around two checkpointer runs of `warden serve`'s in-process
+/// checkpointer (key and copies in `dir`); the events' ids.
+async fn write_ledger(
+    endpoint: &str,
+    prefix: &str,
+    dir: &std::path::Path,
+    now: i64,
+) -> Vec<String> {
+    use std::sync::Arc;
+    use warden::store::Transactions as _;
+    let aws = warden::testing::aws_config(endpoint).await;
+    let client = aws_sdk_dynamodb::Client::new(&aws);
+    warden::store::dynamo::tables::create_all(&client, prefix)
+        .await
+        .unwrap();
+    let (config, _) = warden::config::Config::load(|k| match k {
+        "WARDEN_ENV" => Some("development".into()),
+        "WARDEN_TABLE_PREFIX" => Some(prefix.to_owned()),
+        _ => None,
+    });
+    let config = config.unwrap();
+    let mac = warden_cli::ledger::mac_key(&config, Some(&aws), Some(&aws), false)
+        .await
+        .unwrap()
+        .unwrap();
+    let store =
+        Arc::new(warden::store::dynamo::DynamoStore::new(client, prefix).with_audit_mac(mac));
+    let checkpointer =
+        warden_cli::ledger::local_checkpointer(&config, store.clone(), Some(dir)).unwrap();
+    let minute = 60_000;
+    checkpointer.run(now - 10 * minute).await.unwrap();
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let event = AuditEvent::new(
+            EventType::UserDisabled,
+            Severity::Warning,
+            Origin::Cli {
+                operator: "local".into(),
+            },
+            now - 6 * minute + i * 1000,
+            365,
+        )
+        .subject(format!("user:u{i}"));
+        ids.push(event.event_id.clone());
+        store
+            .transact(vec![warden::store::Write::Audit(event)])
+            .await
+            .unwrap();
+    }
+    checkpointer.run(now).await.unwrap();
+    ids
+}

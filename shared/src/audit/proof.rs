@@ -27,12 +27,79 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
+use std::collections::HashMap;
+
 use crate::audit::AuditEvent;
 use crate::audit::checkpoint::Checkpoint;
+use crate::audit::checkpointer::LOOKBACK_MINUTES;
 use crate::audit::ledger::canonical;
 use crate::audit::merkle::{Hash, leaf_hash, verify_inclusion};
 use crate::audit::note::NoteKey;
+use crate::store::{AuditStore, CheckpointStore};
 use crate::{Error, Result};
+
+/// The proof that `event_id` is in a signed checkpoint, from the stores:
+/// the checkpoint whose leaves list it (its minute's, or for a late event
+/// one of the [`LOOKBACK_MINUTES`] after), its events' leaves as the table
+/// holds them, and the event's audit path among them. What `warden audit
+/// prove` prints.
+pub async fn prove(
+    audit: &dyn AuditStore,
+    checkpoints: &dyn CheckpointStore,
+    event_id: &str,
+) -> Result<Proof> {
+    const MINUTE_MS: i64 = 60_000;
+    let at = ulid::Ulid::from_string(event_id)
+        .ok()
+        .filter(|id| id.to_string() == event_id)
+        .and_then(|id| i64::try_from(id.timestamp_ms()).ok())
+        .ok_or_else(|| Error::BadRequest(format!("{event_id:?} is not an event id")))?;
+    let minute = at.div_euclid(MINUTE_MS);
+    let record = checkpoints
+        .checkpoints(minute, minute + LOOKBACK_MINUTES)
+        .await?
+        .into_iter()
+        .find(|c| c.leaves.iter().any(|l| l == event_id))
+        .ok_or_else(|| {
+            Error::NotFound(format!(
+                "no checkpoint covers event {event_id}: it does not exist, or its minute is not checkpointed yet (a minute is, once its end is the grace old)"
+            ))
+        })?;
+    let events: HashMap<String, AuditEvent> = audit
+        .ledger_events(
+            (record.minute - LOOKBACK_MINUTES) * MINUTE_MS,
+            (record.minute + 1) * MINUTE_MS - 1,
+        )
+        .await?
+        .into_iter()
+        .map(|e| (e.event.event_id.clone(), e.event))
+        .collect();
+    let mut leaves = Vec::with_capacity(record.leaves.len());
+    for id in &record.leaves {
+        let event = events.get(id).ok_or_else(|| {
+            Error::Conflict(format!(
+                "event {id}, a leaf of the same checkpoint, is missing from the table: run `warden audit verify`"
+            ))
+        })?;
+        leaves.push(crate::audit::ledger::leaf(event)?);
+    }
+    let index = record
+        .leaves
+        .iter()
+        .position(|l| l == event_id)
+        .ok_or_else(|| Error::internal("the leaf vanished"))?;
+    let path = crate::audit::merkle::inclusion_path(index, &leaves)
+        .ok_or_else(|| Error::internal("no audit path for a leaf in range"))?;
+    let event = events
+        .get(event_id)
+        .ok_or_else(|| Error::NotFound(format!("event {event_id} is not in the table")))?;
+    Ok(Proof {
+        event: canonical(event)?,
+        index: index as u64,
+        path,
+        checkpoint: record.note,
+    })
+}
 
 /// The first line of a proof.
 pub const HEADER: &str = "warden audit proof";
