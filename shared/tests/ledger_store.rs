@@ -48,7 +48,7 @@ enum Backend {
         store: Arc<DynamoStore>,
         /// The same tables, without the MAC key: writes as someone
         /// without it would.
-        unsealed: DynamoStore,
+        unsealed: Box<DynamoStore>,
         prefix: String,
     },
 }
@@ -63,7 +63,7 @@ impl Backend {
         let (store, prefix) = warden::testing::dynamo_store().await?;
         Some(Backend::Dynamo {
             store: Arc::new(store.clone().with_audit_mac(mac_key())),
-            unsealed: store,
+            unsealed: Box::new(store),
             prefix,
         })
     }

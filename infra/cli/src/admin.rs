@@ -106,6 +106,9 @@ struct Admin {
     config: Config,
     aws: warden::aws::SdkConfig,
     operator: String,
+    /// The audit MAC key a changing command seals its events with, read
+    /// with the operator's credentials.
+    mac: Option<warden::audit::mac::MacKey>,
 }
 
 impl Admin {
@@ -116,6 +119,7 @@ impl Admin {
             config,
             aws,
             operator: OPERATOR.to_owned(),
+            mac: None,
         }
     }
 
@@ -123,10 +127,15 @@ impl Admin {
     async fn writer(endpoint: Option<&str>, config: Config) -> Result<Self, Error> {
         let aws = aws_config(&config.aws, endpoint).await;
         let operator = operator(&aws, endpoint).await?;
+        // At a development endpoint, the key `warden serve` seals with
+        // there; in AWS, the stack's secret.
+        let endpoint_aws = endpoint.filter(|e| is_loopback(e)).map(|_| &aws);
+        let mac = crate::ledger::mac_key(&config, endpoint_aws, Some(&aws), false).await?;
         Ok(Self {
             config,
             aws,
             operator,
+            mac,
         })
     }
 
@@ -137,10 +146,14 @@ impl Admin {
     }
 
     fn store(&self) -> DynamoStore {
-        DynamoStore::new(
+        let store = DynamoStore::new(
             aws_sdk_dynamodb::Client::new(&self.aws),
             &self.config.table_prefix,
-        )
+        );
+        match &self.mac {
+            Some(key) => store.with_audit_mac(key.clone()),
+            None => store,
+        }
     }
 
     /// The accounts over the tables, for user administration. No signing

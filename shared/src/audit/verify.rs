@@ -402,7 +402,7 @@ pub async fn verify(
         report.expired_before = Some(retained_from);
     }
     let last = until_ms.div_euclid(MINUTE_MS).min(newest.minute);
-    let mut before = if first - 1 >= retained_from {
+    let mut before = if first > retained_from {
         sources
             .checkpoints
             .checkpoints(first - 1, first - 1)
