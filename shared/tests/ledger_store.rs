@@ -21,6 +21,7 @@ use warden::audit::mac::MacKey;
 use warden::audit::note::{LocalNoteSigner, NoteKey, NoteSigner};
 use warden::audit::verify::{self, Failure, Report, Settings, Sources};
 use warden::audit::{AuditEvent, EventType, Origin, Severity};
+use warden::clock::ManualClock;
 use warden::store::dynamo::DynamoStore;
 use warden::store::memory::MemoryStore;
 use warden::store::{AuditStore, CheckpointRecord, CheckpointStore, Transactions, Write};
@@ -41,6 +42,23 @@ fn mac_key() -> MacKey {
     .unwrap()
 }
 
+/// The writers' clock: each event is written at its own time (a sealing
+/// store refuses one more than a minute from its clock).
+fn writer_clock() -> Arc<ManualClock> {
+    WRITER_CLOCK.with(Clone::clone)
+}
+
+thread_local! {
+    static WRITER_CLOCK: Arc<ManualClock> = Arc::new(ManualClock::at_millis(T0));
+}
+
+/// Writes `event` through `store` (sealed), the writer's clock set to its
+/// time.
+async fn write(store: &dyn LedgerStore, event: AuditEvent) {
+    writer_clock().set_millis(event.at_millis);
+    store.transact(vec![Write::Audit(event)]).await.unwrap();
+}
+
 /// One store, and the direct access to its tables that tampering needs.
 enum Backend {
     Memory(Arc<MemoryStore>),
@@ -57,12 +75,19 @@ impl Backend {
     async fn new(dynamo: bool) -> Option<Self> {
         if !dynamo {
             return Some(Backend::Memory(Arc::new(
-                MemoryStore::new().with_audit_mac(mac_key()),
+                MemoryStore::new()
+                    .with_audit_mac(mac_key())
+                    .with_writer_clock(writer_clock()),
             )));
         }
         let (store, prefix) = warden::testing::dynamo_store().await?;
         Some(Backend::Dynamo {
-            store: Arc::new(store.clone().with_audit_mac(mac_key())),
+            store: Arc::new(
+                store
+                    .clone()
+                    .with_audit_mac(mac_key())
+                    .with_writer_clock(writer_clock()),
+            ),
             unsealed: Box::new(store),
             prefix,
         })
@@ -276,7 +301,7 @@ impl Ledger {
         for minute in ledger.start..ledger.start + 5 {
             for i in 0..3 {
                 let event = event_at(minute * MINUTE + i * 1000, &format!("user:{minute}-{i}"));
-                store.transact(vec![Write::Audit(event)]).await.unwrap();
+                write(store.as_ref(), event).await;
             }
         }
         ledger.events = store
@@ -538,11 +563,7 @@ async fn a_late_event_is_covered_by_the_next_checkpoint_not_flagged(dynamo: bool
     // An event of an already checkpointed minute, written through the
     // store (sealed), lands now.
     let late = event_at(l.start * MINUTE + 30_000, "user:late");
-    l.backend
-        .store()
-        .transact(vec![Write::Audit(late.clone())])
-        .await
-        .unwrap();
+    write(l.backend.store().as_ref(), late.clone()).await;
     assert_eq!(
         l.failure().await,
         Some(Failure::EventAdded {

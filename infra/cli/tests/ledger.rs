@@ -282,8 +282,12 @@ async fn write_ledger(
         .await
         .unwrap()
         .unwrap();
-    let store =
-        Arc::new(warden::store::dynamo::DynamoStore::new(client, prefix).with_audit_mac(mac));
+    let clock = Arc::new(warden::clock::ManualClock::at_millis(now));
+    let store = Arc::new(
+        warden::store::dynamo::DynamoStore::new(client, prefix)
+            .with_audit_mac(mac)
+            .with_writer_clock(clock.clone()),
+    );
     let checkpointer =
         warden_cli::ledger::local_checkpointer(&config, store.clone(), Some(dir)).unwrap();
     let minute = 60_000;
@@ -301,6 +305,7 @@ async fn write_ledger(
         )
         .subject(format!("user:u{i}"));
         ids.push(event.event_id.clone());
+        clock.set_millis(event.at_millis);
         store
             .transact(vec![warden::store::Write::Audit(event)])
             .await

@@ -67,6 +67,9 @@ pub struct DynamoStore {
     tables: TableNames,
     /// Seals every audit event written, when set.
     audit_mac: Option<crate::audit::mac::MacKey>,
+    /// The clock a sealing store bounds events' times by (the system's
+    /// when `None`).
+    writer_clock: Option<std::sync::Arc<dyn crate::clock::Clock>>,
 }
 
 /// A failed SDK call: the store is unavailable. The SDK's error is reduced
@@ -242,6 +245,7 @@ impl DynamoStore {
                 checkpoints: CHECKPOINTS.name(prefix),
             },
             audit_mac: None,
+            writer_clock: None,
         }
     }
 
@@ -249,6 +253,14 @@ impl DynamoStore {
     /// ([`crate::audit::mac`]).
     pub fn with_audit_mac(mut self, key: crate::audit::mac::MacKey) -> Self {
         self.audit_mac = Some(key);
+        self
+    }
+
+    /// This store, bounding the times of the events it seals by `clock`
+    /// instead of the system's (the CLI's: the AWS clock; tests: a
+    /// manual one).
+    pub fn with_writer_clock(mut self, clock: std::sync::Arc<dyn crate::clock::Clock>) -> Self {
+        self.writer_clock = Some(clock);
         self
     }
 
@@ -358,7 +370,11 @@ impl DynamoStore {
 impl Transactions for DynamoStore {
     #[tracing::instrument(level = "debug", skip_all, fields(writes = writes.len()), err(level = "debug"))]
     async fn transact(&self, mut writes: Vec<Write>) -> Result<()> {
-        crate::store::seal_audit(&mut writes, self.audit_mac.as_ref())?;
+        crate::store::seal_audit(
+            &mut writes,
+            self.audit_mac.as_ref(),
+            self.writer_clock.as_deref(),
+        )?;
         let mut items = Vec::with_capacity(writes.len() + 1);
         for write in writes {
             items.extend(self.write_items(write)?);

@@ -97,6 +97,9 @@ pub struct MemoryStore {
     audit_outage: AtomicBool,
     /// Seals every audit event written, when set.
     audit_mac: Option<crate::audit::mac::MacKey>,
+    /// The clock a sealing store bounds events' times by (the system's
+    /// when `None`).
+    writer_clock: Option<std::sync::Arc<dyn crate::clock::Clock>>,
 }
 
 impl MemoryStore {
@@ -109,6 +112,14 @@ impl MemoryStore {
     /// ([`crate::audit::mac`]).
     pub fn with_audit_mac(mut self, key: crate::audit::mac::MacKey) -> Self {
         self.audit_mac = Some(key);
+        self
+    }
+
+    /// This store, bounding the times of the events it seals by `clock`
+    /// instead of the system's (the CLI's: the AWS clock; tests: a
+    /// manual one).
+    pub fn with_writer_clock(mut self, clock: std::sync::Arc<dyn crate::clock::Clock>) -> Self {
+        self.writer_clock = Some(clock);
         self
     }
 
@@ -149,7 +160,11 @@ impl MemoryStore {
 #[async_trait]
 impl Transactions for MemoryStore {
     async fn transact(&self, mut writes: Vec<Write>) -> Result<()> {
-        super::seal_audit(&mut writes, self.audit_mac.as_ref())?;
+        super::seal_audit(
+            &mut writes,
+            self.audit_mac.as_ref(),
+            self.writer_clock.as_deref(),
+        )?;
         let mut seen = HashSet::new();
         if !writes
             .iter()
