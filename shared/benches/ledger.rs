@@ -1,0 +1,218 @@
+//! The audit ledger's costs, measured (a script, not criterion: each case
+//! is one long operation):
+//!
+//! - the checkpointer's run over one minute of 10,000 audit events: its
+//!   time, the DynamoDB requests it sent, and the bytes it read and wrote;
+//!   on the embedded store and, when `WARDEN_TEST_AWS_ENDPOINT` names the
+//!   emulator, on DynamoDB (moto);
+//! - `verify` over a day: 1,440 checkpoints of 10 events each (14,400
+//!   events), on both stores.
+//!
+//! Signing is local (P-256 in process); KMS's Sign is one call a minute.
+//!
+//! `cargo bench -p warden --bench ledger`
+
+// Benchmarks panic on setup failure like tests do.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use secrecy::SecretString;
+use warden::audit::checkpointer::Checkpointer;
+use warden::audit::copies::MemoryCopies;
+use warden::audit::mac::MacKey;
+use warden::audit::note::{LocalNoteSigner, NoteSigner as _};
+use warden::audit::verify::{self, Settings, Sources};
+use warden::audit::{AuditEvent, EventType, Origin, Severity};
+use warden::clock::ManualClock;
+use warden::store::{AuditStore, CheckpointStore, Transactions, Write};
+
+/// 2026-12-07T08:00:00Z: a minute's start.
+const T0: i64 = 1_796_630_400_000;
+const MINUTE: i64 = 60_000;
+const GRACE_MS: i64 = 63_000;
+const ORIGIN: &str = "bench.example/audit";
+
+trait LedgerStore: AuditStore + CheckpointStore + Transactions {}
+impl<T: AuditStore + CheckpointStore + Transactions> LedgerStore for T {}
+
+fn mac() -> MacKey {
+    MacKey::new(&SecretString::from(
+        "ledger-bench-mac-key-0123456789abcdef0123456789".to_owned(),
+    ))
+    .unwrap()
+}
+
+/// A typical decision's event: an agent run request.
+fn event(at_millis: i64, i: usize) -> AuditEvent {
+    AuditEvent::new(
+        EventType::AgentRunRequested,
+        Severity::Info,
+        Origin::Http {
+            request_id: format!("req-{i:08}"),
+            ip: "203.0.113.7".into(),
+            user_agent: "bench/1.0".into(),
+        },
+        at_millis,
+        365,
+    )
+    .actor(format!("user:01KBENCHUSER{:014}", i % 50))
+    .subject("agent:buyer")
+    .detail("job_id", format!("01KBENCHJOB{i:015}"))
+    .detail("action", "compare_vendors")
+    .detail("workspace_id", "acme")
+    .detail("complexity", 1)
+    .detail("maturity", "AUTONOMOUS")
+    .detail("table_version", "maturity-complexity/1")
+    .detail("rule", "runs")
+}
+
+/// Writes `per_minute` events into each of `minutes` minutes from `start`,
+/// 100 to a transaction (DynamoDB's most), through a sealing store.
+async fn fill(
+    store: &dyn LedgerStore,
+    clock: &ManualClock,
+    start: i64,
+    minutes: i64,
+    per_minute: usize,
+) {
+    let mut n = 0;
+    for m in 0..minutes {
+        let base = start + m * MINUTE;
+        let events: Vec<AuditEvent> = (0..per_minute)
+            .map(|i| {
+                n += 1;
+                event(base + (i as i64 * 59_000) / per_minute as i64, n)
+            })
+            .collect();
+        for chunk in events.chunks(100) {
+            clock.set_millis(chunk[0].at_millis);
+            let writes = chunk.iter().cloned().map(Write::Audit).collect();
+            store.transact(writes).await.unwrap();
+        }
+    }
+}
+
+async fn checkpoint_a_busy_minute(
+    name: &str,
+    store: Arc<dyn LedgerStore>,
+    clock: Arc<ManualClock>,
+    log: Option<&warden::testing::CallLog>,
+) {
+    let (signer, _) = LocalNoteSigner::generate(ORIGIN).unwrap();
+    let checkpointer = Checkpointer::new(
+        store.clone(),
+        store.clone(),
+        Arc::new(signer),
+        ORIGIN,
+        GRACE_MS,
+    )
+    .with_copies(Arc::new(MemoryCopies::new()));
+    // The chain starts before the minute.
+    checkpointer.run(T0 + GRACE_MS).await.unwrap();
+    let started = Instant::now();
+    fill(store.as_ref(), &clock, T0 + MINUTE, 1, 10_000).await;
+    let filled = started.elapsed();
+    if let Some(log) = log {
+        log.take();
+    }
+    let started = Instant::now();
+    let written = checkpointer.run(T0 + 2 * MINUTE + GRACE_MS).await.unwrap();
+    let took = started.elapsed();
+    assert_eq!(written.len(), 1);
+    assert_eq!(written[0].leaves.len(), 10_000);
+    let requests = log.map(|l| {
+        let calls = l.take();
+        let mut counts = std::collections::BTreeMap::<String, usize>::new();
+        for c in calls {
+            *counts.entry(c).or_default() += 1;
+        }
+        format!(" requests {counts:?}")
+    });
+    let bytes: usize =
+        written[0].leaves.iter().map(|l| l.len() + 1).sum::<usize>() + written[0].note.len();
+    println!(
+        "{name}: checkpoint of a minute of 10,000 events: {:.0} ms (writing them took {:.1} s); checkpoint item and pages {} KB{}",
+        took.as_secs_f64() * 1000.0,
+        filled.as_secs_f64(),
+        bytes / 1024,
+        requests.unwrap_or_default()
+    );
+}
+
+async fn verify_a_day(name: &str, store: Arc<dyn LedgerStore>, clock: Arc<ManualClock>) {
+    let (signer, _) = LocalNoteSigner::generate(ORIGIN).unwrap();
+    let key = signer.key().clone();
+    let copies = Arc::new(MemoryCopies::new());
+    let checkpointer = Checkpointer::new(
+        store.clone(),
+        store.clone(),
+        Arc::new(signer),
+        ORIGIN,
+        GRACE_MS,
+    )
+    .with_copies(copies.clone());
+    let day_start = T0 + 86_400_000;
+    checkpointer.run(day_start + GRACE_MS).await.unwrap();
+    fill(store.as_ref(), &clock, day_start + MINUTE, 1_440, 10).await;
+    let end = day_start + 1_441 * MINUTE;
+    let mut now = day_start + GRACE_MS;
+    while now < end + GRACE_MS {
+        now += 120 * MINUTE;
+        checkpointer.run(now.min(end + GRACE_MS)).await.unwrap();
+    }
+    let now = end + GRACE_MS;
+    let mac = mac();
+    let started = Instant::now();
+    let report = verify::verify(
+        Sources {
+            audit: store.as_ref(),
+            checkpoints: store.as_ref(),
+            copies: Some(copies.as_ref()),
+        },
+        Settings {
+            key: &key,
+            mac: Some(&mac),
+            grace_ms: GRACE_MS,
+            retention_days: 365,
+        },
+        (day_start, end),
+        now,
+        &mut |_| {},
+    )
+    .await
+    .unwrap();
+    let took = started.elapsed();
+    assert_eq!(report.failure, None, "{report:?}");
+    println!(
+        "{name}: verify a day ({} checkpoints, {} events, every MAC): {:.2} s",
+        report.checkpoints,
+        report.events,
+        took.as_secs_f64()
+    );
+}
+
+fn main() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let clock = Arc::new(ManualClock::at_millis(T0));
+        let memory = || {
+            Arc::new(
+                warden::store::memory::MemoryStore::new()
+                    .with_audit_mac(mac())
+                    .with_writer_clock(clock.clone()),
+            ) as Arc<dyn LedgerStore>
+        };
+        checkpoint_a_busy_minute("embedded store", memory(), clock.clone(), None).await;
+        verify_a_day("embedded store", memory(), clock.clone()).await;
+        if let Some((store, _, log)) = warden::testing::dynamo_store_with_log().await {
+            let store = Arc::new(store.with_audit_mac(mac()).with_writer_clock(clock.clone()));
+            checkpoint_a_busy_minute("DynamoDB (moto)", store.clone(), clock.clone(), Some(&log))
+                .await;
+            verify_a_day("DynamoDB (moto)", store, clock.clone()).await;
+        } else {
+            println!("DynamoDB: skipped (set WARDEN_TEST_AWS_ENDPOINT to the emulator)");
+        }
+    });
+}
