@@ -192,6 +192,10 @@ pub struct Chunk<'a> {
     /// The events checked one by one (MAC, place) are those whose time is
     /// in this window, so that over several chunks each is checked once.
     pub own_events: std::ops::RangeInclusive<i64>,
+    /// An event in no checkpoint counts as added only if it is older than
+    /// this (milliseconds): the newest checkpoint's end minus the grace.
+    /// A younger one may be a late arrival the next checkpoint covers.
+    pub added_before: i64,
 }
 
 /// The first failure of one chunk against `key` (and, given, the audit MAC
@@ -284,7 +288,9 @@ pub fn check_chunk(key: &NoteKey, mac: Option<&MacKey>, chunk: &Chunk<'_>) -> Op
         .map(|e| &e.event)
         .filter(|e| {
             let of = e.at_millis.div_euclid(MINUTE_MS);
-            (first.minute..=last.minute).contains(&of) && !covered.contains(e.event_id.as_str())
+            (first.minute..=last.minute).contains(&of)
+                && e.at_millis < chunk.added_before
+                && !covered.contains(e.event_id.as_str())
         })
         .collect();
     added.sort_by(|a, b| a.event_id.cmp(&b.event_id));
@@ -322,6 +328,9 @@ pub fn first_failure(
         later: &[],
         events: &events,
         own_events: i64::MIN..=i64::MAX,
+        added_before: checkpoints
+            .last()
+            .map_or(i64::MIN, |c| (c.minute + 1) * MINUTE_MS - grace_ms),
     };
     check_chunk(key, mac, &chunk)
         .or_else(|| chain_end(checkpoints.last()?.minute, now_ms, grace_ms))
@@ -461,6 +470,7 @@ pub async fn verify(
                     later,
                     events: &events,
                     own_events: own.clone(),
+                    added_before: (newest.minute + 1) * MINUTE_MS - settings.grace_ms,
                 },
             )
         };
@@ -653,9 +663,10 @@ mod tests {
             })
         );
 
-        // An event inserted in a checkpointed minute.
+        // An event inserted in a checkpointed minute older than the
+        // newest checkpoint minus the grace (the events are newest first).
         let mut l = ledger().await;
-        let mut forged = l.events[2].clone();
+        let mut forged = l.events.last().unwrap().clone();
         forged.event_id = crate::clock::ulid_at(forged.at_millis);
         l.events.push(forged.clone());
         assert_eq!(
@@ -664,6 +675,13 @@ mod tests {
                 event_id: forged.event_id
             })
         );
+        // One in the newest checkpoint's minute may be a late arrival that
+        // the next checkpoint covers: not yet added.
+        let mut l = ledger().await;
+        let mut late = l.events[0].clone();
+        late.event_id = crate::clock::ulid_at(late.at_millis);
+        l.events.push(late);
+        assert_eq!(check(&l), None);
 
         // A checkpoint altered: its signature no longer verifies.
         let mut l = ledger().await;
