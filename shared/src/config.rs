@@ -1142,6 +1142,41 @@ mod tests {
         assert_eq!(config.argon2, ARGON2_FLOOR);
     }
 
+    /// The ledger's development stand-ins refuse start-up anywhere else: a
+    /// local checkpoint key (checkpoints are signed only in KMS there) and
+    /// the MAC key's value in a variable (it comes from Secrets Manager).
+    #[test]
+    fn the_ledgers_local_keys_are_refused_outside_development() {
+        let base = [
+            ("WARDEN_ISSUER_PARAMETER", "/warden/stack/issuer"),
+            ("ALLOWED_ORIGINS", "https://app.example.com"),
+        ];
+        for (variable, value) in [
+            ("WARDEN_CHECKPOINT_KEY_FILE", "/tmp/key.pem"),
+            (
+                "WARDEN_AUDIT_MAC_KEY",
+                "0123456789abcdef0123456789abcdef-mac",
+            ),
+        ] {
+            for env in ["production", "staging"] {
+                let mut vars = base.to_vec();
+                vars.extend([("WARDEN_ENV", env), (variable, value)]);
+                let (_, findings) = load(&vars);
+                assert!(findings.has_errors(), "{variable} in {env}: {findings:?}");
+                let text = format!("{findings:?}");
+                assert!(text.contains(variable), "{text}");
+            }
+            let (_, findings) = load(&[("WARDEN_ENV", "development"), (variable, value)]);
+            assert!(
+                !findings.has_errors(),
+                "{variable} in development: {findings:?}"
+            );
+        }
+        // The ledger's name: the issuer without its scheme.
+        let (config, _) = load(&[("WARDEN_ISSUER", "https://auth.example.com")]);
+        assert_eq!(config.unwrap().ledger_origin(), "auth.example.com/audit");
+    }
+
     /// The worst severity of `check`'s findings.
     fn severity_of(findings: &Findings, check: Check) -> Severity {
         let rank = |s: Severity| match s {

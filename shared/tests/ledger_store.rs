@@ -327,6 +327,16 @@ impl Ledger {
     }
 
     async fn verify_with(&self, mac: Option<&MacKey>, copies: bool) -> Report {
+        self.verify_since(mac, copies, T0 - 60 * MINUTE, 365).await
+    }
+
+    async fn verify_since(
+        &self,
+        mac: Option<&MacKey>,
+        copies: bool,
+        since: i64,
+        retention_days: i64,
+    ) -> Report {
         let store = self.backend.store();
         let copies: Option<&dyn CheckpointCopies> = copies.then_some(self.copies.as_ref());
         verify::verify(
@@ -339,9 +349,9 @@ impl Ledger {
                 key: self.key(),
                 mac,
                 grace_ms: GRACE_MS,
-                retention_days: 365,
+                retention_days,
             },
-            (T0 - 60 * MINUTE, self.now),
+            (since, self.now),
             self.now,
             &mut |_| {},
         )
@@ -382,6 +392,17 @@ async fn a_clean_range_verifies_and_counts_what_it_checked(dynamo: bool) {
     assert_eq!(report.checkpoints, 6, "the first run's and five minutes");
     // Without the MAC key and without the copies, too.
     assert_eq!(l.verify_with(None, false).await.failure, None);
+    // A range reaching past the retention minus two days (3 days kept):
+    // that part is reported expired, not checked; the rest is.
+    let report = l
+        .verify_since(Some(&mac_key()), true, T0 - 2 * 86_400_000, 3)
+        .await;
+    assert_eq!(report.failure, None, "{report:?}");
+    assert_eq!(
+        report.expired_before,
+        Some((l.now - 86_400_000).div_euclid(MINUTE))
+    );
+    assert_eq!(report.checkpoints, 6);
 }
 
 async fn a_changed_event_is_named(dynamo: bool) {
