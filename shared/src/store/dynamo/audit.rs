@@ -320,3 +320,40 @@ fn audit_from(item: &Item) -> Result<AuditEvent> {
         mac: get_opt_s(item, "mac"),
     })
 }
+
+#[cfg(feature = "testing")]
+impl DynamoStore {
+    /// Writes `events` as they are (sealed, or not, by the caller), 25 to a
+    /// `BatchWriteItem`, without conditions: a benchmark's bulk load. The
+    /// emulator copies a whole table for every transaction, so loading
+    /// thousands of events through [`crate::store::Transactions::transact`]
+    /// slows to seconds a write. Test support only: no function writes the
+    /// audit log outside a transaction.
+    pub async fn load_audit_events(&self, events: &[AuditEvent]) -> Result<()> {
+        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+        for chunk in events.chunks(25) {
+            let mut requests = Vec::with_capacity(chunk.len());
+            for event in chunk {
+                let put = PutRequest::builder()
+                    .set_item(Some(audit_item(event)?))
+                    .build()
+                    .map_err(|e| crate::Error::internal_from("building a PutRequest", e))?;
+                requests.push(WriteRequest::builder().put_request(put).build());
+            }
+            let mut pending =
+                std::collections::HashMap::from([(self.tables.audit_log.clone(), requests)]);
+            while !pending.is_empty() {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .set_request_items(Some(pending))
+                    .send()
+                    .await
+                    .map_err(|e| unavailable("BatchWriteItem audit log", e))?;
+                pending = out.unprocessed_items.unwrap_or_default();
+                pending.retain(|_, v| !v.is_empty());
+            }
+        }
+        Ok(())
+    }
+}
