@@ -99,7 +99,12 @@ async fn fill(loader: &Loader<'_>, start: i64, minutes: i64, per_minute: usize) 
     }
     match loader {
         Loader::Transactions(store, clock) => {
-            for chunk in events.chunks(100) {
+            // Each transaction within one minute, the clock at its start:
+            // every event is within a minute of the writer's clock.
+            for chunk in events
+                .chunk_by(|a, b| a.at_millis / MINUTE == b.at_millis / MINUTE)
+                .flat_map(|m| m.chunks(100))
+            {
                 clock.set_millis(chunk[0].at_millis);
                 let writes = chunk.iter().cloned().map(Write::Audit).collect();
                 store.transact(writes).await.unwrap();

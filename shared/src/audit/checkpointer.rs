@@ -25,8 +25,35 @@ use crate::audit::{AuditEvent, ledger, merkle};
 use crate::store::{AuditStore, CheckpointRecord, CheckpointStore, LedgerEvent};
 use crate::{Error, Result};
 
-/// How far back a checkpoint looks for late events, in minutes.
-pub const LOOKBACK_MINUTES: i64 = 15;
+/// How far back a checkpoint looks for late events, in minutes. A late
+/// event landed more than the grace after its minute ended: its writer's
+/// transaction outlived the writer's own timeout on DynamoDB's side, which
+/// takes seconds, not minutes. Three minutes covers that many times over,
+/// and keeps each run's read to four minutes of events; `warden audit
+/// verify` names anything later as added.
+pub const LOOKBACK_MINUTES: i64 = 3;
+
+/// How many minutes of events one read covers while catching up.
+pub const WINDOW_MINUTES: i64 = 10;
+
+/// What a window's checkpoints are made from (see [`Checkpointer::run`]).
+struct Window {
+    /// Every event of the window and its lookback, in no set order.
+    events: Vec<AuditEvent>,
+    /// The minutes checkpointed so far, the lookback's and the window's.
+    checkpointed: HashSet<i64>,
+    /// The events those checkpoints cover.
+    covered: HashSet<String>,
+}
+
+impl Window {
+    /// Counts `record` as written: its minute checkpointed, its leaves
+    /// covered.
+    fn checkpointed(&mut self, record: &CheckpointRecord) {
+        self.checkpointed.insert(record.minute);
+        self.covered.extend(record.leaves.iter().cloned());
+    }
+}
 
 /// The most minutes one run checkpoints: a checkpointer far behind (the
 /// schedule stopped for hours) catches up over several runs.
@@ -111,7 +138,9 @@ impl Checkpointer {
     }
 
     /// Checkpoints every closed minute after the newest checkpoint (at most
-    /// [`MAX_MINUTES_PER_RUN`]); the checkpoints this run wrote.
+    /// [`MAX_MINUTES_PER_RUN`]); the checkpoints this run wrote. The events
+    /// are read [`WINDOW_MINUTES`] at a time with the lookback before them,
+    /// once for every checkpoint of the window.
     pub async fn run(&self, now_ms: i64) -> Result<Vec<CheckpointRecord>> {
         let last = self.last_closed_minute(now_ms);
         let mut prev = self.checkpoints.latest_checkpoint().await?;
@@ -121,61 +150,81 @@ impl Checkpointer {
             self.copy(newest).await?;
         }
         let first = prev.as_ref().map_or(last, |p| p.minute + 1);
+        let end = last.min(first + MAX_MINUTES_PER_RUN - 1);
         let mut written = Vec::new();
-        for minute in first..=last.min(first + MAX_MINUTES_PER_RUN - 1) {
-            let record = self.checkpoint_of(minute, prev.as_ref()).await?;
-            match self.checkpoints.put_checkpoint(record.clone()).await {
-                Ok(()) => {
-                    self.copy(&record).await?;
-                    written.push(record.clone());
-                    prev = Some(record);
-                }
-                // Another run wrote this minute first: chain on from its.
-                Err(Error::ConditionFailed) => {
-                    prev = self
+        let mut start = first;
+        while start <= end {
+            let stop = (start + WINDOW_MINUTES - 1).min(end);
+            let mut window = self.window(start, stop).await?;
+            for minute in start..=stop {
+                let record = self.checkpoint_of(minute, prev.as_ref(), &window).await?;
+                let stored = match self.checkpoints.put_checkpoint(record.clone()).await {
+                    Ok(()) => {
+                        written.push(record.clone());
+                        record
+                    }
+                    // Another run wrote this minute first: chain on from its.
+                    Err(Error::ConditionFailed) => self
                         .checkpoints
                         .checkpoints(minute, minute)
                         .await?
                         .into_iter()
-                        .next();
-                    match &prev {
-                        Some(stored) => self.copy(stored).await?,
-                        None => {
-                            return Err(Error::internal(format!(
+                        .next()
+                        .ok_or_else(|| {
+                            Error::internal(format!(
                                 "the checkpoint of minute {minute} exists and cannot be read"
-                            )));
-                        }
-                    }
-                }
-                Err(e) => return Err(e),
+                            ))
+                        })?,
+                    Err(e) => return Err(e),
+                };
+                self.copy(&stored).await?;
+                window.checkpointed(&stored);
+                prev = Some(stored);
             }
+            start = stop + 1;
         }
         Ok(written)
     }
 
-    /// The signed checkpoint of `minute`, chained to `prev`.
+    /// What the checkpoints of minutes `start..=stop` are made from: the
+    /// events from [`LOOKBACK_MINUTES`] before `start` to the end of
+    /// `stop`, and the checkpoints of the lookback.
+    async fn window(&self, start: i64, stop: i64) -> Result<Window> {
+        let from = start - LOOKBACK_MINUTES;
+        let mut window = Window {
+            events: self
+                .audit
+                .ledger_events(from * MINUTE_MS, (stop + 1) * MINUTE_MS - 1)
+                .await?
+                .into_iter()
+                .map(|LedgerEvent { event, .. }| event)
+                .collect(),
+            checkpointed: HashSet::new(),
+            covered: HashSet::new(),
+        };
+        for earlier in self.checkpoints.checkpoints(from, start - 1).await? {
+            window.checkpointed(&earlier);
+        }
+        Ok(window)
+    }
+
+    /// The signed checkpoint of `minute`, chained to `prev`, from `window`.
     async fn checkpoint_of(
         &self,
         minute: i64,
         prev: Option<&CheckpointRecord>,
+        window: &Window,
     ) -> Result<CheckpointRecord> {
-        let from = minute - LOOKBACK_MINUTES;
-        let earlier = self.checkpoints.checkpoints(from, minute - 1).await?;
-        let checkpointed: HashSet<i64> = earlier.iter().map(|c| c.minute).collect();
-        let covered: HashSet<&str> = earlier
-            .iter()
-            .flat_map(|c| c.leaves.iter().map(String::as_str))
-            .collect();
-        let events = self
-            .audit
-            .ledger_events(from * MINUTE_MS, (minute + 1) * MINUTE_MS - 1)
-            .await?;
-        let mut leaves: Vec<(AuditEvent, bool)> = Vec::new();
-        for LedgerEvent { event, .. } in events {
+        let mut leaves: Vec<(&AuditEvent, bool)> = Vec::new();
+        for event in &window.events {
             let of = event.at_millis.div_euclid(MINUTE_MS);
             if of == minute {
                 leaves.push((event, false));
-            } else if checkpointed.contains(&of) && !covered.contains(event.event_id.as_str()) {
+            } else if of < minute
+                && of >= minute - LOOKBACK_MINUTES
+                && window.checkpointed.contains(&of)
+                && !window.covered.contains(event.event_id.as_str())
+            {
                 leaves.push((event, true));
             }
         }
@@ -200,7 +249,10 @@ impl Checkpointer {
                 .filter(|(_, late)| *late)
                 .map(|(e, _)| e.event_id.clone())
                 .collect(),
-            leaves: leaves.into_iter().map(|(e, _)| e.event_id).collect(),
+            leaves: leaves
+                .into_iter()
+                .map(|(e, _)| e.event_id.clone())
+                .collect(),
             expires_at: (minute + 1) * 60 + (self.retention_days + KEPT_AFTER_EVENTS_DAYS) * 86_400,
         })
     }
