@@ -652,6 +652,70 @@ async fn checkpoints_are_written_once_and_read_back_whole(dynamo: bool) {
     );
 }
 
+async fn the_newest_of_many_checkpoints_is_the_latest(dynamo: bool) {
+    let Some(backend) = Backend::new(dynamo).await else {
+        return;
+    };
+    let store = backend.store();
+    for minute in 29_943_000..29_943_300 {
+        let leaves = vec![format!("01KTEST{minute:019}")];
+        store
+            .put_checkpoint(CheckpointRecord {
+                minute,
+                note: format!("note {minute}\n"),
+                late: Vec::new(),
+                leaves,
+                expires_at: 1_900_000_000,
+            })
+            .await
+            .unwrap();
+        let latest = store.latest_checkpoint().await.unwrap().unwrap();
+        assert_eq!(latest.minute, minute);
+    }
+}
+
+async fn catching_up_hours_of_minutes_runs_after_runs(dynamo: bool) {
+    let Some(backend) = Backend::new(dynamo).await else {
+        return;
+    };
+    let store = backend.store();
+    let (signer, _) = LocalNoteSigner::generate(ORIGIN).unwrap();
+    let checkpointer = Checkpointer::new(
+        store.clone(),
+        store.clone(),
+        Arc::new(signer),
+        ORIGIN,
+        GRACE_MS,
+    );
+    checkpointer.run(T0).await.unwrap();
+    let genesis = checkpointer.last_closed_minute(T0);
+    for m in 0..400 {
+        write(
+            store.as_ref(),
+            event_at(T0 + m * MINUTE + 5_000, "user:catch-up"),
+        )
+        .await;
+    }
+    let mut now = T0;
+    let mut total = 1;
+    for run in 0..4 {
+        now += 120 * MINUTE;
+        let written = checkpointer.run(now).await.unwrap();
+        total += written.len();
+        let latest = store.latest_checkpoint().await.unwrap().unwrap();
+        assert_eq!(
+            latest.minute,
+            checkpointer.last_closed_minute(now),
+            "run {run}: {} written",
+            written.len()
+        );
+    }
+    assert_eq!(
+        total as i64,
+        checkpointer.last_closed_minute(now) - genesis + 1
+    );
+}
+
 macro_rules! on_both_stores {
     ($($check:ident),* $(,)?) => {
         mod memory {
@@ -683,4 +747,6 @@ on_both_stores!(
     an_altered_dropped_or_resigned_checkpoint_is_named,
     the_newest_checkpoints_deleted_with_their_events_are_named,
     a_late_event_is_covered_by_the_next_checkpoint_not_flagged,
+    the_newest_of_many_checkpoints_is_the_latest,
+    catching_up_hours_of_minutes_runs_after_runs,
 );
