@@ -214,7 +214,32 @@ async fn verify_a_day(name: &str, store: Arc<dyn LedgerStore>, loader: &Loader<'
     );
 }
 
+/// The CPU of sealing one decision's event: its canonical form (JCS) and
+/// the HMAC over it.
+fn seal_one() {
+    let key = mac();
+    let e = event(T0, 7);
+    let n = 20_000;
+    let started = Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(warden::audit::ledger::canonical(std::hint::black_box(&e)).unwrap());
+    }
+    let canonical = started.elapsed().as_secs_f64() * 1e6 / f64::from(n);
+    let started = Instant::now();
+    for _ in 0..n {
+        let mut sealed = e.clone();
+        key.seal(std::hint::black_box(&mut sealed)).unwrap();
+        std::hint::black_box(sealed);
+    }
+    let seal = started.elapsed().as_secs_f64() * 1e6 / f64::from(n);
+    println!(
+        "one event ({} bytes canonical): canonical form {canonical:.1} µs, seal (clone, canonical form, HMAC-SHA256) {seal:.1} µs",
+        warden::audit::ledger::canonical(&e).unwrap().len()
+    );
+}
+
 fn main() {
+    seal_one();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let clock = Arc::new(ManualClock::at_millis(T0));

@@ -14,7 +14,7 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq as _;
 
 use crate::audit::AuditEvent;
-use crate::audit::ledger::canonical;
+use crate::audit::ledger::canonical_unsealed;
 use crate::{Error, Result};
 
 /// The shortest MAC key accepted, in bytes.
@@ -57,12 +57,8 @@ impl MacKey {
 
     /// The MAC of `event` (its `mac` left out), hex.
     fn mac_of(&self, event: &AuditEvent) -> Result<String> {
-        let unsealed = AuditEvent {
-            mac: None,
-            ..event.clone()
-        };
         let mut mac = self.0.clone();
-        mac.update(canonical(&unsealed)?.as_bytes());
+        mac.update(canonical_unsealed(event)?.as_bytes());
         Ok(hex::encode(mac.finalize().into_bytes()))
     }
 
