@@ -581,21 +581,39 @@ async fn a_late_event_is_covered_by_the_next_checkpoint_not_flagged(dynamo: bool
     let Some(mut l) = Ledger::new(dynamo).await else {
         return;
     };
-    // An event of an already checkpointed minute, written through the
-    // store (sealed), lands now.
-    let late = event_at(l.start * MINUTE + 30_000, "user:late");
+    let newest = l.records().await.last().unwrap().minute;
+    // Events of already checkpointed minutes, written through the store
+    // (sealed), land now: one of the newest checkpoint's minute, within
+    // the lookback of the next checkpoint, and one of the first minute,
+    // beyond it.
+    let late = event_at(newest * MINUTE + 30_000, "user:late");
     write(l.backend.store().as_ref(), late.clone()).await;
+    let too_late = event_at(l.start * MINUTE + 30_000, "user:too-late");
+    write(l.backend.store().as_ref(), too_late.clone()).await;
+    // The first is within the grace of the newest checkpoint: not added
+    // (yet); the second is older, in no checkpoint: added.
     assert_eq!(
         l.failure().await,
         Some(Failure::EventAdded {
-            event_id: late.event_id.clone()
-        }),
-        "before the next checkpoint it is in none"
+            event_id: too_late.event_id.clone()
+        })
     );
     l.now += MINUTE;
     let written = l.checkpointer().run(l.now).await.unwrap();
     assert_eq!(written.len(), 1);
-    assert_eq!(written[0].late, vec![late.event_id.clone()]);
+    assert_eq!(
+        written[0].late,
+        vec![late.event_id.clone()],
+        "the next checkpoint covers the late one, marked late"
+    );
+    assert_eq!(
+        l.failure().await,
+        Some(Failure::EventAdded {
+            event_id: too_late.event_id.clone()
+        }),
+        "one later than the lookback stays in no checkpoint"
+    );
+    l.backend.delete_event(&too_late).await;
     assert_eq!(l.failure().await, None);
 }
 
