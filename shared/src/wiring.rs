@@ -515,17 +515,13 @@ pub async fn checkpointer_with(
     })?;
     let signer =
         KmsNoteSigner::new(aws_sdk_kms::Client::new(aws), arn, &config.ledger_origin()).await?;
-    let store = Arc::new(dynamo(&config, aws));
     let copies = S3Copies::new(s3_client(aws), bucket);
-    Ok(Checkpointer::new(
-        store.clone(),
-        store,
+    Ok(Checkpointer::for_deployment(
+        &config,
+        Arc::new(dynamo(&config, aws)),
         Arc::new(signer),
-        &config.ledger_origin(),
-        config.ledger_grace_ms(),
-    )
-    .with_retention_days(config.audit_retention_days)
-    .with_copies(Arc::new(copies)))
+        Arc::new(copies),
+    ))
 }
 
 #[cfg(test)]

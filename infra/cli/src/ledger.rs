@@ -111,15 +111,12 @@ where
         "audit ledger: checkpoints signed by {}",
         signer.key().name()
     );
-    Ok(Checkpointer::new(
-        store.clone(),
+    Ok(Checkpointer::for_deployment(
+        config,
         store,
         Arc::new(signer),
-        &config.ledger_origin(),
-        config.ledger_grace_ms(),
-    )
-    .with_retention_days(config.audit_retention_days)
-    .with_copies(copies))
+        copies,
+    ))
 }
 
 /// Runs `checkpointer` every minute (five seconds in), as the schedule runs

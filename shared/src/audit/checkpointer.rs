@@ -109,6 +109,30 @@ impl Checkpointer {
         }
     }
 
+    /// The checkpointer of the deployment `config` describes, over `store`:
+    /// the log named [`crate::config::Config::ledger_origin`], its grace and
+    /// retention, signing with `signer` and copying to `copies`. The
+    /// checkpointer function's and `warden serve`'s.
+    pub fn for_deployment<S>(
+        config: &crate::config::Config,
+        store: Arc<S>,
+        signer: Arc<dyn NoteSigner>,
+        copies: Arc<dyn CheckpointCopies>,
+    ) -> Self
+    where
+        S: AuditStore + CheckpointStore + 'static,
+    {
+        Self::new(
+            store.clone(),
+            store,
+            signer,
+            &config.ledger_origin(),
+            config.ledger_grace_ms(),
+        )
+        .with_retention_days(config.audit_retention_days)
+        .with_copies(copies)
+    }
+
     /// This checkpointer, copying each checkpoint's hash to `copies` (the
     /// write-once store, [`crate::audit::copies`]).
     pub fn with_copies(mut self, copies: Arc<dyn CheckpointCopies>) -> Self {

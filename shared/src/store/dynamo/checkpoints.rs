@@ -21,7 +21,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 
 use super::item::{Item, get_n, get_opt_n, get_opt_s, get_s, n, s};
-use super::{DynamoStore, Expr, transact_error};
+use super::{DynamoStore, Expr};
 use crate::audit::checkpoint::minute_text;
 use crate::store::{CheckpointRecord, CheckpointStore};
 use crate::{Error, Result};
@@ -203,13 +203,7 @@ impl CheckpointStore for DynamoStore {
     #[tracing::instrument(level = "debug", skip_all, fields(minute = record.minute), err(level = "debug"))]
     async fn put_checkpoint(&self, record: CheckpointRecord) -> Result<()> {
         let items = self.checkpoint_items(record)?;
-        let out = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        out.map(|_| ()).map_err(transact_error)
+        self.send_transaction(items).await
     }
 }
 

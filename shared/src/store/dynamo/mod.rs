@@ -379,6 +379,14 @@ impl Transactions for DynamoStore {
         for write in writes {
             items.extend(self.write_items(write)?);
         }
+        self.send_transaction(items).await
+    }
+}
+
+impl DynamoStore {
+    /// Sends `items` as one `TransactWriteItems`, its failure read as
+    /// [`transact_error`] says.
+    async fn send_transaction(&self, items: Vec<TransactWriteItem>) -> Result<()> {
         let out = self
             .client
             .transact_write_items()
