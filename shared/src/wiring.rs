@@ -115,16 +115,23 @@ fn dynamo(config: &Config, aws: &SdkConfig) -> DynamoStore {
     DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), &config.table_prefix)
 }
 
-/// The DynamoDB store of a function that writes audit events: it seals
-/// each with the audit MAC key ([`audit_mac_key`]), when one is configured.
-async fn sealing_dynamo(config: &Config, aws: &SdkConfig) -> Result<DynamoStore> {
-    let store = dynamo(config, aws);
-    Ok(
-        match audit_mac_key(config, Some(&*secrets_manager(aws))).await? {
-            Some(key) => store.with_audit_mac(key),
-            None => store,
-        },
-    )
+/// The audit MAC key ([`audit_mac_key`]) through `aws`'s Secrets Manager:
+/// each function that writes audit events reads it once, beside its other
+/// cold-start reads, and seals its store with it ([`sealed`]).
+async fn read_audit_mac(
+    config: &Config,
+    aws: &SdkConfig,
+) -> Result<Option<crate::audit::mac::MacKey>> {
+    audit_mac_key(config, Some(&*secrets_manager(aws))).await
+}
+
+/// `store`, sealing each audit event it writes with `mac`, when there is
+/// one.
+fn sealed(store: DynamoStore, mac: Option<crate::audit::mac::MacKey>) -> DynamoStore {
+    match mac {
+        Some(key) => store.with_audit_mac(key),
+        None => store,
+    }
 }
 
 /// The audit MAC key ([`crate::audit::mac`]): the Secrets Manager secret
@@ -251,10 +258,22 @@ pub async fn auth(config: Config) -> Result<AuthState> {
 
 /// [`auth`] with an SDK configuration already loaded.
 pub async fn auth_with(config: Config, aws: &SdkConfig) -> Result<AuthState> {
-    let store = Arc::new(sealing_dynamo(&config, aws).await?);
+    Ok(auth_and_store(config, aws).await?.0)
+}
+
+/// [`auth_with`], and its sealing store (login's registry shares it). The
+/// key set's reads go through the store before it is sealed: they write
+/// nothing.
+async fn auth_and_store(config: Config, aws: &SdkConfig) -> Result<(AuthState, DynamoStore)> {
+    let store = dynamo(&config, aws);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let tokens = access_tokens(&config, aws, store.clone(), clock.clone()).await?;
-    AuthState::new(config, store, tokens, clock)
+    let (mac, tokens) = tokio::try_join!(
+        read_audit_mac(&config, aws),
+        access_tokens(&config, aws, Arc::new(store.clone()), clock.clone())
+    )?;
+    let store = sealed(store, mac);
+    let state = AuthState::new(config, Arc::new(store.clone()), tokens, clock)?;
+    Ok((state, store))
 }
 
 /// Login, refresh, discovery and introspection: [`auth`] plus the API keys
@@ -263,15 +282,11 @@ pub async fn auth_with(config: Config, aws: &SdkConfig) -> Result<AuthState> {
 pub async fn login(config: Config) -> Result<AuthState> {
     let aws = sdk(&config)?;
     let secrets = secrets_manager(&aws);
-    let (state, pepper) = tokio::try_join!(
-        auth_with(config.clone(), &aws),
+    let ((state, store), pepper) = tokio::try_join!(
+        auth_and_store(config.clone(), &aws),
         api_key_pepper(&config, Some(&*secrets))
     )?;
-    let registry = crate::state::Registry::new(
-        config,
-        Arc::new(sealing_dynamo(&state.config, &aws).await?),
-        state.clock.clone(),
-    );
+    let registry = crate::state::Registry::new(config, Arc::new(store), state.clock.clone());
     Ok(state.with_api_keys(crate::state::ApiKeys { registry, pepper }))
 }
 
@@ -295,11 +310,11 @@ pub async fn webhooks_with(config: Config, aws: &SdkConfig) -> Result<WebhookSta
         config.events_queue_url.as_ref(),
         "WARDEN_EVENTS_QUEUE_URL",
     )?;
-    let store = sealing_dynamo(&config, aws).await?;
+    let store = dynamo(&config, aws);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     // Only the current version: each source lists every secret it
     // accepts (a rotation's old and new) in the one document.
-    let (sources, ()) = tokio::join!(
+    let (sources, (), mac) = tokio::join!(
         CachedSecret::load(
             secrets_manager(aws),
             arn,
@@ -311,11 +326,12 @@ pub async fn webhooks_with(config: Config, aws: &SdkConfig) -> Result<WebhookSta
                 None => Err(Error::Config("the webhook sources secret is empty".into())),
             },
         ),
-        store.warm_up()
+        store.warm_up(),
+        read_audit_mac(&config, aws)
     );
     Ok(WebhookState::new(
         config,
-        Arc::new(store),
+        Arc::new(sealed(store, mac?)),
         sources?,
         queue,
         clock,
@@ -334,20 +350,23 @@ pub async fn agents(config: Config) -> Result<AgentState> {
         "WARDEN_JOBS_QUEUE_URL",
     )?;
     let secrets = secrets_manager(&aws);
-    let store = Arc::new(sealing_dynamo(&config, &aws).await?);
+    let store = dynamo(&config, &aws);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    // The key set (with the DynamoDB connection) and the pepper, side by
-    // side: the cold start waits for the slower, not for both.
+    // The key set (with the DynamoDB connection), the pepper and the audit
+    // MAC key, side by side: the cold start waits for the slowest, not for
+    // all.
     let decision_arn = config.decision_key_arn.clone().ok_or_else(|| {
         Error::Config("WARDEN_DECISION_KEY_ARN is not set (tool calls' decision key)".into())
     })?;
     let signer: Arc<dyn crate::auth::signing::Signer> =
         Arc::new(KmsSigner::new(aws_sdk_kms::Client::new(&aws)));
-    let (tokens, pepper, decisions) = tokio::try_join!(
-        access_tokens(&config, &aws, store.clone(), clock.clone()),
+    let (tokens, pepper, decisions, mac) = tokio::try_join!(
+        access_tokens(&config, &aws, Arc::new(store.clone()), clock.clone()),
         api_key_pepper(&config, Some(&*secrets)),
-        DecisionTokens::load(signer, &decision_arn, &config.issuer)
+        DecisionTokens::load(signer, &decision_arn, &config.issuer),
+        read_audit_mac(&config, &aws)
     )?;
+    let store = Arc::new(sealed(store, mac));
     Ok(
         AgentState::new(config, store.clone(), store, tokens, pepper, jobs, clock)
             .with_decisions(Arc::new(decisions)),
@@ -359,21 +378,23 @@ pub async fn agents(config: Config) -> Result<AgentState> {
 /// (delegated tokens are its only credential), the decision key at
 /// `WARDEN_DECISION_KEY_ARN`. No jobs queue ([`crate::queue::NoQueue`])
 /// and no API-key pepper: it checks no key's secret (a pepper of random
-/// bytes, so no key could pass), which keeps
-/// `secretsmanager:GetSecretValue` out of its role.
+/// bytes, so no key could pass), which keeps the pepper out of its role:
+/// the one secret it reads is the audit MAC key.
 pub async fn tool_gate(config: Config) -> Result<AgentState> {
     let aws = sdk(&config)?;
-    let store = Arc::new(sealing_dynamo(&config, &aws).await?);
+    let store = dynamo(&config, &aws);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let decision_arn = config.decision_key_arn.clone().ok_or_else(|| {
         Error::Config("WARDEN_DECISION_KEY_ARN is not set (tool calls' decision key)".into())
     })?;
     let signer: Arc<dyn crate::auth::signing::Signer> =
         Arc::new(KmsSigner::new(aws_sdk_kms::Client::new(&aws)));
-    let (tokens, decisions) = tokio::try_join!(
-        access_tokens(&config, &aws, store.clone(), clock.clone()),
-        DecisionTokens::load(signer, &decision_arn, &config.issuer)
+    let (tokens, decisions, mac) = tokio::try_join!(
+        access_tokens(&config, &aws, Arc::new(store.clone()), clock.clone()),
+        DecisionTokens::load(signer, &decision_arn, &config.issuer),
+        read_audit_mac(&config, &aws)
     )?;
+    let store = Arc::new(sealed(store, mac));
     let jobs = Arc::new(crate::queue::NoQueue {
         function: "tool-gate",
     });
@@ -404,7 +425,7 @@ pub async fn worker(config: Config) -> Result<WorkerState> {
         config.jobs_queue_url.as_ref(),
         "WARDEN_JOBS_QUEUE_URL",
     )?;
-    let store = sealing_dynamo(&config, &aws).await?;
+    let store = sealed(dynamo(&config, &aws), read_audit_mac(&config, &aws).await?);
     let mut state = WorkerState::new(config, Arc::new(store), outbound, Arc::new(SystemClock));
     state.jobs = Some(jobs);
     Ok(state)
@@ -423,16 +444,17 @@ pub async fn health(config: Config) -> Result<HealthState> {
 /// names, schemes and secret counts are kept, the values dropped at once;
 /// the report itself only describes secrets.
 pub async fn health_with(config: Config, aws: &SdkConfig) -> HealthState {
-    let webhooks = webhook_inventory(&config, aws).await;
-    let store = match sealing_dynamo(&config, aws).await {
-        Ok(store) => store,
-        Err(error) => {
-            // The report and the probe still run: their events go
-            // unsealed, and `warden audit verify` names them.
-            tracing::error!(%error, "the audit MAC key could not be read; audit events go unsealed");
-            dynamo(&config, aws)
-        }
-    };
+    let (webhooks, mac) = tokio::join!(
+        webhook_inventory(&config, aws),
+        read_audit_mac(&config, aws)
+    );
+    let mac = mac.unwrap_or_else(|error| {
+        // The report and the probe still run: their events go unsealed,
+        // and `warden audit verify` names them.
+        tracing::error!(%error, "the audit MAC key could not be read; audit events go unsealed");
+        None
+    });
+    let store = sealed(dynamo(&config, aws), mac);
     let inventory = Inventory::from_config(
         &config,
         Some(DynamoStore::table_targets(&config.table_prefix)),
@@ -478,7 +500,9 @@ async fn webhook_inventory(config: &Config, aws: &SdkConfig) -> WebhookInventory
 /// reads over DynamoDB.
 pub async fn security_health(config: Config) -> Result<SecurityHealthState> {
     let aws = sdk(&config)?;
-    let sessions = Arc::new(sealing_dynamo(&config, &aws).await?);
+    // The bearer check's denylist reads write nothing: the health state's
+    // store is the one that seals.
+    let sessions = Arc::new(dynamo(&config, &aws));
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (tokens, health) = tokio::join!(
         access_tokens(&config, &aws, sessions.clone(), clock),
