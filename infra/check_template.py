@@ -97,18 +97,33 @@ DECISION_TAG = "warden:decision"
 class KeyRule:
     """What one KMS key's policy and the functions' grants must say."""
 
-    def __init__(self, name, tag, tag_value, signers, readers, env):
+    def __init__(self, name, tag, tag_value, signers, readers, env, spec="RSA_2048"):
         self.name = name
         self.tag = tag
         self.tag_value = tag_value
         self.signers = signers
         self.readers = readers
         self.env = env
+        self.spec = spec
 
 
+# The audit ledger's checkpointer: it alone signs checkpoints, and it
+# decides nothing.
+CHECKPOINTER = "CheckpointerFunction"
+CHECKPOINT_KEY = "CheckpointKey"
+CHECKPOINT_TAG = "warden:checkpoint"
 KEY_RULES = (
     KeyRule(KEY, TAG, {"Ref": "AWS::StackName"}, (SIGNING,), VERIFYING, "WARDEN_SIGNING_KEY_ARN"),
     KeyRule(DECISION_KEY, DECISION_TAG, {"Ref": "AWS::StackName"}, DECIDING, DECIDING, "WARDEN_DECISION_KEY_ARN"),
+    KeyRule(
+        CHECKPOINT_KEY,
+        CHECKPOINT_TAG,
+        {"Ref": "AWS::StackName"},
+        (CHECKPOINTER,),
+        (CHECKPOINTER,),
+        "WARDEN_CHECKPOINT_KEY_ARN",
+        spec="ECC_NIST_P256",
+    ),
 )
 KEY_NAMES = {rule.name for rule in KEY_RULES}
 # The tool-call settings AgentRunFunction takes from the parameters, with
@@ -136,6 +151,28 @@ ADMIN_GRANTS = {
     ),
 }
 AUDIT_READER = "SecurityHealthFunction"
+# The checkpointer reads the audit log too, with Query alone (every shard of
+# the days a checkpoint covers).
+AUDIT_LEDGER_READS = {CHECKPOINTER: ("dynamodb:Query",)}
+# What the ledger keeps outside the writers' reach.
+LEDGER_BUCKET = "CheckpointBucket"
+LEDGER_TABLE = "CheckpointsTable"
+MAC_SECRET = "AuditMacSecret"
+# Audit events are kept 365 days, checkpoints a week longer: their copies
+# are locked at least that long.
+MIN_LOCK_DAYS = 372
+DYNAMODB_WRITES = (
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+)
+LEDGER_OUTPUTS = {
+    "CheckpointsTableName": {"Ref": LEDGER_TABLE},
+    "CheckpointKeyArn": {"Fn::GetAtt": [CHECKPOINT_KEY, "Arn"]},
+    "CheckpointBucketName": {"Ref": LEDGER_BUCKET},
+    "AuditMacSecretArn": {"Ref": MAC_SECRET},
+}
 AUDIT_READS = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan")
 # Functions that serve compiled-in files and read nothing: no policy at
 # all (SAM's own log and X-Ray grants aside), not even the issuer's.
@@ -245,8 +282,8 @@ def check_key(resources, rule, failures):
     if key.get("Type") != "AWS::KMS::Key":
         failures.append(f"{rule.name} is {key.get('Type')}, not AWS::KMS::Key")
     props = key.get("Properties") or {}
-    if props.get("KeySpec") != "RSA_2048":
-        failures.append(f"{rule.name}: KeySpec is {props.get('KeySpec')!r}, not RSA_2048")
+    if props.get("KeySpec") != rule.spec:
+        failures.append(f"{rule.name}: KeySpec is {props.get('KeySpec')!r}, not {rule.spec}")
     if props.get("KeyUsage") != "SIGN_VERIFY":
         failures.append(f"{rule.name}: KeyUsage is {props.get('KeyUsage')!r}, not SIGN_VERIFY")
     tags = {t.get("Key"): t.get("Value") for t in as_list(props.get("Tags")) if isinstance(t, dict)}
@@ -402,7 +439,8 @@ def check_functions(template, resources, failures):
                     failures.append(
                         f"{where}: {', '.join(sorted(kms))} without Resource {KEY_ARNS} and "
                         f"a Condition StringEquals on exactly one key tag "
-                        f"(aws:ResourceTag/{TAG}: the stack name, or aws:ResourceTag/{DECISION_TAG}: the stack name)"
+                        f"(aws:ResourceTag/{TAG}, aws:ResourceTag/{DECISION_TAG} or "
+                        f"aws:ResourceTag/{CHECKPOINT_TAG}: the stack name)"
                     )
                 else:
                     kms_actions |= {(a.lower(), rule.name) for a in kms}
@@ -524,7 +562,11 @@ def check_table_grants(resources, tables, failures):
             if st.get("Effect") != "Allow":
                 continue
             on_audit = any(r == "*" or refers_to(r, {"AuditLogTable"}) for r in as_list(st.get("Resource")))
-            reads = [a for a in AUDIT_READS if allows(as_list(st.get("Action")), a)]
+            reads = [
+                a
+                for a in AUDIT_READS
+                if allows(as_list(st.get("Action")), a) and a not in AUDIT_LEDGER_READS.get(fn, ())
+            ]
             if on_audit and reads:
                 failures.append(f"{fn}: {', '.join(reads)} on the audit log ({AUDIT_READER} alone reads it)")
 
@@ -549,6 +591,94 @@ def check_outputs(template, failures):
         failures.append(f"output DecisionJwksUri is {jwks!r}, not !Sub ${{IssuerParameter.Value}}/tools/jwks.json")
 
 
+def check_ledger(template, resources, failures):
+    """The audit ledger (README "The audit ledger"): the checkpoint key is
+    never deleted with the stack nor scheduled for deletion; the copies'
+    bucket locks each object in compliance mode for at least the events'
+    retention and a week; only the checkpointer writes checkpoints or
+    copies, and it writes nothing else; the MAC key is read by the
+    functions that write audit events and by no other."""
+    key = resources.get(CHECKPOINT_KEY) or {}
+    if key.get("DeletionPolicy") != "Retain" or key.get("UpdateReplacePolicy") != "Retain":
+        failures.append(f"{CHECKPOINT_KEY}: DeletionPolicy and UpdateReplacePolicy are not Retain")
+    for st in as_list(((key.get("Properties") or {}).get("KeyPolicy") or {}).get("Statement")):
+        if st.get("Effect") == "Allow" and allows(as_list(st.get("Action")), "kms:ScheduleKeyDeletion"):
+            failures.append(f"{CHECKPOINT_KEY} key policy statement {st.get('Sid')}: allows kms:ScheduleKeyDeletion")
+
+    bucket = resources.get(LEDGER_BUCKET)
+    if not bucket or bucket.get("Type") != "AWS::S3::Bucket":
+        failures.append(f"no {LEDGER_BUCKET} (AWS::S3::Bucket)")
+    else:
+        props = bucket.get("Properties") or {}
+        lock = props.get("ObjectLockConfiguration") or {}
+        retention = ((lock.get("Rule") or {}).get("DefaultRetention")) or {}
+        if props.get("ObjectLockEnabled") is not True or lock.get("ObjectLockEnabled") != "Enabled":
+            failures.append(f"{LEDGER_BUCKET}: Object Lock is not enabled")
+        if retention.get("Mode") != "COMPLIANCE":
+            failures.append(f"{LEDGER_BUCKET}: the default retention is not COMPLIANCE mode")
+        if not isinstance(retention.get("Days"), int) or retention["Days"] < MIN_LOCK_DAYS:
+            failures.append(f"{LEDGER_BUCKET}: the default retention is not at least {MIN_LOCK_DAYS} days")
+        if bucket.get("DeletionPolicy") != "Retain":
+            failures.append(f"{LEDGER_BUCKET}: DeletionPolicy is not Retain")
+
+    def statements_of(fn):
+        return function_statements(fn, (resources[fn].get("Properties") or {}), [])
+
+    functions = [n for n, r in resources.items() if r.get("Type") in FUNCTION_TYPES]
+    if CHECKPOINTER not in functions:
+        failures.append(f"no {CHECKPOINTER}")
+    for fn in sorted(functions):
+        for st in statements_of(fn):
+            if st.get("Effect") != "Allow":
+                continue
+            actions = as_list(st.get("Action"))
+            targets = as_list(st.get("Resource"))
+            writes = [a for a in DYNAMODB_WRITES if allows(actions, a)]
+            on_ledger = any(r == "*" or refers_to(r, {LEDGER_TABLE}) for r in targets)
+            if fn != CHECKPOINTER and on_ledger and writes:
+                failures.append(f"{fn}: {', '.join(writes)} on {LEDGER_TABLE} ({CHECKPOINTER} alone writes checkpoints)")
+            if fn == CHECKPOINTER and writes and not all(refers_to(r, {LEDGER_TABLE}) for r in targets):
+                failures.append(f"{fn}: {', '.join(writes)} beyond {LEDGER_TABLE} (it decides nothing)")
+            s3_writes = [a for a in actions if str(a).lower().startswith("s3:")]
+            if s3_writes and fn != CHECKPOINTER:
+                failures.append(f"{fn}: {', '.join(s3_writes)} ({CHECKPOINTER} alone writes the copies)")
+            if fn == CHECKPOINTER and s3_writes:
+                if [str(a).lower() for a in s3_writes] != ["s3:putobject"] or targets != [
+                    {"Fn::Sub": "arn:${AWS::Partition}:s3:::${CheckpointBucket}/checkpoints/*"}
+                ]:
+                    failures.append(f"{fn}: S3 grants other than s3:PutObject on {LEDGER_BUCKET}'s checkpoints/*")
+            reads_mac = allows(actions, "secretsmanager:GetSecretValue") and any(
+                r == "*" or refers_to(r, {MAC_SECRET}) for r in targets
+            )
+            if reads_mac and (fn == CHECKPOINTER or fn in STATIC):
+                failures.append(f"{fn}: reads {MAC_SECRET}, though it writes no audit event")
+        writes_audit = any(
+            st.get("Effect") == "Allow"
+            and allows(as_list(st.get("Action")), "dynamodb:PutItem")
+            and any(refers_to(r, {"AuditLogTable"}) for r in as_list(st.get("Resource")))
+            for st in statements_of(fn)
+        )
+        reads_mac = any(
+            st.get("Effect") == "Allow"
+            and allows(as_list(st.get("Action")), "secretsmanager:GetSecretValue")
+            and any(refers_to(r, {MAC_SECRET}) for r in as_list(st.get("Resource")))
+            for st in statements_of(fn)
+        )
+        if writes_audit and not reads_mac:
+            failures.append(f"{fn}: writes audit events but may not read {MAC_SECRET} to seal them")
+
+    glob = (((template.get("Globals") or {}).get("Function") or {}).get("Environment") or {}).get("Variables") or {}
+    if glob.get("WARDEN_AUDIT_MAC_SECRET_ARN") != {"Ref": MAC_SECRET}:
+        failures.append(f"Globals: WARDEN_AUDIT_MAC_SECRET_ARN is not !Ref {MAC_SECRET}")
+    own = ((resources.get(CHECKPOINTER, {}).get("Properties") or {}).get("Environment") or {}).get("Variables") or {}
+    if own.get("WARDEN_CHECKPOINT_BUCKET") != {"Ref": LEDGER_BUCKET}:
+        failures.append(f"{CHECKPOINTER}: WARDEN_CHECKPOINT_BUCKET is not !Ref {LEDGER_BUCKET}")
+    outputs = template.get("Outputs") or {}
+    for name, value in LEDGER_OUTPUTS.items():
+        if (outputs.get(name) or {}).get("Value") != value:
+            failures.append(f"output {name} is not {value!r}")
+
+
 def check_other_policies(resources, failures):
     """kms:Sign in any IAM role or policy outside the functions' own."""
     for name, res in resources.items():
@@ -559,7 +689,9 @@ def check_other_policies(resources, failures):
         for doc in docs:
             for st in as_list((doc or {}).get("Statement")):
                 if st.get("Effect") == "Allow" and allows(as_list(st.get("Action")), "kms:Sign"):
-                    failures.append(f"{name}: allows kms:Sign (only {SIGNING}'s and {', '.join(DECIDING)}'s policies may)")
+                    failures.append(
+                        f"{name}: allows kms:Sign (only {SIGNING}'s, {', '.join(DECIDING)}'s and {CHECKPOINTER}'s policies may)"
+                    )
 
 
 def main() -> int:
@@ -585,10 +717,11 @@ def main() -> int:
     tables = check_tables(resources, failures)
     check_table_grants(resources, tables, failures)
     check_outputs(template, failures)
+    check_ledger(template, resources, failures)
     for line in failures:
         print(f"template rule broken: {line}", file=sys.stderr)
     print(
-        f"{path}: the signing and decision keys and their policies, the IAM of "
+        f"{path}: the signing, decision and checkpoint keys and their policies, the ledger, the IAM of "
         f"{len(functions)} functions, {len(tables)} tables and the issuer checked: "
         f"{len(failures)} broken"
     )

@@ -10,6 +10,9 @@
 //!   (key check, one read, the decision, one transaction, the audit event)
 //!   on the embedded store with a signer that returns a fixed signature:
 //!   minus the first line, what the budget counts;
+//! - `decision, embedded store sealing audit events, ...`: the same on a
+//!   store that seals each audit event with the audit MAC key, as every
+//!   deployed writer's does (the audit ledger's cost on a decision);
 //! - `decision token signature (local RSA 2048)`: what KMS does in AWS;
 //! - `delegated decision, ...`: the same with a delegated token (RFC 8693)
 //!   instead of a key: its verification (a cache hit) and standing, read
@@ -245,6 +248,24 @@ fn benches(c: &mut Criterion) {
     c.bench_function("decision, embedded store, signature excluded", |b| {
         b.iter(|| rt.block_on(decide(&state, key, &body)));
     });
+
+    // The same on a store that seals each audit event with the audit MAC
+    // key and bounds its time, as every deployed writer's does.
+    let mac = warden::audit::mac::MacKey::new(&secrecy::SecretString::from(
+        "bench-audit-mac-key-0123456789abcdef0123456789".to_owned(),
+    ))
+    .unwrap();
+    let (sealed, sealed_keys) = rt.block_on(world(
+        Arc::new(MemoryStore::new().with_audit_mac(mac)),
+        Some(Arc::new(FixedSigner(public.clone()))),
+        1,
+    ));
+    c.bench_function(
+        "decision, embedded store sealing audit events, signature excluded",
+        |b| {
+            b.iter(|| rt.block_on(decide(&sealed, &sealed_keys[0], &body)));
+        },
+    );
 
     let (delegated, token) = rt.block_on(delegated_world(Arc::new(FixedSigner(public.clone()))));
     c.bench_function(

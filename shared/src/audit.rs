@@ -8,7 +8,16 @@
 //! Reading them back is [`query`]'s: the one query of `warden audit query`
 //! and `GET /audit`.
 
+pub mod checkpoint;
+pub mod checkpointer;
+pub mod copies;
+pub mod ledger;
+pub mod mac;
+pub mod merkle;
+pub mod note;
+pub mod proof;
 pub mod query;
+pub mod verify;
 
 use std::sync::Arc;
 
@@ -16,6 +25,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::clock::Clock;
+
+/// The largest difference accepted between an event's time and the
+/// writer's clock, in milliseconds: a writer refuses to record an event
+/// further off ([`mac::MacKey::seal_at`]), and the ledger's grace counts it
+/// ([`crate::config::Config::ledger_grace_ms`]).
+pub const MAX_CLOCK_ERROR_MS: i64 = 60_000;
 
 /// The prefix naming a person in an event's `actor` or `subject`.
 pub const USER_PREFIX: &str = "user:";
@@ -404,6 +419,11 @@ pub struct AuditEvent {
     pub details: Map<String, Value>,
     /// When the record may be deleted (epoch seconds): the retention.
     pub expires_at: i64,
+    /// HMAC-SHA256 of the event's canonical form without it, under the
+    /// audit MAC key ([`mac`]): absent from events written before the
+    /// ledger, and from events of a writer without the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
 }
 
 impl AuditEvent {
@@ -432,6 +452,7 @@ impl AuditEvent {
             origin,
             details: Map::new(),
             expires_at: at_millis.div_euclid(1000) + retention_days * 86_400,
+            mac: None,
         }
     }
 

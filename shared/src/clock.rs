@@ -53,6 +53,48 @@ impl ManualClock {
     pub fn advance_millis(&self, millis: i64) {
         self.0.fetch_add(millis, Ordering::SeqCst);
     }
+
+    /// Sets the clock to `millis` since the epoch.
+    pub fn set_millis(&self, millis: i64) {
+        self.0.store(millis, Ordering::SeqCst);
+    }
+}
+
+/// The system clock corrected by a fixed offset: the operator's CLI takes
+/// its time from AWS (the `Date` header of its first answer), so that the
+/// events it writes are stamped with the service's time, not a laptop's.
+#[derive(Debug, Clone, Copy)]
+pub struct OffsetClock {
+    offset_millis: i64,
+}
+
+impl OffsetClock {
+    /// The system clock plus `offset_millis`.
+    pub fn new(offset_millis: i64) -> Self {
+        Self { offset_millis }
+    }
+
+    /// The offset that makes this machine's clock read `service_millis`
+    /// now (the time a service's answer stated).
+    pub fn towards(service_millis: i64) -> Self {
+        Self::new(service_millis - SystemClock.now_millis())
+    }
+}
+
+impl Clock for OffsetClock {
+    fn now_millis(&self) -> i64 {
+        SystemClock.now_millis().saturating_add(self.offset_millis)
+    }
+}
+
+/// An HTTP `Date` header (RFC 9110 IMF-fixdate, `Mon, 07 Dec 2026
+/// 09:31:42 GMT`) in milliseconds since the epoch.
+pub fn http_date_millis(text: &str) -> Option<i64> {
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    let at = time::PrimitiveDateTime::parse(text.trim(), &format).ok()?;
+    Some(at.assume_utc().unix_timestamp().saturating_mul(1000))
 }
 
 impl Clock for ManualClock {
@@ -88,4 +130,27 @@ pub fn rfc3339_millis(at_millis: i64) -> Option<String> {
 /// (audit events, jobs, proposals).
 pub fn ulid_at(at_millis: i64) -> String {
     ulid::Ulid::from_parts(u64::try_from(at_millis).unwrap_or(0), rand::random()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_http_date_reads_as_the_second_it_names() {
+        // 2026-12-07T09:31:42Z.
+        assert_eq!(
+            http_date_millis("Mon, 07 Dec 2026 09:31:42 GMT"),
+            Some(1_796_635_902_000)
+        );
+        assert_eq!(http_date_millis("Mon, 07 Dec 2026 09:31:42"), None);
+        assert_eq!(http_date_millis("2026-12-07T09:31:42Z"), None);
+    }
+
+    #[test]
+    fn an_offset_clock_reads_the_service_time() {
+        let ahead = OffsetClock::towards(SystemClock.now_millis() + 90_000);
+        let diff = ahead.now_millis() - SystemClock.now_millis();
+        assert!((89_000..=91_000).contains(&diff), "{diff}");
+    }
 }

@@ -365,6 +365,24 @@ pub struct Config {
     pub api_key_pepper: Option<SecretString>,
     /// `WARDEN_API_KEY_PEPPER_ARN`: the Secrets Manager secret holding it.
     pub api_key_pepper_arn: Option<String>,
+    /// `WARDEN_AUDIT_MAC_SECRET_ARN`: the Secrets Manager secret holding the
+    /// audit MAC key ([`crate::audit::mac`]), read once per cold start by
+    /// every function that writes audit events; each event it writes is
+    /// sealed with it.
+    pub audit_mac_secret_arn: Option<String>,
+    /// `WARDEN_AUDIT_MAC_KEY`: the audit MAC key itself; development only.
+    pub audit_mac_key: Option<SecretString>,
+    /// `WARDEN_CHECKPOINT_KEY_ARN`: the KMS key (`ECC_NIST_P256`) that
+    /// signs the audit ledger's checkpoints; the checkpointer alone may
+    /// sign with it.
+    pub checkpoint_key_arn: Option<String>,
+    /// `WARDEN_CHECKPOINT_KEY_FILE`: a PEM (PKCS#8) P-256 private key that
+    /// signs checkpoints in development (else `warden serve` generates one
+    /// per start); refused elsewhere.
+    pub checkpoint_key_file: Option<String>,
+    /// `WARDEN_CHECKPOINT_BUCKET`: the S3 bucket with Object Lock that
+    /// keeps each checkpoint's hash, written once.
+    pub checkpoint_bucket: Option<String>,
     /// `WARDEN_AWS_CONNECT_TIMEOUT_MS`, `WARDEN_AWS_ATTEMPT_TIMEOUT_MS`,
     /// `WARDEN_AWS_OPERATION_TIMEOUT_MS`, `WARDEN_AWS_MAX_ATTEMPTS`: the
     /// timeouts and retries of every AWS SDK client.
@@ -586,6 +604,11 @@ impl Config {
             secret_cache_ttl_secs,
             api_key_pepper: var("WARDEN_API_KEY_PEPPER").map(SecretString::from),
             api_key_pepper_arn: var("WARDEN_API_KEY_PEPPER_ARN"),
+            audit_mac_secret_arn: var("WARDEN_AUDIT_MAC_SECRET_ARN"),
+            audit_mac_key: var("WARDEN_AUDIT_MAC_KEY").map(SecretString::from),
+            checkpoint_key_arn: var("WARDEN_CHECKPOINT_KEY_ARN"),
+            checkpoint_key_file: var("WARDEN_CHECKPOINT_KEY_FILE"),
+            checkpoint_bucket: var("WARDEN_CHECKPOINT_BUCKET"),
             aws,
         };
         findings.extend(config.validate());
@@ -675,6 +698,54 @@ impl Config {
                 "no signing key here (WARDEN_SIGNING_KEY_ARN unset): only the functions that issue or verify tokens need one".into(),
             ),
         }
+    }
+
+    /// The audit ledger's local stand-ins outside development are refused:
+    /// there the MAC key comes from Secrets Manager and checkpoints are
+    /// signed only in KMS.
+    fn ledger_findings(&self) -> Vec<Finding> {
+        let mut out = Vec::new();
+        if self.env == Environment::Development {
+            return out;
+        }
+        if self.checkpoint_key_file.is_some() {
+            out.push(Finding::new(
+                Check::SigningKey,
+                Severity::Error,
+                "WARDEN_CHECKPOINT_KEY_FILE is set outside development; checkpoints are signed only in KMS".into(),
+                "unset WARDEN_CHECKPOINT_KEY_FILE; the stack's checkpoint key (WARDEN_CHECKPOINT_KEY_ARN) signs",
+            ));
+        }
+        if self.audit_mac_key.is_some() {
+            out.push(Finding::new(
+                Check::SigningKey,
+                Severity::Error,
+                "WARDEN_AUDIT_MAC_KEY is set outside development; the audit MAC key is read from Secrets Manager".into(),
+                "unset WARDEN_AUDIT_MAC_KEY and set WARDEN_AUDIT_MAC_SECRET_ARN",
+            ));
+        }
+        out
+    }
+
+    /// The audit ledger's grace G in milliseconds: the longest a writer's
+    /// transaction can take (`WARDEN_AWS_OPERATION_TIMEOUT_MS`) plus the
+    /// largest writer clock error accepted
+    /// ([`crate::audit::MAX_CLOCK_ERROR_MS`]). A minute is checkpointed once
+    /// its end is G old.
+    pub fn ledger_grace_ms(&self) -> i64 {
+        i64::try_from(self.aws.operation_timeout.as_millis()).unwrap_or(i64::MAX / 4)
+            + crate::audit::MAX_CLOCK_ERROR_MS
+    }
+
+    /// The audit ledger's name, every checkpoint's first line and the
+    /// checkpoint key's name: the issuer without its scheme, then `/audit`
+    /// (`auth.example.com/audit`), as C2SP's signed notes name logs.
+    pub fn ledger_origin(&self) -> String {
+        let host = self
+            .issuer
+            .split_once("://")
+            .map_or(self.issuer.as_str(), |(_, rest)| rest);
+        format!("{}/audit", host.trim_end_matches('/'))
     }
 
     /// A local decision key outside development is refused: decision
@@ -819,6 +890,7 @@ impl Config {
         out.push(self.issuer_finding());
         out.push(self.signing_key_finding());
         out.extend(self.decision_key_finding());
+        out.extend(self.ledger_findings());
         out.push(check_aws_guards(&self.aws));
         out.extend(self.advisories());
         out
@@ -1068,6 +1140,41 @@ mod tests {
             }
         );
         assert_eq!(config.argon2, ARGON2_FLOOR);
+    }
+
+    /// The ledger's development stand-ins refuse start-up anywhere else: a
+    /// local checkpoint key (checkpoints are signed only in KMS there) and
+    /// the MAC key's value in a variable (it comes from Secrets Manager).
+    #[test]
+    fn the_ledgers_local_keys_are_refused_outside_development() {
+        let base = [
+            ("WARDEN_ISSUER_PARAMETER", "/warden/stack/issuer"),
+            ("ALLOWED_ORIGINS", "https://app.example.com"),
+        ];
+        for (variable, value) in [
+            ("WARDEN_CHECKPOINT_KEY_FILE", "/tmp/key.pem"),
+            (
+                "WARDEN_AUDIT_MAC_KEY",
+                "0123456789abcdef0123456789abcdef-mac",
+            ),
+        ] {
+            for env in ["production", "staging"] {
+                let mut vars = base.to_vec();
+                vars.extend([("WARDEN_ENV", env), (variable, value)]);
+                let (_, findings) = load(&vars);
+                assert!(findings.has_errors(), "{variable} in {env}: {findings:?}");
+                let text = format!("{findings:?}");
+                assert!(text.contains(variable), "{text}");
+            }
+            let (_, findings) = load(&[("WARDEN_ENV", "development"), (variable, value)]);
+            assert!(
+                !findings.has_errors(),
+                "{variable} in development: {findings:?}"
+            );
+        }
+        // The ledger's name: the issuer without its scheme.
+        let (config, _) = load(&[("WARDEN_ISSUER", "https://auth.example.com")]);
+        assert_eq!(config.unwrap().ledger_origin(), "auth.example.com/audit");
     }
 
     /// The worst severity of `check`'s findings.

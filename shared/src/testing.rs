@@ -952,6 +952,13 @@ mod intercepted {
         async fn query_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>> {
             self.inner.query_audit(query).await
         }
+        async fn ledger_events(
+            &self,
+            since_millis: i64,
+            until_millis: i64,
+        ) -> Result<Vec<crate::store::LedgerEvent>> {
+            self.inner.ledger_events(since_millis, until_millis).await
+        }
     }
 
     #[async_trait]

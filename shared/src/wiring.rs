@@ -19,6 +19,11 @@
 //!   the stack writes (`WARDEN_ISSUER_PARAMETER`), read once per cold start;
 //! - the API-key pepper ([`api_key_pepper`]): Secrets Manager by ARN, read
 //!   once; in development `WARDEN_API_KEY_PEPPER` or generated;
+//! - the audit MAC key ([`audit_mac_key`]): Secrets Manager by ARN
+//!   (`WARDEN_AUDIT_MAC_SECRET_ARN`), read once by every function that
+//!   writes audit events; in development `WARDEN_AUDIT_MAC_KEY`;
+//! - the checkpoint key ([`checkpointer`]): AWS KMS (`WARDEN_CHECKPOINT_KEY_ARN`),
+//!   the checkpointer's alone;
 //! - the webhook sources: Secrets Manager by ARN (`WARDEN_WEBHOOK_SECRETS_ARN`),
 //!   read again every cache TTL and when a delivery does not verify; the
 //!   health functions keep only their summaries ([`WebhookInventory`]).
@@ -110,6 +115,62 @@ fn dynamo(config: &Config, aws: &SdkConfig) -> DynamoStore {
     DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), &config.table_prefix)
 }
 
+/// The audit MAC key ([`audit_mac_key`]) through `aws`'s Secrets Manager:
+/// each function that writes audit events reads it once, beside its other
+/// cold-start reads, and seals its store with it ([`sealed`]).
+async fn read_audit_mac(
+    config: &Config,
+    aws: &SdkConfig,
+) -> Result<Option<crate::audit::mac::MacKey>> {
+    audit_mac_key(config, Some(&*secrets_manager(aws))).await
+}
+
+/// `store`, sealing each audit event it writes with `mac`, when there is
+/// one.
+fn sealed(store: DynamoStore, mac: Option<crate::audit::mac::MacKey>) -> DynamoStore {
+    match mac {
+        Some(key) => store.with_audit_mac(key),
+        None => store,
+    }
+}
+
+/// The audit MAC key ([`crate::audit::mac`]): the Secrets Manager secret
+/// `WARDEN_AUDIT_MAC_SECRET_ARN` names (its current version, read once per
+/// cold start), or in development `WARDEN_AUDIT_MAC_KEY`; `None` when
+/// neither is set (events are then written without a MAC, and a verifier
+/// holding the key names them). A key that cannot be read, or is shorter
+/// than 32 bytes, refuses the start.
+pub async fn audit_mac_key(
+    config: &Config,
+    secrets: Option<&dyn SecretsPort>,
+) -> Result<Option<crate::audit::mac::MacKey>> {
+    use crate::audit::mac::MacKey;
+    match (
+        config.env,
+        &config.audit_mac_key,
+        &config.audit_mac_secret_arn,
+    ) {
+        (Environment::Development, Some(key), _) => MacKey::new(key).map(Some),
+        (_, _, Some(arn)) => {
+            let secrets = secrets.ok_or_else(|| {
+                Error::Config("WARDEN_AUDIT_MAC_SECRET_ARN is set but no secrets client".into())
+            })?;
+            MacKey::new(&secrets.current(arn).await?.value).map(Some)
+        }
+        _ => Ok(None),
+    }
+}
+
+/// An S3 client over `aws`. Path-style addressing when an endpoint is
+/// set (an emulator serves no bucket subdomains).
+#[cfg(feature = "s3")]
+pub fn s3_client(aws: &SdkConfig) -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::config::Builder::from(aws)
+        .force_path_style(aws.endpoint_url().is_some())
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
 /// The Secrets Manager reads over `aws`.
 fn secrets_manager(aws: &SdkConfig) -> Arc<dyn SecretsPort> {
     Arc::new(SecretsManager::new(aws_sdk_secretsmanager::Client::new(
@@ -197,10 +258,22 @@ pub async fn auth(config: Config) -> Result<AuthState> {
 
 /// [`auth`] with an SDK configuration already loaded.
 pub async fn auth_with(config: Config, aws: &SdkConfig) -> Result<AuthState> {
-    let store = Arc::new(dynamo(&config, aws));
+    Ok(auth_and_store(config, aws).await?.0)
+}
+
+/// [`auth_with`], and its sealing store (login's registry shares it). The
+/// key set's reads go through the store before it is sealed: they write
+/// nothing.
+async fn auth_and_store(config: Config, aws: &SdkConfig) -> Result<(AuthState, DynamoStore)> {
+    let store = dynamo(&config, aws);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let tokens = access_tokens(&config, aws, store.clone(), clock.clone()).await?;
-    AuthState::new(config, store, tokens, clock)
+    let (mac, tokens) = tokio::try_join!(
+        read_audit_mac(&config, aws),
+        access_tokens(&config, aws, Arc::new(store.clone()), clock.clone())
+    )?;
+    let store = sealed(store, mac);
+    let state = AuthState::new(config, Arc::new(store.clone()), tokens, clock)?;
+    Ok((state, store))
 }
 
 /// Login, refresh, discovery and introspection: [`auth`] plus the API keys
@@ -209,15 +282,11 @@ pub async fn auth_with(config: Config, aws: &SdkConfig) -> Result<AuthState> {
 pub async fn login(config: Config) -> Result<AuthState> {
     let aws = sdk(&config)?;
     let secrets = secrets_manager(&aws);
-    let (state, pepper) = tokio::try_join!(
-        auth_with(config.clone(), &aws),
+    let ((state, store), pepper) = tokio::try_join!(
+        auth_and_store(config.clone(), &aws),
         api_key_pepper(&config, Some(&*secrets))
     )?;
-    let registry = crate::state::Registry::new(
-        config,
-        Arc::new(dynamo(&state.config, &aws)),
-        state.clock.clone(),
-    );
+    let registry = crate::state::Registry::new(config, Arc::new(store), state.clock.clone());
     Ok(state.with_api_keys(crate::state::ApiKeys { registry, pepper }))
 }
 
@@ -245,7 +314,7 @@ pub async fn webhooks_with(config: Config, aws: &SdkConfig) -> Result<WebhookSta
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     // Only the current version: each source lists every secret it
     // accepts (a rotation's old and new) in the one document.
-    let (sources, ()) = tokio::join!(
+    let (sources, (), mac) = tokio::join!(
         CachedSecret::load(
             secrets_manager(aws),
             arn,
@@ -257,11 +326,12 @@ pub async fn webhooks_with(config: Config, aws: &SdkConfig) -> Result<WebhookSta
                 None => Err(Error::Config("the webhook sources secret is empty".into())),
             },
         ),
-        store.warm_up()
+        store.warm_up(),
+        read_audit_mac(&config, aws)
     );
     Ok(WebhookState::new(
         config,
-        Arc::new(store),
+        Arc::new(sealed(store, mac?)),
         sources?,
         queue,
         clock,
@@ -280,20 +350,23 @@ pub async fn agents(config: Config) -> Result<AgentState> {
         "WARDEN_JOBS_QUEUE_URL",
     )?;
     let secrets = secrets_manager(&aws);
-    let store = Arc::new(dynamo(&config, &aws));
+    let store = dynamo(&config, &aws);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    // The key set (with the DynamoDB connection) and the pepper, side by
-    // side: the cold start waits for the slower, not for both.
+    // The key set (with the DynamoDB connection), the pepper and the audit
+    // MAC key, side by side: the cold start waits for the slowest, not for
+    // all.
     let decision_arn = config.decision_key_arn.clone().ok_or_else(|| {
         Error::Config("WARDEN_DECISION_KEY_ARN is not set (tool calls' decision key)".into())
     })?;
     let signer: Arc<dyn crate::auth::signing::Signer> =
         Arc::new(KmsSigner::new(aws_sdk_kms::Client::new(&aws)));
-    let (tokens, pepper, decisions) = tokio::try_join!(
-        access_tokens(&config, &aws, store.clone(), clock.clone()),
+    let (tokens, pepper, decisions, mac) = tokio::try_join!(
+        access_tokens(&config, &aws, Arc::new(store.clone()), clock.clone()),
         api_key_pepper(&config, Some(&*secrets)),
-        DecisionTokens::load(signer, &decision_arn, &config.issuer)
+        DecisionTokens::load(signer, &decision_arn, &config.issuer),
+        read_audit_mac(&config, &aws)
     )?;
+    let store = Arc::new(sealed(store, mac));
     Ok(
         AgentState::new(config, store.clone(), store, tokens, pepper, jobs, clock)
             .with_decisions(Arc::new(decisions)),
@@ -305,21 +378,23 @@ pub async fn agents(config: Config) -> Result<AgentState> {
 /// (delegated tokens are its only credential), the decision key at
 /// `WARDEN_DECISION_KEY_ARN`. No jobs queue ([`crate::queue::NoQueue`])
 /// and no API-key pepper: it checks no key's secret (a pepper of random
-/// bytes, so no key could pass), which keeps
-/// `secretsmanager:GetSecretValue` out of its role.
+/// bytes, so no key could pass), which keeps the pepper out of its role:
+/// the one secret it reads is the audit MAC key.
 pub async fn tool_gate(config: Config) -> Result<AgentState> {
     let aws = sdk(&config)?;
-    let store = Arc::new(dynamo(&config, &aws));
+    let store = dynamo(&config, &aws);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let decision_arn = config.decision_key_arn.clone().ok_or_else(|| {
         Error::Config("WARDEN_DECISION_KEY_ARN is not set (tool calls' decision key)".into())
     })?;
     let signer: Arc<dyn crate::auth::signing::Signer> =
         Arc::new(KmsSigner::new(aws_sdk_kms::Client::new(&aws)));
-    let (tokens, decisions) = tokio::try_join!(
-        access_tokens(&config, &aws, store.clone(), clock.clone()),
-        DecisionTokens::load(signer, &decision_arn, &config.issuer)
+    let (tokens, decisions, mac) = tokio::try_join!(
+        access_tokens(&config, &aws, Arc::new(store.clone()), clock.clone()),
+        DecisionTokens::load(signer, &decision_arn, &config.issuer),
+        read_audit_mac(&config, &aws)
     )?;
+    let store = Arc::new(sealed(store, mac));
     let jobs = Arc::new(crate::queue::NoQueue {
         function: "tool-gate",
     });
@@ -350,7 +425,7 @@ pub async fn worker(config: Config) -> Result<WorkerState> {
         config.jobs_queue_url.as_ref(),
         "WARDEN_JOBS_QUEUE_URL",
     )?;
-    let store = dynamo(&config, &aws);
+    let store = sealed(dynamo(&config, &aws), read_audit_mac(&config, &aws).await?);
     let mut state = WorkerState::new(config, Arc::new(store), outbound, Arc::new(SystemClock));
     state.jobs = Some(jobs);
     Ok(state)
@@ -369,8 +444,17 @@ pub async fn health(config: Config) -> Result<HealthState> {
 /// names, schemes and secret counts are kept, the values dropped at once;
 /// the report itself only describes secrets.
 pub async fn health_with(config: Config, aws: &SdkConfig) -> HealthState {
-    let webhooks = webhook_inventory(&config, aws).await;
-    let store = dynamo(&config, aws);
+    let (webhooks, mac) = tokio::join!(
+        webhook_inventory(&config, aws),
+        read_audit_mac(&config, aws)
+    );
+    let mac = mac.unwrap_or_else(|error| {
+        // The report and the probe still run: their events go unsealed,
+        // and `warden audit verify` names them.
+        tracing::error!(%error, "the audit MAC key could not be read; audit events go unsealed");
+        None
+    });
+    let store = sealed(dynamo(&config, aws), mac);
     let inventory = Inventory::from_config(
         &config,
         Some(DynamoStore::table_targets(&config.table_prefix)),
@@ -416,6 +500,8 @@ async fn webhook_inventory(config: &Config, aws: &SdkConfig) -> WebhookInventory
 /// reads over DynamoDB.
 pub async fn security_health(config: Config) -> Result<SecurityHealthState> {
     let aws = sdk(&config)?;
+    // The bearer check's denylist reads write nothing: the health state's
+    // store is the one that seals.
     let sessions = Arc::new(dynamo(&config, &aws));
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (tokens, health) = tokio::join!(
@@ -423,6 +509,43 @@ pub async fn security_health(config: Config) -> Result<SecurityHealthState> {
         health_with(config.clone(), &aws)
     );
     Ok(SecurityHealthState::new(health, sessions, tokens?))
+}
+
+/// The audit ledger's checkpointer (its own function): the audit log and
+/// the Checkpoints table in DynamoDB (read, and written once a minute), the
+/// checkpoint key in KMS (`WARDEN_CHECKPOINT_KEY_ARN`, its public half read
+/// once), the write-once copies in S3 (`WARDEN_CHECKPOINT_BUCKET`). Both
+/// are required.
+#[cfg(feature = "s3")]
+pub async fn checkpointer(config: Config) -> Result<crate::audit::checkpointer::Checkpointer> {
+    let aws = sdk(&config)?;
+    checkpointer_with(config, &aws).await
+}
+
+/// [`checkpointer`] with an SDK configuration already loaded.
+#[cfg(feature = "s3")]
+pub async fn checkpointer_with(
+    config: Config,
+    aws: &SdkConfig,
+) -> Result<crate::audit::checkpointer::Checkpointer> {
+    use crate::audit::checkpointer::Checkpointer;
+    use crate::audit::copies::S3Copies;
+    use crate::audit::note::KmsNoteSigner;
+    let arn = config.checkpoint_key_arn.as_deref().ok_or_else(|| {
+        Error::Config("WARDEN_CHECKPOINT_KEY_ARN is not set (the checkpoint key)".into())
+    })?;
+    let bucket = config.checkpoint_bucket.as_deref().ok_or_else(|| {
+        Error::Config("WARDEN_CHECKPOINT_BUCKET is not set (the write-once copies)".into())
+    })?;
+    let signer =
+        KmsNoteSigner::new(aws_sdk_kms::Client::new(aws), arn, &config.ledger_origin()).await?;
+    let copies = S3Copies::new(s3_client(aws), bucket);
+    Ok(Checkpointer::for_deployment(
+        &config,
+        Arc::new(dynamo(&config, aws)),
+        Arc::new(signer),
+        Arc::new(copies),
+    ))
 }
 
 #[cfg(test)]

@@ -83,6 +83,7 @@ fn job(job_id: &str, workspace: &str, status: JobStatus) -> JobRecord {
         status,
         requested_by: "user:u1".into(),
         proposal_id: None,
+        decision_event_id: None,
         decide_by: None,
         lease_until: None,
         requeues: 0,

@@ -400,6 +400,29 @@ async fn audit_events_read_back_newest_first(store: &dyn Store) {
     assert!(matches!(duplicate, Err(Error::ConditionFailed)));
 }
 
+/// An event read back is the event written, its MAC included, so that its
+/// MAC and its ledger leaf check out from either store.
+async fn a_sealed_audit_event_reads_back_whole_and_still_checks(store: &dyn Store) {
+    use warden::audit::mac::{MacCheck, MacKey};
+    let key = MacKey::new(&secrecy::SecretString::from(
+        "conformance-audit-mac-key-0123456789abcdef".to_owned(),
+    ))
+    .unwrap();
+    let mut event = audit("sealed-actor", NOW * 1000 + 7).detail("n", 12.5);
+    key.seal(&mut event).unwrap();
+    store
+        .transact(vec![Write::Audit(event.clone())])
+        .await
+        .unwrap();
+    let read = store.audit_by_actor("sealed-actor", 1).await.unwrap();
+    assert_eq!(read, [event.clone()]);
+    assert_eq!(key.check(&read[0]), MacCheck::Valid);
+    assert_eq!(
+        warden::audit::ledger::leaf(&read[0]).unwrap(),
+        warden::audit::ledger::leaf(&event).unwrap()
+    );
+}
+
 async fn audit_queries_read_the_window_newest_first_by_actor_and_type(store: &dyn Store) {
     const HOUR: i64 = 3_600_000;
     let now = NOW * 1000;
@@ -1071,6 +1094,7 @@ conformance!(
     refresh_rotation_is_a_compare_and_set,
     sessions_are_listed_per_user,
     audit_events_read_back_newest_first,
+    a_sealed_audit_event_reads_back_whole_and_still_checks,
     audit_queries_read_the_window_newest_first_by_actor_and_type,
     audit_pages_end_before_an_event_id_with_no_duplicate_and_no_gap,
     users_are_listed_and_roles_change_with_the_generation,

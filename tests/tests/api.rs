@@ -345,7 +345,9 @@ async fn an_insecure_configuration_does_not_start() {
             (var, value.clone()),
         ];
         let started = match local_config(common::lookup(&env)) {
-            Ok(config) => build_states(config, Vec::new(), None).await.map(|_| ()),
+            Ok(config) => build_states(config, Vec::new(), None, None)
+                .await
+                .map(|_| ()),
             Err(e) => Err(e),
         };
         let err = started.expect_err(&format!("{var}={value} must refuse start-up"));

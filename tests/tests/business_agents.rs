@@ -87,7 +87,7 @@ async fn app() -> LocalApi {
         "api_keys": keys,
     }))
     .unwrap();
-    let states = build_states(config, Vec::new(), None).await.unwrap();
+    let states = build_states(config, Vec::new(), None, None).await.unwrap();
     seed.apply(&states).await.unwrap();
     LocalApi::start_with("127.0.0.1:0".parse().unwrap(), states)
         .await

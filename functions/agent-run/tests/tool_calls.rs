@@ -707,6 +707,13 @@ async fn every_cell_of_the_tool_table_answers_and_audits_the_hash_never_the_argu
             assert_eq!(event.details["arguments_sha256"], ARGS_SHA256, "{cell}");
             assert_eq!(event.details["maturity"], maturity.as_str(), "{cell}");
             assert_eq!(event.details["complexity"], json!(level), "{cell}");
+            // ...the table that decided, and the tool's registration.
+            assert_eq!(
+                event.details["table_version"],
+                warden::agents::governance::TABLE_VERSION,
+                "{cell}"
+            );
+            assert!(event.details["tool_version"].is_string(), "{cell}");
             // ...and never the arguments (note 46).
             let text = serde_json::to_string(&event).unwrap();
             assert!(!text.contains(SECRET), "{cell}: {text}");

@@ -77,6 +77,7 @@ async fn pending_jobs(world: &AgentWorld, input: &Value, n: u64) -> Vec<String> 
             status: JobStatus::Pending,
             requested_by: "user:bench".into(),
             proposal_id: None,
+            decision_event_id: None,
             decide_by: None,
             lease_until: None,
             requeues: 0,

@@ -178,6 +178,27 @@ impl World {
             .collect()
     }
 
+    /// The audit event `event_id`.
+    async fn audit_event(&self, event_id: &str) -> AuditEvent {
+        let now = self.w.clock.now_millis();
+        self.w
+            .worker
+            .store
+            .query_audit(&warden::store::AuditQuery {
+                actor: None,
+                event_type: None,
+                since_millis: now - 86_400_000,
+                until_millis: now + 86_400_000,
+                limit: 10_000,
+                before: None,
+            })
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|e| e.event_id == event_id)
+            .unwrap_or_else(|| panic!("no audit event {event_id}"))
+    }
+
     /// The worker's one audit event about `job_id` (there must be exactly
     /// one).
     async fn worker_event(&self, job_id: &str) -> AuditEvent {
@@ -433,6 +454,16 @@ async fn an_approved_intern_proposal_still_runs(h: World) {
     let stored = h.job(&job.job_id).await;
     assert_eq!(stored.status, JobStatus::Success);
     assert_eq!(stored.proposal_id, job.proposal_id);
+    // Its outcome names the approval that let it run, and the approval
+    // names its approver (AISVS 12.4.2: the decision, who made it, what
+    // came of it, linked by id).
+    let outcome = h.worker_event(&job.job_id).await;
+    let approval = h
+        .audit_event(outcome.details["decision_event_id"].as_str().unwrap())
+        .await;
+    assert_eq!(approval.event_type, EventType::ProposalApproved);
+    assert_eq!(approval.actor, approver().id());
+    assert_eq!(approval.details["job_id"], json!(job.job_id));
     // (500 - 300) x 10 = 2_000.
     assert_eq!(stored.result.unwrap()["total_saving_cents"], 2_000);
 }
@@ -663,6 +694,24 @@ async fn a_jobs_end_is_audited_with_its_job_id(h: World) {
     let event = h.worker_event(&ok.job_id).await;
     assert_eq!(event.event_type, EventType::AgentRunSucceeded);
     assert_eq!(event.details["action"], "compare_vendors");
+    // The outcome names the decision that let the job run: the request's
+    // event, which says what decided it (the table, its version, the
+    // agent's maturity and the action's complexity).
+    let decision = h
+        .audit_event(event.details["decision_event_id"].as_str().unwrap())
+        .await;
+    assert_eq!(decision.event_type, EventType::AgentRunRequested);
+    assert_eq!(decision.details["job_id"], json!(ok.job_id));
+    assert_eq!(decision.details["rule"], "runs");
+    assert_eq!(decision.details["maturity"], "AUTONOMOUS");
+    assert_eq!(
+        decision.details["complexity"], 1,
+        "compare_vendors reads only"
+    );
+    assert_eq!(
+        decision.details["table_version"],
+        warden::agents::governance::TABLE_VERSION
+    );
     // A business rule failure: FAILED, with the reason.
     let unpriced = json!({"vendor": "vendor-a", "currency": "USD",
                           "lines": [{"sku": "SKU-9", "quantity": 1}]});

@@ -899,6 +899,13 @@ impl warden::store::AuditStore for RevokeAllInBetween {
     ) -> Result<Vec<warden::audit::AuditEvent>, Error> {
         self.inner.query_audit(query).await
     }
+    async fn ledger_events(
+        &self,
+        since_millis: i64,
+        until_millis: i64,
+    ) -> Result<Vec<warden::store::LedgerEvent>, Error> {
+        self.inner.ledger_events(since_millis, until_millis).await
+    }
 }
 
 #[async_trait::async_trait]

@@ -30,7 +30,7 @@ use warden::auth::revocation::{self, RevokeAllOutcome, RolesOutcome};
 use warden::auth::signing::{ACCESS_KEY_SET, KeySet, NewKey as NewSigningKey, Signer as _};
 use warden::aws::Guards;
 use warden::aws::kms::KmsSigner;
-use warden::clock::{Clock as _, SystemClock, rfc3339};
+use warden::clock::{Clock, SystemClock, rfc3339};
 use warden::config::{Check, Config, Environment, Finding, Findings, Severity};
 use warden::domain::agents::{
     AgentId, AgentRecord, ApiKeyRecord, Maturity, WorkspaceId, WorkspaceRecord,
@@ -65,22 +65,80 @@ pub async fn operator(
     aws: &warden::aws::SdkConfig,
     endpoint: Option<&str>,
 ) -> Result<String, Error> {
+    Ok(operator_and_clock(aws, endpoint).await?.0)
+}
+
+/// [`operator`], and the clock the command stamps its audit events with:
+/// AWS's, from the `Date` header of the GetCallerIdentity answer (a
+/// laptop's clock may be minutes off, and writers refuse an event more
+/// than a minute from their clock: see README "The audit ledger"); this
+/// machine's against a loopback endpoint, which runs on it.
+pub async fn operator_and_clock(
+    aws: &warden::aws::SdkConfig,
+    endpoint: Option<&str>,
+) -> Result<(String, Arc<dyn Clock>), Error> {
     if endpoint.is_some_and(is_loopback) {
-        return Ok(OPERATOR.to_owned());
+        return Ok((OPERATOR.to_owned(), Arc::new(SystemClock)));
     }
-    let out = aws_sdk_sts::Client::new(aws)
-        .get_caller_identity()
-        .send()
-        .await
-        .map_err(|e| {
-            warden::aws::sdk_unavailable(
-                "STS GetCallerIdentity (the operator named in the audit log)",
-                &e,
-            )
-        })?;
-    out.arn()
+    let date = ServiceDate::default();
+    let sts = aws_sdk_sts::Client::from_conf(
+        aws_sdk_sts::config::Builder::from(aws)
+            .interceptor(date.clone())
+            .build(),
+    );
+    let out = sts.get_caller_identity().send().await.map_err(|e| {
+        warden::aws::sdk_unavailable(
+            "STS GetCallerIdentity (the operator named in the audit log)",
+            &e,
+        )
+    })?;
+    let arn = out
+        .arn()
         .map(str::to_owned)
-        .ok_or_else(|| Error::internal("GetCallerIdentity answered no ARN"))
+        .ok_or_else(|| Error::internal("GetCallerIdentity answered no ARN"))?;
+    let clock: Arc<dyn Clock> = match date.millis() {
+        Some(at) => Arc::new(warden::clock::OffsetClock::towards(at)),
+        None => Arc::new(SystemClock),
+    };
+    Ok((arn, clock))
+}
+
+/// Records the `Date` header of an AWS answer: the service's time.
+#[derive(Debug, Clone, Default)]
+struct ServiceDate(Arc<std::sync::Mutex<Option<String>>>);
+
+impl ServiceDate {
+    /// The recorded time, in milliseconds since the epoch. The header has
+    /// whole seconds: half a second is added, the middle of that second.
+    fn millis(&self) -> Option<i64> {
+        let text = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()?;
+        warden::clock::http_date_millis(&text).map(|ms| ms + 500)
+    }
+}
+
+impl aws_sdk_sts::config::Intercept for ServiceDate {
+    fn name(&self) -> &'static str {
+        "ServiceDate"
+    }
+
+    fn read_after_transmit(
+        &self,
+        context: &aws_sdk_sts::config::interceptors::BeforeDeserializationInterceptorContextRef<'_>,
+        _runtime_components: &aws_sdk_sts::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_sts::config::ConfigBag,
+    ) -> Result<(), aws_sdk_sts::error::BoxError> {
+        if let Some(date) = context.response().headers().get("date") {
+            *self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(date.to_owned());
+        }
+        Ok(())
+    }
 }
 
 /// Whether `endpoint` (a URL) names this machine.
@@ -106,6 +164,11 @@ struct Admin {
     config: Config,
     aws: warden::aws::SdkConfig,
     operator: String,
+    /// The audit MAC key a changing command seals its events with, read
+    /// with the operator's credentials.
+    mac: Option<warden::audit::mac::MacKey>,
+    /// The time its events are stamped with ([`operator_and_clock`]).
+    clock: Arc<dyn Clock>,
 }
 
 impl Admin {
@@ -116,17 +179,25 @@ impl Admin {
             config,
             aws,
             operator: OPERATOR.to_owned(),
+            mac: None,
+            clock: Arc::new(SystemClock),
         }
     }
 
     /// A changing command's connection: the operator is learned first.
     async fn writer(endpoint: Option<&str>, config: Config) -> Result<Self, Error> {
         let aws = aws_config(&config.aws, endpoint).await;
-        let operator = operator(&aws, endpoint).await?;
+        let (operator, clock) = operator_and_clock(&aws, endpoint).await?;
+        // At a development endpoint, the key `warden serve` seals with
+        // there; in AWS, the stack's secret.
+        let endpoint_aws = endpoint.filter(|e| is_loopback(e)).map(|_| &aws);
+        let mac = crate::ledger::mac_key(&config, endpoint_aws, Some(&aws), false).await?;
         Ok(Self {
             config,
             aws,
             operator,
+            mac,
+            clock,
         })
     }
 
@@ -137,10 +208,16 @@ impl Admin {
     }
 
     fn store(&self) -> DynamoStore {
-        DynamoStore::new(
+        let store = DynamoStore::new(
             aws_sdk_dynamodb::Client::new(&self.aws),
             &self.config.table_prefix,
-        )
+        );
+        match &self.mac {
+            Some(key) => store
+                .with_audit_mac(key.clone())
+                .with_writer_clock(self.clock.clone()),
+            None => store,
+        }
     }
 
     /// The accounts over the tables, for user administration. No signing
@@ -149,7 +226,7 @@ impl Admin {
         Accounts::new(
             self.config.clone(),
             Arc::new(self.store()),
-            Arc::new(SystemClock),
+            self.clock.clone(),
         )
     }
 
@@ -157,7 +234,7 @@ impl Admin {
         Registry::new(
             self.config.clone(),
             Arc::new(self.store()),
-            Arc::new(SystemClock),
+            self.clock.clone(),
         )
     }
 
@@ -167,7 +244,7 @@ impl Admin {
 
     /// An audit event of this command, its operator as actor.
     fn event(&self, event_type: EventType, severity: Importance) -> AuditEvent {
-        Auditor::new(Arc::new(SystemClock), self.config.audit_retention_days).event(
+        Auditor::new(self.clock.clone(), self.config.audit_retention_days).event(
             event_type,
             severity,
             self.origin(),

@@ -16,8 +16,12 @@
 //!   lists or shows.
 //! - [`stack`]: `--stack NAME`, the deployment read from a CloudFormation
 //!   stack's outputs.
+//! - [`ledger`]: the audit ledger on this machine (`warden serve`'s
+//!   checkpoint key and write-once copies) and `warden audit
+//!   verify|prove|public-key`.
 
 pub mod admin;
+pub mod ledger;
 pub mod output;
 pub mod secret_input;
 pub mod seed;

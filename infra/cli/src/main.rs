@@ -63,6 +63,12 @@ enum Command {
         /// Use the DynamoDB tables at this endpoint instead of the embedded store.
         #[arg(long)]
         dynamodb_endpoint: Option<String>,
+        /// Where the audit ledger's checkpoint key and write-once copies are
+        /// kept (`checkpoint-key.pem`, `checkpoints.log`). Default: `.warden`
+        /// with --dynamodb-endpoint; none with the embedded store (both in
+        /// memory, as its log is).
+        #[arg(long, env = "WARDEN_DATA_DIR")]
+        data_dir: Option<PathBuf>,
     },
     /// DynamoDB tables.
     Tables {
@@ -351,6 +357,63 @@ enum AuditCommand {
         #[command(flatten)]
         out: OutputArgs,
     },
+    /// Verify the audit ledger: recompute every checkpoint in the range from
+    /// the events, check each signature against the checkpoint key, each
+    /// event's MAC, the chain and the write-once copies. Exit 0 when all
+    /// holds; otherwise 1, naming the first failure.
+    Verify {
+        /// Where to start: an RFC 3339 time or a duration back from now
+        /// (30m, 24h, 7d).
+        #[arg(long, default_value = "24h")]
+        since: String,
+        /// Where to stop (the same forms; default: now).
+        #[arg(long)]
+        until: Option<String>,
+        /// The checkpoint key's public half (PEM), pinned out of band
+        /// (default: the key in use, as `warden audit public-key` prints
+        /// it).
+        #[arg(long, value_name = "PUBKEY.pem")]
+        key: Option<PathBuf>,
+        /// `warden serve`'s data directory (its checkpoint key and copies).
+        #[arg(long, env = "WARDEN_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        /// DynamoDB endpoint (default: the AWS configuration).
+        #[arg(long)]
+        endpoint: Option<String>,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Print a self-contained proof that an event is in a signed
+    /// checkpoint: the event, its audit path and the signed checkpoint
+    /// (README "The audit ledger"), for `warden audit check-proof`.
+    Prove {
+        /// The event's id.
+        event_id: String,
+        /// DynamoDB endpoint (default: the AWS configuration).
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
+    /// Print the checkpoint key's public half (PEM), to pin out of band.
+    PublicKey {
+        /// `warden serve`'s data directory (its checkpoint key).
+        #[arg(long, env = "WARDEN_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        /// AWS endpoint (default: the AWS configuration).
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
+    /// Check a proof from `warden audit prove` offline, with no AWS access:
+    /// the checkpoint's signature against the pinned key, the event's
+    /// canonical form, and its audit path. Exit 0 when it holds.
+    CheckProof {
+        /// The proof file (`-` for standard input).
+        file: PathBuf,
+        /// The checkpoint key's public half (PEM), pinned out of band
+        /// (`warden audit public-key`). Required: a proof is never checked
+        /// against a key it carries.
+        #[arg(long, value_name = "PUBKEY.pem")]
+        key: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -577,11 +640,18 @@ fn endpoint_of(matches: &clap::ArgMatches) -> Option<String> {
 /// `warden serve` serves locally: `--stack` is refused there, and
 /// `WARDEN_STACK` ignored.
 async fn environment(flag: Option<String>, command: &Command) -> Result<Env, Error> {
-    let local = matches!(command, Command::Serve { .. } | Command::Completions { .. });
+    let local = matches!(
+        command,
+        Command::Serve { .. }
+            | Command::Completions { .. }
+            | Command::Audit {
+                command: AuditCommand::CheckProof { .. }
+            }
+    );
     if local {
         if flag.is_some() {
             return Err(Error::BadRequest(
-                "--stack does not apply to `warden serve`, which serves on this machine; use it with the commands that administer a deployment".into(),
+                "--stack does not apply to `warden serve`, `completions` or `audit check-proof`, which run on this machine alone; use it with the commands that administer a deployment".into(),
             ));
         }
         return Ok(Env::process());
@@ -644,7 +714,8 @@ async fn run(command: Command, env: &Env) -> Result<ExitCode, Error> {
             addr,
             seed,
             dynamodb_endpoint,
-        } => run_serve(addr, seed, dynamodb_endpoint).await?,
+            data_dir,
+        } => run_serve(addr, seed, dynamodb_endpoint, data_dir).await?,
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "warden", &mut script);
@@ -654,7 +725,7 @@ async fn run(command: Command, env: &Env) -> Result<ExitCode, Error> {
             command: TablesCommand::Create { endpoint, out },
         } => create_tables(env, endpoint, out.output).await?,
         Command::Users { command } => users(command, env).await?,
-        Command::Audit { command } => audit(command, env).await?,
+        Command::Audit { command } => return audit(command, env).await,
         Command::Webhooks { command } => webhooks(command, env).await?,
         Command::SigningKey { command } => signing_key(command, env).await?,
         Command::Config {
@@ -673,6 +744,7 @@ async fn run_serve(
     addr: SocketAddr,
     seed: Option<PathBuf>,
     endpoint: Option<String>,
+    data_dir: Option<PathBuf>,
 ) -> Result<(), Error> {
     let mut config = serve::local_config(|k| std::env::var(k).ok())?;
     // Bound first: without WARDEN_ISSUER the issuer is this listener's
@@ -692,7 +764,15 @@ async fn run_serve(
         .map(|s| std::mem::take(&mut s.webhook_sources))
         .unwrap_or_default();
     // A webhook source without a secret refuses start-up, before anything is written.
-    let states = serve::build_states(config, sources, endpoint.as_deref()).await?;
+    let data_dir = match (data_dir, &endpoint) {
+        (Some(dir), _) => Some(warden_cli::ledger::data_dir(&dir)?),
+        (None, Some(_)) => Some(warden_cli::ledger::data_dir(std::path::Path::new(
+            warden_cli::ledger::DEFAULT_DATA_DIR,
+        ))?),
+        (None, None) => None,
+    };
+    let states =
+        serve::build_states(config, sources, endpoint.as_deref(), data_dir.as_deref()).await?;
     match seed {
         Some(seed) => seed.apply(&states).await?,
         None => {
@@ -720,6 +800,15 @@ async fn run_serve(
     }
     println!("health probe: one sample a minute (GET /security/health, as an admin)");
     let probe = serve::start_probe(states.health.clone());
+    match &data_dir {
+        Some(dir) => println!(
+            "audit ledger: one signed checkpoint a minute; key {}, copies {}",
+            dir.join(warden_cli::ledger::KEY_FILE).display(),
+            dir.join(warden_cli::ledger::COPIES_FILE).display()
+        ),
+        None => println!("audit ledger: one signed checkpoint a minute (key and copies in memory)"),
+    }
+    let checkpoints = warden_cli::ledger::start_checkpointer(states.checkpointer.clone());
     let api = LocalApi::start_on(listener, states)
         .map_err(|e| Error::Config(format!("cannot listen on {addr}: {e}")))?;
     // The last line: scripts wait for it, and may stop reading after it.
@@ -729,6 +818,7 @@ async fn run_serve(
         .map_err(|e| Error::internal(format!("waiting for Ctrl-C: {e}")))?;
     println!("shutting down");
     probe.abort();
+    checkpoints.abort();
     Ok(())
 }
 
@@ -891,16 +981,88 @@ async fn users(command: UsersCommand, env: &Env) -> Result<(), Error> {
     Ok(())
 }
 
-async fn audit(command: AuditCommand, env: &Env) -> Result<(), Error> {
-    let AuditCommand::Query {
-        actor,
-        event_type,
-        since,
-        limit,
-        json,
-        endpoint,
-        out,
-    } = command;
+/// `warden audit check-proof FILE --key PUBKEY.pem`: what the proof shows,
+/// or an error saying what does not hold.
+fn check_proof(file: &std::path::Path, key: Option<&std::path::Path>) -> Result<(), Error> {
+    use warden::audit::note::NoteKey;
+    use warden::audit::proof::Proof;
+    let Some(key) = key else {
+        return Err(Error::BadRequest(
+            "--key PUBKEY.pem is required: a proof is checked against the checkpoint key pinned out of band (`warden audit public-key`), never against a key it carries".into(),
+        ));
+    };
+    let read = |path: &std::path::Path, what: &str| -> Result<String, Error> {
+        if path.as_os_str() == "-" {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map_err(|e| {
+                Error::BadRequest(format!("reading {what} from standard input: {e}"))
+            })?;
+            return Ok(text);
+        }
+        std::fs::read_to_string(path)
+            .map_err(|e| Error::BadRequest(format!("reading {what} {}: {e}", path.display())))
+    };
+    let proof = Proof::parse(&read(file, "the proof")?)?;
+    // The key's name is the checkpoint's origin line; the key itself is
+    // the pinned one, whose ID the signature must carry.
+    let origin = proof.checkpoint.lines().next().unwrap_or_default();
+    let key = NoteKey::from_pem(origin, &read(key, "the key")?)?;
+    let proven = proof.check(&key)?;
+    println!(
+        "ok: event {} ({}, {}) is leaf {} of the checkpoint of {} ({} events), signed by {} (key ID {})",
+        proven.event.event_id,
+        proven.event.event_type.as_str(),
+        query::rfc3339_millis(proven.event.at_millis),
+        proof.index,
+        warden::audit::checkpoint::minute_text(proven.checkpoint.minute),
+        proven.checkpoint.size,
+        key.name(),
+        hex::encode(key.id())
+    );
+    Ok(())
+}
+
+async fn audit(command: AuditCommand, env: &Env) -> Result<ExitCode, Error> {
+    let (actor, event_type, since, limit, json, endpoint, out) = match command {
+        AuditCommand::CheckProof { file, key } => {
+            return check_proof(&file, key.as_deref()).map(|()| ExitCode::SUCCESS);
+        }
+        AuditCommand::Verify {
+            since,
+            until,
+            key,
+            data_dir,
+            endpoint,
+            out,
+        } => {
+            return audit_verify(env, (since, until), key, data_dir, endpoint, out.output).await;
+        }
+        AuditCommand::Prove { event_id, endpoint } => {
+            let access =
+                warden_cli::ledger::Access::open(endpoint.as_deref(), config(env)?, None).await;
+            emit(&access.prove(&event_id).await?);
+            return Ok(ExitCode::SUCCESS);
+        }
+        AuditCommand::PublicKey { data_dir, endpoint } => {
+            let access = warden_cli::ledger::Access::open(
+                endpoint.as_deref(),
+                config(env)?,
+                data_dir.as_deref(),
+            )
+            .await;
+            emit(&access.public_key_pem().await?);
+            return Ok(ExitCode::SUCCESS);
+        }
+        AuditCommand::Query {
+            actor,
+            event_type,
+            since,
+            limit,
+            json,
+            endpoint,
+            out,
+        } => (actor, event_type, since, limit, json, endpoint, out),
+    };
     let output = if json { Output::Json } else { out.output };
     let since = query::parse_since(&since, query::Surface::Cli)?;
     let event_type = event_type
@@ -932,7 +1094,69 @@ async fn audit(command: AuditCommand, env: &Env) -> Result<(), Error> {
     if events.len() == limit {
         eprintln!("showing the newest {limit} events; there may be more (--limit, --since)");
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `warden audit verify`: exit 0 when the ledger holds over the range, 1
+/// naming the first failure. Progress goes to standard error on a
+/// terminal.
+async fn audit_verify(
+    env: &Env,
+    (since, until): (String, Option<String>),
+    key: Option<PathBuf>,
+    data_dir: Option<PathBuf>,
+    endpoint: Option<String>,
+    output: Output,
+) -> Result<ExitCode, Error> {
+    use std::io::IsTerminal as _;
+    use warden::clock::Clock as _;
+    let now = warden::clock::SystemClock.now_millis();
+    let since = warden_cli::ledger::parse_time(&since, "--since", now)?;
+    let until = until
+        .map(|u| warden_cli::ledger::parse_time(&u, "--until", now))
+        .transpose()?
+        .unwrap_or(now);
+    if since > until {
+        return Err(Error::BadRequest("--since is after --until".into()));
+    }
+    let pinned = key
+        .map(|path| {
+            std::fs::read_to_string(&path)
+                .map_err(|e| Error::Config(format!("{} cannot be read: {e}", path.display())))
+        })
+        .transpose()?;
+    let access =
+        warden_cli::ledger::Access::open(endpoint.as_deref(), config(env)?, data_dir.as_deref())
+            .await;
+    let terminal = std::io::stderr().is_terminal();
+    let mut progress = |r: &warden::audit::verify::Report| {
+        if terminal && let Some((_, to)) = r.minutes {
+            eprint!(
+                "\rverified through {}: {} checkpoints, {} events ",
+                warden::audit::checkpoint::minute_text(to),
+                r.checkpoints,
+                r.events
+            );
+        }
+    };
+    let verified = access
+        .verify(pinned.as_deref(), (since, until), now, &mut progress)
+        .await?;
+    if terminal {
+        eprintln!();
+    }
+    match output {
+        Output::Json => print_json(&verified.json()),
+        Output::Table => match &verified.report.failure {
+            None => emit(&verified.summary()),
+            Some(failure) => eprintln!("error: the ledger does not hold: {failure}"),
+        },
+    }
+    Ok(if verified.report.failure.is_none() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 async fn webhooks(command: WebhooksCommand, env: &Env) -> Result<(), Error> {

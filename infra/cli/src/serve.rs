@@ -172,6 +172,9 @@ pub struct States {
     /// What the in-process worker published to the outbound queue, when
     /// `WARDEN_OUTBOUND_QUEUE_URL` is unset.
     pub outbound: Arc<MemoryQueue>,
+    /// The audit ledger's checkpointer (run on a timer,
+    /// [`crate::ledger::start_checkpointer`]).
+    pub checkpointer: Arc<warden::audit::checkpointer::Checkpointer>,
 }
 
 /// The name development's signing key goes by in the key set.
@@ -232,6 +235,7 @@ pub async fn build_states(
     config: Config,
     sources: Vec<SourceConfig>,
     dynamodb_endpoint: Option<&str>,
+    data_dir: Option<&std::path::Path>,
 ) -> Result<States, Error> {
     let sources = Sources::new(sources)?;
     let webhook_inventory = WebhookInventory::from_sources(&sources);
@@ -277,12 +281,26 @@ pub async fn build_states(
     }
     // One store behind every state, as one set of tables serves every
     // function in AWS.
-    let store: Arc<dyn Store> = match (dynamodb_endpoint, &aws) {
-        (Some(_), Some(aws)) => Arc::new(DynamoStore::new(
-            aws_sdk_dynamodb::Client::new(aws),
-            &config.table_prefix,
-        )),
-        _ => Arc::new(MemoryStore::new()),
+    // Every audit event is sealed with the MAC key, as the functions seal
+    // theirs; and the checkpointer runs in process, as its schedule runs it.
+    let endpoint_aws = dynamodb_endpoint.and(aws.as_ref());
+    let mac = crate::ledger::mac_key(&config, endpoint_aws, aws.as_ref(), true)
+        .await?
+        .ok_or_else(|| Error::internal("no audit MAC key"))?;
+    let (store, checkpointer): (Arc<dyn Store>, _) = match (dynamodb_endpoint, &aws) {
+        (Some(_), Some(aws)) => {
+            let store = Arc::new(
+                DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), &config.table_prefix)
+                    .with_audit_mac(mac),
+            );
+            let checkpointer = crate::ledger::local_checkpointer(&config, store.clone(), data_dir)?;
+            (store, checkpointer)
+        }
+        _ => {
+            let store = Arc::new(MemoryStore::new().with_audit_mac(mac));
+            let checkpointer = crate::ledger::local_checkpointer(&config, store.clone(), data_dir)?;
+            (store, checkpointer)
+        }
     };
     let clock = Arc::new(SystemClock);
     let outbound = Arc::new(MemoryQueue::new());
@@ -348,6 +366,7 @@ pub async fn build_states(
         worker,
         health: Arc::new(health),
         outbound,
+        checkpointer: Arc::new(checkpointer),
     })
 }
 
@@ -373,13 +392,28 @@ pub async fn endpoint_pepper(
     aws: &warden::aws::SdkConfig,
     prefix: &str,
 ) -> Result<SecretString, Error> {
+    endpoint_secret(
+        aws,
+        &endpoint_pepper_name(prefix),
+        "Warden development API-key pepper (warden serve --dynamodb-endpoint)",
+    )
+    .await
+}
+
+/// The secret `name` in Secrets Manager at a development endpoint, created
+/// with 64 random bytes (hex) the first time: what outlives one process
+/// as the tables there do (the API-key pepper, the audit MAC key).
+pub async fn endpoint_secret(
+    aws: &warden::aws::SdkConfig,
+    name: &str,
+    description: &str,
+) -> Result<SecretString, Error> {
     use aws_sdk_secretsmanager::error::ProvideErrorMetadata as _;
     let client = aws_sdk_secretsmanager::Client::new(aws);
-    let name = endpoint_pepper_name(prefix);
     let read = || async {
         client
             .get_secret_value()
-            .secret_id(&name)
+            .secret_id(name)
             .send()
             .await
             .map(|out| {
@@ -406,8 +440,8 @@ pub async fn endpoint_pepper(
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let created = client
         .create_secret()
-        .name(&name)
-        .description("Warden development API-key pepper (warden serve --dynamodb-endpoint)")
+        .name(name)
+        .description(description)
         .secret_string(hex::encode(bytes))
         .send()
         .await;

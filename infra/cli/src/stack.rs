@@ -37,6 +37,9 @@ pub const OUTPUT_VARIABLES: &[(&str, &str)] = &[
     ("ApiKeyPepperSecretArn", "WARDEN_API_KEY_PEPPER_ARN"),
     ("SigningKeyArn", "WARDEN_SIGNING_KEY_ARN"),
     ("DecisionKeyArn", "WARDEN_DECISION_KEY_ARN"),
+    ("CheckpointKeyArn", "WARDEN_CHECKPOINT_KEY_ARN"),
+    ("CheckpointBucketName", "WARDEN_CHECKPOINT_BUCKET"),
+    ("AuditMacSecretArn", "WARDEN_AUDIT_MAC_SECRET_ARN"),
 ];
 
 /// Where a command's configuration comes from: a stack's outputs, over the

@@ -64,7 +64,7 @@ fn errors_are_one_line_that_say_what_to_do_and_logs_stay_off_standard_output() {
     let err = fails(run(at(p, e, &["users", "list"]), ""), "no tables");
     assert_eq!(err.lines().count(), 1, "one line: {err}");
     assert!(
-        err.starts_with("error: 13 tables are missing at ")
+        err.starts_with("error: 14 tables are missing at ")
             && err.contains(&format!("{p}users"))
             && err.contains("warden tables create")
             && err.contains(&format!("WARDEN_TABLE_PREFIX={p}")),

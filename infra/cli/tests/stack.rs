@@ -35,6 +35,12 @@ fn create_stack(endpoint: &str) -> (String, String) {
             "stack-test-pepper-0123456789abcdef0123456789abcdef0123456789abcdef",
         )
         .await;
+        let mac = warden::testing::create_secret(
+            &secrets,
+            &format!("{name}/audit-mac-key"),
+            "stack-test-audit-mac-key-0123456789abcdef0123456789abcdef0123",
+        )
+        .await;
         let template =
             std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../moto-stack.yaml"))
                 .unwrap();
@@ -50,6 +56,7 @@ fn create_stack(endpoint: &str) -> (String, String) {
             .template_body(template)
             .parameters(parameter("WebhookSecretArn", &webhooks))
             .parameters(parameter("ApiKeyPepperSecretArn", &pepper))
+            .parameters(parameter("AuditMacSecretArn", &mac))
             .send()
             .await
             .unwrap();

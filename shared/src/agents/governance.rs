@@ -23,6 +23,12 @@ pub enum Verdict {
     Block,
 }
 
+/// The version of [`by_maturity`]'s table, audited with every decision it
+/// makes (`table_version`, with the agent's `maturity`, the action's or
+/// tool's `complexity` and the `rule` that applied), so an auditor reads
+/// which table decided. A change to the table bumps it.
+pub const TABLE_VERSION: &str = "maturity-complexity/1";
+
 /// The maturity x complexity table of API.md.
 ///
 /// | maturity | 1-2 | 3 | 4 |

@@ -521,7 +521,11 @@ pub async fn decide(
             match decision {
                 // Queued now: the sweeper sends it again if it has not
                 // started by the end of this lease.
-                Decision::Approve => job_move = job_move.lease(now_ms + PENDING_LEASE_MS),
+                Decision::Approve => {
+                    job_move = job_move
+                        .lease(now_ms + PENDING_LEASE_MS)
+                        .decision(&event.event_id);
+                }
                 Decision::Reject => {
                     job_move = job_move.error(match &reason {
                         Some(r) => format!("proposal rejected: {r}"),

@@ -250,7 +250,19 @@ pub async fn submit(
     ) {
         Ok(a) => a,
         Err(refusal) => {
-            audit_only(state, blocked(refusal.rule.as_str())).await?;
+            let mut event = blocked(refusal.rule.as_str());
+            if refusal.rule == governance::Rule::Maturity
+                && let Some(agent) = &ctx.agent
+            {
+                // The table refused: which table, at which maturity.
+                event = event
+                    .detail("maturity", agent.maturity.as_str())
+                    .detail("table_version", governance::TABLE_VERSION);
+                if let Some(action) = state.catalogue.find(agent.agent_type, &request.action) {
+                    event = event.detail("complexity", action.complexity().level());
+                }
+            }
+            audit_only(state, event).await?;
             metrics::count(Metric::AgentRunBlocked);
             return Err(refusal.error);
         }
@@ -279,13 +291,14 @@ pub async fn submit(
         Some(_) => JobStatus::AwaitingApproval,
         None => JobStatus::Pending,
     };
-    let job = JobRecord {
+    let mut job = JobRecord {
         job_id: job_id.clone(),
         agent_id: agent.clone(),
         workspace_id: workspace.clone(),
         action: request.action.clone(),
         input: request.input,
         status,
+        decision_event_id: None,
         requested_by: caller.id(),
         proposal_id: proposal.as_ref().map(|p| p.proposal_id.clone()),
         decide_by: proposal.as_ref().map(|p| p.decide_by),
@@ -324,9 +337,17 @@ pub async fn submit(
         .detail("action", request.action.clone())
         .detail("workspace_id", workspace.as_str())
         .detail("complexity", admitted.action.complexity().level())
+        .detail(
+            "maturity",
+            ctx.agent.as_ref().map_or("", |a| a.maturity.as_str()),
+        )
+        .detail("table_version", super::governance::TABLE_VERSION)
         .detail("rule", rule_of(admitted.verdict));
     if let Some(p) = &proposal {
         event = event.detail("proposal_id", p.proposal_id.clone());
+    } else {
+        // Run at once: this event is the decision its outcome names.
+        job.decision_event_id = Some(event.event_id.clone());
     }
 
     let mut writes: Vec<Write> = vec![AgentWrite::CreateJob(job).into()];

@@ -728,6 +728,8 @@ impl Call<'_> {
         self.event(event_type, Severity::Info)
             .detail("maturity", agent.maturity.as_str())
             .detail("complexity", tool.complexity.level())
+            .detail("table_version", super::governance::TABLE_VERSION)
+            .detail("tool_version", tool.version.clone())
             .detail(
                 "rule",
                 match verdict {
@@ -790,7 +792,13 @@ impl Call<'_> {
             event = event.detail("maturity", agent.maturity.as_str());
         }
         if let Some(tool) = &ctx.tool {
-            event = event.detail("complexity", tool.complexity.level());
+            event = event
+                .detail("complexity", tool.complexity.level())
+                .detail("tool_version", tool.version.clone());
+        }
+        if block == Block::Maturity {
+            // The table refused: which table.
+            event = event.detail("table_version", super::governance::TABLE_VERSION);
         }
         if let (Some(exact), Block::ApprovalRejected | Block::ApprovalUsed) = (&ctx.exact, block) {
             event = event.detail("proposal_id", exact.proposal_id.clone());

@@ -238,6 +238,11 @@ pub async fn process(
     }
     .subject(format!("agent:{}", job.agent_id))
     .detail("workspace_id", job.workspace_id.as_str());
+    // The outcome names the decision that let the job run (AISVS 12.4.2).
+    let event = match &job.decision_event_id {
+        Some(decision) => event.detail("decision_event_id", decision.clone()),
+        None => event,
+    };
     match end_job(state, end, event).await {
         Ok(()) => {
             metrics::count(match status {

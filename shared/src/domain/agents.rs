@@ -328,6 +328,11 @@ pub struct JobRecord {
     pub requested_by: String,
     /// The proposal it waits on, if it was proposed.
     pub proposal_id: Option<String>,
+    /// The audit event of the decision that let it run: its
+    /// `AGENT_RUN_REQUESTED`, or its proposal's `PROPOSAL_APPROVED`. Its
+    /// outcome's event names it (`decision_event_id`), so an auditor goes
+    /// from what was done to who decided it.
+    pub decision_event_id: Option<String>,
     /// When the proposal expires (epoch seconds), if it was proposed.
     pub decide_by: Option<i64>,
     /// While `RUNNING`: until when its worker may still be working (epoch

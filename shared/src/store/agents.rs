@@ -37,6 +37,9 @@ pub struct JobMove {
     pub result: Option<Value>,
     /// Why a job moved to `FAILED` or `REJECTED`.
     pub error: Option<String>,
+    /// The decision that let a job moved to `PENDING` run (an approval's
+    /// audit event, [`JobRecord::decision_event_id`]).
+    pub decision_event_id: Option<String>,
 }
 
 impl JobMove {
@@ -51,7 +54,15 @@ impl JobMove {
             if_lease_before: None,
             result: None,
             error: None,
+            decision_event_id: None,
         }
+    }
+
+    /// Records the decision that lets the job run (see
+    /// [`JobMove::decision_event_id`]).
+    pub fn decision(mut self, event_id: &str) -> Self {
+        self.decision_event_id = Some(event_id.to_owned());
+        self
     }
 
     /// Sets the lease (see [`JobMove::lease_until`]).

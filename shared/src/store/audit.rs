@@ -28,6 +28,17 @@ pub struct AuditQuery {
     pub before: Option<String>,
 }
 
+/// An audit event as the ledger reads it: with the partition it was found
+/// in, when that is not the one its id and time place it in
+/// ([`AuditEvent::bucket`]): an item written there by hand.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LedgerEvent {
+    /// The event.
+    pub event: AuditEvent,
+    /// The partition it is stored in, if not its own.
+    pub misplaced_in: Option<String>,
+}
+
 /// The audit log, read side.
 #[async_trait]
 pub trait AuditStore: Send + Sync {
@@ -39,4 +50,11 @@ pub trait AuditStore: Send + Sync {
     /// on left out. With an actor it reads the actor index; without, every
     /// day bucket's shards in the window.
     async fn query_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>>;
+
+    /// Every event whose id's time is in the window (inclusive), oldest
+    /// first, strongly consistent: every shard of every UTC day the window
+    /// touches. What the ledger's checkpointer and `warden audit verify`
+    /// read.
+    async fn ledger_events(&self, since_millis: i64, until_millis: i64)
+    -> Result<Vec<LedgerEvent>>;
 }

@@ -29,6 +29,7 @@ pub mod agents;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod checkpoints;
 pub mod dynamo;
 pub mod health;
 pub mod keys;
@@ -41,11 +42,12 @@ use async_trait::async_trait;
 
 pub use self::agents::{AgentStore, AgentWrite, JobMove, Page, RunContext, RunLookup};
 pub use self::api_keys::{ApiKeyStore, ApiKeyWrite};
-pub use self::audit::{AuditQuery, AuditStore};
+pub use self::audit::{AuditQuery, AuditStore, LedgerEvent};
 pub use self::auth::{
     AccountChange, AuthWrite, DelegationLookup, DelegationState, SessionStore, TokenLookup,
     UserStore,
 };
+pub use self::checkpoints::{CheckpointRecord, CheckpointStore};
 pub use self::health::{HealthSampleStore, HealthWrite};
 pub use self::keys::RevocationKey;
 pub use self::ratelimit::{RateLimitStore, TatCondition, TatOutcome, TatWrite};
@@ -134,6 +136,44 @@ impl From<AuditEvent> for Write {
     fn from(e: AuditEvent) -> Self {
         Write::Audit(e)
     }
+}
+
+/// Seals every audit event of `writes` with `key` ([`crate::audit::mac`]):
+/// what a store with the audit MAC key does last, before it writes, so
+/// that every event a writer records carries its MAC, whoever built it.
+/// Such a store is a deployed writer's, and it also refuses an event
+/// stamped more than [`crate::audit::MAX_CLOCK_ERROR_MS`] from its
+/// `clock` (the system's unless given): the ledger checkpoints a minute
+/// once the grace has passed, and counts on no writer's event arriving
+/// later.
+pub(crate) fn seal_audit(
+    writes: &mut [Write],
+    key: Option<&crate::audit::mac::MacKey>,
+    clock: Option<&dyn crate::clock::Clock>,
+) -> crate::Result<()> {
+    use crate::clock::Clock as _;
+    let Some(key) = key else {
+        return Ok(());
+    };
+    let now = clock.map_or_else(
+        || crate::clock::SystemClock.now_millis(),
+        |c| c.now_millis(),
+    );
+    for write in writes {
+        if let Write::Audit(event) = write {
+            let off = event.at_millis.saturating_sub(now);
+            if off.abs() > crate::audit::MAX_CLOCK_ERROR_MS {
+                return Err(crate::Error::internal(format!(
+                    "audit event {} ({}) is stamped {off} ms from this writer's clock: more than {} ms off is refused, for the audit ledger",
+                    event.event_id,
+                    event.event_type.as_str(),
+                    crate::audit::MAX_CLOCK_ERROR_MS
+                )));
+            }
+            key.seal(event)?;
+        }
+    }
+    Ok(())
 }
 
 /// Atomic multi-item writes across domains.

@@ -29,7 +29,7 @@ pub async fn states(
     }
     let config = local_config(lookup(&env)).unwrap();
     let endpoint = dynamodb.map(|(endpoint, _)| endpoint.as_str());
-    build_states(config, sources, endpoint).await.unwrap()
+    build_states(config, sources, endpoint, None).await.unwrap()
 }
 
 /// The local API over `states`, listening on a free loopback port.

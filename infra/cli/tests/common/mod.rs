@@ -30,6 +30,12 @@ pub fn warden() -> Command {
         "AWS_ENDPOINT_URL",
         "ALLOWED_ORIGINS",
         "WARDEN_STACK",
+        "WARDEN_DATA_DIR",
+        "WARDEN_AUDIT_MAC_KEY",
+        "WARDEN_AUDIT_MAC_SECRET_ARN",
+        "WARDEN_CHECKPOINT_KEY_ARN",
+        "WARDEN_CHECKPOINT_KEY_FILE",
+        "WARDEN_CHECKPOINT_BUCKET",
     ] {
         cmd.env_remove(var);
     }
@@ -108,7 +114,10 @@ pub fn serve_on_dynamodb(mut cmd: Command, endpoint: &str) -> (Killed, Vec<Strin
         "127.0.0.1:0",
         "--dynamodb-endpoint",
         endpoint,
+        "--data-dir",
     ]);
+    // Its ledger's key and copies, out of the working tree.
+    cmd.arg(std::env::temp_dir().join(format!("warden-serve-{}", ulid::Ulid::new())));
     serve(cmd)
 }
 

@@ -312,6 +312,12 @@ impl DynamoStore {
             expr = expr.name("#err", "error").value(":err", s(error));
             set.push("#err = :err");
         }
+        if let Some(decision) = mv.decision_event_id {
+            expr = expr
+                .name("#dec", "decision_event_id")
+                .value(":dec", s(decision));
+            set.push("#dec = :dec");
+        }
         expr.update(
             &self.tables.agent_jobs,
             job_key(&mv.job_id),
@@ -759,6 +765,9 @@ fn job_item(j: &JobRecord) -> Item {
     if let Some(p) = &j.proposal_id {
         item.insert("proposal_id".into(), s(p));
     }
+    if let Some(d) = &j.decision_event_id {
+        item.insert("decision_event_id".into(), s(d));
+    }
     if let Some(at) = j.decide_by {
         item.insert("decide_by".into(), n(at));
     }
@@ -789,6 +798,7 @@ fn job_from(item: &Item) -> Result<JobRecord> {
         status: get_parsed(item, "status", JobStatus::parse)?,
         requested_by: get_s(item, "requested_by")?,
         proposal_id: get_opt_s(item, "proposal_id"),
+        decision_event_id: get_opt_s(item, "decision_event_id"),
         decide_by: get_opt_n(item, "decide_by")?,
         lease_until: get_opt_n(item, "lease_until")?,
         requeues: get_opt_n(item, "requeues")?.unwrap_or(0),

@@ -8,7 +8,7 @@ use super::item::{Item, get_n, get_opt_s, get_s, n, s};
 use super::{DynamoStore, Expr, tables, unavailable};
 use crate::Result;
 use crate::audit::{AuditEvent, EventType, Origin, Severity};
-use crate::store::{AuditQuery, AuditStore, keys};
+use crate::store::{AuditQuery, AuditStore, LedgerEvent, keys};
 
 /// Partitions of the AuditLog read at once by one query: 16 is one day's
 /// shards, and keeps a week's 128 queries from opening 128 connections.
@@ -133,6 +133,75 @@ impl AuditStore for DynamoStore {
         events.truncate(query.limit);
         Ok(events)
     }
+
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn ledger_events(
+        &self,
+        since_millis: i64,
+        until_millis: i64,
+    ) -> Result<Vec<LedgerEvent>> {
+        if since_millis > until_millis {
+            return Ok(Vec::new());
+        }
+        let (from, to) = id_bounds(since_millis, until_millis);
+        let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(PARTITIONS_AT_ONCE));
+        let mut tasks = tokio::task::JoinSet::new();
+        for bucket in buckets(since_millis, until_millis) {
+            let (store, from, to, gate) = (self.clone(), from.clone(), to.clone(), gate.clone());
+            tasks.spawn(async move {
+                let _permit = gate.acquire_owned().await;
+                store.ledger_partition(bucket, &from, &to).await
+            });
+        }
+        let mut all = Vec::new();
+        while let Some(done) = tasks.join_next().await {
+            all.extend(
+                done.map_err(|e| {
+                    crate::Error::internal_from("an audit log query task failed", e)
+                })??,
+            );
+        }
+        all.sort_by(|a, b| a.event.event_id.cmp(&b.event.event_id));
+        Ok(all)
+    }
+}
+
+impl DynamoStore {
+    /// Every event of one day's shard `bucket` whose id is within
+    /// `from..=to`, oldest first, strongly consistent.
+    async fn ledger_partition(
+        &self,
+        bucket: String,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<LedgerEvent>> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.tables.audit_log)
+            .key_condition_expression("#p = :p AND #e BETWEEN :from AND :to")
+            .expression_attribute_names("#p", "bucket")
+            .expression_attribute_names("#e", "event_id")
+            .expression_attribute_values(":p", s(&bucket))
+            .expression_attribute_values(":from", s(from))
+            .expression_attribute_values(":to", s(to))
+            .consistent_read(true)
+            .into_paginator()
+            .send();
+        let mut events = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| unavailable("Query audit log", e))?;
+            for item in page.items() {
+                let event = audit_from(item)?;
+                let misplaced_in = (event.bucket() != bucket).then(|| bucket.clone());
+                events.push(LedgerEvent {
+                    event,
+                    misplaced_in,
+                });
+            }
+        }
+        Ok(events)
+    }
 }
 
 /// One AuditLog partition: an actor in the actor index, or a day's shard.
@@ -222,6 +291,9 @@ fn audit_item(e: &AuditEvent) -> Result<Item> {
     if let Some(subject) = &e.subject {
         item.insert("subject".into(), s(subject));
     }
+    if let Some(mac) = &e.mac {
+        item.insert("mac".into(), s(mac));
+    }
     Ok(item)
 }
 
@@ -245,5 +317,43 @@ fn audit_from(item: &Item) -> Result<AuditEvent> {
         origin,
         details,
         expires_at: get_n(item, "expires_at")?,
+        mac: get_opt_s(item, "mac"),
     })
+}
+
+#[cfg(feature = "testing")]
+impl DynamoStore {
+    /// Writes `events` as they are (sealed, or not, by the caller), 25 to a
+    /// `BatchWriteItem`, without conditions: a benchmark's bulk load. The
+    /// emulator copies a whole table for every transaction, so loading
+    /// thousands of events through [`crate::store::Transactions::transact`]
+    /// slows to seconds a write. Test support only: no function writes the
+    /// audit log outside a transaction.
+    pub async fn load_audit_events(&self, events: &[AuditEvent]) -> Result<()> {
+        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+        for chunk in events.chunks(25) {
+            let mut requests = Vec::with_capacity(chunk.len());
+            for event in chunk {
+                let put = PutRequest::builder()
+                    .set_item(Some(audit_item(event)?))
+                    .build()
+                    .map_err(|e| crate::Error::internal_from("building a PutRequest", e))?;
+                requests.push(WriteRequest::builder().put_request(put).build());
+            }
+            let mut pending =
+                std::collections::HashMap::from([(self.tables.audit_log.clone(), requests)]);
+            while !pending.is_empty() {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .set_request_items(Some(pending))
+                    .send()
+                    .await
+                    .map_err(|e| unavailable("BatchWriteItem audit log", e))?;
+                pending = out.unprocessed_items.unwrap_or_default();
+                pending.retain(|_, v| !v.is_empty());
+            }
+        }
+        Ok(())
+    }
 }

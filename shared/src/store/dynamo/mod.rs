@@ -16,6 +16,7 @@ mod agents;
 mod api_keys;
 mod audit;
 mod auth;
+mod checkpoints;
 mod health;
 pub mod item;
 mod ratelimit;
@@ -56,6 +57,7 @@ struct TableNames {
     api_keys: String,
     tool_calls: String,
     health_samples: String,
+    checkpoints: String,
 }
 
 /// The DynamoDB store.
@@ -63,6 +65,11 @@ struct TableNames {
 pub struct DynamoStore {
     client: Client,
     tables: TableNames,
+    /// Seals every audit event written, when set.
+    audit_mac: Option<crate::audit::mac::MacKey>,
+    /// The clock a sealing store bounds events' times by (the system's
+    /// when `None`).
+    writer_clock: Option<std::sync::Arc<dyn crate::clock::Clock>>,
 }
 
 /// A failed SDK call: the store is unavailable. The SDK's error is reduced
@@ -215,8 +222,9 @@ impl DynamoStore {
     /// A store over the tables named `<prefix><table>`.
     pub fn new(client: Client, prefix: &str) -> Self {
         use tables::{
-            ACTIVE_TOKENS, AGENT_JOBS, AGENTS, API_KEYS, AUDIT_LOG, HEALTH_SAMPLES, PROPOSALS,
-            RATE_LIMITS, REVOKED_TOKENS, TOOL_CALLS, USERS, WEBHOOK_DELIVERIES, WORKSPACES,
+            ACTIVE_TOKENS, AGENT_JOBS, AGENTS, API_KEYS, AUDIT_LOG, CHECKPOINTS, HEALTH_SAMPLES,
+            PROPOSALS, RATE_LIMITS, REVOKED_TOKENS, TOOL_CALLS, USERS, WEBHOOK_DELIVERIES,
+            WORKSPACES,
         };
         Self {
             client,
@@ -234,8 +242,26 @@ impl DynamoStore {
                 api_keys: API_KEYS.name(prefix),
                 tool_calls: TOOL_CALLS.name(prefix),
                 health_samples: HEALTH_SAMPLES.name(prefix),
+                checkpoints: CHECKPOINTS.name(prefix),
             },
+            audit_mac: None,
+            writer_clock: None,
         }
+    }
+
+    /// This store, sealing every audit event it writes with `key`
+    /// ([`crate::audit::mac`]).
+    pub fn with_audit_mac(mut self, key: crate::audit::mac::MacKey) -> Self {
+        self.audit_mac = Some(key);
+        self
+    }
+
+    /// This store, bounding the times of the events it seals by `clock`
+    /// instead of the system's (the CLI's: the AWS clock; tests: a
+    /// manual one).
+    pub fn with_writer_clock(mut self, clock: std::sync::Arc<dyn crate::clock::Clock>) -> Self {
+        self.writer_clock = Some(clock);
+        self
     }
 
     /// The SDK client, for health checks and table administration.
@@ -343,49 +369,62 @@ impl DynamoStore {
 #[async_trait]
 impl Transactions for DynamoStore {
     #[tracing::instrument(level = "debug", skip_all, fields(writes = writes.len()), err(level = "debug"))]
-    async fn transact(&self, writes: Vec<Write>) -> Result<()> {
+    async fn transact(&self, mut writes: Vec<Write>) -> Result<()> {
+        crate::store::seal_audit(
+            &mut writes,
+            self.audit_mac.as_ref(),
+            self.writer_clock.as_deref(),
+        )?;
         let mut items = Vec::with_capacity(writes.len() + 1);
         for write in writes {
             items.extend(self.write_items(write)?);
         }
+        self.send_transaction(items).await
+    }
+}
+
+impl DynamoStore {
+    /// Sends `items` as one `TransactWriteItems`, its failure read as
+    /// [`transact_error`] says.
+    async fn send_transaction(&self, items: Vec<TransactWriteItem>) -> Result<()> {
         let out = self
             .client
             .transact_write_items()
             .set_transact_items(Some(items))
             .send()
             .await;
-        let Err(err) = out else {
-            return Ok(());
-        };
-        if let Some(how) = outcome_unknown(&err) {
-            // Sent, but no answer: it may have committed. The SDK's retries
-            // carry the same ClientRequestToken, so they never applied it
-            // twice; what the caller does next settles it.
-            return Err(Error::OutcomeUnknown {
-                context: format!("TransactWriteItems: {how}"),
-                retry_with_key: false,
-                source: None,
-            });
-        }
-        if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
-            err.as_service_error()
-        {
-            let condition_failed = cancelled
-                .cancellation_reasons()
-                .iter()
-                .any(|r| r.code() == Some("ConditionalCheckFailed"));
-            if condition_failed {
-                return Err(Error::ConditionFailed);
-            }
-        }
-        if err.code() == Some("ValidationException") {
-            // A malformed transaction is a bug, not an outage. Its message
-            // is not kept: DynamoDB's validation messages quote values.
-            return Err(Error::internal(crate::aws::sdk_failure(
-                "TransactWriteItems refused",
-                &err,
-            )));
-        }
-        Err(unavailable("TransactWriteItems", err))
+        out.map(|_| ()).map_err(transact_error)
     }
+}
+
+/// What a failed `TransactWriteItems` means to the caller: a failed
+/// condition, an outcome unknown, a bug, or an outage.
+fn transact_error(err: SdkError<TransactWriteItemsError, HttpResponse>) -> Error {
+    if let Some(how) = outcome_unknown(&err) {
+        // Sent, but no answer: it may have committed. The SDK's retries
+        // carry the same ClientRequestToken, so they never applied it
+        // twice; what the caller does next settles it.
+        return Error::OutcomeUnknown {
+            context: format!("TransactWriteItems: {how}"),
+            retry_with_key: false,
+            source: None,
+        };
+    }
+    if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+        err.as_service_error()
+    {
+        let condition_failed = cancelled
+            .cancellation_reasons()
+            .iter()
+            .any(|r| r.code() == Some("ConditionalCheckFailed"));
+        if condition_failed {
+            return Error::ConditionFailed;
+        }
+    }
+    if err.code() == Some("ValidationException") {
+        // A malformed transaction is a bug, not an outage. Its message
+        // is not kept: DynamoDB's validation messages quote values.
+        return Error::internal(crate::aws::sdk_failure("TransactWriteItems refused", &err));
+    }
+    unavailable("TransactWriteItems", err)
 }

@@ -210,8 +210,18 @@ pub const HEALTH_SAMPLES: TableDef = TableDef {
     indexes: &[],
 };
 
+/// The audit ledger's checkpoints and their leaves
+/// ([`crate::store::CheckpointStore`]), kept a week longer than the events.
+pub const CHECKPOINTS: TableDef = TableDef {
+    suffix: "checkpoints",
+    hash_key: "log",
+    range_key: Some("entry"),
+    ttl: true,
+    indexes: &[],
+};
+
 /// Every table Warden uses.
-pub const ALL: [TableDef; 13] = [
+pub const ALL: [TableDef; 14] = [
     USERS,
     ACTIVE_TOKENS,
     REVOKED_TOKENS,
@@ -225,6 +235,7 @@ pub const ALL: [TableDef; 13] = [
     API_KEYS,
     TOOL_CALLS,
     HEALTH_SAMPLES,
+    CHECKPOINTS,
 ];
 
 impl TableDef {

@@ -146,6 +146,9 @@ impl AgentTables {
                     if m.result.is_some() {
                         j.result = m.result;
                     }
+                    if m.decision_event_id.is_some() {
+                        j.decision_event_id = m.decision_event_id;
+                    }
                     if m.error.is_some() {
                         j.error = m.error;
                     }

@@ -34,6 +34,8 @@ struct Tables {
     health: health::SampleTable,
     /// By event id (a ULID, so this is also time order).
     audit: BTreeMap<String, AuditEvent>,
+    /// The audit ledger's checkpoints, by minute.
+    checkpoints: BTreeMap<i64, crate::store::CheckpointRecord>,
     /// Theoretical arrival time and expiry per limited key.
     rates: HashMap<String, (i64, i64)>,
 }
@@ -93,6 +95,11 @@ impl Tables {
 pub struct MemoryStore {
     tables: Mutex<Tables>,
     audit_outage: AtomicBool,
+    /// Seals every audit event written, when set.
+    audit_mac: Option<crate::audit::mac::MacKey>,
+    /// The clock a sealing store bounds events' times by (the system's
+    /// when `None`).
+    writer_clock: Option<std::sync::Arc<dyn crate::clock::Clock>>,
 }
 
 impl MemoryStore {
@@ -101,12 +108,43 @@ impl MemoryStore {
         Self::default()
     }
 
+    /// This store, sealing every audit event it writes with `key`
+    /// ([`crate::audit::mac`]).
+    pub fn with_audit_mac(mut self, key: crate::audit::mac::MacKey) -> Self {
+        self.audit_mac = Some(key);
+        self
+    }
+
+    /// This store, bounding the times of the events it seals by `clock`
+    /// instead of the system's (the CLI's: the AWS clock; tests: a
+    /// manual one).
+    pub fn with_writer_clock(mut self, clock: std::sync::Arc<dyn crate::clock::Clock>) -> Self {
+        self.writer_clock = Some(clock);
+        self
+    }
+
     /// While `on`, every transaction that carries an audit event fails as
     /// unavailable, as it would during a DynamoDB outage of the audit table.
     /// Tests use it to show that no action lands without its audit record
     /// (on DynamoDB they delete the audit table instead).
     pub fn simulate_audit_outage(&self, on: bool) {
         self.audit_outage.store(on, Ordering::SeqCst);
+    }
+
+    /// Changes the audit log directly, bypassing every condition, as
+    /// someone with write access to the AuditLog table could: the ledger's
+    /// tests tamper with it this way (on DynamoDB, through the SDK).
+    pub fn tamper_audit(&self, change: impl FnOnce(&mut BTreeMap<String, AuditEvent>)) {
+        change(&mut self.lock().audit);
+    }
+
+    /// Changes the checkpoints directly, as someone with write access to
+    /// the Checkpoints table could (see [`MemoryStore::tamper_audit`]).
+    pub fn tamper_checkpoints(
+        &self,
+        change: impl FnOnce(&mut BTreeMap<i64, crate::store::CheckpointRecord>),
+    ) {
+        change(&mut self.lock().checkpoints);
     }
 
     fn lock(&self) -> MutexGuard<'_, Tables> {
@@ -121,7 +159,12 @@ impl MemoryStore {
 
 #[async_trait]
 impl Transactions for MemoryStore {
-    async fn transact(&self, writes: Vec<Write>) -> Result<()> {
+    async fn transact(&self, mut writes: Vec<Write>) -> Result<()> {
+        super::seal_audit(
+            &mut writes,
+            self.audit_mac.as_ref(),
+            self.writer_clock.as_deref(),
+        )?;
         let mut seen = HashSet::new();
         if !writes
             .iter()
@@ -176,6 +219,52 @@ impl AuditStore for MemoryStore {
             .take(query.limit)
             .cloned()
             .collect())
+    }
+
+    async fn ledger_events(
+        &self,
+        since_millis: i64,
+        until_millis: i64,
+    ) -> Result<Vec<super::LedgerEvent>> {
+        // The embedded store has no partitions: nothing is misplaced.
+        Ok(self
+            .lock()
+            .audit
+            .values()
+            .filter(|e| (since_millis..=until_millis).contains(&crate::audit::ledger::id_time(e)))
+            .map(|e| super::LedgerEvent {
+                event: e.clone(),
+                misplaced_in: None,
+            })
+            .collect())
+    }
+}
+
+#[async_trait]
+impl crate::store::CheckpointStore for MemoryStore {
+    async fn latest_checkpoint(&self) -> Result<Option<crate::store::CheckpointRecord>> {
+        Ok(self.lock().checkpoints.values().next_back().cloned())
+    }
+
+    async fn checkpoints(&self, from: i64, to: i64) -> Result<Vec<crate::store::CheckpointRecord>> {
+        if from > to {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .lock()
+            .checkpoints
+            .range(from..=to)
+            .map(|(_, c)| c.clone())
+            .collect())
+    }
+
+    async fn put_checkpoint(&self, record: crate::store::CheckpointRecord) -> Result<()> {
+        let mut tables = self.lock();
+        if tables.checkpoints.contains_key(&record.minute) {
+            return Err(crate::Error::ConditionFailed);
+        }
+        tables.checkpoints.insert(record.minute, record);
+        Ok(())
     }
 }
 
