@@ -21,6 +21,7 @@ use crate::{BusinessAction, InvalidInput, Problem};
 /// costs total at most 10^15 cents, and the net burn after the hires is
 /// within ±10^15, refused at submission (naming `hires`) otherwise.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct HiringPlan {
     cash_cents: SignedCents,
     months: Vec<MonthFigures>,
@@ -30,6 +31,7 @@ pub struct HiringPlan {
 
 /// A hire to consider and what it costs a month.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Hire {
     id: Text,
     monthly_cost_cents: Cents,

@@ -27,6 +27,7 @@ const MAX_CALENDAR_DAYS: i128 = 3_652_500;
 /// floor(runway × 30.4375) days from the exact runway; a date past
 /// 9999-12-31 (the calendar's end) is null.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CashRunway {
     cash_cents: SignedCents,
     as_of: Date,

@@ -22,6 +22,7 @@ use crate::{BusinessAction, InvalidInput, Problem};
 /// threshold and source, is not economic, and is listed in `no_rule`. The
 /// sales given are summed as they are: choosing the period is the caller's.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NexusCheck {
     period_end: Date,
     physical_presence: Vec<StateCode>,
@@ -30,6 +31,7 @@ pub struct NexusCheck {
 
 /// A sale shipped to a free-text address.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ShippedSale {
     id: Text,
     ship_to: String,
