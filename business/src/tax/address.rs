@@ -149,15 +149,60 @@ fn name_ignoring_case(part: &str) -> Option<StateCode> {
         .map(StateCode)
 }
 
-/// The state a free-text shipping address names, or `None` when the rules
-/// do not say: never a guess.
+/// Which of the contract's rules found an address's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    /// A state code right before a ZIP.
+    BeforeZip,
+    /// A state code as the last word, with no ZIP: the address is only
+    /// assumed to be in the US (`..., ON M5X 1A9, CA` is Toronto, and
+    /// `10117 Berlin, DE` is Germany).
+    LastWord,
+    /// The whole last comma-separated part is a state's full name.
+    Name,
+}
+
+/// The country names a US address may end with, dropped before the rules
+/// are applied (longest first, so `United States of America` is not read
+/// as ending in `America`).
+const US_SUFFIXES: [&str; 4] = ["united states of america", "united states", "usa", "us"];
+
+/// Whether `c` separates words (whitespace or a comma).
+fn separates(c: char) -> bool {
+    c.is_whitespace() || c == ','
+}
+
+/// `ship_to` without a trailing `USA`, `US`, `United States` or `United
+/// States of America` (case ignored, a whole word or words), nor the
+/// separators around it.
+fn without_us(ship_to: &str) -> &str {
+    let text = ship_to.trim_end_matches(separates);
+    for suffix in US_SUFFIXES {
+        let Some(start) = text.len().checked_sub(suffix.len()) else {
+            continue;
+        };
+        let (Some(before), Some(end)) = (text.get(..start), text.get(start..)) else {
+            continue;
+        };
+        if end.eq_ignore_ascii_case(suffix) && before.chars().next_back().is_none_or(separates) {
+            return before.trim_end_matches(separates);
+        }
+    }
+    text
+}
+
+/// The state a free-text shipping address names and the rule that found
+/// it, or `None` when the rules do not say: never a guess.
 ///
-/// In order of precedence (AGENTS.md, "tax / nexus_check"):
+/// A trailing `USA`, `US`, `United States` or `United States of America`
+/// is dropped first (AGENTS.md revision 2). Then, in order of precedence
+/// (AGENTS.md, "tax / nexus_check"):
 /// 1. a state code right before a ZIP (`..., CA 94105`, `CA 94105-1234`):
 ///    a word that is a code followed by a word that is a ZIP; when the
 ///    address has several such pairs, the last one (a US address ends with
 ///    the state and ZIP, so what follows them is a country or a note);
-/// 2. else a state code as the last word;
+/// 2. else a state code as the last word ([`Found::LastWord`]: only
+///    assumed to be a US address);
 /// 3. else the whole last comma-separated part, matched against the full
 ///    state names (`Georgia`, `new york`, `West Virginia`).
 ///
@@ -165,22 +210,29 @@ fn name_ignoring_case(part: &str) -> Option<StateCode> {
 /// the word `TX`; any other character (a period in `D.C.`) is part of its
 /// word. Codes and names are matched ignoring case; only the 50 states and
 /// DC are recognised.
-pub fn state_of(ship_to: &str) -> Option<StateCode> {
-    let words: Vec<&str> = ship_to
-        .split(|c: char| c.is_whitespace() || c == ',')
-        .filter(|w| !w.is_empty())
-        .collect();
+pub fn read(ship_to: &str) -> Option<(StateCode, Found)> {
+    let text = without_us(ship_to);
+    let words: Vec<&str> = text.split(separates).filter(|w| !w.is_empty()).collect();
     let before_zip = words.windows(2).rev().find_map(|pair| match pair {
         [code, zip] if is_zip(zip) => code_ignoring_case(code),
         _ => None,
     });
-    if before_zip.is_some() {
-        return before_zip;
+    if let Some(state) = before_zip {
+        return Some((state, Found::BeforeZip));
     }
     if let Some(last) = words.last().and_then(|w| code_ignoring_case(w)) {
-        return Some(last);
+        return Some((last, Found::LastWord));
     }
-    ship_to.rsplit(',').next().and_then(name_ignoring_case)
+    text.rsplit(',')
+        .next()
+        .and_then(name_ignoring_case)
+        .map(|state| (state, Found::Name))
+}
+
+/// The state a free-text shipping address names ([`read`]), whichever
+/// rule found it.
+pub fn state_of(ship_to: &str) -> Option<StateCode> {
+    read(ship_to).map(|(state, _)| state)
 }
 
 #[cfg(test)]
@@ -303,13 +355,39 @@ mod tests {
             ("Morgantown, West  Virginia University", None),
             // Only the last part: an earlier state name says nothing.
             ("Georgia Ave, Springfield", None),
-            // A trailing country with no rule matching: unparsed.
-            ("Atlanta, Georgia, USA", None),
-            ("Austin, TX, USA", None),
-            ("Austin, Texas, United States", None),
+            // A trailing US country name is dropped first (revision 2).
+            ("Atlanta, Georgia, USA", Some("GA")),
+            ("Austin, TX, USA", Some("TX")),
+            ("Austin, Texas, United States", Some("TX")),
+            ("Austin TX us", Some("TX")),
+            ("Buffalo, New York, United States of America ", Some("NY")),
+            ("Portland, OR, usa,", Some("OR")),
+            // Only a whole word: "Texas US" is no suffix of "TexasUS".
+            ("Austin, TexasUS", None),
+            // A foreign country stays: unparsed.
+            ("Toronto, Ontario, Canada", None),
         ]);
         // "Georgia" and "GA" name the same state.
         assert_eq!(code("Atlanta, Georgia"), code("Atlanta, GA"));
+    }
+
+    #[test]
+    fn a_state_from_the_last_word_alone_is_only_assumed_to_be_in_the_us() {
+        let found = |ship_to: &str| read(ship_to).map(|(s, f)| (s.code(), f));
+        // Toronto and Berlin read as California and Delaware by the last-word
+        // rule: the reading says so, so the check lists them as assumed.
+        assert_eq!(
+            found("Toronto, ON M5X 1A9, CA"),
+            Some(("CA", Found::LastWord))
+        );
+        assert_eq!(found("10117 Berlin, DE"), Some(("DE", Found::LastWord)));
+        assert_eq!(
+            found("1 Market St, San Francisco, CA 94105"),
+            Some(("CA", Found::BeforeZip))
+        );
+        assert_eq!(found("Atlanta, Georgia, USA"), Some(("GA", Found::Name)));
+        assert_eq!(found("Austin, TX, USA"), Some(("TX", Found::LastWord)));
+        assert_eq!(found("USA"), None);
     }
 
     #[test]
