@@ -506,6 +506,13 @@ impl Month {
     pub fn plus(self, n: i64) -> Option<Month> {
         Month::from_index(self.index().checked_add(n)?)
     }
+
+    /// Whether the month is after `date`: its first day is (the month that
+    /// holds `date` is not).
+    pub fn after(self, date: Date) -> bool {
+        let date = date.get();
+        (self.year, self.month) > (date.year(), u8::from(date.month()))
+    }
 }
 
 impl fmt::Display for Month {
@@ -629,6 +636,24 @@ pub fn unique_months(months: impl Iterator<Item = Month>) -> Result<(), InvalidI
         |i| format!("months[{i}].month"),
         "month",
     )
+}
+
+/// Refuses a month after `as_of` in an input that describes the past
+/// (AGENTS.md revision 2), naming `months[i].month`: a month is after
+/// `as_of` when its first day is, so the month holding `as_of` is allowed.
+pub fn months_not_after(
+    months: impl Iterator<Item = Month>,
+    as_of: Date,
+) -> Result<(), InvalidInput> {
+    for (i, month) in months.enumerate() {
+        if month.after(as_of) {
+            return Err(InvalidInput::new(
+                format!("months[{i}].month"),
+                format!("{month} is after as_of {as_of}"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `unit_price` x `quantity` in cents, if within [`MAX_CENTS`].
