@@ -58,6 +58,18 @@ fn benches(c: &mut Criterion) {
             })
             .collect()
     };
+    // One amount, no references, 7 days: every bank entry a candidate for
+    // most ledger entries (the hard case of the maximum matching). Bank
+    // entries spread evenly over the week, ledger entries unevenly (days
+    // 1-4 twice as often as 5-7), so the best matching needs days apart.
+    let one_amount = |side: &str, day: fn(usize) -> usize| -> Vec<Value> {
+        (0..1_000)
+            .map(|i| {
+                json!({"id": format!("{side}-{i}"), "date": format!("2026-03-{:02}", 1 + day(i)),
+                       "amount_cents": 100})
+            })
+            .collect()
+    };
     let lines: Vec<Value> = (0..2_000)
         .map(|i| {
             json!({"description": format!("line {i}"), "quantity": 1 + i % 5,
@@ -89,6 +101,11 @@ fn benches(c: &mut Criterion) {
         &mut group,
         "reconcile",
         &json!({"bank": entries("b"), "ledger": entries("l")}),
+    );
+    measure::<accounting::Reconcile>(
+        &mut group,
+        "reconcile_one_amount",
+        &json!({"bank": one_amount("b", |i| i % 7), "ledger": one_amount("l", |i| i % 11 % 7)}),
     );
     measure::<accounting::DraftInvoice>(
         &mut group,
