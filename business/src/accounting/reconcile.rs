@@ -100,6 +100,7 @@ const MATCH_WINDOW_DAYS: i64 = 3;
 /// empty; a side's total past ±10^15 cents is refused at submission. See
 /// the module docs for how the matching is found.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Reconcile {
     bank: Vec<BookEntry>,
     ledger: Vec<BookEntry>,
@@ -107,6 +108,7 @@ pub struct Reconcile {
 
 /// An entry of a bank statement or of the ledger.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct BookEntry {
     id: Text,
     date: Date,
@@ -1134,6 +1136,14 @@ mod tests {
             (
                 json!({"bank": [{"id": "", "date": "2026-01-01", "amount_cents": 5}], "ledger": []}),
                 "input.bank[0].id",
+            ),
+            (
+                json!({"bank": [], "ledger": [{"id": "a", "date": "2026-01-01", "amount_cents": 5, "ref": "x"}]}),
+                "input.ledger[0].ref",
+            ),
+            (
+                json!({"bank": [], "ledger": [], "window": 5}),
+                "input.window",
             ),
         ];
         invalid_fields("reconcile", cases);
