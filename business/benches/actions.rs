@@ -17,7 +17,7 @@ use std::hint::black_box;
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
-use warden_business::{BusinessAction, accounting, planning, tax};
+use warden_business::{BusinessAction, accounting, logistics, marketing, planning, sales, tax};
 
 /// Measures `validate` and `run` of `A`, the action `name`, on `input`.
 fn measure<A: BusinessAction>(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, input: &Value) {
@@ -85,6 +85,52 @@ fn benches(c: &mut Criterion) {
                         "revenue_cents": 1_000_000 + 12_345 * i})
         })
         .collect();
+    // Inputs of the actions revision 2 changed, valid before and after it
+    // (no field it added), so the two can be compared.
+    let items: Vec<Value> = (0..1_600)
+        .map(|i| {
+            json!({"sku": format!("sku-{i}"), "on_hand": i % 500, "daily_demand": 1.25 + (i % 40) as f64,
+                   "lead_time_days": 1 + i % 30, "safety_stock": i % 50,
+                   "order_cost_cents": 5_000 + i, "holding_cost_cents_per_unit_year": 25 + i % 10})
+        })
+        .collect();
+    let shipments: Vec<Value> = (0..2_000)
+        .map(|i| {
+            let mut s = json!({"id": format!("s-{i}"), "carrier": format!("carrier-{}", i % 20),
+                               "promised": format!("2026-03-{:02}", 1 + i % 28)});
+            if i % 3 != 0 {
+                s["delivered"] = json!(format!("2026-03-{:02}", 1 + (i + i % 5) % 28));
+            }
+            s
+        })
+        .collect();
+    let deals: Vec<Value> = (0..1_600)
+        .map(|i| {
+            let stages = [
+                "lead",
+                "qualified",
+                "proposal",
+                "negotiation",
+                "won",
+                "lost",
+            ];
+            json!({"id": format!("d-{i}"), "stage": stages[i % 6], "amount_cents": 10_000 + i,
+                   "probability": (i % 100) as f64 / 100.0,
+                   "last_activity": format!("2026-03-{:02}", 1 + i % 28)})
+        })
+        .collect();
+    let spend: Vec<Value> = (0..120)
+        .map(|i| {
+            json!({"month": format!("{:04}-{:02}", 2016 + i / 12, 1 + i % 12),
+                   "spend_cents": 100_000 + 1_000 * i, "new_customers": i % 7})
+        })
+        .collect();
+    let burn: Vec<Value> = (0..120)
+        .map(|i| {
+            json!({"month": format!("{:04}-{:02}", 2016 + i / 12, 1 + i % 12),
+                   "revenue_cents": 1_000_000 + 1_000 * i, "expenses_cents": 1_500_000})
+        })
+        .collect();
     let mut group = c.benchmark_group("actions");
     group.sample_size(20);
     measure::<tax::NexusCheck>(
@@ -117,6 +163,23 @@ fn benches(c: &mut Criterion) {
         &mut group,
         "growth_forecast",
         &json!({"months": months, "horizon_months": 120}),
+    );
+    measure::<logistics::ReorderPlan>(&mut group, "reorder_plan", &json!({"items": items}));
+    measure::<logistics::ShipmentStatus>(
+        &mut group,
+        "shipment_status",
+        &json!({"as_of": "2026-03-31", "shipments": shipments}),
+    );
+    measure::<sales::PipelineHealth>(
+        &mut group,
+        "pipeline_health",
+        &json!({"as_of": "2026-03-31", "deals": deals}),
+    );
+    measure::<marketing::CacTrend>(&mut group, "cac_trend", &json!({"months": spend}));
+    measure::<planning::CashRunway>(
+        &mut group,
+        "cash_runway",
+        &json!({"cash_cents": 100_000_000, "as_of": "2026-03-31", "months": burn}),
     );
     group.finish();
 }

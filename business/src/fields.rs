@@ -236,7 +236,8 @@ enum LiteralError {
 
 /// Reads a JSON number's literal text as the exact decimal it writes, at
 /// most [`MAX_SIGNIFICANT_DIGITS`] significant digits, never through a
-/// double: `-`? integer part, optional fraction, optional exponent.
+/// double: `-`? integer part, optional fraction, optional exponent. No
+/// allocation: a run may carry thousands of fractions.
 fn decimal_literal(text: &str) -> Result<Decimal, LiteralError> {
     let (negative, unsigned) = match text.strip_prefix('-') {
         Some(rest) => (true, rest),
@@ -268,29 +269,34 @@ fn decimal_literal(text: &str) -> Result<Decimal, LiteralError> {
         }
     };
     // Zeros that end a fractional part are not significant; zeros before
-    // the first non-zero digit are not either.
+    // the first non-zero digit are not either. The significant digits run
+    // from the first non-zero digit of `int` then `frac` to the end.
     let frac = frac.trim_end_matches('0');
-    let digits: String = [int, frac].concat();
-    let significant = digits.trim_start_matches('0');
-    let count = u32::try_from(significant.len()).unwrap_or(u32::MAX).max(1);
-    if count > MAX_SIGNIFICANT_DIGITS {
-        return Err(LiteralError::TooPrecise);
+    let digits = int.bytes().chain(frac.bytes());
+    let mut count: u32 = 0;
+    let mut significant: u64 = 0;
+    for digit in digits.skip_while(|d| *d == b'0') {
+        count += 1;
+        if count > MAX_SIGNIFICANT_DIGITS {
+            return Err(LiteralError::TooPrecise);
+        }
+        // 15 digits fit a u64 many times over.
+        significant = significant * 10 + u64::from(digit - b'0');
     }
-    if significant.is_empty() {
+    if count == 0 {
         return Ok(Decimal::ZERO);
     }
     // The value is significant × 10^-scale.
     let frac_len = i64::try_from(frac.len()).unwrap_or(i64::MAX);
     let scale = frac_len.saturating_sub(exponent);
     // Digits left of the point: past 17, the value passes 10^16.
-    let whole_digits = i64::from(count).saturating_sub(scale);
-    if whole_digits > 17 {
+    if i64::from(count).saturating_sub(scale) > 17 {
         return Err(LiteralError::TooLarge);
     }
     if scale > i64::from(MAX_DECIMAL_PLACES) {
         return Err(LiteralError::TooSmall);
     }
-    let mut mantissa: i128 = significant.parse().map_err(|_| LiteralError::NotANumber)?;
+    let mut mantissa = i128::from(significant);
     let mut scale = scale;
     while scale < 0 {
         mantissa *= 10;
@@ -327,17 +333,20 @@ pub fn decimal_in<'de, D: Deserializer<'de>>(
     min: Decimal,
     max: Decimal,
 ) -> Result<Decimal, D::Error> {
-    let raw = Box::<serde_json::value::RawValue>::deserialize(d)?;
+    // Borrowed from the input text (an action's input is read from text):
+    // no copy of the literal.
+    let raw = <&serde_json::value::RawValue>::deserialize(d)?;
     let text = raw.get().trim();
     let number = || Unexpected::Other(text);
-    let range = format!("a number from {min} to {max}");
+    // Only an error message needs the range written out.
+    let range = || format!("a number from {min} to {max}");
     match decimal_literal(text) {
         Ok(value) if value < min || value > max => {
-            Err(de::Error::invalid_value(number(), &range.as_str()))
+            Err(de::Error::invalid_value(number(), &range().as_str()))
         }
         Ok(value) => Ok(value),
         Err(LiteralError::NotANumber) => {
-            Err(de::Error::invalid_type(unexpected(text), &range.as_str()))
+            Err(de::Error::invalid_type(unexpected(text), &range().as_str()))
         }
         Err(LiteralError::TooPrecise) => Err(de::Error::invalid_value(
             number(),
@@ -347,7 +356,7 @@ pub fn decimal_in<'de, D: Deserializer<'de>>(
             number(),
             &"a number of at most 28 decimal places",
         )),
-        Err(LiteralError::TooLarge) => Err(de::Error::invalid_value(number(), &range.as_str())),
+        Err(LiteralError::TooLarge) => Err(de::Error::invalid_value(number(), &range().as_str())),
     }
 }
 

@@ -4,7 +4,7 @@
 //!   shipments as of a date, and each carrier's on-time record.
 //! - [`ReorderPlan`] (`reorder_plan`, complexity 2): per sku, the reorder
 //!   point, the economic order quantity, the inventory position (on hand
-//!   + on order − backorders) and whether to order now.
+//!   plus on order minus backorders) and whether to order now.
 //!
 //! Counts of stock and days are whole numbers; daily demand is an exact
 //! decimal. Every figure a result holds is at most 10^15, refused at

@@ -9,11 +9,13 @@ use crate::exact::{self, Rational};
 use crate::fields::{self, Cents, Count, NonNegative, Text};
 use crate::{BusinessAction, InvalidInput, Problem};
 
-/// Refuses a whole number above `max`, naming its field.
-fn at_most(value: u64, max: u64, path: String) -> Result<(), InvalidInput> {
+/// Refuses a whole number above `max`, naming its field (`path` is
+/// written only then: a plan checks four figures of each of thousands of
+/// items).
+fn at_most(value: u64, max: u64, path: impl FnOnce() -> String) -> Result<(), InvalidInput> {
     if value > max {
         Err(InvalidInput::new(
-            path,
+            path(),
             format!("{value} is past the limit of {max}"),
         ))
     } else {
@@ -147,26 +149,18 @@ impl BusinessAction for ReorderPlan {
     fn check(&self) -> Result<(), InvalidInput> {
         fields::unique_by(&self.items, "items", "sku", |i| &i.sku)?;
         for (i, item) in self.items.iter().enumerate() {
-            at_most(
-                item.on_hand.get(),
-                fields::MAX_QUANTITY,
-                format!("items[{i}].on_hand"),
-            )?;
-            at_most(
-                item.on_order(),
-                fields::MAX_QUANTITY,
-                format!("items[{i}].on_order"),
-            )?;
-            at_most(
-                item.backorders(),
-                fields::MAX_QUANTITY,
-                format!("items[{i}].backorders"),
-            )?;
-            at_most(
-                item.safety_stock.get(),
-                fields::MAX_QUANTITY,
-                format!("items[{i}].safety_stock"),
-            )?;
+            at_most(item.on_hand.get(), fields::MAX_QUANTITY, || {
+                format!("items[{i}].on_hand")
+            })?;
+            at_most(item.on_order(), fields::MAX_QUANTITY, || {
+                format!("items[{i}].on_order")
+            })?;
+            at_most(item.backorders(), fields::MAX_QUANTITY, || {
+                format!("items[{i}].backorders")
+            })?;
+            at_most(item.safety_stock.get(), fields::MAX_QUANTITY, || {
+                format!("items[{i}].safety_stock")
+            })?;
             if item.holding_cost_cents_per_unit_year.get() < 1 {
                 return Err(InvalidInput::new(
                     format!("items[{i}].holding_cost_cents_per_unit_year"),

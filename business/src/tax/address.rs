@@ -117,15 +117,31 @@ impl<'de> Deserialize<'de> for StateCode {
     }
 }
 
+/// Each two-letter code's place in [`STATES`], by its letters (`AA` first,
+/// `ZZ` last; 255 where no state has the code): a code is looked up in
+/// one step, since every address is read with it.
+const CODE_INDEX: [u8; 26 * 26] = {
+    let mut index = [u8::MAX; 26 * 26];
+    let mut i = 0;
+    while i < STATES.len() {
+        let code = STATES[i].0.as_bytes();
+        index[(code[0] - b'A') as usize * 26 + (code[1] - b'A') as usize] = i as u8;
+        i += 1;
+    }
+    index
+};
+
 /// The state a code names, ignoring case (`"ca"`, `"Ca"`, `"CA"`).
 fn code_ignoring_case(word: &str) -> Option<StateCode> {
-    if word.len() != 2 || !word.is_ascii() {
+    let &[a, b] = word.as_bytes() else {
         return None;
-    }
-    STATES
-        .iter()
-        .position(|(c, _)| c.eq_ignore_ascii_case(word))
-        .map(StateCode)
+    };
+    let letter = |c: u8| {
+        let c = c.to_ascii_uppercase();
+        c.is_ascii_uppercase().then(|| usize::from(c - b'A'))
+    };
+    let i = *CODE_INDEX.get(letter(a)? * 26 + letter(b)?)?;
+    (usize::from(i) < STATES.len()).then_some(StateCode(usize::from(i)))
 }
 
 /// Whether `word` is a ZIP code: five ASCII digits, or ZIP+4
@@ -168,6 +184,7 @@ pub enum Found {
 const US_SUFFIXES: [&str; 4] = ["united states of america", "united states", "usa", "us"];
 
 /// Whether `c` separates words (whitespace or a comma).
+#[inline]
 fn separates(c: char) -> bool {
     c.is_whitespace() || c == ','
 }
@@ -177,6 +194,11 @@ fn separates(c: char) -> bool {
 /// separators around it.
 fn without_us(ship_to: &str) -> &str {
     let text = ship_to.trim_end_matches(separates);
+    // Every suffix ends in `s` or `a`: most addresses (a ZIP, a state) are
+    // passed at once.
+    if !text.ends_with(['s', 'S', 'a', 'A']) {
+        return text;
+    }
     for suffix in US_SUFFIXES {
         let Some(start) = text.len().checked_sub(suffix.len()) else {
             continue;
@@ -266,6 +288,21 @@ mod tests {
         }
         assert!(StateCode::from_code("ca").is_none());
         assert!(StateCode::from_code("PR").is_none());
+    }
+
+    #[test]
+    fn a_code_is_found_in_one_step_as_a_scan_would_find_it() {
+        for a in b'A'..=b'Z' {
+            for b in b'A'..=b'Z' {
+                let code = String::from_utf8(vec![a, b]).expect("ASCII");
+                let scanned = STATES.iter().position(|(c, _)| *c == code).map(StateCode);
+                assert_eq!(code_ignoring_case(&code), scanned, "{code}");
+                assert_eq!(code_ignoring_case(&code.to_lowercase()), scanned, "{code}");
+            }
+        }
+        for not in ["C", "CAL", "C1", "é", "Ç", "@A", "[A"] {
+            assert_eq!(code_ignoring_case(not), None, "{not}");
+        }
     }
 
     #[test]
