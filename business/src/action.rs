@@ -260,7 +260,7 @@ pub fn parse_json<T: DeserializeOwned>(input: &str) -> Result<T, InvalidInput> {
         let reason = without_position(e.into_inner());
         // A missing field is named itself, like an unknown one (whose path
         // serde_path_to_error already ends with it); an unknown one's reason
-        // then starts `unknown field` (AGENTS.md revision 2's
+        // then starts `unknown field` (the action contract's
         // `input.taxrate: unknown field`), followed by the fields there are.
         if let Some(field) = missing_field(&reason) {
             if !path.is_empty() {

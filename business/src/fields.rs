@@ -4,12 +4,15 @@
 //! submission with its field's path like any other parse error: money is
 //! whole cents from 0 to [`MAX_CENTS`], a quantity a whole number from 1 to
 //! [`MAX_QUANTITY`] (negative and fractional numbers are refused), ids and
-//! skus are non-empty text. Products and sums of money are worked out in
-//! `i128` and refused past [`MAX_CENTS`], so no figure ever overflows.
+//! skus are text that is not blank ([`Text`]; optional text that is blank
+//! is absent, [`optional_text`]), currencies ISO 4217 codes in use
+//! ([`Currency`]). Products and sums of money are worked out in `i128` and
+//! refused past [`MAX_CENTS`], so no figure ever overflows.
 //!
-//! Fractions (rates, probabilities, demand per day) are exact decimals of at
-//! most 15 significant digits ([`Fraction`], [`NonNegative`]); dates are
-//! `YYYY-MM-DD` ([`Date`]) and months `YYYY-MM` ([`Month`]).
+//! Fractions (rates, probabilities, demand per day) are exact decimals read
+//! from the number's literal text, of at most 15 significant digits
+//! ([`Fraction`], [`NonNegative`], [`decimal_in`]); dates are `YYYY-MM-DD`
+//! ([`Date`]) and months `YYYY-MM` ([`Month`]).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -123,8 +126,8 @@ impl<'de> Deserialize<'de> for Count {
 }
 
 /// Text that must not be blank: an id, a sku, a vendor. Empty text, or
-/// text of only whitespace, is refused (AGENTS.md revision 2); the text is
-/// kept as written, not trimmed.
+/// text of only whitespace, is refused (the action contract's revision 2,
+/// README "The actions"); the text is kept as written, not trimmed.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
 pub struct Text(String);
@@ -206,9 +209,9 @@ impl<'de> Deserialize<'de> for Currency {
     }
 }
 
-/// The most significant digits a fraction in the input may have
-/// (AGENTS.md revision 2). They are counted in the number's literal text,
-/// from the first non-zero digit to the last digit written, not counting
+/// The most significant digits a fraction in the input may have (the
+/// action contract's revision 2, README "The actions"). They are counted in
+/// the number's literal text, from the first non-zero digit to the last digit written, not counting
 /// zeros that end a fractional part: `0.0725` and `7.250e-2` have three,
 /// `100` has three, `1e2` one. A longer literal is refused whatever double
 /// it would round to (`0.07250000000000000001` is refused, never read as
@@ -648,8 +651,9 @@ pub fn unique_months(months: impl Iterator<Item = Month>) -> Result<(), InvalidI
 }
 
 /// Refuses a month after `as_of` in an input that describes the past
-/// (AGENTS.md revision 2), naming `months[i].month`: a month is after
-/// `as_of` when its first day is, so the month holding `as_of` is allowed.
+/// (the action contract's revision 2), naming `months[i].month`: a month
+/// is after `as_of` when its first day is, so the month holding `as_of` is
+/// allowed.
 pub fn months_not_after(
     months: impl Iterator<Item = Month>,
     as_of: Date,

@@ -217,8 +217,8 @@ fn without_us(ship_to: &str) -> &str {
 /// it, or `None` when the rules do not say: never a guess.
 ///
 /// A trailing `USA`, `US`, `United States` or `United States of America`
-/// is dropped first (AGENTS.md revision 2). Then, in order of precedence
-/// (AGENTS.md, "tax / nexus_check"):
+/// is dropped first. Then, in order of precedence (the action contract,
+/// `nexus_check`; README, "For tax users"):
 /// 1. a state code right before a ZIP (`..., CA 94105`, `CA 94105-1234`):
 ///    a word that is a code followed by a word that is a ZIP; when the
 ///    address has several such pairs, the last one (a US address ends with

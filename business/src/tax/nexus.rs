@@ -14,7 +14,8 @@ use crate::{BusinessAction, InvalidInput, Problem};
 
 /// `nexus_check`: per state, the sales shipped there (sum and count) and
 /// whether there is nexus: physical presence, or economic nexus under the
-/// state-level rule in force on `period_end` (AGENTS.md revision 2).
+/// state-level rule in force on `period_end` (the action contract's
+/// revision 2; README, "For tax users").
 ///
 /// A sale's state is its structured `state` when its `country` is absent
 /// or `US`; a sale whose `country` is another is foreign, counted in no

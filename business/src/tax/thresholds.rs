@@ -642,7 +642,7 @@ mod tests {
             assert!(!row.source().trim().is_empty(), "{at}");
         }
         assert!(t.note().contains("secondary"), "{}", t.note());
-        // The contract's corrections (AGENTS.md revision 2) hold.
+        // The action contract's corrections (revision 2) hold.
         let source = |code: &str, day: &str| {
             t.in_force(state(code), date(day))
                 .map(Row::source)
