@@ -332,15 +332,25 @@ async fn what_practitioners_found_wrong_is_fixed_over_http() {
     };
     // A rate written with 21 significant digits was read as the double 0.0725
     // (tax 72 where the rate written gives 72.50..01 -> 73): now refused.
-    let (status, body) =
-        submit_text(&api, "accounting", "draft_invoice", &invoice("0.07250000000000000001")).await;
+    let (status, body) = submit_text(
+        &api,
+        "accounting",
+        "draft_invoice",
+        &invoice("0.07250000000000000001"),
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let detail = body["detail"].as_str().unwrap();
     assert!(detail.starts_with("input.tax_rate"), "{detail}");
     assert!(detail.contains("15 significant digits"), "{detail}");
     // Zeros ending the fraction do not count: 0.0725, so 1000 x 0.0725 = 72.5 -> 72.
-    let (status, body) =
-        submit_text(&api, "accounting", "draft_invoice", &invoice("0.0725000000000000000000")).await;
+    let (status, body) = submit_text(
+        &api,
+        "accounting",
+        "draft_invoice",
+        &invoice("0.0725000000000000000000"),
+    )
+    .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
 
     // A typo in a field name succeeded with tax 0: now 400 naming it.
@@ -348,7 +358,10 @@ async fn what_practitioners_found_wrong_is_fixed_over_http() {
                       "lines": [{"description": "Setup", "quantity": 1, "deposit_cents": 1000}],
                       "taxrate": 0.0725});
     let detail = refused(&api, "accounting", "draft_invoice", typo).await;
-    assert!(detail.starts_with("input.taxrate: unknown field"), "{detail}");
+    assert!(
+        detail.starts_with("input.taxrate: unknown field"),
+        "{detail}"
+    );
     // Blank required text, and a currency ISO 4217 does not list.
     let blank = json!({"customer": {"id": " ", "name": "Acme"}, "currency": "USD",
                        "lines": [{"description": "Setup", "quantity": 1, "deposit_cents": 1}]});
@@ -425,7 +438,12 @@ async fn what_practitioners_found_wrong_is_fixed_over_http() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|m| (m["bank_id"].as_str().unwrap(), m["ledger_id"].as_str().unwrap()))
+        .map(|m| {
+            (
+                m["bank_id"].as_str().unwrap(),
+                m["ledger_id"].as_str().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(pairs, [("b1", "l1"), ("b2", "l2")], "{r}");
 
@@ -441,18 +459,24 @@ async fn what_practitioners_found_wrong_is_fixed_over_http() {
     )
     .await;
     assert_eq!(
-        (&r["items"][0]["inventory_position"], &r["items"][0]["order_now"]),
+        (
+            &r["items"][0]["inventory_position"],
+            &r["items"][0]["order_now"]
+        ),
         (&json!(510), &json!(false)),
         "{r}"
     );
 
     // A carrier with five overdue parcels showed a 100% on-time rate: one
     // on time of 1 delivered + 5 overdue = 1/6 = 0.1667.
-    let mut shipments = vec![json!({"id": "s-0", "carrier": "slow", "promised": "2026-03-10",
-                                    "delivered": "2026-03-09"})];
-    shipments.extend((1..=5).map(|i| {
-        json!({"id": format!("s-{i}"), "carrier": "slow", "promised": "2026-03-20"})
-    }));
+    let mut shipments = vec![
+        json!({"id": "s-0", "carrier": "slow", "promised": "2026-03-10",
+                                    "delivered": "2026-03-09"}),
+    ];
+    shipments.extend(
+        (1..=5)
+            .map(|i| json!({"id": format!("s-{i}"), "carrier": "slow", "promised": "2026-03-20"})),
+    );
     let r = result(
         &api,
         "logistics",
