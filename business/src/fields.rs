@@ -296,11 +296,17 @@ fn decimal_literal(text: &str) -> Result<Decimal, LiteralError> {
     if i64::from(count).saturating_sub(scale) > 17 {
         return Err(LiteralError::TooLarge);
     }
+    // Zeros that end the whole digits (`100e-30`) say nothing of the
+    // value's places: 100e-30 is 1e-28, which a decimal holds.
+    let (mut significant, mut scale) = (significant, scale);
+    while scale > i64::from(MAX_DECIMAL_PLACES) && significant.is_multiple_of(10) {
+        significant /= 10;
+        scale -= 1;
+    }
     if scale > i64::from(MAX_DECIMAL_PLACES) {
         return Err(LiteralError::TooSmall);
     }
     let mut mantissa = i128::from(significant);
-    let mut scale = scale;
     while scale < 0 {
         mantissa *= 10;
         scale += 1;
@@ -365,6 +371,11 @@ pub fn decimal_in<'de, D: Deserializer<'de>>(
 
 /// An exact decimal from 0 to `MAX`, of at most [`MAX_SIGNIFICANT_DIGITS`]
 /// significant digits: a [`Fraction`] or a [`NonNegative`].
+///
+/// It is read from JSON text only ([`decimal_in`] borrows the number's
+/// literal from it, as [`crate::parse_json`] reads an action's input): a
+/// `serde_json::Value` or a reader has no literal to borrow, so a fraction
+/// read from one is refused, never read through a double.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct DecimalUpTo<const MAX: u64>(Decimal);
 
@@ -867,6 +878,8 @@ mod tests {
         assert!(demand("-1").is_err());
         assert!(demand("1e16").is_err());
         // Past 28 decimal places a decimal cannot hold it: refused, saying so.
+        assert_eq!(rate("100e-30"), Ok(Some(dec("1e-28"))));
+        assert_eq!(rate("10.0e-29"), Ok(Some(dec("1e-28"))));
         let err = rate("1.5e-29").expect_err("too small to hold");
         assert!(err.contains("at most 28 decimal places"), "{err}");
         let err = rate("1e-999999999999999999999").expect_err("far too small");

@@ -68,6 +68,28 @@ pub const STATES: [(&str, &str); 51] = [
     ("WY", "Wyoming"),
 ];
 
+/// The ISO 3166-1 alpha-2 codes officially assigned (249), sorted: a
+/// sale's `country`. A user-assigned code (`XK` for Kosovo, say) is not
+/// one, so a typo cannot move a US sale into `foreign`.
+pub const COUNTRIES: [&str; 249] = [
+    "AD", "AE", "AF", "AG", "AI", "AL", "AM", "AO", "AQ", "AR", "AS", "AT", "AU", "AW", "AX", "AZ",
+    "BA", "BB", "BD", "BE", "BF", "BG", "BH", "BI", "BJ", "BL", "BM", "BN", "BO", "BQ", "BR", "BS",
+    "BT", "BV", "BW", "BY", "BZ", "CA", "CC", "CD", "CF", "CG", "CH", "CI", "CK", "CL", "CM", "CN",
+    "CO", "CR", "CU", "CV", "CW", "CX", "CY", "CZ", "DE", "DJ", "DK", "DM", "DO", "DZ", "EC", "EE",
+    "EG", "EH", "ER", "ES", "ET", "FI", "FJ", "FK", "FM", "FO", "FR", "GA", "GB", "GD", "GE", "GF",
+    "GG", "GH", "GI", "GL", "GM", "GN", "GP", "GQ", "GR", "GS", "GT", "GU", "GW", "GY", "HK", "HM",
+    "HN", "HR", "HT", "HU", "ID", "IE", "IL", "IM", "IN", "IO", "IQ", "IR", "IS", "IT", "JE", "JM",
+    "JO", "JP", "KE", "KG", "KH", "KI", "KM", "KN", "KP", "KR", "KW", "KY", "KZ", "LA", "LB", "LC",
+    "LI", "LK", "LR", "LS", "LT", "LU", "LV", "LY", "MA", "MC", "MD", "ME", "MF", "MG", "MH", "MK",
+    "ML", "MM", "MN", "MO", "MP", "MQ", "MR", "MS", "MT", "MU", "MV", "MW", "MX", "MY", "MZ", "NA",
+    "NC", "NE", "NF", "NG", "NI", "NL", "NO", "NP", "NR", "NU", "NZ", "OM", "PA", "PE", "PF", "PG",
+    "PH", "PK", "PL", "PM", "PN", "PR", "PS", "PT", "PW", "PY", "QA", "RE", "RO", "RS", "RU", "RW",
+    "SA", "SB", "SC", "SD", "SE", "SG", "SH", "SI", "SJ", "SK", "SL", "SM", "SN", "SO", "SR", "SS",
+    "ST", "SV", "SX", "SY", "SZ", "TC", "TD", "TF", "TG", "TH", "TJ", "TK", "TL", "TM", "TN", "TO",
+    "TR", "TT", "TV", "TW", "TZ", "UA", "UG", "UM", "US", "UY", "UZ", "VA", "VC", "VE", "VG", "VI",
+    "VN", "VU", "WF", "WS", "YE", "YT", "ZA", "ZM", "ZW",
+];
+
 /// One of the 50 states or DC, by its postal code (upper case).
 ///
 /// As an input field it accepts exactly the upper-case code (`"CA"`, not
@@ -170,10 +192,15 @@ fn name_ignoring_case(part: &str) -> Option<StateCode> {
 pub enum Found {
     /// A state code right before a ZIP.
     BeforeZip,
-    /// A state code as the last word, with no ZIP: the address is only
-    /// assumed to be in the US (`..., ON M5X 1A9, CA` is Toronto, and
-    /// `10117 Berlin, DE` is Germany).
-    LastWord,
+    /// A state code as the last word, with no ZIP. Unless the text ended
+    /// with `USA` or the like (`us_named`), the address is only assumed to
+    /// be in the US (`..., ON M5X 1A9, CA` is Toronto, and `10117 Berlin,
+    /// DE` is Germany).
+    LastWord {
+        /// Whether a trailing `USA`, `US`, `United States` or `United
+        /// States of America` said the address is in the US.
+        us_named: bool,
+    },
     /// The whole last comma-separated part is a state's full name.
     Name,
 }
@@ -191,13 +218,13 @@ fn separates(c: char) -> bool {
 
 /// `ship_to` without a trailing `USA`, `US`, `United States` or `United
 /// States of America` (case ignored, a whole word or words), nor the
-/// separators around it.
-fn without_us(ship_to: &str) -> &str {
+/// separators around it, and whether there was one.
+fn without_us(ship_to: &str) -> (&str, bool) {
     let text = ship_to.trim_end_matches(separates);
     // Every suffix ends in `s` or `a`: most addresses (a ZIP, a state) are
     // passed at once.
     if !text.ends_with(['s', 'S', 'a', 'A']) {
-        return text;
+        return (text, false);
     }
     for suffix in US_SUFFIXES {
         let Some(start) = text.len().checked_sub(suffix.len()) else {
@@ -207,10 +234,10 @@ fn without_us(ship_to: &str) -> &str {
             continue;
         };
         if end.eq_ignore_ascii_case(suffix) && before.chars().next_back().is_none_or(separates) {
-            return before.trim_end_matches(separates);
+            return (before.trim_end_matches(separates), true);
         }
     }
-    text
+    (text, false)
 }
 
 /// The state a free-text shipping address names and the rule that found
@@ -224,7 +251,7 @@ fn without_us(ship_to: &str) -> &str {
 ///    address has several such pairs, the last one (a US address ends with
 ///    the state and ZIP, so what follows them is a country or a note);
 /// 2. else a state code as the last word ([`Found::LastWord`]: only
-///    assumed to be a US address);
+///    assumed to be a US address, unless the text named the US);
 /// 3. else the whole last comma-separated part, matched against the full
 ///    state names (`Georgia`, `new york`, `West Virginia`).
 ///
@@ -233,7 +260,7 @@ fn without_us(ship_to: &str) -> &str {
 /// word. Codes and names are matched ignoring case; only the 50 states and
 /// DC are recognised.
 pub fn read(ship_to: &str) -> Option<(StateCode, Found)> {
-    let text = without_us(ship_to);
+    let (text, us_named) = without_us(ship_to);
     let words: Vec<&str> = text.split(separates).filter(|w| !w.is_empty()).collect();
     let before_zip = words.windows(2).rev().find_map(|pair| match pair {
         [code, zip] if is_zip(zip) => code_ignoring_case(code),
@@ -243,7 +270,7 @@ pub fn read(ship_to: &str) -> Option<(StateCode, Found)> {
         return Some((state, Found::BeforeZip));
     }
     if let Some(last) = words.last().and_then(|w| code_ignoring_case(w)) {
-        return Some((last, Found::LastWord));
+        return Some((last, Found::LastWord { us_named }));
     }
     text.rsplit(',')
         .next()
@@ -413,17 +440,20 @@ mod tests {
         let found = |ship_to: &str| read(ship_to).map(|(s, f)| (s.code(), f));
         // Toronto and Berlin read as California and Delaware by the last-word
         // rule: the reading says so, so the check lists them as assumed.
-        assert_eq!(
-            found("Toronto, ON M5X 1A9, CA"),
-            Some(("CA", Found::LastWord))
-        );
-        assert_eq!(found("10117 Berlin, DE"), Some(("DE", Found::LastWord)));
+        let assumed = Found::LastWord { us_named: false };
+        assert_eq!(found("Toronto, ON M5X 1A9, CA"), Some(("CA", assumed)));
+        assert_eq!(found("10117 Berlin, DE"), Some(("DE", assumed)));
         assert_eq!(
             found("1 Market St, San Francisco, CA 94105"),
             Some(("CA", Found::BeforeZip))
         );
         assert_eq!(found("Atlanta, Georgia, USA"), Some(("GA", Found::Name)));
-        assert_eq!(found("Austin, TX, USA"), Some(("TX", Found::LastWord)));
+        // "USA" says where it is: the last word is then no assumption.
+        assert_eq!(
+            found("Austin, TX, USA"),
+            Some(("TX", Found::LastWord { us_named: true }))
+        );
+        assert_eq!(found("Austin, TX"), Some(("TX", assumed)));
         assert_eq!(found("USA"), None);
     }
 

@@ -21,7 +21,8 @@ use crate::{BusinessAction, InvalidInput, Problem};
 /// or `US`; a sale whose `country` is another is foreign, counted in no
 /// state and listed in `foreign`; otherwise its `ship_to` is read
 /// ([`address::read`]), and a state found only as the text's last word is
-/// also listed in `assumed_us` (when no `country` says US), since
+/// also listed in `assumed_us` (when neither `country` nor the text says
+/// US), since
 /// `..., ON M5X 1A9, CA` read that way is Canada. A sale whose address
 /// names no state is listed in `unparsed`. Lists of sale ids keep input
 /// order.
@@ -49,8 +50,9 @@ pub struct NexusCheck {
 #[serde(deny_unknown_fields)]
 struct ShippedSale {
     id: Text,
-    #[serde(default)]
-    ship_to: Option<String>,
+    /// Blank is absent.
+    #[serde(default, deserialize_with = "fields::optional_text")]
+    ship_to: Option<Text>,
     /// Checked in [`NexusCheck::check`]: a state code unless `country` is
     /// another than `US`.
     #[serde(default, deserialize_with = "fields::optional_text")]
@@ -60,7 +62,8 @@ struct ShippedSale {
     amount_cents: Cents,
 }
 
-/// An ISO 3166-1 alpha-2 country code: two upper-case ASCII letters.
+/// An ISO 3166-1 alpha-2 country code, upper case, one of
+/// [`address::COUNTRIES`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Country(String);
 
@@ -73,12 +76,12 @@ impl Country {
 impl<'de> Deserialize<'de> for Country {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        if s.len() == 2 && s.bytes().all(|b| b.is_ascii_uppercase()) {
+        if address::COUNTRIES.binary_search(&s.as_str()).is_ok() {
             Ok(Country(s))
         } else {
             Err(de::Error::invalid_value(
                 Unexpected::Str(&s),
-                &"an ISO 3166-1 alpha-2 country code, e.g. \"US\"",
+                &"an assigned ISO 3166-1 alpha-2 country code, upper case, e.g. \"US\"",
             ))
         }
     }
@@ -115,10 +118,14 @@ impl ShippedSale {
                 assumed: false,
             };
         }
-        match self.ship_to.as_deref().and_then(address::read) {
+        match self
+            .ship_to
+            .as_ref()
+            .and_then(|s| address::read(s.as_str()))
+        {
             Some((state, found)) => Place::State {
                 state,
-                assumed: found == Found::LastWord && self.country.is_none(),
+                assumed: found == Found::LastWord { us_named: false } && self.country.is_none(),
             },
             None => Place::Unparsed,
         }
@@ -327,7 +334,7 @@ mod tests {
                 {"id": "ca-2", "ship_to": "Los Angeles, California", "amount_cents": 25_000_001},
                 {"id": "ga-1", "ship_to": "Atlanta, Georgia", "amount_cents": 10_000_000},
                 {"id": "ga-2", "ship_to": "Savannah, GA", "amount_cents": 0},
-                {"id": "x-2", "ship_to": "", "amount_cents": 5},
+                {"id": "x-2", "ship_to": "Nowhere", "amount_cents": 5},
                 {"id": "il-1", "ship_to": "Chicago, IL 60601", "amount_cents": 9_999_999},
                 {"id": "or-1", "ship_to": "Portland, OR 97201", "amount_cents": 50},
                 {"id": "wv-1", "ship_to": "Charleston, West Virginia", "amount_cents": 1},
@@ -446,6 +453,8 @@ mod tests {
                 sale("austin", json!({"ship_to": "Austin, TX", "country": "US"})),
                 // A blank state is no state: the text decides.
                 sale("blank", json!({"ship_to": "Dallas, TX 75201", "state": " "})),
+                // The last word, but the text names the US: no assumption.
+                sale("reno", json!({"ship_to": "Reno, NV, USA"})),
             ]}),
         );
         assert_eq!(r["foreign"], json!(["toronto", "berlin", "ontario"]));
@@ -465,7 +474,7 @@ mod tests {
             .as_array()
             .map(|s| s.iter().filter_map(|row| row["state"].as_str()).collect())
             .unwrap_or_default();
-        assert_eq!(codes, ["CA", "TX"]);
+        assert_eq!(codes, ["CA", "NV", "TX"]);
     }
 
     #[test]
@@ -601,6 +610,7 @@ mod tests {
         );
         assert_eq!(state_row(&r, "TX")["transactions"], 1);
         assert_eq!(r["unparsed"], json!(["a"]));
+        // "Austin, Texas, US" names its country: no assumption.
         assert_eq!(r["assumed_us"], json!([]));
     }
 
@@ -676,6 +686,21 @@ mod tests {
                     json!([{"id": " ", "ship_to": "x", "amount_cents": 1}]),
                 ),
                 "input.sales[0].id",
+            ),
+            (
+                // Blank text is no address, and the sale has no other.
+                with(
+                    "sales",
+                    json!([{"id": "s", "ship_to": "  ", "amount_cents": 1}]),
+                ),
+                "input.sales[0].ship_to",
+            ),
+            (
+                with(
+                    "sales",
+                    json!([{"id": "s", "ship_to": "Austin, TX", "country": "ZZ", "amount_cents": 1}]),
+                ),
+                "input.sales[0].country",
             ),
             (
                 // A structured state must be a state unless the country is another.

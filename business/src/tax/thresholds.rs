@@ -343,12 +343,17 @@ impl Row {
         if self.note.trim().is_empty() {
             return Err(format!("{at}: no note"));
         }
-        if self
-            .secondary
-            .as_deref()
-            .is_some_and(|s| s.trim().is_empty())
-        {
-            return Err(format!("{at}: a blank secondary source"));
+        match (&self.secondary, self.verified_on) {
+            (Some(s), _) if s.trim().is_empty() => {
+                return Err(format!("{at}: a blank secondary source"));
+            }
+            (Some(_), Some(_)) => {
+                return Err(format!(
+                    "{at}: a row resting on a secondary source was not verified \
+                     against the state's text"
+                ));
+            }
+            _ => {}
         }
         Ok(())
     }
@@ -533,7 +538,6 @@ mod tests {
             "IN 2024-01-01 sales > 10000000, calendar_previous_or_current, gross with marketplace excluded",
             "KS 2021-07-01 sales > 10000000, calendar_previous_or_current, gross with marketplace included",
             "KY 2018-10-01 sales > 10000000 or transactions >= 200, calendar_previous_or_current, gross with marketplace included",
-            "KY 2026-08-01 sales > 10000000, calendar_previous_or_current, gross with marketplace included",
             "LA 2020-07-01 sales > 10000000 or transactions >= 200, calendar_previous_or_current, gross with marketplace excluded",
             "LA 2023-08-01 sales > 10000000, calendar_previous_or_current, gross with marketplace excluded",
             "MA 2019-10-01 sales > 10000000, calendar_previous_or_current, gross with marketplace excluded",
@@ -569,7 +573,8 @@ mod tests {
             "TN 2019-10-01 sales > 50000000, previous_12_months, retail with marketplace included",
             "TN 2020-10-01 sales > 10000000, previous_12_months, retail with marketplace excluded",
             "TX 2019-10-01 sales >= 50000000, previous_12_months, gross with marketplace included",
-            "UT 2019-01-01 sales > 10000000 or transactions >= 200, calendar_previous_or_current, gross with marketplace excluded",
+            "UT 2019-01-01 sales > 10000000 or transactions >= 200, calendar_previous_or_current, gross with marketplace included",
+            "UT 2019-10-01 sales > 10000000 or transactions >= 200, calendar_previous_or_current, gross with marketplace excluded",
             "UT 2025-07-01 sales > 10000000, calendar_previous_or_current, gross with marketplace excluded",
             "VA 2019-07-01 sales > 10000000 or transactions >= 200, calendar_previous_or_current, retail with marketplace excluded",
             "VT 2018-07-01 sales >= 10000000 or transactions >= 200, previous_12_months, gross with marketplace included",
@@ -580,7 +585,8 @@ mod tests {
             "WI 2021-02-20 sales > 10000000, calendar_previous_or_current, gross with marketplace included",
             "WV 2019-01-01 sales > 10000000 or transactions >= 200, calendar_previous_or_current, gross with marketplace included",
             "WV 2019-07-01 sales >= 10000000 or transactions >= 200, calendar_previous_or_current, gross with marketplace included",
-            "WY 2019-02-01 sales > 10000000 or transactions >= 200, calendar_previous_or_current, gross with marketplace excluded",
+            "WY 2019-02-01 sales > 10000000 or transactions >= 200, calendar_previous_or_current, gross with marketplace included",
+            "WY 2020-07-01 sales > 10000000 or transactions >= 200, calendar_previous_or_current, gross with marketplace excluded",
             "WY 2024-07-01 sales > 10000000, calendar_previous_or_current, gross with marketplace excluded",
         ];
         assert_eq!(rows, expected);
@@ -637,10 +643,18 @@ mod tests {
         let t = loaded();
         for row in t.rows() {
             let at = format!("{} {}", row.state(), row.effective_from());
-            // Checked against its page on the one day the table was sourced.
-            assert_eq!(row.verified_on(), Some(date("2026-12-07")), "{at}");
+            // Checked against the state's own text on the one day the table
+            // was sourced; a row resting on a summary was not.
+            let verified = row.secondary().is_none().then(|| date("2026-12-07"));
+            assert_eq!(row.verified_on(), verified, "{at}");
             assert!(!row.source().trim().is_empty(), "{at}");
         }
+        let verified = t
+            .rows()
+            .iter()
+            .filter(|r| r.verified_on().is_some())
+            .count();
+        assert_eq!((verified, t.rows().len()), (47, 82));
         assert!(t.note().contains("secondary"), "{}", t.note());
         // The action contract's corrections (revision 2) hold.
         let source = |code: &str, day: &str| {
@@ -836,6 +850,10 @@ mod tests {
         let mut no_source = row("CA", "2020-01-01");
         no_source["source"] = json!(" ");
         assert!(malformed(json!([no_source])).contains("no source"));
+        let mut summary_verified = row("CA", "2020-01-01");
+        summary_verified["secondary"] = json!("a firm's summary");
+        summary_verified["verified_on"] = json!("2026-12-07");
+        assert!(malformed(json!([summary_verified])).contains("not verified"));
         let mut no_url = row("CA", "2020-01-01");
         no_url["url"] = json!("cdtfa.ca.gov");
         assert!(malformed(json!([no_url])).contains("no web address"));
