@@ -102,21 +102,7 @@ async fn submit(
     action: &str,
     input: Value,
 ) -> (StatusCode, Value) {
-    let response = reqwest::Client::new()
-        .post(format!(
-            "{}/agents/{}/runs",
-            api.url(),
-            agent_of(agent_type)
-        ))
-        .header("x-api-key", key_of(agent_type))
-        // Actions of complexity 3 and 4 need one; every run here has one.
-        .header("idempotency-key", ulid::Ulid::new().to_string())
-        .json(&json!({"workspace_id": "acme", "action": action, "input": input}))
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap())
+    submit_text(api, agent_type, action, &input.to_string()).await
 }
 
 /// Submits `action` with `input` given as JSON text, sent byte for byte
@@ -134,6 +120,7 @@ async fn submit_text(
             agent_of(agent_type)
         ))
         .header("x-api-key", key_of(agent_type))
+        // Actions of complexity 3 and 4 need one; every run here has one.
         .header("idempotency-key", ulid::Ulid::new().to_string())
         .header("content-type", "application/json")
         .body(format!(
