@@ -17,7 +17,7 @@ use std::hint::black_box;
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
-use warden_business::{BusinessAction, accounting, planning, tax};
+use warden_business::{BusinessAction, accounting, logistics, marketing, planning, sales, tax};
 
 /// Measures `validate` and `run` of `A`, the action `name`, on `input`.
 fn measure<A: BusinessAction>(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, input: &Value) {
@@ -58,6 +58,18 @@ fn benches(c: &mut Criterion) {
             })
             .collect()
     };
+    // One amount, no references, 7 days: every bank entry a candidate for
+    // most ledger entries (the hard case of the maximum matching). Bank
+    // entries spread evenly over the week, ledger entries unevenly (days
+    // 1-4 twice as often as 5-7), so the best matching needs days apart.
+    let one_amount = |side: &str, day: fn(usize) -> usize| -> Vec<Value> {
+        (0..1_000)
+            .map(|i| {
+                json!({"id": format!("{side}-{i}"), "date": format!("2026-03-{:02}", 1 + day(i)),
+                       "amount_cents": 100})
+            })
+            .collect()
+    };
     let lines: Vec<Value> = (0..2_000)
         .map(|i| {
             json!({"description": format!("line {i}"), "quantity": 1 + i % 5,
@@ -71,6 +83,52 @@ fn benches(c: &mut Criterion) {
         .map(|i| {
             json!({"month": format!("{:04}-{:02}", 2016 + i / 12, 1 + i % 12),
                         "revenue_cents": 1_000_000 + 12_345 * i})
+        })
+        .collect();
+    // Inputs of the actions revision 2 changed, valid before and after it
+    // (no field it added), so the two can be compared.
+    let items: Vec<Value> = (0..1_600)
+        .map(|i| {
+            json!({"sku": format!("sku-{i}"), "on_hand": i % 500, "daily_demand": 1.25 + (i % 40) as f64,
+                   "lead_time_days": 1 + i % 30, "safety_stock": i % 50,
+                   "order_cost_cents": 5_000 + i, "holding_cost_cents_per_unit_year": 25 + i % 10})
+        })
+        .collect();
+    let shipments: Vec<Value> = (0..2_000)
+        .map(|i| {
+            let mut s = json!({"id": format!("s-{i}"), "carrier": format!("carrier-{}", i % 20),
+                               "promised": format!("2026-03-{:02}", 1 + i % 28)});
+            if i % 3 != 0 {
+                s["delivered"] = json!(format!("2026-03-{:02}", 1 + (i + i % 5) % 28));
+            }
+            s
+        })
+        .collect();
+    let deals: Vec<Value> = (0..1_600)
+        .map(|i| {
+            let stages = [
+                "lead",
+                "qualified",
+                "proposal",
+                "negotiation",
+                "won",
+                "lost",
+            ];
+            json!({"id": format!("d-{i}"), "stage": stages[i % 6], "amount_cents": 10_000 + i,
+                   "probability": (i % 100) as f64 / 100.0,
+                   "last_activity": format!("2026-03-{:02}", 1 + i % 28)})
+        })
+        .collect();
+    let spend: Vec<Value> = (0..120)
+        .map(|i| {
+            json!({"month": format!("{:04}-{:02}", 2016 + i / 12, 1 + i % 12),
+                   "spend_cents": 100_000 + 1_000 * i, "new_customers": i % 7})
+        })
+        .collect();
+    let burn: Vec<Value> = (0..120)
+        .map(|i| {
+            json!({"month": format!("{:04}-{:02}", 2016 + i / 12, 1 + i % 12),
+                   "revenue_cents": 1_000_000 + 1_000 * i, "expenses_cents": 1_500_000})
         })
         .collect();
     let mut group = c.benchmark_group("actions");
@@ -90,6 +148,11 @@ fn benches(c: &mut Criterion) {
         "reconcile",
         &json!({"bank": entries("b"), "ledger": entries("l")}),
     );
+    measure::<accounting::Reconcile>(
+        &mut group,
+        "reconcile_one_amount",
+        &json!({"bank": one_amount("b", |i| i % 7), "ledger": one_amount("l", |i| i % 11 % 7)}),
+    );
     measure::<accounting::DraftInvoice>(
         &mut group,
         "draft_invoice",
@@ -100,6 +163,23 @@ fn benches(c: &mut Criterion) {
         &mut group,
         "growth_forecast",
         &json!({"months": months, "horizon_months": 120}),
+    );
+    measure::<logistics::ReorderPlan>(&mut group, "reorder_plan", &json!({"items": items}));
+    measure::<logistics::ShipmentStatus>(
+        &mut group,
+        "shipment_status",
+        &json!({"as_of": "2026-03-31", "shipments": shipments}),
+    );
+    measure::<sales::PipelineHealth>(
+        &mut group,
+        "pipeline_health",
+        &json!({"as_of": "2026-03-31", "deals": deals}),
+    );
+    measure::<marketing::CacTrend>(&mut group, "cac_trend", &json!({"months": spend}));
+    measure::<planning::CashRunway>(
+        &mut group,
+        "cash_runway",
+        &json!({"cash_cents": 100_000_000, "as_of": "2026-03-31", "months": burn}),
     );
     group.finish();
 }

@@ -5,18 +5,24 @@
 //!
 //! An action is its input: the type the JSON text of the run's `input`
 //! parses into ([`BusinessAction::parse`]), by default with serde, naming
-//! the failing field's path (a missing field, a wrong type or an unknown
-//! enum value is refused at submission). Taking text, not a parsed value,
-//! leaves room for an action to read a number's literal digits itself;
-//! none does yet, and today the text Warden hands over is its own
-//! serialisation of the request's parsed `input`, so a client's literal is
-//! already the nearest double by then. The input then says what parsing
-//! cannot ([`BusinessAction::check`]: unique ids, ranges), and a pure
-//! [`BusinessAction::compute`] turns it into the job's result or a
-//! [`Problem`]. No clock, no store, no network: an external effect is
-//! returned as an [`Effect`] for the caller to carry out. Who has the
-//! action, its name and its complexity are not the action's to say: the
-//! catalogue gives them ([`Register`], [`register_all`](crate::register_all)).
+//! the failing field's path (a missing field, an unknown one, a wrong type
+//! or an unknown enum value is refused at submission). The text is the
+//! client's own, byte for byte: Warden keeps a run's input as received,
+//! so a fraction is read from the digits the client wrote
+//! ([`crate::fields::decimal_in`]), never from a double. The input then
+//! says what parsing cannot ([`BusinessAction::check`]: unique ids,
+//! ranges), and a pure [`BusinessAction::compute`] turns it into the job's
+//! result or a [`Problem`]. No clock, no store, no network: an external
+//! effect is returned as an [`Effect`] for the caller to carry out. Who
+//! has the action, its name and its complexity are not the action's to
+//! say: the catalogue gives them ([`Register`],
+//! [`register_all`](crate::register_all)).
+//!
+//! Every input type refuses a field it does not define
+//! (`#[serde(deny_unknown_fields)]`): a typo (`taxrate`) must never
+//! silently change a figure. Only fields documented as free objects
+//! (`draft_invoice`'s line `metadata`, the `services` map keyed by data)
+//! take any key.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -185,9 +191,9 @@ pub trait BusinessAction: DeserializeOwned + 'static {
     const PUBLISHED: bool = false;
 
     /// Reads the input from its JSON text. By default serde does, naming
-    /// the failing field ([`parse_json`]); no action overrides it yet (see
-    /// the module docs for why the text is the hook). `Option` fields
-    /// accept absent and `null` alike.
+    /// the failing field ([`parse_json`]); fractions read their own digits
+    /// from the text (see the module docs). `Option` fields accept absent
+    /// and `null` alike.
     fn parse(input: &str) -> Result<Self, InvalidInput> {
         parse_json(input)
     }
@@ -252,12 +258,20 @@ pub fn parse_json<T: DeserializeOwned>(input: &str) -> Result<T, InvalidInput> {
         let path = e.path().to_string();
         let mut path = if path == "." { String::new() } else { path };
         let reason = without_position(e.into_inner());
+        // A missing field is named itself, like an unknown one (whose path
+        // serde_path_to_error already ends with it); an unknown one's reason
+        // then starts `unknown field` (the action contract's
+        // `input.taxrate: unknown field`), followed by the fields there are.
         if let Some(field) = missing_field(&reason) {
             if !path.is_empty() {
                 path.push('.');
             }
             path.push_str(field);
         }
+        let reason = match unknown_field(&reason) {
+            Some(expected) => format!("unknown field{expected}"),
+            None => reason,
+        };
         InvalidInput::new(path, reason)
     })?;
     // Nothing but whitespace may follow, as `serde_json::from_str` says.
@@ -278,6 +292,13 @@ fn without_position(e: serde_json::Error) -> String {
         Some(reason) => reason.to_owned(),
         None => message,
     }
+}
+
+/// What follows the name in serde's "unknown field `name`, expected ..."
+/// error (`, expected one of ...`), if it is one.
+fn unknown_field(reason: &str) -> Option<&str> {
+    let rest = reason.strip_prefix("unknown field `")?;
+    rest.split_once('`').map(|(_, expected)| expected)
 }
 
 /// The field named by serde's "missing field `name`" error, if it is one.
@@ -325,6 +346,37 @@ mod tests {
         );
         assert_eq!(field(json!({})), "input.lines");
         assert_eq!(field(json!([])), "input");
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Invoice {
+        lines: Vec<StrictLine>,
+        #[serde(default)]
+        tax_rate: Option<u64>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct StrictLine {
+        sku: String,
+    }
+
+    #[test]
+    fn an_unknown_field_is_named_itself_and_listed_against_the_known_ones() {
+        // The defect: `taxrate` for `tax_rate` was ignored, and the tax was 0.
+        let typo = parse_json::<Invoice>(r#"{"lines": [], "taxrate": 7}"#).expect_err("refused");
+        assert_eq!(typo.field(), "input.taxrate");
+        assert_eq!(
+            typo.to_string(),
+            "input.taxrate: unknown field, expected `lines` or `tax_rate`"
+        );
+        let nested = parse_json::<Invoice>(r#"{"lines": [{"sku": "A"}, {"sku": "B", "qty": 1}]}"#)
+            .expect_err("refused");
+        assert_eq!(nested.field(), "input.lines[1].qty");
+        assert!(nested.reason.starts_with("unknown field"), "{nested}");
     }
 
     #[test]

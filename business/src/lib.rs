@@ -20,7 +20,7 @@
 //!   [`Failure`] and [`Problem`], [`Outcome`] and [`Effect`], and
 //!   [`Register`], what a catalogue implements to hold them.
 //! - [`agent`]: the [`AgentType`]s and an action's [`Complexity`].
-//! - [`fields`]: the bounded field types (cents, quantities, non-empty
+//! - [`fields`]: the bounded field types (cents, quantities, non-blank
 //!   text, currency codes, exact fractions, dates, months) and the checks
 //!   the actions share; [`exact`]: the exact arithmetic (rationals rounded
 //!   half-even, square roots, least squares) that replaces floating point.

@@ -92,6 +92,28 @@ pub fn invalid_field(agent: AgentType, name: &str, input: Value) -> String {
     err.field()
 }
 
+/// The field a client is told is invalid for `input` given as JSON text,
+/// the client's own digits kept (a fraction is read from its literal), at
+/// submission and in the worker alike.
+pub fn invalid_field_in_text(agent: AgentType, name: &str, input: &str) -> String {
+    let a = action(agent, name);
+    let err = (a.validate)(input).expect_err("the input is refused");
+    assert!((a.run)(input).is_err(), "the worker refuses it too");
+    err.field()
+}
+
+/// The result of input given as JSON text (see [`invalid_field_in_text`]).
+pub fn result_of_text(agent: AgentType, name: &str, input: &str) -> Value {
+    let a = action(agent, name);
+    if let Err(e) = (a.validate)(input) {
+        panic!("the input is valid, but: {e}");
+    }
+    match (a.run)(input) {
+        Ok(out) => out.result,
+        Err(e) => panic!("the action succeeds, but: {e}"),
+    }
+}
+
 /// The failure of an action whose input is valid but whose rule fails.
 pub fn failure(agent: AgentType, name: &str, input: Value) -> Failure {
     let a = action(agent, name);
@@ -174,8 +196,8 @@ pub fn gives_the_contract_example(agent: AgentType, name: &str) {
 /// [`MAX_CENTS`](crate::fields::MAX_CENTS), this module's [`with`],
 /// [`without`] and [`number`]), `AGENT`, and the helpers above for it,
 /// taking the action's name: `action`, `outcome`, `result`,
-/// `invalid_field`, `invalid_fields`, `failure` and
-/// `gives_the_contract_example`.
+/// `invalid_field`, `invalid_fields`, `invalid_field_in_text`,
+/// `result_of_text`, `failure` and `gives_the_contract_example`.
 macro_rules! agent_helpers {
     ($agent:ident) => {
         #[allow(unused_imports)]
@@ -216,6 +238,16 @@ macro_rules! agent_helpers {
             cases: impl IntoIterator<Item = (serde_json::Value, &'a str)>,
         ) {
             $crate::testing::invalid_fields(AGENT, name, cases)
+        }
+
+        #[allow(dead_code)]
+        pub(crate) fn invalid_field_in_text(name: &str, input: &str) -> String {
+            $crate::testing::invalid_field_in_text(AGENT, name, input)
+        }
+
+        #[allow(dead_code)]
+        pub(crate) fn result_of_text(name: &str, input: &str) -> serde_json::Value {
+            $crate::testing::result_of_text(AGENT, name, input)
         }
 
         #[allow(dead_code)]

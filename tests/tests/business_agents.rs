@@ -102,6 +102,17 @@ async fn submit(
     action: &str,
     input: Value,
 ) -> (StatusCode, Value) {
+    submit_text(api, agent_type, action, &input.to_string()).await
+}
+
+/// Submits `action` with `input` given as JSON text, sent byte for byte
+/// (a number keeps the digits written): the status and body of the answer.
+async fn submit_text(
+    api: &LocalApi,
+    agent_type: &str,
+    action: &str,
+    input: &str,
+) -> (StatusCode, Value) {
     let response = reqwest::Client::new()
         .post(format!(
             "{}/agents/{}/runs",
@@ -111,12 +122,22 @@ async fn submit(
         .header("x-api-key", key_of(agent_type))
         // Actions of complexity 3 and 4 need one; every run here has one.
         .header("idempotency-key", ulid::Ulid::new().to_string())
-        .json(&json!({"workspace_id": "acme", "action": action, "input": input}))
+        .header("content-type", "application/json")
+        .body(format!(
+            r#"{{"workspace_id": "acme", "action": "{action}", "input": {input}}}"#
+        ))
         .send()
         .await
         .unwrap();
     let status = response.status();
     (status, response.json().await.unwrap())
+}
+
+/// The `detail` of a `400` answer to `action` with `input`.
+async fn refused(api: &LocalApi, agent_type: &str, action: &str, input: Value) -> String {
+    let (status, body) = submit(api, agent_type, action, input).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{action}: {body}");
+    body["detail"].as_str().unwrap().to_owned()
 }
 
 /// Runs `action` and waits for its job to end: the job as
@@ -215,8 +236,10 @@ async fn one_action_of_every_agent_type_gives_the_contracts_result_over_http() {
                 {"sku": "B", "on_hand": 100, "daily_demand": 0, "lead_time_days": 7,
                  "safety_stock": 0, "order_cost_cents": 5000, "holding_cost_cents_per_unit_year": 25}]}),
             json!({"items": [
-                {"sku": "A", "reorder_point": 20, "eoq": 468, "order_now": true, "order_quantity": 468},
-                {"sku": "B", "reorder_point": 0, "eoq": 0, "order_now": false, "order_quantity": 0}]}),
+                {"sku": "A", "reorder_point": 20, "eoq": 468, "inventory_position": 10,
+                 "order_now": true, "order_quantity": 468},
+                {"sku": "B", "reorder_point": 0, "eoq": 0, "inventory_position": 100,
+                 "order_now": false, "order_quantity": 0}]}),
         ),
         // purchasing / compare_vendors: vendor-b's 900 applies from 50 <=
         // 100; saving (1000 - 900) x 100 = 10000.
@@ -280,6 +303,205 @@ async fn a_failed_rule_names_the_record_and_bad_input_names_the_field_over_http(
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let detail = body["detail"].as_str().unwrap();
     assert!(detail.starts_with("input.lines[1].quantity"), "{detail}");
+}
+
+/// AGENTS.md revision 2: each defect practitioners found in the first
+/// contract, over HTTP (each also has a test on the action itself).
+#[tokio::test]
+async fn what_practitioners_found_wrong_is_fixed_over_http() {
+    let api = app().await;
+    let invoice = |rate: &str| {
+        format!(
+            r#"{{"customer": {{"id": "c-1", "name": "Acme"}}, "currency": "USD",
+                "lines": [{{"description": "Setup", "quantity": 1, "deposit_cents": 1000}}],
+                "tax_rate": {rate}}}"#
+        )
+    };
+    // A rate written with 21 significant digits was read as the double 0.0725
+    // (tax 72 where the rate written gives 72.50..01 -> 73): now refused.
+    let (status, body) = submit_text(
+        &api,
+        "accounting",
+        "draft_invoice",
+        &invoice("0.07250000000000000001"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let detail = body["detail"].as_str().unwrap();
+    assert!(detail.starts_with("input.tax_rate"), "{detail}");
+    assert!(detail.contains("15 significant digits"), "{detail}");
+    // Zeros ending the fraction do not count: 0.0725, so 1000 x 0.0725 = 72.5 -> 72.
+    let (status, body) = submit_text(
+        &api,
+        "accounting",
+        "draft_invoice",
+        &invoice("0.0725000000000000000000"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+
+    // A typo in a field name succeeded with tax 0: now 400 naming it.
+    let typo = json!({"customer": {"id": "c-1", "name": "Acme"}, "currency": "USD",
+                      "lines": [{"description": "Setup", "quantity": 1, "deposit_cents": 1000}],
+                      "taxrate": 0.0725});
+    let detail = refused(&api, "accounting", "draft_invoice", typo).await;
+    assert!(
+        detail.starts_with("input.taxrate: unknown field"),
+        "{detail}"
+    );
+    // Blank required text, and a currency ISO 4217 does not list.
+    let blank = json!({"customer": {"id": " ", "name": "Acme"}, "currency": "USD",
+                       "lines": [{"description": "Setup", "quantity": 1, "deposit_cents": 1}]});
+    let detail = refused(&api, "accounting", "draft_invoice", blank).await;
+    assert!(detail.starts_with("input.customer.id"), "{detail}");
+    let test_code = json!({"customer": {"id": "c", "name": "Acme"}, "currency": "XTS",
+                           "lines": [{"description": "Setup", "quantity": 1, "deposit_cents": 1}]});
+    let detail = refused(&api, "accounting", "draft_invoice", test_code).await;
+    assert!(detail.starts_with("input.currency"), "{detail}");
+
+    // Toronto counted as California, Berlin as Delaware: with their country
+    // they are foreign; without, a last-word reading is flagged as assumed US.
+    let r = result(
+        &api,
+        "tax",
+        "nexus_check",
+        json!({"period_end": "2026-06-30", "physical_presence": [], "sales": [
+            {"id": "toronto", "ship_to": "Toronto, ON M5X 1A9, CA", "country": "CA",
+             "amount_cents": 60000000},
+            {"id": "berlin", "ship_to": "10117 Berlin, DE", "amount_cents": 100},
+            {"id": "sd", "ship_to": "Sioux Falls, SD 57104", "amount_cents": 100}]}),
+    )
+    .await;
+    assert_eq!(r["foreign"], json!(["toronto"]), "{r}");
+    assert_eq!(r["assumed_us"], json!(["berlin"]), "{r}");
+    // Every state has a rule now: SD (no_rule before), DE without sales tax.
+    assert_eq!(r["no_rule"], json!([]), "{r}");
+    let states = r["states"].as_array().unwrap();
+    let de = states.iter().find(|s| s["state"] == "DE").unwrap();
+    assert_eq!(de["no_state_sales_tax"], true, "{de}");
+    let sd = states.iter().find(|s| s["state"] == "SD").unwrap();
+    // SD from 2023-07-01: more than $100,000 of sales, no transaction test.
+    assert_eq!(
+        sd["threshold"],
+        json!({"sales_cents": 10000000, "transactions": null, "rule": "sales",
+               "comparison": "more_than"}),
+        "{sd}"
+    );
+    assert_eq!(sd["period"], "calendar_previous_or_current", "{sd}");
+
+    // A $4,999 charge among $49.99 ones was not flagged (MAD 0). Median
+    // 4999, MeanAD = 494901 / 5 = 98980.2, z = 494901 / (1.253314 x
+    // 98980.2) = 3.9894 > 3.5.
+    let charge = |id: &str, cents: i64, minute: u32| {
+        json!({"id": id, "category": "saas", "counterparty": "vendor",
+               "amount_cents": cents, "at": format!("2026-03-01T00:{minute:02}:00Z")})
+    };
+    let r = result(
+        &api,
+        "accounting",
+        "detect_anomalies",
+        json!({"transactions": [charge("a", 4999, 1), charge("b", 4999, 2),
+                                charge("c", 4999, 3), charge("d", 4999, 4),
+                                charge("e", 499900, 5)]}),
+    )
+    .await;
+    let outliers = r["outliers"].as_array().unwrap();
+    assert_eq!(outliers.len(), 1, "{r}");
+    assert_eq!(outliers[0]["id"], "e", "{r}");
+    assert_eq!(outliers[0]["z"], 3.9894, "{r}");
+
+    // Greedy matching left bank 01-07 and ledger 01-02 as false exceptions;
+    // the maximum matching pairs both (01-04 with 01-02, 01-07 with 01-05).
+    let entry = |id: &str, date: &str| json!({"id": id, "date": date, "amount_cents": 100});
+    let r = result(
+        &api,
+        "accounting",
+        "reconcile",
+        json!({"bank": [entry("b1", "2026-01-04"), entry("b2", "2026-01-07")],
+               "ledger": [entry("l1", "2026-01-02"), entry("l2", "2026-01-05")]}),
+    )
+    .await;
+    let pairs: Vec<(&str, &str)> = r["matched"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["bank_id"].as_str().unwrap(),
+                m["ledger_id"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(pairs, [("b1", "l1"), ("b2", "l2")], "{r}");
+
+    // Reorder triggered on on-hand stock while an order was in transit:
+    // position 10 + 500 - 0 = 510 > reorder point 20, so no order.
+    let r = result(
+        &api,
+        "logistics",
+        "reorder_plan",
+        json!({"items": [{"sku": "A", "on_hand": 10, "on_order": 500, "daily_demand": 1.5,
+                          "lead_time_days": 10, "safety_stock": 5, "order_cost_cents": 5000,
+                          "holding_cost_cents_per_unit_year": 25}]}),
+    )
+    .await;
+    assert_eq!(
+        (
+            &r["items"][0]["inventory_position"],
+            &r["items"][0]["order_now"]
+        ),
+        (&json!(510), &json!(false)),
+        "{r}"
+    );
+
+    // A carrier with five overdue parcels showed a 100% on-time rate: one
+    // on time of 1 delivered + 5 overdue = 1/6 = 0.1667.
+    let mut shipments = vec![
+        json!({"id": "s-0", "carrier": "slow", "promised": "2026-03-10",
+                                    "delivered": "2026-03-09"}),
+    ];
+    shipments.extend(
+        (1..=5)
+            .map(|i| json!({"id": format!("s-{i}"), "carrier": "slow", "promised": "2026-03-20"})),
+    );
+    let r = result(
+        &api,
+        "logistics",
+        "shipment_status",
+        json!({"as_of": "2026-03-31", "shipments": shipments}),
+    )
+    .await;
+    assert_eq!(r["carriers"][0]["on_time_rate"], 0.1667, "{r}");
+
+    // CAC trend hid a month with spend and no customer: now listed.
+    let r = result(
+        &api,
+        "marketing",
+        "cac_trend",
+        json!({"months": [
+            {"month": "2026-01", "spend_cents": 10000, "new_customers": 10},
+            {"month": "2026-02", "spend_cents": 7000, "new_customers": 0},
+            {"month": "2026-03", "spend_cents": 20000, "new_customers": 10}]}),
+    )
+    .await;
+    assert_eq!(
+        r["excluded_months"],
+        json!([{"month": "2026-02", "spend_cents": 7000}]),
+        "{r}"
+    );
+
+    // A month after as_of describes the future, not the burn.
+    let months = json!([
+        {"month": "2026-03", "revenue_cents": 0, "expenses_cents": 100},
+        {"month": "2026-04", "revenue_cents": 0, "expenses_cents": 100}]);
+    let detail = refused(
+        &api,
+        "planning",
+        "cash_runway",
+        json!({"cash_cents": 1000, "as_of": "2026-03-31", "months": months}),
+    )
+    .await;
+    assert!(detail.starts_with("input.months[1].month"), "{detail}");
 }
 
 /// An example for every action of the catalogue: agent type, action,

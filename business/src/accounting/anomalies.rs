@@ -18,6 +18,11 @@ use crate::{BusinessAction, InvalidInput, Problem};
 /// normal), which scales the MAD to a standard deviation.
 const Z_SCALE: (i128, i128) = (6745, 10_000);
 
+/// The constant of the fallback where the MAD is 0: 1.253314 (√(π/2) to six
+/// places, exactly this decimal), which scales the mean absolute deviation
+/// to a standard deviation.
+const MEAN_AD_SCALE: (i128, i128) = (1_253_314, 1_000_000);
+
 /// The robust z-score an amount must pass, in absolute value, to be an
 /// outlier: 3.5 (Iglewicz and Hoaglin).
 const OUTLIER_Z: (i128, i128) = (35, 10);
@@ -32,20 +37,34 @@ const DUPLICATE_WINDOW_NANOS: i128 = 24 * NANOS_PER_HOUR;
 /// `detect_anomalies`: amounts far from their category's median (robust
 /// z-score, `|z| > 3.5`), and pairs of payments that look like duplicates.
 ///
-/// Per category: median `m`, MAD = median of `|x − m|`, z = 0.6745 × (x −
-/// m) / MAD, all exact (the median of an even count is the mean of the two
-/// middle values). A category whose MAD is 0 has no z-scores, hence no
-/// outliers: never a division by zero. Likely duplicates are two
-/// transactions of equal amount and counterparty (trimmed,
-/// case-insensitive) at most 24 hours apart and next to each other in time
-/// among those of that amount and counterparty.
+/// Per category: median `m`, MAD = median of `|x − m|`, MeanAD = mean of
+/// `|x − m|` (Σ|x − m| / n), and the modified z-score z = 0.6745 × (x − m) /
+/// MAD; where the MAD is 0 (more than half the amounts equal the median), z
+/// = (x − m) / (1.253314 × MeanAD) instead, with the same cut-off. All
+/// exact (the median of an even count is the mean of the two middle
+/// values; 1.253314 is an exact decimal). A category whose MAD and MeanAD
+/// are both 0 (every amount equal) has no z-scores, hence no outliers:
+/// never a division by zero.
+///
+/// The fallback's small-n limit: where the MAD is 0, `|x − m|` is at most
+/// Σ|x − m| = n × MeanAD, so |z| ≤ n / 1.253314, and a category of 4 or
+/// fewer amounts can never be flagged (three equal amounts and one far
+/// away: z = 4 / 1.253314 = 3.19.. ≤ 3.5); from 5 amounts it can (four of
+/// 4,999 cents and one of 499,900: z = 5 / 1.253314 = 3.9894..).
+///
+/// Likely duplicates are two transactions of equal amount and
+/// counterparty (trimmed, case-insensitive) at most 24 hours apart and
+/// next to each other in time among those of that amount and
+/// counterparty. Unknown fields are refused.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DetectAnomalies {
     transactions: Vec<TimedTransaction>,
 }
 
 /// A transaction with a category, a counterparty and an instant.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct TimedTransaction {
     id: Text,
     category: Text,
@@ -92,13 +111,17 @@ struct Duplicate<'a> {
     hours_apart: Figure,
 }
 
-/// A category's robust centre and spread.
+/// A category's robust centre and spreads.
 #[derive(Debug, Serialize)]
 struct CategoryStats<'a> {
     category: &'a Text,
     count: usize,
     median_cents: Figure,
     mad_cents: Figure,
+    /// The mean absolute deviation around the median, always shown (what
+    /// the z-scores use only where the MAD is 0), rounded half-even to the
+    /// cent.
+    mean_ad_cents: Figure,
 }
 
 /// `detect_anomalies`'s result.
@@ -133,7 +156,8 @@ fn abs(r: Rational) -> Option<Rational> {
 /// An outlier with its exact `|z|`, to order by before it is rounded.
 type Scored<'a> = (Rational, Outlier<'a>);
 
-/// Every category's median and MAD (by category), and its outliers.
+/// Every category's median, MAD and MeanAD (by category), and its
+/// outliers.
 fn robust_scores(
     transactions: &[TimedTransaction],
 ) -> Option<(Vec<CategoryStats<'_>>, Vec<Scored<'_>>)> {
@@ -141,7 +165,8 @@ fn robust_scores(
     for t in transactions {
         by_category.entry(&t.category).or_default().push(t);
     }
-    let scale = Rational::new(Z_SCALE.0, Z_SCALE.1)?;
+    let mad_scale = Rational::new(Z_SCALE.0, Z_SCALE.1)?;
+    let mean_ad_scale = Rational::new(MEAN_AD_SCALE.0, MEAN_AD_SCALE.1)?;
     let threshold = Rational::new(OUTLIER_Z.0, OUTLIER_Z.1)?;
     let mut stats = Vec::with_capacity(by_category.len());
     let mut outliers = Vec::new();
@@ -156,15 +181,30 @@ fn robust_scores(
             .collect::<Option<Vec<_>>>()?;
         deviations.sort();
         let mad = median(&deviations)?;
-        // MAD 0 (more than half the amounts equal the median): z would
-        // divide by zero, so the category has no outliers at all.
-        if mad.signum() == Ordering::Greater {
-            // |z| > 3.5 <=> 0.6745·|x − m| > 3.5·MAD, since MAD > 0.
-            let bar = threshold.checked_mul(mad)?;
+        let n = i128::try_from(deviations.len()).ok()?;
+        let mean_ad = deviations
+            .iter()
+            .try_fold(Rational::integer(0), |sum, d| sum.checked_add(*d))?
+            .checked_div(Rational::integer(n))?;
+        // What z divides by: z = (x − m) / spread. MAD / 0.6745 (so z =
+        // 0.6745 × (x − m) / MAD); where the MAD is 0 (more than half the
+        // amounts equal the median), 1.253314 × MeanAD; where both are 0
+        // (every amount equal), nothing: no outliers, never a division by
+        // zero.
+        let spread = if mad.signum() == Ordering::Greater {
+            Some(mad.checked_div(mad_scale)?)
+        } else if mean_ad.signum() == Ordering::Greater {
+            Some(mean_ad_scale.checked_mul(mean_ad)?)
+        } else {
+            None
+        };
+        if let Some(spread) = spread {
+            // |z| > 3.5 <=> |x − m| > 3.5 × spread, since spread > 0.
+            let bar = threshold.checked_mul(spread)?;
             for t in members {
                 let d = amount(t).checked_sub(m)?;
-                if scale.checked_mul(abs(d)?)? > bar {
-                    let z = scale.checked_mul(d)?.checked_div(mad)?;
+                if abs(d)? > bar {
+                    let z = d.checked_div(spread)?;
                     outliers.push((
                         abs(z)?,
                         Outlier {
@@ -184,6 +224,8 @@ fn robust_scores(
             // MAD likewise: 2 places are exact.
             median_cents: Figure(m.round(2)?.normalize()),
             mad_cents: Figure(mad.round(2)?.normalize()),
+            // Any fraction of a cent (a sum over the count): to the cent.
+            mean_ad_cents: Figure(mean_ad.round(0)?),
         });
     }
     Some((stats, outliers))
@@ -317,19 +359,21 @@ mod tests {
         //   -> MAD = (1.5 + 1.5) / 2 = 1.5.
         // z(1000) = 0.6745 x 899.5 / 1.5 = 606.71275 / 1.5 = 404.475166.. -> 404.4752 > 3.5.
         // z(98) = 0.6745 x -2.5 / 1.5 = -1.1241..; |z| of the others is smaller still.
+        // MeanAD (shown, not used: the MAD is not 0) = (0.5 + 0.5 + 1.5 + 1.5 + 2.5 + 899.5) / 6
+        //   = 906 / 6 = 151.
         assert_eq!(
             result("detect_anomalies", json!({"transactions": transactions})),
             json!({
                 "outliers": [{"id": "o-6", "category": "office", "amount_cents": 1000, "z": 404.4752}],
                 "duplicates": [],
-                "categories": [{"category": "office", "count": 6, "median_cents": 100.5, "mad_cents": 1.5}],
+                "categories": [{"category": "office", "count": 6, "median_cents": 100.5,
+                                "mad_cents": 1.5, "mean_ad_cents": 151.0}],
             })
         );
     }
 
     #[test]
-    fn detect_anomalies_has_no_z_scores_where_the_mad_is_zero_and_orders_outliers_by_size_then_id()
-    {
+    fn detect_anomalies_cuts_at_three_and_a_half_and_orders_outliers_by_size_then_id() {
         let t = |id: &str, category: &str, amount: i64, day: u32| {
             tx(
                 id,
@@ -341,22 +385,25 @@ mod tests {
         };
         let input = json!({"transactions": [
             // fuel: 5000, 5000, 5000, 9000: m = (5000 + 5000) / 2 = 5000; |x - m| = 0, 0, 0, 4000
-            // -> MAD = (0 + 0) / 2 = 0: no z-scores, so 9000 is not an outlier.
+            // -> MAD = (0 + 0) / 2 = 0, so MeanAD = 4000 / 4 = 1000:
+            // z(9000) = 4000 / (1.253314 x 1000) = 3.1915.. <= 3.5: not an outlier (three equal
+            // amounts and one more can never be: z = 4 / 1.253314 whatever the fourth is).
             t("f-1", "fuel", 5000, 1), t("f-2", "fuel", 5000, 2), t("f-3", "fuel", 5000, 3), t("f-4", "fuel", 9000, 4),
-            // rent: one amount: m = 500000, MAD = 0.
+            // rent: one amount: m = 500000, MAD = 0, MeanAD = 0: no z-scores.
             t("r-1", "rent", 500_000, 5),
             // swing: -1000, -1, 0, 0, 0, 1, 1000: m = 0; |x - m| sorted 0, 0, 0, 1, 1, 1000, 1000
             // -> MAD = 1. z(+-1000) = +-0.6745 x 1000 / 1 = +-674.5: equal |z|, so by id (o-a
-            // before o-b). z(+-1) = +-0.6745: no.
+            // before o-b). z(+-1) = +-0.6745: no. MeanAD = 2002 / 7 = 286.
             t("o-b", "swing", -1000, 6), t("s-1", "swing", -1, 7), t("s-2", "swing", 0, 8),
             t("s-3", "swing", 0, 9), t("s-4", "swing", 0, 10), t("s-5", "swing", 1, 11),
             t("o-a", "swing", 1000, 12),
             // edge: -1349, 0, 0, 1349, 7000: m = 0; |x - m| sorted 0, 0, 1349, 1349, 7000 -> MAD = 1349.
             // z(7000) = 0.6745 x 7000 / 1349 = 4721.5 / 1349 = 3.5 exactly: not above 3.5.
+            // MeanAD = (1349 + 1349 + 7000) / 5 = 9698 / 5 = 1939.6 -> 1940.
             t("e-1", "edge", -1349, 13), t("e-2", "edge", 0, 14), t("e-3", "edge", 0, 15),
             t("e-4", "edge", 1349, 16), t("e-5", "edge", 7000, 17),
             // edge2: the same with 7001: z = 0.6745 x 7001 / 1349 = 4722.1745 / 1349
-            // = 3.50050..: an outlier, -> 3.5005.
+            // = 3.50050..: an outlier, -> 3.5005. MeanAD = 9699 / 5 = 1939.8 -> 1940.
             t("g-1", "edge2", -1349, 18), t("g-2", "edge2", 0, 19), t("g-3", "edge2", 0, 20),
             t("g-4", "edge2", 1349, 21), t("g-5", "edge2", 7001, 22),
         ]});
@@ -370,11 +417,83 @@ mod tests {
                 ],
                 "duplicates": [],
                 "categories": [
-                    {"category": "edge", "count": 5, "median_cents": 0.0, "mad_cents": 1349.0},
-                    {"category": "edge2", "count": 5, "median_cents": 0.0, "mad_cents": 1349.0},
-                    {"category": "fuel", "count": 4, "median_cents": 5000.0, "mad_cents": 0.0},
-                    {"category": "rent", "count": 1, "median_cents": 500_000.0, "mad_cents": 0.0},
-                    {"category": "swing", "count": 7, "median_cents": 0.0, "mad_cents": 1.0},
+                    {"category": "edge", "count": 5, "median_cents": 0.0, "mad_cents": 1349.0,
+                     "mean_ad_cents": 1940.0},
+                    {"category": "edge2", "count": 5, "median_cents": 0.0, "mad_cents": 1349.0,
+                     "mean_ad_cents": 1940.0},
+                    {"category": "fuel", "count": 4, "median_cents": 5000.0, "mad_cents": 0.0,
+                     "mean_ad_cents": 1000.0},
+                    {"category": "rent", "count": 1, "median_cents": 500_000.0, "mad_cents": 0.0,
+                     "mean_ad_cents": 0.0},
+                    {"category": "swing", "count": 7, "median_cents": 0.0, "mad_cents": 1.0,
+                     "mean_ad_cents": 286.0},
+                ],
+            })
+        );
+    }
+
+    #[test]
+    fn detect_anomalies_falls_back_to_the_mean_absolute_deviation_where_the_mad_is_zero() {
+        let t = |id: &str, category: &str, amount: i64, day: u32| {
+            tx(
+                id,
+                category,
+                id,
+                amount,
+                &format!("2026-02-{day:02}T00:00:00Z"),
+            )
+        };
+        let input = json!({"transactions": [
+            // card: 4999 x 4 and 499,900: m = 4999; |x - m| = 0, 0, 0, 0, 494,901 -> MAD = 0.
+            //   MeanAD = 494,901 / 5 = 98,980.2 -> shown 98,980;
+            //   z(499,900) = 494,901 / (1.253314 x 98,980.2) = 494,901 / 124,053.2703828
+            //   = 5 / 1.253314 = 3.98942.. > 3.5: an outlier, -> 3.9894. z(4999) = 0.
+            t("c-1", "card", 4999, 1), t("c-2", "card", 4999, 2), t("c-3", "card", 4999, 3),
+            t("c-4", "card", 4999, 4), t("c-5", "card", 499_900, 5),
+            // tie: -613,401, 0, 0, 0, 4,386,599: m = 0, MAD = 0; MeanAD = 5,000,000 / 5
+            //   = 1,000,000; 1.253314 x 1,000,000 = 1,253,314;
+            //   z(4,386,599) = 4,386,599 / 1,253,314 = 3.5 exactly: not above 3.5;
+            //   z(-613,401) = -0.4894..
+            t("t-1", "tie", -613_401, 6), t("t-2", "tie", 0, 7), t("t-3", "tie", 0, 8),
+            t("t-4", "tie", 0, 9), t("t-5", "tie", 4_386_599, 10),
+            // over: the same with 4,386,600: MeanAD = 5,000,001 / 5 = 1,000,000.2 -> 1,000,000;
+            //   z = 4,386,600 / (1.253314 x 1,000,000.2) = 4,386,600 / 1,253,314.2506628
+            //   = 3.5000000978..: above 3.5, compared exactly, though shown as 3.5000.
+            t("v-1", "over", -613_401, 11), t("v-2", "over", 0, 12), t("v-3", "over", 0, 13),
+            t("v-4", "over", 0, 14), t("v-5", "over", 4_386_600, 15),
+            // low: 5 x 100 and -900: m = 100, MAD = 0; MeanAD = 1000 / 6 = 166.66.. -> 167;
+            //   z(-900) = -1000 / (1.253314 x 1000 / 6) = -6 / 1.253314 = -4.78729.. -> -4.7873.
+            t("l-1", "low", 100, 16), t("l-2", "low", 100, 17), t("l-3", "low", 100, 18),
+            t("l-4", "low", 100, 19), t("l-5", "low", 100, 20), t("l-6", "low", -900, 21),
+            // flat: 7 x 3: MAD = 0 and MeanAD = 0: no z-scores.
+            t("e-1", "flat", 7, 22), t("e-2", "flat", 7, 23), t("e-3", "flat", 7, 24),
+            // pair: 0 and 5: m = 2.5; |x - m| = 2.5, 2.5 -> MAD = 2.5 (not 0: the MAD's z);
+            //   MeanAD = 5 / 2 = 2.5 -> 2 (half-even).
+            t("p-1", "pair", 0, 25), t("p-2", "pair", 5, 26),
+        ]});
+        // By |z|: 4.7873.. (l-6), 3.9894.. (c-5), 3.50000009.. (v-5).
+        assert_eq!(
+            result("detect_anomalies", input),
+            json!({
+                "outliers": [
+                    {"id": "l-6", "category": "low", "amount_cents": -900, "z": -4.7873},
+                    {"id": "c-5", "category": "card", "amount_cents": 499_900, "z": 3.9894},
+                    {"id": "v-5", "category": "over", "amount_cents": 4_386_600, "z": 3.5},
+                ],
+                "duplicates": [],
+                "categories": [
+                    {"category": "card", "count": 5, "median_cents": 4999.0, "mad_cents": 0.0,
+                     "mean_ad_cents": 98_980.0},
+                    {"category": "flat", "count": 3, "median_cents": 7.0, "mad_cents": 0.0,
+                     "mean_ad_cents": 0.0},
+                    {"category": "low", "count": 6, "median_cents": 100.0, "mad_cents": 0.0,
+                     "mean_ad_cents": 167.0},
+                    {"category": "over", "count": 5, "median_cents": 0.0, "mad_cents": 0.0,
+                     "mean_ad_cents": 1_000_000.0},
+                    {"category": "pair", "count": 2, "median_cents": 2.5, "mad_cents": 2.5,
+                     "mean_ad_cents": 2.0},
+                    {"category": "tie", "count": 5, "median_cents": 0.0, "mad_cents": 0.0,
+                     "mean_ad_cents": 1_000_000.0},
                 ],
             })
         );
@@ -515,6 +634,12 @@ mod tests {
                 b_with("amount_cents", json!(2.5)),
                 "input.transactions[1].amount_cents",
             ),
+            // Unknown fields are refused, named (never silently ignored).
+            (
+                json!({"transactions": [], "threshold": 3}),
+                "input.threshold",
+            ),
+            (b_with("memo", json!("x")), "input.transactions[1].memo"),
         ]);
         invalid_fields("detect_anomalies", cases);
     }
@@ -533,9 +658,13 @@ mod tests {
                 tx(&format!("t{i:02}"), &format!("c{c}"), &format!("P{p} "), a, &at)
             }).collect::<Vec<_>>()});
             let r = result("detect_anomalies", input);
-            let counted: u64 = r["categories"].as_array().expect("a list").iter()
+            let categories = r["categories"].as_array().expect("a list");
+            let counted: u64 = categories.iter()
                 .map(|c| c["count"].as_u64().expect("a count")).sum();
             prop_assert_eq!(counted, txs.len() as u64);
+            for c in categories {
+                prop_assert!(c["mean_ad_cents"].as_f64().expect("a number") >= 0.0);
+            }
             for o in r["outliers"].as_array().expect("a list") {
                 prop_assert!(o["z"].as_f64().expect("a number").abs() >= 3.5);
             }

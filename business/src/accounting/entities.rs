@@ -70,18 +70,20 @@ pub fn normalise_email(raw: &str) -> Result<String, String> {
 /// Only entities of more than one record have a merge: the smallest id
 /// survives, the others (ascending) merge into it.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ResolveEntities {
     records: Vec<CustomerRecord>,
 }
 
 /// A customer record from some source system.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct CustomerRecord {
     id: Text,
-    #[serde(default)]
-    source: Option<String>,
-    #[serde(default)]
-    name: Option<String>,
+    #[serde(default, deserialize_with = "fields::optional_text")]
+    source: Option<Text>,
+    #[serde(default, deserialize_with = "fields::optional_text")]
+    name: Option<Text>,
     email: String,
 }
 
@@ -146,8 +148,8 @@ impl BusinessAction for ResolveEntities {
                     .iter()
                     .map(|r| RecordRef {
                         id: &r.id,
-                        source: r.source.as_deref(),
-                        name: r.name.as_deref(),
+                        source: r.source.as_ref().map(Text::as_str),
+                        name: r.name.as_ref().map(Text::as_str),
                     })
                     .collect(),
             });
@@ -222,9 +224,11 @@ mod tests {
 
     #[test]
     fn resolve_entities_with_one_record_has_one_entity_and_no_merge() {
-        let input = json!({"records": [{"id": "only", "email": "x@y.z", "unknown": 1}]});
+        // Blank optional text is no text: `source` and `name` are null.
+        let input =
+            json!({"records": [{"id": "only", "email": "x@y.z", "source": " ", "name": ""}]});
         assert_eq!(
-            resolve(input),
+            resolve(input.clone()),
             json!({
                 "entities": [{"entity_id": "only", "email": "x@y.z",
                               "records": [{"id": "only", "source": null, "name": null}]}],
@@ -232,6 +236,13 @@ mod tests {
                 "record_count": 1,
                 "entity_count": 1,
             })
+        );
+        // A field the action does not define is refused, naming it.
+        let mut typo = input;
+        typo["records"][0]["emial"] = json!("x@y.z");
+        assert_eq!(
+            invalid_field("resolve_entities", typo),
+            "input.records[0].emial"
         );
     }
 

@@ -9,11 +9,13 @@
 //!   description contains (plain text, case-insensitive), with the count
 //!   and signed total per category.
 //! - [`DetectAnomalies`] (`detect_anomalies`, complexity 1): amounts far
-//!   from their category's median by robust z-score, and likely duplicate
+//!   from their category's median by robust z-score (the mean absolute
+//!   deviation when the MAD is 0), and likely duplicate
 //!   payments (same amount and counterparty within 24 hours).
-//! - [`Reconcile`] (`reconcile`, complexity 1): bank entries matched to
-//!   ledger entries of equal amount at most 3 days apart, preferring an
-//!   equal reference, and the totals and difference of both sides.
+//! - [`Reconcile`] (`reconcile`, complexity 1): the most bank entries
+//!   matched to ledger entries of equal amount at most 3 days apart (then
+//!   more equal references, fewer days apart, the smallest pairs by id),
+//!   and the totals and difference of both sides.
 //! - [`DraftInvoice`] (`draft_invoice`, complexity 2): an invoice priced
 //!   from deposits, the service catalogue, line metadata or a default
 //!   price (never an invented one), with tax rounded half-even.

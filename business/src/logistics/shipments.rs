@@ -16,8 +16,17 @@ use crate::{BusinessAction, Failure, InvalidInput, Problem};
 /// not delivered and `as_of` is past the promised date; `days_late` is the
 /// delivery date (or `as_of`) minus the promised date. A shipment delivered
 /// on or before its promised date is on time; one not delivered and not yet
-/// due is neither. `shipments` may be empty.
+/// due is neither. `shipments` may be empty; unknown fields are refused.
+///
+/// A carrier's `on_time_rate` = on_time / (delivered + overdue), where
+/// overdue counts its shipments not delivered whose promised date is
+/// before `as_of` (late without having arrived): a parcel that never
+/// arrives counts against the carrier, not only one that arrives late.
+/// `null` when that is 0 (nothing delivered, nothing overdue). The overdue
+/// count is not a field of its own: it is `late` − (`delivered` −
+/// `on_time`), the late shipments that have not arrived.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ShipmentStatus {
     as_of: Date,
     shipments: Vec<Shipment>,
@@ -26,6 +35,7 @@ pub struct ShipmentStatus {
 /// A shipment: its carrier, the date it was promised for and, once
 /// delivered, the delivery date.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Shipment {
     id: Text,
     carrier: Text,
@@ -68,6 +78,9 @@ struct CarrierCounts {
     delivered: u64,
     on_time: u64,
     late: u64,
+    /// Not delivered and past the promised date: in the rate's
+    /// denominator, not in the result.
+    overdue: u64,
 }
 
 impl BusinessAction for ShipmentStatus {
@@ -105,6 +118,8 @@ impl BusinessAction for ShipmentStatus {
                 if days_late <= 0 {
                     c.on_time += 1;
                 }
+            } else if days_late > 0 {
+                c.overdue += 1;
             }
             if days_late > 0 {
                 c.late += 1;
@@ -120,9 +135,11 @@ impl BusinessAction for ShipmentStatus {
         let carriers = counts
             .into_iter()
             .map(|(carrier, c)| {
-                let on_time_rate = match (i128::from(c.on_time), i128::from(c.delivered)) {
-                    (_, 0) => None,
-                    (on_time, delivered) => Some(rate(on_time, delivered)?),
+                // Every shipment is counted once, so the sum fits.
+                let due = i128::from(c.delivered) + i128::from(c.overdue);
+                let on_time_rate = match due {
+                    0 => None,
+                    due => Some(rate(i128::from(c.on_time), due)?),
                 };
                 Ok(CarrierRecord {
                     carrier,
@@ -170,8 +187,9 @@ mod tests {
             ],
         });
         // late: s-3 (10), then s-0 and s-1 (2 each, by id).
-        // dhl: 3 shipments, 1 delivered (s-5, on time), late 1 (s-3);
-        //      rate 1/1 = 1.0.
+        // dhl: 3 shipments, 1 delivered (s-5, on time), late 1 (s-3, overdue: not
+        //      delivered, promised 03-21 < as_of 03-31); s-4 not yet due counts nowhere;
+        //      rate 1 / (1 delivered + 1 overdue) = 0.5.
         // fedex: 1 shipment, 1 delivered, 0 on time, 1 late; rate 0/1 = 0.
         // ups: 2 shipments, 2 delivered, 1 on time (s-2), 1 late (s-1);
         //      rate 1/2 = 0.5.
@@ -185,13 +203,65 @@ mod tests {
                 ],
                 "carriers": [
                     {"carrier": "dhl", "shipments": 3, "delivered": 1, "on_time": 1, "late": 1,
-                     "on_time_rate": 1.0},
+                     "on_time_rate": 0.5},
                     {"carrier": "fedex", "shipments": 1, "delivered": 1, "on_time": 0, "late": 1,
                      "on_time_rate": 0.0},
                     {"carrier": "ups", "shipments": 2, "delivered": 2, "on_time": 1, "late": 1,
                      "on_time_rate": 0.5},
                 ],
             })
+        );
+    }
+
+    #[test]
+    fn shipment_status_counts_an_overdue_shipment_against_the_on_time_rate() {
+        // acme: one delivered on time (promised 03-10, delivered 03-09) and five not
+        // delivered, promised 03-01 to 03-05, all before as_of 03-31: overdue by 30 to 26
+        // days. on_time 1, delivered 1, overdue 5: rate 1 / (1 + 5) = 0.16666.. -> 0.1667
+        // (not 1 / 1 = 1.0, as if the five lost parcels did not count).
+        let mut shipments = vec![
+            json!({"id": "a-0", "carrier": "acme", "promised": "2026-03-10", "delivered": "2026-03-09"}),
+        ];
+        shipments.extend((1..=5).map(|d| {
+            json!({"id": format!("a-{d}"), "carrier": "acme", "promised": format!("2026-03-0{d}")})
+        }));
+        // zip: two overdue, nothing delivered: rate 0 / (0 + 2) = 0 (not null).
+        shipments.extend([
+            json!({"id": "z-1", "carrier": "zip", "promised": "2026-03-30"}),
+            json!({"id": "z-2", "carrier": "zip", "promised": "2026-03-30", "delivered": null}),
+        ]);
+        let r = result(
+            "shipment_status",
+            json!({"as_of": "2026-03-31", "shipments": shipments}),
+        );
+        assert_eq!(
+            r["carriers"],
+            json!([
+                {"carrier": "acme", "shipments": 6, "delivered": 1, "on_time": 1, "late": 5,
+                 "on_time_rate": 0.1667},
+                {"carrier": "zip", "shipments": 2, "delivered": 0, "on_time": 0, "late": 2,
+                 "on_time_rate": 0.0},
+            ])
+        );
+        // Late by as_of − promised: a-1 30 days, .., a-5 26; z-1 and z-2 1 day.
+        let days: Vec<Value> = r["late"]
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|l| json!([l["id"], l["days_late"]]))
+            .collect();
+        assert_eq!(
+            days,
+            [
+                ("a-1", 30),
+                ("a-2", 29),
+                ("a-3", 28),
+                ("a-4", 27),
+                ("a-5", 26),
+                ("z-1", 1),
+                ("z-2", 1)
+            ]
+            .map(|(id, d)| json!([id, d]))
         );
     }
 
@@ -208,7 +278,8 @@ mod tests {
 
     #[test]
     fn shipment_status_with_one_undelivered_shipment_not_yet_due_has_no_rate() {
-        // Promised 04-01, as_of 03-31: not late; nothing delivered -> rate null.
+        // Promised 04-01, as_of 03-31: not late; nothing delivered, nothing overdue:
+        // 0 / (0 + 0) -> rate null.
         let input = json!({"as_of": "2026-03-31", "shipments": [
             {"id": "s-1", "carrier": "ups", "promised": "2026-04-01"},
         ]});
@@ -220,11 +291,14 @@ mod tests {
                               "late": 0, "on_time_rate": null}],
             })
         );
-        // Due on as_of itself: as_of − promised = 0 days, not late yet.
+        // Due on as_of itself: as_of − promised = 0 days, not late yet, not overdue:
+        // the rate is still null.
         let due_today = json!({"as_of": "2026-03-31", "shipments": [
             {"id": "s-1", "carrier": "ups", "promised": "2026-03-31"},
         ]});
-        assert_eq!(result("shipment_status", due_today)["late"], json!([]));
+        let r = result("shipment_status", due_today);
+        assert_eq!(r["late"], json!([]));
+        assert_eq!(r["carriers"][0]["on_time_rate"], json!(null));
     }
 
     #[test]
@@ -288,6 +362,15 @@ mod tests {
                 json!({"as_of": "2026-03-31", "shipments": [ok, {"id": "s-2", "carrier": "c", "promised": "2026-03-10", "delivered": "2026-04-01"}]}),
                 "input.shipments[1].delivered",
             ),
+            // Unknown fields are refused, named: a misspelt delivered is not "not delivered".
+            (
+                json!({"as_of": "2026-03-31", "shipments": [ok, {"id": "s-2", "carrier": "c", "promised": "2026-03-10", "delivered_on": "2026-03-11"}]}),
+                "input.shipments[1].delivered_on",
+            ),
+            (
+                json!({"as_of": "2026-03-31", "shipments": [], "carrier": "ups"}),
+                "input.carrier",
+            ),
         ];
         invalid_fields("shipment_status", cases);
     }
@@ -322,7 +405,15 @@ mod tests {
                 late_total += n("late");
                 prop_assert!(n("on_time") <= n("delivered"));
                 prop_assert!(n("delivered") <= n("shipments"));
-                prop_assert_eq!(c["on_time_rate"].is_null(), n("delivered") == 0);
+                // Late and not delivered: the overdue, in the rate's denominator.
+                let overdue = n("late") - (n("delivered") - n("on_time"));
+                let due = n("delivered") + overdue;
+                prop_assert_eq!(c["on_time_rate"].is_null(), due == 0);
+                if let Some(rate) = c["on_time_rate"].as_f64() {
+                    // Within half a unit of the 4th place of on_time / due.
+                    let exact = n("on_time") as f64 / due as f64;
+                    prop_assert!((rate - exact).abs() <= 0.00005 + 1e-12, "{} vs {}", rate, exact);
+                }
             }
             prop_assert_eq!(total, shipments.len() as u64);
             prop_assert_eq!(late_total, late.len() as u64);

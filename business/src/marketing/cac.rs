@@ -16,15 +16,24 @@ use crate::{BusinessAction, InvalidInput, Problem};
 /// (so a missing month counts as a gap), in cents per month rounded
 /// half-even, with its direction from the exact slope's sign.
 ///
-/// `months` may be empty; months are unique. With fewer than two months
-/// that have a cost, slope and direction are `null`.
+/// A month with spend and no new customer (`spend_cents > 0`,
+/// `new_customers = 0`) has no cost to fit, so it is left out of the
+/// trend: it is listed in `excluded_months` with its spend, ascending by
+/// month, so that money spent for nothing is not silently dropped. A month
+/// with neither spend nor customer is not (nothing was left out).
+///
+/// `months` may be empty; months are unique; unknown fields are refused.
+/// With fewer than two months that have a cost, slope and direction are
+/// `null`.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CacTrend {
     months: Vec<MonthSpend>,
 }
 
 /// A month's acquisition spend and new customers.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct MonthSpend {
     month: Month,
     spend_cents: Cents,
@@ -36,6 +45,13 @@ struct MonthSpend {
 struct MonthCac {
     month: Month,
     cac_cents: Option<i64>,
+}
+
+/// A month left out of the trend: spend and no new customer.
+#[derive(Debug, Serialize)]
+struct Excluded {
+    month: Month,
+    spend_cents: Cents,
 }
 
 /// Which way the cost per customer goes.
@@ -53,6 +69,7 @@ struct Trend {
     months: Vec<MonthCac>,
     slope_cents_per_month: Option<i64>,
     direction: Option<Direction>,
+    excluded_months: Vec<Excluded>,
 }
 
 impl BusinessAction for CacTrend {
@@ -67,14 +84,20 @@ impl BusinessAction for CacTrend {
         sorted.sort_by_key(|(_, m)| m.month);
         let mut months = Vec::with_capacity(sorted.len());
         let mut points = Vec::new();
+        let mut excluded_months = Vec::new();
         for (i, m) in sorted {
             let cac = cac_cents(
                 i128::from(m.spend_cents.get()),
                 i128::from(m.new_customers.get()),
                 &format!("months[{i}]"),
             )?;
-            if let Some(cac) = cac {
-                points.push((i128::from(m.month.index()), i128::from(cac)));
+            match cac {
+                Some(cac) => points.push((i128::from(m.month.index()), i128::from(cac))),
+                None if m.spend_cents.get() > 0 => excluded_months.push(Excluded {
+                    month: m.month,
+                    spend_cents: m.spend_cents,
+                }),
+                None => {}
             }
             months.push(MonthCac {
                 month: m.month,
@@ -103,6 +126,7 @@ impl BusinessAction for CacTrend {
             months,
             slope_cents_per_month,
             direction,
+            excluded_months,
         })
     }
 }
@@ -127,6 +151,7 @@ mod tests {
         //   n = 3, Σx = 7, Σy = 35,000, Σxy = 0 + 36,000 + 52,000 = 88,000, Σx² = 25.
         //   slope = (3 × 88,000 − 7 × 35,000) / (3 × 25 − 7²) = 19,000 / 26
         //         = 730.769.. -> 731, rising.
+        // 2026-02 spent 50,000 for no customer: excluded, and listed as such.
         assert_eq!(
             result("cac_trend", input),
             json!({"months": [
@@ -134,7 +159,39 @@ mod tests {
                 {"month": "2026-02", "cac_cents": null},
                 {"month": "2026-04", "cac_cents": 12_000},
                 {"month": "2026-05", "cac_cents": 13_000},
-            ], "slope_cents_per_month": 731, "direction": "rising"})
+            ], "slope_cents_per_month": 731, "direction": "rising",
+               "excluded_months": [{"month": "2026-02", "spend_cents": 50_000}]})
+        );
+    }
+
+    #[test]
+    fn cac_trend_lists_the_months_with_spend_and_no_customer_it_leaves_out() {
+        let month = |m: &str, spend: u64, customers: u64| json!({"month": m, "spend_cents": spend, "new_customers": customers});
+        let input = json!({"months": [
+            month("2026-04", 9_000, 0),
+            month("2026-01", 1_000, 2),
+            month("2025-11", 7_000, 0),
+            month("2026-02", 0, 0),
+            month("2026-03", 3_000, 2),
+        ]});
+        // cac: 2026-01 1,000 / 2 = 500; 2026-03 3,000 / 2 = 1,500; the others have no
+        //   customer -> null.
+        // Points (with 2026-01 as 0): (0, 500), (2, 1500): slope (1500 − 500) / 2 = 500, rising.
+        // Left out with spend: 2025-11 (7,000) and 2026-04 (9,000), ascending by month;
+        //   2026-02 spent nothing, so nothing was left out: not listed.
+        assert_eq!(
+            result("cac_trend", input),
+            json!({"months": [
+                {"month": "2025-11", "cac_cents": null},
+                {"month": "2026-01", "cac_cents": 500},
+                {"month": "2026-02", "cac_cents": null},
+                {"month": "2026-03", "cac_cents": 1_500},
+                {"month": "2026-04", "cac_cents": null},
+            ], "slope_cents_per_month": 500, "direction": "rising",
+               "excluded_months": [
+                {"month": "2025-11", "spend_cents": 7_000},
+                {"month": "2026-04", "spend_cents": 9_000},
+            ]})
         );
     }
 
@@ -169,16 +226,18 @@ mod tests {
             {"month": "2026-01", "spend_cents": 100, "new_customers": 4},
             {"month": "2026-02", "spend_cents": 100, "new_customers": 0},
         ]});
-        // 100 / 4 = 25; then no customer: one point only.
+        // 100 / 4 = 25; then no customer (100 spent, excluded): one point only.
         assert_eq!(
             result("cac_trend", months),
             json!({"months": [{"month": "2026-01", "cac_cents": 25},
                               {"month": "2026-02", "cac_cents": null}],
-                   "slope_cents_per_month": null, "direction": null})
+                   "slope_cents_per_month": null, "direction": null,
+                   "excluded_months": [{"month": "2026-02", "spend_cents": 100}]})
         );
         assert_eq!(
             result("cac_trend", json!({"months": []})),
-            json!({"months": [], "slope_cents_per_month": null, "direction": null})
+            json!({"months": [], "slope_cents_per_month": null, "direction": null,
+                   "excluded_months": []})
         );
     }
 
@@ -217,6 +276,9 @@ mod tests {
                 with("new_customers", json!(-2)),
                 "input.months[1].new_customers",
             ),
+            // Unknown fields are refused, named: a misspelt new_customers is not 0.
+            (with("customers", json!(3)), "input.months[1].customers"),
+            (json!({"months": [], "currency": "USD"}), "input.currency"),
         ];
         invalid_fields("cac_trend", cases);
     }
@@ -240,6 +302,14 @@ mod tests {
                 prop_assert_eq!(row["month"].as_str(), Some(expected.as_str()));
                 prop_assert_eq!(row["cac_cents"].is_null(), n == 0);
             }
+            let excluded: Vec<Value> = months.iter()
+                .filter(|&(_, &(s, n))| s > 0 && n == 0)
+                .map(|(&m, &(s, _))| json!({
+                    "month": format!("{:04}-{:02}", 2000 + m / 12, m % 12 + 1),
+                    "spend_cents": s,
+                }))
+                .collect();
+            prop_assert_eq!(&r["excluded_months"], &json!(excluded));
             let with_cost = months.values().filter(|&&(_, n)| n > 0).count();
             match r["slope_cents_per_month"].as_i64() {
                 None => {

@@ -29,12 +29,14 @@ fn roi_figure(roi: Rational, path: &str) -> Result<Figure, InvalidInput> {
 /// `campaigns` may be empty; ids are unique; Σ spend and Σ revenue are at
 /// most 10^15 cents.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CampaignRoi {
     campaigns: Vec<Campaign>,
 }
 
 /// A campaign's spend and what it brought.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Campaign {
     id: Text,
     spend_cents: Cents,

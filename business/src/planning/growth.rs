@@ -64,6 +64,7 @@ pub const MAX_HORIZON_MONTHS: u64 = 120;
 /// the first forecast month passes); so is a forecast month past 9999-12
 /// (`horizon_months`) and a CAGR past 10^15 (`months`).
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GrowthForecast {
     months: Vec<MonthRevenue>,
     horizon_months: Count,
@@ -71,6 +72,7 @@ pub struct GrowthForecast {
 
 /// A month's revenue.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct MonthRevenue {
     month: Month,
     revenue_cents: Cents,

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{MonthFigures, average_net_burn, four_places, runway, signed_cents};
 use crate::exact::{Figure, Rational};
-use crate::fields::{self, Cents, NonNegative, SignedCents, Text};
+use crate::fields::{self, Cents, Date, NonNegative, SignedCents, Text};
 use crate::{BusinessAction, InvalidInput, Problem};
 
 /// `hiring_plan`: which hires, in the given priority order, the runway can
@@ -21,8 +21,12 @@ use crate::{BusinessAction, InvalidInput, Problem};
 /// costs total at most 10^15 cents, and the net burn after the hires is
 /// within ±10^15, refused at submission (naming `hires`) otherwise.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct HiringPlan {
     cash_cents: SignedCents,
+    /// When given, no month may be after it (the burn is the past's).
+    #[serde(default)]
+    as_of: Option<Date>,
     months: Vec<MonthFigures>,
     target_runway_months: NonNegative,
     hires: Vec<Hire>,
@@ -30,6 +34,7 @@ pub struct HiringPlan {
 
 /// A hire to consider and what it costs a month.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Hire {
     id: Text,
     monthly_cost_cents: Cents,
@@ -45,10 +50,14 @@ struct HiringPlanResult<'a> {
 }
 
 impl BusinessAction for HiringPlan {
-    /// Refuses a month given twice, a repeated hire id and hires whose
-    /// monthly costs total past 10^15 cents.
+    /// Refuses a month given twice, a month after `as_of` when it is
+    /// given, a repeated hire id and hires whose monthly costs total past
+    /// 10^15 cents.
     fn check(&self) -> Result<(), InvalidInput> {
         fields::unique_months(self.months.iter().map(|m| m.month))?;
+        if let Some(as_of) = self.as_of {
+            fields::months_not_after(self.months.iter().map(|m| m.month), as_of)?;
+        }
         fields::unique_by(&self.hires, "hires", "id", |h| &h.id)?;
         fields::sum(self.hires.iter().map(|h| h.monthly_cost_cents.get())).ok_or_else(|| {
             InvalidInput::new(
@@ -281,6 +290,10 @@ mod tests {
                 ),
                 "input.months[1].month",
             ),
+            // With as_of given, a month after it is refused; as_of is a date.
+            (with("as_of", json!("2026-02-28")), "input.months[2].month"),
+            (with("as_of", json!("2026-03")), "input.as_of"),
+            (with("asof", json!("2026-03-31")), "input.asof"),
             // 10^15 + 1 in monthly costs between them.
             (
                 with(
@@ -291,6 +304,11 @@ mod tests {
             ),
         ];
         invalid_fields("hiring_plan", cases);
+        // as_of on the last month's last day, or absent: the same plan.
+        assert_eq!(
+            result("hiring_plan", with("as_of", json!("2026-03-31"))),
+            result("hiring_plan", ok.clone())
+        );
         // Burn 100,000 + a hire of 10^15 with target 0 (always made): a net
         // burn of 10^15 + 100,000 passes the limit.
         let big = input(1, 0, &[("a", 1_000_000_000_000_000)]);

@@ -32,6 +32,7 @@ use crate::fields::{self, Cents, Month};
 
 /// A month's revenue and expenses.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct MonthFigures {
     month: Month,
     revenue_cents: Cents,

@@ -27,6 +27,7 @@ const MAX_CALENDAR_DAYS: i128 = 3_652_500;
 /// floor(runway × 30.4375) days from the exact runway; a date past
 /// 9999-12-31 (the calendar's end) is null.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CashRunway {
     cash_cents: SignedCents,
     as_of: Date,
@@ -59,9 +60,11 @@ fn zero_cash_date(as_of: Date, runway: Rational) -> Result<Option<Date>, Failure
 }
 
 impl BusinessAction for CashRunway {
-    /// Refuses a month given twice.
+    /// Refuses a month given twice, and a month after `as_of` (the burn
+    /// is the past's: a month not yet begun is a forecast).
     fn check(&self) -> Result<(), InvalidInput> {
-        fields::unique_months(self.months.iter().map(|m| m.month))
+        fields::unique_months(self.months.iter().map(|m| m.month))?;
+        fields::months_not_after(self.months.iter().map(|m| m.month), self.as_of)
     }
 
     /// The burn, the runway and the zero-cash date; no month to average
@@ -115,7 +118,7 @@ mod tests {
         // -> shown as 100 cents.
         // runway = 1000 / (301/3) = 3000/301 = 9.96677.. -> 9.9668;
         // days = floor(3000/301 × 487/16) = floor(1,461,000 / 4,816)
-        //      = floor(303.36..) = 303; 2026-01-31 + 303 days = 2026-11-30.
+        //      = floor(303.36..) = 303; 2026-02-28 + 303 days = 2026-12-28.
         let months = [
             ("2026-01", 0, 100),
             ("2025-11", 0, 1_000_000),
@@ -123,16 +126,16 @@ mod tests {
             ("2025-12", 900, 1000),
         ];
         assert_eq!(
-            runway(1000, "2026-01-31", &months),
+            runway(1000, "2026-02-28", &months),
             json!({"avg_net_burn_cents": 100, "runway_months": 9.9668,
-                   "zero_cash_date": "2026-11-30", "profitable": false})
+                   "zero_cash_date": "2026-12-28", "profitable": false})
         );
         // Two months: burns 1 and 2 -> 1.5 -> half-even 2 cents; runway
         // = 3 / 1.5 = 2 -> 2.0; days = floor(2 × 30.4375) = 60.
         assert_eq!(
-            runway(3, "2026-01-01", &[("2026-01", 0, 1), ("2026-02", 0, 2)]),
+            runway(3, "2026-02-01", &[("2026-01", 0, 1), ("2026-02", 0, 2)]),
             json!({"avg_net_burn_cents": 2, "runway_months": 2.0,
-                   "zero_cash_date": "2026-03-02", "profitable": false})
+                   "zero_cash_date": "2026-04-02", "profitable": false})
         );
     }
 
@@ -173,7 +176,7 @@ mod tests {
         let past = runway(200, "9999-12-01", &[("2026-03", 0, 100)]);
         assert_eq!(past["zero_cash_date"], Value::Null);
         // 10^15 cents at 1 cent a month: 10^15 months, billions of years.
-        let r = runway(1_000_000_000_000_000, "2026-01-01", &[("2026-03", 0, 1)]);
+        let r = runway(1_000_000_000_000_000, "2026-01-01", &[("2025-12", 0, 1)]);
         assert_eq!(r["zero_cash_date"], Value::Null);
         assert_eq!(r["runway_months"], json!(1e15));
     }
@@ -216,8 +219,22 @@ mod tests {
                 with("months", json!([{"month": "2026-02", "revenue_cents": 5}])),
                 "input.months[0].expenses_cents",
             ),
+            // A month after as_of (its first day, 2026-04-01, is after
+            // 2026-03-31) is a forecast, not a burn: refused.
+            (
+                input(1, "2026-03-31", &[("2026-03", 0, 1), ("2026-04", 0, 1)]),
+                "input.months[1].month",
+            ),
+            (
+                input(1, "2026-03-31", &[("2027-01", 0, 1)]),
+                "input.months[0].month",
+            ),
         ];
         invalid_fields("cash_runway", cases);
+        // The month holding as_of is allowed, even on its first day:
+        // 2026-04 begins 2026-04-01, not after it. Burn 1; cash 1: runway 1.
+        let r = runway(1, "2026-04-01", &[("2026-04", 0, 1)]);
+        assert_eq!(r["runway_months"], 1.0);
     }
 
     proptest! {

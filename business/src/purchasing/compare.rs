@@ -13,6 +13,7 @@ use crate::{BusinessAction, InvalidInput, Problem};
 /// `needs` may be empty (the result then lists no sku and saves 0); `quotes`
 /// may be empty (every best and current price is then `null`).
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CompareVendors {
     needs: Vec<Need>,
     quotes: Vec<Quote>,
@@ -20,10 +21,11 @@ pub struct CompareVendors {
 
 /// A sku needed in a quantity, maybe bought from a vendor today.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Need {
     sku: Text,
     quantity: Quantity,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "fields::optional_text")]
     current_vendor: Option<Text>,
 }
 
@@ -206,10 +208,15 @@ mod tests {
 
     #[test]
     fn compare_vendors_with_no_needs_lists_nothing_and_saves_nothing() {
-        let input = json!({"needs": [], "quotes": [], "ignored": "unknown fields are ignored"});
+        let input = json!({"needs": [], "quotes": []});
         assert_eq!(
-            result("compare_vendors", input),
+            result("compare_vendors", input.clone()),
             json!({"skus": [], "total_saving_cents": 0})
+        );
+        // An unknown field is refused, never ignored.
+        assert_eq!(
+            invalid_field("compare_vendors", with(&input, "ignored", json!(1))),
+            "input.ignored"
         );
     }
 

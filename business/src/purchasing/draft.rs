@@ -11,6 +11,7 @@ use crate::{BusinessAction, InvalidInput, Problem};
 /// from its own `unit_price_cents` or else from the vendor's lowest eligible
 /// quote; a line with neither fails the job, naming the line.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DraftPurchaseOrder {
     vendor: Text,
     currency: Currency,
@@ -21,6 +22,7 @@ pub struct DraftPurchaseOrder {
 
 /// A line to draft: a sku, a quantity, maybe a price.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct DraftLine {
     sku: Text,
     quantity: Quantity,

@@ -26,6 +26,7 @@ use crate::fields::{Cents, Count, Quantity, Text};
 
 /// A vendor's price for a sku from a minimum quantity.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Quote {
     vendor: Text,
     sku: Text,

@@ -14,8 +14,9 @@ pub const MAX_PO_NUMBER_CHARS: usize = 64;
 /// [`Effect::PublishOutbound`](crate::Effect::PublishOutbound) of exactly
 /// the job's result.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SubmitPurchaseOrder {
-    po_number: String,
+    po_number: Text,
     vendor: Text,
     currency: Currency,
     lines: Vec<SubmitLine>,
@@ -23,6 +24,7 @@ pub struct SubmitPurchaseOrder {
 
 /// A priced line to submit.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct SubmitLine {
     sku: Text,
     quantity: Quantity,
@@ -56,7 +58,7 @@ impl BusinessAction for SubmitPurchaseOrder {
     /// Refuses a purchase order number outside 1 to [`MAX_PO_NUMBER_CHARS`]
     /// characters, an order without lines and a sku on two lines.
     fn check(&self) -> Result<(), InvalidInput> {
-        let chars = self.po_number.chars().count();
+        let chars = self.po_number.as_str().chars().count();
         if chars == 0 || chars > MAX_PO_NUMBER_CHARS {
             return Err(InvalidInput::new(
                 "po_number",
@@ -89,7 +91,7 @@ impl BusinessAction for SubmitPurchaseOrder {
         let total_cents = fields::sum(lines.iter().map(|l| l.amount_cents))
             .ok_or_else(|| fields::too_large("lines", "the order's total"))?;
         Ok(Submitted {
-            po_number: &self.po_number,
+            po_number: self.po_number.as_str(),
             vendor: &self.vendor,
             currency: &self.currency,
             lines,
@@ -114,7 +116,6 @@ mod tests {
                 {"sku": "SKU-1", "quantity": 10, "unit_price_cents": 1200},
                 {"sku": "SKU-2", "quantity": 3, "unit_price_cents": 333},
             ],
-            "note": "ignored",
         });
         // SKU-1: 1200 x 10 = 12_000; SKU-2: 333 x 3 = 999; total = 12_999.
         let expected = json!({
@@ -128,6 +129,11 @@ mod tests {
             "total_cents": 12_999,
             "status": "SUBMITTED",
         });
+        // A field the action does not define is refused (it was ignored).
+        assert_eq!(
+            invalid_field("submit_purchase_order", with(&input, "note", json!("x"))),
+            "input.note"
+        );
         let out = outcome("submit_purchase_order", input);
         assert_eq!(out.result, expected);
         assert_eq!(out.effects, vec![Effect::PublishOutbound(expected)]);

@@ -39,12 +39,14 @@ fn tier<T: PartialOrd + Copy>(value: T, tiers: &[(T, u64)]) -> u64 {
 ///
 /// `leads` may be empty (the result then lists none); ids are unique.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ScoreLeads {
     leads: Vec<Lead>,
 }
 
 /// A lead and what is known of it; an unknown signal is absent or `null`.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Lead {
     id: Text,
     #[serde(default)]

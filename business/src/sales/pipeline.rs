@@ -67,6 +67,7 @@ impl Stage {
 /// `deals` may be empty; deal ids are unique; no deal's `last_activity` is
 /// after `as_of`.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PipelineHealth {
     as_of: Date,
     #[serde(default)]
@@ -76,6 +77,7 @@ pub struct PipelineHealth {
 
 /// A deal in the pipeline.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Deal {
     id: Text,
     stage: Stage,

@@ -68,6 +68,28 @@ pub const STATES: [(&str, &str); 51] = [
     ("WY", "Wyoming"),
 ];
 
+/// The ISO 3166-1 alpha-2 codes officially assigned (249), sorted: a
+/// sale's `country`. A user-assigned code (`XK` for Kosovo, say) is not
+/// one, so a typo cannot move a US sale into `foreign`.
+pub const COUNTRIES: [&str; 249] = [
+    "AD", "AE", "AF", "AG", "AI", "AL", "AM", "AO", "AQ", "AR", "AS", "AT", "AU", "AW", "AX", "AZ",
+    "BA", "BB", "BD", "BE", "BF", "BG", "BH", "BI", "BJ", "BL", "BM", "BN", "BO", "BQ", "BR", "BS",
+    "BT", "BV", "BW", "BY", "BZ", "CA", "CC", "CD", "CF", "CG", "CH", "CI", "CK", "CL", "CM", "CN",
+    "CO", "CR", "CU", "CV", "CW", "CX", "CY", "CZ", "DE", "DJ", "DK", "DM", "DO", "DZ", "EC", "EE",
+    "EG", "EH", "ER", "ES", "ET", "FI", "FJ", "FK", "FM", "FO", "FR", "GA", "GB", "GD", "GE", "GF",
+    "GG", "GH", "GI", "GL", "GM", "GN", "GP", "GQ", "GR", "GS", "GT", "GU", "GW", "GY", "HK", "HM",
+    "HN", "HR", "HT", "HU", "ID", "IE", "IL", "IM", "IN", "IO", "IQ", "IR", "IS", "IT", "JE", "JM",
+    "JO", "JP", "KE", "KG", "KH", "KI", "KM", "KN", "KP", "KR", "KW", "KY", "KZ", "LA", "LB", "LC",
+    "LI", "LK", "LR", "LS", "LT", "LU", "LV", "LY", "MA", "MC", "MD", "ME", "MF", "MG", "MH", "MK",
+    "ML", "MM", "MN", "MO", "MP", "MQ", "MR", "MS", "MT", "MU", "MV", "MW", "MX", "MY", "MZ", "NA",
+    "NC", "NE", "NF", "NG", "NI", "NL", "NO", "NP", "NR", "NU", "NZ", "OM", "PA", "PE", "PF", "PG",
+    "PH", "PK", "PL", "PM", "PN", "PR", "PS", "PT", "PW", "PY", "QA", "RE", "RO", "RS", "RU", "RW",
+    "SA", "SB", "SC", "SD", "SE", "SG", "SH", "SI", "SJ", "SK", "SL", "SM", "SN", "SO", "SR", "SS",
+    "ST", "SV", "SX", "SY", "SZ", "TC", "TD", "TF", "TG", "TH", "TJ", "TK", "TL", "TM", "TN", "TO",
+    "TR", "TT", "TV", "TW", "TZ", "UA", "UG", "UM", "US", "UY", "UZ", "VA", "VC", "VE", "VG", "VI",
+    "VN", "VU", "WF", "WS", "YE", "YT", "ZA", "ZM", "ZW",
+];
+
 /// One of the 50 states or DC, by its postal code (upper case).
 ///
 /// As an input field it accepts exactly the upper-case code (`"CA"`, not
@@ -117,15 +139,31 @@ impl<'de> Deserialize<'de> for StateCode {
     }
 }
 
+/// Each two-letter code's place in [`STATES`], by its letters (`AA` first,
+/// `ZZ` last; 255 where no state has the code): a code is looked up in
+/// one step, since every address is read with it.
+const CODE_INDEX: [u8; 26 * 26] = {
+    let mut index = [u8::MAX; 26 * 26];
+    let mut i = 0;
+    while i < STATES.len() {
+        let code = STATES[i].0.as_bytes();
+        index[(code[0] - b'A') as usize * 26 + (code[1] - b'A') as usize] = i as u8;
+        i += 1;
+    }
+    index
+};
+
 /// The state a code names, ignoring case (`"ca"`, `"Ca"`, `"CA"`).
 fn code_ignoring_case(word: &str) -> Option<StateCode> {
-    if word.len() != 2 || !word.is_ascii() {
+    let &[a, b] = word.as_bytes() else {
         return None;
-    }
-    STATES
-        .iter()
-        .position(|(c, _)| c.eq_ignore_ascii_case(word))
-        .map(StateCode)
+    };
+    let letter = |c: u8| {
+        let c = c.to_ascii_uppercase();
+        c.is_ascii_uppercase().then(|| usize::from(c - b'A'))
+    };
+    let i = *CODE_INDEX.get(letter(a)? * 26 + letter(b)?)?;
+    (usize::from(i) < STATES.len()).then_some(StateCode(usize::from(i)))
 }
 
 /// Whether `word` is a ZIP code: five ASCII digits, or ZIP+4
@@ -149,15 +187,71 @@ fn name_ignoring_case(part: &str) -> Option<StateCode> {
         .map(StateCode)
 }
 
-/// The state a free-text shipping address names, or `None` when the rules
-/// do not say: never a guess.
+/// Which of the contract's rules found an address's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    /// A state code right before a ZIP.
+    BeforeZip,
+    /// A state code as the last word, with no ZIP. Unless the text ended
+    /// with `USA` or the like (`us_named`), the address is only assumed to
+    /// be in the US (`..., ON M5X 1A9, CA` is Toronto, and `10117 Berlin,
+    /// DE` is Germany).
+    LastWord {
+        /// Whether a trailing `USA`, `US`, `United States` or `United
+        /// States of America` said the address is in the US.
+        us_named: bool,
+    },
+    /// The whole last comma-separated part is a state's full name.
+    Name,
+}
+
+/// The country names a US address may end with, dropped before the rules
+/// are applied (longest first, so `United States of America` is not read
+/// as ending in `America`).
+const US_SUFFIXES: [&str; 4] = ["united states of america", "united states", "usa", "us"];
+
+/// Whether `c` separates words (whitespace or a comma).
+#[inline]
+fn separates(c: char) -> bool {
+    c.is_whitespace() || c == ','
+}
+
+/// `ship_to` without a trailing `USA`, `US`, `United States` or `United
+/// States of America` (case ignored, a whole word or words), nor the
+/// separators around it, and whether there was one.
+fn without_us(ship_to: &str) -> (&str, bool) {
+    let text = ship_to.trim_end_matches(separates);
+    // Every suffix ends in `s` or `a`: most addresses (a ZIP, a state) are
+    // passed at once.
+    if !text.ends_with(['s', 'S', 'a', 'A']) {
+        return (text, false);
+    }
+    for suffix in US_SUFFIXES {
+        let Some(start) = text.len().checked_sub(suffix.len()) else {
+            continue;
+        };
+        let (Some(before), Some(end)) = (text.get(..start), text.get(start..)) else {
+            continue;
+        };
+        if end.eq_ignore_ascii_case(suffix) && before.chars().next_back().is_none_or(separates) {
+            return (before.trim_end_matches(separates), true);
+        }
+    }
+    (text, false)
+}
+
+/// The state a free-text shipping address names and the rule that found
+/// it, or `None` when the rules do not say: never a guess.
 ///
-/// In order of precedence (AGENTS.md, "tax / nexus_check"):
+/// A trailing `USA`, `US`, `United States` or `United States of America`
+/// is dropped first. Then, in order of precedence (the action contract,
+/// `nexus_check`; README, "For tax users"):
 /// 1. a state code right before a ZIP (`..., CA 94105`, `CA 94105-1234`):
 ///    a word that is a code followed by a word that is a ZIP; when the
 ///    address has several such pairs, the last one (a US address ends with
 ///    the state and ZIP, so what follows them is a country or a note);
-/// 2. else a state code as the last word;
+/// 2. else a state code as the last word ([`Found::LastWord`]: only
+///    assumed to be a US address, unless the text named the US);
 /// 3. else the whole last comma-separated part, matched against the full
 ///    state names (`Georgia`, `new york`, `West Virginia`).
 ///
@@ -165,22 +259,29 @@ fn name_ignoring_case(part: &str) -> Option<StateCode> {
 /// the word `TX`; any other character (a period in `D.C.`) is part of its
 /// word. Codes and names are matched ignoring case; only the 50 states and
 /// DC are recognised.
-pub fn state_of(ship_to: &str) -> Option<StateCode> {
-    let words: Vec<&str> = ship_to
-        .split(|c: char| c.is_whitespace() || c == ',')
-        .filter(|w| !w.is_empty())
-        .collect();
+pub fn read(ship_to: &str) -> Option<(StateCode, Found)> {
+    let (text, us_named) = without_us(ship_to);
+    let words: Vec<&str> = text.split(separates).filter(|w| !w.is_empty()).collect();
     let before_zip = words.windows(2).rev().find_map(|pair| match pair {
         [code, zip] if is_zip(zip) => code_ignoring_case(code),
         _ => None,
     });
-    if before_zip.is_some() {
-        return before_zip;
+    if let Some(state) = before_zip {
+        return Some((state, Found::BeforeZip));
     }
     if let Some(last) = words.last().and_then(|w| code_ignoring_case(w)) {
-        return Some(last);
+        return Some((last, Found::LastWord { us_named }));
     }
-    ship_to.rsplit(',').next().and_then(name_ignoring_case)
+    text.rsplit(',')
+        .next()
+        .and_then(name_ignoring_case)
+        .map(|state| (state, Found::Name))
+}
+
+/// The state a free-text shipping address names ([`read`]), whichever
+/// rule found it.
+pub fn state_of(ship_to: &str) -> Option<StateCode> {
+    read(ship_to).map(|(state, _)| state)
 }
 
 #[cfg(test)]
@@ -214,6 +315,21 @@ mod tests {
         }
         assert!(StateCode::from_code("ca").is_none());
         assert!(StateCode::from_code("PR").is_none());
+    }
+
+    #[test]
+    fn a_code_is_found_in_one_step_as_a_scan_would_find_it() {
+        for a in b'A'..=b'Z' {
+            for b in b'A'..=b'Z' {
+                let code = String::from_utf8(vec![a, b]).expect("ASCII");
+                let scanned = STATES.iter().position(|(c, _)| *c == code).map(StateCode);
+                assert_eq!(code_ignoring_case(&code), scanned, "{code}");
+                assert_eq!(code_ignoring_case(&code.to_lowercase()), scanned, "{code}");
+            }
+        }
+        for not in ["C", "CAL", "C1", "é", "Ç", "@A", "[A"] {
+            assert_eq!(code_ignoring_case(not), None, "{not}");
+        }
     }
 
     #[test]
@@ -303,13 +419,42 @@ mod tests {
             ("Morgantown, West  Virginia University", None),
             // Only the last part: an earlier state name says nothing.
             ("Georgia Ave, Springfield", None),
-            // A trailing country with no rule matching: unparsed.
-            ("Atlanta, Georgia, USA", None),
-            ("Austin, TX, USA", None),
-            ("Austin, Texas, United States", None),
+            // A trailing US country name is dropped first (revision 2).
+            ("Atlanta, Georgia, USA", Some("GA")),
+            ("Austin, TX, USA", Some("TX")),
+            ("Austin, Texas, United States", Some("TX")),
+            ("Austin TX us", Some("TX")),
+            ("Buffalo, New York, United States of America ", Some("NY")),
+            ("Portland, OR, usa,", Some("OR")),
+            // Only a whole word: "Texas US" is no suffix of "TexasUS".
+            ("Austin, TexasUS", None),
+            // A foreign country stays: unparsed.
+            ("Toronto, Ontario, Canada", None),
         ]);
         // "Georgia" and "GA" name the same state.
         assert_eq!(code("Atlanta, Georgia"), code("Atlanta, GA"));
+    }
+
+    #[test]
+    fn a_state_from_the_last_word_alone_is_only_assumed_to_be_in_the_us() {
+        let found = |ship_to: &str| read(ship_to).map(|(s, f)| (s.code(), f));
+        // Toronto and Berlin read as California and Delaware by the last-word
+        // rule: the reading says so, so the check lists them as assumed.
+        let assumed = Found::LastWord { us_named: false };
+        assert_eq!(found("Toronto, ON M5X 1A9, CA"), Some(("CA", assumed)));
+        assert_eq!(found("10117 Berlin, DE"), Some(("DE", assumed)));
+        assert_eq!(
+            found("1 Market St, San Francisco, CA 94105"),
+            Some(("CA", Found::BeforeZip))
+        );
+        assert_eq!(found("Atlanta, Georgia, USA"), Some(("GA", Found::Name)));
+        // "USA" says where it is: the last word is then no assumption.
+        assert_eq!(
+            found("Austin, TX, USA"),
+            Some(("TX", Found::LastWord { us_named: true }))
+        );
+        assert_eq!(found("Austin, TX"), Some(("TX", assumed)));
+        assert_eq!(found("USA"), None);
     }
 
     #[test]

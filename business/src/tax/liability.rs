@@ -21,6 +21,7 @@ use crate::{BusinessAction, Failure, InvalidInput, Problem};
 /// listed per state (by code) in `not_taxed`, summed in `not_taxed_cents`.
 /// A rate for a state without nexus is not used.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EstimateLiability {
     nexus: Vec<StateCode>,
     rates: Vec<StateRate>,
@@ -29,6 +30,7 @@ pub struct EstimateLiability {
 
 /// A state's sales tax rate.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct StateRate {
     state: StateCode,
     rate: Fraction,
@@ -36,6 +38,7 @@ struct StateRate {
 
 /// A sale, already attributed to a state.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct StateSale {
     id: Text,
     state: StateCode,

@@ -8,10 +8,11 @@
 //!   in each nexus state from the rates given, rounded to the cent.
 //!
 //! States are the 50 states and DC by postal code ([`address::StateCode`]);
-//! a free-text address is read by the contract's rules only
-//! ([`address::state_of`]) and is otherwise unparsed, never guessed. The
-//! thresholds are data, one file ([`thresholds`]), whose effective dates
-//! are from general knowledge, not fetched: see that module's doc.
+//! a sale's state is its structured `state`, or its free-text address read
+//! by the contract's rules only ([`address::read`]), and is otherwise
+//! unparsed, never guessed. The rules are data, one file ([`thresholds`]):
+//! every state and DC, each row with its source, the page it was read at
+//! and the date it was checked: see that module's doc.
 
 pub mod address;
 pub mod liability;
