@@ -66,11 +66,17 @@ pub fn action(agent: AgentType, name: &str) -> Action {
 
 /// Validates then runs `input`, as the run handler and the worker do.
 pub fn outcome(agent: AgentType, name: &str, input: &Value) -> Outcome {
+    outcome_of_text(agent, name, &input.to_string())
+}
+
+/// Validates then runs `input` given as JSON text, the client's own digits
+/// kept (a fraction is read from its literal).
+fn outcome_of_text(agent: AgentType, name: &str, input: &str) -> Outcome {
     let a = action(agent, name);
-    if let Err(e) = a.validate(input) {
+    if let Err(e) = (a.validate)(input) {
         panic!("the input is valid, but: {e}");
     }
-    match a.run(input) {
+    match (a.run)(input) {
         Ok(out) => out,
         Err(e) => panic!("the action succeeds, but: {e}"),
     }
@@ -86,10 +92,7 @@ pub fn result(agent: AgentType, name: &str, input: Value) -> Value {
 /// The field a client is told is invalid (`input.<path>`), after checking
 /// that the worker refuses the same input too.
 pub fn invalid_field(agent: AgentType, name: &str, input: Value) -> String {
-    let a = action(agent, name);
-    let err = a.validate(&input).expect_err("the input is refused");
-    assert!(a.run(&input).is_err(), "the worker refuses it too");
-    err.field()
+    invalid_field_in_text(agent, name, &input.to_string())
 }
 
 /// The field a client is told is invalid for `input` given as JSON text,
@@ -104,14 +107,7 @@ pub fn invalid_field_in_text(agent: AgentType, name: &str, input: &str) -> Strin
 
 /// The result of input given as JSON text (see [`invalid_field_in_text`]).
 pub fn result_of_text(agent: AgentType, name: &str, input: &str) -> Value {
-    let a = action(agent, name);
-    if let Err(e) = (a.validate)(input) {
-        panic!("the input is valid, but: {e}");
-    }
-    match (a.run)(input) {
-        Ok(out) => out.result,
-        Err(e) => panic!("the action succeeds, but: {e}"),
-    }
+    outcome_of_text(agent, name, input).result
 }
 
 /// The failure of an action whose input is valid but whose rule fails.

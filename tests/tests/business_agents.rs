@@ -19,7 +19,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use warden::agents::catalogue::catalogue;
 use warden_cli::seed::Seed;
-use warden_cli::serve::{LocalApi, build_states, local_config};
+use warden_cli::serve::LocalApi;
+
+mod common;
 
 /// Each agent type, the id of its agent, and its key's id.
 const AGENTS: [(&str, &str, &str); 7] = [
@@ -53,19 +55,21 @@ fn agent_of(agent_type: &str) -> &'static str {
 /// The local API on the embedded store, seeded with the seven agents and
 /// their keys.
 async fn app() -> LocalApi {
+    app_on(None).await
+}
+
+/// The local API seeded with the seven agents and their keys: on DynamoDB
+/// tables when `dynamodb` names them (`endpoint`, `prefix`), on the
+/// embedded store otherwise.
+async fn app_on(dynamodb: Option<&(String, String)>) -> LocalApi {
     let env = [
-        ("WARDEN_ENV", "development".to_owned()),
+        ("WARDEN_ENV", "development"),
         (
             "WARDEN_SIGNING_KEY_FILE",
-            warden::testing::TEST_SIGNING_KEY_FILE.to_owned(),
+            warden::testing::TEST_SIGNING_KEY_FILE,
         ),
     ];
-    let config = local_config(|k| {
-        env.iter()
-            .find(|(name, _)| *name == k)
-            .map(|(_, v)| v.clone())
-    })
-    .unwrap();
+    let states = common::states(&env, Vec::new(), dynamodb).await;
     let agents: Vec<Value> = AGENTS
         .iter()
         .map(|(agent_type, id, _)| {
@@ -87,11 +91,8 @@ async fn app() -> LocalApi {
         "api_keys": keys,
     }))
     .unwrap();
-    let states = build_states(config, Vec::new(), None, None).await.unwrap();
     seed.apply(&states).await.unwrap();
-    LocalApi::start_with("127.0.0.1:0".parse().unwrap(), states)
-        .await
-        .unwrap()
+    common::start(states).await
 }
 
 /// Submits `action` with `input` as the agent of `agent_type`: the status
@@ -305,11 +306,25 @@ async fn a_failed_rule_names_the_record_and_bad_input_names_the_field_over_http(
     assert!(detail.starts_with("input.lines[1].quantity"), "{detail}");
 }
 
-/// AGENTS.md revision 2: each defect practitioners found in the first
-/// contract, over HTTP (each also has a test on the action itself).
 #[tokio::test]
-async fn what_practitioners_found_wrong_is_fixed_over_http() {
-    let api = app().await;
+async fn on_the_embedded_store_what_practitioners_found_wrong_is_fixed_over_http() {
+    what_practitioners_found_wrong_is_fixed_over_http(app().await).await;
+}
+
+/// The worker reads each run's input as stored: on DynamoDB too, the
+/// digits the client wrote.
+#[tokio::test]
+async fn on_dynamodb_what_practitioners_found_wrong_is_fixed_over_http() {
+    let Some(tables) = warden::testing::emulator_tables().await else {
+        return;
+    };
+    what_practitioners_found_wrong_is_fixed_over_http(app_on(Some(&tables)).await).await;
+}
+
+/// The action contract's revision 2: each defect practitioners found in
+/// the first contract, over HTTP (each also has a test on the action
+/// itself).
+async fn what_practitioners_found_wrong_is_fixed_over_http(api: LocalApi) {
     let invoice = |rate: &str| {
         format!(
             r#"{{"customer": {{"id": "c-1", "name": "Acme"}}, "currency": "USD",

@@ -23,8 +23,8 @@ fn at_most(value: u64, max: u64, path: impl FnOnce() -> String) -> Result<(), In
     }
 }
 
-/// `reorder_plan`: per sku, when to reorder and how much (AGENTS.md
-/// "logistics / reorder_plan").
+/// `reorder_plan`: per sku, when to reorder and how much
+/// (`ReorderPlanInput` and `ReorderPlanResult` in `infra/openapi.yaml`).
 ///
 /// - reorder_point = ceil(daily_demand × lead_time_days) + safety_stock;
 /// - eoq = ceil(sqrt(2 × daily_demand × 365 × order_cost / holding_cost)),

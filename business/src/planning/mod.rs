@@ -2,7 +2,7 @@
 //!
 //! - [`CashRunway`] (`cash_runway`, complexity 1): the average net burn of
 //!   the latest three months, the months of cash it leaves and the date it
-//!   runs out (AGENTS.md "planning / cash_runway").
+//!   runs out.
 //! - [`GrowthForecast`] (`growth_forecast`, complexity 1): the
 //!   least-squares trend of monthly revenue, the compound annual growth
 //!   rate and a forecast along the trend.

@@ -16,7 +16,7 @@ const DAYS_PER_MONTH: (i128, i128) = (487, 16);
 const MAX_CALENDAR_DAYS: i128 = 3_652_500;
 
 /// `cash_runway`: how long the cash lasts at the recent net burn
-/// (AGENTS.md "planning / cash_runway").
+/// (`CashRunwayInput` and `CashRunwayResult` in `infra/openapi.yaml`).
 ///
 /// The burn averages the three latest months by `month` (fewer if fewer
 /// are given; none fails the job, `months: no month to average`); net burn

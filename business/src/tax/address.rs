@@ -1,9 +1,10 @@
 //! US state codes and the state of a free-text shipping address.
 //!
 //! [`StateCode`] is one of the 50 states and DC by its two-letter postal
-//! code; [`state_of`] finds the state a `ship_to` names, by the contract's
-//! rules only (AGENTS.md, "tax / nexus_check"), and otherwise says it does
-//! not know: an address is never guessed.
+//! code; [`read`] finds the state a `ship_to` names and the rule that
+//! found it, by the action contract's rules only (README, "For tax
+//! users"), and otherwise says it does not know: an address is never
+//! guessed.
 
 use std::fmt;
 
@@ -94,7 +95,7 @@ pub const COUNTRIES: [&str; 249] = [
 ///
 /// As an input field it accepts exactly the upper-case code (`"CA"`, not
 /// `"ca"` or `"California"`), like the other code fields of the contract;
-/// only free-text addresses are read case-insensitively ([`state_of`]).
+/// only free-text addresses are read case-insensitively ([`read`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct StateCode(usize);
 
@@ -278,18 +279,12 @@ pub fn read(ship_to: &str) -> Option<(StateCode, Found)> {
         .map(|state| (state, Found::Name))
 }
 
-/// The state a free-text shipping address names ([`read`]), whichever
-/// rule found it.
-pub fn state_of(ship_to: &str) -> Option<StateCode> {
-    read(ship_to).map(|(state, _)| state)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn code(ship_to: &str) -> Option<&'static str> {
-        state_of(ship_to).map(StateCode::code)
+        read(ship_to).map(|(state, _)| state.code())
     }
 
     /// Asserts that each address reads as its state's code (`None`:

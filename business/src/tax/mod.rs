@@ -2,8 +2,8 @@
 //!
 //! - [`NexusCheck`] (`nexus_check`, complexity 1): per state, the sales
 //!   shipped there and whether they, or a physical presence, give nexus
-//!   under the economic nexus rule in force on `period_end` (AGENTS.md,
-//!   "tax / nexus_check").
+//!   under the economic nexus rule in force on `period_end` (README, "For
+//!   tax users").
 //! - [`EstimateLiability`] (`estimate_liability`, complexity 1): the tax due
 //!   in each nexus state from the rates given, rounded to the cent.
 //!

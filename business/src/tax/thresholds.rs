@@ -173,7 +173,8 @@ pub struct Basis {
     pub marketplace: Marketplace,
 }
 
-/// A threshold as a result shows it (AGENTS.md's `threshold` object).
+/// A threshold as a result shows it (`NexusThreshold` in
+/// `infra/openapi.yaml`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Threshold {
     /// The sales threshold, in cents.
